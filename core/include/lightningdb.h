@@ -1,0 +1,503 @@
+/*
+ * lightningdb.h — the public C API of LightningDB, and the only public header.
+ *
+ * LightningDB is an embedded, ordered key-value database: keys are ordered by
+ * unsigned byte comparison (memcmp, shorter first on a common prefix).
+ * Writes go to a write-ahead log and an in-memory table (memtable); a
+ * checkpoint merges the memtable into a copy-on-write B+tree in the data file.
+ * Transactions read a consistent snapshot (MVCC) and commit optimistically:
+ * a commit fails with LDB_CONFLICT when a key it read or wrote was committed
+ * by someone else after its snapshot.
+ *
+ * Conventions of this header:
+ *  - Every function that can fail returns an int error code: LDB_OK (0) or one
+ *    of the LDB_* codes below. Nothing in the library calls abort() or
+ *    assert() in a release build: corrupt files, I/O errors, full disks and
+ *    failed allocations are all reported as codes.
+ *  - ldb_errmsg() gives the detail of the most recent failure on the calling
+ *    thread.
+ *  - Ownership and lifetime of every returned pointer are stated at the
+ *    function. Memory the library allocates for the caller is released with
+ *    ldb_free().
+ *  - Thread safety: an ldb_db handle may be used by many threads at once.
+ *    An ldb_txn, ldb_iter or ldb_batch must be used by one thread at a time.
+ *  - Sizes are size_t; offsets and counters are uint64_t.
+ */
+#ifndef LIGHTNINGDB_H
+#define LIGHTNINGDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define LDB_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define LDB_API __attribute__((visibility("default")))
+#else
+#define LDB_API
+#endif
+
+#define LDB_VERSION_MAJOR 0
+#define LDB_VERSION_MINOR 1
+#define LDB_VERSION_PATCH 0
+#define LDB_VERSION_STRING "0.1.0"
+
+/* The on-disk format version written into every data file. A file with a
+ * newer format version is refused with LDB_INVALID. */
+#define LDB_FORMAT_VERSION 1
+
+/* ------------------------------------------------------------------------ */
+/* Error codes. Stable: the numbers and the names of ldb_code_name() never
+ * change meaning. */
+
+#define LDB_OK 0        /* success */
+#define LDB_NOTFOUND 1  /* key absent; iterator exhausted; database missing
+                           and create_if_missing is 0 */
+#define LDB_CONFLICT 2  /* optimistic commit failed: another transaction
+                           committed a key this one read or wrote after its
+                           snapshot; nothing was applied, retry */
+#define LDB_BUSY 3      /* the database is locked by another process (the
+                           message names the holder) or a limit such as
+                           max_active_txns is reached */
+#define LDB_CORRUPT 4   /* a checksum or structural check failed */
+#define LDB_IOERR 5     /* the store reported an I/O error */
+#define LDB_FULL 6      /* no space left on the device or over quota; every
+                           commit that returned LDB_OK before is intact and
+                           the handle stays usable once space returns */
+#define LDB_NOMEM 7     /* an allocation failed; the handle stays usable */
+#define LDB_INVALID 8   /* invalid argument: empty or oversized key,
+                           oversized value, bad option, misuse */
+#define LDB_CLOSED 9    /* the database, transaction or iterator is closed */
+#define LDB_READONLY 10 /* write on a read-only database or transaction */
+#define LDB_INTERNAL 11 /* an internal invariant did not hold (a bug); the
+                           operation was refused, nothing was corrupted */
+
+/* The fixed English message for a code ("key not found", ...). Never NULL;
+ * static storage. */
+LDB_API const char *ldb_strerror(int code);
+
+/* The stable symbolic name of a code, as the JavaScript API uses it:
+ * "OK", "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY",
+ * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL"; "UNKNOWN" otherwise.
+ * Static storage. */
+LDB_API const char *ldb_code_name(int code);
+
+/* Detail of the most recent failed call made by the calling thread (on any
+ * handle, including a failed ldb_open), e.g. "key of 2048 bytes exceeds the
+ * limit of 1024 bytes". Never NULL (empty string when there is none). The pointer
+ * is valid until the calling thread's next call into the library. The db
+ * argument is accepted for API symmetry and may be NULL. */
+struct ldb_db;
+LDB_API const char *ldb_errmsg(const struct ldb_db *db);
+
+/* The library version string, LDB_VERSION_STRING. Static storage. */
+LDB_API const char *ldb_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Limits, enforced with LDB_INVALID. */
+
+#define LDB_MAX_KEY_SIZE 1024u         /* bytes, on every page size; keys
+                                          are never empty */
+#define LDB_MAX_VALUE_SIZE (64u << 20) /* 64 MiB; empty values allowed;
+                                          large values use overflow pages */
+#define LDB_MIN_PAGE_SIZE 512u
+#define LDB_MAX_PAGE_SIZE 65536u
+
+/* ------------------------------------------------------------------------ */
+/* The store seam: where bytes at rest live.
+ *
+ * A store holds named byte files (the data file "data.ldb" and the logs
+ * "wal-0.log", "wal-1.log"). The engine reaches storage only through these
+ * methods, so a store can be a directory of POSIX files, memory, a
+ * fault-injecting wrapper for tests, or (under WebAssembly) OPFS or
+ * IndexedDB implemented in JavaScript.
+ *
+ * Implementing a store: embed ldb_store / ldb_file as the first member of
+ * your own structs and fill in every method. Methods return LDB_* codes
+ * (LDB_IOERR for I/O errors, LDB_FULL for "no space"/quota, LDB_NOTFOUND from
+ * open() when the file is missing and LDB_STORE_CREATE was not given).
+ * A store and its files may be called from several threads, but never
+ * concurrently on the same file for write/truncate/sync.
+ */
+
+typedef struct ldb_store ldb_store;
+typedef struct ldb_file ldb_file;
+
+#define LDB_STORE_CREATE 1 /* open(): create the file if it is missing */
+
+typedef struct ldb_store_methods {
+  /* Opens file `name` (a plain name, no slashes). On success *out is a file
+   * owned by the caller until close(). */
+  int (*open)(ldb_store *s, const char *name, int flags, ldb_file **out);
+  /* Reads up to len bytes at off into buf; *got is the count read (short
+   * only at end of file). */
+  int (*read)(ldb_file *f, uint64_t off, void *buf, size_t len, size_t *got);
+  /* Writes len bytes at off, extending the file as needed. Not durable
+   * until sync(). On LDB_FULL some prefix of the bytes may have been
+   * written. */
+  int (*write)(ldb_file *f, uint64_t off, const void *buf, size_t len);
+  /* Makes every completed write of this file durable. */
+  int (*sync)(ldb_file *f);
+  /* The file's current size in bytes. */
+  int (*size)(ldb_file *f, uint64_t *size);
+  /* Sets the file's size (shrinks or extends with zeros). */
+  int (*truncate)(ldb_file *f, uint64_t size);
+  /* Closes and frees f. Always frees, even when it returns an error. */
+  int (*close)(ldb_file *f);
+  /* Takes the store's exclusive (writer) lock, or a shared (reader) lock
+   * when exclusive is 0. Returns LDB_BUSY when another process holds a
+   * conflicting lock, writing a description of the holder ("pid 1234") into
+   * holder (NUL-terminated, at most holder_cap bytes). */
+  int (*lock)(ldb_store *s, int exclusive, char *holder, size_t holder_cap);
+  /* Releases the lock taken by lock(). */
+  int (*unlock)(ldb_store *s);
+  /* Removes file `name`; LDB_OK if it does not exist. */
+  int (*remove)(ldb_store *s, const char *name);
+  /* Frees the store itself. Every file must be closed first. */
+  void (*destroy)(ldb_store *s);
+} ldb_store_methods;
+
+struct ldb_store {
+  const ldb_store_methods *methods;
+  /* Identity of the storage location (e.g. the canonical directory path).
+   * Two ldb_open calls whose stores have the same non-NULL id share one
+   * engine. NULL: never shared. Owned by the store. */
+  const char *id;
+};
+
+struct ldb_file {
+  ldb_store *store;
+};
+
+/* A store over the directory `dir` (created when create is non-zero and it
+ * is missing; LDB_NOTFOUND otherwise). Files use pread/pwrite/fdatasync;
+ * the lock is an fcntl lock on `dir/LOCK`, which holds the holder's pid.
+ * The caller owns *out and frees it with ldb_store_destroy() after every
+ * database using it is closed. */
+LDB_API int ldb_store_posix(const char *dir, int create, ldb_store **out);
+
+/* A store in memory. Files persist in the store across ldb_close/ldb_open
+ * until the store is destroyed; useful for tests and ephemeral databases.
+ * The caller owns *out (ldb_store_destroy()). */
+LDB_API int ldb_store_memory(ldb_store **out);
+
+/* Frees a store made by ldb_store_posix/ldb_store_memory (or any store, via
+ * its destroy method). NULL is ignored. */
+LDB_API void ldb_store_destroy(ldb_store *s);
+
+/* ------------------------------------------------------------------------ */
+/* Options. */
+
+/* Allocation hook. Every allocation the engine makes goes through it (so a
+ * test can fail the Nth allocation and check for LDB_NOMEM and leaks).
+ * realloc may be NULL (the engine then uses malloc + copy + free). */
+typedef struct ldb_allocator {
+  void *(*malloc)(void *ctx, size_t size);
+  void *(*realloc)(void *ctx, void *ptr, size_t size);
+  void (*free)(void *ctx, void *ptr);
+  void *ctx;
+} ldb_allocator;
+
+#define LDB_COMPRESSION_NONE 0
+#define LDB_COMPRESSION_LZ4 1
+#define LDB_COMPRESSION_ZSTD 2
+
+/* Durability of a commit that returned LDB_OK. */
+#define LDB_SYNC_FULL 0   /* the log is synced before commit returns;
+                             concurrent commits share one sync (group commit) */
+#define LDB_SYNC_NORMAL 1 /* the log is written at commit and synced within
+                             sync_interval_ms (and at flush/checkpoint/close);
+                             a crash may lose the last commits, never a
+                             middle one, never corrupts */
+#define LDB_SYNC_OFF 2    /* no syncs except at checkpoint/close; for bulk
+                             loads and tests */
+
+typedef struct ldb_options {
+  uint32_t page_size;       /* bytes, power of two in 512..65536; default
+                               4096. Only used when creating: an existing
+                               database keeps its page size. */
+  uint64_t cache_size;      /* page cache byte budget; default 64 MiB;
+                               minimum 16 pages */
+  int compression;          /* LDB_COMPRESSION_*; default NONE. Applied to
+                               values of at least 64 bytes, kept only when it
+                               saves at least 1/8. May differ between opens. */
+  int compression_level;    /* codec level; 0 = codec default */
+  int sync_mode;            /* LDB_SYNC_*; default LDB_SYNC_NORMAL */
+  uint32_t sync_interval_ms;/* NORMAL mode: longest a commit stays unsynced;
+                               default 100 */
+  int create_if_missing;    /* default 1 */
+  int error_if_exists;      /* default 0: LDB_INVALID when the database
+                               already exists */
+  int read_only;            /* default 0; takes the shared lock; every write
+                               returns LDB_READONLY */
+  uint64_t memtable_size;   /* bytes of committed-but-not-checkpointed data
+                               after which a checkpoint starts; default
+                               64 MiB */
+  int background_checkpoint;/* 1 (default where threads exist): checkpoints
+                               and NORMAL-mode syncs run on a background
+                               thread. 0: no threads at all; checkpoints run
+                               in bounded steps inside commits and in
+                               ldb_checkpoint_step(). */
+  uint32_t max_active_txns; /* open transactions allowed; beyond it
+                               ldb_txn_begin returns LDB_BUSY; default 10000;
+                               0 = unlimited */
+  ldb_store *store;         /* NULL (default): a posix store on `path`. Else
+                               this store is used and `path` is only a label;
+                               the caller keeps ownership and must keep it
+                               alive until every handle on it is closed. */
+  const ldb_allocator *allocator; /* NULL (default): malloc/realloc/free */
+} ldb_options;
+
+/* Fills *opts with the defaults documented above. */
+LDB_API void ldb_options_default(ldb_options *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Opening and closing. */
+
+typedef struct ldb_db ldb_db;
+typedef struct ldb_txn ldb_txn;
+typedef struct ldb_iter ldb_iter;
+typedef struct ldb_batch ldb_batch;
+
+/* Opens (or creates) the database at `path` (a directory for the posix
+ * store). opts may be NULL for the defaults. On success *out is a handle
+ * owned by the caller, released with ldb_close().
+ *
+ * Within one process, opening a location that is already open returns a
+ * new handle on the same engine (shared cache, log and memtable), so every
+ * thread may open its own handle. Another process that holds the writer
+ * lock makes this return LDB_BUSY with the holder named in ldb_errmsg().
+ * Recovery (replaying the log after a crash) happens here. */
+LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
+
+/* Closes the handle; the last handle on an engine syncs the log (every
+ * commit becomes durable, whatever the sync mode), stops the background
+ * thread and frees the engine. Open transactions and iterators of this
+ * handle must be ended first (LDB_BUSY otherwise, and nothing is closed).
+ * Returns the first error met while closing; the handle is freed in every
+ * case except LDB_BUSY. NULL is ignored. */
+LDB_API int ldb_close(ldb_db *db);
+
+/* Frees memory the library returned to the caller (ldb_get values). NULL
+ * is ignored. */
+LDB_API void ldb_free(ldb_db *db, void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Single operations (each is its own atomic commit; reads see the latest
+ * commit). */
+
+/* Looks up key. On LDB_OK, *value is a copy (allocated; free with
+ * ldb_free(db, *value); non-NULL even for an empty value) and *value_len its
+ * length. LDB_NOTFOUND when absent. */
+LDB_API int ldb_get(ldb_db *db, const void *key, size_t key_len, void **value,
+                    size_t *value_len);
+
+/* Looks up key and copies min(cap, length) bytes of the value into buf;
+ * *value_len receives the full length, so a caller whose cap was too small
+ * calls again with a larger buffer. LDB_NOTFOUND when absent. */
+LDB_API int ldb_get_buf(ldb_db *db, const void *key, size_t key_len, void *buf,
+                        size_t cap, size_t *value_len);
+
+/* Stores value under key, replacing any previous value. */
+LDB_API int ldb_put(ldb_db *db, const void *key, size_t key_len,
+                    const void *value, size_t value_len);
+
+/* Removes key. LDB_OK whether or not it existed. */
+LDB_API int ldb_delete(ldb_db *db, const void *key, size_t key_len);
+
+/* ------------------------------------------------------------------------ */
+/* Write batches: puts and deletes applied as one atomic commit. A batch
+ * does not read, so it never conflicts. Later operations on the same key
+ * override earlier ones in the batch. */
+
+/* Creates an empty batch owned by the caller (ldb_batch_destroy). The
+ * batch may be applied to any handle of the same engine. */
+LDB_API int ldb_batch_create(ldb_db *db, ldb_batch **out);
+LDB_API int ldb_batch_put(ldb_batch *b, const void *key, size_t key_len,
+                          const void *value, size_t value_len);
+LDB_API int ldb_batch_delete(ldb_batch *b, const void *key, size_t key_len);
+/* Number of operations recorded. */
+LDB_API size_t ldb_batch_count(const ldb_batch *b);
+/* Empties the batch for reuse. */
+LDB_API void ldb_batch_clear(ldb_batch *b);
+/* Applies every operation atomically. The batch keeps its contents. */
+LDB_API int ldb_write(ldb_db *db, const ldb_batch *b);
+/* Frees the batch. NULL is ignored. */
+LDB_API void ldb_batch_destroy(ldb_batch *b);
+
+/* ------------------------------------------------------------------------ */
+/* Transactions. A transaction reads the snapshot taken at begin plus its own
+ * writes, which are buffered until commit. */
+
+#define LDB_TXN_READONLY 1 /* a snapshot: reads only, commit never fails */
+
+/* Begins a transaction owned by the caller until ldb_txn_commit or
+ * ldb_txn_abort. LDB_BUSY when max_active_txns are open. LDB_READONLY for a
+ * read-write transaction on a read-only database. */
+LDB_API int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out);
+
+/* As ldb_get / ldb_get_buf, inside the transaction. In a read-write
+ * transaction the key is recorded in the read set for conflict checking. */
+LDB_API int ldb_txn_get(ldb_txn *txn, const void *key, size_t key_len,
+                        void **value, size_t *value_len);
+LDB_API int ldb_txn_get_buf(ldb_txn *txn, const void *key, size_t key_len,
+                            void *buf, size_t cap, size_t *value_len);
+LDB_API int ldb_txn_put(ldb_txn *txn, const void *key, size_t key_len,
+                        const void *value, size_t value_len);
+LDB_API int ldb_txn_delete(ldb_txn *txn, const void *key, size_t key_len);
+
+/* Commits: validates that no key in the read or write set was committed by
+ * another transaction after this one's snapshot (else LDB_CONFLICT and
+ * nothing is applied), then logs and applies the writes atomically.
+ * Durability follows the sync mode. The transaction is ended and freed in
+ * every case, success or not; iterators on it must be destroyed first
+ * (LDB_BUSY otherwise, and the transaction stays open). */
+LDB_API int ldb_txn_commit(ldb_txn *txn);
+
+/* Discards the transaction's writes, ends and frees it. NULL is ignored.
+ * Iterators on it must be destroyed first (they become invalid). */
+LDB_API void ldb_txn_abort(ldb_txn *txn);
+
+/* The commit sequence number of the transaction's snapshot. */
+LDB_API uint64_t ldb_txn_snapshot_seq(const ldb_txn *txn);
+
+/* ------------------------------------------------------------------------ */
+/* Iterators: ordered traversal of one snapshot. */
+
+typedef struct ldb_iter_options {
+  const void *lower;   /* lower bound, NULL = none */
+  size_t lower_len;
+  int lower_exclusive; /* 0: key >= lower; 1: key > lower */
+  const void *upper;   /* upper bound, NULL = none */
+  size_t upper_len;
+  int upper_exclusive; /* 1: key < upper; 0: key <= upper */
+  const void *prefix;  /* only keys starting with prefix; NULL = none;
+                          combined with the bounds */
+  size_t prefix_len;
+  int reverse;         /* 1: "forward" means descending: first() goes to
+                          the largest key in range, next() to smaller keys,
+                          seek(k) to the largest key <= k */
+} ldb_iter_options;
+
+/* Creates an iterator over txn's snapshot (including its buffered writes),
+ * or over a fresh snapshot of the latest commit when txn is NULL. opts may
+ * be NULL (everything, ascending). The bound and prefix bytes are copied.
+ * The iterator is unpositioned until first/last/seek. Owned by the caller:
+ * ldb_iter_destroy() before the transaction ends and before ldb_close(). */
+LDB_API int ldb_iter_create(ldb_db *db, ldb_txn *txn,
+                            const ldb_iter_options *opts, ldb_iter **out);
+
+/* Movement. Each returns LDB_OK when positioned on an entry, LDB_NOTFOUND
+ * when it moved past the end of the range (the iterator is then
+ * unpositioned), or an error. Directions are as set by opts->reverse:
+ * first/next follow the iteration order, last/prev the opposite. */
+LDB_API int ldb_iter_first(ldb_iter *it);
+LDB_API int ldb_iter_last(ldb_iter *it);
+/* Positions at the first entry at or after key in iteration order (>= key
+ * ascending, <= key when reverse). */
+LDB_API int ldb_iter_seek(ldb_iter *it, const void *key, size_t key_len);
+LDB_API int ldb_iter_next(ldb_iter *it);
+LDB_API int ldb_iter_prev(ldb_iter *it);
+/* 1 when positioned on an entry, else 0. */
+LDB_API int ldb_iter_valid(const ldb_iter *it);
+
+/* The current entry. Pointers are owned by the iterator and valid until it
+ * next moves or is destroyed. LDB_NOTFOUND when unpositioned. */
+LDB_API int ldb_iter_key(ldb_iter *it, const void **key, size_t *key_len);
+LDB_API int ldb_iter_value(ldb_iter *it, const void **value,
+                           size_t *value_len);
+
+/* Bulk read, for bindings: copies entries starting at the current one into
+ * buf, each as [u32 key_len][u32 value_len][key][value] (little-endian,
+ * unaligned), advancing past every entry copied, until max_entries are
+ * copied, the next entry does not fit, or the range ends. *count receives
+ * the number copied and *used the bytes used. When the current entry alone
+ * does not fit, returns LDB_OK with *count 0 and *used set to the bytes it
+ * needs. Returns LDB_NOTFOUND (with *count 0) when unpositioned/exhausted. */
+LDB_API int ldb_iter_read(ldb_iter *it, void *buf, size_t cap,
+                          size_t max_entries, size_t *count, size_t *used);
+
+/* Frees the iterator and releases its snapshot. NULL is ignored. */
+LDB_API void ldb_iter_destroy(ldb_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/* Maintenance. */
+
+/* Makes every commit so far durable (syncs the log). */
+LDB_API int ldb_flush(ldb_db *db);
+
+/* Merges every commit so far into the B+tree, syncs the data file, writes
+ * the meta page and trims the log. Returns when done. */
+LDB_API int ldb_checkpoint(ldb_db *db);
+
+/* Runs at most `budget` units (about one key each) of pending checkpoint
+ * work; for hosts without threads (background_checkpoint = 0), e.g. in idle
+ * time. *more (may be NULL) is set to 1 when work remains. */
+LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
+
+/* Checks the integrity of the whole database: every page checksum, key
+ * order within and across pages, child bounds, overflow chains, the free
+ * list, that no page is referenced twice and every page is accounted for,
+ * and every log record. LDB_OK, or LDB_CORRUPT with the first problem in
+ * ldb_errmsg(). */
+LDB_API int ldb_check(ldb_db *db);
+
+/* Writes a consistent snapshot of the database (the latest commit at the
+ * time of the call) as a new, compact database in the directory `path`,
+ * which must not contain a database. Writers continue meanwhile. The
+ * result holds exactly that snapshot and is synced before return. */
+LDB_API int ldb_backup(ldb_db *db, const char *path);
+
+/* As ldb_backup, into an empty store owned by the caller. */
+LDB_API int ldb_backup_to_store(ldb_db *db, ldb_store *dst);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics. Counters count since the engine was opened. */
+
+#define LDB_HIST_BUCKETS 48 /* bucket i counts samples in [2^i, 2^(i+1)) ns
+                               (bucket 0 also counts 0 ns) */
+
+typedef struct ldb_stats {
+  uint64_t gets, puts, deletes;     /* single ops and txn ops */
+  uint64_t batches;                 /* ldb_write calls that committed */
+  uint64_t commits;                 /* commits that applied (incl. single
+                                       ops and batches) */
+  uint64_t conflicts, aborts;       /* LDB_CONFLICT commits; aborted txns */
+  uint64_t cache_hits, cache_misses, cache_evictions;
+  uint64_t cache_bytes;             /* bytes held in the page cache now */
+  uint64_t cache_capacity;          /* the byte budget */
+  uint64_t bytes_read, bytes_written; /* through the store, all files */
+  uint64_t syncs;                   /* store syncs, all files */
+  uint64_t checkpoints;             /* completed */
+  uint64_t active_txns;             /* open transactions now */
+  uint64_t active_snapshots;        /* open snapshots (txns + iterators) */
+  uint64_t memtable_bytes;          /* committed data not yet checkpointed */
+  uint64_t data_file_size, log_file_size; /* bytes now (log: both files) */
+  uint64_t page_size;
+  uint64_t page_count, free_pages;  /* pages in the data file, free ones */
+  uint64_t last_seq;                /* sequence number of the last commit */
+  uint64_t checkpoint_seq;          /* last seq merged into the B+tree */
+  uint64_t uptime_ns;               /* since the engine was opened */
+  int background_error;             /* LDB_OK, or the error that stopped
+                                       background work (checkpoint/sync);
+                                       it is retried */
+  uint64_t get_latency[LDB_HIST_BUCKETS];    /* sampled get latencies */
+  uint64_t commit_latency[LDB_HIST_BUCKETS]; /* sampled commit latencies */
+} ldb_stats;
+
+/* Fills *out with a snapshot of the engine's statistics. */
+LDB_API int ldb_stats_get(ldb_db *db, ldb_stats *out);
+
+/* The p-th percentile (0 < p <= 100) of a latency histogram in ns,
+ * interpolated within the bucket; 0 for an empty histogram. */
+LDB_API double ldb_hist_percentile(const uint64_t *hist, double p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIGHTNINGDB_H */

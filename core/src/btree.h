@@ -1,0 +1,118 @@
+/*
+ * btree.h — the data file: pager (page cache with ARC under a byte budget,
+ * crc32c on every page), the copy-on-write B+tree with overflow pages, the
+ * free-page list, and the two alternating meta pages.
+ *
+ * This layer knows nothing of the log, the memtable, transactions or
+ * sequence numbers beyond the one checkpoint_seq it stores in the meta page
+ * for the layer above. It reaches bytes only through the store seam, in the
+ * file "data.ldb".
+ *
+ * Versions: every successful checkpoint (bt_merge_commit) produces a new
+ * immutable tree version. Readers hold a reference to a version
+ * (bt_current + bt_tree_release); the pages of an old version are reused
+ * only after it is released and a newer meta page is durable.
+ *
+ * Thread safety: bt_file functions may be called from many threads. A tree
+ * version may be read by many threads at once. A bt_cursor and a bt_merge
+ * belong to one thread at a time. At most one bt_merge exists at a time.
+ */
+#ifndef LDB_BTREE_H
+#define LDB_BTREE_H
+
+#include "util.h"
+
+typedef struct bt_file bt_file;
+typedef struct bt_tree bt_tree;
+typedef struct bt_cursor bt_cursor;
+typedef struct bt_merge bt_merge;
+
+typedef struct bt_config {
+  uint32_t page_size;   /* used when creating */
+  uint64_t cache_size;  /* byte budget of the page cache */
+  int compression;      /* codec for values written from now on */
+  int compression_level;
+  int create;           /* create the file when missing or empty */
+  int read_only;        /* never write */
+  const ldb_allocator *allocator;
+} bt_config;
+
+/* Opens "data.ldb" in store: picks the newest meta page whose checksum is
+ * valid (LDB_CORRUPT when neither is). Missing/empty file: creates an empty
+ * tree when cfg->create (writing and syncing both meta pages), else
+ * LDB_NOTFOUND. *created is set to 1 when it did. Page size comes from the
+ * file when it exists. */
+int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
+            int *created);
+/* Closes the file. Every tree reference, cursor and merge must be released
+ * first. */
+void bt_close(bt_file *f);
+
+uint32_t bt_page_size(const bt_file *f);
+
+/* The current (newest committed) version, with a reference the caller
+ * releases with bt_tree_release. Never fails. */
+bt_tree *bt_current(bt_file *f);
+void bt_tree_acquire(bt_tree *t);
+void bt_tree_release(bt_tree *t);
+/* The checkpoint_seq stored with this version (0 for a new database). */
+uint64_t bt_tree_seq(const bt_tree *t);
+/* Number of keys in this version. */
+uint64_t bt_tree_count(const bt_tree *t);
+
+/* Point lookup in version t. On LDB_OK copies min(cap, len) bytes of the
+ * value into buf and sets *len to the full length; LDB_NOTFOUND when
+ * absent. */
+int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
+           size_t *len);
+
+/* Cursors over one version (the cursor holds its own reference). */
+int bt_cursor_open(bt_tree *t, bt_cursor **out);
+void bt_cursor_close(bt_cursor *c);
+/* Positioning: LDB_OK when on an entry, LDB_NOTFOUND when there is none.
+ * seek_ge: first key >= key. seek_le: last key <= key. */
+int bt_cursor_first(bt_cursor *c);
+int bt_cursor_last(bt_cursor *c);
+int bt_cursor_seek_ge(bt_cursor *c, const void *key, size_t klen);
+int bt_cursor_seek_le(bt_cursor *c, const void *key, size_t klen);
+int bt_cursor_next(bt_cursor *c);
+int bt_cursor_prev(bt_cursor *c);
+/* The current entry; pointers owned by the cursor, valid until it moves
+ * or closes. Values are decompressed / read from overflow pages into a
+ * cursor-owned buffer. */
+int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen);
+int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen);
+
+/* A checkpoint: copy-on-write changes on top of the current version,
+ * invisible to readers until bt_merge_commit. Operations should come in
+ * ascending key order (any order is correct, ascending is fastest). */
+int bt_merge_begin(bt_file *f, bt_merge **out);
+int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
+                 size_t vlen);
+/* Deleting an absent key is LDB_OK. */
+int bt_merge_delete(bt_merge *m, const void *key, size_t klen);
+/* Writes every new page, syncs the data file, writes the older meta page
+ * slot with checkpoint_seq, syncs again, and installs the new version as
+ * current. Frees m in every case. On failure nothing is visible, the
+ * previous version stays current and durable, and the pages this merge
+ * allocated are free again. */
+int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq);
+/* Discards the merge and frees m. */
+void bt_merge_abort(bt_merge *m);
+
+/* Integrity check of the current version and the file (see ldb_check).
+ * LDB_OK or LDB_CORRUPT with the first problem recorded by ldb_err. */
+int bt_check(bt_file *f);
+
+typedef struct bt_stats {
+  uint64_t cache_hits, cache_misses, cache_evictions;
+  uint64_t cache_bytes, cache_capacity;
+  uint64_t bytes_read, bytes_written, syncs;
+  uint64_t file_size, page_count, free_pages;
+} bt_stats;
+void bt_stats_get(bt_file *f, bt_stats *out);
+
+/* Sets the codec used for values written from now on. */
+void bt_set_compression(bt_file *f, int codec, int level);
+
+#endif /* LDB_BTREE_H */

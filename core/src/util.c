@@ -1,0 +1,356 @@
+/*
+ * util.c — error messages, the allocation hook, crc32c, compression, clock
+ * and thread wrappers (see util.h). Owns no state but the per-thread error
+ * message.
+ */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <zstd.h>
+
+/* ---- errors ------------------------------------------------------------ */
+
+static _Thread_local char tl_errmsg[512];
+
+int ldb_err(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tl_errmsg, sizeof tl_errmsg, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+void ldb_err_clear(void) { tl_errmsg[0] = 0; }
+const char *ldb_err_get(void) { return tl_errmsg; }
+
+const char *ldb_errmsg(const struct ldb_db *db) {
+  (void)db;
+  return tl_errmsg;
+}
+
+const char *ldb_version(void) { return LDB_VERSION_STRING; }
+
+const char *ldb_strerror(int code) {
+  switch (code) {
+  case LDB_OK: return "success";
+  case LDB_NOTFOUND: return "not found";
+  case LDB_CONFLICT: return "transaction conflict: a key it read or wrote was committed by another transaction; retry";
+  case LDB_BUSY: return "database is busy (locked by another process or a limit was reached)";
+  case LDB_CORRUPT: return "database is corrupt (checksum or structure check failed)";
+  case LDB_IOERR: return "I/O error";
+  case LDB_FULL: return "no space left on device or quota exceeded";
+  case LDB_NOMEM: return "out of memory";
+  case LDB_INVALID: return "invalid argument";
+  case LDB_CLOSED: return "database, transaction or iterator is closed";
+  case LDB_READONLY: return "database or transaction is read-only";
+  case LDB_INTERNAL: return "internal error (a bug; the operation was refused)";
+  default: return "unknown error";
+  }
+}
+
+const char *ldb_code_name(int code) {
+  switch (code) {
+  case LDB_OK: return "OK";
+  case LDB_NOTFOUND: return "NOT_FOUND";
+  case LDB_CONFLICT: return "CONFLICT";
+  case LDB_BUSY: return "BUSY";
+  case LDB_CORRUPT: return "CORRUPT";
+  case LDB_IOERR: return "IO";
+  case LDB_FULL: return "FULL";
+  case LDB_NOMEM: return "NO_MEMORY";
+  case LDB_INVALID: return "INVALID_ARGUMENT";
+  case LDB_CLOSED: return "CLOSED";
+  case LDB_READONLY: return "READ_ONLY";
+  case LDB_INTERNAL: return "INTERNAL";
+  default: return "UNKNOWN";
+  }
+}
+
+/* ---- allocation ------------------------------------------------------- */
+
+static void *sys_malloc(void *ctx, size_t n) {
+  (void)ctx;
+  return malloc(n);
+}
+static void *sys_realloc(void *ctx, void *p, size_t n) {
+  (void)ctx;
+  return realloc(p, n);
+}
+static void sys_free(void *ctx, void *p) {
+  (void)ctx;
+  free(p);
+}
+
+const ldb_allocator ldb_default_allocator = {sys_malloc, sys_realloc,
+                                             sys_free, NULL};
+
+void *ldb_malloc(const ldb_allocator *a, size_t n) {
+  if (!a) a = &ldb_default_allocator;
+  return a->malloc(a->ctx, n ? n : 1);
+}
+
+void *ldb_calloc(const ldb_allocator *a, size_t n) {
+  void *p = ldb_malloc(a, n);
+  if (p) memset(p, 0, n ? n : 1);
+  return p;
+}
+
+void *ldb_realloc(const ldb_allocator *a, void *p, size_t old_n, size_t n) {
+  if (!a) a = &ldb_default_allocator;
+  if (!p) return ldb_malloc(a, n);
+  if (a->realloc) return a->realloc(a->ctx, p, n ? n : 1);
+  void *q = a->malloc(a->ctx, n ? n : 1);
+  if (!q) return NULL;
+  memcpy(q, p, old_n < n ? old_n : n);
+  a->free(a->ctx, p);
+  return q;
+}
+
+void ldb_mfree(const ldb_allocator *a, void *p) {
+  if (!p) return;
+  if (!a) a = &ldb_default_allocator;
+  a->free(a->ctx, p);
+}
+
+void *ldb_memdup(const ldb_allocator *a, const void *p, size_t n) {
+  void *q = ldb_malloc(a, n);
+  if (q && n) memcpy(q, p, n);
+  return q;
+}
+
+/* ---- crc32c ------------------------------------------------------------ */
+
+static uint32_t crc_table[8][256];
+static int crc_ready;
+
+static void crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+    crc_table[0][i] = c;
+  }
+  for (uint32_t i = 0; i < 256; i++)
+    for (int t = 1; t < 8; t++)
+      crc_table[t][i] =
+          (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+  __atomic_store_n(&crc_ready, 1, __ATOMIC_RELEASE);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LDB_HAVE_SSE42_CRC 1
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc,
+                                                         const uint8_t *p,
+                                                         size_t n) {
+  uint64_t c = crc;
+  while (n && ((uintptr_t)p & 7)) {
+    c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+    n--;
+  }
+  while (n >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    c = __builtin_ia32_crc32di(c, v);
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+  return (uint32_t)c;
+}
+#endif
+
+static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t n) {
+  if (!__atomic_load_n(&crc_ready, __ATOMIC_ACQUIRE)) crc_init();
+  while (n >= 8) {
+    uint32_t lo = ldb_get32(p) ^ crc, hi = ldb_get32(p + 4);
+    crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+          crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+          crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+          crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+    p += 8;
+    n -= 8;
+  }
+  while (n--) crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
+  return crc;
+}
+
+uint32_t ldb_crc32c(uint32_t crc, const void *data, size_t n) {
+  const uint8_t *p = data;
+  crc = ~crc;
+#ifdef LDB_HAVE_SSE42_CRC
+  static int have_hw = -1;
+  if (have_hw < 0) have_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+  crc = have_hw ? crc_hw(crc, p, n) : crc_sw(crc, p, n);
+#else
+  crc = crc_sw(crc, p, n);
+#endif
+  return ~crc;
+}
+
+/* ---- compression ------------------------------------------------------- */
+
+bool ldb_codec_available(int codec) {
+  return codec == LDB_COMPRESSION_NONE || codec == LDB_COMPRESSION_LZ4 ||
+         codec == LDB_COMPRESSION_ZSTD;
+}
+
+static void *zstd_alloc(void *opaque, size_t n) {
+  return ldb_malloc(opaque, n);
+}
+static void zstd_free(void *opaque, void *p) { ldb_mfree(opaque, p); }
+
+int ldb_compress(const ldb_allocator *a, int codec, int level, const void *src,
+                 size_t n, void **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  if (codec == LDB_COMPRESSION_NONE || n < LDB_COMPRESS_MIN) return LDB_OK;
+  size_t want = n - n / 8; /* must save at least 1/8 */
+  size_t cap;
+  if (codec == LDB_COMPRESSION_LZ4) {
+    if (n > (size_t)LZ4_MAX_INPUT_SIZE) return LDB_OK;
+    cap = (size_t)LZ4_compressBound((int)n);
+  } else if (codec == LDB_COMPRESSION_ZSTD) {
+    cap = ZSTD_compressBound(n);
+  } else {
+    return ldb_err(LDB_INVALID, "unknown compression codec %d", codec);
+  }
+  uint8_t *buf = ldb_malloc(a, cap);
+  if (!buf) return LDB_NOMEM;
+  size_t got = 0;
+  if (codec == LDB_COMPRESSION_LZ4) {
+    int r = LZ4_compress_default(src, (char *)buf, (int)n, (int)cap);
+    got = r > 0 ? (size_t)r : 0;
+  } else {
+    ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)a};
+    ZSTD_CCtx *cc = ZSTD_createCCtx_advanced(mem);
+    if (!cc) {
+      ldb_mfree(a, buf);
+      return LDB_NOMEM;
+    }
+    size_t r = ZSTD_compressCCtx(cc, buf, cap, src, n, level ? level : 3);
+    ZSTD_freeCCtx(cc);
+    if (ZSTD_isError(r)) {
+      ldb_mfree(a, buf);
+      /* allocation failure inside zstd is the only realistic cause */
+      return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? LDB_NOMEM
+                                                                  : LDB_OK;
+    }
+    got = r;
+  }
+  if (got == 0 || got > want) {
+    ldb_mfree(a, buf);
+    return LDB_OK;
+  }
+  *out = buf;
+  *out_len = got;
+  return LDB_OK;
+}
+
+int ldb_decompress(const ldb_allocator *a, int codec, const void *src,
+                   size_t n, void *dst, size_t raw_len) {
+  if (codec == LDB_COMPRESSION_LZ4) {
+    if (n > (size_t)LZ4_MAX_INPUT_SIZE || raw_len > (size_t)LZ4_MAX_INPUT_SIZE)
+      return ldb_err(LDB_CORRUPT, "lz4 value too large");
+    int r = LZ4_decompress_safe(src, dst, (int)n, (int)raw_len);
+    if (r < 0 || (size_t)r != raw_len)
+      return ldb_err(LDB_CORRUPT, "lz4 value does not decompress");
+    return LDB_OK;
+  }
+  if (codec == LDB_COMPRESSION_ZSTD) {
+    ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)a};
+    ZSTD_DCtx *dc = ZSTD_createDCtx_advanced(mem);
+    if (!dc) return LDB_NOMEM;
+    size_t r = ZSTD_decompressDCtx(dc, dst, raw_len, src, n);
+    ZSTD_freeDCtx(dc);
+    if (ZSTD_isError(r)) {
+      if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+        return LDB_NOMEM;
+      return ldb_err(LDB_CORRUPT, "zstd value does not decompress: %s",
+                     ZSTD_getErrorName(r));
+    }
+    if (r != raw_len)
+      return ldb_err(LDB_CORRUPT, "zstd value decompressed to %zu of %zu bytes",
+                     r, raw_len);
+    return LDB_OK;
+  }
+  return ldb_err(LDB_CORRUPT, "unknown compression codec %d in a value", codec);
+}
+
+/* ---- clock ------------------------------------------------------------- */
+
+uint64_t ldb_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- threads ----------------------------------------------------------- */
+
+#ifndef LDB_NO_THREADS
+void ldb_mutex_init(ldb_mutex *m) { pthread_mutex_init(m, NULL); }
+void ldb_mutex_destroy(ldb_mutex *m) { pthread_mutex_destroy(m); }
+void ldb_mutex_lock(ldb_mutex *m) { pthread_mutex_lock(m); }
+void ldb_mutex_unlock(ldb_mutex *m) { pthread_mutex_unlock(m); }
+void ldb_cond_init(ldb_cond *c) {
+  pthread_condattr_t at;
+  pthread_condattr_init(&at);
+  pthread_condattr_setclock(&at, CLOCK_MONOTONIC);
+  pthread_cond_init(c, &at);
+  pthread_condattr_destroy(&at);
+}
+void ldb_cond_destroy(ldb_cond *c) { pthread_cond_destroy(c); }
+void ldb_cond_wait(ldb_cond *c, ldb_mutex *m) { pthread_cond_wait(c, m); }
+bool ldb_cond_timedwait(ldb_cond *c, ldb_mutex *m, uint64_t timeout_ns) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t ns = (uint64_t)ts.tv_nsec + timeout_ns;
+  ts.tv_sec += (time_t)(ns / 1000000000ull);
+  ts.tv_nsec = (long)(ns % 1000000000ull);
+  return pthread_cond_timedwait(c, m, &ts) != ETIMEDOUT;
+}
+void ldb_cond_signal(ldb_cond *c) { pthread_cond_signal(c); }
+void ldb_cond_broadcast(ldb_cond *c) { pthread_cond_broadcast(c); }
+void ldb_rwlock_init(ldb_rwlock *l) { pthread_rwlock_init(l, NULL); }
+void ldb_rwlock_destroy(ldb_rwlock *l) { pthread_rwlock_destroy(l); }
+void ldb_rwlock_rdlock(ldb_rwlock *l) { pthread_rwlock_rdlock(l); }
+void ldb_rwlock_wrlock(ldb_rwlock *l) { pthread_rwlock_wrlock(l); }
+void ldb_rwlock_unlock(ldb_rwlock *l) { pthread_rwlock_unlock(l); }
+int ldb_thread_start(ldb_thread *t, void *(*fn)(void *), void *arg) {
+  int r = pthread_create(t, NULL, fn, arg);
+  if (r == ENOMEM || r == EAGAIN)
+    return ldb_err(LDB_NOMEM, "cannot start a thread (error %d)", r);
+  return r ? ldb_err(LDB_INTERNAL, "pthread_create failed (%d)", r) : LDB_OK;
+}
+void ldb_thread_join(ldb_thread t) { pthread_join(t, NULL); }
+bool ldb_threads_available(void) { return true; }
+#else
+void ldb_mutex_init(ldb_mutex *m) { *m = 0; }
+void ldb_mutex_destroy(ldb_mutex *m) { (void)m; }
+void ldb_mutex_lock(ldb_mutex *m) { (void)m; }
+void ldb_mutex_unlock(ldb_mutex *m) { (void)m; }
+void ldb_cond_init(ldb_cond *c) { *c = 0; }
+void ldb_cond_destroy(ldb_cond *c) { (void)c; }
+void ldb_cond_wait(ldb_cond *c, ldb_mutex *m) { (void)c, (void)m; }
+bool ldb_cond_timedwait(ldb_cond *c, ldb_mutex *m, uint64_t t) {
+  (void)c, (void)m, (void)t;
+  return false;
+}
+void ldb_cond_signal(ldb_cond *c) { (void)c; }
+void ldb_cond_broadcast(ldb_cond *c) { (void)c; }
+void ldb_rwlock_init(ldb_rwlock *l) { *l = 0; }
+void ldb_rwlock_destroy(ldb_rwlock *l) { (void)l; }
+void ldb_rwlock_rdlock(ldb_rwlock *l) { (void)l; }
+void ldb_rwlock_wrlock(ldb_rwlock *l) { (void)l; }
+void ldb_rwlock_unlock(ldb_rwlock *l) { (void)l; }
+int ldb_thread_start(ldb_thread *t, void *(*fn)(void *), void *arg) {
+  (void)t, (void)fn, (void)arg;
+  return ldb_err(LDB_INVALID, "this build has no threads");
+}
+void ldb_thread_join(ldb_thread t) { (void)t; }
+bool ldb_threads_available(void) { return false; }
+#endif

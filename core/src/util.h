@@ -1,0 +1,158 @@
+/*
+ * util.h — private helpers shared by every layer of the core: error
+ * reporting, the allocation hook, crc32c, little-endian encoding, value
+ * compression, the clock and the thread primitives.
+ *
+ * Not responsible for any I/O: bytes at rest are reached only through the
+ * store seam (lightningdb.h, ldb_store).
+ */
+#ifndef LDB_UTIL_H
+#define LDB_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lightningdb.h"
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* Records a formatted detail message for the calling thread (read back by
+ * ldb_errmsg) and returns code, so failures read `return ldb_err(LDB_X,
+ * "...", ...);`. */
+int ldb_err(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Clears the calling thread's message. */
+void ldb_err_clear(void);
+/* The calling thread's message buffer (never NULL). */
+const char *ldb_err_get(void);
+
+/* Internal invariant check that never aborts: evaluates to true when the
+ * condition FAILS, after recording an LDB_INTERNAL message. Use as
+ * `if (LDB_BROKEN(x != NULL)) return LDB_INTERNAL;` */
+#define LDB_BROKEN(cond)                                                       \
+  (!(cond) && (ldb_err(LDB_INTERNAL, "invariant failed: %s (%s:%d)", #cond,    \
+                       __FILE__, __LINE__),                                    \
+               1))
+
+/* ---- allocation ------------------------------------------------------- */
+
+/* The system allocator as an ldb_allocator. */
+extern const ldb_allocator ldb_default_allocator;
+
+/* Allocation through a hook (a NULL hook means the default). Return NULL
+ * on failure and never record an error: the caller returns LDB_NOMEM. */
+void *ldb_malloc(const ldb_allocator *a, size_t n);
+void *ldb_calloc(const ldb_allocator *a, size_t n);
+void *ldb_realloc(const ldb_allocator *a, void *p, size_t old_n, size_t n);
+void ldb_mfree(const ldb_allocator *a, void *p);
+/* A copy of n bytes (n may be 0: returns a 1-byte allocation). */
+void *ldb_memdup(const ldb_allocator *a, const void *p, size_t n);
+
+/* ---- checksums --------------------------------------------------------- */
+
+/* CRC-32C (Castagnoli), hardware accelerated where available. Start with
+ * crc = 0; chain by passing the previous result. */
+uint32_t ldb_crc32c(uint32_t crc, const void *data, size_t n);
+
+/* ---- little-endian encoding (unaligned-safe) --------------------------- */
+
+static inline void ldb_put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void ldb_put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void ldb_put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint16_t ldb_get16(const uint8_t *p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+static inline uint32_t ldb_get32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+static inline uint64_t ldb_get64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "LightningDB's file format code assumes a little-endian host"
+#endif
+
+/* memcmp order, shorter first on a common prefix. */
+static inline int ldb_keycmp(const void *a, size_t an, const void *b,
+                             size_t bn) {
+  size_t n = an < bn ? an : bn;
+  int c = n ? memcmp(a, b, n) : 0;
+  if (c) return c;
+  return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+/* ---- compression -------------------------------------------------------
+ * Values of at least LDB_COMPRESS_MIN bytes are compressed with the
+ * database's codec and kept compressed only when that saves at least 1/8.
+ * The codec id is stored with each compressed value, so a database can be
+ * reopened with another compression setting. */
+
+#define LDB_COMPRESS_MIN 64
+
+/* Compresses src into a buffer allocated through a. On LDB_OK, *out
+ * (owned by the caller, ldb_mfree) holds *out_len bytes, or *out is NULL
+ * when compression did not pay (store the value raw). */
+int ldb_compress(const ldb_allocator *a, int codec, int level, const void *src,
+                 size_t n, void **out, size_t *out_len);
+/* Decompresses exactly raw_len bytes into dst; LDB_CORRUPT when the data
+ * does not decompress to raw_len bytes. */
+int ldb_decompress(const ldb_allocator *a, int codec, const void *src,
+                   size_t n, void *dst, size_t raw_len);
+/* true when the codec is compiled in (zstd and lz4 always are). */
+bool ldb_codec_available(int codec);
+
+/* ---- clock ------------------------------------------------------------- */
+
+/* Monotonic nanoseconds. */
+uint64_t ldb_now_ns(void);
+
+/* ---- threads -----------------------------------------------------------
+ * Thin wrappers so that a build without threads (LDB_NO_THREADS, the
+ * WebAssembly build) compiles the same engine: the lock calls become
+ * no-ops and ldb_thread_start returns LDB_INVALID. */
+
+#ifndef LDB_NO_THREADS
+#include <pthread.h>
+typedef pthread_mutex_t ldb_mutex;
+typedef pthread_cond_t ldb_cond;
+typedef pthread_rwlock_t ldb_rwlock;
+typedef pthread_t ldb_thread;
+#else
+typedef int ldb_mutex;
+typedef int ldb_cond;
+typedef int ldb_rwlock;
+typedef int ldb_thread;
+#endif
+
+void ldb_mutex_init(ldb_mutex *m);
+void ldb_mutex_destroy(ldb_mutex *m);
+void ldb_mutex_lock(ldb_mutex *m);
+void ldb_mutex_unlock(ldb_mutex *m);
+void ldb_cond_init(ldb_cond *c);
+void ldb_cond_destroy(ldb_cond *c);
+void ldb_cond_wait(ldb_cond *c, ldb_mutex *m);
+/* Waits at most timeout_ns; returns true when signalled (or spuriously
+ * woken), false on timeout. */
+bool ldb_cond_timedwait(ldb_cond *c, ldb_mutex *m, uint64_t timeout_ns);
+void ldb_cond_signal(ldb_cond *c);
+void ldb_cond_broadcast(ldb_cond *c);
+void ldb_rwlock_init(ldb_rwlock *l);
+void ldb_rwlock_destroy(ldb_rwlock *l);
+void ldb_rwlock_rdlock(ldb_rwlock *l);
+void ldb_rwlock_wrlock(ldb_rwlock *l);
+void ldb_rwlock_unlock(ldb_rwlock *l);
+/* Starts fn(arg) on a new thread. LDB_INVALID without thread support. */
+int ldb_thread_start(ldb_thread *t, void *(*fn)(void *), void *arg);
+void ldb_thread_join(ldb_thread t);
+/* true when this build can start threads. */
+bool ldb_threads_available(void);
+
+#endif /* LDB_UTIL_H */

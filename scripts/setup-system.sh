@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages LightningDB needs to build and test, when they
+# are missing. As root on Debian/Ubuntu it runs apt-get; elsewhere it prints
+# the command to run. Usage: scripts/setup-system.sh [--browser] [--bench]
+set -euo pipefail
+
+pkgs=(cmake gcc g++ clang make pkg-config libzstd-dev liblz4-dev libcmocka-dev libclang-rt-14-dev)
+for arg in "$@"; do
+  case "$arg" in
+    --browser) pkgs+=(emscripten chromium) ;;
+    --bench) pkgs+=(liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev) ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: missing packages: ${missing[*]}" >&2
+  echo "setup: run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
