@@ -1,0 +1,43 @@
+#!/bin/sh
+# End-to-end test of the ldb command-line tool: every command, exit codes,
+# hex mode, and that data persists between invocations.
+# Usage: test_cli.sh /path/to/ldb WORKDIR
+set -u
+LDB=$1
+DIR=$2
+rm -rf "$DIR" && mkdir -p "$DIR"
+DB=$DIR/db
+pass=0
+fail=0
+
+check() { # name expected actual
+  if [ "$2" = "$3" ]; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAIL: $1: expected [$2] got [$3]"; fi
+}
+
+"$LDB" "$DB" get nothing >/dev/null 2>&1; check "get on missing db exits 3" 3 $?
+"$LDB" "$DB" put user:1 Alice; check "put" 0 $?
+"$LDB" "$DB" put user:2 Bob; check "put 2" 0 $?
+"$LDB" "$DB" put user:3 Charlie; check "put 3" 0 $?
+"$LDB" "$DB" put order:1 pizza; check "put 4" 0 $?
+check "get" "Alice" "$("$LDB" "$DB" get user:1)"
+"$LDB" "$DB" get user:9 >/dev/null 2>&1; check "get absent exits 1" 1 $?
+check "count" "4" "$("$LDB" "$DB" count)"
+check "scan prefix" "$(printf 'user:1\tAlice\nuser:2\tBob\nuser:3\tCharlie')" "$("$LDB" "$DB" scan --prefix user:)"
+check "scan reverse limit" "$(printf 'user:3\tCharlie\nuser:2\tBob')" "$("$LDB" "$DB" scan --prefix user: --reverse --limit 2)"
+check "scan bounds" "$(printf 'user:2\tBob')" "$("$LDB" "$DB" scan --gt user:1 --lt user:3)"
+"$LDB" "$DB" del user:2; check "del" 0 $?
+check "count after del" "3" "$("$LDB" "$DB" count)"
+check "hex get" "416c696365" "$("$LDB" --hex "$DB" get 757365723a31)"
+"$LDB" --hex "$DB" get zz >/dev/null 2>&1; check "bad hex exits 2" 2 $?
+"$LDB" "$DB" checkpoint; check "checkpoint" 0 $?
+check "check" "ok" "$("$LDB" "$DB" check)"
+"$LDB" "$DB" backup "$DIR/backup"; check "backup" 0 $?
+check "backup content" "$(printf 'order:1\tpizza\nuser:1\tAlice\nuser:3\tCharlie')" "$("$LDB" "$DIR/backup" scan)"
+"$LDB" "$DB" stats | grep -q '^puts'; check "stats" 0 $?
+"$LDB" "$DB" stats --prometheus | grep -q '^# TYPE lightningdb_cache_hits counter'; check "prometheus" 0 $?
+"$LDB" "$DB" frobnicate >/dev/null 2>&1; check "unknown command exits 2" 2 $?
+"$LDB" >/dev/null 2>&1; check "no args exits 2" 2 $?
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,264 @@
+/*
+ * ldb — the LightningDB command-line tool, a thin program over the public C
+ * API (core/include/lightningdb.h). It owns argument parsing and output
+ * formatting only.
+ *
+ *   ldb PATH get KEY                 print the value (exit 1 when absent)
+ *   ldb PATH put KEY VALUE           store VALUE under KEY (durable)
+ *   ldb PATH del KEY                 delete KEY (durable)
+ *   ldb PATH scan [options]          print key<TAB>value lines in order
+ *       --prefix P --gte K --gt K --lte K --lt K --reverse --limit N
+ *   ldb PATH count                   number of keys
+ *   ldb PATH stats [--prometheus]    engine statistics
+ *   ldb PATH check                   integrity check (exit 3 when corrupt)
+ *   ldb PATH checkpoint              merge the log into the B+tree
+ *   ldb PATH backup DEST             consistent snapshot into directory DEST
+ *
+ * Keys and values are taken as text; `--hex` makes every KEY/VALUE argument
+ * and the output hexadecimal. Exit codes: 0 ok, 1 not found, 2 usage, 3 any
+ * database error (the message names the LDB_* code).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lightningdb.h"
+
+typedef struct {
+  unsigned char *p;
+  size_t n;
+} bytes;
+
+static int hex_mode;
+
+static void usage(void) {
+  fputs("usage: ldb [--hex] PATH get KEY | put KEY VALUE | del KEY | scan "
+        "[--prefix P] [--gte K] [--gt K] [--lte K] [--lt K] [--reverse] "
+        "[--limit N] | count | stats [--prometheus] | check | checkpoint | "
+        "backup DEST\n",
+        stderr);
+}
+
+static int fail(int rc, const char *what) {
+  const char *msg = ldb_errmsg(NULL);
+  fprintf(stderr, "ldb: %s: %s (%s)%s%s\n", what, ldb_strerror(rc),
+          ldb_code_name(rc), *msg ? ": " : "", msg);
+  return rc == LDB_NOTFOUND ? 1 : 3;
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Parses an argument as text or (with --hex) hexadecimal. The returned
+ * buffer is malloc'd; *ok is 0 when the hex is malformed. */
+static bytes arg_bytes(const char *s, int *ok) {
+  bytes b = {0, 0};
+  size_t n = strlen(s);
+  *ok = 1;
+  if (!hex_mode) {
+    b.p = malloc(n + 1);
+    if (!b.p) { *ok = 0; return b; }
+    memcpy(b.p, s, n);
+    b.n = n;
+    return b;
+  }
+  if (n % 2) { *ok = 0; return b; }
+  b.p = malloc(n / 2 + 1);
+  if (!b.p) { *ok = 0; return b; }
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) { *ok = 0; free(b.p); b.p = NULL; return b; }
+    b.p[i] = (unsigned char)(hi << 4 | lo);
+  }
+  b.n = n / 2;
+  return b;
+}
+
+static void print_bytes(const void *p, size_t n) {
+  const unsigned char *c = p;
+  if (hex_mode) {
+    for (size_t i = 0; i < n; i++) printf("%02x", c[i]);
+  } else {
+    fwrite(p, 1, n, stdout);
+  }
+}
+
+static int cmd_scan(ldb_db *db, int argc, char **argv) {
+  ldb_iter_options o;
+  memset(&o, 0, sizeof o);
+  long long limit = -1;
+  bytes held[3] = {{0, 0}, {0, 0}, {0, 0}};
+  int nheld = 0, ok = 1, rc = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--reverse")) { o.reverse = 1; continue; }
+    if (i + 1 >= argc) { usage(); rc = 2; goto out; }
+    const char *v = argv[++i];
+    if (!strcmp(a, "--limit")) { limit = atoll(v); continue; }
+    if (nheld == 3) { usage(); rc = 2; goto out; }
+    bytes b = arg_bytes(v, &ok);
+    if (!ok) { fprintf(stderr, "ldb: bad hex '%s'\n", v); rc = 2; goto out; }
+    held[nheld++] = b;
+    if (!strcmp(a, "--prefix")) {
+      o.prefix = b.p, o.prefix_len = b.n;
+    } else if (!strcmp(a, "--gte") || !strcmp(a, "--gt")) {
+      o.lower = b.p, o.lower_len = b.n, o.lower_exclusive = a[4] == 0;
+    } else if (!strcmp(a, "--lte") || !strcmp(a, "--lt")) {
+      o.upper = b.p, o.upper_len = b.n, o.upper_exclusive = a[4] == 0;
+    } else {
+      usage();
+      rc = 2;
+      goto out;
+    }
+  }
+  ldb_iter *it = NULL;
+  int r = ldb_iter_create(db, NULL, &o, &it);
+  if (r) { rc = fail(r, "scan"); goto out; }
+  long long n = 0;
+  for (r = ldb_iter_first(it); r == LDB_OK && (limit < 0 || n < limit);
+       r = ldb_iter_next(it), n++) {
+    const void *k, *v;
+    size_t kl, vl;
+    if ((r = ldb_iter_key(it, &k, &kl)) || (r = ldb_iter_value(it, &v, &vl)))
+      break;
+    print_bytes(k, kl);
+    putchar('\t');
+    print_bytes(v, vl);
+    putchar('\n');
+  }
+  if (r != LDB_OK && r != LDB_NOTFOUND) rc = fail(r, "scan");
+  ldb_iter_destroy(it);
+out:
+  for (int i = 0; i < nheld; i++) free(held[i].p);
+  return rc;
+}
+
+static int cmd_count(ldb_db *db) {
+  ldb_iter *it = NULL;
+  int r = ldb_iter_create(db, NULL, NULL, &it);
+  if (r) return fail(r, "count");
+  unsigned long long n = 0;
+  for (r = ldb_iter_first(it); r == LDB_OK; r = ldb_iter_next(it)) n++;
+  ldb_iter_destroy(it);
+  if (r != LDB_NOTFOUND) return fail(r, "count");
+  printf("%llu\n", n);
+  return 0;
+}
+
+#define STAT_FIELDS(X)                                                         \
+  X(gets, counter, "gets served")                                              \
+  X(puts, counter, "puts applied")                                             \
+  X(deletes, counter, "deletes applied")                                       \
+  X(batches, counter, "write batches committed")                               \
+  X(commits, counter, "commits applied")                                       \
+  X(conflicts, counter, "commits refused with CONFLICT")                       \
+  X(aborts, counter, "transactions aborted")                                   \
+  X(cache_hits, counter, "page cache hits")                                    \
+  X(cache_misses, counter, "page cache misses")                                \
+  X(cache_evictions, counter, "page cache evictions")                          \
+  X(cache_bytes, gauge, "bytes held in the page cache")                        \
+  X(cache_capacity, gauge, "page cache byte budget")                           \
+  X(bytes_read, counter, "bytes read from storage")                            \
+  X(bytes_written, counter, "bytes written to storage")                        \
+  X(syncs, counter, "storage syncs")                                           \
+  X(checkpoints, counter, "checkpoints completed")                             \
+  X(active_txns, gauge, "open transactions")                                   \
+  X(active_snapshots, gauge, "open snapshots")                                 \
+  X(memtable_bytes, gauge, "committed bytes not yet checkpointed")             \
+  X(data_file_size, gauge, "data file size in bytes")                          \
+  X(log_file_size, gauge, "log size in bytes")                                 \
+  X(page_size, gauge, "page size in bytes")                                    \
+  X(page_count, gauge, "pages in the data file")                               \
+  X(free_pages, gauge, "free pages in the data file")                          \
+  X(last_seq, counter, "sequence number of the last commit")                   \
+  X(checkpoint_seq, counter, "last sequence merged into the B+tree")
+
+static int cmd_stats(ldb_db *db, int prometheus) {
+  ldb_stats s;
+  int r = ldb_stats_get(db, &s);
+  if (r) return fail(r, "stats");
+#define PRINT_PLAIN(f, t, h) printf("%-18s %llu\n", #f, (unsigned long long)s.f);
+#define PRINT_PROM(f, t, h)                                                    \
+  printf("# HELP lightningdb_%s %s\n# TYPE lightningdb_%s %s\n"                \
+         "lightningdb_%s %llu\n",                                              \
+         #f, h, #f, #t, #f, (unsigned long long)s.f);
+  if (prometheus) {
+    STAT_FIELDS(PRINT_PROM)
+  } else {
+    STAT_FIELDS(PRINT_PLAIN)
+    printf("%-18s %.1f us\n", "get_p50", ldb_hist_percentile(s.get_latency, 50) / 1e3);
+    printf("%-18s %.1f us\n", "get_p99", ldb_hist_percentile(s.get_latency, 99) / 1e3);
+    printf("%-18s %.1f us\n", "commit_p50", ldb_hist_percentile(s.commit_latency, 50) / 1e3);
+    printf("%-18s %.1f us\n", "commit_p99", ldb_hist_percentile(s.commit_latency, 99) / 1e3);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int i = 1;
+  if (i < argc && !strcmp(argv[i], "--hex")) hex_mode = 1, i++;
+  if (argc - i < 2) { usage(); return 2; }
+  const char *path = argv[i], *cmd = argv[i + 1];
+  char **rest = argv + i + 2;
+  int nrest = argc - i - 2;
+
+  int readonly = !strcmp(cmd, "get") || !strcmp(cmd, "scan") ||
+                 !strcmp(cmd, "count") || !strcmp(cmd, "stats") ||
+                 !strcmp(cmd, "check") || !strcmp(cmd, "backup");
+  ldb_options o;
+  ldb_options_default(&o);
+  o.create_if_missing = !strcmp(cmd, "put");
+  o.read_only = readonly;
+  o.sync_mode = LDB_SYNC_FULL;
+  o.background_checkpoint = 0;
+  ldb_db *db = NULL;
+  int r = ldb_open(path, &o, &db);
+  if (r) return fail(r, "open");
+
+  int rc = 0, ok = 1;
+  if (!strcmp(cmd, "get") && nrest == 1) {
+    bytes k = arg_bytes(rest[0], &ok);
+    void *v = NULL;
+    size_t vl = 0;
+    if (!ok) { rc = 2; fprintf(stderr, "ldb: bad hex key\n"); }
+    else if ((r = ldb_get(db, k.p, k.n, &v, &vl))) rc = fail(r, "get");
+    else { print_bytes(v, vl); putchar('\n'); ldb_free(db, v); }
+    free(k.p);
+  } else if (!strcmp(cmd, "put") && nrest == 2) {
+    int ok2 = 1;
+    bytes k = arg_bytes(rest[0], &ok), v = arg_bytes(rest[1], &ok2);
+    if (!ok || !ok2) { rc = 2; fprintf(stderr, "ldb: bad hex argument\n"); }
+    else if ((r = ldb_put(db, k.p, k.n, v.p, v.n))) rc = fail(r, "put");
+    free(k.p);
+    free(v.p);
+  } else if (!strcmp(cmd, "del") && nrest == 1) {
+    bytes k = arg_bytes(rest[0], &ok);
+    if (!ok) { rc = 2; fprintf(stderr, "ldb: bad hex key\n"); }
+    else if ((r = ldb_delete(db, k.p, k.n))) rc = fail(r, "del");
+    free(k.p);
+  } else if (!strcmp(cmd, "scan")) {
+    rc = cmd_scan(db, nrest, rest);
+  } else if (!strcmp(cmd, "count") && nrest == 0) {
+    rc = cmd_count(db);
+  } else if (!strcmp(cmd, "stats") && nrest <= 1) {
+    rc = cmd_stats(db, nrest == 1 && !strcmp(rest[0], "--prometheus"));
+  } else if (!strcmp(cmd, "check") && nrest == 0) {
+    if ((r = ldb_check(db))) rc = fail(r, "check");
+    else puts("ok");
+  } else if (!strcmp(cmd, "checkpoint") && nrest == 0) {
+    if ((r = ldb_checkpoint(db))) rc = fail(r, "checkpoint");
+  } else if (!strcmp(cmd, "backup") && nrest == 1) {
+    if ((r = ldb_backup(db, rest[0]))) rc = fail(r, "backup");
+  } else {
+    usage();
+    rc = 2;
+  }
+  r = ldb_close(db);
+  if (r && !rc) rc = fail(r, "close");
+  return rc;
+}
