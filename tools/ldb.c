@@ -218,7 +218,10 @@ int main(int argc, char **argv) {
   o.background_checkpoint = 0;
   ldb_db *db = NULL;
   int r = ldb_open(path, &o, &db);
-  if (r) return fail(r, "open");
+  if (r) {
+    fail(r, "open");
+    return 3; /* a missing database is an error, not an absent key */
+  }
 
   int rc = 0, ok = 1;
   if (!strcmp(cmd, "get") && nrest == 1) {
