@@ -1,0 +1,65 @@
+# wasm.cmake — the WebAssembly build (included by CMakeLists.txt under
+# emcmake). Produces build/wasm/lightningdb.mjs (an ES module factory) and
+# lightningdb.wasm from the unmodified core sources (LDB_CORE_SOURCES),
+# compiled with -DLDB_NO_THREADS, plus:
+#   - zstd and lz4 compiled from the sources scripts/build-wasm.sh unpacked
+#     into third_party/ (never committed), size-optimised;
+#   - wasm/store_js.c: an ldb_store whose methods call JavaScript imports
+#     (wasm/library_store.js) — OPFS, IndexedDB, memory and Node fs stores
+#     are written in TypeScript (js/wasm/stores/);
+#   - wasm/exports.c: small helpers that spare JS from building C structs.
+set(LDB_THIRD_PARTY ${CMAKE_CURRENT_SOURCE_DIR}/third_party CACHE PATH
+    "directory holding the unpacked zstd/ and lz4/ sources")
+if(NOT EXISTS ${LDB_THIRD_PARTY}/zstd/lib/zstd.h OR NOT EXISTS ${LDB_THIRD_PARTY}/lz4/lib/lz4.h)
+  message(FATAL_ERROR "zstd/lz4 sources missing under ${LDB_THIRD_PARTY}; run scripts/build-wasm.sh")
+endif()
+
+file(GLOB LDB_ZSTD_SOURCES
+     ${LDB_THIRD_PARTY}/zstd/lib/common/*.c
+     ${LDB_THIRD_PARTY}/zstd/lib/compress/*.c
+     ${LDB_THIRD_PARTY}/zstd/lib/decompress/*.c)
+add_library(ldb_wasm_codecs STATIC ${LDB_ZSTD_SOURCES} ${LDB_THIRD_PARTY}/lz4/lib/lz4.c)
+target_include_directories(ldb_wasm_codecs PUBLIC ${LDB_THIRD_PARTY}/zstd/lib ${LDB_THIRD_PARTY}/lz4/lib)
+# Size over speed for the codecs (TOOLCHAIN.md: ~100 KB instead of ~420 KB);
+# values are small, so the slower zstd paths cost little.
+target_compile_options(ldb_wasm_codecs PRIVATE -Oz -w)
+target_compile_definitions(ldb_wasm_codecs PRIVATE
+  ZSTD_DISABLE_ASM ZSTD_MULTITHREAD=0 ZSTD_STRIP_ERROR_STRINGS ZSTD_NO_INLINE
+  HUF_FORCE_DECOMPRESS_X1 ZSTD_FORCE_DECOMPRESS_SEQUENCES_SHORT
+  ZSTD_NO_UNUSED_FUNCTIONS ZSTD_LEGACY_SUPPORT=0)
+
+add_executable(lightningdb_wasm ${LDB_CORE_SOURCES}
+               ${CMAKE_CURRENT_SOURCE_DIR}/wasm/store_js.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/wasm/exports.c)
+target_include_directories(lightningdb_wasm PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}/core/include ${CMAKE_CURRENT_SOURCE_DIR}/core/src)
+# ZSTD_customMem and ZSTD_getErrorCode are in zstd.h's static-linking section.
+target_compile_definitions(lightningdb_wasm PRIVATE LDB_NO_THREADS _GNU_SOURCE ZSTD_STATIC_LINKING_ONLY)
+# util.c uses ZSTD_getErrorCode (zstd_errors.h) without including it.
+target_compile_options(lightningdb_wasm PRIVATE "SHELL:-include zstd_errors.h")
+target_compile_options(lightningdb_wasm PRIVATE -O2)
+target_link_libraries(lightningdb_wasm PRIVATE ldb_wasm_codecs)
+set_target_properties(lightningdb_wasm PROPERTIES OUTPUT_NAME lightningdb SUFFIX ".mjs"
+  LINK_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/wasm/library_store.js)
+
+# Every C function JavaScript calls (js/wasm/module.ts lists the same names).
+set(LDB_WASM_EXPORTS
+  _malloc _free
+  _ldb_strerror _ldb_code_name _ldb_errmsg _ldb_version
+  _ldb_close _ldb_free _ldb_get_buf _ldb_put _ldb_delete
+  _ldb_batch_create _ldb_batch_put _ldb_batch_delete _ldb_write _ldb_batch_destroy
+  _ldb_txn_begin _ldb_txn_get_buf _ldb_txn_put _ldb_txn_delete _ldb_txn_commit _ldb_txn_abort
+  _ldb_iter_first _ldb_iter_seek _ldb_iter_read _ldb_iter_destroy
+  _ldb_flush _ldb_checkpoint _ldb_check _ldb_backup_to_store
+  _ldbw_open _ldbw_store_js_new _ldbw_store_destroy _ldbw_iter_create _ldb_iter_next
+  _ldbw_checkpoint_step _ldbw_stats _ldbw_stats_count)
+string(REPLACE ";" "," LDB_WASM_EXPORTS_CSV "${LDB_WASM_EXPORTS}")
+target_link_options(lightningdb_wasm PRIVATE
+  -O2
+  -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createLightningDbModule
+  -sENVIRONMENT=web,worker
+  -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=16777216 -sMAXIMUM_MEMORY=2147483648
+  -sTOTAL_STACK=1048576
+  -sEXPORTED_FUNCTIONS=${LDB_WASM_EXPORTS_CSV}
+  -sEXPORTED_RUNTIME_METHODS=HEAPU8
+  --js-library ${CMAKE_CURRENT_SOURCE_DIR}/wasm/library_store.js)
