@@ -1,0 +1,1468 @@
+/*
+ * db_bench.c — LightningDB's db_bench-style benchmark against peer embedded
+ * key-value stores (LMDB, LevelDB, RocksDB, SQLite), through their C APIs.
+ *
+ * This file owns: the workload definitions (fillseq, fillrandom, overwrite,
+ * readrandom, readmissing, readseq, readreverse, seekrandom, mixed,
+ * fillsync), the per-engine adapters, timing, the result table and the JSON
+ * report. It is not a test: it checks that reads find what was written (a
+ * miscount aborts that engine's run) but it proves nothing else.
+ *
+ * Each engine is an adapter behind `struct engine`; every adapter is compiled
+ * only when its library was found at build time (HAVE_LMDB, HAVE_LEVELDB,
+ * HAVE_ROCKSDB, HAVE_SQLITE; NO_LIGHTNINGDB leaves LightningDB out, for
+ * building against the peers alone). Each engine runs every workload in
+ * turn in its own subdirectory of --db, which is removed afterwards.
+ *
+ * Keys are 16 bytes: the 15-digit decimal index followed by '0' for keys
+ * that are written and '1' for keys that are never written (readmissing), so
+ * missing keys interleave with present ones. Values are --value_size bytes
+ * (default 100) of incompressible pseudo-random data; compression is off in
+ * every engine. All engines see the same key sequences (fixed seeds).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NO_LIGHTNINGDB
+#include "lightningdb.h"
+#endif
+#ifdef HAVE_LMDB
+#include <lmdb.h>
+#endif
+#ifdef HAVE_LEVELDB
+#include <leveldb/c.h>
+#endif
+#ifdef HAVE_ROCKSDB
+#include <rocksdb/c.h>
+#endif
+#ifdef HAVE_SQLITE
+#include <sqlite3.h>
+#endif
+
+#define KEY_SIZE 16
+#define MAX_VALUE 4096
+#define CACHE_BYTES (64u << 20) /* every engine's page/block cache */
+#define POOL_SIZE (1u << 20)    /* random bytes values are cut from */
+#define MAX_ENGINES 8
+#define MAX_BENCHES 32
+
+/* ------------------------------------------------------------------------ */
+/* Configuration, random numbers, keys and values. */
+
+static struct {
+  uint64_t num;       /* keys loaded by the fills */
+  uint64_t reads;     /* operations of readrandom/readmissing/mixed */
+  uint64_t seeks;     /* seeks of seekrandom */
+  uint64_t sync_num;  /* puts of fillsync */
+  uint32_t batch;     /* puts per commit in fillseq/fillrandom/overwrite */
+  uint32_t nexts;     /* nexts after each seek */
+  uint32_t value_size;
+  const char *db_dir; /* NULL: a fresh temporary directory */
+  const char *json_path;
+  int keep_db;
+} cfg;
+
+static unsigned char *g_pool; /* POOL_SIZE random bytes */
+
+/* splitmix64: fast, good enough to pick keys, and reproducible per seed. */
+static uint64_t rng_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t rng_below(uint64_t *s, uint64_t n) { return rng_next(s) % n; }
+
+/* Writes the 16-byte key of index i; missing keys end in '1' and so are
+ * never equal to a written key but sort between them. */
+static void make_key(unsigned char *k, uint64_t i, int missing) {
+  for (int d = 14; d >= 0; d--) {
+    k[d] = (unsigned char)('0' + i % 10);
+    i /= 10;
+  }
+  k[15] = missing ? '1' : '0';
+}
+
+/* A value for a write: a slice of the random pool that depends on the
+ * write's sequence number, so consecutive values differ. */
+static const unsigned char *value_for(uint64_t seq) {
+  return g_pool + (seq * 2654435761u) % (POOL_SIZE - cfg.value_size);
+}
+
+static double now_sec(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "db_bench: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(1);
+}
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) die("out of memory (%zu bytes)", n);
+  return p;
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int flag,
+                 struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  if (remove(path) != 0 && errno != ENOENT) {
+    fprintf(stderr, "db_bench: cannot remove %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* rm -rf dir; a missing dir is fine. */
+static int remove_tree(const char *dir) {
+  struct stat st;
+  if (lstat(dir, &st) != 0) return 0;
+  return nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The engine adapter interface.
+ *
+ * open: a fresh database in dir (which does not exist yet). durable = 1
+ *   means every commit must be durable when write() returns (fillsync);
+ *   durable = 0 means commits may be lost in a crash (bulk phases).
+ * write: puts n entries (keys: n * KEY_SIZE bytes; vals[i]: value_size
+ *   bytes) as ONE atomic commit. n == 1 uses the engine's single-put path.
+ * get: *found = 1 and the value copied into buf (cap bytes), or *found = 0.
+ * scan: visits every entry in key order (reverse: descending), touching key
+ *   and value; *count receives the entries seen.
+ * seek: positions at the first key >= key, then steps `nexts` times; *count
+ *   receives the entries visited (at most nexts + 1).
+ * Every function returns 0, or -1 after printing why. */
+struct engine {
+  const char *name;
+  int (*open)(const char *dir, int durable, void **h);
+  void (*close)(void *h);
+  int (*write)(void *h, const unsigned char *keys,
+               const unsigned char *const *vals, size_t n);
+  int (*get)(void *h, const unsigned char *key, unsigned char *buf,
+             size_t cap, int *found);
+  int (*scan)(void *h, int reverse, uint64_t *count);
+  int (*seek)(void *h, const unsigned char *key, uint32_t nexts,
+              uint64_t *count);
+  void (*version)(char *buf, size_t cap);
+};
+
+/* A sink the scans fold bytes into, so the compiler cannot drop reads. */
+static volatile uint64_t g_sink;
+
+/* ------------------------------------------------------------------------ */
+/* LightningDB: public API only. Bulk phases open with LDB_SYNC_OFF, fillsync
+ * with LDB_SYNC_FULL (each ldb_put returns after the log is synced). */
+#ifndef NO_LIGHTNINGDB
+typedef struct {
+  ldb_db *db;
+  ldb_batch *batch;
+} ldb_h;
+
+static int ldb_fail(const char *what, int rc) {
+  fprintf(stderr, "lightningdb: %s: %s (%s)\n", what, ldb_strerror(rc),
+          ldb_errmsg(NULL));
+  return -1;
+}
+
+static int e_ldb_open(const char *dir, int durable, void **out) {
+  ldb_options o;
+  ldb_options_default(&o);
+  o.sync_mode = durable ? LDB_SYNC_FULL : LDB_SYNC_OFF;
+  o.cache_size = CACHE_BYTES;
+  o.compression = LDB_COMPRESSION_NONE;
+  ldb_h *h = xmalloc(sizeof *h);
+  memset(h, 0, sizeof *h);
+  int rc = ldb_open(dir, &o, &h->db);
+  if (rc != LDB_OK) {
+    free(h);
+    return ldb_fail("open", rc);
+  }
+  rc = ldb_batch_create(h->db, &h->batch);
+  if (rc != LDB_OK) {
+    ldb_close(h->db);
+    free(h);
+    return ldb_fail("batch_create", rc);
+  }
+  *out = h;
+  return 0;
+}
+
+static void e_ldb_close(void *p) {
+  ldb_h *h = p;
+  ldb_batch_destroy(h->batch);
+  int rc = ldb_close(h->db);
+  if (rc != LDB_OK) ldb_fail("close", rc);
+  free(h);
+}
+
+static int e_ldb_write(void *p, const unsigned char *keys,
+                       const unsigned char *const *vals, size_t n) {
+  ldb_h *h = p;
+  int rc;
+  if (n == 1) {
+    rc = ldb_put(h->db, keys, KEY_SIZE, vals[0], cfg.value_size);
+    return rc == LDB_OK ? 0 : ldb_fail("put", rc);
+  }
+  ldb_batch_clear(h->batch);
+  for (size_t i = 0; i < n; i++) {
+    rc = ldb_batch_put(h->batch, keys + i * KEY_SIZE, KEY_SIZE, vals[i],
+                       cfg.value_size);
+    if (rc != LDB_OK) return ldb_fail("batch_put", rc);
+  }
+  rc = ldb_write(h->db, h->batch);
+  return rc == LDB_OK ? 0 : ldb_fail("write", rc);
+}
+
+static int e_ldb_get(void *p, const unsigned char *key, unsigned char *buf,
+                     size_t cap, int *found) {
+  ldb_h *h = p;
+  size_t len;
+  int rc = ldb_get_buf(h->db, key, KEY_SIZE, buf, cap, &len);
+  if (rc == LDB_NOTFOUND) {
+    *found = 0;
+    return 0;
+  }
+  if (rc != LDB_OK) return ldb_fail("get_buf", rc);
+  *found = 1;
+  return 0;
+}
+
+static int e_ldb_scan(void *p, int reverse, uint64_t *count) {
+  ldb_h *h = p;
+  ldb_iter *it;
+  uint64_t n = 0, sink = 0;
+  int rc = ldb_iter_create(h->db, NULL, NULL, &it);
+  if (rc != LDB_OK) return ldb_fail("iter_create", rc);
+  for (rc = reverse ? ldb_iter_last(it) : ldb_iter_first(it); rc == LDB_OK;
+       rc = reverse ? ldb_iter_prev(it) : ldb_iter_next(it)) {
+    const void *k, *v;
+    size_t kl, vl;
+    if ((rc = ldb_iter_key(it, &k, &kl)) != LDB_OK) break;
+    if ((rc = ldb_iter_value(it, &v, &vl)) != LDB_OK) break;
+    sink += ((const unsigned char *)k)[kl - 1] + vl;
+    n++;
+  }
+  ldb_iter_destroy(it);
+  if (rc != LDB_NOTFOUND) return ldb_fail("iterate", rc);
+  g_sink += sink;
+  *count = n;
+  return 0;
+}
+
+static int e_ldb_seek(void *p, const unsigned char *key, uint32_t nexts,
+                      uint64_t *count) {
+  ldb_h *h = p;
+  ldb_iter *it;
+  uint64_t n = 0, sink = 0;
+  int rc = ldb_iter_create(h->db, NULL, NULL, &it);
+  if (rc != LDB_OK) return ldb_fail("iter_create", rc);
+  rc = ldb_iter_seek(it, key, KEY_SIZE);
+  for (uint32_t i = 0; rc == LDB_OK; i++) {
+    const void *k, *v;
+    size_t kl, vl;
+    if ((rc = ldb_iter_key(it, &k, &kl)) != LDB_OK) break;
+    if ((rc = ldb_iter_value(it, &v, &vl)) != LDB_OK) break;
+    sink += ((const unsigned char *)k)[kl - 1] + vl;
+    n++;
+    if (i == nexts) break;
+    rc = ldb_iter_next(it);
+  }
+  ldb_iter_destroy(it);
+  if (rc != LDB_OK && rc != LDB_NOTFOUND) return ldb_fail("iterate", rc);
+  g_sink += sink;
+  *count = n;
+  return 0;
+}
+
+static void e_ldb_version(char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", ldb_version());
+}
+
+static const struct engine ENGINE_LDB = {
+    "lightningdb", e_ldb_open, e_ldb_close, e_ldb_write, e_ldb_get,
+    e_ldb_scan,    e_ldb_seek, e_ldb_version};
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* LMDB: MDB_NOSYNC for bulk phases, default (sync at every commit) for
+ * fillsync; the map is sized to hold the whole run. A read is one read-only
+ * transaction (renewed, not re-allocated), as ldb_get reads one snapshot. */
+#ifdef HAVE_LMDB
+typedef struct {
+  MDB_env *env;
+  MDB_dbi dbi;
+  MDB_txn *rtxn; /* reset between reads; renewed for each one */
+} lmdb_h;
+
+static int lmdb_fail(const char *what, int rc) {
+  fprintf(stderr, "lmdb: %s: %s\n", what, mdb_strerror(rc));
+  return -1;
+}
+
+static int e_lmdb_open(const char *dir, int durable, void **out) {
+  lmdb_h *h = xmalloc(sizeof *h);
+  memset(h, 0, sizeof *h);
+  MDB_txn *txn = NULL;
+  int rc;
+  if (mkdir(dir, 0755) != 0) {
+    fprintf(stderr, "lmdb: mkdir %s: %s\n", dir, strerror(errno));
+    free(h);
+    return -1;
+  }
+  /* Sparse: only the pages used take disk space. */
+  size_t map = (size_t)16 << 30;
+  size_t need = (size_t)(cfg.num + cfg.sync_num) * (KEY_SIZE + cfg.value_size) * 4;
+  if (need > map) map = need;
+  if ((rc = mdb_env_create(&h->env)) != 0) goto fail;
+  if ((rc = mdb_env_set_mapsize(h->env, map)) != 0) goto fail;
+  if ((rc = mdb_env_open(h->env, dir, durable ? 0 : MDB_NOSYNC, 0644)) != 0)
+    goto fail;
+  if ((rc = mdb_txn_begin(h->env, NULL, 0, &txn)) != 0) goto fail;
+  if ((rc = mdb_dbi_open(txn, NULL, 0, &h->dbi)) != 0) goto fail;
+  rc = mdb_txn_commit(txn);
+  txn = NULL;
+  if (rc != 0) goto fail;
+  *out = h;
+  return 0;
+fail:
+  if (txn) mdb_txn_abort(txn);
+  if (h->env) mdb_env_close(h->env);
+  free(h);
+  return lmdb_fail("open", rc);
+}
+
+static void e_lmdb_close(void *p) {
+  lmdb_h *h = p;
+  if (h->rtxn) mdb_txn_abort(h->rtxn);
+  mdb_env_close(h->env);
+  free(h);
+}
+
+static int e_lmdb_write(void *p, const unsigned char *keys,
+                        const unsigned char *const *vals, size_t n) {
+  lmdb_h *h = p;
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(h->env, NULL, 0, &txn);
+  if (rc != 0) return lmdb_fail("txn_begin", rc);
+  for (size_t i = 0; i < n; i++) {
+    MDB_val k = {KEY_SIZE, (void *)(keys + i * KEY_SIZE)};
+    MDB_val v = {cfg.value_size, (void *)vals[i]};
+    if ((rc = mdb_put(txn, h->dbi, &k, &v, 0)) != 0) {
+      mdb_txn_abort(txn);
+      return lmdb_fail("put", rc);
+    }
+  }
+  rc = mdb_txn_commit(txn);
+  return rc == 0 ? 0 : lmdb_fail("commit", rc);
+}
+
+static int lmdb_read_txn(lmdb_h *h) {
+  int rc = h->rtxn ? mdb_txn_renew(h->rtxn)
+                   : mdb_txn_begin(h->env, NULL, MDB_RDONLY, &h->rtxn);
+  return rc == 0 ? 0 : lmdb_fail("read txn", rc);
+}
+
+static int e_lmdb_get(void *p, const unsigned char *key, unsigned char *buf,
+                      size_t cap, int *found) {
+  lmdb_h *h = p;
+  if (lmdb_read_txn(h) != 0) return -1;
+  MDB_val k = {KEY_SIZE, (void *)key}, v;
+  int rc = mdb_get(h->rtxn, h->dbi, &k, &v);
+  if (rc == 0) memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+  mdb_txn_reset(h->rtxn);
+  if (rc == MDB_NOTFOUND) {
+    *found = 0;
+    return 0;
+  }
+  if (rc != 0) return lmdb_fail("get", rc);
+  *found = 1;
+  return 0;
+}
+
+static int e_lmdb_scan(void *p, int reverse, uint64_t *count) {
+  lmdb_h *h = p;
+  MDB_cursor *c;
+  MDB_val k, v;
+  uint64_t n = 0, sink = 0;
+  if (lmdb_read_txn(h) != 0) return -1;
+  int rc = mdb_cursor_open(h->rtxn, h->dbi, &c);
+  if (rc != 0) {
+    mdb_txn_reset(h->rtxn);
+    return lmdb_fail("cursor_open", rc);
+  }
+  for (rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_LAST : MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT)) {
+    sink += ((const unsigned char *)k.mv_data)[k.mv_size - 1] + v.mv_size;
+    n++;
+  }
+  mdb_cursor_close(c);
+  mdb_txn_reset(h->rtxn);
+  if (rc != MDB_NOTFOUND) return lmdb_fail("cursor_get", rc);
+  g_sink += sink;
+  *count = n;
+  return 0;
+}
+
+static int e_lmdb_seek(void *p, const unsigned char *key, uint32_t nexts,
+                       uint64_t *count) {
+  lmdb_h *h = p;
+  MDB_cursor *c;
+  MDB_val k = {KEY_SIZE, (void *)key}, v;
+  uint64_t n = 0, sink = 0;
+  if (lmdb_read_txn(h) != 0) return -1;
+  int rc = mdb_cursor_open(h->rtxn, h->dbi, &c);
+  if (rc != 0) {
+    mdb_txn_reset(h->rtxn);
+    return lmdb_fail("cursor_open", rc);
+  }
+  rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  for (uint32_t i = 0; rc == 0; i++) {
+    sink += ((const unsigned char *)k.mv_data)[k.mv_size - 1] + v.mv_size;
+    n++;
+    if (i == nexts) break;
+    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(c);
+  mdb_txn_reset(h->rtxn);
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail("cursor_get", rc);
+  g_sink += sink;
+  *count = n;
+  return 0;
+}
+
+static void e_lmdb_version(char *buf, size_t cap) {
+  int maj, min, patch;
+  mdb_version(&maj, &min, &patch);
+  snprintf(buf, cap, "%d.%d.%d", maj, min, patch);
+}
+
+static const struct engine ENGINE_LMDB = {
+    "lmdb", e_lmdb_open, e_lmdb_close, e_lmdb_write, e_lmdb_get,
+    e_lmdb_scan, e_lmdb_seek, e_lmdb_version};
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* LevelDB: WriteBatch per commit, sync=false for bulk and sync=true for
+ * fillsync, 64 MiB LRU block cache, 10-bit bloom filter, no compression
+ * (the other engines do not compress either). */
+#ifdef HAVE_LEVELDB
+typedef struct {
+  leveldb_t *db;
+  leveldb_options_t *opts;
+  leveldb_cache_t *cache;
+  leveldb_filterpolicy_t *bloom;
+  leveldb_writeoptions_t *wopts;
+  leveldb_readoptions_t *ropts;
+  leveldb_writebatch_t *batch;
+} leveldb_h;
+
+static int leveldb_fail(const char *what, char *err) {
+  fprintf(stderr, "leveldb: %s: %s\n", what, err ? err : "failed");
+  leveldb_free(err);
+  return -1;
+}
+
+static void e_leveldb_close(void *p) {
+  leveldb_h *h = p;
+  if (h->db) leveldb_close(h->db);
+  if (h->batch) leveldb_writebatch_destroy(h->batch);
+  if (h->ropts) leveldb_readoptions_destroy(h->ropts);
+  if (h->wopts) leveldb_writeoptions_destroy(h->wopts);
+  if (h->opts) leveldb_options_destroy(h->opts);
+  if (h->bloom) leveldb_filterpolicy_destroy(h->bloom);
+  if (h->cache) leveldb_cache_destroy(h->cache);
+  free(h);
+}
+
+static int e_leveldb_open(const char *dir, int durable, void **out) {
+  leveldb_h *h = xmalloc(sizeof *h);
+  memset(h, 0, sizeof *h);
+  char *err = NULL;
+  h->opts = leveldb_options_create();
+  h->cache = leveldb_cache_create_lru(CACHE_BYTES);
+  h->bloom = leveldb_filterpolicy_create_bloom(10);
+  leveldb_options_set_create_if_missing(h->opts, 1);
+  leveldb_options_set_cache(h->opts, h->cache);
+  leveldb_options_set_filter_policy(h->opts, h->bloom);
+  leveldb_options_set_compression(h->opts, leveldb_no_compression);
+  h->wopts = leveldb_writeoptions_create();
+  leveldb_writeoptions_set_sync(h->wopts, durable);
+  h->ropts = leveldb_readoptions_create();
+  h->batch = leveldb_writebatch_create();
+  h->db = leveldb_open(h->opts, dir, &err);
+  if (err) {
+    e_leveldb_close(h);
+    return leveldb_fail("open", err);
+  }
+  *out = h;
+  return 0;
+}
+
+static int e_leveldb_write(void *p, const unsigned char *keys,
+                           const unsigned char *const *vals, size_t n) {
+  leveldb_h *h = p;
+  char *err = NULL;
+  if (n == 1) {
+    leveldb_put(h->db, h->wopts, (const char *)keys, KEY_SIZE,
+                (const char *)vals[0], cfg.value_size, &err);
+  } else {
+    leveldb_writebatch_clear(h->batch);
+    for (size_t i = 0; i < n; i++)
+      leveldb_writebatch_put(h->batch, (const char *)keys + i * KEY_SIZE,
+                             KEY_SIZE, (const char *)vals[i], cfg.value_size);
+    leveldb_write(h->db, h->wopts, h->batch, &err);
+  }
+  return err ? leveldb_fail("write", err) : 0;
+}
+
+/* The C API has no pinned get: leveldb_get returns a malloc'd copy. */
+static int e_leveldb_get(void *p, const unsigned char *key,
+                         unsigned char *buf, size_t cap, int *found) {
+  leveldb_h *h = p;
+  char *err = NULL;
+  size_t len;
+  char *v = leveldb_get(h->db, h->ropts, (const char *)key, KEY_SIZE, &len,
+                        &err);
+  if (err) return leveldb_fail("get", err);
+  *found = v != NULL;
+  if (v) {
+    memcpy(buf, v, len < cap ? len : cap);
+    leveldb_free(v);
+  }
+  return 0;
+}
+
+static int e_leveldb_scan(void *p, int reverse, uint64_t *count) {
+  leveldb_h *h = p;
+  uint64_t n = 0, sink = 0;
+  char *err = NULL;
+  leveldb_iterator_t *it = leveldb_create_iterator(h->db, h->ropts);
+  if (reverse)
+    leveldb_iter_seek_to_last(it);
+  else
+    leveldb_iter_seek_to_first(it);
+  while (leveldb_iter_valid(it)) {
+    size_t kl, vl;
+    const char *k = leveldb_iter_key(it, &kl);
+    leveldb_iter_value(it, &vl);
+    sink += (unsigned char)k[kl - 1] + vl;
+    n++;
+    if (reverse)
+      leveldb_iter_prev(it);
+    else
+      leveldb_iter_next(it);
+  }
+  leveldb_iter_get_error(it, &err);
+  leveldb_iter_destroy(it);
+  if (err) return leveldb_fail("iterate", err);
+  g_sink += sink;
+  *count = n;
+  return 0;
+}
+
+static int e_leveldb_seek(void *p, const unsigned char *key, uint32_t nexts,
+                          uint64_t *count) {
+  leveldb_h *h = p;
+  uint64_t n = 0, sink = 0;
+  char *err = NULL;
+  leveldb_iterator_t *it = leveldb_create_iterator(h->db, h->ropts);
+  leveldb_iter_seek(it, (const char *)key, KEY_SIZE);
+  for (uint32_t i = 0; leveldb_iter_valid(it); i++) {
+    size_t kl, vl;
+    const char *k = leveldb_iter_key(it, &kl);
+    leveldb_iter_value(it, &vl);
+    sink += (unsigned char)k[kl - 1] + vl;
+    n++;
+    if (i == nexts) break;
+    leveldb_iter_next(it);
+  }
+  leveldb_iter_get_error(it, &err);
+  leveldb_iter_destroy(it);
+  if (err) return leveldb_fail("iterate", err);
+  g_sink += sink;
+  *count = n;
+  return 0;
+}
+
+static void e_leveldb_version(char *buf, size_t cap) {
+  snprintf(buf, cap, "%d.%d", leveldb_major_version(),
+           leveldb_minor_version());
+}
+
+static const struct engine ENGINE_LEVELDB = {
+    "leveldb", e_leveldb_open, e_leveldb_close, e_leveldb_write,
+    e_leveldb_get, e_leveldb_scan, e_leveldb_seek, e_leveldb_version};
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* RocksDB: as LevelDB (WriteBatch, sync per phase, 64 MiB LRU block cache,
+ * 10-bit bloom filter, no compression), background threads = nproc, and
+ * pinned gets (no malloc'd copy per read). */
+#ifdef HAVE_ROCKSDB
+typedef struct {
+  rocksdb_t *db;
+  rocksdb_options_t *opts;
+  rocksdb_block_based_table_options_t *topts;
+  rocksdb_cache_t *cache;
+  rocksdb_writeoptions_t *wopts;
+  rocksdb_readoptions_t *ropts;
+  rocksdb_writebatch_t *batch;
+} rocksdb_h;
+
+static int rocksdb_fail(const char *what, char *err) {
+  fprintf(stderr, "rocksdb: %s: %s\n", what, err ? err : "failed");
+  free(err);
+  return -1;
+}
+
+static void e_rocksdb_close(void *p) {
+  rocksdb_h *h = p;
+  if (h->db) rocksdb_close(h->db);
+  if (h->batch) rocksdb_writebatch_destroy(h->batch);
+  if (h->ropts) rocksdb_readoptions_destroy(h->ropts);
+  if (h->wopts) rocksdb_writeoptions_destroy(h->wopts);
+  if (h->opts) rocksdb_options_destroy(h->opts);
+  if (h->topts) rocksdb_block_based_options_destroy(h->topts);
+  if (h->cache) rocksdb_cache_destroy(h->cache);
+  free(h);
+}
+
+static int e_rocksdb_open(const char *dir, int durable, void **out) {
+  rocksdb_h *h = xmalloc(sizeof *h);
+  memset(h, 0, sizeof *h);
+  char *err = NULL;
+  h->opts = rocksdb_options_create();
+  rocksdb_options_set_create_if_missing(h->opts, 1);
+  rocksdb_options_increase_parallelism(h->opts, (int)sysconf(_SC_NPROCESSORS_ONLN));
+  rocksdb_options_set_compression(h->opts, rocksdb_no_compression);
+  h->topts = rocksdb_block_based_options_create();
+  h->cache = rocksdb_cache_create_lru(CACHE_BYTES);
+  rocksdb_block_based_options_set_block_cache(h->topts, h->cache);
+  /* The table options take ownership of the filter policy. */
+  rocksdb_block_based_options_set_filter_policy(
+      h->topts, rocksdb_filterpolicy_create_bloom(10));
+  rocksdb_options_set_block_based_table_factory(h->opts, h->topts);
+  h->wopts = rocksdb_writeoptions_create();
+  rocksdb_writeoptions_set_sync(h->wopts, (unsigned char)durable);
+  h->ropts = rocksdb_readoptions_create();
+  h->batch = rocksdb_writebatch_create();
+  h->db = rocksdb_open(h->opts, dir, &err);
+  if (err) {
+    e_rocksdb_close(h);
+    return rocksdb_fail("open", err);
+  }
+  *out = h;
+  return 0;
+}
+
+static int e_rocksdb_write(void *p, const unsigned char *keys,
+                           const unsigned char *const *vals, size_t n) {
+  rocksdb_h *h = p;
+  char *err = NULL;
+  if (n == 1) {
+    rocksdb_put(h->db, h->wopts, (const char *)keys, KEY_SIZE,
+                (const char *)vals[0], cfg.value_size, &err);
+  } else {
+    rocksdb_writebatch_clear(h->batch);
+    for (size_t i = 0; i < n; i++)
+      rocksdb_writebatch_put(h->batch, (const char *)keys + i * KEY_SIZE,
+                             KEY_SIZE, (const char *)vals[i], cfg.value_size);
+    rocksdb_write(h->db, h->wopts, h->batch, &err);
+  }
+  return err ? rocksdb_fail("write", err) : 0;
+}
+
+static int e_rocksdb_get(void *p, const unsigned char *key,
+                         unsigned char *buf, size_t cap, int *found) {
+  rocksdb_h *h = p;
+  char *err = NULL;
+  rocksdb_pinnableslice_t *s =
+      rocksdb_get_pinned(h->db, h->ropts, (const char *)key, KEY_SIZE, &err);
+  if (err) return rocksdb_fail("get", err);
+  *found = s != NULL;
+  if (s) {
+    size_t len;
+    const char *v = rocksdb_pinnableslice_value(s, &len);
+    memcpy(buf, v, len < cap ? len : cap);
+    rocksdb_pinnableslice_destroy(s);
+  }
+  return 0;
+}
+
+static int e_rocksdb_scan(void *p, int reverse, uint64_t *count) {
+  rocksdb_h *h = p;
+  uint64_t n = 0, sink = 0;
+  char *err = NULL;
+  rocksdb_iterator_t *it = rocksdb_create_iterator(h->db, h->ropts);
+  if (reverse)
+    rocksdb_iter_seek_to_last(it);
+  else
+    rocksdb_iter_seek_to_first(it);
+  while (rocksdb_iter_valid(it)) {
+    size_t kl, vl;
+    const char *k = rocksdb_iter_key(it, &kl);
+    rocksdb_iter_value(it, &vl);
+    sink += (unsigned char)k[kl - 1] + vl;
+    n++;
+    if (reverse)
+      rocksdb_iter_prev(it);
+    else
+      rocksdb_iter_next(it);
+  }
+  rocksdb_iter_get_error(it, &err);
+  rocksdb_iter_destroy(it);
+  if (err) return rocksdb_fail("iterate", err);
+  g_sink += sink;
+  *count = n;
+  return 0;
+}
+
+static int e_rocksdb_seek(void *p, const unsigned char *key, uint32_t nexts,
+                          uint64_t *count) {
+  rocksdb_h *h = p;
+  uint64_t n = 0, sink = 0;
+  char *err = NULL;
+  rocksdb_iterator_t *it = rocksdb_create_iterator(h->db, h->ropts);
+  rocksdb_iter_seek(it, (const char *)key, KEY_SIZE);
+  for (uint32_t i = 0; rocksdb_iter_valid(it); i++) {
+    size_t kl, vl;
+    const char *k = rocksdb_iter_key(it, &kl);
+    rocksdb_iter_value(it, &vl);
+    sink += (unsigned char)k[kl - 1] + vl;
+    n++;
+    if (i == nexts) break;
+    rocksdb_iter_next(it);
+  }
+  rocksdb_iter_get_error(it, &err);
+  rocksdb_iter_destroy(it);
+  if (err) return rocksdb_fail("iterate", err);
+  g_sink += sink;
+  *count = n;
+  return 0;
+}
+
+#ifndef ROCKSDB_VERSION_STR
+#define ROCKSDB_VERSION_STR "unknown"
+#endif
+static void e_rocksdb_version(char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", ROCKSDB_VERSION_STR);
+}
+
+static const struct engine ENGINE_ROCKSDB = {
+    "rocksdb", e_rocksdb_open, e_rocksdb_close, e_rocksdb_write,
+    e_rocksdb_get, e_rocksdb_scan, e_rocksdb_seek, e_rocksdb_version};
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* SQLite: a WITHOUT ROWID key-value table, WAL mode, synchronous=OFF for
+ * bulk phases and FULL for fillsync, 64 MiB page cache, prepared statements;
+ * a batch is one BEGIN..COMMIT, a single put is one autocommit statement. */
+#ifdef HAVE_SQLITE
+typedef struct {
+  sqlite3 *db;
+  sqlite3_stmt *put, *get, *begin, *commit, *scan_fwd, *scan_rev, *seek;
+} sqlite_h;
+
+static int sqlite_fail(sqlite_h *h, const char *what) {
+  fprintf(stderr, "sqlite: %s: %s\n", what,
+          h->db ? sqlite3_errmsg(h->db) : "cannot allocate");
+  return -1;
+}
+
+static void e_sqlite_close(void *p) {
+  sqlite_h *h = p;
+  sqlite3_stmt *all[] = {h->put,      h->get,      h->begin, h->commit,
+                         h->scan_fwd, h->scan_rev, h->seek};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    sqlite3_finalize(all[i]);
+  if (h->db && sqlite3_close(h->db) != SQLITE_OK) sqlite_fail(h, "close");
+  free(h);
+}
+
+static int e_sqlite_open(const char *dir, int durable, void **out) {
+  sqlite_h *h = xmalloc(sizeof *h);
+  memset(h, 0, sizeof *h);
+  char path[4096];
+  if (mkdir(dir, 0755) != 0) {
+    fprintf(stderr, "sqlite: mkdir %s: %s\n", dir, strerror(errno));
+    free(h);
+    return -1;
+  }
+  snprintf(path, sizeof path, "%s/kv.sqlite", dir);
+  char setup[512];
+  snprintf(setup, sizeof setup,
+           "PRAGMA journal_mode=WAL;"
+           "PRAGMA synchronous=%s;"
+           "PRAGMA cache_size=-%u;"
+           "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
+           durable ? "FULL" : "OFF", CACHE_BYTES / 1024);
+  if (sqlite3_open(path, &h->db) != SQLITE_OK) goto fail;
+  if (sqlite3_exec(h->db, setup, NULL, NULL, NULL) != SQLITE_OK) goto fail;
+#define PREP(field, sql)                                                   \
+  if (sqlite3_prepare_v2(h->db, sql, -1, &h->field, NULL) != SQLITE_OK) \
+    goto fail;
+  PREP(put, "INSERT OR REPLACE INTO kv(k, v) VALUES (?1, ?2)")
+  PREP(get, "SELECT v FROM kv WHERE k = ?1")
+  PREP(begin, "BEGIN")
+  PREP(commit, "COMMIT")
+  PREP(scan_fwd, "SELECT k, v FROM kv ORDER BY k ASC")
+  PREP(scan_rev, "SELECT k, v FROM kv ORDER BY k DESC")
+  PREP(seek, "SELECT k, v FROM kv WHERE k >= ?1 ORDER BY k ASC LIMIT ?2")
+#undef PREP
+  *out = h;
+  return 0;
+fail:
+  sqlite_fail(h, "open");
+  e_sqlite_close(h);
+  return -1;
+}
+
+static int sqlite_step_done(sqlite_h *h, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : sqlite_fail(h, what);
+}
+
+static int e_sqlite_write(void *p, const unsigned char *keys,
+                          const unsigned char *const *vals, size_t n) {
+  sqlite_h *h = p;
+  if (n > 1 && sqlite_step_done(h, h->begin, "begin") != 0) return -1;
+  for (size_t i = 0; i < n; i++) {
+    sqlite3_bind_blob(h->put, 1, keys + i * KEY_SIZE, KEY_SIZE, SQLITE_STATIC);
+    sqlite3_bind_blob(h->put, 2, vals[i], (int)cfg.value_size, SQLITE_STATIC);
+    if (sqlite_step_done(h, h->put, "insert") != 0) {
+      if (n > 1) sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+      return -1;
+    }
+  }
+  if (n > 1 && sqlite_step_done(h, h->commit, "commit") != 0) return -1;
+  return 0;
+}
+
+static int e_sqlite_get(void *p, const unsigned char *key, unsigned char *buf,
+                        size_t cap, int *found) {
+  sqlite_h *h = p;
+  sqlite3_bind_blob(h->get, 1, key, KEY_SIZE, SQLITE_STATIC);
+  int rc = sqlite3_step(h->get);
+  if (rc == SQLITE_ROW) {
+    const void *v = sqlite3_column_blob(h->get, 0);
+    size_t len = (size_t)sqlite3_column_bytes(h->get, 0);
+    memcpy(buf, v, len < cap ? len : cap);
+    *found = 1;
+    rc = SQLITE_DONE;
+  } else {
+    *found = 0;
+  }
+  sqlite3_reset(h->get);
+  return rc == SQLITE_DONE ? 0 : sqlite_fail(h, "get");
+}
+
+static int sqlite_rows(sqlite_h *h, sqlite3_stmt *st, uint64_t *count) {
+  uint64_t n = 0, sink = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const unsigned char *k = sqlite3_column_blob(st, 0);
+    int kl = sqlite3_column_bytes(st, 0);
+    sqlite3_column_blob(st, 1);
+    sink += k[kl - 1] + (uint64_t)sqlite3_column_bytes(st, 1);
+    n++;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) return sqlite_fail(h, "scan");
+  g_sink += sink;
+  *count = n;
+  return 0;
+}
+
+static int e_sqlite_scan(void *p, int reverse, uint64_t *count) {
+  sqlite_h *h = p;
+  return sqlite_rows(h, reverse ? h->scan_rev : h->scan_fwd, count);
+}
+
+static int e_sqlite_seek(void *p, const unsigned char *key, uint32_t nexts,
+                         uint64_t *count) {
+  sqlite_h *h = p;
+  sqlite3_bind_blob(h->seek, 1, key, KEY_SIZE, SQLITE_STATIC);
+  sqlite3_bind_int64(h->seek, 2, (sqlite3_int64)nexts + 1);
+  return sqlite_rows(h, h->seek, count);
+}
+
+static void e_sqlite_version(char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", sqlite3_libversion());
+}
+
+static const struct engine ENGINE_SQLITE = {
+    "sqlite", e_sqlite_open, e_sqlite_close, e_sqlite_write,
+    e_sqlite_get, e_sqlite_scan, e_sqlite_seek, e_sqlite_version};
+#endif
+
+/* Every engine compiled in, LightningDB first (the table's ratios compare
+ * it with the others). */
+static const struct engine *const ALL_ENGINES[] = {
+#ifndef NO_LIGHTNINGDB
+    &ENGINE_LDB,
+#endif
+#ifdef HAVE_LMDB
+    &ENGINE_LMDB,
+#endif
+#ifdef HAVE_LEVELDB
+    &ENGINE_LEVELDB,
+#endif
+#ifdef HAVE_ROCKSDB
+    &ENGINE_ROCKSDB,
+#endif
+#ifdef HAVE_SQLITE
+    &ENGINE_SQLITE,
+#endif
+    NULL};
+
+/* ------------------------------------------------------------------------ */
+/* Workloads. */
+
+/* The state of one engine's run: the open bulk-mode database, if any, and
+ * whether it holds keys 0..num-1. */
+typedef struct {
+  const struct engine *e;
+  char dir[4096]; /* this engine's subdirectory */
+  void *h;        /* bulk-mode (non-durable) handle, or NULL */
+  int loaded;     /* h holds every key 0..num-1 */
+  uint64_t wseq;  /* write counter, picks values */
+} run_state;
+
+typedef struct {
+  uint64_t ops;
+  double secs;
+} result;
+
+/* Closes and deletes the bulk database, then creates an empty one. */
+static int fresh_db(run_state *rs) {
+  char path[4200];
+  if (rs->h) {
+    rs->e->close(rs->h);
+    rs->h = NULL;
+  }
+  rs->loaded = 0;
+  snprintf(path, sizeof path, "%s/bulk", rs->dir);
+  if (remove_tree(path) != 0) return -1;
+  return rs->e->open(path, 0, &rs->h);
+}
+
+/* Writes `count` puts whose key indexes come from next_index, `batch` puts
+ * per commit. */
+typedef uint64_t (*index_fn)(void *ctx, uint64_t i);
+
+static int write_keys(run_state *rs, void *h, uint64_t count, uint32_t batch,
+                      index_fn next_index, void *ctx) {
+  unsigned char *keys = xmalloc((size_t)batch * KEY_SIZE);
+  const unsigned char **vals = xmalloc(sizeof *vals * batch);
+  int rc = 0;
+  for (uint64_t i = 0; i < count && rc == 0;) {
+    uint32_t n = 0;
+    for (; n < batch && i < count; n++, i++) {
+      make_key(keys + (size_t)n * KEY_SIZE, next_index(ctx, i), 0);
+      vals[n] = value_for(rs->wseq++);
+    }
+    rc = rs->e->write(h, keys, vals, n);
+  }
+  free(keys);
+  free(vals);
+  return rc;
+}
+
+static uint64_t idx_seq(void *ctx, uint64_t i) {
+  (void)ctx;
+  return i;
+}
+
+static uint64_t idx_perm(void *ctx, uint64_t i) {
+  return ((const uint32_t *)ctx)[i];
+}
+
+static uint64_t idx_random(void *ctx, uint64_t i) {
+  (void)i;
+  return rng_below((uint64_t *)ctx, cfg.num);
+}
+
+/* A random permutation of 0..num-1 (Fisher-Yates, fixed seed), so that
+ * fillrandom writes every key exactly once, in random order. */
+static uint32_t *make_perm(void) {
+  uint32_t *p = xmalloc(sizeof *p * cfg.num);
+  uint64_t s = 42;
+  for (uint64_t i = 0; i < cfg.num; i++) p[i] = (uint32_t)i;
+  for (uint64_t i = cfg.num - 1; i > 0; i--) {
+    uint64_t j = rng_below(&s, i + 1);
+    uint32_t t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
+  return p;
+}
+
+/* Loads keys 0..num-1 untimed when a read workload runs first. */
+static int ensure_loaded(run_state *rs) {
+  if (rs->loaded) return 0;
+  if (fresh_db(rs) != 0) return -1;
+  if (write_keys(rs, rs->h, cfg.num, cfg.batch, idx_seq, NULL) != 0) return -1;
+  rs->loaded = 1;
+  return 0;
+}
+
+static int bench_fill(run_state *rs, int random, result *r) {
+  uint32_t *perm = random ? make_perm() : NULL;
+  int rc = fresh_db(rs);
+  if (rc == 0) {
+    double t0 = now_sec();
+    rc = write_keys(rs, rs->h, cfg.num, cfg.batch, random ? idx_perm : idx_seq,
+                    perm);
+    r->secs = now_sec() - t0;
+    r->ops = cfg.num;
+    rs->loaded = rc == 0;
+  }
+  free(perm);
+  return rc;
+}
+
+static int bench_overwrite(run_state *rs, result *r) {
+  if (ensure_loaded(rs) != 0) return -1;
+  uint64_t s = 7;
+  double t0 = now_sec();
+  int rc = write_keys(rs, rs->h, cfg.num, cfg.batch, idx_random, &s);
+  r->secs = now_sec() - t0;
+  r->ops = cfg.num;
+  return rc;
+}
+
+/* readrandom (missing = 0) must find every key; readmissing none. */
+static int bench_read(run_state *rs, int missing, result *r) {
+  if (ensure_loaded(rs) != 0) return -1;
+  unsigned char key[KEY_SIZE], buf[MAX_VALUE];
+  uint64_t s = missing ? 11 : 13, found = 0;
+  double t0 = now_sec();
+  for (uint64_t i = 0; i < cfg.reads; i++) {
+    int f;
+    make_key(key, rng_below(&s, cfg.num), missing);
+    if (rs->e->get(rs->h, key, buf, sizeof buf, &f) != 0) return -1;
+    found += (uint64_t)f;
+  }
+  r->secs = now_sec() - t0;
+  r->ops = cfg.reads;
+  uint64_t want = missing ? 0 : cfg.reads;
+  if (found != want) {
+    fprintf(stderr, "%s: %s found %" PRIu64 " of %" PRIu64 " keys, expected %" PRIu64 "\n",
+            rs->e->name, missing ? "readmissing" : "readrandom", found,
+            cfg.reads, want);
+    return -1;
+  }
+  return 0;
+}
+
+static int bench_scan(run_state *rs, int reverse, result *r) {
+  if (ensure_loaded(rs) != 0) return -1;
+  uint64_t n = 0;
+  double t0 = now_sec();
+  if (rs->e->scan(rs->h, reverse, &n) != 0) return -1;
+  r->secs = now_sec() - t0;
+  r->ops = n;
+  if (n != cfg.num) {
+    fprintf(stderr, "%s: %s saw %" PRIu64 " entries, expected %" PRIu64 "\n",
+            rs->e->name, reverse ? "readreverse" : "readseq", n, cfg.num);
+    return -1;
+  }
+  return 0;
+}
+
+/* Seeks to random present keys; every seek but those near the end must see
+ * nexts + 1 entries. ops counts seeks. */
+static int bench_seek(run_state *rs, result *r) {
+  if (ensure_loaded(rs) != 0) return -1;
+  unsigned char key[KEY_SIZE];
+  uint64_t s = 17, seen = 0, expect = 0;
+  double t0 = now_sec();
+  for (uint64_t i = 0; i < cfg.seeks; i++) {
+    uint64_t idx = rng_below(&s, cfg.num), n;
+    make_key(key, idx, 0);
+    if (rs->e->seek(rs->h, key, cfg.nexts, &n) != 0) return -1;
+    seen += n;
+    uint64_t left = cfg.num - idx;
+    expect += left < cfg.nexts + 1u ? left : cfg.nexts + 1u;
+  }
+  r->secs = now_sec() - t0;
+  r->ops = cfg.seeks;
+  if (seen != expect) {
+    fprintf(stderr, "%s: seekrandom saw %" PRIu64 " entries, expected %" PRIu64 "\n",
+            rs->e->name, seen, expect);
+    return -1;
+  }
+  return 0;
+}
+
+/* 80% gets of present keys, 20% single-put commits overwriting present
+ * keys, interleaved at random. */
+static int bench_mixed(run_state *rs, result *r) {
+  if (ensure_loaded(rs) != 0) return -1;
+  unsigned char key[KEY_SIZE], buf[MAX_VALUE];
+  uint64_t s = 19, found = 0, gets = 0;
+  double t0 = now_sec();
+  for (uint64_t i = 0; i < cfg.reads; i++) {
+    uint64_t x = rng_next(&s);
+    make_key(key, (x >> 16) % cfg.num, 0);
+    if ((x & 0xffff) % 5 != 0) {
+      int f;
+      if (rs->e->get(rs->h, key, buf, sizeof buf, &f) != 0) return -1;
+      found += (uint64_t)f;
+      gets++;
+    } else {
+      const unsigned char *v = value_for(rs->wseq++);
+      if (rs->e->write(rs->h, key, &v, 1) != 0) return -1;
+    }
+  }
+  r->secs = now_sec() - t0;
+  r->ops = cfg.reads;
+  if (found != gets) {
+    fprintf(stderr, "%s: mixed found %" PRIu64 " of %" PRIu64 " keys\n",
+            rs->e->name, found, gets);
+    return -1;
+  }
+  return 0;
+}
+
+/* sync_num single-put commits, each durable before the next starts, in a
+ * separate fresh database opened in the engine's durable mode. */
+static int bench_fillsync(run_state *rs, result *r) {
+  char path[4200];
+  void *h;
+  snprintf(path, sizeof path, "%s/sync", rs->dir);
+  if (remove_tree(path) != 0) return -1;
+  if (rs->e->open(path, 1, &h) != 0) return -1;
+  uint64_t s = 23;
+  double t0 = now_sec();
+  int rc = write_keys(rs, h, cfg.sync_num, 1, idx_random, &s);
+  r->secs = now_sec() - t0;
+  r->ops = cfg.sync_num;
+  rs->e->close(h);
+  if (!cfg.keep_db) remove_tree(path);
+  return rc;
+}
+
+static const char *const BENCH_NAMES[] = {
+    "fillseq",  "fillrandom", "overwrite",  "readrandom", "readmissing",
+    "readseq",  "readreverse", "seekrandom", "mixed",      "fillsync"};
+#define N_BENCH_NAMES (sizeof BENCH_NAMES / sizeof BENCH_NAMES[0])
+
+static int run_bench(run_state *rs, const char *name, result *r) {
+  if (!strcmp(name, "fillseq")) return bench_fill(rs, 0, r);
+  if (!strcmp(name, "fillrandom")) return bench_fill(rs, 1, r);
+  if (!strcmp(name, "overwrite")) return bench_overwrite(rs, r);
+  if (!strcmp(name, "readrandom")) return bench_read(rs, 0, r);
+  if (!strcmp(name, "readmissing")) return bench_read(rs, 1, r);
+  if (!strcmp(name, "readseq")) return bench_scan(rs, 0, r);
+  if (!strcmp(name, "readreverse")) return bench_scan(rs, 1, r);
+  if (!strcmp(name, "seekrandom")) return bench_seek(rs, r);
+  if (!strcmp(name, "mixed")) return bench_mixed(rs, r);
+  if (!strcmp(name, "fillsync")) return bench_fillsync(rs, r);
+  return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Machine description, table and JSON. */
+
+static void cpu_model(char *buf, size_t cap) {
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[512];
+  snprintf(buf, cap, "unknown");
+  if (!f) return;
+  while (fgets(line, sizeof line, f)) {
+    char *c = strchr(line, ':');
+    if (!strncmp(line, "model name", 10) && c) {
+      c++;
+      while (*c == ' ' || *c == '\t') c++;
+      c[strcspn(c, "\n")] = 0;
+      snprintf(buf, cap, "%s", c);
+      break;
+    }
+  }
+  fclose(f);
+}
+
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      fprintf(f, "\\%c", *s);
+    else if ((unsigned char)*s < 0x20)
+      fprintf(f, "\\u%04x", *s);
+    else
+      fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static double ops_per_sec(const result *r) {
+  return r->secs > 0 ? (double)r->ops / r->secs : 0;
+}
+
+static void fmt_rate(char *buf, size_t cap, double v) {
+  if (v <= 0)
+    snprintf(buf, cap, "-");
+  else if (v >= 1e6)
+    snprintf(buf, cap, "%.2fM", v / 1e6);
+  else if (v >= 1e3)
+    snprintf(buf, cap, "%.1fK", v / 1e3);
+  else
+    snprintf(buf, cap, "%.0f", v);
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: db_bench [--num=N] [--reads=N] [--seeks=N] [--sync_num=N]\n"
+          "                [--batch=N] [--nexts=N] [--value_size=N]\n"
+          "                [--benchmarks=a,b,...] [--engines=a,b,...]\n"
+          "                [--db=DIR] [--json=PATH] [--keep_db]\n"
+          "benchmarks: fillseq fillrandom overwrite readrandom readmissing\n"
+          "            readseq readreverse seekrandom mixed fillsync\n"
+          "engines:");
+  for (const struct engine *const *e = ALL_ENGINES; *e; e++)
+    fprintf(stderr, " %s", (*e)->name);
+  fprintf(stderr, "\n");
+  exit(2);
+}
+
+static int split_list(char *s, const char **out, int max) {
+  int n = 0;
+  for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+    if (n == max) die("too many list items");
+    out[n++] = tok;
+  }
+  return n;
+}
+
+static uint64_t parse_u64(const char *opt, const char *v) {
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (errno || end == v || *end || x == 0) die("bad value for %s: %s", opt, v);
+  return x;
+}
+
+int main(int argc, char **argv) {
+  const char *bench_list[MAX_BENCHES], *engine_list[MAX_ENGINES];
+  int n_bench = 0, n_engine = 0;
+  uint64_t reads = 0, seeks = 0, sync_num = 0;
+  char bench_arg[1024] = "", engine_arg[256] = "";
+
+  cfg.num = 1000000;
+  cfg.batch = 1000;
+  cfg.nexts = 100;
+  cfg.value_size = 100;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = strchr(a, '=');
+    size_t kl = v ? (size_t)(v - a) : strlen(a);
+    if (v) v++;
+#define OPT(s) (kl == strlen(s) && !strncmp(a, s, kl))
+    if (OPT("--keep_db")) cfg.keep_db = 1;
+    else if (!v) usage();
+    else if (OPT("--num")) cfg.num = parse_u64(a, v);
+    else if (OPT("--reads")) reads = parse_u64(a, v);
+    else if (OPT("--seeks")) seeks = parse_u64(a, v);
+    else if (OPT("--sync_num")) sync_num = parse_u64(a, v);
+    else if (OPT("--batch")) cfg.batch = (uint32_t)parse_u64(a, v);
+    else if (OPT("--nexts")) cfg.nexts = (uint32_t)parse_u64(a, v);
+    else if (OPT("--value_size")) cfg.value_size = (uint32_t)parse_u64(a, v);
+    else if (OPT("--benchmarks")) snprintf(bench_arg, sizeof bench_arg, "%s", v);
+    else if (OPT("--engines")) snprintf(engine_arg, sizeof engine_arg, "%s", v);
+    else if (OPT("--db")) cfg.db_dir = v;
+    else if (OPT("--json")) cfg.json_path = v;
+    else usage();
+#undef OPT
+  }
+  if (cfg.num > UINT32_MAX) die("--num must be below 2^32");
+  if (cfg.value_size > MAX_VALUE) die("--value_size must be <= %d", MAX_VALUE);
+  cfg.reads = reads ? reads : cfg.num;
+  cfg.seeks = seeks ? seeks : (cfg.num / 20 ? cfg.num / 20 : 1);
+  cfg.sync_num = sync_num ? sync_num : (cfg.num / 100 ? cfg.num / 100 : 1);
+
+  if (bench_arg[0]) {
+    n_bench = split_list(bench_arg, bench_list, MAX_BENCHES);
+    for (int i = 0; i < n_bench; i++) {
+      size_t j = 0;
+      while (j < N_BENCH_NAMES && strcmp(bench_list[i], BENCH_NAMES[j])) j++;
+      if (j == N_BENCH_NAMES) die("unknown benchmark %s", bench_list[i]);
+    }
+  } else {
+    for (size_t j = 0; j < N_BENCH_NAMES; j++) bench_list[n_bench++] = BENCH_NAMES[j];
+  }
+  const struct engine *engines[MAX_ENGINES];
+  if (engine_arg[0]) {
+    n_engine = split_list(engine_arg, engine_list, MAX_ENGINES);
+    for (int i = 0; i < n_engine; i++) {
+      const struct engine *const *e = ALL_ENGINES;
+      while (*e && strcmp((*e)->name, engine_list[i])) e++;
+      if (!*e) die("engine %s is not compiled in (see --help)", engine_list[i]);
+      engines[i] = *e;
+    }
+  } else {
+    for (const struct engine *const *e = ALL_ENGINES; *e; e++)
+      engines[n_engine++] = *e;
+  }
+  if (n_engine == 0) die("no engine compiled in");
+
+  /* The working directory: --db, or a fresh temporary one we delete. */
+  char root[3072];
+  int own_root = 0;
+  if (cfg.db_dir) {
+    snprintf(root, sizeof root, "%s", cfg.db_dir);
+    if (mkdir(root, 0755) != 0 && errno != EEXIST) die("mkdir %s: %s", root, strerror(errno));
+  } else {
+    const char *t = getenv("TMPDIR");
+    snprintf(root, sizeof root, "%s/ldb_bench.XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(root)) die("mkdtemp %s: %s", root, strerror(errno));
+    own_root = 1;
+  }
+
+  g_pool = xmalloc(POOL_SIZE);
+  uint64_t ps = 99;
+  for (size_t i = 0; i < POOL_SIZE; i += 8) {
+    uint64_t x = rng_next(&ps);
+    memcpy(g_pool + i, &x, 8);
+  }
+
+  char cpu[256];
+  cpu_model(cpu, sizeof cpu);
+  long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+  double ram_gib = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (1 << 30);
+  printf("db_bench: %ld CPUs (%s), %.1f GiB RAM, db in %s\n", nproc, cpu, ram_gib, root);
+  printf("num=%" PRIu64 " reads=%" PRIu64 " seeks=%" PRIu64 "x%u nexts sync_num=%" PRIu64
+         " batch=%u key=%d value=%u bytes\n",
+         cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch, KEY_SIZE,
+         cfg.value_size);
+
+  result *res = xmalloc(sizeof *res * (size_t)n_engine * (size_t)n_bench);
+  memset(res, 0, sizeof *res * (size_t)n_engine * (size_t)n_bench);
+  char versions[MAX_ENGINES][64];
+  int failures = 0;
+
+  for (int ei = 0; ei < n_engine; ei++) {
+    run_state rs;
+    memset(&rs, 0, sizeof rs);
+    rs.e = engines[ei];
+    engines[ei]->version(versions[ei], sizeof versions[ei]);
+    snprintf(rs.dir, sizeof rs.dir, "%s/%s", root, rs.e->name);
+    if (remove_tree(rs.dir) != 0 || mkdir(rs.dir, 0755) != 0)
+      die("cannot create %s: %s", rs.dir, strerror(errno));
+    printf("\n== %s %s\n", rs.e->name, versions[ei]);
+    for (int bi = 0; bi < n_bench; bi++) {
+      result *r = &res[(size_t)ei * n_bench + bi];
+      if (run_bench(&rs, bench_list[bi], r) != 0) {
+        fprintf(stderr, "%s: %s failed; skipping the rest of this engine\n",
+                rs.e->name, bench_list[bi]);
+        memset(r, 0, sizeof *r);
+        failures++;
+        break;
+      }
+      printf("%-12s %12.0f ops/s  (%" PRIu64 " ops in %.3f s)\n", bench_list[bi],
+             ops_per_sec(r), r->ops, r->secs);
+      fflush(stdout);
+    }
+    if (rs.h) rs.e->close(rs.h);
+    if (!cfg.keep_db) remove_tree(rs.dir);
+  }
+  if (own_root && !cfg.keep_db) remove_tree(root);
+
+  /* The table: ops/s per engine, then LightningDB's ratio to each peer. */
+  int ldb_col = -1;
+  for (int ei = 0; ei < n_engine; ei++)
+    if (!strcmp(engines[ei]->name, "lightningdb")) ldb_col = ei;
+  printf("\n%-12s", "workload");
+  for (int ei = 0; ei < n_engine; ei++) printf(" %11s", engines[ei]->name);
+  if (ldb_col >= 0)
+    for (int ei = 0; ei < n_engine; ei++)
+      if (ei != ldb_col) printf("  ldb/%-7.7s", engines[ei]->name);
+  printf("\n");
+  for (int bi = 0; bi < n_bench; bi++) {
+    printf("%-12s", bench_list[bi]);
+    for (int ei = 0; ei < n_engine; ei++) {
+      char b[32];
+      fmt_rate(b, sizeof b, ops_per_sec(&res[(size_t)ei * n_bench + bi]));
+      printf(" %11s", b);
+    }
+    if (ldb_col >= 0) {
+      double l = ops_per_sec(&res[(size_t)ldb_col * n_bench + bi]);
+      for (int ei = 0; ei < n_engine; ei++) {
+        if (ei == ldb_col) continue;
+        double p = ops_per_sec(&res[(size_t)ei * n_bench + bi]);
+        if (l > 0 && p > 0)
+          printf("  %10.2fx", l / p);
+        else
+          printf("  %11s", "-");
+      }
+    }
+    printf("\n");
+  }
+  printf("(ops/s; seekrandom counts seeks of 1 + %u entries; fillsync: %" PRIu64
+         " durable single-put commits)\n",
+         cfg.nexts, cfg.sync_num);
+
+  if (cfg.json_path) {
+    FILE *f = fopen(cfg.json_path, "w");
+    if (!f) die("cannot write %s: %s", cfg.json_path, strerror(errno));
+    struct utsname u;
+    uname(&u);
+    fprintf(f, "{\n  \"machine\": {\"nproc\": %ld, \"cpu\": ", nproc);
+    json_str(f, cpu);
+    fprintf(f, ", \"ram_gib\": %.1f, \"kernel\": ", ram_gib);
+    json_str(f, u.release);
+    fprintf(f, "},\n  \"config\": {\"num\": %" PRIu64 ", \"reads\": %" PRIu64
+               ", \"seeks\": %" PRIu64 ", \"nexts\": %u, \"sync_num\": %" PRIu64
+               ", \"batch\": %u, \"key_size\": %d, \"value_size\": %u},\n",
+            cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch,
+            KEY_SIZE, cfg.value_size);
+    fprintf(f, "  \"engines\": {");
+    for (int ei = 0; ei < n_engine; ei++) {
+      fprintf(f, "%s", ei ? ", " : "");
+      json_str(f, engines[ei]->name);
+      fprintf(f, ": ");
+      json_str(f, versions[ei]);
+    }
+    fprintf(f, "},\n  \"results\": [");
+    int first = 1;
+    for (int bi = 0; bi < n_bench; bi++)
+      for (int ei = 0; ei < n_engine; ei++) {
+        const result *r = &res[(size_t)ei * n_bench + bi];
+        if (r->ops == 0) continue;
+        fprintf(f, "%s\n    {\"benchmark\": \"%s\", \"engine\": \"%s\", \"ops\": %" PRIu64
+                   ", \"seconds\": %.6f, \"ops_per_sec\": %.1f}",
+                first ? "" : ",", bench_list[bi], engines[ei]->name, r->ops, r->secs,
+                ops_per_sec(r));
+        first = 0;
+      }
+    fprintf(f, "\n  ]\n}\n");
+    if (fclose(f) != 0) die("cannot write %s", cfg.json_path);
+  }
+  free(res);
+  free(g_pool);
+  return failures ? 1 : 0;
+}
