@@ -1,0 +1,36 @@
+/*
+ * store.c — store helpers shared by every layer: reading an exact byte
+ * range, and freeing any store through its destroy method.
+ *
+ * The stores themselves live in store_memory.c, store_posix.c and
+ * store_faulty.c; this file owns nothing but these two helpers.
+ */
+#include "store.h"
+
+int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len) {
+  uint8_t *p = buf;
+  size_t done = 0;
+  /* A store may return fewer bytes than asked before end of file (short
+   * reads are allowed only at EOF, but a JS store may split requests), so
+   * keep reading until the range is filled or a read returns nothing. */
+  while (done < len) {
+    size_t got = 0;
+    int rc = ldb_fread(f, off + done, p + done, len - done, &got);
+    if (rc != LDB_OK) return rc;
+    if (got == 0)
+      return ldb_err(LDB_CORRUPT,
+                     "short read: wanted %zu bytes at offset %llu, the file "
+                     "ends after %zu",
+                     len, (unsigned long long)off, done);
+    if (got > len - done)
+      return ldb_err(LDB_INTERNAL, "store read returned %zu bytes for a "
+                                   "request of %zu", got, len - done);
+    done += got;
+  }
+  return LDB_OK;
+}
+
+void ldb_store_destroy(ldb_store *s) {
+  if (!s) return;
+  s->methods->destroy(s);
+}

@@ -1,0 +1,447 @@
+/*
+ * store_posix.c — the directory store: each named file is a file in the
+ * directory, reached with pread/pwrite/fdatasync; the writer/reader lock is
+ * an fcntl lock on dir/LOCK, which holds the writer's pid.
+ *
+ * Durability: a file created here is followed by an fsync of the directory,
+ * so its directory entry survives a crash; removals fsync it too.
+ * Errors: ENOSPC/EDQUOT become LDB_FULL, a missing file LDB_NOTFOUND, every
+ * other failure LDB_IOERR with the path and strerror in the message. EINTR
+ * is retried and short reads/writes are continued.
+ *
+ * fcntl locks belong to the process, not to a descriptor: a second lock in
+ * the same process would silently succeed, and closing any descriptor of
+ * LOCK drops them all. So the locks held by this process are also kept in a
+ * process-wide table keyed by the directory's real path: a conflicting
+ * lock from the same process is refused with LDB_BUSY, and shared locks on
+ * one directory share one descriptor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static const ldb_allocator *A = &ldb_default_allocator;
+
+typedef struct px_store {
+  ldb_store base;
+  char *dir;      /* real path of the directory (also base.id) */
+  int locked;     /* this store holds an entry in the lock table */
+} px_store;
+
+typedef struct px_file {
+  ldb_file base;
+  int fd;
+  char *path;
+} px_file;
+
+/* ---- errors ------------------------------------------------------------ */
+
+static int px_errno(int err, const char *what, const char *path) {
+  char buf[128];
+  const char *msg = strerror_r(err, buf, sizeof buf);
+  int code = LDB_IOERR;
+  if (err == ENOSPC
+#ifdef EDQUOT
+      || err == EDQUOT
+#endif
+  )
+    code = LDB_FULL;
+  else if (err == ENOMEM)
+    code = LDB_NOMEM;
+  return ldb_err(code, "%s %s: %s", what, path, msg);
+}
+
+/* ---- process-wide lock table ------------------------------------------- */
+
+typedef struct px_lockent {
+  struct px_lockent *next;
+  char *dir;
+  int fd;
+  int exclusive;
+  unsigned holders;
+  pid_t owner; /* a child made by fork() inherits the table, not the lock */
+} px_lockent;
+
+#ifndef LDB_NO_THREADS
+static pthread_mutex_t lock_table_mu = PTHREAD_MUTEX_INITIALIZER;
+#define TABLE_LOCK() pthread_mutex_lock(&lock_table_mu)
+#define TABLE_UNLOCK() pthread_mutex_unlock(&lock_table_mu)
+#else
+#define TABLE_LOCK() ((void)0)
+#define TABLE_UNLOCK() ((void)0)
+#endif
+static px_lockent *lock_table;
+
+static char *path_join(const char *dir, const char *name) {
+  size_t a = strlen(dir), b = strlen(name);
+  char *p = ldb_malloc(A, a + b + 2);
+  if (!p) return NULL;
+  memcpy(p, dir, a);
+  p[a] = '/';
+  memcpy(p + a + 1, name, b + 1);
+  return p;
+}
+
+static int fsync_dir(const char *dir) {
+  int fd, rc = LDB_OK;
+  do fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return px_errno(errno, "open directory", dir);
+  if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+    rc = px_errno(errno, "fsync directory", dir);
+  close(fd);
+  return rc;
+}
+
+static int valid_name(const char *name) {
+  return name && *name && !strchr(name, '/') && strcmp(name, ".") &&
+         strcmp(name, "..");
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static int px_open(ldb_store *s, const char *name, int flags,
+                   ldb_file **out) {
+  px_store *ps = (px_store *)s;
+  px_file *f = NULL;
+  char *path = NULL;
+  int fd = -1, rc;
+  *out = NULL;
+  if (!valid_name(name))
+    return ldb_err(LDB_INVALID, "invalid file name \"%s\"", name ? name : "");
+  path = path_join(ps->dir, name);
+  f = ldb_calloc(A, sizeof *f);
+  if (!path || !f) {
+    rc = ldb_err(LDB_NOMEM, "out of memory opening %s", name);
+    goto fail;
+  }
+  do fd = open(path, O_RDWR | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+    /* A read-only database on a read-only medium: writes will then fail
+     * with LDB_IOERR, which a read-only engine never attempts. */
+    do fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+  }
+  if (fd < 0 && errno == ENOENT && (flags & LDB_STORE_CREATE)) {
+    do fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    while (fd < 0 && errno == EINTR);
+    if (fd >= 0) {
+      /* The new directory entry must survive a crash. */
+      rc = fsync_dir(ps->dir);
+      if (rc != LDB_OK) goto fail;
+    }
+  }
+  if (fd < 0) {
+    if (errno == ENOENT)
+      rc = ldb_err(LDB_NOTFOUND, "file %s does not exist", path);
+    else
+      rc = px_errno(errno, "open", path);
+    goto fail;
+  }
+  f->base.store = s;
+  f->fd = fd;
+  f->path = path;
+  *out = &f->base;
+  return LDB_OK;
+fail:
+  if (fd >= 0) close(fd);
+  ldb_mfree(A, path);
+  ldb_mfree(A, f);
+  return rc;
+}
+
+static int px_read(ldb_file *file, uint64_t off, void *buf, size_t len,
+                   size_t *got) {
+  px_file *f = (px_file *)file;
+  uint8_t *p = buf;
+  size_t done = 0;
+  *got = 0;
+  if (off > (uint64_t)INT64_MAX)
+    return ldb_err(LDB_INVALID, "read offset %llu out of range",
+                   (unsigned long long)off);
+  while (done < len) {
+    ssize_t n = pread(f->fd, p + done, len - done, (off_t)(off + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return px_errno(errno, "read", f->path);
+    }
+    if (n == 0) break; /* end of file */
+    done += (size_t)n;
+  }
+  *got = done;
+  return LDB_OK;
+}
+
+static int px_write(ldb_file *file, uint64_t off, const void *buf,
+                    size_t len) {
+  px_file *f = (px_file *)file;
+  const uint8_t *p = buf;
+  size_t done = 0;
+  if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+    return ldb_err(LDB_INVALID, "write offset %llu out of range",
+                   (unsigned long long)off);
+  while (done < len) {
+    ssize_t n = pwrite(f->fd, p + done, len - done, (off_t)(off + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return px_errno(errno, "write", f->path);
+    }
+    if (n == 0) return ldb_err(LDB_FULL, "write %s: no progress", f->path);
+    done += (size_t)n;
+  }
+  return LDB_OK;
+}
+
+static int px_sync(ldb_file *file) {
+  px_file *f = (px_file *)file;
+  int r;
+  do r = fdatasync(f->fd);
+  while (r != 0 && errno == EINTR);
+  if (r != 0) return px_errno(errno, "fdatasync", f->path);
+  return LDB_OK;
+}
+
+static int px_size(ldb_file *file, uint64_t *size) {
+  px_file *f = (px_file *)file;
+  struct stat st;
+  if (fstat(f->fd, &st) != 0) return px_errno(errno, "stat", f->path);
+  *size = (uint64_t)st.st_size;
+  return LDB_OK;
+}
+
+static int px_truncate(ldb_file *file, uint64_t size) {
+  px_file *f = (px_file *)file;
+  int r;
+  if (size > (uint64_t)INT64_MAX)
+    return ldb_err(LDB_INVALID, "truncate size out of range");
+  do r = ftruncate(f->fd, (off_t)size);
+  while (r != 0 && errno == EINTR);
+  if (r != 0) return px_errno(errno, "truncate", f->path);
+  return LDB_OK;
+}
+
+static int px_close(ldb_file *file) {
+  px_file *f = (px_file *)file;
+  int rc = LDB_OK;
+  /* close() is not retried on EINTR: on Linux the descriptor is gone. */
+  if (close(f->fd) != 0 && errno != EINTR)
+    rc = px_errno(errno, "close", f->path);
+  ldb_mfree(A, f->path);
+  ldb_mfree(A, f);
+  return rc;
+}
+
+/* ---- lock -------------------------------------------------------------- */
+
+static int px_lock(ldb_store *s, int exclusive, char *holder,
+                   size_t holder_cap) {
+  px_store *ps = (px_store *)s;
+  px_lockent *l, *nl = NULL;
+  char *path = NULL;
+  int fd = -1, rc;
+  struct flock fl;
+  if (holder && holder_cap) holder[0] = 0;
+  if (ps->locked)
+    return ldb_err(LDB_INVALID, "store %s is already locked by this handle",
+                   ps->dir);
+  TABLE_LOCK();
+  for (l = lock_table; l; l = l->next)
+    if (l->owner == getpid() && !strcmp(l->dir, ps->dir)) break;
+  if (l) {
+    if (exclusive || l->exclusive) {
+      if (holder && holder_cap)
+        snprintf(holder, holder_cap, "pid %ld (this process)",
+                 (long)getpid());
+      rc = ldb_err(LDB_BUSY, "database %s is locked by this process "
+                   "through another store", ps->dir);
+      goto fail;
+    }
+    l->holders++;
+    ps->locked = 1;
+    TABLE_UNLOCK();
+    return LDB_OK;
+  }
+  path = path_join(ps->dir, "LOCK");
+  nl = ldb_calloc(A, sizeof *nl);
+  if (!path || !nl) {
+    rc = ldb_err(LDB_NOMEM, "out of memory locking %s", ps->dir);
+    goto fail;
+  }
+  do fd = open(path, (exclusive ? O_RDWR : O_RDONLY) | O_CREAT | O_CLOEXEC,
+               0644);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0 && !exclusive && errno == ENOENT) {
+    rc = ldb_err(LDB_NOTFOUND, "lock file %s is missing", path);
+    goto fail;
+  }
+  if (fd < 0) {
+    rc = px_errno(errno, "open lock file", path);
+    goto fail;
+  }
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  while (fcntl(fd, F_SETLK, &fl) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EACCES) {
+      struct flock q;
+      memset(&q, 0, sizeof q);
+      q.l_type = exclusive ? F_WRLCK : F_RDLCK;
+      q.l_whence = SEEK_SET;
+      if (fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK) {
+        if (holder && holder_cap)
+          snprintf(holder, holder_cap, "pid %ld", (long)q.l_pid);
+        rc = ldb_err(LDB_BUSY, "database %s is locked by pid %ld", ps->dir,
+                     (long)q.l_pid);
+      } else {
+        /* The holder let go between the two calls. */
+        if (holder && holder_cap)
+          snprintf(holder, holder_cap, "another process");
+        rc = ldb_err(LDB_BUSY, "database %s is locked by another process",
+                     ps->dir);
+      }
+      goto fail;
+    }
+    rc = px_errno(errno, "lock", path);
+    goto fail;
+  }
+  if (exclusive) {
+    /* Name the holder for humans (ldb_errmsg on the other side reads it
+     * from fcntl, but `cat LOCK` helps too). Best effort. */
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0) {
+      /* ignored: the lock itself is what matters */
+    }
+  }
+  nl->dir = ldb_memdup(A, ps->dir, strlen(ps->dir) + 1);
+  if (!nl->dir) {
+    rc = ldb_err(LDB_NOMEM, "out of memory locking %s", ps->dir);
+    goto fail; /* closing fd releases the lock */
+  }
+  nl->fd = fd;
+  nl->exclusive = exclusive;
+  nl->holders = 1;
+  nl->owner = getpid();
+  nl->next = lock_table;
+  lock_table = nl;
+  ps->locked = 1;
+  TABLE_UNLOCK();
+  ldb_mfree(A, path);
+  return LDB_OK;
+fail:
+  TABLE_UNLOCK();
+  if (fd >= 0) close(fd);
+  ldb_mfree(A, nl); /* never inserted: insertion is the last step */
+  ldb_mfree(A, path);
+  return rc;
+}
+
+static int px_unlock(ldb_store *s) {
+  px_store *ps = (px_store *)s;
+  px_lockent **pp;
+  if (!ps->locked) return LDB_OK;
+  TABLE_LOCK();
+  for (pp = &lock_table; *pp; pp = &(*pp)->next) {
+    px_lockent *l = *pp;
+    if (l->owner != getpid() || strcmp(l->dir, ps->dir)) continue;
+    if (--l->holders == 0) {
+      *pp = l->next;
+      /* Closing the descriptor releases the fcntl lock. */
+      close(l->fd);
+      ldb_mfree(A, l->dir);
+      ldb_mfree(A, l);
+    }
+    break;
+  }
+  ps->locked = 0;
+  TABLE_UNLOCK();
+  return LDB_OK;
+}
+
+static int px_remove(ldb_store *s, const char *name) {
+  px_store *ps = (px_store *)s;
+  char *path;
+  int rc = LDB_OK;
+  if (!valid_name(name))
+    return ldb_err(LDB_INVALID, "invalid file name \"%s\"", name ? name : "");
+  path = path_join(ps->dir, name);
+  if (!path) return ldb_err(LDB_NOMEM, "out of memory removing %s", name);
+  if (unlink(path) != 0) {
+    if (errno != ENOENT) rc = px_errno(errno, "remove", path);
+  } else {
+    rc = fsync_dir(ps->dir);
+  }
+  ldb_mfree(A, path);
+  return rc;
+}
+
+static void px_destroy(ldb_store *s) {
+  px_store *ps = (px_store *)s;
+  px_unlock(s);
+  free(ps->dir); /* from realpath(), i.e. malloc */
+  ldb_mfree(A, ps);
+}
+
+static const ldb_store_methods px_methods = {
+    px_open,  px_read, px_write,  px_sync,   px_size,    px_truncate,
+    px_close, px_lock, px_unlock, px_remove, px_destroy,
+};
+
+/* mkdir -p, each component created with mode 0755. */
+static int make_dirs(const char *dir) {
+  char *p = ldb_memdup(A, dir, strlen(dir) + 1);
+  int rc = LDB_OK;
+  if (!p) return ldb_err(LDB_NOMEM, "out of memory creating %s", dir);
+  for (char *c = p + 1;; c++) {
+    if (*c != '/' && *c != 0) continue;
+    char save = *c;
+    *c = 0;
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+      rc = px_errno(errno, "create directory", p);
+      break;
+    }
+    *c = save;
+    if (!save) break;
+  }
+  ldb_mfree(A, p);
+  return rc;
+}
+
+int ldb_store_posix(const char *dir, int create, ldb_store **out) {
+  px_store *ps = NULL;
+  struct stat st;
+  int rc;
+  if (!out) return ldb_err(LDB_INVALID, "ldb_store_posix: out is NULL");
+  *out = NULL;
+  if (!dir || !*dir) return ldb_err(LDB_INVALID, "empty directory path");
+  if (stat(dir, &st) != 0) {
+    if (errno != ENOENT) return px_errno(errno, "stat", dir);
+    if (!create)
+      return ldb_err(LDB_NOTFOUND, "directory %s does not exist", dir);
+    rc = make_dirs(dir);
+    if (rc != LDB_OK) return rc;
+  } else if (!S_ISDIR(st.st_mode)) {
+    return ldb_err(LDB_INVALID, "%s is not a directory", dir);
+  }
+  ps = ldb_calloc(A, sizeof *ps);
+  if (!ps) return ldb_err(LDB_NOMEM, "out of memory creating a store");
+  ps->dir = realpath(dir, NULL);
+  if (!ps->dir) {
+    rc = px_errno(errno, "resolve path", dir);
+    ldb_mfree(A, ps);
+    return rc;
+  }
+  ps->base.methods = &px_methods;
+  ps->base.id = ps->dir;
+  *out = &ps->base;
+  return LDB_OK;
+}

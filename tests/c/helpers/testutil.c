@@ -1,0 +1,308 @@
+/*
+ * testutil.c — see testutil.h. Test-only code: it may abort on setup
+ * failures, which the library itself never does.
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void tu_die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "FATAL: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  abort();
+}
+
+/* ---- seeds ------------------------------------------------------------- */
+
+uint64_t tu_seed(const char *name) {
+  const char *e = getenv("LDB_SEED");
+  uint64_t s;
+  if (e && *e) {
+    s = strtoull(e, NULL, 0);
+  } else {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s = ((uint64_t)ts.tv_sec * 1000003u) ^ (uint64_t)ts.tv_nsec ^
+        ((uint64_t)getpid() << 32);
+    s %= 1000000007ull;
+  }
+  printf("%s: seed %llu (replay with LDB_SEED=%llu)\n", name,
+         (unsigned long long)s, (unsigned long long)s);
+  fflush(stdout);
+  return s;
+}
+
+void tu_rng_init(tu_rng *r, uint64_t seed) { r->s = seed * 2654435761u + 1; }
+
+uint64_t tu_next(tu_rng *r) {
+  uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint64_t tu_below(tu_rng *r, uint64_t n) { return n ? tu_next(r) % n : 0; }
+int tu_chance(tu_rng *r, unsigned pct) { return tu_below(r, 100) < pct; }
+
+void tu_fill(tu_rng *r, void *buf, size_t len) {
+  uint8_t *p = buf;
+  while (len >= 8) {
+    uint64_t x = tu_next(r);
+    memcpy(p, &x, 8);
+    p += 8;
+    len -= 8;
+  }
+  if (len) {
+    uint64_t x = tu_next(r);
+    memcpy(p, &x, len);
+  }
+}
+
+/* ---- scaling ----------------------------------------------------------- */
+
+int tu_quick(void) {
+  const char *e = getenv("LDB_TEST_QUICK");
+  return e && *e && strcmp(e, "0") != 0;
+}
+
+uint64_t tu_scale(uint64_t n, uint64_t div, uint64_t min) {
+  if (!tu_quick()) return n;
+  n /= div ? div : 1;
+  return n < min ? min : n;
+}
+
+/* ---- temp dirs --------------------------------------------------------- */
+
+char *tu_tmpdir(const char *tag) {
+  const char *base = getenv("LDB_TEST_TMP");
+  char buf[4096];
+  if (!base || !*base) base = "/tmp";
+  mkdir(base, 0755);
+  snprintf(buf, sizeof buf, "%s/%s-XXXXXX", base, tag);
+  if (!mkdtemp(buf)) tu_die("mkdtemp %s: %s", buf, strerror(errno));
+  return strdup(buf);
+}
+
+void tu_rmrf(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (d) {
+      struct dirent *e;
+      while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char sub[4096];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        tu_rmrf(sub);
+      }
+      closedir(d);
+    }
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+}
+
+long long tu_file_size(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) return -1;
+  return (long long)st.st_size;
+}
+
+/* ---- model ------------------------------------------------------------- */
+
+typedef struct tu_ent {
+  uint8_t *k, *v;
+  size_t kl, vl;
+} tu_ent;
+
+struct tu_model {
+  tu_ent *e;
+  size_t n, cap;
+};
+
+int tu_keycmp(const void *a, size_t an, const void *b, size_t bn) {
+  size_t n = an < bn ? an : bn;
+  int c = n ? memcmp(a, b, n) : 0;
+  if (c) return c;
+  return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+static void *xdup(const void *p, size_t n) {
+  void *q = malloc(n ? n : 1);
+  if (!q) tu_die("out of memory");
+  if (n) memcpy(q, p, n);
+  return q;
+}
+
+tu_model *tu_model_new(void) {
+  tu_model *m = calloc(1, sizeof *m);
+  if (!m) tu_die("out of memory");
+  return m;
+}
+
+void tu_model_free(tu_model *m) {
+  if (!m) return;
+  for (size_t i = 0; i < m->n; i++) {
+    free(m->e[i].k);
+    free(m->e[i].v);
+  }
+  free(m->e);
+  free(m);
+}
+
+tu_model *tu_model_clone(const tu_model *m) {
+  tu_model *c = tu_model_new();
+  c->cap = m->n ? m->n : 1;
+  c->e = malloc(c->cap * sizeof *c->e);
+  if (!c->e) tu_die("out of memory");
+  for (size_t i = 0; i < m->n; i++) {
+    c->e[i].k = xdup(m->e[i].k, m->e[i].kl);
+    c->e[i].kl = m->e[i].kl;
+    c->e[i].v = xdup(m->e[i].v, m->e[i].vl);
+    c->e[i].vl = m->e[i].vl;
+  }
+  c->n = m->n;
+  return c;
+}
+
+size_t tu_model_lower(const tu_model *m, const void *k, size_t kl) {
+  size_t lo = 0, hi = m->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (tu_keycmp(m->e[mid].k, m->e[mid].kl, k, kl) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+void tu_model_put(tu_model *m, const void *k, size_t kl, const void *v,
+                  size_t vl) {
+  size_t i = tu_model_lower(m, k, kl);
+  if (i < m->n && !tu_keycmp(m->e[i].k, m->e[i].kl, k, kl)) {
+    free(m->e[i].v);
+    m->e[i].v = xdup(v, vl);
+    m->e[i].vl = vl;
+    return;
+  }
+  if (m->n == m->cap) {
+    m->cap = m->cap ? m->cap * 2 : 64;
+    m->e = realloc(m->e, m->cap * sizeof *m->e);
+    if (!m->e) tu_die("out of memory");
+  }
+  memmove(m->e + i + 1, m->e + i, (m->n - i) * sizeof *m->e);
+  m->e[i].k = xdup(k, kl);
+  m->e[i].kl = kl;
+  m->e[i].v = xdup(v, vl);
+  m->e[i].vl = vl;
+  m->n++;
+}
+
+void tu_model_del(tu_model *m, const void *k, size_t kl) {
+  size_t i = tu_model_lower(m, k, kl);
+  if (i >= m->n || tu_keycmp(m->e[i].k, m->e[i].kl, k, kl)) return;
+  free(m->e[i].k);
+  free(m->e[i].v);
+  memmove(m->e + i, m->e + i + 1, (m->n - i - 1) * sizeof *m->e);
+  m->n--;
+}
+
+int tu_model_get(const tu_model *m, const void *k, size_t kl, const void **v,
+                 size_t *vl) {
+  size_t i = tu_model_lower(m, k, kl);
+  if (i >= m->n || tu_keycmp(m->e[i].k, m->e[i].kl, k, kl)) return 0;
+  if (v) *v = m->e[i].v;
+  if (vl) *vl = m->e[i].vl;
+  return 1;
+}
+
+size_t tu_model_count(const tu_model *m) { return m->n; }
+
+void tu_model_at(const tu_model *m, size_t i, const void **k, size_t *kl,
+                 const void **v, size_t *vl) {
+  if (k) *k = m->e[i].k;
+  if (kl) *kl = m->e[i].kl;
+  if (v) *v = m->e[i].v;
+  if (vl) *vl = m->e[i].vl;
+}
+
+/* ---- allocator --------------------------------------------------------- */
+
+/* Each block carries a 16-byte header with its size, so realloc can be
+ * emulated and live bytes tracked. Counters are atomic: engines allocate
+ * from background threads too. */
+#define HDR 16
+
+static int should_fail(tu_alloc *t) {
+  uint64_t n = __atomic_add_fetch(&t->armed_calls, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&t->calls, 1, __ATOMIC_SEQ_CST);
+  uint64_t at = __atomic_load_n(&t->fail_at, __ATOMIC_SEQ_CST);
+  if (!at) return 0;
+  if (n == at || (t->sticky && n > at)) {
+    __atomic_store_n(&t->failed, 1, __ATOMIC_SEQ_CST);
+    return 1;
+  }
+  return 0;
+}
+
+static void *ta_malloc(void *ctx, size_t n) {
+  tu_alloc *t = ctx;
+  if (should_fail(t)) return NULL;
+  uint8_t *p = malloc(n + HDR);
+  if (!p) return NULL;
+  memcpy(p, &n, sizeof n);
+  __atomic_add_fetch(&t->live, 1, __ATOMIC_SEQ_CST);
+  return p + HDR;
+}
+
+static void *ta_realloc(void *ctx, void *ptr, size_t n) {
+  tu_alloc *t = ctx;
+  if (!ptr) return ta_malloc(ctx, n);
+  if (should_fail(t)) return NULL;
+  uint8_t *p = realloc((uint8_t *)ptr - HDR, n + HDR);
+  if (!p) return NULL;
+  memcpy(p, &n, sizeof n);
+  return p + HDR;
+}
+
+static void ta_free(void *ctx, void *ptr) {
+  tu_alloc *t = ctx;
+  if (!ptr) return;
+  __atomic_sub_fetch(&t->live, 1, __ATOMIC_SEQ_CST);
+  free((uint8_t *)ptr - HDR);
+}
+
+void tu_alloc_init(tu_alloc *t) {
+  memset(t, 0, sizeof *t);
+  t->a.malloc = ta_malloc;
+  t->a.realloc = ta_realloc;
+  t->a.free = ta_free;
+  t->a.ctx = t;
+}
+
+void tu_alloc_fail_nth(tu_alloc *t, uint64_t nth, int sticky) {
+  __atomic_store_n(&t->fail_at, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&t->armed_calls, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&t->failed, 0, __ATOMIC_SEQ_CST);
+  t->sticky = sticky;
+  __atomic_store_n(&t->fail_at, nth, __ATOMIC_SEQ_CST);
+}
+
+long long tu_alloc_live(tu_alloc *t) {
+  return __atomic_load_n(&t->live, __ATOMIC_SEQ_CST);
+}
