@@ -1,0 +1,79 @@
+/**
+ * child.mjs — the body of every per-store child process (bench/node/stores/*.mjs
+ * call runChild with their adapter factory). Each store runs in its own
+ * process so peak RSS, the allocator and the page cache state of one store do
+ * not leak into another's numbers. Talks to run.mjs over the fork IPC
+ * channel: {type:'progress'} messages while running, one {type:'result'} or
+ * {type:'error'} at the end.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { runWorkloads } from './workloads.mjs';
+
+/** Bytes allocated on disk under p (st_blocks, so sparse files count true). */
+export function diskUsage(p) {
+  let total = 0;
+  let st;
+  try { st = fs.lstatSync(p); } catch { return 0; }
+  if (st.isDirectory()) {
+    for (const e of fs.readdirSync(p)) total += diskUsage(path.join(p, e));
+  } else {
+    total += st.blocks * 512;
+  }
+  return total;
+}
+
+const send = (m) => (process.send ? process.send(m) : console.log(JSON.stringify(m)));
+
+export async function runChild(name, makeStore) {
+  const cfg = JSON.parse(process.env.BENCH_CONFIG || '{}');
+  const n = cfg.n || 2000;
+  const dir = cfg.dir || fs.mkdtempSync('/tmp/ldb-bench-');
+  fs.mkdirSync(dir, { recursive: true });
+  const t0 = Date.now();
+  let lastSent = 0;
+  try {
+    const store = await makeStore(dir, cfg);
+    const out = await runWorkloads(store, n, {
+      now: () => performance.now(),
+      makeBytes: (len) => Buffer.alloc(len),
+      only: cfg.only ? new Set(cfg.only) : null,
+      sizeOf: async (kind) => {
+        if (store.settle) await store.settle(kind);
+        return diskUsage(store.pathOf(kind));
+      },
+      progress: (workload, done, total) => {
+        const t = Date.now();
+        if (done === 0 || done >= total || t - lastSent > 100) {
+          lastSent = t;
+          send({ type: 'progress', workload, done, total });
+        }
+      },
+    });
+    send({
+      type: 'result',
+      store: name,
+      version: store.version || null,
+      config: store.describe || '',
+      n,
+      results: out.results,
+      sizeAfterLoad: out.sizeAfterLoad ?? null,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      wallMs: Date.now() - t0,
+    });
+  } catch (e) {
+    send({ type: 'error', store: name, error: String(e && e.stack || e) });
+    process.exitCode = 1;
+  } finally {
+    if (!cfg.keep) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // Give the IPC channel a moment to flush, then leave.
+  if (process.send) process.disconnect();
+}
+
+/** Installed version of a package (reads its package.json directly: some
+ * packages do not export it). */
+export function pkgVersion(name) {
+  const p = new URL(`../../node_modules/${name}/package.json`, import.meta.url);
+  try { return JSON.parse(fs.readFileSync(p, 'utf8')).version; } catch { return null; }
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+/**
+ * run.mjs — the Node benchmark runner (`npm run bench`, `npm run bench:quick`).
+ * Builds LightningDB (npm run build) unless --no-build, then runs every store
+ * in its own child process (bench/node/stores/<store>.mjs, fresh temp dir),
+ * one after another (the machine is shared; parallel stores would measure
+ * each other). Shows a progress bar, prints a table with LightningDB's ratio
+ * to each peer, writes raw JSON to bench/out/, and an SVG chart + HTML page
+ * (bench/charts/ for full runs, bench/out/ for --quick).
+ *
+ * Options: --n N (default 200000), --quick (N = 2000, exits non-zero when any
+ * store fails), --stores a,b, --only w1,w2, --no-build, --cpu-prof (profiles
+ * the LightningDB children into bench/out/prof/), --out DIR, --charts DIR.
+ */
+import { fork, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import cliProgress from 'cli-progress';
+import { WORKLOADS, plan } from './workloads.mjs';
+import { consoleTable, svgChart, htmlPage, markdown, targetsMarkdown, evaluateTargets, TARGETS } from './report.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const ALL = ['lightningdb', 'lightningdb-wasm', 'lmdb', 'classic-level', 'better-sqlite3'];
+
+function parseArgs(argv) {
+  const a = { n: 200000, quick: false, stores: ALL, only: null, build: true, cpuProf: false, out: path.join(root, 'bench/out'), charts: null, timeoutS: 1800 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = () => { if (i + 1 >= argv.length) throw new Error(`${k} needs a value`); return argv[++i]; };
+    if (k === '--n') a.n = parseInt(v(), 10);
+    else if (k === '--quick') { a.quick = true; a.n = 2000; a.timeoutS = 60; }
+    else if (k === '--stores') a.stores = v().split(',');
+    else if (k === '--only') a.only = v().split(',');
+    else if (k === '--no-build') a.build = false;
+    else if (k === '--cpu-prof') a.cpuProf = true;
+    else if (k === '--out') a.out = path.resolve(v());
+    else if (k === '--charts') a.charts = path.resolve(v());
+    else if (k === '--help' || k === '-h') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]); process.exit(0); }
+    else throw new Error(`unknown option ${k}`);
+  }
+  if (!Number.isInteger(a.n) || a.n < 100) throw new Error('--n must be an integer >= 100');
+  for (const s of a.stores) if (!ALL.includes(s)) throw new Error(`unknown store ${s} (known: ${ALL.join(', ')})`);
+  if (a.only) for (const w of a.only) if (!WORKLOADS.some((x) => x.name === w)) throw new Error(`unknown workload ${w}`);
+  if (!a.charts) a.charts = a.quick ? a.out : path.join(root, 'bench/charts');
+  return a;
+}
+
+export function machine() {
+  const cpus = os.cpus();
+  let disk = '';
+  try {
+    const r = spawnSync('df', ['-T', os.tmpdir()], { encoding: 'utf8' });
+    const line = r.stdout.trim().split('\n')[1];
+    if (line) disk = line.split(/\s+/)[1];
+  } catch { /* df missing: leave blank */ }
+  const d = {
+    cpu: cpus[0]?.model?.trim() || 'unknown CPU',
+    cores: cpus.length,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    tmpFs: disk,
+  };
+  d.summary = `${d.cpu}, ${d.cores} cores, ${d.memGiB} GiB, ${d.os}, Node ${d.node}, temp dir on ${d.tmpFs || '?'}`;
+  return d;
+}
+
+function build(args) {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  if (!args.build || !args.stores.some((s) => s.startsWith('lightningdb'))) return;
+  if (!pkg.scripts || !pkg.scripts.build) {
+    console.warn('package.json has no "build" script; using whatever is built already');
+    return;
+  }
+  fs.mkdirSync(args.out, { recursive: true });
+  const log = path.join(args.out, 'build.log');
+  process.stdout.write('building LightningDB (npm run build, log in bench/out/build.log) ... ');
+  const r = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  fs.writeFileSync(log, (r.stdout || '') + (r.stderr || ''));
+  console.log(r.status === 0 ? 'done' : `FAILED (exit ${r.status}); LightningDB stores will likely fail`);
+}
+
+function runStore(store, args, bar) {
+  return new Promise((resolve) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ldb-bench-${store}-`));
+    const execArgv = [];
+    if (args.cpuProf && store.startsWith('lightningdb')) {
+      const profDir = path.join(args.out, 'prof');
+      fs.mkdirSync(profDir, { recursive: true });
+      execArgv.push('--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${store}-${Date.now()}.cpuprofile`);
+    }
+    const child = fork(path.join(here, 'stores', `${store}.mjs`), [], {
+      execArgv,
+      env: { ...process.env, BENCH_CONFIG: JSON.stringify({ n: args.n, dir, only: args.only }) },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let stderr = '';
+    let result = null;
+    child.stdout.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const counts = plan(args.n);
+    const totalUnits = WORKLOADS.filter((w) => !args.only || args.only.includes(w.name)).length;
+    let doneWorkloads = 0;
+    let current = '';
+    child.on('message', (m) => {
+      if (m.type === 'progress') {
+        if (m.workload !== current) { if (current) doneWorkloads++; current = m.workload; }
+        const frac = m.total ? m.done / m.total : 0;
+        bar.update(Math.min(totalUnits, doneWorkloads + frac) * 100, { store, workload: `${m.workload} (${counts[m.workload]})` });
+      } else if (m.type === 'result' || m.type === 'error') {
+        result = m;
+      }
+    });
+    const timer = setTimeout(() => { stderr += `\ntimed out after ${args.timeoutS}s`; child.kill('SIGKILL'); }, args.timeoutS * 1000);
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      fs.rmSync(dir, { recursive: true, force: true });
+      bar.update(totalUnits * 100, { store, workload: 'done' });
+      if (result && result.type === 'result' && code === 0) resolve(result);
+      else resolve({ store, error: (result && result.error) || `exit ${code ?? sig}: ${stderr.trim().slice(-2000) || 'no output'}` });
+    });
+  });
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  build(args);
+  const m = machine();
+  console.log(`Node benchmark: N = ${args.n.toLocaleString('en-US')}; ${m.summary}`);
+  const multibar = new cliProgress.MultiBar({
+    format: ' {bar} {percentage}% | {store} | {workload}',
+    hideCursor: true,
+    clearOnComplete: false,
+    noTTYOutput: !process.stdout.isTTY ? false : true,
+    stopOnComplete: false,
+  }, cliProgress.Presets.shades_classic);
+  const totalUnits = WORKLOADS.filter((w) => !args.only || args.only.includes(w.name)).length;
+  const run = { host: 'node', date: new Date().toISOString(), n: args.n, machine: m, stores: [] };
+  for (const store of args.stores) {
+    const bar = multibar.create(totalUnits * 100, 0, { store, workload: 'starting' });
+    run.stores.push(await runStore(store, args, bar));
+  }
+  multibar.stop();
+
+  fs.mkdirSync(args.out, { recursive: true });
+  fs.mkdirSync(args.charts, { recursive: true });
+  const stamp = run.date.replace(/[:.]/g, '-');
+  const tag = args.quick ? 'node-quick' : 'node';
+  fs.writeFileSync(path.join(args.out, `${tag}-${stamp}.json`), JSON.stringify(run, null, 2));
+  fs.writeFileSync(path.join(args.out, `${tag}-latest.json`), JSON.stringify(run, null, 2));
+  const title = 'LightningDB vs peers in Node.js';
+  const svg = svgChart(run, title);
+  const svgPath = path.join(args.charts, `${tag}.svg`);
+  const htmlPath = path.join(args.charts, `${tag}.html`);
+  fs.writeFileSync(svgPath, svg);
+  fs.writeFileSync(htmlPath, htmlPage(run, title, svg, TARGETS.node));
+  const rel = (p) => path.relative(path.join(root, 'bench'), p);
+  fs.writeFileSync(path.join(args.out, `${tag}-latest.md`),
+    `${markdown(run, { chart: rel(svgPath), html: rel(htmlPath) })}\n\nTargets:\n\n${targetsMarkdown(run, TARGETS.node)}\n`);
+
+  console.log('');
+  console.log(consoleTable(run));
+  console.log('');
+  for (const t of evaluateTargets(run, TARGETS.node)) {
+    console.log(`target ${t.met == null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.text}: ${t.ratio == null ? '—' : t.ratio.toFixed(2) + 'x'}`);
+  }
+  console.log(`\nJSON: ${path.relative(root, path.join(args.out, `${tag}-latest.json`))}  chart: ${path.relative(root, svgPath)}  page: ${path.relative(root, htmlPath)}`);
+  const failed = run.stores.filter((s) => s.error);
+  for (const f of failed) console.error(`\nstore ${f.store} FAILED:\n${f.error}`);
+  if (failed.length && args.quick) process.exitCode = 1;
+  if (failed.length === run.stores.length) process.exitCode = 1;
+}
+
+main().catch((e) => { console.error(e.stack || e); process.exit(2); });
