@@ -168,6 +168,9 @@ struct engine {
   int (*seek)(void *h, const unsigned char *key, uint32_t nexts,
               uint64_t *count);
   void (*version)(char *buf, size_t cap);
+  /* Optional (NULL): a one-line summary of the engine's own counters,
+   * printed after each workload to explain the numbers. */
+  void (*stats)(void *h, char *buf, size_t cap);
 };
 
 /* A sink the scans fold bytes into, so the compiler cannot drop reads. */
@@ -302,9 +305,23 @@ static void e_ldb_version(char *buf, size_t cap) {
   snprintf(buf, cap, "%s", ldb_version());
 }
 
+static void e_ldb_stats(void *p, char *buf, size_t cap) {
+  ldb_h *h = p;
+  ldb_stats st;
+  if (ldb_stats_get(h->db, &st) != LDB_OK) {
+    snprintf(buf, cap, "stats: %s", ldb_errmsg(NULL));
+    return;
+  }
+  snprintf(buf, cap,
+           "checkpoints=%" PRIu64 " memtable=%.1fMB data=%.1fMB log=%.1fMB "
+           "cache hit/miss=%" PRIu64 "/%" PRIu64 " syncs=%" PRIu64,
+           st.checkpoints, st.memtable_bytes / 1e6, st.data_file_size / 1e6,
+           st.log_file_size / 1e6, st.cache_hits, st.cache_misses, st.syncs);
+}
+
 static const struct engine ENGINE_LDB = {
-    "lightningdb", e_ldb_open, e_ldb_close, e_ldb_write, e_ldb_get,
-    e_ldb_scan,    e_ldb_seek, e_ldb_version};
+    "lightningdb", e_ldb_open, e_ldb_close,   e_ldb_write, e_ldb_get,
+    e_ldb_scan,    e_ldb_seek, e_ldb_version, e_ldb_stats};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -462,7 +479,7 @@ static void e_lmdb_version(char *buf, size_t cap) {
 
 static const struct engine ENGINE_LMDB = {
     "lmdb", e_lmdb_open, e_lmdb_close, e_lmdb_write, e_lmdb_get,
-    e_lmdb_scan, e_lmdb_seek, e_lmdb_version};
+    e_lmdb_scan, e_lmdb_seek, e_lmdb_version, NULL};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -615,7 +632,7 @@ static void e_leveldb_version(char *buf, size_t cap) {
 
 static const struct engine ENGINE_LEVELDB = {
     "leveldb", e_leveldb_open, e_leveldb_close, e_leveldb_write,
-    e_leveldb_get, e_leveldb_scan, e_leveldb_seek, e_leveldb_version};
+    e_leveldb_get, e_leveldb_scan, e_leveldb_seek, e_leveldb_version, NULL};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -774,7 +791,7 @@ static void e_rocksdb_version(char *buf, size_t cap) {
 
 static const struct engine ENGINE_ROCKSDB = {
     "rocksdb", e_rocksdb_open, e_rocksdb_close, e_rocksdb_write,
-    e_rocksdb_get, e_rocksdb_scan, e_rocksdb_seek, e_rocksdb_version};
+    e_rocksdb_get, e_rocksdb_scan, e_rocksdb_seek, e_rocksdb_version, NULL};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -917,7 +934,7 @@ static void e_sqlite_version(char *buf, size_t cap) {
 
 static const struct engine ENGINE_SQLITE = {
     "sqlite", e_sqlite_open, e_sqlite_close, e_sqlite_write,
-    e_sqlite_get, e_sqlite_scan, e_sqlite_seek, e_sqlite_version};
+    e_sqlite_get, e_sqlite_scan, e_sqlite_seek, e_sqlite_version, NULL};
 #endif
 
 /* Every engine compiled in, LightningDB first (the table's ratios compare
@@ -1385,6 +1402,11 @@ int main(int argc, char **argv) {
       }
       printf("%-12s %12.0f ops/s  (%" PRIu64 " ops in %.3f s)\n", bench_list[bi],
              ops_per_sec(r), r->ops, r->secs);
+      if (rs.e->stats && rs.h) {
+        char line[256];
+        rs.e->stats(rs.h, line, sizeof line);
+        printf("             %s\n", line);
+      }
       fflush(stdout);
     }
     if (rs.h) rs.e->close(rs.h);
