@@ -80,5 +80,10 @@ void ldb_faulty_crash_at_sync(ldb_store *s, uint64_t nth, int mode,
 void ldb_faulty_crash_now(ldb_store *s, int mode, uint64_t seed);
 /* 1 once a simulated crash has happened. */
 int ldb_faulty_crashed(ldb_store *s);
+/* The name of the file of the nth (1-based) sync call since the store was
+ * made, copied into name (NUL-terminated, at most cap bytes), so a crash
+ * test can aim at log, data and meta syncs. LDB_NOTFOUND when fewer syncs
+ * happened. */
+int ldb_faulty_sync_file(ldb_store *s, uint64_t nth, char *name, size_t cap);
 
 #endif /* LDB_STORE_H */

@@ -57,6 +57,11 @@ typedef struct faulty_store {
   int crash_mode;
   uint64_t crash_seed;
   int crashed;
+  /* sync trace: the file name of every sync call, interned */
+  char **names;
+  size_t nnames;
+  uint16_t *trace;
+  size_t ntrace, trace_cap;
   char idbuf[48];
 } faulty_store;
 
@@ -356,6 +361,32 @@ done:
   return rc;
 }
 
+/* Records the file of a sync call (best effort: a failed allocation only
+ * shortens the trace). Mutex held. */
+static void trace_sync(faulty_store *fs, const char *name) {
+  size_t i;
+  for (i = 0; i < fs->nnames; i++)
+    if (!strcmp(fs->names[i], name)) break;
+  if (i == fs->nnames) {
+    if (i >= 65535) return;
+    char **nn = ldb_realloc(A, fs->names, i * sizeof *nn, (i + 1) * sizeof *nn);
+    if (!nn) return;
+    fs->names = nn;
+    nn[i] = ldb_memdup(A, name, strlen(name) + 1);
+    if (!nn[i]) return;
+    fs->nnames++;
+  }
+  if (fs->ntrace == fs->trace_cap) {
+    size_t cap = fs->trace_cap ? fs->trace_cap * 2 : 256;
+    uint16_t *t = ldb_realloc(A, fs->trace, fs->trace_cap * sizeof *t,
+                              cap * sizeof *t);
+    if (!t) return;
+    fs->trace = t;
+    fs->trace_cap = cap;
+  }
+  fs->trace[fs->ntrace++] = (uint16_t)i;
+}
+
 static int fy_sync(ldb_file *file) {
   faulty_file *f = (faulty_file *)file;
   faulty_store *fs = (faulty_store *)file->store;
@@ -363,6 +394,7 @@ static int fy_sync(ldb_file *file) {
   int rc;
   ldb_mutex_lock(&fs->mu);
   fs->counts[kind_index(LDB_FAULT_SYNC)]++;
+  trace_sync(fs, n->name);
   if (!fs->crashed && fs->crash_left && --fs->crash_left == 0) {
     do_crash(fs, fs->crash_mode, fs->crash_seed);
     rc = ldb_err(LDB_IOERR, "faulty store: simulated power loss at sync");
@@ -487,6 +519,9 @@ static void fy_destroy(ldb_store *s) {
       node_free(n);
     n = next;
   }
+  for (size_t i = 0; i < fs->nnames; i++) ldb_mfree(A, fs->names[i]);
+  ldb_mfree(A, fs->names);
+  ldb_mfree(A, fs->trace);
   ldb_mutex_destroy(&fs->mu);
   ldb_mfree(A, fs);
 }
@@ -573,4 +608,17 @@ int ldb_faulty_crashed(ldb_store *s) {
   c = fs->crashed;
   ldb_mutex_unlock(&fs->mu);
   return c;
+}
+
+int ldb_faulty_sync_file(ldb_store *s, uint64_t nth, char *name, size_t cap) {
+  faulty_store *fs = as_faulty(s);
+  int rc = LDB_NOTFOUND;
+  if (!fs) return LDB_INVALID;
+  ldb_mutex_lock(&fs->mu);
+  if (nth >= 1 && nth <= fs->ntrace) {
+    snprintf(name, cap, "%s", fs->names[fs->trace[nth - 1]]);
+    rc = LDB_OK;
+  }
+  ldb_mutex_unlock(&fs->mu);
+  return rc;
 }

@@ -443,6 +443,11 @@ static void test_faulty_crash_at_sync(void **state) {
   assert_int_equal(ldb_fsync(f), LDB_IOERR); /* sync 2: power cut */
   assert_true(ldb_faulty_crashed(fs));
   assert_int_equal(ldb_faulty_count(fs, LDB_FAULT_SYNC), 2);
+  char name[16];
+  assert_int_equal(ldb_faulty_sync_file(fs, 1, name, sizeof name), LDB_OK);
+  assert_string_equal(name, "log");
+  assert_int_equal(ldb_faulty_sync_file(fs, 3, name, sizeof name),
+                   LDB_NOTFOUND);
   ldb_fclose(f);
   ldb_fclose(g);
   ldb_store_destroy(fs);
