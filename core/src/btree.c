@@ -1,0 +1,2252 @@
+/*
+ * btree.c — the data file "data.ldb": meta pages, the copy-on-write B+tree,
+ * overflow chains, compression of values, the free-page list, tree
+ * versions and the integrity check. Implements btree.h on top of pager.h.
+ *
+ * File layout (all integers little-endian; every page starts with the
+ * pager's crc32c, which covers the page number):
+ *   page 0, 1   meta slots, written alternately; the valid one with the
+ *               larger counter is current.
+ *   others      leaf, branch, overflow and free-list pages, or free.
+ * Common page header (16 bytes): [0,4) crc, [4] type, [5] 0, [6,8) cell
+ * count, [8,12) next page (overflow/free-list chains), [12,16) bytes or
+ * entries used in this page (overflow/free-list).
+ * Leaf/branch pages: a u16 slot array at 16 points at cells packed from
+ * the end of the page.
+ *   leaf cell:   flags u8, klen u16, kloc u16, vlen u32,
+ *                [codec u8, raw_len u32 when F_COMP], key[kloc],
+ *                [key-overflow u32 when F_KOVF],
+ *                value[vlen] | value-overflow u32 when F_VOVF
+ *   branch cell: child u32, flags u8, klen u16, kloc u16, key[kloc],
+ *                [key-overflow u32]. Cell 0 has klen 0 and means -inf;
+ *                cell i covers keys >= key_i (and < key_{i+1}).
+ * A cell never takes more than a quarter of a page, so a page always
+ * splits; keys longer than fits keep a prefix in the cell and the rest in
+ * an overflow chain, large values go to a chain whole. vlen is the stored
+ * (possibly compressed) length.
+ *
+ * Merges (checkpoints) work on decoded in-memory copies of the pages they
+ * touch ("dirty nodes"): a page is copied once per merge, later changes
+ * edit the copy, and bt_merge_commit writes every dirty node to a newly
+ * allocated page bottom-up. Committed pages are never written again while
+ * any version or durable meta can reach them.
+ *
+ * Free pages: pages released by the merge that produced version v (the
+ * old copies) wait in a pending batch tagged v until no reader holds a
+ * version older than v; they are then reusable. The meta page of every
+ * version points at a free-list chain listing every free page (reusable
+ * and pending) so a reopen reuses them all.
+ */
+#include "btree.h"
+
+#include "pager.h"
+#include "store.h"
+
+#define BT_MAGIC 0x3141544144424c4cull /* "LLBDDATA1" -ish tag */
+#define BT_MAX_HEIGHT 32
+#define HDR 16
+
+enum { PT_META = 1, PT_LEAF = 2, PT_BRANCH = 3, PT_OVFL = 4, PT_FREE = 5 };
+enum { F_KOVF = 1, F_VOVF = 2, F_COMP = 4 };
+
+/* ---- small vectors ------------------------------------------------------ */
+
+typedef struct u32vec {
+  uint32_t *v;
+  size_t n, cap;
+} u32vec;
+
+static int vpush(const ldb_allocator *a, u32vec *v, uint32_t x) {
+  if (v->n == v->cap) {
+    size_t nc = v->cap ? v->cap * 2 : 64;
+    uint32_t *nv = ldb_realloc(a, v->v, v->cap * sizeof *nv, nc * sizeof *nv);
+    if (!nv) return LDB_NOMEM;
+    v->v = nv;
+    v->cap = nc;
+  }
+  v->v[v->n++] = x;
+  return LDB_OK;
+}
+
+static int vappend(const ldb_allocator *a, u32vec *v, const u32vec *w) {
+  if (v->n + w->n > v->cap) {
+    size_t nc = v->cap ? v->cap : 64;
+    while (nc < v->n + w->n) nc *= 2;
+    uint32_t *nv = ldb_realloc(a, v->v, v->cap * sizeof *nv, nc * sizeof *nv);
+    if (!nv) return LDB_NOMEM;
+    v->v = nv;
+    v->cap = nc;
+  }
+  if (w->n) memcpy(v->v + v->n, w->v, w->n * sizeof *w->v);
+  v->n += w->n;
+  return LDB_OK;
+}
+
+static void vfree(const ldb_allocator *a, u32vec *v) {
+  ldb_mfree(a, v->v);
+  v->v = NULL;
+  v->n = v->cap = 0;
+}
+
+/* ---- structures --------------------------------------------------------- */
+
+typedef struct pend_batch {
+  uint64_t version; /* reusable once no live version is older than this */
+  u32vec pages;
+  struct pend_batch *next;
+} pend_batch;
+
+struct bt_tree {
+  bt_file *f;
+  uint64_t refs; /* guarded by f->mu */
+  uint64_t version, root, count, seq;
+  uint32_t height;
+  bt_tree *prev, *next; /* live list */
+};
+
+struct bt_file {
+  ldb_file *file;
+  pager *pg;
+  const ldb_allocator *a;
+  uint32_t ps;
+  uint32_t cap;     /* bytes for slots + cells: ps - HDR */
+  uint32_t maxcell; /* max cell bytes (slot not included) */
+  uint32_t kmax;    /* max key bytes kept in a cell */
+  int codec, level, read_only;
+  ldb_mutex mu; /* current, live list, refs, free-page state, merging */
+  bt_tree *current;
+  bt_tree *live;
+  uint64_t counter;    /* meta counter of current */
+  uint64_t page_count; /* logical end of file, in pages */
+  uint64_t meta_page_count; /* page count recorded in the current meta */
+  uint64_t fl_head, fl_count;
+  u32vec fl_pages; /* pages holding the current persisted free list */
+  u32vec reusable;
+  pend_batch *pend, *pend_tail;
+  int merging;
+};
+
+typedef struct cinfo {
+  uint8_t flags, codec;
+  uint32_t klen, kloc, vlen, raw, kovf, vovf, child, size;
+  const uint8_t *key, *val;
+} cinfo;
+
+/* ---- cell parsing ------------------------------------------------------- */
+
+static int bad_cell(uint64_t pgno, uint32_t i) {
+  return ldb_err(LDB_CORRUPT, "page %llu: cell %u is malformed",
+                 (unsigned long long)pgno, i);
+}
+
+/* Parses a leaf cell at c with avail bytes to the end of the page; -1 when
+ * malformed. */
+static int parse_leaf(const uint8_t *c, size_t avail, cinfo *ci) {
+  if (avail < 9) return -1;
+  ci->flags = c[0];
+  ci->klen = ldb_get16(c + 1);
+  ci->kloc = ldb_get16(c + 3);
+  ci->vlen = ldb_get32(c + 5);
+  size_t off = 9;
+  ci->codec = 0;
+  ci->raw = ci->vlen;
+  if (ci->flags & ~(F_KOVF | F_VOVF | F_COMP)) return -1;
+  if (ci->flags & F_COMP) {
+    if (avail < 14) return -1;
+    ci->codec = c[9];
+    ci->raw = ldb_get32(c + 10);
+    off = 14;
+  }
+  if (ci->klen == 0 || ci->klen > LDB_MAX_KEY_SIZE || ci->kloc > ci->klen)
+    return -1;
+  if (!(ci->flags & F_KOVF) != (ci->kloc == ci->klen)) return -1;
+  ci->key = c + off;
+  off += ci->kloc;
+  ci->kovf = ci->vovf = 0;
+  if (ci->flags & F_KOVF) {
+    if (off + 4 > avail) return -1;
+    ci->kovf = ldb_get32(c + off);
+    off += 4;
+  }
+  if (ci->flags & F_VOVF) {
+    if (off + 4 > avail) return -1;
+    ci->vovf = ldb_get32(c + off);
+    ci->val = NULL;
+    off += 4;
+  } else {
+    ci->val = c + off;
+    off += ci->vlen;
+  }
+  if (off > avail) return -1;
+  ci->size = (uint32_t)off;
+  return 0;
+}
+
+static int parse_branch(const uint8_t *c, size_t avail, cinfo *ci) {
+  if (avail < 9) return -1;
+  ci->child = ldb_get32(c);
+  ci->flags = c[4];
+  ci->klen = ldb_get16(c + 5);
+  ci->kloc = ldb_get16(c + 7);
+  if (ci->flags & ~F_KOVF) return -1;
+  if (ci->klen > LDB_MAX_KEY_SIZE || ci->kloc > ci->klen) return -1;
+  if (!(ci->flags & F_KOVF) != (ci->kloc == ci->klen)) return -1;
+  ci->key = c + 9;
+  size_t off = 9 + (size_t)ci->kloc;
+  ci->kovf = 0;
+  if (ci->flags & F_KOVF) {
+    if (off + 4 > avail) return -1;
+    ci->kovf = ldb_get32(c + off);
+    off += 4;
+  }
+  if (off > avail) return -1;
+  ci->size = (uint32_t)off;
+  ci->val = NULL;
+  ci->vovf = 0;
+  ci->vlen = ci->raw = 0;
+  return 0;
+}
+
+static inline uint32_t pg_n(const uint8_t *pg) { return ldb_get16(pg + 6); }
+
+/* Checks the header of a tree page read for the layer above. */
+static int check_page(const bt_file *f, const uint8_t *pg, uint64_t pgno,
+                      int type) {
+  if (pg[4] != type)
+    return ldb_err(LDB_CORRUPT, "page %llu: type %u where %s expected",
+                   (unsigned long long)pgno, pg[4],
+                   type == PT_LEAF ? "leaf" : "branch");
+  uint32_t n = pg_n(pg);
+  if (HDR + 2 * (size_t)n > f->ps || (type == PT_BRANCH && n == 0))
+    return ldb_err(LDB_CORRUPT, "page %llu: bad cell count %u",
+                   (unsigned long long)pgno, n);
+  return LDB_OK;
+}
+
+static int cell_at(const bt_file *f, const uint8_t *pg, uint64_t pgno,
+                   uint32_t i, int leaf, cinfo *ci) {
+  uint32_t n = pg_n(pg);
+  uint32_t off = ldb_get16(pg + HDR + 2 * i);
+  if (off < HDR + 2 * n || off >= f->ps) return bad_cell(pgno, i);
+  int r = leaf ? parse_leaf(pg + off, f->ps - off, ci)
+               : parse_branch(pg + off, f->ps - off, ci);
+  if (r) return bad_cell(pgno, i);
+  return LDB_OK;
+}
+
+/* ---- overflow chains ---------------------------------------------------- */
+
+static uint32_t ovfl_payload(const bt_file *f) { return f->ps - HDR; }
+
+/* Reads len bytes from the chain starting at pgno into dst. Also appends
+ * the chain's pages to pages when non-NULL. */
+static int read_chain(bt_file *f, uint32_t pgno, uint64_t len, uint8_t *dst,
+                      u32vec *pages) {
+  uint8_t *buf = ldb_malloc(f->a, f->ps);
+  if (!buf) return LDB_NOMEM;
+  int rc = LDB_OK;
+  uint64_t done = 0;
+  uint64_t maxpages = len / ovfl_payload(f) + 2;
+  uint64_t seen = 0;
+  while (done < len) {
+    if (pgno < 2 || pgno >= f->page_count || ++seen > maxpages) {
+      rc = ldb_err(LDB_CORRUPT, "overflow chain points at page %u", pgno);
+      goto out;
+    }
+    rc = pager_read_direct(f->pg, pgno, buf);
+    if (rc) goto out;
+    uint32_t used = ldb_get32(buf + 12);
+    if (buf[4] != PT_OVFL || used == 0 || used > ovfl_payload(f) ||
+        used > len - done) {
+      rc = ldb_err(LDB_CORRUPT, "page %u: bad overflow page", pgno);
+      goto out;
+    }
+    if (pages && (rc = vpush(f->a, pages, pgno))) goto out;
+    if (dst) memcpy(dst + done, buf + HDR, used);
+    done += used;
+    pgno = ldb_get32(buf + 8);
+  }
+out:
+  ldb_mfree(f->a, buf);
+  return rc;
+}
+
+/* Full key of a page cell into buf (LDB_MAX_KEY_SIZE bytes). */
+static int full_key(bt_file *f, const cinfo *ci, uint8_t *buf) {
+  memcpy(buf, ci->key, ci->kloc);
+  if (!(ci->flags & F_KOVF)) return LDB_OK;
+  return read_chain(f, ci->kovf, ci->klen - ci->kloc, buf + ci->kloc, NULL);
+}
+
+/* Compares key with a page cell's key into *res. */
+static int cmp_cell(bt_file *f, const void *key, size_t klen, const cinfo *ci,
+                    int *res) {
+  if (!(ci->flags & F_KOVF)) {
+    *res = ldb_keycmp(key, klen, ci->key, ci->klen);
+    return LDB_OK;
+  }
+  size_t n = klen < ci->kloc ? klen : ci->kloc;
+  int c = n ? memcmp(key, ci->key, n) : 0;
+  if (c || klen <= ci->kloc) {
+    *res = c ? c : -1; /* cell key is longer than kloc */
+    return LDB_OK;
+  }
+  uint8_t kb[LDB_MAX_KEY_SIZE];
+  int rc = full_key(f, ci, kb);
+  if (rc) return rc;
+  *res = ldb_keycmp(key, klen, kb, ci->klen);
+  return LDB_OK;
+}
+
+/* Branch: index of the child covering key. */
+static int branch_find(bt_file *f, const uint8_t *pg, uint64_t pgno,
+                       const void *key, size_t klen, uint32_t *idx) {
+  uint32_t lo = 1, hi = pg_n(pg);
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    cinfo ci;
+    int c, rc = cell_at(f, pg, pgno, mid, 0, &ci);
+    if (rc || (rc = cmp_cell(f, key, klen, &ci, &c))) return rc;
+    if (c >= 0) lo = mid + 1; else hi = mid;
+  }
+  *idx = lo - 1;
+  return LDB_OK;
+}
+
+/* Leaf: first index whose key >= key (or > key with upper), *eq when equal. */
+static int leaf_find(bt_file *f, const uint8_t *pg, uint64_t pgno,
+                     const void *key, size_t klen, bool upper, uint32_t *idx,
+                     bool *eq) {
+  uint32_t lo = 0, hi = pg_n(pg);
+  *eq = false;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    cinfo ci;
+    int c, rc = cell_at(f, pg, pgno, mid, 1, &ci);
+    if (rc || (rc = cmp_cell(f, key, klen, &ci, &c))) return rc;
+    if (c == 0) *eq = true;
+    if (c > 0 || (upper && c == 0)) lo = mid + 1; else hi = mid;
+  }
+  *idx = lo;
+  return LDB_OK;
+}
+
+/* Value of a leaf cell: copies min(cap, raw) bytes into buf (buf may be
+ * NULL when cap is 0). With want_all, *whole receives an allocated copy of
+ * the whole value instead (caller frees). */
+static int cell_value(bt_file *f, const cinfo *ci, void *buf, size_t cap,
+                      uint8_t **whole) {
+  int rc = LDB_OK;
+  uint8_t *stored = NULL, *raw = NULL;
+  const uint8_t *sv = ci->val;
+  if (ci->flags & F_VOVF) {
+    stored = ldb_malloc(f->a, ci->vlen ? ci->vlen : 1);
+    if (!stored) return LDB_NOMEM;
+    if ((rc = read_chain(f, ci->vovf, ci->vlen, stored, NULL))) goto out;
+    sv = stored;
+  }
+  const uint8_t *rv = sv;
+  if (ci->flags & F_COMP) {
+    if (ci->raw > LDB_MAX_VALUE_SIZE) {
+      rc = ldb_err(LDB_CORRUPT, "compressed value claims %u bytes", ci->raw);
+      goto out;
+    }
+    if (!whole && cap >= ci->raw) {
+      rc = ldb_decompress(f->a, ci->codec, sv, ci->vlen, buf, ci->raw);
+      goto out;
+    }
+    raw = ldb_malloc(f->a, ci->raw ? ci->raw : 1);
+    if (!raw) {
+      rc = LDB_NOMEM;
+      goto out;
+    }
+    if ((rc = ldb_decompress(f->a, ci->codec, sv, ci->vlen, raw, ci->raw)))
+      goto out;
+    rv = raw;
+  }
+  if (whole) {
+    if (rv == raw) {
+      *whole = raw;
+      raw = NULL;
+    } else if (rv == stored) {
+      *whole = stored;
+      stored = NULL;
+    } else {
+      *whole = ldb_memdup(f->a, rv, ci->raw);
+      if (!*whole) rc = LDB_NOMEM;
+    }
+  } else {
+    size_t n = cap < ci->raw ? cap : ci->raw;
+    if (n) memcpy(buf, rv, n);
+  }
+out:
+  ldb_mfree(f->a, stored);
+  ldb_mfree(f->a, raw);
+  return rc;
+}
+
+/* ---- versions ----------------------------------------------------------- */
+
+bt_tree *bt_current(bt_file *f) {
+  ldb_mutex_lock(&f->mu);
+  bt_tree *t = f->current;
+  t->refs++;
+  ldb_mutex_unlock(&f->mu);
+  return t;
+}
+
+void bt_tree_acquire(bt_tree *t) {
+  ldb_mutex_lock(&t->f->mu);
+  t->refs++;
+  ldb_mutex_unlock(&t->f->mu);
+}
+
+/* Caller holds f->mu. */
+static void tree_unref_locked(bt_tree *t) {
+  bt_file *f = t->f;
+  if (--t->refs) return;
+  if (t->prev) t->prev->next = t->next; else f->live = t->next;
+  if (t->next) t->next->prev = t->prev;
+  ldb_mfree(f->a, t);
+}
+
+void bt_tree_release(bt_tree *t) {
+  if (!t) return;
+  bt_file *f = t->f;
+  ldb_mutex_lock(&f->mu);
+  tree_unref_locked(t);
+  ldb_mutex_unlock(&f->mu);
+}
+
+uint64_t bt_tree_seq(const bt_tree *t) { return t->seq; }
+uint64_t bt_tree_count(const bt_tree *t) { return t->count; }
+uint32_t bt_page_size(const bt_file *f) { return f->ps; }
+
+static bt_tree *tree_new(bt_file *f, uint64_t version, uint64_t root,
+                         uint32_t height, uint64_t count, uint64_t seq) {
+  bt_tree *t = ldb_calloc(f->a, sizeof *t);
+  if (!t) return NULL;
+  t->f = f;
+  t->refs = 1;
+  t->version = version;
+  t->root = root;
+  t->height = height;
+  t->count = count;
+  t->seq = seq;
+  return t;
+}
+
+/* Caller holds f->mu. Makes pending batches reusable when no live version
+ * is older than the batch. */
+static int promote_pending(bt_file *f) {
+  uint64_t oldest = UINT64_MAX;
+  for (bt_tree *t = f->live; t; t = t->next)
+    if (t->version < oldest) oldest = t->version;
+  while (f->pend && f->pend->version <= oldest) {
+    pend_batch *b = f->pend;
+    int rc = vappend(f->a, &f->reusable, &b->pages);
+    if (rc) return rc;
+    f->pend = b->next;
+    if (!f->pend) f->pend_tail = NULL;
+    vfree(f->a, &b->pages);
+    ldb_mfree(f->a, b);
+  }
+  return LDB_OK;
+}
+
+/* ---- point lookup ------------------------------------------------------- */
+
+int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
+           size_t *len) {
+  bt_file *f = t->f;
+  if (t->root == 0) return LDB_NOTFOUND;
+  uint64_t pgno = t->root;
+  for (uint32_t level = t->height; level > 1; level--) {
+    const uint8_t *pg;
+    pg_ent *e;
+    int rc = pager_get(f->pg, pgno, &pg, &e);
+    if (rc) return rc;
+    uint32_t idx = 0;
+    cinfo ci;
+    if (!(rc = check_page(f, pg, pgno, PT_BRANCH)) &&
+        !(rc = branch_find(f, pg, pgno, key, klen, &idx)))
+      rc = cell_at(f, pg, pgno, idx, 0, &ci);
+    pager_unpin(f->pg, e);
+    if (rc) return rc;
+    pgno = ci.child;
+  }
+  const uint8_t *pg;
+  pg_ent *e;
+  int rc = pager_get(f->pg, pgno, &pg, &e);
+  if (rc) return rc;
+  uint32_t idx;
+  bool eq;
+  cinfo ci;
+  if ((rc = check_page(f, pg, pgno, PT_LEAF)) ||
+      (rc = leaf_find(f, pg, pgno, key, klen, false, &idx, &eq)))
+    goto out;
+  if (!eq) {
+    rc = LDB_NOTFOUND;
+    goto out;
+  }
+  if ((rc = cell_at(f, pg, pgno, idx, 1, &ci))) goto out;
+  *len = ci.raw;
+  if (!(ci.flags & (F_VOVF | F_COMP))) {
+    size_t n = cap < ci.vlen ? cap : ci.vlen;
+    if (n) memcpy(buf, ci.val, n);
+  } else {
+    rc = cell_value(f, &ci, buf, cap, NULL);
+  }
+out:
+  pager_unpin(f->pg, e);
+  return rc;
+}
+
+/* ---- cursors ------------------------------------------------------------ */
+
+struct bt_cursor {
+  bt_tree *t;
+  bt_file *f;
+  int depth; /* levels on the stack (height when positioned) */
+  bool valid;
+  struct {
+    pg_ent *e;
+    const uint8_t *pg;
+    uint64_t pgno;
+    uint32_t idx;
+  } st[BT_MAX_HEIGHT];
+  uint8_t kbuf[LDB_MAX_KEY_SIZE];
+  uint8_t *vbuf; /* value copy when not inline */
+};
+
+int bt_cursor_open(bt_tree *t, bt_cursor **out) {
+  bt_cursor *c = ldb_calloc(t->f->a, sizeof *c);
+  if (!c) return LDB_NOMEM;
+  bt_tree_acquire(t);
+  c->t = t;
+  c->f = t->f;
+  *out = c;
+  return LDB_OK;
+}
+
+static void cur_unwind(bt_cursor *c, int keep) {
+  while (c->depth > keep) {
+    c->depth--;
+    pager_unpin(c->f->pg, c->st[c->depth].e);
+    c->st[c->depth].e = NULL;
+  }
+}
+
+static void cur_reset(bt_cursor *c) {
+  cur_unwind(c, 0);
+  c->valid = false;
+  ldb_mfree(c->f->a, c->vbuf);
+  c->vbuf = NULL;
+}
+
+void bt_cursor_close(bt_cursor *c) {
+  if (!c) return;
+  cur_reset(c);
+  bt_tree_release(c->t);
+  ldb_mfree(c->f->a, c);
+}
+
+/* Pushes page pgno at the current depth (level from the top). */
+static int cur_push(bt_cursor *c, uint64_t pgno) {
+  if (c->depth >= (int)c->t->height || c->depth >= BT_MAX_HEIGHT)
+    return ldb_err(LDB_CORRUPT, "tree deeper than its height");
+  const uint8_t *pg;
+  pg_ent *e;
+  int rc = pager_get(c->f->pg, pgno, &pg, &e);
+  if (rc) return rc;
+  int leaf = c->depth == (int)c->t->height - 1;
+  if ((rc = check_page(c->f, pg, pgno, leaf ? PT_LEAF : PT_BRANCH))) {
+    pager_unpin(c->f->pg, e);
+    return rc;
+  }
+  c->st[c->depth].e = e;
+  c->st[c->depth].pg = pg;
+  c->st[c->depth].pgno = pgno;
+  c->st[c->depth].idx = 0;
+  c->depth++;
+  return LDB_OK;
+}
+
+/* Descends from level depth-1 (a branch whose idx is set) to a leaf,
+ * taking the first (dir>0) or last (dir<0) child at each level below. */
+static int cur_descend_edge(bt_cursor *c, int dir) {
+  while (c->depth < (int)c->t->height) {
+    int d = c->depth - 1;
+    cinfo ci;
+    int rc = cell_at(c->f, c->st[d].pg, c->st[d].pgno, c->st[d].idx, 0, &ci);
+    if (rc || (rc = cur_push(c, ci.child))) return rc;
+    uint32_t n = pg_n(c->st[c->depth - 1].pg);
+    c->st[c->depth - 1].idx = dir > 0 ? 0 : (n ? n - 1 : 0);
+  }
+  return LDB_OK;
+}
+
+/* Moves to the next (dir>0) or previous leaf entry from a leaf position
+ * that is out of range or about to move. */
+static int cur_step(bt_cursor *c, int dir) {
+  for (;;) {
+    int L = c->depth - 1;
+    uint32_t n = pg_n(c->st[L].pg);
+    if (dir > 0) {
+      if (c->st[L].idx < n) return LDB_OK;
+    } else {
+      if (c->st[L].idx != UINT32_MAX && c->st[L].idx < n) return LDB_OK;
+    }
+    /* Climb to a branch that can move. */
+    int d = L - 1;
+    while (d >= 0) {
+      uint32_t bn = pg_n(c->st[d].pg);
+      if (dir > 0 ? c->st[d].idx + 1 < bn : c->st[d].idx > 0) break;
+      d--;
+    }
+    if (d < 0) {
+      c->valid = false;
+      return LDB_NOTFOUND;
+    }
+    c->st[d].idx = dir > 0 ? c->st[d].idx + 1 : c->st[d].idx - 1;
+    cur_unwind(c, d + 1);
+    int rc = cur_descend_edge(c, dir);
+    if (rc) return rc;
+    L = c->depth - 1;
+    n = pg_n(c->st[L].pg);
+    c->st[L].idx = dir > 0 ? 0 : (n ? n - 1 : UINT32_MAX);
+  }
+}
+
+static int cur_fail(bt_cursor *c, int rc) {
+  if (rc != LDB_OK) {
+    cur_unwind(c, 0);
+    c->valid = false;
+  }
+  return rc;
+}
+
+static int cur_edge(bt_cursor *c, int dir) {
+  cur_reset(c);
+  if (c->t->root == 0) return LDB_NOTFOUND;
+  int rc = cur_push(c, c->t->root);
+  if (rc) return cur_fail(c, rc);
+  uint32_t n = pg_n(c->st[0].pg);
+  c->st[0].idx = dir > 0 ? 0 : (n ? n - 1 : UINT32_MAX);
+  if (c->t->height > 1 && (rc = cur_descend_edge(c, dir)))
+    return cur_fail(c, rc);
+  if (c->t->height > 1) {
+    int L = c->depth - 1;
+    n = pg_n(c->st[L].pg);
+    c->st[L].idx = dir > 0 ? 0 : (n ? n - 1 : UINT32_MAX);
+  }
+  c->valid = true;
+  return cur_fail(c, cur_step(c, dir));
+}
+
+int bt_cursor_first(bt_cursor *c) { return cur_edge(c, 1); }
+int bt_cursor_last(bt_cursor *c) { return cur_edge(c, -1); }
+
+static int cur_seek(bt_cursor *c, const void *key, size_t klen, bool le) {
+  cur_reset(c);
+  if (c->t->root == 0) return LDB_NOTFOUND;
+  uint64_t pgno = c->t->root;
+  int rc;
+  for (;;) {
+    if ((rc = cur_push(c, pgno))) return cur_fail(c, rc);
+    int d = c->depth - 1;
+    if (c->depth == (int)c->t->height) break;
+    uint32_t idx;
+    cinfo ci;
+    if ((rc = branch_find(c->f, c->st[d].pg, c->st[d].pgno, key, klen, &idx)) ||
+        (rc = cell_at(c->f, c->st[d].pg, c->st[d].pgno, idx, 0, &ci)))
+      return cur_fail(c, rc);
+    c->st[d].idx = idx;
+    pgno = ci.child;
+  }
+  int L = c->depth - 1;
+  uint32_t idx;
+  bool eq;
+  /* ge: first >= key. le: (first > key) - 1. */
+  if ((rc = leaf_find(c->f, c->st[L].pg, c->st[L].pgno, key, klen, le, &idx,
+                      &eq)))
+    return cur_fail(c, rc);
+  c->valid = true;
+  if (le) {
+    c->st[L].idx = idx ? idx - 1 : UINT32_MAX;
+    return cur_fail(c, cur_step(c, -1));
+  }
+  c->st[L].idx = idx;
+  return cur_fail(c, cur_step(c, 1));
+}
+
+int bt_cursor_seek_ge(bt_cursor *c, const void *key, size_t klen) {
+  return cur_seek(c, key, klen, false);
+}
+int bt_cursor_seek_le(bt_cursor *c, const void *key, size_t klen) {
+  return cur_seek(c, key, klen, true);
+}
+
+int bt_cursor_next(bt_cursor *c) {
+  if (!c->valid) return LDB_NOTFOUND;
+  c->st[c->depth - 1].idx++;
+  return cur_fail(c, cur_step(c, 1));
+}
+
+int bt_cursor_prev(bt_cursor *c) {
+  if (!c->valid) return LDB_NOTFOUND;
+  uint32_t *idx = &c->st[c->depth - 1].idx;
+  *idx = *idx ? *idx - 1 : UINT32_MAX;
+  return cur_fail(c, cur_step(c, -1));
+}
+
+static int cur_cell(bt_cursor *c, cinfo *ci) {
+  if (!c->valid) return LDB_NOTFOUND;
+  int L = c->depth - 1;
+  return cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, ci);
+}
+
+int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
+  cinfo ci;
+  int rc = cur_cell(c, &ci);
+  if (rc) return rc;
+  if (ci.flags & F_KOVF) {
+    if ((rc = full_key(c->f, &ci, c->kbuf))) return rc;
+    *key = c->kbuf;
+  } else {
+    *key = ci.key;
+  }
+  *klen = ci.klen;
+  return LDB_OK;
+}
+
+int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
+  cinfo ci;
+  int rc = cur_cell(c, &ci);
+  if (rc) return rc;
+  if (!(ci.flags & (F_VOVF | F_COMP))) {
+    *val = ci.val;
+    *vlen = ci.vlen;
+    return LDB_OK;
+  }
+  uint8_t *whole = NULL;
+  if ((rc = cell_value(c->f, &ci, NULL, 0, &whole))) return rc;
+  ldb_mfree(c->f->a, c->vbuf);
+  c->vbuf = whole;
+  *val = whole;
+  *vlen = ci.raw;
+  return LDB_OK;
+}
+
+/* ---- merges: dirty nodes ------------------------------------------------ */
+
+typedef struct bt_cref {
+  uint8_t *cell;      /* encoded cell (owned when owncell) */
+  const uint8_t *key; /* full key (owned when ownkey) */
+  uint32_t len, klen;
+  uint8_t owncell, ownkey;
+} bt_cref;
+
+typedef struct bt_node {
+  uint8_t leaf;
+  uint32_t n, cap;
+  bt_cref *c;
+  struct bt_node **kid; /* branch: dirty child or NULL (clean) */
+  size_t used;          /* sum of cell len + 2 */
+} bt_node;
+
+struct bt_merge {
+  bt_file *f;
+  const ldb_allocator *a;
+  bt_node *root;
+  uint64_t base_root, base_page_count;
+  uint32_t height;
+  uint64_t count;
+  u32vec freed; /* pages of the base version this merge releases */
+  u32vec alloc; /* pages this merge allocated */
+  uint8_t *pagebuf;
+  /* Copies of the pages loaded as dirty nodes, linked through their first
+   * 16 bytes. Cells point into them and move between nodes on splits and
+   * merges, so they live until the merge ends. */
+  uint8_t *srcs;
+  int codec, level;
+  bool failed; /* an earlier operation failed midway: only abort is safe */
+};
+
+static void cref_free(const ldb_allocator *a, bt_cref *r) {
+  if (r->owncell) ldb_mfree(a, r->cell);
+  if (r->ownkey) ldb_mfree(a, (void *)r->key);
+  r->cell = NULL;
+  r->key = NULL;
+  r->owncell = r->ownkey = 0;
+}
+
+static void node_free(const ldb_allocator *a, bt_node *nd) {
+  if (!nd) return;
+  for (uint32_t i = 0; i < nd->n; i++) {
+    cref_free(a, &nd->c[i]);
+    if (nd->kid) node_free(a, nd->kid[i]);
+  }
+  ldb_mfree(a, nd->c);
+  ldb_mfree(a, nd->kid);
+  ldb_mfree(a, nd);
+}
+
+static int node_reserve(const ldb_allocator *a, bt_node *nd, uint32_t want) {
+  if (want <= nd->cap) return LDB_OK;
+  uint32_t nc = nd->cap ? nd->cap * 2 : 16;
+  while (nc < want) nc *= 2;
+  bt_cref *c = ldb_realloc(a, nd->c, nd->cap * sizeof *c, nc * sizeof *c);
+  if (!c) return LDB_NOMEM;
+  nd->c = c;
+  if (!nd->leaf) {
+    bt_node **k =
+        ldb_realloc(a, nd->kid, nd->cap * sizeof *k, nc * sizeof *k);
+    if (!k) return LDB_NOMEM;
+    nd->kid = k;
+  }
+  nd->cap = nc;
+  return LDB_OK;
+}
+
+static bt_node *node_new(const ldb_allocator *a, bool leaf) {
+  bt_node *nd = ldb_calloc(a, sizeof *nd);
+  if (nd) nd->leaf = leaf;
+  return nd;
+}
+
+/* Inserts r (and kid) at position i; takes ownership of r on success. */
+static int node_insert(const ldb_allocator *a, bt_node *nd, uint32_t i,
+                       bt_cref r, bt_node *kid) {
+  int rc = node_reserve(a, nd, nd->n + 1);
+  if (rc) return rc;
+  memmove(nd->c + i + 1, nd->c + i, (nd->n - i) * sizeof *nd->c);
+  nd->c[i] = r;
+  if (!nd->leaf) {
+    memmove(nd->kid + i + 1, nd->kid + i, (nd->n - i) * sizeof *nd->kid);
+    nd->kid[i] = kid;
+  }
+  nd->n++;
+  nd->used += r.len + 2;
+  return LDB_OK;
+}
+
+/* Removes position i without freeing anything (the caller took it). */
+static void node_remove(bt_node *nd, uint32_t i) {
+  nd->used -= nd->c[i].len + 2;
+  memmove(nd->c + i, nd->c + i + 1, (nd->n - i - 1) * sizeof *nd->c);
+  if (!nd->leaf)
+    memmove(nd->kid + i, nd->kid + i + 1, (nd->n - i - 1) * sizeof *nd->kid);
+  nd->n--;
+}
+
+/* Loads page pgno of the base version as a dirty node; its page joins
+ * the merge's freed list. */
+static int node_load(bt_merge *m, uint64_t pgno, bool leaf, bt_node **out) {
+  bt_file *f = m->f;
+  const uint8_t *pg;
+  pg_ent *e;
+  int rc = pager_get(f->pg, pgno, &pg, &e);
+  if (rc) return rc;
+  bt_node *nd = node_new(m->a, leaf);
+  uint8_t *blk = ldb_malloc(m->a, (size_t)f->ps + 16);
+  if (!nd || !blk) {
+    pager_unpin(f->pg, e);
+    ldb_mfree(m->a, blk);
+    ldb_mfree(m->a, nd);
+    return LDB_NOMEM;
+  }
+  memcpy(blk, &m->srcs, sizeof m->srcs);
+  m->srcs = blk;
+  uint8_t *src = blk + 16;
+  memcpy(src, pg, f->ps);
+  pager_unpin(f->pg, e);
+  if ((rc = check_page(f, src, pgno, leaf ? PT_LEAF : PT_BRANCH))) goto fail;
+  uint32_t n = pg_n(src);
+  if ((rc = node_reserve(m->a, nd, n ? n : 1))) goto fail;
+  for (uint32_t i = 0; i < n; i++) {
+    cinfo ci;
+    if ((rc = cell_at(f, src, pgno, i, leaf, &ci))) goto fail;
+    bt_cref r = {0};
+    r.cell = src + ldb_get16(src + HDR + 2 * i);
+    r.len = ci.size;
+    r.klen = ci.klen;
+    r.key = ci.key;
+    if (ci.flags & F_KOVF) {
+      uint8_t *k = ldb_malloc(m->a, ci.klen);
+      if (!k) {
+        rc = LDB_NOMEM;
+        goto fail;
+      }
+      if ((rc = full_key(f, &ci, k))) {
+        ldb_mfree(m->a, k);
+        goto fail;
+      }
+      r.key = k;
+      r.ownkey = 1;
+    }
+    nd->c[i] = r;
+    if (!leaf) nd->kid[i] = NULL;
+    nd->n++;
+    nd->used += r.len + 2;
+  }
+  if ((rc = vpush(m->a, &m->freed, (uint32_t)pgno))) goto fail;
+  *out = nd;
+  return LDB_OK;
+fail:
+  node_free(m->a, nd);
+  return rc;
+}
+
+/* ---- merges: page allocation and chains --------------------------------- */
+
+static int alloc_page(bt_merge *m, uint32_t *out) {
+  bt_file *f = m->f;
+  int rc = vpush(m->a, &m->alloc, 0); /* reserve the slot first */
+  if (rc) return rc;
+  ldb_mutex_lock(&f->mu);
+  uint32_t p;
+  if (f->reusable.n) {
+    p = f->reusable.v[--f->reusable.n];
+  } else if (f->page_count >= UINT32_MAX) {
+    ldb_mutex_unlock(&f->mu);
+    m->alloc.n--;
+    return ldb_err(LDB_FULL, "data file reached 2^32 pages");
+  } else {
+    p = (uint32_t)f->page_count++;
+  }
+  ldb_mutex_unlock(&f->mu);
+  m->alloc.v[m->alloc.n - 1] = p;
+  *out = p;
+  return LDB_OK;
+}
+
+/* Writes len (> 0) bytes as a new overflow chain; *head is its first page. */
+static int write_chain(bt_merge *m, const uint8_t *data, uint64_t len,
+                       uint32_t *head) {
+  bt_file *f = m->f;
+  uint32_t pay = ovfl_payload(f);
+  uint8_t *buf = m->pagebuf;
+  uint32_t cur;
+  int rc = alloc_page(m, &cur);
+  if (rc) return rc;
+  *head = cur;
+  uint64_t done = 0;
+  while (done < len) {
+    uint32_t used = len - done < pay ? (uint32_t)(len - done) : pay;
+    uint32_t next = 0;
+    if (done + used < len && (rc = alloc_page(m, &next))) return rc;
+    memset(buf, 0, HDR);
+    buf[4] = PT_OVFL;
+    ldb_put32(buf + 8, next);
+    ldb_put32(buf + 12, used);
+    memcpy(buf + HDR, data + done, used);
+    if (used < pay) memset(buf + HDR + used, 0, pay - used);
+    if ((rc = pager_write(f->pg, cur, buf, false))) return rc;
+    done += used;
+    cur = next;
+  }
+  return LDB_OK;
+}
+
+/* Releases the overflow chains of an encoded cell (leaf or branch). */
+static int free_cell_chains(bt_merge *m, const bt_cref *r, bool leaf) {
+  cinfo ci;
+  int bad = leaf ? parse_leaf(r->cell, r->len, &ci)
+                 : parse_branch(r->cell, r->len, &ci);
+  if (bad) return ldb_err(LDB_CORRUPT, "malformed cell in a merge");
+  int rc = LDB_OK;
+  if (ci.flags & F_KOVF)
+    rc = read_chain(m->f, ci.kovf, ci.klen - ci.kloc, NULL, &m->freed);
+  if (!rc && (ci.flags & F_VOVF))
+    rc = read_chain(m->f, ci.vovf, ci.vlen, NULL, &m->freed);
+  return rc;
+}
+
+/* Builds a leaf cell for key/val, writing chains as needed. */
+static int make_leaf_cell(bt_merge *m, const uint8_t *key, size_t klen,
+                          const uint8_t *val, size_t vlen, bt_cref *out) {
+  bt_file *f = m->f;
+  void *cbuf = NULL;
+  size_t clen = 0;
+  int rc = LDB_OK;
+  uint8_t *cell = NULL, *kcopy = NULL;
+  if (vlen >= LDB_COMPRESS_MIN && m->codec != LDB_COMPRESSION_NONE) {
+    if ((rc = ldb_compress(m->a, m->codec, m->level, val, vlen, &cbuf, &clen)))
+      return rc;
+  }
+  bool comp = cbuf != NULL;
+  const uint8_t *sv = comp ? cbuf : val;
+  size_t slen = comp ? clen : vlen;
+  bool kovf = klen > f->kmax;
+  size_t kloc = kovf ? f->kmax : klen;
+  size_t base = 9 + (comp ? 5 : 0) + kloc + (kovf ? 4 : 0);
+  bool vovf = base + slen > f->maxcell;
+  size_t size = base + (vovf ? 4 : slen);
+  cell = ldb_malloc(m->a, size);
+  if (!cell) {
+    rc = LDB_NOMEM;
+    goto fail;
+  }
+  cell[0] = (uint8_t)((kovf ? F_KOVF : 0) | (vovf ? F_VOVF : 0) |
+                      (comp ? F_COMP : 0));
+  ldb_put16(cell + 1, (uint16_t)klen);
+  ldb_put16(cell + 3, (uint16_t)kloc);
+  ldb_put32(cell + 5, (uint32_t)slen);
+  size_t off = 9;
+  if (comp) {
+    cell[9] = (uint8_t)m->codec;
+    ldb_put32(cell + 10, (uint32_t)vlen);
+    off = 14;
+  }
+  memcpy(cell + off, key, kloc);
+  off += kloc;
+  if (kovf) {
+    uint32_t h;
+    if ((rc = write_chain(m, key + kloc, klen - kloc, &h))) goto fail;
+    ldb_put32(cell + off, h);
+    off += 4;
+    if (!(kcopy = ldb_memdup(m->a, key, klen))) {
+      rc = LDB_NOMEM;
+      goto fail;
+    }
+  }
+  if (vovf) {
+    uint32_t h;
+    if ((rc = write_chain(m, sv, slen, &h))) goto fail;
+    ldb_put32(cell + off, h);
+  } else if (slen) {
+    memcpy(cell + off, sv, slen);
+  }
+  ldb_mfree(m->a, cbuf);
+  out->cell = cell;
+  out->len = (uint32_t)size;
+  out->klen = (uint32_t)klen;
+  out->owncell = 1;
+  if (kovf) {
+    out->key = kcopy;
+    out->ownkey = 1;
+  } else {
+    out->key = cell + (comp ? 14 : 9);
+    out->ownkey = 0;
+  }
+  return LDB_OK;
+fail:
+  /* Chain pages already written stay in m->alloc: abort/rollback frees
+   * them. */
+  ldb_mfree(m->a, cbuf);
+  ldb_mfree(m->a, cell);
+  ldb_mfree(m->a, kcopy);
+  return rc;
+}
+
+/* Builds a branch cell with key (klen 0 = -inf) pointing at child. */
+static int make_branch_cell(bt_merge *m, const uint8_t *key, size_t klen,
+                            uint32_t child, bt_cref *out) {
+  bt_file *f = m->f;
+  bool kovf = klen > f->kmax;
+  size_t kloc = kovf ? f->kmax : klen;
+  size_t size = 9 + kloc + (kovf ? 4 : 0);
+  uint8_t *cell = ldb_malloc(m->a, size), *kcopy = NULL;
+  int rc = LDB_OK;
+  if (!cell) return LDB_NOMEM;
+  ldb_put32(cell, child);
+  cell[4] = kovf ? F_KOVF : 0;
+  ldb_put16(cell + 5, (uint16_t)klen);
+  ldb_put16(cell + 7, (uint16_t)kloc);
+  if (kloc) memcpy(cell + 9, key, kloc);
+  if (kovf) {
+    uint32_t h;
+    if ((rc = write_chain(m, key + kloc, klen - kloc, &h))) goto fail;
+    ldb_put32(cell + 9 + kloc, h);
+    if (!(kcopy = ldb_memdup(m->a, key, klen))) {
+      rc = LDB_NOMEM;
+      goto fail;
+    }
+  }
+  out->cell = cell;
+  out->len = (uint32_t)size;
+  out->klen = (uint32_t)klen;
+  out->owncell = 1;
+  out->key = kovf ? kcopy : cell + 9;
+  out->ownkey = kovf;
+  return LDB_OK;
+fail:
+  ldb_mfree(m->a, cell);
+  return rc;
+}
+
+static uint32_t cref_child(const bt_cref *r) { return ldb_get32(r->cell); }
+
+/* Replaces the key of branch cell i of nd with key (frees the old cell's
+ * chains and memory). */
+static int branch_rekey(bt_merge *m, bt_node *nd, uint32_t i,
+                        const uint8_t *key, size_t klen) {
+  bt_cref r;
+  int rc = make_branch_cell(m, key, klen, cref_child(&nd->c[i]), &r);
+  if (rc) return rc;
+  if ((rc = free_cell_chains(m, &nd->c[i], false))) {
+    cref_free(m->a, &r);
+    return rc;
+  }
+  nd->used -= nd->c[i].len;
+  cref_free(m->a, &nd->c[i]);
+  nd->c[i] = r;
+  nd->used += r.len;
+  return LDB_OK;
+}
+
+static int node_cmp_key(const bt_cref *r, const void *key, size_t klen) {
+  return ldb_keycmp(key, klen, r->key, r->klen);
+}
+
+static uint32_t node_branch_find(const bt_node *nd, const void *key,
+                                 size_t klen) {
+  uint32_t lo = 1, hi = nd->n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (node_cmp_key(&nd->c[mid], key, klen) >= 0) lo = mid + 1; else hi = mid;
+  }
+  return lo - 1;
+}
+
+static uint32_t node_leaf_find(const bt_node *nd, const void *key, size_t klen,
+                               bool *eq) {
+  uint32_t lo = 0, hi = nd->n;
+  *eq = false;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    int c = node_cmp_key(&nd->c[mid], key, klen);
+    if (c == 0) {
+      *eq = true;
+      return mid;
+    }
+    if (c > 0) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/* Makes child i of branch nd dirty (loading it) and returns it. */
+static int node_kid(bt_merge *m, bt_node *nd, uint32_t i, bool leaf,
+                    bt_node **out) {
+  if (!nd->kid[i]) {
+    int rc = node_load(m, cref_child(&nd->c[i]), leaf, &nd->kid[i]);
+    if (rc) return rc;
+  }
+  *out = nd->kid[i];
+  return LDB_OK;
+}
+
+typedef struct path {
+  bt_node *n[BT_MAX_HEIGHT + 1];
+  uint32_t i[BT_MAX_HEIGHT + 1]; /* child index taken at each branch */
+  int depth;
+} path;
+
+/* Descends to the leaf for key, loading the root and every node on the way
+ * as dirty. An empty tree gets an empty root leaf. */
+static int descend(bt_merge *m, const void *key, size_t klen, path *p) {
+  int rc;
+  if (!m->root) {
+    if (m->base_root == 0) {
+      if (!(m->root = node_new(m->a, true))) return LDB_NOMEM;
+      m->height = 1;
+    } else if ((rc = node_load(m, m->base_root, m->height == 1, &m->root))) {
+      return rc;
+    }
+  }
+  bt_node *nd = m->root;
+  p->depth = 0;
+  for (uint32_t level = 0; level + 1 < m->height; level++) {
+    if (nd->n == 0) return ldb_err(LDB_CORRUPT, "empty branch in a merge");
+    uint32_t i = node_branch_find(nd, key, klen);
+    p->n[p->depth] = nd;
+    p->i[p->depth] = i;
+    p->depth++;
+    if ((rc = node_kid(m, nd, i, level + 2 == m->height, &nd))) return rc;
+  }
+  p->n[p->depth] = nd;
+  p->i[p->depth] = 0;
+  p->depth++;
+  return LDB_OK;
+}
+
+/* Chooses where to split cells [0,n) of nd: left [0,s), right [s,n), both
+ * within a page. append: keep the left as full as possible (ascending
+ * loads). 0 when impossible. */
+static uint32_t split_point(const bt_file *f, const bt_node *nd, bool append) {
+  size_t total = nd->used, left = 0, best_d = SIZE_MAX;
+  uint32_t best = 0;
+  for (uint32_t s = 1; s < nd->n; s++) {
+    left += nd->c[s - 1].len + 2;
+    size_t right = total - left;
+    if (left > f->cap) break;
+    if (right > f->cap) continue;
+    if (append) {
+      best = s;
+      continue;
+    }
+    size_t d = left > right ? left - right : right - left;
+    if (d < best_d) {
+      best_d = d;
+      best = s;
+    }
+  }
+  return best;
+}
+
+/* Splits nd at s: nd keeps [0,s), *right gets [s,n); *sep (allocated) is
+ * the separator for the parent. For leaves it is the shortest key greater
+ * than left's last and <= right's first; for branches right's first key
+ * moves up and right's first cell becomes -inf. */
+static int node_split(bt_merge *m, bt_node *nd, uint32_t s, bt_node **right,
+                      uint8_t **sep, size_t *seplen) {
+  bt_node *r = node_new(m->a, nd->leaf);
+  int rc;
+  if (!r) return LDB_NOMEM;
+  if ((rc = node_reserve(m->a, r, nd->n - s))) goto fail;
+  const bt_cref *a = &nd->c[s - 1], *b = &nd->c[s];
+  size_t sl;
+  if (nd->leaf) {
+    size_t lcp = 0, mn = a->klen < b->klen ? a->klen : b->klen;
+    while (lcp < mn && a->key[lcp] == b->key[lcp]) lcp++;
+    sl = lcp + 1 <= b->klen ? lcp + 1 : b->klen;
+  } else {
+    sl = b->klen;
+  }
+  uint8_t *k = ldb_memdup(m->a, b->key, sl);
+  if (!k) {
+    rc = LDB_NOMEM;
+    goto fail;
+  }
+  if (!nd->leaf) {
+    /* right's first cell becomes -inf */
+    bt_cref ninf;
+    if ((rc = make_branch_cell(m, NULL, 0, cref_child(&nd->c[s]), &ninf))) {
+      ldb_mfree(m->a, k);
+      goto fail;
+    }
+    if ((rc = free_cell_chains(m, &nd->c[s], false))) {
+      cref_free(m->a, &ninf);
+      ldb_mfree(m->a, k);
+      goto fail;
+    }
+    nd->used -= nd->c[s].len;
+    cref_free(m->a, &nd->c[s]);
+    nd->c[s] = ninf;
+    nd->used += ninf.len;
+  }
+  uint32_t cnt = nd->n - s;
+  memcpy(r->c, nd->c + s, cnt * sizeof *r->c);
+  if (!nd->leaf) memcpy(r->kid, nd->kid + s, cnt * sizeof *r->kid);
+  for (uint32_t i = 0; i < cnt; i++) r->used += r->c[i].len + 2;
+  r->n = cnt;
+  nd->n = s;
+  nd->used -= r->used;
+  *right = r;
+  *sep = k;
+  *seplen = sl;
+  return LDB_OK;
+fail:
+  node_free(m->a, r);
+  return rc;
+}
+
+/* After an insertion into p->n[d], splits overfull nodes upwards. */
+static int split_up(bt_merge *m, path *p, int d, bool append) {
+  bt_file *f = m->f;
+  int rc;
+  while (d >= 0 && p->n[d]->used > f->cap) {
+    bt_node *nd = p->n[d];
+    uint32_t s = split_point(f, nd, append);
+    if (s == 0) s = split_point(f, nd, true);
+    if (s == 0) return ldb_err(LDB_INTERNAL, "node cannot be split");
+    bt_node *right;
+    uint8_t *sep;
+    size_t sl;
+    if ((rc = node_split(m, nd, s, &right, &sep, &sl))) return rc;
+    bt_cref cr;
+    rc = make_branch_cell(m, sep, sl, 0, &cr);
+    ldb_mfree(m->a, sep);
+    if (rc) {
+      node_free(m->a, right);
+      return rc;
+    }
+    if (d == 0) {
+      if (m->height >= BT_MAX_HEIGHT) {
+        cref_free(m->a, &cr);
+        node_free(m->a, right);
+        return ldb_err(LDB_INTERNAL, "tree height limit reached");
+      }
+      bt_node *root = node_new(m->a, false);
+      bt_cref c0;
+      if (!root) {
+        rc = LDB_NOMEM;
+      } else if (!(rc = make_branch_cell(m, NULL, 0, 0, &c0))) {
+        if ((rc = node_insert(m->a, root, 0, c0, nd))) cref_free(m->a, &c0);
+        else rc = node_insert(m->a, root, 1, cr, right);
+      }
+      if (rc) {
+        if (root && root->n) root->kid[0] = NULL; /* nd stays m->root */
+        node_free(m->a, root);
+        cref_free(m->a, &cr);
+        node_free(m->a, right);
+        return rc;
+      }
+      m->root = root;
+      m->height++;
+      /* the old root is now under the new one: shift the path */
+      memmove(p->n + 1, p->n, p->depth * sizeof *p->n);
+      memmove(p->i + 1, p->i, p->depth * sizeof *p->i);
+      p->n[0] = root;
+      p->i[0] = 0;
+      p->depth++;
+      d++;
+      continue; /* nd may still be overfull */
+    }
+    bt_node *par = p->n[d - 1];
+    if ((rc = node_insert(m->a, par, p->i[d - 1] + 1, cr, right))) {
+      cref_free(m->a, &cr);
+      node_free(m->a, right);
+      return rc;
+    }
+    if (nd->used > f->cap) continue; /* split the left part again */
+    d--;
+  }
+  return LDB_OK;
+}
+
+static int merge_valid(bt_merge *m) {
+  if (m->failed)
+    return ldb_err(LDB_INVALID, "the merge failed earlier and must be "
+                                "aborted");
+  return LDB_OK;
+}
+
+int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
+                 size_t vlen) {
+  int rc = merge_valid(m);
+  if (rc) return rc;
+  if (klen == 0 || klen > LDB_MAX_KEY_SIZE)
+    return ldb_err(LDB_INVALID, "key of %zu bytes (1..%u allowed)", klen,
+                   LDB_MAX_KEY_SIZE);
+  if (vlen > LDB_MAX_VALUE_SIZE)
+    return ldb_err(LDB_INVALID, "value of %zu bytes exceeds %u", vlen,
+                   LDB_MAX_VALUE_SIZE);
+  path p;
+  if ((rc = descend(m, key, klen, &p))) goto fail;
+  bt_node *leaf = p.n[p.depth - 1];
+  bool eq;
+  uint32_t i = node_leaf_find(leaf, key, klen, &eq);
+  bt_cref r;
+  if ((rc = make_leaf_cell(m, key, klen, val, vlen, &r))) goto fail;
+  if (eq) {
+    if ((rc = free_cell_chains(m, &leaf->c[i], true))) {
+      cref_free(m->a, &r);
+      goto fail;
+    }
+    leaf->used -= leaf->c[i].len;
+    cref_free(m->a, &leaf->c[i]);
+    leaf->c[i] = r;
+    leaf->used += r.len;
+  } else {
+    if ((rc = node_insert(m->a, leaf, i, r, NULL))) {
+      cref_free(m->a, &r);
+      goto fail;
+    }
+    m->count++;
+  }
+  /* Ascending loads at the right edge split "full left, new right". */
+  bool append = i + 1 == leaf->n;
+  for (int d = 0; append && d + 1 < p.depth; d++)
+    append = p.i[d] + 1 == p.n[d]->n;
+  if ((rc = split_up(m, &p, p.depth - 1, append))) goto fail;
+  return LDB_OK;
+fail:
+  /* The dirty tree may be half-changed: only abort is safe now. */
+  m->failed = true;
+  return rc;
+}
+
+/* Merges right sibling R (at index ri of par) into L; R's separator is
+ * pulled down for branches. R is freed. */
+static int merge_into(bt_merge *m, bt_node *par, uint32_t ri, bt_node *L,
+                      bt_node *R) {
+  int rc;
+  if (!L->leaf) {
+    /* R's first cell (-inf) gets the parent's separator as its key. */
+    bt_cref nc;
+    if ((rc = make_branch_cell(m, par->c[ri].key, par->c[ri].klen,
+                               cref_child(&R->c[0]), &nc)))
+      return rc;
+    R->used -= R->c[0].len;
+    cref_free(m->a, &R->c[0]);
+    R->c[0] = nc;
+    R->used += nc.len;
+  }
+  if ((rc = node_reserve(m->a, L, L->n + R->n))) return rc;
+  memcpy(L->c + L->n, R->c, R->n * sizeof *R->c);
+  if (!L->leaf) memcpy(L->kid + L->n, R->kid, R->n * sizeof *R->kid);
+  L->n += R->n;
+  L->used += R->used;
+  R->n = 0;
+  node_free(m->a, R);
+  if ((rc = free_cell_chains(m, &par->c[ri], false))) return rc;
+  cref_free(m->a, &par->c[ri]);
+  par->kid[ri] = NULL;
+  node_remove(par, ri);
+  return LDB_OK;
+}
+
+/* After a deletion from p->n[depth-1], merges or rebalances underfull
+ * nodes upwards and drops empty ones. */
+static int rebalance(bt_merge *m, path *p) {
+  bt_file *f = m->f;
+  int rc;
+  for (int d = p->depth - 1; d >= 1; d--) {
+    bt_node *nd = p->n[d], *par = p->n[d - 1];
+    uint32_t idx = p->i[d - 1];
+    if (nd->n > 0 && nd->used >= f->cap / 4) break;
+    if (nd->n == 0) {
+      /* drop the empty child; its page is already in freed */
+      if ((rc = free_cell_chains(m, &par->c[idx], false))) return rc;
+      cref_free(m->a, &par->c[idx]);
+      node_free(m->a, nd);
+      par->kid[idx] = NULL;
+      node_remove(par, idx);
+      if (idx == 0 && par->n > 0 &&
+          (rc = branch_rekey(m, par, 0, NULL, 0)))
+        return rc;
+      continue;
+    }
+    if (par->n < 2) continue;
+    uint32_t li = idx > 0 ? idx - 1 : idx, ri = li + 1;
+    bt_node *L, *R;
+    if ((rc = node_kid(m, par, li, nd->leaf, &L)) ||
+        (rc = node_kid(m, par, ri, nd->leaf, &R)))
+      return rc;
+    if ((rc = merge_into(m, par, ri, L, R))) return rc;
+    if (L->used > f->cap) {
+      /* too big for one page: split evenly again (a rebalance) */
+      path q = *p;
+      q.n[d] = L;
+      q.i[d - 1] = li;
+      return split_up(m, &q, d, false);
+    }
+  }
+  return LDB_OK;
+}
+
+int bt_merge_delete(bt_merge *m, const void *key, size_t klen) {
+  int rc = merge_valid(m);
+  if (rc) return rc;
+  if (klen == 0 || klen > LDB_MAX_KEY_SIZE)
+    return ldb_err(LDB_INVALID, "key of %zu bytes (1..%u allowed)", klen,
+                   LDB_MAX_KEY_SIZE);
+  if (!m->root && m->base_root == 0) return LDB_OK;
+  path p;
+  if ((rc = descend(m, key, klen, &p))) goto fail;
+  bt_node *leaf = p.n[p.depth - 1];
+  bool eq;
+  uint32_t i = node_leaf_find(leaf, key, klen, &eq);
+  if (!eq) return LDB_OK;
+  if ((rc = free_cell_chains(m, &leaf->c[i], true))) goto fail;
+  cref_free(m->a, &leaf->c[i]);
+  node_remove(leaf, i);
+  m->count--;
+  if ((rc = rebalance(m, &p))) goto fail;
+  return LDB_OK;
+fail:
+  m->failed = true;
+  return rc;
+}
+
+int bt_merge_begin(bt_file *f, bt_merge **out) {
+  *out = NULL;
+  if (f->read_only) return ldb_err(LDB_READONLY, "data file is read-only");
+  bt_merge *m = ldb_calloc(f->a, sizeof *m);
+  if (!m) return LDB_NOMEM;
+  m->pagebuf = ldb_malloc(f->a, f->ps);
+  if (!m->pagebuf) {
+    ldb_mfree(f->a, m);
+    return LDB_NOMEM;
+  }
+  m->f = f;
+  m->a = f->a;
+  ldb_mutex_lock(&f->mu);
+  if (f->merging) {
+    ldb_mutex_unlock(&f->mu);
+    ldb_mfree(f->a, m->pagebuf);
+    ldb_mfree(f->a, m);
+    return ldb_err(LDB_BUSY, "another merge is in progress");
+  }
+  int rc = promote_pending(f);
+  if (rc) {
+    ldb_mutex_unlock(&f->mu);
+    ldb_mfree(f->a, m->pagebuf);
+    ldb_mfree(f->a, m);
+    return rc;
+  }
+  f->merging = 1;
+  m->base_root = f->current->root;
+  m->height = f->current->height;
+  m->count = f->current->count;
+  m->base_page_count = f->page_count;
+  m->codec = __atomic_load_n(&f->codec, __ATOMIC_RELAXED);
+  m->level = __atomic_load_n(&f->level, __ATOMIC_RELAXED);
+  ldb_mutex_unlock(&f->mu);
+  *out = m;
+  return LDB_OK;
+}
+
+/* Frees the merge's memory and ends it. With rollback, the pages it
+ * allocated become free again: reusable at once when no meta page could
+ * name them (meta_attempted false), else only after the next commit. */
+static void merge_end(bt_merge *m, bool rollback, bool meta_attempted) {
+  bt_file *f = m->f;
+  ldb_mutex_lock(&f->mu);
+  if (rollback) {
+    if (!meta_attempted) {
+      for (size_t i = 0; i < m->alloc.n; i++)
+        if (m->alloc.v[i] < m->base_page_count)
+          vpush(f->a, &f->reusable, m->alloc.v[i]); /* cap was there */
+      f->page_count = m->base_page_count;
+    } else {
+      pend_batch *b = ldb_calloc(f->a, sizeof *b);
+      if (b) {
+        b->version = f->current->version + 1;
+        b->pages = m->alloc;
+        m->alloc.v = NULL;
+        m->alloc.n = m->alloc.cap = 0;
+        if (f->pend_tail) f->pend_tail->next = b; else f->pend = b;
+        f->pend_tail = b;
+      }
+      /* Without memory for the batch the pages leak until reopen; bt_check
+       * reports them. */
+    }
+  }
+  f->merging = 0;
+  ldb_mutex_unlock(&f->mu);
+  node_free(m->a, m->root);
+  while (m->srcs) {
+    uint8_t *blk = m->srcs;
+    memcpy(&m->srcs, blk, sizeof m->srcs);
+    ldb_mfree(m->a, blk);
+  }
+  vfree(m->a, &m->freed);
+  vfree(m->a, &m->alloc);
+  ldb_mfree(m->a, m->pagebuf);
+  ldb_mfree(m->a, m);
+}
+
+void bt_merge_abort(bt_merge *m) {
+  if (m) merge_end(m, true, false);
+}
+
+/* Writes node nd (children first) to newly allocated pages. */
+static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
+  bt_file *f = m->f;
+  int rc;
+  if (!nd->leaf) {
+    for (uint32_t i = 0; i < nd->n; i++) {
+      if (!nd->kid[i]) continue;
+      uint32_t cp;
+      if ((rc = write_node(m, nd->kid[i], &cp))) return rc;
+      ldb_put32(nd->c[i].cell, cp);
+    }
+  }
+  if (nd->used > f->cap || nd->n > 0xffff)
+    return ldb_err(LDB_INTERNAL, "dirty node of %zu bytes", nd->used);
+  if ((rc = alloc_page(m, pgno))) return rc;
+  uint8_t *pg = m->pagebuf;
+  memset(pg, 0, HDR);
+  pg[4] = nd->leaf ? PT_LEAF : PT_BRANCH;
+  ldb_put16(pg + 6, (uint16_t)nd->n);
+  uint32_t end = f->ps;
+  for (uint32_t i = 0; i < nd->n; i++) {
+    end -= nd->c[i].len;
+    memcpy(pg + end, nd->c[i].cell, nd->c[i].len);
+    ldb_put16(pg + HDR + 2 * i, (uint16_t)end);
+  }
+  memset(pg + HDR + 2 * nd->n, 0, end - (HDR + 2 * nd->n));
+  return pager_write(f->pg, *pgno, pg, true);
+}
+
+static void encode_meta(bt_file *f, uint8_t *pg, uint64_t counter,
+                        uint64_t root, uint32_t height, uint64_t count,
+                        uint64_t seq, uint64_t page_count, uint64_t fl_head,
+                        uint64_t fl_count, uint64_t fl_npages) {
+  memset(pg, 0, f->ps);
+  pg[4] = PT_META;
+  uint8_t *p = pg + HDR;
+  ldb_put64(p, BT_MAGIC);
+  ldb_put32(p + 8, LDB_FORMAT_VERSION);
+  ldb_put32(p + 12, f->ps);
+  ldb_put64(p + 16, counter);
+  ldb_put64(p + 24, root);
+  ldb_put32(p + 32, height);
+  ldb_put64(p + 40, count);
+  ldb_put64(p + 48, seq);
+  ldb_put64(p + 56, page_count);
+  ldb_put64(p + 64, fl_head);
+  ldb_put64(p + 72, fl_count);
+  ldb_put64(p + 80, fl_npages);
+}
+
+int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
+  bt_file *f = m->f;
+  int rc = merge_valid(m);
+  bool meta_attempted = false;
+  u32vec all = {0}, flp = {0};
+  if (rc) goto fail;
+  /* Normalise the root: collapse single-child branches, empty trees. */
+  while (m->root && !m->root->leaf && m->root->n <= 1) {
+    bt_node *r = m->root;
+    if (r->n == 0) {
+      node_free(m->a, r);
+      m->root = NULL;
+      m->height = 0;
+      m->base_root = 0;
+      break;
+    }
+    bt_node *k;
+    if ((rc = node_kid(m, r, 0, m->height == 2, &k))) goto fail;
+    r->kid[0] = NULL;
+    node_free(m->a, r);
+    m->root = k;
+    m->height--;
+  }
+  if (m->root && m->root->leaf && m->root->n == 0) {
+    node_free(m->a, m->root);
+    m->root = NULL;
+    m->height = 0;
+    m->base_root = 0;
+  }
+  uint64_t root = m->base_root;
+  if (m->root) {
+    uint32_t r;
+    if ((rc = write_node(m, m->root, &r))) goto fail;
+    root = r;
+  }
+  if (!root) m->height = 0;
+
+  /* The free list: every free page after this merge. Its own pages come
+   * out of the reusable set first, so the list always fits. */
+  uint32_t per = (f->ps - HDR) / 4;
+  size_t total;
+  ldb_mutex_lock(&f->mu);
+  total = f->reusable.n + m->freed.n + f->fl_pages.n;
+  for (pend_batch *b = f->pend; b; b = b->next) total += b->pages.n;
+  ldb_mutex_unlock(&f->mu);
+  size_t need = (total + per - 1) / per;
+  for (size_t i = 0; i < need; i++) {
+    uint32_t pgno;
+    if ((rc = alloc_page(m, &pgno)) || (rc = vpush(m->a, &flp, pgno)))
+      goto fail;
+  }
+  ldb_mutex_lock(&f->mu);
+  rc = vappend(m->a, &all, &f->reusable);
+  for (pend_batch *b = f->pend; b && !rc; b = b->next)
+    rc = vappend(m->a, &all, &b->pages);
+  uint64_t page_count = f->page_count;
+  ldb_mutex_unlock(&f->mu);
+  if (rc || (rc = vappend(m->a, &all, &m->freed)) ||
+      (rc = vappend(m->a, &all, &f->fl_pages)))
+    goto fail;
+  if (all.n > flp.n * (size_t)per) {
+    rc = ldb_err(LDB_INTERNAL, "free list outgrew its pages");
+    goto fail;
+  }
+  for (size_t i = 0, off = 0; i < flp.n; i++) {
+    uint8_t *pg = m->pagebuf;
+    size_t cnt = all.n - off < per ? all.n - off : per;
+    memset(pg, 0, f->ps);
+    pg[4] = PT_FREE;
+    ldb_put32(pg + 8, i + 1 < flp.n ? flp.v[i + 1] : 0);
+    ldb_put32(pg + 12, (uint32_t)cnt);
+    memcpy(pg + HDR, all.v + off, cnt * 4);
+    off += cnt;
+    if ((rc = pager_write(f->pg, flp.v[i], pg, false))) goto fail;
+  }
+  if ((rc = pager_sync(f->pg))) goto fail;
+
+  uint64_t counter = f->counter + 1;
+  meta_attempted = true;
+  encode_meta(f, m->pagebuf, counter, root, m->height, m->count,
+              checkpoint_seq, page_count, flp.n ? flp.v[0] : 0, all.n, flp.n);
+  if ((rc = pager_write(f->pg, counter & 1, m->pagebuf, false))) goto fail;
+  if ((rc = pager_sync(f->pg))) goto fail;
+
+  /* Durable: install. */
+  bt_tree *t = tree_new(f, counter, root, m->height, m->count, checkpoint_seq);
+  pend_batch *b = ldb_calloc(f->a, sizeof *b);
+  if (!t || !b) {
+    /* The new meta is durable but we cannot represent it: keep serving the
+     * old version (still intact on disk) and treat the merge's pages as
+     * pending until the next commit rewrites this meta slot. */
+    ldb_mfree(f->a, t);
+    ldb_mfree(f->a, b);
+    rc = LDB_NOMEM;
+    goto fail;
+  }
+  ldb_mutex_lock(&f->mu);
+  b->version = counter;
+  b->pages = m->freed;
+  m->freed.v = NULL;
+  m->freed.n = m->freed.cap = 0;
+  /* the old free-list pages are released by this version too */
+  if (vappend(f->a, &b->pages, &f->fl_pages)) {
+    /* cannot fail in practice after the reserve above; keep going */
+  }
+  if (f->pend_tail) f->pend_tail->next = b; else f->pend = b;
+  f->pend_tail = b;
+  vfree(f->a, &f->fl_pages);
+  f->fl_pages = flp;
+  flp.v = NULL;
+  f->fl_head = f->fl_pages.n ? f->fl_pages.v[0] : 0;
+  f->fl_count = all.n;
+  f->counter = counter;
+  f->meta_page_count = page_count;
+  bt_tree *old = f->current;
+  t->next = f->live;
+  if (f->live) f->live->prev = t;
+  f->live = t;
+  f->current = t;
+  tree_unref_locked(old);
+  ldb_mutex_unlock(&f->mu);
+  vfree(m->a, &all);
+  merge_end(m, false, false);
+  return LDB_OK;
+fail:
+  vfree(m->a, &all);
+  vfree(m->a, &flp);
+  merge_end(m, true, meta_attempted);
+  return rc;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+typedef struct meta {
+  uint32_t ps, height;
+  uint64_t counter, root, count, seq, page_count, fl_head, fl_count, fl_npages;
+} meta;
+
+/* Decodes a meta page of page size ps at slot; 0 valid, -1 invalid,
+ * LDB_INVALID for a newer format. */
+static int decode_meta(const uint8_t *pg, uint32_t ps, uint64_t slot,
+                       meta *mt) {
+  const uint8_t *p = pg + HDR;
+  if (ldb_get64(p) != BT_MAGIC) return -1;
+  if (ldb_get32(p + 8) > LDB_FORMAT_VERSION)
+    return ldb_err(LDB_INVALID, "data file format %u is newer than %u",
+                   ldb_get32(p + 8), LDB_FORMAT_VERSION);
+  if (ldb_get32(p + 12) != ps || pg[4] != PT_META) return -1;
+  if (!pager_verify(pg, ps, slot)) return -1;
+  mt->ps = ps;
+  mt->counter = ldb_get64(p + 16);
+  mt->root = ldb_get64(p + 24);
+  mt->height = ldb_get32(p + 32);
+  mt->count = ldb_get64(p + 40);
+  mt->seq = ldb_get64(p + 48);
+  mt->page_count = ldb_get64(p + 56);
+  mt->fl_head = ldb_get64(p + 64);
+  mt->fl_count = ldb_get64(p + 72);
+  mt->fl_npages = ldb_get64(p + 80);
+  if ((mt->counter & 1) != slot) return -1;
+  if (mt->page_count < 2 || mt->page_count > UINT32_MAX ||
+      mt->root >= mt->page_count || mt->height > BT_MAX_HEIGHT ||
+      (mt->root == 0) != (mt->height == 0) || mt->fl_head >= mt->page_count ||
+      (mt->root == 1))
+    return -1;
+  return 0;
+}
+
+/* Reads both meta slots and picks the newest valid one. */
+static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
+                     meta *out) {
+  uint8_t *buf = ldb_malloc(a, LDB_MAX_PAGE_SIZE);
+  if (!buf) return LDB_NOMEM;
+  meta m0, m1;
+  bool v0 = false, v1 = false;
+  int rc = LDB_OK;
+  uint32_t ps0 = 0;
+  if (size >= 512 && (rc = ldb_fread_full(file, 0, buf, 512)) == LDB_OK) {
+    uint32_t ps = ldb_get32(buf + HDR + 12);
+    if (ps >= LDB_MIN_PAGE_SIZE && ps <= LDB_MAX_PAGE_SIZE &&
+        !(ps & (ps - 1)) && size >= ps) {
+      if ((rc = ldb_fread_full(file, 0, buf, ps))) goto out;
+      int r = decode_meta(buf, ps, 0, &m0);
+      if (r > 0) {
+        rc = r;
+        goto out;
+      }
+      if (r == 0) {
+        v0 = true;
+        ps0 = ps;
+      }
+    }
+  } else if (rc) {
+    goto out;
+  }
+  for (uint32_t ps = LDB_MIN_PAGE_SIZE; ps <= LDB_MAX_PAGE_SIZE; ps <<= 1) {
+    if (v0 && ps != ps0) continue;
+    if (size < 2 * (uint64_t)ps) break;
+    if ((rc = ldb_fread_full(file, ps, buf, ps))) goto out;
+    int r = decode_meta(buf, ps, 1, &m1);
+    if (r > 0) {
+      rc = r;
+      goto out;
+    }
+    if (r == 0) {
+      v1 = true;
+      break;
+    }
+  }
+  if (!v0 && !v1) {
+    rc = ldb_err(LDB_CORRUPT, "data file: neither meta page is valid");
+    goto out;
+  }
+  *out = (v0 && (!v1 || m0.counter > m1.counter)) ? m0 : m1;
+out:
+  ldb_mfree(a, buf);
+  return rc;
+}
+
+static int load_freelist(bt_file *f, uint64_t head, uint64_t count,
+                         uint64_t npages) {
+  uint8_t *buf = ldb_malloc(f->a, f->ps);
+  if (!buf) return LDB_NOMEM;
+  int rc = LDB_OK;
+  uint64_t pgno = head, got = 0, pages = 0;
+  while (pgno) {
+    if (pgno < 2 || pgno >= f->page_count || ++pages > npages) {
+      rc = ldb_err(LDB_CORRUPT, "free list points at page %llu",
+                   (unsigned long long)pgno);
+      goto out;
+    }
+    if ((rc = pager_read_direct(f->pg, pgno, buf))) goto out;
+    uint32_t cnt = ldb_get32(buf + 12);
+    if (buf[4] != PT_FREE || cnt > (f->ps - HDR) / 4 || got + cnt > count) {
+      rc = ldb_err(LDB_CORRUPT, "page %llu: bad free-list page",
+                   (unsigned long long)pgno);
+      goto out;
+    }
+    if ((rc = vpush(f->a, &f->fl_pages, (uint32_t)pgno))) goto out;
+    for (uint32_t i = 0; i < cnt; i++) {
+      uint32_t p = ldb_get32(buf + HDR + 4 * i);
+      if (p < 2 || p >= f->page_count) {
+        rc = ldb_err(LDB_CORRUPT, "free list names page %u", p);
+        goto out;
+      }
+      if ((rc = vpush(f->a, &f->reusable, p))) goto out;
+    }
+    got += cnt;
+    pgno = ldb_get32(buf + 8);
+  }
+  if (got != count || pages != npages)
+    rc = ldb_err(LDB_CORRUPT, "free list holds %llu pages, meta says %llu",
+                 (unsigned long long)got, (unsigned long long)count);
+out:
+  ldb_mfree(f->a, buf);
+  return rc;
+}
+
+int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
+            int *created) {
+  const ldb_allocator *a = cfg->allocator;
+  *out = NULL;
+  if (created) *created = 0;
+  ldb_file *file = NULL;
+  bt_file *f = NULL;
+  uint8_t *buf = NULL;
+  int flags = (cfg->create && !cfg->read_only) ? LDB_STORE_CREATE : 0;
+  int rc = ldb_fopen(store, "data.ldb", flags, &file);
+  if (rc) return rc;
+  uint64_t size;
+  if ((rc = ldb_fsize(file, &size))) goto fail;
+  meta mt;
+  bool fresh = size == 0;
+  if (fresh) {
+    if (!cfg->create || cfg->read_only) {
+      rc = ldb_err(LDB_NOTFOUND, "data file is empty");
+      goto fail;
+    }
+    uint32_t ps = cfg->page_size ? cfg->page_size : 4096;
+    if (ps < LDB_MIN_PAGE_SIZE || ps > LDB_MAX_PAGE_SIZE || (ps & (ps - 1))) {
+      rc = ldb_err(LDB_INVALID, "page size %u is not a power of two in "
+                                "512..65536", ps);
+      goto fail;
+    }
+    memset(&mt, 0, sizeof mt);
+    mt.ps = ps;
+    mt.counter = 1;
+    mt.page_count = 2;
+  } else if ((rc = read_meta(file, size, a, &mt))) {
+    goto fail;
+  }
+  f = ldb_calloc(a, sizeof *f);
+  if (!f) {
+    rc = LDB_NOMEM;
+    goto fail;
+  }
+  f->file = file;
+  f->a = a;
+  f->ps = mt.ps;
+  f->cap = mt.ps - HDR;
+  f->maxcell = f->cap / 4 - 2;
+  f->kmax = f->maxcell - 22;
+  f->codec = cfg->compression;
+  f->level = cfg->compression_level;
+  f->read_only = cfg->read_only;
+  f->counter = mt.counter;
+  f->page_count = mt.page_count;
+  f->meta_page_count = mt.page_count;
+  f->fl_head = mt.fl_head;
+  f->fl_count = mt.fl_count;
+  ldb_mutex_init(&f->mu);
+  if ((rc = pager_open(file, f->ps, cfg->cache_size, a, &f->pg))) {
+    ldb_mutex_destroy(&f->mu);
+    ldb_mfree(a, f);
+    f = NULL;
+    goto fail;
+  }
+  if (fresh) {
+    if (!(buf = ldb_malloc(a, f->ps))) {
+      rc = LDB_NOMEM;
+      goto fail;
+    }
+    for (uint64_t s = 0; s < 2; s++) {
+      encode_meta(f, buf, s, 0, 0, 0, 0, 2, 0, 0, 0);
+      if ((rc = pager_write(f->pg, s, buf, false))) goto fail;
+    }
+    if ((rc = pager_sync(f->pg))) goto fail;
+    if (created) *created = 1;
+  } else if ((rc = load_freelist(f, mt.fl_head, mt.fl_count, mt.fl_npages))) {
+    goto fail;
+  }
+  f->current = tree_new(f, mt.counter, mt.root, mt.height, mt.count, mt.seq);
+  if (!f->current) {
+    rc = LDB_NOMEM;
+    goto fail;
+  }
+  f->live = f->current;
+  ldb_mfree(a, buf);
+  *out = f;
+  return LDB_OK;
+fail:
+  ldb_mfree(a, buf);
+  if (f) {
+    vfree(a, &f->fl_pages);
+    vfree(a, &f->reusable);
+    pager_close(f->pg);
+    ldb_mutex_destroy(&f->mu);
+    ldb_mfree(a, f);
+  }
+  ldb_fclose(file);
+  return rc;
+}
+
+void bt_close(bt_file *f) {
+  if (!f) return;
+  /* Release the file's own reference; any other live tree is a caller
+   * bug, but free them anyway so nothing leaks. */
+  while (f->live) {
+    bt_tree *t = f->live;
+    f->live = t->next;
+    ldb_mfree(f->a, t);
+  }
+  while (f->pend) {
+    pend_batch *b = f->pend;
+    f->pend = b->next;
+    vfree(f->a, &b->pages);
+    ldb_mfree(f->a, b);
+  }
+  vfree(f->a, &f->fl_pages);
+  vfree(f->a, &f->reusable);
+  pager_close(f->pg);
+  ldb_fclose(f->file);
+  ldb_mutex_destroy(&f->mu);
+  ldb_mfree(f->a, f);
+}
+
+void bt_set_compression(bt_file *f, int codec, int level) {
+  __atomic_store_n(&f->codec, codec, __ATOMIC_RELAXED);
+  __atomic_store_n(&f->level, level, __ATOMIC_RELAXED);
+}
+
+void bt_stats_get(bt_file *f, bt_stats *out) {
+  pager_stats ps;
+  pager_stats_get(f->pg, &ps);
+  memset(out, 0, sizeof *out);
+  out->cache_hits = ps.hits;
+  out->cache_misses = ps.misses;
+  out->cache_evictions = ps.evictions;
+  out->cache_bytes = ps.cache_bytes;
+  out->cache_capacity = ps.cache_capacity;
+  out->bytes_read = ps.bytes_read;
+  out->bytes_written = ps.bytes_written;
+  out->syncs = ps.syncs;
+  uint64_t size = 0;
+  if (ldb_fsize(f->file, &size) == LDB_OK) out->file_size = size;
+  ldb_mutex_lock(&f->mu);
+  out->page_count = f->page_count;
+  uint64_t fr = f->reusable.n;
+  for (pend_batch *b = f->pend; b; b = b->next) fr += b->pages.n;
+  out->free_pages = fr;
+  ldb_mutex_unlock(&f->mu);
+}
+
+/* ---- integrity check ---------------------------------------------------- */
+
+typedef struct checker {
+  bt_file *f;
+  uint8_t *seen; /* bitmap over page_count */
+  uint64_t npages, keys;
+  uint8_t *pg;
+  uint8_t *prev_key; /* last leaf key seen, across leaves */
+  uint32_t prev_len;
+  bool have_prev;
+} checker;
+
+static int mark(checker *k, uint64_t pgno, const char *what) {
+  if (pgno >= k->npages)
+    return ldb_err(LDB_CORRUPT, "%s page %llu is past the end (%llu pages)",
+                   what, (unsigned long long)pgno,
+                   (unsigned long long)k->npages);
+  if (k->seen[pgno / 8] & (1u << (pgno % 8)))
+    return ldb_err(LDB_CORRUPT, "page %llu is referenced twice (%s)",
+                   (unsigned long long)pgno, what);
+  k->seen[pgno / 8] |= (uint8_t)(1u << (pgno % 8));
+  return LDB_OK;
+}
+
+static int check_chain(checker *k, uint32_t head, uint64_t len) {
+  u32vec pages = {0};
+  int rc = read_chain(k->f, head, len, NULL, &pages);
+  for (size_t i = 0; !rc && i < pages.n; i++)
+    rc = mark(k, pages.v[i], "overflow");
+  vfree(k->f->a, &pages);
+  return rc;
+}
+
+/* Checks the subtree at pgno; keys must lie in [lo, hi) (NULL = open). */
+static int check_node(checker *k, uint64_t pgno, uint32_t depth,
+                      uint32_t height, const uint8_t *lo, uint32_t lolen,
+                      const uint8_t *hi, uint32_t hilen) {
+  bt_file *f = k->f;
+  int rc = mark(k, pgno, "tree");
+  if (rc) return rc;
+  bool leaf = depth == height;
+  uint8_t *pg = ldb_malloc(f->a, f->ps);
+  uint8_t *keys = ldb_malloc(f->a, 2 * (size_t)LDB_MAX_KEY_SIZE);
+  if (!pg || !keys) {
+    rc = LDB_NOMEM;
+    goto out;
+  }
+  if ((rc = pager_read_direct(f->pg, pgno, pg)) ||
+      (rc = check_page(f, pg, pgno, leaf ? PT_LEAF : PT_BRANCH)))
+    goto out;
+  uint32_t n = pg_n(pg);
+  if (n == 0 && !(leaf && depth == 1)) {
+    rc = ldb_err(LDB_CORRUPT, "page %llu: empty non-root page",
+                 (unsigned long long)pgno);
+    goto out;
+  }
+  uint8_t *cur = keys, *prev = keys + LDB_MAX_KEY_SIZE;
+  uint32_t prevlen = 0;
+  /* cell extents must not overlap the slot array (checked in cell_at) */
+  for (uint32_t i = 0; i < n; i++) {
+    cinfo ci;
+    if ((rc = cell_at(f, pg, pgno, i, leaf, &ci))) goto out;
+    if ((ci.flags & F_KOVF) &&
+        (rc = check_chain(k, ci.kovf, ci.klen - ci.kloc)))
+      goto out;
+    if ((rc = full_key(f, &ci, cur))) goto out;
+    bool has_key = leaf || i > 0;
+    if (!leaf && i == 0 && ci.klen != 0) {
+      rc = ldb_err(LDB_CORRUPT, "page %llu: first branch key not empty",
+                   (unsigned long long)pgno);
+      goto out;
+    }
+    if (has_key) {
+      if ((i > (leaf ? 0u : 1u)) &&
+          ldb_keycmp(prev, prevlen, cur, ci.klen) >= 0) {
+        rc = ldb_err(LDB_CORRUPT, "page %llu: keys out of order at cell %u",
+                     (unsigned long long)pgno, i);
+        goto out;
+      }
+      if ((lo && ldb_keycmp(cur, ci.klen, lo, lolen) < 0) ||
+          (hi && ldb_keycmp(cur, ci.klen, hi, hilen) >= 0)) {
+        rc = ldb_err(LDB_CORRUPT, "page %llu: key at cell %u outside the "
+                                  "bounds its parent gives",
+                     (unsigned long long)pgno, i);
+        goto out;
+      }
+    }
+    if (leaf) {
+      if (k->have_prev &&
+          ldb_keycmp(k->prev_key, k->prev_len, cur, ci.klen) >= 0) {
+        rc = ldb_err(LDB_CORRUPT, "page %llu: first key not after the "
+                                  "previous leaf's last",
+                     (unsigned long long)pgno);
+        goto out;
+      }
+      memcpy(k->prev_key, cur, ci.klen);
+      k->prev_len = ci.klen;
+      k->have_prev = true;
+      k->keys++;
+      if ((ci.flags & F_VOVF) && (rc = check_chain(k, ci.vovf, ci.vlen)))
+        goto out;
+      if (ci.flags & F_COMP) {
+        uint8_t *whole = NULL;
+        if ((rc = cell_value(f, &ci, NULL, 0, &whole))) goto out;
+        ldb_mfree(f->a, whole);
+      }
+    } else {
+      /* child bounds: [key_i or lo, key_{i+1} or hi) */
+      const uint8_t *clo = i ? cur : lo;
+      uint32_t clolen = i ? ci.klen : lolen;
+      uint8_t *nk = NULL;
+      uint32_t nklen = 0;
+      const uint8_t *chi = hi;
+      uint32_t chilen = hilen;
+      if (i + 1 < n) {
+        cinfo cn;
+        nk = ldb_malloc(f->a, LDB_MAX_KEY_SIZE);
+        if (!nk) {
+          rc = LDB_NOMEM;
+          goto out;
+        }
+        if ((rc = cell_at(f, pg, pgno, i + 1, 0, &cn)) ||
+            (rc = full_key(f, &cn, nk))) {
+          ldb_mfree(f->a, nk);
+          goto out;
+        }
+        nklen = cn.klen;
+        chi = nk;
+        chilen = nklen;
+      }
+      uint8_t *clocopy = NULL;
+      if (i) {
+        clocopy = ldb_memdup(f->a, cur, ci.klen);
+        if (!clocopy) {
+          ldb_mfree(f->a, nk);
+          rc = LDB_NOMEM;
+          goto out;
+        }
+        clo = clocopy;
+      }
+      rc = check_node(k, ci.child, depth + 1, height, clo, clolen, chi,
+                      chilen);
+      ldb_mfree(f->a, clocopy);
+      ldb_mfree(f->a, nk);
+      if (rc) goto out;
+    }
+    uint8_t *t = prev;
+    prev = cur;
+    cur = t;
+    prevlen = ci.klen;
+  }
+out:
+  ldb_mfree(f->a, pg);
+  ldb_mfree(f->a, keys);
+  return rc;
+}
+
+int bt_check(bt_file *f) {
+  checker k = {0};
+  k.f = f;
+  u32vec mem_free = {0};
+  int rc = LDB_OK;
+  bt_tree *t = bt_current(f);
+  ldb_mutex_lock(&f->mu);
+  k.npages = f->page_count;
+  uint64_t meta_pc = f->meta_page_count, fl_head = f->fl_head,
+           fl_count = f->fl_count;
+  if (!f->merging) {
+    rc = vappend(f->a, &mem_free, &f->reusable);
+    for (pend_batch *b = f->pend; b && !rc; b = b->next)
+      rc = vappend(f->a, &mem_free, &b->pages);
+  }
+  bool merging = f->merging;
+  ldb_mutex_unlock(&f->mu);
+  if (rc) goto out;
+  k.seen = ldb_calloc(f->a, k.npages / 8 + 1);
+  k.prev_key = ldb_malloc(f->a, LDB_MAX_KEY_SIZE);
+  if (!k.seen || !k.prev_key) {
+    rc = LDB_NOMEM;
+    goto out;
+  }
+  if ((rc = mark(&k, 0, "meta")) || (rc = mark(&k, 1, "meta"))) goto out;
+  if (t->root) {
+    if ((rc = check_node(&k, t->root, 1, t->height, NULL, 0, NULL, 0)))
+      goto out;
+  }
+  if (k.keys != t->count) {
+    rc = ldb_err(LDB_CORRUPT, "tree holds %llu keys, meta says %llu",
+                 (unsigned long long)k.keys, (unsigned long long)t->count);
+    goto out;
+  }
+  /* the persisted free list */
+  {
+    uint8_t *pg = ldb_malloc(f->a, f->ps);
+    if (!pg) {
+      rc = LDB_NOMEM;
+      goto out;
+    }
+    uint64_t pgno = fl_head, got = 0;
+    while (pgno && !rc) {
+      if ((rc = mark(&k, pgno, "free-list"))) break;
+      if ((rc = pager_read_direct(f->pg, pgno, pg))) break;
+      uint32_t cnt = ldb_get32(pg + 12);
+      if (pg[4] != PT_FREE || cnt > (f->ps - HDR) / 4) {
+        rc = ldb_err(LDB_CORRUPT, "page %llu: bad free-list page",
+                     (unsigned long long)pgno);
+        break;
+      }
+      for (uint32_t i = 0; i < cnt && !rc; i++) {
+        uint32_t p = ldb_get32(pg + HDR + 4 * i);
+        if (p >= meta_pc)
+          rc = ldb_err(LDB_CORRUPT, "free list names page %u past the end",
+                       p);
+        else
+          rc = mark(&k, p, "free");
+      }
+      got += cnt;
+      pgno = ldb_get32(pg + 8);
+    }
+    ldb_mfree(f->a, pg);
+    if (rc) goto out;
+    if (got != fl_count) {
+      rc = ldb_err(LDB_CORRUPT, "free list holds %llu pages, meta says %llu",
+                   (unsigned long long)got, (unsigned long long)fl_count);
+      goto out;
+    }
+  }
+  if (merging) goto out; /* the merge owns pages not yet accounted */
+  /* pages freed since (rolled-back merges, pending) live in memory only;
+   * they may repeat persisted free pages but never tree pages */
+  for (size_t i = 0; i < mem_free.n; i++) {
+    uint64_t p = mem_free.v[i];
+    if (p >= k.npages) {
+      rc = ldb_err(LDB_CORRUPT, "free page %llu past the end",
+                   (unsigned long long)p);
+      goto out;
+    }
+    k.seen[p / 8] |= (uint8_t)(1u << (p % 8));
+  }
+  for (uint64_t p = 0; p < k.npages; p++) {
+    if (!(k.seen[p / 8] & (1u << (p % 8)))) {
+      rc = ldb_err(LDB_CORRUPT, "page %llu is leaked: neither in the tree "
+                                "nor free",
+                   (unsigned long long)p);
+      goto out;
+    }
+  }
+out:
+  ldb_mfree(f->a, k.seen);
+  ldb_mfree(f->a, k.prev_key);
+  vfree(f->a, &mem_free);
+  bt_tree_release(t);
+  return rc;
+}

@@ -1,0 +1,410 @@
+/*
+ * pager.c — page I/O with checksums and the shared ARC page cache.
+ *
+ * Owns: the cache entries (resident T1/T2 with page buffers, ghost B1/B2
+ * with page numbers only), the hash from page number to entry, pin counts
+ * and the cache/I-O counters. Does not own the file (btree.c does).
+ *
+ * Locking: one mutex guards the hash, the lists and the counters. A miss
+ * reads the page with the mutex released, then re-checks the hash before
+ * inserting, so readers never wait on another reader's I/O. A pinned entry
+ * is never evicted; when every resident page is pinned the cache runs over
+ * its budget until pins are released.
+ */
+#include "pager.h"
+
+#include "store.h"
+
+enum { L_NONE = 0, L_T1 = 1, L_T2 = 2, L_B1 = 3, L_B2 = 4 };
+
+struct pg_ent {
+  uint64_t pgno;
+  uint8_t *data; /* NULL for ghosts and detached entries being freed */
+  uint32_t pins;
+  uint8_t list;
+  pg_ent *prev, *next; /* list links; head = MRU, tail = LRU */
+  pg_ent *hnext;       /* hash chain */
+};
+
+typedef struct pg_list {
+  pg_ent *head, *tail;
+  uint64_t n;
+} pg_list;
+
+struct pager {
+  ldb_file *file;
+  const ldb_allocator *a;
+  uint32_t ps;
+  uint64_t c; /* capacity in pages */
+  uint64_t target; /* ARC's p: target size of T1 */
+  ldb_mutex mu;
+  pg_ent **hash;
+  uint64_t hmask;
+  pg_list l[5]; /* index by L_* (0 unused) */
+  uint64_t hits, misses, evictions, bytes_read, bytes_written, syncs;
+};
+
+static uint64_t hash_pg(uint64_t pgno) {
+  pgno ^= pgno >> 29;
+  pgno *= 0xbf58476d1ce4e5b9ull;
+  pgno ^= pgno >> 32;
+  return pgno;
+}
+
+void pager_seal(uint8_t *page, uint32_t ps, uint64_t pgno) {
+  uint8_t no[8];
+  ldb_put64(no, pgno);
+  uint32_t crc = ldb_crc32c(ldb_crc32c(0, no, 8), page + 4, ps - 4);
+  ldb_put32(page, crc);
+}
+
+bool pager_verify(const uint8_t *page, uint32_t ps, uint64_t pgno) {
+  uint8_t no[8];
+  ldb_put64(no, pgno);
+  uint32_t crc = ldb_crc32c(ldb_crc32c(0, no, 8), page + 4, ps - 4);
+  return crc == ldb_get32(page);
+}
+
+int pager_open(ldb_file *file, uint32_t ps, uint64_t cache_bytes,
+               const ldb_allocator *a, pager **out) {
+  *out = NULL;
+  if (ps < LDB_MIN_PAGE_SIZE || ps > LDB_MAX_PAGE_SIZE || (ps & (ps - 1)))
+    return ldb_err(LDB_INVALID, "page size %u is not a power of two in "
+                                "512..65536", ps);
+  pager *p = ldb_calloc(a, sizeof *p);
+  if (!p) return LDB_NOMEM;
+  p->file = file;
+  p->a = a;
+  p->ps = ps;
+  p->c = cache_bytes / ps;
+  if (p->c < 16) p->c = 16;
+  /* Resident + ghost entries stay near 2c; keep chains short. */
+  uint64_t nb = 64;
+  while (nb < p->c * 2 && nb < (1ull << 26)) nb <<= 1;
+  p->hash = ldb_calloc(a, nb * sizeof *p->hash);
+  if (!p->hash) {
+    ldb_mfree(a, p);
+    return LDB_NOMEM;
+  }
+  p->hmask = nb - 1;
+  ldb_mutex_init(&p->mu);
+  *out = p;
+  return LDB_OK;
+}
+
+static void free_ent(pager *p, pg_ent *e) {
+  if (e->data) ldb_mfree(p->a, e->data);
+  ldb_mfree(p->a, e);
+}
+
+void pager_close(pager *p) {
+  if (!p) return;
+  for (uint64_t i = 0; i <= p->hmask; i++) {
+    pg_ent *e = p->hash[i];
+    while (e) {
+      pg_ent *n = e->hnext;
+      free_ent(p, e);
+      e = n;
+    }
+  }
+  ldb_mfree(p->a, p->hash);
+  ldb_mutex_destroy(&p->mu);
+  ldb_mfree(p->a, p);
+}
+
+uint32_t pager_page_size(const pager *p) { return p->ps; }
+
+/* ---- lists and hash (caller holds mu) ----------------------------------- */
+
+static void l_remove(pager *p, pg_ent *e) {
+  pg_list *l = &p->l[e->list];
+  if (e->prev) e->prev->next = e->next; else l->head = e->next;
+  if (e->next) e->next->prev = e->prev; else l->tail = e->prev;
+  e->prev = e->next = NULL;
+  l->n--;
+  e->list = L_NONE;
+}
+
+static void l_push(pager *p, pg_ent *e, int which) {
+  pg_list *l = &p->l[which];
+  e->list = (uint8_t)which;
+  e->prev = NULL;
+  e->next = l->head;
+  if (l->head) l->head->prev = e; else l->tail = e;
+  l->head = e;
+  l->n++;
+}
+
+static pg_ent *h_find(pager *p, uint64_t pgno) {
+  pg_ent *e = p->hash[hash_pg(pgno) & p->hmask];
+  while (e && e->pgno != pgno) e = e->hnext;
+  return e;
+}
+
+static void h_insert(pager *p, pg_ent *e) {
+  pg_ent **b = &p->hash[hash_pg(e->pgno) & p->hmask];
+  e->hnext = *b;
+  *b = e;
+}
+
+static void h_remove(pager *p, pg_ent *e) {
+  pg_ent **b = &p->hash[hash_pg(e->pgno) & p->hmask];
+  while (*b && *b != e) b = &(*b)->hnext;
+  if (*b) *b = e->hnext;
+  e->hnext = NULL;
+}
+
+/* Drops a ghost entry entirely. */
+static void drop_ghost(pager *p, pg_ent *e) {
+  l_remove(p, e);
+  h_remove(p, e);
+  free_ent(p, e);
+}
+
+/* LRU-most unpinned entry of a resident list, or NULL. */
+static pg_ent *victim(pager *p, int which) {
+  pg_ent *e = p->l[which].tail;
+  while (e && e->pins) e = e->prev;
+  return e;
+}
+
+/* ARC's REPLACE: moves an unpinned LRU page of T1 or T2 to its ghost list.
+ * Returns false when every resident page is pinned. */
+static bool arc_replace(pager *p, bool hit_in_b2) {
+  pg_ent *v1 = victim(p, L_T1), *v2 = victim(p, L_T2);
+  pg_ent *v;
+  int ghost;
+  bool prefer_t1 =
+      p->l[L_T1].n > 0 &&
+      (p->l[L_T1].n > p->target || (hit_in_b2 && p->l[L_T1].n == p->target));
+  if ((prefer_t1 && v1) || !v2) {
+    v = v1;
+    ghost = L_B1;
+  } else {
+    v = v2;
+    ghost = L_B2;
+  }
+  if (!v) return false;
+  l_remove(p, v);
+  ldb_mfree(p->a, v->data);
+  v->data = NULL;
+  l_push(p, v, ghost);
+  p->evictions++;
+  return true;
+}
+
+/* Makes room for one more resident page per ARC, then trims the ghost
+ * directory to c entries per side. ghost_list is the list the requested
+ * page was found in (L_B1/L_B2) or L_NONE on a complete miss. */
+static void arc_make_room(pager *p, int ghost_list) {
+  uint64_t c = p->c;
+  if (ghost_list == L_NONE) {
+    uint64_t l1 = p->l[L_T1].n + p->l[L_B1].n;
+    uint64_t total = l1 + p->l[L_T2].n + p->l[L_B2].n;
+    if (l1 >= c) {
+      if (p->l[L_B1].n > 0) {
+        drop_ghost(p, p->l[L_B1].tail);
+      } else {
+        pg_ent *v = victim(p, L_T1);
+        if (v) { /* T1 alone fills the cache: evict without a ghost */
+          l_remove(p, v);
+          h_remove(p, v);
+          free_ent(p, v);
+          p->evictions++;
+        }
+      }
+    } else if (total >= 2 * c && p->l[L_B2].n > 0) {
+      drop_ghost(p, p->l[L_B2].tail);
+    }
+  }
+  while (p->l[L_T1].n + p->l[L_T2].n >= c) {
+    if (!arc_replace(p, ghost_list == L_B2)) break;
+  }
+  /* Ghost directory bound (also after pins let the cache run over). */
+  while (p->l[L_T1].n + p->l[L_B1].n > c && p->l[L_B1].n > 0)
+    drop_ghost(p, p->l[L_B1].tail);
+  while (p->l[L_T1].n + p->l[L_T2].n + p->l[L_B1].n + p->l[L_B2].n > 2 * c &&
+         p->l[L_B2].n > 0)
+    drop_ghost(p, p->l[L_B2].tail);
+}
+
+/* Inserts a resident page (data owned by the cache from now on); an entry
+ * for pgno must not be resident. Returns the entry, or NULL on NOMEM (data
+ * is then freed). */
+static pg_ent *arc_insert(pager *p, uint64_t pgno, uint8_t *data) {
+  pg_ent *e = h_find(p, pgno);
+  int gl = L_NONE;
+  if (e) {
+    gl = e->list;
+    if (gl == L_B1) {
+      uint64_t d = p->l[L_B1].n ? p->l[L_B2].n / p->l[L_B1].n : 1;
+      if (d < 1) d = 1;
+      p->target = p->target + d > p->c ? p->c : p->target + d;
+    } else if (gl == L_B2) {
+      uint64_t d = p->l[L_B2].n ? p->l[L_B1].n / p->l[L_B2].n : 1;
+      if (d < 1) d = 1;
+      p->target = p->target > d ? p->target - d : 0;
+    }
+    /* Take the ghost out while making room so it is not dropped. */
+    l_remove(p, e);
+    h_remove(p, e);
+  }
+  arc_make_room(p, gl);
+  if (!e) {
+    e = ldb_calloc(p->a, sizeof *e);
+    if (!e) {
+      ldb_mfree(p->a, data);
+      return NULL;
+    }
+    e->pgno = pgno;
+  }
+  e->data = data;
+  e->pins = 0;
+  h_insert(p, e);
+  l_push(p, e, gl == L_NONE ? L_T1 : L_T2);
+  return e;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+int pager_read_direct(pager *p, uint64_t pgno, uint8_t *buf) {
+  int rc = ldb_fread_full(p->file, pgno * p->ps, buf, p->ps);
+  if (rc == LDB_CORRUPT)
+    return ldb_err(LDB_CORRUPT, "page %llu: short read (file ends first)",
+                   (unsigned long long)pgno);
+  if (rc != LDB_OK) return rc;
+  __atomic_fetch_add(&p->bytes_read, p->ps, __ATOMIC_RELAXED);
+  if (!pager_verify(buf, p->ps, pgno))
+    return ldb_err(LDB_CORRUPT, "page %llu: checksum mismatch",
+                   (unsigned long long)pgno);
+  return LDB_OK;
+}
+
+int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent) {
+  ldb_mutex_lock(&p->mu);
+  pg_ent *e = h_find(p, pgno);
+  if (e && e->data) {
+    e->pins++;
+    p->hits++;
+    if (e->list == L_T1 || e->list == L_T2) {
+      if (e != p->l[L_T2].head) {
+        l_remove(p, e);
+        l_push(p, e, L_T2);
+      }
+    }
+    ldb_mutex_unlock(&p->mu);
+    *data = e->data;
+    *ent = e;
+    return LDB_OK;
+  }
+  p->misses++;
+  ldb_mutex_unlock(&p->mu);
+
+  uint8_t *buf = ldb_malloc(p->a, p->ps);
+  if (!buf) return LDB_NOMEM;
+  int rc = pager_read_direct(p, pgno, buf);
+  if (rc != LDB_OK) {
+    ldb_mfree(p->a, buf);
+    return rc;
+  }
+  ldb_mutex_lock(&p->mu);
+  e = h_find(p, pgno);
+  if (e && e->data) { /* another thread loaded it meanwhile */
+    ldb_mfree(p->a, buf);
+  } else {
+    e = arc_insert(p, pgno, buf);
+    if (!e) {
+      ldb_mutex_unlock(&p->mu);
+      return LDB_NOMEM;
+    }
+  }
+  e->pins++;
+  ldb_mutex_unlock(&p->mu);
+  *data = e->data;
+  *ent = e;
+  return LDB_OK;
+}
+
+void pager_unpin(pager *p, pg_ent *e) {
+  if (!e) return;
+  ldb_mutex_lock(&p->mu);
+  e->pins--;
+  if (e->pins == 0 && e->list == L_NONE) {
+    /* Detached by pager_forget/pager_write while pinned. */
+    free_ent(p, e);
+  } else if (e->pins == 0 && p->l[L_T1].n + p->l[L_T2].n > p->c) {
+    /* The cache ran over budget while everything was pinned. */
+    while (p->l[L_T1].n + p->l[L_T2].n > p->c)
+      if (!arc_replace(p, false)) break;
+  }
+  ldb_mutex_unlock(&p->mu);
+}
+
+/* Caller holds mu. Detaches any entry for pgno: ghosts and unpinned pages
+ * are freed, a pinned page lives on until its last unpin. */
+static void forget_locked(pager *p, uint64_t pgno) {
+  pg_ent *e = h_find(p, pgno);
+  if (!e) return;
+  l_remove(p, e);
+  h_remove(p, e);
+  if (e->pins == 0) free_ent(p, e);
+}
+
+void pager_forget(pager *p, uint64_t pgno) {
+  ldb_mutex_lock(&p->mu);
+  forget_locked(p, pgno);
+  ldb_mutex_unlock(&p->mu);
+}
+
+int pager_write(pager *p, uint64_t pgno, uint8_t *buf, bool cache_it) {
+  pager_seal(buf, p->ps, pgno);
+  /* Drop the old image before the write so no reader can pick up a stale
+   * copy afterwards (only unreferenced page numbers are ever written). */
+  pager_forget(p, pgno);
+  int rc = ldb_fwrite(p->file, pgno * p->ps, buf, p->ps);
+  if (rc != LDB_OK) return rc;
+  __atomic_fetch_add(&p->bytes_written, p->ps, __ATOMIC_RELAXED);
+  if (cache_it) {
+    uint8_t *copy = ldb_malloc(p->a, p->ps);
+    if (!copy) return LDB_OK; /* caching is optional */
+    memcpy(copy, buf, p->ps);
+    ldb_mutex_lock(&p->mu);
+    forget_locked(p, pgno);
+    arc_insert(p, pgno, copy);
+    ldb_mutex_unlock(&p->mu);
+  }
+  return LDB_OK;
+}
+
+int pager_sync(pager *p) {
+  __atomic_fetch_add(&p->syncs, 1, __ATOMIC_RELAXED);
+  return ldb_fsync(p->file);
+}
+
+void pager_stats_get(pager *p, pager_stats *o) {
+  ldb_mutex_lock(&p->mu);
+  o->hits = p->hits;
+  o->misses = p->misses;
+  o->evictions = p->evictions;
+  o->cache_bytes = (p->l[L_T1].n + p->l[L_T2].n) * p->ps;
+  o->cache_capacity = p->c * p->ps;
+  ldb_mutex_unlock(&p->mu);
+  o->bytes_read = __atomic_load_n(&p->bytes_read, __ATOMIC_RELAXED);
+  o->bytes_written = __atomic_load_n(&p->bytes_written, __ATOMIC_RELAXED);
+  o->syncs = __atomic_load_n(&p->syncs, __ATOMIC_RELAXED);
+}
+
+int pager_debug_list(pager *p, uint64_t pgno) {
+  ldb_mutex_lock(&p->mu);
+  pg_ent *e = h_find(p, pgno);
+  int r = e ? e->list : 0;
+  ldb_mutex_unlock(&p->mu);
+  return r;
+}
+
+uint64_t pager_debug_target(pager *p) {
+  ldb_mutex_lock(&p->mu);
+  uint64_t t = p->target;
+  ldb_mutex_unlock(&p->mu);
+  return t;
+}

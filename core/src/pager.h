@@ -1,0 +1,73 @@
+/*
+ * pager.h — fixed-size pages of the data file: reading and writing whole
+ * pages through the store seam with a crc32c on each, and a shared page
+ * cache with ARC replacement (T1/T2 resident lists, B1/B2 ghost lists)
+ * under a byte budget.
+ *
+ * Page image: bytes [0,4) hold crc32c(page number as 8 LE bytes ++ bytes
+ * [4, page_size)). Covering the page number catches a page written to or
+ * read from the wrong offset. Everything else in the page belongs to the
+ * layer above (btree.c).
+ *
+ * Not responsible for what pages mean, for allocation or for durability
+ * ordering: btree.c decides what to write and when to sync.
+ *
+ * Thread safety: every function may be called from many threads at once;
+ * a page returned by pager_get stays valid and unchanged until its
+ * pager_unpin (a pinned page is never evicted or freed).
+ */
+#ifndef LDB_PAGER_H
+#define LDB_PAGER_H
+
+#include "util.h"
+
+typedef struct pager pager;
+typedef struct pg_ent pg_ent;
+
+typedef struct pager_stats {
+  uint64_t hits, misses, evictions;
+  uint64_t cache_bytes, cache_capacity;
+  uint64_t bytes_read, bytes_written, syncs;
+} pager_stats;
+
+/* Takes over nothing: file stays owned by the caller. cache_bytes is the
+ * byte budget (at least 16 pages are always allowed). */
+int pager_open(ldb_file *file, uint32_t page_size, uint64_t cache_bytes,
+               const ldb_allocator *a, pager **out);
+void pager_close(pager *p);
+uint32_t pager_page_size(const pager *p);
+
+/* Sets/verifies the checksum of a page image for page number pgno. */
+void pager_seal(uint8_t *page, uint32_t page_size, uint64_t pgno);
+bool pager_verify(const uint8_t *page, uint32_t page_size, uint64_t pgno);
+
+/* A verified page through the cache, pinned. *data stays valid until
+ * pager_unpin(p, *ent). LDB_CORRUPT (bad checksum or short read, message
+ * naming the page) or LDB_IOERR / LDB_NOMEM. */
+int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent);
+void pager_unpin(pager *p, pg_ent *ent);
+
+/* Reads and verifies one page into buf, bypassing the cache (overflow
+ * pages, meta pages, free-list pages). */
+int pager_read_direct(pager *p, uint64_t pgno, uint8_t *buf);
+
+/* Seals buf (modifies bytes [0,4)) and writes it as page pgno. With
+ * cache_it the cache takes a copy (the page is hot); otherwise any cached
+ * copy of pgno is dropped. Either way the cache never keeps a stale image
+ * of pgno. */
+int pager_write(pager *p, uint64_t pgno, uint8_t *buf, bool cache_it);
+
+/* Drops any cached image of pgno (unpinned or not). */
+void pager_forget(pager *p, uint64_t pgno);
+
+/* Syncs the file, counting it. */
+int pager_sync(pager *p);
+
+void pager_stats_get(pager *p, pager_stats *out);
+
+/* Introspection for tests: which ARC list holds pgno (0 none, 1 T1, 2 T2,
+ * 3 B1, 4 B2) and the adaptive target p. */
+int pager_debug_list(pager *p, uint64_t pgno);
+uint64_t pager_debug_target(pager *p);
+
+#endif /* LDB_PAGER_H */
