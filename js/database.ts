@@ -1,0 +1,805 @@
+/**
+ * database.ts — the public TypeScript API of LightningDB (Database,
+ * Transaction, scans), written once over the Engine contract of engine.ts.
+ *
+ * Owns: argument checking (TypeError for wrong types, INVALID_ARGUMENT for
+ * bad values), encodings, scan bounds, chunked lazy iteration, retries,
+ * closing semantics and metrics arithmetic (via metrics.ts). The engine only
+ * moves bytes. This file runs in Node and inside a browser Worker over the
+ * WebAssembly engine, so it imports no Node modules (no fs, path, Buffer or
+ * process).
+ */
+import type {
+  Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineTxn,
+} from './engine.js';
+import { closedError, invalid, LightningDbError, mapErrors, toLightningDbError } from './errors.js';
+import { encodings, isEncodingName, toBytes, type Encoding, type EncodingName } from './encodings.js';
+import {
+  computeMetrics, healthReport, prometheusText, type HealthReport, type IntervalMark, type Metrics,
+} from './metrics.js';
+
+export type Compression = 'none' | 'lz4' | 'zstd';
+export type SyncMode = 'full' | 'normal' | 'off';
+
+/** Options of open() / Database.create(); defaults in the README. */
+export interface OpenOptions {
+  /** bytes, power of two in 512..65536; default 4096; used when creating */
+  pageSize?: number;
+  /** page cache byte budget; default 64 MiB */
+  cacheSize?: number;
+  /** value compression; default 'none' */
+  compression?: Compression;
+  /** codec level, 0 = codec default */
+  compressionLevel?: number;
+  /** default 'normal' */
+  syncMode?: SyncMode;
+  /** 'normal' mode: longest a commit stays unsynced; default 100 */
+  syncIntervalMs?: number;
+  /** default true */
+  createIfMissing?: boolean;
+  /** default false */
+  errorIfExists?: boolean;
+  /** default false */
+  readOnly?: boolean;
+  /** committed bytes that trigger a checkpoint; default 64 MiB */
+  memtableSize?: number;
+  /** default 10000; 0 = unlimited */
+  maxActiveTransactions?: number;
+  /** default true where threads exist */
+  backgroundCheckpoint?: boolean;
+  /** default 'binary' */
+  keyEncoding?: EncodingName;
+  /** default 'binary' */
+  valueEncoding?: EncodingName;
+}
+
+/** Bounds of a scan. Bounds are encoded with the key encoding; `prefix` is
+ * a byte prefix (a string is taken as its UTF-8 bytes). */
+export interface ScanOptions {
+  gt?: unknown;
+  gte?: unknown;
+  lt?: unknown;
+  lte?: unknown;
+  prefix?: Uint8Array | string;
+  reverse?: boolean;
+  /** most entries to return; default Infinity */
+  limit?: number;
+}
+
+export type BatchOp =
+  | { type: 'put'; key: unknown; value: unknown }
+  | { type: 'del'; key: unknown };
+
+export interface TransactionOptions {
+  /** how many times to rerun fn after a CONFLICT; default 0 */
+  retries?: number;
+}
+
+/** A lazy iterator over one snapshot; also its own iterable. */
+export interface ScanIterator<T> extends IterableIterator<T> {
+  /** Repositions at the first entry at or after key in iteration order
+   * (<= key when reverse), within the scan's bounds. */
+  seek(key: unknown): void;
+  /** Ends the scan and releases its snapshot (also done at exhaustion). */
+  return(): IteratorResult<T, undefined>;
+  close(): void;
+}
+
+const COMPRESSION: Record<Compression, number> = { none: 0, lz4: 1, zstd: 2 };
+const SYNC: Record<SyncMode, number> = { full: 0, normal: 1, off: 2 };
+const DEFAULT_MEMTABLE = 64 * 1024 * 1024;
+const DEFAULT_MAX_TXNS = 10000;
+const FIRST_CHUNK = 16;
+const MAX_CHUNK = 1024;
+
+let defaultEngine: Engine | undefined;
+
+/** Sets the engine Database.create() uses (the Node entry sets the native
+ * one; the browser Worker entry the WebAssembly one). */
+export function setDefaultEngine(engine: Engine): void {
+  defaultEngine = engine;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v;
+}
+
+function checkUint(v: unknown, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw invalid(`${name} must be a non-negative integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${v}`);
+  }
+  return v;
+}
+
+function checkBool(v: unknown, name: string): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+function checkEnum<T extends string>(v: unknown, name: string, allowed: readonly T[]): T {
+  if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${describe(v)}`);
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw invalid(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${v}'`);
+  }
+  return v as T;
+}
+
+interface Resolved {
+  engine: EngineOpenOptions;
+  keyEncoding: EncodingName;
+  valueEncoding: EncodingName;
+  memtableSize: number;
+  maxActiveTransactions: number;
+}
+
+function resolveOptions(options: unknown): Resolved {
+  if (options === undefined || options === null) options = {};
+  if (!isObject(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const o = options as OpenOptions & Record<string, unknown>;
+  const e: EngineOpenOptions = {};
+  if (o.pageSize !== undefined) e.pageSize = checkUint(o.pageSize, 'pageSize', 0xffffffff);
+  if (o.cacheSize !== undefined) e.cacheSize = checkUint(o.cacheSize, 'cacheSize');
+  if (o.compression !== undefined) {
+    e.compression = COMPRESSION[checkEnum(o.compression, 'compression', ['none', 'lz4', 'zstd'] as const)];
+  }
+  if (o.compressionLevel !== undefined) e.compressionLevel = checkUint(o.compressionLevel, 'compressionLevel', 1000);
+  if (o.syncMode !== undefined) e.syncMode = SYNC[checkEnum(o.syncMode, 'syncMode', ['full', 'normal', 'off'] as const)];
+  if (o.syncIntervalMs !== undefined) e.syncIntervalMs = checkUint(o.syncIntervalMs, 'syncIntervalMs', 0xffffffff);
+  if (o.createIfMissing !== undefined) e.createIfMissing = checkBool(o.createIfMissing, 'createIfMissing');
+  if (o.errorIfExists !== undefined) e.errorIfExists = checkBool(o.errorIfExists, 'errorIfExists');
+  if (o.readOnly !== undefined) e.readOnly = checkBool(o.readOnly, 'readOnly');
+  if (o.memtableSize !== undefined) e.memtableSize = checkUint(o.memtableSize, 'memtableSize');
+  if (o.maxActiveTransactions !== undefined) {
+    e.maxActiveTransactions = checkUint(o.maxActiveTransactions, 'maxActiveTransactions', 0xffffffff);
+  }
+  if (o.backgroundCheckpoint !== undefined) {
+    e.backgroundCheckpoint = checkBool(o.backgroundCheckpoint, 'backgroundCheckpoint');
+  }
+  const enc = (v: unknown, name: string): EncodingName => {
+    if (v === undefined) return 'binary';
+    checkEnum(v, name, ['binary', 'utf8', 'json'] as const);
+    if (!isEncodingName(v)) throw invalid(`${name} is not an encoding`);
+    return v;
+  };
+  return {
+    engine: e,
+    keyEncoding: enc(o.keyEncoding, 'keyEncoding'),
+    valueEncoding: enc(o.valueEncoding, 'valueEncoding'),
+    memtableSize: e.memtableSize ?? DEFAULT_MEMTABLE,
+    maxActiveTransactions: e.maxActiveTransactions ?? DEFAULT_MAX_TXNS,
+  };
+}
+
+/** Weakly tracked closable children (transactions, scans): close() of the
+ * owner ends the ones still reachable; unreachable ones are ended by the
+ * engine's finalizers. */
+class Children {
+  #items = new Map<number, WeakRef<{ close(): void }>>();
+  #next = 0;
+  #registry = new FinalizationRegistry<number>((id) => this.#items.delete(id));
+
+  add(obj: { close(): void }): number {
+    const id = ++this.#next;
+    this.#items.set(id, new WeakRef(obj));
+    this.#registry.register(obj, id, obj);
+    return id;
+  }
+
+  remove(id: number, obj: object): void {
+    if (this.#items.delete(id)) this.#registry.unregister(obj);
+  }
+
+  closeAll(): void {
+    const refs = [...this.#items.values()];
+    for (const r of refs) r.deref()?.close();
+    this.#items.clear();
+  }
+}
+
+/** What scans and transactions need from their database. */
+interface Codec {
+  key: Encoding<any>;
+  value: Encoding<any>;
+}
+
+function encodeKey(c: Codec, key: unknown): Uint8Array {
+  if (key === undefined || key === null) throw new TypeError(`key must not be ${key === null ? 'null' : 'undefined'}`);
+  return c.key.encode(key, 'key');
+}
+
+function encodeValue(c: Codec, value: unknown): Uint8Array {
+  if (value === undefined) throw new TypeError('value must not be undefined');
+  return c.value.encode(value, 'value');
+}
+
+function scanBounds(c: Codec, opts: unknown): { iter: EngineIterOptions; limit: number } {
+  if (opts === undefined || opts === null) return { iter: {}, limit: Infinity };
+  if (!isObject(opts)) throw new TypeError(`scan options must be an object, got ${describe(opts)}`);
+  const o = opts as ScanOptions;
+  if (o.gt !== undefined && o.gte !== undefined) throw new TypeError('scan: give gt or gte, not both');
+  if (o.lt !== undefined && o.lte !== undefined) throw new TypeError('scan: give lt or lte, not both');
+  const iter: EngineIterOptions = {};
+  if (o.gt !== undefined) { iter.lower = c.key.encode(o.gt, 'gt'); iter.lowerExclusive = true; }
+  if (o.gte !== undefined) { iter.lower = c.key.encode(o.gte, 'gte'); iter.lowerExclusive = false; }
+  if (o.lt !== undefined) { iter.upper = c.key.encode(o.lt, 'lt'); iter.upperExclusive = true; }
+  if (o.lte !== undefined) { iter.upper = c.key.encode(o.lte, 'lte'); iter.upperExclusive = false; }
+  if (o.prefix !== undefined) iter.prefix = toBytes(o.prefix, 'prefix');
+  if (o.reverse !== undefined) iter.reverse = checkBool(o.reverse, 'reverse');
+  let limit = Infinity;
+  if (o.limit !== undefined && o.limit !== Infinity) limit = checkUint(o.limit, 'limit');
+  return { iter, limit };
+}
+
+class Scan<T> implements ScanIterator<T> {
+  #it: EngineIterator | null;
+  #codec: Codec;
+  #map: (k: Uint8Array, v: Uint8Array) => T;
+  #remaining: number;
+  #chunk: Array<[Uint8Array, Uint8Array]> = [];
+  #pos = 0;
+  #chunkSize = FIRST_CHUNK;
+  #onClose: (() => void) | null;
+
+  constructor(
+    it: EngineIterator, codec: Codec, limit: number,
+    map: (k: Uint8Array, v: Uint8Array) => T, onClose: () => void,
+  ) {
+    this.#it = it;
+    this.#codec = codec;
+    this.#remaining = limit;
+    this.#map = map;
+    this.#onClose = onClose;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<T, undefined> {
+    if (this.#it === null || this.#remaining <= 0) return this.return();
+    if (this.#pos >= this.#chunk.length) {
+      const it = this.#it;
+      const n = Math.min(this.#remaining, this.#chunkSize);
+      this.#chunk = mapErrors(() => it.next(n));
+      this.#pos = 0;
+      this.#chunkSize = Math.min(this.#chunkSize * 2, MAX_CHUNK);
+      if (this.#chunk.length === 0) return this.return();
+    }
+    const [k, v] = this.#chunk[this.#pos]!;
+    this.#chunk[this.#pos++] = undefined as never; // let yielded entries be collected
+    this.#remaining--;
+    return { done: false, value: this.#map(k, v) };
+  }
+
+  seek(key: unknown): void {
+    const it = this.#it;
+    if (it === null) throw closedError('scan');
+    const k = encodeKey(this.#codec, key);
+    mapErrors(() => it.seek(k));
+    this.#chunk = [];
+    this.#pos = 0;
+    this.#chunkSize = FIRST_CHUNK;
+  }
+
+  return(): IteratorResult<T, undefined> {
+    this.close();
+    return { done: true, value: undefined };
+  }
+
+  close(): void {
+    const it = this.#it;
+    if (it === null) return;
+    this.#it = null;
+    this.#chunk = [];
+    const onClose = this.#onClose;
+    this.#onClose = null;
+    onClose?.();
+    mapErrors(() => it.close());
+  }
+}
+
+function makeScan<T>(
+  codec: Codec, children: Children, opts: unknown, map: (k: Uint8Array, v: Uint8Array) => T,
+  create: (o: EngineIterOptions) => EngineIterator,
+): ScanIterator<T> {
+  const { iter, limit } = scanBounds(codec, opts);
+  const it = mapErrors(() => create(iter));
+  let id = 0;
+  const scan: Scan<T> = new Scan(it, codec, limit, map, () => children.remove(id, scan));
+  id = children.add(scan);
+  return scan;
+}
+
+function entryMapper(c: Codec) {
+  return (k: Uint8Array, v: Uint8Array): [any, any] => [c.key.decode(k), c.value.decode(v)];
+}
+
+function checkFn(fn: unknown, name: string): void {
+  if (typeof fn !== 'function') throw new TypeError(`${name} must be a function, got ${describe(fn)}`);
+}
+
+function checkRetries(opts: unknown): number {
+  if (opts === undefined || opts === null) return 0;
+  if (!isObject(opts)) throw new TypeError(`transaction options must be an object, got ${describe(opts)}`);
+  const r = (opts as TransactionOptions).retries;
+  return r === undefined ? 0 : checkUint(r, 'retries');
+}
+
+function isThenable(v: unknown): boolean {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null &&
+    typeof (v as { then?: unknown }).then === 'function';
+}
+
+function isConflict(e: unknown): boolean {
+  return e instanceof LightningDbError && e.code === 'CONFLICT';
+}
+
+/** A read-write transaction or a read-only snapshot (beginTransaction()). */
+export class Transaction {
+  readonly readOnly: boolean;
+  #txn: EngineTxn | null;
+  #codec: Codec;
+  #scans = new Children();
+  #onEnd: (() => void) | null;
+
+  /** @internal use Database.beginTransaction() */
+  constructor(txn: EngineTxn, codec: Codec, onEnd: () => void) {
+    this.#txn = txn;
+    this.readOnly = txn.readOnly;
+    this.#codec = codec;
+    this.#onEnd = onEnd;
+  }
+
+  /** True after commit/abort (or when its database closed). */
+  get closed(): boolean {
+    return this.#txn === null;
+  }
+
+  #open(): EngineTxn {
+    if (this.#txn === null) throw closedError('transaction');
+    return this.#txn;
+  }
+
+  /** The value in this transaction's snapshot plus its own writes. */
+  get(key: unknown): any {
+    const txn = this.#open();
+    const k = encodeKey(this.#codec, key);
+    const v = mapErrors(() => txn.get(k));
+    return v === undefined ? undefined : this.#codec.value.decode(v);
+  }
+
+  has(key: unknown): boolean {
+    const txn = this.#open();
+    const k = encodeKey(this.#codec, key);
+    return mapErrors(() => txn.get(k)) !== undefined;
+  }
+
+  getBatch(keys: unknown[]): any[] {
+    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
+    return keys.map((k) => this.get(k));
+  }
+
+  put(key: unknown, value: unknown): void {
+    const txn = this.#open();
+    const k = encodeKey(this.#codec, key);
+    const v = encodeValue(this.#codec, value);
+    mapErrors(() => txn.put(k, v));
+  }
+
+  delete(key: unknown): void {
+    const txn = this.#open();
+    const k = encodeKey(this.#codec, key);
+    mapErrors(() => txn.del(k));
+  }
+
+  /** As Database.scan, over this transaction's snapshot and writes. */
+  scan(opts?: ScanOptions): ScanIterator<[any, any]> {
+    const txn = this.#open();
+    return makeScan(this.#codec, this.#scans, opts, entryMapper(this.#codec), (o) => txn.iterate(o));
+  }
+
+  #end(): EngineTxn {
+    const txn = this.#open();
+    this.#scans.closeAll();
+    this.#txn = null;
+    const onEnd = this.#onEnd;
+    this.#onEnd = null;
+    onEnd?.();
+    return txn;
+  }
+
+  /** Commits (CONFLICT when another commit touched a key this one read or
+   * wrote since its snapshot; nothing is applied then). Ends the
+   * transaction whatever the outcome. */
+  commit(): void {
+    const txn = this.#end();
+    mapErrors(() => txn.commit());
+  }
+
+  /** As commit, waiting for durability off the JavaScript thread. */
+  async commitAsync(): Promise<void> {
+    const txn = this.#end();
+    try {
+      await txn.commitAsync();
+    } catch (e) {
+      throw toLightningDbError(e);
+    }
+  }
+
+  /** Discards the writes. Idempotent. */
+  abort(): void {
+    if (this.#txn === null) return;
+    const txn = this.#end();
+    mapErrors(() => txn.abort());
+  }
+
+  /** Same as abort (lets a database close its open transactions). */
+  close(): void {
+    this.abort();
+  }
+}
+
+/** An open LightningDB database. */
+export class Database {
+  readonly path: string;
+  readonly engine: Engine;
+  readonly keyEncoding: EncodingName;
+  readonly valueEncoding: EncodingName;
+  #db: EngineDb | null;
+  #codec: Codec;
+  #children = new Children();
+  #mark: IntervalMark = { ops: 0, uptimeNs: 0 };
+  #limits: { memtableSize: number; maxActiveTransactions: number };
+
+  /** Opens `path` with `engine` (browser Workers pass the WebAssembly
+   * engine; in Node use open() or Database.create()). */
+  constructor(engine: Engine, path: string, options: OpenOptions = {}) {
+    if (engine === null || typeof engine !== 'object' || typeof engine.open !== 'function') {
+      throw new TypeError('engine must be a LightningDB Engine');
+    }
+    if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${describe(path)}`);
+    if (path.length === 0) throw invalid('path must not be empty');
+    const r = resolveOptions(options);
+    this.engine = engine;
+    this.path = path;
+    this.keyEncoding = r.keyEncoding;
+    this.valueEncoding = r.valueEncoding;
+    this.#codec = { key: encodings[r.keyEncoding], value: encodings[r.valueEncoding] };
+    this.#limits = { memtableSize: r.memtableSize, maxActiveTransactions: r.maxActiveTransactions };
+    this.#db = mapErrors(() => engine.open(path, r.engine));
+    try {
+      this.#mark = { ops: 0, uptimeNs: this.#db.stats().uptimeNs };
+    } catch {
+      /* metrics start from zero */
+    }
+  }
+
+  /** Opens (creating unless createIfMissing is false) with the default
+   * engine of this platform. */
+  static create(path: string, options?: OpenOptions): Database {
+    if (defaultEngine === undefined) {
+      throw new LightningDbError('INTERNAL', 'no default engine: import lightningdb through its Node or browser entry');
+    }
+    return new Database(defaultEngine, path, options);
+  }
+
+  get closed(): boolean {
+    return this.#db === null;
+  }
+
+  #open(): EngineDb {
+    if (this.#db === null) throw closedError('database');
+    return this.#db;
+  }
+
+  // ---- reads ----------------------------------------------------------
+
+  /** The value stored under key, or undefined. */
+  get(key: unknown): any {
+    const db = this.#open();
+    const k = encodeKey(this.#codec, key);
+    const v = mapErrors(() => db.get(k));
+    return v === undefined ? undefined : this.#codec.value.decode(v);
+  }
+
+  has(key: unknown): boolean {
+    const db = this.#open();
+    const k = encodeKey(this.#codec, key);
+    return mapErrors(() => db.get(k)) !== undefined;
+  }
+
+  /** Values of keys (undefined where absent), all from one snapshot. */
+  getBatch(keys: unknown[]): any[] {
+    const db = this.#open();
+    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
+    const ks = keys.map((k) => encodeKey(this.#codec, k));
+    const vs = mapErrors(() => db.getMany(ks));
+    return vs.map((v) => (v === undefined ? undefined : this.#codec.value.decode(v)));
+  }
+
+  // ---- writes ---------------------------------------------------------
+
+  put(key: unknown, value: unknown): void {
+    const db = this.#open();
+    const k = encodeKey(this.#codec, key);
+    const v = encodeValue(this.#codec, value);
+    mapErrors(() => db.put(k, v));
+  }
+
+  delete(key: unknown): void {
+    const db = this.#open();
+    const k = encodeKey(this.#codec, key);
+    mapErrors(() => db.del(k));
+  }
+
+  #putOps(entries: unknown): EngineOp[] {
+    if (!Array.isArray(entries)) throw new TypeError(`entries must be an array of [key, value] pairs, got ${describe(entries)}`);
+    return entries.map((e, i) => {
+      if (!Array.isArray(e) || e.length !== 2) throw new TypeError(`entries[${i}] must be a [key, value] pair`);
+      return { type: 'put' as const, key: encodeKey(this.#codec, e[0]), value: encodeValue(this.#codec, e[1]) };
+    });
+  }
+
+  #delOps(keys: unknown): EngineOp[] {
+    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
+    return keys.map((k) => ({ type: 'del' as const, key: encodeKey(this.#codec, k) }));
+  }
+
+  #batchOps(ops: unknown): EngineOp[] {
+    if (!Array.isArray(ops)) throw new TypeError(`operations must be an array, got ${describe(ops)}`);
+    return ops.map((op, i) => {
+      if (!isObject(op)) throw new TypeError(`operations[${i}] must be an object`);
+      if (op.type === 'put') {
+        return { type: 'put' as const, key: encodeKey(this.#codec, op.key), value: encodeValue(this.#codec, op.value) };
+      }
+      if (op.type === 'del') return { type: 'del' as const, key: encodeKey(this.#codec, op.key) };
+      throw new TypeError(`operations[${i}].type must be 'put' or 'del', got ${JSON.stringify(op.type)}`);
+    });
+  }
+
+  #write(ops: EngineOp[]): void {
+    const db = this.#open();
+    if (ops.length > 0) mapErrors(() => db.write(ops));
+  }
+
+  async #writeAsync(ops: () => EngineOp[]): Promise<void> {
+    const db = this.#open();
+    const list = ops();
+    if (list.length === 0) return;
+    try {
+      await db.writeAsync(list);
+    } catch (e) {
+      throw toLightningDbError(e);
+    }
+  }
+
+  /** Stores every [key, value] pair atomically. */
+  putBatch(entries: Array<[unknown, unknown]>): void {
+    this.#open();
+    this.#write(this.#putOps(entries));
+  }
+
+  /** Deletes every key atomically. */
+  deleteBatch(keys: unknown[]): void {
+    this.#open();
+    this.#write(this.#delOps(keys));
+  }
+
+  /** Applies puts and deletes atomically, in order. */
+  batch(ops: BatchOp[]): void {
+    this.#open();
+    this.#write(this.#batchOps(ops));
+  }
+
+  putAsync(key: unknown, value: unknown): Promise<void> {
+    return this.#writeAsync(() => [{ type: 'put', key: encodeKey(this.#codec, key), value: encodeValue(this.#codec, value) }]);
+  }
+
+  deleteAsync(key: unknown): Promise<void> {
+    return this.#writeAsync(() => [{ type: 'del', key: encodeKey(this.#codec, key) }]);
+  }
+
+  putBatchAsync(entries: Array<[unknown, unknown]>): Promise<void> {
+    return this.#writeAsync(() => this.#putOps(entries));
+  }
+
+  deleteBatchAsync(keys: unknown[]): Promise<void> {
+    return this.#writeAsync(() => this.#delOps(keys));
+  }
+
+  batchAsync(ops: BatchOp[]): Promise<void> {
+    return this.#writeAsync(() => this.#batchOps(ops));
+  }
+
+  // ---- scans ----------------------------------------------------------
+
+  /** A lazy iterator of [key, value] over one snapshot taken now. */
+  scan(opts?: ScanOptions): ScanIterator<[any, any]> {
+    const db = this.#open();
+    return makeScan(this.#codec, this.#children, opts, entryMapper(this.#codec), (o) => db.iterate(o));
+  }
+
+  /** Entries whose key starts with prefix. */
+  scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions, 'prefix'>): ScanIterator<[any, any]> {
+    if (opts !== undefined && !isObject(opts)) throw new TypeError('scan options must be an object');
+    return this.scan({ ...(opts ?? {}), prefix: toBytes(prefix, 'prefix') });
+  }
+
+  /** Descending from `start` (inclusive, default: the largest key) down to
+   * `end` (inclusive, default: the smallest key). */
+  scanReverse(start?: unknown, end?: unknown, opts?: { limit?: number }): ScanIterator<[any, any]> {
+    if (opts !== undefined && !isObject(opts)) throw new TypeError('scan options must be an object');
+    return this.scan({ lte: start, gte: end, reverse: true, limit: opts?.limit });
+  }
+
+  keys(opts?: ScanOptions): ScanIterator<any> {
+    const db = this.#open();
+    return makeScan(this.#codec, this.#children, opts, (k) => this.#codec.key.decode(k), (o) => db.iterate(o));
+  }
+
+  values(opts?: ScanOptions): ScanIterator<any> {
+    const db = this.#open();
+    return makeScan(this.#codec, this.#children, opts, (_k, v) => this.#codec.value.decode(v), (o) => db.iterate(o));
+  }
+
+  // ---- transactions ---------------------------------------------------
+
+  beginTransaction(opts?: { readOnly?: boolean }): Transaction {
+    const db = this.#open();
+    if (opts !== undefined && !isObject(opts)) throw new TypeError('transaction options must be an object');
+    const ro = opts?.readOnly === undefined ? false : checkBool(opts.readOnly, 'readOnly');
+    const txn = mapErrors(() => db.begin(ro));
+    let id = 0;
+    const tx: Transaction = new Transaction(txn, this.#codec, () => this.#children.remove(id, tx));
+    id = this.#children.add(tx);
+    return tx;
+  }
+
+  /** Runs fn(tx) in a read-write transaction: commits when fn returns,
+   * aborts when it throws; after a CONFLICT reruns fn up to `retries`
+   * times. fn must be synchronous (use transactionAsync otherwise). */
+  transaction<T>(fn: (tx: Transaction) => T, opts?: TransactionOptions): T {
+    this.#open();
+    checkFn(fn, 'fn');
+    const retries = checkRetries(opts);
+    for (let attempt = 0; ; attempt++) {
+      const tx = this.beginTransaction();
+      let result: T;
+      try {
+        result = fn(tx);
+      } catch (e) {
+        tx.abort();
+        throw e;
+      }
+      if (isThenable(result)) {
+        tx.abort();
+        throw new TypeError('transaction() callback returned a Promise: use transactionAsync() for async callbacks');
+      }
+      if (tx.closed) return result;
+      try {
+        tx.commit();
+        return result;
+      } catch (e) {
+        if (isConflict(e) && attempt < retries) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** As transaction(), for an async fn; the commit waits off the
+   * JavaScript thread. */
+  async transactionAsync<T>(fn: (tx: Transaction) => Promise<T> | T, opts?: TransactionOptions): Promise<T> {
+    this.#open();
+    checkFn(fn, 'fn');
+    const retries = checkRetries(opts);
+    for (let attempt = 0; ; attempt++) {
+      const tx = this.beginTransaction();
+      let result: T;
+      try {
+        result = await fn(tx);
+      } catch (e) {
+        tx.abort();
+        throw e;
+      }
+      if (tx.closed) return result;
+      try {
+        await tx.commitAsync();
+        return result;
+      } catch (e) {
+        if (isConflict(e) && attempt < retries) continue;
+        throw e;
+      }
+    }
+  }
+
+  // ---- maintenance ----------------------------------------------------
+
+  /** Makes every commit so far durable. */
+  flush(): void {
+    const db = this.#open();
+    mapErrors(() => db.flush());
+  }
+
+  async flushAsync(): Promise<void> {
+    const db = this.#open();
+    try {
+      await db.flushAsync();
+    } catch (e) {
+      throw toLightningDbError(e);
+    }
+  }
+
+  /** Merges committed data into the B+tree and trims the log. */
+  checkpoint(): void {
+    const db = this.#open();
+    mapErrors(() => db.checkpoint());
+  }
+
+  /** Verifies the whole database; throws CORRUPT naming the first problem. */
+  check(): void {
+    const db = this.#open();
+    mapErrors(() => db.check());
+  }
+
+  /** Writes a consistent, compact copy of the latest commit to `path`
+   * (which must not hold a database). */
+  backup(path: string): void {
+    const db = this.#open();
+    if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${describe(path)}`);
+    if (path.length === 0) throw invalid('path must not be empty');
+    mapErrors(() => db.backup(path));
+  }
+
+  metrics(): Metrics {
+    const db = this.#open();
+    const s = mapErrors(() => db.stats());
+    const { metrics, mark } = computeMetrics(s, this.engine.kind, this.#mark);
+    this.#mark = mark;
+    return metrics;
+  }
+
+  /** Prometheus text exposition of the statistics (lightningdb_* names). */
+  metricsText(): string {
+    const db = this.#open();
+    const s = mapErrors(() => db.stats());
+    const { metrics } = computeMetrics(s, this.engine.kind, this.#mark);
+    return prometheusText(s, metrics);
+  }
+
+  /** Never throws: a closed or failing database is reported as unhealthy. */
+  healthCheck(): HealthReport {
+    if (this.#db === null) return healthReport(null, this.#limits);
+    const db = this.#db;
+    try {
+      const s = db.stats();
+      const { metrics } = computeMetrics(s, this.engine.kind, this.#mark);
+      return healthReport(metrics, this.#limits);
+    } catch (e) {
+      const r = healthReport(null, this.#limits);
+      const err = toLightningDbError(e) as Error;
+      r.closed = false;
+      r.issues = [`reading statistics failed: ${err.message}`];
+      r.backgroundError = (err as LightningDbError).code ?? 'INTERNAL';
+      return r;
+    }
+  }
+
+  /** Ends open scans and transactions (aborting them), then closes.
+   * Idempotent; every other method then throws CLOSED. */
+  close(): void {
+    const db = this.#db;
+    if (db === null) return;
+    this.#db = null;
+    this.#children.closeAll();
+    mapErrors(() => db.close());
+  }
+}
+
+export type { Metrics, HealthReport, EncodingName };

@@ -1,0 +1,58 @@
+/**
+ * errors.ts — LightningDbError and the stable error codes of the public API.
+ *
+ * Engines (js/engine.ts) throw plain Errors with a `code`; database.ts turns
+ * them into LightningDbError with toLightningDbError(). Wrong argument types
+ * are reported as TypeError (not LightningDbError), as the platform does.
+ */
+
+/** Every stable error code (the C core's ldb_code_name()). */
+export const ERROR_CODES = [
+  'NOT_FOUND', 'CONFLICT', 'BUSY', 'CORRUPT', 'IO', 'FULL', 'NO_MEMORY',
+  'INVALID_ARGUMENT', 'CLOSED', 'READ_ONLY', 'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const KNOWN = new Set<string>(ERROR_CODES);
+
+/** An error reported by LightningDB; `code` never changes meaning. */
+export class LightningDbError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options as ErrorOptions | undefined);
+    this.name = 'LightningDbError';
+    this.code = code;
+  }
+}
+
+/** Converts an engine error (an Error with a code from the core) into a
+ * LightningDbError; TypeErrors and other foreign errors pass through. */
+export function toLightningDbError(e: unknown): unknown {
+  if (e instanceof LightningDbError || e instanceof TypeError) return e;
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && KNOWN.has(code)) {
+      return new LightningDbError(code as ErrorCode, e.message);
+    }
+  }
+  return e;
+}
+
+/** Runs fn, rethrowing engine errors as LightningDbError. */
+export function mapErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw toLightningDbError(e);
+  }
+}
+
+export function closedError(what: string): LightningDbError {
+  return new LightningDbError('CLOSED', `the ${what} is closed`);
+}
+
+export function invalid(message: string): LightningDbError {
+  return new LightningDbError('INVALID_ARGUMENT', message);
+}

@@ -1,0 +1,255 @@
+/**
+ * native.ts — the Node engine: js/engine.ts implemented over the N-API addon
+ * (node/binding.c). Finds the addon, adapts its handle-based functions to
+ * EngineDb/EngineTxn/EngineIterator objects and splits the iterator's bulk
+ * reads into entries. Node only.
+ *
+ * Addon lookup, first that loads wins:
+ *   1. $LIGHTNINGDB_ADDON (an explicit path),
+ *   2. prebuilds/<platform>-<arch>/lightningdb.node (shipped in the package),
+ *   3. build/node/lightningdb.node (the local CMake build, `npm run build`).
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type {
+  Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
+} from './engine.js';
+
+type Handle = object;
+
+/** The functions exported by node/binding.c. */
+export interface Addon {
+  open(path: string, options: EngineOpenOptions): Handle;
+  close(db: Handle): void;
+  get(db: Handle, key: Uint8Array): Buffer | undefined;
+  getMany(db: Handle, keys: Uint8Array[]): Array<Buffer | undefined>;
+  put(db: Handle, key: Uint8Array, value: Uint8Array): void;
+  del(db: Handle, key: Uint8Array): void;
+  write(db: Handle, keys: Uint8Array[], values: Array<Uint8Array | undefined>): void;
+  writeAsync(db: Handle, keys: Uint8Array[], values: Array<Uint8Array | undefined>): Promise<void>;
+  begin(db: Handle, readOnly: boolean): Handle;
+  txnGet(txn: Handle, key: Uint8Array): Buffer | undefined;
+  txnPut(txn: Handle, key: Uint8Array, value: Uint8Array): void;
+  txnDel(txn: Handle, key: Uint8Array): void;
+  txnCommit(txn: Handle): void;
+  txnCommitAsync(txn: Handle): Promise<void>;
+  txnAbort(txn: Handle): void;
+  iterCreate(db: Handle, txn: Handle | null, opts: EngineIterOptions): Handle;
+  iterSeek(it: Handle, key?: Uint8Array): void;
+  iterNext(it: Handle, max: number): Buffer | null;
+  iterClose(it: Handle): void;
+  flush(db: Handle): void;
+  flushAsync(db: Handle): Promise<void>;
+  checkpoint(db: Handle): void;
+  checkpointStep(db: Handle, budget: number): boolean;
+  check(db: Handle): void;
+  backup(db: Handle, path: string): void;
+  stats(db: Handle): EngineStats;
+  version(): string;
+}
+
+
+/** Directory of this module, in the ESM build, the CommonJS build (where
+ * the bundler replaces import.meta.url) and under tsx. */
+function moduleDir(): string {
+  return dirname(fileURLToPath(import.meta.url));
+}
+
+/** The package root: the nearest ancestor with lightningdb's package.json. */
+export function packageRoot(from = moduleDir()): string {
+  let dir = from;
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if (JSON.parse(readFileSync(pj, 'utf8')).name === 'lightningdb') return dir;
+      } catch {
+        /* keep looking */
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`lightningdb: package root not found above ${from}`);
+    dir = up;
+  }
+}
+
+/** Candidate addon paths in lookup order (those that exist). */
+export function addonCandidates(root = packageRoot()): string[] {
+  const list: string[] = [];
+  const env = process.env.LIGHTNINGDB_ADDON;
+  if (env) list.push(env);
+  list.push(join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'lightningdb.node'));
+  list.push(join(root, 'build', 'node', 'lightningdb.node'));
+  return list.filter((p) => existsSync(p));
+}
+
+let loaded: { addon: Addon; path: string } | undefined;
+
+/** Loads the first candidate that loads; the error lists every attempt. */
+export function loadAddon(root?: string): { addon: Addon; path: string } {
+  if (loaded && root === undefined) return loaded;
+  const req = createRequire(import.meta.url);
+  const failures: string[] = [];
+  const candidates = addonCandidates(root ?? packageRoot());
+  for (const path of candidates) {
+    try {
+      const addon = req(path) as Addon;
+      if (typeof addon.open !== 'function' || typeof addon.version !== 'function') {
+        failures.push(`${path}: not the LightningDB addon`);
+        continue;
+      }
+      const result = { addon, path };
+      if (root === undefined) loaded = result;
+      return result;
+    } catch (e) {
+      failures.push(`${path}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const detail = failures.length ? `\n  tried:\n  ${failures.join('\n  ')}` : '';
+  throw new Error(
+    `lightningdb: no native addon for ${process.platform}-${process.arch} could be loaded. ` +
+      `Build it with \`npm run build\` (needs cmake, a C compiler, libzstd-dev and liblz4-dev).${detail}`,
+  );
+}
+
+/** Splits an iterNext chunk ([u32 klen][u32 vlen][key][value]...) into
+ * entries; keys and values are views of the fresh chunk (no other owner). */
+function splitChunk(buf: Buffer): Array<[Uint8Array, Uint8Array]> {
+  const out: Array<[Uint8Array, Uint8Array]> = [];
+  let off = 0;
+  const end = buf.length;
+  while (off + 8 <= end) {
+    const kl = buf.readUInt32LE(off);
+    const vl = buf.readUInt32LE(off + 4);
+    const k0 = off + 8;
+    const v0 = k0 + kl;
+    off = v0 + vl;
+    if (off > end) throw Object.assign(new Error('iterator chunk is truncated'), { code: 'INTERNAL' });
+    out.push([buf.subarray(k0, v0), buf.subarray(v0, off)]);
+  }
+  return out;
+}
+
+function splitOps(ops: EngineOp[]): [Uint8Array[], Array<Uint8Array | undefined>] {
+  const keys: Uint8Array[] = new Array(ops.length);
+  const values: Array<Uint8Array | undefined> = new Array(ops.length);
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    keys[i] = op.key;
+    values[i] = op.type === 'put' ? op.value : undefined;
+  }
+  return [keys, values];
+}
+
+class NativeIterator implements EngineIterator {
+  constructor(private readonly a: Addon, private readonly h: Handle) {}
+  seek(key?: Uint8Array): void {
+    this.a.iterSeek(this.h, key);
+  }
+  next(max: number): Array<[Uint8Array, Uint8Array]> {
+    const chunk = this.a.iterNext(this.h, max);
+    return chunk === null ? [] : splitChunk(chunk);
+  }
+  close(): void {
+    this.a.iterClose(this.h);
+  }
+}
+
+class NativeTxn implements EngineTxn {
+  constructor(private readonly a: Addon, private readonly h: Handle, readonly readOnly: boolean) {}
+  get(key: Uint8Array) {
+    return this.a.txnGet(this.h, key);
+  }
+  put(key: Uint8Array, value: Uint8Array) {
+    this.a.txnPut(this.h, key, value);
+  }
+  del(key: Uint8Array) {
+    this.a.txnDel(this.h, key);
+  }
+  iterate(opts: EngineIterOptions): EngineIterator {
+    return new NativeIterator(this.a, this.a.iterCreate(this.h, this.h, opts));
+  }
+  commit() {
+    this.a.txnCommit(this.h);
+  }
+  commitAsync() {
+    return this.a.txnCommitAsync(this.h);
+  }
+  abort() {
+    this.a.txnAbort(this.h);
+  }
+}
+
+class NativeDb implements EngineDb {
+  constructor(private readonly a: Addon, private readonly h: Handle) {}
+  get(key: Uint8Array) {
+    return this.a.get(this.h, key);
+  }
+  getMany(keys: Uint8Array[]) {
+    return this.a.getMany(this.h, keys);
+  }
+  put(key: Uint8Array, value: Uint8Array) {
+    this.a.put(this.h, key, value);
+  }
+  del(key: Uint8Array) {
+    this.a.del(this.h, key);
+  }
+  write(ops: EngineOp[]) {
+    const [k, v] = splitOps(ops);
+    this.a.write(this.h, k, v);
+  }
+  writeAsync(ops: EngineOp[]) {
+    const [k, v] = splitOps(ops);
+    return this.a.writeAsync(this.h, k, v);
+  }
+  begin(readOnly: boolean): EngineTxn {
+    return new NativeTxn(this.a, this.a.begin(this.h, readOnly), readOnly);
+  }
+  iterate(opts: EngineIterOptions): EngineIterator {
+    return new NativeIterator(this.a, this.a.iterCreate(this.h, null, opts));
+  }
+  flush() {
+    this.a.flush(this.h);
+  }
+  flushAsync() {
+    return this.a.flushAsync(this.h);
+  }
+  checkpoint() {
+    this.a.checkpoint(this.h);
+  }
+  checkpointStep(budget: number) {
+    return this.a.checkpointStep(this.h, budget);
+  }
+  check() {
+    this.a.check(this.h);
+  }
+  backup(path: string) {
+    this.a.backup(this.h, path);
+  }
+  stats() {
+    return this.a.stats(this.h);
+  }
+  close() {
+    this.a.close(this.h);
+  }
+}
+
+/** Wraps an addon (the default one, loaded lazily) as an Engine. */
+export function nativeEngine(addon?: Addon): Engine {
+  const get = () => addon ?? loadAddon().addon;
+  return {
+    kind: 'native',
+    open(path: string, options: EngineOpenOptions): EngineDb {
+      const a = get();
+      return new NativeDb(a, a.open(path, options));
+    },
+    version: () => get().version(),
+  };
+}
+
+/** Path of the addon the default engine loaded (undefined before use). */
+export function loadedAddonPath(): string | undefined {
+  return loaded?.path;
+}
