@@ -1,7 +1,7 @@
 /*
  * store_js.c — an ldb_store whose methods call JavaScript (the imports in
  * wasm/library_store.js). The JavaScript side keeps a registry of store
- * objects (js/wasm/stores/*.ts: OPFS, IndexedDB, memory, Node fs); a C store
+ * objects (js/wasm/stores/: OPFS, IndexedDB, memory, Node fs); a C store
  * holds only the registry id of its JS store, and a C file the id the JS
  * store gave the opened file.
  *
