@@ -1,0 +1,161 @@
+/*
+ * db.h — the engine behind the public handles: its state, snapshots, the
+ * commit path and checkpoints, shared by db.c (open/close, single ops,
+ * batches, maintenance, stats), txn.c (transactions) and iter.c (iterators).
+ *
+ * Locks, in acquisition order:
+ *   commit_mu  one commit at a time: validation, seq assignment, log append,
+ *              memtable insert, memtable freeze. Also guards ckpt_fail_at.
+ *   ckpt_mu    the checkpoint merge state (one merge at a time).
+ *   state_lk   (rwlock) the tuple {active, frozen, tree} that snapshots copy;
+ *              written only to freeze a memtable or install a checkpoint.
+ *   sync_mu    FULL-mode group commit: durable_seq, inserted_seq, leader.
+ *   (the log's own mutex, inside wal.c)
+ * Readers take only state_lk's read side, briefly.
+ *
+ * Visibility: visible_seq is the newest seq a new snapshot sees. Commits
+ * become visible in seq order, in FULL mode only once the log is synced past
+ * them. Invariant: every entry of a frozen memtable has seq <= visible_seq
+ * before it is merged into the tree (the log switch syncs it in FULL mode).
+ */
+#ifndef LDB_DB_H
+#define LDB_DB_H
+
+#include <stdatomic.h>
+
+#include "btree.h"
+#include "memtable.h"
+#include "util.h"
+#include "wal.h"
+
+#define ENG_MT_BLOCK (256u << 10)
+#define ENG_STEP_BUDGET 512u
+
+typedef struct eng eng;
+
+struct eng {
+  /* registry (guarded by the registry mutex) */
+  eng *reg_next;
+  char *id;
+  int handles;
+
+  const ldb_allocator *a;
+  ldb_options opts;
+  ldb_store *store;
+  int own_store;
+  int locked;
+  char *path;
+
+  bt_file *bf;
+  wal *log;
+
+  ldb_mutex commit_mu;
+  ldb_mutex ckpt_mu;
+  ldb_rwlock state_lk;
+  mt *active;
+  mt *frozen;
+  bt_tree *tree;
+  uint64_t frozen_seq;     /* last seq in frozen (its checkpoint_seq) */
+  _Atomic uint64_t last_seq;
+  _Atomic uint64_t visible_seq;
+  _Atomic uint64_t ckpt_seq;
+
+  /* FULL-mode group commit */
+  ldb_mutex sync_mu;
+  ldb_cond sync_cv;
+  uint64_t inserted_seq, durable_seq;
+  int sync_leader;
+
+  /* checkpoint merge in progress (ckpt_mu) */
+  bt_merge *merge;
+  mt_node *merge_pos;
+  uint64_t ckpt_fail_at;   /* ns; retry automatic work after this */
+  _Atomic int ckpt_pending;
+
+  /* NORMAL mode without a thread: time of the last log sync */
+  uint64_t last_sync_ns;
+
+  /* background thread */
+  int threaded;
+  ldb_thread thread;
+  ldb_mutex bg_mu;
+  ldb_cond bg_cv;
+  int bg_stop;
+  int bg_kick;
+
+  /* statistics */
+  _Atomic uint64_t st_gets, st_puts, st_dels, st_batches, st_commits,
+      st_conflicts, st_aborts, st_checkpoints;
+  _Atomic uint64_t active_txns, active_snaps;
+  _Atomic int bg_error;
+  _Atomic uint64_t get_hist[LDB_HIST_BUCKETS];
+  _Atomic uint64_t commit_hist[LDB_HIST_BUCKETS];
+  uint64_t open_ns;
+};
+
+struct ldb_db {
+  uint32_t magic;
+  eng *e;
+  int read_only;
+  _Atomic int open_objs; /* txns + iterators of this handle */
+};
+
+#define LDB_DB_MAGIC 0x4c444231u
+#define LDB_DB_DEAD 0xdeadbeefu
+
+/* A consistent view: everything committed up to seq. Holds references. */
+typedef struct snap {
+  uint64_t seq;
+  mt *active;
+  mt *frozen; /* may be NULL */
+  bt_tree *tree;
+} snap;
+
+void snap_take(eng *e, snap *s);
+void snap_release(eng *e, snap *s);
+/* As snap_get, returning an allocated copy (allocator a) in *val. */
+int snap_lookup(const snap *s, const ldb_allocator *a, const void *key,
+                size_t klen, void **val, size_t *vlen);
+/* Looks key up in the snapshot: LDB_OK with the value copied as in
+ * bt_get (min(cap,len) bytes into buf, *len full length), LDB_NOTFOUND. */
+int snap_get(const snap *s, const void *key, size_t klen, void *buf,
+             size_t cap, size_t *len);
+
+/* A transaction's write buffer and read set (txn.c). */
+struct ldb_txn {
+  ldb_db *db;
+  eng *e;
+  unsigned flags;
+  snap s;
+  mt *wb;            /* buffered writes: seq = op counter; NULL when none */
+  uint64_t wb_ops;
+  uint64_t wb_kv;    /* key+value bytes of the newest versions (upper bound) */
+  uint8_t *rs;       /* read set: [u32 klen][key]... */
+  size_t rs_len, rs_cap;
+  int iters;
+};
+
+/* Conflict check of t against every commit after its snapshot; call with
+ * commit_mu held. LDB_CONFLICT with the key in the message. */
+int txn_validate(ldb_txn *t);
+
+/* The sequence number of an iterator's snapshot. */
+uint64_t iter_snap_seq(const ldb_iter *it);
+
+/* Records a key in a read-write transaction's read set. */
+int txn_note_read(ldb_txn *t, const void *key, size_t klen);
+
+/* The commit path. ops: log-format ops (nops of them, kv key+value bytes).
+ * txn: validated against when non-NULL. Returns LDB_OK once the commit is
+ * durable per the sync mode. */
+int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops,
+               size_t kv, ldb_txn *txn);
+
+/* Argument checks shared by every entry point. */
+int check_key(const void *key, size_t klen);
+int check_value(const void *val, size_t vlen);
+int check_db(const ldb_db *db);
+
+void hist_add(_Atomic uint64_t *hist, uint64_t ns);
+
+#endif /* LDB_DB_H */

@@ -1,0 +1,292 @@
+/*
+ * memtable.c — the concurrent-read skip list of versions (see memtable.h).
+ * Owns its arena blocks and its reference on the successor memtable.
+ */
+#include "memtable.h"
+
+#include <stdatomic.h>
+
+#define MT_MAX_HEIGHT 12
+
+struct mt_node {
+  uint64_t seq;
+  uint32_t klen;
+  uint32_t vlen;
+  uint8_t type;
+  uint8_t height;
+  /* next[height], then key bytes, then value bytes */
+  _Atomic(mt_node *) next[];
+};
+
+typedef struct mt_block {
+  struct mt_block *next;
+  size_t size;
+} mt_block;
+
+struct mt {
+  const ldb_allocator *a;
+  _Atomic int refs;
+  mt *succ;
+  size_t block_size;
+  mt_block *blocks;
+  uint8_t *pos, *end;  /* free space in the newest block */
+  uint64_t rnd;        /* xorshift state for node heights (writer only) */
+  _Atomic int height;  /* current max height in use */
+  _Atomic uint64_t bytes, count;
+  mt_node *head;       /* sentinel with MT_MAX_HEIGHT links */
+};
+
+static size_t node_size(uint32_t height, size_t klen, size_t vlen) {
+  size_t n = sizeof(mt_node) + height * sizeof(mt_node *) + klen + vlen;
+  return (n + 7) & ~(size_t)7;
+}
+
+static inline const uint8_t *nkey(const mt_node *n) {
+  return (const uint8_t *)&n->next[n->height];
+}
+
+int mt_create(const ldb_allocator *a, size_t block_size, mt **out) {
+  mt *m = ldb_calloc(a, sizeof *m);
+  if (!m) return ldb_err(LDB_NOMEM, "out of memory creating a memtable");
+  m->a = a;
+  atomic_init(&m->refs, 1);
+  m->block_size = block_size < 1024 ? 1024 : block_size;
+  m->rnd = 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)m;
+  atomic_init(&m->height, 1);
+  m->head = ldb_calloc(a, node_size(MT_MAX_HEIGHT, 0, 0));
+  if (!m->head) {
+    ldb_mfree(a, m);
+    return ldb_err(LDB_NOMEM, "out of memory creating a memtable");
+  }
+  m->head->height = MT_MAX_HEIGHT;
+  for (int i = 0; i < MT_MAX_HEIGHT; i++) atomic_init(&m->head->next[i], NULL);
+  *out = m;
+  return LDB_OK;
+}
+
+void mt_ref(mt *m) { atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed); }
+
+void mt_unref(mt *m) {
+  /* Iterative so that dropping a long chain cannot overflow the stack. */
+  while (m) {
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+      return;
+    mt *succ = m->succ;
+    mt_block *b = m->blocks;
+    while (b) {
+      mt_block *nb = b->next;
+      ldb_mfree(m->a, b);
+      b = nb;
+    }
+    ldb_mfree(m->a, m->head);
+    ldb_mfree(m->a, m);
+    m = succ;
+  }
+}
+
+void mt_set_next(mt *m, mt *next) {
+  mt_ref(next);
+  m->succ = next;
+}
+
+mt *mt_next(const mt *m) { return m->succ; }
+
+int mt_reserve(mt *m, size_t nops, size_t kv_bytes) {
+  size_t per = node_size(MT_MAX_HEIGHT, 0, 0) + 8;
+  if (nops > SIZE_MAX / per) return ldb_err(LDB_NOMEM, "commit too large");
+  size_t need = nops * per + kv_bytes;
+  if ((size_t)(m->end - m->pos) >= need) return LDB_OK;
+  size_t sz = need > m->block_size ? need : m->block_size;
+  mt_block *b = ldb_malloc(m->a, sizeof(mt_block) + sz + 8);
+  if (!b) return ldb_err(LDB_NOMEM, "out of memory growing the memtable");
+  b->size = sz;
+  b->next = m->blocks;
+  m->blocks = b;
+  uintptr_t p = ((uintptr_t)(b + 1) + 7) & ~(uintptr_t)7;
+  m->pos = (uint8_t *)p;
+  m->end = m->pos + sz;
+  return LDB_OK;
+}
+
+static int cmp_node(const mt_node *n, const void *key, size_t klen,
+                    uint64_t seq) {
+  int c = ldb_keycmp(nkey(n), n->klen, key, klen);
+  if (c) return c;
+  /* seq descending: a larger seq sorts first */
+  return n->seq > seq ? -1 : n->seq < seq ? 1 : 0;
+}
+
+/* Fills prev[] with, at every level, the last node < (key, seq); returns
+ * the first node >= (key, seq) at level 0. */
+static mt_node *find_ge(const mt *m, const void *key, size_t klen,
+                        uint64_t seq, mt_node **prev) {
+  mt_node *x = m->head;
+  int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
+  for (;;) {
+    mt_node *nx = atomic_load_explicit(&x->next[level], memory_order_acquire);
+    if (nx && cmp_node(nx, key, klen, seq) < 0) {
+      x = nx;
+      continue;
+    }
+    if (prev) prev[level] = x;
+    if (level == 0) return nx;
+    level--;
+  }
+}
+
+void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
+               const void *val, uint32_t vlen) {
+  uint32_t h = 1;
+  while (h < MT_MAX_HEIGHT) {
+    m->rnd ^= m->rnd << 13;
+    m->rnd ^= m->rnd >> 7;
+    m->rnd ^= m->rnd << 17;
+    if ((m->rnd & 3) != 0) break;
+    h++;
+  }
+  size_t sz = node_size(h, klen, type == MT_PUT ? vlen : 0);
+  /* mt_reserve guaranteed the room (sizes are bounded by MT_MAX_HEIGHT). */
+  mt_node *n = (mt_node *)m->pos;
+  m->pos += sz;
+  n->seq = seq;
+  n->klen = klen;
+  n->vlen = type == MT_PUT ? vlen : 0;
+  n->type = (uint8_t)type;
+  n->height = (uint8_t)h;
+  uint8_t *kp = (uint8_t *)&n->next[h];
+  if (klen) memcpy(kp, key, klen);
+  if (n->vlen) memcpy(kp + klen, val, vlen);
+
+  mt_node *prev[MT_MAX_HEIGHT];
+  find_ge(m, key, klen, seq, prev);
+  int cur = atomic_load_explicit(&m->height, memory_order_relaxed);
+  if ((int)h > cur) {
+    for (int i = cur; i < (int)h; i++) prev[i] = m->head;
+    /* Readers seeing the new height before the links find NULL at the
+     * head's upper levels, which is correct. */
+    atomic_store_explicit(&m->height, (int)h, memory_order_relaxed);
+  }
+  for (uint32_t i = 0; i < h; i++) {
+    atomic_store_explicit(
+        &n->next[i],
+        atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed),
+        memory_order_relaxed);
+    atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
+  }
+  atomic_fetch_add_explicit(&m->bytes, sz, memory_order_relaxed);
+  atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
+}
+
+int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
+           const void *val, uint32_t vlen) {
+  int rc = mt_reserve(m, 1, (size_t)klen + vlen);
+  if (rc) return rc;
+  mt_insert(m, seq, type, key, klen, val, vlen);
+  return LDB_OK;
+}
+
+int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, int *type,
+           const void **val, uint32_t *vlen) {
+  mt_node *n = find_ge(m, key, klen, snap, NULL);
+  if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return 0;
+  *type = n->type;
+  *val = nkey(n) + n->klen;
+  *vlen = n->vlen;
+  return 1;
+}
+
+uint64_t mt_newest_seq(const mt *m, const void *key, size_t klen) {
+  mt_node *n = find_ge(m, key, klen, UINT64_MAX, NULL);
+  if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return 0;
+  return n->seq;
+}
+
+uint64_t mt_bytes(const mt *m) {
+  return atomic_load_explicit(&((mt *)m)->bytes, memory_order_relaxed);
+}
+uint64_t mt_count(const mt *m) {
+  return atomic_load_explicit(&((mt *)m)->count, memory_order_relaxed);
+}
+
+mt_node *mt_first(const mt *m) {
+  return atomic_load_explicit(&m->head->next[0], memory_order_acquire);
+}
+
+mt_node *mt_last(const mt *m) {
+  mt_node *x = m->head;
+  int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
+  for (;;) {
+    mt_node *nx = atomic_load_explicit(&x->next[level], memory_order_acquire);
+    if (nx) {
+      x = nx;
+      continue;
+    }
+    if (level == 0) return x == m->head ? NULL : x;
+    level--;
+  }
+}
+
+mt_node *mt_seek(const mt *m, const void *key, size_t klen, uint64_t seq) {
+  return find_ge(m, key, klen, seq, NULL);
+}
+
+mt_node *mt_find_lt(const mt *m, const void *key, size_t klen) {
+  mt_node *x = m->head;
+  int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
+  for (;;) {
+    mt_node *nx = atomic_load_explicit(&x->next[level], memory_order_acquire);
+    if (nx && ldb_keycmp(nkey(nx), nx->klen, key, klen) < 0) {
+      x = nx;
+      continue;
+    }
+    if (level == 0) return x == m->head ? NULL : x;
+    level--;
+  }
+}
+
+mt_node *mt_node_next(const mt_node *n) {
+  return atomic_load_explicit(&((mt_node *)n)->next[0], memory_order_acquire);
+}
+
+const uint8_t *mt_node_key(const mt_node *n, size_t *klen) {
+  *klen = n->klen;
+  return nkey(n);
+}
+const uint8_t *mt_node_val(const mt_node *n, size_t *vlen) {
+  *vlen = n->vlen;
+  return nkey(n) + n->klen;
+}
+uint64_t mt_node_seq(const mt_node *n) { return n->seq; }
+int mt_node_type(const mt_node *n) { return n->type; }
+
+int mt_check(const mt *m) {
+  uint64_t bytes = 0, count = 0;
+  int height = atomic_load_explicit(&((mt *)m)->height, memory_order_relaxed);
+  for (int level = height - 1; level >= 0; level--) {
+    mt_node *prev = NULL;
+    for (mt_node *n = atomic_load(&m->head->next[level]); n;
+         n = atomic_load(&n->next[level])) {
+      if (n->height <= level || n->height > MT_MAX_HEIGHT)
+        return ldb_err(LDB_CORRUPT, "memtable: node height %u on level %d",
+                       n->height, level);
+      if (n->type != MT_PUT && n->type != MT_DEL)
+        return ldb_err(LDB_CORRUPT, "memtable: bad entry type %u", n->type);
+      if (prev && cmp_node(prev, nkey(n), n->klen, n->seq) > 0)
+        return ldb_err(LDB_CORRUPT, "memtable: entries out of order on level %d",
+                       level);
+      if (level == 0) {
+        bytes += node_size(n->height, n->klen, n->vlen);
+        count++;
+      }
+      prev = n;
+    }
+  }
+  if (bytes != mt_bytes(m) || count != mt_count(m))
+    return ldb_err(LDB_CORRUPT,
+                   "memtable: counted %llu entries / %llu bytes, expected "
+                   "%llu / %llu",
+                   (unsigned long long)count, (unsigned long long)bytes,
+                   (unsigned long long)mt_count(m),
+                   (unsigned long long)mt_bytes(m));
+  return LDB_OK;
+}

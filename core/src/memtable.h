@@ -1,0 +1,88 @@
+/*
+ * memtable.h — the in-memory table of committed versions not yet merged into
+ * the B+tree (and, reused, a transaction's write buffer).
+ *
+ * A skip list ordered by (key ascending, seq descending): every entry is one
+ * version of a key (a value or a tombstone) tagged with the sequence number of
+ * the commit that wrote it. Entries with equal (key, seq) are allowed; the one
+ * inserted last comes first, so "later wins" inside one batch.
+ *
+ * Concurrency: one writer at a time (the engine's commit mutex), any number
+ * of lock-free readers. A node is fully written before it is published with
+ * a release store; readers follow links with acquire loads (LevelDB style).
+ * Nodes are never removed: a memtable only grows until it is dropped.
+ *
+ * Memory comes from arena blocks allocated through the allocator hook;
+ * mt_reserve() allocates up front so that the inserts of one commit cannot
+ * fail halfway (a commit is applied entirely or not at all).
+ *
+ * Lifetime: reference counted. A memtable may hold a reference to its
+ * successor (mt_set_next), so pinning one memtable pins every later one: a
+ * transaction's snapshot can check conflicts against all commits made after
+ * it even across checkpoints.
+ */
+#ifndef LDB_MEMTABLE_H
+#define LDB_MEMTABLE_H
+
+#include "util.h"
+
+#define MT_PUT 1
+#define MT_DEL 2
+
+typedef struct mt mt;
+typedef struct mt_node mt_node;
+
+/* block_size: arena block size in bytes (e.g. 64 KiB for the engine, 4 KiB
+ * for a transaction's write buffer). The new memtable has one reference. */
+int mt_create(const ldb_allocator *a, size_t block_size, mt **out);
+void mt_ref(mt *m);
+/* Drops a reference; the last one frees the memtable and drops its
+ * reference on the successor. NULL is ignored. */
+void mt_unref(mt *m);
+/* Links m to its successor, taking a reference on next. Called once, by the
+ * single writer. */
+void mt_set_next(mt *m, mt *next);
+mt *mt_next(const mt *m);
+
+/* Ensures that the next inserts totalling at most nops entries and kv_bytes
+ * key+value bytes cannot fail. LDB_NOMEM otherwise (nothing changes). */
+int mt_reserve(mt *m, size_t nops, size_t kv_bytes);
+/* Inserts a version. Must be covered by a previous mt_reserve. */
+void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
+               const void *val, uint32_t vlen);
+/* mt_reserve + mt_insert. */
+int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
+           const void *val, uint32_t vlen);
+
+/* The newest version of key with seq <= snap: returns 1 and fills *type,
+ * *val, *vlen (pointers valid while m is referenced), or 0 when there is
+ * none. */
+int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, int *type,
+           const void **val, uint32_t *vlen);
+/* The seq of the newest version of key, 0 when none. */
+uint64_t mt_newest_seq(const mt *m, const void *key, size_t klen);
+
+/* Bytes held (entries, keys, values, node overhead). */
+uint64_t mt_bytes(const mt *m);
+/* Number of versions. */
+uint64_t mt_count(const mt *m);
+
+/* Raw navigation over every version. NULL means "none". */
+mt_node *mt_first(const mt *m);
+mt_node *mt_last(const mt *m);
+/* First node >= (key, seq) in (key asc, seq desc) order. */
+mt_node *mt_seek(const mt *m, const void *key, size_t klen, uint64_t seq);
+/* Last node whose key is < key (any seq). */
+mt_node *mt_find_lt(const mt *m, const void *key, size_t klen);
+mt_node *mt_node_next(const mt_node *n);
+
+const uint8_t *mt_node_key(const mt_node *n, size_t *klen);
+const uint8_t *mt_node_val(const mt_node *n, size_t *vlen);
+uint64_t mt_node_seq(const mt_node *n);
+int mt_node_type(const mt_node *n);
+
+/* Verifies ordering on every level and the byte count. LDB_CORRUPT with a
+ * message on failure. Call with no concurrent writer. */
+int mt_check(const mt *m);
+
+#endif /* LDB_MEMTABLE_H */

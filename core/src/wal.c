@@ -1,0 +1,420 @@
+/*
+ * wal.c — the write-ahead log (see wal.h). Owns the two log files, the
+ * append offset of the current one, and the scratch buffer records are
+ * assembled in.
+ */
+#include "wal.h"
+
+#include <stdatomic.h>
+
+#include "store.h"
+
+#define WAL_READ_CHUNK (1u << 20)
+
+static const char *const wal_names[2] = {"wal-0.log", "wal-1.log"};
+
+struct wal {
+  const ldb_allocator *a;
+  ldb_store *store;
+  ldb_mutex mu;
+  ldb_file *f[2];
+  int cur;              /* index of the log appended to */
+  uint64_t off;         /* append offset in the current log */
+  int dirty[2];         /* unsynced appends per file */
+  uint8_t *buf;         /* record assembly */
+  size_t cap;
+  _Atomic uint64_t syncs, written;
+  _Atomic uint64_t size[2];
+};
+
+uint8_t *wal_op_encode(uint8_t *p, int type, const void *key, uint32_t klen,
+                       const void *val, uint32_t vlen) {
+  p[0] = (uint8_t)type;
+  ldb_put32(p + 1, klen);
+  ldb_put32(p + 5, type == WAL_PUT ? vlen : 0);
+  p += WAL_OP_HDR;
+  if (klen) memcpy(p, key, klen);
+  p += klen;
+  if (type == WAL_PUT && vlen) {
+    memcpy(p, val, vlen);
+    p += vlen;
+  }
+  return p;
+}
+
+int wal_op_decode(const uint8_t **pp, const uint8_t *end, wal_op *op) {
+  const uint8_t *p = *pp;
+  if ((size_t)(end - p) < WAL_OP_HDR)
+    return ldb_err(LDB_CORRUPT, "log: op header truncated");
+  op->type = p[0];
+  op->klen = ldb_get32(p + 1);
+  op->vlen = ldb_get32(p + 5);
+  p += WAL_OP_HDR;
+  if (op->type != WAL_PUT && op->type != WAL_DEL)
+    return ldb_err(LDB_CORRUPT, "log: bad op type %d", op->type);
+  if (op->klen == 0 || op->klen > LDB_MAX_KEY_SIZE ||
+      op->vlen > LDB_MAX_VALUE_SIZE || (op->type == WAL_DEL && op->vlen))
+    return ldb_err(LDB_CORRUPT, "log: bad op sizes %u/%u", op->klen, op->vlen);
+  if ((uint64_t)(end - p) < (uint64_t)op->klen + op->vlen)
+    return ldb_err(LDB_CORRUPT, "log: op data truncated");
+  op->key = p;
+  op->val = p + op->klen;
+  *pp = p + op->klen + op->vlen;
+  return LDB_OK;
+}
+
+int wal_open(ldb_store *s, const ldb_allocator *a, int read_only, wal **out) {
+  int rc;
+  wal *w = ldb_calloc(a, sizeof *w);
+  if (!w) return ldb_err(LDB_NOMEM, "out of memory opening the log");
+  w->a = a;
+  w->store = s;
+  for (int i = 0; i < 2; i++) {
+    rc = ldb_fopen(s, wal_names[i], read_only ? 0 : LDB_STORE_CREATE, &w->f[i]);
+    if (rc == LDB_NOTFOUND && read_only) {
+      w->f[i] = NULL; /* a read-only open of a database without logs */
+      continue;
+    }
+    if (rc) {
+      ldb_err(rc, "cannot open log %s: %s", wal_names[i], ldb_strerror(rc));
+      goto fail;
+    }
+    uint64_t sz = 0;
+    rc = ldb_fsize(w->f[i], &sz);
+    if (rc) {
+      ldb_err(rc, "cannot size log %s: %s", wal_names[i], ldb_strerror(rc));
+      goto fail;
+    }
+    atomic_store(&w->size[i], sz);
+  }
+  ldb_mutex_init(&w->mu);
+  *out = w;
+  return LDB_OK;
+fail:
+  for (int i = 0; i < 2; i++)
+    if (w->f[i]) ldb_fclose(w->f[i]);
+  ldb_mfree(a, w);
+  return rc;
+}
+
+void wal_close(wal *w) {
+  if (!w) return;
+  for (int i = 0; i < 2; i++)
+    if (w->f[i]) ldb_fclose(w->f[i]);
+  ldb_mutex_destroy(&w->mu);
+  ldb_mfree(w->a, w->buf);
+  ldb_mfree(w->a, w);
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+typedef struct reader {
+  const ldb_allocator *a;
+  ldb_file *f;
+  uint64_t size;
+  uint8_t *buf;
+  size_t cap, len;
+  uint64_t start; /* file offset of buf[0] */
+} reader;
+
+/* Makes [off, off+n) available in r->buf; returns a pointer or NULL with
+ * *rc set (LDB_OK + NULL means "past the end of the file"). */
+static const uint8_t *rd_get(reader *r, uint64_t off, size_t n, int *rc) {
+  *rc = LDB_OK;
+  if (off + n > r->size || off + n < off) return NULL;
+  if (off >= r->start && off + n <= r->start + r->len)
+    return r->buf + (off - r->start);
+  size_t want = n > WAL_READ_CHUNK ? n : WAL_READ_CHUNK;
+  if (want > r->size - off) want = (size_t)(r->size - off);
+  if (want > r->cap) {
+    uint8_t *nb = ldb_realloc(r->a, r->buf, r->cap, want);
+    if (!nb) {
+      *rc = ldb_err(LDB_NOMEM, "out of memory reading the log");
+      return NULL;
+    }
+    r->buf = nb;
+    r->cap = want;
+  }
+  size_t got = 0;
+  int e = ldb_fread(r->f, off, r->buf, want, &got);
+  if (e) {
+    *rc = ldb_err(e, "cannot read the log: %s", ldb_strerror(e));
+    r->len = 0;
+    return NULL;
+  }
+  r->start = off;
+  r->len = got;
+  if (got < n) return NULL;
+  return r->buf;
+}
+
+/* Validates the record payload (ops fit exactly, count matches). */
+static int check_ops(const uint8_t *p, size_t len, uint32_t nops) {
+  const uint8_t *end = p + len;
+  wal_op op;
+  for (uint32_t i = 0; i < nops; i++)
+    if (wal_op_decode(&p, end, &op)) return LDB_CORRUPT;
+  return p == end ? LDB_OK : LDB_CORRUPT;
+}
+
+int wal_scan_file(wal *w, int idx, wal_apply_fn fn, void *ctx, uint64_t *end,
+                  uint64_t *first, uint64_t *last, uint64_t *size) {
+  int rc = LDB_OK;
+  reader r = {w->a, w->f[idx], 0, NULL, 0, 0, 0};
+  *end = 0;
+  *first = *last = 0;
+  *size = 0;
+  if (!r.f) return LDB_OK;
+  rc = ldb_fsize(r.f, &r.size);
+  if (rc) return ldb_err(rc, "cannot size log: %s", ldb_strerror(rc));
+  *size = r.size;
+  uint64_t off = 0, expect = 0;
+  for (;;) {
+    const uint8_t *h = rd_get(&r, off, WAL_HDR, &rc);
+    if (!h) break;
+    uint32_t len = ldb_get32(h), crc = ldb_get32(h + 4);
+    uint64_t seq = ldb_get64(h + 8);
+    uint32_t nops = ldb_get32(h + 16);
+    if (seq == 0 || (expect && seq != expect) || nops == 0) break;
+    const uint8_t *p = rd_get(&r, off, WAL_HDR + (size_t)len, &rc);
+    if (!p) break;
+    uint32_t c = ldb_crc32c(0, p + 8, WAL_HDR - 8 + (size_t)len);
+    if (c != crc) break;
+    if (check_ops(p + WAL_HDR, len, nops)) break;
+    if (fn) {
+      rc = fn(ctx, seq, p + WAL_HDR, len, nops);
+      if (rc) break;
+    }
+    if (!*first) *first = seq;
+    *last = seq;
+    expect = seq + 1;
+    off += WAL_HDR + (uint64_t)len;
+  }
+  *end = off;
+  ldb_mfree(w->a, r.buf);
+  return rc;
+}
+
+typedef struct replay_ctx {
+  uint64_t expect; /* next seq to apply */
+  uint64_t ckpt;
+  int stopped;     /* a gap was found: ignore everything after */
+  wal_apply_fn fn;
+  void *ctx;
+} replay_ctx;
+
+static int replay_one(void *c, uint64_t seq, const uint8_t *ops, size_t len,
+                      uint32_t nops) {
+  replay_ctx *x = c;
+  if (x->stopped) return LDB_OK;
+  if (seq <= x->ckpt) return LDB_OK;
+  if (seq != x->expect) {
+    x->stopped = 1;
+    return LDB_OK;
+  }
+  int rc = x->fn(x->ctx, seq, ops, len, nops);
+  if (rc) return rc;
+  x->expect = seq + 1;
+  return LDB_OK;
+}
+
+int wal_recover(wal *w, uint64_t ckpt_seq, wal_apply_fn fn, void *ctx,
+                uint64_t *last_seq, int *dirty) {
+  uint64_t end[2], first[2], last[2], size[2];
+  int rc;
+  *dirty = 0;
+  *last_seq = ckpt_seq;
+  ldb_mutex_lock(&w->mu);
+  for (int i = 0; i < 2; i++) {
+    rc = wal_scan_file(w, i, NULL, NULL, &end[i], &first[i], &last[i], &size[i]);
+    if (rc) goto out;
+    if (size[i]) *dirty = 1;
+  }
+  /* Older log first: the one whose first record has the lower seq. */
+  int order[2] = {0, 1};
+  if (first[1] && (!first[0] || first[1] < first[0])) {
+    order[0] = 1;
+    order[1] = 0;
+  }
+  replay_ctx x = {ckpt_seq + 1, ckpt_seq, 0, fn, ctx};
+  for (int k = 0; k < 2 && !x.stopped; k++) {
+    int i = order[k];
+    if (!first[i]) continue;
+    uint64_t e, f, l, s;
+    rc = wal_scan_file(w, i, replay_one, &x, &e, &f, &l, &s);
+    if (rc) goto out;
+  }
+  *last_seq = x.expect - 1;
+out:
+  ldb_mutex_unlock(&w->mu);
+  return rc;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+int wal_reset(wal *w) {
+  int rc = LDB_OK;
+  ldb_mutex_lock(&w->mu);
+  for (int i = 0; i < 2 && !rc; i++) {
+    rc = ldb_ftruncate(w->f[i], 0);
+    if (!rc) rc = ldb_fsync(w->f[i]);
+    if (!rc) {
+      atomic_fetch_add(&w->syncs, 1);
+      atomic_store(&w->size[i], 0);
+      w->dirty[i] = 0;
+    }
+  }
+  if (rc) ldb_err(rc, "cannot reset the log: %s", ldb_strerror(rc));
+  w->cur = 0;
+  w->off = 0;
+  ldb_mutex_unlock(&w->mu);
+  return rc;
+}
+
+int wal_append(wal *w, uint64_t seq, const uint8_t *ops, size_t len,
+               uint32_t nops) {
+  if (len > UINT32_MAX - WAL_HDR)
+    return ldb_err(LDB_INVALID, "commit of %zu bytes exceeds the log record "
+                                "limit", len);
+  size_t n = WAL_HDR + len;
+  int rc = LDB_OK;
+  ldb_mutex_lock(&w->mu);
+  if (n > w->cap) {
+    size_t nc = w->cap ? w->cap : 4096;
+    while (nc < n) nc *= 2;
+    uint8_t *nb = ldb_realloc(w->a, w->buf, 0, nc);
+    if (!nb) {
+      rc = ldb_err(LDB_NOMEM, "out of memory appending to the log");
+      goto out;
+    }
+    w->buf = nb;
+    w->cap = nc;
+  }
+  uint8_t *h = w->buf;
+  ldb_put32(h, (uint32_t)len);
+  ldb_put64(h + 8, seq);
+  ldb_put32(h + 16, nops);
+  if (len) memcpy(h + WAL_HDR, ops, len);
+  ldb_put32(h + 4, ldb_crc32c(0, h + 8, WAL_HDR - 8 + len));
+  rc = ldb_fwrite(w->f[w->cur], w->off, h, n);
+  if (rc) {
+    /* The offset stays: the next record overwrites the partial bytes, and
+     * until then recovery stops at them (bad crc or short). */
+    ldb_err(rc, "cannot append to the log: %s", ldb_strerror(rc));
+    /* Best effort: drop the partial bytes now (a write that failed with
+     * FULL may have stored a prefix). */
+    (void)ldb_ftruncate(w->f[w->cur], w->off);
+    goto out;
+  }
+  w->off += n;
+  w->dirty[w->cur] = 1;
+  atomic_fetch_add_explicit(&w->written, n, memory_order_relaxed);
+  if (w->off > atomic_load(&w->size[w->cur])) atomic_store(&w->size[w->cur], w->off);
+out:
+  ldb_mutex_unlock(&w->mu);
+  return rc;
+}
+
+static int sync_file(wal *w, int i) {
+  if (!w->dirty[i] || !w->f[i]) return LDB_OK;
+  int rc = ldb_fsync(w->f[i]);
+  if (rc) return ldb_err(rc, "cannot sync the log: %s", ldb_strerror(rc));
+  atomic_fetch_add_explicit(&w->syncs, 1, memory_order_relaxed);
+  w->dirty[i] = 0;
+  return LDB_OK;
+}
+
+int wal_sync(wal *w) {
+  ldb_mutex_lock(&w->mu);
+  int rc = sync_file(w, w->cur);
+  ldb_mutex_unlock(&w->mu);
+  return rc;
+}
+
+int wal_sync_all(wal *w) {
+  ldb_mutex_lock(&w->mu);
+  int rc = sync_file(w, w->cur);
+  if (!rc) rc = sync_file(w, 1 - w->cur);
+  ldb_mutex_unlock(&w->mu);
+  return rc;
+}
+
+int wal_dirty(wal *w) {
+  ldb_mutex_lock(&w->mu);
+  int d = w->dirty[w->cur];
+  ldb_mutex_unlock(&w->mu);
+  return d;
+}
+
+int wal_switch(wal *w, int sync_old) {
+  int rc = LDB_OK;
+  ldb_mutex_lock(&w->mu);
+  if (sync_old) rc = sync_file(w, w->cur);
+  if (rc) goto out;
+  int o = 1 - w->cur;
+  rc = ldb_ftruncate(w->f[o], 0);
+  if (rc) {
+    ldb_err(rc, "cannot truncate the log: %s", ldb_strerror(rc));
+    goto out;
+  }
+  atomic_store(&w->size[o], 0);
+  w->cur = o;
+  w->off = 0;
+out:
+  ldb_mutex_unlock(&w->mu);
+  return rc;
+}
+
+int wal_truncate_old(wal *w) {
+  ldb_mutex_lock(&w->mu);
+  int o = 1 - w->cur;
+  int rc = ldb_ftruncate(w->f[o], 0);
+  if (rc)
+    ldb_err(rc, "cannot truncate the old log: %s", ldb_strerror(rc));
+  else {
+    atomic_store(&w->size[o], 0);
+    w->dirty[o] = 0;
+  }
+  ldb_mutex_unlock(&w->mu);
+  return rc;
+}
+
+int wal_check(wal *w, int check_old) {
+  int rc = LDB_OK;
+  uint64_t end, first, last, size;
+  ldb_mutex_lock(&w->mu);
+  rc = wal_scan_file(w, w->cur, NULL, NULL, &end, &first, &last, &size);
+  if (rc) goto out;
+  if (end != w->off) {
+    rc = ldb_err(LDB_CORRUPT,
+                 "log %s: valid records end at offset %llu but %llu bytes "
+                 "were appended",
+                 wal_names[w->cur], (unsigned long long)end,
+                 (unsigned long long)w->off);
+    goto out;
+  }
+  if (check_old) {
+    int o = 1 - w->cur;
+    rc = wal_scan_file(w, o, NULL, NULL, &end, &first, &last, &size);
+    if (rc) goto out;
+    if (end != size)
+      rc = ldb_err(LDB_CORRUPT,
+                   "log %s: invalid record at offset %llu of %llu",
+                   wal_names[o], (unsigned long long)end,
+                   (unsigned long long)size);
+  }
+out:
+  ldb_mutex_unlock(&w->mu);
+  return rc;
+}
+
+uint64_t wal_size(wal *w) {
+  return atomic_load_explicit(&w->size[0], memory_order_relaxed) +
+         atomic_load_explicit(&w->size[1], memory_order_relaxed);
+}
+uint64_t wal_syncs(wal *w) {
+  return atomic_load_explicit(&w->syncs, memory_order_relaxed);
+}
+uint64_t wal_bytes_written(wal *w) {
+  return atomic_load_explicit(&w->written, memory_order_relaxed);
+}
