@@ -12,13 +12,15 @@
  * store fails), --stores a,b, --only w1,w2, --no-build, --cpu-prof (profiles
  * the LightningDB children into bench/out/prof/), --out DIR, --charts DIR.
  */
-import { fork, spawnSync } from 'node:child_process';
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { WORKLOADS, plan } from './workloads.mjs';
+import { machine } from './machine.mjs';
+import { buildLightning } from './build.mjs';
 import { consoleTable, svgChart, htmlPage, markdown, targetsMarkdown, evaluateTargets, TARGETS } from './report.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -46,41 +48,6 @@ function parseArgs(argv) {
   if (a.only) for (const w of a.only) if (!WORKLOADS.some((x) => x.name === w)) throw new Error(`unknown workload ${w}`);
   if (!a.charts) a.charts = a.quick ? a.out : path.join(root, 'bench/charts');
   return a;
-}
-
-export function machine() {
-  const cpus = os.cpus();
-  let disk = '';
-  try {
-    const r = spawnSync('df', ['-T', os.tmpdir()], { encoding: 'utf8' });
-    const line = r.stdout.trim().split('\n')[1];
-    if (line) disk = line.split(/\s+/)[1];
-  } catch { /* df missing: leave blank */ }
-  const d = {
-    cpu: cpus[0]?.model?.trim() || 'unknown CPU',
-    cores: cpus.length,
-    memGiB: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.type()} ${os.release()}`,
-    node: process.version,
-    tmpFs: disk,
-  };
-  d.summary = `${d.cpu}, ${d.cores} cores, ${d.memGiB} GiB, ${d.os}, Node ${d.node}, temp dir on ${d.tmpFs || '?'}`;
-  return d;
-}
-
-function build(args) {
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  if (!args.build || !args.stores.some((s) => s.startsWith('lightningdb'))) return;
-  if (!pkg.scripts || !pkg.scripts.build) {
-    console.warn('package.json has no "build" script; using whatever is built already');
-    return;
-  }
-  fs.mkdirSync(args.out, { recursive: true });
-  const log = path.join(args.out, 'build.log');
-  process.stdout.write('building LightningDB (npm run build, log in bench/out/build.log) ... ');
-  const r = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
-  fs.writeFileSync(log, (r.stdout || '') + (r.stderr || ''));
-  console.log(r.status === 0 ? 'done' : `FAILED (exit ${r.status}); LightningDB stores will likely fail`);
 }
 
 function runStore(store, args, bar) {
@@ -127,7 +94,7 @@ function runStore(store, args, bar) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  build(args);
+  if (args.build) buildLightning(root, { native: args.stores.includes('lightningdb'), wasm: args.stores.includes('lightningdb-wasm') });
   const m = machine();
   console.log(`Node benchmark: N = ${args.n.toLocaleString('en-US')}; ${m.summary}`);
   const multibar = new cliProgress.MultiBar({
