@@ -16,15 +16,24 @@
 #include "store.h"
 
 enum { L_NONE = 0, L_T1 = 1, L_T2 = 2, L_B1 = 3, L_B2 = 4 };
+#define PIN_DETACHED 0x80000000u
 
 struct pg_ent {
   uint64_t pgno;
-  uint8_t *data; /* NULL for ghosts and detached entries being freed */
+  uint8_t *data; /* NULL for ghosts */
+  /* Pin count, atomic: incremented only under the mutex, decremented
+   * without it. PIN_DETACHED is set once the entry has left the hash and
+   * lists while pinned; whoever drops the last pin of a detached entry
+   * frees it. */
   uint32_t pins;
   uint8_t list;
   pg_ent *prev, *next; /* list links; head = MRU, tail = LRU */
   pg_ent *hnext;       /* hash chain */
 };
+
+static inline uint32_t pins_of(pg_ent *e) {
+  return __atomic_load_n(&e->pins, __ATOMIC_ACQUIRE) & ~PIN_DETACHED;
+}
 
 typedef struct pg_list {
   pg_ent *head, *tail;
@@ -164,7 +173,7 @@ static void drop_ghost(pager *p, pg_ent *e) {
 /* LRU-most unpinned entry of a resident list, or NULL. */
 static pg_ent *victim(pager *p, int which) {
   pg_ent *e = p->l[which].tail;
-  while (e && e->pins) e = e->prev;
+  while (e && pins_of(e)) e = e->prev;
   return e;
 }
 
@@ -284,7 +293,7 @@ int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent) {
   ldb_mutex_lock(&p->mu);
   pg_ent *e = h_find(p, pgno);
   if (e && e->data) {
-    e->pins++;
+    __atomic_fetch_add(&e->pins, 1, __ATOMIC_ACQ_REL);
     p->hits++;
     if (e->list == L_T1 || e->list == L_T2) {
       if (e != p->l[L_T2].head) {
@@ -318,7 +327,7 @@ int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent) {
       return LDB_NOMEM;
     }
   }
-  e->pins++;
+  __atomic_fetch_add(&e->pins, 1, __ATOMIC_ACQ_REL);
   ldb_mutex_unlock(&p->mu);
   *data = e->data;
   *ent = e;
@@ -327,17 +336,9 @@ int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent) {
 
 void pager_unpin(pager *p, pg_ent *e) {
   if (!e) return;
-  ldb_mutex_lock(&p->mu);
-  e->pins--;
-  if (e->pins == 0 && e->list == L_NONE) {
-    /* Detached by pager_forget/pager_write while pinned. */
-    free_ent(p, e);
-  } else if (e->pins == 0 && p->l[L_T1].n + p->l[L_T2].n > p->c) {
-    /* The cache ran over budget while everything was pinned. */
-    while (p->l[L_T1].n + p->l[L_T2].n > p->c)
-      if (!arc_replace(p, false)) break;
-  }
-  ldb_mutex_unlock(&p->mu);
+  /* Lock-free: the cache trims itself back to budget on its next insert. */
+  uint32_t old = __atomic_fetch_sub(&e->pins, 1, __ATOMIC_ACQ_REL);
+  if (old == (PIN_DETACHED | 1)) free_ent(p, e);
 }
 
 /* Caller holds mu. Detaches any entry for pgno: ghosts and unpinned pages
@@ -347,7 +348,8 @@ static void forget_locked(pager *p, uint64_t pgno) {
   if (!e) return;
   l_remove(p, e);
   h_remove(p, e);
-  if (e->pins == 0) free_ent(p, e);
+  uint32_t old = __atomic_fetch_or(&e->pins, PIN_DETACHED, __ATOMIC_ACQ_REL);
+  if ((old & ~PIN_DETACHED) == 0) free_ent(p, e);
 }
 
 void pager_forget(pager *p, uint64_t pgno) {

@@ -19,6 +19,7 @@
 
 #include "btree.h"
 #include "helpers/testutil.h"
+#include "pager.h"
 #include "store.h"
 
 static bt_file *open_bt(ldb_store *s, uint32_t ps, int codec, int create,
@@ -273,6 +274,636 @@ static void test_random_512_zstd(void **st) {
   random_run(512, LDB_COMPRESSION_ZSTD, tu_seed("random_512_zstd"));
 }
 
+
+/* ---- helpers for the targeted tests ------------------------------------ */
+
+static void fmt_key(uint8_t *k, size_t *kl, uint64_t i) {
+  *kl = (size_t)snprintf((char *)k, 32, "key%010llu", (unsigned long long)i);
+}
+
+/* Puts keys [0,n) with value "v<ver>-<i>" padded to vlen bytes. */
+static void put_range(bt_file *f, tu_model *m, uint64_t n, int ver,
+                      size_t vlen, uint64_t seq) {
+  bt_merge *mg;
+  assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
+  uint8_t k[32], v[512];
+  size_t kl;
+  for (uint64_t i = 0; i < n; i++) {
+    fmt_key(k, &kl, i);
+    memset(v, 'x', sizeof v);
+    snprintf((char *)v, sizeof v, "v%d-%llu", ver, (unsigned long long)i);
+    assert_int_equal(bt_merge_put(mg, k, kl, v, vlen), LDB_OK);
+    if (m) tu_model_put(m, k, kl, v, vlen);
+  }
+  int rc = bt_merge_commit(mg, seq);
+  if (rc) print_error("commit: %s\n", ldb_err_get());
+  assert_int_equal(rc, LDB_OK);
+}
+
+static uint64_t file_pages(bt_file *f) {
+  bt_stats st;
+  bt_stats_get(f, &st);
+  return st.page_count;
+}
+
+/* Overwriting the same keys again and again reuses freed pages, also
+ * across a reopen. */
+static void test_free_page_reuse(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  bt_file *f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 1, NULL);
+  uint64_t n = tu_scale(10000, 5, 1000);
+  int rounds = (int)tu_scale(50, 3, 10);
+  put_range(f, NULL, n, 0, 100, 1);
+  uint64_t first = file_pages(f);
+  for (int r = 1; r <= rounds; r++) {
+    put_range(f, NULL, n, r, 100, (uint64_t)r + 1);
+    if (r == rounds / 2) {
+      bt_close(f);
+      f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 0, NULL);
+    }
+  }
+  uint64_t last = file_pages(f);
+  print_message("free reuse: %llu pages after the load, %llu after %d "
+                "overwrites\n",
+                (unsigned long long)first, (unsigned long long)last, rounds);
+  assert_true(last < 3 * first);
+  ldb_file *df;
+  uint64_t size;
+  assert_int_equal(ldb_fopen(s, "data.ldb", 0, &df), LDB_OK);
+  assert_int_equal(ldb_fsize(df, &size), LDB_OK);
+  ldb_fclose(df);
+  assert_true(size < 3 * first * 4096);
+  check_ok(f);
+  bt_close(f);
+  ldb_store_destroy(s);
+}
+
+/* A reader holding an old version keeps seeing it while merges rewrite
+ * and delete everything; its pages are not reused until it lets go. */
+static void test_old_version_stays_readable(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  bt_file *f = open_bt(s, 512, LDB_COMPRESSION_NONE, 1, NULL);
+  uint64_t n = tu_scale(3000, 3, 500);
+  tu_model *m0 = tu_model_new();
+  put_range(f, m0, n, 0, 40, 1);
+  bt_tree *old = bt_current(f);
+  for (int r = 1; r <= 6; r++) {
+    put_range(f, NULL, n, r, 60, (uint64_t)r + 1);
+    bt_merge *mg;
+    assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
+    for (uint64_t i = 0; i < n; i += 2) {
+      uint8_t k[32];
+      size_t kl;
+      fmt_key(k, &kl, i);
+      assert_int_equal(bt_merge_delete(mg, k, kl), LDB_OK);
+    }
+    assert_int_equal(bt_merge_commit(mg, 100 + r), LDB_OK);
+    check_ok(f);
+  }
+  /* the old version is intact */
+  assert_int_equal(bt_tree_count(old), n);
+  assert_int_equal(bt_tree_seq(old), 1);
+  bt_cursor *c;
+  assert_int_equal(bt_cursor_open(old, &c), LDB_OK);
+  size_t i = 0;
+  for (int rc = bt_cursor_first(c); rc == LDB_OK; rc = bt_cursor_next(c), i++) {
+    const void *k, *v, *mk, *mv;
+    size_t kl, vl, mkl, mvl;
+    tu_model_at(m0, i, &mk, &mkl, &mv, &mvl);
+    assert_int_equal(bt_cursor_key(c, &k, &kl), LDB_OK);
+    assert_int_equal(bt_cursor_value(c, &v, &vl), LDB_OK);
+    assert_int_equal(kl, mkl);
+    assert_memory_equal(k, mk, kl);
+    assert_int_equal(vl, mvl);
+    assert_memory_equal(v, mv, vl);
+  }
+  assert_int_equal(i, n);
+  bt_cursor_close(c);
+  bt_tree_release(old);
+  /* once released, the next merges reuse its pages */
+  uint64_t before = file_pages(f);
+  for (int r = 0; r < 4; r++) put_range(f, NULL, n, 50 + r, 60, 200 + r);
+  assert_true(file_pages(f) <= before + before / 4);
+  check_ok(f);
+  bt_close(f);
+  tu_model_free(m0);
+  ldb_store_destroy(s);
+}
+
+/* Aborting a merge changes nothing and leaks no page. */
+static void test_merge_abort(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  bt_file *f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 1, NULL);
+  tu_model *m = tu_model_new();
+  tu_rng r;
+  tu_rng_init(&r, 7);
+  put_range(f, m, 2000, 0, 50, 1);
+  uint64_t pages = file_pages(f);
+  bt_merge *mg;
+  assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
+  /* a second merge at once is refused */
+  bt_merge *mg2 = NULL;
+  assert_int_not_equal(bt_merge_begin(f, &mg2), LDB_OK);
+  assert_null(mg2);
+  uint8_t *big = malloc(100000);
+  memset(big, 7, 100000);
+  for (int i = 0; i < 1500; i++) {
+    uint8_t k[32];
+    size_t kl;
+    fmt_key(k, &kl, (uint64_t)i * 3);
+    if (i % 2) assert_int_equal(bt_merge_delete(mg, k, kl), LDB_OK);
+    else assert_int_equal(bt_merge_put(mg, k, kl, big, i % 100 ? 20 : 100000),
+                          LDB_OK);
+  }
+  bt_merge_abort(mg);
+  assert_int_equal(file_pages(f), pages);
+  check_ok(f);
+  compare(f, m, &r, 100);
+  /* a merge after the abort works */
+  put_range(f, m, 2500, 1, 30, 2);
+  check_ok(f);
+  compare(f, m, &r, 100);
+  free(big);
+  tu_model_free(m);
+  bt_close(f);
+  ldb_store_destroy(s);
+}
+
+/* Makes a merge of a fixed random batch on top of the model (applied to
+ * the model copy only when asked). */
+static int apply_batch(bt_file *f, tu_model *m, uint64_t seed, int ops,
+                       uint64_t seq) {
+  tu_rng r;
+  tu_rng_init(&r, seed);
+  bt_merge *mg;
+  int rc = bt_merge_begin(f, &mg);
+  if (rc) return rc;
+  static uint8_t val[20000];
+  for (int i = 0; i < ops; i++) {
+    uint8_t k[32];
+    size_t kl;
+    fmt_key(k, &kl, tu_below(&r, 4000));
+    if (tu_chance(&r, 30)) {
+      if ((rc = bt_merge_delete(mg, k, kl))) goto fail;
+      if (m) tu_model_del(m, k, kl);
+    } else {
+      size_t vl = tu_chance(&r, 3) ? 2000 + tu_below(&r, 18000)
+                                   : tu_below(&r, 100);
+      tu_fill(&r, val, vl);
+      if ((rc = bt_merge_put(mg, k, kl, val, vl))) goto fail;
+      if (m) tu_model_put(m, k, kl, val, vl);
+    }
+  }
+  return bt_merge_commit(mg, seq);
+fail:
+  bt_merge_abort(mg);
+  return rc;
+}
+
+/* Every write or sync of a commit failing (I/O error or disk full, once or
+ * sticky) leaves the previous version current, durable and leak-free, and
+ * the same merge succeeds once the fault is gone. */
+static void test_commit_failures(void **st) {
+  (void)st;
+  ldb_store *inner, *fs;
+  assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+  assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+  bt_file *f = open_bt(fs, 4096, LDB_COMPRESSION_NONE, 1, NULL);
+  tu_model *m = tu_model_new();
+  tu_rng r;
+  tu_rng_init(&r, 11);
+  assert_int_equal(apply_batch(f, m, 1, 3000, 1), LDB_OK);
+  int ops = (int)tu_scale(600, 3, 150);
+  /* how many writes+syncs does one commit take? */
+  tu_model *probe = tu_model_clone(m);
+  uint64_t c0 = ldb_faulty_count(fs, LDB_FAULT_WRITE | LDB_FAULT_SYNC);
+  assert_int_equal(apply_batch(f, probe, 2, ops, 2), LDB_OK);
+  uint64_t per = ldb_faulty_count(fs, LDB_FAULT_WRITE | LDB_FAULT_SYNC) - c0;
+  tu_model_free(m);
+  m = probe;
+  uint64_t step = per / (uint64_t)tu_scale(40, 4, 8) + 1;
+  uint64_t seed = 100, seq = 3;
+  for (uint64_t nth = 1; nth <= per + 2; nth += step) {
+    int code = nth % 2 ? LDB_FULL : LDB_IOERR;
+    int sticky = (nth / step) % 3 != 0;
+    ldb_faulty_fail_nth(fs, nth, LDB_FAULT_WRITE | LDB_FAULT_SYNC, code,
+                        sticky);
+    tu_model *next = tu_model_clone(m);
+    int rc = apply_batch(f, next, seed, ops, seq);
+    ldb_faulty_clear(fs);
+    if (rc == LDB_OK) {
+      tu_model_free(m);
+      m = next;
+    } else {
+      assert_true(rc == code);
+      tu_model_free(next);
+      bt_tree *t = bt_current(f);
+      assert_int_equal(bt_tree_seq(t), seq - 1);
+      bt_tree_release(t);
+      check_ok(f);
+      compare(f, m, &r, 30);
+      /* the same merge succeeds now */
+      next = tu_model_clone(m);
+      assert_int_equal(apply_batch(f, next, seed, ops, seq), LDB_OK);
+      tu_model_free(m);
+      m = next;
+    }
+    seed++;
+    seq++;
+    check_ok(f);
+    compare(f, m, &r, 30);
+  }
+  /* and a reopen sees the last version */
+  bt_close(f);
+  f = open_bt(fs, 4096, LDB_COMPRESSION_NONE, 0, NULL);
+  check_ok(f);
+  compare(f, m, &r, 100);
+  bt_close(f);
+  tu_model_free(m);
+  ldb_store_destroy(fs);
+  ldb_store_destroy(inner);
+}
+
+/* Power loss at either sync of a commit (unsynced writes dropped or torn)
+ * leaves the old or the new tree, whole. */
+static void test_crash_during_commit(void **st) {
+  (void)st;
+  int trials = (int)tu_scale(24, 4, 6);
+  for (int trial = 0; trial < trials; trial++) {
+    ldb_store *inner, *fs;
+    assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+    assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+    bt_file *f = open_bt(fs, trial % 2 ? 512 : 4096, LDB_COMPRESSION_NONE, 1,
+                         NULL);
+    tu_model *m = tu_model_new();
+    tu_rng r;
+    tu_rng_init(&r, (uint64_t)trial);
+    for (int i = 0; i < 3; i++)
+      assert_int_equal(apply_batch(f, m, 1000 + (uint64_t)trial * 10 + i, 800,
+                                   (uint64_t)i + 1),
+                       LDB_OK);
+    tu_model *next = tu_model_clone(m);
+    int mode = trial % 4 < 2 ? LDB_CRASH_DROP : LDB_CRASH_TEAR;
+    ldb_faulty_crash_at_sync(fs, (uint64_t)(trial % 2) + 1, mode,
+                             (uint64_t)trial);
+    int rc = apply_batch(f, next, 5000 + (uint64_t)trial, 800, 4);
+    assert_int_not_equal(rc, LDB_OK);
+    assert_true(ldb_faulty_crashed(fs));
+    bt_close(f);
+    ldb_store_destroy(fs);
+    /* "reboot" on the inner store */
+    f = open_bt(inner, 4096, LDB_COMPRESSION_NONE, 0, NULL);
+    check_ok(f);
+    bt_tree *t = bt_current(f);
+    uint64_t seq = bt_tree_seq(t);
+    bt_tree_release(t);
+    assert_true(seq == 3 || seq == 4);
+    compare(f, seq == 3 ? m : next, &r, 50);
+    /* and it keeps working */
+    assert_int_equal(apply_batch(f, seq == 3 ? m : next, 77, 300, 10), LDB_OK);
+    check_ok(f);
+    compare(f, seq == 3 ? m : next, &r, 50);
+    bt_close(f);
+    tu_model_free(m);
+    tu_model_free(next);
+    ldb_store_destroy(inner);
+  }
+}
+
+/* Raw access to the data file for damage tests. */
+static void patch_page(ldb_store *s, uint64_t off, size_t len, uint8_t xor_) {
+  ldb_file *df;
+  assert_int_equal(ldb_fopen(s, "data.ldb", 0, &df), LDB_OK);
+  uint8_t b[1];
+  for (size_t i = 0; i < len; i++) {
+    assert_int_equal(ldb_fread_full(df, off + i, b, 1), LDB_OK);
+    b[0] ^= xor_;
+    assert_int_equal(ldb_fwrite(df, off + i, b, 1), LDB_OK);
+  }
+  ldb_fclose(df);
+}
+
+/* A flipped byte anywhere in a tree or overflow page is LDB_CORRUPT for
+ * bt_check (and for reads that reach it), never a crash. */
+static void test_check_detects_flipped_byte(void **st) {
+  (void)st;
+  tu_rng r;
+  tu_rng_init(&r, tu_seed("flip"));
+  for (int trial = 0; trial < (int)tu_scale(30, 3, 8); trial++) {
+    ldb_store *s;
+    assert_int_equal(ldb_store_memory(&s), LDB_OK);
+    bt_file *f = open_bt(s, 512, LDB_COMPRESSION_NONE, 1, NULL);
+    tu_model *m = tu_model_new();
+    assert_int_equal(apply_batch(f, m, 3, 500, 1), LDB_OK);
+    /* pick a page that is in use: not free, not meta */
+    uint64_t pages = file_pages(f);
+    bt_close(f);
+    uint64_t pg = 2 + tu_below(&r, pages - 2);
+    patch_page(s, pg * 512 + 4 + tu_below(&r, 508), 1,
+               (uint8_t)(1 + tu_below(&r, 255)));
+    f = open_bt(s, 512, LDB_COMPRESSION_NONE, 0, NULL);
+    int rc = bt_check(f);
+    /* free pages are not read by the check, so a flip there may pass */
+    if (rc != LDB_OK) {
+      assert_int_equal(rc, LDB_CORRUPT);
+      assert_non_null(strstr(ldb_err_get(), "page"));
+    }
+    /* reads never crash: every lookup is OK, NOTFOUND or CORRUPT */
+    bt_tree *t = bt_current(f);
+    uint8_t buf[100];
+    for (size_t i = 0; i < tu_model_count(m); i++) {
+      const void *k, *v;
+      size_t kl, vl, len;
+      tu_model_at(m, i, &k, &kl, &v, &vl);
+      int g = bt_get(t, k, kl, buf, sizeof buf, &len);
+      assert_true(g == LDB_OK || g == LDB_CORRUPT);
+    }
+    bt_tree_release(t);
+    bt_close(f);
+    tu_model_free(m);
+    ldb_store_destroy(s);
+  }
+  /* a flip in the root page always fails the check */
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  bt_file *f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 1, NULL);
+  put_range(f, NULL, 10, 0, 10, 1);
+  check_ok(f);
+  bt_close(f);
+  patch_page(s, 2 * 4096 + 100, 1, 0x20); /* the only tree page */
+  f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 0, NULL);
+  assert_int_equal(bt_check(f), LDB_CORRUPT);
+  assert_non_null(strstr(ldb_err_get(), "page 2"));
+  bt_tree *t = bt_current(f);
+  uint8_t buf[16];
+  size_t len;
+  assert_int_equal(bt_get(t, "key0000000001", 13, buf, sizeof buf, &len),
+                   LDB_CORRUPT);
+  bt_tree_release(t);
+  bt_close(f);
+  ldb_store_destroy(s);
+}
+
+/* Meta slots: a torn slot 0 (page size unknown) is found through slot 1;
+ * both bad is LDB_CORRUPT; a newer format is LDB_INVALID. */
+static void test_meta_slots(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  bt_file *f = open_bt(s, 16384, LDB_COMPRESSION_NONE, 1, NULL);
+  tu_model *m = tu_model_new();
+  tu_rng r;
+  tu_rng_init(&r, 5);
+  put_range(f, m, 500, 0, 20, 1); /* counter 2 -> slot 0 */
+  put_range(f, m, 700, 1, 20, 2); /* counter 3 -> slot 1 */
+  bt_close(f);
+  /* wipe slot 0 entirely: page size must be discovered from slot 1 */
+  patch_page(s, 0, 16384, 0xff);
+  f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 0, NULL);
+  assert_int_equal(bt_page_size(f), 16384);
+  bt_tree *t = bt_current(f);
+  assert_int_equal(bt_tree_seq(t), 2);
+  bt_tree_release(t);
+  check_ok(f);
+  compare(f, m, &r, 50);
+  /* the next commit rewrites slot 0 */
+  put_range(f, m, 800, 2, 20, 3);
+  bt_close(f);
+  f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 0, NULL);
+  t = bt_current(f);
+  assert_int_equal(bt_tree_seq(t), 3);
+  bt_tree_release(t);
+  compare(f, m, &r, 50);
+  bt_close(f);
+  /* a torn newest slot falls back to the older version */
+  patch_page(s, 100, 1, 1); /* slot 0 holds counter 4 now */
+  f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 0, NULL);
+  t = bt_current(f);
+  assert_int_equal(bt_tree_seq(t), 2);
+  bt_tree_release(t);
+  check_ok(f);
+  bt_close(f);
+  /* both bad */
+  patch_page(s, 16384 + 200, 1, 1);
+  bt_config cfg = {0};
+  cfg.cache_size = 1 << 20;
+  assert_int_equal(bt_open(s, &cfg, &f, NULL), LDB_CORRUPT);
+  ldb_store_destroy(s);
+  tu_model_free(m);
+
+  /* newer format version in a valid meta page */
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 1, NULL);
+  bt_close(f);
+  ldb_file *df;
+  uint8_t pg[4096];
+  assert_int_equal(ldb_fopen(s, "data.ldb", 0, &df), LDB_OK);
+  for (uint64_t slot = 0; slot < 2; slot++) {
+    assert_int_equal(ldb_fread_full(df, slot * 4096, pg, 4096), LDB_OK);
+    ldb_put32(pg + 16 + 8, LDB_FORMAT_VERSION + 1);
+    pager_seal(pg, 4096, slot);
+    assert_int_equal(ldb_fwrite(df, slot * 4096, pg, 4096), LDB_OK);
+  }
+  ldb_fclose(df);
+  assert_int_equal(bt_open(s, &cfg, &f, NULL), LDB_INVALID);
+  /* missing file without create */
+  ldb_store *s2;
+  assert_int_equal(ldb_store_memory(&s2), LDB_OK);
+  assert_int_equal(bt_open(s2, &cfg, &f, NULL), LDB_NOTFOUND);
+  ldb_store_destroy(s2);
+  ldb_store_destroy(s);
+}
+
+/* Large values and keys: several MiB through overflow chains on small and
+ * large pages, compressed and not; 1024-byte keys on 512-byte pages; empty
+ * values; partial reads with a small buffer. */
+static void test_large_values_and_keys(void **st) {
+  (void)st;
+  static const uint32_t sizes[] = {512, 4096, 65536};
+  static const int codecs[] = {LDB_COMPRESSION_NONE, LDB_COMPRESSION_ZSTD,
+                               LDB_COMPRESSION_LZ4};
+  size_t big = tu_quick() ? (1u << 20) + 17 : (6u << 20) + 17;
+  uint8_t *val = malloc(big), *out = malloc(big);
+  tu_rng r;
+  tu_rng_init(&r, 3);
+  for (int si = 0; si < 3; si++) {
+    for (int ci = 0; ci < 3; ci++) {
+      ldb_store *s;
+      assert_int_equal(ldb_store_memory(&s), LDB_OK);
+      bt_file *f = open_bt(s, sizes[si], codecs[ci], 1, NULL);
+      tu_model *m = tu_model_new();
+      bt_merge *mg;
+      assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
+      make_val(&r, val, big, ci != 0);
+      assert_int_equal(bt_merge_put(mg, "big", 3, val, big), LDB_OK);
+      tu_model_put(m, "big", 3, val, big);
+      assert_int_equal(bt_merge_put(mg, "empty", 5, "", 0), LDB_OK);
+      tu_model_put(m, "empty", 5, "", 0);
+      uint8_t key[LDB_MAX_KEY_SIZE];
+      for (int i = 0; i < 40; i++) {
+        memset(key, 'k', sizeof key); /* long shared prefixes */
+        ldb_put32(key + sizeof key - 4 - (i % 3) * 300, (uint32_t)i * 7919);
+        size_t kl = i % 2 ? LDB_MAX_KEY_SIZE : LDB_MAX_KEY_SIZE - 1 - i;
+        size_t vl = (size_t)tu_below(&r, 3000);
+        tu_fill(&r, val, vl);
+        assert_int_equal(bt_merge_put(mg, key, kl, val, vl), LDB_OK);
+        tu_model_put(m, key, kl, val, vl);
+      }
+      assert_int_equal(bt_merge_commit(mg, 1), LDB_OK);
+      check_ok(f);
+      compare(f, m, &r, 20);
+      const void *mv;
+      size_t mvl, len;
+      assert_true(tu_model_get(m, "big", 3, &mv, &mvl));
+      bt_tree *t = bt_current(f);
+      assert_int_equal(bt_get(t, "big", 3, out, big, &len), LDB_OK);
+      assert_int_equal(len, big);
+      assert_memory_equal(out, mv, big);
+      assert_int_equal(bt_get(t, "big", 3, out, 10, &len), LDB_OK);
+      assert_int_equal(len, big);
+      assert_memory_equal(out, mv, 10);
+      assert_int_equal(bt_get(t, "empty", 5, out, 10, &len), LDB_OK);
+      assert_int_equal(len, 0);
+      /* oversize inputs are refused */
+      bt_tree_release(t);
+      assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
+      assert_int_equal(bt_merge_put(mg, key, LDB_MAX_KEY_SIZE + 1, "", 0),
+                       LDB_INVALID);
+      assert_int_equal(bt_merge_put(mg, "", 0, "", 0), LDB_INVALID);
+      bt_merge_abort(mg);
+      /* replace then delete the big value: its chain is freed */
+      uint64_t pages = file_pages(f);
+      assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
+      assert_int_equal(bt_merge_delete(mg, "big", 3), LDB_OK);
+      tu_model_del(m, "big", 3);
+      assert_int_equal(bt_merge_commit(mg, 2), LDB_OK);
+      check_ok(f);
+      bt_stats stt;
+      bt_stats_get(f, &stt);
+      /* the chain's pages are free now (the file only grew by a new leaf
+       * and the pages of the longer free list) */
+      if (codecs[ci] == LDB_COMPRESSION_NONE) /* else it compressed well */
+        assert_true(stt.free_pages >= big / sizes[si] / 2);
+      assert_true(stt.page_count <= pages + 2 + big / sizes[si] / 100);
+      bt_close(f);
+      f = open_bt(s, 4096, codecs[ci], 0, NULL);
+      compare(f, m, &r, 20);
+      check_ok(f);
+      bt_close(f);
+      tu_model_free(m);
+      ldb_store_destroy(s);
+    }
+  }
+  free(val);
+  free(out);
+}
+
+/* Readers on many threads see whole versions while merges run. */
+typedef struct reader_arg {
+  bt_file *f;
+  uint64_t n;
+  int stop;
+  int errors;
+  uint64_t reads;
+} reader_arg;
+
+static void *reader_main(void *p) {
+  reader_arg *ra = p;
+  tu_rng r;
+  tu_rng_init(&r, (uint64_t)(uintptr_t)p);
+  while (!__atomic_load_n(&ra->stop, __ATOMIC_ACQUIRE)) {
+    bt_tree *t = bt_current(ra->f);
+    uint64_t ver = bt_tree_seq(t);
+    for (int i = 0; i < 200; i++) {
+      uint8_t k[32], v[64], want[64];
+      size_t kl, len;
+      uint64_t idx = tu_below(&r, ra->n);
+      fmt_key(k, &kl, idx);
+      int rc = bt_get(t, k, kl, v, sizeof v, &len);
+      memset(want, 'x', sizeof want);
+      snprintf((char *)want, sizeof want, "v%d-%llu", (int)ver - 1,
+               (unsigned long long)idx);
+      if (rc != LDB_OK || len != 40 || memcmp(v, want, 40) != 0)
+        __atomic_fetch_add(&ra->errors, 1, __ATOMIC_RELAXED);
+      __atomic_fetch_add(&ra->reads, 1, __ATOMIC_RELAXED);
+    }
+    bt_tree_release(t);
+  }
+  return NULL;
+}
+
+static void test_concurrent_readers(void **st) {
+  (void)st;
+  if (!ldb_threads_available()) skip();
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  bt_config cfg = {0};
+  cfg.page_size = 4096;
+  cfg.cache_size = 64 * 4096; /* small: eviction under concurrency */
+  cfg.create = 1;
+  bt_file *f;
+  assert_int_equal(bt_open(s, &cfg, &f, NULL), LDB_OK);
+  reader_arg ra = {0};
+  ra.f = f;
+  ra.n = tu_scale(20000, 4, 2000);
+  put_range(f, NULL, ra.n, 0, 40, 1);
+  ldb_thread th[4];
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(ldb_thread_start(&th[i], reader_main, &ra), LDB_OK);
+  int rounds = (int)tu_scale(15, 3, 4);
+  for (int v = 1; v <= rounds; v++) put_range(f, NULL, ra.n, v, 40, v + 1);
+  __atomic_store_n(&ra.stop, 1, __ATOMIC_RELEASE);
+  for (int i = 0; i < 4; i++) ldb_thread_join(th[i]);
+  assert_int_equal(ra.errors, 0);
+  assert_true(ra.reads > 0);
+  check_ok(f);
+  bt_stats stt;
+  bt_stats_get(f, &stt);
+  assert_true(stt.cache_bytes <= stt.cache_capacity);
+  assert_true(stt.cache_evictions > 0);
+  bt_close(f);
+  ldb_store_destroy(s);
+}
+
+/* An ascending bulk load fills pages well and is fast. */
+static void test_ascending_load(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  bt_file *f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 1, NULL);
+  uint64_t n = tu_scale(100000, 10, 5000);
+  uint64_t t0 = ldb_now_ns();
+  put_range(f, NULL, n, 0, 16, 1);
+  uint64_t t1 = ldb_now_ns();
+  print_message("ascending load of %llu keys: %.1f ms, %llu pages\n",
+                (unsigned long long)n, (t1 - t0) / 1e6,
+                (unsigned long long)file_pages(f));
+  /* 14-byte keys + 16-byte values: ~41 bytes a cell; >= 85% fill */
+  assert_true(file_pages(f) < n * 41 / 4080 * 100 / 85 + 8);
+  check_ok(f);
+  /* lookups */
+  bt_tree *t = bt_current(f);
+  uint64_t t2 = ldb_now_ns();
+  for (uint64_t i = 0; i < n; i++) {
+    uint8_t k[32], v[32];
+    size_t kl, len;
+    fmt_key(k, &kl, (i * 7919) % n);
+    assert_int_equal(bt_get(t, k, kl, v, sizeof v, &len), LDB_OK);
+  }
+  uint64_t t3 = ldb_now_ns();
+  print_message("%llu gets: %.0f ns each\n", (unsigned long long)n,
+                (double)(t3 - t2) / (double)n);
+  bt_tree_release(t);
+  bt_close(f);
+  ldb_store_destroy(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_512_none),
@@ -280,6 +911,16 @@ int main(void) {
       cmocka_unit_test(test_random_16384_zstd),
       cmocka_unit_test(test_random_4096_none),
       cmocka_unit_test(test_random_512_zstd),
+      cmocka_unit_test(test_free_page_reuse),
+      cmocka_unit_test(test_old_version_stays_readable),
+      cmocka_unit_test(test_merge_abort),
+      cmocka_unit_test(test_commit_failures),
+      cmocka_unit_test(test_crash_during_commit),
+      cmocka_unit_test(test_check_detects_flipped_byte),
+      cmocka_unit_test(test_meta_slots),
+      cmocka_unit_test(test_large_values_and_keys),
+      cmocka_unit_test(test_concurrent_readers),
+      cmocka_unit_test(test_ascending_load),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
