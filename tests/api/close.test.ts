@@ -1,0 +1,108 @@
+/* close.test.ts — close semantics of databases, scans and transactions. */
+import {
+  backendName, cleanup, deepEqual, equal, ok, openDb, reopen, text, throwsCode, tmpName, type Database,
+} from './backend.js';
+
+const afterClose: Array<[string, (db: Database) => unknown]> = [
+  ['get', (db) => db.get('a')],
+  ['has', (db) => db.has('a')],
+  ['getBatch', (db) => db.getBatch(['a'])],
+  ['put', (db) => db.put('a', 'b')],
+  ['delete', (db) => db.delete('a')],
+  ['putBatch', (db) => db.putBatch([['a', 'b']])],
+  ['deleteBatch', (db) => db.deleteBatch(['a'])],
+  ['batch', (db) => db.batch([{ type: 'del', key: 'a' }])],
+  ['scan', (db) => db.scan()],
+  ['scanPrefix', (db) => db.scanPrefix('a')],
+  ['scanReverse', (db) => db.scanReverse()],
+  ['keys', (db) => db.keys()],
+  ['values', (db) => db.values()],
+  ['beginTransaction', (db) => db.beginTransaction()],
+  ['transaction', (db) => db.transaction(() => 1)],
+  ['flush', (db) => db.flush()],
+  ['checkpoint', (db) => db.checkpoint()],
+  ['check', (db) => db.check()],
+  ['backup', (db) => db.backup(tmpName())],
+  ['metrics', (db) => db.metrics()],
+  ['metricsText', (db) => db.metricsText()],
+];
+
+describe(`closing [${backendName}]`, () => {
+  afterEach(cleanup);
+
+  it('close is idempotent and every later call throws CLOSED', () => {
+    const db = openDb();
+    db.put('a', '1');
+    db.close();
+    db.close();
+    equal(db.closed, true);
+    for (const [name, fn] of afterClose) throwsCode(() => fn(db), 'CLOSED', name);
+  });
+
+  it('healthCheck on a closed database reports it instead of throwing', () => {
+    const db = openDb();
+    equal(db.healthCheck().healthy, true);
+    db.close();
+    const h = db.healthCheck();
+    equal(h.healthy, false);
+    equal(h.closed, true);
+    ok(h.issues.length > 0);
+  });
+
+  it('closing the database ends open scans and transactions', () => {
+    let db = openDb();
+    db.putBatch([['a', '1'], ['b', '2'], ['c', '3']]);
+    const it = db.scan();
+    equal(text(it.next().value[0]), 'a');
+    const tx = db.beginTransaction();
+    tx.put('z', 'uncommitted');
+    const txScan = tx.scan();
+    db.close();
+    deepEqual(it.next(), { done: true, value: undefined });
+    throwsCode(() => it.seek('a'), 'CLOSED');
+    equal(tx.closed, true);
+    throwsCode(() => tx.get('a'), 'CLOSED');
+    throwsCode(() => tx.commit(), 'CLOSED');
+    tx.abort();
+    deepEqual(txScan.next(), { done: true, value: undefined });
+    db = reopen(db);
+    equal(db.get('z'), undefined, 'the open transaction was aborted');
+    equal(text(db.get('c')), '3');
+  });
+
+  it('scan return() is idempotent; a finished scan stays done', () => {
+    const db = openDb();
+    db.put('a', '1');
+    const it = db.scan();
+    deepEqual([...it].length, 1);
+    deepEqual(it.next(), { done: true, value: undefined });
+    it.return();
+    it.close();
+    deepEqual(it.next(), { done: true, value: undefined });
+  });
+
+  it('many open and closed handles in a row (no leak of locks)', () => {
+    const name = tmpName();
+    for (let i = 0; i < 20; i++) {
+      const db = openDb(name);
+      db.put(`k${i}`, 'v');
+      const it = db.scan();
+      it.next();
+      db.beginTransaction().put('x', 'y');
+      db.close();
+    }
+    const db = openDb(name);
+    equal([...db.keys()].length, 20);
+  });
+
+  it('two handles on one database share data; closing one keeps the other', () => {
+    const name = tmpName();
+    const a = openDb(name);
+    const b = openDb(name);
+    a.put('k', 'from a');
+    equal(text(b.get('k')), 'from a');
+    a.close();
+    b.put('k2', 'from b');
+    equal(text(b.get('k')), 'from a');
+  });
+});

@@ -1,0 +1,100 @@
+/* errors.test.ts — every bad input maps to its documented error: TypeError
+ * for wrong types, LightningDbError INVALID_ARGUMENT for bad values. */
+import {
+  backendName, cleanup, equal, ok, openDb, thrown, throwsCode, throwsType, tmpName, LightningDbError,
+  type Database,
+} from './backend.js';
+
+type Case = [name: string, fn: (db: Database) => unknown, expect: 'TypeError' | string];
+
+const KEY_1024 = new Uint8Array(1024).fill(0x6b);
+const KEY_1025 = new Uint8Array(1025).fill(0x6b);
+const KEY_2000 = new Uint8Array(2000).fill(0x6b);
+
+const cases: Case[] = [
+  ['get(undefined)', (db) => db.get(undefined), 'TypeError'],
+  ['get(null)', (db) => db.get(null), 'TypeError'],
+  ['get(123)', (db) => db.get(123), 'TypeError'],
+  ['get({})', (db) => db.get({}), 'TypeError'],
+  ['get([1])', (db) => db.get([1]), 'TypeError'],
+  ['get(new Uint16Array(2))', (db) => db.get(new Uint16Array(2)), 'TypeError'],
+  ['get(ArrayBuffer)', (db) => db.get(new ArrayBuffer(2)), 'TypeError'],
+  ['has(true)', (db) => db.has(true), 'TypeError'],
+  ['put(key, undefined)', (db) => db.put('k', undefined), 'TypeError'],
+  ['put(key, 5)', (db) => db.put('k', 5), 'TypeError'],
+  ['put(key, null)', (db) => db.put('k', null), 'TypeError'],
+  ['put(5, value)', (db) => db.put(5, 'v'), 'TypeError'],
+  ['delete(undefined)', (db) => db.delete(undefined), 'TypeError'],
+  ['put(empty string key)', (db) => db.put('', 'v'), 'INVALID_ARGUMENT'],
+  ['put(empty byte key)', (db) => db.put(new Uint8Array(0), 'v'), 'INVALID_ARGUMENT'],
+  ['get(empty key)', (db) => db.get(''), 'INVALID_ARGUMENT'],
+  ['delete(empty key)', (db) => db.delete(''), 'INVALID_ARGUMENT'],
+  ['put(1025-byte key)', (db) => db.put(KEY_1025, 'v'), 'INVALID_ARGUMENT'],
+  ['put(2000-byte key)', (db) => db.put(KEY_2000, 'v'), 'INVALID_ARGUMENT'],
+  ['get(2000-byte key)', (db) => db.get(KEY_2000), 'INVALID_ARGUMENT'],
+  ['delete(2000-byte key)', (db) => db.delete(KEY_2000), 'INVALID_ARGUMENT'],
+  ['tx.put(2000-byte key)', (db) => db.transaction((tx) => tx.put(KEY_2000, 'v')), 'INVALID_ARGUMENT'],
+  ['put(value of 64 MiB + 1)', (db) => db.put('k', new Uint8Array(64 * 1024 * 1024 + 1)), 'INVALID_ARGUMENT'],
+  ['backup(42)', (db) => db.backup(42 as never), 'TypeError'],
+  ['backup("")', (db) => db.backup(''), 'INVALID_ARGUMENT'],
+];
+
+describe(`errors [${backendName}]`, () => {
+  afterEach(cleanup);
+
+  for (const [name, fn, expect] of cases) {
+    it(`${name} -> ${expect}`, () => {
+      const db = openDb();
+      if (expect === 'TypeError') throwsType(() => fn(db), name);
+      else throwsCode(() => fn(db), expect, name);
+      // the handle stays usable after any bad input
+      db.put('after', 'ok');
+      equal(db.has('after'), true);
+    });
+  }
+
+  it('a 1024-byte key is allowed', () => {
+    const db = openDb();
+    db.put(KEY_1024, 'v');
+    equal(db.has(KEY_1024), true);
+  });
+
+  const badOptions: Array<[string, unknown, string]> = [
+    ['options "x"', 'x', 'TypeError'],
+    ['pageSize "4096"', { pageSize: '4096' }, 'TypeError'],
+    ['pageSize 1000', { pageSize: 1000 }, 'INVALID_ARGUMENT'],
+    ['pageSize 256', { pageSize: 256 }, 'INVALID_ARGUMENT'],
+    ['pageSize 131072', { pageSize: 131072 }, 'INVALID_ARGUMENT'],
+    ['pageSize -1', { pageSize: -1 }, 'INVALID_ARGUMENT'],
+    ['cacheSize 1.5', { cacheSize: 1.5 }, 'INVALID_ARGUMENT'],
+    ['compression "gzip"', { compression: 'gzip' }, 'INVALID_ARGUMENT'],
+    ['compression 1', { compression: 1 }, 'TypeError'],
+    ['syncMode "always"', { syncMode: 'always' }, 'INVALID_ARGUMENT'],
+    ['syncMode true', { syncMode: true }, 'TypeError'],
+    ['readOnly "yes"', { readOnly: 'yes' }, 'TypeError'],
+    ['createIfMissing 1', { createIfMissing: 1 }, 'TypeError'],
+    ['keyEncoding "hex"', { keyEncoding: 'hex' }, 'INVALID_ARGUMENT'],
+    ['valueEncoding 0', { valueEncoding: 0 }, 'TypeError'],
+  ];
+  for (const [name, options, expect] of badOptions) {
+    it(`open with ${name} -> ${expect}`, () => {
+      const fn = () => openDb(tmpName(), options as never);
+      if (expect === 'TypeError') throwsType(fn, name);
+      else throwsCode(fn, expect, name);
+    });
+  }
+
+  it('open with a path that is not a string is a TypeError', () => {
+    throwsType(() => openDb(42 as never));
+  });
+
+  it('every LightningDbError has a stable code, a name and a useful message', () => {
+    const db = openDb();
+    const e = thrown(() => db.put(KEY_2000, 'v'));
+    ok(e instanceof LightningDbError);
+    ok(e instanceof Error);
+    equal(e.name, 'LightningDbError');
+    equal(e.code, 'INVALID_ARGUMENT');
+    ok(/key/i.test(e.message), `message mentions the key: ${e.message}`);
+  });
+});

@@ -1,0 +1,98 @@
+/* maintenance.test.ts — flush, checkpoint, check, backup, metrics,
+ * metricsText and healthCheck. */
+import {
+  backendName, cleanup, deepEqual, equal, ok, openDb, pattern, text, throwsCode, tmpName,
+} from './backend.js';
+
+describe(`maintenance and monitoring [${backendName}]`, () => {
+  afterEach(cleanup);
+
+  it('flush, checkpoint and check succeed on a busy database', () => {
+    const db = openDb(undefined, { syncMode: 'normal' });
+    for (let i = 0; i < 500; i++) db.put(`k${i}`, pattern(300, i));
+    db.flush();
+    db.checkpoint();
+    const m = db.metrics();
+    ok(m.checkpoints >= 1, 'a checkpoint was counted');
+    equal(m.checkpointSeq, m.lastSeq, 'everything merged');
+    db.check();
+    for (let i = 0; i < 500; i += 2) db.delete(`k${i}`);
+    db.checkpoint();
+    db.check();
+    equal([...db.keys()].length, 250);
+  });
+
+  it('backup writes a consistent copy that opens on its own', () => {
+    const db = openDb();
+    db.putBatch([['a', '1'], ['b', '2']]);
+    const dest = tmpName();
+    db.backup(dest);
+    db.put('c', 'after backup');
+    const copy = openDb(dest);
+    deepEqual([...copy.scan()].map(([k, v]) => [text(k), text(v)]), [['a', '1'], ['b', '2']]);
+    copy.check();
+    throwsCode(() => db.backup(dest), 'INVALID_ARGUMENT');
+  });
+
+  it('metrics count operations and report sizes, cache and latency', () => {
+    const db = openDb();
+    const m0 = db.metrics();
+    for (let i = 0; i < 100; i++) db.put(`k${i}`, 'v');
+    for (let i = 0; i < 50; i++) db.get(`k${i}`);
+    db.delete('k0');
+    db.transaction((tx) => tx.put('t', 'x'));
+    const tx = db.beginTransaction();
+    tx.abort();
+    const m = db.metrics();
+    ok(m.puts - m0.puts >= 101, `puts ${m.puts}`);
+    ok(m.gets - m0.gets >= 50, `gets ${m.gets}`);
+    ok(m.deletes - m0.deletes >= 1);
+    ok(m.commits - m0.commits >= 102);
+    ok(m.aborts - m0.aborts >= 1);
+    ok(m.cacheHitRate >= 0 && m.cacheHitRate <= 1);
+    ok(m.cacheCapacity > 0);
+    ok(m.pageSize >= 512);
+    ok(m.opsPerSec.sinceOpen >= 0 && m.opsPerSec.lastInterval >= 0);
+    ok(m.latency.get.p50 >= 0 && m.latency.get.p99 >= m.latency.get.p50);
+    ok(m.latency.commit.p99 >= m.latency.commit.p50);
+    equal(m.activeTransactions, 0);
+    equal(m.backgroundError, 'OK');
+    equal(typeof m.dataFileSize, 'number');
+    equal(typeof m.logFileSize, 'number');
+    equal(typeof m.memtableBytes, 'number');
+    const open = db.beginTransaction();
+    equal(db.metrics().activeTransactions, 1);
+    open.abort();
+  });
+
+  it('metricsText is Prometheus text exposition', () => {
+    const db = openDb();
+    db.put('a', '1');
+    db.get('a');
+    const t = db.metricsText();
+    ok(t.endsWith('\n'));
+    for (const name of ['lightningdb_gets_total', 'lightningdb_puts_total', 'lightningdb_commits_total',
+      'lightningdb_cache_hit_ratio', 'lightningdb_active_transactions', 'lightningdb_data_file_bytes',
+      'lightningdb_get_latency_seconds', 'lightningdb_commit_latency_seconds']) {
+      ok(t.includes(`# HELP ${name} `), `HELP for ${name}`);
+      ok(t.includes(`# TYPE ${name} `), `TYPE for ${name}`);
+    }
+    // every sample line is `name{labels} value`
+    for (const line of t.trim().split('\n')) {
+      if (line.startsWith('#')) continue;
+      ok(/^lightningdb_[a-z_]+(\{le="[^"]+"\})? [-+0-9.eInfa]+$/.test(line), `sample line: ${line}`);
+    }
+    ok(/lightningdb_gets_total [1-9]/.test(t), 'counts the get');
+    ok(t.includes('lightningdb_get_latency_seconds_bucket{le="+Inf"}'));
+  });
+
+  it('healthCheck reports a healthy open database', () => {
+    const db = openDb();
+    const h = db.healthCheck();
+    equal(h.healthy, true);
+    deepEqual(h.issues, []);
+    equal(h.closed, false);
+    equal(h.backgroundError, 'OK');
+    equal(typeof h.checkedAt, 'string');
+  });
+});
