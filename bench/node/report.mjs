@@ -69,17 +69,20 @@ export function evaluateTargets(run, targets) {
   });
 }
 
-/** Columns for ratio display: [label, a, b]. */
+/** Columns for ratio display: [label, a, b] — LightningDB ÷ each peer, the
+ * WebAssembly engine ÷ native, LightningDB-on-IndexedDB ÷ raw IndexedDB. */
+const RATIO_PAIRS = [
+  ['lightningdb', 'lmdb'], ['lightningdb', 'classic-level'], ['lightningdb', 'better-sqlite3'],
+  ['lightningdb-wasm', 'lightningdb'], ['lightningdb-wasm', 'lmdb'],
+  ['lightningdb-opfs', 'indexeddb'], ['lightningdb-opfs', 'sqlite-wasm-sahpool'],
+  ['lightningdb-idb', 'indexeddb'],
+];
 function ratioColumns(run) {
-  const names = run.stores.map((s) => s.store);
-  const cols = [];
-  const lead = names.find((s) => s === 'lightningdb' || s === 'lightningdb-opfs');
-  if (!lead) return cols;
-  for (const s of names) {
-    if (s === lead) continue;
-    cols.push([`${short(lead)}÷${short(s)}`, lead, s]);
-  }
-  return cols;
+  const names = new Set(run.stores.filter((s) => !s.error).map((s) => s.store));
+  const pairs = RATIO_PAIRS.filter(([a, b]) => names.has(a) && names.has(b));
+  // wasm ÷ lmdb only when native is missing (it then stands in for it)
+  const out = pairs.filter(([a, b]) => !(a === 'lightningdb-wasm' && b === 'lmdb' && names.has('lightningdb')));
+  return out.map(([a, b]) => [`${short(a)}÷${short(b)}`, a, b]);
 }
 const short = (s) => ({
   lightningdb: 'ldb', 'lightningdb-wasm': 'wasm', lmdb: 'lmdb', 'classic-level': 'level',
@@ -106,7 +109,7 @@ export function consoleTable(run) {
   const line = (r) => r.map((c, i) => (i === 0 ? String(c).padEnd(width[i]) : String(c).padStart(width[i]))).join('  ');
   const out = [line(header), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   out.push('');
-  out.push('ops/s; ratios are LightningDB ÷ peer (> 1 means LightningDB is faster)');
+  out.push('ops/s; ratio a÷b > 1 means a is faster');
   const extra = run.stores.map((s) => `${s.store}: ${s.error ? 'FAILED: ' + s.error.split('\n')[0] : `size after load ${fmtBytes(s.sizeAfterLoad)}, peak RSS ${fmtBytes(s.peakRssBytes)}`}`);
   out.push(...extra);
   return out.join('\n');
