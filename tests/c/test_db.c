@@ -278,13 +278,19 @@ static void mkey(int i, char *k, size_t *kl) {
 }
 
 static int key_index(const void *k, size_t kl) {
-  char buf[32];
-  for (int i = 0; i < MAXK; i++) {
-    size_t l;
-    mkey(i, buf, &l);
-    if (l == kl && !memcmp(buf, k, kl)) return i;
+  /* keys are "p<d>:<ddd>": the index is the part after the colon */
+  const char *p = memchr(k, ':', kl);
+  if (!p) return -1;
+  int i = 0;
+  for (const char *q = p + 1; q < (const char *)k + kl; q++) {
+    if (*q < '0' || *q > '9') return -1;
+    i = i * 10 + (*q - '0');
   }
-  return -1;
+  if (i >= MAXK) return -1;
+  char buf[32];
+  size_t l;
+  mkey(i, buf, &l);
+  return l == kl && !memcmp(buf, k, kl) ? i : -1;
 }
 
 static int in_opts(int i, const ldb_iter_options *o) {
