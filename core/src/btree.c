@@ -500,7 +500,7 @@ int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
     int rc = pager_get(f->pg, pgno, &pg, &e);
     if (rc) return rc;
     uint32_t idx = 0;
-    cinfo ci;
+    cinfo ci = {0};
     if (!(rc = check_page(f, pg, pgno, PT_BRANCH)) &&
         !(rc = branch_find(f, pg, pgno, key, klen, &idx)))
       rc = cell_at(f, pg, pgno, idx, 0, &ci);
@@ -514,7 +514,7 @@ int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
   if (rc) return rc;
   uint32_t idx;
   bool eq;
-  cinfo ci;
+  cinfo ci = {0};
   if ((rc = check_page(f, pg, pgno, PT_LEAF)) ||
       (rc = leaf_find(f, pg, pgno, key, klen, false, &idx, &eq)))
     goto out;
@@ -610,7 +610,7 @@ static int cur_push(bt_cursor *c, uint64_t pgno) {
 static int cur_descend_edge(bt_cursor *c, int dir) {
   while (c->depth < (int)c->t->height) {
     int d = c->depth - 1;
-    cinfo ci;
+    cinfo ci = {0};
     int rc = cell_at(c->f, c->st[d].pg, c->st[d].pgno, c->st[d].idx, 0, &ci);
     if (rc || (rc = cur_push(c, ci.child))) return rc;
     uint32_t n = pg_n(c->st[c->depth - 1].pg);
@@ -690,7 +690,7 @@ static int cur_seek(bt_cursor *c, const void *key, size_t klen, bool le) {
     int d = c->depth - 1;
     if (c->depth == (int)c->t->height) break;
     uint32_t idx;
-    cinfo ci;
+    cinfo ci = {0};
     if ((rc = branch_find(c->f, c->st[d].pg, c->st[d].pgno, key, klen, &idx)) ||
         (rc = cell_at(c->f, c->st[d].pg, c->st[d].pgno, idx, 0, &ci)))
       return cur_fail(c, rc);
@@ -740,7 +740,7 @@ static int cur_cell(bt_cursor *c, cinfo *ci) {
 }
 
 int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
-  cinfo ci;
+  cinfo ci = {0};
   int rc = cur_cell(c, &ci);
   if (rc) return rc;
   if (ci.flags & F_KOVF) {
@@ -754,7 +754,7 @@ int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
 }
 
 int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
-  cinfo ci;
+  cinfo ci = {0};
   int rc = cur_cell(c, &ci);
   if (rc) return rc;
   if (!(ci.flags & (F_VOVF | F_COMP))) {
@@ -898,7 +898,7 @@ static int node_load(bt_merge *m, uint64_t pgno, bool leaf, bt_node **out) {
   uint32_t n = pg_n(src);
   if ((rc = node_reserve(m->a, nd, n ? n : 1))) goto fail;
   for (uint32_t i = 0; i < n; i++) {
-    cinfo ci;
+    cinfo ci = {0};
     if ((rc = cell_at(f, src, pgno, i, leaf, &ci))) goto fail;
     bt_cref r = {0};
     r.cell = src + ldb_get16(src + HDR + 2 * i);
@@ -984,7 +984,7 @@ static int write_chain(bt_merge *m, const uint8_t *data, uint64_t len,
 
 /* Releases the overflow chains of an encoded cell (leaf or branch). */
 static int free_cell_chains(bt_merge *m, const bt_cref *r, bool leaf) {
-  cinfo ci;
+  cinfo ci = {0};
   int bad = leaf ? parse_leaf(r->cell, r->len, &ci)
                  : parse_branch(r->cell, r->len, &ci);
   if (bad) return ldb_err(LDB_CORRUPT, "malformed cell in a merge");
@@ -2089,7 +2089,7 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
   uint32_t prevlen = 0;
   /* cell extents must not overlap the slot array (checked in cell_at) */
   for (uint32_t i = 0; i < n; i++) {
-    cinfo ci;
+    cinfo ci = {0};
     if ((rc = cell_at(f, pg, pgno, i, leaf, &ci))) goto out;
     if ((ci.flags & F_KOVF) &&
         (rc = check_chain(k, ci.kovf, ci.klen - ci.kloc)))
