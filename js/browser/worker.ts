@@ -8,6 +8,7 @@
  */
 /// <reference lib="webworker" />
 import type { Database } from '../database.js';
+import { IdbStore } from '../wasm/stores/idb.js';
 import { backupInWorker, BrowserOpenOptions, openInWorker } from './host.js';
 import { DB_METHODS, Reply, Request, SCAN_METHODS, TXN_METHODS, WireError } from './protocol.js';
 
@@ -115,6 +116,9 @@ async function handle(req: Request): Promise<unknown> {
       const d = db;
       db = null;
       d?.close();
+      // The proxy terminates this Worker next: let IndexedDB finish the
+      // transactions queued by the final syncs first.
+      await IdbStore.settled();
       return null;
     }
   }

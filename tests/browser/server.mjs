@@ -16,6 +16,10 @@ const TYPES = {
 export function serve(root, { port = 0, index = 'index.html' } = {}) {
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     let p = normalize(join(root, decodeURIComponent(url.pathname)));
     if (p !== root && !p.startsWith(root + sep)) {
       res.writeHead(403).end();

@@ -240,8 +240,18 @@ export class IdbStore extends MemoryStore {
 
   override release(): void {
     super.release();
-    // close() lets queued transactions finish before the connection closes.
+    // close() lets queued transactions finish before the connection closes;
+    // settled() lets a host wait for them (a Worker about to be terminated).
+    const p = this.chain.catch(() => {});
+    IdbStore.pending.add(p);
+    void p.then(() => IdbStore.pending.delete(p));
     this.db.close();
+  }
+
+  private static readonly pending = new Set<Promise<void>>();
+  /** Resolves when every released store's queued transactions are done. */
+  static async settled(): Promise<void> {
+    while (IdbStore.pending.size) await Promise.all([...IdbStore.pending]);
   }
 
   async releaseAsync(): Promise<void> {
