@@ -1,0 +1,101 @@
+/* package.test.ts — how the package loads: the addon lookup (prebuilds
+ * first, then the CMake build), the ESM and CommonJS builds through the
+ * exports map, and that the addon uses Node-API only. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { addonCandidates, loadAddon, loadedAddonPath, open, version } from '../../js/index.js';
+import { root, tempDir } from './helpers.js';
+
+const built = join(root, 'build', 'node', 'lightningdb.node');
+const plat = `${process.platform}-${process.arch}`;
+
+describe('package loading', function () {
+  this.timeout(60_000);
+  const tmp = tempDir('pkg');
+  after(() => tmp.remove());
+
+  it('the default engine loads an addon and reports the C version', () => {
+    assert.match(version(), /^\d+\.\d+\.\d+/);
+    const db = open(join(tmp.dir, 'v'));
+    db.close();
+    const p = loadedAddonPath();
+    assert.ok(p && p.endsWith('lightningdb.node'), String(p));
+  });
+
+  it('prefers prebuilds/<platform>-<arch>, falls back to build/node', () => {
+    assert.ok(existsSync(built), 'run npm run build first');
+    const fake = join(tmp.dir, 'pkgroot');
+    mkdirSync(join(fake, 'prebuilds', plat), { recursive: true });
+    mkdirSync(join(fake, 'build', 'node'), { recursive: true });
+    writeFileSync(join(fake, 'package.json'), '{"name":"lightningdb"}');
+    // no addon at all: a helpful error
+    assert.throws(() => loadAddon(fake), /no native addon.*npm run build/s);
+    // only the build directory
+    copyFileSync(built, join(fake, 'build', 'node', 'lightningdb.node'));
+    assert.equal(loadAddon(fake).path, join(fake, 'build', 'node', 'lightningdb.node'));
+    // a prebuild that does not load (not a shared object): skipped
+    writeFileSync(join(fake, 'prebuilds', plat, 'lightningdb.node'), 'not an ELF file');
+    assert.equal(loadAddon(fake).path, join(fake, 'build', 'node', 'lightningdb.node'));
+    // a good prebuild wins
+    copyFileSync(built, join(fake, 'prebuilds', plat, 'lightningdb.node'));
+    const { addon, path } = loadAddon(fake);
+    assert.equal(path, join(fake, 'prebuilds', plat, 'lightningdb.node'));
+    assert.equal(typeof addon.version(), 'string');
+    assert.deepEqual(addonCandidates(fake), [
+      join(fake, 'prebuilds', plat, 'lightningdb.node'),
+      join(fake, 'build', 'node', 'lightningdb.node'),
+    ]);
+  });
+
+  it('ESM build through the exports map', async () => {
+    const m = await import('lightningdb');
+    const db = m.open(join(tmp.dir, 'esm'), { valueEncoding: 'utf8' });
+    db.put('k', 'esm');
+    assert.equal(db.get('k'), 'esm');
+    db.close();
+    assert.equal(typeof m.LightningDbError, 'function');
+    assert.equal(typeof m.Database.create, 'function');
+  });
+
+  it('CommonJS build through the exports map', () => {
+    const require = createRequire(join(root, 'package.json'));
+    const m = require('lightningdb');
+    const db = m.open(join(tmp.dir, 'cjs'), { valueEncoding: 'utf8' });
+    db.put('k', 'cjs');
+    assert.equal(db.get('k'), 'cjs');
+    let err: unknown;
+    try {
+      db.put('', 'x');
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof m.LightningDbError);
+    db.close();
+    assert.ok(require.resolve('lightningdb').includes(join('dist', 'cjs')));
+  });
+
+  it('Database.create uses the default engine', async () => {
+    const { Database } = await import('../../js/index.js');
+    const db = Database.create(join(tmp.dir, 'create'));
+    db.put('a', 'b');
+    assert.equal(db.get('a')?.toString(), 'b');
+    db.close();
+  });
+
+  it('the addon depends on Node-API only (no V8 or libuv symbols)', function () {
+    let out: string;
+    try {
+      out = execFileSync('nm', ['-D', '--undefined-only', built], { encoding: 'utf8' });
+    } catch {
+      this.skip();
+      return;
+    }
+    const syms = out.split('\n').map((l) => l.trim().split(/\s+/).pop()!).filter(Boolean);
+    assert.ok(syms.some((s) => s.startsWith('napi_')), 'uses napi_*');
+    const bad = syms.filter((s) => /^_ZN2v8|^_ZN4node|^uv_|^node_/.test(s));
+    assert.deepEqual(bad, []);
+  });
+});
