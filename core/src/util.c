@@ -3,7 +3,12 @@
  * and thread wrappers (see util.h). Owns no state but the per-thread error
  * message.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
+/* The custom-allocator entry points of zstd are in its "static linking
+ * only" section; they are exported by the shared library as well. */
+#define ZSTD_STATIC_LINKING_ONLY
 #include "util.h"
 
 #include <errno.h>
@@ -13,6 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 /* ---- errors ------------------------------------------------------------ */
 
