@@ -1,0 +1,249 @@
+/*
+ * test_memtable.c — the skip list of versions: snapshot visibility, order,
+ * navigation, "later wins" within one seq, chains, allocation failures, and
+ * lock-free readers running beside the single writer.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "memtable.h"
+
+static void expect_ver(mt *m, const char *k, uint64_t snap, int type,
+                       const char *v) {
+  int t;
+  const void *val;
+  uint32_t vl;
+  int found = mt_get(m, k, strlen(k), snap, &t, &val, &vl);
+  if (!type) {
+    assert_int_equal(found, 0);
+    return;
+  }
+  assert_int_equal(found, 1);
+  assert_int_equal(t, type);
+  if (v) {
+    assert_int_equal(vl, strlen(v));
+    assert_memory_equal(val, v, vl);
+  }
+}
+
+static void test_versions(void **st) {
+  (void)st;
+  mt *m;
+  assert_int_equal(mt_create(NULL, 4096, &m), LDB_OK);
+  assert_int_equal(mt_add(m, 1, MT_PUT, "k", 1, "v1", 2), LDB_OK);
+  assert_int_equal(mt_add(m, 3, MT_PUT, "k", 1, "v3", 2), LDB_OK);
+  assert_int_equal(mt_add(m, 5, MT_DEL, "k", 1, NULL, 0), LDB_OK);
+  assert_int_equal(mt_add(m, 2, MT_PUT, "j", 1, "j2", 2), LDB_OK);
+  assert_int_equal(mt_add(m, 4, MT_PUT, "kk", 2, "kk4", 3), LDB_OK);
+  expect_ver(m, "k", 0, 0, NULL);
+  expect_ver(m, "k", 1, MT_PUT, "v1");
+  expect_ver(m, "k", 2, MT_PUT, "v1");
+  expect_ver(m, "k", 3, MT_PUT, "v3");
+  expect_ver(m, "k", 4, MT_PUT, "v3");
+  expect_ver(m, "k", 5, MT_DEL, NULL);
+  expect_ver(m, "k", UINT64_MAX, MT_DEL, NULL);
+  expect_ver(m, "j", 1, 0, NULL);
+  expect_ver(m, "j", 2, MT_PUT, "j2");
+  expect_ver(m, "kk", 3, 0, NULL);
+  expect_ver(m, "x", 100, 0, NULL);
+  assert_int_equal(mt_newest_seq(m, "k", 1), 5);
+  assert_int_equal(mt_newest_seq(m, "kk", 2), 4);
+  assert_int_equal(mt_newest_seq(m, "zz", 2), 0);
+  assert_int_equal(mt_count(m), 5);
+  assert_int_equal(mt_check(m), LDB_OK);
+
+  /* order: j, k@5, k@3, k@1, kk */
+  const char *keys[] = {"j", "k", "k", "k", "kk"};
+  uint64_t seqs[] = {2, 5, 3, 1, 4};
+  int i = 0;
+  for (mt_node *n = mt_first(m); n; n = mt_node_next(n), i++) {
+    size_t kl;
+    const uint8_t *k = mt_node_key(n, &kl);
+    assert_int_equal(kl, strlen(keys[i]));
+    assert_memory_equal(k, keys[i], kl);
+    assert_int_equal(mt_node_seq(n), seqs[i]);
+  }
+  assert_int_equal(i, 5);
+  size_t kl;
+  mt_node *n = mt_last(m);
+  assert_memory_equal(mt_node_key(n, &kl), "kk", 2);
+  n = mt_find_lt(m, "kk", 2);
+  assert_int_equal(mt_node_seq(n), 1); /* the oldest version of "k" */
+  assert_null(mt_find_lt(m, "j", 1));
+  n = mt_seek(m, "k", 1, 4);
+  assert_int_equal(mt_node_seq(n), 3);
+  n = mt_seek(m, "ka", 2, UINT64_MAX);
+  assert_memory_equal(mt_node_key(n, &kl), "kk", 2);
+  assert_null(mt_seek(m, "l", 1, UINT64_MAX));
+  mt_unref(m);
+}
+
+static void test_same_seq_later_wins(void **st) {
+  (void)st;
+  mt *m;
+  assert_int_equal(mt_create(NULL, 1024, &m), LDB_OK);
+  assert_int_equal(mt_reserve(m, 3, 10), LDB_OK);
+  mt_insert(m, 7, MT_PUT, "a", 1, "first", 5);
+  mt_insert(m, 7, MT_DEL, "a", 1, NULL, 0);
+  mt_insert(m, 7, MT_PUT, "a", 1, "third", 5);
+  expect_ver(m, "a", 7, MT_PUT, "third");
+  assert_int_equal(mt_check(m), LDB_OK);
+  mt_unref(m);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_random_order(void **st) {
+  (void)st;
+  mt *m;
+  assert_int_equal(mt_create(NULL, 8192, &m), LDB_OK);
+  enum { N = 20000 };
+  static char keys[N][16];
+  static char *ptrs[N];
+  uint64_t x = 12345;
+  for (int i = 0; i < N; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    snprintf(keys[i], sizeof keys[i], "%llx", (unsigned long long)(x >> 20));
+    ptrs[i] = keys[i];
+    /* a value large enough to span arena blocks now and then */
+    char v[600];
+    memset(v, 'v', sizeof v);
+    assert_int_equal(mt_add(m, (uint64_t)i + 1, MT_PUT, keys[i], strlen(keys[i]),
+                            v, (uint32_t)(i % 600)),
+                     LDB_OK);
+  }
+  assert_int_equal(mt_check(m), LDB_OK);
+  qsort(ptrs, N, sizeof *ptrs, cmp_str);
+  int i = 0;
+  for (mt_node *n = mt_first(m); n; n = mt_node_next(n), i++) {
+    size_t kl;
+    const uint8_t *k = mt_node_key(n, &kl);
+    assert_int_equal(kl, strlen(ptrs[i]));
+    assert_memory_equal(k, ptrs[i], kl);
+  }
+  assert_int_equal(i, N);
+  assert_true(mt_bytes(m) > (uint64_t)N * 300);
+  mt_unref(m);
+}
+
+static void test_chain(void **st) {
+  (void)st;
+  mt *a, *b, *c;
+  assert_int_equal(mt_create(NULL, 1024, &a), LDB_OK);
+  assert_int_equal(mt_create(NULL, 1024, &b), LDB_OK);
+  assert_int_equal(mt_create(NULL, 1024, &c), LDB_OK);
+  mt_set_next(a, b);
+  mt_set_next(b, c);
+  assert_ptr_equal(mt_next(a), b);
+  assert_int_equal(mt_add(c, 9, MT_PUT, "z", 1, "9", 1), LDB_OK);
+  mt_unref(b); /* a still holds b, b holds c */
+  mt_unref(c);
+  assert_int_equal(mt_newest_seq(mt_next(mt_next(a)), "z", 1), 9);
+  mt_unref(a); /* frees the chain (ASan checks) */
+}
+
+/* An allocator that fails after a countdown. */
+static int budget;
+static void *fail_malloc(void *ctx, size_t n) {
+  (void)ctx;
+  if (budget-- <= 0) return NULL;
+  return malloc(n);
+}
+static void fail_free(void *ctx, void *p) {
+  (void)ctx;
+  free(p);
+}
+
+static void test_nomem(void **st) {
+  (void)st;
+  ldb_allocator al = {fail_malloc, NULL, fail_free, NULL};
+  mt *m;
+  budget = 1;
+  assert_int_equal(mt_create(&al, 1024, &m), LDB_NOMEM);
+  budget = 3; /* struct, head, one block */
+  assert_int_equal(mt_create(&al, 1024, &m), LDB_OK);
+  int ok = 0, rc;
+  while ((rc = mt_add(m, 1, MT_PUT, "key", 3, "value", 5)) == LDB_OK) ok++;
+  assert_int_equal(rc, LDB_NOMEM);
+  assert_true(ok > 0);
+  assert_int_equal(mt_count(m), (uint64_t)ok);
+  assert_int_equal(mt_check(m), LDB_OK);
+  mt_unref(m);
+}
+
+typedef struct rargs {
+  mt *m;
+  volatile int stop;
+  int bad;
+} rargs;
+
+static void *reader(void *p) {
+  rargs *r = p;
+  while (!r->stop) {
+    uint64_t prev_num = 0;
+    int first = 1;
+    for (mt_node *n = mt_first(r->m); n; n = mt_node_next(n)) {
+      size_t kl;
+      const uint8_t *k = mt_node_key(n, &kl);
+      char buf[32];
+      memcpy(buf, k, kl);
+      buf[kl] = 0;
+      uint64_t num = strtoull(buf, NULL, 10);
+      if (!first && num < prev_num) r->bad = 1;
+      size_t vl;
+      const uint8_t *v = mt_node_val(n, &vl);
+      if (vl != 8 || memcmp(v, "12345678", 8) != 0) r->bad = 1;
+      first = 0;
+      prev_num = num;
+    }
+  }
+  return NULL;
+}
+
+static void test_concurrent_readers(void **st) {
+  (void)st;
+  mt *m;
+  assert_int_equal(mt_create(NULL, 65536, &m), LDB_OK);
+  rargs r = {m, 0, 0};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, reader, &r);
+  const char *q = getenv("LDB_TEST_QUICK");
+  int n = q && *q == '1' ? 20000 : 200000;
+  uint64_t x = 1;
+  for (int i = 0; i < n; i++) {
+    x = x * 6364136223846793005ull + 1;
+    char k[32];
+    /* fixed width so numeric order equals byte order */
+    int kl = snprintf(k, sizeof k, "%020llu", (unsigned long long)(x >> 1));
+    assert_int_equal(mt_add(m, (uint64_t)i + 1, MT_PUT, k, (uint32_t)kl,
+                            "12345678", 8),
+                     LDB_OK);
+  }
+  r.stop = 1;
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  assert_int_equal(r.bad, 0);
+  assert_int_equal(mt_check(m), LDB_OK);
+  mt_unref(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_versions),
+      cmocka_unit_test(test_same_seq_later_wins),
+      cmocka_unit_test(test_random_order),
+      cmocka_unit_test(test_chain),
+      cmocka_unit_test(test_nomem),
+      cmocka_unit_test(test_concurrent_readers),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
