@@ -208,6 +208,20 @@ export class WasmEngine implements Engine {
   /** Backup target stores are made on demand and destroyed after use. */
   backupTo(db: number, path: string): void {
     const store = this.resolve(path, 'backup');
+    // As ldb_backup on a path: a target holding a database is INVALID (even
+    // while that database is open, which ldb_backup_to_store reports as BUSY).
+    let holds = false;
+    try {
+      const fid = store.open('data.ldb', false);
+      holds = store.size(fid) > 0;
+      store.close(fid);
+    } catch {
+      /* missing: a fresh target */
+    }
+    if (holds) {
+      if (!this.slots.has(path)) store.release();
+      throw new WasmEngineError('INVALID_ARGUMENT', `backup: ${path} already holds a database`);
+    }
     const cs = this.cstoreFor(store);
     try {
       this.heap.check(this.module._ldb_backup_to_store(db, cs));

@@ -1,0 +1,232 @@
+/**
+ * wasm.test.ts — what only the WebAssembly build has, tested in Node:
+ * the JS store bridge (error mapping, quota -> FULL, I/O errors -> IO),
+ * heap growth with large values, the Node file store's lock, crash images,
+ * and portability of database files between the native and the wasm build.
+ * (The shared API suite runs on the wasm backends via npm run test:wasm.)
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { Database } from '../../js/database.js';
+import { LightningDbError } from '../../js/errors.js';
+import { WasmEngine } from '../../js/wasm/engine.js';
+import { loadNodeModule, openWasm } from '../../js/wasm/node.js';
+import { MemoryStore } from '../../js/wasm/stores/memory.js';
+import { StoreError, type PageStore } from '../../js/wasm/stores/types.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ldb-wasm-test-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+let n = 0;
+const dir = () => path.join(tmp, `db-${++n}`);
+const enc = new TextEncoder();
+const b = (s: string) => enc.encode(s);
+
+function value(i: number, len: number): Uint8Array {
+  const v = new Uint8Array(len);
+  for (let j = 0; j < len; j++) v[j] = (i * 31 + j * 7) & 0xff;
+  return v;
+}
+
+/** A store that fails writes once a byte budget is spent (a quota), or
+ * fails every operation of a kind with an I/O error on demand. */
+class FaultStore extends MemoryStore {
+  budget = Infinity;
+  failSync = false;
+  override write(fid: number, off: number, src: Uint8Array): void {
+    if (src.length > this.budget) {
+      const e = new Error('The quota has been exceeded.');
+      e.name = 'QuotaExceededError';
+      throw e;
+    }
+    this.budget -= src.length;
+    super.write(fid, off, src);
+  }
+  override sync(fid: number): void {
+    if (this.failSync) throw new StoreError('IO', 'injected sync failure');
+    super.sync(fid);
+  }
+}
+
+async function faultEngine(store: PageStore): Promise<WasmEngine> {
+  return new WasmEngine(await loadNodeModule(), () => store);
+}
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof LightningDbError, `expected LightningDbError, got ${String(e)}`);
+    return e.code;
+  }
+  return undefined;
+}
+
+describe('wasm: store bridge', () => {
+  it('a quota error from the store surfaces as FULL; committed data survives and the db recovers', async () => {
+    const store = new FaultStore('memory:quota');
+    const db = new Database(await faultEngine(store), 'quota', { syncMode: 'full' });
+    const committed: number[] = [];
+    store.budget = 256 * 1024;
+    let got: string | undefined;
+    for (let i = 0; i < 1000 && !got; i++) {
+      got = code(() => db.put(b(`k${i}`), value(i, 4000)));
+      if (!got) committed.push(i);
+    }
+    assert.equal(got, 'FULL');
+    assert.ok(committed.length > 10, `only ${committed.length} puts before FULL`);
+    for (const i of committed) assert.deepEqual(new Uint8Array(db.get(b(`k${i}`))!), value(i, 4000));
+    store.budget = Infinity; // space returns
+    db.put(b('after'), b('ok'));
+    assert.equal(new TextDecoder().decode(db.get(b('after'))), 'ok');
+    db.close();
+    const again = new Database(await faultEngine(store), 'quota', {});
+    for (const i of committed) assert.deepEqual(new Uint8Array(again.get(b(`k${i}`))!), value(i, 4000));
+    again.check();
+    again.close();
+  });
+
+  it('an I/O error from the store surfaces as IO with the store message', async () => {
+    const store = new FaultStore('memory:io');
+    const db = new Database(await faultEngine(store), 'io', { syncMode: 'full' });
+    db.put(b('a'), b('1'));
+    store.failSync = true;
+    let err: unknown;
+    try {
+      db.put(b('b'), b('2'));
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof LightningDbError);
+    assert.equal(err.code, 'IO');
+    assert.ok(err.message.length > 0);
+    store.failSync = false;
+    db.put(b('c'), b('3'));
+    assert.equal(new TextDecoder().decode(db.get(b('a'))), '1');
+    db.close();
+  });
+
+  it('values of several MiB round-trip (heap growth) and scans return copies', async () => {
+    const db = await openWasm(dir());
+    const big = value(7, 12 << 20);
+    db.put(b('big'), big);
+    db.put(b('small'), b('x'));
+    const got = db.get(b('big'))!;
+    assert.equal(got.length, big.length);
+    assert.ok(Buffer.compare(Buffer.from(got), Buffer.from(big)) === 0);
+    const entries = [...db.scan()];
+    assert.equal(entries.length, 2);
+    assert.equal(entries[0]![1].length, big.length);
+    db.close();
+  });
+
+  it('keys and values come back as Buffers in Node, as from the native engine', async () => {
+    const db = await openWasm(dir(), { store: 'memory' });
+    db.put('k', 'v');
+    assert.ok(Buffer.isBuffer(db.get('k')));
+    db.close();
+  });
+});
+
+describe('wasm: Node file store', () => {
+  it('a LOCK held by another live process gives BUSY naming its pid', async function () {
+    const d = dir();
+    const db = await openWasm(d);
+    db.put('a', 'b');
+    db.close();
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+    try {
+      fs.writeFileSync(path.join(d, 'LOCK'), `${child.pid}\n`);
+      let err: unknown;
+      try {
+        await openWasm(d);
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err instanceof LightningDbError, String(err));
+      assert.equal(err.code, 'BUSY');
+      assert.match(err.message, new RegExp(String(child.pid)));
+    } finally {
+      child.kill();
+    }
+    await new Promise((r) => child.once('exit', r));
+    const db2 = await openWasm(d); // holder gone: stale LOCK is taken over
+    assert.equal(String(db2.get('a')), 'b');
+    db2.close();
+  });
+
+  it('a second open of an open database in the same process shares the engine', async () => {
+    const d = dir();
+    const a = await openWasm(d);
+    const c = await openWasm(d);
+    a.put('x', '1');
+    assert.equal(String(c.get('x')), '1');
+    a.close();
+    assert.equal(String(c.get('x')), '1');
+    c.close();
+  });
+
+  it('the files of an open database (a crash image) recover every synced commit', async () => {
+    const d = dir();
+    const db = await openWasm(d, { syncMode: 'full' });
+    for (let i = 0; i < 200; i++) db.put(`k${i}`, `v${i}`);
+    const image = dir();
+    fs.cpSync(d, image, { recursive: true });
+    fs.rmSync(path.join(image, 'LOCK'), { force: true });
+    db.close();
+    const r = await openWasm(image);
+    for (let i = 0; i < 200; i++) assert.equal(String(r.get(`k${i}`)), `v${i}`);
+    r.check();
+    r.close();
+  });
+});
+
+describe('wasm: portability with the native build', () => {
+  let native: typeof import('../../js/index.js') | null = null;
+  before(async function () {
+    try {
+      native = await import('../../js/index.js');
+      native.version(); // loads the addon
+    } catch (e) {
+      if (process.env.LDB_SKIP_NATIVE === '1') this.skip();
+      throw new Error(`the native addon is needed for the portability test (build it with npm run build, or set LDB_SKIP_NATIVE=1): ${(e as Error).message}`);
+    }
+  });
+
+  for (const compression of ['none', 'lz4', 'zstd'] as const) {
+    it(`a database written natively opens in wasm and back (compression ${compression})`, async () => {
+      const d = dir();
+      const nat = native!.open(d, { compression, pageSize: 4096 });
+      for (let i = 0; i < 2000; i++) nat.put(`key-${String(i).padStart(5, '0')}`, Buffer.from(value(i, 100 + (i % 7) * 300)));
+      nat.put('big', Buffer.from(value(1, 300000)));
+      nat.checkpoint();
+      for (let i = 2000; i < 2100; i++) nat.put(`key-${String(i).padStart(5, '0')}`, Buffer.from(value(i, 50))); // in the log only
+      nat.close();
+
+      const w = await openWasm(d, { compression });
+      w.check();
+      for (let i = 0; i < 2100; i++) {
+        const v = w.get(`key-${String(i).padStart(5, '0')}`);
+        assert.ok(v, `key ${i} missing in wasm`);
+        assert.deepEqual(new Uint8Array(v), value(i, i < 2000 ? 100 + (i % 7) * 300 : 50));
+      }
+      assert.equal(w.get('big')!.length, 300000);
+      w.delete('key-00000');
+      for (let i = 0; i < 500; i++) w.put(`wasm-${i}`, Buffer.from(value(i, 700)));
+      w.checkpoint();
+      w.put('wasm-log-only', 'yes');
+      w.close();
+
+      const back = native!.open(d);
+      back.check();
+      assert.equal(back.get('key-00000'), undefined);
+      assert.deepEqual(new Uint8Array(back.get('key-01999')!), value(1999, 100 + (1999 % 7) * 300));
+      for (let i = 0; i < 500; i++) assert.deepEqual(new Uint8Array(back.get(`wasm-${i}`)!), value(i, 700));
+      assert.equal(String(back.get('wasm-log-only')), 'yes');
+      assert.equal([...back.keys({ prefix: 'wasm-' })].length, 501);
+      back.close();
+    });
+  }
+});
