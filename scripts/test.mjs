@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// scripts/test.mjs — `npm test`: everything, in order, on a fresh machine.
+//   1. scripts/setup-system.sh (Debian packages; --browser when the wasm or
+//      browser tests exist)
+//   2. scripts/build.mjs (the addon and the TypeScript)
+//   3. scripts/test-c.sh (C core: Release ctest, ASan+UBSan ctest, fuzz)
+//   4. mocha: tests/api with LDB_BACKEND=native, then tests/node
+//   5. npm run test:wasm, test:browser and bench:quick, when package.json
+//      has them
+// Every step runs even when an earlier test step failed (a failed build
+// stops the run). Exits non-zero on any failure. The last line is
+// "N passed, N failed", counting the mocha tests of every step.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const scripts = pkg.scripts ?? {};
+const mocha = join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
+const results = [];
+let passed = 0;
+let failed = 0;
+
+/** Runs a command, streaming its output, and returns { code, output }. */
+function run(cmd, args, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => { output += d; process.stdout.write(d); });
+    child.stderr.on('data', (d) => { output += d; process.stderr.write(d); });
+    child.on('error', (e) => resolve({ code: 127, output: `${output}\n${e.message}` }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
+  });
+}
+
+/** Sums mocha's "N passing" / "N failing" summary lines in output. */
+function countMocha(output) {
+  const text = output.replace(/\x1b\[[0-9;]*m/g, '');
+  let p = 0;
+  let f = 0;
+  for (const m of text.matchAll(/^\s*(\d+) passing\b/gm)) p += Number(m[1]);
+  for (const m of text.matchAll(/^\s*(\d+) failing\b/gm)) f += Number(m[1]);
+  return { p, f };
+}
+
+async function step(name, cmd, args, { env, mochaCounts = false } = {}) {
+  console.log(`\n==== ${name}`);
+  const started = Date.now();
+  const { code, output } = await run(cmd, args, env);
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  let detail = '';
+  if (mochaCounts) {
+    const { p, f } = countMocha(output);
+    passed += p;
+    failed += f;
+    detail = ` (${p} passed, ${f} failed)`;
+  }
+  results.push({ name, ok: code === 0, line: `${code === 0 ? 'ok  ' : 'FAIL'}  ${name}${detail}  [${secs}s]` });
+  return code === 0;
+}
+
+const needsBrowser = Boolean(scripts['test:wasm'] || scripts['test:browser']);
+const setupArgs = [join('scripts', 'setup-system.sh'), ...(needsBrowser ? ['--browser'] : [])];
+
+async function main() {
+  if (!(await step('system packages', 'bash', setupArgs))) return;
+  if (!(await step('build (addon + TypeScript)', process.execPath, [join('scripts', 'build.mjs')]))) return;
+  await step('C core tests (Release, ASan+UBSan, fuzz)', 'bash', [join('scripts', 'test-c.sh')]);
+  const mochaArgs = ['--import=tsx', '--timeout', '300000'];
+  await step('API suite, native backend', process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],
+    { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
+  await step('Node-only tests', process.execPath, [mocha, ...mochaArgs, 'tests/node/*.test.ts'], { mochaCounts: true });
+  for (const s of ['test:wasm', 'test:browser']) {
+    if (scripts[s]) await step(`npm run ${s}`, 'npm', ['run', s], { mochaCounts: true });
+  }
+  if (scripts['bench:quick']) await step('npm run bench:quick', 'npm', ['run', 'bench:quick']);
+}
+
+await main();
+console.log('\n==== summary');
+for (const r of results) console.log(r.line);
+const allOk = results.length > 0 && results.every((r) => r.ok) && failed === 0;
+if (!allOk) process.exitCode = 1;
+console.log(`${passed} passed, ${failed} failed`);
