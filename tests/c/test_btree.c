@@ -905,6 +905,74 @@ static void test_ascending_load(void **st) {
   ldb_store_destroy(s);
 }
 
+/* Runs one merge (apply_batch) with the nth allocation failing. */
+static void test_nomem(void **st) {
+  (void)st;
+  tu_alloc ta;
+  tu_alloc_init(&ta);
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  bt_config cfg = {0};
+  cfg.page_size = 512;
+  cfg.cache_size = 1 << 16;
+  cfg.create = 1;
+  cfg.allocator = &ta.a;
+  bt_file *f = NULL;
+  /* open fails cleanly at every allocation */
+  int rc;
+  for (uint64_t nth = 1;; nth++) {
+    tu_alloc_fail_nth(&ta, nth, 0);
+    rc = bt_open(s, &cfg, &f, NULL);
+    if (rc == LDB_OK) break;
+    assert_int_equal(rc, LDB_NOMEM);
+    assert_int_equal(tu_alloc_live(&ta), 0);
+  }
+  tu_alloc_fail_nth(&ta, 0, 0);
+  tu_model *m = tu_model_new();
+  tu_rng r;
+  tu_rng_init(&r, 1);
+  assert_int_equal(apply_batch(f, m, 1, 600, 1), LDB_OK);
+  uint64_t seq = 2;
+  int ops = (int)tu_scale(300, 3, 60);
+  uint64_t step = tu_quick() ? 97 : 13;
+  int failures = 0;
+  for (uint64_t nth = 1; nth < 100000; nth += step) {
+    tu_model *next = tu_model_clone(m);
+    tu_alloc_fail_nth(&ta, nth, nth % 3 == 0);
+    rc = apply_batch(f, next, 500 + seq, ops, seq);
+    int injected = ta.failed;
+    tu_alloc_fail_nth(&ta, 0, 0);
+    if (rc == LDB_OK) {
+      tu_model_free(m);
+      m = next;
+      seq++;
+      if (!injected) break; /* the merge needs fewer allocations */
+    } else {
+      assert_int_equal(rc, LDB_NOMEM);
+      failures++;
+      tu_model_free(next);
+      bt_tree *t = bt_current(f);
+      assert_int_equal(bt_tree_seq(t), seq - 1);
+      bt_tree_release(t);
+    }
+    check_ok(f);
+    if (nth % 7 == 1) compare(f, m, &r, 10);
+  }
+  assert_true(failures > 0);
+  compare(f, m, &r, 50);
+  bt_close(f);
+  assert_int_equal(tu_alloc_live(&ta), 0);
+  /* the file reopens with the last committed version */
+  cfg.create = 0;
+  assert_int_equal(bt_open(s, &cfg, &f, NULL), LDB_OK);
+  check_ok(f);
+  compare(f, m, &r, 50);
+  bt_close(f);
+  assert_int_equal(tu_alloc_live(&ta), 0);
+  tu_model_free(m);
+  ldb_store_destroy(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_512_none),
@@ -922,6 +990,7 @@ int main(void) {
       cmocka_unit_test(test_large_values_and_keys),
       cmocka_unit_test(test_concurrent_readers),
       cmocka_unit_test(test_ascending_load),
+      cmocka_unit_test(test_nomem),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
