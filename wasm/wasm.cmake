@@ -33,10 +33,7 @@ add_executable(lightningdb_wasm ${LDB_CORE_SOURCES}
                ${CMAKE_CURRENT_SOURCE_DIR}/wasm/exports.c)
 target_include_directories(lightningdb_wasm PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/core/include ${CMAKE_CURRENT_SOURCE_DIR}/core/src)
-# ZSTD_customMem and ZSTD_getErrorCode are in zstd.h's static-linking section.
-target_compile_definitions(lightningdb_wasm PRIVATE LDB_NO_THREADS _GNU_SOURCE ZSTD_STATIC_LINKING_ONLY)
-# util.c uses ZSTD_getErrorCode (zstd_errors.h) without including it.
-target_compile_options(lightningdb_wasm PRIVATE "SHELL:-include zstd_errors.h")
+target_compile_definitions(lightningdb_wasm PRIVATE LDB_NO_THREADS)
 target_compile_options(lightningdb_wasm PRIVATE -O2)
 target_link_libraries(lightningdb_wasm PRIVATE ldb_wasm_codecs)
 set_target_properties(lightningdb_wasm PROPERTIES OUTPUT_NAME lightningdb SUFFIX ".mjs"

@@ -88,7 +88,7 @@ describe('wasm: store bridge', () => {
     again.close();
   });
 
-  it('an I/O error from the store surfaces as IO with the store message', async () => {
+  it('an I/O error from the store surfaces as IO and the db recovers', async () => {
     const store = new FaultStore('memory:io');
     const db = new Database(await faultEngine(store), 'io', { syncMode: 'full' });
     db.put(b('a'), b('1'));
