@@ -1936,6 +1936,20 @@ static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
     }
   }
   if (!v0 && !v1) {
+    /* Creation writes and syncs slot 1, then writes slot 0 and syncs; no
+     * later write leaves slot 0's first sector zero. So a file without a
+     * valid meta whose first sector is zero (or missing) was never
+     * completely created (power loss during creation): report it as empty
+     * (ps 0) rather than damaged. */
+    bool zero = true;
+    if (size >= 512) {
+      if ((rc = ldb_fread_full(file, 0, buf, 512))) goto out;
+      for (int i = 0; i < 512 && zero; i++) zero = buf[i] == 0;
+    }
+    if (zero) {
+      memset(out, 0, sizeof *out);
+      goto out;
+    }
     rc = ldb_err(LDB_CORRUPT, "data file: neither meta page is valid");
     goto out;
   }
@@ -1997,13 +2011,18 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   if (rc) return rc;
   uint64_t size;
   if ((rc = ldb_fsize(file, &size))) goto fail;
-  meta mt;
+  meta mt = {0};
   bool fresh = size == 0;
+  if (!fresh) {
+    if ((rc = read_meta(file, size, a, &mt))) goto fail;
+    fresh = mt.ps == 0; /* never completely created */
+  }
   if (fresh) {
     if (!cfg->create || cfg->read_only) {
       rc = ldb_err(LDB_NOTFOUND, "data file is empty");
       goto fail;
     }
+    if (size && (rc = ldb_ftruncate(file, 0))) goto fail;
     uint32_t ps = cfg->page_size ? cfg->page_size : 4096;
     if (ps < LDB_MIN_PAGE_SIZE || ps > LDB_MAX_PAGE_SIZE || (ps & (ps - 1))) {
       rc = ldb_err(LDB_INVALID, "page size %u is not a power of two in "
@@ -2014,8 +2033,6 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
     mt.ps = ps;
     mt.counter = 1;
     mt.page_count = 2;
-  } else if ((rc = read_meta(file, size, a, &mt))) {
-    goto fail;
   }
   f = ldb_calloc(a, sizeof *f);
   if (!f) {
@@ -2048,11 +2065,12 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
       rc = LDB_NOMEM;
       goto fail;
     }
-    for (uint64_t s = 0; s < 2; s++) {
+    /* Slot 1 first, durable before slot 0 is written: see read_meta. */
+    for (uint64_t s = 2; s-- > 0;) {
       encode_meta(f, buf, s, 0, 0, 0, 0, 2, 0, 0, 0);
       if ((rc = pager_write(f->pg, s, buf, false))) goto fail;
+      if ((rc = pager_sync(f->pg))) goto fail;
     }
-    if ((rc = pager_sync(f->pg))) goto fail;
     if (created) *created = 1;
   } else if ((rc = load_freelist(f, mt.fl_head, mt.fl_count, mt.fl_npages))) {
     goto fail;

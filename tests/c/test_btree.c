@@ -973,6 +973,43 @@ static void test_nomem(void **st) {
   ldb_store_destroy(s);
 }
 
+/* Power loss while the file is being created leaves either a valid empty
+ * tree or a file that opens as new. */
+static void test_crash_during_create(void **st) {
+  (void)st;
+  for (uint64_t seed = 0; seed < 40; seed++) {
+    ldb_store *inner, *fs;
+    assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+    assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+    ldb_faulty_crash_at_sync(fs, 1 + (seed / 2) % 2,
+                             seed % 4 ? LDB_CRASH_TEAR : LDB_CRASH_DROP,
+                             seed);
+    bt_config cfg = {0};
+    cfg.page_size = seed % 2 ? 4096 : 512;
+    cfg.cache_size = 1 << 20;
+    cfg.create = 1;
+    bt_file *f = NULL;
+    assert_int_not_equal(bt_open(fs, &cfg, &f, NULL), LDB_OK);
+    ldb_store_destroy(fs);
+    int created = -1;
+    cfg.create = 0;
+    int rc = bt_open(inner, &cfg, &f, &created);
+    if (rc == LDB_NOTFOUND) {
+      cfg.create = 1;
+      assert_int_equal(bt_open(inner, &cfg, &f, &created), LDB_OK);
+      assert_int_equal(created, 1);
+    } else {
+      assert_int_equal(rc, LDB_OK);
+      assert_int_equal(created, 0);
+    }
+    check_ok(f);
+    put_range(f, NULL, 100, 0, 10, 1);
+    check_ok(f);
+    bt_close(f);
+    ldb_store_destroy(inner);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_512_none),
@@ -991,6 +1028,7 @@ int main(void) {
       cmocka_unit_test(test_concurrent_readers),
       cmocka_unit_test(test_ascending_load),
       cmocka_unit_test(test_nomem),
+      cmocka_unit_test(test_crash_during_create),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
