@@ -18,7 +18,26 @@ import type { Reply, Request, WireError } from './protocol.js';
 import { SCAN_CHUNK } from './protocol.js';
 
 export { LightningDbError } from '../errors.js';
-export { openInWorker, destroy, backupInWorker, opfsAvailable, type BrowserOpenOptions, type StoreChoice } from './host.js';
+export { opfsAvailable } from '../wasm/stores/opfs.js';
+export type { BrowserOpenOptions, StoreChoice } from './host.js';
+import type { BrowserOpenOptions, StoreChoice } from './host.js';
+import type { Database } from '../database.js';
+
+// The Worker-side functions load the engine lazily, so a main-thread page
+// that only uses open() never downloads the WebAssembly glue.
+
+/** Inside a dedicated Worker: opens the database with the synchronous API. */
+export async function openInWorker(name: string, options?: BrowserOpenOptions): Promise<Database> {
+  return (await import('./host.js')).openInWorker(name, options);
+}
+/** Deletes a (closed) database; works on the main thread and in Workers. */
+export async function destroy(name: string, options?: { store?: StoreChoice }): Promise<void> {
+  return (await import('./host.js')).destroy(name, options);
+}
+/** Inside a Worker: backs up db into the new database `target`. */
+export async function backupInWorker(db: Database, target: string, store?: StoreChoice): Promise<void> {
+  return (await import('./host.js')).backupInWorker(db, target, store);
+}
 
 export interface OpenOptions {
   store?: 'auto' | 'opfs' | 'indexeddb' | 'idb' | 'memory';
