@@ -130,6 +130,27 @@ describe('wasm: store bridge', () => {
   });
 });
 
+describe('wasm: idle maintenance', () => {
+  it("'normal' mode: the log is synced within syncIntervalMs without another commit", async () => {
+    class Counting extends MemoryStore {
+      syncs = 0;
+      override sync(fid: number): void {
+        this.syncs++;
+        super.sync(fid);
+      }
+    }
+    const store = new Counting('memory:idle');
+    const db = new Database(await faultEngine(store), 'idle', { syncMode: 'normal', syncIntervalMs: 50 });
+    db.put(b('warm'), b('up'));
+    await new Promise((r) => setTimeout(r, 200));
+    const before = store.syncs;
+    db.put(b('k'), b('v'));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(store.syncs > before, `no sync after an idle interval (${before} -> ${store.syncs})`);
+    db.close();
+  });
+});
+
 describe('wasm: Node file store', () => {
   it('a LOCK held by another live process gives BUSY naming its pid', async function () {
     const d = dir();
