@@ -642,6 +642,20 @@ static int eng_open(ldb_store *s, int own, const char *path,
       rc = ckpt_run(e, UINT64_MAX, &more);
       if (rc) goto fail;
     }
+    if (dirty && last == ckpt) {
+      /* The logs hold only records the tree claims to cover. That claim
+       * may rest on data-file writes that were never synced (a failed sync
+       * before a restart); an empty checkpoint syncs the data file before
+       * the logs are dropped. */
+      bt_merge *m;
+      rc = bt_merge_begin(e->bf, &m);
+      if (!rc) rc = bt_merge_commit(m, ckpt);
+      if (rc) goto fail;
+      ldb_rwlock_wrlock(&e->state_lk);
+      bt_tree_release(e->tree);
+      e->tree = bt_current(e->bf);
+      ldb_rwlock_unlock(&e->state_lk);
+    }
     if (dirty || last > ckpt) {
       rc = wal_reset(e->log);
       if (rc) goto fail;
