@@ -10,6 +10,7 @@
  * database held in memory, persisted per sync — see js/wasm/stores/idb.ts),
  * 'memory' (nothing persists). 'auto' (default) picks OPFS when available.
  */
+/// <reference path="../wasm/lightningdb-module.d.ts" />
 import createLightningDbModule from '../../build/wasm/lightningdb.mjs';
 import { Database } from '../database.js';
 import { LightningDbError } from '../errors.js';

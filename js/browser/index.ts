@@ -104,7 +104,7 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
     return this;
   }
   async next(): Promise<IteratorResult<T>> {
-    if (this.pos < this.buf.length) return { value: this.buf[this.pos++], done: false };
+    if (this.pos < this.buf.length) return { value: this.buf[this.pos++] as T, done: false };
     if (this.done) return { value: undefined, done: true };
     const iter = await this.handle;
     const r = await this.ch.send<{ items: T[]; done: boolean }>({ op: 'iterNext', iter, max: SCAN_CHUNK });
@@ -112,7 +112,7 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
     this.pos = 0;
     this.done = r.done;
     if (this.buf.length === 0) return { value: undefined, done: true };
-    return { value: this.buf[this.pos++], done: false };
+    return { value: this.buf[this.pos++] as T, done: false };
   }
   /** Repositions (as the synchronous iterator's seek). */
   async seek(key: unknown): Promise<void> {

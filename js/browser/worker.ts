@@ -18,7 +18,7 @@ let db: Database | null = null;
 let storeChoice: BrowserOpenOptions['store'];
 let nextHandle = 1;
 const iters = new Map<number, Iterator<unknown> & { seek?: (k: unknown) => void }>();
-const txns = new Map<number, { [m: string]: (...a: unknown[]) => unknown }>();
+const txns = new Map<number, object>();
 
 function wire(e: unknown): WireError {
   const err = e as { name?: string; code?: unknown; message?: string };
@@ -32,6 +32,13 @@ function wire(e: unknown): WireError {
 function need(): Database {
   if (!db) throw Object.assign(new Error('the database is not open'), { name: 'LightningDbError', code: 'CLOSED' });
   return db;
+}
+
+/** Calls obj[name](...args); TypeError when it is not a method. */
+function invoke<R>(obj: object, name: string, args: unknown[]): R {
+  const fn = (obj as Record<string, unknown>)[name];
+  if (typeof fn !== 'function') throw new TypeError(`${name} is not a method`);
+  return fn.apply(obj, args) as R;
 }
 
 function pull(it: Iterator<unknown>, max: number): { items: unknown[]; done: boolean } {
@@ -55,17 +62,16 @@ async function handle(req: Request): Promise<unknown> {
     }
     case 'call': {
       if (!(DB_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown method ${req.method}`);
-      const d = need() as unknown as Record<string, (...a: unknown[]) => unknown>;
-      return await d[req.method](...req.args);
+      return await invoke<unknown>(need(), req.method, req.args);
     }
     case 'backup':
       await backupInWorker(need(), req.target, storeChoice);
       return null;
     case 'iter': {
       if (!(SCAN_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown scan ${req.method}`);
-      const owner = (req.txn ? txns.get(req.txn) : need()) as unknown as Record<string, (...a: unknown[]) => Iterable<unknown>> | undefined;
+      const owner: object | undefined = req.txn ? txns.get(req.txn) : need();
       if (!owner) throw Object.assign(new Error('the transaction is closed'), { name: 'LightningDbError', code: 'CLOSED' });
-      const it = owner[req.method](...req.args)[Symbol.iterator]();
+      const it = invoke<Iterable<unknown>>(owner, req.method, req.args)[Symbol.iterator]();
       const h = nextHandle++;
       iters.set(h, it as Iterator<unknown>);
       return h;
@@ -90,7 +96,7 @@ async function handle(req: Request): Promise<unknown> {
       return null;
     }
     case 'begin': {
-      const t = need().beginTransaction(req.options as never) as unknown as { [m: string]: (...a: unknown[]) => unknown };
+      const t: object = need().beginTransaction(req.options as never);
       const h = nextHandle++;
       txns.set(h, t);
       return h;
@@ -100,14 +106,14 @@ async function handle(req: Request): Promise<unknown> {
       const t = txns.get(req.txn);
       if (!t) throw Object.assign(new Error('the transaction is closed'), { name: 'LightningDbError', code: 'CLOSED' });
       if (req.method === 'commit' || req.method === 'commitAsync' || req.method === 'abort') txns.delete(req.txn);
-      return await t[req.method](...req.args);
+      return await invoke<unknown>(t, req.method, req.args);
     }
     case 'close': {
       for (const it of iters.values()) it.return?.();
       iters.clear();
       for (const t of txns.values()) {
         try {
-          t.abort();
+          invoke(t, 'abort', []);
         } catch {
           /* already ended */
         }

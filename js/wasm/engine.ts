@@ -59,8 +59,13 @@ class Heap {
     return p;
   }
   /** Scratch buffer i (0: keys, 1: values, 2: reads) of at least n bytes. */
-  scratch(i: number, n: number): number {
+  private buf(i: number): { ptr: number; cap: number } {
     const b = this.bufs[i];
+    if (!b) throw new WasmEngineError('INTERNAL', `no scratch buffer ${i}`);
+    return b;
+  }
+  scratch(i: number, n: number): number {
+    const b = this.buf(i);
     if (n > b.cap) {
       let cap = b.cap;
       while (cap < n) cap *= 2;
@@ -72,7 +77,7 @@ class Heap {
     return b.ptr;
   }
   cap(i: number): number {
-    return this.bufs[i].cap;
+    return this.buf(i).cap;
   }
   /** Copies bytes into scratch buffer i; returns the pointer. */
   put(i: number, bytes: Uint8Array): number {
@@ -82,7 +87,7 @@ class Heap {
   }
   u32(p: number): number {
     const h = this.m.HEAPU8;
-    return (h[p] | (h[p + 1] << 8) | (h[p + 2] << 16) | (h[p + 3] << 24)) >>> 0;
+    return (h[p]! | (h[p + 1]! << 8) | (h[p + 2]! << 16) | (h[p + 3]! << 24)) >>> 0;
   }
   cstr(p: number): string {
     const h = this.m.HEAPU8;
@@ -302,17 +307,14 @@ class WasmIter implements EngineIterator {
 function iterCreate(h: Heap, db: number, txn: number, o: EngineIterOptions, onClose: (it: WasmIter) => void): WasmIter {
   const m = h.m;
   const parts = [o.lower, o.upper, o.prefix];
-  const ptrs: number[] = [];
+  const ptrs: [number, number, number] = [0, 0, 0];
   try {
-    for (const b of parts) {
-      if (!b) {
-        ptrs.push(0);
-        continue;
-      }
+    parts.forEach((b, i) => {
+      if (!b) return;
       const p = h.alloc(b.length);
       m.HEAPU8.set(b, p);
-      ptrs.push(p);
-    }
+      ptrs[i] = p;
+    });
     const rc = m._ldbw_iter_create(db, txn, ptrs[0], o.lower?.length ?? 0, o.lowerExclusive ? 1 : 0,
       ptrs[1], o.upper?.length ?? 0, o.upperExclusive ? 1 : 0, ptrs[2], o.prefix?.length ?? 0,
       o.reverse ? 1 : 0, h.outs);
@@ -542,7 +544,7 @@ class WasmDb implements EngineDb {
       const f = new Float64Array(m.HEAPU8.buffer, p, n).slice();
       const s: Record<string, unknown> = {};
       STATS_FIELDS.forEach((name, i) => (s[name] = f[i]));
-      s.backgroundError = CODE_NAMES[f[STATS_FIELDS.indexOf('backgroundError')]] ?? 'INTERNAL';
+      s.backgroundError = CODE_NAMES[f[STATS_FIELDS.indexOf('backgroundError')] ?? 11] ?? 'INTERNAL';
       const base = STATS_FIELDS.length;
       s.getLatency = Array.from(f.subarray(base, base + HIST_BUCKETS));
       s.commitLatency = Array.from(f.subarray(base + HIST_BUCKETS, base + 2 * HIST_BUCKETS));

@@ -9,6 +9,7 @@
  * open across close/reopen; destroy() empties a store and returns its name
  * to the pool. The stores themselves are the production ones.
  */
+/// <reference path="../../js/wasm/lightningdb-module.d.ts" />
 import { Database } from '../../js/database.js';
 import createLightningDbModule from '../../build/wasm/lightningdb.mjs';
 import { WasmEngine } from '../../js/wasm/engine.js';

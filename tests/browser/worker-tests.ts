@@ -4,6 +4,7 @@
  * fallback, quota errors, what IndexedDB has durably stored when the async
  * forms resolve, OPFS exclusivity, backups. Results are posted to the page.
  */
+/// <reference path="../../js/wasm/lightningdb-module.d.ts" />
 import { install, run } from './harness.js';
 import createLightningDbModule from '../../build/wasm/lightningdb.mjs';
 import { Database } from '../../js/database.js';

@@ -107,16 +107,17 @@ export class IdbStore extends MemoryStore {
     const names = (await req(files.getAllKeys())) as string[];
     const sizes = (await req(files.getAll())) as Array<{ size: number }>;
     for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      const size = sizes[i].size;
+      const name = names[i]!;
+      const size = sizes[i]?.size ?? 0;
       const range = IDBKeyRange.bound([name, 0], [name, Number.MAX_SAFE_INTEGER]);
       const keys = (await req(chunks.getAllKeys(range))) as Array<[string, number]>;
       const vals = (await req(chunks.getAll(range))) as Uint8Array[];
       const data = new Uint8Array(size);
       for (let j = 0; j < keys.length; j++) {
-        const off = keys[j][1] * CHUNK;
-        if (off >= size) continue;
-        const v = new Uint8Array(vals[j]);
+        const off = keys[j]![1] * CHUNK;
+        const raw = vals[j];
+        if (off >= size || !raw) continue;
+        const v = new Uint8Array(raw);
         data.set(v.subarray(0, Math.min(v.length, size - off)), off);
       }
       this.files.set(name, new MemFile(data));

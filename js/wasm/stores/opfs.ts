@@ -25,8 +25,19 @@ import { checkName, dropLock, FileTable, PageStore, StoreError, takeLock } from 
 /** The files the engine opens (core/src: btree.h, wal.h). */
 export const ENGINE_FILES = ['data.ldb', 'wal-0.log', 'wal-1.log'];
 
+/** The part of FileSystemSyncAccessHandle used here (declared locally so
+ * this file type-checks under both the dom and the webworker libs). */
+interface SyncHandle {
+  read(buffer: Uint8Array, options: { at: number }): number;
+  write(buffer: Uint8Array, options: { at: number }): number;
+  flush(): void;
+  getSize(): number;
+  truncate(size: number): void;
+  close(): void;
+}
+
 interface Entry {
-  handle: FileSystemSyncAccessHandle;
+  handle: SyncHandle;
   exists: boolean;
 }
 
@@ -83,9 +94,9 @@ export class OpfsStore implements PageStore {
     try {
       for (const n of names) {
         const fh = await dir.getFileHandle(n, { create: true });
-        let handle: FileSystemSyncAccessHandle;
+        let handle: SyncHandle;
         try {
-          handle = await fh.createSyncAccessHandle();
+          handle = await (fh as unknown as { createSyncAccessHandle(): Promise<SyncHandle> }).createSyncAccessHandle();
         } catch (e) {
           if (isBusy(e))
             throw new StoreError('BUSY', `database "${name}" is open in another tab or worker (OPFS file ${n} is locked)`);
@@ -105,10 +116,12 @@ export class OpfsStore implements PageStore {
   /** Removes the database directory `name` and everything in it. */
   static async destroy(name: string): Promise<void> {
     const segs = name.split('/').filter(Boolean);
+    const leaf = segs[segs.length - 1];
+    if (!leaf) throw new StoreError('INVALID_ARGUMENT', `invalid database name "${name}"`);
     let dir = await navigator.storage.getDirectory();
     for (const seg of segs.slice(0, -1)) dir = await dir.getDirectoryHandle(seg);
     try {
-      await dir.removeEntry(segs[segs.length - 1], { recursive: true });
+      await dir.removeEntry(leaf, { recursive: true });
     } catch (e) {
       if ((e as { name?: string }).name !== 'NotFoundError') throw e;
     }
