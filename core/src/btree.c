@@ -1870,11 +1870,13 @@ static int decode_meta(const uint8_t *pg, uint32_t ps, uint64_t slot,
                        meta *mt) {
   const uint8_t *p = pg + HDR;
   if (ldb_get64(p) != BT_MAGIC) return -1;
+  if (ldb_get32(p + 12) != ps || pg[4] != PT_META) return -1;
+  if (!pager_verify(pg, ps, slot)) return -1;
+  /* Only an intact page can claim a newer format (a flipped byte in the
+   * version field is damage, not a newer file). */
   if (ldb_get32(p + 8) > LDB_FORMAT_VERSION)
     return ldb_err(LDB_INVALID, "data file format %u is newer than %u",
                    ldb_get32(p + 8), LDB_FORMAT_VERSION);
-  if (ldb_get32(p + 12) != ps || pg[4] != PT_META) return -1;
-  if (!pager_verify(pg, ps, slot)) return -1;
   mt->ps = ps;
   mt->counter = ldb_get64(p + 16);
   mt->root = ldb_get64(p + 24);
