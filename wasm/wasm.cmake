@@ -59,4 +59,7 @@ target_link_options(lightningdb_wasm PRIVATE
   -sTOTAL_STACK=1048576
   -sEXPORTED_FUNCTIONS=${LDB_WASM_EXPORTS_CSV}
   -sEXPORTED_RUNTIME_METHODS=HEAPU8
+  # No Emscripten file system: every byte goes through the JS page stores
+  # (the posix store is compiled but never used; its syscalls fail cleanly).
+  -sFILESYSTEM=0
   --js-library ${CMAKE_CURRENT_SOURCE_DIR}/wasm/library_store.js)
