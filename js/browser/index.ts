@@ -205,6 +205,10 @@ export class RemoteDatabase {
   /** Runs fn(tx); commits when it resolves, aborts when it throws; retries
    * up to `retries` times on CONFLICT. */
   async transaction<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: { retries?: number } = {}): Promise<T> {
+    return this.run(fn, opts, false);
+  }
+
+  private async run<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: { retries?: number }, durable: boolean): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError('transaction(fn): fn must be a function');
     let left = opts.retries ?? 0;
     for (;;) {
@@ -217,13 +221,19 @@ export class RemoteDatabase {
         throw e;
       }
       try {
-        await tx.commit();
+        await (durable ? tx.commitAsync() : tx.commit());
         return result;
       } catch (e) {
         if (e instanceof LightningDbError && e.code === 'CONFLICT' && left-- > 0) continue;
         throw e;
       }
     }
+  }
+
+  /** As transaction(), committing with commitAsync (durable before it
+   * resolves, whatever the sync mode's wait). */
+  async transactionAsync<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: { retries?: number } = {}): Promise<T> {
+    return this.run(fn, opts, true);
   }
 
   /** Closes the database and ends the Worker. Idempotent. */

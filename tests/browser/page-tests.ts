@@ -124,6 +124,17 @@ function define(): void {
       }, { retries: 2 });
       eq(attempts, 2);
       eq(await db.get('n'), 11);
+      // transactionAsync + a scan inside the transaction sees its own writes.
+      const seen = await db.transactionAsync(async (tx) => {
+        await tx.put('m1', 'x');
+        await tx.delete('n');
+        const keys: string[] = [];
+        for await (const [k] of tx.scan()) keys.push(k as string);
+        return keys;
+      });
+      eq(seen, ['m1']);
+      eq(await db.get('n'), undefined);
+      await db.put('n', 11);
       const t1 = await db.beginTransaction();
       await t1.get('n');
       await db.put('n', 50);
