@@ -35,13 +35,23 @@ function run(cmd, args, env = {}) {
   });
 }
 
-/** Sums mocha's "N passing" / "N failing" summary lines in output. */
+/** Sums mocha's "N passing" / "N failing" summary lines in output. A
+ * runner that drives mocha elsewhere (the browser suite runs it inside
+ * Chromium) prints its own total: "total N passed N failed", or a last
+ * line "N passed, N failed"; that is used when no mocha lines appear. */
 function countMocha(output) {
   const text = output.replace(/\x1b\[[0-9;]*m/g, '');
   let p = 0;
   let f = 0;
-  for (const m of text.matchAll(/^\s*(\d+) passing\b/gm)) p += Number(m[1]);
+  let seen = false;
+  for (const m of text.matchAll(/^\s*(\d+) passing\b/gm)) { p += Number(m[1]); seen = true; }
   for (const m of text.matchAll(/^\s*(\d+) failing\b/gm)) f += Number(m[1]);
+  if (!seen) {
+    const totals = [...text.matchAll(/^\s*total\s+(\d+) passed[,\s]+(\d+) failed\s*$/gm)];
+    const lines = totals.length ? totals : [...text.matchAll(/^\s*(\d+) passed, (\d+) failed\s*$/gm)];
+    const last = lines[lines.length - 1];
+    if (last) { p = Number(last[1]); f = Number(last[2]); }
+  }
   return { p, f };
 }
 

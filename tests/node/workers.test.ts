@@ -41,6 +41,10 @@ describe('worker_threads', function () {
       assert.equal(r.wrong, 0);
       assert.equal(r.scanned, n);
     }
+    // the readers ran at the same time (not one after another)
+    const lastStart = Math.max(...reports.map((r) => r.started));
+    const firstEnd = Math.min(...reports.map((r) => r.finished));
+    assert.ok(lastStart < firstEnd, `worker windows overlap (${lastStart} < ${firstEnd})`);
     // the workers' transactions are visible here, through the shared engine
     assert.equal([...db.keys({ prefix: 'w1:' })].length, 100);
     assert.equal([...db.keys({ prefix: 'w2:' })].length, 100);
