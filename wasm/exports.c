@@ -125,3 +125,11 @@ int ldbw_stats(ldb_db *db, double *out) {
     out[i++] = (double)s.commit_latency[b];
   return LDB_OK;
 }
+
+/* Bytes currently allocated with malloc in the wasm heap (dlmalloc's
+ * mallinfo), for leak tests and memory metrics. */
+#include <malloc.h>
+double ldbw_heap_used(void) {
+  struct mallinfo mi = mallinfo();
+  return (double)mi.uordblks;
+}

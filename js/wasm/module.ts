@@ -49,6 +49,7 @@ export interface LdbModule {
   _ldbw_checkpoint_step(db: number, budget: number, moreOut: number): number;
   _ldbw_stats(db: number, out: number): number;
   _ldbw_stats_count(): number;
+  _ldbw_heap_used(): number;
 }
 
 /** Order of the options array of ldbw_open (wasm/exports.c). */
