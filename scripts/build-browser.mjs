@@ -4,7 +4,8 @@
 // next to a copy of lightningdb.wasm (the Worker fetches it relative to its
 // own URL). Needs build/wasm/ from scripts/build-wasm.sh.
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,8 +17,9 @@ if (!existsSync(wasm)) {
 }
 // dist/esm/browser/ is the package's "browser" export (package.json).
 const out = join(root, 'dist/esm/browser');
-rmSync(out, { recursive: true, force: true }); // no stale chunks
 mkdirSync(out, { recursive: true });
+// No stale chunks; declarations (*.d.ts, from js/browser/tsconfig.json) stay.
+for (const f of readdirSync(out)) if (!f.endsWith('.d.ts')) rmSync(join(out, f), { force: true });
 await build({
   entryPoints: { index: join(root, 'js/browser/index.ts'), worker: join(root, 'js/browser/worker.ts') },
   outdir: out,
@@ -31,4 +33,9 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync(wasm, join(out, 'lightningdb.wasm'));
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'js/browser/tsconfig.json')], { stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.error('build-browser: declarations failed');
+  process.exit(1);
+}
 console.log(`build-browser: ${out}/{index.js,worker.js,lightningdb.wasm}`);
