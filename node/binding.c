@@ -53,10 +53,10 @@ static void throw_napi(napi_env env, const char *what) {
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
   const napi_extended_error_info *info = NULL;
   char msg[256];
-  napi_get_last_error_info(env, &info);
+  if (napi_get_last_error_info(env, &info) != napi_ok) info = NULL;
   snprintf(msg, sizeof msg, "Node-API call failed in %s: %s", what,
            info && info->error_message ? info->error_message : "unknown");
-  napi_throw_error(env, "INTERNAL", msg);
+  if (napi_throw_error(env, "INTERNAL", msg) != napi_ok) return;
 }
 
 #define NAPI_OK(env, call)                                                     \
@@ -77,10 +77,19 @@ static napi_value make_error(napi_env env, const char *code, const char *msg) {
   return err;
 }
 
+/* A TypeError with code ERR_INVALID_ARG_TYPE, as Node's own APIs throw. If
+ * throwing fails an exception is already pending, which the caller's
+ * NULL return propagates. */
+static void throw_type(napi_env env, const char *msg) {
+  if (napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg) != napi_ok) return;
+}
+
 static void throw_code(napi_env env, const char *code, const char *msg) {
   napi_value err = make_error(env, code, msg);
-  if (err == NULL || napi_throw(env, err) != napi_ok)
-    napi_throw_error(env, code, msg);
+  if (err == NULL || napi_throw(env, err) != napi_ok) {
+    /* last resort; if even this fails the call returns undefined */
+    if (napi_throw_error(env, code, msg) != napi_ok) return;
+  }
 }
 
 /* Throws the error of the library call that just returned rc on this
@@ -255,7 +264,7 @@ static void *unwrap(napi_env env, napi_value v, const napi_type_tag *tag,
       napi_unwrap(env, v, &p) != napi_ok || p == NULL) {
     char msg[96];
     snprintf(msg, sizeof msg, "expected a LightningDB %s handle", what);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    throw_type(env, msg);
     return NULL;
   }
   return p;
@@ -310,7 +319,7 @@ static int get_bytes(napi_env env, napi_value v, const char *what,
       (type != napi_uint8_array && type != napi_uint8_clamped_array)) {
     char msg[96];
     snprintf(msg, sizeof msg, "%s must be a Uint8Array or Buffer", what);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    throw_type(env, msg);
     return -1;
   }
   *data = (n == 0 || p == NULL) ? (const void *)empty_bytes : p;
@@ -332,7 +341,7 @@ static char *get_string(napi_env env, napi_value v, const char *what) {
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
     char msg[96];
     snprintf(msg, sizeof msg, "%s must be a string", what);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    throw_type(env, msg);
     return NULL;
   }
   if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok) {
@@ -383,7 +392,7 @@ static int opt_uint(napi_env env, napi_value obj, const char *name,
   if (napi_get_value_double(env, v, &d) != napi_ok) {
     char msg[96];
     snprintf(msg, sizeof msg, "option %s must be a number", name);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    throw_type(env, msg);
     return -1;
   }
   if (!(d >= 0) || d > max || d != (double)(uint64_t)d) {
@@ -406,7 +415,7 @@ static int opt_bool(napi_env env, napi_value obj, const char *name, int *out) {
   if (napi_get_value_bool(env, v, &b) != napi_ok) {
     char msg[96];
     snprintf(msg, sizeof msg, "option %s must be a boolean", name);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    throw_type(env, msg);
     return -1;
   }
   *out = b ? 1 : 0;
@@ -420,7 +429,7 @@ static int parse_open_options(napi_env env, napi_value v, ldb_options *o) {
   if (is_nullish(env, v)) return 0;
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_object) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+    throw_type(env,
                           "options must be an object");
     return -1;
   }
@@ -463,9 +472,10 @@ static int parse_open_options(napi_env env, napi_value v, ldb_options *o) {
   for (size_t ai_ = argc; ai_ < (size_t)(n); ai_++)                            \
     NAPI_OK(env, napi_get_undefined(env, &argv[ai_]))
 
+/* undefined (NULL also reads as undefined to Node-API callers). */
 static napi_value undefined(napi_env env) {
   napi_value u = NULL;
-  napi_get_undefined(env, &u);
+  if (napi_get_undefined(env, &u) != napi_ok) return NULL;
   return u;
 }
 
@@ -535,7 +545,7 @@ static napi_value js_get_many(napi_env env, napi_callback_info info) {
   uint32_t n = 0;
   NAPI_OK(env, napi_is_array(env, argv[1], &is_arr));
   if (!is_arr) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "keys must be an array");
+    throw_type(env, "keys must be an array");
     return NULL;
   }
   NAPI_OK(env, napi_get_array_length(env, argv[1], &n));
@@ -609,7 +619,7 @@ static ldb_batch *build_batch(napi_env env, ndb *d, napi_value keys,
     return NULL;
   }
   if (!ka || !va) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+    throw_type(env,
                           "keys and values must be arrays");
     return NULL;
   }
@@ -712,18 +722,24 @@ static void work_complete(napi_env env, napi_status status, void *data) {
   if (d->closing && d->pending == 0 && d->db != NULL) {
     if (ldb_close(d->db) != LDB_BUSY) d->db = NULL;
   }
+  /* Settle the promise. There is no JS caller to throw to here: a failing
+   * napi call becomes an uncaught exception (process 'uncaughtException'),
+   * which is the most visible place Node offers. */
   napi_value result = NULL;
+  napi_status st;
   if (status != napi_ok) {
     result = make_error(env, "INTERNAL", "the async operation was cancelled");
-    if (result) napi_reject_deferred(env, w->deferred, result);
+    st = result ? napi_reject_deferred(env, w->deferred, result) : napi_generic_failure;
   } else if (w->rc != LDB_OK) {
     result = make_error(env, ldb_code_name(w->rc), w->msg);
-    if (result) napi_reject_deferred(env, w->deferred, result);
+    st = result ? napi_reject_deferred(env, w->deferred, result) : napi_generic_failure;
   } else {
-    napi_get_undefined(env, &result);
-    napi_resolve_deferred(env, w->deferred, result);
+    st = napi_get_undefined(env, &result);
+    if (st == napi_ok) st = napi_resolve_deferred(env, w->deferred, result);
   }
-  napi_delete_async_work(env, w->handle);
+  if (st != napi_ok) throw_napi(env, "settling an async operation's promise");
+  if (napi_delete_async_work(env, w->handle) != napi_ok)
+    throw_napi(env, "napi_delete_async_work");
   if (w->t) txn_unref(w->t);
   db_unref(d);
   free(w);
@@ -743,7 +759,7 @@ static napi_value work_queue(napi_env env, work *w, const char *name) {
     return NULL;
   }
   if (napi_queue_async_work(env, w->handle) != napi_ok) {
-    napi_delete_async_work(env, w->handle);
+    if (napi_delete_async_work(env, w->handle) != napi_ok) { /* leaks w->handle only */ }
     throw_napi(env, name);
     free(w);
     return NULL;
@@ -799,7 +815,7 @@ static napi_value js_begin(napi_env env, napi_callback_info info) {
   bool ro = false;
   if (!is_nullish(env, argv[1]) &&
       napi_get_value_bool(env, argv[1], &ro) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+    throw_type(env,
                           "readOnly must be a boolean");
     return NULL;
   }
@@ -1005,7 +1021,7 @@ static napi_value js_iter_next(napi_env env, napi_callback_info info) {
   if (i == NULL) return NULL;
   int64_t max = 0;
   if (napi_get_value_int64(env, argv[1], &max) != napi_ok || max < 1) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+    throw_type(env,
                           "max must be a positive number");
     return NULL;
   }
@@ -1153,7 +1169,7 @@ static napi_value js_checkpoint_step(napi_env env, napi_callback_info info) {
   if (d == NULL) return NULL;
   uint32_t budget = 0;
   if (napi_get_value_uint32(env, argv[1], &budget) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+    throw_type(env,
                           "budget must be a number");
     return NULL;
   }
