@@ -27,7 +27,14 @@ import { serve } from './server.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(root, 'build/browser-tests');
+const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'tabs', 'portability'];
 const only = new Set(process.argv.slice(2));
+for (const s of only) {
+  if (!SUITES.includes(s)) {
+    console.error(`test:browser: unknown suite ${s} (suites: ${SUITES.join(', ')})`);
+    process.exit(2);
+  }
+}
 const want = (s) => only.size === 0 || only.has(s);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -335,7 +342,8 @@ async function main() {
   console.log('\nsummary:');
   for (const s of summary) console.log(`  ${s.suite.padEnd(12)} ${String(s.passed).padStart(4)} passed ${String(s.failed).padStart(4)} failed${s.skipped ? ` ${s.skipped} skipped` : ''}`);
   console.log(`  ${'total'.padEnd(12)} ${String(passed).padStart(4)} passed ${String(failed).padStart(4)} failed`);
-  process.exit(failed ? 1 : 0);
+  if (passed + failed === 0) console.log('no tests ran');
+  process.exit(failed || passed === 0 ? 1 : 0);
 }
 
 main().catch((e) => {
