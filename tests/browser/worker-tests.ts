@@ -130,6 +130,46 @@ function define(): void {
       db.close();
     });
 
+    it('a QuotaExceededError from an OPFS write surfaces as FULL; space returns, the database goes on', async () => {
+      await OpfsStore.destroy('opfs-quota');
+      const store = await OpfsStore.open('opfs-quota');
+      // Fail the OPFS handles' writes past a byte budget, as a full origin quota does.
+      let budget = Infinity;
+      const entries = (store as unknown as { entries: Map<string, { handle: { write: (b: Uint8Array, o: { at: number }) => number } }> }).entries;
+      for (const e of entries.values()) {
+        const real = e.handle.write.bind(e.handle);
+        e.handle.write = (buf, opts) => {
+          if (buf.length > budget) throw new DOMException('quota exceeded (injected)', 'QuotaExceededError');
+          budget -= buf.length;
+          return real(buf, opts);
+        };
+      }
+      const engine = new WasmEngine(await loadModule({ factory: createLightningDbModule }), () => store);
+      const db = new Database(engine, 'opfs-quota', { syncMode: 'full' });
+      budget = 300_000;
+      const ok: number[] = [];
+      let err: unknown;
+      for (let i = 0; i < 500 && !err; i++) {
+        try {
+          db.put(b(`k${i}`), new Uint8Array(4000).fill(i & 255));
+          ok.push(i);
+        } catch (e) {
+          err = e;
+        }
+      }
+      assert(err instanceof LightningDbError && err.code === 'FULL', `expected FULL, got ${String(err)}`);
+      budget = Infinity;
+      db.put(b('later'), b('fine'));
+      db.close();
+      const again = await OpfsStore.open('opfs-quota');
+      const e2 = new WasmEngine(await loadModule({ factory: createLightningDbModule }), () => again);
+      const db2 = new Database(e2, 'opfs-quota', {});
+      for (const i of ok) assert((db2.get(b(`k${i}`)) as Uint8Array)?.[0] === (i & 255), `k${i} lost after FULL`);
+      assert(s(db2.get(b('later')) as Uint8Array) === 'fine', 'write after space returned lost');
+      db2.check();
+      db2.close();
+    });
+
     it('an IndexedDB quota failure is reported as FULL by the next sync and by flushAsync', async () => {
       await IdbStore.destroy('idb-quota');
       const store = await IdbStore.open('idb-quota');
