@@ -59,7 +59,7 @@ static void *writer(void *arg) {
   while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
     ldb_txn *t = NULL;
     char a[16], b[16], rec[24];
-    long long va, vb, cnt;
+    long long va = 0, vb = 0, cnt = 0;
     int ia = (int)tu_below(&r, ACCOUNTS), ib = (int)tu_below(&r, ACCOUNTS);
     if (ia == ib) continue;
     snprintf(a, sizeof a, "acct%03d", ia);

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -244,6 +245,8 @@ static void test_conflicts(void **state) {
   (void)st1;
 }
 
+static pthread_barrier_t g_start;
+
 typedef struct ctr {
   ldb_db *db;
   int iters;
@@ -253,6 +256,7 @@ typedef struct ctr {
 
 static void *incr(void *arg) {
   ctr *c = arg;
+  pthread_barrier_wait(&g_start);
   for (int i = 0; i < c->iters;) {
     ldb_txn *t = NULL;
     char buf[32];
@@ -263,6 +267,8 @@ static void *incr(void *arg) {
     long n = 0;
     if (rc == LDB_OK) { buf[len] = 0; n = atol(buf); }
     else if (rc != LDB_NOTFOUND) { ldb_txn_abort(t); c->error = rc; return NULL; }
+    /* Widen the window between read and commit so they overlap. */
+    if (i % 3 == 0) sched_yield();
     int m = snprintf(buf, sizeof buf, "%ld", n + 1);
     rc = ldb_txn_put(t, "ctr", 3, buf, (size_t)m);
     if (rc) { ldb_txn_abort(t); c->error = rc; return NULL; }
@@ -282,6 +288,7 @@ static void test_counter_threads(void **state) {
   ctr c[4];
   pthread_t th[4];
   int iters = (int)tu_scale(500, 5, 50);
+  pthread_barrier_init(&g_start, NULL, 4);
   for (int i = 0; i < 4; i++) {
     memset(&c[i], 0, sizeof c[i]);
     c[i].db = i % 2 ? db2 : db;
@@ -294,6 +301,9 @@ static void test_counter_threads(void **state) {
     assert_int_equal(c[i].error, LDB_OK);
     conflicts += c[i].conflicts;
   }
+  pthread_barrier_destroy(&g_start);
+  /* Four threads interleaving read-modify-write must have collided. */
+  assert_true(conflicts > 0);
   char buf[32];
   size_t len;
   assert_int_equal(ldb_get_buf(db, "ctr", 3, buf, sizeof buf - 1, &len), LDB_OK);

@@ -81,8 +81,8 @@ static size_t make_value(ctx *c, uint8_t *v) {
   uint64_t p = tu_below(&c->r, 100);
   if (p < 10) len = 0;
   else if (p < 80) len = tu_below(&c->r, 100);
-  else if (p < 96) len = 100 + tu_below(&c->r, 900);
-  else len = 2000 + tu_below(&c->r, 40000); /* overflow pages */
+  else if (p < 97) len = 100 + tu_below(&c->r, 900);
+  else len = 2000 + tu_below(&c->r, 18000); /* overflow pages */
   /* Half compressible text, half random bytes; the op number first so a
    * stale value can never match by accident. */
   if (tu_chance(&c->r, 50)) {

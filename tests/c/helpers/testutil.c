@@ -124,9 +124,15 @@ long long tu_file_size(const char *path) {
 
 /* ---- model ------------------------------------------------------------- */
 
+/* Entries share refcounted blobs, so cloning a model (a transaction's
+ * view, a snapshot) copies pointers, not values. */
+typedef struct tu_blob {
+  size_t refs, len;
+  uint8_t data[];
+} tu_blob;
+
 typedef struct tu_ent {
-  uint8_t *k, *v;
-  size_t kl, vl;
+  tu_blob *k, *v;
 } tu_ent;
 
 struct tu_model {
@@ -141,11 +147,17 @@ int tu_keycmp(const void *a, size_t an, const void *b, size_t bn) {
   return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
-static void *xdup(const void *p, size_t n) {
-  void *q = malloc(n ? n : 1);
-  if (!q) tu_die("out of memory");
-  if (n) memcpy(q, p, n);
-  return q;
+static tu_blob *blob_new(const void *p, size_t n) {
+  tu_blob *b = malloc(sizeof *b + (n ? n : 1));
+  if (!b) tu_die("out of memory");
+  b->refs = 1;
+  b->len = n;
+  if (n) memcpy(b->data, p, n);
+  return b;
+}
+
+static void blob_unref(tu_blob *b) {
+  if (b && --b->refs == 0) free(b);
 }
 
 tu_model *tu_model_new(void) {
@@ -157,8 +169,8 @@ tu_model *tu_model_new(void) {
 void tu_model_free(tu_model *m) {
   if (!m) return;
   for (size_t i = 0; i < m->n; i++) {
-    free(m->e[i].k);
-    free(m->e[i].v);
+    blob_unref(m->e[i].k);
+    blob_unref(m->e[i].v);
   }
   free(m->e);
   free(m);
@@ -170,10 +182,9 @@ tu_model *tu_model_clone(const tu_model *m) {
   c->e = malloc(c->cap * sizeof *c->e);
   if (!c->e) tu_die("out of memory");
   for (size_t i = 0; i < m->n; i++) {
-    c->e[i].k = xdup(m->e[i].k, m->e[i].kl);
-    c->e[i].kl = m->e[i].kl;
-    c->e[i].v = xdup(m->e[i].v, m->e[i].vl);
-    c->e[i].vl = m->e[i].vl;
+    c->e[i] = m->e[i];
+    c->e[i].k->refs++;
+    c->e[i].v->refs++;
   }
   c->n = m->n;
   return c;
@@ -183,7 +194,7 @@ size_t tu_model_lower(const tu_model *m, const void *k, size_t kl) {
   size_t lo = 0, hi = m->n;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (tu_keycmp(m->e[mid].k, m->e[mid].kl, k, kl) < 0)
+    if (tu_keycmp(m->e[mid].k->data, m->e[mid].k->len, k, kl) < 0)
       lo = mid + 1;
     else
       hi = mid;
@@ -191,13 +202,16 @@ size_t tu_model_lower(const tu_model *m, const void *k, size_t kl) {
   return lo;
 }
 
+static int at_key(const tu_model *m, size_t i, const void *k, size_t kl) {
+  return i < m->n && !tu_keycmp(m->e[i].k->data, m->e[i].k->len, k, kl);
+}
+
 void tu_model_put(tu_model *m, const void *k, size_t kl, const void *v,
                   size_t vl) {
   size_t i = tu_model_lower(m, k, kl);
-  if (i < m->n && !tu_keycmp(m->e[i].k, m->e[i].kl, k, kl)) {
-    free(m->e[i].v);
-    m->e[i].v = xdup(v, vl);
-    m->e[i].vl = vl;
+  if (at_key(m, i, k, kl)) {
+    blob_unref(m->e[i].v);
+    m->e[i].v = blob_new(v, vl);
     return;
   }
   if (m->n == m->cap) {
@@ -206,18 +220,16 @@ void tu_model_put(tu_model *m, const void *k, size_t kl, const void *v,
     if (!m->e) tu_die("out of memory");
   }
   memmove(m->e + i + 1, m->e + i, (m->n - i) * sizeof *m->e);
-  m->e[i].k = xdup(k, kl);
-  m->e[i].kl = kl;
-  m->e[i].v = xdup(v, vl);
-  m->e[i].vl = vl;
+  m->e[i].k = blob_new(k, kl);
+  m->e[i].v = blob_new(v, vl);
   m->n++;
 }
 
 void tu_model_del(tu_model *m, const void *k, size_t kl) {
   size_t i = tu_model_lower(m, k, kl);
-  if (i >= m->n || tu_keycmp(m->e[i].k, m->e[i].kl, k, kl)) return;
-  free(m->e[i].k);
-  free(m->e[i].v);
+  if (!at_key(m, i, k, kl)) return;
+  blob_unref(m->e[i].k);
+  blob_unref(m->e[i].v);
   memmove(m->e + i, m->e + i + 1, (m->n - i - 1) * sizeof *m->e);
   m->n--;
 }
@@ -225,9 +237,9 @@ void tu_model_del(tu_model *m, const void *k, size_t kl) {
 int tu_model_get(const tu_model *m, const void *k, size_t kl, const void **v,
                  size_t *vl) {
   size_t i = tu_model_lower(m, k, kl);
-  if (i >= m->n || tu_keycmp(m->e[i].k, m->e[i].kl, k, kl)) return 0;
-  if (v) *v = m->e[i].v;
-  if (vl) *vl = m->e[i].vl;
+  if (!at_key(m, i, k, kl)) return 0;
+  if (v) *v = m->e[i].v->data;
+  if (vl) *vl = m->e[i].v->len;
   return 1;
 }
 
@@ -235,10 +247,10 @@ size_t tu_model_count(const tu_model *m) { return m->n; }
 
 void tu_model_at(const tu_model *m, size_t i, const void **k, size_t *kl,
                  const void **v, size_t *vl) {
-  if (k) *k = m->e[i].k;
-  if (kl) *kl = m->e[i].kl;
-  if (v) *v = m->e[i].v;
-  if (vl) *vl = m->e[i].vl;
+  if (k) *k = m->e[i].k->data;
+  if (kl) *kl = m->e[i].k->len;
+  if (v) *v = m->e[i].v->data;
+  if (vl) *vl = m->e[i].v->len;
 }
 
 /* ---- allocator --------------------------------------------------------- */
