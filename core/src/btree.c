@@ -2000,6 +2000,8 @@ out:
   return rc;
 }
 
+static int rebuild_free(bt_file *f, uint64_t root, uint32_t height);
+
 int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
             int *created) {
   const ldb_allocator *a = cfg->allocator;
@@ -2074,8 +2076,18 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
       if ((rc = pager_sync(f->pg))) goto fail;
     }
     if (created) *created = 1;
-  } else if ((rc = load_freelist(f, mt.fl_head, mt.fl_count, mt.fl_npages))) {
-    goto fail;
+  } else if ((rc = load_freelist(f, mt.fl_head, mt.fl_count,
+                                  mt.fl_npages))) {
+    if (rc != LDB_CORRUPT) goto fail;
+    /* A damaged free list must not make intact data unreachable: find the
+     * free pages by walking the tree instead (the damage stays visible to
+     * bt_check until the next commit writes a new list). */
+    vfree(a, &f->fl_pages);
+    vfree(a, &f->reusable);
+    rc = rebuild_free(f, mt.root, mt.height);
+    if (rc == LDB_NOMEM) goto fail;
+    if (rc != LDB_OK) vfree(a, &f->reusable); /* damaged tree: leak them */
+    rc = LDB_OK;
   }
   f->current = tree_new(f, mt.counter, mt.root, mt.height, mt.count, mt.seq);
   if (!f->current) {
@@ -2316,6 +2328,31 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
 out:
   ldb_mfree(f->a, pg);
   ldb_mfree(f->a, keys);
+  return rc;
+}
+
+/* Every page below the logical end that the tree does not reach (and that
+ * is not a meta page) becomes reusable. */
+static int rebuild_free(bt_file *f, uint64_t root, uint32_t height) {
+  checker k = {0};
+  k.f = f;
+  k.npages = f->page_count;
+  int rc = LDB_OK;
+  k.seen = ldb_calloc(f->a, k.npages / 8 + 1);
+  k.prev_key = ldb_malloc(f->a, LDB_MAX_KEY_SIZE);
+  if (!k.seen || !k.prev_key) {
+    rc = LDB_NOMEM;
+    goto out;
+  }
+  if ((rc = mark(&k, 0, "meta")) || (rc = mark(&k, 1, "meta"))) goto out;
+  if (root && (rc = check_node(&k, root, 1, height, NULL, 0, NULL, 0)))
+    goto out;
+  for (uint64_t p = 2; p < k.npages && !rc; p++)
+    if (!(k.seen[p / 8] & (1u << (p % 8))))
+      rc = vpush(f->a, &f->reusable, (uint32_t)p);
+out:
+  ldb_mfree(f->a, k.seen);
+  ldb_mfree(f->a, k.prev_key);
   return rc;
 }
 
