@@ -4,14 +4,15 @@
 //      browser tests exist)
 //   2. scripts/build.mjs (the addon and the TypeScript)
 //   3. scripts/test-c.sh (C core: Release ctest, ASan+UBSan ctest, fuzz)
-//   4. mocha: tests/api with LDB_BACKEND=native, then tests/node
+//   4. mocha: tests/api with LDB_BACKEND=native, then tests/node; then both
+//      again with the addon built with ASan + UBSan (when gcc has them)
 //   5. npm run test:wasm, test:browser and bench:quick, when package.json
 //      has them
 // Every step runs even when an earlier test step failed (a failed build
 // stops the run). Exits non-zero on any failure. The last line is
 // "N passed, N failed", counting the mocha tests of every step.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -71,6 +72,19 @@ async function step(name, cmd, args, { env, mochaCounts = false } = {}) {
   return code === 0;
 }
 
+/** gcc's ASan and UBSan runtimes, to preload into node; '' when absent. */
+function asanPreload() {
+  const libs = ['libasan.so', 'libubsan.so'].map((l) => {
+    const r = spawnSync('gcc', [`-print-file-name=${l}`], { encoding: 'utf8' });
+    const p = (r.stdout ?? '').trim();
+    return r.status === 0 && p.startsWith('/') && existsSync(p) ? p : '';
+  });
+  return libs.every(Boolean) ? libs.join(' ') : '';
+}
+const asanBuild = 'cmake -S . -B build/node-asan -DCMAKE_BUILD_TYPE=Debug -DLDB_SANITIZE=ON -DLDB_NODE=ON ' +
+  '-DLDB_TESTS=OFF -DLDB_BENCH=OFF -DNODE_API_HEADERS_DIR="$(node -p "require(\'node-api-headers\').include_dir")" >/dev/null ' +
+  '&& cmake --build build/node-asan --target lightningdb_node -j2';
+
 const needsBrowser = Boolean(scripts['test:wasm'] || scripts['test:browser']);
 const setupArgs = [join('scripts', 'setup-system.sh'), ...(needsBrowser ? ['--browser'] : [])];
 
@@ -82,6 +96,18 @@ async function main() {
   await step('API suite, native backend', process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],
     { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
   await step('Node-only tests', process.execPath, [mocha, ...mochaArgs, 'tests/node/*.test.ts'], { mochaCounts: true });
+  // The same suites with the addon and the core built with AddressSanitizer
+  // + UBSan, preloaded into an ordinary node: memory errors in the binding
+  // (lifetimes, finalizers, async work) abort the run.
+  const asan = asanPreload();
+  if (asan && await step('build the addon with ASan + UBSan', 'bash', ['-c', asanBuild])) {
+    const env = {
+      LD_PRELOAD: asan, LIGHTNINGDB_ADDON: join(root, 'build', 'node-asan', 'lightningdb.node'),
+      ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1', UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
+    };
+    await step('API suite + Node-only tests, ASan + UBSan addon', process.execPath,
+      [mocha, ...mochaArgs, 'tests/api/*.test.ts', 'tests/node/*.test.ts'], { env, mochaCounts: true });
+  }
   for (const s of ['test:wasm', 'test:browser']) {
     if (scripts[s]) await step(`npm run ${s}`, 'npm', ['run', s], { mochaCounts: true });
   }

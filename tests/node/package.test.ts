@@ -27,6 +27,28 @@ describe('package loading', function () {
 
   it('prefers prebuilds/<platform>-<arch>, falls back to build/node', () => {
     assert.ok(existsSync(built), 'run npm run build first');
+    const override = process.env.LIGHTNINGDB_ADDON; // an explicit path would win
+    delete process.env.LIGHTNINGDB_ADDON;
+    try {
+      lookupOrder();
+    } finally {
+      if (override !== undefined) process.env.LIGHTNINGDB_ADDON = override;
+    }
+  });
+
+  it('LIGHTNINGDB_ADDON names an explicit addon, tried first', () => {
+    const saved = process.env.LIGHTNINGDB_ADDON;
+    process.env.LIGHTNINGDB_ADDON = built;
+    try {
+      assert.equal(addonCandidates(root)[0], built);
+      assert.equal(loadAddon(root).path, built);
+    } finally {
+      if (saved === undefined) delete process.env.LIGHTNINGDB_ADDON;
+      else process.env.LIGHTNINGDB_ADDON = saved;
+    }
+  });
+
+  function lookupOrder() {
     const fake = join(tmp.dir, 'pkgroot');
     mkdirSync(join(fake, 'prebuilds', plat), { recursive: true });
     mkdirSync(join(fake, 'build', 'node'), { recursive: true });
@@ -48,7 +70,7 @@ describe('package loading', function () {
       join(fake, 'prebuilds', plat, 'lightningdb.node'),
       join(fake, 'build', 'node', 'lightningdb.node'),
     ]);
-  });
+  }
 
   it('ESM build through the exports map', async () => {
     const m = await import('lightningdb');
