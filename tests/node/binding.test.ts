@@ -106,7 +106,9 @@ describe('addon contract', function () {
     assert.deepEqual(two, ['a', 'b']);
     addon.iterClose(it);
     const rev = addon.iterCreate(db, null, { reverse: true, upper: b('b'), upperExclusive: false });
-    assert.deepEqual(entries(addon.iterNext(rev, 10)).map(([k]) => k), ['b', 'a']);
+    const keys: string[] = [];
+    for (let c = addon.iterNext(rev, 10); c !== null; c = addon.iterNext(rev, 10)) keys.push(...entries(c).map(([k]) => k));
+    assert.deepEqual(keys, ['b', 'a']);
     addon.iterClose(rev);
     addon.close(db);
   });
