@@ -173,7 +173,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       char k[32];
       snprintf(k, sizeof k, "key%04d", ops[i] % 130);
       switch (ops[i + 1] % 4) {
-      case 0: ldb_put(db, k, strlen(k), ops, ops[i + 1]); break;
+      case 0: {
+        static uint8_t val[256];
+        memset(val, ops[i], sizeof val);
+        ldb_put(db, k, strlen(k), val, ops[i + 1]);
+        break;
+      }
       case 1: ldb_delete(db, k, strlen(k)); break;
       case 2: v = NULL; ldb_get(db, k, strlen(k), &v, &vl); ldb_free(db, v); break;
       default: ldb_checkpoint(db); break;
