@@ -309,12 +309,12 @@ static const uint8_t empty_bytes[1] = {0};
  * thrown. The pointer is valid during the current call only. */
 static int get_bytes(napi_env env, napi_value v, const char *what,
                      const void **data, size_t *len) {
-  bool is_ta = false;
   napi_typedarray_type type;
   void *p = NULL;
   size_t n = 0;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) !=
+  /* napi_get_typedarray_info itself refuses a non-TypedArray (napi_invalid_arg,
+   * no exception), so no separate napi_is_typedarray on this hot path */
+  if (napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) !=
           napi_ok ||
       (type != napi_uint8_array && type != napi_uint8_clamped_array)) {
     char msg[96];
