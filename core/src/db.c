@@ -238,6 +238,22 @@ void ldb_free(ldb_db *db, void *ptr) {
   ldb_mfree(db && db->magic == LDB_DB_MAGIC ? db->e->a : NULL, ptr);
 }
 
+/* A memtable for the engine, with a key filter sized from memtable_size
+ * (about 1/32 of it: 15+ bits per key even for tiny entries). */
+static int eng_mt_create(eng *e, mt **out) {
+  int rc = mt_create(e->a, ENG_MT_BLOCK, out);
+  if (rc) return rc;
+  uint64_t fb = e->opts.memtable_size / 32;
+  if (fb < 4096) fb = 4096;
+  if (fb > (16u << 20)) fb = 16u << 20;
+  rc = mt_enable_bloom(*out, (size_t)fb);
+  if (rc) {
+    mt_unref(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
 /* ---- checkpoints -------------------------------------------------------- */
 
 /* Runs up to budget keys of the pending checkpoint (merging the frozen
@@ -350,7 +366,7 @@ static int eng_freeze(eng *e) {
   }
   if (mt_count(e->active) == 0) return LDB_OK;
   mt *nm;
-  rc = mt_create(e->a, ENG_MT_BLOCK, &nm);
+  rc = eng_mt_create(e, &nm);
   if (rc) return rc;
   rc = wal_switch(e->log, e->opts.sync_mode != LDB_SYNC_OFF);
   if (rc) {
@@ -616,7 +632,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
   atomic_store(&e->ckpt_seq, ckpt);
   rc = wal_open(s, e->a, o->read_only, &e->log);
   if (rc) goto fail;
-  rc = mt_create(e->a, ENG_MT_BLOCK, &e->active);
+  rc = eng_mt_create(e, &e->active);
   if (rc) goto fail;
   uint64_t last = ckpt;
   rc = wal_recover(e->log, ckpt, recover_apply, e, &last, &dirty);
@@ -632,7 +648,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
       /* Merge what was replayed into the tree now, so both logs can start
        * empty: the log never has to hold records of two generations. */
       mt *nm;
-      rc = mt_create(e->a, ENG_MT_BLOCK, &nm);
+      rc = eng_mt_create(e, &nm);
       if (rc) goto fail;
       mt_set_next(e->active, nm);
       e->frozen = e->active;

@@ -69,7 +69,7 @@ struct eng {
   /* checkpoint merge in progress (ckpt_mu) */
   bt_merge *merge;
   mt_node *merge_pos;
-  uint64_t ckpt_fail_at;   /* ns; retry automatic work after this */
+  _Atomic uint64_t ckpt_fail_at; /* ns; retry automatic work after this */
   _Atomic int ckpt_pending;
 
   /* NORMAL mode without a thread: time of the last log sync */

@@ -34,7 +34,63 @@ struct mt {
   _Atomic int height;  /* current max height in use */
   _Atomic uint64_t bytes, count;
   mt_node *head;       /* sentinel with MT_MAX_HEIGHT links */
+  /* Blocked bloom filter: 512-bit blocks; a key sets 4 bits in one block.
+   * Bits are set before the node is published (release), so a reader that
+   * can see a version can see its bits. */
+  _Atomic uint64_t *bloom;
+  uint64_t bloom_blocks; /* power of two; 0 = no filter */
 };
+
+static inline uint64_t key_hash(const void *key, size_t klen) {
+  const uint8_t *p = key;
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (klen * 0xff51afd7ed558ccdull);
+  while (klen >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    h = (h ^ v) * 0x100000001b3ull;
+    h ^= h >> 29;
+    p += 8;
+    klen -= 8;
+  }
+  uint64_t v = 0;
+  memcpy(&v, p, klen);
+  h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 32;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 29;
+  return h;
+}
+
+static void bloom_add(mt *m, const void *key, size_t klen) {
+  uint64_t h = key_hash(key, klen);
+  _Atomic uint64_t *b = m->bloom + (h & (m->bloom_blocks - 1)) * 8;
+  uint64_t g = h >> 20;
+  for (int i = 0; i < 4; i++, g >>= 9)
+    atomic_fetch_or_explicit(&b[(g >> 6) & 7], 1ull << (g & 63),
+                             memory_order_relaxed);
+}
+
+static int bloom_may(const mt *m, const void *key, size_t klen) {
+  if (!m->bloom_blocks) return 1;
+  uint64_t h = key_hash(key, klen);
+  _Atomic uint64_t *b = m->bloom + (h & (m->bloom_blocks - 1)) * 8;
+  uint64_t g = h >> 20;
+  for (int i = 0; i < 4; i++, g >>= 9)
+    if (!(atomic_load_explicit(&b[(g >> 6) & 7], memory_order_relaxed) &
+          (1ull << (g & 63))))
+      return 0;
+  return 1;
+}
+
+int mt_enable_bloom(mt *m, size_t bytes) {
+  uint64_t blocks = 1;
+  while (blocks * 2 * 64 <= bytes) blocks *= 2;
+  _Atomic uint64_t *b = ldb_calloc(m->a, blocks * 64);
+  if (!b) return ldb_err(LDB_NOMEM, "out of memory for a memtable filter");
+  m->bloom = b;
+  m->bloom_blocks = blocks;
+  return LDB_OK;
+}
 
 static size_t node_size(uint32_t height, size_t klen, size_t vlen) {
   size_t n = sizeof(mt_node) + height * sizeof(mt_node *) + klen + vlen;
@@ -79,6 +135,7 @@ void mt_unref(mt *m) {
       b = nb;
     }
     ldb_mfree(m->a, m->head);
+    ldb_mfree(m->a, (void *)m->bloom);
     ldb_mfree(m->a, m);
     m = succ;
   }
@@ -157,6 +214,7 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   if (klen) memcpy(kp, key, klen);
   if (n->vlen) memcpy(kp + klen, val, vlen);
 
+  if (m->bloom_blocks) bloom_add(m, key, klen);
   mt_node *prev[MT_MAX_HEIGHT];
   find_ge(m, key, klen, seq, prev);
   int cur = atomic_load_explicit(&m->height, memory_order_relaxed);
@@ -187,6 +245,7 @@ int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
 
 int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, int *type,
            const void **val, uint32_t *vlen) {
+  if (!bloom_may(m, key, klen)) return 0;
   mt_node *n = find_ge(m, key, klen, snap, NULL);
   if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return 0;
   *type = n->type;
@@ -196,6 +255,7 @@ int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, int *type,
 }
 
 uint64_t mt_newest_seq(const mt *m, const void *key, size_t klen) {
+  if (!bloom_may(m, key, klen)) return 0;
   mt_node *n = find_ge(m, key, klen, UINT64_MAX, NULL);
   if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return 0;
   return n->seq;

@@ -35,6 +35,11 @@ typedef struct mt_node mt_node;
 /* block_size: arena block size in bytes (e.g. 64 KiB for the engine, 4 KiB
  * for a transaction's write buffer). The new memtable has one reference. */
 int mt_create(const ldb_allocator *a, size_t block_size, mt **out);
+/* Adds a blocked bloom filter of about `bytes` bytes (rounded down to a
+ * power of two, at least 64) over the keys, so that lookups of absent keys
+ * (mt_get, mt_newest_seq) usually stop after one cache line. Call before the
+ * first insert. LDB_NOMEM leaves the memtable usable without a filter. */
+int mt_enable_bloom(mt *m, size_t bytes);
 void mt_ref(mt *m);
 /* Drops a reference; the last one frees the memtable and drops its
  * reference on the successor. NULL is ignored. */

@@ -181,6 +181,30 @@ static void test_nomem(void **st) {
   mt_unref(m);
 }
 
+static void test_bloom(void **st) {
+  (void)st;
+  mt *m;
+  assert_int_equal(mt_create(NULL, 65536, &m), LDB_OK);
+  assert_int_equal(mt_enable_bloom(m, 64 << 10), LDB_OK);
+  char k[32];
+  for (int i = 0; i < 20000; i++) {
+    int kl = snprintf(k, sizeof k, "present-%d", i);
+    assert_int_equal(mt_add(m, (uint64_t)i + 1, MT_PUT, k, (uint32_t)kl, "v", 1),
+                     LDB_OK);
+  }
+  /* no false negatives */
+  for (int i = 0; i < 20000; i++) {
+    int kl = snprintf(k, sizeof k, "present-%d", i);
+    assert_int_equal(mt_newest_seq(m, k, (size_t)kl), (uint64_t)i + 1);
+  }
+  /* absent keys are answered (correctly) whatever the filter says */
+  for (int i = 0; i < 20000; i++) {
+    int kl = snprintf(k, sizeof k, "absent-%d", i);
+    assert_int_equal(mt_newest_seq(m, k, (size_t)kl), 0);
+  }
+  mt_unref(m);
+}
+
 typedef struct rargs {
   mt *m;
   volatile int stop;
@@ -243,6 +267,7 @@ int main(void) {
       cmocka_unit_test(test_random_order),
       cmocka_unit_test(test_chain),
       cmocka_unit_test(test_nomem),
+      cmocka_unit_test(test_bloom),
       cmocka_unit_test(test_concurrent_readers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
