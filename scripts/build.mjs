@@ -33,6 +33,7 @@ export function buildAddon() {
   const dest = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
   mkdirSync(dest, { recursive: true });
   copyFileSync(addon, join(dest, 'lightningdb.node'));
+  writeFileSync(join(build, '.built'), `${new Date().toISOString()}\n`); // freshness stamp for npm start
   console.log(`addon: ${relative(root, addon)} -> ${relative(root, dest)}/lightningdb.node`);
 }
 
@@ -72,6 +73,7 @@ export async function buildTs() {
   });
   writeFileSync(join(root, 'dist', 'cjs', 'package.json'), '{ "type": "commonjs" }\n');
   copyDeclarations(join(root, 'dist', 'esm'), join(root, 'dist', 'cjs'));
+  writeFileSync(join(root, 'dist', '.built'), `${new Date().toISOString()}\n`); // freshness stamp for npm start
   console.log('typescript: dist/esm (ESM + .d.ts), dist/cjs (CommonJS + .d.ts)');
 }
 

@@ -4,17 +4,36 @@
 // first argument): writes, reads, scans, a transaction, metrics; then a
 // quick benchmark table. Takes well under a minute.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const plat = `${process.platform}-${process.arch}`;
-const built = existsSync(join(root, 'dist', 'esm', 'index.js')) &&
-  (existsSync(join(root, 'prebuilds', plat, 'lightningdb.node')) || existsSync(join(root, 'build', 'node', 'lightningdb.node')));
 
-if (!built) {
-  console.log('First run: installing build prerequisites and building LightningDB...');
+/** Newest modification time under the given files/directories (0 if none). */
+function newest(paths, filter = () => true) {
+  let t = 0;
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    const st = statSync(p);
+    if (st.isDirectory()) t = Math.max(t, newest(readdirSync(p).map((n) => join(p, n)), filter));
+    else if (filter(p)) t = Math.max(t, st.mtimeMs);
+  }
+  return t;
+}
+const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : -1);
+const distJs = join(root, 'dist', 'esm', 'index.js');
+const addon = join(root, 'build', 'node', 'lightningdb.node');
+// scripts/build.mjs leaves a .built stamp next to each output when it succeeds
+const fresh = existsSync(distJs) && existsSync(addon) &&
+  mtime(join(root, 'dist', '.built')) >= newest([join(root, 'js')], (p) => p.endsWith('.ts')) &&
+  mtime(join(root, 'build', 'node', '.built')) >= newest([join(root, 'node'), join(root, 'core')], (p) => /\.[ch]$/.test(p));
+const prebuilt = existsSync(join(root, 'prebuilds', plat, 'lightningdb.node')) && existsSync(distJs);
+const fromSource = existsSync(join(root, 'CMakeLists.txt')) && existsSync(join(root, 'node_modules', 'node-api-headers'));
+
+if (!fresh && !(prebuilt && !fromSource)) {
+  console.log('Building LightningDB (system packages, addon, TypeScript)...');
   for (const [cmd, args] of [['bash', [join(root, 'scripts', 'setup-system.sh')]], [process.execPath, [join(root, 'scripts', 'build.mjs')]]]) {
     const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) {
