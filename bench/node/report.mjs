@@ -118,6 +118,8 @@ export function consoleTable(run) {
 export function markdown(run, { chart, html } = {}) {
   const { header, rows } = tableRows(run);
   const md = [];
+  md.push(`N = ${run.n.toLocaleString('en-US')}${run.repeat > 1 ? `, best of ${run.repeat} rounds per workload` : ''}; ${run.machine?.summary || ''}. Run ${run.date}.`);
+  md.push('');
   md.push(`| ${header.join(' | ')} |`);
   md.push(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
   for (const r of rows) md.push(`| ${r.join(' | ')} |`);
@@ -166,7 +168,7 @@ export function svgChart(run, title) {
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="11">`);
   o.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   o.push(`<text x="10" y="22" font-size="16" font-weight="bold">${esc(title)}</text>`);
-  o.push(`<text x="10" y="40" fill="#555">${esc(`ops/s, higher is better. N = ${run.n.toLocaleString('en-US')}. ${run.machine?.summary || ''}`)}</text>`);
+  o.push(`<text x="10" y="40" fill="#555">${esc(`ops/s, higher is better. N = ${run.n.toLocaleString('en-US')}${run.repeat > 1 ? `, best of ${run.repeat}` : ''}. ${run.machine?.summary || ''}`)}</text>`);
   let lx = 10;
   for (const s of stores) {
     o.push(`<rect x="${lx}" y="${52}" width="12" height="12" fill="${color(s)}"/>`);
