@@ -1051,6 +1051,80 @@ static void test_damaged_free_list(void **st) {
   ldb_store_destroy(s);
 }
 
+/* Deleting most keys in random order merges underfull pages: the tree
+ * shrinks with the data instead of keeping sparse pages. */
+static void test_shrink_merges_pages(void **st) {
+  (void)st;
+  static const uint32_t sizes[] = {512, 4096};
+  for (int si = 0; si < 2; si++) {
+    ldb_store *s;
+    assert_int_equal(ldb_store_memory(&s), LDB_OK);
+    bt_file *f = open_bt(s, sizes[si], LDB_COMPRESSION_NONE, 1, NULL);
+    tu_model *m = tu_model_new();
+    tu_rng r;
+    tu_rng_init(&r, 21 + (uint64_t)si);
+    uint64_t n = tu_scale(20000, 5, 2000);
+    uint8_t val[64];
+    memset(val, 'v', sizeof val);
+    bt_merge *mg;
+    assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
+    uint64_t *order = malloc(n * sizeof *order);
+    for (uint64_t i = 0; i < n; i++) {
+      uint8_t k[32];
+      size_t kl;
+      fmt_key(k, &kl, i);
+      /* some long keys so branches hold few cells on small pages */
+      if (i % 10 == 0) {
+        memset(k + kl, 'z', 32 - kl);
+        kl = 32;
+      }
+      assert_int_equal(bt_merge_put(mg, k, kl, val, 20), LDB_OK);
+      tu_model_put(m, k, kl, val, 20);
+      order[i] = i;
+    }
+    assert_int_equal(bt_merge_commit(mg, 1), LDB_OK);
+    for (uint64_t i = n - 1; i > 0; i--) {
+      uint64_t j = tu_below(&r, i + 1), t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    uint64_t keep = n / 50, pos = 0;
+    for (int round = 0; round < 6; round++) {
+      assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
+      uint64_t until = (n - keep) * (uint64_t)(round + 1) / 6;
+      for (; pos < until; pos++) {
+        uint8_t k[32];
+        size_t kl;
+        fmt_key(k, &kl, order[pos]);
+        if (order[pos] % 10 == 0) {
+          memset(k + kl, 'z', 32 - kl);
+          kl = 32;
+        }
+        assert_int_equal(bt_merge_delete(mg, k, kl), LDB_OK);
+        tu_model_del(m, k, kl);
+      }
+      assert_int_equal(bt_merge_commit(mg, 2 + (uint64_t)round), LDB_OK);
+      check_ok(f);
+    }
+    compare(f, m, &r, 100);
+    bt_stats stt;
+    bt_stats_get(f, &stt);
+    uint64_t used = stt.page_count - stt.free_pages;
+    /* ~keep cells of <= 60 bytes: a few pages' worth, plus branches,
+     * metas and the free list's own pages */
+    uint64_t fl_pages = stt.free_pages / ((sizes[si] - 16) / 4) + 1;
+    uint64_t minimal = keep * 60 / (sizes[si] - 16) + 1;
+    print_message("page %u: %llu pages in use for %llu keys (minimal %llu)\n",
+                  sizes[si], (unsigned long long)used,
+                  (unsigned long long)keep, (unsigned long long)minimal);
+    assert_true(used <= 4 * minimal + 8 + fl_pages);
+    free(order);
+    bt_close(f);
+    tu_model_free(m);
+    ldb_store_destroy(s);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_512_none),
@@ -1071,6 +1145,7 @@ int main(void) {
       cmocka_unit_test(test_nomem),
       cmocka_unit_test(test_crash_during_create),
       cmocka_unit_test(test_damaged_free_list),
+      cmocka_unit_test(test_shrink_merges_pages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
