@@ -9,7 +9,7 @@
  *
  * Options: --n N (default 50000), --quick (N = 2000; exit non-zero if any
  * store fails), --stores a,b, --only w1,w2, --no-build, --headed,
- * --chromium PATH (default /usr/bin/chromium or $CHROMIUM).
+ * --chromium PATH (default /usr/bin/chromium or $CHROMIUM), --charts DIR.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -21,7 +21,7 @@ import cliProgress from 'cli-progress';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { WORKLOADS } from '../node/workloads.mjs';
-import { machine } from '../node/machine.mjs';
+import { machine, gitRev } from '../node/machine.mjs';
 import { buildLightning } from '../node/build.mjs';
 import { consoleTable, svgChart, htmlPage, markdown, targetsMarkdown, evaluateTargets, TARGETS } from '../node/report.mjs';
 
@@ -44,6 +44,7 @@ function parseArgs(argv) {
     else if (k === '--no-build') a.build = false;
     else if (k === '--headed') a.headed = true;
     else if (k === '--chromium') a.chromium = v();
+    else if (k === '--charts') a.charts = path.resolve(v());
     else throw new Error(`unknown option ${k}`);
   }
   if (!Number.isInteger(a.n) || a.n < 100) throw new Error('--n must be an integer >= 100');
@@ -143,7 +144,7 @@ async function main() {
   const multibar = new cliProgress.MultiBar({ format: ' {bar} {percentage}% | {store} | {workload}', hideCursor: true, clearOnComplete: false },
     cliProgress.Presets.shades_classic);
   const nWork = WORKLOADS.filter((w) => !args.only || args.only.includes(w.name)).length;
-  const run = { host: 'browser', date: new Date().toISOString(), n: args.n, machine: m, stores: [] };
+  const run = { host: 'browser', date: new Date().toISOString(), commit: gitRev(root), n: args.n, machine: m, stores: [] };
   try {
     for (const store of args.stores) {
       const bar = multibar.create(nWork * 100, 0, { store, workload: 'starting' });

@@ -24,3 +24,12 @@ export function machine() {
   d.summary = `${d.cpu}, ${d.cores} cores, ${d.memGiB} GiB, ${d.os}, Node ${d.node}, temp dir on ${d.tmpFs || '?'}`;
   return d;
 }
+
+/** The commit measured (short hash; "+dirty" when the working tree has
+ * uncommitted changes to the engine sources). */
+export function gitRev(root) {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  const d = spawnSync('git', ['status', '--porcelain', '--', 'core', 'node', 'wasm', 'js'], { cwd: root, encoding: 'utf8' });
+  return r.stdout.trim() + ((d.stdout || '').trim() ? '+dirty' : '');
+}

@@ -118,7 +118,7 @@ export function consoleTable(run) {
 export function markdown(run, { chart, html } = {}) {
   const { header, rows } = tableRows(run);
   const md = [];
-  md.push(`N = ${run.n.toLocaleString('en-US')}${run.repeat > 1 ? `, best of ${run.repeat} rounds per workload` : ''}; ${run.machine?.summary || ''}. Run ${run.date}.`);
+  md.push(`N = ${run.n.toLocaleString('en-US')}${run.repeat > 1 ? `, best of ${run.repeat} rounds per workload` : ''}; ${run.machine?.summary || ''}. Run ${run.date}${run.commit ? ` at commit ${run.commit}` : ''}.`);
   md.push('');
   md.push(`| ${header.join(' | ')} |`);
   md.push(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);

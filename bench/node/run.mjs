@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { WORKLOADS, plan } from './workloads.mjs';
-import { machine } from './machine.mjs';
+import { machine, gitRev } from './machine.mjs';
 import { buildLightning } from './build.mjs';
 import { consoleTable, svgChart, htmlPage, markdown, targetsMarkdown, evaluateTargets, TARGETS } from './report.mjs';
 
@@ -126,7 +126,7 @@ async function main() {
     stopOnComplete: false,
   }, cliProgress.Presets.shades_classic);
   const totalUnits = WORKLOADS.filter((w) => !args.only || args.only.includes(w.name)).length;
-  const run = { host: 'node', date: new Date().toISOString(), n: args.n, machine: m, stores: [] };
+  const run = { host: 'node', date: new Date().toISOString(), commit: gitRev(root), n: args.n, machine: m, stores: [] };
   // --repeat R: R rounds over all stores (so a burst of load from other
   // processes on this shared machine hits one round, not one store); each
   // workload keeps its best round.
