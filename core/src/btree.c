@@ -243,17 +243,18 @@ static int cell_at(const bt_file *f, const uint8_t *pg, uint64_t pgno,
 
 static uint32_t ovfl_payload(const bt_file *f) { return f->ps - HDR; }
 
-/* Reads len bytes from the chain starting at pgno into dst. Also appends
- * the chain's pages to pages when non-NULL. */
-static int read_chain(bt_file *f, uint32_t pgno, uint64_t len, uint8_t *dst,
-                      u32vec *pages) {
+/* Reads the chain of len bytes starting at pgno, copying its first
+ * min(stop, len) bytes into dst (when non-NULL) and stopping there; also
+ * appends the chain's pages to pages when non-NULL (stop must be len). */
+static int read_chain_upto(bt_file *f, uint32_t pgno, uint64_t len,
+                           uint8_t *dst, u32vec *pages, uint64_t stop) {
   uint8_t *buf = ldb_malloc(f->a, f->ps);
   if (!buf) return LDB_NOMEM;
   int rc = LDB_OK;
   uint64_t done = 0;
   uint64_t maxpages = len / ovfl_payload(f) + 2;
   uint64_t seen = 0;
-  while (done < len) {
+  while (done < len && done < stop) {
     if (pgno < 2 || pgno >= __atomic_load_n(&f->page_count, __ATOMIC_RELAXED) ||
         ++seen > maxpages) {
       rc = ldb_err(LDB_CORRUPT, "overflow chain points at page %u", pgno);
@@ -268,13 +269,18 @@ static int read_chain(bt_file *f, uint32_t pgno, uint64_t len, uint8_t *dst,
       goto out;
     }
     if (pages && (rc = vpush(f->a, pages, pgno))) goto out;
-    if (dst) memcpy(dst + done, buf + HDR, used);
+    if (dst) memcpy(dst + done, buf + HDR, used < stop - done ? used : stop - done);
     done += used;
     pgno = ldb_get32(buf + 8);
   }
 out:
   ldb_mfree(f->a, buf);
   return rc;
+}
+
+static int read_chain(bt_file *f, uint32_t pgno, uint64_t len, uint8_t *dst,
+                      u32vec *pages) {
+  return read_chain_upto(f, pgno, len, dst, pages, len);
 }
 
 /* Full key of a page cell into buf (LDB_MAX_KEY_SIZE bytes). */
@@ -463,6 +469,15 @@ static int cell_value(bt_file *f, const cinfo *ci, void *buf, size_t cap,
   int rc = LDB_OK;
   uint8_t *stored = NULL, *raw = NULL;
   const uint8_t *sv = ci->val;
+  if (!whole && !(ci->flags & F_COMP)) {
+    /* raw bytes: copy just the prefix asked for */
+    size_t n = cap < ci->vlen ? cap : ci->vlen;
+    if (!(ci->flags & F_VOVF)) {
+      if (n) memcpy(buf, ci->val, n);
+      return LDB_OK;
+    }
+    return n ? read_chain_upto(f, ci->vovf, ci->vlen, buf, NULL, n) : LDB_OK;
+  }
   if (ci->flags & F_VOVF) {
     stored = ldb_malloc(f->a, ci->vlen ? ci->vlen : 1);
     if (!stored) return LDB_NOMEM;
