@@ -497,6 +497,34 @@ static void test_iterators(void **st) {
   assert_int_equal(n, want);
   ldb_iter_destroy(it);
   check_all_options(db, NULL, &m);
+  /* a snapshot iterator survives checkpoints that move its memtables into
+   * the tree and later writes that shadow them */
+  assert_int_equal(ldb_iter_create(db, NULL, NULL, &it), LDB_OK);
+  assert_int_equal(ldb_iter_first(it), LDB_OK);
+  before = m;
+  apply_random(db, &m, 300, &counter);
+  assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  apply_random(db, &m, 100, &counter);
+  assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  n = 0;
+  for (rc = ldb_iter_first(it); rc == LDB_OK; rc = ldb_iter_next(it)) {
+    const void *k, *v;
+    size_t kl, vl;
+    assert_int_equal(ldb_iter_key(it, &k, &kl), LDB_OK);
+    assert_int_equal(ldb_iter_value(it, &v, &vl), LDB_OK);
+    int i = key_index(k, kl);
+    assert_true(i >= 0 && before.present[i]);
+    char vb[32];
+    snprintf(vb, sizeof vb, "v%d", before.val[i]);
+    assert_int_equal(vl, strlen(vb));
+    assert_memory_equal(v, vb, vl);
+    n++;
+  }
+  want = 0;
+  for (int i = 0; i < MAXK; i++) want += before.present[i];
+  assert_int_equal(n, want);
+  ldb_iter_destroy(it);
+  check_all_options(db, NULL, &m);
   /* inside a transaction: buffered writes are merged in */
   ldb_txn *t;
   assert_int_equal(ldb_txn_begin(db, 0, &t), LDB_OK);
