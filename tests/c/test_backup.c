@@ -154,12 +154,18 @@ static void test_backup_online(void **state) {
   char *dirs[8];
   for (int i = 0; i < rounds; i++) {
     /* Let the writer get ahead a little. */
-    while (__atomic_load_n(&s.transfers, __ATOMIC_ACQUIRE) <
-               (uint64_t)(i + 1) * 300 &&
-           !__atomic_load_n(&s.error, __ATOMIC_ACQUIRE)) {
+    for (int ms = 0; ms < 30000 &&
+                    __atomic_load_n(&s.transfers, __ATOMIC_ACQUIRE) <
+                        (uint64_t)(i + 1) * 300 &&
+                    !__atomic_load_n(&s.error, __ATOMIC_ACQUIRE);
+         ms++) {
       struct timespec ts = {0, 1000000};
       nanosleep(&ts, NULL);
     }
+    /* The writer makes progress (no deadlock against the backup). */
+    assert_true(__atomic_load_n(&s.transfers, __ATOMIC_ACQUIRE) >=
+                    (uint64_t)(i + 1) * 300 ||
+                __atomic_load_n(&s.error, __ATOMIC_ACQUIRE));
     if (i % 2 == 0) {
       dirs[i] = tu_tmpdir("backup");
       char path[4200];
