@@ -253,26 +253,20 @@ static void random_run(uint32_t ps, int codec, uint64_t seed) {
   ldb_store_destroy(s);
 }
 
-static void test_random_512_none(void **st) {
-  (void)st;
-  random_run(512, LDB_COMPRESSION_NONE, tu_seed("random_512_none"));
-}
-static void test_random_4096_lz4(void **st) {
-  (void)st;
-  random_run(4096, LDB_COMPRESSION_LZ4, tu_seed("random_4096_lz4"));
-}
-static void test_random_16384_zstd(void **st) {
-  (void)st;
-  random_run(16384, LDB_COMPRESSION_ZSTD, tu_seed("random_16384_zstd"));
-}
-static void test_random_4096_none(void **st) {
-  (void)st;
-  random_run(4096, LDB_COMPRESSION_NONE, tu_seed("random_4096_none"));
-}
-static void test_random_512_zstd(void **st) {
-  (void)st;
-  random_run(512, LDB_COMPRESSION_ZSTD, tu_seed("random_512_zstd"));
-}
+#define RANDOM_TEST(ps, codec, name)                                          \
+  static void test_random_##ps##_##name(void **st) {                           \
+    (void)st;                                                                  \
+    random_run(ps, codec, tu_seed("random_" #ps "_" #name));                   \
+  }
+RANDOM_TEST(512, LDB_COMPRESSION_NONE, none)
+RANDOM_TEST(512, LDB_COMPRESSION_LZ4, lz4)
+RANDOM_TEST(512, LDB_COMPRESSION_ZSTD, zstd)
+RANDOM_TEST(4096, LDB_COMPRESSION_NONE, none)
+RANDOM_TEST(4096, LDB_COMPRESSION_LZ4, lz4)
+RANDOM_TEST(4096, LDB_COMPRESSION_ZSTD, zstd)
+RANDOM_TEST(16384, LDB_COMPRESSION_NONE, none)
+RANDOM_TEST(16384, LDB_COMPRESSION_LZ4, lz4)
+RANDOM_TEST(16384, LDB_COMPRESSION_ZSTD, zstd)
 
 
 /* ---- helpers for the targeted tests ------------------------------------ */
@@ -1125,13 +1119,61 @@ static void test_shrink_merges_pages(void **st) {
   }
 }
 
+/* Values written under different codecs stay readable after switching
+ * and after reopening with yet another setting. */
+static void test_codec_switch(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  bt_file *f = open_bt(s, 4096, LDB_COMPRESSION_ZSTD, 1, NULL);
+  tu_model *m = tu_model_new();
+  tu_rng r;
+  tu_rng_init(&r, 31);
+  static const int seq[] = {LDB_COMPRESSION_ZSTD, LDB_COMPRESSION_LZ4,
+                            LDB_COMPRESSION_NONE, LDB_COMPRESSION_ZSTD};
+  uint8_t *val = malloc(50000);
+  for (int round = 0; round < 4; round++) {
+    bt_set_compression(f, seq[round], round);
+    bt_merge *mg;
+    assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
+    for (int i = 0; i < 300; i++) {
+      uint8_t k[32];
+      size_t kl;
+      fmt_key(k, &kl, (uint64_t)(round * 200 + i));
+      size_t vl = i % 10 == 0 ? 20000 + tu_below(&r, 30000) : tu_below(&r, 500);
+      make_val(&r, val, vl, 1);
+      assert_int_equal(bt_merge_put(mg, k, kl, val, vl), LDB_OK);
+      tu_model_put(m, k, kl, val, vl);
+    }
+    assert_int_equal(bt_merge_commit(mg, (uint64_t)round + 1), LDB_OK);
+    check_ok(f);
+    compare(f, m, &r, 50);
+  }
+  bt_stats stt;
+  bt_stats_get(f, &stt);
+  /* compressible values: far fewer pages than their raw size */
+  assert_true(stt.page_count * 4096 < 1200 * 2500);
+  bt_close(f);
+  f = open_bt(s, 4096, LDB_COMPRESSION_LZ4, 0, NULL);
+  check_ok(f);
+  compare(f, m, &r, 100);
+  bt_close(f);
+  free(val);
+  tu_model_free(m);
+  ldb_store_destroy(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_512_none),
-      cmocka_unit_test(test_random_4096_lz4),
-      cmocka_unit_test(test_random_16384_zstd),
-      cmocka_unit_test(test_random_4096_none),
+      cmocka_unit_test(test_random_512_lz4),
       cmocka_unit_test(test_random_512_zstd),
+      cmocka_unit_test(test_random_4096_none),
+      cmocka_unit_test(test_random_4096_lz4),
+      cmocka_unit_test(test_random_4096_zstd),
+      cmocka_unit_test(test_random_16384_none),
+      cmocka_unit_test(test_random_16384_lz4),
+      cmocka_unit_test(test_random_16384_zstd),
       cmocka_unit_test(test_free_page_reuse),
       cmocka_unit_test(test_old_version_stays_readable),
       cmocka_unit_test(test_merge_abort),
@@ -1146,6 +1188,7 @@ int main(void) {
       cmocka_unit_test(test_crash_during_create),
       cmocka_unit_test(test_damaged_free_list),
       cmocka_unit_test(test_shrink_merges_pages),
+      cmocka_unit_test(test_codec_switch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
