@@ -509,12 +509,21 @@ static void reopen(ctx *c) {
   full_compare(c);
 }
 
+static void run_config_on(uint32_t page_size, int compression, int sync_mode,
+                          int posix, uint64_t nops);
+
 static void run_config(uint32_t page_size, int compression, int sync_mode) {
+  run_config_on(page_size, compression, sync_mode, 0, tu_scale(100000, 10, 2000));
+}
+
+static void run_config_on(uint32_t page_size, int compression, int sync_mode,
+                          int posix, uint64_t nops) {
+  char *dir = NULL;
   char name[64];
   ctx c;
   memset(&c, 0, sizeof c);
-  snprintf(name, sizeof name, "model page=%u comp=%d sync=%d", page_size,
-           compression, sync_mode);
+  snprintf(name, sizeof name, "model page=%u comp=%d sync=%d%s", page_size,
+           compression, sync_mode, posix ? " posix" : "");
   c.name = name;
   g_ctx = &c;
   c.seed = tu_seed(name);
@@ -522,7 +531,12 @@ static void run_config(uint32_t page_size, int compression, int sync_mode) {
   c.vbuf = malloc(64 * 1024);
   c.m = tu_model_new();
   c.what = "setup";
-  assert_int_equal(ldb_store_memory(&c.store), LDB_OK);
+  if (posix) {
+    dir = tu_tmpdir("model");
+    assert_int_equal(ldb_store_posix(dir, 1, &c.store), LDB_OK);
+  } else {
+    assert_int_equal(ldb_store_memory(&c.store), LDB_OK);
+  }
   ldb_options_default(&c.opts);
   c.opts.store = c.store;
   c.opts.page_size = page_size;
@@ -533,7 +547,6 @@ static void run_config(uint32_t page_size, int compression, int sync_mode) {
                                           : 8u << 20;
   c.opts.background_checkpoint = (int)tu_below(&c.r, 2);
   EXPECT_RC(ldb_open("model", &c.opts, &c.db), LDB_OK);
-  uint64_t nops = tu_scale(100000, 10, 2000);
   uint64_t reopen_every = nops / 8;
   for (c.op = 1; c.op <= nops; c.op++) {
     uint64_t p = tu_below(&c.r, 1000);
@@ -554,7 +567,17 @@ static void run_config(uint32_t page_size, int compression, int sync_mode) {
   ldb_store_destroy(c.store);
   tu_model_free(c.m);
   free(c.vbuf);
+  if (dir) {
+    tu_rmrf(dir);
+    free(dir);
+  }
   g_ctx = NULL;
+}
+
+/* The same model on the directory store (pread/pwrite/fdatasync). */
+static void test_posix_store(void **state) {
+  run_config_on(4096, LDB_COMPRESSION_LZ4, LDB_SYNC_NORMAL, 1,
+                tu_scale(20000, 10, 2000));
 }
 
 #define CFG(ps, comp, sync)                                                  \
@@ -577,7 +600,7 @@ int main(void) {
       cmocka_unit_test(test_p512_ZSTD),   cmocka_unit_test(test_p4096_NONE),
       cmocka_unit_test(test_p4096_LZ4),   cmocka_unit_test(test_p4096_ZSTD),
       cmocka_unit_test(test_p16384_NONE), cmocka_unit_test(test_p16384_LZ4),
-      cmocka_unit_test(test_p16384_ZSTD),
+      cmocka_unit_test(test_p16384_ZSTD), cmocka_unit_test(test_posix_store),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
