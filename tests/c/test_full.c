@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -125,10 +126,77 @@ static void sweep(int sync_mode) {
 static void test_full_syncfull(void **state) { sweep(LDB_SYNC_FULL); }
 static void test_full_syncnormal(void **state) { sweep(LDB_SYNC_NORMAL); }
 
+/* Disk full while the background thread checkpoints: commits fail with
+ * LDB_FULL, the background error is reported in the stats, and once space
+ * returns the same handle commits, checkpoints and clears the error. */
+static void test_full_background(void **state) {
+  uint64_t seed = tu_seed("full background");
+  const char *label = "full background";
+  uint64_t nth = 0;
+  wl w;
+  uint32_t ntx = (uint32_t)tu_scale(300, 3, 100), next = 0, next2 = 0;
+  wl_init(&w, seed, ntx, 48, PAGE);
+  uint8_t *status = calloc(ntx, 1);
+  ldb_store *inner = NULL, *fs = NULL;
+  ldb_options o;
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+  assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+  wl_options(&o, fs, LDB_SYNC_FULL, PAGE);
+  o.background_checkpoint = 1;
+  o.memtable_size = 16 * 1024;
+  assert_int_equal(ldb_open("full", &o, &db), LDB_OK);
+  int rc = wl_run(db, &w, 0, ntx / 3, 0, LDB_SYNC_FULL, status, &next);
+  if (rc) FAILF("before the disk filled: %s", ldb_code_name(rc));
+  ldb_faulty_fail_nth(fs, 1, LDB_FAULT_WRITE, LDB_FULL, 1);
+  rc = wl_run(db, &w, next, ntx, 0, LDB_SYNC_FULL, status, &next);
+  if (rc != LDB_FULL) FAILF("commit on a full disk returned %s", ldb_code_name(rc));
+  /* Keep the background thread busy against the full disk a moment. */
+  for (int i = 0; i < 20; i++) {
+    int p = ldb_put(db, "zz-probe", 8, "x", 1);
+    if (p != LDB_FULL) FAILF("put on a full disk returned %s", ldb_code_name(p));
+    void *v = NULL;
+    size_t vl;
+    int g = ldb_get(db, "m000001", 7, &v, &vl);
+    if (g != LDB_OK) FAILF("get on a full disk returned %s", ldb_code_name(g));
+    ldb_free(db, v);
+    usleep(2000);
+  }
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  printf("full background: while full, background_error = %s\n",
+         ldb_code_name(st.background_error));
+  ldb_faulty_clear(fs);
+  rc = wl_run(db, &w, next, ntx, 0, LDB_SYNC_FULL, status, &next2);
+  if (rc) FAILF("after space returned: %s", ldb_code_name(rc));
+  rc = ldb_checkpoint(db);
+  if (rc) FAILF("checkpoint after space returned: %s", ldb_code_name(rc));
+  int bg = -1;
+  for (int i = 0; i < 2000 && bg != LDB_OK; i++) {
+    assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+    bg = st.background_error;
+    if (bg != LDB_OK) usleep(1000);
+  }
+  if (bg != LDB_OK) FAILF("background error stuck at %s", ldb_code_name(bg));
+  verify(label, nth, db, &w, status, "live handle");
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_faulty_crash_now(fs, LDB_CRASH_DROP, 0);
+  ldb_store_destroy(fs);
+  wl_options(&o, inner, LDB_SYNC_FULL, PAGE);
+  db = NULL;
+  assert_int_equal(ldb_open("full", &o, &db), LDB_OK);
+  verify(label, nth, db, &w, status, "after power cut");
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(inner);
+  free(status);
+  wl_free(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_syncfull),
       cmocka_unit_test(test_full_syncnormal),
+      cmocka_unit_test(test_full_background),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
