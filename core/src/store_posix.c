@@ -32,7 +32,8 @@ static const ldb_allocator *A = &ldb_default_allocator;
 typedef struct px_store {
   ldb_store base;
   char *dir;      /* real path of the directory (also base.id) */
-  int locked;     /* this store holds an entry in the lock table */
+  int locked;     /* 1: holds an entry in the lock table; 2: a reader on a
+                     read-only file system, which needs no lock */
 } px_store;
 
 typedef struct px_file {
@@ -278,6 +279,19 @@ static int px_lock(ldb_store *s, int exclusive, char *holder,
   do fd = open(path, (exclusive ? O_RDWR : O_RDONLY) | O_CREAT | O_CLOEXEC,
                0644);
   while (fd < 0 && errno == EINTR);
+  if (fd < 0 && !exclusive && errno == EROFS) {
+    /* A read-only file system: no writer can exist, so a reader needs no
+     * lock (and cannot create LOCK). */
+    do fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+      ps->locked = 2; /* held, without a table entry */
+      TABLE_UNLOCK();
+      ldb_mfree(A, nl);
+      ldb_mfree(A, path);
+      return LDB_OK;
+    }
+  }
   if (fd < 0 && !exclusive && errno == ENOENT) {
     rc = ldb_err(LDB_NOTFOUND, "lock file %s is missing", path);
     goto fail;
@@ -349,6 +363,10 @@ static int px_unlock(ldb_store *s) {
   px_store *ps = (px_store *)s;
   px_lockent **pp;
   if (!ps->locked) return LDB_OK;
+  if (ps->locked == 2) {
+    ps->locked = 0;
+    return LDB_OK;
+  }
   TABLE_LOCK();
   for (pp = &lock_table; *pp; pp = &(*pp)->next) {
     px_lockent *l = *pp;
