@@ -313,10 +313,12 @@ static void e_ldb_stats(void *p, char *buf, size_t cap) {
     return;
   }
   snprintf(buf, cap,
-           "checkpoints=%" PRIu64 " memtable=%.1fMB data=%.1fMB log=%.1fMB "
-           "cache hit/miss=%" PRIu64 "/%" PRIu64 " syncs=%" PRIu64,
+           "checkpoints=%" PRIu64 " memtable=%.1fMB data=%.1fMB (%" PRIu64
+           " pages, %" PRIu64 " free) log=%.1fMB cache hit/miss=%" PRIu64
+           "/%" PRIu64 " syncs=%" PRIu64,
            st.checkpoints, st.memtable_bytes / 1e6, st.data_file_size / 1e6,
-           st.log_file_size / 1e6, st.cache_hits, st.cache_misses, st.syncs);
+           st.page_count, st.free_pages, st.log_file_size / 1e6, st.cache_hits,
+           st.cache_misses, st.syncs);
 }
 
 static const struct engine ENGINE_LDB = {
