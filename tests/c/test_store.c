@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,6 +176,15 @@ static void test_posix_basic(void **state) {
   assert_non_null(fp);
   fclose(fp);
   assert_int_equal(ldb_store_posix(path, 1, &t), LDB_INVALID);
+  /* An OS error becomes LDB_IOERR naming the path and the cause. */
+  char sub2[4300];
+  snprintf(sub2, sizeof sub2, "%s/adir", s->id);
+  assert_int_equal(mkdir(sub2, 0755), 0);
+  ldb_file *f = NULL;
+  assert_int_equal(ldb_fopen(s, "adir", LDB_STORE_CREATE, &f), LDB_IOERR);
+  assert_null(f);
+  assert_non_null(strstr(ldb_errmsg(NULL), sub2));
+  assert_non_null(strstr(ldb_errmsg(NULL), "directory"));
   ldb_store_destroy(s);
   tu_rmrf(dir);
   free(dir);
