@@ -275,19 +275,25 @@ static void fmt_key(uint8_t *k, size_t *kl, uint64_t i) {
   *kl = (size_t)snprintf((char *)k, 32, "key%010llu", (unsigned long long)i);
 }
 
+/* When non-zero, put_range gives every g_big_every-th key a BIG_VLEN
+ * value (overflow pages). */
+static uint64_t g_big_every;
+#define BIG_VLEN 6000
+
 /* Puts keys [0,n) with value "v<ver>-<i>" padded to vlen bytes. */
 static void put_range(bt_file *f, tu_model *m, uint64_t n, int ver,
                       size_t vlen, uint64_t seq) {
   bt_merge *mg;
   assert_int_equal(bt_merge_begin(f, &mg), LDB_OK);
-  uint8_t k[32], v[512];
+  uint8_t k[32], v[BIG_VLEN];
   size_t kl;
   for (uint64_t i = 0; i < n; i++) {
     fmt_key(k, &kl, i);
     memset(v, 'x', sizeof v);
     snprintf((char *)v, sizeof v, "v%d-%llu", ver, (unsigned long long)i);
-    assert_int_equal(bt_merge_put(mg, k, kl, v, vlen), LDB_OK);
-    if (m) tu_model_put(m, k, kl, v, vlen);
+    size_t vl = g_big_every && i % g_big_every == 0 ? BIG_VLEN : vlen;
+    assert_int_equal(bt_merge_put(mg, k, kl, v, vl), LDB_OK);
+    if (m) tu_model_put(m, k, kl, v, vl);
   }
   int rc = bt_merge_commit(mg, seq);
   if (rc) print_error("commit: %s\n", ldb_err_get());
@@ -824,9 +830,37 @@ static void *reader_main(void *p) {
       memset(want, 'x', sizeof want);
       snprintf((char *)want, sizeof want, "v%d-%llu", (int)ver - 1,
                (unsigned long long)idx);
-      if (rc != LDB_OK || len != 40 || memcmp(v, want, 40) != 0)
+      size_t wl = idx % g_big_every == 0 ? BIG_VLEN : 40;
+      if (rc != LDB_OK || len != wl || memcmp(v, want, 40) != 0)
         __atomic_fetch_add(&ra->errors, 1, __ATOMIC_RELAXED);
       __atomic_fetch_add(&ra->reads, 1, __ATOMIC_RELAXED);
+    }
+    /* a short scan with a cursor, values included */
+    bt_cursor *c;
+    if (bt_cursor_open(t, &c) != LDB_OK) {
+      __atomic_fetch_add(&ra->errors, 1, __ATOMIC_RELAXED);
+    } else {
+      uint8_t k[32];
+      size_t kl;
+      uint64_t idx = tu_below(&r, ra->n);
+      fmt_key(k, &kl, idx);
+      int rc = bt_cursor_seek_ge(c, k, kl);
+      for (int j = 0; j < 30 && rc == LDB_OK; j++, idx++) {
+        const void *ck, *cv;
+        size_t ckl, cvl;
+        uint8_t want[64];
+        fmt_key(k, &kl, idx);
+        memset(want, 'x', sizeof want);
+        snprintf((char *)want, sizeof want, "v%d-%llu", (int)ver - 1,
+                 (unsigned long long)idx);
+        if (bt_cursor_key(c, &ck, &ckl) || ckl != kl || memcmp(ck, k, kl) ||
+            bt_cursor_value(c, &cv, &cvl) ||
+            cvl != (idx % g_big_every == 0 ? BIG_VLEN : 40) ||
+            memcmp(cv, want, 40))
+          __atomic_fetch_add(&ra->errors, 1, __ATOMIC_RELAXED);
+        rc = bt_cursor_next(c);
+      }
+      bt_cursor_close(c);
     }
     bt_tree_release(t);
   }
@@ -847,6 +881,7 @@ static void test_concurrent_readers(void **st) {
   reader_arg ra = {0};
   ra.f = f;
   ra.n = tu_scale(20000, 4, 2000);
+  g_big_every = 97;
   put_range(f, NULL, ra.n, 0, 40, 1);
   ldb_thread th[4];
   for (int i = 0; i < 4; i++)
@@ -855,6 +890,7 @@ static void test_concurrent_readers(void **st) {
   for (int v = 1; v <= rounds; v++) put_range(f, NULL, ra.n, v, 40, v + 1);
   __atomic_store_n(&ra.stop, 1, __ATOMIC_RELEASE);
   for (int i = 0; i < 4; i++) ldb_thread_join(th[i]);
+  g_big_every = 0;
   assert_int_equal(ra.errors, 0);
   assert_true(ra.reads > 0);
   check_ok(f);
