@@ -346,7 +346,7 @@ export class Transaction {
   readonly readOnly: boolean;
   #txn: EngineTxn | null;
   #codec: Codec;
-  #scans = new Children();
+  #scans: Children | null = null; // created by the first scan()
   #onEnd: (() => void) | null;
 
   /** @internal use Database.beginTransaction() */
@@ -402,12 +402,13 @@ export class Transaction {
   /** As Database.scan, over this transaction's snapshot and writes. */
   scan(opts?: ScanOptions): ScanIterator<[any, any]> {
     const txn = this.#open();
+    this.#scans ??= new Children();
     return makeScan(this.#codec, this.#scans, opts, entryMapper(this.#codec), (o) => txn.iterate(o));
   }
 
   #end(): EngineTxn {
     const txn = this.#open();
-    this.#scans.closeAll();
+    this.#scans?.closeAll();
     this.#txn = null;
     const onEnd = this.#onEnd;
     this.#onEnd = null;
@@ -455,6 +456,10 @@ export class Database {
   #db: EngineDb | null;
   #codec: Codec;
   #children = new Children();
+  /** Transactions of running transaction()/transactionAsync() calls: always
+   * ended before the call returns, so a plain set (cheaper than weak
+   * tracking) lets close() abort them. */
+  #scoped = new Set<Transaction>();
   #mark: IntervalMark = { ops: 0, uptimeNs: 0 };
   #limits: { memtableSize: number; maxActiveTransactions: number };
 
@@ -662,6 +667,14 @@ export class Database {
     return tx;
   }
 
+  #beginScoped(): Transaction {
+    const db = this.#open();
+    const txn = mapErrors(() => db.begin(false));
+    const tx: Transaction = new Transaction(txn, this.#codec, () => this.#scoped.delete(tx));
+    this.#scoped.add(tx);
+    return tx;
+  }
+
   /** Runs fn(tx) in a read-write transaction: commits when fn returns,
    * aborts when it throws; after a CONFLICT reruns fn up to `retries`
    * times. fn must be synchronous (use transactionAsync otherwise). */
@@ -670,7 +683,7 @@ export class Database {
     checkFn(fn, 'fn');
     const retries = checkRetries(opts);
     for (let attempt = 0; ; attempt++) {
-      const tx = this.beginTransaction();
+      const tx = this.#beginScoped();
       let result: T;
       try {
         result = fn(tx);
@@ -700,7 +713,7 @@ export class Database {
     checkFn(fn, 'fn');
     const retries = checkRetries(opts);
     for (let attempt = 0; ; attempt++) {
-      const tx = this.beginTransaction();
+      const tx = this.#beginScoped();
       let result: T;
       try {
         result = await fn(tx);
@@ -797,6 +810,7 @@ export class Database {
     const db = this.#db;
     if (db === null) return;
     this.#db = null;
+    for (const tx of [...this.#scoped]) tx.abort();
     this.#children.closeAll();
     mapErrors(() => db.close());
   }
