@@ -308,6 +308,12 @@ int wal_append(wal *w, uint64_t seq, const uint8_t *ops, size_t len,
   }
   w->off += n;
   w->dirty[w->cur] = 1;
+  if (w->cap > (4u << 20)) {
+    /* Do not keep a huge buffer around after one large commit. */
+    ldb_mfree(w->a, w->buf);
+    w->buf = NULL;
+    w->cap = 0;
+  }
   atomic_fetch_add_explicit(&w->written, n, memory_order_relaxed);
   if (w->off > atomic_load(&w->size[w->cur])) atomic_store(&w->size[w->cur], w->off);
 out:

@@ -752,6 +752,42 @@ static void test_stats(void **st) {
   ldb_store_destroy(s);
 }
 
+static void test_posix_backup(void **st) {
+  (void)st;
+  const char *base = getenv("LDB_TEST_TMP");
+  char tmpl[512], src[600], dst[600];
+  snprintf(tmpl, sizeof tmpl, "%s/ldb-db-XXXXXX", base && *base ? base : "/tmp");
+  if (base && *base) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", base);
+    if (system(cmd) != 0) skip();
+  }
+  assert_non_null(mkdtemp(tmpl));
+  snprintf(src, sizeof src, "%s/src", tmpl);
+  snprintf(dst, sizeof dst, "%s/dst", tmpl);
+  ldb_options o;
+  ldb_options_default(&o);
+  ldb_db *db, *db2;
+  assert_int_equal(ldb_open(src, &o, &db), LDB_OK);
+  /* a second open of the same directory shares the engine */
+  assert_int_equal(ldb_open(src, &o, &db2), LDB_OK);
+  fill(db, 0, 500, "p");
+  verify(db2, 0, 500, "p");
+  assert_int_equal(ldb_close(db2), LDB_OK);
+  assert_int_equal(ldb_backup(db, dst), LDB_OK);
+  assert_int_equal(ldb_backup(db, dst), LDB_INVALID);
+  assert_int_equal(ldb_backup(db, src), LDB_INVALID);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  o.create_if_missing = 0;
+  assert_int_equal(ldb_open(dst, &o, &db), LDB_OK);
+  verify(db, 0, 500, "p");
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic_ops),
@@ -765,6 +801,7 @@ int main(void) {
       cmocka_unit_test(test_backup),
       cmocka_unit_test(test_group_commit_threads),
       cmocka_unit_test(test_stats),
+      cmocka_unit_test(test_posix_backup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
