@@ -341,6 +341,10 @@ function isConflict(e: unknown): boolean {
   return e instanceof LightningDbError && e.code === 'CONFLICT';
 }
 
+/** Transactions whose commit() or commitAsync() was called (whatever the
+ * outcome): transaction() tells them from ones its database aborted. */
+const commitCalled = new WeakSet<Transaction>();
+
 /** A read-write transaction or a read-only snapshot (beginTransaction()). */
 export class Transaction {
   readonly readOnly: boolean;
@@ -421,12 +425,14 @@ export class Transaction {
    * transaction whatever the outcome. */
   commit(): void {
     const txn = this.#end();
+    commitCalled.add(this);
     mapErrors(() => txn.commit());
   }
 
   /** As commit, waiting for durability off the JavaScript thread. */
   async commitAsync(): Promise<void> {
     const txn = this.#end();
+    commitCalled.add(this);
     try {
       await txn.commitAsync();
     } catch (e) {
@@ -667,6 +673,13 @@ export class Database {
     return tx;
   }
 
+  /** fn ended its transaction itself (commit or abort: its result stands),
+   * or the database was closed meanwhile (nothing committed: CLOSED). */
+  #endedInside<T>(tx: Transaction, result: T): T {
+    if (this.#db === null && !commitCalled.has(tx)) throw closedError('database');
+    return result;
+  }
+
   #beginScoped(): Transaction {
     const db = this.#open();
     const txn = mapErrors(() => db.begin(false));
@@ -695,7 +708,7 @@ export class Database {
         tx.abort();
         throw new TypeError('transaction() callback returned a Promise: use transactionAsync() for async callbacks');
       }
-      if (tx.closed) return result;
+      if (tx.closed) return this.#endedInside(tx, result);
       try {
         tx.commit();
         return result;
@@ -721,7 +734,7 @@ export class Database {
         tx.abort();
         throw e;
       }
-      if (tx.closed) return result;
+      if (tx.closed) return this.#endedInside(tx, result);
       try {
         await tx.commitAsync();
         return result;

@@ -70,6 +70,16 @@ describe(`closing [${backendName}]`, () => {
     equal(text(db.get('c')), '3');
   });
 
+  it('closing the database inside transaction(fn) aborts it: nothing is committed', () => {
+    let db = openDb();
+    throwsCode(() => db.transaction((tx) => {
+      tx.put('a', '1');
+      db.close();
+    }), 'CLOSED');
+    db = reopen(db);
+    equal(db.get('a'), undefined);
+  });
+
   it('scan return() is idempotent; a finished scan stays done', () => {
     const db = openDb();
     db.put('a', '1');
