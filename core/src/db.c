@@ -355,8 +355,12 @@ static void mark_durable(eng *e, uint64_t seq) {
 /* Freezes the active memtable and switches the log. commit_mu held. A
  * previous checkpoint still running is finished first (the writer waits or,
  * without threads, does the work). */
-static int eng_freeze(eng *e) {
+static int eng_freeze(eng *e, int force) {
   int rc, more;
+  /* After a failure (full disk, I/O error) automatic attempts wait for the
+   * retry time instead of redoing a whole merge at every commit; the
+   * memtable grows past its threshold meanwhile. */
+  if (!force && ldb_now_ns() < atomic_load(&e->ckpt_fail_at)) return LDB_OK;
   ldb_rwlock_rdlock(&e->state_lk);
   mt *fr = e->frozen;
   ldb_rwlock_unlock(&e->state_lk);
@@ -371,6 +375,7 @@ static int eng_freeze(eng *e) {
   rc = wal_switch(e->log, e->opts.sync_mode != LDB_SYNC_OFF);
   if (rc) {
     mt_unref(nm);
+    atomic_store(&e->ckpt_fail_at, ldb_now_ns() + 200000000ull);
     return rc;
   }
   uint64_t last = atomic_load(&e->last_seq);
@@ -463,7 +468,7 @@ int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops,
     ldb_mutex_unlock(&e->sync_mu);
   }
   if (mt_bytes(e->active) >= e->opts.memtable_size) {
-    int frc = eng_freeze(e);
+    int frc = eng_freeze(e, 0);
     if (frc) set_bg_error(e, frc);
   }
   if (!e->threaded && e->opts.sync_mode == LDB_SYNC_NORMAL) {
@@ -945,7 +950,7 @@ int ldb_checkpoint(ldb_db *db) {
   eng *e = db->e;
   if (e->opts.read_only) return LDB_OK;
   ldb_mutex_lock(&e->commit_mu);
-  rc = eng_freeze(e);
+  rc = eng_freeze(e, 1);
   ldb_mutex_unlock(&e->commit_mu);
   if (rc) return rc;
   do {
