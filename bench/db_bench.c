@@ -1182,6 +1182,11 @@ static int bench_fillsync(run_state *rs, result *r) {
   int rc = write_keys(rs, h, cfg.sync_num, 1, idx_random, &s);
   r->secs = now_sec() - t0;
   r->ops = cfg.sync_num;
+  if (rs->e->stats) {
+    char line[256];
+    rs->e->stats(h, line, sizeof line);
+    printf("             (durable database) %s\n", line);
+  }
   rs->e->close(h);
   if (!cfg.keep_db) remove_tree(path);
   return rc;
