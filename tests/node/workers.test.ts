@@ -77,4 +77,29 @@ describe('worker_threads', function () {
     assert.equal(again.metrics().activeTransactions, 0);
     again.close();
   });
+
+  it('workers terminated with async commits in flight: every queued commit lands, nothing leaks', async () => {
+    const path = `${tmp.dir}/db3`;
+    const db = open(path, { syncMode: 'full' });
+    const dist = JSON.stringify(pathToFileURL(`${root}dist/esm/index.js`).href);
+    for (let round = 0; round < 5; round++) {
+      const w = new Worker(
+        `const { parentPort } = require('node:worker_threads');
+         import(${dist}).then(({ open }) => {
+           const db = open(${JSON.stringify(path)}, { syncMode: 'full' });
+           for (let i = 0; i < 100; i++) db.putAsync('w${round}:' + i, 'v').catch(() => {});
+           const tx = db.beginTransaction(); tx.put('t${round}', 'x'); tx.commitAsync().catch(() => {});
+           db.flushAsync().catch(() => {});
+           parentPort.postMessage('queued');
+         });`,
+        { eval: true },
+      );
+      await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+      await w.terminate();
+    }
+    assert.equal([...db.keys()].length, 5 * 101, 'queued work completes before a worker env is torn down');
+    assert.equal(db.metrics().activeTransactions, 0);
+    db.check();
+    db.close();
+  });
 });
