@@ -11,8 +11,8 @@ const value = (i: number) => `value-${i}-${'z'.repeat(i % 300)}`;
 
 /** Runs the writer from `start` until it reported `atLeast` commits (or a
  * time limit), kills it with SIGKILL, and returns the reported indexes. */
-async function writeAndKill(path: string, start: number, atLeast: number): Promise<number[]> {
-  const child = runFixture('writer.mjs', [path, String(start)]);
+async function writeAndKill(path: string, start: number, atLeast: number, syncMode: string): Promise<number[]> {
+  const child = runFixture('writer.mjs', [path, String(start), syncMode]);
   const reported: number[] = [];
   let partial = '';
   let stderr = '';
@@ -54,34 +54,36 @@ describe('crash safety (SIGKILL during writes)', function () {
   const tmp = tempDir('crash');
   after(() => tmp.remove());
 
-  it('every reported commit survives, three kill/recover cycles', async () => {
-    const path = `${tmp.dir}/db`;
-    let next = 0;
-    let total = 0;
-    for (let cycle = 0; cycle < 3; cycle++) {
-      const reported = await writeAndKill(path, next, 150);
-      assert.ok(reported.length >= 10, `the writer committed (${reported.length})`);
-      const db = open(path);
-      try {
-        db.check();
-        for (const i of reported) {
-          assert.equal(db.get(key('k', i))?.toString(), value(i), `commit ${i} lost`);
-          if (i % 3 === 1) assert.equal(db.get(key('b', i))?.toString(), value(i), `batch ${i} half applied`);
-          if (i % 3 === 2) assert.ok(db.get(key('t', i)) !== undefined, `transaction ${i} half applied`);
+  for (const syncMode of ['full', 'normal']) {
+    it(`syncMode ${syncMode}: every reported commit survives, three kill/recover cycles`, async () => {
+      const path = `${tmp.dir}/db-${syncMode}`;
+      let next = 0;
+      let total = 0;
+      for (let cycle = 0; cycle < 3; cycle++) {
+        const reported = await writeAndKill(path, next, 150, syncMode);
+        assert.ok(reported.length >= 10, `the writer committed (${reported.length})`);
+        const db = open(path);
+        try {
+          db.check();
+          for (const i of reported) {
+            assert.equal(db.get(key('k', i))?.toString(), value(i), `commit ${i} lost`);
+            if (i % 3 === 1) assert.equal(db.get(key('b', i))?.toString(), value(i), `batch ${i} half applied`);
+            if (i % 3 === 2) assert.ok(db.get(key('t', i)) !== undefined, `transaction ${i} half applied`);
+          }
+          // an unreported commit in flight may or may not be there, but
+          // atomically: a batch or transaction is whole or absent
+          const last = reported[reported.length - 1]!;
+          const inflight = last + 1;
+          const k = db.get(key('k', inflight));
+          if (inflight % 3 === 1) assert.equal(k === undefined, db.get(key('b', inflight)) === undefined);
+          if (inflight % 3 === 2) assert.equal(k === undefined, db.get(key('t', inflight)) === undefined);
+          next = last + 2;
+          total += reported.length;
+        } finally {
+          db.close();
         }
-        // an unreported commit in flight may or may not be there, but
-        // atomically: a batch or transaction is whole or absent
-        const last = reported[reported.length - 1]!;
-        const inflight = last + 1;
-        const k = db.get(key('k', inflight));
-        if (inflight % 3 === 1) assert.equal(k === undefined, db.get(key('b', inflight)) === undefined);
-        if (inflight % 3 === 2) assert.equal(k === undefined, db.get(key('t', inflight)) === undefined);
-        next = last + 2;
-        total += reported.length;
-      } finally {
-        db.close();
       }
-    }
-    assert.ok(total >= 30);
-  });
+      assert.ok(total >= 30);
+    });
+  }
 });
