@@ -578,6 +578,22 @@ static void eng_free(eng *e, int *rcp) {
   if (rcp) *rcp = rc;
 }
 
+/* state_lk prefers writers: its read sections are short, and a freeze or a
+ * checkpoint installing a new tree must not starve behind a stream of
+ * readers (it holds the commit or checkpoint mutex while it waits). No
+ * thread ever read-locks it twice, so writer preference cannot deadlock. */
+static void state_lock_init(ldb_rwlock *l) {
+#if !defined(LDB_NO_THREADS) && defined(__GLIBC__)
+  pthread_rwlockattr_t at;
+  pthread_rwlockattr_init(&at);
+  pthread_rwlockattr_setkind_np(&at, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(l, &at);
+  pthread_rwlockattr_destroy(&at);
+#else
+  ldb_rwlock_init(l);
+#endif
+}
+
 static char *dupstr(const ldb_allocator *a, const char *s) {
   return ldb_memdup(a, s, strlen(s) + 1);
 }
@@ -598,7 +614,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
   ldb_mutex_init(&e->bg_mu);
   ldb_cond_init(&e->sync_cv);
   ldb_cond_init(&e->bg_cv);
-  ldb_rwlock_init(&e->state_lk);
+  state_lock_init(&e->state_lk);
   e->open_ns = ldb_now_ns();
   e->last_sync_ns = e->open_ns;
   e->path = dupstr(e->a, label);
