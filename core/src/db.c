@@ -287,6 +287,7 @@ static int ckpt_run(eng *e, uint64_t budget, int *more) {
     else
       rc = bt_merge_delete(e->merge, k, kl);
     if (rc) goto fail;
+    mt_node_prefetch_next(n);
     for (n = mt_node_next(n); n; n = mt_node_next(n)) {
       size_t nl;
       const uint8_t *nk = mt_node_key(n, &nl);

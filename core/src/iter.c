@@ -58,7 +58,10 @@ static int same_key(const mt_node *n, const uint8_t *k, size_t kl) {
 static void mem_set(src *s, mt_node *n) {
   s->node = n;
   s->valid = n != NULL;
-  if (n) s->key = mt_node_key(n, &s->klen);
+  if (n) {
+    s->key = mt_node_key(n, &s->klen);
+    mt_node_prefetch_next(n);
+  }
 }
 
 /* From n (the first node of a key, or the first version <= seq of one),

@@ -308,6 +308,11 @@ mt_node *mt_node_next(const mt_node *n) {
   return atomic_load_explicit(&((mt_node *)n)->next[0], memory_order_acquire);
 }
 
+void mt_node_prefetch_next(const mt_node *n) {
+  mt_node *nx = atomic_load_explicit(&((mt_node *)n)->next[0], memory_order_relaxed);
+  if (nx) __builtin_prefetch(nx);
+}
+
 const uint8_t *mt_node_key(const mt_node *n, size_t *klen) {
   *klen = n->klen;
   return nkey(n);

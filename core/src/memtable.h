@@ -80,6 +80,9 @@ mt_node *mt_seek(const mt *m, const void *key, size_t klen, uint64_t seq);
 /* Last node whose key is < key (any seq). */
 mt_node *mt_find_lt(const mt *m, const void *key, size_t klen);
 mt_node *mt_node_next(const mt_node *n);
+/* Hints the CPU to start loading n's successor (sequential scans overlap
+ * the cache miss of the next node with the work on this one). */
+void mt_node_prefetch_next(const mt_node *n);
 
 const uint8_t *mt_node_key(const mt_node *n, size_t *klen);
 const uint8_t *mt_node_val(const mt_node *n, size_t *vlen);
