@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include "lightningdb.h"
 
@@ -252,6 +254,183 @@ static void test_limit(void **st) {
   for (int i = 1; i < 4; i++) ldb_txn_abort(t[i]);
 }
 
+/* ---- bank: concurrent transfers keep the total; snapshots always see it - */
+
+#define ACCTS 16
+#define START 1000
+
+typedef struct bank {
+  ldb_db *db;
+  int id, iters;
+  volatile int *stop;
+  int bad;
+  long commits, conflicts;
+} bank;
+
+static void acct_key(int i, char *k) { snprintf(k, 16, "acct%03d", i); }
+
+static int read_bal(ldb_txn *t, int i, long *bal) {
+  char k[16], buf[32];
+  size_t n;
+  acct_key(i, k);
+  int rc = ldb_txn_get_buf(t, k, strlen(k), buf, sizeof buf - 1, &n);
+  if (rc) return rc;
+  buf[n < sizeof buf - 1 ? n : sizeof buf - 1] = 0;
+  *bal = strtol(buf, NULL, 10);
+  return LDB_OK;
+}
+
+static int write_bal(ldb_txn *t, int i, long bal) {
+  char k[16], v[32];
+  acct_key(i, k);
+  snprintf(v, sizeof v, "%ld", bal);
+  return ldb_txn_put(t, k, strlen(k), v, strlen(v));
+}
+
+static void *transfer_thread(void *p) {
+  bank *b = p;
+  uint64_t x = 0x1234567ull * (uint64_t)(b->id + 1);
+  for (int it = 0; it < b->iters; it++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    int from = (int)(x % ACCTS), to = (int)((x >> 20) % ACCTS);
+    if (from == to) continue;
+    long amount = (long)((x >> 40) % 50);
+    ldb_txn *t;
+    if (ldb_txn_begin(b->db, 0, &t)) { b->bad = 1; break; }
+    long fb, tb;
+    int err = read_bal(t, from, &fb) || read_bal(t, to, &tb);
+    if (it % 4 == 0) sched_yield(); /* let others commit in between */
+    if (err || write_bal(t, from, fb - amount) ||
+        write_bal(t, to, tb + amount)) {
+      ldb_txn_abort(t);
+      b->bad = 2;
+      break;
+    }
+    int rc = ldb_txn_commit(t);
+    if (rc == LDB_OK) b->commits++;
+    else if (rc == LDB_CONFLICT) b->conflicts++;
+    else { b->bad = 3; break; }
+  }
+  return NULL;
+}
+
+static void *audit_thread(void *p) {
+  bank *b = p;
+  while (!*b->stop) {
+    ldb_txn *t;
+    if (ldb_txn_begin(b->db, LDB_TXN_READONLY, &t)) { b->bad = 4; break; }
+    long sum = 0, bal;
+    for (int i = 0; i < ACCTS; i++) {
+      if (read_bal(t, i, &bal)) { b->bad = 5; break; }
+      sum += bal;
+    }
+    /* and the same through an iterator of the same snapshot */
+    ldb_iter *it;
+    long isum = 0;
+    int n = 0;
+    if (ldb_iter_create(b->db, t, NULL, &it) == LDB_OK) {
+      for (int rc = ldb_iter_first(it); rc == LDB_OK; rc = ldb_iter_next(it)) {
+        const void *v;
+        size_t vl;
+        char buf[32];
+        ldb_iter_value(it, &v, &vl);
+        memcpy(buf, v, vl < 31 ? vl : 31);
+        buf[vl < 31 ? vl : 31] = 0;
+        isum += strtol(buf, NULL, 10);
+        n++;
+      }
+      ldb_iter_destroy(it);
+    }
+    ldb_txn_commit(t);
+    if (sum != (long)ACCTS * START || isum != sum || n != ACCTS) {
+      fprintf(stderr, "audit: sum %ld iter sum %ld over %d accounts\n", sum,
+              isum, n);
+      b->bad = 6;
+      break;
+    }
+    b->commits++;
+  }
+  return NULL;
+}
+
+static void run_bank(int bg, int sync) {
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  ldb_options o;
+  ldb_options_default(&o);
+  o.store = s;
+  o.sync_mode = sync;
+  o.background_checkpoint = bg;
+  o.memtable_size = 16 << 10; /* many checkpoints during the run */
+  ldb_db *db;
+  assert_int_equal(ldb_open("bank", &o, &db), LDB_OK);
+  ldb_batch *batch;
+  assert_int_equal(ldb_batch_create(db, &batch), LDB_OK);
+  for (int i = 0; i < ACCTS; i++) {
+    char k[16], v[16];
+    acct_key(i, k);
+    snprintf(v, sizeof v, "%d", START);
+    assert_int_equal(ldb_batch_put(batch, k, strlen(k), v, strlen(v)), LDB_OK);
+  }
+  assert_int_equal(ldb_write(db, batch), LDB_OK);
+  ldb_batch_destroy(batch);
+  const char *q = getenv("LDB_TEST_QUICK");
+  int iters = q && *q == '1' ? 300 : 2000;
+  volatile int stop = 0;
+  bank w[3], a = {db, 9, 0, &stop, 0, 0, 0};
+  pthread_t th[4];
+  for (int i = 0; i < 3; i++) {
+    w[i] = (bank){db, i, iters, &stop, 0, 0, 0};
+    pthread_create(&th[i], NULL, transfer_thread, &w[i]);
+  }
+  pthread_create(&th[3], NULL, audit_thread, &a);
+  long commits = 0, conflicts = 0;
+  for (int i = 0; i < 3; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(w[i].bad, 0);
+    commits += w[i].commits;
+    conflicts += w[i].conflicts;
+  }
+  stop = 1;
+  pthread_join(th[3], NULL);
+  assert_int_equal(a.bad, 0);
+  assert_true(commits > 0);
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  assert_int_equal(st.conflicts, (uint64_t)conflicts);
+  assert_true(st.checkpoints > 0);
+  printf("bank bg=%d sync=%d: %ld commits, %ld conflicts, %ld audits, %llu "
+         "checkpoints\n", bg, sync, commits, conflicts, a.commits,
+         (unsigned long long)st.checkpoints);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  /* and after recovery */
+  assert_int_equal(ldb_open("bank", &o, &db), LDB_OK);
+  ldb_txn *t;
+  assert_int_equal(ldb_txn_begin(db, LDB_TXN_READONLY, &t), LDB_OK);
+  long sum = 0, bal = 0;
+  for (int i = 0; i < ACCTS; i++) {
+    assert_int_equal(read_bal(t, i, &bal), LDB_OK);
+    sum += bal;
+  }
+  assert_int_equal(sum, (long)ACCTS * START);
+  ldb_txn_abort(t);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(s);
+}
+
+static void test_bank_threads(void **st) {
+  (void)st;
+  run_bank(1, LDB_SYNC_NORMAL);
+  run_bank(1, LDB_SYNC_FULL);
+}
+static void test_bank_steps(void **st) {
+  (void)st;
+  run_bank(0, LDB_SYNC_OFF);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_isolation, setup, teardown),
@@ -263,6 +442,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_abort_and_empty, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_writes, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_limit, setup_small, teardown),
+      cmocka_unit_test(test_bank_threads),
+      cmocka_unit_test(test_bank_steps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
