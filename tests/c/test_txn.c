@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 
 #include "lightningdb.h"
 
@@ -262,7 +263,7 @@ static void test_limit(void **st) {
 typedef struct bank {
   ldb_db *db;
   int id, iters;
-  volatile int *stop;
+  _Atomic int *stop;
   int bad;
   long commits, conflicts;
 } bank;
@@ -378,7 +379,7 @@ static void run_bank(int bg, int sync) {
   ldb_batch_destroy(batch);
   const char *q = getenv("LDB_TEST_QUICK");
   int iters = q && *q == '1' ? 300 : 2000;
-  volatile int stop = 0;
+  _Atomic int stop = 0;
   bank w[3], a = {db, 9, 0, &stop, 0, 0, 0};
   pthread_t th[4];
   for (int i = 0; i < 3; i++) {
