@@ -80,6 +80,13 @@ static void mem_settle_bwd(src *s, const uint8_t *k, size_t kl) {
       return;
     }
     k = mt_node_key(n, &kl);
+    /* n is the oldest version of its key: when even it is too new, no
+     * version is visible; without duplicates it is the only version. */
+    if (mt_node_seq(n) > s->seq) continue;
+    if (!mt_has_dups(s->m)) {
+      mem_set(s, n);
+      return;
+    }
     mt_node *v = mt_seek(s->m, k, kl, s->seq);
     if (v && same_key(v, k, kl)) {
       mem_set(s, v);

@@ -32,6 +32,7 @@ struct mt {
   uint8_t *pos, *end;  /* free space in the newest block */
   uint64_t rnd;        /* xorshift state for node heights (writer only) */
   _Atomic int height;  /* current max height in use */
+  _Atomic int dups;    /* some key has several versions */
   _Atomic uint64_t bytes, count;
   mt_node *head;       /* sentinel with MT_MAX_HEIGHT links */
   /* Blocked bloom filter: 512-bit blocks; a key sets 4 bits in one block.
@@ -216,7 +217,14 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
 
   if (m->bloom_blocks) bloom_add(m, key, klen);
   mt_node *prev[MT_MAX_HEIGHT];
-  find_ge(m, key, klen, seq, prev);
+  mt_node *ge = find_ge(m, key, klen, seq, prev);
+  /* Versions of a key are adjacent: a neighbour with the same key means
+   * duplicates. Set before the node is published (release below). */
+  if (!atomic_load_explicit(&m->dups, memory_order_relaxed) &&
+      ((ge && ldb_keycmp(nkey(ge), ge->klen, key, klen) == 0) ||
+       (prev[0] != m->head &&
+        ldb_keycmp(nkey(prev[0]), prev[0]->klen, key, klen) == 0)))
+    atomic_store_explicit(&m->dups, 1, memory_order_relaxed);
   int cur = atomic_load_explicit(&m->height, memory_order_relaxed);
   if ((int)h > cur) {
     for (int i = cur; i < (int)h; i++) prev[i] = m->head;
@@ -259,6 +267,10 @@ uint64_t mt_newest_seq(const mt *m, const void *key, size_t klen) {
   mt_node *n = find_ge(m, key, klen, UINT64_MAX, NULL);
   if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return 0;
   return n->seq;
+}
+
+int mt_has_dups(const mt *m) {
+  return atomic_load_explicit(&((mt *)m)->dups, memory_order_relaxed);
 }
 
 uint64_t mt_bytes(const mt *m) {

@@ -67,6 +67,10 @@ int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, int *type,
 /* The seq of the newest version of key, 0 when none. */
 uint64_t mt_newest_seq(const mt *m, const void *key, size_t klen);
 
+/* 1 once some key has more than one version (a reader that sees 0 may
+ * assume that every key whose versions are visible to it has exactly one). */
+int mt_has_dups(const mt *m);
+
 /* Bytes held (entries, keys, values, node overhead). */
 uint64_t mt_bytes(const mt *m);
 /* Number of versions. */

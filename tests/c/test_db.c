@@ -752,6 +752,66 @@ static void test_stats(void **st) {
   ldb_store_destroy(s);
 }
 
+/* Reverse scans over a memtable without duplicate keys take a shortcut;
+ * a snapshot taken before duplicates appear must still read its versions. */
+static void test_reverse_versions(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  ldb_db *db = open_mem(s, LDB_SYNC_OFF, 0, 0);
+  fill(db, 0, 100, "a");
+  ldb_iter *old;
+  assert_int_equal(ldb_iter_create(db, NULL, NULL, &old), LDB_OK);
+  {
+    /* no duplicates yet: the shortcut path */
+    int i = 99, rc;
+    for (rc = ldb_iter_last(old); rc == LDB_OK; rc = ldb_iter_prev(old), i--) {
+      const void *k;
+      size_t kl;
+      char ek[32];
+      snprintf(ek, sizeof ek, "k%08d", i);
+      assert_int_equal(ldb_iter_key(old, &k, &kl), LDB_OK);
+      assert_int_equal(kl, strlen(ek));
+      assert_memory_equal(k, ek, kl);
+    }
+    assert_int_equal(i, -1);
+  }
+  put_s(db, "k00000050", "new");
+  assert_int_equal(ldb_delete(db, "k00000060", 9), LDB_OK);
+  put_s(db, "k00000200", "extra");
+  for (int pass = 0; pass < 2; pass++) {
+    ldb_iter *it = old;
+    if (pass == 1) assert_int_equal(ldb_iter_create(db, NULL, NULL, &it), LDB_OK);
+    int i = pass ? 100 : 99, rc, n = 0;
+    for (rc = ldb_iter_last(it); rc == LDB_OK; rc = ldb_iter_prev(it)) {
+      const void *k, *v;
+      size_t kl, vl;
+      char ek[32], ev[32];
+      assert_int_equal(ldb_iter_key(it, &k, &kl), LDB_OK);
+      assert_int_equal(ldb_iter_value(it, &v, &vl), LDB_OK);
+      if (pass == 1 && i == 100) {
+        snprintf(ek, sizeof ek, "k00000200");
+        snprintf(ev, sizeof ev, "extra");
+      } else {
+        if (pass == 1 && i == 60) i--;
+        snprintf(ek, sizeof ek, "k%08d", i);
+        snprintf(ev, sizeof ev, pass == 1 && i == 50 ? "new" : "a-%d", i);
+      }
+      assert_int_equal(kl, strlen(ek));
+      assert_memory_equal(k, ek, kl);
+      assert_int_equal(vl, strlen(ev));
+      assert_memory_equal(v, ev, vl);
+      i--;
+      n++;
+    }
+    assert_int_equal(rc, LDB_NOTFOUND);
+    assert_int_equal(n, pass ? 100 : 100);
+    ldb_iter_destroy(it);
+  }
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(s);
+}
+
 static void test_posix_backup(void **st) {
   (void)st;
   const char *base = getenv("LDB_TEST_TMP");
@@ -801,6 +861,7 @@ int main(void) {
       cmocka_unit_test(test_backup),
       cmocka_unit_test(test_group_commit_threads),
       cmocka_unit_test(test_stats),
+      cmocka_unit_test(test_reverse_versions),
       cmocka_unit_test(test_posix_backup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
