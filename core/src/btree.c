@@ -2376,8 +2376,11 @@ int bt_check(bt_file *f) {
   k.f = f;
   u32vec mem_free = {0};
   int rc = LDB_OK;
-  bt_tree *t = bt_current(f);
+  /* The version and the free-page state are taken under one lock so they
+   * match (commits install both under it). */
   ldb_mutex_lock(&f->mu);
+  bt_tree *t = f->current;
+  t->refs++;
   k.npages = f->page_count;
   uint64_t meta_pc = f->meta_page_count, fl_head = f->fl_head,
            fl_count = f->fl_count;
