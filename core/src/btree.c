@@ -2375,6 +2375,7 @@ int bt_check(bt_file *f) {
   checker k = {0};
   k.f = f;
   u32vec mem_free = {0};
+  uint8_t *tree_seen = NULL;
   int rc = LDB_OK;
   /* The version and the free-page state are taken under one lock so they
    * match (commits install both under it). */
@@ -2406,6 +2407,13 @@ int bt_check(bt_file *f) {
   if (k.keys != t->count) {
     rc = ldb_err(LDB_CORRUPT, "tree holds %llu keys, meta says %llu",
                  (unsigned long long)k.keys, (unsigned long long)t->count);
+    goto out;
+  }
+  /* pages reachable from the tree (and the metas), for the in-memory
+   * free set below */
+  tree_seen = ldb_memdup(f->a, k.seen, k.npages / 8 + 1);
+  if (!tree_seen) {
+    rc = LDB_NOMEM;
     goto out;
   }
   /* the persisted free list */
@@ -2454,6 +2462,11 @@ int bt_check(bt_file *f) {
                    (unsigned long long)p);
       goto out;
     }
+    if (tree_seen[p / 8] & (1u << (p % 8))) {
+      rc = ldb_err(LDB_CORRUPT, "page %llu is both free and in use",
+                   (unsigned long long)p);
+      goto out;
+    }
     k.seen[p / 8] |= (uint8_t)(1u << (p % 8));
   }
   for (uint64_t p = 0; p < k.npages; p++) {
@@ -2467,6 +2480,7 @@ int bt_check(bt_file *f) {
 out:
   ldb_mfree(f->a, k.seen);
   ldb_mfree(f->a, k.prev_key);
+  ldb_mfree(f->a, tree_seen);
   vfree(f->a, &mem_free);
   bt_tree_release(t);
   return rc;
