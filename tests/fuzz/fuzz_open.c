@@ -91,6 +91,9 @@ static void build_base(void) {
     ldb_fclose(f);
   }
   ldb_store_destroy(s);
+  fprintf(stderr, "fuzz_open: base images: %s %zu bytes, %s %zu, %s %zu\n",
+          names[0], base_len[0], names[1], base_len[1], names[2],
+          base_len[2]);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
