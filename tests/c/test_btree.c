@@ -519,6 +519,29 @@ static void test_commit_failures(void **st) {
     check_ok(f);
     compare(f, m, &r, 30);
   }
+  /* read errors (cold cache: reopened each time) during merges */
+  int read_failures = 0;
+  for (uint64_t nth = 1; nth <= 40; nth += 3) {
+    bt_close(f);
+    f = open_bt(fs, 4096, LDB_COMPRESSION_NONE, 0, NULL);
+    ldb_faulty_fail_nth(fs, nth, LDB_FAULT_READ, LDB_IOERR, nth % 2);
+    tu_model *next = tu_model_clone(m);
+    int rc = apply_batch(f, next, seed, ops, seq);
+    ldb_faulty_clear(fs);
+    if (rc == LDB_OK) {
+      tu_model_free(m);
+      m = next;
+      seq++;
+    } else {
+      assert_int_equal(rc, LDB_IOERR);
+      tu_model_free(next);
+      read_failures++;
+    }
+    seed++;
+    check_ok(f);
+    compare(f, m, &r, 30);
+  }
+  assert_true(read_failures > 0);
   /* and a reopen sees the last version */
   bt_close(f);
   f = open_bt(fs, 4096, LDB_COMPRESSION_NONE, 0, NULL);
