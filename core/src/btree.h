@@ -85,7 +85,11 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen);
 
 /* A checkpoint: copy-on-write changes on top of the current version,
  * invisible to readers until bt_merge_commit. Operations should come in
- * ascending key order (any order is correct, ascending is fastest). */
+ * ascending key order (any order is correct, ascending is fastest).
+ * bt_merge_begin returns LDB_BUSY while another merge exists. After a put
+ * or delete fails (other than LDB_INVALID for bad arguments) the merge is
+ * poisoned: later calls and bt_merge_commit return that same error, so
+ * abort it (or commit, which then frees it without changing anything). */
 int bt_merge_begin(bt_file *f, bt_merge **out);
 int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
                  size_t vlen);
