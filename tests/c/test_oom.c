@@ -118,7 +118,7 @@ typedef int (*op_fn)(env *e, int *applied);
 
 static void sweep(env *e, const char *name, op_fn op) {
   e->op = name;
-  uint64_t step = tu_quick() ? 3 : 1;
+  uint64_t step = tu_quick() ? 3 : 1, nomem = 0, absorbed = 0;
   for (e->n = 1; e->n < MAXN; e->n += (e->n < 50 ? 1 : step)) {
     int applied = 0;
     tu_alloc_fail_nth(&e->ta, e->n, 0);
@@ -130,7 +130,15 @@ static void sweep(env *e, const char *name, op_fn op) {
     if (rc == LDB_NOMEM && !hit)
       FAILF("returned NO_MEMORY without a failed allocation");
     verify(e);
-    if (!hit) return; /* the op needed fewer than n allocations */
+    if (!hit) {
+      /* The op needed fewer than n allocations: every one was failed. */
+      printf("oom %s: %llu allocation points, %llu returned NO_MEMORY, "
+             "%llu absorbed\n", name, (unsigned long long)e->n - 1,
+             (unsigned long long)nomem, (unsigned long long)absorbed);
+      return;
+    }
+    if (rc == LDB_NOMEM) nomem++;
+    else absorbed++;
   }
   FAILF("did not finish within %d allocations", MAXN);
 }
@@ -139,24 +147,34 @@ static void sweep(env *e, const char *name, op_fn op) {
 
 static int g_gen = 1;
 
+/* Most puts allocate nothing (the memtable carves arena blocks), so a put
+ * "op" is a run of puts until one meets the failed allocation. */
 static int op_put(env *e, int *applied) {
   uint8_t v[3000];
   char k[16];
-  int i = (int)(e->n % 300);
-  size_t vl = (size_t)(e->n % 3 == 0 ? 2800 : 100);
-  key_of(i, k);
-  fill_value(i, ++g_gen, v, vl);
-  int rc = ldb_put(e->db, k, strlen(k), v, vl);
-  if (rc == LDB_OK) tu_model_put(e->m, k, strlen(k), v, vl);
+  int rc = LDB_OK;
+  for (int j = 0; j < 400 && rc == LDB_OK && !e->ta.failed; j++) {
+    int i = (int)((e->n * 7 + (uint64_t)j) % 300);
+    size_t vl = (size_t)((e->n + (uint64_t)j) % 3 == 0 ? 2800 : 100);
+    key_of(i, k);
+    fill_value(i, ++g_gen, v, vl);
+    rc = ldb_put(e->db, k, strlen(k), v, vl);
+    if (rc == LDB_OK) tu_model_put(e->m, k, strlen(k), v, vl);
+  }
   *applied = rc == LDB_OK;
   return rc;
 }
 
 static int op_delete(env *e, int *applied) {
   char k[16];
-  key_of((int)(e->n * 7 % 300), k);
-  int rc = ldb_delete(e->db, k, strlen(k));
-  if (rc == LDB_OK) tu_model_del(e->m, k, strlen(k));
+  int rc = LDB_OK;
+  /* Tombstones are small: enough of them to fill an arena block or
+   * trigger a checkpoint step. */
+  for (int j = 0; j < 5000 && rc == LDB_OK && !e->ta.failed; j++) {
+    key_of((int)((e->n * 7 + (uint64_t)j) % 300), k);
+    rc = ldb_delete(e->db, k, strlen(k));
+    if (rc == LDB_OK) tu_model_del(e->m, k, strlen(k));
+  }
   return rc;
 }
 
