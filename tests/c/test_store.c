@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "helpers/testutil.h"
 #include "store.h"
@@ -148,6 +149,72 @@ static void test_memory_remove_open(void **state) {
   assert_int_equal(size, 0);
   assert_int_equal(ldb_fclose(f), LDB_OK);
   assert_int_equal(ldb_fclose(g), LDB_OK);
+  ldb_store_destroy(s);
+}
+
+/* Threads on one memory store: each appends to its own file while
+ * reading the others' (the store serializes with its mutex). */
+typedef struct mt_arg {
+  ldb_store *s;
+  int id;
+  int bad;
+} mt_arg;
+
+static void *mem_thread(void *p) {
+  mt_arg *a = p;
+  char name[16];
+  ldb_file *f = NULL, *g = NULL;
+  snprintf(name, sizeof name, "t%d", a->id);
+  if (ldb_fopen(a->s, name, LDB_STORE_CREATE, &f)) {
+    a->bad = 1;
+    return NULL;
+  }
+  snprintf(name, sizeof name, "t%d", (a->id + 1) % 4);
+  for (int i = 0; i < 2000; i++) {
+    uint8_t b[64], r[64];
+    memset(b, a->id + i, sizeof b);
+    if (ldb_fwrite(f, (uint64_t)i * 64, b, 64)) a->bad = 1;
+    if (ldb_fread_full(f, (uint64_t)i * 64, r, 64) || memcmp(b, r, 64))
+      a->bad = 1;
+    if (!g) ldb_fopen(a->s, name, 0, &g);
+    if (g) {
+      uint64_t size;
+      size_t got;
+      if (ldb_fsize(g, &size) ||
+          ldb_fread(g, size > 64 ? size - 64 : 0, r, 64, &got))
+        a->bad = 1;
+    }
+  }
+  if (g) ldb_fclose(g);
+  ldb_fclose(f);
+  return NULL;
+}
+
+static void test_memory_threads(void **state) {
+  ldb_store *s = NULL;
+  pthread_t th[4];
+  mt_arg a[4];
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  for (int i = 0; i < 4; i++) {
+    a[i].s = s;
+    a[i].id = i;
+    a[i].bad = 0;
+    assert_int_equal(pthread_create(&th[i], NULL, mem_thread, &a[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(a[i].bad, 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    char name[16];
+    ldb_file *f = NULL;
+    uint64_t size;
+    snprintf(name, sizeof name, "t%d", i);
+    assert_int_equal(ldb_fopen(s, name, 0, &f), LDB_OK);
+    assert_int_equal(ldb_fsize(f, &size), LDB_OK);
+    assert_int_equal(size, 2000 * 64);
+    ldb_fclose(f);
+  }
   ldb_store_destroy(s);
 }
 
@@ -494,6 +561,7 @@ int main(void) {
       cmocka_unit_test(test_memory_basic),
       cmocka_unit_test(test_memory_lock),
       cmocka_unit_test(test_memory_remove_open),
+      cmocka_unit_test(test_memory_threads),
       cmocka_unit_test(test_posix_basic),
       cmocka_unit_test(test_posix_lock_other_process),
       cmocka_unit_test(test_faulty_basic),
