@@ -62,13 +62,15 @@ async function step(name, cmd, args, { env, mochaCounts = false } = {}) {
   const { code, output } = await run(cmd, args, env);
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   let detail = '';
+  let counted = false;
   if (mochaCounts) {
     const { p, f } = countMocha(output);
     passed += p;
     failed += f;
     detail = ` (${p} passed, ${f} failed)`;
+    counted = f > 0;
   }
-  results.push({ name, ok: code === 0, line: `${code === 0 ? 'ok  ' : 'FAIL'}  ${name}${detail}  [${secs}s]` });
+  results.push({ name, ok: code === 0, counted, line: `${code === 0 ? 'ok  ' : 'FAIL'}  ${name}${detail}  [${secs}s]` });
   return code === 0;
 }
 
@@ -108,8 +110,13 @@ async function main() {
     await step('API suite + Node-only tests, ASan + UBSan addon', process.execPath,
       [mocha, ...mochaArgs, 'tests/api/*.test.ts', 'tests/node/*.test.ts'], { env, mochaCounts: true });
   }
-  for (const s of ['test:wasm', 'test:browser']) {
-    if (scripts[s]) await step(`npm run ${s}`, 'npm', ['run', s], { mochaCounts: true });
+  // The WebAssembly module and the browser bundles are build outputs: a
+  // clean clone has none, so build them before the suites that load them.
+  const wasmSuites = ['test:wasm', 'test:browser'].filter((s) => scripts[s]);
+  const wasmBuilt = !wasmSuites.length || !scripts['build:wasm'] ||
+    await step('npm run build:wasm', 'npm', ['run', 'build:wasm']);
+  for (const s of wasmSuites) {
+    if (wasmBuilt) await step(`npm run ${s}`, 'npm', ['run', s], { mochaCounts: true });
   }
   if (scripts['bench:quick']) await step('npm run bench:quick', 'npm', ['run', 'bench:quick']);
 }
@@ -119,4 +126,7 @@ console.log('\n==== summary');
 for (const r of results) console.log(r.line);
 const allOk = results.length > 0 && results.every((r) => r.ok) && failed === 0;
 if (!allOk) process.exitCode = 1;
-console.log(`${passed} passed, ${failed} failed`);
+// A step that failed without a mocha count of its own (a build, the C
+// suite, a runner that crashed) still counts as one failure in the total.
+const failedSteps = results.filter((r) => !r.ok && !r.counted).length;
+console.log(`${passed} passed, ${failed + failedSteps} failed`);
