@@ -210,6 +210,51 @@ static void *zstd_alloc(void *opaque, size_t n) {
 }
 static void zstd_free(void *opaque, void *p) { ldb_mfree(opaque, p); }
 
+/* zstd contexts are costly to create (tens of KB zeroed, more for
+ * compression), which for small values costs more than the compression
+ * itself. Each thread keeps one compression and one decompression context,
+ * but only for the default allocator: a custom allocator (a test's failing
+ * one, say) may not outlive the database, so its contexts are made and
+ * freed per call. The cached contexts are freed when the thread exits. */
+typedef struct zctx {
+  ZSTD_CCtx *cc;
+  ZSTD_DCtx *dc;
+} zctx;
+
+#ifndef LDB_NO_THREADS
+static pthread_key_t zctx_key;
+static pthread_once_t zctx_once = PTHREAD_ONCE_INIT;
+static int zctx_key_ok;
+
+static void zctx_destroy(void *p) {
+  zctx *z = p;
+  ZSTD_freeCCtx(z->cc);
+  ZSTD_freeDCtx(z->dc);
+  free(z);
+}
+static void zctx_key_init(void) {
+  zctx_key_ok = pthread_key_create(&zctx_key, zctx_destroy) == 0;
+}
+static zctx *zctx_cached(const ldb_allocator *a) {
+  if (a && a != &ldb_default_allocator) return NULL;
+  pthread_once(&zctx_once, zctx_key_init);
+  if (!zctx_key_ok) return NULL;
+  zctx *z = pthread_getspecific(zctx_key);
+  if (z) return z;
+  z = calloc(1, sizeof *z);
+  if (z && pthread_setspecific(zctx_key, z) != 0) {
+    free(z);
+    z = NULL;
+  }
+  return z;
+}
+#else
+static zctx zctx_single; /* one thread: one pair of contexts */
+static zctx *zctx_cached(const ldb_allocator *a) {
+  return a && a != &ldb_default_allocator ? NULL : &zctx_single;
+}
+#endif
+
 int ldb_compress(const ldb_allocator *a, int codec, int level, const void *src,
                  size_t n, void **out, size_t *out_len) {
   *out = NULL;
@@ -232,14 +277,19 @@ int ldb_compress(const ldb_allocator *a, int codec, int level, const void *src,
     int r = LZ4_compress_default(src, (char *)buf, (int)n, (int)cap);
     got = r > 0 ? (size_t)r : 0;
   } else {
-    ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)a};
-    ZSTD_CCtx *cc = ZSTD_createCCtx_advanced(mem);
+    zctx *z = zctx_cached(a);
+    ZSTD_CCtx *cc = z ? z->cc : NULL;
+    if (z && !cc) cc = z->cc = ZSTD_createCCtx();
+    if (!cc) {
+      ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)a};
+      cc = ZSTD_createCCtx_advanced(mem);
+    }
     if (!cc) {
       ldb_mfree(a, buf);
       return LDB_NOMEM;
     }
     size_t r = ZSTD_compressCCtx(cc, buf, cap, src, n, level ? level : 3);
-    ZSTD_freeCCtx(cc);
+    if (!z || cc != z->cc) ZSTD_freeCCtx(cc);
     if (ZSTD_isError(r)) {
       ldb_mfree(a, buf);
       /* allocation failure inside zstd is the only realistic cause */
@@ -268,11 +318,16 @@ int ldb_decompress(const ldb_allocator *a, int codec, const void *src,
     return LDB_OK;
   }
   if (codec == LDB_COMPRESSION_ZSTD) {
-    ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)a};
-    ZSTD_DCtx *dc = ZSTD_createDCtx_advanced(mem);
+    zctx *z = zctx_cached(a);
+    ZSTD_DCtx *dc = z ? z->dc : NULL;
+    if (z && !dc) dc = z->dc = ZSTD_createDCtx();
+    if (!dc) {
+      ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)a};
+      dc = ZSTD_createDCtx_advanced(mem);
+    }
     if (!dc) return LDB_NOMEM;
     size_t r = ZSTD_decompressDCtx(dc, dst, raw_len, src, n);
-    ZSTD_freeDCtx(dc);
+    if (!z || dc != z->dc) ZSTD_freeDCtx(dc);
     if (ZSTD_isError(r)) {
       if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
         return LDB_NOMEM;
