@@ -52,7 +52,6 @@
 
 #define KEY_SIZE 16
 #define MAX_VALUE 4096
-#define CACHE_BYTES (64u << 20) /* every engine's page/block cache */
 #define POOL_SIZE (1u << 20)    /* random bytes values are cut from */
 #define MAX_ENGINES 8
 #define MAX_BENCHES 32
@@ -68,6 +67,7 @@ static struct {
   uint32_t batch;     /* puts per commit in fillseq/fillrandom/overwrite */
   uint32_t nexts;     /* nexts after each seek */
   uint32_t value_size;
+  uint64_t cache_bytes; /* every engine's page/block cache (not LMDB's) */
   const char *db_dir; /* NULL: a fresh temporary directory */
   const char *json_path;
   int keep_db;
@@ -195,7 +195,7 @@ static int e_ldb_open(const char *dir, int durable, void **out) {
   ldb_options o;
   ldb_options_default(&o);
   o.sync_mode = durable ? LDB_SYNC_FULL : LDB_SYNC_OFF;
-  o.cache_size = CACHE_BYTES;
+  o.cache_size = cfg.cache_bytes;
   o.compression = LDB_COMPRESSION_NONE;
   ldb_h *h = xmalloc(sizeof *h);
   memset(h, 0, sizeof *h);
@@ -522,7 +522,7 @@ static int e_leveldb_open(const char *dir, int durable, void **out) {
   memset(h, 0, sizeof *h);
   char *err = NULL;
   h->opts = leveldb_options_create();
-  h->cache = leveldb_cache_create_lru(CACHE_BYTES);
+  h->cache = leveldb_cache_create_lru(cfg.cache_bytes);
   h->bloom = leveldb_filterpolicy_create_bloom(10);
   leveldb_options_set_create_if_missing(h->opts, 1);
   leveldb_options_set_cache(h->opts, h->cache);
@@ -679,7 +679,7 @@ static int e_rocksdb_open(const char *dir, int durable, void **out) {
   rocksdb_options_increase_parallelism(h->opts, (int)sysconf(_SC_NPROCESSORS_ONLN));
   rocksdb_options_set_compression(h->opts, rocksdb_no_compression);
   h->topts = rocksdb_block_based_options_create();
-  h->cache = rocksdb_cache_create_lru(CACHE_BYTES);
+  h->cache = rocksdb_cache_create_lru(cfg.cache_bytes);
   rocksdb_block_based_options_set_block_cache(h->topts, h->cache);
   /* The table options take ownership of the filter policy. */
   rocksdb_block_based_options_set_filter_policy(
@@ -838,7 +838,7 @@ static int e_sqlite_open(const char *dir, int durable, void **out) {
            "PRAGMA synchronous=%s;"
            "PRAGMA cache_size=-%u;"
            "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
-           durable ? "FULL" : "OFF", CACHE_BYTES / 1024);
+           durable ? "FULL" : "OFF", (unsigned)(cfg.cache_bytes / 1024));
   if (sqlite3_open(path, &h->db) != SQLITE_OK) goto fail;
   if (sqlite3_exec(h->db, setup, NULL, NULL, NULL) != SQLITE_OK) goto fail;
 #define PREP(field, sql)                                                   \
@@ -1323,7 +1323,7 @@ static void print_table(const struct engine *const *engines, int n_engine,
 static void usage(void) {
   fprintf(stderr,
           "usage: db_bench [--num=N] [--reads=N] [--seeks=N] [--sync_num=N]\n"
-          "                [--batch=N] [--nexts=N] [--value_size=N]\n"
+          "                [--batch=N] [--nexts=N] [--value_size=N] [--cache_mb=N]\n"
           "                [--benchmarks=a,b,...] [--engines=a,b,...]\n"
           "                [--db=DIR] [--json=PATH] [--keep_db]\n"
           "benchmarks: fillseq fillrandom overwrite readrandom readmissing\n"
@@ -1362,6 +1362,7 @@ int main(int argc, char **argv) {
   cfg.batch = 1000;
   cfg.nexts = 100;
   cfg.value_size = 100;
+  cfg.cache_bytes = (uint64_t)64 << 20;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = strchr(a, '=');
     size_t kl = v ? (size_t)(v - a) : strlen(a);
@@ -1375,6 +1376,7 @@ int main(int argc, char **argv) {
     else if (OPT("--sync_num")) sync_num = parse_u64(a, v);
     else if (OPT("--batch")) cfg.batch = (uint32_t)parse_u64(a, v);
     else if (OPT("--nexts")) cfg.nexts = (uint32_t)parse_u64(a, v);
+    else if (OPT("--cache_mb")) cfg.cache_bytes = parse_u64(a, v) << 20;
     else if (OPT("--value_size")) cfg.value_size = (uint32_t)parse_u64(a, v);
     else if (OPT("--benchmarks")) snprintf(bench_arg, sizeof bench_arg, "%s", v);
     else if (OPT("--engines")) snprintf(engine_arg, sizeof engine_arg, "%s", v);
@@ -1440,9 +1442,9 @@ int main(int argc, char **argv) {
   double ram_gib = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (1 << 30);
   printf("db_bench: %ld CPUs (%s), %.1f GiB RAM, db in %s\n", nproc, cpu, ram_gib, root);
   printf("num=%" PRIu64 " reads=%" PRIu64 " seeks=%" PRIu64 "x%u nexts sync_num=%" PRIu64
-         " batch=%u key=%d value=%u bytes\n",
+         " batch=%u key=%d value=%u bytes cache=%" PRIu64 " MiB\n",
          cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch, KEY_SIZE,
-         cfg.value_size);
+         cfg.value_size, cfg.cache_bytes >> 20);
 
   result *res = xmalloc(sizeof *res * (size_t)n_engine * (size_t)n_bench);
   memset(res, 0, sizeof *res * (size_t)n_engine * (size_t)n_bench);
@@ -1503,9 +1505,10 @@ int main(int argc, char **argv) {
     json_str(f, u.release);
     fprintf(f, "},\n  \"config\": {\"num\": %" PRIu64 ", \"reads\": %" PRIu64
                ", \"seeks\": %" PRIu64 ", \"nexts\": %u, \"sync_num\": %" PRIu64
-               ", \"batch\": %u, \"key_size\": %d, \"value_size\": %u},\n",
+               ", \"batch\": %u, \"key_size\": %d, \"value_size\": %u"
+               ", \"cache_bytes\": %" PRIu64 "},\n",
             cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch,
-            KEY_SIZE, cfg.value_size);
+            KEY_SIZE, cfg.value_size, cfg.cache_bytes);
     fprintf(f, "  \"engines\": {");
     for (int ei = 0; ei < n_engine; ei++) {
       fprintf(f, "%s", ei ? ", " : "");
