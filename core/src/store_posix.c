@@ -46,7 +46,13 @@ typedef struct px_file {
 
 static int px_errno(int err, const char *what, const char *path) {
   char buf[128];
-  const char *msg = strerror_r(err, buf, sizeof buf);
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+  const char *msg = strerror_r(err, buf, sizeof buf); /* GNU: returns msg */
+#else
+  const char *msg = buf; /* XSI: fills buf */
+  if (strerror_r(err, buf, sizeof buf) != 0)
+    snprintf(buf, sizeof buf, "error %d", err);
+#endif
   int code = LDB_IOERR;
   if (err == ENOSPC
 #ifdef EDQUOT
