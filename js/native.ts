@@ -24,6 +24,11 @@ export interface Addon {
   open(path: string, options: EngineOpenOptions): Handle;
   close(db: Handle): void;
   get(db: Handle, key: Uint8Array): Buffer | undefined;
+  /** The value's length in readBuffer(), -1 when absent, or a Buffer
+   * (a value larger than the read buffer). */
+  getInto(db: Handle, key: Uint8Array): number | Buffer;
+  /** The env's shared read buffer that getInto/txnGetInto write into. */
+  readBuffer(): Buffer;
   getMany(db: Handle, keys: Uint8Array[]): Array<Buffer | undefined>;
   put(db: Handle, key: Uint8Array, value: Uint8Array): void;
   del(db: Handle, key: Uint8Array): void;
@@ -31,6 +36,7 @@ export interface Addon {
   writeAsync(db: Handle, keys: Uint8Array[], values: Array<Uint8Array | undefined>): Promise<void>;
   begin(db: Handle, readOnly: boolean): Handle;
   txnGet(txn: Handle, key: Uint8Array): Buffer | undefined;
+  txnGetInto(txn: Handle, key: Uint8Array): number | Buffer;
   txnPut(txn: Handle, key: Uint8Array, value: Uint8Array): void;
   txnDel(txn: Handle, key: Uint8Array): void;
   txnCommit(txn: Handle): void;
@@ -114,6 +120,29 @@ export function loadAddon(root?: string): { addon: Addon; path: string } {
   );
 }
 
+/** The read buffer of each addon instance (fetched once per addon). */
+const readBuffers = new WeakMap<Addon, Buffer>();
+
+function readBufferOf(a: Addon): Buffer {
+  let rb = readBuffers.get(a);
+  if (rb === undefined) {
+    rb = a.readBuffer();
+    readBuffers.set(a, rb);
+  }
+  return rb;
+}
+
+/** A getInto/txnGetInto result as the value: a fresh Buffer (small ones
+ * come from Node's Buffer pool, so a get allocates no backing store). The
+ * copy is taken before any other call can reuse the read buffer. */
+function takeValue(rb: Buffer, r: number | Buffer): Buffer | undefined {
+  if (typeof r !== 'number') return r;
+  if (r < 0) return undefined;
+  const out = Buffer.allocUnsafe(r);
+  out.set(new Uint8Array(rb.buffer, rb.byteOffset, r));
+  return out;
+}
+
 /** Splits an iterNext chunk ([u32 klen][u32 vlen][key][value]...) into
  * entries; keys and values are views of the fresh chunk (no other owner). */
 function splitChunk(buf: Buffer): Array<[Uint8Array, Uint8Array]> {
@@ -158,9 +187,12 @@ class NativeIterator implements EngineIterator {
 }
 
 class NativeTxn implements EngineTxn {
-  constructor(private readonly a: Addon, private readonly h: Handle, readonly readOnly: boolean) {}
+  private readonly rb: Buffer;
+  constructor(private readonly a: Addon, private readonly h: Handle, readonly readOnly: boolean) {
+    this.rb = readBufferOf(a);
+  }
   get(key: Uint8Array) {
-    return this.a.txnGet(this.h, key);
+    return takeValue(this.rb, this.a.txnGetInto(this.h, key));
   }
   put(key: Uint8Array, value: Uint8Array) {
     this.a.txnPut(this.h, key, value);
@@ -183,9 +215,12 @@ class NativeTxn implements EngineTxn {
 }
 
 class NativeDb implements EngineDb {
-  constructor(private readonly a: Addon, private readonly h: Handle) {}
+  private readonly rb: Buffer;
+  constructor(private readonly a: Addon, private readonly h: Handle) {
+    this.rb = readBufferOf(a);
+  }
   get(key: Uint8Array) {
-    return this.a.get(this.h, key);
+    return takeValue(this.rb, this.a.getInto(this.h, key));
   }
   getMany(keys: Uint8Array[]) {
     return this.a.getMany(this.h, keys);

@@ -492,24 +492,23 @@ static int txn_get_buf(void *h, const void *k, size_t kl, void *buf,
   return ldb_txn_get_buf(h, k, kl, buf, cap, len);
 }
 
-/* Looks key up through fn and returns a new Buffer with the value, or
- * undefined when absent. Small values go through the db's scratch buffer
- * (one copy into a fresh Buffer); a larger value is read straight into a
+/* Finishes a lookup whose first attempt (into buf, cap bytes) returned rc
+ * and len: a new Buffer with the value, or undefined when absent. A value
+ * that fit is copied out of buf; a larger one is read straight into a
  * Buffer of its size, retrying if it grew in between (another thread may
  * commit meanwhile when reading the latest commit). */
-static napi_value read_value(napi_env env, ndb *d, get_buf_fn fn, void *h,
-                             const void *k, size_t kl) {
-  size_t len = 0;
+static napi_value finish_read(napi_env env, get_buf_fn fn, void *h,
+                              const void *k, size_t kl, const void *buf,
+                              size_t cap, int rc, size_t len) {
   napi_value out;
-  int rc = fn(h, k, kl, d->scratch, d->scratch_cap, &len);
   for (;;) {
     if (rc == LDB_NOTFOUND) return undefined(env);
     if (rc != LDB_OK) {
       throw_ldb(env, rc);
       return NULL;
     }
-    if (len <= d->scratch_cap) {
-      NAPI_OK(env, napi_create_buffer_copy(env, len, d->scratch, NULL, &out));
+    if (len <= cap) {
+      NAPI_OK(env, napi_create_buffer_copy(env, len, buf, NULL, &out));
       return out;
     }
     void *data = NULL;
@@ -517,14 +516,102 @@ static napi_value read_value(napi_env env, ndb *d, get_buf_fn fn, void *h,
     NAPI_OK(env, napi_create_buffer(env, want, &data, &out));
     rc = fn(h, k, kl, data, want, &len);
     if (rc == LDB_OK && len == want) return out;
-    if (rc == LDB_OK && len < want) {
-      napi_value copy;
-      NAPI_OK(env, napi_create_buffer_copy(env, len, data, NULL, &copy));
-      return copy;
-    }
-    /* absent now, failed, or grew past want (len > want > scratch_cap):
-     * the top of the loop handles each */
+    /* shorter now: copy out of data; absent, failed or grew: the top of
+     * the loop handles each (cap > want cannot recur: want > cap) */
+    buf = data;
+    cap = want;
   }
+}
+
+/* Looks key up through fn and returns a new Buffer with the value, or
+ * undefined when absent; small values go through the db's scratch buffer. */
+static napi_value read_value(napi_env env, ndb *d, get_buf_fn fn, void *h,
+                             const void *k, size_t kl) {
+  size_t len = 0;
+  int rc = fn(h, k, kl, d->scratch, d->scratch_cap, &len);
+  return finish_read(env, fn, h, k, kl, d->scratch, d->scratch_cap, rc, len);
+}
+
+/* The shared read buffer of an env (instance data): a Buffer created by
+ * readBuffer() and kept alive by a strong reference until the env is torn
+ * down. getInto/txnGetInto write values into it and return their length,
+ * so the common small read allocates nothing natively: js/native.ts copies
+ * the bytes into a pooled Buffer (much cheaper than a Buffer with its own
+ * backing store, whose allocation and sweeping dominated a get). The
+ * Buffer is private to js/native.ts (never handed to users, never
+ * transferred), so its memory stays attached and in place. */
+typedef struct {
+  napi_ref ref;
+  uint8_t *data;
+  size_t cap;
+} read_buf;
+
+#define READ_BUF_SIZE (64u << 10)
+
+static void read_buf_finalize(napi_env env, void *data, void *hint) {
+  read_buf *rb = data;
+  (void)hint;
+  if (rb->ref && napi_delete_reference(env, rb->ref) != napi_ok) { /* env going away */ }
+  free(rb);
+}
+
+static read_buf *get_read_buf(napi_env env) {
+  void *p = NULL;
+  if (napi_get_instance_data(env, &p) != napi_ok) return NULL;
+  return p;
+}
+
+/* readBuffer(): the env's shared read buffer (created on the first call). */
+static napi_value js_read_buffer(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  read_buf *rb = get_read_buf(env);
+  if (rb != NULL) {
+    NAPI_OK(env, napi_get_reference_value(env, rb->ref, &out));
+    return out;
+  }
+  rb = calloc(1, sizeof *rb);
+  if (rb == NULL) {
+    throw_code(env, "NO_MEMORY", "out of memory creating the read buffer");
+    return NULL;
+  }
+  void *data = NULL;
+  if (napi_create_buffer(env, READ_BUF_SIZE, &data, &out) != napi_ok ||
+      napi_create_reference(env, out, 1, &rb->ref) != napi_ok) {
+    free(rb);
+    throw_napi(env, "creating the read buffer");
+    return NULL;
+  }
+  rb->data = data;
+  rb->cap = READ_BUF_SIZE;
+  if (napi_set_instance_data(env, rb, read_buf_finalize, NULL) != napi_ok) {
+    if (napi_delete_reference(env, rb->ref) != napi_ok) { /* leaks the ref */ }
+    free(rb);
+    throw_napi(env, "napi_set_instance_data");
+    return NULL;
+  }
+  return out;
+}
+
+/* Looks key up into the shared read buffer: its length (a number) when it
+ * fits, -1 when absent, or (no read buffer yet, or a larger value) a new
+ * Buffer with the value. */
+static napi_value read_into(napi_env env, ndb *d, get_buf_fn fn, void *h,
+                            const void *k, size_t kl) {
+  read_buf *rb = get_read_buf(env);
+  if (rb == NULL) return read_value(env, d, fn, h, k, kl);
+  size_t len = 0;
+  int rc = fn(h, k, kl, rb->data, rb->cap, &len);
+  napi_value out;
+  if (rc == LDB_OK && len <= rb->cap) {
+    NAPI_OK(env, napi_create_int32(env, (int32_t)len, &out));
+    return out;
+  }
+  if (rc == LDB_NOTFOUND) {
+    NAPI_OK(env, napi_create_int32(env, -1, &out));
+    return out;
+  }
+  return finish_read(env, fn, h, k, kl, rb->data, rb->cap, rc, len);
 }
 
 static napi_value js_get(napi_env env, napi_callback_info info) {
@@ -534,6 +621,16 @@ static napi_value js_get(napi_env env, napi_callback_info info) {
   size_t kl;
   if (d == NULL || get_bytes(env, argv[1], "key", &k, &kl)) return NULL;
   return read_value(env, d, db_get_buf, d->db, k, kl);
+}
+
+/* getInto(db, key): read_into over the latest commit. */
+static napi_value js_get_into(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ndb *d = open_db(env, argv[0]);
+  const void *k;
+  size_t kl;
+  if (d == NULL || get_bytes(env, argv[1], "key", &k, &kl)) return NULL;
+  return read_into(env, d, db_get_buf, d->db, k, kl);
 }
 
 /* getMany(db, keys[]): every key read from one read-only snapshot. */
@@ -853,6 +950,16 @@ static napi_value js_txn_get(napi_env env, napi_callback_info info) {
   size_t kl;
   if (t == NULL || get_bytes(env, argv[1], "key", &k, &kl)) return NULL;
   return read_value(env, t->db, txn_get_buf, t->txn, k, kl);
+}
+
+/* txnGetInto(txn, key): read_into within a transaction. */
+static napi_value js_txn_get_into(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ntxn *t = open_txn(env, argv[0]);
+  const void *k;
+  size_t kl;
+  if (t == NULL || get_bytes(env, argv[1], "key", &k, &kl)) return NULL;
+  return read_into(env, t->db, txn_get_buf, t->txn, k, kl);
 }
 
 static napi_value js_txn_put(napi_env env, napi_callback_info info) {
@@ -1279,6 +1386,8 @@ NAPI_MODULE_INIT() {
       FN("open", js_open),
       FN("close", js_close),
       FN("get", js_get),
+      FN("getInto", js_get_into),
+      FN("readBuffer", js_read_buffer),
       FN("getMany", js_get_many),
       FN("put", js_put),
       FN("del", js_del),
@@ -1286,6 +1395,7 @@ NAPI_MODULE_INIT() {
       FN("writeAsync", js_write_async),
       FN("begin", js_begin),
       FN("txnGet", js_txn_get),
+      FN("txnGetInto", js_txn_get_into),
       FN("txnPut", js_txn_put),
       FN("txnDel", js_txn_del),
       FN("txnCommit", js_txn_commit),
