@@ -239,7 +239,8 @@ void ldb_free(ldb_db *db, void *ptr) {
 }
 
 /* A memtable for the engine, with a key filter sized from memtable_size
- * (about 1/32 of it: 15+ bits per key even for tiny entries). */
+ * (about 1/32 of it: 15+ bits per key even for tiny entries) and a hash
+ * index for point lookups. */
 static int eng_mt_create(eng *e, mt **out) {
   int rc = mt_create(e->a, ENG_MT_BLOCK, out);
   if (rc) return rc;
@@ -247,6 +248,7 @@ static int eng_mt_create(eng *e, mt **out) {
   if (fb < 4096) fb = 4096;
   if (fb > (16u << 20)) fb = 16u << 20;
   rc = mt_enable_bloom(*out, (size_t)fb);
+  if (!rc) rc = mt_enable_index(*out);
   if (rc) {
     mt_unref(*out);
     *out = NULL;

@@ -40,7 +40,26 @@ struct mt {
    * can see a version can see its bits. */
   _Atomic uint64_t *bloom;
   uint64_t bloom_blocks; /* power of two; 0 = no filter */
+  /* Hash index for point lookups (see mt_enable_index); NULL when off. */
+  _Atomic(struct mt_index *) index;
+  uint64_t index_keys; /* distinct keys in the index (writer only) */
 };
+
+/* Open-addressing (linear probing) table from a key to the first node of
+ * that key in list order, i.e. its newest version. Slots only ever change
+ * from NULL to a node or from a node to a newer version of the same key,
+ * each with a release store made after the node is linked on level 0, so a
+ * reader that finds a node can follow its level-0 links. Load factor stays
+ * at most 1/2 (mt_reserve grows the table before the inserts that would
+ * exceed it). A grown table replaces the old one by a release store; old
+ * tables stay allocated (chained through `old`) until the memtable is
+ * freed, because lock-free readers may still be probing them. */
+typedef struct mt_index {
+  struct mt_index *old;
+  uint64_t mask;
+  uint32_t shift;
+  _Atomic(mt_node *) slot[];
+} mt_index;
 
 static inline uint64_t key_hash(const void *key, size_t klen) {
   const uint8_t *p = key;
@@ -62,8 +81,7 @@ static inline uint64_t key_hash(const void *key, size_t klen) {
   return h;
 }
 
-static void bloom_add(mt *m, const void *key, size_t klen) {
-  uint64_t h = key_hash(key, klen);
+static void bloom_add_h(mt *m, uint64_t h) {
   _Atomic uint64_t *b = m->bloom + (h & (m->bloom_blocks - 1)) * 8;
   uint64_t g = h >> 20;
   for (int i = 0; i < 4; i++, g >>= 9)
@@ -71,9 +89,8 @@ static void bloom_add(mt *m, const void *key, size_t klen) {
                              memory_order_relaxed);
 }
 
-static int bloom_may(const mt *m, const void *key, size_t klen) {
+static int bloom_may_h(const mt *m, uint64_t h) {
   if (!m->bloom_blocks) return 1;
-  uint64_t h = key_hash(key, klen);
   _Atomic uint64_t *b = m->bloom + (h & (m->bloom_blocks - 1)) * 8;
   uint64_t g = h >> 20;
   for (int i = 0; i < 4; i++, g >>= 9)
@@ -90,6 +107,90 @@ int mt_enable_bloom(mt *m, size_t bytes) {
   if (!b) return ldb_err(LDB_NOMEM, "out of memory for a memtable filter");
   m->bloom = b;
   m->bloom_blocks = blocks;
+  return LDB_OK;
+}
+
+static inline uint64_t index_home(const mt_index *x, uint64_t h) {
+  return (h * 0x9E3779B97F4A7C15ull) >> x->shift;
+}
+
+static mt_index *index_alloc(const ldb_allocator *a, uint64_t slots) {
+  uint32_t bits = 0;
+  while ((1ull << bits) < slots) bits++;
+  if (bits < 4) bits = 4;
+  if (bits > 40) return NULL;
+  mt_index *x =
+      ldb_calloc(a, sizeof *x + ((size_t)1 << bits) * sizeof(mt_node *));
+  if (!x) return NULL;
+  x->mask = (1ull << bits) - 1;
+  x->shift = 64 - bits;
+  return x;
+}
+
+static void index_free_all(const ldb_allocator *a, mt_index *x) {
+  while (x) {
+    mt_index *o = x->old;
+    ldb_mfree(a, x);
+    x = o;
+  }
+}
+
+int mt_enable_index(mt *m) {
+  mt_index *x = index_alloc(m->a, 1024);
+  if (!x) return ldb_err(LDB_NOMEM, "out of memory for a memtable index");
+  atomic_store_explicit(&m->index, x, memory_order_release);
+  return LDB_OK;
+}
+
+static inline const uint8_t *nkey(const mt_node *n);
+
+/* Writer only: points key's slot at n when n is the key's first node in
+ * list order (a new key, or a version sorting before the indexed one). */
+static void index_put(mt *m, mt_index *x, mt_node *n, uint64_t h, int count) {
+  for (uint64_t i = index_home(x, h);; i = (i + 1) & x->mask) {
+    mt_node *o = atomic_load_explicit(&x->slot[i], memory_order_relaxed);
+    if (!o) {
+      atomic_store_explicit(&x->slot[i], n, memory_order_release);
+      if (count) m->index_keys++;
+      return;
+    }
+    if (o->klen == n->klen && memcmp(nkey(o), nkey(n), n->klen) == 0) {
+      /* Equal (key, seq): the node inserted last comes first. */
+      if (n->seq >= o->seq)
+        atomic_store_explicit(&x->slot[i], n, memory_order_release);
+      return;
+    }
+  }
+}
+
+/* The newest version of key (first in list order), or NULL. */
+static mt_node *index_find(const mt *m, const mt_index *x, const void *key,
+                           size_t klen, uint64_t h) {
+  (void)m;
+  for (uint64_t i = index_home(x, h);; i = (i + 1) & x->mask) {
+    mt_node *o = atomic_load_explicit(&((mt_index *)x)->slot[i],
+                                      memory_order_acquire);
+    if (!o) return NULL;
+    if (o->klen == klen && memcmp(nkey(o), key, klen) == 0) return o;
+  }
+}
+
+/* Writer only: makes room for `more` new keys at load factor <= 1/2. */
+static int index_grow(mt *m, size_t more) {
+  mt_index *x = atomic_load_explicit(&m->index, memory_order_relaxed);
+  if (!x) return LDB_OK;
+  uint64_t need = m->index_keys + more;
+  if (need < m->index_keys || need > (1ull << 38))
+    return ldb_err(LDB_NOMEM, "commit too large");
+  if (need * 2 <= x->mask + 1) return LDB_OK;
+  mt_index *nx = index_alloc(m->a, need * 2);
+  if (!nx) return ldb_err(LDB_NOMEM, "out of memory growing a memtable index");
+  for (uint64_t i = 0; i <= x->mask; i++) {
+    mt_node *n = atomic_load_explicit(&x->slot[i], memory_order_relaxed);
+    if (n) index_put(m, nx, n, key_hash(nkey(n), n->klen), 0);
+  }
+  nx->old = x;
+  atomic_store_explicit(&m->index, nx, memory_order_release);
   return LDB_OK;
 }
 
@@ -137,6 +238,7 @@ void mt_unref(mt *m) {
     }
     ldb_mfree(m->a, m->head);
     ldb_mfree(m->a, (void *)m->bloom);
+    index_free_all(m->a, atomic_load_explicit(&m->index, memory_order_relaxed));
     ldb_mfree(m->a, m);
     m = succ;
   }
@@ -152,6 +254,10 @@ mt *mt_next(const mt *m) { return m->succ; }
 int mt_reserve(mt *m, size_t nops, size_t kv_bytes) {
   size_t per = node_size(MT_MAX_HEIGHT, 0, 0) + 8;
   if (nops > SIZE_MAX / per) return ldb_err(LDB_NOMEM, "commit too large");
+  /* The index first: growing it changes nothing a reader can observe, and
+   * a failure below leaves only unused capacity behind. */
+  int rc = index_grow(m, nops);
+  if (rc) return rc;
   size_t need = nops * per + kv_bytes;
   if ((size_t)(m->end - m->pos) >= need) return LDB_OK;
   size_t sz = need > m->block_size ? need : m->block_size;
@@ -215,7 +321,11 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   if (klen) memcpy(kp, key, klen);
   if (n->vlen) memcpy(kp + klen, val, vlen);
 
-  if (m->bloom_blocks) bloom_add(m, key, klen);
+  mt_index *x = atomic_load_explicit(&m->index, memory_order_relaxed);
+  uint64_t kh = (m->bloom_blocks || x) ? key_hash(key, klen) : 0;
+  if (m->bloom_blocks) bloom_add_h(m, kh);
+  /* The slot's cache miss overlaps the skip-list search below. */
+  if (x) __builtin_prefetch(&x->slot[index_home(x, kh)]);
   mt_node *prev[MT_MAX_HEIGHT];
   mt_node *ge = find_ge(m, key, klen, seq, prev);
   /* Versions of a key are adjacent: a neighbour with the same key means
@@ -239,6 +349,8 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
         memory_order_relaxed);
     atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
   }
+  /* After the level-0 link: an indexed node is always reachable. */
+  if (x) index_put(m, x, n, kh, 1);
   atomic_fetch_add_explicit(&m->bytes, sz, memory_order_relaxed);
   atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
 }
@@ -251,11 +363,36 @@ int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   return LDB_OK;
 }
 
+/* The newest version of key with seq <= snap, or NULL: through the index
+ * when there is one (the newest version, then older ones along level 0),
+ * else by a skip-list search. */
+static mt_node *find_version(const mt *m, const void *key, size_t klen,
+                             uint64_t snap) {
+  mt_index *x = atomic_load_explicit(&((mt *)m)->index, memory_order_acquire);
+  if (!m->bloom_blocks && !x) {
+    mt_node *n = find_ge(m, key, klen, snap, NULL);
+    if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return NULL;
+    return n;
+  }
+  uint64_t h = key_hash(key, klen);
+  if (!bloom_may_h(m, h)) return NULL;
+  if (!x) {
+    mt_node *n = find_ge(m, key, klen, snap, NULL);
+    if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return NULL;
+    return n;
+  }
+  mt_node *n = index_find(m, x, key, klen, h);
+  while (n && n->seq > snap) {
+    n = atomic_load_explicit(&n->next[0], memory_order_acquire);
+    if (n && (n->klen != klen || memcmp(nkey(n), key, klen) != 0)) return NULL;
+  }
+  return n;
+}
+
 int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, int *type,
            const void **val, uint32_t *vlen) {
-  if (!bloom_may(m, key, klen)) return 0;
-  mt_node *n = find_ge(m, key, klen, snap, NULL);
-  if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return 0;
+  mt_node *n = find_version(m, key, klen, snap);
+  if (!n) return 0;
   *type = n->type;
   *val = nkey(n) + n->klen;
   *vlen = n->vlen;
@@ -263,10 +400,8 @@ int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, int *type,
 }
 
 uint64_t mt_newest_seq(const mt *m, const void *key, size_t klen) {
-  if (!bloom_may(m, key, klen)) return 0;
-  mt_node *n = find_ge(m, key, klen, UINT64_MAX, NULL);
-  if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return 0;
-  return n->seq;
+  mt_node *n = find_version(m, key, klen, UINT64_MAX);
+  return n ? n->seq : 0;
 }
 
 int mt_has_dups(const mt *m) {

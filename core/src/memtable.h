@@ -40,6 +40,12 @@ int mt_create(const ldb_allocator *a, size_t block_size, mt **out);
  * (mt_get, mt_newest_seq) usually stop after one cache line. Call before the
  * first insert. LDB_NOMEM leaves the memtable usable without a filter. */
 int mt_enable_bloom(mt *m, size_t bytes);
+/* Adds a hash index from each key to its newest version, so that mt_get and
+ * mt_newest_seq cost a probe or two instead of a skip-list search (the
+ * index costs about 16-32 bytes per distinct key, not counted in mt_bytes).
+ * Call before the first insert. LDB_NOMEM leaves the memtable usable
+ * without an index. */
+int mt_enable_index(mt *m);
 void mt_ref(mt *m);
 /* Drops a reference; the last one frees the memtable and drops its
  * reference on the successor. NULL is ignored. */
