@@ -64,6 +64,15 @@ static void mem_set(src *s, mt_node *n) {
   }
 }
 
+static void mem_set_bwd(src *s, mt_node *n) {
+  s->node = n;
+  s->valid = n != NULL;
+  if (n) {
+    s->key = mt_node_key(n, &s->klen);
+    mt_node_prefetch_prev(n);
+  }
+}
+
 /* From n (the first node of a key, or the first version <= seq of one),
  * the first visible version at or after it. */
 static void mem_settle_fwd(src *s, mt_node *n) {
@@ -71,28 +80,33 @@ static void mem_settle_fwd(src *s, mt_node *n) {
   mem_set(s, n);
 }
 
+/* From p (the last node in list order of some key, or NULL), walking
+ * backward along level-0 back links: the newest visible version of the
+ * first key at or before p's that has one. Going backward within a key
+ * the seq rises, so the wanted version is the last one seen with
+ * seq <= the snapshot. */
+static void mem_back_from(src *s, mt_node *p) {
+  while (p) {
+    size_t kl;
+    const uint8_t *k = mt_node_key(p, &kl);
+    mt_node *best = NULL;
+    while (p && mt_node_seq(p) <= s->seq && same_key(p, k, kl)) {
+      best = p;
+      p = mt_node_prev(p);
+    }
+    if (best) {
+      mem_set_bwd(s, best);
+      return;
+    }
+    /* Even the oldest version is too new: skip the key. */
+    while (p && same_key(p, k, kl)) p = mt_node_prev(p);
+  }
+  mem_set_bwd(s, NULL);
+}
+
 /* The last key < (k, kl) that has a visible version. */
 static void mem_settle_bwd(src *s, const uint8_t *k, size_t kl) {
-  for (;;) {
-    mt_node *n = mt_find_lt(s->m, k, kl);
-    if (!n) {
-      mem_set(s, NULL);
-      return;
-    }
-    k = mt_node_key(n, &kl);
-    /* n is the oldest version of its key: when even it is too new, no
-     * version is visible; without duplicates it is the only version. */
-    if (mt_node_seq(n) > s->seq) continue;
-    if (!mt_has_dups(s->m)) {
-      mem_set(s, n);
-      return;
-    }
-    mt_node *v = mt_seek(s->m, k, kl, s->seq);
-    if (v && same_key(v, k, kl)) {
-      mem_set(s, v);
-      return;
-    }
-  }
+  mem_back_from(s, mt_find_lt(s->m, k, kl));
 }
 
 static void mem_seek_le(src *s, const uint8_t *k, size_t kl) {
@@ -160,7 +174,10 @@ static int src_next(src *s) {
 
 static int src_prev(src *s) {
   if (s->kind == SRC_TREE) return tree_set(s, bt_cursor_prev(s->c));
-  mem_settle_bwd(s, s->key, s->klen);
+  /* Back past the newer versions of the current key, then on. */
+  mt_node *p = mt_node_prev(s->node);
+  while (p && same_key(p, s->key, s->klen)) p = mt_node_prev(p);
+  mem_back_from(s, p);
   return LDB_OK;
 }
 

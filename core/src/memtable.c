@@ -14,6 +14,13 @@ struct mt_node {
   uint32_t vlen;
   uint8_t type;
   uint8_t height;
+  /* Level-0 predecessor (NULL for the first node). Set before the node is
+   * published and updated on the successor (release) after it is linked,
+   * so it may briefly skip a node that is being inserted: such a node's
+   * seq is newer than every reader's snapshot (commits become visible only
+   * after their insert), so iterating backward never misses a visible
+   * version. */
+  _Atomic(mt_node *) prev;
   /* next[height], then key bytes, then value bytes */
   _Atomic(mt_node *) next[];
 };
@@ -342,6 +349,8 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
      * head's upper levels, which is correct. */
     atomic_store_explicit(&m->height, (int)h, memory_order_relaxed);
   }
+  atomic_store_explicit(&n->prev, prev[0] == m->head ? NULL : prev[0],
+                        memory_order_relaxed);
   for (uint32_t i = 0; i < h; i++) {
     atomic_store_explicit(
         &n->next[i],
@@ -349,6 +358,8 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
         memory_order_relaxed);
     atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
   }
+  mt_node *succ = atomic_load_explicit(&n->next[0], memory_order_relaxed);
+  if (succ) atomic_store_explicit(&succ->prev, n, memory_order_release);
   /* After the level-0 link: an indexed node is always reachable. */
   if (x) index_put(m, x, n, kh, 1);
   atomic_fetch_add_explicit(&m->bytes, sz, memory_order_relaxed);
@@ -455,6 +466,15 @@ mt_node *mt_node_next(const mt_node *n) {
   return atomic_load_explicit(&((mt_node *)n)->next[0], memory_order_acquire);
 }
 
+mt_node *mt_node_prev(const mt_node *n) {
+  return atomic_load_explicit(&((mt_node *)n)->prev, memory_order_acquire);
+}
+
+void mt_node_prefetch_prev(const mt_node *n) {
+  mt_node *p = atomic_load_explicit(&((mt_node *)n)->prev, memory_order_relaxed);
+  if (p) __builtin_prefetch(p);
+}
+
 void mt_node_prefetch_next(const mt_node *n) {
   mt_node *nx = atomic_load_explicit(&((mt_node *)n)->next[0], memory_order_relaxed);
   if (nx) __builtin_prefetch(nx);
@@ -486,6 +506,8 @@ int mt_check(const mt *m) {
       if (prev && cmp_node(prev, nkey(n), n->klen, n->seq) > 0)
         return ldb_err(LDB_CORRUPT, "memtable: entries out of order on level %d",
                        level);
+      if (level == 0 && atomic_load(&n->prev) != prev)
+        return ldb_err(LDB_CORRUPT, "memtable: broken back link");
       if (level == 0) {
         bytes += node_size(n->height, n->klen, n->vlen);
         count++;

@@ -90,6 +90,11 @@ mt_node *mt_seek(const mt *m, const void *key, size_t klen, uint64_t seq);
 /* Last node whose key is < key (any seq). */
 mt_node *mt_find_lt(const mt *m, const void *key, size_t klen);
 mt_node *mt_node_next(const mt_node *n);
+/* The node before n in list order (NULL for the first). May skip a node
+ * whose insert is still in progress (see memtable.c), never a node whose
+ * insert completed before the caller learned of its seq. */
+mt_node *mt_node_prev(const mt_node *n);
+void mt_node_prefetch_prev(const mt_node *n);
 /* Hints the CPU to start loading n's successor (sequential scans overlap
  * the cache miss of the next node with the work on this one). */
 void mt_node_prefetch_next(const mt_node *n);
