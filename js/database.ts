@@ -461,6 +461,9 @@ export class Database {
   readonly valueEncoding: EncodingName;
   #db: EngineDb | null;
   #codec: Codec;
+  /** keyEncoding/valueEncoding 'binary': bytes pass through unchanged */
+  #binaryKeys: boolean;
+  #binaryValues: boolean;
   #children = new Children();
   /** Transactions of running transaction()/transactionAsync() calls: always
    * ended before the call returns, so a plain set (cheaper than weak
@@ -483,6 +486,8 @@ export class Database {
     this.keyEncoding = r.keyEncoding;
     this.valueEncoding = r.valueEncoding;
     this.#codec = { key: encodings[r.keyEncoding], value: encodings[r.valueEncoding] };
+    this.#binaryKeys = r.keyEncoding === 'binary';
+    this.#binaryValues = r.valueEncoding === 'binary';
     this.#limits = { memtableSize: r.memtableSize, maxActiveTransactions: r.maxActiveTransactions };
     this.#db = mapErrors(() => engine.open(path, r.engine));
     try {
@@ -514,16 +519,30 @@ export class Database {
 
   /** The value stored under key, or undefined. */
   get(key: unknown): any {
-    const db = this.#open();
-    const k = encodeKey(this.#codec, key);
-    const v = mapErrors(() => db.get(k));
-    return v === undefined ? undefined : this.#codec.value.decode(v);
+    // The hot read path: no closure (mapErrors), binary keys and values
+    // passed straight through; same checks and errors as encodeKey/decode.
+    const db = this.#db;
+    if (db === null) throw closedError('database');
+    const k = this.#binaryKeys && key instanceof Uint8Array ? key : encodeKey(this.#codec, key);
+    let v: Uint8Array | undefined;
+    try {
+      v = db.get(k);
+    } catch (e) {
+      throw toLightningDbError(e);
+    }
+    if (v === undefined || this.#binaryValues) return v;
+    return this.#codec.value.decode(v);
   }
 
   has(key: unknown): boolean {
-    const db = this.#open();
-    const k = encodeKey(this.#codec, key);
-    return mapErrors(() => db.get(k)) !== undefined;
+    const db = this.#db;
+    if (db === null) throw closedError('database');
+    const k = this.#binaryKeys && key instanceof Uint8Array ? key : encodeKey(this.#codec, key);
+    try {
+      return db.get(k) !== undefined;
+    } catch (e) {
+      throw toLightningDbError(e);
+    }
   }
 
   /** Values of keys (undefined where absent), all from one snapshot. */
