@@ -27,6 +27,9 @@ export interface Addon {
   /** The value's length in readBuffer(), -1 when absent, or a Buffer
    * (a value larger than the read buffer). */
   getInto(db: Handle, key: Uint8Array): number | Buffer;
+  /** getInto with the key in the read buffer's key area (its last
+   * KEY_AREA bytes), named by its length. */
+  getShared(db: Handle, keyLength: number): number | Buffer;
   /** The env's shared read buffer that getInto/txnGetInto write into. */
   readBuffer(): Buffer;
   getMany(db: Handle, keys: Uint8Array[]): Array<Buffer | undefined>;
@@ -37,6 +40,7 @@ export interface Addon {
   begin(db: Handle, readOnly: boolean): Handle;
   txnGet(txn: Handle, key: Uint8Array): Buffer | undefined;
   txnGetInto(txn: Handle, key: Uint8Array): number | Buffer;
+  txnGetShared(txn: Handle, keyLength: number): number | Buffer;
   txnPut(txn: Handle, key: Uint8Array, value: Uint8Array): void;
   txnDel(txn: Handle, key: Uint8Array): void;
   txnCommit(txn: Handle): void;
@@ -120,26 +124,39 @@ export function loadAddon(root?: string): { addon: Addon; path: string } {
   );
 }
 
-/** The read buffer of each addon instance (fetched once per addon). */
-const readBuffers = new WeakMap<Addon, Buffer>();
+/** Size of the read buffer's key area (LDB_MAX_KEY_SIZE): its last bytes. */
+const KEY_AREA = 1024;
 
-function readBufferOf(a: Addon): Buffer {
+/** An addon's read buffer: values land at its start; keys of up to
+ * KEY_AREA bytes are copied into `key` (its tail) and named by length. */
+interface ReadBuffer {
+  /** the whole buffer (values are read from offset 0) */
+  buf: ArrayBuffer;
+  off: number;
+  key: Uint8Array;
+}
+
+/** The read buffer of each addon instance (fetched once per addon). */
+const readBuffers = new WeakMap<Addon, ReadBuffer>();
+
+function readBufferOf(a: Addon): ReadBuffer {
   let rb = readBuffers.get(a);
   if (rb === undefined) {
-    rb = a.readBuffer();
+    const b = a.readBuffer();
+    rb = { buf: b.buffer, off: b.byteOffset, key: b.subarray(b.length - KEY_AREA) };
     readBuffers.set(a, rb);
   }
   return rb;
 }
 
-/** A getInto/txnGetInto result as the value: a fresh Buffer (small ones
+/** A getInto/getShared result as the value: a fresh Buffer (small ones
  * come from Node's Buffer pool, so a get allocates no backing store). The
  * copy is taken before any other call can reuse the read buffer. */
-function takeValue(rb: Buffer, r: number | Buffer): Buffer | undefined {
+function takeValue(rb: ReadBuffer, r: number | Buffer): Buffer | undefined {
   if (typeof r !== 'number') return r;
   if (r < 0) return undefined;
   const out = Buffer.allocUnsafe(r);
-  out.set(new Uint8Array(rb.buffer, rb.byteOffset, r));
+  out.set(new Uint8Array(rb.buf, rb.off, r));
   return out;
 }
 
@@ -187,12 +204,17 @@ class NativeIterator implements EngineIterator {
 }
 
 class NativeTxn implements EngineTxn {
-  private readonly rb: Buffer;
+  private readonly rb: ReadBuffer;
   constructor(private readonly a: Addon, private readonly h: Handle, readonly readOnly: boolean) {
     this.rb = readBufferOf(a);
   }
   get(key: Uint8Array) {
-    return takeValue(this.rb, this.a.txnGetInto(this.h, key));
+    const rb = this.rb;
+    if (key instanceof Uint8Array && key.length <= KEY_AREA) {
+      rb.key.set(key);
+      return takeValue(rb, this.a.txnGetShared(this.h, key.length));
+    }
+    return takeValue(rb, this.a.txnGetInto(this.h, key));
   }
   put(key: Uint8Array, value: Uint8Array) {
     this.a.txnPut(this.h, key, value);
@@ -215,12 +237,20 @@ class NativeTxn implements EngineTxn {
 }
 
 class NativeDb implements EngineDb {
-  private readonly rb: Buffer;
+  private readonly rb: ReadBuffer;
   constructor(private readonly a: Addon, private readonly h: Handle) {
     this.rb = readBufferOf(a);
   }
   get(key: Uint8Array) {
-    return takeValue(this.rb, this.a.getInto(this.h, key));
+    // a key is copied into the read buffer (one memcpy in JS) rather than
+    // passed as a TypedArray the addon must inspect; longer keys (which the
+    // engine refuses) and non-Uint8Arrays take the argument path
+    const rb = this.rb;
+    if (key instanceof Uint8Array && key.length <= KEY_AREA) {
+      rb.key.set(key);
+      return takeValue(rb, this.a.getShared(this.h, key.length));
+    }
+    return takeValue(rb, this.a.getInto(this.h, key));
   }
   getMany(keys: Uint8Array[]) {
     return this.a.getMany(this.h, keys);

@@ -564,7 +564,12 @@ typedef struct {
   size_t cap;
 } read_buf;
 
-#define READ_BUF_SIZE (64u << 10)
+/* Layout: values in [0, READ_VAL_CAP), and the last LDB_MAX_KEY_SIZE
+ * bytes a key area that getShared/txnGetShared read their key from (JS
+ * copies the key there: cheaper than napi_get_typedarray_info). Disjoint,
+ * so a lookup never writes over the key it is reading. */
+#define READ_VAL_CAP (64u << 10)
+#define READ_BUF_SIZE (READ_VAL_CAP + LDB_MAX_KEY_SIZE)
 
 static void read_buf_finalize(napi_env env, void *data, void *hint) {
   read_buf *rb = data;
@@ -601,7 +606,7 @@ static napi_value js_read_buffer(napi_env env, napi_callback_info info) {
     return NULL;
   }
   rb->data = data;
-  rb->cap = READ_BUF_SIZE;
+  rb->cap = READ_VAL_CAP;
   if (napi_set_instance_data(env, rb, read_buf_finalize, NULL) != napi_ok) {
     if (napi_delete_reference(env, rb->ref) != napi_ok) { /* leaks the ref */ }
     free(rb);
@@ -639,6 +644,38 @@ static napi_value js_get(napi_env env, napi_callback_info info) {
   size_t kl;
   if (d == NULL || get_bytes(env, argv[1], "key", &k, &kl)) return NULL;
   return read_value(env, d, db_get_buf, d->db, k, kl);
+}
+
+/* The key a getShared/txnGetShared call names by its length (argument 1)
+ * in the read buffer's key area. Returns 0, or -1 with an exception. */
+static int shared_key(napi_env env, napi_value len, const void **k,
+                      size_t *kl) {
+  read_buf *rb = get_read_buf(env);
+  double n = -1;
+  if (rb == NULL) {
+    throw_code(env, "INTERNAL", "readBuffer() was not called");
+    return -1;
+  }
+  /* a double, not napi_get_value_uint32, which wraps 2^32 + 1 to 1 */
+  if (napi_get_value_double(env, len, &n) != napi_ok || !(n >= 0) ||
+      n > LDB_MAX_KEY_SIZE || n != (double)(size_t)n) {
+    throw_type(env, "key length must be a number up to the key area size");
+    return -1;
+  }
+  *k = rb->data + READ_VAL_CAP;
+  *kl = (size_t)n;
+  return 0;
+}
+
+/* getShared(db, keyLength): getInto with the key taken from the read
+ * buffer's key area. */
+static napi_value js_get_shared(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ndb *d = open_db(env, argv[0]);
+  const void *k;
+  size_t kl;
+  if (d == NULL || shared_key(env, argv[1], &k, &kl)) return NULL;
+  return read_into(env, d, db_get_buf, d->db, k, kl);
 }
 
 /* getInto(db, key): read_into over the latest commit. */
@@ -968,6 +1005,16 @@ static napi_value js_txn_get(napi_env env, napi_callback_info info) {
   size_t kl;
   if (t == NULL || get_bytes(env, argv[1], "key", &k, &kl)) return NULL;
   return read_value(env, t->db, txn_get_buf, t->txn, k, kl);
+}
+
+/* txnGetShared(txn, keyLength): txnGetInto with the key in the key area. */
+static napi_value js_txn_get_shared(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ntxn *t = open_txn(env, argv[0]);
+  const void *k;
+  size_t kl;
+  if (t == NULL || shared_key(env, argv[1], &k, &kl)) return NULL;
+  return read_into(env, t->db, txn_get_buf, t->txn, k, kl);
 }
 
 /* txnGetInto(txn, key): read_into within a transaction. */
@@ -1405,6 +1452,7 @@ NAPI_MODULE_INIT() {
       FN("close", js_close),
       FN("get", js_get),
       FN("getInto", js_get_into),
+      FN("getShared", js_get_shared),
       FN("readBuffer", js_read_buffer),
       FN("getMany", js_get_many),
       FN("put", js_put),
@@ -1414,6 +1462,7 @@ NAPI_MODULE_INIT() {
       FN("begin", js_begin),
       FN("txnGet", js_txn_get),
       FN("txnGetInto", js_txn_get_into),
+      FN("txnGetShared", js_txn_get_shared),
       FN("txnPut", js_txn_put),
       FN("txnDel", js_txn_del),
       FN("txnCommit", js_txn_commit),

@@ -1,7 +1,8 @@
 /* fastpath.test.ts — the addon's allocation-free read path (readBuffer,
- * getInto, txnGetInto) that js/native.ts uses for get(): lengths in the
- * shared buffer for values that fit, a Buffer for larger ones, -1 when
- * absent, the same handle checks and CLOSED errors as get, and values
+ * getInto/txnGetInto, getShared/txnGetShared with the key in the read
+ * buffer's last KEY_AREA bytes) that js/native.ts uses for get(): lengths
+ * in the shared buffer for values that fit, a Buffer for larger ones, -1
+ * when absent, the same handle checks and CLOSED errors as get, and values
  * returned by the public API that are independent copies. */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { open } from '../../js/index.js';
 import { tempDir } from './helpers.js';
 
 const { addon } = loadAddon();
+const KEY_AREA = 1024;
 const b = (s: string) => Buffer.from(s);
 const code = (fn: () => unknown) => {
   try {
@@ -34,21 +36,34 @@ describe('fast read path', function () {
     assert.equal(addon.readBuffer(), rb);
   });
 
-  it('getInto and txnGetInto: length in the read buffer, a Buffer past it, -1 when absent', () => {
+  it('getInto/getShared and their txn forms: length in the read buffer, a Buffer past it, -1 when absent', () => {
     const db = fresh();
     const rb = addon.readBuffer();
-    for (const size of [0, 1, 100, rb.length - 1, rb.length, rb.length + 1, 1 << 20]) {
+    const valCap = rb.length - KEY_AREA;
+    const keyArea = rb.subarray(valCap);
+    const viaShared = (k: Buffer, get: (len: number) => number | Buffer) => {
+      k.copy(keyArea);
+      return get(k.length);
+    };
+    const inTxn = <T>(fn: (txn: object) => T): T => {
+      const txn = addon.begin(db, true);
+      try {
+        return fn(txn);
+      } finally {
+        addon.txnAbort(txn);
+      }
+    };
+    for (const size of [0, 1, 100, valCap - 1, valCap, valCap + 1, rb.length, 1 << 20]) {
       const v = Buffer.alloc(size, (size % 251) + 1);
-      addon.put(db, b(`v${size}`), v);
-      for (const r of [addon.getInto(db, b(`v${size}`)), (() => {
-        const txn = addon.begin(db, true);
-        try {
-          return addon.txnGetInto(txn, b(`v${size}`));
-        } finally {
-          addon.txnAbort(txn);
-        }
-      })()]) {
-        if (size <= rb.length) {
+      const k = b(`v${size}`);
+      addon.put(db, k, v);
+      for (const r of [
+        addon.getInto(db, k),
+        viaShared(k, (n) => addon.getShared(db, n)),
+        inTxn((t) => addon.txnGetInto(t, k)),
+        inTxn((t) => viaShared(k, (n) => addon.txnGetShared(t, n))),
+      ]) {
+        if (size <= valCap) {
           assert.equal(r, size);
           assert.ok(rb.subarray(0, size).equals(v), `size ${size}`);
         } else {
@@ -57,12 +72,20 @@ describe('fast read path', function () {
       }
     }
     assert.equal(addon.getInto(db, b('absent')), -1);
+    assert.equal(viaShared(b('absent'), (n) => addon.getShared(db, n)), -1);
+    // the longest key the engine takes goes through the key area
+    const longKey = Buffer.alloc(KEY_AREA, 'k');
+    addon.put(db, longKey, b('long'));
+    assert.equal(viaShared(longKey, (n) => addon.getShared(db, n)), 4);
+    assert.equal(rb.subarray(0, 4).toString(), 'long');
     const txn = addon.begin(db, false);
     addon.txnPut(txn, b('own'), b('write'));
     assert.equal(addon.txnGetInto(txn, b('own')), 5);
     assert.equal(rb.subarray(0, 5).toString(), 'write');
+    assert.equal(viaShared(b('own'), (n) => addon.txnGetShared(txn, n)), 5);
     addon.txnDel(txn, b('v1'));
     assert.equal(addon.txnGetInto(txn, b('v1')), -1);
+    assert.equal(viaShared(b('v1'), (n) => addon.txnGetShared(txn, n)), -1);
     addon.txnAbort(txn);
     addon.close(db);
   });
@@ -77,10 +100,20 @@ describe('fast read path', function () {
     assert.equal(code(() => addon.getInto(db, 'k' as never)), 'ERR_INVALID_ARG_TYPE');
     assert.equal(code(() => addon.getInto(db, new Int32Array(2) as never)), 'ERR_INVALID_ARG_TYPE');
     assert.equal(code(() => addon.getInto(db, Buffer.alloc(0))), 'INVALID_ARGUMENT');
+    assert.equal(code(() => addon.getShared(db, 0)), 'INVALID_ARGUMENT');
+    for (const bad of [KEY_AREA + 1, -1, 1.5, NaN, 'x', undefined, 2 ** 32 + 1, 2 ** 40]) {
+      assert.equal(code(() => addon.getShared(db, bad as never)), 'ERR_INVALID_ARG_TYPE', String(bad));
+      assert.equal(code(() => addon.txnGetShared(txn, bad as never)), 'ERR_INVALID_ARG_TYPE', String(bad));
+    }
+    for (const bad of [{}, null, 42, db]) {
+      assert.equal(code(() => addon.txnGetShared(bad as never, 1)), 'ERR_INVALID_ARG_TYPE');
+    }
     addon.txnCommit(txn);
     assert.equal(code(() => addon.txnGetInto(txn, b('k'))), 'CLOSED');
+    assert.equal(code(() => addon.txnGetShared(txn, 1)), 'CLOSED');
     addon.close(db);
     assert.equal(code(() => addon.getInto(db, b('k'))), 'CLOSED');
+    assert.equal(code(() => addon.getShared(db, 1)), 'CLOSED');
   });
 
   it('values from the public API are independent copies', () => {
@@ -102,6 +135,11 @@ describe('fast read path', function () {
     assert.equal((tx.get('a') as Buffer).toString(), 'first');
     assert.equal(c.toString(), 'mine');
     tx.abort();
+    // keys longer than the key area take the argument path: same error
+    for (const fn of [() => db.get(Buffer.alloc(KEY_AREA + 1)), () => db.beginTransaction().get(Buffer.alloc(KEY_AREA + 1))]) {
+      assert.throws(fn, (e: { code?: string }) => e.code === 'INVALID_ARGUMENT');
+    }
+    assert.throws(() => db.get(Buffer.alloc(0)), (e: { code?: string }) => e.code === 'INVALID_ARGUMENT');
     db.close();
   });
 });
