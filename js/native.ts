@@ -33,6 +33,8 @@ export interface Addon {
   /** The env's shared read buffer that getInto/txnGetInto write into. */
   readBuffer(): Buffer;
   getMany(db: Handle, keys: Uint8Array[]): Array<Buffer | undefined>;
+  /** getMany into the read buffer: see js_get_many_shared in binding.c. */
+  getManyShared(db: Handle, keys: Uint8Array[]): number | Array<Buffer | undefined>;
   put(db: Handle, key: Uint8Array, value: Uint8Array): void;
   del(db: Handle, key: Uint8Array): void;
   write(db: Handle, keys: Uint8Array[], values: Array<Uint8Array | undefined>): void;
@@ -160,6 +162,31 @@ function takeValue(rb: ReadBuffer, r: number | Buffer): Buffer | undefined {
   return out;
 }
 
+/** Decodes a getManyShared result (layout in node/binding.c): values that
+ * were packed into the read buffer are copied out into pooled Buffers. */
+function takeMany(rb: ReadBuffer, n: number, r: number | Array<Buffer | undefined>): Array<Buffer | undefined> {
+  const spill = typeof r === 'number' ? undefined : r;
+  const view = new DataView(rb.buf, rb.off);
+  const bytes = new Uint8Array(rb.buf, rb.off);
+  const m = view.getInt32(0, true);
+  const out: Array<Buffer | undefined> = new Array(n);
+  let pos = 4;
+  for (let i = 0; i < m; i++) {
+    const len = view.getInt32(pos, true);
+    pos += 4;
+    if (len >= 0) {
+      const v = Buffer.allocUnsafe(len);
+      v.set(bytes.subarray(pos, pos + len));
+      out[i] = v;
+      pos += len;
+    } else {
+      out[i] = len === -2 ? spill![i] : undefined;
+    }
+  }
+  for (let i = m; i < n; i++) out[i] = spill === undefined ? undefined : spill[i];
+  return out;
+}
+
 /** Splits an iterNext chunk ([u32 klen][u32 vlen][key][value]...) into
  * entries; keys and values are views of the fresh chunk (no other owner). */
 function splitChunk(buf: Buffer): Array<[Uint8Array, Uint8Array]> {
@@ -253,7 +280,8 @@ class NativeDb implements EngineDb {
     return takeValue(rb, this.a.getInto(this.h, key));
   }
   getMany(keys: Uint8Array[]) {
-    return this.a.getMany(this.h, keys);
+    const r = this.a.getManyShared(this.h, keys);
+    return takeMany(this.rb, keys.length, r);
   }
   put(key: Uint8Array, value: Uint8Array) {
     this.a.put(this.h, key, value);

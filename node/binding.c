@@ -67,6 +67,15 @@ static void throw_napi(napi_env env, const char *what) {
     }                                                                          \
   } while (0)
 
+/* NAPI_OK for functions that must release something: jumps to fail. */
+#define NAPI_OK_GOTO(call)                                                     \
+  do {                                                                         \
+    if ((call) != napi_ok) {                                                   \
+      throw_napi(env, #call);                                                  \
+      goto fail;                                                               \
+    }                                                                          \
+  } while (0)
+
 /* An Error with .code = code and the given message (NULL on failure). */
 static napi_value make_error(napi_env env, const char *code, const char *msg) {
   napi_value c, m, err;
@@ -726,6 +735,86 @@ static napi_value js_get_many(napi_env env, napi_callback_info info) {
   }
   ldb_txn_abort(txn);
   return out;
+fail:
+  ldb_txn_abort(txn);
+  return NULL;
+}
+
+/* getManyShared(db, keys[]): getMany through the read buffer, one
+ * snapshot. Layout of the buffer's value area: [i32 m] then, for keys
+ * 0..m-1 in order, [i32 len][len bytes] (len -1: absent; -2: the value did
+ * not fit and is spill[i]). Keys m..n-1 (the area ran out) are all in
+ * spill: a Buffer, or undefined when absent. Returns m as a number when
+ * nothing spilled, else the spill array (length n). Little-endian i32. */
+static napi_value js_get_many_shared(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ndb *d = open_db(env, argv[0]);
+  if (d == NULL) return NULL;
+  read_buf *rb = get_read_buf(env);
+  if (rb == NULL) {
+    throw_code(env, "INTERNAL", "readBuffer() was not called");
+    return NULL;
+  }
+  bool is_arr = false;
+  uint32_t n = 0;
+  NAPI_OK(env, napi_is_array(env, argv[1], &is_arr));
+  if (!is_arr) {
+    throw_type(env, "keys must be an array");
+    return NULL;
+  }
+  NAPI_OK(env, napi_get_array_length(env, argv[1], &n));
+  napi_value spill = NULL, result = NULL;
+  ldb_txn *txn = NULL;
+  int rc = ldb_txn_begin(d->db, LDB_TXN_READONLY, &txn);
+  if (rc != LDB_OK) {
+    throw_ldb(env, rc);
+    return NULL;
+  }
+  uint8_t *base = rb->data;
+  size_t cap = rb->cap, pos = 4;
+  uint32_t m = 0;
+  int inline_ok = 1; /* still describing keys in the buffer */
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value kv, v = NULL;
+    const void *k;
+    size_t kl, len = 0;
+    if (napi_get_element(env, argv[1], i, &kv) != napi_ok) {
+      throw_napi(env, "napi_get_element");
+      goto fail;
+    }
+    if (get_bytes(env, kv, "key", &k, &kl)) goto fail;
+    if (inline_ok && cap - pos < 4) inline_ok = 0;
+    if (inline_ok) {
+      int32_t hdr;
+      rc = ldb_txn_get_buf(txn, k, kl, base + pos + 4, cap - pos - 4, &len);
+      if (rc == LDB_NOTFOUND) {
+        hdr = -1;
+      } else if (rc == LDB_OK && len <= cap - pos - 4) {
+        hdr = (int32_t)len;
+      } else if (rc == LDB_OK) {
+        hdr = -2;
+        v = finish_read(env, txn_get_buf, txn, k, kl, NULL, 0, rc, len);
+        if (v == NULL) goto fail;
+      } else {
+        throw_ldb(env, rc);
+        goto fail;
+      }
+      memcpy(base + pos, &hdr, 4);
+      pos += 4 + (hdr > 0 ? (size_t)hdr : 0);
+      m++;
+      if (v == NULL) continue;
+    } else {
+      v = read_value(env, d, txn_get_buf, txn, k, kl);
+      if (v == NULL) goto fail;
+    }
+    if (spill == NULL) NAPI_OK_GOTO(napi_create_array_with_length(env, n, &spill));
+    NAPI_OK_GOTO(napi_set_element(env, spill, i, v));
+  }
+  memcpy(base, &m, 4);
+  ldb_txn_abort(txn);
+  if (spill != NULL) return spill;
+  NAPI_OK(env, napi_create_uint32(env, m, &result));
+  return result;
 fail:
   ldb_txn_abort(txn);
   return NULL;
@@ -1455,6 +1544,7 @@ NAPI_MODULE_INIT() {
       FN("getShared", js_get_shared),
       FN("readBuffer", js_read_buffer),
       FN("getMany", js_get_many),
+      FN("getManyShared", js_get_many_shared),
       FN("put", js_put),
       FN("del", js_del),
       FN("write", js_write),

@@ -116,6 +116,55 @@ describe('fast read path', function () {
     assert.equal(code(() => addon.getShared(db, 1)), 'CLOSED');
   });
 
+  it('getManyShared packs values, spills what does not fit, reads one snapshot', () => {
+    const db = fresh();
+    const rb = addon.readBuffer();
+    const valCap = rb.length - KEY_AREA;
+    const big = Buffer.alloc(valCap + 10, 5);
+    addon.put(db, b('big'), big);
+    addon.put(db, b('a'), b('1'));
+    addon.put(db, b('e'), Buffer.alloc(0));
+    // everything fits: a count, then [len][bytes] per key
+    assert.equal(addon.getManyShared(db, [b('a'), b('zz'), b('e')]), 3);
+    const view = new DataView(rb.buffer, rb.byteOffset);
+    assert.equal(view.getInt32(0, true), 3);
+    assert.equal(view.getInt32(4, true), 1);
+    assert.equal(rb[8], '1'.charCodeAt(0));
+    assert.equal(view.getInt32(9, true), -1);
+    assert.equal(view.getInt32(13, true), 0);
+    // a value larger than the area spills; so does everything after the area fills
+    const r = addon.getManyShared(db, [b('a'), b('big'), b('zz')]);
+    assert.ok(Array.isArray(r));
+    assert.equal(view.getInt32(0, true), 3);
+    assert.equal(view.getInt32(9, true), -2);
+    assert.ok((r as Buffer[])[1]!.equals(big));
+    assert.equal(code(() => addon.getManyShared(db, 'x' as never)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.getManyShared(db, [b('a'), 'no' as never])), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(addon.stats(db).activeSnapshots, 0);
+    addon.close(db);
+    assert.equal(code(() => addon.getManyShared(db, [b('a')])), 'CLOSED');
+  });
+
+  it('getBatch through the API matches single gets, across the read buffer boundary', () => {
+    const db = open(join(tmp.dir, `api${++n}`));
+    const keys: Buffer[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const k = b(`k${String(i).padStart(5, '0')}`);
+      keys.push(k);
+      if (i % 7 !== 3) db.put(k, Buffer.alloc(i % 5 === 0 ? 3000 : 100, i % 251));
+    }
+    db.put(keys[10]!, Buffer.alloc(100 * 1024, 1)); // larger than the whole area
+    const want = keys.map((k) => db.get(k) as Buffer | undefined);
+    const got = db.getBatch(keys) as Array<Buffer | undefined>;
+    assert.equal(got.length, keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      if (want[i] === undefined) assert.equal(got[i], undefined, `key ${i}`);
+      else assert.ok(Buffer.isBuffer(got[i]) && got[i]!.equals(want[i]!), `key ${i}`);
+    }
+    assert.deepEqual(db.getBatch([]), []);
+    db.close();
+  });
+
   it('values from the public API are independent copies', () => {
     const db = open(join(tmp.dir, `api${++n}`));
     db.put('a', b('first'));
