@@ -37,6 +37,8 @@ struct ldb_iter {
   int nsrc;
   int dir;      /* +1 ascending, -1 descending */
   int cur;      /* source of the current entry, -1 none */
+  unsigned eq;  /* bit i: source i sits on the current key (set by pick,
+                   valid until a source moves) */
   uint8_t *key; /* copy of the current key */
   size_t klen, kcap;
   int valid;    /* positioned on a user-visible entry */
@@ -165,9 +167,12 @@ static int src_seek_le(src *s, const uint8_t *k, size_t kl) {
 
 static int src_next(src *s) {
   if (s->kind == SRC_TREE) return tree_set(s, bt_cursor_next(s->c));
-  mt_node *n = s->node;
-  for (n = mt_node_next(n); n && same_key(n, s->key, s->klen);)
-    n = mt_node_next(n);
+  mt_node *n = mt_node_next(s->node);
+  /* Without duplicates the visible version is the key's only one (see
+   * mt_has_dups); a newer version of the next key, inserted after our
+   * snapshot, is skipped by the seq check in mem_settle_fwd. */
+  if (mt_has_dups(s->m))
+    while (n && same_key(n, s->key, s->klen)) n = mt_node_next(n);
   mem_settle_fwd(s, n);
   return LDB_OK;
 }
@@ -210,18 +215,26 @@ static int set_cur_key(ldb_iter *it) {
  * index (the newest source) wins. */
 static int pick(ldb_iter *it) {
   int best = -1;
+  unsigned eq = 0;
   for (int i = 0; i < it->nsrc; i++) {
     src *s = &it->srcs[i];
     if (!s->valid) continue;
     if (best < 0) {
       best = i;
+      eq = 1u << i;
       continue;
     }
     src *b = &it->srcs[best];
     int c = ldb_keycmp(s->key, s->klen, b->key, b->klen);
-    if (it->dir > 0 ? c < 0 : c > 0) best = i;
+    if (it->dir > 0 ? c < 0 : c > 0) {
+      best = i;
+      eq = 1u << i;
+    } else if (c == 0) {
+      eq |= 1u << i;
+    }
   }
   it->cur = best;
+  it->eq = eq;
   return set_cur_key(it);
 }
 
@@ -261,18 +274,28 @@ static int m_seek_le(ldb_iter *it, const uint8_t *k, size_t kl) {
   return pick(it);
 }
 
+/* After a change of direction every source was re-seeked: which ones sit
+ * on the current key is found by comparing. */
+static void find_eq(ldb_iter *it) {
+  it->eq = 0;
+  for (int i = 0; i < it->nsrc; i++) {
+    src *s = &it->srcs[i];
+    if (s->valid && ldb_keycmp(s->key, s->klen, it->key, it->klen) == 0)
+      it->eq |= 1u << i;
+  }
+}
+
 static int m_next(ldb_iter *it) {
   int rc;
   if (it->dir != 1) {
     for (int i = 0; i < it->nsrc; i++)
       if ((rc = src_seek_ge(&it->srcs[i], it->key, it->klen))) return rc;
     it->dir = 1;
+    find_eq(it);
   }
-  for (int i = 0; i < it->nsrc; i++) {
-    src *s = &it->srcs[i];
-    if (s->valid && ldb_keycmp(s->key, s->klen, it->key, it->klen) == 0)
-      if ((rc = src_next(s))) return rc;
-  }
+  for (int i = 0; i < it->nsrc; i++)
+    if ((it->eq >> i) & 1)
+      if ((rc = src_next(&it->srcs[i]))) return rc;
   return pick(it);
 }
 
@@ -282,12 +305,11 @@ static int m_prev(ldb_iter *it) {
     for (int i = 0; i < it->nsrc; i++)
       if ((rc = src_seek_le(&it->srcs[i], it->key, it->klen))) return rc;
     it->dir = -1;
+    find_eq(it);
   }
-  for (int i = 0; i < it->nsrc; i++) {
-    src *s = &it->srcs[i];
-    if (s->valid && ldb_keycmp(s->key, s->klen, it->key, it->klen) == 0)
-      if ((rc = src_prev(s))) return rc;
-  }
+  for (int i = 0; i < it->nsrc; i++)
+    if ((it->eq >> i) & 1)
+      if ((rc = src_prev(&it->srcs[i]))) return rc;
   return pick(it);
 }
 
