@@ -240,7 +240,8 @@ function scanBounds(c: Codec, opts: unknown): { iter: EngineIterOptions; limit: 
 class Scan<T> implements ScanIterator<T> {
   #it: EngineIterator | null;
   #codec: Codec;
-  #map: (k: Uint8Array, v: Uint8Array) => T;
+  /** null: yield the engine's entries as they are */
+  #map: ((k: Uint8Array, v: Uint8Array) => T) | null;
   #remaining: number;
   #chunk: Array<[Uint8Array, Uint8Array]> = [];
   #pos = 0;
@@ -249,7 +250,7 @@ class Scan<T> implements ScanIterator<T> {
 
   constructor(
     it: EngineIterator, codec: Codec, limit: number,
-    map: (k: Uint8Array, v: Uint8Array) => T, onClose: () => void,
+    map: ((k: Uint8Array, v: Uint8Array) => T) | null, onClose: () => void,
   ) {
     this.#it = it;
     this.#codec = codec;
@@ -272,10 +273,10 @@ class Scan<T> implements ScanIterator<T> {
       this.#chunkSize = Math.min(this.#chunkSize * 2, MAX_CHUNK);
       if (this.#chunk.length === 0) return this.return();
     }
-    const [k, v] = this.#chunk[this.#pos]!;
+    const e = this.#chunk[this.#pos]!;
     this.#chunk[this.#pos++] = undefined as never; // let yielded entries be collected
     this.#remaining--;
-    return { done: false, value: this.#map(k, v) };
+    return { done: false, value: this.#map === null ? (e as T) : this.#map(e[0], e[1]) };
   }
 
   seek(key: unknown): void {
@@ -306,7 +307,7 @@ class Scan<T> implements ScanIterator<T> {
 }
 
 function makeScan<T>(
-  codec: Codec, children: Children, opts: unknown, map: (k: Uint8Array, v: Uint8Array) => T,
+  codec: Codec, children: Children, opts: unknown, map: ((k: Uint8Array, v: Uint8Array) => T) | null,
   create: (o: EngineIterOptions) => EngineIterator,
 ): ScanIterator<T> {
   const { iter, limit } = scanBounds(codec, opts);
@@ -317,8 +318,15 @@ function makeScan<T>(
   return scan;
 }
 
-function entryMapper(c: Codec) {
+function entryMapper(c: Codec): ((k: Uint8Array, v: Uint8Array) => [any, any]) | null {
+  if (isBinary(c)) return null;
   return (k: Uint8Array, v: Uint8Array): [any, any] => [c.key.decode(k), c.value.decode(v)];
+}
+
+/** Scans with binary keys and values yield the engine's own entry tuples
+ * (fresh per entry, see EngineIterator.next), skipping a copy of each. */
+function isBinary(c: Codec): boolean {
+  return c.key === encodings.binary && c.value === encodings.binary;
 }
 
 function checkFn(fn: unknown, name: string): void {

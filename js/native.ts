@@ -133,7 +133,7 @@ const KEY_AREA = 1024;
  * KEY_AREA bytes are copied into `key` (its tail) and named by length. */
 interface ReadBuffer {
   /** the whole buffer (values are read from offset 0) */
-  buf: ArrayBuffer;
+  buf: ArrayBufferLike;
   off: number;
   key: Uint8Array;
 }
@@ -190,12 +190,14 @@ function takeMany(rb: ReadBuffer, n: number, r: number | Array<Buffer | undefine
 /** Splits an iterNext chunk ([u32 klen][u32 vlen][key][value]...) into
  * entries; keys and values are views of the fresh chunk (no other owner). */
 function splitChunk(buf: Buffer): Array<[Uint8Array, Uint8Array]> {
+  // lengths read byte by byte (readUInt32LE validates its arguments on
+  // every call); entries are subarray views (one allocation each)
   const out: Array<[Uint8Array, Uint8Array]> = [];
   let off = 0;
   const end = buf.length;
   while (off + 8 <= end) {
-    const kl = buf.readUInt32LE(off);
-    const vl = buf.readUInt32LE(off + 4);
+    const kl = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+    const vl = (buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)) >>> 0;
     const k0 = off + 8;
     const v0 = k0 + kl;
     off = v0 + vl;
