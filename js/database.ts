@@ -381,10 +381,17 @@ export class Transaction {
 
   /** The value in this transaction's snapshot plus its own writes. */
   get(key: unknown): any {
+    // same shape as Database.get: no closure, binary bytes pass through
     const txn = this.#open();
-    const k = encodeKey(this.#codec, key);
-    const v = mapErrors(() => txn.get(k));
-    return v === undefined ? undefined : this.#codec.value.decode(v);
+    const c = this.#codec;
+    const k = c.key === encodings.binary && key instanceof Uint8Array ? key : encodeKey(c, key);
+    let v: Uint8Array | undefined;
+    try {
+      v = txn.get(k);
+    } catch (e) {
+      throw toLightningDbError(e);
+    }
+    return v === undefined ? undefined : c.value.decode(v);
   }
 
   has(key: unknown): boolean {
