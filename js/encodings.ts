@@ -26,11 +26,29 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
+/** Longest string encoded by encodeShort (a Uint8Array this small lives on
+ * the V8 heap; TextEncoder.encode has a fixed cost of several hundred ns,
+ * which dominated a get with a string key). */
+const SHORT_STRING = 64;
+
+/** UTF-8 of a short string: a byte loop while it is ASCII, TextEncoder
+ * otherwise (the same bytes either way, lone surrogates included). */
+function encodeShort(s: string): Uint8Array {
+  const n = s.length;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return textEncoder.encode(s);
+    out[i] = c;
+  }
+  return out;
+}
+
 /** Bytes of a Uint8Array (Buffer included) or a string (UTF-8); TypeError
  * for anything else. */
 export function toBytes(v: unknown, what: string): Uint8Array {
   if (v instanceof Uint8Array) return v;
-  if (typeof v === 'string') return textEncoder.encode(v);
+  if (typeof v === 'string') return v.length <= SHORT_STRING ? encodeShort(v) : textEncoder.encode(v);
   throw new TypeError(`${what} must be a Uint8Array, Buffer or string, got ${typeName(v)}`);
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadAddon } from '../../js/native.js';
 import { open } from '../../js/index.js';
+import { toBytes } from '../../js/encodings.js';
 import { tempDir } from './helpers.js';
 
 const { addon } = loadAddon();
@@ -162,6 +163,21 @@ describe('fast read path', function () {
       else assert.ok(Buffer.isBuffer(got[i]) && got[i]!.equals(want[i]!), `key ${i}`);
     }
     assert.deepEqual(db.getBatch([]), []);
+    db.close();
+  });
+
+  it('string keys and values encode to the same UTF-8 as TextEncoder on every path', () => {
+    const te = new TextEncoder();
+    const cases = ['', 'a', 'key:0001', 'héllo', '日本語', '😀', 'a\uD800b', '\uDC00', 'x'.repeat(63) + 'é',
+      'y'.repeat(64), 'z'.repeat(65), 'é'.repeat(64), '\u007f\u0080', String.fromCharCode(0)];
+    for (const str of cases) {
+      const got = toBytes(str, 'key');
+      assert.ok(got instanceof Uint8Array);
+      assert.deepEqual([...got], [...te.encode(str)], JSON.stringify(str));
+    }
+    const db = open(join(tmp.dir, `api${++n}`), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    for (const str of cases.filter((c) => c !== '')) db.put(str, str);
+    for (const str of cases.filter((c) => c !== '')) assert.equal(db.get(str), new TextDecoder().decode(te.encode(str)));
     db.close();
   });
 
