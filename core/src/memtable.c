@@ -477,7 +477,14 @@ void mt_node_prefetch_prev(const mt_node *n) {
 
 void mt_node_prefetch_next(const mt_node *n) {
   mt_node *nx = atomic_load_explicit(&((mt_node *)n)->next[0], memory_order_relaxed);
+  /* A scan is one dependent cache miss per node. Also fetch the level-1
+   * successor, about four nodes ahead, so that its miss overlaps the walk
+   * up to it (a second line of the successor measured no gain). */
   if (nx) __builtin_prefetch(nx);
+  if (n->height > 1) {
+    mt_node *f = atomic_load_explicit(&((mt_node *)n)->next[1], memory_order_relaxed);
+    if (f) __builtin_prefetch(f);
+  }
 }
 
 const uint8_t *mt_node_key(const mt_node *n, size_t *klen) {
