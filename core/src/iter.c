@@ -88,6 +88,14 @@ static void mem_settle_fwd(src *s, mt_node *n) {
  * the seq rises, so the wanted version is the last one seen with
  * seq <= the snapshot. */
 static void mem_back_from(src *s, mt_node *p) {
+  if (!mt_has_dups(s->m)) {
+    /* Every visible key has one version: the first visible node is it
+     * (newer versions inserted after our snapshot are skipped by seq).
+     * Not touching the node before it lets its prefetch overlap. */
+    while (p && mt_node_seq(p) > s->seq) p = mt_node_prev(p);
+    mem_set_bwd(s, p);
+    return;
+  }
   while (p) {
     size_t kl;
     const uint8_t *k = mt_node_key(p, &kl);
@@ -181,7 +189,8 @@ static int src_prev(src *s) {
   if (s->kind == SRC_TREE) return tree_set(s, bt_cursor_prev(s->c));
   /* Back past the newer versions of the current key, then on. */
   mt_node *p = mt_node_prev(s->node);
-  while (p && same_key(p, s->key, s->klen)) p = mt_node_prev(p);
+  if (mt_has_dups(s->m))
+    while (p && same_key(p, s->key, s->klen)) p = mt_node_prev(p);
   mem_back_from(s, p);
   return LDB_OK;
 }
