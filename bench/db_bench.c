@@ -1348,7 +1348,8 @@ static uint64_t parse_u64(const char *opt, const char *v) {
   char *end;
   errno = 0;
   unsigned long long x = strtoull(v, &end, 10);
-  if (errno || end == v || *end || x == 0) die("bad value in %s (a positive integer is needed; got \"%s\")", opt, v);
+  if (errno || end == v || *end || x == 0)
+    die("bad value in %s (a positive integer is needed)", opt);
   return x;
 }
 
