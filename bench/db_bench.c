@@ -52,7 +52,7 @@
 
 #define KEY_SIZE 16
 #define MAX_VALUE 4096
-#define POOL_SIZE (1u << 20)    /* random bytes values are cut from */
+#define POOL_SIZE (1u << 20) /* random bytes values are cut from */
 #define MAX_ENGINES 8
 #define MAX_BENCHES 32
 
@@ -60,15 +60,15 @@
 /* Configuration, random numbers, keys and values. */
 
 static struct {
-  uint64_t num;       /* keys loaded by the fills */
-  uint64_t reads;     /* operations of readrandom/readmissing/mixed */
-  uint64_t seeks;     /* seeks of seekrandom */
-  uint64_t sync_num;  /* puts of fillsync */
-  uint32_t batch;     /* puts per commit in fillseq/fillrandom/overwrite */
-  uint32_t nexts;     /* nexts after each seek */
+  uint64_t num;      /* keys loaded by the fills */
+  uint64_t reads;    /* operations of readrandom/readmissing/mixed */
+  uint64_t seeks;    /* seeks of seekrandom */
+  uint64_t sync_num; /* puts of fillsync */
+  uint32_t batch;    /* puts per commit in fillseq/fillrandom/overwrite */
+  uint32_t nexts;    /* nexts after each seek */
   uint32_t value_size;
   uint64_t cache_bytes; /* every engine's page/block cache (not LMDB's) */
-  const char *db_dir; /* NULL: a fresh temporary directory */
+  const char *db_dir;   /* NULL: a fresh temporary directory */
   const char *json_path;
   int keep_db;
 } cfg;
@@ -83,7 +83,9 @@ static uint64_t rng_next(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-static uint64_t rng_below(uint64_t *s, uint64_t n) { return rng_next(s) % n; }
+static uint64_t rng_below(uint64_t *s, uint64_t n) {
+  return rng_next(s) % n;
+}
 
 /* Writes the 16-byte key of index i; missing keys end in '1' and so are
  * never equal to a written key but sort between them. */
@@ -162,8 +164,8 @@ struct engine {
   void (*close)(void *h);
   int (*write)(void *h, const unsigned char *keys,
                const unsigned char *const *vals, size_t n);
-  int (*get)(void *h, const unsigned char *key, unsigned char *buf,
-             size_t cap, int *found);
+  int (*get)(void *h, const unsigned char *key, unsigned char *buf, size_t cap,
+             int *found);
   int (*scan)(void *h, int reverse, uint64_t *count);
   int (*seek)(void *h, const unsigned char *key, uint32_t nexts,
               uint64_t *count);
@@ -354,7 +356,8 @@ static int e_lmdb_open(const char *dir, int durable, void **out) {
   }
   /* Sparse: only the pages used take disk space. */
   size_t map = (size_t)16 << 30;
-  size_t need = (size_t)(cfg.num + cfg.sync_num) * (KEY_SIZE + cfg.value_size) * 4;
+  size_t need =
+      (size_t)(cfg.num + cfg.sync_num) * (KEY_SIZE + cfg.value_size) * 4;
   if (need > map) map = need;
   if ((rc = mdb_env_create(&h->env)) != 0) goto fail;
   if ((rc = mdb_env_set_mapsize(h->env, map)) != 0) goto fail;
@@ -480,7 +483,7 @@ static void e_lmdb_version(char *buf, size_t cap) {
 }
 
 static const struct engine ENGINE_LMDB = {
-    "lmdb", e_lmdb_open, e_lmdb_close, e_lmdb_write, e_lmdb_get,
+    "lmdb",      e_lmdb_open, e_lmdb_close,   e_lmdb_write, e_lmdb_get,
     e_lmdb_scan, e_lmdb_seek, e_lmdb_version, NULL};
 #endif
 
@@ -559,13 +562,13 @@ static int e_leveldb_write(void *p, const unsigned char *keys,
 }
 
 /* The C API has no pinned get: leveldb_get returns a malloc'd copy. */
-static int e_leveldb_get(void *p, const unsigned char *key,
-                         unsigned char *buf, size_t cap, int *found) {
+static int e_leveldb_get(void *p, const unsigned char *key, unsigned char *buf,
+                         size_t cap, int *found) {
   leveldb_h *h = p;
   char *err = NULL;
   size_t len;
-  char *v = leveldb_get(h->db, h->ropts, (const char *)key, KEY_SIZE, &len,
-                        &err);
+  char *v =
+      leveldb_get(h->db, h->ropts, (const char *)key, KEY_SIZE, &len, &err);
   if (err) return leveldb_fail("get", err);
   *found = v != NULL;
   if (v) {
@@ -628,13 +631,13 @@ static int e_leveldb_seek(void *p, const unsigned char *key, uint32_t nexts,
 }
 
 static void e_leveldb_version(char *buf, size_t cap) {
-  snprintf(buf, cap, "%d.%d", leveldb_major_version(),
-           leveldb_minor_version());
+  snprintf(buf, cap, "%d.%d", leveldb_major_version(), leveldb_minor_version());
 }
 
 static const struct engine ENGINE_LEVELDB = {
-    "leveldb", e_leveldb_open, e_leveldb_close, e_leveldb_write,
-    e_leveldb_get, e_leveldb_scan, e_leveldb_seek, e_leveldb_version, NULL};
+    "leveldb",       e_leveldb_open,    e_leveldb_close,
+    e_leveldb_write, e_leveldb_get,     e_leveldb_scan,
+    e_leveldb_seek,  e_leveldb_version, NULL};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -676,7 +679,8 @@ static int e_rocksdb_open(const char *dir, int durable, void **out) {
   char *err = NULL;
   h->opts = rocksdb_options_create();
   rocksdb_options_set_create_if_missing(h->opts, 1);
-  rocksdb_options_increase_parallelism(h->opts, (int)sysconf(_SC_NPROCESSORS_ONLN));
+  rocksdb_options_increase_parallelism(h->opts,
+                                       (int)sysconf(_SC_NPROCESSORS_ONLN));
   rocksdb_options_set_compression(h->opts, rocksdb_no_compression);
   h->topts = rocksdb_block_based_options_create();
   h->cache = rocksdb_cache_create_lru(cfg.cache_bytes);
@@ -715,8 +719,8 @@ static int e_rocksdb_write(void *p, const unsigned char *keys,
   return err ? rocksdb_fail("write", err) : 0;
 }
 
-static int e_rocksdb_get(void *p, const unsigned char *key,
-                         unsigned char *buf, size_t cap, int *found) {
+static int e_rocksdb_get(void *p, const unsigned char *key, unsigned char *buf,
+                         size_t cap, int *found) {
   rocksdb_h *h = p;
   char *err = NULL;
   rocksdb_pinnableslice_t *s =
@@ -792,8 +796,9 @@ static void e_rocksdb_version(char *buf, size_t cap) {
 }
 
 static const struct engine ENGINE_ROCKSDB = {
-    "rocksdb", e_rocksdb_open, e_rocksdb_close, e_rocksdb_write,
-    e_rocksdb_get, e_rocksdb_scan, e_rocksdb_seek, e_rocksdb_version, NULL};
+    "rocksdb",       e_rocksdb_open,    e_rocksdb_close,
+    e_rocksdb_write, e_rocksdb_get,     e_rocksdb_scan,
+    e_rocksdb_seek,  e_rocksdb_version, NULL};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -833,16 +838,17 @@ static int e_sqlite_open(const char *dir, int durable, void **out) {
   }
   snprintf(path, sizeof path, "%s/kv.sqlite", dir);
   char setup[512];
-  snprintf(setup, sizeof setup,
-           "PRAGMA journal_mode=WAL;"
-           "PRAGMA synchronous=%s;"
-           "PRAGMA cache_size=-%u;"
-           "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
-           durable ? "FULL" : "OFF", (unsigned)(cfg.cache_bytes / 1024));
+  snprintf(
+      setup, sizeof setup,
+      "PRAGMA journal_mode=WAL;"
+      "PRAGMA synchronous=%s;"
+      "PRAGMA cache_size=-%u;"
+      "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
+      durable ? "FULL" : "OFF", (unsigned)(cfg.cache_bytes / 1024));
   if (sqlite3_open(path, &h->db) != SQLITE_OK) goto fail;
   if (sqlite3_exec(h->db, setup, NULL, NULL, NULL) != SQLITE_OK) goto fail;
-#define PREP(field, sql)                                                   \
-  if (sqlite3_prepare_v2(h->db, sql, -1, &h->field, NULL) != SQLITE_OK) \
+#define PREP(field, sql)                                                       \
+  if (sqlite3_prepare_v2(h->db, sql, -1, &h->field, NULL) != SQLITE_OK)        \
     goto fail;
   PREP(put, "INSERT OR REPLACE INTO kv(k, v) VALUES (?1, ?2)")
   PREP(get, "SELECT v FROM kv WHERE k = ?1")
@@ -935,8 +941,9 @@ static void e_sqlite_version(char *buf, size_t cap) {
 }
 
 static const struct engine ENGINE_SQLITE = {
-    "sqlite", e_sqlite_open, e_sqlite_close, e_sqlite_write,
-    e_sqlite_get, e_sqlite_scan, e_sqlite_seek, e_sqlite_version, NULL};
+    "sqlite",       e_sqlite_open,    e_sqlite_close,
+    e_sqlite_write, e_sqlite_get,     e_sqlite_scan,
+    e_sqlite_seek,  e_sqlite_version, NULL};
 #endif
 
 /* Every engine compiled in, LightningDB first (the table's ratios compare
@@ -1051,7 +1058,8 @@ static uint64_t idx_random(void *ctx, uint64_t i) {
 static uint32_t *make_perm(void) {
   uint32_t *p = xmalloc(sizeof *p * cfg.num);
   uint64_t s = 42;
-  for (uint64_t i = 0; i < cfg.num; i++) p[i] = (uint32_t)i;
+  for (uint64_t i = 0; i < cfg.num; i++)
+    p[i] = (uint32_t)i;
   for (uint64_t i = cfg.num - 1; i > 0; i--) {
     uint64_t j = rng_below(&s, i + 1);
     uint32_t t = p[i];
@@ -1111,7 +1119,9 @@ static int bench_read(run_state *rs, int missing, result *r) {
   r->ops = cfg.reads;
   uint64_t want = missing ? 0 : cfg.reads;
   if (found != want) {
-    fprintf(stderr, "%s: %s found %" PRIu64 " of %" PRIu64 " keys, expected %" PRIu64 "\n",
+    fprintf(stderr,
+            "%s: %s found %" PRIu64 " of %" PRIu64 " keys, expected %" PRIu64
+            "\n",
             rs->e->name, missing ? "readmissing" : "readrandom", found,
             cfg.reads, want);
     return -1;
@@ -1152,7 +1162,8 @@ static int bench_seek(run_state *rs, result *r) {
   timer_stop(r);
   r->ops = cfg.seeks;
   if (seen != expect) {
-    fprintf(stderr, "%s: seekrandom saw %" PRIu64 " entries, expected %" PRIu64 "\n",
+    fprintf(stderr,
+            "%s: seekrandom saw %" PRIu64 " entries, expected %" PRIu64 "\n",
             rs->e->name, seen, expect);
     return -1;
   }
@@ -1213,8 +1224,8 @@ static int bench_fillsync(run_state *rs, result *r) {
 }
 
 static const char *const BENCH_NAMES[] = {
-    "fillseq",  "fillrandom", "overwrite",  "readrandom", "readmissing",
-    "readseq",  "readreverse", "seekrandom", "mixed",      "fillsync"};
+    "fillseq", "fillrandom",  "overwrite",  "readrandom", "readmissing",
+    "readseq", "readreverse", "seekrandom", "mixed",      "fillsync"};
 #define N_BENCH_NAMES (sizeof BENCH_NAMES / sizeof BENCH_NAMES[0])
 
 static int run_bench(run_state *rs, const char *name, result *r) {
@@ -1243,7 +1254,8 @@ static void cpu_model(char *buf, size_t cap) {
     char *c = strchr(line, ':');
     if (!strncmp(line, "model name", 10) && c) {
       c++;
-      while (*c == ' ' || *c == '\t') c++;
+      while (*c == ' ' || *c == '\t')
+        c++;
       c[strcspn(c, "\n")] = 0;
       snprintf(buf, cap, "%s", c);
       break;
@@ -1293,7 +1305,8 @@ static void print_table(const struct engine *const *engines, int n_engine,
   for (int ei = 0; ei < n_engine; ei++)
     if (!strcmp(engines[ei]->name, "lightningdb")) ldb_col = ei;
   printf("%-12s", "workload");
-  for (int ei = 0; ei < n_engine; ei++) printf(" %11s", engines[ei]->name);
+  for (int ei = 0; ei < n_engine; ei++)
+    printf(" %11s", engines[ei]->name);
   if (ldb_col >= 0)
     for (int ei = 0; ei < n_engine; ei++)
       if (ei != ldb_col) printf("  ldb/%-7.7s", engines[ei]->name);
@@ -1323,7 +1336,8 @@ static void print_table(const struct engine *const *engines, int n_engine,
 static void usage(void) {
   fprintf(stderr,
           "usage: db_bench [--num=N] [--reads=N] [--seeks=N] [--sync_num=N]\n"
-          "                [--batch=N] [--nexts=N] [--value_size=N] [--cache_mb=N]\n"
+          "                [--batch=N] [--nexts=N] [--value_size=N] "
+          "[--cache_mb=N]\n"
           "                [--benchmarks=a,b,...] [--engines=a,b,...]\n"
           "                [--db=DIR] [--json=PATH] [--keep_db]\n"
           "benchmarks: fillseq fillrandom overwrite readrandom readmissing\n"
@@ -1369,21 +1383,36 @@ int main(int argc, char **argv) {
     size_t kl = v ? (size_t)(v - a) : strlen(a);
     if (v) v++;
 #define OPT(s) (kl == strlen(s) && !strncmp(a, s, kl))
-    if (OPT("--keep_db")) cfg.keep_db = 1;
-    else if (!v) usage();
-    else if (OPT("--num")) cfg.num = parse_u64(a, v);
-    else if (OPT("--reads")) reads = parse_u64(a, v);
-    else if (OPT("--seeks")) seeks = parse_u64(a, v);
-    else if (OPT("--sync_num")) sync_num = parse_u64(a, v);
-    else if (OPT("--batch")) cfg.batch = (uint32_t)parse_u64(a, v);
-    else if (OPT("--nexts")) cfg.nexts = (uint32_t)parse_u64(a, v);
-    else if (OPT("--cache_mb")) cfg.cache_bytes = parse_u64(a, v) << 20;
-    else if (OPT("--value_size")) cfg.value_size = (uint32_t)parse_u64(a, v);
-    else if (OPT("--benchmarks")) snprintf(bench_arg, sizeof bench_arg, "%s", v);
-    else if (OPT("--engines")) snprintf(engine_arg, sizeof engine_arg, "%s", v);
-    else if (OPT("--db")) cfg.db_dir = v;
-    else if (OPT("--json")) cfg.json_path = v;
-    else usage();
+    if (OPT("--keep_db"))
+      cfg.keep_db = 1;
+    else if (!v)
+      usage();
+    else if (OPT("--num"))
+      cfg.num = parse_u64(a, v);
+    else if (OPT("--reads"))
+      reads = parse_u64(a, v);
+    else if (OPT("--seeks"))
+      seeks = parse_u64(a, v);
+    else if (OPT("--sync_num"))
+      sync_num = parse_u64(a, v);
+    else if (OPT("--batch"))
+      cfg.batch = (uint32_t)parse_u64(a, v);
+    else if (OPT("--nexts"))
+      cfg.nexts = (uint32_t)parse_u64(a, v);
+    else if (OPT("--cache_mb"))
+      cfg.cache_bytes = parse_u64(a, v) << 20;
+    else if (OPT("--value_size"))
+      cfg.value_size = (uint32_t)parse_u64(a, v);
+    else if (OPT("--benchmarks"))
+      snprintf(bench_arg, sizeof bench_arg, "%s", v);
+    else if (OPT("--engines"))
+      snprintf(engine_arg, sizeof engine_arg, "%s", v);
+    else if (OPT("--db"))
+      cfg.db_dir = v;
+    else if (OPT("--json"))
+      cfg.json_path = v;
+    else
+      usage();
 #undef OPT
   }
   if (cfg.num > UINT32_MAX) die("--num must be below 2^32");
@@ -1396,18 +1425,21 @@ int main(int argc, char **argv) {
     n_bench = split_list(bench_arg, bench_list, MAX_BENCHES);
     for (int i = 0; i < n_bench; i++) {
       size_t j = 0;
-      while (j < N_BENCH_NAMES && strcmp(bench_list[i], BENCH_NAMES[j])) j++;
+      while (j < N_BENCH_NAMES && strcmp(bench_list[i], BENCH_NAMES[j]))
+        j++;
       if (j == N_BENCH_NAMES) die("unknown benchmark %s", bench_list[i]);
     }
   } else {
-    for (size_t j = 0; j < N_BENCH_NAMES; j++) bench_list[n_bench++] = BENCH_NAMES[j];
+    for (size_t j = 0; j < N_BENCH_NAMES; j++)
+      bench_list[n_bench++] = BENCH_NAMES[j];
   }
   const struct engine *engines[MAX_ENGINES];
   if (engine_arg[0]) {
     n_engine = split_list(engine_arg, engine_list, MAX_ENGINES);
     for (int i = 0; i < n_engine; i++) {
       const struct engine *const *e = ALL_ENGINES;
-      while (*e && strcmp((*e)->name, engine_list[i])) e++;
+      while (*e && strcmp((*e)->name, engine_list[i]))
+        e++;
       if (!*e) die("engine %s is not compiled in (see --help)", engine_list[i]);
       engines[i] = *e;
     }
@@ -1422,7 +1454,8 @@ int main(int argc, char **argv) {
   int own_root = 0;
   if (cfg.db_dir) {
     snprintf(root, sizeof root, "%s", cfg.db_dir);
-    if (mkdir(root, 0755) != 0 && errno != EEXIST) die("mkdir %s: %s", root, strerror(errno));
+    if (mkdir(root, 0755) != 0 && errno != EEXIST)
+      die("mkdir %s: %s", root, strerror(errno));
   } else {
     const char *t = getenv("TMPDIR");
     snprintf(root, sizeof root, "%s/ldb_bench.XXXXXX", t && *t ? t : "/tmp");
@@ -1440,12 +1473,15 @@ int main(int argc, char **argv) {
   char cpu[256];
   cpu_model(cpu, sizeof cpu);
   long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-  double ram_gib = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (1 << 30);
-  printf("db_bench: %ld CPUs (%s), %.1f GiB RAM, db in %s\n", nproc, cpu, ram_gib, root);
-  printf("num=%" PRIu64 " reads=%" PRIu64 " seeks=%" PRIu64 "x%u nexts sync_num=%" PRIu64
+  double ram_gib = (double)sysconf(_SC_PHYS_PAGES) *
+                   (double)sysconf(_SC_PAGESIZE) / (1 << 30);
+  printf("db_bench: %ld CPUs (%s), %.1f GiB RAM, db in %s\n", nproc, cpu,
+         ram_gib, root);
+  printf("num=%" PRIu64 " reads=%" PRIu64 " seeks=%" PRIu64
+         "x%u nexts sync_num=%" PRIu64
          " batch=%u key=%d value=%u bytes cache=%" PRIu64 " MiB\n",
-         cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch, KEY_SIZE,
-         cfg.value_size, cfg.cache_bytes >> 20);
+         cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch,
+         KEY_SIZE, cfg.value_size, cfg.cache_bytes >> 20);
 
   result *res = xmalloc(sizeof *res * (size_t)n_engine * (size_t)n_bench);
   memset(res, 0, sizeof *res * (size_t)n_engine * (size_t)n_bench);
@@ -1504,10 +1540,11 @@ int main(int argc, char **argv) {
     json_str(f, cpu);
     fprintf(f, ", \"ram_gib\": %.1f, \"kernel\": ", ram_gib);
     json_str(f, u.release);
-    fprintf(f, "},\n  \"config\": {\"num\": %" PRIu64 ", \"reads\": %" PRIu64
-               ", \"seeks\": %" PRIu64 ", \"nexts\": %u, \"sync_num\": %" PRIu64
-               ", \"batch\": %u, \"key_size\": %d, \"value_size\": %u"
-               ", \"cache_bytes\": %" PRIu64 "},\n",
+    fprintf(f,
+            "},\n  \"config\": {\"num\": %" PRIu64 ", \"reads\": %" PRIu64
+            ", \"seeks\": %" PRIu64 ", \"nexts\": %u, \"sync_num\": %" PRIu64
+            ", \"batch\": %u, \"key_size\": %d, \"value_size\": %u"
+            ", \"cache_bytes\": %" PRIu64 "},\n",
             cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch,
             KEY_SIZE, cfg.value_size, cfg.cache_bytes);
     fprintf(f, "  \"engines\": {");
@@ -1523,11 +1560,12 @@ int main(int argc, char **argv) {
       for (int ei = 0; ei < n_engine; ei++) {
         const result *r = &res[(size_t)ei * n_bench + bi];
         if (r->ops == 0) continue;
-        fprintf(f, "%s\n    {\"benchmark\": \"%s\", \"engine\": \"%s\", \"ops\": %" PRIu64
-                   ", \"seconds\": %.6f, \"ops_per_sec\": %.1f"
-                   ", \"cpu_seconds\": %.6f, \"ops_per_cpu_sec\": %.1f}",
-                first ? "" : ",", bench_list[bi], engines[ei]->name, r->ops, r->secs,
-                ops_per_sec(r), r->cpu_secs, ops_per_cpu_sec(r));
+        fprintf(f,
+                "%s\n    {\"benchmark\": \"%s\", \"engine\": \"%s\", \"ops\": "
+                "%" PRIu64 ", \"seconds\": %.6f, \"ops_per_sec\": %.1f"
+                ", \"cpu_seconds\": %.6f, \"ops_per_cpu_sec\": %.1f}",
+                first ? "" : ",", bench_list[bi], engines[ei]->name, r->ops,
+                r->secs, ops_per_sec(r), r->cpu_secs, ops_per_cpu_sec(r));
         first = 0;
       }
     fprintf(f, "\n  ]\n}\n");
