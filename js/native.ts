@@ -49,6 +49,12 @@ export interface Addon {
   txnCommitAsync(txn: Handle): Promise<void>;
   txnAbort(txn: Handle): void;
   iterCreate(db: Handle, txn: Handle | null, opts: EngineIterOptions): Handle;
+  /** iterCreate with positional options; flags: 1 lowerExclusive,
+   * 2 upperExclusive, 4 reverse. */
+  iterOpen(
+    db: Handle, txn: Handle | null, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
+    prefix: Uint8Array | undefined, flags: number,
+  ): Handle;
   iterSeek(it: Handle, key?: Uint8Array): void;
   iterNext(it: Handle, max: number): Buffer | null;
   iterClose(it: Handle): void;
@@ -207,6 +213,12 @@ function splitChunk(buf: Buffer): Array<[Uint8Array, Uint8Array]> {
   return out;
 }
 
+/** iterOpen for EngineIterOptions (positional: no named lookups natively). */
+function openIter(a: Addon, db: Handle, txn: Handle | null, o: EngineIterOptions): Handle {
+  const flags = (o.lowerExclusive ? 1 : 0) | (o.upperExclusive ? 2 : 0) | (o.reverse ? 4 : 0);
+  return a.iterOpen(db, txn, o.lower, o.upper, o.prefix, flags);
+}
+
 function splitOps(ops: EngineOp[]): [Uint8Array[], Array<Uint8Array | undefined>] {
   const keys: Uint8Array[] = new Array(ops.length);
   const values: Array<Uint8Array | undefined> = new Array(ops.length);
@@ -252,7 +264,7 @@ class NativeTxn implements EngineTxn {
     this.a.txnDel(this.h, key);
   }
   iterate(opts: EngineIterOptions): EngineIterator {
-    return new NativeIterator(this.a, this.a.iterCreate(this.h, this.h, opts));
+    return new NativeIterator(this.a, openIter(this.a, this.h, this.h, opts));
   }
   commit() {
     this.a.txnCommit(this.h);
@@ -303,7 +315,7 @@ class NativeDb implements EngineDb {
     return new NativeTxn(this.a, this.a.begin(this.h, readOnly), readOnly);
   }
   iterate(opts: EngineIterOptions): EngineIterator {
-    return new NativeIterator(this.a, this.a.iterCreate(this.h, null, opts));
+    return new NativeIterator(this.a, openIter(this.a, this.h, null, opts));
   }
   flush() {
     this.a.flush(this.h);

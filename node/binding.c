@@ -129,6 +129,11 @@ typedef struct ndb {
   niter *iters;      /* live (not destroyed) iterators, linked */
   uint8_t *scratch;  /* reusable buffer for get (JS thread only) */
   size_t scratch_cap;
+  /* one ITER_BUF_INITIAL buffer kept from a closed iterator for the next
+   * (JS thread only): a short scan (seek + a few entries) otherwise paid a
+   * 64 KiB malloc/free pair, which trims and regrows the heap in the
+   * kernel each time */
+  uint8_t *iter_spare;
 } ndb;
 
 struct ntxn {
@@ -165,6 +170,7 @@ static void db_unref(ndb *d) {
    * closing here too keeps a bug from leaking the engine lock. */
   if (d->db) ldb_close(d->db);
   free(d->scratch);
+  free(d->iter_spare);
   free(d);
 }
 
@@ -236,12 +242,22 @@ static void txn_finalize(napi_env env, void *data, void *hint) {
   txn_unref(t);
 }
 
+/* Frees an iterator's read buffer, or keeps it as its db's spare. */
+static void iter_release_buf(niter *i) {
+  if (i->buf != NULL && i->cap == ITER_BUF_INITIAL && i->db->iter_spare == NULL)
+    i->db->iter_spare = i->buf;
+  else
+    free(i->buf);
+  i->buf = NULL;
+  i->cap = 0;
+}
+
 static void iter_finalize(napi_env env, void *data, void *hint) {
   niter *i = data;
   ndb *d = i->db;
   ntxn *t = i->txn;
   iter_destroy_resource(i);
-  free(i->buf);
+  iter_release_buf(i);
   free(i);
   if (t) txn_unref(t);
   db_unref(d);
@@ -1191,40 +1207,24 @@ static napi_value js_txn_abort(napi_env env, napi_callback_info info) {
 
 /* ---- iterators ----------------------------------------------------------- */
 
-/* iterCreate(db, txn|null, opts): opts as EngineIterOptions. */
-static napi_value js_iter_create(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  ndb *d = NULL;
-  ntxn *t = NULL;
+/* The db (and transaction) an iterator is created on: argv[0] the db,
+ * argv[1] a transaction or null. Returns 0, or -1 with an exception. */
+static int iter_owner(napi_env env, napi_value *argv, ndb **dp, ntxn **tp) {
   if (is_nullish(env, argv[1])) {
-    d = open_db(env, argv[0]);
-    if (d == NULL) return NULL;
-  } else {
-    t = open_txn(env, argv[1]);
-    if (t == NULL) return NULL;
-    d = t->db;
+    *dp = open_db(env, argv[0]);
+    *tp = NULL;
+    return *dp == NULL ? -1 : 0;
   }
-  ldb_iter_options o;
-  memset(&o, 0, sizeof o);
-  if (!is_nullish(env, argv[2])) {
-    napi_value v;
-    int r, b;
-    if ((r = get_prop(env, argv[2], "lower", &v)) < 0) return NULL;
-    if (r && get_bytes(env, v, "lower bound", &o.lower, &o.lower_len))
-      return NULL;
-    if ((r = get_prop(env, argv[2], "upper", &v)) < 0) return NULL;
-    if (r && get_bytes(env, v, "upper bound", &o.upper, &o.upper_len))
-      return NULL;
-    if ((r = get_prop(env, argv[2], "prefix", &v)) < 0) return NULL;
-    if (r && get_bytes(env, v, "prefix", &o.prefix, &o.prefix_len))
-      return NULL;
-    if ((r = opt_bool(env, argv[2], "lowerExclusive", &b)) < 0) return NULL;
-    if (r) o.lower_exclusive = b;
-    if ((r = opt_bool(env, argv[2], "upperExclusive", &b)) < 0) return NULL;
-    if (r) o.upper_exclusive = b;
-    if ((r = opt_bool(env, argv[2], "reverse", &b)) < 0) return NULL;
-    if (r) o.reverse = b;
-  }
+  *tp = open_txn(env, argv[1]);
+  if (*tp == NULL) return -1;
+  *dp = (*tp)->db;
+  return 0;
+}
+
+/* Creates the iterator and its handle (shared by iterCreate/iterOpen). */
+static napi_value iter_new(napi_env env, ndb *d, ntxn *t,
+                           const ldb_iter_options *opts) {
+  ldb_iter_options o = *opts;
   niter *i = calloc(1, sizeof *i);
   if (i == NULL) {
     throw_code(env, "NO_MEMORY", "out of memory creating an iterator");
@@ -1250,6 +1250,74 @@ static napi_value js_iter_create(napi_env env, napi_callback_info info) {
   if (d->iters) d->iters->prev = i;
   d->iters = i;
   return obj;
+}
+
+/* iterCreate(db, txn|null, opts): opts as EngineIterOptions. */
+static napi_value js_iter_create(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  ndb *d = NULL;
+  ntxn *t = NULL;
+  if (iter_owner(env, argv, &d, &t)) return NULL;
+  ldb_iter_options o;
+  memset(&o, 0, sizeof o);
+  if (!is_nullish(env, argv[2])) {
+    napi_value v;
+    int r, b;
+    if ((r = get_prop(env, argv[2], "lower", &v)) < 0) return NULL;
+    if (r && get_bytes(env, v, "lower bound", &o.lower, &o.lower_len))
+      return NULL;
+    if ((r = get_prop(env, argv[2], "upper", &v)) < 0) return NULL;
+    if (r && get_bytes(env, v, "upper bound", &o.upper, &o.upper_len))
+      return NULL;
+    if ((r = get_prop(env, argv[2], "prefix", &v)) < 0) return NULL;
+    if (r && get_bytes(env, v, "prefix", &o.prefix, &o.prefix_len))
+      return NULL;
+    if ((r = opt_bool(env, argv[2], "lowerExclusive", &b)) < 0) return NULL;
+    if (r) o.lower_exclusive = b;
+    if ((r = opt_bool(env, argv[2], "upperExclusive", &b)) < 0) return NULL;
+    if (r) o.upper_exclusive = b;
+    if ((r = opt_bool(env, argv[2], "reverse", &b)) < 0) return NULL;
+    if (r) o.reverse = b;
+  }
+  return iter_new(env, d, t, &o);
+}
+
+/* Flags of iterOpen. */
+#define ITER_LOWER_EXCLUSIVE 1u
+#define ITER_UPPER_EXCLUSIVE 2u
+#define ITER_REVERSE 4u
+
+/* iterOpen(db, txn|null, lower|undefined, upper|undefined,
+ * prefix|undefined, flags): iterCreate with positional options (named
+ * property lookups on an options object cost more than a short scan's
+ * whole read). flags: 1 lowerExclusive, 2 upperExclusive, 4 reverse. */
+static napi_value js_iter_open(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  ndb *d = NULL;
+  ntxn *t = NULL;
+  if (iter_owner(env, argv, &d, &t)) return NULL;
+  ldb_iter_options o;
+  memset(&o, 0, sizeof o);
+  double f = -1;
+  if (!is_nullish(env, argv[2]) &&
+      get_bytes(env, argv[2], "lower bound", &o.lower, &o.lower_len))
+    return NULL;
+  if (!is_nullish(env, argv[3]) &&
+      get_bytes(env, argv[3], "upper bound", &o.upper, &o.upper_len))
+    return NULL;
+  if (!is_nullish(env, argv[4]) &&
+      get_bytes(env, argv[4], "prefix", &o.prefix, &o.prefix_len))
+    return NULL;
+  if (napi_get_value_double(env, argv[5], &f) != napi_ok || !(f >= 0) ||
+      f > 7 || f != (double)(uint32_t)f) {
+    throw_type(env, "flags must be an integer from 0 to 7");
+    return NULL;
+  }
+  uint32_t flags = (uint32_t)f;
+  o.lower_exclusive = (flags & ITER_LOWER_EXCLUSIVE) != 0;
+  o.upper_exclusive = (flags & ITER_UPPER_EXCLUSIVE) != 0;
+  o.reverse = (flags & ITER_REVERSE) != 0;
+  return iter_new(env, d, t, &o);
 }
 
 /* iterSeek(it, key?): positions at the first entry (in iteration order) at
@@ -1298,6 +1366,11 @@ static napi_value js_iter_next(napi_env env, napi_callback_info info) {
     } else i->state = 1;
   }
   if (i->state == 2) return nul;
+  if (i->buf == NULL && i->db->iter_spare != NULL) {
+    i->buf = i->db->iter_spare;
+    i->db->iter_spare = NULL;
+    i->cap = ITER_BUF_INITIAL;
+  }
   if (i->buf == NULL) {
     i->buf = malloc(ITER_BUF_INITIAL);
     if (i->buf == NULL) {
@@ -1348,9 +1421,7 @@ static napi_value js_iter_close(napi_env env, napi_callback_info info) {
   niter *i = unwrap(env, argv[0], &ITER_TAG, "iterator");
   if (i == NULL) return NULL;
   iter_destroy_resource(i);
-  free(i->buf);
-  i->buf = NULL;
-  i->cap = 0;
+  iter_release_buf(i);
   return NULL;
 }
 
@@ -1559,6 +1630,7 @@ NAPI_MODULE_INIT() {
       FN("txnCommitAsync", js_txn_commit_async),
       FN("txnAbort", js_txn_abort),
       FN("iterCreate", js_iter_create),
+      FN("iterOpen", js_iter_open),
       FN("iterSeek", js_iter_seek),
       FN("iterNext", js_iter_next),
       FN("iterClose", js_iter_close),

@@ -181,6 +181,55 @@ describe('fast read path', function () {
     db.close();
   });
 
+  it('iterOpen (positional options) matches iterCreate; bad arguments are TypeErrors', () => {
+    const db = fresh();
+    for (const k of ['a', 'ab', 'b', 'c', 'd']) addon.put(db, b(k), b(k.toUpperCase()));
+    const keysOf = (it: object) => {
+      const out: string[] = [];
+      for (let c = addon.iterNext(it, 2); c !== null; c = addon.iterNext(it, 2)) {
+        for (let off = 0; off < c.length;) {
+          const kl = c.readUInt32LE(off);
+          const vl = c.readUInt32LE(off + 4);
+          out.push(c.subarray(off + 8, off + 8 + kl).toString());
+          off += 8 + kl + vl;
+        }
+      }
+      addon.iterClose(it);
+      return out;
+    };
+    const cases: Array<[Record<string, unknown>, [Buffer | undefined, Buffer | undefined, Buffer | undefined, number]]> = [
+      [{}, [undefined, undefined, undefined, 0]],
+      [{ lower: b('ab'), lowerExclusive: true }, [b('ab'), undefined, undefined, 1]],
+      [{ upper: b('c'), upperExclusive: true, reverse: true }, [undefined, b('c'), undefined, 6]],
+      [{ lower: b('ab'), upper: b('c') }, [b('ab'), b('c'), undefined, 0]],
+      [{ prefix: b('a'), reverse: true }, [undefined, undefined, b('a'), 4]],
+    ];
+    for (const [opts, [lo, up, pre, flags]] of cases) {
+      assert.deepEqual(keysOf(addon.iterOpen(db, null, lo, up, pre, flags)), keysOf(addon.iterCreate(db, null, opts)), JSON.stringify(opts));
+    }
+    const txn = addon.begin(db, false);
+    addon.txnPut(txn, b('aa'), b('x'));
+    assert.deepEqual(keysOf(addon.iterOpen(db, txn, undefined, undefined, b('a'), 0)), ['a', 'aa', 'ab']);
+    for (const bad of [8, -1, 1.5, NaN, 2 ** 32 + 1, 'x', undefined]) {
+      assert.equal(code(() => addon.iterOpen(db, null, undefined, undefined, undefined, bad as never)), 'ERR_INVALID_ARG_TYPE', String(bad));
+    }
+    assert.equal(code(() => addon.iterOpen(db, null, 'a' as never, undefined, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.iterOpen(db, null, undefined, 5 as never, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.iterOpen(db, null, undefined, undefined, {} as never, 0)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.iterOpen({} as never, null, undefined, undefined, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.iterOpen(db, db as never, undefined, undefined, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
+    addon.txnAbort(txn);
+    assert.equal(code(() => addon.iterOpen(db, txn, undefined, undefined, undefined, 0)), 'CLOSED');
+    // iterators reuse a closed one's read buffer: many short scans, all correct
+    for (let i = 0; i < 200; i++) assert.deepEqual(keysOf(addon.iterOpen(db, null, b('c'), undefined, undefined, 0)), ['c', 'd']);
+    const open1 = addon.iterOpen(db, null, undefined, undefined, undefined, 0);
+    addon.iterNext(open1, 1);
+    addon.close(db);
+    assert.equal(code(() => addon.iterOpen(db, null, undefined, undefined, undefined, 0)), 'CLOSED');
+    assert.equal(code(() => addon.iterNext(open1, 1)), 'CLOSED');
+    addon.iterClose(open1);
+  });
+
   it('values from the public API are independent copies', () => {
     const db = open(join(tmp.dir, `api${++n}`));
     db.put('a', b('first'));
