@@ -21,6 +21,8 @@ typedef struct src {
   uint64_t seq;
   mt_node *node;
   bt_cursor *c;
+  mt_node *run; /* forward read-ahead (mt_scan_ahead); hints only */
+  long credit;
   int valid;
   const uint8_t *key;
   size_t klen;
@@ -80,6 +82,13 @@ static void mem_set_bwd(src *s, mt_node *n) {
 static void mem_settle_fwd(src *s, mt_node *n) {
   while (n && mt_node_seq(n) > s->seq) n = mt_node_next(n);
   mem_set(s, n);
+}
+
+/* As mem_settle_fwd after a jump (first/seek): restarts the read-ahead. */
+static void mem_jump_fwd(src *s, mt_node *n) {
+  mem_settle_fwd(s, n);
+  s->run = s->node;
+  s->credit = 0;
 }
 
 /* From p (the last node in list order of some key, or NULL), walking
@@ -144,7 +153,7 @@ static int tree_set(src *s, int rc) {
 
 static int src_first(src *s) {
   if (s->kind == SRC_TREE) return tree_set(s, bt_cursor_first(s->c));
-  mem_settle_fwd(s, mt_first(s->m));
+  mem_jump_fwd(s, mt_first(s->m));
   return LDB_OK;
 }
 
@@ -163,7 +172,7 @@ static int src_last(src *s) {
 
 static int src_seek_ge(src *s, const uint8_t *k, size_t kl) {
   if (s->kind == SRC_TREE) return tree_set(s, bt_cursor_seek_ge(s->c, k, kl));
-  mem_settle_fwd(s, mt_seek(s->m, k, kl, s->seq));
+  mem_jump_fwd(s, mt_seek(s->m, k, kl, s->seq));
   return LDB_OK;
 }
 
@@ -182,6 +191,7 @@ static int src_next(src *s) {
   if (mt_has_dups(s->m))
     while (n && same_key(n, s->key, s->klen)) n = mt_node_next(n);
   mem_settle_fwd(s, n);
+  if (s->run) s->run = mt_scan_ahead(s->run, &s->credit);
   return LDB_OK;
 }
 
@@ -492,13 +502,13 @@ int ldb_iter_create(ldb_db *db, ldb_txn *txn, const ldb_iter_options *opts,
   if (txn && txn->wb && txn->wb_ops) {
     it->wb = txn->wb;
     mt_ref(it->wb);
-    it->srcs[it->nsrc++] = (src){SRC_MEM, it->wb, txn->wb_ops, NULL, NULL, 0, NULL, 0};
+    it->srcs[it->nsrc++] = (src){.kind = SRC_MEM, .m = it->wb, .seq = txn->wb_ops};
   }
-  it->srcs[it->nsrc++] = (src){SRC_MEM, it->sp->active, it->sp->seq, NULL, NULL, 0, NULL, 0};
+  it->srcs[it->nsrc++] = (src){.kind = SRC_MEM, .m = it->sp->active, .seq = it->sp->seq};
   if (it->sp->frozen)
-    it->srcs[it->nsrc++] = (src){SRC_MEM, it->sp->frozen, it->sp->seq, NULL, NULL, 0, NULL, 0};
+    it->srcs[it->nsrc++] = (src){.kind = SRC_MEM, .m = it->sp->frozen, .seq = it->sp->seq};
   src *ts = &it->srcs[it->nsrc++];
-  *ts = (src){SRC_TREE, NULL, 0, NULL, NULL, 0, NULL, 0};
+  *ts = (src){.kind = SRC_TREE};
   if ((rc = bt_cursor_open(it->sp->tree, &ts->c))) {
     ts->c = NULL;
     goto fail;

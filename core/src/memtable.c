@@ -7,6 +7,8 @@
 #include <stdatomic.h>
 
 #define MT_MAX_HEIGHT 12
+/* How far (in nodes, estimated) mt_scan_ahead keeps ahead of a scan. */
+#define MT_AHEAD_NODES 32
 
 struct mt_node {
   uint64_t seq;
@@ -485,6 +487,26 @@ void mt_node_prefetch_next(const mt_node *n) {
     mt_node *f = atomic_load_explicit(&((mt_node *)n)->next[1], memory_order_relaxed);
     if (f) __builtin_prefetch(f);
   }
+}
+
+mt_node *mt_scan_ahead(mt_node *run, long *credit) {
+  /* The runner moves on level 1 (about four nodes per hop) where it can,
+   * so its misses overlap with the scan instead of adding to it: each
+   * runner node was prefetched a few steps before the runner reads it. */
+  ++*credit;
+  while (run && *credit > -MT_AHEAD_NODES) {
+    mt_node *n0 = atomic_load_explicit(&run->next[0], memory_order_acquire);
+    if (n0) __builtin_prefetch(n0);
+    if (run->height > 1) {
+      run = atomic_load_explicit(&run->next[1], memory_order_acquire);
+      *credit -= 4;
+    } else {
+      run = n0;
+      *credit -= 1;
+    }
+    if (run) __builtin_prefetch(run);
+  }
+  return run;
 }
 
 const uint8_t *mt_node_key(const mt_node *n, size_t *klen) {

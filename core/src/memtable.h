@@ -99,6 +99,11 @@ void mt_node_prefetch_prev(const mt_node *n);
  * the cache miss of the next node with the work on this one). */
 void mt_node_prefetch_next(const mt_node *n);
 
+/* Read-ahead for a forward scan; prefetch hints only, never changes what
+ * a scan sees. Start with run = the scan's first node and *credit = 0,
+ * then call once per step with the returned runner. */
+mt_node *mt_scan_ahead(mt_node *run, long *credit);
+
 const uint8_t *mt_node_key(const mt_node *n, size_t *klen);
 const uint8_t *mt_node_val(const mt_node *n, size_t *vlen);
 uint64_t mt_node_seq(const mt_node *n);
