@@ -57,6 +57,9 @@ export interface Addon {
   ): Handle;
   iterSeek(it: Handle, key?: Uint8Array): void;
   iterNext(it: Handle, max: number): Buffer | null;
+  /** iterNext into the read buffer: the chunk's length there, a Buffer
+   * (an entry larger than the read buffer), or null at the end. */
+  iterNextShared(it: Handle, max: number): number | Buffer | null;
   iterClose(it: Handle): void;
   flush(db: Handle): void;
   flushAsync(db: Handle): Promise<void>;
@@ -231,13 +234,19 @@ function splitOps(ops: EngineOp[]): [Uint8Array[], Array<Uint8Array | undefined>
 }
 
 class NativeIterator implements EngineIterator {
-  constructor(private readonly a: Addon, private readonly h: Handle) {}
+  private readonly rb: ReadBuffer;
+  constructor(private readonly a: Addon, private readonly h: Handle) {
+    this.rb = readBufferOf(a);
+  }
   seek(key?: Uint8Array): void {
     this.a.iterSeek(this.h, key);
   }
   next(max: number): Array<[Uint8Array, Uint8Array]> {
-    const chunk = this.a.iterNext(this.h, max);
-    return chunk === null ? [] : splitChunk(chunk);
+    const r = this.a.iterNextShared(this.h, max);
+    if (r === null) return [];
+    // a chunk in the read buffer is copied out first (a short one into a
+    // pooled Buffer): entries are views of the copy, never of the read buffer
+    return splitChunk(typeof r === 'number' ? takeValue(this.rb, r)! : r);
   }
   close(): void {
     this.a.iterClose(this.h);

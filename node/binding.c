@@ -1344,7 +1344,8 @@ static napi_value js_iter_seek(napi_env env, napi_callback_info info) {
 /* iterNext(it, max): a Buffer holding up to max entries from the current
  * position, each [u32 key_len][u32 value_len][key][value] little-endian as
  * ldb_iter_read writes them, or null at the end. js/native.ts splits it. */
-static napi_value js_iter_next(napi_env env, napi_callback_info info) {
+static napi_value iter_next(napi_env env, napi_callback_info info,
+                            int shared) {
   ARGS(2);
   niter *i = open_iter(env, argv[0]);
   if (i == NULL) return NULL;
@@ -1366,6 +1367,27 @@ static napi_value js_iter_next(napi_env env, napi_callback_info info) {
     } else i->state = 1;
   }
   if (i->state == 2) return nul;
+  size_t count = 0, used = 0;
+  read_buf *rb = shared ? get_read_buf(env) : NULL;
+  if (rb != NULL) {
+    /* straight into the read buffer; js/native.ts copies the chunk out
+     * (a pooled Buffer for a short one) before any other call */
+    rc = ldb_iter_read(i->it, rb->data, rb->cap, (size_t)max, &count, &used);
+    if (rc == LDB_NOTFOUND) {
+      i->state = 2;
+      return nul;
+    }
+    if (rc != LDB_OK) {
+      throw_ldb(env, rc);
+      return NULL;
+    }
+    if (count > 0) {
+      napi_value n;
+      NAPI_OK(env, napi_create_double(env, (double)used, &n));
+      return n;
+    }
+    /* the next entry alone is larger than the read buffer: below */
+  }
   if (i->buf == NULL && i->db->iter_spare != NULL) {
     i->buf = i->db->iter_spare;
     i->db->iter_spare = NULL;
@@ -1379,7 +1401,6 @@ static napi_value js_iter_next(napi_env env, napi_callback_info info) {
     }
     i->cap = ITER_BUF_INITIAL;
   }
-  size_t count = 0, used = 0;
   for (;;) {
     rc = ldb_iter_read(i->it, i->buf, i->cap, (size_t)max, &count, &used);
     if (rc == LDB_NOTFOUND) {
@@ -1414,6 +1435,17 @@ static napi_value js_iter_next(napi_env env, napi_callback_info info) {
     i->cap = 0;
   }
   return out;
+}
+
+static napi_value js_iter_next(napi_env env, napi_callback_info info) {
+  return iter_next(env, info, 0);
+}
+
+/* iterNextShared(it, max): iterNext into the read buffer: the chunk's
+ * length (a number) when it fits, else a Buffer as iterNext; null at the
+ * end. */
+static napi_value js_iter_next_shared(napi_env env, napi_callback_info info) {
+  return iter_next(env, info, 1);
 }
 
 static napi_value js_iter_close(napi_env env, napi_callback_info info) {
@@ -1633,6 +1665,7 @@ NAPI_MODULE_INIT() {
       FN("iterOpen", js_iter_open),
       FN("iterSeek", js_iter_seek),
       FN("iterNext", js_iter_next),
+      FN("iterNextShared", js_iter_next_shared),
       FN("iterClose", js_iter_close),
       FN("flush", js_flush),
       FN("flushAsync", js_flush_async),

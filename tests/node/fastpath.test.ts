@@ -230,6 +230,47 @@ describe('fast read path', function () {
     addon.iterClose(open1);
   });
 
+  it('iterNextShared: chunk length in the read buffer, a Buffer for an entry larger than it, null at the end', () => {
+    const db = fresh();
+    const rb = addon.readBuffer();
+    const big = Buffer.alloc(rb.length + 100, 3);
+    addon.put(db, b('a'), b('1'));
+    addon.put(db, b('b'), big);
+    addon.put(db, b('c'), b('3'));
+    const it = addon.iterOpen(db, null, undefined, undefined, undefined, 0);
+    const r1 = addon.iterNextShared(it, 10);
+    assert.equal(typeof r1, 'number');
+    assert.equal(r1, 8 + 1 + 1, 'the chunk stops before the entry that does not fit');
+    assert.equal(rb.readUInt32LE(0), 1);
+    assert.equal(rb.subarray(8, 10).toString(), 'a1');
+    const r2 = addon.iterNextShared(it, 10);
+    assert.ok(Buffer.isBuffer(r2));
+    assert.equal((r2 as Buffer).readUInt32LE(4), big.length);
+    const r3 = addon.iterNextShared(it, 10);
+    assert.equal(r3, 10);
+    assert.equal(rb.subarray(8, 10).toString(), 'c3');
+    assert.equal(addon.iterNextShared(it, 10), null);
+    for (const bad of [0, -1, 'x']) assert.equal(code(() => addon.iterNextShared(it, bad as never)), 'ERR_INVALID_ARG_TYPE');
+    addon.iterClose(it);
+    assert.equal(code(() => addon.iterNextShared(it, 1)), 'CLOSED');
+    // through the API: entries are independent of later reads
+    const api = open(join(tmp.dir, `api${++n}`));
+    for (let i = 0; i < 50; i++) api.put(`k${String(i).padStart(2, '0')}`, Buffer.alloc(10, i));
+    api.put('k10', big);
+    const first = [...api.scan({ limit: 3 })] as Array<[Buffer, Buffer]>;
+    api.get('k20');
+    const all = [...api.scan()] as Array<[Buffer, Buffer]>;
+    assert.equal(all.length, 50);
+    assert.deepEqual(first.map(([k]) => k.toString()), ['k00', 'k01', 'k02']);
+    assert.ok(first[1]![1].equals(Buffer.alloc(10, 1)));
+    assert.ok(all[10]![1].equals(big));
+    all.forEach(([k, v], i) => {
+      assert.equal(k.toString(), `k${String(i).padStart(2, '0')}`);
+      if (i !== 10) assert.ok(v.equals(Buffer.alloc(10, i)), `entry ${i}`);
+    });
+    api.close();
+  });
+
   it('values from the public API are independent copies', () => {
     const db = open(join(tmp.dir, `api${++n}`));
     db.put('a', b('first'));
