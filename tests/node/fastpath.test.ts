@@ -40,8 +40,8 @@ describe('fast read path', function () {
   it('getInto/getShared and their txn forms: length in the read buffer, a Buffer past it, -1 when absent', () => {
     const db = fresh();
     const rb = addon.readBuffer();
-    const valCap = rb.length - KEY_AREA;
-    const keyArea = rb.subarray(valCap);
+    const valCap = 16 * 1024; // READ_INLINE_MAX: larger values come back as Buffers
+    const keyArea = rb.subarray(rb.length - KEY_AREA);
     const viaShared = (k: Buffer, get: (len: number) => number | Buffer) => {
       k.copy(keyArea);
       return get(k.length);
@@ -54,7 +54,7 @@ describe('fast read path', function () {
         addon.txnAbort(txn);
       }
     };
-    for (const size of [0, 1, 100, valCap - 1, valCap, valCap + 1, rb.length, 1 << 20]) {
+    for (const size of [0, 1, 100, valCap - 1, valCap, valCap + 1, rb.length - KEY_AREA, rb.length, 1 << 20]) {
       const v = Buffer.alloc(size, (size % 251) + 1);
       const k = b(`v${size}`);
       addon.put(db, k, v);
