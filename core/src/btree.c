@@ -659,8 +659,12 @@ struct bt_cursor {
 };
 
 int bt_cursor_open(bt_tree *t, bt_cursor **out) {
-  bt_cursor *c = ldb_calloc(t->f->a, sizeof *c);
+  /* kbuf is written before it is read (full_key): zero only the rest, as
+   * iterators open one cursor per seek. */
+  bt_cursor *c = ldb_malloc(t->f->a, sizeof *c);
   if (!c) return LDB_NOMEM;
+  memset(c, 0, offsetof(bt_cursor, kbuf));
+  c->vbuf = NULL;
   bt_tree_acquire(t);
   c->t = t;
   c->f = t->f;
