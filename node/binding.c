@@ -26,8 +26,16 @@
  * free. A close() while async work is running marks the handle closed at
  * once and performs ldb_close when the last work completes.
  *
+ * Hot paths. Handles are type-tagged Externals (see wrap_new). Reads go
+ * through a per-env shared read buffer (readBuffer(), instance data):
+ * getShared/txnGetShared take the key from its tail and return the value's
+ * length, getManyShared and iterNextShared pack into it, and js/native.ts
+ * copies the bytes out (into pooled Buffers) before the next call, so a
+ * small read creates no Buffer with its own backing store.
+ *
  * Context awareness: no JS state is global (NAPI_MODULE_INIT; the only
- * statics are constant type tags), so the addon loads in worker_threads.
+ * statics are constant type tags; the read buffer is instance data), so
+ * the addon loads in worker_threads.
  * Every JS function runs on the thread of its env; the thread pool touches
  * only the ldb handles of a work item (ldb_db is thread-safe; the ldb_txn of
  * an async commit is no longer reachable from JS once queued).
