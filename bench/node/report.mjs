@@ -23,6 +23,7 @@ export const fmtOps = (x) => {
   return x.toFixed(0);
 };
 const fmtBytes = (b) => (b == null ? '—' : b >= 1 << 20 ? (b / (1 << 20)).toFixed(1) + ' MiB' : (b / 1024).toFixed(0) + ' KiB');
+const fmtUs = (x) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const fmtRatio = (r) => (r == null || !Number.isFinite(r) ? '—' : r.toFixed(2) + 'x');
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -132,7 +133,7 @@ export function markdown(run, { chart, html } = {}) {
   for (const w of WORKLOADS) {
     const cells = stores.map((s) => {
       const r = run.stores.find((x) => x.store === s)?.results?.find((x) => x.workload === w.name);
-      return r && r.latencyUs ? `${r.latencyUs.p50} / ${r.latencyUs.p99}` : '—';
+      return r && r.latencyUs ? `${fmtUs(r.latencyUs.p50)} / ${fmtUs(r.latencyUs.p99)}` : '—';
     });
     if (cells.every((c) => c === '—')) continue;
     md.push(`| ${w.name} | ${cells.join(' | ')} |`);
