@@ -34,6 +34,7 @@ const bundleDir = path.join(outDir, 'browser');
 function parseArgs(argv) {
   const a = { n: 50000, quick: false, stores: ALL, only: null, build: true, headed: false, charts: path.join(root, 'bench/charts'), timeoutS: 1800,
     chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
+  let chartsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => { if (i + 1 >= argv.length) throw new Error(`${k} needs a value`); return argv[++i]; };
@@ -44,10 +45,12 @@ function parseArgs(argv) {
     else if (k === '--no-build') a.build = false;
     else if (k === '--headed') a.headed = true;
     else if (k === '--chromium') a.chromium = v();
-    else if (k === '--charts') a.charts = path.resolve(v());
+    else if (k === '--charts') { a.charts = path.resolve(v()); chartsGiven = true; }
     else throw new Error(`unknown option ${k}`);
   }
   if (!Number.isInteger(a.n) || a.n < 100) throw new Error('--n must be an integer >= 100');
+  // Only a full run replaces the committed charts.
+  if (!chartsGiven && (a.only || a.stores.length !== ALL.length)) a.charts = outDir;
   for (const s of a.stores) if (!ALL.includes(s)) throw new Error(`unknown store ${s} (known: ${ALL.join(', ')})`);
   if (a.only) for (const w of a.only) if (!WORKLOADS.some((x) => x.name === w)) throw new Error(`unknown workload ${w}`);
   return a;

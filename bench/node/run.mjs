@@ -49,7 +49,10 @@ function parseArgs(argv) {
   if (!Number.isInteger(a.repeat) || a.repeat < 1) throw new Error('--repeat must be an integer >= 1');
   for (const s of a.stores) if (!ALL.includes(s)) throw new Error(`unknown store ${s} (known: ${ALL.join(', ')})`);
   if (a.only) for (const w of a.only) if (!WORKLOADS.some((x) => x.name === w)) throw new Error(`unknown workload ${w}`);
-  if (!a.charts) a.charts = a.quick ? a.out : path.join(root, 'bench/charts');
+  // Only a full run (every store and workload, default output) replaces the
+  // committed charts; partial, profiled or quick runs chart into the out dir.
+  const full = !a.quick && !a.only && !a.cpuProf && a.stores.length === ALL.length && a.out === path.join(root, 'bench/out');
+  if (!a.charts) a.charts = full ? path.join(root, 'bench/charts') : a.out;
   return a;
 }
 
