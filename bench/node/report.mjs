@@ -174,7 +174,7 @@ export function svgChart(run, title) {
   for (const s of stores) {
     o.push(`<rect x="${lx}" y="${52}" width="12" height="12" fill="${color(s)}"/>`);
     o.push(`<text x="${lx + 16}" y="${62}">${esc(s)}</text>`);
-    lx += 22 + s.length * 6.5;
+    lx += 34 + s.length * 7;
   }
   ws.forEach((w, i) => {
     const px = 10 + (i % cols) * panelW;
