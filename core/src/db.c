@@ -426,14 +426,80 @@ static int wait_durable(eng *e, uint64_t seq) {
   return rc;
 }
 
+/* Batches of at least this many ops are applied in ascending key order
+ * (see apply_ops); smaller ones as they come. Up to ENG_SORT_STACK ops sort
+ * in a stack buffer. */
+#define ENG_SORT_MIN 4
+#define ENG_SORT_STACK 32
+
+/* Scratch for sorting one batch: nops decoded ops plus one pointer each. */
+static size_t sort_scratch_size(uint32_t nops) {
+  size_t per = sizeof(wal_op) + sizeof(wal_op *);
+  if ((size_t)nops > SIZE_MAX / per) return 0;
+  return (size_t)nops * per;
+}
+
+/* The scratch for apply_ops, or NULL to apply unsorted (small batches, or
+ * out of memory: sorting is only a speed-up, so a failed allocation must
+ * not fail the commit). Allocated before the commit starts so that nothing
+ * after the log append can fail. Free with ldb_mfree (NULL is ignored). */
+static void *sort_scratch(eng *e, uint32_t nops) {
+  if (nops <= ENG_SORT_STACK) return NULL;
+  size_t sz = sort_scratch_size(nops);
+  return sz ? ldb_malloc(e->a, sz) : NULL;
+}
+
+/* Key ascending; equal keys by position in the batch (the pointers point
+ * into one array), so the sort is deterministic and the last op of a key
+ * ends its run. */
+static int op_cmp(const void *pa, const void *pb) {
+  const wal_op *a = *(const wal_op *const *)pa, *b = *(const wal_op *const *)pb;
+  int c = ldb_keycmp(a->key, a->klen, b->key, b->klen);
+  if (c) return c;
+  return a < b ? -1 : a > b;
+}
+
+/* Inserts a committed batch into m, all under one seq. With scratch (or a
+ * batch small enough for the stack buffer) the ops go in ascending key
+ * order, only the last op of each key: the memtable's finger then makes
+ * each insert a short walk from the previous one instead of a search from
+ * the top. Readers see the same result either way: versions of one key with
+ * one seq resolve to the op inserted last, i.e. the batch's last op for
+ * that key, and no reader can see the batch before all of it is inserted
+ * (visibility is published by seq after apply_ops returns). */
 static void apply_ops(mt *m, uint64_t seq, const uint8_t *ops, size_t len,
-                      uint32_t nops) {
+                      uint32_t nops, void *scratch) {
   const uint8_t *p = ops, *end = ops + len;
   wal_op op;
-  for (uint32_t i = 0; i < nops; i++) {
-    if (wal_op_decode(&p, end, &op)) break; /* built by us: cannot happen */
-    mt_insert(m, seq, op.type == WAL_PUT ? MT_PUT : MT_DEL, op.key, op.klen,
-              op.val, op.vlen);
+  uint8_t stack[ENG_SORT_STACK * (sizeof(wal_op) + sizeof(wal_op *))];
+  if (!scratch && nops >= ENG_SORT_MIN && nops <= ENG_SORT_STACK)
+    scratch = stack;
+  if (!scratch) {
+    for (uint32_t i = 0; i < nops; i++) {
+      if (wal_op_decode(&p, end, &op)) break; /* built by us: cannot happen */
+      mt_insert(m, seq, op.type == WAL_PUT ? MT_PUT : MT_DEL, op.key, op.klen,
+                op.val, op.vlen);
+    }
+    return;
+  }
+  wal_op *v = scratch;
+  wal_op **s = (wal_op **)(v + nops);
+  uint32_t n = 0;
+  while (n < nops && !wal_op_decode(&p, end, &v[n])) {
+    s[n] = &v[n];
+    n++;
+  }
+  qsort(s, n, sizeof *s, op_cmp);
+  if (n) mt_prefetch(m, s[0]->key, s[0]->klen);
+  for (uint32_t i = 0; i < n; i++) {
+    const wal_op *o = s[i];
+    if (i + 1 < n) {
+      if (ldb_keycmp(o->key, o->klen, s[i + 1]->key, s[i + 1]->klen) == 0)
+        continue; /* a later op of this batch overrides this one */
+      mt_prefetch(m, s[i + 1]->key, s[i + 1]->klen);
+    }
+    mt_insert(m, seq, o->type == WAL_PUT ? MT_PUT : MT_DEL, o->key, o->klen,
+              o->val, o->vlen);
   }
 }
 
@@ -441,11 +507,14 @@ int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops,
                size_t kv, ldb_txn *txn) {
   uint64_t t0 = ldb_now_ns();
   int rc, more;
+  /* Outside the mutex: a malloc need not serialize committers. */
+  void *scratch = sort_scratch(e, nops);
   ldb_mutex_lock(&e->commit_mu);
   if (txn) {
     rc = txn_validate(txn);
     if (rc) {
       ldb_mutex_unlock(&e->commit_mu);
+      ldb_mfree(e->a, scratch);
       if (rc == LDB_CONFLICT) atomic_fetch_add(&e->st_conflicts, 1);
       return rc;
     }
@@ -453,15 +522,18 @@ int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops,
   rc = mt_reserve(e->active, nops, kv);
   if (rc) {
     ldb_mutex_unlock(&e->commit_mu);
+    ldb_mfree(e->a, scratch);
     return rc;
   }
   uint64_t seq = atomic_load_explicit(&e->last_seq, memory_order_relaxed) + 1;
   rc = wal_append(e->log, seq, ops, len, nops);
   if (rc) {
     ldb_mutex_unlock(&e->commit_mu);
+    ldb_mfree(e->a, scratch);
     return rc;
   }
-  apply_ops(e->active, seq, ops, len, nops);
+  apply_ops(e->active, seq, ops, len, nops, scratch);
+  ldb_mfree(e->a, scratch);
   atomic_store_explicit(&e->last_seq, seq, memory_order_release);
   if (e->opts.sync_mode != LDB_SYNC_FULL) {
     atomic_store_explicit(&e->visible_seq, seq, memory_order_release);
@@ -544,7 +616,9 @@ static int recover_apply(void *ctx, uint64_t seq, const uint8_t *ops,
   size_t kv = len; /* payload bytes bound key+value bytes */
   int rc = mt_reserve(e->active, nops, kv);
   if (rc) return rc;
-  apply_ops(e->active, seq, ops, len, nops);
+  void *scratch = sort_scratch(e, nops);
+  apply_ops(e->active, seq, ops, len, nops, scratch);
+  ldb_mfree(e->a, scratch);
   return LDB_OK;
 }
 

@@ -52,6 +52,14 @@ struct mt {
   /* Hash index for point lookups (see mt_enable_index); NULL when off. */
   _Atomic(struct mt_index *) index;
   uint64_t index_keys; /* distinct keys in the index (writer only) */
+  /* Writer only: the node inserted last and, at every level, the last node
+   * at or before it (head where there is none). An insert of a larger
+   * (key, seq) starts its search here instead of at the head's top level,
+   * so a batch applied in ascending key order (db.c) costs a few hops per
+   * key instead of a full descent. Nodes are never removed, so the finger
+   * stays valid for the memtable's lifetime. */
+  mt_node *last;
+  mt_node *finger[MT_MAX_HEIGHT];
 };
 
 /* Open-addressing (linear probing) table from a key to the first node of
@@ -90,12 +98,18 @@ static inline uint64_t key_hash(const void *key, size_t klen) {
   return h;
 }
 
+/* Writer only. A plain load and store, not an atomic OR: there is one
+ * writer, and a locked read-modify-write would stall the insert on this
+ * cache miss instead of letting it overlap with the skip-list search. */
 static void bloom_add_h(mt *m, uint64_t h) {
   _Atomic uint64_t *b = m->bloom + (h & (m->bloom_blocks - 1)) * 8;
   uint64_t g = h >> 20;
-  for (int i = 0; i < 4; i++, g >>= 9)
-    atomic_fetch_or_explicit(&b[(g >> 6) & 7], 1ull << (g & 63),
-                             memory_order_relaxed);
+  for (int i = 0; i < 4; i++, g >>= 9) {
+    _Atomic uint64_t *w = &b[(g >> 6) & 7];
+    atomic_store_explicit(
+        w, atomic_load_explicit(w, memory_order_relaxed) | 1ull << (g & 63),
+        memory_order_relaxed);
+  }
 }
 
 static int bloom_may_h(const mt *m, uint64_t h) {
@@ -226,7 +240,10 @@ int mt_create(const ldb_allocator *a, size_t block_size, mt **out) {
     return ldb_err(LDB_NOMEM, "out of memory creating a memtable");
   }
   m->head->height = MT_MAX_HEIGHT;
-  for (int i = 0; i < MT_MAX_HEIGHT; i++) atomic_init(&m->head->next[i], NULL);
+  for (int i = 0; i < MT_MAX_HEIGHT; i++) {
+    atomic_init(&m->head->next[i], NULL);
+    m->finger[i] = m->head;
+  }
   *out = m;
   return LDB_OK;
 }
@@ -307,6 +324,36 @@ static mt_node *find_ge(const mt *m, const void *key, size_t klen,
   }
 }
 
+/* find_ge for a (key, seq) known to sort after m->last, starting from the
+ * finger: climb while the finger's successor on a level is still < key,
+ * then descend as usual. Levels above the one the descent starts on keep
+ * the finger as predecessor: if finger[l]->next[l] >= key then so is
+ * finger[l+1]->next[l+1] (the first node of height > l+1 after m->last
+ * cannot precede the first node of height > l after it). */
+static mt_node *find_ge_finger(const mt *m, const void *key, size_t klen,
+                               uint64_t seq, mt_node **prev) {
+  int top = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
+  int level = 0;
+  while (level < top) {
+    mt_node *nx = atomic_load_explicit(&m->finger[level]->next[level],
+                                       memory_order_relaxed);
+    if (!nx || cmp_node(nx, key, klen, seq) >= 0) break;
+    level++;
+  }
+  for (int i = level + 1; i <= top; i++) prev[i] = m->finger[i];
+  mt_node *x = m->finger[level];
+  for (;;) {
+    mt_node *nx = atomic_load_explicit(&x->next[level], memory_order_relaxed);
+    if (nx && cmp_node(nx, key, klen, seq) < 0) {
+      x = nx;
+      continue;
+    }
+    prev[level] = x;
+    if (level == 0) return nx;
+    level--;
+  }
+}
+
 void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
                const void *val, uint32_t vlen) {
   uint32_t h = 1;
@@ -336,7 +383,9 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   /* The slot's cache miss overlaps the skip-list search below. */
   if (x) __builtin_prefetch(&x->slot[index_home(x, kh)]);
   mt_node *prev[MT_MAX_HEIGHT];
-  mt_node *ge = find_ge(m, key, klen, seq, prev);
+  mt_node *ge = m->last && cmp_node(m->last, key, klen, seq) < 0
+                    ? find_ge_finger(m, key, klen, seq, prev)
+                    : find_ge(m, key, klen, seq, prev);
   /* Versions of a key are adjacent: a neighbour with the same key means
    * duplicates. Set before the node is published (release below). */
   if (!atomic_load_explicit(&m->dups, memory_order_relaxed) &&
@@ -362,10 +411,27 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   }
   mt_node *succ = atomic_load_explicit(&n->next[0], memory_order_relaxed);
   if (succ) atomic_store_explicit(&succ->prev, n, memory_order_release);
+  m->last = n;
+  for (int i = 0; i < MT_MAX_HEIGHT; i++)
+    m->finger[i] = i < (int)h ? n : i < cur ? prev[i] : m->head;
   /* After the level-0 link: an indexed node is always reachable. */
   if (x) index_put(m, x, n, kh, 1);
-  atomic_fetch_add_explicit(&m->bytes, sz, memory_order_relaxed);
-  atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
+  /* Single writer: load + store instead of locked adds (see bloom_add_h). */
+  atomic_store_explicit(
+      &m->bytes, atomic_load_explicit(&m->bytes, memory_order_relaxed) + sz,
+      memory_order_relaxed);
+  atomic_store_explicit(
+      &m->count, atomic_load_explicit(&m->count, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+}
+
+void mt_prefetch(const mt *m, const void *key, size_t klen) {
+  mt_index *x = atomic_load_explicit(&((mt *)m)->index, memory_order_relaxed);
+  if (!m->bloom_blocks && !x) return;
+  uint64_t h = key_hash(key, klen);
+  if (m->bloom_blocks)
+    __builtin_prefetch(m->bloom + (h & (m->bloom_blocks - 1)) * 8, 1);
+  if (x) __builtin_prefetch(&x->slot[index_home(x, h)], 1);
 }
 
 int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,

@@ -61,6 +61,10 @@ int mt_reserve(mt *m, size_t nops, size_t kv_bytes);
 /* Inserts a version. Must be covered by a previous mt_reserve. */
 void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
                const void *val, uint32_t vlen);
+/* Hints the CPU to start loading what an insert of key will touch first
+ * (its filter block and index slot); call a key ahead of mt_insert so the
+ * misses overlap with the previous insert. Changes nothing. */
+void mt_prefetch(const mt *m, const void *key, size_t klen);
 /* mt_reserve + mt_insert. */
 int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
            const void *val, uint32_t vlen);
