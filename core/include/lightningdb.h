@@ -352,7 +352,10 @@ LDB_API int ldb_txn_delete(ldb_txn *txn, const void *key, size_t key_len);
 
 /* Commits: validates that no key in the read or write set was committed by
  * another transaction after this one's snapshot (else LDB_CONFLICT and
- * nothing is applied), then logs and applies the writes atomically.
+ * nothing is applied), then logs and applies the writes atomically. Keys
+ * visited by an iterator of the transaction are in the read set; keys that
+ * others insert into an iterated range are not detected (snapshot
+ * isolation, no phantom protection).
  * Durability follows the sync mode. The transaction is ended and freed in
  * every case, success or not; iterators on it must be destroyed first
  * (LDB_BUSY otherwise, and the transaction stays open). */
