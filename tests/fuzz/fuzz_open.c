@@ -17,27 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_alloc.h"
 #include "store.h"
 
 static const char *names[3] = {"data.ldb", "wal-0.log", "wal-1.log"};
 static uint8_t *base[3];
 static size_t base_len[3];
 
-static long long live;
-static void *h_malloc(void *c, size_t n) {
-  void *p = malloc(n);
-  if (p) __atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
-  return p;
-}
-static void *h_realloc(void *c, void *p, size_t n) {
-  if (!p) return h_malloc(c, n);
-  return realloc(p, n);
-}
-static void h_free(void *c, void *p) {
-  if (p) __atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
-  free(p);
-}
-static const ldb_allocator hook = {h_malloc, h_realloc, h_free, NULL};
 
 static void die(const char *what, int rc) {
   fprintf(stderr, "fuzz_open setup: %s: %s (%s)\n", what, ldb_code_name(rc),
@@ -52,7 +38,7 @@ static void opts(ldb_options *o, ldb_store *s) {
   o->cache_size = 512 * 16;
   o->background_checkpoint = 0;
   o->sync_mode = LDB_SYNC_OFF;
-  o->allocator = &hook;
+  o->allocator = &fuzz_alloc_hook;
   /* Large enough to keep the base image's tail in the log; small enough
    * that the memtable's key filter (sized from it) stays cheap. */
   o->memtable_size = 1u << 20;
@@ -152,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (base[i] || (data[0] & 1)) put_file(s, i, img[i], len[i]);
   opts(&o, s);
   o.read_only = (data[0] >> 1) & 1;
-  live = 0;
+  fuzz_live_allocs = 0;
   if (ldb_open("fuzz", &o, &db) == LDB_OK) {
     /* A few operations; every result is acceptable except a crash. */
     void *v = NULL;
@@ -192,8 +178,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ldb_check(db);
     ldb_close(db);
   }
-  if (live != 0) {
-    fprintf(stderr, "fuzz_open: %lld allocations leaked\n", live);
+  if (fuzz_live_allocs != 0) {
+    fprintf(stderr, "fuzz_open: %lld allocations leaked\n", fuzz_live_allocs);
     abort();
   }
   ldb_store_destroy(s);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lightningdb.h"
+#include "fuzz_alloc.h"
 
 #define NK 32
 
@@ -22,21 +23,6 @@ typedef struct slot {
   uint8_t fill; /* value bytes are all `fill`, except byte 0 = slot */
 } slot;
 
-static long long live;
-static void *h_malloc(void *c, size_t n) {
-  void *p = malloc(n);
-  if (p) __atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
-  return p;
-}
-static void *h_realloc(void *c, void *p, size_t n) {
-  if (!p) return h_malloc(c, n);
-  return realloc(p, n);
-}
-static void h_free(void *c, void *p) {
-  if (p) __atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
-  free(p);
-}
-static const ldb_allocator hook = {h_malloc, h_realloc, h_free, NULL};
 
 #define CHECK(c)                                                             \
   do {                                                                       \
@@ -92,7 +78,7 @@ static void open_db(ldb_store *st, ldb_db **db, int comp) {
   o.sync_mode = LDB_SYNC_OFF;
   o.memtable_size = 8 * 1024;
   o.compression = comp % 3;
-  o.allocator = &hook;
+  o.allocator = &fuzz_alloc_hook;
   CHECK(ldb_open("fuzz", &o, db) == LDB_OK);
 }
 
@@ -104,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t key[320];
   rd r = {data, size};
   memset(m, 0, sizeof m);
-  live = 0;
+  fuzz_live_allocs = 0;
   CHECK(ldb_store_memory(&st) == LDB_OK);
   open_db(st, &db, size ? data[0] : 0);
   int op;
@@ -269,14 +255,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     default:
       CHECK(ldb_close(db) == LDB_OK);
-      CHECK(live == 0);
+      CHECK(fuzz_live_allocs == 0);
       open_db(st, &db, a);
       break;
     }
   }
   CHECK(ldb_check(db) == LDB_OK);
   CHECK(ldb_close(db) == LDB_OK);
-  CHECK(live == 0);
+  CHECK(fuzz_live_allocs == 0);
   ldb_store_destroy(st);
   return 0;
 }
