@@ -75,6 +75,18 @@ extern "C" {
 #define LDB_READONLY 10 /* write on a read-only database or transaction */
 #define LDB_INTERNAL 11 /* an internal invariant did not hold (a bug); the
                            operation was refused, nothing was corrupted */
+#define LDB_TIMEOUT 12  /* a bounded wait ran out (a host's lock or owner
+                           wait, a request to another tab); nothing of the
+                           call was applied unless its message says so */
+#define LDB_ABORTED 13  /* the caller cancelled the call (an AbortSignal in
+                           the JS API); nothing of it was applied */
+#define LDB_SETUP 14    /* the host could not load a part of LightningDB
+                           (the addon, the .wasm, the Worker script); the
+                           message names the file and the option to fix it */
+
+/* One past the largest code; every code in [0, LDB_CODE_COUNT) has a row in
+ * ldb_error_table(). */
+#define LDB_CODE_COUNT 15
 
 /* The fixed English message for a code ("key not found", ...). Never NULL;
  * static storage. */
@@ -256,6 +268,48 @@ typedef struct ldb_options {
 LDB_API void ldb_options_default(ldb_options *opts);
 
 /* ------------------------------------------------------------------------ */
+/* The contract tables: options, statistics and error codes are each defined
+ * once, in the core (core/src/*.def, compiled into the tables below). The
+ * Node addon and the wasm exports walk these tables instead of naming
+ * fields; the TypeScript declarations (js/contract.ts) are generated from
+ * the same .def files by scripts/gen-contract.mjs, and a test fails when
+ * they drift. Adding an option means: the ldb_options field, its .def row,
+ * the README row. */
+
+#define LDB_OPT_UINT 1 /* unsigned integer in [min, max] */
+#define LDB_OPT_BOOL 2 /* 0 or 1 */
+#define LDB_OPT_ENUM 3 /* a number in [0, max], named by `values` */
+
+typedef struct ldb_option_info {
+  const char *name;    /* the ldb_options field: "cache_size" */
+  const char *js_name; /* the JS API's option: "cacheSize" */
+  int type;            /* LDB_OPT_* */
+  uint64_t def;        /* the default ldb_options_default() sets */
+  uint64_t min, max;   /* inclusive range (BOOL: 0..1; ENUM: 0..n-1) */
+  const char *values;  /* ENUM: the names of 0..n-1, '|'-separated
+                          ("full|normal|off"); NULL otherwise */
+  const char *unit;    /* "bytes", "ms" or "" */
+  const char *doc;     /* one line of documentation */
+} ldb_option_info;
+
+/* The option table: every scalar field of ldb_options (not store,
+ * allocator or env), in declaration order. *count receives the number of
+ * rows. Static storage. */
+LDB_API const ldb_option_info *ldb_option_table(size_t *count);
+
+/* Sets the option named `name` (either the C or the JS spelling) in *opts.
+ * LDB_INVALID (with the name, the value and the allowed range in
+ * ldb_errmsg()) for an unknown name or a value out of range; *opts is then
+ * unchanged. */
+LDB_API int ldb_options_set(ldb_options *opts, const char *name,
+                            uint64_t value);
+
+/* As ldb_options_set, with the value as text: an ENUM value's name
+ * ("normal"), "true"/"false" for a BOOL, or a decimal number. */
+LDB_API int ldb_options_set_string(ldb_options *opts, const char *name,
+                                   const char *value);
+
+/* ------------------------------------------------------------------------ */
 /* Opening and closing. */
 
 typedef struct ldb_db ldb_db;
@@ -276,10 +330,17 @@ LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
 
 /* Closes the handle; the last handle on an engine syncs the log (every
  * commit becomes durable, whatever the sync mode), stops the background
- * thread and frees the engine. Open transactions and iterators of this
- * handle must be ended first (LDB_BUSY otherwise, and nothing is closed).
- * Returns the first error met while closing; the handle is freed in every
- * case except LDB_BUSY. NULL is ignored. */
+ * thread and frees the engine.
+ *
+ * Never refuses (the idea of SQLite's sqlite3_close_v2, for hosts with a
+ * garbage collector): transactions and iterators of this handle that are
+ * still open are invalidated first (their buffered writes discarded, their
+ * snapshots released). Every later call on an invalidated child returns
+ * LDB_CLOSED, and the caller still frees it with ldb_txn_abort() /
+ * ldb_iter_destroy(); the handle's own memory is released when its last
+ * child is freed. Returns the first error met while closing; the handle is
+ * closed in every case. NULL is ignored. Must not run concurrently with
+ * another call on the same handle or on its children. */
 LDB_API int ldb_close(ldb_db *db);
 
 /* Frees memory the library returned to the caller (ldb_get values). NULL
@@ -357,12 +418,15 @@ LDB_API int ldb_txn_delete(ldb_txn *txn, const void *key, size_t key_len);
  * others insert into an iterated range are not detected (snapshot
  * isolation, no phantom protection).
  * Durability follows the sync mode. The transaction is ended and freed in
- * every case, success or not; iterators on it must be destroyed first
- * (LDB_BUSY otherwise, and the transaction stays open). */
+ * every case, success or not. Iterators still open on it are invalidated
+ * (later calls return LDB_CLOSED; free them with ldb_iter_destroy()). On a
+ * transaction invalidated by ldb_close() it returns LDB_CLOSED and frees
+ * it. */
 LDB_API int ldb_txn_commit(ldb_txn *txn);
 
-/* Discards the transaction's writes, ends and frees it. NULL is ignored.
- * Iterators on it must be destroyed first (they become invalid). */
+/* Discards the transaction's writes, ends and frees it; iterators still
+ * open on it are invalidated as by ldb_txn_commit. Also frees a transaction
+ * that ldb_close() invalidated. NULL is ignored. */
 LDB_API void ldb_txn_abort(ldb_txn *txn);
 
 /* The commit sequence number of the transaction's snapshot. */
@@ -442,6 +506,15 @@ LDB_API int ldb_checkpoint(ldb_db *db);
  * time. *more (may be NULL) is set to 1 when work remains. */
 LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
 
+/* Idle maintenance in one call, for hosts that own only a timer (the
+ * wasm build, background_checkpoint = 0): runs a NORMAL-mode log sync that
+ * is due and at most `budget` units (0: the engine's default step) of
+ * pending checkpoint work. *next_ms (may be NULL) receives when to call
+ * again: 0 when work remains now, the time until the next due sync, or
+ * UINT32_MAX when nothing is pending. With a background thread it does
+ * nothing and sets UINT32_MAX. */
+LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
+
 /* Checks the integrity of the whole database: every page checksum, key
  * order within and across pages, child bounds, overflow chains, the free
  * list, that no page is referenced twice and every page is accounted for,
@@ -494,6 +567,44 @@ typedef struct ldb_stats {
 
 /* Fills *out with a snapshot of the engine's statistics. */
 LDB_API int ldb_stats_get(ldb_db *db, ldb_stats *out);
+
+#define LDB_METRIC_COUNTER 1   /* only grows while the engine is open */
+#define LDB_METRIC_GAUGE 2     /* a value now */
+#define LDB_METRIC_HISTOGRAM 3 /* uint64_t[LDB_HIST_BUCKETS] of ns samples */
+
+typedef struct ldb_stat_info {
+  const char *name;    /* the ldb_stats field: "cache_hits" */
+  const char *js_name; /* the key in the JS API's metrics(): "cacheHits" */
+  const char *metric;  /* the Prometheus family, base units, counters end
+                          in _total: "lightningdb_cache_hits_total" */
+  int type;            /* LDB_METRIC_* */
+  double scale;        /* field unit -> metric base unit (ns -> s: 1e-9) */
+  const char *help;    /* the # HELP text */
+  size_t offset;       /* offsetof(ldb_stats, field) */
+} ldb_stat_info;
+
+/* The statistics table: one row per field of ldb_stats, in declaration
+ * order. *count receives the number of rows. Static storage. */
+LDB_API const ldb_stat_info *ldb_stat_table(size_t *count);
+
+/* The Prometheus text exposition (format 0.0.4) of *s: # HELP and # TYPE
+ * for every family of ldb_stat_table(), histograms with cumulative
+ * le buckets in seconds, _sum and _count. `labels` (NULL or "" for none),
+ * e.g. "db=\"main\"", is added to every sample. Writes at most cap bytes
+ * into buf, NUL-terminated when cap > 0; *len receives the full length
+ * without the NUL, so a caller whose cap was too small calls again. */
+LDB_API int ldb_stats_prometheus(const ldb_stats *s, const char *labels,
+                                 char *buf, size_t cap, size_t *len);
+
+typedef struct ldb_error_info {
+  int code;            /* LDB_* */
+  const char *name;    /* ldb_code_name(code) */
+  const char *message; /* ldb_strerror(code) */
+} ldb_error_info;
+
+/* The error table: one row per code in [0, LDB_CODE_COUNT), by code.
+ * *count receives LDB_CODE_COUNT. Static storage. */
+LDB_API const ldb_error_info *ldb_error_table(size_t *count);
 
 /* The p-th percentile (0 < p <= 100) of a latency histogram in ns,
  * interpolated within the bucket; 0 for an empty histogram. */
