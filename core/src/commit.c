@@ -175,7 +175,7 @@ int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops, size_t kv,
                    &more);
   }
   atomic_fetch_add_explicit(&e->st_commits, 1, memory_order_relaxed);
-  hist_add(e->commit_hist, ldb_now_ns() - t0);
+  hist_add(e->commit_hist, &e->commit_sum, ldb_now_ns() - t0);
   return rc;
 }
 
