@@ -14,7 +14,11 @@
  *                       browser restart with the same profile directory
  *   tabs                a second tab gets BUSY, or waits with waitForLock
  *   portability         native database -> OPFS -> wasm -> back to native
- * Usage: node tests/browser/run.mjs [suite ...]   (default: all)
+ * Usage: node tests/browser/run.mjs [--grep=REGEX] [suite ...]   (default: all)
+ *   --grep runs only the tests of the mocha-style suites (api-*, worker,
+ *   page) whose full title matches REGEX, e.g.
+ *   `node tests/browser/run.mjs worker --grep=quota`; the step-by-step
+ *   suites always run whole.
  */
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
@@ -28,7 +32,8 @@ import { serve } from './server.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(root, 'build/browser-tests');
 const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'tabs', 'portability'];
-const only = new Set(process.argv.slice(2));
+const GREP = process.argv.find((a) => a.startsWith('--grep='))?.slice('--grep='.length);
+const only = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--grep=')));
 for (const s of only) {
   if (!SUITES.includes(s)) {
     console.error(`test:browser: unknown suite ${s} (suites: ${SUITES.join(', ')})`);
@@ -153,10 +158,10 @@ async function main() {
         record(suite, { passed: 0, failed: 1, skipped: 0, failures: [{ title: 'shared API suite', error: 'no tests/api/*.test.ts found' }] });
         continue;
       }
-      record(suite, await page.evaluate((b) => window.runWorker('api-worker', { backend: b }), backend));
+      record(suite, await page.evaluate(([b, grep]) => window.runWorker('api-worker', grep ? { backend: b, grep } : { backend: b }), [backend, GREP]));
     }
-    if (want('worker')) record('worker', await page.evaluate(() => window.runWorker('worker-tests')));
-    if (want('page')) record('page', await page.evaluate(() => import('/build/browser-tests/page-tests.js').then((m) => m.default())));
+    if (want('worker')) record('worker', await page.evaluate((grep) => window.runWorker('worker-tests', grep ? { grep } : {}), GREP));
+    if (want('page')) record('page', await page.evaluate((grep) => { window.LDB_GREP = grep; return import('/build/browser-tests/page-tests.js').then((m) => m.default()); }, GREP ?? ''));
 
     if (want('persistence')) {
       const stores = ['opfs', 'indexeddb'];

@@ -20,7 +20,7 @@
  * flush() on the handle, after which the bytes survive a crash of the tab
  * or the browser. Quota errors (QuotaExceededError) surface as FULL.
  */
-import { checkName, dropLock, FileTable, PageStore, StoreError, takeLock } from './types.js';
+import { checkName, dropLock, FileTable, PageStore, StoreError, storeErrorFrom, takeLock } from './types.js';
 
 /** The files the engine opens (core/src: btree.h, wal.h). */
 export const ENGINE_FILES = ['data.ldb', 'wal-0.log', 'wal-1.log'];
@@ -123,7 +123,10 @@ export class OpfsStore implements PageStore {
     try {
       await dir.removeEntry(leaf, { recursive: true });
     } catch (e) {
-      if ((e as { name?: string }).name !== 'NotFoundError') throw e;
+      if ((e as { name?: string }).name === 'NotFoundError') return;
+      // Files of the database have open sync access handles elsewhere.
+      if (isBusy(e)) throw storeErrorFrom(e, `cannot destroy OPFS database "${name}"`);
+      throw e;
     }
   }
 
