@@ -106,20 +106,31 @@ async function settlePipelined(): Promise<void> {
   while (pipelined.size) await Promise.allSettled([...pipelined]);
 }
 
+/** A write ran since the database was (re)opened. */
+let wroteSinceOpen = false;
+
 /** After an IndexedDB persistence failure: ends scans and transactions and
- * reopens the database from what is persisted. */
-async function recoverIfFailed(): Promise<void> {
+ * reopens the database from what is persisted — when the engine may hold
+ * writes that will never be persisted (a write ran since the open), or
+ * before a new write (it would fail on the stopped store). A failure of
+ * the engine's own writes at open leaves the data as persisted, so reads
+ * and open transactions go on (their commit then fails with the store's
+ * error and the next request reopens). */
+async function recoverIfFailed(req: Request): Promise<void> {
   const s = idbStore();
   if (!db || !s?.failed) return;
+  if (!wroteSinceOpen && !(req.op === 'call' && isWrite(req))) return;
   await settlePipelined();
   iters.clear();
   txns.clear();
   db = await reopenAfterFailure(db);
+  wroteSinceOpen = false;
 }
 
 /** Runs a write; resolves when it may be acknowledged. */
 function runWrite(req: Request & { op: 'call' | 'txn' }): Promise<unknown> {
   let result: unknown;
+  wroteSinceOpen = true;
   if (req.op === 'call') {
     result = invoke<unknown>(need(), req.method, req.args);
   } else {
@@ -259,6 +270,15 @@ function cancel(target: number, code: 'ABORTED' | 'TIMEOUT'): void {
   }
 }
 
+function cancelledError(code: 'ABORTED' | 'TIMEOUT'): WireError {
+  return {
+    name: 'LightningDbError', code,
+    message: code === 'ABORTED'
+      ? 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'
+      : 'the call timed out before it started; nothing of it was applied',
+  };
+}
+
 // Requests are handled one at a time, in order, like calls on one thread.
 let queue: Promise<void> = Promise.resolve();
 self.onmessage = (ev: MessageEvent<Request>) => {
@@ -273,23 +293,20 @@ self.onmessage = (ev: MessageEvent<Request>) => {
   queue = queue.then(async () => {
     if (st.cancelled) {
       states.delete(req.id);
-      reply({
-        id: req.id, ok: false,
-        error: {
-          name: 'LightningDbError', code: st.cancelled,
-          message: st.cancelled === 'ABORTED'
-            ? 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'
-            : 'the call timed out before it started; nothing of it was applied',
-        },
-      });
+      reply({ id: req.id, ok: false, error: cancelledError(st.cancelled) });
       return;
     }
     try {
       if (!isWrite(req)) await settlePipelined();
-      await recoverIfFailed();
+      await recoverIfFailed(req);
     } catch (e) {
       states.delete(req.id);
       reply({ id: req.id, ok: false, error: wire(e) });
+      return;
+    }
+    if (st.cancelled) {
+      states.delete(req.id);
+      reply({ id: req.id, ok: false, error: cancelledError(st.cancelled) });
       return;
     }
     st.started = true;

@@ -78,6 +78,8 @@ ${apiTests.map((f) => `  await import(${JSON.stringify(join(root, 'tests/api', f
       'api-worker': entry,
       'worker-tests': join(root, 'tests/browser/worker-tests.ts'),
       'page-tests': join(root, 'tests/browser/page-tests.ts'),
+      'test-worker': join(root, 'tests/browser/test-worker.ts'),
+      'idb-writer': join(root, 'tests/browser/idb-writer.ts'),
     },
     outdir: out,
     bundle: true,

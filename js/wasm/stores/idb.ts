@@ -22,8 +22,8 @@
  *     engine's recovery needs from a disk after a crash.
  *
  * What is durable when: sync() returns before its transaction commits;
- * durable() resolves once every sync() issued so far is covered by a
- * committed transaction. The engine awaits it in putAsync / batchAsync /
+ * durable() resolves once everything written so far (synced or not) is
+ * covered by a committed transaction. The engine awaits it in putAsync / batchAsync /
  * commitAsync / flushAsync, and the main-thread proxy awaits it before
  * acknowledging a write with syncMode 'full' (js/browser/worker.ts). The
  * synchronous Worker API refuses syncMode 'full' on this store
@@ -362,8 +362,11 @@ export class IdbStore extends MemoryStore {
     this.settle();
   }
 
+  /** Resolves once everything written so far is persisted (not only what
+   * was synced: the ...Async forms promise durability in every syncMode). */
   override durable(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.dirty.size) this.requested++;
     if (this.persisted >= this.requested) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.waiters.push({ gen: this.requested, resolve, reject });

@@ -98,8 +98,9 @@ export interface PageStore {
   unlock(): void;
   /** Removes a file; no error when it does not exist. */
   remove(name: string): void;
-  /** Resolves once every sync() issued so far is durable; rejects with the
-   * persistence error otherwise. Immediate for synchronous backends. */
+  /** Resolves once every write so far is durable (synced or not: the
+   * engine's ...Async forms promise durability in every syncMode); rejects
+   * with the persistence error otherwise. */
   durable(): Promise<void>;
   /** Called when the C store is destroyed (after the last database on it
    * closed). Releases handles; in-memory stores keep their data. */
