@@ -40,6 +40,9 @@ export function lockName(store: string, name: string): string {
   return `lightningdb:${store}:${name}`;
 }
 
+/** Locks of this context being released: their request promises. */
+const releasing = new Map<string, Promise<void>>();
+
 /** Checks a `timeout` option: a non-negative number of ms, or Infinity. */
 export function checkTimeout(v: unknown, name = 'timeout'): number | undefined {
   if (v === undefined) return undefined;
@@ -64,6 +67,9 @@ export async function acquireTabLock(store: string, name: string, opts: TabLockO
   const timeout = checkTimeout(opts.timeout) ?? DEFAULT_LOCK_TIMEOUT_MS;
   const locks = locksApi();
   if (!locks) return () => {};
+  // A lock this context released a moment ago may not be free yet (Web
+  // Locks release asynchronously): close() then open() must not be BUSY.
+  await releasing.get(lockName(store, name));
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
   // One controller withdraws the request, for the caller's signal or the timeout.
@@ -80,9 +86,10 @@ export async function acquireTabLock(store: string, name: string, opts: TabLockO
       stop.abort();
     }, timeout)
     : undefined;
+  let request: Promise<void> = Promise.resolve();
   try {
     const got = await new Promise<boolean>((resolve, reject) => {
-      locks
+      request = locks
         // (Web Locks refuse signal together with ifAvailable; an
         // ifAvailable request does not wait anyway.)
         .request(lockName(store, name), opts.waitForLock ? { mode: 'exclusive', signal: stop.signal } : { mode: 'exclusive', ifAvailable: true },
@@ -94,8 +101,8 @@ export async function acquireTabLock(store: string, name: string, opts: TabLockO
             }
             resolve(true);
             await held;
-          })
-        .catch(reject);
+          });
+      request.catch(reject);
     });
     if (why === 'ABORTED') throw abortedError(what);
     if (why === 'TIMEOUT')
@@ -106,7 +113,15 @@ export async function acquireTabLock(store: string, name: string, opts: TabLockO
       throw new LightningDbError('BUSY',
         `database "${name}" is open in another tab or window of this site; close it there, ` +
         'or open with { waitForLock: true } to wait for it');
-    return release;
+    const key = lockName(store, name);
+    return () => {
+      release();
+      // Settles once the lock is free again.
+      const done = request.catch(() => {}).finally(() => {
+        if (releasing.get(key) === done) releasing.delete(key);
+      });
+      releasing.set(key, done);
+    };
   } catch (e) {
     if (e instanceof LightningDbError) throw e;
     if (why === 'ABORTED') throw abortedError(what);
