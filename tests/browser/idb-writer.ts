@@ -11,7 +11,8 @@ declare const self: DedicatedWorkerGlobalScope;
 
 const name = new URLSearchParams(self.location.search).get('name') ?? 'idb-writer';
 try {
-  const db = await openInWorker(name, { store: 'indexeddb' });
+  // No timer sync in the test's time: putAsync alone must make each durable.
+  const db = await openInWorker(name, { store: 'indexeddb', syncIntervalMs: 60000 });
   const value = new Uint8Array(600).fill(7);
   self.postMessage({ opened: true });
   for (let i = 0; ; i++) {
