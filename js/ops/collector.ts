@@ -12,7 +12,7 @@
  * version it is.
  */
 import type { Database } from '../database.js';
-import { parseExposition, type Family, type MetricType } from './exposition.js';
+import { healthyText, parseExposition, type Family, type MetricType } from './exposition.js';
 
 /** The part of a prom-client Registry the collector uses. */
 export interface RegistryLike {
@@ -83,7 +83,8 @@ class RegistryState {
     for (const e of this.entries.values()) {
       if (e.db.closed) continue; // a closed database's series disappear
       try {
-        out.push({ labels: e.labels, families: parseExposition(e.db.metricsText()) });
+        const text = e.db.metricsText() + healthyText(e.db.healthCheck().healthy);
+        out.push({ labels: e.labels, families: parseExposition(text) });
       } catch {
         /* closed between the check and the read: no series this scrape */
       }
@@ -118,7 +119,8 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
  * Adds db's counters, gauges and latency histograms to a prom-client
- * registry (e.g. `import { register } from 'prom-client'`), labelled with
+ * registry (e.g. `import { register } from 'prom-client'`), plus
+ * lightningdb_healthy (healthCheck() passes), labelled with
  * options.labels (default { db: db.path }). Several databases may share a
  * registry, each with its own label set. Returns a function that removes
  * this database again (and the families, when it was the last one).
@@ -148,7 +150,7 @@ export function registerDatabase(registry: RegistryLike, db: Database, options: 
   if (state.entries.has(key)) {
     throw new Error(`registerDatabase: a database with labels ${JSON.stringify(labels)} is already registered`);
   }
-  state.addFamilies(parseExposition(db.metricsText()));
+  state.addFamilies(parseExposition(db.metricsText() + healthyText(db.healthCheck().healthy)));
   const entry: Entry = { db, labels: { ...labels } };
   state.entries.set(key, entry);
   const st = state;

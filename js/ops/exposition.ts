@@ -130,3 +130,17 @@ export function sampleValue(families: Map<string, Family>, name: string, match: 
   const s = f.samples.find((x) => x.metricName === name && Object.entries(match).every(([k, v]) => x.labels[k] === v));
   return s?.value;
 }
+
+/** The one metric the operations layer adds to the engine's exposition:
+ * whether db.healthCheck() passes (its rules are in js/metrics.ts). */
+export const HEALTHY_METRIC = {
+  name: 'lightningdb_healthy',
+  help: 'Whether healthCheck() passes (1) or reports issues (0); the issues are at /health.',
+  type: 'gauge' as const,
+};
+
+/** The exposition lines of HEALTHY_METRIC for one database. */
+export function healthyText(healthy: boolean): string {
+  const m = HEALTHY_METRIC;
+  return `# HELP ${m.name} ${m.help}\n# TYPE ${m.name} ${m.type}\n${m.name} ${healthy ? 1 : 0}\n`;
+}

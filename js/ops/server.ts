@@ -1,6 +1,7 @@
 /**
  * server.ts — db.serve(): an HTTP server (node:http) for one database with
- *   /metrics  the Prometheus text exposition (db.metricsText())
+ *   /metrics  the Prometheus text exposition (db.metricsText()) and
+ *             lightningdb_healthy (db.healthCheck() passes: 1, else 0)
  *   /health   200 or 503 with the JSON of db.healthCheck()
  *   /         the diagnostics page (assets under /assets/)
  *   /api/...  the page's data: samples, events, recommendations, load test
@@ -18,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import type { Database } from '../database.js';
 import { LightningDbError } from '../errors.js';
 import { Sampler } from './sampler.js';
+import { healthyText } from './exposition.js';
 import { recommend } from './recommend.js';
 import { runLoadTest, loadTestOptions, type LoadTestOptions, type LoadTestPoint, type LoadTestResult } from './loadtest.js';
 
@@ -195,7 +197,8 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<O
 
   readOnly('/metrics', (req, res) => {
     if (db.closed) throw new HttpError(503, 'the database is closed');
-    send(res, req, 200, 'text/plain; version=0.0.4; charset=utf-8', db.metricsText());
+    const text = db.metricsText();
+    send(res, req, 200, 'text/plain; version=0.0.4; charset=utf-8', text + healthyText(db.healthCheck().healthy));
   });
   readOnly('/health', (req, res) => {
     const h = db.healthCheck();
