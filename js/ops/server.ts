@@ -195,6 +195,8 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<O
   const readOnly = (path: string, h: (req: IncomingMessage, res: ServerResponse, url: URL) => void) =>
     routes.set(path, { GET: h, HEAD: h });
 
+  // Browsers ask for it on every page; there is none.
+  readOnly('/favicon.ico', (_req, res) => { res.writeHead(204, { 'Cache-Control': 'max-age=86400' }).end(); });
   readOnly('/metrics', (req, res) => {
     if (db.closed) throw new HttpError(503, 'the database is closed');
     const text = db.metricsText();

@@ -31,12 +31,14 @@
   function makeChart(id, series, opts = {}) {
     const el = document.getElementById(id);
     const data = [[], ...series.map(() => [])];
+    // Series with `right: true` use a second y scale, drawn on the right.
+    const right = series.some((s) => s.right);
     const plot = new uPlot({
       width: width(el),
       height: 180,
-      scales: { x: { time: opts.time !== false }, y: opts.y || {} },
-      axes: [{}, { size: 70, values: opts.values || undefined }],
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true }))],
+      scales: { x: { time: opts.time !== false }, y: opts.y || {}, ...(right ? { r: {} } : {}) },
+      axes: [{}, { size: 70, values: opts.values || undefined }, ...(right ? [{ scale: 'r', side: 1, size: 60, grid: { show: false } }] : [])],
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, scale: s.right ? 'r' : 'y' }))],
     }, data, el);
     const chart = { el, plot, data, series };
     el.dataset.points = '0';
@@ -68,7 +70,9 @@
     checkpoints: makeChart('chart-checkpoints', [{ label: 'checkpoints', color: palette[5] }]),
     latency: null, // created on the first sample: one p50 and one p99 series per latency histogram
     loadtest: makeChart('chart-loadtest', [
-      { label: 'ops/s', color: palette[0] }, { label: 'get p99 µs', color: palette[2] }, { label: 'put p99 µs', color: palette[1] },
+      { label: 'ops/s', color: palette[0] },
+      { label: 'get p99 µs (right)', color: palette[2], right: true },
+      { label: 'put p99 µs (right)', color: palette[1], right: true },
     ], { time: false }),
   };
   let latencyNames = [];
@@ -84,9 +88,11 @@
     if (charts.latency) return;
     latencyNames = Object.keys(sample.latency).sort();
     const series = [];
+    const colors = [['#54aeff', '#0550ae'], ['#ff8182', '#a40e26'], ['#4ac26b', '#116329'], ['#c297ff', '#6639ba']];
     latencyNames.forEach((n, i) => {
-      series.push({ label: `${shortName(n)} p50`, color: palette[(2 * i) % palette.length] });
-      series.push({ label: `${shortName(n)} p99`, color: palette[(2 * i + 1) % palette.length] });
+      const [p50, p99] = colors[i % colors.length];
+      series.push({ label: `${shortName(n)} p50`, color: p50 });
+      series.push({ label: `${shortName(n)} p99`, color: p99 });
     });
     charts.latency = makeChart('chart-latency', series);
   }
