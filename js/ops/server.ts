@@ -115,17 +115,21 @@ function readJson(req: IncomingMessage): Promise<unknown> {
       return;
     }
     let size = 0;
+    let tooLarge = false;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => {
+      if (tooLarge) return; // drained and dropped
       size += c.length;
       if (size > MAX_BODY) {
-        reject(new HttpError(413, `the body must be at most ${MAX_BODY} bytes`));
-        req.destroy();
+        tooLarge = true;
+        chunks.length = 0;
+        reject(new HttpError(413, `the body must be at most ${MAX_BODY} bytes`, { Connection: 'close' }));
         return;
       }
       chunks.push(c);
     });
     req.on('end', () => {
+      if (tooLarge) return;
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return resolve({});
       try {
