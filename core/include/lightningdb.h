@@ -542,7 +542,12 @@ LDB_API int ldb_backup_to_store(ldb_db *db, ldb_store *dst);
                                (bucket 0 also counts 0 ns) */
 
 typedef struct ldb_stats {
-  uint64_t gets, puts, deletes;     /* single ops and txn ops */
+  uint64_t gets;                    /* point lookups (ldb_get, ldb_get_buf,
+                                       their txn forms), found or not */
+  uint64_t puts, deletes;           /* operations applied by commits of
+                                       every path: single ops, each op of a
+                                       batch, each key a txn commit writes
+                                       (a batch of 1,000 puts adds 1,000) */
   uint64_t batches;                 /* ldb_write calls that committed */
   uint64_t commits;                 /* commits that applied (incl. single
                                        ops and batches) */

@@ -554,6 +554,154 @@ static void test_prometheus(void **state) {
   assert_int_equal(ldb_stats_prometheus(&s, NULL, NULL, 10, &len), LDB_INVALID);
 }
 
+/* ---- counters: every write path counted the same way --------------------- */
+
+typedef struct {
+  uint64_t gets, puts, deletes, batches, commits, conflicts, aborts;
+} counts;
+
+static counts now(ldb_db *db) {
+  ldb_stats s;
+  assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
+  counts c = {s.gets,    s.puts,      s.deletes, s.batches,
+              s.commits, s.conflicts, s.aborts};
+  return c;
+}
+
+/* The counters moved by exactly the given deltas since `before`. */
+#define EXPECT_DELTA(db, before, g, p, d, b, c, x, a)                          \
+  do {                                                                         \
+    counts n_ = now(db);                                                       \
+    assert_int_equal(n_.gets - (before).gets, g);                              \
+    assert_int_equal(n_.puts - (before).puts, p);                              \
+    assert_int_equal(n_.deletes - (before).deletes, d);                        \
+    assert_int_equal(n_.batches - (before).batches, b);                        \
+    assert_int_equal(n_.commits - (before).commits, c);                        \
+    assert_int_equal(n_.conflicts - (before).conflicts, x);                    \
+    assert_int_equal(n_.aborts - (before).aborts, a);                          \
+    (before) = n_;                                                             \
+  } while (0)
+
+static void test_counters_every_path(void **state) {
+  (void)state;
+  ldb_store *st = NULL;
+  assert_int_equal(ldb_store_memory(&st), LDB_OK);
+  ldb_options o;
+  ldb_options_default(&o);
+  o.store = st;
+  o.sync_mode = LDB_SYNC_OFF;
+  o.background_checkpoint = 0;
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_open("mem", &o, &db), LDB_OK);
+  counts c = now(db);
+  EXPECT_DELTA(db, c, 0, 0, 0, 0, 0, 0, 0);
+
+  /* Single operations: one op and one commit each. */
+  assert_int_equal(ldb_put(db, "a", 1, "1", 1), LDB_OK);
+  assert_int_equal(ldb_put(db, "b", 1, "2", 1), LDB_OK);
+  assert_int_equal(ldb_put(db, "a", 1, "3", 1), LDB_OK);
+  assert_int_equal(ldb_delete(db, "zz", 2), LDB_OK); /* absent: still one */
+  EXPECT_DELTA(db, c, 0, 3, 1, 0, 4, 0, 0);
+  /* Refused calls count nothing. */
+  assert_int_equal(ldb_put(db, "", 0, "1", 1), LDB_INVALID);
+  assert_int_equal(ldb_delete(db, NULL, 0), LDB_INVALID);
+  EXPECT_DELTA(db, c, 0, 0, 0, 0, 0, 0, 0);
+
+  /* A batch of 1,000 puts and 10 deletes: 1,000 puts, 10 deletes, one
+   * batch, one commit. Repeated keys count every op. */
+  ldb_batch *b = NULL;
+  assert_int_equal(ldb_batch_create(db, &b), LDB_OK);
+  char k[16];
+  for (int i = 0; i < 1000; i++) {
+    int n = snprintf(k, sizeof k, "k%04d", i % 900);
+    assert_int_equal(ldb_batch_put(b, k, (size_t)n, "v", 1), LDB_OK);
+  }
+  for (int i = 0; i < 10; i++) {
+    int n = snprintf(k, sizeof k, "d%d", i);
+    assert_int_equal(ldb_batch_delete(b, k, (size_t)n), LDB_OK);
+  }
+  assert_int_equal(ldb_write(db, b), LDB_OK);
+  EXPECT_DELTA(db, c, 0, 1000, 10, 1, 1, 0, 0);
+  assert_int_equal(ldb_write(db, b), LDB_OK); /* applied again */
+  EXPECT_DELTA(db, c, 0, 1000, 10, 1, 1, 0, 0);
+  ldb_batch_clear(b);
+  assert_int_equal(ldb_write(db, b), LDB_OK); /* empty: nothing */
+  EXPECT_DELTA(db, c, 0, 0, 0, 0, 0, 0, 0);
+  ldb_batch_destroy(b);
+
+  /* A transaction counts the keys its commit writes, at commit. */
+  ldb_txn *t = NULL;
+  assert_int_equal(ldb_txn_begin(db, 0, &t), LDB_OK);
+  assert_int_equal(ldb_txn_put(t, "x", 1, "1", 1), LDB_OK);
+  assert_int_equal(ldb_txn_put(t, "x", 1, "2", 1), LDB_OK); /* same key */
+  assert_int_equal(ldb_txn_put(t, "y", 1, "1", 1), LDB_OK);
+  assert_int_equal(ldb_txn_delete(t, "a", 1), LDB_OK);
+  EXPECT_DELTA(db, c, 0, 0, 0, 0, 0, 0, 0); /* buffered, not applied */
+  assert_int_equal(ldb_txn_commit(t), LDB_OK);
+  EXPECT_DELTA(db, c, 0, 2, 1, 0, 1, 0, 0);
+  /* Aborted: its buffered writes count nothing; one abort. */
+  assert_int_equal(ldb_txn_begin(db, 0, &t), LDB_OK);
+  assert_int_equal(ldb_txn_put(t, "q", 1, "1", 1), LDB_OK);
+  ldb_txn_abort(t);
+  EXPECT_DELTA(db, c, 0, 0, 0, 0, 0, 0, 1);
+  /* Read-only and empty transactions commit nothing. */
+  assert_int_equal(ldb_txn_begin(db, LDB_TXN_READONLY, &t), LDB_OK);
+  assert_int_equal(ldb_txn_commit(t), LDB_OK);
+  assert_int_equal(ldb_txn_begin(db, 0, &t), LDB_OK);
+  assert_int_equal(ldb_txn_commit(t), LDB_OK);
+  EXPECT_DELTA(db, c, 0, 0, 0, 0, 0, 0, 0);
+  /* A conflict: counted as such, its writes not at all. */
+  ldb_txn *t2 = NULL;
+  assert_int_equal(ldb_txn_begin(db, 0, &t), LDB_OK);
+  assert_int_equal(ldb_txn_begin(db, 0, &t2), LDB_OK);
+  assert_int_equal(ldb_txn_put(t, "c", 1, "1", 1), LDB_OK);
+  assert_int_equal(ldb_txn_put(t2, "c", 1, "2", 1), LDB_OK);
+  assert_int_equal(ldb_txn_commit(t), LDB_OK);
+  assert_int_equal(ldb_txn_commit(t2), LDB_CONFLICT);
+  EXPECT_DELTA(db, c, 0, 1, 0, 0, 1, 1, 0);
+
+  /* Lookups: every point read, found or not, outside or inside a
+   * transaction; iterators are not lookups. */
+  void *v = NULL;
+  size_t vl = 0;
+  char buf[8];
+  assert_int_equal(ldb_get(db, "b", 1, &v, &vl), LDB_OK);
+  ldb_free(db, v);
+  assert_int_equal(ldb_get(db, "nope", 4, &v, &vl), LDB_NOTFOUND);
+  assert_int_equal(ldb_get_buf(db, "b", 1, buf, sizeof buf, &vl), LDB_OK);
+  assert_int_equal(ldb_txn_begin(db, LDB_TXN_READONLY, &t), LDB_OK);
+  assert_int_equal(ldb_txn_get(t, "b", 1, &v, &vl), LDB_OK);
+  ldb_free(db, v);
+  assert_int_equal(ldb_txn_get_buf(t, "zz", 2, buf, sizeof buf, &vl),
+                   LDB_NOTFOUND);
+  ldb_iter *it = NULL;
+  assert_int_equal(ldb_iter_create(db, t, NULL, &it), LDB_OK);
+  assert_int_equal(ldb_iter_first(it), LDB_OK);
+  ldb_iter_destroy(it);
+  ldb_txn_abort(t);
+  EXPECT_DELTA(db, c, 5, 0, 0, 0, 0, 0, 1);
+
+  /* The exposition says the same. */
+  ldb_stats s;
+  assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
+  char *text = exposition(&s, NULL);
+  assert_true(sample(text, "lightningdb_puts_total") == (double)s.puts);
+  assert_true(s.puts == 3 + 2000 + 2 + 1);
+  assert_true(sample(text, "lightningdb_deletes_total") == 1 + 20 + 1);
+  assert_true(sample(text, "lightningdb_batches_total") == 2);
+  assert_true(sample(text, "lightningdb_commits_total") == 4 + 2 + 1 + 1);
+  free(text);
+
+  /* Another handle on the same engine shares its counters. */
+  ldb_db *db2 = NULL;
+  assert_int_equal(ldb_open("mem", &o, &db2), LDB_OK);
+  assert_int_equal(ldb_put(db2, "h", 1, "1", 1), LDB_OK);
+  EXPECT_DELTA(db, c, 0, 1, 0, 0, 1, 0, 0);
+  assert_int_equal(ldb_close(db2), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stat_table_covers_struct),
@@ -562,6 +710,7 @@ int main(void) {
       cmocka_unit_test(test_option_refusals),
       cmocka_unit_test(test_error_table),
       cmocka_unit_test(test_prometheus),
+      cmocka_unit_test(test_counters_every_path),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
