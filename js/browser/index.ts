@@ -26,18 +26,29 @@ import type { Database } from '../database.js';
 // The Worker-side functions load the engine lazily, so a main-thread page
 // that only uses open() never downloads the WebAssembly glue.
 
+/** The Worker-side module; a chunk that does not load is SETUP. */
+async function host(): Promise<typeof import('./host.js')> {
+  try {
+    return await import('./host.js');
+  } catch (e) {
+    throw new LightningDbError('SETUP',
+      `cannot load a part of LightningDB (${String((e as Error)?.message ?? e)}); serve every file of ` +
+      'dist/esm/browser/ (index.js, worker.js, the chunk-*.js files and lightningdb.wasm) from one directory');
+  }
+}
+
 /** Inside a dedicated Worker: opens the database with the synchronous API. */
 export async function openInWorker(name: string, options?: BrowserOpenOptions): Promise<BrowserDatabase> {
-  return (await import('./host.js')).openInWorker(name, options);
+  return (await host()).openInWorker(name, options);
 }
 /** Deletes a database; BUSY at once when it is open in any tab or Worker.
  * Works on the main thread and in Workers. */
 export async function destroy(name: string, options?: { store?: StoreChoice }): Promise<void> {
-  return (await import('./host.js')).destroy(name, options);
+  return (await host()).destroy(name, options);
 }
 /** Inside a Worker: backs up db into the new database `target`. */
 export async function backupInWorker(db: Database, target: string, store?: StoreChoice): Promise<void> {
-  return (await import('./host.js')).backupInWorker(db, target, store);
+  return (await host()).backupInWorker(db, target, store);
 }
 
 /** Options of open() on the main thread: those of Node's open() plus these. */

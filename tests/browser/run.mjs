@@ -47,7 +47,9 @@ for (const s of only) {
 const want = (s) => only.size === 0 || only.has(s);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // window.gc() for the test of an abandoned open (tabs suite).
+  '--js-flags=--expose-gc'];
 
 if (!existsSync(join(root, 'build/wasm/lightningdb.wasm'))) {
   console.error('test:browser: build/wasm/lightningdb.wasm is missing; run npm run build:wasm first');
@@ -383,6 +385,36 @@ async function main() {
             return new TextDecoder().decode(v);
           });
           assert(v === 'v1', `the retry: ${v}`);
+        }],
+        ['an open abandoned without a signal that later gets the lock does not hold the database forever', async () => {
+          await inPage(page, async () => {
+            await window.lib.destroy('tabs-gc', { store: 'indexeddb' });
+            window.t1 = await window.lib.open('tabs-gc', { store: 'indexeddb' });
+          });
+          await inPage(tab2, () => {
+            // The app gives up on this open (keeps no reference to it).
+            window.lib.open('tabs-gc', { store: 'indexeddb', waitForLock: true, timeout: 20000 }).catch(() => {});
+          });
+          await new Promise((r) => setTimeout(r, 300));
+          await inPage(page, () => window.t1.close());
+          const r = await inPage(tab2, async () => {
+            // The abandoned open completes into an object nobody holds; once
+            // it is collected, its Worker ends and the lock is free.
+            for (let i = 0; i < 100; i++) {
+              window.gc();
+              await new Promise((res) => setTimeout(res, 100));
+              try {
+                const d = await window.lib.open('tabs-gc', { store: 'indexeddb' });
+                await d.close();
+                await window.lib.destroy('tabs-gc', { store: 'indexeddb' });
+                return `opened after ${i + 1} tries`;
+              } catch (e) {
+                if (e.code !== 'BUSY') return `error ${e.code} ${e.message}`;
+              }
+            }
+            return 'still BUSY after 10 s';
+          });
+          assert(/^opened/.test(r), r);
         }],
       ]);
       await tab2.close();
