@@ -19,8 +19,12 @@
  *  - Ownership and lifetime of every returned pointer are stated at the
  *    function. Memory the library allocates for the caller is released with
  *    ldb_free().
- *  - Thread safety: an ldb_db handle may be used by many threads at once.
- *    An ldb_txn, ldb_iter or ldb_batch must be used by one thread at a time.
+ *  - Thread safety: an ldb_db handle may be used by many threads at once,
+ *    except that ldb_close must not race with other calls on the handle or
+ *    its children (the caller's bug). Every thread (or worker) may open its
+ *    own handle on the same database; those handles share one engine and
+ *    close independently. An ldb_txn, ldb_iter or ldb_batch must be used by
+ *    one thread at a time.
  *  - Sizes are size_t; offsets and counters are uint64_t.
  */
 #ifndef LIGHTNINGDB_H
@@ -414,8 +418,11 @@ LDB_API void ldb_batch_destroy(ldb_batch *b);
 #define LDB_TXN_READONLY 1 /* a snapshot: reads only, commit never fails */
 
 /* Begins a transaction owned by the caller until ldb_txn_commit or
- * ldb_txn_abort. LDB_BUSY when max_active_txns are open. LDB_READONLY for a
- * read-write transaction on a read-only database. */
+ * ldb_txn_abort, which free it in every case. LDB_BUSY when max_active_txns
+ * are open. LDB_READONLY for a read-write transaction on a read-only
+ * database. When its handle is closed first, the transaction is
+ * invalidated: its writes are discarded, its snapshot released, and every
+ * call on it returns LDB_CLOSED (commit and abort still free it). */
 LDB_API int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out);
 
 /* As ldb_get / ldb_get_buf, inside the transaction. In a read-write
@@ -470,8 +477,12 @@ typedef struct ldb_iter_options {
 /* Creates an iterator over txn's snapshot (including its buffered writes),
  * or over a fresh snapshot of the latest commit when txn is NULL. opts may
  * be NULL (everything, ascending). The bound and prefix bytes are copied.
- * The iterator is unpositioned until first/last/seek. Owned by the caller:
- * ldb_iter_destroy() before the transaction ends and before ldb_close(). */
+ * The iterator is unpositioned until first/last/seek (the buffered writes
+ * it sees are those made before it was created). Owned by the caller, who
+ * frees it with ldb_iter_destroy() in every case: when its transaction
+ * ends or its handle is closed first, it is invalidated (every call but
+ * ldb_iter_destroy returns LDB_CLOSED, ldb_iter_valid 0). LDB_CLOSED for a
+ * closed handle or an invalidated transaction. */
 LDB_API int ldb_iter_create(ldb_db *db, ldb_txn *txn,
                             const ldb_iter_options *opts, ldb_iter **out);
 
@@ -505,7 +516,9 @@ LDB_API int ldb_iter_value(ldb_iter *it, const void **value,
 LDB_API int ldb_iter_read(ldb_iter *it, void *buf, size_t cap,
                           size_t max_entries, size_t *count, size_t *used);
 
-/* Frees the iterator and releases its snapshot. NULL is ignored. */
+/* Frees the iterator and releases its snapshot; also frees an invalidated
+ * one (and, when it is the last child of a closed handle, the handle's
+ * memory). NULL is ignored. */
 LDB_API void ldb_iter_destroy(ldb_iter *it);
 
 /* ------------------------------------------------------------------------ */
@@ -525,11 +538,14 @@ LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
 
 /* Idle maintenance in one call, for hosts that own only a timer (the
  * wasm build, background_checkpoint = 0): runs a NORMAL-mode log sync that
- * is due and at most `budget` units (0: the engine's default step) of
+ * is due and at most `budget` units (0: the engine's default step, 512) of
  * pending checkpoint work. *next_ms (may be NULL) receives when to call
- * again: 0 when work remains now, the time until the next due sync, or
- * UINT32_MAX when nothing is pending. With a background thread it does
- * nothing and sets UINT32_MAX. */
+ * again: 0 when work remains now, else the milliseconds (rounded up) until
+ * the next due sync or the end of a checkpoint's retry back-off, or
+ * UINT32_MAX when nothing is pending. With a background thread, or on a
+ * read-only database, it does nothing and sets UINT32_MAX. Returns the
+ * error of the work it ran (also recorded as the stats' background_error);
+ * the work is retried, *next_ms says when. */
 LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 
 /* Checks the integrity of the whole database: every page checksum, key
@@ -540,12 +556,21 @@ LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 LDB_API int ldb_check(ldb_db *db);
 
 /* Writes a consistent snapshot of the database (the latest commit at the
- * time of the call) as a new, compact database in the directory `path`,
- * which must not contain a database. Writers continue meanwhile. The
- * result holds exactly that snapshot and is synced before return. */
+ * time of the call) as a new, compact database in the directory `path`
+ * (created, with missing parents, when absent). Writers continue meanwhile.
+ * The result holds exactly that snapshot and is synced before return.
+ *
+ * The target must not hold a database: when any of the engine's files
+ * (the data file "data.ldb", the logs "wal-0.log" and "wal-1.log") exists
+ * there with at least one byte, it returns LDB_INVALID naming the file and
+ * writes nothing; files left empty by an interrupted create do not count.
+ * The target being the database itself is LDB_INVALID; a target locked by
+ * another user is LDB_BUSY. Hosts rely on this check and have none of
+ * their own. */
 LDB_API int ldb_backup(ldb_db *db, const char *path);
 
-/* As ldb_backup, into an empty store owned by the caller. */
+/* As ldb_backup, into a store owned by the caller, refused in the same
+ * cases (its files checked through the store's methods, under its lock). */
 LDB_API int ldb_backup_to_store(ldb_db *db, ldb_store *dst);
 
 /* ------------------------------------------------------------------------ */
