@@ -6,8 +6,11 @@
 #include "engine.h"
 
 struct ldb_changes {
+  ldb_child node; /* in db's children; node.dead once invalidated */
   ldb_db *db;
-  eng *e;
+  eng *e; /* NULL once invalidated */
+  const ldb_allocator *a;
+  int waiting; /* in ldb_changes_wait (e->hook_mu) */
   feed_cursor *fc;
   uint8_t *lower, *upper, *prefix;
   size_t lower_len, upper_len, prefix_len;
@@ -77,9 +80,26 @@ int ldb_commit_hook_remove(ldb_db *db, ldb_commit_hook fn, void *ctx) {
 
 static int check_cursor(const ldb_changes *c) {
   if (!c) return ldb_err(LDB_INVALID, "change cursor is NULL");
-  if (!c->db || c->db->magic != LDB_DB_MAGIC || c->db->e != c->e)
-    return ldb_err(LDB_CLOSED, "the change cursor's database is closed");
+  if (c->node.dead || !c->e)
+    return ldb_err(LDB_CLOSED, "the change cursor was invalidated: its "
+                               "database is closed");
   return LDB_OK;
+}
+
+/* ldb_close: lets go of the feed, and waits for a thread blocked in
+ * ldb_changes_wait on this cursor to leave before the engine goes. */
+static void changes_invalidate(ldb_child *node) {
+  ldb_changes *c = (ldb_changes *)node;
+  eng *e = c->e;
+  feed_cursor_close(c->fc);
+  c->fc = NULL;
+  ldb_mutex_lock(&e->hook_mu);
+  c->node.dead = 1;
+  ldb_cond_broadcast(&e->hook_cv);
+  while (c->waiting)
+    ldb_cond_wait(&e->hook_cv, &e->hook_mu);
+  c->e = NULL;
+  ldb_mutex_unlock(&e->hook_mu);
 }
 
 static int copy_bound(const ldb_allocator *a, const void *p, size_t n,
@@ -97,17 +117,32 @@ static int copy_bound(const ldb_allocator *a, const void *p, size_t n,
   return LDB_OK;
 }
 
-void ldb_changes_close(ldb_changes *c) {
-  if (!c) return;
-  const ldb_allocator *a = c->e->a;
+static void changes_free(ldb_changes *c) {
+  const ldb_allocator *a = c->a;
   feed_cursor_close(c->fc);
   ldb_mfree(a, c->lower);
   ldb_mfree(a, c->upper);
   ldb_mfree(a, c->prefix);
   ldb_mfree(a, c->ops);
-  if (c->db && c->db->magic == LDB_DB_MAGIC)
-    atomic_fetch_sub(&c->db->open_objs, 1);
   ldb_mfree(a, c);
+}
+
+void ldb_changes_close(ldb_changes *c) {
+  if (!c) return;
+  /* The handle may be a zombie (closed): removing its last child frees
+   * it, so the cursor's memory goes first (the allocator outlives both:
+   * the caller's hook or the default). */
+  ldb_db *db = c->db;
+  ldb_child *node = &c->node;
+  ldb_mutex_lock(&db->kids_mu);
+  int dead = c->node.dead;
+  ldb_mutex_unlock(&db->kids_mu);
+  if (!dead) {
+    feed_cursor_close(c->fc);
+    c->fc = NULL;
+  }
+  db_child_remove(db, node);
+  changes_free(c);
 }
 
 int ldb_changes_open(ldb_db *db, uint64_t since,
@@ -124,6 +159,7 @@ int ldb_changes_open(ldb_db *db, uint64_t since,
   if (!c) return ldb_err(LDB_NOMEM, "out of memory opening a feed");
   c->db = db;
   c->e = e;
+  c->a = e->a;
   c->pos = since;
   if (opts) {
     if ((rc = copy_bound(e->a, opts->lower, opts->lower_len, &c->lower,
@@ -138,12 +174,11 @@ int ldb_changes_open(ldb_db *db, uint64_t since,
   }
   rc = feed_cursor_open(e->feed, since, atomic_load(&e->last_seq), &c->fc);
   if (rc) goto fail;
-  atomic_fetch_add(&db->open_objs, 1);
+  db_child_add(db, &c->node, CHILD_FEED, NULL, changes_invalidate);
   *out = c;
   return LDB_OK;
 fail:
-  c->db = NULL;
-  ldb_changes_close(c);
+  changes_free(c);
   return rc;
 }
 
@@ -276,8 +311,13 @@ int ldb_changes_wait(ldb_changes *c, uint64_t after, uint32_t timeout_ms) {
   uint64_t deadline = ldb_now_ns() + (uint64_t)timeout_ms * 1000000u;
   ldb_mutex_lock(&e->hook_mu);
   atomic_fetch_add(&e->hook_waiters, 1);
+  c->waiting = 1;
   rc = LDB_TIMEOUT;
   for (;;) {
+    if (c->node.dead) {
+      rc = ldb_err(LDB_CLOSED, "the database was closed during the wait");
+      break;
+    }
     if (atomic_load(&e->visible_seq) > after) {
       rc = LDB_OK;
       break;
@@ -286,7 +326,9 @@ int ldb_changes_wait(ldb_changes *c, uint64_t after, uint32_t timeout_ms) {
     if (now >= deadline) break;
     ldb_cond_timedwait(&e->hook_cv, &e->hook_mu, deadline - now);
   }
+  c->waiting = 0;
   atomic_fetch_sub(&e->hook_waiters, 1);
+  ldb_cond_broadcast(&e->hook_cv); /* a closer may wait for this */
   ldb_mutex_unlock(&e->hook_mu);
   return rc;
 #endif

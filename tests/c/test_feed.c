@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include <cmocka.h>
 
 #include "helpers/testutil.h"
@@ -101,8 +103,6 @@ static void test_commits_in_order(void **state) {
   assert_int_equal(ldb_changes_next(c, &ch), LDB_OK);
   assert_int_equal(ch.seq, 4);
   assert_int_equal(ldb_changes_next(c, &ch), LDB_NOTFOUND);
-  /* A handle with an open cursor is not closed under it. */
-  assert_int_equal(ldb_close(db), LDB_BUSY);
   ldb_changes_close(c);
 
   /* From the middle; since after the last commit is refused. */
@@ -138,7 +138,13 @@ static void test_commits_in_order(void **state) {
   assert_int_equal(ldb_changes_read(c, buf, sizeof buf, 10, &count, &used),
                    LDB_NOTFOUND);
   ldb_changes_close(c);
+
+  /* Closing the handle invalidates its cursors (close never refuses). */
+  assert_int_equal(ldb_changes_open(db, 0, NULL, &c), LDB_OK);
   assert_int_equal(ldb_close(db), LDB_OK);
+  assert_int_equal(ldb_changes_next(c, &ch), LDB_CLOSED);
+  assert_int_equal(ldb_changes_wait(c, 0, 10), LDB_CLOSED);
+  ldb_changes_close(c);
 
   /* With the feed off nothing is written and cursors are refused. */
   db = open_mem(s, 0, 0);
@@ -438,6 +444,45 @@ static void test_commit_hooks(void **state) {
   ldb_store_destroy(s);
 }
 
+typedef struct waiter {
+  ldb_changes *c;
+  uint64_t after;
+  int rc;
+} waiter;
+
+static void *wait_thread(void *arg) {
+  waiter *w = arg;
+  w->rc = ldb_changes_wait(w->c, w->after, 10000);
+  return NULL;
+}
+
+/* A thread blocked in ldb_changes_wait wakes for a commit of another
+ * thread, and with LDB_CLOSED when the handle is closed under it. */
+static void test_wait_across_threads(void **state) {
+  (void)state;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  ldb_db *db = open_mem(s, 1 << 20, 0);
+  put_str(db, "a", "1");
+  waiter w = {NULL, 1, -1};
+  assert_int_equal(ldb_changes_open(db, 1, NULL, &w.c), LDB_OK);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, wait_thread, &w), 0);
+  sleep_ms(50);
+  put_str(db, "b", "2");
+  pthread_join(th, NULL);
+  assert_int_equal(w.rc, LDB_OK);
+  w.after = 2;
+  w.rc = -1;
+  assert_int_equal(pthread_create(&th, NULL, wait_thread, &w), 0);
+  sleep_ms(50);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  pthread_join(th, NULL);
+  assert_int_equal(w.rc, LDB_CLOSED);
+  ldb_changes_close(w.c);
+  ldb_store_destroy(s);
+}
+
 /* ---- power loss --------------------------------------------------------- */
 
 #define NKEYS 64
@@ -581,6 +626,7 @@ int main(void) {
       cmocka_unit_test(test_retention_age),
       cmocka_unit_test(test_resume_after_reopen),
       cmocka_unit_test(test_commit_hooks),
+      cmocka_unit_test(test_wait_across_threads),
       cmocka_unit_test(test_power_loss),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
