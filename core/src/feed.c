@@ -16,6 +16,8 @@
 #define FEED_READ_CHUNK (256u << 10)
 #define FEED_SEG_MIN (64u << 10)
 #define FEED_SEG_MAX (16u << 20)
+#define FEED_NAMES 16u
+#define FEED_MAX_SEGS (FEED_NAMES - 1)
 
 typedef struct seg {
   uint64_t num;
@@ -51,8 +53,13 @@ struct feed {
   size_t bcap;
 };
 
+/* Segment n is file "feed-<n mod FEED_NAMES>.log": a fixed set of names,
+ * because some stores must open every file before the engine runs (OPFS
+ * sync access handles are created asynchronously). At most FEED_MAX_SEGS
+ * are live, so the name of the segment before the first one is never a
+ * live segment's (open removes it: a crash may leave it behind). */
 static void seg_name(char *out, size_t cap, uint64_t num) {
-  snprintf(out, cap, "feed-%020llu.log", (unsigned long long)num);
+  snprintf(out, cap, "feed-%02u.log", (unsigned)(num % FEED_NAMES));
 }
 
 /* ---- head --------------------------------------------------------------- */
@@ -270,7 +277,7 @@ int feed_open(ldb_store *st, const ldb_allocator *a, uint64_t retention_bytes,
     seg_name(name, sizeof name, first_num - 1);
     (void)st->methods->remove(st, name);
   }
-  for (uint64_t n = first_num;; n++) {
+  for (uint64_t n = first_num; n < first_num + FEED_MAX_SEGS; n++) {
     seg *s;
     rc = seg_open(f, n, 0, &s);
     if (rc == LDB_NOTFOUND) break;
@@ -289,6 +296,25 @@ int feed_open(ldb_store *st, const ldb_allocator *a, uint64_t retention_bytes,
     rc = i + 1 < f->nsegs ? seg_peek(f, s) : seg_scan(f, s, &last);
     if (rc) goto fail;
     f->bytes += s->end;
+  }
+  /* A file left from an older generation under a name that comes next
+   * does not continue the seqs: the list ends before it. */
+  for (size_t i = 1; i < f->nsegs; i++) {
+    if (f->segs[i]->first > f->segs[i - 1]->first) continue;
+    size_t k = f->nsegs;
+    while (k > i) {
+      seg *s = f->segs[--k];
+      f->bytes -= s->end;
+      seg_free(f, s, !read_only);
+    }
+    f->nsegs = i;
+    f->next_num = f->segs[i - 1]->num + 1;
+    rc = seg_scan(f, f->segs[i - 1], &last);
+    if (rc) goto fail;
+    f->bytes = 0;
+    for (size_t j = 0; j < f->nsegs; j++)
+      f->bytes += f->segs[j]->end;
+    break;
   }
   /* The previous segment's newest record is about as old as the next
    * one's first. */
@@ -451,7 +477,11 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
    * drops data at most that much older than it must. */
   int aged = cur && cur->end && f->ret_ms && now > cur->start_ms &&
              now - cur->start_ms > f->ret_ms / 4;
-  if (!cur || (cur->end && cur->end + n > f->seg_target) || aged) {
+  /* With FEED_MAX_SEGS live the current segment grows instead (it holds
+   * more than retention asks, never less). */
+  int full = cur && cur->end && cur->end + n > f->seg_target;
+  if ((full || aged) && f->nsegs >= FEED_MAX_SEGS) feed_trim(f);
+  if (!cur || ((full || aged) && f->nsegs < FEED_MAX_SEGS)) {
     /* The segment being left is synced whole: at open only the last one
      * may end in a torn record. */
     if (cur && cur->dirty) {
