@@ -14,39 +14,15 @@ import type {
 } from './engine.js';
 import { closedError, invalid, LightningDbError, mapErrors, toLightningDbError } from './errors.js';
 import { encodings, isEncodingName, toBytes, type Encoding, type EncodingName } from './encodings.js';
-import {
-  computeMetrics, healthReport, prometheusText, type HealthReport, type IntervalMark, type Metrics,
-} from './metrics.js';
+import { computeMetrics, healthReport, type HealthReport, type IntervalMark, type Metrics } from './metrics.js';
+import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
 
-export type Compression = 'none' | 'lz4' | 'zstd';
-export type SyncMode = 'full' | 'normal' | 'off';
+export type { Compression, SyncMode } from './contract.js';
 
-/** Options of open() / Database.create(); defaults in the README. */
-export interface OpenOptions {
-  /** bytes, power of two in 512..65536; default 4096; used when creating */
-  pageSize?: number;
-  /** page cache byte budget; default 64 MiB */
-  cacheSize?: number;
-  /** value compression; default 'none' */
-  compression?: Compression;
-  /** codec level, 0 = codec default */
-  compressionLevel?: number;
-  /** default 'normal' */
-  syncMode?: SyncMode;
-  /** 'normal' mode: longest a commit stays unsynced; default 100 */
-  syncIntervalMs?: number;
-  /** default true */
-  createIfMissing?: boolean;
-  /** default false */
-  errorIfExists?: boolean;
-  /** default false */
-  readOnly?: boolean;
-  /** committed bytes that trigger a checkpoint; default 64 MiB */
-  memtableSize?: number;
-  /** default 10000; 0 = unlimited */
-  maxActiveTransactions?: number;
-  /** default true where threads exist */
-  backgroundCheckpoint?: boolean;
+/** Options of open() / Database.create(): the core's options (each
+ * documented, with its default and range, in contract.ts, generated from
+ * core/src/options.def; also in the README) and the encodings. */
+export interface OpenOptions extends CoreOptions {
   /** default 'binary' */
   keyEncoding?: EncodingName;
   /** default 'binary' */
@@ -85,10 +61,6 @@ export interface ScanIterator<T> extends IterableIterator<T> {
   close(): void;
 }
 
-const COMPRESSION: Record<Compression, number> = { none: 0, lz4: 1, zstd: 2 };
-const SYNC: Record<SyncMode, number> = { full: 0, normal: 1, off: 2 };
-const DEFAULT_MEMTABLE = 64 * 1024 * 1024;
-const DEFAULT_MAX_TXNS = 10000;
 const FIRST_CHUNK = 16;
 const MAX_CHUNK = 1024;
 
@@ -139,28 +111,36 @@ interface Resolved {
   maxActiveTransactions: number;
 }
 
+/** Checks one core option's JS value against its row of the option table:
+ * the type (TypeError) and, for numbers and enums, the range or name
+ * (INVALID_ARGUMENT). The core checks again and alone knows the rest (a
+ * page size must be a power of two). */
+function checkOption(row: OptionInfo, v: unknown): number | boolean | string {
+  const name = row.jsName;
+  if (row.type === 'bool') return checkBool(v, name);
+  if (row.type === 'enum') return checkEnum(v, name, row.values);
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  if (!Number.isInteger(v) || v < row.min || v > row.max) {
+    throw invalid(`${name} must be an integer in ${row.min}..${row.max}${row.unit ? ` (${row.unit})` : ''}, got ${v}`);
+  }
+  return v;
+}
+
+/** The default of an option, from the core's table. */
+function optionDefault(jsName: string): number {
+  const row = OPTIONS.find((o) => o.jsName === jsName);
+  if (row === undefined) throw new LightningDbError('INTERNAL', `no option ${jsName} in the contract`);
+  return row.default;
+}
+
 function resolveOptions(options: unknown): Resolved {
   if (options === undefined || options === null) options = {};
   if (!isObject(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
-  const o = options as OpenOptions & Record<string, unknown>;
-  const e: EngineOpenOptions = {};
-  if (o.pageSize !== undefined) e.pageSize = checkUint(o.pageSize, 'pageSize', 0xffffffff);
-  if (o.cacheSize !== undefined) e.cacheSize = checkUint(o.cacheSize, 'cacheSize');
-  if (o.compression !== undefined) {
-    e.compression = COMPRESSION[checkEnum(o.compression, 'compression', ['none', 'lz4', 'zstd'] as const)];
-  }
-  if (o.compressionLevel !== undefined) e.compressionLevel = checkUint(o.compressionLevel, 'compressionLevel', 1000);
-  if (o.syncMode !== undefined) e.syncMode = SYNC[checkEnum(o.syncMode, 'syncMode', ['full', 'normal', 'off'] as const)];
-  if (o.syncIntervalMs !== undefined) e.syncIntervalMs = checkUint(o.syncIntervalMs, 'syncIntervalMs', 0xffffffff);
-  if (o.createIfMissing !== undefined) e.createIfMissing = checkBool(o.createIfMissing, 'createIfMissing');
-  if (o.errorIfExists !== undefined) e.errorIfExists = checkBool(o.errorIfExists, 'errorIfExists');
-  if (o.readOnly !== undefined) e.readOnly = checkBool(o.readOnly, 'readOnly');
-  if (o.memtableSize !== undefined) e.memtableSize = checkUint(o.memtableSize, 'memtableSize');
-  if (o.maxActiveTransactions !== undefined) {
-    e.maxActiveTransactions = checkUint(o.maxActiveTransactions, 'maxActiveTransactions', 0xffffffff);
-  }
-  if (o.backgroundCheckpoint !== undefined) {
-    e.backgroundCheckpoint = checkBool(o.backgroundCheckpoint, 'backgroundCheckpoint');
+  const o = options as Record<string, unknown>;
+  const e: Record<string, number | boolean | string> = {};
+  for (const row of OPTIONS) {
+    const v = o[row.jsName];
+    if (v !== undefined) e[row.jsName] = checkOption(row, v);
   }
   const enc = (v: unknown, name: string): EncodingName => {
     if (v === undefined) return 'binary';
@@ -168,12 +148,13 @@ function resolveOptions(options: unknown): Resolved {
     if (!isEncodingName(v)) throw invalid(`${name} is not an encoding`);
     return v;
   };
+  const engine = e as EngineOpenOptions;
   return {
-    engine: e,
+    engine,
     keyEncoding: enc(o.keyEncoding, 'keyEncoding'),
     valueEncoding: enc(o.valueEncoding, 'valueEncoding'),
-    memtableSize: e.memtableSize ?? DEFAULT_MEMTABLE,
-    maxActiveTransactions: e.maxActiveTransactions ?? DEFAULT_MAX_TXNS,
+    memtableSize: engine.memtableSize ?? optionDefault('memtableSize'),
+    maxActiveTransactions: engine.maxActiveTransactions ?? optionDefault('maxActiveTransactions'),
   };
 }
 
@@ -825,12 +806,16 @@ export class Database {
     return metrics;
   }
 
-  /** Prometheus text exposition of the statistics (lightningdb_* names). */
-  metricsText(): string {
+  /** The core's Prometheus text exposition (format 0.0.4) of the
+   * statistics: every lightningdb_* family of core/src/stats.def. `labels`
+   * (e.g. 'db="main"': name="value" pairs, comma-separated) are added to
+   * every sample; INVALID_ARGUMENT when malformed. */
+  metricsText(labels?: string): string {
     const db = this.#open();
-    const s = mapErrors(() => db.stats());
-    const { metrics } = computeMetrics(s, this.engine.kind, this.#mark);
-    return prometheusText(s, metrics);
+    if (labels !== undefined && typeof labels !== 'string') {
+      throw new TypeError(`labels must be a string, got ${describe(labels)}`);
+    }
+    return mapErrors(() => db.prometheus(labels));
   }
 
   /** Never throws: a closed or failing database is reported as unhealthy. */

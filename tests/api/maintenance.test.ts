@@ -72,7 +72,7 @@ describe(`maintenance and monitoring [${backendName}]`, () => {
     const t = db.metricsText();
     ok(t.endsWith('\n'));
     for (const name of ['lightningdb_gets_total', 'lightningdb_puts_total', 'lightningdb_commits_total',
-      'lightningdb_cache_hit_ratio', 'lightningdb_active_transactions', 'lightningdb_data_file_bytes',
+      'lightningdb_cache_hits_total', 'lightningdb_cache_misses_total', 'lightningdb_active_transactions', 'lightningdb_data_file_bytes',
       'lightningdb_get_latency_seconds', 'lightningdb_commit_latency_seconds']) {
       ok(t.includes(`# HELP ${name} `), `HELP for ${name}`);
       ok(t.includes(`# TYPE ${name} `), `TYPE for ${name}`);
