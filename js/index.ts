@@ -5,6 +5,7 @@
  */
 import { Database, setDefaultEngine, type OpenOptions } from './database.js';
 import { nativeEngine } from './native/engine.js';
+import './ops/index.js'; // adds Database.prototype.serve
 
 const engine = nativeEngine();
 setDefaultEngine(engine);
@@ -31,3 +32,4 @@ export type { EncodingName } from './encodings.js';
 export type { Engine, EngineDb, EngineTxn, EngineIterator, EngineOpenOptions, EngineIterOptions, EngineOp, EngineStats } from './engine.js';
 export { nativeEngine } from './native/engine.js';
 export { loadAddon, addonCandidates, loadedAddonPath } from './native/addon.js';
+export * from './ops/index.js';

@@ -19,8 +19,12 @@
  *  - Ownership and lifetime of every returned pointer are stated at the
  *    function. Memory the library allocates for the caller is released with
  *    ldb_free().
- *  - Thread safety: an ldb_db handle may be used by many threads at once.
- *    An ldb_txn, ldb_iter or ldb_batch must be used by one thread at a time.
+ *  - Thread safety: an ldb_db handle may be used by many threads at once,
+ *    except that ldb_close must not race with other calls on the handle or
+ *    its children (the caller's bug). Every thread (or worker) may open its
+ *    own handle on the same database; those handles share one engine and
+ *    close independently. An ldb_txn, ldb_iter or ldb_batch must be used by
+ *    one thread at a time.
  *  - Sizes are size_t; offsets and counters are uint64_t.
  */
 #ifndef LIGHTNINGDB_H
@@ -94,8 +98,8 @@ LDB_API const char *ldb_strerror(int code);
 
 /* The stable symbolic name of a code, as the JavaScript API uses it:
  * "OK", "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY",
- * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL"; "UNKNOWN" otherwise.
- * Static storage. */
+ * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT",
+ * "ABORTED", "SETUP"; "UNKNOWN" otherwise. Static storage. */
 LDB_API const char *ldb_code_name(int code);
 
 /* Detail of the most recent failed call made by the calling thread (on any
@@ -237,7 +241,7 @@ typedef struct ldb_options {
   int compression;          /* LDB_COMPRESSION_*; default NONE. Applied to
                                values of at least 64 bytes, kept only when it
                                saves at least 1/8. May differ between opens. */
-  int compression_level;    /* codec level; 0 = codec default */
+  int compression_level;    /* codec level in 0..22; 0 = codec default */
   int sync_mode;            /* LDB_SYNC_*; default LDB_SYNC_NORMAL */
   uint32_t sync_interval_ms;/* NORMAL mode: longest a commit stays unsynced;
                                default 100 */
@@ -397,8 +401,11 @@ LDB_API void ldb_batch_destroy(ldb_batch *b);
 #define LDB_TXN_READONLY 1 /* a snapshot: reads only, commit never fails */
 
 /* Begins a transaction owned by the caller until ldb_txn_commit or
- * ldb_txn_abort. LDB_BUSY when max_active_txns are open. LDB_READONLY for a
- * read-write transaction on a read-only database. */
+ * ldb_txn_abort, which free it in every case. LDB_BUSY when max_active_txns
+ * are open. LDB_READONLY for a read-write transaction on a read-only
+ * database. When its handle is closed first, the transaction is
+ * invalidated: its writes are discarded, its snapshot released, and every
+ * call on it returns LDB_CLOSED (commit and abort still free it). */
 LDB_API int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out);
 
 /* As ldb_get / ldb_get_buf, inside the transaction. In a read-write
@@ -453,8 +460,12 @@ typedef struct ldb_iter_options {
 /* Creates an iterator over txn's snapshot (including its buffered writes),
  * or over a fresh snapshot of the latest commit when txn is NULL. opts may
  * be NULL (everything, ascending). The bound and prefix bytes are copied.
- * The iterator is unpositioned until first/last/seek. Owned by the caller:
- * ldb_iter_destroy() before the transaction ends and before ldb_close(). */
+ * The iterator is unpositioned until first/last/seek (the buffered writes
+ * it sees are those made before it was created). Owned by the caller, who
+ * frees it with ldb_iter_destroy() in every case: when its transaction
+ * ends or its handle is closed first, it is invalidated (every call but
+ * ldb_iter_destroy returns LDB_CLOSED, ldb_iter_valid 0). LDB_CLOSED for a
+ * closed handle or an invalidated transaction. */
 LDB_API int ldb_iter_create(ldb_db *db, ldb_txn *txn,
                             const ldb_iter_options *opts, ldb_iter **out);
 
@@ -488,7 +499,9 @@ LDB_API int ldb_iter_value(ldb_iter *it, const void **value,
 LDB_API int ldb_iter_read(ldb_iter *it, void *buf, size_t cap,
                           size_t max_entries, size_t *count, size_t *used);
 
-/* Frees the iterator and releases its snapshot. NULL is ignored. */
+/* Frees the iterator and releases its snapshot; also frees an invalidated
+ * one (and, when it is the last child of a closed handle, the handle's
+ * memory). NULL is ignored. */
 LDB_API void ldb_iter_destroy(ldb_iter *it);
 
 /* ------------------------------------------------------------------------ */
@@ -532,13 +545,22 @@ LDB_API int ldb_backup(ldb_db *db, const char *path);
 LDB_API int ldb_backup_to_store(ldb_db *db, ldb_store *dst);
 
 /* ------------------------------------------------------------------------ */
-/* Statistics. Counters count since the engine was opened. */
+/* Statistics. Counters count since the engine was opened. Every field is a
+ * uint64_t (the histograms arrays of them), so a host can walk
+ * ldb_stat_table() by offset. The exact meaning of each field is the help
+ * text of its row in ldb_stat_table() (core/src/stats.def); the comments
+ * below are a summary. */
 
 #define LDB_HIST_BUCKETS 48 /* bucket i counts samples in [2^i, 2^(i+1)) ns
                                (bucket 0 also counts 0 ns) */
 
 typedef struct ldb_stats {
-  uint64_t gets, puts, deletes;     /* single ops and txn ops */
+  uint64_t gets;                    /* point lookups (ldb_get, ldb_get_buf,
+                                       their txn forms), found or not */
+  uint64_t puts, deletes;           /* operations applied by commits of
+                                       every path: single ops, each op of a
+                                       batch, each key a txn commit writes
+                                       (a batch of 1,000 puts adds 1,000) */
   uint64_t batches;                 /* ldb_write calls that committed */
   uint64_t commits;                 /* commits that applied (incl. single
                                        ops and batches) */
@@ -558,11 +580,17 @@ typedef struct ldb_stats {
   uint64_t last_seq;                /* sequence number of the last commit */
   uint64_t checkpoint_seq;          /* last seq merged into the B+tree */
   uint64_t uptime_ns;               /* since the engine was opened */
-  int background_error;             /* LDB_OK, or the error that stopped
+  uint64_t background_error;        /* LDB_OK, or the error that stopped
                                        background work (checkpoint/sync);
                                        it is retried */
-  uint64_t get_latency[LDB_HIST_BUCKETS];    /* sampled get latencies */
-  uint64_t commit_latency[LDB_HIST_BUCKETS]; /* sampled commit latencies */
+  uint64_t get_latency[LDB_HIST_BUCKETS];    /* sampled get latencies (one
+                                                get in 8) */
+  uint64_t commit_latency[LDB_HIST_BUCKETS]; /* every commit's latency */
+  uint64_t get_latency_sum_ns;      /* sum of the get_latency samples */
+  uint64_t commit_latency_sum_ns;   /* sum of the commit_latency samples */
+  uint64_t get_p50_ns, get_p99_ns;  /* ldb_hist_percentile of get_latency,
+                                       rounded */
+  uint64_t commit_p50_ns, commit_p99_ns; /* the same of commit_latency */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */
@@ -571,6 +599,9 @@ LDB_API int ldb_stats_get(ldb_db *db, ldb_stats *out);
 #define LDB_METRIC_COUNTER 1   /* only grows while the engine is open */
 #define LDB_METRIC_GAUGE 2     /* a value now */
 #define LDB_METRIC_HISTOGRAM 3 /* uint64_t[LDB_HIST_BUCKETS] of ns samples */
+#define LDB_METRIC_SUM 4       /* the sum of a histogram's samples: exposed
+                                  as the _sum of the HISTOGRAM family named
+                                  by `metric`, not as a family of its own */
 
 typedef struct ldb_stat_info {
   const char *name;    /* the ldb_stats field: "cache_hits" */
@@ -590,9 +621,12 @@ LDB_API const ldb_stat_info *ldb_stat_table(size_t *count);
 /* The Prometheus text exposition (format 0.0.4) of *s: # HELP and # TYPE
  * for every family of ldb_stat_table(), histograms with cumulative
  * le buckets in seconds, _sum and _count. `labels` (NULL or "" for none),
- * e.g. "db=\"main\"", is added to every sample. Writes at most cap bytes
- * into buf, NUL-terminated when cap > 0; *len receives the full length
- * without the NUL, so a caller whose cap was too small calls again. */
+ * e.g. "db=\"main\"", is added to every sample; it must be a list of
+ * name="value" pairs separated by commas (LDB_INVALID otherwise). Writes at
+ * most cap bytes into buf, NUL-terminated when cap > 0; *len receives the
+ * full length without the NUL, so a caller whose cap was too small calls
+ * again (buf may be NULL when cap is 0). Sequence numbers and sizes are
+ * gauges; rates are left to the host (they need two samples). */
 LDB_API int ldb_stats_prometheus(const ldb_stats *s, const char *labels,
                                  char *buf, size_t cap, size_t *len);
 
@@ -609,6 +643,66 @@ LDB_API const ldb_error_info *ldb_error_table(size_t *count);
 /* The p-th percentile (0 < p <= 100) of a latency histogram in ns,
  * interpolated within the bucket; 0 for an empty histogram. */
 LDB_API double ldb_hist_percentile(const uint64_t *hist, double p);
+
+/* ------------------------------------------------------------------------ */
+/* Events: a bounded ring of what happened to the engine, for operators
+ * (the diagnostics page's timeline). Kept per engine, shared by every
+ * handle on it; the newest LDB_EVENT_RING events are kept, older ones are
+ * overwritten (a gap in seq shows how many were lost). */
+
+/* The ring's size; a commit slower than LDB_EVENT_SLOW_NS is a
+ * SLOW_COMMIT, a log sync slower than LDB_EVENT_STALL_NS a SYNC_STALL;
+ * LDB_EVENT_BURST_NS is the burst window of ldb_event.count. */
+#define LDB_EVENT_RING 256
+#define LDB_EVENT_SLOW_NS 100000000ull
+#define LDB_EVENT_STALL_NS 500000000ull
+#define LDB_EVENT_BURST_NS 1000000000ull
+
+/* Event types (ldb_event.type), with what value and code hold:
+ *   CHECKPOINT   a checkpoint completed; value: its checkpoint seq
+ *   SLOW_COMMIT  a commit took over LDB_EVENT_SLOW_NS; value: ns
+ *   SYNC_STALL   a log sync took over LDB_EVENT_STALL_NS; value: ns
+ *   ERROR        background work (checkpoint, log sync) started failing;
+ *                code: the error
+ *   DISK_FULL    a commit or background work failed with LDB_FULL
+ *   RECOVERED    background work succeeded again; code: the error it had
+ *   CONFLICT     commits refused with LDB_CONFLICT
+ *   BUSY         transactions refused with LDB_BUSY at max_active_txns;
+ *                value: the limit */
+#define LDB_EVENT_CHECKPOINT 1
+#define LDB_EVENT_SLOW_COMMIT 2
+#define LDB_EVENT_SYNC_STALL 3
+#define LDB_EVENT_ERROR 4
+#define LDB_EVENT_DISK_FULL 5
+#define LDB_EVENT_RECOVERED 6
+#define LDB_EVENT_CONFLICT 7
+#define LDB_EVENT_BUSY 8
+
+typedef struct ldb_event {
+  uint64_t seq;     /* 1, 2, ... in the order recorded; never reused */
+  uint64_t time_ns; /* when, on the clock of ldb_stats.uptime_ns */
+  uint64_t last_ns; /* the latest occurrence folded into this event */
+  uint64_t count;   /* occurrences: SLOW_COMMIT, SYNC_STALL, CONFLICT and
+                       BUSY within LDB_EVENT_BURST_NS of the previous one
+                       of the same type and code join it while it is the
+                       newest event (count, last_ns and value grow; read
+                       again from seq - 1 to see them); others are 1 */
+  uint64_t value;   /* per type, above (the largest in a burst); else 0 */
+  int type;         /* LDB_EVENT_* */
+  int code;         /* an LDB_* code, per type above; else LDB_OK */
+} ldb_event;
+
+/* Copies the kept events with seq > after, oldest first, at most cap of
+ * them, into out (caller-owned); *count receives the number copied.
+ * Thread-safe; cheap (a short lock, no I/O). LDB_CLOSED on a closed
+ * handle. */
+LDB_API int ldb_events_read(ldb_db *db, uint64_t after, ldb_event *out,
+                            size_t cap, size_t *count);
+
+/* The stable name of an event type: "checkpoint", "slow_commit",
+ * "sync_stall", "error", "disk_full", "recovered", "conflict", "busy";
+ * "unknown" otherwise. Static storage. */
+LDB_API const char *ldb_event_name(int type);
 
 #ifdef __cplusplus
 }

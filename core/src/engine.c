@@ -40,14 +40,16 @@ int check_writable(const ldb_db *db) {
   return LDB_OK;
 }
 
-void hist_add(_Atomic uint64_t *hist, uint64_t ns) {
+void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns) {
+  atomic_fetch_add_explicit(sum, ns, memory_order_relaxed);
   int b = ns < 2 ? 0 : 63 - __builtin_clzll(ns);
   if (b >= LDB_HIST_BUCKETS) b = LDB_HIST_BUCKETS - 1;
   atomic_fetch_add_explicit(&hist[b], 1, memory_order_relaxed);
 }
 
 void set_bg_error(eng *e, int rc) {
-  atomic_store_explicit(&e->bg_error, rc, memory_order_relaxed);
+  int old = atomic_exchange_explicit(&e->bg_error, rc, memory_order_relaxed);
+  if (old != rc) ev_bg_error(e, old, rc);
 }
 
 /* ---- snapshots and reads ------------------------------------------------ */
@@ -168,7 +170,7 @@ int ldb_get(ldb_db *db, const void *key, size_t key_len, void **value,
   rc = snap_get_alloc(&s, e->a, key, key_len, value, value_len);
   ldb_rwlock_unlock(&e->state_lk);
   atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
-  if (timed) hist_add(e->get_hist, ldb_now_ns() - t0);
+  if (timed) hist_add(e->get_hist, &e->get_sum, ldb_now_ns() - t0);
   return rc;
 }
 
@@ -188,13 +190,13 @@ int ldb_get_buf(ldb_db *db, const void *key, size_t key_len, void *buf,
   rc = snap_get(&s, key, key_len, buf, cap, value_len);
   ldb_rwlock_unlock(&e->state_lk);
   atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
-  if (timed) hist_add(e->get_hist, ldb_now_ns() - t0);
+  if (timed) hist_add(e->get_hist, &e->get_sum, ldb_now_ns() - t0);
   return rc;
 }
 
 void ldb_free(ldb_db *db, void *ptr) {
   if (!ptr) return;
-  ldb_mfree(db && db->magic == LDB_DB_MAGIC ? db->e->a : NULL, ptr);
+  ldb_mfree(db ? db->a : NULL, ptr);
 }
 
 /* A memtable for the engine, with a key filter sized from memtable_size
@@ -226,4 +228,59 @@ void mark_durable(eng *e, uint64_t seq) {
                           memory_order_release);
   ldb_cond_broadcast(&e->sync_cv);
   ldb_mutex_unlock(&e->sync_mu);
+}
+
+/* ---- handles and their children ---------------------------------------- */
+
+ldb_db *db_new(eng *e, const ldb_allocator *a, int read_only) {
+  ldb_db *db = ldb_calloc(a, sizeof *db);
+  if (!db) return NULL;
+  db->magic = LDB_DB_MAGIC;
+  db->e = e;
+  db->a = a;
+  db->read_only = read_only;
+  ldb_mutex_init(&db->kids_mu);
+  db->kids.prev = db->kids.next = &db->kids;
+  return db;
+}
+
+void db_free(ldb_db *db) {
+  db->magic = LDB_DB_CLOSED;
+  ldb_mutex_destroy(&db->kids_mu);
+  ldb_mfree(db->a, db);
+}
+
+void db_child_add(ldb_db *db, ldb_child *c, int kind, const ldb_txn *owner,
+                  void (*invalidate)(ldb_child *c)) {
+  c->kind = kind;
+  c->dead = 0;
+  c->owner = owner;
+  c->invalidate = invalidate;
+  ldb_mutex_lock(&db->kids_mu);
+  c->prev = db->kids.prev;
+  c->next = &db->kids;
+  c->prev->next = c;
+  db->kids.prev = c;
+  ldb_mutex_unlock(&db->kids_mu);
+}
+
+void db_child_remove(ldb_db *db, ldb_child *c) {
+  ldb_mutex_lock(&db->kids_mu);
+  c->prev->next = c->next;
+  c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  int last = db->magic != LDB_DB_MAGIC && db->kids.next == &db->kids;
+  ldb_mutex_unlock(&db->kids_mu);
+  if (last) db_free(db);
+}
+
+void db_invalidate_children(ldb_db *db, const ldb_txn *txn) {
+  ldb_mutex_lock(&db->kids_mu);
+  for (int kind = CHILD_ITER; kind; kind = txn ? 0 : kind - 1)
+    for (ldb_child *c = db->kids.next; c != &db->kids; c = c->next)
+      if (!c->dead && c->kind == kind && (!txn || c->owner == txn)) {
+        c->invalidate(c);
+        c->dead = 1;
+      }
+  ldb_mutex_unlock(&db->kids_mu);
 }
