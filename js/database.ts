@@ -158,30 +158,13 @@ function resolveOptions(options: unknown): Resolved {
   };
 }
 
-/** Weakly tracked closable children (transactions, scans): close() of the
- * owner ends the ones still reachable; unreachable ones are ended by the
- * engine's finalizers. */
-class Children {
-  #items = new Map<number, WeakRef<{ close(): void }>>();
-  #next = 0;
-  #registry = new FinalizationRegistry<number>((id) => this.#items.delete(id));
-
-  add(obj: { close(): void }): number {
-    const id = ++this.#next;
-    this.#items.set(id, new WeakRef(obj));
-    this.#registry.register(obj, id, obj);
-    return id;
-  }
-
-  remove(id: number, obj: object): void {
-    if (this.#items.delete(id)) this.#registry.unregister(obj);
-  }
-
-  closeAll(): void {
-    const refs = [...this.#items.values()];
-    for (const r of refs) r.deref()?.close();
-    this.#items.clear();
-  }
+/** Whether a database or a transaction is still open, shared with its
+ * scans (and a database's with its transactions). Closing flips `open`; the
+ * engine invalidates the C handles itself (ldb_close never refuses), so
+ * nothing keeps lists of children: a scan or transaction checks its
+ * owners' Life on use and then frees its own engine handle. */
+interface Life {
+  open: boolean;
 }
 
 /** What scans and transactions need from their database. */
@@ -227,17 +210,30 @@ class Scan<T> implements ScanIterator<T> {
   #chunk: Array<[Uint8Array, Uint8Array]> = [];
   #pos = 0;
   #chunkSize = FIRST_CHUNK;
-  #onClose: (() => void) | null;
+  /** the database's Life, and the transaction's for a transaction's scan:
+   * closing either ends the scan */
+  readonly #db: Life;
+  readonly #txn: Life | null;
 
   constructor(
     it: EngineIterator, codec: Codec, limit: number,
-    map: ((k: Uint8Array, v: Uint8Array) => T) | null, onClose: () => void,
+    map: ((k: Uint8Array, v: Uint8Array) => T) | null, db: Life, txn: Life | null,
   ) {
     this.#it = it;
     this.#codec = codec;
     this.#remaining = limit;
     this.#map = map;
-    this.#onClose = onClose;
+    this.#db = db;
+    this.#txn = txn;
+  }
+
+  /** False once the scan, its database or its transaction closed (the
+   * scan's engine iterator is then freed). */
+  #alive(): boolean {
+    if (this.#it === null) return false;
+    if (this.#db.open && (this.#txn === null || this.#txn.open)) return true;
+    this.close();
+    return false;
   }
 
   [Symbol.iterator](): this {
@@ -245,9 +241,9 @@ class Scan<T> implements ScanIterator<T> {
   }
 
   next(): IteratorResult<T, undefined> {
-    if (this.#it === null || this.#remaining <= 0) return this.return();
+    if (!this.#alive() || this.#remaining <= 0) return this.return();
     if (this.#pos >= this.#chunk.length) {
-      const it = this.#it;
+      const it = this.#it!; // #alive(): not null
       const n = Math.min(this.#remaining, this.#chunkSize);
       this.#chunk = mapErrors(() => it.next(n));
       this.#pos = 0;
@@ -262,7 +258,7 @@ class Scan<T> implements ScanIterator<T> {
 
   seek(key: unknown): void {
     const it = this.#it;
-    if (it === null) throw closedError('scan');
+    if (it === null || !this.#alive()) throw closedError('scan');
     const k = encodeKey(this.#codec, key);
     mapErrors(() => it.seek(k));
     this.#chunk = [];
@@ -280,23 +276,17 @@ class Scan<T> implements ScanIterator<T> {
     if (it === null) return;
     this.#it = null;
     this.#chunk = [];
-    const onClose = this.#onClose;
-    this.#onClose = null;
-    onClose?.();
     mapErrors(() => it.close());
   }
 }
 
 function makeScan<T>(
-  codec: Codec, children: Children, opts: unknown, map: ((k: Uint8Array, v: Uint8Array) => T) | null,
+  codec: Codec, db: Life, txn: Life | null, opts: unknown, map: ((k: Uint8Array, v: Uint8Array) => T) | null,
   create: (o: EngineIterOptions) => EngineIterator,
 ): ScanIterator<T> {
   const { iter, limit } = scanBounds(codec, opts);
   const it = mapErrors(() => create(iter));
-  let id = 0;
-  const scan: Scan<T> = new Scan(it, codec, limit, map, () => children.remove(id, scan));
-  id = children.add(scan);
-  return scan;
+  return new Scan(it, codec, limit, map, db, txn);
 }
 
 function entryMapper(c: Codec): ((k: Uint8Array, v: Uint8Array) => [any, any]) | null {
@@ -339,25 +329,34 @@ export class Transaction {
   readonly readOnly: boolean;
   #txn: EngineTxn | null;
   #codec: Codec;
-  #scans: Children | null = null; // created by the first scan()
-  #onEnd: (() => void) | null;
+  /** its database's */
+  readonly #db: Life;
+  /** its own, shared with its scans */
+  readonly #life: Life = { open: true };
 
   /** @internal use Database.beginTransaction() */
-  constructor(txn: EngineTxn, codec: Codec, onEnd: () => void) {
+  constructor(txn: EngineTxn, codec: Codec, db: Life) {
     this.#txn = txn;
     this.readOnly = txn.readOnly;
     this.#codec = codec;
-    this.#onEnd = onEnd;
+    this.#db = db;
   }
 
-  /** True after commit/abort (or when its database closed). */
+  /** True after commit/abort, or when its database closed. */
   get closed(): boolean {
-    return this.#txn === null;
+    return this.#txn === null || !this.#db.open;
   }
 
   #open(): EngineTxn {
-    if (this.#txn === null) throw closedError('transaction');
-    return this.#txn;
+    const txn = this.#txn;
+    if (txn === null) throw closedError('transaction');
+    if (!this.#db.open) {
+      // closing the database invalidated it: free the engine handle now
+      this.#end();
+      mapErrors(() => txn.abort());
+      throw closedError('transaction');
+    }
+    return txn;
   }
 
   /** The value in this transaction's snapshot plus its own writes. */
@@ -402,17 +401,16 @@ export class Transaction {
   /** As Database.scan, over this transaction's snapshot and writes. */
   scan(opts?: ScanOptions): ScanIterator<[any, any]> {
     const txn = this.#open();
-    this.#scans ??= new Children();
-    return makeScan(this.#codec, this.#scans, opts, entryMapper(this.#codec), (o) => txn.iterate(o));
+    return makeScan(this.#codec, this.#db, this.#life, opts, entryMapper(this.#codec), (o) => txn.iterate(o));
   }
 
+  /** Marks the transaction (and its scans) ended; the caller ends the
+   * engine transaction, whose iterators the engine invalidates. */
   #end(): EngineTxn {
-    const txn = this.#open();
-    this.#scans?.closeAll();
+    const txn = this.#txn;
+    if (txn === null) throw closedError('transaction');
     this.#txn = null;
-    const onEnd = this.#onEnd;
-    this.#onEnd = null;
-    onEnd?.();
+    this.#life.open = false;
     return txn;
   }
 
@@ -420,6 +418,7 @@ export class Transaction {
    * wrote since its snapshot; nothing is applied then). Ends the
    * transaction whatever the outcome. */
   commit(): void {
+    this.#open();
     const txn = this.#end();
     commitCalled.add(this);
     mapErrors(() => txn.commit());
@@ -427,6 +426,7 @@ export class Transaction {
 
   /** As commit, waiting for durability off the JavaScript thread. */
   async commitAsync(): Promise<void> {
+    this.#open();
     const txn = this.#end();
     commitCalled.add(this);
     try {
@@ -443,7 +443,7 @@ export class Transaction {
     mapErrors(() => txn.abort());
   }
 
-  /** Same as abort (lets a database close its open transactions). */
+  /** Same as abort. */
   close(): void {
     this.abort();
   }
@@ -460,11 +460,8 @@ export class Database {
   /** keyEncoding/valueEncoding 'binary': bytes pass through unchanged */
   #binaryKeys: boolean;
   #binaryValues: boolean;
-  #children = new Children();
-  /** Transactions of running transaction()/transactionAsync() calls: always
-   * ended before the call returns, so a plain set (cheaper than weak
-   * tracking) lets close() abort them. */
-  #scoped = new Set<Transaction>();
+  /** shared with its scans and transactions (see Life) */
+  readonly #life: Life = { open: true };
   #mark: IntervalMark = { ops: 0, uptimeNs: 0 };
   #limits: { memtableSize: number; maxActiveTransactions: number };
 
@@ -649,7 +646,7 @@ export class Database {
   /** A lazy iterator of [key, value] over one snapshot taken now. */
   scan(opts?: ScanOptions): ScanIterator<[any, any]> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#children, opts, entryMapper(this.#codec), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, entryMapper(this.#codec), (o) => db.iterate(o));
   }
 
   /** Entries whose key starts with prefix. */
@@ -667,12 +664,12 @@ export class Database {
 
   keys(opts?: ScanOptions): ScanIterator<any> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#children, opts, (k) => this.#codec.key.decode(k), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (k) => this.#codec.key.decode(k), (o) => db.iterate(o));
   }
 
   values(opts?: ScanOptions): ScanIterator<any> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#children, opts, (_k, v) => this.#codec.value.decode(v), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (_k, v) => this.#codec.value.decode(v), (o) => db.iterate(o));
   }
 
   // ---- transactions ---------------------------------------------------
@@ -682,15 +679,13 @@ export class Database {
     if (opts !== undefined && !isObject(opts)) throw new TypeError('transaction options must be an object');
     const ro = opts?.readOnly === undefined ? false : checkBool(opts.readOnly, 'readOnly');
     const txn = mapErrors(() => db.begin(ro));
-    let id = 0;
-    const tx: Transaction = new Transaction(txn, this.#codec, () => this.#children.remove(id, tx));
-    id = this.#children.add(tx);
-    return tx;
+    return new Transaction(txn, this.#codec, this.#life);
   }
 
   /** fn ended its transaction itself (commit or abort: its result stands),
    * or the database was closed meanwhile (nothing committed: CLOSED). */
   #endedInside<T>(tx: Transaction, result: T): T {
+    tx.abort(); // frees the engine transaction if closing the database ended it
     if (this.#db === null && !commitCalled.has(tx)) throw closedError('database');
     return result;
   }
@@ -698,9 +693,7 @@ export class Database {
   #beginScoped(): Transaction {
     const db = this.#open();
     const txn = mapErrors(() => db.begin(false));
-    const tx: Transaction = new Transaction(txn, this.#codec, () => this.#scoped.delete(tx));
-    this.#scoped.add(tx);
-    return tx;
+    return new Transaction(txn, this.#codec, this.#life);
   }
 
   /** Runs fn(tx) in a read-write transaction: commits when fn returns,
@@ -836,14 +829,14 @@ export class Database {
     }
   }
 
-  /** Ends open scans and transactions (aborting them), then closes.
-   * Idempotent; every other method then throws CLOSED. */
+  /** Closes the database; its open scans end (next() is done) and its open
+   * transactions are aborted (later calls throw CLOSED; nothing of them is
+   * committed). Idempotent; every other method then throws CLOSED. */
   close(): void {
     const db = this.#db;
     if (db === null) return;
     this.#db = null;
-    for (const tx of [...this.#scoped]) tx.abort();
-    this.#children.closeAll();
+    this.#life.open = false;
     mapErrors(() => db.close());
   }
 }

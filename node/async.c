@@ -31,10 +31,7 @@ static void work_execute(napi_env env, void *data) {
   switch (w->kind) {
   case W_WRITE: w->rc = ldb_write(w->d->db, w->b); break;
   case W_COMMIT:
-    w->rc = ldb_txn_commit(w->txn);
-    /* BUSY (iterators open) leaves the txn open; none can be (they were
-     * destroyed before queueing), but never leak it */
-    if (w->rc == LDB_BUSY) ldb_txn_abort(w->txn);
+    w->rc = ldb_txn_commit(w->txn); /* frees it, whatever the outcome */
     w->txn = NULL;
     break;
   case W_FLUSH: w->rc = ldb_flush(w->d->db); break;
@@ -51,8 +48,11 @@ static void work_complete(napi_env env, napi_status status, void *data) {
   ndb *d = w->d;
   if (w->b) ldb_batch_destroy(w->b);
   if (w->txn != NULL) ldb_txn_abort(w->txn); /* cancelled before running */
+  if (w->t) txn_free_late_iters(w->t);
   d->pending--;
-  db_close_if_idle(d);
+  /* a close() that waited for this work: nobody is left to report its
+   * error to (the handle is closed in any case) */
+  (void)db_close_if_idle(d);
   /* Settle the promise. There is no JS caller to throw to here: a failing
    * napi call becomes an uncaught exception (process 'uncaughtException'),
    * which is the most visible place Node offers. */
@@ -135,7 +135,7 @@ napi_value js_write_async(napi_env env, napi_callback_info info) {
 }
 
 /* txnCommitAsync(txn): txnCommit on the thread pool; the transaction is
- * ended from the call on (its iterators are destroyed first). */
+ * ended from the call on (its iterators answer CLOSED: see open_iter). */
 napi_value js_txn_commit_async(napi_env env, napi_callback_info info) {
   ARGS(1);
   ntxn *t = open_txn(env, argv[0]);
@@ -144,12 +144,10 @@ napi_value js_txn_commit_async(napi_env env, napi_callback_info info) {
   if (w == NULL) return NULL;
   w->t = t;
   w->txn = t->txn;
-  /* before queueing: the pool thread may start at once */
-  txn_destroy_iters(t);
   napi_value p = work_queue(env, w, "lightningdb.commitAsync");
   if (p == NULL) return NULL; /* the transaction stays open and usable */
   t->txn = NULL;
-  txn_unlink(t);
+  t->committing = 1;
   return p;
 }
 

@@ -19,19 +19,24 @@
  *
  * Lifetimes. Three native structs back the handles: ndb (an ldb_db), ntxn
  * (an ldb_txn) and niter (an ldb_iter). Two things are tracked separately:
- *  - the C resource (ldb_db/ldb_txn/ldb_iter pointer; NULL once ended), and
+ *  - the C resource (ldb_db/ldb_txn/ldb_iter pointer; NULL once freed), and
  *  - the struct's memory, reference counted: an ndb is referenced by its JS
  *    handle, by every ntxn/niter struct that points at it and by every
  *    async work in flight; an ntxn by its handle, its iterators and an
  *    in-flight commit. Memory is freed at zero, so JS finalizers may run in
  *    any order (GC, worker exit, process exit) without a dangling pointer.
- * The C API requires iterators to be destroyed before their transaction
- * ends and everything to be ended before ldb_close: the ndb keeps lists of
- * its live transactions and iterators so close() (or the db handle's
- * finalizer) ends them first, and ending a transaction destroys its
- * iterators first. Ended handles throw CLOSED; nothing is ever used after
- * free. A close() while async work is running marks the handle closed at
- * once and performs ldb_close when the last work completes.
+ * ldb_close never refuses: it invalidates the handle's open transactions
+ * and iterators, which then answer LDB_CLOSED until freed, and ending a
+ * transaction invalidates its iterators the same way; so the addon keeps no
+ * lists of children. A child's C resource is freed by its close/abort call
+ * or its finalizer, in any order relative to the database's. Two states are
+ * the addon's own: a db whose close() waits for async work (closing: its
+ * children answer CLOSED at once, ldb_close runs when the last work
+ * completes; ldb_close must not run concurrently with a call on the db or
+ * its children), and a transaction handed to an async commit (its
+ * iterators answer CLOSED without reaching the core, which invalidates
+ * them on the pool thread; closing one meanwhile is deferred until the
+ * commit completes).
  *
  * Handles are type-tagged Externals (see wrap_new in handles.c).
  *
@@ -118,15 +123,14 @@ typedef struct ndb {
   int closing;      /* close() called or handle finalized: ops -> CLOSED */
   int refs;         /* handle + child structs + async works */
   unsigned pending; /* async works using db right now */
-  ntxn *txns;       /* live (not ended) transactions, linked */
-  niter *iters;     /* live (not destroyed) iterators, linked */
 } ndb;
 
 struct ntxn {
   ldb_txn *txn; /* NULL once committed/aborted (or handed to a commit) */
   ndb *db;
-  int refs; /* handle + iterator structs + in-flight commit */
-  ntxn *prev, *next;
+  int refs;       /* handle + iterator structs + in-flight commit */
+  int committing; /* an async commit of txn runs on the pool thread */
+  niter *late;    /* iterators closed meanwhile, freed when it completes */
 };
 
 struct niter {
@@ -134,7 +138,12 @@ struct niter {
   ndb *db;
   ntxn *txn; /* the transaction iterated, or NULL */
   int state; /* 0: not positioned yet, 1: positioned, 2: exhausted */
-  niter *prev, *next;
+  /* Closed or finalized while its transaction's async commit runs (which
+   * invalidates it on the pool thread, so it must not be freed
+   * concurrently): linked into txn->late; orphan: its handle is gone and
+   * the struct is freed with it. */
+  int late, orphan;
+  niter *late_next;
 };
 
 extern const napi_type_tag DB_TAG, TXN_TAG, ITER_TAG;
@@ -152,18 +161,14 @@ ntxn *open_txn(napi_env env, napi_value v);
 
 void db_unref(ndb *d);
 void txn_unref(ntxn *t);
-/* Destroys the live iterators of t (required before t's ldb_txn ends). */
-void txn_destroy_iters(ntxn *t);
-/* Unlinks t from its db's live list (its ldb_txn is ended or handed off). */
-void txn_unlink(ntxn *t);
-/* Runs ldb_close once nothing else uses the db: after close() when the
- * last async work completes. */
-void db_close_if_idle(ndb *d);
+/* Runs ldb_close once the db is closing and no async work uses it; returns
+ * its code (LDB_OK when it did not run). */
+int db_close_if_idle(ndb *d);
 
 /* ---- iterators (iterators.c) --------------------------------------------- */
 
-/* Destroys i's ldb_iter and unlinks it from its db (idempotent). */
-void iter_destroy_resource(niter *i);
+/* After t's async commit: frees the iterators closed meanwhile. */
+void txn_free_late_iters(ntxn *t);
 
 /* ---- reads (reads.c) ----------------------------------------------------- */
 

@@ -2,7 +2,8 @@
  * node/handles.c — database and transaction handles and their lifetimes
  * (see binding.h): wrapping and unwrapping tagged handles, finalizers,
  * open (options from ldb_option_table) and close, transactions, writes,
- * maintenance, and statistics (walked from ldb_stat_table).
+ * maintenance, and statistics (walked from ldb_stat_table). Children need
+ * no tracking: the core invalidates them (binding.h).
  */
 #include "binding.h"
 
@@ -31,45 +32,16 @@ void txn_unref(ntxn *t) {
   db_unref(d);
 }
 
-void txn_unlink(ntxn *t) {
-  if (t->prev) t->prev->next = t->next;
-  else t->db->txns = t->next;
-  if (t->next) t->next->prev = t->prev;
-  t->prev = t->next = NULL;
-}
-
-void txn_destroy_iters(ntxn *t) {
-  niter *i = t->db->iters;
-  while (i) {
-    niter *next = i->next;
-    if (i->txn == t) iter_destroy_resource(i);
-    i = next;
-  }
-}
-
 static void txn_abort_resource(ntxn *t) {
   if (t->txn == NULL) return;
-  txn_destroy_iters(t);
   ldb_txn_abort(t->txn);
   t->txn = NULL;
-  txn_unlink(t);
 }
 
-void db_close_if_idle(ndb *d) {
-  if (!d->closing || d->pending > 0 || d->db == NULL) return;
-  if (ldb_close(d->db) != LDB_BUSY) d->db = NULL;
-}
-
-/* Ends every child resource, then closes the ldb_db unless async work
- * still uses it (then the last completion closes it). Returns ldb_close's
- * code, or LDB_OK. */
-static int db_close_resource(ndb *d) {
-  d->closing = 1;
-  while (d->iters) iter_destroy_resource(d->iters);
-  while (d->txns) txn_abort_resource(d->txns);
-  if (d->pending > 0 || d->db == NULL) return LDB_OK;
-  int rc = ldb_close(d->db);
-  if (rc != LDB_BUSY) d->db = NULL;
+int db_close_if_idle(ndb *d) {
+  if (!d->closing || d->pending > 0 || d->db == NULL) return LDB_OK;
+  int rc = ldb_close(d->db); /* never refuses: the handle is closed */
+  d->db = NULL;
   return rc;
 }
 
@@ -77,7 +49,8 @@ static void db_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   ndb *d = data;
-  db_close_resource(d);
+  d->closing = 1;
+  db_close_if_idle(d);
   db_unref(d);
 }
 
@@ -266,14 +239,15 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-/* close(db): ends open transactions and iterators, then closes.
- * Idempotent. */
+/* close(db): closes the handle; its open transactions and iterators are
+ * invalidated by the core (CLOSED from then on). With async work in flight
+ * ldb_close runs when the last work completes. Idempotent. */
 napi_value js_close(napi_env env, napi_callback_info info) {
   ARGS(1);
   ndb *d = unwrap(env, argv[0], &DB_TAG, "database");
-  if (d == NULL) return NULL;
-  if (d->closing && d->db == NULL) return NULL;
-  int rc = db_close_resource(d);
+  if (d == NULL || d->closing) return NULL;
+  d->closing = 1;
+  int rc = db_close_if_idle(d);
   if (rc != LDB_OK) throw_ldb(env, rc);
   return NULL;
 }
@@ -406,9 +380,6 @@ napi_value js_begin(napi_env env, napi_callback_info info) {
     return NULL;
   }
   d->refs++;
-  t->next = d->txns;
-  if (d->txns) d->txns->prev = t;
-  d->txns = t;
   return obj;
 }
 
@@ -436,21 +407,15 @@ napi_value js_txn_del(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* txnCommit(txn): commit ends the transaction whatever the outcome, so its
- * iterators are destroyed first (the C API requires it). */
+/* txnCommit(txn): ends and frees the transaction whatever the outcome;
+ * its iterators answer CLOSED from then on. */
 napi_value js_txn_commit(napi_env env, napi_callback_info info) {
   ARGS(1);
   ntxn *t = open_txn(env, argv[0]);
   if (t == NULL) return NULL;
-  txn_destroy_iters(t);
   ldb_txn *txn = t->txn;
   t->txn = NULL;
-  txn_unlink(t);
   int rc = ldb_txn_commit(txn);
-  if (rc == LDB_BUSY) {
-    /* cannot happen (iterators were destroyed); do not leak the txn */
-    ldb_txn_abort(txn);
-  }
   if (rc != LDB_OK) throw_ldb(env, rc);
   return NULL;
 }

@@ -9,32 +9,60 @@
 #include <stdlib.h>
 #include <string.h>
 
-void iter_destroy_resource(niter *i) {
-  if (i->it == NULL) return;
+/* Frees i's ldb_iter (also one the core invalidated), or defers that
+ * while its transaction's async commit runs. Idempotent. */
+static void iter_destroy_resource(niter *i) {
+  if (i->it == NULL || i->late) return;
+  ntxn *t = i->txn;
+  if (t != NULL && t->committing) {
+    i->late = 1;
+    i->late_next = t->late;
+    t->late = i;
+    return;
+  }
   ldb_iter_destroy(i->it);
   i->it = NULL;
-  if (i->prev) i->prev->next = i->next;
-  else i->db->iters = i->next;
-  if (i->next) i->next->prev = i->prev;
-  i->prev = i->next = NULL;
+}
+
+static void iter_free(niter *i) {
+  ndb *d = i->db;
+  ntxn *t = i->txn;
+  free(i);
+  if (t) txn_unref(t);
+  db_unref(d);
+}
+
+void txn_free_late_iters(ntxn *t) {
+  niter *i = t->late;
+  t->late = NULL;
+  t->committing = 0;
+  while (i != NULL) {
+    niter *next = i->late_next;
+    ldb_iter_destroy(i->it);
+    i->it = NULL;
+    i->late = 0;
+    if (i->orphan) iter_free(i); /* t stays referenced by the commit */
+    i = next;
+  }
 }
 
 static void iter_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   niter *i = data;
-  ndb *d = i->db;
-  ntxn *t = i->txn;
   iter_destroy_resource(i);
-  free(i);
-  if (t) txn_unref(t);
-  db_unref(d);
+  if (i->late) i->orphan = 1; /* freed by txn_free_late_iters */
+  else iter_free(i);
 }
 
+/* The iterator of a handle, or NULL with CLOSED/TypeError thrown. One
+ * whose db is closing or whose transaction ended (or is being committed on
+ * the thread pool, which invalidates it there) is not passed to the core. */
 static niter *open_iter(napi_env env, napi_value v) {
   niter *i = unwrap(env, v, &ITER_TAG, "iterator");
   if (i == NULL) return NULL;
-  if (i->it == NULL || i->db->closing) {
+  if (i->it == NULL || i->late || i->db->closing ||
+      (i->txn && i->txn->txn == NULL)) {
     throw_closed(env, "iterator");
     return NULL;
   }
@@ -105,9 +133,6 @@ napi_value js_iter_create(napi_env env, napi_callback_info info) {
   }
   d->refs++;
   if (t) t->refs++;
-  i->next = d->iters;
-  if (d->iters) d->iters->prev = i;
-  d->iters = i;
   return obj;
 }
 

@@ -80,7 +80,7 @@ describe(`maintenance and monitoring [${backendName}]`, () => {
     // every sample line is `name{labels} value`
     for (const line of t.trim().split('\n')) {
       if (line.startsWith('#')) continue;
-      ok(/^lightningdb_[a-z_]+(\{le="[^"]+"\})? [-+0-9.eInfa]+$/.test(line), `sample line: ${line}`);
+      ok(/^lightningdb_[a-z0-9_]+(\{le="[^"]+"\})? [-+0-9.eInfa]+$/.test(line), `sample line: ${line}`);
     }
     ok(/lightningdb_gets_total [1-9]/.test(t), 'counts the get');
     ok(t.includes('lightningdb_get_latency_seconds_bucket{le="+Inf"}'));
