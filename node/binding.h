@@ -191,7 +191,7 @@ typedef struct read_buf {
 /* The env's read buffer, created on first use; NULL with an error thrown. */
 read_buf *read_buf_get(napi_env env);
 
-/* ---- exported functions --------------------------------------------------- */
+/* ---- exported functions --- */
 
 /* handles.c */
 napi_value js_open(napi_env env, napi_callback_info info);

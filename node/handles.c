@@ -15,7 +15,7 @@ const napi_type_tag DB_TAG = {0x4c444244425f5441ULL, 0x9e3779b97f4a7c15ULL};
 const napi_type_tag TXN_TAG = {0x4c444254584e5f54ULL, 0xc2b2ae3d27d4eb4fULL};
 const napi_type_tag ITER_TAG = {0x4c44424954455254ULL, 0x165667b19e3779f9ULL};
 
-/* ---- lifetimes ------------------------------------------------------------ */
+/* ---- lifetimes --- */
 
 void db_unref(ndb *d) {
   if (--d->refs > 0) return;
@@ -62,7 +62,7 @@ static void txn_finalize(napi_env env, void *data, void *hint) {
   txn_unref(t);
 }
 
-/* ---- handles -------------------------------------------------------------- */
+/* ---- handles --- */
 
 /* Handles are tagged Externals: checking an External's type tag and
  * reading its pointer are plain C++ field reads in Node, where a wrapped
@@ -132,7 +132,7 @@ ntxn *open_txn(napi_env env, napi_value v) {
   return t;
 }
 
-/* ---- opening and closing -------------------------------------------------- */
+/* ---- opening and closing --- */
 
 /* Sets one option from a JS value: a string through ldb_options_set_string
  * (an enum's name, "true"/"false", a decimal number), a number or boolean
@@ -167,8 +167,8 @@ static int set_option(napi_env env, ldb_options *o, const ldb_option_info *row,
     /* 2^64 and above, negatives, fractions and NaN have no uint64_t */
     if (!(d >= 0) || d >= 18446744073709551616.0 || d != (double)(uint64_t)d) {
       snprintf(msg, sizeof msg,
-               "option %s must be a non-negative integer, got %g",
-               row->js_name, d);
+               "option %s must be a non-negative integer, got %g", row->js_name,
+               d);
       throw_code(env, "INVALID_ARGUMENT", msg);
       return -1;
     }
@@ -252,7 +252,7 @@ napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ---- writes --------------------------------------------------------------- */
+/* ---- writes --- */
 
 napi_value js_put(napi_env env, napi_callback_info info) {
   ARGS(3);
@@ -347,7 +347,7 @@ napi_value js_write(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ---- transactions --------------------------------------------------------- */
+/* ---- transactions --- */
 
 /* begin(db, readOnly): a transaction handle. */
 napi_value js_begin(napi_env env, napi_callback_info info) {
@@ -429,7 +429,7 @@ napi_value js_txn_abort(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ---- maintenance ---------------------------------------------------------- */
+/* ---- maintenance --- */
 
 typedef int (*db_fn)(ldb_db *);
 
@@ -465,7 +465,7 @@ napi_value js_backup(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ---- statistics ----------------------------------------------------------- */
+/* ---- statistics --- */
 
 /* The field of row in s, as the table describes it (every field is a
  * uint64_t, histograms arrays of LDB_HIST_BUCKETS). */

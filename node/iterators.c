@@ -51,8 +51,10 @@ static void iter_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   niter *i = data;
   iter_destroy_resource(i);
-  if (i->late) i->orphan = 1; /* freed by txn_free_late_iters */
-  else iter_free(i);
+  if (i->late)
+    i->orphan = 1; /* freed by txn_free_late_iters */
+  else
+    iter_free(i);
 }
 
 /* The iterator of a handle, or NULL with CLOSED/TypeError thrown. One
@@ -151,9 +153,12 @@ napi_value js_iter_seek(napi_env env, napi_callback_info info) {
     if (get_bytes(env, argv[1], "key", &k, &kl)) return NULL;
     rc = ldb_iter_seek(i->it, k, kl);
   }
-  if (rc == LDB_OK) i->state = 1;
-  else if (rc == LDB_NOTFOUND) i->state = 2;
-  else throw_ldb(env, rc);
+  if (rc == LDB_OK)
+    i->state = 1;
+  else if (rc == LDB_NOTFOUND)
+    i->state = 2;
+  else
+    throw_ldb(env, rc);
   return NULL;
 }
 
@@ -195,11 +200,13 @@ napi_value js_iter_next(napi_env env, napi_callback_info info) {
   int rc;
   if (i->state == 0) {
     rc = ldb_iter_first(i->it);
-    if (rc == LDB_NOTFOUND) i->state = 2;
+    if (rc == LDB_NOTFOUND)
+      i->state = 2;
     else if (rc != LDB_OK) {
       throw_ldb(env, rc);
       return NULL;
-    } else i->state = 1;
+    } else
+      i->state = 1;
   }
   if (i->state == 2) {
     NAPI_OK(env, napi_get_null(env, &out));

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- errors --------------------------------------------------------------- */
+/* ---- errors --- */
 
 void throw_napi(napi_env env, const char *what) {
   bool pending = false;
@@ -60,7 +60,7 @@ void throw_closed(napi_env env, const char *what) {
   throw_code(env, "CLOSED", msg);
 }
 
-/* ---- arguments ------------------------------------------------------------ */
+/* ---- arguments --- */
 
 static const uint8_t empty_bytes[1] = {0};
 
@@ -72,8 +72,7 @@ int get_bytes(napi_env env, napi_value v, const char *what, const void **data,
   /* napi_get_typedarray_info itself refuses a non-TypedArray
    * (napi_invalid_arg, no exception), so no separate napi_is_typedarray on
    * this hot path */
-  if (napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) !=
-          napi_ok ||
+  if (napi_get_typedarray_info(env, v, &type, &n, &p, NULL, NULL) != napi_ok ||
       (type != napi_uint8_array && type != napi_uint8_clamped_array)) {
     char msg[96];
     snprintf(msg, sizeof msg, "%s must be a Uint8Array or Buffer", what);
@@ -130,7 +129,7 @@ napi_value undefined(napi_env env) {
   return u;
 }
 
-/* ---- the contract tables -------------------------------------------------- */
+/* ---- the contract tables --- */
 
 /* Sets obj[name] to a string (NULL: null) or a number. 0, or -1 thrown. */
 static int set_str(napi_env env, napi_value obj, const char *name,
@@ -211,12 +210,12 @@ static napi_value js_contract(napi_env env, napi_callback_info info) {
 static napi_value js_version(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
-  NAPI_OK(env, napi_create_string_utf8(env, ldb_version(), NAPI_AUTO_LENGTH,
-                                       &v));
+  NAPI_OK(env,
+          napi_create_string_utf8(env, ldb_version(), NAPI_AUTO_LENGTH, &v));
   return v;
 }
 
-/* ---- module --------------------------------------------------------------- */
+/* ---- module --- */
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {

@@ -71,12 +71,12 @@ napi_value js_read_buffer(napi_env env, napi_callback_info info) {
 
 typedef int (*get_buf_fn)(void *h, const void *k, size_t kl, void *buf,
                           size_t cap, size_t *len);
-static int db_get_buf(void *h, const void *k, size_t kl, void *buf,
-                      size_t cap, size_t *len) {
+static int db_get_buf(void *h, const void *k, size_t kl, void *buf, size_t cap,
+                      size_t *len) {
   return ldb_get_buf(h, k, kl, buf, cap, len);
 }
-static int txn_get_buf(void *h, const void *k, size_t kl, void *buf,
-                       size_t cap, size_t *len) {
+static int txn_get_buf(void *h, const void *k, size_t kl, void *buf, size_t cap,
+                       size_t *len) {
   return ldb_txn_get_buf(h, k, kl, buf, cap, len);
 }
 
@@ -126,8 +126,8 @@ static int key_arg(napi_env env, read_buf *rb, napi_value v, const void **k,
 
 /* The value's length in the read buffer when it is at most
  * READ_INLINE_MAX bytes, -1 when absent, or a new Buffer. */
-static napi_value read_into(napi_env env, read_buf *rb, get_buf_fn fn,
-                            void *h, const void *k, size_t kl) {
+static napi_value read_into(napi_env env, read_buf *rb, get_buf_fn fn, void *h,
+                            const void *k, size_t kl) {
   size_t len = 0;
   napi_value out;
   int rc = fn(h, k, kl, rb->data, READ_INLINE_MAX, &len);
