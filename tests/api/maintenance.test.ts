@@ -1,7 +1,7 @@
 /* maintenance.test.ts — flush, checkpoint, check, backup, metrics,
  * metricsText and healthCheck. */
 import {
-  backendName, cleanup, deepEqual, equal, ok, openDb, pattern, text, throwsCode, tmpName,
+  backendName, cleanup, deepEqual, equal, ok, openDb, pattern, text, thrown, throwsCode, tmpName,
 } from './backend.js';
 
 describe(`maintenance and monitoring [${backendName}]`, () => {
@@ -31,6 +31,12 @@ describe(`maintenance and monitoring [${backendName}]`, () => {
     const copy = openDb(dest);
     deepEqual([...copy.scan()].map(([k, v]) => [text(k), text(v)]), [['a', '1'], ['b', '2']]);
     copy.check();
+    // a target that holds a database is refused: INVALID_ARGUMENT, or BUSY
+    // while it is open where the store locks (the core checks under the
+    // target's lock)
+    const e = thrown(() => db.backup(dest)) as { code?: string };
+    ok(e.code === 'BUSY' || e.code === 'INVALID_ARGUMENT', `backup onto an open database: ${e.code}`);
+    copy.close();
     throwsCode(() => db.backup(dest), 'INVALID_ARGUMENT');
   });
 
