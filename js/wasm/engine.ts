@@ -10,21 +10,25 @@
  * Uint8Arrays never alias the heap, which may move when it grows.
  *
  * Threads: there are none; the C engine runs with background_checkpoint = 0.
- * Checkpoints run in bounded steps inside commits; additionally, after
- * writes, a timer (syncIntervalMs, default 100 ms) syncs the log in
- * NORMAL mode and runs pending checkpoint steps a slice at a time, so
- * an idle database still becomes durable and compact.
+ * Checkpoints run in bounded steps inside commits; idle maintenance (the
+ * NORMAL-mode log sync that falls due, pending checkpoint steps) is one
+ * core call, ldb_maintain(), and this file owns only its timer: after a
+ * write it calls ldb_maintain and sleeps for as long as the core says.
+ *
+ * The contract (option names, statistics, error codes) is the core's:
+ * options are set by name with ldb_options_set_string, statistics and error
+ * names come from the core's tables (module.ts: contractOf).
  */
 import type {
   Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
-import { HIST_BUCKETS, LdbModule, OPT, OPT_COUNT, STATS_FIELDS } from './module.js';
+import { type Contract, contractOf, type LdbModule } from './module.js';
 import type { PageStore } from './stores/types.js';
 
-const CODE_NAMES = ['OK', 'NOT_FOUND', 'CONFLICT', 'BUSY', 'CORRUPT', 'IO', 'FULL', 'NO_MEMORY',
-  'INVALID_ARGUMENT', 'CLOSED', 'READ_ONLY', 'INTERNAL'];
 const LDB_NOTFOUND = 1;
 const LDB_BUSY = 3;
+/** ldb_maintain's "nothing pending" (UINT32_MAX). */
+const MAINTAIN_IDLE = 0xffffffff;
 
 /** The error every engine method throws: `code` is the stable name. */
 export class WasmEngineError extends Error {
@@ -46,10 +50,13 @@ const utf8enc = new TextEncoder();
 /** Heap access and scratch buffers of one module instance. */
 class Heap {
   readonly outs: number;
-  /** Wraps bytes copied out of the heap (Node: as Buffer). */
-  wrap: (b: Uint8Array) => Uint8Array = (b) => b;
+  readonly contract: Contract;
+  /** Copies bytes out of the heap into memory of their own (Node: a
+   * Buffer, small ones from Node's pool). */
+  copy: (b: Uint8Array) => Uint8Array = (b) => b.slice();
   private bufs: Array<{ ptr: number; cap: number }> = [];
   constructor(readonly m: LdbModule) {
+    this.contract = contractOf(m);
     this.outs = this.alloc(64);
     for (let i = 0; i < 3; i++) this.bufs.push({ ptr: this.alloc(4096), cap: 4096 });
   }
@@ -103,8 +110,11 @@ class Heap {
     this.m.HEAPU8[p + b.length] = 0;
     return p;
   }
+  codeName(rc: number): string {
+    return this.contract.codeNames[rc] ?? 'INTERNAL';
+  }
   error(rc: number): WasmEngineError {
-    const code = CODE_NAMES[rc] ?? 'INTERNAL';
+    const code = this.codeName(rc);
     const msg = this.cstr(this.m._ldb_errmsg(0)) || this.cstr(this.m._ldb_strerror(rc));
     return new WasmEngineError(code, msg);
   }
@@ -129,15 +139,23 @@ export class WasmEngine implements Engine {
   private nextSid = 1;
   private readonly slots = new Map<string, StoreSlot>();
 
-  /** wrap: applied to every key/value returned (Node passes a Buffer view
-   * maker so values are Buffers, as from the native engine). */
-  constructor(readonly module: LdbModule, private readonly resolve: StoreResolver, wrap?: (b: Uint8Array) => Uint8Array) {
+  /** copy: makes every key/value returned, a copy of its bytes in the
+   * heap (Node passes Buffer.from so they are Buffers, as from the native
+   * engine); the default is Uint8Array.prototype.slice. */
+  constructor(readonly module: LdbModule, private readonly resolve: StoreResolver, copy?: (b: Uint8Array) => Uint8Array) {
     this.heap = new Heap(module);
-    if (wrap) this.heap.wrap = wrap;
+    if (copy) this.heap.copy = copy;
   }
 
   version(): string {
     return this.heap.cstr(this.module._ldb_version());
+  }
+
+  /** Bytes of this engine's WebAssembly heap allocated now (page caches,
+   * memtables, scratch buffers of every database it opened). A memory
+   * diagnostic: the heap itself (module.HEAPU8.length) only ever grows. */
+  heapBytes(): number {
+    return this.module._ldbw_heap_bytes();
   }
 
   /** Registers a JS store with the module and wraps it in a C store. */
@@ -172,35 +190,31 @@ export class WasmEngine implements Engine {
     const slot = this.slots.get(path);
     if (!slot || --slot.refs > 0) return;
     this.slots.delete(path);
-    this.module._ldbw_store_destroy(slot.cstore);
+    this.module._ldb_store_destroy(slot.cstore);
   }
 
+  /** Opens `path` with every option given set by its name in the core's
+   * option table (ldb_options_set_string: an unknown name or a value out of
+   * range is INVALID_ARGUMENT with the allowed range). */
   open(path: string, options: EngineOpenOptions): EngineDb {
     const m = this.module;
     const h = this.heap;
     const slot = this.acquire(path);
-    const opts = h.alloc(8 * OPT_COUNT);
+    const opts = m._ldbw_options_new();
     const pathPtr = h.newCStr(path);
     try {
-      const f64 = new Float64Array(m.HEAPU8.buffer, opts, OPT_COUNT);
-      f64.fill(NaN);
-      const set = (k: keyof typeof OPT, v: number | boolean | undefined) => {
-        if (v !== undefined) f64[OPT[k]] = typeof v === 'boolean' ? Number(v) : v;
-      };
-      set('pageSize', options.pageSize);
-      set('cacheSize', options.cacheSize);
-      set('compression', options.compression);
-      set('compressionLevel', options.compressionLevel);
-      set('syncMode', options.syncMode);
-      set('syncIntervalMs', options.syncIntervalMs);
-      set('createIfMissing', options.createIfMissing);
-      set('errorIfExists', options.errorIfExists);
-      set('readOnly', options.readOnly);
-      set('memtableSize', options.memtableSize);
-      set('maxActiveTransactions', options.maxActiveTransactions);
-      const rc = m._ldbw_open(pathPtr, slot.cstore, opts, h.outs);
-      if (rc !== 0) throw h.error(rc);
-      return new WasmDb(this, path, slot.store, h.u32(h.outs), options);
+      if (!opts) throw new WasmEngineError('NO_MEMORY', 'cannot allocate options in the WebAssembly heap');
+      for (const [name, value] of Object.entries(options)) {
+        if (value === undefined) continue;
+        const n = h.newCStr(name);
+        const v = h.newCStr(String(value));
+        const rc = m._ldb_options_set_string(opts, n, v);
+        m._free(n);
+        m._free(v);
+        h.check(rc);
+      }
+      h.check(m._ldbw_open(pathPtr, slot.cstore, opts, h.outs));
+      return new WasmDb(this, path, slot.store, h.u32(h.outs));
     } catch (e) {
       this.releaseSlot(path);
       throw e;
@@ -231,9 +245,28 @@ export class WasmEngine implements Engine {
     try {
       this.heap.check(this.module._ldb_backup_to_store(db, cs));
     } finally {
-      this.module._ldbw_store_destroy(cs);
+      this.module._ldb_store_destroy(cs);
     }
   }
+}
+
+/** Splits an ldb_iter_read chunk ([u32 klen][u32 vlen][key][value]...) at
+ * heap[start, end) into `count` entries, each key and value a copy. */
+function splitChunk(heap: Uint8Array, start: number, end: number, count: number,
+  copy: (b: Uint8Array) => Uint8Array): Array<[Uint8Array, Uint8Array]> {
+  const out: Array<[Uint8Array, Uint8Array]> = new Array(count);
+  let off = start;
+  for (let i = 0; i < count; i++) {
+    // lengths read byte by byte: cheaper than a DataView per chunk here
+    const kl = (heap[off]! | (heap[off + 1]! << 8) | (heap[off + 2]! << 16) | (heap[off + 3]! << 24)) >>> 0;
+    const vl = (heap[off + 4]! | (heap[off + 5]! << 8) | (heap[off + 6]! << 16) | (heap[off + 7]! << 24)) >>> 0;
+    const k0 = off + 8;
+    const v0 = k0 + kl;
+    off = v0 + vl;
+    if (off > end) throw new WasmEngineError('INTERNAL', 'iterator chunk is truncated');
+    out[i] = [copy(heap.subarray(k0, v0)), copy(heap.subarray(v0, off))];
+  }
+  return out;
 }
 
 /** Initial size of the iterator read buffer (scratch 2). */
@@ -257,11 +290,11 @@ class WasmIter implements EngineIterator {
     if (rc !== 0 && rc !== LDB_NOTFOUND) throw this.h.error(rc);
   }
 
-  /** One ldb_iter_read into the heap read buffer per chunk, then ONE copy
-   * of the used bytes out of the heap (the heap may move on the next
-   * allocation, so nothing returned may alias it); entries are subarray
-   * views of that copy (wrapped once, so in Node they are Buffers). No
-   * per-entry call crosses the wasm boundary and no per-entry copy is made. */
+  /** One ldb_iter_read into the heap read buffer per chunk (no per-entry
+   * call crosses the wasm boundary), then each key and each value is copied
+   * out of the heap on its own: the heap may move on the next allocation,
+   * and an entry handed to the user must not keep other entries' bytes
+   * alive or visible through its .buffer. */
   next(max: number): Array<[Uint8Array, Uint8Array]> {
     if (!this.ptr) throw closedError('iterator');
     if (!this.positioned) this.seek();
@@ -291,20 +324,7 @@ class WasmIter implements EngineIterator {
       }
       if (used > cap) throw new WasmEngineError('INTERNAL', 'iterator chunk exceeds its buffer');
       // Re-read HEAPU8 after the call: it may have grown the memory.
-      const chunk = h.wrap(m.HEAPU8.slice(buf, buf + used));
-      const out: Array<[Uint8Array, Uint8Array]> = new Array(count);
-      let off = 0;
-      for (let i = 0; i < count; i++) {
-        // lengths read byte by byte: cheaper than a DataView per chunk here
-        const kl = (chunk[off]! | (chunk[off + 1]! << 8) | (chunk[off + 2]! << 16) | (chunk[off + 3]! << 24)) >>> 0;
-        const vl = (chunk[off + 4]! | (chunk[off + 5]! << 8) | (chunk[off + 6]! << 16) | (chunk[off + 7]! << 24)) >>> 0;
-        const k0 = off + 8;
-        const v0 = k0 + kl;
-        off = v0 + vl;
-        if (off > used) throw new WasmEngineError('INTERNAL', 'iterator chunk is truncated');
-        out[i] = [chunk.subarray(k0, v0), chunk.subarray(v0, off)];
-      }
-      return out;
+      return splitChunk(m.HEAPU8, buf, buf + used, count, h.copy);
     }
   }
 
@@ -339,7 +359,7 @@ function readValue(h: Heap, call: (buf: number, cap: number) => number): Uint8Ar
     if (rc === LDB_NOTFOUND) return undefined;
     if (rc !== 0) throw h.error(rc);
     const len = h.u32(h.outs + 8);
-    if (len <= cap) return h.wrap(h.m.HEAPU8.slice(buf, buf + len));
+    if (len <= cap) return h.copy(h.m.HEAPU8.subarray(buf, buf + len));
     h.scratch(1, len);
   }
 }
@@ -416,19 +436,14 @@ class WasmDb implements EngineDb {
   readonly txns = new Set<WasmTxn>();
   private readonly iters = new Set<WasmIter>();
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private readonly interval: number;
-  private readonly normal: boolean;
 
   constructor(
     private readonly engine: WasmEngine,
     private readonly path: string,
     readonly store: PageStore,
     public ptr: number,
-    options: EngineOpenOptions,
   ) {
     this.h = engine.heap;
-    this.interval = options.syncIntervalMs ?? 100;
-    this.normal = (options.syncMode ?? 1) === 1;
   }
 
   live(): number {
@@ -436,25 +451,25 @@ class WasmDb implements EngineDb {
     return this.ptr;
   }
 
-  /** After a write: schedule the idle-time log sync / checkpoint steps. */
+  /** After a write: idle maintenance is due soon (ldb_maintain says when). */
   wrote(): void {
-    if (this.timer || !this.ptr) return;
-    this.timer = setTimeout(() => this.maintain(), this.interval);
+    if (!this.timer && this.ptr) this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => this.maintain(), ms);
     (this.timer as { unref?: () => void }).unref?.();
   }
 
   private maintain(): void {
     this.timer = null;
     if (!this.ptr) return;
-    const m = this.h.m;
+    const h = this.h;
     // Errors here have no caller; the next operation meets the same store
     // condition and reports it, and stats().backgroundError shows it.
-    if (this.normal) m._ldb_flush(this.ptr);
-    const rc = m._ldbw_checkpoint_step(this.ptr, 512, this.h.outs + 16);
-    if (rc === 0 && this.h.u32(this.h.outs + 16)) {
-      this.timer = setTimeout(() => this.maintain(), 0);
-      (this.timer as { unref?: () => void }).unref?.();
-    }
+    if (h.m._ldb_maintain(this.ptr, 0, h.outs + 16) !== 0) return;
+    const next = h.u32(h.outs + 16);
+    if (next !== MAINTAIN_IDLE) this.schedule(next);
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -530,7 +545,7 @@ class WasmDb implements EngineDb {
   }
   checkpointStep(budget: number): boolean {
     const h = this.h;
-    h.check(h.m._ldbw_checkpoint_step(this.live(), budget >>> 0, h.outs + 16));
+    h.check(h.m._ldb_checkpoint_step(this.live(), budget >>> 0, h.outs + 16));
     return h.u32(h.outs + 16) !== 0;
   }
   check(): void {
@@ -539,23 +554,47 @@ class WasmDb implements EngineDb {
   backup(path: string): void {
     this.engine.backupTo(this.live(), path);
   }
+  /** Every row of the core's statistics table, by its JS name: a number per
+   * counter or gauge, an array of bucket counts per histogram; the
+   * background error as its code name. */
   stats(): EngineStats {
     const h = this.h;
     const m = h.m;
-    const n = m._ldbw_stats_count();
+    const { stats: layout, statsDoubles: n } = h.contract;
     const p = h.alloc(8 * n);
     try {
-      h.check(m._ldbw_stats(this.live(), p));
+      h.check(m._ldbw_stats(this.live(), p, n));
       const f = new Float64Array(m.HEAPU8.buffer, p, n).slice();
       const s: Record<string, unknown> = {};
-      STATS_FIELDS.forEach((name, i) => (s[name] = f[i]));
-      s.backgroundError = CODE_NAMES[f[STATS_FIELDS.indexOf('backgroundError')] ?? 11] ?? 'INTERNAL';
-      const base = STATS_FIELDS.length;
-      s.getLatency = Array.from(f.subarray(base, base + HIST_BUCKETS));
-      s.commitLatency = Array.from(f.subarray(base + HIST_BUCKETS, base + 2 * HIST_BUCKETS));
+      let at = 0;
+      for (const [name, width] of layout) {
+        s[name] = width === 1 ? f[at] : Array.from(f.subarray(at, at + width));
+        at += width;
+      }
+      s.backgroundError = h.codeName(s.backgroundError as number);
       return s as unknown as EngineStats;
     } finally {
       m._free(p);
+    }
+  }
+  /** The Prometheus text exposition of the statistics, by the core
+   * (ldb_stats_prometheus); `labels` is added to every sample. */
+  prometheus(labels = ''): string {
+    const h = this.h;
+    const m = h.m;
+    const db = this.live();
+    const l = h.newCStr(labels);
+    try {
+      for (;;) {
+        const cap = h.cap(2);
+        const buf = h.scratch(2, cap);
+        h.check(m._ldbw_stats_prometheus(db, l, buf, cap, h.outs + 16));
+        const len = h.u32(h.outs + 16);
+        if (len < cap) return utf8.decode(m.HEAPU8.subarray(buf, buf + len));
+        h.scratch(2, len + 1);
+      }
+    } finally {
+      m._free(l);
     }
   }
   close(): void {

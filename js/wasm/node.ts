@@ -63,7 +63,7 @@ function makeEngine(kind: WasmNodeStore): Promise<WasmEngine> {
             memoryStores.set(key, s);
           }
           return s;
-        }, (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
+        }, (b) => Buffer.from(b)),
     );
     engines.set(kind, e);
   }

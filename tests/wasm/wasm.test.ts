@@ -160,7 +160,7 @@ describe('wasm: heap', () => {
     // at any moment depends on where the checkpoint cycle is).
     const used = () => {
       db.checkpoint();
-      return engine.module._ldbw_heap_used();
+      return engine.heapBytes();
     };
     const before = used();
     for (let r = 3; r < 13; r++) round(r);
