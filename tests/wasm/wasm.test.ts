@@ -10,6 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { Database } from '../../js/database.js';
 import { LightningDbError } from '../../js/errors.js';
 import { WasmEngine } from '../../js/wasm/engine.js';
@@ -292,4 +294,99 @@ describe('wasm: portability with the native build', () => {
       back.close();
     });
   }
+});
+
+describe('wasm: the core contract', () => {
+  it('options are set by their names in the core table; a bad one is INVALID_ARGUMENT naming it', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:opts'));
+    const codeOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return [(e as { code?: string }).code, (e as Error).message] as const;
+      }
+      return [undefined, ''] as const;
+    };
+    const [c1, m1] = codeOf(() => engine.open('opts', { pageSize: 1000 }));
+    assert.equal(c1, 'INVALID_ARGUMENT');
+    assert.match(m1, /page/i);
+    const [c2, m2] = codeOf(() => engine.open('opts', { noSuchOption: 1 } as never));
+    assert.equal(c2, 'INVALID_ARGUMENT');
+    assert.match(m2, /noSuchOption/);
+    const db = engine.open('opts', { pageSize: 8192, syncMode: 2, cacheSize: 1 << 20 });
+    const s = db.stats() as unknown as Record<string, unknown>;
+    assert.equal(s.pageSize, 8192);
+    assert.equal(s.cacheCapacity, 1 << 20);
+    db.close();
+  });
+
+  it('stats() has one entry per row of the core table, histograms as bucket arrays', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:stats'));
+    const db = engine.open('stats', {});
+    db.put(b('k'), b('v'));
+    db.get(b('k'));
+    db.get(b('missing'));
+    const s = db.stats() as unknown as Record<string, unknown>;
+    const names = engine.heap.contract.stats.map(([name]) => name);
+    assert.deepEqual(Object.keys(s).sort(), [...names].sort());
+    assert.equal(s.gets, 2);
+    assert.equal(s.puts, 1);
+    for (const [name, width] of engine.heap.contract.stats) {
+      if (width > 1) assert.ok(Array.isArray(s[name]) && (s[name] as number[]).length === width, name);
+      else assert.ok(typeof s[name] === 'number' || typeof s[name] === 'string', name);
+    }
+    db.close();
+  });
+
+  it('error names come from the core: every code of ldb_error_table has a distinct name', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:codes'));
+    const names = engine.heap.contract.codeNames;
+    assert.equal(names[0], 'OK');
+    assert.equal(names[1], 'NOT_FOUND');
+    assert.equal(new Set(names).size, names.length);
+    assert.ok(names.every((n) => /^[A-Z_]+$/.test(n)), names.join(','));
+  });
+
+  it('metricsText is the core exposition (ldb_stats_prometheus), with the counters of what ran', async () => {
+    const db = await openWasm(dir(), { store: 'memory' });
+    db.putBatch(Array.from({ length: 100 }, (_, i): [string, string] => [`k${i}`, 'v']));
+    for (let i = 0; i < 7; i++) db.get(`k${i}`);
+    const text = db.metricsText();
+    assert.match(text, /^# HELP lightningdb_gets_total /m);
+    assert.match(text, /^# TYPE lightningdb_gets_total counter$/m);
+    assert.match(text, /^lightningdb_gets_total(\{[^}]*\})? 7$/m);
+    assert.match(text, /^lightningdb_puts_total(\{[^}]*\})? 100$/m);
+    db.close();
+  });
+});
+
+describe('wasm: scan results own their bytes (issue 9)', () => {
+  it("a key from a scan does not hold its neighbour's value in its .buffer", async () => {
+    const db = await openWasm(dir(), { store: 'memory' });
+    db.put('a', 'x');
+    db.put('b', Buffer.from(value(1, 60000)));
+    const key = [...db.keys()][0]!;
+    assert.equal(String(key), 'a');
+    assert.ok(key.buffer.byteLength < 60000, `the key's buffer is ${key.buffer.byteLength} bytes`);
+    const [k, v] = [...db.scan()][1]!;
+    assert.ok(k.buffer !== v.buffer || v.buffer.byteLength < 60000, 'a key shares the buffer of its 60 kB value');
+    db.close();
+  });
+
+  it('keeping the keys of a large-value scan keeps little memory alive', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const db = await openWasm(dir(), { store: 'memory', cacheSize: 4 << 20 });
+    for (let i = 0; i < 3000; i += 100)
+      db.putBatch(Array.from({ length: 100 }, (_, j): [string, Buffer] => [`k${String(i + j).padStart(6, '0')}`, Buffer.from(value(i + j, 4096))]));
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    const kept = [...db.keys()];
+    gc();
+    const retained = process.memoryUsage().arrayBuffers - before;
+    assert.equal(kept.length, 3000);
+    // 3000 keys of 7 bytes; the 12 MB of values scanned must be collectable.
+    assert.ok(retained < 2 << 20, `keeping 3000 keys retains ${retained} bytes`);
+    db.close();
+  });
 });
