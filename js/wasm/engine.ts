@@ -22,6 +22,7 @@
 import type {
   Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
+import { type ByteView, ChunkDecoder } from '../chunk.js';
 import { type Contract, contractOf, type LdbModule } from './module.js';
 import type { PageStore } from './stores/types.js';
 
@@ -51,9 +52,10 @@ const utf8enc = new TextEncoder();
 class Heap {
   readonly outs: number;
   readonly contract: Contract;
-  /** Copies bytes out of the heap into memory of their own (Node: a
-   * Buffer, small ones from Node's pool). */
-  copy: (b: Uint8Array) => Uint8Array = (b) => b.slice();
+  /** Makes the Uint8Array handed to users (Node: a Buffer). */
+  view: ByteView = (ab, off, n) => new Uint8Array(ab, off, n);
+  /** The iterator-chunk decoder (js/chunk.ts), over `view`. */
+  chunks = new ChunkDecoder();
   private bufs: Array<{ ptr: number; cap: number }> = [];
   constructor(readonly m: LdbModule) {
     this.contract = contractOf(m);
@@ -139,12 +141,15 @@ export class WasmEngine implements Engine {
   private nextSid = 1;
   private readonly slots = new Map<string, StoreSlot>();
 
-  /** copy: makes every key/value returned, a copy of its bytes in the
-   * heap (Node passes Buffer.from so they are Buffers, as from the native
-   * engine); the default is Uint8Array.prototype.slice. */
-  constructor(readonly module: LdbModule, private readonly resolve: StoreResolver, copy?: (b: Uint8Array) => Uint8Array) {
+  /** view: makes every key/value returned over its bytes, copied out of
+   * the heap (Node passes a Buffer maker so they are Buffers, as from the
+   * native engine); default: a Uint8Array. */
+  constructor(readonly module: LdbModule, private readonly resolve: StoreResolver, view?: ByteView) {
     this.heap = new Heap(module);
-    if (copy) this.heap.copy = copy;
+    if (view) {
+      this.heap.view = view;
+      this.heap.chunks = new ChunkDecoder(view);
+    }
   }
 
   version(): string {
@@ -250,25 +255,6 @@ export class WasmEngine implements Engine {
   }
 }
 
-/** Splits an ldb_iter_read chunk ([u32 klen][u32 vlen][key][value]...) at
- * heap[start, end) into `count` entries, each key and value a copy. */
-function splitChunk(heap: Uint8Array, start: number, end: number, count: number,
-  copy: (b: Uint8Array) => Uint8Array): Array<[Uint8Array, Uint8Array]> {
-  const out: Array<[Uint8Array, Uint8Array]> = new Array(count);
-  let off = start;
-  for (let i = 0; i < count; i++) {
-    // lengths read byte by byte: cheaper than a DataView per chunk here
-    const kl = (heap[off]! | (heap[off + 1]! << 8) | (heap[off + 2]! << 16) | (heap[off + 3]! << 24)) >>> 0;
-    const vl = (heap[off + 4]! | (heap[off + 5]! << 8) | (heap[off + 6]! << 16) | (heap[off + 7]! << 24)) >>> 0;
-    const k0 = off + 8;
-    const v0 = k0 + kl;
-    off = v0 + vl;
-    if (off > end) throw new WasmEngineError('INTERNAL', 'iterator chunk is truncated');
-    out[i] = [copy(heap.subarray(k0, v0)), copy(heap.subarray(v0, off))];
-  }
-  return out;
-}
-
 /** Initial size of the iterator read buffer (scratch 2). */
 const ITER_BUF = 64 << 10;
 
@@ -291,10 +277,9 @@ class WasmIter implements EngineIterator {
   }
 
   /** One ldb_iter_read into the heap read buffer per chunk (no per-entry
-   * call crosses the wasm boundary), then each key and each value is copied
-   * out of the heap on its own: the heap may move on the next allocation,
-   * and an entry handed to the user must not keep other entries' bytes
-   * alive or visible through its .buffer. */
+   * call crosses the wasm boundary), decoded by js/chunk.ts, which copies
+   * every key and value out of the heap (it moves when it grows) so that no
+   * entry keeps another's bytes alive or visible through its .buffer. */
   next(max: number): Array<[Uint8Array, Uint8Array]> {
     if (!this.ptr) throw closedError('iterator');
     if (!this.positioned) this.seek();
@@ -324,7 +309,9 @@ class WasmIter implements EngineIterator {
       }
       if (used > cap) throw new WasmEngineError('INTERNAL', 'iterator chunk exceeds its buffer');
       // Re-read HEAPU8 after the call: it may have grown the memory.
-      return splitChunk(m.HEAPU8, buf, buf + used, count, h.copy);
+      const entries = h.chunks.decode(m.HEAPU8, buf, buf + used);
+      if (entries.length !== count) throw new WasmEngineError('INTERNAL', `iterator chunk holds ${entries.length} entries, not ${count}`);
+      return entries;
     }
   }
 
@@ -359,7 +346,7 @@ function readValue(h: Heap, call: (buf: number, cap: number) => number): Uint8Ar
     if (rc === LDB_NOTFOUND) return undefined;
     if (rc !== 0) throw h.error(rc);
     const len = h.u32(h.outs + 8);
-    if (len <= cap) return h.copy(h.m.HEAPU8.subarray(buf, buf + len));
+    if (len <= cap) return h.view(h.m.HEAPU8.slice(buf, buf + len).buffer, 0, len);
     h.scratch(1, len);
   }
 }

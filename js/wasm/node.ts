@@ -63,7 +63,7 @@ function makeEngine(kind: WasmNodeStore): Promise<WasmEngine> {
             memoryStores.set(key, s);
           }
           return s;
-        }, (b) => Buffer.from(b)),
+        }, (ab, off, n) => Buffer.from(ab, off, n)),
     );
     engines.set(kind, e);
   }

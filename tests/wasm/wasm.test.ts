@@ -360,19 +360,7 @@ describe('wasm: the core contract', () => {
   });
 });
 
-describe('wasm: scan results own their bytes (issue 9)', () => {
-  it("a key from a scan does not hold its neighbour's value in its .buffer", async () => {
-    const db = await openWasm(dir(), { store: 'memory' });
-    db.put('a', 'x');
-    db.put('b', Buffer.from(value(1, 60000)));
-    const key = [...db.keys()][0]!;
-    assert.equal(String(key), 'a');
-    assert.ok(key.buffer.byteLength < 60000, `the key's buffer is ${key.buffer.byteLength} bytes`);
-    const [k, v] = [...db.scan()][1]!;
-    assert.ok(k.buffer !== v.buffer || v.buffer.byteLength < 60000, 'a key shares the buffer of its 60 kB value');
-    db.close();
-  });
-
+describe('wasm: scan results own their bytes (issue 9; structure in tests/api/retention.test.ts)', () => {
   it('keeping the keys of a large-value scan keeps little memory alive', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
