@@ -116,7 +116,15 @@ export interface LoadOptions {
 
 type Factory = (opts: object) => Promise<LdbModule>;
 
-/** Instantiates a fresh module. Each instance has its own heap and engines. */
+/** The error for a part of LightningDB that could not be loaded (code
+ * SETUP, LDB_SETUP in the core's table); the message names the file and
+ * the option that fixes it. */
+export function setupError(message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, { cause }), { code: 'SETUP' });
+}
+
+/** Instantiates a fresh module. Fails with code SETUP when the module
+ * cannot be fetched or compiled. Each instance has its own heap and engines. */
 export async function loadModule(opts: LoadOptions): Promise<LdbModule> {
   const factory: Factory = opts.factory;
   const moduleOpts: Record<string, unknown> = {
@@ -127,12 +135,22 @@ export async function loadModule(opts: LoadOptions): Promise<LdbModule> {
     print: () => {},
     printErr: (s: string) => console.warn('[lightningdb.wasm]', s),
   };
+  let from = 'the bytes given as wasmBinary';
   if (opts.wasmBinary) moduleOpts.wasmBinary = opts.wasmBinary;
   else {
     const url = opts.wasmUrl ?? new URL('./lightningdb.wasm', import.meta.url);
+    from = String(url);
     moduleOpts.locateFile = (file: string) => (file.endsWith('.wasm') ? String(url) : file);
   }
-  const m = await factory(moduleOpts);
+  let m: LdbModule;
+  try {
+    m = await factory(moduleOpts);
+  } catch (e) {
+    // A missing file, HTML served for it, or a wrong MIME type: Emscripten
+    // aborts with a bare RuntimeError; say what and where instead.
+    throw setupError(`cannot load the LightningDB WebAssembly module from ${from} ` +
+      `(${String((e as Error)?.message ?? e)}); serve lightningdb.wasm there, or pass its URL as the wasmUrl option`, e);
+  }
   m.ldbCodes = Object.fromEntries(contractOf(m).codeNames.map((name, code) => [name, code]));
   return m;
 }

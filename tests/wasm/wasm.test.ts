@@ -15,7 +15,8 @@ import * as vm from 'node:vm';
 import { Database } from '../../js/database.js';
 import { LightningDbError } from '../../js/errors.js';
 import { WasmEngine } from '../../js/wasm/engine.js';
-import { loadNodeModule, openWasm } from '../../js/wasm/node.js';
+import { loadNodeModule, openWasm, wasmDir } from '../../js/wasm/node.js';
+import { loadModule } from '../../js/wasm/module.js';
 import { MemoryStore } from '../../js/wasm/stores/memory.js';
 import { StoreError, type PageStore } from '../../js/wasm/stores/types.js';
 
@@ -294,6 +295,25 @@ describe('wasm: portability with the native build', () => {
       back.close();
     });
   }
+});
+
+describe('wasm: loading', () => {
+  it('a module that is not WebAssembly (HTML served for it) fails with SETUP naming the source and the option', async () => {
+    const { default: factory } = (await import(path.join(wasmDir(), 'lightningdb.mjs'))) as { default: Parameters<typeof loadModule>[0]['factory'] };
+    const printed = console.warn;
+    console.warn = () => {}; // Emscripten prints its abort too
+    let err: unknown;
+    try {
+      await loadModule({ factory, wasmBinary: enc.encode('<!doctype html><title>404</title>') });
+    } catch (e) {
+      err = e;
+    } finally {
+      console.warn = printed;
+    }
+    assert.equal((err as { code?: string })?.code, 'SETUP', String(err));
+    assert.match((err as Error).message, /wasmBinary/);
+    assert.match((err as Error).message, /wasmUrl/);
+  });
 });
 
 describe('wasm: the core contract', () => {
