@@ -10,10 +10,10 @@
  * Uint8Arrays never alias the heap, which may move when it grows.
  *
  * Threads: there are none; the C engine runs with background_checkpoint = 0.
- * Checkpoints run in bounded steps inside commits; idle maintenance (the
- * NORMAL-mode log sync that falls due, pending checkpoint steps) is one
- * core call, ldb_maintain(), and this file owns only its timer: after a
- * write it calls ldb_maintain and sleeps for as long as the core says.
+ * Checkpoints run in bounded steps inside commits; additionally, after
+ * writes, a timer (syncIntervalMs, default 100 ms) syncs the log in
+ * NORMAL mode and runs pending checkpoint steps a slice at a time, so
+ * an idle database still becomes durable and compact.
  *
  * The contract (option names, statistics, error codes) is the core's:
  * options are set by name with ldb_options_set_string, statistics and error
@@ -28,8 +28,6 @@ import type { PageStore } from './stores/types.js';
 
 const LDB_NOTFOUND = 1;
 const LDB_BUSY = 3;
-/** ldb_maintain's "nothing pending" (UINT32_MAX). */
-const MAINTAIN_IDLE = 0xffffffff;
 
 /** The error every engine method throws: `code` is the stable name. */
 export class WasmEngineError extends Error {
@@ -219,7 +217,7 @@ export class WasmEngine implements Engine {
         h.check(rc);
       }
       h.check(m._ldbw_open(pathPtr, slot.cstore, opts, h.outs));
-      return new WasmDb(this, path, slot.store, h.u32(h.outs));
+      return new WasmDb(this, path, slot.store, h.u32(h.outs), options);
     } catch (e) {
       this.releaseSlot(path);
       throw e;
@@ -424,13 +422,19 @@ class WasmDb implements EngineDb {
   private readonly iters = new Set<WasmIter>();
   private timer: ReturnType<typeof setTimeout> | null = null;
 
+  private readonly interval: number;
+  private readonly normal: boolean;
+
   constructor(
     private readonly engine: WasmEngine,
     private readonly path: string,
     readonly store: PageStore,
     public ptr: number,
+    options: EngineOpenOptions,
   ) {
     this.h = engine.heap;
+    this.interval = options.syncIntervalMs ?? 100;
+    this.normal = (options.syncMode ?? 1) === 1;
   }
 
   live(): number {
@@ -438,25 +442,27 @@ class WasmDb implements EngineDb {
     return this.ptr;
   }
 
-  /** After a write: idle maintenance is due soon (ldb_maintain says when). */
+  /** After a write: schedule the idle-time log sync / checkpoint steps.
+   * (Until the core's ldb_maintain lands: the interval and the step budget
+   * are the core's defaults, repeated here.) */
   wrote(): void {
-    if (!this.timer && this.ptr) this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    this.timer = setTimeout(() => this.maintain(), ms);
+    if (this.timer || !this.ptr) return;
+    this.timer = setTimeout(() => this.maintain(), this.interval);
     (this.timer as { unref?: () => void }).unref?.();
   }
 
   private maintain(): void {
     this.timer = null;
     if (!this.ptr) return;
-    const h = this.h;
+    const m = this.h.m;
     // Errors here have no caller; the next operation meets the same store
     // condition and reports it, and stats().backgroundError shows it.
-    if (h.m._ldb_maintain(this.ptr, 0, h.outs + 16) !== 0) return;
-    const next = h.u32(h.outs + 16);
-    if (next !== MAINTAIN_IDLE) this.schedule(next);
+    if (this.normal) m._ldb_flush(this.ptr);
+    const rc = m._ldb_checkpoint_step(this.ptr, 512, this.h.outs + 16);
+    if (rc === 0 && this.h.u32(this.h.outs + 16)) {
+      this.timer = setTimeout(() => this.maintain(), 0);
+      (this.timer as { unref?: () => void }).unref?.();
+    }
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
