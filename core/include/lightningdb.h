@@ -631,6 +631,66 @@ LDB_API const ldb_error_info *ldb_error_table(size_t *count);
  * interpolated within the bucket; 0 for an empty histogram. */
 LDB_API double ldb_hist_percentile(const uint64_t *hist, double p);
 
+/* ------------------------------------------------------------------------ */
+/* Events: a bounded ring of what happened to the engine, for operators
+ * (the diagnostics page's timeline). Kept per engine, shared by every
+ * handle on it; the newest LDB_EVENT_RING events are kept, older ones are
+ * overwritten (a gap in seq shows how many were lost). */
+
+/* The ring's size; a commit slower than LDB_EVENT_SLOW_NS is a
+ * SLOW_COMMIT, a log sync slower than LDB_EVENT_STALL_NS a SYNC_STALL;
+ * LDB_EVENT_BURST_NS is the burst window of ldb_event.count. */
+#define LDB_EVENT_RING 256
+#define LDB_EVENT_SLOW_NS 100000000ull
+#define LDB_EVENT_STALL_NS 500000000ull
+#define LDB_EVENT_BURST_NS 1000000000ull
+
+/* Event types (ldb_event.type), with what value and code hold:
+ *   CHECKPOINT   a checkpoint completed; value: its checkpoint seq
+ *   SLOW_COMMIT  a commit took over LDB_EVENT_SLOW_NS; value: ns
+ *   SYNC_STALL   a log sync took over LDB_EVENT_STALL_NS; value: ns
+ *   ERROR        background work (checkpoint, log sync) started failing;
+ *                code: the error
+ *   DISK_FULL    a commit or background work failed with LDB_FULL
+ *   RECOVERED    background work succeeded again; code: the error it had
+ *   CONFLICT     commits refused with LDB_CONFLICT
+ *   BUSY         transactions refused with LDB_BUSY at max_active_txns;
+ *                value: the limit */
+#define LDB_EVENT_CHECKPOINT 1
+#define LDB_EVENT_SLOW_COMMIT 2
+#define LDB_EVENT_SYNC_STALL 3
+#define LDB_EVENT_ERROR 4
+#define LDB_EVENT_DISK_FULL 5
+#define LDB_EVENT_RECOVERED 6
+#define LDB_EVENT_CONFLICT 7
+#define LDB_EVENT_BUSY 8
+
+typedef struct ldb_event {
+  uint64_t seq;     /* 1, 2, ... in the order recorded; never reused */
+  uint64_t time_ns; /* when, on the clock of ldb_stats.uptime_ns */
+  uint64_t last_ns; /* the latest occurrence folded into this event */
+  uint64_t count;   /* occurrences: SLOW_COMMIT, SYNC_STALL, CONFLICT and
+                       BUSY within LDB_EVENT_BURST_NS of the previous one
+                       of the same type and code join it while it is the
+                       newest event (count, last_ns and value grow; read
+                       again from seq - 1 to see them); others are 1 */
+  uint64_t value;   /* per type, above (the largest in a burst); else 0 */
+  int type;         /* LDB_EVENT_* */
+  int code;         /* an LDB_* code, per type above; else LDB_OK */
+} ldb_event;
+
+/* Copies the kept events with seq > after, oldest first, at most cap of
+ * them, into out (caller-owned); *count receives the number copied.
+ * Thread-safe; cheap (a short lock, no I/O). LDB_CLOSED on a closed
+ * handle. */
+LDB_API int ldb_events_read(ldb_db *db, uint64_t after, ldb_event *out,
+                            size_t cap, size_t *count);
+
+/* The stable name of an event type: "checkpoint", "slow_commit",
+ * "sync_stall", "error", "disk_full", "recovered", "conflict", "busy";
+ * "unknown" otherwise. Static storage. */
+LDB_API const char *ldb_event_name(int type);
+
 #ifdef __cplusplus
 }
 #endif

@@ -48,7 +48,8 @@ void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns) {
 }
 
 void set_bg_error(eng *e, int rc) {
-  atomic_store_explicit(&e->bg_error, rc, memory_order_relaxed);
+  int old = atomic_exchange_explicit(&e->bg_error, rc, memory_order_relaxed);
+  if (old != rc) ev_bg_error(e, old, rc);
 }
 
 /* ---- snapshots and reads ------------------------------------------------ */

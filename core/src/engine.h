@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 
 #include "btree.h"
+#include "events.h"
 #include "memtable.h"
 #include "util.h"
 #include "wal.h"
@@ -93,6 +94,7 @@ struct eng {
   _Atomic uint64_t get_hist[LDB_HIST_BUCKETS];
   _Atomic uint64_t commit_hist[LDB_HIST_BUCKETS];
   _Atomic uint64_t get_sum, commit_sum; /* ns, of the histogram samples */
+  ev_ring events;                       /* events.c */
   uint64_t open_ns;
 };
 

@@ -45,6 +45,7 @@ int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out) {
   uint64_t n = atomic_fetch_add(&e->active_txns, 1) + 1;
   if (e->opts.max_active_txns && n > e->opts.max_active_txns) {
     atomic_fetch_sub(&e->active_txns, 1);
+    ev_record(e, LDB_EVENT_BUSY, LDB_BUSY, e->opts.max_active_txns);
     return ldb_err(LDB_BUSY,
                    "too many open transactions (max_active_txns "
                    "is %u)",
