@@ -376,6 +376,8 @@ describe('wasm: the core contract', () => {
     assert.match(text, /^# TYPE lightningdb_gets_total counter$/m);
     assert.match(text, /^lightningdb_gets_total(\{[^}]*\})? 7$/m);
     assert.match(text, /^lightningdb_puts_total(\{[^}]*\})? 100$/m);
+    // percentiles are the core's (ldb_stat_table rows), not computed in JS
+    assert.match(text, /^# TYPE lightningdb_get_latency_p99_seconds gauge$/m);
     db.close();
   });
 });
