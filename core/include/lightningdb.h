@@ -19,8 +19,12 @@
  *  - Ownership and lifetime of every returned pointer are stated at the
  *    function. Memory the library allocates for the caller is released with
  *    ldb_free().
- *  - Thread safety: an ldb_db handle may be used by many threads at once.
- *    An ldb_txn, ldb_iter or ldb_batch must be used by one thread at a time.
+ *  - Thread safety: an ldb_db handle may be used by many threads at once,
+ *    except that ldb_close must not race with other calls on the handle or
+ *    its children (the caller's bug). Every thread (or worker) may open its
+ *    own handle on the same database; those handles share one engine and
+ *    close independently. An ldb_txn, ldb_iter or ldb_batch must be used by
+ *    one thread at a time.
  *  - Sizes are size_t; offsets and counters are uint64_t.
  */
 #ifndef LIGHTNINGDB_H
@@ -397,8 +401,11 @@ LDB_API void ldb_batch_destroy(ldb_batch *b);
 #define LDB_TXN_READONLY 1 /* a snapshot: reads only, commit never fails */
 
 /* Begins a transaction owned by the caller until ldb_txn_commit or
- * ldb_txn_abort. LDB_BUSY when max_active_txns are open. LDB_READONLY for a
- * read-write transaction on a read-only database. */
+ * ldb_txn_abort, which free it in every case. LDB_BUSY when max_active_txns
+ * are open. LDB_READONLY for a read-write transaction on a read-only
+ * database. When its handle is closed first, the transaction is
+ * invalidated: its writes are discarded, its snapshot released, and every
+ * call on it returns LDB_CLOSED (commit and abort still free it). */
 LDB_API int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out);
 
 /* As ldb_get / ldb_get_buf, inside the transaction. In a read-write
@@ -453,8 +460,12 @@ typedef struct ldb_iter_options {
 /* Creates an iterator over txn's snapshot (including its buffered writes),
  * or over a fresh snapshot of the latest commit when txn is NULL. opts may
  * be NULL (everything, ascending). The bound and prefix bytes are copied.
- * The iterator is unpositioned until first/last/seek. Owned by the caller:
- * ldb_iter_destroy() before the transaction ends and before ldb_close(). */
+ * The iterator is unpositioned until first/last/seek (the buffered writes
+ * it sees are those made before it was created). Owned by the caller, who
+ * frees it with ldb_iter_destroy() in every case: when its transaction
+ * ends or its handle is closed first, it is invalidated (every call but
+ * ldb_iter_destroy returns LDB_CLOSED, ldb_iter_valid 0). LDB_CLOSED for a
+ * closed handle or an invalidated transaction. */
 LDB_API int ldb_iter_create(ldb_db *db, ldb_txn *txn,
                             const ldb_iter_options *opts, ldb_iter **out);
 
@@ -488,7 +499,9 @@ LDB_API int ldb_iter_value(ldb_iter *it, const void **value,
 LDB_API int ldb_iter_read(ldb_iter *it, void *buf, size_t cap,
                           size_t max_entries, size_t *count, size_t *used);
 
-/* Frees the iterator and releases its snapshot. NULL is ignored. */
+/* Frees the iterator and releases its snapshot; also frees an invalidated
+ * one (and, when it is the last child of a closed handle, the handle's
+ * memory). NULL is ignored. */
 LDB_API void ldb_iter_destroy(ldb_iter *it);
 
 /* ------------------------------------------------------------------------ */
