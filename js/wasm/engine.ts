@@ -26,9 +26,6 @@ import { type ByteView, ChunkDecoder } from '../chunk.js';
 import { type Contract, contractOf, type LdbModule } from './module.js';
 import type { PageStore } from './stores/types.js';
 
-const LDB_NOTFOUND = 1;
-const LDB_BUSY = 3;
-
 /** The error every engine method throws: `code` is the stable name. */
 export class WasmEngineError extends Error {
   readonly code: string;
@@ -50,6 +47,9 @@ const utf8enc = new TextEncoder();
 class Heap {
   readonly outs: number;
   readonly contract: Contract;
+  /** The codes this file branches on, by their names in the core table. */
+  readonly NOTFOUND: number;
+  readonly CLOSED: number;
   /** Makes the Uint8Array handed to users (Node: a Buffer). */
   view: ByteView = (ab, off, n) => new Uint8Array(ab, off, n);
   /** The iterator-chunk decoder (js/chunk.ts), over `view`. */
@@ -57,6 +57,8 @@ class Heap {
   private bufs: Array<{ ptr: number; cap: number }> = [];
   constructor(readonly m: LdbModule) {
     this.contract = contractOf(m);
+    this.NOTFOUND = this.contract.codeNames.indexOf('NOT_FOUND');
+    this.CLOSED = this.contract.codeNames.indexOf('CLOSED');
     this.outs = this.alloc(64);
     for (let i = 0; i < 3; i++) this.bufs.push({ ptr: this.alloc(4096), cap: 4096 });
   }
@@ -256,22 +258,43 @@ export class WasmEngine implements Engine {
 /** Initial size of the iterator read buffer (scratch 2). */
 const ITER_BUF = 64 << 10;
 
+/** Frees the C handle of an iterator or transaction the program dropped
+ * without closing it. Safe whether or not its database is still open:
+ * ldb_close never refuses and keeps what a child needs until it is freed. */
+const dropped = new FinalizationRegistry<() => void>((free) => free());
+
 class WasmIter implements EngineIterator {
   private positioned = false;
   private done = false;
   constructor(
     private readonly h: Heap,
     public ptr: number,
-    private readonly onClose: (it: WasmIter) => void,
-  ) {}
+  ) {
+    const m = h.m;
+    dropped.register(this, () => m._ldb_iter_destroy(ptr), this);
+  }
+
+  private live(): number {
+    if (!this.ptr) throw closedError('iterator');
+    return this.ptr;
+  }
+
+  /** An error of a call on this iterator. CLOSED means the core
+   * invalidated it (its database closed or its transaction ended): it can
+   * never work again, so it is freed now. */
+  private fail(rc: number): WasmEngineError {
+    const e = this.h.error(rc);
+    if (rc === this.h.CLOSED) this.close();
+    return e;
+  }
 
   seek(key?: Uint8Array): void {
-    if (!this.ptr) throw closedError('iterator');
+    const it = this.live();
     const m = this.h.m;
-    const rc = key === undefined ? m._ldb_iter_first(this.ptr) : m._ldb_iter_seek(this.ptr, this.h.put(0, key), key.length);
+    const rc = key === undefined ? m._ldb_iter_first(it) : m._ldb_iter_seek(it, this.h.put(0, key), key.length);
     this.positioned = true;
-    this.done = rc === LDB_NOTFOUND;
-    if (rc !== 0 && rc !== LDB_NOTFOUND) throw this.h.error(rc);
+    this.done = rc === this.h.NOTFOUND;
+    if (rc !== 0 && rc !== this.h.NOTFOUND) throw this.fail(rc);
   }
 
   /** One ldb_iter_read into the heap read buffer per chunk (no per-entry
@@ -279,7 +302,7 @@ class WasmIter implements EngineIterator {
    * every key and value out of the heap (it moves when it grows) so that no
    * entry keeps another's bytes alive or visible through its .buffer. */
   next(max: number): Array<[Uint8Array, Uint8Array]> {
-    if (!this.ptr) throw closedError('iterator');
+    const it = this.live();
     if (!this.positioned) this.seek();
     if (this.done || max <= 0) return [];
     const h = this.h;
@@ -289,12 +312,12 @@ class WasmIter implements EngineIterator {
     for (;;) {
       const cap = h.cap(2);
       const buf = h.scratch(2, cap);
-      const rc = m._ldb_iter_read(this.ptr, buf, cap, max, h.outs, h.outs + 4);
-      if (rc === LDB_NOTFOUND) {
+      const rc = m._ldb_iter_read(it, buf, cap, max, h.outs, h.outs + 4);
+      if (rc === h.NOTFOUND) {
         this.done = true;
         return [];
       }
-      if (rc !== 0) throw h.error(rc);
+      if (rc !== 0) throw this.fail(rc);
       const count = h.u32(h.outs);
       const used = h.u32(h.outs + 4);
       if (count === 0) {
@@ -315,13 +338,13 @@ class WasmIter implements EngineIterator {
 
   close(): void {
     if (!this.ptr) return;
+    dropped.unregister(this);
     this.h.m._ldb_iter_destroy(this.ptr);
     this.ptr = 0;
-    this.onClose(this);
   }
 }
 
-function iterCreate(h: Heap, db: number, txn: number, o: EngineIterOptions, onClose: (it: WasmIter) => void): WasmIter {
+function iterCreate(h: Heap, db: number, txn: number, o: EngineIterOptions): WasmIter {
   const m = h.m;
   // Bounds go through the scratch buffers (0, 1, 2): ldb_iter_create copies
   // what it keeps, so no malloc/free per iterator (seek-heavy scans).
@@ -332,7 +355,7 @@ function iterCreate(h: Heap, db: number, txn: number, o: EngineIterOptions, onCl
     up, o.upper?.length ?? 0, o.upperExclusive ? 1 : 0, pre, o.prefix?.length ?? 0,
     o.reverse ? 1 : 0, h.outs);
   h.check(rc);
-  return new WasmIter(h, h.u32(h.outs), onClose);
+  return new WasmIter(h, h.u32(h.outs));
 }
 
 /** Reads a value through get_buf into scratch 1, growing it when needed. */
@@ -341,7 +364,7 @@ function readValue(h: Heap, call: (buf: number, cap: number) => number): Uint8Ar
     const cap = h.cap(1);
     const buf = h.scratch(1, cap);
     const rc = call(buf, cap);
-    if (rc === LDB_NOTFOUND) return undefined;
+    if (rc === h.NOTFOUND) return undefined;
     if (rc !== 0) throw h.error(rc);
     const len = h.u32(h.outs + 8);
     if (len <= cap) return h.view(h.m.HEAPU8.slice(buf, buf + len).buffer, 0, len);
@@ -350,54 +373,61 @@ function readValue(h: Heap, call: (buf: number, cap: number) => number): Uint8Ar
 }
 
 class WasmTxn implements EngineTxn {
-  private readonly iters = new Set<WasmIter>();
   constructor(
     private readonly db: WasmDb,
     public ptr: number,
     readonly readOnly: boolean,
-  ) {}
+  ) {
+    const m = db.h.m;
+    dropped.register(this, () => m._ldb_txn_abort(ptr), this);
+  }
 
   private live(): number {
     if (!this.ptr) throw closedError('transaction');
     return this.ptr;
   }
+  /** As WasmIter.fail: a transaction the core invalidated is freed now. */
+  private check(rc: number): void {
+    if (rc === 0) return;
+    const e = this.db.h.error(rc);
+    if (rc === this.db.h.CLOSED) this.abort();
+    throw e;
+  }
   get(key: Uint8Array): Uint8Array | undefined {
     const t = this.live();
     const h = this.db.h;
     const k = h.put(0, key);
-    return readValue(h, (buf, cap) => h.m._ldb_txn_get_buf(t, k, key.length, buf, cap, h.outs + 8));
+    try {
+      return readValue(h, (buf, cap) => h.m._ldb_txn_get_buf(t, k, key.length, buf, cap, h.outs + 8));
+    } catch (e) {
+      if ((e as WasmEngineError).code === 'CLOSED') this.abort();
+      throw e;
+    }
   }
   put(key: Uint8Array, value: Uint8Array): void {
     const t = this.live();
     const h = this.db.h;
-    h.check(h.m._ldb_txn_put(t, h.put(0, key), key.length, h.put(1, value), value.length));
+    this.check(h.m._ldb_txn_put(t, h.put(0, key), key.length, h.put(1, value), value.length));
   }
   del(key: Uint8Array): void {
     const t = this.live();
     const h = this.db.h;
-    h.check(h.m._ldb_txn_delete(t, h.put(0, key), key.length));
+    this.check(h.m._ldb_txn_delete(t, h.put(0, key), key.length));
   }
   iterate(opts: EngineIterOptions): EngineIterator {
-    const t = this.live();
-    const it = iterCreate(this.db.h, this.db.live(), t, opts, (x) => this.iters.delete(x));
-    this.iters.add(it);
-    return it;
+    return iterCreate(this.db.h, this.db.live(), this.live(), opts);
   }
-  private end(): number {
+  /** The C transaction, no longer this object's: ldb_txn_commit and
+   * ldb_txn_abort free it in every case. */
+  private take(): number {
     const t = this.live();
-    for (const it of [...this.iters]) it.close();
+    dropped.unregister(this);
     this.ptr = 0;
-    this.db.txns.delete(this);
     return t;
   }
   commit(): void {
-    const t = this.end();
-    const rc = this.db.h.m._ldb_txn_commit(t);
-    if (rc === LDB_BUSY) {
-      // Cannot happen: our iterators were closed first. Free it anyway.
-      this.db.h.m._ldb_txn_abort(t);
-    }
-    this.db.h.check(rc);
+    const h = this.db.h;
+    h.check(h.m._ldb_txn_commit(this.take()));
     if (!this.readOnly) this.db.wrote();
   }
   async commitAsync(): Promise<void> {
@@ -405,9 +435,7 @@ class WasmTxn implements EngineTxn {
     if (!this.readOnly) await this.db.store.durable().catch(mapStoreError);
   }
   abort(): void {
-    if (!this.ptr) return;
-    const t = this.end();
-    this.db.h.m._ldb_txn_abort(t);
+    if (this.ptr) this.db.h.m._ldb_txn_abort(this.take());
   }
 }
 
@@ -418,8 +446,6 @@ function mapStoreError(e: unknown): never {
 
 class WasmDb implements EngineDb {
   readonly h: Heap;
-  readonly txns = new Set<WasmTxn>();
-  private readonly iters = new Set<WasmIter>();
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   private readonly interval: number;
@@ -517,14 +543,10 @@ class WasmDb implements EngineDb {
     const db = this.live();
     const h = this.h;
     h.check(h.m._ldb_txn_begin(db, readOnly ? 1 : 0, h.outs));
-    const t = new WasmTxn(this, h.u32(h.outs), readOnly);
-    this.txns.add(t);
-    return t;
+    return new WasmTxn(this, h.u32(h.outs), readOnly);
   }
   iterate(opts: EngineIterOptions): EngineIterator {
-    const it = iterCreate(this.h, this.live(), 0, opts, (x) => this.iters.delete(x));
-    this.iters.add(it);
-    return it;
+    return iterCreate(this.h, this.live(), 0, opts);
   }
   flush(): void {
     this.h.check(this.h.m._ldb_flush(this.live()));
@@ -590,17 +612,17 @@ class WasmDb implements EngineDb {
       m._free(l);
     }
   }
+  /** Never refuses (ldb_close): transactions and iterators still open are
+   * invalidated by the core; their later calls throw CLOSED. */
   close(): void {
     if (!this.ptr) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const it of [...this.iters]) it.close();
-    for (const t of [...this.txns]) t.abort();
     const db = this.ptr;
     this.ptr = 0;
     const rc = this.h.m._ldb_close(db);
-    // The handle is freed (rc != BUSY, which cannot happen: everything was
-    // ended above); release the store even when closing reported an error.
+    // The handle is closed in every case; release the store even when
+    // closing reported an error.
     const err = rc !== 0 ? this.h.error(rc) : null;
     this.engine.releaseSlot(this.path);
     if (err) throw err;

@@ -400,3 +400,96 @@ describe('wasm: scan results own their bytes (issue 9; structure in tests/api/re
     db.close();
   });
 });
+
+describe('wasm: closing never refuses (issue 8)', () => {
+  const closedCode = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as { code?: string }).code;
+    }
+    return undefined;
+  };
+
+  it('closing a database with open iterators and transactions: later calls on them are CLOSED, nothing leaks', async () => {
+    const store = new MemoryStore('memory:close');
+    const engine = await faultEngine(store);
+    const cycle = () => {
+      const db = engine.open('close', { syncMode: 'off' });
+      db.put(b('a'), b('1'));
+      db.put(b('b'), b('2'));
+      const it = db.iterate({});
+      assert.equal(it.next(1).length, 1);
+      const tx = db.begin(false);
+      tx.put(b('z'), b('uncommitted'));
+      const txIt = tx.iterate({});
+      txIt.seek();
+      const ro = db.begin(true);
+      db.close(); // never refuses
+      for (const [name, fn] of [
+        ['iterator next', () => it.next(1)],
+        ['iterator seek', () => it.seek(b('a'))],
+        ['txn get', () => tx.get(b('a'))],
+        ['txn put', () => tx.put(b('y'), b('1'))],
+        ['txn iterator next', () => txIt.next(1)],
+        ['read-only txn get', () => ro.get(b('a'))],
+        ['txn commit', () => tx.commit()],
+      ] as const) assert.equal(closedCode(fn), 'CLOSED', name);
+      it.close();
+      txIt.close();
+      tx.abort();
+      ro.abort();
+    };
+    cycle();
+    const base = engine.heapBytes();
+    for (let i = 0; i < 20; i++) cycle();
+    assert.ok(engine.heapBytes() <= base + 1024, `heap grew from ${base} to ${engine.heapBytes()}`);
+    const db = engine.open('close', {});
+    assert.equal(db.get(b('z')), undefined, 'the open transaction was discarded');
+    assert.equal(new TextDecoder().decode(db.get(b('b'))), '2');
+    db.close();
+  });
+
+  it('ending a transaction invalidates its iterators (CLOSED), and the database stays usable', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:txend'));
+    const db = engine.open('txend', {});
+    db.put(b('a'), b('1'));
+    for (const end of ['commit', 'abort'] as const) {
+      const tx = db.begin(false);
+      tx.put(b(end), b('x'));
+      const it = tx.iterate({});
+      assert.ok(it.next(10).some(([k]) => new TextDecoder().decode(k) === end), `${end}: the iterator sees the write`);
+      it.seek();
+      tx[end]();
+      assert.equal(closedCode(() => it.next(1)), 'CLOSED', end);
+      assert.equal(closedCode(() => it.seek()), 'CLOSED', end);
+      it.close();
+    }
+    assert.ok(db.get(b('commit')));
+    assert.equal(db.get(b('abort')), undefined);
+    assert.equal(db.stats().activeSnapshots, 0);
+    db.close();
+  });
+
+  it('iterators and transactions dropped without closing are freed by the garbage collector', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const engine = await faultEngine(new MemoryStore('memory:gc'));
+    const db = engine.open('gc', {});
+    for (let i = 0; i < 100; i++) db.put(b(`k${i}`), value(i, 100));
+    const drop = () => {
+      for (let i = 0; i < 200; i++) {
+        db.iterate({}).next(5);
+        db.begin(i % 2 === 0).get(b('k1'));
+      }
+    };
+    drop();
+    assert.ok(db.stats().activeSnapshots >= 400);
+    for (let i = 0; i < 20 && db.stats().activeSnapshots > 0; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(db.stats().activeSnapshots, 0, 'snapshots of dropped iterators and transactions were released');
+    db.close();
+  });
+});
