@@ -6,8 +6,9 @@
  * owned by the engine (grown on demand, freed when the last database
  * closes... never shrunk); the C API copies what it keeps (batches, bounds),
  * so no JS-visible pointer outlives a call. Values come back through
- * ldb_get_buf into a scratch buffer and are copied out (slice), so returned
- * Uint8Arrays never alias the heap, which may move when it grows.
+ * ldb_get_buf into a scratch buffer and are copied out (slice), scans
+ * through js/chunk.ts, which copies too: returned Uint8Arrays never alias
+ * the heap, which may move when it grows.
  *
  * Threads: there are none; the C engine runs with background_checkpoint = 0.
  * Checkpoints run in bounded steps inside commits; additionally, after
