@@ -11,10 +11,11 @@
  * the heap, which may move when it grows.
  *
  * Threads: there are none; the C engine runs with background_checkpoint = 0.
- * Checkpoints run in bounded steps inside commits; additionally, after
- * writes, a timer (syncIntervalMs, default 100 ms) syncs the log in
- * NORMAL mode and runs pending checkpoint steps a slice at a time, so
- * an idle database still becomes durable and compact.
+ * Checkpoints run in bounded steps inside commits; idle maintenance (the
+ * NORMAL-mode log sync that falls due, pending checkpoint steps, retries
+ * after a failure) is one core call, ldb_maintain(), and this file owns
+ * only its timer: after a write it calls ldb_maintain and sleeps for as
+ * long as the core says.
  *
  * The contract (option names, statistics, error codes) is the core's:
  * options are set by name with ldb_options_set_string, statistics and error
@@ -26,6 +27,9 @@ import type {
 import { type ByteView, ChunkDecoder } from '../chunk.js';
 import { type Contract, contractOf, type LdbModule } from './module.js';
 import type { PageStore } from './stores/types.js';
+
+/** ldb_maintain's "nothing pending" (UINT32_MAX). */
+const MAINTAIN_IDLE = 0xffffffff;
 
 /** The error every engine method throws: `code` is the stable name. */
 export class WasmEngineError extends Error {
@@ -220,7 +224,7 @@ export class WasmEngine implements Engine {
         h.check(rc);
       }
       h.check(m._ldbw_open(pathPtr, slot.cstore, opts, h.outs));
-      return new WasmDb(this, path, slot.store, h.u32(h.outs), options);
+      return new WasmDb(this, path, slot.store, h.u32(h.outs));
     } catch (e) {
       this.releaseSlot(path);
       throw e;
@@ -232,22 +236,9 @@ export class WasmEngine implements Engine {
 
   /** Backup target stores are made on demand and destroyed after use. */
   backupTo(db: number, path: string): void {
-    const store = this.resolve(path, 'backup');
-    // As ldb_backup on a path: a target holding a database is INVALID (even
-    // while that database is open, which ldb_backup_to_store reports as BUSY).
-    let holds = false;
-    try {
-      const fid = store.open('data.ldb', false);
-      holds = store.size(fid) > 0;
-      store.close(fid);
-    } catch {
-      /* missing: a fresh target */
-    }
-    if (holds) {
-      if (!this.slots.has(path)) store.release();
-      throw new WasmEngineError('INVALID_ARGUMENT', `backup: ${path} already holds a database`);
-    }
-    const cs = this.cstoreFor(store);
+    // The core decides whether the target may be written (an engine file
+    // with bytes in it: INVALID_ARGUMENT naming it; locked: BUSY).
+    const cs = this.cstoreFor(this.resolve(path, 'backup'));
     try {
       this.heap.check(this.module._ldb_backup_to_store(db, cs));
     } finally {
@@ -449,19 +440,13 @@ class WasmDb implements EngineDb {
   readonly h: Heap;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
-  private readonly interval: number;
-  private readonly normal: boolean;
-
   constructor(
     private readonly engine: WasmEngine,
     private readonly path: string,
     readonly store: PageStore,
     public ptr: number,
-    options: EngineOpenOptions,
   ) {
     this.h = engine.heap;
-    this.interval = options.syncIntervalMs ?? 100;
-    this.normal = (options.syncMode ?? 1) === 1;
   }
 
   live(): number {
@@ -469,27 +454,27 @@ class WasmDb implements EngineDb {
     return this.ptr;
   }
 
-  /** After a write: schedule the idle-time log sync / checkpoint steps.
-   * (Until the core's ldb_maintain lands: the interval and the step budget
-   * are the core's defaults, repeated here.) */
+  /** After a write: idle maintenance is due soon (ldb_maintain says when). */
   wrote(): void {
-    if (this.timer || !this.ptr) return;
-    this.timer = setTimeout(() => this.maintain(), this.interval);
+    if (!this.timer && this.ptr) this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => this.maintain(), ms);
     (this.timer as { unref?: () => void }).unref?.();
   }
 
+  /** One ldb_maintain call (a due NORMAL-mode sync, a step of pending
+   * checkpoint work), then sleep for as long as the core says. */
   private maintain(): void {
     this.timer = null;
     if (!this.ptr) return;
-    const m = this.h.m;
+    const h = this.h;
     // Errors here have no caller; the next operation meets the same store
     // condition and reports it, and stats().backgroundError shows it.
-    if (this.normal) m._ldb_flush(this.ptr);
-    const rc = m._ldb_checkpoint_step(this.ptr, 512, this.h.outs + 16);
-    if (rc === 0 && this.h.u32(this.h.outs + 16)) {
-      this.timer = setTimeout(() => this.maintain(), 0);
-      (this.timer as { unref?: () => void }).unref?.();
-    }
+    if (h.m._ldb_maintain(this.ptr, 0, h.outs + 16) !== 0) return;
+    const next = h.u32(h.outs + 16);
+    if (next !== MAINTAIN_IDLE) this.schedule(next);
   }
 
   get(key: Uint8Array): Uint8Array | undefined {

@@ -196,6 +196,21 @@ describe('wasm: idle maintenance', () => {
   });
 });
 
+describe('wasm: idle maintenance (ldb_maintain)', () => {
+  it('a checkpoint started by a commit finishes while the database is idle', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:idle-ckpt'));
+    const db = engine.open('idle-ckpt', { syncMode: 'off', memtableSize: 64 << 10 });
+    db.write(Array.from({ length: 400 }, (_, i) => ({ type: 'put' as const, key: b(`k${String(i).padStart(4, '0')}`), value: value(i, 1000) })));
+    const started = db.stats();
+    assert.ok(started.memtableBytes >= 64 << 10 || started.checkpoints > 0, 'the batch did not start a checkpoint');
+    for (let i = 0; i < 50 && db.stats().memtableBytes > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const s = db.stats();
+    assert.ok(s.checkpoints >= 1, `no checkpoint completed (${s.checkpoints})`);
+    assert.equal(s.memtableBytes, 0, 'the memtable was merged without another call');
+    db.close();
+  });
+});
+
 describe('wasm: Node file store', () => {
   it('a LOCK held by another live process gives BUSY naming its pid', async function () {
     const d = dir();
