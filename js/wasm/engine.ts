@@ -483,13 +483,19 @@ class WasmDb implements EngineDb {
     const k = h.put(0, key);
     return readValue(h, (buf, cap) => h.m._ldb_get_buf(db, k, key.length, buf, cap, h.outs + 8));
   }
+  /** One read-only snapshot, ended by a commit (as natively: counted
+   * neither as a commit nor as an abort; the gets count one each). */
   getMany(keys: Uint8Array[]): Array<Uint8Array | undefined> {
     const t = this.begin(true);
+    let values: Array<Uint8Array | undefined>;
     try {
-      return keys.map((k) => t.get(k));
-    } finally {
+      values = keys.map((k) => t.get(k));
+    } catch (e) {
       t.abort();
+      throw e;
     }
+    t.commit();
+    return values;
   }
   put(key: Uint8Array, value: Uint8Array): void {
     const db = this.live();
