@@ -25,7 +25,7 @@ import type {
   Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
 import { type ByteView, ChunkDecoder } from '../chunk.js';
-import { type Contract, contractOf, type LdbModule } from './module.js';
+import { type Contract, contractOf, cstr, type LdbModule } from './module.js';
 import type { PageStore } from './stores/types.js';
 
 /** ldb_maintain's "nothing pending" (UINT32_MAX). */
@@ -104,10 +104,7 @@ class Heap {
     return (h[p]! | (h[p + 1]! << 8) | (h[p + 2]! << 16) | (h[p + 3]! << 24)) >>> 0;
   }
   cstr(p: number): string {
-    const h = this.m.HEAPU8;
-    let e = p;
-    while (h[e]) e++;
-    return utf8.decode(h.subarray(p, e));
+    return cstr(this.m, p);
   }
   /** A NUL-terminated copy of s, malloc'd (caller frees). */
   newCStr(s: string): number {

@@ -73,11 +73,14 @@ export interface Contract {
 
 const contracts = new WeakMap<LdbModule, Contract>();
 
-function cstr(m: LdbModule, p: number): string {
+const utf8 = new TextDecoder();
+
+/** The NUL-terminated UTF-8 string at p in m's heap. */
+export function cstr(m: LdbModule, p: number): string {
   const h = m.HEAPU8;
   let e = p;
   while (h[e]) e++;
-  return new TextDecoder().decode(h.subarray(p, e));
+  return utf8.decode(h.subarray(p, e));
 }
 
 /** The contract tables of module `m` (read on first use, then cached). */
