@@ -404,10 +404,17 @@ describe('wasm: scan results own their bytes (issue 9; structure in tests/api/re
     const db = await openWasm(dir(), { store: 'memory', cacheSize: 4 << 20 });
     for (let i = 0; i < 3000; i += 100)
       db.putBatch(Array.from({ length: 100 }, (_, j): [string, Buffer] => [`k${String(i + j).padStart(6, '0')}`, Buffer.from(value(i + j, 4096))]));
-    gc();
+    // ArrayBuffers are freed by a concurrent sweeper: collect until settled.
+    const settle = async () => {
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await settle();
     const before = process.memoryUsage().arrayBuffers;
     const kept = [...db.keys()];
-    gc();
+    await settle();
     const retained = process.memoryUsage().arrayBuffers - before;
     assert.equal(kept.length, 3000);
     // 3000 keys of 7 bytes; the 12 MB of values scanned must be collectable.
