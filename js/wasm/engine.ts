@@ -547,11 +547,6 @@ class WasmDb implements EngineDb {
   checkpoint(): void {
     this.h.check(this.h.m._ldb_checkpoint(this.live()));
   }
-  checkpointStep(budget: number): boolean {
-    const h = this.h;
-    h.check(h.m._ldb_checkpoint_step(this.live(), budget >>> 0, h.outs + 16));
-    return h.u32(h.outs + 16) !== 0;
-  }
   check(): void {
     this.h.check(this.h.m._ldb_check(this.live()));
   }
@@ -559,8 +554,7 @@ class WasmDb implements EngineDb {
     this.engine.backupTo(this.live(), path);
   }
   /** Every row of the core's statistics table, by its JS name: a number per
-   * counter or gauge, an array of bucket counts per histogram; the
-   * background error as its code name. */
+   * counter, gauge or sum, an array of bucket counts per histogram. */
   stats(): EngineStats {
     const h = this.h;
     const m = h.m;
@@ -575,7 +569,6 @@ class WasmDb implements EngineDb {
         s[name] = width === 1 ? f[at] : Array.from(f.subarray(at, at + width));
         at += width;
       }
-      s.backgroundError = h.codeName(s.backgroundError as number);
       return s as unknown as EngineStats;
     } finally {
       m._free(p);

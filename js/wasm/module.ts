@@ -45,7 +45,6 @@ export interface LdbModule {
   _ldb_iter_destroy(it: number): void;
   _ldb_flush(db: number): number;
   _ldb_checkpoint(db: number): number;
-  _ldb_checkpoint_step(db: number, budget: number, moreOut: number): number;
   _ldb_maintain(db: number, budget: number, nextMsOut: number): number;
   _ldb_check(db: number): number;
   _ldb_backup_to_store(db: number, store: number): number;
