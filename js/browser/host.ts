@@ -49,6 +49,9 @@ export type BrowserOpenOptions = DatabaseOptions & {
   signal?: AbortSignal;
   /** URL of lightningdb.wasm; default next to the bundled module. */
   wasmUrl?: string;
+  /** The bytes of lightningdb.wasm, instead of fetching wasmUrl (the
+   * main thread passes them to its self-contained fallback Worker). */
+  wasmBinary?: ArrayBuffer | Uint8Array;
 };
 
 /** A Database opened in a Worker; `store` is the store it lives in. */
@@ -99,8 +102,8 @@ function wasmLocation(wasmUrl?: string): string {
   return String(wasmUrl ?? new URL('./lightningdb.wasm', import.meta.url));
 }
 
-export function engine(wasmUrl?: string): Promise<WasmEngine> {
-  enginePromise ??= loadModule({ factory: createLightningDbModule, wasmUrl }).then(
+export function engine(wasmUrl?: string, wasmBinary?: ArrayBuffer | Uint8Array): Promise<WasmEngine> {
+  enginePromise ??= loadModule({ factory: createLightningDbModule, wasmUrl, wasmBinary }).then(
     (m) =>
       new WasmEngine(m, (key) => {
         const s = ready.get(key);
@@ -203,12 +206,12 @@ export async function openForProxy(name: string, options: BrowserOpenOptions = {
 async function openHosted(name: string, options: BrowserOpenOptions, host: HostOptions): Promise<BrowserDatabase> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const { store, waitForLock, wasmUrl, timeout, signal, ...dbOptions } = options;
+  const { store, waitForLock, wasmUrl, wasmBinary, timeout, signal, ...dbOptions } = options;
   checkTimeout(timeout);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   if (signal?.aborted) throw abortedError(`opening database "${name}"`);
   let kind = resolveStoreKind(store);
-  const eng = await engine(wasmUrl);
+  const eng = await engine(wasmUrl, wasmBinary);
   let entry = openCount.get(keyOf(kind, name));
   let s: PageStore | null = null;
   if (!entry) {
@@ -320,8 +323,8 @@ export async function reopenAfterFailure(db: Database): Promise<BrowserDatabase>
       ready.set(h.key, s);
       storeByKey.set(h.key, s);
     }
-    const { store: _s, waitForLock: _w, wasmUrl, timeout: _t, signal: _g, ...dbOptions } = h.options;
-    const eng = await engine(wasmUrl);
+    const { store: _s, waitForLock: _w, wasmUrl, wasmBinary, timeout: _t, signal: _g, ...dbOptions } = h.options;
+    const eng = await engine(wasmUrl, wasmBinary);
     const fresh = new Database(eng, h.key, dbOptions);
     hosted.set(fresh, { ...h, store: s });
     return wrap(fresh, h.kind, h.key, s, { acknowledgesDurably: true });
