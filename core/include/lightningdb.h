@@ -193,8 +193,10 @@ struct ldb_file {
   ldb_store *store;
 };
 
-/* A store over the directory `dir` (created when create is non-zero and it
- * is missing; LDB_NOTFOUND otherwise). Files use pread/pwrite/fdatasync;
+/* A store over the directory `dir`. A missing `dir` is created, together
+ * with its missing parent directories (mode 0755, like mkdir -p), when
+ * create is non-zero; LDB_NOTFOUND otherwise. Files use
+ * pread/pwrite/fdatasync;
  * the lock is an fcntl lock on `dir/LOCK`, which holds the holder's pid.
  * The caller owns *out and frees it with ldb_store_destroy() after every
  * database using it is closed. */
@@ -241,7 +243,7 @@ typedef struct ldb_options {
                                4096. Only used when creating: an existing
                                database keeps its page size. */
   uint64_t cache_size;      /* page cache byte budget; default 64 MiB;
-                               minimum 16 pages */
+                               a smaller value is raised to 16 pages */
   int compression;          /* LDB_COMPRESSION_*; default NONE. Applied to
                                values of at least 64 bytes, kept only when it
                                saves at least 1/8. May differ between opens. */
@@ -249,19 +251,23 @@ typedef struct ldb_options {
   int sync_mode;            /* LDB_SYNC_*; default LDB_SYNC_NORMAL */
   uint32_t sync_interval_ms;/* NORMAL mode: longest a commit stays unsynced;
                                default 100 */
-  int create_if_missing;    /* default 1 */
-  int error_if_exists;      /* default 0: LDB_INVALID when the database
-                               already exists */
+  int create_if_missing;    /* default 1: a missing database is created
+                               (for the posix store, its directory too,
+                               with missing parents); 0: LDB_NOTFOUND */
+  int error_if_exists;      /* default 0 (an existing database is opened).
+                               1: ldb_open returns LDB_INVALID when the
+                               database already exists, including when it
+                               is open in this process */
   int read_only;            /* default 0; takes the shared lock; every write
                                returns LDB_READONLY */
   uint64_t memtable_size;   /* bytes of committed-but-not-checkpointed data
                                after which a checkpoint starts; default
-                               64 MiB */
+                               64 MiB; at least 1 */
   int background_checkpoint;/* 1 (default where threads exist): checkpoints
                                and NORMAL-mode syncs run on a background
                                thread. 0: no threads at all; checkpoints run
                                in bounded steps inside commits and in
-                               ldb_checkpoint_step(). */
+                               ldb_maintain() / ldb_checkpoint_step(). */
   uint32_t max_active_txns; /* open transactions allowed; beyond it
                                ldb_txn_begin returns LDB_BUSY; default 10000;
                                0 = unlimited */
@@ -339,14 +345,23 @@ typedef struct ldb_iter ldb_iter;
 typedef struct ldb_batch ldb_batch;
 
 /* Opens (or creates) the database at `path` (a directory for the posix
- * store). opts may be NULL for the defaults. On success *out is a handle
- * owned by the caller, released with ldb_close().
+ * store; when it is created, so are its missing parent directories). opts
+ * may be NULL for the defaults; invalid options are LDB_INVALID naming the
+ * option, the value and the allowed range (ldb_option_table). On success
+ * *out is a handle owned by the caller, released with ldb_close().
  *
  * Within one process, opening a location that is already open returns a
  * new handle on the same engine (shared cache, log and memtable), so every
  * thread may open its own handle. Another process that holds the writer
  * lock makes this return LDB_BUSY with the holder named in ldb_errmsg().
- * Recovery (replaying the log after a crash) happens here. */
+ *
+ * Recovery happens here, and not only after a crash: ldb_close syncs the
+ * log but does not checkpoint, so every open replays the log records newer
+ * than the last checkpoint (up to the first damaged or torn one), merges
+ * them into the B+tree and empties the log before returning. The time this
+ * takes grows with the commits since the last checkpoint (normally at most
+ * about memtable_size bytes of them); ldb_checkpoint before ldb_close leaves
+ * nothing to replay. A read-only open replays into memory only. */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
 
 /* Closes the handle; the last handle on an engine syncs the log (every
@@ -364,8 +379,11 @@ LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
  * another call on the same handle or on its children. */
 LDB_API int ldb_close(ldb_db *db);
 
-/* Frees memory the library returned to the caller (ldb_get values). NULL
- * is ignored. */
+/* Frees memory the library returned to the caller (ldb_get and
+ * ldb_txn_get values) with the database's allocator. db is the handle the
+ * value came from, before ldb_close (or a closed handle whose children are
+ * not all freed yet), or NULL when the database uses the default allocator
+ * (ldb_options.allocator NULL). A NULL ptr is ignored. */
 LDB_API void ldb_free(ldb_db *db, void *ptr);
 
 /* ------------------------------------------------------------------------ */
@@ -528,7 +546,8 @@ LDB_API void ldb_iter_destroy(ldb_iter *it);
 LDB_API int ldb_flush(ldb_db *db);
 
 /* Merges every commit so far into the B+tree, syncs the data file, writes
- * the meta page and trims the log. Returns when done. */
+ * the meta page and trims the log. Returns when done. Does nothing on a
+ * read-only database. */
 LDB_API int ldb_checkpoint(ldb_db *db);
 
 /* Runs at most `budget` units (about one key each) of pending checkpoint
