@@ -66,6 +66,12 @@ export const OPTIONS: readonly OptionInfo[] = [
   { name: "max_active_txns", jsName: "maxActiveTransactions", type: "uint", default: 10000, min: 0, max: 4294967295,
     values: [], unit: "",
     doc: "Open transactions allowed before begin returns BUSY; 0 is unlimited" },
+  { name: "log_retention_bytes", jsName: "logRetentionBytes", type: "uint", default: 67108864, min: 0, max: 9007199254740991,
+    values: [], unit: "bytes",
+    doc: "Change feed: at least this many bytes of the newest commit records are kept past checkpoints (written beside the log at every commit); 0 turns the feed off" },
+  { name: "log_retention_ms", jsName: "logRetentionMs", type: "uint", default: 0, min: 0, max: 9007199254740991,
+    values: [], unit: "ms",
+    doc: "Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit" },
 ];
 
 /** The options of the C core, as the JS API and the engines take them:
@@ -95,6 +101,10 @@ export interface CoreOptions {
   backgroundCheckpoint?: boolean;
   /** Open transactions allowed before begin returns BUSY; 0 is unlimited. Integer in 0..4294967295. Default 10000. (C: ldb_options.max_active_txns) */
   maxActiveTransactions?: number;
+  /** Change feed: at least this many bytes of the newest commit records are kept past checkpoints (written beside the log at every commit); 0 turns the feed off. Integer in 0..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.log_retention_bytes) */
+  logRetentionBytes?: number;
+  /** Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit. Integer in 0..9007199254740991 ms. Default 0 ms. (C: ldb_options.log_retention_ms) */
+  logRetentionMs?: number;
 }
 
 /** The names of option compression. */
@@ -191,6 +201,12 @@ export const STATS: readonly StatInfo[] = [
     help: "Median of the commit latencies since open, interpolated within a power-of-two bucket" },
   { name: "commit_p99_ns", jsName: "commitP99Ns", metric: "lightningdb_commit_latency_p99_seconds", type: "gauge", scale: 1e-9,
     help: "99th percentile of the commit latencies since open, interpolated within a power-of-two bucket" },
+  { name: "log_retained_bytes", jsName: "logRetainedBytes", metric: "lightningdb_log_retained_bytes", type: "gauge", scale: 1,
+    help: "Bytes of commit records the change feed retains past checkpoints (its segment files)" },
+  { name: "log_retained_segments", jsName: "logRetainedSegments", metric: "lightningdb_log_retained_segments", type: "gauge", scale: 1,
+    help: "Segment files the change feed retains" },
+  { name: "log_retained_since", jsName: "logRetainedSince", metric: "lightningdb_log_retained_since_seq", type: "gauge", scale: 1,
+    help: "The oldest since a change feed may start from: the seq before the first retained record" },
 ];
 
 /** Bucket i of a histogram counts samples in [2^i, 2^(i+1)) ns (LDB_HIST_BUCKETS). */
@@ -271,6 +287,12 @@ export interface CoreStats {
   commitP50Ns: number;
   /** 99th percentile of the commit latencies since open, interpolated within a power-of-two bucket. (gauge; lightningdb_commit_latency_p99_seconds) */
   commitP99Ns: number;
+  /** Bytes of commit records the change feed retains past checkpoints (its segment files). (gauge; lightningdb_log_retained_bytes) */
+  logRetainedBytes: number;
+  /** Segment files the change feed retains. (gauge; lightningdb_log_retained_segments) */
+  logRetainedSegments: number;
+  /** The oldest since a change feed may start from: the seq before the first retained record. (gauge; lightningdb_log_retained_since_seq) */
+  logRetainedSince: number;
 }
 
 /** One row of ldb_error_table(). */
@@ -300,11 +322,12 @@ export const ERRORS: readonly ErrorInfo[] = [
   { code: 12, name: "TIMEOUT", message: "a bounded wait ran out; nothing of the call was applied" },
   { code: 13, name: "ABORTED", message: "the call was cancelled; nothing of it was applied" },
   { code: 14, name: "SETUP", message: "a part of LightningDB could not be loaded (addon, wasm or worker script)" },
+  { code: 15, name: "COMPACTED", message: "the change feed no longer holds the requested commits (required sequence has been compacted); start from a backup or retain more" },
 ];
 
 /** Every stable error code a LightningDbError carries (all but OK). */
 export const ERROR_CODES = [
-  "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY", "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT", "ABORTED", "SETUP",
+  "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY", "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT", "ABORTED", "SETUP", "COMPACTED",
 ] as const;
 
 /** A stable error code. */

@@ -50,6 +50,10 @@ export interface LdbModule {
   _ldbw_stats(db: number, out: number): number;
   _ldbw_stats_count(): number;
   _ldbw_heap_used(): number;
+  _ldbw_changes_open(db: number, since: number, lo: number, lol: number, loEx: number, up: number, upl: number,
+    upEx: number, pre: number, prel: number, out: number): number;
+  _ldb_changes_read(c: number, buf: number, cap: number, max: number, countOut: number, usedOut: number): number;
+  _ldb_changes_close(c: number): void;
 }
 
 /** Order of the options array of ldbw_open (wasm/exports.c). */
