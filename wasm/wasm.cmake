@@ -49,7 +49,8 @@ set(LDB_WASM_EXPORTS
   _ldb_iter_first _ldb_iter_seek _ldb_iter_read _ldb_iter_destroy
   _ldb_flush _ldb_checkpoint _ldb_check _ldb_backup_to_store
   _ldbw_open _ldbw_store_js_new _ldbw_store_destroy _ldbw_iter_create _ldb_iter_next
-  _ldbw_checkpoint_step _ldbw_stats _ldbw_stats_count _ldbw_heap_used)
+  _ldbw_checkpoint_step _ldbw_stats _ldbw_stats_count _ldbw_heap_used
+  _ldbw_changes_open _ldb_changes_read _ldb_changes_close)
 string(REPLACE ";" "," LDB_WASM_EXPORTS_CSV "${LDB_WASM_EXPORTS}")
 target_link_options(lightningdb_wasm PRIVATE
   -O2
