@@ -62,4 +62,13 @@ describe('the contract between the core and js/', function () {
     assert.deepEqual(c.errors, ERRORS.map((e) => ({ ...e })));
     assert.deepEqual([...ERROR_CODES], ERRORS.filter((e) => e.code !== 0).map((e) => e.name));
   });
+
+  it('the README documents every option (a Configuration row) and every error code', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const missing = [
+      ...OPTIONS.filter((o) => !readme.includes(`| \`${o.jsName}\` |`)).map((o) => `option ${o.jsName}`),
+      ...ERROR_CODES.filter((c) => !readme.includes(`\`${c}\``)).map((c) => `error code ${c}`),
+    ];
+    assert.deepEqual(missing, [], 'adding an option or a code means: the header, the .def row, the README row');
+  });
 });
