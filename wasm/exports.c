@@ -58,9 +58,8 @@ int ldbw_iter_create(ldb_db *db, ldb_txn *txn, const void *lower,
  * as a double (JS numbers: exact up to 2^53). */
 int ldbw_changes_open(ldb_db *db, double since, const void *lower,
                       size_t lower_len, int lower_exclusive, const void *upper,
-                      size_t upper_len, int upper_exclusive,
-                      const void *prefix, size_t prefix_len,
-                      ldb_changes **out) {
+                      size_t upper_len, int upper_exclusive, const void *prefix,
+                      size_t prefix_len, ldb_changes **out) {
   ldb_changes_options o;
   o.lower = lower;
   o.lower_len = lower_len;
