@@ -27,20 +27,17 @@ import type {
 } from '../engine.js';
 import { decodeChanges } from '../feed.js';
 import { type ByteView, ChunkDecoder } from '../chunk.js';
+import { ERROR_CODES, type ErrorCode, LightningDbError } from '../errors.js';
 import { type Contract, contractOf, cstr, type LdbModule } from './module.js';
 import type { PageStore } from './stores/types.js';
 
 /** ldb_maintain's "nothing pending" (UINT32_MAX). */
 const MAINTAIN_IDLE = 0xffffffff;
 
-/** The error every engine method throws: `code` is the stable name. */
-export class WasmEngineError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'LightningDbError';
-    this.code = code;
-  }
+/** The error every engine method throws: a LightningDbError whose code is
+ * a name of the core's error table (`fallback` for any other). */
+function engineError(code: string, message: string, fallback: ErrorCode = 'INTERNAL'): LightningDbError {
+  return new LightningDbError(ERROR_CODES.includes(code as ErrorCode) ? (code as ErrorCode) : fallback, message);
 }
 
 /** Resolves a database path to its page store. `purpose` tells a resolver
@@ -71,13 +68,13 @@ class Heap {
   }
   alloc(n: number): number {
     const p = this.m._malloc(Math.max(n, 1));
-    if (!p) throw new WasmEngineError('NO_MEMORY', `cannot allocate ${n} bytes in the WebAssembly heap`);
+    if (!p) throw engineError('NO_MEMORY', `cannot allocate ${n} bytes in the WebAssembly heap`);
     return p;
   }
   /** Scratch buffer i (0: keys, 1: values, 2: reads) of at least n bytes. */
   private buf(i: number): { ptr: number; cap: number } {
     const b = this.bufs[i];
-    if (!b) throw new WasmEngineError('INTERNAL', `no scratch buffer ${i}`);
+    if (!b) throw engineError('INTERNAL', `no scratch buffer ${i}`);
     return b;
   }
   scratch(i: number, n: number): number {
@@ -119,18 +116,18 @@ class Heap {
   codeName(rc: number): string {
     return this.contract.codeNames[rc] ?? 'INTERNAL';
   }
-  error(rc: number): WasmEngineError {
+  error(rc: number): LightningDbError {
     const code = this.codeName(rc);
     const msg = this.cstr(this.m._ldb_errmsg(0)) || this.cstr(this.m._ldb_strerror(rc));
-    return new WasmEngineError(code, msg);
+    return engineError(code, msg);
   }
   check(rc: number): void {
     if (rc !== 0) throw this.error(rc);
   }
 }
 
-function closedError(what: string): WasmEngineError {
-  return new WasmEngineError('CLOSED', `${what} is closed`);
+function closedError(what: string): LightningDbError {
+  return engineError('CLOSED', `${what} is closed`);
 }
 
 interface StoreSlot {
@@ -176,7 +173,7 @@ export class WasmEngine implements Engine {
     this.module._free(id);
     if (!cs) {
       this.module.ldbStores.delete(sid);
-      throw new WasmEngineError('NO_MEMORY', 'cannot allocate a store in the WebAssembly heap');
+      throw engineError('NO_MEMORY', 'cannot allocate a store in the WebAssembly heap');
     }
     return cs;
   }
@@ -212,7 +209,7 @@ export class WasmEngine implements Engine {
     const opts = m._ldbw_options_new();
     const pathPtr = h.newCStr(path);
     try {
-      if (!opts) throw new WasmEngineError('NO_MEMORY', 'cannot allocate options in the WebAssembly heap');
+      if (!opts) throw engineError('NO_MEMORY', 'cannot allocate options in the WebAssembly heap');
       for (const [name, value] of Object.entries(options)) {
         if (value === undefined) continue;
         const n = h.newCStr(name);
@@ -303,7 +300,7 @@ class WasmIter implements EngineIterator {
   /** An error of a call on this iterator. CLOSED means the core
    * invalidated it (its database closed or its transaction ended): it can
    * never work again, so it is freed now. */
-  private fail(rc: number): WasmEngineError {
+  private fail(rc: number): LightningDbError {
     const e = this.h.error(rc);
     if (rc === this.h.CLOSED) this.close();
     return e;
@@ -349,10 +346,10 @@ class WasmIter implements EngineIterator {
         h.scratch(2, used);
         continue;
       }
-      if (used > cap) throw new WasmEngineError('INTERNAL', 'iterator chunk exceeds its buffer');
+      if (used > cap) throw engineError('INTERNAL', 'iterator chunk exceeds its buffer');
       // Re-read HEAPU8 after the call: it may have grown the memory.
       const entries = h.chunks.decode(m.HEAPU8, buf, buf + used);
-      if (entries.length !== count) throw new WasmEngineError('INTERNAL', `iterator chunk holds ${entries.length} entries, not ${count}`);
+      if (entries.length !== count) throw engineError('INTERNAL', `iterator chunk holds ${entries.length} entries, not ${count}`);
       return entries;
     }
   }
@@ -454,7 +451,7 @@ class WasmTxn implements EngineTxn {
     try {
       return readValue(h, (buf, cap) => h.m._ldb_txn_get_buf(t, k, key.length, buf, cap, h.outs + 8));
     } catch (e) {
-      if ((e as WasmEngineError).code === 'CLOSED') this.abort();
+      if ((e as LightningDbError).code === 'CLOSED') this.abort();
       throw e;
     }
   }
@@ -495,7 +492,7 @@ class WasmTxn implements EngineTxn {
 
 function mapStoreError(e: unknown): never {
   const err = e as { code?: string; message?: string };
-  throw new WasmEngineError(typeof err?.code === 'string' ? err.code : 'IO', String(err?.message ?? e));
+  throw engineError(String(err?.code), String(err?.message ?? e), 'IO');
 }
 
 class WasmDb implements EngineDb {
