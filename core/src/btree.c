@@ -37,11 +37,19 @@
  *
  * Free pages: pages released by the merge that produced version v (the
  * old copies) wait in a pending batch tagged v until no reader holds a
- * version older than v; they are then reusable. The meta page of every
- * version points at a free-list chain listing every free page (reusable
- * and pending) so a reopen reuses them all.
+ * version older than v AND a newer meta page (v+1) is durable; they are
+ * then reusable. The second condition keeps the previous version whole on
+ * disk for as long as its meta page is the fallback: if the newest meta
+ * page is damaged, recovery opens the older one, and every page that one
+ * reaches is still intact (the log above this layer keeps the commits
+ * needed to replay from it). The meta page of every version points at a
+ * free-list chain listing every free page (reusable and pending); its last
+ * fl_recent entries are the pages the version's own merge released, which
+ * a reopen keeps pending in the same way.
  */
 #include "btree.h"
+
+#include <stdio.h>
 
 #include "pager.h"
 #include "store.h"
@@ -126,6 +134,11 @@ struct bt_file {
   uint64_t meta_page_count; /* page count recorded in the current meta */
   uint64_t fl_head, fl_count;
   u32vec fl_pages; /* pages holding the current persisted free list */
+  int meta_bad;    /* at open: the slot whose meta page was invalid while
+                      the other was valid (-1: none) */
+  ldb_mutex meta_mu; /* held while a commit writes and installs a meta
+                        page and while bt_check reads both meta pages and
+                        the previous version (lock order: meta_mu, mu) */
   u32vec reusable;
   pend_batch *pend, *pend_tail;
   int merging;
@@ -576,12 +589,15 @@ static bt_tree *tree_new(bt_file *f, uint64_t version, uint64_t root,
 }
 
 /* Caller holds f->mu. Makes pending batches reusable when no live version
- * is older than the batch. */
+ * is older than the batch and a meta page newer than the batch's version
+ * is durable (so the batch's pages are no longer reachable from the older
+ * of the two meta pages either). */
 static int promote_pending(bt_file *f) {
   uint64_t oldest = UINT64_MAX;
   for (bt_tree *t = f->live; t; t = t->next)
     if (t->version < oldest) oldest = t->version;
-  while (f->pend && f->pend->version <= oldest) {
+  while (f->pend && f->pend->version <= oldest &&
+         f->pend->version < f->counter) {
     pend_batch *b = f->pend;
     int rc = vappend(f->a, &f->reusable, &b->pages);
     if (rc) return rc;
@@ -1725,10 +1741,17 @@ static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
   return pager_write(f->pg, *pgno, pg, true);
 }
 
+/* Meta page body (after the 16-byte header): magic u64, format u32, page
+ * size u32, counter u64, root u64, height u32 (+4 zero), key count u64,
+ * checkpoint seq u64, page count u64, free-list head u64, free-list
+ * entries u64, free-list pages u64, fl_recent u64 (the last fl_recent
+ * free-list entries are the previous version's pages; 0 in files written
+ * before it existed, which only means they are reused sooner). */
 static void encode_meta(bt_file *f, uint8_t *pg, uint64_t counter,
                         uint64_t root, uint32_t height, uint64_t count,
                         uint64_t seq, uint64_t page_count, uint64_t fl_head,
-                        uint64_t fl_count, uint64_t fl_npages) {
+                        uint64_t fl_count, uint64_t fl_npages,
+                        uint64_t fl_recent) {
   memset(pg, 0, f->ps);
   pg[4] = PT_META;
   uint8_t *p = pg + HDR;
@@ -1744,12 +1767,13 @@ static void encode_meta(bt_file *f, uint8_t *pg, uint64_t counter,
   ldb_put64(p + 64, fl_head);
   ldb_put64(p + 72, fl_count);
   ldb_put64(p + 80, fl_npages);
+  ldb_put64(p + 88, fl_recent);
 }
 
 int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   bt_file *f = m->f;
   int rc = merge_valid(m);
-  bool meta_attempted = false;
+  bool meta_attempted = false, meta_locked = false;
   u32vec all = {0}, flp = {0};
   bt_tree *t = NULL;
   pend_batch *b = NULL;
@@ -1786,7 +1810,9 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   if (!root) m->height = 0;
 
   /* The free list: every free page after this merge. Its own pages come
-   * out of the reusable set first, so the list always fits. */
+   * out of the reusable set first, so the list always fits. The pages this
+   * merge releases (the base version's, and the base free list's) go last:
+   * they are the fl_recent entries a reopen keeps pending. */
   uint32_t per = (f->ps - HDR) / 4;
   size_t total;
   ldb_mutex_lock(&f->mu);
@@ -1812,6 +1838,9 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
     rc = ldb_err(LDB_INTERNAL, "free list outgrew its pages");
     goto fail;
   }
+  uint64_t recent = m->freed.n + f->fl_pages.n;
+  ldb_mutex_lock(&f->meta_mu);
+  meta_locked = true;
   for (size_t i = 0, off = 0; i < flp.n; i++) {
     uint8_t *pg = m->pagebuf;
     size_t cnt = all.n - off < per ? all.n - off : per;
@@ -1837,7 +1866,8 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   if ((rc = vappend(m->a, &m->freed, &f->fl_pages))) goto fail;
   meta_attempted = true;
   encode_meta(f, m->pagebuf, counter, root, m->height, m->count,
-              checkpoint_seq, page_count, flp.n ? flp.v[0] : 0, all.n, flp.n);
+              checkpoint_seq, page_count, flp.n ? flp.v[0] : 0, all.n, flp.n,
+              recent);
   if ((rc = pager_write(f->pg, counter & 1, m->pagebuf, false))) goto fail;
   if ((rc = pager_sync(f->pg))) goto fail;
 
@@ -1864,10 +1894,12 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   f->current = t;
   tree_unref_locked(old);
   ldb_mutex_unlock(&f->mu);
+  ldb_mutex_unlock(&f->meta_mu);
   vfree(m->a, &all);
   merge_end(m, false, false);
   return LDB_OK;
 fail:
+  if (meta_locked) ldb_mutex_unlock(&f->meta_mu);
   ldb_mfree(f->a, t);
   ldb_mfree(f->a, b);
   vfree(m->a, &all);
@@ -1881,6 +1913,7 @@ fail:
 typedef struct meta {
   uint32_t ps, height;
   uint64_t counter, root, count, seq, page_count, fl_head, fl_count, fl_npages;
+  uint64_t fl_recent;
 } meta;
 
 /* Decodes a meta page of page size ps at slot; 0 valid, -1 invalid,
@@ -1906,7 +1939,8 @@ static int decode_meta(const uint8_t *pg, uint32_t ps, uint64_t slot,
   mt->fl_head = ldb_get64(p + 64);
   mt->fl_count = ldb_get64(p + 72);
   mt->fl_npages = ldb_get64(p + 80);
-  if ((mt->counter & 1) != slot) return -1;
+  mt->fl_recent = ldb_get64(p + 88);
+  if ((mt->counter & 1) != slot || mt->fl_recent > mt->fl_count) return -1;
   if (mt->page_count < 2 || mt->page_count > UINT32_MAX ||
       mt->root >= mt->page_count || mt->height > BT_MAX_HEIGHT ||
       (mt->root == 0) != (mt->height == 0) || mt->fl_head >= mt->page_count ||
@@ -1915,9 +1949,11 @@ static int decode_meta(const uint8_t *pg, uint32_t ps, uint64_t slot,
   return 0;
 }
 
-/* Reads both meta slots and picks the newest valid one. */
+/* Reads both meta slots and picks the newest valid one. *bad is the slot
+ * whose page is invalid while the other is valid (-1 when both are valid,
+ * or neither). */
 static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
-                     meta *out) {
+                     meta *out, int *bad) {
   uint8_t *buf = ldb_malloc(a, LDB_MAX_PAGE_SIZE);
   if (!buf) return LDB_NOMEM;
   meta m0, m1;
@@ -1975,6 +2011,7 @@ static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
     goto out;
   }
   *out = (v0 && (!v1 || m0.counter > m1.counter)) ? m0 : m1;
+  *bad = v0 && v1 ? -1 : v0 ? 1 : 0;
 out:
   ldb_mfree(a, buf);
   return rc;
@@ -2035,9 +2072,10 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   uint64_t size;
   if ((rc = ldb_fsize(file, &size))) goto fail;
   meta mt = {0};
+  int bad = -1;
   bool fresh = size == 0;
   if (!fresh) {
-    if ((rc = read_meta(file, size, a, &mt))) goto fail;
+    if ((rc = read_meta(file, size, a, &mt, &bad))) goto fail;
     fresh = mt.ps == 0; /* never completely created */
   }
   if (fresh) {
@@ -2076,9 +2114,12 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   f->meta_page_count = mt.page_count;
   f->fl_head = mt.fl_head;
   f->fl_count = mt.fl_count;
+  f->meta_bad = fresh ? -1 : bad;
   ldb_mutex_init(&f->mu);
+  ldb_mutex_init(&f->meta_mu);
   if ((rc = pager_open(file, f->ps, cfg->cache_size, a, &f->pg))) {
     ldb_mutex_destroy(&f->mu);
+    ldb_mutex_destroy(&f->meta_mu);
     ldb_mfree(a, f);
     f = NULL;
     goto fail;
@@ -2090,13 +2131,32 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
     }
     /* Slot 1 first, durable before slot 0 is written: see read_meta. */
     for (uint64_t s = 2; s-- > 0;) {
-      encode_meta(f, buf, s, 0, 0, 0, 0, 2, 0, 0, 0);
+      encode_meta(f, buf, s, 0, 0, 0, 0, 2, 0, 0, 0, 0);
       if ((rc = pager_write(f->pg, s, buf, false))) goto fail;
       if ((rc = pager_sync(f->pg))) goto fail;
     }
     if (created) *created = 1;
   } else if ((rc = load_freelist(f, mt.fl_head, mt.fl_count,
-                                  mt.fl_npages))) {
+                                  mt.fl_npages)) == LDB_OK) {
+    /* The previous version's pages (listed last) stay pending until the
+     * next commit: the older meta page may still be needed. */
+    if (mt.fl_recent) {
+      pend_batch *b = ldb_calloc(a, sizeof *b);
+      if (!b) {
+        rc = LDB_NOMEM;
+        goto fail;
+      }
+      size_t keep = f->reusable.n - (size_t)mt.fl_recent;
+      u32vec tail = {f->reusable.v + keep, (size_t)mt.fl_recent, 0};
+      b->version = mt.counter;
+      if ((rc = vappend(a, &b->pages, &tail))) {
+        ldb_mfree(a, b);
+        goto fail;
+      }
+      f->reusable.n = keep;
+      f->pend = f->pend_tail = b;
+    }
+  } else {
     if (rc != LDB_CORRUPT) goto fail;
     /* A damaged free list must not make intact data unreachable: find the
      * free pages by walking the tree instead (the damage stays visible to
@@ -2120,10 +2180,15 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
 fail:
   ldb_mfree(a, buf);
   if (f) {
+    if (f->pend) {
+      vfree(a, &f->pend->pages);
+      ldb_mfree(a, f->pend);
+    }
     vfree(a, &f->fl_pages);
     vfree(a, &f->reusable);
     pager_close(f->pg);
     ldb_mutex_destroy(&f->mu);
+    ldb_mutex_destroy(&f->meta_mu);
     ldb_mfree(a, f);
   }
   ldb_fclose(file);
@@ -2150,8 +2215,11 @@ void bt_close(bt_file *f) {
   pager_close(f->pg);
   ldb_fclose(f->file);
   ldb_mutex_destroy(&f->mu);
+  ldb_mutex_destroy(&f->meta_mu);
   ldb_mfree(f->a, f);
 }
+
+int bt_damaged_meta(const bt_file *f) { return f->meta_bad; }
 
 void bt_set_compression(bt_file *f, int codec, int level) {
   __atomic_store_n(&f->codec, codec, __ATOMIC_RELAXED);
@@ -2375,6 +2443,115 @@ out:
   return rc;
 }
 
+/* Reads meta slot `slot` for the check and decodes it; LDB_CORRUPT naming
+ * the page when it is unreadable or invalid. */
+static int check_meta_page(bt_file *f, uint8_t *pg, uint64_t slot,
+                           meta *out) {
+  int rc = pager_read_direct(f->pg, slot, pg);
+  if (rc == LDB_CORRUPT)
+    return ldb_err(LDB_CORRUPT,
+                   "meta page %llu is damaged (checksum mismatch or short); "
+                   "the next checkpoint rewrites it",
+                   (unsigned long long)slot);
+  if (rc) return rc;
+  int r = decode_meta(pg, f->ps, slot, out);
+  if (r > 0) return r;
+  if (r)
+    return ldb_err(LDB_CORRUPT, "meta page %llu is damaged: invalid fields",
+                   (unsigned long long)slot);
+  return LDB_OK;
+}
+
+/* Verifies the subtree at pgno of the previous version (the one the older
+ * meta page names). Subtrees the current version shares (cur_seen) were
+ * checked with it; the rest are free pages kept for recovery from the
+ * older meta page, so each must still read back intact. */
+static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
+                           uint32_t depth, uint32_t height, uint64_t mslot) {
+  bt_file *f = k->f;
+  if (pgno < 2 || pgno >= k->npages)
+    return ldb_err(LDB_CORRUPT,
+                   "the version on meta page %llu names page %llu, outside "
+                   "the tree's pages",
+                   (unsigned long long)mslot, (unsigned long long)pgno);
+  if (cur_seen[pgno / 8] & (1u << (pgno % 8))) return LDB_OK;
+  bool leaf = depth == height;
+  uint8_t *pg = ldb_malloc(f->a, f->ps);
+  if (!pg) return LDB_NOMEM;
+  int rc = pager_read_direct(f->pg, pgno, pg);
+  if (!rc) rc = check_page(f, pg, pgno, leaf ? PT_LEAF : PT_BRANCH);
+  for (uint32_t i = 0, n = pg_n(pg); !rc && i < n; i++) {
+    cinfo ci = {0};
+    if ((rc = cell_at(f, pg, pgno, i, leaf, &ci))) break;
+    if ((ci.flags & F_KOVF) &&
+        !(ci.kovf < k->npages && (cur_seen[ci.kovf / 8] & (1u << (ci.kovf % 8)))))
+      rc = read_chain(f, ci.kovf, ci.klen - ci.kloc, NULL, NULL);
+    if (!rc && (ci.flags & F_VOVF) &&
+        !(ci.vovf < k->npages && (cur_seen[ci.vovf / 8] & (1u << (ci.vovf % 8)))))
+      rc = read_chain(f, ci.vovf, ci.vlen, NULL, NULL);
+    if (!rc && !leaf)
+      rc = check_prev_node(k, cur_seen, ci.child, depth + 1, height, mslot);
+  }
+  ldb_mfree(f->a, pg);
+  if (rc == LDB_CORRUPT) {
+    char detail[200];
+    snprintf(detail, sizeof detail, "%s", ldb_err_get());
+    rc = ldb_err(LDB_CORRUPT,
+                 "%s (a free page kept for recovery from meta page %llu)",
+                 detail, (unsigned long long)mslot);
+  }
+  return rc;
+}
+
+/* Both meta pages and the version the older one names: the newer must be
+ * the current version, the older its predecessor, and every page that
+ * predecessor reaches must read back intact (recovery falls back to it
+ * when the newer meta page is damaged). cur_seen: pages of the current
+ * tree. Called with meta_mu held, so no commit writes a meta page now. */
+static int check_metas(checker *k, const uint8_t *cur_seen,
+                       const bt_tree *t) {
+  bt_file *f = k->f;
+  uint8_t *pg = ldb_malloc(f->a, f->ps);
+  if (!pg) return LDB_NOMEM;
+  meta cur, prev;
+  uint64_t cslot = t->version & 1, pslot = 1 - cslot;
+  int rc = check_meta_page(f, pg, cslot, &cur);
+  if (!rc && (cur.counter != t->version || cur.root != t->root ||
+              cur.count != t->count))
+    rc = ldb_err(LDB_CORRUPT,
+                 "meta page %llu does not describe the current version",
+                 (unsigned long long)cslot);
+  if (!rc) rc = check_meta_page(f, pg, pslot, &prev);
+  /* A commit whose meta write failed may have left counter + 1 there; the
+   * next commit overwrites it, and it is not a fallback for this one. */
+  if (!rc && prev.counter == t->version + 1) goto out;
+  if (!rc && prev.counter + 1 != t->version)
+    rc = ldb_err(LDB_CORRUPT,
+                 "meta page %llu holds version %llu, expected %llu",
+                 (unsigned long long)pslot, (unsigned long long)prev.counter,
+                 (unsigned long long)(t->version - 1));
+  if (!rc && prev.root)
+    rc = check_prev_node(k, cur_seen, prev.root, 1, prev.height, pslot);
+  /* the older version's free list (its pages are free now, kept too) */
+  for (uint64_t p = prev.fl_head, n = 0; !rc && p; n++) {
+    if (p < 2 || p >= k->npages || n >= prev.fl_npages) {
+      rc = ldb_err(LDB_CORRUPT, "the free list of meta page %llu points at "
+                                "page %llu",
+                   (unsigned long long)pslot, (unsigned long long)p);
+      break;
+    }
+    if ((rc = pager_read_direct(f->pg, p, pg))) break;
+    if (pg[4] != PT_FREE || ldb_get32(pg + 12) > (f->ps - HDR) / 4)
+      rc = ldb_err(LDB_CORRUPT, "page %llu: bad free-list page (of meta "
+                                "page %llu)",
+                   (unsigned long long)p, (unsigned long long)pslot);
+    p = ldb_get32(pg + 8);
+  }
+out:
+  ldb_mfree(f->a, pg);
+  return rc;
+}
+
 int bt_check(bt_file *f) {
   checker k = {0};
   k.f = f;
@@ -2382,7 +2559,9 @@ int bt_check(bt_file *f) {
   uint8_t *tree_seen = NULL;
   int rc = LDB_OK;
   /* The version and the free-page state are taken under one lock so they
-   * match (commits install both under it). */
+   * match (commits install both under it); meta_mu keeps both meta pages
+   * and the previous version's pages still until the check ends. */
+  ldb_mutex_lock(&f->meta_mu);
   ldb_mutex_lock(&f->mu);
   bt_tree *t = f->current;
   t->refs++;
@@ -2420,6 +2599,7 @@ int bt_check(bt_file *f) {
     rc = LDB_NOMEM;
     goto out;
   }
+  if ((rc = check_metas(&k, tree_seen, t))) goto out;
   /* the persisted free list */
   {
     uint8_t *pg = ldb_malloc(f->a, f->ps);
@@ -2487,5 +2667,6 @@ out:
   ldb_mfree(f->a, tree_seen);
   vfree(f->a, &mem_free);
   bt_tree_release(t);
+  ldb_mutex_unlock(&f->meta_mu);
   return rc;
 }

@@ -219,16 +219,18 @@ static int replay_one(void *c, uint64_t seq, const uint8_t *ops, size_t len,
 }
 
 int wal_recover(wal *w, uint64_t ckpt_seq, wal_apply_fn fn, void *ctx,
-                uint64_t *last_seq, int *dirty) {
+                uint64_t *last_seq, uint64_t *seen_seq, int *dirty) {
   uint64_t end[2], first[2], last[2], size[2];
   int rc;
   *dirty = 0;
   *last_seq = ckpt_seq;
+  *seen_seq = 0;
   ldb_mutex_lock(&w->mu);
   for (int i = 0; i < 2; i++) {
     rc = wal_scan_file(w, i, NULL, NULL, &end[i], &first[i], &last[i], &size[i]);
     if (rc) goto out;
     if (size[i]) *dirty = 1;
+    if (last[i] > *seen_seq) *seen_seq = last[i];
   }
   /* Older log first: the one whose first record has the lower seq. */
   int order[2] = {0, 1};
@@ -352,10 +354,9 @@ int wal_dirty(wal *w) {
   return d;
 }
 
-int wal_switch(wal *w, int sync_old) {
-  int rc = LDB_OK;
+int wal_switch(wal *w) {
   ldb_mutex_lock(&w->mu);
-  if (sync_old) rc = sync_file(w, w->cur);
+  int rc = sync_file(w, w->cur);
   if (rc) goto out;
   int o = 1 - w->cur;
   rc = ldb_ftruncate(w->f[o], 0);
@@ -367,20 +368,6 @@ int wal_switch(wal *w, int sync_old) {
   w->cur = o;
   w->off = 0;
 out:
-  ldb_mutex_unlock(&w->mu);
-  return rc;
-}
-
-int wal_truncate_old(wal *w) {
-  ldb_mutex_lock(&w->mu);
-  int o = 1 - w->cur;
-  int rc = ldb_ftruncate(w->f[o], 0);
-  if (rc)
-    ldb_err(rc, "cannot truncate the old log: %s", ldb_strerror(rc));
-  else {
-    atomic_store(&w->size[o], 0);
-    w->dirty[o] = 0;
-  }
   ldb_mutex_unlock(&w->mu);
   return rc;
 }
