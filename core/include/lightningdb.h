@@ -269,7 +269,7 @@ LDB_API void ldb_options_default(ldb_options *opts);
 
 /* ------------------------------------------------------------------------ */
 /* The contract tables: options, statistics and error codes are each defined
- * once, in the core (core/src/*.def, compiled into the tables below). The
+ * once, in the core (the .def files of core/src, compiled into the tables below). The
  * Node addon and the wasm exports walk these tables instead of naming
  * fields; the TypeScript declarations (js/contract.ts) are generated from
  * the same .def files by scripts/gen-contract.mjs, and a test fails when

@@ -11,7 +11,8 @@
  * re-seeks every source to the current key (simpler than LevelDB's
  * bookkeeping, same result, O(log n) per source).
  */
-#include "db.h"
+#include "iter.h"
+#include "txn.h"
 
 enum { SRC_MEM, SRC_TREE };
 
@@ -32,9 +33,9 @@ struct ldb_iter {
   ldb_db *db;
   ldb_txn *txn;
   eng *e;
-  snap s;       /* own snapshot when txn is NULL */
+  snap s; /* own snapshot when txn is NULL */
   const snap *sp;
-  mt *wb;       /* referenced write buffer of txn */
+  mt *wb; /* referenced write buffer of txn */
   src srcs[4];
   int nsrc;
   int dir;      /* +1 ascending, -1 descending */
@@ -43,7 +44,7 @@ struct ldb_iter {
                    valid until a source moves) */
   uint8_t *key; /* copy of the current key */
   size_t klen, kcap;
-  int valid;    /* positioned on a user-visible entry */
+  int valid; /* positioned on a user-visible entry */
   int reverse;
   /* effective bounds (prefix folded in) */
   uint8_t *lo, *hi, *prefix;
@@ -80,7 +81,8 @@ static void mem_set_bwd(src *s, mt_node *n) {
 /* From n (the first node of a key, or the first version <= seq of one),
  * the first visible version at or after it. */
 static void mem_settle_fwd(src *s, mt_node *n) {
-  while (n && mt_node_seq(n) > s->seq) n = mt_node_next(n);
+  while (n && mt_node_seq(n) > s->seq)
+    n = mt_node_next(n);
   mem_set(s, n);
 }
 
@@ -101,7 +103,8 @@ static void mem_back_from(src *s, mt_node *p) {
     /* Every visible key has one version: the first visible node is it
      * (newer versions inserted after our snapshot are skipped by seq).
      * Not touching the node before it lets its prefetch overlap. */
-    while (p && mt_node_seq(p) > s->seq) p = mt_node_prev(p);
+    while (p && mt_node_seq(p) > s->seq)
+      p = mt_node_prev(p);
     mem_set_bwd(s, p);
     return;
   }
@@ -118,7 +121,8 @@ static void mem_back_from(src *s, mt_node *p) {
       return;
     }
     /* Even the oldest version is too new: skip the key. */
-    while (p && same_key(p, k, kl)) p = mt_node_prev(p);
+    while (p && same_key(p, k, kl))
+      p = mt_node_prev(p);
   }
   mem_set_bwd(s, NULL);
 }
@@ -189,7 +193,8 @@ static int src_next(src *s) {
    * mt_has_dups); a newer version of the next key, inserted after our
    * snapshot, is skipped by the seq check in mem_settle_fwd. */
   if (mt_has_dups(s->m))
-    while (n && same_key(n, s->key, s->klen)) n = mt_node_next(n);
+    while (n && same_key(n, s->key, s->klen))
+      n = mt_node_next(n);
   mem_settle_fwd(s, n);
   if (s->run) s->run = mt_scan_ahead(s->run, &s->credit);
   return LDB_OK;
@@ -200,7 +205,8 @@ static int src_prev(src *s) {
   /* Back past the newer versions of the current key, then on. */
   mt_node *p = mt_node_prev(s->node);
   if (mt_has_dups(s->m))
-    while (p && same_key(p, s->key, s->klen)) p = mt_node_prev(p);
+    while (p && same_key(p, s->key, s->klen))
+      p = mt_node_prev(p);
   mem_back_from(s, p);
   return LDB_OK;
 }
@@ -209,14 +215,16 @@ static int src_is_del(const src *s) {
   return s->kind == SRC_MEM && mt_node_type(s->node) == MT_DEL;
 }
 
-/* ---- merge ---------------------------------------------------------------- */
+/* ---- merge ----------------------------------------------------------------
+ */
 
 static int set_cur_key(ldb_iter *it) {
   if (it->cur < 0) return LDB_OK;
   src *s = &it->srcs[it->cur];
   if (s->klen > it->kcap) {
     size_t nc = it->kcap ? it->kcap : 64;
-    while (nc < s->klen) nc *= 2;
+    while (nc < s->klen)
+      nc *= 2;
     uint8_t *nb = ldb_realloc(it->e->a, it->key, 0, nc);
     if (!nb) {
       it->cur = -1;
@@ -332,7 +340,8 @@ static int m_prev(ldb_iter *it) {
   return pick(it);
 }
 
-/* ---- bounds --------------------------------------------------------------- */
+/* ---- bounds ---------------------------------------------------------------
+ */
 
 /* -1 below the range, 0 inside, 1 above. */
 static int range_of(const ldb_iter *it, const uint8_t *k, size_t kl) {
@@ -376,23 +385,32 @@ static int settle(ldb_iter *it, int dir, int rc) {
 }
 
 static int a_first(ldb_iter *it) {
-  return settle(it, 1, it->has_lo ? m_seek_ge(it, it->lo, it->lo_len) : m_first(it));
+  return settle(it, 1,
+                it->has_lo ? m_seek_ge(it, it->lo, it->lo_len) : m_first(it));
 }
 static int a_last(ldb_iter *it) {
-  return settle(it, -1, it->has_hi ? m_seek_le(it, it->hi, it->hi_len) : m_last(it));
+  return settle(it, -1,
+                it->has_hi ? m_seek_le(it, it->hi, it->hi_len) : m_last(it));
 }
 static int a_seek_ge(ldb_iter *it, const uint8_t *k, size_t kl) {
-  if (it->has_lo && ldb_keycmp(k, kl, it->lo, it->lo_len) < 0) return a_first(it);
+  if (it->has_lo && ldb_keycmp(k, kl, it->lo, it->lo_len) < 0)
+    return a_first(it);
   return settle(it, 1, m_seek_ge(it, k, kl));
 }
 static int a_seek_le(ldb_iter *it, const uint8_t *k, size_t kl) {
-  if (it->has_hi && ldb_keycmp(k, kl, it->hi, it->hi_len) > 0) return a_last(it);
+  if (it->has_hi && ldb_keycmp(k, kl, it->hi, it->hi_len) > 0)
+    return a_last(it);
   return settle(it, -1, m_seek_le(it, k, kl));
 }
-static int a_next(ldb_iter *it) { return settle(it, 1, m_next(it)); }
-static int a_prev(ldb_iter *it) { return settle(it, -1, m_prev(it)); }
+static int a_next(ldb_iter *it) {
+  return settle(it, 1, m_next(it));
+}
+static int a_prev(ldb_iter *it) {
+  return settle(it, -1, m_prev(it));
+}
 
-/* ---- public API ------------------------------------------------------------ */
+/* ---- public API ------------------------------------------------------------
+ */
 
 static int set_bounds(ldb_iter *it, const ldb_iter_options *o) {
   const ldb_allocator *a = it->e->a;
@@ -423,7 +441,8 @@ static int set_bounds(ldb_iter *it, const ldb_iter_options *o) {
     /* The smallest key above every key with the prefix: the prefix with
      * its last non-0xff byte incremented (none when all bytes are 0xff). */
     succ_len = it->prefix_len;
-    while (succ_len && it->prefix[succ_len - 1] == 0xff) succ_len--;
+    while (succ_len && it->prefix[succ_len - 1] == 0xff)
+      succ_len--;
     if (succ_len) {
       succ = ldb_memdup(a, it->prefix, succ_len);
       if (!succ) return ldb_err(LDB_NOMEM, "out of memory in an iterator");
@@ -502,11 +521,14 @@ int ldb_iter_create(ldb_db *db, ldb_txn *txn, const ldb_iter_options *opts,
   if (txn && txn->wb && txn->wb_ops) {
     it->wb = txn->wb;
     mt_ref(it->wb);
-    it->srcs[it->nsrc++] = (src){.kind = SRC_MEM, .m = it->wb, .seq = txn->wb_ops};
+    it->srcs[it->nsrc++] =
+        (src){.kind = SRC_MEM, .m = it->wb, .seq = txn->wb_ops};
   }
-  it->srcs[it->nsrc++] = (src){.kind = SRC_MEM, .m = it->sp->active, .seq = it->sp->seq};
+  it->srcs[it->nsrc++] =
+      (src){.kind = SRC_MEM, .m = it->sp->active, .seq = it->sp->seq};
   if (it->sp->frozen)
-    it->srcs[it->nsrc++] = (src){.kind = SRC_MEM, .m = it->sp->frozen, .seq = it->sp->seq};
+    it->srcs[it->nsrc++] =
+        (src){.kind = SRC_MEM, .m = it->sp->frozen, .seq = it->sp->seq};
   src *ts = &it->srcs[it->nsrc++];
   *ts = (src){.kind = SRC_TREE};
   if ((rc = bt_cursor_open(it->sp->tree, &ts->c))) {
@@ -522,7 +544,9 @@ fail:
   return rc;
 }
 
-uint64_t iter_snap_seq(const ldb_iter *it) { return it->sp->seq; }
+uint64_t iter_snap_seq(const ldb_iter *it) {
+  return it->sp->seq;
+}
 
 void ldb_iter_destroy(ldb_iter *it) {
   if (!it) return;
@@ -555,7 +579,8 @@ int ldb_iter_seek(ldb_iter *it, const void *key, size_t key_len) {
   if (rc) return rc;
   if (key_len > LDB_MAX_KEY_SIZE || (!key && key_len))
     return ldb_err(LDB_INVALID, "seek key of %zu bytes is invalid", key_len);
-  return it->reverse ? a_seek_le(it, key, key_len) : a_seek_ge(it, key, key_len);
+  return it->reverse ? a_seek_le(it, key, key_len)
+                     : a_seek_ge(it, key, key_len);
 }
 
 int ldb_iter_next(ldb_iter *it) {
@@ -572,7 +597,9 @@ int ldb_iter_prev(ldb_iter *it) {
   return it->reverse ? a_next(it) : a_prev(it);
 }
 
-int ldb_iter_valid(const ldb_iter *it) { return it && it->valid; }
+int ldb_iter_valid(const ldb_iter *it) {
+  return it && it->valid;
+}
 
 int ldb_iter_key(ldb_iter *it, const void **key, size_t *key_len) {
   int rc = check_it(it);
@@ -588,7 +615,8 @@ int ldb_iter_value(ldb_iter *it, const void **value, size_t *value_len) {
   int rc = check_it(it);
   if (rc) return rc;
   if (!it->valid) return LDB_NOTFOUND;
-  if (!value || !value_len) return ldb_err(LDB_INVALID, "out-pointers are NULL");
+  if (!value || !value_len)
+    return ldb_err(LDB_INVALID, "out-pointers are NULL");
   src *s = &it->srcs[it->cur];
   if (s->kind == SRC_TREE) return bt_cursor_value(s->c, value, value_len);
   *value = mt_node_val(s->node, value_len);

@@ -55,7 +55,7 @@ struct mt {
   /* Writer only: the node inserted last and, at every level, the last node
    * at or before it (head where there is none). An insert of a larger
    * (key, seq) starts its search here instead of at the head's top level,
-   * so a batch applied in ascending key order (db.c) costs a few hops per
+   * so a batch applied in ascending key order (commit.c) costs a few hops per
    * key instead of a full descent. Nodes are never removed, so the finger
    * stays valid for the memtable's lifetime. */
   mt_node *last;

@@ -9,7 +9,8 @@
  * oldest memtable through the successor chain (the snapshot pins it), so the
  * check never needs the tree.
  */
-#include "db.h"
+#include "txn.h"
+#include "commit.h"
 
 #include <stdio.h>
 
@@ -44,8 +45,10 @@ int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out) {
   uint64_t n = atomic_fetch_add(&e->active_txns, 1) + 1;
   if (e->opts.max_active_txns && n > e->opts.max_active_txns) {
     atomic_fetch_sub(&e->active_txns, 1);
-    return ldb_err(LDB_BUSY, "too many open transactions (max_active_txns "
-                             "is %u)", e->opts.max_active_txns);
+    return ldb_err(LDB_BUSY,
+                   "too many open transactions (max_active_txns "
+                   "is %u)",
+                   e->opts.max_active_txns);
   }
   ldb_txn *t = ldb_calloc(e->a, sizeof *t);
   if (!t) {
@@ -70,7 +73,8 @@ int txn_note_read(ldb_txn *t, const void *key, size_t klen) {
   size_t need = t->rs_len + 4 + klen;
   if (need > t->rs_cap) {
     size_t nc = t->rs_cap ? t->rs_cap : 256;
-    while (nc < need) nc *= 2;
+    while (nc < need)
+      nc *= 2;
     uint8_t *nb = ldb_realloc(t->e->a, t->rs, t->rs_len, nc);
     if (!nb) return ldb_err(LDB_NOMEM, "out of memory recording a read");
     t->rs = nb;
@@ -93,7 +97,8 @@ int ldb_txn_get(ldb_txn *txn, const void *key, size_t key_len, void **value,
   int rc = check_txn(txn), type;
   if (rc) return rc;
   if ((rc = check_key(key, key_len))) return rc;
-  if (!value || !value_len) return ldb_err(LDB_INVALID, "value out-pointers are NULL");
+  if (!value || !value_len)
+    return ldb_err(LDB_INVALID, "value out-pointers are NULL");
   const void *v;
   uint32_t vl;
   if ((rc = txn_note_read(txn, key, key_len))) return rc;
@@ -143,8 +148,8 @@ static int txn_write(ldb_txn *t, int type, const void *key, size_t klen,
   if (rc) return rc;
   t->wb_ops++;
   t->wb_kv += klen + (type == MT_PUT ? vlen : 0);
-  atomic_fetch_add_explicit(type == MT_PUT ? &t->e->st_puts : &t->e->st_dels,
-                            1, memory_order_relaxed);
+  atomic_fetch_add_explicit(type == MT_PUT ? &t->e->st_puts : &t->e->st_dels, 1,
+                            memory_order_relaxed);
   return LDB_OK;
 }
 
@@ -187,7 +192,11 @@ static int conflict_err(const void *key, size_t klen, const char *what) {
                  hex, klen > n ? "..." : "", what);
 }
 
-int txn_validate(ldb_txn *t) {
+/* Conflict check of t against every commit after its snapshot; run by the
+ * commit path with commit_mu held. LDB_CONFLICT with the key in the
+ * message. */
+static int txn_validate(void *ctx) {
+  ldb_txn *t = ctx;
   if (atomic_load(&t->e->last_seq) == t->s.seq) return LDB_OK;
   if (t->wb)
     for (mt_node *n = mt_first(t->wb); n; n = wb_next_key(n)) {
@@ -208,8 +217,10 @@ int ldb_txn_commit(ldb_txn *txn) {
   int rc = check_txn(txn);
   if (rc) return rc;
   if (txn->iters)
-    return ldb_err(LDB_BUSY, "commit: %d iterators of this transaction are "
-                             "still open", txn->iters);
+    return ldb_err(LDB_BUSY,
+                   "commit: %d iterators of this transaction are "
+                   "still open",
+                   txn->iters);
   eng *e = txn->e;
   uint8_t *buf = NULL;
   if ((txn->flags & LDB_TXN_READONLY) || !txn->wb || !txn->wb_ops) goto done;
@@ -242,7 +253,7 @@ int ldb_txn_commit(ldb_txn *txn) {
     p = wal_op_encode(p, type, k, (uint32_t)kl, v, (uint32_t)vl);
     kv += kl + vl;
   }
-  rc = eng_commit(e, buf, len, (uint32_t)nops, kv, txn);
+  rc = eng_commit(e, buf, len, (uint32_t)nops, kv, txn_validate, txn);
 done:
   ldb_mfree(e->a, buf);
   txn_free(txn);

@@ -1,7 +1,9 @@
 /*
- * db.h — the engine behind the public handles: its state, snapshots, the
- * commit path and checkpoints, shared by db.c (open/close, single ops,
- * batches, maintenance, stats), txn.c (transactions) and iter.c (iterators).
+ * engine.h — the engine behind the public handles: its state, snapshots and
+ * the helpers every part shares (engine.c). The modules stack one way:
+ *   engine.h <- checkpoint.h <- commit.h <- txn.h <- iter.h
+ * open.c (lifecycle), stats.c and backup.c sit on top; nothing below knows
+ * about transactions or iterators.
  *
  * Locks, in acquisition order:
  *   commit_mu  one commit at a time: validation, seq assignment, log append,
@@ -18,8 +20,8 @@
  * them. Invariant: every entry of a frozen memtable has seq <= visible_seq
  * before it is merged into the tree (the log switch syncs it in FULL mode).
  */
-#ifndef LDB_DB_H
-#define LDB_DB_H
+#ifndef LDB_ENGINE_H
+#define LDB_ENGINE_H
 
 #include <stdatomic.h>
 
@@ -55,7 +57,7 @@ struct eng {
   mt *active;
   mt *frozen;
   bt_tree *tree;
-  uint64_t frozen_seq;     /* last seq in frozen (its checkpoint_seq) */
+  uint64_t frozen_seq; /* last seq in frozen (its checkpoint_seq) */
   _Atomic uint64_t last_seq;
   _Atomic uint64_t visible_seq;
   _Atomic uint64_t ckpt_seq;
@@ -118,44 +120,28 @@ int snap_lookup(const snap *s, const ldb_allocator *a, const void *key,
                 size_t klen, void **val, size_t *vlen);
 /* Looks key up in the snapshot: LDB_OK with the value copied as in
  * bt_get (min(cap,len) bytes into buf, *len full length), LDB_NOTFOUND. */
-int snap_get(const snap *s, const void *key, size_t klen, void *buf,
-             size_t cap, size_t *len);
-
-/* A transaction's write buffer and read set (txn.c). */
-struct ldb_txn {
-  ldb_db *db;
-  eng *e;
-  unsigned flags;
-  snap s;
-  mt *wb;            /* buffered writes: seq = op counter; NULL when none */
-  uint64_t wb_ops;
-  uint64_t wb_kv;    /* key+value bytes of the newest versions (upper bound) */
-  uint8_t *rs;       /* read set: [u32 klen][key]... */
-  size_t rs_len, rs_cap;
-  int iters;
-};
-
-/* Conflict check of t against every commit after its snapshot; call with
- * commit_mu held. LDB_CONFLICT with the key in the message. */
-int txn_validate(ldb_txn *t);
-
-/* The sequence number of an iterator's snapshot. */
-uint64_t iter_snap_seq(const ldb_iter *it);
-
-/* Records a key in a read-write transaction's read set. */
-int txn_note_read(ldb_txn *t, const void *key, size_t klen);
-
-/* The commit path. ops: log-format ops (nops of them, kv key+value bytes).
- * txn: validated against when non-NULL. Returns LDB_OK once the commit is
- * durable per the sync mode. */
-int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops,
-               size_t kv, ldb_txn *txn);
+int snap_get(const snap *s, const void *key, size_t klen, void *buf, size_t cap,
+             size_t *len);
 
 /* Argument checks shared by every entry point. */
 int check_key(const void *key, size_t klen);
 int check_value(const void *val, size_t vlen);
 int check_db(const ldb_db *db);
+/* LDB_READONLY when db (or its engine) is read-only. */
+int check_writable(const ldb_db *db);
+/* Validates options for ldb_open (options.c). */
+int options_check(const ldb_options *o);
 
+/* Counts one latency sample of ns nanoseconds in a histogram. */
 void hist_add(_Atomic uint64_t *hist, uint64_t ns);
+/* Records (or, with LDB_OK, clears) the error of background work. */
+void set_bg_error(eng *e, int rc);
 
-#endif /* LDB_DB_H */
+/* A memtable for the engine, with a key filter and a hash index. */
+int eng_mt_create(eng *e, mt **out);
+
+/* Publishes every appended commit up to seq as durable (FULL mode
+ * bookkeeping); call after the log was synced past seq. */
+void mark_durable(eng *e, uint64_t seq);
+
+#endif /* LDB_ENGINE_H */

@@ -1,0 +1,221 @@
+/*
+ * checkpoint.c — memtable freezes and checkpoints: merging the frozen
+ * memtable into the B+tree in bounded steps, run by the background thread,
+ * by commits (without threads) or by ldb_checkpoint/ldb_checkpoint_step.
+ */
+#include "checkpoint.h"
+
+/* Runs up to budget keys of the pending checkpoint (merging the frozen
+ * memtable into the tree). *more: work remains. On failure the merge is
+ * discarded and retried later from the start. */
+int ckpt_run(eng *e, uint64_t budget, int *more) {
+  int rc = LDB_OK;
+  ldb_mutex_lock(&e->ckpt_mu);
+  ldb_rwlock_rdlock(&e->state_lk);
+  mt *fr = e->frozen;
+  uint64_t fseq = e->frozen_seq;
+  ldb_rwlock_unlock(&e->state_lk);
+  *more = 0;
+  if (!fr) goto out;
+  if (!e->merge) {
+    rc = bt_merge_begin(e->bf, &e->merge);
+    if (rc) {
+      e->merge = NULL;
+      goto fail;
+    }
+    e->merge_pos = mt_first(fr);
+  }
+  while (e->merge_pos && budget) {
+    mt_node *n = e->merge_pos;
+    size_t kl, vl;
+    const uint8_t *k = mt_node_key(n, &kl);
+    const uint8_t *v = mt_node_val(n, &vl);
+    /* The first version of a key is its newest. */
+    if (mt_node_type(n) == MT_PUT)
+      rc = bt_merge_put(e->merge, k, kl, v, vl);
+    else
+      rc = bt_merge_delete(e->merge, k, kl);
+    if (rc) goto fail;
+    mt_node_prefetch_next(n);
+    for (n = mt_node_next(n); n; n = mt_node_next(n)) {
+      size_t nl;
+      const uint8_t *nk = mt_node_key(n, &nl);
+      if (ldb_keycmp(nk, nl, k, kl) != 0) break;
+    }
+    e->merge_pos = n;
+    budget--;
+  }
+  if (e->merge_pos) {
+    *more = 1;
+    goto out;
+  }
+  rc = bt_merge_commit(e->merge, fseq);
+  e->merge = NULL;
+  if (rc) goto fail;
+  /* The meta page is durable: the old log's records are obsolete. A failed
+   * truncate is harmless (recovery skips seq <= checkpoint_seq, and the
+   * next switch truncates it again). */
+  (void)wal_truncate_old(e->log);
+  ldb_rwlock_wrlock(&e->state_lk);
+  bt_tree *old = e->tree;
+  e->tree = bt_current(e->bf);
+  e->frozen = NULL;
+  ldb_rwlock_unlock(&e->state_lk);
+  bt_tree_release(old);
+  mt_unref(fr);
+  atomic_store(&e->ckpt_seq, fseq);
+  atomic_store(&e->ckpt_pending, 0);
+  atomic_fetch_add(&e->st_checkpoints, 1);
+  set_bg_error(e, LDB_OK);
+  e->ckpt_fail_at = 0;
+out:
+  ldb_mutex_unlock(&e->ckpt_mu);
+  return rc;
+fail:
+  if (e->merge) bt_merge_abort(e->merge);
+  e->merge = NULL;
+  e->merge_pos = NULL;
+  e->ckpt_fail_at = ldb_now_ns() + 200000000ull;
+  set_bg_error(e, rc);
+  *more = 1;
+  ldb_mutex_unlock(&e->ckpt_mu);
+  return rc;
+}
+
+static void bg_kick(eng *e) {
+  if (!e->threaded) return;
+  ldb_mutex_lock(&e->bg_mu);
+  e->bg_kick = 1;
+  ldb_cond_signal(&e->bg_cv);
+  ldb_mutex_unlock(&e->bg_mu);
+}
+
+/* Freezes the active memtable and switches the log. commit_mu held. A
+ * previous checkpoint still running is finished first (the writer waits or,
+ * without threads, does the work). */
+int eng_freeze(eng *e, int force) {
+  int rc, more;
+  /* After a failure (full disk, I/O error) automatic attempts wait for the
+   * retry time instead of redoing a whole merge at every commit; the
+   * memtable grows past its threshold meanwhile. */
+  if (!force && ldb_now_ns() < atomic_load(&e->ckpt_fail_at)) return LDB_OK;
+  ldb_rwlock_rdlock(&e->state_lk);
+  mt *fr = e->frozen;
+  ldb_rwlock_unlock(&e->state_lk);
+  if (fr) {
+    rc = ckpt_run(e, UINT64_MAX, &more);
+    if (rc) return rc;
+  }
+  if (mt_count(e->active) == 0) return LDB_OK;
+  mt *nm;
+  rc = eng_mt_create(e, &nm);
+  if (rc) return rc;
+  rc = wal_switch(e->log, e->opts.sync_mode != LDB_SYNC_OFF);
+  if (rc) {
+    mt_unref(nm);
+    atomic_store(&e->ckpt_fail_at, ldb_now_ns() + 200000000ull);
+    return rc;
+  }
+  uint64_t last = atomic_load(&e->last_seq);
+  /* The old log is synced: everything in the memtable being frozen is
+   * durable, so it may become visible (and be merged into the tree). */
+  mark_durable(e, last);
+  ldb_rwlock_wrlock(&e->state_lk);
+  mt_set_next(e->active, nm);
+  e->frozen = e->active;
+  e->frozen_seq = last;
+  e->active = nm;
+  ldb_rwlock_unlock(&e->state_lk);
+  atomic_store(&e->ckpt_pending, 1);
+  bg_kick(e);
+  return LDB_OK;
+}
+
+/* ---- background thread -------------------------------------------------- */
+
+static void *bg_main(void *arg) {
+  eng *e = arg;
+  ldb_mutex_lock(&e->bg_mu);
+  while (!e->bg_stop) {
+    uint64_t wait_ms =
+        e->opts.sync_mode == LDB_SYNC_NORMAL
+            ? (e->opts.sync_interval_ms ? e->opts.sync_interval_ms : 1)
+            : 1000;
+    if (atomic_load(&e->ckpt_pending) && e->ckpt_fail_at) wait_ms = 200;
+    if (!e->bg_kick)
+      ldb_cond_timedwait(&e->bg_cv, &e->bg_mu, wait_ms * 1000000ull);
+    if (e->bg_stop) break;
+    e->bg_kick = 0;
+    ldb_mutex_unlock(&e->bg_mu);
+    if (e->opts.sync_mode == LDB_SYNC_NORMAL && wal_dirty(e->log)) {
+      int rc = wal_sync(e->log);
+      if (rc) set_bg_error(e, rc);
+    }
+    int more = atomic_load(&e->ckpt_pending);
+    while (more && ldb_now_ns() >= e->ckpt_fail_at) {
+      if (ckpt_run(e, 4096, &more)) break;
+      ldb_mutex_lock(&e->bg_mu);
+      int stop = e->bg_stop;
+      ldb_mutex_unlock(&e->bg_mu);
+      if (stop) break;
+    }
+    ldb_mutex_lock(&e->bg_mu);
+  }
+  ldb_mutex_unlock(&e->bg_mu);
+  return NULL;
+}
+
+int ckpt_thread_start(eng *e) {
+  int rc = ldb_thread_start(&e->thread, bg_main, e);
+  if (rc) return rc;
+  e->threaded = 1;
+  return LDB_OK;
+}
+
+void ckpt_thread_stop(eng *e) {
+  if (!e->threaded) return;
+  ldb_mutex_lock(&e->bg_mu);
+  e->bg_stop = 1;
+  ldb_cond_broadcast(&e->bg_cv);
+  ldb_mutex_unlock(&e->bg_mu);
+  ldb_thread_join(e->thread);
+  e->threaded = 0;
+}
+
+int ldb_checkpoint(ldb_db *db) {
+  int rc = check_db(db), more = 0;
+  if (rc) return rc;
+  eng *e = db->e;
+  if (e->opts.read_only) return LDB_OK;
+  ldb_mutex_lock(&e->commit_mu);
+  rc = eng_freeze(e, 1);
+  ldb_mutex_unlock(&e->commit_mu);
+  if (rc) return rc;
+  do {
+    rc = ckpt_run(e, UINT64_MAX, &more);
+  } while (!rc && more);
+  return rc;
+}
+
+int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more) {
+  int rc = check_db(db), m = 0;
+  if (more) *more = 0;
+  if (rc) return rc;
+  eng *e = db->e;
+  if (e->opts.read_only) return LDB_OK;
+  if (e->opts.sync_mode == LDB_SYNC_NORMAL && !e->threaded) {
+    ldb_mutex_lock(&e->commit_mu);
+    uint64_t now = ldb_now_ns();
+    if (wal_dirty(e->log) &&
+        now - e->last_sync_ns >=
+            (uint64_t)e->opts.sync_interval_ms * 1000000u) {
+      rc = wal_sync(e->log);
+      if (!rc) e->last_sync_ns = now;
+    }
+    ldb_mutex_unlock(&e->commit_mu);
+    if (rc) return rc;
+  }
+  if (atomic_load(&e->ckpt_pending)) rc = ckpt_run(e, budget ? budget : 1, &m);
+  if (more) *more = m;
+  return rc;
+}

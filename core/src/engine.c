@@ -1,0 +1,229 @@
+/*
+ * engine.c — what every part of the engine shares: argument checks,
+ * snapshots and point reads (ldb_get), the engine's memtable factory and the
+ * FULL-mode durability bookkeeping. Owns no lifecycle: open.c creates and
+ * frees engines, commit.c writes, checkpoint.c merges.
+ */
+#include "engine.h"
+
+/* ---- argument checks ---------------------------------------------------- */
+
+int check_key(const void *key, size_t klen) {
+  if (klen == 0) return ldb_err(LDB_INVALID, "keys must not be empty");
+  if (klen > LDB_MAX_KEY_SIZE)
+    return ldb_err(LDB_INVALID,
+                   "key of %zu bytes exceeds the limit of %u bytes", klen,
+                   LDB_MAX_KEY_SIZE);
+  if (!key) return ldb_err(LDB_INVALID, "key pointer is NULL");
+  return LDB_OK;
+}
+
+int check_value(const void *val, size_t vlen) {
+  if (vlen > LDB_MAX_VALUE_SIZE)
+    return ldb_err(LDB_INVALID,
+                   "value of %zu bytes exceeds the limit of %u bytes", vlen,
+                   LDB_MAX_VALUE_SIZE);
+  if (!val && vlen) return ldb_err(LDB_INVALID, "value pointer is NULL");
+  return LDB_OK;
+}
+
+int check_db(const ldb_db *db) {
+  if (!db) return ldb_err(LDB_INVALID, "database handle is NULL");
+  if (db->magic != LDB_DB_MAGIC)
+    return ldb_err(LDB_CLOSED, "database handle is closed");
+  return LDB_OK;
+}
+
+int check_writable(const ldb_db *db) {
+  if (db->read_only || db->e->opts.read_only)
+    return ldb_err(LDB_READONLY, "database is open read-only");
+  return LDB_OK;
+}
+
+void hist_add(_Atomic uint64_t *hist, uint64_t ns) {
+  int b = ns < 2 ? 0 : 63 - __builtin_clzll(ns);
+  if (b >= LDB_HIST_BUCKETS) b = LDB_HIST_BUCKETS - 1;
+  atomic_fetch_add_explicit(&hist[b], 1, memory_order_relaxed);
+}
+
+void set_bg_error(eng *e, int rc) {
+  atomic_store_explicit(&e->bg_error, rc, memory_order_relaxed);
+}
+
+/* ---- snapshots and reads ------------------------------------------------ */
+
+void snap_take(eng *e, snap *s) {
+  ldb_rwlock_rdlock(&e->state_lk);
+  s->seq = atomic_load_explicit(&e->visible_seq, memory_order_acquire);
+  s->active = e->active;
+  mt_ref(s->active);
+  s->frozen = e->frozen;
+  if (s->frozen) mt_ref(s->frozen);
+  s->tree = e->tree;
+  bt_tree_acquire(s->tree);
+  ldb_rwlock_unlock(&e->state_lk);
+  atomic_fetch_add_explicit(&e->active_snaps, 1, memory_order_relaxed);
+}
+
+void snap_release(eng *e, snap *s) {
+  if (!s->active) return;
+  mt_unref(s->active);
+  mt_unref(s->frozen);
+  bt_tree_release(s->tree);
+  s->active = s->frozen = NULL;
+  s->tree = NULL;
+  atomic_fetch_sub_explicit(&e->active_snaps, 1, memory_order_relaxed);
+}
+
+/* Memtables first (newest wins), then the tree. */
+static int snap_find(const snap *s, const void *key, size_t klen,
+                     const void **val, uint32_t *vlen) {
+  int type;
+  if (mt_get(s->active, key, klen, s->seq, &type, val, vlen) ||
+      (s->frozen && mt_get(s->frozen, key, klen, s->seq, &type, val, vlen)))
+    return type == MT_DEL ? LDB_NOTFOUND : LDB_OK;
+  return -1; /* not in memory: ask the tree */
+}
+
+int snap_get(const snap *s, const void *key, size_t klen, void *buf, size_t cap,
+             size_t *len) {
+  const void *v;
+  uint32_t vl;
+  int rc = snap_find(s, key, klen, &v, &vl);
+  if (rc == LDB_OK) {
+    if (vl && cap) memcpy(buf, v, vl < cap ? vl : cap);
+    *len = vl;
+    return LDB_OK;
+  }
+  if (rc == LDB_NOTFOUND) return rc;
+  return bt_get(s->tree, key, klen, buf, cap, len);
+}
+
+/* Looks up key in s, returning an allocated copy in *val. */
+static int snap_get_alloc(const snap *s, const ldb_allocator *a,
+                          const void *key, size_t klen, void **val,
+                          size_t *vlen) {
+  const void *v;
+  uint32_t vl;
+  int rc = snap_find(s, key, klen, &v, &vl);
+  if (rc == LDB_OK) {
+    void *p = ldb_memdup(a, v, vl);
+    if (!p) return ldb_err(LDB_NOMEM, "out of memory copying a value");
+    *val = p;
+    *vlen = vl;
+    return LDB_OK;
+  }
+  if (rc == LDB_NOTFOUND) return rc;
+  uint8_t small[256];
+  size_t len = 0;
+  rc = bt_get(s->tree, key, klen, small, sizeof small, &len);
+  if (rc) return rc;
+  void *p = ldb_malloc(a, len);
+  if (!p) return ldb_err(LDB_NOMEM, "out of memory copying a value");
+  if (len <= sizeof small) {
+    memcpy(p, small, len);
+  } else {
+    size_t len2 = 0;
+    rc = bt_get(s->tree, key, klen, p, len, &len2);
+    if (rc || len2 != len) {
+      ldb_mfree(a, p);
+      return rc ? rc
+                : ldb_err(LDB_INTERNAL, "value length changed in a "
+                                        "snapshot");
+    }
+  }
+  *val = p;
+  *vlen = len;
+  return LDB_OK;
+}
+
+int snap_lookup(const snap *s, const ldb_allocator *a, const void *key,
+                size_t klen, void **val, size_t *vlen) {
+  return snap_get_alloc(s, a, key, klen, val, vlen);
+}
+
+/* A snapshot view without references, valid while state_lk is read-held. */
+static void snap_peek(eng *e, snap *s) {
+  s->seq = atomic_load_explicit(&e->visible_seq, memory_order_acquire);
+  s->active = e->active;
+  s->frozen = e->frozen;
+  s->tree = e->tree;
+}
+
+static _Thread_local uint32_t tl_sample;
+
+int ldb_get(ldb_db *db, const void *key, size_t key_len, void **value,
+            size_t *value_len) {
+  int rc = check_db(db);
+  if (rc) return rc;
+  if ((rc = check_key(key, key_len))) return rc;
+  if (!value || !value_len)
+    return ldb_err(LDB_INVALID, "value out-pointers are NULL");
+  eng *e = db->e;
+  int timed = (tl_sample++ & 7) == 0;
+  uint64_t t0 = timed ? ldb_now_ns() : 0;
+  snap s;
+  ldb_rwlock_rdlock(&e->state_lk);
+  snap_peek(e, &s);
+  rc = snap_get_alloc(&s, e->a, key, key_len, value, value_len);
+  ldb_rwlock_unlock(&e->state_lk);
+  atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
+  if (timed) hist_add(e->get_hist, ldb_now_ns() - t0);
+  return rc;
+}
+
+int ldb_get_buf(ldb_db *db, const void *key, size_t key_len, void *buf,
+                size_t cap, size_t *value_len) {
+  int rc = check_db(db);
+  if (rc) return rc;
+  if ((rc = check_key(key, key_len))) return rc;
+  if (!value_len || (!buf && cap))
+    return ldb_err(LDB_INVALID, "buffer arguments are invalid");
+  eng *e = db->e;
+  int timed = (tl_sample++ & 7) == 0;
+  uint64_t t0 = timed ? ldb_now_ns() : 0;
+  snap s;
+  ldb_rwlock_rdlock(&e->state_lk);
+  snap_peek(e, &s);
+  rc = snap_get(&s, key, key_len, buf, cap, value_len);
+  ldb_rwlock_unlock(&e->state_lk);
+  atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
+  if (timed) hist_add(e->get_hist, ldb_now_ns() - t0);
+  return rc;
+}
+
+void ldb_free(ldb_db *db, void *ptr) {
+  if (!ptr) return;
+  ldb_mfree(db && db->magic == LDB_DB_MAGIC ? db->e->a : NULL, ptr);
+}
+
+/* A memtable for the engine, with a key filter sized from memtable_size
+ * (about 1/32 of it: 15+ bits per key even for tiny entries) and a hash
+ * index for point lookups. */
+int eng_mt_create(eng *e, mt **out) {
+  int rc = mt_create(e->a, ENG_MT_BLOCK, out);
+  if (rc) return rc;
+  uint64_t fb = e->opts.memtable_size / 32;
+  if (fb < 4096) fb = 4096;
+  if (fb > (16u << 20)) fb = 16u << 20;
+  rc = mt_enable_bloom(*out, (size_t)fb);
+  if (!rc) rc = mt_enable_index(*out);
+  if (rc) {
+    mt_unref(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+/* Publishes every appended commit as durable (FULL mode bookkeeping);
+ * call after the log was synced past seq. */
+void mark_durable(eng *e, uint64_t seq) {
+  if (e->opts.sync_mode != LDB_SYNC_FULL) return;
+  ldb_mutex_lock(&e->sync_mu);
+  if (seq > e->durable_seq) e->durable_seq = seq;
+  if (e->durable_seq > atomic_load(&e->visible_seq))
+    atomic_store_explicit(&e->visible_seq, e->durable_seq,
+                          memory_order_release);
+  ldb_cond_broadcast(&e->sync_cv);
+  ldb_mutex_unlock(&e->sync_mu);
+}

@@ -1,0 +1,334 @@
+/*
+ * open.c — the engine's lifecycle: open and recovery, the process-wide
+ * registry that lets every handle (and worker thread) on one database share
+ * one engine, close, and the integrity check of an open engine.
+ */
+#include <stdio.h>
+
+#include "checkpoint.h"
+#include "commit.h"
+#include "store.h"
+
+#ifndef LDB_NO_THREADS
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+#define REG_LOCK() pthread_mutex_lock(&reg_mu)
+#define REG_UNLOCK() pthread_mutex_unlock(&reg_mu)
+#else
+#define REG_LOCK() ((void)0)
+#define REG_UNLOCK() ((void)0)
+#endif
+static eng *registry;
+
+static int recover_apply(void *ctx, uint64_t seq, const uint8_t *ops,
+                         size_t len, uint32_t nops) {
+  eng *e = ctx;
+  size_t kv = len; /* payload bytes bound key+value bytes */
+  int rc = mt_reserve(e->active, nops, kv);
+  if (rc) return rc;
+  void *scratch = sort_scratch(e, nops);
+  apply_ops(e->active, seq, ops, len, nops, scratch);
+  ldb_mfree(e->a, scratch);
+  return LDB_OK;
+}
+
+static void eng_free(eng *e, int *rcp) {
+  int rc = LDB_OK;
+  ckpt_thread_stop(e);
+  if (e->merge) bt_merge_abort(e->merge);
+  e->merge = NULL;
+  if (e->log && !e->opts.read_only) rc = wal_sync_all(e->log);
+  if (e->tree) bt_tree_release(e->tree);
+  mt_unref(e->frozen);
+  mt_unref(e->active);
+  if (e->log) wal_close(e->log);
+  if (e->bf) bt_close(e->bf);
+  if (e->locked) e->store->methods->unlock(e->store);
+  if (e->own_store) ldb_store_destroy(e->store);
+  ldb_mutex_destroy(&e->commit_mu);
+  ldb_mutex_destroy(&e->ckpt_mu);
+  ldb_mutex_destroy(&e->sync_mu);
+  ldb_mutex_destroy(&e->bg_mu);
+  ldb_cond_destroy(&e->sync_cv);
+  ldb_cond_destroy(&e->bg_cv);
+  ldb_rwlock_destroy(&e->state_lk);
+  ldb_mfree(e->a, e->id);
+  ldb_mfree(e->a, e->path);
+  ldb_mfree(e->a, e);
+  if (rcp) *rcp = rc;
+}
+
+/* state_lk prefers writers: its read sections are short, and a freeze or a
+ * checkpoint installing a new tree must not starve behind a stream of
+ * readers (it holds the commit or checkpoint mutex while it waits). No
+ * thread ever read-locks it twice, so writer preference cannot deadlock. */
+static void state_lock_init(ldb_rwlock *l) {
+#if !defined(LDB_NO_THREADS) && defined(__GLIBC__)
+  pthread_rwlockattr_t at;
+  pthread_rwlockattr_init(&at);
+  pthread_rwlockattr_setkind_np(&at,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(l, &at);
+  pthread_rwlockattr_destroy(&at);
+#else
+  ldb_rwlock_init(l);
+#endif
+}
+
+static char *dupstr(const ldb_allocator *a, const char *s) {
+  return ldb_memdup(a, s, strlen(s) + 1);
+}
+
+static int eng_open(ldb_store *s, int own, const char *path,
+                    const ldb_options *o, eng **out) {
+  int rc, created = 0, dirty = 0, more;
+  char holder[128] = "";
+  const char *label = path ? path : (s->id ? s->id : "(store)");
+  eng *e = ldb_calloc(o->allocator, sizeof *e);
+  if (!e) return ldb_err(LDB_NOMEM, "out of memory opening %s", label);
+  e->a = o->allocator;
+  e->opts = *o;
+  e->store = s;
+  ldb_mutex_init(&e->commit_mu);
+  ldb_mutex_init(&e->ckpt_mu);
+  ldb_mutex_init(&e->sync_mu);
+  ldb_mutex_init(&e->bg_mu);
+  ldb_cond_init(&e->sync_cv);
+  ldb_cond_init(&e->bg_cv);
+  state_lock_init(&e->state_lk);
+  e->open_ns = ldb_now_ns();
+  e->last_sync_ns = e->open_ns;
+  e->path = dupstr(e->a, label);
+  if (s->id) e->id = dupstr(e->a, s->id);
+  if (!e->path || (s->id && !e->id)) {
+    rc = ldb_err(LDB_NOMEM, "out of memory opening %s", label);
+    goto fail;
+  }
+  rc = s->methods->lock(s, !o->read_only, holder, sizeof holder);
+  if (rc == LDB_BUSY) {
+    rc = ldb_err(LDB_BUSY, "database %s is locked by %s", label,
+                 holder[0] ? holder : "another process");
+    goto fail;
+  }
+  if (rc) {
+    ldb_err(rc, "cannot lock database %s: %s", label, ldb_strerror(rc));
+    goto fail;
+  }
+  e->locked = 1;
+  bt_config cfg = {o->page_size,
+                   o->cache_size,
+                   o->compression,
+                   o->compression_level,
+                   o->create_if_missing && !o->read_only,
+                   o->read_only,
+                   o->allocator};
+  if (cfg.cache_size < 16ull * o->page_size)
+    cfg.cache_size = 16ull * o->page_size;
+  rc = bt_open(s, &cfg, &e->bf, &created);
+  if (rc == LDB_NOTFOUND) {
+    rc = ldb_err(LDB_NOTFOUND, "database %s does not exist", label);
+    goto fail;
+  }
+  if (rc) goto fail;
+  if (!created && o->error_if_exists) {
+    rc = ldb_err(LDB_INVALID, "database %s already exists", label);
+    goto fail;
+  }
+  e->tree = bt_current(e->bf);
+  uint64_t ckpt = bt_tree_seq(e->tree);
+  atomic_store(&e->ckpt_seq, ckpt);
+  rc = wal_open(s, e->a, o->read_only, &e->log);
+  if (rc) goto fail;
+  rc = eng_mt_create(e, &e->active);
+  if (rc) goto fail;
+  uint64_t last = ckpt;
+  rc = wal_recover(e->log, ckpt, recover_apply, e, &last, &dirty);
+  if (rc) {
+    ldb_err(rc, "recovering %s: %s", label, ldb_strerror(rc));
+    goto fail;
+  }
+  atomic_store(&e->last_seq, last);
+  atomic_store(&e->visible_seq, last);
+  e->durable_seq = e->inserted_seq = last;
+  if (!o->read_only) {
+    if (last > ckpt) {
+      /* Merge what was replayed into the tree now, so both logs can start
+       * empty: the log never has to hold records of two generations. */
+      mt *nm;
+      rc = eng_mt_create(e, &nm);
+      if (rc) goto fail;
+      mt_set_next(e->active, nm);
+      e->frozen = e->active;
+      e->frozen_seq = last;
+      e->active = nm;
+      atomic_store(&e->ckpt_pending, 1);
+      rc = ckpt_run(e, UINT64_MAX, &more);
+      if (rc) goto fail;
+    }
+    if (dirty && last == ckpt) {
+      /* The logs hold only records the tree claims to cover. That claim
+       * may rest on data-file writes that were never synced (a failed sync
+       * before a restart); an empty checkpoint syncs the data file before
+       * the logs are dropped. */
+      bt_merge *m;
+      rc = bt_merge_begin(e->bf, &m);
+      if (!rc) rc = bt_merge_commit(m, ckpt);
+      if (rc) goto fail;
+      ldb_rwlock_wrlock(&e->state_lk);
+      bt_tree_release(e->tree);
+      e->tree = bt_current(e->bf);
+      ldb_rwlock_unlock(&e->state_lk);
+    }
+    if (dirty || last > ckpt) {
+      rc = wal_reset(e->log);
+      if (rc) goto fail;
+    }
+  }
+  e->threaded = 0;
+  if (o->background_checkpoint && !o->read_only && ldb_threads_available()) {
+    rc = ckpt_thread_start(e);
+    if (rc) {
+      ldb_err(rc, "cannot start the background thread");
+      goto fail;
+    }
+  }
+  (void)own;
+  *out = e;
+  return LDB_OK;
+fail:
+  e->own_store = 0; /* the caller destroys its store on failure */
+  eng_free(e, NULL);
+  return rc;
+}
+
+int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
+  ldb_options o;
+  ldb_store *s = NULL;
+  int own = 0, rc;
+  eng *e = NULL;
+  ldb_db *db = NULL;
+  if (!out) return ldb_err(LDB_INVALID, "ldb_open: out is NULL");
+  *out = NULL;
+  if (opts)
+    o = *opts;
+  else
+    ldb_options_default(&o);
+  if ((rc = options_check(&o))) return rc;
+  if (!ldb_threads_available()) o.background_checkpoint = 0;
+  if (!o.store && (!path || !*path))
+    return ldb_err(LDB_INVALID, "ldb_open: path is empty and no store given");
+  if (o.store) {
+    s = o.store;
+  } else {
+    rc = ldb_store_posix(path, o.create_if_missing && !o.read_only, &s);
+    if (rc == LDB_NOTFOUND)
+      return ldb_err(LDB_NOTFOUND, "database %s does not exist", path);
+    if (rc) return rc;
+    own = 1;
+  }
+  db = ldb_calloc(o.allocator, sizeof *db);
+  if (!db) {
+    rc = ldb_err(LDB_NOMEM, "out of memory opening %s", path ? path : "");
+    goto fail;
+  }
+  REG_LOCK();
+  if (s->id)
+    for (e = registry; e; e = e->reg_next)
+      if (e->id && !strcmp(e->id, s->id)) break;
+  if (e) {
+    if (e->opts.read_only && !o.read_only) {
+      REG_UNLOCK();
+      rc = ldb_err(LDB_BUSY, "database %s is open read-only in this process",
+                   e->path);
+      goto fail;
+    }
+    if (o.error_if_exists) {
+      REG_UNLOCK();
+      rc = ldb_err(LDB_INVALID, "database %s already exists", e->path);
+      goto fail;
+    }
+    e->handles++;
+    REG_UNLOCK();
+    if (own) ldb_store_destroy(s);
+    /* The allocator of a shared engine is the first opener's. */
+    if (o.allocator != e->a) {
+      ldb_db *d2 = ldb_calloc(e->a, sizeof *d2);
+      ldb_mfree(o.allocator, db);
+      db = d2;
+      if (!db) {
+        REG_LOCK();
+        e->handles--;
+        REG_UNLOCK();
+        return ldb_err(LDB_NOMEM, "out of memory opening a handle");
+      }
+    }
+    db->magic = LDB_DB_MAGIC;
+    db->e = e;
+    db->read_only = o.read_only;
+    *out = db;
+    return LDB_OK;
+  }
+  rc = eng_open(s, own, path, &o, &e);
+  if (rc) {
+    REG_UNLOCK();
+    goto fail;
+  }
+  e->own_store = own;
+  e->handles = 1;
+  e->reg_next = registry;
+  registry = e;
+  REG_UNLOCK();
+  db->magic = LDB_DB_MAGIC;
+  db->e = e;
+  db->read_only = o.read_only;
+  *out = db;
+  return LDB_OK;
+fail:
+  ldb_mfree(o.allocator, db);
+  if (own) ldb_store_destroy(s);
+  return rc;
+}
+
+int ldb_close(ldb_db *db) {
+  if (!db) return LDB_OK;
+  int rc = check_db(db);
+  if (rc) return rc;
+  if (atomic_load(&db->open_objs) > 0)
+    return ldb_err(LDB_BUSY,
+                   "close: %d transactions/iterators of this handle "
+                   "are still open",
+                   atomic_load(&db->open_objs));
+  eng *e = db->e;
+  REG_LOCK();
+  int last = --e->handles == 0;
+  if (last) {
+    for (eng **pp = &registry; *pp; pp = &(*pp)->reg_next)
+      if (*pp == e) {
+        *pp = e->reg_next;
+        break;
+      }
+  }
+  REG_UNLOCK();
+  db->magic = LDB_DB_DEAD;
+  ldb_mfree(e->a, db);
+  if (last) {
+    eng_free(e, &rc);
+    if (rc) ldb_err(rc, "close: final log sync failed: %s", ldb_strerror(rc));
+  }
+  return rc;
+}
+
+int ldb_check(ldb_db *db) {
+  int rc = check_db(db);
+  if (rc) return rc;
+  eng *e = db->e;
+  rc = bt_check(e->bf);
+  if (rc) return rc;
+  ldb_mutex_lock(&e->commit_mu);
+  ldb_rwlock_rdlock(&e->state_lk);
+  if (!e->opts.read_only) rc = wal_check(e->log, e->frozen != NULL);
+  if (!rc) rc = mt_check(e->active);
+  if (!rc && e->frozen) rc = mt_check(e->frozen);
+  ldb_rwlock_unlock(&e->state_lk);
+  ldb_mutex_unlock(&e->commit_mu);
+  return rc;
+}
