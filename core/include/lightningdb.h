@@ -257,6 +257,15 @@ typedef struct ldb_options {
   uint32_t max_active_txns; /* open transactions allowed; beyond it
                                ldb_txn_begin returns LDB_BUSY; default 10000;
                                0 = unlimited */
+  int salvage;              /* default 0. 1: when recovery cannot restore
+                               every commit (ldb_open would return
+                               LDB_CORRUPT: a damaged meta page the log
+                               cannot bridge, or a damaged log record with
+                               later ones after it), open anyway at the last
+                               commit that can be recovered in order and
+                               drop the later ones for good. For getting
+                               data out of a damaged database; run
+                               ldb_check() afterwards. */
   ldb_store *store;         /* NULL (default): a posix store on `path`. Else
                                this store is used and `path` is only a label;
                                the caller keeps ownership and must keep it
@@ -325,7 +334,22 @@ typedef struct ldb_batch ldb_batch;
  * new handle on the same engine (shared cache, log and memtable), so every
  * thread may open its own handle. Another process that holds the writer
  * lock makes this return LDB_BUSY with the holder named in ldb_errmsg().
- * Recovery (replaying the log after a crash) happens here. */
+ *
+ * Recovery runs here at every open of an engine, after a crash or not:
+ * the newest meta page of data.ldb with a valid checksum names the last
+ * checkpoint, the log records after it are replayed, and (unless
+ * read_only) merged into the tree with a checkpoint, after which the log
+ * starts empty. The log keeps the records of the last two checkpoints, so
+ * when the newest meta page is damaged the older one is used and the log
+ * brings it up to date: no commit that returned LDB_OK is lost, and the
+ * damaged page is rewritten. When the log cannot bridge the gap (the newer
+ * meta page was damaged while a checkpoint was under way, or a log record
+ * with later records after it is damaged), ldb_open returns LDB_CORRUPT,
+ * naming the damaged meta page and the last seq it can restore in
+ * ldb_errmsg(), and writes nothing; opts->salvage = 1 opens at that seq
+ * instead and drops the later commits. A torn record at the end of the
+ * log (a commit cut short by a crash) is dropped silently: it was never
+ * acknowledged as durable under the sync mode in use. */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
 
 /* Closes the handle; the last handle on an engine syncs the log (every
@@ -515,11 +539,18 @@ LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
  * nothing and sets UINT32_MAX. */
 LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 
-/* Checks the integrity of the whole database: every page checksum, key
- * order within and across pages, child bounds, overflow chains, the free
- * list, that no page is referenced twice and every page is accounted for,
- * and every log record. LDB_OK, or LDB_CORRUPT with the first problem in
- * ldb_errmsg(). */
+/* Checks the integrity of the whole database: both meta pages (the newer
+ * must describe the current version, the older its predecessor); every
+ * page of the current tree (checksum, key order within and across pages,
+ * child bounds, search hints, overflow chains); every page of the previous
+ * version the older meta page names (free now, but kept intact because
+ * recovery falls back to it when the newer meta page is damaged); the free
+ * list pages; that no page is referenced twice and every page is either in
+ * the tree or free; the memtables; and every record of both logs. Free
+ * pages that no meta page reaches hold no data and are not read (a crash
+ * may leave them torn). LDB_OK, or LDB_CORRUPT with the first problem,
+ * naming the page (or log file and offset), in ldb_errmsg(). On a
+ * read-only handle the logs are not checked. */
 LDB_API int ldb_check(ldb_db *db);
 
 /* Writes a consistent snapshot of the database (the latest commit at the

@@ -72,6 +72,12 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   }
   rc = bt_merge_commit(m, seq);
   m = NULL;
+  /* Once more, empty: both meta pages then name the whole copy, so a
+   * damaged newer one falls back to the same tree, never to a chunk. */
+  if (!rc && !(rc = bt_merge_begin(bf, &m))) {
+    rc = bt_merge_commit(m, seq);
+    m = NULL;
+  }
 out:
   ldb_iter_destroy(it);
   if (m) bt_merge_abort(m);

@@ -55,6 +55,9 @@ void bt_close(bt_file *f);
  * restore its commits); the layer above tells them apart by the log. */
 int bt_damaged_meta(const bt_file *f);
 
+/* Syncs the data file. */
+int bt_sync(bt_file *f);
+
 uint32_t bt_page_size(const bt_file *f);
 
 /* The current (newest committed) version, with a reference the caller

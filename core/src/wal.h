@@ -76,6 +76,11 @@ int wal_scan_file(wal *w, int idx, wal_apply_fn fn, void *ctx, uint64_t *end,
 /* Truncates both logs to 0, syncs them, makes wal-0 current. */
 int wal_reset(wal *w);
 
+/* After wal_recover on a log with no hole: continues appending after the
+ * newest valid record, in the log that holds it (a torn tail after it is
+ * cut and synced first), and keeps the other log's records. */
+int wal_resume(wal *w);
+
 /* Appends one record to the current log (not synced). On error nothing is
  * considered written: the append offset stays put so the next append
  * overwrites any partial bytes. */
@@ -98,10 +103,12 @@ int wal_dirty(wal *w);
  * start after S_new; a record missing then shows as a hole), and recovery
  * can replay from the older meta page when the newer one is damaged. */
 int wal_switch(wal *w);
-/* Verifies the current log's records up to the append offset, and the
- * other log's records (every byte of it) when check_old. LDB_CORRUPT with
- * detail. */
-int wal_check(wal *w, int check_old);
+/* Verifies both logs: every record up to the current log's append offset,
+ * and the other log's records up to where they ended when it was switched
+ * away from (it is kept for recovery, so it must read back whole).
+ * Meaningful after wal_reset (the engine resets at open). LDB_CORRUPT with
+ * the file and offset. */
+int wal_check(wal *w);
 /* Total bytes in both logs. */
 uint64_t wal_size(wal *w);
 /* Number of syncs done. */

@@ -47,6 +47,16 @@ static void check_ok(bt_file *f) {
   assert_int_equal(rc, LDB_OK);
 }
 
+/* bt_check reports a damaged (or never completed) meta slot by number. */
+static void check_meta_damaged(bt_file *f, int slot) {
+  char want[32];
+  snprintf(want, sizeof want, "meta page %d", slot);
+  assert_int_equal(bt_check(f), LDB_CORRUPT);
+  if (!strstr(ldb_err_get(), want))
+    print_error("bt_check: %s (wanted %s)\n", ldb_err_get(), want);
+  assert_non_null(strstr(ldb_err_get(), want));
+}
+
 /* Deterministic value bytes for (key, version): compressible when asked. */
 static void make_val(tu_rng *r, uint8_t *buf, size_t n, int compressible) {
   if (compressible) {
@@ -708,10 +718,12 @@ static void test_meta_slots(void **st) {
   bt_tree *t = bt_current(f);
   assert_int_equal(bt_tree_seq(t), 2);
   bt_tree_release(t);
-  check_ok(f);
+  assert_int_equal(bt_damaged_meta(f), 0);
+  check_meta_damaged(f, 0);
   compare(f, m, &r, 50);
   /* the next commit rewrites slot 0 */
   put_range(f, m, 800, 2, 20, 3);
+  check_ok(f);
   bt_close(f);
   f = open_bt(s, 4096, LDB_COMPRESSION_NONE, 0, NULL);
   t = bt_current(f);
@@ -725,7 +737,7 @@ static void test_meta_slots(void **st) {
   t = bt_current(f);
   assert_int_equal(bt_tree_seq(t), 2);
   bt_tree_release(t);
-  check_ok(f);
+  check_meta_damaged(f, 0);
   bt_close(f);
   /* both bad */
   patch_page(s, 16384 + 200, 1, 1);
@@ -1070,7 +1082,12 @@ static void test_crash_during_create(void **st) {
       assert_int_equal(rc, LDB_OK);
       assert_int_equal(created, 0);
     }
-    check_ok(f);
+    /* a slot 0 torn while it was first written stays reported until the
+     * first commit rewrites it */
+    if (bt_damaged_meta(f) >= 0)
+      check_meta_damaged(f, bt_damaged_meta(f));
+    else
+      check_ok(f);
     put_range(f, NULL, 100, 0, 10, 1);
     check_ok(f);
     bt_close(f);

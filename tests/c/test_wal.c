@@ -79,7 +79,7 @@ static void test_append_replay(void **st) {
   wal *w = open_wal(s);
   for (uint64_t q = 1; q <= 100; q++) assert_int_equal(append(w, q, 1 + q % 5), LDB_OK);
   assert_int_equal(wal_sync(w), LDB_OK);
-  assert_int_equal(wal_check(w, 0), LDB_OK);
+  assert_int_equal(wal_check(w), LDB_OK);
   assert_true(wal_size(w) > 100 * WAL_HDR);
   wal_close(w);
   uint64_t last;
@@ -170,7 +170,7 @@ static void test_two_logs(void **st) {
   for (uint64_t q = 1; q <= 30; q++) assert_int_equal(append(w, q, 1), LDB_OK);
   assert_int_equal(wal_switch(w), LDB_OK); /* now wal-1 */
   for (uint64_t q = 31; q <= 45; q++) assert_int_equal(append(w, q, 1), LDB_OK);
-  assert_int_equal(wal_check(w, 1), LDB_OK);
+  assert_int_equal(wal_check(w), LDB_OK);
   wal_close(w);
   uint64_t last;
   int dirty;
@@ -230,7 +230,7 @@ static void test_failed_append(void **st) {
   assert_int_equal(append(w, 11, 3), LDB_OK);
   assert_int_equal(append(w, 12, 3), LDB_OK);
   assert_int_equal(wal_sync(w), LDB_OK);
-  assert_int_equal(wal_check(w, 0), LDB_OK);
+  assert_int_equal(wal_check(w), LDB_OK);
   wal_close(w);
   uint64_t last;
   int dirty;
