@@ -189,7 +189,8 @@ struct ldb_file {
  * is missing; LDB_NOTFOUND otherwise). Files use pread/pwrite/fdatasync;
  * the lock is an fcntl lock on `dir/LOCK`, which holds the holder's pid.
  * The caller owns *out and frees it with ldb_store_destroy() after every
- * database using it is closed. */
+ * database using it is closed. Not part of the WebAssembly build (there
+ * the stores are JavaScript and every open passes one). */
 LDB_API int ldb_store_posix(const char *dir, int create, ldb_store **out);
 
 /* A store in memory. Files persist in the store across ldb_close/ldb_open
@@ -266,7 +267,9 @@ typedef struct ldb_options {
                                drop the later ones for good. For getting
                                data out of a damaged database; run
                                ldb_check() afterwards. */
-  ldb_store *store;         /* NULL (default): a posix store on `path`. Else
+  ldb_store *store;         /* NULL (default): a posix store on `path`
+                               (LDB_INVALID in the WebAssembly build, which
+                               has none). Else
                                this store is used and `path` is only a label;
                                the caller keeps ownership and must keep it
                                alive until every handle on it is closed. */

@@ -93,7 +93,7 @@ int ldb_backup(ldb_db *db, const char *path) {
   if (!path || !*path) return ldb_err(LDB_INVALID, "backup: path is empty");
   ldb_store *s = NULL;
   ldb_file *f = NULL;
-  rc = ldb_store_posix(path, 1, &s);
+  rc = ldb_store_default(path, 1, &s);
   if (rc) return rc;
   if (ldb_fopen(s, "data.ldb", 0, &f) == LDB_OK) {
     uint64_t sz = 0;

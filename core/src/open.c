@@ -267,7 +267,7 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
   if (o.store) {
     s = o.store;
   } else {
-    rc = ldb_store_posix(path, o.create_if_missing && !o.read_only, &s);
+    rc = ldb_store_default(path, o.create_if_missing && !o.read_only, &s);
     if (rc == LDB_NOTFOUND)
       return ldb_err(LDB_NOTFOUND, "database %s does not exist", path);
     if (rc) return rc;

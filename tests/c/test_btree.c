@@ -20,7 +20,7 @@
 #include "btree.h"
 #include "helpers/testutil.h"
 #include "pager.h"
-#include "store.h"
+#include "helpers/store_faulty.h"
 
 static bt_file *open_bt(ldb_store *s, uint32_t ps, int codec, int create,
                         int *created_out) {

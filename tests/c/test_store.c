@@ -19,7 +19,7 @@
 #include <pthread.h>
 
 #include "helpers/testutil.h"
-#include "store.h"
+#include "helpers/store_faulty.h"
 
 /* The same contract checks for every store. */
 static void check_basic_contract(ldb_store *s) {

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "store.h"
+#include "helpers/store_faulty.h"
 #include "wal.h"
 
 typedef struct rec {

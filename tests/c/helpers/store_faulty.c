@@ -1,6 +1,7 @@
 /*
  * store_faulty.c — the fault-injecting store used by the crash, I/O-error
- * and disk-full tests (API in store.h).
+ * and disk-full tests (API in store_faulty.h). A test tool: built into the
+ * test programs only.
  *
  * Model: for every file name the faulty store keeps the current image (what
  * reads, size() and later writes see, like an OS page cache) and the list
@@ -18,7 +19,7 @@
  */
 #include <stdio.h>
 
-#include "store.h"
+#include "store_faulty.h"
 
 #define SECTOR 512
 
