@@ -84,7 +84,8 @@ static int vpush(const ldb_allocator *a, u32vec *v, uint32_t x) {
 static int vappend(const ldb_allocator *a, u32vec *v, const u32vec *w) {
   if (v->n + w->n > v->cap) {
     size_t nc = v->cap ? v->cap : 64;
-    while (nc < v->n + w->n) nc *= 2;
+    while (nc < v->n + w->n)
+      nc *= 2;
     uint32_t *nv = ldb_realloc(a, v->v, v->cap * sizeof *nv, nc * sizeof *nv);
     if (!nv) return LDB_NOMEM;
     v->v = nv;
@@ -129,13 +130,13 @@ struct bt_file {
   ldb_mutex mu; /* current, live list, refs, free-page state, merging */
   bt_tree *current;
   bt_tree *live;
-  uint64_t counter;    /* meta counter of current */
-  uint64_t page_count; /* logical end of file, in pages */
+  uint64_t counter;         /* meta counter of current */
+  uint64_t page_count;      /* logical end of file, in pages */
   uint64_t meta_page_count; /* page count recorded in the current meta */
   uint64_t fl_head, fl_count;
-  u32vec fl_pages; /* pages holding the current persisted free list */
-  int meta_bad;    /* at open: the slot whose meta page was invalid while
-                      the other was valid (-1: none) */
+  u32vec fl_pages;   /* pages holding the current persisted free list */
+  int meta_bad;      /* at open: the slot whose meta page was invalid while
+                        the other was valid (-1: none) */
   ldb_mutex meta_mu; /* held while a commit writes and installs a meta
                         page and while bt_check reads both meta pages and
                         the previous version (lock order: meta_mu, mu) */
@@ -225,7 +226,9 @@ static int parse_branch(const uint8_t *c, size_t avail, cinfo *ci) {
   return 0;
 }
 
-static inline uint32_t pg_n(const uint8_t *pg) { return ldb_get16(pg + 6); }
+static inline uint32_t pg_n(const uint8_t *pg) {
+  return ldb_get16(pg + 6);
+}
 
 /* Checks the header of a tree page read for the layer above. */
 static int check_page(const bt_file *f, const uint8_t *pg, uint64_t pgno,
@@ -254,7 +257,9 @@ static int cell_at(const bt_file *f, const uint8_t *pg, uint64_t pgno,
 
 /* ---- overflow chains ---------------------------------------------------- */
 
-static uint32_t ovfl_payload(const bt_file *f) { return f->ps - HDR; }
+static uint32_t ovfl_payload(const bt_file *f) {
+  return f->ps - HDR;
+}
 
 /* Reads the chain of len bytes starting at pgno, copying its first
  * min(stop, len) bytes into dst (when non-NULL) and stopping there; also
@@ -282,7 +287,8 @@ static int read_chain_upto(bt_file *f, uint32_t pgno, uint64_t len,
       goto out;
     }
     if (pages && (rc = vpush(f->a, pages, pgno))) goto out;
-    if (dst) memcpy(dst + done, buf + HDR, used < stop - done ? used : stop - done);
+    if (dst)
+      memcpy(dst + done, buf + HDR, used < stop - done ? used : stop - done);
     done += used;
     pgno = ldb_get32(buf + 8);
   }
@@ -354,7 +360,8 @@ static inline int key_at(const bt_file *f, const uint8_t *pg, uint32_t n,
 
 static inline uint32_t hint_of(const uint8_t *k, size_t klen, size_t plen) {
   uint32_t h = 0;
-  for (size_t j = plen; j < plen + 4; j++) h = (h << 8) | (j < klen ? k[j] : 0);
+  for (size_t j = plen; j < plen + 4; j++)
+    h = (h << 8) | (j < klen ? k[j] : 0);
   return h;
 }
 
@@ -367,9 +374,9 @@ static inline uint32_t slot_hint(const uint8_t *pg, uint32_t i) {
  * starts with the prefix (then *hk is its hint). *side is 2 when the
  * prefix is not readable from the cell (spilled key): search without
  * hints. */
-static int prefix_side(bt_file *f, const uint8_t *pg, uint64_t pgno,
-                       uint32_t n, uint32_t first, int leaf, const void *key,
-                       size_t klen, int *side, uint32_t *hk) {
+static int prefix_side(bt_file *f, const uint8_t *pg, uint64_t pgno, uint32_t n,
+                       uint32_t first, int leaf, const void *key, size_t klen,
+                       int *side, uint32_t *hk) {
   uint32_t plen = ldb_get16(pg + 8);
   cinfo ci;
   if (key_at(f, pg, n, first, leaf, &ci)) return bad_cell(pgno, first);
@@ -403,10 +410,10 @@ static inline int cmp_at(bt_file *f, const uint8_t *pg, uint64_t pgno,
 
 /* Within [lo, hi) of a page whose keys sort ascending: the first index
  * whose key is > key (upper) or >= key; *eq when some key equals it. */
-static int page_bound(bt_file *f, const uint8_t *pg, uint64_t pgno,
-                      uint32_t n, uint32_t lo, uint32_t hi, int leaf,
-                      const void *key, size_t klen, bool upper, bool hints,
-                      uint32_t hk, uint32_t *out, bool *eq) {
+static int page_bound(bt_file *f, const uint8_t *pg, uint64_t pgno, uint32_t n,
+                      uint32_t lo, uint32_t hi, int leaf, const void *key,
+                      size_t klen, bool upper, bool hints, uint32_t hk,
+                      uint32_t *out, bool *eq) {
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
     int c;
@@ -420,7 +427,10 @@ static int page_bound(bt_file *f, const uint8_t *pg, uint64_t pgno,
       if (rc) return rc;
       if (c == 0) *eq = true;
     }
-    if (c > 0 || (upper && c == 0)) lo = mid + 1; else hi = mid;
+    if (c > 0 || (upper && c == 0))
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   *out = lo;
   return LDB_OK;
@@ -446,8 +456,8 @@ static int branch_find(bt_file *f, const uint8_t *pg, uint64_t pgno,
     *idx = n - 1;
     return LDB_OK;
   }
-  if ((rc = page_bound(f, pg, pgno, n, 1, n, 0, key, klen, true, side == 0,
-                       hk, &ub, &eq)))
+  if ((rc = page_bound(f, pg, pgno, n, 1, n, 0, key, klen, true, side == 0, hk,
+                       &ub, &eq)))
     return rc;
   *idx = ub - 1;
   return LDB_OK;
@@ -557,7 +567,10 @@ void bt_tree_acquire(bt_tree *t) {
 static void tree_unref_locked(bt_tree *t) {
   bt_file *f = t->f;
   if (--t->refs) return;
-  if (t->prev) t->prev->next = t->next; else f->live = t->next;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    f->live = t->next;
   if (t->next) t->next->prev = t->prev;
   ldb_mfree(f->a, t);
 }
@@ -570,9 +583,15 @@ void bt_tree_release(bt_tree *t) {
   ldb_mutex_unlock(&f->mu);
 }
 
-uint64_t bt_tree_seq(const bt_tree *t) { return t->seq; }
-uint64_t bt_tree_count(const bt_tree *t) { return t->count; }
-uint32_t bt_page_size(const bt_file *f) { return f->ps; }
+uint64_t bt_tree_seq(const bt_tree *t) {
+  return t->seq;
+}
+uint64_t bt_tree_count(const bt_tree *t) {
+  return t->count;
+}
+uint32_t bt_page_size(const bt_file *f) {
+  return f->ps;
+}
 
 static bt_tree *tree_new(bt_file *f, uint64_t version, uint64_t root,
                          uint32_t height, uint64_t count, uint64_t seq) {
@@ -803,8 +822,12 @@ static int cur_edge(bt_cursor *c, int dir) {
   return cur_fail(c, cur_step(c, dir));
 }
 
-int bt_cursor_first(bt_cursor *c) { return cur_edge(c, 1); }
-int bt_cursor_last(bt_cursor *c) { return cur_edge(c, -1); }
+int bt_cursor_first(bt_cursor *c) {
+  return cur_edge(c, 1);
+}
+int bt_cursor_last(bt_cursor *c) {
+  return cur_edge(c, -1);
+}
 
 static int cur_seek(bt_cursor *c, const void *key, size_t klen, bool le) {
   cur_reset(c);
@@ -955,13 +978,13 @@ static void node_free(const ldb_allocator *a, bt_node *nd) {
 static int node_reserve(const ldb_allocator *a, bt_node *nd, uint32_t want) {
   if (want <= nd->cap) return LDB_OK;
   uint32_t nc = nd->cap ? nd->cap * 2 : 16;
-  while (nc < want) nc *= 2;
+  while (nc < want)
+    nc *= 2;
   bt_cref *c = ldb_realloc(a, nd->c, nd->cap * sizeof *c, nc * sizeof *c);
   if (!c) return LDB_NOMEM;
   nd->c = c;
   if (!nd->leaf) {
-    bt_node **k =
-        ldb_realloc(a, nd->kid, nd->cap * sizeof *k, nc * sizeof *k);
+    bt_node **k = ldb_realloc(a, nd->kid, nd->cap * sizeof *k, nc * sizeof *k);
     if (!k) return LDB_NOMEM;
     nd->kid = k;
   }
@@ -1236,7 +1259,9 @@ fail:
   return rc;
 }
 
-static uint32_t cref_child(const bt_cref *r) { return ldb_get32(r->cell); }
+static uint32_t cref_child(const bt_cref *r) {
+  return ldb_get32(r->cell);
+}
 
 /* Replaces the key of branch cell i of nd with key (frees the old cell's
  * chains and memory). */
@@ -1265,7 +1290,10 @@ static uint32_t node_branch_find(const bt_node *nd, const void *key,
   uint32_t lo = 1, hi = nd->n;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (node_cmp_key(&nd->c[mid], key, klen) >= 0) lo = mid + 1; else hi = mid;
+    if (node_cmp_key(&nd->c[mid], key, klen) >= 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo - 1;
 }
@@ -1281,7 +1309,10 @@ static uint32_t node_leaf_find(const bt_node *nd, const void *key, size_t klen,
       *eq = true;
       return mid;
     }
-    if (c > 0) lo = mid + 1; else hi = mid;
+    if (c > 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -1369,7 +1400,8 @@ static int node_split(bt_merge *m, bt_node *nd, uint32_t s, bt_node **right,
   size_t sl;
   if (nd->leaf) {
     size_t lcp = 0, mn = a->klen < b->klen ? a->klen : b->klen;
-    while (lcp < mn && a->key[lcp] == b->key[lcp]) lcp++;
+    while (lcp < mn && a->key[lcp] == b->key[lcp])
+      lcp++;
     sl = lcp + 1 <= b->klen ? lcp + 1 : b->klen;
   } else {
     sl = b->klen;
@@ -1399,7 +1431,8 @@ static int node_split(bt_merge *m, bt_node *nd, uint32_t s, bt_node **right,
   uint32_t cnt = nd->n - s;
   memcpy(r->c, nd->c + s, cnt * sizeof *r->c);
   if (!nd->leaf) memcpy(r->kid, nd->kid + s, cnt * sizeof *r->kid);
-  for (uint32_t i = 0; i < cnt; i++) r->used += r->c[i].len + SLOT;
+  for (uint32_t i = 0; i < cnt; i++)
+    r->used += r->c[i].len + SLOT;
   r->n = cnt;
   nd->n = s;
   nd->used -= r->used;
@@ -1443,8 +1476,10 @@ static int split_up(bt_merge *m, path *p, int d, bool append) {
       if (!root) {
         rc = LDB_NOMEM;
       } else if (!(rc = make_branch_cell(m, NULL, 0, 0, &c0))) {
-        if ((rc = node_insert(m->a, root, 0, c0, nd))) cref_free(m->a, &c0);
-        else rc = node_insert(m->a, root, 1, cr, right);
+        if ((rc = node_insert(m->a, root, 0, c0, nd)))
+          cref_free(m->a, &c0);
+        else
+          rc = node_insert(m->a, root, 1, cr, right);
       }
       if (rc) {
         if (root && root->n) root->kid[0] = NULL; /* nd stays m->root */
@@ -1478,8 +1513,10 @@ static int split_up(bt_merge *m, path *p, int d, bool append) {
 
 static int merge_valid(bt_merge *m) {
   if (m->failed)
-    return ldb_err(m->failed, "an earlier operation of this merge failed "
-                              "(%s)", ldb_strerror(m->failed));
+    return ldb_err(m->failed,
+                   "an earlier operation of this merge failed "
+                   "(%s)",
+                   ldb_strerror(m->failed));
   return LDB_OK;
 }
 
@@ -1574,8 +1611,7 @@ static int rebalance(bt_merge *m, path *p) {
       node_free(m->a, nd);
       par->kid[idx] = NULL;
       node_remove(par, idx);
-      if (idx == 0 && par->n > 0 &&
-          (rc = branch_rekey(m, par, 0, NULL, 0)))
+      if (idx == 0 && par->n > 0 && (rc = branch_rekey(m, par, 0, NULL, 0)))
         return rc;
       continue;
     }
@@ -1678,7 +1714,10 @@ static void merge_end(bt_merge *m, bool rollback, bool meta_attempted) {
         b->pages = m->alloc;
         m->alloc.v = NULL;
         m->alloc.n = m->alloc.cap = 0;
-        if (f->pend_tail) f->pend_tail->next = b; else f->pend = b;
+        if (f->pend_tail)
+          f->pend_tail->next = b;
+        else
+          f->pend = b;
         f->pend_tail = b;
       }
       /* Without memory for the batch the pages leak until reopen; bt_check
@@ -1726,7 +1765,8 @@ static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
   if (nd->n > first) {
     const bt_cref *a = &nd->c[first], *b = &nd->c[nd->n - 1];
     uint32_t mn = a->klen < b->klen ? a->klen : b->klen;
-    while (plen < mn && a->key[plen] == b->key[plen]) plen++;
+    while (plen < mn && a->key[plen] == b->key[plen])
+      plen++;
   }
   ldb_put16(pg + 8, (uint16_t)plen);
   uint32_t end = f->ps;
@@ -1817,7 +1857,8 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   size_t total;
   ldb_mutex_lock(&f->mu);
   total = f->reusable.n + m->freed.n + f->fl_pages.n;
-  for (pend_batch *b = f->pend; b; b = b->next) total += b->pages.n;
+  for (pend_batch *b = f->pend; b; b = b->next)
+    total += b->pages.n;
   ldb_mutex_unlock(&f->mu);
   size_t need = (total + per - 1) / per;
   for (size_t i = 0; i < need; i++) {
@@ -1865,9 +1906,8 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   }
   if ((rc = vappend(m->a, &m->freed, &f->fl_pages))) goto fail;
   meta_attempted = true;
-  encode_meta(f, m->pagebuf, counter, root, m->height, m->count,
-              checkpoint_seq, page_count, flp.n ? flp.v[0] : 0, all.n, flp.n,
-              recent);
+  encode_meta(f, m->pagebuf, counter, root, m->height, m->count, checkpoint_seq,
+              page_count, flp.n ? flp.v[0] : 0, all.n, flp.n, recent);
   if ((rc = pager_write(f->pg, counter & 1, m->pagebuf, false))) goto fail;
   if ((rc = pager_sync(f->pg))) goto fail;
 
@@ -1878,7 +1918,10 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   b->pages = m->freed;
   m->freed.v = NULL;
   m->freed.n = m->freed.cap = 0;
-  if (f->pend_tail) f->pend_tail->next = b; else f->pend = b;
+  if (f->pend_tail)
+    f->pend_tail->next = b;
+  else
+    f->pend = b;
   f->pend_tail = b;
   vfree(f->a, &f->fl_pages);
   f->fl_pages = flp;
@@ -2001,7 +2044,8 @@ static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
     bool zero = true;
     if (size >= 512) {
       if ((rc = ldb_fread_full(file, 0, buf, 512))) goto out;
-      for (int i = 0; i < 512 && zero; i++) zero = buf[i] == 0;
+      for (int i = 0; i < 512 && zero; i++)
+        zero = buf[i] == 0;
     }
     if (zero) {
       memset(out, 0, sizeof *out);
@@ -2086,8 +2130,10 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
     if (size && (rc = ldb_ftruncate(file, 0))) goto fail;
     uint32_t ps = cfg->page_size ? cfg->page_size : 4096;
     if (ps < LDB_MIN_PAGE_SIZE || ps > LDB_MAX_PAGE_SIZE || (ps & (ps - 1))) {
-      rc = ldb_err(LDB_INVALID, "page size %u is not a power of two in "
-                                "512..65536", ps);
+      rc = ldb_err(LDB_INVALID,
+                   "page size %u is not a power of two in "
+                   "512..65536",
+                   ps);
       goto fail;
     }
     memset(&mt, 0, sizeof mt);
@@ -2136,8 +2182,8 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
       if ((rc = pager_sync(f->pg))) goto fail;
     }
     if (created) *created = 1;
-  } else if ((rc = load_freelist(f, mt.fl_head, mt.fl_count,
-                                  mt.fl_npages)) == LDB_OK) {
+  } else if ((rc = load_freelist(f, mt.fl_head, mt.fl_count, mt.fl_npages)) ==
+             LDB_OK) {
     /* The previous version's pages (listed last) stay pending until the
      * next commit: the older meta page may still be needed. */
     if (mt.fl_recent) {
@@ -2219,9 +2265,13 @@ void bt_close(bt_file *f) {
   ldb_mfree(f->a, f);
 }
 
-int bt_damaged_meta(const bt_file *f) { return f->meta_bad; }
+int bt_damaged_meta(const bt_file *f) {
+  return f->meta_bad;
+}
 
-int bt_sync(bt_file *f) { return pager_sync(f->pg); }
+int bt_sync(bt_file *f) {
+  return pager_sync(f->pg);
+}
 
 void bt_set_compression(bt_file *f, int codec, int level) {
   __atomic_store_n(&f->codec, codec, __ATOMIC_RELAXED);
@@ -2245,7 +2295,8 @@ void bt_stats_get(bt_file *f, bt_stats *out) {
   ldb_mutex_lock(&f->mu);
   out->page_count = f->page_count;
   uint64_t fr = f->reusable.n;
-  for (pend_batch *b = f->pend; b; b = b->next) fr += b->pages.n;
+  for (pend_batch *b = f->pend; b; b = b->next)
+    fr += b->pages.n;
   out->free_pages = fr;
   ldb_mutex_unlock(&f->mu);
 }
@@ -2324,8 +2375,9 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
       if (i == (leaf ? 0u : 1u)) memcpy(first, cur, ci.klen);
       if (ci.klen < plen || memcmp(cur, first, plen) != 0 ||
           slot_hint(pg, i) != hint_of(cur, ci.klen, plen)) {
-        rc = ldb_err(LDB_CORRUPT, "page %llu: search hint of cell %u does "
-                                  "not match its key",
+        rc = ldb_err(LDB_CORRUPT,
+                     "page %llu: search hint of cell %u does "
+                     "not match its key",
                      (unsigned long long)pgno, i);
         goto out;
       }
@@ -2344,8 +2396,9 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
       }
       if ((lo && ldb_keycmp(cur, ci.klen, lo, lolen) < 0) ||
           (hi && ldb_keycmp(cur, ci.klen, hi, hilen) >= 0)) {
-        rc = ldb_err(LDB_CORRUPT, "page %llu: key at cell %u outside the "
-                                  "bounds its parent gives",
+        rc = ldb_err(LDB_CORRUPT,
+                     "page %llu: key at cell %u outside the "
+                     "bounds its parent gives",
                      (unsigned long long)pgno, i);
         goto out;
       }
@@ -2353,8 +2406,9 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
     if (leaf) {
       if (k->have_prev &&
           ldb_keycmp(k->prev_key, k->prev_len, cur, ci.klen) >= 0) {
-        rc = ldb_err(LDB_CORRUPT, "page %llu: first key not after the "
-                                  "previous leaf's last",
+        rc = ldb_err(LDB_CORRUPT,
+                     "page %llu: first key not after the "
+                     "previous leaf's last",
                      (unsigned long long)pgno);
         goto out;
       }
@@ -2403,8 +2457,7 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
         }
         clo = clocopy;
       }
-      rc = check_node(k, ci.child, depth + 1, height, clo, clolen, chi,
-                      chilen);
+      rc = check_node(k, ci.child, depth + 1, height, clo, clolen, chi, chilen);
       ldb_mfree(f->a, clocopy);
       ldb_mfree(f->a, nk);
       if (rc) goto out;
@@ -2447,8 +2500,7 @@ out:
 
 /* Reads meta slot `slot` for the check and decodes it; LDB_CORRUPT naming
  * the page when it is unreadable or invalid. */
-static int check_meta_page(bt_file *f, uint8_t *pg, uint64_t slot,
-                           meta *out) {
+static int check_meta_page(bt_file *f, uint8_t *pg, uint64_t slot, meta *out) {
   int rc = pager_read_direct(f->pg, slot, pg);
   if (rc == LDB_CORRUPT)
     return ldb_err(LDB_CORRUPT,
@@ -2486,10 +2538,12 @@ static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
     cinfo ci = {0};
     if ((rc = cell_at(f, pg, pgno, i, leaf, &ci))) break;
     if ((ci.flags & F_KOVF) &&
-        !(ci.kovf < k->npages && (cur_seen[ci.kovf / 8] & (1u << (ci.kovf % 8)))))
+        !(ci.kovf < k->npages &&
+          (cur_seen[ci.kovf / 8] & (1u << (ci.kovf % 8)))))
       rc = read_chain(f, ci.kovf, ci.klen - ci.kloc, NULL, NULL);
     if (!rc && (ci.flags & F_VOVF) &&
-        !(ci.vovf < k->npages && (cur_seen[ci.vovf / 8] & (1u << (ci.vovf % 8)))))
+        !(ci.vovf < k->npages &&
+          (cur_seen[ci.vovf / 8] & (1u << (ci.vovf % 8)))))
       rc = read_chain(f, ci.vovf, ci.vlen, NULL, NULL);
     if (!rc && !leaf)
       rc = check_prev_node(k, cur_seen, ci.child, depth + 1, height, mslot);
@@ -2510,8 +2564,7 @@ static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
  * predecessor reaches must read back intact (recovery falls back to it
  * when the newer meta page is damaged). cur_seen: pages of the current
  * tree. Called with meta_mu held, so no commit writes a meta page now. */
-static int check_metas(checker *k, const uint8_t *cur_seen,
-                       const bt_tree *t) {
+static int check_metas(checker *k, const uint8_t *cur_seen, const bt_tree *t) {
   bt_file *f = k->f;
   uint8_t *pg = ldb_malloc(f->a, f->ps);
   if (!pg) return LDB_NOMEM;
@@ -2528,10 +2581,10 @@ static int check_metas(checker *k, const uint8_t *cur_seen,
    * next commit overwrites it, and it is not a fallback for this one. */
   if (!rc && prev.counter == t->version + 1) goto out;
   if (!rc && prev.counter + 1 != t->version)
-    rc = ldb_err(LDB_CORRUPT,
-                 "meta page %llu holds version %llu, expected %llu",
-                 (unsigned long long)pslot, (unsigned long long)prev.counter,
-                 (unsigned long long)(t->version - 1));
+    rc =
+        ldb_err(LDB_CORRUPT, "meta page %llu holds version %llu, expected %llu",
+                (unsigned long long)pslot, (unsigned long long)prev.counter,
+                (unsigned long long)(t->version - 1));
   if (!rc && prev.root)
     rc = check_prev_node(k, cur_seen, prev.root, 1, prev.height, pslot);
   /* The older version's free-list pages are not required: a reopen at
@@ -2609,8 +2662,7 @@ int bt_check(bt_file *f) {
       for (uint32_t i = 0; i < cnt && !rc; i++) {
         uint32_t p = ldb_get32(pg + HDR + 4 * i);
         if (p >= meta_pc)
-          rc = ldb_err(LDB_CORRUPT, "free list names page %u past the end",
-                       p);
+          rc = ldb_err(LDB_CORRUPT, "free list names page %u past the end", p);
         else
           rc = mark(&k, p, "free");
       }
@@ -2644,8 +2696,9 @@ int bt_check(bt_file *f) {
   }
   for (uint64_t p = 0; p < k.npages; p++) {
     if (!(k.seen[p / 8] & (1u << (p % 8)))) {
-      rc = ldb_err(LDB_CORRUPT, "page %llu is leaked: neither in the tree "
-                                "nor free",
+      rc = ldb_err(LDB_CORRUPT,
+                   "page %llu is leaked: neither in the tree "
+                   "nor free",
                    (unsigned long long)p);
       goto out;
     }

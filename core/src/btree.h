@@ -28,12 +28,12 @@ typedef struct bt_cursor bt_cursor;
 typedef struct bt_merge bt_merge;
 
 typedef struct bt_config {
-  uint32_t page_size;   /* used when creating */
-  uint64_t cache_size;  /* byte budget of the page cache */
-  int compression;      /* codec for values written from now on */
+  uint32_t page_size;  /* used when creating */
+  uint64_t cache_size; /* byte budget of the page cache */
+  int compression;     /* codec for values written from now on */
   int compression_level;
-  int create;           /* create the file when missing or empty */
-  int read_only;        /* never write */
+  int create;    /* create the file when missing or empty */
+  int read_only; /* never write */
   const ldb_allocator *allocator;
 } bt_config;
 

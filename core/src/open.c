@@ -35,8 +35,8 @@ static int recover_apply(void *ctx, uint64_t seq, const uint8_t *ops,
  * seen, but the history stops at last (a hole after it). Either the newer
  * meta page is damaged and the older one's commits were already trimmed
  * from the log, or a log record in the middle is damaged. */
-static int report_hole(eng *e, const char *label, uint64_t ckpt,
-                       uint64_t last, uint64_t seen) {
+static int report_hole(eng *e, const char *label, uint64_t ckpt, uint64_t last,
+                       uint64_t seen) {
   int bad = bt_damaged_meta(e->bf);
   if (bad >= 0)
     return ldb_err(LDB_CORRUPT,

@@ -39,8 +39,10 @@ int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len) {
                      "ends after %zu",
                      len, (unsigned long long)off, done);
     if (got > len - done)
-      return ldb_err(LDB_INTERNAL, "store read returned %zu bytes for a "
-                                   "request of %zu", got, len - done);
+      return ldb_err(LDB_INTERNAL,
+                     "store read returned %zu bytes for a "
+                     "request of %zu",
+                     got, len - done);
     done += got;
   }
   return LDB_OK;

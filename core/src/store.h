@@ -18,14 +18,18 @@ static inline int ldb_fwrite(ldb_file *f, uint64_t off, const void *buf,
                              size_t len) {
   return f->store->methods->write(f, off, buf, len);
 }
-static inline int ldb_fsync(ldb_file *f) { return f->store->methods->sync(f); }
+static inline int ldb_fsync(ldb_file *f) {
+  return f->store->methods->sync(f);
+}
 static inline int ldb_fsize(ldb_file *f, uint64_t *size) {
   return f->store->methods->size(f, size);
 }
 static inline int ldb_ftruncate(ldb_file *f, uint64_t size) {
   return f->store->methods->truncate(f, size);
 }
-static inline int ldb_fclose(ldb_file *f) { return f->store->methods->close(f); }
+static inline int ldb_fclose(ldb_file *f) {
+  return f->store->methods->close(f);
+}
 static inline int ldb_fopen(ldb_store *s, const char *name, int flags,
                             ldb_file **out) {
   return s->methods->open(s, name, flags, out);

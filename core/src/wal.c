@@ -18,12 +18,12 @@ struct wal {
   ldb_store *store;
   ldb_mutex mu;
   ldb_file *f[2];
-  int cur;              /* index of the log appended to */
-  uint64_t off;         /* append offset in the current log */
-  uint64_t old_end;     /* where the other log's records end (its append
-                           offset when it was switched away from) */
-  int dirty[2];         /* unsynced appends per file */
-  uint8_t *buf;         /* record assembly */
+  int cur;          /* index of the log appended to */
+  uint64_t off;     /* append offset in the current log */
+  uint64_t old_end; /* where the other log's records end (its append
+                       offset when it was switched away from) */
+  int dirty[2];     /* unsynced appends per file */
+  uint8_t *buf;     /* record assembly */
   size_t cap;
   uint64_t scan_end[2], scan_last[2]; /* wal_recover's scan, for resume */
   _Atomic uint64_t syncs, written;
@@ -201,7 +201,7 @@ int wal_scan_file(wal *w, int idx, wal_apply_fn fn, void *ctx, uint64_t *end,
 typedef struct replay_ctx {
   uint64_t expect; /* next seq to apply */
   uint64_t ckpt;
-  int stopped;     /* a gap was found: ignore everything after */
+  int stopped; /* a gap was found: ignore everything after */
   wal_apply_fn fn;
   void *ctx;
 } replay_ctx;
@@ -230,7 +230,8 @@ int wal_recover(wal *w, uint64_t ckpt_seq, wal_apply_fn fn, void *ctx,
   *seen_seq = 0;
   ldb_mutex_lock(&w->mu);
   for (int i = 0; i < 2; i++) {
-    rc = wal_scan_file(w, i, NULL, NULL, &end[i], &first[i], &last[i], &size[i]);
+    rc =
+        wal_scan_file(w, i, NULL, NULL, &end[i], &first[i], &last[i], &size[i]);
     if (rc) goto out;
     if (size[i]) *dirty = 1;
     if (last[i] > *seen_seq) *seen_seq = last[i];
@@ -309,14 +310,17 @@ int wal_reset(wal *w) {
 int wal_append(wal *w, uint64_t seq, const uint8_t *ops, size_t len,
                uint32_t nops) {
   if (len > UINT32_MAX - WAL_HDR)
-    return ldb_err(LDB_INVALID, "commit of %zu bytes exceeds the log record "
-                                "limit", len);
+    return ldb_err(LDB_INVALID,
+                   "commit of %zu bytes exceeds the log record "
+                   "limit",
+                   len);
   size_t n = WAL_HDR + len;
   int rc = LDB_OK;
   ldb_mutex_lock(&w->mu);
   if (n > w->cap) {
     size_t nc = w->cap ? w->cap : 4096;
-    while (nc < n) nc *= 2;
+    while (nc < n)
+      nc *= 2;
     uint8_t *nb = ldb_realloc(w->a, w->buf, 0, nc);
     if (!nb) {
       rc = ldb_err(LDB_NOMEM, "out of memory appending to the log");
@@ -350,7 +354,8 @@ int wal_append(wal *w, uint64_t seq, const uint8_t *ops, size_t len,
     w->cap = 0;
   }
   atomic_fetch_add_explicit(&w->written, n, memory_order_relaxed);
-  if (w->off > atomic_load(&w->size[w->cur])) atomic_store(&w->size[w->cur], w->off);
+  if (w->off > atomic_load(&w->size[w->cur]))
+    atomic_store(&w->size[w->cur], w->off);
 out:
   ldb_mutex_unlock(&w->mu);
   return rc;

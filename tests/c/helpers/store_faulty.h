@@ -41,8 +41,9 @@ void ldb_faulty_clear(ldb_store *s);
 uint64_t ldb_faulty_count(ldb_store *s, int mask);
 
 #define LDB_CRASH_DROP 0 /* every unsynced write vanishes */
-#define LDB_CRASH_TEAR 1 /* a random subset of unsynced writes survives;
-                            one may be cut at a sector boundary */
+#define LDB_CRASH_TEAR                                                         \
+  1 /* a random subset of unsynced writes survives;                            \
+       one may be cut at a sector boundary */
 
 /* Power loss at the nth (1-based) sync from now: that sync does not happen,
  * the unsynced writes are dropped or torn (mode, seeded by seed) into the
