@@ -9,7 +9,7 @@
 /** Every stable error code (the C core's ldb_code_name()). */
 export const ERROR_CODES = [
   'NOT_FOUND', 'CONFLICT', 'BUSY', 'CORRUPT', 'IO', 'FULL', 'NO_MEMORY',
-  'INVALID_ARGUMENT', 'CLOSED', 'READ_ONLY', 'INTERNAL',
+  'INVALID_ARGUMENT', 'CLOSED', 'READ_ONLY', 'INTERNAL', 'TIMEOUT', 'ABORTED', 'SETUP',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -5,6 +5,7 @@
  */
 import { Database, setDefaultEngine, type OpenOptions } from './database.js';
 import { nativeEngine } from './native.js';
+import './ops/index.js'; // adds Database.prototype.serve
 
 const engine = nativeEngine();
 setDefaultEngine(engine);
@@ -30,3 +31,4 @@ export type { Metrics, HealthReport, LatencySummary } from './metrics.js';
 export type { EncodingName } from './encodings.js';
 export type { Engine, EngineDb, EngineTxn, EngineIterator, EngineOpenOptions, EngineIterOptions, EngineOp, EngineStats } from './engine.js';
 export { nativeEngine, loadAddon, addonCandidates, loadedAddonPath } from './native.js';
+export * from './ops/index.js';

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type {
   Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from './engine.js';
+import { ChunkDecoder, type ByteView } from './chunk.js';
 
 type Handle = object;
 
@@ -144,8 +145,15 @@ interface ReadBuffer {
   /** the whole buffer (values are read from offset 0) */
   buf: ArrayBufferLike;
   off: number;
+  /** the buffer itself, for iterator chunks read into it */
+  bytes: Uint8Array;
   key: Uint8Array;
+  /** copies iterator chunks out of `bytes` (one per addon instance) */
+  chunks: ChunkDecoder;
 }
+
+/** Scan keys and values are Buffers, as every value in Node. */
+const bufferView: ByteView = (ab, off, n) => Buffer.from(ab, off, n);
 
 /** The read buffer of each addon instance (fetched once per addon). */
 const readBuffers = new WeakMap<Addon, ReadBuffer>();
@@ -154,7 +162,7 @@ function readBufferOf(a: Addon): ReadBuffer {
   let rb = readBuffers.get(a);
   if (rb === undefined) {
     const b = a.readBuffer();
-    rb = { buf: b.buffer, off: b.byteOffset, key: b.subarray(b.length - KEY_AREA) };
+    rb = { buf: b.buffer, off: b.byteOffset, bytes: b, key: b.subarray(b.length - KEY_AREA), chunks: new ChunkDecoder(bufferView) };
     readBuffers.set(a, rb);
   }
   return rb;
@@ -196,26 +204,6 @@ function takeMany(rb: ReadBuffer, n: number, r: number | Array<Buffer | undefine
   return out;
 }
 
-/** Splits an iterNext chunk ([u32 klen][u32 vlen][key][value]...) into
- * entries; keys and values are views of the fresh chunk (no other owner). */
-function splitChunk(buf: Buffer): Array<[Uint8Array, Uint8Array]> {
-  // lengths read byte by byte (readUInt32LE validates its arguments on
-  // every call); entries are subarray views (one allocation each)
-  const out: Array<[Uint8Array, Uint8Array]> = [];
-  let off = 0;
-  const end = buf.length;
-  while (off + 8 <= end) {
-    const kl = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
-    const vl = (buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)) >>> 0;
-    const k0 = off + 8;
-    const v0 = k0 + kl;
-    off = v0 + vl;
-    if (off > end) throw Object.assign(new Error('iterator chunk is truncated'), { code: 'INTERNAL' });
-    out.push([buf.subarray(k0, v0), buf.subarray(v0, off)]);
-  }
-  return out;
-}
-
 /** iterOpen for EngineIterOptions (positional: no named lookups natively). */
 function openIter(a: Addon, db: Handle, txn: Handle | null, o: EngineIterOptions): Handle {
   const flags = (o.lowerExclusive ? 1 : 0) | (o.upperExclusive ? 2 : 0) | (o.reverse ? 4 : 0);
@@ -244,9 +232,10 @@ class NativeIterator implements EngineIterator {
   next(max: number): Array<[Uint8Array, Uint8Array]> {
     const r = this.a.iterNextShared(this.h, max);
     if (r === null) return [];
-    // a chunk in the read buffer is copied out first (a short one into a
-    // pooled Buffer): entries are views of the copy, never of the read buffer
-    return splitChunk(typeof r === 'number' ? takeValue(this.rb, r)! : r);
+    // each key and value is copied out of the read buffer (or out of the
+    // one-entry Buffer of an entry larger than it) by the shared decoder
+    const rb = this.rb;
+    return typeof r === 'number' ? rb.chunks.decode(rb.bytes, 0, r) : rb.chunks.decode(r, 0, r.length);
   }
   close(): void {
     this.a.iterClose(this.h);

@@ -150,51 +150,31 @@ static int cmd_count(ldb_db *db) {
   return 0;
 }
 
-#define STAT_FIELDS(X)                                                         \
-  X(gets, counter, "gets served")                                              \
-  X(puts, counter, "puts applied")                                             \
-  X(deletes, counter, "deletes applied")                                       \
-  X(batches, counter, "write batches committed")                               \
-  X(commits, counter, "commits applied")                                       \
-  X(conflicts, counter, "commits refused with CONFLICT")                       \
-  X(aborts, counter, "transactions aborted")                                   \
-  X(cache_hits, counter, "page cache hits")                                    \
-  X(cache_misses, counter, "page cache misses")                                \
-  X(cache_evictions, counter, "page cache evictions")                          \
-  X(cache_bytes, gauge, "bytes held in the page cache")                        \
-  X(cache_capacity, gauge, "page cache byte budget")                           \
-  X(bytes_read, counter, "bytes read from storage")                            \
-  X(bytes_written, counter, "bytes written to storage")                        \
-  X(syncs, counter, "storage syncs")                                           \
-  X(checkpoints, counter, "checkpoints completed")                             \
-  X(active_txns, gauge, "open transactions")                                   \
-  X(active_snapshots, gauge, "open snapshots")                                 \
-  X(memtable_bytes, gauge, "committed bytes not yet checkpointed")             \
-  X(data_file_size, gauge, "data file size in bytes")                          \
-  X(log_file_size, gauge, "log size in bytes")                                 \
-  X(page_size, gauge, "page size in bytes")                                    \
-  X(page_count, gauge, "pages in the data file")                               \
-  X(free_pages, gauge, "free pages in the data file")                          \
-  X(last_seq, counter, "sequence number of the last commit")                   \
-  X(checkpoint_seq, counter, "last sequence merged into the B+tree")
-
+/* Plain: one "name value" line per field of ldb_stat_table() (histograms
+ * are summarised by their percentile fields). Prometheus: the core's
+ * exposition, so every series has one definition. */
 static int cmd_stats(ldb_db *db, int prometheus) {
   ldb_stats s;
   int r = ldb_stats_get(db, &s);
   if (r) return fail(r, "stats");
-#define PRINT_PLAIN(f, t, h) printf("%-18s %llu\n", #f, (unsigned long long)s.f);
-#define PRINT_PROM(f, t, h)                                                    \
-  printf("# HELP lightningdb_%s %s\n# TYPE lightningdb_%s %s\n"                \
-         "lightningdb_%s %llu\n",                                              \
-         #f, h, #f, #t, #f, (unsigned long long)s.f);
   if (prometheus) {
-    STAT_FIELDS(PRINT_PROM)
-  } else {
-    STAT_FIELDS(PRINT_PLAIN)
-    printf("%-18s %.1f us\n", "get_p50", ldb_hist_percentile(s.get_latency, 50) / 1e3);
-    printf("%-18s %.1f us\n", "get_p99", ldb_hist_percentile(s.get_latency, 99) / 1e3);
-    printf("%-18s %.1f us\n", "commit_p50", ldb_hist_percentile(s.commit_latency, 50) / 1e3);
-    printf("%-18s %.1f us\n", "commit_p99", ldb_hist_percentile(s.commit_latency, 99) / 1e3);
+    size_t len = 0;
+    if ((r = ldb_stats_prometheus(&s, NULL, NULL, 0, &len)))
+      return fail(r, "stats");
+    char *text = malloc(len + 1);
+    if (!text) return fail(LDB_NOMEM, "stats");
+    r = ldb_stats_prometheus(&s, NULL, text, len + 1, &len);
+    if (!r) fputs(text, stdout);
+    free(text);
+    return r ? fail(r, "stats") : 0;
+  }
+  size_t n = 0;
+  const ldb_stat_info *t = ldb_stat_table(&n);
+  for (size_t i = 0; i < n; i++) {
+    if (t[i].type == LDB_METRIC_HISTOGRAM) continue;
+    uint64_t v;
+    memcpy(&v, (const unsigned char *)&s + t[i].offset, sizeof v);
+    printf("%-22s %llu\n", t[i].name, (unsigned long long)v);
   }
   return 0;
 }

@@ -94,8 +94,8 @@ LDB_API const char *ldb_strerror(int code);
 
 /* The stable symbolic name of a code, as the JavaScript API uses it:
  * "OK", "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY",
- * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL"; "UNKNOWN" otherwise.
- * Static storage. */
+ * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT",
+ * "ABORTED", "SETUP"; "UNKNOWN" otherwise. Static storage. */
 LDB_API const char *ldb_code_name(int code);
 
 /* Detail of the most recent failed call made by the calling thread (on any
@@ -238,7 +238,7 @@ typedef struct ldb_options {
   int compression;          /* LDB_COMPRESSION_*; default NONE. Applied to
                                values of at least 64 bytes, kept only when it
                                saves at least 1/8. May differ between opens. */
-  int compression_level;    /* codec level; 0 = codec default */
+  int compression_level;    /* codec level in 0..22; 0 = codec default */
   int sync_mode;            /* LDB_SYNC_*; default LDB_SYNC_NORMAL */
   uint32_t sync_interval_ms;/* NORMAL mode: longest a commit stays unsynced;
                                default 100 */
@@ -566,13 +566,22 @@ LDB_API int ldb_backup(ldb_db *db, const char *path);
 LDB_API int ldb_backup_to_store(ldb_db *db, ldb_store *dst);
 
 /* ------------------------------------------------------------------------ */
-/* Statistics. Counters count since the engine was opened. */
+/* Statistics. Counters count since the engine was opened. Every field is a
+ * uint64_t (the histograms arrays of them), so a host can walk
+ * ldb_stat_table() by offset. The exact meaning of each field is the help
+ * text of its row in ldb_stat_table() (core/src/stats.def); the comments
+ * below are a summary. */
 
 #define LDB_HIST_BUCKETS 48 /* bucket i counts samples in [2^i, 2^(i+1)) ns
                                (bucket 0 also counts 0 ns) */
 
 typedef struct ldb_stats {
-  uint64_t gets, puts, deletes;     /* single ops and txn ops */
+  uint64_t gets;                    /* point lookups (ldb_get, ldb_get_buf,
+                                       their txn forms), found or not */
+  uint64_t puts, deletes;           /* operations applied by commits of
+                                       every path: single ops, each op of a
+                                       batch, each key a txn commit writes
+                                       (a batch of 1,000 puts adds 1,000) */
   uint64_t batches;                 /* ldb_write calls that committed */
   uint64_t commits;                 /* commits that applied (incl. single
                                        ops and batches) */
@@ -592,11 +601,17 @@ typedef struct ldb_stats {
   uint64_t last_seq;                /* sequence number of the last commit */
   uint64_t checkpoint_seq;          /* last seq merged into the B+tree */
   uint64_t uptime_ns;               /* since the engine was opened */
-  int background_error;             /* LDB_OK, or the error that stopped
+  uint64_t background_error;        /* LDB_OK, or the error that stopped
                                        background work (checkpoint/sync);
                                        it is retried */
-  uint64_t get_latency[LDB_HIST_BUCKETS];    /* sampled get latencies */
-  uint64_t commit_latency[LDB_HIST_BUCKETS]; /* sampled commit latencies */
+  uint64_t get_latency[LDB_HIST_BUCKETS];    /* sampled get latencies (one
+                                                get in 8) */
+  uint64_t commit_latency[LDB_HIST_BUCKETS]; /* every commit's latency */
+  uint64_t get_latency_sum_ns;      /* sum of the get_latency samples */
+  uint64_t commit_latency_sum_ns;   /* sum of the commit_latency samples */
+  uint64_t get_p50_ns, get_p99_ns;  /* ldb_hist_percentile of get_latency,
+                                       rounded */
+  uint64_t commit_p50_ns, commit_p99_ns; /* the same of commit_latency */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */
@@ -605,6 +620,9 @@ LDB_API int ldb_stats_get(ldb_db *db, ldb_stats *out);
 #define LDB_METRIC_COUNTER 1   /* only grows while the engine is open */
 #define LDB_METRIC_GAUGE 2     /* a value now */
 #define LDB_METRIC_HISTOGRAM 3 /* uint64_t[LDB_HIST_BUCKETS] of ns samples */
+#define LDB_METRIC_SUM 4       /* the sum of a histogram's samples: exposed
+                                  as the _sum of the HISTOGRAM family named
+                                  by `metric`, not as a family of its own */
 
 typedef struct ldb_stat_info {
   const char *name;    /* the ldb_stats field: "cache_hits" */
@@ -624,9 +642,12 @@ LDB_API const ldb_stat_info *ldb_stat_table(size_t *count);
 /* The Prometheus text exposition (format 0.0.4) of *s: # HELP and # TYPE
  * for every family of ldb_stat_table(), histograms with cumulative
  * le buckets in seconds, _sum and _count. `labels` (NULL or "" for none),
- * e.g. "db=\"main\"", is added to every sample. Writes at most cap bytes
- * into buf, NUL-terminated when cap > 0; *len receives the full length
- * without the NUL, so a caller whose cap was too small calls again. */
+ * e.g. "db=\"main\"", is added to every sample; it must be a list of
+ * name="value" pairs separated by commas (LDB_INVALID otherwise). Writes at
+ * most cap bytes into buf, NUL-terminated when cap > 0; *len receives the
+ * full length without the NUL, so a caller whose cap was too small calls
+ * again (buf may be NULL when cap is 0). Sequence numbers and sizes are
+ * gauges; rates are left to the host (they need two samples). */
 LDB_API int ldb_stats_prometheus(const ldb_stats *s, const char *labels,
                                  char *buf, size_t cap, size_t *len);
 

@@ -114,8 +114,10 @@ void apply_ops(mt *m, uint64_t seq, const uint8_t *ops, size_t len,
   }
 }
 
-int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops, size_t kv,
-               eng_validate_fn validate, void *ctx) {
+int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
+  const uint8_t *ops = w->ops;
+  size_t len = w->len, kv = w->kv;
+  uint32_t nops = w->nops;
   uint64_t t0 = ldb_now_ns();
   int rc, more;
   /* Outside the mutex: a malloc need not serialize committers. */
@@ -145,6 +147,9 @@ int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops, size_t kv,
   }
   apply_ops(e->active, seq, ops, len, nops, scratch);
   ldb_mfree(e->a, scratch);
+  /* Applied: counted whatever the durability wait below returns. */
+  atomic_fetch_add_explicit(&e->st_puts, w->nputs, memory_order_relaxed);
+  atomic_fetch_add_explicit(&e->st_dels, nops - w->nputs, memory_order_relaxed);
   atomic_store_explicit(&e->last_seq, seq, memory_order_release);
   if (e->opts.sync_mode != LDB_SYNC_FULL) {
     atomic_store_explicit(&e->visible_seq, seq, memory_order_release);
@@ -175,7 +180,7 @@ int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops, size_t kv,
                    &more);
   }
   atomic_fetch_add_explicit(&e->st_commits, 1, memory_order_relaxed);
-  hist_add(e->commit_hist, ldb_now_ns() - t0);
+  hist_add(e->commit_hist, &e->commit_sum, ldb_now_ns() - t0);
   return rc;
 }
 
@@ -195,12 +200,9 @@ static int single_op(ldb_db *db, int type, const void *key, size_t klen,
   if (!buf)
     return ldb_err(LDB_NOMEM, "out of memory for a %zu-byte value", vlen);
   wal_op_encode(buf, type, key, (uint32_t)klen, val, (uint32_t)vlen);
-  rc =
-      eng_commit(e, buf, n, 1, klen + (type == WAL_PUT ? vlen : 0), NULL, NULL);
+  eng_ops w = {buf, n, 1, type == WAL_PUT, klen + (type == WAL_PUT ? vlen : 0)};
+  rc = eng_commit(e, &w, NULL, NULL);
   if (buf != stackbuf) ldb_mfree(e->a, buf);
-  if (!rc)
-    atomic_fetch_add_explicit(type == WAL_PUT ? &e->st_puts : &e->st_dels, 1,
-                              memory_order_relaxed);
   return rc;
 }
 
@@ -218,6 +220,7 @@ struct ldb_batch {
   uint8_t *buf;
   size_t len, cap;
   size_t count;
+  size_t puts; /* of count; the rest are deletes */
   size_t kv;
 };
 
@@ -256,6 +259,7 @@ static int batch_add(ldb_batch *b, int type, const void *key, size_t klen,
                 (uint32_t)vlen);
   b->len += n;
   b->count++;
+  b->puts += type == WAL_PUT;
   b->kv += klen + vlen;
   return LDB_OK;
 }
@@ -277,6 +281,7 @@ void ldb_batch_clear(ldb_batch *b) {
   if (!b) return;
   b->len = 0;
   b->count = 0;
+  b->puts = 0;
   b->kv = 0;
 }
 
@@ -292,7 +297,8 @@ int ldb_write(ldb_db *db, const ldb_batch *b) {
   if (!b) return ldb_err(LDB_INVALID, "batch is NULL");
   if ((rc = check_writable(db))) return rc;
   if (b->count == 0) return LDB_OK;
-  rc = eng_commit(db->e, b->buf, b->len, (uint32_t)b->count, b->kv, NULL, NULL);
+  eng_ops w = {b->buf, b->len, (uint32_t)b->count, (uint32_t)b->puts, b->kv};
+  rc = eng_commit(db->e, &w, NULL, NULL);
   if (!rc)
     atomic_fetch_add_explicit(&db->e->st_batches, 1, memory_order_relaxed);
   return rc;

@@ -13,11 +13,21 @@
  * (e.g. LDB_CONFLICT) refuses the commit and nothing is applied. */
 typedef int (*eng_validate_fn)(void *ctx);
 
-/* Commits ops (nops log-format ops, len bytes, kv key+value bytes) as one
- * atomic commit. validate may be NULL. Returns LDB_OK once the commit is
+/* One commit's writes, as every path (single op, batch, transaction)
+ * hands them to the commit path. */
+typedef struct eng_ops {
+  const uint8_t *ops; /* log-format ops (wal_op_encode), len bytes */
+  size_t len;
+  uint32_t nops;  /* ops in the record */
+  uint32_t nputs; /* of which puts; the rest are deletes */
+  size_t kv;      /* key+value bytes */
+} eng_ops;
+
+/* Commits w as one atomic commit and counts it (commits, puts, deletes:
+ * the only place write statistics are counted, so every path counts the
+ * same way). validate may be NULL. Returns LDB_OK once the commit is
  * durable per the sync mode. */
-int eng_commit(eng *e, const uint8_t *ops, size_t len, uint32_t nops, size_t kv,
-               eng_validate_fn validate, void *ctx);
+int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx);
 
 /* Scratch for apply_ops (NULL: apply unsorted); free with ldb_mfree. */
 void *sort_scratch(eng *e, uint32_t nops);

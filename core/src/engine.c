@@ -40,7 +40,8 @@ int check_writable(const ldb_db *db) {
   return LDB_OK;
 }
 
-void hist_add(_Atomic uint64_t *hist, uint64_t ns) {
+void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns) {
+  atomic_fetch_add_explicit(sum, ns, memory_order_relaxed);
   int b = ns < 2 ? 0 : 63 - __builtin_clzll(ns);
   if (b >= LDB_HIST_BUCKETS) b = LDB_HIST_BUCKETS - 1;
   atomic_fetch_add_explicit(&hist[b], 1, memory_order_relaxed);
@@ -168,7 +169,7 @@ int ldb_get(ldb_db *db, const void *key, size_t key_len, void **value,
   rc = snap_get_alloc(&s, e->a, key, key_len, value, value_len);
   ldb_rwlock_unlock(&e->state_lk);
   atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
-  if (timed) hist_add(e->get_hist, ldb_now_ns() - t0);
+  if (timed) hist_add(e->get_hist, &e->get_sum, ldb_now_ns() - t0);
   return rc;
 }
 
@@ -188,7 +189,7 @@ int ldb_get_buf(ldb_db *db, const void *key, size_t key_len, void *buf,
   rc = snap_get(&s, key, key_len, buf, cap, value_len);
   ldb_rwlock_unlock(&e->state_lk);
   atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
-  if (timed) hist_add(e->get_hist, ldb_now_ns() - t0);
+  if (timed) hist_add(e->get_hist, &e->get_sum, ldb_now_ns() - t0);
   return rc;
 }
 

@@ -92,6 +92,7 @@ struct eng {
   _Atomic int bg_error;
   _Atomic uint64_t get_hist[LDB_HIST_BUCKETS];
   _Atomic uint64_t commit_hist[LDB_HIST_BUCKETS];
+  _Atomic uint64_t get_sum, commit_sum; /* ns, of the histogram samples */
   uint64_t open_ns;
 };
 
@@ -133,7 +134,7 @@ int check_writable(const ldb_db *db);
 int options_check(const ldb_options *o);
 
 /* Counts one latency sample of ns nanoseconds in a histogram. */
-void hist_add(_Atomic uint64_t *hist, uint64_t ns);
+void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns);
 /* Records (or, with LDB_OK, clears) the error of background work. */
 void set_bg_error(eng *e, int rc);
 

@@ -1,43 +1,231 @@
 /*
- * options.c — option defaults and their validation.
+ * options.c — the option table (options.def), defaults, validation and
+ * setting options by name. Everything about an option that a host needs
+ * (name, type, default, range, doc) comes from the table; ldb_open's
+ * validation walks the same rows, so the documented range is the enforced
+ * one.
  */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+
 #include "engine.h"
+
+/* The NULL of an absent enum name list, from a constant "" in the row. */
+#define OPT_VALUES(v) (sizeof(v) > 1 ? (v) : NULL)
+
+static const ldb_option_info opt_table[] = {
+#define LDB_OPTION(c, js, type, def, min, max, values, unit, doc)              \
+  {#c,                                                                         \
+   #js,                                                                        \
+   LDB_OPT_##type,                                                             \
+   UINT64_C(def),                                                              \
+   UINT64_C(min),                                                              \
+   UINT64_C(max),                                                              \
+   OPT_VALUES(values),                                                         \
+   unit,                                                                       \
+   doc},
+#include "options.def"
+#undef LDB_OPTION
+};
+
+#define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
+
+/* Where each row's field lives, and whether it is a signed int. */
+#define OPT_FIELD(c) (((ldb_options *)0)->c)
+static const struct {
+  size_t off, size;
+  int is_signed;
+} opt_fields[] = {
+#define LDB_OPTION(c, js, type, def, min, max, values, unit, doc)              \
+  {offsetof(ldb_options, c), sizeof OPT_FIELD(c),                              \
+   _Generic(OPT_FIELD(c), int : 1, default : 0)},
+#include "options.def"
+#undef LDB_OPTION
+};
+
+_Static_assert(sizeof opt_fields / sizeof opt_fields[0] == OPT_COUNT,
+               "one field per option row");
+
+const ldb_option_info *ldb_option_table(size_t *count) {
+  if (count) *count = OPT_COUNT;
+  return opt_table;
+}
+
+/* Reads row i's field. Returns 0 when the (signed) field is negative. */
+static int opt_read(const ldb_options *o, size_t i, uint64_t *v) {
+  const unsigned char *p = (const unsigned char *)o + opt_fields[i].off;
+  if (opt_fields[i].size == 8) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    *v = x;
+    return 1;
+  }
+  if (opt_fields[i].is_signed) {
+    int x;
+    memcpy(&x, p, sizeof x);
+    *v = x < 0 ? 0 : (uint64_t)x;
+    return x >= 0;
+  }
+  uint32_t x;
+  memcpy(&x, p, 4);
+  *v = x;
+  return 1;
+}
+
+/* Writes v (already in the row's range, so it fits) into row i's field. */
+static void opt_write(ldb_options *o, size_t i, uint64_t v) {
+  unsigned char *p = (unsigned char *)o + opt_fields[i].off;
+  if (opt_fields[i].size == 8) {
+    memcpy(p, &v, 8);
+  } else if (opt_fields[i].is_signed) {
+    int x = (int)v;
+    memcpy(p, &x, sizeof x);
+  } else {
+    uint32_t x = (uint32_t)v;
+    memcpy(p, &x, 4);
+  }
+}
+
+/* The allowed values of row r, as text for a message. */
+static void opt_range(const ldb_option_info *r, char *buf, size_t cap) {
+  if (r->type == LDB_OPT_ENUM)
+    snprintf(buf, cap, "one of %s (or 0..%" PRIu64 ")", r->values, r->max);
+  else if (r->type == LDB_OPT_BOOL)
+    snprintf(buf, cap, "true or false (1 or 0)");
+  else
+    snprintf(buf, cap, "%" PRIu64 "..%" PRIu64 "%s%s", r->min, r->max,
+             r->unit[0] ? " " : "", r->unit);
+}
+
+/* Checks a value for row i beyond its range (page_size: a power of two). */
+static int opt_valid(size_t i, uint64_t v) {
+  const ldb_option_info *r = &opt_table[i];
+  if (v < r->min || v > r->max) return 0;
+  if (opt_fields[i].off == offsetof(ldb_options, page_size) && (v & (v - 1)))
+    return 0;
+  return 1;
+}
+
+static int opt_refuse(size_t i, const char *value) {
+  const ldb_option_info *r = &opt_table[i];
+  char range[160];
+  opt_range(r, range, sizeof range);
+  return ldb_err(LDB_INVALID, "option %s (%s): %s is invalid; allowed: %s%s",
+                 r->name, r->js_name, value, range,
+                 opt_fields[i].off == offsetof(ldb_options, page_size)
+                     ? ", a power of two"
+                     : "");
+}
 
 void ldb_options_default(ldb_options *o) {
   if (!o) return;
   memset(o, 0, sizeof *o);
-  o->page_size = 4096;
-  o->cache_size = 64u << 20;
-  o->compression = LDB_COMPRESSION_NONE;
-  o->sync_mode = LDB_SYNC_NORMAL;
-  o->sync_interval_ms = 100;
-  o->create_if_missing = 1;
-  o->memtable_size = 64u << 20;
-  o->background_checkpoint = ldb_threads_available() ? 1 : 0;
-  o->max_active_txns = 10000;
+  for (size_t i = 0; i < OPT_COUNT; i++)
+    opt_write(o, i, opt_table[i].def);
+  if (!ldb_threads_available()) o->background_checkpoint = 0;
 }
 
 int options_check(const ldb_options *o) {
-  if (o->page_size < LDB_MIN_PAGE_SIZE || o->page_size > LDB_MAX_PAGE_SIZE ||
-      (o->page_size & (o->page_size - 1)))
-    return ldb_err(LDB_INVALID, "page_size %u is not a power of two in %u..%u",
-                   o->page_size, LDB_MIN_PAGE_SIZE, LDB_MAX_PAGE_SIZE);
-  if (o->compression < LDB_COMPRESSION_NONE ||
-      o->compression > LDB_COMPRESSION_ZSTD ||
-      !ldb_codec_available(o->compression))
-    return ldb_err(LDB_INVALID,
-                   "compression %d is not supported (use 0 none, "
-                   "1 lz4, 2 zstd)",
+  for (size_t i = 0; i < OPT_COUNT; i++) {
+    uint64_t v;
+    char text[32];
+    if (!opt_read(o, i, &v)) {
+      int x;
+      memcpy(&x, (const unsigned char *)o + opt_fields[i].off, sizeof x);
+      snprintf(text, sizeof text, "%d", x);
+      return opt_refuse(i, text);
+    }
+    if (!opt_valid(i, v)) {
+      snprintf(text, sizeof text, "%" PRIu64, v);
+      return opt_refuse(i, text);
+    }
+  }
+  if (!ldb_codec_available(o->compression))
+    return ldb_err(LDB_INVALID, "compression %d is not compiled in",
                    o->compression);
-  if (o->sync_mode < LDB_SYNC_FULL || o->sync_mode > LDB_SYNC_OFF)
-    return ldb_err(LDB_INVALID,
-                   "sync_mode %d is invalid (0 full, 1 normal, "
-                   "2 off)",
-                   o->sync_mode);
-  if (o->memtable_size == 0)
-    return ldb_err(LDB_INVALID, "memtable_size must be positive");
-  if (o->compression_level < -131072 || o->compression_level > 22)
-    return ldb_err(LDB_INVALID, "compression_level %d is out of range",
-                   o->compression_level);
+  return LDB_OK;
+}
+
+static int opt_find(const char *name, size_t *i) {
+  if (name)
+    for (size_t k = 0; k < OPT_COUNT; k++)
+      if (!strcmp(name, opt_table[k].name) ||
+          !strcmp(name, opt_table[k].js_name)) {
+        *i = k;
+        return 1;
+      }
+  return 0;
+}
+
+static int opt_unknown(const char *name) {
+  return ldb_err(LDB_INVALID, "unknown option %s%s%s", name ? "\"" : "(NULL)",
+                 name ? name : "", name ? "\"" : "");
+}
+
+int ldb_options_set(ldb_options *opts, const char *name, uint64_t value) {
+  size_t i;
+  if (!opts) return ldb_err(LDB_INVALID, "ldb_options_set: opts is NULL");
+  if (!opt_find(name, &i)) return opt_unknown(name);
+  if (!opt_valid(i, value)) {
+    char text[32];
+    snprintf(text, sizeof text, "%" PRIu64, value);
+    return opt_refuse(i, text);
+  }
+  opt_write(opts, i, value);
+  return LDB_OK;
+}
+
+/* A decimal number without sign, spaces or overflow. */
+static int parse_decimal(const char *s, uint64_t *v) {
+  uint64_t x = 0;
+  if (!*s) return 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return 0;
+    unsigned d = (unsigned)(*s - '0');
+    if (x > (UINT64_MAX - d) / 10) return 0;
+    x = x * 10 + d;
+  }
+  *v = x;
+  return 1;
+}
+
+/* The index of `name` in a '|'-separated list. */
+static int enum_index(const char *list, const char *name, uint64_t *v) {
+  size_t n = strlen(name);
+  uint64_t k = 0;
+  for (const char *p = list; p && *p; k++) {
+    const char *end = strchr(p, '|');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == n && !memcmp(p, name, n)) {
+      *v = k;
+      return 1;
+    }
+    p = end ? end + 1 : NULL;
+  }
+  return 0;
+}
+
+int ldb_options_set_string(ldb_options *opts, const char *name,
+                           const char *value) {
+  size_t i;
+  uint64_t v = 0;
+  if (!opts)
+    return ldb_err(LDB_INVALID, "ldb_options_set_string: opts is NULL");
+  if (!opt_find(name, &i)) return opt_unknown(name);
+  if (!value) return opt_refuse(i, "(NULL)");
+  const ldb_option_info *r = &opt_table[i];
+  int ok = parse_decimal(value, &v);
+  if (!ok && r->type == LDB_OPT_BOOL) {
+    ok = !strcmp(value, "true") || !strcmp(value, "false");
+    v = value[0] == 't';
+  }
+  if (!ok && r->type == LDB_OPT_ENUM) ok = enum_index(r->values, value, &v);
+  if (!ok || !opt_valid(i, v)) {
+    char text[48];
+    snprintf(text, sizeof text, "\"%.40s\"", value);
+    return opt_refuse(i, text);
+  }
+  opt_write(opts, i, v);
   return LDB_OK;
 }

@@ -148,8 +148,6 @@ static int txn_write(ldb_txn *t, int type, const void *key, size_t klen,
   if (rc) return rc;
   t->wb_ops++;
   t->wb_kv += klen + (type == MT_PUT ? vlen : 0);
-  atomic_fetch_add_explicit(type == MT_PUT ? &t->e->st_puts : &t->e->st_dels, 1,
-                            memory_order_relaxed);
   return LDB_OK;
 }
 
@@ -244,7 +242,7 @@ int ldb_txn_commit(ldb_txn *txn) {
     goto done;
   }
   uint8_t *p = buf;
-  size_t kv = 0;
+  size_t kv = 0, nputs = 0;
   for (mt_node *n = mt_first(txn->wb); n; n = wb_next_key(n)) {
     size_t kl, vl;
     const uint8_t *k = mt_node_key(n, &kl);
@@ -252,8 +250,10 @@ int ldb_txn_commit(ldb_txn *txn) {
     int type = mt_node_type(n) == MT_PUT ? WAL_PUT : WAL_DEL;
     p = wal_op_encode(p, type, k, (uint32_t)kl, v, (uint32_t)vl);
     kv += kl + vl;
+    nputs += type == WAL_PUT;
   }
-  rc = eng_commit(e, buf, len, (uint32_t)nops, kv, txn_validate, txn);
+  eng_ops w = {buf, len, (uint32_t)nops, (uint32_t)nputs, kv};
+  rc = eng_commit(e, &w, txn_validate, txn);
 done:
   ldb_mfree(e->a, buf);
   txn_free(txn);

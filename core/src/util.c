@@ -42,42 +42,6 @@ const char *ldb_errmsg(const struct ldb_db *db) {
 
 const char *ldb_version(void) { return LDB_VERSION_STRING; }
 
-const char *ldb_strerror(int code) {
-  switch (code) {
-  case LDB_OK: return "success";
-  case LDB_NOTFOUND: return "not found";
-  case LDB_CONFLICT: return "transaction conflict: a key it read or wrote was committed by another transaction; retry";
-  case LDB_BUSY: return "database is busy (locked by another process or a limit was reached)";
-  case LDB_CORRUPT: return "database is corrupt (checksum or structure check failed)";
-  case LDB_IOERR: return "I/O error";
-  case LDB_FULL: return "no space left on device or quota exceeded";
-  case LDB_NOMEM: return "out of memory";
-  case LDB_INVALID: return "invalid argument";
-  case LDB_CLOSED: return "database, transaction or iterator is closed";
-  case LDB_READONLY: return "database or transaction is read-only";
-  case LDB_INTERNAL: return "internal error (a bug; the operation was refused)";
-  default: return "unknown error";
-  }
-}
-
-const char *ldb_code_name(int code) {
-  switch (code) {
-  case LDB_OK: return "OK";
-  case LDB_NOTFOUND: return "NOT_FOUND";
-  case LDB_CONFLICT: return "CONFLICT";
-  case LDB_BUSY: return "BUSY";
-  case LDB_CORRUPT: return "CORRUPT";
-  case LDB_IOERR: return "IO";
-  case LDB_FULL: return "FULL";
-  case LDB_NOMEM: return "NO_MEMORY";
-  case LDB_INVALID: return "INVALID_ARGUMENT";
-  case LDB_CLOSED: return "CLOSED";
-  case LDB_READONLY: return "READ_ONLY";
-  case LDB_INTERNAL: return "INTERNAL";
-  default: return "UNKNOWN";
-  }
-}
-
 /* ---- allocation ------------------------------------------------------- */
 
 static void *sys_malloc(void *ctx, size_t n) {

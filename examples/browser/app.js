@@ -25,7 +25,8 @@ function guard(fn) {
 function setOpen(on) {
   $('open').disabled = on;
   $('close').disabled = !on;
-  $('status').textContent = on ? `open (${$('store').value})` : 'closed';
+  // db.store: the store actually used ('auto' picks OPFS when it works here).
+  $('status').textContent = on ? `open (${db?.store ?? $('store').value})` : 'closed';
 }
 
 $('open').onclick = guard(async () => {

@@ -5,36 +5,54 @@
  * The main-thread proxy (index.ts / worker.ts) is built on it; code that
  * already runs in a dedicated Worker can use openInWorker() directly.
  *
- * Stores: 'opfs' (default where FileSystemSyncAccessHandle exists, i.e.
- * dedicated Workers of current browsers), 'indexeddb' (fallback; whole
- * database held in memory, persisted per sync — see js/wasm/stores/idb.ts),
- * 'memory' (nothing persists). 'auto' (default) picks OPFS when available.
+ * Stores: 'opfs' (FileSystemSyncAccessHandle; dedicated Workers of current
+ * browsers), 'indexeddb' (whole database held in memory, persisted per
+ * sync — see js/wasm/stores/idb.ts), 'memory' (nothing persists). 'auto'
+ * (default) opens OPFS when it works here and falls back to IndexedDB when
+ * the browser refuses OPFS (no sync access handles; getDirectory() or
+ * createSyncAccessHandle() rejected with SecurityError, NotAllowedError or
+ * NotSupportedError, as in private windows). `db.store` and
+ * `db.metrics().store` say which store was chosen.
+ *
+ * Errors: every failure reaches the caller as a LightningDbError with a
+ * stable code; browser DOMExceptions are mapped by storeErrorFrom()
+ * (stores/types.ts). A module that cannot be loaded is SETUP.
  */
 /// <reference path="../wasm/lightningdb-module.d.ts" />
 import createLightningDbModule from '../../build/wasm/lightningdb.mjs';
 import { Database } from '../database.js';
-import { LightningDbError } from '../errors.js';
+import { LightningDbError, type ErrorCode } from '../errors.js';
 import { WasmEngine } from '../wasm/engine.js';
 import { loadModule } from '../wasm/module.js';
 import { IdbStore } from '../wasm/stores/idb.js';
 import { MemoryStore } from '../wasm/stores/memory.js';
 import { OpfsStore, opfsAvailable } from '../wasm/stores/opfs.js';
-import type { PageStore } from '../wasm/stores/types.js';
-import { acquireTabLock } from './tabs.js';
+import { storeErrorFrom, type PageStore } from '../wasm/stores/types.js';
+import { abortedError, acquireTabLock, checkTimeout } from './tabs.js';
 
 export type StoreKind = 'opfs' | 'indexeddb' | 'memory';
 export type StoreChoice = StoreKind | 'auto' | 'idb';
 
 type DatabaseOptions = NonNullable<ConstructorParameters<typeof Database>[2]>;
 export type BrowserOpenOptions = DatabaseOptions & {
-  /** Where pages live; default 'auto' (OPFS when available, else IndexedDB). */
+  /** Where pages live; default 'auto': OPFS when it works in this context,
+   * else IndexedDB (see the file comment). */
   store?: StoreChoice;
   /** Wait for another tab holding the database instead of failing with
    * BUSY. Default false. */
   waitForLock?: boolean;
+  /** With waitForLock: longest wait for the other tab, in ms; TIMEOUT after
+   * it. Default 30000 (DEFAULT_LOCK_TIMEOUT_MS); Infinity: no bound. */
+  timeout?: number;
+  /** Cancels the open while it waits (for the lock or the store): it
+   * rejects with ABORTED and holds nothing afterwards. */
+  signal?: AbortSignal;
   /** URL of lightningdb.wasm; default next to the bundled module. */
   wasmUrl?: string;
 };
+
+/** A Database opened in a Worker; `store` is the store it lives in. */
+export type BrowserDatabase = Database & { readonly store: StoreKind };
 
 let enginePromise: Promise<WasmEngine> | null = null;
 /** Stores opened asynchronously, waiting for the engine to ask for them. */
@@ -42,11 +60,24 @@ const ready = new Map<string, PageStore>();
 const memory = new Map<string, MemoryStore>();
 /** Open databases of this worker per key: the tab lock is taken once. */
 const openCount = new Map<string, { count: number; releaseLock: () => void }>();
+/** The page store under each open key (shared by every handle on it). */
+const storeByKey = new Map<string, PageStore>();
+/** What each open database runs on (for the proxy and for recovery). */
+const hosted = new WeakMap<Database, { kind: StoreKind; name: string; key: string; store: PageStore | null; options: BrowserOpenOptions }>();
+/** Set once OPFS was refused in this context: 'auto' then means IndexedDB. */
+let opfsRefused = false;
+
+/** Errors with which a browser refuses OPFS in a context (as opposed to
+ * failures of a working OPFS, which must not silently switch stores). */
+function isRefusal(e: unknown): boolean {
+  const n = (e as { name?: string })?.name;
+  return n === 'SecurityError' || n === 'NotAllowedError' || n === 'NotSupportedError' || n === 'TypeError';
+}
 
 export function resolveStoreKind(choice: StoreChoice | undefined): StoreKind {
   switch (choice ?? 'auto') {
     case 'auto':
-      return opfsAvailable() ? 'opfs' : 'indexeddb';
+      return opfsAvailable() && !opfsRefused ? 'opfs' : 'indexeddb';
     case 'opfs':
       return 'opfs';
     case 'idb':
@@ -61,6 +92,11 @@ export function resolveStoreKind(choice: StoreChoice | undefined): StoreKind {
 
 function keyOf(kind: StoreKind, name: string): string {
   return `${kind}:${name}`;
+}
+
+/** The URL the module loader fetches the .wasm from (for messages). */
+function wasmLocation(wasmUrl?: string): string {
+  return String(wasmUrl ?? new URL('./lightningdb.wasm', import.meta.url));
 }
 
 export function engine(wasmUrl?: string): Promise<WasmEngine> {
@@ -79,8 +115,23 @@ export function engine(wasmUrl?: string): Promise<WasmEngine> {
         }
         throw new LightningDbError('IO', `store ${key} was not opened; use openInWorker()/backupInWorker()`);
       }),
+    (e) => {
+      // Not cached: a later open with a corrected wasmUrl tries again.
+      enginePromise = null;
+      const why = String((e as Error)?.message ?? e).replace(/^Aborted\((.*)\)[^]*$/s, '$1');
+      throw new LightningDbError('SETUP',
+        `cannot load the LightningDB WebAssembly module from ${wasmLocation(wasmUrl)}: ${why}. ` +
+        'Serve lightningdb.wasm (Content-Type application/wasm) next to the LightningDB worker script, ' +
+        'or pass its URL as the wasmUrl option');
+    },
   );
   return enginePromise;
+}
+
+function asLightningDbError(e: unknown, what: string): LightningDbError {
+  if (e instanceof LightningDbError) return e;
+  const se = storeErrorFrom(e, what);
+  return new LightningDbError(se.code as ErrorCode, se.message);
 }
 
 async function openStore(kind: StoreKind, name: string): Promise<PageStore | null> {
@@ -88,43 +139,117 @@ async function openStore(kind: StoreKind, name: string): Promise<PageStore | nul
   try {
     return kind === 'opfs' ? await OpfsStore.open(name) : await IdbStore.open(name);
   } catch (e) {
-    const err = e as { code?: string; name?: string; message?: string };
-    if (err.code === 'BUSY') throw new LightningDbError('BUSY', String(err.message));
-    if (err.name === 'QuotaExceededError') throw new LightningDbError('FULL', `cannot open ${kind} store "${name}": ${err.message}`);
-    throw new LightningDbError('IO', `cannot open ${kind} store "${name}": ${String(err.message ?? e)}`);
+    throw asLightningDbError(e, `cannot open ${kind} store "${name}"`);
   }
 }
 
-/** Opens (creating by default) the database `name` in this Worker. */
-export async function openInWorker(name: string, options: BrowserOpenOptions = {}): Promise<Database> {
-  if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
-  const { store, waitForLock, wasmUrl, ...dbOptions } = options;
-  const kind = resolveStoreKind(store);
-  const key = keyOf(kind, name);
-  const eng = await engine(wasmUrl);
-  let entry = openCount.get(key);
-  if (!entry) {
-    const releaseLock = await acquireTabLock(kind, name, { waitForLock });
+/** Takes the tab lock and opens the store of `kind`; for 'auto', falls
+ * back from a refused OPFS to IndexedDB. */
+async function lockAndOpen(choice: StoreChoice | undefined, name: string, options: BrowserOpenOptions):
+  Promise<{ kind: StoreKind; releaseLock: () => void; store: PageStore | null }> {
+  const auto = (choice ?? 'auto') === 'auto';
+  let kind = resolveStoreKind(choice);
+  for (;;) {
+    const releaseLock = await acquireTabLock(kind, name, options);
     try {
-      const s = await openStore(kind, name);
-      if (s) ready.set(key, s);
+      if (options.signal?.aborted) throw abortedError(`opening database "${name}"`);
+      if (kind === 'memory') return { kind, releaseLock, store: null };
+      let store: PageStore;
+      try {
+        store = kind === 'opfs' ? await OpfsStore.open(name) : await IdbStore.open(name);
+      } catch (e) {
+        if (auto && kind === 'opfs' && isRefusal(e)) {
+          opfsRefused = true;
+          releaseLock();
+          kind = 'indexeddb';
+          continue;
+        }
+        throw asLightningDbError(e, `cannot open ${kind} store "${name}"`);
+      }
+      if (options.signal?.aborted) {
+        store.release();
+        throw abortedError(`opening database "${name}"`);
+      }
+      return { kind, releaseLock, store };
     } catch (e) {
       releaseLock();
       throw e;
     }
-    entry = { count: 0, releaseLock };
-    openCount.set(key, entry);
   }
+}
+
+const SYNC_FULL_REFUSED =
+  "syncMode 'full' is refused on the IndexedDB store in the synchronous Worker API: IndexedDB commits " +
+  'asynchronously, so a synchronous put/commit cannot be durable when it returns. Use syncMode ' +
+  "'normal' with the ...Async forms (putAsync, commitAsync, flushAsync: durable when they resolve), " +
+  "the OPFS store, or open() from the main thread (its promises honour syncMode 'full')";
+
+interface HostOptions {
+  /** The main-thread proxy: it awaits IndexedDB durability before it
+   * acknowledges a write, so syncMode 'full' is honoured there. */
+  acknowledgesDurably?: boolean;
+}
+
+/** Opens (creating by default) the database `name` in this Worker. */
+export async function openInWorker(name: string, options: BrowserOpenOptions = {}): Promise<BrowserDatabase> {
+  return openHosted(name, options, {});
+}
+
+/** openInWorker for the main-thread proxy (worker.ts). */
+export async function openForProxy(name: string, options: BrowserOpenOptions = {}): Promise<BrowserDatabase> {
+  return openHosted(name, options, { acknowledgesDurably: true });
+}
+
+async function openHosted(name: string, options: BrowserOpenOptions, host: HostOptions): Promise<BrowserDatabase> {
+  if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const { store, waitForLock, wasmUrl, timeout, signal, ...dbOptions } = options;
+  checkTimeout(timeout);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (signal?.aborted) throw abortedError(`opening database "${name}"`);
+  let kind = resolveStoreKind(store);
+  const eng = await engine(wasmUrl);
+  let entry = openCount.get(keyOf(kind, name));
+  let s: PageStore | null = null;
+  if (!entry) {
+    const got = await lockAndOpen(store, name, { waitForLock, timeout, signal });
+    kind = got.kind;
+    entry = openCount.get(keyOf(kind, name));
+    if (entry) {
+      // Opened meanwhile by another call in this Worker: share its engine.
+      got.releaseLock();
+      got.store?.release();
+    } else {
+      s = got.store;
+      if (s) ready.set(keyOf(kind, name), s);
+      entry = { count: 0, releaseLock: got.releaseLock };
+      openCount.set(keyOf(kind, name), entry);
+    }
+  }
+  const key = keyOf(kind, name);
   entry.count++;
   let db: Database;
   try {
+    if (kind === 'indexeddb' && dbOptions.syncMode === 'full' && !host.acknowledgesDurably)
+      throw new LightningDbError('INVALID_ARGUMENT', SYNC_FULL_REFUSED);
     db = new Database(eng, key, dbOptions);
   } catch (e) {
     dropRef(key);
     throw e;
   }
+  if (s) storeByKey.set(key, s);
+  else s = storeByKey.get(key) ?? null;
+  hosted.set(db, { kind, name, key, store: s, options });
+  return wrap(db, kind, key, s, host);
+}
+
+/** Adds `store`, the store to metrics(), and the lock bookkeeping to close(). */
+function wrap(db: Database, kind: StoreKind, key: string, store: PageStore | null, host: HostOptions): BrowserDatabase {
   const close = db.close.bind(db);
+  const metrics = db.metrics.bind(db);
   let closed = false;
+  Object.defineProperty(db, 'store', { value: kind, enumerable: true });
+  (db as { metrics: () => unknown }).metrics = () => ({ ...metrics(), store: kind });
   (db as { close: () => void }).close = () => {
     try {
       close();
@@ -135,13 +260,27 @@ export async function openInWorker(name: string, options: BrowserOpenOptions = {
       }
     }
   };
-  return db;
+  // In the synchronous Worker API an IndexedDB persistence failure closes
+  // the database: the store stops persisting (idb.ts), so what the engine
+  // holds in memory is no longer what a reopen will find. Reopening gives
+  // the last persisted state. (The proxy reopens by itself: worker.ts.)
+  if (store instanceof IdbStore && !host.acknowledgesDurably) {
+    store.onFailure = () => {
+      try {
+        db.close();
+      } catch {
+        /* the store refuses to persist: close reports that, nobody to tell */
+      }
+    };
+  }
+  return db as BrowserDatabase;
 }
 
 function dropRef(key: string): void {
   const e = openCount.get(key);
   if (!e || --e.count > 0) return;
   openCount.delete(key);
+  storeByKey.delete(key);
   const s = ready.get(key);
   if (s) {
     // Opened but never handed to the engine (the open failed).
@@ -151,10 +290,48 @@ function dropRef(key: string): void {
   e.releaseLock();
 }
 
+/** The store kind and page store of a database opened here. */
+export function storeOf(db: Database): { kind: StoreKind; store: PageStore | null } | undefined {
+  const h = hosted.get(db);
+  return h && { kind: h.kind, store: h.store };
+}
+
+/** After the store of `db` failed to persist (IndexedDB, see idb.ts):
+ * closes it and opens it again from what is persisted, keeping the tab
+ * lock. Returns the new database. */
+export async function reopenAfterFailure(db: Database): Promise<BrowserDatabase> {
+  const h = hosted.get(db);
+  if (!h) throw new LightningDbError('INTERNAL', 'reopenAfterFailure: not a database of this Worker');
+  const entry = openCount.get(h.key);
+  if (!entry) throw new LightningDbError('CLOSED', `database "${h.name}" is closed`);
+  entry.count++; // keeps the tab lock across the close
+  try {
+    try {
+      db.close();
+    } catch {
+      /* the failed store refuses the final sync: expected */
+    }
+    await IdbStore.settled();
+    const s = await openStore(h.kind, h.name);
+    if (s) {
+      ready.set(h.key, s);
+      storeByKey.set(h.key, s);
+    }
+    const { store: _s, waitForLock: _w, wasmUrl, timeout: _t, signal: _g, ...dbOptions } = h.options;
+    const eng = await engine(wasmUrl);
+    const fresh = new Database(eng, h.key, dbOptions);
+    hosted.set(fresh, { ...h, store: s });
+    return wrap(fresh, h.kind, h.key, s, { acknowledgesDurably: true });
+  } catch (e) {
+    dropRef(h.key);
+    throw e;
+  }
+}
+
 /** Writes a backup of db (opened with openInWorker on `store`) as the new
  * database `target` of the same store kind. */
 export async function backupInWorker(db: Database, target: string, store?: StoreChoice): Promise<void> {
-  const kind = resolveStoreKind(store);
+  const kind = storeOf(db)?.kind ?? resolveStoreKind(store);
   const key = keyOf(kind, target);
   if (openCount.has(key)) throw new LightningDbError('BUSY', `backup target "${target}" is open`);
   const s = await openStore(kind, target);
@@ -167,18 +344,43 @@ export async function backupInWorker(db: Database, target: string, store?: Store
       ready.delete(key);
       left.release();
     }
-    if (s?.releaseAsync) await s.releaseAsync();
+    if (s?.releaseAsync) await s.releaseAsync().catch((e) => { throw asLightningDbError(e, `backup to "${target}"`); });
   }
 }
 
-/** Deletes the database `name` (which must not be open in any tab). */
+/** Deletes the database `name`. BUSY at once when it is open in this or
+ * another tab or Worker (never a wait, never a deletion deferred until the
+ * holder closes it). */
 export async function destroy(name: string, options: { store?: StoreChoice } = {}): Promise<void> {
-  const kind = resolveStoreKind(options.store);
-  const key = keyOf(kind, name);
-  if (openCount.has(key)) throw new LightningDbError('BUSY', `database "${name}" is open; close it first`);
-  if (kind === 'memory') memory.delete(key);
-  else if (kind === 'opfs') await OpfsStore.destroy(name);
-  else await IdbStore.destroy(name);
+  if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
+  const auto = (options.store ?? 'auto') === 'auto';
+  let kind = resolveStoreKind(options.store);
+  for (;;) {
+    const key = keyOf(kind, name);
+    if (openCount.has(key)) throw new LightningDbError('BUSY', `cannot destroy database "${name}": it is open in this Worker; close it first`);
+    if (kind === 'memory') {
+      memory.delete(key);
+      return;
+    }
+    // The tab lock, without waiting: held elsewhere means open elsewhere.
+    const releaseLock = await acquireTabLock(kind, name, {}).catch((e) => {
+      if (e instanceof LightningDbError && e.code === 'BUSY')
+        throw new LightningDbError('BUSY', `cannot destroy database "${name}": it is open in another tab, window or Worker of this site; close it there first`);
+      throw e;
+    });
+    try {
+      if (kind === 'opfs') await OpfsStore.destroy(name);
+      else await IdbStore.destroy(name);
+      return;
+    } catch (e) {
+      // As open(): 'auto' means IndexedDB where the browser refuses OPFS.
+      if (!(auto && kind === 'opfs' && isRefusal(e))) throw asLightningDbError(e, `cannot destroy ${kind} database "${name}"`);
+      opfsRefused = true;
+      kind = 'indexeddb';
+    } finally {
+      releaseLock();
+    }
+  }
 }
 
 export { opfsAvailable };

@@ -12,11 +12,18 @@
  */
 import { LightningDbError } from '../errors.js';
 
+/** How long open({ waitForLock: true }) waits for another tab by default. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
 export interface TabLockOptions {
   /** Wait for the other tab instead of failing with BUSY. Default false. */
   waitForLock?: boolean;
-  /** Abort waiting. */
+  /** Cancels the wait: the open rejects with ABORTED and never takes the
+   * lock later. */
   signal?: AbortSignal;
+  /** Longest wait in ms when waitForLock is true (TIMEOUT after it);
+   * default DEFAULT_LOCK_TIMEOUT_MS; Infinity waits without a bound. */
+  timeout?: number;
 }
 
 type Locks = {
@@ -33,29 +40,96 @@ export function lockName(store: string, name: string): string {
   return `lightningdb:${store}:${name}`;
 }
 
+/** Locks of this context being released: their request promises. */
+const releasing = new Map<string, Promise<void>>();
+
+/** Checks a `timeout` option: a non-negative number of ms, or Infinity. */
+export function checkTimeout(v: unknown, name = 'timeout'): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${typeof v}`);
+  if (!(v >= 0)) throw new LightningDbError('INVALID_ARGUMENT', `${name} must be >= 0 (or Infinity), got ${v}`);
+  return v;
+}
+
+/** The error of a cancelled wait: ABORTED, naming what was waited for. */
+export function abortedError(what: string): LightningDbError {
+  return new LightningDbError('ABORTED', `${what} was cancelled (AbortSignal); nothing of it was applied`);
+}
+
 /** Takes the tab lock of `name`; resolves to a function releasing it.
- * Rejects with BUSY (default) when another tab holds it. */
+ * Rejects with BUSY (default) when another tab holds it; with
+ * waitForLock, waits at most `timeout` ms (TIMEOUT) and stops waiting when
+ * `signal` aborts (ABORTED). A wait that was given up never takes the
+ * lock afterwards: the Web Locks request itself is withdrawn. */
 export async function acquireTabLock(store: string, name: string, opts: TabLockOptions = {}): Promise<() => void> {
+  const what = `opening database "${name}"`;
+  if (opts.signal?.aborted) throw abortedError(what);
+  const timeout = checkTimeout(opts.timeout) ?? DEFAULT_LOCK_TIMEOUT_MS;
   const locks = locksApi();
   if (!locks) return () => {};
+  // A lock this context released a moment ago may not be free yet (Web
+  // Locks release asynchronously): close() then open() must not be BUSY.
+  await releasing.get(lockName(store, name));
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
-  const got = await new Promise<boolean>((resolve, reject) => {
-    locks
-      .request(lockName(store, name), { mode: 'exclusive', ifAvailable: !opts.waitForLock, signal: opts.signal },
-        async (lock) => {
-          if (!lock) {
-            resolve(false);
-            return;
-          }
-          resolve(true);
-          await held;
-        })
-      .catch(reject);
-  });
-  if (!got)
-    throw new LightningDbError('BUSY',
-      `database "${name}" is open in another tab or window of this site; close it there, ` +
-      'or open with { waitForLock: true } to wait for it');
-  return release;
+  // One controller withdraws the request, for the caller's signal or the timeout.
+  const stop = new AbortController();
+  let why: 'ABORTED' | 'TIMEOUT' | null = null;
+  const onAbort = () => {
+    why ??= 'ABORTED';
+    stop.abort();
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = opts.waitForLock && timeout !== Infinity
+    ? setTimeout(() => {
+      why ??= 'TIMEOUT';
+      stop.abort();
+    }, timeout)
+    : undefined;
+  let request: Promise<void> = Promise.resolve();
+  try {
+    const got = await new Promise<boolean>((resolve, reject) => {
+      request = locks
+        // (Web Locks refuse signal together with ifAvailable; an
+        // ifAvailable request does not wait anyway.)
+        .request(lockName(store, name), opts.waitForLock ? { mode: 'exclusive', signal: stop.signal } : { mode: 'exclusive', ifAvailable: true },
+          async (lock) => {
+            // Granted after the wait was given up: give it back at once.
+            if (!lock || why) {
+              resolve(false);
+              return;
+            }
+            resolve(true);
+            await held;
+          });
+      request.catch(reject);
+    });
+    if (why === 'ABORTED') throw abortedError(what);
+    if (why === 'TIMEOUT')
+      throw new LightningDbError('TIMEOUT',
+        `${what}: waited ${timeout} ms for another tab or window of this site to close it; ` +
+        'close it there, or pass a larger { timeout } (Infinity waits without a bound)');
+    if (!got)
+      throw new LightningDbError('BUSY',
+        `database "${name}" is open in another tab or window of this site; close it there, ` +
+        'or open with { waitForLock: true } to wait for it');
+    const key = lockName(store, name);
+    return () => {
+      release();
+      // Settles once the lock is free again.
+      const done = request.catch(() => {}).finally(() => {
+        if (releasing.get(key) === done) releasing.delete(key);
+      });
+      releasing.set(key, done);
+    };
+  } catch (e) {
+    if (e instanceof LightningDbError) throw e;
+    if (why === 'ABORTED') throw abortedError(what);
+    if (why === 'TIMEOUT')
+      throw new LightningDbError('TIMEOUT', `${what}: waited ${timeout} ms for another tab or window of this site to close it`);
+    throw new LightningDbError('IO', `${what}: the Web Locks request failed: ${String((e as Error)?.message ?? e)}`);
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
 }

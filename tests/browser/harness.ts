@@ -119,8 +119,17 @@ function chain(s: Suite | undefined, pick: (s: Suite) => Fn[], outerFirst: boole
   return list.flat();
 }
 
-export async function run(opts: { timeout?: number; onResult?: (title: string, ok: boolean, error?: string) => void } = {}): Promise<Results> {
+/** The grep pattern of this run: `?grep=` of a Worker bundle's URL or
+ * window.LDB_GREP in the page (set by run.mjs --grep). */
+export function grepParam(): string | undefined {
+  const g = globalThis as unknown as { LDB_GREP?: string; location?: { search?: string } };
+  return g.LDB_GREP || new URLSearchParams(g.location?.search ?? '').get('grep') || undefined;
+}
+
+export async function run(opts: { timeout?: number; grep?: string; onResult?: (title: string, ok: boolean, error?: string) => void } = {}): Promise<Results> {
   const timeout = opts.timeout ?? 10000;
+  const grep = opts.grep ?? grepParam();
+  const pattern = grep ? new RegExp(grep) : null;
   const res: Results = { passed: 0, failed: 0, skipped: 0, failures: [], durationMs: 0 };
   const t0 = Date.now();
   const fail = (title: string, e: unknown) => {
@@ -129,11 +138,15 @@ export async function run(opts: { timeout?: number; onResult?: (title: string, o
     opts.onResult?.(title, false, errText(e));
   };
   const count = (s: Suite): number => s.tests.reduce((n, t) => n + ('tests' in t ? count(t) : 1), 0);
+  // Only the tests whose full title matches --grep (hooks of suites without one are skipped).
+  const wanted = (s: Suite): boolean =>
+    s.tests.some((t) => ('tests' in t ? wanted(t) : !pattern || pattern.test(fullTitle(s, t.title))));
   async function runSuite(s: Suite): Promise<void> {
     if (s.skip) {
       res.skipped += count(s);
       return;
     }
+    if (!wanted(s)) return;
     try {
       for (const h of s.before) await call(h, fullTitle(s, '"before all" hook'), timeout);
     } catch (e) {
@@ -147,6 +160,7 @@ export async function run(opts: { timeout?: number; onResult?: (title: string, o
         continue;
       }
       const title = fullTitle(s, t.title);
+      if (pattern && !pattern.test(title)) continue;
       if (t.skip || !t.fn) {
         res.skipped++;
         continue;

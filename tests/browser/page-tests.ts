@@ -5,6 +5,7 @@
  */
 import { install, run, type Results } from './harness.js';
 import { destroy, LightningDbError, open, type RemoteDatabase } from '../../js/browser/index.js';
+import { SCAN_BYTES } from '../../js/browser/protocol.js';
 
 declare const describe: (t: string, f: () => void) => void;
 declare const it: (t: string, f: () => unknown) => void;
@@ -182,8 +183,226 @@ function define(): void {
   });
 }
 
+/** Switches a fault of tests/browser/test-worker.ts (over its channel). */
+async function setFault(ch: string, fault: { quotaCut: boolean }): Promise<void> {
+  const bc = new BroadcastChannel(ch);
+  const seq = Math.random();
+  const acked = new Promise<void>((resolve) => {
+    bc.onmessage = (ev) => {
+      if (ev.data?.ack === seq) resolve();
+    };
+  });
+  bc.postMessage({ ...fault, seq });
+  await acked;
+  bc.close();
+}
+
+/** Rejects with 'HUNG' after ms. */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`HUNG: no answer within ${ms} ms`)), ms))]);
+}
+
+const TEST_WORKER = '/build/browser-tests/test-worker.js';
+
+function defineFaults(): void {
+  describe('issue 9 faults', () => {
+    it('item 4: syncMode full on IndexedDB: many concurrent puts are all acknowledged, flushAsync resolves, all present after reopen', async () => {
+      const name = `conc-${Date.now()}`;
+      await destroy(name, { store: 'indexeddb' });
+      const db = await open(name, { store: 'indexeddb', syncMode: 'full', keyEncoding: 'utf8' });
+      const value = new Uint8Array(600).fill(3);
+      const puts: Array<Promise<void>> = [];
+      for (let i = 0; i < 3000; i++) puts.push(db.put(`k${i}`, value));
+      await Promise.all(puts);
+      await db.flushAsync();
+      await db.close();
+      const again = await open(name, { store: 'indexeddb', keyEncoding: 'utf8' });
+      let n = 0;
+      for await (const [, v] of again.scan()) {
+        assert((v as Uint8Array).length === 600, 'value size');
+        n++;
+      }
+      eq(n, 3000, 'entries after reopen');
+      await again.close();
+      await destroy(name, { store: 'indexeddb' });
+    });
+
+    for (const store of ['opfs', 'indexeddb'] as const) {
+      it(`item 5: a put / counter transaction rejected with FULL leaves nothing, now and after reopen (${store})`, async () => {
+        const name = `full-${store}-${Date.now()}`;
+        const ch = `faults-${name}`;
+        await destroy(name, { store });
+        const opts = { store, syncMode: 'full', keyEncoding: 'utf8', valueEncoding: 'json' };
+        const db = await open(name, { ...opts, workerUrl: `${TEST_WORKER}?ch=${ch}` });
+        await db.put('counter', 0);
+        await db.put('a', 'kept');
+        await setFault(ch, { quotaCut: true });
+        eq(await code(db.putAsync('big', 'x'.repeat(70000))), 'FULL', 'putAsync under a cut quota');
+        eq(await code(db.transactionAsync(async (tx) => {
+          await tx.put('counter', ((await tx.get('counter')) as number) + 1);
+        })), 'FULL', 'counter transaction under a cut quota');
+        await setFault(ch, { quotaCut: false });
+        eq(await db.get('big'), undefined, 'rejected put visible now:');
+        eq(await db.get('counter'), 0, 'rejected increment visible now:');
+        eq(await db.get('a'), 'kept', 'acknowledged put:');
+        await db.put('later', 1);
+        await db.close();
+        const again = await open(name, opts);
+        eq(await again.get('big'), undefined, 'rejected put present after reopen:');
+        eq(await again.get('counter'), 0, 'rejected increment present after reopen:');
+        eq(await again.get('a'), 'kept', 'acknowledged put after reopen:');
+        eq(await again.get('later'), 1, 'put after space returned:');
+        await again.check();
+        await again.close();
+        await destroy(name, { store });
+      });
+    }
+
+    it("item 6: store 'auto' opens IndexedDB when OPFS is refused (SecurityError) and says so", async () => {
+      const name = `auto-${Date.now()}`;
+      await destroy(name, { store: 'indexeddb' });
+      const plain = await open(`${name}-opfs`);
+      eq(plain.store, 'opfs', 'auto with a working OPFS:');
+      eq((await plain.metrics()).store, 'opfs', 'metrics().store:');
+      await plain.close();
+      await destroy(`${name}-opfs`, { store: 'opfs' });
+      const db = await open(name, { workerUrl: `${TEST_WORKER}?refuseOpfs=1` });
+      eq(db.store, 'indexeddb', 'db.store:');
+      eq((await db.metrics()).store, 'indexeddb', 'metrics().store:');
+      await db.putAsync(b('k'), b('v'));
+      await db.close();
+      const check = await open(name, { store: 'indexeddb' });
+      eq(dec.decode((await check.get(b('k'))) as Uint8Array), 'v');
+      await check.close();
+      await destroy(name, { store: 'indexeddb' });
+    });
+
+    for (const store of ['opfs', 'indexeddb'] as const) {
+      it(`item 7: destroy() of a database open elsewhere is BUSY at once and deletes nothing later (${store})`, async () => {
+        const name = `destroy-busy-${store}-${Date.now()}`;
+        const db = await open(name, { store });
+        await db.putAsync(b('k'), b('before'));
+        let err: unknown;
+        try {
+          await within(destroy(name, { store }), 3000);
+        } catch (e) {
+          err = e;
+        }
+        assert(err instanceof LightningDbError, `expected LightningDbError BUSY, got ${String(err)}`);
+        eq(err.code, 'BUSY');
+        assert(/open in another tab/.test(err.message), `unclear message: ${err.message}`);
+        await db.putAsync(b('k2'), b('after'));
+        await db.close();
+        await new Promise((r) => setTimeout(r, 300));
+        const again = await open(name, { store, createIfMissing: false });
+        eq(dec.decode((await again.get(b('k'))) as Uint8Array), 'before', 'deleted later:');
+        eq(dec.decode((await again.get(b('k2'))) as Uint8Array), 'after', 'deleted later:');
+        await again.close();
+        await within(destroy(name, { store }), 3000);
+        eq(await code(open(name, { store, createIfMissing: false })), 'NOT_FOUND');
+      });
+    }
+
+    it('item 8: a call waiting its turn is cancelled by its AbortSignal (ABORTED, nothing applied); an aborted signal rejects at once', async () => {
+      const name = `abort-${Date.now()}`;
+      await destroy(name, { store: 'indexeddb' });
+      const db = await open(name, { store: 'indexeddb', syncMode: 'full', keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      const gone = new AbortController();
+      gone.abort();
+      eq(await code(db.put('x', 'y', { signal: gone.signal })), 'ABORTED');
+      // The get waits for the durable put before it; the put behind it waits its turn.
+      const first = db.put('a', '1');
+      const read = db.get('a');
+      const ac = new AbortController();
+      const cancelled = db.put('b', '2', { signal: ac.signal });
+      ac.abort();
+      eq(await code(cancelled), 'ABORTED');
+      await first;
+      eq(await read, '1');
+      eq(await db.get('b'), undefined, 'the cancelled put was applied:');
+      eq(await db.get('x'), undefined, 'the put with an aborted signal was applied:');
+      await db.close();
+      await destroy(name, { store: 'indexeddb' });
+    });
+
+    it('item 9: a scan of 30 values of 2 MB streams them in small messages (the first entry comes alone)', async () => {
+      const name = `bigscan-${Date.now()}`;
+      const RealWorker = window.Worker;
+      const replies: Array<{ items: number; bytes: number }> = [];
+      // Registered before the proxy's own handler, so a reply is counted
+      // before the entries it carries are handed out.
+      window.Worker = class extends RealWorker {
+        constructor(url: string | URL, opts?: WorkerOptions) {
+          super(url, opts);
+          this.addEventListener('message', (ev: MessageEvent) => {
+            const v = ev.data?.value;
+            if (ev.data?.ok && v && Array.isArray(v.items)) {
+              let bytes = 0;
+              for (const [, val] of v.items as Array<[string, Uint8Array]>) bytes += val.byteLength;
+              replies.push({ items: v.items.length, bytes });
+            }
+          });
+        }
+      };
+      let db: RemoteDatabase;
+      try {
+        db = await open(name, { store: 'opfs', keyEncoding: 'utf8' });
+      } finally {
+        window.Worker = RealWorker;
+      }
+      const MB2 = 2 << 20;
+      for (let i = 0; i < 30; i += 5) {
+        const pairs: Array<[string, Uint8Array]> = [];
+        for (let j = i; j < i + 5; j++) pairs.push([`v${String(j).padStart(2, '0')}`, new Uint8Array(MB2).fill(j)]);
+        await db.putBatch(pairs);
+      }
+      let n = 0;
+      let firstAfter = -1;
+      for await (const [k, v] of db.scan()) {
+        if (n === 0) firstAfter = replies.length;
+        eq(k, `v${String(n).padStart(2, '0')}`);
+        assert((v as Uint8Array).length === MB2 && (v as Uint8Array)[0] === n, `value ${n}`);
+        n++;
+      }
+      eq(n, 30, 'entries');
+      eq(firstAfter, 1, 'messages before the first entry:');
+      assert(replies[0]!.items === 1, `first message carries ${replies[0]!.items} entries (${replies[0]!.bytes} bytes)`);
+      for (const r of replies) assert(r.bytes <= SCAN_BYTES + MB2, `a message of ${r.items} entries, ${r.bytes} bytes`);
+      await db.close();
+      await destroy(name, { store: 'opfs' });
+    });
+
+    it('item 10: a missing worker script is SETUP naming the URL and workerUrl', async () => {
+      let err: unknown;
+      try {
+        await within(open(`setup-${Date.now()}`, { workerUrl: '/nowhere/worker.js' }), 10000);
+      } catch (e) {
+        err = e;
+      }
+      assert(err instanceof LightningDbError, `expected LightningDbError SETUP, got ${String(err)}`);
+      eq(err.code, 'SETUP');
+      assert(err.message.includes('/nowhere/worker.js') && err.message.includes('workerUrl') && /404/.test(err.message),
+        `message should name the URL, the answer and workerUrl: ${err.message}`);
+    });
+
+    it('item 10: a .wasm served as HTML is SETUP naming the URL and wasmUrl', async () => {
+      let err: unknown;
+      try {
+        await within(open(`setup-${Date.now()}`, { store: 'memory', wasmUrl: '/tests/browser/index.html' }), 10000);
+      } catch (e) {
+        err = e;
+      }
+      assert(err instanceof LightningDbError, `expected LightningDbError SETUP, got ${String(err)}`);
+      eq(err.code, 'SETUP');
+      assert(err.message.includes('/tests/browser/index.html') && err.message.includes('wasmUrl'),
+        `message should name the URL and wasmUrl: ${err.message}`);
+    });
+  });
+}
+
 export default async function main(): Promise<Results> {
   install();
   define();
+  defineFaults();
   return run({ timeout: 30000 });
 }

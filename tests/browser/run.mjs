@@ -12,9 +12,17 @@
  *   page                the main-thread promise API (tests/browser/page-tests.ts)
  *   persistence         data survives a reload (also without close) and a
  *                       browser restart with the same profile directory
- *   tabs                a second tab gets BUSY, or waits with waitForLock
+ *   idb-reload          IndexedDB: every acknowledged write survives a reload
+ *                       (main-thread puts with syncMode 'full'; putAsync in
+ *                       a Worker that is terminated)
+ *   tabs                a second tab gets BUSY, or waits with waitForLock;
+ *                       an abandoned wait (signal, timeout) holds nothing
  *   portability         native database -> OPFS -> wasm -> back to native
- * Usage: node tests/browser/run.mjs [suite ...]   (default: all)
+ * Usage: node tests/browser/run.mjs [--grep=REGEX] [suite ...]   (default: all)
+ *   --grep runs only the tests of the mocha-style suites (api-*, worker,
+ *   page) whose full title matches REGEX, e.g.
+ *   `node tests/browser/run.mjs worker --grep=quota`; the step-by-step
+ *   suites always run whole.
  */
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
@@ -27,8 +35,9 @@ import { serve } from './server.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(root, 'build/browser-tests');
-const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'tabs', 'portability'];
-const only = new Set(process.argv.slice(2));
+const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'idb-reload', 'tabs', 'portability'];
+const GREP = process.argv.find((a) => a.startsWith('--grep='))?.slice('--grep='.length);
+const only = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--grep=')));
 for (const s of only) {
   if (!SUITES.includes(s)) {
     console.error(`test:browser: unknown suite ${s} (suites: ${SUITES.join(', ')})`);
@@ -38,7 +47,9 @@ for (const s of only) {
 const want = (s) => only.size === 0 || only.has(s);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // window.gc() for the test of an abandoned open (tabs suite).
+  '--js-flags=--expose-gc'];
 
 if (!existsSync(join(root, 'build/wasm/lightningdb.wasm'))) {
   console.error('test:browser: build/wasm/lightningdb.wasm is missing; run npm run build:wasm first');
@@ -73,6 +84,8 @@ ${apiTests.map((f) => `  await import(${JSON.stringify(join(root, 'tests/api', f
       'api-worker': entry,
       'worker-tests': join(root, 'tests/browser/worker-tests.ts'),
       'page-tests': join(root, 'tests/browser/page-tests.ts'),
+      'test-worker': join(root, 'tests/browser/test-worker.ts'),
+      'idb-writer': join(root, 'tests/browser/idb-writer.ts'),
     },
     outdir: out,
     bundle: true,
@@ -153,10 +166,10 @@ async function main() {
         record(suite, { passed: 0, failed: 1, skipped: 0, failures: [{ title: 'shared API suite', error: 'no tests/api/*.test.ts found' }] });
         continue;
       }
-      record(suite, await page.evaluate((b) => window.runWorker('api-worker', { backend: b }), backend));
+      record(suite, await page.evaluate(([b, grep]) => window.runWorker('api-worker', grep ? { backend: b, grep } : { backend: b }), [backend, GREP]));
     }
-    if (want('worker')) record('worker', await page.evaluate(() => window.runWorker('worker-tests')));
-    if (want('page')) record('page', await page.evaluate(() => import('/build/browser-tests/page-tests.js').then((m) => m.default())));
+    if (want('worker')) record('worker', await page.evaluate((grep) => window.runWorker('worker-tests', grep ? { grep } : {}), GREP));
+    if (want('page')) record('page', await page.evaluate((grep) => { window.LDB_GREP = grep; return import('/build/browser-tests/page-tests.js').then((m) => m.default()); }, GREP ?? ''));
 
     if (want('persistence')) {
       const stores = ['opfs', 'indexeddb'];
@@ -232,6 +245,76 @@ async function main() {
       await checks('persistence', list);
     }
 
+    if (want('idb-reload')) {
+      let acked = [];
+      let writerAcked = [];
+      await checks('idb-reload', [
+        ["syncMode 'full' on IndexedDB: 4 loops of awaited puts, then a reload without close", async () => {
+          acked = await inPage(page, async () => {
+            const { open, destroy } = window.lib;
+            await destroy('reload-f', { store: 'indexeddb' });
+            const db = await open('reload-f', { store: 'indexeddb', syncMode: 'full', keyEncoding: 'utf8' });
+            const value = new Uint8Array(600).fill(9);
+            const keys = [];
+            for (let loop = 0; loop < 4; loop++) {
+              const end = Date.now() + 400;
+              while (Date.now() < end) {
+                const key = `f${loop}-${keys.length}`;
+                await db.put(key, value);
+                keys.push(key);
+              }
+            }
+            window.leak = db; // never closed: the reload ends the Worker
+            return keys;
+          });
+          assert(acked.length > 20, `only ${acked.length} puts`);
+          await page.reload();
+          await page.waitForFunction(() => window.ready === true);
+        }],
+        ['every acknowledged put is there after the reload', async () => {
+          const missing = await inPage(page, async (keys) => {
+            const db = await window.lib.open('reload-f', { store: 'indexeddb', keyEncoding: 'utf8', createIfMissing: false });
+            const vals = await db.getBatch(keys);
+            await db.close();
+            return keys.filter((k, i) => !vals[i] || vals[i].length !== 600);
+          }, acked);
+          assert(missing.length === 0, `${missing.length} of ${acked.length} acknowledged puts lost (first: ${missing.slice(0, 3)})`);
+        }],
+        ['in-Worker API: putAsync in a loop, then the Worker is terminated', async () => {
+          writerAcked = await inPage(page, async () => {
+            await window.lib.destroy('reload-w', { store: 'indexeddb' });
+            const w = new Worker('/build/browser-tests/idb-writer.js?name=reload-w', { type: 'module' });
+            const keys = [];
+            let error = null;
+            await new Promise((resolve) => {
+              w.onmessage = (e) => {
+                if (e.data.acked) keys.push(e.data.acked);
+                if (e.data.error) { error = e.data.error; resolve(); }
+                if (e.data.opened) setTimeout(resolve, 800);
+              };
+            });
+            w.terminate();
+            if (error) throw new Error(error);
+            return keys;
+          });
+          assert(writerAcked.length > 5, `only ${writerAcked.length} puts`);
+        }],
+        ['every putAsync acknowledged before the termination is there', async () => {
+          const missing = await inPage(page, async (keys) => {
+            // The terminated Worker's lock is released asynchronously.
+            const db = await window.lib.open('reload-w', { store: 'indexeddb', createIfMissing: false, waitForLock: true, timeout: 10000 });
+            const enc = new TextEncoder();
+            const vals = await db.getBatch(keys.map((k) => enc.encode(k)));
+            await db.close();
+            await window.lib.destroy('reload-w', { store: 'indexeddb' });
+            await window.lib.destroy('reload-f', { store: 'indexeddb' });
+            return keys.filter((k, i) => !vals[i]);
+          }, writerAcked);
+          assert(missing.length === 0, `${missing.length} of ${writerAcked.length} acknowledged putAsync lost (first: ${missing.slice(0, 3)})`);
+        }],
+      ]);
+    }
+
     if (want('tabs')) {
       const tab2 = await newPage();
       await checks('tabs', [
@@ -269,6 +352,69 @@ async function main() {
             return new TextDecoder().decode(v);
           });
           assert(r === 'from tab 1', `second tab: ${r}`);
+        }],
+        ['an abandoned wait holds nothing: signal -> ABORTED, timeout -> TIMEOUT, and a retry opens when the first tab closes', async () => {
+          await inPage(page, async () => {
+            await window.lib.destroy('tabs-abandon', { store: 'indexeddb' });
+            window.t1 = await window.lib.open('tabs-abandon', { store: 'indexeddb' });
+            await window.t1.put(new TextEncoder().encode('k'), new TextEncoder().encode('v1'));
+          });
+          const r = await inPage(tab2, async () => {
+            const out = {};
+            const ac = new AbortController();
+            const p = window.lib.open('tabs-abandon', { store: 'indexeddb', waitForLock: true, signal: ac.signal });
+            setTimeout(() => ac.abort(), 300);
+            const guard = (q) => Promise.race([q, new Promise((res) => setTimeout(() => res({ code: 'STILL WAITING' }), 5000))]);
+            out.aborted = (await guard(p.then(() => ({ code: 'OPENED' }), (e) => ({ code: e.code })))).code;
+            out.timedOut = (await guard(window.lib.open('tabs-abandon', { store: 'indexeddb', waitForLock: true, timeout: 300 })
+              .then(() => ({ code: 'OPENED' }), (e) => ({ code: e.code, message: e.message })))).code;
+            window.state = 'waiting';
+            window.lib.open('tabs-abandon', { store: 'indexeddb', waitForLock: true }).then((d) => { window.t2 = d; window.state = 'opened'; },
+              (e) => { window.state = `error ${e.code} ${e.message}`; });
+            return out;
+          });
+          assert(r.aborted === 'ABORTED', `abandoned with a signal: ${r.aborted}`);
+          assert(r.timedOut === 'TIMEOUT', `abandoned by timeout: ${r.timedOut}`);
+          await inPage(page, () => window.t1.close());
+          await tab2.waitForFunction(() => window.state !== 'waiting', null, { timeout: 15000 });
+          const v = await inPage(tab2, async () => {
+            if (window.state !== 'opened') return window.state;
+            const v = await window.t2.get(new TextEncoder().encode('k'));
+            await window.t2.close();
+            await window.lib.destroy('tabs-abandon', { store: 'indexeddb' });
+            return new TextDecoder().decode(v);
+          });
+          assert(v === 'v1', `the retry: ${v}`);
+        }],
+        ['an open abandoned without a signal that later gets the lock does not hold the database forever', async () => {
+          await inPage(page, async () => {
+            await window.lib.destroy('tabs-gc', { store: 'indexeddb' });
+            window.t1 = await window.lib.open('tabs-gc', { store: 'indexeddb' });
+          });
+          await inPage(tab2, () => {
+            // The app gives up on this open (keeps no reference to it).
+            window.lib.open('tabs-gc', { store: 'indexeddb', waitForLock: true, timeout: 20000 }).catch(() => {});
+          });
+          await new Promise((r) => setTimeout(r, 300));
+          await inPage(page, () => window.t1.close());
+          const r = await inPage(tab2, async () => {
+            // The abandoned open completes into an object nobody holds; once
+            // it is collected, its Worker ends and the lock is free.
+            for (let i = 0; i < 100; i++) {
+              window.gc();
+              await new Promise((res) => setTimeout(res, 100));
+              try {
+                const d = await window.lib.open('tabs-gc', { store: 'indexeddb' });
+                await d.close();
+                await window.lib.destroy('tabs-gc', { store: 'indexeddb' });
+                return `opened after ${i + 1} tries`;
+              } catch (e) {
+                if (e.code !== 'BUSY') return `error ${e.code} ${e.message}`;
+              }
+            }
+            return 'still BUSY after 10 s';
+          });
+          assert(/^opened/.test(r), r);
         }],
       ]);
       await tab2.close();

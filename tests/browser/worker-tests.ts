@@ -40,10 +40,18 @@ async function rejects(p: Promise<unknown>, code: string): Promise<LightningDbEr
 
 async function idbRaw(name: string): Promise<{ files: Record<string, number>; chunks: number }> {
   const req = indexedDB.open(`lightningdb:${name}`);
-  const db = await new Promise<IDBDatabase>((res, rej) => {
+  // A missing database reads as empty (and is not created).
+  req.onupgradeneeded = () => req.transaction?.abort();
+  const db = await new Promise<IDBDatabase | null>((res, rej) => {
     req.onsuccess = () => res(req.result);
-    req.onerror = () => rej(req.error);
+    req.onerror = (ev) => {
+      if (req.error?.name === 'AbortError') {
+        ev.preventDefault();
+        res(null);
+      } else rej(req.error);
+    };
   });
+  if (!db) return { files: {}, chunks: 0 };
   const tx = db.transaction(['files', 'chunks'], 'readonly');
   const get = <T>(r: IDBRequest<T>) => new Promise<T>((res, rej) => {
     r.onsuccess = () => res(r.result);
@@ -52,6 +60,9 @@ async function idbRaw(name: string): Promise<{ files: Record<string, number>; ch
   const keys = (await get(tx.objectStore('files').getAllKeys())) as string[];
   const vals = (await get(tx.objectStore('files').getAll())) as Array<{ size: number }>;
   const chunks = await get(tx.objectStore('chunks').count());
+  // Closed only once its transaction is done: a closing connection still
+  // blocks a version change (destroy would be BUSY).
+  await new Promise((r) => (tx.oncomplete = r));
   db.close();
   const files: Record<string, number> = {};
   keys.forEach((k, i) => (files[k] = vals[i].size));
@@ -170,54 +181,194 @@ function define(): void {
       db2.close();
     });
 
-    it('an IndexedDB quota failure is reported as FULL by the next sync and by flushAsync', async () => {
-      await IdbStore.destroy('idb-quota');
-      const store = await IdbStore.open('idb-quota');
-      // Make the next IndexedDB transaction fail as a quota error would.
-      const realTx = (store as unknown as { db: IDBDatabase }).db.transaction.bind((store as unknown as { db: IDBDatabase }).db);
-      let failNext = false;
-      (store as unknown as { db: { transaction: unknown } }).db.transaction = ((...a: Parameters<IDBDatabase['transaction']>) => {
-        const tx = realTx(...a);
-        if (failNext) {
-          failNext = false;
-          // Abort once the puts are queued; report a quota error.
+    it('an IndexedDB quota failure rejects the call with FULL and applies nothing: the database closes and reopens at the last persisted state', async () => {
+      await destroy('idb-quota', { store: 'indexeddb' });
+      const db = await openInWorker('idb-quota', { store: 'indexeddb' });
+      await db.putAsync(b('a'), b('1'));
+      await db.putAsync(b('counter'), b('0'));
+      // Every readwrite IndexedDB transaction fails as a full quota does.
+      const proto = IDBDatabase.prototype;
+      const realTx = proto.transaction;
+      proto.transaction = function (this: IDBDatabase, ...a: Parameters<IDBDatabase['transaction']>) {
+        const tx = realTx.apply(this, a);
+        if (a[1] === 'readwrite')
           queueMicrotask(() => {
             Object.defineProperty(tx, 'error', { value: new DOMException('injected quota', 'QuotaExceededError') });
             tx.abort();
           });
-        }
         return tx;
-      }) as never;
-      const engine = new WasmEngine(await loadModule({ factory: createLightningDbModule }), () => store);
-      const db = new Database(engine, 'idb-quota', { syncMode: 'full' });
-      db.put(b('a'), b('1'));
-      await db.flushAsync();
-      failNext = true;
-      db.put(b('b'), b('2'));
-      await rejects(db.flushAsync(), 'FULL');
-      // The failed chunks were kept dirty: the next sync persists them.
-      db.put(b('c'), b('3'));
-      await db.flushAsync();
+      } as IDBDatabase['transaction'];
+      try {
+        await rejects(db.putAsync(b('b'), b('2')), 'FULL');
+      } finally {
+        proto.transaction = realTx;
+      }
+      // Not applied now: the database was closed rather than keep a state
+      // that will never be persisted.
+      await rejects(Promise.resolve().then(() => db.get(b('b'))), 'CLOSED');
+      const again = await openInWorker('idb-quota', { store: 'indexeddb' });
+      assert(s(again.get(b('a')) as Uint8Array) === '1', 'acknowledged put lost');
+      assert(again.get(b('b')) === undefined, 'the put rejected with FULL was applied after reopen');
+      // A counter transaction rejected with FULL: not applied either.
+      proto.transaction = function (this: IDBDatabase, ...a: Parameters<IDBDatabase['transaction']>) {
+        const tx = realTx.apply(this, a);
+        if (a[1] === 'readwrite')
+          queueMicrotask(() => {
+            Object.defineProperty(tx, 'error', { value: new DOMException('injected quota', 'QuotaExceededError') });
+            tx.abort();
+          });
+        return tx;
+      } as IDBDatabase['transaction'];
+      try {
+        await rejects(again.transactionAsync((tx) => {
+          tx.put(b('counter'), b(String(Number(s(tx.get(b('counter')) as Uint8Array)) + 1)));
+        }), 'FULL');
+      } finally {
+        proto.transaction = realTx;
+      }
+      const third = await openInWorker('idb-quota', { store: 'indexeddb' });
+      assert(s(third.get(b('counter')) as Uint8Array) === '0', `the rejected increment was applied: ${s(third.get(b('counter')) as Uint8Array)}`);
+      third.put(b('c'), b('3'));
+      await third.flushAsync();
+      third.close();
+      const last = await openInWorker('idb-quota', { store: 'indexeddb' });
+      assert(s(last.get(b('c')) as Uint8Array) === '3' && last.get(b('b')) === undefined, 'after space returned');
+      last.check();
+      last.close();
+    });
+
+    it('a put rejected with FULL by OPFS leaves nothing, now and after reopen', async () => {
+      await destroy('opfs-full', { store: 'opfs' });
+      const db = await openInWorker('opfs-full', { store: 'opfs', syncMode: 'full' });
+      db.put(b('counter'), b('0'));
+      const proto = (globalThis as unknown as { FileSystemSyncAccessHandle: { prototype: { write: (b: Uint8Array, o: { at: number }) => number } } })
+        .FileSystemSyncAccessHandle.prototype;
+      const realWrite = proto.write;
+      proto.write = function () {
+        throw new DOMException('injected quota', 'QuotaExceededError');
+      };
+      try {
+        await rejects(db.putAsync(b('big'), new Uint8Array(70000)), 'FULL');
+        await rejects(db.transactionAsync((tx) => {
+          tx.put(b('counter'), b(String(Number(s(tx.get(b('counter')) as Uint8Array)) + 1)));
+        }), 'FULL');
+      } finally {
+        proto.write = realWrite;
+      }
+      assert(db.get(b('big')) === undefined && s(db.get(b('counter')) as Uint8Array) === '0', 'a rejected call was applied');
       db.close();
-      const reopened = await IdbStore.open('idb-quota');
-      const e2 = new WasmEngine(await loadModule({ factory: createLightningDbModule }), () => reopened);
-      const db2 = new Database(e2, 'idb-quota', {});
-      assert(s(db2.get(b('a')) as Uint8Array) === '1' && s(db2.get(b('b')) as Uint8Array) === '2' && s(db2.get(b('c')) as Uint8Array) === '3',
-        'data missing after the retried sync');
-      db2.close();
+      const again = await openInWorker('opfs-full', { store: 'opfs' });
+      assert(again.get(b('big')) === undefined && s(again.get(b('counter')) as Uint8Array) === '0', 'a rejected call was applied after reopen');
+      again.close();
     });
   });
 
   describe('IndexedDB durability', () => {
     it('when putAsync / flushAsync resolve, the bytes are in IndexedDB', async () => {
       await destroy('idb-durable', { store: 'indexeddb' });
-      const db = await openInWorker('idb-durable', { store: 'indexeddb', syncMode: 'full' });
+      const db = await openInWorker('idb-durable', { store: 'indexeddb', syncMode: 'normal' });
       const before = await idbRaw('idb-durable');
       await db.putAsync(b('key'), new Uint8Array(10000).fill(7));
       const after = await idbRaw('idb-durable');
       const logBytes = (f: Record<string, number>) => (f['wal-0.log'] ?? 0) + (f['wal-1.log'] ?? 0);
       assert(logBytes(after.files) > logBytes(before.files) + 10000, `log did not grow in IndexedDB: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
       db.close();
+    });
+  });
+
+  describe('IndexedDB: syncMode and backlog', () => {
+    it("syncMode 'full' is refused on IndexedDB in the synchronous Worker API, with the reason", async () => {
+      await destroy('idb-full', { store: 'indexeddb' });
+      const e = await rejects(openInWorker('idb-full', { store: 'indexeddb', syncMode: 'full' }), 'INVALID_ARGUMENT');
+      assert(/IndexedDB/.test(e.message) && /durable/.test(e.message), `no reason given: ${e.message}`);
+      // The lock and the store were released: it opens without 'full'.
+      const db = await openInWorker('idb-full', { store: 'indexeddb' });
+      db.close();
+    });
+
+    it('many synced commits and concurrent putAsync share IndexedDB transactions (bounded backlog) and are all durable', async () => {
+      await destroy('idb-backlog', { store: 'indexeddb' });
+      const db = await openInWorker('idb-backlog', { store: 'indexeddb' });
+      const proto = IDBDatabase.prototype;
+      const realTx = proto.transaction;
+      let started = 0;
+      let open = 0;
+      let maxOpen = 0;
+      proto.transaction = function (this: IDBDatabase, ...a: Parameters<IDBDatabase['transaction']>) {
+        const tx = realTx.apply(this, a);
+        if (a[1] === 'readwrite') {
+          started++;
+          maxOpen = Math.max(maxOpen, ++open);
+          const end = () => open--;
+          tx.addEventListener('complete', end);
+          tx.addEventListener('abort', end);
+        }
+        return tx;
+      } as IDBDatabase['transaction'];
+      const N = 2000;
+      try {
+        // Each flush() syncs the log: one IndexedDB transaction each would
+        // be an unbounded backlog.
+        for (let i = 0; i < N; i++) {
+          db.put(b(`k${i}`), new Uint8Array(600).fill(i & 255));
+          db.flush();
+        }
+        const all: Array<Promise<void>> = [];
+        for (let i = N; i < 2 * N; i++) all.push(db.putAsync(b(`k${i}`), new Uint8Array(600).fill(i & 255)));
+        await Promise.all(all);
+        await db.flushAsync();
+      } finally {
+        proto.transaction = realTx;
+      }
+      assert(maxOpen <= 1, `${maxOpen} IndexedDB transactions were in flight at once`);
+      assert(started <= N / 10, `${started} IndexedDB transactions for ${2 * N} commits`);
+      db.close();
+      await IdbStore.settled();
+      const again = await openInWorker('idb-backlog', { store: 'indexeddb' });
+      for (let i = 0; i < 2 * N; i++) assert((again.get(b(`k${i}`)) as Uint8Array)?.[0] === (i & 255), `k${i} lost`);
+      again.close();
+    });
+  });
+
+  describe('destroy', () => {
+    it('OPFS: destroying a database whose handles are open elsewhere is BUSY (a StoreError, not a raw DOMException)', async () => {
+      await OpfsStore.destroy('opfs-held');
+      const held = await OpfsStore.open('opfs-held');
+      let err: unknown;
+      try {
+        await OpfsStore.destroy('opfs-held');
+      } catch (e) {
+        err = e;
+      }
+      held.release();
+      assert((err as { code?: string })?.code === 'BUSY', `expected BUSY, got ${String(err)}`);
+      await OpfsStore.destroy('opfs-held');
+    });
+
+    it('IndexedDB: destroying a database with an open connection is BUSY at once and deletes nothing later', async () => {
+      await IdbStore.destroy('idb-held');
+      const held = await IdbStore.open('idb-held');
+      const fid = held.open('data.ldb', true);
+      held.write(fid, 0, b('persisted'));
+      held.sync(fid);
+      await held.durable();
+      const t0 = Date.now();
+      let err: unknown;
+      try {
+        await Promise.race([IdbStore.destroy('idb-held'), new Promise((_, rej) => setTimeout(() => rej(new Error('HUNG')), 3000))]);
+      } catch (e) {
+        err = e;
+      }
+      assert((err as { code?: string })?.code === 'BUSY', `expected BUSY, got ${String(err)} after ${Date.now() - t0} ms`);
+      held.write(fid, 0, b('written after destroy'));
+      held.sync(fid);
+      held.close(fid);
+      await held.releaseAsync();
+      await new Promise((r) => setTimeout(r, 200));
+      const raw = await idbRaw('idb-held');
+      assert(raw.files['data.ldb'] === 'written after destroy'.length, `deleted later: ${JSON.stringify(raw)}`);
+      await IdbStore.destroy('idb-held');
+      assert(Object.keys((await idbRaw('idb-held')).files).length === 0, 'not destroyed');
     });
   });
 
@@ -258,8 +409,32 @@ function define(): void {
   });
 }
 
+/** Last: it makes this Worker remember that OPFS is refused. */
+function defineRefused(): void {
+  describe("store 'auto' when OPFS is refused", () => {
+    it('navigator.storage.getDirectory() rejecting with SecurityError: auto opens IndexedDB and says so', async () => {
+      await destroy('refused-db', { store: 'indexeddb' });
+      const storage = navigator.storage as unknown as { getDirectory: () => Promise<unknown> };
+      const real = storage.getDirectory;
+      storage.getDirectory = () => Promise.reject(new DOMException('The operation is insecure.', 'SecurityError'));
+      try {
+        assert(opfsAvailable(), 'the API still exists: only its use is refused');
+        const db = await openInWorker('refused-db');
+        assert(db.store === 'indexeddb', `db.store is ${db.store}`);
+        assert((db.metrics() as { store?: string }).store === 'indexeddb', 'metrics().store');
+        await db.putAsync(b('k'), b('v'));
+        db.close();
+        assert(Object.keys((await idbRaw('refused-db')).files).length > 0, 'nothing in IndexedDB');
+      } finally {
+        storage.getDirectory = real;
+      }
+    });
+  });
+}
+
 install();
 define();
+defineRefused();
 run({ timeout: 30000 }).then(
   (results) => postMessage({ type: 'done', results }),
   (e) => postMessage({ type: 'done', results: { passed: 0, failed: 1, skipped: 0, failures: [{ title: 'runner', error: String(e) }] } }),

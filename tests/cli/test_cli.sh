@@ -1,10 +1,12 @@
 #!/bin/sh
 # End-to-end test of the ldb command-line tool: every command, exit codes,
 # hex mode, and that data persists between invocations.
-# Usage: test_cli.sh /path/to/ldb WORKDIR
+# Usage: test_cli.sh /path/to/ldb WORKDIR [/path/to/promtool]
+# With promtool, `stats --prometheus` must pass `promtool check metrics`.
 set -u
 LDB=$1
 DIR=$2
+PROMTOOL=${3:-}
 rm -rf "$DIR" && mkdir -p "$DIR"
 DB=$DIR/db
 pass=0
@@ -35,7 +37,18 @@ check "check" "ok" "$("$LDB" "$DB" check)"
 "$LDB" "$DB" backup "$DIR/backup"; check "backup" 0 $?
 check "backup content" "$(printf 'order:1\tpizza\nuser:1\tAlice\nuser:3\tCharlie')" "$("$LDB" "$DIR/backup" scan)"
 "$LDB" "$DB" stats | grep -q '^puts'; check "stats" 0 $?
-"$LDB" "$DB" stats --prometheus | grep -q '^# TYPE lightningdb_cache_hits counter'; check "prometheus" 0 $?
+"$LDB" "$DB" stats --prometheus | grep -q '^# TYPE lightningdb_cache_hits_total counter'; check "prometheus" 0 $?
+# Counters count since this process opened the database; sequence numbers
+# are gauges of the database (4 puts and a delete so far).
+"$LDB" "$DB" stats --prometheus | grep -q '^lightningdb_puts_total 0$'; check "prometheus puts_total" 0 $?
+"$LDB" "$DB" stats --prometheus | grep -q '^lightningdb_last_seq 5$'; check "prometheus last_seq" 0 $?
+"$LDB" "$DB" stats --prometheus | grep -q '^# TYPE lightningdb_last_seq gauge$'; check "prometheus seq is a gauge" 0 $?
+check "prometheus: one family per series" "" "$("$LDB" "$DB" stats --prometheus | grep '^# TYPE' | awk '{print $3}' | sort | uniq -d)"
+if [ -n "$PROMTOOL" ]; then
+  "$LDB" "$DB" stats --prometheus | "$PROMTOOL" check metrics; check "promtool check metrics" 0 $?
+else
+  echo "note: no promtool given, exposition not checked by promtool"
+fi
 "$LDB" "$DB" frobnicate >/dev/null 2>&1; check "unknown command exits 2" 2 $?
 "$LDB" >/dev/null 2>&1; check "no args exits 2" 2 $?
 

@@ -1,34 +1,49 @@
 /**
  * idb.ts — a page store over IndexedDB, for browsers (or contexts) without
- * OPFS sync access handles.
+ * working OPFS sync access handles.
  *
  * IndexedDB is asynchronous and the engine's store calls are synchronous, so
  * the whole image of every file is held in memory (loaded when the store is
- * opened) and persisted at sync():
- *   - files are cut into CHUNK-byte chunks; write()/truncate() mark chunks
- *     dirty; sync(file) copies that file's dirty chunks and its size and
- *     queues ONE readwrite IndexedDB transaction (durability 'strict') that
- *     stores them. remove() queues a transaction deleting the file.
- *   - IndexedDB runs readwrite transactions over the same object stores in
- *     the order they were created, and each is atomic, so the stored image is
- *     always the image at some sequence of completed syncs — the same
- *     guarantee a disk gives after fsync, which is what the engine's
- *     recovery relies on.
+ * opened) and persisted in the background:
+ *   - files are cut into CHUNK-byte chunks; write()/truncate()/remove() mark
+ *     chunks (and sizes) dirty;
+ *   - sync() asks for persistence. At most ONE readwrite IndexedDB
+ *     transaction (durability 'strict') is in flight: when none is, sync()
+ *     starts one carrying a copy of every dirty chunk of every file, taken
+ *     at that instant; syncs that arrive while one is in flight are served
+ *     together by the next transaction, started when it completes. So the
+ *     backlog is bounded — one transaction in flight and one dirty set (at
+ *     most the database's size) — however many commits arrive (group
+ *     commit), and flushAsync() after many writes waits for at most two
+ *     transactions.
+ *   - each transaction stores the image of one instant and commits
+ *     atomically, so what IndexedDB holds is always the in-memory image at
+ *     some instant (a prefix of the writes, never a mixture) — what the
+ *     engine's recovery needs from a disk after a crash.
  *
- * What is durable when: a sync() returns before its transaction commits.
- * durable() resolves once every transaction queued so far has committed;
- * the engine awaits it in putAsync/batchAsync/commitAsync/flushAsync, so
- * those promises resolve only when the data is on disk. Synchronous writes
- * (put, commit) are durable shortly after (normally milliseconds); a crash
- * or tab close before that loses them — never corrupting, since the image
- * stays a whole prefix of syncs. A failed transaction (e.g. quota exceeded)
- * keeps its chunks dirty, and the next sync() throws FULL (quota) or IO, so
- * the failure surfaces as an engine error; a later sync retries them.
+ * What is durable when: sync() returns before its transaction commits;
+ * durable() resolves once everything written so far (synced or not) is
+ * covered by a committed transaction. The engine awaits it in putAsync / batchAsync /
+ * commitAsync / flushAsync, and the main-thread proxy awaits it before
+ * acknowledging a write with syncMode 'full' (js/browser/worker.ts). The
+ * synchronous Worker API refuses syncMode 'full' on this store
+ * (js/browser/host.ts): a synchronous commit cannot be durable when it
+ * returns.
+ *
+ * Failures are fail-stop: when a transaction fails (QuotaExceededError,
+ * or any other error), nothing of it is stored, the store never persists
+ * again, durable() rejects (FULL for quota, IO otherwise) for every sync
+ * not yet covered, sync() throws the same from then on, and onFailure is
+ * called. What IndexedDB holds stays the state of the last committed
+ * transaction, so reopening gives exactly the acknowledged data and nothing
+ * of the calls that were rejected; the host closes (in-Worker API) or
+ * reopens (proxy) the database. A failed transaction is never retried
+ * later: that would make a rejected call take effect after all.
  *
  * Memory: the database's size in the JS heap. For large databases use OPFS.
  */
 import { MemoryStore } from './memory.js';
-import { MemFile, StoreError } from './types.js';
+import { MemFile, StoreError, storeErrorFrom } from './types.js';
 
 const CHUNK = 64 * 1024;
 const FILES = 'files';
@@ -37,7 +52,8 @@ const CHUNKS = 'chunks';
 interface Dirty {
   chunks: Set<number>;
   sizeDirty: boolean;
-  /** Chunks at or beyond this index must be deleted (shrunk file). */
+  /** Chunks at or beyond this index must be deleted (shrunk or removed
+   * file). */
   dropFrom: number;
 }
 
@@ -56,17 +72,35 @@ function done(tx: IDBTransaction): Promise<void> {
   });
 }
 
+interface Waiter {
+  gen: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
 export class IdbStore extends MemoryStore {
   override readonly kind = 'indexeddb' as const;
+  /** Changes not yet carried by a transaction, per file name. */
   private readonly dirty = new Map<string, Dirty>();
-  private chain: Promise<void> = Promise.resolve();
-  private failure: unknown = null;
+  /** sync() calls so far, and how many of them a committed transaction
+   * covers. */
+  private requested = 0;
+  private persisted = 0;
+  private inflight: Promise<void> | null = null;
+  private waiters: Waiter[] = [];
+  private failure: StoreError | null = null;
+  private closing = false;
+  private drainedResolve: (() => void) | null = null;
+  private readonly drainedP: Promise<void>;
+  /** Called once when a transaction fails (the store is then fail-stop). */
+  onFailure: ((e: StoreError) => void) | null = null;
 
   private constructor(
     private readonly db: IDBDatabase,
     readonly dbName: string,
   ) {
     super(`indexeddb:${dbName}`);
+    this.drainedP = new Promise((r) => (this.drainedResolve = r));
   }
 
   /** Opens (creating when missing) the IndexedDB database `lightningdb:<name>`
@@ -74,30 +108,66 @@ export class IdbStore extends MemoryStore {
   static async open(name: string): Promise<IdbStore> {
     if (typeof indexedDB === 'undefined') throw new StoreError('IO', 'IndexedDB is not available in this context');
     const dbName = `lightningdb:${name}`;
-    const open = indexedDB.open(dbName, 1);
-    open.onupgradeneeded = () => {
-      const db = open.result;
-      if (!db.objectStoreNames.contains(FILES)) db.createObjectStore(FILES);
-      if (!db.objectStoreNames.contains(CHUNKS)) db.createObjectStore(CHUNKS);
-    };
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      open.onsuccess = () => resolve(open.result);
-      open.onerror = () => reject(open.error);
-      open.onblocked = () => reject(new StoreError('BUSY', `IndexedDB database ${dbName} is blocked by another connection`));
-    });
+    let db: IDBDatabase;
+    try {
+      const open = indexedDB.open(dbName, 1);
+      open.onupgradeneeded = () => {
+        const d = open.result;
+        if (!d.objectStoreNames.contains(FILES)) d.createObjectStore(FILES);
+        if (!d.objectStoreNames.contains(CHUNKS)) d.createObjectStore(CHUNKS);
+      };
+      db = await new Promise<IDBDatabase>((resolve, reject) => {
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+        open.onblocked = () => reject(new StoreError('BUSY', `IndexedDB database ${dbName} is blocked by another connection`));
+      });
+    } catch (e) {
+      throw storeErrorFrom(e, `cannot open IndexedDB database ${dbName}`);
+    }
     const store = new IdbStore(db, name);
     try {
       await store.load();
     } catch (e) {
       db.close();
-      throw e;
+      throw storeErrorFrom(e, `cannot read IndexedDB database ${dbName}`);
     }
     return store;
   }
 
-  /** Deletes the IndexedDB database of `name` (every file). */
+  /** Deletes the IndexedDB database of `name` (every file). BUSY at once
+   * when a connection to it is open (in any tab or Worker): IndexedDB would
+   * otherwise wait for that connection to close and delete the database
+   * then, with whatever was written meanwhile. */
   static async destroy(name: string): Promise<void> {
-    await req(indexedDB.deleteDatabase(`lightningdb:${name}`) as unknown as IDBRequest<unknown>);
+    const dbName = `lightningdb:${name}`;
+    const busy = () => new StoreError('BUSY',
+      `cannot destroy IndexedDB database ${dbName}: it is open in another tab, window or Worker of this site; close it there first`);
+    // Probe: a version change is blocked by open connections and reports
+    // it at once (onblocked). Its upgrade is always aborted, so the probe
+    // changes nothing, even when it runs later after the holder closes.
+    await new Promise<void>((resolve, reject) => {
+      const probe = indexedDB.open(dbName, 2);
+      let blocked = false;
+      probe.onblocked = () => {
+        blocked = true;
+        reject(busy());
+      };
+      probe.onupgradeneeded = () => probe.transaction?.abort();
+      probe.onsuccess = () => {
+        probe.result.close();
+        if (!blocked) resolve();
+      };
+      probe.onerror = (ev) => {
+        ev.preventDefault();
+        if (!blocked) resolve();
+      };
+    });
+    await new Promise<void>((resolve, reject) => {
+      const del = indexedDB.deleteDatabase(dbName);
+      del.onsuccess = () => resolve();
+      del.onerror = () => reject(storeErrorFrom(del.error, `cannot destroy IndexedDB database ${dbName}`));
+      del.onblocked = () => reject(busy());
+    });
   }
 
   private async load(): Promise<void> {
@@ -161,92 +231,158 @@ export class IdbStore extends MemoryStore {
     }
   }
 
+  /** True once a transaction failed: nothing is persisted any more. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   override sync(fid: number): void {
-    const { name, file } = this.open_.get(fid);
-    this.raiseFailure();
-    if (!this.files.has(name)) return; // removed while open: nothing to keep
-    const d = this.dirty.get(name);
-    if (!d || (!d.sizeDirty && d.chunks.size === 0 && d.dropFrom === Infinity)) return;
-    this.dirty.delete(name);
-    // Copy now: later writes must not leak into this sync's image.
-    const puts: Array<[number, Uint8Array]> = [];
-    for (const c of d.chunks) {
-      const start = c * CHUNK;
-      if (start >= file.size) continue;
-      puts.push([c, file.data.slice(start, Math.min(file.size, start + CHUNK))]);
-    }
-    const size = file.size;
-    const dropFrom = d.dropFrom;
-    this.enqueue(async (tx) => {
-      const chunks = tx.objectStore(CHUNKS);
-      if (dropFrom !== Infinity)
-        chunks.delete(IDBKeyRange.bound([name, dropFrom], [name, Number.MAX_SAFE_INTEGER]));
-      for (const [c, bytes] of puts) chunks.put(bytes, [name, c]);
-      tx.objectStore(FILES).put({ size }, name);
-    }, () => {
-      // Failed: everything this sync carried is dirty again.
-      const again = this.mark(name);
-      for (const [c] of puts) again.chunks.add(c);
-      again.sizeDirty = true;
-      again.dropFrom = Math.min(again.dropFrom, dropFrom);
-    });
+    this.open_.get(fid);
+    if (this.failure) throw new StoreError(this.failure.code, this.failure.message);
+    this.requested++;
+    this.kick();
   }
 
   override remove(name: string): void {
     super.remove(name);
-    this.dirty.delete(name);
-    this.enqueue(async (tx) => {
-      tx.objectStore(CHUNKS).delete(IDBKeyRange.bound([name, 0], [name, Number.MAX_SAFE_INTEGER]));
-      tx.objectStore(FILES).delete(name);
-    }, () => {});
+    const d = this.mark(name);
+    d.chunks.clear();
+    d.sizeDirty = true;
+    d.dropFrom = 0;
+    if (this.failure) return;
+    this.requested++;
+    this.kick();
   }
 
-  /** Queues one readwrite transaction; failures are remembered and thrown
-   * by the next sync() (and rejected by durable()). */
-  private enqueue(fill: (tx: IDBTransaction) => Promise<void>, onFail: () => void): void {
+  /** Starts the next transaction when none is in flight and a sync()
+   * is not yet covered. */
+  private kick(): void {
+    if (this.failure) {
+      this.settle();
+      return;
+    }
+    if (this.inflight) return;
+    if (this.persisted >= this.requested) {
+      this.settle();
+      return;
+    }
+    const gen = this.requested;
+    if (this.dirty.size === 0) {
+      this.persisted = gen;
+      this.settle();
+      return;
+    }
+    // The image of this instant: later writes go to the next transaction.
+    const ops: Array<{ name: string; exists: boolean; size: number; dropFrom: number; puts: Array<[number, Uint8Array]> }> = [];
+    for (const [name, d] of this.dirty) {
+      const file = this.files.get(name);
+      const puts: Array<[number, Uint8Array]> = [];
+      if (file) {
+        for (const c of d.chunks) {
+          const start = c * CHUNK;
+          if (start < file.size) puts.push([c, file.data.slice(start, Math.min(file.size, start + CHUNK))]);
+        }
+      }
+      ops.push({ name, exists: file !== undefined, size: file?.size ?? 0, dropFrom: file ? d.dropFrom : 0, puts });
+    }
+    this.dirty.clear();
     let tx: IDBTransaction;
     try {
       tx = this.db.transaction([FILES, CHUNKS], 'readwrite', { durability: 'strict' });
     } catch (e) {
-      onFail();
-      this.failure = e;
-      throw new StoreError('IO', `IndexedDB: cannot start a transaction: ${String((e as Error)?.message ?? e)}`);
+      this.fail(e);
+      return;
     }
     const finished = done(tx);
-    void fill(tx);
-    this.chain = this.chain.then(
-      () => finished.catch((e) => { onFail(); this.failure ??= e; }),
-      () => finished.catch((e) => { onFail(); this.failure ??= e; }),
+    try {
+      const chunks = tx.objectStore(CHUNKS);
+      const files = tx.objectStore(FILES);
+      for (const op of ops) {
+        if (op.dropFrom !== Infinity)
+          chunks.delete(IDBKeyRange.bound([op.name, op.dropFrom], [op.name, Number.MAX_SAFE_INTEGER]));
+        for (const [c, bytes] of op.puts) chunks.put(bytes, [op.name, c]);
+        if (op.exists) files.put({ size: op.size }, op.name);
+        else files.delete(op.name);
+      }
+    } catch (e) {
+      try {
+        tx.abort();
+      } catch {
+        /* already finished */
+      }
+      finished.catch(() => {});
+      this.fail(e);
+      return;
+    }
+    this.inflight = finished.then(
+      () => {
+        this.inflight = null;
+        this.persisted = gen;
+        this.kick();
+      },
+      (e) => {
+        this.inflight = null;
+        this.fail(e);
+      },
     );
   }
 
-  private raiseFailure(): void {
-    const e = this.failure as { name?: string; message?: string } | null;
-    if (!e) return;
-    this.failure = null;
-    const quota = e.name === 'QuotaExceededError';
-    throw new StoreError(quota ? 'FULL' : 'IO',
-      `IndexedDB could not persist an earlier sync (${e.name ?? 'Error'}: ${e.message ?? ''}); it will be retried`);
-  }
-
-  override async durable(): Promise<void> {
-    await this.chain;
-    const e = this.failure as { name?: string; message?: string } | null;
-    if (e) {
-      this.failure = null;
-      throw new StoreError(e.name === 'QuotaExceededError' ? 'FULL' : 'IO',
-        `IndexedDB could not persist data (${e.name ?? 'Error'}: ${e.message ?? ''})`);
+  /** Resolves the waiters a committed transaction covers; after a failure
+   * or once nothing is pending while closing, finishes the release. */
+  private settle(): void {
+    const left: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (this.failure) w.reject(this.failure);
+      else if (w.gen <= this.persisted) w.resolve();
+      else left.push(w);
+    }
+    this.waiters = left;
+    if (this.closing && !this.inflight && (this.failure || this.persisted >= this.requested)) {
+      this.db.close();
+      this.drainedResolve?.();
+      this.drainedResolve = null;
     }
   }
 
+  private fail(e: unknown): void {
+    if (!this.failure) {
+      const err = e as { name?: string; message?: string; code?: unknown };
+      const code = err?.name === 'QuotaExceededError' || err?.code === 'FULL' ? 'FULL' : 'IO';
+      this.failure = new StoreError(code,
+        `IndexedDB could not persist the database "${this.dbName}" (${err?.name ?? 'Error'}: ${err?.message ?? String(e)}); ` +
+        'nothing since the last persisted state will be stored: close and reopen the database, it reopens at that state' +
+        (code === 'FULL' ? " (the origin's storage quota is used up: free space first)" : ''));
+      this.dirty.clear();
+      try {
+        this.onFailure?.(this.failure);
+      } catch {
+        /* the host's reaction has nobody to report to */
+      }
+    }
+    this.settle();
+  }
+
+  /** Resolves once everything written so far is persisted (not only what
+   * was synced: the ...Async forms promise durability in every syncMode). */
+  override durable(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.dirty.size) this.requested++;
+    if (this.persisted >= this.requested) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ gen: this.requested, resolve, reject });
+      this.kick();
+    });
+  }
+
   override release(): void {
+    if (this.closing) return;
     super.release();
-    // close() lets queued transactions finish before the connection closes;
-    // settled() lets a host wait for them (a Worker about to be terminated).
-    const p = this.chain.catch(() => {});
-    IdbStore.pending.add(p);
-    void p.then(() => IdbStore.pending.delete(p));
-    this.db.close();
+    // The connection closes once the pending transactions are done;
+    // settled() lets a host wait for that (a Worker about to be terminated).
+    this.closing = true;
+    IdbStore.pending.add(this.drainedP);
+    void this.drainedP.then(() => IdbStore.pending.delete(this.drainedP));
+    this.kick();
   }
 
   private static readonly pending = new Set<Promise<void>>();

@@ -138,7 +138,14 @@ export class NodeFileStore implements PageStore {
     checkName(name);
     wrap(`cannot remove ${name}`, () => fs.rmSync(path.join(this.dir, name), { force: true }));
   }
+  /** fdatasync of every open file: everything written so far is durable
+   * (what the ...Async forms promise, whatever the syncMode). */
   durable(): Promise<void> {
+    try {
+      for (const f of this.open_.values()) wrap(`sync of ${f.name}`, () => fs.fdatasyncSync(f.fd));
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return Promise.resolve();
   }
   release(): void {

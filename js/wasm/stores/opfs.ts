@@ -20,7 +20,7 @@
  * flush() on the handle, after which the bytes survive a crash of the tab
  * or the browser. Quota errors (QuotaExceededError) surface as FULL.
  */
-import { checkName, dropLock, FileTable, PageStore, StoreError, takeLock } from './types.js';
+import { checkName, dropLock, FileTable, PageStore, StoreError, storeErrorFrom, takeLock } from './types.js';
 
 /** The files the engine opens (core/src: btree.h, wal.h). */
 export const ENGINE_FILES = ['data.ldb', 'wal-0.log', 'wal-1.log'];
@@ -39,6 +39,8 @@ interface SyncHandle {
 interface Entry {
   handle: SyncHandle;
   exists: boolean;
+  /** Written or truncated since the last flush. */
+  unflushed: boolean;
 }
 
 function isBusy(e: unknown): boolean {
@@ -104,7 +106,7 @@ export class OpfsStore implements PageStore {
         }
         let exists = present.has(n);
         if (exists && n === 'data.ldb' && handle.getSize() === 0) exists = false;
-        entries.set(n, { handle, exists });
+        entries.set(n, { handle, exists, unflushed: false });
       }
     } catch (e) {
       for (const en of entries.values()) en.handle.close();
@@ -123,7 +125,10 @@ export class OpfsStore implements PageStore {
     try {
       await dir.removeEntry(leaf, { recursive: true });
     } catch (e) {
-      if ((e as { name?: string }).name !== 'NotFoundError') throw e;
+      if ((e as { name?: string }).name === 'NotFoundError') return;
+      // Files of the database have open sync access handles elsewhere.
+      if (isBusy(e)) throw storeErrorFrom(e, `cannot destroy OPFS database "${name}"`);
+      throw e;
     }
   }
 
@@ -148,7 +153,9 @@ export class OpfsStore implements PageStore {
     return this.open_.get(fid).entry.handle.read(dst, { at: off });
   }
   write(fid: number, off: number, src: Uint8Array): void {
-    const h = this.open_.get(fid).entry.handle;
+    const entry = this.open_.get(fid).entry;
+    const h = entry.handle;
+    entry.unflushed = true;
     let done = 0;
     while (done < src.length) {
       const n = h.write(src.subarray(done), { at: off + done });
@@ -157,13 +164,17 @@ export class OpfsStore implements PageStore {
     }
   }
   sync(fid: number): void {
-    this.open_.get(fid).entry.handle.flush();
+    const entry = this.open_.get(fid).entry;
+    entry.handle.flush();
+    entry.unflushed = false;
   }
   size(fid: number): number {
     return this.open_.get(fid).entry.handle.getSize();
   }
   truncate(fid: number, size: number): void {
-    this.open_.get(fid).entry.handle.truncate(size);
+    const entry = this.open_.get(fid).entry;
+    entry.handle.truncate(size);
+    entry.unflushed = true;
   }
   close(fid: number): void {
     this.open_.delete(fid);
@@ -184,7 +195,18 @@ export class OpfsStore implements PageStore {
     entry.handle.flush();
     entry.exists = false;
   }
+  /** Flushes every handle written since its last flush: what the
+   * ...Async forms promise, whatever the syncMode. */
   durable(): Promise<void> {
+    try {
+      for (const en of this.entries.values()) {
+        if (!en.unflushed) continue;
+        en.handle.flush();
+        en.unflushed = false;
+      }
+    } catch (e) {
+      return Promise.reject(storeErrorFrom(e, `OPFS flush of database "${this.name}"`));
+    }
     return Promise.resolve();
   }
   release(): void {

@@ -11,7 +11,8 @@
  * QuotaExceededError is also understood (as FULL).
  */
 
-export type StoreErrorCode = 'IO' | 'FULL' | 'NOT_FOUND' | 'BUSY' | 'INVALID_ARGUMENT' | 'CLOSED';
+export type StoreErrorCode =
+  | 'IO' | 'FULL' | 'NOT_FOUND' | 'BUSY' | 'INVALID_ARGUMENT' | 'CLOSED' | 'ABORTED' | 'TIMEOUT';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
@@ -20,6 +21,58 @@ export class StoreError extends Error {
     this.name = 'StoreError';
     this.code = code;
   }
+}
+
+/**
+ * The stable code of an error thrown by a browser storage API (a
+ * DOMException from OPFS, IndexedDB or Web Locks), so that no raw
+ * DOMException reaches the user:
+ *   QuotaExceededError                       -> FULL
+ *   NoModificationAllowedError, InvalidStateError (a handle or file locked
+ *     by another tab or worker)              -> BUSY
+ *   NotFoundError                            -> NOT_FOUND
+ *   AbortError                               -> ABORTED
+ *   TimeoutError                             -> TIMEOUT
+ *   SecurityError, NotAllowedError, NotSupportedError, and anything else
+ *                                            -> IO
+ * Errors that already carry a code name (StoreError, LightningDbError) keep
+ * it.
+ */
+export function storeErrorCode(e: unknown): StoreErrorCode {
+  const err = e as { code?: unknown; name?: unknown } | null;
+  const known: readonly string[] = ['IO', 'FULL', 'NOT_FOUND', 'BUSY', 'INVALID_ARGUMENT', 'CLOSED', 'ABORTED', 'TIMEOUT'];
+  if (typeof err?.code === 'string' && known.includes(err.code)) return err.code as StoreErrorCode;
+  switch (err?.name) {
+    case 'QuotaExceededError':
+      return 'FULL';
+    case 'NoModificationAllowedError':
+    case 'InvalidStateError':
+      return 'BUSY';
+    case 'NotFoundError':
+      return 'NOT_FOUND';
+    case 'AbortError':
+      return 'ABORTED';
+    case 'TimeoutError':
+      return 'TIMEOUT';
+    default:
+      return 'IO';
+  }
+}
+
+/** A StoreError for a failed browser storage call: the code of
+ * storeErrorCode(e) and a message saying what was being done (`what`),
+ * what the browser said, and, for refusals, why that happens. */
+export function storeErrorFrom(e: unknown, what: string): StoreError {
+  if (e instanceof StoreError) return e;
+  const code = storeErrorCode(e);
+  const err = e as { name?: string; message?: string } | null;
+  const said = `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`;
+  let hint = '';
+  if (err?.name === 'SecurityError' || err?.name === 'NotAllowedError')
+    hint = ' (the browser refuses this storage here: a private window, blocked site data, or a context without storage access)';
+  else if (code === 'BUSY') hint = ' (it is open in another tab or worker; close it there first)';
+  else if (code === 'FULL') hint = " (the origin's storage quota is used up; free space, or ask for more with navigator.storage.persist())";
+  return new StoreError(code, `${what}: ${said}${hint}`);
 }
 
 export interface PageStore {
@@ -45,8 +98,9 @@ export interface PageStore {
   unlock(): void;
   /** Removes a file; no error when it does not exist. */
   remove(name: string): void;
-  /** Resolves once every sync() issued so far is durable; rejects with the
-   * persistence error otherwise. Immediate for synchronous backends. */
+  /** Resolves once every write so far is durable (synced or not: the
+   * engine's ...Async forms promise durability in every syncMode); rejects
+   * with the persistence error otherwise. */
   durable(): Promise<void>;
   /** Called when the C store is destroyed (after the last database on it
    * closed). Releases handles; in-memory stores keep their data. */

@@ -1,0 +1,554 @@
+/**
+ * main.ts — `lightningdb`, the command-line tool of the npm package (bin/
+ * lightningdb.js runs it). It owns argument parsing (commander), output
+ * formatting and progress bars (cli-progress); everything else is the
+ * public API (open(), Database, db.serve(), runLoadTest()).
+ *
+ * Exit codes (the same as the C tool ldb):
+ *   0  success
+ *   1  not found (get of an absent key)
+ *   2  usage or input error: unknown command or option, a bad argument
+ *      (bad hex/base64, bad number), a malformed or truncated dump
+ *   3  database error: no database at PATH, BUSY, CORRUPT (check), IO,
+ *      FULL, ...; the message names the code
+ * Documented in docs/operations.md.
+ */
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
+import { Command, CommanderError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult } from '../index.js';
+import { DumpFormatError, endLine, entryLine, headerLine, parseLine } from './dump.js';
+
+export const EXIT = { OK: 0, NOT_FOUND: 1, USAGE: 2, DATABASE: 3 } as const;
+
+/** A failure with its exit code. */
+class CliError extends Error {
+  constructor(readonly exitCode: number, message: string) {
+    super(message);
+  }
+}
+
+type Encoding = 'utf8' | 'hex' | 'base64';
+
+interface Common {
+  json?: boolean;
+  encoding: Encoding;
+  progress?: boolean;
+}
+
+// ---- helpers --------------------------------------------------------------
+
+function decodeArg(s: string, enc: Encoding, what: string): Buffer {
+  if (enc === 'utf8') return Buffer.from(s, 'utf8');
+  if (enc === 'hex') {
+    if (!/^(?:[0-9a-fA-F]{2})*$/.test(s)) throw new CliError(EXIT.USAGE, `${what} '${s}' is not hexadecimal (an even number of 0-9a-f digits)`);
+    return Buffer.from(s, 'hex');
+  }
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s)) {
+    throw new CliError(EXIT.USAGE, `${what} '${s}' is not padded base64`);
+  }
+  return Buffer.from(s, 'base64');
+}
+
+function encodeOut(b: Uint8Array, enc: Encoding): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString(enc);
+}
+
+function intArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      throw new CliError(EXIT.USAGE, `${name} must be an integer in ${min}..${max}, got '${v}'`);
+    }
+    return n;
+  };
+}
+
+function floatArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new CliError(EXIT.USAGE, `${name} must be a number in ${min}..${max}, got '${v}'`);
+    }
+    return n;
+  };
+}
+
+/** Opens PATH; a missing database is an error unless `create`. */
+function openDb(path: string, opts: { create?: boolean; readOnly?: boolean } = {}): Database {
+  if (!opts.create && !existsSync(path)) throw new CliError(EXIT.DATABASE, `no database at ${path}`);
+  if (existsSync(path) && !statSync(path).isDirectory()) throw new CliError(EXIT.DATABASE, `${path} is not a database directory`);
+  return open(path, { createIfMissing: Boolean(opts.create), readOnly: Boolean(opts.readOnly) });
+}
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Writes to a stream, waiting when it is full. */
+async function write(out: Writable, chunk: string | Buffer): Promise<void> {
+  if (!out.write(chunk)) await once(out, 'drain');
+}
+
+/** A progress bar on stderr when it is a terminal (or --progress), never
+ * with --json. */
+function bar(c: Common, format: string): cliProgress.SingleBar | null {
+  const forced = c.progress === true;
+  if (c.json || c.progress === false || !(forced || process.stderr.isTTY)) return null;
+  return new cliProgress.SingleBar({
+    stream: process.stderr, format, hideCursor: true, noTTYOutput: forced, notTTYSchedule: 500, etaBuffer: 50,
+  }, cliProgress.Presets.shades_classic);
+}
+
+function scanOptions(o: Record<string, string | boolean | number | undefined>, enc: Encoding): ScanOptions {
+  const s: ScanOptions = {};
+  if (o.gt !== undefined && o.gte !== undefined) throw new CliError(EXIT.USAGE, 'give --gt or --gte, not both');
+  if (o.lt !== undefined && o.lte !== undefined) throw new CliError(EXIT.USAGE, 'give --lt or --lte, not both');
+  for (const k of ['gt', 'gte', 'lt', 'lte'] as const) {
+    if (typeof o[k] === 'string') s[k] = decodeArg(o[k] as string, enc, `--${k}`);
+  }
+  if (typeof o.prefix === 'string') s.prefix = decodeArg(o.prefix, enc, '--prefix');
+  if (o.reverse) s.reverse = true;
+  if (typeof o.limit === 'number') s.limit = o.limit;
+  return s;
+}
+
+function addScanOptions(cmd: Command): Command {
+  return cmd
+    .option('--prefix <key>', 'only keys starting with this')
+    .option('--gt <key>', 'keys greater than')
+    .option('--gte <key>', 'keys greater than or equal')
+    .option('--lt <key>', 'keys less than')
+    .option('--lte <key>', 'keys less than or equal')
+    .option('--reverse', 'descending order')
+    .option('--limit <n>', 'at most n entries', intArg('--limit', 0, Number.MAX_SAFE_INTEGER));
+}
+
+function addCommon(cmd: Command, { progress = false } = {}): Command {
+  cmd.option('--json', 'machine-readable JSON output')
+    .addOption(new Option('-e, --encoding <enc>', 'how keys and values are given and printed')
+      .choices(['utf8', 'hex', 'base64']).default('utf8'));
+  if (progress) {
+    cmd.option('--progress', 'show the progress bar even when stderr is not a terminal')
+      .option('--no-progress', 'never show the progress bar');
+  }
+  return cmd;
+}
+
+// ---- commands ---------------------------------------------------------------
+
+async function cmdStats(path: string, o: Common & { prometheus?: boolean }): Promise<void> {
+  const db = openDb(path, { readOnly: true });
+  try {
+    if (o.prometheus) {
+      process.stdout.write(db.metricsText());
+      return;
+    }
+    const m = db.metrics();
+    const h = db.healthCheck();
+    if (o.json) {
+      print(JSON.stringify({ path, metrics: m, health: h }));
+      return;
+    }
+    const flat: Array<[string, unknown]> = [];
+    const walk = (prefix: string, v: unknown) => {
+      if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
+      else flat.push([prefix, v]);
+    };
+    walk('', m);
+    const w = Math.max(...flat.map(([k]) => k.length));
+    for (const [k, v] of flat) print(`${k.padEnd(w)}  ${String(v)}`);
+    print(`${'healthy'.padEnd(w)}  ${h.healthy}${h.issues.length ? ` (${h.issues.join('; ')})` : ''}`);
+  } finally {
+    db.close();
+  }
+}
+
+async function cmdCheck(path: string, o: Common): Promise<void> {
+  const db = openDb(path, { readOnly: true });
+  try {
+    const m = db.metrics();
+    const b = bar(o, 'check |{bar}| {percentage}% | {entries} entries, {phase}');
+    const total = Math.max(1, m.dataFileSize + m.logFileSize);
+    b?.start(total, 0, { entries: 0, phase: 'pages and log' });
+    db.check(); // every page checksum, tree order and bounds, free list, log records
+    // Then read every entry back through the public read path.
+    let entries = 0;
+    let bytes = 0;
+    b?.update(0, { phase: 'reading entries' });
+    for (const [k, v] of db.scan()) {
+      entries++;
+      bytes += (k as Buffer).length + (v as Buffer).length;
+      if (b && (entries & 1023) === 0) b.update(Math.min(total - 1, bytes), { entries });
+    }
+    b?.update(total, { entries, phase: 'done' });
+    b?.stop();
+    if (o.json) print(JSON.stringify({ ok: true, entries }));
+    else print(`ok: ${entries} entries`);
+  } finally {
+    db.close();
+  }
+}
+
+async function cmdGet(path: string, key: string, o: Common): Promise<void> {
+  const db = openDb(path, { readOnly: true });
+  try {
+    const k = decodeArg(key, o.encoding, 'KEY');
+    const v = db.get(k) as Buffer | undefined;
+    if (v === undefined) {
+      if (o.json) print(JSON.stringify({ key, found: false }));
+      throw new CliError(EXIT.NOT_FOUND, `not found: ${key}`);
+    }
+    if (o.json) print(JSON.stringify({ key, found: true, value: encodeOut(v, o.encoding) }));
+    else if (o.encoding === 'utf8') { process.stdout.write(v); process.stdout.write('\n'); }
+    else print(encodeOut(v, o.encoding));
+  } finally {
+    db.close();
+  }
+}
+
+async function cmdPut(path: string, key: string, value: string, o: Common): Promise<void> {
+  const k = decodeArg(key, o.encoding, 'KEY');
+  const v = decodeArg(value, o.encoding, 'VALUE');
+  const db = openDb(path, { create: true });
+  try {
+    db.put(k, v);
+    db.flush(); // durable before the command reports success
+    if (o.json) print(JSON.stringify({ ok: true }));
+  } finally {
+    db.close();
+  }
+}
+
+async function cmdDel(path: string, key: string, o: Common): Promise<void> {
+  const k = decodeArg(key, o.encoding, 'KEY');
+  const db = openDb(path);
+  try {
+    const existed = db.has(k);
+    db.delete(k);
+    db.flush();
+    if (o.json) print(JSON.stringify({ ok: true, existed }));
+  } finally {
+    db.close();
+  }
+}
+
+async function cmdScan(path: string, o: Common & Record<string, string | boolean | number | undefined>): Promise<void> {
+  const s = scanOptions(o, o.encoding);
+  const db = openDb(path, { readOnly: true });
+  try {
+    let buf = '';
+    for (const [k, v] of db.scan(s)) {
+      const ke = encodeOut(k, o.encoding);
+      const ve = encodeOut(v, o.encoding);
+      buf += o.json ? `${JSON.stringify({ key: ke, value: ve })}\n` : `${ke}\t${ve}\n`;
+      if (buf.length >= 65536) { await write(process.stdout, buf); buf = ''; }
+    }
+    if (buf) await write(process.stdout, buf);
+  } finally {
+    db.close();
+  }
+}
+
+async function cmdCount(path: string, o: Common & Record<string, string | boolean | number | undefined>): Promise<void> {
+  const s = scanOptions(o, o.encoding);
+  const db = openDb(path, { readOnly: true });
+  try {
+    let n = 0;
+    const it = db.keys(s);
+    for (const _ of it) n++;
+    print(o.json ? JSON.stringify({ count: n }) : String(n));
+  } finally {
+    db.close();
+  }
+}
+
+async function cmdBackup(path: string, dest: string, o: Common): Promise<void> {
+  const db = openDb(path, { readOnly: true });
+  try {
+    if (existsSync(dest) && !statSync(dest).isDirectory()) throw new CliError(EXIT.USAGE, `${dest} exists and is not a directory`);
+    db.backup(dest);
+    if (o.json) print(JSON.stringify({ ok: true, path, dest }));
+    else print(`backup written to ${dest}`);
+  } finally {
+    db.close();
+  }
+}
+
+async function cmdDump(path: string, o: Common & { output?: string }): Promise<void> {
+  const db = openDb(path, { readOnly: true });
+  const out: Writable = o.output ? createWriteStream(o.output, { flags: 'wx' }) : process.stdout;
+  const failed = new Promise<never>((_, reject) => out.on('error', (e: NodeJS.ErrnoException) => {
+    reject(new CliError(e.code === 'EEXIST' ? EXIT.USAGE : EXIT.DATABASE, e.code === 'EEXIST'
+      ? `${o.output} already exists (dump never overwrites)` : `writing the dump: ${e.message}`));
+  }));
+  failed.catch(() => {});
+  try {
+    const m = db.metrics();
+    const total = Math.max(1, m.dataFileSize + m.logFileSize);
+    const b = o.output ? bar(o, 'dump  |{bar}| {percentage}% | {entries} entries') : null;
+    b?.start(total, 0, { entries: 0 });
+    const work = (async () => {
+      let buf = headerLine(path);
+      let n = 0;
+      let bytes = 0;
+      for (const [k, v] of db.scan()) {
+        buf += entryLine(k, v);
+        n++;
+        bytes += (k as Buffer).length + (v as Buffer).length;
+        if (buf.length >= 1 << 16) {
+          await write(out, buf);
+          buf = '';
+          b?.update(Math.min(total - 1, bytes), { entries: n });
+        }
+      }
+      buf += endLine(n);
+      await write(out, buf);
+      if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      b?.update(total, { entries: n });
+      b?.stop();
+      return n;
+    })();
+    const n = await Promise.race([work, failed]);
+    if (o.output && o.json) print(JSON.stringify({ ok: true, entries: n, output: o.output }));
+    else if (o.output) process.stderr.write(`dumped ${n} entries to ${o.output}\n`);
+  } finally {
+    db.close();
+  }
+}
+
+async function cmdLoad(path: string, o: Common & { input?: string; batch: number }): Promise<void> {
+  if (o.input !== undefined && !existsSync(o.input)) throw new CliError(EXIT.USAGE, `no such file: ${o.input}`);
+  const input = o.input ? createReadStream(o.input) : process.stdin;
+  const inputError = new Promise<never>((_, reject) => input.on('error', (e: Error) => reject(new CliError(EXIT.USAGE, `reading ${o.input ?? 'stdin'}: ${e.message}`))));
+  inputError.catch(() => {});
+  const size = o.input ? statSync(o.input).size : 0;
+  // The database is opened (and created) only once the header is read, so
+  // input that is not a dump leaves nothing behind.
+  let db: Database | null = null;
+  let loaded = 0;
+  try {
+    const b = size > 0 ? bar(o, 'load  |{bar}| {percentage}% | {entries} entries') : null;
+    b?.start(size, 0, { entries: 0 });
+    const work = (async () => {
+      const rl = createInterface({ input, crlfDelay: Infinity });
+      let line = 0;
+      let ended: number | null = null;
+      let batch: Array<[Buffer, Buffer]> = [];
+      let batchBytes = 0;
+      let read = 0;
+      const flushBatch = () => {
+        if (batch.length === 0) return;
+        db!.putBatch(batch);
+        loaded += batch.length;
+        batch = [];
+        batchBytes = 0;
+      };
+      for await (const text of rl) {
+        line++;
+        read += Buffer.byteLength(text) + 1;
+        if (ended !== null) {
+          if (text.trim() === '') continue;
+          throw new DumpFormatError(line, 'data after the end line');
+        }
+        if (line > 1 && text.trim() === '') continue;
+        const r = parseLine(text, line);
+        if (r.kind === 'header') {
+          db = openDb(path, { create: true });
+          continue;
+        }
+        if (r.kind === 'end') {
+          ended = r.entries;
+          continue;
+        }
+        if (r.kind !== 'entry') continue;
+        batch.push([r.key, r.value]);
+        batchBytes += r.key.length + r.value.length;
+        if (batch.length >= o.batch || batchBytes >= 4 << 20) {
+          flushBatch();
+          b?.update(Math.min(size, read), { entries: loaded });
+        }
+      }
+      if (line === 0) throw new DumpFormatError(1, 'the input is empty (expected a dump header)');
+      flushBatch();
+      if (ended === null) throw new DumpFormatError(line, `the dump is truncated (no end line)`);
+      if (ended !== loaded) throw new DumpFormatError(line, `the end line says ${ended} entries, the dump holds ${loaded}`);
+      db!.flush();
+      b?.update(size, { entries: loaded });
+      b?.stop();
+    })();
+    await Promise.race([work, inputError]);
+    if (o.json) print(JSON.stringify({ ok: true, entries: loaded }));
+    else if (process.stderr.isTTY || o.progress) process.stderr.write(`loaded ${loaded} entries into ${path}\n`);
+  } catch (e) {
+    if (e instanceof DumpFormatError) throw new CliError(EXIT.USAGE, `${e.message} (${loaded} entries were loaded before it)`);
+    throw e;
+  } finally {
+    if (input !== process.stdin) (input as ReturnType<typeof createReadStream>).destroy();
+    (db as Database | null)?.close();
+  }
+}
+
+async function cmdServe(path: string, o: Common & { host: string; port: number; create?: boolean; loadTest: boolean }): Promise<void> {
+  const db = openDb(path, { create: o.create });
+  let server;
+  try {
+    server = await db.serve({ host: o.host, port: o.port, loadTest: o.loadTest });
+  } catch (e) {
+    db.close();
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {
+      throw new CliError(EXIT.USAGE, `cannot listen on ${o.host}:${o.port}: ${err.message}`);
+    }
+    throw e;
+  }
+  if (o.json) print(JSON.stringify({ url: server.url, host: server.host, port: server.port }));
+  else print(`serving ${path} on ${server.url} (metrics: ${server.url}metrics, health: ${server.url}health); Ctrl-C stops`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  db.close();
+}
+
+async function cmdBench(o: Common & {
+  dir?: string; duration: number; readRatio: number; keys: number; valueSize: number; syncMode: 'full' | 'normal' | 'off';
+}): Promise<void> {
+  const b = bar(o, 'bench |{bar}| {percentage}% | {phase} {ops}');
+  let phase = '';
+  const durationMs = Math.round(o.duration * 1000);
+  let result: LoadTestResult;
+  try {
+    result = await runLoadTest(nativeEngine(), {
+      durationMs, readRatio: o.readRatio, keys: o.keys, valueSize: o.valueSize, syncMode: o.syncMode, dir: o.dir,
+    }, (p) => {
+      if (!b) return;
+      if (p.phase === 'preload') {
+        if (phase !== 'preload') { phase = 'preload'; b.start(p.total, 0, { phase: 'writing keys', ops: '' }); }
+        b.update(p.done);
+      } else {
+        if (phase !== 'run') { phase = 'run'; b.setTotal(p.durationMs); b.update(0, { phase: 'mix', ops: '' }); }
+        b.update(Math.round(p.elapsedMs), { ops: `${p.point.opsPerSec} ops/s` });
+      }
+    });
+  } finally {
+    b?.stop();
+  }
+  if (o.json) {
+    print(JSON.stringify(result));
+    return;
+  }
+  const us = (x: number | null) => (x === null ? '-' : `${x} µs`);
+  print(`keys ${result.options.keys}, values ${result.options.valueSize} B, ${Math.round(result.options.readRatio * 100)}% reads, sync ${result.options.syncMode}`);
+  print(`preload   ${result.preloadMs} ms`);
+  print(`mix       ${result.opsPerSec} ops/s over ${(result.durationMs / 1000).toFixed(1)} s (${result.gets} gets, ${result.puts} puts)`);
+  print(`get       p50 ${us(result.getP50)}, p99 ${us(result.getP99)}`);
+  print(`put       p50 ${us(result.putP50)}, p99 ${us(result.putP99)}`);
+}
+
+// ---- program ----------------------------------------------------------------
+
+/** The commander program (exported for tests and help text). */
+export function program(): Command {
+  const p = new Command('lightningdb')
+    .description('LightningDB command-line tool: inspect, check, dump/load, back up, serve and benchmark a database')
+    .version(version(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const cmd = (name: string, desc: string, progress = false) => {
+    const c = addCommon(p.command(name).description(desc), { progress });
+    c.exitOverride();
+    return c;
+  };
+
+  cmd('stats', 'engine statistics and health')
+    .argument('<path>', 'database directory')
+    .option('--prometheus', 'the Prometheus text exposition')
+    .action((path, o) => cmdStats(path, o));
+  cmd('check', 'verify every page, the log and every entry (exit 3 when corrupt)', true)
+    .argument('<path>', 'database directory')
+    .action((path, o) => cmdCheck(path, o));
+  cmd('get', 'print the value of KEY (exit 1 when absent)')
+    .argument('<path>', 'database directory').argument('<key>')
+    .action((path, key, o) => cmdGet(path, key, o));
+  cmd('put', 'store VALUE under KEY, durably (creates the database when missing)')
+    .argument('<path>', 'database directory').argument('<key>').argument('<value>')
+    .action((path, key, value, o) => cmdPut(path, key, value, o));
+  cmd('del', 'delete KEY, durably')
+    .argument('<path>', 'database directory').argument('<key>')
+    .action((path, key, o) => cmdDel(path, key, o));
+  addScanOptions(cmd('scan', 'print entries in key order: KEY<TAB>VALUE lines (JSON Lines with --json)'))
+    .argument('<path>', 'database directory')
+    .action((path, o) => cmdScan(path, o));
+  addScanOptions(cmd('count', 'number of entries (within the bounds)'))
+    .argument('<path>', 'database directory')
+    .action((path, o) => cmdCount(path, o));
+  cmd('backup', 'write a consistent, compact copy into DEST (a new directory)')
+    .argument('<path>', 'database directory').argument('<dest>', 'directory for the copy')
+    .action((path, dest, o) => cmdBackup(path, dest, o));
+  cmd('dump', 'write every entry as JSON Lines (the dump format in docs/operations.md)', true)
+    .argument('<path>', 'database directory')
+    .option('-o, --output <file>', 'write to a new file instead of stdout')
+    .action((path, o) => cmdDump(path, o));
+  cmd('load', 'read a dump (JSON Lines) into the database, creating it when missing', true)
+    .argument('<path>', 'database directory')
+    .option('-i, --input <file>', 'read this file instead of stdin')
+    .option('--batch <n>', 'entries per atomic batch', intArg('--batch', 1, 1_000_000), 1000)
+    .action((path, o) => cmdLoad(path, o));
+  cmd('serve', 'serve /metrics, /health and the diagnostics page until Ctrl-C')
+    .argument('<path>', 'database directory')
+    .option('--host <host>', 'interface to bind (other machines only when you say so)', '127.0.0.1')
+    .option('--port <port>', 'TCP port (0: any free port)', intArg('--port', 0, 65535), 9470)
+    .option('--create', 'create the database when missing')
+    .option('--no-load-test', 'refuse load tests from the page')
+    .action((path, o) => cmdServe(path, o));
+  cmd('bench', 'a bounded read/write mix on a scratch database (never an existing one)', true)
+    .option('--dir <dir>', 'directory of the scratch database (must not hold one; default: a temporary directory, removed)')
+    .option('--duration <s>', 'seconds of mixed load', floatArg('--duration', 0.1, 60), 5)
+    .option('--read-ratio <r>', 'share of gets, 0..1', floatArg('--read-ratio', 0, 1), 0.8)
+    .option('--keys <n>', 'distinct keys, written first', intArg('--keys', 1, 1_000_000), 100000)
+    .option('--value-size <bytes>', 'bytes per value', intArg('--value-size', 0, 65536), 100)
+    .addOption(new Option('--sync-mode <mode>', 'durability of the scratch database').choices(['full', 'normal', 'off']).default('normal'))
+    .action((o) => cmdBench(o));
+  return p;
+}
+
+function describeError(e: unknown): { code: number; message: string } {
+  if (e instanceof CliError) return { code: e.exitCode, message: e.message };
+  if (e instanceof LightningDbError) {
+    const code = e.code === 'NOT_FOUND' ? EXIT.NOT_FOUND : e.code === 'INVALID_ARGUMENT' ? EXIT.USAGE : EXIT.DATABASE;
+    return { code, message: `${e.message} (${e.code})` };
+  }
+  if (e instanceof TypeError) return { code: EXIT.USAGE, message: e.message };
+  return { code: EXIT.DATABASE, message: e instanceof Error ? e.message : String(e) };
+}
+
+/** Runs the tool with argv (process.argv form) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.OK); // the reader went away (| head)
+  });
+  const p = program();
+  if (argv.length <= 2) {
+    p.outputHelp({ error: true });
+    return EXIT.USAGE;
+  }
+  try {
+    await p.parseAsync(argv);
+    return EXIT.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      return EXIT.USAGE; // commander printed the message
+    }
+    const { code, message } = describeError(e);
+    process.stderr.write(`lightningdb: ${message}\n`);
+    return code;
+  }
+}

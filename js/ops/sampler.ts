@@ -1,0 +1,277 @@
+/**
+ * sampler.ts — the diagnostics page's time series: every interval it reads
+ * db.metrics() and the engine's exposition (db.metricsText()) and keeps a
+ * bounded history of per-interval rates, interval latency percentiles,
+ * sizes and the events it can see in the counters.
+ *
+ * It never calls db.metrics() in a way that disturbs an application: rates
+ * are computed from the cumulative counters of consecutive samples, not
+ * from metrics().opsPerSec.lastInterval (which belongs to the caller).
+ */
+import type { Database } from '../database.js';
+import type { Metrics } from '../metrics.js';
+import { parseExposition, type Family } from './exposition.js';
+
+/** One point of the diagnostics charts. Rates are per second over the
+ * interval that ends at `t`; latencies in microseconds. */
+export interface Sample {
+  /** milliseconds since the epoch */
+  t: number;
+  opsPerSec: number;
+  getsPerSec: number;
+  writesPerSec: number;
+  commitsPerSec: number;
+  /** interval hit rate, null when the interval had no page lookups */
+  cacheHitRate: number | null;
+  cacheLookups: number;
+  /** p50/p99 per latency histogram family of the exposition, by family
+   * name; null when the interval had no samples */
+  latency: Record<string, { p50: number | null; p99: number | null }>;
+  memtableBytes: number;
+  logFileSize: number;
+  dataFileSize: number;
+  cacheBytes: number;
+  cacheCapacity: number;
+  checkpoints: number;
+  conflicts: number;
+  commits: number;
+  backgroundError: string;
+}
+
+/** A timeline entry. */
+export interface TimelineEvent {
+  /** milliseconds since the epoch */
+  t: number;
+  /** 'checkpoint' | 'slow_ops' | 'conflict_burst' | 'busy' | 'error' | 'disk_full' | 'sync_stall' */
+  type: string;
+  message: string;
+  /** the number behind the event (count, microseconds, bytes) */
+  value: number;
+  /** where it came from: 'engine' (the core's event ring) or 'counters' */
+  source: 'engine' | 'counters';
+}
+
+interface Raw {
+  t: number;
+  m: Metrics;
+  hist: Map<string, number[]>; // cumulative bucket counts per histogram family
+  bounds: Map<string, number[]>; // le bounds (seconds) per family
+}
+
+/** Histogram families of an exposition: le bounds and cumulative counts. */
+function histograms(families: Map<string, Family>): { hist: Map<string, number[]>; bounds: Map<string, number[]> } {
+  const hist = new Map<string, number[]>();
+  const bounds = new Map<string, number[]>();
+  for (const f of families.values()) {
+    if (f.type !== 'histogram') continue;
+    const b: number[] = [];
+    const c: number[] = [];
+    for (const s of f.samples) {
+      if (s.metricName !== `${f.name}_bucket` || s.labels.le === undefined) continue;
+      b.push(s.labels.le === '+Inf' ? Infinity : Number(s.labels.le));
+      c.push(s.value);
+    }
+    hist.set(f.name, c);
+    bounds.set(f.name, b);
+  }
+  return { hist, bounds };
+}
+
+/** The cumulative count at bound `b` of an earlier reading of the same
+ * histogram. The exposition lists buckets only up to the last non-empty
+ * one, so a bound past its last finite bound holds its total. */
+function cumulativeAt(bounds: number[], counts: number[], b: number): number {
+  const i = bounds.indexOf(b);
+  if (i >= 0) return counts[i]!;
+  const finite = bounds.filter(Number.isFinite);
+  if (finite.length === 0 || b > finite[finite.length - 1]!) return counts[counts.length - 1] ?? 0;
+  return 0;
+}
+
+/** The q-quantile (0..1) of the samples between two readings of a
+ * histogram, in microseconds, interpolated linearly within the bucket;
+ * null when the interval had none. */
+export function intervalQuantile(
+  bounds: number[], now: number[], beforeBounds: number[] | undefined, before: number[] | undefined, q: number,
+): number | null {
+  const delta = now.map((c, i) => c - (before && beforeBounds ? cumulativeAt(beforeBounds, before, bounds[i]!) : 0));
+  const total = delta[delta.length - 1] ?? 0;
+  if (total <= 0) return null;
+  const target = q * total;
+  for (let i = 0; i < delta.length; i++) {
+    if (delta[i]! >= target) {
+      const lo = i === 0 ? 0 : bounds[i - 1]!;
+      let hi = bounds[i]!;
+      if (!Number.isFinite(hi)) hi = lo * 2 || 1e-6;
+      const below = i === 0 ? 0 : delta[i - 1]!;
+      const inBucket = delta[i]! - below;
+      const frac = inBucket > 0 ? (target - below) / inBucket : 1;
+      return Math.round((lo + (hi - lo) * frac) * 1e9) / 1000;
+    }
+  }
+  return null;
+}
+
+/** Options of Sampler. */
+export interface SamplerOptions {
+  /** sampling period; default 1000 ms, at least 100 */
+  intervalMs?: number;
+  /** samples kept; default 600 (10 minutes at 1 s) */
+  history?: number;
+  /** timeline entries kept; default 200 */
+  events?: number;
+  /** an interval p99 above this (µs) is a 'slow_ops' event; default 50000 */
+  slowMicros?: number;
+  /** conflicts in one interval that make a 'conflict_burst'; default 10 */
+  conflictBurst?: number;
+}
+
+export class Sampler {
+  readonly intervalMs: number;
+  readonly samples: Sample[] = [];
+  readonly timeline: TimelineEvent[] = [];
+  #db: Database;
+  #history: number;
+  #maxEvents: number;
+  #slowMicros: number;
+  #conflictBurst: number;
+  #prev: Raw | null = null;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #lastEngineEvent = 0;
+
+  constructor(db: Database, options: SamplerOptions = {}) {
+    this.#db = db;
+    this.intervalMs = Math.max(100, options.intervalMs ?? 1000);
+    this.#history = Math.max(2, options.history ?? 600);
+    this.#maxEvents = Math.max(1, options.events ?? 200);
+    this.#slowMicros = options.slowMicros ?? 50000;
+    this.#conflictBurst = options.conflictBurst ?? 10;
+  }
+
+  /** Takes the first reading now and one every intervalMs. */
+  start(): void {
+    if (this.#timer) return;
+    this.tick();
+    this.#timer = setInterval(() => this.tick(), this.intervalMs);
+    this.#timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** The latest metrics object read (null before the first reading). */
+  get latest(): Metrics | null {
+    return this.#prev?.m ?? null;
+  }
+
+  #event(e: TimelineEvent): void {
+    this.timeline.push(e);
+    if (this.timeline.length > this.#maxEvents) this.timeline.splice(0, this.timeline.length - this.#maxEvents);
+  }
+
+  /** The engine's own event ring, when this build's Database has one
+   * (db.events()); copied in order, each entry once. */
+  #engineEvents(): void {
+    const events = (this.#db as unknown as { events?: () => Array<{ t: number; seq: number; type: string; message: string; value: number }> }).events;
+    if (typeof events !== 'function') return;
+    let list: Array<{ t: number; seq: number; type: string; message: string; value: number }>;
+    try {
+      list = events.call(this.#db);
+    } catch {
+      return;
+    }
+    for (const e of list) {
+      if (e.seq <= this.#lastEngineEvent) continue;
+      this.#lastEngineEvent = e.seq;
+      this.#event({ t: e.t, type: e.type, message: e.message, value: e.value, source: 'engine' });
+    }
+  }
+
+  get hasEngineEvents(): boolean {
+    return typeof (this.#db as unknown as { events?: unknown }).events === 'function';
+  }
+
+  /** Reads the database once; a closed database ends sampling. */
+  tick(): void {
+    if (this.#db.closed) {
+      this.stop();
+      return;
+    }
+    let m: Metrics;
+    let fam: Map<string, Family>;
+    try {
+      m = this.#db.metrics();
+      fam = parseExposition(this.#db.metricsText());
+    } catch {
+      return; // closed meanwhile; the next tick stops
+    }
+    const t = Date.now();
+    const { hist, bounds } = histograms(fam);
+    const raw: Raw = { t, m, hist, bounds };
+    const prev = this.#prev;
+    this.#prev = raw;
+    this.#engineEvents();
+    if (!prev) return;
+    const dt = (t - prev.t) / 1000;
+    if (dt <= 0) return;
+    const d = (k: keyof Metrics) => Math.max(0, (m[k] as number) - (prev.m[k] as number));
+    const rate = (n: number) => Math.round((n / dt) * 10) / 10;
+    const hits = d('cacheHits');
+    const lookups = hits + d('cacheMisses');
+    const latency: Sample['latency'] = {};
+    for (const [name, counts] of hist) {
+      const b = bounds.get(name)!;
+      const before = prev.hist.get(name);
+      const beforeBounds = prev.bounds.get(name);
+      latency[name] = {
+        p50: intervalQuantile(b, counts, beforeBounds, before, 0.5),
+        p99: intervalQuantile(b, counts, beforeBounds, before, 0.99),
+      };
+    }
+    const sample: Sample = {
+      t,
+      opsPerSec: rate(d('gets') + d('puts') + d('deletes')),
+      getsPerSec: rate(d('gets')),
+      writesPerSec: rate(d('puts') + d('deletes')),
+      commitsPerSec: rate(d('commits')),
+      cacheHitRate: lookups > 0 ? Math.round((hits / lookups) * 10000) / 10000 : null,
+      cacheLookups: lookups,
+      latency,
+      memtableBytes: m.memtableBytes,
+      logFileSize: m.logFileSize,
+      dataFileSize: m.dataFileSize,
+      cacheBytes: m.cacheBytes,
+      cacheCapacity: m.cacheCapacity,
+      checkpoints: m.checkpoints,
+      conflicts: m.conflicts,
+      commits: m.commits,
+      backgroundError: m.backgroundError,
+    };
+    this.samples.push(sample);
+    if (this.samples.length > this.#history) this.samples.splice(0, this.samples.length - this.#history);
+    if (this.hasEngineEvents) return; // the engine's ring is the timeline
+    // Without an engine event ring, the timeline is what the counters show.
+    const cps = d('checkpoints');
+    if (cps > 0) {
+      this.#event({ t, type: 'checkpoint', message: `${cps} checkpoint${cps > 1 ? 's' : ''} completed (checkpoint seq ${m.checkpointSeq})`, value: cps, source: 'counters' });
+    }
+    const conflicts = d('conflicts');
+    if (conflicts >= this.#conflictBurst) {
+      this.#event({ t, type: 'conflict_burst', message: `${conflicts} commits refused with CONFLICT in ${dt.toFixed(1)} s`, value: conflicts, source: 'counters' });
+    }
+    for (const [name, l] of Object.entries(latency)) {
+      if (l.p99 !== null && l.p99 > this.#slowMicros) {
+        this.#event({ t, type: 'slow_ops', message: `${name} p99 ${Math.round(l.p99)} µs over the last ${dt.toFixed(1)} s`, value: l.p99, source: 'counters' });
+      }
+    }
+    if (m.backgroundError !== prev.m.backgroundError) {
+      const type = m.backgroundError === 'FULL' ? 'disk_full' : m.backgroundError === 'OK' ? 'recovered' : 'error';
+      this.#event({
+        t, type, value: 0, source: 'counters',
+        message: m.backgroundError === 'OK' ? 'background work recovered' : `background checkpoint/sync failing with ${m.backgroundError}`,
+      });
+    }
+  }
+}

@@ -1,0 +1,205 @@
+/* cli.test.ts — the `lightningdb` command as an npm user gets it: the
+ * package is packed (`npm pack`, after scripts/build.mjs, so it carries
+ * dist/ and prebuilds/), installed into a fresh directory, and every
+ * command is run from node_modules/.bin. dump | load round-trips random
+ * binary keys and values exactly; bad paths and bad input give a clear
+ * message and the documented exit code. */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { open } from '../../js/index.js';
+import { fetchText, root, tempDir } from './helpers.js';
+
+const EXIT = { OK: 0, NOT_FOUND: 1, USAGE: 2, DATABASE: 3 };
+
+describe('lightningdb CLI from an npm pack tarball', function () {
+  this.timeout(180_000);
+  const tmp = tempDir('cli');
+  let bin = '';
+
+  /** Runs the installed command; returns status, stdout, stderr. */
+  function run(args: string[], opts: { input?: string | Buffer } = {}) {
+    const input = typeof opts.input === 'string' ? Buffer.from(opts.input) : opts.input;
+    const r = spawnSync(bin, args, { cwd: tmp.dir, input, timeout: 60_000 });
+    return { code: r.status, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), raw: r.stdout };
+  }
+
+  before(() => {
+    for (const f of ['dist/esm/index.js', 'dist/esm/cli/main.js', `prebuilds/${process.platform}-${process.arch}/lightningdb.node`]) {
+      assert.ok(existsSync(join(root, f)), `${f} is missing: run node scripts/build.mjs first`);
+    }
+    const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', tmp.dir], { cwd: root, encoding: 'utf8' });
+    const tarball = join(tmp.dir, JSON.parse(packed)[0].filename);
+    const app = join(tmp.dir, 'app');
+    execFileSync('mkdir', ['-p', app]);
+    writeFileSync(join(app, 'package.json'), '{ "name": "cli-test-app", "private": true }\n');
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: app, stdio: 'pipe' });
+    bin = join(app, 'node_modules', '.bin', 'lightningdb');
+    assert.ok(existsSync(bin), 'npm put lightningdb on the PATH of the app (node_modules/.bin)');
+  });
+  after(() => tmp.remove());
+
+  it('get, put, del, scan and count, with the documented exit codes', () => {
+    assert.equal(run(['put', 'db', 'user:1', 'Alice']).code, EXIT.OK);
+    assert.equal(run(['put', 'db', 'user:2', 'Bob']).code, EXIT.OK);
+    assert.equal(run(['put', 'db', 'order:1', 'pizza']).code, EXIT.OK);
+    const got = run(['get', 'db', 'user:1']);
+    assert.equal(got.code, EXIT.OK);
+    assert.equal(got.stdout, 'Alice\n');
+    assert.deepEqual(JSON.parse(run(['get', '--json', 'db', 'user:2']).stdout), { key: 'user:2', found: true, value: 'Bob' });
+    const absent = run(['get', 'db', 'user:9']);
+    assert.equal(absent.code, EXIT.NOT_FOUND);
+    assert.match(absent.stderr, /not found: user:9/);
+    assert.equal(run(['scan', 'db', '--prefix', 'user:']).stdout, 'user:1\tAlice\nuser:2\tBob\n');
+    assert.equal(run(['scan', 'db', '--reverse', '--limit', '1']).stdout, 'user:2\tBob\n');
+    assert.equal(run(['scan', 'db', '--gt', 'order:1', '--lt', 'user:2']).stdout, 'user:1\tAlice\n');
+    const lines = run(['scan', '--json', '-e', 'hex', 'db', '--limit', '1']).stdout.trim().split('\n');
+    assert.deepEqual(JSON.parse(lines[0]!), { key: Buffer.from('order:1').toString('hex'), value: Buffer.from('pizza').toString('hex') });
+    assert.equal(run(['count', 'db']).stdout, '3\n');
+    assert.equal(run(['count', 'db', '--prefix', 'user:']).stdout, '2\n');
+    assert.equal(run(['del', 'db', 'user:2']).code, EXIT.OK);
+    assert.deepEqual(JSON.parse(run(['count', '--json', 'db']).stdout), { count: 2 });
+    assert.equal(run(['get', '-e', 'hex', 'db', Buffer.from('user:1').toString('hex')]).stdout, `${Buffer.from('Alice').toString('hex')}\n`);
+  });
+
+  it('stats, check and backup', () => {
+    const stats = run(['stats', 'db']);
+    assert.equal(stats.code, EXIT.OK);
+    assert.match(stats.stdout, /^puts\s+\d+$/m);
+    const json = JSON.parse(run(['stats', '--json', 'db']).stdout);
+    assert.equal(json.health.healthy, true);
+    assert.equal(typeof json.metrics.dataFileSize, 'number');
+    assert.match(run(['stats', '--prometheus', 'db']).stdout, /^# TYPE lightningdb_gets_total counter$/m);
+    assert.equal(run(['check', 'db']).stdout, 'ok: 2 entries\n');
+    assert.deepEqual(JSON.parse(run(['check', '--json', 'db']).stdout), { ok: true, entries: 2 });
+    assert.equal(run(['backup', 'db', 'copy']).code, EXIT.OK);
+    assert.equal(run(['scan', 'copy']).stdout, 'order:1\tpizza\nuser:1\tAlice\n');
+    const again = run(['backup', 'db', 'copy']);
+    assert.equal(again.code, EXIT.USAGE, 'a backup never overwrites a database');
+    assert.match(again.stderr, /^lightningdb: backup: copy already holds a database \(INVALID_ARGUMENT\)\n$/);
+  });
+
+  it('dump | load round-trips random binary keys and values exactly', () => {
+    const src = open(join(tmp.dir, 'random'));
+    const expected = new Map<string, Buffer>();
+    const add = (k: Buffer, v: Buffer) => expected.set(k.toString('hex'), v);
+    for (let i = 0; i < 1500; i++) {
+      const klen = i % 50 === 0 ? 1024 : 1 + (randomBytes(2).readUInt16LE() % 300);
+      const vlen = i % 10 === 0 ? 0 : randomBytes(2).readUInt16LE() % 3000;
+      add(randomBytes(klen), randomBytes(vlen));
+    }
+    // Edge cases: text keys and values, a BOM, NUL and 0xff bytes, a
+    // lone UTF-8 continuation byte, invalid surrogate encodings.
+    add(Buffer.from('plain text key'), Buffer.from('plain text value ✓'));
+    add(Buffer.from([0xef, 0xbb, 0xbf, 0x41]), Buffer.from([0xef, 0xbb, 0xbf]));
+    add(Buffer.from([0x00]), Buffer.from([0x00, 0x00]));
+    add(Buffer.from([0xff, 0xff, 0xff]), Buffer.alloc(0));
+    add(Buffer.from([0x80]), Buffer.from([0xed, 0xa0, 0x80]));
+    add(Buffer.alloc(1024, 0xff), Buffer.alloc(5000, 0x61));
+    const entries = [...expected].map(([k, v]) => [Buffer.from(k, 'hex'), v] as [Buffer, Buffer]);
+    for (let i = 0; i < entries.length; i += 500) src.putBatch(entries.slice(i, i + 500));
+    src.close();
+    const pipe = spawnSync('sh', ['-c', `"${bin}" dump random | "${bin}" load restored`], { cwd: tmp.dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(pipe.status, EXIT.OK, pipe.stderr);
+    const dst = open(join(tmp.dir, 'restored'));
+    const got = new Map<string, Buffer>();
+    for (const [k, v] of dst.scan()) got.set(Buffer.from(k).toString('hex'), Buffer.from(v));
+    dst.close();
+    assert.equal(got.size, expected.size);
+    for (const [k, v] of expected) assert.ok(got.get(k)?.equals(v), `entry ${k.slice(0, 40)}… differs`);
+    // Dumps of both are the same apart from the header.
+    assert.equal(run(['dump', 'random', '-o', 'a.jsonl']).code, EXIT.OK);
+    assert.equal(run(['dump', 'restored', '-o', 'b.jsonl']).code, EXIT.OK);
+    const a = readFileSync(join(tmp.dir, 'a.jsonl'), 'utf8').split('\n');
+    const b = readFileSync(join(tmp.dir, 'b.jsonl'), 'utf8').split('\n');
+    assert.deepEqual(a.slice(1), b.slice(1));
+    assert.deepEqual(JSON.parse(a[a.length - 2]!), { end: true, entries: expected.size });
+    assert.ok(a.some((l) => l.startsWith('{"k":"plain text key","v":"plain text value ✓"}')), 'text stays readable');
+    assert.ok(a.some((l) => l.includes('"k64":')), 'binary is base64');
+  });
+
+  it('load and dump show progress bars and report counts', () => {
+    const load = run(['load', 'progress', '-i', 'a.jsonl', '--progress']);
+    assert.equal(load.code, EXIT.OK, load.stderr);
+    assert.match(load.stderr, /load\s+\|.*\| 100% \| \d+ entries/);
+    const dump = run(['dump', 'progress', '-o', 'c.jsonl', '--progress']);
+    assert.equal(dump.code, EXIT.OK, dump.stderr);
+    assert.match(dump.stderr, /dump\s+\|.*\| 100% \|/);
+    const check = run(['check', 'progress', '--progress']);
+    assert.match(check.stderr, /check\s+\|.*\| 100% \|/);
+    assert.deepEqual(JSON.parse(run(['load', '--json', 'progress2', '-i', 'c.jsonl']).stdout).ok, true);
+  });
+
+  it('bad paths and bad input: a clear message and the documented exit code', () => {
+    const cases: Array<{ args: string[]; input?: string; code: number; msg: RegExp }> = [
+      { args: ['get', 'nowhere', 'k'], code: EXIT.DATABASE, msg: /no database at nowhere/ },
+      { args: ['stats', 'nowhere'], code: EXIT.DATABASE, msg: /no database at nowhere/ },
+      { args: ['check', 'a.jsonl'], code: EXIT.DATABASE, msg: /a\.jsonl is not a database directory/ },
+      { args: ['get', '-e', 'hex', 'db', 'zz'], code: EXIT.USAGE, msg: /KEY 'zz' is not hexadecimal/ },
+      { args: ['get', '-e', 'base64', 'db', '%%'], code: EXIT.USAGE, msg: /not padded base64/ },
+      { args: ['scan', 'db', '--limit', 'x'], code: EXIT.USAGE, msg: /--limit must be an integer/ },
+      { args: ['frobnicate'], code: EXIT.USAGE, msg: /unknown command 'frobnicate'/ },
+      { args: ['get', 'db'], code: EXIT.USAGE, msg: /missing required argument 'key'/ },
+      { args: [], code: EXIT.USAGE, msg: /Usage: lightningdb/ },
+      { args: ['load', 'x1', '-i', 'missing.jsonl'], code: EXIT.USAGE, msg: /no such file: missing\.jsonl/ },
+      { args: ['load', 'x2'], input: 'hello\n', code: EXIT.USAGE, msg: /dump line 1: not valid JSON/ },
+      { args: ['load', 'x3'], input: '{"a":1}\n', code: EXIT.USAGE, msg: /dump line 1: not a LightningDB dump/ },
+      { args: ['load', 'x4'], input: '{"lightningdb":"dump","version":9}\n', code: EXIT.USAGE, msg: /unsupported dump version 9/ },
+      { args: ['load', 'x5'], input: '{"lightningdb":"dump","version":1}\n{"k":"a","v":"b"}\n', code: EXIT.USAGE, msg: /truncated \(no end line\)/ },
+      { args: ['load', 'x6'], input: '{"lightningdb":"dump","version":1}\n{"k":"a","k64":"YQ==","v":"b"}\n', code: EXIT.USAGE, msg: /dump line 2: an entry needs exactly one of "k" and "k64"/ },
+      { args: ['load', 'x7'], input: '{"lightningdb":"dump","version":1}\n{"k":"a","v64":"!!"}\n', code: EXIT.USAGE, msg: /"v64" must be padded base64/ },
+      { args: ['load', 'x8'], input: '{"lightningdb":"dump","version":1}\n{"end":true,"entries":3}\n', code: EXIT.USAGE, msg: /the end line says 3 entries, the dump holds 0/ },
+      { args: ['load', 'x9'], input: '', code: EXIT.USAGE, msg: /the input is empty/ },
+      { args: ['dump', 'db', '-o', 'a.jsonl'], code: EXIT.USAGE, msg: /a\.jsonl already exists/ },
+      { args: ['bench', '--duration', '600'], code: EXIT.USAGE, msg: /--duration must be a number in 0\.1\.\.60/ },
+      { args: ['serve', 'db', '--port', '70000'], code: EXIT.USAGE, msg: /--port must be an integer in 0\.\.65535/ },
+    ];
+    for (const c of cases) {
+      const r = run(c.args, { input: c.input ?? '' });
+      assert.equal(r.code, c.code, `${c.args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
+      assert.match(r.stderr, c.msg, `${c.args.join(' ')}: ${r.stderr}`);
+    }
+    // Input that is not a dump creates nothing.
+    assert.equal(existsSync(join(tmp.dir, 'x2')), false);
+    assert.equal(existsSync(join(tmp.dir, 'x3')), false);
+  });
+
+  it('bench runs a bounded mix on a scratch database', () => {
+    const r = run(['bench', '--json', '--duration', '0.3', '--keys', '1000']);
+    assert.equal(r.code, EXIT.OK, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.ok(j.opsPerSec > 0 && j.gets > 0 && j.puts > 0, r.stdout);
+    assert.equal(existsSync(j.options.dir), false, 'the scratch database is removed');
+    const text = run(['bench', '--duration', '0.2', '--keys', '500', '--progress']);
+    assert.match(text.stdout, /^mix\s+\d+ ops\/s/m);
+    assert.match(text.stderr, /bench\s+\|/);
+  });
+
+  it('serve binds 127.0.0.1 by default, answers 404/405, stops on SIGTERM', async () => {
+    const child = spawn(bin, ['serve', 'db', '--port', '0', '--json'], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const first = await Promise.race([
+        new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve)),
+        new Promise<string>((_, reject) => setTimeout(() => reject(new Error(`serve printed nothing: ${stderr}`)), 20_000)),
+      ]);
+      const info = JSON.parse(first);
+      assert.equal(info.host, '127.0.0.1');
+      const base = `http://127.0.0.1:${info.port}`;
+      assert.equal((await fetchText(`${base}/health`)).status, 200);
+      assert.match((await fetchText(`${base}/metrics`)).text, /^lightningdb_gets_total \d+$/m);
+      assert.equal((await fetchText(`${base}/nope`)).status, 404);
+      const post = await fetchText(`${base}/health`, { method: 'POST' });
+      assert.equal(post.status, 405);
+      assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, stderr);
+  });
+});
