@@ -2505,7 +2505,7 @@ static int check_meta_page(bt_file *f, uint8_t *pg, uint64_t slot, meta *out) {
   if (rc == LDB_CORRUPT)
     return ldb_err(LDB_CORRUPT,
                    "meta page %llu is damaged (checksum mismatch or short); "
-                   "the next checkpoint rewrites it",
+                   "a writable open or the next checkpoint rewrites it",
                    (unsigned long long)slot);
   if (rc) return rc;
   int r = decode_meta(pg, f->ps, slot, out);

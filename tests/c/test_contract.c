@@ -129,6 +129,7 @@ static const field fields[] = {
     F_U64(memtable_size),
     F_INT(background_checkpoint),
     F_U32(max_active_txns),
+    F_INT(salvage),
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
