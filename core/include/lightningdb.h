@@ -19,8 +19,12 @@
  *  - Ownership and lifetime of every returned pointer are stated at the
  *    function. Memory the library allocates for the caller is released with
  *    ldb_free().
- *  - Thread safety: an ldb_db handle may be used by many threads at once.
- *    An ldb_txn, ldb_iter or ldb_batch must be used by one thread at a time.
+ *  - Thread safety: an ldb_db handle may be used by many threads at once,
+ *    except that ldb_close must not race with other calls on the handle or
+ *    its children (the caller's bug). Every thread (or worker) may open its
+ *    own handle on the same database; those handles share one engine and
+ *    close independently. An ldb_txn, ldb_iter or ldb_batch must be used by
+ *    one thread at a time.
  *  - Sizes are size_t; offsets and counters are uint64_t.
  */
 #ifndef LIGHTNINGDB_H
@@ -424,8 +428,11 @@ LDB_API void ldb_batch_destroy(ldb_batch *b);
 #define LDB_TXN_READONLY 1 /* a snapshot: reads only, commit never fails */
 
 /* Begins a transaction owned by the caller until ldb_txn_commit or
- * ldb_txn_abort. LDB_BUSY when max_active_txns are open. LDB_READONLY for a
- * read-write transaction on a read-only database. */
+ * ldb_txn_abort, which free it in every case. LDB_BUSY when max_active_txns
+ * are open. LDB_READONLY for a read-write transaction on a read-only
+ * database. When its handle is closed first, the transaction is
+ * invalidated: its writes are discarded, its snapshot released, and every
+ * call on it returns LDB_CLOSED (commit and abort still free it). */
 LDB_API int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out);
 
 /* As ldb_get / ldb_get_buf, inside the transaction. In a read-write
@@ -480,8 +487,12 @@ typedef struct ldb_iter_options {
 /* Creates an iterator over txn's snapshot (including its buffered writes),
  * or over a fresh snapshot of the latest commit when txn is NULL. opts may
  * be NULL (everything, ascending). The bound and prefix bytes are copied.
- * The iterator is unpositioned until first/last/seek. Owned by the caller:
- * ldb_iter_destroy() before the transaction ends and before ldb_close(). */
+ * The iterator is unpositioned until first/last/seek (the buffered writes
+ * it sees are those made before it was created). Owned by the caller, who
+ * frees it with ldb_iter_destroy() in every case: when its transaction
+ * ends or its handle is closed first, it is invalidated (every call but
+ * ldb_iter_destroy returns LDB_CLOSED, ldb_iter_valid 0). LDB_CLOSED for a
+ * closed handle or an invalidated transaction. */
 LDB_API int ldb_iter_create(ldb_db *db, ldb_txn *txn,
                             const ldb_iter_options *opts, ldb_iter **out);
 
@@ -515,7 +526,9 @@ LDB_API int ldb_iter_value(ldb_iter *it, const void **value,
 LDB_API int ldb_iter_read(ldb_iter *it, void *buf, size_t cap,
                           size_t max_entries, size_t *count, size_t *used);
 
-/* Frees the iterator and releases its snapshot. NULL is ignored. */
+/* Frees the iterator and releases its snapshot; also frees an invalidated
+ * one (and, when it is the last child of a closed handle, the handle's
+ * memory). NULL is ignored. */
 LDB_API void ldb_iter_destroy(ldb_iter *it);
 
 /* ------------------------------------------------------------------------ */
@@ -664,6 +677,66 @@ LDB_API const ldb_error_info *ldb_error_table(size_t *count);
 /* The p-th percentile (0 < p <= 100) of a latency histogram in ns,
  * interpolated within the bucket; 0 for an empty histogram. */
 LDB_API double ldb_hist_percentile(const uint64_t *hist, double p);
+
+/* ------------------------------------------------------------------------ */
+/* Events: a bounded ring of what happened to the engine, for operators
+ * (the diagnostics page's timeline). Kept per engine, shared by every
+ * handle on it; the newest LDB_EVENT_RING events are kept, older ones are
+ * overwritten (a gap in seq shows how many were lost). */
+
+/* The ring's size; a commit slower than LDB_EVENT_SLOW_NS is a
+ * SLOW_COMMIT, a log sync slower than LDB_EVENT_STALL_NS a SYNC_STALL;
+ * LDB_EVENT_BURST_NS is the burst window of ldb_event.count. */
+#define LDB_EVENT_RING 256
+#define LDB_EVENT_SLOW_NS 100000000ull
+#define LDB_EVENT_STALL_NS 500000000ull
+#define LDB_EVENT_BURST_NS 1000000000ull
+
+/* Event types (ldb_event.type), with what value and code hold:
+ *   CHECKPOINT   a checkpoint completed; value: its checkpoint seq
+ *   SLOW_COMMIT  a commit took over LDB_EVENT_SLOW_NS; value: ns
+ *   SYNC_STALL   a log sync took over LDB_EVENT_STALL_NS; value: ns
+ *   ERROR        background work (checkpoint, log sync) started failing;
+ *                code: the error
+ *   DISK_FULL    a commit or background work failed with LDB_FULL
+ *   RECOVERED    background work succeeded again; code: the error it had
+ *   CONFLICT     commits refused with LDB_CONFLICT
+ *   BUSY         transactions refused with LDB_BUSY at max_active_txns;
+ *                value: the limit */
+#define LDB_EVENT_CHECKPOINT 1
+#define LDB_EVENT_SLOW_COMMIT 2
+#define LDB_EVENT_SYNC_STALL 3
+#define LDB_EVENT_ERROR 4
+#define LDB_EVENT_DISK_FULL 5
+#define LDB_EVENT_RECOVERED 6
+#define LDB_EVENT_CONFLICT 7
+#define LDB_EVENT_BUSY 8
+
+typedef struct ldb_event {
+  uint64_t seq;     /* 1, 2, ... in the order recorded; never reused */
+  uint64_t time_ns; /* when, on the clock of ldb_stats.uptime_ns */
+  uint64_t last_ns; /* the latest occurrence folded into this event */
+  uint64_t count;   /* occurrences: SLOW_COMMIT, SYNC_STALL, CONFLICT and
+                       BUSY within LDB_EVENT_BURST_NS of the previous one
+                       of the same type and code join it while it is the
+                       newest event (count, last_ns and value grow; read
+                       again from seq - 1 to see them); others are 1 */
+  uint64_t value;   /* per type, above (the largest in a burst); else 0 */
+  int type;         /* LDB_EVENT_* */
+  int code;         /* an LDB_* code, per type above; else LDB_OK */
+} ldb_event;
+
+/* Copies the kept events with seq > after, oldest first, at most cap of
+ * them, into out (caller-owned); *count receives the number copied.
+ * Thread-safe; cheap (a short lock, no I/O). LDB_CLOSED on a closed
+ * handle. */
+LDB_API int ldb_events_read(ldb_db *db, uint64_t after, ldb_event *out,
+                            size_t cap, size_t *count);
+
+/* The stable name of an event type: "checkpoint", "slow_commit",
+ * "sync_stall", "error", "disk_full", "recovered", "conflict", "busy";
+ * "unknown" otherwise. Static storage. */
+LDB_API const char *ldb_event_name(int type);
 
 #ifdef __cplusplus
 }

@@ -64,6 +64,7 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   atomic_store(&e->ckpt_seq, fseq);
   atomic_store(&e->ckpt_pending, 0);
   atomic_fetch_add(&e->st_checkpoints, 1);
+  ev_record(e, LDB_EVENT_CHECKPOINT, LDB_OK, fseq);
   set_bg_error(e, LDB_OK);
   e->ckpt_fail_at = 0;
 out:
@@ -146,7 +147,9 @@ static void *bg_main(void *arg) {
     e->bg_kick = 0;
     ldb_mutex_unlock(&e->bg_mu);
     if (e->opts.sync_mode == LDB_SYNC_NORMAL && wal_dirty(e->log)) {
+      uint64_t t0 = ldb_now_ns();
       int rc = wal_sync(e->log);
+      ev_sync_done(e, t0);
       if (rc) set_bg_error(e, rc);
     }
     int more = atomic_load(&e->ckpt_pending);

@@ -22,7 +22,9 @@ static int wait_durable(eng *e, uint64_t seq) {
     e->sync_leader = 1;
     uint64_t target = e->inserted_seq;
     ldb_mutex_unlock(&e->sync_mu);
+    uint64_t t0 = ldb_now_ns();
     rc = wal_sync(e->log);
+    ev_sync_done(e, t0);
     ldb_mutex_lock(&e->sync_mu);
     e->sync_leader = 0;
     if (!rc && target > e->durable_seq) {
@@ -129,6 +131,7 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
       ldb_mutex_unlock(&e->commit_mu);
       ldb_mfree(e->a, scratch);
       if (rc == LDB_CONFLICT) atomic_fetch_add(&e->st_conflicts, 1);
+      if (rc == LDB_CONFLICT) ev_record(e, LDB_EVENT_CONFLICT, rc, 0);
       return rc;
     }
   }
@@ -141,6 +144,7 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
   uint64_t seq = atomic_load_explicit(&e->last_seq, memory_order_relaxed) + 1;
   rc = wal_append(e->log, seq, ops, len, nops);
   if (rc) {
+    if (rc == LDB_FULL) ev_record(e, LDB_EVENT_DISK_FULL, rc, 0);
     ldb_mutex_unlock(&e->commit_mu);
     ldb_mfree(e->a, scratch);
     return rc;
@@ -180,7 +184,10 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
                    &more);
   }
   atomic_fetch_add_explicit(&e->st_commits, 1, memory_order_relaxed);
-  hist_add(e->commit_hist, &e->commit_sum, ldb_now_ns() - t0);
+  uint64_t took = ldb_now_ns() - t0;
+  hist_add(e->commit_hist, &e->commit_sum, took);
+  if (took > LDB_EVENT_SLOW_NS)
+    ev_record(e, LDB_EVENT_SLOW_COMMIT, LDB_OK, took);
   return rc;
 }
 

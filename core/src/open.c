@@ -273,7 +273,7 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
     if (rc) return rc;
     own = 1;
   }
-  db = ldb_calloc(o.allocator, sizeof *db);
+  db = db_new(NULL, o.allocator, o.read_only);
   if (!db) {
     rc = ldb_err(LDB_NOMEM, "out of memory opening %s", path ? path : "");
     goto fail;
@@ -299,9 +299,8 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
     if (own) ldb_store_destroy(s);
     /* The allocator of a shared engine is the first opener's. */
     if (o.allocator != e->a) {
-      ldb_db *d2 = ldb_calloc(e->a, sizeof *d2);
-      ldb_mfree(o.allocator, db);
-      db = d2;
+      db_free(db);
+      db = db_new(e, e->a, o.read_only);
       if (!db) {
         REG_LOCK();
         e->handles--;
@@ -309,9 +308,7 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
         return ldb_err(LDB_NOMEM, "out of memory opening a handle");
       }
     }
-    db->magic = LDB_DB_MAGIC;
     db->e = e;
-    db->read_only = o.read_only;
     *out = db;
     return LDB_OK;
   }
@@ -325,13 +322,11 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
   e->reg_next = registry;
   registry = e;
   REG_UNLOCK();
-  db->magic = LDB_DB_MAGIC;
   db->e = e;
-  db->read_only = o.read_only;
   *out = db;
   return LDB_OK;
 fail:
-  ldb_mfree(o.allocator, db);
+  if (db) db_free(db);
   if (own) ldb_store_destroy(s);
   return rc;
 }
@@ -340,12 +335,17 @@ int ldb_close(ldb_db *db) {
   if (!db) return LDB_OK;
   int rc = check_db(db);
   if (rc) return rc;
-  if (atomic_load(&db->open_objs) > 0)
-    return ldb_err(LDB_BUSY,
-                   "close: %d transactions/iterators of this handle "
-                   "are still open",
-                   atomic_load(&db->open_objs));
   eng *e = db->e;
+  /* Never refuses: the children let go of the engine first (while it is
+   * alive), then the handle is closed; its memory stays while children
+   * remain, for their frees (db_child_remove frees it with the last). */
+  db_invalidate_children(db, NULL);
+  ldb_mutex_lock(&db->kids_mu);
+  db->magic = LDB_DB_CLOSED;
+  db->e = NULL;
+  int orphan = db->kids.next == &db->kids;
+  ldb_mutex_unlock(&db->kids_mu);
+  if (orphan) db_free(db);
   REG_LOCK();
   int last = --e->handles == 0;
   if (last) {
@@ -356,8 +356,6 @@ int ldb_close(ldb_db *db) {
       }
   }
   REG_UNLOCK();
-  db->magic = LDB_DB_DEAD;
-  ldb_mfree(e->a, db);
   if (last) {
     eng_free(e, &rc);
     if (rc) ldb_err(rc, "close: final log sync failed: %s", ldb_strerror(rc));

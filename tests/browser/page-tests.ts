@@ -325,6 +325,28 @@ function defineFaults(): void {
       await destroy(name, { store: 'indexeddb' });
     });
 
+    it('item 8: a call timeout: TIMEOUT before it started applies nothing; TIMEOUT while it runs says it may still complete', async () => {
+      const name = `timeout-${Date.now()}`;
+      await destroy(name, { store: 'indexeddb' });
+      const db = await open(name, { store: 'indexeddb', syncMode: 'full', keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      const first = db.put('a', '1');
+      const read = db.get('a');
+      const queued = db.put('c', '3', { timeout: 0 });
+      const e1 = await queued.then(() => null, (e) => e);
+      assert(e1 instanceof LightningDbError && e1.code === 'TIMEOUT' && /nothing of it was applied/.test(e1.message), `queued call: ${String(e1)}`);
+      await first;
+      eq(await read, '1');
+      eq(await db.get('c'), undefined, 'the call that timed out before it started was applied:');
+      // Started at once (nothing before it), then waits for IndexedDB to
+      // store 8 MB — much longer than the cancel message takes.
+      const big = 'x'.repeat(8 << 20);
+      const e2 = await db.put('d', big, { timeout: 0 }).then(() => null, (e) => e);
+      assert(e2 instanceof LightningDbError && e2.code === 'TIMEOUT' && /may still complete/.test(e2.message), `running call: ${String(e2)}`);
+      eq(((await db.get('d')) as string).length, big.length, 'the running call completed:');
+      await db.close();
+      await destroy(name, { store: 'indexeddb' });
+    });
+
     it('item 9: a scan of 30 values of 2 MB streams them in small messages (the first entry comes alone)', async () => {
       const name = `bigscan-${Date.now()}`;
       const RealWorker = window.Worker;

@@ -545,9 +545,11 @@ static void test_iterators(void **st) {
   }
   check_all_options(db, t, &m);
   assert_int_equal(ldb_iter_create(db, t, NULL, &it), LDB_OK);
-  assert_int_equal(ldb_txn_commit(t), LDB_BUSY);
-  ldb_iter_destroy(it);
+  /* Ending the transaction invalidates its iterator (LDB_CLOSED), which
+   * the caller still frees. */
   assert_int_equal(ldb_txn_commit(t), LDB_OK);
+  assert_int_equal(ldb_iter_first(it), LDB_CLOSED);
+  ldb_iter_destroy(it);
   check_all_options(db, NULL, &m);
   assert_int_equal(ldb_close(db), LDB_OK);
   ldb_store_destroy(s);
@@ -607,9 +609,11 @@ static void test_shared_engine(void **st) {
   expect_s(a, "from-b", "2");
   ldb_iter *it;
   assert_int_equal(ldb_iter_create(a, NULL, NULL, &it), LDB_OK);
-  assert_int_equal(ldb_close(a), LDB_BUSY);
-  ldb_iter_destroy(it);
+  /* Closing a never refuses; its iterator answers LDB_CLOSED and is still
+   * freed by ldb_iter_destroy; the engine stays open for b. */
   assert_int_equal(ldb_close(a), LDB_OK);
+  assert_int_equal(ldb_iter_first(it), LDB_CLOSED);
+  ldb_iter_destroy(it);
   expect_s(b, "from-a", "1");
   assert_int_equal(ldb_close(b), LDB_OK);
   ldb_store_destroy(s);
