@@ -548,11 +548,14 @@ LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
 
 /* Idle maintenance in one call, for hosts that own only a timer (the
  * wasm build, background_checkpoint = 0): runs a NORMAL-mode log sync that
- * is due and at most `budget` units (0: the engine's default step) of
+ * is due and at most `budget` units (0: the engine's default step, 512) of
  * pending checkpoint work. *next_ms (may be NULL) receives when to call
- * again: 0 when work remains now, the time until the next due sync, or
- * UINT32_MAX when nothing is pending. With a background thread it does
- * nothing and sets UINT32_MAX. */
+ * again: 0 when work remains now, else the milliseconds (rounded up) until
+ * the next due sync or the end of a checkpoint's retry back-off, or
+ * UINT32_MAX when nothing is pending. With a background thread, or on a
+ * read-only database, it does nothing and sets UINT32_MAX. Returns the
+ * error of the work it ran (also recorded as the stats' background_error);
+ * the work is retried, *next_ms says when. */
 LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 
 /* Checks the integrity of the whole database: both meta pages (the newer
@@ -570,12 +573,21 @@ LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 LDB_API int ldb_check(ldb_db *db);
 
 /* Writes a consistent snapshot of the database (the latest commit at the
- * time of the call) as a new, compact database in the directory `path`,
- * which must not contain a database. Writers continue meanwhile. The
- * result holds exactly that snapshot and is synced before return. */
+ * time of the call) as a new, compact database in the directory `path`
+ * (created, with missing parents, when absent). Writers continue meanwhile.
+ * The result holds exactly that snapshot and is synced before return.
+ *
+ * The target must not hold a database: when any of the engine's files
+ * (the data file "data.ldb", the logs "wal-0.log" and "wal-1.log") exists
+ * there with at least one byte, it returns LDB_INVALID naming the file and
+ * writes nothing; files left empty by an interrupted create do not count.
+ * The target being the database itself is LDB_INVALID; a target locked by
+ * another user is LDB_BUSY. Hosts rely on this check and have none of
+ * their own. */
 LDB_API int ldb_backup(ldb_db *db, const char *path);
 
-/* As ldb_backup, into an empty store owned by the caller. */
+/* As ldb_backup, into a store owned by the caller, refused in the same
+ * cases (its files checked through the store's methods, under its lock). */
 LDB_API int ldb_backup_to_store(ldb_db *db, ldb_store *dst);
 
 /* ------------------------------------------------------------------------ */
