@@ -87,10 +87,14 @@ extern "C" {
 #define LDB_SETUP 14    /* the host could not load a part of LightningDB
                            (the addon, the .wasm, the Worker script); the
                            message names the file and the option to fix it */
+#define LDB_COMPACTED 15 /* a change feed was asked to start before the
+                            oldest commit its retention kept (or retention
+                            dropped the cursor's position while it lagged):
+                            start again from a backup, or retain more */
 
 /* One past the largest code; every code in [0, LDB_CODE_COUNT) has a row in
  * ldb_error_table(). */
-#define LDB_CODE_COUNT 15
+#define LDB_CODE_COUNT 16
 
 /* The fixed English message for a code ("key not found", ...). Never NULL;
  * static storage. */
@@ -99,7 +103,7 @@ LDB_API const char *ldb_strerror(int code);
 /* The stable symbolic name of a code, as the JavaScript API uses it:
  * "OK", "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY",
  * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT",
- * "ABORTED", "SETUP"; "UNKNOWN" otherwise. Static storage. */
+ * "ABORTED", "SETUP", "COMPACTED"; "UNKNOWN" otherwise. Static storage. */
 LDB_API const char *ldb_code_name(int code);
 
 /* Detail of the most recent failed call made by the calling thread (on any
@@ -189,8 +193,10 @@ struct ldb_file {
   ldb_store *store;
 };
 
-/* A store over the directory `dir` (created when create is non-zero and it
- * is missing; LDB_NOTFOUND otherwise). Files use pread/pwrite/fdatasync;
+/* A store over the directory `dir`. A missing `dir` is created, together
+ * with its missing parent directories (mode 0755, like mkdir -p), when
+ * create is non-zero; LDB_NOTFOUND otherwise. Files use
+ * pread/pwrite/fdatasync;
  * the lock is an fcntl lock on `dir/LOCK`, which holds the holder's pid.
  * The caller owns *out and frees it with ldb_store_destroy() after every
  * database using it is closed. Not part of the WebAssembly build (there
@@ -238,7 +244,7 @@ typedef struct ldb_options {
                                4096. Only used when creating: an existing
                                database keeps its page size. */
   uint64_t cache_size;      /* page cache byte budget; default 64 MiB;
-                               minimum 16 pages */
+                               a smaller value is raised to 16 pages */
   int compression;          /* LDB_COMPRESSION_*; default NONE. Applied to
                                values of at least 64 bytes, kept only when it
                                saves at least 1/8. May differ between opens. */
@@ -246,27 +252,44 @@ typedef struct ldb_options {
   int sync_mode;            /* LDB_SYNC_*; default LDB_SYNC_NORMAL */
   uint32_t sync_interval_ms;/* NORMAL mode: longest a commit stays unsynced;
                                default 100 */
-  int create_if_missing;    /* default 1 */
-  int error_if_exists;      /* default 0: LDB_INVALID when the database
-                               already exists */
+  int create_if_missing;    /* default 1: a missing database is created
+                               (for the posix store, its directory too,
+                               with missing parents); 0: LDB_NOTFOUND */
+  int error_if_exists;      /* default 0 (an existing database is opened).
+                               1: ldb_open returns LDB_INVALID when the
+                               database already exists, including when it
+                               is open in this process */
   int read_only;            /* default 0; takes the shared lock; every write
                                returns LDB_READONLY */
   uint64_t memtable_size;   /* bytes of committed-but-not-checkpointed data
                                after which a checkpoint starts; default
-                               64 MiB */
+                               64 MiB; at least 1 */
   int background_checkpoint;/* 1 (default where threads exist): checkpoints
                                and NORMAL-mode syncs run on a background
                                thread. 0: no threads at all; checkpoints run
                                in bounded steps inside commits and in
-                               ldb_checkpoint_step(). */
+                               ldb_maintain() / ldb_checkpoint_step(). */
   uint32_t max_active_txns; /* open transactions allowed; beyond it
                                ldb_txn_begin returns LDB_BUSY; default 10000;
                                0 = unlimited */
+  uint64_t log_retention_bytes; /* the change feed (ldb_changes_open) keeps
+                               at least this many bytes of the newest
+                               commit records past checkpoints, in segment
+                               files beside the log (written at every
+                               commit, so the log is written twice);
+                               default 64 MiB; 0 turns the feed off
+                               (nothing extra is written). Whole segments
+                               of about 1/8 of it (64 KiB..16 MiB) are
+                               dropped when a segment fills or a checkpoint
+                               starts. */
+  uint64_t log_retention_ms; /* also drop feed segments whose newest record
+                               is older than this (wall clock); default 0:
+                               no age limit. Either limit drops. */
   int salvage;              /* default 0. 1: when recovery cannot restore
                                every commit (ldb_open would return
                                LDB_CORRUPT: a damaged meta page the log
-                               cannot bridge, or a damaged log record with
-                               later ones after it), open anyway at the last
+                               cannot bridge, or commits missing between
+                               the two log files), open anyway at the last
                                commit that can be recovered in order and
                                drop the later ones for good. For getting
                                data out of a damaged database; run
@@ -334,29 +357,37 @@ typedef struct ldb_iter ldb_iter;
 typedef struct ldb_batch ldb_batch;
 
 /* Opens (or creates) the database at `path` (a directory for the posix
- * store). opts may be NULL for the defaults. On success *out is a handle
- * owned by the caller, released with ldb_close().
+ * store; when it is created, so are its missing parent directories). opts
+ * may be NULL for the defaults; invalid options are LDB_INVALID naming the
+ * option, the value and the allowed range (ldb_option_table). On success
+ * *out is a handle owned by the caller, released with ldb_close().
  *
  * Within one process, opening a location that is already open returns a
  * new handle on the same engine (shared cache, log and memtable), so every
  * thread may open its own handle. Another process that holds the writer
  * lock makes this return LDB_BUSY with the holder named in ldb_errmsg().
  *
- * Recovery runs here at every open of an engine, after a crash or not:
- * the newest meta page of data.ldb with a valid checksum names the last
- * checkpoint, the log records after it are replayed, and (unless
- * read_only) merged into the tree with a checkpoint, after which the log
- * starts empty. The log keeps the records of the last two checkpoints, so
- * when the newest meta page is damaged the older one is used and the log
- * brings it up to date: no commit that returned LDB_OK is lost, and the
- * damaged page is rewritten. When the log cannot bridge the gap (the newer
- * meta page was damaged while a checkpoint was under way, or a log record
- * with later records after it is damaged), ldb_open returns LDB_CORRUPT,
+ * Recovery runs here at every open of an engine, not only after a crash:
+ * ldb_close syncs the log but does not checkpoint, so every open replays
+ * the log records newer than the last checkpoint (named by the newest meta
+ * page of data.ldb with a valid checksum) and, unless read_only, merges
+ * them into the B+tree before returning. The time this takes grows with
+ * the commits since the last checkpoint (normally at most about
+ * memtable_size bytes of them); ldb_checkpoint before ldb_close leaves
+ * nothing to replay. A read-only open replays into memory only.
+ *
+ * The log keeps the records of the last two checkpoints, so when the
+ * newest meta page is damaged the older one is used and the log brings it
+ * up to date: no commit that returned LDB_OK is lost, and a writable open
+ * rewrites the damaged page. When the log cannot bridge that gap (the
+ * newer meta page was damaged while a checkpoint was under way, or records
+ * are missing between the two log files), ldb_open returns LDB_CORRUPT,
  * naming the damaged meta page and the last seq it can restore in
  * ldb_errmsg(), and writes nothing; opts->salvage = 1 opens at that seq
- * instead and drops the later commits. A torn record at the end of the
- * log (a commit cut short by a crash) is dropped silently: it was never
- * acknowledged as durable under the sync mode in use. */
+ * instead and drops the later commits. A damaged or torn record in the
+ * newest part of the log cannot be told from a commit cut short by a
+ * crash: replay ends before it, silently (under the sync mode in use, such
+ * a commit was never acknowledged as durable). */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
 
 /* Closes the handle; the last handle on an engine syncs the log (every
@@ -374,8 +405,11 @@ LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
  * another call on the same handle or on its children. */
 LDB_API int ldb_close(ldb_db *db);
 
-/* Frees memory the library returned to the caller (ldb_get values). NULL
- * is ignored. */
+/* Frees memory the library returned to the caller (ldb_get and
+ * ldb_txn_get values) with the database's allocator. db is the handle the
+ * value came from, before ldb_close (or a closed handle whose children are
+ * not all freed yet), or NULL when the database uses the default allocator
+ * (ldb_options.allocator NULL). A NULL ptr is ignored. */
 LDB_API void ldb_free(ldb_db *db, void *ptr);
 
 /* ------------------------------------------------------------------------ */
@@ -538,7 +572,8 @@ LDB_API void ldb_iter_destroy(ldb_iter *it);
 LDB_API int ldb_flush(ldb_db *db);
 
 /* Merges every commit so far into the B+tree, syncs the data file, writes
- * the meta page and trims the log. Returns when done. */
+ * the meta page and trims the log. Returns when done. Does nothing on a
+ * read-only database. */
 LDB_API int ldb_checkpoint(ldb_db *db);
 
 /* Runs at most `budget` units (about one key each) of pending checkpoint
@@ -591,6 +626,111 @@ LDB_API int ldb_backup(ldb_db *db, const char *path);
 LDB_API int ldb_backup_to_store(ldb_db *db, ldb_store *dst);
 
 /* ------------------------------------------------------------------------ */
+/* The change feed: committed transactions in commit order, read from the
+ * retained log (log_retention_bytes / log_retention_ms). Every commit has a
+ * sequence number (seq), 1, 2, 3, ... without gaps; the feed is resumable
+ * from any `since` (the last seq a consumer processed) inside the retained
+ * range, across restarts.
+ *
+ * A cursor belongs to its handle like an iterator: one thread at a time,
+ * ldb_changes_close() before ldb_close(). Cursors of any handle on one
+ * engine see every commit of that engine (every handle and thread of the
+ * process). */
+
+typedef struct ldb_changes ldb_changes;
+
+/* Which ops a cursor returns; NULL = every op. Commits none of whose ops
+ * match are skipped. The bytes are copied. */
+typedef struct ldb_changes_options {
+  const void *lower;   /* lower bound, NULL = none */
+  size_t lower_len;
+  int lower_exclusive; /* 0: key >= lower; 1: key > lower */
+  const void *upper;   /* upper bound, NULL = none */
+  size_t upper_len;
+  int upper_exclusive; /* 1: key < upper; 0: key <= upper */
+  const void *prefix;  /* only keys starting with prefix; NULL = none */
+  size_t prefix_len;
+} ldb_changes_options;
+
+#define LDB_CHANGE_PUT 1
+#define LDB_CHANGE_DEL 2
+
+typedef struct ldb_change_op {
+  int type;          /* LDB_CHANGE_PUT or LDB_CHANGE_DEL */
+  const void *key;
+  size_t key_len;
+  const void *value; /* NULL and 0 for a delete */
+  size_t value_len;
+} ldb_change_op;
+
+/* One committed transaction. Every pointer is owned by the cursor and
+ * valid until its next call or ldb_changes_close(). */
+typedef struct ldb_change {
+  uint64_t seq;               /* its sequence number */
+  uint64_t time_ms;           /* commit time, wall clock, ms since the
+                                 Unix epoch (as the primary's clock said) */
+  size_t op_count;            /* ops in range, in commit order (> 0) */
+  const ldb_change_op *ops;
+} ldb_change;
+
+/* Opens a cursor that returns the commits with seq > since. since may be
+ * any seq from ldb_stats.log_retained_since to ldb_stats.last_seq.
+ * Errors: LDB_COMPACTED when since is older than what is retained;
+ * LDB_INVALID when since is after the last commit, when the feed is off
+ * (log_retention_bytes 0), or for bad options. *out is owned by the
+ * caller: ldb_changes_close(). */
+LDB_API int ldb_changes_open(ldb_db *db, uint64_t since,
+                             const ldb_changes_options *opts,
+                             ldb_changes **out);
+
+/* The next committed transaction with ops in range: LDB_OK and *out;
+ * LDB_NOTFOUND when caught up (call again later: see ldb_changes_wait and
+ * ldb_commit_hook_add); LDB_COMPACTED when retention dropped the cursor's
+ * position while it lagged behind; LDB_CLOSED after ldb_close(). Only
+ * visible commits are returned (in sync mode full, once durable). */
+LDB_API int ldb_changes_next(ldb_changes *c, ldb_change *out);
+
+/* Bulk form for bindings: encodes commits from the cursor into buf until
+ * max_commits are encoded, the next does not fit, or it is caught up.
+ * Each commit: [u64 seq][u64 time_ms][u32 op_count][u32 bytes of its ops]
+ * then op_count ops [u8 type][u32 key_len][u32 value_len][key][value]
+ * (little-endian, unaligned). *count receives the commits encoded, *used
+ * the bytes. When the first commit does not fit, returns LDB_OK with *count
+ * 0 and *used the bytes it needs (it is returned by the next call).
+ * Returns LDB_NOTFOUND with *count 0 when caught up; other errors as
+ * ldb_changes_next. */
+LDB_API int ldb_changes_read(ldb_changes *c, void *buf, size_t cap,
+                             size_t max_commits, size_t *count, size_t *used);
+
+/* The seq of the last commit the cursor passed (returned or skipped as out
+ * of range): a consumer that stops may resume from it. */
+LDB_API uint64_t ldb_changes_seq(const ldb_changes *c);
+
+/* Waits until a commit with seq > after is visible or timeout_ms passes,
+ * without polling (a condition variable the commit path signals). LDB_OK,
+ * LDB_TIMEOUT, or LDB_CLOSED when the cursor's handle is closed meanwhile.
+ * Builds without threads (wasm) return LDB_TIMEOUT at once unless a commit
+ * is already there. */
+LDB_API int ldb_changes_wait(ldb_changes *c, uint64_t after,
+                             uint32_t timeout_ms);
+
+/* Frees the cursor. NULL is ignored. */
+LDB_API void ldb_changes_close(ldb_changes *c);
+
+/* Commit notification for hosts that cannot block a thread per consumer
+ * (the Node addon): fn(ctx, seq) is called after each commit of the engine
+ * becomes visible, from the committing thread (or the thread that made it
+ * durable), with a hook mutex held. seq is a lower bound of what is
+ * visible; calls from several threads may arrive out of seq order, so a
+ * host reads the feed up to the end rather than trusting seq. fn must be
+ * quick and must not call into the library. Up to 64 hooks per engine;
+ * LDB_BUSY beyond. The hook stays until removed with the same fn and ctx
+ * (ldb_commit_hook_remove; LDB_NOTFOUND when absent) or the engine closes. */
+typedef void (*ldb_commit_hook)(void *ctx, uint64_t seq);
+LDB_API int ldb_commit_hook_add(ldb_db *db, ldb_commit_hook fn, void *ctx);
+LDB_API int ldb_commit_hook_remove(ldb_db *db, ldb_commit_hook fn, void *ctx);
+
+/* ------------------------------------------------------------------------ */
 /* Statistics. Counters count since the engine was opened. Every field is a
  * uint64_t (the histograms arrays of them), so a host can walk
  * ldb_stat_table() by offset. The exact meaning of each field is the help
@@ -637,6 +777,12 @@ typedef struct ldb_stats {
   uint64_t get_p50_ns, get_p99_ns;  /* ldb_hist_percentile of get_latency,
                                        rounded */
   uint64_t commit_p50_ns, commit_p99_ns; /* the same of commit_latency */
+  uint64_t log_retained_bytes;      /* bytes the change feed retains */
+  uint64_t log_retained_segments;   /* its segment files */
+  uint64_t log_retained_since;      /* the oldest since ldb_changes_open
+                                       accepts: the seq before the first
+                                       retained record; 0 with the feed
+                                       off */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */

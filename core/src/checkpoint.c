@@ -109,6 +109,17 @@ int eng_freeze(eng *e, int force) {
   mt *nm;
   rc = eng_mt_create(e, &nm);
   if (rc) return rc;
+  /* The log switched to below drops older records later: the feed must
+   * hold them durably first (open copies the rest from the log). */
+  if (e->feed) {
+    rc = feed_sync(e->feed);
+    if (rc) {
+      mt_unref(nm);
+      atomic_store(&e->ckpt_fail_at, ldb_now_ns() + 200000000ull);
+      return rc;
+    }
+    feed_trim(e->feed);
+  }
   rc = wal_switch(e->log);
   if (rc) {
     mt_unref(nm);

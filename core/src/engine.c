@@ -276,7 +276,8 @@ void db_child_remove(ldb_db *db, ldb_child *c) {
 
 void db_invalidate_children(ldb_db *db, const ldb_txn *txn) {
   ldb_mutex_lock(&db->kids_mu);
-  for (int kind = CHILD_ITER; kind; kind = txn ? 0 : kind - 1)
+  for (int kind = txn ? CHILD_ITER : CHILD_FEED; kind;
+       kind = txn ? 0 : kind - 1)
     for (ldb_child *c = db->kids.next; c != &db->kids; c = c->next)
       if (!c->dead && c->kind == kind && (!txn || c->owner == txn)) {
         c->invalidate(c);

@@ -27,6 +27,7 @@
 
 #include "btree.h"
 #include "events.h"
+#include "feed.h"
 #include "memtable.h"
 #include "util.h"
 #include "wal.h"
@@ -96,14 +97,25 @@ struct eng {
   _Atomic uint64_t get_sum, commit_sum; /* ns, of the histogram samples */
   ev_ring events;                       /* events.c */
   uint64_t open_ns;
+
+  /* change feed (feed.c, changes.c): NULL when log_retention_bytes is 0.
+   * hook_mu guards hooks and is what ldb_changes_wait sleeps on. */
+  feed *feed;
+  ldb_mutex hook_mu;
+  ldb_cond hook_cv;
+  _Atomic int hook_waiters, nhooks;
+  struct {
+    ldb_commit_hook fn;
+    void *ctx;
+  } hooks[64];
 };
 
-/* A child of a handle: a transaction or an iterator, linked into its
+/* A child of a handle: a transaction, an iterator or a change cursor, linked into its
  * handle's list so that ldb_close can invalidate it (close never refuses).
  * An invalidated child holds nothing of the engine (no snapshot, cursor or
  * buffer); it keeps only its own memory and the handle's, which the caller
  * frees with ldb_txn_abort/ldb_iter_destroy. */
-enum { CHILD_TXN = 1, CHILD_ITER = 2 };
+enum { CHILD_TXN = 1, CHILD_ITER = 2, CHILD_FEED = 3 };
 typedef struct ldb_child ldb_child;
 struct ldb_child {
   ldb_child *prev, *next;
@@ -179,6 +191,11 @@ void set_bg_error(eng *e, int rc);
 
 /* A memtable for the engine, with a key filter and a hash index. */
 int eng_mt_create(eng *e, mt **out);
+
+/* Tells ldb_changes_wait waiters and commit hooks that commits up to seq
+ * are visible (changes.c); cheap when nobody listens. Call without
+ * commit_mu. */
+void eng_notify(eng *e, uint64_t seq);
 
 /* Publishes every appended commit up to seq as durable (FULL mode
  * bookkeeping); call after the log was synced past seq. */

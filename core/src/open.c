@@ -78,6 +78,11 @@ static void eng_free(eng *e, int *rcp) {
   if (e->merge) bt_merge_abort(e->merge);
   e->merge = NULL;
   if (e->log && !e->opts.read_only) rc = wal_sync_all(e->log);
+  if (e->feed) {
+    int frc = feed_close(e->feed);
+    if (!rc) rc = frc;
+    e->feed = NULL;
+  }
   if (e->tree) bt_tree_release(e->tree);
   mt_unref(e->frozen);
   mt_unref(e->active);
@@ -91,6 +96,8 @@ static void eng_free(eng *e, int *rcp) {
   ldb_mutex_destroy(&e->bg_mu);
   ldb_cond_destroy(&e->sync_cv);
   ldb_cond_destroy(&e->bg_cv);
+  ldb_mutex_destroy(&e->hook_mu);
+  ldb_cond_destroy(&e->hook_cv);
   ldb_rwlock_destroy(&e->state_lk);
   ldb_mfree(e->a, e->id);
   ldb_mfree(e->a, e->path);
@@ -135,6 +142,8 @@ static int eng_open(ldb_store *s, int own, const char *path,
   ldb_mutex_init(&e->bg_mu);
   ldb_cond_init(&e->sync_cv);
   ldb_cond_init(&e->bg_cv);
+  ldb_mutex_init(&e->hook_mu);
+  ldb_cond_init(&e->hook_cv);
   state_lock_init(&e->state_lk);
   e->open_ns = ldb_now_ns();
   e->last_sync_ns = e->open_ns;
@@ -194,6 +203,17 @@ static int eng_open(ldb_store *s, int own, const char *path,
   atomic_store(&e->last_seq, last);
   atomic_store(&e->visible_seq, last);
   e->durable_seq = e->inserted_seq = last;
+  if (o->log_retention_bytes) {
+    /* Before the log can be trimmed: the feed takes what it lacks from it. */
+    rc = feed_open(s, e->a, o->log_retention_bytes, o->log_retention_ms,
+                   o->read_only, &e->feed);
+    if (!rc) rc = feed_reconcile(e->feed, e->log, last);
+    if (rc) {
+      ldb_err(rc, "opening the change feed of %s: %s", label,
+              ldb_strerror(rc));
+      goto fail;
+    }
+  }
   if (!o->read_only) {
     int hole = seen > last; /* only with salvage (else refused above) */
     if (last > ckpt) {

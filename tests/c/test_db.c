@@ -1015,8 +1015,74 @@ static void test_maintain(void **st) {
   ldb_store_destroy(s);
 }
 
+/* What lightningdb.h says about ldb_open, checked on the posix store:
+ * missing parents are created, error_if_exists refuses only an existing
+ * database, and a clean close leaves log records that the next open
+ * replays (recovery runs after every close) and then empties the log. */
+static void test_open_contract(void **st) {
+  (void)st;
+  const char *base = getenv("LDB_TEST_TMP");
+  char tmpl[512], deep[700];
+  snprintf(tmpl, sizeof tmpl, "%s/ldb-open-XXXXXX",
+           base && *base ? base : "/tmp");
+  if (base && *base) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", base);
+    if (system(cmd) != 0) skip();
+  }
+  assert_non_null(mkdtemp(tmpl));
+  snprintf(deep, sizeof deep, "%s/a/b/c", tmpl);
+  ldb_options o;
+  ldb_options_default(&o);
+  o.background_checkpoint = 0;
+  ldb_db *db = NULL;
+  /* Missing (with missing parents) and create_if_missing 0: NOTFOUND. */
+  o.create_if_missing = 0;
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_NOTFOUND);
+  o.create_if_missing = 1;
+  /* error_if_exists on a missing database: created. */
+  o.error_if_exists = 1;
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_OK);
+  /* ... and refused while it is open, and once it exists. */
+  ldb_db *db2 = NULL;
+  assert_int_equal(ldb_open(deep, &o, &db2), LDB_INVALID);
+  o.error_if_exists = 0;
+  fill(db, 0, 300, "r");
+  ldb_stats s;
+  assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
+  assert_true(s.last_seq > s.checkpoint_seq);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  o.error_if_exists = 1;
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_INVALID);
+  o.error_if_exists = 0;
+  /* The clean close left log records; open replays and merges them. */
+  char wal[800];
+  snprintf(wal, sizeof wal, "%s/wal-0.log", deep);
+  FILE *f = fopen(wal, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  assert_true(ftell(f) > 0);
+  fclose(f);
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_OK);
+  assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
+  assert_int_equal(s.checkpoint_seq, s.last_seq);
+  assert_true(s.last_seq >= 300);
+  verify(db, 0, 300, "r");
+  /* A checkpoint before close leaves nothing to replay. */
+  assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_OK);
+  assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
+  assert_int_equal(s.checkpoint_seq, s.last_seq);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_open_contract),
       cmocka_unit_test(test_backup_target),
       cmocka_unit_test(test_maintain),
       cmocka_unit_test(test_basic_ops),
