@@ -110,11 +110,11 @@ struct eng {
   } hooks[64];
 };
 
-/* A child of a handle: a transaction, an iterator or a change cursor, linked into its
- * handle's list so that ldb_close can invalidate it (close never refuses).
- * An invalidated child holds nothing of the engine (no snapshot, cursor or
- * buffer); it keeps only its own memory and the handle's, which the caller
- * frees with ldb_txn_abort/ldb_iter_destroy. */
+/* A child of a handle: a transaction, an iterator or a change cursor, linked
+ * into its handle's list so that ldb_close can invalidate it (close never
+ * refuses). An invalidated child holds nothing of the engine (no snapshot,
+ * cursor or buffer); it keeps only its own memory and the handle's, which the
+ * caller frees with ldb_txn_abort/ldb_iter_destroy. */
 enum { CHILD_TXN = 1, CHILD_ITER = 2, CHILD_FEED = 3 };
 typedef struct ldb_child ldb_child;
 struct ldb_child {

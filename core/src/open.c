@@ -209,8 +209,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
                    o->read_only, &e->feed);
     if (!rc) rc = feed_reconcile(e->feed, e->log, last);
     if (rc) {
-      ldb_err(rc, "opening the change feed of %s: %s", label,
-              ldb_strerror(rc));
+      ldb_err(rc, "opening the change feed of %s: %s", label, ldb_strerror(rc));
       goto fail;
     }
   }

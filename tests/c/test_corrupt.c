@@ -284,6 +284,7 @@ static void run(int leave_in_log) {
 /* Truncated files: every length of the log tail, and a data file cut at
  * page boundaries. */
 static void test_truncated(void **state) {
+  (void)state;
   uint64_t seed = tu_seed("corrupt truncated");
   wl w;
   uint32_t ntx = 60, next;
