@@ -674,9 +674,11 @@ static void test_newer_meta_damaged_mid_checkpoint(void **state) {
 }
 
 static void test_corrupt_data(void **state) {
+  (void)state;
   run(0);
 }
 static void test_corrupt_log(void **state) {
+  (void)state;
   run(1);
 }
 
