@@ -49,6 +49,39 @@ export interface TimelineEvent {
   value: number;
   /** where it came from: 'engine' (the core's event ring) or 'counters' */
   source: 'engine' | 'counters';
+  /** engine events: their seq, and occurrences folded in (bursts) */
+  seq?: number;
+  count?: number;
+}
+
+/** The fields of db.events() entries the sampler reads. */
+interface DatabaseEventLike {
+  seq: number;
+  type: string;
+  code: string;
+  time: number;
+  count: number;
+  value: number;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** A sentence for an engine event. */
+export function describeEvent(e: DatabaseEventLike): string {
+  const ms = (ns: number) => `${(ns / 1e6).toFixed(1)} ms`;
+  switch (e.type) {
+    case 'checkpoint': return `checkpoint completed (checkpoint seq ${e.value})`;
+    case 'slow_commit': return `${plural(e.count, 'commit')} over 100 ms (slowest ${ms(e.value)})`;
+    case 'sync_stall': return `${plural(e.count, 'log sync', 'log syncs')} over 500 ms (slowest ${ms(e.value)})`;
+    case 'error': return `background checkpoint/sync failing with ${e.code}; it is retried`;
+    case 'disk_full': return 'disk full (FULL): commits or background work cannot write';
+    case 'recovered': return `background work succeeds again (was ${e.code})`;
+    case 'conflict': return `${plural(e.count, 'commit')} refused with CONFLICT`;
+    case 'busy': return `${plural(e.count, 'transaction')} refused with BUSY: maxActiveTransactions (${e.value}) reached`;
+    default: return `${e.type} (${e.code})`;
+  }
 }
 
 interface Raw {
@@ -138,6 +171,7 @@ export class Sampler {
   #prev: Raw | null = null;
   #timer: ReturnType<typeof setInterval> | null = null;
   #lastEngineEvent = 0;
+  #engineRing: boolean;
 
   constructor(db: Database, options: SamplerOptions = {}) {
     this.#db = db;
@@ -146,6 +180,7 @@ export class Sampler {
     this.#maxEvents = Math.max(1, options.events ?? 200);
     this.#slowMicros = options.slowMicros ?? 50000;
     this.#conflictBurst = options.conflictBurst ?? 10;
+    this.#engineRing = typeof (db as unknown as { events?: unknown }).events === 'function' && db.engine.kind === 'native';
   }
 
   /** Takes the first reading now and one every intervalMs. */
@@ -171,26 +206,33 @@ export class Sampler {
     if (this.timeline.length > this.#maxEvents) this.timeline.splice(0, this.timeline.length - this.#maxEvents);
   }
 
-  /** The engine's own event ring, when this build's Database has one
-   * (db.events()); copied in order, each entry once. */
+  /** The engine's own event ring (db.events(), native engine): copied in
+   * order; the newest one is read again each time, since a burst (CONFLICT,
+   * BUSY, slow commits, sync stalls) keeps growing while it lasts. */
   #engineEvents(): void {
-    const events = (this.#db as unknown as { events?: () => Array<{ t: number; seq: number; type: string; message: string; value: number }> }).events;
-    if (typeof events !== 'function') return;
-    let list: Array<{ t: number; seq: number; type: string; message: string; value: number }>;
+    let list: DatabaseEventLike[];
     try {
-      list = events.call(this.#db);
+      list = (this.#db as unknown as { events(after?: number): DatabaseEventLike[] }).events(Math.max(0, this.#lastEngineEvent - 1));
     } catch {
       return;
     }
     for (const e of list) {
-      if (e.seq <= this.#lastEngineEvent) continue;
+      const entry: TimelineEvent = {
+        t: e.time, type: e.type, message: describeEvent(e), value: e.value, source: 'engine', seq: e.seq, count: e.count,
+      };
+      if (e.seq <= this.#lastEngineEvent) {
+        const i = this.timeline.findIndex((x) => x.seq === e.seq);
+        if (i >= 0) this.timeline[i] = entry;
+        continue;
+      }
       this.#lastEngineEvent = e.seq;
-      this.#event({ t: e.t, type: e.type, message: e.message, value: e.value, source: 'engine' });
+      this.#event(entry);
     }
   }
 
+  /** Whether the timeline comes from the engine's event ring. */
   get hasEngineEvents(): boolean {
-    return typeof (this.#db as unknown as { events?: unknown }).events === 'function';
+    return this.#engineRing;
   }
 
   /** Reads the database once; a closed database ends sampling. */
@@ -212,7 +254,7 @@ export class Sampler {
     const raw: Raw = { t, m, hist, bounds };
     const prev = this.#prev;
     this.#prev = raw;
-    this.#engineEvents();
+    if (this.#engineRing) this.#engineEvents();
     if (!prev) return;
     const dt = (t - prev.t) / 1000;
     if (dt <= 0) return;
