@@ -2,8 +2,38 @@
  * backup.c — ldb_backup: a consistent snapshot written as a new, compact
  * database, read through a public iterator while writers continue.
  */
+#include <inttypes.h>
+
 #include "iter.h"
 #include "store.h"
+
+/* LDB_OK when dst holds none of the engine's files with any bytes in them
+ * (a file left empty by an interrupted create does not count); else
+ * LDB_INVALID naming the file. The only definition of "the target already
+ * holds a database": hosts do not check themselves. */
+static int target_empty(ldb_store *dst) {
+  const char *names[] = {BT_FILE_NAME, wal_names[0], wal_names[1]};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    ldb_file *f = NULL;
+    int rc = ldb_fopen(dst, names[i], 0, &f);
+    if (rc == LDB_NOTFOUND) continue;
+    if (rc)
+      return ldb_err(rc, "backup: cannot inspect the target's %s: %s", names[i],
+                     ldb_strerror(rc));
+    uint64_t sz = 0;
+    rc = ldb_fsize(f, &sz);
+    ldb_fclose(f);
+    if (rc)
+      return ldb_err(rc, "backup: cannot inspect the target's %s: %s", names[i],
+                     ldb_strerror(rc));
+    if (sz)
+      return ldb_err(LDB_INVALID,
+                     "backup: the target already holds a database (%s has "
+                     "%" PRIu64 " bytes); back up into an empty location",
+                     names[i], sz);
+  }
+  return LDB_OK;
+}
 
 int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   int rc = check_db(db), created = 0;
@@ -25,6 +55,7 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
     goto out;
   }
   locked = 1;
+  if ((rc = target_empty(dst))) goto out;
   bt_config cfg = {bt_page_size(e->bf),
                    16ull * bt_page_size(e->bf) + (8u << 20),
                    e->opts.compression,
@@ -86,18 +117,8 @@ int ldb_backup(ldb_db *db, const char *path) {
   if (rc) return rc;
   if (!path || !*path) return ldb_err(LDB_INVALID, "backup: path is empty");
   ldb_store *s = NULL;
-  ldb_file *f = NULL;
   rc = ldb_store_posix(path, 1, &s);
   if (rc) return rc;
-  if (ldb_fopen(s, "data.ldb", 0, &f) == LDB_OK) {
-    uint64_t sz = 0;
-    ldb_fsize(f, &sz);
-    ldb_fclose(f);
-    if (sz) {
-      ldb_store_destroy(s);
-      return ldb_err(LDB_INVALID, "backup: %s already holds a database", path);
-    }
-  }
   rc = ldb_backup_to_store(db, s);
   ldb_store_destroy(s);
   return rc;

@@ -2030,7 +2030,7 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   bt_file *f = NULL;
   uint8_t *buf = NULL;
   int flags = (cfg->create && !cfg->read_only) ? LDB_STORE_CREATE : 0;
-  int rc = ldb_fopen(store, "data.ldb", flags, &file);
+  int rc = ldb_fopen(store, BT_FILE_NAME, flags, &file);
   if (rc) return rc;
   uint64_t size;
   if ((rc = ldb_fsize(file, &size))) goto fail;

@@ -20,6 +20,9 @@
 #ifndef LDB_BTREE_H
 #define LDB_BTREE_H
 
+/* The data file's name in its store. */
+#define BT_FILE_NAME "data.ldb"
+
 #include "util.h"
 
 typedef struct bt_file bt_file;

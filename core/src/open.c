@@ -37,6 +37,11 @@ static void eng_free(eng *e, int *rcp) {
   if (e->merge) bt_merge_abort(e->merge);
   e->merge = NULL;
   if (e->log && !e->opts.read_only) rc = wal_sync_all(e->log);
+  if (e->feed) {
+    int frc = feed_close(e->feed);
+    if (!rc) rc = frc;
+    e->feed = NULL;
+  }
   if (e->tree) bt_tree_release(e->tree);
   mt_unref(e->frozen);
   mt_unref(e->active);
@@ -50,6 +55,8 @@ static void eng_free(eng *e, int *rcp) {
   ldb_mutex_destroy(&e->bg_mu);
   ldb_cond_destroy(&e->sync_cv);
   ldb_cond_destroy(&e->bg_cv);
+  ldb_mutex_destroy(&e->hook_mu);
+  ldb_cond_destroy(&e->hook_cv);
   ldb_rwlock_destroy(&e->state_lk);
   ldb_mfree(e->a, e->id);
   ldb_mfree(e->a, e->path);
@@ -94,6 +101,8 @@ static int eng_open(ldb_store *s, int own, const char *path,
   ldb_mutex_init(&e->bg_mu);
   ldb_cond_init(&e->sync_cv);
   ldb_cond_init(&e->bg_cv);
+  ldb_mutex_init(&e->hook_mu);
+  ldb_cond_init(&e->hook_cv);
   state_lock_init(&e->state_lk);
   e->open_ns = ldb_now_ns();
   e->last_sync_ns = e->open_ns;
@@ -149,6 +158,16 @@ static int eng_open(ldb_store *s, int own, const char *path,
   atomic_store(&e->last_seq, last);
   atomic_store(&e->visible_seq, last);
   e->durable_seq = e->inserted_seq = last;
+  if (o->log_retention_bytes) {
+    /* Before the log can be trimmed: the feed takes what it lacks from it. */
+    rc = feed_open(s, e->a, o->log_retention_bytes, o->log_retention_ms,
+                   o->read_only, &e->feed);
+    if (!rc) rc = feed_reconcile(e->feed, e->log, last);
+    if (rc) {
+      ldb_err(rc, "opening the change feed of %s: %s", label, ldb_strerror(rc));
+      goto fail;
+    }
+  }
   if (!o->read_only) {
     if (last > ckpt) {
       /* Merge what was replayed into the tree now, so both logs can start
@@ -225,7 +244,7 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
     if (rc) return rc;
     own = 1;
   }
-  db = ldb_calloc(o.allocator, sizeof *db);
+  db = db_new(NULL, o.allocator, o.read_only);
   if (!db) {
     rc = ldb_err(LDB_NOMEM, "out of memory opening %s", path ? path : "");
     goto fail;
@@ -251,9 +270,8 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
     if (own) ldb_store_destroy(s);
     /* The allocator of a shared engine is the first opener's. */
     if (o.allocator != e->a) {
-      ldb_db *d2 = ldb_calloc(e->a, sizeof *d2);
-      ldb_mfree(o.allocator, db);
-      db = d2;
+      db_free(db);
+      db = db_new(e, e->a, o.read_only);
       if (!db) {
         REG_LOCK();
         e->handles--;
@@ -261,9 +279,7 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
         return ldb_err(LDB_NOMEM, "out of memory opening a handle");
       }
     }
-    db->magic = LDB_DB_MAGIC;
     db->e = e;
-    db->read_only = o.read_only;
     *out = db;
     return LDB_OK;
   }
@@ -277,13 +293,11 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
   e->reg_next = registry;
   registry = e;
   REG_UNLOCK();
-  db->magic = LDB_DB_MAGIC;
   db->e = e;
-  db->read_only = o.read_only;
   *out = db;
   return LDB_OK;
 fail:
-  ldb_mfree(o.allocator, db);
+  if (db) db_free(db);
   if (own) ldb_store_destroy(s);
   return rc;
 }
@@ -292,12 +306,17 @@ int ldb_close(ldb_db *db) {
   if (!db) return LDB_OK;
   int rc = check_db(db);
   if (rc) return rc;
-  if (atomic_load(&db->open_objs) > 0)
-    return ldb_err(LDB_BUSY,
-                   "close: %d transactions/iterators of this handle "
-                   "are still open",
-                   atomic_load(&db->open_objs));
   eng *e = db->e;
+  /* Never refuses: the children let go of the engine first (while it is
+   * alive), then the handle is closed; its memory stays while children
+   * remain, for their frees (db_child_remove frees it with the last). */
+  db_invalidate_children(db, NULL);
+  ldb_mutex_lock(&db->kids_mu);
+  db->magic = LDB_DB_CLOSED;
+  db->e = NULL;
+  int orphan = db->kids.next == &db->kids;
+  ldb_mutex_unlock(&db->kids_mu);
+  if (orphan) db_free(db);
   REG_LOCK();
   int last = --e->handles == 0;
   if (last) {
@@ -308,8 +327,6 @@ int ldb_close(ldb_db *db) {
       }
   }
   REG_UNLOCK();
-  db->magic = LDB_DB_DEAD;
-  ldb_mfree(e->a, db);
   if (last) {
     eng_free(e, &rc);
     if (rc) ldb_err(rc, "close: final log sync failed: %s", ldb_strerror(rc));

@@ -11,7 +11,7 @@
 
 #define WAL_READ_CHUNK (1u << 20)
 
-static const char *const wal_names[2] = {"wal-0.log", "wal-1.log"};
+const char *const wal_names[2] = {"wal-0.log", "wal-1.log"};
 
 struct wal {
   const ldb_allocator *a;

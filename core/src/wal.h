@@ -47,6 +47,9 @@ uint8_t *wal_op_encode(uint8_t *p, int type, const void *key, uint32_t klen,
  * does not fit or is malformed. */
 int wal_op_decode(const uint8_t **p, const uint8_t *end, wal_op *op);
 
+/* The two log files' names in their store. */
+extern const char *const wal_names[2];
+
 /* Opens both log files (created unless read_only). */
 int wal_open(ldb_store *s, const ldb_allocator *a, int read_only, wal **out);
 void wal_close(wal *w);

@@ -265,7 +265,10 @@ function wrap(db: Database, kind: StoreKind, key: string, store: PageStore | nul
   // holds in memory is no longer what a reopen will find. Reopening gives
   // the last persisted state. (The proxy reopens by itself: worker.ts.)
   if (store instanceof IdbStore && !host.acknowledgesDurably) {
-    store.onFailure = () => {
+    // Every handle on the store (a database opened twice in this Worker).
+    const previous = store.onFailure;
+    store.onFailure = (e) => {
+      previous?.(e);
       try {
         db.close();
       } catch {

@@ -264,6 +264,7 @@ static void run(int leave_in_log) {
 /* Truncated files: every length of the log tail, and a data file cut at
  * page boundaries. */
 static void test_truncated(void **state) {
+  (void)state;
   uint64_t seed = tu_seed("corrupt truncated");
   wl w;
   uint32_t ntx = 60, next;
@@ -307,8 +308,8 @@ static void test_truncated(void **state) {
   wl_free(&w);
 }
 
-static void test_corrupt_data(void **state) { run(0); }
-static void test_corrupt_log(void **state) { run(1); }
+static void test_corrupt_data(void **state) { (void)state; run(0); }
+static void test_corrupt_log(void **state) { (void)state; run(1); }
 
 int main(void) {
   const struct CMUnitTest tests[] = {

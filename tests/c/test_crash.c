@@ -194,9 +194,10 @@ static void run_mode(int sync_mode) {
   wl_free(&w);
 }
 
-static void test_crash_full(void **state) { run_mode(LDB_SYNC_FULL); }
-static void test_crash_normal(void **state) { run_mode(LDB_SYNC_NORMAL); }
+static void test_crash_full(void **state) { (void)state; run_mode(LDB_SYNC_FULL); }
+static void test_crash_normal(void **state) { (void)state; run_mode(LDB_SYNC_NORMAL); }
 static void test_crash_threaded(void **state) {
+  (void)state;
   g_threaded = 1;
   run_mode(LDB_SYNC_FULL);
   run_mode(LDB_SYNC_NORMAL);
@@ -205,6 +206,7 @@ static void test_crash_threaded(void **state) {
 
 /* A crash during recovery: cut power again at each sync of the reopen. */
 static void test_crash_during_recovery(void **state) {
+  (void)state;
   uint64_t seed = tu_seed("crash during recovery");
   wl w;
   uint32_t ntx = 120;

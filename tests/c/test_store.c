@@ -99,6 +99,7 @@ static void check_lock_contract(ldb_store *s) {
 /* ---- memory ------------------------------------------------------------ */
 
 static void test_memory_basic(void **state) {
+  (void)state;
   ldb_store *s = NULL, *t = NULL;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   assert_int_equal(ldb_store_memory(&t), LDB_OK);
@@ -113,6 +114,7 @@ static void test_memory_basic(void **state) {
 }
 
 static void test_memory_lock(void **state) {
+  (void)state;
   ldb_store *s = NULL;
   char holder[96] = "";
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
@@ -134,6 +136,7 @@ static void test_memory_lock(void **state) {
 
 /* A removed file stays usable through a handle that is still open. */
 static void test_memory_remove_open(void **state) {
+  (void)state;
   ldb_store *s = NULL;
   ldb_file *f = NULL, *g = NULL;
   uint8_t rd[4];
@@ -191,6 +194,7 @@ static void *mem_thread(void *p) {
 }
 
 static void test_memory_threads(void **state) {
+  (void)state;
   ldb_store *s = NULL;
   pthread_t th[4];
   mt_arg a[4];
@@ -221,6 +225,7 @@ static void test_memory_threads(void **state) {
 /* ---- posix ------------------------------------------------------------- */
 
 static void test_posix_basic(void **state) {
+  (void)state;
   char *dir = tu_tmpdir("store");
   char sub[4200], path[4300];
   ldb_store *s = NULL;
@@ -258,6 +263,7 @@ static void test_posix_basic(void **state) {
 }
 
 static void test_posix_lock_other_process(void **state) {
+  (void)state;
   char *dir = tu_tmpdir("storelock");
   ldb_store *s = NULL;
   char holder[64] = "", want[64], path[4200];
@@ -338,6 +344,7 @@ static void make_faulty(ldb_store **inner, ldb_store **fs) {
 }
 
 static void test_faulty_basic(void **state) {
+  (void)state;
   ldb_store *inner, *fs;
   make_faulty(&inner, &fs);
   check_basic_contract(fs);
@@ -349,6 +356,7 @@ static void test_faulty_basic(void **state) {
 /* Reads see unsynced writes; only sync moves them to the inner store;
  * a DROP crash loses exactly the unsynced ones. */
 static void test_faulty_overlay_drop(void **state) {
+  (void)state;
   ldb_store *inner, *fs;
   ldb_file *f, *g;
   uint8_t rd[16];
@@ -427,6 +435,7 @@ static void tear_once(uint64_t seed, uint8_t *out, size_t *out_size) {
 }
 
 static void test_faulty_tear(void **state) {
+  (void)state;
   uint8_t a[8192], b[8192];
   size_t an, bn;
   int saw_old = 0, saw_new = 0;
@@ -447,6 +456,7 @@ static void test_faulty_tear(void **state) {
 }
 
 static void test_faulty_fail_nth(void **state) {
+  (void)state;
   ldb_store *inner, *fs;
   ldb_file *f;
   uint8_t buf[2048], rd[2048];
@@ -506,6 +516,7 @@ static void test_faulty_fail_nth(void **state) {
 }
 
 static void test_faulty_crash_at_sync(void **state) {
+  (void)state;
   ldb_store *inner, *fs;
   ldb_file *f, *g;
   uint8_t rd[8];
@@ -545,6 +556,7 @@ static void test_faulty_crash_at_sync(void **state) {
 
 /* The faulty store on top of a posix store. */
 static void test_faulty_over_posix(void **state) {
+  (void)state;
   char *dir = tu_tmpdir("faultyposix");
   ldb_store *inner, *fs;
   assert_int_equal(ldb_store_posix(dir, 1, &inner), LDB_OK);
