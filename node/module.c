@@ -247,6 +247,7 @@ NAPI_MODULE_INIT() {
       FN("backup", js_backup),
       FN("stats", js_stats),
       FN("prometheus", js_prometheus),
+      FN("events", js_events),
       FN("contract", js_contract),
       FN("version", js_version),
 #undef FN

@@ -208,6 +208,9 @@ class NativeDb implements EngineDb {
   prometheus(labels?: string) {
     return this.a.prometheus(this.h, labels);
   }
+  events(after: number) {
+    return this.a.events(this.h, after);
+  }
   close() {
     this.a.close(this.h);
   }
