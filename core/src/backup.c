@@ -48,6 +48,10 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   wal *w = NULL;
   ldb_iter *it = NULL;
   int locked = 0;
+  /* Checked before the lock too: a target holding a database is INVALID
+   * whether or not that database is open (its lock would answer BUSY on
+   * some stores and not on others), and again under the lock below. */
+  if ((rc = target_empty(dst))) return rc;
   rc = dst->methods->lock(dst, 1, holder, sizeof holder);
   if (rc) {
     ldb_err(rc, "backup: target is locked by %s",
