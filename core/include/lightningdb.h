@@ -691,8 +691,11 @@ LDB_API void ldb_changes_close(ldb_changes *c);
  * visible; calls from several threads may arrive out of seq order, so a
  * host reads the feed up to the end rather than trusting seq. fn must be
  * quick and must not call into the library. Up to 64 hooks per engine;
- * LDB_BUSY beyond. The hook stays until removed with the same fn and ctx
- * (ldb_commit_hook_remove; LDB_NOTFOUND when absent) or the engine closes. */
+ * LDB_BUSY beyond. A hook belongs to the handle that added it: it stays
+ * until removed through that handle with the same fn and ctx
+ * (ldb_commit_hook_remove; LDB_NOTFOUND when absent) or until that handle
+ * is closed (ldb_close removes it, and no call is in progress once
+ * ldb_close or ldb_commit_hook_remove returns). */
 typedef void (*ldb_commit_hook)(void *ctx, uint64_t seq);
 LDB_API int ldb_commit_hook_add(ldb_db *db, ldb_commit_hook fn, void *ctx);
 LDB_API int ldb_commit_hook_remove(ldb_db *db, ldb_commit_hook fn, void *ctx);

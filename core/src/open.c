@@ -311,6 +311,7 @@ int ldb_close(ldb_db *db) {
    * alive), then the handle is closed; its memory stays while children
    * remain, for their frees (db_child_remove frees it with the last). */
   db_invalidate_children(db, NULL);
+  eng_hooks_drop(e, db);
   ldb_mutex_lock(&db->kids_mu);
   db->magic = LDB_DB_CLOSED;
   db->e = NULL;

@@ -75,6 +75,18 @@ export interface Addon {
   iterNext(it: Handle, max: number): number | Buffer | null;
   /** Idempotent. */
   iterClose(it: Handle): void;
+  /** A change cursor (node/feed.c): commits with seq > since; flags 1
+   * lowerExclusive, 2 upperExclusive. */
+  changesOpen(db: Handle, since: number, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
+    prefix: Uint8Array | undefined, flags: number): Handle;
+  /** Up to max commits in ldb_changes_read's encoding, or null when caught
+   * up. */
+  changesNext(cursor: Handle, max: number): Buffer | null;
+  changesClose(cursor: Handle): void;
+  /** fn() after commits of the engine become visible (any thread). */
+  onCommit(db: Handle, fn: () => void): Handle;
+  offCommit(listener: Handle): void;
+  refCommit(listener: Handle, keepAlive: boolean): void;
   flush(db: Handle): void;
   flushAsync(db: Handle): Promise<void>;
   checkpoint(db: Handle): void;

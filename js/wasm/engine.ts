@@ -22,8 +22,10 @@
  * names come from the core's tables (module.ts: contractOf).
  */
 import type {
-  Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
+  Engine, EngineChange, EngineChanges, EngineChangesOptions, EngineCommitListener, EngineDb, EngineIterator,
+  EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
+import { decodeChanges } from '../feed.js';
 import { type ByteView, ChunkDecoder } from '../chunk.js';
 import { ERROR_CODES, type ErrorCode, LightningDbError } from '../errors.js';
 import { type Contract, contractOf, cstr, type LdbModule } from './module.js';
@@ -228,6 +230,36 @@ export class WasmEngine implements Engine {
     }
   }
 
+  /** Commit listeners per database path: every handle on a path shares
+   * one C engine, so a commit through any of them signals all. */
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly signalled = new Set<string>();
+
+  listen(path: string, fn: () => void): EngineCommitListener {
+    let set = this.listeners.get(path);
+    if (!set) this.listeners.set(path, (set = new Set()));
+    const entry = () => fn();
+    set.add(entry);
+    return {
+      off: () => {
+        set!.delete(entry);
+      },
+      // No thread signals here: a wait is kept alive by whatever writes.
+      ref: () => {},
+    };
+  }
+
+  /** After a commit on path: the listeners run in a microtask (never
+   * inside the committing call), once for commits made meanwhile. */
+  committed(path: string): void {
+    if (this.signalled.has(path) || !this.listeners.get(path)?.size) return;
+    this.signalled.add(path);
+    queueMicrotask(() => {
+      this.signalled.delete(path);
+      for (const fn of [...(this.listeners.get(path) ?? [])]) fn();
+    });
+  }
+
   /** Backup target stores are made on demand and destroyed after use. */
   backupTo(db: number, path: string): void {
     // The core decides whether the target may be written (an engine file
@@ -344,6 +376,39 @@ function iterCreate(h: Heap, db: number, txn: number, o: EngineIterOptions): Was
   return new WasmIter(h, h.u32(h.outs));
 }
 
+class WasmChanges implements EngineChanges {
+  constructor(private readonly h: Heap, private ptr: number) {}
+
+  next(max: number): EngineChange[] {
+    if (!this.ptr) throw closedError('change feed');
+    const h = this.h;
+    const m = h.m;
+    if (h.cap(2) < ITER_BUF) h.scratch(2, ITER_BUF);
+    for (;;) {
+      const cap = h.cap(2);
+      const buf = h.scratch(2, cap);
+      const rc = m._ldb_changes_read(this.ptr, buf, cap, max, h.outs, h.outs + 4);
+      if (rc === h.NOTFOUND) return [];
+      if (rc !== 0) throw h.error(rc);
+      const count = h.u32(h.outs);
+      const used = h.u32(h.outs + 4);
+      if (count === 0) {
+        h.scratch(2, used);
+        continue;
+      }
+      // Re-read HEAPU8 after the call: it may have grown the memory.
+      const chunk = m.HEAPU8.subarray(buf, buf + used);
+      return decodeChanges(chunk, 0, used, h.view);
+    }
+  }
+
+  close(): void {
+    if (!this.ptr) return;
+    this.h.m._ldb_changes_close(this.ptr);
+    this.ptr = 0;
+  }
+}
+
 /** Reads a value through get_buf into scratch 1, growing it when needed. */
 function readValue(h: Heap, call: (buf: number, cap: number) => number): Uint8Array | undefined {
   for (;;) {
@@ -450,6 +515,7 @@ class WasmDb implements EngineDb {
 
   /** After a write: idle maintenance is due soon (ldb_maintain says when). */
   wrote(): void {
+    this.engine.committed(this.path);
     if (!this.timer && this.ptr) this.schedule(0);
   }
 
@@ -549,6 +615,20 @@ class WasmDb implements EngineDb {
   }
   backup(path: string): void {
     this.engine.backupTo(this.live(), path);
+  }
+  changes(since: number, o: EngineChangesOptions): EngineChanges {
+    const db = this.live();
+    const h = this.h;
+    const lo = o.lower ? h.put(0, o.lower) : 0;
+    const up = o.upper ? h.put(1, o.upper) : 0;
+    const pre = o.prefix ? h.put(2, o.prefix) : 0;
+    h.check(h.m._ldbw_changes_open(db, since, lo, o.lower?.length ?? 0, o.lowerExclusive ? 1 : 0,
+      up, o.upper?.length ?? 0, o.upperExclusive ? 1 : 0, pre, o.prefix?.length ?? 0, h.outs));
+    return new WasmChanges(h, h.u32(h.outs));
+  }
+  onCommit(fn: () => void): EngineCommitListener {
+    this.live();
+    return this.engine.listen(this.path, fn);
   }
   /** Every row of the core's statistics table, by its JS name: a number per
    * counter, gauge or sum, an array of bucket counts per histogram. */

@@ -59,6 +59,10 @@ export interface LdbModule {
   _ldbw_stats(db: number, out: number, cap: number): number;
   _ldbw_stats_prometheus(db: number, labels: number, buf: number, cap: number, lenOut: number): number;
   _ldbw_heap_bytes(): number;
+  _ldbw_changes_open(db: number, since: number, lo: number, lol: number, loEx: number, up: number, upl: number,
+    upEx: number, pre: number, prel: number, out: number): number;
+  _ldb_changes_read(c: number, buf: number, cap: number, max: number, countOut: number, usedOut: number): number;
+  _ldb_changes_close(c: number): void;
 }
 
 /** What the engine reads of the core's contract tables, once per module. */
