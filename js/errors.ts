@@ -10,6 +10,7 @@
 export const ERROR_CODES = [
   'NOT_FOUND', 'CONFLICT', 'BUSY', 'CORRUPT', 'IO', 'FULL', 'NO_MEMORY',
   'INVALID_ARGUMENT', 'CLOSED', 'READ_ONLY', 'INTERNAL', 'TIMEOUT', 'ABORTED', 'SETUP',
+  'OWNER_LOST',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -83,10 +83,15 @@ extern "C" {
 #define LDB_SETUP 14    /* the host could not load a part of LightningDB
                            (the addon, the .wasm, the Worker script); the
                            message names the file and the option to fix it */
+#define LDB_OWNER_LOST 15 /* the host that ran the call went away (the
+                           browser tab or Worker owning a shared database
+                           closed or crashed) while a scan or transaction
+                           lived in it, or before a write was known to be
+                           committed; nothing of it was committed: retry */
 
 /* One past the largest code; every code in [0, LDB_CODE_COUNT) has a row in
  * ldb_error_table(). */
-#define LDB_CODE_COUNT 15
+#define LDB_CODE_COUNT 16
 
 /* The fixed English message for a code ("key not found", ...). Never NULL;
  * static storage. */
@@ -95,7 +100,7 @@ LDB_API const char *ldb_strerror(int code);
 /* The stable symbolic name of a code, as the JavaScript API uses it:
  * "OK", "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY",
  * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT",
- * "ABORTED", "SETUP"; "UNKNOWN" otherwise. Static storage. */
+ * "ABORTED", "SETUP", "OWNER_LOST"; "UNKNOWN" otherwise. Static storage. */
 LDB_API const char *ldb_code_name(int code);
 
 /* Detail of the most recent failed call made by the calling thread (on any
