@@ -230,6 +230,8 @@ class Channel {
     this.base = opened.base!;
     this.handoffTimeout = handoffTimeout;
     this.respawn = respawn;
+    this.inbox?.close();
+    this.ctrl?.close();
     this.inbox = new BroadcastChannel(`${this.base}:c:${clientId}`);
     this.inbox.onmessage = (ev: MessageEvent<Reply>) => this.settle(ev.data);
     this.ctrl = new BroadcastChannel(`${this.base}:ctrl`);

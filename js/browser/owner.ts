@@ -153,7 +153,7 @@ class GuardedTxn implements EngineTxn {
 }
 
 class GuardedDb implements EngineDb {
-  constructor(readonly raw: EngineDb) {}
+  constructor(readonly raw: EngineDb, private readonly onClose: () => void) {}
   get(key: Uint8Array): Uint8Array | undefined {
     return isReserved(key) ? undefined : this.raw.get(key);
   }
@@ -212,6 +212,7 @@ class GuardedDb implements EngineDb {
     return this.raw.stats();
   }
   close(): void {
+    this.onClose();
     this.raw.close();
   }
 }
@@ -219,22 +220,27 @@ class GuardedDb implements EngineDb {
 /** An Engine whose databases hide the reserved range and write tags. The
  * raw handle (for the owner's own bookkeeping) is `rawOf(path)`. */
 export class SharedEngine implements Engine {
-  private readonly raws = new Map<string, EngineDb>();
+  /** Open handles per path (several databases of different encodings
+   * share one engine). */
+  private readonly raws = new Map<string, Set<EngineDb>>();
   constructor(private readonly inner: Engine) {}
   get kind(): 'native' | 'wasm' {
     return this.inner.kind;
   }
   open(path: string, options: EngineOpenOptions): EngineDb {
     const raw = this.inner.open(path, options);
-    this.raws.set(path, raw);
-    return new GuardedDb(raw);
+    let set = this.raws.get(path);
+    if (!set) this.raws.set(path, (set = new Set()));
+    set.add(raw);
+    return new GuardedDb(raw, () => set.delete(raw));
   }
   version(): string {
     return this.inner.version();
   }
-  /** The unguarded handle of the database last opened at `path`. */
+  /** An open unguarded handle of the database at `path`. */
   rawOf(path: string): EngineDb | undefined {
-    return this.raws.get(path);
+    for (const raw of this.raws.get(path) ?? []) return raw;
+    return undefined;
   }
 }
 
