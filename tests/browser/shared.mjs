@@ -342,7 +342,10 @@ export function sharedChecks({ context, newPage, assert, base }) {
           await start(owner);
         } else if (action === 'crash') {
           const s = await context.newCDPSession(owner);
-          await s.send('Page.crash').catch(() => {});
+          const crashed = new Promise((r) => owner.once('crash', r));
+          // (Page.crash never answers: the page is gone.)
+          s.send('Page.crash').catch(() => {});
+          await within(crashed, 10000, 'crashing the owner page');
           pages.splice(pages.indexOf(owner), 1);
           await owner.close().catch(() => {});
           const p = await tab();
