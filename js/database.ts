@@ -10,43 +10,42 @@
  * process).
  */
 import type {
-  Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineTxn,
+  Engine, EngineChange, EngineChangesOptions, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions,
+  EngineTxn,
 } from './engine.js';
 import { closedError, invalid, LightningDbError, mapErrors, toLightningDbError } from './errors.js';
 import { encodings, isEncodingName, toBytes, type Encoding, type EncodingName } from './encodings.js';
-import {
-  computeMetrics, healthReport, prometheusText, type HealthReport, type IntervalMark, type Metrics,
-} from './metrics.js';
+import { computeMetrics, healthReport, type HealthReport, type IntervalMark, type Metrics } from './metrics.js';
+import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
+import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, type FeedOwner, type RangeOptions } from './feed.js';
 
-export type Compression = 'none' | 'lz4' | 'zstd';
-export type SyncMode = 'full' | 'normal' | 'off';
+export type { Compression, SyncMode } from './contract.js';
+export type { Change, ChangeFeed, ChangeOp, ChangesOptions, RangeOptions } from './feed.js';
 
-/** Options of open() / Database.create(); defaults in the README. */
-export interface OpenOptions {
-  /** bytes, power of two in 512..65536; default 4096; used when creating */
-  pageSize?: number;
-  /** page cache byte budget; default 64 MiB */
-  cacheSize?: number;
-  /** value compression; default 'none' */
-  compression?: Compression;
-  /** codec level, 0 = codec default */
-  compressionLevel?: number;
-  /** default 'normal' */
-  syncMode?: SyncMode;
-  /** 'normal' mode: longest a commit stays unsynced; default 100 */
-  syncIntervalMs?: number;
-  /** default true */
-  createIfMissing?: boolean;
-  /** default false */
-  errorIfExists?: boolean;
-  /** default false */
-  readOnly?: boolean;
-  /** committed bytes that trigger a checkpoint; default 64 MiB */
-  memtableSize?: number;
-  /** default 10000; 0 = unlimited */
-  maxActiveTransactions?: number;
-  /** default true where threads exist */
-  backgroundCheckpoint?: boolean;
+/** One event of db.events(). */
+export interface DatabaseEvent {
+  /** 1, 2, ... per engine; a gap means older events were overwritten */
+  seq: number;
+  /** 'checkpoint' | 'slow_commit' | 'sync_stall' | 'error' | 'disk_full' |
+   * 'recovered' | 'conflict' | 'busy' */
+  type: string;
+  /** the error code involved ('OK' when none): error, disk_full,
+   * recovered (the one cleared), conflict, busy */
+  code: string;
+  /** ms since the epoch: when it happened, and its latest occurrence */
+  time: number;
+  lastTime: number;
+  /** occurrences folded into it (bursts); 1 otherwise */
+  count: number;
+  /** checkpoint: its checkpoint seq; slow_commit / sync_stall: the slowest
+   * in ns; busy: maxActiveTransactions; else 0 */
+  value: number;
+}
+
+/** Options of open() / Database.create(): the core's options (each
+ * documented, with its default and range, in contract.ts, generated from
+ * core/src/options.def; also in the README) and the encodings. */
+export interface OpenOptions extends CoreOptions {
   /** default 'binary' */
   keyEncoding?: EncodingName;
   /** default 'binary' */
@@ -85,10 +84,6 @@ export interface ScanIterator<T> extends IterableIterator<T> {
   close(): void;
 }
 
-const COMPRESSION: Record<Compression, number> = { none: 0, lz4: 1, zstd: 2 };
-const SYNC: Record<SyncMode, number> = { full: 0, normal: 1, off: 2 };
-const DEFAULT_MEMTABLE = 64 * 1024 * 1024;
-const DEFAULT_MAX_TXNS = 10000;
 const FIRST_CHUNK = 16;
 const MAX_CHUNK = 1024;
 
@@ -139,28 +134,36 @@ interface Resolved {
   maxActiveTransactions: number;
 }
 
+/** Checks one core option's JS value against its row of the option table:
+ * the type (TypeError) and, for numbers and enums, the range or name
+ * (INVALID_ARGUMENT). The core checks again and alone knows the rest (a
+ * page size must be a power of two). */
+function checkOption(row: OptionInfo, v: unknown): number | boolean | string {
+  const name = row.jsName;
+  if (row.type === 'bool') return checkBool(v, name);
+  if (row.type === 'enum') return checkEnum(v, name, row.values);
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  if (!Number.isInteger(v) || v < row.min || v > row.max) {
+    throw invalid(`${name} must be an integer in ${row.min}..${row.max}${row.unit ? ` (${row.unit})` : ''}, got ${v}`);
+  }
+  return v;
+}
+
+/** The default of an option, from the core's table. */
+function optionDefault(jsName: string): number {
+  const row = OPTIONS.find((o) => o.jsName === jsName);
+  if (row === undefined) throw new LightningDbError('INTERNAL', `no option ${jsName} in the contract`);
+  return row.default;
+}
+
 function resolveOptions(options: unknown): Resolved {
   if (options === undefined || options === null) options = {};
   if (!isObject(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
-  const o = options as OpenOptions & Record<string, unknown>;
-  const e: EngineOpenOptions = {};
-  if (o.pageSize !== undefined) e.pageSize = checkUint(o.pageSize, 'pageSize', 0xffffffff);
-  if (o.cacheSize !== undefined) e.cacheSize = checkUint(o.cacheSize, 'cacheSize');
-  if (o.compression !== undefined) {
-    e.compression = COMPRESSION[checkEnum(o.compression, 'compression', ['none', 'lz4', 'zstd'] as const)];
-  }
-  if (o.compressionLevel !== undefined) e.compressionLevel = checkUint(o.compressionLevel, 'compressionLevel', 1000);
-  if (o.syncMode !== undefined) e.syncMode = SYNC[checkEnum(o.syncMode, 'syncMode', ['full', 'normal', 'off'] as const)];
-  if (o.syncIntervalMs !== undefined) e.syncIntervalMs = checkUint(o.syncIntervalMs, 'syncIntervalMs', 0xffffffff);
-  if (o.createIfMissing !== undefined) e.createIfMissing = checkBool(o.createIfMissing, 'createIfMissing');
-  if (o.errorIfExists !== undefined) e.errorIfExists = checkBool(o.errorIfExists, 'errorIfExists');
-  if (o.readOnly !== undefined) e.readOnly = checkBool(o.readOnly, 'readOnly');
-  if (o.memtableSize !== undefined) e.memtableSize = checkUint(o.memtableSize, 'memtableSize');
-  if (o.maxActiveTransactions !== undefined) {
-    e.maxActiveTransactions = checkUint(o.maxActiveTransactions, 'maxActiveTransactions', 0xffffffff);
-  }
-  if (o.backgroundCheckpoint !== undefined) {
-    e.backgroundCheckpoint = checkBool(o.backgroundCheckpoint, 'backgroundCheckpoint');
+  const o = options as Record<string, unknown>;
+  const e: Record<string, number | boolean | string> = {};
+  for (const row of OPTIONS) {
+    const v = o[row.jsName];
+    if (v !== undefined) e[row.jsName] = checkOption(row, v);
   }
   const enc = (v: unknown, name: string): EncodingName => {
     if (v === undefined) return 'binary';
@@ -168,39 +171,23 @@ function resolveOptions(options: unknown): Resolved {
     if (!isEncodingName(v)) throw invalid(`${name} is not an encoding`);
     return v;
   };
+  const engine = e as EngineOpenOptions;
   return {
-    engine: e,
+    engine,
     keyEncoding: enc(o.keyEncoding, 'keyEncoding'),
     valueEncoding: enc(o.valueEncoding, 'valueEncoding'),
-    memtableSize: e.memtableSize ?? DEFAULT_MEMTABLE,
-    maxActiveTransactions: e.maxActiveTransactions ?? DEFAULT_MAX_TXNS,
+    memtableSize: engine.memtableSize ?? optionDefault('memtableSize'),
+    maxActiveTransactions: engine.maxActiveTransactions ?? optionDefault('maxActiveTransactions'),
   };
 }
 
-/** Weakly tracked closable children (transactions, scans): close() of the
- * owner ends the ones still reachable; unreachable ones are ended by the
- * engine's finalizers. */
-class Children {
-  #items = new Map<number, WeakRef<{ close(): void }>>();
-  #next = 0;
-  #registry = new FinalizationRegistry<number>((id) => this.#items.delete(id));
-
-  add(obj: { close(): void }): number {
-    const id = ++this.#next;
-    this.#items.set(id, new WeakRef(obj));
-    this.#registry.register(obj, id, obj);
-    return id;
-  }
-
-  remove(id: number, obj: object): void {
-    if (this.#items.delete(id)) this.#registry.unregister(obj);
-  }
-
-  closeAll(): void {
-    const refs = [...this.#items.values()];
-    for (const r of refs) r.deref()?.close();
-    this.#items.clear();
-  }
+/** Whether a database or a transaction is still open, shared with its
+ * scans (and a database's with its transactions). Closing flips `open`; the
+ * engine invalidates the C handles itself (ldb_close never refuses), so
+ * nothing keeps lists of children: a scan or transaction checks its
+ * owners' Life on use and then frees its own engine handle. */
+interface Life {
+  open: boolean;
 }
 
 /** What scans and transactions need from their database. */
@@ -237,6 +224,19 @@ function scanBounds(c: Codec, opts: unknown): { iter: EngineIterOptions; limit: 
   return { iter, limit };
 }
 
+/** The engine bounds of a change feed or subscription (scan bounds
+ * without reverse and limit). */
+function rangeBounds(c: Codec, opts: unknown, what: string): EngineChangesOptions {
+  if (opts === undefined || opts === null) return {};
+  if (!isObject(opts)) throw new TypeError(`${what} options must be an object, got ${describe(opts)}`);
+  for (const k of ['reverse', 'limit'] as const)
+    if ((opts as Record<string, unknown>)[k] !== undefined) throw new TypeError(`${what}: ${k} is not an option of a change feed`);
+  const { since: _since, ...range } = opts as ChangesOptions;
+  const { iter } = scanBounds(c, range);
+  const { reverse: _r, ...bounds } = iter;
+  return bounds;
+}
+
 class Scan<T> implements ScanIterator<T> {
   #it: EngineIterator | null;
   #codec: Codec;
@@ -246,17 +246,30 @@ class Scan<T> implements ScanIterator<T> {
   #chunk: Array<[Uint8Array, Uint8Array]> = [];
   #pos = 0;
   #chunkSize = FIRST_CHUNK;
-  #onClose: (() => void) | null;
+  /** the database's Life, and the transaction's for a transaction's scan:
+   * closing either ends the scan */
+  readonly #db: Life;
+  readonly #txn: Life | null;
 
   constructor(
     it: EngineIterator, codec: Codec, limit: number,
-    map: ((k: Uint8Array, v: Uint8Array) => T) | null, onClose: () => void,
+    map: ((k: Uint8Array, v: Uint8Array) => T) | null, db: Life, txn: Life | null,
   ) {
     this.#it = it;
     this.#codec = codec;
     this.#remaining = limit;
     this.#map = map;
-    this.#onClose = onClose;
+    this.#db = db;
+    this.#txn = txn;
+  }
+
+  /** False once the scan, its database or its transaction closed (the
+   * scan's engine iterator is then freed). */
+  #alive(): boolean {
+    if (this.#it === null) return false;
+    if (this.#db.open && (this.#txn === null || this.#txn.open)) return true;
+    this.close();
+    return false;
   }
 
   [Symbol.iterator](): this {
@@ -264,9 +277,9 @@ class Scan<T> implements ScanIterator<T> {
   }
 
   next(): IteratorResult<T, undefined> {
-    if (this.#it === null || this.#remaining <= 0) return this.return();
+    if (!this.#alive() || this.#remaining <= 0) return this.return();
     if (this.#pos >= this.#chunk.length) {
-      const it = this.#it;
+      const it = this.#it!; // #alive(): not null
       const n = Math.min(this.#remaining, this.#chunkSize);
       this.#chunk = mapErrors(() => it.next(n));
       this.#pos = 0;
@@ -281,7 +294,7 @@ class Scan<T> implements ScanIterator<T> {
 
   seek(key: unknown): void {
     const it = this.#it;
-    if (it === null) throw closedError('scan');
+    if (it === null || !this.#alive()) throw closedError('scan');
     const k = encodeKey(this.#codec, key);
     mapErrors(() => it.seek(k));
     this.#chunk = [];
@@ -299,23 +312,17 @@ class Scan<T> implements ScanIterator<T> {
     if (it === null) return;
     this.#it = null;
     this.#chunk = [];
-    const onClose = this.#onClose;
-    this.#onClose = null;
-    onClose?.();
     mapErrors(() => it.close());
   }
 }
 
 function makeScan<T>(
-  codec: Codec, children: Children, opts: unknown, map: ((k: Uint8Array, v: Uint8Array) => T) | null,
+  codec: Codec, db: Life, txn: Life | null, opts: unknown, map: ((k: Uint8Array, v: Uint8Array) => T) | null,
   create: (o: EngineIterOptions) => EngineIterator,
 ): ScanIterator<T> {
   const { iter, limit } = scanBounds(codec, opts);
   const it = mapErrors(() => create(iter));
-  let id = 0;
-  const scan: Scan<T> = new Scan(it, codec, limit, map, () => children.remove(id, scan));
-  id = children.add(scan);
-  return scan;
+  return new Scan(it, codec, limit, map, db, txn);
 }
 
 function entryMapper(c: Codec): ((k: Uint8Array, v: Uint8Array) => [any, any]) | null {
@@ -358,25 +365,34 @@ export class Transaction {
   readonly readOnly: boolean;
   #txn: EngineTxn | null;
   #codec: Codec;
-  #scans: Children | null = null; // created by the first scan()
-  #onEnd: (() => void) | null;
+  /** its database's */
+  readonly #db: Life;
+  /** its own, shared with its scans */
+  readonly #life: Life = { open: true };
 
   /** @internal use Database.beginTransaction() */
-  constructor(txn: EngineTxn, codec: Codec, onEnd: () => void) {
+  constructor(txn: EngineTxn, codec: Codec, db: Life) {
     this.#txn = txn;
     this.readOnly = txn.readOnly;
     this.#codec = codec;
-    this.#onEnd = onEnd;
+    this.#db = db;
   }
 
-  /** True after commit/abort (or when its database closed). */
+  /** True after commit/abort, or when its database closed. */
   get closed(): boolean {
-    return this.#txn === null;
+    return this.#txn === null || !this.#db.open;
   }
 
   #open(): EngineTxn {
-    if (this.#txn === null) throw closedError('transaction');
-    return this.#txn;
+    const txn = this.#txn;
+    if (txn === null) throw closedError('transaction');
+    if (!this.#db.open) {
+      // closing the database invalidated it: free the engine handle now
+      this.#end();
+      mapErrors(() => txn.abort());
+      throw closedError('transaction');
+    }
+    return txn;
   }
 
   /** The value in this transaction's snapshot plus its own writes. */
@@ -421,17 +437,16 @@ export class Transaction {
   /** As Database.scan, over this transaction's snapshot and writes. */
   scan(opts?: ScanOptions): ScanIterator<[any, any]> {
     const txn = this.#open();
-    this.#scans ??= new Children();
-    return makeScan(this.#codec, this.#scans, opts, entryMapper(this.#codec), (o) => txn.iterate(o));
+    return makeScan(this.#codec, this.#db, this.#life, opts, entryMapper(this.#codec), (o) => txn.iterate(o));
   }
 
+  /** Marks the transaction (and its scans) ended; the caller ends the
+   * engine transaction, whose iterators the engine invalidates. */
   #end(): EngineTxn {
-    const txn = this.#open();
-    this.#scans?.closeAll();
+    const txn = this.#txn;
+    if (txn === null) throw closedError('transaction');
     this.#txn = null;
-    const onEnd = this.#onEnd;
-    this.#onEnd = null;
-    onEnd?.();
+    this.#life.open = false;
     return txn;
   }
 
@@ -439,6 +454,7 @@ export class Transaction {
    * wrote since its snapshot; nothing is applied then). Ends the
    * transaction whatever the outcome. */
   commit(): void {
+    this.#open();
     const txn = this.#end();
     commitCalled.add(this);
     mapErrors(() => txn.commit());
@@ -446,6 +462,7 @@ export class Transaction {
 
   /** As commit, waiting for durability off the JavaScript thread. */
   async commitAsync(): Promise<void> {
+    this.#open();
     const txn = this.#end();
     commitCalled.add(this);
     try {
@@ -462,7 +479,7 @@ export class Transaction {
     mapErrors(() => txn.abort());
   }
 
-  /** Same as abort (lets a database close its open transactions). */
+  /** Same as abort. */
   close(): void {
     this.abort();
   }
@@ -479,11 +496,8 @@ export class Database {
   /** keyEncoding/valueEncoding 'binary': bytes pass through unchanged */
   #binaryKeys: boolean;
   #binaryValues: boolean;
-  #children = new Children();
-  /** Transactions of running transaction()/transactionAsync() calls: always
-   * ended before the call returns, so a plain set (cheaper than weak
-   * tracking) lets close() abort them. */
-  #scoped = new Set<Transaction>();
+  /** shared with its scans and transactions (see Life) */
+  readonly #life: Life = { open: true };
   #mark: IntervalMark = { ops: 0, uptimeNs: 0 };
   #limits: { memtableSize: number; maxActiveTransactions: number };
 
@@ -668,7 +682,7 @@ export class Database {
   /** A lazy iterator of [key, value] over one snapshot taken now. */
   scan(opts?: ScanOptions): ScanIterator<[any, any]> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#children, opts, entryMapper(this.#codec), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, entryMapper(this.#codec), (o) => db.iterate(o));
   }
 
   /** Entries whose key starts with prefix. */
@@ -686,12 +700,12 @@ export class Database {
 
   keys(opts?: ScanOptions): ScanIterator<any> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#children, opts, (k) => this.#codec.key.decode(k), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (k) => this.#codec.key.decode(k), (o) => db.iterate(o));
   }
 
   values(opts?: ScanOptions): ScanIterator<any> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#children, opts, (_k, v) => this.#codec.value.decode(v), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (_k, v) => this.#codec.value.decode(v), (o) => db.iterate(o));
   }
 
   // ---- transactions ---------------------------------------------------
@@ -701,15 +715,13 @@ export class Database {
     if (opts !== undefined && !isObject(opts)) throw new TypeError('transaction options must be an object');
     const ro = opts?.readOnly === undefined ? false : checkBool(opts.readOnly, 'readOnly');
     const txn = mapErrors(() => db.begin(ro));
-    let id = 0;
-    const tx: Transaction = new Transaction(txn, this.#codec, () => this.#children.remove(id, tx));
-    id = this.#children.add(tx);
-    return tx;
+    return new Transaction(txn, this.#codec, this.#life);
   }
 
   /** fn ended its transaction itself (commit or abort: its result stands),
    * or the database was closed meanwhile (nothing committed: CLOSED). */
   #endedInside<T>(tx: Transaction, result: T): T {
+    tx.abort(); // frees the engine transaction if closing the database ended it
     if (this.#db === null && !commitCalled.has(tx)) throw closedError('database');
     return result;
   }
@@ -717,9 +729,7 @@ export class Database {
   #beginScoped(): Transaction {
     const db = this.#open();
     const txn = mapErrors(() => db.begin(false));
-    const tx: Transaction = new Transaction(txn, this.#codec, () => this.#scoped.delete(tx));
-    this.#scoped.add(tx);
-    return tx;
+    return new Transaction(txn, this.#codec, this.#life);
   }
 
   /** Runs fn(tx) in a read-write transaction: commits when fn returns,
@@ -825,12 +835,40 @@ export class Database {
     return metrics;
   }
 
-  /** Prometheus text exposition of the statistics (lightningdb_* names). */
-  metricsText(): string {
+  /** The core's Prometheus text exposition (format 0.0.4) of the
+   * statistics: every lightningdb_* family of core/src/stats.def. `labels`
+   * (e.g. 'db="main"': name="value" pairs, comma-separated) are added to
+   * every sample; INVALID_ARGUMENT when malformed. */
+  metricsText(labels?: string): string {
     const db = this.#open();
-    const s = mapErrors(() => db.stats());
-    const { metrics } = computeMetrics(s, this.engine.kind, this.#mark);
-    return prometheusText(s, metrics);
+    if (labels !== undefined && typeof labels !== 'string') {
+      throw new TypeError(`labels must be a string, got ${describe(labels)}`);
+    }
+    return mapErrors(() => db.prometheus(labels));
+  }
+
+  /** The engine's event ring, oldest first: the kept events (the newest
+   * 256) with seq > after (default 0: all). Burst events (CONFLICT, BUSY,
+   * slow commits, sync stalls) keep growing while they last: pass the
+   * newest seq - 1 to see it again. An engine without a ring (the
+   * WebAssembly one) returns []. */
+  events(after = 0): DatabaseEvent[] {
+    const db = this.#open();
+    if (typeof after !== 'number' || !Number.isInteger(after) || after < 0) {
+      throw new TypeError(`after must be a non-negative integer, got ${describe(after)}`);
+    }
+    if (typeof db.events !== 'function') return [];
+    const read = db.events.bind(db);
+    const list = mapErrors(() => read(after));
+    if (list.length === 0) return [];
+    // Event times are on the engine's uptime clock: anchor them to now.
+    const nowMs = Date.now();
+    const upNs = mapErrors(() => db.stats()).uptimeNs;
+    const wall = (ns: number) => Math.round(nowMs - (upNs - ns) / 1e6);
+    return list.map((e) => ({
+      seq: e.seq, type: e.type, code: e.code, time: wall(e.timeNs), lastTime: wall(e.lastNs),
+      count: e.count, value: e.value,
+    }));
   }
 
   /** Never throws: a closed or failing database is reported as unhealthy. */
@@ -851,14 +889,77 @@ export class Database {
     }
   }
 
-  /** Ends open scans and transactions (aborting them), then closes.
-   * Idempotent; every other method then throws CLOSED. */
+  // ---- change feed ------------------------------------------------------
+
+  readonly #feeds = new Set<Feed>();
+  readonly #feedOwner: FeedOwner = ((life: Life) => ({
+    get open(): boolean {
+      return life.open;
+    },
+    decode: (c: EngineChange): Change => this.#decodeChange(c),
+    error: (e: unknown) => toLightningDbError(e) as Error,
+    drop: (f: Feed) => {
+      this.#feeds.delete(f);
+    },
+  }))(this.#life);
+
+  #decodeChange(c: EngineChange): Change {
+    const k = this.#codec.key;
+    const v = this.#codec.value;
+    const bk = this.#binaryKeys;
+    const bv = this.#binaryValues;
+    return {
+      seq: c.seq,
+      time: c.timeMs,
+      ops: c.ops.map((op) => op.type === 'put'
+        ? { type: 'put' as const, key: bk ? op.key : k.decode(op.key), value: bv ? op.value : v.decode(op.value) }
+        : { type: 'del' as const, key: bk ? op.key : k.decode(op.key) }),
+    };
+  }
+
+  #openFeed(opts: unknown, what: string, since?: unknown): Feed {
+    const db = this.#open();
+    const bounds = rangeBounds(this.#codec, opts, what);
+    const from = since === undefined ? mapErrors(() => db.stats().lastSeq) : checkUint(since, 'since');
+    const cursor = mapErrors(() => db.changes(from, bounds));
+    const feed = new Feed(db, this.#feedOwner, from, cursor);
+    this.#feeds.add(feed);
+    return feed;
+  }
+
+  /** The committed transactions after `since` (default: from now on), in
+   * commit order, as an async iterator that waits for new commits once
+   * caught up and ends when you break out of it, call close(), or the
+   * database closes. Each change is { seq, time, ops: [{ type, key,
+   * value }] } with only the ops in range (commits without any are
+   * skipped). Throws COMPACTED when since is older than the retained log
+   * (logRetentionBytes / logRetentionMs), INVALID_ARGUMENT when it is after
+   * the last commit or the feed is off (logRetentionBytes: 0). */
+  changes(opts?: ChangesOptions): ChangeFeed {
+    return this.#openFeed(opts, 'changes', opts?.since);
+  }
+
+  /** Calls fn(change) after each later commit with ops in range becomes
+   * visible, in commit order (also commits of other handles and, in Node,
+   * other threads on the same database); never inside the committing
+   * call. Returns the function that unsubscribes (idempotent; closing the
+   * database also ends it). An exception thrown by fn is reported as
+   * uncaught, and later commits are still delivered. */
+  subscribe(range: RangeOptions | undefined, fn: (change: Change) => void): () => void {
+    if (typeof fn !== 'function') throw new TypeError(`subscriber must be a function, got ${describe(fn)}`);
+    const sub = new Subscription(this.#openFeed(range, 'subscribe'), this.#feedOwner, fn);
+    return () => sub.unsubscribe();
+  }
+
+  /** Closes the database; its open scans end (next() is done) and its open
+   * transactions are aborted (later calls throw CLOSED; nothing of them is
+   * committed). Idempotent; every other method then throws CLOSED. */
   close(): void {
     const db = this.#db;
     if (db === null) return;
     this.#db = null;
-    for (const tx of [...this.#scoped]) tx.abort();
-    this.#children.closeAll();
+    this.#life.open = false;
+    for (const f of [...this.#feeds]) f.close();
     mapErrors(() => db.close());
   }
 }

@@ -9,31 +9,23 @@
  * helpers, retries and metrics arithmetic live in database.ts, not here.
  *
  * Errors: every method throws an Error whose `code` property is the stable
- * name from the C core's ldb_code_name() ("NOT_FOUND", "CONFLICT", "BUSY",
- * "CORRUPT", "IO", "FULL", "NO_MEMORY", "INVALID_ARGUMENT", "CLOSED",
- * "READ_ONLY", "INTERNAL") and whose message is ldb_errmsg() (or
+ * name from the C core's error table (ERRORS in contract.ts: "NOT_FOUND",
+ * "CONFLICT", "BUSY", ...) and whose message is ldb_errmsg() (or
  * ldb_strerror() when that is empty). A missing key is not an error: get()
  * returns undefined.
+ *
+ * Options and statistics are the core's tables (contract.ts, generated from
+ * core/src/*.def): an engine walks ldb_option_table / ldb_stat_table by
+ * their js_name, never by a list of its own.
  */
+import type { CoreOptions, CoreStats } from './contract.js';
 
-/** Options passed to the C core's ldb_open (see core/include/lightningdb.h). */
-export interface EngineOpenOptions {
-  pageSize?: number;
-  cacheSize?: number;
-  /** 0 none, 1 lz4, 2 zstd (LDB_COMPRESSION_*) */
-  compression?: number;
-  compressionLevel?: number;
-  /** 0 full, 1 normal, 2 off (LDB_SYNC_*) */
-  syncMode?: number;
-  syncIntervalMs?: number;
-  createIfMissing?: boolean;
-  errorIfExists?: boolean;
-  readOnly?: boolean;
-  memtableSize?: number;
-  maxActiveTransactions?: number;
-  /** false: no background thread (checkpoints in bounded steps). */
-  backgroundCheckpoint?: boolean;
-}
+/** Options passed to the C core's ldb_open: every row of ldb_option_table
+ * by its js_name (numbers, booleans, enum options by name); absent ones
+ * keep the core's default. An engine sets strings with
+ * ldb_options_set_string and numbers/booleans with ldb_options_set, so the
+ * core checks every value. */
+export type EngineOpenOptions = CoreOptions;
 
 /** One operation of an atomic write batch. */
 export type EngineOp =
@@ -50,20 +42,10 @@ export interface EngineIterOptions {
   reverse?: boolean;
 }
 
-/** The raw statistics of ldb_stats (counters as numbers; histograms as
- * arrays of LDB_HIST_BUCKETS bucket counts, bucket i = [2^i, 2^(i+1)) ns). */
-export interface EngineStats {
-  gets: number; puts: number; deletes: number; batches: number;
-  commits: number; conflicts: number; aborts: number;
-  cacheHits: number; cacheMisses: number; cacheEvictions: number;
-  cacheBytes: number; cacheCapacity: number;
-  bytesRead: number; bytesWritten: number; syncs: number; checkpoints: number;
-  activeTxns: number; activeSnapshots: number; memtableBytes: number;
-  dataFileSize: number; logFileSize: number; pageSize: number;
-  pageCount: number; freePages: number; lastSeq: number; checkpointSeq: number;
-  uptimeNs: number; backgroundError: string; /* code name, "OK" when none */
-  getLatency: number[]; commitLatency: number[];
-}
+/** ldb_stats as the core fills it: every row of ldb_stat_table by its
+ * js_name, numbers in the field's own unit (ns for times; backgroundError
+ * is an LDB_* code, 0 when none), histograms as HIST_BUCKETS counts. */
+export type EngineStats = CoreStats;
 
 export interface EngineIterator {
   /** Position at the first entry (in iteration order) >= key, or at the
@@ -107,15 +89,76 @@ export interface EngineDb {
   flush(): void;
   flushAsync(): Promise<void>;
   checkpoint(): void;
-  /** Bounded checkpoint work for hosts without threads; true when more
-   * remains. */
-  checkpointStep(budget: number): boolean;
   /** Throws CORRUPT with the first problem. */
   check(): void;
   backup(path: string): void;
   stats(): EngineStats;
+  /** The core's Prometheus text exposition of stats() (ldb_stats_prometheus);
+   * labels, e.g. 'db="main"' (name="value" pairs, comma-separated), are
+   * added to every sample; INVALID_ARGUMENT when malformed. */
+  prometheus(labels?: string): string;
+  /** The engine's event ring (ldb_events_read): kept events with seq >
+   * after, oldest first. Optional: engines without it have no timeline. */
+  events?(after: number): EngineEvent[];
+  /** A change feed cursor returning the commits with seq > since
+   * (ldb_changes_open); throws COMPACTED, INVALID_ARGUMENT (since after the
+   * last commit, or the feed is off). */
+  changes(since: number, opts: EngineChangesOptions): EngineChanges;
+  /** Calls fn on this thread, later (never inside the committing call),
+   * after commits of the engine become visible — by any handle on it, and
+   * natively by any thread; several commits may share one call. */
+  onCommit(fn: () => void): EngineCommitListener;
   /** Idempotent. */
   close(): void;
+}
+
+/** One entry of the engine's event ring (struct ldb_event). */
+export interface EngineEvent {
+  seq: number;
+  /** ldb_event_name(): 'checkpoint', 'slow_commit', 'sync_stall', 'error',
+   * 'disk_full', 'recovered', 'conflict', 'busy' */
+  type: string;
+  /** ldb_code_name() of the event's code ('OK' when none) */
+  code: string;
+  /** when, and the latest occurrence folded in, on the uptimeNs clock */
+  timeNs: number;
+  lastNs: number;
+  count: number;
+  value: number;
+}
+
+/** Bounds of a change feed, as ldb_changes_options. */
+export interface EngineChangesOptions {
+  lower?: Uint8Array;
+  lowerExclusive?: boolean;
+  upper?: Uint8Array;
+  upperExclusive?: boolean;
+  prefix?: Uint8Array;
+}
+
+/** One committed transaction: its ops in range, in commit order. */
+export interface EngineChange {
+  seq: number;
+  /** commit time, ms since the Unix epoch (the committing host's clock) */
+  timeMs: number;
+  ops: EngineOp[];
+}
+
+export interface EngineChanges {
+  /** Up to max commits (fresh copies), [] when caught up. Throws
+   * COMPACTED when retention dropped the cursor's position, CLOSED after
+   * the database closed. */
+  next(max: number): EngineChange[];
+  /** Idempotent. */
+  close(): void;
+}
+
+export interface EngineCommitListener {
+  /** Idempotent. */
+  off(): void;
+  /** Whether the listener keeps the host's event loop alive (a consumer
+   * awaiting the next commit); off by default. */
+  ref(keepAlive: boolean): void;
 }
 
 export interface Engine {

@@ -6,14 +6,11 @@
  * are reported as TypeError (not LightningDbError), as the platform does.
  */
 
-/** Every stable error code (the C core's ldb_code_name()). */
-export const ERROR_CODES = [
-  'NOT_FOUND', 'CONFLICT', 'BUSY', 'CORRUPT', 'IO', 'FULL', 'NO_MEMORY',
-  'INVALID_ARGUMENT', 'CLOSED', 'READ_ONLY', 'INTERNAL', 'TIMEOUT', 'ABORTED', 'SETUP',
-  'OWNER_LOST',
-] as const;
+import { ERROR_CODES, type ErrorCode } from './contract.js';
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+/** Every stable error code (the core's error table, core/src/errors.def,
+ * through the generated contract.ts); ErrorCode is their union. */
+export { ERROR_CODES, type ErrorCode };
 
 const KNOWN = new Set<string>(ERROR_CODES);
 

@@ -49,6 +49,7 @@ function copyDeclarations(from, to) {
 }
 
 export async function buildTs() {
+  run(process.execPath, [join('scripts', 'gen-contract.mjs')]);
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   run(process.execPath, [tsc, '-p', 'tsconfig.json']);
   // Other entry points (browser Worker, wasm) bring their own tsconfig.

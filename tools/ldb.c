@@ -62,17 +62,31 @@ static bytes arg_bytes(const char *s, int *ok) {
   *ok = 1;
   if (!hex_mode) {
     b.p = malloc(n + 1);
-    if (!b.p) { *ok = 0; return b; }
+    if (!b.p) {
+      *ok = 0;
+      return b;
+    }
     memcpy(b.p, s, n);
     b.n = n;
     return b;
   }
-  if (n % 2) { *ok = 0; return b; }
+  if (n % 2) {
+    *ok = 0;
+    return b;
+  }
   b.p = malloc(n / 2 + 1);
-  if (!b.p) { *ok = 0; return b; }
+  if (!b.p) {
+    *ok = 0;
+    return b;
+  }
   for (size_t i = 0; i < n / 2; i++) {
     int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-    if (hi < 0 || lo < 0) { *ok = 0; free(b.p); b.p = NULL; return b; }
+    if (hi < 0 || lo < 0) {
+      *ok = 0;
+      free(b.p);
+      b.p = NULL;
+      return b;
+    }
     b.p[i] = (unsigned char)(hi << 4 | lo);
   }
   b.n = n / 2;
@@ -82,7 +96,8 @@ static bytes arg_bytes(const char *s, int *ok) {
 static void print_bytes(const void *p, size_t n) {
   const unsigned char *c = p;
   if (hex_mode) {
-    for (size_t i = 0; i < n; i++) printf("%02x", c[i]);
+    for (size_t i = 0; i < n; i++)
+      printf("%02x", c[i]);
   } else {
     fwrite(p, 1, n, stdout);
   }
@@ -96,13 +111,31 @@ static int cmd_scan(ldb_db *db, int argc, char **argv) {
   int nheld = 0, ok = 1, rc = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--reverse")) { o.reverse = 1; continue; }
-    if (i + 1 >= argc) { usage(); rc = 2; goto out; }
+    if (!strcmp(a, "--reverse")) {
+      o.reverse = 1;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      usage();
+      rc = 2;
+      goto out;
+    }
     const char *v = argv[++i];
-    if (!strcmp(a, "--limit")) { limit = atoll(v); continue; }
-    if (nheld == 3) { usage(); rc = 2; goto out; }
+    if (!strcmp(a, "--limit")) {
+      limit = atoll(v);
+      continue;
+    }
+    if (nheld == 3) {
+      usage();
+      rc = 2;
+      goto out;
+    }
     bytes b = arg_bytes(v, &ok);
-    if (!ok) { fprintf(stderr, "ldb: bad hex '%s'\n", v); rc = 2; goto out; }
+    if (!ok) {
+      fprintf(stderr, "ldb: bad hex '%s'\n", v);
+      rc = 2;
+      goto out;
+    }
     held[nheld++] = b;
     if (!strcmp(a, "--prefix")) {
       o.prefix = b.p, o.prefix_len = b.n;
@@ -118,7 +151,10 @@ static int cmd_scan(ldb_db *db, int argc, char **argv) {
   }
   ldb_iter *it = NULL;
   int r = ldb_iter_create(db, NULL, &o, &it);
-  if (r) { rc = fail(r, "scan"); goto out; }
+  if (r) {
+    rc = fail(r, "scan");
+    goto out;
+  }
   long long n = 0;
   for (r = ldb_iter_first(it); r == LDB_OK && (limit < 0 || n < limit);
        r = ldb_iter_next(it), n++) {
@@ -134,7 +170,8 @@ static int cmd_scan(ldb_db *db, int argc, char **argv) {
   if (r != LDB_OK && r != LDB_NOTFOUND) rc = fail(r, "scan");
   ldb_iter_destroy(it);
 out:
-  for (int i = 0; i < nheld; i++) free(held[i].p);
+  for (int i = 0; i < nheld; i++)
+    free(held[i].p);
   return rc;
 }
 
@@ -143,7 +180,8 @@ static int cmd_count(ldb_db *db) {
   int r = ldb_iter_create(db, NULL, NULL, &it);
   if (r) return fail(r, "count");
   unsigned long long n = 0;
-  for (r = ldb_iter_first(it); r == LDB_OK; r = ldb_iter_next(it)) n++;
+  for (r = ldb_iter_first(it); r == LDB_OK; r = ldb_iter_next(it))
+    n++;
   ldb_iter_destroy(it);
   if (r != LDB_NOTFOUND) return fail(r, "count");
   printf("%llu\n", n);
@@ -182,7 +220,10 @@ static int cmd_stats(ldb_db *db, int prometheus) {
 int main(int argc, char **argv) {
   int i = 1;
   if (i < argc && !strcmp(argv[i], "--hex")) hex_mode = 1, i++;
-  if (argc - i < 2) { usage(); return 2; }
+  if (argc - i < 2) {
+    usage();
+    return 2;
+  }
   const char *path = argv[i], *cmd = argv[i + 1];
   char **rest = argv + i + 2;
   int nrest = argc - i - 2;
@@ -208,21 +249,34 @@ int main(int argc, char **argv) {
     bytes k = arg_bytes(rest[0], &ok);
     void *v = NULL;
     size_t vl = 0;
-    if (!ok) { rc = 2; fprintf(stderr, "ldb: bad hex key\n"); }
-    else if ((r = ldb_get(db, k.p, k.n, &v, &vl))) rc = fail(r, "get");
-    else { print_bytes(v, vl); putchar('\n'); ldb_free(db, v); }
+    if (!ok) {
+      rc = 2;
+      fprintf(stderr, "ldb: bad hex key\n");
+    } else if ((r = ldb_get(db, k.p, k.n, &v, &vl)))
+      rc = fail(r, "get");
+    else {
+      print_bytes(v, vl);
+      putchar('\n');
+      ldb_free(db, v);
+    }
     free(k.p);
   } else if (!strcmp(cmd, "put") && nrest == 2) {
     int ok2 = 1;
     bytes k = arg_bytes(rest[0], &ok), v = arg_bytes(rest[1], &ok2);
-    if (!ok || !ok2) { rc = 2; fprintf(stderr, "ldb: bad hex argument\n"); }
-    else if ((r = ldb_put(db, k.p, k.n, v.p, v.n))) rc = fail(r, "put");
+    if (!ok || !ok2) {
+      rc = 2;
+      fprintf(stderr, "ldb: bad hex argument\n");
+    } else if ((r = ldb_put(db, k.p, k.n, v.p, v.n)))
+      rc = fail(r, "put");
     free(k.p);
     free(v.p);
   } else if (!strcmp(cmd, "del") && nrest == 1) {
     bytes k = arg_bytes(rest[0], &ok);
-    if (!ok) { rc = 2; fprintf(stderr, "ldb: bad hex key\n"); }
-    else if ((r = ldb_delete(db, k.p, k.n))) rc = fail(r, "del");
+    if (!ok) {
+      rc = 2;
+      fprintf(stderr, "ldb: bad hex key\n");
+    } else if ((r = ldb_delete(db, k.p, k.n)))
+      rc = fail(r, "del");
     free(k.p);
   } else if (!strcmp(cmd, "scan")) {
     rc = cmd_scan(db, nrest, rest);
@@ -231,8 +285,10 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "stats") && nrest <= 1) {
     rc = cmd_stats(db, nrest == 1 && !strcmp(rest[0], "--prometheus"));
   } else if (!strcmp(cmd, "check") && nrest == 0) {
-    if ((r = ldb_check(db))) rc = fail(r, "check");
-    else puts("ok");
+    if ((r = ldb_check(db)))
+      rc = fail(r, "check");
+    else
+      puts("ok");
   } else if (!strcmp(cmd, "checkpoint") && nrest == 0) {
     if ((r = ldb_checkpoint(db))) rc = fail(r, "checkpoint");
   } else if (!strcmp(cmd, "backup") && nrest == 1) {

@@ -1,66 +1,42 @@
 /*
- * exports.c — small C helpers exported to JavaScript so that the wasm
- * engine (js/wasm/engine.ts) never lays out C structs by hand: opening with
- * options passed as an array of doubles, creating iterators from flat
- * arguments, and statistics flattened into an array of doubles.
+ * exports.c — the few C helpers the wasm engine (js/wasm/engine.ts) calls
+ * besides the public API, each because JS would otherwise lay out a C
+ * struct by hand: an ldb_options to fill by name, ldb_iter_options from
+ * flat arguments, and ldb_stats flattened into doubles.
  *
- * Everything else JS calls is the public API of lightningdb.h directly.
+ * Owns: nothing but that translation. Names of options, statistics and
+ * error codes are not written here: options are set by name through
+ * ldb_options_set_string(), statistics come from walking ldb_stat_table()
+ * and error names from ldb_error_table(). Everything else JS calls is
+ * lightningdb.h itself (wasm/wasm.cmake lists the exports).
  */
-#include <math.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "lightningdb.h"
+#include "util.h"
 
-/* Indexes into the options array of ldbw_open; NaN means "default". The
- * same order is in js/wasm/module.ts (OPT_*). */
-enum {
-  OPT_PAGE_SIZE,
-  OPT_CACHE_SIZE,
-  OPT_COMPRESSION,
-  OPT_COMPRESSION_LEVEL,
-  OPT_SYNC_MODE,
-  OPT_SYNC_INTERVAL_MS,
-  OPT_CREATE_IF_MISSING,
-  OPT_ERROR_IF_EXISTS,
-  OPT_READ_ONLY,
-  OPT_MEMTABLE_SIZE,
-  OPT_MAX_ACTIVE_TXNS,
-  OPT_COUNT
-};
-
-/* Opens `path` (a label) on `store` (a JS store from ldbw_store_js_new).
- * There are no threads under WebAssembly: background_checkpoint is always 0,
- * so checkpoints run in bounded steps inside commits and ldb_checkpoint_step.
- */
-int ldbw_open(const char *path, ldb_store *store, const double *o,
-              ldb_db **out) {
-  ldb_options opts;
-  ldb_options_default(&opts);
-  if (!isnan(o[OPT_PAGE_SIZE])) opts.page_size = (uint32_t)o[OPT_PAGE_SIZE];
-  if (!isnan(o[OPT_CACHE_SIZE])) opts.cache_size = (uint64_t)o[OPT_CACHE_SIZE];
-  if (!isnan(o[OPT_COMPRESSION])) opts.compression = (int)o[OPT_COMPRESSION];
-  if (!isnan(o[OPT_COMPRESSION_LEVEL]))
-    opts.compression_level = (int)o[OPT_COMPRESSION_LEVEL];
-  if (!isnan(o[OPT_SYNC_MODE])) opts.sync_mode = (int)o[OPT_SYNC_MODE];
-  if (!isnan(o[OPT_SYNC_INTERVAL_MS]))
-    opts.sync_interval_ms = (uint32_t)o[OPT_SYNC_INTERVAL_MS];
-  if (!isnan(o[OPT_CREATE_IF_MISSING]))
-    opts.create_if_missing = (int)o[OPT_CREATE_IF_MISSING];
-  if (!isnan(o[OPT_ERROR_IF_EXISTS]))
-    opts.error_if_exists = (int)o[OPT_ERROR_IF_EXISTS];
-  if (!isnan(o[OPT_READ_ONLY])) opts.read_only = (int)o[OPT_READ_ONLY];
-  if (!isnan(o[OPT_MEMTABLE_SIZE]))
-    opts.memtable_size = (uint64_t)o[OPT_MEMTABLE_SIZE];
-  if (!isnan(o[OPT_MAX_ACTIVE_TXNS]))
-    opts.max_active_txns = (uint32_t)o[OPT_MAX_ACTIVE_TXNS];
-  opts.background_checkpoint = 0;
-  opts.store = store;
-  return ldb_open(path, &opts, out);
+/* A fresh ldb_options with the defaults of ldb_options_default() (without
+ * threads: background_checkpoint is 0), for JS to fill with
+ * ldb_options_set_string(). NULL when out of memory. Freed with free(). */
+ldb_options *ldbw_options_new(void) {
+  ldb_options *o = malloc(sizeof *o);
+  if (o) ldb_options_default(o);
+  return o;
 }
 
-void ldbw_store_destroy(ldb_store *s) { ldb_store_destroy(s); }
+/* ldb_open of `path` (a label) on `store` (from ldbw_store_js_new) with
+ * *opts; the store is the only field JS cannot set by name. */
+int ldbw_open(const char *path, ldb_store *store, ldb_options *opts,
+              ldb_db **out) {
+  opts->store = store;
+  return ldb_open(path, opts, out);
+}
 
 /* ldb_iter_create with the options flattened; a NULL pointer (0 from JS)
- * means "no bound". Positions the iterator at the start of its range. */
+ * means "no bound". The iterator is unpositioned, as from ldb_iter_create.
+ */
 int ldbw_iter_create(ldb_db *db, ldb_txn *txn, const void *lower,
                      size_t lower_len, int lower_exclusive, const void *upper,
                      size_t upper_len, int upper_exclusive, const void *prefix,
@@ -78,58 +54,87 @@ int ldbw_iter_create(ldb_db *db, ldb_txn *txn, const void *lower,
   return ldb_iter_create(db, txn, &o, out);
 }
 
-int ldbw_checkpoint_step(ldb_db *db, uint32_t budget, int *more) {
-  return ldb_checkpoint_step(db, budget, more);
+/* ldb_changes_open with the options flattened (NULL: no bound) and since
+ * as a double (JS numbers: exact up to 2^53). */
+int ldbw_changes_open(ldb_db *db, double since, const void *lower,
+                      size_t lower_len, int lower_exclusive, const void *upper,
+                      size_t upper_len, int upper_exclusive, const void *prefix,
+                      size_t prefix_len, ldb_changes **out) {
+  ldb_changes_options o;
+  o.lower = lower;
+  o.lower_len = lower_len;
+  o.lower_exclusive = lower_exclusive;
+  o.upper = upper;
+  o.upper_len = upper_len;
+  o.upper_exclusive = upper_exclusive;
+  o.prefix = prefix;
+  o.prefix_len = prefix_len;
+  return ldb_changes_open(db, (uint64_t)since, &o, out);
 }
 
-/* Number of doubles ldbw_stats writes. */
-#define STATS_SCALARS 28
-int ldbw_stats_count(void) { return STATS_SCALARS + 2 * LDB_HIST_BUCKETS; }
+/* Doubles one row of ldb_stat_table() takes in ldbw_stats()'s output. */
+static size_t row_width(const ldb_stat_info *r) {
+  return r->type == LDB_METRIC_HISTOGRAM ? LDB_HIST_BUCKETS : 1;
+}
 
-/* Fills out[0..ldbw_stats_count()) with the statistics, in the order of
- * js/wasm/module.ts (STATS_FIELDS), then the two histograms. */
-int ldbw_stats(ldb_db *db, double *out) {
+/* The layout of ldbw_stats()'s output, for JS to read once per module:
+ * "jsName:width" per row of ldb_stat_table(), space-separated, in table
+ * order (width 1 for a counter or gauge, LDB_HIST_BUCKETS for a
+ * histogram). js_names are identifiers, so no quoting is needed. Built on
+ * the first call; static afterwards. NULL when out of memory. */
+const char *ldbw_stats_layout(void) {
+  static char *layout;
+  size_t n, i, cap = 1, len = 0;
+  const ldb_stat_info *t = ldb_stat_table(&n);
+  if (layout) return layout;
+  for (i = 0; i < n; i++)
+    cap += strlen(t[i].js_name) + 16;
+  layout = malloc(cap);
+  if (!layout) return NULL;
+  layout[0] = 0;
+  for (i = 0; i < n; i++)
+    len += (size_t)snprintf(layout + len, cap - len, "%s%s:%zu", i ? " " : "",
+                            t[i].js_name, row_width(&t[i]));
+  return layout;
+}
+
+/* Fills out[0..cap) with db's statistics as doubles, row by row of
+ * ldb_stat_table() (the layout of ldbw_stats_layout()). A counter above
+ * 2^53 loses precision, far beyond what an engine counts. LDB_INTERNAL when
+ * cap is too small (JS sized out from another layout). */
+int ldbw_stats(ldb_db *db, double *out, size_t cap) {
   ldb_stats s;
-  int rc = ldb_stats_get(db, &s), i = 0, b;
+  size_t n, i, b, at = 0;
+  const ldb_stat_info *t = ldb_stat_table(&n);
+  int rc = ldb_stats_get(db, &s);
   if (rc != LDB_OK) return rc;
-  out[i++] = (double)s.gets;
-  out[i++] = (double)s.puts;
-  out[i++] = (double)s.deletes;
-  out[i++] = (double)s.batches;
-  out[i++] = (double)s.commits;
-  out[i++] = (double)s.conflicts;
-  out[i++] = (double)s.aborts;
-  out[i++] = (double)s.cache_hits;
-  out[i++] = (double)s.cache_misses;
-  out[i++] = (double)s.cache_evictions;
-  out[i++] = (double)s.cache_bytes;
-  out[i++] = (double)s.cache_capacity;
-  out[i++] = (double)s.bytes_read;
-  out[i++] = (double)s.bytes_written;
-  out[i++] = (double)s.syncs;
-  out[i++] = (double)s.checkpoints;
-  out[i++] = (double)s.active_txns;
-  out[i++] = (double)s.active_snapshots;
-  out[i++] = (double)s.memtable_bytes;
-  out[i++] = (double)s.data_file_size;
-  out[i++] = (double)s.log_file_size;
-  out[i++] = (double)s.page_size;
-  out[i++] = (double)s.page_count;
-  out[i++] = (double)s.free_pages;
-  out[i++] = (double)s.last_seq;
-  out[i++] = (double)s.checkpoint_seq;
-  out[i++] = (double)s.uptime_ns;
-  out[i++] = (double)s.background_error;
-  for (b = 0; b < LDB_HIST_BUCKETS; b++) out[i++] = (double)s.get_latency[b];
-  for (b = 0; b < LDB_HIST_BUCKETS; b++)
-    out[i++] = (double)s.commit_latency[b];
+  for (i = 0; i < n; i++) {
+    const char *field = (const char *)&s + t[i].offset;
+    size_t w = row_width(&t[i]);
+    if (at + w > cap)
+      return ldb_err(LDB_INTERNAL, "ldbw_stats: %zu doubles exceed %zu", at + w,
+                     cap);
+    for (b = 0; b < w; b++)
+      out[at++] = (double)((const uint64_t *)field)[b];
+  }
   return LDB_OK;
 }
 
-/* Bytes currently allocated with malloc in the wasm heap (dlmalloc's
- * mallinfo), for leak tests and memory metrics. */
-#include <malloc.h>
-double ldbw_heap_used(void) {
+/* ldb_stats_prometheus() of db's statistics now (JS holds no ldb_stats);
+ * buf, cap and *len as there. */
+int ldbw_stats_prometheus(ldb_db *db, const char *labels, char *buf, size_t cap,
+                          size_t *len) {
+  ldb_stats s;
+  int rc = ldb_stats_get(db, &s);
+  if (rc != LDB_OK) return rc;
+  return ldb_stats_prometheus(&s, labels, buf, cap, len);
+}
+
+/* Bytes of the WebAssembly heap allocated with malloc now (dlmalloc's
+ * mallinfo): page caches, memtables and scratch buffers of every database
+ * of the module. A diagnostic for memory use in browsers, where the heap
+ * never shrinks; js/wasm/engine.ts reports it as WasmEngine.heapBytes(). */
+double ldbw_heap_bytes(void) {
   struct mallinfo mi = mallinfo();
   return (double)mi.uordblks;
 }

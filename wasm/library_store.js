@@ -5,21 +5,22 @@
  * synchronously. JS stores implement js/wasm/stores/types.ts (PageStore /
  * PageFile) and signal failure by throwing an Error whose `code` is an LDB
  * code name ('IO', 'FULL', 'NOT_FOUND', 'BUSY', ...); a DOMException named
- * QuotaExceededError counts as FULL. Failures return -(numeric code) and
- * leave the message for js_store_errmsg.
+ * QuotaExceededError counts as FULL, anything else as IO. Failures return
+ * -(numeric code) and leave the message for js_store_errmsg.
  */
 mergeInto(LibraryManager.library, {
   $ldbStoreCall__deps: [],
   $ldbStoreCall: function (fn) {
-    var codes = { NOT_FOUND: 1, CONFLICT: 2, BUSY: 3, CORRUPT: 4, IO: 5, FULL: 6,
-                  NO_MEMORY: 7, INVALID_ARGUMENT: 8, CLOSED: 9, READ_ONLY: 10, INTERNAL: 11 };
+    // Module.ldbCodes: code numbers by name, read from ldb_error_table() by
+    // js/wasm/module.ts when the module loads.
+    var codes = Module.ldbCodes;
     try {
       Module.ldbLastStoreError = '';
       return fn();
     } catch (e) {
       var code = (e && typeof e.code === 'string' && codes[e.code]) || 0;
-      if (!code && e && (e.name === 'QuotaExceededError' || e.code === 'ENOSPC' || e.code === 'EDQUOT')) code = 6;
-      if (!code) code = 5;
+      if (!code && e && (e.name === 'QuotaExceededError' || e.code === 'ENOSPC' || e.code === 'EDQUOT')) code = codes.FULL;
+      if (!code) code = codes.IO;
       Module.ldbLastStoreError = String((e && e.message) || e);
       return -code;
     }
@@ -70,7 +71,7 @@ mergeInto(LibraryManager.library, {
   js_store_lock__deps: ['$ldbStoreCall'],
   js_store_lock: function (sid, exclusive, holder, cap) {
     var r = ldbStoreCall(function () { Module.ldbStores.get(sid).lock(exclusive !== 0); return 0; });
-    if (r === -3 && cap > 0) stringToUTF8(Module.ldbLastStoreError, holder, cap);
+    if (r === -Module.ldbCodes.BUSY && cap > 0) stringToUTF8(Module.ldbLastStoreError, holder, cap);
     return r;
   },
 

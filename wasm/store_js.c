@@ -18,8 +18,7 @@
 #include "store.h"
 
 extern int js_store_open(int sid, const char *name, int flags);
-extern double js_file_read(int sid, int fid, double off, void *buf,
-                           double len);
+extern double js_file_read(int sid, int fid, double off, void *buf, double len);
 extern int js_file_write(int sid, int fid, double off, const void *buf,
                          double len);
 extern int js_file_sync(int sid, int fid);
@@ -45,13 +44,15 @@ typedef struct js_file {
   int fid;
 } js_file;
 
-static int sid_of(ldb_file *f) { return ((js_store *)f->store)->sid; }
+static int sid_of(ldb_file *f) {
+  return ((js_store *)f->store)->sid;
+}
 
 /* Turns a negative JS return into an LDB code with the JS message. */
 static int fail(int neg, const char *op) {
   char msg[256];
   int code = -neg;
-  if (code <= 0 || code > LDB_INTERNAL) code = LDB_IOERR;
+  if (code <= 0 || code >= LDB_CODE_COUNT) code = LDB_IOERR;
   js_store_errmsg(msg, (int)sizeof msg);
   return ldb_err(code, "%s: %s", op, msg[0] ? msg : ldb_strerror(code));
 }
@@ -116,8 +117,8 @@ static int jf_close(ldb_file *f) {
 
 static int js_lock(ldb_store *s, int exclusive, char *holder,
                    size_t holder_cap) {
-  int r = js_store_lock(((js_store *)s)->sid, exclusive, holder,
-                        (int)holder_cap);
+  int r =
+      js_store_lock(((js_store *)s)->sid, exclusive, holder, (int)holder_cap);
   return r < 0 ? fail(r, "lock") : LDB_OK;
 }
 

@@ -19,8 +19,12 @@
  *  - Ownership and lifetime of every returned pointer are stated at the
  *    function. Memory the library allocates for the caller is released with
  *    ldb_free().
- *  - Thread safety: an ldb_db handle may be used by many threads at once.
- *    An ldb_txn, ldb_iter or ldb_batch must be used by one thread at a time.
+ *  - Thread safety: an ldb_db handle may be used by many threads at once,
+ *    except that ldb_close must not race with other calls on the handle or
+ *    its children (the caller's bug). Every thread (or worker) may open its
+ *    own handle on the same database; those handles share one engine and
+ *    close independently. An ldb_txn, ldb_iter or ldb_batch must be used by
+ *    one thread at a time.
  *  - Sizes are size_t; offsets and counters are uint64_t.
  */
 #ifndef LIGHTNINGDB_H
@@ -83,7 +87,11 @@ extern "C" {
 #define LDB_SETUP 14    /* the host could not load a part of LightningDB
                            (the addon, the .wasm, the Worker script); the
                            message names the file and the option to fix it */
-#define LDB_OWNER_LOST 15 /* the host that ran the call went away (the
+#define LDB_COMPACTED 15 /* a change feed was asked to start before the
+                            oldest commit its retention kept (or retention
+                            dropped the cursor's position while it lagged):
+                            start again from a backup, or retain more */
+#define LDB_OWNER_LOST 16 /* the host that ran the call went away (the
                            browser tab or Worker owning a shared database
                            closed or crashed) while a scan or transaction
                            lived in it, or before a write was known to be
@@ -91,7 +99,7 @@ extern "C" {
 
 /* One past the largest code; every code in [0, LDB_CODE_COUNT) has a row in
  * ldb_error_table(). */
-#define LDB_CODE_COUNT 16
+#define LDB_CODE_COUNT 17
 
 /* The fixed English message for a code ("key not found", ...). Never NULL;
  * static storage. */
@@ -100,7 +108,8 @@ LDB_API const char *ldb_strerror(int code);
 /* The stable symbolic name of a code, as the JavaScript API uses it:
  * "OK", "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY",
  * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT",
- * "ABORTED", "SETUP", "OWNER_LOST"; "UNKNOWN" otherwise. Static storage. */
+ * "ABORTED", "SETUP", "COMPACTED",
+ * "OWNER_LOST"; "UNKNOWN" otherwise. Static storage. */
 LDB_API const char *ldb_code_name(int code);
 
 /* Detail of the most recent failed call made by the calling thread (on any
@@ -190,11 +199,14 @@ struct ldb_file {
   ldb_store *store;
 };
 
-/* A store over the directory `dir` (created when create is non-zero and it
- * is missing; LDB_NOTFOUND otherwise). Files use pread/pwrite/fdatasync;
+/* A store over the directory `dir`. A missing `dir` is created, together
+ * with its missing parent directories (mode 0755, like mkdir -p), when
+ * create is non-zero; LDB_NOTFOUND otherwise. Files use
+ * pread/pwrite/fdatasync;
  * the lock is an fcntl lock on `dir/LOCK`, which holds the holder's pid.
  * The caller owns *out and frees it with ldb_store_destroy() after every
- * database using it is closed. */
+ * database using it is closed. Not part of the WebAssembly build (there
+ * the stores are JavaScript and every open passes one). */
 LDB_API int ldb_store_posix(const char *dir, int create, ldb_store **out);
 
 /* A store in memory. Files persist in the store across ldb_close/ldb_open
@@ -238,7 +250,7 @@ typedef struct ldb_options {
                                4096. Only used when creating: an existing
                                database keeps its page size. */
   uint64_t cache_size;      /* page cache byte budget; default 64 MiB;
-                               minimum 16 pages */
+                               a smaller value is raised to 16 pages */
   int compression;          /* LDB_COMPRESSION_*; default NONE. Applied to
                                values of at least 64 bytes, kept only when it
                                saves at least 1/8. May differ between opens. */
@@ -246,23 +258,51 @@ typedef struct ldb_options {
   int sync_mode;            /* LDB_SYNC_*; default LDB_SYNC_NORMAL */
   uint32_t sync_interval_ms;/* NORMAL mode: longest a commit stays unsynced;
                                default 100 */
-  int create_if_missing;    /* default 1 */
-  int error_if_exists;      /* default 0: LDB_INVALID when the database
-                               already exists */
+  int create_if_missing;    /* default 1: a missing database is created
+                               (for the posix store, its directory too,
+                               with missing parents); 0: LDB_NOTFOUND */
+  int error_if_exists;      /* default 0 (an existing database is opened).
+                               1: ldb_open returns LDB_INVALID when the
+                               database already exists, including when it
+                               is open in this process */
   int read_only;            /* default 0; takes the shared lock; every write
                                returns LDB_READONLY */
   uint64_t memtable_size;   /* bytes of committed-but-not-checkpointed data
                                after which a checkpoint starts; default
-                               64 MiB */
+                               64 MiB; at least 1 */
   int background_checkpoint;/* 1 (default where threads exist): checkpoints
                                and NORMAL-mode syncs run on a background
                                thread. 0: no threads at all; checkpoints run
                                in bounded steps inside commits and in
-                               ldb_checkpoint_step(). */
+                               ldb_maintain() / ldb_checkpoint_step(). */
   uint32_t max_active_txns; /* open transactions allowed; beyond it
                                ldb_txn_begin returns LDB_BUSY; default 10000;
                                0 = unlimited */
-  ldb_store *store;         /* NULL (default): a posix store on `path`. Else
+  uint64_t log_retention_bytes; /* the change feed (ldb_changes_open) keeps
+                               at least this many bytes of the newest
+                               commit records past checkpoints, in segment
+                               files beside the log (written at every
+                               commit, so the log is written twice);
+                               default 64 MiB; 0 turns the feed off
+                               (nothing extra is written). Whole segments
+                               of about 1/8 of it (64 KiB..16 MiB) are
+                               dropped when a segment fills or a checkpoint
+                               starts. */
+  uint64_t log_retention_ms; /* also drop feed segments whose newest record
+                               is older than this (wall clock); default 0:
+                               no age limit. Either limit drops. */
+  int salvage;              /* default 0. 1: when recovery cannot restore
+                               every commit (ldb_open would return
+                               LDB_CORRUPT: a damaged meta page the log
+                               cannot bridge, or commits missing between
+                               the two log files), open anyway at the last
+                               commit that can be recovered in order and
+                               drop the later ones for good. For getting
+                               data out of a damaged database; run
+                               ldb_check() afterwards. */
+  ldb_store *store;         /* NULL (default): a posix store on `path`
+                               (LDB_INVALID in the WebAssembly build, which
+                               has none). Else
                                this store is used and `path` is only a label;
                                the caller keeps ownership and must keep it
                                alive until every handle on it is closed. */
@@ -323,14 +363,37 @@ typedef struct ldb_iter ldb_iter;
 typedef struct ldb_batch ldb_batch;
 
 /* Opens (or creates) the database at `path` (a directory for the posix
- * store). opts may be NULL for the defaults. On success *out is a handle
- * owned by the caller, released with ldb_close().
+ * store; when it is created, so are its missing parent directories). opts
+ * may be NULL for the defaults; invalid options are LDB_INVALID naming the
+ * option, the value and the allowed range (ldb_option_table). On success
+ * *out is a handle owned by the caller, released with ldb_close().
  *
  * Within one process, opening a location that is already open returns a
  * new handle on the same engine (shared cache, log and memtable), so every
  * thread may open its own handle. Another process that holds the writer
  * lock makes this return LDB_BUSY with the holder named in ldb_errmsg().
- * Recovery (replaying the log after a crash) happens here. */
+ *
+ * Recovery runs here at every open of an engine, not only after a crash:
+ * ldb_close syncs the log but does not checkpoint, so every open replays
+ * the log records newer than the last checkpoint (named by the newest meta
+ * page of data.ldb with a valid checksum) and, unless read_only, merges
+ * them into the B+tree before returning. The time this takes grows with
+ * the commits since the last checkpoint (normally at most about
+ * memtable_size bytes of them); ldb_checkpoint before ldb_close leaves
+ * nothing to replay. A read-only open replays into memory only.
+ *
+ * The log keeps the records of the last two checkpoints, so when the
+ * newest meta page is damaged the older one is used and the log brings it
+ * up to date: no commit that returned LDB_OK is lost, and a writable open
+ * rewrites the damaged page. When the log cannot bridge that gap (the
+ * newer meta page was damaged while a checkpoint was under way, or records
+ * are missing between the two log files), ldb_open returns LDB_CORRUPT,
+ * naming the damaged meta page and the last seq it can restore in
+ * ldb_errmsg(), and writes nothing; opts->salvage = 1 opens at that seq
+ * instead and drops the later commits. A damaged or torn record in the
+ * newest part of the log cannot be told from a commit cut short by a
+ * crash: replay ends before it, silently (under the sync mode in use, such
+ * a commit was never acknowledged as durable). */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
 
 /* Closes the handle; the last handle on an engine syncs the log (every
@@ -348,8 +411,11 @@ LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
  * another call on the same handle or on its children. */
 LDB_API int ldb_close(ldb_db *db);
 
-/* Frees memory the library returned to the caller (ldb_get values). NULL
- * is ignored. */
+/* Frees memory the library returned to the caller (ldb_get and
+ * ldb_txn_get values) with the database's allocator. db is the handle the
+ * value came from, before ldb_close (or a closed handle whose children are
+ * not all freed yet), or NULL when the database uses the default allocator
+ * (ldb_options.allocator NULL). A NULL ptr is ignored. */
 LDB_API void ldb_free(ldb_db *db, void *ptr);
 
 /* ------------------------------------------------------------------------ */
@@ -402,8 +468,11 @@ LDB_API void ldb_batch_destroy(ldb_batch *b);
 #define LDB_TXN_READONLY 1 /* a snapshot: reads only, commit never fails */
 
 /* Begins a transaction owned by the caller until ldb_txn_commit or
- * ldb_txn_abort. LDB_BUSY when max_active_txns are open. LDB_READONLY for a
- * read-write transaction on a read-only database. */
+ * ldb_txn_abort, which free it in every case. LDB_BUSY when max_active_txns
+ * are open. LDB_READONLY for a read-write transaction on a read-only
+ * database. When its handle is closed first, the transaction is
+ * invalidated: its writes are discarded, its snapshot released, and every
+ * call on it returns LDB_CLOSED (commit and abort still free it). */
 LDB_API int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out);
 
 /* As ldb_get / ldb_get_buf, inside the transaction. In a read-write
@@ -458,8 +527,12 @@ typedef struct ldb_iter_options {
 /* Creates an iterator over txn's snapshot (including its buffered writes),
  * or over a fresh snapshot of the latest commit when txn is NULL. opts may
  * be NULL (everything, ascending). The bound and prefix bytes are copied.
- * The iterator is unpositioned until first/last/seek. Owned by the caller:
- * ldb_iter_destroy() before the transaction ends and before ldb_close(). */
+ * The iterator is unpositioned until first/last/seek (the buffered writes
+ * it sees are those made before it was created). Owned by the caller, who
+ * frees it with ldb_iter_destroy() in every case: when its transaction
+ * ends or its handle is closed first, it is invalidated (every call but
+ * ldb_iter_destroy returns LDB_CLOSED, ldb_iter_valid 0). LDB_CLOSED for a
+ * closed handle or an invalidated transaction. */
 LDB_API int ldb_iter_create(ldb_db *db, ldb_txn *txn,
                             const ldb_iter_options *opts, ldb_iter **out);
 
@@ -493,7 +566,9 @@ LDB_API int ldb_iter_value(ldb_iter *it, const void **value,
 LDB_API int ldb_iter_read(ldb_iter *it, void *buf, size_t cap,
                           size_t max_entries, size_t *count, size_t *used);
 
-/* Frees the iterator and releases its snapshot. NULL is ignored. */
+/* Frees the iterator and releases its snapshot; also frees an invalidated
+ * one (and, when it is the last child of a closed handle, the handle's
+ * memory). NULL is ignored. */
 LDB_API void ldb_iter_destroy(ldb_iter *it);
 
 /* ------------------------------------------------------------------------ */
@@ -503,7 +578,8 @@ LDB_API void ldb_iter_destroy(ldb_iter *it);
 LDB_API int ldb_flush(ldb_db *db);
 
 /* Merges every commit so far into the B+tree, syncs the data file, writes
- * the meta page and trims the log. Returns when done. */
+ * the meta page and trims the log. Returns when done. Does nothing on a
+ * read-only database. */
 LDB_API int ldb_checkpoint(ldb_db *db);
 
 /* Runs at most `budget` units (about one key each) of pending checkpoint
@@ -513,28 +589,155 @@ LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
 
 /* Idle maintenance in one call, for hosts that own only a timer (the
  * wasm build, background_checkpoint = 0): runs a NORMAL-mode log sync that
- * is due and at most `budget` units (0: the engine's default step) of
+ * is due and at most `budget` units (0: the engine's default step, 512) of
  * pending checkpoint work. *next_ms (may be NULL) receives when to call
- * again: 0 when work remains now, the time until the next due sync, or
- * UINT32_MAX when nothing is pending. With a background thread it does
- * nothing and sets UINT32_MAX. */
+ * again: 0 when work remains now, else the milliseconds (rounded up) until
+ * the next due sync or the end of a checkpoint's retry back-off, or
+ * UINT32_MAX when nothing is pending. With a background thread, or on a
+ * read-only database, it does nothing and sets UINT32_MAX. Returns the
+ * error of the work it ran (also recorded as the stats' background_error);
+ * the work is retried, *next_ms says when. */
 LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 
-/* Checks the integrity of the whole database: every page checksum, key
- * order within and across pages, child bounds, overflow chains, the free
- * list, that no page is referenced twice and every page is accounted for,
- * and every log record. LDB_OK, or LDB_CORRUPT with the first problem in
- * ldb_errmsg(). */
+/* Checks the integrity of the whole database: both meta pages (the newer
+ * must describe the current version, the older its predecessor); every
+ * page of the current tree (checksum, key order within and across pages,
+ * child bounds, search hints, overflow chains); every page of the previous
+ * version the older meta page names (free now, but kept intact because
+ * recovery falls back to it when the newer meta page is damaged); the free
+ * list pages; that no page is referenced twice and every page is either in
+ * the tree or free; the memtables; and every record of both logs. Free
+ * pages that no meta page reaches hold no data and are not read (a crash
+ * may leave them torn). LDB_OK, or LDB_CORRUPT with the first problem,
+ * naming the page (or log file and offset), in ldb_errmsg(). On a
+ * read-only handle the logs are not checked. */
 LDB_API int ldb_check(ldb_db *db);
 
 /* Writes a consistent snapshot of the database (the latest commit at the
- * time of the call) as a new, compact database in the directory `path`,
- * which must not contain a database. Writers continue meanwhile. The
- * result holds exactly that snapshot and is synced before return. */
+ * time of the call) as a new, compact database in the directory `path`
+ * (created, with missing parents, when absent). Writers continue meanwhile.
+ * The result holds exactly that snapshot and is synced before return.
+ *
+ * The target must not hold a database: when any of the engine's files
+ * (the data file "data.ldb", the logs "wal-0.log" and "wal-1.log") exists
+ * there with at least one byte, it returns LDB_INVALID naming the file and
+ * writes nothing; files left empty by an interrupted create do not count.
+ * The target being the database itself is LDB_INVALID; a target locked by
+ * another user is LDB_BUSY. Hosts rely on this check and have none of
+ * their own. */
 LDB_API int ldb_backup(ldb_db *db, const char *path);
 
-/* As ldb_backup, into an empty store owned by the caller. */
+/* As ldb_backup, into a store owned by the caller, refused in the same
+ * cases (its files checked through the store's methods, under its lock). */
 LDB_API int ldb_backup_to_store(ldb_db *db, ldb_store *dst);
+
+/* ------------------------------------------------------------------------ */
+/* The change feed: committed transactions in commit order, read from the
+ * retained log (log_retention_bytes / log_retention_ms). Every commit has a
+ * sequence number (seq), 1, 2, 3, ... without gaps; the feed is resumable
+ * from any `since` (the last seq a consumer processed) inside the retained
+ * range, across restarts.
+ *
+ * A cursor belongs to its handle like an iterator: one thread at a time,
+ * ldb_changes_close() before ldb_close(). Cursors of any handle on one
+ * engine see every commit of that engine (every handle and thread of the
+ * process). */
+
+typedef struct ldb_changes ldb_changes;
+
+/* Which ops a cursor returns; NULL = every op. Commits none of whose ops
+ * match are skipped. The bytes are copied. */
+typedef struct ldb_changes_options {
+  const void *lower;   /* lower bound, NULL = none */
+  size_t lower_len;
+  int lower_exclusive; /* 0: key >= lower; 1: key > lower */
+  const void *upper;   /* upper bound, NULL = none */
+  size_t upper_len;
+  int upper_exclusive; /* 1: key < upper; 0: key <= upper */
+  const void *prefix;  /* only keys starting with prefix; NULL = none */
+  size_t prefix_len;
+} ldb_changes_options;
+
+#define LDB_CHANGE_PUT 1
+#define LDB_CHANGE_DEL 2
+
+typedef struct ldb_change_op {
+  int type;          /* LDB_CHANGE_PUT or LDB_CHANGE_DEL */
+  const void *key;
+  size_t key_len;
+  const void *value; /* NULL and 0 for a delete */
+  size_t value_len;
+} ldb_change_op;
+
+/* One committed transaction. Every pointer is owned by the cursor and
+ * valid until its next call or ldb_changes_close(). */
+typedef struct ldb_change {
+  uint64_t seq;               /* its sequence number */
+  uint64_t time_ms;           /* commit time, wall clock, ms since the
+                                 Unix epoch (as the primary's clock said) */
+  size_t op_count;            /* ops in range, in commit order (> 0) */
+  const ldb_change_op *ops;
+} ldb_change;
+
+/* Opens a cursor that returns the commits with seq > since. since may be
+ * any seq from ldb_stats.log_retained_since to ldb_stats.last_seq.
+ * Errors: LDB_COMPACTED when since is older than what is retained;
+ * LDB_INVALID when since is after the last commit, when the feed is off
+ * (log_retention_bytes 0), or for bad options. *out is owned by the
+ * caller: ldb_changes_close(). */
+LDB_API int ldb_changes_open(ldb_db *db, uint64_t since,
+                             const ldb_changes_options *opts,
+                             ldb_changes **out);
+
+/* The next committed transaction with ops in range: LDB_OK and *out;
+ * LDB_NOTFOUND when caught up (call again later: see ldb_changes_wait and
+ * ldb_commit_hook_add); LDB_COMPACTED when retention dropped the cursor's
+ * position while it lagged behind; LDB_CLOSED after ldb_close(). Only
+ * visible commits are returned (in sync mode full, once durable). */
+LDB_API int ldb_changes_next(ldb_changes *c, ldb_change *out);
+
+/* Bulk form for bindings: encodes commits from the cursor into buf until
+ * max_commits are encoded, the next does not fit, or it is caught up.
+ * Each commit: [u64 seq][u64 time_ms][u32 op_count][u32 bytes of its ops]
+ * then op_count ops [u8 type][u32 key_len][u32 value_len][key][value]
+ * (little-endian, unaligned). *count receives the commits encoded, *used
+ * the bytes. When the first commit does not fit, returns LDB_OK with *count
+ * 0 and *used the bytes it needs (it is returned by the next call).
+ * Returns LDB_NOTFOUND with *count 0 when caught up; other errors as
+ * ldb_changes_next. */
+LDB_API int ldb_changes_read(ldb_changes *c, void *buf, size_t cap,
+                             size_t max_commits, size_t *count, size_t *used);
+
+/* The seq of the last commit the cursor passed (returned or skipped as out
+ * of range): a consumer that stops may resume from it. */
+LDB_API uint64_t ldb_changes_seq(const ldb_changes *c);
+
+/* Waits until a commit with seq > after is visible or timeout_ms passes,
+ * without polling (a condition variable the commit path signals). LDB_OK,
+ * LDB_TIMEOUT, or LDB_CLOSED when the cursor's handle is closed meanwhile.
+ * Builds without threads (wasm) return LDB_TIMEOUT at once unless a commit
+ * is already there. */
+LDB_API int ldb_changes_wait(ldb_changes *c, uint64_t after,
+                             uint32_t timeout_ms);
+
+/* Frees the cursor. NULL is ignored. */
+LDB_API void ldb_changes_close(ldb_changes *c);
+
+/* Commit notification for hosts that cannot block a thread per consumer
+ * (the Node addon): fn(ctx, seq) is called after each commit of the engine
+ * becomes visible, from the committing thread (or the thread that made it
+ * durable), with a hook mutex held. seq is a lower bound of what is
+ * visible; calls from several threads may arrive out of seq order, so a
+ * host reads the feed up to the end rather than trusting seq. fn must be
+ * quick and must not call into the library. Up to 64 hooks per engine;
+ * LDB_BUSY beyond. A hook belongs to the handle that added it: it stays
+ * until removed through that handle with the same fn and ctx
+ * (ldb_commit_hook_remove; LDB_NOTFOUND when absent) or until that handle
+ * is closed (ldb_close removes it, and no call is in progress once
+ * ldb_close or ldb_commit_hook_remove returns). */
+typedef void (*ldb_commit_hook)(void *ctx, uint64_t seq);
+LDB_API int ldb_commit_hook_add(ldb_db *db, ldb_commit_hook fn, void *ctx);
+LDB_API int ldb_commit_hook_remove(ldb_db *db, ldb_commit_hook fn, void *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Statistics. Counters count since the engine was opened. Every field is a
@@ -583,6 +786,12 @@ typedef struct ldb_stats {
   uint64_t get_p50_ns, get_p99_ns;  /* ldb_hist_percentile of get_latency,
                                        rounded */
   uint64_t commit_p50_ns, commit_p99_ns; /* the same of commit_latency */
+  uint64_t log_retained_bytes;      /* bytes the change feed retains */
+  uint64_t log_retained_segments;   /* its segment files */
+  uint64_t log_retained_since;      /* the oldest since ldb_changes_open
+                                       accepts: the seq before the first
+                                       retained record; 0 with the feed
+                                       off */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */

@@ -2,8 +2,38 @@
  * backup.c — ldb_backup: a consistent snapshot written as a new, compact
  * database, read through a public iterator while writers continue.
  */
+#include <inttypes.h>
+
 #include "iter.h"
 #include "store.h"
+
+/* LDB_OK when dst holds none of the engine's files with any bytes in them
+ * (a file left empty by an interrupted create does not count); else
+ * LDB_INVALID naming the file. The only definition of "the target already
+ * holds a database": hosts do not check themselves. */
+static int target_empty(ldb_store *dst) {
+  const char *names[] = {BT_FILE_NAME, wal_names[0], wal_names[1]};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    ldb_file *f = NULL;
+    int rc = ldb_fopen(dst, names[i], 0, &f);
+    if (rc == LDB_NOTFOUND) continue;
+    if (rc)
+      return ldb_err(rc, "backup: cannot inspect the target's %s: %s", names[i],
+                     ldb_strerror(rc));
+    uint64_t sz = 0;
+    rc = ldb_fsize(f, &sz);
+    ldb_fclose(f);
+    if (rc)
+      return ldb_err(rc, "backup: cannot inspect the target's %s: %s", names[i],
+                     ldb_strerror(rc));
+    if (sz)
+      return ldb_err(LDB_INVALID,
+                     "backup: the target already holds a database (%s has "
+                     "%" PRIu64 " bytes); back up into an empty location",
+                     names[i], sz);
+  }
+  return LDB_OK;
+}
 
 int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   int rc = check_db(db), created = 0;
@@ -18,6 +48,10 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   wal *w = NULL;
   ldb_iter *it = NULL;
   int locked = 0;
+  /* Checked before the lock too: a target holding a database is INVALID
+   * whether or not that database is open (its lock would answer BUSY on
+   * some stores and not on others), and again under the lock below. */
+  if ((rc = target_empty(dst))) return rc;
   rc = dst->methods->lock(dst, 1, holder, sizeof holder);
   if (rc) {
     ldb_err(rc, "backup: target is locked by %s",
@@ -25,6 +59,7 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
     goto out;
   }
   locked = 1;
+  if ((rc = target_empty(dst))) goto out;
   bt_config cfg = {bt_page_size(e->bf),
                    16ull * bt_page_size(e->bf) + (8u << 20),
                    e->opts.compression,
@@ -72,6 +107,12 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   }
   rc = bt_merge_commit(m, seq);
   m = NULL;
+  /* Once more, empty: both meta pages then name the whole copy, so a
+   * damaged newer one falls back to the same tree, never to a chunk. */
+  if (!rc && !(rc = bt_merge_begin(bf, &m))) {
+    rc = bt_merge_commit(m, seq);
+    m = NULL;
+  }
 out:
   ldb_iter_destroy(it);
   if (m) bt_merge_abort(m);
@@ -86,18 +127,8 @@ int ldb_backup(ldb_db *db, const char *path) {
   if (rc) return rc;
   if (!path || !*path) return ldb_err(LDB_INVALID, "backup: path is empty");
   ldb_store *s = NULL;
-  ldb_file *f = NULL;
-  rc = ldb_store_posix(path, 1, &s);
+  rc = ldb_store_default(path, 1, &s);
   if (rc) return rc;
-  if (ldb_fopen(s, "data.ldb", 0, &f) == LDB_OK) {
-    uint64_t sz = 0;
-    ldb_fsize(f, &sz);
-    ldb_fclose(f);
-    if (sz) {
-      ldb_store_destroy(s);
-      return ldb_err(LDB_INVALID, "backup: %s already holds a database", path);
-    }
-  }
   rc = ldb_backup_to_store(db, s);
   ldb_store_destroy(s);
   return rc;

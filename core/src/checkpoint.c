@@ -52,10 +52,8 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   rc = bt_merge_commit(e->merge, fseq);
   e->merge = NULL;
   if (rc) goto fail;
-  /* The meta page is durable: the old log's records are obsolete. A failed
-   * truncate is harmless (recovery skips seq <= checkpoint_seq, and the
-   * next switch truncates it again). */
-  (void)wal_truncate_old(e->log);
+  /* The old log stays until the next switch: while the older meta page is
+   * a fallback, its records are what recovery replays from it. */
   ldb_rwlock_wrlock(&e->state_lk);
   bt_tree *old = e->tree;
   e->tree = bt_current(e->bf);
@@ -111,7 +109,18 @@ int eng_freeze(eng *e, int force) {
   mt *nm;
   rc = eng_mt_create(e, &nm);
   if (rc) return rc;
-  rc = wal_switch(e->log, e->opts.sync_mode != LDB_SYNC_OFF);
+  /* The log switched to below drops older records later: the feed must
+   * hold them durably first (open copies the rest from the log). */
+  if (e->feed) {
+    rc = feed_sync(e->feed);
+    if (rc) {
+      mt_unref(nm);
+      atomic_store(&e->ckpt_fail_at, ldb_now_ns() + 200000000ull);
+      return rc;
+    }
+    feed_trim(e->feed);
+  }
+  rc = wal_switch(e->log);
   if (rc) {
     mt_unref(nm);
     atomic_store(&e->ckpt_fail_at, ldb_now_ns() + 200000000ull);
@@ -200,25 +209,72 @@ int ldb_checkpoint(ldb_db *db) {
   return rc;
 }
 
+/* NORMAL mode without a thread: syncs the log when a sync is due. *wait_ns
+ * (may be NULL) receives the time until the next one is due, UINT64_MAX
+ * when nothing is unsynced. */
+static int sync_if_due(eng *e, uint64_t *wait_ns) {
+  int rc = LDB_OK;
+  if (wait_ns) *wait_ns = UINT64_MAX;
+  if (e->opts.sync_mode != LDB_SYNC_NORMAL || e->threaded) return LDB_OK;
+  uint64_t interval = (uint64_t)e->opts.sync_interval_ms * 1000000u;
+  ldb_mutex_lock(&e->commit_mu);
+  uint64_t now = ldb_now_ns();
+  if (wal_dirty(e->log)) {
+    uint64_t age = now - e->last_sync_ns;
+    if (age >= interval) {
+      rc = wal_sync(e->log);
+      if (!rc) e->last_sync_ns = now;
+    } else if (wait_ns) {
+      *wait_ns = interval - age;
+    }
+  }
+  ldb_mutex_unlock(&e->commit_mu);
+  return rc;
+}
+
 int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more) {
   int rc = check_db(db), m = 0;
   if (more) *more = 0;
   if (rc) return rc;
   eng *e = db->e;
   if (e->opts.read_only) return LDB_OK;
-  if (e->opts.sync_mode == LDB_SYNC_NORMAL && !e->threaded) {
-    ldb_mutex_lock(&e->commit_mu);
-    uint64_t now = ldb_now_ns();
-    if (wal_dirty(e->log) &&
-        now - e->last_sync_ns >=
-            (uint64_t)e->opts.sync_interval_ms * 1000000u) {
-      rc = wal_sync(e->log);
-      if (!rc) e->last_sync_ns = now;
-    }
-    ldb_mutex_unlock(&e->commit_mu);
-    if (rc) return rc;
-  }
+  if ((rc = sync_if_due(e, NULL))) return rc;
   if (atomic_load(&e->ckpt_pending)) rc = ckpt_run(e, budget ? budget : 1, &m);
   if (more) *more = m;
+  return rc;
+}
+
+int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms) {
+  int rc = check_db(db), more = 0;
+  if (next_ms) *next_ms = UINT32_MAX;
+  if (rc) return rc;
+  eng *e = db->e;
+  if (e->opts.read_only || e->threaded) return LDB_OK;
+  uint64_t wait = UINT64_MAX;
+  if ((rc = sync_if_due(e, &wait))) {
+    set_bg_error(e, rc);
+    if (next_ms) *next_ms = e->opts.sync_interval_ms;
+    return rc;
+  }
+  if (atomic_load(&e->ckpt_pending)) {
+    uint64_t now = ldb_now_ns(), retry = atomic_load(&e->ckpt_fail_at);
+    if (now >= retry) {
+      rc = ckpt_run(e, budget ? budget : ENG_STEP_BUDGET, &more);
+      /* A failure is retried after the back-off, not at once. */
+      if (rc) more = 0;
+      retry = atomic_load(&e->ckpt_fail_at);
+      now = ldb_now_ns();
+    }
+    if (more)
+      wait = 0;
+    else if (atomic_load(&e->ckpt_pending) && retry > now && retry - now < wait)
+      wait = retry - now;
+  }
+  if (next_ms) {
+    /* Round up, so that a call at *next_ms finds the work due. */
+    uint64_t ms = wait == UINT64_MAX ? UINT32_MAX : (wait + 999999) / 1000000;
+    *next_ms = ms >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)ms;
+    if (wait == UINT64_MAX) *next_ms = UINT32_MAX;
+  }
   return rc;
 }

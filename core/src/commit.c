@@ -142,7 +142,11 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     return rc;
   }
   uint64_t seq = atomic_load_explicit(&e->last_seq, memory_order_relaxed) + 1;
-  rc = wal_append(e->log, seq, ops, len, nops);
+  /* The feed first: a commit it cannot hold is refused whole. */
+  rc = e->feed ? feed_append(e->feed, seq, ops, len, nops) : LDB_OK;
+  if (!rc) rc = wal_append(e->log, seq, ops, len, nops);
+  if (rc && e->feed) feed_abort(e->feed);
+  if (!rc && e->feed) feed_publish(e->feed);
   if (rc) {
     if (rc == LDB_FULL) ev_record(e, LDB_EVENT_DISK_FULL, rc, 0);
     ldb_mutex_unlock(&e->commit_mu);
@@ -177,6 +181,8 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
   }
   ldb_mutex_unlock(&e->commit_mu);
   if (e->opts.sync_mode == LDB_SYNC_FULL) rc = wait_durable(e, seq);
+  if (!rc)
+    eng_notify(e, atomic_load_explicit(&e->visible_seq, memory_order_acquire));
   if (!e->threaded && atomic_load(&e->ckpt_pending) &&
       ldb_now_ns() >= e->ckpt_fail_at) {
     uint64_t budget = 2ull * nops;

@@ -196,7 +196,7 @@ int ldb_get_buf(ldb_db *db, const void *key, size_t key_len, void *buf,
 
 void ldb_free(ldb_db *db, void *ptr) {
   if (!ptr) return;
-  ldb_mfree(db && db->magic == LDB_DB_MAGIC ? db->e->a : NULL, ptr);
+  ldb_mfree(db ? db->a : NULL, ptr);
 }
 
 /* A memtable for the engine, with a key filter sized from memtable_size
@@ -228,4 +228,60 @@ void mark_durable(eng *e, uint64_t seq) {
                           memory_order_release);
   ldb_cond_broadcast(&e->sync_cv);
   ldb_mutex_unlock(&e->sync_mu);
+}
+
+/* ---- handles and their children ---------------------------------------- */
+
+ldb_db *db_new(eng *e, const ldb_allocator *a, int read_only) {
+  ldb_db *db = ldb_calloc(a, sizeof *db);
+  if (!db) return NULL;
+  db->magic = LDB_DB_MAGIC;
+  db->e = e;
+  db->a = a;
+  db->read_only = read_only;
+  ldb_mutex_init(&db->kids_mu);
+  db->kids.prev = db->kids.next = &db->kids;
+  return db;
+}
+
+void db_free(ldb_db *db) {
+  db->magic = LDB_DB_CLOSED;
+  ldb_mutex_destroy(&db->kids_mu);
+  ldb_mfree(db->a, db);
+}
+
+void db_child_add(ldb_db *db, ldb_child *c, int kind, const ldb_txn *owner,
+                  void (*invalidate)(ldb_child *c)) {
+  c->kind = kind;
+  c->dead = 0;
+  c->owner = owner;
+  c->invalidate = invalidate;
+  ldb_mutex_lock(&db->kids_mu);
+  c->prev = db->kids.prev;
+  c->next = &db->kids;
+  c->prev->next = c;
+  db->kids.prev = c;
+  ldb_mutex_unlock(&db->kids_mu);
+}
+
+void db_child_remove(ldb_db *db, ldb_child *c) {
+  ldb_mutex_lock(&db->kids_mu);
+  c->prev->next = c->next;
+  c->next->prev = c->prev;
+  c->prev = c->next = NULL;
+  int last = db->magic != LDB_DB_MAGIC && db->kids.next == &db->kids;
+  ldb_mutex_unlock(&db->kids_mu);
+  if (last) db_free(db);
+}
+
+void db_invalidate_children(ldb_db *db, const ldb_txn *txn) {
+  ldb_mutex_lock(&db->kids_mu);
+  for (int kind = txn ? CHILD_ITER : CHILD_FEED; kind;
+       kind = txn ? 0 : kind - 1)
+    for (ldb_child *c = db->kids.next; c != &db->kids; c = c->next)
+      if (!c->dead && c->kind == kind && (!txn || c->owner == txn)) {
+        c->invalidate(c);
+        c->dead = 1;
+      }
+  ldb_mutex_unlock(&db->kids_mu);
 }

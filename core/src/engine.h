@@ -27,6 +27,7 @@
 
 #include "btree.h"
 #include "events.h"
+#include "feed.h"
 #include "memtable.h"
 #include "util.h"
 #include "wal.h"
@@ -96,17 +97,66 @@ struct eng {
   _Atomic uint64_t get_sum, commit_sum; /* ns, of the histogram samples */
   ev_ring events;                       /* events.c */
   uint64_t open_ns;
+
+  /* change feed (feed.c, changes.c): NULL when log_retention_bytes is 0.
+   * hook_mu guards hooks and is what ldb_changes_wait sleeps on. */
+  feed *feed;
+  ldb_mutex hook_mu;
+  ldb_cond hook_cv;
+  _Atomic int hook_waiters, nhooks;
+  struct {
+    ldb_commit_hook fn;
+    void *ctx;
+    const ldb_db *owner; /* the handle that added it */
+  } hooks[64];
 };
 
+/* A child of a handle: a transaction, an iterator or a change cursor, linked
+ * into its handle's list so that ldb_close can invalidate it (close never
+ * refuses). An invalidated child holds nothing of the engine (no snapshot,
+ * cursor or buffer); it keeps only its own memory and the handle's, which the
+ * caller frees with ldb_txn_abort/ldb_iter_destroy. */
+enum { CHILD_TXN = 1, CHILD_ITER = 2, CHILD_FEED = 3 };
+typedef struct ldb_child ldb_child;
+struct ldb_child {
+  ldb_child *prev, *next;
+  int kind; /* CHILD_* */
+  int dead; /* invalidated: every call but the free returns LDB_CLOSED */
+  const ldb_txn *owner; /* an iterator's transaction, else NULL */
+  /* Releases what the child holds of the engine; called once, with its
+   * handle's kids_mu held, while the engine is still alive. */
+  void (*invalidate)(ldb_child *c);
+};
+
+/* A handle. Lives until ldb_close and, after it, as long as it has
+ * children (a zombie: magic LDB_DB_CLOSED, e NULL), so that a child's free
+ * can always reach it. */
 struct ldb_db {
   uint32_t magic;
-  eng *e;
+  eng *e;                 /* NULL once closed */
+  const ldb_allocator *a; /* the engine's allocator; frees the handle */
   int read_only;
-  _Atomic int open_objs; /* txns + iterators of this handle */
+  ldb_mutex kids_mu; /* guards kids (handles are shared by threads) */
+  ldb_child kids;    /* sentinel of the circular list of children */
 };
 
 #define LDB_DB_MAGIC 0x4c444231u
-#define LDB_DB_DEAD 0xdeadbeefu
+#define LDB_DB_CLOSED 0xdeadbeefu
+
+/* A new open handle on e, allocated with a; NULL when out of memory. */
+ldb_db *db_new(eng *e, const ldb_allocator *a, int read_only);
+/* Links c into db's children. */
+void db_child_add(ldb_db *db, ldb_child *c, int kind, const ldb_txn *owner,
+                  void (*invalidate)(ldb_child *c));
+/* Unlinks c; frees the handle when it is closed and c was its last child.
+ * c must not be used to reach db afterwards. */
+void db_child_remove(ldb_db *db, ldb_child *c);
+/* Invalidates, under kids_mu, every live iterator of db whose owner is txn
+ * (txn ending), or every live child when txn is NULL (the handle closing:
+ * iterators first, as they read their transaction's snapshot). */
+void db_invalidate_children(ldb_db *db, const ldb_txn *txn);
+/* Frees a handle without children. */
+void db_free(ldb_db *db);
 
 /* A consistent view: everything committed up to seq. Holds references. */
 typedef struct snap {
@@ -142,6 +192,13 @@ void set_bg_error(eng *e, int rc);
 
 /* A memtable for the engine, with a key filter and a hash index. */
 int eng_mt_create(eng *e, mt **out);
+
+/* Tells ldb_changes_wait waiters and commit hooks that commits up to seq
+ * are visible (changes.c); cheap when nobody listens. Call without
+ * commit_mu. */
+void eng_notify(eng *e, uint64_t seq);
+/* Removes the commit hooks db added (ldb_close). */
+void eng_hooks_drop(eng *e, const ldb_db *db);
 
 /* Publishes every appended commit up to seq as durable (FULL mode
  * bookkeeping); call after the log was synced past seq. */

@@ -30,9 +30,11 @@ typedef struct src {
 } src;
 
 struct ldb_iter {
+  ldb_child node; /* in db's children; node.dead once invalidated */
   ldb_db *db;
-  ldb_txn *txn;
-  eng *e;
+  ldb_txn *txn; /* NULL once invalidated */
+  eng *e;       /* not to be used once node.dead */
+  const ldb_allocator *a;
   snap s; /* own snapshot when txn is NULL */
   const snap *sp;
   mt *wb; /* referenced write buffer of txn */
@@ -474,17 +476,36 @@ static int set_bounds(ldb_iter *it, const ldb_iter_options *o) {
   return LDB_OK;
 }
 
-static void iter_free(ldb_iter *it) {
-  eng *e = it->e;
+/* Releases everything it holds of the engine and of its transaction:
+ * cursors, the write buffer, its own snapshot, its count in txn->iters. */
+static void iter_release(ldb_iter *it) {
   for (int i = 0; i < it->nsrc; i++)
     if (it->srcs[i].c) bt_cursor_close(it->srcs[i].c);
+  it->nsrc = 0;
   mt_unref(it->wb);
-  if (!it->txn) snap_release(e, &it->s);
-  ldb_mfree(e->a, it->key);
-  ldb_mfree(e->a, it->lo);
-  ldb_mfree(e->a, it->hi);
-  ldb_mfree(e->a, it->prefix);
-  ldb_mfree(e->a, it);
+  it->wb = NULL;
+  if (it->txn)
+    it->txn->iters--;
+  else
+    snap_release(it->e, &it->s);
+  it->txn = NULL;
+  it->sp = NULL;
+  it->valid = 0;
+  it->cur = -1;
+}
+
+/* Its transaction ended or its handle is closing. */
+static void iter_invalidate(ldb_child *c) {
+  iter_release((ldb_iter *)c);
+}
+
+static void iter_mem_free(ldb_iter *it) {
+  const ldb_allocator *a = it->a;
+  ldb_mfree(a, it->key);
+  ldb_mfree(a, it->lo);
+  ldb_mfree(a, it->hi);
+  ldb_mfree(a, it->prefix);
+  ldb_mfree(a, it);
 }
 
 int ldb_iter_create(ldb_db *db, ldb_txn *txn, const ldb_iter_options *opts,
@@ -493,6 +514,9 @@ int ldb_iter_create(ldb_db *db, ldb_txn *txn, const ldb_iter_options *opts,
   if (rc) return rc;
   if (!out) return ldb_err(LDB_INVALID, "ldb_iter_create: out is NULL");
   *out = NULL;
+  if (txn && txn->node.dead)
+    return ldb_err(LDB_CLOSED, "the transaction was invalidated: its database "
+                               "handle was closed");
   if (txn && (txn->db->e != db->e))
     return ldb_err(LDB_INVALID, "the transaction belongs to another database");
   if (opts && ((opts->lower && (opts->lower_len > LDB_MAX_KEY_SIZE)) ||
@@ -506,6 +530,7 @@ int ldb_iter_create(ldb_db *db, ldb_txn *txn, const ldb_iter_options *opts,
   it->db = txn ? txn->db : db;
   it->txn = txn;
   it->e = e;
+  it->a = e->a;
   it->cur = -1;
   it->dir = 1;
   if (txn) {
@@ -536,11 +561,13 @@ int ldb_iter_create(ldb_db *db, ldb_txn *txn, const ldb_iter_options *opts,
     goto fail;
   }
   if (txn) txn->iters++;
-  atomic_fetch_add(&it->db->open_objs, 1);
+  db_child_add(it->db, &it->node, CHILD_ITER, txn, iter_invalidate);
   *out = it;
   return LDB_OK;
 fail:
-  iter_free(it);
+  it->txn = NULL; /* not counted in txn->iters yet */
+  iter_release(it);
+  iter_mem_free(it);
   return rc;
 }
 
@@ -550,15 +577,16 @@ uint64_t iter_snap_seq(const ldb_iter *it) {
 
 void ldb_iter_destroy(ldb_iter *it) {
   if (!it) return;
-  if (it->txn) it->txn->iters--;
-  atomic_fetch_sub(&it->db->open_objs, 1);
-  iter_free(it);
+  if (!it->node.dead) iter_release(it);
+  db_child_remove(it->db, &it->node);
+  iter_mem_free(it);
 }
 
 static int check_it(const ldb_iter *it) {
   if (!it) return ldb_err(LDB_INVALID, "iterator is NULL");
-  if (it->db->magic != LDB_DB_MAGIC)
-    return ldb_err(LDB_CLOSED, "the iterator's database is closed");
+  if (it->node.dead)
+    return ldb_err(LDB_CLOSED, "the iterator was invalidated: its transaction "
+                               "ended or its database handle was closed");
   return LDB_OK;
 }
 

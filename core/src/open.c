@@ -31,12 +31,58 @@ static int recover_apply(void *ctx, uint64_t seq, const uint8_t *ops,
   return LDB_OK;
 }
 
+/* Recovery found records it cannot replay: the logs hold commits up to
+ * seen, but the history stops at last (a hole after it). Either the newer
+ * meta page is damaged and the older one's commits were already trimmed
+ * from the log, or a log record in the middle is damaged. */
+static int report_hole(eng *e, const char *label, uint64_t ckpt, uint64_t last,
+                       uint64_t seen) {
+  int bad = bt_damaged_meta(e->bf);
+  if (bad >= 0)
+    return ldb_err(LDB_CORRUPT,
+                   "database %s: meta page %d of data.ldb is damaged, and the "
+                   "older meta page (checkpoint at seq %llu) cannot be "
+                   "brought up to date from the log: the commits after seq "
+                   "%llu are missing from it (it holds commits up to seq "
+                   "%llu). Open with the salvage option to open at seq %llu "
+                   "and drop every later commit",
+                   label, bad, (unsigned long long)ckpt,
+                   (unsigned long long)last, (unsigned long long)seen,
+                   (unsigned long long)last);
+  return ldb_err(LDB_CORRUPT,
+                 "database %s: the log is damaged after seq %llu (it holds "
+                 "commits up to seq %llu that cannot be replayed in order). "
+                 "Open with the salvage option to open at seq %llu and drop "
+                 "every later commit",
+                 label, (unsigned long long)last, (unsigned long long)seen,
+                 (unsigned long long)last);
+}
+
+/* A checkpoint that changes no key: rewrites the other meta slot so that
+ * both name seq, and syncs the data file. */
+static int empty_checkpoint(eng *e, uint64_t seq) {
+  bt_merge *m;
+  int rc = bt_merge_begin(e->bf, &m);
+  if (!rc) rc = bt_merge_commit(m, seq);
+  if (rc) return rc;
+  ldb_rwlock_wrlock(&e->state_lk);
+  bt_tree_release(e->tree);
+  e->tree = bt_current(e->bf);
+  ldb_rwlock_unlock(&e->state_lk);
+  return LDB_OK;
+}
+
 static void eng_free(eng *e, int *rcp) {
   int rc = LDB_OK;
   ckpt_thread_stop(e);
   if (e->merge) bt_merge_abort(e->merge);
   e->merge = NULL;
   if (e->log && !e->opts.read_only) rc = wal_sync_all(e->log);
+  if (e->feed) {
+    int frc = feed_close(e->feed);
+    if (!rc) rc = frc;
+    e->feed = NULL;
+  }
   if (e->tree) bt_tree_release(e->tree);
   mt_unref(e->frozen);
   mt_unref(e->active);
@@ -50,6 +96,8 @@ static void eng_free(eng *e, int *rcp) {
   ldb_mutex_destroy(&e->bg_mu);
   ldb_cond_destroy(&e->sync_cv);
   ldb_cond_destroy(&e->bg_cv);
+  ldb_mutex_destroy(&e->hook_mu);
+  ldb_cond_destroy(&e->hook_cv);
   ldb_rwlock_destroy(&e->state_lk);
   ldb_mfree(e->a, e->id);
   ldb_mfree(e->a, e->path);
@@ -94,6 +142,8 @@ static int eng_open(ldb_store *s, int own, const char *path,
   ldb_mutex_init(&e->bg_mu);
   ldb_cond_init(&e->sync_cv);
   ldb_cond_init(&e->bg_cv);
+  ldb_mutex_init(&e->hook_mu);
+  ldb_cond_init(&e->hook_cv);
   state_lock_init(&e->state_lk);
   e->open_ns = ldb_now_ns();
   e->last_sync_ns = e->open_ns;
@@ -140,19 +190,34 @@ static int eng_open(ldb_store *s, int own, const char *path,
   if (rc) goto fail;
   rc = eng_mt_create(e, &e->active);
   if (rc) goto fail;
-  uint64_t last = ckpt;
-  rc = wal_recover(e->log, ckpt, recover_apply, e, &last, &dirty);
+  uint64_t last = ckpt, seen = 0;
+  rc = wal_recover(e->log, ckpt, recover_apply, e, &last, &seen, &dirty);
   if (rc) {
     ldb_err(rc, "recovering %s: %s", label, ldb_strerror(rc));
+    goto fail;
+  }
+  if (seen > last && !o->salvage) {
+    rc = report_hole(e, label, ckpt, last, seen);
     goto fail;
   }
   atomic_store(&e->last_seq, last);
   atomic_store(&e->visible_seq, last);
   e->durable_seq = e->inserted_seq = last;
+  if (o->log_retention_bytes) {
+    /* Before the log can be trimmed: the feed takes what it lacks from it. */
+    rc = feed_open(s, e->a, o->log_retention_bytes, o->log_retention_ms,
+                   o->read_only, &e->feed);
+    if (!rc) rc = feed_reconcile(e->feed, e->log, last);
+    if (rc) {
+      ldb_err(rc, "opening the change feed of %s: %s", label, ldb_strerror(rc));
+      goto fail;
+    }
+  }
   if (!o->read_only) {
+    int hole = seen > last; /* only with salvage (else refused above) */
     if (last > ckpt) {
-      /* Merge what was replayed into the tree now, so both logs can start
-       * empty: the log never has to hold records of two generations. */
+      /* Merge what was replayed into the tree now. The logs keep their
+       * records: the older meta page still needs them. */
       mt *nm;
       rc = eng_mt_create(e, &nm);
       if (rc) goto fail;
@@ -163,24 +228,26 @@ static int eng_open(ldb_store *s, int own, const char *path,
       atomic_store(&e->ckpt_pending, 1);
       rc = ckpt_run(e, UINT64_MAX, &more);
       if (rc) goto fail;
+    } else if (bt_damaged_meta(e->bf) >= 0 || hole) {
+      /* Rewrite the invalid meta slot (the next commit's slot). Best
+       * effort without a hole (on a full disk the open still succeeds and
+       * ldb_check names the page); required with one, below. */
+      rc = empty_checkpoint(e, last);
+      if (rc && hole) goto fail;
+      rc = LDB_OK;
     }
-    if (dirty && last == ckpt) {
-      /* The logs hold only records the tree claims to cover. That claim
-       * may rest on data-file writes that were never synced (a failed sync
-       * before a restart); an empty checkpoint syncs the data file before
-       * the logs are dropped. */
-      bt_merge *m;
-      rc = bt_merge_begin(e->bf, &m);
-      if (!rc) rc = bt_merge_commit(m, ckpt);
-      if (rc) goto fail;
-      ldb_rwlock_wrlock(&e->state_lk);
-      bt_tree_release(e->tree);
-      e->tree = bt_current(e->bf);
-      ldb_rwlock_unlock(&e->state_lk);
-    }
-    if (dirty || last > ckpt) {
-      rc = wal_reset(e->log);
-      if (rc) goto fail;
+    if (hole) {
+      /* Salvage: the records after the hole are dropped for good, and
+       * their seqs will be reused, so no meta page may need the logs. */
+      if ((rc = empty_checkpoint(e, last)) || (rc = wal_reset(e->log)))
+        goto fail;
+    } else if (dirty) {
+      /* Append after the records already there. When nothing was
+       * replayed, the tree's claim to cover them may rest on data-file
+       * writes that were never synced (a failed sync, then a restart):
+       * sync the data file before any of them can be trimmed. */
+      if (last == ckpt && (rc = bt_sync(e->bf))) goto fail;
+      if ((rc = wal_resume(e->log))) goto fail;
     }
   }
   e->threaded = 0;
@@ -219,13 +286,13 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
   if (o.store) {
     s = o.store;
   } else {
-    rc = ldb_store_posix(path, o.create_if_missing && !o.read_only, &s);
+    rc = ldb_store_default(path, o.create_if_missing && !o.read_only, &s);
     if (rc == LDB_NOTFOUND)
       return ldb_err(LDB_NOTFOUND, "database %s does not exist", path);
     if (rc) return rc;
     own = 1;
   }
-  db = ldb_calloc(o.allocator, sizeof *db);
+  db = db_new(NULL, o.allocator, o.read_only);
   if (!db) {
     rc = ldb_err(LDB_NOMEM, "out of memory opening %s", path ? path : "");
     goto fail;
@@ -251,9 +318,8 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
     if (own) ldb_store_destroy(s);
     /* The allocator of a shared engine is the first opener's. */
     if (o.allocator != e->a) {
-      ldb_db *d2 = ldb_calloc(e->a, sizeof *d2);
-      ldb_mfree(o.allocator, db);
-      db = d2;
+      db_free(db);
+      db = db_new(e, e->a, o.read_only);
       if (!db) {
         REG_LOCK();
         e->handles--;
@@ -261,9 +327,7 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
         return ldb_err(LDB_NOMEM, "out of memory opening a handle");
       }
     }
-    db->magic = LDB_DB_MAGIC;
     db->e = e;
-    db->read_only = o.read_only;
     *out = db;
     return LDB_OK;
   }
@@ -277,13 +341,11 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
   e->reg_next = registry;
   registry = e;
   REG_UNLOCK();
-  db->magic = LDB_DB_MAGIC;
   db->e = e;
-  db->read_only = o.read_only;
   *out = db;
   return LDB_OK;
 fail:
-  ldb_mfree(o.allocator, db);
+  if (db) db_free(db);
   if (own) ldb_store_destroy(s);
   return rc;
 }
@@ -292,12 +354,18 @@ int ldb_close(ldb_db *db) {
   if (!db) return LDB_OK;
   int rc = check_db(db);
   if (rc) return rc;
-  if (atomic_load(&db->open_objs) > 0)
-    return ldb_err(LDB_BUSY,
-                   "close: %d transactions/iterators of this handle "
-                   "are still open",
-                   atomic_load(&db->open_objs));
   eng *e = db->e;
+  /* Never refuses: the children let go of the engine first (while it is
+   * alive), then the handle is closed; its memory stays while children
+   * remain, for their frees (db_child_remove frees it with the last). */
+  db_invalidate_children(db, NULL);
+  eng_hooks_drop(e, db);
+  ldb_mutex_lock(&db->kids_mu);
+  db->magic = LDB_DB_CLOSED;
+  db->e = NULL;
+  int orphan = db->kids.next == &db->kids;
+  ldb_mutex_unlock(&db->kids_mu);
+  if (orphan) db_free(db);
   REG_LOCK();
   int last = --e->handles == 0;
   if (last) {
@@ -308,8 +376,6 @@ int ldb_close(ldb_db *db) {
       }
   }
   REG_UNLOCK();
-  db->magic = LDB_DB_DEAD;
-  ldb_mfree(e->a, db);
   if (last) {
     eng_free(e, &rc);
     if (rc) ldb_err(rc, "close: final log sync failed: %s", ldb_strerror(rc));
@@ -325,7 +391,7 @@ int ldb_check(ldb_db *db) {
   if (rc) return rc;
   ldb_mutex_lock(&e->commit_mu);
   ldb_rwlock_rdlock(&e->state_lk);
-  if (!e->opts.read_only) rc = wal_check(e->log, e->frozen != NULL);
+  if (!e->opts.read_only) rc = wal_check(e->log);
   if (!rc) rc = mt_check(e->active);
   if (!rc && e->frozen) rc = mt_check(e->frozen);
   ldb_rwlock_unlock(&e->state_lk);

@@ -99,6 +99,9 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
   out->get_p99_ns = pct_ns(out->get_latency, 99);
   out->commit_p50_ns = pct_ns(out->commit_latency, 50);
   out->commit_p99_ns = pct_ns(out->commit_latency, 99);
+  if (e->feed)
+    feed_stats(e->feed, &out->log_retained_since, &out->log_retained_segments,
+               &out->log_retained_bytes);
   return LDB_OK;
 }
 

@@ -16,19 +16,40 @@
 
 static int check_txn(const ldb_txn *t) {
   if (!t) return ldb_err(LDB_INVALID, "transaction is NULL");
-  if (!t->db || t->db->magic != LDB_DB_MAGIC)
-    return ldb_err(LDB_CLOSED, "the transaction's database is closed");
+  if (t->node.dead)
+    return ldb_err(LDB_CLOSED, "the transaction was invalidated: its database "
+                               "handle was closed; free it with ldb_txn_abort");
   return LDB_OK;
 }
 
-static void txn_free(ldb_txn *t) {
+/* Releases everything t holds of the engine: snapshot, write buffer, read
+ * set, its place in active_txns. Its iterators were invalidated first. */
+static void txn_release(ldb_txn *t) {
   eng *e = t->e;
   snap_release(e, &t->s);
   mt_unref(t->wb);
-  ldb_mfree(e->a, t->rs);
+  t->wb = NULL;
+  t->wb_ops = 0;
+  ldb_mfree(t->a, t->rs);
+  t->rs = NULL;
+  t->rs_len = t->rs_cap = 0;
   atomic_fetch_sub(&e->active_txns, 1);
-  atomic_fetch_sub(&t->db->open_objs, 1);
-  ldb_mfree(e->a, t);
+}
+
+/* ldb_close: the handle's iterators are already invalidated. */
+static void txn_invalidate(ldb_child *c) {
+  txn_release((ldb_txn *)c);
+}
+
+/* Ends t: invalidates its iterators, releases it, frees it. */
+static void txn_end(ldb_txn *t) {
+  ldb_db *db = t->db;
+  if (!t->node.dead) {
+    if (t->iters) db_invalidate_children(db, t);
+    txn_release(t);
+  }
+  db_child_remove(db, &t->node);
+  ldb_mfree(t->a, t);
 }
 
 int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out) {
@@ -58,9 +79,10 @@ int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out) {
   }
   t->db = db;
   t->e = e;
+  t->a = e->a;
   t->flags = flags;
   snap_take(e, &t->s);
-  atomic_fetch_add(&db->open_objs, 1);
+  db_child_add(db, &t->node, CHILD_TXN, NULL, txn_invalidate);
   *out = t;
   return LDB_OK;
 }
@@ -213,14 +235,17 @@ static int txn_validate(void *ctx) {
 }
 
 int ldb_txn_commit(ldb_txn *txn) {
-  int rc = check_txn(txn);
-  if (rc) return rc;
-  if (txn->iters)
-    return ldb_err(LDB_BUSY,
-                   "commit: %d iterators of this transaction are "
-                   "still open",
-                   txn->iters);
+  if (!txn) return ldb_err(LDB_INVALID, "transaction is NULL");
+  if (txn->node.dead) {
+    txn_end(txn);
+    return ldb_err(LDB_CLOSED, "commit: the transaction was invalidated by "
+                               "closing its database handle; nothing was "
+                               "applied");
+  }
+  int rc = LDB_OK;
   eng *e = txn->e;
+  /* Its iterators end with it (they read its snapshot and buffer). */
+  if (txn->iters) db_invalidate_children(txn->db, txn);
   uint8_t *buf = NULL;
   if ((txn->flags & LDB_TXN_READONLY) || !txn->wb || !txn->wb_ops) goto done;
   /* Encode the newest buffered version of each key as log ops. */
@@ -257,12 +282,12 @@ int ldb_txn_commit(ldb_txn *txn) {
   rc = eng_commit(e, &w, txn_validate, txn);
 done:
   ldb_mfree(e->a, buf);
-  txn_free(txn);
+  txn_end(txn);
   return rc;
 }
 
 void ldb_txn_abort(ldb_txn *txn) {
-  if (!txn || check_txn(txn)) return;
-  atomic_fetch_add(&txn->e->st_aborts, 1);
-  txn_free(txn);
+  if (!txn) return;
+  if (!txn->node.dead) atomic_fetch_add(&txn->e->st_aborts, 1);
+  txn_end(txn);
 }

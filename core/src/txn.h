@@ -9,8 +9,10 @@
 #include "engine.h"
 
 struct ldb_txn {
+  ldb_child node; /* in db's children; node.dead once invalidated */
   ldb_db *db;
-  eng *e;
+  eng *e; /* not to be used once node.dead */
+  const ldb_allocator *a;
   unsigned flags;
   snap s;
   mt *wb; /* buffered writes: seq = op counter; NULL when none */
@@ -18,7 +20,7 @@ struct ldb_txn {
   uint64_t wb_kv; /* key+value bytes of the newest versions (upper bound) */
   uint8_t *rs;    /* read set: [u32 klen][key]... */
   size_t rs_len, rs_cap;
-  int iters;
+  int iters; /* live (not invalidated) iterators on this transaction */
 };
 
 /* Records a key in a read-write transaction's read set. */

@@ -314,6 +314,12 @@ uint64_t ldb_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t ldb_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* ---- threads ----------------------------------------------------------- */
 
 #ifndef LDB_NO_THREADS

@@ -113,6 +113,9 @@ bool ldb_codec_available(int codec);
 
 /* Monotonic nanoseconds. */
 uint64_t ldb_now_ns(void);
+/* Wall-clock milliseconds since the Unix epoch (the change feed's commit
+ * times, which must mean the same after a restart and on another host). */
+uint64_t ldb_wall_ms(void);
 
 /* ---- threads -----------------------------------------------------------
  * Thin wrappers so that a build without threads (LDB_NO_THREADS, the

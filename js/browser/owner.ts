@@ -23,7 +23,8 @@
  * or the transaction's commit), and clears `tag`.
  */
 import type {
-  Engine, EngineDb, EngineIterOptions, EngineIterator, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
+  Engine, EngineChanges, EngineChangesOptions, EngineCommitListener, EngineDb, EngineEvent, EngineIterOptions,
+  EngineIterator, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
 import { LightningDbError } from '../errors.js';
 
@@ -85,7 +86,7 @@ function refuse(k: Uint8Array): void {
 /** Iterator bounds of a user scan, ending before the reserved range
  * (which is the tail of the key space: every key >= FF*8 is reserved);
  * null when nothing of the scan lies outside it. */
-function clamp(o: EngineIterOptions): EngineIterOptions | null {
+function clamp<T extends EngineIterOptions | EngineChangesOptions>(o: T): T | null {
   if (o.prefix && isReserved(o.prefix)) return null;
   if (o.lower && isReserved(o.lower)) return null;
   if (o.upper === undefined || compare(o.upper, FF8) >= 0) return { ...o, upper: FF8, upperExclusive: true };
@@ -199,9 +200,6 @@ class GuardedDb implements EngineDb {
   checkpoint(): void {
     this.raw.checkpoint();
   }
-  checkpointStep(budget: number): boolean {
-    return this.raw.checkpointStep(budget);
-  }
   check(): void {
     this.raw.check();
   }
@@ -210,6 +208,21 @@ class GuardedDb implements EngineDb {
   }
   stats(): EngineStats {
     return this.raw.stats();
+  }
+  prometheus(labels?: string): string {
+    return this.raw.prometheus(labels);
+  }
+  events(after: number): EngineEvent[] {
+    return this.raw.events?.(after) ?? [];
+  }
+  /** The change feed without the reserved range (records, epochs). */
+  changes(since: number, opts: EngineChangesOptions): EngineChanges {
+    const o = clamp(opts);
+    if (!o) return this.raw.changes(since, { ...opts, lower: FF8, upper: FF8, upperExclusive: true });
+    return this.raw.changes(since, o);
+  }
+  onCommit(fn: () => void): EngineCommitListener {
+    return this.raw.onCommit(fn);
   }
   close(): void {
     this.onClose();

@@ -6,34 +6,38 @@
  * owned by the engine (grown on demand, freed when the last database
  * closes... never shrunk); the C API copies what it keeps (batches, bounds),
  * so no JS-visible pointer outlives a call. Values come back through
- * ldb_get_buf into a scratch buffer and are copied out (slice), so returned
- * Uint8Arrays never alias the heap, which may move when it grows.
+ * ldb_get_buf into a scratch buffer and are copied out (slice), scans
+ * through js/chunk.ts, which copies too: returned Uint8Arrays never alias
+ * the heap, which may move when it grows.
  *
  * Threads: there are none; the C engine runs with background_checkpoint = 0.
- * Checkpoints run in bounded steps inside commits; additionally, after
- * writes, a timer (syncIntervalMs, default 100 ms) syncs the log in
- * NORMAL mode and runs pending checkpoint steps a slice at a time, so
- * an idle database still becomes durable and compact.
+ * Checkpoints run in bounded steps inside commits; idle maintenance (the
+ * NORMAL-mode log sync that falls due, pending checkpoint steps, retries
+ * after a failure) is one core call, ldb_maintain(), and this file owns
+ * only its timer: after a write it calls ldb_maintain and sleeps for as
+ * long as the core says.
+ *
+ * The contract (option names, statistics, error codes) is the core's:
+ * options are set by name with ldb_options_set_string, statistics and error
+ * names come from the core's tables (module.ts: contractOf).
  */
 import type {
-  Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
+  Engine, EngineChange, EngineChanges, EngineChangesOptions, EngineCommitListener, EngineDb, EngineIterator,
+  EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
-import { HIST_BUCKETS, LdbModule, OPT, OPT_COUNT, STATS_FIELDS } from './module.js';
+import { decodeChanges } from '../feed.js';
+import { type ByteView, ChunkDecoder } from '../chunk.js';
+import { ERROR_CODES, type ErrorCode, LightningDbError } from '../errors.js';
+import { type Contract, contractOf, cstr, type LdbModule } from './module.js';
 import type { PageStore } from './stores/types.js';
 
-const CODE_NAMES = ['OK', 'NOT_FOUND', 'CONFLICT', 'BUSY', 'CORRUPT', 'IO', 'FULL', 'NO_MEMORY',
-  'INVALID_ARGUMENT', 'CLOSED', 'READ_ONLY', 'INTERNAL'];
-const LDB_NOTFOUND = 1;
-const LDB_BUSY = 3;
+/** ldb_maintain's "nothing pending" (UINT32_MAX). */
+const MAINTAIN_IDLE = 0xffffffff;
 
-/** The error every engine method throws: `code` is the stable name. */
-export class WasmEngineError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'LightningDbError';
-    this.code = code;
-  }
+/** The error every engine method throws: a LightningDbError whose code is
+ * a name of the core's error table (`fallback` for any other). */
+function engineError(code: string, message: string, fallback: ErrorCode = 'INTERNAL'): LightningDbError {
+  return new LightningDbError(ERROR_CODES.includes(code as ErrorCode) ? (code as ErrorCode) : fallback, message);
 }
 
 /** Resolves a database path to its page store. `purpose` tells a resolver
@@ -46,22 +50,31 @@ const utf8enc = new TextEncoder();
 /** Heap access and scratch buffers of one module instance. */
 class Heap {
   readonly outs: number;
-  /** Wraps bytes copied out of the heap (Node: as Buffer). */
-  wrap: (b: Uint8Array) => Uint8Array = (b) => b;
+  readonly contract: Contract;
+  /** The codes this file branches on, by their names in the core table. */
+  readonly NOTFOUND: number;
+  readonly CLOSED: number;
+  /** Makes the Uint8Array handed to users (Node: a Buffer). */
+  view: ByteView = (ab, off, n) => new Uint8Array(ab, off, n);
+  /** The iterator-chunk decoder (js/chunk.ts), over `view`. */
+  chunks = new ChunkDecoder();
   private bufs: Array<{ ptr: number; cap: number }> = [];
   constructor(readonly m: LdbModule) {
+    this.contract = contractOf(m);
+    this.NOTFOUND = this.contract.codeNames.indexOf('NOT_FOUND');
+    this.CLOSED = this.contract.codeNames.indexOf('CLOSED');
     this.outs = this.alloc(64);
     for (let i = 0; i < 3; i++) this.bufs.push({ ptr: this.alloc(4096), cap: 4096 });
   }
   alloc(n: number): number {
     const p = this.m._malloc(Math.max(n, 1));
-    if (!p) throw new WasmEngineError('NO_MEMORY', `cannot allocate ${n} bytes in the WebAssembly heap`);
+    if (!p) throw engineError('NO_MEMORY', `cannot allocate ${n} bytes in the WebAssembly heap`);
     return p;
   }
   /** Scratch buffer i (0: keys, 1: values, 2: reads) of at least n bytes. */
   private buf(i: number): { ptr: number; cap: number } {
     const b = this.bufs[i];
-    if (!b) throw new WasmEngineError('INTERNAL', `no scratch buffer ${i}`);
+    if (!b) throw engineError('INTERNAL', `no scratch buffer ${i}`);
     return b;
   }
   scratch(i: number, n: number): number {
@@ -90,10 +103,7 @@ class Heap {
     return (h[p]! | (h[p + 1]! << 8) | (h[p + 2]! << 16) | (h[p + 3]! << 24)) >>> 0;
   }
   cstr(p: number): string {
-    const h = this.m.HEAPU8;
-    let e = p;
-    while (h[e]) e++;
-    return utf8.decode(h.subarray(p, e));
+    return cstr(this.m, p);
   }
   /** A NUL-terminated copy of s, malloc'd (caller frees). */
   newCStr(s: string): number {
@@ -103,18 +113,21 @@ class Heap {
     this.m.HEAPU8[p + b.length] = 0;
     return p;
   }
-  error(rc: number): WasmEngineError {
-    const code = CODE_NAMES[rc] ?? 'INTERNAL';
+  codeName(rc: number): string {
+    return this.contract.codeNames[rc] ?? 'INTERNAL';
+  }
+  error(rc: number): LightningDbError {
+    const code = this.codeName(rc);
     const msg = this.cstr(this.m._ldb_errmsg(0)) || this.cstr(this.m._ldb_strerror(rc));
-    return new WasmEngineError(code, msg);
+    return engineError(code, msg);
   }
   check(rc: number): void {
     if (rc !== 0) throw this.error(rc);
   }
 }
 
-function closedError(what: string): WasmEngineError {
-  return new WasmEngineError('CLOSED', `${what} is closed`);
+function closedError(what: string): LightningDbError {
+  return engineError('CLOSED', `${what} is closed`);
 }
 
 interface StoreSlot {
@@ -129,15 +142,26 @@ export class WasmEngine implements Engine {
   private nextSid = 1;
   private readonly slots = new Map<string, StoreSlot>();
 
-  /** wrap: applied to every key/value returned (Node passes a Buffer view
-   * maker so values are Buffers, as from the native engine). */
-  constructor(readonly module: LdbModule, private readonly resolve: StoreResolver, wrap?: (b: Uint8Array) => Uint8Array) {
+  /** view: makes every key/value returned over its bytes, copied out of
+   * the heap (Node passes a Buffer maker so they are Buffers, as from the
+   * native engine); default: a Uint8Array. */
+  constructor(readonly module: LdbModule, private readonly resolve: StoreResolver, view?: ByteView) {
     this.heap = new Heap(module);
-    if (wrap) this.heap.wrap = wrap;
+    if (view) {
+      this.heap.view = view;
+      this.heap.chunks = new ChunkDecoder(view);
+    }
   }
 
   version(): string {
     return this.heap.cstr(this.module._ldb_version());
+  }
+
+  /** Bytes of this engine's WebAssembly heap allocated now (page caches,
+   * memtables, scratch buffers of every database it opened). A memory
+   * diagnostic: the heap itself (module.HEAPU8.length) only ever grows. */
+  heapBytes(): number {
+    return this.module._ldbw_heap_bytes();
   }
 
   /** Registers a JS store with the module and wraps it in a C store. */
@@ -149,7 +173,7 @@ export class WasmEngine implements Engine {
     this.module._free(id);
     if (!cs) {
       this.module.ldbStores.delete(sid);
-      throw new WasmEngineError('NO_MEMORY', 'cannot allocate a store in the WebAssembly heap');
+      throw engineError('NO_MEMORY', 'cannot allocate a store in the WebAssembly heap');
     }
     return cs;
   }
@@ -172,35 +196,31 @@ export class WasmEngine implements Engine {
     const slot = this.slots.get(path);
     if (!slot || --slot.refs > 0) return;
     this.slots.delete(path);
-    this.module._ldbw_store_destroy(slot.cstore);
+    this.module._ldb_store_destroy(slot.cstore);
   }
 
+  /** Opens `path` with every option given set by its name in the core's
+   * option table (ldb_options_set_string: an unknown name or a value out of
+   * range is INVALID_ARGUMENT with the allowed range). */
   open(path: string, options: EngineOpenOptions): EngineDb {
     const m = this.module;
     const h = this.heap;
     const slot = this.acquire(path);
-    const opts = h.alloc(8 * OPT_COUNT);
+    const opts = m._ldbw_options_new();
     const pathPtr = h.newCStr(path);
     try {
-      const f64 = new Float64Array(m.HEAPU8.buffer, opts, OPT_COUNT);
-      f64.fill(NaN);
-      const set = (k: keyof typeof OPT, v: number | boolean | undefined) => {
-        if (v !== undefined) f64[OPT[k]] = typeof v === 'boolean' ? Number(v) : v;
-      };
-      set('pageSize', options.pageSize);
-      set('cacheSize', options.cacheSize);
-      set('compression', options.compression);
-      set('compressionLevel', options.compressionLevel);
-      set('syncMode', options.syncMode);
-      set('syncIntervalMs', options.syncIntervalMs);
-      set('createIfMissing', options.createIfMissing);
-      set('errorIfExists', options.errorIfExists);
-      set('readOnly', options.readOnly);
-      set('memtableSize', options.memtableSize);
-      set('maxActiveTransactions', options.maxActiveTransactions);
-      const rc = m._ldbw_open(pathPtr, slot.cstore, opts, h.outs);
-      if (rc !== 0) throw h.error(rc);
-      return new WasmDb(this, path, slot.store, h.u32(h.outs), options);
+      if (!opts) throw engineError('NO_MEMORY', 'cannot allocate options in the WebAssembly heap');
+      for (const [name, value] of Object.entries(options)) {
+        if (value === undefined) continue;
+        const n = h.newCStr(name);
+        const v = h.newCStr(String(value));
+        const rc = m._ldb_options_set_string(opts, n, v);
+        m._free(n);
+        m._free(v);
+        h.check(rc);
+      }
+      h.check(m._ldbw_open(pathPtr, slot.cstore, opts, h.outs));
+      return new WasmDb(this, path, slot.store, h.u32(h.outs));
     } catch (e) {
       this.releaseSlot(path);
       throw e;
@@ -210,28 +230,45 @@ export class WasmEngine implements Engine {
     }
   }
 
+  /** Commit listeners per database path: every handle on a path shares
+   * one C engine, so a commit through any of them signals all. */
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly signalled = new Set<string>();
+
+  listen(path: string, fn: () => void): EngineCommitListener {
+    let set = this.listeners.get(path);
+    if (!set) this.listeners.set(path, (set = new Set()));
+    const entry = () => fn();
+    set.add(entry);
+    return {
+      off: () => {
+        set!.delete(entry);
+      },
+      // No thread signals here: a wait is kept alive by whatever writes.
+      ref: () => {},
+    };
+  }
+
+  /** After a commit on path: the listeners run in a microtask (never
+   * inside the committing call), once for commits made meanwhile. */
+  committed(path: string): void {
+    if (this.signalled.has(path) || !this.listeners.get(path)?.size) return;
+    this.signalled.add(path);
+    queueMicrotask(() => {
+      this.signalled.delete(path);
+      for (const fn of [...(this.listeners.get(path) ?? [])]) fn();
+    });
+  }
+
   /** Backup target stores are made on demand and destroyed after use. */
   backupTo(db: number, path: string): void {
-    const store = this.resolve(path, 'backup');
-    // As ldb_backup on a path: a target holding a database is INVALID (even
-    // while that database is open, which ldb_backup_to_store reports as BUSY).
-    let holds = false;
-    try {
-      const fid = store.open('data.ldb', false);
-      holds = store.size(fid) > 0;
-      store.close(fid);
-    } catch {
-      /* missing: a fresh target */
-    }
-    if (holds) {
-      if (!this.slots.has(path)) store.release();
-      throw new WasmEngineError('INVALID_ARGUMENT', `backup: ${path} already holds a database`);
-    }
-    const cs = this.cstoreFor(store);
+    // The core decides whether the target may be written (an engine file
+    // with bytes in it: INVALID_ARGUMENT naming it; locked: BUSY).
+    const cs = this.cstoreFor(this.resolve(path, 'backup'));
     try {
       this.heap.check(this.module._ldb_backup_to_store(db, cs));
     } finally {
-      this.module._ldbw_store_destroy(cs);
+      this.module._ldb_store_destroy(cs);
     }
   }
 }
@@ -239,31 +276,51 @@ export class WasmEngine implements Engine {
 /** Initial size of the iterator read buffer (scratch 2). */
 const ITER_BUF = 64 << 10;
 
+/** Frees the C handle of an iterator or transaction the program dropped
+ * without closing it. Safe whether or not its database is still open:
+ * ldb_close never refuses and keeps what a child needs until it is freed. */
+const dropped = new FinalizationRegistry<() => void>((free) => free());
+
 class WasmIter implements EngineIterator {
   private positioned = false;
   private done = false;
   constructor(
     private readonly h: Heap,
     public ptr: number,
-    private readonly onClose: (it: WasmIter) => void,
-  ) {}
-
-  seek(key?: Uint8Array): void {
-    if (!this.ptr) throw closedError('iterator');
-    const m = this.h.m;
-    const rc = key === undefined ? m._ldb_iter_first(this.ptr) : m._ldb_iter_seek(this.ptr, this.h.put(0, key), key.length);
-    this.positioned = true;
-    this.done = rc === LDB_NOTFOUND;
-    if (rc !== 0 && rc !== LDB_NOTFOUND) throw this.h.error(rc);
+  ) {
+    const m = h.m;
+    dropped.register(this, () => m._ldb_iter_destroy(ptr), this);
   }
 
-  /** One ldb_iter_read into the heap read buffer per chunk, then ONE copy
-   * of the used bytes out of the heap (the heap may move on the next
-   * allocation, so nothing returned may alias it); entries are subarray
-   * views of that copy (wrapped once, so in Node they are Buffers). No
-   * per-entry call crosses the wasm boundary and no per-entry copy is made. */
-  next(max: number): Array<[Uint8Array, Uint8Array]> {
+  private live(): number {
     if (!this.ptr) throw closedError('iterator');
+    return this.ptr;
+  }
+
+  /** An error of a call on this iterator. CLOSED means the core
+   * invalidated it (its database closed or its transaction ended): it can
+   * never work again, so it is freed now. */
+  private fail(rc: number): LightningDbError {
+    const e = this.h.error(rc);
+    if (rc === this.h.CLOSED) this.close();
+    return e;
+  }
+
+  seek(key?: Uint8Array): void {
+    const it = this.live();
+    const m = this.h.m;
+    const rc = key === undefined ? m._ldb_iter_first(it) : m._ldb_iter_seek(it, this.h.put(0, key), key.length);
+    this.positioned = true;
+    this.done = rc === this.h.NOTFOUND;
+    if (rc !== 0 && rc !== this.h.NOTFOUND) throw this.fail(rc);
+  }
+
+  /** One ldb_iter_read into the heap read buffer per chunk (no per-entry
+   * call crosses the wasm boundary), decoded by js/chunk.ts, which copies
+   * every key and value out of the heap (it moves when it grows) so that no
+   * entry keeps another's bytes alive or visible through its .buffer. */
+  next(max: number): Array<[Uint8Array, Uint8Array]> {
+    const it = this.live();
     if (!this.positioned) this.seek();
     if (this.done || max <= 0) return [];
     const h = this.h;
@@ -273,12 +330,12 @@ class WasmIter implements EngineIterator {
     for (;;) {
       const cap = h.cap(2);
       const buf = h.scratch(2, cap);
-      const rc = m._ldb_iter_read(this.ptr, buf, cap, max, h.outs, h.outs + 4);
-      if (rc === LDB_NOTFOUND) {
+      const rc = m._ldb_iter_read(it, buf, cap, max, h.outs, h.outs + 4);
+      if (rc === h.NOTFOUND) {
         this.done = true;
         return [];
       }
-      if (rc !== 0) throw h.error(rc);
+      if (rc !== 0) throw this.fail(rc);
       const count = h.u32(h.outs);
       const used = h.u32(h.outs + 4);
       if (count === 0) {
@@ -289,34 +346,23 @@ class WasmIter implements EngineIterator {
         h.scratch(2, used);
         continue;
       }
-      if (used > cap) throw new WasmEngineError('INTERNAL', 'iterator chunk exceeds its buffer');
+      if (used > cap) throw engineError('INTERNAL', 'iterator chunk exceeds its buffer');
       // Re-read HEAPU8 after the call: it may have grown the memory.
-      const chunk = h.wrap(m.HEAPU8.slice(buf, buf + used));
-      const out: Array<[Uint8Array, Uint8Array]> = new Array(count);
-      let off = 0;
-      for (let i = 0; i < count; i++) {
-        // lengths read byte by byte: cheaper than a DataView per chunk here
-        const kl = (chunk[off]! | (chunk[off + 1]! << 8) | (chunk[off + 2]! << 16) | (chunk[off + 3]! << 24)) >>> 0;
-        const vl = (chunk[off + 4]! | (chunk[off + 5]! << 8) | (chunk[off + 6]! << 16) | (chunk[off + 7]! << 24)) >>> 0;
-        const k0 = off + 8;
-        const v0 = k0 + kl;
-        off = v0 + vl;
-        if (off > used) throw new WasmEngineError('INTERNAL', 'iterator chunk is truncated');
-        out[i] = [chunk.subarray(k0, v0), chunk.subarray(v0, off)];
-      }
-      return out;
+      const entries = h.chunks.decode(m.HEAPU8, buf, buf + used);
+      if (entries.length !== count) throw engineError('INTERNAL', `iterator chunk holds ${entries.length} entries, not ${count}`);
+      return entries;
     }
   }
 
   close(): void {
     if (!this.ptr) return;
+    dropped.unregister(this);
     this.h.m._ldb_iter_destroy(this.ptr);
     this.ptr = 0;
-    this.onClose(this);
   }
 }
 
-function iterCreate(h: Heap, db: number, txn: number, o: EngineIterOptions, onClose: (it: WasmIter) => void): WasmIter {
+function iterCreate(h: Heap, db: number, txn: number, o: EngineIterOptions): WasmIter {
   const m = h.m;
   // Bounds go through the scratch buffers (0, 1, 2): ldb_iter_create copies
   // what it keeps, so no malloc/free per iterator (seek-heavy scans).
@@ -327,7 +373,40 @@ function iterCreate(h: Heap, db: number, txn: number, o: EngineIterOptions, onCl
     up, o.upper?.length ?? 0, o.upperExclusive ? 1 : 0, pre, o.prefix?.length ?? 0,
     o.reverse ? 1 : 0, h.outs);
   h.check(rc);
-  return new WasmIter(h, h.u32(h.outs), onClose);
+  return new WasmIter(h, h.u32(h.outs));
+}
+
+class WasmChanges implements EngineChanges {
+  constructor(private readonly h: Heap, private ptr: number) {}
+
+  next(max: number): EngineChange[] {
+    if (!this.ptr) throw closedError('change feed');
+    const h = this.h;
+    const m = h.m;
+    if (h.cap(2) < ITER_BUF) h.scratch(2, ITER_BUF);
+    for (;;) {
+      const cap = h.cap(2);
+      const buf = h.scratch(2, cap);
+      const rc = m._ldb_changes_read(this.ptr, buf, cap, max, h.outs, h.outs + 4);
+      if (rc === h.NOTFOUND) return [];
+      if (rc !== 0) throw h.error(rc);
+      const count = h.u32(h.outs);
+      const used = h.u32(h.outs + 4);
+      if (count === 0) {
+        h.scratch(2, used);
+        continue;
+      }
+      // Re-read HEAPU8 after the call: it may have grown the memory.
+      const chunk = m.HEAPU8.subarray(buf, buf + used);
+      return decodeChanges(chunk, 0, used, h.view);
+    }
+  }
+
+  close(): void {
+    if (!this.ptr) return;
+    this.h.m._ldb_changes_close(this.ptr);
+    this.ptr = 0;
+  }
 }
 
 /** Reads a value through get_buf into scratch 1, growing it when needed. */
@@ -336,63 +415,70 @@ function readValue(h: Heap, call: (buf: number, cap: number) => number): Uint8Ar
     const cap = h.cap(1);
     const buf = h.scratch(1, cap);
     const rc = call(buf, cap);
-    if (rc === LDB_NOTFOUND) return undefined;
+    if (rc === h.NOTFOUND) return undefined;
     if (rc !== 0) throw h.error(rc);
     const len = h.u32(h.outs + 8);
-    if (len <= cap) return h.wrap(h.m.HEAPU8.slice(buf, buf + len));
+    if (len <= cap) return h.view(h.m.HEAPU8.slice(buf, buf + len).buffer, 0, len);
     h.scratch(1, len);
   }
 }
 
 class WasmTxn implements EngineTxn {
-  private readonly iters = new Set<WasmIter>();
   constructor(
     private readonly db: WasmDb,
     public ptr: number,
     readonly readOnly: boolean,
-  ) {}
+  ) {
+    const m = db.h.m;
+    dropped.register(this, () => m._ldb_txn_abort(ptr), this);
+  }
 
   private live(): number {
     if (!this.ptr) throw closedError('transaction');
     return this.ptr;
   }
+  /** As WasmIter.fail: a transaction the core invalidated is freed now. */
+  private check(rc: number): void {
+    if (rc === 0) return;
+    const e = this.db.h.error(rc);
+    if (rc === this.db.h.CLOSED) this.abort();
+    throw e;
+  }
   get(key: Uint8Array): Uint8Array | undefined {
     const t = this.live();
     const h = this.db.h;
     const k = h.put(0, key);
-    return readValue(h, (buf, cap) => h.m._ldb_txn_get_buf(t, k, key.length, buf, cap, h.outs + 8));
+    try {
+      return readValue(h, (buf, cap) => h.m._ldb_txn_get_buf(t, k, key.length, buf, cap, h.outs + 8));
+    } catch (e) {
+      if ((e as LightningDbError).code === 'CLOSED') this.abort();
+      throw e;
+    }
   }
   put(key: Uint8Array, value: Uint8Array): void {
     const t = this.live();
     const h = this.db.h;
-    h.check(h.m._ldb_txn_put(t, h.put(0, key), key.length, h.put(1, value), value.length));
+    this.check(h.m._ldb_txn_put(t, h.put(0, key), key.length, h.put(1, value), value.length));
   }
   del(key: Uint8Array): void {
     const t = this.live();
     const h = this.db.h;
-    h.check(h.m._ldb_txn_delete(t, h.put(0, key), key.length));
+    this.check(h.m._ldb_txn_delete(t, h.put(0, key), key.length));
   }
   iterate(opts: EngineIterOptions): EngineIterator {
-    const t = this.live();
-    const it = iterCreate(this.db.h, this.db.live(), t, opts, (x) => this.iters.delete(x));
-    this.iters.add(it);
-    return it;
+    return iterCreate(this.db.h, this.db.live(), this.live(), opts);
   }
-  private end(): number {
+  /** The C transaction, no longer this object's: ldb_txn_commit and
+   * ldb_txn_abort free it in every case. */
+  private take(): number {
     const t = this.live();
-    for (const it of [...this.iters]) it.close();
+    dropped.unregister(this);
     this.ptr = 0;
-    this.db.txns.delete(this);
     return t;
   }
   commit(): void {
-    const t = this.end();
-    const rc = this.db.h.m._ldb_txn_commit(t);
-    if (rc === LDB_BUSY) {
-      // Cannot happen: our iterators were closed first. Free it anyway.
-      this.db.h.m._ldb_txn_abort(t);
-    }
-    this.db.h.check(rc);
+    const h = this.db.h;
+    h.check(h.m._ldb_txn_commit(this.take()));
     if (!this.readOnly) this.db.wrote();
   }
   async commitAsync(): Promise<void> {
@@ -400,35 +486,26 @@ class WasmTxn implements EngineTxn {
     if (!this.readOnly) await this.db.store.durable().catch(mapStoreError);
   }
   abort(): void {
-    if (!this.ptr) return;
-    const t = this.end();
-    this.db.h.m._ldb_txn_abort(t);
+    if (this.ptr) this.db.h.m._ldb_txn_abort(this.take());
   }
 }
 
 function mapStoreError(e: unknown): never {
   const err = e as { code?: string; message?: string };
-  throw new WasmEngineError(typeof err?.code === 'string' ? err.code : 'IO', String(err?.message ?? e));
+  throw engineError(String(err?.code), String(err?.message ?? e), 'IO');
 }
 
 class WasmDb implements EngineDb {
   readonly h: Heap;
-  readonly txns = new Set<WasmTxn>();
-  private readonly iters = new Set<WasmIter>();
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private readonly interval: number;
-  private readonly normal: boolean;
 
   constructor(
     private readonly engine: WasmEngine,
     private readonly path: string,
     readonly store: PageStore,
     public ptr: number,
-    options: EngineOpenOptions,
   ) {
     this.h = engine.heap;
-    this.interval = options.syncIntervalMs ?? 100;
-    this.normal = (options.syncMode ?? 1) === 1;
   }
 
   live(): number {
@@ -436,25 +513,28 @@ class WasmDb implements EngineDb {
     return this.ptr;
   }
 
-  /** After a write: schedule the idle-time log sync / checkpoint steps. */
+  /** After a write: idle maintenance is due soon (ldb_maintain says when). */
   wrote(): void {
-    if (this.timer || !this.ptr) return;
-    this.timer = setTimeout(() => this.maintain(), this.interval);
+    this.engine.committed(this.path);
+    if (!this.timer && this.ptr) this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => this.maintain(), ms);
     (this.timer as { unref?: () => void }).unref?.();
   }
 
+  /** One ldb_maintain call (a due NORMAL-mode sync, a step of pending
+   * checkpoint work), then sleep for as long as the core says. */
   private maintain(): void {
     this.timer = null;
     if (!this.ptr) return;
-    const m = this.h.m;
+    const h = this.h;
     // Errors here have no caller; the next operation meets the same store
     // condition and reports it, and stats().backgroundError shows it.
-    if (this.normal) m._ldb_flush(this.ptr);
-    const rc = m._ldbw_checkpoint_step(this.ptr, 512, this.h.outs + 16);
-    if (rc === 0 && this.h.u32(this.h.outs + 16)) {
-      this.timer = setTimeout(() => this.maintain(), 0);
-      (this.timer as { unref?: () => void }).unref?.();
-    }
+    if (h.m._ldb_maintain(this.ptr, 0, h.outs + 16) !== 0) return;
+    const next = h.u32(h.outs + 16);
+    if (next !== MAINTAIN_IDLE) this.schedule(next);
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
@@ -463,13 +543,19 @@ class WasmDb implements EngineDb {
     const k = h.put(0, key);
     return readValue(h, (buf, cap) => h.m._ldb_get_buf(db, k, key.length, buf, cap, h.outs + 8));
   }
+  /** One read-only snapshot, ended by a commit (as natively: counted
+   * neither as a commit nor as an abort; the gets count one each). */
   getMany(keys: Uint8Array[]): Array<Uint8Array | undefined> {
     const t = this.begin(true);
+    let values: Array<Uint8Array | undefined>;
     try {
-      return keys.map((k) => t.get(k));
-    } finally {
+      values = keys.map((k) => t.get(k));
+    } catch (e) {
       t.abort();
+      throw e;
     }
+    t.commit();
+    return values;
   }
   put(key: Uint8Array, value: Uint8Array): void {
     const db = this.live();
@@ -509,14 +595,10 @@ class WasmDb implements EngineDb {
     const db = this.live();
     const h = this.h;
     h.check(h.m._ldb_txn_begin(db, readOnly ? 1 : 0, h.outs));
-    const t = new WasmTxn(this, h.u32(h.outs), readOnly);
-    this.txns.add(t);
-    return t;
+    return new WasmTxn(this, h.u32(h.outs), readOnly);
   }
   iterate(opts: EngineIterOptions): EngineIterator {
-    const it = iterCreate(this.h, this.live(), 0, opts, (x) => this.iters.delete(x));
-    this.iters.add(it);
-    return it;
+    return iterCreate(this.h, this.live(), 0, opts);
   }
   flush(): void {
     this.h.check(this.h.m._ldb_flush(this.live()));
@@ -528,47 +610,78 @@ class WasmDb implements EngineDb {
   checkpoint(): void {
     this.h.check(this.h.m._ldb_checkpoint(this.live()));
   }
-  checkpointStep(budget: number): boolean {
-    const h = this.h;
-    h.check(h.m._ldbw_checkpoint_step(this.live(), budget >>> 0, h.outs + 16));
-    return h.u32(h.outs + 16) !== 0;
-  }
   check(): void {
     this.h.check(this.h.m._ldb_check(this.live()));
   }
   backup(path: string): void {
     this.engine.backupTo(this.live(), path);
   }
+  changes(since: number, o: EngineChangesOptions): EngineChanges {
+    const db = this.live();
+    const h = this.h;
+    const lo = o.lower ? h.put(0, o.lower) : 0;
+    const up = o.upper ? h.put(1, o.upper) : 0;
+    const pre = o.prefix ? h.put(2, o.prefix) : 0;
+    h.check(h.m._ldbw_changes_open(db, since, lo, o.lower?.length ?? 0, o.lowerExclusive ? 1 : 0,
+      up, o.upper?.length ?? 0, o.upperExclusive ? 1 : 0, pre, o.prefix?.length ?? 0, h.outs));
+    return new WasmChanges(h, h.u32(h.outs));
+  }
+  onCommit(fn: () => void): EngineCommitListener {
+    this.live();
+    return this.engine.listen(this.path, fn);
+  }
+  /** Every row of the core's statistics table, by its JS name: a number per
+   * counter, gauge or sum, an array of bucket counts per histogram. */
   stats(): EngineStats {
     const h = this.h;
     const m = h.m;
-    const n = m._ldbw_stats_count();
+    const { stats: layout, statsDoubles: n } = h.contract;
     const p = h.alloc(8 * n);
     try {
-      h.check(m._ldbw_stats(this.live(), p));
+      h.check(m._ldbw_stats(this.live(), p, n));
       const f = new Float64Array(m.HEAPU8.buffer, p, n).slice();
       const s: Record<string, unknown> = {};
-      STATS_FIELDS.forEach((name, i) => (s[name] = f[i]));
-      s.backgroundError = CODE_NAMES[f[STATS_FIELDS.indexOf('backgroundError')] ?? 11] ?? 'INTERNAL';
-      const base = STATS_FIELDS.length;
-      s.getLatency = Array.from(f.subarray(base, base + HIST_BUCKETS));
-      s.commitLatency = Array.from(f.subarray(base + HIST_BUCKETS, base + 2 * HIST_BUCKETS));
+      let at = 0;
+      for (const [name, width] of layout) {
+        s[name] = width === 1 ? f[at] : Array.from(f.subarray(at, at + width));
+        at += width;
+      }
       return s as unknown as EngineStats;
     } finally {
       m._free(p);
     }
   }
+  /** The Prometheus text exposition of the statistics, by the core
+   * (ldb_stats_prometheus); `labels` is added to every sample. */
+  prometheus(labels = ''): string {
+    const h = this.h;
+    const m = h.m;
+    const db = this.live();
+    const l = h.newCStr(labels);
+    try {
+      for (;;) {
+        const cap = h.cap(2);
+        const buf = h.scratch(2, cap);
+        h.check(m._ldbw_stats_prometheus(db, l, buf, cap, h.outs + 16));
+        const len = h.u32(h.outs + 16);
+        if (len < cap) return utf8.decode(m.HEAPU8.subarray(buf, buf + len));
+        h.scratch(2, len + 1);
+      }
+    } finally {
+      m._free(l);
+    }
+  }
+  /** Never refuses (ldb_close): transactions and iterators still open are
+   * invalidated by the core; their later calls throw CLOSED. */
   close(): void {
     if (!this.ptr) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const it of [...this.iters]) it.close();
-    for (const t of [...this.txns]) t.abort();
     const db = this.ptr;
     this.ptr = 0;
     const rc = this.h.m._ldb_close(db);
-    // The handle is freed (rc != BUSY, which cannot happen: everything was
-    // ended above); release the store even when closing reported an error.
+    // The handle is closed in every case; release the store even when
+    // closing reported an error.
     const err = rc !== 0 ? this.h.error(rc) : null;
     this.engine.releaseSlot(this.path);
     if (err) throw err;

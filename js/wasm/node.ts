@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Database } from '../database.js';
 import { WasmEngine } from './engine.js';
-import { LdbModule, loadModule } from './module.js';
+import { LdbModule, loadModule, setupError } from './module.js';
 import { MemoryStore } from './stores/memory.js';
 import { NodeFileStore } from './stores/node-fs.js';
 
@@ -30,7 +30,7 @@ export function wasmDir(): string {
   const candidates = [process.env.LDB_WASM_DIR, path.join(here, '../../build/wasm'), here].filter(Boolean) as string[];
   for (const d of candidates)
     if (fs.existsSync(path.join(d, 'lightningdb.wasm')) && fs.existsSync(path.join(d, 'lightningdb.mjs'))) return d;
-  throw new Error(`lightningdb.wasm not found (looked in ${candidates.join(', ')}); run npm run build:wasm`);
+  throw setupError(`lightningdb.wasm not found (looked in ${candidates.join(', ')}); run npm run build:wasm or set LDB_WASM_DIR`);
 }
 
 let modulePromise: Promise<LdbModule> | null = null;
@@ -63,7 +63,7 @@ function makeEngine(kind: WasmNodeStore): Promise<WasmEngine> {
             memoryStores.set(key, s);
           }
           return s;
-        }, (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
+        }, (ab, off, n) => Buffer.from(ab, off, n)),
     );
     engines.set(kind, e);
   }

@@ -1,6 +1,6 @@
 /* close.test.ts — close semantics of databases, scans and transactions. */
 import {
-  backendName, cleanup, deepEqual, equal, ok, openDb, reopen, text, throwsCode, tmpName, type Database,
+  backendName, cleanup, deepEqual, equal, ok, openDb, rejectsCode, reopen, text, throwsCode, tmpName, type Database,
 } from './backend.js';
 
 const afterClose: Array<[string, (db: Database) => unknown]> = [
@@ -78,6 +78,80 @@ describe(`closing [${backendName}]`, () => {
     }), 'CLOSED');
     db = reopen(db);
     equal(db.get('a'), undefined);
+  });
+
+  it('ending a transaction ends its scans; scans of the database stay open', () => {
+    const db = openDb();
+    db.putBatch([['a', '1'], ['b', '2'], ['c', '3']]);
+    for (const end of ['commit', 'abort'] as const) {
+      const tx = db.beginTransaction();
+      const txScan = tx.scan();
+      const dbScan = db.scan();
+      equal(text(txScan.next().value[0]), 'a');
+      equal(text(dbScan.next().value[0]), 'a');
+      tx[end]();
+      deepEqual(txScan.next(), { done: true, value: undefined }, end);
+      throwsCode(() => txScan.seek('a'), 'CLOSED', end);
+      equal(text(dbScan.next().value[0]), 'b', `${end}: the database's scan goes on`);
+      dbScan.close();
+    }
+  });
+
+  it("closing a handle releases its scans' and transactions' snapshots at once; the other handle is unaffected", () => {
+    const name = tmpName();
+    const a = openDb(name);
+    const b = openDb(name);
+    a.putBatch([['a', '1'], ['b', '2']]);
+    const scans = [a.scan(), a.scan({ reverse: true }), a.keys()];
+    scans.forEach((s) => s.next());
+    const txs = [a.beginTransaction(), a.beginTransaction({ readOnly: true })];
+    txs[0]!.put('x', 'never');
+    const txScan = txs[0]!.scan();
+    txScan.next();
+    const bScan = b.scan();
+    bScan.next();
+    equal(b.metrics().activeTransactions, 2);
+    a.close();
+    const m = b.metrics();
+    equal(m.activeTransactions, 0, 'the closed handle\'s transactions ended');
+    equal(m.activeSnapshots, 1, 'only the other handle\'s scan holds a snapshot');
+    for (const s of [...scans, txScan]) deepEqual(s.next(), { done: true, value: undefined });
+    for (const tx of txs) {
+      equal(tx.closed, true);
+      throwsCode(() => tx.put('y', '1'), 'CLOSED');
+      tx.abort();
+    }
+    equal(text(bScan.next().value[0]), 'b');
+    equal(b.get('x'), undefined);
+  });
+
+  it('closing the database inside transactionAsync(fn): nothing is committed', async () => {
+    let db = openDb();
+    await rejectsCode(db.transactionAsync(async (tx) => {
+      tx.put('a', '1');
+      await Promise.resolve();
+      db.close();
+    }), 'CLOSED');
+    db = reopen(db);
+    equal(db.get('a'), undefined);
+  });
+
+  it('a commitAsync started before close() completes; its scans end at once', async () => {
+    let db = openDb();
+    db.put('a', '0');
+    const tx = db.beginTransaction();
+    tx.put('b', '1');
+    const scan = tx.scan();
+    equal(text(scan.next().value[0]), 'a');
+    const done = tx.commitAsync();
+    deepEqual(scan.next(), { done: true, value: undefined });
+    scan.close();
+    const write = db.putAsync('c', '2');
+    db.close();
+    await done;
+    await write;
+    db = reopen(db);
+    deepEqual([...db.keys()].map((k) => text(k)), ['a', 'b', 'c']);
   });
 
   it('scan return() is idempotent; a finished scan stays done', () => {

@@ -1,7 +1,7 @@
 /* maintenance.test.ts — flush, checkpoint, check, backup, metrics,
  * metricsText and healthCheck. */
 import {
-  backendName, cleanup, deepEqual, equal, ok, openDb, pattern, text, throwsCode, tmpName,
+  backendName, cleanup, deepEqual, equal, ok, openDb, pattern, text, thrown, throwsCode, tmpName,
 } from './backend.js';
 
 describe(`maintenance and monitoring [${backendName}]`, () => {
@@ -31,6 +31,12 @@ describe(`maintenance and monitoring [${backendName}]`, () => {
     const copy = openDb(dest);
     deepEqual([...copy.scan()].map(([k, v]) => [text(k), text(v)]), [['a', '1'], ['b', '2']]);
     copy.check();
+    // a target that holds a database is refused: INVALID_ARGUMENT, or BUSY
+    // while it is open where the store locks (the core checks under the
+    // target's lock)
+    const e = thrown(() => db.backup(dest)) as { code?: string };
+    ok(e.code === 'BUSY' || e.code === 'INVALID_ARGUMENT', `backup onto an open database: ${e.code}`);
+    copy.close();
     throwsCode(() => db.backup(dest), 'INVALID_ARGUMENT');
   });
 
@@ -72,7 +78,7 @@ describe(`maintenance and monitoring [${backendName}]`, () => {
     const t = db.metricsText();
     ok(t.endsWith('\n'));
     for (const name of ['lightningdb_gets_total', 'lightningdb_puts_total', 'lightningdb_commits_total',
-      'lightningdb_cache_hit_ratio', 'lightningdb_active_transactions', 'lightningdb_data_file_bytes',
+      'lightningdb_cache_hits_total', 'lightningdb_cache_misses_total', 'lightningdb_active_transactions', 'lightningdb_data_file_bytes',
       'lightningdb_get_latency_seconds', 'lightningdb_commit_latency_seconds']) {
       ok(t.includes(`# HELP ${name} `), `HELP for ${name}`);
       ok(t.includes(`# TYPE ${name} `), `TYPE for ${name}`);
@@ -80,7 +86,7 @@ describe(`maintenance and monitoring [${backendName}]`, () => {
     // every sample line is `name{labels} value`
     for (const line of t.trim().split('\n')) {
       if (line.startsWith('#')) continue;
-      ok(/^lightningdb_[a-z_]+(\{le="[^"]+"\})? [-+0-9.eInfa]+$/.test(line), `sample line: ${line}`);
+      ok(/^lightningdb_[a-z0-9_]+(\{le="[^"]+"\})? [-+0-9.eInfa]+$/.test(line), `sample line: ${line}`);
     }
     ok(/lightningdb_gets_total [1-9]/.test(t), 'counts the get');
     ok(t.includes('lightningdb_get_latency_seconds_bucket{le="+Inf"}'));

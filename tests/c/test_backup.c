@@ -126,6 +126,7 @@ static void verify_backup(ldb_db *b, const char *what) {
 }
 
 static void test_backup_online(void **state) {
+  (void)state;
   shared s;
   memset(&s, 0, sizeof s);
   s.seed = tu_seed("backup");

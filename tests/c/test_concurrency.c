@@ -143,6 +143,7 @@ static void *snap_reader(void *arg) {
 }
 
 static void test_snapshot_stability(void **state) {
+  (void)state;
   ldb_store *store = NULL;
   ldb_options o;
   snap_shared s;
@@ -187,6 +188,7 @@ static ldb_db *open_mem(ldb_store *store) {
 }
 
 static void test_conflicts(void **state) {
+  (void)state;
   ldb_store *store = NULL;
   assert_int_equal(ldb_store_memory(&store), LDB_OK);
   ldb_db *db = open_mem(store);
@@ -281,6 +283,7 @@ static void *incr(void *arg) {
 }
 
 static void test_counter_threads(void **state) {
+  (void)state;
   ldb_store *store = NULL;
   assert_int_equal(ldb_store_memory(&store), LDB_OK);
   ldb_db *db = open_mem(store);
@@ -317,6 +320,7 @@ static void test_counter_threads(void **state) {
 }
 
 static void test_shared_engine(void **state) {
+  (void)state;
   ldb_store *store = NULL;
   assert_int_equal(ldb_store_memory(&store), LDB_OK);
   ldb_db *a = open_mem(store);
@@ -403,6 +407,7 @@ static int run_child(const char *dir, int ro) {
 }
 
 static void test_other_process_lock(void **state) {
+  (void)state;
   char *dir = tu_tmpdir("lock");
   ldb_options o;
   ldb_db *db = NULL;

@@ -50,8 +50,8 @@ static void test_stat_table_covers_struct(void **state) {
   /* Spot checks against offsetof, first and last and the new fields. */
   assert_string_equal(t[0].name, "gets");
   assert_int_equal(t[0].offset, offsetof(ldb_stats, gets));
-  assert_string_equal(t[n - 1].name, "commit_p99_ns");
-  assert_int_equal(t[n - 1].offset, offsetof(ldb_stats, commit_p99_ns));
+  assert_string_equal(t[n - 1].name, "log_retained_since");
+  assert_int_equal(t[n - 1].offset, offsetof(ldb_stats, log_retained_since));
   int seen_bg = 0, seen_hist = 0;
   for (size_t i = 0; i < n; i++) {
     const ldb_stat_info *r = &t[i];
@@ -129,6 +129,9 @@ static const field fields[] = {
     F_U64(memtable_size),
     F_INT(background_checkpoint),
     F_U32(max_active_txns),
+    F_U64(log_retention_bytes),
+    F_U64(log_retention_ms),
+    F_INT(salvage),
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -390,6 +393,7 @@ static void test_error_table(void **state) {
               {LDB_TIMEOUT, "TIMEOUT"},
               {LDB_ABORTED, "ABORTED"},
               {LDB_SETUP, "SETUP"},
+              {LDB_COMPACTED, "COMPACTED"},
               {LDB_OWNER_LOST, "OWNER_LOST"}};
   assert_int_equal(sizeof want / sizeof want[0], LDB_CODE_COUNT);
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "lightningdb.h"
 
@@ -96,7 +97,8 @@ static void test_basic_ops(void **st) {
   /* large value */
   size_t big = 300000;
   char *bv = malloc(big);
-  for (size_t i = 0; i < big; i++) bv[i] = (char)(i * 7);
+  for (size_t i = 0; i < big; i++)
+    bv[i] = (char)(i * 7);
   assert_int_equal(ldb_put(db, "big", 3, bv, big), LDB_OK);
   assert_int_equal(ldb_get(db, "big", 3, &v, &n), LDB_OK);
   assert_int_equal(n, big);
@@ -384,8 +386,14 @@ static void check_iter(ldb_db *db, ldb_txn *txn, const model *m,
     rc = ldb_iter_seek(it, sk, skl);
     int want = -1;
     for (int j = 0; j < ne; j++) {
-      if (!o->reverse && exp[j] >= t) { want = exp[j]; break; }
-      if (o->reverse && exp[j] <= t) { want = exp[j]; break; }
+      if (!o->reverse && exp[j] >= t) {
+        want = exp[j];
+        break;
+      }
+      if (o->reverse && exp[j] <= t) {
+        want = exp[j];
+        break;
+      }
     }
     if (want < 0) {
       assert_int_equal(rc, LDB_NOTFOUND);
@@ -443,7 +451,8 @@ static void apply_random(ldb_db *db, model *m, int ops, int *counter) {
 static void check_all_options(ldb_db *db, ldb_txn *txn, const model *m) {
   const char *bounds[] = {NULL, "p0:050", "p1:", "p1:150", "p2", "p3:399", "q"};
   const char *prefixes[] = {NULL, "p1", "p2:2", "p9", "p"};
-  int nb = sizeof bounds / sizeof *bounds, np = sizeof prefixes / sizeof *prefixes;
+  int nb = sizeof bounds / sizeof *bounds,
+      np = sizeof prefixes / sizeof *prefixes;
   for (int lo = 0; lo < nb; lo++)
     for (int hi = 0; hi < nb; hi++)
       for (int p = 0; p < np; p++)
@@ -491,9 +500,11 @@ static void test_iterators(void **st) {
   model before = m;
   apply_random(db, &m, 200, &counter);
   int n = 0, rc;
-  for (rc = ldb_iter_first(it); rc == LDB_OK; rc = ldb_iter_next(it)) n++;
+  for (rc = ldb_iter_first(it); rc == LDB_OK; rc = ldb_iter_next(it))
+    n++;
   int want = 0;
-  for (int i = 0; i < MAXK; i++) want += before.present[i];
+  for (int i = 0; i < MAXK; i++)
+    want += before.present[i];
   assert_int_equal(n, want);
   ldb_iter_destroy(it);
   check_all_options(db, NULL, &m);
@@ -521,7 +532,8 @@ static void test_iterators(void **st) {
     n++;
   }
   want = 0;
-  for (int i = 0; i < MAXK; i++) want += before.present[i];
+  for (int i = 0; i < MAXK; i++)
+    want += before.present[i];
   assert_int_equal(n, want);
   ldb_iter_destroy(it);
   check_all_options(db, NULL, &m);
@@ -545,9 +557,11 @@ static void test_iterators(void **st) {
   }
   check_all_options(db, t, &m);
   assert_int_equal(ldb_iter_create(db, t, NULL, &it), LDB_OK);
-  assert_int_equal(ldb_txn_commit(t), LDB_BUSY);
-  ldb_iter_destroy(it);
+  /* Ending the transaction invalidates its iterator (LDB_CLOSED), which
+   * the caller still frees. */
   assert_int_equal(ldb_txn_commit(t), LDB_OK);
+  assert_int_equal(ldb_iter_first(it), LDB_CLOSED);
+  ldb_iter_destroy(it);
   check_all_options(db, NULL, &m);
   assert_int_equal(ldb_close(db), LDB_OK);
   ldb_store_destroy(s);
@@ -607,9 +621,11 @@ static void test_shared_engine(void **st) {
   expect_s(a, "from-b", "2");
   ldb_iter *it;
   assert_int_equal(ldb_iter_create(a, NULL, NULL, &it), LDB_OK);
-  assert_int_equal(ldb_close(a), LDB_BUSY);
-  ldb_iter_destroy(it);
+  /* Closing a never refuses; its iterator answers LDB_CLOSED and is still
+   * freed by ldb_iter_destroy; the engine stays open for b. */
   assert_int_equal(ldb_close(a), LDB_OK);
+  assert_int_equal(ldb_iter_first(it), LDB_CLOSED);
+  ldb_iter_destroy(it);
   expect_s(b, "from-a", "1");
   assert_int_equal(ldb_close(b), LDB_OK);
   ldb_store_destroy(s);
@@ -720,10 +736,12 @@ static void test_stats(void **st) {
   assert_true(x.log_file_size > 100 * 10);
   assert_int_equal(x.page_size, 4096);
   uint64_t ns = 0;
-  for (int i = 0; i < LDB_HIST_BUCKETS; i++) ns += x.commit_latency[i];
+  for (int i = 0; i < LDB_HIST_BUCKETS; i++)
+    ns += x.commit_latency[i];
   assert_int_equal(ns, 101);
   ns = 0;
-  for (int i = 0; i < LDB_HIST_BUCKETS; i++) ns += x.get_latency[i];
+  for (int i = 0; i < LDB_HIST_BUCKETS; i++)
+    ns += x.get_latency[i];
   assert_true(ns >= 100 / 8 && ns <= 100);
   double p50 = ldb_hist_percentile(x.commit_latency, 50);
   double p99 = ldb_hist_percentile(x.commit_latency, 99);
@@ -781,7 +799,8 @@ static void test_reverse_versions(void **st) {
   put_s(db, "k00000200", "extra");
   for (int pass = 0; pass < 2; pass++) {
     ldb_iter *it = old;
-    if (pass == 1) assert_int_equal(ldb_iter_create(db, NULL, NULL, &it), LDB_OK);
+    if (pass == 1)
+      assert_int_equal(ldb_iter_create(db, NULL, NULL, &it), LDB_OK);
     int i = pass ? 100 : 99, rc, n = 0;
     for (rc = ldb_iter_last(it); rc == LDB_OK; rc = ldb_iter_prev(it)) {
       const void *k, *v;
@@ -816,7 +835,8 @@ static void test_posix_backup(void **st) {
   (void)st;
   const char *base = getenv("LDB_TEST_TMP");
   char tmpl[512], src[600], dst[600];
-  snprintf(tmpl, sizeof tmpl, "%s/ldb-db-XXXXXX", base && *base ? base : "/tmp");
+  snprintf(tmpl, sizeof tmpl, "%s/ldb-db-XXXXXX",
+           base && *base ? base : "/tmp");
   if (base && *base) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", base);
@@ -848,8 +868,223 @@ static void test_posix_backup(void **st) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* Writes n bytes into file `name` of store s (creating it). */
+static void store_file(ldb_store *s, const char *name, size_t n) {
+  ldb_file *f = NULL;
+  assert_int_equal(s->methods->open(s, name, LDB_STORE_CREATE, &f), LDB_OK);
+  char buf[64] = {1};
+  if (n) assert_int_equal(f->store->methods->write(f, 0, buf, n), LDB_OK);
+  assert_int_equal(f->store->methods->close(f), LDB_OK);
+}
+
+/* The core alone decides whether a backup target already holds a
+ * database: any engine file with bytes in it. */
+static void test_backup_target(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  ldb_db *db = open_mem(s, LDB_SYNC_NORMAL, 0, 0);
+  fill(db, 0, 100, "t");
+  const char *names[] = {"data.ldb", "wal-0.log", "wal-1.log"};
+  for (int i = 0; i < 3; i++) {
+    ldb_store *d;
+    assert_int_equal(ldb_store_memory(&d), LDB_OK);
+    store_file(d, names[i], 10);
+    assert_int_equal(ldb_backup_to_store(db, d), LDB_INVALID);
+    if (!strstr(ldb_errmsg(NULL), names[i]))
+      fail_msg("message \"%s\" does not name %s", ldb_errmsg(NULL), names[i]);
+    /* Nothing was written: the other files are still absent. */
+    for (int j = 0; j < 3; j++) {
+      ldb_file *f = NULL;
+      int rc = d->methods->open(d, names[j], 0, &f);
+      if (j == i) {
+        assert_int_equal(rc, LDB_OK);
+        uint64_t sz = 0;
+        assert_int_equal(f->store->methods->size(f, &sz), LDB_OK);
+        assert_int_equal(sz, 10);
+        f->store->methods->close(f);
+      } else {
+        assert_int_equal(rc, LDB_NOTFOUND);
+      }
+    }
+    ldb_store_destroy(d);
+  }
+  /* Empty files (an interrupted create) do not hold a database. */
+  ldb_store *d;
+  assert_int_equal(ldb_store_memory(&d), LDB_OK);
+  store_file(d, "data.ldb", 0);
+  store_file(d, "wal-1.log", 0);
+  store_file(d, "unrelated.txt", 10);
+  assert_int_equal(ldb_backup_to_store(db, d), LDB_OK);
+  /* A finished backup is a database: a second one is refused. */
+  assert_int_equal(ldb_backup_to_store(db, d), LDB_INVALID);
+  assert_int_equal(ldb_backup_to_store(db, s), LDB_INVALID); /* itself */
+  assert_int_equal(ldb_backup_to_store(db, NULL), LDB_INVALID);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_db *copy = open_mem(d, LDB_SYNC_NORMAL, 0, 0);
+  verify(copy, 0, 100, "t");
+  assert_int_equal(ldb_close(copy), LDB_OK);
+  ldb_store_destroy(d);
+  ldb_store_destroy(s);
+}
+
+/* ldb_maintain: the one idle call of hosts without threads. */
+static void test_maintain(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  ldb_options o;
+  ldb_options_default(&o);
+  o.store = s;
+  o.background_checkpoint = 0;
+  o.sync_mode = LDB_SYNC_NORMAL;
+  o.sync_interval_ms = 40;
+  o.memtable_size = 256u << 10;
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_open("mem", &o, &db), LDB_OK);
+  uint32_t next = 0;
+  assert_int_equal(ldb_maintain(db, 0, &next), LDB_OK);
+  assert_int_equal(next, UINT32_MAX); /* nothing pending */
+  assert_int_equal(ldb_maintain(db, 0, NULL), LDB_OK);
+
+  /* A NORMAL-mode sync becomes due within the interval. */
+  ldb_stats s0, s1;
+  for (int attempt = 0;; attempt++) {
+    put_s(db, "a", "1");
+    assert_int_equal(ldb_stats_get(db, &s0), LDB_OK);
+    assert_int_equal(ldb_maintain(db, 0, &next), LDB_OK);
+    assert_int_equal(ldb_stats_get(db, &s1), LDB_OK);
+    if (s1.syncs == s0.syncs && next == UINT32_MAX) {
+      /* The commit itself found a sync due (a slow machine): again. */
+      assert_true(attempt < 20);
+      continue;
+    }
+    if (s1.syncs == s0.syncs) {
+      assert_true(next >= 1 && next <= 40);
+      usleep((useconds_t)(next + 5) * 1000);
+      assert_int_equal(ldb_maintain(db, 0, &next), LDB_OK);
+      assert_int_equal(ldb_stats_get(db, &s1), LDB_OK);
+    }
+    assert_int_equal(s1.syncs, s0.syncs + 1); /* the due sync, once */
+    assert_int_equal(next, UINT32_MAX);
+    break;
+  }
+
+  /* Checkpoint work in bounded steps: 0 while work remains. */
+  o.sync_mode = LDB_SYNC_OFF;
+  assert_int_equal(ldb_close(db), LDB_OK);
+  assert_int_equal(ldb_open("mem", &o, &db), LDB_OK);
+  assert_int_equal(ldb_stats_get(db, &s0), LDB_OK);
+  char k[32], v[32];
+  int found = 0;
+  for (int i = 0; i < 100000 && !found; i++) {
+    snprintf(k, sizeof k, "key%08d", i);
+    snprintf(v, sizeof v, "value%08d", i);
+    put_s(db, k, v);
+    assert_int_equal(ldb_maintain(db, 1, &next), LDB_OK);
+    found = next == 0;
+  }
+  assert_true(found);
+  int steps = 1;
+  while (next == 0) {
+    assert_int_equal(ldb_maintain(db, 1, &next), LDB_OK);
+    steps++;
+    assert_true(steps < 1000000);
+  }
+  assert_true(steps >= 2);
+  assert_int_equal(next, UINT32_MAX);
+  assert_int_equal(ldb_stats_get(db, &s1), LDB_OK);
+  assert_int_equal(s1.checkpoints, s0.checkpoints + 1);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+
+  /* With a background thread, or read-only: nothing to do. */
+  o.background_checkpoint = 1;
+  assert_int_equal(ldb_open("mem", &o, &db), LDB_OK);
+  put_s(db, "b", "2");
+  assert_int_equal(ldb_maintain(db, 0, &next), LDB_OK);
+  assert_int_equal(next, UINT32_MAX);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  o.read_only = 1;
+  assert_int_equal(ldb_open("mem", &o, &db), LDB_OK);
+  assert_int_equal(ldb_maintain(db, 0, &next), LDB_OK);
+  assert_int_equal(next, UINT32_MAX);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  assert_int_equal(ldb_maintain(NULL, 0, &next), LDB_INVALID);
+  assert_int_equal(next, UINT32_MAX);
+  ldb_store_destroy(s);
+}
+
+/* What lightningdb.h says about ldb_open, checked on the posix store:
+ * missing parents are created, error_if_exists refuses only an existing
+ * database, and a clean close leaves log records that the next open
+ * replays (recovery runs after every close) and then empties the log. */
+static void test_open_contract(void **st) {
+  (void)st;
+  const char *base = getenv("LDB_TEST_TMP");
+  char tmpl[512], deep[700];
+  snprintf(tmpl, sizeof tmpl, "%s/ldb-open-XXXXXX",
+           base && *base ? base : "/tmp");
+  if (base && *base) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", base);
+    if (system(cmd) != 0) skip();
+  }
+  assert_non_null(mkdtemp(tmpl));
+  snprintf(deep, sizeof deep, "%s/a/b/c", tmpl);
+  ldb_options o;
+  ldb_options_default(&o);
+  o.background_checkpoint = 0;
+  ldb_db *db = NULL;
+  /* Missing (with missing parents) and create_if_missing 0: NOTFOUND. */
+  o.create_if_missing = 0;
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_NOTFOUND);
+  o.create_if_missing = 1;
+  /* error_if_exists on a missing database: created. */
+  o.error_if_exists = 1;
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_OK);
+  /* ... and refused while it is open, and once it exists. */
+  ldb_db *db2 = NULL;
+  assert_int_equal(ldb_open(deep, &o, &db2), LDB_INVALID);
+  o.error_if_exists = 0;
+  fill(db, 0, 300, "r");
+  ldb_stats s;
+  assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
+  assert_true(s.last_seq > s.checkpoint_seq);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  o.error_if_exists = 1;
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_INVALID);
+  o.error_if_exists = 0;
+  /* The clean close left log records; open replays and merges them. */
+  char wal[800];
+  snprintf(wal, sizeof wal, "%s/wal-0.log", deep);
+  FILE *f = fopen(wal, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  assert_true(ftell(f) > 0);
+  fclose(f);
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_OK);
+  assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
+  assert_int_equal(s.checkpoint_seq, s.last_seq);
+  assert_true(s.last_seq >= 300);
+  verify(db, 0, 300, "r");
+  /* A checkpoint before close leaves nothing to replay. */
+  assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  assert_int_equal(ldb_open(deep, &o, &db), LDB_OK);
+  assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
+  assert_int_equal(s.checkpoint_seq, s.last_seq);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_open_contract),
+      cmocka_unit_test(test_backup_target),
+      cmocka_unit_test(test_maintain),
       cmocka_unit_test(test_basic_ops),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_batch),

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "helpers/workload.h"
-#include "store.h"
+#include "helpers/store_faulty.h"
 
 #define PAGE 512
 #define CKPT_EVERY 25
@@ -123,13 +123,14 @@ static void sweep(int sync_mode) {
   wl_free(&w);
 }
 
-static void test_full_syncfull(void **state) { sweep(LDB_SYNC_FULL); }
-static void test_full_syncnormal(void **state) { sweep(LDB_SYNC_NORMAL); }
+static void test_full_syncfull(void **state) { (void)state; sweep(LDB_SYNC_FULL); }
+static void test_full_syncnormal(void **state) { (void)state; sweep(LDB_SYNC_NORMAL); }
 
 /* Disk full while the background thread checkpoints: commits fail with
  * LDB_FULL, the background error is reported in the stats, and once space
  * returns the same handle commits, checkpoints and clears the error. */
 static void test_full_background(void **state) {
+  (void)state;
   uint64_t seed = tu_seed("full background");
   const char *label = "full background";
   uint64_t nth = 0;

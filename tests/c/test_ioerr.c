@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "helpers/workload.h"
-#include "store.h"
+#include "helpers/store_faulty.h"
 
 #define PAGE 512
 #define NTX 120
@@ -158,8 +158,9 @@ static void sweep(const char *name, int kinds) {
   wl_free(&w);
 }
 
-static void test_ioerr_any(void **state) { sweep("ioerr any", LDB_FAULT_ANY); }
+static void test_ioerr_any(void **state) { (void)state; sweep("ioerr any", LDB_FAULT_ANY); }
 static void test_ioerr_writes(void **state) {
+  (void)state;
   /* Writes and syncs never fail silently: each must surface. (Truncates
    * may: the engine only truncates obsolete log files, best effort, and
    * recovery skips records at or below the checkpoint.) */

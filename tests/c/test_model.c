@@ -172,6 +172,7 @@ static size_t expected_order(const tu_model *m, const range *g, size_t *out) {
 
 static void check_entry(ctx *c, ldb_iter *it, const tu_model *m, size_t idx,
                         size_t pos) {
+  (void)c;
   const void *k, *v, *wk, *wv;
   size_t kl, vl, wkl, wvl;
   tu_model_at(m, idx, &wk, &wkl, &wv, &wvl);
@@ -576,12 +577,13 @@ static void run_config_on(uint32_t page_size, int compression, int sync_mode,
 
 /* The same model on the directory store (pread/pwrite/fdatasync). */
 static void test_posix_store(void **state) {
+  (void)state;
   run_config_on(4096, LDB_COMPRESSION_LZ4, LDB_SYNC_NORMAL, 1,
                 tu_scale(20000, 10, 2000));
 }
 
 #define CFG(ps, comp, sync)                                                  \
-  static void test_p##ps##_##comp(void **state) {                            \
+  static void test_p##ps##_##comp(void **state) { (void)state;                            \
     run_config(ps, LDB_COMPRESSION_##comp, sync);                            \
   }
 CFG(512, NONE, LDB_SYNC_OFF)

@@ -166,6 +166,7 @@ static int op_put(env *e, int *applied) {
 }
 
 static int op_delete(env *e, int *applied) {
+  (void)applied;
   char k[16];
   int rc = LDB_OK;
   /* Tombstones are small: enough of them to fill an arena block or
@@ -179,6 +180,7 @@ static int op_delete(env *e, int *applied) {
 }
 
 static int op_get(env *e, int *applied) {
+  (void)applied;
   char k[16];
   void *v = NULL;
   size_t vl;
@@ -196,6 +198,7 @@ static int op_get(env *e, int *applied) {
 }
 
 static int op_batch(env *e, int *applied) {
+  (void)applied;
   ldb_batch *b = NULL;
   uint8_t v[3000];
   int rc = ldb_batch_create(e->db, &b);
@@ -229,6 +232,7 @@ static int op_batch(env *e, int *applied) {
 }
 
 static int op_txn(env *e, int *applied) {
+  (void)applied;
   ldb_txn *t = NULL;
   uint8_t v[200];
   int base = (int)(e->n * 11 % 250);
@@ -270,6 +274,7 @@ static int op_txn(env *e, int *applied) {
 }
 
 static int op_iter(env *e, int *applied) {
+  (void)applied;
   ldb_iter_options io;
   ldb_iter *it = NULL;
   memset(&io, 0, sizeof io);
@@ -291,6 +296,7 @@ static int op_iter(env *e, int *applied) {
 }
 
 static int op_checkpoint(env *e, int *applied) {
+  (void)applied;
   /* Fresh work for every attempt, loaded with injection off. */
   uint64_t n = e->ta.fail_at;
   tu_alloc_fail_nth(&e->ta, 0, 0);
@@ -306,9 +312,10 @@ static int op_checkpoint(env *e, int *applied) {
   return ldb_checkpoint(e->db);
 }
 
-static int op_check(env *e, int *applied) { return ldb_check(e->db); }
+static int op_check(env *e, int *applied) { (void)applied; return ldb_check(e->db); }
 
 static int op_backup(env *e, int *applied) {
+  (void)applied;
   ldb_store *dst = NULL;
   uint64_t n = e->ta.fail_at;
   tu_alloc_fail_nth(&e->ta, 0, 0);
@@ -351,18 +358,19 @@ static void with_db(const char *name, op_fn op) {
   env_close(e, 1);
 }
 
-static void test_oom_put(void **s) { with_db("put", op_put); }
-static void test_oom_delete(void **s) { with_db("delete", op_delete); }
-static void test_oom_get(void **s) { with_db("get", op_get); }
-static void test_oom_batch(void **s) { with_db("batch", op_batch); }
-static void test_oom_txn(void **s) { with_db("txn", op_txn); }
-static void test_oom_iter(void **s) { with_db("iterate", op_iter); }
-static void test_oom_checkpoint(void **s) { with_db("checkpoint", op_checkpoint); }
-static void test_oom_check(void **s) { with_db("check", op_check); }
-static void test_oom_backup(void **s) { with_db("backup", op_backup); }
+static void test_oom_put(void **s) { (void)s; with_db("put", op_put); }
+static void test_oom_delete(void **s) { (void)s; with_db("delete", op_delete); }
+static void test_oom_get(void **s) { (void)s; with_db("get", op_get); }
+static void test_oom_batch(void **s) { (void)s; with_db("batch", op_batch); }
+static void test_oom_txn(void **s) { (void)s; with_db("txn", op_txn); }
+static void test_oom_iter(void **s) { (void)s; with_db("iterate", op_iter); }
+static void test_oom_checkpoint(void **s) { (void)s; with_db("checkpoint", op_checkpoint); }
+static void test_oom_check(void **s) { (void)s; with_db("check", op_check); }
+static void test_oom_backup(void **s) { (void)s; with_db("backup", op_backup); }
 
 /* ldb_open: on a new store, and on one that needs recovery (log replay). */
 static void test_oom_open(void **s) {
+  (void)s;
   for (int recovery = 0; recovery <= 1; recovery++) {
     env e_;
     env *e = &e_;
@@ -411,6 +419,7 @@ static void test_oom_open(void **s) {
 /* Sticky: every allocation from the nth on fails; the call fails cleanly
  * and the handle recovers once memory returns. */
 static void test_oom_sticky(void **s) {
+  (void)s;
   env e_;
   env *e = &e_;
   memset(e, 0, sizeof *e);

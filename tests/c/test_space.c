@@ -36,6 +36,7 @@ static void load(ldb_db *db, int nkeys, int round, tu_rng *r) {
 }
 
 static void test_space_reuse(void **state) {
+  (void)state;
   uint64_t seed = tu_seed("space");
   tu_rng r;
   tu_rng_init(&r, seed);

@@ -18,8 +18,8 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "helpers/store_faulty.h"
 #include "helpers/testutil.h"
-#include "store.h"
 
 /* The same contract checks for every store. */
 static void check_basic_contract(ldb_store *s) {
@@ -36,14 +36,16 @@ static void check_basic_contract(ldb_store *s) {
   assert_int_equal(ldb_fopen(s, "data.ldb", LDB_STORE_CREATE, &f), LDB_OK);
   assert_int_equal(ldb_fsize(f, &size), LDB_OK);
   assert_int_equal(size, 0);
-  for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(i * 7 + 3);
+  for (size_t i = 0; i < sizeof buf; i++)
+    buf[i] = (uint8_t)(i * 7 + 3);
   /* A write past the end extends the file with zeros before it. */
   assert_int_equal(ldb_fwrite(f, 100, buf, 5000), LDB_OK);
   assert_int_equal(ldb_fsize(f, &size), LDB_OK);
   assert_int_equal(size, 5100);
   assert_int_equal(ldb_fread(f, 0, rd, 200, &got), LDB_OK);
   assert_int_equal(got, 200);
-  for (int i = 0; i < 100; i++) assert_int_equal(rd[i], 0);
+  for (int i = 0; i < 100; i++)
+    assert_int_equal(rd[i], 0);
   assert_memory_equal(rd + 100, buf, 100);
   /* Short read only at end of file. */
   assert_int_equal(ldb_fread(f, 5000, rd, 1000, &got), LDB_OK);
@@ -62,7 +64,8 @@ static void check_basic_contract(ldb_store *s) {
   assert_int_equal(size, 300);
   assert_int_equal(ldb_fread_full(f, 100, rd, 200), LDB_OK);
   assert_memory_equal(rd, buf, 100);
-  for (int i = 100; i < 200; i++) assert_int_equal(rd[i], 0);
+  for (int i = 100; i < 200; i++)
+    assert_int_equal(rd[i], 0);
   assert_int_equal(ldb_fsync(f), LDB_OK);
 
   /* A second handle on the same file sees the same bytes. */
@@ -99,6 +102,7 @@ static void check_lock_contract(ldb_store *s) {
 /* ---- memory ------------------------------------------------------------ */
 
 static void test_memory_basic(void **state) {
+  (void)state;
   ldb_store *s = NULL, *t = NULL;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   assert_int_equal(ldb_store_memory(&t), LDB_OK);
@@ -113,6 +117,7 @@ static void test_memory_basic(void **state) {
 }
 
 static void test_memory_lock(void **state) {
+  (void)state;
   ldb_store *s = NULL;
   char holder[96] = "";
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
@@ -134,6 +139,7 @@ static void test_memory_lock(void **state) {
 
 /* A removed file stays usable through a handle that is still open. */
 static void test_memory_remove_open(void **state) {
+  (void)state;
   ldb_store *s = NULL;
   ldb_file *f = NULL, *g = NULL;
   uint8_t rd[4];
@@ -191,6 +197,7 @@ static void *mem_thread(void *p) {
 }
 
 static void test_memory_threads(void **state) {
+  (void)state;
   ldb_store *s = NULL;
   pthread_t th[4];
   mt_arg a[4];
@@ -221,6 +228,7 @@ static void test_memory_threads(void **state) {
 /* ---- posix ------------------------------------------------------------- */
 
 static void test_posix_basic(void **state) {
+  (void)state;
   char *dir = tu_tmpdir("store");
   char sub[4200], path[4300];
   ldb_store *s = NULL;
@@ -258,6 +266,7 @@ static void test_posix_basic(void **state) {
 }
 
 static void test_posix_lock_other_process(void **state) {
+  (void)state;
   char *dir = tu_tmpdir("storelock");
   ldb_store *s = NULL;
   char holder[64] = "", want[64], path[4200];
@@ -282,8 +291,7 @@ static void test_posix_lock_other_process(void **state) {
      * descriptor of LOCK in the parent would drop the parent's lock.) */
     FILE *fp = fopen(path, "r");
     long pid = 0;
-    if (!fp || fscanf(fp, "%ld", &pid) != 1 || pid != (long)getppid())
-      _exit(7);
+    if (!fp || fscanf(fp, "%ld", &pid) != 1 || pid != (long)getppid()) _exit(7);
     fclose(fp);
     if (!strstr(ldb_errmsg(NULL), "locked")) _exit(6);
     _exit(0);
@@ -338,6 +346,7 @@ static void make_faulty(ldb_store **inner, ldb_store **fs) {
 }
 
 static void test_faulty_basic(void **state) {
+  (void)state;
   ldb_store *inner, *fs;
   make_faulty(&inner, &fs);
   check_basic_contract(fs);
@@ -349,6 +358,7 @@ static void test_faulty_basic(void **state) {
 /* Reads see unsynced writes; only sync moves them to the inner store;
  * a DROP crash loses exactly the unsynced ones. */
 static void test_faulty_overlay_drop(void **state) {
+  (void)state;
   ldb_store *inner, *fs;
   ldb_file *f, *g;
   uint8_t rd[16];
@@ -427,6 +437,7 @@ static void tear_once(uint64_t seed, uint8_t *out, size_t *out_size) {
 }
 
 static void test_faulty_tear(void **state) {
+  (void)state;
   uint8_t a[8192], b[8192];
   size_t an, bn;
   int saw_old = 0, saw_new = 0;
@@ -439,7 +450,10 @@ static void test_faulty_tear(void **state) {
       uint8_t c = a[sec * 512];
       for (size_t i = 1; i < 512; i++)
         assert_int_equal(a[sec * 512 + i], c); /* whole sectors */
-      if (c == 'o') saw_old = 1; else saw_new = 1;
+      if (c == 'o')
+        saw_old = 1;
+      else
+        saw_new = 1;
       assert_true(c == 'o' || (c >= 'a' && c <= 'h'));
     }
   }
@@ -447,6 +461,7 @@ static void test_faulty_tear(void **state) {
 }
 
 static void test_faulty_fail_nth(void **state) {
+  (void)state;
   ldb_store *inner, *fs;
   ldb_file *f;
   uint8_t buf[2048], rd[2048];
@@ -506,6 +521,7 @@ static void test_faulty_fail_nth(void **state) {
 }
 
 static void test_faulty_crash_at_sync(void **state) {
+  (void)state;
   ldb_store *inner, *fs;
   ldb_file *f, *g;
   uint8_t rd[8];
@@ -545,6 +561,7 @@ static void test_faulty_crash_at_sync(void **state) {
 
 /* The faulty store on top of a posix store. */
 static void test_faulty_over_posix(void **state) {
+  (void)state;
   char *dir = tu_tmpdir("faultyposix");
   ldb_store *inner, *fs;
   assert_int_equal(ldb_store_posix(dir, 1, &inner), LDB_OK);

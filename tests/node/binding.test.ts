@@ -4,7 +4,7 @@
  * must be an exception, never a crash. */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadAddon } from '../../js/native.js';
+import { loadAddon } from '../../js/native/addon.js';
 import { tempDir } from './helpers.js';
 
 const { addon } = loadAddon();
@@ -18,9 +18,35 @@ const code = (fn: () => unknown) => {
   return 'no error';
 };
 
-/** Splits an iterNext chunk into [key, value] strings. */
-function entries(chunk: Buffer | null): Array<[string, number]> {
+const rb = addon.readBuffer();
+/** An iterNext result (a length in the read buffer, or a Buffer) as a chunk. */
+const chunkOf = (r: number | Buffer | null): Buffer | null => (typeof r === 'number' ? rb.subarray(0, r) : r);
+/** A get/txnGet result (a length in the read buffer, -1, or a Buffer) as the value. */
+const valueOf = (r: number | Buffer): Buffer | undefined =>
+  typeof r !== 'number' ? r : r < 0 ? undefined : Buffer.from(rb.subarray(0, r));
+/** A getMany result (see js_get_many in node/reads.c) as the values. */
+function manyOf(n: number, r: number | Array<Buffer | undefined>): Array<Buffer | undefined> {
+  const out: Array<Buffer | undefined> = [];
+  const m = rb.readInt32LE(0);
+  let pos = 4;
+  for (let i = 0; i < n; i++) {
+    if (i >= m) {
+      out.push(typeof r === 'number' ? undefined : r[i]);
+      continue;
+    }
+    const len = rb.readInt32LE(pos);
+    pos += 4;
+    out.push(len >= 0 ? Buffer.from(rb.subarray(pos, pos + len)) : len === -2 && typeof r !== 'number' ? r[i] : undefined);
+    if (len > 0) pos += len;
+  }
+  return out;
+}
+const iterAll = (db: object, txn: object | null = null) => addon.iterCreate(db, txn, undefined, undefined, undefined, 0);
+
+/** Splits an iterNext result into [key, value length] pairs. */
+function entries(r: number | Buffer | null): Array<[string, number]> {
   const out: Array<[string, number]> = [];
+  const chunk = chunkOf(r);
   if (chunk === null) return out;
   let off = 0;
   while (off < chunk.length) {
@@ -42,7 +68,7 @@ describe('addon contract', function () {
   it('handles are type-checked: a wrong handle is a TypeError, not a crash', () => {
     const db = fresh();
     const txn = addon.begin(db, false);
-    const it = addon.iterCreate(db, null, {});
+    const it = iterAll(db);
     for (const bad of [{}, null, undefined, 42, 'db', Buffer.alloc(8), txn, it]) {
       assert.equal(code(() => addon.get(bad as never, b('k'))), 'ERR_INVALID_ARG_TYPE');
     }
@@ -52,7 +78,10 @@ describe('addon contract', function () {
     assert.equal(code(() => addon.put(db, b('k'), 'v' as never)), 'ERR_INVALID_ARG_TYPE');
     assert.equal(code(() => addon.put(db, new Int32Array(2) as never, b('v'))), 'ERR_INVALID_ARG_TYPE');
     assert.equal(code(() => addon.open(7 as never, {})), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { pageSize: 'big' } as never)), 'ERR_INVALID_ARG_TYPE');
+    // strings go to ldb_options_set_string, which refuses a non-number for a size
+    assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { pageSize: 'big' } as never)), 'INVALID_ARGUMENT');
+    assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { pageSize: {} } as never)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { syncMode: 'always' } as never)), 'INVALID_ARGUMENT');
     assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { cacheSize: -1 })), 'INVALID_ARGUMENT');
     assert.equal(code(() => addon.open('a\0b', {})), 'INVALID_ARGUMENT');
     assert.equal(code(() => addon.write(db, [b('a')], [])), 'INVALID_ARGUMENT');
@@ -66,8 +95,8 @@ describe('addon contract', function () {
     const db = fresh();
     addon.put(db, b('a'), b('1'));
     const txn = addon.begin(db, false);
-    const txnIt = addon.iterCreate(db, txn, {});
-    const it = addon.iterCreate(db, null, {});
+    const txnIt = iterAll(db, txn);
+    const it = iterAll(db);
     addon.txnCommit(txn);
     assert.equal(code(() => addon.txnGet(txn, b('a'))), 'CLOSED');
     assert.equal(code(() => addon.txnCommit(txn)), 'CLOSED');
@@ -78,7 +107,7 @@ describe('addon contract', function () {
     addon.close(db);
     for (const fn of [
       () => addon.get(db, b('a')), () => addon.put(db, b('a'), b('2')), () => addon.begin(db, false),
-      () => addon.iterCreate(db, null, {}), () => addon.stats(db), () => addon.flush(db),
+      () => iterAll(db), () => addon.stats(db), () => addon.flush(db),
       () => addon.txnGet(txn2, b('a')), () => addon.iterNext(it, 1), () => addon.iterSeek(it, b('a')),
       () => addon.getMany(db, [b('a')]), () => addon.write(db, [b('a')], [undefined]), () => addon.check(db),
     ]) assert.equal(code(fn), 'CLOSED');
@@ -92,7 +121,7 @@ describe('addon contract', function () {
     addon.put(db, b('a'), b('small'));
     addon.put(db, b('b'), big);
     addon.put(db, b('c'), b('small'));
-    const it = addon.iterCreate(db, null, {});
+    const it = iterAll(db);
     const got: Array<[string, number]> = [];
     for (let chunk = addon.iterNext(it, 100); chunk !== null; chunk = addon.iterNext(it, 100)) got.push(...entries(chunk));
     assert.deepEqual(got, [['a', 5], ['b', big.length], ['c', 5]]);
@@ -105,7 +134,7 @@ describe('addon contract', function () {
     while (two.length < 2) two.push(...entries(addon.iterNext(it, 2 - two.length)).map(([k]) => k));
     assert.deepEqual(two, ['a', 'b']);
     addon.iterClose(it);
-    const rev = addon.iterCreate(db, null, { reverse: true, upper: b('b'), upperExclusive: false });
+    const rev = addon.iterCreate(db, null, undefined, b('b'), undefined, 4);
     const keys: string[] = [];
     for (let c = addon.iterNext(rev, 10); c !== null; c = addon.iterNext(rev, 10)) keys.push(...entries(c).map(([k]) => k));
     assert.deepEqual(keys, ['b', 'a']);
@@ -113,16 +142,16 @@ describe('addon contract', function () {
     addon.close(db);
   });
 
-  it('get reads values of every size through the scratch path and the direct path', () => {
+  it('get reads values of every size through the read buffer and the direct path', () => {
     const db = fresh();
     for (const size of [0, 1, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 1 << 20]) {
       const v = Buffer.alloc(size, size % 251);
       addon.put(db, b(`v${size}`), v);
-      const got = addon.get(db, b(`v${size}`))!;
+      const got = valueOf(addon.get(db, b(`v${size}`)))!;
       assert.ok(Buffer.isBuffer(got));
       assert.ok(got.equals(v), `size ${size}`);
       const txn = addon.begin(db, true);
-      assert.ok(addon.txnGet(txn, b(`v${size}`))!.equals(v));
+      assert.ok(valueOf(addon.txnGet(txn, b(`v${size}`)))!.equals(v));
       addon.txnAbort(txn);
     }
     addon.close(db);
@@ -131,10 +160,10 @@ describe('addon contract', function () {
   it('getMany reads one snapshot and leaves no transaction open on a bad key', () => {
     const db = fresh();
     addon.put(db, b('a'), b('1'));
-    assert.deepEqual(addon.getMany(db, [b('a'), b('zz')]).map((v) => v?.toString()), ['1', undefined]);
+    assert.deepEqual(manyOf(2, addon.getMany(db, [b('a'), b('zz')])).map((v) => v?.toString()), ['1', undefined]);
     assert.equal(code(() => addon.getMany(db, [b('a'), 'no' as never])), 'ERR_INVALID_ARG_TYPE');
     assert.equal(code(() => addon.getMany(db, [b('a'), Buffer.alloc(0)])), 'INVALID_ARGUMENT');
-    assert.equal(addon.stats(db).activeTxns, 0);
+    assert.equal(addon.stats(db).activeTransactions, 0);
     assert.equal(addon.stats(db).activeSnapshots, 0);
     addon.close(db);
   });
@@ -153,32 +182,40 @@ describe('addon contract', function () {
     addon.close(db);
   });
 
-  it('stats has every EngineStats field with 48-bucket histograms', () => {
+  it('stats has every row of the core statistics table, histograms with 48 buckets', () => {
     const db = fresh();
     addon.put(db, b('a'), b('1'));
     addon.get(db, b('a'));
-    const s = addon.stats(db);
+    const s = addon.stats(db) as unknown as Record<string, unknown>;
+    const rows = addon.contract().stats;
+    assert.ok(rows.length >= 27);
+    for (const row of rows) {
+      if (row.type === 3) assert.equal((s[row.jsName] as number[]).length, 48, row.jsName);
+      else assert.equal(typeof s[row.jsName], 'number', row.jsName);
+    }
+    assert.deepEqual(Object.keys(s), rows.map((r) => r.jsName), 'nothing but the table');
     for (const f of ['gets', 'puts', 'deletes', 'batches', 'commits', 'conflicts', 'aborts', 'cacheHits', 'cacheMisses',
-      'cacheEvictions', 'cacheBytes', 'cacheCapacity', 'bytesRead', 'bytesWritten', 'syncs', 'checkpoints', 'activeTxns',
-      'activeSnapshots', 'memtableBytes', 'dataFileSize', 'logFileSize', 'pageSize', 'pageCount', 'freePages', 'lastSeq',
-      'checkpointSeq', 'uptimeNs'] as const) {
+      'cacheEvictions', 'cacheBytes', 'cacheCapacity', 'bytesRead', 'bytesWritten', 'syncs', 'checkpoints',
+      'activeTransactions', 'activeSnapshots', 'memtableBytes', 'dataFileSize', 'logFileSize', 'pageSize', 'pageCount',
+      'freePages', 'lastSeq', 'checkpointSeq', 'uptimeNs']) {
       assert.equal(typeof s[f], 'number', f);
     }
-    assert.equal(s.backgroundError, 'OK');
-    assert.equal(s.getLatency.length, 48);
-    assert.equal(s.commitLatency.length, 48);
-    assert.ok(s.puts >= 1 && s.gets >= 1);
+    assert.equal(s.backgroundError, 0, 'LDB_OK');
+    assert.ok((s.puts as number) >= 1 && (s.gets as number) >= 1);
     addon.close(db);
   });
 
-  it('checkpointStep and backup through the addon', () => {
+  it('backup and prometheus through the addon', () => {
     const db = fresh();
     for (let i = 0; i < 100; i++) addon.put(db, b(`k${i}`), b('v'));
-    assert.equal(typeof addon.checkpointStep(db, 10), 'boolean');
     addon.checkpoint(db);
-    assert.equal(addon.checkpointStep(db, 10), false, 'nothing pending after a checkpoint');
     addon.backup(db, join(tmp.dir, `backup${n}`));
     assert.equal(code(() => addon.backup(db, 5 as never)), 'ERR_INVALID_ARG_TYPE');
+    const text = addon.prometheus(db, 'db="x"');
+    assert.match(text, /^lightningdb_puts_total\{db="x"\} 100$/m);
+    assert.equal(code(() => addon.prometheus(db, 'not a label' as never)), 'INVALID_ARGUMENT');
+    assert.equal(code(() => addon.prometheus(db, 5 as never)), 'ERR_INVALID_ARG_TYPE');
     addon.close(db);
+    assert.equal(code(() => addon.prometheus(db)), 'CLOSED');
   });
 });

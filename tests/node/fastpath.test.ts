@@ -1,12 +1,12 @@
-/* fastpath.test.ts — the addon's allocation-free read path (readBuffer,
- * getInto/txnGetInto, getShared/txnGetShared with the key in the read
- * buffer's last KEY_AREA bytes) that js/native.ts uses for get(): lengths
- * in the shared buffer for values that fit, a Buffer for larger ones, -1
- * when absent, the same handle checks and CLOSED errors as get, and values
+/* fastpath.test.ts — the addon's allocation-free read path (readBuffer;
+ * get/txnGet with a Uint8Array key, or with the length of a key copied into
+ * the read buffer's last KEY_AREA bytes) that js/native/ uses for get():
+ * lengths in the shared buffer for values that fit, a Buffer for larger
+ * ones, -1 when absent, handle checks and CLOSED errors, and values
  * returned by the public API that are independent copies. */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadAddon } from '../../js/native.js';
+import { loadAddon } from '../../js/native/addon.js';
 import { open } from '../../js/index.js';
 import { toBytes } from '../../js/encodings.js';
 import { tempDir } from './helpers.js';
@@ -37,7 +37,7 @@ describe('fast read path', function () {
     assert.equal(addon.readBuffer(), rb);
   });
 
-  it('getInto/getShared and their txn forms: length in the read buffer, a Buffer past it, -1 when absent', () => {
+  it('get/txnGet by key and by key length: length in the read buffer, a Buffer past it, -1 when absent', () => {
     const db = fresh();
     const rb = addon.readBuffer();
     const valCap = 16 * 1024; // READ_INLINE_MAX: larger values come back as Buffers
@@ -59,10 +59,10 @@ describe('fast read path', function () {
       const k = b(`v${size}`);
       addon.put(db, k, v);
       for (const r of [
-        addon.getInto(db, k),
-        viaShared(k, (n) => addon.getShared(db, n)),
-        inTxn((t) => addon.txnGetInto(t, k)),
-        inTxn((t) => viaShared(k, (n) => addon.txnGetShared(t, n))),
+        addon.get(db, k),
+        viaShared(k, (n) => addon.get(db, n)),
+        inTxn((t) => addon.txnGet(t, k)),
+        inTxn((t) => viaShared(k, (n) => addon.txnGet(t, n))),
       ]) {
         if (size <= valCap) {
           assert.equal(r, size);
@@ -72,52 +72,52 @@ describe('fast read path', function () {
         }
       }
     }
-    assert.equal(addon.getInto(db, b('absent')), -1);
-    assert.equal(viaShared(b('absent'), (n) => addon.getShared(db, n)), -1);
+    assert.equal(addon.get(db, b('absent')), -1);
+    assert.equal(viaShared(b('absent'), (n) => addon.get(db, n)), -1);
     // the longest key the engine takes goes through the key area
     const longKey = Buffer.alloc(KEY_AREA, 'k');
     addon.put(db, longKey, b('long'));
-    assert.equal(viaShared(longKey, (n) => addon.getShared(db, n)), 4);
+    assert.equal(viaShared(longKey, (n) => addon.get(db, n)), 4);
     assert.equal(rb.subarray(0, 4).toString(), 'long');
     const txn = addon.begin(db, false);
     addon.txnPut(txn, b('own'), b('write'));
-    assert.equal(addon.txnGetInto(txn, b('own')), 5);
+    assert.equal(addon.txnGet(txn, b('own')), 5);
     assert.equal(rb.subarray(0, 5).toString(), 'write');
-    assert.equal(viaShared(b('own'), (n) => addon.txnGetShared(txn, n)), 5);
+    assert.equal(viaShared(b('own'), (n) => addon.txnGet(txn, n)), 5);
     addon.txnDel(txn, b('v1'));
-    assert.equal(addon.txnGetInto(txn, b('v1')), -1);
-    assert.equal(viaShared(b('v1'), (n) => addon.txnGetShared(txn, n)), -1);
+    assert.equal(addon.txnGet(txn, b('v1')), -1);
+    assert.equal(viaShared(b('v1'), (n) => addon.txnGet(txn, n)), -1);
     addon.txnAbort(txn);
     addon.close(db);
   });
 
-  it('the same argument checks and CLOSED errors as get', () => {
+  it('argument checks and CLOSED errors of get/txnGet', () => {
     const db = fresh();
     const txn = addon.begin(db, false);
     for (const bad of [{}, null, undefined, 42, 'db', Buffer.alloc(8), txn]) {
-      assert.equal(code(() => addon.getInto(bad as never, b('k'))), 'ERR_INVALID_ARG_TYPE');
+      assert.equal(code(() => addon.get(bad as never, b('k'))), 'ERR_INVALID_ARG_TYPE');
     }
-    assert.equal(code(() => addon.txnGetInto(db, b('k'))), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => addon.getInto(db, 'k' as never)), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => addon.getInto(db, new Int32Array(2) as never)), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => addon.getInto(db, Buffer.alloc(0))), 'INVALID_ARGUMENT');
-    assert.equal(code(() => addon.getShared(db, 0)), 'INVALID_ARGUMENT');
+    assert.equal(code(() => addon.txnGet(db, b('k'))), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.get(db, 'k' as never)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.get(db, new Int32Array(2) as never)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.get(db, Buffer.alloc(0))), 'INVALID_ARGUMENT');
+    assert.equal(code(() => addon.get(db, 0)), 'INVALID_ARGUMENT');
     for (const bad of [KEY_AREA + 1, -1, 1.5, NaN, 'x', undefined, 2 ** 32 + 1, 2 ** 40]) {
-      assert.equal(code(() => addon.getShared(db, bad as never)), 'ERR_INVALID_ARG_TYPE', String(bad));
-      assert.equal(code(() => addon.txnGetShared(txn, bad as never)), 'ERR_INVALID_ARG_TYPE', String(bad));
+      assert.equal(code(() => addon.get(db, bad as never)), 'ERR_INVALID_ARG_TYPE', String(bad));
+      assert.equal(code(() => addon.txnGet(txn, bad as never)), 'ERR_INVALID_ARG_TYPE', String(bad));
     }
     for (const bad of [{}, null, 42, db]) {
-      assert.equal(code(() => addon.txnGetShared(bad as never, 1)), 'ERR_INVALID_ARG_TYPE');
+      assert.equal(code(() => addon.txnGet(bad as never, 1)), 'ERR_INVALID_ARG_TYPE');
     }
     addon.txnCommit(txn);
-    assert.equal(code(() => addon.txnGetInto(txn, b('k'))), 'CLOSED');
-    assert.equal(code(() => addon.txnGetShared(txn, 1)), 'CLOSED');
+    assert.equal(code(() => addon.txnGet(txn, b('k'))), 'CLOSED');
+    assert.equal(code(() => addon.txnGet(txn, 1)), 'CLOSED');
     addon.close(db);
-    assert.equal(code(() => addon.getInto(db, b('k'))), 'CLOSED');
-    assert.equal(code(() => addon.getShared(db, 1)), 'CLOSED');
+    assert.equal(code(() => addon.get(db, b('k'))), 'CLOSED');
+    assert.equal(code(() => addon.get(db, 1)), 'CLOSED');
   });
 
-  it('getManyShared packs values, spills what does not fit, reads one snapshot', () => {
+  it('getMany packs values, spills what does not fit, reads one snapshot', () => {
     const db = fresh();
     const rb = addon.readBuffer();
     const valCap = rb.length - KEY_AREA;
@@ -126,7 +126,7 @@ describe('fast read path', function () {
     addon.put(db, b('a'), b('1'));
     addon.put(db, b('e'), Buffer.alloc(0));
     // everything fits: a count, then [len][bytes] per key
-    assert.equal(addon.getManyShared(db, [b('a'), b('zz'), b('e')]), 3);
+    assert.equal(addon.getMany(db, [b('a'), b('zz'), b('e')]), 3);
     const view = new DataView(rb.buffer, rb.byteOffset);
     assert.equal(view.getInt32(0, true), 3);
     assert.equal(view.getInt32(4, true), 1);
@@ -134,16 +134,16 @@ describe('fast read path', function () {
     assert.equal(view.getInt32(9, true), -1);
     assert.equal(view.getInt32(13, true), 0);
     // a value larger than the area spills; so does everything after the area fills
-    const r = addon.getManyShared(db, [b('a'), b('big'), b('zz')]);
+    const r = addon.getMany(db, [b('a'), b('big'), b('zz')]);
     assert.ok(Array.isArray(r));
     assert.equal(view.getInt32(0, true), 3);
     assert.equal(view.getInt32(9, true), -2);
     assert.ok((r as Buffer[])[1]!.equals(big));
-    assert.equal(code(() => addon.getManyShared(db, 'x' as never)), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => addon.getManyShared(db, [b('a'), 'no' as never])), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.getMany(db, 'x' as never)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.getMany(db, [b('a'), 'no' as never])), 'ERR_INVALID_ARG_TYPE');
     assert.equal(addon.stats(db).activeSnapshots, 0);
     addon.close(db);
-    assert.equal(code(() => addon.getManyShared(db, [b('a')])), 'CLOSED');
+    assert.equal(code(() => addon.getMany(db, [b('a')])), 'CLOSED');
   });
 
   it('getBatch through the API matches single gets, across the read buffer boundary', () => {
@@ -181,12 +181,14 @@ describe('fast read path', function () {
     db.close();
   });
 
-  it('iterOpen (positional options) matches iterCreate; bad arguments are TypeErrors', () => {
+  it('iterCreate (positional options) reads each bound combination; bad arguments are TypeErrors', () => {
     const db = fresh();
     for (const k of ['a', 'ab', 'b', 'c', 'd']) addon.put(db, b(k), b(k.toUpperCase()));
     const keysOf = (it: object) => {
       const out: string[] = [];
-      for (let c = addon.iterNext(it, 2); c !== null; c = addon.iterNext(it, 2)) {
+      const rb = addon.readBuffer();
+      for (let r = addon.iterNext(it, 2); r !== null; r = addon.iterNext(it, 2)) {
+        const c = typeof r === 'number' ? rb.subarray(0, r) : r;
         for (let off = 0; off < c.length;) {
           const kl = c.readUInt32LE(off);
           const vl = c.readUInt32LE(off + 4);
@@ -197,62 +199,62 @@ describe('fast read path', function () {
       addon.iterClose(it);
       return out;
     };
-    const cases: Array<[Record<string, unknown>, [Buffer | undefined, Buffer | undefined, Buffer | undefined, number]]> = [
-      [{}, [undefined, undefined, undefined, 0]],
-      [{ lower: b('ab'), lowerExclusive: true }, [b('ab'), undefined, undefined, 1]],
-      [{ upper: b('c'), upperExclusive: true, reverse: true }, [undefined, b('c'), undefined, 6]],
-      [{ lower: b('ab'), upper: b('c') }, [b('ab'), b('c'), undefined, 0]],
-      [{ prefix: b('a'), reverse: true }, [undefined, undefined, b('a'), 4]],
+    const cases: Array<[string[], [Buffer | undefined, Buffer | undefined, Buffer | undefined, number]]> = [
+      [['a', 'ab', 'b', 'c', 'd'], [undefined, undefined, undefined, 0]],
+      [['b', 'c', 'd'], [b('ab'), undefined, undefined, 1]],
+      [['b', 'ab', 'a'], [undefined, b('c'), undefined, 6]],
+      [['ab', 'b', 'c'], [b('ab'), b('c'), undefined, 0]],
+      [['ab', 'a'], [undefined, undefined, b('a'), 4]],
     ];
-    for (const [opts, [lo, up, pre, flags]] of cases) {
-      assert.deepEqual(keysOf(addon.iterOpen(db, null, lo, up, pre, flags)), keysOf(addon.iterCreate(db, null, opts)), JSON.stringify(opts));
+    for (const [want, [lo, up, pre, flags]] of cases) {
+      assert.deepEqual(keysOf(addon.iterCreate(db, null, lo, up, pre, flags)), want, JSON.stringify([lo, up, pre, flags]));
     }
     const txn = addon.begin(db, false);
     addon.txnPut(txn, b('aa'), b('x'));
-    assert.deepEqual(keysOf(addon.iterOpen(db, txn, undefined, undefined, b('a'), 0)), ['a', 'aa', 'ab']);
+    assert.deepEqual(keysOf(addon.iterCreate(db, txn, undefined, undefined, b('a'), 0)), ['a', 'aa', 'ab']);
     for (const bad of [8, -1, 1.5, NaN, 2 ** 32 + 1, 'x', undefined]) {
-      assert.equal(code(() => addon.iterOpen(db, null, undefined, undefined, undefined, bad as never)), 'ERR_INVALID_ARG_TYPE', String(bad));
+      assert.equal(code(() => addon.iterCreate(db, null, undefined, undefined, undefined, bad as never)), 'ERR_INVALID_ARG_TYPE', String(bad));
     }
-    assert.equal(code(() => addon.iterOpen(db, null, 'a' as never, undefined, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => addon.iterOpen(db, null, undefined, 5 as never, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => addon.iterOpen(db, null, undefined, undefined, {} as never, 0)), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => addon.iterOpen({} as never, null, undefined, undefined, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
-    assert.equal(code(() => addon.iterOpen(db, db as never, undefined, undefined, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.iterCreate(db, null, 'a' as never, undefined, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.iterCreate(db, null, undefined, 5 as never, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.iterCreate(db, null, undefined, undefined, {} as never, 0)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.iterCreate({} as never, null, undefined, undefined, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.iterCreate(db, db as never, undefined, undefined, undefined, 0)), 'ERR_INVALID_ARG_TYPE');
     addon.txnAbort(txn);
-    assert.equal(code(() => addon.iterOpen(db, txn, undefined, undefined, undefined, 0)), 'CLOSED');
-    // iterators reuse a closed one's read buffer: many short scans, all correct
-    for (let i = 0; i < 200; i++) assert.deepEqual(keysOf(addon.iterOpen(db, null, b('c'), undefined, undefined, 0)), ['c', 'd']);
-    const open1 = addon.iterOpen(db, null, undefined, undefined, undefined, 0);
+    assert.equal(code(() => addon.iterCreate(db, txn, undefined, undefined, undefined, 0)), 'CLOSED');
+    // many short scans through the shared read buffer, all correct
+    for (let i = 0; i < 200; i++) assert.deepEqual(keysOf(addon.iterCreate(db, null, b('c'), undefined, undefined, 0)), ['c', 'd']);
+    const open1 = addon.iterCreate(db, null, undefined, undefined, undefined, 0);
     addon.iterNext(open1, 1);
     addon.close(db);
-    assert.equal(code(() => addon.iterOpen(db, null, undefined, undefined, undefined, 0)), 'CLOSED');
+    assert.equal(code(() => addon.iterCreate(db, null, undefined, undefined, undefined, 0)), 'CLOSED');
     assert.equal(code(() => addon.iterNext(open1, 1)), 'CLOSED');
     addon.iterClose(open1);
   });
 
-  it('iterNextShared: chunk length in the read buffer, a Buffer for an entry larger than it, null at the end', () => {
+  it('iterNext: chunk length in the read buffer, a Buffer for an entry larger than it, null at the end', () => {
     const db = fresh();
     const rb = addon.readBuffer();
     const big = Buffer.alloc(rb.length + 100, 3);
     addon.put(db, b('a'), b('1'));
     addon.put(db, b('b'), big);
     addon.put(db, b('c'), b('3'));
-    const it = addon.iterOpen(db, null, undefined, undefined, undefined, 0);
-    const r1 = addon.iterNextShared(it, 10);
+    const it = addon.iterCreate(db, null, undefined, undefined, undefined, 0);
+    const r1 = addon.iterNext(it, 10);
     assert.equal(typeof r1, 'number');
     assert.equal(r1, 8 + 1 + 1, 'the chunk stops before the entry that does not fit');
     assert.equal(rb.readUInt32LE(0), 1);
     assert.equal(rb.subarray(8, 10).toString(), 'a1');
-    const r2 = addon.iterNextShared(it, 10);
+    const r2 = addon.iterNext(it, 10);
     assert.ok(Buffer.isBuffer(r2));
     assert.equal((r2 as Buffer).readUInt32LE(4), big.length);
-    const r3 = addon.iterNextShared(it, 10);
+    const r3 = addon.iterNext(it, 10);
     assert.equal(r3, 10);
     assert.equal(rb.subarray(8, 10).toString(), 'c3');
-    assert.equal(addon.iterNextShared(it, 10), null);
-    for (const bad of [0, -1, 'x']) assert.equal(code(() => addon.iterNextShared(it, bad as never)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(addon.iterNext(it, 10), null);
+    for (const bad of [0, -1, 'x']) assert.equal(code(() => addon.iterNext(it, bad as never)), 'ERR_INVALID_ARG_TYPE');
     addon.iterClose(it);
-    assert.equal(code(() => addon.iterNextShared(it, 1)), 'CLOSED');
+    assert.equal(code(() => addon.iterNext(it, 1)), 'CLOSED');
     // through the API: entries are independent of later reads
     const api = open(join(tmp.dir, `api${++n}`));
     for (let i = 0; i < 50; i++) api.put(`k${String(i).padStart(2, '0')}`, Buffer.alloc(10, i));

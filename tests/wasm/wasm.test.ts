@@ -10,10 +10,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { Database } from '../../js/database.js';
 import { LightningDbError } from '../../js/errors.js';
 import { WasmEngine } from '../../js/wasm/engine.js';
-import { loadNodeModule, openWasm } from '../../js/wasm/node.js';
+import { loadNodeModule, openWasm, wasmDir } from '../../js/wasm/node.js';
+import { loadModule } from '../../js/wasm/module.js';
 import { MemoryStore } from '../../js/wasm/stores/memory.js';
 import { StoreError, type PageStore } from '../../js/wasm/stores/types.js';
 
@@ -160,7 +163,7 @@ describe('wasm: heap', () => {
     // at any moment depends on where the checkpoint cycle is).
     const used = () => {
       db.checkpoint();
-      return engine.module._ldbw_heap_used();
+      return engine.heapBytes();
     };
     const before = used();
     for (let r = 3; r < 13; r++) round(r);
@@ -189,6 +192,21 @@ describe('wasm: idle maintenance', () => {
     db.put(b('k'), b('v'));
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(store.syncs > before, `no sync after an idle interval (${before} -> ${store.syncs})`);
+    db.close();
+  });
+});
+
+describe('wasm: idle maintenance (ldb_maintain)', () => {
+  it('a checkpoint started by a commit finishes while the database is idle', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:idle-ckpt'));
+    const db = engine.open('idle-ckpt', { syncMode: 'off', memtableSize: 64 << 10 });
+    db.write(Array.from({ length: 400 }, (_, i) => ({ type: 'put' as const, key: b(`k${String(i).padStart(4, '0')}`), value: value(i, 1000) })));
+    const started = db.stats();
+    assert.ok(started.memtableBytes >= 64 << 10 || started.checkpoints > 0, 'the batch did not start a checkpoint');
+    for (let i = 0; i < 50 && db.stats().memtableBytes > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const s = db.stats();
+    assert.ok(s.checkpoints >= 1, `no checkpoint completed (${s.checkpoints})`);
+    assert.equal(s.memtableBytes, 0, 'the memtable was merged without another call');
     db.close();
   });
 });
@@ -292,4 +310,208 @@ describe('wasm: portability with the native build', () => {
       back.close();
     });
   }
+});
+
+describe('wasm: loading', () => {
+  it('a module that is not WebAssembly (HTML served for it) fails with SETUP naming the source and the option', async () => {
+    const { default: factory } = (await import(path.join(wasmDir(), 'lightningdb.mjs'))) as { default: Parameters<typeof loadModule>[0]['factory'] };
+    const printed = console.warn;
+    console.warn = () => {}; // Emscripten prints its abort too
+    let err: unknown;
+    try {
+      await loadModule({ factory, wasmBinary: enc.encode('<!doctype html><title>404</title>') });
+    } catch (e) {
+      err = e;
+    } finally {
+      console.warn = printed;
+    }
+    assert.equal((err as { code?: string })?.code, 'SETUP', String(err));
+    assert.match((err as Error).message, /wasmBinary/);
+    assert.match((err as Error).message, /wasmUrl/);
+  });
+});
+
+describe('wasm: the core contract', () => {
+  it('options are set by their names in the core table; a bad one is INVALID_ARGUMENT naming it', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:opts'));
+    const codeOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return [(e as { code?: string }).code, (e as Error).message] as const;
+      }
+      return [undefined, ''] as const;
+    };
+    const [c1, m1] = codeOf(() => engine.open('opts', { pageSize: 1000 }));
+    assert.equal(c1, 'INVALID_ARGUMENT');
+    assert.match(m1, /page/i);
+    const [c2, m2] = codeOf(() => engine.open('opts', { noSuchOption: 1 } as never));
+    assert.equal(c2, 'INVALID_ARGUMENT');
+    assert.match(m2, /noSuchOption/);
+    const db = engine.open('opts', { pageSize: 8192, syncMode: 2, cacheSize: 1 << 20 });
+    const s = db.stats() as unknown as Record<string, unknown>;
+    assert.equal(s.pageSize, 8192);
+    assert.equal(s.cacheCapacity, 1 << 20);
+    db.close();
+  });
+
+  it('stats() has one entry per row of the core table, histograms as bucket arrays', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:stats'));
+    const db = engine.open('stats', {});
+    db.put(b('k'), b('v'));
+    db.get(b('k'));
+    db.get(b('missing'));
+    const s = db.stats() as unknown as Record<string, unknown>;
+    const names = engine.heap.contract.stats.map(([name]) => name);
+    assert.deepEqual(Object.keys(s).sort(), [...names].sort());
+    assert.equal(s.gets, 2);
+    assert.equal(s.puts, 1);
+    for (const [name, width] of engine.heap.contract.stats) {
+      if (width > 1) assert.ok(Array.isArray(s[name]) && (s[name] as number[]).length === width, name);
+      else assert.ok(typeof s[name] === 'number' || typeof s[name] === 'string', name);
+    }
+    db.close();
+  });
+
+  it('error names come from the core: every code of ldb_error_table has a distinct name', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:codes'));
+    const names = engine.heap.contract.codeNames;
+    assert.equal(names[0], 'OK');
+    assert.equal(names[1], 'NOT_FOUND');
+    assert.equal(new Set(names).size, names.length);
+    assert.ok(names.every((n) => /^[A-Z_]+$/.test(n)), names.join(','));
+  });
+
+  it('metricsText is the core exposition (ldb_stats_prometheus), with the counters of what ran', async () => {
+    const db = await openWasm(dir(), { store: 'memory' });
+    db.putBatch(Array.from({ length: 100 }, (_, i): [string, string] => [`k${i}`, 'v']));
+    for (let i = 0; i < 7; i++) db.get(`k${i}`);
+    const text = db.metricsText();
+    assert.match(text, /^# HELP lightningdb_gets_total /m);
+    assert.match(text, /^# TYPE lightningdb_gets_total counter$/m);
+    assert.match(text, /^lightningdb_gets_total(\{[^}]*\})? 7$/m);
+    assert.match(text, /^lightningdb_puts_total(\{[^}]*\})? 100$/m);
+    // percentiles are the core's (ldb_stat_table rows), not computed in JS
+    assert.match(text, /^# TYPE lightningdb_get_latency_p99_seconds gauge$/m);
+    db.close();
+  });
+});
+
+describe('wasm: scan results own their bytes (issue 9; structure in tests/api/retention.test.ts)', () => {
+  it('keeping the keys of a large-value scan keeps little memory alive', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const db = await openWasm(dir(), { store: 'memory', cacheSize: 4 << 20 });
+    for (let i = 0; i < 3000; i += 100)
+      db.putBatch(Array.from({ length: 100 }, (_, j): [string, Buffer] => [`k${String(i + j).padStart(6, '0')}`, Buffer.from(value(i + j, 4096))]));
+    // ArrayBuffers are freed by a concurrent sweeper: collect until settled.
+    const settle = async () => {
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await settle();
+    const before = process.memoryUsage().arrayBuffers;
+    const kept = [...db.keys()];
+    await settle();
+    const retained = process.memoryUsage().arrayBuffers - before;
+    assert.equal(kept.length, 3000);
+    // 3000 keys of 7 bytes; the 12 MB of values scanned must be collectable.
+    assert.ok(retained < 2 << 20, `keeping 3000 keys retains ${retained} bytes`);
+    db.close();
+  });
+});
+
+describe('wasm: closing never refuses (issue 8)', () => {
+  const closedCode = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as { code?: string }).code;
+    }
+    return undefined;
+  };
+
+  it('closing a database with open iterators and transactions: later calls on them are CLOSED, nothing leaks', async () => {
+    const store = new MemoryStore('memory:close');
+    const engine = await faultEngine(store);
+    const cycle = () => {
+      const db = engine.open('close', { syncMode: 'off' });
+      db.put(b('a'), b('1'));
+      db.put(b('b'), b('2'));
+      const it = db.iterate({});
+      assert.equal(it.next(1).length, 1);
+      const tx = db.begin(false);
+      tx.put(b('z'), b('uncommitted'));
+      const txIt = tx.iterate({});
+      txIt.seek();
+      const ro = db.begin(true);
+      db.close(); // never refuses
+      for (const [name, fn] of [
+        ['iterator next', () => it.next(1)],
+        ['iterator seek', () => it.seek(b('a'))],
+        ['txn get', () => tx.get(b('a'))],
+        ['txn put', () => tx.put(b('y'), b('1'))],
+        ['txn iterator next', () => txIt.next(1)],
+        ['read-only txn get', () => ro.get(b('a'))],
+        ['txn commit', () => tx.commit()],
+      ] as const) assert.equal(closedCode(fn), 'CLOSED', name);
+      it.close();
+      txIt.close();
+      tx.abort();
+      ro.abort();
+    };
+    cycle();
+    const base = engine.heapBytes();
+    for (let i = 0; i < 20; i++) cycle();
+    assert.ok(engine.heapBytes() <= base + 1024, `heap grew from ${base} to ${engine.heapBytes()}`);
+    const db = engine.open('close', {});
+    assert.equal(db.get(b('z')), undefined, 'the open transaction was discarded');
+    assert.equal(new TextDecoder().decode(db.get(b('b'))), '2');
+    db.close();
+  });
+
+  it('ending a transaction invalidates its iterators (CLOSED), and the database stays usable', async () => {
+    const engine = await faultEngine(new MemoryStore('memory:txend'));
+    const db = engine.open('txend', {});
+    db.put(b('a'), b('1'));
+    for (const end of ['commit', 'abort'] as const) {
+      const tx = db.begin(false);
+      tx.put(b(end), b('x'));
+      const it = tx.iterate({});
+      assert.ok(it.next(10).some(([k]) => new TextDecoder().decode(k) === end), `${end}: the iterator sees the write`);
+      it.seek();
+      tx[end]();
+      assert.equal(closedCode(() => it.next(1)), 'CLOSED', end);
+      assert.equal(closedCode(() => it.seek()), 'CLOSED', end);
+      it.close();
+    }
+    assert.ok(db.get(b('commit')));
+    assert.equal(db.get(b('abort')), undefined);
+    assert.equal(db.stats().activeSnapshots, 0);
+    db.close();
+  });
+
+  it('iterators and transactions dropped without closing are freed by the garbage collector', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const engine = await faultEngine(new MemoryStore('memory:gc'));
+    const db = engine.open('gc', {});
+    for (let i = 0; i < 100; i++) db.put(b(`k${i}`), value(i, 100));
+    const drop = () => {
+      for (let i = 0; i < 200; i++) {
+        db.iterate({}).next(5);
+        db.begin(i % 2 === 0).get(b('k1'));
+      }
+    };
+    drop();
+    assert.ok(db.stats().activeSnapshots >= 400);
+    for (let i = 0; i < 20 && db.stats().activeSnapshots > 0; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(db.stats().activeSnapshots, 0, 'snapshots of dropped iterators and transactions were released');
+    db.close();
+  });
 });

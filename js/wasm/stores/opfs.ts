@@ -22,8 +22,15 @@
  */
 import { checkName, dropLock, FileTable, PageStore, StoreError, storeErrorFrom, takeLock } from './types.js';
 
-/** The files the engine opens (core/src: btree.h, wal.h). */
-export const ENGINE_FILES = ['data.ldb', 'wal-0.log', 'wal-1.log'];
+/** The files the engine opens (core/src: btree.h, wal.h, and feed.c: the
+ * change feed's head and its 16 segment names). */
+export const ENGINE_FILES = [
+  'data.ldb',
+  'wal-0.log',
+  'wal-1.log',
+  'feed.head',
+  ...Array.from({ length: 16 }, (_, i) => `feed-${String(i).padStart(2, '0')}.log`),
+];
 
 /** The part of FileSystemSyncAccessHandle used here (declared locally so
  * this file type-checks under both the dom and the webworker libs). */

@@ -1,0 +1,172 @@
+/**
+ * native/addon.ts — the functions the N-API addon (node/*.c) exports, and
+ * finding and loading it. Node only.
+ *
+ * Addon lookup, first that loads wins:
+ *   1. $LIGHTNINGDB_ADDON (an explicit path),
+ *   2. prebuilds/<platform>-<arch>/lightningdb.node (shipped in the package),
+ *   3. build/node/lightningdb.node (the local CMake build, `npm run build`).
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EngineEvent, EngineOpenOptions, EngineStats } from '../engine.js';
+
+/** An opaque, type-tagged addon handle (database, transaction, iterator). */
+export type Handle = object;
+
+/** A point read's result: the value's length in readBuffer() (a value of
+ * up to 16 KiB), -1 when absent, or a Buffer holding a larger value. */
+export type ReadResult = number | Buffer;
+
+/** The contract tables compiled into the addon, as contract() returns them
+ * (types are the LDB_OPT_* / LDB_METRIC_* numbers; an option's values is
+ * the '|'-separated C string or null). */
+export interface AddonContract {
+  options: Array<{ name: string; jsName: string; type: number; default: number; min: number; max: number;
+    values: string | null; unit: string; doc: string }>;
+  stats: Array<{ name: string; jsName: string; metric: string; type: number; scale: number; help: string }>;
+  errors: Array<{ code: number; name: string; message: string }>;
+}
+
+/** The functions exported by node/module.c. Every function throws an Error
+ * whose code is the core's ldb_code_name() (TypeError with code
+ * ERR_INVALID_ARG_TYPE for a wrong argument type); a handle used after it
+ * ended throws CLOSED. */
+export interface Addon {
+  /** Options are read by the js_name of each row of ldb_option_table:
+   * strings (enum names) through ldb_options_set_string, numbers and
+   * booleans through ldb_options_set. */
+  open(path: string, options: EngineOpenOptions): Handle;
+  /** Ends the db's transactions and iterators, then closes. Idempotent. */
+  close(db: Handle): void;
+  /** The env's shared read buffer: values and iterator chunks are read
+   * into its start; its last 1,024 bytes are the key area. */
+  readBuffer(): Buffer;
+  /** key: a Uint8Array, or the length of a key copied into the key area. */
+  get(db: Handle, key: Uint8Array | number): ReadResult;
+  /** One snapshot; values packed into the read buffer: see js_get_many in
+   * node/reads.c. */
+  getMany(db: Handle, keys: Uint8Array[]): number | Array<Buffer | undefined>;
+  put(db: Handle, key: Uint8Array, value: Uint8Array): void;
+  del(db: Handle, key: Uint8Array): void;
+  /** One atomic batch; an undefined value deletes its key. */
+  write(db: Handle, keys: Uint8Array[], values: Array<Uint8Array | undefined>): void;
+  writeAsync(db: Handle, keys: Uint8Array[], values: Array<Uint8Array | undefined>): Promise<void>;
+  begin(db: Handle, readOnly: boolean): Handle;
+  txnGet(txn: Handle, key: Uint8Array | number): ReadResult;
+  txnPut(txn: Handle, key: Uint8Array, value: Uint8Array): void;
+  txnDel(txn: Handle, key: Uint8Array): void;
+  /** Ends the transaction whatever the outcome. */
+  txnCommit(txn: Handle): void;
+  txnCommitAsync(txn: Handle): Promise<void>;
+  /** Idempotent. */
+  txnAbort(txn: Handle): void;
+  /** flags: 1 lowerExclusive, 2 upperExclusive, 4 reverse. */
+  iterCreate(
+    db: Handle, txn: Handle | null, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
+    prefix: Uint8Array | undefined, flags: number,
+  ): Handle;
+  iterSeek(it: Handle, key?: Uint8Array): void;
+  /** Up to max entries as an ldb_iter_read chunk: its length in the read
+   * buffer, a Buffer holding one entry larger than the read buffer, or null
+   * at the end. */
+  iterNext(it: Handle, max: number): number | Buffer | null;
+  /** Idempotent. */
+  iterClose(it: Handle): void;
+  /** A change cursor (node/feed.c): commits with seq > since; flags 1
+   * lowerExclusive, 2 upperExclusive. */
+  changesOpen(db: Handle, since: number, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
+    prefix: Uint8Array | undefined, flags: number): Handle;
+  /** Up to max commits in ldb_changes_read's encoding, or null when caught
+   * up. */
+  changesNext(cursor: Handle, max: number): Buffer | null;
+  changesClose(cursor: Handle): void;
+  /** fn() after commits of the engine become visible (any thread). */
+  onCommit(db: Handle, fn: () => void): Handle;
+  offCommit(listener: Handle): void;
+  refCommit(listener: Handle, keepAlive: boolean): void;
+  flush(db: Handle): void;
+  flushAsync(db: Handle): Promise<void>;
+  checkpoint(db: Handle): void;
+  check(db: Handle): void;
+  backup(db: Handle, path: string): void;
+  /** Keyed by the js_name of every row of ldb_stat_table. */
+  stats(db: Handle): EngineStats;
+  /** ldb_stats_prometheus of the current statistics. */
+  prometheus(db: Handle, labels?: string): string;
+  /** ldb_events_read: the kept events with seq > after, oldest first. */
+  events(db: Handle, after: number): EngineEvent[];
+  contract(): AddonContract;
+  version(): string;
+}
+
+/** Directory of this module, in the ESM build, the CommonJS build (where
+ * the bundler replaces import.meta.url) and under tsx. */
+function moduleDir(): string {
+  return dirname(fileURLToPath(import.meta.url));
+}
+
+/** The package root: the nearest ancestor with lightningdb's package.json. */
+export function packageRoot(from = moduleDir()): string {
+  let dir = from;
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if (JSON.parse(readFileSync(pj, 'utf8')).name === 'lightningdb') return dir;
+      } catch {
+        /* keep looking */
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`lightningdb: package root not found above ${from}`);
+    dir = up;
+  }
+}
+
+/** Candidate addon paths in lookup order (those that exist). */
+export function addonCandidates(root = packageRoot()): string[] {
+  const list: string[] = [];
+  const env = process.env.LIGHTNINGDB_ADDON;
+  if (env) list.push(env);
+  list.push(join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'lightningdb.node'));
+  list.push(join(root, 'build', 'node', 'lightningdb.node'));
+  return list.filter((p) => existsSync(p));
+}
+
+let loaded: { addon: Addon; path: string } | undefined;
+
+/** Loads the first candidate that loads; the error lists every attempt. */
+export function loadAddon(root?: string): { addon: Addon; path: string } {
+  if (loaded && root === undefined) return loaded;
+  const req = createRequire(import.meta.url);
+  const failures: string[] = [];
+  const candidates = addonCandidates(root ?? packageRoot());
+  for (const path of candidates) {
+    try {
+      const addon = req(path) as Addon;
+      if (typeof addon.open !== 'function' || typeof addon.version !== 'function') {
+        failures.push(`${path}: not the LightningDB addon`);
+        continue;
+      }
+      const result = { addon, path };
+      if (root === undefined) loaded = result;
+      return result;
+    } catch (e) {
+      failures.push(`${path}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const detail = failures.length ? `\n  tried:\n  ${failures.join('\n  ')}` : '';
+  throw new Error(
+    `lightningdb: no native addon for ${process.platform}-${process.arch} could be loaded. ` +
+      `Build it with \`npm run build\` (needs cmake, a C compiler, libzstd-dev and liblz4-dev).${detail}`,
+  );
+}
+
+
+/** Path of the addon the default engine loaded (undefined before use). */
+export function loadedAddonPath(): string | undefined {
+  return loaded?.path;
+}
