@@ -54,6 +54,24 @@ int ldbw_iter_create(ldb_db *db, ldb_txn *txn, const void *lower,
   return ldb_iter_create(db, txn, &o, out);
 }
 
+/* ldb_changes_open with the options flattened (NULL: no bound) and since
+ * as a double (JS numbers: exact up to 2^53). */
+int ldbw_changes_open(ldb_db *db, double since, const void *lower,
+                      size_t lower_len, int lower_exclusive, const void *upper,
+                      size_t upper_len, int upper_exclusive, const void *prefix,
+                      size_t prefix_len, ldb_changes **out) {
+  ldb_changes_options o;
+  o.lower = lower;
+  o.lower_len = lower_len;
+  o.lower_exclusive = lower_exclusive;
+  o.upper = upper;
+  o.upper_len = upper_len;
+  o.upper_exclusive = upper_exclusive;
+  o.prefix = prefix;
+  o.prefix_len = prefix_len;
+  return ldb_changes_open(db, (uint64_t)since, &o, out);
+}
+
 /* Doubles one row of ldb_stat_table() takes in ldbw_stats()'s output. */
 static size_t row_width(const ldb_stat_info *r) {
   return r->type == LDB_METRIC_HISTOGRAM ? LDB_HIST_BUCKETS : 1;
