@@ -956,44 +956,44 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
   }
 
   async function openWith(start: (workerId: string) => { w: Worker; o: Record<string, unknown> }): Promise<RemoteDatabase<unknown, unknown>> {
-  let workerId = randomId();
-  const first = start(workerId);
-  const worker = first.w;
-  const ch = new Channel(worker, url);
-  let onAbort: (() => void) | undefined;
-  try {
-    const opened = ch.send<Opened>({ op: 'open', name, options: first.o });
-    const aborted = new Promise<never>((_, reject) => {
-      // Ending the Worker withdraws its lock request and frees what it holds.
-      onAbort = () => reject(new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal); it holds nothing`));
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    const r = await Promise.race([opened, aborted]);
-    if (share) {
-      const enc = JSON.stringify([rest.keyEncoding ?? null, rest.valueEncoding ?? null]);
-      // This tab's Worker went away (terminated, crashed): a new one
-      // stands by in its place, so this tab can own the database again.
-      const respawn = () => {
-        workerId = randomId();
-        const next = start(workerId);
-        ch.attach(next.w);
-        ch.send<Opened>({ op: 'open', name, options: next.o }).then(
-          (o) => ch.share(clientId, enc, o, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId),
-          () => { /* this tab stays a client of the other tabs' owner */ },
-        );
-      };
-      ch.share(clientId, enc, r, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId);
+    let workerId = randomId();
+    const first = start(workerId);
+    const worker = first.w;
+    const ch = new Channel(worker, url);
+    let onAbort: (() => void) | undefined;
+    try {
+      const opened = ch.send<Opened>({ op: 'open', name, options: first.o });
+      const aborted = new Promise<never>((_, reject) => {
+        // Ending the Worker withdraws its lock request and frees what it holds.
+        onAbort = () => reject(new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal); it holds nothing`));
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      const r = await Promise.race([opened, aborted]);
+      if (share) {
+        const enc = JSON.stringify([rest.keyEncoding ?? null, rest.valueEncoding ?? null]);
+        // This tab's Worker went away (terminated, crashed): a new one
+        // stands by in its place, so this tab can own the database again.
+        const respawn = () => {
+          workerId = randomId();
+          const next = start(workerId);
+          ch.attach(next.w);
+          ch.send<Opened>({ op: 'open', name, options: next.o }).then(
+            (o) => ch.share(clientId, enc, o, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId),
+            () => { /* this tab stays a client of the other tabs' owner */ },
+          );
+        };
+        ch.share(clientId, enc, r, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId);
+      }
+      const db = new RemoteDatabase<unknown, unknown>(ch, r.store as StoreKind);
+      abandoned.register(db, ch, db);
+      return db;
+    } catch (e) {
+      worker.terminate();
+      ch.unshare();
+      ch.fail(e as Error);
+      throw e;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
-    const db = new RemoteDatabase<unknown, unknown>(ch, r.store as StoreKind);
-    abandoned.register(db, ch, db);
-    return db;
-  } catch (e) {
-    worker.terminate();
-    ch.unshare();
-    ch.fail(e as Error);
-    throw e;
-  } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-  }
   }
 }
