@@ -36,7 +36,7 @@ const common = {
 // in lazily loaded chunks.
 // worker-inline.js is generated below, next to the output.
 const main = await build({ ...common, entryPoints: { index: join(root, 'js/browser/index.ts') }, splitting: true,
-  external: ['./worker-inline.js'] });
+  define: { LDB_INLINE_WORKER: '"./worker-inline.js"' }, external: ['./worker-inline.js'] });
 // The Worker: one self-contained file (no chunk imports), so a bundler that
 // follows new Worker(new URL('./worker.js', import.meta.url)) gets all of it,
 // whatever its worker output format; it references lightningdb.wasm as
