@@ -175,6 +175,25 @@ describe('the packed package, installed fresh (issue 13)', function () {
     assert.deepEqual(r, { v: 'v', code: 'CLOSED', cjsInEsm: true, esmInCjs: true, sameIn: true, distinctClasses: true, plain: false });
   });
 
+  it("the README's CommonJS and TypeScript examples work as written", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const cjs = [...readme.matchAll(/```cjs\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const ts = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    assert.ok(cjs.length >= 1 && ts.length >= 1);
+    cjs.forEach((code, i) => {
+      writeFileSync(join(app, `readme-${i}.cjs`), code);
+      const out = sh(process.execPath, [`readme-${i}.cjs`], { cwd: app, env: { PATH: bin } });
+      assert.match(out, /^world\ntrue CLOSED\n$/);
+    });
+    ts.forEach((code, i) => writeFileSync(join(app, `readme-${i}.ts`), code));
+    writeFileSync(join(app, 'tsconfig.readme.json'), JSON.stringify({
+      compilerOptions: { strict: true, noEmit: true, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext',
+        types: ['node'], typeRoots: [join(repoModules, '@types')] },
+      files: ts.map((_, i) => `readme-${i}.ts`),
+    }));
+    sh(process.execPath, [join(repoModules, 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.readme.json'], { cwd: app });
+  });
+
   it('TypeScript strict in Node: types check, expect-error cases fail', () => {
     writeFileSync(join(app, 'node.ts'), readFileSync(join(root, 'tests', 'package', 'types', 'node.ts'), 'utf8'));
     writeFileSync(join(app, 'tsconfig.node.json'), JSON.stringify({
