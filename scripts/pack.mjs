@@ -17,14 +17,16 @@
 //   prepares before packing): builds what is missing and can be built here;
 //   a part whose tools are absent (no C compiler, no emcc) is skipped with a
 //   message saying what it needs, so a git dependency still installs.
-// --check: only the checks of --prepack.
+// --check [--root DIR]: only the checks of --prepack.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prebuild, prebuildFresh } from './prebuild.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const rootArg = process.argv.indexOf('--root');
+// --root DIR (with --check): check another tree (the tests use it).
+const root = rootArg > 0 ? resolve(process.argv[rootArg + 1]) : join(dirname(fileURLToPath(import.meta.url)), '..');
 const host = `${process.platform}-${process.arch}`;
 const mode = process.argv.includes('--prepack') ? 'prepack' : process.argv.includes('--check') ? 'check' : 'prepare';
 const say = (m) => console.error(`lightningdb ${mode}: ${m}`);
@@ -113,9 +115,9 @@ function checks() {
   if (tsStale()) problems.push('dist/ (TypeScript) is older than js/');
   if (browserStale()) problems.push('dist/esm/browser/ is older than its sources');
   const cNewest = newest(C_SOURCES);
-  if (!prebuildFresh(host, cNewest)) problems.push(`prebuilds/${host} is not a release prebuild of the current sources`);
+  if (!prebuildFresh(host, cNewest, root)) problems.push(`prebuilds/${host} is not a release prebuild of the current sources`);
   for (const t of existsSync(join(root, 'prebuilds')) ? readdirSync(join(root, 'prebuilds')) : []) {
-    if (t !== host && !prebuildFresh(t, cNewest))
+    if (t !== host && !prebuildFresh(t, cNewest, root))
       problems.push(`prebuilds/${t} is stale or not from scripts/prebuild.mjs: rebuild it (node scripts/prebuild.mjs --target ${t}) or delete it`);
   }
   for (const d of danglingReferences()) problems.push(`dangling reference ${d}`);
@@ -166,8 +168,7 @@ try {
       console.error(`lightningdb ${mode}: refusing to pack an incomplete package:\n  ${problems.join('\n  ')}`);
       process.exit(1);
     }
-    say('complete: dist/ (ESM, CommonJS, .d.ts, browser + wasm), prebuilds/' +
-      readdirSync(join(root, 'prebuilds')).join(', prebuilds/'));
+    say(`complete: dist/ (ESM, CommonJS, .d.ts, browser + wasm), prebuilds/${readdirSync(join(root, 'prebuilds')).join(', prebuilds/')}`);
   }
 } catch (e) {
   console.error(`lightningdb ${mode}: ${e.message}`);

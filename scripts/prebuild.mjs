@@ -153,9 +153,9 @@ export function prebuild(target, { test = false } = {}) {
 
 /** True when prebuilds/<target> holds a prebuild of this script (the
  * manifest's hash matches the file) newer than every source file. */
-export function prebuildFresh(target, newestSource) {
-  const file = join(root, 'prebuilds', target, 'lightningdb.node');
-  const mf = join(root, 'prebuilds', target, 'lightningdb.json');
+export function prebuildFresh(target, newestSource, dir = root) {
+  const file = join(dir, 'prebuilds', target, 'lightningdb.node');
+  const mf = join(dir, 'prebuilds', target, 'lightningdb.json');
   if (!existsSync(file) || !existsSync(mf)) return false;
   try {
     const m = JSON.parse(readFileSync(mf, 'utf8'));

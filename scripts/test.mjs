@@ -4,7 +4,7 @@
 //      browser tests exist)
 //   2. scripts/build.mjs (the addon and the TypeScript), npm run build:wasm
 //      (the WebAssembly module and browser bundles) and
-//      npm run prebuild:release (the addon npm pack ships)
+//      npm run addon:release (the addon npm pack ships)
 //   3. scripts/test-c.sh (C core: Release ctest, ASan+UBSan ctest, fuzz)
 //   4. mocha: tests/api with LDB_BACKEND=native, then tests/node; then both
 //      again with the addon built with ASan + UBSan (when gcc has them)
@@ -103,7 +103,7 @@ async function main() {
     await step('npm run build:wasm', 'npm', ['run', 'build:wasm']);
   // The addon the package ships (static zstd/lz4, stripped), for the
   // suites that pack the package.
-  if (scripts['prebuild:release']) await step('npm run prebuild:release', 'npm', ['run', 'prebuild:release']);
+  if (scripts['addon:release']) await step('npm run addon:release', 'npm', ['run', 'addon:release']);
   await step('C core tests (Release, ASan+UBSan, fuzz)', 'bash', [join('scripts', 'test-c.sh')]);
   const mochaArgs = ['--import=tsx', '--timeout', '300000'];
   await step('API suite, native backend', process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],

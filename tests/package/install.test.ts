@@ -323,3 +323,29 @@ describe('the packed package, installed fresh (issue 13)', function () {
     assert.ok(!existsSync(join(pkgDir, 'build')), readdirSync(pkgDir).join(' '));
   });
 });
+
+describe('prepack refuses an incomplete package', function () {
+  this.timeout(60_000);
+  it('names each missing part and exits 1; passes on the complete tree', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ldb-pack-'));
+    try {
+      mkdirSync(join(dir, 'js'), { recursive: true });
+      writeFileSync(join(dir, 'js', 'index.ts'), 'export {};\n');
+      mkdirSync(join(dir, 'dist', 'esm'), { recursive: true });
+      // a shipped module importing a chunk that is not there
+      writeFileSync(join(dir, 'dist', 'esm', 'index.js'), "import './chunk-gone.js';\n");
+      const r = spawnSync(process.execPath, [join(root, 'scripts', 'pack.mjs'), '--check', '--root', dir], { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /refusing to pack an incomplete package/);
+      for (const m of ['dist/cjs/index.js is missing', 'dist/esm/browser/worker.js is missing',
+        'dist/esm/browser/lightningdb.wasm is missing', `prebuilds/${plat} is not a release prebuild`,
+        'dangling reference dist/esm/index.js -> ./chunk-gone.js']) {
+        assert.ok(r.stderr.includes(m), `${m}:\n${r.stderr}`);
+      }
+      const ok = spawnSync(process.execPath, [join(root, 'scripts', 'pack.mjs'), '--check'], { encoding: 'utf8' });
+      assert.equal(ok.status, 0, ok.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
