@@ -34,7 +34,7 @@ async function host(): Promise<typeof import('./host.js')> {
   } catch (e) {
     throw new LightningDbError('SETUP',
       `cannot load a part of LightningDB (${String((e as Error)?.message ?? e)}); serve every file of ` +
-      'dist/esm/browser/ (index.js, worker.js, the chunk-*.js files and lightningdb.wasm) from one directory');
+      'dist/esm/browser/ (index.js, worker.js, broker.js, the chunk-*.js files and lightningdb.wasm) from one directory');
   }
 }
 
