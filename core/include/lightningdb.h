@@ -91,10 +91,15 @@ extern "C" {
                             oldest commit its retention kept (or retention
                             dropped the cursor's position while it lagged):
                             start again from a backup, or retain more */
+#define LDB_OWNER_LOST 16 /* the host that ran the call went away (the
+                           browser tab or Worker owning a shared database
+                           closed or crashed) while a scan or transaction
+                           lived in it, or before a write was known to be
+                           committed; nothing of it was committed: retry */
 
 /* One past the largest code; every code in [0, LDB_CODE_COUNT) has a row in
  * ldb_error_table(). */
-#define LDB_CODE_COUNT 16
+#define LDB_CODE_COUNT 17
 
 /* The fixed English message for a code ("key not found", ...). Never NULL;
  * static storage. */
@@ -103,7 +108,8 @@ LDB_API const char *ldb_strerror(int code);
 /* The stable symbolic name of a code, as the JavaScript API uses it:
  * "OK", "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY",
  * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT",
- * "ABORTED", "SETUP", "COMPACTED"; "UNKNOWN" otherwise. Static storage. */
+ * "ABORTED", "SETUP", "COMPACTED",
+ * "OWNER_LOST"; "UNKNOWN" otherwise. Static storage. */
 LDB_API const char *ldb_code_name(int code);
 
 /* Detail of the most recent failed call made by the calling thread (on any
