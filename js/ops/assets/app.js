@@ -128,7 +128,7 @@
     // The whole (bounded) timeline each time: an engine burst event keeps
     // growing (its count) while the burst lasts.
     const r = await getJson('/api/events');
-    $('#events-source').textContent = r.source === 'engine' ? '(engine event ring)' : '(from the counters)';
+    $('#events-source').textContent = '(engine event ring)';
     const text = JSON.stringify(r.events);
     if (text === lastEvents) return;
     lastEvents = text;
