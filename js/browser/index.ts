@@ -14,7 +14,7 @@
  * database.
  */
 import { LightningDbError, type ErrorCode } from '../errors.js';
-import type { BecameOwner, ClientEnvelope, Control, Hello, Opened, Reply, Request, Tagged, WireError } from './protocol.js';
+import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Reply, Request, Tagged, WireError } from './protocol.js';
 import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
 import { clientLockName, holdLock, randomId } from './tabs.js';
 
@@ -129,7 +129,10 @@ function kindOf(req: Req): Kind {
       if (req.method === 'commit' || req.method === 'commitAsync') return 'commit';
       return req.method === 'abort' ? 'end' : 'handle';
     case 'iterClose':
+    case 'unsubscribe':
       return 'end';
+    case 'subscribe':
+      return 'read';
     case 'iterNext':
     case 'iterSeek':
       return 'handle';
@@ -154,6 +157,18 @@ interface Pending {
 }
 
 interface OwnerRef { id: string; epoch: number; local: boolean }
+
+/** A subscription to change events (subscribe(), changes()): lives in the
+ * owner; after a hand-off it is opened again in the new owner after the
+ * last commit it passed, so no change is lost or delivered twice. */
+interface Sub {
+  id: number;
+  range: Record<string, unknown>;
+  /** The last commit passed (null until the owner answered). */
+  seq: number | null;
+  change(c: unknown): void;
+  error(e: Error): void;
+}
 
 /** Default longest wait for a new owner after the owner tab went away. */
 export const DEFAULT_HANDOFF_TIMEOUT_MS = 10_000;
@@ -184,6 +199,8 @@ class Channel {
   private workerWatch: { release: () => void } | null = null;
   private clientLock: { release: () => void } | null = null;
   private forget: number[] = [];
+  private readonly subs = new Map<number, Sub>();
+  private nextSub = 1;
   private handoffTimeout = DEFAULT_HANDOFF_TIMEOUT_MS;
   private closing = false;
   private respawn: (() => void) | null = null;
@@ -195,8 +212,12 @@ class Channel {
   attach(worker: Worker): void {
     this.worker = worker;
     this.hello = false;
-    worker.onmessage = (ev: MessageEvent<Reply | Hello | BecameOwner | { id: 0; failed: WireError }>) => {
+    worker.onmessage = (ev: MessageEvent<Reply | Hello | BecameOwner | ChangeEvent | { id: 0; failed: WireError }>) => {
       const r = ev.data;
+      if ('event' in r) {
+        this.event(r);
+        return;
+      }
       if ('hello' in r) {
         this.hello = true;
         return;
@@ -233,7 +254,10 @@ class Channel {
     this.inbox?.close();
     this.ctrl?.close();
     this.inbox = new BroadcastChannel(`${this.base}:c:${clientId}`);
-    this.inbox.onmessage = (ev: MessageEvent<Reply>) => this.settle(ev.data);
+    this.inbox.onmessage = (ev: MessageEvent<Reply | ChangeEvent>) => {
+      if ('event' in ev.data) this.event(ev.data);
+      else this.settle(ev.data);
+    };
     this.ctrl = new BroadcastChannel(`${this.base}:ctrl`);
     this.ctrl.onmessage = (ev: MessageEvent<Control>) => {
       const m = ev.data;
@@ -288,6 +312,46 @@ class Channel {
       if (p.kind === 'local' || p.to === o.id) continue;
       this.handoff(p);
     }
+    // Subscriptions the old owner had confirmed: opened again after the
+    // last commit they passed.
+    for (const sub of this.subs.values()) if (sub.seq !== null) this.subscribeAt(sub, sub.seq);
+  }
+
+  private event(m: ChangeEvent): void {
+    const sub = this.subs.get(m.event.sub);
+    if (!sub) return;
+    if (m.event.error) {
+      this.subs.delete(sub.id);
+      sub.error(revive(m.event.error));
+      return;
+    }
+    // A late event of a previous owner, already passed: skip it.
+    if (sub.seq !== null && m.event.seq <= sub.seq) return;
+    sub.seq = m.event.seq;
+    sub.change(m.event.change);
+  }
+
+  private subscribeAt(sub: Sub, since: number | undefined): void {
+    this.send<{ since: number }>({ op: 'subscribe', sub: sub.id, range: sub.range, since }).then((r) => {
+      if (sub.seq === null) sub.seq = r.since;
+    }, (e) => {
+      if (this.subs.get(sub.id) !== sub) return;
+      this.subs.delete(sub.id);
+      sub.error(e as Error);
+    });
+  }
+
+  /** Starts a subscription (see Sub). Returns its id. */
+  subscribe(range: Record<string, unknown>, since: number | undefined, change: (c: unknown) => void, error: (e: Error) => void): number {
+    const sub: Sub = { id: this.nextSub++, range, seq: since ?? null, change, error };
+    this.subs.set(sub.id, sub);
+    this.subscribeAt(sub, since);
+    return sub.id;
+  }
+
+  unsubscribe(id: number): void {
+    if (!this.subs.delete(id)) return;
+    this.send({ op: 'unsubscribe', sub: id }).catch(() => {});
   }
 
   private ownerGone(id: string): void {
@@ -560,6 +624,71 @@ export class RemoteTransaction {
   }
 }
 
+/** One committed transaction, as subscribe() and changes() give it. */
+export interface RemoteChange {
+  seq: number;
+  /** commit time, ms since the Unix epoch */
+  time: number;
+  ops: Array<{ type: 'put'; key: unknown; value: unknown } | { type: 'del'; key: unknown }>;
+}
+
+/** The async iterator of RemoteDatabase.changes(). */
+export class RemoteChangeFeed implements AsyncIterableIterator<RemoteChange> {
+  private readonly buf: RemoteChange[] = [];
+  private waiter: { resolve: (r: IteratorResult<RemoteChange>) => void; reject: (e: unknown) => void } | null = null;
+  private failure: Error | null = null;
+  private ended = false;
+  private readonly id: number;
+  /** The seq of the last commit yielded: resume a later feed after it. */
+  seq: number;
+  constructor(private readonly ch: Channel, range: Record<string, unknown>, since: number | undefined) {
+    this.seq = since ?? 0;
+    this.id = ch.subscribe(range, since, (c) => {
+      const change = c as RemoteChange;
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        this.seq = change.seq;
+        w.resolve({ value: change, done: false });
+      } else this.buf.push(change);
+    }, (e) => {
+      this.failure = e;
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        w.reject(e);
+      }
+    });
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+  next(): Promise<IteratorResult<RemoteChange>> {
+    const c = this.buf.shift();
+    if (c) {
+      this.seq = c.seq;
+      return Promise.resolve({ value: c, done: false });
+    }
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+  /** Ends the feed: a pending next() resolves done. Idempotent. */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.buf.length = 0;
+    this.ch.unsubscribe(this.id);
+    const w = this.waiter;
+    this.waiter = null;
+    w?.resolve({ value: undefined, done: true });
+  }
+  async return(): Promise<IteratorResult<RemoteChange>> {
+    this.close();
+    return { value: undefined, done: true };
+  }
+}
+
 /** Options of transaction() / transactionAsync(). */
 export interface TransactionCallOptions extends CallOptions {
   /** how many times to rerun fn after a CONFLICT; default 0 */
@@ -674,6 +803,42 @@ export class RemoteDatabase {
    * resolves, whatever the sync mode's wait). */
   async transactionAsync<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
     return this.run(fn, opts, true);
+  }
+
+  /** Calls fn(change) after each later commit with operations in `range`
+   * ({ gt, gte, lt, lte, prefix }) becomes visible — commits of every tab —
+   * in commit order, each once, also across a change of owner tab.
+   * change = { seq, time, ops: [{ type, key, value }] } decoded with this
+   * tab's encodings. Returns the function that unsubscribes. An exception
+   * thrown by fn, or the error that ends the subscription (COMPACTED when
+   * the owner's log no longer holds the commits to resume after a
+   * hand-off), is reported as uncaught (reportError). */
+  subscribe(range: Record<string, unknown> | undefined, fn: (change: RemoteChange) => void): () => void {
+    if (typeof fn !== 'function') throw new TypeError('subscriber must be a function');
+    if (range !== undefined && (range === null || typeof range !== 'object')) throw new TypeError('range must be an object');
+    const report = (e: unknown) => (globalThis as { reportError?: (e: unknown) => void }).reportError?.(e);
+    const id = this.ch.subscribe({ ...(range ?? {}) }, undefined, (c) => {
+      try {
+        fn(c as RemoteChange);
+      } catch (e) {
+        report(e);
+      }
+    }, report);
+    return () => this.ch.unsubscribe(id);
+  }
+
+  /** The commits after `since` (default: from now) with operations in
+   * range, in commit order, as an async iterator that waits for new
+   * commits; it ends when you break out of it or call close(). Commits of
+   * every tab, each once, also across a change of owner tab. Commits are
+   * buffered in this tab until read. Rejects with COMPACTED when `since`
+   * is older than the retained log. */
+  changes(opts: Record<string, unknown> & { since?: number } = {}): RemoteChangeFeed {
+    if (opts === null || typeof opts !== 'object') throw new TypeError('changes options must be an object');
+    const { since, ...range } = opts;
+    if (since !== undefined && (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0))
+      throw new TypeError('since must be a sequence number >= 0');
+    return new RemoteChangeFeed(this.ch, range, since);
   }
 
   /** True while this tab's Worker owns the database (shared databases;

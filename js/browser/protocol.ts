@@ -38,6 +38,11 @@ export type Request = (
   | { id: number; op: 'begin'; options: Record<string, unknown> }
   | { id: number; op: 'txn'; txn: number; method: string; args: unknown[] }
   | { id: number; op: 'close' }
+  /** Change events of commits with seq > since (default: from now) in
+   * range, pushed as ChangeEvent messages for subscription `sub` (unique
+   * per client); answered with { since } (the seq it starts after). */
+  | { id: number; op: 'subscribe'; sub: number; range: Record<string, unknown>; since?: number }
+  | { id: number; op: 'unsubscribe'; sub: number }
   /** Gives up request `target` (no reply of its own): when it has not
    * started, it is answered with `code` and never runs; when it has, a
    * TIMEOUT is answered at once (its outcome is then unknown) and an
@@ -76,6 +81,14 @@ export interface Opened {
   base?: string;
   /** The current owner (this tab's Worker when it is the owner). */
   owner?: { id: string; epoch: number; local: boolean };
+}
+
+/** A change of subscription `sub` (`seq`: the last commit it passed, to
+ * resume after), or the error that ended it. Sent by the owner to the
+ * subscribing tab, unsolicited. */
+export interface ChangeEvent {
+  id: 0;
+  event: { sub: number; seq: number; change?: unknown; error?: WireError };
 }
 
 /** The Worker's unsolicited message to its tab: it became the owner. */

@@ -34,7 +34,7 @@
  * resent to the next owner by their tabs.
  */
 /// <reference lib="webworker" />
-import type { Database } from '../database.js';
+import type { ChangeFeed, Database } from '../database.js';
 import { LightningDbError } from '../errors.js';
 import { IdbStore } from '../wasm/stores/idb.js';
 import { storeErrorFrom } from '../wasm/stores/types.js';
@@ -374,6 +374,23 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
       if (req.method === 'abort') txns.delete(req.txn);
       return await invoke<unknown>(t.t, req.method, req.args);
     }
+    case 'subscribe': {
+      const raw = shared ? rawDb() : undefined;
+      const view = need(src);
+      const since = req.since ?? (raw ? raw.stats().lastSeq : (view.metrics() as { lastSeq?: number }).lastSeq);
+      const feed = view.changes({ ...(req.range ?? {}), since });
+      const key = `${src.client}:${req.sub}`;
+      feeds.get(key)?.feed.close();
+      feeds.set(key, { feed, client: src.client });
+      void pump(feed, req.sub, src, key);
+      return { since };
+    }
+    case 'unsubscribe': {
+      const key = `${src.client}:${req.sub}`;
+      feeds.get(key)?.feed.close();
+      feeds.delete(key);
+      return null;
+    }
     case 'close':
       return closeAll();
     case 'cancel':
@@ -381,7 +398,29 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
   }
 }
 
+/** Change feeds of subscriptions, by `<client>:<sub>`. */
+const feeds = new Map<string, { feed: ChangeFeed; client: string }>();
+
+/** Sends a subscription's changes to its tab until the feed ends. */
+async function pump(feed: ChangeFeed, sub: number, src: Source, key: string): Promise<void> {
+  try {
+    for await (const change of feed) {
+      if (src !== LOCAL && shared?.role !== 'owner') return;
+      src.post({ id: 0, event: { sub, seq: feed.seq, change } } as unknown as Reply);
+    }
+  } catch (e) {
+    if (feeds.get(key)?.feed === feed) src.post({ id: 0, event: { sub, seq: feed.seq, error: wire(e) } } as unknown as Reply);
+  } finally {
+    if (feeds.get(key)?.feed === feed) feeds.delete(key);
+  }
+}
+
 function endHandles(client?: string): void {
+  for (const [k, f] of feeds) {
+    if (client !== undefined && f.client !== client) continue;
+    feeds.delete(k);
+    f.feed.close();
+  }
   for (const [h, it] of iters) {
     if (client !== undefined && it.client !== client) continue;
     iters.delete(h);

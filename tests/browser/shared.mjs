@@ -254,6 +254,58 @@ export function sharedChecks({ context, newPage, assert, base }) {
       await b.evaluate(() => window.db.close());
     }],
 
+    ['change events reach every tab, in commit order, each once, also across a hand-off', async () => {
+      while (pages.length < 3) await tab();
+      const [a, b, c] = pages;
+      const o = { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' };
+      await a.evaluate(async (o) => {
+        await window.lib.destroy('share-feed', { store: 'opfs' });
+        window.db = await window.lib.open('share-feed', o);
+      }, o);
+      for (const p of [b, c])
+        await p.evaluate(async (o) => {
+          window.db = await window.lib.open('share-feed', o);
+          window.seen = [];
+          window.seqs = [];
+          window.unsub = window.db.subscribe({ prefix: 'ev:' }, (ch) => {
+            window.seqs.push(ch.seq);
+            for (const op of ch.ops) window.seen.push(op.key);
+          });
+          window.feed = window.db.changes({ prefix: 'ev:' });
+          window.fromFeed = [];
+          window.reading = (async () => {
+            for await (const ch of window.feed) for (const op of ch.ops) window.fromFeed.push(op.key);
+          })();
+        }, o);
+      const write = (p, from, to) => p.evaluate(async ([from, to]) => {
+        for (let i = from; i < to; i++) await window.db.put(`ev:${String(i).padStart(4, '0')}`, i);
+        await window.db.put('other', 1); // out of range: not delivered
+      }, [from, to]);
+      await write(a, 0, 20);
+      await write(c, 20, 40);
+      // The owner goes away; the subscriptions resume in the next owner.
+      await a.evaluate(() => window.db.close());
+      await write(c, 40, 60);
+      await write(b, 60, 80);
+      const want = Array.from({ length: 80 }, (_, i) => `ev:${String(i).padStart(4, '0')}`);
+      for (const p of [b, c]) {
+        const r = await within(p.evaluate(async (n) => {
+          for (let t = 0; t < 100 && (window.seen.length < n || window.fromFeed.length < n); t++) await new Promise((res) => setTimeout(res, 50));
+          window.unsub();
+          window.feed.close();
+          await window.reading;
+          return { seen: window.seen, fromFeed: window.fromFeed, seqs: window.seqs };
+        }, want.length), 15000, 'change events');
+        const sorted = [...r.seen].sort();
+        assert(JSON.stringify(r.seen) === JSON.stringify(want), `subscribe saw ${r.seen.length} keys (want 80, in order, once): ${r.seen.slice(0, 3)}... ${JSON.stringify(sorted) === JSON.stringify(want) ? '(right set, wrong order)' : ''}`);
+        assert(JSON.stringify(r.fromFeed) === JSON.stringify(want), `changes() saw ${r.fromFeed.length} keys: ${r.fromFeed.slice(0, 3)}...`);
+        assert(r.seqs.every((x, i) => i === 0 || x > r.seqs[i - 1]), 'seqs increase');
+      }
+      for (const p of [b, c]) await p.evaluate(() => window.db.close());
+      pages.splice(pages.indexOf(a), 1);
+      await a.close();
+    }],
+
     ['10 rapid reloads of all 5 tabs while they write (syncMode full): it opens every time, nothing acknowledged is lost', async () => {
       while (pages.length < 5) await tab();
       const acked = new Set();
