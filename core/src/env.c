@@ -106,9 +106,15 @@ static void sys_event_destroy(void *ctx, void *ev) {
 }
 
 static const ldb_env sys_env = {
-    NULL,           sys_now_ns,       sys_wall_ms,
-    sys_thread_start, sys_thread_join, sys_event_create,
-    sys_event_signal, sys_sleep_until, sys_event_destroy,
+    NULL,
+    sys_now_ns,
+    sys_wall_ms,
+    sys_thread_start,
+    sys_thread_join,
+    sys_event_create,
+    sys_event_signal,
+    sys_sleep_until,
+    sys_event_destroy,
 };
 #else
 static const ldb_env sys_env = {
@@ -116,7 +122,9 @@ static const ldb_env sys_env = {
 };
 #endif
 
-const ldb_env *ldb_env_default(void) { return &sys_env; }
+const ldb_env *ldb_env_default(void) {
+  return &sys_env;
+}
 
 int env_check(const ldb_env *env) {
   if (!env) return LDB_OK;

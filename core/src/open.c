@@ -202,8 +202,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
   e->durable_seq = e->inserted_seq = last;
   if (o->log_retention_bytes) {
     /* Before the log can be trimmed: the feed takes what it lacks from it. */
-    rc = feed_open(s, e->a, e->env, o->log_retention_bytes,
-                   o->log_retention_ms,
+    rc = feed_open(s, e->a, e->env, o->log_retention_bytes, o->log_retention_ms,
                    o->read_only, &e->feed);
     if (!rc) rc = feed_reconcile(e->feed, e->log, last);
     if (rc) {
