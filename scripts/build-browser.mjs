@@ -41,7 +41,9 @@ const main = await build({ ...common, entryPoints: { index: join(root, 'js/brows
 // follows new Worker(new URL('./worker.js', import.meta.url)) gets all of it,
 // whatever its worker output format; it references lightningdb.wasm as
 // new URL('./lightningdb.wasm', import.meta.url).
-const worker = await build({ ...common, entryPoints: { worker: join(root, 'js/browser/worker.ts') }, splitting: false });
+// broker.js (the tabs' SharedWorker, js/browser/broker.ts) likewise.
+await build({ ...common, entryPoints: { worker: join(root, 'js/browser/worker.ts'), broker: join(root, 'js/browser/broker.ts') },
+  splitting: false });
 copyFileSync(wasm, join(out, 'lightningdb.wasm'));
 // The fallback for bundlers that do not follow new Worker(new URL(...))
 // (esbuild): worker.js and the .wasm in one lazily imported module; the
@@ -70,4 +72,5 @@ console.log(`  worker.js (self-contained)      ${size('worker.js')}`);
 console.log(`  index.js + static chunks        ${kb(eager.reduce((a, f) => a + statSync(join(out, f)).size, 0))} (${eager.join(', ')})`);
 for (const f of mainFiles.filter((f) => !eager.includes(f))) console.log(`  ${f.padEnd(32)}${size(f)} (lazy)`);
 console.log(`  worker-inline.js                ${size('worker-inline.js')} (lazy; only where worker.js does not load)`);
-console.log(`build-browser: ${out}/{index.js,worker.js,lightningdb.wasm}`);
+console.log(`  broker.js (self-contained)      ${size('broker.js')}`);
+console.log(`build-browser: ${out}/{index.js,worker.js,broker.js,lightningdb.wasm}`);

@@ -109,7 +109,7 @@ describe('the packed package, installed fresh (issue 13)', function () {
   it('the tarball holds exactly what the package needs', () => {
     for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js',
       'dist/cjs/index.d.ts', 'dist/cjs/package.json', 'dist/esm/browser/index.js', 'dist/esm/browser/index.d.ts',
-      'dist/esm/browser/worker.js', 'dist/esm/browser/lightningdb.wasm', 'dist/esm/cli/main.js',
+      'dist/esm/browser/worker.js', 'dist/esm/browser/broker.js', 'dist/esm/browser/worker-inline.js', 'dist/esm/browser/lightningdb.wasm', 'dist/esm/cli/main.js',
       `prebuilds/${plat}/lightningdb.node`, `prebuilds/${plat}/lightningdb.json`, 'scripts/install.mjs',
       'CMakeLists.txt', 'cmake/codecs.cmake', 'node/node.cmake', 'core/include/lightningdb.h', 'core/src/db.c'.replace('db.c', 'open.c')]) {
       assert.ok(files.includes(f), `${f} is not in the tarball`);
