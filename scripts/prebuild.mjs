@@ -15,9 +15,9 @@
 // (linux-arm64: under qemu-user; its cmocka comes from Debian's arm64
 // multiarch package). `npm run test:cross` is
 // `node scripts/prebuild.mjs --target linux-arm64 --test`.
-// --system-packages installs the Debian packages the target needs (root).
+// The Debian packages a cross target needs: scripts/setup-system.sh --cross.
 // Everything it prints goes to stderr (npm pack --json owns stdout).
-// Usage: node scripts/prebuild.mjs [--target T] [--test] [--system-packages]
+// Usage: node scripts/prebuild.mjs [--target T] [--test]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -33,16 +33,10 @@ const opt = (name) => {
 };
 const host = `${process.platform}-${process.arch}`;
 
-/** What each target needs: its toolchain file, strip, readelf, and the
- * Debian packages for the build (and for --test). */
+/** Each target's toolchain file and binutils prefix (strip, readelf). */
 export const TARGETS = {
-  'linux-x64': { toolchain: null, prefix: '', packages: [], testPackages: [] },
-  'linux-arm64': {
-    toolchain: 'cmake/toolchain-aarch64-linux-gnu.cmake',
-    prefix: 'aarch64-linux-gnu-',
-    packages: ['gcc-aarch64-linux-gnu', 'binutils-aarch64-linux-gnu'],
-    testPackages: ['qemu-user', 'libcmocka-dev:arm64'],
-  },
+  'linux-x64': { toolchain: null, prefix: '' },
+  'linux-arm64': { toolchain: 'cmake/toolchain-aarch64-linux-gnu.cmake', prefix: 'aarch64-linux-gnu-' },
 };
 
 function run(cmd, args, opts = {}) {
@@ -84,20 +78,6 @@ export function fetchCodecSources() {
     run('tar', ['-xf', join(tp, tarball), '-C', join(tp, `${dir}.tmp`), '--strip-components=1']);
     renameSync(join(tp, `${dir}.tmp`), join(tp, dir));
   }
-}
-
-function installPackages(t, test) {
-  const pkgs = [...t.packages, ...(test ? t.testPackages : [])];
-  if (!pkgs.length) return;
-  if (pkgs.some((p) => p.endsWith(':arm64'))) {
-    const archs = output('dpkg', ['--print-foreign-architectures']);
-    if (!archs.split('\n').includes('arm64')) run('dpkg', ['--add-architecture', 'arm64']);
-  }
-  const missing = pkgs.filter((p) => spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout?.includes('install ok installed') !== true);
-  if (!missing.length) return;
-  if (process.getuid?.() !== 0) throw new Error(`missing Debian packages: ${missing.join(' ')} (run as root, or apt-get install them)`);
-  run('apt-get', ['update', '-qq']);
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
 /** The newest GLIBC_x.y version among the addon's undefined symbols. */
@@ -169,7 +149,6 @@ export function prebuildFresh(target, newestSource, dir = root) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const target = opt('--target') ?? host;
   try {
-    if (argv.includes('--system-packages') || argv.includes('--test')) installPackages(TARGETS[target] ?? { packages: [], testPackages: [] }, argv.includes('--test'));
     prebuild(target, { test: argv.includes('--test') });
   } catch (e) {
     console.error(`prebuild failed: ${e.message}`);
