@@ -15,7 +15,9 @@ import type {
 } from './engine.js';
 import { closedError, invalid, LightningDbError, mapErrors, toLightningDbError } from './errors.js';
 import { encodings, isEncodingName, toBytes, type Encoding, type EncodingName } from './encodings.js';
-import { computeMetrics, healthReport, type HealthReport, type IntervalMark, type Metrics } from './metrics.js';
+import {
+  computeMetrics, healthReport, replicationText, type HealthReport, type IntervalMark, type Metrics, type ReplicationStats,
+} from './metrics.js';
 import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
 import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, type FeedOwner, type RangeOptions } from './feed.js';
 
@@ -812,7 +814,18 @@ export class Database {
     const s = mapErrors(() => db.stats());
     const { metrics, mark } = computeMetrics(s, this.engine.kind, this.#mark);
     this.#mark = mark;
+    if (this.#replication) metrics.replication = this.#replication();
     return metrics;
+  }
+
+  /** Replication state (js/replication sets it while a publisher or a
+   * follower runs on this handle). */
+  #replication: (() => ReplicationStats) | null = null;
+
+  /** @internal Used by lightningdb/replication: the source of
+   * metrics().replication and the lightningdb_replication_* families. */
+  setReplicationSource(fn: (() => ReplicationStats) | null): void {
+    this.#replication = fn;
   }
 
   /** The core's Prometheus text exposition (format 0.0.4) of the
@@ -824,7 +837,8 @@ export class Database {
     if (labels !== undefined && typeof labels !== 'string') {
       throw new TypeError(`labels must be a string, got ${describe(labels)}`);
     }
-    return mapErrors(() => db.prometheus(labels));
+    const text = mapErrors(() => db.prometheus(labels));
+    return this.#replication ? text + replicationText(this.#replication(), labels) : text;
   }
 
   /** Never throws: a closed or failing database is reported as unhealthy. */
