@@ -814,13 +814,22 @@ export class Database {
     const s = mapErrors(() => db.stats());
     const { metrics, mark } = computeMetrics(s, this.engine.kind, this.#mark);
     this.#mark = mark;
-    if (this.#replication) metrics.replication = this.#replication();
+    // The source may read metrics() itself (the publisher reads lastSeq).
+    if (this.#replication && !this.#inReplication) {
+      this.#inReplication = true;
+      try {
+        metrics.replication = this.#replication();
+      } finally {
+        this.#inReplication = false;
+      }
+    }
     return metrics;
   }
 
   /** Replication state (js/replication sets it while a publisher or a
    * follower runs on this handle). */
   #replication: (() => ReplicationStats) | null = null;
+  #inReplication = false;
 
   /** @internal Used by lightningdb/replication: the source of
    * metrics().replication and the lightningdb_replication_* families. */

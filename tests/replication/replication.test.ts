@@ -218,6 +218,7 @@ maybe('replication over NATS JetStream', function () {
       }
     }
     if (natsDown >= 0) await c.start(natsDown);
+    console.log(`      chaos: ${events.join('; ')}`);
     // everything up again: the primary finishes, the follower catches up
     await until(`the follower to apply all ${total} (applied ${applied}, acked ${acked}; ${events.join('; ')})\n${logs.slice(-20).join('\n')}`,
       150_000, () => applied >= total);
