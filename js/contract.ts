@@ -72,6 +72,9 @@ export const OPTIONS: readonly OptionInfo[] = [
   { name: "log_retention_ms", jsName: "logRetentionMs", type: "uint", default: 0, min: 0, max: 9007199254740991,
     values: [], unit: "ms",
     doc: "Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit" },
+  { name: "salvage", jsName: "salvage", type: "bool", default: 0, min: 0, max: 1,
+    values: [], unit: "",
+    doc: "When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones" },
 ];
 
 /** The options of the C core, as the JS API and the engines take them:
@@ -105,6 +108,8 @@ export interface CoreOptions {
   logRetentionBytes?: number;
   /** Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit. Integer in 0..9007199254740991 ms. Default 0 ms. (C: ldb_options.log_retention_ms) */
   logRetentionMs?: number;
+  /** When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones. Default false. (C: ldb_options.salvage) */
+  salvage?: boolean;
 }
 
 /** The names of option compression. */
@@ -323,11 +328,12 @@ export const ERRORS: readonly ErrorInfo[] = [
   { code: 13, name: "ABORTED", message: "the call was cancelled; nothing of it was applied" },
   { code: 14, name: "SETUP", message: "a part of LightningDB could not be loaded (addon, wasm or worker script)" },
   { code: 15, name: "COMPACTED", message: "the change feed no longer holds the requested commits (required sequence has been compacted); start from a backup or retain more" },
+  { code: 16, name: "OWNER_LOST", message: "the tab or worker that ran the call went away; nothing of it was committed, retry it" },
 ];
 
 /** Every stable error code a LightningDbError carries (all but OK). */
 export const ERROR_CODES = [
-  "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY", "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT", "ABORTED", "SETUP", "COMPACTED",
+  "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY", "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT", "ABORTED", "SETUP", "COMPACTED", "OWNER_LOST",
 ] as const;
 
 /** A stable error code. */

@@ -24,6 +24,26 @@ import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, 
 export type { Compression, SyncMode } from './contract.js';
 export type { Change, ChangeFeed, ChangeOp, ChangesOptions, RangeOptions } from './feed.js';
 
+/** One event of db.events(). */
+export interface DatabaseEvent {
+  /** 1, 2, ... per engine; a gap means older events were overwritten */
+  seq: number;
+  /** 'checkpoint' | 'slow_commit' | 'sync_stall' | 'error' | 'disk_full' |
+   * 'recovered' | 'conflict' | 'busy' */
+  type: string;
+  /** the error code involved ('OK' when none): error, disk_full,
+   * recovered (the one cleared), conflict, busy */
+  code: string;
+  /** ms since the epoch: when it happened, and its latest occurrence */
+  time: number;
+  lastTime: number;
+  /** occurrences folded into it (bursts); 1 otherwise */
+  count: number;
+  /** checkpoint: its checkpoint seq; slow_commit / sync_stall: the slowest
+   * in ns; busy: maxActiveTransactions; else 0 */
+  value: number;
+}
+
 /** Options of open() / Database.create(): the core's options (each
  * documented, with its default and range, in contract.ts, generated from
  * core/src/options.def; also in the README) and the encodings. */
@@ -848,6 +868,30 @@ export class Database {
     }
     const text = mapErrors(() => db.prometheus(labels));
     return this.#replication ? text + replicationText(this.#replication(), labels) : text;
+  }
+
+  /** The engine's event ring, oldest first: the kept events (the newest
+   * 256) with seq > after (default 0: all). Burst events (CONFLICT, BUSY,
+   * slow commits, sync stalls) keep growing while they last: pass the
+   * newest seq - 1 to see it again. An engine without a ring returns []
+   * (both built-in engines have one). */
+  events(after = 0): DatabaseEvent[] {
+    const db = this.#open();
+    if (typeof after !== 'number' || !Number.isInteger(after) || after < 0) {
+      throw new TypeError(`after must be a non-negative integer, got ${describe(after)}`);
+    }
+    if (typeof db.events !== 'function') return [];
+    const read = db.events.bind(db);
+    const list = mapErrors(() => read(after));
+    if (list.length === 0) return [];
+    // Event times are on the engine's uptime clock: anchor them to now.
+    const nowMs = Date.now();
+    const upNs = mapErrors(() => db.stats()).uptimeNs;
+    const wall = (ns: number) => Math.round(nowMs - (upNs - ns) / 1e6);
+    return list.map((e) => ({
+      seq: e.seq, type: e.type, code: e.code, time: wall(e.timeNs), lastTime: wall(e.lastNs),
+      count: e.count, value: e.value,
+    }));
   }
 
   /** Never throws: a closed or failing database is reported as unhealthy. */

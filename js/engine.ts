@@ -52,7 +52,8 @@ export interface EngineIterator {
    * start of the range when key is undefined. */
   seek(key?: Uint8Array): void;
   /** Up to max entries from the current position onward, advancing past
-   * them; an empty array at the end. Keys and values are fresh copies. */
+   * them; an empty array at the end. Keys and values are copies made by
+   * js/chunk.ts (ChunkDecoder): none keeps another entry's bytes alive. */
   next(max: number): Array<[Uint8Array, Uint8Array]>;
   /** Idempotent. */
   close(): void;
@@ -97,6 +98,9 @@ export interface EngineDb {
    * labels, e.g. 'db="main"' (name="value" pairs, comma-separated), are
    * added to every sample; INVALID_ARGUMENT when malformed. */
   prometheus(labels?: string): string;
+  /** The engine's event ring (ldb_events_read): kept events with seq >
+   * after, oldest first. Optional: engines without it have no timeline. */
+  events?(after: number): EngineEvent[];
   /** A change feed cursor returning the commits with seq > since
    * (ldb_changes_open); throws COMPACTED, INVALID_ARGUMENT (since after the
    * last commit, or the feed is off). */
@@ -107,6 +111,21 @@ export interface EngineDb {
   onCommit(fn: () => void): EngineCommitListener;
   /** Idempotent. */
   close(): void;
+}
+
+/** One entry of the engine's event ring (struct ldb_event). */
+export interface EngineEvent {
+  seq: number;
+  /** ldb_event_name(): 'checkpoint', 'slow_commit', 'sync_stall', 'error',
+   * 'disk_full', 'recovered', 'conflict', 'busy' */
+  type: string;
+  /** ldb_code_name() of the event's code ('OK' when none) */
+  code: string;
+  /** when, and the latest occurrence folded in, on the uptimeNs clock */
+  timeNs: number;
+  lastNs: number;
+  count: number;
+  value: number;
 }
 
 /** Bounds of a change feed, as ldb_changes_options. */

@@ -211,6 +211,7 @@ napi_value js_check(napi_env env, napi_callback_info info);
 napi_value js_backup(napi_env env, napi_callback_info info);
 napi_value js_stats(napi_env env, napi_callback_info info);
 napi_value js_prometheus(napi_env env, napi_callback_info info);
+napi_value js_events(napi_env env, napi_callback_info info);
 /* Builds a batch from parallel arrays keys[] and values[] (a nullish value
  * deletes); NULL with an error thrown. The batch copies every byte. */
 ldb_batch *build_batch(napi_env env, ndb *d, napi_value keys,

@@ -247,6 +247,7 @@ NAPI_MODULE_INIT() {
       FN("backup", js_backup),
       FN("stats", js_stats),
       FN("prometheus", js_prometheus),
+      FN("events", js_events),
       FN("changesOpen", js_changes_open),
       FN("changesNext", js_changes_next),
       FN("changesClose", js_changes_close),

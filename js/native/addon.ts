@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EngineOpenOptions, EngineStats } from '../engine.js';
+import type { EngineEvent, EngineOpenOptions, EngineStats } from '../engine.js';
 
 /** An opaque, type-tagged addon handle (database, transaction, iterator). */
 export type Handle = object;
@@ -96,6 +96,8 @@ export interface Addon {
   stats(db: Handle): EngineStats;
   /** ldb_stats_prometheus of the current statistics. */
   prometheus(db: Handle, labels?: string): string;
+  /** ldb_events_read: the kept events with seq > after, oldest first. */
+  events(db: Handle, after: number): EngineEvent[];
   contract(): AddonContract;
   version(): string;
 }

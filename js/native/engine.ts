@@ -221,6 +221,9 @@ class NativeDb implements EngineDb {
   prometheus(labels?: string) {
     return this.a.prometheus(this.h, labels);
   }
+  events(after: number) {
+    return this.a.events(this.h, after);
+  }
   changes(since: number, o: EngineChangesOptions): EngineChanges {
     const flags = (o.lowerExclusive ? 1 : 0) | (o.upperExclusive ? 2 : 0);
     return new NativeChanges(this.a, this.a.changesOpen(this.h, since, o.lower, o.upper, o.prefix, flags));

@@ -131,6 +131,7 @@ static const field fields[] = {
     F_U32(max_active_txns),
     F_U64(log_retention_bytes),
     F_U64(log_retention_ms),
+    F_INT(salvage),
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -392,7 +393,8 @@ static void test_error_table(void **state) {
               {LDB_TIMEOUT, "TIMEOUT"},
               {LDB_ABORTED, "ABORTED"},
               {LDB_SETUP, "SETUP"},
-              {LDB_COMPACTED, "COMPACTED"}};
+              {LDB_COMPACTED, "COMPACTED"},
+              {LDB_OWNER_LOST, "OWNER_LOST"}};
   assert_int_equal(sizeof want / sizeof want[0], LDB_CODE_COUNT);
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     assert_string_equal(ldb_code_name(want[i].code), want[i].name);

@@ -21,7 +21,7 @@
 
 #include "helpers/testutil.h"
 #include "lightningdb.h"
-#include "store.h"
+#include "helpers/store_faulty.h"
 
 static void sleep_ms(unsigned ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

@@ -67,7 +67,7 @@ describe('lightningdb CLI from an npm pack tarball', function () {
 
   it('stats, check and backup', () => {
     const stats = run(['stats', 'db']);
-    assert.equal(stats.code, EXIT.OK);
+    assert.equal(stats.code, EXIT.OK, stats.stderr);
     assert.match(stats.stdout, /^puts\s+\d+$/m);
     const json = JSON.parse(run(['stats', '--json', 'db']).stdout);
     assert.equal(json.health.healthy, true);
@@ -79,7 +79,7 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.equal(run(['scan', 'copy']).stdout, 'order:1\tpizza\nuser:1\tAlice\n');
     const again = run(['backup', 'db', 'copy']);
     assert.equal(again.code, EXIT.USAGE, 'a backup never overwrites a database');
-    assert.match(again.stderr, /^lightningdb: backup: copy already holds a database \(INVALID_ARGUMENT\)\n$/);
+    assert.match(again.stderr, /^lightningdb: backup: .*already holds a database.*\(INVALID_ARGUMENT\)\n$/);
   });
 
   it('dump | load round-trips random binary keys and values exactly', () => {
@@ -192,6 +192,13 @@ describe('lightningdb CLI from an npm pack tarball', function () {
       assert.equal(info.host, '127.0.0.1');
       const base = `http://127.0.0.1:${info.port}`;
       assert.equal((await fetchText(`${base}/health`)).status, 200);
+      // The page and its assets ship in the package (uPlot from its dependency).
+      const page = await fetchText(`${base}/`);
+      assert.equal(page.status, 200);
+      assert.match(page.text, /LightningDB diagnostics/);
+      for (const a of ['/assets/app.js', '/assets/app.css', '/assets/uPlot.min.js', '/assets/uPlot.min.css']) {
+        assert.equal((await fetchText(base + a)).status, 200, a);
+      }
       assert.match((await fetchText(`${base}/metrics`)).text, /^lightningdb_gets_total \d+$/m);
       assert.equal((await fetchText(`${base}/nope`)).status, 404);
       const post = await fetchText(`${base}/health`, { method: 'POST' });
