@@ -83,10 +83,10 @@ export interface ReplicationStats {
   primarySeq: number;
   /** primarySeq - seq */
   lagCommits: number;
-  /** publisher: age of the oldest commit not yet acknowledged; follower:
-   * age of the oldest commit not yet applied when behind, else how long the
-   * last one took from its commit on the primary to its apply here (ms,
-   * across two machines' clocks) */
+  /** 0 when lagCommits is 0; else, publisher: age of the oldest commit not
+   * yet acknowledged; follower: time since the commit time of the last
+   * applied commit (an upper bound of the oldest unapplied one's age). Ms,
+   * across two machines' clocks. */
   lagMs: number;
   /** whether the NATS connection is up and the stream reachable */
   connected: boolean;
@@ -355,7 +355,6 @@ export class Follower extends Runner {
   #applied = 0;
   #primary = 0;
   #lastTime = 0;
-  #lastDelay = 0;
   #stopIter: (() => void) | null = null;
   /** Per-commit apply delay samples (ms) for benchmarks; see delays(). */
   #delays: number[] | null = null;
@@ -436,7 +435,6 @@ export class Follower extends Runner {
         this.#applied = seq;
         this.#lastTime = time;
         const now = Date.now();
-        this.#lastDelay = Math.max(0, now - time);
         this.#delays?.push(now - time);
         if (++check % 1024 === 0 || m.info.pending === 0) {
           const ls = this.db.metrics().lastSeq;
@@ -456,7 +454,7 @@ export class Follower extends Runner {
     const lag = Math.max(0, this.#primary - this.#applied);
     return {
       role: 'follower', seq: this.#applied, primarySeq: this.#primary, lagCommits: lag,
-      lagMs: lag > 0 && this.#lastTime ? Math.max(0, Date.now() - this.#lastTime) : this.#lastDelay,
+      lagMs: lag > 0 && this.#lastTime ? Math.max(0, Date.now() - this.#lastTime) : 0,
       connected: this.connected,
     };
   }
