@@ -82,6 +82,11 @@ export interface OpenOptions {
   /** URL of the worker module; default worker.js next to this module. A
    * wrong one gives SETUP. */
   workerUrl?: string | URL;
+  /** The IndexedDB store holds the whole database in memory: the most
+   * bytes its files may reach (default 512 MiB); past it a write fails
+   * with FULL naming this option, and a larger database is refused at
+   * open (FULL). */
+  idbMaxBytes?: number;
   [option: string]: unknown;
 }
 
