@@ -129,7 +129,7 @@ maybe('replication over NATS JetStream', function () {
     reader.close();
   });
 
-  it('a replica older than the stream is refused with COMPACTED', async () => {
+  it('a replica older than the stream is refused with COMPACTED; a primary behind its stream is refused', async () => {
     cluster = await startCluster(1);
     await cluster.ready();
     const servers = cluster.urls;
@@ -144,6 +144,12 @@ maybe('replication over NATS JetStream', function () {
     const empty = open(join(dir, 'empty'));
     handles.push(empty);
     await assert.rejects(follow(empty, { servers, stream: 'late' }), (e: any) => e.code === 'COMPACTED' && /backup/.test(e.message));
+    // A primary behind its stream (it lost published commits in a crash)
+    // refuses to publish: its next commits would reuse their seqs.
+    const behind = open(join(dir, 'behind'));
+    handles.push(behind);
+    for (let i = 1; i <= 20; i++) behind.batch(workload(i));
+    await assert.rejects(publish(behind, { servers, stream: 'late' }), (e: any) => e.code === 'INVALID_ARGUMENT' && /lost commits/.test(e.message));
   });
 
   it('survives SIGKILL of a NATS node, the primary and the follower at random moments (3 nodes, replicas 3)', async () => {
