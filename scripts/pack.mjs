@@ -117,7 +117,7 @@ function checks() {
   const cNewest = newest(C_SOURCES);
   if (!prebuildFresh(host, cNewest, root)) problems.push(`prebuilds/${host} is not a release prebuild of the current sources`);
   for (const t of existsSync(join(root, 'prebuilds')) ? readdirSync(join(root, 'prebuilds')) : []) {
-    if (t !== host && !prebuildFresh(t, cNewest, root))
+    if (t !== host && existsSync(join(root, 'prebuilds', t, 'lightningdb.node')) && !prebuildFresh(t, cNewest, root))
       problems.push(`prebuilds/${t} is stale or not from scripts/prebuild.mjs: rebuild it (node scripts/prebuild.mjs --target ${t}) or delete it`);
   }
   for (const d of danglingReferences()) problems.push(`dangling reference ${d}`);
