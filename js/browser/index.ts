@@ -180,8 +180,10 @@ interface Pending {
   sent: boolean;
   /** How it was last sent to a remote owner. */
   via?: 'bc' | 'port';
-  /** When it was last sent (performance.now()), for the ownerTimeout watch. */
+  /** When it was last sent (performance.now()), for the ownerTimeout watch,
+   * and its deadline (Date.now(), the clock the owner checks it with). */
   sentAt: number;
+  dl: number;
   waitTimer?: ReturnType<typeof setTimeout>;
   done: Promise<unknown>;
 }
@@ -546,7 +548,7 @@ class Channel {
     if (this.forget.length) msg.forget = this.forget.splice(0, 256);
     if (this.ownerTimeout !== Infinity) {
       p.sentAt = performance.now();
-      msg.dl = Date.now() + this.ownerTimeout;
+      msg.dl = p.dl = Date.now() + this.ownerTimeout;
       if (this.watch === undefined) this.startWatch();
     }
     if (o.local) {
@@ -579,6 +581,7 @@ class Channel {
 
   private tick(): void {
     const now = performance.now();
+    const wall = Date.now();
     if (this.heardWorker) this.workerLife = now;
     if (this.heardOwner) this.ownerLife = now;
     this.heardWorker = this.heardOwner = false;
@@ -591,7 +594,8 @@ class Channel {
       waiting = true;
       const local = o?.local === true && p.to === o.id;
       const silent = now - Math.max(local ? this.workerLife : this.ownerLife, p.sentAt);
-      if (silent >= this.ownerTimeout) this.ownerSilent(p, local);
+      // Past its deadline too: the owner can no longer start it.
+      if (silent >= this.ownerTimeout && wall > p.dl) this.ownerSilent(p, local);
       else if (silent >= this.ownerTimeout / 4) {
         if (local) pingWorker = true;
         else pingOwner = true;
@@ -704,7 +708,7 @@ class Channel {
         signal?.removeEventListener('abort', onAbort);
       };
       p = {
-        id, req: tagged, kind, to: null, sent: false, sentAt: 0,
+        id, req: tagged, kind, to: null, sent: false, sentAt: 0, dl: 0,
         resolve: (v) => { cleanup(); resolve(v as T); },
         reject: (e) => { cleanup(); reject(e); },
         done: Promise.resolve(),
