@@ -30,9 +30,14 @@ await build({
   target: 'es2022',
   minify: !process.argv.includes('--no-minify'),
   sourcemap: true,
+  // The diagnostics panel (mountDiagnostics) injects its stylesheets.
+  loader: { '.css': 'text' },
   logLevel: 'warning',
 });
 copyFileSync(wasm, join(out, 'lightningdb.wasm'));
+// Hand-written declarations the emitted ones import (the panel is plain JS).
+mkdirSync(join(root, 'dist/esm/ops/assets'), { recursive: true });
+for (const f of ['panel.d.ts', 'css-text.d.ts']) copyFileSync(join(root, 'js/ops/assets', f), join(root, 'dist/esm/ops/assets', f));
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'js/browser/tsconfig.json')], { stdio: 'inherit' });
 if (tsc.status !== 0) {
   console.error('build-browser: declarations failed');

@@ -99,6 +99,7 @@ ${apiTests.map((f) => `  await import(${JSON.stringify(join(root, 'tests/api', f
     platform: 'browser',
     target: 'es2022',
     external: ['node:*'],
+    loader: { '.css': 'text' },
     sourcemap: 'inline',
     logLevel: 'error',
   });
