@@ -21,6 +21,10 @@
  *   shared              several tabs share one database (tests/browser/shared.mjs):
  *                       clients, dedup of resent writes, OWNER_LOST, 10
  *                       rapid reloads, 20 owner closes/reloads/crashes
+ *   diagnostics         the diagnostics panel mounted in a page (mountDiagnostics,
+ *                       tests/browser/diagnostics.mjs): live charts, a checkpoint
+ *                       in the timeline, the cacheSize advice, the load test on
+ *                       a scratch database; a screenshot in build/test-artifacts/
  *   portability         native database -> OPFS -> wasm -> back to native
  * Usage: node tests/browser/run.mjs [--grep=REGEX] [suite ...]   (default: all)
  *   --grep runs only the tests of the mocha-style suites (api-*, worker,
@@ -37,10 +41,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './server.mjs';
 import { sharedChecks } from './shared.mjs';
+import { diagnosticsChecks } from './diagnostics.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(root, 'build/browser-tests');
-const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'idb-reload', 'tabs', 'shared', 'portability'];
+const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'idb-reload', 'tabs', 'shared', 'diagnostics', 'portability'];
 const GREP = process.argv.find((a) => a.startsWith('--grep='))?.slice('--grep='.length);
 const only = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--grep=')));
 for (const s of only) {
@@ -427,6 +432,7 @@ async function main() {
     }
 
     if (want('shared')) await checks('shared', sharedChecks({ context, newPage, assert, base }));
+    if (want('diagnostics')) await checks('diagnostics', diagnosticsChecks({ newPage, assert, root }));
 
     if (want('portability')) {
       const dir = mkdtempSync(join(tmpdir(), 'ldb-port-'));

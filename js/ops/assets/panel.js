@@ -125,7 +125,7 @@ export function createPanel(root, source, { uPlot }) {
       width: width(el),
       height: 180,
       scales: { x: { time: opts.time !== false }, y: opts.y || {}, ...(right ? { r: {} } : {}) },
-      axes: [{}, { size: 70, values: opts.values || undefined }, ...(right ? [{ scale: 'r', side: 1, size: 60, grid: { show: false } }] : [])],
+      axes: [{}, { size: 70, values: opts.values || undefined }, ...(right ? [{ scale: 'r', side: 1, size: 80, grid: { show: false } }] : [])],
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, scale: s.right ? 'r' : 'y' }))],
     }, data, el);
     el.dataset.points = '0';
