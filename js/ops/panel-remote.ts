@@ -9,6 +9,11 @@
  * and the load test on a scratch database (its own name, in a Worker of its
  * own, store 'memory' or 'opfs', deleted afterwards), run by the same mix
  * as Node's (loadmix.ts). It never writes to the watched database.
+ *
+ * Types: the browser entry is type-checked with the webworker lib (the
+ * stores need FileSystemSyncAccessHandle); this file runs on the main
+ * thread and needs the DOM's, hence the lib reference below (the two libs
+ * overlap only in declarations skipLibCheck leaves alone).
  */
 /// <reference lib="dom" />
 /// <reference path="./assets/css-text.d.ts" />
