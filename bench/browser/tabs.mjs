@@ -6,6 +6,8 @@
  *
  *   put / get latency   sequential awaited calls, p50 and p99 (ms)
  *   putBatch            batches of 1,000 entries (100-byte values), ops/s
+ *   exclusive           the same from a tab with { exclusive: true }: the
+ *                       cost of the request records of shared mode
  *   hand-off            the owner tab is closed (page.close()) while a
  *                       client tab writes in a loop: from the close to the
  *                       first write acknowledged after the closed page is
@@ -26,7 +28,7 @@ export async function bundleTabs(root, outDir) {
   const dir = path.join(outDir, 'tabs');
   fs.mkdirSync(dir, { recursive: true });
   await esbuild.build({
-    entryPoints: { index: path.join(root, 'js/browser/index.ts'), worker: path.join(root, 'js/browser/worker.ts') },
+    entryPoints: { index: path.join(root, 'js/browser/index.ts'), worker: path.join(root, 'js/browser/worker.ts'), broker: path.join(root, 'js/browser/broker.ts') },
     outdir: dir,
     bundle: true,
     splitting: true,
@@ -147,6 +149,21 @@ export async function benchTabs(ctx, base, { ops = 2000, batches = 50, handoffs 
   rows.owner = summarize(await owner.evaluate(measure, { ops, batches }));
   rows.client = summarize(await client.evaluate(measure, { ops, batches }));
   rows.indexeddb = summarize(await owner.evaluate(measureIdb, { ops, batches }));
+  // The same from a page with the database open in exclusive mode (no
+  // request records): what the records of shared mode cost the owner.
+  {
+    const solo = await page();
+    await solo.evaluate(async () => {
+      await window.lib.destroy('bench-tabs-solo', { store: 'opfs' });
+      window.db = await window.lib.open('bench-tabs-solo', { store: 'opfs', syncMode: 'normal', exclusive: true });
+    });
+    rows.exclusive = summarize(await solo.evaluate(measure, { ops, batches }));
+    await solo.evaluate(async () => {
+      await window.db.close();
+      await window.lib.destroy('bench-tabs-solo', { store: 'opfs' });
+    });
+    await solo.close();
+  }
 
   // Hand-off: the owner tab is closed while the client writes.
   const samples = [];
@@ -208,7 +225,7 @@ const f = (x, d = 3) => (x == null ? '—' : x.toFixed(d));
 
 export function tabsMarkdown(t) {
   const md = ['| from | put p50 ms | put p99 ms | get p50 ms | get p99 ms | putBatch ops/s |', '|---|---:|---:|---:|---:|---:|'];
-  const label = { owner: 'LightningDB, owner tab (page → its Worker)', client: 'LightningDB, client tab (page → owner tab\'s Worker)', indexeddb: 'IndexedDB directly from the page' };
+  const label = { exclusive: 'LightningDB, one tab in exclusive mode (no request records)', owner: 'LightningDB, owner tab (page → its Worker)', client: 'LightningDB, client tab (page → owner tab\'s Worker)', indexeddb: 'IndexedDB directly from the page' };
   for (const [k, r] of Object.entries(t.rows))
     md.push(`| ${label[k]} | ${f(r.putP50)} | ${f(r.putP99)} | ${f(r.getP50)} | ${f(r.getP99)} | ${Math.round(r.batchOps).toLocaleString('en-US')} |`);
   md.push('', `Hand-off (owner tab closed → first write acknowledged in another tab), ${t.handoff.samples.length} times: p50 ${f(t.handoff.p50, 0)} ms, p99 ${f(t.handoff.p99, 0)} ms, max ${f(t.handoff.max, 0)} ms.`, '');

@@ -34,7 +34,7 @@ async function host(): Promise<typeof import('./host.js')> {
   } catch (e) {
     throw new LightningDbError('SETUP',
       `cannot load a part of LightningDB (${String((e as Error)?.message ?? e)}); serve every file of ` +
-      'dist/esm/browser/ (index.js, worker.js, the chunk-*.js files and lightningdb.wasm) from one directory');
+      'dist/esm/browser/ (index.js, worker.js, broker.js, the chunk-*.js files and lightningdb.wasm) from one directory');
   }
 }
 
@@ -107,6 +107,11 @@ export interface OpenOptions {
   /** URL of the worker module; default worker.js next to this module. A
    * wrong one gives SETUP. */
   workerUrl?: string | URL;
+  /** The IndexedDB store holds the whole database in memory: the most
+   * bytes its files may reach (default 512 MiB); past it a write fails
+   * with FULL naming this option, and a larger database is refused at
+   * open (FULL). */
+  idbMaxBytes?: number;
   [option: string]: unknown;
 }
 
@@ -177,11 +182,20 @@ interface Pending {
   to: string | null;
   /** Sent to an owner at least once. */
   sent: boolean;
+  /** How it was last sent to a remote owner. */
+  via?: 'bc' | 'port';
   waitTimer?: ReturnType<typeof setTimeout>;
   done: Promise<unknown>;
 }
 
 interface OwnerRef { id: string; epoch: number; local: boolean }
+
+/** The part of SharedWorker used (the Window global; typed here because
+ * this file is also checked with the Worker libraries). */
+interface SharedWorkerLike {
+  port: MessagePort;
+  onerror: ((e: Event) => void) | null;
+}
 
 /** A subscription to change events (subscribe(), changes()): lives in the
  * owner; after a hand-off it is opened again in the new owner after the
@@ -224,6 +238,14 @@ class Channel {
   private workerWatch: { release: () => void } | null = null;
   private clientLock: { release: () => void } | null = null;
   private forget: number[] = [];
+  /** broker.ts: MessagePorts to remote owners (BroadcastChannel without). */
+  private brokerUrl: string | null = null;
+  private broker: SharedWorkerLike | null | undefined;
+  private port: MessagePort | null = null;
+  private portFor: string | null = null;
+  /** Requests sent over BroadcastChannel to the current owner, unsettled:
+   * the port is used only once none is, so no request overtakes another. */
+  private readonly bcSent = new Set<number>();
   private readonly subs = new Map<number, Sub>();
   private nextSub = 1;
   private handoffTimeout = DEFAULT_HANDOFF_TIMEOUT_MS;
@@ -290,6 +312,7 @@ class Channel {
       else if (m?.t === 'failed') this.takeoverFailed(m.error);
     };
     this.clientLock ??= holdLock(clientLockName(this.base, clientId));
+    this.brokerUrl = String(new URL('./broker.js', this.url));
     this.watchWorker(workerId);
     if (opened.owner) this.adopt(opened.owner);
     // An owner may have changed before the channel listened: ask.
@@ -309,6 +332,58 @@ class Channel {
     }, () => {});
   }
 
+  /** The origin's broker SharedWorker; null where there is none (or it
+   * failed: BroadcastChannel then carries everything). */
+  private getBroker(): SharedWorkerLike | null {
+    if (this.broker !== undefined) return this.broker;
+    this.broker = null;
+    const Ctor = (globalThis as unknown as { SharedWorker?: new (url: string, o: { type: 'module'; name: string }) => SharedWorkerLike }).SharedWorker;
+    if (typeof Ctor !== 'function' || !this.brokerUrl) return null;
+    try {
+      const b = new Ctor(this.brokerUrl, { type: 'module', name: 'lightningdb-broker' });
+      b.onerror = () => {
+        if (this.broker === b) this.broker = null;
+      };
+      b.port.onmessage = (m: MessageEvent<{ client?: string; enc?: string }>) => {
+        // This tab's Worker owns the database: hand it the client's port.
+        const port = m.ports[0];
+        if (!port || typeof m.data?.client !== 'string') return;
+        if (this.owner?.local) this.worker.postMessage({ id: 0, port: true, client: m.data.client, enc: m.data.enc }, [port]);
+        else port.close();
+      };
+      this.broker = b;
+    } catch {
+      this.broker = null;
+    }
+    return this.broker;
+  }
+
+  /** Asks the broker for a MessagePort to the remote owner `o`. */
+  private connectPort(o: OwnerRef): void {
+    const b = this.getBroker();
+    if (!b) return;
+    const mc = new MessageChannel();
+    mc.port1.onmessage = (ev: MessageEvent<Reply | ChangeEvent | { id: 0; ready: true }>) => {
+      const d = ev.data;
+      if ('ready' in d) {
+        if (this.owner?.id === o.id) {
+          this.port?.close();
+          this.port = mc.port1;
+          this.portFor = o.id;
+        } else mc.port1.close();
+      } else if ('event' in d) this.event(d);
+      else this.settle(d);
+    };
+    b.port.postMessage({ connect: o.id, client: this.clientId, enc: this.enc }, [mc.port2]);
+  }
+
+  private dropPort(): void {
+    this.port?.close();
+    this.port = null;
+    this.portFor = null;
+    this.bcSent.clear();
+  }
+
   private adopt(o: OwnerRef): void {
     if (this.dead || this.closing) return;
     const cur = this.owner;
@@ -321,6 +396,9 @@ class Channel {
     this.owner = o;
     this.toOwner?.close();
     this.toOwner = o.local ? null : new BroadcastChannel(`${this.base}:o:${o.id}`);
+    this.dropPort();
+    if (o.local) this.getBroker()?.port.postMessage({ register: o.id });
+    else this.connectPort(o);
     this.ownerWatch?.release();
     this.ownerWatch = null;
     if (!o.local) {
@@ -384,6 +462,7 @@ class Channel {
     this.owner = null;
     this.toOwner?.close();
     this.toOwner = null;
+    this.dropPort();
     for (const p of this.pending.values()) {
       if (p.to !== id) continue;
       p.to = null;
@@ -447,13 +526,25 @@ class Channel {
     p.sent = true;
     const msg = { ...p.req, id: p.id } as Request;
     if (this.forget.length) msg.forget = this.forget.splice(0, 256);
-    if (o.local) this.worker.postMessage(msg);
-    else this.toOwner!.postMessage({ from: this.clientId, enc: this.enc, req: msg } satisfies ClientEnvelope);
+    if (o.local) {
+      this.worker.postMessage(msg);
+      return;
+    }
+    const env: ClientEnvelope = { from: this.clientId, enc: this.enc, req: msg };
+    if (this.port && this.portFor === o.id && this.bcSent.size === 0) {
+      p.via = 'port';
+      this.port.postMessage(env);
+    } else {
+      p.via = 'bc';
+      this.bcSent.add(p.id);
+      this.toOwner!.postMessage(env);
+    }
   }
 
   private postCancel(p: Pending, code: 'ABORTED' | 'TIMEOUT'): void {
     const msg: Request = { op: 'cancel', id: 0, target: p.id, code };
     if (p.to === 'local' || this.owner?.local) this.worker.postMessage(msg);
+    else if (p.via === 'port' && this.port) this.port.postMessage({ from: this.clientId!, enc: this.enc, req: msg } satisfies ClientEnvelope);
     else this.toOwner?.postMessage({ from: this.clientId!, enc: this.enc, req: msg } satisfies ClientEnvelope);
   }
 
@@ -468,6 +559,7 @@ class Channel {
   private finish(p: Pending, ok: boolean, v: unknown): void {
     if (this.pending.get(p.id) !== p) return;
     this.pending.delete(p.id);
+    this.bcSent.delete(p.id);
     clearTimeout(p.waitTimer);
     if (ok) p.resolve(v);
     else p.reject(v);
@@ -485,6 +577,9 @@ class Channel {
     this.ctrl?.close();
     this.inbox?.close();
     this.toOwner?.close();
+    if (this.owner?.local) this.broker?.port.postMessage({ unregister: this.owner.id });
+    this.dropPort();
+    this.broker?.port.close();
     this.ownerWatch?.release();
     this.workerWatch?.release();
     this.workerWatch = null;

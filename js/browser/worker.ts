@@ -120,6 +120,12 @@ let shared: Shared | null = null;
 
 function wire(e: unknown): WireError {
   const err = e as { name?: string; code?: unknown; message?: string };
+  // FULL from the IndexedDB store's memory limit: say which limit.
+  const limit = err?.code === 'FULL' ? idbStore()?.limitError : null;
+  if (limit) {
+    idbStore()!.limitError = null;
+    return { name: 'LightningDbError', code: 'FULL', message: `${limit.message} (${String(err?.message ?? e)})` };
+  }
   if (e instanceof LightningDbError || e instanceof TypeError || typeof err?.code === 'string')
     return {
       name: typeof err?.name === 'string' ? err.name : 'Error',
@@ -687,11 +693,11 @@ function watchClient(sh: Shared, client: string): void {
 
 const sources = new Map<string, Source>();
 
-function fromClient(sh: Shared, env: ClientEnvelope): void {
+function fromClient(sh: Shared, env: ClientEnvelope, post?: Source['post']): void {
   if (!env || typeof env.from !== 'string' || !env.req || sh.role !== 'owner') return;
   let src = sources.get(`${env.from}|${env.enc}`);
   if (!src) {
-    src = { client: env.from, enc: typeof env.enc === 'string' ? env.enc : encOf({}), local: false, post: replyChannel(sh, env.from) };
+    src = { client: env.from, enc: typeof env.enc === 'string' ? env.enc : encOf({}), local: false, post: post ?? replyChannel(sh, env.from) };
     sources.set(`${env.from}|${env.enc}`, src);
     watchClient(sh, env.from);
   }
@@ -828,6 +834,28 @@ function receive(req: Request, src: Source): void {
   });
 }
 
-self.onmessage = (ev: MessageEvent<Request>) => receive(ev.data, LOCAL);
+self.onmessage = (ev: MessageEvent<Request | { id: 0; port: true; client: string; enc: string }>) => {
+  const m = ev.data;
+  if ('port' in m) {
+    if (ev.ports[0]) clientPort(ev.ports[0], m.client, m.enc);
+    return;
+  }
+  receive(m, LOCAL);
+};
+
+/** A MessagePort from another tab (introduced by broker.ts through this
+ * tab's page): its requests arrive there, and every answer and change
+ * event for that tab goes there from now on. */
+function clientPort(port: MessagePort, client: string, enc: string): void {
+  const sh = shared;
+  if (!sh || sh.role !== 'owner' || typeof client !== 'string' || typeof enc !== 'string') {
+    port.close();
+    return;
+  }
+  const post = (r: Reply) => port.postMessage(r);
+  for (const src of sources.values()) if (src.client === client) src.post = post;
+  port.onmessage = (ev: MessageEvent<ClientEnvelope>) => fromClient(sh, ev.data, post);
+  port.postMessage({ id: 0, ready: true });
+}
 
 self.postMessage({ id: 0, hello: true } satisfies Hello);

@@ -91,6 +91,7 @@ ${apiTests.map((f) => `  await import(${JSON.stringify(join(root, 'tests/api', f
     entryPoints: {
       index: join(root, 'js/browser/index.ts'),
       worker: join(root, 'js/browser/worker.ts'),
+      broker: join(root, 'js/browser/broker.ts'),
       'api-worker': entry,
       'worker-tests': join(root, 'tests/browser/worker-tests.ts'),
       'page-tests': join(root, 'tests/browser/page-tests.ts'),

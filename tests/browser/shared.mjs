@@ -98,13 +98,15 @@ export function sharedChecks({ context, newPage, assert, base }) {
   }
 
   return [
-    ['two tabs share one database: the second is a client, reads and writes with its own encodings', async () => {
+    ['two tabs share one database: the second is a client (over BroadcastChannel), reads and writes with its own encodings', async () => {
       const a = await tab();
       const b = await tab();
       await a.evaluate(async (n) => {
         await window.lib.destroy(n, { store: 'opfs' });
       }, 'share-2');
       assert(await open(a, 'share-2', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' }) === true, 'the first tab owns it');
+      // This client has no SharedWorker: its calls go over BroadcastChannel.
+      await b.evaluate(() => { window.SharedWorker = undefined; });
       assert(await open(b, 'share-2', { store: 'opfs' }) === false, 'the second tab is a client');
       const r = await b.evaluate(async () => {
         const e = new TextEncoder();
