@@ -228,6 +228,7 @@ function addStyle(text: string): HTMLStyleElement {
  * mountDiagnostics() in js/browser/index.ts and docs/browser.md.
  */
 export function mountPanel(element: HTMLElement, db: PanelDatabase, options: DiagnosticsOptions, scratch: ScratchOpener): DiagnosticsPanel {
+  if (typeof HTMLElement === 'undefined') throw new TypeError('mountDiagnostics needs a page (the main thread), not a Worker');
   if (!(element instanceof HTMLElement)) throw new TypeError('element must be an HTMLElement');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const iv = options.intervalMs;

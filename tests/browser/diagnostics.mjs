@@ -133,6 +133,26 @@ export function diagnosticsChecks({ newPage, assert, root }) {
       const status = (await page.textContent('#loadtest-status')) ?? '';
       assert(/at most 67108864 bytes in a page/.test(status), `status: ${status}`);
     }],
+    ['another tab (a client of the shared database) reads the owner\'s events() and metricsText(labels)', async () => {
+      const tab = await newPage();
+      try {
+        const r = await tab.evaluate(async () => {
+          const db = await window.lib.open('diag-panel', { store: 'opfs', keyEncoding: 'utf8' });
+          try {
+            const events = await db.events();
+            const text = await db.metricsText('tab="client"');
+            return { isOwner: db.isOwner, checkpoints: events.filter((e) => e.type === 'checkpoint').length, labelled: /lightningdb_gets_total\{tab="client"\} [1-9]/.test(text) };
+          } finally {
+            await db.close();
+          }
+        });
+        assert(r.isOwner === false, 'the second tab owns the database');
+        assert(r.checkpoints >= 1, `checkpoint events seen by the client: ${r.checkpoints}`);
+        assert(r.labelled, 'the client\'s metricsText(labels) has no labelled gets');
+      } finally {
+        await tab.close();
+      }
+    }],
     ['close() stops polling, removes the panel and its styles', async () => {
       const r = await page.evaluate(async () => {
         const db = window.diagDb;
