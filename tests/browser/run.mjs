@@ -19,8 +19,10 @@
  *                       waitForLock; an abandoned wait (signal, timeout)
  *                       holds nothing
  *   shared              several tabs share one database (tests/browser/shared.mjs):
- *                       clients, dedup of resent writes, OWNER_LOST, 10
- *                       rapid reloads, 20 owner closes/reloads/crashes
+ *                       clients, dedup of resent writes, OWNER_LOST, change
+ *                       events, 10 rapid reloads (OPFS, IndexedDB), 20 owner
+ *                       closes/reloads/crashes (LDB_SHARED_CYCLES,
+ *                       LDB_SHARED_STORE)
  *   diagnostics         the diagnostics panel mounted in a page (mountDiagnostics,
  *                       tests/browser/diagnostics.mjs): live charts, a checkpoint
  *                       in the timeline, the cacheSize advice, the load test on
