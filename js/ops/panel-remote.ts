@@ -188,27 +188,51 @@ class RemoteSource implements PanelSource {
     this.#load = view;
     this.#running = (async () => {
       let db: ScratchDatabase | null = null;
+      let result: LoadTestView['result'] = null;
+      let error: string | null = null;
       try {
         db = await this.scratch.open(name, { store, exclusive: true, cacheSize: o.cacheSize, syncMode: o.syncMode, errorIfExists: true });
-        const r = await runMix(db, o, yieldNow, (p) => {
+        result = await runMix(db, o, yieldNow, (p) => {
           if (p.phase === 'preload') view.preload = { done: p.done, total: p.total };
           else {
             view.phase = 'run';
             view.points.push(p.point);
           }
         }, abort.signal);
-        view.result = r;
-        view.state = 'done';
       } catch (e) {
-        view.error = e instanceof Error ? e.message : String(e);
-        view.state = 'failed';
-      } finally {
-        await db?.close().catch(() => {});
-        if (store !== 'memory') await this.scratch.destroy(name, { store }).catch(() => {});
-        this.#running = null;
+        error = e instanceof Error ? e.message : String(e);
       }
+      // The test is over only once its scratch database is gone.
+      await db?.close().catch(() => {});
+      if (store !== 'memory') {
+        const gone = await this.#destroyScratch(name, store);
+        if (gone !== null) error = `${error ? `${error}; ` : ''}${gone}`;
+      }
+      view.result = error === null ? result : null;
+      view.error = error;
+      view.state = error === null ? 'done' : 'failed';
+      this.#running = null;
     })();
     return this.loadTest();
+  }
+
+  /** Deletes a scratch database; the lock of the Worker that held it may
+   * take a moment to be released (BUSY meanwhile), so it tries for up to
+   * 5 s. Null when deleted, else what went wrong. */
+  async #destroyScratch(name: string, store: 'opfs'): Promise<string | null> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        await this.scratch.destroy(name, { store });
+        return null;
+      } catch (e) {
+        const busy = e instanceof LightningDbError && e.code === 'BUSY';
+        if (!busy || Date.now() >= deadline) {
+          return `the scratch database ${name} could not be deleted (${e instanceof Error ? e.message : String(e)}): delete it with destroy('${name}', { store: '${store}' })`;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
   }
 
   async stopLoadTest(): Promise<void> {
