@@ -72,6 +72,9 @@ export const OPTIONS: readonly OptionInfo[] = [
   { name: "log_retention_ms", jsName: "logRetentionMs", type: "uint", default: 0, min: 0, max: 9007199254740991,
     values: [], unit: "ms",
     doc: "Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit" },
+  { name: "salvage", jsName: "salvage", type: "bool", default: 0, min: 0, max: 1,
+    values: [], unit: "",
+    doc: "When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones" },
 ];
 
 /** The options of the C core, as the JS API and the engines take them:
@@ -105,6 +108,8 @@ export interface CoreOptions {
   logRetentionBytes?: number;
   /** Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit. Integer in 0..9007199254740991 ms. Default 0 ms. (C: ldb_options.log_retention_ms) */
   logRetentionMs?: number;
+  /** When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones. Default false. (C: ldb_options.salvage) */
+  salvage?: boolean;
 }
 
 /** The names of option compression. */

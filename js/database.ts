@@ -10,14 +10,37 @@
  * process).
  */
 import type {
-  Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineTxn,
+  Engine, EngineChange, EngineChangesOptions, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions,
+  EngineTxn,
 } from './engine.js';
 import { closedError, invalid, LightningDbError, mapErrors, toLightningDbError } from './errors.js';
 import { encodings, isEncodingName, toBytes, type Encoding, type EncodingName } from './encodings.js';
 import { computeMetrics, healthReport, type HealthReport, type IntervalMark, type Metrics } from './metrics.js';
 import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
+import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, type FeedOwner, type RangeOptions } from './feed.js';
 
 export type { Compression, SyncMode } from './contract.js';
+export type { Change, ChangeFeed, ChangeOp, ChangesOptions, RangeOptions } from './feed.js';
+
+/** One event of db.events(). */
+export interface DatabaseEvent {
+  /** 1, 2, ... per engine; a gap means older events were overwritten */
+  seq: number;
+  /** 'checkpoint' | 'slow_commit' | 'sync_stall' | 'error' | 'disk_full' |
+   * 'recovered' | 'conflict' | 'busy' */
+  type: string;
+  /** the error code involved ('OK' when none): error, disk_full,
+   * recovered (the one cleared), conflict, busy */
+  code: string;
+  /** ms since the epoch: when it happened, and its latest occurrence */
+  time: number;
+  lastTime: number;
+  /** occurrences folded into it (bursts); 1 otherwise */
+  count: number;
+  /** checkpoint: its checkpoint seq; slow_commit / sync_stall: the slowest
+   * in ns; busy: maxActiveTransactions; else 0 */
+  value: number;
+}
 
 /** Options of open() / Database.create(): the core's options (each
  * documented, with its default and range, in contract.ts, generated from
@@ -199,6 +222,19 @@ function scanBounds(c: Codec, opts: unknown): { iter: EngineIterOptions; limit: 
   let limit = Infinity;
   if (o.limit !== undefined && o.limit !== Infinity) limit = checkUint(o.limit, 'limit');
   return { iter, limit };
+}
+
+/** The engine bounds of a change feed or subscription (scan bounds
+ * without reverse and limit). */
+function rangeBounds(c: Codec, opts: unknown, what: string): EngineChangesOptions {
+  if (opts === undefined || opts === null) return {};
+  if (!isObject(opts)) throw new TypeError(`${what} options must be an object, got ${describe(opts)}`);
+  for (const k of ['reverse', 'limit'] as const)
+    if ((opts as Record<string, unknown>)[k] !== undefined) throw new TypeError(`${what}: ${k} is not an option of a change feed`);
+  const { since: _since, ...range } = opts as ChangesOptions;
+  const { iter } = scanBounds(c, range);
+  const { reverse: _r, ...bounds } = iter;
+  return bounds;
 }
 
 class Scan<T> implements ScanIterator<T> {
@@ -811,6 +847,30 @@ export class Database {
     return mapErrors(() => db.prometheus(labels));
   }
 
+  /** The engine's event ring, oldest first: the kept events (the newest
+   * 256) with seq > after (default 0: all). Burst events (CONFLICT, BUSY,
+   * slow commits, sync stalls) keep growing while they last: pass the
+   * newest seq - 1 to see it again. An engine without a ring (the
+   * WebAssembly one) returns []. */
+  events(after = 0): DatabaseEvent[] {
+    const db = this.#open();
+    if (typeof after !== 'number' || !Number.isInteger(after) || after < 0) {
+      throw new TypeError(`after must be a non-negative integer, got ${describe(after)}`);
+    }
+    if (typeof db.events !== 'function') return [];
+    const read = db.events.bind(db);
+    const list = mapErrors(() => read(after));
+    if (list.length === 0) return [];
+    // Event times are on the engine's uptime clock: anchor them to now.
+    const nowMs = Date.now();
+    const upNs = mapErrors(() => db.stats()).uptimeNs;
+    const wall = (ns: number) => Math.round(nowMs - (upNs - ns) / 1e6);
+    return list.map((e) => ({
+      seq: e.seq, type: e.type, code: e.code, time: wall(e.timeNs), lastTime: wall(e.lastNs),
+      count: e.count, value: e.value,
+    }));
+  }
+
   /** Never throws: a closed or failing database is reported as unhealthy. */
   healthCheck(): HealthReport {
     if (this.#db === null) return healthReport(null, this.#limits);
@@ -829,6 +889,68 @@ export class Database {
     }
   }
 
+  // ---- change feed ------------------------------------------------------
+
+  readonly #feeds = new Set<Feed>();
+  readonly #feedOwner: FeedOwner = ((life: Life) => ({
+    get open(): boolean {
+      return life.open;
+    },
+    decode: (c: EngineChange): Change => this.#decodeChange(c),
+    error: (e: unknown) => toLightningDbError(e) as Error,
+    drop: (f: Feed) => {
+      this.#feeds.delete(f);
+    },
+  }))(this.#life);
+
+  #decodeChange(c: EngineChange): Change {
+    const k = this.#codec.key;
+    const v = this.#codec.value;
+    const bk = this.#binaryKeys;
+    const bv = this.#binaryValues;
+    return {
+      seq: c.seq,
+      time: c.timeMs,
+      ops: c.ops.map((op) => op.type === 'put'
+        ? { type: 'put' as const, key: bk ? op.key : k.decode(op.key), value: bv ? op.value : v.decode(op.value) }
+        : { type: 'del' as const, key: bk ? op.key : k.decode(op.key) }),
+    };
+  }
+
+  #openFeed(opts: unknown, what: string, since?: unknown): Feed {
+    const db = this.#open();
+    const bounds = rangeBounds(this.#codec, opts, what);
+    const from = since === undefined ? mapErrors(() => db.stats().lastSeq) : checkUint(since, 'since');
+    const cursor = mapErrors(() => db.changes(from, bounds));
+    const feed = new Feed(db, this.#feedOwner, from, cursor);
+    this.#feeds.add(feed);
+    return feed;
+  }
+
+  /** The committed transactions after `since` (default: from now on), in
+   * commit order, as an async iterator that waits for new commits once
+   * caught up and ends when you break out of it, call close(), or the
+   * database closes. Each change is { seq, time, ops: [{ type, key,
+   * value }] } with only the ops in range (commits without any are
+   * skipped). Throws COMPACTED when since is older than the retained log
+   * (logRetentionBytes / logRetentionMs), INVALID_ARGUMENT when it is after
+   * the last commit or the feed is off (logRetentionBytes: 0). */
+  changes(opts?: ChangesOptions): ChangeFeed {
+    return this.#openFeed(opts, 'changes', opts?.since);
+  }
+
+  /** Calls fn(change) after each later commit with ops in range becomes
+   * visible, in commit order (also commits of other handles and, in Node,
+   * other threads on the same database); never inside the committing
+   * call. Returns the function that unsubscribes (idempotent; closing the
+   * database also ends it). An exception thrown by fn is reported as
+   * uncaught, and later commits are still delivered. */
+  subscribe(range: RangeOptions | undefined, fn: (change: Change) => void): () => void {
+    if (typeof fn !== 'function') throw new TypeError(`subscriber must be a function, got ${describe(fn)}`);
+    const sub = new Subscription(this.#openFeed(range, 'subscribe'), this.#feedOwner, fn);
+    return () => sub.unsubscribe();
+  }
+
   /** Closes the database; its open scans end (next() is done) and its open
    * transactions are aborted (later calls throw CLOSED; nothing of them is
    * committed). Idempotent; every other method then throws CLOSED. */
@@ -837,6 +959,7 @@ export class Database {
     if (db === null) return;
     this.#db = null;
     this.#life.open = false;
+    for (const f of [...this.#feeds]) f.close();
     mapErrors(() => db.close());
   }
 }

@@ -109,8 +109,68 @@ export interface EngineDb {
    * labels, e.g. 'db="main"' (name="value" pairs, comma-separated), are
    * added to every sample; INVALID_ARGUMENT when malformed. */
   prometheus(labels?: string): string;
+  /** The engine's event ring (ldb_events_read): kept events with seq >
+   * after, oldest first. Optional: engines without it have no timeline. */
+  events?(after: number): EngineEvent[];
+  /** A change feed cursor returning the commits with seq > since
+   * (ldb_changes_open); throws COMPACTED, INVALID_ARGUMENT (since after the
+   * last commit, or the feed is off). */
+  changes(since: number, opts: EngineChangesOptions): EngineChanges;
+  /** Calls fn on this thread, later (never inside the committing call),
+   * after commits of the engine become visible — by any handle on it, and
+   * natively by any thread; several commits may share one call. */
+  onCommit(fn: () => void): EngineCommitListener;
   /** Idempotent. */
   close(): void;
+}
+
+/** One entry of the engine's event ring (struct ldb_event). */
+export interface EngineEvent {
+  seq: number;
+  /** ldb_event_name(): 'checkpoint', 'slow_commit', 'sync_stall', 'error',
+   * 'disk_full', 'recovered', 'conflict', 'busy' */
+  type: string;
+  /** ldb_code_name() of the event's code ('OK' when none) */
+  code: string;
+  /** when, and the latest occurrence folded in, on the uptimeNs clock */
+  timeNs: number;
+  lastNs: number;
+  count: number;
+  value: number;
+}
+
+/** Bounds of a change feed, as ldb_changes_options. */
+export interface EngineChangesOptions {
+  lower?: Uint8Array;
+  lowerExclusive?: boolean;
+  upper?: Uint8Array;
+  upperExclusive?: boolean;
+  prefix?: Uint8Array;
+}
+
+/** One committed transaction: its ops in range, in commit order. */
+export interface EngineChange {
+  seq: number;
+  /** commit time, ms since the Unix epoch (the committing host's clock) */
+  timeMs: number;
+  ops: EngineOp[];
+}
+
+export interface EngineChanges {
+  /** Up to max commits (fresh copies), [] when caught up. Throws
+   * COMPACTED when retention dropped the cursor's position, CLOSED after
+   * the database closed. */
+  next(max: number): EngineChange[];
+  /** Idempotent. */
+  close(): void;
+}
+
+export interface EngineCommitListener {
+  /** Idempotent. */
+  off(): void;
+  /** Whether the listener keeps the host's event loop alive (a consumer
+   * awaiting the next commit); off by default. */
+  ref(keepAlive: boolean): void;
 }
 
 export interface Engine {

@@ -23,13 +23,13 @@ export function version(): string {
 
 export { Database, Transaction, setDefaultEngine } from './database.js';
 export type {
-  OpenOptions, ScanOptions, ScanIterator, BatchOp, TransactionOptions, Compression, SyncMode,
+  OpenOptions, ScanOptions, ScanIterator, BatchOp, TransactionOptions, Compression, SyncMode, DatabaseEvent,
 } from './database.js';
 export { LightningDbError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { Metrics, HealthReport, LatencySummary } from './metrics.js';
 export type { EncodingName } from './encodings.js';
-export type { Engine, EngineDb, EngineTxn, EngineIterator, EngineOpenOptions, EngineIterOptions, EngineOp, EngineStats } from './engine.js';
+export type { Engine, EngineDb, EngineTxn, EngineIterator, EngineOpenOptions, EngineIterOptions, EngineOp, EngineStats, EngineEvent } from './engine.js';
 export { nativeEngine } from './native/engine.js';
 export { loadAddon, addonCandidates, loadedAddonPath } from './native/addon.js';
 export * from './ops/index.js';

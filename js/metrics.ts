@@ -52,6 +52,11 @@ export interface Metrics {
   checkpoints: number;
   lastSeq: number;
   checkpointSeq: number;
+  /** the change feed's retained log: bytes, segment files, and the oldest
+   * `since` db.changes() accepts (logRetentionBytes / logRetentionMs) */
+  logRetainedBytes: number;
+  logRetainedSegments: number;
+  logRetainedSince: number;
   /** 'OK', or the error code that stopped background work (it is retried) */
   backgroundError: string;
 }
@@ -108,6 +113,8 @@ export function computeMetrics(
     pageSize: s.pageSize, pageCount: s.pageCount, freePages: s.freePages,
     bytesRead: s.bytesRead, bytesWritten: s.bytesWritten, syncs: s.syncs,
     checkpoints: s.checkpoints, lastSeq: s.lastSeq, checkpointSeq: s.checkpointSeq,
+    logRetainedBytes: s.logRetainedBytes ?? 0, logRetainedSegments: s.logRetainedSegments ?? 0,
+    logRetainedSince: s.logRetainedSince ?? 0,
     backgroundError: ERRORS[s.backgroundError]?.name ?? 'INTERNAL',
   };
   return { metrics, mark: { ops, uptimeNs: s.uptimeNs } };

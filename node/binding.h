@@ -16,6 +16,7 @@
  *   reads.c      get/txnGet/getMany and the shared read buffer
  *   iterators.c  iterator handles and chunked reads
  *   async.c      writeAsync/txnCommitAsync/flushAsync on the thread pool
+ *   feed.c       change feed cursors and commit listeners
  *
  * Lifetimes. Three native structs back the handles: ndb (an ldb_db), ntxn
  * (an ldb_txn) and niter (an ldb_iter). Two things are tracked separately:
@@ -210,6 +211,7 @@ napi_value js_check(napi_env env, napi_callback_info info);
 napi_value js_backup(napi_env env, napi_callback_info info);
 napi_value js_stats(napi_env env, napi_callback_info info);
 napi_value js_prometheus(napi_env env, napi_callback_info info);
+napi_value js_events(napi_env env, napi_callback_info info);
 /* Builds a batch from parallel arrays keys[] and values[] (a nullish value
  * deletes); NULL with an error thrown. The batch copies every byte. */
 ldb_batch *build_batch(napi_env env, ndb *d, napi_value keys,
@@ -229,6 +231,14 @@ napi_value js_range_delete(napi_env env, napi_callback_info info);
 napi_value js_iter_seek(napi_env env, napi_callback_info info);
 napi_value js_iter_next(napi_env env, napi_callback_info info);
 napi_value js_iter_close(napi_env env, napi_callback_info info);
+
+/* feed.c */
+napi_value js_changes_open(napi_env env, napi_callback_info info);
+napi_value js_changes_next(napi_env env, napi_callback_info info);
+napi_value js_changes_close(napi_env env, napi_callback_info info);
+napi_value js_on_commit(napi_env env, napi_callback_info info);
+napi_value js_off_commit(napi_env env, napi_callback_info info);
+napi_value js_ref_commit(napi_env env, napi_callback_info info);
 
 /* async.c */
 napi_value js_write_async(napi_env env, napi_callback_info info);

@@ -548,3 +548,51 @@ done:
   free(labels);
   return out;
 }
+
+/* ---- events ------------------------------------------------------------ */
+
+/* events(db, after): the engine's kept events with seq > after
+ * (ldb_events_read), oldest first, as objects { seq, type, code, timeNs,
+ * lastNs, count, value } (type: ldb_event_name, code: ldb_code_name). */
+napi_value js_events(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  ndb *d = open_db(env, argv[0]);
+  if (d == NULL) return NULL;
+  double after = 0;
+  if (napi_get_value_double(env, argv[1], &after) != napi_ok || after < 0) {
+    throw_type(env, "after must be a non-negative number");
+    return NULL;
+  }
+  ldb_event ev[LDB_EVENT_RING];
+  size_t n = 0;
+  int rc = ldb_events_read(d->db, (uint64_t)after, ev, LDB_EVENT_RING, &n);
+  if (rc != LDB_OK) {
+    throw_ldb(env, rc);
+    return NULL;
+  }
+  napi_value arr, o, v;
+  NAPI_OK(env, napi_create_array_with_length(env, n, &arr));
+  for (size_t i = 0; i < n; i++) {
+    NAPI_OK(env, napi_create_object(env, &o));
+    const struct {
+      const char *name;
+      uint64_t value;
+    } nums[] = {{"seq", ev[i].seq},
+                {"timeNs", ev[i].time_ns},
+                {"lastNs", ev[i].last_ns},
+                {"count", ev[i].count},
+                {"value", ev[i].value}};
+    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
+      NAPI_OK(env, napi_create_double(env, (double)nums[k].value, &v));
+      NAPI_OK(env, napi_set_named_property(env, o, nums[k].name, v));
+    }
+    NAPI_OK(env, napi_create_string_utf8(env, ldb_event_name(ev[i].type),
+                                         NAPI_AUTO_LENGTH, &v));
+    NAPI_OK(env, napi_set_named_property(env, o, "type", v));
+    NAPI_OK(env, napi_create_string_utf8(env, ldb_code_name(ev[i].code),
+                                         NAPI_AUTO_LENGTH, &v));
+    NAPI_OK(env, napi_set_named_property(env, o, "code", v));
+    NAPI_OK(env, napi_set_element(env, arr, (uint32_t)i, o));
+  }
+  return arr;
+}

@@ -249,6 +249,13 @@ NAPI_MODULE_INIT() {
       FN("backup", js_backup),
       FN("stats", js_stats),
       FN("prometheus", js_prometheus),
+      FN("events", js_events),
+      FN("changesOpen", js_changes_open),
+      FN("changesNext", js_changes_next),
+      FN("changesClose", js_changes_close),
+      FN("onCommit", js_on_commit),
+      FN("offCommit", js_off_commit),
+      FN("refCommit", js_ref_commit),
       FN("contract", js_contract),
       FN("version", js_version),
 #undef FN

@@ -54,6 +54,24 @@ int ldbw_iter_create(ldb_db *db, ldb_txn *txn, const void *lower,
   return ldb_iter_create(db, txn, &o, out);
 }
 
+/* ldb_changes_open with the options flattened (NULL: no bound) and since
+ * as a double (JS numbers: exact up to 2^53). */
+int ldbw_changes_open(ldb_db *db, double since, const void *lower,
+                      size_t lower_len, int lower_exclusive, const void *upper,
+                      size_t upper_len, int upper_exclusive, const void *prefix,
+                      size_t prefix_len, ldb_changes **out) {
+  ldb_changes_options o;
+  o.lower = lower;
+  o.lower_len = lower_len;
+  o.lower_exclusive = lower_exclusive;
+  o.upper = upper;
+  o.upper_len = upper_len;
+  o.upper_exclusive = upper_exclusive;
+  o.prefix = prefix;
+  o.prefix_len = prefix_len;
+  return ldb_changes_open(db, (uint64_t)since, &o, out);
+}
+
 /* ldb_count (op 0) or ldb_delete_range (op 1, at most limit keys;
  * limit < 0: no limit) over a range given as to ldbw_iter_create; the
  * number counted or deleted is stored in *out as a double (exact up to

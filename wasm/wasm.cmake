@@ -1,7 +1,7 @@
 # wasm.cmake — the WebAssembly build (included by CMakeLists.txt under
 # emcmake). Produces build/wasm/lightningdb.mjs (an ES module factory) and
-# lightningdb.wasm from the unmodified core sources (LDB_CORE_SOURCES),
-# compiled with -DLDB_NO_THREADS, plus:
+# lightningdb.wasm from the unmodified core sources (LDB_CORE_SOURCES but
+# store_posix.c), compiled with -DLDB_NO_THREADS -DLDB_NO_POSIX_STORE, plus:
 #   - zstd and lz4 compiled from the sources scripts/build-wasm.sh unpacked
 #     into third_party/ (never committed), size-optimised;
 #   - wasm/store_js.c: an ldb_store whose methods call JavaScript imports
@@ -30,12 +30,16 @@ target_compile_definitions(ldb_wasm_codecs PRIVATE
   HUF_FORCE_DECOMPRESS_X1 ZSTD_FORCE_DECOMPRESS_SEQUENCES_SHORT
   ZSTD_NO_UNUSED_FUNCTIONS ZSTD_LEGACY_SUPPORT=0)
 
-add_executable(lightningdb_wasm ${LDB_CORE_SOURCES}
+# The posix store is not part of the .wasm: with LDB_NO_POSIX_STORE the
+# core reaches it nowhere (a NULL ldb_options.store is LDB_INVALID).
+set(LDB_WASM_CORE_SOURCES ${LDB_CORE_SOURCES})
+list(FILTER LDB_WASM_CORE_SOURCES EXCLUDE REGEX "/store_posix\\.c$")
+add_executable(lightningdb_wasm ${LDB_WASM_CORE_SOURCES}
                ${CMAKE_CURRENT_SOURCE_DIR}/wasm/store_js.c
                ${CMAKE_CURRENT_SOURCE_DIR}/wasm/exports.c)
 target_include_directories(lightningdb_wasm PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/core/include ${CMAKE_CURRENT_SOURCE_DIR}/core/src)
-target_compile_definitions(lightningdb_wasm PRIVATE LDB_NO_THREADS)
+target_compile_definitions(lightningdb_wasm PRIVATE LDB_NO_THREADS LDB_NO_POSIX_STORE)
 target_compile_options(lightningdb_wasm PRIVATE -O2)
 target_link_libraries(lightningdb_wasm PRIVATE ldb_wasm_codecs)
 set_target_properties(lightningdb_wasm PROPERTIES OUTPUT_NAME lightningdb SUFFIX ".mjs"
@@ -54,7 +58,8 @@ set(LDB_WASM_EXPORTS
   _ldb_flush _ldb_checkpoint _ldb_maintain _ldb_check
   _ldb_backup_to_store _ldb_store_destroy
   _ldbw_options_new _ldbw_open _ldbw_store_js_new _ldbw_iter_create _ldbw_range
-  _ldbw_stats_layout _ldbw_stats _ldbw_stats_prometheus _ldbw_heap_bytes)
+  _ldbw_stats_layout _ldbw_stats _ldbw_stats_prometheus _ldbw_heap_bytes
+  _ldbw_changes_open _ldb_changes_read _ldb_changes_close)
 string(REPLACE ";" "," LDB_WASM_EXPORTS_CSV "${LDB_WASM_EXPORTS}")
 target_link_options(lightningdb_wasm PRIVATE
   -O2
@@ -65,6 +70,6 @@ target_link_options(lightningdb_wasm PRIVATE
   -sEXPORTED_FUNCTIONS=${LDB_WASM_EXPORTS_CSV}
   -sEXPORTED_RUNTIME_METHODS=HEAPU8
   # No Emscripten file system: every byte goes through the JS page stores
-  # (the posix store is compiled but never used; its syscalls fail cleanly).
+  # (the posix store is not compiled in).
   -sFILESYSTEM=0
   --js-library ${CMAKE_CURRENT_SOURCE_DIR}/wasm/library_store.js)

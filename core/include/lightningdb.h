@@ -201,7 +201,8 @@ struct ldb_file {
  * pread/pwrite/fdatasync;
  * the lock is an fcntl lock on `dir/LOCK`, which holds the holder's pid.
  * The caller owns *out and frees it with ldb_store_destroy() after every
- * database using it is closed. */
+ * database using it is closed. Not part of the WebAssembly build (there
+ * the stores are JavaScript and every open passes one). */
 LDB_API int ldb_store_posix(const char *dir, int create, ldb_store **out);
 
 /* A store in memory. Files persist in the store across ldb_close/ldb_open
@@ -298,7 +299,18 @@ typedef struct ldb_options {
   uint64_t log_retention_ms; /* also drop feed segments whose newest record
                                is older than this (wall clock); default 0:
                                no age limit. Either limit drops. */
-  ldb_store *store;         /* NULL (default): a posix store on `path`. Else
+  int salvage;              /* default 0. 1: when recovery cannot restore
+                               every commit (ldb_open would return
+                               LDB_CORRUPT: a damaged meta page the log
+                               cannot bridge, or commits missing between
+                               the two log files), open anyway at the last
+                               commit that can be recovered in order and
+                               drop the later ones for good. For getting
+                               data out of a damaged database; run
+                               ldb_check() afterwards. */
+  ldb_store *store;         /* NULL (default): a posix store on `path`
+                               (LDB_INVALID in the WebAssembly build, which
+                               has none). Else
                                this store is used and `path` is only a label;
                                the caller keeps ownership and must keep it
                                alive until every handle on it is closed. */
@@ -369,13 +381,27 @@ typedef struct ldb_batch ldb_batch;
  * thread may open its own handle. Another process that holds the writer
  * lock makes this return LDB_BUSY with the holder named in ldb_errmsg().
  *
- * Recovery happens here, and not only after a crash: ldb_close syncs the
- * log but does not checkpoint, so every open replays the log records newer
- * than the last checkpoint (up to the first damaged or torn one), merges
- * them into the B+tree and empties the log before returning. The time this
- * takes grows with the commits since the last checkpoint (normally at most
- * about memtable_size bytes of them); ldb_checkpoint before ldb_close leaves
- * nothing to replay. A read-only open replays into memory only. */
+ * Recovery runs here at every open of an engine, not only after a crash:
+ * ldb_close syncs the log but does not checkpoint, so every open replays
+ * the log records newer than the last checkpoint (named by the newest meta
+ * page of data.ldb with a valid checksum) and, unless read_only, merges
+ * them into the B+tree before returning. The time this takes grows with
+ * the commits since the last checkpoint (normally at most about
+ * memtable_size bytes of them); ldb_checkpoint before ldb_close leaves
+ * nothing to replay. A read-only open replays into memory only.
+ *
+ * The log keeps the records of the last two checkpoints, so when the
+ * newest meta page is damaged the older one is used and the log brings it
+ * up to date: no commit that returned LDB_OK is lost, and a writable open
+ * rewrites the damaged page. When the log cannot bridge that gap (the
+ * newer meta page was damaged while a checkpoint was under way, or records
+ * are missing between the two log files), ldb_open returns LDB_CORRUPT,
+ * naming the damaged meta page and the last seq it can restore in
+ * ldb_errmsg(), and writes nothing; opts->salvage = 1 opens at that seq
+ * instead and drops the later commits. A damaged or torn record in the
+ * newest part of the log cannot be told from a commit cut short by a
+ * crash: replay ends before it, silently (under the sync mode in use, such
+ * a commit was never acknowledged as durable). */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
 
 /* Closes the handle; the last handle on an engine syncs the log (every
@@ -608,11 +634,18 @@ LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
  * the work is retried, *next_ms says when. */
 LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 
-/* Checks the integrity of the whole database: every page checksum, key
- * order within and across pages, child bounds, overflow chains, the free
- * list, that no page is referenced twice and every page is accounted for,
- * and every log record. LDB_OK, or LDB_CORRUPT with the first problem in
- * ldb_errmsg(). */
+/* Checks the integrity of the whole database: both meta pages (the newer
+ * must describe the current version, the older its predecessor); every
+ * page of the current tree (checksum, key order within and across pages,
+ * child bounds, search hints, overflow chains); every page of the previous
+ * version the older meta page names (free now, but kept intact because
+ * recovery falls back to it when the newer meta page is damaged); the free
+ * list pages; that no page is referenced twice and every page is either in
+ * the tree or free; the memtables; and every record of both logs. Free
+ * pages that no meta page reaches hold no data and are not read (a crash
+ * may leave them torn). LDB_OK, or LDB_CORRUPT with the first problem,
+ * naming the page (or log file and offset), in ldb_errmsg(). On a
+ * read-only handle the logs are not checked. */
 LDB_API int ldb_check(ldb_db *db);
 
 /* Writes a consistent snapshot of the database (the latest commit at the
@@ -732,8 +765,11 @@ LDB_API void ldb_changes_close(ldb_changes *c);
  * visible; calls from several threads may arrive out of seq order, so a
  * host reads the feed up to the end rather than trusting seq. fn must be
  * quick and must not call into the library. Up to 64 hooks per engine;
- * LDB_BUSY beyond. The hook stays until removed with the same fn and ctx
- * (ldb_commit_hook_remove; LDB_NOTFOUND when absent) or the engine closes. */
+ * LDB_BUSY beyond. A hook belongs to the handle that added it: it stays
+ * until removed through that handle with the same fn and ctx
+ * (ldb_commit_hook_remove; LDB_NOTFOUND when absent) or until that handle
+ * is closed (ldb_close removes it, and no call is in progress once
+ * ldb_close or ldb_commit_hook_remove returns). */
 typedef void (*ldb_commit_hook)(void *ctx, uint64_t seq);
 LDB_API int ldb_commit_hook_add(ldb_db *db, ldb_commit_hook fn, void *ctx);
 LDB_API int ldb_commit_hook_remove(ldb_db *db, ldb_commit_hook fn, void *ctx);

@@ -107,6 +107,12 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   }
   rc = bt_merge_commit(m, seq);
   m = NULL;
+  /* Once more, empty: both meta pages then name the whole copy, so a
+   * damaged newer one falls back to the same tree, never to a chunk. */
+  if (!rc && !(rc = bt_merge_begin(bf, &m))) {
+    rc = bt_merge_commit(m, seq);
+    m = NULL;
+  }
 out:
   ldb_iter_destroy(it);
   if (m) bt_merge_abort(m);
@@ -121,7 +127,7 @@ int ldb_backup(ldb_db *db, const char *path) {
   if (rc) return rc;
   if (!path || !*path) return ldb_err(LDB_INVALID, "backup: path is empty");
   ldb_store *s = NULL;
-  rc = ldb_store_posix(path, 1, &s);
+  rc = ldb_store_default(path, 1, &s);
   if (rc) return rc;
   rc = ldb_backup_to_store(db, s);
   ldb_store_destroy(s);

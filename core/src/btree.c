@@ -39,13 +39,20 @@
  *
  * Free pages: pages released by the merge that produced version v (the
  * old copies) wait in a pending batch tagged v until no reader holds a
- * version older than v; they are then reusable. The meta page of every
- * version points at a free-list chain listing every free page (reusable
- * and pending) so a reopen reuses them all.
+ * version older than v AND a newer meta page (v+1) is durable; they are
+ * then reusable. The second condition keeps the previous version whole on
+ * disk for as long as its meta page is the fallback: if the newest meta
+ * page is damaged, recovery opens the older one, and every page that one
+ * reaches is still intact (the log above this layer keeps the commits
+ * needed to replay from it). The meta page of every version points at a
+ * free-list chain listing every free page (reusable and pending); its last
+ * fl_recent entries are the pages the version's own merge released, which
+ * a reopen keeps pending in the same way.
  */
 #include "btree.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include "pager.h"
 #include "store.h"
@@ -80,7 +87,8 @@ static int vpush(const ldb_allocator *a, u32vec *v, uint32_t x) {
 static int vappend(const ldb_allocator *a, u32vec *v, const u32vec *w) {
   if (v->n + w->n > v->cap) {
     size_t nc = v->cap ? v->cap : 64;
-    while (nc < v->n + w->n) nc *= 2;
+    while (nc < v->n + w->n)
+      nc *= 2;
     uint32_t *nv = ldb_realloc(a, v->v, v->cap * sizeof *nv, nc * sizeof *nv);
     if (!nv) return LDB_NOMEM;
     v->v = nv;
@@ -128,11 +136,16 @@ struct bt_file {
   ldb_mutex mu; /* current, live list, refs, free-page state, merging */
   bt_tree *current;
   bt_tree *live;
-  uint64_t counter;    /* meta counter of current */
-  uint64_t page_count; /* logical end of file, in pages */
+  uint64_t counter;         /* meta counter of current */
+  uint64_t page_count;      /* logical end of file, in pages */
   uint64_t meta_page_count; /* page count recorded in the current meta */
   uint64_t fl_head, fl_count;
-  u32vec fl_pages; /* pages holding the current persisted free list */
+  u32vec fl_pages;   /* pages holding the current persisted free list */
+  int meta_bad;      /* at open: the slot whose meta page was invalid while
+                        the other was valid (-1: none) */
+  ldb_mutex meta_mu; /* held while a commit writes and installs a meta
+                        page and while bt_check reads both meta pages and
+                        the previous version (lock order: meta_mu, mu) */
   u32vec reusable;
   pend_batch *pend, *pend_tail;
   int merging;
@@ -219,7 +232,9 @@ static int parse_branch(const uint8_t *c, size_t avail, cinfo *ci) {
   return 0;
 }
 
-static inline uint32_t pg_n(const uint8_t *pg) { return ldb_get16(pg + 6); }
+static inline uint32_t pg_n(const uint8_t *pg) {
+  return ldb_get16(pg + 6);
+}
 
 /* Checks the header of a tree page read for the layer above. */
 static int check_page(const bt_file *f, const uint8_t *pg, uint64_t pgno,
@@ -248,7 +263,9 @@ static int cell_at(const bt_file *f, const uint8_t *pg, uint64_t pgno,
 
 /* ---- overflow chains ---------------------------------------------------- */
 
-static uint32_t ovfl_payload(const bt_file *f) { return f->ps - HDR; }
+static uint32_t ovfl_payload(const bt_file *f) {
+  return f->ps - HDR;
+}
 
 /* Reads the chain of len bytes starting at pgno, copying its first
  * min(stop, len) bytes into dst (when non-NULL) and stopping there; also
@@ -276,7 +293,8 @@ static int read_chain_upto(bt_file *f, uint32_t pgno, uint64_t len,
       goto out;
     }
     if (pages && (rc = vpush(f->a, pages, pgno))) goto out;
-    if (dst) memcpy(dst + done, buf + HDR, used < stop - done ? used : stop - done);
+    if (dst)
+      memcpy(dst + done, buf + HDR, used < stop - done ? used : stop - done);
     done += used;
     pgno = ldb_get32(buf + 8);
   }
@@ -348,7 +366,8 @@ static inline int key_at(const bt_file *f, const uint8_t *pg, uint32_t n,
 
 static inline uint32_t hint_of(const uint8_t *k, size_t klen, size_t plen) {
   uint32_t h = 0;
-  for (size_t j = plen; j < plen + 4; j++) h = (h << 8) | (j < klen ? k[j] : 0);
+  for (size_t j = plen; j < plen + 4; j++)
+    h = (h << 8) | (j < klen ? k[j] : 0);
   return h;
 }
 
@@ -361,9 +380,9 @@ static inline uint32_t slot_hint(const uint8_t *pg, uint32_t i) {
  * starts with the prefix (then *hk is its hint). *side is 2 when the
  * prefix is not readable from the cell (spilled key): search without
  * hints. */
-static int prefix_side(bt_file *f, const uint8_t *pg, uint64_t pgno,
-                       uint32_t n, uint32_t first, int leaf, const void *key,
-                       size_t klen, int *side, uint32_t *hk) {
+static int prefix_side(bt_file *f, const uint8_t *pg, uint64_t pgno, uint32_t n,
+                       uint32_t first, int leaf, const void *key, size_t klen,
+                       int *side, uint32_t *hk) {
   uint32_t plen = ldb_get16(pg + 8);
   cinfo ci;
   if (key_at(f, pg, n, first, leaf, &ci)) return bad_cell(pgno, first);
@@ -397,10 +416,10 @@ static inline int cmp_at(bt_file *f, const uint8_t *pg, uint64_t pgno,
 
 /* Within [lo, hi) of a page whose keys sort ascending: the first index
  * whose key is > key (upper) or >= key; *eq when some key equals it. */
-static int page_bound(bt_file *f, const uint8_t *pg, uint64_t pgno,
-                      uint32_t n, uint32_t lo, uint32_t hi, int leaf,
-                      const void *key, size_t klen, bool upper, bool hints,
-                      uint32_t hk, uint32_t *out, bool *eq) {
+static int page_bound(bt_file *f, const uint8_t *pg, uint64_t pgno, uint32_t n,
+                      uint32_t lo, uint32_t hi, int leaf, const void *key,
+                      size_t klen, bool upper, bool hints, uint32_t hk,
+                      uint32_t *out, bool *eq) {
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
     int c;
@@ -414,7 +433,10 @@ static int page_bound(bt_file *f, const uint8_t *pg, uint64_t pgno,
       if (rc) return rc;
       if (c == 0) *eq = true;
     }
-    if (c > 0 || (upper && c == 0)) lo = mid + 1; else hi = mid;
+    if (c > 0 || (upper && c == 0))
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   *out = lo;
   return LDB_OK;
@@ -440,8 +462,8 @@ static int branch_find(bt_file *f, const uint8_t *pg, uint64_t pgno,
     *idx = n - 1;
     return LDB_OK;
   }
-  if ((rc = page_bound(f, pg, pgno, n, 1, n, 0, key, klen, true, side == 0,
-                       hk, &ub, &eq)))
+  if ((rc = page_bound(f, pg, pgno, n, 1, n, 0, key, klen, true, side == 0, hk,
+                       &ub, &eq)))
     return rc;
   *idx = ub - 1;
   return LDB_OK;
@@ -551,7 +573,10 @@ void bt_tree_acquire(bt_tree *t) {
 static void tree_unref_locked(bt_tree *t) {
   bt_file *f = t->f;
   if (--t->refs) return;
-  if (t->prev) t->prev->next = t->next; else f->live = t->next;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    f->live = t->next;
   if (t->next) t->next->prev = t->prev;
   ldb_mfree(f->a, t);
 }
@@ -564,9 +589,15 @@ void bt_tree_release(bt_tree *t) {
   ldb_mutex_unlock(&f->mu);
 }
 
-uint64_t bt_tree_seq(const bt_tree *t) { return t->seq; }
-uint64_t bt_tree_count(const bt_tree *t) { return t->count; }
-uint32_t bt_page_size(const bt_file *f) { return f->ps; }
+uint64_t bt_tree_seq(const bt_tree *t) {
+  return t->seq;
+}
+uint64_t bt_tree_count(const bt_tree *t) {
+  return t->count;
+}
+uint32_t bt_page_size(const bt_file *f) {
+  return f->ps;
+}
 
 static bt_tree *tree_new(bt_file *f, uint64_t version, uint64_t root,
                          uint32_t height, uint64_t count, uint64_t seq) {
@@ -583,12 +614,15 @@ static bt_tree *tree_new(bt_file *f, uint64_t version, uint64_t root,
 }
 
 /* Caller holds f->mu. Makes pending batches reusable when no live version
- * is older than the batch. */
+ * is older than the batch and a meta page newer than the batch's version
+ * is durable (so the batch's pages are no longer reachable from the older
+ * of the two meta pages either). */
 static int promote_pending(bt_file *f) {
   uint64_t oldest = UINT64_MAX;
   for (bt_tree *t = f->live; t; t = t->next)
     if (t->version < oldest) oldest = t->version;
-  while (f->pend && f->pend->version <= oldest) {
+  while (f->pend && f->pend->version <= oldest &&
+         f->pend->version < f->counter) {
     pend_batch *b = f->pend;
     int rc = vappend(f->a, &f->reusable, &b->pages);
     if (rc) return rc;
@@ -794,8 +828,12 @@ static int cur_edge(bt_cursor *c, int dir) {
   return cur_fail(c, cur_step(c, dir));
 }
 
-int bt_cursor_first(bt_cursor *c) { return cur_edge(c, 1); }
-int bt_cursor_last(bt_cursor *c) { return cur_edge(c, -1); }
+int bt_cursor_first(bt_cursor *c) {
+  return cur_edge(c, 1);
+}
+int bt_cursor_last(bt_cursor *c) {
+  return cur_edge(c, -1);
+}
 
 static int cur_seek(bt_cursor *c, const void *key, size_t klen, bool le) {
   cur_reset(c);
@@ -946,13 +984,13 @@ static void node_free(const ldb_allocator *a, bt_node *nd) {
 static int node_reserve(const ldb_allocator *a, bt_node *nd, uint32_t want) {
   if (want <= nd->cap) return LDB_OK;
   uint32_t nc = nd->cap ? nd->cap * 2 : 16;
-  while (nc < want) nc *= 2;
+  while (nc < want)
+    nc *= 2;
   bt_cref *c = ldb_realloc(a, nd->c, nd->cap * sizeof *c, nc * sizeof *c);
   if (!c) return LDB_NOMEM;
   nd->c = c;
   if (!nd->leaf) {
-    bt_node **k =
-        ldb_realloc(a, nd->kid, nd->cap * sizeof *k, nc * sizeof *k);
+    bt_node **k = ldb_realloc(a, nd->kid, nd->cap * sizeof *k, nc * sizeof *k);
     if (!k) return LDB_NOMEM;
     nd->kid = k;
   }
@@ -1231,7 +1269,9 @@ fail:
   return rc;
 }
 
-static uint32_t cref_child(const bt_cref *r) { return ldb_get32(r->cell); }
+static uint32_t cref_child(const bt_cref *r) {
+  return ldb_get32(r->cell);
+}
 
 /* Replaces the key of branch cell i of nd with key (frees the old cell's
  * chains and memory). */
@@ -1260,7 +1300,10 @@ static uint32_t node_branch_find(const bt_node *nd, const void *key,
   uint32_t lo = 1, hi = nd->n;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (node_cmp_key(&nd->c[mid], key, klen) >= 0) lo = mid + 1; else hi = mid;
+    if (node_cmp_key(&nd->c[mid], key, klen) >= 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo - 1;
 }
@@ -1276,7 +1319,10 @@ static uint32_t node_leaf_find(const bt_node *nd, const void *key, size_t klen,
       *eq = true;
       return mid;
     }
-    if (c > 0) lo = mid + 1; else hi = mid;
+    if (c > 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -1372,7 +1418,8 @@ static int node_split(bt_merge *m, bt_node *nd, uint32_t s, bt_node **right,
   size_t sl;
   if (nd->leaf) {
     size_t lcp = 0, mn = a->klen < b->klen ? a->klen : b->klen;
-    while (lcp < mn && a->key[lcp] == b->key[lcp]) lcp++;
+    while (lcp < mn && a->key[lcp] == b->key[lcp])
+      lcp++;
     sl = lcp + 1 <= b->klen ? lcp + 1 : b->klen;
   } else {
     sl = b->klen;
@@ -1402,7 +1449,8 @@ static int node_split(bt_merge *m, bt_node *nd, uint32_t s, bt_node **right,
   uint32_t cnt = nd->n - s;
   memcpy(r->c, nd->c + s, cnt * sizeof *r->c);
   if (!nd->leaf) memcpy(r->kid, nd->kid + s, cnt * sizeof *r->kid);
-  for (uint32_t i = 0; i < cnt; i++) r->used += r->c[i].len + SLOT;
+  for (uint32_t i = 0; i < cnt; i++)
+    r->used += r->c[i].len + SLOT;
   r->n = cnt;
   nd->n = s;
   nd->used -= r->used;
@@ -1446,8 +1494,10 @@ static int split_up(bt_merge *m, path *p, int d, bool append) {
       if (!root) {
         rc = LDB_NOMEM;
       } else if (!(rc = make_branch_cell(m, NULL, 0, 0, &c0))) {
-        if ((rc = node_insert(m->a, root, 0, c0, nd))) cref_free(m->a, &c0);
-        else rc = node_insert(m->a, root, 1, cr, right);
+        if ((rc = node_insert(m->a, root, 0, c0, nd)))
+          cref_free(m->a, &c0);
+        else
+          rc = node_insert(m->a, root, 1, cr, right);
       }
       if (rc) {
         if (root && root->n) root->kid[0] = NULL; /* nd stays m->root */
@@ -1481,8 +1531,10 @@ static int split_up(bt_merge *m, path *p, int d, bool append) {
 
 static int merge_valid(bt_merge *m) {
   if (m->failed)
-    return ldb_err(m->failed, "an earlier operation of this merge failed "
-                              "(%s)", ldb_strerror(m->failed));
+    return ldb_err(m->failed,
+                   "an earlier operation of this merge failed "
+                   "(%s)",
+                   ldb_strerror(m->failed));
   return LDB_OK;
 }
 
@@ -1577,8 +1629,7 @@ static int rebalance(bt_merge *m, path *p) {
       node_free(m->a, nd);
       par->kid[idx] = NULL;
       node_remove(par, idx);
-      if (idx == 0 && par->n > 0 &&
-          (rc = branch_rekey(m, par, 0, NULL, 0)))
+      if (idx == 0 && par->n > 0 && (rc = branch_rekey(m, par, 0, NULL, 0)))
         return rc;
       continue;
     }
@@ -1681,7 +1732,10 @@ static void merge_end(bt_merge *m, bool rollback, bool meta_attempted) {
         b->pages = m->alloc;
         m->alloc.v = NULL;
         m->alloc.n = m->alloc.cap = 0;
-        if (f->pend_tail) f->pend_tail->next = b; else f->pend = b;
+        if (f->pend_tail)
+          f->pend_tail->next = b;
+        else
+          f->pend = b;
         f->pend_tail = b;
       }
       /* Without memory for the batch the pages leak until reopen; bt_check
@@ -1729,7 +1783,8 @@ static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
   if (nd->n > first) {
     const bt_cref *a = &nd->c[first], *b = &nd->c[nd->n - 1];
     uint32_t mn = a->klen < b->klen ? a->klen : b->klen;
-    while (plen < mn && a->key[plen] == b->key[plen]) plen++;
+    while (plen < mn && a->key[plen] == b->key[plen])
+      plen++;
   }
   ldb_put16(pg + 8, (uint16_t)plen);
   uint32_t end = f->ps;
@@ -1744,10 +1799,17 @@ static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
   return pager_write(f->pg, *pgno, pg, true);
 }
 
+/* Meta page body (after the 16-byte header): magic u64, format u32, page
+ * size u32, counter u64, root u64, height u32 (+4 zero), key count u64,
+ * checkpoint seq u64, page count u64, free-list head u64, free-list
+ * entries u64, free-list pages u64, fl_recent u64 (the last fl_recent
+ * free-list entries are the previous version's pages; 0 in files written
+ * before it existed, which only means they are reused sooner). */
 static void encode_meta(bt_file *f, uint8_t *pg, uint64_t counter,
                         uint64_t root, uint32_t height, uint64_t count,
                         uint64_t seq, uint64_t page_count, uint64_t fl_head,
-                        uint64_t fl_count, uint64_t fl_npages) {
+                        uint64_t fl_count, uint64_t fl_npages,
+                        uint64_t fl_recent) {
   memset(pg, 0, f->ps);
   pg[4] = PT_META;
   uint8_t *p = pg + HDR;
@@ -1763,12 +1825,13 @@ static void encode_meta(bt_file *f, uint8_t *pg, uint64_t counter,
   ldb_put64(p + 64, fl_head);
   ldb_put64(p + 72, fl_count);
   ldb_put64(p + 80, fl_npages);
+  ldb_put64(p + 88, fl_recent);
 }
 
 int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   bt_file *f = m->f;
   int rc = merge_valid(m);
-  bool meta_attempted = false;
+  bool meta_attempted = false, meta_locked = false;
   u32vec all = {0}, flp = {0};
   bt_tree *t = NULL;
   pend_batch *b = NULL;
@@ -1805,12 +1868,15 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   if (!root) m->height = 0;
 
   /* The free list: every free page after this merge. Its own pages come
-   * out of the reusable set first, so the list always fits. */
+   * out of the reusable set first, so the list always fits. The pages this
+   * merge releases (the base version's, and the base free list's) go last:
+   * they are the fl_recent entries a reopen keeps pending. */
   uint32_t per = (f->ps - HDR) / 4;
   size_t total;
   ldb_mutex_lock(&f->mu);
   total = f->reusable.n + m->freed.n + f->fl_pages.n;
-  for (pend_batch *b = f->pend; b; b = b->next) total += b->pages.n;
+  for (pend_batch *b = f->pend; b; b = b->next)
+    total += b->pages.n;
   ldb_mutex_unlock(&f->mu);
   size_t need = (total + per - 1) / per;
   for (size_t i = 0; i < need; i++) {
@@ -1831,6 +1897,9 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
     rc = ldb_err(LDB_INTERNAL, "free list outgrew its pages");
     goto fail;
   }
+  uint64_t recent = m->freed.n + f->fl_pages.n;
+  ldb_mutex_lock(&f->meta_mu);
+  meta_locked = true;
   for (size_t i = 0, off = 0; i < flp.n; i++) {
     uint8_t *pg = m->pagebuf;
     size_t cnt = all.n - off < per ? all.n - off : per;
@@ -1855,8 +1924,8 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   }
   if ((rc = vappend(m->a, &m->freed, &f->fl_pages))) goto fail;
   meta_attempted = true;
-  encode_meta(f, m->pagebuf, counter, root, m->height, m->count,
-              checkpoint_seq, page_count, flp.n ? flp.v[0] : 0, all.n, flp.n);
+  encode_meta(f, m->pagebuf, counter, root, m->height, m->count, checkpoint_seq,
+              page_count, flp.n ? flp.v[0] : 0, all.n, flp.n, recent);
   if ((rc = pager_write(f->pg, counter & 1, m->pagebuf, false))) goto fail;
   if ((rc = pager_sync(f->pg))) goto fail;
 
@@ -1867,7 +1936,10 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   b->pages = m->freed;
   m->freed.v = NULL;
   m->freed.n = m->freed.cap = 0;
-  if (f->pend_tail) f->pend_tail->next = b; else f->pend = b;
+  if (f->pend_tail)
+    f->pend_tail->next = b;
+  else
+    f->pend = b;
   f->pend_tail = b;
   vfree(f->a, &f->fl_pages);
   f->fl_pages = flp;
@@ -1883,10 +1955,12 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   f->current = t;
   tree_unref_locked(old);
   ldb_mutex_unlock(&f->mu);
+  ldb_mutex_unlock(&f->meta_mu);
   vfree(m->a, &all);
   merge_end(m, false, false);
   return LDB_OK;
 fail:
+  if (meta_locked) ldb_mutex_unlock(&f->meta_mu);
   ldb_mfree(f->a, t);
   ldb_mfree(f->a, b);
   vfree(m->a, &all);
@@ -1900,6 +1974,7 @@ fail:
 typedef struct meta {
   uint32_t ps, height;
   uint64_t counter, root, count, seq, page_count, fl_head, fl_count, fl_npages;
+  uint64_t fl_recent;
 } meta;
 
 /* Decodes a meta page of page size ps at slot; 0 valid, -1 invalid,
@@ -1925,7 +2000,8 @@ static int decode_meta(const uint8_t *pg, uint32_t ps, uint64_t slot,
   mt->fl_head = ldb_get64(p + 64);
   mt->fl_count = ldb_get64(p + 72);
   mt->fl_npages = ldb_get64(p + 80);
-  if ((mt->counter & 1) != slot) return -1;
+  mt->fl_recent = ldb_get64(p + 88);
+  if ((mt->counter & 1) != slot || mt->fl_recent > mt->fl_count) return -1;
   if (mt->page_count < 2 || mt->page_count > UINT32_MAX ||
       mt->root >= mt->page_count || mt->height > BT_MAX_HEIGHT ||
       (mt->root == 0) != (mt->height == 0) || mt->fl_head >= mt->page_count ||
@@ -1934,9 +2010,11 @@ static int decode_meta(const uint8_t *pg, uint32_t ps, uint64_t slot,
   return 0;
 }
 
-/* Reads both meta slots and picks the newest valid one. */
+/* Reads both meta slots and picks the newest valid one. *bad is the slot
+ * whose page is invalid while the other is valid (-1 when both are valid,
+ * or neither). */
 static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
-                     meta *out) {
+                     meta *out, int *bad) {
   uint8_t *buf = ldb_malloc(a, LDB_MAX_PAGE_SIZE);
   if (!buf) return LDB_NOMEM;
   meta m0, m1;
@@ -1984,7 +2062,8 @@ static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
     bool zero = true;
     if (size >= 512) {
       if ((rc = ldb_fread_full(file, 0, buf, 512))) goto out;
-      for (int i = 0; i < 512 && zero; i++) zero = buf[i] == 0;
+      for (int i = 0; i < 512 && zero; i++)
+        zero = buf[i] == 0;
     }
     if (zero) {
       memset(out, 0, sizeof *out);
@@ -1994,6 +2073,7 @@ static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
     goto out;
   }
   *out = (v0 && (!v1 || m0.counter > m1.counter)) ? m0 : m1;
+  *bad = v0 && v1 ? -1 : v0 ? 1 : 0;
 out:
   ldb_mfree(a, buf);
   return rc;
@@ -2054,9 +2134,10 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   uint64_t size;
   if ((rc = ldb_fsize(file, &size))) goto fail;
   meta mt = {0};
+  int bad = -1;
   bool fresh = size == 0;
   if (!fresh) {
-    if ((rc = read_meta(file, size, a, &mt))) goto fail;
+    if ((rc = read_meta(file, size, a, &mt, &bad))) goto fail;
     fresh = mt.ps == 0; /* never completely created */
   }
   if (fresh) {
@@ -2067,8 +2148,10 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
     if (size && (rc = ldb_ftruncate(file, 0))) goto fail;
     uint32_t ps = cfg->page_size ? cfg->page_size : 4096;
     if (ps < LDB_MIN_PAGE_SIZE || ps > LDB_MAX_PAGE_SIZE || (ps & (ps - 1))) {
-      rc = ldb_err(LDB_INVALID, "page size %u is not a power of two in "
-                                "512..65536", ps);
+      rc = ldb_err(LDB_INVALID,
+                   "page size %u is not a power of two in "
+                   "512..65536",
+                   ps);
       goto fail;
     }
     memset(&mt, 0, sizeof mt);
@@ -2095,9 +2178,12 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   f->meta_page_count = mt.page_count;
   f->fl_head = mt.fl_head;
   f->fl_count = mt.fl_count;
+  f->meta_bad = fresh ? -1 : bad;
   ldb_mutex_init(&f->mu);
+  ldb_mutex_init(&f->meta_mu);
   if ((rc = pager_open(file, f->ps, cfg->cache_size, a, &f->pg))) {
     ldb_mutex_destroy(&f->mu);
+    ldb_mutex_destroy(&f->meta_mu);
     ldb_mfree(a, f);
     f = NULL;
     goto fail;
@@ -2109,13 +2195,32 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
     }
     /* Slot 1 first, durable before slot 0 is written: see read_meta. */
     for (uint64_t s = 2; s-- > 0;) {
-      encode_meta(f, buf, s, 0, 0, 0, 0, 2, 0, 0, 0);
+      encode_meta(f, buf, s, 0, 0, 0, 0, 2, 0, 0, 0, 0);
       if ((rc = pager_write(f->pg, s, buf, false))) goto fail;
       if ((rc = pager_sync(f->pg))) goto fail;
     }
     if (created) *created = 1;
-  } else if ((rc = load_freelist(f, mt.fl_head, mt.fl_count,
-                                  mt.fl_npages))) {
+  } else if ((rc = load_freelist(f, mt.fl_head, mt.fl_count, mt.fl_npages)) ==
+             LDB_OK) {
+    /* The previous version's pages (listed last) stay pending until the
+     * next commit: the older meta page may still be needed. */
+    if (mt.fl_recent) {
+      pend_batch *b = ldb_calloc(a, sizeof *b);
+      if (!b) {
+        rc = LDB_NOMEM;
+        goto fail;
+      }
+      size_t keep = f->reusable.n - (size_t)mt.fl_recent;
+      u32vec tail = {f->reusable.v + keep, (size_t)mt.fl_recent, 0};
+      b->version = mt.counter;
+      if ((rc = vappend(a, &b->pages, &tail))) {
+        ldb_mfree(a, b);
+        goto fail;
+      }
+      f->reusable.n = keep;
+      f->pend = f->pend_tail = b;
+    }
+  } else {
     if (rc != LDB_CORRUPT) goto fail;
     /* A damaged free list must not make intact data unreachable: find the
      * free pages by walking the tree instead (the damage stays visible to
@@ -2139,10 +2244,15 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
 fail:
   ldb_mfree(a, buf);
   if (f) {
+    if (f->pend) {
+      vfree(a, &f->pend->pages);
+      ldb_mfree(a, f->pend);
+    }
     vfree(a, &f->fl_pages);
     vfree(a, &f->reusable);
     pager_close(f->pg);
     ldb_mutex_destroy(&f->mu);
+    ldb_mutex_destroy(&f->meta_mu);
     ldb_mfree(a, f);
   }
   ldb_fclose(file);
@@ -2169,7 +2279,16 @@ void bt_close(bt_file *f) {
   pager_close(f->pg);
   ldb_fclose(f->file);
   ldb_mutex_destroy(&f->mu);
+  ldb_mutex_destroy(&f->meta_mu);
   ldb_mfree(f->a, f);
+}
+
+int bt_damaged_meta(const bt_file *f) {
+  return f->meta_bad;
+}
+
+int bt_sync(bt_file *f) {
+  return pager_sync(f->pg);
 }
 
 void bt_set_compression(bt_file *f, int codec, int level) {
@@ -2194,7 +2313,8 @@ void bt_stats_get(bt_file *f, bt_stats *out) {
   ldb_mutex_lock(&f->mu);
   out->page_count = f->page_count;
   uint64_t fr = f->reusable.n;
-  for (pend_batch *b = f->pend; b; b = b->next) fr += b->pages.n;
+  for (pend_batch *b = f->pend; b; b = b->next)
+    fr += b->pages.n;
   out->free_pages = fr;
   ldb_mutex_unlock(&f->mu);
   for (int i = 0; i < 4; i++)
@@ -2275,8 +2395,9 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
       if (i == (leaf ? 0u : 1u)) memcpy(first, cur, ci.klen);
       if (ci.klen < plen || memcmp(cur, first, plen) != 0 ||
           slot_hint(pg, i) != hint_of(cur, ci.klen, plen)) {
-        rc = ldb_err(LDB_CORRUPT, "page %llu: search hint of cell %u does "
-                                  "not match its key",
+        rc = ldb_err(LDB_CORRUPT,
+                     "page %llu: search hint of cell %u does "
+                     "not match its key",
                      (unsigned long long)pgno, i);
         goto out;
       }
@@ -2295,8 +2416,9 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
       }
       if ((lo && ldb_keycmp(cur, ci.klen, lo, lolen) < 0) ||
           (hi && ldb_keycmp(cur, ci.klen, hi, hilen) >= 0)) {
-        rc = ldb_err(LDB_CORRUPT, "page %llu: key at cell %u outside the "
-                                  "bounds its parent gives",
+        rc = ldb_err(LDB_CORRUPT,
+                     "page %llu: key at cell %u outside the "
+                     "bounds its parent gives",
                      (unsigned long long)pgno, i);
         goto out;
       }
@@ -2304,8 +2426,9 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
     if (leaf) {
       if (k->have_prev &&
           ldb_keycmp(k->prev_key, k->prev_len, cur, ci.klen) >= 0) {
-        rc = ldb_err(LDB_CORRUPT, "page %llu: first key not after the "
-                                  "previous leaf's last",
+        rc = ldb_err(LDB_CORRUPT,
+                     "page %llu: first key not after the "
+                     "previous leaf's last",
                      (unsigned long long)pgno);
         goto out;
       }
@@ -2354,8 +2477,7 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
         }
         clo = clocopy;
       }
-      rc = check_node(k, ci.child, depth + 1, height, clo, clolen, chi,
-                      chilen);
+      rc = check_node(k, ci.child, depth + 1, height, clo, clolen, chi, chilen);
       ldb_mfree(f->a, clocopy);
       ldb_mfree(f->a, nk);
       if (rc) goto out;
@@ -2396,6 +2518,102 @@ out:
   return rc;
 }
 
+/* Reads meta slot `slot` for the check and decodes it; LDB_CORRUPT naming
+ * the page when it is unreadable or invalid. */
+static int check_meta_page(bt_file *f, uint8_t *pg, uint64_t slot, meta *out) {
+  int rc = pager_read_direct(f->pg, slot, pg);
+  if (rc == LDB_CORRUPT)
+    return ldb_err(LDB_CORRUPT,
+                   "meta page %llu is damaged (checksum mismatch or short); "
+                   "a writable open or the next checkpoint rewrites it",
+                   (unsigned long long)slot);
+  if (rc) return rc;
+  int r = decode_meta(pg, f->ps, slot, out);
+  if (r > 0) return r;
+  if (r)
+    return ldb_err(LDB_CORRUPT, "meta page %llu is damaged: invalid fields",
+                   (unsigned long long)slot);
+  return LDB_OK;
+}
+
+/* Verifies the subtree at pgno of the previous version (the one the older
+ * meta page names). Subtrees the current version shares (cur_seen) were
+ * checked with it; the rest are free pages kept for recovery from the
+ * older meta page, so each must still read back intact. */
+static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
+                           uint32_t depth, uint32_t height, uint64_t mslot) {
+  bt_file *f = k->f;
+  if (pgno < 2 || pgno >= k->npages)
+    return ldb_err(LDB_CORRUPT,
+                   "the version on meta page %llu names page %llu, outside "
+                   "the tree's pages",
+                   (unsigned long long)mslot, (unsigned long long)pgno);
+  if (cur_seen[pgno / 8] & (1u << (pgno % 8))) return LDB_OK;
+  bool leaf = depth == height;
+  uint8_t *pg = ldb_malloc(f->a, f->ps);
+  if (!pg) return LDB_NOMEM;
+  int rc = pager_read_direct(f->pg, pgno, pg);
+  if (!rc) rc = check_page(f, pg, pgno, leaf ? PT_LEAF : PT_BRANCH);
+  for (uint32_t i = 0, n = pg_n(pg); !rc && i < n; i++) {
+    cinfo ci = {0};
+    if ((rc = cell_at(f, pg, pgno, i, leaf, &ci))) break;
+    if ((ci.flags & F_KOVF) &&
+        !(ci.kovf < k->npages &&
+          (cur_seen[ci.kovf / 8] & (1u << (ci.kovf % 8)))))
+      rc = read_chain(f, ci.kovf, ci.klen - ci.kloc, NULL, NULL);
+    if (!rc && (ci.flags & F_VOVF) &&
+        !(ci.vovf < k->npages &&
+          (cur_seen[ci.vovf / 8] & (1u << (ci.vovf % 8)))))
+      rc = read_chain(f, ci.vovf, ci.vlen, NULL, NULL);
+    if (!rc && !leaf)
+      rc = check_prev_node(k, cur_seen, ci.child, depth + 1, height, mslot);
+  }
+  ldb_mfree(f->a, pg);
+  if (rc == LDB_CORRUPT) {
+    char detail[200];
+    snprintf(detail, sizeof detail, "%s", ldb_err_get());
+    rc = ldb_err(LDB_CORRUPT,
+                 "%s (a free page kept for recovery from meta page %llu)",
+                 detail, (unsigned long long)mslot);
+  }
+  return rc;
+}
+
+/* Both meta pages and the version the older one names: the newer must be
+ * the current version, the older its predecessor, and every page that
+ * predecessor reaches must read back intact (recovery falls back to it
+ * when the newer meta page is damaged). cur_seen: pages of the current
+ * tree. Called with meta_mu held, so no commit writes a meta page now. */
+static int check_metas(checker *k, const uint8_t *cur_seen, const bt_tree *t) {
+  bt_file *f = k->f;
+  uint8_t *pg = ldb_malloc(f->a, f->ps);
+  if (!pg) return LDB_NOMEM;
+  meta cur, prev;
+  uint64_t cslot = t->version & 1, pslot = 1 - cslot;
+  int rc = check_meta_page(f, pg, cslot, &cur);
+  if (!rc && (cur.counter != t->version || cur.root != t->root ||
+              cur.count != t->count))
+    rc = ldb_err(LDB_CORRUPT,
+                 "meta page %llu does not describe the current version",
+                 (unsigned long long)cslot);
+  if (!rc) rc = check_meta_page(f, pg, pslot, &prev);
+  /* A commit whose meta write failed may have left counter + 1 there; the
+   * next commit overwrites it, and it is not a fallback for this one. */
+  if (!rc && prev.counter == t->version + 1) goto out;
+  if (!rc && prev.counter + 1 != t->version)
+    rc =
+        ldb_err(LDB_CORRUPT, "meta page %llu holds version %llu, expected %llu",
+                (unsigned long long)pslot, (unsigned long long)prev.counter,
+                (unsigned long long)(t->version - 1));
+  if (!rc && prev.root)
+    rc = check_prev_node(k, cur_seen, prev.root, 1, prev.height, pslot);
+  /* The older version's free-list pages are not required: a reopen at
+   * that meta page rebuilds a damaged free list from the tree. */
+out:
+  ldb_mfree(f->a, pg);
+  return rc;
+}
+
 int bt_check(bt_file *f) {
   checker k = {0};
   k.f = f;
@@ -2403,7 +2621,9 @@ int bt_check(bt_file *f) {
   uint8_t *tree_seen = NULL;
   int rc = LDB_OK;
   /* The version and the free-page state are taken under one lock so they
-   * match (commits install both under it). */
+   * match (commits install both under it); meta_mu keeps both meta pages
+   * and the previous version's pages still until the check ends. */
+  ldb_mutex_lock(&f->meta_mu);
   ldb_mutex_lock(&f->mu);
   bt_tree *t = f->current;
   t->refs++;
@@ -2441,6 +2661,7 @@ int bt_check(bt_file *f) {
     rc = LDB_NOMEM;
     goto out;
   }
+  if ((rc = check_metas(&k, tree_seen, t))) goto out;
   /* the persisted free list */
   {
     uint8_t *pg = ldb_malloc(f->a, f->ps);
@@ -2461,8 +2682,7 @@ int bt_check(bt_file *f) {
       for (uint32_t i = 0; i < cnt && !rc; i++) {
         uint32_t p = ldb_get32(pg + HDR + 4 * i);
         if (p >= meta_pc)
-          rc = ldb_err(LDB_CORRUPT, "free list names page %u past the end",
-                       p);
+          rc = ldb_err(LDB_CORRUPT, "free list names page %u past the end", p);
         else
           rc = mark(&k, p, "free");
       }
@@ -2496,8 +2716,9 @@ int bt_check(bt_file *f) {
   }
   for (uint64_t p = 0; p < k.npages; p++) {
     if (!(k.seen[p / 8] & (1u << (p % 8)))) {
-      rc = ldb_err(LDB_CORRUPT, "page %llu is leaked: neither in the tree "
-                                "nor free",
+      rc = ldb_err(LDB_CORRUPT,
+                   "page %llu is leaked: neither in the tree "
+                   "nor free",
                    (unsigned long long)p);
       goto out;
     }
@@ -2508,5 +2729,6 @@ out:
   ldb_mfree(f->a, tree_seen);
   vfree(f->a, &mem_free);
   bt_tree_release(t);
+  ldb_mutex_unlock(&f->meta_mu);
   return rc;
 }

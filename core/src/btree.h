@@ -31,12 +31,12 @@ typedef struct bt_cursor bt_cursor;
 typedef struct bt_merge bt_merge;
 
 typedef struct bt_config {
-  uint32_t page_size;   /* used when creating */
-  uint64_t cache_size;  /* byte budget of the page cache */
-  int compression;      /* codec for values written from now on */
+  uint32_t page_size;  /* used when creating */
+  uint64_t cache_size; /* byte budget of the page cache */
+  int compression;     /* codec for values written from now on */
   int compression_level;
-  int create;           /* create the file when missing or empty */
-  int read_only;        /* never write */
+  int create;    /* create the file when missing or empty */
+  int read_only; /* never write */
   const ldb_allocator *allocator;
 } bt_config;
 
@@ -50,6 +50,16 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
 /* Closes the file. Every tree reference, cursor and merge must be released
  * first. */
 void bt_close(bt_file *f);
+
+/* The meta slot (0 or 1) that bt_open found invalid while the other one was
+ * valid, or -1. Either a checkpoint was cut short by a crash (nothing is
+ * lost: the log still holds its commits) or the page was damaged after it
+ * was written (then the version it named is gone, and only the log can
+ * restore its commits); the layer above tells them apart by the log. */
+int bt_damaged_meta(const bt_file *f);
+
+/* Syncs the data file. */
+int bt_sync(bt_file *f);
 
 uint32_t bt_page_size(const bt_file *f);
 
@@ -107,8 +117,12 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq);
 /* Discards the merge and frees m. */
 void bt_merge_abort(bt_merge *m);
 
-/* Integrity check of the current version and the file (see ldb_check).
- * LDB_OK or LDB_CORRUPT with the first problem recorded by ldb_err. */
+/* Integrity check of the file (see ldb_check): the current version's
+ * tree, both meta pages, every page of the previous version (which the
+ * older meta page names and recovery may fall back to), the free list and
+ * that every page is in exactly one of tree and free set. LDB_OK or
+ * LDB_CORRUPT with the first problem, naming the page, recorded by
+ * ldb_err. */
 int bt_check(bt_file *f);
 
 typedef struct bt_stats {

@@ -51,6 +51,7 @@ int ldb_commit_hook_add(ldb_db *db, ldb_commit_hook fn, void *ctx) {
   }
   e->hooks[n].fn = fn;
   e->hooks[n].ctx = ctx;
+  e->hooks[n].owner = db;
   atomic_store(&e->nhooks, n + 1);
   ldb_mutex_unlock(&e->hook_mu);
   return LDB_OK;
@@ -64,7 +65,9 @@ int ldb_commit_hook_remove(ldb_db *db, ldb_commit_hook fn, void *ctx) {
   ldb_mutex_lock(&e->hook_mu);
   int n = atomic_load(&e->nhooks);
   for (int i = 0; i < n; i++) {
-    if (e->hooks[i].fn != fn || e->hooks[i].ctx != ctx) continue;
+    if (e->hooks[i].fn != fn || e->hooks[i].ctx != ctx ||
+        e->hooks[i].owner != db)
+      continue;
     memmove(&e->hooks[i], &e->hooks[i + 1],
             (size_t)(n - i - 1) * sizeof e->hooks[0]);
     atomic_store(&e->nhooks, n - 1);
@@ -74,6 +77,15 @@ int ldb_commit_hook_remove(ldb_db *db, ldb_commit_hook fn, void *ctx) {
   ldb_mutex_unlock(&e->hook_mu);
   if (rc) ldb_err(rc, "ldb_commit_hook_remove: no such hook");
   return rc;
+}
+
+void eng_hooks_drop(eng *e, const ldb_db *db) {
+  ldb_mutex_lock(&e->hook_mu);
+  int n = atomic_load(&e->nhooks), k = 0;
+  for (int i = 0; i < n; i++)
+    if (e->hooks[i].owner != db) e->hooks[k++] = e->hooks[i];
+  atomic_store(&e->nhooks, k);
+  ldb_mutex_unlock(&e->hook_mu);
 }
 
 /* ---- cursors ------------------------------------------------------------ */

@@ -52,10 +52,8 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   rc = bt_merge_commit(e->merge, fseq);
   e->merge = NULL;
   if (rc) goto fail;
-  /* The meta page is durable: the old log's records are obsolete. A failed
-   * truncate is harmless (recovery skips seq <= checkpoint_seq, and the
-   * next switch truncates it again). */
-  (void)wal_truncate_old(e->log);
+  /* The old log stays until the next switch: while the older meta page is
+   * a fallback, its records are what recovery replays from it. */
   ldb_rwlock_wrlock(&e->state_lk);
   bt_tree *old = e->tree;
   e->tree = bt_current(e->bf);
@@ -122,7 +120,7 @@ int eng_freeze(eng *e, int force) {
     }
     feed_trim(e->feed);
   }
-  rc = wal_switch(e->log, e->opts.sync_mode != LDB_SYNC_OFF);
+  rc = wal_switch(e->log);
   if (rc) {
     mt_unref(nm);
     atomic_store(&e->ckpt_fail_at, ldb_now_ns() + 200000000ull);

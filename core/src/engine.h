@@ -108,6 +108,7 @@ struct eng {
   struct {
     ldb_commit_hook fn;
     void *ctx;
+    const ldb_db *owner; /* the handle that added it */
   } hooks[64];
 };
 
@@ -197,6 +198,8 @@ int eng_mt_create(eng *e, mt **out);
  * are visible (changes.c); cheap when nobody listens. Call without
  * commit_mu. */
 void eng_notify(eng *e, uint64_t seq);
+/* Removes the commit hooks db added (ldb_close). */
+void eng_hooks_drop(eng *e, const ldb_db *db);
 
 /* Publishes every appended commit up to seq as durable (FULL mode
  * bookkeeping); call after the log was synced past seq. */

@@ -192,8 +192,8 @@ static int read_record(feed *f, ldb_file *file, uint64_t off, uint64_t end,
 /* Scans s from the start: its first seq, the end of its valid,
  * seq-contiguous records, its last seq and time. */
 static int seg_scan(feed *f, seg *s, uint64_t *last) {
-  uint64_t size = 0, off = 0, expect = 0, seq, t;
-  uint32_t len, nops;
+  uint64_t size = 0, off = 0, expect = 0, seq = 0, t = 0;
+  uint32_t len = 0, nops = 0;
   uint8_t *buf = NULL;
   size_t cap = 0;
   int rc = ldb_fsize(s->file, &size);
@@ -226,8 +226,8 @@ static int seg_scan(feed *f, seg *s, uint64_t *last) {
 
 /* First seq and time of s, from its first record only. */
 static int seg_peek(feed *f, seg *s) {
-  uint64_t size = 0, seq, t;
-  uint32_t len, nops;
+  uint64_t size = 0, seq = 0, t = 0;
+  uint32_t len = 0, nops = 0;
   uint8_t *buf = NULL;
   size_t cap = 0;
   int rc = ldb_fsize(s->file, &size);
@@ -396,8 +396,8 @@ static int cut_after(feed *f, uint64_t seq) {
   drop_tail(f, i);
   if (!i) return feed_restart(f, seq);
   seg *s = f->segs[i - 1];
-  uint64_t off = 0, rs, t;
-  uint32_t len, nops;
+  uint64_t off = 0, rs = 0, t = 0;
+  uint32_t len = 0, nops = 0;
   int rc;
   for (;;) {
     rc = read_record(f, s->file, off, s->end, &f->buf, &f->bcap, &rs, &t, &len,

@@ -31,6 +31,47 @@ static int recover_apply(void *ctx, uint64_t seq, const uint8_t *ops,
   return LDB_OK;
 }
 
+/* Recovery found records it cannot replay: the logs hold commits up to
+ * seen, but the history stops at last (a hole after it). Either the newer
+ * meta page is damaged and the older one's commits were already trimmed
+ * from the log, or a log record in the middle is damaged. */
+static int report_hole(eng *e, const char *label, uint64_t ckpt, uint64_t last,
+                       uint64_t seen) {
+  int bad = bt_damaged_meta(e->bf);
+  if (bad >= 0)
+    return ldb_err(LDB_CORRUPT,
+                   "database %s: meta page %d of data.ldb is damaged, and the "
+                   "older meta page (checkpoint at seq %llu) cannot be "
+                   "brought up to date from the log: the commits after seq "
+                   "%llu are missing from it (it holds commits up to seq "
+                   "%llu). Open with the salvage option to open at seq %llu "
+                   "and drop every later commit",
+                   label, bad, (unsigned long long)ckpt,
+                   (unsigned long long)last, (unsigned long long)seen,
+                   (unsigned long long)last);
+  return ldb_err(LDB_CORRUPT,
+                 "database %s: the log is damaged after seq %llu (it holds "
+                 "commits up to seq %llu that cannot be replayed in order). "
+                 "Open with the salvage option to open at seq %llu and drop "
+                 "every later commit",
+                 label, (unsigned long long)last, (unsigned long long)seen,
+                 (unsigned long long)last);
+}
+
+/* A checkpoint that changes no key: rewrites the other meta slot so that
+ * both name seq, and syncs the data file. */
+static int empty_checkpoint(eng *e, uint64_t seq) {
+  bt_merge *m;
+  int rc = bt_merge_begin(e->bf, &m);
+  if (!rc) rc = bt_merge_commit(m, seq);
+  if (rc) return rc;
+  ldb_rwlock_wrlock(&e->state_lk);
+  bt_tree_release(e->tree);
+  e->tree = bt_current(e->bf);
+  ldb_rwlock_unlock(&e->state_lk);
+  return LDB_OK;
+}
+
 static void eng_free(eng *e, int *rcp) {
   int rc = LDB_OK;
   ckpt_thread_stop(e);
@@ -149,10 +190,14 @@ static int eng_open(ldb_store *s, int own, const char *path,
   if (rc) goto fail;
   rc = eng_mt_create(e, &e->active);
   if (rc) goto fail;
-  uint64_t last = ckpt;
-  rc = wal_recover(e->log, ckpt, recover_apply, e, &last, &dirty);
+  uint64_t last = ckpt, seen = 0;
+  rc = wal_recover(e->log, ckpt, recover_apply, e, &last, &seen, &dirty);
   if (rc) {
     ldb_err(rc, "recovering %s: %s", label, ldb_strerror(rc));
+    goto fail;
+  }
+  if (seen > last && !o->salvage) {
+    rc = report_hole(e, label, ckpt, last, seen);
     goto fail;
   }
   atomic_store(&e->last_seq, last);
@@ -169,9 +214,10 @@ static int eng_open(ldb_store *s, int own, const char *path,
     }
   }
   if (!o->read_only) {
+    int hole = seen > last; /* only with salvage (else refused above) */
     if (last > ckpt) {
-      /* Merge what was replayed into the tree now, so both logs can start
-       * empty: the log never has to hold records of two generations. */
+      /* Merge what was replayed into the tree now. The logs keep their
+       * records: the older meta page still needs them. */
       mt *nm;
       rc = eng_mt_create(e, &nm);
       if (rc) goto fail;
@@ -182,24 +228,26 @@ static int eng_open(ldb_store *s, int own, const char *path,
       atomic_store(&e->ckpt_pending, 1);
       rc = ckpt_run(e, UINT64_MAX, &more);
       if (rc) goto fail;
+    } else if (bt_damaged_meta(e->bf) >= 0 || hole) {
+      /* Rewrite the invalid meta slot (the next commit's slot). Best
+       * effort without a hole (on a full disk the open still succeeds and
+       * ldb_check names the page); required with one, below. */
+      rc = empty_checkpoint(e, last);
+      if (rc && hole) goto fail;
+      rc = LDB_OK;
     }
-    if (dirty && last == ckpt) {
-      /* The logs hold only records the tree claims to cover. That claim
-       * may rest on data-file writes that were never synced (a failed sync
-       * before a restart); an empty checkpoint syncs the data file before
-       * the logs are dropped. */
-      bt_merge *m;
-      rc = bt_merge_begin(e->bf, &m);
-      if (!rc) rc = bt_merge_commit(m, ckpt);
-      if (rc) goto fail;
-      ldb_rwlock_wrlock(&e->state_lk);
-      bt_tree_release(e->tree);
-      e->tree = bt_current(e->bf);
-      ldb_rwlock_unlock(&e->state_lk);
-    }
-    if (dirty || last > ckpt) {
-      rc = wal_reset(e->log);
-      if (rc) goto fail;
+    if (hole) {
+      /* Salvage: the records after the hole are dropped for good, and
+       * their seqs will be reused, so no meta page may need the logs. */
+      if ((rc = empty_checkpoint(e, last)) || (rc = wal_reset(e->log)))
+        goto fail;
+    } else if (dirty) {
+      /* Append after the records already there. When nothing was
+       * replayed, the tree's claim to cover them may rest on data-file
+       * writes that were never synced (a failed sync, then a restart):
+       * sync the data file before any of them can be trimmed. */
+      if (last == ckpt && (rc = bt_sync(e->bf))) goto fail;
+      if ((rc = wal_resume(e->log))) goto fail;
     }
   }
   e->threaded = 0;
@@ -238,7 +286,7 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
   if (o.store) {
     s = o.store;
   } else {
-    rc = ldb_store_posix(path, o.create_if_missing && !o.read_only, &s);
+    rc = ldb_store_default(path, o.create_if_missing && !o.read_only, &s);
     if (rc == LDB_NOTFOUND)
       return ldb_err(LDB_NOTFOUND, "database %s does not exist", path);
     if (rc) return rc;
@@ -311,6 +359,7 @@ int ldb_close(ldb_db *db) {
    * alive), then the handle is closed; its memory stays while children
    * remain, for their frees (db_child_remove frees it with the last). */
   db_invalidate_children(db, NULL);
+  eng_hooks_drop(e, db);
   ldb_mutex_lock(&db->kids_mu);
   db->magic = LDB_DB_CLOSED;
   db->e = NULL;
@@ -342,7 +391,7 @@ int ldb_check(ldb_db *db) {
   if (rc) return rc;
   ldb_mutex_lock(&e->commit_mu);
   ldb_rwlock_rdlock(&e->state_lk);
-  if (!e->opts.read_only) rc = wal_check(e->log, e->frozen != NULL);
+  if (!e->opts.read_only) rc = wal_check(e->log);
   if (!rc) rc = mt_check(e->active);
   if (!rc && e->frozen) rc = mt_check(e->frozen);
   ldb_rwlock_unlock(&e->state_lk);

@@ -44,7 +44,7 @@ struct pager {
   ldb_file *file;
   const ldb_allocator *a;
   uint32_t ps;
-  uint64_t c; /* capacity in pages */
+  uint64_t c;      /* capacity in pages */
   uint64_t target; /* ARC's p: target size of T1 */
   ldb_mutex mu;
   pg_ent **hash;
@@ -78,8 +78,10 @@ int pager_open(ldb_file *file, uint32_t ps, uint64_t cache_bytes,
                const ldb_allocator *a, pager **out) {
   *out = NULL;
   if (ps < LDB_MIN_PAGE_SIZE || ps > LDB_MAX_PAGE_SIZE || (ps & (ps - 1)))
-    return ldb_err(LDB_INVALID, "page size %u is not a power of two in "
-                                "512..65536", ps);
+    return ldb_err(LDB_INVALID,
+                   "page size %u is not a power of two in "
+                   "512..65536",
+                   ps);
   pager *p = ldb_calloc(a, sizeof *p);
   if (!p) return LDB_NOMEM;
   p->file = file;
@@ -89,7 +91,8 @@ int pager_open(ldb_file *file, uint32_t ps, uint64_t cache_bytes,
   if (p->c < 16) p->c = 16;
   /* Resident + ghost entries stay near 2c; keep chains short. */
   uint64_t nb = 64;
-  while (nb < p->c * 2 && nb < (1ull << 26)) nb <<= 1;
+  while (nb < p->c * 2 && nb < (1ull << 26))
+    nb <<= 1;
   p->hash = ldb_calloc(a, nb * sizeof *p->hash);
   if (!p->hash) {
     ldb_mfree(a, p);
@@ -121,14 +124,22 @@ void pager_close(pager *p) {
   ldb_mfree(p->a, p);
 }
 
-uint32_t pager_page_size(const pager *p) { return p->ps; }
+uint32_t pager_page_size(const pager *p) {
+  return p->ps;
+}
 
 /* ---- lists and hash (caller holds mu) ----------------------------------- */
 
 static void l_remove(pager *p, pg_ent *e) {
   pg_list *l = &p->l[e->list];
-  if (e->prev) e->prev->next = e->next; else l->head = e->next;
-  if (e->next) e->next->prev = e->prev; else l->tail = e->prev;
+  if (e->prev)
+    e->prev->next = e->next;
+  else
+    l->head = e->next;
+  if (e->next)
+    e->next->prev = e->prev;
+  else
+    l->tail = e->prev;
   e->prev = e->next = NULL;
   l->n--;
   e->list = L_NONE;
@@ -139,14 +150,18 @@ static void l_push(pager *p, pg_ent *e, int which) {
   e->list = (uint8_t)which;
   e->prev = NULL;
   e->next = l->head;
-  if (l->head) l->head->prev = e; else l->tail = e;
+  if (l->head)
+    l->head->prev = e;
+  else
+    l->tail = e;
   l->head = e;
   l->n++;
 }
 
 static pg_ent *h_find(pager *p, uint64_t pgno) {
   pg_ent *e = p->hash[hash_pg(pgno) & p->hmask];
-  while (e && e->pgno != pgno) e = e->hnext;
+  while (e && e->pgno != pgno)
+    e = e->hnext;
   return e;
 }
 
@@ -158,7 +173,8 @@ static void h_insert(pager *p, pg_ent *e) {
 
 static void h_remove(pager *p, pg_ent *e) {
   pg_ent **b = &p->hash[hash_pg(e->pgno) & p->hmask];
-  while (*b && *b != e) b = &(*b)->hnext;
+  while (*b && *b != e)
+    b = &(*b)->hnext;
   if (*b) *b = e->hnext;
   e->hnext = NULL;
 }
@@ -173,7 +189,8 @@ static void drop_ghost(pager *p, pg_ent *e) {
 /* LRU-most unpinned entry of a resident list, or NULL. */
 static pg_ent *victim(pager *p, int which) {
   pg_ent *e = p->l[which].tail;
-  while (e && pins_of(e)) e = e->prev;
+  while (e && pins_of(e))
+    e = e->prev;
   return e;
 }
 

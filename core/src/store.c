@@ -1,11 +1,27 @@
 /*
  * store.c — store helpers shared by every layer: reading an exact byte
- * range, and freeing any store through its destroy method.
+ * range, freeing any store through its destroy method, and the default
+ * store for a path.
  *
- * The stores themselves live in store_memory.c, store_posix.c and
- * store_faulty.c; this file owns nothing but these two helpers.
+ * The stores themselves live in store_memory.c and store_posix.c (the
+ * WebAssembly build compiles neither the posix store nor, here, any
+ * reference to it: its stores are JavaScript, passed in ldb_options.store).
  */
 #include "store.h"
+
+int ldb_store_default(const char *path, int create, ldb_store **out) {
+#ifdef LDB_NO_POSIX_STORE
+  (void)create;
+  *out = NULL;
+  return ldb_err(LDB_INVALID,
+                 "no store for %s: this build has no file-system store, so "
+                 "ldb_options.store must be set (ldb_backup: use "
+                 "ldb_backup_to_store)",
+                 path ? path : "(no path)");
+#else
+  return ldb_store_posix(path, create, out);
+#endif
+}
 
 int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len) {
   uint8_t *p = buf;
@@ -23,8 +39,10 @@ int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len) {
                      "ends after %zu",
                      len, (unsigned long long)off, done);
     if (got > len - done)
-      return ldb_err(LDB_INTERNAL, "store read returned %zu bytes for a "
-                                   "request of %zu", got, len - done);
+      return ldb_err(LDB_INTERNAL,
+                     "store read returned %zu bytes for a "
+                     "request of %zu",
+                     got, len - done);
     done += got;
   }
   return LDB_OK;

@@ -1,12 +1,8 @@
 /*
- * store.h — private helpers around the store seam, and the faulty store
- * used by the crash, I/O-error and disk-full tests.
- *
- * The faulty store wraps another store (usually memory). Writes are kept in
- * an overlay until sync() moves them to the inner store, so "power loss"
- * can be simulated: every unsynced write vanishes, or (TEAR) a random
- * subset of them survives, the last one possibly cut at a 512-byte sector
- * boundary. It can also fail the Nth operation with an error.
+ * store.h — private helpers around the store seam: calls through the
+ * methods table, exact reads, and the store ldb_open uses when the caller
+ * gives none. (The fault-injecting store the crash tests use is a test
+ * tool: tests/c/helpers/store_faulty.h.)
  */
 #ifndef LDB_STORE_H
 #define LDB_STORE_H
@@ -22,14 +18,18 @@ static inline int ldb_fwrite(ldb_file *f, uint64_t off, const void *buf,
                              size_t len) {
   return f->store->methods->write(f, off, buf, len);
 }
-static inline int ldb_fsync(ldb_file *f) { return f->store->methods->sync(f); }
+static inline int ldb_fsync(ldb_file *f) {
+  return f->store->methods->sync(f);
+}
 static inline int ldb_fsize(ldb_file *f, uint64_t *size) {
   return f->store->methods->size(f, size);
 }
 static inline int ldb_ftruncate(ldb_file *f, uint64_t size) {
   return f->store->methods->truncate(f, size);
 }
-static inline int ldb_fclose(ldb_file *f) { return f->store->methods->close(f); }
+static inline int ldb_fclose(ldb_file *f) {
+  return f->store->methods->close(f);
+}
 static inline int ldb_fopen(ldb_store *s, const char *name, int flags,
                             ldb_file **out) {
   return s->methods->open(s, name, flags, out);
@@ -39,51 +39,11 @@ static inline int ldb_fopen(ldb_store *s, const char *name, int flags,
  * ends first. */
 int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len);
 
-/* ---- faulty store ------------------------------------------------------- */
-
-/* Wraps inner (not owned: the caller destroys inner after the faulty
- * store). The faulty store starts transparent. */
-int ldb_store_faulty(ldb_store *inner, ldb_store **out);
-
-/* Operation kinds a fault can be aimed at. */
-#define LDB_FAULT_READ 1
-#define LDB_FAULT_WRITE 2
-#define LDB_FAULT_SYNC 4
-#define LDB_FAULT_SIZE 8
-#define LDB_FAULT_TRUNCATE 16
-#define LDB_FAULT_OPEN 32
-#define LDB_FAULT_ANY 63
-
-/* From now on, the nth (1-based) operation of a kind in mask fails with
- * code (LDB_IOERR or LDB_FULL). A failed write of more than one sector
- * first writes a prefix of whole sectors, as a full disk does. With sticky,
- * every later operation of those kinds fails too, until
- * ldb_faulty_clear(). */
-void ldb_faulty_fail_nth(ldb_store *s, uint64_t nth, int mask, int code,
-                         int sticky);
-/* Clears a pending or sticky failure (space "returns"). */
-void ldb_faulty_clear(ldb_store *s);
-/* Operations seen of the kinds in mask since the store was made. */
-uint64_t ldb_faulty_count(ldb_store *s, int mask);
-
-#define LDB_CRASH_DROP 0 /* every unsynced write vanishes */
-#define LDB_CRASH_TEAR 1 /* a random subset of unsynced writes survives;
-                            one may be cut at a sector boundary */
-
-/* Power loss at the nth (1-based) sync from now: that sync does not happen,
- * the unsynced writes are dropped or torn (mode, seeded by seed) into the
- * inner store, and from then on every operation on the faulty store fails
- * with LDB_IOERR. The inner store then holds the image a reboot would see. */
-void ldb_faulty_crash_at_sync(ldb_store *s, uint64_t nth, int mode,
-                              uint64_t seed);
-/* Power loss now (same effects). */
-void ldb_faulty_crash_now(ldb_store *s, int mode, uint64_t seed);
-/* 1 once a simulated crash has happened. */
-int ldb_faulty_crashed(ldb_store *s);
-/* The name of the file of the nth (1-based) sync call since the store was
- * made, copied into name (NUL-terminated, at most cap bytes), so a crash
- * test can aim at log, data and meta syncs. LDB_NOTFOUND when fewer syncs
- * happened. */
-int ldb_faulty_sync_file(ldb_store *s, uint64_t nth, char *name, size_t cap);
+/* The store ldb_open and ldb_backup use for a path when the caller gives
+ * no store: the posix store over the directory `path` (see
+ * ldb_store_posix). In a build without it (the WebAssembly build, compiled
+ * with LDB_NO_POSIX_STORE) it returns LDB_INVALID saying that a store must
+ * be passed. */
+int ldb_store_default(const char *path, int create, ldb_store **out);
 
 #endif /* LDB_STORE_H */

@@ -20,16 +20,16 @@ typedef struct mem_node {
   char *name;
   uint8_t *data;
   size_t size, cap;
-  unsigned opens;  /* open handles */
-  int linked;      /* still in the store's list (not removed) */
+  unsigned opens; /* open handles */
+  int linked;     /* still in the store's list (not removed) */
 } mem_node;
 
 typedef struct mem_store {
   ldb_store base;
   ldb_mutex mu;
   mem_node *files;
-  int excl;          /* exclusive lock held */
-  unsigned shared;   /* shared lock holders */
+  int excl;        /* exclusive lock held */
+  unsigned shared; /* shared lock holders */
   char idbuf[48];
 } mem_store;
 
@@ -53,8 +53,7 @@ static int valid_name(const char *name) {
   return 1;
 }
 
-static int mem_open(ldb_store *s, const char *name, int flags,
-                    ldb_file **out) {
+static int mem_open(ldb_store *s, const char *name, int flags, ldb_file **out) {
   mem_store *ms = (mem_store *)s;
   mem_node *n;
   mem_file *f = NULL;
@@ -115,11 +114,14 @@ static int mem_read(ldb_file *file, uint64_t off, void *buf, size_t len,
  * with the store mutex held. */
 static int node_reserve(mem_node *n, uint64_t size) {
   if (size > (uint64_t)SIZE_MAX / 2)
-    return ldb_err(LDB_FULL, "memory store: file %s would exceed the "
-                             "address space", n->name);
+    return ldb_err(LDB_FULL,
+                   "memory store: file %s would exceed the "
+                   "address space",
+                   n->name);
   if (size > n->cap) {
     size_t cap = n->cap ? n->cap : 4096;
-    while (cap < size) cap *= 2;
+    while (cap < size)
+      cap *= 2;
     uint8_t *d = ldb_realloc(A, n->data, n->cap, cap);
     if (!d)
       return ldb_err(LDB_NOMEM, "memory store: cannot grow %s to %zu bytes",
@@ -201,8 +203,10 @@ static int mem_lock(ldb_store *s, int exclusive, char *holder,
   ldb_mutex_lock(&ms->mu);
   if (ms->excl || (exclusive && ms->shared)) {
     if (holder && holder_cap)
-      snprintf(holder, holder_cap, "another handle of this memory store "
-               "(%s lock)", ms->excl ? "exclusive" : "shared");
+      snprintf(holder, holder_cap,
+               "another handle of this memory store "
+               "(%s lock)",
+               ms->excl ? "exclusive" : "shared");
     rc = ldb_err(LDB_BUSY, "memory store is locked by another user");
   } else if (exclusive) {
     ms->excl = 1;

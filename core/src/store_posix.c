@@ -31,9 +31,9 @@ static const ldb_allocator *A = &ldb_default_allocator;
 
 typedef struct px_store {
   ldb_store base;
-  char *dir;      /* real path of the directory (also base.id) */
-  int locked;     /* 1: holds an entry in the lock table; 2: a reader on a
-                     read-only file system, which needs no lock */
+  char *dir;  /* real path of the directory (also base.id) */
+  int locked; /* 1: holds an entry in the lock table; 2: a reader on a
+                 read-only file system, which needs no lock */
 } px_store;
 
 typedef struct px_file {
@@ -98,7 +98,8 @@ static char *path_join(const char *dir, const char *name) {
 
 static int fsync_dir(const char *dir) {
   int fd, rc = LDB_OK;
-  do fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  do
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) return px_errno(errno, "open directory", dir);
   if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
@@ -114,8 +115,7 @@ static int valid_name(const char *name) {
 
 /* ---- files ------------------------------------------------------------- */
 
-static int px_open(ldb_store *s, const char *name, int flags,
-                   ldb_file **out) {
+static int px_open(ldb_store *s, const char *name, int flags, ldb_file **out) {
   px_store *ps = (px_store *)s;
   px_file *f = NULL;
   char *path = NULL;
@@ -129,16 +129,19 @@ static int px_open(ldb_store *s, const char *name, int flags,
     rc = ldb_err(LDB_NOMEM, "out of memory opening %s", name);
     goto fail;
   }
-  do fd = open(path, O_RDWR | O_CLOEXEC);
+  do
+    fd = open(path, O_RDWR | O_CLOEXEC);
   while (fd < 0 && errno == EINTR);
   if (fd < 0 && (errno == EACCES || errno == EROFS)) {
     /* A read-only database on a read-only medium: writes will then fail
      * with LDB_IOERR, which a read-only engine never attempts. */
-    do fd = open(path, O_RDONLY | O_CLOEXEC);
+    do
+      fd = open(path, O_RDONLY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
   }
   if (fd < 0 && errno == ENOENT && (flags & LDB_STORE_CREATE)) {
-    do fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    do
+      fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     while (fd < 0 && errno == EINTR);
     if (fd >= 0) {
       /* The new directory entry must survive a crash. */
@@ -187,8 +190,7 @@ static int px_read(ldb_file *file, uint64_t off, void *buf, size_t len,
   return LDB_OK;
 }
 
-static int px_write(ldb_file *file, uint64_t off, const void *buf,
-                    size_t len) {
+static int px_write(ldb_file *file, uint64_t off, const void *buf, size_t len) {
   px_file *f = (px_file *)file;
   const uint8_t *p = buf;
   size_t done = 0;
@@ -210,7 +212,8 @@ static int px_write(ldb_file *file, uint64_t off, const void *buf,
 static int px_sync(ldb_file *file) {
   px_file *f = (px_file *)file;
   int r;
-  do r = fdatasync(f->fd);
+  do
+    r = fdatasync(f->fd);
   while (r != 0 && errno == EINTR);
   if (r != 0) return px_errno(errno, "fdatasync", f->path);
   return LDB_OK;
@@ -229,7 +232,8 @@ static int px_truncate(ldb_file *file, uint64_t size) {
   int r;
   if (size > (uint64_t)INT64_MAX)
     return ldb_err(LDB_INVALID, "truncate size out of range");
-  do r = ftruncate(f->fd, (off_t)size);
+  do
+    r = ftruncate(f->fd, (off_t)size);
   while (r != 0 && errno == EINTR);
   if (r != 0) return px_errno(errno, "truncate", f->path);
   return LDB_OK;
@@ -265,10 +269,11 @@ static int px_lock(ldb_store *s, int exclusive, char *holder,
   if (l) {
     if (exclusive || l->exclusive) {
       if (holder && holder_cap)
-        snprintf(holder, holder_cap, "pid %ld (this process)",
-                 (long)getpid());
-      rc = ldb_err(LDB_BUSY, "database %s is locked by this process "
-                   "through another store", ps->dir);
+        snprintf(holder, holder_cap, "pid %ld (this process)", (long)getpid());
+      rc = ldb_err(LDB_BUSY,
+                   "database %s is locked by this process "
+                   "through another store",
+                   ps->dir);
       goto fail;
     }
     l->holders++;
@@ -282,13 +287,15 @@ static int px_lock(ldb_store *s, int exclusive, char *holder,
     rc = ldb_err(LDB_NOMEM, "out of memory locking %s", ps->dir);
     goto fail;
   }
-  do fd = open(path, (exclusive ? O_RDWR : O_RDONLY) | O_CREAT | O_CLOEXEC,
-               0644);
+  do
+    fd =
+        open(path, (exclusive ? O_RDWR : O_RDONLY) | O_CREAT | O_CLOEXEC, 0644);
   while (fd < 0 && errno == EINTR);
   if (fd < 0 && !exclusive && errno == EROFS) {
     /* A read-only file system: no writer can exist, so a reader needs no
      * lock (and cannot create LOCK). */
-    do fd = open(path, O_RDONLY | O_CLOEXEC);
+    do
+      fd = open(path, O_RDONLY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {
       ps->locked = 2; /* held, without a table entry */

@@ -18,11 +18,14 @@ struct wal {
   ldb_store *store;
   ldb_mutex mu;
   ldb_file *f[2];
-  int cur;              /* index of the log appended to */
-  uint64_t off;         /* append offset in the current log */
-  int dirty[2];         /* unsynced appends per file */
-  uint8_t *buf;         /* record assembly */
+  int cur;          /* index of the log appended to */
+  uint64_t off;     /* append offset in the current log */
+  uint64_t old_end; /* where the other log's records end (its append
+                       offset when it was switched away from) */
+  int dirty[2];     /* unsynced appends per file */
+  uint8_t *buf;     /* record assembly */
   size_t cap;
+  uint64_t scan_end[2], scan_last[2]; /* wal_recover's scan, for resume */
   _Atomic uint64_t syncs, written;
   _Atomic uint64_t size[2];
 };
@@ -198,7 +201,7 @@ int wal_scan_file(wal *w, int idx, wal_apply_fn fn, void *ctx, uint64_t *end,
 typedef struct replay_ctx {
   uint64_t expect; /* next seq to apply */
   uint64_t ckpt;
-  int stopped;     /* a gap was found: ignore everything after */
+  int stopped; /* a gap was found: ignore everything after */
   wal_apply_fn fn;
   void *ctx;
 } replay_ctx;
@@ -219,16 +222,21 @@ static int replay_one(void *c, uint64_t seq, const uint8_t *ops, size_t len,
 }
 
 int wal_recover(wal *w, uint64_t ckpt_seq, wal_apply_fn fn, void *ctx,
-                uint64_t *last_seq, int *dirty) {
+                uint64_t *last_seq, uint64_t *seen_seq, int *dirty) {
   uint64_t end[2], first[2], last[2], size[2];
   int rc;
   *dirty = 0;
   *last_seq = ckpt_seq;
+  *seen_seq = 0;
   ldb_mutex_lock(&w->mu);
   for (int i = 0; i < 2; i++) {
-    rc = wal_scan_file(w, i, NULL, NULL, &end[i], &first[i], &last[i], &size[i]);
+    rc =
+        wal_scan_file(w, i, NULL, NULL, &end[i], &first[i], &last[i], &size[i]);
     if (rc) goto out;
     if (size[i]) *dirty = 1;
+    if (last[i] > *seen_seq) *seen_seq = last[i];
+    w->scan_end[i] = end[i];
+    w->scan_last[i] = last[i];
   }
   /* Older log first: the one whose first record has the lower seq. */
   int order[2] = {0, 1};
@@ -252,6 +260,33 @@ out:
 
 /* ---- writing ----------------------------------------------------------- */
 
+int wal_resume(wal *w) {
+  int rc = LDB_OK;
+  ldb_mutex_lock(&w->mu);
+  int c = w->scan_last[1] > w->scan_last[0] ? 1 : 0;
+  uint64_t size = atomic_load(&w->size[c]);
+  if (size > w->scan_end[c]) {
+    /* A torn tail: cut it, durably, so that no stale record can ever line
+     * up behind the records appended from now on. */
+    rc = ldb_ftruncate(w->f[c], w->scan_end[c]);
+    if (!rc) rc = ldb_fsync(w->f[c]);
+    if (rc) {
+      ldb_err(rc, "cannot cut the torn end of log %s: %s", wal_names[c],
+              ldb_strerror(rc));
+      goto out;
+    }
+    atomic_fetch_add(&w->syncs, 1);
+    atomic_store(&w->size[c], w->scan_end[c]);
+  }
+  w->cur = c;
+  w->off = w->scan_end[c];
+  w->old_end = w->scan_end[1 - c];
+  w->dirty[0] = w->dirty[1] = 0;
+out:
+  ldb_mutex_unlock(&w->mu);
+  return rc;
+}
+
 int wal_reset(wal *w) {
   int rc = LDB_OK;
   ldb_mutex_lock(&w->mu);
@@ -267,6 +302,7 @@ int wal_reset(wal *w) {
   if (rc) ldb_err(rc, "cannot reset the log: %s", ldb_strerror(rc));
   w->cur = 0;
   w->off = 0;
+  w->old_end = 0;
   ldb_mutex_unlock(&w->mu);
   return rc;
 }
@@ -274,14 +310,17 @@ int wal_reset(wal *w) {
 int wal_append(wal *w, uint64_t seq, const uint8_t *ops, size_t len,
                uint32_t nops) {
   if (len > UINT32_MAX - WAL_HDR)
-    return ldb_err(LDB_INVALID, "commit of %zu bytes exceeds the log record "
-                                "limit", len);
+    return ldb_err(LDB_INVALID,
+                   "commit of %zu bytes exceeds the log record "
+                   "limit",
+                   len);
   size_t n = WAL_HDR + len;
   int rc = LDB_OK;
   ldb_mutex_lock(&w->mu);
   if (n > w->cap) {
     size_t nc = w->cap ? w->cap : 4096;
-    while (nc < n) nc *= 2;
+    while (nc < n)
+      nc *= 2;
     uint8_t *nb = ldb_realloc(w->a, w->buf, 0, nc);
     if (!nb) {
       rc = ldb_err(LDB_NOMEM, "out of memory appending to the log");
@@ -315,7 +354,8 @@ int wal_append(wal *w, uint64_t seq, const uint8_t *ops, size_t len,
     w->cap = 0;
   }
   atomic_fetch_add_explicit(&w->written, n, memory_order_relaxed);
-  if (w->off > atomic_load(&w->size[w->cur])) atomic_store(&w->size[w->cur], w->off);
+  if (w->off > atomic_load(&w->size[w->cur]))
+    atomic_store(&w->size[w->cur], w->off);
 out:
   ldb_mutex_unlock(&w->mu);
   return rc;
@@ -352,10 +392,9 @@ int wal_dirty(wal *w) {
   return d;
 }
 
-int wal_switch(wal *w, int sync_old) {
-  int rc = LDB_OK;
+int wal_switch(wal *w) {
   ldb_mutex_lock(&w->mu);
-  if (sync_old) rc = sync_file(w, w->cur);
+  int rc = sync_file(w, w->cur);
   if (rc) goto out;
   int o = 1 - w->cur;
   rc = ldb_ftruncate(w->f[o], 0);
@@ -364,6 +403,7 @@ int wal_switch(wal *w, int sync_old) {
     goto out;
   }
   atomic_store(&w->size[o], 0);
+  w->old_end = w->off;
   w->cur = o;
   w->off = 0;
 out:
@@ -371,45 +411,21 @@ out:
   return rc;
 }
 
-int wal_truncate_old(wal *w) {
-  ldb_mutex_lock(&w->mu);
-  int o = 1 - w->cur;
-  int rc = ldb_ftruncate(w->f[o], 0);
-  if (rc)
-    ldb_err(rc, "cannot truncate the old log: %s", ldb_strerror(rc));
-  else {
-    atomic_store(&w->size[o], 0);
-    w->dirty[o] = 0;
-  }
-  ldb_mutex_unlock(&w->mu);
-  return rc;
-}
-
-int wal_check(wal *w, int check_old) {
+int wal_check(wal *w) {
   int rc = LDB_OK;
   uint64_t end, first, last, size;
   ldb_mutex_lock(&w->mu);
-  rc = wal_scan_file(w, w->cur, NULL, NULL, &end, &first, &last, &size);
-  if (rc) goto out;
-  if (end != w->off) {
-    rc = ldb_err(LDB_CORRUPT,
-                 "log %s: valid records end at offset %llu but %llu bytes "
-                 "were appended",
-                 wal_names[w->cur], (unsigned long long)end,
-                 (unsigned long long)w->off);
-    goto out;
-  }
-  if (check_old) {
-    int o = 1 - w->cur;
-    rc = wal_scan_file(w, o, NULL, NULL, &end, &first, &last, &size);
-    if (rc) goto out;
-    if (end != size)
+  for (int k = 0; k < 2 && !rc; k++) {
+    int i = k ? 1 - w->cur : w->cur;
+    uint64_t want = k ? w->old_end : w->off;
+    rc = wal_scan_file(w, i, NULL, NULL, &end, &first, &last, &size);
+    if (!rc && end != want)
       rc = ldb_err(LDB_CORRUPT,
-                   "log %s: invalid record at offset %llu of %llu",
-                   wal_names[o], (unsigned long long)end,
-                   (unsigned long long)size);
+                   "log %s: valid records end at offset %llu but %llu bytes "
+                   "were appended",
+                   wal_names[i], (unsigned long long)end,
+                   (unsigned long long)want);
   }
-out:
   ldb_mutex_unlock(&w->mu);
   return rc;
 }

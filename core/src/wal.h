@@ -61,11 +61,14 @@ typedef int (*wal_apply_fn)(void *ctx, uint64_t seq, const uint8_t *ops,
 
 /* Replays, in seq order, the records of both logs with seq > ckpt_seq, up to
  * the first invalid one (bad crc, short, malformed, or seq not contiguous).
- * *last_seq receives the last seq replayed (ckpt_seq when none); *dirty is
- * set when the logs hold anything (valid or not) beyond what a fresh log
- * would, i.e. when wal_reset is needed before appending. */
+ * *last_seq receives the last seq replayed (ckpt_seq when none); *seen_seq
+ * the highest seq of any valid record in either log (0 when none), so
+ * *seen_seq > *last_seq means records exist that could not be replayed (a
+ * hole in the history: the caller decides). *dirty is set when the logs
+ * hold anything (valid or not) beyond what a fresh log would, i.e. when
+ * wal_reset is needed before appending. */
 int wal_recover(wal *w, uint64_t ckpt_seq, wal_apply_fn fn, void *ctx,
-                uint64_t *last_seq, int *dirty);
+                uint64_t *last_seq, uint64_t *seen_seq, int *dirty);
 
 /* Scans one file: calls fn (may be NULL) for each valid, seq-contiguous
  * record from the start. *end is the offset after the last valid record,
@@ -75,6 +78,11 @@ int wal_scan_file(wal *w, int idx, wal_apply_fn fn, void *ctx, uint64_t *end,
 
 /* Truncates both logs to 0, syncs them, makes wal-0 current. */
 int wal_reset(wal *w);
+
+/* After wal_recover on a log with no hole: continues appending after the
+ * newest valid record, in the log that holds it (a torn tail after it is
+ * cut and synced first), and keeps the other log's records. */
+int wal_resume(wal *w);
 
 /* Appends one record to the current log (not synced). On error nothing is
  * considered written: the append offset stays put so the next append
@@ -87,14 +95,23 @@ int wal_sync(wal *w);
 int wal_sync_all(wal *w);
 /* 1 when the current log has appends not yet synced. */
 int wal_dirty(wal *w);
-/* Starts the other log: optionally syncs the current one, truncates the
- * other to 0 and makes it current. On error nothing changes. */
-int wal_switch(wal *w, int sync_old);
-/* Truncates the non-current log to 0 (its records are checkpointed). */
-int wal_truncate_old(wal *w);
-/* Verifies the current log's records up to the append offset, and the
- * other log's records when check_old. LDB_CORRUPT with detail. */
-int wal_check(wal *w, int check_old);
+/* Starts the other log: syncs the current one (in every sync mode: its
+ * records must outlive the checkpoint being started, see below), truncates
+ * the other to 0 and makes it current. On error nothing changes.
+ *
+ * Retention: the log switched away from is kept until the next switch, not
+ * trimmed when its checkpoint completes. So while the newest meta page
+ * covers seq S_new and the older one S_old, the logs hold every record
+ * after S_old (except between a switch and the next meta write, when they
+ * start after S_new; a record missing then shows as a hole), and recovery
+ * can replay from the older meta page when the newer one is damaged. */
+int wal_switch(wal *w);
+/* Verifies both logs: every record up to the current log's append offset,
+ * and the other log's records up to where they ended when it was switched
+ * away from (it is kept for recovery, so it must read back whole).
+ * Meaningful after wal_reset (the engine resets at open). LDB_CORRUPT with
+ * the file and offset. */
+int wal_check(wal *w);
 /* Total bytes in both logs. */
 uint64_t wal_size(wal *w);
 /* Number of syncs done. */

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EngineOpenOptions, EngineStats } from '../engine.js';
+import type { EngineEvent, EngineOpenOptions, EngineStats } from '../engine.js';
 
 /** An opaque, type-tagged addon handle (database, transaction, iterator). */
 export type Handle = object;
@@ -87,6 +87,18 @@ export interface Addon {
     db: Handle, txn: Handle | null, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
     prefix: Uint8Array | undefined, flags: number, limit: number,
   ): number;
+  /** A change cursor (node/feed.c): commits with seq > since; flags 1
+   * lowerExclusive, 2 upperExclusive. */
+  changesOpen(db: Handle, since: number, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
+    prefix: Uint8Array | undefined, flags: number): Handle;
+  /** Up to max commits in ldb_changes_read's encoding, or null when caught
+   * up. */
+  changesNext(cursor: Handle, max: number): Buffer | null;
+  changesClose(cursor: Handle): void;
+  /** fn() after commits of the engine become visible (any thread). */
+  onCommit(db: Handle, fn: () => void): Handle;
+  offCommit(listener: Handle): void;
+  refCommit(listener: Handle, keepAlive: boolean): void;
   flush(db: Handle): void;
   flushAsync(db: Handle): Promise<void>;
   checkpoint(db: Handle): void;
@@ -96,6 +108,8 @@ export interface Addon {
   stats(db: Handle): EngineStats;
   /** ldb_stats_prometheus of the current statistics. */
   prometheus(db: Handle, labels?: string): string;
+  /** ldb_events_read: the kept events with seq > after, oldest first. */
+  events(db: Handle, after: number): EngineEvent[];
   contract(): AddonContract;
   version(): string;
 }

@@ -7,8 +7,10 @@
  * only.
  */
 import type {
-  Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineTxn,
+  Engine, EngineChange, EngineChanges, EngineChangesOptions, EngineCommitListener, EngineDb, EngineIterator,
+  EngineIterOptions, EngineOp, EngineOpenOptions, EngineTxn,
 } from '../engine.js';
+import { decodeChanges } from '../feed.js';
 import { ChunkDecoder, type ByteView } from '../chunk.js';
 import { loadAddon, type Addon, type Handle, type ReadResult } from './addon.js';
 
@@ -166,6 +168,17 @@ class NativeTxn implements EngineTxn {
   }
 }
 
+class NativeChanges implements EngineChanges {
+  constructor(private readonly a: Addon, private readonly h: Handle) {}
+  next(max: number): EngineChange[] {
+    const b = this.a.changesNext(this.h, max);
+    return b === null ? [] : decodeChanges(b, 0, b.length, bufferView);
+  }
+  close() {
+    this.a.changesClose(this.h);
+  }
+}
+
 class NativeDb implements EngineDb {
   private readonly rb: ReadBuffer;
   constructor(private readonly a: Addon, private readonly h: Handle) {
@@ -223,6 +236,18 @@ class NativeDb implements EngineDb {
   }
   prometheus(labels?: string) {
     return this.a.prometheus(this.h, labels);
+  }
+  events(after: number) {
+    return this.a.events(this.h, after);
+  }
+  changes(since: number, o: EngineChangesOptions): EngineChanges {
+    const flags = (o.lowerExclusive ? 1 : 0) | (o.upperExclusive ? 2 : 0);
+    return new NativeChanges(this.a, this.a.changesOpen(this.h, since, o.lower, o.upper, o.prefix, flags));
+  }
+  onCommit(fn: () => void): EngineCommitListener {
+    const a = this.a;
+    const l = a.onCommit(this.h, fn);
+    return { off: () => a.offCommit(l), ref: (on: boolean) => a.refCommit(l, on) };
   }
   close() {
     this.a.close(this.h);

@@ -27,7 +27,7 @@ export type { CollectorOptions, RegistryLike } from './collector.js';
 export { runLoadTest, loadTestOptions, LOAD_TEST_LIMITS } from './loadtest.js';
 export type { LoadTestOptions, LoadTestResult, LoadTestPoint, LoadTestProgress } from './loadtest.js';
 export { recommend, formatBytes } from './recommend.js';
-export type { Recommendation, RecommendOptions } from './recommend.js';
+export type { Recommendation, RecommendOptions, RecommendInput } from './recommend.js';
 export { Sampler } from './sampler.js';
 export type { Sample, TimelineEvent, SamplerOptions } from './sampler.js';
 export { parseExposition } from './exposition.js';

@@ -4,8 +4,20 @@
  * an operator can judge it; the thresholds are documented in
  * docs/operations.md. Pure arithmetic: no I/O.
  */
-import type { Metrics } from '../metrics.js';
 import type { Sample } from './sampler.js';
+
+/** The current statistics recommend() reads (metrics() has them all). */
+export interface RecommendInput {
+  cacheCapacity: number;
+  dataFileSize: number;
+  logFileSize: number;
+  memtableBytes: number;
+  pageCount: number;
+  freePages: number;
+  activeTransactions: number;
+  /** 'OK' or the error code name */
+  backgroundError: string;
+}
 
 export interface Recommendation {
   id: 'cache_size' | 'conflicts' | 'commit_latency' | 'log_size' | 'background_error' | 'free_pages' | 'transactions';
@@ -47,7 +59,7 @@ export interface RecommendOptions {
 }
 
 /** The recommendations for the last `window` samples and metrics m. */
-export function recommend(samples: readonly Sample[], m: Metrics | null, o: RecommendOptions = {}): Recommendation[] {
+export function recommend(samples: readonly Sample[], m: RecommendInput | null, o: RecommendOptions = {}): Recommendation[] {
   const out: Recommendation[] = [];
   if (m === null) return out;
   const minHit = o.minHitRate ?? 0.9;

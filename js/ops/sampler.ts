@@ -4,13 +4,15 @@
  * bounded history of per-interval rates, interval latency percentiles,
  * sizes and the events it can see in the counters.
  *
- * It never calls db.metrics() in a way that disturbs an application: rates
- * are computed from the cumulative counters of consecutive samples, not
- * from metrics().opsPerSec.lastInterval (which belongs to the caller).
+ * It reads only the exposition (the statistics through js/contract.ts),
+ * never db.metrics(), whose opsPerSec.lastInterval belongs to the
+ * application: rates come from the cumulative counters of consecutive
+ * samples.
  */
 import type { Database } from '../database.js';
-import type { Metrics } from '../metrics.js';
 import { parseExposition, type Family } from './exposition.js';
+import type { RecommendInput } from './recommend.js';
+import { statsFromExposition, type StatsView } from './stats.js';
 
 /** One point of the diagnostics charts. Rates are per second over the
  * interval that ends at `t`; latencies in microseconds. */
@@ -49,11 +51,44 @@ export interface TimelineEvent {
   value: number;
   /** where it came from: 'engine' (the core's event ring) or 'counters' */
   source: 'engine' | 'counters';
+  /** engine events: their seq, and occurrences folded in (bursts) */
+  seq?: number;
+  count?: number;
+}
+
+/** The fields of db.events() entries the sampler reads. */
+interface DatabaseEventLike {
+  seq: number;
+  type: string;
+  code: string;
+  time: number;
+  count: number;
+  value: number;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** A sentence for an engine event. */
+export function describeEvent(e: DatabaseEventLike): string {
+  const ms = (ns: number) => `${(ns / 1e6).toFixed(1)} ms`;
+  switch (e.type) {
+    case 'checkpoint': return `checkpoint completed (checkpoint seq ${e.value})`;
+    case 'slow_commit': return `${plural(e.count, 'commit')} over 100 ms (slowest ${ms(e.value)})`;
+    case 'sync_stall': return `${plural(e.count, 'log sync', 'log syncs')} over 500 ms (slowest ${ms(e.value)})`;
+    case 'error': return `background checkpoint/sync failing with ${e.code}; it is retried`;
+    case 'disk_full': return 'disk full (FULL): commits or background work cannot write';
+    case 'recovered': return `background work succeeds again (was ${e.code})`;
+    case 'conflict': return `${plural(e.count, 'commit')} refused with CONFLICT`;
+    case 'busy': return `${plural(e.count, 'transaction')} refused with BUSY: maxActiveTransactions (${e.value}) reached`;
+    default: return `${e.type} (${e.code})`;
+  }
 }
 
 interface Raw {
   t: number;
-  m: Metrics;
+  s: StatsView;
   hist: Map<string, number[]>; // cumulative bucket counts per histogram family
   bounds: Map<string, number[]>; // le bounds (seconds) per family
 }
@@ -138,6 +173,7 @@ export class Sampler {
   #prev: Raw | null = null;
   #timer: ReturnType<typeof setInterval> | null = null;
   #lastEngineEvent = 0;
+  #engineRing: boolean;
 
   constructor(db: Database, options: SamplerOptions = {}) {
     this.#db = db;
@@ -146,6 +182,7 @@ export class Sampler {
     this.#maxEvents = Math.max(1, options.events ?? 200);
     this.#slowMicros = options.slowMicros ?? 50000;
     this.#conflictBurst = options.conflictBurst ?? 10;
+    this.#engineRing = typeof (db as unknown as { events?: unknown }).events === 'function' && db.engine.kind === 'native';
   }
 
   /** Takes the first reading now and one every intervalMs. */
@@ -161,9 +198,17 @@ export class Sampler {
     this.#timer = null;
   }
 
-  /** The latest metrics object read (null before the first reading). */
-  get latest(): Metrics | null {
-    return this.#prev?.m ?? null;
+  /** The latest statistics read (null before the first reading). */
+  get latest(): (RecommendInput & Record<string, number | string>) | null {
+    const s = this.#prev?.s;
+    if (!s) return null;
+    const v = s.values;
+    return {
+      ...v,
+      cacheCapacity: v.cacheCapacity ?? 0, dataFileSize: v.dataFileSize ?? 0, logFileSize: v.logFileSize ?? 0,
+      memtableBytes: v.memtableBytes ?? 0, pageCount: v.pageCount ?? 0, freePages: v.freePages ?? 0,
+      activeTransactions: v.activeTransactions ?? 0, backgroundError: s.backgroundError,
+    };
   }
 
   #event(e: TimelineEvent): void {
@@ -171,26 +216,33 @@ export class Sampler {
     if (this.timeline.length > this.#maxEvents) this.timeline.splice(0, this.timeline.length - this.#maxEvents);
   }
 
-  /** The engine's own event ring, when this build's Database has one
-   * (db.events()); copied in order, each entry once. */
+  /** The engine's own event ring (db.events(), native engine): copied in
+   * order; the newest one is read again each time, since a burst (CONFLICT,
+   * BUSY, slow commits, sync stalls) keeps growing while it lasts. */
   #engineEvents(): void {
-    const events = (this.#db as unknown as { events?: () => Array<{ t: number; seq: number; type: string; message: string; value: number }> }).events;
-    if (typeof events !== 'function') return;
-    let list: Array<{ t: number; seq: number; type: string; message: string; value: number }>;
+    let list: DatabaseEventLike[];
     try {
-      list = events.call(this.#db);
+      list = (this.#db as unknown as { events(after?: number): DatabaseEventLike[] }).events(Math.max(0, this.#lastEngineEvent - 1));
     } catch {
       return;
     }
     for (const e of list) {
-      if (e.seq <= this.#lastEngineEvent) continue;
+      const entry: TimelineEvent = {
+        t: e.time, type: e.type, message: describeEvent(e), value: e.value, source: 'engine', seq: e.seq, count: e.count,
+      };
+      if (e.seq <= this.#lastEngineEvent) {
+        const i = this.timeline.findIndex((x) => x.seq === e.seq);
+        if (i >= 0) this.timeline[i] = entry;
+        continue;
+      }
       this.#lastEngineEvent = e.seq;
-      this.#event({ t: e.t, type: e.type, message: e.message, value: e.value, source: 'engine' });
+      this.#event(entry);
     }
   }
 
+  /** Whether the timeline comes from the engine's event ring. */
   get hasEngineEvents(): boolean {
-    return typeof (this.#db as unknown as { events?: unknown }).events === 'function';
+    return this.#engineRing;
   }
 
   /** Reads the database once; a closed database ends sampling. */
@@ -199,24 +251,24 @@ export class Sampler {
       this.stop();
       return;
     }
-    let m: Metrics;
     let fam: Map<string, Family>;
     try {
-      m = this.#db.metrics();
       fam = parseExposition(this.#db.metricsText());
     } catch {
       return; // closed meanwhile; the next tick stops
     }
     const t = Date.now();
     const { hist, bounds } = histograms(fam);
-    const raw: Raw = { t, m, hist, bounds };
+    const st = statsFromExposition(fam);
+    const m = st.values;
+    const raw: Raw = { t, s: st, hist, bounds };
     const prev = this.#prev;
     this.#prev = raw;
-    this.#engineEvents();
+    if (this.#engineRing) this.#engineEvents();
     if (!prev) return;
     const dt = (t - prev.t) / 1000;
     if (dt <= 0) return;
-    const d = (k: keyof Metrics) => Math.max(0, (m[k] as number) - (prev.m[k] as number));
+    const d = (k: string) => Math.max(0, (m[k] ?? 0) - (prev.s.values[k] ?? 0));
     const rate = (n: number) => Math.round((n / dt) * 10) / 10;
     const hits = d('cacheHits');
     const lookups = hits + d('cacheMisses');
@@ -239,15 +291,15 @@ export class Sampler {
       cacheHitRate: lookups > 0 ? Math.round((hits / lookups) * 10000) / 10000 : null,
       cacheLookups: lookups,
       latency,
-      memtableBytes: m.memtableBytes,
-      logFileSize: m.logFileSize,
-      dataFileSize: m.dataFileSize,
-      cacheBytes: m.cacheBytes,
-      cacheCapacity: m.cacheCapacity,
-      checkpoints: m.checkpoints,
-      conflicts: m.conflicts,
-      commits: m.commits,
-      backgroundError: m.backgroundError,
+      memtableBytes: m.memtableBytes ?? 0,
+      logFileSize: m.logFileSize ?? 0,
+      dataFileSize: m.dataFileSize ?? 0,
+      cacheBytes: m.cacheBytes ?? 0,
+      cacheCapacity: m.cacheCapacity ?? 0,
+      checkpoints: m.checkpoints ?? 0,
+      conflicts: m.conflicts ?? 0,
+      commits: m.commits ?? 0,
+      backgroundError: st.backgroundError,
     };
     this.samples.push(sample);
     if (this.samples.length > this.#history) this.samples.splice(0, this.samples.length - this.#history);
@@ -255,7 +307,7 @@ export class Sampler {
     // Without an engine event ring, the timeline is what the counters show.
     const cps = d('checkpoints');
     if (cps > 0) {
-      this.#event({ t, type: 'checkpoint', message: `${cps} checkpoint${cps > 1 ? 's' : ''} completed (checkpoint seq ${m.checkpointSeq})`, value: cps, source: 'counters' });
+      this.#event({ t, type: 'checkpoint', message: `${cps} checkpoint${cps > 1 ? 's' : ''} completed (checkpoint seq ${m.checkpointSeq ?? 0})`, value: cps, source: 'counters' });
     }
     const conflicts = d('conflicts');
     if (conflicts >= this.#conflictBurst) {
@@ -266,11 +318,12 @@ export class Sampler {
         this.#event({ t, type: 'slow_ops', message: `${name} p99 ${Math.round(l.p99)} µs over the last ${dt.toFixed(1)} s`, value: l.p99, source: 'counters' });
       }
     }
-    if (m.backgroundError !== prev.m.backgroundError) {
-      const type = m.backgroundError === 'FULL' ? 'disk_full' : m.backgroundError === 'OK' ? 'recovered' : 'error';
+    const bg = st.backgroundError;
+    if (bg !== prev.s.backgroundError) {
+      const type = bg === 'FULL' ? 'disk_full' : bg === 'OK' ? 'recovered' : 'error';
       this.#event({
         t, type, value: 0, source: 'counters',
-        message: m.backgroundError === 'OK' ? 'background work recovered' : `background checkpoint/sync failing with ${m.backgroundError}`,
+        message: bg === 'OK' ? 'background work recovered' : `background checkpoint/sync failing with ${bg}`,
       });
     }
   }

@@ -22,23 +22,22 @@
  * names come from the core's tables (module.ts: contractOf).
  */
 import type {
-  Engine, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
+  Engine, EngineChange, EngineChanges, EngineChangesOptions, EngineCommitListener, EngineDb, EngineIterator,
+  EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
+import { decodeChanges } from '../feed.js';
 import { type ByteView, ChunkDecoder } from '../chunk.js';
+import { ERROR_CODES, type ErrorCode, LightningDbError } from '../errors.js';
 import { type Contract, contractOf, cstr, type LdbModule } from './module.js';
 import type { PageStore } from './stores/types.js';
 
 /** ldb_maintain's "nothing pending" (UINT32_MAX). */
 const MAINTAIN_IDLE = 0xffffffff;
 
-/** The error every engine method throws: `code` is the stable name. */
-export class WasmEngineError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'LightningDbError';
-    this.code = code;
-  }
+/** The error every engine method throws: a LightningDbError whose code is
+ * a name of the core's error table (`fallback` for any other). */
+function engineError(code: string, message: string, fallback: ErrorCode = 'INTERNAL'): LightningDbError {
+  return new LightningDbError(ERROR_CODES.includes(code as ErrorCode) ? (code as ErrorCode) : fallback, message);
 }
 
 /** Resolves a database path to its page store. `purpose` tells a resolver
@@ -69,13 +68,13 @@ class Heap {
   }
   alloc(n: number): number {
     const p = this.m._malloc(Math.max(n, 1));
-    if (!p) throw new WasmEngineError('NO_MEMORY', `cannot allocate ${n} bytes in the WebAssembly heap`);
+    if (!p) throw engineError('NO_MEMORY', `cannot allocate ${n} bytes in the WebAssembly heap`);
     return p;
   }
   /** Scratch buffer i (0: keys, 1: values, 2: reads) of at least n bytes. */
   private buf(i: number): { ptr: number; cap: number } {
     const b = this.bufs[i];
-    if (!b) throw new WasmEngineError('INTERNAL', `no scratch buffer ${i}`);
+    if (!b) throw engineError('INTERNAL', `no scratch buffer ${i}`);
     return b;
   }
   scratch(i: number, n: number): number {
@@ -117,18 +116,18 @@ class Heap {
   codeName(rc: number): string {
     return this.contract.codeNames[rc] ?? 'INTERNAL';
   }
-  error(rc: number): WasmEngineError {
+  error(rc: number): LightningDbError {
     const code = this.codeName(rc);
     const msg = this.cstr(this.m._ldb_errmsg(0)) || this.cstr(this.m._ldb_strerror(rc));
-    return new WasmEngineError(code, msg);
+    return engineError(code, msg);
   }
   check(rc: number): void {
     if (rc !== 0) throw this.error(rc);
   }
 }
 
-function closedError(what: string): WasmEngineError {
-  return new WasmEngineError('CLOSED', `${what} is closed`);
+function closedError(what: string): LightningDbError {
+  return engineError('CLOSED', `${what} is closed`);
 }
 
 interface StoreSlot {
@@ -174,7 +173,7 @@ export class WasmEngine implements Engine {
     this.module._free(id);
     if (!cs) {
       this.module.ldbStores.delete(sid);
-      throw new WasmEngineError('NO_MEMORY', 'cannot allocate a store in the WebAssembly heap');
+      throw engineError('NO_MEMORY', 'cannot allocate a store in the WebAssembly heap');
     }
     return cs;
   }
@@ -210,7 +209,7 @@ export class WasmEngine implements Engine {
     const opts = m._ldbw_options_new();
     const pathPtr = h.newCStr(path);
     try {
-      if (!opts) throw new WasmEngineError('NO_MEMORY', 'cannot allocate options in the WebAssembly heap');
+      if (!opts) throw engineError('NO_MEMORY', 'cannot allocate options in the WebAssembly heap');
       for (const [name, value] of Object.entries(options)) {
         if (value === undefined) continue;
         const n = h.newCStr(name);
@@ -229,6 +228,36 @@ export class WasmEngine implements Engine {
       m._free(opts);
       m._free(pathPtr);
     }
+  }
+
+  /** Commit listeners per database path: every handle on a path shares
+   * one C engine, so a commit through any of them signals all. */
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly signalled = new Set<string>();
+
+  listen(path: string, fn: () => void): EngineCommitListener {
+    let set = this.listeners.get(path);
+    if (!set) this.listeners.set(path, (set = new Set()));
+    const entry = () => fn();
+    set.add(entry);
+    return {
+      off: () => {
+        set!.delete(entry);
+      },
+      // No thread signals here: a wait is kept alive by whatever writes.
+      ref: () => {},
+    };
+  }
+
+  /** After a commit on path: the listeners run in a microtask (never
+   * inside the committing call), once for commits made meanwhile. */
+  committed(path: string): void {
+    if (this.signalled.has(path) || !this.listeners.get(path)?.size) return;
+    this.signalled.add(path);
+    queueMicrotask(() => {
+      this.signalled.delete(path);
+      for (const fn of [...(this.listeners.get(path) ?? [])]) fn();
+    });
   }
 
   /** Backup target stores are made on demand and destroyed after use. */
@@ -271,7 +300,7 @@ class WasmIter implements EngineIterator {
   /** An error of a call on this iterator. CLOSED means the core
    * invalidated it (its database closed or its transaction ended): it can
    * never work again, so it is freed now. */
-  private fail(rc: number): WasmEngineError {
+  private fail(rc: number): LightningDbError {
     const e = this.h.error(rc);
     if (rc === this.h.CLOSED) this.close();
     return e;
@@ -317,10 +346,10 @@ class WasmIter implements EngineIterator {
         h.scratch(2, used);
         continue;
       }
-      if (used > cap) throw new WasmEngineError('INTERNAL', 'iterator chunk exceeds its buffer');
+      if (used > cap) throw engineError('INTERNAL', 'iterator chunk exceeds its buffer');
       // Re-read HEAPU8 after the call: it may have grown the memory.
       const entries = h.chunks.decode(m.HEAPU8, buf, buf + used);
-      if (entries.length !== count) throw new WasmEngineError('INTERNAL', `iterator chunk holds ${entries.length} entries, not ${count}`);
+      if (entries.length !== count) throw engineError('INTERNAL', `iterator chunk holds ${entries.length} entries, not ${count}`);
       return entries;
     }
   }
@@ -345,6 +374,39 @@ function iterCreate(h: Heap, db: number, txn: number, o: EngineIterOptions): Was
     o.reverse ? 1 : 0, h.outs);
   h.check(rc);
   return new WasmIter(h, h.u32(h.outs));
+}
+
+class WasmChanges implements EngineChanges {
+  constructor(private readonly h: Heap, private ptr: number) {}
+
+  next(max: number): EngineChange[] {
+    if (!this.ptr) throw closedError('change feed');
+    const h = this.h;
+    const m = h.m;
+    if (h.cap(2) < ITER_BUF) h.scratch(2, ITER_BUF);
+    for (;;) {
+      const cap = h.cap(2);
+      const buf = h.scratch(2, cap);
+      const rc = m._ldb_changes_read(this.ptr, buf, cap, max, h.outs, h.outs + 4);
+      if (rc === h.NOTFOUND) return [];
+      if (rc !== 0) throw h.error(rc);
+      const count = h.u32(h.outs);
+      const used = h.u32(h.outs + 4);
+      if (count === 0) {
+        h.scratch(2, used);
+        continue;
+      }
+      // Re-read HEAPU8 after the call: it may have grown the memory.
+      const chunk = m.HEAPU8.subarray(buf, buf + used);
+      return decodeChanges(chunk, 0, used, h.view);
+    }
+  }
+
+  close(): void {
+    if (!this.ptr) return;
+    this.h.m._ldb_changes_close(this.ptr);
+    this.ptr = 0;
+  }
 }
 
 /** ldb_count (op 0) or ldb_delete_range (op 1) through ldbw_range. */
@@ -402,7 +464,7 @@ class WasmTxn implements EngineTxn {
     try {
       return readValue(h, (buf, cap) => h.m._ldb_txn_get_buf(t, k, key.length, buf, cap, h.outs + 8));
     } catch (e) {
-      if ((e as WasmEngineError).code === 'CLOSED') this.abort();
+      if ((e as LightningDbError).code === 'CLOSED') this.abort();
       throw e;
     }
   }
@@ -449,7 +511,7 @@ class WasmTxn implements EngineTxn {
 
 function mapStoreError(e: unknown): never {
   const err = e as { code?: string; message?: string };
-  throw new WasmEngineError(typeof err?.code === 'string' ? err.code : 'IO', String(err?.message ?? e));
+  throw engineError(String(err?.code), String(err?.message ?? e), 'IO');
 }
 
 class WasmDb implements EngineDb {
@@ -472,6 +534,7 @@ class WasmDb implements EngineDb {
 
   /** After a write: idle maintenance is due soon (ldb_maintain says when). */
   wrote(): void {
+    this.engine.committed(this.path);
     if (!this.timer && this.ptr) this.schedule(0);
   }
 
@@ -577,6 +640,20 @@ class WasmDb implements EngineDb {
   }
   backup(path: string): void {
     this.engine.backupTo(this.live(), path);
+  }
+  changes(since: number, o: EngineChangesOptions): EngineChanges {
+    const db = this.live();
+    const h = this.h;
+    const lo = o.lower ? h.put(0, o.lower) : 0;
+    const up = o.upper ? h.put(1, o.upper) : 0;
+    const pre = o.prefix ? h.put(2, o.prefix) : 0;
+    h.check(h.m._ldbw_changes_open(db, since, lo, o.lower?.length ?? 0, o.lowerExclusive ? 1 : 0,
+      up, o.upper?.length ?? 0, o.upperExclusive ? 1 : 0, pre, o.prefix?.length ?? 0, h.outs));
+    return new WasmChanges(h, h.u32(h.outs));
+  }
+  onCommit(fn: () => void): EngineCommitListener {
+    this.live();
+    return this.engine.listen(this.path, fn);
   }
   /** Every row of the core's statistics table, by its JS name: a number per
    * counter, gauge or sum, an array of bucket counts per histogram. */

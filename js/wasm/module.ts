@@ -5,6 +5,7 @@
  * names from ldb_error_table(), the statistics layout from ldb_stat_table()
  * (through wasm/exports.c). No option, statistic or code is named here.
  */
+import { LightningDbError } from '../errors.js';
 import type { PageStore } from './stores/types.js';
 
 export interface LdbModule {
@@ -62,6 +63,10 @@ export interface LdbModule {
   _ldbw_stats(db: number, out: number, cap: number): number;
   _ldbw_stats_prometheus(db: number, labels: number, buf: number, cap: number, lenOut: number): number;
   _ldbw_heap_bytes(): number;
+  _ldbw_changes_open(db: number, since: number, lo: number, lol: number, loEx: number, up: number, upl: number,
+    upEx: number, pre: number, prel: number, out: number): number;
+  _ldb_changes_read(c: number, buf: number, cap: number, max: number, countOut: number, usedOut: number): number;
+  _ldb_changes_close(c: number): void;
 }
 
 /** What the engine reads of the core's contract tables, once per module. */
@@ -100,7 +105,7 @@ export function contractOf(m: LdbModule): Contract {
   }
   const codeNames = Array.from({ length: n }, (_, code) => cstr(m, m._ldb_code_name(code)));
   const layout = m._ldbw_stats_layout();
-  if (!layout) throw Object.assign(new Error('cannot allocate the statistics layout in the WebAssembly heap'), { code: 'NO_MEMORY' });
+  if (!layout) throw new LightningDbError('NO_MEMORY', 'cannot allocate the statistics layout in the WebAssembly heap');
   const stats = cstr(m, layout).split(' ').map((f): [string, number] => {
     const i = f.lastIndexOf(':');
     return [f.slice(0, i), Number(f.slice(i + 1))];
@@ -125,8 +130,8 @@ type Factory = (opts: object) => Promise<LdbModule>;
 /** The error for a part of LightningDB that could not be loaded (code
  * SETUP, LDB_SETUP in the core's table); the message names the file and
  * the option that fixes it. */
-export function setupError(message: string, cause?: unknown): Error {
-  return Object.assign(new Error(message, { cause }), { code: 'SETUP' });
+export function setupError(message: string, cause?: unknown): LightningDbError {
+  return new LightningDbError('SETUP', message, { cause });
 }
 
 /** Instantiates a fresh module. Fails with code SETUP when the module

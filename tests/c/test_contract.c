@@ -131,6 +131,7 @@ static const field fields[] = {
     F_U32(max_active_txns),
     F_U64(log_retention_bytes),
     F_U64(log_retention_ms),
+    F_INT(salvage),
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 

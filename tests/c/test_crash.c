@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
+#include "helpers/store_faulty.h"
 #include "helpers/workload.h"
-#include "store.h"
 
 #define PAGE 512
 #define CKPT_EVERY 50
@@ -57,15 +57,18 @@ static uint64_t run_once(const char *label, uint64_t seed, const wl *w,
   if (rc == LDB_OK) {
     rc = wl_run(db, w, 0, w->n, CKPT_EVERY, sync_mode, status, &next);
     if (rc != LDB_OK && !ldb_faulty_crashed(fs)) {
-      fprintf(stderr, "%s: cut at sync %llu: workload failed with %s before "
-              "the crash: %s\n", label, (unsigned long long)cut,
-              ldb_code_name(rc), ldb_errmsg(NULL));
+      fprintf(stderr,
+              "%s: cut at sync %llu: workload failed with %s before "
+              "the crash: %s\n",
+              label, (unsigned long long)cut, ldb_code_name(rc),
+              ldb_errmsg(NULL));
       fail();
     }
     int crc = ldb_close(db);
     if (crc == LDB_OK && !ldb_faulty_crashed(fs)) {
       /* A clean close makes every commit durable whatever the mode. */
-      for (uint32_t i = 0; i < next; i++) status[i] = WL_PRESENT;
+      for (uint32_t i = 0; i < next; i++)
+        status[i] = WL_PRESENT;
     } else if (crc != LDB_OK && !ldb_faulty_crashed(fs)) {
       fprintf(stderr, "%s: close failed without a crash: %s (%s)\n", label,
               ldb_code_name(crc), ldb_errmsg(NULL));
@@ -137,13 +140,13 @@ static void run_mode(int sync_mode) {
   assert_int_equal(ldb_open("crash", &o, &db), LDB_OK);
   uint32_t next;
   int rc = wl_run(db, &w, 0, ntx, CKPT_EVERY, sync_mode, status, &next);
-  if (rc) fprintf(stderr, "dry run: %s (%s)\n", ldb_code_name(rc), ldb_errmsg(NULL));
+  if (rc)
+    fprintf(stderr, "dry run: %s (%s)\n", ldb_code_name(rc), ldb_errmsg(NULL));
   assert_int_equal(rc, LDB_OK);
   assert_int_equal(ldb_close(db), LDB_OK);
   uint64_t total = ldb_faulty_count(fs, LDB_FAULT_SYNC);
   uint8_t *pick = calloc(total + 1, 1);
-  uint64_t ndata = 0, nlog = 0,
-           budget = tu_scale(g_threaded ? 60 : 160, 5, 20);
+  uint64_t ndata = 0, nlog = 0, budget = tu_scale(g_threaded ? 60 : 160, 5, 20);
   char name[64];
   for (uint64_t s = 1; s <= total; s++) {
     assert_int_equal(ldb_faulty_sync_file(fs, s, name, sizeof name), LDB_OK);
@@ -194,8 +197,14 @@ static void run_mode(int sync_mode) {
   wl_free(&w);
 }
 
-static void test_crash_full(void **state) { (void)state; run_mode(LDB_SYNC_FULL); }
-static void test_crash_normal(void **state) { (void)state; run_mode(LDB_SYNC_NORMAL); }
+static void test_crash_full(void **state) {
+  (void)state;
+  run_mode(LDB_SYNC_FULL);
+}
+static void test_crash_normal(void **state) {
+  (void)state;
+  run_mode(LDB_SYNC_NORMAL);
+}
 static void test_crash_threaded(void **state) {
   (void)state;
   g_threaded = 1;
@@ -243,13 +252,19 @@ static void test_crash_during_recovery(void **state) {
     wl_options(&o, inner, LDB_SYNC_FULL, PAGE);
     db = NULL;
     int rc = ldb_open("crash", &o, &db);
-    if (rc) fprintf(stderr, "cut2=%llu: reopen %s (%s)\n", (unsigned long long)cut2, ldb_code_name(rc), ldb_errmsg(NULL));
+    if (rc)
+      fprintf(stderr, "cut2=%llu: reopen %s (%s)\n", (unsigned long long)cut2,
+              ldb_code_name(rc), ldb_errmsg(NULL));
     assert_int_equal(rc, LDB_OK);
     rc = ldb_check(db);
-    if (rc) fprintf(stderr, "cut2=%llu: check %s (%s)\n", (unsigned long long)cut2, ldb_code_name(rc), ldb_errmsg(NULL));
+    if (rc)
+      fprintf(stderr, "cut2=%llu: check %s (%s)\n", (unsigned long long)cut2,
+              ldb_code_name(rc), ldb_errmsg(NULL));
     assert_int_equal(rc, LDB_OK);
     rc = wl_verify(db, &w, status, 1, NULL, msg, sizeof msg);
-    if (rc) fprintf(stderr, "cut2=%llu seed=%llu: %s\n", (unsigned long long)cut2, (unsigned long long)seed, msg);
+    if (rc)
+      fprintf(stderr, "cut2=%llu seed=%llu: %s\n", (unsigned long long)cut2,
+              (unsigned long long)seed, msg);
     assert_int_equal(rc, LDB_OK);
     assert_int_equal(ldb_close(db), LDB_OK);
     ldb_store_destroy(inner);

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "lightningdb.h"
-#include "store.h"
+#include "helpers/store_faulty.h"
 
 static ldb_db *open_mem(ldb_store *s, uint32_t max_txns) {
   ldb_options o;

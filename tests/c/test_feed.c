@@ -21,7 +21,7 @@
 
 #include "helpers/testutil.h"
 #include "lightningdb.h"
-#include "store.h"
+#include "helpers/store_faulty.h"
 
 static void sleep_ms(unsigned ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -439,7 +439,15 @@ static void test_commit_hooks(void **state) {
   assert_int_equal(ldb_commit_hook_remove(db, count_hook, &h), LDB_NOTFOUND);
   put_str(db, "d", "4");
   assert_int_equal(h.calls, 3);
+  /* A hook belongs to its handle: closing that handle removes it. */
+  hook_count h2 = {0, 0};
+  assert_int_equal(ldb_commit_hook_add(db2, count_hook, &h2), LDB_OK);
+  assert_int_equal(ldb_commit_hook_remove(db, count_hook, &h2), LDB_NOTFOUND);
+  put_str(db, "e", "5");
+  assert_int_equal(h2.calls, 1);
   assert_int_equal(ldb_close(db2), LDB_OK);
+  put_str(db, "f", "6");
+  assert_int_equal(h2.calls, 1);
   assert_int_equal(ldb_close(db), LDB_OK);
   ldb_store_destroy(s);
 }

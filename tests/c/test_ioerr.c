@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "helpers/workload.h"
-#include "store.h"
+#include "helpers/store_faulty.h"
 
 #define PAGE 512
 #define NTX 120

@@ -28,7 +28,8 @@ typedef struct fixture {
 
 /* Page images: byte i of page n is (n * 31 + i) & 0xff after the crc. */
 static void fill_page(uint8_t *pg, uint32_t ps, uint64_t n) {
-  for (uint32_t i = 4; i < ps; i++) pg[i] = (uint8_t)(n * 31 + i);
+  for (uint32_t i = 4; i < ps; i++)
+    pg[i] = (uint8_t)(n * 31 + i);
 }
 
 static void check_page_image(const uint8_t *pg, uint32_t ps, uint64_t n) {
@@ -63,8 +64,8 @@ static void get_check(fixture *fx, uint64_t n) {
   const uint8_t *d;
   pg_ent *e;
   int rc = pager_get(fx->p, n, &d, &e);
-  if (rc) print_error("pager_get(%llu): %s\n", (unsigned long long)n,
-                      ldb_err_get());
+  if (rc)
+    print_error("pager_get(%llu): %s\n", (unsigned long long)n, ldb_err_get());
   assert_int_equal(rc, LDB_OK);
   check_page_image(d, fx->ps, n);
   pager_unpin(fx->p, e);
@@ -85,7 +86,8 @@ static void test_hit_miss_and_budget(void **st) {
   assert_int_equal(s1.misses - s0.misses, 2);
   assert_int_equal(s1.hits - s0.hits, 1);
   assert_int_equal(s1.bytes_read - s0.bytes_read, 2 * 4096);
-  for (uint64_t n = 0; n < 200; n++) get_check(&fx, n);
+  for (uint64_t n = 0; n < 200; n++)
+    get_check(&fx, n);
   pager_stats_get(fx.p, &s1);
   assert_true(s1.cache_bytes <= s1.cache_capacity);
   assert_true(s1.evictions >= 200 - 16);
@@ -105,13 +107,16 @@ static void test_arc_behaviour(void **st) {
   fixture fx;
   setup_fx(&fx, 512, 32, 400);
   for (int rep = 0; rep < 2; rep++)
-    for (uint64_t n = 2; n < 12; n++) get_check(&fx, n);
+    for (uint64_t n = 2; n < 12; n++)
+      get_check(&fx, n);
   for (uint64_t n = 2; n < 12; n++)
     assert_int_equal(pager_debug_list(fx.p, n), 2 /* T2 */);
-  for (uint64_t n = 100; n < 400; n++) get_check(&fx, n);
+  for (uint64_t n = 100; n < 400; n++)
+    get_check(&fx, n);
   pager_stats s0, s1;
   pager_stats_get(fx.p, &s0);
-  for (uint64_t n = 2; n < 12; n++) get_check(&fx, n);
+  for (uint64_t n = 2; n < 12; n++)
+    get_check(&fx, n);
   pager_stats_get(fx.p, &s1);
   assert_int_equal(s1.hits - s0.hits, 10); /* the scan did not flush them */
   assert_int_equal(s1.misses, s0.misses);
@@ -142,13 +147,17 @@ static void test_pins(void **st) {
   pg_ent *e[40];
   for (int i = 0; i < 40; i++)
     assert_int_equal(pager_get(fx.p, (uint64_t)i + 10, &d[i], &e[i]), LDB_OK);
-  for (uint64_t n = 100; n < 300; n++) get_check(&fx, n);
-  for (int i = 0; i < 40; i++) check_page_image(d[i], 1024, (uint64_t)i + 10);
+  for (uint64_t n = 100; n < 300; n++)
+    get_check(&fx, n);
+  for (int i = 0; i < 40; i++)
+    check_page_image(d[i], 1024, (uint64_t)i + 10);
   pager_stats s;
   pager_stats_get(fx.p, &s);
   assert_true(s.cache_bytes >= 40 * 1024); /* over budget while pinned */
-  for (int i = 0; i < 40; i++) pager_unpin(fx.p, e[i]);
-  for (uint64_t n = 100; n < 140; n++) get_check(&fx, n);
+  for (int i = 0; i < 40; i++)
+    pager_unpin(fx.p, e[i]);
+  for (uint64_t n = 100; n < 140; n++)
+    get_check(&fx, n);
   pager_stats_get(fx.p, &s);
   assert_true(s.cache_bytes <= s.cache_capacity);
   /* forgetting a pinned page keeps its image valid until unpinned */
@@ -245,8 +254,10 @@ static void test_page_sizes(void **st) {
   for (uint32_t ps = 512; ps <= 65536; ps <<= 1) {
     fixture fx;
     setup_fx(&fx, ps, 16, 24);
-    for (uint64_t n = 0; n < 24; n++) get_check(&fx, n);
-    for (uint64_t n = 0; n < 24; n++) get_check(&fx, n);
+    for (uint64_t n = 0; n < 24; n++)
+      get_check(&fx, n);
+    for (uint64_t n = 0; n < 24; n++)
+      get_check(&fx, n);
     teardown_fx(&fx);
   }
   ldb_store *s;
@@ -256,8 +267,7 @@ static void test_page_sizes(void **st) {
   assert_int_equal(ldb_fopen(s, "data.ldb", LDB_STORE_CREATE, &file), LDB_OK);
   static const uint32_t bad[] = {0, 256, 1000, 4095, 131072};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    assert_int_equal(pager_open(file, bad[i], 1 << 20, NULL, &p),
-                     LDB_INVALID);
+    assert_int_equal(pager_open(file, bad[i], 1 << 20, NULL, &p), LDB_INVALID);
     assert_null(p);
   }
   ldb_fclose(file);

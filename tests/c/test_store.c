@@ -18,8 +18,8 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "helpers/store_faulty.h"
 #include "helpers/testutil.h"
-#include "store.h"
 
 /* The same contract checks for every store. */
 static void check_basic_contract(ldb_store *s) {
@@ -36,14 +36,16 @@ static void check_basic_contract(ldb_store *s) {
   assert_int_equal(ldb_fopen(s, "data.ldb", LDB_STORE_CREATE, &f), LDB_OK);
   assert_int_equal(ldb_fsize(f, &size), LDB_OK);
   assert_int_equal(size, 0);
-  for (size_t i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)(i * 7 + 3);
+  for (size_t i = 0; i < sizeof buf; i++)
+    buf[i] = (uint8_t)(i * 7 + 3);
   /* A write past the end extends the file with zeros before it. */
   assert_int_equal(ldb_fwrite(f, 100, buf, 5000), LDB_OK);
   assert_int_equal(ldb_fsize(f, &size), LDB_OK);
   assert_int_equal(size, 5100);
   assert_int_equal(ldb_fread(f, 0, rd, 200, &got), LDB_OK);
   assert_int_equal(got, 200);
-  for (int i = 0; i < 100; i++) assert_int_equal(rd[i], 0);
+  for (int i = 0; i < 100; i++)
+    assert_int_equal(rd[i], 0);
   assert_memory_equal(rd + 100, buf, 100);
   /* Short read only at end of file. */
   assert_int_equal(ldb_fread(f, 5000, rd, 1000, &got), LDB_OK);
@@ -62,7 +64,8 @@ static void check_basic_contract(ldb_store *s) {
   assert_int_equal(size, 300);
   assert_int_equal(ldb_fread_full(f, 100, rd, 200), LDB_OK);
   assert_memory_equal(rd, buf, 100);
-  for (int i = 100; i < 200; i++) assert_int_equal(rd[i], 0);
+  for (int i = 100; i < 200; i++)
+    assert_int_equal(rd[i], 0);
   assert_int_equal(ldb_fsync(f), LDB_OK);
 
   /* A second handle on the same file sees the same bytes. */
@@ -288,8 +291,7 @@ static void test_posix_lock_other_process(void **state) {
      * descriptor of LOCK in the parent would drop the parent's lock.) */
     FILE *fp = fopen(path, "r");
     long pid = 0;
-    if (!fp || fscanf(fp, "%ld", &pid) != 1 || pid != (long)getppid())
-      _exit(7);
+    if (!fp || fscanf(fp, "%ld", &pid) != 1 || pid != (long)getppid()) _exit(7);
     fclose(fp);
     if (!strstr(ldb_errmsg(NULL), "locked")) _exit(6);
     _exit(0);
@@ -448,7 +450,10 @@ static void test_faulty_tear(void **state) {
       uint8_t c = a[sec * 512];
       for (size_t i = 1; i < 512; i++)
         assert_int_equal(a[sec * 512 + i], c); /* whole sectors */
-      if (c == 'o') saw_old = 1; else saw_new = 1;
+      if (c == 'o')
+        saw_old = 1;
+      else
+        saw_new = 1;
       assert_true(c == 'o' || (c >= 'a' && c <= 'h'));
     }
   }

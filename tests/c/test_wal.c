@@ -13,13 +13,14 @@
 
 #include <cmocka.h>
 
-#include "store.h"
+#include "helpers/store_faulty.h"
 #include "wal.h"
 
 typedef struct rec {
   uint64_t seqs[4096];
   int n;
   int bad;
+  uint64_t seen; /* wal_recover's seen_seq */
 } rec;
 
 static int collect(void *ctx, uint64_t seq, const uint8_t *ops, size_t len,
@@ -34,7 +35,8 @@ static int collect(void *ctx, uint64_t seq, const uint8_t *ops, size_t len,
     int kl = snprintf(k, sizeof k, "k%llu-%u", (unsigned long long)seq, i);
     int vl = snprintf(v, sizeof v, "v%llu", (unsigned long long)seq);
     if (op.klen != (uint32_t)kl || memcmp(op.key, k, kl)) r->bad = 1;
-    if (op.type == WAL_PUT && (op.vlen != (uint32_t)vl || memcmp(op.val, v, vl)))
+    if (op.type == WAL_PUT &&
+        (op.vlen != (uint32_t)vl || memcmp(op.val, v, vl)))
       r->bad = 1;
   }
   if (p != end) r->bad = 1;
@@ -64,7 +66,8 @@ static rec *recover(ldb_store *s, uint64_t ckpt, uint64_t *last, int *dirty) {
   static rec r;
   memset(&r, 0, sizeof r);
   wal *w = open_wal(s);
-  assert_int_equal(wal_recover(w, ckpt, collect, &r, last, dirty), LDB_OK);
+  assert_int_equal(wal_recover(w, ckpt, collect, &r, last, &r.seen, dirty),
+                   LDB_OK);
   wal_close(w);
   assert_int_equal(r.bad, 0);
   return &r;
@@ -75,9 +78,10 @@ static void test_append_replay(void **st) {
   ldb_store *s;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   wal *w = open_wal(s);
-  for (uint64_t q = 1; q <= 100; q++) assert_int_equal(append(w, q, 1 + q % 5), LDB_OK);
+  for (uint64_t q = 1; q <= 100; q++)
+    assert_int_equal(append(w, q, 1 + q % 5), LDB_OK);
   assert_int_equal(wal_sync(w), LDB_OK);
-  assert_int_equal(wal_check(w, 0), LDB_OK);
+  assert_int_equal(wal_check(w), LDB_OK);
   assert_true(wal_size(w) > 100 * WAL_HDR);
   wal_close(w);
   uint64_t last;
@@ -86,7 +90,8 @@ static void test_append_replay(void **st) {
   assert_int_equal(r->n, 100);
   assert_int_equal(last, 100);
   assert_int_equal(dirty, 1);
-  for (int i = 0; i < 100; i++) assert_int_equal(r->seqs[i], (uint64_t)i + 1);
+  for (int i = 0; i < 100; i++)
+    assert_int_equal(r->seqs[i], (uint64_t)i + 1);
   /* only records after the checkpoint are replayed */
   r = recover(s, 60, &last, &dirty);
   assert_int_equal(r->n, 40);
@@ -121,7 +126,8 @@ static void test_torn_tail_and_crc(void **st) {
   ldb_store *s;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   wal *w = open_wal(s);
-  for (uint64_t q = 1; q <= 50; q++) assert_int_equal(append(w, q, 2), LDB_OK);
+  for (uint64_t q = 1; q <= 50; q++)
+    assert_int_equal(append(w, q, 2), LDB_OK);
   wal_close(w);
   uint64_t sz = file_size(s, "wal-0.log"), last;
   int dirty;
@@ -133,6 +139,7 @@ static void test_torn_tail_and_crc(void **st) {
   rec *r = recover(s, 0, &last, &dirty);
   assert_int_equal(r->n, 49);
   assert_int_equal(last, 49);
+  assert_int_equal(r->seen, 49); /* a torn tail is no hole */
   /* flip one byte inside record 20: replay stops at 19 */
   uint64_t off = 0;
   uint8_t h[WAL_HDR];
@@ -164,17 +171,20 @@ static void test_two_logs(void **st) {
   ldb_store *s;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   wal *w = open_wal(s);
-  for (uint64_t q = 1; q <= 30; q++) assert_int_equal(append(w, q, 1), LDB_OK);
-  assert_int_equal(wal_switch(w, 1), LDB_OK); /* now wal-1 */
-  for (uint64_t q = 31; q <= 45; q++) assert_int_equal(append(w, q, 1), LDB_OK);
-  assert_int_equal(wal_check(w, 1), LDB_OK);
+  for (uint64_t q = 1; q <= 30; q++)
+    assert_int_equal(append(w, q, 1), LDB_OK);
+  assert_int_equal(wal_switch(w), LDB_OK); /* now wal-1 */
+  for (uint64_t q = 31; q <= 45; q++)
+    assert_int_equal(append(w, q, 1), LDB_OK);
+  assert_int_equal(wal_check(w), LDB_OK);
   wal_close(w);
   uint64_t last;
   int dirty;
   rec *r = recover(s, 0, &last, &dirty);
   assert_int_equal(r->n, 45);
   assert_int_equal(last, 45);
-  for (int i = 0; i < 45; i++) assert_int_equal(r->seqs[i], (uint64_t)i + 1);
+  for (int i = 0; i < 45; i++)
+    assert_int_equal(r->seqs[i], (uint64_t)i + 1);
   r = recover(s, 30, &last, &dirty);
   assert_int_equal(r->n, 15);
   assert_int_equal(r->seqs[0], 31);
@@ -188,16 +198,25 @@ static void test_two_logs(void **st) {
   r = recover(s, 0, &last, &dirty);
   assert_int_equal(r->n, 29);
   assert_int_equal(last, 29);
+  /* ... but the records beyond the hole are reported, so the engine can
+   * tell a hole from a torn tail */
+  assert_int_equal(r->seen, 45);
+  r = recover(s, 28, &last, &dirty);
+  assert_int_equal(r->n, 1);
+  assert_int_equal(last, 29);
+  assert_int_equal(r->seen, 45);
   /* switch back: wal-0 is truncated and reused; old records in wal-1 are
    * then the older generation */
   w = open_wal(s);
   assert_int_equal(wal_reset(w), LDB_OK);
-  for (uint64_t q = 1; q <= 5; q++) assert_int_equal(append(w, q, 1), LDB_OK);
-  assert_int_equal(wal_switch(w, 0), LDB_OK);
-  for (uint64_t q = 6; q <= 8; q++) assert_int_equal(append(w, q, 1), LDB_OK);
-  assert_int_equal(wal_truncate_old(w), LDB_OK);
-  assert_int_equal(wal_switch(w, 0), LDB_OK); /* back to wal-0 */
-  for (uint64_t q = 9; q <= 10; q++) assert_int_equal(append(w, q, 1), LDB_OK);
+  for (uint64_t q = 1; q <= 5; q++)
+    assert_int_equal(append(w, q, 1), LDB_OK);
+  assert_int_equal(wal_switch(w), LDB_OK);
+  for (uint64_t q = 6; q <= 8; q++)
+    assert_int_equal(append(w, q, 1), LDB_OK);
+  assert_int_equal(wal_switch(w), LDB_OK); /* back to wal-0 */
+  for (uint64_t q = 9; q <= 10; q++)
+    assert_int_equal(append(w, q, 1), LDB_OK);
   wal_close(w);
   r = recover(s, 5, &last, &dirty);
   assert_int_equal(r->n, 5);
@@ -212,7 +231,8 @@ static void test_failed_append(void **st) {
   assert_int_equal(ldb_store_memory(&mem), LDB_OK);
   assert_int_equal(ldb_store_faulty(mem, &s), LDB_OK);
   wal *w = open_wal(s);
-  for (uint64_t q = 1; q <= 10; q++) assert_int_equal(append(w, q, 50), LDB_OK);
+  for (uint64_t q = 1; q <= 10; q++)
+    assert_int_equal(append(w, q, 50), LDB_OK);
   ldb_faulty_fail_nth(s, 1, LDB_FAULT_WRITE, LDB_FULL, 0);
   assert_int_equal(append(w, 11, 50), LDB_FULL);
   ldb_faulty_fail_nth(s, 1, LDB_FAULT_WRITE, LDB_IOERR, 0);
@@ -221,7 +241,7 @@ static void test_failed_append(void **st) {
   assert_int_equal(append(w, 11, 3), LDB_OK);
   assert_int_equal(append(w, 12, 3), LDB_OK);
   assert_int_equal(wal_sync(w), LDB_OK);
-  assert_int_equal(wal_check(w, 0), LDB_OK);
+  assert_int_equal(wal_check(w), LDB_OK);
   wal_close(w);
   uint64_t last;
   int dirty;

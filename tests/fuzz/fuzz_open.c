@@ -24,7 +24,6 @@ static const char *names[3] = {"data.ldb", "wal-0.log", "wal-1.log"};
 static uint8_t *base[3];
 static size_t base_len[3];
 
-
 static void die(const char *what, int rc) {
   fprintf(stderr, "fuzz_open setup: %s: %s (%s)\n", what, ldb_code_name(rc),
           ldb_errmsg(NULL));
@@ -78,8 +77,7 @@ static void build_base(void) {
   }
   ldb_store_destroy(s);
   fprintf(stderr, "fuzz_open: base images: %s %zu bytes, %s %zu, %s %zu\n",
-          names[0], base_len[0], names[1], base_len[1], names[2],
-          base_len[2]);
+          names[0], base_len[0], names[1], base_len[1], names[2], base_len[2]);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -171,7 +169,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
       }
       case 1: ldb_delete(db, k, strlen(k)); break;
-      case 2: v = NULL; ldb_get(db, k, strlen(k), &v, &vl); ldb_free(db, v); break;
+      case 2:
+        v = NULL;
+        ldb_get(db, k, strlen(k), &v, &vl);
+        ldb_free(db, v);
+        break;
       default: ldb_checkpoint(db); break;
       }
     }
@@ -183,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   ldb_store_destroy(s);
-  for (int i = 0; i < 3; i++) free(img[i]);
+  for (int i = 0; i < 3; i++)
+    free(img[i]);
   return 0;
 }

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lightningdb.h"
 #include "fuzz_alloc.h"
+#include "lightningdb.h"
 
 #define NK 32
 
@@ -23,14 +23,13 @@ typedef struct slot {
   uint8_t fill; /* value bytes are all `fill`, except byte 0 = slot */
 } slot;
 
-
-#define CHECK(c)                                                             \
-  do {                                                                       \
-    if (!(c)) {                                                              \
-      fprintf(stderr, "fuzz_ops: check failed: %s (line %d, errmsg %s)\n",   \
-              #c, __LINE__, ldb_errmsg(NULL));                               \
-      abort();                                                               \
-    }                                                                        \
+#define CHECK(c)                                                               \
+  do {                                                                         \
+    if (!(c)) {                                                                \
+      fprintf(stderr, "fuzz_ops: check failed: %s (line %d, errmsg %s)\n", #c, \
+              __LINE__, ldb_errmsg(NULL));                                     \
+      abort();                                                                 \
+    }                                                                          \
   } while (0)
 
 /* Slot i's key: short for most, long (300 bytes) for a few; slot 0's key
@@ -101,7 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int i = a % NK;
     size_t kl = key_of(i, key);
     switch (op % 9) {
-    case 0: case 1: { /* put */
+    case 0:
+    case 1: { /* put */
       int b = take(&r);
       slot s = {1, b < 0 ? 0 : (size_t)(b % 5 == 4 ? b * 12 : b), (uint8_t)a};
       value_of(i, &s, val);
@@ -250,9 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       ldb_iter_destroy(it);
       break;
     }
-    case 7:
-      CHECK(ldb_checkpoint(db) == LDB_OK);
-      break;
+    case 7: CHECK(ldb_checkpoint(db) == LDB_OK); break;
     default:
       CHECK(ldb_close(db) == LDB_OK);
       CHECK(fuzz_live_allocs == 0);

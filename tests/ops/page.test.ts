@@ -87,10 +87,11 @@ describe('diagnostics page in Chromium', function () {
     assert.ok(painted > 50, `ops/s line pixels: ${painted}`);
   });
 
-  it('the event timeline shows a checkpoint', async () => {
+  it('the event timeline shows a checkpoint from the engine\'s event ring', async () => {
     await page.waitForSelector('#timeline tr[data-type="checkpoint"]', { timeout: 30_000 });
     const text = await page.textContent('#timeline tr[data-type="checkpoint"]');
-    assert.match(text ?? '', /checkpoint/);
+    assert.match(text ?? '', /checkpoint completed \(checkpoint seq \d+\)/);
+    assert.equal(await page.textContent('#events-source'), '(engine event ring)');
   });
 
   it('recommends a larger cacheSize, with the number behind it', async () => {

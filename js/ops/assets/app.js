@@ -77,7 +77,6 @@
   };
   let latencyNames = [];
   let lastSample = 0;
-  let lastEvent = 0;
   let intervalMs = 1000;
 
   function shortName(name) {
@@ -124,24 +123,30 @@
     }
   }
 
+  let lastEvents = '';
   async function pollEvents() {
-    const r = await getJson(`/api/events?after=${lastEvent}`);
+    // The whole (bounded) timeline each time: an engine burst event keeps
+    // growing (its count) while the burst lasts.
+    const r = await getJson('/api/events');
     $('#events-source').textContent = r.source === 'engine' ? '(engine event ring)' : '(from the counters)';
+    const text = JSON.stringify(r.events);
+    if (text === lastEvents) return;
+    lastEvents = text;
     const body = $('#timeline tbody');
-    for (const e of r.events) {
-      lastEvent = Math.max(lastEvent, e.t);
+    body.textContent = '';
+    for (const e of r.events.slice().reverse()) {
       const tr = document.createElement('tr');
       tr.className = `event ${e.type}`;
       tr.dataset.type = e.type;
-      for (const [cls, text] of [['time', new Date(e.t).toLocaleTimeString()], ['type', e.type], ['message', e.message], ['value', String(e.value)]]) {
+      const value = e.count > 1 ? `${e.count}×` : String(e.value);
+      for (const [cls, t] of [['time', new Date(e.t).toLocaleTimeString()], ['type', e.type], ['message', e.message], ['value', value]]) {
         const td = document.createElement('td');
         td.className = cls;
-        td.textContent = text;
+        td.textContent = t;
         tr.appendChild(td);
       }
-      body.insertBefore(tr, body.firstChild);
+      body.appendChild(tr);
     }
-    while (body.rows.length > 200) body.deleteRow(body.rows.length - 1);
   }
 
   function fmtValue(r) {

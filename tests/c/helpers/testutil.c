@@ -44,7 +44,9 @@ uint64_t tu_seed(const char *name) {
   return s;
 }
 
-void tu_rng_init(tu_rng *r, uint64_t seed) { r->s = seed * 2654435761u + 1; }
+void tu_rng_init(tu_rng *r, uint64_t seed) {
+  r->s = seed * 2654435761u + 1;
+}
 
 uint64_t tu_next(tu_rng *r) {
   uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
@@ -53,8 +55,12 @@ uint64_t tu_next(tu_rng *r) {
   return z ^ (z >> 31);
 }
 
-uint64_t tu_below(tu_rng *r, uint64_t n) { return n ? tu_next(r) % n : 0; }
-int tu_chance(tu_rng *r, unsigned pct) { return tu_below(r, 100) < pct; }
+uint64_t tu_below(tu_rng *r, uint64_t n) {
+  return n ? tu_next(r) % n : 0;
+}
+int tu_chance(tu_rng *r, unsigned pct) {
+  return tu_below(r, 100) < pct;
+}
 
 void tu_fill(tu_rng *r, void *buf, size_t len) {
   uint8_t *p = buf;
@@ -243,7 +249,9 @@ int tu_model_get(const tu_model *m, const void *k, size_t kl, const void **v,
   return 1;
 }
 
-size_t tu_model_count(const tu_model *m) { return m->n; }
+size_t tu_model_count(const tu_model *m) {
+  return m->n;
+}
 
 void tu_model_at(const tu_model *m, size_t i, const void **k, size_t *kl,
                  const void **v, size_t *vl) {

@@ -47,8 +47,12 @@ void wl_value(uint32_t id, uint16_t key, uint32_t vlen, uint8_t *buf) {
                               : (uint8_t)('a' + (tu_next(&r) % 4));
 }
 
-static void data_key(uint16_t key, char *k) { snprintf(k, 8, "d%04u", key); }
-static void marker_key(uint32_t id, char *k) { snprintf(k, 12, "m%06u", id); }
+static void data_key(uint16_t key, char *k) {
+  snprintf(k, 8, "d%04u", key);
+}
+static void marker_key(uint32_t id, char *k) {
+  snprintf(k, 12, "m%06u", id);
+}
 
 int wl_apply(ldb_db *db, const wl *w, uint32_t i) {
   const wl_txn *t = &w->txns[i];
@@ -163,20 +167,23 @@ int wl_verify(ldb_db *db, const wl *w, const uint8_t *status, int prefix,
   for (uint32_t id = 1; id <= w->n; id++) {
     uint8_t st = status[id - 1];
     if (present[id] && st == WL_ABSENT) {
-      snprintf(msg, msg_cap, "txn %u is present but was never attempted",
-               id);
+      snprintf(msg, msg_cap, "txn %u is present but was never attempted", id);
       rc = LDB_CORRUPT;
       goto done;
     }
     if (!present[id] && st == WL_PRESENT) {
-      snprintf(msg, msg_cap, "txn %u was acknowledged (durable) but is "
-               "missing (%u txns survived)", id, count);
+      snprintf(msg, msg_cap,
+               "txn %u was acknowledged (durable) but is "
+               "missing (%u txns survived)",
+               id, count);
       rc = LDB_CORRUPT;
       goto done;
     }
     if (prefix && present[id] && id > 1 && !present[id - 1]) {
-      snprintf(msg, msg_cap, "survivors are not a prefix: txn %u present "
-               "but txn %u missing", id, id - 1);
+      snprintf(msg, msg_cap,
+               "survivors are not a prefix: txn %u present "
+               "but txn %u missing",
+               id, id - 1);
       rc = LDB_CORRUPT;
       goto done;
     }
@@ -195,12 +202,11 @@ int wl_verify(ldb_db *db, const wl *w, const uint8_t *status, int prefix,
       snprintf(msg, msg_cap,
                "state mismatch at entry %zu: db has %.*s (%zu bytes: %.*s), "
                "expected %.*s (%zu bytes: %.*s); %u txns survived",
-               i, ak ? (int)akl : 6, ak ? (const char *)ak : "<none>",
-               avl, av ? (int)(avl < 24 ? avl : 24) : 0,
-               av ? (const char *)av : "", wk ? (int)wkl : 6,
-               wk ? (const char *)wk : "<none>", wvl,
-               wv ? (int)(wvl < 24 ? wvl : 24) : 0,
-               wv ? (const char *)wv : "", count);
+               i, ak ? (int)akl : 6, ak ? (const char *)ak : "<none>", avl,
+               av ? (int)(avl < 24 ? avl : 24) : 0, av ? (const char *)av : "",
+               wk ? (int)wkl : 6, wk ? (const char *)wk : "<none>", wvl,
+               wv ? (int)(wvl < 24 ? wvl : 24) : 0, wv ? (const char *)wv : "",
+               count);
       rc = LDB_CORRUPT;
       goto done;
     }
@@ -248,7 +254,8 @@ int wl_run(ldb_db *db, const wl *w, uint32_t from, uint32_t to,
         i++;
         break;
       }
-      for (uint32_t j = from; j <= i; j++) status[j] = WL_PRESENT;
+      for (uint32_t j = from; j <= i; j++)
+        status[j] = WL_PRESENT;
     }
   }
   if (next) *next = i;
@@ -265,8 +272,7 @@ void wl_copy_store(ldb_store *src, ldb_store *dst) {
     uint8_t *buf = malloc(size ? size : 1);
     size_t got = 0;
     if (!buf) tu_die("oom");
-    if (f->store->methods->read(f, 0, buf, size, &got) != LDB_OK ||
-        got != size)
+    if (f->store->methods->read(f, 0, buf, size, &got) != LDB_OK || got != size)
       tu_die("read %s", names[i]);
     if (dst->methods->open(dst, names[i], LDB_STORE_CREATE, &g) != LDB_OK ||
         g->store->methods->truncate(g, 0) != LDB_OK ||

@@ -17,13 +17,13 @@
 #include "testutil.h"
 
 typedef struct wl_op {
-  uint16_t key;   /* data key index */
-  uint8_t del;    /* 1: delete */
-  uint32_t vlen;  /* value length */
+  uint16_t key;  /* data key index */
+  uint8_t del;   /* 1: delete */
+  uint32_t vlen; /* value length */
 } wl_op;
 
 typedef struct wl_txn {
-  uint32_t id;    /* 1-based */
+  uint32_t id; /* 1-based */
   uint8_t nops;
   uint8_t as_batch; /* apply with ldb_write instead of a transaction */
   wl_op ops[8];
@@ -48,9 +48,9 @@ void wl_value(uint32_t id, uint16_t key, uint32_t vlen, uint8_t *buf);
 int wl_apply(ldb_db *db, const wl *w, uint32_t i);
 
 /* Acceptance status of each transaction for wl_verify. */
-#define WL_ABSENT 0   /* never attempted: must be absent */
-#define WL_PRESENT 1  /* acknowledged and durable: must be present */
-#define WL_MAYBE 2    /* attempted (unacknowledged, or not yet durable) */
+#define WL_ABSENT 0  /* never attempted: must be absent */
+#define WL_PRESENT 1 /* acknowledged and durable: must be present */
+#define WL_MAYBE 2   /* attempted (unacknowledged, or not yet durable) */
 
 /* Scans db and checks it equals the result of applying, in order, the
  * transactions whose markers are present, where the marker set honours
@@ -76,8 +76,7 @@ void wl_options(ldb_options *o, ldb_store *store, int sync_mode,
  * returns its code (LDB_OK when all ran); *next receives the index of the
  * first transaction not attempted. */
 int wl_run(ldb_db *db, const wl *w, uint32_t from, uint32_t to,
-           uint32_t ckpt_every, int sync_mode, uint8_t *status,
-           uint32_t *next);
+           uint32_t ckpt_every, int sync_mode, uint8_t *status, uint32_t *next);
 
 /* Copies the named files (those that exist) from one store to another. */
 void wl_copy_store(ldb_store *src, ldb_store *dst);

@@ -1,6 +1,7 @@
 /*
  * store_faulty.c — the fault-injecting store used by the crash, I/O-error
- * and disk-full tests (API in store.h).
+ * and disk-full tests (API in store_faulty.h). A test tool: built into the
+ * test programs only.
  *
  * Model: for every file name the faulty store keeps the current image (what
  * reads, size() and later writes see, like an OS page cache) and the list
@@ -18,7 +19,7 @@
  */
 #include <stdio.h>
 
-#include "store.h"
+#include "store_faulty.h"
 
 #define SECTOR 512
 
@@ -26,7 +27,7 @@ static const ldb_allocator *A = &ldb_default_allocator;
 
 typedef struct fop {
   struct fop *next;
-  int truncate;    /* 1: set size to off; 0: write data at off */
+  int truncate; /* 1: set size to off; 0: write data at off */
   uint64_t off;
   size_t len;
   uint8_t *data;
@@ -49,9 +50,9 @@ typedef struct faulty_store {
   fnode *nodes;
   uint64_t counts[6];
   /* pending failure */
-  uint64_t fail_left;  /* ops of fail_mask until the failure; 0 = none */
+  uint64_t fail_left; /* ops of fail_mask until the failure; 0 = none */
   int fail_mask, fail_code, fail_sticky;
-  int sticky_active;   /* a sticky failure has fired */
+  int sticky_active; /* a sticky failure has fired */
   /* pending crash */
   uint64_t crash_left; /* syncs until the power cut; 0 = none */
   int crash_mode;
@@ -96,7 +97,7 @@ static int kind_index(int kind) {
 }
 
 static const char *kind_name(int kind) {
-  static const char *names[] = {"read", "write", "sync",
+  static const char *names[] = {"read", "write",    "sync",
                                 "size", "truncate", "open"};
   return names[kind_index(kind)];
 }
@@ -146,7 +147,8 @@ static int img_reserve(fnode *n, uint64_t size) {
     return ldb_err(LDB_FULL, "faulty store: file %s too large", n->name);
   if (size <= n->cap) return LDB_OK;
   size_t cap = n->cap ? n->cap : 4096;
-  while (cap < size) cap *= 2;
+  while (cap < size)
+    cap *= 2;
   uint8_t *d = ldb_realloc(A, n->img, n->cap, cap);
   if (!d) return ldb_err(LDB_NOMEM, "faulty store: out of memory");
   memset(d + n->cap, 0, cap - n->cap);
@@ -221,7 +223,8 @@ static void apply_torn(faulty_store *fs, fnode *n, uint64_t *rng) {
     return;
   /* The write that is cut, if any: chosen among the pending writes. */
   size_t nops = 0, cut = (size_t)-1, i = 0;
-  for (fop *o = n->ops; o; o = o->next) nops++;
+  for (fop *o = n->ops; o; o = o->next)
+    nops++;
   if (nops && (splitmix(rng) & 1)) cut = (size_t)(splitmix(rng) % nops);
   for (fop *o = n->ops; o; o = o->next, i++) {
     int keep = (int)(splitmix(rng) & 1);
@@ -265,8 +268,7 @@ static void do_crash(faulty_store *fs, int mode, uint64_t seed) {
 
 /* ---- methods ----------------------------------------------------------- */
 
-static int fy_open(ldb_store *s, const char *name, int flags,
-                   ldb_file **out) {
+static int fy_open(ldb_store *s, const char *name, int flags, ldb_file **out) {
   faulty_store *fs = (faulty_store *)s;
   faulty_file *f = NULL;
   ldb_file *inner = NULL;
@@ -328,8 +330,7 @@ static int fy_read(ldb_file *file, uint64_t off, void *buf, size_t len,
   return rc;
 }
 
-static int fy_write(ldb_file *file, uint64_t off, const void *buf,
-                    size_t len) {
+static int fy_write(ldb_file *file, uint64_t off, const void *buf, size_t len) {
   faulty_file *f = (faulty_file *)file;
   faulty_store *fs = (faulty_store *)file->store;
   int rc;
@@ -351,8 +352,12 @@ static int fy_write(ldb_file *file, uint64_t off, const void *buf,
   if (rc) {
     /* Keep img == inner + ops: drop the op we just appended. */
     fop *o = f->node->ops, *prev = NULL;
-    while (o->next) prev = o, o = o->next;
-    if (prev) prev->next = NULL; else f->node->ops = NULL;
+    while (o->next)
+      prev = o, o = o->next;
+    if (prev)
+      prev->next = NULL;
+    else
+      f->node->ops = NULL;
     f->node->ops_tail = prev;
     ops_free(o);
   }
@@ -378,8 +383,8 @@ static void trace_sync(faulty_store *fs, const char *name) {
   }
   if (fs->ntrace == fs->trace_cap) {
     size_t cap = fs->trace_cap ? fs->trace_cap * 2 : 256;
-    uint16_t *t = ldb_realloc(A, fs->trace, fs->trace_cap * sizeof *t,
-                              cap * sizeof *t);
+    uint16_t *t =
+        ldb_realloc(A, fs->trace, fs->trace_cap * sizeof *t, cap * sizeof *t);
     if (!t) return;
     fs->trace = t;
     fs->trace_cap = cap;
@@ -519,7 +524,8 @@ static void fy_destroy(ldb_store *s) {
       node_free(n);
     n = next;
   }
-  for (size_t i = 0; i < fs->nnames; i++) ldb_mfree(A, fs->names[i]);
+  for (size_t i = 0; i < fs->nnames; i++)
+    ldb_mfree(A, fs->names[i]);
   ldb_mfree(A, fs->names);
   ldb_mfree(A, fs->trace);
   ldb_mutex_destroy(&fs->mu);
