@@ -25,6 +25,8 @@ export { Database, Transaction, setDefaultEngine } from './database.js';
 export type {
   OpenOptions, ScanOptions, ScanIterator, BatchOp, TransactionOptions, Compression, SyncMode, DatabaseEvent,
 } from './database.js';
+export type { SubOptions, RangeScope, ClearOptions } from './database.js';
+export type { CustomEncoding } from './encodings.js';
 export { LightningDbError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { Metrics, HealthReport, LatencySummary } from './metrics.js';
