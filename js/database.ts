@@ -481,13 +481,20 @@ export class Transaction {
     return this.#txn === null || !this.#db.open;
   }
 
-  /** The same transaction seen through named sub-database `name` of the
-   * database (or view) it belongs to: its keys are that sub-database's,
-   * and its writes commit or abort with this transaction (commit() and
-   * abort() on the view act on the whole transaction). */
-  sub(name: string, opts?: SubOptions): Transaction {
+  /** The same transaction seen through a named sub-database: `name` of
+   * the database (or view) it belongs to, with opts' encodings (default:
+   * this one's), or a sub-database object from db.sub() of the same
+   * database, with its encodings. Its writes commit or abort with this
+   * transaction (commit() and abort() on the view act on the whole
+   * transaction). */
+  sub(name: string | Database, opts?: SubOptions): Transaction {
     const root = this.#root ?? this;
     const txn = root.#open();
+    if (name instanceof Database) {
+      const c = codecOf.get(name);
+      if (c === undefined || name.closed) throw closedError('database');
+      return new Transaction(txn, c, this.#db, root);
+    }
     return new Transaction(txn, subCodec(this.#codec, name, opts), this.#db, root);
   }
 
@@ -625,6 +632,8 @@ interface SubInit {
   limits: { memtableSize: number; maxActiveTransactions: number };
 }
 let pendingSub: SubInit | null = null;
+/** Every database's codec, for tx.sub(database). */
+const codecOf = new WeakMap<Database, Codec>();
 
 /** An open LightningDB database. */
 export class Database {
@@ -669,6 +678,7 @@ export class Database {
       this.#limits = sub.limits;
       this.#db = sub.db;
       this.#root = sub.root;
+      codecOf.set(this, this.#codec);
       return;
     }
     const r = resolveOptions(options);
@@ -677,6 +687,7 @@ export class Database {
     this.keyEncoding = r.keyEncoding.name;
     this.valueEncoding = r.valueEncoding.name;
     this.#codec = { key: r.keyEncoding, value: r.valueEncoding };
+    codecOf.set(this, this.#codec);
     this.#binaryKeys = r.keyEncoding === encodings.binary;
     this.#binaryValues = r.valueEncoding === encodings.binary;
     this.#limits = { memtableSize: r.memtableSize, maxActiveTransactions: r.maxActiveTransactions };

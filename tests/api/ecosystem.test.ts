@@ -187,6 +187,10 @@ describe(`ecosystem [${backendName}]`, () => {
     }
     equal(accounts.get('a'), 70);
     equal(log.get('2'), undefined);
+    // tx.sub(subDatabase) uses that sub-database's encodings
+    const tags = db.sub('tags', { valueEncoding: 'msgpack' });
+    db.transaction((tx) => tx.sub(tags).put('t', new Set(['x'])));
+    deepEqual([...(tags.get('t') as Set<string>)], ['x']);
     // a sub-database's own transaction sees only its keys
     accounts.transaction((tx) => {
       deepEqual([...tx.scan()].map(([k]) => k), ['a', 'b']);
