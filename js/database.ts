@@ -1066,8 +1066,8 @@ export class Database {
   /** The engine's event ring, oldest first: the kept events (the newest
    * 256) with seq > after (default 0: all). Burst events (CONFLICT, BUSY,
    * slow commits, sync stalls) keep growing while they last: pass the
-   * newest seq - 1 to see it again. An engine without a ring (the
-   * WebAssembly one) returns []. */
+   * newest seq - 1 to see it again. An engine without a ring returns []
+   * (both built-in engines have one). */
   events(after = 0): DatabaseEvent[] {
     const db = this.#open();
     if (typeof after !== 'number' || !Number.isInteger(after) || after < 0) {

@@ -52,7 +52,8 @@ export interface EngineIterator {
    * start of the range when key is undefined. */
   seek(key?: Uint8Array): void;
   /** Up to max entries from the current position onward, advancing past
-   * them; an empty array at the end. Keys and values are fresh copies. */
+   * them; an empty array at the end. Keys and values are copies made by
+   * js/chunk.ts (ChunkDecoder): none keeps another entry's bytes alive. */
   next(max: number): Array<[Uint8Array, Uint8Array]>;
   /** Idempotent. */
   close(): void;

@@ -21,7 +21,7 @@ mkdirSync(out, { recursive: true });
 // No stale chunks; declarations (*.d.ts, from js/browser/tsconfig.json) stay.
 for (const f of readdirSync(out)) if (!f.endsWith('.d.ts')) rmSync(join(out, f), { force: true });
 await build({
-  entryPoints: { index: join(root, 'js/browser/index.ts'), worker: join(root, 'js/browser/worker.ts') },
+  entryPoints: { index: join(root, 'js/browser/index.ts'), worker: join(root, 'js/browser/worker.ts'), broker: join(root, 'js/browser/broker.ts') },
   outdir: out,
   bundle: true,
   splitting: true,
@@ -38,4 +38,4 @@ if (tsc.status !== 0) {
   console.error('build-browser: declarations failed');
   process.exit(1);
 }
-console.log(`build-browser: ${out}/{index.js,worker.js,lightningdb.wasm}`);
+console.log(`build-browser: ${out}/{index.js,worker.js,broker.js,lightningdb.wasm}`);

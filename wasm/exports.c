@@ -165,3 +165,28 @@ double ldbw_heap_bytes(void) {
   struct mallinfo mi = mallinfo();
   return (double)mi.uordblks;
 }
+
+/* ldb_events_read with `after` as a double (JS numbers: exact up to 2^53);
+ * each event is written as 7 doubles: seq, time_ns, last_ns, count, value,
+ * type, code, so JS reads no struct layout. At most cap events (and at
+ * most LDB_EVENT_RING); *count receives the number written. */
+int ldbw_events_read(ldb_db *db, double after, double *out, size_t cap,
+                     size_t *count) {
+  ldb_event ev[LDB_EVENT_RING];
+  size_t n = 0;
+  if (cap > LDB_EVENT_RING) cap = LDB_EVENT_RING;
+  int rc = ldb_events_read(db, after > 0 ? (uint64_t)after : 0, ev, cap, &n);
+  if (rc) return rc;
+  for (size_t i = 0; i < n; i++) {
+    double *o = out + 7 * i;
+    o[0] = (double)ev[i].seq;
+    o[1] = (double)ev[i].time_ns;
+    o[2] = (double)ev[i].last_ns;
+    o[3] = (double)ev[i].count;
+    o[4] = (double)ev[i].value;
+    o[5] = ev[i].type;
+    o[6] = ev[i].code;
+  }
+  *count = n;
+  return LDB_OK;
+}

@@ -59,7 +59,8 @@ set(LDB_WASM_EXPORTS
   _ldb_backup_to_store _ldb_store_destroy
   _ldbw_options_new _ldbw_open _ldbw_store_js_new _ldbw_iter_create _ldbw_range
   _ldbw_stats_layout _ldbw_stats _ldbw_stats_prometheus _ldbw_heap_bytes
-  _ldbw_changes_open _ldb_changes_read _ldb_changes_close)
+  _ldbw_changes_open _ldb_changes_read _ldb_changes_close
+  _ldbw_events_read _ldb_event_name)
 string(REPLACE ";" "," LDB_WASM_EXPORTS_CSV "${LDB_WASM_EXPORTS}")
 target_link_options(lightningdb_wasm PRIVATE
   -O2

@@ -7,9 +7,14 @@
  * page + Worker, one after another, and writes JSON (bench/out/), an SVG
  * chart and an HTML page (bench/charts/browser.{svg,html}).
  *
+ * Then the multi-tab rows (bench/browser/tabs.mjs): the same calls from
+ * the owner tab and from a client tab of one shared database, IndexedDB
+ * from a page beside them, and the owner hand-off time (p50, p99).
+ *
  * Options: --n N (default 50000), --quick (N = 2000; exit non-zero if any
  * store fails), --stores a,b, --only w1,w2, --no-build, --headed,
- * --chromium PATH (default /usr/bin/chromium or $CHROMIUM), --charts DIR.
+ * --chromium PATH (default /usr/bin/chromium or $CHROMIUM), --charts DIR,
+ * --no-tabs (skip the multi-tab rows), --tabs-only (only them).
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -23,6 +28,7 @@ import { chromium } from 'playwright-core';
 import { WORKLOADS } from '../node/workloads.mjs';
 import { machine, gitRev } from '../node/machine.mjs';
 import { buildLightning } from '../node/build.mjs';
+import { benchTabs, bundleTabs, tabsMarkdown } from './tabs.mjs';
 import { consoleTable, svgChart, htmlPage, markdown, targetsMarkdown, evaluateTargets, TARGETS } from '../node/report.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -32,7 +38,7 @@ const outDir = path.join(root, 'bench/out');
 const bundleDir = path.join(outDir, 'browser');
 
 function parseArgs(argv) {
-  const a = { n: 50000, quick: false, stores: ALL, only: null, build: true, headed: false, charts: path.join(root, 'bench/charts'), timeoutS: 1800,
+  const a = { n: 50000, quick: false, stores: ALL, only: null, build: true, headed: false, charts: path.join(root, 'bench/charts'), timeoutS: 1800, tabs: true,
     chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
   let chartsGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -44,13 +50,15 @@ function parseArgs(argv) {
     else if (k === '--only') a.only = v().split(',');
     else if (k === '--no-build') a.build = false;
     else if (k === '--headed') a.headed = true;
+    else if (k === '--no-tabs') a.tabs = false;
+    else if (k === '--tabs-only') { a.stores = []; a.tabs = true; a.charts = outDir; }
     else if (k === '--chromium') a.chromium = v();
     else if (k === '--charts') { a.charts = path.resolve(v()); chartsGiven = true; }
     else throw new Error(`unknown option ${k}`);
   }
   if (!Number.isInteger(a.n) || a.n < 100) throw new Error('--n must be an integer >= 100');
   // Only a full run replaces the committed charts.
-  if (!chartsGiven && (a.only || a.stores.length !== ALL.length)) a.charts = outDir;
+  if (!chartsGiven && (a.only || a.stores.length !== ALL.length || !a.tabs)) a.charts = outDir;
   for (const s of a.stores) if (!ALL.includes(s)) throw new Error(`unknown store ${s} (known: ${ALL.join(', ')})`);
   if (a.only) for (const w of a.only) if (!WORKLOADS.some((x) => x.name === w)) throw new Error(`unknown workload ${w}`);
   return a;
@@ -124,9 +132,10 @@ function serve() {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const sqliteWasm = ensurePeers();
-  if (args.build && args.stores.some((s) => s.startsWith('lightningdb'))) buildLightning(root, { native: false, wasm: true });
-  await bundle(sqliteWasm);
+  const sqliteWasm = args.stores.length ? ensurePeers() : null;
+  if (args.build && (args.tabs || args.stores.some((s) => s.startsWith('lightningdb')))) buildLightning(root, { native: false, wasm: true });
+  if (args.stores.length) await bundle(sqliteWasm);
+  if (args.tabs) await bundleTabs(root, bundleDir);
   const server = await serve();
   const base = `http://127.0.0.1:${server.address().port}`;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ldb-bench-chromium-'));
@@ -178,6 +187,15 @@ async function main() {
       run.stores.push(result.type === 'result' ? result : { store, error: result.error });
       await page.close();
     }
+    multibar.stop();
+    if (args.tabs) {
+      console.log('multi-tab rows: owner tab, client tab, IndexedDB from a page, hand-offs ...');
+      try {
+        run.tabs = await benchTabs(ctx, base, args.quick ? { ops: 300, batches: 5, handoffs: 5 } : {});
+      } catch (e) {
+        run.tabs = { error: String(e.stack || e) };
+      }
+    }
   } finally {
     multibar.stop();
     await ctx.close();
@@ -198,19 +216,24 @@ async function main() {
   fs.writeFileSync(svgPath, svg);
   fs.writeFileSync(htmlPath, htmlPage(run, title, svg, TARGETS.browser));
   const rel = (p) => path.relative(path.join(root, 'bench'), p);
+  const tabsMd = !run.tabs ? '' : run.tabs.error ? `\n\nMulti-tab rows FAILED: ${run.tabs.error}\n`
+    : `\n\nOne database shared by tabs (OPFS, syncMode 'normal', calls from the page's main thread):\n\n${tabsMarkdown(run.tabs)}\n`;
   fs.writeFileSync(path.join(outDir, `${tag}-latest.md`),
-    `${markdown(run, { chart: rel(svgPath), html: rel(htmlPath) })}\n\nTargets:\n\n${targetsMarkdown(run, TARGETS.browser)}\n`);
+    `${markdown(run, { chart: rel(svgPath), html: rel(htmlPath) })}\n\nTargets:\n\n${targetsMarkdown(run, TARGETS.browser)}\n${tabsMd}`);
   console.log('');
   console.log(consoleTable(run));
   console.log('');
   for (const t of evaluateTargets(run, TARGETS.browser)) {
     console.log(`target ${t.met == null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.text}: ${t.ratio == null ? '—' : t.ratio.toFixed(2) + 'x'}`);
   }
+  if (run.tabs?.error) console.error(`\nmulti-tab rows FAILED:\n${run.tabs.error}`);
+  else if (run.tabs) console.log(`\n${tabsMarkdown(run.tabs)}`);
   console.log(`\nJSON: ${path.relative(root, path.join(outDir, `${tag}-latest.json`))}  chart: ${path.relative(root, svgPath)}  page: ${path.relative(root, htmlPath)}`);
   const failed = run.stores.filter((s) => s.error);
   for (const f of failed) console.error(`\nstore ${f.store} FAILED:\n${f.error}`);
   if (failed.length && args.quick) process.exitCode = 1;
-  if (failed.length === run.stores.length) process.exitCode = 1;
+  if (failed.length && failed.length === run.stores.length) process.exitCode = 1;
+  if (run.tabs?.error) process.exitCode = 1;
 }
 
 main().catch((e) => { console.error(e.stack || e); process.exit(2); });

@@ -91,10 +91,15 @@ extern "C" {
                             oldest commit its retention kept (or retention
                             dropped the cursor's position while it lagged):
                             start again from a backup, or retain more */
+#define LDB_OWNER_LOST 16 /* the host that ran the call went away (the
+                           browser tab or Worker owning a shared database
+                           closed or crashed) while a scan or transaction
+                           lived in it, or before a write was known to be
+                           committed; nothing of it was committed: retry */
 
 /* One past the largest code; every code in [0, LDB_CODE_COUNT) has a row in
  * ldb_error_table(). */
-#define LDB_CODE_COUNT 16
+#define LDB_CODE_COUNT 17
 
 /* The fixed English message for a code ("key not found", ...). Never NULL;
  * static storage. */
@@ -103,7 +108,8 @@ LDB_API const char *ldb_strerror(int code);
 /* The stable symbolic name of a code, as the JavaScript API uses it:
  * "OK", "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY",
  * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT",
- * "ABORTED", "SETUP", "COMPACTED"; "UNKNOWN" otherwise. Static storage. */
+ * "ABORTED", "SETUP", "COMPACTED",
+ * "OWNER_LOST"; "UNKNOWN" otherwise. Static storage. */
 LDB_API const char *ldb_code_name(int code);
 
 /* Detail of the most recent failed call made by the calling thread (on any
@@ -215,6 +221,60 @@ LDB_API int ldb_store_memory(ldb_store **out);
 LDB_API void ldb_store_destroy(ldb_store *s);
 
 /* ------------------------------------------------------------------------ */
+/* The environment seam: clocks, the background thread and its timed sleep.
+ *
+ * Every clock reading, every thread and every timed wait of the engine
+ * goes through an ldb_env, as bytes at rest go through the store. A test
+ * passes a fake env to drive time by hand: the NORMAL-mode sync interval
+ * and the retry back-off after a failed checkpoint then become
+ * deterministic, with no real sleeping. A host may pass its own threads.
+ *
+ * Ownership: ldb_options.env NULL means ldb_env_default(). Otherwise the
+ * caller keeps the env (and its ctx) alive and unchanged until every handle
+ * on the engine is closed. An engine shared by several ldb_open calls (same
+ * store id) keeps the env of the open that created it.
+ *
+ * Threads: now_ns and wall_ms are called from every thread that calls into
+ * the library and from the background thread. thread_start and
+ * event_create are called from ldb_open, thread_join and event_destroy
+ * from the ldb_close of the last handle, event_signal from any thread, and
+ * sleep_until from the background thread only. Every callback receives
+ * ctx. */
+typedef struct ldb_env {
+  void *ctx;
+  /* Monotonic nanoseconds (never decreases). Required. */
+  uint64_t (*now_ns)(void *ctx);
+  /* Wall-clock milliseconds since 1970-01-01 UTC: the change feed's record
+   * times and log_retention_ms. Required. */
+  uint64_t (*wall_ms)(void *ctx);
+  /* Starts fn(arg) on a new thread and sets *thread to a handle for
+   * thread_join. LDB_OK, or an LDB_* code that ldb_open then returns. NULL:
+   * the env has no threads, and every engine runs as with
+   * background_checkpoint = 0. When set, the four functions below and
+   * thread_join are required too. */
+  int (*thread_start)(void *ctx, void (*fn)(void *arg), void *arg,
+                      void **thread);
+  /* Waits until fn has returned, and frees the handle. */
+  void (*thread_join)(void *ctx, void *thread);
+  /* Makes a wake-up event for sleep_until in *ev (LDB_OK or an LDB_*
+   * code, e.g. LDB_NOMEM). */
+  int (*event_create)(void *ctx, void **ev);
+  /* Wakes the sleep_until waiting on ev, or, when none waits, makes the
+   * next one return at once (one pending wake is remembered). */
+  void (*event_signal)(void *ctx, void *ev);
+  /* Returns once now_ns() >= deadline_ns, or ev was signalled (consuming
+   * the wake); returning early is allowed (the caller re-checks). */
+  void (*sleep_until)(void *ctx, void *ev, uint64_t deadline_ns);
+  /* Frees ev. */
+  void (*event_destroy)(void *ctx, void *ev);
+} ldb_env;
+
+/* The system's env: CLOCK_MONOTONIC, the real-time clock, and POSIX
+ * threads (no threads in the WebAssembly build: thread_start is NULL).
+ * Static storage; never NULL. */
+LDB_API const ldb_env *ldb_env_default(void);
+
+/* ------------------------------------------------------------------------ */
 /* Options. */
 
 /* Allocation hook. Every allocation the engine makes goes through it (so a
@@ -315,6 +375,8 @@ typedef struct ldb_options {
                                the caller keeps ownership and must keep it
                                alive until every handle on it is closed. */
   const ldb_allocator *allocator; /* NULL (default): malloc/realloc/free */
+  const ldb_env *env;       /* NULL (default): ldb_env_default(). Clocks
+                               and threads; see "The environment seam". */
 } ldb_options;
 
 /* Fills *opts with the defaults documented above. */

@@ -320,7 +320,7 @@ int ldb_changes_wait(ldb_changes *c, uint64_t after, uint32_t timeout_ms) {
   (void)timeout_ms;
   return LDB_TIMEOUT;
 #else
-  uint64_t deadline = ldb_now_ns() + (uint64_t)timeout_ms * 1000000u;
+  uint64_t deadline = eng_now(e) + (uint64_t)timeout_ms * 1000000u;
   ldb_mutex_lock(&e->hook_mu);
   atomic_fetch_add(&e->hook_waiters, 1);
   c->waiting = 1;
@@ -334,9 +334,14 @@ int ldb_changes_wait(ldb_changes *c, uint64_t after, uint32_t timeout_ms) {
       rc = LDB_OK;
       break;
     }
-    uint64_t now = ldb_now_ns();
+    uint64_t now = eng_now(e);
     if (now >= deadline) break;
-    ldb_cond_timedwait(&e->hook_cv, &e->hook_mu, deadline - now);
+    /* The deadline is on the env's clock: wait at most that long in real
+     * time, and look at the env's clock again at least every 50 ms (a
+     * fake clock in a test decides when the wait times out). */
+    uint64_t left = deadline - now;
+    ldb_cond_timedwait(&e->hook_cv, &e->hook_mu,
+                       left < 50000000u ? left : 50000000u);
   }
   c->waiting = 0;
   atomic_fetch_sub(&e->hook_waiters, 1);

@@ -74,7 +74,7 @@ fail:
   if (e->merge) bt_merge_abort(e->merge);
   e->merge = NULL;
   e->merge_pos = NULL;
-  e->ckpt_fail_at = ldb_now_ns() + 200000000ull;
+  e->ckpt_fail_at = eng_now(e) + 200000000ull;
   set_bg_error(e, rc);
   *more = 1;
   ldb_mutex_unlock(&e->ckpt_mu);
@@ -83,10 +83,7 @@ fail:
 
 static void bg_kick(eng *e) {
   if (!e->threaded) return;
-  ldb_mutex_lock(&e->bg_mu);
-  e->bg_kick = 1;
-  ldb_cond_signal(&e->bg_cv);
-  ldb_mutex_unlock(&e->bg_mu);
+  e->env->event_signal(e->env->ctx, e->bg_ev);
 }
 
 /* Freezes the active memtable and switches the log. commit_mu held. A
@@ -97,7 +94,7 @@ int eng_freeze(eng *e, int force) {
   /* After a failure (full disk, I/O error) automatic attempts wait for the
    * retry time instead of redoing a whole merge at every commit; the
    * memtable grows past its threshold meanwhile. */
-  if (!force && ldb_now_ns() < atomic_load(&e->ckpt_fail_at)) return LDB_OK;
+  if (!force && eng_now(e) < atomic_load(&e->ckpt_fail_at)) return LDB_OK;
   ldb_rwlock_rdlock(&e->state_lk);
   mt *fr = e->frozen;
   ldb_rwlock_unlock(&e->state_lk);
@@ -115,7 +112,7 @@ int eng_freeze(eng *e, int force) {
     rc = feed_sync(e->feed);
     if (rc) {
       mt_unref(nm);
-      atomic_store(&e->ckpt_fail_at, ldb_now_ns() + 200000000ull);
+      atomic_store(&e->ckpt_fail_at, eng_now(e) + 200000000ull);
       return rc;
     }
     feed_trim(e->feed);
@@ -123,7 +120,7 @@ int eng_freeze(eng *e, int force) {
   rc = wal_switch(e->log);
   if (rc) {
     mt_unref(nm);
-    atomic_store(&e->ckpt_fail_at, ldb_now_ns() + 200000000ull);
+    atomic_store(&e->ckpt_fail_at, eng_now(e) + 200000000ull);
     return rc;
   }
   uint64_t last = atomic_load(&e->last_seq);
@@ -143,54 +140,57 @@ int eng_freeze(eng *e, int force) {
 
 /* ---- background thread -------------------------------------------------- */
 
-static void *bg_main(void *arg) {
+/* The background thread: NORMAL-mode log syncs every sync_interval_ms and
+ * checkpoint work when kicked, retried after the back-off when it failed.
+ * It sleeps on the env's event, so its timing follows the env's clock. */
+static void bg_main(void *arg) {
   eng *e = arg;
-  ldb_mutex_lock(&e->bg_mu);
-  while (!e->bg_stop) {
+  const ldb_env *env = e->env;
+  while (!atomic_load(&e->bg_stop)) {
     uint64_t wait_ms =
         e->opts.sync_mode == LDB_SYNC_NORMAL
             ? (e->opts.sync_interval_ms ? e->opts.sync_interval_ms : 1)
             : 1000;
     if (atomic_load(&e->ckpt_pending) && e->ckpt_fail_at) wait_ms = 200;
-    if (!e->bg_kick)
-      ldb_cond_timedwait(&e->bg_cv, &e->bg_mu, wait_ms * 1000000ull);
-    if (e->bg_stop) break;
-    e->bg_kick = 0;
-    ldb_mutex_unlock(&e->bg_mu);
+    env->sleep_until(env->ctx, e->bg_ev, eng_now(e) + wait_ms * 1000000ull);
+    if (atomic_load(&e->bg_stop)) break;
     if (e->opts.sync_mode == LDB_SYNC_NORMAL && wal_dirty(e->log)) {
-      uint64_t t0 = ldb_now_ns();
+      uint64_t t0 = eng_now(e);
       int rc = wal_sync(e->log);
       ev_sync_done(e, t0);
       if (rc) set_bg_error(e, rc);
     }
     int more = atomic_load(&e->ckpt_pending);
-    while (more && ldb_now_ns() >= e->ckpt_fail_at) {
+    while (more && eng_now(e) >= e->ckpt_fail_at) {
       if (ckpt_run(e, 4096, &more)) break;
-      ldb_mutex_lock(&e->bg_mu);
-      int stop = e->bg_stop;
-      ldb_mutex_unlock(&e->bg_mu);
-      if (stop) break;
+      if (atomic_load(&e->bg_stop)) break;
     }
-    ldb_mutex_lock(&e->bg_mu);
   }
-  ldb_mutex_unlock(&e->bg_mu);
-  return NULL;
 }
 
 int ckpt_thread_start(eng *e) {
-  int rc = ldb_thread_start(&e->thread, bg_main, e);
+  const ldb_env *env = e->env;
+  if (!env->thread_start) return LDB_OK; /* an env without threads */
+  int rc = env->event_create(env->ctx, &e->bg_ev);
   if (rc) return rc;
+  rc = env->thread_start(env->ctx, bg_main, e, &e->bg_thread);
+  if (rc) {
+    env->event_destroy(env->ctx, e->bg_ev);
+    e->bg_ev = NULL;
+    return rc;
+  }
   e->threaded = 1;
   return LDB_OK;
 }
 
 void ckpt_thread_stop(eng *e) {
   if (!e->threaded) return;
-  ldb_mutex_lock(&e->bg_mu);
-  e->bg_stop = 1;
-  ldb_cond_broadcast(&e->bg_cv);
-  ldb_mutex_unlock(&e->bg_mu);
-  ldb_thread_join(e->thread);
+  const ldb_env *env = e->env;
+  atomic_store(&e->bg_stop, 1);
+  env->event_signal(env->ctx, e->bg_ev);
+  env->thread_join(env->ctx, e->bg_thread);
+  env->event_destroy(env->ctx, e->bg_ev);
+  e->bg_thread = e->bg_ev = NULL;
   e->threaded = 0;
 }
 
@@ -218,7 +218,7 @@ static int sync_if_due(eng *e, uint64_t *wait_ns) {
   if (e->opts.sync_mode != LDB_SYNC_NORMAL || e->threaded) return LDB_OK;
   uint64_t interval = (uint64_t)e->opts.sync_interval_ms * 1000000u;
   ldb_mutex_lock(&e->commit_mu);
-  uint64_t now = ldb_now_ns();
+  uint64_t now = eng_now(e);
   if (wal_dirty(e->log)) {
     uint64_t age = now - e->last_sync_ns;
     if (age >= interval) {
@@ -257,13 +257,13 @@ int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms) {
     return rc;
   }
   if (atomic_load(&e->ckpt_pending)) {
-    uint64_t now = ldb_now_ns(), retry = atomic_load(&e->ckpt_fail_at);
+    uint64_t now = eng_now(e), retry = atomic_load(&e->ckpt_fail_at);
     if (now >= retry) {
       rc = ckpt_run(e, budget ? budget : ENG_STEP_BUDGET, &more);
       /* A failure is retried after the back-off, not at once. */
       if (rc) more = 0;
       retry = atomic_load(&e->ckpt_fail_at);
-      now = ldb_now_ns();
+      now = eng_now(e);
     }
     if (more)
       wait = 0;

@@ -22,7 +22,7 @@ static int wait_durable(eng *e, uint64_t seq) {
     e->sync_leader = 1;
     uint64_t target = e->inserted_seq;
     ldb_mutex_unlock(&e->sync_mu);
-    uint64_t t0 = ldb_now_ns();
+    uint64_t t0 = eng_now(e);
     rc = wal_sync(e->log);
     ev_sync_done(e, t0);
     ldb_mutex_lock(&e->sync_mu);
@@ -120,7 +120,7 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
   const uint8_t *ops = w->ops;
   size_t len = w->len, kv = w->kv;
   uint32_t nops = w->nops;
-  uint64_t t0 = ldb_now_ns();
+  uint64_t t0 = eng_now(e);
   int rc, more;
   /* Outside the mutex: a malloc need not serialize committers. */
   void *scratch = sort_scratch(e, nops);
@@ -171,7 +171,7 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     if (frc) set_bg_error(e, frc);
   }
   if (!e->threaded && e->opts.sync_mode == LDB_SYNC_NORMAL) {
-    uint64_t now = ldb_now_ns();
+    uint64_t now = eng_now(e);
     if (now - e->last_sync_ns >=
         (uint64_t)e->opts.sync_interval_ms * 1000000u) {
       int src = wal_sync(e->log);
@@ -184,13 +184,13 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
   if (!rc)
     eng_notify(e, atomic_load_explicit(&e->visible_seq, memory_order_acquire));
   if (!e->threaded && atomic_load(&e->ckpt_pending) &&
-      ldb_now_ns() >= e->ckpt_fail_at) {
+      eng_now(e) >= e->ckpt_fail_at) {
     uint64_t budget = 2ull * nops;
     (void)ckpt_run(e, budget > ENG_STEP_BUDGET ? budget : ENG_STEP_BUDGET,
                    &more);
   }
   atomic_fetch_add_explicit(&e->st_commits, 1, memory_order_relaxed);
-  uint64_t took = ldb_now_ns() - t0;
+  uint64_t took = eng_now(e) - t0;
   hist_add(e->commit_hist, &e->commit_sum, took);
   if (took > LDB_EVENT_SLOW_NS)
     ev_record(e, LDB_EVENT_SLOW_COMMIT, LDB_OK, took);
@@ -328,7 +328,7 @@ int ldb_flush(ldb_db *db) {
   rc = wal_sync_all(e->log);
   if (!rc) {
     mark_durable(e, atomic_load(&e->last_seq));
-    e->last_sync_ns = ldb_now_ns();
+    e->last_sync_ns = eng_now(e);
   }
   ldb_mutex_unlock(&e->commit_mu);
   return rc;

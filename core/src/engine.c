@@ -164,14 +164,14 @@ int ldb_get(ldb_db *db, const void *key, size_t key_len, void **value,
     return ldb_err(LDB_INVALID, "value out-pointers are NULL");
   eng *e = db->e;
   int timed = (tl_sample++ & 7) == 0;
-  uint64_t t0 = timed ? ldb_now_ns() : 0;
+  uint64_t t0 = timed ? eng_now(e) : 0;
   snap s;
   ldb_rwlock_rdlock(&e->state_lk);
   snap_peek(e, &s);
   rc = snap_get_alloc(&s, e->a, key, key_len, value, value_len);
   ldb_rwlock_unlock(&e->state_lk);
   atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
-  if (timed) hist_add(e->get_hist, &e->get_sum, ldb_now_ns() - t0);
+  if (timed) hist_add(e->get_hist, &e->get_sum, eng_now(e) - t0);
   return rc;
 }
 
@@ -184,14 +184,14 @@ int ldb_get_buf(ldb_db *db, const void *key, size_t key_len, void *buf,
     return ldb_err(LDB_INVALID, "buffer arguments are invalid");
   eng *e = db->e;
   int timed = (tl_sample++ & 7) == 0;
-  uint64_t t0 = timed ? ldb_now_ns() : 0;
+  uint64_t t0 = timed ? eng_now(e) : 0;
   snap s;
   ldb_rwlock_rdlock(&e->state_lk);
   snap_peek(e, &s);
   rc = snap_get(&s, key, key_len, buf, cap, value_len);
   ldb_rwlock_unlock(&e->state_lk);
   atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
-  if (timed) hist_add(e->get_hist, &e->get_sum, ldb_now_ns() - t0);
+  if (timed) hist_add(e->get_hist, &e->get_sum, eng_now(e) - t0);
   return rc;
 }
 

@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 
 #include "btree.h"
+#include "env.h"
 #include "events.h"
 #include "feed.h"
 #include "memtable.h"
@@ -44,6 +45,7 @@ struct eng {
   int handles;
 
   const ldb_allocator *a;
+  const ldb_env *env; /* clocks and threads: opts.env or the default */
   ldb_options opts;
   ldb_store *store;
   int own_store;
@@ -79,13 +81,11 @@ struct eng {
   /* NORMAL mode without a thread: time of the last log sync */
   uint64_t last_sync_ns;
 
-  /* background thread */
+  /* background thread, through env (thread_start, sleep_until on bg_ev) */
   int threaded;
-  ldb_thread thread;
-  ldb_mutex bg_mu;
-  ldb_cond bg_cv;
-  int bg_stop;
-  int bg_kick;
+  void *bg_thread;
+  void *bg_ev;
+  _Atomic int bg_stop;
 
   /* statistics */
   _Atomic uint64_t st_gets, st_puts, st_dels, st_batches, st_commits,
@@ -190,6 +190,9 @@ int options_check(const ldb_options *o);
 void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns);
 /* Records (or, with LDB_OK, clears) the error of background work. */
 void set_bg_error(eng *e, int rc);
+
+/* The engine's monotonic clock (its env's now_ns), in ns. */
+static inline uint64_t eng_now(const eng *e) { return env_now(e->env); }
 
 /* A memtable for the engine, with a key filter and a hash index. */
 int eng_mt_create(eng *e, mt **out);

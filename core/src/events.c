@@ -30,7 +30,7 @@ static int bursts(int type) {
 
 void ev_record(eng *e, int type, int code, uint64_t value) {
   ev_ring *r = &e->events;
-  uint64_t now = ldb_now_ns() - e->open_ns;
+  uint64_t now = eng_now(e) - e->open_ns;
   ring_lock(r);
   if (r->next_seq > 0 && bursts(type)) {
     ldb_event *last = &r->ev[(r->next_seq - 1) % LDB_EVENT_RING];
@@ -55,7 +55,7 @@ void ev_record(eng *e, int type, int code, uint64_t value) {
 }
 
 void ev_sync_done(eng *e, uint64_t t0) {
-  uint64_t ns = ldb_now_ns() - t0;
+  uint64_t ns = eng_now(e) - t0;
   if (ns > LDB_EVENT_STALL_NS) ev_record(e, LDB_EVENT_SYNC_STALL, LDB_OK, ns);
 }
 

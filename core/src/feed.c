@@ -33,6 +33,7 @@ typedef struct seg {
 
 struct feed {
   const ldb_allocator *a;
+  const ldb_env *env; /* the engine's: wall_ms for record times */
   ldb_store *store;
   ldb_mutex mu; /* segs, nsegs, each seg's end/time/refs/dead, base, next */
   uint64_t ret_bytes, ret_ms, seg_target;
@@ -242,13 +243,15 @@ static int seg_peek(feed *f, seg *s) {
   return LDB_OK;
 }
 
-int feed_open(ldb_store *st, const ldb_allocator *a, uint64_t retention_bytes,
-              uint64_t retention_ms, int read_only, feed **out) {
+int feed_open(ldb_store *st, const ldb_allocator *a, const ldb_env *env,
+              uint64_t retention_bytes, uint64_t retention_ms, int read_only,
+              feed **out) {
   int rc, found = 0;
   uint64_t first_num = 0;
   feed *f = ldb_calloc(a, sizeof *f);
   if (!f) return ldb_err(LDB_NOMEM, "out of memory opening the feed");
   f->a = a;
+  f->env = env;
   f->store = st;
   f->ret_bytes = retention_bytes;
   f->ret_ms = retention_ms;
@@ -472,7 +475,7 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
                    len);
   size_t n = FEED_HDR + len;
   seg *cur = f->nsegs ? f->segs[f->nsegs - 1] : NULL;
-  uint64_t now = ldb_wall_ms();
+  uint64_t now = f->env->wall_ms(f->env->ctx);
   /* A segment spans at most a quarter of the age limit, so age trimming
    * drops data at most that much older than it must. */
   int aged = cur && cur->end && f->ret_ms && now > cur->start_ms &&
@@ -564,7 +567,7 @@ int feed_sync(feed *f) {
 
 void feed_trim(feed *f) {
   if (f->read_only || f->nsegs < 2) return;
-  uint64_t now = ldb_wall_ms();
+  uint64_t now = f->env->wall_ms(f->env->ctx);
   size_t k = 0;
   uint64_t bytes = f->bytes;
   /* Never the segment being appended to; dropped segments were synced

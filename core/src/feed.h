@@ -34,9 +34,11 @@ typedef struct feed feed;
 
 /* Opens the feed of store s (a missing feed is created unless read_only):
  * finds the live segments and the last valid record; a torn tail is cut
- * (not when read_only). */
-int feed_open(ldb_store *s, const ldb_allocator *a, uint64_t retention_bytes,
-              uint64_t retention_ms, int read_only, feed **out);
+ * (not when read_only). Record times come from env->wall_ms (env must
+ * outlive the feed). */
+int feed_open(ldb_store *s, const ldb_allocator *a, const ldb_env *env,
+              uint64_t retention_bytes, uint64_t retention_ms, int read_only,
+              feed **out);
 /* Syncs (unless read_only) and closes. NULL is ignored. */
 int feed_close(feed *f);
 

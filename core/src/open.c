@@ -93,9 +93,7 @@ static void eng_free(eng *e, int *rcp) {
   ldb_mutex_destroy(&e->commit_mu);
   ldb_mutex_destroy(&e->ckpt_mu);
   ldb_mutex_destroy(&e->sync_mu);
-  ldb_mutex_destroy(&e->bg_mu);
   ldb_cond_destroy(&e->sync_cv);
-  ldb_cond_destroy(&e->bg_cv);
   ldb_mutex_destroy(&e->hook_mu);
   ldb_cond_destroy(&e->hook_cv);
   ldb_rwlock_destroy(&e->state_lk);
@@ -136,16 +134,15 @@ static int eng_open(ldb_store *s, int own, const char *path,
   e->a = o->allocator;
   e->opts = *o;
   e->store = s;
+  e->env = o->env ? o->env : ldb_env_default();
   ldb_mutex_init(&e->commit_mu);
   ldb_mutex_init(&e->ckpt_mu);
   ldb_mutex_init(&e->sync_mu);
-  ldb_mutex_init(&e->bg_mu);
   ldb_cond_init(&e->sync_cv);
-  ldb_cond_init(&e->bg_cv);
   ldb_mutex_init(&e->hook_mu);
   ldb_cond_init(&e->hook_cv);
   state_lock_init(&e->state_lk);
-  e->open_ns = ldb_now_ns();
+  e->open_ns = eng_now(e);
   e->last_sync_ns = e->open_ns;
   e->path = dupstr(e->a, label);
   if (s->id) e->id = dupstr(e->a, s->id);
@@ -205,7 +202,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
   e->durable_seq = e->inserted_seq = last;
   if (o->log_retention_bytes) {
     /* Before the log can be trimmed: the feed takes what it lacks from it. */
-    rc = feed_open(s, e->a, o->log_retention_bytes, o->log_retention_ms,
+    rc = feed_open(s, e->a, e->env, o->log_retention_bytes, o->log_retention_ms,
                    o->read_only, &e->feed);
     if (!rc) rc = feed_reconcile(e->feed, e->log, last);
     if (rc) {
@@ -251,7 +248,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
     }
   }
   e->threaded = 0;
-  if (o->background_checkpoint && !o->read_only && ldb_threads_available()) {
+  if (o->background_checkpoint && !o->read_only) {
     rc = ckpt_thread_start(e);
     if (rc) {
       ldb_err(rc, "cannot start the background thread");
@@ -280,7 +277,11 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
   else
     ldb_options_default(&o);
   if ((rc = options_check(&o))) return rc;
-  if (!ldb_threads_available()) o.background_checkpoint = 0;
+  if ((rc = env_check(o.env))) return rc;
+  /* Without threads (this build, or the env has none) checkpoints run in
+   * bounded steps. */
+  if (!(o.env ? o.env : ldb_env_default())->thread_start)
+    o.background_checkpoint = 0;
   if (!o.store && (!path || !*path))
     return ldb_err(LDB_INVALID, "ldb_open: path is empty and no store given");
   if (o.store) {

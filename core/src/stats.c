@@ -91,7 +91,7 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
   ldb_rwlock_unlock(&e->state_lk);
   out->last_seq = atomic_load(&e->last_seq);
   out->checkpoint_seq = atomic_load(&e->ckpt_seq);
-  out->uptime_ns = ldb_now_ns() - e->open_ns;
+  out->uptime_ns = eng_now(e) - e->open_ns;
   out->background_error = atomic_load(&e->bg_error);
   for (int i = 0; i < LDB_HIST_BUCKETS; i++) {
     out->get_latency[i] =

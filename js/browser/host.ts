@@ -21,6 +21,7 @@
 /// <reference path="../wasm/lightningdb-module.d.ts" />
 import createLightningDbModule from '../../build/wasm/lightningdb.mjs';
 import { Database } from '../database.js';
+import type { Engine } from '../engine.js';
 import { LightningDbError, type ErrorCode } from '../errors.js';
 import { WasmEngine } from '../wasm/engine.js';
 import { loadModule } from '../wasm/module.js';
@@ -63,7 +64,7 @@ const openCount = new Map<string, { count: number; releaseLock: () => void }>();
 /** The page store under each open key (shared by every handle on it). */
 const storeByKey = new Map<string, PageStore>();
 /** What each open database runs on (for the proxy and for recovery). */
-const hosted = new WeakMap<Database, { kind: StoreKind; name: string; key: string; store: PageStore | null; options: BrowserOpenOptions }>();
+const hosted = new WeakMap<Database, { kind: StoreKind; name: string; key: string; store: PageStore | null; options: BrowserOpenOptions; host: HostOptions }>();
 /** Set once OPFS was refused in this context: 'auto' then means IndexedDB. */
 let opfsRefused = false;
 
@@ -184,10 +185,15 @@ const SYNC_FULL_REFUSED =
   "'normal' with the ...Async forms (putAsync, commitAsync, flushAsync: durable when they resolve), " +
   "the OPFS store, or open() from the main thread (its promises honour syncMode 'full')";
 
-interface HostOptions {
+export interface HostOptions {
   /** The main-thread proxy: it awaits IndexedDB durability before it
    * acknowledges a write, so syncMode 'full' is honoured there. */
   acknowledgesDurably?: boolean;
+  /** The owner of a shared database: the caller holds the tab lock
+   * already (worker.ts), so it is not taken here; `kind` is decided. */
+  lockHeld?: { kind: StoreKind };
+  /** Wraps the engine the Database is made with (owner.ts SharedEngine). */
+  wrapEngine?: (e: WasmEngine) => Engine;
 }
 
 /** Opens (creating by default) the database `name` in this Worker. */
@@ -196,8 +202,24 @@ export async function openInWorker(name: string, options: BrowserOpenOptions = {
 }
 
 /** openInWorker for the main-thread proxy (worker.ts). */
-export async function openForProxy(name: string, options: BrowserOpenOptions = {}): Promise<BrowserDatabase> {
-  return openHosted(name, options, { acknowledgesDurably: true });
+export async function openForProxy(name: string, options: BrowserOpenOptions = {}, host: HostOptions = {}): Promise<BrowserDatabase> {
+  return openHosted(name, options, { ...host, acknowledgesDurably: true });
+}
+
+/** The store kind a shared open() uses: its lock and channel names depend
+ * on it, so 'auto' is decided before the lock is asked for — OPFS unless
+ * it is missing or the browser refuses getDirectory() here. */
+export async function resolveSharedKind(choice: StoreChoice | undefined): Promise<StoreKind> {
+  const kind = resolveStoreKind(choice);
+  if ((choice ?? 'auto') !== 'auto' || kind !== 'opfs') return kind;
+  try {
+    await navigator.storage.getDirectory();
+    return 'opfs';
+  } catch (e) {
+    if (!isRefusal(e)) throw asLightningDbError(e, 'cannot reach the origin private file system');
+    opfsRefused = true;
+    return 'indexeddb';
+  }
 }
 
 async function openHosted(name: string, options: BrowserOpenOptions, host: HostOptions): Promise<BrowserDatabase> {
@@ -209,10 +231,13 @@ async function openHosted(name: string, options: BrowserOpenOptions, host: HostO
   if (signal?.aborted) throw abortedError(`opening database "${name}"`);
   let kind = resolveStoreKind(store);
   const eng = await engine(wasmUrl);
+  if (host.lockHeld) kind = host.lockHeld.kind;
   let entry = openCount.get(keyOf(kind, name));
   let s: PageStore | null = null;
   if (!entry) {
-    const got = await lockAndOpen(store, name, { waitForLock, timeout, signal });
+    const got = host.lockHeld
+      ? { kind, releaseLock: () => {}, store: await openStore(kind, name) }
+      : await lockAndOpen(store, name, { waitForLock, timeout, signal });
     kind = got.kind;
     entry = openCount.get(keyOf(kind, name));
     if (entry) {
@@ -232,14 +257,14 @@ async function openHosted(name: string, options: BrowserOpenOptions, host: HostO
   try {
     if (kind === 'indexeddb' && dbOptions.syncMode === 'full' && !host.acknowledgesDurably)
       throw new LightningDbError('INVALID_ARGUMENT', SYNC_FULL_REFUSED);
-    db = new Database(eng, key, dbOptions);
+    db = new Database(host.wrapEngine ? host.wrapEngine(eng) : eng, key, dbOptions);
   } catch (e) {
     dropRef(key);
     throw e;
   }
   if (s) storeByKey.set(key, s);
   else s = storeByKey.get(key) ?? null;
-  hosted.set(db, { kind, name, key, store: s, options });
+  hosted.set(db, { kind, name, key, store: s, options, host });
   return wrap(db, kind, key, s, host);
 }
 
@@ -322,9 +347,9 @@ export async function reopenAfterFailure(db: Database): Promise<BrowserDatabase>
     }
     const { store: _s, waitForLock: _w, wasmUrl, timeout: _t, signal: _g, ...dbOptions } = h.options;
     const eng = await engine(wasmUrl);
-    const fresh = new Database(eng, h.key, dbOptions);
+    const fresh = new Database(h.host.wrapEngine ? h.host.wrapEngine(eng) : eng, h.key, dbOptions);
     hosted.set(fresh, { ...h, store: s });
-    return wrap(fresh, h.kind, h.key, s, { acknowledgesDurably: true });
+    return wrap(fresh, h.kind, h.key, s, h.host);
   } catch (e) {
     dropRef(h.key);
     throw e;

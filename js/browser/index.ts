@@ -14,8 +14,9 @@
  * database.
  */
 import { LightningDbError, type ErrorCode } from '../errors.js';
-import type { Hello, Reply, Request, WireError } from './protocol.js';
-import { SCAN_CHUNK, SCAN_FIRST } from './protocol.js';
+import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Reply, Request, Tagged, WireError } from './protocol.js';
+import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
+import { clientLockName, holdLock, randomId } from './tabs.js';
 
 export { LightningDbError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
@@ -33,7 +34,7 @@ async function host(): Promise<typeof import('./host.js')> {
   } catch (e) {
     throw new LightningDbError('SETUP',
       `cannot load a part of LightningDB (${String((e as Error)?.message ?? e)}); serve every file of ` +
-      'dist/esm/browser/ (index.js, worker.js, the chunk-*.js files and lightningdb.wasm) from one directory');
+      'dist/esm/browser/ (index.js, worker.js, broker.js, the chunk-*.js files and lightningdb.wasm) from one directory');
   }
 }
 
@@ -56,12 +57,22 @@ export interface OpenOptions {
   /** Where pages live: 'auto' (default: OPFS when it works in the Worker,
    * else IndexedDB), 'opfs', 'indexeddb' (alias 'idb') or 'memory'. */
   store?: 'auto' | 'opfs' | 'indexeddb' | 'idb' | 'memory';
-  /** When another tab has the database open: false (default) fails at once
-   * with BUSY; true waits until it is closed there (at most `timeout`). */
+  /** Single-tab mode: true opens the database for this tab alone (another
+   * tab's open() is then BUSY, or waits with waitForLock). Default false:
+   * every tab that opens it shares it (one owner, the others clients). */
+  exclusive?: boolean;
+  /** Exclusive mode, waiting: when another tab has the database open,
+   * false (default) fails at once with BUSY; true waits until it is
+   * closed there (at most `timeout`). true implies exclusive. */
   waitForLock?: boolean;
   /** With waitForLock: longest wait for the other tab, in ms, then TIMEOUT.
+   * Shared mode: longest wait for an owner to answer or for the lock.
    * Default 30000; Infinity waits without a bound. */
   timeout?: number;
+  /** Shared mode: longest wait in ms for another tab to take over after
+   * the owner tab went away, for each call made or in flight meanwhile;
+   * then TIMEOUT. Default 10000; Infinity waits without a bound. */
+  handoffTimeout?: number;
   /** Cancels the open: it rejects with ABORTED at once, its Worker ends and
    * it never takes the database later. */
   signal?: AbortSignal;
@@ -101,26 +112,146 @@ function checkCallOptions(o: CallOptions | undefined): void {
     throw new TypeError('timeout must be a number of milliseconds >= 0');
 }
 
+type Kind = 'local' | 'read' | 'write' | 'commit' | 'handle' | 'end' | 'once';
+
+/** What a request may do when the owner it was sent to is gone. */
+function kindOf(req: Req): Kind {
+  switch (req.op) {
+    case 'open':
+    case 'close':
+      return 'local';
+    case 'call':
+      return (WRITE_METHODS as readonly string[]).includes(req.method) ? 'write' : 'read';
+    case 'iter':
+    case 'begin':
+      return 'read';
+    case 'txn':
+      if (req.method === 'commit' || req.method === 'commitAsync') return 'commit';
+      return req.method === 'abort' ? 'end' : 'handle';
+    case 'iterClose':
+    case 'unsubscribe':
+      return 'end';
+    case 'subscribe':
+      return 'read';
+    case 'iterNext':
+    case 'iterSeek':
+      return 'handle';
+    default:
+      return 'once';
+  }
+}
+
+interface Pending {
+  id: number;
+  req: Req & Tagged;
+  kind: Kind;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  /** The owner it was last sent to ('local' in exclusive mode); null
+   * while it waits for an owner. */
+  to: string | null;
+  /** Sent to an owner at least once. */
+  sent: boolean;
+  /** How it was last sent to a remote owner. */
+  via?: 'bc' | 'port';
+  waitTimer?: ReturnType<typeof setTimeout>;
+  done: Promise<unknown>;
+}
+
+interface OwnerRef { id: string; epoch: number; local: boolean }
+
+/** The part of SharedWorker used (the Window global; typed here because
+ * this file is also checked with the Worker libraries). */
+interface SharedWorkerLike {
+  port: MessagePort;
+  onerror: ((e: Event) => void) | null;
+}
+
+/** A subscription to change events (subscribe(), changes()): lives in the
+ * owner; after a hand-off it is opened again in the new owner after the
+ * last commit it passed, so no change is lost or delivered twice. */
+interface Sub {
+  id: number;
+  range: Record<string, unknown>;
+  /** The last commit passed (null until the owner answered). */
+  seq: number | null;
+  change(c: unknown): void;
+  error(e: Error): void;
+}
+
+/** Default longest wait for a new owner after the owner tab went away. */
+export const DEFAULT_HANDOFF_TIMEOUT_MS = 10_000;
+
+function ownerLostError(what: string): LightningDbError {
+  return new LightningDbError('OWNER_LOST', `${what} lived in the tab that owned the database, and that tab went away ` +
+    '(closed, reloaded or crashed); nothing of it was committed: run it again');
+}
+
+/** The link of a RemoteDatabase to the Worker that runs its calls: this
+ * tab's Worker, or (shared databases) the owner tab's Worker. */
 class Channel {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, Pending>();
   private dead: Error | null = null;
   private hello = false;
-  constructor(readonly worker: Worker, readonly url: string) {
-    worker.onmessage = (ev: MessageEvent<Reply | Hello>) => {
+  worker!: Worker;
+  /** Shared mode: this tab's client id, channels and current owner. */
+  clientId: string | null = null;
+  private enc = '';
+  private base = '';
+  private ctrl: BroadcastChannel | null = null;
+  private inbox: BroadcastChannel | null = null;
+  private toOwner: BroadcastChannel | null = null;
+  owner: OwnerRef | null = null;
+  private lastEpoch = 0;
+  private ownerWatch: { release: () => void } | null = null;
+  private workerWatch: { release: () => void } | null = null;
+  private clientLock: { release: () => void } | null = null;
+  private forget: number[] = [];
+  /** broker.ts: MessagePorts to remote owners (BroadcastChannel without). */
+  private brokerUrl: string | null = null;
+  private broker: SharedWorkerLike | null | undefined;
+  private port: MessagePort | null = null;
+  private portFor: string | null = null;
+  /** Requests sent over BroadcastChannel to the current owner, unsettled:
+   * the port is used only once none is, so no request overtakes another. */
+  private readonly bcSent = new Set<number>();
+  private readonly subs = new Map<number, Sub>();
+  private nextSub = 1;
+  private handoffTimeout = DEFAULT_HANDOFF_TIMEOUT_MS;
+  private closing = false;
+  private respawn: (() => void) | null = null;
+
+  constructor(worker: Worker, readonly url: string) {
+    this.attach(worker);
+  }
+
+  attach(worker: Worker): void {
+    this.worker = worker;
+    this.hello = false;
+    worker.onmessage = (ev: MessageEvent<Reply | Hello | BecameOwner | ChangeEvent | { id: 0; failed: WireError }>) => {
       const r = ev.data;
+      if ('event' in r) {
+        this.event(r);
+        return;
+      }
       if ('hello' in r) {
         this.hello = true;
         return;
       }
-      const p = this.pending.get(r.id);
-      if (!p) return;
-      this.pending.delete(r.id);
-      if (r.ok) p.resolve(r.value);
-      else p.reject(revive(r.error));
+      if ('owner' in r) {
+        this.adopt(r.owner);
+        return;
+      }
+      if ('failed' in r) {
+        this.takeoverFailed(r.failed);
+        return;
+      }
+      this.settle(r);
     };
     worker.onerror = (ev: ErrorEvent) => {
       ev.preventDefault?.();
+      if (this.worker !== worker) return;
       if (!this.hello) {
         // The script (or a module it imports) did not load.
         void setupError(this.url).then((e) => this.fail(e));
@@ -129,32 +260,360 @@ class Channel {
       this.fail(new LightningDbError('INTERNAL', `database worker failed: ${ev.message || 'script error'}`));
     };
   }
+
+  /** Shared mode, once open() answered: listens for owners and replies. */
+  share(clientId: string, enc: string, opened: Opened, handoffTimeout: number, respawn: () => void, workerId: string): void {
+    this.clientId = clientId;
+    this.enc = enc;
+    this.base = opened.base!;
+    this.handoffTimeout = handoffTimeout;
+    this.respawn = respawn;
+    this.inbox?.close();
+    this.ctrl?.close();
+    this.inbox = new BroadcastChannel(`${this.base}:c:${clientId}`);
+    this.inbox.onmessage = (ev: MessageEvent<Reply | ChangeEvent>) => {
+      if ('event' in ev.data) this.event(ev.data);
+      else this.settle(ev.data);
+    };
+    this.ctrl = new BroadcastChannel(`${this.base}:ctrl`);
+    this.ctrl.onmessage = (ev: MessageEvent<Control>) => {
+      const m = ev.data;
+      if (m?.t === 'owner') this.adopt({ id: m.id, epoch: m.epoch, local: false });
+      else if (m?.t === 'failed') this.takeoverFailed(m.error);
+    };
+    this.clientLock ??= holdLock(clientLockName(this.base, clientId));
+    this.brokerUrl = String(new URL('./broker.js', this.url));
+    this.watchWorker(workerId);
+    if (opened.owner) this.adopt(opened.owner);
+    // An owner may have changed before the channel listened: ask.
+    this.ctrl.postMessage({ t: 'who' } satisfies Control);
+  }
+
+  /** Learns when this tab's Worker is gone (terminated or crashed): its
+   * ownership ends, and a new Worker stands by in its place. */
+  private watchWorker(workerId: string): void {
+    const w = holdLock(`lightningdb:worker:${workerId}`);
+    this.workerWatch = w;
+    w.granted.then(() => {
+      w.release();
+      if (this.workerWatch !== w || this.closing || this.dead) return;
+      if (this.owner?.local) this.ownerGone(this.owner.id);
+      this.respawn?.();
+    }, () => {});
+  }
+
+  /** The origin's broker SharedWorker; null where there is none (or it
+   * failed: BroadcastChannel then carries everything). */
+  private getBroker(): SharedWorkerLike | null {
+    if (this.broker !== undefined) return this.broker;
+    this.broker = null;
+    const Ctor = (globalThis as unknown as { SharedWorker?: new (url: string, o: { type: 'module'; name: string }) => SharedWorkerLike }).SharedWorker;
+    if (typeof Ctor !== 'function' || !this.brokerUrl) return null;
+    try {
+      const b = new Ctor(this.brokerUrl, { type: 'module', name: 'lightningdb-broker' });
+      b.onerror = () => {
+        if (this.broker === b) this.broker = null;
+      };
+      b.port.onmessage = (m: MessageEvent<{ client?: string; enc?: string }>) => {
+        // This tab's Worker owns the database: hand it the client's port.
+        const port = m.ports[0];
+        if (!port || typeof m.data?.client !== 'string') return;
+        if (this.owner?.local) this.worker.postMessage({ id: 0, port: true, client: m.data.client, enc: m.data.enc }, [port]);
+        else port.close();
+      };
+      this.broker = b;
+    } catch {
+      this.broker = null;
+    }
+    return this.broker;
+  }
+
+  /** Asks the broker for a MessagePort to the remote owner `o`. */
+  private connectPort(o: OwnerRef): void {
+    const b = this.getBroker();
+    if (!b) return;
+    const mc = new MessageChannel();
+    mc.port1.onmessage = (ev: MessageEvent<Reply | ChangeEvent | { id: 0; ready: true }>) => {
+      const d = ev.data;
+      if ('ready' in d) {
+        if (this.owner?.id === o.id) {
+          this.port?.close();
+          this.port = mc.port1;
+          this.portFor = o.id;
+        } else mc.port1.close();
+      } else if ('event' in d) this.event(d);
+      else this.settle(d);
+    };
+    b.port.postMessage({ connect: o.id, client: this.clientId, enc: this.enc }, [mc.port2]);
+  }
+
+  private dropPort(): void {
+    this.port?.close();
+    this.port = null;
+    this.portFor = null;
+    this.bcSent.clear();
+  }
+
+  private adopt(o: OwnerRef): void {
+    if (this.dead || this.closing) return;
+    const cur = this.owner;
+    if (cur && cur.id === o.id) {
+      if (!o.local || cur.local) return;
+    } else if (!o.local && o.epoch <= this.lastEpoch) {
+      return; // an announcement older than the owner we know
+    }
+    this.lastEpoch = Math.max(this.lastEpoch, o.epoch);
+    this.owner = o;
+    this.toOwner?.close();
+    this.toOwner = o.local ? null : new BroadcastChannel(`${this.base}:o:${o.id}`);
+    this.dropPort();
+    if (o.local) this.getBroker()?.port.postMessage({ register: o.id });
+    else this.connectPort(o);
+    this.ownerWatch?.release();
+    this.ownerWatch = null;
+    if (!o.local) {
+      // Its lock is free once it is gone (closed, reloaded, crashed).
+      const w = holdLock(`${this.base}:o:${o.id}`);
+      this.ownerWatch = w;
+      w.granted.then(() => {
+        w.release();
+        this.ownerGone(o.id);
+      }, () => {});
+    }
+    if (cur && cur.id === o.id) return; // the same owner, now reached directly
+    for (const p of [...this.pending.values()]) {
+      if (p.kind === 'local' || p.to === o.id) continue;
+      this.handoff(p);
+    }
+    // Subscriptions the old owner had confirmed: opened again after the
+    // last commit they passed.
+    for (const sub of this.subs.values()) if (sub.seq !== null) this.subscribeAt(sub, sub.seq);
+  }
+
+  private event(m: ChangeEvent): void {
+    const sub = this.subs.get(m.event.sub);
+    if (!sub) return;
+    if (m.event.error) {
+      this.subs.delete(sub.id);
+      sub.error(revive(m.event.error));
+      return;
+    }
+    // A late event of a previous owner, already passed: skip it.
+    if (sub.seq !== null && m.event.seq <= sub.seq) return;
+    sub.seq = m.event.seq;
+    sub.change(m.event.change);
+  }
+
+  private subscribeAt(sub: Sub, since: number | undefined): void {
+    this.send<{ since: number }>({ op: 'subscribe', sub: sub.id, range: sub.range, since }).then((r) => {
+      if (sub.seq === null) sub.seq = r.since;
+    }, (e) => {
+      if (this.subs.get(sub.id) !== sub) return;
+      this.subs.delete(sub.id);
+      sub.error(e as Error);
+    });
+  }
+
+  /** Starts a subscription (see Sub). Returns its id. */
+  subscribe(range: Record<string, unknown>, since: number | undefined, change: (c: unknown) => void, error: (e: Error) => void): number {
+    const sub: Sub = { id: this.nextSub++, range, seq: since ?? null, change, error };
+    this.subs.set(sub.id, sub);
+    this.subscribeAt(sub, since);
+    return sub.id;
+  }
+
+  unsubscribe(id: number): void {
+    if (!this.subs.delete(id)) return;
+    this.send({ op: 'unsubscribe', sub: id }).catch(() => {});
+  }
+
+  private ownerGone(id: string): void {
+    if (this.owner?.id !== id) return;
+    this.owner = null;
+    this.toOwner?.close();
+    this.toOwner = null;
+    this.dropPort();
+    for (const p of this.pending.values()) {
+      if (p.to !== id) continue;
+      p.to = null;
+      this.armWait(p);
+    }
+  }
+
+  /** The Worker that took over could not open the database: calls that
+   * wait for an owner get its error. */
+  private takeoverFailed(e: WireError): void {
+    for (const p of [...this.pending.values()]) if (p.to === null && p.kind !== 'local') this.finish(p, false, revive(e));
+  }
+
+  /** A request whose owner is gone: resent, or ended with OWNER_LOST. */
+  private handoff(p: Pending): void {
+    if (!p.sent) return this.dispatch(p);
+    switch (p.kind) {
+      case 'read':
+        return this.dispatch(p);
+      case 'write':
+      case 'commit':
+        // The new owner applies it only when its record is absent.
+        p.req.retry = true;
+        return this.dispatch(p);
+      case 'end':
+        return this.finish(p, true, null);
+      case 'handle':
+        return this.finish(p, false, ownerLostError(p.req.op === 'txn' ? 'the transaction' : 'the scan'));
+      default:
+        return this.finish(p, false, new LightningDbError('OWNER_LOST',
+          'the tab that owned the database went away (closed, reloaded or crashed) during the backup; the target may be incomplete: destroy it and back up again'));
+    }
+  }
+
+  private armWait(p: Pending): void {
+    if (p.waitTimer !== undefined || this.handoffTimeout === Infinity) return;
+    p.waitTimer = setTimeout(() => {
+      const maybe = p.sent && (p.kind === 'write' || p.kind === 'commit');
+      this.finish(p, false, new LightningDbError('TIMEOUT',
+        `no tab took over the database within ${this.handoffTimeout} ms (the handoffTimeout option) after its owner went away` +
+        (maybe ? '; the call reached the old owner, so it may have been applied' : '; nothing of the call was applied')));
+    }, this.handoffTimeout);
+  }
+
+  private dispatch(p: Pending): void {
+    if (p.kind === 'local' || this.clientId === null) {
+      p.to = 'local';
+      p.sent = true;
+      this.worker.postMessage({ ...p.req, id: p.id });
+      return;
+    }
+    const o = this.owner;
+    if (!o) {
+      p.to = null;
+      this.armWait(p);
+      return;
+    }
+    clearTimeout(p.waitTimer);
+    p.waitTimer = undefined;
+    p.to = o.id;
+    p.sent = true;
+    const msg = { ...p.req, id: p.id } as Request;
+    if (this.forget.length) msg.forget = this.forget.splice(0, 256);
+    if (o.local) {
+      this.worker.postMessage(msg);
+      return;
+    }
+    const env: ClientEnvelope = { from: this.clientId, enc: this.enc, req: msg };
+    if (this.port && this.portFor === o.id && this.bcSent.size === 0) {
+      p.via = 'port';
+      this.port.postMessage(env);
+    } else {
+      p.via = 'bc';
+      this.bcSent.add(p.id);
+      this.toOwner!.postMessage(env);
+    }
+  }
+
+  private postCancel(p: Pending, code: 'ABORTED' | 'TIMEOUT'): void {
+    const msg: Request = { op: 'cancel', id: 0, target: p.id, code };
+    if (p.to === 'local' || this.owner?.local) this.worker.postMessage(msg);
+    else if (p.via === 'port' && this.port) this.port.postMessage({ from: this.clientId!, enc: this.enc, req: msg } satisfies ClientEnvelope);
+    else this.toOwner?.postMessage({ from: this.clientId!, enc: this.enc, req: msg } satisfies ClientEnvelope);
+  }
+
+  private settle(r: Reply): void {
+    const p = this.pending.get(r.id);
+    if (!p) return;
+    if (r.ok && p.req.rid !== undefined) this.forget.push(p.req.rid);
+    if (r.ok) this.finish(p, true, r.value);
+    else this.finish(p, false, revive(r.error));
+  }
+
+  private finish(p: Pending, ok: boolean, v: unknown): void {
+    if (this.pending.get(p.id) !== p) return;
+    this.pending.delete(p.id);
+    this.bcSent.delete(p.id);
+    clearTimeout(p.waitTimer);
+    if (ok) p.resolve(v);
+    else p.reject(v);
+  }
+
   fail(e: Error): void {
     this.dead = e;
-    for (const p of this.pending.values()) p.reject(e);
+    for (const p of [...this.pending.values()]) this.finish(p, false, e);
     this.pending.clear();
   }
-  send<T>(req: Req, opts?: CallOptions): Promise<T> {
+
+  /** Ends shared mode: channels closed, locks given back. */
+  unshare(): void {
+    this.closing = true;
+    this.ctrl?.close();
+    this.inbox?.close();
+    this.toOwner?.close();
+    if (this.owner?.local) this.broker?.port.postMessage({ unregister: this.owner.id });
+    this.dropPort();
+    this.broker?.port.close();
+    this.ownerWatch?.release();
+    this.workerWatch?.release();
+    this.workerWatch = null;
+    this.clientLock?.release();
+  }
+
+  /** Settles when every call sent so far has settled. */
+  async drain(): Promise<void> {
+    const calls = [...this.pending.values()].filter((p) => p.kind !== 'local').map((p) => p.done);
+    await Promise.allSettled(calls);
+  }
+
+  /** `handleOwner`: the owner a scan or transaction lives in (shared
+   * mode); a call on it after that owner is gone is OWNER_LOST. */
+  send<T>(req: Req, opts?: CallOptions, handleOwner?: string | null): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
+    const kind = kindOf(req);
+    if (handleOwner !== undefined && handleOwner !== null && this.clientId !== null && this.owner?.id !== handleOwner) {
+      if (kind === 'end') return Promise.resolve(null as T);
+      return Promise.reject(ownerLostError(req.op === 'txn' ? 'the transaction' : 'the scan'));
+    }
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(new LightningDbError('ABORTED', 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'));
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    const tagged: Req & Tagged = { ...req };
+    if (this.clientId !== null && (kind === 'write' || kind === 'commit')) tagged.rid = id;
+    let p!: Pending;
+    const done = new Promise<T>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const onAbort = () => this.worker.postMessage({ op: 'cancel', id: 0, target: id, code: 'ABORTED' } satisfies Request);
+      const onAbort = () => {
+        if (p.to !== null) this.postCancel(p, 'ABORTED');
+        // Waiting for a new owner: never sent, so nothing of it applied; one
+        // that reached the old owner settles with its real outcome.
+        else if (!p.sent) this.finish(p, false, new LightningDbError('ABORTED', 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'));
+      };
       const cleanup = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
-      this.pending.set(id, {
+      p = {
+        id, req: tagged, kind, to: null, sent: false,
         resolve: (v) => { cleanup(); resolve(v as T); },
         reject: (e) => { cleanup(); reject(e); },
-      });
+        done: Promise.resolve(),
+      };
+      this.pending.set(id, p);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (opts?.timeout !== undefined && opts.timeout !== Infinity)
-        timer = setTimeout(() => this.worker.postMessage({ op: 'cancel', id: 0, target: id, code: 'TIMEOUT' } satisfies Request), opts.timeout);
-      this.worker.postMessage({ ...req, id });
+        timer = setTimeout(() => {
+          if (p.to !== null) return this.postCancel(p, 'TIMEOUT');
+          const maybe = p.sent && (kind === 'write' || kind === 'commit');
+          this.finish(p, false, new LightningDbError('TIMEOUT', maybe
+            ? 'the call timed out while the database changed owner; it reached the old owner, so it may have been applied'
+            : 'the call timed out before it started; nothing of it was applied'));
+        }, opts.timeout);
     });
+    p.done = done.catch(() => {});
+    this.dispatch(p);
+    return done;
+  }
+
+  /** The owner the last reply for a new handle came from. */
+  ownerOf(): string | null {
+    return this.clientId === null ? null : (this.owner?.id ?? null);
   }
 }
 
@@ -182,10 +641,15 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
   private done = false;
   private handle: Promise<number>;
   private first = true;
+  /** The owner tab the scan lives in (shared databases). */
+  private home: string | null = null;
   /** `owner` (its database or transaction) stays reachable while the
    * iterator is: an unreachable database ends its Worker. */
-  constructor(private readonly ch: Channel, txn: number, method: string, args: unknown[], readonly owner?: object) {
-    this.handle = ch.send<number>({ op: 'iter', txn, method, args });
+  constructor(private readonly ch: Channel, txn: number, method: string, args: unknown[], readonly owner?: object, txnHome?: string | null) {
+    this.handle = ch.send<number>({ op: 'iter', txn, method, args }, undefined, txn ? txnHome : undefined).then((h) => {
+      this.home = ch.ownerOf();
+      return h;
+    });
   }
   [Symbol.asyncIterator](): this {
     return this;
@@ -198,7 +662,13 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
     // the scan; the Worker also cuts each message by bytes (SCAN_BYTES).
     const max = this.first ? SCAN_FIRST : SCAN_CHUNK;
     this.first = false;
-    const r = await this.ch.send<{ items: T[]; done: boolean }>({ op: 'iterNext', iter, max });
+    let r: { items: T[]; done: boolean };
+    try {
+      r = await this.ch.send<{ items: T[]; done: boolean }>({ op: 'iterNext', iter, max }, undefined, this.home);
+    } catch (e) {
+      this.done = true;
+      throw e;
+    }
     this.buf = r.items;
     this.pos = 0;
     this.done = r.done;
@@ -208,7 +678,7 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
   /** Repositions (as the synchronous iterator's seek). */
   async seek(key: unknown): Promise<void> {
     const iter = await this.handle;
-    await this.ch.send({ op: 'iterSeek', iter, key });
+    await this.ch.send({ op: 'iterSeek', iter, key }, undefined, this.home);
     this.buf = [];
     this.pos = 0;
     this.done = false;
@@ -218,7 +688,7 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
       this.done = true;
       this.buf = [];
       const iter = await this.handle;
-      await this.ch.send({ op: 'iterClose', iter });
+      await this.ch.send({ op: 'iterClose', iter }, undefined, this.home);
     }
     return { value: undefined, done: true };
   }
@@ -226,9 +696,11 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
 
 /** A transaction held open in the Worker. */
 export class RemoteTransaction {
-  constructor(private readonly ch: Channel, private readonly h: number, readonly db?: RemoteDatabase) {}
+  /** `home`: the owner tab it lives in (shared databases): once that tab
+   * is gone, its calls are OWNER_LOST (nothing of it was committed). */
+  constructor(private readonly ch: Channel, private readonly h: number, readonly db?: RemoteDatabase, private readonly home: string | null = null) {}
   private call<T>(method: string, args: unknown[]): Promise<T> {
-    return this.ch.send<T>({ op: 'txn', txn: this.h, method, args });
+    return this.ch.send<T>({ op: 'txn', txn: this.h, method, args }, undefined, this.home);
   }
   get(key: unknown): Promise<unknown> { return this.call('get', [key]); }
   has(key: unknown): Promise<boolean> { return this.call('has', [key]); }
@@ -238,7 +710,72 @@ export class RemoteTransaction {
   commitAsync(): Promise<void> { return this.call('commitAsync', []); }
   abort(): Promise<void> { return this.call('abort', []); }
   scan(opts?: unknown): RemoteIterator<[unknown, unknown]> {
-    return new RemoteIterator(this.ch, this.h, 'scan', opts === undefined ? [] : [opts], this);
+    return new RemoteIterator(this.ch, this.h, 'scan', opts === undefined ? [] : [opts], this, this.home);
+  }
+}
+
+/** One committed transaction, as subscribe() and changes() give it. */
+export interface RemoteChange {
+  seq: number;
+  /** commit time, ms since the Unix epoch */
+  time: number;
+  ops: Array<{ type: 'put'; key: unknown; value: unknown } | { type: 'del'; key: unknown }>;
+}
+
+/** The async iterator of RemoteDatabase.changes(). */
+export class RemoteChangeFeed implements AsyncIterableIterator<RemoteChange> {
+  private readonly buf: RemoteChange[] = [];
+  private waiter: { resolve: (r: IteratorResult<RemoteChange>) => void; reject: (e: unknown) => void } | null = null;
+  private failure: Error | null = null;
+  private ended = false;
+  private readonly id: number;
+  /** The seq of the last commit yielded: resume a later feed after it. */
+  seq: number;
+  constructor(private readonly ch: Channel, range: Record<string, unknown>, since: number | undefined) {
+    this.seq = since ?? 0;
+    this.id = ch.subscribe(range, since, (c) => {
+      const change = c as RemoteChange;
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        this.seq = change.seq;
+        w.resolve({ value: change, done: false });
+      } else this.buf.push(change);
+    }, (e) => {
+      this.failure = e;
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = null;
+        w.reject(e);
+      }
+    });
+  }
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+  next(): Promise<IteratorResult<RemoteChange>> {
+    const c = this.buf.shift();
+    if (c) {
+      this.seq = c.seq;
+      return Promise.resolve({ value: c, done: false });
+    }
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+  /** Ends the feed: a pending next() resolves done. Idempotent. */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.buf.length = 0;
+    this.ch.unsubscribe(this.id);
+    const w = this.waiter;
+    this.waiter = null;
+    w?.resolve({ value: undefined, done: true });
+  }
+  async return(): Promise<IteratorResult<RemoteChange>> {
+    this.close();
+    return { value: undefined, done: true };
   }
 }
 
@@ -316,11 +853,12 @@ export class RemoteDatabase {
     const { signal, timeout, ...rest } = options;
     checkCallOptions({ signal, timeout });
     const h = await this.ch.send<number>({ op: 'begin', options: rest }, { signal, timeout });
-    return new RemoteTransaction(this.ch, h, this);
+    return new RemoteTransaction(this.ch, h, this, this.ch.ownerOf());
   }
 
-  /** Runs fn(tx); commits when it resolves, aborts when it throws; retries
-   * up to `retries` times on CONFLICT. */
+  /** Runs fn(tx); commits when it resolves, aborts when it throws; reruns
+   * fn up to `retries` times on CONFLICT or OWNER_LOST (both mean nothing
+   * of the transaction was committed). */
   async transaction<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
     return this.run(fn, opts, false);
   }
@@ -338,13 +876,14 @@ export class RemoteDatabase {
         result = await fn(tx);
       } catch (e) {
         await tx.abort().catch(() => {});
+        if (e instanceof LightningDbError && e.code === 'OWNER_LOST' && left-- > 0) continue;
         throw e;
       }
       try {
         await (durable ? tx.commitAsync() : tx.commit());
         return result;
       } catch (e) {
-        if (e instanceof LightningDbError && e.code === 'CONFLICT' && left-- > 0) continue;
+        if (e instanceof LightningDbError && (e.code === 'CONFLICT' || e.code === 'OWNER_LOST') && left-- > 0) continue;
         throw e;
       }
     }
@@ -356,12 +895,56 @@ export class RemoteDatabase {
     return this.run(fn, opts, true);
   }
 
-  /** Closes the database and ends the Worker. Idempotent. */
+  /** Calls fn(change) after each later commit with operations in `range`
+   * ({ gt, gte, lt, lte, prefix }) becomes visible — commits of every tab —
+   * in commit order, each once, also across a change of owner tab.
+   * change = { seq, time, ops: [{ type, key, value }] } decoded with this
+   * tab's encodings. Returns the function that unsubscribes. An exception
+   * thrown by fn, or the error that ends the subscription (COMPACTED when
+   * the owner's log no longer holds the commits to resume after a
+   * hand-off), is reported as uncaught (reportError). */
+  subscribe(range: Record<string, unknown> | undefined, fn: (change: RemoteChange) => void): () => void {
+    if (typeof fn !== 'function') throw new TypeError('subscriber must be a function');
+    if (range !== undefined && (range === null || typeof range !== 'object')) throw new TypeError('range must be an object');
+    const report = (e: unknown) => (globalThis as { reportError?: (e: unknown) => void }).reportError?.(e);
+    const id = this.ch.subscribe({ ...(range ?? {}) }, undefined, (c) => {
+      try {
+        fn(c as RemoteChange);
+      } catch (e) {
+        report(e);
+      }
+    }, report);
+    return () => this.ch.unsubscribe(id);
+  }
+
+  /** The commits after `since` (default: from now) with operations in
+   * range, in commit order, as an async iterator that waits for new
+   * commits; it ends when you break out of it or call close(). Commits of
+   * every tab, each once, also across a change of owner tab. Commits are
+   * buffered in this tab until read. Rejects with COMPACTED when `since`
+   * is older than the retained log. */
+  changes(opts: Record<string, unknown> & { since?: number } = {}): RemoteChangeFeed {
+    if (opts === null || typeof opts !== 'object') throw new TypeError('changes options must be an object');
+    const { since, ...range } = opts;
+    if (since !== undefined && (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0))
+      throw new TypeError('since must be a sequence number >= 0');
+    return new RemoteChangeFeed(this.ch, range, since);
+  }
+
+  /** True while this tab's Worker owns the database (shared databases;
+   * always true in exclusive mode). */
+  get isOwner(): boolean {
+    return this.ch.clientId === null || this.ch.owner?.local === true;
+  }
+
+  /** Closes the database and ends the Worker. Idempotent. Calls already
+   * made settle first; an owner tab hands the database to another tab. */
   close(): Promise<void> {
     abandoned.unregister(this);
-    this.closed ??= this.ch
-      .send<void>({ op: 'close' })
+    this.closed ??= this.ch.drain()
+      .then(() => this.ch.send<void>({ op: 'close' }))
       .finally(() => {
+        this.ch.unshare();
         this.ch.worker.terminate();
         this.ch.fail(new LightningDbError('CLOSED', 'the database is closed'));
       });
@@ -372,36 +955,78 @@ export class RemoteDatabase {
 /** Ends the Worker of a RemoteDatabase that became unreachable without
  * close() (an abandoned open): its tab lock must not be held forever. */
 const abandoned = new FinalizationRegistry<Channel>((ch) => {
-  ch.send({ op: 'close' }).finally(() => ch.worker.terminate()).catch(() => {});
+  ch.send({ op: 'close' }).finally(() => {
+    ch.unshare();
+    ch.worker.terminate();
+  }).catch(() => {});
 });
 
-/** Opens the database `name` in a new dedicated Worker (main thread). */
+/** Does open() share the database with other tabs? Not for exclusive
+ * opens (exclusive, waitForLock), per-Worker stores (memory), read-only
+ * opens, nor where Web Locks or BroadcastChannel are missing. */
+function sharedMode(o: OpenOptions): boolean {
+  if (o.exclusive === true || o.waitForLock === true || o.readOnly === true || o.store === 'memory') return false;
+  const g = globalThis as unknown as { navigator?: { locks?: unknown }; BroadcastChannel?: unknown };
+  return typeof g.BroadcastChannel === 'function' && g.navigator?.locks !== undefined;
+}
+
+/** Opens the database `name` in a new dedicated Worker (main thread). By
+ * default every tab that opens it shares it: one tab's Worker owns it,
+ * the others are clients of it (see the file comment of worker.ts). */
 export async function open(name: string, options: OpenOptions = {}): Promise<RemoteDatabase> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const { workerUrl, signal, wasmUrl, ...rest } = options;
+  const { workerUrl, signal, wasmUrl, exclusive, handoffTimeout, ...rest } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (exclusive !== undefined && typeof exclusive !== 'boolean') throw new TypeError('exclusive must be a boolean');
+  if (handoffTimeout !== undefined && (typeof handoffTimeout !== 'number' || !(handoffTimeout >= 0)))
+    throw new TypeError('handoffTimeout must be a number of milliseconds >= 0 (or Infinity)');
   if (signal?.aborted) throw new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal)`);
   const base = typeof location !== 'undefined' ? location.href : undefined;
   const url = String(workerUrl !== undefined ? new URL(String(workerUrl), base) : new URL('./worker.js', import.meta.url));
   // Relative to the page, not to the Worker script.
   if (wasmUrl !== undefined) rest.wasmUrl = String(new URL(String(wasmUrl), base));
-  const worker = new Worker(url, { type: 'module', name: `lightningdb:${name}` });
+  const share = sharedMode(options);
+  const clientId = share ? randomId() : '';
+  const start = (workerId: string) => {
+    const w = new Worker(url, { type: 'module', name: `lightningdb:${name}` });
+    const o = share ? { ...rest, shared: { clientId, workerId } } : rest;
+    return { w, o };
+  };
+  let workerId = randomId();
+  const first = start(workerId);
+  const worker = first.w;
   const ch = new Channel(worker, url);
   let onAbort: (() => void) | undefined;
   try {
-    const opened = ch.send<{ store: StoreKind }>({ op: 'open', name, options: rest });
+    const opened = ch.send<Opened>({ op: 'open', name, options: first.o });
     const aborted = new Promise<never>((_, reject) => {
       // Ending the Worker withdraws its lock request and frees what it holds.
       onAbort = () => reject(new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal); it holds nothing`));
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     const r = await Promise.race([opened, aborted]);
-    const db = new RemoteDatabase(ch, r.store);
+    if (share) {
+      const enc = JSON.stringify([rest.keyEncoding ?? null, rest.valueEncoding ?? null]);
+      // This tab's Worker went away (terminated, crashed): a new one
+      // stands by in its place, so this tab can own the database again.
+      const respawn = () => {
+        workerId = randomId();
+        const next = start(workerId);
+        ch.attach(next.w);
+        ch.send<Opened>({ op: 'open', name, options: next.o }).then(
+          (o) => ch.share(clientId, enc, o, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId),
+          () => { /* this tab stays a client of the other tabs' owner */ },
+        );
+      };
+      ch.share(clientId, enc, r, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId);
+    }
+    const db = new RemoteDatabase(ch, r.store as StoreKind);
     abandoned.register(db, ch, db);
     return db;
   } catch (e) {
     worker.terminate();
+    ch.unshare();
     ch.fail(e as Error);
     throw e;
   } finally {

@@ -1,10 +1,33 @@
 /**
  * protocol.ts — the messages between the main-thread proxy (index.ts) and
- * the Worker hosting the database (worker.ts). Every request carries an id;
- * the Worker answers each with exactly one Reply of the same id.
+ * the Worker hosting the database (worker.ts), and between tabs sharing
+ * one database (see tabs.ts). Every request carries an id; the Worker
+ * answers each with exactly one Reply of the same id — except that an
+ * owner that is closing drops the requests of other tabs unanswered: their
+ * senders retry them with the next owner.
+ *
+ * Shared databases: each tab's proxy is a client with a `clientId`; the
+ * owner Worker receives the requests of its own tab over postMessage and
+ * those of other tabs on the BroadcastChannel `<base>:o:<ownerId>` (as a
+ * ClientEnvelope), and answers them on `<base>:c:<clientId>`. Writes carry
+ * `rid` (unique per client): the owner commits the record of (clientId,
+ * rid) in the same atomic batch, so a write resent with `retry` after a
+ * hand-off is applied at most once.
  */
 
-export type Request =
+/** Fields of a request that a shared database's client adds. */
+export interface Tagged {
+  /** A write's request id, unique per client: recorded with its commit. */
+  rid?: number;
+  /** Resent to a new owner after a hand-off: apply only when the record of
+   * `rid` is absent (a transaction commit: answer OWNER_LOST then). */
+  retry?: boolean;
+  /** rids of this client's acknowledged writes: their records may go. */
+  forget?: number[];
+}
+
+export type Request = (
+
   | { id: number; op: 'open'; name: string; options: Record<string, unknown> }
   | { id: number; op: 'call'; method: string; args: unknown[] }
   | { id: number; op: 'backup'; target: string }
@@ -15,11 +38,64 @@ export type Request =
   | { id: number; op: 'begin'; options: Record<string, unknown> }
   | { id: number; op: 'txn'; txn: number; method: string; args: unknown[] }
   | { id: number; op: 'close' }
+  /** Change events of commits with seq > since (default: from now) in
+   * range, pushed as ChangeEvent messages for subscription `sub` (unique
+   * per client); answered with { since } (the seq it starts after). */
+  | { id: number; op: 'subscribe'; sub: number; range: Record<string, unknown>; since?: number }
+  | { id: number; op: 'unsubscribe'; sub: number }
   /** Gives up request `target` (no reply of its own): when it has not
    * started, it is answered with `code` and never runs; when it has, a
    * TIMEOUT is answered at once (its outcome is then unknown) and an
    * ABORTED is ignored (it is answered with its real outcome). */
-  | { id: number; op: 'cancel'; target: number; code: 'ABORTED' | 'TIMEOUT' };
+  | { id: number; op: 'cancel'; target: number; code: 'ABORTED' | 'TIMEOUT' }
+) & Tagged;
+
+/** A request of another tab to the owner: its clientId and encodings. */
+export interface ClientEnvelope {
+  from: string;
+  /** keyEncoding / valueEncoding of the client's open(). */
+  enc: string;
+  req: Request;
+}
+
+/** Control messages on the BroadcastChannel `<base>:ctrl` of a database. */
+export type Control =
+  /** Who owns the database? (answered by the owner, or by an exclusive
+   * holder, or by a Worker that is opening it as the new owner) */
+  | { t: 'who' }
+  /** The owner: requests go to `<base>:o:<id>`. Epochs grow with every
+   * owner (stored in the database), so a stale announcement is ignored. */
+  | { t: 'owner'; id: string; epoch: number; store: string }
+  /** The database is held by an exclusive opener (openInWorker, or open()
+   * with { exclusive: true } or { waitForLock: true }). */
+  | { t: 'exclusive' }
+  /** A Worker holds the owner lock and is opening the database. */
+  | { t: 'opening' }
+  /** The Worker that took the owner lock could not open the database. */
+  | { t: 'failed'; error: WireError };
+
+/** What open() answers in shared mode. */
+export interface Opened {
+  store: string;
+  /** The channel base name (tabs.ts channelBase). */
+  base?: string;
+  /** The current owner (this tab's Worker when it is the owner). */
+  owner?: { id: string; epoch: number; local: boolean };
+}
+
+/** A change of subscription `sub` (`seq`: the last commit it passed, to
+ * resume after), or the error that ended it. Sent by the owner to the
+ * subscribing tab, unsolicited. */
+export interface ChangeEvent {
+  id: 0;
+  event: { sub: number; seq: number; change?: unknown; error?: WireError };
+}
+
+/** The Worker's unsolicited message to its tab: it became the owner. */
+export interface BecameOwner {
+  id: 0;
+  owner: { id: string; epoch: number; local: true };
+}
 
 /** The Worker's first message, posted when its script and imports have
  * loaded (before it, a Worker error means the script could not load). */

@@ -9,6 +9,13 @@
  * database (or is closed itself), then opens. Where Web Locks are missing,
  * the OPFS store's exclusive sync access handles still refuse a second
  * opener (BUSY); the IndexedDB store then has no cross-tab protection.
+ *
+ * The same lock elects the owner of a shared database (the default of
+ * open() from a page, see worker.ts and index.ts): the Worker holding it
+ * owns the database, the others wait for it (standing by) and are
+ * clients meanwhile. An exclusive holder (acquireTabLock) answers the
+ * shared openers' question "who owns it?" on the control channel with
+ * 'exclusive', so they fail with BUSY at once instead of waiting.
  */
 import { LightningDbError } from '../errors.js';
 
@@ -38,6 +45,59 @@ function locksApi(): Locks | undefined {
 /** The Web Lock name of a database. */
 export function lockName(store: string, name: string): string {
   return `lightningdb:${store}:${name}`;
+}
+
+/** The base name of a database's BroadcastChannels (see protocol.ts):
+ * `<base>:ctrl`, `<base>:o:<ownerId>`, `<base>:c:<clientId>`. */
+export function channelBase(store: string, name: string): string {
+  return lockName(store, name);
+}
+
+/** The lock a client holds while its database is open: the owner waits
+ * for it to learn that the client is gone (closed, reloaded, crashed). */
+export function clientLockName(base: string, clientId: string): string {
+  return `${base}:c:${clientId}`;
+}
+
+/** A random id (clients, owners). */
+export function randomId(): string {
+  const b = new Uint8Array(12);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** Holds the Web Lock `name` once granted, until release(); `granted`
+ * resolves when it is held (rejects when the request fails or `signal`
+ * aborts first). Without Web Locks, `granted` resolves at once. */
+export function holdLock(name: string, signal?: AbortSignal): { granted: Promise<void>; release: () => void; released: Promise<void> } {
+  const locks = locksApi();
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  if (!locks) return { granted: Promise.resolve(), release, released: Promise.resolve() };
+  let granted!: Promise<void>;
+  const request = new Promise<void>((resolveReq, rejectReq) => {
+    granted = new Promise<void>((resolve, reject) => {
+      locks.request(name, signal ? { mode: 'exclusive', signal } : { mode: 'exclusive' }, async () => {
+        resolve();
+        await held;
+      }).then(resolveReq, (e) => {
+        reject(e);
+        rejectReq(e);
+      });
+    });
+  });
+  return { granted, release, released: request.catch(() => {}) };
+}
+
+/** Answers 'who' on the control channel of `store`/`name` with
+ * 'exclusive' until the returned function is called. */
+function answerExclusive(store: string, name: string): () => void {
+  if (typeof BroadcastChannel === 'undefined') return () => {};
+  const bc = new BroadcastChannel(`${channelBase(store, name)}:ctrl`);
+  bc.onmessage = (ev: MessageEvent<{ t?: string }>) => {
+    if (ev.data?.t === 'who') bc.postMessage({ t: 'exclusive' });
+  };
+  return () => bc.close();
 }
 
 /** Locks of this context being released: their request promises. */
@@ -114,7 +174,9 @@ export async function acquireTabLock(store: string, name: string, opts: TabLockO
         `database "${name}" is open in another tab or window of this site; close it there, ` +
         'or open with { waitForLock: true } to wait for it');
     const key = lockName(store, name);
+    const stopAnswering = answerExclusive(store, name);
     return () => {
+      stopAnswering();
       release();
       // Settles once the lock is free again.
       const done = request.catch(() => {}).finally(() => {

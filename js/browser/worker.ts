@@ -19,25 +19,104 @@
  * not yet persisted is rejected (FULL or IO), and the database is reopened
  * from what IndexedDB holds before the next request runs: a rejected call
  * leaves nothing, as on OPFS (open transactions and scans end: CLOSED).
+ *
+ * Shared databases (the default; { exclusive: true } or waitForLock give
+ * the single-tab mode): this Worker asks for the database's tab lock and
+ * asks the control channel who owns it. Whichever comes first: the lock
+ * makes it the owner (it opens the database, stores the next owner epoch,
+ * announces itself and serves every tab: its own over postMessage, the
+ * others over BroadcastChannel, see protocol.ts); an owner's answer makes
+ * its tab a client, while this Worker goes on waiting for the lock
+ * (standing by) and takes over when the owner is gone. Writes of every tab
+ * carry a request id recorded with their commit (owner.ts), so a write
+ * resent after a hand-off is applied once. An owner that closes stops
+ * taking other tabs' requests first; those it has not answered are
+ * resent to the next owner by their tabs.
  */
 /// <reference lib="webworker" />
-import type { Database } from '../database.js';
+import type { ChangeFeed, Database } from '../database.js';
 import { LightningDbError } from '../errors.js';
 import { IdbStore } from '../wasm/stores/idb.js';
 import { storeErrorFrom } from '../wasm/stores/types.js';
-import { backupInWorker, BrowserOpenOptions, openForProxy, reopenAfterFailure, storeOf } from './host.js';
 import {
-  DB_METHODS, Hello, Reply, Request, SCAN_BYTES, SCAN_METHODS, TXN_METHODS, WireError, WRITE_METHODS,
+  backupInWorker, BrowserOpenOptions, engine, HostOptions, openForProxy, reopenAfterFailure, resolveSharedKind, storeOf,
+  type StoreKind,
+} from './host.js';
+import {
+  clientRecordsPrefix, decodeNumber, encodeNumber, EPOCH_KEY, keysWithPrefix, recordClient, recordKey, recordsPrefix,
+  setTag, SharedEngine,
+} from './owner.js';
+import {
+  BecameOwner, ClientEnvelope, Control, DB_METHODS, Hello, Opened, Reply, Request, SCAN_BYTES, SCAN_METHODS,
+  TXN_METHODS, WireError, WRITE_METHODS,
 } from './protocol.js';
+import { channelBase, clientLockName, holdLock, lockName, randomId } from './tabs.js';
 
 declare const self: DedicatedWorkerGlobalScope;
 
+/** Where a request came from, and how to answer it. */
+interface Source {
+  /** The tab's clientId ('' in exclusive mode). */
+  client: string;
+  /** Its encodings (JSON [keyEncoding, valueEncoding]). */
+  enc: string;
+  /** This Worker's own tab (postMessage), as opposed to another tab. */
+  local: boolean;
+  post(r: Reply): void;
+}
+
+const LOCAL: Source = { client: '', enc: '', local: true, post: (r) => self.postMessage(r) };
+
+/** The database of this tab's encodings (with shared databases: of the
+ * owner's own tab). */
 let db: Database | null = null;
 let storeChoice: BrowserOpenOptions['store'];
 let durableAcks = false;
 let nextHandle = 1;
-const iters = new Map<number, Iterator<unknown> & { seek?: (k: unknown) => void }>();
-const txns = new Map<number, object>();
+let openName = '';
+let openOptions: BrowserOpenOptions = {};
+const iters = new Map<number, { it: Iterator<unknown> & { seek?: (k: unknown) => void }; client: string }>();
+const txns = new Map<number, { t: object; client: string }>();
+/** Databases of other encodings than this tab's, for other tabs (owner). */
+const views = new Map<string, Database>();
+
+/** How long a new owner retries opening while the previous owner's OPFS
+ * handles are still being released (BUSY), in ms. */
+const TAKEOVER_BUSY_MS = 5000;
+/** Default bound of open() in shared mode without an owner answering and
+ * without the lock (ms): the `timeout` option. */
+const SHARED_OPEN_TIMEOUT_MS = 30_000;
+/** Most records of acknowledged writes dropped in one write. */
+const FORGET_PER_WRITE = 512;
+
+interface Shared {
+  kind: StoreKind;
+  base: string;
+  clientId: string;
+  enc: string;
+  ctrl: BroadcastChannel;
+  /** The database's tab lock: held while this Worker owns it. */
+  lock: ReturnType<typeof holdLock>;
+  abort: AbortController;
+  /** Held for this Worker's life: its tab learns when it is gone. */
+  alive: ReturnType<typeof holdLock>;
+  role: 'standby' | 'opening' | 'owner' | 'closing' | 'closed' | 'failed';
+  ownerId?: string;
+  epoch?: number;
+  /** Held while this Worker owns the database: clients learn when it is gone. */
+  ownerLock?: ReturnType<typeof holdLock>;
+  inbox?: BroadcastChannel;
+  engine?: SharedEngine;
+  replies: Map<string, BroadcastChannel>;
+  watched: Map<string, ReturnType<typeof holdLock>>;
+  forget: Uint8Array[];
+  forgetTimer?: ReturnType<typeof setTimeout>;
+  /** The pending open(): settled by the first owner heard of, or by
+   * taking over. */
+  waiter: { resolve: (o: Opened) => void; reject: (e: unknown) => void } | null;
+}
+
+let shared: Shared | null = null;
 
 function wire(e: unknown): WireError {
   const err = e as { name?: string; code?: unknown; message?: string };
@@ -52,9 +131,47 @@ function wire(e: unknown): WireError {
   return { name: 'LightningDbError', code: se.code, message: se.message };
 }
 
-function need(): Database {
+/** Handles (scans, transactions) of this owner are >= handleBase: one of
+ * a previous owner is answered OWNER_LOST. */
+let handleBase = 1;
+
+function ownerLost(what: 'scan' | 'transaction'): LightningDbError {
+  return new LightningDbError('OWNER_LOST', what === 'scan'
+    ? 'the scan lived in the tab that owned the database, and that tab went away (closed, reloaded or crashed); start the scan again'
+    : 'the transaction lived in the tab that owned the database, and that tab went away (closed, reloaded or crashed); nothing of it was committed: run it again');
+}
+
+function encOf(options: { keyEncoding?: unknown; valueEncoding?: unknown }): string {
+  return JSON.stringify([options.keyEncoding ?? null, options.valueEncoding ?? null]);
+}
+
+function need(src: Source = LOCAL): Database {
   if (!db) throw new LightningDbError('CLOSED', 'the database is not open');
-  return db;
+  if (!shared || src.enc === shared.enc) return db;
+  const v = views.get(src.enc);
+  if (!v) throw new LightningDbError('INTERNAL', 'no database for these encodings');
+  return v;
+}
+
+/** Opens the database of another tab's encodings (same engine). */
+async function ensureView(src: Source): Promise<void> {
+  if (!shared || !db || src.enc === shared.enc || views.has(src.enc)) return;
+  const [keyEncoding, valueEncoding] = JSON.parse(src.enc) as [string | null, string | null];
+  const o: BrowserOpenOptions = { ...openOptions, keyEncoding: keyEncoding ?? undefined, valueEncoding: valueEncoding ?? undefined } as BrowserOpenOptions;
+  const v = await openForProxy(openName, o, hostOptions());
+  views.set(src.enc, v);
+}
+
+function hostOptions(): HostOptions {
+  const sh = shared!;
+  return { lockHeld: { kind: sh.kind }, wrapEngine: (e) => (sh.engine ??= new SharedEngine(e)) };
+}
+
+/** The owner's unguarded engine handle (its own bookkeeping). */
+function rawDb() {
+  const sh = shared;
+  if (!sh?.engine || !db) return undefined;
+  return sh.engine.rawOf(`${sh.kind}:${openName}`);
 }
 
 /** Calls obj[name](...args); TypeError when it is not a method. */
@@ -109,6 +226,17 @@ async function settlePipelined(): Promise<void> {
 /** A write ran since the database was (re)opened. */
 let wroteSinceOpen = false;
 
+function closeViews(): void {
+  for (const v of views.values()) {
+    try {
+      v.close();
+    } catch {
+      /* closing a view of a failed store: nothing to report */
+    }
+  }
+  views.clear();
+}
+
 /** After an IndexedDB persistence failure: ends scans and transactions and
  * reopens the database from what is persisted — when the engine may hold
  * writes that will never be persisted (a write ran since the open), or
@@ -123,21 +251,55 @@ async function recoverIfFailed(req: Request): Promise<void> {
   await settlePipelined();
   iters.clear();
   txns.clear();
-  db = await reopenAfterFailure(db);
+  const old = db;
+  db = await reopenAfterFailure(old);
+  closeViews();
   wroteSinceOpen = false;
 }
 
+/** Queues records of acknowledged writes for deletion. */
+function queueForget(src: Source, rids: number[] | undefined): void {
+  const sh = shared;
+  if (!sh || !rids?.length || sh.role !== 'owner') return;
+  for (const rid of rids) if (Number.isSafeInteger(rid)) sh.forget.push(recordKey(src.client, rid));
+  sh.forgetTimer ??= setTimeout(() => {
+    sh.forgetTimer = undefined;
+    const raw = rawDb();
+    if (!raw || sh.role !== 'owner' || sh.forget.length === 0) return;
+    try {
+      raw.write(sh.forget.splice(0).map((key) => ({ type: 'del' as const, key })));
+    } catch {
+      /* the next write or owner prunes them */
+    }
+  }, 1000);
+}
+
 /** Runs a write; resolves when it may be acknowledged. */
-function runWrite(req: Request & { op: 'call' | 'txn' }): Promise<unknown> {
+function runWrite(req: Request & { op: 'call' | 'txn' }, src: Source): Promise<unknown> {
   let result: unknown;
   wroteSinceOpen = true;
-  if (req.op === 'call') {
-    result = invoke<unknown>(need(), req.method, req.args);
-  } else {
-    const t = txns.get(req.txn);
-    if (!t) throw new LightningDbError('CLOSED', 'the transaction is closed');
-    txns.delete(req.txn);
-    result = invoke<unknown>(t, req.method, req.args);
+  const raw = req.rid !== undefined ? rawDb() : undefined;
+  if (raw) {
+    const rk = recordKey(src.client, req.rid!);
+    // Resent after a hand-off: its record says whether it committed.
+    if (req.retry && raw.get(rk) !== undefined) return Promise.resolve(undefined);
+    if (req.op === 'txn' && !txns.has(req.txn) && (req.retry || req.txn < handleBase)) throw ownerLost('transaction');
+    const ops: Array<{ type: 'put' | 'del'; key: Uint8Array; value?: Uint8Array }> = [{ type: 'put', key: rk, value: encodeNumber(Date.now()) }];
+    if (req.op === 'call' && shared!.forget.length)
+      for (const key of shared!.forget.splice(0, FORGET_PER_WRITE)) ops.push({ type: 'del', key });
+    setTag({ ops: ops as never });
+  }
+  try {
+    if (req.op === 'call') {
+      result = invoke<unknown>(need(src), req.method, req.args);
+    } else {
+      const t = txns.get(req.txn);
+      if (!t) throw new LightningDbError('CLOSED', 'the transaction is closed');
+      txns.delete(req.txn);
+      result = invoke<unknown>(t.t, req.method, req.args);
+    }
+  } finally {
+    setTag(null);
   }
   const s = idbStore();
   // syncMode 'full' on IndexedDB: acknowledged only once durable.
@@ -145,126 +307,436 @@ function runWrite(req: Request & { op: 'call' | 'txn' }): Promise<unknown> {
   return Promise.resolve(result);
 }
 
-async function handle(req: Request): Promise<unknown> {
+async function handle(req: Request, src: Source, key: string): Promise<unknown> {
   switch (req.op) {
     case 'open': {
-      if (db) throw new LightningDbError('INVALID_ARGUMENT', 'this worker already hosts a database');
-      const options = { ...req.options, signal: controllers.get(req.id)?.signal } as BrowserOpenOptions;
+      if (db || shared) throw new LightningDbError('INVALID_ARGUMENT', 'this worker already hosts a database');
+      const options = { ...req.options, signal: controllers.get(key)?.signal } as BrowserOpenOptions & { shared?: { clientId: string; workerId: string } };
       storeChoice = options.store;
-      db = await openForProxy(req.name, options);
-      durableAcks = options.syncMode === 'full';
-      return { store: storeOf(db)?.kind };
+      openName = req.name;
+      const { shared: sharedOpt, ...rest } = options;
+      if (sharedOpt) return openShared(req.name, rest, sharedOpt.clientId, sharedOpt.workerId);
+      db = await openForProxy(req.name, rest);
+      openOptions = rest;
+      durableAcks = rest.syncMode === 'full';
+      return { store: storeOf(db)!.kind } satisfies Opened;
     }
     case 'call': {
       if (!(DB_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown method ${req.method}`);
-      return await invoke<unknown>(need(), req.method, req.args);
+      return await invoke<unknown>(need(src), req.method, req.args);
     }
     case 'backup':
-      await backupInWorker(need(), req.target, storeChoice);
+      await backupInWorker(need(src), req.target, storeChoice);
       return null;
     case 'iter': {
       if (!(SCAN_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown scan ${req.method}`);
-      const owner: object | undefined = req.txn ? txns.get(req.txn) : need();
+      const owner: object | undefined = req.txn ? txns.get(req.txn)?.t : need(src);
       if (!owner) throw new LightningDbError('CLOSED', 'the transaction is closed');
       const it = invoke<Iterable<unknown>>(owner, req.method, req.args)[Symbol.iterator]();
       const h = nextHandle++;
-      iters.set(h, it as Iterator<unknown>);
+      iters.set(h, { it: it as Iterator<unknown>, client: src.client });
       return h;
     }
     case 'iterNext': {
       const it = iters.get(req.iter);
       if (!it) {
         if (!db) throw new LightningDbError('CLOSED', 'the database is closed');
+        if (shared && req.iter < handleBase) throw ownerLost('scan');
         return { items: [], done: true };
       }
-      const r = pull(it, req.max);
+      const r = pull(it.it, req.max);
       if (r.done) iters.delete(req.iter);
       return r;
     }
     case 'iterSeek': {
       const it = iters.get(req.iter);
-      if (!it?.seek) throw new TypeError('this iterator cannot seek');
-      it.seek(req.key);
+      if (!it?.it.seek) throw new TypeError('this iterator cannot seek');
+      it.it.seek(req.key);
       return null;
     }
     case 'iterClose': {
       const it = iters.get(req.iter);
       iters.delete(req.iter);
-      it?.return?.();
+      it?.it.return?.();
       return null;
     }
     case 'begin': {
-      const t: object = need().beginTransaction(req.options as never);
+      const t: object = need(src).beginTransaction(req.options as never);
       const h = nextHandle++;
-      txns.set(h, t);
+      txns.set(h, { t, client: src.client });
       return h;
     }
     case 'txn': {
       if (!(TXN_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown transaction method ${req.method}`);
       const t = txns.get(req.txn);
+      if (!t && shared && req.txn < handleBase) throw ownerLost('transaction');
       if (!t) throw new LightningDbError('CLOSED', 'the transaction is closed');
       if (req.method === 'abort') txns.delete(req.txn);
-      return await invoke<unknown>(t, req.method, req.args);
+      return await invoke<unknown>(t.t, req.method, req.args);
     }
-    case 'close': {
-      for (const it of iters.values()) it.return?.();
-      iters.clear();
-      for (const t of txns.values()) {
-        try {
-          invoke(t, 'abort', []);
-        } catch {
-          /* already ended */
-        }
-      }
-      txns.clear();
-      const d = db;
-      db = null;
-      d?.close();
-      // The proxy terminates this Worker next: let IndexedDB finish the
-      // transactions queued by the final syncs first.
-      await IdbStore.settled();
+    case 'subscribe': {
+      const raw = shared ? rawDb() : undefined;
+      const view = need(src);
+      const since = req.since ?? (raw ? raw.stats().lastSeq : (view.metrics() as { lastSeq?: number }).lastSeq);
+      const feed = view.changes({ ...(req.range ?? {}), since });
+      const key = `${src.client}:${req.sub}`;
+      feeds.get(key)?.feed.close();
+      feeds.set(key, { feed, client: src.client });
+      void pump(feed, req.sub, src, key);
+      return { since };
+    }
+    case 'unsubscribe': {
+      const key = `${src.client}:${req.sub}`;
+      feeds.get(key)?.feed.close();
+      feeds.delete(key);
       return null;
     }
+    case 'close':
+      return closeAll();
     case 'cancel':
       return null;
   }
 }
 
-/** Requests waiting to run or running (for cancel), with their state. */
-const states = new Map<number, { started: boolean; cancelled: 'ABORTED' | 'TIMEOUT' | null }>();
-/** An AbortController per open request: cancel aborts its wait. */
-const controllers = new Map<number, AbortController>();
-const answered = new Set<number>();
+/** Change feeds of subscriptions, by `<client>:<sub>`. */
+const feeds = new Map<string, { feed: ChangeFeed; client: string }>();
 
-function reply(r: Reply): void {
-  if (answered.has(r.id)) {
-    answered.delete(r.id);
-    return;
-  }
+/** Sends a subscription's changes to its tab until the feed ends. */
+async function pump(feed: ChangeFeed, sub: number, src: Source, key: string): Promise<void> {
   try {
-    self.postMessage(r);
+    for await (const change of feed) {
+      if (src !== LOCAL && shared?.role !== 'owner') return;
+      src.post({ id: 0, event: { sub, seq: feed.seq, change } } as unknown as Reply);
+    }
   } catch (e) {
-    self.postMessage({ id: r.id, ok: false, error: wire(e) } satisfies Reply);
+    if (feeds.get(key)?.feed === feed) src.post({ id: 0, event: { sub, seq: feed.seq, error: wire(e) } } as unknown as Reply);
+  } finally {
+    if (feeds.get(key)?.feed === feed) feeds.delete(key);
   }
 }
 
-function cancel(target: number, code: 'ABORTED' | 'TIMEOUT'): void {
-  const st = states.get(target);
+function endHandles(client?: string): void {
+  for (const [k, f] of feeds) {
+    if (client !== undefined && f.client !== client) continue;
+    feeds.delete(k);
+    f.feed.close();
+  }
+  for (const [h, it] of iters) {
+    if (client !== undefined && it.client !== client) continue;
+    iters.delete(h);
+    try {
+      it.it.return?.();
+    } catch {
+      /* already ended */
+    }
+  }
+  for (const [h, t] of txns) {
+    if (client !== undefined && t.client !== client) continue;
+    txns.delete(h);
+    try {
+      invoke(t.t, 'abort', []);
+    } catch {
+      /* already ended */
+    }
+  }
+}
+
+/** This tab closes its database: a standby withdraws its lock request; an
+ * owner stops taking other tabs' requests, drops the records of writes
+ * when no other tab is open, closes, and frees the lock for the next
+ * owner. */
+async function closeAll(): Promise<null> {
+  const sh = shared;
+  const wasOwner = sh?.role === 'owner';
+  if (sh) {
+    sh.role = 'closing';
+    sh.inbox?.close();
+    sh.ctrl.close();
+    sh.abort.abort();
+  }
+  await settlePipelined();
+  endHandles();
+  if (sh && wasOwner && db) {
+    try {
+      const raw = rawDb();
+      const live = await liveClients(sh);
+      live.delete(sh.clientId);
+      if (raw) {
+        const drop = keysWithPrefix(raw, recordsPrefix()).filter((k) => !live.has(recordClient(k)));
+        if (drop.length) raw.write(drop.map((key) => ({ type: 'del' as const, key })));
+      }
+    } catch {
+      /* records left behind are pruned by the next owner */
+    }
+  }
+  closeViews();
+  const d = db;
+  db = null;
+  try {
+    d?.close();
+  } finally {
+    // The proxy terminates this Worker next: let IndexedDB finish the
+    // transactions queued by the final syncs first.
+    await IdbStore.settled();
+    if (sh) {
+      sh.role = 'closed';
+      if (sh.forgetTimer) clearTimeout(sh.forgetTimer);
+      for (const w of sh.watched.values()) w.release();
+      for (const bc of sh.replies.values()) bc.close();
+      sh.ownerLock?.release();
+      sh.lock.release();
+    }
+  }
+  return null;
+}
+
+/** Client ids of the tabs that have this database open (their locks). */
+async function liveClients(sh: Shared): Promise<Set<string>> {
+  const locks = (navigator as { locks?: { query(): Promise<{ held?: Array<{ name?: string }>; pending?: Array<{ name?: string }> }> } }).locks;
+  const out = new Set<string>();
+  if (!locks) return out;
+  const q = await locks.query();
+  const prefix = clientLockName(sh.base, '');
+  for (const l of q.held ?? []) if (l.name?.startsWith(prefix)) out.add(l.name.slice(prefix.length));
+  return out;
+}
+
+// ---- shared databases ------------------------------------------------------
+
+async function openShared(name: string, options: BrowserOpenOptions, clientId: string, workerId: string): Promise<Opened> {
+  const kind = await resolveSharedKind(options.store);
+  const base = channelBase(kind, name);
+  const abort = new AbortController();
+  const sh: Shared = {
+    kind, base, clientId, enc: encOf(options),
+    ctrl: new BroadcastChannel(`${base}:ctrl`),
+    lock: holdLock(lockName(kind, name), abort.signal),
+    abort,
+    alive: holdLock(`lightningdb:worker:${workerId}`),
+    role: 'standby',
+    replies: new Map(), watched: new Map(), forget: [], waiter: null,
+  };
+  shared = sh;
+  openOptions = options;
+  durableAcks = options.syncMode === 'full';
+  LOCAL.client = clientId;
+  LOCAL.enc = sh.enc;
+  sh.ctrl.onmessage = (ev: MessageEvent<Control>) => onControl(sh, ev.data);
+  // Load the engine now: taking over later is then quicker.
+  void engine(options.wasmUrl).catch(() => {});
+  sh.lock.granted.then(() => takeOver(sh), () => { /* withdrawn: closed, aborted, or timed out */ });
+  const timeout = options.timeout ?? SHARED_OPEN_TIMEOUT_MS;
+  const signal = options.signal;
+  return new Promise<Opened>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => giveUp(new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal); it holds nothing`));
+    const settle = () => {
+      sh.waiter = null;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const giveUp = (e: unknown) => {
+      settle();
+      sh.role = 'closed';
+      abort.abort();
+      sh.lock.release();
+      sh.ctrl.close();
+      shared = null;
+      reject(e);
+    };
+    sh.waiter = {
+      resolve: (o) => {
+        settle();
+        resolve(o);
+      },
+      reject: giveUp,
+    };
+    if (timeout !== Infinity)
+      timer = setTimeout(() => giveUp(new LightningDbError('TIMEOUT',
+        `opening database "${name}": no tab answered as its owner and its lock was not free within ${timeout} ms ` +
+        '(a tab of an older LightningDB may hold it); pass a larger { timeout }')), timeout);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    sh.ctrl.postMessage({ t: 'who' } satisfies Control);
+  });
+}
+
+function onControl(sh: Shared, m: Control): void {
+  switch (m?.t) {
+    case 'who':
+      if (sh.role === 'owner') announce(sh);
+      else if (sh.role === 'opening') sh.ctrl.postMessage({ t: 'opening' } satisfies Control);
+      return;
+    case 'owner':
+      if (sh.waiter && m.id !== sh.ownerId) sh.waiter.resolve({ store: sh.kind, base: sh.base, owner: { id: m.id, epoch: m.epoch, local: false } });
+      return;
+    case 'exclusive':
+      sh.waiter?.reject(new LightningDbError('BUSY',
+        `database "${openName}" is open in exclusive mode in another tab or Worker of this site (open() with ` +
+        '{ exclusive: true } or { waitForLock: true }, or openInWorker()); close it there, or open with { waitForLock: true } to wait for it'));
+      return;
+    default:
+  }
+}
+
+function announce(sh: Shared): void {
+  sh.ctrl.postMessage({ t: 'owner', id: sh.ownerId!, epoch: sh.epoch!, store: sh.kind } satisfies Control);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** This Worker got the tab lock: it opens the database and serves it. */
+async function takeOver(sh: Shared): Promise<void> {
+  if (sh.role !== 'standby') {
+    sh.lock.release();
+    return;
+  }
+  sh.role = 'opening';
+  try {
+    // The previous owner's OPFS handles may be released a moment after its lock.
+    const deadline = Date.now() + TAKEOVER_BUSY_MS;
+    for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+      try {
+        db = await openForProxy(openName, openOptions, hostOptions());
+        break;
+      } catch (e) {
+        if ((e as LightningDbError)?.code !== 'BUSY' || Date.now() + delay > deadline) throw e;
+        await sleep(delay);
+      }
+      if ((sh.role as string) !== 'opening') throw new LightningDbError('CLOSED', 'the database was closed while it was being opened');
+    }
+    wroteSinceOpen = false;
+    const raw = rawDb();
+    if (!raw) throw new LightningDbError('INTERNAL', 'the shared engine has no handle');
+    const epoch = decodeNumber(raw.get(EPOCH_KEY)) + 1;
+    const live = await liveClients(sh);
+    live.add(sh.clientId);
+    const stale = keysWithPrefix(raw, recordsPrefix()).filter((k) => !live.has(recordClient(k)));
+    raw.write([{ type: 'put', key: EPOCH_KEY, value: encodeNumber(epoch) }, ...stale.map((key) => ({ type: 'del' as const, key }))]);
+    // Durable before anyone hears of it: epochs only grow.
+    await raw.flushAsync();
+    if ((sh.role as string) !== 'opening') throw new LightningDbError('CLOSED', 'the database was closed while it was being opened');
+    sh.ownerId = randomId();
+    sh.epoch = epoch;
+    handleBase = nextHandle = epoch * 2 ** 32 + 1;
+    sh.ownerLock = holdLock(`${sh.base}:o:${sh.ownerId}`);
+    await sh.ownerLock.granted;
+    sh.inbox = new BroadcastChannel(`${sh.base}:o:${sh.ownerId}`);
+    sh.inbox.onmessage = (ev: MessageEvent<ClientEnvelope>) => fromClient(sh, ev.data);
+    sh.role = 'owner';
+  } catch (e) {
+    if (sh.role === 'opening') {
+      sh.role = 'failed';
+      try {
+        sh.ctrl.postMessage({ t: 'failed', error: wire(e) } satisfies Control);
+      } catch {
+        /* the channel is closed */
+      }
+    }
+    closeViews();
+    const d = db;
+    db = null;
+    try {
+      d?.close();
+    } catch {
+      /* reported below */
+    }
+    sh.lock.release();
+    if (sh.waiter) sh.waiter.reject(e);
+    else self.postMessage({ id: 0, failed: wire(e) });
+    return;
+  }
+  announce(sh);
+  const owner = { id: sh.ownerId, epoch: sh.epoch, local: true as const };
+  if (sh.waiter) sh.waiter.resolve({ store: sh.kind, base: sh.base, owner });
+  else self.postMessage({ id: 0, owner } satisfies BecameOwner);
+}
+
+function replyChannel(sh: Shared, client: string): Source['post'] {
+  return (r) => {
+    let bc = sh.replies.get(client);
+    if (!bc) sh.replies.set(client, (bc = new BroadcastChannel(`${sh.base}:c:${client}`)));
+    bc.postMessage(r);
+  };
+}
+
+/** Watches a client's lock: once it is free, the client is gone and its
+ * scans, transactions and records go. */
+function watchClient(sh: Shared, client: string): void {
+  if (sh.watched.has(client) || client === sh.clientId) return;
+  const l = holdLock(clientLockName(sh.base, client));
+  sh.watched.set(client, l);
+  l.granted.then(() => {
+    endHandles(client);
+    const raw = rawDb();
+    if (raw && sh.role === 'owner') {
+      try {
+        const drop = keysWithPrefix(raw, clientRecordsPrefix(client));
+        if (drop.length) raw.write(drop.map((key) => ({ type: 'del' as const, key })));
+      } catch {
+        /* pruned by the next owner */
+      }
+    }
+    sh.replies.get(client)?.close();
+    sh.replies.delete(client);
+    sh.watched.delete(client);
+    l.release();
+  }, () => {});
+}
+
+const sources = new Map<string, Source>();
+
+function fromClient(sh: Shared, env: ClientEnvelope, post?: Source['post']): void {
+  if (!env || typeof env.from !== 'string' || !env.req || sh.role !== 'owner') return;
+  let src = sources.get(`${env.from}|${env.enc}`);
+  if (!src) {
+    src = { client: env.from, enc: typeof env.enc === 'string' ? env.enc : encOf({}), local: false, post: post ?? replyChannel(sh, env.from) };
+    sources.set(`${env.from}|${env.enc}`, src);
+    watchClient(sh, env.from);
+  }
+  receive(env.req, src);
+}
+
+// ---- the request queue -----------------------------------------------------
+
+/** Requests waiting to run or running (for cancel), with their state, by
+ * `<client>:<id>`. */
+const states = new Map<string, { started: boolean; cancelled: 'ABORTED' | 'TIMEOUT' | null; src: Source }>();
+/** An AbortController per open request: cancel aborts its wait. */
+const controllers = new Map<string, AbortController>();
+const answered = new Set<string>();
+
+function reply(src: Source, r: Reply): void {
+  const key = `${src.client}:${r.id}`;
+  if (answered.has(key)) {
+    answered.delete(key);
+    return;
+  }
+  try {
+    src.post(r);
+  } catch (e) {
+    src.post({ id: r.id, ok: false, error: wire(e) } satisfies Reply);
+  }
+}
+
+function cancel(key: string, code: 'ABORTED' | 'TIMEOUT'): void {
+  const st = states.get(key);
   if (!st) return;
   if (!st.started) {
     st.cancelled = code;
     return;
   }
-  const c = controllers.get(target);
+  const c = controllers.get(key);
   if (c) {
     // An open waiting for the lock or its store: stop waiting.
     c.abort();
     return;
   }
   if (code === 'TIMEOUT') {
-    answered.add(target);
-    self.postMessage({
-      id: target, ok: false,
+    answered.add(key);
+    st.src.post({
+      id: Number(key.slice(key.lastIndexOf(':') + 1)), ok: false,
       error: { name: 'LightningDbError', code: 'TIMEOUT', message: 'the call timed out while the database Worker was running it; it may still complete (it is not cancelled)' },
     } satisfies Reply);
   }
@@ -279,49 +751,66 @@ function cancelledError(code: 'ABORTED' | 'TIMEOUT'): WireError {
   };
 }
 
+/** Not answered: this Worker stopped owning the database, so the other
+ * tab resends the request to the next owner. */
+function dropped(src: Source): boolean {
+  return !src.local && shared?.role !== 'owner';
+}
+
 // Requests are handled one at a time, in order, like calls on one thread.
 let queue: Promise<void> = Promise.resolve();
-self.onmessage = (ev: MessageEvent<Request>) => {
-  const req = ev.data;
+
+function receive(req: Request, src: Source): void {
   if (req.op === 'cancel') {
-    cancel(req.target, req.code);
+    cancel(`${src.client}:${req.target}`, req.code);
     return;
   }
-  const st = { started: false, cancelled: null as 'ABORTED' | 'TIMEOUT' | null };
-  states.set(req.id, st);
-  if (req.op === 'open') controllers.set(req.id, new AbortController());
+  const key = `${src.client}:${req.id}`;
+  const st = { started: false, cancelled: null as 'ABORTED' | 'TIMEOUT' | null, src };
+  states.set(key, st);
+  if (req.op === 'open') controllers.set(key, new AbortController());
+  queueForget(src, req.forget);
   queue = queue.then(async () => {
+    if (dropped(src)) {
+      states.delete(key);
+      return;
+    }
     if (st.cancelled) {
-      states.delete(req.id);
-      reply({ id: req.id, ok: false, error: cancelledError(st.cancelled) });
+      states.delete(key);
+      reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
       return;
     }
     try {
       if (!isWrite(req)) await settlePipelined();
       await recoverIfFailed(req);
+      await ensureView(src);
     } catch (e) {
-      states.delete(req.id);
-      reply({ id: req.id, ok: false, error: wire(e) });
+      states.delete(key);
+      reply(src, { id: req.id, ok: false, error: wire(e) });
+      return;
+    }
+    if (dropped(src)) {
+      states.delete(key);
       return;
     }
     if (st.cancelled) {
-      states.delete(req.id);
-      reply({ id: req.id, ok: false, error: cancelledError(st.cancelled) });
+      states.delete(key);
+      reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
       return;
     }
     st.started = true;
     if (isWrite(req)) {
       let p: Promise<unknown>;
       try {
-        p = runWrite(req as Request & { op: 'call' | 'txn' });
+        p = runWrite(req as Request & { op: 'call' | 'txn' }, src);
       } catch (e) {
         p = Promise.reject(e);
       }
       const done = p.then(
-        (value) => reply({ id: req.id, ok: true, value }),
-        (e) => reply({ id: req.id, ok: false, error: wire(e) }),
+        (value) => reply(src, { id: req.id, ok: true, value }),
+        (e) => reply(src, { id: req.id, ok: false, error: wire(e) }),
       ).finally(() => {
-        states.delete(req.id);
+        states.delete(key);
         pipelined.delete(done);
       });
       pipelined.add(done);
@@ -329,14 +818,38 @@ self.onmessage = (ev: MessageEvent<Request>) => {
     }
     let r: Reply;
     try {
-      r = { id: req.id, ok: true, value: await handle(req) };
+      r = { id: req.id, ok: true, value: await handle(req, src, key) };
     } catch (e) {
       r = { id: req.id, ok: false, error: wire(e) };
     }
-    states.delete(req.id);
-    controllers.delete(req.id);
-    reply(r);
+    states.delete(key);
+    controllers.delete(key);
+    reply(src, r);
   });
+}
+
+self.onmessage = (ev: MessageEvent<Request | { id: 0; port: true; client: string; enc: string }>) => {
+  const m = ev.data;
+  if ('port' in m) {
+    if (ev.ports[0]) clientPort(ev.ports[0], m.client, m.enc);
+    return;
+  }
+  receive(m, LOCAL);
 };
+
+/** A MessagePort from another tab (introduced by broker.ts through this
+ * tab's page): its requests arrive there, and every answer and change
+ * event for that tab goes there from now on. */
+function clientPort(port: MessagePort, client: string, enc: string): void {
+  const sh = shared;
+  if (!sh || sh.role !== 'owner' || typeof client !== 'string' || typeof enc !== 'string') {
+    port.close();
+    return;
+  }
+  const post = (r: Reply) => port.postMessage(r);
+  for (const src of sources.values()) if (src.client === client) src.post = post;
+  port.onmessage = (ev: MessageEvent<ClientEnvelope>) => fromClient(sh, ev.data, post);
+  port.postMessage({ id: 0, ready: true });
+}
 
 self.postMessage({ id: 0, hello: true } satisfies Hello);

@@ -1,15 +1,15 @@
 /**
- * sampler.ts — the diagnostics page's time series: every interval it reads
- * db.metrics() and the engine's exposition (db.metricsText()) and keeps a
- * bounded history of per-interval rates, interval latency percentiles,
- * sizes and the events it can see in the counters.
+ * sampler.ts — the diagnostics page's data: every interval it reads the
+ * engine's exposition (db.metricsText()) and event ring (db.events()) and
+ * keeps a bounded history of per-interval rates, interval latency
+ * percentiles and sizes, and a bounded timeline of the engine's events.
  *
  * It reads only the exposition (the statistics through js/contract.ts),
  * never db.metrics(), whose opsPerSec.lastInterval belongs to the
  * application: rates come from the cumulative counters of consecutive
  * samples.
  */
-import type { Database } from '../database.js';
+import type { Database, DatabaseEvent } from '../database.js';
 import { parseExposition, type Family } from './exposition.js';
 import type { RecommendInput } from './recommend.js';
 import { statsFromExposition, type StatsView } from './stats.js';
@@ -49,22 +49,14 @@ export interface TimelineEvent {
   message: string;
   /** the number behind the event (count, microseconds, bytes) */
   value: number;
-  /** where it came from: 'engine' (the core's event ring) or 'counters' */
-  source: 'engine' | 'counters';
+  /** where it came from: the core's event ring */
+  source: 'engine';
   /** engine events: their seq, and occurrences folded in (bursts) */
   seq?: number;
   count?: number;
 }
 
-/** The fields of db.events() entries the sampler reads. */
-interface DatabaseEventLike {
-  seq: number;
-  type: string;
-  code: string;
-  time: number;
-  count: number;
-  value: number;
-}
+type DatabaseEventLike = Pick<DatabaseEvent, 'seq' | 'type' | 'code' | 'time' | 'count' | 'value'>;
 
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -155,10 +147,6 @@ export interface SamplerOptions {
   history?: number;
   /** timeline entries kept; default 200 */
   events?: number;
-  /** an interval p99 above this (µs) is a 'slow_ops' event; default 50000 */
-  slowMicros?: number;
-  /** conflicts in one interval that make a 'conflict_burst'; default 10 */
-  conflictBurst?: number;
 }
 
 export class Sampler {
@@ -168,21 +156,15 @@ export class Sampler {
   #db: Database;
   #history: number;
   #maxEvents: number;
-  #slowMicros: number;
-  #conflictBurst: number;
   #prev: Raw | null = null;
   #timer: ReturnType<typeof setInterval> | null = null;
   #lastEngineEvent = 0;
-  #engineRing: boolean;
 
   constructor(db: Database, options: SamplerOptions = {}) {
     this.#db = db;
     this.intervalMs = Math.max(100, options.intervalMs ?? 1000);
     this.#history = Math.max(2, options.history ?? 600);
     this.#maxEvents = Math.max(1, options.events ?? 200);
-    this.#slowMicros = options.slowMicros ?? 50000;
-    this.#conflictBurst = options.conflictBurst ?? 10;
-    this.#engineRing = typeof (db as unknown as { events?: unknown }).events === 'function' && db.engine.kind === 'native';
   }
 
   /** Takes the first reading now and one every intervalMs. */
@@ -222,7 +204,7 @@ export class Sampler {
   #engineEvents(): void {
     let list: DatabaseEventLike[];
     try {
-      list = (this.#db as unknown as { events(after?: number): DatabaseEventLike[] }).events(Math.max(0, this.#lastEngineEvent - 1));
+      list = this.#db.events(Math.max(0, this.#lastEngineEvent - 1));
     } catch {
       return;
     }
@@ -238,11 +220,6 @@ export class Sampler {
       this.#lastEngineEvent = e.seq;
       this.#event(entry);
     }
-  }
-
-  /** Whether the timeline comes from the engine's event ring. */
-  get hasEngineEvents(): boolean {
-    return this.#engineRing;
   }
 
   /** Reads the database once; a closed database ends sampling. */
@@ -264,7 +241,7 @@ export class Sampler {
     const raw: Raw = { t, s: st, hist, bounds };
     const prev = this.#prev;
     this.#prev = raw;
-    if (this.#engineRing) this.#engineEvents();
+    this.#engineEvents();
     if (!prev) return;
     const dt = (t - prev.t) / 1000;
     if (dt <= 0) return;
@@ -303,28 +280,5 @@ export class Sampler {
     };
     this.samples.push(sample);
     if (this.samples.length > this.#history) this.samples.splice(0, this.samples.length - this.#history);
-    if (this.hasEngineEvents) return; // the engine's ring is the timeline
-    // Without an engine event ring, the timeline is what the counters show.
-    const cps = d('checkpoints');
-    if (cps > 0) {
-      this.#event({ t, type: 'checkpoint', message: `${cps} checkpoint${cps > 1 ? 's' : ''} completed (checkpoint seq ${m.checkpointSeq ?? 0})`, value: cps, source: 'counters' });
-    }
-    const conflicts = d('conflicts');
-    if (conflicts >= this.#conflictBurst) {
-      this.#event({ t, type: 'conflict_burst', message: `${conflicts} commits refused with CONFLICT in ${dt.toFixed(1)} s`, value: conflicts, source: 'counters' });
-    }
-    for (const [name, l] of Object.entries(latency)) {
-      if (l.p99 !== null && l.p99 > this.#slowMicros) {
-        this.#event({ t, type: 'slow_ops', message: `${name} p99 ${Math.round(l.p99)} µs over the last ${dt.toFixed(1)} s`, value: l.p99, source: 'counters' });
-      }
-    }
-    const bg = st.backgroundError;
-    if (bg !== prev.s.backgroundError) {
-      const type = bg === 'FULL' ? 'disk_full' : bg === 'OK' ? 'recovered' : 'error';
-      this.#event({
-        t, type, value: 0, source: 'counters',
-        message: bg === 'OK' ? 'background work recovered' : `background checkpoint/sync failing with ${bg}`,
-      });
-    }
   }
 }

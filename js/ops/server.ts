@@ -213,7 +213,7 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<O
   readOnly('/api/overview', (req, res) => {
     json(res, req, 200, {
       path: db.path, engine: db.engine.kind, closed: db.closed, intervalMs: sampler.intervalMs,
-      engineEvents: sampler.hasEngineEvents, loadTest: allowLoadTest, metrics: sampler.latest, health: db.healthCheck(),
+      loadTest: allowLoadTest, metrics: sampler.latest, health: db.healthCheck(),
     });
   });
   readOnly('/api/samples', (req, res, url) => {
@@ -224,7 +224,7 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<O
   readOnly('/api/events', (req, res, url) => {
     const after = Number(url.searchParams.get('after') ?? '0');
     if (!Number.isFinite(after)) throw new HttpError(400, "'after' must be a number (ms since the epoch)");
-    json(res, req, 200, { source: sampler.hasEngineEvents ? 'engine' : 'counters', events: sampler.timeline.filter((e) => e.t > after) });
+    json(res, req, 200, { source: 'engine', events: sampler.timeline.filter((e) => e.t > after) });
   });
   readOnly('/api/recommendations', (req, res) => {
     json(res, req, 200, { recommendations: recommend(sampler.samples, sampler.latest) });

@@ -22,7 +22,7 @@
  * names come from the core's tables (module.ts: contractOf).
  */
 import type {
-  Engine, EngineChange, EngineChanges, EngineChangesOptions, EngineCommitListener, EngineDb, EngineIterator,
+  Engine, EngineChange, EngineChanges, EngineEvent, EngineChangesOptions, EngineCommitListener, EngineDb, EngineIterator,
   EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
 import { decodeChanges } from '../feed.js';
@@ -694,6 +694,31 @@ class WasmDb implements EngineDb {
       }
     } finally {
       m._free(l);
+    }
+  }
+  /** The engine's event ring (ldb_events_read): kept events with seq >
+   * after, oldest first. */
+  events(after: number): EngineEvent[] {
+    const h = this.h;
+    const m = h.m;
+    const db = this.live();
+    const cap = 256; // LDB_EVENT_RING
+    const p = h.alloc(8 * 7 * cap);
+    try {
+      h.check(m._ldbw_events_read(db, after, p, cap, h.outs + 16));
+      const n = h.u32(h.outs + 16);
+      const f = new Float64Array(m.HEAPU8.buffer, p, 7 * n).slice();
+      const out: EngineEvent[] = [];
+      for (let i = 0; i < n; i++) {
+        const o = f.subarray(7 * i, 7 * i + 7);
+        out.push({
+          seq: o[0]!, timeNs: o[1]!, lastNs: o[2]!, count: o[3]!, value: o[4]!,
+          type: h.cstr(m._ldb_event_name(o[5]!)), code: h.contract.codeNames[o[6]!] ?? `code ${o[6]}`,
+        });
+      }
+      return out;
+    } finally {
+      m._free(p);
     }
   }
   /** Never refuses (ldb_close): transactions and iterators still open are

@@ -67,6 +67,8 @@ export interface LdbModule {
     upEx: number, pre: number, prel: number, out: number): number;
   _ldb_changes_read(c: number, buf: number, cap: number, max: number, countOut: number, usedOut: number): number;
   _ldb_changes_close(c: number): void;
+  _ldbw_events_read(db: number, after: number, out: number, cap: number, countOut: number): number;
+  _ldb_event_name(type: number): number;
 }
 
 /** What the engine reads of the core's contract tables, once per module. */

@@ -147,9 +147,9 @@ function define(): void {
       const db = await fresh();
       eq(await code(db.put(new Uint8Array(0), b('x'))), 'INVALID_ARGUMENT');
       eq(await code(db.put(123 as unknown as Uint8Array, b('x'))), 'TypeError');
-      const other = await code(open(`page-test-busy-${n}`, {}).then(async (d) => {
+      const other = await code(open(`page-test-busy-${n}`, { exclusive: true }).then(async (d) => {
         open_.push(d);
-        return open(`page-test-busy-${n}`, {}); // same tab, second worker: BUSY
+        return open(`page-test-busy-${n}`, {}); // held exclusively by another worker: BUSY
       }));
       eq(other, 'BUSY');
       await db.close();

@@ -15,8 +15,12 @@
  *   idb-reload          IndexedDB: every acknowledged write survives a reload
  *                       (main-thread puts with syncMode 'full'; putAsync in
  *                       a Worker that is terminated)
- *   tabs                a second tab gets BUSY, or waits with waitForLock;
- *                       an abandoned wait (signal, timeout) holds nothing
+ *   tabs                exclusive mode: a second tab gets BUSY, or waits with
+ *                       waitForLock; an abandoned wait (signal, timeout)
+ *                       holds nothing
+ *   shared              several tabs share one database (tests/browser/shared.mjs):
+ *                       clients, dedup of resent writes, OWNER_LOST, 10
+ *                       rapid reloads, 20 owner closes/reloads/crashes
  *   portability         native database -> OPFS -> wasm -> back to native
  * Usage: node tests/browser/run.mjs [--grep=REGEX] [suite ...]   (default: all)
  *   --grep runs only the tests of the mocha-style suites (api-*, worker,
@@ -32,10 +36,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './server.mjs';
+import { sharedChecks } from './shared.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(root, 'build/browser-tests');
-const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'idb-reload', 'tabs', 'portability'];
+const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'idb-reload', 'tabs', 'shared', 'portability'];
 const GREP = process.argv.find((a) => a.startsWith('--grep='))?.slice('--grep='.length);
 const only = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--grep=')));
 for (const s of only) {
@@ -81,6 +86,7 @@ ${apiTests.map((f) => `  await import(${JSON.stringify(join(root, 'tests/api', f
     entryPoints: {
       index: join(root, 'js/browser/index.ts'),
       worker: join(root, 'js/browser/worker.ts'),
+      broker: join(root, 'js/browser/broker.ts'),
       'api-worker': entry,
       'worker-tests': join(root, 'tests/browser/worker-tests.ts'),
       'page-tests': join(root, 'tests/browser/page-tests.ts'),
@@ -318,10 +324,10 @@ async function main() {
     if (want('tabs')) {
       const tab2 = await newPage();
       await checks('tabs', [
-        ['the second tab gets BUSY with a clear message', async () => {
+        ['exclusive mode: the second tab gets BUSY with a clear message', async () => {
           await inPage(page, async () => {
             await window.lib.destroy('tabs-db', { store: 'opfs' });
-            window.t1 = await window.lib.open('tabs-db', { store: 'opfs' });
+            window.t1 = await window.lib.open('tabs-db', { store: 'opfs', exclusive: true });
             await window.t1.put(new TextEncoder().encode('k'), new TextEncoder().encode('from tab 1'));
           });
           const r = await inPage(tab2, async () => {
@@ -419,6 +425,8 @@ async function main() {
       ]);
       await tab2.close();
     }
+
+    if (want('shared')) await checks('shared', sharedChecks({ context, newPage, assert, base }));
 
     if (want('portability')) {
       const dir = mkdtempSync(join(tmpdir(), 'ldb-port-'));

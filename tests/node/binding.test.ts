@@ -82,6 +82,15 @@ describe('addon contract', function () {
     assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { pageSize: 'big' } as never)), 'INVALID_ARGUMENT');
     assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { pageSize: {} } as never)), 'ERR_INVALID_ARG_TYPE');
     assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { syncMode: 'always' } as never)), 'INVALID_ARGUMENT');
+    // every option value the core cannot hold is refused before it, never truncated
+    for (const v of [2 ** 64, -1, 1.5, NaN, Infinity]) {
+      assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { cacheSize: v })), 'INVALID_ARGUMENT', String(v));
+    }
+    assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { cacheSize: 10n } as never)), 'ERR_INVALID_ARG_TYPE');
+    assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { syncMode: 3 } as never)), 'INVALID_ARGUMENT');
+    assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { pageSize: 'a\0b' } as never)), 'INVALID_ARGUMENT');
+    const throwing = { get pageSize(): number { throw new Error('getter threw'); } };
+    assert.throws(() => addon.open(join(tmp.dir, 'x'), throwing), /getter threw/);
     assert.equal(code(() => addon.open(join(tmp.dir, 'x'), { cacheSize: -1 })), 'INVALID_ARGUMENT');
     assert.equal(code(() => addon.open('a\0b', {})), 'INVALID_ARGUMENT');
     assert.equal(code(() => addon.write(db, [b('a')], [])), 'INVALID_ARGUMENT');

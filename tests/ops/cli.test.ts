@@ -192,6 +192,13 @@ describe('lightningdb CLI from an npm pack tarball', function () {
       assert.equal(info.host, '127.0.0.1');
       const base = `http://127.0.0.1:${info.port}`;
       assert.equal((await fetchText(`${base}/health`)).status, 200);
+      // The page and its assets ship in the package (uPlot from its dependency).
+      const page = await fetchText(`${base}/`);
+      assert.equal(page.status, 200);
+      assert.match(page.text, /LightningDB diagnostics/);
+      for (const a of ['/assets/app.js', '/assets/app.css', '/assets/uPlot.min.js', '/assets/uPlot.min.css']) {
+        assert.equal((await fetchText(base + a)).status, 200, a);
+      }
       assert.match((await fetchText(`${base}/metrics`)).text, /^lightningdb_gets_total \d+$/m);
       assert.equal((await fetchText(`${base}/nope`)).status, 404);
       const post = await fetchText(`${base}/health`, { method: 'POST' });

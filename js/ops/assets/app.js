@@ -128,7 +128,7 @@
     // The whole (bounded) timeline each time: an engine burst event keeps
     // growing (its count) while the burst lasts.
     const r = await getJson('/api/events');
-    $('#events-source').textContent = r.source === 'engine' ? '(engine event ring)' : '(from the counters)';
+    $('#events-source').textContent = '(engine event ring)';
     const text = JSON.stringify(r.events);
     if (text === lastEvents) return;
     lastEvents = text;
@@ -138,7 +138,10 @@
       const tr = document.createElement('tr');
       tr.className = `event ${e.type}`;
       tr.dataset.type = e.type;
-      const value = e.count > 1 ? `${e.count}×` : String(e.value);
+      // The number behind the event: the burst size, a duration, a seq.
+      const value = e.count > 1 ? `${e.count}×`
+        : e.type === 'slow_commit' || e.type === 'sync_stall' ? `${(e.value / 1e6).toFixed(1)} ms`
+          : e.type === 'checkpoint' ? `seq ${e.value}` : String(e.value);
       for (const [cls, t] of [['time', new Date(e.t).toLocaleTimeString()], ['type', e.type], ['message', e.message], ['value', value]]) {
         const td = document.createElement('td');
         td.className = cls;

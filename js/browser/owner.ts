@@ -1,0 +1,284 @@
+/**
+ * owner.ts — what the owner of a shared database keeps in the database
+ * itself, and the engine wrapper that writes it.
+ *
+ * Reserved keys: every key that begins with 8 bytes 0xFF (the tail of the
+ * key space; utf8 and json keys never contain the byte 0xFF, so only binary
+ * keys can reach it). The main-thread API (open()) hides them: gets answer
+ * undefined, scans stop before them, writes of them are INVALID_ARGUMENT.
+ *   FF*8 'e'                      the owner epoch (decimal): every new owner
+ *                                 stores the previous + 1 before it serves
+ *   FF*8 'r' <clientId> '/' <rid> one record per write of a client (value:
+ *                                 the commit time in ms), committed in the
+ *                                 same atomic batch or transaction as the
+ *                                 write itself
+ * A write resent after a hand-off (retry) is applied only when its record
+ * is absent, so it is applied once; a record present means committed.
+ * Records go when the client reports the write acknowledged (`forget`),
+ * when the client is gone (its lock is free), and when the last tab closes.
+ *
+ * Tagging: the worker sets `tag` (the record to write, and records to
+ * drop) right before it calls a Database write method; the wrapper adds
+ * them to the engine call that method makes (db.put/del/write/writeAsync,
+ * or the transaction's commit), and clears `tag`.
+ */
+import type {
+  Engine, EngineChanges, EngineChangesOptions, EngineCommitListener, EngineDb, EngineEvent, EngineIterOptions,
+  EngineIterator, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
+} from '../engine.js';
+import { LightningDbError } from '../errors.js';
+
+const FF8 = new Uint8Array(8).fill(0xff);
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function cat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const r = new Uint8Array(a.length + b.length);
+  r.set(a);
+  r.set(b, a.length);
+  return r;
+}
+
+/** True for keys of the reserved range (8 leading 0xFF bytes). */
+export function isReserved(k: Uint8Array): boolean {
+  if (k.length < 8) return false;
+  for (let i = 0; i < 8; i++) if (k[i] !== 0xff) return false;
+  return true;
+}
+
+export const EPOCH_KEY = cat(FF8, enc.encode('e'));
+const RECORDS = cat(FF8, enc.encode('r'));
+
+export function recordKey(clientId: string, rid: number): Uint8Array {
+  return cat(RECORDS, enc.encode(`${clientId}/${rid}`));
+}
+
+export function clientRecordsPrefix(clientId: string): Uint8Array {
+  return cat(RECORDS, enc.encode(`${clientId}/`));
+}
+
+export function recordsPrefix(): Uint8Array {
+  return RECORDS;
+}
+
+/** The client id of a record key. */
+export function recordClient(k: Uint8Array): string {
+  const s = dec.decode(k.subarray(RECORDS.length));
+  return s.slice(0, s.indexOf('/'));
+}
+
+export function reservedRange(): Uint8Array {
+  return FF8;
+}
+
+function compare(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+function refuse(k: Uint8Array): void {
+  if (isReserved(k))
+    throw new LightningDbError('INVALID_ARGUMENT',
+      'keys beginning with 8 bytes 0xFF are reserved for the bookkeeping of databases shared by tabs (docs/browser.md)');
+}
+
+/** Iterator bounds of a user scan, ending before the reserved range
+ * (which is the tail of the key space: every key >= FF*8 is reserved);
+ * null when nothing of the scan lies outside it. */
+function clamp<T extends EngineIterOptions | EngineChangesOptions>(o: T): T | null {
+  if (o.prefix && isReserved(o.prefix)) return null;
+  if (o.lower && isReserved(o.lower)) return null;
+  if (o.upper === undefined || compare(o.upper, FF8) >= 0) return { ...o, upper: FF8, upperExclusive: true };
+  return o;
+}
+
+const EMPTY: EngineIterator = { seek() {}, next: () => [], close() {} };
+
+/** The record ops the next write carries (see the file comment). */
+export interface Tag {
+  ops: EngineOp[];
+}
+
+let tag: Tag | null = null;
+
+/** Sets the tag of the next write made through a SharedEngine database. */
+export function setTag(t: Tag | null): void {
+  tag = t;
+}
+
+function takeTag(): EngineOp[] | null {
+  const t = tag;
+  tag = null;
+  return t && t.ops.length ? t.ops : null;
+}
+
+class GuardedTxn implements EngineTxn {
+  constructor(private readonly t: EngineTxn) {}
+  get readOnly(): boolean {
+    return this.t.readOnly;
+  }
+  get(key: Uint8Array): Uint8Array | undefined {
+    return isReserved(key) ? undefined : this.t.get(key);
+  }
+  put(key: Uint8Array, value: Uint8Array): void {
+    refuse(key);
+    this.t.put(key, value);
+  }
+  del(key: Uint8Array): void {
+    refuse(key);
+    this.t.del(key);
+  }
+  iterate(opts: EngineIterOptions): EngineIterator {
+    const o = clamp(opts);
+    return o ? this.t.iterate(o) : EMPTY;
+  }
+  private tagged(): void {
+    const ops = takeTag();
+    if (!ops || this.t.readOnly) return;
+    // Only puts: deleting another record in a transaction could make its
+    // commit CONFLICT with the write that made that record.
+    for (const op of ops) if (op.type === 'put') this.t.put(op.key, op.value);
+  }
+  commit(): void {
+    this.tagged();
+    this.t.commit();
+  }
+  commitAsync(): Promise<void> {
+    this.tagged();
+    return this.t.commitAsync();
+  }
+  abort(): void {
+    this.t.abort();
+  }
+}
+
+class GuardedDb implements EngineDb {
+  constructor(readonly raw: EngineDb, private readonly onClose: () => void) {}
+  get(key: Uint8Array): Uint8Array | undefined {
+    return isReserved(key) ? undefined : this.raw.get(key);
+  }
+  getMany(keys: Uint8Array[]): Array<Uint8Array | undefined> {
+    const vs = this.raw.getMany(keys);
+    return vs.map((v, i) => (isReserved(keys[i]!) ? undefined : v));
+  }
+  put(key: Uint8Array, value: Uint8Array): void {
+    refuse(key);
+    const t = takeTag();
+    if (t) this.raw.write([{ type: 'put', key, value }, ...t]);
+    else this.raw.put(key, value);
+  }
+  del(key: Uint8Array): void {
+    refuse(key);
+    const t = takeTag();
+    if (t) this.raw.write([{ type: 'del', key }, ...t]);
+    else this.raw.del(key);
+  }
+  write(ops: EngineOp[]): void {
+    for (const op of ops) refuse(op.key);
+    const t = takeTag();
+    this.raw.write(t ? ops.concat(t) : ops);
+  }
+  writeAsync(ops: EngineOp[]): Promise<void> {
+    for (const op of ops) refuse(op.key);
+    const t = takeTag();
+    return this.raw.writeAsync(t ? ops.concat(t) : ops);
+  }
+  begin(readOnly: boolean): EngineTxn {
+    return new GuardedTxn(this.raw.begin(readOnly));
+  }
+  iterate(opts: EngineIterOptions): EngineIterator {
+    const o = clamp(opts);
+    return o ? this.raw.iterate(o) : EMPTY;
+  }
+  flush(): void {
+    this.raw.flush();
+  }
+  flushAsync(): Promise<void> {
+    return this.raw.flushAsync();
+  }
+  checkpoint(): void {
+    this.raw.checkpoint();
+  }
+  check(): void {
+    this.raw.check();
+  }
+  backup(path: string): void {
+    this.raw.backup(path);
+  }
+  stats(): EngineStats {
+    return this.raw.stats();
+  }
+  prometheus(labels?: string): string {
+    return this.raw.prometheus(labels);
+  }
+  events(after: number): EngineEvent[] {
+    return this.raw.events?.(after) ?? [];
+  }
+  /** The change feed without the reserved range (records, epochs). */
+  changes(since: number, opts: EngineChangesOptions): EngineChanges {
+    const o = clamp(opts);
+    if (!o) return this.raw.changes(since, { ...opts, lower: FF8, upper: FF8, upperExclusive: true });
+    return this.raw.changes(since, o);
+  }
+  onCommit(fn: () => void): EngineCommitListener {
+    return this.raw.onCommit(fn);
+  }
+  close(): void {
+    this.onClose();
+    this.raw.close();
+  }
+}
+
+/** An Engine whose databases hide the reserved range and write tags. The
+ * raw handle (for the owner's own bookkeeping) is `rawOf(path)`. */
+export class SharedEngine implements Engine {
+  /** Open handles per path (several databases of different encodings
+   * share one engine). */
+  private readonly raws = new Map<string, Set<EngineDb>>();
+  constructor(private readonly inner: Engine) {}
+  get kind(): 'native' | 'wasm' {
+    return this.inner.kind;
+  }
+  open(path: string, options: EngineOpenOptions): EngineDb {
+    const raw = this.inner.open(path, options);
+    let set = this.raws.get(path);
+    if (!set) this.raws.set(path, (set = new Set()));
+    set.add(raw);
+    return new GuardedDb(raw, () => set.delete(raw));
+  }
+  version(): string {
+    return this.inner.version();
+  }
+  /** An open unguarded handle of the database at `path`. */
+  rawOf(path: string): EngineDb | undefined {
+    for (const raw of this.raws.get(path) ?? []) return raw;
+    return undefined;
+  }
+}
+
+/** Every key of the range beginning with `prefix`. */
+export function keysWithPrefix(db: EngineDb, prefix: Uint8Array): Uint8Array[] {
+  const it = db.iterate({ prefix });
+  const out: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const batch = it.next(1024);
+      if (batch.length === 0) break;
+      for (const [k] of batch) out.push(k);
+    }
+  } finally {
+    it.close();
+  }
+  return out;
+}
+
+export function encodeNumber(n: number): Uint8Array {
+  return enc.encode(String(n));
+}
+
+export function decodeNumber(v: Uint8Array | undefined): number {
+  if (!v) return 0;
+  const n = Number(dec.decode(v));
+  return Number.isFinite(n) ? n : 0;
+}

@@ -1,0 +1,457 @@
+/**
+ * shared.mjs — the `shared` suite of tests/browser/run.mjs: several tabs
+ * open one database (issue 11). One tab's Worker owns it, the others are
+ * clients; the owner is closed, reloaded, crashed (CDP Page.crash) and its
+ * Worker terminated, and the tests check what every tab saw.
+ *
+ * LDB_SHARED_CYCLES (default 20) sets the owner changes of the chaos test.
+ */
+
+const within = (p, ms, what) => Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`HUNG: ${what} did not finish within ${ms} ms`)), ms))]);
+
+/** Runs in every test page before its scripts: records the Workers it
+ * starts (to terminate the owner's) and a writer loop the tests start. */
+function pageInit() {
+  const RealWorker = window.Worker;
+  window.__workers = [];
+  window.Worker = class extends RealWorker {
+    constructor(...a) {
+      super(...a);
+      window.__workers.push(this);
+    }
+  };
+  /** Writes until window.__stop: puts of unique keys and, every 4th, a
+   * counter transaction that also writes inc:<tab>:<op id> (op id fixed
+   * across reruns: a transaction applied twice would count twice with one
+   * inc key). Reports every acknowledgement with window.ack(). */
+  window.startWriter = async (tag, name, opts) => {
+    window.__stop = false;
+    const { open } = window.lib;
+    let db;
+    try {
+      db = await open(name, opts);
+    } catch (e) {
+      await window.ack('error', `${tag} open: ${e.code} ${e.message}`);
+      return 0;
+    }
+    window.db = db;
+    let n = 0;
+    const value = 'v'.repeat(200);
+    while (!window.__stop) {
+      n++;
+      try {
+        if (n % 4 === 0) {
+          const op = `${tag}-${n}`;
+          await db.transaction(async (tx) => {
+            const c = (await tx.get(`count:${tag}`)) ?? 0;
+            await tx.put(`count:${tag}`, c + 1);
+            await tx.put(`inc:${tag}:${op}`, 1);
+          }, { retries: 5 });
+          await window.ack('inc', `inc:${tag}:${op}`);
+        } else {
+          const key = `k:${tag}:${n}`;
+          await db.put(key, value);
+          await window.ack('put', key);
+        }
+      } catch (e) {
+        if (window.__stop && e.code === 'CLOSED') break;
+        await window.ack('error', `${tag} ${e.code} ${e.message}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    return n;
+  };
+}
+
+export function sharedChecks({ context, newPage, assert, base }) {
+  const pages = [];
+  const NAME = 'shared-db';
+  const STORE = 'opfs';
+  const opts = { store: STORE, syncMode: 'full', keyEncoding: 'utf8', valueEncoding: 'json' };
+  const open = (page, name, o) => page.evaluate(async ([name, o]) => {
+    window.db = await window.lib.open(name, o);
+    return window.db.isOwner;
+  }, [name, o]);
+  const isOwner = (page) => page.evaluate(() => !!window.db && window.db.isOwner);
+  const ownerPage = async () => {
+    for (const p of pages) if (!p.isClosed() && await isOwner(p).catch(() => false)) return p;
+    return null;
+  };
+  /** Where the pages' acknowledgements go (each test sets it). */
+  let onAck = () => {};
+  async function tab() {
+    const p = await newPage();
+    await p.exposeFunction('ack', (kind, key) => onAck(kind, key));
+    await p.evaluate(pageInit);
+    pages.push(p);
+    return p;
+  }
+  /** Waits until some open tab's Worker owns the database. */
+  async function waitOwner(ms = 15000) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      const p = await ownerPage();
+      if (p) return p;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no tab became the owner within ${ms} ms`);
+  }
+
+  return [
+    ['two tabs share one database: the second is a client (over BroadcastChannel), reads and writes with its own encodings', async () => {
+      const a = await tab();
+      const b = await tab();
+      await a.evaluate(async (n) => {
+        await window.lib.destroy(n, { store: 'opfs' });
+      }, 'share-2');
+      assert(await open(a, 'share-2', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' }) === true, 'the first tab owns it');
+      // This client has no SharedWorker: its calls go over BroadcastChannel.
+      await b.evaluate(() => { window.SharedWorker = undefined; });
+      assert(await open(b, 'share-2', { store: 'opfs' }) === false, 'the second tab is a client');
+      const r = await b.evaluate(async () => {
+        const e = new TextEncoder();
+        const d = new TextDecoder();
+        await window.db.put(e.encode('from-b'), e.encode('"bee"'));
+        await window.db.putBatch([[e.encode('x1'), e.encode('1')], [e.encode('x2'), e.encode('2')]]);
+        const keys = [];
+        for await (const [k] of window.db.scan()) keys.push(d.decode(k));
+        let reserved;
+        try {
+          await window.db.put(new Uint8Array(9).fill(255), e.encode('x'));
+        } catch (err) {
+          reserved = err.code;
+        }
+        return { keys, reserved };
+      });
+      const fromA = await a.evaluate(async () => [await window.db.get('from-b'), await window.db.get('x2')]);
+      assert(fromA[0] === 'bee' && fromA[1] === 2, `the owner reads the client's writes decoded as json: ${JSON.stringify(fromA)}`);
+      assert(JSON.stringify(r.keys) === JSON.stringify(['from-b', 'x1', 'x2']), `a client's scan sees user keys only (no request records): ${r.keys}`);
+      assert(r.reserved === 'INVALID_ARGUMENT', `a reserved key is refused: ${r.reserved}`);
+      await a.evaluate(() => window.db.close());
+      // The client's next call reaches the new owner: its own Worker.
+      const after = await b.evaluate(async () => {
+        const e = new TextEncoder();
+        await window.db.put(e.encode('after'), e.encode('"1"'));
+        return { owner: window.db.isOwner, v: new TextDecoder().decode(await window.db.get(e.encode('x1'))) };
+      });
+      assert(after.owner === true && after.v === '1', `after the owner closed, the client owns it: ${JSON.stringify(after)}`);
+      await b.evaluate(() => window.db.close());
+    }],
+
+    ['an exclusive holder makes a shared open BUSY at once; a shared owner makes openInWorker-style exclusive opens BUSY', async () => {
+      const [a, b] = pages;
+      const r = await a.evaluate(async () => {
+        const x = await window.lib.open('share-x', { store: 'opfs', exclusive: true });
+        window.x = x;
+        return 'ok';
+      });
+      assert(r === 'ok', r);
+      const got = await b.evaluate(async () => {
+        try {
+          await window.lib.open('share-x', { store: 'opfs' });
+          return 'opened';
+        } catch (e) {
+          return `${e.code} ${e.message}`;
+        }
+      });
+      assert(/^BUSY .*exclusive/.test(got), `shared open of an exclusive database: ${got}`);
+      await a.evaluate(() => window.x.close());
+      const shared = await b.evaluate(async () => {
+        window.s = await window.lib.open('share-x', { store: 'opfs' });
+        try {
+          await window.lib.open('share-x', { store: 'opfs', exclusive: true });
+          return 'opened';
+        } catch (e) {
+          return e.code;
+        } finally {
+          await window.s.close();
+        }
+      });
+      assert(shared === 'BUSY', `exclusive open of a shared database: ${shared}`);
+    }],
+
+    ['a write resent after a hand-off is applied once (request id record), and an unknown retry applies', async () => {
+      const [a] = pages;
+      const r = await a.evaluate(async () => {
+        await window.lib.destroy('share-dedup', { store: 'opfs' });
+        const db = await window.lib.open('share-dedup', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'utf8' });
+        // Speak the protocol as another tab would.
+        const base = 'lightningdb:opfs:share-dedup';
+        const ctrl = new BroadcastChannel(`${base}:ctrl`);
+        const owner = await new Promise((res) => {
+          ctrl.onmessage = (ev) => ev.data?.t === 'owner' && res(ev.data);
+          ctrl.postMessage({ t: 'who' });
+        });
+        const client = `test${Math.random().toString(16).slice(2)}`;
+        let release;
+        await new Promise((res) => navigator.locks.request(`${base}:c:${client}`, () => { res(); return new Promise((r2) => (release = r2)); }));
+        const to = new BroadcastChannel(`${base}:o:${owner.id}`);
+        const replies = new BroadcastChannel(`${base}:c:${client}`);
+        const waiting = new Map();
+        replies.onmessage = (ev) => waiting.get(ev.data.id)?.(ev.data);
+        const send = (req) => new Promise((res) => {
+          waiting.set(req.id, res);
+          to.postMessage({ from: client, enc: JSON.stringify(['utf8', 'utf8']), req });
+        });
+        const out = [];
+        out.push(await send({ id: 1, rid: 1, op: 'call', method: 'put', args: ['k', 'first'] }));
+        out.push(await send({ id: 2, rid: 2, op: 'call', method: 'put', args: ['k', 'second'] }));
+        // Request 1 again, as a client does after a hand-off: committed, so not applied.
+        out.push(await send({ id: 3, rid: 1, retry: true, op: 'call', method: 'put', args: ['k', 'first'] }));
+        const afterRetry = await db.get('k');
+        // A retry whose record is absent (never committed) is applied.
+        out.push(await send({ id: 4, rid: 7, retry: true, op: 'call', method: 'put', args: ['k2', 'late'] }));
+        // A transaction commit resent for a transaction this owner never had.
+        out.push(await send({ id: 5, rid: 8, retry: true, op: 'txn', txn: 1, method: 'commit', args: [] }));
+        const k2 = await db.get('k2');
+        release();
+        to.close(); replies.close(); ctrl.close();
+        await db.close();
+        return { out, afterRetry, k2 };
+      });
+      assert(r.out.slice(0, 4).every((x) => x.ok), `replies: ${JSON.stringify(r.out)}`);
+      assert(r.afterRetry === 'second', `the resent committed write was applied again: k = ${r.afterRetry}`);
+      assert(r.k2 === 'late', `a resent write that never committed is applied: ${r.k2}`);
+      assert(r.out[4].ok === false && r.out[4].error.code === 'OWNER_LOST', `resent commit of a lost transaction: ${JSON.stringify(r.out[4])}`);
+    }],
+
+    ["a client's transaction and scan across a hand-off: OWNER_LOST, then a retry succeeds", async () => {
+      const [a, b] = pages;
+      await a.evaluate(async () => {
+        await window.lib.destroy('share-txn', { store: 'opfs' });
+        window.db = await window.lib.open('share-txn', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' });
+        const pairs = [];
+        for (let i = 0; i < 100; i++) pairs.push([`s${String(i).padStart(3, '0')}`, i]);
+        await window.db.putBatch(pairs);
+      });
+      await b.evaluate(async () => {
+        window.db = await window.lib.open('share-txn', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' });
+        window.tx = await window.db.beginTransaction();
+        await window.tx.put('t', 'in the transaction');
+        window.it = window.db.scan({ prefix: 's' });
+        window.first = [];
+        for (let i = 0; i < 16; i++) window.first.push((await window.it.next()).value[0]);
+      });
+      assert(!(await isOwner(b)), 'b is a client');
+      // The owner tab goes away (closed like a user closes it).
+      await a.close();
+      const r = await b.evaluate(async () => {
+        const code = (p) => p.then(() => 'OK', (e) => `${e.code}`);
+        const t0 = performance.now();
+        const commit = await code(window.tx.commit());
+        const scan = await code(window.it.next());
+        const ms = performance.now() - t0;
+        const t = await window.db.get('t');
+        // Retry both.
+        await window.db.transaction(async (tx) => { await tx.put('t', 'retried'); });
+        let n = 0;
+        for await (const _ of window.db.scan({ prefix: 's' })) n++;
+        return { commit, scan, t, after: await window.db.get('t'), n, owner: window.db.isOwner, ms };
+      });
+      assert(r.commit === 'OWNER_LOST', `commit of a transaction of the lost owner: ${r.commit}`);
+      assert(r.scan === 'OWNER_LOST', `scan of the lost owner: ${r.scan}`);
+      assert(r.t === undefined, `nothing of the lost transaction committed: ${r.t}`);
+      assert(r.after === 'retried' && r.n === 100, `retries: ${JSON.stringify(r)}`);
+      pages.splice(pages.indexOf(a), 1);
+      await b.evaluate(() => window.db.close());
+    }],
+
+    ['change events reach every tab, in commit order, each once, also across a hand-off', async () => {
+      while (pages.length < 3) await tab();
+      const [a, b, c] = pages;
+      const o = { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' };
+      await a.evaluate(async (o) => {
+        await window.lib.destroy('share-feed', { store: 'opfs' });
+        window.db = await window.lib.open('share-feed', o);
+      }, o);
+      for (const p of [b, c])
+        await p.evaluate(async (o) => {
+          window.db = await window.lib.open('share-feed', o);
+          window.seen = [];
+          window.seqs = [];
+          window.unsub = window.db.subscribe({ prefix: 'ev:' }, (ch) => {
+            window.seqs.push(ch.seq);
+            for (const op of ch.ops) window.seen.push(op.key);
+          });
+          window.feed = window.db.changes({ prefix: 'ev:' });
+          window.fromFeed = [];
+          window.reading = (async () => {
+            for await (const ch of window.feed) for (const op of ch.ops) window.fromFeed.push(op.key);
+          })();
+        }, o);
+      const write = (p, from, to) => p.evaluate(async ([from, to]) => {
+        for (let i = from; i < to; i++) await window.db.put(`ev:${String(i).padStart(4, '0')}`, i);
+        await window.db.put('other', 1); // out of range: not delivered
+      }, [from, to]);
+      await write(a, 0, 20);
+      await write(c, 20, 40);
+      // The owner goes away; the subscriptions resume in the next owner.
+      await a.evaluate(() => window.db.close());
+      await write(c, 40, 60);
+      await write(b, 60, 80);
+      const want = Array.from({ length: 80 }, (_, i) => `ev:${String(i).padStart(4, '0')}`);
+      for (const p of [b, c]) {
+        const r = await within(p.evaluate(async (n) => {
+          for (let t = 0; t < 100 && (window.seen.length < n || window.fromFeed.length < n); t++) await new Promise((res) => setTimeout(res, 50));
+          window.unsub();
+          window.feed.close();
+          await window.reading;
+          return { seen: window.seen, fromFeed: window.fromFeed, seqs: window.seqs };
+        }, want.length), 15000, 'change events');
+        const sorted = [...r.seen].sort();
+        assert(JSON.stringify(r.seen) === JSON.stringify(want), `subscribe saw ${r.seen.length} keys (want 80, in order, once): ${r.seen.slice(0, 3)}... ${JSON.stringify(sorted) === JSON.stringify(want) ? '(right set, wrong order)' : ''}`);
+        assert(JSON.stringify(r.fromFeed) === JSON.stringify(want), `changes() saw ${r.fromFeed.length} keys: ${r.fromFeed.slice(0, 3)}...`);
+        assert(r.seqs.every((x, i) => i === 0 || x > r.seqs[i - 1]), 'seqs increase');
+      }
+      for (const p of [b, c]) await p.evaluate(() => window.db.close());
+      pages.splice(pages.indexOf(a), 1);
+      await a.close();
+    }],
+
+    ['10 rapid reloads of all 5 tabs while they write (syncMode full): it opens every time, nothing acknowledged is lost', async () => {
+      while (pages.length < 5) await tab();
+      const acked = new Set();
+      const errors = [];
+      onAck = (kind, key) => (kind === 'error' ? errors.push(key) : acked.add(key));
+      await pages[0].evaluate(async (n) => window.lib.destroy(n, { store: 'opfs' }), 'share-reload');
+      let tags = 0;
+      for (let round = 0; round < 10; round++) {
+        for (const p of pages) {
+          const tag = `r${++tags}`;
+          await p.evaluate(([tag, o]) => { window.writer = window.startWriter(tag, 'share-reload', o); }, [tag, opts]);
+        }
+        const n = acked.size;
+        await within((async () => {
+          while (acked.size < n + 25) await new Promise((r) => setTimeout(r, 10));
+        })(), 20000, `round ${round}: writes`);
+        await Promise.all(pages.map(async (p) => {
+          await p.reload();
+          await p.waitForFunction(() => window.ready === true);
+          await p.evaluate(pageInit);
+        }));
+      }
+      const keys = [...acked];
+      const r = await within(pages[0].evaluate(async (keys) => {
+        const db = await window.lib.open('share-reload', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' });
+        await db.check();
+        const vals = await db.getBatch(keys);
+        await db.close();
+        return keys.filter((k, i) => vals[i] === undefined);
+      }, keys), 60000, 'the final check');
+      console.log(`    ${keys.length} acknowledged writes over 10 reloads of 5 tabs`);
+      const unexpected = errors.filter((e) => !/ CLOSED /.test(e));
+      assert(unexpected.length === 0, `errors: ${unexpected.slice(0, 5).join(' | ')}`);
+      assert(r.length === 0, `${r.length} acknowledged writes lost: ${r.slice(0, 5)}`);
+    }],
+
+    ['5 tabs write while the owner is closed, reloaded, crashed and its Worker terminated; every acknowledged write is there once, check() passes', async () => {
+      const cycles = Number(process.env.LDB_SHARED_CYCLES ?? 20);
+      while (pages.length < 5) await tab();
+      for (const p of pages) {
+        p.on('crash', () => {});
+      }
+      const acked = new Map(); // key -> kind
+      const errors = [];
+      let progress = 0;
+      onAck = (kind, key) => {
+        if (kind === 'error') errors.push(key);
+        else {
+          acked.set(key, kind);
+          progress++;
+        }
+      };
+      await pages[0].evaluate(async (n) => window.lib.destroy(n, { store: 'opfs' }), NAME);
+      let tags = 0;
+      const start = async (p) => {
+        const tag = `t${++tags}`;
+        await p.evaluate(([tag, name, o]) => { window.writer = window.startWriter(tag, name, o); }, [tag, NAME, opts]);
+      };
+      for (const p of pages) await start(p);
+      await waitOwner();
+      const actions = ['close', 'reload', 'crash', 'terminate'];
+      const log = [];
+      for (let c = 0; c < cycles; c++) {
+        // Some writing first, at a random moment.
+        const before = progress;
+        await within((async () => {
+          while (progress < before + 20) await new Promise((r) => setTimeout(r, 10));
+        })(), 20000, `cycle ${c}: tabs writing`);
+        await new Promise((r) => setTimeout(r, Math.random() * 150));
+        const owner = await waitOwner();
+        const action = (process.env.LDB_SHARED_ACTIONS?.split(',') ?? actions)[c % (process.env.LDB_SHARED_ACTIONS?.split(',') ?? actions).length];
+        if (process.env.LDB_TEST_VERBOSE) console.log(`    cycle ${c}: ${action}...`);
+        log.push(action);
+        const t0 = Date.now();
+        if (action === 'close') {
+          await within(owner.evaluate(async () => {
+            window.__stop = true;
+            await window.db.close();
+            await window.writer.catch(() => {});
+          }), 15000, 'closing the owner');
+          await start(owner);
+        } else if (action === 'reload') {
+          await owner.reload();
+          await owner.waitForFunction(() => window.ready === true);
+          await owner.evaluate(pageInit);
+          await start(owner);
+        } else if (action === 'crash') {
+          const s = await context.newCDPSession(owner);
+          const crashed = new Promise((r) => owner.once('crash', r));
+          // (Page.crash never answers: the page is gone.)
+          s.send('Page.crash').catch(() => {});
+          await within(crashed, 10000, 'crashing the owner page');
+          pages.splice(pages.indexOf(owner), 1);
+          await owner.close().catch(() => {});
+          const p = await tab();
+          await start(p);
+        } else {
+          // The owner's Worker dies; the tab lives on as a client.
+          await owner.evaluate(() => {
+            for (const w of window.__workers) w.terminate();
+            window.__workers.length = 0;
+          });
+        }
+        // The others go on: new acknowledgements within the bound.
+        const mark = progress;
+        await within((async () => {
+          while (progress < mark + 10) await new Promise((r) => setTimeout(r, 10));
+        })(), 20000, `cycle ${c} (${action}): writes after the hand-off`);
+        log.push(`${Date.now() - t0}ms`);
+        if (process.env.LDB_TEST_VERBOSE) console.log(`    cycle ${c}: ${action}, writes again after ${Date.now() - t0} ms`);
+      }
+      for (const p of pages) {
+        await within(p.evaluate(async () => {
+          window.__stop = true;
+          await window.writer.catch(() => {});
+        }), 20000, 'stopping a writer');
+      }
+      const unexpected = errors.filter((e) => !/ CLOSED /.test(e));
+      const keys = [...acked.keys()];
+      const r = await within(pages[0].evaluate(async ([keys, name]) => {
+        const db = window.db;
+        await db.check();
+        const vals = await db.getBatch(keys);
+        const missing = keys.filter((k, i) => vals[i] === undefined);
+        // Transactions applied once: every tab's counter equals its inc keys.
+        const counts = {};
+        const incs = {};
+        for await (const [k, v] of db.scan()) {
+          const m = /^(count|inc):(t\d+)/.exec(k);
+          if (!m) continue;
+          if (m[1] === 'count') counts[m[2]] = v;
+          else incs[m[2]] = (incs[m[2]] ?? 0) + 1;
+        }
+        const twice = Object.keys({ ...counts, ...incs }).filter((t) => (counts[t] ?? 0) !== (incs[t] ?? 0))
+          .map((t) => `${t}: count ${counts[t]} vs ${incs[t]} inc keys`);
+        return { missing, twice, name };
+      }, [keys, NAME]), 60000, 'the final check');
+      console.log(`    ${cycles} owner changes (${log.join(' ')}); ${keys.length} acknowledged writes; ${errors.length} errors seen by writers`);
+      assert(unexpected.length === 0, `writers got errors: ${unexpected.slice(0, 5).join(' | ')}`);
+      assert(r.missing.length === 0, `${r.missing.length} acknowledged writes missing: ${r.missing.slice(0, 5)}`);
+      assert(r.twice.length === 0, `transactions applied twice: ${r.twice.join('; ')}`);
+      for (const p of pages) await p.evaluate(() => window.db?.close()).catch(() => {});
+      for (const p of pages) await p.close().catch(() => {});
+      pages.length = 0;
+    }],
+  ];
+}
