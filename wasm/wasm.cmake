@@ -3,7 +3,10 @@
 # lightningdb.wasm from the unmodified core sources (LDB_CORE_SOURCES but
 # store_posix.c), compiled with -DLDB_NO_THREADS -DLDB_NO_POSIX_STORE, plus:
 #   - zstd and lz4 compiled from the sources scripts/build-wasm.sh unpacked
-#     into third_party/ (never committed), size-optimised;
+#     into third_party/ (never committed), size-optimised; snappy (C++,
+#     used through its C API snappy-c.h) likewise, with em++, and its two
+#     generated headers written here as its own CMake build would for
+#     wasm32;
 #   - wasm/store_js.c: an ldb_store whose methods call JavaScript imports
 #     (wasm/library_store.js) — OPFS, IndexedDB, memory and Node fs stores
 #     are written in TypeScript (js/wasm/stores/);
@@ -12,9 +15,36 @@
 #     walking the core's contract tables).
 set(LDB_THIRD_PARTY ${CMAKE_CURRENT_SOURCE_DIR}/third_party CACHE PATH
     "directory holding the unpacked zstd/ and lz4/ sources")
-if(NOT EXISTS ${LDB_THIRD_PARTY}/zstd/lib/zstd.h OR NOT EXISTS ${LDB_THIRD_PARTY}/lz4/lib/lz4.h)
-  message(FATAL_ERROR "zstd/lz4 sources missing under ${LDB_THIRD_PARTY}; run scripts/build-wasm.sh")
+if(NOT EXISTS ${LDB_THIRD_PARTY}/zstd/lib/zstd.h OR NOT EXISTS ${LDB_THIRD_PARTY}/lz4/lib/lz4.h
+   OR NOT EXISTS ${LDB_THIRD_PARTY}/snappy/snappy-c.h)
+  message(FATAL_ERROR "zstd/lz4/snappy sources missing under ${LDB_THIRD_PARTY}; run scripts/build-wasm.sh")
 endif()
+
+# snappy: config.h and snappy-stubs-public.h as snappy's CMakeLists makes
+# them, for wasm32 (little-endian, sys/uio.h present, no SSSE3/BMI2).
+enable_language(CXX)
+set(LDB_SNAPPY ${LDB_THIRD_PARTY}/snappy)
+file(STRINGS ${LDB_SNAPPY}/CMakeLists.txt ldb_snappy_project REGEX "^project\\(Snappy VERSION")
+string(REGEX MATCH "([0-9]+)\\.([0-9]+)\\.([0-9]+)" ldb_snappy_version "${ldb_snappy_project}")
+set(PROJECT_VERSION_MAJOR ${CMAKE_MATCH_1})
+set(PROJECT_VERSION_MINOR ${CMAKE_MATCH_2})
+set(PROJECT_VERSION_PATCH ${CMAKE_MATCH_3})
+set(HAVE_SYS_UIO_H_01 1)
+set(HAVE_SYS_UIO_H 1)
+set(HAVE_UNISTD_H 1)
+set(HAVE_BUILTIN_EXPECT 1)
+set(HAVE_BUILTIN_CTZ 1)
+set(HAVE_ATTRIBUTE_ALWAYS_INLINE 1)
+set(SNAPPY_HAVE_SSSE3 0)
+set(SNAPPY_HAVE_BMI2 0)
+configure_file(${LDB_SNAPPY}/cmake/config.h.in ${CMAKE_CURRENT_BINARY_DIR}/snappy-gen/config.h)
+configure_file(${LDB_SNAPPY}/snappy-stubs-public.h.in ${CMAKE_CURRENT_BINARY_DIR}/snappy-gen/snappy-stubs-public.h)
+add_library(ldb_wasm_snappy STATIC
+  ${LDB_SNAPPY}/snappy.cc ${LDB_SNAPPY}/snappy-c.cc
+  ${LDB_SNAPPY}/snappy-sinksource.cc ${LDB_SNAPPY}/snappy-stubs-internal.cc)
+target_include_directories(ldb_wasm_snappy PUBLIC ${LDB_SNAPPY} ${CMAKE_CURRENT_BINARY_DIR}/snappy-gen)
+target_compile_definitions(ldb_wasm_snappy PRIVATE HAVE_CONFIG_H)
+target_compile_options(ldb_wasm_snappy PRIVATE -O2 -fno-exceptions -fno-rtti -w)
 
 file(GLOB LDB_ZSTD_SOURCES
      ${LDB_THIRD_PARTY}/zstd/lib/common/*.c
@@ -41,7 +71,7 @@ target_include_directories(lightningdb_wasm PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/core/include ${CMAKE_CURRENT_SOURCE_DIR}/core/src)
 target_compile_definitions(lightningdb_wasm PRIVATE LDB_NO_THREADS LDB_NO_POSIX_STORE)
 target_compile_options(lightningdb_wasm PRIVATE -O2)
-target_link_libraries(lightningdb_wasm PRIVATE ldb_wasm_codecs)
+target_link_libraries(lightningdb_wasm PRIVATE ldb_wasm_codecs ldb_wasm_snappy)
 set_target_properties(lightningdb_wasm PROPERTIES OUTPUT_NAME lightningdb SUFFIX ".mjs"
   LINK_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/wasm/library_store.js)
 
