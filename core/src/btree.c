@@ -182,8 +182,7 @@ static int parse_leaf(const uint8_t *c, size_t avail, cinfo *ci) {
     ci->raw = ldb_get32(c + 10);
     off = 14;
   }
-  if (ci->klen > LDB_MAX_KEY_SIZE || ci->kloc > ci->klen)
-    return -1;
+  if (ci->klen > LDB_MAX_KEY_SIZE || ci->kloc > ci->klen) return -1;
   if (!(ci->flags & F_KOVF) != (ci->kloc == ci->klen)) return -1;
   ci->key = c + off;
   off += ci->kloc;
@@ -1165,8 +1164,7 @@ static int make_leaf_cell(bt_merge *m, const uint8_t *key, size_t klen,
     if ((rc = ldb_compress(m->a, m->codec, m->level, val, vlen, &cbuf, &clen,
                            &used)))
       return rc;
-    atomic_fetch_add_explicit(&f->codec_values[used], 1,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&f->codec_values[used], 1, memory_order_relaxed);
   }
   bool comp = cbuf != NULL;
   const uint8_t *sv = comp ? cbuf : val;

@@ -290,8 +290,7 @@ static int auto_pick(const ldb_allocator *a, int level, const void *src,
   size_t want = sn - sn / 8;
   int best = -1;
   for (int i = 0; i < 2; i++)
-    if (got[i] && got[i] <= want && (best < 0 || got[i] < got[best]))
-      best = i;
+    if (got[i] && got[i] <= want && (best < 0 || got[i] < got[best])) best = i;
   size_t fast = best < 0 ? want : got[best];
   if (got[2] && got[2] <= want && got[2] <= fast - fast / 8) best = 2;
   *codec = best < 0 ? LDB_COMPRESSION_NONE : order[best];
@@ -362,8 +361,7 @@ int ldb_decompress(const ldb_allocator *a, int codec, const void *src,
   }
   if (codec == LDB_COMPRESSION_SNAPPY) {
     size_t len = 0;
-    if (snappy_uncompressed_length(src, n, &len) != SNAPPY_OK ||
-        len != raw_len)
+    if (snappy_uncompressed_length(src, n, &len) != SNAPPY_OK || len != raw_len)
       return ldb_err(LDB_CORRUPT, "snappy value claims another length");
     len = raw_len;
     if (snappy_uncompress(src, n, dst, &len) != SNAPPY_OK || len != raw_len)

@@ -99,7 +99,6 @@ static inline int ldb_keycmp(const void *a, size_t an, const void *b,
 /* LDB_COMPRESSION_AUTO tries every codec on this many leading bytes. */
 #define LDB_AUTO_SAMPLE 4096
 
-
 /* Compresses src into a buffer allocated through a. On LDB_OK, *out
  * (owned by the caller, ldb_mfree) holds *out_len bytes made by codec
  * *used (the codec stored with the value: never AUTO, which picks one per
