@@ -24,7 +24,9 @@ import {
   customEncoding, encodings, isCustomEncoding, isEncodingName, scopedEncoding, toBytes,
   type CustomEncoding, type Encoding, type EncodingName,
 } from './encodings.js';
-import { computeMetrics, healthReport, type HealthReport, type IntervalMark, type Metrics } from './metrics.js';
+import {
+  computeMetrics, healthReport, replicationText, type HealthReport, type IntervalMark, type Metrics, type ReplicationStats,
+} from './metrics.js';
 import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
 import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, type FeedOwner, type RangeOptions } from './feed.js';
 
@@ -1048,7 +1050,27 @@ export class Database {
     const s = mapErrors(() => db.stats());
     const { metrics, mark } = computeMetrics(s, this.engine.kind, this.#mark);
     this.#mark = mark;
+    // The source may read metrics() itself (the publisher reads lastSeq).
+    if (this.#replication && !this.#inReplication) {
+      this.#inReplication = true;
+      try {
+        metrics.replication = this.#replication();
+      } finally {
+        this.#inReplication = false;
+      }
+    }
     return metrics;
+  }
+
+  /** Replication state (js/replication sets it while a publisher or a
+   * follower runs on this handle). */
+  #replication: (() => ReplicationStats) | null = null;
+  #inReplication = false;
+
+  /** @internal Used by lightningdb/replication: the source of
+   * metrics().replication and the lightningdb_replication_* families. */
+  setReplicationSource(fn: (() => ReplicationStats) | null): void {
+    this.#replication = fn;
   }
 
   /** The core's Prometheus text exposition (format 0.0.4) of the
@@ -1060,7 +1082,8 @@ export class Database {
     if (labels !== undefined && typeof labels !== 'string') {
       throw new TypeError(`labels must be a string, got ${describe(labels)}`);
     }
-    return mapErrors(() => db.prometheus(labels));
+    const text = mapErrors(() => db.prometheus(labels));
+    return this.#replication ? text + replicationText(this.#replication(), labels) : text;
   }
 
   /** The engine's event ring, oldest first: the kept events (the newest

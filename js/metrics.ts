@@ -66,6 +66,9 @@ export interface Metrics {
    * saved 1/8), or the codec used; with compression 'auto', what it
    * picked per value */
   compression: { raw: number; lz4: number; zstd: number; snappy: number };
+  /** present while a replication publisher or follower runs on this
+   * handle (lightningdb/replication) */
+  replication?: ReplicationStats;
   /** 'OK', or the error code that stopped background work (it is retried) */
   backgroundError: string;
 }
@@ -164,4 +167,29 @@ export function healthReport(
     cacheHitRate: m.cacheHitRate, activeTransactions: m.activeTransactions,
     memtableBytes: m.memtableBytes, checkedAt,
   };
+}
+
+/** Replication state (lightningdb/replication): see docs/replication.md. */
+export interface ReplicationStats {
+  role: 'publisher' | 'follower';
+  /** publisher: last seq the stream acknowledged; follower: last applied */
+  seq: number;
+  /** the newest primary commit known */
+  primarySeq: number;
+  /** primarySeq - seq */
+  lagCommits: number;
+  /** how far behind in time (ms; see docs/replication.md) */
+  lagMs: number;
+  connected: boolean;
+}
+
+/** The lightningdb_replication_* families (Prometheus text 0.0.4). */
+export function replicationText(r: ReplicationStats, labels?: string): string {
+  const l = `role="${r.role}"${labels ? `,${labels}` : ''}`;
+  const fam = (name: string, help: string, v: number) =>
+    `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name}{${l}} ${v}\n`;
+  return fam('lightningdb_replication_lag_commits', 'Commits of the primary not yet acknowledged by the stream (publisher) or applied (follower)', r.lagCommits)
+    + fam('lightningdb_replication_lag_seconds', 'How far replication is behind in time (see docs/replication.md)', r.lagMs / 1000)
+    + fam('lightningdb_replication_seq', 'Last commit acknowledged by the stream (publisher) or applied to this replica (follower)', r.seq)
+    + fam('lightningdb_replication_connected', '1 while connected to NATS and the stream', r.connected ? 1 : 0);
 }

@@ -104,6 +104,8 @@ async function main() {
     ['--import=tsx', join('tests', 'level', 'suite.test.mjs')], { mochaCounts: true });
   await step('Operations: Prometheus, diagnostics page in Chromium, CLI from npm pack', process.execPath,
     [mocha, ...mochaArgs, 'tests/ops/*.test.ts'], { mochaCounts: true });
+  await step('Replication over NATS JetStream (3-node nats-server cluster, SIGKILL chaos)', process.execPath,
+    [mocha, ...mochaArgs, 'tests/replication/*.test.ts'], { mochaCounts: true });
   // The same suites with the addon and the core built with AddressSanitizer
   // + UBSan, preloaded into an ordinary node: memory errors in the binding
   // (lifetimes, finalizers, async work) abort the run.

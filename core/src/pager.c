@@ -413,6 +413,7 @@ void pager_stats_get(pager *p, pager_stats *o) {
   o->syncs = __atomic_load_n(&p->syncs, __ATOMIC_RELAXED);
 }
 
+#ifdef LDB_PAGER_INTROSPECTION
 int pager_debug_list(pager *p, uint64_t pgno) {
   ldb_mutex_lock(&p->mu);
   pg_ent *e = h_find(p, pgno);
@@ -427,3 +428,4 @@ uint64_t pager_debug_target(pager *p) {
   ldb_mutex_unlock(&p->mu);
   return t;
 }
+#endif

@@ -65,9 +65,13 @@ int pager_sync(pager *p);
 
 void pager_stats_get(pager *p, pager_stats *out);
 
-/* Introspection for tests: which ARC list holds pgno (0 none, 1 T1, 2 T2,
- * 3 B1, 4 B2) and the adaptive target p. */
+#ifdef LDB_PAGER_INTROSPECTION
+/* Introspection for test_pager only: which ARC list holds pgno (0 none,
+ * 1 T1, 2 T2, 3 B1, 4 B2) and the adaptive target p. Compiled only with
+ * LDB_PAGER_INTROSPECTION, which the library never is: test_pager links
+ * its own copy of pager.c built with it (CMakeLists.txt). */
 int pager_debug_list(pager *p, uint64_t pgno);
 uint64_t pager_debug_target(pager *p);
+#endif
 
 #endif /* LDB_PAGER_H */

@@ -25,8 +25,11 @@ function guard(fn) {
 function setOpen(on) {
   $('open').disabled = on;
   $('close').disabled = !on;
-  // db.store: the store actually used ('auto' picks OPFS when it works here).
-  $('status').textContent = on ? `open (${db?.store ?? $('store').value})` : 'closed';
+  // db.store: the store actually used ('auto' picks OPFS when it works here);
+  // db.isOwner: whether this tab's Worker owns the shared database (open the
+  // page in several tabs: one owns it, the others are clients; close the
+  // owner tab and another takes over).
+  $('status').textContent = on ? `open (${db?.store ?? $('store').value}, ${db?.isOwner ? 'owner tab' : 'client tab'})` : 'closed';
 }
 
 $('open').onclick = guard(async () => {
@@ -39,7 +42,10 @@ $('open').onclick = guard(async () => {
   }
   setOpen(true);
   log(`opened "${$('name').value}"`);
-  timer = setInterval(guard(showMetrics), 1000);
+  timer = setInterval(guard(async () => {
+    setOpen(true);
+    await showMetrics();
+  }), 1000);
 });
 $('close').onclick = guard(async () => {
   clearInterval(timer);

@@ -50,6 +50,11 @@ export type BrowserOpenOptions = DatabaseOptions & {
   signal?: AbortSignal;
   /** URL of lightningdb.wasm; default next to the bundled module. */
   wasmUrl?: string;
+  /** The IndexedDB store holds the whole database in memory: the most
+   * bytes its files may reach (default 512 MiB, DEFAULT_MAX_BYTES in
+   * stores/idb.ts); a write past it fails with FULL naming this option,
+   * and a larger stored database is refused at open (FULL). */
+  idbMaxBytes?: number;
 };
 
 /** A Database opened in a Worker; `store` is the store it lives in. */
@@ -135,10 +140,10 @@ function asLightningDbError(e: unknown, what: string): LightningDbError {
   return new LightningDbError(se.code as ErrorCode, se.message);
 }
 
-async function openStore(kind: StoreKind, name: string): Promise<PageStore | null> {
+async function openStore(kind: StoreKind, name: string, idbMaxBytes?: number): Promise<PageStore | null> {
   if (kind === 'memory') return null;
   try {
-    return kind === 'opfs' ? await OpfsStore.open(name) : await IdbStore.open(name);
+    return kind === 'opfs' ? await OpfsStore.open(name) : await IdbStore.open(name, idbMaxBytes);
   } catch (e) {
     throw asLightningDbError(e, `cannot open ${kind} store "${name}"`);
   }
@@ -157,7 +162,7 @@ async function lockAndOpen(choice: StoreChoice | undefined, name: string, option
       if (kind === 'memory') return { kind, releaseLock, store: null };
       let store: PageStore;
       try {
-        store = kind === 'opfs' ? await OpfsStore.open(name) : await IdbStore.open(name);
+        store = kind === 'opfs' ? await OpfsStore.open(name) : await IdbStore.open(name, options.idbMaxBytes);
       } catch (e) {
         if (auto && kind === 'opfs' && isRefusal(e)) {
           opfsRefused = true;
@@ -225,7 +230,9 @@ export async function resolveSharedKind(choice: StoreChoice | undefined): Promis
 async function openHosted(name: string, options: BrowserOpenOptions, host: HostOptions): Promise<BrowserDatabase> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const { store, waitForLock, wasmUrl, timeout, signal, ...dbOptions } = options;
+  const { store, waitForLock, wasmUrl, timeout, signal, idbMaxBytes, ...dbOptions } = options;
+  if (idbMaxBytes !== undefined && (typeof idbMaxBytes !== 'number' || !Number.isSafeInteger(idbMaxBytes) || idbMaxBytes <= 0))
+    throw new TypeError('idbMaxBytes must be a positive integer number of bytes');
   checkTimeout(timeout);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   if (signal?.aborted) throw abortedError(`opening database "${name}"`);
@@ -236,8 +243,8 @@ async function openHosted(name: string, options: BrowserOpenOptions, host: HostO
   let s: PageStore | null = null;
   if (!entry) {
     const got = host.lockHeld
-      ? { kind, releaseLock: () => {}, store: await openStore(kind, name) }
-      : await lockAndOpen(store, name, { waitForLock, timeout, signal });
+      ? { kind, releaseLock: () => {}, store: await openStore(kind, name, idbMaxBytes) }
+      : await lockAndOpen(store, name, { waitForLock, timeout, signal, idbMaxBytes });
     kind = got.kind;
     entry = openCount.get(keyOf(kind, name));
     if (entry) {
@@ -340,12 +347,12 @@ export async function reopenAfterFailure(db: Database): Promise<BrowserDatabase>
       /* the failed store refuses the final sync: expected */
     }
     await IdbStore.settled();
-    const s = await openStore(h.kind, h.name);
+    const s = await openStore(h.kind, h.name, h.options.idbMaxBytes);
     if (s) {
       ready.set(h.key, s);
       storeByKey.set(h.key, s);
     }
-    const { store: _s, waitForLock: _w, wasmUrl, timeout: _t, signal: _g, ...dbOptions } = h.options;
+    const { store: _s, waitForLock: _w, wasmUrl, timeout: _t, signal: _g, idbMaxBytes: _m, ...dbOptions } = h.options;
     const eng = await engine(wasmUrl);
     const fresh = new Database(h.host.wrapEngine ? h.host.wrapEngine(eng) : eng, h.key, dbOptions);
     hosted.set(fresh, { ...h, store: s });

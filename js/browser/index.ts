@@ -5,9 +5,17 @@
  * (worker.ts) that hosts the database over the WebAssembly engine and
  * returns a RemoteDatabase: the same methods as Database, each returning a
  * promise; scans are AsyncIterables streamed from the Worker in chunks;
- * transactions are `transaction(async (tx) => ...)` or beginTransaction().
- * Errors arrive as LightningDbError with their code (TypeError stays
- * TypeError).
+ * transactions are `transaction(async (tx) => ...)` or beginTransaction();
+ * subscribe() and changes() deliver change events. Errors arrive as
+ * LightningDbError with their code (TypeError stays TypeError).
+ *
+ * Tabs: by default every tab that opens a database shares it. The Worker
+ * of one tab owns it; a client tab's Channel sends its calls to the owner's
+ * Worker (a MessagePort from broker.ts, else BroadcastChannel) and follows
+ * owner changes: calls in flight are resent (writes with their request id
+ * and a retry flag, so the new owner applies each once), and calls on a
+ * transaction or scan of a lost owner are OWNER_LOST. Every wait for an
+ * owner is bounded by handoffTimeout.
  *
  * Inside a Worker: `openInWorker(name, options)` gives the synchronous
  * Database directly (no proxy), and `destroy(name, { store })` deletes a
@@ -82,6 +90,11 @@ export interface OpenOptions {
   /** URL of the worker module; default worker.js next to this module. A
    * wrong one gives SETUP. */
   workerUrl?: string | URL;
+  /** The IndexedDB store holds the whole database in memory: the most
+   * bytes its files may reach (default 512 MiB); past it a write fails
+   * with FULL naming this option, and a larger database is refused at
+   * open (FULL). */
+  idbMaxBytes?: number;
   [option: string]: unknown;
 }
 

@@ -120,6 +120,12 @@ let shared: Shared | null = null;
 
 function wire(e: unknown): WireError {
   const err = e as { name?: string; code?: unknown; message?: string };
+  // FULL from the IndexedDB store's memory limit: say which limit.
+  const limit = err?.code === 'FULL' ? idbStore()?.limitError : null;
+  if (limit) {
+    idbStore()!.limitError = null;
+    return { name: 'LightningDbError', code: 'FULL', message: `${limit.message} (${String(err?.message ?? e)})` };
+  }
   if (e instanceof LightningDbError || e instanceof TypeError || typeof err?.code === 'string')
     return {
       name: typeof err?.name === 'string' ? err.name : 'Error',

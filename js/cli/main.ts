@@ -416,6 +416,52 @@ async function cmdServe(path: string, o: Common & { host: string; port: number; 
   db.close();
 }
 
+/** replicate publish|follow: runs a replication Publisher or Follower
+ * (lightningdb/replication, docs/replication.md) until SIGINT/SIGTERM,
+ * printing its state every --interval seconds. The NATS client is loaded
+ * only here. */
+async function cmdReplicate(role: 'publish' | 'follow', path: string, o: Common & {
+  servers: string; stream: string; subject?: string; replicas: number; create?: boolean; interval: number;
+}): Promise<void> {
+  let repl: typeof import('../replication/index.js');
+  try {
+    repl = await import('../replication/index.js');
+  } catch (e) {
+    throw new CliError(EXIT.USAGE, `replication needs the NATS client: npm install @nats-io/transport-node @nats-io/jetstream (${(e as Error).message})`);
+  }
+  const db = openDb(path, { create: role === 'follow' && o.create });
+  const servers = o.servers.split(',').filter(Boolean);
+  const onError = (e: Error) => process.stderr.write(`replicate ${role}: ${e.message}\n`);
+  const target = { servers, stream: o.stream, subject: o.subject, onError };
+  let runner: { stats(): import('../replication/index.js').ReplicationStats; close(): Promise<void>; failure: Error | null };
+  try {
+    runner = role === 'publish' ? await repl.publish(db, { ...target, replicas: o.replicas }) : await repl.follow(db, target);
+  } catch (e) {
+    db.close();
+    const err = e as LightningDbError;
+    throw new CliError(err.code === 'COMPACTED' ? EXIT.DATABASE : EXIT.USAGE, `replicate ${role}: ${err.message}`);
+  }
+  const report = () => {
+    const s = runner.stats();
+    if (o.json) print(JSON.stringify(s));
+    else print(`${s.role} seq ${s.seq} primary ${s.primarySeq} lag ${s.lagCommits} commits ${s.lagMs} ms${s.connected ? '' : ' (disconnected)'}`);
+  };
+  report();
+  const timer = setInterval(report, Math.max(0.1, o.interval) * 1000);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    // a permanent failure (COMPACTED: the replica needs a backup) ends it
+    const poll = setInterval(() => { if (runner.failure) { clearInterval(poll); resolve(); } }, 200);
+    poll.unref();
+  });
+  clearInterval(timer);
+  await runner.close();
+  db.close();
+  if (runner.failure) throw new CliError(EXIT.DATABASE, `replicate ${role}: ${runner.failure.message}`);
+}
+
 async function cmdBench(o: Common & {
   dir?: string; duration: number; readRatio: number; keys: number; valueSize: number; syncMode: 'full' | 'normal' | 'off';
 }): Promise<void> {
@@ -516,6 +562,23 @@ export function program(): Command {
     .option('--value-size <bytes>', 'bytes per value', intArg('--value-size', 0, 65536), 100)
     .addOption(new Option('--sync-mode <mode>', 'durability of the scratch database').choices(['full', 'normal', 'off']).default('normal'))
     .action((o) => cmdBench(o));
+  const repl = p.command('replicate').description('read replicas over NATS JetStream (docs/replication.md)');
+  const replCmd = (name: 'publish' | 'follow', desc: string) => {
+    const c = addCommon(repl.command(name).description(desc))
+      .argument('<path>', 'database directory')
+      .requiredOption('--servers <urls>', 'NATS server URLs, comma-separated (nats://127.0.0.1:4222,...)')
+      .requiredOption('--stream <name>', 'the JetStream stream (one per primary)')
+      .option('--subject <subject>', 'the stream subject (default lightningdb.<stream>)')
+      .option('--interval <s>', 'seconds between status lines', floatArg('--interval', 0.1, 3600), 5);
+    c.exitOverride();
+    return c;
+  };
+  replCmd('publish', 'append every commit of the primary at PATH to the stream, until Ctrl-C')
+    .option('--replicas <n>', 'stream replicas when it is created', intArg('--replicas', 1, 5), 1)
+    .action((path, o) => cmdReplicate('publish', path, o));
+  replCmd('follow', 'apply the stream to the replica at PATH (empty or a backup of the primary), until Ctrl-C')
+    .option('--create', 'create an empty replica when PATH does not exist')
+    .action((path, o) => cmdReplicate('follow', path, o));
   return p;
 }
 

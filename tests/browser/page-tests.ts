@@ -143,6 +143,25 @@ function define(): void {
       eq(await code(t1.commit()), 'CONFLICT');
     });
 
+    it('IndexedDB past idbMaxBytes: FULL naming the option, the database stays usable', async () => {
+      const name = `page-idbcap-${Date.now()}`;
+      await destroy(name, { store: 'indexeddb' });
+      const db = await open(name, { store: 'indexeddb', idbMaxBytes: 256 * 1024, memtableSize: 64 * 1024 });
+      let err: LightningDbError | undefined;
+      for (let i = 0; i < 1000 && !err; i++) {
+        try {
+          await db.putAsync(b(`k${i}`), new Uint8Array(4000));
+        } catch (e) {
+          err = e as LightningDbError;
+        }
+      }
+      eq(err?.code, 'FULL');
+      assert(/idbMaxBytes/.test(err!.message), `the message names idbMaxBytes: ${err!.message}`);
+      assert((await db.get(b('k0')))?.length === 4000, 'earlier writes stay');
+      await db.close();
+      await destroy(name, { store: 'indexeddb' });
+    });
+
     it('errors cross with their codes', async () => {
       const db = await fresh();
       eq(await code(db.put(new Uint8Array(0), b('x'))), 'INVALID_ARGUMENT');

@@ -19,8 +19,10 @@
  *                       waitForLock; an abandoned wait (signal, timeout)
  *                       holds nothing
  *   shared              several tabs share one database (tests/browser/shared.mjs):
- *                       clients, dedup of resent writes, OWNER_LOST, 10
- *                       rapid reloads, 20 owner closes/reloads/crashes
+ *                       clients, dedup of resent writes, OWNER_LOST, change
+ *                       events, 10 rapid reloads (OPFS, IndexedDB), 20 owner
+ *                       closes/reloads/crashes (LDB_SHARED_CYCLES,
+ *                       LDB_SHARED_STORE)
  *   portability         native database -> OPFS -> wasm -> back to native
  * Usage: node tests/browser/run.mjs [--grep=REGEX] [suite ...]   (default: all)
  *   --grep runs only the tests of the mocha-style suites (api-*, worker,

@@ -4,7 +4,8 @@
  * clients; the owner is closed, reloaded, crashed (CDP Page.crash) and its
  * Worker terminated, and the tests check what every tab saw.
  *
- * LDB_SHARED_CYCLES (default 20) sets the owner changes of the chaos test.
+ * LDB_SHARED_CYCLES (default 20) sets the owner changes of the chaos test,
+ * LDB_SHARED_STORE (default opfs) its store.
  */
 
 const within = (p, ms, what) => Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`HUNG: ${what} did not finish within ${ms} ms`)), ms))]);
@@ -26,6 +27,7 @@ function pageInit() {
    * inc key). Reports every acknowledgement with window.ack(). */
   window.startWriter = async (tag, name, opts) => {
     window.__stop = false;
+    window.lastPut = null;
     const { open } = window.lib;
     let db;
     try {
@@ -48,9 +50,14 @@ function pageInit() {
             await tx.put(`inc:${tag}:${op}`, 1);
           }, { retries: 5 });
           await window.ack('inc', `inc:${tag}:${op}`);
+        } else if (n % 4 === 2 && window.lastPut) {
+          // Reads too: the last acknowledged put of this tab is there.
+          const v = await db.get(window.lastPut);
+          if (v !== value) await window.ack('error', `${tag} read ${window.lastPut}: ${JSON.stringify(v)?.slice(0, 40)}`);
         } else {
           const key = `k:${tag}:${n}`;
           await db.put(key, value);
+          window.lastPut = key;
           await window.ack('put', key);
         }
       } catch (e) {
@@ -66,7 +73,8 @@ function pageInit() {
 export function sharedChecks({ context, newPage, assert, base }) {
   const pages = [];
   const NAME = 'shared-db';
-  const STORE = 'opfs';
+  // The store of the owner chaos test: LDB_SHARED_STORE=indexeddb runs it there.
+  const STORE = process.env.LDB_SHARED_STORE ?? 'opfs';
   const opts = { store: STORE, syncMode: 'full', keyEncoding: 'utf8', valueEncoding: 'json' };
   const open = (page, name, o) => page.evaluate(async ([name, o]) => {
     window.db = await window.lib.open(name, o);
@@ -308,12 +316,13 @@ export function sharedChecks({ context, newPage, assert, base }) {
       await a.close();
     }],
 
-    ['10 rapid reloads of all 5 tabs while they write (syncMode full): it opens every time, nothing acknowledged is lost', async () => {
+    ...['opfs', 'indexeddb'].map((store) => [`10 rapid reloads of all 5 tabs while they write (syncMode full, ${store}): it opens every time, nothing acknowledged is lost`, async () => {
+      const opts = { store, syncMode: 'full', keyEncoding: 'utf8', valueEncoding: 'json' };
       while (pages.length < 5) await tab();
       const acked = new Set();
       const errors = [];
       onAck = (kind, key) => (kind === 'error' ? errors.push(key) : acked.add(key));
-      await pages[0].evaluate(async (n) => window.lib.destroy(n, { store: 'opfs' }), 'share-reload');
+      await pages[0].evaluate(async ([n, store]) => window.lib.destroy(n, { store }), ['share-reload', store]);
       let tags = 0;
       for (let round = 0; round < 10; round++) {
         for (const p of pages) {
@@ -331,18 +340,18 @@ export function sharedChecks({ context, newPage, assert, base }) {
         }));
       }
       const keys = [...acked];
-      const r = await within(pages[0].evaluate(async (keys) => {
-        const db = await window.lib.open('share-reload', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' });
+      const r = await within(pages[0].evaluate(async ([keys, store]) => {
+        const db = await window.lib.open('share-reload', { store, keyEncoding: 'utf8', valueEncoding: 'json' });
         await db.check();
         const vals = await db.getBatch(keys);
         await db.close();
         return keys.filter((k, i) => vals[i] === undefined);
-      }, keys), 60000, 'the final check');
-      console.log(`    ${keys.length} acknowledged writes over 10 reloads of 5 tabs`);
+      }, [keys, store]), 60000, 'the final check');
+      console.log(`    ${store}: ${keys.length} acknowledged writes over 10 reloads of 5 tabs`);
       const unexpected = errors.filter((e) => !/ CLOSED /.test(e));
       assert(unexpected.length === 0, `errors: ${unexpected.slice(0, 5).join(' | ')}`);
       assert(r.length === 0, `${r.length} acknowledged writes lost: ${r.slice(0, 5)}`);
-    }],
+    }]),
 
     ['5 tabs write while the owner is closed, reloaded, crashed and its Worker terminated; every acknowledged write is there once, check() passes', async () => {
       const cycles = Number(process.env.LDB_SHARED_CYCLES ?? 20);
@@ -360,7 +369,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
           progress++;
         }
       };
-      await pages[0].evaluate(async (n) => window.lib.destroy(n, { store: 'opfs' }), NAME);
+      await pages[0].evaluate(async ([n, store]) => window.lib.destroy(n, { store }), [NAME, STORE]);
       let tags = 0;
       const start = async (p) => {
         const tag = `t${++tags}`;

@@ -9,7 +9,7 @@ import { install, run } from './harness.js';
 import createLightningDbModule from '../../build/wasm/lightningdb.mjs';
 import { Database } from '../../js/database.js';
 import { LightningDbError } from '../../js/errors.js';
-import { destroy, openInWorker, resolveStoreKind, backupInWorker } from '../../js/browser/host.js';
+import { destroy, openInWorker, resolveStoreKind, backupInWorker, storeOf } from '../../js/browser/host.js';
 import { WasmEngine } from '../../js/wasm/engine.js';
 import { loadModule } from '../../js/wasm/module.js';
 import { IdbStore } from '../../js/wasm/stores/idb.js';
@@ -106,6 +106,40 @@ function define(): void {
         inOpfs = false;
       }
       assert(!inOpfs, 'the fallback database should not be in OPFS');
+    });
+  });
+
+  describe('IndexedDB memory limit (idbMaxBytes)', () => {
+    it('a write past idbMaxBytes is FULL naming the option; earlier data stays; a larger database is refused at open', async () => {
+      await destroy('idb-cap', { store: 'indexeddb' });
+      const db = await openInWorker('idb-cap', { store: 'indexeddb', idbMaxBytes: 256 * 1024, memtableSize: 64 * 1024 });
+      let err: LightningDbError | undefined;
+      let n = 0;
+      for (; n < 1000 && !err; n++) {
+        try {
+          await db.putAsync(b(`k${n}`), new Uint8Array(4000).fill(n & 255));
+        } catch (e) {
+          err = e as LightningDbError;
+        }
+      }
+      assert(err instanceof LightningDbError && err.code === 'FULL', `expected FULL, got ${String(err)}`);
+      // (The engine reports the refused write with its own message; the
+      // store keeps the one naming the limit for the host: the page's API
+      // gives it, see page-tests.ts.)
+      const store = storeOf(db)?.store as IdbStore;
+      assert(store.limitError && /idbMaxBytes/.test(store.limitError.message) && /OPFS/.test(store.limitError.message),
+        `the store's error names the option and OPFS: ${store.limitError?.message}`);
+      const last = n - 2;
+      assert(last > 10, `only ${last} writes fit`);
+      assert(db.get(b('k0'))?.[0] === 0 && db.get(b(`k${last}`))?.length === 4000, 'acknowledged writes stay readable');
+      db.close();
+      const refused = await rejects(openInWorker('idb-cap', { store: 'indexeddb', idbMaxBytes: 64 * 1024 }), 'FULL');
+      assert(/idbMaxBytes/.test(refused.message), `open names the option: ${refused.message}`);
+      const again = await openInWorker('idb-cap', { store: 'indexeddb' });
+      assert(again.get(b(`k${last}`))?.length === 4000, 'reopened with the default limit: the data is there');
+      again.close();
+      await IdbStore.settled();
+      await destroy('idb-cap', { store: 'indexeddb' });
     });
   });
 

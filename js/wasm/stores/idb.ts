@@ -41,11 +41,21 @@
  * later: that would make a rejected call take effect after all.
  *
  * Memory: the database's size in the JS heap. For large databases use OPFS.
+ * The pages are not loaded on demand (the engine reads its store
+ * synchronously, IndexedDB answers asynchronously): instead the limit is
+ * stated. `maxBytes` (the idbMaxBytes option, default DEFAULT_MAX_BYTES)
+ * bounds the sum of the files: a write that would pass it throws FULL with
+ * a message naming the limit and the option (the commit fails, nothing of
+ * it is applied, the database stays usable), and opening a database whose
+ * stored files already pass it is refused the same way.
  */
 import { MemoryStore } from './memory.js';
 import { MemFile, StoreError, storeErrorFrom } from './types.js';
 
 const CHUNK = 64 * 1024;
+
+/** Default bound of the files held in memory (idbMaxBytes): 512 MiB. */
+export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
 const FILES = 'files';
 const CHUNKS = 'chunks';
 
@@ -95,17 +105,21 @@ export class IdbStore extends MemoryStore {
   /** Called once when a transaction fails (the store is then fail-stop). */
   onFailure: ((e: StoreError) => void) | null = null;
 
+  /** Sum of the files' sizes. */
+  private bytes = 0;
+
   private constructor(
     private readonly db: IDBDatabase,
     readonly dbName: string,
+    readonly maxBytes: number,
   ) {
     super(`indexeddb:${dbName}`);
     this.drainedP = new Promise((r) => (this.drainedResolve = r));
   }
 
   /** Opens (creating when missing) the IndexedDB database `lightningdb:<name>`
-   * and loads every file into memory. */
-  static async open(name: string): Promise<IdbStore> {
+   * and loads every file into memory (FULL when they pass maxBytes). */
+  static async open(name: string, maxBytes = DEFAULT_MAX_BYTES): Promise<IdbStore> {
     if (typeof indexedDB === 'undefined') throw new StoreError('IO', 'IndexedDB is not available in this context');
     const dbName = `lightningdb:${name}`;
     let db: IDBDatabase;
@@ -124,12 +138,16 @@ export class IdbStore extends MemoryStore {
     } catch (e) {
       throw storeErrorFrom(e, `cannot open IndexedDB database ${dbName}`);
     }
-    const store = new IdbStore(db, name);
+    const store = new IdbStore(db, name, maxBytes);
     try {
       await store.load();
     } catch (e) {
       db.close();
       throw storeErrorFrom(e, `cannot read IndexedDB database ${dbName}`);
+    }
+    if (store.bytes > maxBytes) {
+      db.close();
+      throw store.tooBig(store.bytes);
     }
     return store;
   }
@@ -191,7 +209,32 @@ export class IdbStore extends MemoryStore {
         data.set(v.subarray(0, Math.min(v.length, size - off)), off);
       }
       this.files.set(name, new MemFile(data));
+      this.bytes += size;
     }
+  }
+
+  /** FULL: the files would pass maxBytes. */
+  private tooBig(total: number): StoreError {
+    const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+    return new StoreError('FULL',
+      `the IndexedDB store holds the whole database "${this.dbName}" in memory, and it would grow to ${mib(total)}, ` +
+      `past its limit of ${mib(this.maxBytes)} (the idbMaxBytes option); raise idbMaxBytes if the tab has the memory, ` +
+      'or use the OPFS store (store: \'opfs\'), which reads pages on demand');
+  }
+
+  /** The last write refused for passing maxBytes (the engine reports it
+   * as FULL with its own message; hosts add this one). */
+  limitError: StoreError | null = null;
+
+  /** Checks that a file growing from `from` to `to` bytes stays within maxBytes. */
+  private grow(from: number, to: number): void {
+    if (to <= from) return;
+    const total = this.bytes + (to - from);
+    if (total > this.maxBytes) throw (this.limitError = this.tooBig(total));
+  }
+
+  private fileSize(fid: number): number {
+    return this.open_.get(fid).file.size;
   }
 
   private mark(name: string): Dirty {
@@ -208,7 +251,10 @@ export class IdbStore extends MemoryStore {
   }
 
   override write(fid: number, off: number, src: Uint8Array): void {
+    const before = this.fileSize(fid);
+    this.grow(before, off + src.length);
     super.write(fid, off, src);
+    this.bytes += this.fileSize(fid) - before;
     if (src.length === 0) return;
     const d = this.mark(this.open_.get(fid).name);
     for (let c = Math.floor(off / CHUNK); c <= Math.floor((off + src.length - 1) / CHUNK); c++) d.chunks.add(c);
@@ -218,7 +264,9 @@ export class IdbStore extends MemoryStore {
   override truncate(fid: number, size: number): void {
     const { name, file } = this.open_.get(fid);
     const old = file.size;
+    this.grow(old, size);
     super.truncate(fid, size);
+    this.bytes += file.size - old;
     const d = this.mark(name);
     d.sizeDirty = true;
     if (size < old) {
@@ -244,6 +292,7 @@ export class IdbStore extends MemoryStore {
   }
 
   override remove(name: string): void {
+    this.bytes -= this.files.get(name)?.size ?? 0;
     super.remove(name);
     const d = this.mark(name);
     d.chunks.clear();
