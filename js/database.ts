@@ -73,16 +73,30 @@ export interface SubOptions {
 /** The range of count() and clear(): scan bounds; clear() also takes
  * reverse and limit (delete at most limit keys, from the end when
  * reverse). */
-export type RangeScope = Pick<ScanOptions, 'gt' | 'gte' | 'lt' | 'lte' | 'prefix'>;
-export type ClearOptions = RangeScope & Pick<ScanOptions, 'reverse' | 'limit'>;
+export type RangeScope<K = unknown> = Pick<ScanOptions<K>, 'gt' | 'gte' | 'lt' | 'lte' | 'prefix'>;
+export type ClearOptions<K = unknown> = RangeScope<K> & Pick<ScanOptions<K>, 'reverse' | 'limit'>;
+
+/** What a key or value of type T accepts on input: bytes (Buffer or
+ * Uint8Array) also accept a string, taken as its UTF-8. */
+export type Input<T> = T extends Uint8Array ? Uint8Array | string : T;
+
+/** The type an encoding decodes to: 'utf8' a string, 'json' any JSON value
+ * (unknown: name its type with Database<K, V>), 'binary' the platform's
+ * bytes — `Bytes`, which is Buffer in Node and Uint8Array in browsers. */
+export type Decoded<E, Bytes = Uint8Array> = E extends 'utf8' ? string : E extends 'json' ? unknown : Bytes;
+
+/** The key type of a database opened with options O (binary by default). */
+export type KeyOf<O, Bytes = Uint8Array> = O extends { keyEncoding: infer E } ? Decoded<E, Bytes> : Bytes;
+/** The value type of a database opened with options O (binary by default). */
+export type ValueOf<O, Bytes = Uint8Array> = O extends { valueEncoding: infer E } ? Decoded<E, Bytes> : Bytes;
 
 /** Bounds of a scan. Bounds are encoded with the key encoding; `prefix` is
  * a byte prefix (a string is taken as its UTF-8 bytes). */
-export interface ScanOptions {
-  gt?: unknown;
-  gte?: unknown;
-  lt?: unknown;
-  lte?: unknown;
+export interface ScanOptions<K = unknown> {
+  gt?: Input<K>;
+  gte?: Input<K>;
+  lt?: Input<K>;
+  lte?: Input<K>;
   prefix?: Uint8Array | string;
   reverse?: boolean;
   /** most entries to return; default Infinity */
@@ -93,9 +107,10 @@ export interface ScanOptions {
   retain?: boolean;
 }
 
-export type BatchOp =
-  | { type: 'put'; key: unknown; value: unknown }
-  | { type: 'del'; key: unknown };
+/** One operation of batch(): typed by the database's key and value types. */
+export type BatchOp<K = unknown, V = unknown> =
+  | { type: 'put'; key: Input<K>; value: Input<V> }
+  | { type: 'del'; key: Input<K> };
 
 export interface TransactionOptions {
   /** how many times to rerun fn after a CONFLICT; default 0 */
@@ -452,10 +467,11 @@ function isConflict(e: unknown): boolean {
 
 /** Transactions whose commit() or commitAsync() was called (whatever the
  * outcome): transaction() tells them from ones its database aborted. */
-const commitCalled = new WeakSet<Transaction>();
+const commitCalled = new WeakSet<object>();
 
-/** A read-write transaction or a read-only snapshot (beginTransaction()). */
-export class Transaction {
+/** A read-write transaction or a read-only snapshot (beginTransaction()),
+ * with its database's key type K and value type V. */
+export class Transaction<K = Uint8Array, V = Uint8Array> {
   readonly readOnly: boolean;
   #txn: EngineTxn | null;
   #codec: Codec;
@@ -465,10 +481,10 @@ export class Transaction {
   readonly #life: Life = { open: true };
   /** tx.sub(name) views: the transaction they are a view of (commit and
    * abort go to it); null for a transaction itself */
-  readonly #root: Transaction | null;
+  readonly #root: Transaction<any, any> | null;
 
   /** @internal use Database.beginTransaction() */
-  constructor(txn: EngineTxn, codec: Codec, db: Life, root: Transaction | null = null) {
+  constructor(txn: EngineTxn, codec: Codec, db: Life, root: Transaction<any, any> | null = null) {
     this.#txn = txn;
     this.readOnly = txn.readOnly;
     this.#codec = codec;
@@ -489,8 +505,8 @@ export class Transaction {
    * database, with its encodings. Its writes commit or abort with this
    * transaction (commit() and abort() on the view act on the whole
    * transaction). */
-  sub(name: string | Database, opts?: SubOptions): Transaction {
-    const root = this.#root ?? this;
+  sub<K2 = K, V2 = V>(name: string | Database<K2, V2>, opts?: SubOptions): Transaction<K2, V2> {
+    const root: Transaction<any, any> = this.#root ?? this;
     const txn = root.#open();
     if (name instanceof Database) {
       const c = codecOf.get(name);
@@ -502,7 +518,7 @@ export class Transaction {
 
   /** As Database.count, in this transaction's snapshot and writes (a
    * read-write transaction records the keys counted as read). */
-  count(range?: RangeScope): number {
+  count(range?: RangeScope<K>): number {
     const txn = this.#open();
     const { iter } = rangeOf(this.#codec, range, 'count', false);
     return mapErrors(() => txn.count(iter));
@@ -510,7 +526,7 @@ export class Transaction {
 
   /** As Database.clear, buffered in this transaction (applied at commit);
    * returns the number of keys it deletes. */
-  clear(range?: ClearOptions): number {
+  clear(range?: ClearOptions<K>): number {
     const txn = this.#open();
     const { iter, limit } = rangeOf(this.#codec, range, 'clear', true);
     return mapErrors(() => txn.deleteRange(iter, limit));
@@ -533,7 +549,7 @@ export class Transaction {
   }
 
   /** The value in this transaction's snapshot plus its own writes. */
-  get(key: unknown): any {
+  get(key: Input<K>): V | undefined {
     // same shape as Database.get: no closure, binary bytes pass through
     const txn = this.#open();
     const c = this.#codec;
@@ -544,35 +560,35 @@ export class Transaction {
     } catch (e) {
       throw toLightningDbError(e);
     }
-    return v === undefined ? undefined : c.value.decode(v);
+    return v === undefined ? undefined : (c.value.decode(v) as V);
   }
 
-  has(key: unknown): boolean {
+  has(key: Input<K>): boolean {
     const txn = this.#open();
     const k = encodeKey(this.#codec, key);
     return mapErrors(() => txn.get(k)) !== undefined;
   }
 
-  getBatch(keys: unknown[]): any[] {
+  getBatch(keys: Array<Input<K>>): Array<V | undefined> {
     if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
     return keys.map((k) => this.get(k));
   }
 
-  put(key: unknown, value: unknown): void {
+  put(key: Input<K>, value: Input<V>): void {
     const txn = this.#open();
     const k = encodeKey(this.#codec, key);
     const v = encodeValue(this.#codec, value);
     mapErrors(() => txn.put(k, v));
   }
 
-  delete(key: unknown): void {
+  delete(key: Input<K>): void {
     const txn = this.#open();
     const k = encodeKey(this.#codec, key);
     mapErrors(() => txn.del(k));
   }
 
   /** As Database.scan, over this transaction's snapshot and writes. */
-  scan(opts?: ScanOptions): ScanIterator<[any, any]> {
+  scan(opts?: ScanOptions<K>): ScanIterator<[K, V]> {
     const txn = this.#open();
     return makeScan(this.#codec, this.#db, this.#life, opts, entryMapper(this.#codec), (o) => txn.iterate(o));
   }
@@ -630,15 +646,18 @@ export class Transaction {
 interface SubInit {
   db: EngineDb;
   codec: Codec;
-  root: Database;
+  root: Database<any, any>;
   limits: { memtableSize: number; maxActiveTransactions: number };
 }
 let pendingSub: SubInit | null = null;
 /** Every database's codec, for tx.sub(database). */
-const codecOf = new WeakMap<Database, Codec>();
+const codecOf = new WeakMap<Database<any, any>, Codec>();
 
 /** An open LightningDB database. */
-export class Database {
+/** An open database whose keys are K and values V (as the encodings
+ * decode them: open() infers both from keyEncoding / valueEncoding; name V
+ * for 'json' values, e.g. `Database<string, Note>`). */
+export class Database<K = Uint8Array, V = Uint8Array> {
   readonly path: string;
   readonly engine: Engine;
   /** the encodings' names ('custom', or its name, for a custom one) */
@@ -647,9 +666,9 @@ export class Database {
   #db: EngineDb | null;
   /** a named sub-database: the database that owns the engine handle (and
    * closes it); null for that database itself */
-  #root: Database | null = null;
+  #root: Database<any, any> | null = null;
   /** the root's open sub-databases (closed with it) */
-  readonly #subs = new Set<Database>();
+  readonly #subs = new Set<Database<any, any>>();
   #codec: Codec;
   /** keyEncoding/valueEncoding 'binary': bytes pass through unchanged */
   #binaryKeys: boolean;
@@ -703,11 +722,11 @@ export class Database {
 
   /** Opens (creating unless createIfMissing is false) with the default
    * engine of this platform. */
-  static create(path: string, options?: OpenOptions): Database {
+  static create<O extends OpenOptions = {}>(path: string, options?: O): Database<KeyOf<O>, ValueOf<O>> {
     if (defaultEngine === undefined) {
       throw new LightningDbError('INTERNAL', 'no default engine: import lightningdb through its Node or browser entry');
     }
-    return new Database(defaultEngine, path, options);
+    return new Database<KeyOf<O>, ValueOf<O>>(defaultEngine, path, options);
   }
 
   get closed(): boolean {
@@ -723,12 +742,12 @@ export class Database {
    * this database's. Transactions across sub-databases: tx.sub(name)
    * inside transaction(). Closing it ends only its own scans and feeds;
    * closing the database that opened the file closes every sub-database. */
-  sub(name: string, opts?: SubOptions): Database {
+  sub<K2 = K, V2 = V>(name: string, opts?: SubOptions): Database<K2, V2> {
     const db = this.#open();
-    const root = this.#root ?? this;
+    const root: Database<any, any> = this.#root ?? this;
     pendingSub = { db, codec: subCodec(this.#codec, name, opts), root, limits: this.#limits };
     try {
-      const s = new Database(this.engine, this.path);
+      const s = new Database<K2, V2>(this.engine, this.path);
       root.#subs.add(s);
       return s;
     } finally {
@@ -741,7 +760,7 @@ export class Database {
   /** The number of keys in range (default: every key; in a sub-database,
    * every key of it), counted by the engine in one snapshot without
    * reading values. */
-  count(range?: RangeScope): number {
+  count(range?: RangeScope<K>): number {
     const db = this.#open();
     const { iter } = rangeOf(this.#codec, range, 'count', false);
     return mapErrors(() => db.count(iter));
@@ -751,7 +770,7 @@ export class Database {
    * its keys) in one atomic commit done by the engine; with limit, at most
    * that many, from the end when reverse. Keys written into the range by
    * another commit meanwhile may survive. Returns the number deleted. */
-  clear(range?: ClearOptions): number {
+  clear(range?: ClearOptions<K>): number {
     const db = this.#open();
     const { iter, limit } = rangeOf(this.#codec, range, 'clear', true);
     return mapErrors(() => db.deleteRange(iter, limit));
@@ -765,7 +784,7 @@ export class Database {
   // ---- reads ----------------------------------------------------------
 
   /** The value stored under key, or undefined. */
-  get(key: unknown): any {
+  get(key: Input<K>): V | undefined {
     // The hot read path: no closure (mapErrors), binary keys and values
     // passed straight through; same checks and errors as encodeKey/decode.
     const db = this.#db;
@@ -777,11 +796,11 @@ export class Database {
     } catch (e) {
       throw toLightningDbError(e);
     }
-    if (v === undefined || this.#binaryValues) return v;
-    return this.#codec.value.decode(v);
+    if (v === undefined || this.#binaryValues) return v as V | undefined;
+    return this.#codec.value.decode(v) as V;
   }
 
-  has(key: unknown): boolean {
+  has(key: Input<K>): boolean {
     const db = this.#db;
     if (db === null) throw closedError('database');
     const k = this.#binaryKeys && key instanceof Uint8Array ? key : encodeKey(this.#codec, key);
@@ -793,24 +812,24 @@ export class Database {
   }
 
   /** Values of keys (undefined where absent), all from one snapshot. */
-  getBatch(keys: unknown[]): any[] {
+  getBatch(keys: Array<Input<K>>): Array<V | undefined> {
     const db = this.#open();
     if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
     const ks = keys.map((k) => encodeKey(this.#codec, k));
     const vs = mapErrors(() => db.getMany(ks));
-    return vs.map((v) => (v === undefined ? undefined : this.#codec.value.decode(v)));
+    return vs.map((v) => (v === undefined ? undefined : (this.#codec.value.decode(v) as V)));
   }
 
   // ---- writes ---------------------------------------------------------
 
-  put(key: unknown, value: unknown): void {
+  put(key: Input<K>, value: Input<V>): void {
     const db = this.#open();
     const k = encodeKey(this.#codec, key);
     const v = encodeValue(this.#codec, value);
     mapErrors(() => db.put(k, v));
   }
 
-  delete(key: unknown): void {
+  delete(key: Input<K>): void {
     const db = this.#open();
     const k = encodeKey(this.#codec, key);
     mapErrors(() => db.del(k));
@@ -858,102 +877,102 @@ export class Database {
   }
 
   /** Stores every [key, value] pair atomically. */
-  putBatch(entries: Array<[unknown, unknown]>): void {
+  putBatch(entries: Array<[Input<K>, Input<V>]>): void {
     this.#open();
     this.#write(this.#putOps(entries));
   }
 
   /** Deletes every key atomically. */
-  deleteBatch(keys: unknown[]): void {
+  deleteBatch(keys: Array<Input<K>>): void {
     this.#open();
     this.#write(this.#delOps(keys));
   }
 
   /** Applies puts and deletes atomically, in order. */
-  batch(ops: BatchOp[]): void {
+  batch(ops: Array<BatchOp<K, V>>): void {
     this.#open();
     this.#write(this.#batchOps(ops));
   }
 
-  putAsync(key: unknown, value: unknown): Promise<void> {
+  putAsync(key: Input<K>, value: Input<V>): Promise<void> {
     return this.#writeAsync(() => [{ type: 'put', key: encodeKey(this.#codec, key), value: encodeValue(this.#codec, value) }]);
   }
 
-  deleteAsync(key: unknown): Promise<void> {
+  deleteAsync(key: Input<K>): Promise<void> {
     return this.#writeAsync(() => [{ type: 'del', key: encodeKey(this.#codec, key) }]);
   }
 
-  putBatchAsync(entries: Array<[unknown, unknown]>): Promise<void> {
+  putBatchAsync(entries: Array<[Input<K>, Input<V>]>): Promise<void> {
     return this.#writeAsync(() => this.#putOps(entries));
   }
 
-  deleteBatchAsync(keys: unknown[]): Promise<void> {
+  deleteBatchAsync(keys: Array<Input<K>>): Promise<void> {
     return this.#writeAsync(() => this.#delOps(keys));
   }
 
-  batchAsync(ops: BatchOp[]): Promise<void> {
+  batchAsync(ops: Array<BatchOp<K, V>>): Promise<void> {
     return this.#writeAsync(() => this.#batchOps(ops));
   }
 
   // ---- scans ----------------------------------------------------------
 
   /** A lazy iterator of [key, value] over one snapshot taken now. */
-  scan(opts?: ScanOptions): ScanIterator<[any, any]> {
+  scan(opts?: ScanOptions<K>): ScanIterator<[K, V]> {
     const db = this.#open();
     return makeScan(this.#codec, this.#life, null, opts, entryMapper(this.#codec), (o) => db.iterate(o));
   }
 
   /** Entries whose key starts with prefix. */
-  scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions, 'prefix'>): ScanIterator<[any, any]> {
+  scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions<K>, 'prefix'>): ScanIterator<[K, V]> {
     if (opts !== undefined && !isObject(opts)) throw new TypeError('scan options must be an object');
     return this.scan({ ...(opts ?? {}), prefix: toBytes(prefix, 'prefix') });
   }
 
   /** Descending from `start` (inclusive, default: the largest key) down to
    * `end` (inclusive, default: the smallest key). */
-  scanReverse(start?: unknown, end?: unknown, opts?: { limit?: number }): ScanIterator<[any, any]> {
+  scanReverse(start?: Input<K>, end?: Input<K>, opts?: { limit?: number }): ScanIterator<[K, V]> {
     if (opts !== undefined && !isObject(opts)) throw new TypeError('scan options must be an object');
     return this.scan({ lte: start, gte: end, reverse: true, limit: opts?.limit });
   }
 
-  keys(opts?: ScanOptions): ScanIterator<any> {
+  keys(opts?: ScanOptions<K>): ScanIterator<K> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#life, null, opts, (k) => this.#codec.key.decode(k), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (k) => this.#codec.key.decode(k) as K, (o) => db.iterate(o));
   }
 
-  values(opts?: ScanOptions): ScanIterator<any> {
+  values(opts?: ScanOptions<K>): ScanIterator<V> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#life, null, opts, (_k, v) => this.#codec.value.decode(v), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (_k, v) => this.#codec.value.decode(v) as V, (o) => db.iterate(o));
   }
 
   // ---- transactions ---------------------------------------------------
 
-  beginTransaction(opts?: { readOnly?: boolean }): Transaction {
+  beginTransaction(opts?: { readOnly?: boolean }): Transaction<K, V> {
     const db = this.#open();
     if (opts !== undefined && !isObject(opts)) throw new TypeError('transaction options must be an object');
     const ro = opts?.readOnly === undefined ? false : checkBool(opts.readOnly, 'readOnly');
     const txn = mapErrors(() => db.begin(ro));
-    return new Transaction(txn, this.#codec, this.#life);
+    return new Transaction<K, V>(txn, this.#codec, this.#life);
   }
 
   /** fn ended its transaction itself (commit or abort: its result stands),
    * or the database was closed meanwhile (nothing committed: CLOSED). */
-  #endedInside<T>(tx: Transaction, result: T): T {
+  #endedInside<T>(tx: Transaction<K, V>, result: T): T {
     tx.abort(); // frees the engine transaction if closing the database ended it
     if (this.#db === null && !commitCalled.has(tx)) throw closedError('database');
     return result;
   }
 
-  #beginScoped(): Transaction {
+  #beginScoped(): Transaction<K, V> {
     const db = this.#open();
     const txn = mapErrors(() => db.begin(false));
-    return new Transaction(txn, this.#codec, this.#life);
+    return new Transaction<K, V>(txn, this.#codec, this.#life);
   }
 
   /** Runs fn(tx) in a read-write transaction: commits when fn returns,
    * aborts when it throws; after a CONFLICT reruns fn up to `retries`
    * times. fn must be synchronous (use transactionAsync otherwise). */
-  transaction<T>(fn: (tx: Transaction) => T, opts?: TransactionOptions): T {
+  transaction<T>(fn: (tx: Transaction<K, V>) => T, opts?: TransactionOptions): T {
     this.#open();
     checkFn(fn, 'fn');
     const retries = checkRetries(opts);
@@ -983,7 +1002,7 @@ export class Database {
 
   /** As transaction(), for an async fn; the commit waits off the
    * JavaScript thread. */
-  async transactionAsync<T>(fn: (tx: Transaction) => Promise<T> | T, opts?: TransactionOptions): Promise<T> {
+  async transactionAsync<T>(fn: (tx: Transaction<K, V>) => Promise<T> | T, opts?: TransactionOptions): Promise<T> {
     this.#open();
     checkFn(fn, 'fn');
     const retries = checkRetries(opts);

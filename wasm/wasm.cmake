@@ -20,31 +20,8 @@ if(NOT EXISTS ${LDB_THIRD_PARTY}/zstd/lib/zstd.h OR NOT EXISTS ${LDB_THIRD_PARTY
   message(FATAL_ERROR "zstd/lz4/snappy sources missing under ${LDB_THIRD_PARTY}; run scripts/build-wasm.sh")
 endif()
 
-# snappy: config.h and snappy-stubs-public.h as snappy's CMakeLists makes
-# them, for wasm32 (little-endian, sys/uio.h present, no SSSE3/BMI2).
-enable_language(CXX)
-set(LDB_SNAPPY ${LDB_THIRD_PARTY}/snappy)
-file(STRINGS ${LDB_SNAPPY}/CMakeLists.txt ldb_snappy_project REGEX "^project\\(Snappy VERSION")
-string(REGEX MATCH "([0-9]+)\\.([0-9]+)\\.([0-9]+)" ldb_snappy_version "${ldb_snappy_project}")
-set(PROJECT_VERSION_MAJOR ${CMAKE_MATCH_1})
-set(PROJECT_VERSION_MINOR ${CMAKE_MATCH_2})
-set(PROJECT_VERSION_PATCH ${CMAKE_MATCH_3})
-set(HAVE_SYS_UIO_H_01 1)
-set(HAVE_SYS_UIO_H 1)
-set(HAVE_UNISTD_H 1)
-set(HAVE_BUILTIN_EXPECT 1)
-set(HAVE_BUILTIN_CTZ 1)
-set(HAVE_ATTRIBUTE_ALWAYS_INLINE 1)
-set(SNAPPY_HAVE_SSSE3 0)
-set(SNAPPY_HAVE_BMI2 0)
-configure_file(${LDB_SNAPPY}/cmake/config.h.in ${CMAKE_CURRENT_BINARY_DIR}/snappy-gen/config.h)
-configure_file(${LDB_SNAPPY}/snappy-stubs-public.h.in ${CMAKE_CURRENT_BINARY_DIR}/snappy-gen/snappy-stubs-public.h)
-add_library(ldb_wasm_snappy STATIC
-  ${LDB_SNAPPY}/snappy.cc ${LDB_SNAPPY}/snappy-c.cc
-  ${LDB_SNAPPY}/snappy-sinksource.cc ${LDB_SNAPPY}/snappy-stubs-internal.cc)
-target_include_directories(ldb_wasm_snappy PUBLIC ${LDB_SNAPPY} ${CMAKE_CURRENT_BINARY_DIR}/snappy-gen)
-target_compile_definitions(ldb_wasm_snappy PRIVATE HAVE_CONFIG_H)
-target_compile_options(ldb_wasm_snappy PRIVATE -O2 -fno-exceptions -fno-rtti -w)
+# snappy from its source (ldb_snappy): cmake/snappy.cmake
+include(${CMAKE_CURRENT_SOURCE_DIR}/cmake/snappy.cmake)
 
 file(GLOB LDB_ZSTD_SOURCES
      ${LDB_THIRD_PARTY}/zstd/lib/common/*.c
@@ -71,7 +48,7 @@ target_include_directories(lightningdb_wasm PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/core/include ${CMAKE_CURRENT_SOURCE_DIR}/core/src)
 target_compile_definitions(lightningdb_wasm PRIVATE LDB_NO_THREADS LDB_NO_POSIX_STORE)
 target_compile_options(lightningdb_wasm PRIVATE -O2)
-target_link_libraries(lightningdb_wasm PRIVATE ldb_wasm_codecs ldb_wasm_snappy)
+target_link_libraries(lightningdb_wasm PRIVATE ldb_wasm_codecs ldb_snappy)
 set_target_properties(lightningdb_wasm PROPERTIES OUTPUT_NAME lightningdb SUFFIX ".mjs"
   LINK_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/wasm/library_store.js)
 

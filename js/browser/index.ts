@@ -30,7 +30,8 @@ export { LightningDbError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
 export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
-import type { Database } from '../database.js';
+import type { BatchOp, Database, Input, KeyOf, OpenOptions as DatabaseOpenOptions, ScanOptions, ValueOf } from '../database.js';
+export type { BatchOp, Decoded, Input, KeyOf, ScanOptions, ValueOf } from '../database.js';
 
 // The Worker-side functions load the engine lazily, so a main-thread page
 // that only uses open() never downloads the WebAssembly glue.
@@ -46,7 +47,12 @@ async function host(): Promise<typeof import('./host.js')> {
   }
 }
 
-/** Inside a dedicated Worker: opens the database with the synchronous API. */
+/** Inside a dedicated Worker: opens the database with the synchronous API.
+ * Key and value types follow the encodings, as open()'s. */
+export async function openInWorker<O extends BrowserOpenOptions = {}>(name: string, options?: O):
+  Promise<Database<KeyOf<O>, ValueOf<O>> & { readonly store: StoreKind }>;
+export async function openInWorker<K, V>(name: string, options?: BrowserOpenOptions):
+  Promise<Database<K, V> & { readonly store: StoreKind }>;
 export async function openInWorker(name: string, options?: BrowserOpenOptions): Promise<BrowserDatabase> {
   return (await host()).openInWorker(name, options);
 }
@@ -61,7 +67,7 @@ export async function backupInWorker(db: Database, target: string, store?: Store
 }
 
 /** Options of open() on the main thread: those of Node's open() plus these. */
-export interface OpenOptions {
+export interface OpenOptions extends DatabaseOpenOptions {
   /** Where pages live: 'auto' (default: OPFS when it works in the Worker,
    * else IndexedDB), 'opfs', 'indexeddb' (alias 'idb') or 'memory'. */
   store?: 'auto' | 'opfs' | 'indexeddb' | 'idb' | 'memory';
@@ -707,22 +713,23 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
   }
 }
 
-/** A transaction held open in the Worker. */
-export class RemoteTransaction {
+/** A transaction held open in the Worker, with its database's key type K
+ * and value type V. */
+export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
   /** `home`: the owner tab it lives in (shared databases): once that tab
    * is gone, its calls are OWNER_LOST (nothing of it was committed). */
-  constructor(private readonly ch: Channel, private readonly h: number, readonly db?: RemoteDatabase, private readonly home: string | null = null) {}
+  constructor(private readonly ch: Channel, private readonly h: number, readonly db?: RemoteDatabase<K, V>, private readonly home: string | null = null) {}
   private call<T>(method: string, args: unknown[]): Promise<T> {
     return this.ch.send<T>({ op: 'txn', txn: this.h, method, args }, undefined, this.home);
   }
-  get(key: unknown): Promise<unknown> { return this.call('get', [key]); }
-  has(key: unknown): Promise<boolean> { return this.call('has', [key]); }
-  put(key: unknown, value: unknown): Promise<void> { return this.call('put', [key, value]); }
-  delete(key: unknown): Promise<void> { return this.call('delete', [key]); }
+  get(key: Input<K>): Promise<V | undefined> { return this.call('get', [key]); }
+  has(key: Input<K>): Promise<boolean> { return this.call('has', [key]); }
+  put(key: Input<K>, value: Input<V>): Promise<void> { return this.call('put', [key, value]); }
+  delete(key: Input<K>): Promise<void> { return this.call('delete', [key]); }
   commit(): Promise<void> { return this.call('commit', []); }
   commitAsync(): Promise<void> { return this.call('commitAsync', []); }
   abort(): Promise<void> { return this.call('abort', []); }
-  scan(opts?: unknown): RemoteIterator<[unknown, unknown]> {
+  scan(opts?: ScanOptions<K>): RemoteIterator<[K, V]> {
     return new RemoteIterator(this.ch, this.h, 'scan', opts === undefined ? [] : [opts], this, this.home);
   }
 }
@@ -799,7 +806,7 @@ export interface TransactionCallOptions extends CallOptions {
 }
 
 /** The main-thread Database: every method returns a promise. */
-export class RemoteDatabase {
+export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   private closed: Promise<void> | null = null;
   /** The store the database lives in ('opfs', 'indexeddb' or 'memory'):
    * with store 'auto', the one that was chosen. Also metrics().store. */
@@ -816,19 +823,19 @@ export class RemoteDatabase {
     }
     return this.ch.send<T>({ op: 'call', method, args }, opts);
   }
-  get(key: unknown, opts?: CallOptions): Promise<unknown> { return this.call('get', [key], opts); }
-  has(key: unknown, opts?: CallOptions): Promise<boolean> { return this.call('has', [key], opts); }
-  getBatch(keys: unknown[], opts?: CallOptions): Promise<unknown[]> { return this.call('getBatch', [keys], opts); }
-  put(key: unknown, value: unknown, opts?: CallOptions): Promise<void> { return this.call('put', [key, value], opts); }
-  delete(key: unknown, opts?: CallOptions): Promise<void> { return this.call('delete', [key], opts); }
-  putBatch(pairs: Array<[unknown, unknown]>, opts?: CallOptions): Promise<void> { return this.call('putBatch', [pairs], opts); }
-  deleteBatch(keys: unknown[], opts?: CallOptions): Promise<void> { return this.call('deleteBatch', [keys], opts); }
-  batch(ops: unknown[], opts?: CallOptions): Promise<void> { return this.call('batch', [ops], opts); }
-  putAsync(key: unknown, value: unknown, opts?: CallOptions): Promise<void> { return this.call('putAsync', [key, value], opts); }
-  deleteAsync(key: unknown, opts?: CallOptions): Promise<void> { return this.call('deleteAsync', [key], opts); }
-  putBatchAsync(pairs: Array<[unknown, unknown]>, opts?: CallOptions): Promise<void> { return this.call('putBatchAsync', [pairs], opts); }
-  deleteBatchAsync(keys: unknown[], opts?: CallOptions): Promise<void> { return this.call('deleteBatchAsync', [keys], opts); }
-  batchAsync(ops: unknown[], opts?: CallOptions): Promise<void> { return this.call('batchAsync', [ops], opts); }
+  get(key: Input<K>, opts?: CallOptions): Promise<V | undefined> { return this.call('get', [key], opts); }
+  has(key: Input<K>, opts?: CallOptions): Promise<boolean> { return this.call('has', [key], opts); }
+  getBatch(keys: Array<Input<K>>, opts?: CallOptions): Promise<Array<V | undefined>> { return this.call('getBatch', [keys], opts); }
+  put(key: Input<K>, value: Input<V>, opts?: CallOptions): Promise<void> { return this.call('put', [key, value], opts); }
+  delete(key: Input<K>, opts?: CallOptions): Promise<void> { return this.call('delete', [key], opts); }
+  putBatch(pairs: Array<[Input<K>, Input<V>]>, opts?: CallOptions): Promise<void> { return this.call('putBatch', [pairs], opts); }
+  deleteBatch(keys: Array<Input<K>>, opts?: CallOptions): Promise<void> { return this.call('deleteBatch', [keys], opts); }
+  batch(ops: Array<BatchOp<K, V>>, opts?: CallOptions): Promise<void> { return this.call('batch', [ops], opts); }
+  putAsync(key: Input<K>, value: Input<V>, opts?: CallOptions): Promise<void> { return this.call('putAsync', [key, value], opts); }
+  deleteAsync(key: Input<K>, opts?: CallOptions): Promise<void> { return this.call('deleteAsync', [key], opts); }
+  putBatchAsync(pairs: Array<[Input<K>, Input<V>]>, opts?: CallOptions): Promise<void> { return this.call('putBatchAsync', [pairs], opts); }
+  deleteBatchAsync(keys: Array<Input<K>>, opts?: CallOptions): Promise<void> { return this.call('deleteBatchAsync', [keys], opts); }
+  batchAsync(ops: Array<BatchOp<K, V>>, opts?: CallOptions): Promise<void> { return this.call('batchAsync', [ops], opts); }
   flush(opts?: CallOptions): Promise<void> { return this.call('flush', [], opts); }
   flushAsync(opts?: CallOptions): Promise<void> { return this.call('flushAsync', [], opts); }
   checkpoint(opts?: CallOptions): Promise<void> { return this.call('checkpoint', [], opts); }
@@ -846,37 +853,37 @@ export class RemoteDatabase {
     return this.ch.send({ op: 'backup', target }, opts);
   }
 
-  scan(opts?: unknown): RemoteIterator<[unknown, unknown]> {
+  scan(opts?: ScanOptions<K>): RemoteIterator<[K, V]> {
     return new RemoteIterator(this.ch, 0, 'scan', opts === undefined ? [] : [opts], this);
   }
-  scanPrefix(prefix: unknown, opts?: unknown): RemoteIterator<[unknown, unknown]> {
+  scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions<K>, 'prefix'>): RemoteIterator<[K, V]> {
     return new RemoteIterator(this.ch, 0, 'scanPrefix', opts === undefined ? [prefix] : [prefix, opts], this);
   }
-  scanReverse(lte?: unknown, gte?: unknown): RemoteIterator<[unknown, unknown]> {
+  scanReverse(lte?: Input<K>, gte?: Input<K>): RemoteIterator<[K, V]> {
     return new RemoteIterator(this.ch, 0, 'scanReverse', [lte, gte], this);
   }
-  keys(opts?: unknown): RemoteIterator<unknown> {
+  keys(opts?: ScanOptions<K>): RemoteIterator<K> {
     return new RemoteIterator(this.ch, 0, 'keys', opts === undefined ? [] : [opts], this);
   }
-  values(opts?: unknown): RemoteIterator<unknown> {
+  values(opts?: ScanOptions<K>): RemoteIterator<V> {
     return new RemoteIterator(this.ch, 0, 'values', opts === undefined ? [] : [opts], this);
   }
 
-  async beginTransaction(options: { readOnly?: boolean } & CallOptions = {}): Promise<RemoteTransaction> {
+  async beginTransaction(options: { readOnly?: boolean } & CallOptions = {}): Promise<RemoteTransaction<K, V>> {
     const { signal, timeout, ...rest } = options;
     checkCallOptions({ signal, timeout });
     const h = await this.ch.send<number>({ op: 'begin', options: rest }, { signal, timeout });
-    return new RemoteTransaction(this.ch, h, this, this.ch.ownerOf());
+    return new RemoteTransaction<K, V>(this.ch, h, this, this.ch.ownerOf());
   }
 
   /** Runs fn(tx); commits when it resolves, aborts when it throws; reruns
    * fn up to `retries` times on CONFLICT or OWNER_LOST (both mean nothing
    * of the transaction was committed). */
-  async transaction<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
+  async transaction<T>(fn: (tx: RemoteTransaction<K, V>) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
     return this.run(fn, opts, false);
   }
 
-  private async run<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: TransactionCallOptions, durable: boolean): Promise<T> {
+  private async run<T>(fn: (tx: RemoteTransaction<K, V>) => Promise<T> | T, opts: TransactionCallOptions, durable: boolean): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError('transaction(fn): fn must be a function');
     const { retries, ...call } = opts;
     checkCallOptions(call);
@@ -904,7 +911,7 @@ export class RemoteDatabase {
 
   /** As transaction(), committing with commitAsync (durable before it
    * resolves, whatever the sync mode's wait). */
-  async transactionAsync<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
+  async transactionAsync<T>(fn: (tx: RemoteTransaction<K, V>) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
     return this.run(fn, opts, true);
   }
 
@@ -983,10 +990,36 @@ function sharedMode(o: OpenOptions): boolean {
   return typeof g.BroadcastChannel === 'function' && g.navigator?.locks !== undefined;
 }
 
+/** './worker-inline.js' in the package's bundle (scripts/build-browser.mjs
+ * defines it, so the import below is a literal bundlers follow); not
+ * defined where js/browser is bundled from source (the repository's tests
+ * and benchmarks, which serve worker.js themselves). */
+declare const LDB_INLINE_WORKER: string | undefined;
+
+/** The database Worker for bundlers that do not follow
+ * new Worker(new URL('./worker.js', import.meta.url)) (esbuild): worker.js
+ * and lightningdb.wasm carried inside a lazily loaded module
+ * (worker-inline.js, generated by scripts/build-browser.mjs), started from a
+ * blob: URL with the module's bytes passed as the wasmBinary option. */
+async function inlineWorker(): Promise<{ url: string; wasmBinary: Uint8Array }> {
+  if (typeof LDB_INLINE_WORKER !== 'string') throw new Error('this build has no inline worker');
+  const { workerSource, wasmBase64 } = (await import(LDB_INLINE_WORKER)) as typeof import('./worker-inline.js');
+  const url = URL.createObjectURL(new Blob([workerSource], { type: 'text/javascript' }));
+  const bin = atob(wasmBase64);
+  const wasmBinary = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) wasmBinary[i] = bin.charCodeAt(i);
+  return { url, wasmBinary };
+}
+
 /** Opens the database `name` in a new dedicated Worker (main thread). By
  * default every tab that opens it shares it: one tab's Worker owns it,
- * the others are clients of it (see the file comment of worker.ts). */
-export async function open(name: string, options: OpenOptions = {}): Promise<RemoteDatabase> {
+ * the others are clients of it (see the file comment of worker.ts). Key
+ * and value types follow the encodings: Uint8Array for 'binary' (the
+ * default), string for 'utf8', unknown for 'json' — or name them:
+ * `open<string, Note>(name, { keyEncoding: 'utf8', valueEncoding: 'json' })`. */
+export async function open<O extends OpenOptions = {}>(name: string, options?: O): Promise<RemoteDatabase<KeyOf<O>, ValueOf<O>>>;
+export async function open<K, V>(name: string, options?: OpenOptions): Promise<RemoteDatabase<K, V>>;
+export async function open(name: string, options: OpenOptions = {}): Promise<RemoteDatabase<unknown, unknown>> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const { workerUrl, signal, wasmUrl, exclusive, handoffTimeout, ...rest } = options;
@@ -1001,48 +1034,76 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
   if (wasmUrl !== undefined) rest.wasmUrl = String(new URL(String(wasmUrl), base));
   const share = sharedMode(options);
   const clientId = share ? randomId() : '';
+  /** Set when worker.js or the .wasm did not load next to this module. */
+  let inline: { url: string; wasmBinary: Uint8Array } | null = null;
+  const spawn = (): Worker => {
+    if (workerUrl !== undefined) return new Worker(url, { type: 'module', name: `lightningdb:${name}` });
+    if (inline) return new Worker(inline.url, { type: 'module', name: `lightningdb:${name}` });
+    // Written exactly in the form bundlers (Vite, webpack 5, Parcel)
+    // recognise, with static options: they bundle worker.js (a single
+    // self-contained file) and the .wasm it references as assets.
+    return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  };
   const start = (workerId: string) => {
-    const w = new Worker(url, { type: 'module', name: `lightningdb:${name}` });
-    const o = share ? { ...rest, shared: { clientId, workerId } } : rest;
+    const w = spawn();
+    const opts = inline ? { ...rest, wasmBinary: inline.wasmBinary } : rest;
+    const o = share ? { ...opts, shared: { clientId, workerId } } : opts;
     return { w, o };
   };
-  let workerId = randomId();
-  const first = start(workerId);
-  const worker = first.w;
-  const ch = new Channel(worker, url);
-  let onAbort: (() => void) | undefined;
   try {
-    const opened = ch.send<Opened>({ op: 'open', name, options: first.o });
-    const aborted = new Promise<never>((_, reject) => {
-      // Ending the Worker withdraws its lock request and frees what it holds.
-      onAbort = () => reject(new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal); it holds nothing`));
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    const r = await Promise.race([opened, aborted]);
-    if (share) {
-      const enc = JSON.stringify([rest.keyEncoding ?? null, rest.valueEncoding ?? null]);
-      // This tab's Worker went away (terminated, crashed): a new one
-      // stands by in its place, so this tab can own the database again.
-      const respawn = () => {
-        workerId = randomId();
-        const next = start(workerId);
-        ch.attach(next.w);
-        ch.send<Opened>({ op: 'open', name, options: next.o }).then(
-          (o) => ch.share(clientId, enc, o, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId),
-          () => { /* this tab stays a client of the other tabs' owner */ },
-        );
-      };
-      ch.share(clientId, enc, r, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId);
-    }
-    const db = new RemoteDatabase(ch, r.store as StoreKind);
-    abandoned.register(db, ch, db);
-    return db;
+    return await openWith(start);
   } catch (e) {
-    worker.terminate();
-    ch.unshare();
-    ch.fail(e as Error);
-    throw e;
-  } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    // worker.js or lightningdb.wasm is not served next to this module (a
+    // bundler that does not follow them, such as esbuild): the
+    // self-contained copy instead. An explicit workerUrl/wasmUrl stays an error.
+    if (!(e instanceof LightningDbError && e.code === 'SETUP') || workerUrl !== undefined || wasmUrl !== undefined) throw e;
+    try {
+      inline = await inlineWorker();
+    } catch {
+      throw e;
+    }
+    return openWith(start);
+  }
+
+  async function openWith(start: (workerId: string) => { w: Worker; o: Record<string, unknown> }): Promise<RemoteDatabase<unknown, unknown>> {
+    let workerId = randomId();
+    const first = start(workerId);
+    const worker = first.w;
+    const ch = new Channel(worker, url);
+    let onAbort: (() => void) | undefined;
+    try {
+      const opened = ch.send<Opened>({ op: 'open', name, options: first.o });
+      const aborted = new Promise<never>((_, reject) => {
+        // Ending the Worker withdraws its lock request and frees what it holds.
+        onAbort = () => reject(new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal); it holds nothing`));
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      const r = await Promise.race([opened, aborted]);
+      if (share) {
+        const enc = JSON.stringify([rest.keyEncoding ?? null, rest.valueEncoding ?? null]);
+        // This tab's Worker went away (terminated, crashed): a new one
+        // stands by in its place, so this tab can own the database again.
+        const respawn = () => {
+          workerId = randomId();
+          const next = start(workerId);
+          ch.attach(next.w);
+          ch.send<Opened>({ op: 'open', name, options: next.o }).then(
+            (o) => ch.share(clientId, enc, o, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId),
+            () => { /* this tab stays a client of the other tabs' owner */ },
+          );
+        };
+        ch.share(clientId, enc, r, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId);
+      }
+      const db = new RemoteDatabase<unknown, unknown>(ch, r.store as StoreKind);
+      abandoned.register(db, ch, db);
+      return db;
+    } catch (e) {
+      worker.terminate();
+      ch.unshare();
+      ch.fail(e as Error);
+      throw e;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
   }
 }

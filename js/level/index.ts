@@ -44,8 +44,8 @@ export type LightningLevelOptions = AbstractDatabaseOptions<any, any> &
 
 /** Level's range as scan bounds. Level allows gt with gte (and lt with
  * lte): gte and lte take precedence. */
-function scanRange(o: LevelRange): ScanOptions {
-  const r: ScanOptions = {};
+function scanRange(o: LevelRange): ScanOptions<Bytes> {
+  const r: ScanOptions<Bytes> = {};
   if (o.gte !== undefined) r.gte = o.gte;
   else if (o.gt !== undefined) r.gt = o.gt;
   if (o.lte !== undefined) r.lte = o.lte;
@@ -262,12 +262,12 @@ export class LightningLevel extends AbstractLevel<Bytes, any, any> {
 
   async _batch(operations: Array<{ type: 'put' | 'del'; key: Bytes; value?: Bytes }>): Promise<void> {
     this.database.batch(operations.map((op) => (op.type === 'put'
-      ? { type: 'put' as const, key: op.key, value: op.value }
+      ? { type: 'put' as const, key: op.key, value: op.value ?? new Uint8Array(0) }
       : { type: 'del' as const, key: op.key })));
   }
 
   async _clear(options: LevelRange): Promise<void> {
-    const range = scanRange(options) as ClearOptions;
+    const range: ClearOptions<Bytes> = scanRange(options);
     if (options.limit !== undefined && options.limit >= 0) range.limit = options.limit;
     if (options.snapshot instanceof LightningSnapshot) {
       // Level: clear the keys the snapshot sees, as of the snapshot

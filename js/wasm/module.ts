@@ -149,8 +149,12 @@ export async function loadModule(opts: LoadOptions): Promise<LdbModule> {
     printErr: (s: string) => console.warn('[lightningdb.wasm]', s),
   };
   let from = 'the bytes given as wasmBinary';
-  if (opts.wasmBinary) moduleOpts.wasmBinary = opts.wasmBinary;
-  else {
+  if (opts.wasmBinary) {
+    moduleOpts.wasmBinary = opts.wasmBinary;
+    // Keeps the glue from resolving the file against import.meta.url,
+    // which throws in a Worker started from a blob: URL.
+    moduleOpts.locateFile = (file: string) => file;
+  } else {
     const url = opts.wasmUrl ?? new URL('./lightningdb.wasm', import.meta.url);
     from = String(url);
     moduleOpts.locateFile = (file: string) => (file.endsWith('.wasm') ? String(url) : file);
