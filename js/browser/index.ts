@@ -33,7 +33,7 @@ export { LightningDbError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
 export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
-import type { BatchOp, Database, Input, KeyOf, OpenOptions as DatabaseOpenOptions, ScanOptions, ValueOf } from '../database.js';
+import type { BatchOp, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, ScanOptions, ValueOf } from '../database.js';
 export type { BatchOp, Decoded, Input, KeyOf, ScanOptions, ValueOf } from '../database.js';
 
 // The Worker-side functions load the engine lazily, so a main-thread page
@@ -67,6 +67,31 @@ export async function destroy(name: string, options?: { store?: StoreChoice }): 
 /** Inside a Worker: backs up db into the new database `target`. */
 export async function backupInWorker(db: Database, target: string, store?: StoreChoice): Promise<void> {
   return (await host()).backupInWorker(db, target, store);
+}
+
+export type { DiagnosticsOptions, DiagnosticsPanel } from '../ops/panel-remote.js';
+import type { DiagnosticsOptions, DiagnosticsPanel } from '../ops/panel-remote.js';
+
+/**
+ * Main thread: mounts the diagnostics panel — the page of Node's
+ * db.serve(): live charts, the engine's event timeline, recommendations and
+ * a load-test panel — in `element` (its content is replaced) for `db`, a
+ * database from open(). It polls db.metricsText() and db.events() through
+ * the Worker every intervalMs; load tests run on a scratch database of
+ * their own (options.loadTestStore, deleted afterwards), bounded in time
+ * and size. TypeError / INVALID_ARGUMENT for bad arguments; SETUP when the
+ * panel's chunk cannot be loaded. One panel per page. See docs/browser.md.
+ */
+export async function mountDiagnostics(element: HTMLElement, db: RemoteDatabase<unknown, unknown>, options: DiagnosticsOptions = {}): Promise<DiagnosticsPanel> {
+  if (!(db instanceof RemoteDatabase)) throw new TypeError('db must be a database from open()');
+  let m: typeof import('../ops/panel-remote.js');
+  try {
+    m = await import('../ops/panel-remote.js');
+  } catch (e) {
+    throw new LightningDbError('SETUP',
+      `cannot load the diagnostics panel (${String((e as Error)?.message ?? e)}); serve every file of dist/esm/browser/ from one directory`);
+  }
+  return m.mountPanel(element, db, options, { open: (name, o) => open(name, o), destroy });
 }
 
 /** Options of open() on the main thread: those of Node's open() plus these. */
@@ -962,7 +987,17 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   flushAsync(opts?: CallOptions): Promise<void> { return this.call('flushAsync', [], opts); }
   checkpoint(opts?: CallOptions): Promise<void> { return this.call('checkpoint', [], opts); }
   metrics(opts?: CallOptions): Promise<Record<string, unknown>> { return this.call('metrics', [], opts); }
-  metricsText(opts?: CallOptions): Promise<string> { return this.call('metricsText', [], opts); }
+  /** The Prometheus text exposition; `labels` (e.g. 'db="notes"') are added
+   * to every sample, as in Database.metricsText(labels). */
+  metricsText(labels?: string, opts?: CallOptions): Promise<string> {
+    return this.call('metricsText', labels === undefined ? [] : [labels], opts);
+  }
+  /** The engine's event ring (checkpoints, slow commits, sync stalls,
+   * errors, CONFLICT/BUSY bursts) with seq > after, oldest first, as
+   * Database.events(after); read in the Worker that owns the database. */
+  events(after?: number, opts?: CallOptions): Promise<DatabaseEvent[]> {
+    return this.call('events', after === undefined ? [] : [after], opts);
+  }
   healthCheck(opts?: CallOptions): Promise<{ healthy: boolean; issues: string[] }> { return this.call('healthCheck', [], opts); }
   check(opts?: CallOptions): Promise<void> { return this.call('check', [], opts); }
   /** Backs up into the new database `target` in the same store. */

@@ -132,7 +132,7 @@ export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok:
 export const DB_METHODS = [
   'get', 'has', 'getBatch', 'put', 'delete', 'putBatch', 'deleteBatch', 'batch',
   'putAsync', 'deleteAsync', 'putBatchAsync', 'deleteBatchAsync', 'batchAsync',
-  'flush', 'flushAsync', 'checkpoint', 'metrics', 'metricsText', 'healthCheck', 'check',
+  'flush', 'flushAsync', 'checkpoint', 'metrics', 'metricsText', 'healthCheck', 'check', 'events',
 ] as const;
 
 /** The DB_METHODS that write: pipelined by the Worker (it goes on with the
