@@ -27,3 +27,9 @@ add_library(PkgConfig::ZSTD INTERFACE IMPORTED)
 set_property(TARGET PkgConfig::ZSTD PROPERTY INTERFACE_LINK_LIBRARIES ldb_codecs)
 add_library(PkgConfig::LZ4 INTERFACE IMPORTED)
 set_property(TARGET PkgConfig::LZ4 PROPERTY INTERFACE_LINK_LIBRARIES ldb_codecs)
+# snappy (C++) likewise, with the C++ runtime linked in statically so a
+# prebuilt addon needs libc only.
+include(${CMAKE_CURRENT_LIST_DIR}/snappy.cmake)
+add_library(PkgConfig::SNAPPY INTERFACE IMPORTED)
+set_property(TARGET PkgConfig::SNAPPY PROPERTY INTERFACE_LINK_LIBRARIES ldb_snappy)
+set_property(TARGET PkgConfig::SNAPPY PROPERTY INTERFACE_LINK_OPTIONS -static-libstdc++ -static-libgcc)

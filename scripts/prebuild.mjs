@@ -52,14 +52,16 @@ const output = (cmd, args) => {
   return r.stdout;
 };
 
-/** Unpacks Debian's zstd and lz4 source packages into third_party/ (what
- * scripts/build-wasm.sh does for the WebAssembly build). */
+/** Unpacks Debian's zstd, lz4 and snappy source packages into
+ * third_party/ (what scripts/build-wasm.sh does for the WebAssembly build). */
 export function fetchCodecSources() {
   const tp = join(root, 'third_party');
-  if (existsSync(join(tp, 'zstd', 'lib', 'zstd.h')) && existsSync(join(tp, 'lz4', 'lib', 'lz4.h'))) return;
+  if (existsSync(join(tp, 'zstd', 'lib', 'zstd.h')) && existsSync(join(tp, 'lz4', 'lib', 'lz4.h')) &&
+    existsSync(join(tp, 'snappy', 'snappy-c.h'))) return;
   mkdirSync(tp, { recursive: true });
   const have = () => readdirSync(tp);
-  if (!have().some((f) => /^lz4_.*\.orig\.tar\./.test(f)) || !have().some((f) => /^libzstd_.*\.orig\.tar\./.test(f))) {
+  if (!have().some((f) => /^lz4_.*\.orig\.tar\./.test(f)) || !have().some((f) => /^libzstd_.*\.orig\.tar\./.test(f)) ||
+    !have().some((f) => /^snappy_.*\.orig\.tar\./.test(f))) {
     const srcList = '/etc/apt/sources.list.d/lightningdb-debian-src.sources';
     const anySrc = spawnSync('bash', ['-c', "grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ || grep -qs '^deb-src' /etc/apt/sources.list"]).status === 0;
     if (!anySrc) {
@@ -68,9 +70,10 @@ export function fetchCodecSources() {
         'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n');
       run('apt-get', ['update', '-qq']);
     }
-    run('apt-get', ['source', '--download-only', 'lz4', 'libzstd'], { cwd: tp });
+    run('apt-get', ['source', '--download-only', 'lz4', 'libzstd', 'snappy'], { cwd: tp });
   }
-  for (const [dir, re] of [['lz4', /^lz4_.*\.orig\.tar\.gz$/], ['zstd', /^libzstd_.*\.orig\.tar\.xz$/]]) {
+  for (const [dir, re] of [['lz4', /^lz4_.*\.orig\.tar\.gz$/], ['zstd', /^libzstd_.*\.orig\.tar\.xz$/],
+    ['snappy', /^snappy_.*\.orig\.tar\.gz$/]]) {
     if (existsSync(join(tp, dir))) continue;
     const tarball = have().find((f) => re.test(f));
     rmSync(join(tp, `${dir}.tmp`), { recursive: true, force: true });

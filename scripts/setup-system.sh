@@ -4,7 +4,7 @@
 # the command to run. Usage: scripts/setup-system.sh [--browser] [--bench] [--cross]
 set -euo pipefail
 
-pkgs=(cmake gcc g++ clang make pkg-config libzstd-dev liblz4-dev libcmocka-dev libclang-rt-14-dev clang-format prometheus nats-server)
+pkgs=(cmake gcc g++ clang make pkg-config libzstd-dev liblz4-dev libsnappy-dev libcmocka-dev libclang-rt-14-dev clang-format prometheus nats-server)
 for arg in "$@"; do
   case "$arg" in
     --browser) pkgs+=(emscripten chromium) ;;

@@ -109,6 +109,10 @@ async function main() {
   await step('API suite, native backend', process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],
     { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
   await step('Node-only tests', process.execPath, [mocha, ...mochaArgs, 'tests/node/*.test.ts'], { mochaCounts: true });
+  // The Level ecosystem's own abstract-level suite (tape) against
+  // lightningdb/level; its assertions count as tests.
+  await step('abstract-level suite (lightningdb/level)', process.execPath,
+    ['--import=tsx', join('tests', 'level', 'suite.test.mjs')], { mochaCounts: true });
   await step('Operations: Prometheus, diagnostics page in Chromium, CLI from npm pack', process.execPath,
     [mocha, ...mochaArgs, 'tests/ops/*.test.ts'], { mochaCounts: true });
   await step('Replication over NATS JetStream (3-node nats-server cluster, SIGKILL chaos)', process.execPath,

@@ -171,6 +171,8 @@ function checkCallOptions(o: CallOptions | undefined): void {
 
 type Kind = 'local' | 'read' | 'write' | 'commit' | 'handle' | 'end' | 'once';
 
+const WRITES: ReadonlySet<string> = new Set(WRITE_METHODS);
+
 /** What a request may do when the owner it was sent to is gone. */
 function kindOf(req: Req): Kind {
   switch (req.op) {
@@ -178,7 +180,7 @@ function kindOf(req: Req): Kind {
     case 'close':
       return 'local';
     case 'call':
-      return (WRITE_METHODS as readonly string[]).includes(req.method) ? 'write' : 'read';
+      return WRITES.has(req.method) ? 'write' : 'read';
     case 'iter':
     case 'begin':
       return 'read';
@@ -200,7 +202,8 @@ function kindOf(req: Req): Kind {
 
 interface Pending {
   id: number;
-  req: Req & Tagged;
+  /** The message (with its id), as sent and resent. */
+  req: Request & Tagged;
   kind: Kind;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
@@ -239,6 +242,9 @@ interface Sub {
   change(c: unknown): void;
   error(e: Error): void;
 }
+
+/** Acknowledged writes whose records a client lets go of in one message. */
+const FORGET_GROUP = 32;
 
 /** Default longest wait for a new owner after the owner tab went away. */
 export const DEFAULT_HANDOFF_TIMEOUT_MS = 10_000;
@@ -562,7 +568,7 @@ class Channel {
     if (p.kind === 'local' || this.clientId === null) {
       p.to = 'local';
       p.sent = true;
-      this.worker.postMessage({ ...p.req, id: p.id });
+      this.worker.postMessage(p.req);
       return;
     }
     const o = this.owner;
@@ -575,8 +581,10 @@ class Channel {
     p.waitTimer = undefined;
     p.to = o.id;
     p.sent = true;
-    const msg = { ...p.req, id: p.id } as Request;
-    if (this.forget.length) msg.forget = this.forget.splice(0, 256);
+    const msg = p.req;
+    // Records of acknowledged writes go in groups: most calls carry none.
+    if (this.forget.length >= FORGET_GROUP) msg.forget = this.forget.splice(0, 256);
+    else if (msg.forget) msg.forget = undefined;
     if (this.ownerTimeout !== Infinity) {
       p.sentAt = performance.now();
       msg.dl = p.dl = Date.now() + this.ownerTimeout;
@@ -586,14 +594,14 @@ class Channel {
       this.worker.postMessage(msg);
       return;
     }
-    const env: ClientEnvelope = { from: this.clientId, enc: this.enc, req: msg };
     if (this.port && this.portFor === o.id && this.bcSent.size === 0) {
+      // The port is this tab's alone: requests travel bare (protocol.ts).
       p.via = 'port';
-      this.port.postMessage(env);
+      this.port.postMessage(msg);
     } else {
       p.via = 'bc';
       this.bcSent.add(p.id);
-      this.toOwner!.postMessage(env);
+      this.toOwner!.postMessage({ from: this.clientId, enc: this.enc, req: msg } satisfies ClientEnvelope);
     }
   }
 
@@ -639,9 +647,9 @@ class Channel {
     }
     if (pingWorker) this.worker.postMessage({ id: 0, op: 'ping' } satisfies Request);
     if (pingOwner && o && !o.local) {
-      const env: ClientEnvelope = { from: this.clientId!, enc: this.enc, req: { id: 0, op: 'ping' } };
-      if (this.port && this.portFor === o.id) this.port.postMessage(env);
-      else this.toOwner?.postMessage(env);
+      const ping: Request = { id: 0, op: 'ping' };
+      if (this.port && this.portFor === o.id) this.port.postMessage(ping);
+      else this.toOwner?.postMessage({ from: this.clientId!, enc: this.enc, req: ping } satisfies ClientEnvelope);
     }
   }
 
@@ -661,7 +669,7 @@ class Channel {
   private postCancel(p: Pending, code: 'ABORTED' | 'TIMEOUT'): void {
     const msg: Request = { op: 'cancel', id: 0, target: p.id, code };
     if (p.to === 'local' || this.owner?.local) this.worker.postMessage(msg);
-    else if (p.via === 'port' && this.port) this.port.postMessage({ from: this.clientId!, enc: this.enc, req: msg } satisfies ClientEnvelope);
+    else if (p.via === 'port' && this.port) this.port.postMessage(msg);
     else this.toOwner?.postMessage({ from: this.clientId!, enc: this.enc, req: msg } satisfies ClientEnvelope);
   }
 
@@ -723,41 +731,50 @@ class Channel {
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(new LightningDbError('ABORTED', 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'));
     const id = this.nextId++;
-    const tagged: Req & Tagged = { ...req };
-    if (this.clientId !== null && (kind === 'write' || kind === 'commit')) tagged.rid = id;
-    let p!: Pending;
-    const done = new Promise<T>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const onAbort = () => {
-        if (p.to !== null) this.postCancel(p, 'ABORTED');
-        // Waiting for a new owner: never sent, so nothing of it applied; one
-        // that reached the old owner settles with its real outcome.
-        else if (!p.sent) this.finish(p, false, new LightningDbError('ABORTED', 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'));
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      p = {
-        id, req: tagged, kind, to: null, sent: false, sentAt: 0, dl: 0,
-        resolve: (v) => { cleanup(); resolve(v as T); },
-        reject: (e) => { cleanup(); reject(e); },
-        done: Promise.resolve(),
-      };
-      this.pending.set(id, p);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (opts?.timeout !== undefined && opts.timeout !== Infinity)
-        timer = setTimeout(() => {
-          if (p.to !== null) return this.postCancel(p, 'TIMEOUT');
-          const maybe = p.sent && (kind === 'write' || kind === 'commit');
-          this.finish(p, false, new LightningDbError('TIMEOUT', maybe
-            ? 'the call timed out while the database changed owner; it reached the old owner, so it may have been applied'
-            : 'the call timed out before it started; nothing of it was applied'));
-        }, opts.timeout);
+    // Every caller passes a fresh object literal: it becomes the message
+    // itself (no copy per call); a resend after a hand-off reuses it.
+    const msg = req as Request & Tagged;
+    msg.id = id;
+    if (this.clientId !== null && (kind === 'write' || kind === 'commit')) msg.rid = id;
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const done = new Promise<T>((res, rej) => {
+      resolve = res as (v: unknown) => void;
+      reject = rej;
     });
-    p.done = done.catch(() => {});
+    const p: Pending = { id, req: msg, kind, to: null, sent: false, sentAt: 0, dl: 0, resolve, reject, done };
+    this.pending.set(id, p);
+    const timeout = opts?.timeout;
+    if (signal || (timeout !== undefined && timeout !== Infinity)) this.bound(p, signal, timeout);
     this.dispatch(p);
     return done;
+  }
+
+  /** The call options of a call: its signal and timeout. */
+  private bound(p: Pending, signal: AbortSignal | undefined, timeout: number | undefined): void {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      if (p.to !== null) this.postCancel(p, 'ABORTED');
+      // Waiting for a new owner: never sent, so nothing of it applied; one
+      // that reached the old owner settles with its real outcome.
+      else if (!p.sent) this.finish(p, false, new LightningDbError('ABORTED', 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const { resolve, reject } = p;
+    p.resolve = (v) => { cleanup(); resolve(v); };
+    p.reject = (e) => { cleanup(); reject(e); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeout !== undefined && timeout !== Infinity)
+      timer = setTimeout(() => {
+        if (p.to !== null) return this.postCancel(p, 'TIMEOUT');
+        const maybe = p.sent && (p.kind === 'write' || p.kind === 'commit');
+        this.finish(p, false, new LightningDbError('TIMEOUT', maybe
+          ? 'the call timed out while the database changed owner; it reached the old owner, so it may have been applied'
+          : 'the call timed out before it started; nothing of it was applied'));
+      }, timeout);
   }
 
   /** The owner the last reply for a new handle came from. */

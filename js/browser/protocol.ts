@@ -9,10 +9,12 @@
  * Shared databases: each tab's proxy is a client with a `clientId`; the
  * owner Worker receives the requests of its own tab over postMessage and
  * those of other tabs on the BroadcastChannel `<base>:o:<ownerId>` (as a
- * ClientEnvelope), and answers them on `<base>:c:<clientId>`. Writes carry
- * `rid` (unique per client): the owner commits the record of (clientId,
- * rid) in the same atomic batch, so a write resent with `retry` after a
- * hand-off is applied at most once.
+ * ClientEnvelope), and answers them on `<base>:c:<clientId>` — or, once
+ * broker.ts introduced a MessagePort of that tab (with its clientId and
+ * encodings), receives its requests bare on the port and answers there.
+ * Writes carry `rid` (unique per client): the owner commits the record of
+ * (clientId, rid) in the same atomic batch, so a write resent with `retry`
+ * after a hand-off is applied at most once.
  */
 
 /** Fields of a request that a shared database's client adds. */

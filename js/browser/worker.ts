@@ -629,7 +629,11 @@ async function takeOver(sh: Shared): Promise<void> {
     sh.ownerLock = holdLock(`${sh.base}:o:${sh.ownerId}`);
     await sh.ownerLock.granted;
     sh.inbox = new BroadcastChannel(`${sh.base}:o:${sh.ownerId}`);
-    sh.inbox.onmessage = (ev: MessageEvent<ClientEnvelope>) => fromClient(sh, ev.data);
+    sh.inbox.onmessage = (ev: MessageEvent<ClientEnvelope>) => {
+      const env = ev.data;
+      if (!env || typeof env.from !== 'string' || sh.role !== 'owner') return;
+      fromClient(sh, sourceOf(sh, env.from, typeof env.enc === 'string' ? env.enc : encOf({})), env.req);
+    };
     sh.role = 'owner';
   } catch (e) {
     if (sh.role === 'opening') {
@@ -693,19 +697,26 @@ function watchClient(sh: Shared, client: string): void {
 
 const sources = new Map<string, Source>();
 
-function fromClient(sh: Shared, env: ClientEnvelope, post?: Source['post']): void {
-  if (!env || typeof env.from !== 'string' || !env.req || sh.role !== 'owner') return;
-  let src = sources.get(`${env.from}|${env.enc}`);
+/** The Source of another tab's requests of encodings `enc`. */
+function sourceOf(sh: Shared, from: string, enc: string): Source {
+  let src = sources.get(`${from}|${enc}`);
   if (!src) {
-    src = { client: env.from, enc: typeof env.enc === 'string' ? env.enc : encOf({}), local: false, post: post ?? replyChannel(sh, env.from) };
-    sources.set(`${env.from}|${env.enc}`, src);
-    watchClient(sh, env.from);
+    src = { client: from, enc, local: false, post: replyChannel(sh, from) };
+    sources.set(`${from}|${enc}`, src);
+    watchClient(sh, from);
   }
-  if (env.req.op === 'ping') {
+  return src;
+}
+
+/** A request of another tab, over BroadcastChannel (an envelope) or its
+ * MessagePort (bare: the port is that tab's alone, see clientPort). */
+function fromClient(sh: Shared, src: Source, req: Request): void {
+  if (!req || sh.role !== 'owner') return;
+  if (req.op === 'ping') {
     src.post(PONG as unknown as Reply);
     return;
   }
-  receive(env.req, src);
+  receive(req, src);
 }
 
 // ---- the request queue -----------------------------------------------------
@@ -718,10 +729,12 @@ const controllers = new Map<string, AbortController>();
 const answered = new Set<string>();
 
 function reply(src: Source, r: Reply): void {
-  const key = `${src.client}:${r.id}`;
-  if (answered.has(key)) {
-    answered.delete(key);
-    return;
+  if (answered.size) {
+    const key = `${src.client}:${r.id}`;
+    if (answered.has(key)) {
+      answered.delete(key);
+      return;
+    }
   }
   try {
     src.post(r);
@@ -881,8 +894,9 @@ function clientPort(port: MessagePort, client: string, enc: string): void {
     return;
   }
   const post = (r: Reply) => port.postMessage(r);
-  for (const src of sources.values()) if (src.client === client) src.post = post;
-  port.onmessage = (ev: MessageEvent<ClientEnvelope>) => fromClient(sh, ev.data, post);
+  const src = sourceOf(sh, client, enc);
+  for (const s of sources.values()) if (s.client === client) s.post = post;
+  port.onmessage = (ev: MessageEvent<Request>) => fromClient(sh, src, ev.data);
   port.postMessage({ id: 0, ready: true });
 }
 

@@ -76,6 +76,18 @@ export interface Addon {
   iterNext(it: Handle, max: number): number | Buffer | null;
   /** Idempotent. */
   iterClose(it: Handle): void;
+  /** ldb_count over the range (flags as iterCreate's); txn null: a fresh
+   * snapshot. */
+  rangeCount(
+    db: Handle, txn: Handle | null, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
+    prefix: Uint8Array | undefined, flags: number,
+  ): number;
+  /** ldb_delete_range: at most limit (Infinity: all) keys; the number
+   * deleted. */
+  rangeDelete(
+    db: Handle, txn: Handle | null, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
+    prefix: Uint8Array | undefined, flags: number, limit: number,
+  ): number;
   /** A change cursor (node/feed.c): commits with seq > since; flags 1
    * lowerExclusive, 2 upperExclusive. */
   changesOpen(db: Handle, since: number, lower: Uint8Array | undefined, upper: Uint8Array | undefined,

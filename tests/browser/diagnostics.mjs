@@ -6,7 +6,8 @@
  * data, the timeline must show a checkpoint from the engine's event ring,
  * the panel must recommend a larger cacheSize, and the load-test panel
  * must run on a scratch database (never writing to the watched one) that
- * is deleted afterwards. A screenshot is kept in
+ * is deleted afterwards (OPFS; the default, memory, is run too). A
+ * screenshot is kept in
  * build/test-artifacts/browser/diagnostics-panel.png.
  */
 import { mkdirSync, statSync } from 'node:fs';
@@ -181,6 +182,36 @@ export function diagnosticsChecks({ newPage, assert, root }) {
       assert(r.stylesRemoved === 2, `styles removed: ${r.stylesRemoved}`);
       assert(r.readsOpen >= 1, `the mounted panel did not poll (${r.readsOpen} reads in 600 ms)`);
       assert(r.readsClosed === 0, `${r.readsClosed} reads after close()`);
+      assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
+      await page.close();
+    }],
+    ['with the default options the load test runs on a memory scratch database', async () => {
+      page = await newPage();
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await page.evaluate(async () => {
+        const db = await window.lib.open('diag-memory', { store: 'memory' });
+        await db.put(new Uint8Array([1]), new Uint8Array([2]));
+        const el = document.createElement('div');
+        document.body.appendChild(el);
+        window.diagDb = db;
+        window.panel = await window.lib.mountDiagnostics(el, db);
+      });
+      await page.fill('input[name="durationS"]', '0.6');
+      await page.fill('input[name="keys"]', '500');
+      await page.click('#loadtest-run');
+      await wait(() => ['done', 'failed'].includes(document.getElementById('loadtest-status')?.dataset.state), null, 'the load test', 20_000);
+      const status = (await page.textContent('#loadtest-status')) ?? '';
+      assert(/^done: \d+ ops\/s/.test(status), `status: ${status}`);
+      const points = Number(await page.getAttribute('#chart-loadtest', 'data-points'));
+      assert(points >= 2, `load-test points: ${points}`);
+      const puts = await page.evaluate(async () => {
+        const n = (await window.diagDb.metrics()).puts;
+        await window.panel.close();
+        await window.diagDb.close();
+        return n;
+      });
+      assert(puts === 1, `the watched database has ${puts} puts (the load test wrote to it?)`);
       assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
       await page.close();
     }],
