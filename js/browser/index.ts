@@ -15,14 +15,17 @@
  * owner changes: calls in flight are resent (writes with their request id
  * and a retry flag, so the new owner applies each once), and calls on a
  * transaction or scan of a lost owner are OWNER_LOST. Every wait for an
- * owner is bounded by handoffTimeout.
+ * owner is bounded by handoffTimeout, and every call to a live owner by
+ * ownerTimeout: while calls wait, the owner's Worker must show life (a
+ * reply, or the answer to a ping sent after a quiet spell), else they fail
+ * with TIMEOUT.
  *
  * Inside a Worker: `openInWorker(name, options)` gives the synchronous
  * Database directly (no proxy), and `destroy(name, { store })` deletes a
  * database.
  */
 import { LightningDbError, type ErrorCode } from '../errors.js';
-import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Reply, Request, Tagged, WireError } from './protocol.js';
+import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Pong, Reply, Request, Tagged, WireError } from './protocol.js';
 import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
 import { clientLockName, holdLock, randomId } from './tabs.js';
 
@@ -30,7 +33,7 @@ export { LightningDbError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
 export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
-import type { BatchOp, Database, Input, KeyOf, OpenOptions as DatabaseOpenOptions, ScanOptions, ValueOf } from '../database.js';
+import type { BatchOp, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, ScanOptions, ValueOf } from '../database.js';
 export type { BatchOp, Decoded, Input, KeyOf, ScanOptions, ValueOf } from '../database.js';
 
 // The Worker-side functions load the engine lazily, so a main-thread page
@@ -66,6 +69,31 @@ export async function backupInWorker(db: Database, target: string, store?: Store
   return (await host()).backupInWorker(db, target, store);
 }
 
+export type { DiagnosticsOptions, DiagnosticsPanel } from '../ops/panel-remote.js';
+import type { DiagnosticsOptions, DiagnosticsPanel } from '../ops/panel-remote.js';
+
+/**
+ * Main thread: mounts the diagnostics panel — the page of Node's
+ * db.serve(): live charts, the engine's event timeline, recommendations and
+ * a load-test panel — in `element` (its content is replaced) for `db`, a
+ * database from open(). It polls db.metricsText() and db.events() through
+ * the Worker every intervalMs; load tests run on a scratch database of
+ * their own (options.loadTestStore, deleted afterwards), bounded in time
+ * and size. TypeError / INVALID_ARGUMENT for bad arguments; SETUP when the
+ * panel's chunk cannot be loaded. One panel per page. See docs/browser.md.
+ */
+export async function mountDiagnostics(element: HTMLElement, db: RemoteDatabase<unknown, unknown>, options: DiagnosticsOptions = {}): Promise<DiagnosticsPanel> {
+  if (!(db instanceof RemoteDatabase)) throw new TypeError('db must be a database from open()');
+  let m: typeof import('../ops/panel-remote.js');
+  try {
+    m = await import('../ops/panel-remote.js');
+  } catch (e) {
+    throw new LightningDbError('SETUP',
+      `cannot load the diagnostics panel (${String((e as Error)?.message ?? e)}); serve every file of dist/esm/browser/ from one directory`);
+  }
+  return m.mountPanel(element, db, options, { open: (name, o) => open(name, o), destroy });
+}
+
 /** Options of open() on the main thread: those of Node's open() plus these. */
 export interface OpenOptions extends DatabaseOpenOptions {
   /** Where pages live: 'auto' (default: OPFS when it works in the Worker,
@@ -87,6 +115,16 @@ export interface OpenOptions extends DatabaseOpenOptions {
    * the owner tab went away, for each call made or in flight meanwhile;
    * then TIMEOUT. Default 10000; Infinity waits without a bound. */
   handoffTimeout?: number;
+  /** Shared mode: longest time in ms a call waits on an owner Worker (of
+   * this tab or another) that shows no sign of life — no reply and no
+   * answer to a ping: a frozen tab, or a Worker busy in one long call or
+   * hung. The call then fails with TIMEOUT, and the owner never starts it
+   * later (one it had started may still be applied: the message says so).
+   * Default 10000 (DEFAULT_OWNER_TIMEOUT_MS); Infinity waits without a
+   * bound. A single call that keeps the owner busy longer (a batch of
+   * millions of entries, backup() or check() of a large database) needs a
+   * larger value. */
+  ownerTimeout?: number;
   /** Cancels the open: it rejects with ABORTED at once, its Worker ends and
    * it never takes the database later. */
   signal?: AbortSignal;
@@ -133,6 +171,8 @@ function checkCallOptions(o: CallOptions | undefined): void {
 
 type Kind = 'local' | 'read' | 'write' | 'commit' | 'handle' | 'end' | 'once';
 
+const WRITES: ReadonlySet<string> = new Set(WRITE_METHODS);
+
 /** What a request may do when the owner it was sent to is gone. */
 function kindOf(req: Req): Kind {
   switch (req.op) {
@@ -140,7 +180,7 @@ function kindOf(req: Req): Kind {
     case 'close':
       return 'local';
     case 'call':
-      return (WRITE_METHODS as readonly string[]).includes(req.method) ? 'write' : 'read';
+      return WRITES.has(req.method) ? 'write' : 'read';
     case 'iter':
     case 'begin':
       return 'read';
@@ -162,7 +202,8 @@ function kindOf(req: Req): Kind {
 
 interface Pending {
   id: number;
-  req: Req & Tagged;
+  /** The message (with its id), as sent and resent. */
+  req: Request & Tagged;
   kind: Kind;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
@@ -173,6 +214,10 @@ interface Pending {
   sent: boolean;
   /** How it was last sent to a remote owner. */
   via?: 'bc' | 'port';
+  /** When it was last sent (performance.now()), for the ownerTimeout watch,
+   * and its deadline (Date.now(), the clock the owner checks it with). */
+  sentAt: number;
+  dl: number;
   waitTimer?: ReturnType<typeof setTimeout>;
   done: Promise<unknown>;
 }
@@ -198,8 +243,13 @@ interface Sub {
   error(e: Error): void;
 }
 
+/** Acknowledged writes whose records a client lets go of in one message. */
+const FORGET_GROUP = 32;
+
 /** Default longest wait for a new owner after the owner tab went away. */
 export const DEFAULT_HANDOFF_TIMEOUT_MS = 10_000;
+/** Default longest wait of a call on an owner that shows no life. */
+export const DEFAULT_OWNER_TIMEOUT_MS = 10_000;
 
 function ownerLostError(what: string): LightningDbError {
   return new LightningDbError('OWNER_LOST', `${what} lived in the tab that owned the database, and that tab went away ` +
@@ -238,6 +288,15 @@ class Channel {
   private readonly subs = new Map<number, Sub>();
   private nextSub = 1;
   private handoffTimeout = DEFAULT_HANDOFF_TIMEOUT_MS;
+  /** The ownerTimeout watch (shared mode): set by every message of this
+   * tab's Worker / of the remote owner; the watch's tick turns them into
+   * the time life was last seen (so a reply costs one store, no clock). */
+  private ownerTimeout = Infinity;
+  private heardWorker = false;
+  private heardOwner = false;
+  private workerLife = 0;
+  private ownerLife = 0;
+  private watch: ReturnType<typeof setInterval> | undefined;
   private closing = false;
   private respawn: (() => void) | null = null;
 
@@ -248,8 +307,10 @@ class Channel {
   attach(worker: Worker): void {
     this.worker = worker;
     this.hello = false;
-    worker.onmessage = (ev: MessageEvent<Reply | Hello | BecameOwner | ChangeEvent | { id: 0; failed: WireError }>) => {
+    worker.onmessage = (ev: MessageEvent<Reply | Hello | BecameOwner | ChangeEvent | Pong | { id: 0; failed: WireError }>) => {
       const r = ev.data;
+      this.heardWorker = true;
+      if ('pong' in r) return;
       if ('event' in r) {
         this.event(r);
         return;
@@ -281,16 +342,19 @@ class Channel {
   }
 
   /** Shared mode, once open() answered: listens for owners and replies. */
-  share(clientId: string, enc: string, opened: Opened, handoffTimeout: number, respawn: () => void, workerId: string): void {
+  share(clientId: string, enc: string, opened: Opened, bounds: { handoffTimeout: number; ownerTimeout: number }, respawn: () => void, workerId: string): void {
     this.clientId = clientId;
     this.enc = enc;
     this.base = opened.base!;
-    this.handoffTimeout = handoffTimeout;
+    this.handoffTimeout = bounds.handoffTimeout;
+    this.ownerTimeout = bounds.ownerTimeout;
     this.respawn = respawn;
     this.inbox?.close();
     this.ctrl?.close();
     this.inbox = new BroadcastChannel(`${this.base}:c:${clientId}`);
-    this.inbox.onmessage = (ev: MessageEvent<Reply | ChangeEvent>) => {
+    this.inbox.onmessage = (ev: MessageEvent<Reply | ChangeEvent | Pong>) => {
+      this.heardOwner = true;
+      if ('pong' in ev.data) return;
       if ('event' in ev.data) this.event(ev.data);
       else this.settle(ev.data);
     };
@@ -352,8 +416,10 @@ class Channel {
     const b = this.getBroker();
     if (!b) return;
     const mc = new MessageChannel();
-    mc.port1.onmessage = (ev: MessageEvent<Reply | ChangeEvent | { id: 0; ready: true }>) => {
+    mc.port1.onmessage = (ev: MessageEvent<Reply | ChangeEvent | Pong | { id: 0; ready: true }>) => {
       const d = ev.data;
+      this.heardOwner = true;
+      if ('pong' in d) return;
       if ('ready' in d) {
         if (this.owner?.id === o.id) {
           this.port?.close();
@@ -383,6 +449,8 @@ class Channel {
     }
     this.lastEpoch = Math.max(this.lastEpoch, o.epoch);
     this.owner = o;
+    // A new owner's silence counts from now.
+    this.ownerLife = performance.now();
     this.toOwner?.close();
     this.toOwner = o.local ? null : new BroadcastChannel(`${this.base}:o:${o.id}`);
     this.dropPort();
@@ -500,7 +568,7 @@ class Channel {
     if (p.kind === 'local' || this.clientId === null) {
       p.to = 'local';
       p.sent = true;
-      this.worker.postMessage({ ...p.req, id: p.id });
+      this.worker.postMessage(p.req);
       return;
     }
     const o = this.owner;
@@ -513,27 +581,95 @@ class Channel {
     p.waitTimer = undefined;
     p.to = o.id;
     p.sent = true;
-    const msg = { ...p.req, id: p.id } as Request;
-    if (this.forget.length) msg.forget = this.forget.splice(0, 256);
+    const msg = p.req;
+    // Records of acknowledged writes go in groups: most calls carry none.
+    if (this.forget.length >= FORGET_GROUP) msg.forget = this.forget.splice(0, 256);
+    else if (msg.forget) msg.forget = undefined;
+    if (this.ownerTimeout !== Infinity) {
+      p.sentAt = performance.now();
+      msg.dl = p.dl = Date.now() + this.ownerTimeout;
+      if (this.watch === undefined) this.startWatch();
+    }
     if (o.local) {
       this.worker.postMessage(msg);
       return;
     }
-    const env: ClientEnvelope = { from: this.clientId, enc: this.enc, req: msg };
     if (this.port && this.portFor === o.id && this.bcSent.size === 0) {
+      // The port is this tab's alone: requests travel bare (protocol.ts).
       p.via = 'port';
-      this.port.postMessage(env);
+      this.port.postMessage(msg);
     } else {
       p.via = 'bc';
       this.bcSent.add(p.id);
-      this.toOwner!.postMessage(env);
+      this.toOwner!.postMessage({ from: this.clientId, enc: this.enc, req: msg } satisfies ClientEnvelope);
     }
+  }
+
+  /** The ownerTimeout watch: runs while calls wait on an owner (a tick
+   * every quarter of ownerTimeout). A Worker not heard from during a tick
+   * gets a ping; a call whose owner has been silent for ownerTimeout since
+   * it was sent fails with TIMEOUT — at most a tick after the bound. The
+   * owner refuses to start it afterwards (its deadline `dl` has passed). */
+  private startWatch(): void {
+    const now = performance.now();
+    this.workerLife = now;
+    this.ownerLife = now;
+    this.heardWorker = this.heardOwner = false;
+    this.watch = setInterval(() => this.tick(), Math.max(10, this.ownerTimeout / 4));
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const wall = Date.now();
+    if (this.heardWorker) this.workerLife = now;
+    if (this.heardOwner) this.ownerLife = now;
+    this.heardWorker = this.heardOwner = false;
+    const o = this.owner;
+    let waiting = false;
+    let pingWorker = false;
+    let pingOwner = false;
+    for (const p of [...this.pending.values()]) {
+      if (!p.sent || p.to === null || p.to === 'local' || p.kind === 'local') continue;
+      waiting = true;
+      const local = o?.local === true && p.to === o.id;
+      const silent = now - Math.max(local ? this.workerLife : this.ownerLife, p.sentAt);
+      // Past its deadline too: the owner can no longer start it.
+      if (silent >= this.ownerTimeout && wall > p.dl) this.ownerSilent(p, local);
+      else if (silent >= this.ownerTimeout / 4) {
+        if (local) pingWorker = true;
+        else pingOwner = true;
+      }
+    }
+    if (!waiting) {
+      clearInterval(this.watch);
+      this.watch = undefined;
+      return;
+    }
+    if (pingWorker) this.worker.postMessage({ id: 0, op: 'ping' } satisfies Request);
+    if (pingOwner && o && !o.local) {
+      const ping: Request = { id: 0, op: 'ping' };
+      if (this.port && this.portFor === o.id) this.port.postMessage(ping);
+      else this.toOwner?.postMessage({ from: this.clientId!, enc: this.enc, req: ping } satisfies ClientEnvelope);
+    }
+  }
+
+  /** A call whose owner showed no life for ownerTimeout: TIMEOUT. */
+  private ownerSilent(p: Pending, local: boolean): void {
+    const who = local ? "this tab's database Worker (it owns the database)" : 'the tab that owns the database';
+    const write = p.kind === 'write' || p.kind === 'commit';
+    this.finish(p, false, new LightningDbError('TIMEOUT',
+      `${who} showed no sign of life for ${this.ownerTimeout} ms (the ownerTimeout option): it is frozen (e.g. a ` +
+      'background tab) or busy in a long call, or hung. ' +
+      (write
+        ? 'The write may have been applied only if the owner had started it before; otherwise it never will be ' +
+          '(the owner refuses calls it could not start in time): read before writing it again if twice matters'
+        : 'Nothing was changed; retry when the owner answers again')));
   }
 
   private postCancel(p: Pending, code: 'ABORTED' | 'TIMEOUT'): void {
     const msg: Request = { op: 'cancel', id: 0, target: p.id, code };
     if (p.to === 'local' || this.owner?.local) this.worker.postMessage(msg);
-    else if (p.via === 'port' && this.port) this.port.postMessage({ from: this.clientId!, enc: this.enc, req: msg } satisfies ClientEnvelope);
+    else if (p.via === 'port' && this.port) this.port.postMessage(msg);
     else this.toOwner?.postMessage({ from: this.clientId!, enc: this.enc, req: msg } satisfies ClientEnvelope);
   }
 
@@ -563,6 +699,8 @@ class Channel {
   /** Ends shared mode: channels closed, locks given back. */
   unshare(): void {
     this.closing = true;
+    clearInterval(this.watch);
+    this.watch = undefined;
     this.ctrl?.close();
     this.inbox?.close();
     this.toOwner?.close();
@@ -593,41 +731,50 @@ class Channel {
     const signal = opts?.signal;
     if (signal?.aborted) return Promise.reject(new LightningDbError('ABORTED', 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'));
     const id = this.nextId++;
-    const tagged: Req & Tagged = { ...req };
-    if (this.clientId !== null && (kind === 'write' || kind === 'commit')) tagged.rid = id;
-    let p!: Pending;
-    const done = new Promise<T>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const onAbort = () => {
-        if (p.to !== null) this.postCancel(p, 'ABORTED');
-        // Waiting for a new owner: never sent, so nothing of it applied; one
-        // that reached the old owner settles with its real outcome.
-        else if (!p.sent) this.finish(p, false, new LightningDbError('ABORTED', 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'));
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      p = {
-        id, req: tagged, kind, to: null, sent: false,
-        resolve: (v) => { cleanup(); resolve(v as T); },
-        reject: (e) => { cleanup(); reject(e); },
-        done: Promise.resolve(),
-      };
-      this.pending.set(id, p);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (opts?.timeout !== undefined && opts.timeout !== Infinity)
-        timer = setTimeout(() => {
-          if (p.to !== null) return this.postCancel(p, 'TIMEOUT');
-          const maybe = p.sent && (kind === 'write' || kind === 'commit');
-          this.finish(p, false, new LightningDbError('TIMEOUT', maybe
-            ? 'the call timed out while the database changed owner; it reached the old owner, so it may have been applied'
-            : 'the call timed out before it started; nothing of it was applied'));
-        }, opts.timeout);
+    // Every caller passes a fresh object literal: it becomes the message
+    // itself (no copy per call); a resend after a hand-off reuses it.
+    const msg = req as Request & Tagged;
+    msg.id = id;
+    if (this.clientId !== null && (kind === 'write' || kind === 'commit')) msg.rid = id;
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const done = new Promise<T>((res, rej) => {
+      resolve = res as (v: unknown) => void;
+      reject = rej;
     });
-    p.done = done.catch(() => {});
+    const p: Pending = { id, req: msg, kind, to: null, sent: false, sentAt: 0, dl: 0, resolve, reject, done };
+    this.pending.set(id, p);
+    const timeout = opts?.timeout;
+    if (signal || (timeout !== undefined && timeout !== Infinity)) this.bound(p, signal, timeout);
     this.dispatch(p);
     return done;
+  }
+
+  /** The call options of a call: its signal and timeout. */
+  private bound(p: Pending, signal: AbortSignal | undefined, timeout: number | undefined): void {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      if (p.to !== null) this.postCancel(p, 'ABORTED');
+      // Waiting for a new owner: never sent, so nothing of it applied; one
+      // that reached the old owner settles with its real outcome.
+      else if (!p.sent) this.finish(p, false, new LightningDbError('ABORTED', 'the call was cancelled (AbortSignal) before it started; nothing of it was applied'));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const { resolve, reject } = p;
+    p.resolve = (v) => { cleanup(); resolve(v); };
+    p.reject = (e) => { cleanup(); reject(e); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeout !== undefined && timeout !== Infinity)
+      timer = setTimeout(() => {
+        if (p.to !== null) return this.postCancel(p, 'TIMEOUT');
+        const maybe = p.sent && (p.kind === 'write' || p.kind === 'commit');
+        this.finish(p, false, new LightningDbError('TIMEOUT', maybe
+          ? 'the call timed out while the database changed owner; it reached the old owner, so it may have been applied'
+          : 'the call timed out before it started; nothing of it was applied'));
+      }, timeout);
   }
 
   /** The owner the last reply for a new handle came from. */
@@ -840,7 +987,17 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   flushAsync(opts?: CallOptions): Promise<void> { return this.call('flushAsync', [], opts); }
   checkpoint(opts?: CallOptions): Promise<void> { return this.call('checkpoint', [], opts); }
   metrics(opts?: CallOptions): Promise<Record<string, unknown>> { return this.call('metrics', [], opts); }
-  metricsText(opts?: CallOptions): Promise<string> { return this.call('metricsText', [], opts); }
+  /** The Prometheus text exposition; `labels` (e.g. 'db="notes"') are added
+   * to every sample, as in Database.metricsText(labels). */
+  metricsText(labels?: string, opts?: CallOptions): Promise<string> {
+    return this.call('metricsText', labels === undefined ? [] : [labels], opts);
+  }
+  /** The engine's event ring (checkpoints, slow commits, sync stalls,
+   * errors, CONFLICT/BUSY bursts) with seq > after, oldest first, as
+   * Database.events(after); read in the Worker that owns the database. */
+  events(after?: number, opts?: CallOptions): Promise<DatabaseEvent[]> {
+    return this.call('events', after === undefined ? [] : [after], opts);
+  }
   healthCheck(opts?: CallOptions): Promise<{ healthy: boolean; issues: string[] }> { return this.call('healthCheck', [], opts); }
   check(opts?: CallOptions): Promise<void> { return this.call('check', [], opts); }
   /** Backs up into the new database `target` in the same store. */
@@ -1022,11 +1179,14 @@ export async function open<K, V>(name: string, options?: OpenOptions): Promise<R
 export async function open(name: string, options: OpenOptions = {}): Promise<RemoteDatabase<unknown, unknown>> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const { workerUrl, signal, wasmUrl, exclusive, handoffTimeout, ...rest } = options;
+  const { workerUrl, signal, wasmUrl, exclusive, handoffTimeout, ownerTimeout, ...rest } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   if (exclusive !== undefined && typeof exclusive !== 'boolean') throw new TypeError('exclusive must be a boolean');
   if (handoffTimeout !== undefined && (typeof handoffTimeout !== 'number' || !(handoffTimeout >= 0)))
     throw new TypeError('handoffTimeout must be a number of milliseconds >= 0 (or Infinity)');
+  if (ownerTimeout !== undefined && (typeof ownerTimeout !== 'number' || !(ownerTimeout >= 0)))
+    throw new TypeError('ownerTimeout must be a number of milliseconds >= 0 (or Infinity)');
+  const bounds = { handoffTimeout: handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, ownerTimeout: ownerTimeout ?? DEFAULT_OWNER_TIMEOUT_MS };
   if (signal?.aborted) throw new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal)`);
   const base = typeof location !== 'undefined' ? location.href : undefined;
   const url = String(workerUrl !== undefined ? new URL(String(workerUrl), base) : new URL('./worker.js', import.meta.url));
@@ -1088,11 +1248,11 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
           const next = start(workerId);
           ch.attach(next.w);
           ch.send<Opened>({ op: 'open', name, options: next.o }).then(
-            (o) => ch.share(clientId, enc, o, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId),
+            (o) => ch.share(clientId, enc, o, bounds, respawn, workerId),
             () => { /* this tab stays a client of the other tabs' owner */ },
           );
         };
-        ch.share(clientId, enc, r, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId);
+        ch.share(clientId, enc, r, bounds, respawn, workerId);
       }
       const db = new RemoteDatabase<unknown, unknown>(ch, r.store as StoreKind);
       abandoned.register(db, ch, db);

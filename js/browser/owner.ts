@@ -49,8 +49,21 @@ export function isReserved(k: Uint8Array): boolean {
 export const EPOCH_KEY = cat(FF8, enc.encode('e'));
 const RECORDS = cat(FF8, enc.encode('r'));
 
+/** Record key prefixes of recent clients (one per write otherwise). */
+const prefixes = new Map<string, Uint8Array>();
+
 export function recordKey(clientId: string, rid: number): Uint8Array {
-  return cat(RECORDS, enc.encode(`${clientId}/${rid}`));
+  let prefix = prefixes.get(clientId);
+  if (!prefix) {
+    if (prefixes.size >= 64) prefixes.clear();
+    prefixes.set(clientId, (prefix = clientRecordsPrefix(clientId)));
+  }
+  // rid is a safe integer: its decimal digits are ASCII.
+  const digits = String(rid);
+  const k = new Uint8Array(prefix.length + digits.length);
+  k.set(prefix);
+  for (let i = 0; i < digits.length; i++) k[prefix.length + i] = digits.charCodeAt(i);
+  return k;
 }
 
 export function clientRecordsPrefix(clientId: string): Uint8Array {

@@ -9,10 +9,12 @@
  * Shared databases: each tab's proxy is a client with a `clientId`; the
  * owner Worker receives the requests of its own tab over postMessage and
  * those of other tabs on the BroadcastChannel `<base>:o:<ownerId>` (as a
- * ClientEnvelope), and answers them on `<base>:c:<clientId>`. Writes carry
- * `rid` (unique per client): the owner commits the record of (clientId,
- * rid) in the same atomic batch, so a write resent with `retry` after a
- * hand-off is applied at most once.
+ * ClientEnvelope), and answers them on `<base>:c:<clientId>` — or, once
+ * broker.ts introduced a MessagePort of that tab (with its clientId and
+ * encodings), receives its requests bare on the port and answers there.
+ * Writes carry `rid` (unique per client): the owner commits the record of
+ * (clientId, rid) in the same atomic batch, so a write resent with `retry`
+ * after a hand-off is applied at most once.
  */
 
 /** Fields of a request that a shared database's client adds. */
@@ -24,6 +26,10 @@ export interface Tagged {
   retry?: boolean;
   /** rids of this client's acknowledged writes: their records may go. */
   forget?: number[];
+  /** Deadline (Date.now() ms, the sender's ownerTimeout after it sent the
+   * request): a request the owner has not started by then is answered
+   * TIMEOUT and never runs — its sender has given up on it (index.ts). */
+  dl?: number;
 }
 
 export type Request = (
@@ -48,6 +54,10 @@ export type Request = (
    * TIMEOUT is answered at once (its outcome is then unknown) and an
    * ABORTED is ignored (it is answered with its real outcome). */
   | { id: number; op: 'cancel'; target: number; code: 'ABORTED' | 'TIMEOUT' }
+  /** Are you alive? Answered at once with a Pong, ahead of the queued
+   * requests (no Reply of its own). Sent only while calls wait and the
+   * Worker has been silent for a while (the ownerTimeout watch). */
+  | { id: 0; op: 'ping' }
 ) & Tagged;
 
 /** A request of another tab to the owner: its clientId and encodings. */
@@ -104,6 +114,12 @@ export interface Hello {
   hello: true;
 }
 
+/** The answer to a ping: the Worker's event loop runs. */
+export interface Pong {
+  id: 0;
+  pong: true;
+}
+
 export interface WireError {
   name: string;
   code?: string;
@@ -116,7 +132,7 @@ export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok:
 export const DB_METHODS = [
   'get', 'has', 'getBatch', 'put', 'delete', 'putBatch', 'deleteBatch', 'batch',
   'putAsync', 'deleteAsync', 'putBatchAsync', 'deleteBatchAsync', 'batchAsync',
-  'flush', 'flushAsync', 'checkpoint', 'metrics', 'metricsText', 'healthCheck', 'check',
+  'flush', 'flushAsync', 'checkpoint', 'metrics', 'metricsText', 'healthCheck', 'check', 'events',
 ] as const;
 
 /** The DB_METHODS that write: pipelined by the Worker (it goes on with the

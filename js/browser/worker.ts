@@ -47,7 +47,7 @@ import {
   setTag, SharedEngine,
 } from './owner.js';
 import {
-  BecameOwner, ClientEnvelope, Control, DB_METHODS, Hello, Opened, Reply, Request, SCAN_BYTES, SCAN_METHODS,
+  BecameOwner, ClientEnvelope, Control, DB_METHODS, Hello, Opened, Pong, Reply, Request, SCAN_BYTES, SCAN_METHODS,
   TXN_METHODS, WireError, WRITE_METHODS,
 } from './protocol.js';
 import { channelBase, clientLockName, holdLock, lockName, randomId } from './tabs.js';
@@ -629,7 +629,11 @@ async function takeOver(sh: Shared): Promise<void> {
     sh.ownerLock = holdLock(`${sh.base}:o:${sh.ownerId}`);
     await sh.ownerLock.granted;
     sh.inbox = new BroadcastChannel(`${sh.base}:o:${sh.ownerId}`);
-    sh.inbox.onmessage = (ev: MessageEvent<ClientEnvelope>) => fromClient(sh, ev.data);
+    sh.inbox.onmessage = (ev: MessageEvent<ClientEnvelope>) => {
+      const env = ev.data;
+      if (!env || typeof env.from !== 'string' || sh.role !== 'owner') return;
+      fromClient(sh, sourceOf(sh, env.from, typeof env.enc === 'string' ? env.enc : encOf({})), env.req);
+    };
     sh.role = 'owner';
   } catch (e) {
     if (sh.role === 'opening') {
@@ -693,15 +697,26 @@ function watchClient(sh: Shared, client: string): void {
 
 const sources = new Map<string, Source>();
 
-function fromClient(sh: Shared, env: ClientEnvelope, post?: Source['post']): void {
-  if (!env || typeof env.from !== 'string' || !env.req || sh.role !== 'owner') return;
-  let src = sources.get(`${env.from}|${env.enc}`);
+/** The Source of another tab's requests of encodings `enc`. */
+function sourceOf(sh: Shared, from: string, enc: string): Source {
+  let src = sources.get(`${from}|${enc}`);
   if (!src) {
-    src = { client: env.from, enc: typeof env.enc === 'string' ? env.enc : encOf({}), local: false, post: post ?? replyChannel(sh, env.from) };
-    sources.set(`${env.from}|${env.enc}`, src);
-    watchClient(sh, env.from);
+    src = { client: from, enc, local: false, post: replyChannel(sh, from) };
+    sources.set(`${from}|${enc}`, src);
+    watchClient(sh, from);
   }
-  receive(env.req, src);
+  return src;
+}
+
+/** A request of another tab, over BroadcastChannel (an envelope) or its
+ * MessagePort (bare: the port is that tab's alone, see clientPort). */
+function fromClient(sh: Shared, src: Source, req: Request): void {
+  if (!req || sh.role !== 'owner') return;
+  if (req.op === 'ping') {
+    src.post(PONG as unknown as Reply);
+    return;
+  }
+  receive(req, src);
 }
 
 // ---- the request queue -----------------------------------------------------
@@ -714,10 +729,12 @@ const controllers = new Map<string, AbortController>();
 const answered = new Set<string>();
 
 function reply(src: Source, r: Reply): void {
-  const key = `${src.client}:${r.id}`;
-  if (answered.has(key)) {
-    answered.delete(key);
-    return;
+  if (answered.size) {
+    const key = `${src.client}:${r.id}`;
+    if (answered.has(key)) {
+      answered.delete(key);
+      return;
+    }
   }
   try {
     src.post(r);
@@ -746,6 +763,18 @@ function cancel(key: string, code: 'ABORTED' | 'TIMEOUT'): void {
       error: { name: 'LightningDbError', code: 'TIMEOUT', message: 'the call timed out while the database Worker was running it; it may still complete (it is not cancelled)' },
     } satisfies Reply);
   }
+}
+
+/** The answer to every ping (protocol.ts). */
+const PONG: Pong = { id: 0, pong: true };
+
+/** A request started after its deadline (`dl`): its sender has given up. */
+function lateError(req: Request & { dl: number }): WireError {
+  return {
+    name: 'LightningDbError', code: 'TIMEOUT',
+    message: `the tab that owns the database could not start the call within the ownerTimeout option (late by ${Date.now() - req.dl} ms): ` +
+      'it was busy or frozen; nothing of the call was applied',
+  };
 }
 
 function cancelledError(code: 'ABORTED' | 'TIMEOUT'): WireError {
@@ -804,6 +833,14 @@ function receive(req: Request, src: Source): void {
       reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
       return;
     }
+    if (req.dl !== undefined && Date.now() > req.dl) {
+      // Its sender has given up on it (no sign of life from this Worker
+      // within its ownerTimeout): running it now would apply a write the
+      // caller was told had timed out.
+      states.delete(key);
+      reply(src, { id: req.id, ok: false, error: lateError(req as Request & { dl: number }) });
+      return;
+    }
     st.started = true;
     if (isWrite(req)) {
       let p: Promise<unknown>;
@@ -840,6 +877,10 @@ self.onmessage = (ev: MessageEvent<Request | { id: 0; port: true; client: string
     if (ev.ports[0]) clientPort(ev.ports[0], m.client, m.enc);
     return;
   }
+  if (m.op === 'ping') {
+    self.postMessage(PONG);
+    return;
+  }
   receive(m, LOCAL);
 };
 
@@ -853,8 +894,9 @@ function clientPort(port: MessagePort, client: string, enc: string): void {
     return;
   }
   const post = (r: Reply) => port.postMessage(r);
-  for (const src of sources.values()) if (src.client === client) src.post = post;
-  port.onmessage = (ev: MessageEvent<ClientEnvelope>) => fromClient(sh, ev.data, post);
+  const src = sourceOf(sh, client, enc);
+  for (const s of sources.values()) if (s.client === client) s.post = post;
+  port.onmessage = (ev: MessageEvent<Request>) => fromClient(sh, src, ev.data);
   port.postMessage({ id: 0, ready: true });
 }
 

@@ -9,7 +9,7 @@
  * repository's node_modules; the app resolves `lightningdb` from its own. */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
@@ -321,6 +321,30 @@ describe('the packed package, installed fresh (issue 13)', function () {
   it('no install step ran, and none was needed (a fresh install never compiles)', () => {
     const pkgDir = join(app, 'node_modules', 'lightningdb');
     assert.ok(!existsSync(join(pkgDir, 'build')), readdirSync(pkgDir).join(' '));
+  });
+
+  it('without a fitting prebuild: the error says how to build, and the shipped sources build the addon', () => {
+    const pkgDir = join(app, 'node_modules', 'lightningdb');
+    renameSync(join(pkgDir, 'prebuilds'), join(pkgDir, 'prebuilds.off'));
+    try {
+      writeFileSync(join(app, 'noaddon.mjs'), "import('lightningdb').then((m) => m.open('./db-src')).catch((e) => console.log(e.message));");
+      const msg = sh(process.execPath, ['noaddon.mjs'], { cwd: app, env: { PATH: bin } });
+      assert.match(msg, /no native addon for .* could be loaded/);
+      assert.ok(msg.includes(`node ${join(pkgDir, 'scripts', 'install.mjs')}`), msg);
+      // with no compiler on PATH, the install step says what is missing and does not fail the install
+      const bare = sh(process.execPath, [join(pkgDir, 'scripts', 'install.mjs')], { cwd: pkgDir, env: { PATH: bin } });
+      assert.match(bare, /cannot be compiled here: missing cmake, gcc/);
+      // with the build tools (this machine's PATH), it compiles from what the package ships
+      sh(process.execPath, [join(pkgDir, 'scripts', 'install.mjs')], { cwd: pkgDir });
+      assert.ok(existsSync(join(pkgDir, 'build', 'node', 'lightningdb.node')));
+      writeFileSync(join(app, 'src.mjs'), `
+        import { open, loadedAddonPath } from 'lightningdb';
+        const db = open('./db-src', { valueEncoding: 'utf8' }); db.put('k', 'built'); console.log(db.get('k'), loadedAddonPath()); db.close();`);
+      assert.equal(sh(process.execPath, ['src.mjs'], { cwd: app, env: { PATH: bin } }).trim(),
+        `built ${join(pkgDir, 'build', 'node', 'lightningdb.node')}`);
+    } finally {
+      renameSync(join(pkgDir, 'prebuilds.off'), join(pkgDir, 'prebuilds'));
+    }
   });
 });
 
