@@ -235,7 +235,7 @@ static int set_cur_key(ldb_iter *it) {
     it->key = nb;
     it->kcap = nc;
   }
-  memcpy(it->key, s->key, s->klen);
+  if (s->klen) memcpy(it->key, s->key, s->klen); /* the empty key: no buffer */
   it->klen = s->klen;
   return LDB_OK;
 }
