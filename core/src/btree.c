@@ -1190,7 +1190,7 @@ static int make_leaf_cell(bt_merge *m, const uint8_t *key, size_t klen,
     ldb_put32(cell + 10, (uint32_t)vlen);
     off = 14;
   }
-  memcpy(cell + off, key, kloc);
+  if (kloc) memcpy(cell + off, key, kloc);
   off += kloc;
   if (kovf) {
     uint32_t h;
