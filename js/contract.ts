@@ -36,9 +36,9 @@ export const OPTIONS: readonly OptionInfo[] = [
   { name: "cache_size", jsName: "cacheSize", type: "uint", default: 67108864, min: 0, max: 9007199254740991,
     values: [], unit: "bytes",
     doc: "Page cache byte budget; raised to 16 pages when smaller" },
-  { name: "compression", jsName: "compression", type: "enum", default: 0, min: 0, max: 2,
-    values: ["none", "lz4", "zstd"], unit: "",
-    doc: "Value compression codec; applied to values of 64 bytes or more when it saves 1/8; may differ between opens" },
+  { name: "compression", jsName: "compression", type: "enum", default: 0, min: 0, max: 4,
+    values: ["none", "lz4", "zstd", "snappy", "auto"], unit: "",
+    doc: "Value compression codec; applied to values of 64 bytes or more when it saves 1/8; auto picks lz4, snappy or zstd per value from a sample; may differ between opens" },
   { name: "compression_level", jsName: "compressionLevel", type: "uint", default: 0, min: 0, max: 22,
     values: [], unit: "",
     doc: "Codec level; 0 is the codec's default" },
@@ -84,8 +84,8 @@ export interface CoreOptions {
   pageSize?: number;
   /** Page cache byte budget; raised to 16 pages when smaller. Integer in 0..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.cache_size) */
   cacheSize?: number;
-  /** Value compression codec; applied to values of 64 bytes or more when it saves 1/8; may differ between opens. Default 'none'. (C: ldb_options.compression) */
-  compression?: "none" | "lz4" | "zstd";
+  /** Value compression codec; applied to values of 64 bytes or more when it saves 1/8; auto picks lz4, snappy or zstd per value from a sample; may differ between opens. Default 'none'. (C: ldb_options.compression) */
+  compression?: "none" | "lz4" | "zstd" | "snappy" | "auto";
   /** Codec level; 0 is the codec's default. Integer in 0..22. Default 0. (C: ldb_options.compression_level) */
   compressionLevel?: number;
   /** Durability of a commit: full syncs before returning, normal within syncIntervalMs, off only at checkpoint and close. Default 'normal'. (C: ldb_options.sync_mode) */
@@ -113,7 +113,7 @@ export interface CoreOptions {
 }
 
 /** The names of option compression. */
-export type Compression = "none" | "lz4" | "zstd";
+export type Compression = "none" | "lz4" | "zstd" | "snappy" | "auto";
 
 /** The names of option syncMode. */
 export type SyncMode = "full" | "normal" | "off";
@@ -212,6 +212,18 @@ export const STATS: readonly StatInfo[] = [
     help: "Segment files the change feed retains" },
   { name: "log_retained_since", jsName: "logRetainedSince", metric: "lightningdb_log_retained_since_seq", type: "gauge", scale: 1,
     help: "The oldest since a change feed may start from: the seq before the first retained record" },
+  { name: "range_deletes", jsName: "rangeDeletes", metric: "lightningdb_range_deletes_total", type: "counter", scale: 1,
+    help: "ldb_delete_range calls that deleted at least one key (each key also counts in deletes)" },
+  { name: "counts", jsName: "counts", metric: "lightningdb_counts_total", type: "counter", scale: 1,
+    help: "ldb_count calls run" },
+  { name: "values_raw", jsName: "valuesRaw", metric: "lightningdb_values_raw_total", type: "counter", scale: 1,
+    help: "Values of 64 bytes or more written to the B+tree while compression was on but stored raw (no codec saved 1/8)" },
+  { name: "values_lz4", jsName: "valuesLz4", metric: "lightningdb_values_lz4_total", type: "counter", scale: 1,
+    help: "Values written to the B+tree compressed with lz4 (compression lz4, or auto's pick)" },
+  { name: "values_zstd", jsName: "valuesZstd", metric: "lightningdb_values_zstd_total", type: "counter", scale: 1,
+    help: "Values written to the B+tree compressed with zstd (compression zstd, or auto's pick)" },
+  { name: "values_snappy", jsName: "valuesSnappy", metric: "lightningdb_values_snappy_total", type: "counter", scale: 1,
+    help: "Values written to the B+tree compressed with snappy (compression snappy, or auto's pick)" },
 ];
 
 /** Bucket i of a histogram counts samples in [2^i, 2^(i+1)) ns (LDB_HIST_BUCKETS). */
@@ -298,6 +310,18 @@ export interface CoreStats {
   logRetainedSegments: number;
   /** The oldest since a change feed may start from: the seq before the first retained record. (gauge; lightningdb_log_retained_since_seq) */
   logRetainedSince: number;
+  /** ldb_delete_range calls that deleted at least one key (each key also counts in deletes). (counter; lightningdb_range_deletes_total) */
+  rangeDeletes: number;
+  /** ldb_count calls run. (counter; lightningdb_counts_total) */
+  counts: number;
+  /** Values of 64 bytes or more written to the B+tree while compression was on but stored raw (no codec saved 1/8). (counter; lightningdb_values_raw_total) */
+  valuesRaw: number;
+  /** Values written to the B+tree compressed with lz4 (compression lz4, or auto's pick). (counter; lightningdb_values_lz4_total) */
+  valuesLz4: number;
+  /** Values written to the B+tree compressed with zstd (compression zstd, or auto's pick). (counter; lightningdb_values_zstd_total) */
+  valuesZstd: number;
+  /** Values written to the B+tree compressed with snappy (compression snappy, or auto's pick). (counter; lightningdb_values_snappy_total) */
+  valuesSnappy: number;
 }
 
 /** One row of ldb_error_table(). */

@@ -8,13 +8,22 @@
  * moves bytes. This file runs in Node and inside a browser Worker over the
  * WebAssembly engine, so it imports no Node modules (no fs, path, Buffer or
  * process).
+ *
+ * Also owns named sub-databases (db.sub(name): a key prefix, see
+ * subScope), range counts and deletes (done by the engine: count, clear)
+ * and disposal (Symbol.dispose / Symbol.asyncDispose, defined at the end
+ * of this file where the runtime has them).
  */
+/// <reference lib="esnext.disposable" />
 import type {
   Engine, EngineChange, EngineChangesOptions, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions,
   EngineTxn,
 } from './engine.js';
 import { closedError, invalid, LightningDbError, mapErrors, toLightningDbError } from './errors.js';
-import { encodings, isEncodingName, toBytes, type Encoding, type EncodingName } from './encodings.js';
+import {
+  customEncoding, encodings, isCustomEncoding, isEncodingName, scopedEncoding, toBytes,
+  type CustomEncoding, type Encoding, type EncodingName,
+} from './encodings.js';
 import {
   computeMetrics, healthReport, replicationText, type HealthReport, type IntervalMark, type Metrics, type ReplicationStats,
 } from './metrics.js';
@@ -48,28 +57,60 @@ export interface DatabaseEvent {
  * documented, with its default and range, in contract.ts, generated from
  * core/src/options.def; also in the README) and the encodings. */
 export interface OpenOptions extends CoreOptions {
-  /** default 'binary' */
-  keyEncoding?: EncodingName;
-  /** default 'binary' */
-  valueEncoding?: EncodingName;
+  /** 'binary' (default), 'utf8', 'json', 'msgpack', or a custom
+   * { encode, decode } object */
+  keyEncoding?: EncodingName | CustomEncoding;
+  /** as keyEncoding */
+  valueEncoding?: EncodingName | CustomEncoding;
 }
+
+/** Options of sub(name): its encodings (default: its parent's). */
+export interface SubOptions {
+  keyEncoding?: EncodingName | CustomEncoding;
+  valueEncoding?: EncodingName | CustomEncoding;
+}
+
+/** The range of count() and clear(): scan bounds; clear() also takes
+ * reverse and limit (delete at most limit keys, from the end when
+ * reverse). */
+export type RangeScope<K = unknown> = Pick<ScanOptions<K>, 'gt' | 'gte' | 'lt' | 'lte' | 'prefix'>;
+export type ClearOptions<K = unknown> = RangeScope<K> & Pick<ScanOptions<K>, 'reverse' | 'limit'>;
+
+/** What a key or value of type T accepts on input: bytes (Buffer or
+ * Uint8Array) also accept a string, taken as its UTF-8. */
+export type Input<T> = T extends Uint8Array ? Uint8Array | string : T;
+
+/** The type an encoding decodes to: 'utf8' a string, 'json' any JSON value
+ * (unknown: name its type with Database<K, V>), 'binary' the platform's
+ * bytes — `Bytes`, which is Buffer in Node and Uint8Array in browsers. */
+export type Decoded<E, Bytes = Uint8Array> = E extends 'utf8' ? string : E extends 'json' ? unknown : Bytes;
+
+/** The key type of a database opened with options O (binary by default). */
+export type KeyOf<O, Bytes = Uint8Array> = O extends { keyEncoding: infer E } ? Decoded<E, Bytes> : Bytes;
+/** The value type of a database opened with options O (binary by default). */
+export type ValueOf<O, Bytes = Uint8Array> = O extends { valueEncoding: infer E } ? Decoded<E, Bytes> : Bytes;
 
 /** Bounds of a scan. Bounds are encoded with the key encoding; `prefix` is
  * a byte prefix (a string is taken as its UTF-8 bytes). */
-export interface ScanOptions {
-  gt?: unknown;
-  gte?: unknown;
-  lt?: unknown;
-  lte?: unknown;
+export interface ScanOptions<K = unknown> {
+  gt?: Input<K>;
+  gte?: Input<K>;
+  lt?: Input<K>;
+  lte?: Input<K>;
   prefix?: Uint8Array | string;
   reverse?: boolean;
   /** most entries to return; default Infinity */
   limit?: number;
+  /** Keep the scan's snapshot when it reaches the end, so seek() can
+   * reposition it, until close() (or its database or transaction closes);
+   * default false: the end releases it. */
+  retain?: boolean;
 }
 
-export type BatchOp =
-  | { type: 'put'; key: unknown; value: unknown }
-  | { type: 'del'; key: unknown };
+/** One operation of batch(): typed by the database's key and value types. */
+export type BatchOp<K = unknown, V = unknown> =
+  | { type: 'put'; key: Input<K>; value: Input<V> }
+  | { type: 'del'; key: Input<K> };
 
 export interface TransactionOptions {
   /** how many times to rerun fn after a CONFLICT; default 0 */
@@ -130,8 +171,8 @@ function checkEnum<T extends string>(v: unknown, name: string, allowed: readonly
 
 interface Resolved {
   engine: EngineOpenOptions;
-  keyEncoding: EncodingName;
-  valueEncoding: EncodingName;
+  keyEncoding: Encoding<any>;
+  valueEncoding: Encoding<any>;
   memtableSize: number;
   maxActiveTransactions: number;
 }
@@ -158,6 +199,16 @@ function optionDefault(jsName: string): number {
   return row.default;
 }
 
+/** An encoding option: a name, or a custom { encode, decode } object;
+ * undefined when v is undefined. */
+function resolveEncoding(v: unknown, name: string): Encoding<any> | undefined {
+  if (v === undefined) return undefined;
+  if (isCustomEncoding(v)) return customEncoding(v, name);
+  checkEnum(v, name, ['binary', 'utf8', 'json', 'msgpack'] as const);
+  if (!isEncodingName(v)) throw invalid(`${name} is not an encoding`);
+  return encodings[v];
+}
+
 function resolveOptions(options: unknown): Resolved {
   if (options === undefined || options === null) options = {};
   if (!isObject(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
@@ -167,12 +218,7 @@ function resolveOptions(options: unknown): Resolved {
     const v = o[row.jsName];
     if (v !== undefined) e[row.jsName] = checkOption(row, v);
   }
-  const enc = (v: unknown, name: string): EncodingName => {
-    if (v === undefined) return 'binary';
-    checkEnum(v, name, ['binary', 'utf8', 'json'] as const);
-    if (!isEncodingName(v)) throw invalid(`${name} is not an encoding`);
-    return v;
-  };
+  const enc = (v: unknown, name: string): Encoding<any> => resolveEncoding(v, name) ?? encodings.binary;
   const engine = e as EngineOpenOptions;
   return {
     engine,
@@ -192,10 +238,38 @@ interface Life {
   open: boolean;
 }
 
-/** What scans and transactions need from their database. */
+/** What scans and transactions need from their database. In a named
+ * sub-database, key is scoped (it adds and strips scope), plainKey is the
+ * encoding under it, and every scan is limited to the scope. */
 interface Codec {
   key: Encoding<any>;
   value: Encoding<any>;
+  scope?: Uint8Array;
+  plainKey?: Encoding<any>;
+}
+
+const utf8Encoder = new TextEncoder();
+
+/** The codec of sub-database `name` of the one with codec `parent`. Its
+ * keys are stored in the parent under 0x00 name 0x00 (nested: the
+ * parent's scope first), so sub-databases never overlap one another, and
+ * a scan of the parent shows them at the start (keys beginning with 0x00). */
+function subCodec(parent: Codec, name: unknown, opts: unknown): Codec {
+  if (typeof name !== 'string') throw new TypeError(`sub-database name must be a string, got ${describe(name)}`);
+  if (name.length === 0 || name.includes('\0')) throw invalid('sub-database name must be non-empty and hold no NUL character');
+  if (opts !== undefined && opts !== null && !isObject(opts)) throw new TypeError('sub options must be an object');
+  const o = (opts ?? {}) as SubOptions;
+  const n = utf8Encoder.encode(name);
+  const outer = parent.scope ?? new Uint8Array(0);
+  const scope = new Uint8Array(outer.length + n.length + 2);
+  scope.set(outer, 0);
+  scope[outer.length] = 0;
+  scope.set(n, outer.length + 1);
+  scope[scope.length - 1] = 0;
+  if (scope.length > 512) throw invalid('sub-database names (nested) exceed 512 bytes');
+  const plainKey = resolveEncoding(o.keyEncoding, 'keyEncoding') ?? parent.plainKey ?? parent.key;
+  const value = resolveEncoding(o.valueEncoding, 'valueEncoding') ?? parent.value;
+  return { key: scopedEncoding(plainKey, scope), value, scope, plainKey };
 }
 
 function encodeKey(c: Codec, key: unknown): Uint8Array {
@@ -208,8 +282,17 @@ function encodeValue(c: Codec, value: unknown): Uint8Array {
   return c.value.encode(value, 'value');
 }
 
-function scanBounds(c: Codec, opts: unknown): { iter: EngineIterOptions; limit: number } {
-  if (opts === undefined || opts === null) return { iter: {}, limit: Infinity };
+function scanBounds(c: Codec, opts: unknown): { iter: EngineIterOptions; limit: number; retain: boolean } {
+  const scoped = (iter: EngineIterOptions): EngineIterOptions => {
+    if (c.scope === undefined) return iter;
+    const p = iter.prefix;
+    if (p === undefined) return { ...iter, prefix: c.scope };
+    const both = new Uint8Array(c.scope.length + p.length);
+    both.set(c.scope, 0);
+    both.set(p, c.scope.length);
+    return { ...iter, prefix: both };
+  };
+  if (opts === undefined || opts === null) return { iter: scoped({}), limit: Infinity, retain: false };
   if (!isObject(opts)) throw new TypeError(`scan options must be an object, got ${describe(opts)}`);
   const o = opts as ScanOptions;
   if (o.gt !== undefined && o.gte !== undefined) throw new TypeError('scan: give gt or gte, not both');
@@ -223,6 +306,20 @@ function scanBounds(c: Codec, opts: unknown): { iter: EngineIterOptions; limit: 
   if (o.reverse !== undefined) iter.reverse = checkBool(o.reverse, 'reverse');
   let limit = Infinity;
   if (o.limit !== undefined && o.limit !== Infinity) limit = checkUint(o.limit, 'limit');
+  const retain = o.retain === undefined ? false : checkBool(o.retain, 'retain');
+  return { iter: scoped(iter), limit, retain };
+}
+
+/** Engine bounds of count() / clear(): scan bounds; clear also takes
+ * reverse and limit. */
+function rangeOf(c: Codec, opts: unknown, what: string, withLimit: boolean): { iter: EngineIterOptions; limit: number } {
+  if (opts !== undefined && opts !== null && isObject(opts)) {
+    const bad = withLimit ? ['retain'] : ['reverse', 'limit', 'retain'];
+    for (const k of bad) if ((opts as Record<string, unknown>)[k] !== undefined) throw new TypeError(`${what}: ${k} is not an option`);
+  } else if (opts !== undefined && opts !== null) {
+    throw new TypeError(`${what} options must be an object, got ${describe(opts)}`);
+  }
+  const { iter, limit } = scanBounds(c, opts);
   return { iter, limit };
 }
 
@@ -248,6 +345,8 @@ class Scan<T> implements ScanIterator<T> {
   #chunk: Array<[Uint8Array, Uint8Array]> = [];
   #pos = 0;
   #chunkSize = FIRST_CHUNK;
+  /** ScanOptions.retain: the end does not release the snapshot */
+  readonly #retain: boolean;
   /** the database's Life, and the transaction's for a transaction's scan:
    * closing either ends the scan */
   readonly #db: Life;
@@ -255,11 +354,12 @@ class Scan<T> implements ScanIterator<T> {
 
   constructor(
     it: EngineIterator, codec: Codec, limit: number,
-    map: ((k: Uint8Array, v: Uint8Array) => T) | null, db: Life, txn: Life | null,
+    map: ((k: Uint8Array, v: Uint8Array) => T) | null, db: Life, txn: Life | null, retain = false,
   ) {
     this.#it = it;
     this.#codec = codec;
     this.#remaining = limit;
+    this.#retain = retain;
     this.#map = map;
     this.#db = db;
     this.#txn = txn;
@@ -278,15 +378,22 @@ class Scan<T> implements ScanIterator<T> {
     return this;
   }
 
+  /** The end of the scan: released, unless retained. */
+  #end(): IteratorResult<T, undefined> {
+    if (!this.#retain) return this.return();
+    return { done: true, value: undefined };
+  }
+
   next(): IteratorResult<T, undefined> {
-    if (!this.#alive() || this.#remaining <= 0) return this.return();
+    if (!this.#alive()) return this.return();
+    if (this.#remaining <= 0) return this.#end();
     if (this.#pos >= this.#chunk.length) {
       const it = this.#it!; // #alive(): not null
       const n = Math.min(this.#remaining, this.#chunkSize);
       this.#chunk = mapErrors(() => it.next(n));
       this.#pos = 0;
       this.#chunkSize = Math.min(this.#chunkSize * 2, MAX_CHUNK);
-      if (this.#chunk.length === 0) return this.return();
+      if (this.#chunk.length === 0) return this.#end();
     }
     const e = this.#chunk[this.#pos]!;
     this.#chunk[this.#pos++] = undefined as never; // let yielded entries be collected
@@ -322,9 +429,9 @@ function makeScan<T>(
   codec: Codec, db: Life, txn: Life | null, opts: unknown, map: ((k: Uint8Array, v: Uint8Array) => T) | null,
   create: (o: EngineIterOptions) => EngineIterator,
 ): ScanIterator<T> {
-  const { iter, limit } = scanBounds(codec, opts);
+  const { iter, limit, retain } = scanBounds(codec, opts);
   const it = mapErrors(() => create(iter));
-  return new Scan(it, codec, limit, map, db, txn);
+  return new Scan(it, codec, limit, map, db, txn, retain);
 }
 
 function entryMapper(c: Codec): ((k: Uint8Array, v: Uint8Array) => [any, any]) | null {
@@ -360,10 +467,11 @@ function isConflict(e: unknown): boolean {
 
 /** Transactions whose commit() or commitAsync() was called (whatever the
  * outcome): transaction() tells them from ones its database aborted. */
-const commitCalled = new WeakSet<Transaction>();
+const commitCalled = new WeakSet<object>();
 
-/** A read-write transaction or a read-only snapshot (beginTransaction()). */
-export class Transaction {
+/** A read-write transaction or a read-only snapshot (beginTransaction()),
+ * with its database's key type K and value type V. */
+export class Transaction<K = Uint8Array, V = Uint8Array> {
   readonly readOnly: boolean;
   #txn: EngineTxn | null;
   #codec: Codec;
@@ -371,21 +479,64 @@ export class Transaction {
   readonly #db: Life;
   /** its own, shared with its scans */
   readonly #life: Life = { open: true };
+  /** tx.sub(name) views: the transaction they are a view of (commit and
+   * abort go to it); null for a transaction itself */
+  readonly #root: Transaction<any, any> | null;
 
   /** @internal use Database.beginTransaction() */
-  constructor(txn: EngineTxn, codec: Codec, db: Life) {
+  constructor(txn: EngineTxn, codec: Codec, db: Life, root: Transaction<any, any> | null = null) {
     this.#txn = txn;
     this.readOnly = txn.readOnly;
     this.#codec = codec;
     this.#db = db;
+    this.#root = root;
+    if (root !== null) this.#life = root.#life;
   }
 
   /** True after commit/abort, or when its database closed. */
   get closed(): boolean {
+    if (this.#root !== null) return this.#root.closed;
     return this.#txn === null || !this.#db.open;
   }
 
+  /** The same transaction seen through a named sub-database: `name` of
+   * the database (or view) it belongs to, with opts' encodings (default:
+   * this one's), or a sub-database object from db.sub() of the same
+   * database, with its encodings. Its writes commit or abort with this
+   * transaction (commit() and abort() on the view act on the whole
+   * transaction). */
+  sub<K2 = K, V2 = V>(name: string | Database<K2, V2>, opts?: SubOptions): Transaction<K2, V2> {
+    const root: Transaction<any, any> = this.#root ?? this;
+    const txn = root.#open();
+    if (name instanceof Database) {
+      const c = codecOf.get(name);
+      if (c === undefined || name.closed) throw closedError('database');
+      return new Transaction(txn, c, this.#db, root);
+    }
+    return new Transaction(txn, subCodec(this.#codec, name, opts), this.#db, root);
+  }
+
+  /** As Database.count, in this transaction's snapshot and writes (a
+   * read-write transaction records the keys counted as read). */
+  count(range?: RangeScope<K>): number {
+    const txn = this.#open();
+    const { iter } = rangeOf(this.#codec, range, 'count', false);
+    return mapErrors(() => txn.count(iter));
+  }
+
+  /** As Database.clear, buffered in this transaction (applied at commit);
+   * returns the number of keys it deletes. */
+  clear(range?: ClearOptions<K>): number {
+    const txn = this.#open();
+    const { iter, limit } = rangeOf(this.#codec, range, 'clear', true);
+    return mapErrors(() => txn.deleteRange(iter, limit));
+  }
+
   #open(): EngineTxn {
+    if (this.#root !== null) {
+      this.#root.#open();
+      return this.#txn!;
+    }
     const txn = this.#txn;
     if (txn === null) throw closedError('transaction');
     if (!this.#db.open) {
@@ -398,7 +549,7 @@ export class Transaction {
   }
 
   /** The value in this transaction's snapshot plus its own writes. */
-  get(key: unknown): any {
+  get(key: Input<K>): V | undefined {
     // same shape as Database.get: no closure, binary bytes pass through
     const txn = this.#open();
     const c = this.#codec;
@@ -409,35 +560,35 @@ export class Transaction {
     } catch (e) {
       throw toLightningDbError(e);
     }
-    return v === undefined ? undefined : c.value.decode(v);
+    return v === undefined ? undefined : (c.value.decode(v) as V);
   }
 
-  has(key: unknown): boolean {
+  has(key: Input<K>): boolean {
     const txn = this.#open();
     const k = encodeKey(this.#codec, key);
     return mapErrors(() => txn.get(k)) !== undefined;
   }
 
-  getBatch(keys: unknown[]): any[] {
+  getBatch(keys: Array<Input<K>>): Array<V | undefined> {
     if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
     return keys.map((k) => this.get(k));
   }
 
-  put(key: unknown, value: unknown): void {
+  put(key: Input<K>, value: Input<V>): void {
     const txn = this.#open();
     const k = encodeKey(this.#codec, key);
     const v = encodeValue(this.#codec, value);
     mapErrors(() => txn.put(k, v));
   }
 
-  delete(key: unknown): void {
+  delete(key: Input<K>): void {
     const txn = this.#open();
     const k = encodeKey(this.#codec, key);
     mapErrors(() => txn.del(k));
   }
 
   /** As Database.scan, over this transaction's snapshot and writes. */
-  scan(opts?: ScanOptions): ScanIterator<[any, any]> {
+  scan(opts?: ScanOptions<K>): ScanIterator<[K, V]> {
     const txn = this.#open();
     return makeScan(this.#codec, this.#db, this.#life, opts, entryMapper(this.#codec), (o) => txn.iterate(o));
   }
@@ -456,6 +607,7 @@ export class Transaction {
    * wrote since its snapshot; nothing is applied then). Ends the
    * transaction whatever the outcome. */
   commit(): void {
+    if (this.#root !== null) return this.#root.commit();
     this.#open();
     const txn = this.#end();
     commitCalled.add(this);
@@ -464,6 +616,7 @@ export class Transaction {
 
   /** As commit, waiting for durability off the JavaScript thread. */
   async commitAsync(): Promise<void> {
+    if (this.#root !== null) return this.#root.commitAsync();
     this.#open();
     const txn = this.#end();
     commitCalled.add(this);
@@ -476,6 +629,7 @@ export class Transaction {
 
   /** Discards the writes. Idempotent. */
   abort(): void {
+    if (this.#root !== null) return this.#root.abort();
     if (this.#txn === null) return;
     const txn = this.#end();
     mapErrors(() => txn.abort());
@@ -487,13 +641,34 @@ export class Transaction {
   }
 }
 
+/** What the constructor takes over from the parent when it makes a named
+ * sub-database (Database.sub). */
+interface SubInit {
+  db: EngineDb;
+  codec: Codec;
+  root: Database<any, any>;
+  limits: { memtableSize: number; maxActiveTransactions: number };
+}
+let pendingSub: SubInit | null = null;
+/** Every database's codec, for tx.sub(database). */
+const codecOf = new WeakMap<Database<any, any>, Codec>();
+
 /** An open LightningDB database. */
-export class Database {
+/** An open database whose keys are K and values V (as the encodings
+ * decode them: open() infers both from keyEncoding / valueEncoding; name V
+ * for 'json' values, e.g. `Database<string, Note>`). */
+export class Database<K = Uint8Array, V = Uint8Array> {
   readonly path: string;
   readonly engine: Engine;
-  readonly keyEncoding: EncodingName;
-  readonly valueEncoding: EncodingName;
+  /** the encodings' names ('custom', or its name, for a custom one) */
+  readonly keyEncoding: string;
+  readonly valueEncoding: string;
   #db: EngineDb | null;
+  /** a named sub-database: the database that owns the engine handle (and
+   * closes it); null for that database itself */
+  #root: Database<any, any> | null = null;
+  /** the root's open sub-databases (closed with it) */
+  readonly #subs = new Set<Database<any, any>>();
   #codec: Codec;
   /** keyEncoding/valueEncoding 'binary': bytes pass through unchanged */
   #binaryKeys: boolean;
@@ -511,14 +686,31 @@ export class Database {
     }
     if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${describe(path)}`);
     if (path.length === 0) throw invalid('path must not be empty');
+    const sub = pendingSub;
+    pendingSub = null;
+    if (sub !== null) {
+      this.engine = engine;
+      this.path = path;
+      this.keyEncoding = sub.codec.plainKey!.name;
+      this.valueEncoding = sub.codec.value.name;
+      this.#codec = sub.codec;
+      this.#binaryKeys = false; // every key gets the scope
+      this.#binaryValues = sub.codec.value === encodings.binary;
+      this.#limits = sub.limits;
+      this.#db = sub.db;
+      this.#root = sub.root;
+      codecOf.set(this, this.#codec);
+      return;
+    }
     const r = resolveOptions(options);
     this.engine = engine;
     this.path = path;
-    this.keyEncoding = r.keyEncoding;
-    this.valueEncoding = r.valueEncoding;
-    this.#codec = { key: encodings[r.keyEncoding], value: encodings[r.valueEncoding] };
-    this.#binaryKeys = r.keyEncoding === 'binary';
-    this.#binaryValues = r.valueEncoding === 'binary';
+    this.keyEncoding = r.keyEncoding.name;
+    this.valueEncoding = r.valueEncoding.name;
+    this.#codec = { key: r.keyEncoding, value: r.valueEncoding };
+    codecOf.set(this, this.#codec);
+    this.#binaryKeys = r.keyEncoding === encodings.binary;
+    this.#binaryValues = r.valueEncoding === encodings.binary;
     this.#limits = { memtableSize: r.memtableSize, maxActiveTransactions: r.maxActiveTransactions };
     this.#db = mapErrors(() => engine.open(path, r.engine));
     try {
@@ -530,15 +722,58 @@ export class Database {
 
   /** Opens (creating unless createIfMissing is false) with the default
    * engine of this platform. */
-  static create(path: string, options?: OpenOptions): Database {
+  static create<O extends OpenOptions = {}>(path: string, options?: O): Database<KeyOf<O>, ValueOf<O>> {
     if (defaultEngine === undefined) {
       throw new LightningDbError('INTERNAL', 'no default engine: import lightningdb through its Node or browser entry');
     }
-    return new Database(defaultEngine, path, options);
+    return new Database<KeyOf<O>, ValueOf<O>>(defaultEngine, path, options);
   }
 
   get closed(): boolean {
     return this.#db === null;
+  }
+
+  // ---- named sub-databases ------------------------------------------
+
+  /** Named sub-database `name` in the same file (like lmdb-js openDB or
+   * Level's sublevel): a Database with the whole API whose keys live under
+   * their own prefix (0x00 name 0x00, nested names concatenated), so its
+   * scans, count() and clear() see only its keys. Encodings default to
+   * this database's. Transactions across sub-databases: tx.sub(name)
+   * inside transaction(). Closing it ends only its own scans and feeds;
+   * closing the database that opened the file closes every sub-database. */
+  sub<K2 = K, V2 = V>(name: string, opts?: SubOptions): Database<K2, V2> {
+    const db = this.#open();
+    const root: Database<any, any> = this.#root ?? this;
+    pendingSub = { db, codec: subCodec(this.#codec, name, opts), root, limits: this.#limits };
+    try {
+      const s = new Database<K2, V2>(this.engine, this.path);
+      root.#subs.add(s);
+      return s;
+    } finally {
+      pendingSub = null;
+    }
+  }
+
+  // ---- range operations ------------------------------------------------
+
+  /** The number of keys in range (default: every key; in a sub-database,
+   * every key of it), counted by the engine in one snapshot without
+   * reading values. */
+  count(range?: RangeScope<K>): number {
+    const db = this.#open();
+    const { iter } = rangeOf(this.#codec, range, 'count', false);
+    return mapErrors(() => db.count(iter));
+  }
+
+  /** Deletes every key in range (default: all; in a sub-database, all of
+   * its keys) in one atomic commit done by the engine; with limit, at most
+   * that many, from the end when reverse. Keys written into the range by
+   * another commit meanwhile may survive. Returns the number deleted. */
+  clear(range?: ClearOptions<K>): number {
+    const db = this.#open();
+    const { iter, limit } = rangeOf(this.#codec, range, 'clear', true);
+    return mapErrors(() => db.deleteRange(iter, limit));
   }
 
   #open(): EngineDb {
@@ -549,7 +784,7 @@ export class Database {
   // ---- reads ----------------------------------------------------------
 
   /** The value stored under key, or undefined. */
-  get(key: unknown): any {
+  get(key: Input<K>): V | undefined {
     // The hot read path: no closure (mapErrors), binary keys and values
     // passed straight through; same checks and errors as encodeKey/decode.
     const db = this.#db;
@@ -561,11 +796,11 @@ export class Database {
     } catch (e) {
       throw toLightningDbError(e);
     }
-    if (v === undefined || this.#binaryValues) return v;
-    return this.#codec.value.decode(v);
+    if (v === undefined || this.#binaryValues) return v as V | undefined;
+    return this.#codec.value.decode(v) as V;
   }
 
-  has(key: unknown): boolean {
+  has(key: Input<K>): boolean {
     const db = this.#db;
     if (db === null) throw closedError('database');
     const k = this.#binaryKeys && key instanceof Uint8Array ? key : encodeKey(this.#codec, key);
@@ -577,24 +812,24 @@ export class Database {
   }
 
   /** Values of keys (undefined where absent), all from one snapshot. */
-  getBatch(keys: unknown[]): any[] {
+  getBatch(keys: Array<Input<K>>): Array<V | undefined> {
     const db = this.#open();
     if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
     const ks = keys.map((k) => encodeKey(this.#codec, k));
     const vs = mapErrors(() => db.getMany(ks));
-    return vs.map((v) => (v === undefined ? undefined : this.#codec.value.decode(v)));
+    return vs.map((v) => (v === undefined ? undefined : (this.#codec.value.decode(v) as V)));
   }
 
   // ---- writes ---------------------------------------------------------
 
-  put(key: unknown, value: unknown): void {
+  put(key: Input<K>, value: Input<V>): void {
     const db = this.#open();
     const k = encodeKey(this.#codec, key);
     const v = encodeValue(this.#codec, value);
     mapErrors(() => db.put(k, v));
   }
 
-  delete(key: unknown): void {
+  delete(key: Input<K>): void {
     const db = this.#open();
     const k = encodeKey(this.#codec, key);
     mapErrors(() => db.del(k));
@@ -642,102 +877,102 @@ export class Database {
   }
 
   /** Stores every [key, value] pair atomically. */
-  putBatch(entries: Array<[unknown, unknown]>): void {
+  putBatch(entries: Array<[Input<K>, Input<V>]>): void {
     this.#open();
     this.#write(this.#putOps(entries));
   }
 
   /** Deletes every key atomically. */
-  deleteBatch(keys: unknown[]): void {
+  deleteBatch(keys: Array<Input<K>>): void {
     this.#open();
     this.#write(this.#delOps(keys));
   }
 
   /** Applies puts and deletes atomically, in order. */
-  batch(ops: BatchOp[]): void {
+  batch(ops: Array<BatchOp<K, V>>): void {
     this.#open();
     this.#write(this.#batchOps(ops));
   }
 
-  putAsync(key: unknown, value: unknown): Promise<void> {
+  putAsync(key: Input<K>, value: Input<V>): Promise<void> {
     return this.#writeAsync(() => [{ type: 'put', key: encodeKey(this.#codec, key), value: encodeValue(this.#codec, value) }]);
   }
 
-  deleteAsync(key: unknown): Promise<void> {
+  deleteAsync(key: Input<K>): Promise<void> {
     return this.#writeAsync(() => [{ type: 'del', key: encodeKey(this.#codec, key) }]);
   }
 
-  putBatchAsync(entries: Array<[unknown, unknown]>): Promise<void> {
+  putBatchAsync(entries: Array<[Input<K>, Input<V>]>): Promise<void> {
     return this.#writeAsync(() => this.#putOps(entries));
   }
 
-  deleteBatchAsync(keys: unknown[]): Promise<void> {
+  deleteBatchAsync(keys: Array<Input<K>>): Promise<void> {
     return this.#writeAsync(() => this.#delOps(keys));
   }
 
-  batchAsync(ops: BatchOp[]): Promise<void> {
+  batchAsync(ops: Array<BatchOp<K, V>>): Promise<void> {
     return this.#writeAsync(() => this.#batchOps(ops));
   }
 
   // ---- scans ----------------------------------------------------------
 
   /** A lazy iterator of [key, value] over one snapshot taken now. */
-  scan(opts?: ScanOptions): ScanIterator<[any, any]> {
+  scan(opts?: ScanOptions<K>): ScanIterator<[K, V]> {
     const db = this.#open();
     return makeScan(this.#codec, this.#life, null, opts, entryMapper(this.#codec), (o) => db.iterate(o));
   }
 
   /** Entries whose key starts with prefix. */
-  scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions, 'prefix'>): ScanIterator<[any, any]> {
+  scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions<K>, 'prefix'>): ScanIterator<[K, V]> {
     if (opts !== undefined && !isObject(opts)) throw new TypeError('scan options must be an object');
     return this.scan({ ...(opts ?? {}), prefix: toBytes(prefix, 'prefix') });
   }
 
   /** Descending from `start` (inclusive, default: the largest key) down to
    * `end` (inclusive, default: the smallest key). */
-  scanReverse(start?: unknown, end?: unknown, opts?: { limit?: number }): ScanIterator<[any, any]> {
+  scanReverse(start?: Input<K>, end?: Input<K>, opts?: { limit?: number }): ScanIterator<[K, V]> {
     if (opts !== undefined && !isObject(opts)) throw new TypeError('scan options must be an object');
     return this.scan({ lte: start, gte: end, reverse: true, limit: opts?.limit });
   }
 
-  keys(opts?: ScanOptions): ScanIterator<any> {
+  keys(opts?: ScanOptions<K>): ScanIterator<K> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#life, null, opts, (k) => this.#codec.key.decode(k), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (k) => this.#codec.key.decode(k) as K, (o) => db.iterate(o));
   }
 
-  values(opts?: ScanOptions): ScanIterator<any> {
+  values(opts?: ScanOptions<K>): ScanIterator<V> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#life, null, opts, (_k, v) => this.#codec.value.decode(v), (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (_k, v) => this.#codec.value.decode(v) as V, (o) => db.iterate(o));
   }
 
   // ---- transactions ---------------------------------------------------
 
-  beginTransaction(opts?: { readOnly?: boolean }): Transaction {
+  beginTransaction(opts?: { readOnly?: boolean }): Transaction<K, V> {
     const db = this.#open();
     if (opts !== undefined && !isObject(opts)) throw new TypeError('transaction options must be an object');
     const ro = opts?.readOnly === undefined ? false : checkBool(opts.readOnly, 'readOnly');
     const txn = mapErrors(() => db.begin(ro));
-    return new Transaction(txn, this.#codec, this.#life);
+    return new Transaction<K, V>(txn, this.#codec, this.#life);
   }
 
   /** fn ended its transaction itself (commit or abort: its result stands),
    * or the database was closed meanwhile (nothing committed: CLOSED). */
-  #endedInside<T>(tx: Transaction, result: T): T {
+  #endedInside<T>(tx: Transaction<K, V>, result: T): T {
     tx.abort(); // frees the engine transaction if closing the database ended it
     if (this.#db === null && !commitCalled.has(tx)) throw closedError('database');
     return result;
   }
 
-  #beginScoped(): Transaction {
+  #beginScoped(): Transaction<K, V> {
     const db = this.#open();
     const txn = mapErrors(() => db.begin(false));
-    return new Transaction(txn, this.#codec, this.#life);
+    return new Transaction<K, V>(txn, this.#codec, this.#life);
   }
 
   /** Runs fn(tx) in a read-write transaction: commits when fn returns,
    * aborts when it throws; after a CONFLICT reruns fn up to `retries`
    * times. fn must be synchronous (use transactionAsync otherwise). */
-  transaction<T>(fn: (tx: Transaction) => T, opts?: TransactionOptions): T {
+  transaction<T>(fn: (tx: Transaction<K, V>) => T, opts?: TransactionOptions): T {
     this.#open();
     checkFn(fn, 'fn');
     const retries = checkRetries(opts);
@@ -767,7 +1002,7 @@ export class Database {
 
   /** As transaction(), for an async fn; the commit waits off the
    * JavaScript thread. */
-  async transactionAsync<T>(fn: (tx: Transaction) => Promise<T> | T, opts?: TransactionOptions): Promise<T> {
+  async transactionAsync<T>(fn: (tx: Transaction<K, V>) => Promise<T> | T, opts?: TransactionOptions): Promise<T> {
     this.#open();
     checkFn(fn, 'fn');
     const retries = checkRetries(opts);
@@ -983,8 +1218,46 @@ export class Database {
     this.#db = null;
     this.#life.open = false;
     for (const f of [...this.#feeds]) f.close();
+    if (this.#root !== null) {
+      // a sub-database: the file stays open for its root
+      this.#root.#subs.delete(this);
+      return;
+    }
+    for (const s of [...this.#subs]) s.close();
     mapErrors(() => db.close());
   }
 }
+
+/* Disposal (`using db = open(...)`, `await using`): a database closes, a
+ * transaction aborts unless it was committed, a scan closes. Defined where
+ * the runtime has the symbols (Node 20+, Bun, Deno, current browsers). */
+export interface Database {
+  [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+export interface Transaction {
+  [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+export interface ScanIterator<T> {
+  [Symbol.dispose](): void;
+}
+interface Scan<T> {
+  [Symbol.dispose](): void;
+}
+function defineDisposal(proto: object, end: (self: any) => void): void {
+  const sym = Symbol as { dispose?: symbol; asyncDispose?: symbol };
+  if (sym.dispose !== undefined) {
+    Object.defineProperty(proto, sym.dispose, { value: function (this: unknown) { end(this); }, configurable: true, writable: true });
+  }
+  if (sym.asyncDispose !== undefined) {
+    Object.defineProperty(proto, sym.asyncDispose, {
+      value: async function (this: unknown) { end(this); }, configurable: true, writable: true,
+    });
+  }
+}
+defineDisposal(Database.prototype, (db: Database) => db.close());
+defineDisposal(Transaction.prototype, (tx: Transaction) => tx.abort());
+defineDisposal(Scan.prototype, (s: Scan<unknown>) => s.close());
 
 export type { Metrics, HealthReport, EncodingName };

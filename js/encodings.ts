@@ -1,16 +1,31 @@
 /**
  * encodings.ts — how keys and values cross between JavaScript values and the
  * engine's bytes: 'binary' (Uint8Array/Buffer in and out; strings are
- * accepted on input as UTF-8), 'utf8' (strings) and 'json' (any
- * JSON-serializable value, stored as UTF-8 JSON text).
+ * accepted on input as UTF-8), 'utf8' (strings), 'json' (any
+ * JSON-serializable value, stored as UTF-8 JSON text), 'msgpack' (any value
+ * msgpackr packs: Date, Map, Set, typed arrays, BigInt... in MessagePack),
+ * and custom encodings: an object { encode(v) => Uint8Array, decode(bytes)
+ * => v, name? } given as keyEncoding or valueEncoding.
  *
  * Runs in Node and in browser Workers: no Node modules, no Buffer.
  */
+import { Packr } from 'msgpackr';
 
-export type EncodingName = 'binary' | 'utf8' | 'json';
+export type EncodingName = 'binary' | 'utf8' | 'json' | 'msgpack';
+
+/** A user-defined encoding: keyEncoding / valueEncoding may be one of
+ * these instead of a name. encode must return a Uint8Array (a Buffer is
+ * one); what it throws is passed to the caller unchanged. Key encodings
+ * must keep the order you want scans to follow in the encoded bytes. */
+export interface CustomEncoding<T = any> {
+  /** shown as the database's keyEncoding / valueEncoding; default 'custom' */
+  readonly name?: string;
+  encode(value: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
 
 export interface Encoding<T = unknown> {
-  readonly name: EncodingName;
+  readonly name: string;
   /** Throws TypeError for a value of the wrong type. */
   encode(v: T, what: string): Uint8Array;
   decode(b: Uint8Array): T;
@@ -82,8 +97,64 @@ export const json: Encoding<unknown> = {
   decode: (b) => JSON.parse(textDecoder.decode(b)),
 };
 
-export const encodings: Record<EncodingName, Encoding<any>> = { binary, utf8, json };
+/* One Packr for every database: structured clones of records are off, so
+ * the same value always packs to the same bytes. */
+const packr = new Packr({ useRecords: false, moreTypes: true });
+
+export const msgpack: Encoding<unknown> = {
+  name: 'msgpack',
+  encode(v, what) {
+    if (v === undefined) throw new TypeError(`${what} cannot be encoded as MessagePack (got undefined)`);
+    try {
+      return packr.pack(v) as Uint8Array;
+    } catch (e) {
+      throw new TypeError(`${what} cannot be encoded as MessagePack: ${(e as Error).message}`);
+    }
+  },
+  decode: (b) => packr.unpack(b),
+};
+
+export const encodings: Record<EncodingName, Encoding<any>> = { binary, utf8, json, msgpack };
 
 export function isEncodingName(v: unknown): v is EncodingName {
-  return v === 'binary' || v === 'utf8' || v === 'json';
+  return v === 'binary' || v === 'utf8' || v === 'json' || v === 'msgpack';
+}
+
+/** Whether v has the shape of a CustomEncoding. */
+export function isCustomEncoding(v: unknown): v is CustomEncoding {
+  return typeof v === 'object' && v !== null && typeof (v as CustomEncoding).encode === 'function' &&
+    typeof (v as CustomEncoding).decode === 'function';
+}
+
+/** An Encoding over a user's { encode, decode }: checks that encode
+ * returned bytes. */
+export function customEncoding(c: CustomEncoding, option: string): Encoding<any> {
+  const name = c.name === undefined ? 'custom' : String(c.name);
+  return {
+    name,
+    encode(v, what) {
+      const b = c.encode(v);
+      if (!(b instanceof Uint8Array)) {
+        throw new TypeError(`${option} '${name}': encode() of ${what} must return a Uint8Array, got ${typeName(b)}`);
+      }
+      return b;
+    },
+    decode: (b) => c.decode(b),
+  };
+}
+
+/** A key encoding whose every key is stored under `scope` (a named
+ * sub-database's prefix): encode prepends it, decode strips it. */
+export function scopedEncoding(inner: Encoding<any>, scope: Uint8Array): Encoding<any> {
+  return {
+    name: inner.name,
+    encode(v, what) {
+      const b = inner.encode(v, what);
+      const out = new Uint8Array(scope.length + b.length);
+      out.set(scope, 0);
+      out.set(b, scope.length);
+      return out;
+    },
+    decode: (b) => inner.decode(b.subarray(scope.length)),
+  };
 }

@@ -65,6 +65,11 @@ export interface EngineTxn {
   put(key: Uint8Array, value: Uint8Array): void;
   del(key: Uint8Array): void;
   iterate(opts: EngineIterOptions): EngineIterator;
+  /** Keys in the range in this transaction's view (ldb_count). */
+  count(opts: EngineIterOptions): number;
+  /** Buffers deletes of at most limit (Infinity: every) keys of the range
+   * in iteration order (ldb_delete_range); returns how many. */
+  deleteRange(opts: EngineIterOptions, limit: number): number;
   /** Ends the transaction (also on failure). */
   commit(): void;
   /** As commit, with the durable wait off the JS thread where the host
@@ -87,6 +92,13 @@ export interface EngineDb {
   begin(readOnly: boolean): EngineTxn;
   /** A fresh snapshot of the latest commit. */
   iterate(opts: EngineIterOptions): EngineIterator;
+  /** Keys in the range in a fresh snapshot, counted in the core
+   * (ldb_count): no key or value crosses into JavaScript. */
+  count(opts: EngineIterOptions): number;
+  /** Deletes at most limit (Infinity: every) keys of the range in
+   * iteration order, in one atomic commit done in the core
+   * (ldb_delete_range); returns how many. */
+  deleteRange(opts: EngineIterOptions, limit: number): number;
   flush(): void;
   flushAsync(): Promise<void>;
   checkpoint(): void;

@@ -14,7 +14,16 @@ export { ERROR_CODES, type ErrorCode };
 
 const KNOWN = new Set<string>(ERROR_CODES);
 
-/** An error reported by LightningDB; `code` never changes meaning. */
+/** Marks every LightningDbError, whichever copy of this module made it. */
+const BRAND = Symbol.for('lightningdb.LightningDbError');
+
+/** An error reported by LightningDB; `code` never changes meaning.
+ *
+ * One class per process: the ESM and the CommonJS builds (and a bundle
+ * holding another copy) each define this class, so `instanceof` checks a
+ * brand (a registered symbol) instead of the prototype chain: an error
+ * thrown through `require('lightningdb')` is `instanceof` the class
+ * imported with `import`, and the reverse. */
 export class LightningDbError extends Error {
   readonly code: ErrorCode;
 
@@ -22,6 +31,13 @@ export class LightningDbError extends Error {
     super(message, options as ErrorOptions | undefined);
     this.name = 'LightningDbError';
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // A subclass keeps the ordinary prototype check.
+    if (this !== LightningDbError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
   }
 }
 

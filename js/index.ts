@@ -3,7 +3,7 @@
  * Transaction, LightningDbError and the types, with the native engine
  * (N-API addon) as the default engine.
  */
-import { Database, setDefaultEngine, type OpenOptions } from './database.js';
+import { Database, setDefaultEngine, type KeyOf, type OpenOptions, type ValueOf } from './database.js';
 import { nativeEngine } from './native/engine.js';
 import './ops/index.js'; // adds Database.prototype.serve
 
@@ -11,8 +11,13 @@ const engine = nativeEngine();
 setDefaultEngine(engine);
 
 /** Opens the database in directory `path` (created when missing unless
- * createIfMissing is false) and returns it, synchronously. */
-export function open(path: string, options?: OpenOptions): Database {
+ * createIfMissing is false) and returns it, synchronously. Its key and
+ * value types follow the encodings: Buffer for 'binary' (the default),
+ * string for 'utf8', unknown for 'json' — or name them:
+ * `open<string, Note>(path, { keyEncoding: 'utf8', valueEncoding: 'json' })`. */
+export function open<O extends OpenOptions = {}>(path: string, options?: O): Database<KeyOf<O, Buffer>, ValueOf<O, Buffer>>;
+export function open<K, V>(path: string, options?: OpenOptions): Database<K, V>;
+export function open(path: string, options?: OpenOptions): Database<unknown, unknown> {
   return new Database(engine, path, options);
 }
 
@@ -24,7 +29,10 @@ export function version(): string {
 export { Database, Transaction, setDefaultEngine } from './database.js';
 export type {
   OpenOptions, ScanOptions, ScanIterator, BatchOp, TransactionOptions, Compression, SyncMode, DatabaseEvent,
+  Input, Decoded, KeyOf, ValueOf,
 } from './database.js';
+export type { SubOptions, RangeScope, ClearOptions } from './database.js';
+export type { CustomEncoding } from './encodings.js';
 export { LightningDbError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { Metrics, HealthReport, LatencySummary } from './metrics.js';

@@ -57,6 +57,15 @@ export interface Metrics {
   logRetainedBytes: number;
   logRetainedSegments: number;
   logRetainedSince: number;
+  /** clear() calls that deleted keys and count() calls, both done by the
+   * engine (each key cleared also counts in deletes) */
+  rangeDeletes: number;
+  counts: number;
+  /** values of 64 bytes or more written to the B+tree (at checkpoints)
+   * while compression was on, by how they were stored: raw (no codec
+   * saved 1/8), or the codec used; with compression 'auto', what it
+   * picked per value */
+  compression: { raw: number; lz4: number; zstd: number; snappy: number };
   /** present while a replication publisher or follower runs on this
    * handle (lightningdb/replication) */
   replication?: ReplicationStats;
@@ -118,6 +127,8 @@ export function computeMetrics(
     checkpoints: s.checkpoints, lastSeq: s.lastSeq, checkpointSeq: s.checkpointSeq,
     logRetainedBytes: s.logRetainedBytes ?? 0, logRetainedSegments: s.logRetainedSegments ?? 0,
     logRetainedSince: s.logRetainedSince ?? 0,
+    rangeDeletes: s.rangeDeletes ?? 0, counts: s.counts ?? 0,
+    compression: { raw: s.valuesRaw ?? 0, lz4: s.valuesLz4 ?? 0, zstd: s.valuesZstd ?? 0, snappy: s.valuesSnappy ?? 0 },
     backgroundError: ERRORS[s.backgroundError]?.name ?? 'INTERNAL',
   };
   return { metrics, mark: { ops, uptimeNs: s.uptimeNs } };

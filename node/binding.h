@@ -225,6 +225,9 @@ napi_value js_get_many(napi_env env, napi_callback_info info);
 
 /* iterators.c */
 napi_value js_iter_create(napi_env env, napi_callback_info info);
+/* ranges.c */
+napi_value js_range_count(napi_env env, napi_callback_info info);
+napi_value js_range_delete(napi_env env, napi_callback_info info);
 napi_value js_iter_seek(napi_env env, napi_callback_info info);
 napi_value js_iter_next(napi_env env, napi_callback_info info);
 napi_value js_iter_close(napi_env env, napi_callback_info info);

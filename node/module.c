@@ -240,6 +240,8 @@ NAPI_MODULE_INIT() {
       FN("iterSeek", js_iter_seek),
       FN("iterNext", js_iter_next),
       FN("iterClose", js_iter_close),
+      FN("rangeCount", js_range_count),
+      FN("rangeDelete", js_range_delete),
       FN("flush", js_flush),
       FN("flushAsync", js_flush_async),
       FN("checkpoint", js_checkpoint),

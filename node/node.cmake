@@ -23,6 +23,7 @@ add_library(lightningdb_node MODULE
   ${CMAKE_CURRENT_SOURCE_DIR}/node/handles.c
   ${CMAKE_CURRENT_SOURCE_DIR}/node/reads.c
   ${CMAKE_CURRENT_SOURCE_DIR}/node/iterators.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/node/ranges.c
   ${CMAKE_CURRENT_SOURCE_DIR}/node/async.c
   ${CMAKE_CURRENT_SOURCE_DIR}/node/feed.c)
 target_include_directories(lightningdb_node PRIVATE ${NODE_API_HEADERS_DIR})

@@ -2,9 +2,9 @@
 # Builds the WebAssembly module (build/wasm/lightningdb.mjs + lightningdb.wasm)
 # from the same C core as the native library.
 #
-# zstd and lz4 are compiled from their Debian source packages, fetched here at
-# build time into third_party/ (gitignored; never committed): same versions as
-# the native libzstd-dev / liblz4-dev. Needs the `emscripten` package
+# zstd, lz4 and snappy are compiled from their Debian source packages, fetched
+# here at build time into third_party/ (gitignored; never committed): same
+# versions as the native libzstd-dev / liblz4-dev / libsnappy-dev. Needs the `emscripten` package
 # (scripts/setup-system.sh --browser); fetching the sources needs root for the
 # deb-src entry and `apt-get update` the first time.
 #
@@ -22,7 +22,8 @@ export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
 
 fetch_sources() {
   mkdir -p "$tp"
-  if ! ls "$tp"/lz4_*.orig.tar.gz >/dev/null 2>&1 || ! ls "$tp"/libzstd_*.orig.tar.* >/dev/null 2>&1; then
+  if ! ls "$tp"/lz4_*.orig.tar.gz >/dev/null 2>&1 || ! ls "$tp"/libzstd_*.orig.tar.* >/dev/null 2>&1 ||
+     ! ls "$tp"/snappy_*.orig.tar.* >/dev/null 2>&1; then
     local src=/etc/apt/sources.list.d/lightningdb-debian-src.sources
     if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
       if [ "$(id -u)" != 0 ]; then
@@ -32,15 +33,20 @@ fetch_sources() {
       printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$src"
       apt-get update -qq
     fi
-    (cd "$tp" && apt-get source --download-only lz4 libzstd >/dev/null 2>&1) || {
+    (cd "$tp" && apt-get source --download-only lz4 libzstd snappy >/dev/null 2>&1) || {
       [ "$(id -u)" = 0 ] && apt-get update -qq
-      (cd "$tp" && apt-get source --download-only lz4 libzstd)
+      (cd "$tp" && apt-get source --download-only lz4 libzstd snappy)
     }
   fi
   if [ ! -d "$tp/lz4" ]; then
     rm -rf "$tp/lz4.tmp" && mkdir "$tp/lz4.tmp"
     tar -xf "$(ls "$tp"/lz4_*.orig.tar.gz | head -1)" -C "$tp/lz4.tmp" --strip-components=1
     mv "$tp/lz4.tmp" "$tp/lz4"
+  fi
+  if [ ! -d "$tp/snappy" ]; then
+    rm -rf "$tp/snappy.tmp" && mkdir "$tp/snappy.tmp"
+    tar -xf "$(ls "$tp"/snappy_*.orig.tar.* | head -1)" -C "$tp/snappy.tmp" --strip-components=1
+    mv "$tp/snappy.tmp" "$tp/snappy"
   fi
   if [ ! -d "$tp/zstd" ]; then
     rm -rf "$tp/zstd.tmp" && mkdir "$tp/zstd.tmp"

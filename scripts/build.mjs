@@ -72,6 +72,20 @@ export async function buildTs() {
     define: { 'import.meta.url': '__lightningdb_import_meta_url' },
     banner: { js: 'const __lightningdb_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
   });
+  // lightningdb/level (the abstract-level implementation): its own bundle.
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ['js/level/index.ts'],
+    outfile: 'dist/cjs/level/index.js',
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    sourcemap: true,
+    logLevel: 'warning',
+    define: { 'import.meta.url': '__lightningdb_import_meta_url' },
+    banner: { js: 'const __lightningdb_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+  });
   writeFileSync(join(root, 'dist', 'cjs', 'package.json'), '{ "type": "commonjs" }\n');
   copyDeclarations(join(root, 'dist', 'esm'), join(root, 'dist', 'cjs'));
   writeFileSync(join(root, 'dist', '.built'), `${new Date().toISOString()}\n`); // freshness stamp for npm start

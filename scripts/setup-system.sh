@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages LightningDB needs to build and test, when they
 # are missing. As root on Debian/Ubuntu it runs apt-get; elsewhere it prints
-# the command to run. Usage: scripts/setup-system.sh [--browser] [--bench]
+# the command to run. Usage: scripts/setup-system.sh [--browser] [--bench] [--cross]
 set -euo pipefail
 
-pkgs=(cmake gcc g++ clang make pkg-config libzstd-dev liblz4-dev libcmocka-dev libclang-rt-14-dev clang-format prometheus nats-server)
+pkgs=(cmake gcc g++ clang make pkg-config libzstd-dev liblz4-dev libsnappy-dev libcmocka-dev libclang-rt-14-dev clang-format prometheus nats-server)
 for arg in "$@"; do
   case "$arg" in
     --browser) pkgs+=(emscripten chromium) ;;
     --bench) pkgs+=(liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev) ;;
+    # npm run test:cross: the linux-arm64 prebuild and its C suite under qemu-user
+    --cross) pkgs+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user libcmocka-dev:arm64) ;;
   esac
 done
 
@@ -21,6 +23,10 @@ done
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # arm64 packages (--cross) come from Debian's multiarch archive
+  if printf '%s\n' "${missing[@]}" | grep -q ':arm64$' && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else

@@ -2,12 +2,14 @@
 // scripts/test.mjs — `npm test`: everything, in order, on a fresh machine.
 //   1. scripts/setup-system.sh (Debian packages; --browser when the wasm or
 //      browser tests exist)
-//   2. scripts/build.mjs (the addon and the TypeScript)
+//   2. scripts/build.mjs (the addon and the TypeScript), npm run build:wasm
+//      (the WebAssembly module and browser bundles) and
+//      npm run addon:release (the addon npm pack ships)
 //   3. scripts/test-c.sh (C core: Release ctest, ASan+UBSan ctest, fuzz)
 //   4. mocha: tests/api with LDB_BACKEND=native, then tests/node; then both
 //      again with the addon built with ASan + UBSan (when gcc has them)
-//   5. npm run test:wasm, test:browser and bench:quick, when package.json
-//      has them
+//   5. npm run test:wasm, test:browser, test:package and bench:quick, when
+//      package.json has them
 // Every step runs even when an earlier test step failed (a failed build
 // stops the run). Exits non-zero on any failure. The last line is
 // "N passed, N failed", counting the mocha tests of every step.
@@ -93,11 +95,24 @@ const setupArgs = [join('scripts', 'setup-system.sh'), ...(needsBrowser ? ['--br
 async function main() {
   if (!(await step('system packages', 'bash', setupArgs))) return;
   if (!(await step('build (addon + TypeScript)', process.execPath, [join('scripts', 'build.mjs')]))) return;
+  // The WebAssembly module and the browser bundles are build outputs: a
+  // clean clone has none. Built before any suite that loads them or packs
+  // the package (npm pack's prepack refuses an incomplete package).
+  const wasmSuites = ['test:wasm', 'test:browser'].filter((s) => scripts[s]);
+  const wasmBuilt = !wasmSuites.length || !scripts['build:wasm'] ||
+    await step('npm run build:wasm', 'npm', ['run', 'build:wasm']);
+  // The addon the package ships (static zstd/lz4, stripped), for the
+  // suites that pack the package.
+  if (scripts['addon:release']) await step('npm run addon:release', 'npm', ['run', 'addon:release']);
   await step('C core tests (Release, ASan+UBSan, fuzz)', 'bash', [join('scripts', 'test-c.sh')]);
   const mochaArgs = ['--import=tsx', '--timeout', '300000'];
   await step('API suite, native backend', process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],
     { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
   await step('Node-only tests', process.execPath, [mocha, ...mochaArgs, 'tests/node/*.test.ts'], { mochaCounts: true });
+  // The Level ecosystem's own abstract-level suite (tape) against
+  // lightningdb/level; its assertions count as tests.
+  await step('abstract-level suite (lightningdb/level)', process.execPath,
+    ['--import=tsx', join('tests', 'level', 'suite.test.mjs')], { mochaCounts: true });
   await step('Operations: Prometheus, diagnostics page in Chromium, CLI from npm pack', process.execPath,
     [mocha, ...mochaArgs, 'tests/ops/*.test.ts'], { mochaCounts: true });
   await step('Replication over NATS JetStream (3-node nats-server cluster, SIGKILL chaos)', process.execPath,
@@ -114,14 +129,12 @@ async function main() {
     await step('API suite + Node-only tests, ASan + UBSan addon', process.execPath,
       [mocha, ...mochaArgs, 'tests/api/*.test.ts', 'tests/node/*.test.ts'], { env, mochaCounts: true });
   }
-  // The WebAssembly module and the browser bundles are build outputs: a
-  // clean clone has none, so build them before the suites that load them.
-  const wasmSuites = ['test:wasm', 'test:browser'].filter((s) => scripts[s]);
-  const wasmBuilt = !wasmSuites.length || !scripts['build:wasm'] ||
-    await step('npm run build:wasm', 'npm', ['run', 'build:wasm']);
   for (const s of wasmSuites) {
     if (wasmBuilt) await step(`npm run ${s}`, 'npm', ['run', s], { mochaCounts: true });
   }
+  if (scripts['test:package'] && wasmBuilt)
+    await step('The packed package installed fresh: ESM, CJS, TypeScript, esbuild, Vite, webpack (npm run test:package)',
+      'npm', ['run', 'test:package'], { mochaCounts: true });
   if (scripts['bench:quick']) await step('npm run bench:quick', 'npm', ['run', 'bench:quick']);
 }
 

@@ -72,6 +72,33 @@ int ldbw_changes_open(ldb_db *db, double since, const void *lower,
   return ldb_changes_open(db, (uint64_t)since, &o, out);
 }
 
+/* ldb_count (op 0) or ldb_delete_range (op 1, at most limit keys;
+ * limit < 0: no limit) over a range given as to ldbw_iter_create; the
+ * number counted or deleted is stored in *out as a double (exact up to
+ * 2^53, more keys than a database holds). */
+int ldbw_range(ldb_db *db, ldb_txn *txn, const void *lower, size_t lower_len,
+               int lower_exclusive, const void *upper, size_t upper_len,
+               int upper_exclusive, const void *prefix, size_t prefix_len,
+               int reverse, int op, double limit, double *out) {
+  ldb_iter_options o;
+  o.lower = lower;
+  o.lower_len = lower_len;
+  o.lower_exclusive = lower_exclusive;
+  o.upper = upper;
+  o.upper_len = upper_len;
+  o.upper_exclusive = upper_exclusive;
+  o.prefix = prefix;
+  o.prefix_len = prefix_len;
+  o.reverse = reverse;
+  uint64_t n = 0;
+  int rc = op == 0
+               ? ldb_count(db, txn, &o, &n)
+               : ldb_delete_range(db, txn, &o,
+                                  limit < 0 ? UINT64_MAX : (uint64_t)limit, &n);
+  *out = (double)n;
+  return rc;
+}
+
 /* Doubles one row of ldb_stat_table() takes in ldbw_stats()'s output. */
 static size_t row_width(const ldb_stat_info *r) {
   return r->type == LDB_METRIC_HISTOGRAM ? LDB_HIST_BUCKETS : 1;

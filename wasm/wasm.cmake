@@ -3,7 +3,10 @@
 # lightningdb.wasm from the unmodified core sources (LDB_CORE_SOURCES but
 # store_posix.c), compiled with -DLDB_NO_THREADS -DLDB_NO_POSIX_STORE, plus:
 #   - zstd and lz4 compiled from the sources scripts/build-wasm.sh unpacked
-#     into third_party/ (never committed), size-optimised;
+#     into third_party/ (never committed), size-optimised; snappy (C++,
+#     used through its C API snappy-c.h) likewise, with em++, and its two
+#     generated headers written here as its own CMake build would for
+#     wasm32;
 #   - wasm/store_js.c: an ldb_store whose methods call JavaScript imports
 #     (wasm/library_store.js) — OPFS, IndexedDB, memory and Node fs stores
 #     are written in TypeScript (js/wasm/stores/);
@@ -12,9 +15,13 @@
 #     walking the core's contract tables).
 set(LDB_THIRD_PARTY ${CMAKE_CURRENT_SOURCE_DIR}/third_party CACHE PATH
     "directory holding the unpacked zstd/ and lz4/ sources")
-if(NOT EXISTS ${LDB_THIRD_PARTY}/zstd/lib/zstd.h OR NOT EXISTS ${LDB_THIRD_PARTY}/lz4/lib/lz4.h)
-  message(FATAL_ERROR "zstd/lz4 sources missing under ${LDB_THIRD_PARTY}; run scripts/build-wasm.sh")
+if(NOT EXISTS ${LDB_THIRD_PARTY}/zstd/lib/zstd.h OR NOT EXISTS ${LDB_THIRD_PARTY}/lz4/lib/lz4.h
+   OR NOT EXISTS ${LDB_THIRD_PARTY}/snappy/snappy-c.h)
+  message(FATAL_ERROR "zstd/lz4/snappy sources missing under ${LDB_THIRD_PARTY}; run scripts/build-wasm.sh")
 endif()
+
+# snappy from its source (ldb_snappy): cmake/snappy.cmake
+include(${CMAKE_CURRENT_SOURCE_DIR}/cmake/snappy.cmake)
 
 file(GLOB LDB_ZSTD_SOURCES
      ${LDB_THIRD_PARTY}/zstd/lib/common/*.c
@@ -41,7 +48,7 @@ target_include_directories(lightningdb_wasm PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/core/include ${CMAKE_CURRENT_SOURCE_DIR}/core/src)
 target_compile_definitions(lightningdb_wasm PRIVATE LDB_NO_THREADS LDB_NO_POSIX_STORE)
 target_compile_options(lightningdb_wasm PRIVATE -O2)
-target_link_libraries(lightningdb_wasm PRIVATE ldb_wasm_codecs)
+target_link_libraries(lightningdb_wasm PRIVATE ldb_wasm_codecs ldb_snappy)
 set_target_properties(lightningdb_wasm PROPERTIES OUTPUT_NAME lightningdb SUFFIX ".mjs"
   LINK_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/wasm/library_store.js)
 
@@ -57,7 +64,7 @@ set(LDB_WASM_EXPORTS
   _ldb_iter_first _ldb_iter_seek _ldb_iter_read _ldb_iter_destroy
   _ldb_flush _ldb_checkpoint _ldb_maintain _ldb_check
   _ldb_backup_to_store _ldb_store_destroy
-  _ldbw_options_new _ldbw_open _ldbw_store_js_new _ldbw_iter_create
+  _ldbw_options_new _ldbw_open _ldbw_store_js_new _ldbw_iter_create _ldbw_range
   _ldbw_stats_layout _ldbw_stats _ldbw_stats_prometheus _ldbw_heap_bytes
   _ldbw_changes_open _ldb_changes_read _ldb_changes_close
   _ldbw_events_read _ldb_event_name)

@@ -73,7 +73,7 @@ extern "C" {
                            commit that returned LDB_OK before is intact and
                            the handle stays usable once space returns */
 #define LDB_NOMEM 7     /* an allocation failed; the handle stays usable */
-#define LDB_INVALID 8   /* invalid argument: empty or oversized key,
+#define LDB_INVALID 8   /* invalid argument: oversized key,
                            oversized value, bad option, misuse */
 #define LDB_CLOSED 9    /* the database, transaction or iterator is closed */
 #define LDB_READONLY 10 /* write on a read-only database or transaction */
@@ -127,7 +127,9 @@ LDB_API const char *ldb_version(void);
 /* Limits, enforced with LDB_INVALID. */
 
 #define LDB_MAX_KEY_SIZE 1024u         /* bytes, on every page size; keys
-                                          are never empty */
+                                          are 0..1024 bytes: the empty key
+                                          is a key (the smallest), in the
+                                          API, the log and the B+tree */
 #define LDB_MAX_VALUE_SIZE (64u << 20) /* 64 MiB; empty values allowed;
                                           large values use overflow pages */
 #define LDB_MIN_PAGE_SIZE 512u
@@ -285,9 +287,21 @@ typedef struct ldb_allocator {
   void *ctx;
 } ldb_allocator;
 
+/* Value codecs. The codec a value was compressed with is stored with the
+ * value (one byte), so every file stays readable whatever the option says
+ * at a later open. NONE, LZ4 and ZSTD are format 1 as first written;
+ * SNAPPY (3) values are readable by builds that know codec 3. AUTO is an
+ * option only, never stored: it picks per value from a sample (the first
+ * 4 KiB) the codec with the smallest output, lz4 or snappy, or zstd when
+ * that saves another 1/8; it stores raw when none saves 1/8. Snappy's own
+ * working memory is allocated by the snappy library (C++ new), not
+ * through ldb_options.allocator. The values_* statistics count what was
+ * picked. */
 #define LDB_COMPRESSION_NONE 0
 #define LDB_COMPRESSION_LZ4 1
 #define LDB_COMPRESSION_ZSTD 2
+#define LDB_COMPRESSION_SNAPPY 3
+#define LDB_COMPRESSION_AUTO 4
 
 /* Durability of a commit that returned LDB_OK. */
 #define LDB_SYNC_FULL 0   /* the log is synced before commit returns;
@@ -628,6 +642,33 @@ LDB_API int ldb_iter_read(ldb_iter *it, void *buf, size_t cap,
 LDB_API void ldb_iter_destroy(ldb_iter *it);
 
 /* ------------------------------------------------------------------------ */
+/* Range operations, done inside the engine: nothing of the range is copied
+ * to the caller. The range is given as for an iterator (ldb_iter_options:
+ * bounds, prefix, reverse; NULL = every key). */
+
+/* Counts the keys in the range in one snapshot: txn's view (its snapshot
+ * plus its buffered writes; in a read-write transaction the keys counted
+ * join its read set) or, with txn NULL, a fresh snapshot of the latest
+ * commit. Reads keys only, never values. *count receives the number.
+ * Counted in ldb_stats.counts. Errors as ldb_iter_create. */
+LDB_API int ldb_count(ldb_db *db, ldb_txn *txn, const ldb_iter_options *opts,
+                      uint64_t *count);
+
+/* Deletes the keys in the range, at most `limit` of them (UINT64_MAX: no
+ * limit), taken in the range's iteration order (with opts->reverse, the
+ * largest first). With txn NULL: the keys present in a snapshot taken at
+ * the call are deleted in one atomic commit (durable per the sync mode;
+ * a key another thread writes into the range after that snapshot is not
+ * deleted); with a read-write txn: the deletes are buffered in it, applied
+ * at its commit, and the keys join its read set. *deleted (may be NULL)
+ * receives the number of keys deleted. Counted in ldb_stats.range_deletes
+ * (calls that deleted something) and, per key, in deletes. LDB_READONLY on
+ * a read-only database or transaction. */
+LDB_API int ldb_delete_range(ldb_db *db, ldb_txn *txn,
+                             const ldb_iter_options *opts, uint64_t limit,
+                             uint64_t *deleted);
+
+/* ------------------------------------------------------------------------ */
 /* Maintenance. */
 
 /* Makes every commit so far durable (syncs the log). */
@@ -848,6 +889,15 @@ typedef struct ldb_stats {
                                        accepts: the seq before the first
                                        retained record; 0 with the feed
                                        off */
+  uint64_t range_deletes;           /* ldb_delete_range calls that deleted
+                                       keys (each key counts in deletes) */
+  uint64_t counts;                  /* ldb_count calls */
+  uint64_t values_raw;              /* values of >= 64 bytes checkpointed
+                                       while compression was on, stored
+                                       raw (no codec saved 1/8) */
+  uint64_t values_lz4, values_zstd, values_snappy; /* values checkpointed
+                                       compressed with each codec (the
+                                       option's, or what auto picked) */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */

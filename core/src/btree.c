@@ -24,6 +24,8 @@
  *   branch cell: child u32, flags u8, klen u16, kloc u16, key[kloc],
  *                [key-overflow u32]. Cell 0 has klen 0 and means -inf;
  *                cell i covers keys >= key_i (and < key_{i+1}).
+ * A leaf cell's klen may be 0: the empty key, the smallest of all keys
+ * (allowed since format 1 was written; older files simply never hold one).
  * A cell never takes more than a quarter of a page, so a page always
  * splits; keys longer than fits keep a prefix in the cell and the rest in
  * an overflow chain, large values go to a chain whole. vlen is the stored
@@ -49,6 +51,7 @@
  */
 #include "btree.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "pager.h"
@@ -127,6 +130,9 @@ struct bt_file {
   uint32_t maxcell; /* max cell bytes (slot not included) */
   uint32_t kmax;    /* max key bytes kept in a cell */
   int codec, level, read_only;
+  /* values of at least LDB_COMPRESS_MIN bytes written while compression
+   * was on, by the codec stored: [0] raw (did not pay), then per codec */
+  _Atomic uint64_t codec_values[4];
   ldb_mutex mu; /* current, live list, refs, free-page state, merging */
   bt_tree *current;
   bt_tree *live;
@@ -176,8 +182,7 @@ static int parse_leaf(const uint8_t *c, size_t avail, cinfo *ci) {
     ci->raw = ldb_get32(c + 10);
     off = 14;
   }
-  if (ci->klen == 0 || ci->klen > LDB_MAX_KEY_SIZE || ci->kloc > ci->klen)
-    return -1;
+  if (ci->klen > LDB_MAX_KEY_SIZE || ci->kloc > ci->klen) return -1;
   if (!(ci->flags & F_KOVF) != (ci->kloc == ci->klen)) return -1;
   ci->key = c + off;
   off += ci->kloc;
@@ -1154,9 +1159,12 @@ static int make_leaf_cell(bt_merge *m, const uint8_t *key, size_t klen,
   size_t clen = 0;
   int rc = LDB_OK;
   uint8_t *cell = NULL, *kcopy = NULL;
+  int used = LDB_COMPRESSION_NONE;
   if (vlen >= LDB_COMPRESS_MIN && m->codec != LDB_COMPRESSION_NONE) {
-    if ((rc = ldb_compress(m->a, m->codec, m->level, val, vlen, &cbuf, &clen)))
+    if ((rc = ldb_compress(m->a, m->codec, m->level, val, vlen, &cbuf, &clen,
+                           &used)))
       return rc;
+    atomic_fetch_add_explicit(&f->codec_values[used], 1, memory_order_relaxed);
   }
   bool comp = cbuf != NULL;
   const uint8_t *sv = comp ? cbuf : val;
@@ -1178,7 +1186,7 @@ static int make_leaf_cell(bt_merge *m, const uint8_t *key, size_t klen,
   ldb_put32(cell + 5, (uint32_t)slen);
   size_t off = 9;
   if (comp) {
-    cell[9] = (uint8_t)m->codec;
+    cell[9] = (uint8_t)used;
     ldb_put32(cell + 10, (uint32_t)vlen);
     off = 14;
   }
@@ -1345,6 +1353,14 @@ static int descend(bt_merge *m, const void *key, size_t klen, path *p) {
     } else if ((rc = node_load(m, m->base_root, m->height == 1, &m->root))) {
       return rc;
     }
+  }
+  if (!m->root->leaf && m->root->n == 0) {
+    /* Every key was deleted earlier in this merge (rebalance dropped the
+     * root's last child; its page is already in freed): the tree is empty
+     * again, so continue from an empty root leaf. */
+    node_free(m->a, m->root);
+    if (!(m->root = node_new(m->a, true))) return LDB_NOMEM;
+    m->height = 1;
   }
   bt_node *nd = m->root;
   p->depth = 0;
@@ -1524,8 +1540,8 @@ int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
                  size_t vlen) {
   int rc = merge_valid(m);
   if (rc) return rc;
-  if (klen == 0 || klen > LDB_MAX_KEY_SIZE)
-    return ldb_err(LDB_INVALID, "key of %zu bytes (1..%u allowed)", klen,
+  if (klen > LDB_MAX_KEY_SIZE)
+    return ldb_err(LDB_INVALID, "key of %zu bytes (0..%u allowed)", klen,
                    LDB_MAX_KEY_SIZE);
   if (vlen > LDB_MAX_VALUE_SIZE)
     return ldb_err(LDB_INVALID, "value of %zu bytes exceeds %u", vlen,
@@ -1636,8 +1652,8 @@ static int rebalance(bt_merge *m, path *p) {
 int bt_merge_delete(bt_merge *m, const void *key, size_t klen) {
   int rc = merge_valid(m);
   if (rc) return rc;
-  if (klen == 0 || klen > LDB_MAX_KEY_SIZE)
-    return ldb_err(LDB_INVALID, "key of %zu bytes (1..%u allowed)", klen,
+  if (klen > LDB_MAX_KEY_SIZE)
+    return ldb_err(LDB_INVALID, "key of %zu bytes (0..%u allowed)", klen,
                    LDB_MAX_KEY_SIZE);
   if (!m->root && m->base_root == 0) return LDB_OK;
   path p;
@@ -2302,6 +2318,8 @@ void bt_stats_get(bt_file *f, bt_stats *out) {
     fr += b->pages.n;
   out->free_pages = fr;
   ldb_mutex_unlock(&f->mu);
+  for (int i = 0; i < 4; i++)
+    out->codec_values[i] = atomic_load(&f->codec_values[i]);
 }
 
 /* ---- integrity check ---------------------------------------------------- */

@@ -130,6 +130,9 @@ typedef struct bt_stats {
   uint64_t cache_bytes, cache_capacity;
   uint64_t bytes_read, bytes_written, syncs;
   uint64_t file_size, page_count, free_pages;
+  /* values compressible by size written while compression was on, by the
+   * codec stored ([0] raw, [LDB_COMPRESSION_*]) */
+  uint64_t codec_values[4];
 } bt_stats;
 void bt_stats_get(bt_file *f, bt_stats *out);
 

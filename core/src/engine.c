@@ -9,12 +9,13 @@
 /* ---- argument checks ---------------------------------------------------- */
 
 int check_key(const void *key, size_t klen) {
-  if (klen == 0) return ldb_err(LDB_INVALID, "keys must not be empty");
+  /* The empty key (klen 0) is a key like any other, the smallest of all;
+   * its pointer may then be NULL. */
   if (klen > LDB_MAX_KEY_SIZE)
     return ldb_err(LDB_INVALID,
                    "key of %zu bytes exceeds the limit of %u bytes", klen,
                    LDB_MAX_KEY_SIZE);
-  if (!key) return ldb_err(LDB_INVALID, "key pointer is NULL");
+  if (!key && klen) return ldb_err(LDB_INVALID, "key pointer is NULL");
   return LDB_OK;
 }
 

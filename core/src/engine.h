@@ -90,6 +90,7 @@ struct eng {
   /* statistics */
   _Atomic uint64_t st_gets, st_puts, st_dels, st_batches, st_commits,
       st_conflicts, st_aborts, st_checkpoints;
+  _Atomic uint64_t st_range_deletes, st_counts; /* range.c */
   _Atomic uint64_t active_txns, active_snaps;
   _Atomic int bg_error;
   _Atomic uint64_t get_hist[LDB_HIST_BUCKETS];

@@ -77,6 +77,12 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
   out->data_file_size = bs.file_size;
   out->page_count = bs.page_count;
   out->free_pages = bs.free_pages;
+  out->range_deletes = atomic_load(&e->st_range_deletes);
+  out->counts = atomic_load(&e->st_counts);
+  out->values_raw = bs.codec_values[LDB_COMPRESSION_NONE];
+  out->values_lz4 = bs.codec_values[LDB_COMPRESSION_LZ4];
+  out->values_zstd = bs.codec_values[LDB_COMPRESSION_ZSTD];
+  out->values_snappy = bs.codec_values[LDB_COMPRESSION_SNAPPY];
   out->log_file_size = wal_size(e->log);
   out->page_size = bt_page_size(e->bf);
   ldb_rwlock_rdlock(&e->state_lk);

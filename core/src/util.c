@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <lz4.h>
+#include <snappy-c.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +167,8 @@ uint32_t ldb_crc32c(uint32_t crc, const void *data, size_t n) {
 
 bool ldb_codec_available(int codec) {
   return codec == LDB_COMPRESSION_NONE || codec == LDB_COMPRESSION_LZ4 ||
-         codec == LDB_COMPRESSION_ZSTD;
+         codec == LDB_COMPRESSION_ZSTD || codec == LDB_COMPRESSION_SNAPPY ||
+         codec == LDB_COMPRESSION_AUTO;
 }
 
 static void *zstd_alloc(void *opaque, size_t n) {
@@ -219,55 +221,109 @@ static zctx *zctx_cached(const ldb_allocator *a) {
 }
 #endif
 
-int ldb_compress(const ldb_allocator *a, int codec, int level, const void *src,
-                 size_t n, void **out, size_t *out_len) {
-  *out = NULL;
-  *out_len = 0;
-  if (codec == LDB_COMPRESSION_NONE || n < LDB_COMPRESS_MIN) return LDB_OK;
-  size_t want = n - n / 8; /* must save at least 1/8 */
-  size_t cap;
+/* Upper bound of codec's output for n bytes; 0 when it cannot take n. */
+static size_t codec_bound(int codec, size_t n) {
+  if (codec == LDB_COMPRESSION_LZ4)
+    return n > (size_t)LZ4_MAX_INPUT_SIZE ? 0
+                                          : (size_t)LZ4_compressBound((int)n);
+  if (codec == LDB_COMPRESSION_ZSTD) return ZSTD_compressBound(n);
+  if (codec == LDB_COMPRESSION_SNAPPY) return snappy_max_compressed_length(n);
+  return 0;
+}
+
+/* Compresses n bytes of src with codec into buf (cap from codec_bound);
+ * *got receives the length, 0 when the codec failed on this input. */
+static int codec_run(const ldb_allocator *a, int codec, int level,
+                     const void *src, size_t n, uint8_t *buf, size_t cap,
+                     size_t *got) {
+  *got = 0;
   if (codec == LDB_COMPRESSION_LZ4) {
-    if (n > (size_t)LZ4_MAX_INPUT_SIZE) return LDB_OK;
-    cap = (size_t)LZ4_compressBound((int)n);
-  } else if (codec == LDB_COMPRESSION_ZSTD) {
-    cap = ZSTD_compressBound(n);
-  } else {
-    return ldb_err(LDB_INVALID, "unknown compression codec %d", codec);
+    int r = LZ4_compress_default(src, (char *)buf, (int)n, (int)cap);
+    *got = r > 0 ? (size_t)r : 0;
+    return LDB_OK;
+  }
+  if (codec == LDB_COMPRESSION_SNAPPY) {
+    size_t len = cap;
+    if (snappy_compress(src, n, (char *)buf, &len) == SNAPPY_OK) *got = len;
+    return LDB_OK;
+  }
+  zctx *z = zctx_cached(a);
+  ZSTD_CCtx *cc = z ? z->cc : NULL;
+  if (z && !cc) cc = z->cc = ZSTD_createCCtx();
+  if (!cc) {
+    ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)a};
+    cc = ZSTD_createCCtx_advanced(mem);
+  }
+  if (!cc) return LDB_NOMEM;
+  size_t r = ZSTD_compressCCtx(cc, buf, cap, src, n, level ? level : 3);
+  if (!z || cc != z->cc) ZSTD_freeCCtx(cc);
+  if (ZSTD_isError(r))
+    /* allocation failure inside zstd is the only realistic cause */
+    return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? LDB_NOMEM
+                                                                : LDB_OK;
+  *got = r;
+  return LDB_OK;
+}
+
+/* LDB_COMPRESSION_AUTO: compresses a sample (the first LDB_AUTO_SAMPLE
+ * bytes) with every codec and picks, per value, the smallest output of lz4
+ * and snappy (lz4 on a tie: it decompresses faster), or zstd when it is at
+ * least 1/8 smaller than that (its better ratio is worth its slower
+ * speed). NONE when no codec saves 1/8 of the sample. */
+static int auto_pick(const ldb_allocator *a, int level, const void *src,
+                     size_t n, int *codec) {
+  static const int order[3] = {LDB_COMPRESSION_LZ4, LDB_COMPRESSION_SNAPPY,
+                               LDB_COMPRESSION_ZSTD};
+  size_t sn = n < LDB_AUTO_SAMPLE ? n : LDB_AUTO_SAMPLE;
+  size_t cap = 0, got[3] = {0, 0, 0};
+  for (int i = 0; i < 3; i++) {
+    size_t b = codec_bound(order[i], sn);
+    if (b > cap) cap = b;
   }
   uint8_t *buf = ldb_malloc(a, cap);
   if (!buf) return LDB_NOMEM;
-  size_t got = 0;
-  if (codec == LDB_COMPRESSION_LZ4) {
-    int r = LZ4_compress_default(src, (char *)buf, (int)n, (int)cap);
-    got = r > 0 ? (size_t)r : 0;
-  } else {
-    zctx *z = zctx_cached(a);
-    ZSTD_CCtx *cc = z ? z->cc : NULL;
-    if (z && !cc) cc = z->cc = ZSTD_createCCtx();
-    if (!cc) {
-      ZSTD_customMem mem = {zstd_alloc, zstd_free, (void *)a};
-      cc = ZSTD_createCCtx_advanced(mem);
-    }
-    if (!cc) {
-      ldb_mfree(a, buf);
-      return LDB_NOMEM;
-    }
-    size_t r = ZSTD_compressCCtx(cc, buf, cap, src, n, level ? level : 3);
-    if (!z || cc != z->cc) ZSTD_freeCCtx(cc);
-    if (ZSTD_isError(r)) {
-      ldb_mfree(a, buf);
-      /* allocation failure inside zstd is the only realistic cause */
-      return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? LDB_NOMEM
-                                                                  : LDB_OK;
-    }
-    got = r;
+  int rc = LDB_OK;
+  for (int i = 0; i < 3 && !rc; i++)
+    rc = codec_run(a, order[i], level, src, sn, buf, cap, &got[i]);
+  ldb_mfree(a, buf);
+  if (rc) return rc;
+  size_t want = sn - sn / 8;
+  int best = -1;
+  for (int i = 0; i < 2; i++)
+    if (got[i] && got[i] <= want && (best < 0 || got[i] < got[best])) best = i;
+  size_t fast = best < 0 ? want : got[best];
+  if (got[2] && got[2] <= want && got[2] <= fast - fast / 8) best = 2;
+  *codec = best < 0 ? LDB_COMPRESSION_NONE : order[best];
+  return LDB_OK;
+}
+
+int ldb_compress(const ldb_allocator *a, int codec, int level, const void *src,
+                 size_t n, void **out, size_t *out_len, int *used) {
+  *out = NULL;
+  *out_len = 0;
+  *used = LDB_COMPRESSION_NONE;
+  if (codec == LDB_COMPRESSION_NONE || n < LDB_COMPRESS_MIN) return LDB_OK;
+  int rc;
+  if (codec == LDB_COMPRESSION_AUTO) {
+    if ((rc = auto_pick(a, level, src, n, &codec))) return rc;
+    if (codec == LDB_COMPRESSION_NONE) return LDB_OK;
+  } else if (!ldb_codec_available(codec)) {
+    return ldb_err(LDB_INVALID, "unknown compression codec %d", codec);
   }
-  if (got == 0 || got > want) {
+  size_t want = n - n / 8; /* must save at least 1/8 */
+  size_t cap = codec_bound(codec, n);
+  if (cap == 0) return LDB_OK;
+  uint8_t *buf = ldb_malloc(a, cap);
+  if (!buf) return LDB_NOMEM;
+  size_t got = 0;
+  if ((rc = codec_run(a, codec, level, src, n, buf, cap, &got)) || got == 0 ||
+      got > want) {
     ldb_mfree(a, buf);
-    return LDB_OK;
+    return rc;
   }
   *out = buf;
   *out_len = got;
+  *used = codec;
   return LDB_OK;
 }
 
@@ -301,6 +357,15 @@ int ldb_decompress(const ldb_allocator *a, int codec, const void *src,
     if (r != raw_len)
       return ldb_err(LDB_CORRUPT, "zstd value decompressed to %zu of %zu bytes",
                      r, raw_len);
+    return LDB_OK;
+  }
+  if (codec == LDB_COMPRESSION_SNAPPY) {
+    size_t len = 0;
+    if (snappy_uncompressed_length(src, n, &len) != SNAPPY_OK || len != raw_len)
+      return ldb_err(LDB_CORRUPT, "snappy value claims another length");
+    len = raw_len;
+    if (snappy_uncompress(src, n, dst, &len) != SNAPPY_OK || len != raw_len)
+      return ldb_err(LDB_CORRUPT, "snappy value does not decompress");
     return LDB_OK;
   }
   return ldb_err(LDB_CORRUPT, "unknown compression codec %d in a value", codec);

@@ -96,17 +96,22 @@ static inline int ldb_keycmp(const void *a, size_t an, const void *b,
  * reopened with another compression setting. */
 
 #define LDB_COMPRESS_MIN 64
+/* LDB_COMPRESSION_AUTO tries every codec on this many leading bytes. */
+#define LDB_AUTO_SAMPLE 4096
 
 /* Compresses src into a buffer allocated through a. On LDB_OK, *out
- * (owned by the caller, ldb_mfree) holds *out_len bytes, or *out is NULL
- * when compression did not pay (store the value raw). */
+ * (owned by the caller, ldb_mfree) holds *out_len bytes made by codec
+ * *used (the codec stored with the value: never AUTO, which picks one per
+ * value), or *out is NULL and *used NONE when compression did not pay
+ * (store the value raw). */
 int ldb_compress(const ldb_allocator *a, int codec, int level, const void *src,
-                 size_t n, void **out, size_t *out_len);
+                 size_t n, void **out, size_t *out_len, int *used);
 /* Decompresses exactly raw_len bytes into dst; LDB_CORRUPT when the data
  * does not decompress to raw_len bytes. */
 int ldb_decompress(const ldb_allocator *a, int codec, const void *src,
                    size_t n, void *dst, size_t raw_len);
-/* true when the codec is compiled in (zstd and lz4 always are). */
+/* true when the codec is compiled in (zstd, lz4 and snappy always are;
+ * AUTO counts as one). */
 bool ldb_codec_available(int codec);
 
 /* ---- clock ------------------------------------------------------------- */

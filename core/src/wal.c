@@ -55,8 +55,8 @@ int wal_op_decode(const uint8_t **pp, const uint8_t *end, wal_op *op) {
   p += WAL_OP_HDR;
   if (op->type != WAL_PUT && op->type != WAL_DEL)
     return ldb_err(LDB_CORRUPT, "log: bad op type %d", op->type);
-  if (op->klen == 0 || op->klen > LDB_MAX_KEY_SIZE ||
-      op->vlen > LDB_MAX_VALUE_SIZE || (op->type == WAL_DEL && op->vlen))
+  if (op->klen > LDB_MAX_KEY_SIZE || op->vlen > LDB_MAX_VALUE_SIZE ||
+      (op->type == WAL_DEL && op->vlen))
     return ldb_err(LDB_CORRUPT, "log: bad op sizes %u/%u", op->klen, op->vlen);
   if ((uint64_t)(end - p) < (uint64_t)op->klen + op->vlen)
     return ldb_err(LDB_CORRUPT, "log: op data truncated");

@@ -22,9 +22,12 @@ function guard(fn) {
     }
   };
 }
+// The buttons that use the database (data-db) are enabled only while it is
+// open: after open() resolved, until close().
 function setOpen(on) {
   $('open').disabled = on;
   $('close').disabled = !on;
+  for (const b of document.querySelectorAll('button[data-db]')) b.disabled = !on;
   // db.store: the store actually used ('auto' picks OPFS when it works here);
   // db.isOwner: whether this tab's Worker owns the shared database (open the
   // page in several tabs: one owns it, the others are clients; close the

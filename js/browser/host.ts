@@ -50,6 +50,9 @@ export type BrowserOpenOptions = DatabaseOptions & {
   signal?: AbortSignal;
   /** URL of lightningdb.wasm; default next to the bundled module. */
   wasmUrl?: string;
+  /** The bytes of lightningdb.wasm, instead of fetching wasmUrl (the
+   * main thread passes them to its self-contained fallback Worker). */
+  wasmBinary?: ArrayBuffer | Uint8Array;
   /** The IndexedDB store holds the whole database in memory: the most
    * bytes its files may reach (default 512 MiB, DEFAULT_MAX_BYTES in
    * stores/idb.ts); a write past it fails with FULL naming this option,
@@ -105,8 +108,8 @@ function wasmLocation(wasmUrl?: string): string {
   return String(wasmUrl ?? new URL('./lightningdb.wasm', import.meta.url));
 }
 
-export function engine(wasmUrl?: string): Promise<WasmEngine> {
-  enginePromise ??= loadModule({ factory: createLightningDbModule, wasmUrl }).then(
+export function engine(wasmUrl?: string, wasmBinary?: ArrayBuffer | Uint8Array): Promise<WasmEngine> {
+  enginePromise ??= loadModule({ factory: createLightningDbModule, wasmUrl, wasmBinary }).then(
     (m) =>
       new WasmEngine(m, (key) => {
         const s = ready.get(key);
@@ -230,14 +233,14 @@ export async function resolveSharedKind(choice: StoreChoice | undefined): Promis
 async function openHosted(name: string, options: BrowserOpenOptions, host: HostOptions): Promise<BrowserDatabase> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const { store, waitForLock, wasmUrl, timeout, signal, idbMaxBytes, ...dbOptions } = options;
+  const { store, waitForLock, wasmUrl, wasmBinary, timeout, signal, idbMaxBytes, ...dbOptions } = options;
   if (idbMaxBytes !== undefined && (typeof idbMaxBytes !== 'number' || !Number.isSafeInteger(idbMaxBytes) || idbMaxBytes <= 0))
     throw new TypeError('idbMaxBytes must be a positive integer number of bytes');
   checkTimeout(timeout);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   if (signal?.aborted) throw abortedError(`opening database "${name}"`);
   let kind = resolveStoreKind(store);
-  const eng = await engine(wasmUrl);
+  const eng = await engine(wasmUrl, wasmBinary);
   if (host.lockHeld) kind = host.lockHeld.kind;
   let entry = openCount.get(keyOf(kind, name));
   let s: PageStore | null = null;
@@ -352,8 +355,8 @@ export async function reopenAfterFailure(db: Database): Promise<BrowserDatabase>
       ready.set(h.key, s);
       storeByKey.set(h.key, s);
     }
-    const { store: _s, waitForLock: _w, wasmUrl, timeout: _t, signal: _g, idbMaxBytes: _m, ...dbOptions } = h.options;
-    const eng = await engine(wasmUrl);
+    const { store: _s, waitForLock: _w, wasmUrl, wasmBinary, timeout: _t, signal: _g, idbMaxBytes: _m, ...dbOptions } = h.options;
+    const eng = await engine(wasmUrl, wasmBinary);
     const fresh = new Database(h.host.wrapEngine ? h.host.wrapEngine(eng) : eng, h.key, dbOptions);
     hosted.set(fresh, { ...h, store: s });
     return wrap(fresh, h.kind, h.key, s, h.host);

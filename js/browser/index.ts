@@ -15,14 +15,17 @@
  * owner changes: calls in flight are resent (writes with their request id
  * and a retry flag, so the new owner applies each once), and calls on a
  * transaction or scan of a lost owner are OWNER_LOST. Every wait for an
- * owner is bounded by handoffTimeout.
+ * owner is bounded by handoffTimeout, and every call to a live owner by
+ * ownerTimeout: while calls wait, the owner's Worker must show life (a
+ * reply, or the answer to a ping sent after a quiet spell), else they fail
+ * with TIMEOUT.
  *
  * Inside a Worker: `openInWorker(name, options)` gives the synchronous
  * Database directly (no proxy), and `destroy(name, { store })` deletes a
  * database.
  */
 import { LightningDbError, type ErrorCode } from '../errors.js';
-import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Reply, Request, Tagged, WireError } from './protocol.js';
+import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Pong, Reply, Request, Tagged, WireError } from './protocol.js';
 import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
 import { clientLockName, holdLock, randomId } from './tabs.js';
 
@@ -30,7 +33,8 @@ export { LightningDbError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
 export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
-import type { Database } from '../database.js';
+import type { BatchOp, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, ScanOptions, ValueOf } from '../database.js';
+export type { BatchOp, Decoded, Input, KeyOf, ScanOptions, ValueOf } from '../database.js';
 
 // The Worker-side functions load the engine lazily, so a main-thread page
 // that only uses open() never downloads the WebAssembly glue.
@@ -46,7 +50,12 @@ async function host(): Promise<typeof import('./host.js')> {
   }
 }
 
-/** Inside a dedicated Worker: opens the database with the synchronous API. */
+/** Inside a dedicated Worker: opens the database with the synchronous API.
+ * Key and value types follow the encodings, as open()'s. */
+export async function openInWorker<O extends BrowserOpenOptions = {}>(name: string, options?: O):
+  Promise<Database<KeyOf<O>, ValueOf<O>> & { readonly store: StoreKind }>;
+export async function openInWorker<K, V>(name: string, options?: BrowserOpenOptions):
+  Promise<Database<K, V> & { readonly store: StoreKind }>;
 export async function openInWorker(name: string, options?: BrowserOpenOptions): Promise<BrowserDatabase> {
   return (await host()).openInWorker(name, options);
 }
@@ -60,8 +69,33 @@ export async function backupInWorker(db: Database, target: string, store?: Store
   return (await host()).backupInWorker(db, target, store);
 }
 
+export type { DiagnosticsOptions, DiagnosticsPanel } from '../ops/panel-remote.js';
+import type { DiagnosticsOptions, DiagnosticsPanel } from '../ops/panel-remote.js';
+
+/**
+ * Main thread: mounts the diagnostics panel — the page of Node's
+ * db.serve(): live charts, the engine's event timeline, recommendations and
+ * a load-test panel — in `element` (its content is replaced) for `db`, a
+ * database from open(). It polls db.metricsText() and db.events() through
+ * the Worker every intervalMs; load tests run on a scratch database of
+ * their own (options.loadTestStore, deleted afterwards), bounded in time
+ * and size. TypeError / INVALID_ARGUMENT for bad arguments; SETUP when the
+ * panel's chunk cannot be loaded. One panel per page. See docs/browser.md.
+ */
+export async function mountDiagnostics(element: HTMLElement, db: RemoteDatabase<unknown, unknown>, options: DiagnosticsOptions = {}): Promise<DiagnosticsPanel> {
+  if (!(db instanceof RemoteDatabase)) throw new TypeError('db must be a database from open()');
+  let m: typeof import('../ops/panel-remote.js');
+  try {
+    m = await import('../ops/panel-remote.js');
+  } catch (e) {
+    throw new LightningDbError('SETUP',
+      `cannot load the diagnostics panel (${String((e as Error)?.message ?? e)}); serve every file of dist/esm/browser/ from one directory`);
+  }
+  return m.mountPanel(element, db, options, { open: (name, o) => open(name, o), destroy });
+}
+
 /** Options of open() on the main thread: those of Node's open() plus these. */
-export interface OpenOptions {
+export interface OpenOptions extends DatabaseOpenOptions {
   /** Where pages live: 'auto' (default: OPFS when it works in the Worker,
    * else IndexedDB), 'opfs', 'indexeddb' (alias 'idb') or 'memory'. */
   store?: 'auto' | 'opfs' | 'indexeddb' | 'idb' | 'memory';
@@ -81,6 +115,16 @@ export interface OpenOptions {
    * the owner tab went away, for each call made or in flight meanwhile;
    * then TIMEOUT. Default 10000; Infinity waits without a bound. */
   handoffTimeout?: number;
+  /** Shared mode: longest time in ms a call waits on an owner Worker (of
+   * this tab or another) that shows no sign of life — no reply and no
+   * answer to a ping: a frozen tab, or a Worker busy in one long call or
+   * hung. The call then fails with TIMEOUT, and the owner never starts it
+   * later (one it had started may still be applied: the message says so).
+   * Default 10000 (DEFAULT_OWNER_TIMEOUT_MS); Infinity waits without a
+   * bound. A single call that keeps the owner busy longer (a batch of
+   * millions of entries, backup() or check() of a large database) needs a
+   * larger value. */
+  ownerTimeout?: number;
   /** Cancels the open: it rejects with ABORTED at once, its Worker ends and
    * it never takes the database later. */
   signal?: AbortSignal;
@@ -167,6 +211,10 @@ interface Pending {
   sent: boolean;
   /** How it was last sent to a remote owner. */
   via?: 'bc' | 'port';
+  /** When it was last sent (performance.now()), for the ownerTimeout watch,
+   * and its deadline (Date.now(), the clock the owner checks it with). */
+  sentAt: number;
+  dl: number;
   waitTimer?: ReturnType<typeof setTimeout>;
   done: Promise<unknown>;
 }
@@ -194,6 +242,8 @@ interface Sub {
 
 /** Default longest wait for a new owner after the owner tab went away. */
 export const DEFAULT_HANDOFF_TIMEOUT_MS = 10_000;
+/** Default longest wait of a call on an owner that shows no life. */
+export const DEFAULT_OWNER_TIMEOUT_MS = 10_000;
 
 function ownerLostError(what: string): LightningDbError {
   return new LightningDbError('OWNER_LOST', `${what} lived in the tab that owned the database, and that tab went away ` +
@@ -232,6 +282,15 @@ class Channel {
   private readonly subs = new Map<number, Sub>();
   private nextSub = 1;
   private handoffTimeout = DEFAULT_HANDOFF_TIMEOUT_MS;
+  /** The ownerTimeout watch (shared mode): set by every message of this
+   * tab's Worker / of the remote owner; the watch's tick turns them into
+   * the time life was last seen (so a reply costs one store, no clock). */
+  private ownerTimeout = Infinity;
+  private heardWorker = false;
+  private heardOwner = false;
+  private workerLife = 0;
+  private ownerLife = 0;
+  private watch: ReturnType<typeof setInterval> | undefined;
   private closing = false;
   private respawn: (() => void) | null = null;
 
@@ -242,8 +301,10 @@ class Channel {
   attach(worker: Worker): void {
     this.worker = worker;
     this.hello = false;
-    worker.onmessage = (ev: MessageEvent<Reply | Hello | BecameOwner | ChangeEvent | { id: 0; failed: WireError }>) => {
+    worker.onmessage = (ev: MessageEvent<Reply | Hello | BecameOwner | ChangeEvent | Pong | { id: 0; failed: WireError }>) => {
       const r = ev.data;
+      this.heardWorker = true;
+      if ('pong' in r) return;
       if ('event' in r) {
         this.event(r);
         return;
@@ -275,16 +336,19 @@ class Channel {
   }
 
   /** Shared mode, once open() answered: listens for owners and replies. */
-  share(clientId: string, enc: string, opened: Opened, handoffTimeout: number, respawn: () => void, workerId: string): void {
+  share(clientId: string, enc: string, opened: Opened, bounds: { handoffTimeout: number; ownerTimeout: number }, respawn: () => void, workerId: string): void {
     this.clientId = clientId;
     this.enc = enc;
     this.base = opened.base!;
-    this.handoffTimeout = handoffTimeout;
+    this.handoffTimeout = bounds.handoffTimeout;
+    this.ownerTimeout = bounds.ownerTimeout;
     this.respawn = respawn;
     this.inbox?.close();
     this.ctrl?.close();
     this.inbox = new BroadcastChannel(`${this.base}:c:${clientId}`);
-    this.inbox.onmessage = (ev: MessageEvent<Reply | ChangeEvent>) => {
+    this.inbox.onmessage = (ev: MessageEvent<Reply | ChangeEvent | Pong>) => {
+      this.heardOwner = true;
+      if ('pong' in ev.data) return;
       if ('event' in ev.data) this.event(ev.data);
       else this.settle(ev.data);
     };
@@ -346,8 +410,10 @@ class Channel {
     const b = this.getBroker();
     if (!b) return;
     const mc = new MessageChannel();
-    mc.port1.onmessage = (ev: MessageEvent<Reply | ChangeEvent | { id: 0; ready: true }>) => {
+    mc.port1.onmessage = (ev: MessageEvent<Reply | ChangeEvent | Pong | { id: 0; ready: true }>) => {
       const d = ev.data;
+      this.heardOwner = true;
+      if ('pong' in d) return;
       if ('ready' in d) {
         if (this.owner?.id === o.id) {
           this.port?.close();
@@ -377,6 +443,8 @@ class Channel {
     }
     this.lastEpoch = Math.max(this.lastEpoch, o.epoch);
     this.owner = o;
+    // A new owner's silence counts from now.
+    this.ownerLife = performance.now();
     this.toOwner?.close();
     this.toOwner = o.local ? null : new BroadcastChannel(`${this.base}:o:${o.id}`);
     this.dropPort();
@@ -509,6 +577,11 @@ class Channel {
     p.sent = true;
     const msg = { ...p.req, id: p.id } as Request;
     if (this.forget.length) msg.forget = this.forget.splice(0, 256);
+    if (this.ownerTimeout !== Infinity) {
+      p.sentAt = performance.now();
+      msg.dl = p.dl = Date.now() + this.ownerTimeout;
+      if (this.watch === undefined) this.startWatch();
+    }
     if (o.local) {
       this.worker.postMessage(msg);
       return;
@@ -522,6 +595,67 @@ class Channel {
       this.bcSent.add(p.id);
       this.toOwner!.postMessage(env);
     }
+  }
+
+  /** The ownerTimeout watch: runs while calls wait on an owner (a tick
+   * every quarter of ownerTimeout). A Worker not heard from during a tick
+   * gets a ping; a call whose owner has been silent for ownerTimeout since
+   * it was sent fails with TIMEOUT — at most a tick after the bound. The
+   * owner refuses to start it afterwards (its deadline `dl` has passed). */
+  private startWatch(): void {
+    const now = performance.now();
+    this.workerLife = now;
+    this.ownerLife = now;
+    this.heardWorker = this.heardOwner = false;
+    this.watch = setInterval(() => this.tick(), Math.max(10, this.ownerTimeout / 4));
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const wall = Date.now();
+    if (this.heardWorker) this.workerLife = now;
+    if (this.heardOwner) this.ownerLife = now;
+    this.heardWorker = this.heardOwner = false;
+    const o = this.owner;
+    let waiting = false;
+    let pingWorker = false;
+    let pingOwner = false;
+    for (const p of [...this.pending.values()]) {
+      if (!p.sent || p.to === null || p.to === 'local' || p.kind === 'local') continue;
+      waiting = true;
+      const local = o?.local === true && p.to === o.id;
+      const silent = now - Math.max(local ? this.workerLife : this.ownerLife, p.sentAt);
+      // Past its deadline too: the owner can no longer start it.
+      if (silent >= this.ownerTimeout && wall > p.dl) this.ownerSilent(p, local);
+      else if (silent >= this.ownerTimeout / 4) {
+        if (local) pingWorker = true;
+        else pingOwner = true;
+      }
+    }
+    if (!waiting) {
+      clearInterval(this.watch);
+      this.watch = undefined;
+      return;
+    }
+    if (pingWorker) this.worker.postMessage({ id: 0, op: 'ping' } satisfies Request);
+    if (pingOwner && o && !o.local) {
+      const env: ClientEnvelope = { from: this.clientId!, enc: this.enc, req: { id: 0, op: 'ping' } };
+      if (this.port && this.portFor === o.id) this.port.postMessage(env);
+      else this.toOwner?.postMessage(env);
+    }
+  }
+
+  /** A call whose owner showed no life for ownerTimeout: TIMEOUT. */
+  private ownerSilent(p: Pending, local: boolean): void {
+    const who = local ? "this tab's database Worker (it owns the database)" : 'the tab that owns the database';
+    const write = p.kind === 'write' || p.kind === 'commit';
+    this.finish(p, false, new LightningDbError('TIMEOUT',
+      `${who} showed no sign of life for ${this.ownerTimeout} ms (the ownerTimeout option): it is frozen (e.g. a ` +
+      'background tab) or busy in a long call, or hung. ' +
+      (write
+        ? 'The write may have been applied only if the owner had started it before; otherwise it never will be ' +
+          '(the owner refuses calls it could not start in time): read before writing it again if twice matters'
+        : 'Nothing was changed; retry when the owner answers again')));
   }
 
   private postCancel(p: Pending, code: 'ABORTED' | 'TIMEOUT'): void {
@@ -557,6 +691,8 @@ class Channel {
   /** Ends shared mode: channels closed, locks given back. */
   unshare(): void {
     this.closing = true;
+    clearInterval(this.watch);
+    this.watch = undefined;
     this.ctrl?.close();
     this.inbox?.close();
     this.toOwner?.close();
@@ -603,7 +739,7 @@ class Channel {
         signal?.removeEventListener('abort', onAbort);
       };
       p = {
-        id, req: tagged, kind, to: null, sent: false,
+        id, req: tagged, kind, to: null, sent: false, sentAt: 0, dl: 0,
         resolve: (v) => { cleanup(); resolve(v as T); },
         reject: (e) => { cleanup(); reject(e); },
         done: Promise.resolve(),
@@ -707,22 +843,23 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
   }
 }
 
-/** A transaction held open in the Worker. */
-export class RemoteTransaction {
+/** A transaction held open in the Worker, with its database's key type K
+ * and value type V. */
+export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
   /** `home`: the owner tab it lives in (shared databases): once that tab
    * is gone, its calls are OWNER_LOST (nothing of it was committed). */
-  constructor(private readonly ch: Channel, private readonly h: number, readonly db?: RemoteDatabase, private readonly home: string | null = null) {}
+  constructor(private readonly ch: Channel, private readonly h: number, readonly db?: RemoteDatabase<K, V>, private readonly home: string | null = null) {}
   private call<T>(method: string, args: unknown[]): Promise<T> {
     return this.ch.send<T>({ op: 'txn', txn: this.h, method, args }, undefined, this.home);
   }
-  get(key: unknown): Promise<unknown> { return this.call('get', [key]); }
-  has(key: unknown): Promise<boolean> { return this.call('has', [key]); }
-  put(key: unknown, value: unknown): Promise<void> { return this.call('put', [key, value]); }
-  delete(key: unknown): Promise<void> { return this.call('delete', [key]); }
+  get(key: Input<K>): Promise<V | undefined> { return this.call('get', [key]); }
+  has(key: Input<K>): Promise<boolean> { return this.call('has', [key]); }
+  put(key: Input<K>, value: Input<V>): Promise<void> { return this.call('put', [key, value]); }
+  delete(key: Input<K>): Promise<void> { return this.call('delete', [key]); }
   commit(): Promise<void> { return this.call('commit', []); }
   commitAsync(): Promise<void> { return this.call('commitAsync', []); }
   abort(): Promise<void> { return this.call('abort', []); }
-  scan(opts?: unknown): RemoteIterator<[unknown, unknown]> {
+  scan(opts?: ScanOptions<K>): RemoteIterator<[K, V]> {
     return new RemoteIterator(this.ch, this.h, 'scan', opts === undefined ? [] : [opts], this, this.home);
   }
 }
@@ -799,7 +936,7 @@ export interface TransactionCallOptions extends CallOptions {
 }
 
 /** The main-thread Database: every method returns a promise. */
-export class RemoteDatabase {
+export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   private closed: Promise<void> | null = null;
   /** The store the database lives in ('opfs', 'indexeddb' or 'memory'):
    * with store 'auto', the one that was chosen. Also metrics().store. */
@@ -816,24 +953,34 @@ export class RemoteDatabase {
     }
     return this.ch.send<T>({ op: 'call', method, args }, opts);
   }
-  get(key: unknown, opts?: CallOptions): Promise<unknown> { return this.call('get', [key], opts); }
-  has(key: unknown, opts?: CallOptions): Promise<boolean> { return this.call('has', [key], opts); }
-  getBatch(keys: unknown[], opts?: CallOptions): Promise<unknown[]> { return this.call('getBatch', [keys], opts); }
-  put(key: unknown, value: unknown, opts?: CallOptions): Promise<void> { return this.call('put', [key, value], opts); }
-  delete(key: unknown, opts?: CallOptions): Promise<void> { return this.call('delete', [key], opts); }
-  putBatch(pairs: Array<[unknown, unknown]>, opts?: CallOptions): Promise<void> { return this.call('putBatch', [pairs], opts); }
-  deleteBatch(keys: unknown[], opts?: CallOptions): Promise<void> { return this.call('deleteBatch', [keys], opts); }
-  batch(ops: unknown[], opts?: CallOptions): Promise<void> { return this.call('batch', [ops], opts); }
-  putAsync(key: unknown, value: unknown, opts?: CallOptions): Promise<void> { return this.call('putAsync', [key, value], opts); }
-  deleteAsync(key: unknown, opts?: CallOptions): Promise<void> { return this.call('deleteAsync', [key], opts); }
-  putBatchAsync(pairs: Array<[unknown, unknown]>, opts?: CallOptions): Promise<void> { return this.call('putBatchAsync', [pairs], opts); }
-  deleteBatchAsync(keys: unknown[], opts?: CallOptions): Promise<void> { return this.call('deleteBatchAsync', [keys], opts); }
-  batchAsync(ops: unknown[], opts?: CallOptions): Promise<void> { return this.call('batchAsync', [ops], opts); }
+  get(key: Input<K>, opts?: CallOptions): Promise<V | undefined> { return this.call('get', [key], opts); }
+  has(key: Input<K>, opts?: CallOptions): Promise<boolean> { return this.call('has', [key], opts); }
+  getBatch(keys: Array<Input<K>>, opts?: CallOptions): Promise<Array<V | undefined>> { return this.call('getBatch', [keys], opts); }
+  put(key: Input<K>, value: Input<V>, opts?: CallOptions): Promise<void> { return this.call('put', [key, value], opts); }
+  delete(key: Input<K>, opts?: CallOptions): Promise<void> { return this.call('delete', [key], opts); }
+  putBatch(pairs: Array<[Input<K>, Input<V>]>, opts?: CallOptions): Promise<void> { return this.call('putBatch', [pairs], opts); }
+  deleteBatch(keys: Array<Input<K>>, opts?: CallOptions): Promise<void> { return this.call('deleteBatch', [keys], opts); }
+  batch(ops: Array<BatchOp<K, V>>, opts?: CallOptions): Promise<void> { return this.call('batch', [ops], opts); }
+  putAsync(key: Input<K>, value: Input<V>, opts?: CallOptions): Promise<void> { return this.call('putAsync', [key, value], opts); }
+  deleteAsync(key: Input<K>, opts?: CallOptions): Promise<void> { return this.call('deleteAsync', [key], opts); }
+  putBatchAsync(pairs: Array<[Input<K>, Input<V>]>, opts?: CallOptions): Promise<void> { return this.call('putBatchAsync', [pairs], opts); }
+  deleteBatchAsync(keys: Array<Input<K>>, opts?: CallOptions): Promise<void> { return this.call('deleteBatchAsync', [keys], opts); }
+  batchAsync(ops: Array<BatchOp<K, V>>, opts?: CallOptions): Promise<void> { return this.call('batchAsync', [ops], opts); }
   flush(opts?: CallOptions): Promise<void> { return this.call('flush', [], opts); }
   flushAsync(opts?: CallOptions): Promise<void> { return this.call('flushAsync', [], opts); }
   checkpoint(opts?: CallOptions): Promise<void> { return this.call('checkpoint', [], opts); }
   metrics(opts?: CallOptions): Promise<Record<string, unknown>> { return this.call('metrics', [], opts); }
-  metricsText(opts?: CallOptions): Promise<string> { return this.call('metricsText', [], opts); }
+  /** The Prometheus text exposition; `labels` (e.g. 'db="notes"') are added
+   * to every sample, as in Database.metricsText(labels). */
+  metricsText(labels?: string, opts?: CallOptions): Promise<string> {
+    return this.call('metricsText', labels === undefined ? [] : [labels], opts);
+  }
+  /** The engine's event ring (checkpoints, slow commits, sync stalls,
+   * errors, CONFLICT/BUSY bursts) with seq > after, oldest first, as
+   * Database.events(after); read in the Worker that owns the database. */
+  events(after?: number, opts?: CallOptions): Promise<DatabaseEvent[]> {
+    return this.call('events', after === undefined ? [] : [after], opts);
+  }
   healthCheck(opts?: CallOptions): Promise<{ healthy: boolean; issues: string[] }> { return this.call('healthCheck', [], opts); }
   check(opts?: CallOptions): Promise<void> { return this.call('check', [], opts); }
   /** Backs up into the new database `target` in the same store. */
@@ -846,37 +993,37 @@ export class RemoteDatabase {
     return this.ch.send({ op: 'backup', target }, opts);
   }
 
-  scan(opts?: unknown): RemoteIterator<[unknown, unknown]> {
+  scan(opts?: ScanOptions<K>): RemoteIterator<[K, V]> {
     return new RemoteIterator(this.ch, 0, 'scan', opts === undefined ? [] : [opts], this);
   }
-  scanPrefix(prefix: unknown, opts?: unknown): RemoteIterator<[unknown, unknown]> {
+  scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions<K>, 'prefix'>): RemoteIterator<[K, V]> {
     return new RemoteIterator(this.ch, 0, 'scanPrefix', opts === undefined ? [prefix] : [prefix, opts], this);
   }
-  scanReverse(lte?: unknown, gte?: unknown): RemoteIterator<[unknown, unknown]> {
+  scanReverse(lte?: Input<K>, gte?: Input<K>): RemoteIterator<[K, V]> {
     return new RemoteIterator(this.ch, 0, 'scanReverse', [lte, gte], this);
   }
-  keys(opts?: unknown): RemoteIterator<unknown> {
+  keys(opts?: ScanOptions<K>): RemoteIterator<K> {
     return new RemoteIterator(this.ch, 0, 'keys', opts === undefined ? [] : [opts], this);
   }
-  values(opts?: unknown): RemoteIterator<unknown> {
+  values(opts?: ScanOptions<K>): RemoteIterator<V> {
     return new RemoteIterator(this.ch, 0, 'values', opts === undefined ? [] : [opts], this);
   }
 
-  async beginTransaction(options: { readOnly?: boolean } & CallOptions = {}): Promise<RemoteTransaction> {
+  async beginTransaction(options: { readOnly?: boolean } & CallOptions = {}): Promise<RemoteTransaction<K, V>> {
     const { signal, timeout, ...rest } = options;
     checkCallOptions({ signal, timeout });
     const h = await this.ch.send<number>({ op: 'begin', options: rest }, { signal, timeout });
-    return new RemoteTransaction(this.ch, h, this, this.ch.ownerOf());
+    return new RemoteTransaction<K, V>(this.ch, h, this, this.ch.ownerOf());
   }
 
   /** Runs fn(tx); commits when it resolves, aborts when it throws; reruns
    * fn up to `retries` times on CONFLICT or OWNER_LOST (both mean nothing
    * of the transaction was committed). */
-  async transaction<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
+  async transaction<T>(fn: (tx: RemoteTransaction<K, V>) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
     return this.run(fn, opts, false);
   }
 
-  private async run<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: TransactionCallOptions, durable: boolean): Promise<T> {
+  private async run<T>(fn: (tx: RemoteTransaction<K, V>) => Promise<T> | T, opts: TransactionCallOptions, durable: boolean): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError('transaction(fn): fn must be a function');
     const { retries, ...call } = opts;
     checkCallOptions(call);
@@ -904,7 +1051,7 @@ export class RemoteDatabase {
 
   /** As transaction(), committing with commitAsync (durable before it
    * resolves, whatever the sync mode's wait). */
-  async transactionAsync<T>(fn: (tx: RemoteTransaction) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
+  async transactionAsync<T>(fn: (tx: RemoteTransaction<K, V>) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
     return this.run(fn, opts, true);
   }
 
@@ -983,17 +1130,46 @@ function sharedMode(o: OpenOptions): boolean {
   return typeof g.BroadcastChannel === 'function' && g.navigator?.locks !== undefined;
 }
 
+/** './worker-inline.js' in the package's bundle (scripts/build-browser.mjs
+ * defines it, so the import below is a literal bundlers follow); not
+ * defined where js/browser is bundled from source (the repository's tests
+ * and benchmarks, which serve worker.js themselves). */
+declare const LDB_INLINE_WORKER: string | undefined;
+
+/** The database Worker for bundlers that do not follow
+ * new Worker(new URL('./worker.js', import.meta.url)) (esbuild): worker.js
+ * and lightningdb.wasm carried inside a lazily loaded module
+ * (worker-inline.js, generated by scripts/build-browser.mjs), started from a
+ * blob: URL with the module's bytes passed as the wasmBinary option. */
+async function inlineWorker(): Promise<{ url: string; wasmBinary: Uint8Array }> {
+  if (typeof LDB_INLINE_WORKER !== 'string') throw new Error('this build has no inline worker');
+  const { workerSource, wasmBase64 } = (await import(LDB_INLINE_WORKER)) as typeof import('./worker-inline.js');
+  const url = URL.createObjectURL(new Blob([workerSource], { type: 'text/javascript' }));
+  const bin = atob(wasmBase64);
+  const wasmBinary = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) wasmBinary[i] = bin.charCodeAt(i);
+  return { url, wasmBinary };
+}
+
 /** Opens the database `name` in a new dedicated Worker (main thread). By
  * default every tab that opens it shares it: one tab's Worker owns it,
- * the others are clients of it (see the file comment of worker.ts). */
-export async function open(name: string, options: OpenOptions = {}): Promise<RemoteDatabase> {
+ * the others are clients of it (see the file comment of worker.ts). Key
+ * and value types follow the encodings: Uint8Array for 'binary' (the
+ * default), string for 'utf8', unknown for 'json' — or name them:
+ * `open<string, Note>(name, { keyEncoding: 'utf8', valueEncoding: 'json' })`. */
+export async function open<O extends OpenOptions = {}>(name: string, options?: O): Promise<RemoteDatabase<KeyOf<O>, ValueOf<O>>>;
+export async function open<K, V>(name: string, options?: OpenOptions): Promise<RemoteDatabase<K, V>>;
+export async function open(name: string, options: OpenOptions = {}): Promise<RemoteDatabase<unknown, unknown>> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const { workerUrl, signal, wasmUrl, exclusive, handoffTimeout, ...rest } = options;
+  const { workerUrl, signal, wasmUrl, exclusive, handoffTimeout, ownerTimeout, ...rest } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   if (exclusive !== undefined && typeof exclusive !== 'boolean') throw new TypeError('exclusive must be a boolean');
   if (handoffTimeout !== undefined && (typeof handoffTimeout !== 'number' || !(handoffTimeout >= 0)))
     throw new TypeError('handoffTimeout must be a number of milliseconds >= 0 (or Infinity)');
+  if (ownerTimeout !== undefined && (typeof ownerTimeout !== 'number' || !(ownerTimeout >= 0)))
+    throw new TypeError('ownerTimeout must be a number of milliseconds >= 0 (or Infinity)');
+  const bounds = { handoffTimeout: handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, ownerTimeout: ownerTimeout ?? DEFAULT_OWNER_TIMEOUT_MS };
   if (signal?.aborted) throw new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal)`);
   const base = typeof location !== 'undefined' ? location.href : undefined;
   const url = String(workerUrl !== undefined ? new URL(String(workerUrl), base) : new URL('./worker.js', import.meta.url));
@@ -1001,48 +1177,76 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
   if (wasmUrl !== undefined) rest.wasmUrl = String(new URL(String(wasmUrl), base));
   const share = sharedMode(options);
   const clientId = share ? randomId() : '';
+  /** Set when worker.js or the .wasm did not load next to this module. */
+  let inline: { url: string; wasmBinary: Uint8Array } | null = null;
+  const spawn = (): Worker => {
+    if (workerUrl !== undefined) return new Worker(url, { type: 'module', name: `lightningdb:${name}` });
+    if (inline) return new Worker(inline.url, { type: 'module', name: `lightningdb:${name}` });
+    // Written exactly in the form bundlers (Vite, webpack 5, Parcel)
+    // recognise, with static options: they bundle worker.js (a single
+    // self-contained file) and the .wasm it references as assets.
+    return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  };
   const start = (workerId: string) => {
-    const w = new Worker(url, { type: 'module', name: `lightningdb:${name}` });
-    const o = share ? { ...rest, shared: { clientId, workerId } } : rest;
+    const w = spawn();
+    const opts = inline ? { ...rest, wasmBinary: inline.wasmBinary } : rest;
+    const o = share ? { ...opts, shared: { clientId, workerId } } : opts;
     return { w, o };
   };
-  let workerId = randomId();
-  const first = start(workerId);
-  const worker = first.w;
-  const ch = new Channel(worker, url);
-  let onAbort: (() => void) | undefined;
   try {
-    const opened = ch.send<Opened>({ op: 'open', name, options: first.o });
-    const aborted = new Promise<never>((_, reject) => {
-      // Ending the Worker withdraws its lock request and frees what it holds.
-      onAbort = () => reject(new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal); it holds nothing`));
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-    const r = await Promise.race([opened, aborted]);
-    if (share) {
-      const enc = JSON.stringify([rest.keyEncoding ?? null, rest.valueEncoding ?? null]);
-      // This tab's Worker went away (terminated, crashed): a new one
-      // stands by in its place, so this tab can own the database again.
-      const respawn = () => {
-        workerId = randomId();
-        const next = start(workerId);
-        ch.attach(next.w);
-        ch.send<Opened>({ op: 'open', name, options: next.o }).then(
-          (o) => ch.share(clientId, enc, o, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId),
-          () => { /* this tab stays a client of the other tabs' owner */ },
-        );
-      };
-      ch.share(clientId, enc, r, handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, respawn, workerId);
-    }
-    const db = new RemoteDatabase(ch, r.store as StoreKind);
-    abandoned.register(db, ch, db);
-    return db;
+    return await openWith(start);
   } catch (e) {
-    worker.terminate();
-    ch.unshare();
-    ch.fail(e as Error);
-    throw e;
-  } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    // worker.js or lightningdb.wasm is not served next to this module (a
+    // bundler that does not follow them, such as esbuild): the
+    // self-contained copy instead. An explicit workerUrl/wasmUrl stays an error.
+    if (!(e instanceof LightningDbError && e.code === 'SETUP') || workerUrl !== undefined || wasmUrl !== undefined) throw e;
+    try {
+      inline = await inlineWorker();
+    } catch {
+      throw e;
+    }
+    return openWith(start);
+  }
+
+  async function openWith(start: (workerId: string) => { w: Worker; o: Record<string, unknown> }): Promise<RemoteDatabase<unknown, unknown>> {
+    let workerId = randomId();
+    const first = start(workerId);
+    const worker = first.w;
+    const ch = new Channel(worker, url);
+    let onAbort: (() => void) | undefined;
+    try {
+      const opened = ch.send<Opened>({ op: 'open', name, options: first.o });
+      const aborted = new Promise<never>((_, reject) => {
+        // Ending the Worker withdraws its lock request and frees what it holds.
+        onAbort = () => reject(new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal); it holds nothing`));
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      const r = await Promise.race([opened, aborted]);
+      if (share) {
+        const enc = JSON.stringify([rest.keyEncoding ?? null, rest.valueEncoding ?? null]);
+        // This tab's Worker went away (terminated, crashed): a new one
+        // stands by in its place, so this tab can own the database again.
+        const respawn = () => {
+          workerId = randomId();
+          const next = start(workerId);
+          ch.attach(next.w);
+          ch.send<Opened>({ op: 'open', name, options: next.o }).then(
+            (o) => ch.share(clientId, enc, o, bounds, respawn, workerId),
+            () => { /* this tab stays a client of the other tabs' owner */ },
+          );
+        };
+        ch.share(clientId, enc, r, bounds, respawn, workerId);
+      }
+      const db = new RemoteDatabase<unknown, unknown>(ch, r.store as StoreKind);
+      abandoned.register(db, ch, db);
+      return db;
+    } catch (e) {
+      worker.terminate();
+      ch.unshare();
+      ch.fail(e as Error);
+      throw e;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
   }
 }

@@ -24,6 +24,10 @@ export interface Tagged {
   retry?: boolean;
   /** rids of this client's acknowledged writes: their records may go. */
   forget?: number[];
+  /** Deadline (Date.now() ms, the sender's ownerTimeout after it sent the
+   * request): a request the owner has not started by then is answered
+   * TIMEOUT and never runs — its sender has given up on it (index.ts). */
+  dl?: number;
 }
 
 export type Request = (
@@ -48,6 +52,10 @@ export type Request = (
    * TIMEOUT is answered at once (its outcome is then unknown) and an
    * ABORTED is ignored (it is answered with its real outcome). */
   | { id: number; op: 'cancel'; target: number; code: 'ABORTED' | 'TIMEOUT' }
+  /** Are you alive? Answered at once with a Pong, ahead of the queued
+   * requests (no Reply of its own). Sent only while calls wait and the
+   * Worker has been silent for a while (the ownerTimeout watch). */
+  | { id: 0; op: 'ping' }
 ) & Tagged;
 
 /** A request of another tab to the owner: its clientId and encodings. */
@@ -104,6 +112,12 @@ export interface Hello {
   hello: true;
 }
 
+/** The answer to a ping: the Worker's event loop runs. */
+export interface Pong {
+  id: 0;
+  pong: true;
+}
+
 export interface WireError {
   name: string;
   code?: string;
@@ -116,7 +130,7 @@ export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok:
 export const DB_METHODS = [
   'get', 'has', 'getBatch', 'put', 'delete', 'putBatch', 'deleteBatch', 'batch',
   'putAsync', 'deleteAsync', 'putBatchAsync', 'deleteBatchAsync', 'batchAsync',
-  'flush', 'flushAsync', 'checkpoint', 'metrics', 'metricsText', 'healthCheck', 'check',
+  'flush', 'flushAsync', 'checkpoint', 'metrics', 'metricsText', 'healthCheck', 'check', 'events',
 ] as const;
 
 /** The DB_METHODS that write: pipelined by the Worker (it goes on with the

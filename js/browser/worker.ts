@@ -47,7 +47,7 @@ import {
   setTag, SharedEngine,
 } from './owner.js';
 import {
-  BecameOwner, ClientEnvelope, Control, DB_METHODS, Hello, Opened, Reply, Request, SCAN_BYTES, SCAN_METHODS,
+  BecameOwner, ClientEnvelope, Control, DB_METHODS, Hello, Opened, Pong, Reply, Request, SCAN_BYTES, SCAN_METHODS,
   TXN_METHODS, WireError, WRITE_METHODS,
 } from './protocol.js';
 import { channelBase, clientLockName, holdLock, lockName, randomId } from './tabs.js';
@@ -701,6 +701,10 @@ function fromClient(sh: Shared, env: ClientEnvelope, post?: Source['post']): voi
     sources.set(`${env.from}|${env.enc}`, src);
     watchClient(sh, env.from);
   }
+  if (env.req.op === 'ping') {
+    src.post(PONG as unknown as Reply);
+    return;
+  }
   receive(env.req, src);
 }
 
@@ -746,6 +750,18 @@ function cancel(key: string, code: 'ABORTED' | 'TIMEOUT'): void {
       error: { name: 'LightningDbError', code: 'TIMEOUT', message: 'the call timed out while the database Worker was running it; it may still complete (it is not cancelled)' },
     } satisfies Reply);
   }
+}
+
+/** The answer to every ping (protocol.ts). */
+const PONG: Pong = { id: 0, pong: true };
+
+/** A request started after its deadline (`dl`): its sender has given up. */
+function lateError(req: Request & { dl: number }): WireError {
+  return {
+    name: 'LightningDbError', code: 'TIMEOUT',
+    message: `the tab that owns the database could not start the call within the ownerTimeout option (late by ${Date.now() - req.dl} ms): ` +
+      'it was busy or frozen; nothing of the call was applied',
+  };
 }
 
 function cancelledError(code: 'ABORTED' | 'TIMEOUT'): WireError {
@@ -804,6 +820,14 @@ function receive(req: Request, src: Source): void {
       reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
       return;
     }
+    if (req.dl !== undefined && Date.now() > req.dl) {
+      // Its sender has given up on it (no sign of life from this Worker
+      // within its ownerTimeout): running it now would apply a write the
+      // caller was told had timed out.
+      states.delete(key);
+      reply(src, { id: req.id, ok: false, error: lateError(req as Request & { dl: number }) });
+      return;
+    }
     st.started = true;
     if (isWrite(req)) {
       let p: Promise<unknown>;
@@ -838,6 +862,10 @@ self.onmessage = (ev: MessageEvent<Request | { id: 0; port: true; client: string
   const m = ev.data;
   if ('port' in m) {
     if (ev.ports[0]) clientPort(ev.ports[0], m.client, m.enc);
+    return;
+  }
+  if (m.op === 'ping') {
+    self.postMessage(PONG);
     return;
   }
   receive(m, LOCAL);

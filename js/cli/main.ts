@@ -103,8 +103,8 @@ function bar(c: Common, format: string): cliProgress.SingleBar | null {
   }, cliProgress.Presets.shades_classic);
 }
 
-function scanOptions(o: Record<string, string | boolean | number | undefined>, enc: Encoding): ScanOptions {
-  const s: ScanOptions = {};
+function scanOptions(o: Record<string, string | boolean | number | undefined>, enc: Encoding): ScanOptions<Uint8Array> {
+  const s: ScanOptions<Uint8Array> = {};
   if (o.gt !== undefined && o.gte !== undefined) throw new CliError(EXIT.USAGE, 'give --gt or --gte, not both');
   if (o.lt !== undefined && o.lte !== undefined) throw new CliError(EXIT.USAGE, 'give --lt or --lte, not both');
   for (const k of ['gt', 'gte', 'lt', 'lte'] as const) {

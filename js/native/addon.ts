@@ -5,10 +5,11 @@
  * Addon lookup, first that loads wins:
  *   1. $LIGHTNINGDB_ADDON (an explicit path),
  *   2. prebuilds/<platform>-<arch>/lightningdb.node (shipped in the package),
- *   3. build/node/lightningdb.node (the local CMake build, `npm run build`).
+ *   3. build/node/lightningdb.node (the local CMake build, `npm run build`,
+ *      or the installed package's source build, scripts/install.mjs).
  */
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EngineEvent, EngineOpenOptions, EngineStats } from '../engine.js';
@@ -75,6 +76,18 @@ export interface Addon {
   iterNext(it: Handle, max: number): number | Buffer | null;
   /** Idempotent. */
   iterClose(it: Handle): void;
+  /** ldb_count over the range (flags as iterCreate's); txn null: a fresh
+   * snapshot. */
+  rangeCount(
+    db: Handle, txn: Handle | null, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
+    prefix: Uint8Array | undefined, flags: number,
+  ): number;
+  /** ldb_delete_range: at most limit (Infinity: all) keys; the number
+   * deleted. */
+  rangeDelete(
+    db: Handle, txn: Handle | null, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
+    prefix: Uint8Array | undefined, flags: number, limit: number,
+  ): number;
   /** A change cursor (node/feed.c): commits with seq > since; flags 1
    * lowerExclusive, 2 upperExclusive. */
   changesOpen(db: Handle, since: number, lower: Uint8Array | undefined, upper: Uint8Array | undefined,
@@ -159,9 +172,21 @@ export function loadAddon(root?: string): { addon: Addon; path: string } {
     }
   }
   const detail = failures.length ? `\n  tried:\n  ${failures.join('\n  ')}` : '';
+  const base = root ?? packageRoot();
+  const needs = 'needs cmake, a C compiler, pkg-config, libzstd-dev and liblz4-dev';
+  const shipped = existsSync(join(base, 'prebuilds'))
+    ? readdirSync(join(base, 'prebuilds')).filter((d) => existsSync(join(base, 'prebuilds', d, 'lightningdb.node'))).join(', ')
+    : '';
+  // A source checkout builds with npm; an installed package compiles from
+  // the sources it ships (scripts/install.mjs, its install script, which
+  // npm 11 runs only once approved).
+  const fix = existsSync(join(base, 'js', 'index.ts'))
+    ? `Build it with \`npm run build:addon\` (${needs}).`
+    : `This package ships prebuilt addons for ${shipped || 'no platform'}. Compile one from the shipped sources with ` +
+      `\`node ${join(base, 'scripts', 'install.mjs')}\` (${needs}), or approve the package's install script ` +
+      '(`npm install-scripts approve lightningdb`) and run `npm rebuild lightningdb`.';
   throw new Error(
-    `lightningdb: no native addon for ${process.platform}-${process.arch} could be loaded. ` +
-      `Build it with \`npm run build\` (needs cmake, a C compiler, libzstd-dev and liblz4-dev).${detail}`,
+    `lightningdb: no native addon for ${process.platform}-${process.arch} could be loaded. ${fix}${detail}`,
   );
 }
 

@@ -98,6 +98,10 @@ function openIter(a: Addon, db: Handle, txn: Handle | null, o: EngineIterOptions
   return a.iterCreate(db, txn, o.lower, o.upper, o.prefix, flags);
 }
 
+function iterFlags(o: EngineIterOptions): number {
+  return (o.lowerExclusive ? 1 : 0) | (o.upperExclusive ? 2 : 0) | (o.reverse ? 4 : 0);
+}
+
 function splitOps(ops: EngineOp[]): [Uint8Array[], Array<Uint8Array | undefined>] {
   const keys: Uint8Array[] = new Array(ops.length);
   const values: Array<Uint8Array | undefined> = new Array(ops.length);
@@ -146,6 +150,12 @@ class NativeTxn implements EngineTxn {
   }
   iterate(opts: EngineIterOptions): EngineIterator {
     return new NativeIterator(this.a, openIter(this.a, this.h, this.h, opts));
+  }
+  count(o: EngineIterOptions): number {
+    return this.a.rangeCount(this.h, this.h, o.lower, o.upper, o.prefix, iterFlags(o));
+  }
+  deleteRange(o: EngineIterOptions, limit: number): number {
+    return this.a.rangeDelete(this.h, this.h, o.lower, o.upper, o.prefix, iterFlags(o), limit);
   }
   commit() {
     this.a.txnCommit(this.h);
@@ -199,6 +209,12 @@ class NativeDb implements EngineDb {
   }
   iterate(opts: EngineIterOptions): EngineIterator {
     return new NativeIterator(this.a, openIter(this.a, this.h, null, opts));
+  }
+  count(o: EngineIterOptions): number {
+    return this.a.rangeCount(this.h, null, o.lower, o.upper, o.prefix, iterFlags(o));
+  }
+  deleteRange(o: EngineIterOptions, limit: number): number {
+    return this.a.rangeDelete(this.h, null, o.lower, o.upper, o.prefix, iterFlags(o), limit);
   }
   flush() {
     this.a.flush(this.h);

@@ -12,120 +12,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
-import { Database, type SyncMode } from '../database.js';
+import { Database } from '../database.js';
 import type { Engine } from '../engine.js';
-import { invalid } from '../errors.js';
+import { loadTestOptions, runMix, type LoadTestOptions, type LoadTestProgress, type LoadTestResult } from './loadmix.js';
 
-/** Options of runLoadTest(); every field is optional. */
-export interface LoadTestOptions {
-  /** how long the mix runs, ms; default 5000 */
-  durationMs?: number;
-  /** share of operations that are gets (0..1); the rest are puts; default 0.8 */
-  readRatio?: number;
-  /** distinct keys, all written before the mix starts; default 10000 */
-  keys?: number;
-  /** bytes per value; default 100 */
-  valueSize?: number;
-  /** the scratch database's page cache, bytes; default 8 MiB */
-  cacheSize?: number;
-  /** the scratch database's sync mode; default 'normal' */
-  syncMode?: SyncMode;
-  /** one plotted point per this many ms; default 250 */
-  pointMs?: number;
-  /** directory of the scratch database (must not hold one); default a new
-   * temporary directory, deleted afterwards */
-  dir?: string;
-}
-
-/** Upper bounds of LoadTestOptions (bad values are INVALID_ARGUMENT). */
-export const LOAD_TEST_LIMITS = {
-  durationMs: 60000,
-  keys: 1_000_000,
-  valueSize: 65536,
-  /** keys * valueSize */
-  preloadBytes: 256 * 1024 * 1024,
-  cacheSize: 1024 * 1024 * 1024,
-} as const;
-
-/** One plotted point: the operations of the pointMs before `tMs`. */
-export interface LoadTestPoint {
-  /** ms since the mix started */
-  tMs: number;
-  opsPerSec: number;
-  /** µs; null when the interval had no such operation */
-  getP50: number | null;
-  getP99: number | null;
-  putP50: number | null;
-  putP99: number | null;
-}
-
-export interface LoadTestResult {
-  options: Required<Omit<LoadTestOptions, 'dir'>> & { dir: string };
-  preloadMs: number;
-  durationMs: number;
-  gets: number;
-  puts: number;
-  opsPerSec: number;
-  /** µs over the whole mix */
-  getP50: number | null;
-  getP99: number | null;
-  putP50: number | null;
-  putP99: number | null;
-  points: LoadTestPoint[];
-}
-
-function num(v: unknown, name: string, min: number, max: number, integer: boolean): number {
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number`);
-  if (v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw invalid(`${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${v}`);
-  }
-  return v;
-}
-
-/** Validates and completes options (throws TypeError / INVALID_ARGUMENT). */
-export function loadTestOptions(o: LoadTestOptions = {}): Required<Omit<LoadTestOptions, 'dir'>> & { dir?: string } {
-  if (o === null || typeof o !== 'object') throw new TypeError('load test options must be an object');
-  const L = LOAD_TEST_LIMITS;
-  const r = {
-    durationMs: num(o.durationMs ?? 5000, 'durationMs', 100, L.durationMs, true),
-    readRatio: num(o.readRatio ?? 0.8, 'readRatio', 0, 1, false),
-    keys: num(o.keys ?? 10000, 'keys', 1, L.keys, true),
-    valueSize: num(o.valueSize ?? 100, 'valueSize', 0, L.valueSize, true),
-    cacheSize: num(o.cacheSize ?? 8 * 1024 * 1024, 'cacheSize', 65536, L.cacheSize, true),
-    syncMode: o.syncMode ?? 'normal',
-    pointMs: num(o.pointMs ?? 250, 'pointMs', 50, 10000, true),
-    dir: o.dir,
-  };
-  if (!['full', 'normal', 'off'].includes(r.syncMode)) throw invalid(`syncMode must be 'full', 'normal' or 'off', got '${r.syncMode}'`);
-  if (r.keys * r.valueSize > L.preloadBytes) {
-    throw invalid(`keys * valueSize must be at most ${L.preloadBytes} bytes, got ${r.keys * r.valueSize}`);
-  }
-  if (r.dir !== undefined && (typeof r.dir !== 'string' || r.dir === '')) throw new TypeError('dir must be a non-empty string');
-  return r;
-}
-
-function quantile(sorted: Float64Array, q: number): number | null {
-  if (sorted.length === 0) return null;
-  const i = Math.min(sorted.length - 1, Math.floor(q * sorted.length));
-  return Math.round(sorted[i]! * 1000) / 1000;
-}
-
-function sortedOf(xs: number[]): Float64Array {
-  return Float64Array.from(xs).sort();
-}
-
-function keyOf(i: number): Uint8Array {
-  const k = new Uint8Array(12);
-  k.set([0x6c, 0x74, 0x3a, 0x00]); // "lt:" and a separator
-  new DataView(k.buffer).setBigUint64(4, BigInt(i));
-  return k;
-}
-
-/** Progress callback: phase 'preload' (done/total keys) or 'run' (a new
- * point, with elapsed/duration ms). */
-export type LoadTestProgress =
-  | { phase: 'preload'; done: number; total: number }
-  | { phase: 'run'; point: LoadTestPoint; elapsedMs: number; durationMs: number };
+export { LOAD_TEST_LIMITS, loadTestOptions } from './loadmix.js';
+export type { LoadTestOptions, LoadTestPoint, LoadTestProgress, LoadTestResult } from './loadmix.js';
 
 /**
  * Runs the mix with `engine` (e.g. db.engine of a served database) on a
@@ -143,82 +35,8 @@ export async function runLoadTest(
     cacheSize: o.cacheSize, syncMode: o.syncMode, errorIfExists: true,
   });
   try {
-    const value = new Uint8Array(o.valueSize).fill(0x61);
-    const t0 = performance.now();
-    const batch = Math.max(1, Math.min(1000, Math.floor((1 << 20) / Math.max(1, o.valueSize + 12))));
-    for (let i = 0; i < o.keys; i += batch) {
-      const entries: Array<[Uint8Array, Uint8Array]> = [];
-      for (let j = i; j < Math.min(o.keys, i + batch); j++) entries.push([keyOf(j), value]);
-      db.putBatch(entries);
-      onProgress?.({ phase: 'preload', done: Math.min(o.keys, i + batch), total: o.keys });
-      if (signal?.aborted) break;
-      await yieldLoop();
-    }
-    const preloadMs = performance.now() - t0;
-    const points: LoadTestPoint[] = [];
-    const allGets: number[] = [];
-    const allPuts: number[] = [];
-    let gets: number[] = [];
-    let puts: number[] = [];
-    const start = performance.now();
-    let pointStart = start;
-    let rnd = 0x2545f491;
-    const next = () => { // xorshift32: the same mix on every run
-      rnd ^= rnd << 13; rnd >>>= 0; rnd ^= rnd >>> 17; rnd ^= rnd << 5; rnd >>>= 0;
-      return rnd / 0x100000000;
-    };
-    let now = start;
-    while (now - start < o.durationMs && !signal?.aborted) {
-      const sliceEnd = Math.min(now + 10, start + o.durationMs, pointStart + o.pointMs);
-      while (now < sliceEnd) {
-        const k = keyOf(Math.floor(next() * o.keys));
-        const before = performance.now();
-        if (next() < o.readRatio) {
-          db.get(k);
-          now = performance.now();
-          gets.push((now - before) * 1000);
-        } else {
-          db.put(k, value);
-          now = performance.now();
-          puts.push((now - before) * 1000);
-        }
-      }
-      if (now - pointStart >= o.pointMs || now - start >= o.durationMs) {
-        const sg = sortedOf(gets);
-        const sp = sortedOf(puts);
-        const point: LoadTestPoint = {
-          tMs: Math.round(now - start),
-          opsPerSec: Math.round(((gets.length + puts.length) / (now - pointStart)) * 1000),
-          getP50: quantile(sg, 0.5), getP99: quantile(sg, 0.99),
-          putP50: quantile(sp, 0.5), putP99: quantile(sp, 0.99),
-        };
-        points.push(point);
-        for (const x of gets) allGets.push(x);
-        for (const x of puts) allPuts.push(x);
-        gets = [];
-        puts = [];
-        pointStart = now;
-        onProgress?.({ phase: 'run', point, elapsedMs: Math.min(o.durationMs, now - start), durationMs: o.durationMs });
-      }
-      await yieldLoop();
-      now = performance.now();
-    }
-    for (const x of gets) allGets.push(x);
-    for (const x of puts) allPuts.push(x);
-    const durationMs = Math.max(1, performance.now() - start);
-    const sg = sortedOf(allGets);
-    const sp = sortedOf(allPuts);
-    return {
-      options: { ...o, dir },
-      preloadMs: Math.round(preloadMs),
-      durationMs: Math.round(durationMs),
-      gets: allGets.length,
-      puts: allPuts.length,
-      opsPerSec: Math.round(((allGets.length + allPuts.length) / durationMs) * 1000),
-      getP50: quantile(sg, 0.5), getP99: quantile(sg, 0.99),
-      putP50: quantile(sp, 0.5), putP99: quantile(sp, 0.99),
-      points,
-    };
+    const r = await runMix(db, o, yieldLoop, onProgress, signal);
+    return { ...r, options: { ...o, dir } };
   } finally {
     db.close();
     if (temporary) rmSync(dir, { recursive: true, force: true });

@@ -56,7 +56,8 @@ export interface TimelineEvent {
   count?: number;
 }
 
-type DatabaseEventLike = Pick<DatabaseEvent, 'seq' | 'type' | 'code' | 'time' | 'count' | 'value'>;
+/** The fields of a DatabaseEvent the timeline uses. */
+export type DatabaseEventLike = Pick<DatabaseEvent, 'seq' | 'type' | 'code' | 'time' | 'count' | 'value'>;
 
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -149,35 +150,24 @@ export interface SamplerOptions {
   events?: number;
 }
 
-export class Sampler {
-  readonly intervalMs: number;
+/**
+ * The history the page draws: samples and the timeline, built from
+ * readings fed to ingest(). No I/O and no timer, so the same arithmetic
+ * serves db.serve() (Sampler, below, reads a Database synchronously) and
+ * the browser panel (js/ops/panel-remote.ts reads a RemoteDatabase through
+ * the Worker).
+ */
+export class SampleHistory {
   readonly samples: Sample[] = [];
   readonly timeline: TimelineEvent[] = [];
-  #db: Database;
   #history: number;
   #maxEvents: number;
   #prev: Raw | null = null;
-  #timer: ReturnType<typeof setInterval> | null = null;
   #lastEngineEvent = 0;
 
-  constructor(db: Database, options: SamplerOptions = {}) {
-    this.#db = db;
-    this.intervalMs = Math.max(100, options.intervalMs ?? 1000);
+  constructor(options: Pick<SamplerOptions, 'history' | 'events'> = {}) {
     this.#history = Math.max(2, options.history ?? 600);
     this.#maxEvents = Math.max(1, options.events ?? 200);
-  }
-
-  /** Takes the first reading now and one every intervalMs. */
-  start(): void {
-    if (this.#timer) return;
-    this.tick();
-    this.#timer = setInterval(() => this.tick(), this.intervalMs);
-    this.#timer.unref?.();
-  }
-
-  stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = null;
   }
 
   /** The latest statistics read (null before the first reading). */
@@ -193,21 +183,21 @@ export class Sampler {
     };
   }
 
+  /** What to pass to db.events(after) for the next reading: the newest
+   * event is read again, since a burst (CONFLICT, BUSY, slow commits, sync
+   * stalls) keeps growing while it lasts. */
+  get eventsAfter(): number {
+    return Math.max(0, this.#lastEngineEvent - 1);
+  }
+
   #event(e: TimelineEvent): void {
     this.timeline.push(e);
     if (this.timeline.length > this.#maxEvents) this.timeline.splice(0, this.timeline.length - this.#maxEvents);
   }
 
-  /** The engine's own event ring (db.events(), native engine): copied in
-   * order; the newest one is read again each time, since a burst (CONFLICT,
-   * BUSY, slow commits, sync stalls) keeps growing while it lasts. */
-  #engineEvents(): void {
-    let list: DatabaseEventLike[];
-    try {
-      list = this.#db.events(Math.max(0, this.#lastEngineEvent - 1));
-    } catch {
-      return;
-    }
+  /** The engine's own event ring, copied in order; an event read again
+   * (a growing burst) replaces its entry. */
+  #engineEvents(list: readonly DatabaseEventLike[]): void {
     for (const e of list) {
       const entry: TimelineEvent = {
         t: e.time, type: e.type, message: describeEvent(e), value: e.value, source: 'engine', seq: e.seq, count: e.count,
@@ -222,26 +212,19 @@ export class Sampler {
     }
   }
 
-  /** Reads the database once; a closed database ends sampling. */
-  tick(): void {
-    if (this.#db.closed) {
-      this.stop();
-      return;
-    }
-    let fam: Map<string, Family>;
-    try {
-      fam = parseExposition(this.#db.metricsText());
-    } catch {
-      return; // closed meanwhile; the next tick stops
-    }
-    const t = Date.now();
+  /** One reading: the exposition (db.metricsText()) and the events read
+   * with db.events(this.eventsAfter) right after it, taken at time t (ms
+   * since the epoch). From the second reading on, each adds a Sample.
+   * Throws for a malformed exposition (nothing is recorded then). */
+  ingest(text: string, events: readonly DatabaseEventLike[], t = Date.now()): void {
+    const fam = parseExposition(text);
     const { hist, bounds } = histograms(fam);
     const st = statsFromExposition(fam);
     const m = st.values;
     const raw: Raw = { t, s: st, hist, bounds };
     const prev = this.#prev;
     this.#prev = raw;
-    this.#engineEvents();
+    this.#engineEvents(events);
     if (!prev) return;
     const dt = (t - prev.t) / 1000;
     if (dt <= 0) return;
@@ -280,5 +263,48 @@ export class Sampler {
     };
     this.samples.push(sample);
     if (this.samples.length > this.#history) this.samples.splice(0, this.samples.length - this.#history);
+  }
+}
+
+/** A SampleHistory fed from a Database every intervalMs (db.serve()). */
+export class Sampler extends SampleHistory {
+  readonly intervalMs: number;
+  #db: Database;
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(db: Database, options: SamplerOptions = {}) {
+    super(options);
+    this.#db = db;
+    this.intervalMs = Math.max(100, options.intervalMs ?? 1000);
+  }
+
+  /** Takes the first reading now and one every intervalMs. */
+  start(): void {
+    if (this.#timer) return;
+    this.tick();
+    const timer = setInterval(() => this.tick(), this.intervalMs);
+    this.#timer = timer;
+    // Node: sampling does not keep the process alive. (Also type-checked
+    // for the browser, where the handle is a number.)
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Reads the database once; a closed database ends sampling. */
+  tick(): void {
+    if (this.#db.closed) {
+      this.stop();
+      return;
+    }
+    try {
+      const text = this.#db.metricsText();
+      this.ingest(text, this.#db.events(this.eventsAfter));
+    } catch {
+      return; // closed meanwhile; the next tick stops
+    }
   }
 }

@@ -75,6 +75,7 @@ function assets(): Map<string, Asset> {
   return new Map<string, Asset>([
     ['/', { file: join(dir, 'index.html'), type: 'text/html; charset=utf-8' }],
     ['/assets/app.js', { file: join(dir, 'app.js'), type: 'text/javascript; charset=utf-8' }],
+    ['/assets/panel.js', { file: join(dir, 'panel.js'), type: 'text/javascript; charset=utf-8' }],
     ['/assets/app.css', { file: join(dir, 'app.css'), type: 'text/css; charset=utf-8' }],
     ['/assets/uPlot.min.js', { file: join(uplot, 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' }],
     ['/assets/uPlot.min.css', { file: join(uplot, 'uPlot.min.css'), type: 'text/css; charset=utf-8' }],

@@ -145,6 +145,7 @@ function checkBinary(db: Database, who: string): void {
 /** Errors no retry can fix: the run loop stops (failure, onError). */
 function permanent(e: Error): boolean {
   const code = (e as { code?: unknown }).code;
+  if ((e as { permanent?: boolean }).permanent) return true;
   return e instanceof LightningDbError && (code === 'COMPACTED' || code === 'CORRUPT' || code === 'INTERNAL' || code === 'READ_ONLY');
 }
 
@@ -290,6 +291,14 @@ export class Publisher extends Runner {
     const js: JetStreamClient = jetstream(nc, { timeout: 10_000 });
     await ensureStream(jsm, o);
     const last = await lastInStream(jsm, o.stream, subject);
+    const mine = this.db.metrics().lastSeq;
+    if (last.any && last.seq > mine) {
+      // The primary lost commits it had published (a crash in syncMode
+      // normal or off): its next commits would reuse their seqs.
+      throw Object.assign(new LightningDbError('INVALID_ARGUMENT',
+        `stream ${o.stream} holds commits up to ${last.seq} but this primary's last is ${mine}: it lost commits its ` +
+        'replicas may have applied. Promote the most advanced replica instead (docs/replication.md)'), { permanent: true });
+    }
     const since = last.any ? last.seq : (o.since ?? this.db.metrics().logRetainedSince);
     this.#acked = since;
     const feed = this.db.changes({ since });

@@ -409,6 +409,19 @@ class WasmChanges implements EngineChanges {
   }
 }
 
+/** ldb_count (op 0) or ldb_delete_range (op 1) through ldbw_range. */
+function rangeOp(h: Heap, db: number, txn: number, o: EngineIterOptions, op: number, limit: number): number {
+  const m = h.m;
+  const lo = o.lower ? h.put(0, o.lower) : 0;
+  const up = o.upper ? h.put(1, o.upper) : 0;
+  const pre = o.prefix ? h.put(2, o.prefix) : 0;
+  const out = h.outs + 16; // 8-aligned double
+  h.check(m._ldbw_range(db, txn, lo, o.lower?.length ?? 0, o.lowerExclusive ? 1 : 0,
+    up, o.upper?.length ?? 0, o.upperExclusive ? 1 : 0, pre, o.prefix?.length ?? 0,
+    o.reverse ? 1 : 0, op, limit === Infinity ? -1 : limit, out));
+  return new Float64Array(m.HEAPU8.buffer, out, 1)[0]!;
+}
+
 /** Reads a value through get_buf into scratch 1, growing it when needed. */
 function readValue(h: Heap, call: (buf: number, cap: number) => number): Uint8Array | undefined {
   for (;;) {
@@ -467,6 +480,12 @@ class WasmTxn implements EngineTxn {
   }
   iterate(opts: EngineIterOptions): EngineIterator {
     return iterCreate(this.db.h, this.db.live(), this.live(), opts);
+  }
+  count(opts: EngineIterOptions): number {
+    return rangeOp(this.db.h, this.db.live(), this.live(), opts, 0, 0);
+  }
+  deleteRange(opts: EngineIterOptions, limit: number): number {
+    return rangeOp(this.db.h, this.db.live(), this.live(), opts, 1, limit);
   }
   /** The C transaction, no longer this object's: ldb_txn_commit and
    * ldb_txn_abort free it in every case. */
@@ -599,6 +618,12 @@ class WasmDb implements EngineDb {
   }
   iterate(opts: EngineIterOptions): EngineIterator {
     return iterCreate(this.h, this.live(), 0, opts);
+  }
+  count(opts: EngineIterOptions): number {
+    return rangeOp(this.h, this.live(), 0, opts, 0, 0);
+  }
+  deleteRange(opts: EngineIterOptions, limit: number): number {
+    return rangeOp(this.h, this.live(), 0, opts, 1, limit);
   }
   flush(): void {
     this.h.check(this.h.m._ldb_flush(this.live()));

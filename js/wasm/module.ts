@@ -55,6 +55,10 @@ export interface LdbModule {
   _ldbw_store_js_new(sid: number, id: number): number;
   _ldbw_iter_create(db: number, txn: number, lo: number, lol: number, loEx: number, up: number, upl: number,
     upEx: number, pre: number, prel: number, reverse: number, out: number): number;
+  /** op 0: ldb_count, 1: ldb_delete_range (limit < 0: none); the number
+   * as a double at out. */
+  _ldbw_range(db: number, txn: number, lo: number, lol: number, loEx: number, up: number, upl: number,
+    upEx: number, pre: number, prel: number, reverse: number, op: number, limit: number, out: number): number;
   _ldbw_stats_layout(): number;
   _ldbw_stats(db: number, out: number, cap: number): number;
   _ldbw_stats_prometheus(db: number, labels: number, buf: number, cap: number, lenOut: number): number;
@@ -145,8 +149,12 @@ export async function loadModule(opts: LoadOptions): Promise<LdbModule> {
     printErr: (s: string) => console.warn('[lightningdb.wasm]', s),
   };
   let from = 'the bytes given as wasmBinary';
-  if (opts.wasmBinary) moduleOpts.wasmBinary = opts.wasmBinary;
-  else {
+  if (opts.wasmBinary) {
+    moduleOpts.wasmBinary = opts.wasmBinary;
+    // Keeps the glue from resolving the file against import.meta.url,
+    // which throws in a Worker started from a blob: URL.
+    moduleOpts.locateFile = (file: string) => file;
+  } else {
     const url = opts.wasmUrl ?? new URL('./lightningdb.wasm', import.meta.url);
     from = String(url);
     moduleOpts.locateFile = (file: string) => (file.endsWith('.wasm') ? String(url) : file);

@@ -58,7 +58,7 @@ describe(`batches [${backendName}]`, () => {
       { type: 'put', key: longKey, value: '2' },
       { type: 'del', key: 'keep' },
     ]), 'INVALID_ARGUMENT');
-    throwsCode(() => db.putBatch([['b', '1'], [new Uint8Array(0), '2']]), 'INVALID_ARGUMENT');
+    throwsCode(() => db.putBatch([['b', '1'], [longKey, '2']]), 'INVALID_ARGUMENT');
     throwsType(() => db.batch([{ type: 'put', key: 'c', value: '1' }, { type: 'upsert', key: 'keep' } as never]));
     throwsType(() => db.batch([{ type: 'put', key: 'c', value: '1' }, { type: 'del', key: 42 } as never]));
     throwsType(() => db.putBatch([['d', '1'], ['e'] as never]));

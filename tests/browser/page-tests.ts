@@ -188,6 +188,22 @@ function define(): void {
       eq(h.healthy, true);
     });
 
+    it('events() and metricsText(labels) reach the Worker', async () => {
+      const db = await fresh();
+      await db.put(b('k'), b('v'));
+      await db.checkpoint();
+      const events = await db.events();
+      const cp = events.find((e) => e.type === 'checkpoint');
+      assert(cp !== undefined, `no checkpoint event in ${JSON.stringify(events)}`);
+      assert(cp.seq >= 1 && cp.code === 'OK' && cp.count === 1, `checkpoint event ${JSON.stringify(cp)}`);
+      assert(Math.abs(cp.time - Date.now()) < 60_000, `event time ${cp.time} is not wall-clock ms`);
+      eq(await db.events(events[events.length - 1]!.seq), []);
+      eq(await code(db.events(-1)), 'TypeError');
+      const text = await db.metricsText('db="panel"');
+      assert(/lightningdb_puts_total\{db="panel"\} \d+/.test(text), `labels not applied: ${text.slice(0, 300)}`);
+      eq(await code(db.metricsText('db=')), 'INVALID_ARGUMENT');
+    });
+
     it('destroy removes a closed database', async () => {
       const name = `page-test-destroy-${n}`;
       const db = await open(name, { store: 'opfs' });

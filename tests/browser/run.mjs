@@ -23,12 +23,18 @@
  *                       events, 10 rapid reloads (OPFS, IndexedDB), 20 owner
  *                       closes/reloads/crashes (LDB_SHARED_CYCLES,
  *                       LDB_SHARED_STORE)
+ *   diagnostics         the diagnostics panel mounted in a page (mountDiagnostics,
+ *                       tests/browser/diagnostics.mjs): live charts, a checkpoint
+ *                       in the timeline, the cacheSize advice, the load test on
+ *                       a scratch database; a screenshot in build/test-artifacts/
  *   portability         native database -> OPFS -> wasm -> back to native
  * Usage: node tests/browser/run.mjs [--grep=REGEX] [suite ...]   (default: all)
  *   --grep runs only the tests of the mocha-style suites (api-*, worker,
  *   page) whose full title matches REGEX, e.g.
- *   `node tests/browser/run.mjs worker --grep=quota`; the step-by-step
- *   suites always run whole.
+ *   `node tests/browser/run.mjs worker --grep=quota`, and the checks of
+ *   the step-by-step suites (tabs, shared) whose title matches (a check
+ *   that uses the tabs an earlier one opened then fails: for the checks
+ *   that open their own).
  */
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
@@ -39,10 +45,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from './server.mjs';
 import { sharedChecks } from './shared.mjs';
+import { diagnosticsChecks } from './diagnostics.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const out = join(root, 'build/browser-tests');
-const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'idb-reload', 'tabs', 'shared', 'portability'];
+const SUITES = ['api-opfs', 'api-idb', 'worker', 'page', 'persistence', 'idb-reload', 'tabs', 'shared', 'diagnostics', 'portability'];
 const GREP = process.argv.find((a) => a.startsWith('--grep='))?.slice('--grep='.length);
 const only = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--grep=')));
 for (const s of only) {
@@ -102,6 +109,7 @@ ${apiTests.map((f) => `  await import(${JSON.stringify(join(root, 'tests/api', f
     platform: 'browser',
     target: 'es2022',
     external: ['node:*'],
+    loader: { '.css': 'text' },
     sourcemap: 'inline',
     logLevel: 'error',
   });
@@ -123,6 +131,10 @@ async function checks(suite, list) {
   const r = { passed: 0, failed: 0, skipped: 0, failures: [] };
   const t0 = Date.now();
   for (const [title, fn] of list) {
+    if (GREP && !new RegExp(GREP).test(title)) {
+      r.skipped++;
+      continue;
+    }
     try {
       await fn();
       r.passed++;
@@ -429,6 +441,7 @@ async function main() {
     }
 
     if (want('shared')) await checks('shared', sharedChecks({ context, newPage, assert, base }));
+    if (want('diagnostics')) await checks('diagnostics', diagnosticsChecks({ newPage, assert, root }));
 
     if (want('portability')) {
       const dir = mkdtempSync(join(tmpdir(), 'ldb-port-'));

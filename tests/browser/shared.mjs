@@ -264,6 +264,58 @@ export function sharedChecks({ context, newPage, assert, base }) {
       await b.evaluate(() => window.db.close());
     }],
 
+    ['a call to an owner whose Worker hangs fails with TIMEOUT within ownerTimeout (client and owner tab); the late write is never applied; calls succeed once it recovers', async () => {
+      const a = await tab();
+      const b = await tab();
+      const o = { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json', ownerTimeout: 1000 };
+      const FAULT = 'share-hang-fault';
+      await a.evaluate(async ([o, fault]) => {
+        await window.lib.destroy('share-hang', { store: 'opfs' });
+        window.db = await window.lib.open('share-hang', { ...o, workerUrl: `/build/browser-tests/test-worker.js?ch=${fault}` });
+      }, [o, FAULT]);
+      assert(await isOwner(a), 'the first tab owns it');
+      await b.evaluate(async (o) => {
+        window.db = await window.lib.open('share-hang', o);
+        await window.db.put('before', 1);
+      }, o);
+      assert(!(await isOwner(b)), 'the second tab is a client');
+      // The owner's Worker loops for 4 s (acknowledged just before).
+      await b.evaluate((fault) => new Promise((res) => {
+        const bc = new BroadcastChannel(fault);
+        bc.onmessage = (ev) => ev.data?.ack === 1 && (bc.close(), res());
+        bc.postMessage({ busyMs: 4000, seq: 1 });
+        window.hungAt = performance.now();
+      }), FAULT);
+      const during = (p, write) => p.evaluate(async (write) => {
+        const t0 = performance.now();
+        const r = await (write ? window.db.put('during', 1) : window.db.get('before')).then(
+          () => ({ ok: true }), (e) => ({ code: e.code, message: e.message }));
+        return { ...r, ms: performance.now() - t0 };
+      }, write);
+      const [put, get, own] = await within(Promise.all([during(b, true), during(b, false), during(a, false)]), 15000, 'calls to a hung owner');
+      for (const [what, r] of [['client put', put], ['client get', get], ["owner tab's get", own]]) {
+        assert(r.code === 'TIMEOUT', `${what} on a hung owner: ${JSON.stringify(r)}`);
+        assert(r.ms >= 950 && r.ms < 2500, `${what}: TIMEOUT after ${r.ms.toFixed(0)} ms (ownerTimeout 1000, ticks of 250)`);
+        assert(/ownerTimeout/.test(r.message), `${what}: the message names the option: ${r.message}`);
+      }
+      assert(/may have been applied/.test(put.message) && /Nothing was changed/.test(get.message), `messages: ${put.message} | ${get.message}`);
+      assert(/this tab's database Worker/.test(own.message), `the owner tab's message: ${own.message}`);
+      // Once the loop has ended, calls succeed; the write that timed out
+      // was refused by the owner (past its deadline), so it is not there.
+      const after = await within(b.evaluate(async () => {
+        await new Promise((r) => setTimeout(r, Math.max(0, 4300 - (performance.now() - window.hungAt))));
+        await window.db.put('after', 2);
+        return window.db.getBatch(['before', 'during', 'after']);
+      }), 15000, 'calls after the owner recovered');
+      assert(JSON.stringify(after) === JSON.stringify([1, null, 2]), `after recovery: ${JSON.stringify(after)} (want [1, null, 2]: 'during' never applied)`);
+      assert(await a.evaluate(async () => (await window.db.get('after')) === 2), 'the owner tab reads it too');
+      for (const p of [b, a]) {
+        await p.evaluate(() => window.db.close());
+        pages.splice(pages.indexOf(p), 1);
+        await p.close();
+      }
+    }],
+
     ['change events reach every tab, in commit order, each once, also across a hand-off', async () => {
       while (pages.length < 3) await tab();
       const [a, b, c] = pages;

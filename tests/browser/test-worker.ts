@@ -8,7 +8,10 @@
  *                   seq } cuts or restores the origin's quota (OPFS writes
  *                   and IndexedDB readwrite transactions fail with
  *                   QuotaExceededError, as the existing quota tests inject
- *                   it); answered with { ack: seq }.
+ *                   it); answered with { ack: seq }. On the same channel
+ *                   { busyMs: N, seq } answers { ack: seq }, then keeps the
+ *                   Worker in a synchronous loop for N ms (a hung owner:
+ *                   no message is handled meanwhile).
  */
 /// <reference lib="webworker" />
 // Static: the proxy's message handler must be installed when the module
@@ -28,9 +31,15 @@ let quotaCut = false;
 const ch = params.get('ch');
 if (ch) {
   const bc = new BroadcastChannel(ch);
-  bc.onmessage = (ev: MessageEvent<{ quotaCut?: boolean; seq?: number }>) => {
+  bc.onmessage = (ev: MessageEvent<{ quotaCut?: boolean; busyMs?: number; seq?: number }>) => {
     if (typeof ev.data?.quotaCut === 'boolean') quotaCut = ev.data.quotaCut;
     bc.postMessage({ ack: ev.data?.seq });
+    if (typeof ev.data?.busyMs === 'number') {
+      const end = performance.now() + ev.data.busyMs;
+      while (performance.now() < end) {
+        /* hung: the event loop does not turn */
+      }
+    }
   };
 }
 

@@ -126,7 +126,7 @@ static void test_errors(void **st) {
   memset(key, 'k', sizeof key);
   void *v;
   size_t n;
-  assert_int_equal(ldb_put(db, key, 0, "x", 1), LDB_INVALID);
+  assert_int_equal(ldb_put(db, NULL, 1, "x", 1), LDB_INVALID);
   assert_int_equal(ldb_put(db, key, 2048, "x", 1), LDB_INVALID);
   assert_non_null(strstr(ldb_errmsg(db), "2048"));
   assert_int_equal(ldb_put(db, key, 1024, "x", 1), LDB_OK);
@@ -194,7 +194,7 @@ static void test_batch(void **st) {
   }
   assert_int_equal(ldb_batch_put(b, "key00007", 8, "later", 5), LDB_OK);
   assert_int_equal(ldb_batch_delete(b, "gone", 4), LDB_OK);
-  assert_int_equal(ldb_batch_put(b, "", 0, "x", 1), LDB_INVALID);
+  assert_int_equal(ldb_batch_put(b, NULL, 1, "x", 1), LDB_INVALID);
   assert_int_equal(ldb_batch_count(b), 1002);
   assert_int_equal(ldb_write(db, b), LDB_OK);
   expect_s(db, "key00007", "later");

@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
+#include "helpers/store_faulty.h"
 #include "helpers/testutil.h"
 #include "lightningdb.h"
-#include "helpers/store_faulty.h"
 
 static void sleep_ms(unsigned ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -491,6 +491,43 @@ static void test_wait_across_threads(void **state) {
   ldb_store_destroy(s);
 }
 
+/* A full disk at the feed's write or at the log's: the commit is refused
+ * whole (FULL, nothing applied, nothing in the feed), the handle stays
+ * usable, and the feed goes on without a gap, also after a reopen. */
+static void test_disk_full(void **state) {
+  (void)state;
+  ldb_store *inner, *fs;
+  assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+  assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+  ldb_db *db = open_mem(fs, 1 << 20, 0);
+  put_str(db, "a", "1");
+  /* nth 1: the feed's append (written first); nth 2: the log's. */
+  for (uint64_t nth = 1; nth <= 2; nth++) {
+    ldb_faulty_fail_nth(fs, nth, LDB_FAULT_WRITE, LDB_FULL, 0);
+    assert_int_equal(ldb_put(db, "lost", 4, "x", 1), LDB_FULL);
+    ldb_faulty_clear(fs);
+    void *v;
+    size_t vl;
+    assert_int_equal(ldb_get(db, "lost", 4, &v, &vl), LDB_NOTFOUND);
+  }
+  put_str(db, "b", "2");
+  assert_int_equal(last_seq(db), 2);
+  assert_int_equal(read_all(db, 0), 2);
+  ldb_changes *c;
+  ldb_change ch;
+  assert_int_equal(ldb_changes_open(db, 1, NULL, &c), LDB_OK);
+  assert_int_equal(ldb_changes_next(c, &ch), LDB_OK);
+  assert_true(op_is(&ch.ops[0], LDB_CHANGE_PUT, "b", "2"));
+  ldb_changes_close(c);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  db = open_mem(fs, 1 << 20, 0);
+  assert_int_equal(read_all(db, 0), 2);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(fs);
+  ldb_store_destroy(inner);
+}
+
 /* ---- power loss --------------------------------------------------------- */
 
 #define NKEYS 64
@@ -635,6 +672,7 @@ int main(void) {
       cmocka_unit_test(test_resume_after_reopen),
       cmocka_unit_test(test_commit_hooks),
       cmocka_unit_test(test_wait_across_threads),
+      cmocka_unit_test(test_disk_full),
       cmocka_unit_test(test_power_loss),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,7 @@ describe('async forms', function () {
   this.timeout(60_000);
   const tmp = tempDir('async');
   let n = 0;
-  let db: Database;
+  let db: Database<string, string>;
   beforeEach(() => {
     db = open(`${tmp.dir}/db${++n}`, { syncMode: 'full', keyEncoding: 'utf8', valueEncoding: 'utf8' });
   });

@@ -196,7 +196,7 @@ describe('lightningdb CLI from an npm pack tarball', function () {
       const page = await fetchText(`${base}/`);
       assert.equal(page.status, 200);
       assert.match(page.text, /LightningDB diagnostics/);
-      for (const a of ['/assets/app.js', '/assets/app.css', '/assets/uPlot.min.js', '/assets/uPlot.min.css']) {
+      for (const a of ['/assets/app.js', '/assets/panel.js', '/assets/app.css', '/assets/uPlot.min.js', '/assets/uPlot.min.css']) {
         assert.equal((await fetchText(base + a)).status, 200, a);
       }
       assert.match((await fetchText(`${base}/metrics`)).text, /^lightningdb_gets_total \d+$/m);

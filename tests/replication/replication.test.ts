@@ -129,7 +129,7 @@ maybe('replication over NATS JetStream', function () {
     reader.close();
   });
 
-  it('a replica older than the stream is refused with COMPACTED', async () => {
+  it('a replica older than the stream is refused with COMPACTED; a primary behind its stream is refused', async () => {
     cluster = await startCluster(1);
     await cluster.ready();
     const servers = cluster.urls;
@@ -144,6 +144,51 @@ maybe('replication over NATS JetStream', function () {
     const empty = open(join(dir, 'empty'));
     handles.push(empty);
     await assert.rejects(follow(empty, { servers, stream: 'late' }), (e: any) => e.code === 'COMPACTED' && /backup/.test(e.message));
+    // A primary behind its stream (it lost published commits in a crash)
+    // refuses to publish: its next commits would reuse their seqs.
+    const behind = open(join(dir, 'behind'));
+    handles.push(behind);
+    for (let i = 1; i <= 20; i++) behind.batch(workload(i));
+    await assert.rejects(publish(behind, { servers, stream: 'late' }), (e: any) => e.code === 'INVALID_ARGUMENT' && /lost commits/.test(e.message));
+  });
+
+  it('the lightningdb replicate publish|follow commands replicate and stop on SIGTERM', async () => {
+    cluster = await startCluster(1);
+    await cluster.ready();
+    const pdir = join(dir, 'cli-primary');
+    const rdir = join(dir, 'cli-replica');
+    const primary = open(pdir);
+    for (let i = 1; i <= 50; i++) primary.batch(workload(i));
+    primary.close();
+    const bin = join(here, '..', '..', 'bin', 'lightningdb.js');
+    const run = (args: string[]) => {
+      const p = spawn(process.execPath, [bin, 'replicate', ...args, '--servers', cluster!.urls.join(','), '--stream', 'cli',
+        '--interval', '0.2', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = { lines: [] as any[], err: '' };
+      p.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        for (const l of d.split('\n')) if (l.startsWith('{')) out.lines.push(JSON.parse(l));
+      });
+      p.stderr!.setEncoding('utf8').on('data', (d: string) => { out.err += d; });
+      const exit = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+      return { p, out, exit };
+    };
+    const pub = run(['publish', pdir]);
+    await until('the publisher to publish 50', 60_000, () => pub.out.lines.some((l) => l.role === 'publisher' && l.seq === 50));
+    const fol = run(['follow', rdir, '--create']);
+    await until(`the follower to apply 50 (${fol.out.err})`, 60_000, () => fol.out.lines.some((l) => l.role === 'follower' && l.seq === 50 && l.lagCommits === 0));
+    fol.p.kill('SIGTERM');
+    pub.p.kill('SIGTERM');
+    assert.equal(await fol.exit, 0, fol.out.err);
+    assert.equal(await pub.exit, 0, pub.out.err);
+    const a = open(pdir, { readOnly: true });
+    const b = open(rdir, { readOnly: true });
+    try {
+      assert.equal(b.metrics().lastSeq, 50);
+      assert.deepEqual(scanOf(b), scanOf(a));
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 
   it('survives SIGKILL of a NATS node, the primary and the follower at random moments (3 nodes, replicas 3)', async () => {

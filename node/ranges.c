@@ -1,0 +1,100 @@
+/*
+ * ranges.c — range operations done in the core: rangeCount and
+ * rangeDelete adapt ldb_count and ldb_delete_range (bounds as iterCreate
+ * takes them, positional). Nothing of the range crosses into JavaScript.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "binding.h"
+
+/* Flags, as iterCreate's. */
+#define RANGE_LOWER_EXCLUSIVE 1u
+#define RANGE_UPPER_EXCLUSIVE 2u
+#define RANGE_REVERSE 4u
+
+/* Resolves (db, txn|null) and argv[2..5] (lower, upper, prefix, flags)
+ * into *d, *t and *o; 0, or -1 with an exception thrown. */
+static int range_args(napi_env env, napi_value *argv, ndb **d, ntxn **t,
+                      ldb_iter_options *o) {
+  *d = NULL;
+  *t = NULL;
+  if (is_nullish(env, argv[1])) {
+    if ((*d = open_db(env, argv[0])) == NULL) return -1;
+  } else {
+    if ((*t = open_txn(env, argv[1])) == NULL) return -1;
+    *d = (*t)->db;
+  }
+  memset(o, 0, sizeof *o);
+  if (!is_nullish(env, argv[2]) &&
+      get_bytes(env, argv[2], "lower bound", &o->lower, &o->lower_len))
+    return -1;
+  if (!is_nullish(env, argv[3]) &&
+      get_bytes(env, argv[3], "upper bound", &o->upper, &o->upper_len))
+    return -1;
+  if (!is_nullish(env, argv[4]) &&
+      get_bytes(env, argv[4], "prefix", &o->prefix, &o->prefix_len))
+    return -1;
+  double f = -1;
+  if (napi_get_value_double(env, argv[5], &f) != napi_ok || !(f >= 0) ||
+      f > 7 || f != (double)(uint32_t)f) {
+    throw_type(env, "flags must be an integer from 0 to 7");
+    return -1;
+  }
+  uint32_t flags = (uint32_t)f;
+  o->lower_exclusive = (flags & RANGE_LOWER_EXCLUSIVE) != 0;
+  o->upper_exclusive = (flags & RANGE_UPPER_EXCLUSIVE) != 0;
+  o->reverse = (flags & RANGE_REVERSE) != 0;
+  return 0;
+}
+
+static napi_value number(napi_env env, uint64_t n) {
+  napi_value v;
+  if (napi_create_double(env, (double)n, &v) != napi_ok) {
+    throw_napi(env, "number");
+    return NULL;
+  }
+  return v;
+}
+
+/* rangeCount(db, txn|null, lower, upper, prefix, flags): the number of
+ * keys in the range (ldb_count). */
+napi_value js_range_count(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  ndb *d;
+  ntxn *t;
+  ldb_iter_options o;
+  if (range_args(env, argv, &d, &t, &o)) return NULL;
+  uint64_t n = 0;
+  int rc = ldb_count(d->db, t ? t->txn : NULL, &o, &n);
+  if (rc != LDB_OK) {
+    throw_ldb(env, rc);
+    return NULL;
+  }
+  return number(env, n);
+}
+
+/* rangeDelete(db, txn|null, lower, upper, prefix, flags, limit): deletes
+ * at most limit keys of the range (ldb_delete_range; limit a non-negative
+ * integer or Infinity) and returns how many. */
+napi_value js_range_delete(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  ndb *d;
+  ntxn *t;
+  ldb_iter_options o;
+  if (range_args(env, argv, &d, &t, &o)) return NULL;
+  double lim = -1;
+  if (napi_get_value_double(env, argv[6], &lim) != napi_ok || !(lim >= 0) ||
+      (lim != (double)(uint64_t)lim && lim != (double)INFINITY)) {
+    throw_type(env, "limit must be a non-negative integer or Infinity");
+    return NULL;
+  }
+  uint64_t limit = lim >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)lim;
+  uint64_t n = 0;
+  int rc = ldb_delete_range(d->db, t ? t->txn : NULL, &o, limit, &n);
+  if (rc != LDB_OK) {
+    throw_ldb(env, rc);
+    return NULL;
+  }
+  return number(env, n);
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// scripts/pack.mjs — what makes every way of getting the package complete.
+//
+// --prepack (npm's `prepack`: `npm pack` and `npm publish`): builds every
+//   part of the tarball that is missing or older than its sources — the
+//   TypeScript (scripts/build.mjs --ts), the release prebuild for this
+//   platform (scripts/prebuild.mjs: static zstd/lz4, stripped), the
+//   WebAssembly module and the browser bundles (scripts/build-wasm.sh,
+//   scripts/build-browser.mjs) — then checks the result and refuses (exit
+//   1, naming what is missing) when a part cannot be built here or a file
+//   the package refers to is absent. Prebuilds of other targets
+//   (prebuilds/linux-arm64, from `npm run test:cross`) are shipped when
+//   their manifest matches and they are newer than the sources; a stale one
+//   is refused.
+// --prepare (npm's `prepare`: `npm install` in a checkout, and a git
+//   dependency, which npm clones, installs with dev dependencies and
+//   prepares before packing): builds what is missing and can be built here;
+//   a part whose tools are absent (no C compiler, no emcc) is skipped with a
+//   message saying what it needs, so a git dependency still installs.
+// --check [--root DIR]: only the checks of --prepack.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { prebuild, prebuildFresh } from './prebuild.mjs';
+
+const rootArg = process.argv.indexOf('--root');
+// --root DIR (with --check): check another tree (the tests use it).
+const root = rootArg > 0 ? resolve(process.argv[rootArg + 1]) : join(dirname(fileURLToPath(import.meta.url)), '..');
+const host = `${process.platform}-${process.arch}`;
+const mode = process.argv.includes('--prepack') ? 'prepack' : process.argv.includes('--check') ? 'check' : 'prepare';
+const say = (m) => console.error(`lightningdb ${mode}: ${m}`);
+
+/** Newest mtime of the files under paths accepted by filter (0 if none). */
+function newest(paths, filter = () => true) {
+  let t = 0;
+  for (const p of paths.map((x) => join(root, x))) {
+    if (!existsSync(p)) continue;
+    const st = statSync(p);
+    if (st.isDirectory()) t = Math.max(t, newest(readdirSync(p).map((n) => relative(root, join(p, n))), filter));
+    else if (filter(p)) t = Math.max(t, st.mtimeMs);
+  }
+  return t;
+}
+/** Oldest mtime of the given files; -1 when one is missing. */
+function oldest(files) {
+  let t = Infinity;
+  for (const f of files.map((x) => join(root, x))) {
+    if (!existsSync(f)) return -1;
+    t = Math.min(t, statSync(f).mtimeMs);
+  }
+  return t;
+}
+
+const C_SOURCES = ['core/src', 'core/include', 'node', 'cmake', 'CMakeLists.txt'];
+const TS_OUT = ['dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts',
+  'dist/cjs/package.json', 'dist/esm/cli/main.js'];
+const BROWSER_OUT = ['dist/esm/browser/index.js', 'dist/esm/browser/index.d.ts', 'dist/esm/browser/worker.js', 'dist/esm/browser/broker.js',
+  'dist/esm/browser/lightningdb.wasm'];
+const isTs = (p) => p.endsWith('.ts');
+
+function tsStale() {
+  return oldest(TS_OUT) < newest(['js', 'tsconfig.json'], isTs);
+}
+function browserStale() {
+  return oldest(BROWSER_OUT) < Math.max(newest(['js/browser', 'js/wasm', 'js/database.ts', 'js/errors.ts',
+    'js/encodings.ts', 'js/contract.ts', 'js/engine.ts', 'js/chunk.ts', 'js/metrics.ts'], isTs),
+  newest(['wasm', 'core/src', 'core/include']));
+}
+
+function run(cmd, args) {
+  say(`$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 2, 2] });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (status ${r.status ?? r.error?.message})`);
+}
+const has = (cmd, args = ['--version']) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+
+/** What building the addon from source needs and is missing. */
+function addonPrerequisites() {
+  const missing = [];
+  if (!has('cmake')) missing.push('cmake');
+  if (!has('cc') && !has('gcc') && !has('clang')) missing.push('a C compiler (gcc)');
+  if (!has('pkg-config', ['--exists', 'libzstd'])) missing.push('libzstd-dev (and pkg-config)');
+  if (!has('pkg-config', ['--exists', 'liblz4'])) missing.push('liblz4-dev');
+  return missing;
+}
+
+/** Relative imports and new URL(..., import.meta.url) references of the
+ * shipped JavaScript that do not resolve to a file: a tarball with one of
+ * these is broken whatever else it holds. */
+function danglingReferences() {
+  const bad = [];
+  const walk = (dir) => {
+    if (!existsSync(dir)) return;
+    for (const n of readdirSync(dir)) {
+      const p = join(dir, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (n.endsWith('.js')) {
+        const text = readFileSync(p, 'utf8');
+        const refs = [
+          ...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s*|\brequire\s*\(\s*)["'](\.\.?\/[^"']+)["']/g),
+          ...text.matchAll(/new URL\(\s*["'](\.\.?\/[^"']+)["']\s*,\s*import\.meta\.url\s*\)/g),
+        ].map((m) => m[1]);
+        for (const r of refs) if (!existsSync(resolve(dirname(p), r))) bad.push(`${relative(root, p)} -> ${r}`);
+      }
+    }
+  };
+  walk(join(root, 'dist'));
+  return bad;
+}
+
+function checks() {
+  const problems = [];
+  for (const f of [...TS_OUT, ...BROWSER_OUT]) if (!existsSync(join(root, f))) problems.push(`${f} is missing`);
+  if (tsStale()) problems.push('dist/ (TypeScript) is older than js/');
+  if (browserStale()) problems.push('dist/esm/browser/ is older than its sources');
+  const cNewest = newest(C_SOURCES);
+  if (!prebuildFresh(host, cNewest, root)) problems.push(`prebuilds/${host} is not a release prebuild of the current sources`);
+  for (const t of existsSync(join(root, 'prebuilds')) ? readdirSync(join(root, 'prebuilds')) : []) {
+    if (t !== host && existsSync(join(root, 'prebuilds', t, 'lightningdb.node')) && !prebuildFresh(t, cNewest, root))
+      problems.push(`prebuilds/${t} is stale or not from scripts/prebuild.mjs: rebuild it (node scripts/prebuild.mjs --target ${t}) or delete it`);
+  }
+  for (const d of danglingReferences()) problems.push(`dangling reference ${d}`);
+  return problems;
+}
+
+function prepack() {
+  if (tsStale()) run(process.execPath, ['scripts/build.mjs', '--ts']);
+  if (!prebuildFresh(host, newest(C_SOURCES))) {
+    const missing = addonPrerequisites();
+    if (missing.length) throw new Error(`cannot build the ${host} prebuild: missing ${missing.join(', ')} (scripts/setup-system.sh)`);
+    prebuild(host);
+  }
+  if (browserStale()) {
+    if (!has('emcc', ['--version'])) throw new Error('the browser build (dist/esm/browser) is missing or stale and emcc is not installed (scripts/setup-system.sh --browser)');
+    run('bash', ['scripts/build-wasm.sh']);
+    run(process.execPath, ['scripts/build-browser.mjs']);
+  }
+}
+
+function prepare() {
+  if (!existsSync(join(root, 'node_modules', 'typescript'))) {
+    say('dev dependencies not installed; nothing to build');
+    return;
+  }
+  if (tsStale()) run(process.execPath, ['scripts/build.mjs', '--ts']);
+  const addons = [join('prebuilds', host, 'lightningdb.node'), join('build', 'node', 'lightningdb.node')];
+  if (!addons.some((a) => existsSync(join(root, a)))) {
+    const missing = addonPrerequisites();
+    if (missing.length) say(`the Node addon for ${host} is not built: missing ${missing.join(', ')}; install them and run \`npm run build:addon\``);
+    else run(process.execPath, ['scripts/build.mjs', '--addon']);
+  }
+  if (browserStale()) {
+    if (!has('emcc', ['--version'])) say('the browser build (dist/esm/browser) is not built: emcc is missing (Debian package emscripten; scripts/setup-system.sh --browser), then `npm run build:wasm`');
+    else {
+      run('bash', ['scripts/build-wasm.sh']);
+      run(process.execPath, ['scripts/build-browser.mjs']);
+    }
+  }
+}
+
+try {
+  if (mode === 'prepare') prepare();
+  else {
+    if (mode === 'prepack') prepack();
+    const problems = checks();
+    if (problems.length) {
+      console.error(`lightningdb ${mode}: refusing to pack an incomplete package:\n  ${problems.join('\n  ')}`);
+      process.exit(1);
+    }
+    say(`complete: dist/ (ESM, CommonJS, .d.ts, browser + wasm), prebuilds/${readdirSync(join(root, 'prebuilds')).join(', prebuilds/')}`);
+  }
+} catch (e) {
+  console.error(`lightningdb ${mode}: ${e.message}`);
+  process.exit(1);
+}

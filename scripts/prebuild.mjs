@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// scripts/prebuild.mjs — builds the prebuilt addon the npm package ships for
+// one target, into prebuilds/<target>/lightningdb.node plus a manifest
+// prebuilds/<target>/lightningdb.json ({ target, sha256, bytes, glibc,
+// needed }). Unlike the development build (scripts/build.mjs), a prebuild
+//   - links zstd and lz4 statically (-DLDB_STATIC_CODECS=ON, compiled from
+//     Debian's source packages in third_party/): it needs only libc at run
+//     time, not libzstd1 / liblz4-1;
+//   - is stripped (--strip-unneeded);
+//   - is checked: its NEEDED libraries must be libc/libm/libpthread only,
+//     and the newest GLIBC_ symbol version it needs is recorded.
+// Targets: linux-x64 (the host), linux-arm64 (cross, gcc-aarch64-linux-gnu,
+// cmake/toolchain-aarch64-linux-gnu.cmake).
+// --test also builds the C test suite for the target and runs it with ctest
+// (linux-arm64: under qemu-user; its cmocka comes from Debian's arm64
+// multiarch package). `npm run test:cross` is
+// `node scripts/prebuild.mjs --target linux-arm64 --test`.
+// The Debian packages a cross target needs: scripts/setup-system.sh --cross.
+// Everything it prints goes to stderr (npm pack --json owns stdout).
+// Usage: node scripts/prebuild.mjs [--target T] [--test]
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const opt = (name) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const host = `${process.platform}-${process.arch}`;
+
+/** Each target's toolchain file and binutils prefix (strip, readelf). */
+export const TARGETS = {
+  'linux-x64': { toolchain: null, prefix: '' },
+  'linux-arm64': { toolchain: 'cmake/toolchain-aarch64-linux-gnu.cmake', prefix: 'aarch64-linux-gnu-' },
+};
+
+function run(cmd, args, opts = {}) {
+  console.error(`$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ['ignore', 2, 2], ...opts });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} exited with status ${r.status}`);
+  return r;
+}
+const output = (cmd, args) => {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+  return r.stdout;
+};
+
+/** Unpacks Debian's zstd, lz4 and snappy source packages into
+ * third_party/ (what scripts/build-wasm.sh does for the WebAssembly build). */
+export function fetchCodecSources() {
+  const tp = join(root, 'third_party');
+  if (existsSync(join(tp, 'zstd', 'lib', 'zstd.h')) && existsSync(join(tp, 'lz4', 'lib', 'lz4.h')) &&
+    existsSync(join(tp, 'snappy', 'snappy-c.h'))) return;
+  mkdirSync(tp, { recursive: true });
+  const have = () => readdirSync(tp);
+  if (!have().some((f) => /^lz4_.*\.orig\.tar\./.test(f)) || !have().some((f) => /^libzstd_.*\.orig\.tar\./.test(f)) ||
+    !have().some((f) => /^snappy_.*\.orig\.tar\./.test(f))) {
+    const srcList = '/etc/apt/sources.list.d/lightningdb-debian-src.sources';
+    const anySrc = spawnSync('bash', ['-c', "grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ || grep -qs '^deb-src' /etc/apt/sources.list"]).status === 0;
+    if (!anySrc) {
+      if (process.getuid?.() !== 0) throw new Error('need a deb-src apt entry to fetch the zstd/lz4 sources; run once as root');
+      writeFileSync(srcList, 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\n' +
+        'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n');
+      run('apt-get', ['update', '-qq']);
+    }
+    run('apt-get', ['source', '--download-only', 'lz4', 'libzstd', 'snappy'], { cwd: tp });
+  }
+  for (const [dir, re] of [['lz4', /^lz4_.*\.orig\.tar\.gz$/], ['zstd', /^libzstd_.*\.orig\.tar\.xz$/],
+    ['snappy', /^snappy_.*\.orig\.tar\.gz$/]]) {
+    if (existsSync(join(tp, dir))) continue;
+    const tarball = have().find((f) => re.test(f));
+    rmSync(join(tp, `${dir}.tmp`), { recursive: true, force: true });
+    mkdirSync(join(tp, `${dir}.tmp`));
+    run('tar', ['-xf', join(tp, tarball), '-C', join(tp, `${dir}.tmp`), '--strip-components=1']);
+    renameSync(join(tp, `${dir}.tmp`), join(tp, dir));
+  }
+}
+
+/** The newest GLIBC_x.y version among the addon's undefined symbols. */
+function glibcNeeded(readelf, file) {
+  const text = output(readelf, ['--dyn-syms', '-W', file]);
+  let best = null;
+  for (const m of text.matchAll(/@GLIBC_(\d+)\.(\d+)(?:\.(\d+))?/g)) {
+    const v = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+    if (!best || v[0] > best[0] || (v[0] === best[0] && (v[1] > best[1] || (v[1] === best[1] && v[2] > best[2])))) best = v;
+  }
+  return best ? best.slice(0, best[2] ? 3 : 2).join('.') : null;
+}
+
+export function prebuild(target, { test = false } = {}) {
+  const t = TARGETS[target];
+  if (!t) throw new Error(`unknown target ${target}; known: ${Object.keys(TARGETS).join(', ')}`);
+  if (!t.toolchain && target !== host) throw new Error(`target ${target} is a cross target of no toolchain file here`);
+  fetchCodecSources();
+  const headers = createRequire(join(root, 'package.json'))('node-api-headers').include_dir;
+  const build = join(root, 'build', `prebuild-${target}`);
+  const cfg = ['-S', '.', '-B', relative(root, build), '-DCMAKE_BUILD_TYPE=Release', '-DLDB_NODE=ON',
+    '-DLDB_STATIC_CODECS=ON', `-DLDB_THIRD_PARTY=${join(root, 'third_party')}`, '-DLDB_BENCH=OFF',
+    `-DLDB_TESTS=${test ? 'ON' : 'OFF'}`,
+    // The tool tests run the ldb binary from sh, not through the emulator.
+    `-DLDB_TOOLS=${test && !t.toolchain ? 'ON' : 'OFF'}`, `-DNODE_API_HEADERS_DIR=${headers}`];
+  if (t.toolchain) cfg.push(`-DCMAKE_TOOLCHAIN_FILE=${join(root, t.toolchain)}`);
+  run('cmake', cfg, { stdio: ['ignore', 'ignore', 'inherit'] });
+  run('cmake', ['--build', relative(root, build), '--target', test ? 'all' : 'lightningdb_node', '-j2']);
+  const dest = join(root, 'prebuilds', target);
+  mkdirSync(dest, { recursive: true });
+  const file = join(dest, 'lightningdb.node');
+  copyFileSync(join(build, 'lightningdb.node'), `${file}.tmp`);
+  run(`${t.prefix}strip`, ['--strip-unneeded', `${file}.tmp`]);
+  renameSync(`${file}.tmp`, file);
+  const readelf = `${t.prefix}readelf`;
+  const needed = [...output(readelf, ['-d', '-W', file]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+?)\]/g)].map((m) => m[1]);
+  const foreign = needed.filter((l) => !/^(libc|libm|libpthread|libdl|ld-linux[-\w]*)\.so/.test(l));
+  if (foreign.length) throw new Error(`${relative(root, file)} needs ${foreign.join(', ')} at run time; a prebuild may need libc only`);
+  const bytes = readFileSync(file);
+  const manifest = {
+    target, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'),
+    glibc: glibcNeeded(readelf, file), needed, staticCodecs: true, stripped: true, built: new Date().toISOString(),
+  };
+  writeFileSync(join(dest, 'lightningdb.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  console.error(`prebuild ${target}: ${relative(root, file)} ${(manifest.bytes / 1024).toFixed(0)} KB, ` +
+    `stripped, zstd+lz4 static, needs ${needed.join(' ')} (glibc >= ${manifest.glibc})`);
+  if (test) {
+    // Each test binary runs on the target (through the toolchain file's
+    // CMAKE_CROSSCOMPILING_EMULATOR when cross compiling).
+    run('ctest', ['--test-dir', relative(root, build), '--output-on-failure', '-j2', '--timeout', '900'],
+      { env: { ...process.env, CMOCKA_MESSAGE_OUTPUT: 'TAP' } });
+  }
+  return manifest;
+}
+
+/** True when prebuilds/<target> holds a prebuild of this script (the
+ * manifest's hash matches the file) newer than every source file. */
+export function prebuildFresh(target, newestSource, dir = root) {
+  const file = join(dir, 'prebuilds', target, 'lightningdb.node');
+  const mf = join(dir, 'prebuilds', target, 'lightningdb.json');
+  if (!existsSync(file) || !existsSync(mf)) return false;
+  try {
+    const m = JSON.parse(readFileSync(mf, 'utf8'));
+    const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
+    return m.sha256 === sha && statSync(mf).mtimeMs >= newestSource;
+  } catch {
+    return false;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const target = opt('--target') ?? host;
+  try {
+    prebuild(target, { test: argv.includes('--test') });
+  } catch (e) {
+    console.error(`prebuild failed: ${e.message}`);
+    process.exit(1);
+  }
+}

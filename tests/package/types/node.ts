@@ -1,0 +1,68 @@
+// Type tests of the Node entry, as a strict TypeScript project that
+// installed the package sees them (tests/package/install.test.ts compiles
+// this file in that project with tsc --strict). Every `@ts-expect-error`
+// line must be an error: tsc fails when one compiles.
+import { open, Database, LightningDbError, type Transaction } from 'lightningdb';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+function expectType<T>(_value: T): void {}
+const yes = <T extends true>(): T => true as T;
+
+// binary (the default): Buffer values, Buffer keys; keys accept strings too
+const bin = open('./types-bin');
+const v = bin.get('k');
+yes<Equal<typeof v, Buffer | undefined>>();
+yes<Equal<typeof bin, Database<Buffer, Buffer>>>();
+bin.put('k', new Uint8Array([1]));
+bin.put(Buffer.from('k'), 'v');
+// @ts-expect-error a number is not a key
+bin.put(123, 'x');
+// @ts-expect-error get() may return undefined
+bin.get('missing').toString();
+bin.get('missing')?.toString();
+for (const [key, value] of bin.scan({ gte: 'a', lt: 'b' })) {
+  yes<Equal<typeof key, Buffer>>();
+  yes<Equal<typeof value, Buffer>>();
+}
+
+// utf8 keys and values: strings
+const text = open('./types-text', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+yes<Equal<ReturnType<typeof text.get>, string | undefined>>();
+text.put('a', 'b');
+// @ts-expect-error utf8 values are strings
+text.put('a', new Uint8Array(1));
+expectType<string[]>([...text.keys()]);
+text.batch([{ type: 'put', key: 'a', value: 'b' }, { type: 'del', key: 'a' }]);
+// @ts-expect-error a utf8 value in a batch is a string
+text.batch([{ type: 'put', key: 'a', value: 1 }]);
+text.transaction((tx) => {
+  yes<Equal<typeof tx, Transaction<string, string>>>();
+  const got = tx.get('a');
+  yes<Equal<typeof got, string | undefined>>();
+});
+
+// json values: unknown unless named
+const json = open('./types-json', { keyEncoding: 'utf8', valueEncoding: 'json' });
+yes<Equal<ReturnType<typeof json.get>, unknown>>();
+interface Note { text: string }
+const notes = open<string, Note>('./types-notes', { keyEncoding: 'utf8', valueEncoding: 'json' });
+notes.put('n1', { text: 'hello' });
+// @ts-expect-error a Note has text
+notes.put('n2', { body: 'hello' });
+const note = notes.get('n1');
+yes<Equal<typeof note, Note | undefined>>();
+// @ts-expect-error possibly undefined
+note.text.toUpperCase();
+
+// errors
+try {
+  bin.close();
+} catch (e) {
+  if (e instanceof LightningDbError) {
+    const code: 'CLOSED' | 'NOT_FOUND' | string = e.code;
+    expectType<string>(code);
+    // @ts-expect-error not an error code
+    const bad: typeof e.code = 'NOPE';
+    void bad;
+  }
+}
