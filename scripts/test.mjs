@@ -6,7 +6,8 @@
 //      (the WebAssembly module and browser bundles) and
 //      npm run addon:release (the addon npm pack ships)
 //   3. scripts/test-c.sh (C core: Release ctest, ASan+UBSan ctest, fuzz)
-//   4. mocha: tests/api with LDB_BACKEND=native, then tests/node; then both
+//   4. mocha: tests/api with LDB_BACKEND=native (also under Bun and Deno),
+//      then tests/node, the abstract-level suite (lightningdb/level); then both
 //      again with the addon built with ASan + UBSan (when gcc has them)
 //   5. npm run test:wasm, test:browser, test:package and bench:quick, when
 //      package.json has them
@@ -109,6 +110,16 @@ async function main() {
   await step('API suite, native backend', process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],
     { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
   await step('Node-only tests', process.execPath, [mocha, ...mochaArgs, 'tests/node/*.test.ts'], { mochaCounts: true });
+  // The same API suite under Bun and Deno (npm packages `bun` and `deno`:
+  // their binaries), loading the addon through Node-API; mocha runs inside
+  // each runtime, which compiles the TypeScript itself (Deno resolves the
+  // suite's .js imports of .ts files with --unstable-sloppy-imports).
+  const bin = (name) => join(root, 'node_modules', '.bin', name);
+  await step('API suite, native backend, under Bun', bin('bun'), [mocha, '--timeout', '300000', 'tests/api/*.test.ts'],
+    { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
+  await step('API suite, native backend, under Deno', bin('deno'),
+    ['run', '-A', '--unstable-sloppy-imports', mocha, '--timeout', '300000', 'tests/api/*.test.ts'],
+    { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
   // The Level ecosystem's own abstract-level suite (tape) against
   // lightningdb/level; its assertions count as tests.
   await step('abstract-level suite (lightningdb/level)', process.execPath,

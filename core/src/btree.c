@@ -1190,7 +1190,7 @@ static int make_leaf_cell(bt_merge *m, const uint8_t *key, size_t klen,
     ldb_put32(cell + 10, (uint32_t)vlen);
     off = 14;
   }
-  memcpy(cell + off, key, kloc);
+  if (kloc) memcpy(cell + off, key, kloc);
   off += kloc;
   if (kovf) {
     uint32_t h;
@@ -2012,7 +2012,7 @@ static int decode_meta(const uint8_t *pg, uint32_t ps, uint64_t slot,
  * whose page is invalid while the other is valid (-1 when both are valid,
  * or neither). */
 static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
-                     meta *out, int *bad) {
+                     meta *out, int *bad, meta *older) {
   uint8_t *buf = ldb_malloc(a, LDB_MAX_PAGE_SIZE);
   if (!buf) return LDB_NOMEM;
   meta m0, m1;
@@ -2072,6 +2072,9 @@ static int read_meta(ldb_file *file, uint64_t size, const ldb_allocator *a,
   }
   *out = (v0 && (!v1 || m0.counter > m1.counter)) ? m0 : m1;
   *bad = v0 && v1 ? -1 : v0 ? 1 : 0;
+  /* the older valid one (counter 0 when there is none) */
+  memset(older, 0, sizeof *older);
+  if (v0 && v1) *older = m0.counter > m1.counter ? m1 : m0;
 out:
   ldb_mfree(a, buf);
   return rc;
@@ -2116,7 +2119,7 @@ out:
   return rc;
 }
 
-static int rebuild_free(bt_file *f, uint64_t root, uint32_t height);
+static int rebuild_free(bt_file *f, const meta *cur, const meta *older);
 
 int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
             int *created) {
@@ -2131,11 +2134,11 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   if (rc) return rc;
   uint64_t size;
   if ((rc = ldb_fsize(file, &size))) goto fail;
-  meta mt = {0};
+  meta mt = {0}, older = {0};
   int bad = -1;
   bool fresh = size == 0;
   if (!fresh) {
-    if ((rc = read_meta(file, size, a, &mt, &bad))) goto fail;
+    if ((rc = read_meta(file, size, a, &mt, &bad, &older))) goto fail;
     fresh = mt.ps == 0; /* never completely created */
   }
   if (fresh) {
@@ -2225,7 +2228,7 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
      * bt_check until the next commit writes a new list). */
     vfree(a, &f->fl_pages);
     vfree(a, &f->reusable);
-    rc = rebuild_free(f, mt.root, mt.height);
+    rc = rebuild_free(f, &mt, &older);
     if (rc == LDB_NOMEM) goto fail;
     if (rc != LDB_OK) vfree(a, &f->reusable); /* damaged tree: leak them */
     rc = LDB_OK;
@@ -2491,9 +2494,19 @@ out:
   return rc;
 }
 
-/* Every page below the logical end that the tree does not reach (and that
- * is not a meta page) becomes reusable. */
-static int rebuild_free(bt_file *f, uint64_t root, uint32_t height) {
+static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
+                           uint32_t depth, uint32_t height, uint64_t mslot,
+                           u32vec *held);
+
+/* Every page below the logical end that the current tree does not reach
+ * (and that is not a meta page) becomes free: the pages only the previous
+ * version (older, when it is the current one's predecessor) reaches stay
+ * pending until the next commit, as a loaded free list keeps them; the
+ * rest are reusable. */
+static int rebuild_free(bt_file *f, const meta *cur, const meta *older) {
+  uint64_t root = cur->root;
+  uint32_t height = cur->height;
+  u32vec held = {0};
   checker k = {0};
   k.f = f;
   k.npages = f->page_count;
@@ -2507,10 +2520,32 @@ static int rebuild_free(bt_file *f, uint64_t root, uint32_t height) {
   if ((rc = mark(&k, 0, "meta")) || (rc = mark(&k, 1, "meta"))) goto out;
   if (root && (rc = check_node(&k, root, 1, height, NULL, 0, NULL, 0)))
     goto out;
+  if (older->root && older->counter + 1 == cur->counter) {
+    rc = check_prev_node(&k, k.seen, older->root, 1, older->height,
+                         older->counter & 1, &held);
+    if (rc == LDB_NOMEM) goto out;
+    if (rc) held.n = 0; /* a damaged previous version: nothing to keep */
+    rc = LDB_OK;
+  }
+  for (size_t i = 0; i < held.n; i++)
+    k.seen[held.v[i] / 8] |= (uint8_t)(1u << (held.v[i] % 8));
   for (uint64_t p = 2; p < k.npages && !rc; p++)
     if (!(k.seen[p / 8] & (1u << (p % 8))))
       rc = vpush(f->a, &f->reusable, (uint32_t)p);
+  if (!rc && held.n) {
+    pend_batch *b = ldb_calloc(f->a, sizeof *b);
+    if (!b) {
+      rc = LDB_NOMEM;
+      goto out;
+    }
+    b->version = cur->counter;
+    b->pages = held;
+    held.v = NULL;
+    held.n = held.cap = 0;
+    f->pend = f->pend_tail = b;
+  }
 out:
+  vfree(f->a, &held);
   ldb_mfree(f->a, k.seen);
   ldb_mfree(f->a, k.prev_key);
   return rc;
@@ -2539,7 +2574,8 @@ static int check_meta_page(bt_file *f, uint8_t *pg, uint64_t slot, meta *out) {
  * checked with it; the rest are free pages kept for recovery from the
  * older meta page, so each must still read back intact. */
 static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
-                           uint32_t depth, uint32_t height, uint64_t mslot) {
+                           uint32_t depth, uint32_t height, uint64_t mslot,
+                           u32vec *held) {
   bt_file *f = k->f;
   if (pgno < 2 || pgno >= k->npages)
     return ldb_err(LDB_CORRUPT,
@@ -2548,6 +2584,7 @@ static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
                    (unsigned long long)mslot, (unsigned long long)pgno);
   if (cur_seen[pgno / 8] & (1u << (pgno % 8))) return LDB_OK;
   bool leaf = depth == height;
+  if (held && vpush(f->a, held, (uint32_t)pgno)) return LDB_NOMEM;
   uint8_t *pg = ldb_malloc(f->a, f->ps);
   if (!pg) return LDB_NOMEM;
   int rc = pager_read_direct(f->pg, pgno, pg);
@@ -2558,13 +2595,14 @@ static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
     if ((ci.flags & F_KOVF) &&
         !(ci.kovf < k->npages &&
           (cur_seen[ci.kovf / 8] & (1u << (ci.kovf % 8)))))
-      rc = read_chain(f, ci.kovf, ci.klen - ci.kloc, NULL, NULL);
+      rc = read_chain(f, ci.kovf, ci.klen - ci.kloc, NULL, held);
     if (!rc && (ci.flags & F_VOVF) &&
         !(ci.vovf < k->npages &&
           (cur_seen[ci.vovf / 8] & (1u << (ci.vovf % 8)))))
-      rc = read_chain(f, ci.vovf, ci.vlen, NULL, NULL);
+      rc = read_chain(f, ci.vovf, ci.vlen, NULL, held);
     if (!rc && !leaf)
-      rc = check_prev_node(k, cur_seen, ci.child, depth + 1, height, mslot);
+      rc = check_prev_node(k, cur_seen, ci.child, depth + 1, height, mslot,
+                           held);
   }
   ldb_mfree(f->a, pg);
   if (rc == LDB_CORRUPT) {
@@ -2604,7 +2642,7 @@ static int check_metas(checker *k, const uint8_t *cur_seen, const bt_tree *t) {
                 (unsigned long long)pslot, (unsigned long long)prev.counter,
                 (unsigned long long)(t->version - 1));
   if (!rc && prev.root)
-    rc = check_prev_node(k, cur_seen, prev.root, 1, prev.height, pslot);
+    rc = check_prev_node(k, cur_seen, prev.root, 1, prev.height, pslot, NULL);
   /* The older version's free-list pages are not required: a reopen at
    * that meta page rebuilds a damaged free list from the tree. */
 out:

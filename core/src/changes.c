@@ -296,7 +296,7 @@ int ldb_changes_read(ldb_changes *c, void *buf, size_t cap, size_t max_commits,
       q[0] = (uint8_t)o->type;
       ldb_put32(q + 1, (uint32_t)o->key_len);
       ldb_put32(q + 5, (uint32_t)o->value_len);
-      memcpy(q + 9, o->key, o->key_len);
+      if (o->key_len) memcpy(q + 9, o->key, o->key_len);
       if (o->value_len) memcpy(q + 9 + o->key_len, o->value, o->value_len);
       q += 9 + o->key_len + o->value_len;
     }

@@ -235,7 +235,7 @@ static int set_cur_key(ldb_iter *it) {
     it->key = nb;
     it->kcap = nc;
   }
-  memcpy(it->key, s->key, s->klen);
+  if (s->klen) memcpy(it->key, s->key, s->klen); /* the empty key: no buffer */
   it->klen = s->klen;
   return LDB_OK;
 }
@@ -673,7 +673,7 @@ int ldb_iter_read(ldb_iter *it, void *buf, size_t cap, size_t max_entries,
     }
     ldb_put32(p + off, (uint32_t)it->klen);
     ldb_put32(p + off + 4, (uint32_t)vl);
-    memcpy(p + off + 8, it->key, it->klen);
+    if (it->klen) memcpy(p + off + 8, it->key, it->klen);
     if (vl) memcpy(p + off + 8 + it->klen, v, vl);
     off += need;
     n++;

@@ -90,7 +90,7 @@ static inline uint64_t key_hash(const void *key, size_t klen) {
     klen -= 8;
   }
   uint64_t v = 0;
-  memcpy(&v, p, klen);
+  if (klen) memcpy(&v, p, klen); /* p may be NULL for the empty key */
   h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
   h ^= h >> 32;
   h *= 0xff51afd7ed558ccdull;

@@ -104,7 +104,7 @@ int txn_note_read(ldb_txn *t, const void *key, size_t klen) {
     t->rs_cap = nc;
   }
   ldb_put32(t->rs + t->rs_len, (uint32_t)klen);
-  memcpy(t->rs + t->rs_len + 4, key, klen);
+  if (klen) memcpy(t->rs + t->rs_len + 4, key, klen);
   t->rs_len = need;
   return LDB_OK;
 }

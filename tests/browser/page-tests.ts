@@ -164,7 +164,7 @@ function define(): void {
 
     it('errors cross with their codes', async () => {
       const db = await fresh();
-      eq(await code(db.put(new Uint8Array(0), b('x'))), 'INVALID_ARGUMENT');
+      eq(await code(db.put(new Uint8Array(2000), b('x'))), 'INVALID_ARGUMENT'); // a key over 1024 bytes
       eq(await code(db.put(123 as unknown as Uint8Array, b('x'))), 'TypeError');
       const other = await code(open(`page-test-busy-${n}`, { exclusive: true }).then(async (d) => {
         open_.push(d);

@@ -1100,6 +1100,64 @@ static void test_crash_during_create(void **st) {
   }
 }
 
+/* The previous version stays whole until the next commit is durable: a
+ * checkpoint cut short by a crash (its pages written, its meta page not),
+ * then damage to the newest meta page, falls back to the version before,
+ * and that one must read back exactly, whether the free list was loaded
+ * or (damaged) rebuilt from the tree at open. */
+static void test_previous_version_kept(void **st) {
+  (void)st;
+  for (int damage_fl = 0; damage_fl < 2; damage_fl++) {
+    ldb_store *s, *fs;
+    assert_int_equal(ldb_store_memory(&s), LDB_OK);
+    bt_file *f = open_bt(s, 512, LDB_COMPRESSION_NONE, 1, NULL);
+    tu_model *ma = tu_model_new();
+    tu_rng r;
+    tu_rng_init(&r, 11);
+    assert_int_equal(apply_batch(f, ma, 1, 2000, 1), LDB_OK); /* A */
+    tu_model *mb = tu_model_clone(ma);
+    assert_int_equal(apply_batch(f, mb, 2, 2000, 2), LDB_OK); /* B */
+    bt_close(f);
+    uint8_t pg[512];
+    ldb_file *df;
+    uint64_t c0, c1, head;
+    assert_int_equal(ldb_fopen(s, "data.ldb", 0, &df), LDB_OK);
+    assert_int_equal(ldb_fread_full(df, 0, pg, 512), LDB_OK);
+    c0 = ldb_get64(pg + 16 + 16);
+    assert_int_equal(ldb_fread_full(df, 512, pg, 512), LDB_OK);
+    c1 = ldb_get64(pg + 16 + 16);
+    int newest = c1 > c0 ? 1 : 0;
+    assert_int_equal(ldb_fread_full(df, (uint64_t)newest * 512, pg, 512),
+                     LDB_OK);
+    head = ldb_get64(pg + 16 + 64);
+    ldb_fclose(df);
+    if (damage_fl) {
+      assert_true(head >= 2);
+      patch_page(s, head * 512 + 20, 1, 0x40);
+    }
+    /* C: its pages reach the disk, its meta page never does */
+    assert_int_equal(ldb_store_faulty(s, &fs), LDB_OK);
+    f = open_bt(fs, 512, LDB_COMPRESSION_NONE, 0, NULL);
+    ldb_faulty_crash_at_sync(fs, 2, LDB_CRASH_DROP, 0);
+    assert_int_not_equal(apply_batch(f, NULL, 3, 2000, 3), LDB_OK);
+    assert_true(ldb_faulty_crashed(fs));
+    bt_close(f);
+    ldb_store_destroy(fs);
+    /* the newest meta page (B) is damaged: A must be intact */
+    patch_page(s, (uint64_t)newest * 512 + 20, 1, 0x01);
+    f = open_bt(s, 512, LDB_COMPRESSION_NONE, 0, NULL);
+    bt_tree *t = bt_current(f);
+    assert_int_equal(bt_tree_seq(t), 1);
+    bt_tree_release(t);
+    compare(f, ma, &r, 200);
+    check_meta_damaged(f, newest);
+    bt_close(f);
+    tu_model_free(ma);
+    tu_model_free(mb);
+    ldb_store_destroy(s);
+  }
+}
+
 /* A damaged free list does not block the data: open rebuilds the free set
  * from the tree, bt_check reports the damage until the next commit. */
 static void test_damaged_free_list(void **st) {
@@ -1356,6 +1414,7 @@ int main(void) {
       cmocka_unit_test(test_nomem),
       cmocka_unit_test(test_crash_during_create),
       cmocka_unit_test(test_damaged_free_list),
+      cmocka_unit_test(test_previous_version_kept),
       cmocka_unit_test(test_shrink_merges_pages),
       cmocka_unit_test(test_codec_switch),
       cmocka_unit_test(test_resealed_damage),

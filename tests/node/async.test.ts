@@ -33,7 +33,7 @@ describe('async forms', function () {
     await assert.rejects(p, (e: unknown) => e instanceof LightningDbError && e.code === 'INVALID_ARGUMENT');
     await assert.rejects(db.putAsync(42 as never, 'v'), TypeError);
     await assert.rejects(db.batchAsync([{ type: 'nope' } as never]), TypeError);
-    await assert.rejects(db.putBatchAsync([['ok', 'v'], ['', 'v']]), (e: unknown) => (e as LightningDbError).code === 'INVALID_ARGUMENT');
+    await assert.rejects(db.putBatchAsync([['ok', 'v'], [long, 'v']]), (e: unknown) => (e as LightningDbError).code === 'INVALID_ARGUMENT');
     assert.equal(db.get('ok'), undefined, 'the failed batch applied nothing');
   });
 

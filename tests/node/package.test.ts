@@ -90,7 +90,7 @@ describe('package loading', function () {
     assert.equal(db.get('k'), 'cjs');
     let err: unknown;
     try {
-      db.put('', 'x');
+      db.put('k'.repeat(2000), 'x'); // a key over 1024 bytes
     } catch (e) {
       err = e;
     }
