@@ -33,7 +33,7 @@ export { LightningDbError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
 export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
-import type { BatchOp, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, ScanOptions, ValueOf } from '../database.js';
+import type { BatchOp, ClearOptions, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, RangeScope, ScanOptions, ValueOf } from '../database.js';
 export type { BatchOp, Decoded, Input, KeyOf, ScanOptions, ValueOf } from '../database.js';
 
 // The Worker-side functions load the engine lazily, so a main-thread page
@@ -783,6 +783,98 @@ class Channel {
   }
 }
 
+/** A custom { encode, decode } encoding of open(): functions cannot cross
+ * postMessage, so the Worker stores bytes ('binary') and this thread
+ * encodes keys / values before sending and decodes what comes back. */
+interface Custom {
+  name?: string;
+  encode(v: unknown): Uint8Array;
+  decode(b: Uint8Array): unknown;
+}
+
+function isCustom(v: unknown): v is Custom {
+  return typeof v === 'object' && v !== null &&
+    typeof (v as Custom).encode === 'function' && typeof (v as Custom).decode === 'function';
+}
+
+/** The page side of custom encodings (keys `k`, values `v`; null: the
+ * Worker's named encoding does the work). encode's result must be a
+ * Uint8Array (TypeError otherwise), as in Database. */
+class PageCodec {
+  constructor(readonly k: Custom | null, readonly v: Custom | null) {}
+  private static bytes(c: Custom, x: unknown, what: string): Uint8Array {
+    const b = c.encode(x);
+    if (!(b instanceof Uint8Array)) throw new TypeError(`${what}: the custom encoding${c.name ? ` ${c.name}` : ''} must encode to a Uint8Array`);
+    return b;
+  }
+  ek(x: unknown, what = 'key'): unknown { return this.k && x !== undefined ? PageCodec.bytes(this.k, x, what) : x; }
+  ev(x: unknown): unknown { return this.v ? PageCodec.bytes(this.v, x, 'value') : x; }
+  dk(b: unknown): unknown { return this.k && b instanceof Uint8Array ? this.k.decode(b) : b; }
+  dv(b: unknown): unknown { return this.v && b instanceof Uint8Array ? this.v.decode(b) : b; }
+  /** Range / scan options with gt, gte, lt, lte encoded (prefix stays raw
+   * bytes or a string, as in Database). */
+  range(o: unknown): unknown {
+    if (!this.k || o === null || typeof o !== 'object') return o;
+    const r = { ...(o as Record<string, unknown>) };
+    for (const f of ['gt', 'gte', 'lt', 'lte']) if (r[f] !== undefined) r[f] = this.ek(r[f], f);
+    return r;
+  }
+  op(o: unknown): unknown {
+    if (o === null || typeof o !== 'object') return o;
+    const x = o as { type?: unknown; key?: unknown; value?: unknown };
+    return x.type === 'put' ? { ...x, key: this.ek(x.key), value: this.ev(x.value) } : { ...x, key: this.ek(x.key) };
+  }
+  /** Decodes a scan item of `method`. */
+  item(method: string, x: unknown): unknown {
+    if (method === 'keys') return this.dk(x);
+    if (method === 'values') return this.dv(x);
+    const [k, v] = x as [unknown, unknown];
+    return [this.dk(k), this.dv(v)];
+  }
+  change(c: unknown): unknown {
+    const ch = c as RemoteChange;
+    return { ...ch, ops: ch.ops.map((o) => (o.type === 'put' ? { ...o, key: this.dk(o.key), value: this.dv(o.value) } : { ...o, key: this.dk(o.key) })) };
+  }
+  /** Encodes the arguments of a database / transaction method. */
+  args(method: string, a: unknown[]): unknown[] {
+    switch (method) {
+      case 'get': case 'has': case 'delete': case 'deleteAsync':
+        return [this.ek(a[0]), ...a.slice(1)];
+      case 'put': case 'putAsync':
+        return [this.ek(a[0]), this.ev(a[1]), ...a.slice(2)];
+      case 'getBatch': case 'deleteBatch': case 'deleteBatchAsync':
+        return Array.isArray(a[0]) ? [a[0].map((k) => this.ek(k))] : a;
+      case 'putBatch': case 'putBatchAsync':
+        return Array.isArray(a[0]) ? [a[0].map((p) => (Array.isArray(p) ? [this.ek(p[0]), this.ev(p[1])] : p))] : a;
+      case 'batch': case 'batchAsync':
+        return Array.isArray(a[0]) ? [a[0].map((o) => this.op(o))] : a;
+      case 'count': case 'clear': case 'scan': case 'keys': case 'values':
+        return a.map((o) => this.range(o));
+      case 'scanPrefix':
+        return [a[0], ...a.slice(1).map((o) => this.range(o))];
+      case 'scanReverse':
+        return [this.ek(a[0], 'lte'), this.ek(a[1], 'gte')];
+      default:
+        return a;
+    }
+  }
+  /** Decodes the result of a database / transaction method. */
+  result(method: string, r: unknown): unknown {
+    if (method === 'get') return r === undefined ? r : this.dv(r);
+    if (method === 'getBatch' && Array.isArray(r)) return r.map((v) => (v === undefined ? v : this.dv(v)));
+    return r;
+  }
+}
+
+/** Runs fn; a synchronous throw (an encode error) becomes a rejection. */
+function encoded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 /** SETUP for a Worker script that did not load: names the URL, what the
  * server answered, and the option that fixes it. */
 async function setupError(url: string): Promise<LightningDbError> {
@@ -811,8 +903,16 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
   private home: string | null = null;
   /** `owner` (its database or transaction) stays reachable while the
    * iterator is: an unreachable database ends its Worker. */
-  constructor(private readonly ch: Channel, txn: number, method: string, args: unknown[], readonly owner?: object, txnHome?: string | null) {
-    this.handle = ch.send<number>({ op: 'iter', txn, method, args }, undefined, txn ? txnHome : undefined).then((h) => {
+  /** `pc`: the page's custom encodings (null: none). */
+  constructor(private readonly ch: Channel, txn: number, private readonly method: string, args: unknown[], readonly owner?: object,
+    txnHome?: string | null, private readonly pc: PageCodec | null = null) {
+    let sent: Promise<number>;
+    try {
+      sent = ch.send<number>({ op: 'iter', txn, method, args: pc ? pc.args(method, args) : args }, undefined, txn ? txnHome : undefined);
+    } catch (e) {
+      sent = Promise.reject(e);
+    }
+    this.handle = sent.then((h) => {
       this.home = ch.ownerOf();
       return h;
     });
@@ -835,7 +935,7 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
       this.done = true;
       throw e;
     }
-    this.buf = r.items;
+    this.buf = this.pc ? r.items.map((x) => this.pc!.item(this.method, x) as T) : r.items;
     this.pos = 0;
     this.done = r.done;
     if (this.buf.length === 0) return { value: undefined, done: true };
@@ -844,15 +944,17 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
   /** Repositions (as the synchronous iterator's seek). */
   async seek(key: unknown): Promise<void> {
     const iter = await this.handle;
-    await this.ch.send({ op: 'iterSeek', iter, key }, undefined, this.home);
+    await this.ch.send({ op: 'iterSeek', iter, key: this.pc ? this.pc.ek(key) : key }, undefined, this.home);
     this.buf = [];
     this.pos = 0;
     this.done = false;
   }
   async return(): Promise<IteratorResult<T>> {
+    // Entries already buffered are dropped too: a closed scan yields nothing.
+    this.buf = [];
+    this.pos = 0;
     if (!this.done) {
       this.done = true;
-      this.buf = [];
       const iter = await this.handle;
       await this.ch.send({ op: 'iterClose', iter }, undefined, this.home);
     }
@@ -865,9 +967,21 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
 export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
   /** `home`: the owner tab it lives in (shared databases): once that tab
    * is gone, its calls are OWNER_LOST (nothing of it was committed). */
-  constructor(private readonly ch: Channel, private readonly h: number, readonly db?: RemoteDatabase<K, V>, private readonly home: string | null = null) {}
+  constructor(private readonly ch: Channel, private readonly h: number, readonly db?: RemoteDatabase<K, V>, private readonly home: string | null = null,
+    private readonly pc: PageCodec | null = null) {}
+  /** commit(), commitAsync() or abort() was called: disposal leaves it. */
+  private ended = false;
   private call<T>(method: string, args: unknown[]): Promise<T> {
-    return this.ch.send<T>({ op: 'txn', txn: this.h, method, args }, undefined, this.home);
+    if (method === 'commit' || method === 'commitAsync' || method === 'abort') this.ended = true;
+    const pc = this.pc;
+    if (pc === null) return this.ch.send<T>({ op: 'txn', txn: this.h, method, args }, undefined, this.home);
+    return encoded(() => this.ch.send<T>({ op: 'txn', txn: this.h, method, args: pc.args(method, args) }, undefined, this.home))
+      .then((r) => pc.result(method, r) as T);
+  }
+  /** For `await using tx = await db.beginTransaction()`: aborts it unless
+   * commit(), commitAsync() or abort() was called. */
+  async dispose(): Promise<void> {
+    if (!this.ended) await this.abort();
   }
   get(key: Input<K>): Promise<V | undefined> { return this.call('get', [key]); }
   has(key: Input<K>): Promise<boolean> { return this.call('has', [key]); }
@@ -876,8 +990,16 @@ export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
   commit(): Promise<void> { return this.call('commit', []); }
   commitAsync(): Promise<void> { return this.call('commitAsync', []); }
   abort(): Promise<void> { return this.call('abort', []); }
+  /** As Transaction.count(range): keys in range in this transaction's
+   * snapshot and its own writes (a read-write transaction records the
+   * keys counted as read). */
+  count(range?: RangeScope<K>): Promise<number> { return this.call('count', range === undefined ? [] : [range]); }
+  /** As Transaction.clear(range): a range delete buffered in this
+   * transaction (applied at commit); resolves to the number of keys it
+   * deletes. READ_ONLY in a read-only transaction. */
+  clear(range?: ClearOptions<K>): Promise<number> { return this.call('clear', range === undefined ? [] : [range]); }
   scan(opts?: ScanOptions<K>): RemoteIterator<[K, V]> {
-    return new RemoteIterator(this.ch, this.h, 'scan', opts === undefined ? [] : [opts], this, this.home);
+    return new RemoteIterator(this.ch, this.h, 'scan', opts === undefined ? [] : [opts], this, this.home, this.pc);
   }
 }
 
@@ -898,10 +1020,10 @@ export class RemoteChangeFeed implements AsyncIterableIterator<RemoteChange> {
   private readonly id: number;
   /** The seq of the last commit yielded: resume a later feed after it. */
   seq: number;
-  constructor(private readonly ch: Channel, range: Record<string, unknown>, since: number | undefined) {
+  constructor(private readonly ch: Channel, range: Record<string, unknown>, since: number | undefined, pc: PageCodec | null = null) {
     this.seq = since ?? 0;
-    this.id = ch.subscribe(range, since, (c) => {
-      const change = c as RemoteChange;
+    this.id = ch.subscribe(pc ? pc.range(range) as Record<string, unknown> : range, since, (c) => {
+      const change = (pc ? pc.change(c) : c) as RemoteChange;
       if (this.waiter) {
         const w = this.waiter;
         this.waiter = null;
@@ -958,7 +1080,8 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   /** The store the database lives in ('opfs', 'indexeddb' or 'memory'):
    * with store 'auto', the one that was chosen. Also metrics().store. */
   readonly store: StoreKind;
-  constructor(private readonly ch: Channel, store: StoreKind) {
+  /** `pc`: the custom encodings of open(), applied on this thread. */
+  constructor(private readonly ch: Channel, store: StoreKind, private readonly pc: PageCodec | null = null) {
     this.store = store;
   }
   /** Every method takes CallOptions ({ signal, timeout }) last. */
@@ -968,7 +1091,9 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.ch.send<T>({ op: 'call', method, args }, opts);
+    const pc = this.pc;
+    if (pc === null) return this.ch.send<T>({ op: 'call', method, args }, opts);
+    return encoded(() => this.ch.send<T>({ op: 'call', method, args: pc.args(method, args) }, opts)).then((r) => pc.result(method, r) as T);
   }
   get(key: Input<K>, opts?: CallOptions): Promise<V | undefined> { return this.call('get', [key], opts); }
   has(key: Input<K>, opts?: CallOptions): Promise<boolean> { return this.call('has', [key], opts); }
@@ -977,6 +1102,23 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   delete(key: Input<K>, opts?: CallOptions): Promise<void> { return this.call('delete', [key], opts); }
   putBatch(pairs: Array<[Input<K>, Input<V>]>, opts?: CallOptions): Promise<void> { return this.call('putBatch', [pairs], opts); }
   deleteBatch(keys: Array<Input<K>>, opts?: CallOptions): Promise<void> { return this.call('deleteBatch', [keys], opts); }
+  /** As Database.count(range): the number of keys in range ({ gt, gte,
+   * lt, lte, prefix }; default every key), counted by the engine in the
+   * Worker that owns the database, in one snapshot, without reading
+   * values. TypeError / INVALID_ARGUMENT for a bad range. */
+  count(range?: RangeScope<K>, opts?: CallOptions): Promise<number> {
+    return this.call('count', range === undefined ? [] : [range], opts);
+  }
+  /** As Database.clear(range): deletes every key in range ({ gt, gte, lt,
+   * lte, prefix, limit, reverse }; default all) in one atomic commit done
+   * by the engine in the Worker that owns the database (no key crosses to
+   * this thread); resolves to the number deleted. A write: in a shared
+   * database it carries its request id, so a clear resent after a change
+   * of owner tab is applied once. TypeError / INVALID_ARGUMENT for a bad
+   * range. */
+  clear(range?: ClearOptions<K>, opts?: CallOptions): Promise<number> {
+    return this.call('clear', range === undefined ? [] : [range], opts);
+  }
   batch(ops: Array<BatchOp<K, V>>, opts?: CallOptions): Promise<void> { return this.call('batch', [ops], opts); }
   putAsync(key: Input<K>, value: Input<V>, opts?: CallOptions): Promise<void> { return this.call('putAsync', [key, value], opts); }
   deleteAsync(key: Input<K>, opts?: CallOptions): Promise<void> { return this.call('deleteAsync', [key], opts); }
@@ -1011,26 +1153,26 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   }
 
   scan(opts?: ScanOptions<K>): RemoteIterator<[K, V]> {
-    return new RemoteIterator(this.ch, 0, 'scan', opts === undefined ? [] : [opts], this);
+    return new RemoteIterator(this.ch, 0, 'scan', opts === undefined ? [] : [opts], this, undefined, this.pc);
   }
   scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions<K>, 'prefix'>): RemoteIterator<[K, V]> {
-    return new RemoteIterator(this.ch, 0, 'scanPrefix', opts === undefined ? [prefix] : [prefix, opts], this);
+    return new RemoteIterator(this.ch, 0, 'scanPrefix', opts === undefined ? [prefix] : [prefix, opts], this, undefined, this.pc);
   }
   scanReverse(lte?: Input<K>, gte?: Input<K>): RemoteIterator<[K, V]> {
-    return new RemoteIterator(this.ch, 0, 'scanReverse', [lte, gte], this);
+    return new RemoteIterator(this.ch, 0, 'scanReverse', [lte, gte], this, undefined, this.pc);
   }
   keys(opts?: ScanOptions<K>): RemoteIterator<K> {
-    return new RemoteIterator(this.ch, 0, 'keys', opts === undefined ? [] : [opts], this);
+    return new RemoteIterator(this.ch, 0, 'keys', opts === undefined ? [] : [opts], this, undefined, this.pc);
   }
   values(opts?: ScanOptions<K>): RemoteIterator<V> {
-    return new RemoteIterator(this.ch, 0, 'values', opts === undefined ? [] : [opts], this);
+    return new RemoteIterator(this.ch, 0, 'values', opts === undefined ? [] : [opts], this, undefined, this.pc);
   }
 
   async beginTransaction(options: { readOnly?: boolean } & CallOptions = {}): Promise<RemoteTransaction<K, V>> {
     const { signal, timeout, ...rest } = options;
     checkCallOptions({ signal, timeout });
     const h = await this.ch.send<number>({ op: 'begin', options: rest }, { signal, timeout });
-    return new RemoteTransaction<K, V>(this.ch, h, this, this.ch.ownerOf());
+    return new RemoteTransaction<K, V>(this.ch, h, this, this.ch.ownerOf(), this.pc);
   }
 
   /** Runs fn(tx); commits when it resolves, aborts when it throws; reruns
@@ -1084,9 +1226,10 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
     if (typeof fn !== 'function') throw new TypeError('subscriber must be a function');
     if (range !== undefined && (range === null || typeof range !== 'object')) throw new TypeError('range must be an object');
     const report = (e: unknown) => (globalThis as { reportError?: (e: unknown) => void }).reportError?.(e);
-    const id = this.ch.subscribe({ ...(range ?? {}) }, undefined, (c) => {
+    const pc = this.pc;
+    const id = this.ch.subscribe((pc ? pc.range({ ...(range ?? {}) }) : { ...(range ?? {}) }) as Record<string, unknown>, undefined, (c) => {
       try {
-        fn(c as RemoteChange);
+        fn((pc ? pc.change(c) : c) as RemoteChange);
       } catch (e) {
         report(e);
       }
@@ -1105,7 +1248,7 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
     const { since, ...range } = opts;
     if (since !== undefined && (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0))
       throw new TypeError('since must be a sequence number >= 0');
-    return new RemoteChangeFeed(this.ch, range, since);
+    return new RemoteChangeFeed(this.ch, range, since, this.pc);
   }
 
   /** True while this tab's Worker owns the database (shared databases;
@@ -1128,6 +1271,31 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
     return this.closed;
   }
 }
+
+/* Disposal (`await using`): a RemoteDatabase closes, a RemoteTransaction
+ * aborts unless it was committed or aborted, a RemoteIterator closes (as
+ * return()). Defined where the runtime has Symbol.asyncDispose (current
+ * Chromium, Firefox); the proxy has no synchronous disposal, since every
+ * call crosses to the Worker. */
+export interface RemoteDatabase {
+  [Symbol.asyncDispose](): Promise<void>;
+}
+export interface RemoteTransaction {
+  [Symbol.asyncDispose](): Promise<void>;
+}
+export interface RemoteIterator<T> {
+  [Symbol.asyncDispose](): Promise<void>;
+}
+function defineAsyncDisposal(proto: object, end: (self: any) => Promise<unknown>): void {
+  const sym = (Symbol as { asyncDispose?: symbol }).asyncDispose;
+  if (sym === undefined) return;
+  Object.defineProperty(proto, sym, {
+    value: async function (this: unknown) { await end(this); }, configurable: true, writable: true,
+  });
+}
+defineAsyncDisposal(RemoteDatabase.prototype, (db: RemoteDatabase<unknown, unknown>) => db.close());
+defineAsyncDisposal(RemoteTransaction.prototype, (tx: RemoteTransaction<unknown, unknown>) => tx.dispose());
+defineAsyncDisposal(RemoteIterator.prototype, (it: RemoteIterator<unknown>) => it.return());
 
 /** Ends the Worker of a RemoteDatabase that became unreachable without
  * close() (an abandoned open): its tab lock must not be held forever. */
@@ -1180,6 +1348,17 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const { workerUrl, signal, wasmUrl, exclusive, handoffTimeout, ownerTimeout, ...rest } = options;
+  // Custom { encode, decode } encodings run on this thread (functions
+  // cannot cross postMessage): the Worker stores their bytes as 'binary'.
+  let pc: PageCodec | null = null;
+  for (const f of ['keyEncoding', 'valueEncoding'] as const) {
+    const e = rest[f];
+    if (e === null || typeof e !== 'object') continue;
+    if (!isCustom(e)) throw new TypeError(`${f} must be an encoding name or an object with encode and decode functions`);
+    pc ??= new PageCodec(null, null);
+    pc = f === 'keyEncoding' ? new PageCodec(e, pc.v) : new PageCodec(pc.k, e);
+    rest[f] = 'binary';
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   if (exclusive !== undefined && typeof exclusive !== 'boolean') throw new TypeError('exclusive must be a boolean');
   if (handoffTimeout !== undefined && (typeof handoffTimeout !== 'number' || !(handoffTimeout >= 0)))
@@ -1254,7 +1433,7 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
         };
         ch.share(clientId, enc, r, bounds, respawn, workerId);
       }
-      const db = new RemoteDatabase<unknown, unknown>(ch, r.store as StoreKind);
+      const db = new RemoteDatabase<unknown, unknown>(ch, r.store as StoreKind, pc);
       abandoned.register(db, ch, db);
       return db;
     } catch (e) {

@@ -146,6 +146,17 @@ class GuardedTxn implements EngineTxn {
     const o = clamp(opts);
     return o ? this.t.iterate(o) : EMPTY;
   }
+  /** Keys in the range, the reserved range left out. */
+  count(opts: EngineIterOptions): number {
+    const o = clamp(opts);
+    return o ? this.t.count(o) : 0;
+  }
+  /** Range delete buffered in the transaction, never reaching the
+   * reserved range. */
+  deleteRange(opts: EngineIterOptions, limit: number): number {
+    const o = clamp(opts);
+    return o ? this.t.deleteRange(o, limit) : 0;
+  }
   private tagged(): void {
     const ops = takeTag();
     if (!ops || this.t.readOnly) return;
@@ -196,6 +207,36 @@ class GuardedDb implements EngineDb {
     for (const op of ops) refuse(op.key);
     const t = takeTag();
     return this.raw.writeAsync(t ? ops.concat(t) : ops);
+  }
+  /** Keys in the range, the reserved range left out. */
+  count(opts: EngineIterOptions): number {
+    const o = clamp(opts);
+    return o ? this.raw.count(o) : 0;
+  }
+  /** Range delete that never reaches the reserved range. With a tag (a
+   * client's write record), the delete and the record commit together:
+   * one engine transaction, so a resent clear is applied at most once. */
+  deleteRange(opts: EngineIterOptions, limit: number): number {
+    const o = clamp(opts);
+    const t = takeTag();
+    if (!t) return o ? this.raw.deleteRange(o, limit) : 0;
+    const txn = this.raw.begin(false);
+    try {
+      const n = o ? txn.deleteRange(o, limit) : 0;
+      for (const op of t) {
+        if (op.type === 'put') txn.put(op.key, op.value);
+        else txn.del(op.key);
+      }
+      txn.commit();
+      return n;
+    } catch (e) {
+      try {
+        txn.abort();
+      } catch {
+        /* already ended by the failed commit */
+      }
+      throw e;
+    }
   }
   begin(readOnly: boolean): EngineTxn {
     return new GuardedTxn(this.raw.begin(readOnly));

@@ -133,6 +133,7 @@ export const DB_METHODS = [
   'get', 'has', 'getBatch', 'put', 'delete', 'putBatch', 'deleteBatch', 'batch',
   'putAsync', 'deleteAsync', 'putBatchAsync', 'deleteBatchAsync', 'batchAsync',
   'flush', 'flushAsync', 'checkpoint', 'metrics', 'metricsText', 'healthCheck', 'check', 'events',
+  'count', 'clear',
 ] as const;
 
 /** The DB_METHODS that write: pipelined by the Worker (it goes on with the
@@ -140,13 +141,14 @@ export const DB_METHODS = [
 export const WRITE_METHODS = [
   'put', 'delete', 'putBatch', 'deleteBatch', 'batch',
   'putAsync', 'deleteAsync', 'putBatchAsync', 'deleteBatchAsync', 'batchAsync', 'flushAsync',
+  'clear',
 ] as const;
 
 /** Methods returning iterables of entries (or keys / values). */
 export const SCAN_METHODS = ['scan', 'scanPrefix', 'scanReverse', 'keys', 'values'] as const;
 
 /** Transaction methods forwarded as-is. */
-export const TXN_METHODS = ['get', 'has', 'put', 'delete', 'commit', 'commitAsync', 'abort'] as const;
+export const TXN_METHODS = ['get', 'has', 'put', 'delete', 'count', 'clear', 'commit', 'commitAsync', 'abort'] as const;
 
 /** Most entries per postMessage when streaming a scan. */
 export const SCAN_CHUNK = 256;

@@ -193,7 +193,15 @@ function sizeOf(v: unknown): number {
   if (typeof v === 'string') return v.length;
   if (Array.isArray(v)) return v.reduce((n: number, x) => n + sizeOf(x), 0);
   if (v === undefined || v === null) return 0;
-  if (typeof v === 'object') return JSON.stringify(v)?.length ?? 0;
+  if (typeof v === 'object') {
+    // JSON's length as the estimate; a value JSON cannot write (a BigInt
+    // inside a msgpack value) counts by its own estimate instead.
+    try {
+      return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? 8 : x))?.length ?? 0;
+    } catch {
+      return 64;
+    }
+  }
   return 8;
 }
 

@@ -162,6 +162,128 @@ function define(): void {
       await destroy(name, { store: 'indexeddb' });
     });
 
+    it('count(range) and clear(range) run in the Worker, on the database and in transactions', async () => {
+      const db = await fresh({ keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      const pairs: Array<[string, string]> = [];
+      for (let i = 0; i < 50; i++) pairs.push([`user:${String(i).padStart(2, '0')}`, `u${i}`]);
+      await db.putBatch([...pairs, ['zz', 'z']]);
+      eq(await db.count(), 51);
+      eq(await db.count({ prefix: 'user:' }), 50);
+      eq(await db.count({ gte: 'user:10', lt: 'user:20' }), 10);
+      eq(await db.clear({ gte: 'user:10', lt: 'user:20' }), 10);
+      eq(await db.count({ prefix: 'user:' }), 40);
+      eq(await db.get('user:15'), undefined);
+      eq(await db.get('user:09'), 'u9');
+      // limit + reverse: the last 5 keys of the prefix.
+      eq(await db.clear({ prefix: 'user:', limit: 5, reverse: true }), 5);
+      eq(await db.get('user:45'), undefined);
+      eq(await db.get('user:44'), 'u44');
+      eq(await code(db.count({ gt: 5 as unknown as string })), 'TypeError');
+      // In a transaction: its own writes count, its clear waits for commit.
+      await db.transaction(async (tx) => {
+        await tx.put('user:99', 'x');
+        eq(await tx.count({ prefix: 'user:' }), 36);
+        eq(await tx.clear({ prefix: 'user:0' }), 10);
+        eq(await tx.count({ prefix: 'user:' }), 26);
+        eq(await db.count({ prefix: 'user:' }), 35, 'not visible before commit:');
+      });
+      eq(await db.count({ prefix: 'user:' }), 26);
+      const ro = await db.beginTransaction({ readOnly: true });
+      eq(await code(ro.clear()), 'READ_ONLY');
+      await ro.abort();
+      eq(await db.clear(), 27);
+      eq(await db.count(), 0);
+    });
+
+    it('Symbol.asyncDispose closes a database, aborts an uncommitted transaction, closes a scan', async () => {
+      const sym = (Symbol as { asyncDispose?: symbol }).asyncDispose;
+      assert(sym !== undefined, 'this Chromium has Symbol.asyncDispose');
+      const db = await fresh({ keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      type D = { [k: symbol]: () => Promise<void> };
+      await db.putBatch([['a', '1'], ['b', '2'], ['c', '3']]);
+      const tx = await db.beginTransaction();
+      await tx.put('d', '4');
+      await (tx as unknown as D)[sym]();
+      eq(await db.get('d'), undefined, 'the disposed transaction was aborted:');
+      eq(await code(tx.get('a')), 'CLOSED');
+      const done = await db.beginTransaction();
+      await done.put('e', '5');
+      await done.commit();
+      await (done as unknown as D)[sym](); // committed: disposal leaves it
+      eq(await db.get('e'), '5');
+      const it = db.scan();
+      eq((await it.next()).value, ['a', '1']);
+      await (it as unknown as D)[sym]();
+      eq(await it.next(), { value: undefined, done: true });
+      await (db as unknown as D)[sym]();
+      eq(await code(db.get('a')), 'CLOSED');
+    });
+
+    it("the 'msgpack' value encoding through the proxy", async () => {
+      const db = await fresh({ keyEncoding: 'utf8', valueEncoding: 'msgpack' });
+      const when = new Date(1700000000000);
+      await db.put('m', { n: 1, when, tags: new Set(['x']), big: 2n ** 60n });
+      const v = (await db.get('m')) as { n: number; when: Date; tags: Set<string>; big: bigint };
+      assert(v.when instanceof Date && v.when.getTime() === when.getTime(), `a Date survives: ${String(v.when)}`);
+      assert(v.tags instanceof Set && v.tags.has('x'), 'a Set survives');
+      assert(v.big === 2n ** 60n, `a BigInt survives: ${String(v.big)}`);
+      await db.batch([{ type: 'put', key: 'n', value: [1, 'two'] }]);
+      const all: unknown[] = [];
+      for await (const [k, val] of db.scan()) all.push([k, Array.isArray(val) ? val : (val as { n: number }).n]);
+      eq(all, [['m', 1], ['n', [1, 'two']]]);
+    });
+
+    it('custom { encode, decode } encodings run on the page: keys, values, ranges, scans, transactions, changes', async () => {
+      // Keys: unsigned 32-bit big-endian numbers (byte order = numeric order).
+      const u32 = {
+        name: 'u32',
+        encode: (n: number) => { const x = new Uint8Array(4); new DataView(x.buffer).setUint32(0, n); return x; },
+        decode: (x: Uint8Array) => new DataView(x.buffer, x.byteOffset, 4).getUint32(0),
+      };
+      // Values: a string reversed (proves decode ran on this side).
+      const rev = {
+        encode: (s: string) => enc.encode([...s].reverse().join('')),
+        decode: (x: Uint8Array) => [...dec.decode(x)].reverse().join(''),
+      };
+      const db = (await fresh({ keyEncoding: u32, valueEncoding: rev })) as unknown as RemoteDatabase<number, string>;
+      const seen: unknown[] = [];
+      const unsub = db.subscribe({ gte: 300 }, (c) => seen.push(...c.ops.map((o) => [o.type, o.key, 'value' in o ? o.value : null])));
+      await db.putBatch([[1, 'one'], [2, 'two'], [256, 'big'], [300, 'last']]);
+      await db.put(70000, 'far');
+      eq(await db.get(256), 'big');
+      eq(await db.getBatch([1, 5, 70000]), ['one', undefined, 'far']);
+      const keys: number[] = [];
+      for await (const k of db.keys({ gt: 1, lt: 70000 })) keys.push(k as number);
+      eq(keys, [2, 256, 300], 'numeric order and bounds through the custom key encoding:');
+      const back: unknown[] = [];
+      for await (const e of db.scanReverse(300, 2)) back.push(e);
+      eq(back, [[300, 'last'], [256, 'big'], [2, 'two']]);
+      eq(await db.count({ gte: 256 }), 3);
+      await db.batch([{ type: 'del', key: 1 }, { type: 'put', key: 3, value: 'three' }]);
+      eq(await db.has(1), false);
+      await db.transaction(async (tx) => {
+        eq(await tx.get(3), 'three');
+        await tx.put(4, 'four');
+        eq(await tx.count({ lt: 256 }), 3);
+        const inTx: unknown[] = [];
+        for await (const e of tx.scan({ gte: 3, lt: 5 })) inTx.push(e);
+        eq(inTx, [[3, 'three'], [4, 'four']]);
+      });
+      const it = db.scan();
+      await it.seek(256);
+      eq((await it.next()).value, [256, 'big']);
+      await it.return();
+      eq(await db.clear({ gte: 300 }), 2);
+      eq(await db.count(), 4);
+      for (let i = 0; i < 100 && seen.length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+      unsub();
+      eq(seen, [['put', 300, 'last'], ['put', 70000, 'far'], ['del', 300, null], ['del', 70000, null]], 'changes decoded on the page:');
+      // A bad custom encoding: encode returning a non-Uint8Array is TypeError.
+      const bad = (await fresh({ valueEncoding: { encode: () => 'no', decode: (x: Uint8Array) => x } })) as unknown as RemoteDatabase<Uint8Array, unknown>;
+      eq(await code(bad.put(b('k'), 1)), 'TypeError');
+      eq(await code(open('page-test-bad-enc', { keyEncoding: { encode: 1 } as never })), 'TypeError');
+    });
+
     it('errors cross with their codes', async () => {
       const db = await fresh();
       eq(await code(db.put(new Uint8Array(2000), b('x'))), 'INVALID_ARGUMENT'); // a key over 1024 bytes
