@@ -223,6 +223,74 @@ export function sharedChecks({ context, newPage, assert, base }) {
       assert(r.out[4].ok === false && r.out[4].error.code === 'OWNER_LOST', `resent commit of a lost transaction: ${JSON.stringify(r.out[4])}`);
     }],
 
+    ["count/clear from a client tab run in the owner's engine; a clear carries its request id (resent: applied once) and never reaches the bookkeeping records", async () => {
+      // Tabs of the checks above (new ones when run alone with --grep).
+      while (pages.length < 2) await tab();
+      const [a, b] = pages;
+      await a.evaluate(async () => {
+        await window.lib.destroy('share-clear', { store: 'opfs' });
+        window.db = await window.lib.open('share-clear', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'utf8' });
+        const pairs = [];
+        for (let i = 0; i < 40; i++) pairs.push([`c${String(i).padStart(2, '0')}`, `v${i}`]);
+        await window.db.putBatch(pairs);
+      });
+      assert(await open(b, 'share-clear', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'utf8' }) === false, 'b is a client');
+      const viaClient = await b.evaluate(async () => {
+        const before = await window.db.count({ prefix: 'c' });
+        const cleared = await window.db.clear({ gte: 'c10', lt: 'c20' });
+        const all = await window.db.count();
+        const inTx = await window.db.transaction(async (tx) => {
+          const n = await tx.clear({ prefix: 'c3' });
+          return [n, await tx.count()];
+        });
+        return { before, cleared, all, inTx, after: await window.db.count() };
+      });
+      const onOwner = await a.evaluate(async () => [await window.db.get('c15'), await window.db.get('c09'), await window.db.count()]);
+      assert(JSON.stringify(viaClient) === JSON.stringify({ before: 40, cleared: 10, all: 30, inTx: [10, 20], after: 20 }),
+        `count/clear through the client: ${JSON.stringify(viaClient)}`);
+      assert(onOwner[0] === undefined && onOwner[1] === 'v9' && onOwner[2] === 20, `the owner sees the client's clears: ${JSON.stringify(onOwner)}`);
+      // The request id path, as the dedup check above: a clear resent after
+      // a hand-off with the rid of a committed clear is not applied again.
+      const r = await a.evaluate(async () => {
+        const base = 'lightningdb:opfs:share-clear';
+        const ctrl = new BroadcastChannel(`${base}:ctrl`);
+        const owner = await new Promise((res) => {
+          ctrl.onmessage = (ev) => ev.data?.t === 'owner' && res(ev.data);
+          ctrl.postMessage({ t: 'who' });
+        });
+        const client = `test${Math.random().toString(16).slice(2)}`;
+        let release;
+        await new Promise((res) => navigator.locks.request(`${base}:c:${client}`, () => { res(); return new Promise((r2) => (release = r2)); }));
+        const to = new BroadcastChannel(`${base}:o:${owner.id}`);
+        const replies = new BroadcastChannel(`${base}:c:${client}`);
+        const waiting = new Map();
+        replies.onmessage = (ev) => waiting.get(ev.data.id)?.(ev.data);
+        const send = (req) => new Promise((res) => {
+          waiting.set(req.id, res);
+          to.postMessage({ from: client, enc: JSON.stringify(['utf8', 'utf8']), req });
+        });
+        const out = [];
+        out.push(await send({ id: 1, rid: 1, op: 'call', method: 'clear', args: [{ prefix: 'c0' }] }));
+        await window.db.put('c05', 'back');
+        out.push(await send({ id: 2, rid: 1, retry: true, op: 'call', method: 'clear', args: [{ prefix: 'c0' }] }));
+        const afterRetry = await window.db.get('c05');
+        // A clear of everything leaves the records (which the dedup needs).
+        out.push(await send({ id: 3, rid: 2, op: 'call', method: 'clear', args: [] }));
+        out.push(await send({ id: 4, rid: 1, retry: true, op: 'call', method: 'clear', args: [] }));
+        const left = await window.db.count();
+        release();
+        to.close(); replies.close(); ctrl.close();
+        return { out, afterRetry, left };
+      });
+      assert(r.out.every((x) => x.ok), `replies: ${JSON.stringify(r.out)}`);
+      assert(r.out[0].value === 10, `the first clear deleted c00..c09: ${JSON.stringify(r.out[0])}`);
+      assert(r.afterRetry === 'back', `the resent committed clear was applied again: c05 = ${r.afterRetry}`);
+      assert(r.out[2].value === 11, `clear() deleted the 11 user keys: ${JSON.stringify(r.out[2])}`);
+      assert(r.out[3].value === undefined && r.left === 0, `rid 1's record survived clear(): a resend is still recognised (${JSON.stringify(r)})`);
+      await b.evaluate(() => window.db.close());
+      await a.evaluate(() => window.db.close());
+    }],
+
     ["a client's transaction and scan across a hand-off: OWNER_LOST, then a retry succeeds", async () => {
       const [a, b] = pages;
       await a.evaluate(async () => {
