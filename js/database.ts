@@ -14,7 +14,7 @@
  * and disposal (Symbol.dispose / Symbol.asyncDispose, defined at the end
  * of this file where the runtime has them).
  */
-/// <reference lib="esnext.disposable" />
+/// <reference lib="esnext.disposable" preserve="true" />
 import type {
   Engine, EngineChange, EngineChangesOptions, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions,
   EngineTxn,

@@ -58,44 +58,55 @@ extern "C" {
 /* Error codes. Stable: the numbers and the names of ldb_code_name() never
  * change meaning. */
 
-#define LDB_OK 0        /* success */
-#define LDB_NOTFOUND 1  /* key absent; iterator exhausted; database missing
-                           and create_if_missing is 0 */
-#define LDB_CONFLICT 2  /* optimistic commit failed: another transaction
-                           committed a key this one read or wrote after its
-                           snapshot; nothing was applied, retry */
-#define LDB_BUSY 3      /* the database is locked by another process (the
-                           message names the holder) or a limit such as
-                           max_active_txns is reached */
-#define LDB_CORRUPT 4   /* a checksum or structural check failed */
-#define LDB_IOERR 5     /* the store reported an I/O error */
-#define LDB_FULL 6      /* no space left on the device or over quota; every
-                           commit that returned LDB_OK before is intact and
-                           the handle stays usable once space returns */
-#define LDB_NOMEM 7     /* an allocation failed; the handle stays usable */
-#define LDB_INVALID 8   /* invalid argument: oversized key,
+#define LDB_OK 0 /* success */
+#define LDB_NOTFOUND                                                           \
+  1 /* key absent; iterator exhausted; database missing                        \
+       and create_if_missing is 0 */
+#define LDB_CONFLICT                                                           \
+  2 /* optimistic commit failed: another transaction                           \
+       committed a key this one read or wrote after its                        \
+       snapshot; nothing was applied, retry */
+#define LDB_BUSY                                                               \
+  3                   /* the database is locked by another process (the        \
+                         message names the holder) or a limit such as          \
+                         max_active_txns is reached */
+#define LDB_CORRUPT 4 /* a checksum or structural check failed */
+#define LDB_IOERR 5   /* the store reported an I/O error */
+#define LDB_FULL                                                               \
+  6                 /* no space left on the device or over quota; every        \
+                       commit that returned LDB_OK before is intact and        \
+                       the handle stays usable once space returns */
+#define LDB_NOMEM 7 /* an allocation failed; the handle stays usable */
+#define LDB_INVALID                                                            \
+  8                     /* invalid argument: oversized key,                    \
                            oversized value, bad option, misuse */
 #define LDB_CLOSED 9    /* the database, transaction or iterator is closed */
 #define LDB_READONLY 10 /* write on a read-only database or transaction */
-#define LDB_INTERNAL 11 /* an internal invariant did not hold (a bug); the
-                           operation was refused, nothing was corrupted */
-#define LDB_TIMEOUT 12  /* a bounded wait ran out (a host's lock or owner
-                           wait, a request to another tab); nothing of the
-                           call was applied unless its message says so */
-#define LDB_ABORTED 13  /* the caller cancelled the call (an AbortSignal in
-                           the JS API); nothing of it was applied */
-#define LDB_SETUP 14    /* the host could not load a part of LightningDB
-                           (the addon, the .wasm, the Worker script); the
-                           message names the file and the option to fix it */
-#define LDB_COMPACTED 15 /* a change feed was asked to start before the
-                            oldest commit its retention kept (or retention
-                            dropped the cursor's position while it lagged):
-                            start again from a backup, or retain more */
-#define LDB_OWNER_LOST 16 /* the host that ran the call went away (the
-                           browser tab or Worker owning a shared database
-                           closed or crashed) while a scan or transaction
-                           lived in it, or before a write was known to be
-                           committed; nothing of it was committed: retry */
+#define LDB_INTERNAL                                                           \
+  11 /* an internal invariant did not hold (a bug); the                        \
+        operation was refused, nothing was corrupted */
+#define LDB_TIMEOUT                                                            \
+  12 /* a bounded wait ran out (a host's lock or owner                         \
+        wait, a request to another tab); nothing of the                        \
+        call was applied unless its message says so */
+#define LDB_ABORTED                                                            \
+  13 /* the caller cancelled the call (an AbortSignal in                       \
+        the JS API); nothing of it was applied */
+#define LDB_SETUP                                                              \
+  14 /* the host could not load a part of LightningDB                          \
+        (the addon, the .wasm, the Worker script); the                         \
+        message names the file and the option to fix it */
+#define LDB_COMPACTED                                                          \
+  15 /* a change feed was asked to start before the                            \
+        oldest commit its retention kept (or retention                         \
+        dropped the cursor's position while it lagged):                        \
+        start again from a backup, or retain more */
+#define LDB_OWNER_LOST                                                         \
+  16 /* the host that ran the call went away (the                              \
+      browser tab or Worker owning a shared database                           \
+      closed or crashed) while a scan or transaction                           \
+      lived in it, or before a write was known to be                           \
+      committed; nothing of it was committed: retry */
 
 /* One past the largest code; every code in [0, LDB_CODE_COUNT) has a row in
  * ldb_error_table(). */
@@ -114,9 +125,9 @@ LDB_API const char *ldb_code_name(int code);
 
 /* Detail of the most recent failed call made by the calling thread (on any
  * handle, including a failed ldb_open), e.g. "key of 2048 bytes exceeds the
- * limit of 1024 bytes". Never NULL (empty string when there is none). The pointer
- * is valid until the calling thread's next call into the library. The db
- * argument is accepted for API symmetry and may be NULL. */
+ * limit of 1024 bytes". Never NULL (empty string when there is none). The
+ * pointer is valid until the calling thread's next call into the library. The
+ * db argument is accepted for API symmetry and may be NULL. */
 struct ldb_db;
 LDB_API const char *ldb_errmsg(const struct ldb_db *db);
 
@@ -126,12 +137,14 @@ LDB_API const char *ldb_version(void);
 /* ------------------------------------------------------------------------ */
 /* Limits, enforced with LDB_INVALID. */
 
-#define LDB_MAX_KEY_SIZE 1024u         /* bytes, on every page size; keys
-                                          are 0..1024 bytes: the empty key
-                                          is a key (the smallest), in the
-                                          API, the log and the B+tree */
-#define LDB_MAX_VALUE_SIZE (64u << 20) /* 64 MiB; empty values allowed;
-                                          large values use overflow pages */
+#define LDB_MAX_KEY_SIZE                                                       \
+  1024u /* bytes, on every page size; keys                                     \
+           are 0..1024 bytes: the empty key                                    \
+           is a key (the smallest), in the                                     \
+           API, the log and the B+tree */
+#define LDB_MAX_VALUE_SIZE                                                     \
+  (64u << 20) /* 64 MiB; empty values allowed;                                 \
+                 large values use overflow pages */
 #define LDB_MIN_PAGE_SIZE 512u
 #define LDB_MAX_PAGE_SIZE 65536u
 
@@ -304,48 +317,51 @@ typedef struct ldb_allocator {
 #define LDB_COMPRESSION_AUTO 4
 
 /* Durability of a commit that returned LDB_OK. */
-#define LDB_SYNC_FULL 0   /* the log is synced before commit returns;
-                             concurrent commits share one sync (group commit) */
-#define LDB_SYNC_NORMAL 1 /* the log is written at commit and synced within
-                             sync_interval_ms (and at flush/checkpoint/close);
-                             a crash may lose the last commits, never a
-                             middle one, never corrupts */
-#define LDB_SYNC_OFF 2    /* no syncs except at checkpoint/close; for bulk
-                             loads and tests */
+#define LDB_SYNC_FULL                                                          \
+  0 /* the log is synced before commit returns;                                \
+       concurrent commits share one sync (group commit) */
+#define LDB_SYNC_NORMAL                                                        \
+  1 /* the log is written at commit and synced within                          \
+       sync_interval_ms (and at flush/checkpoint/close);                       \
+       a crash may lose the last commits, never a                              \
+       middle one, never corrupts */
+#define LDB_SYNC_OFF                                                           \
+  2 /* no syncs except at checkpoint/close; for bulk                           \
+       loads and tests */
 
 typedef struct ldb_options {
-  uint32_t page_size;       /* bytes, power of two in 512..65536; default
-                               4096. Only used when creating: an existing
-                               database keeps its page size. */
-  uint64_t cache_size;      /* page cache byte budget; default 64 MiB;
-                               a smaller value is raised to 16 pages */
-  int compression;          /* LDB_COMPRESSION_*; default NONE. Applied to
-                               values of at least 64 bytes, kept only when it
-                               saves at least 1/8. May differ between opens. */
-  int compression_level;    /* codec level in 0..22; 0 = codec default */
-  int sync_mode;            /* LDB_SYNC_*; default LDB_SYNC_NORMAL */
-  uint32_t sync_interval_ms;/* NORMAL mode: longest a commit stays unsynced;
-                               default 100 */
-  int create_if_missing;    /* default 1: a missing database is created
-                               (for the posix store, its directory too,
-                               with missing parents); 0: LDB_NOTFOUND */
-  int error_if_exists;      /* default 0 (an existing database is opened).
-                               1: ldb_open returns LDB_INVALID when the
-                               database already exists, including when it
-                               is open in this process */
-  int read_only;            /* default 0; takes the shared lock; every write
-                               returns LDB_READONLY */
-  uint64_t memtable_size;   /* bytes of committed-but-not-checkpointed data
-                               after which a checkpoint starts; default
-                               64 MiB; at least 1 */
-  int background_checkpoint;/* 1 (default where threads exist): checkpoints
-                               and NORMAL-mode syncs run on a background
-                               thread. 0: no threads at all; checkpoints run
-                               in bounded steps inside commits and in
-                               ldb_maintain() / ldb_checkpoint_step(). */
-  uint32_t max_active_txns; /* open transactions allowed; beyond it
-                               ldb_txn_begin returns LDB_BUSY; default 10000;
-                               0 = unlimited */
+  uint32_t page_size;           /* bytes, power of two in 512..65536; default
+                                   4096. Only used when creating: an existing
+                                   database keeps its page size. */
+  uint64_t cache_size;          /* page cache byte budget; default 64 MiB;
+                                   a smaller value is raised to 16 pages */
+  int compression;              /* LDB_COMPRESSION_*; default NONE. Applied to
+                                   values of at least 64 bytes, kept only when it
+                                   saves at least 1/8. May differ between opens. */
+  int compression_level;        /* codec level in 0..22; 0 = codec default */
+  int sync_mode;                /* LDB_SYNC_*; default LDB_SYNC_NORMAL */
+  uint32_t sync_interval_ms;    /* NORMAL mode: longest a commit stays unsynced;
+                                   default 100 */
+  int create_if_missing;        /* default 1: a missing database is created
+                                   (for the posix store, its directory too,
+                                   with missing parents); 0: LDB_NOTFOUND */
+  int error_if_exists;          /* default 0 (an existing database is opened).
+                                   1: ldb_open returns LDB_INVALID when the
+                                   database already exists, including when it
+                                   is open in this process */
+  int read_only;                /* default 0; takes the shared lock; every write
+                                   returns LDB_READONLY */
+  uint64_t memtable_size;       /* bytes of committed-but-not-checkpointed data
+                                   after which a checkpoint starts; default
+                                   64 MiB; at least 1 */
+  int background_checkpoint;    /* 1 (default where threads exist): checkpoints
+                                   and NORMAL-mode syncs run on a background
+                                   thread. 0: no threads at all; checkpoints run
+                                   in bounded steps inside commits and in
+                                   ldb_maintain() / ldb_checkpoint_step(). */
+  uint32_t max_active_txns;     /* open transactions allowed; beyond it
+                                   ldb_txn_begin returns LDB_BUSY; default 10000;
+                                   0 = unlimited */
   uint64_t log_retention_bytes; /* the change feed (ldb_changes_open) keeps
                                at least this many bytes of the newest
                                commit records past checkpoints, in segment
@@ -356,27 +372,27 @@ typedef struct ldb_options {
                                of about 1/8 of it (64 KiB..16 MiB) are
                                dropped when a segment fills or a checkpoint
                                starts. */
-  uint64_t log_retention_ms; /* also drop feed segments whose newest record
-                               is older than this (wall clock); default 0:
-                               no age limit. Either limit drops. */
-  int salvage;              /* default 0. 1: when recovery cannot restore
-                               every commit (ldb_open would return
-                               LDB_CORRUPT: a damaged meta page the log
-                               cannot bridge, or commits missing between
-                               the two log files), open anyway at the last
-                               commit that can be recovered in order and
-                               drop the later ones for good. For getting
-                               data out of a damaged database; run
-                               ldb_check() afterwards. */
-  ldb_store *store;         /* NULL (default): a posix store on `path`
-                               (LDB_INVALID in the WebAssembly build, which
-                               has none). Else
-                               this store is used and `path` is only a label;
-                               the caller keeps ownership and must keep it
-                               alive until every handle on it is closed. */
+  uint64_t log_retention_ms;    /* also drop feed segments whose newest record
+                                  is older than this (wall clock); default 0:
+                                  no age limit. Either limit drops. */
+  int salvage;                  /* default 0. 1: when recovery cannot restore
+                                   every commit (ldb_open would return
+                                   LDB_CORRUPT: a damaged meta page the log
+                                   cannot bridge, or commits missing between
+                                   the two log files), open anyway at the last
+                                   commit that can be recovered in order and
+                                   drop the later ones for good. For getting
+                                   data out of a damaged database; run
+                                   ldb_check() afterwards. */
+  ldb_store *store;             /* NULL (default): a posix store on `path`
+                                   (LDB_INVALID in the WebAssembly build, which
+                                   has none). Else
+                                   this store is used and `path` is only a label;
+                                   the caller keeps ownership and must keep it
+                                   alive until every handle on it is closed. */
   const ldb_allocator *allocator; /* NULL (default): malloc/realloc/free */
-  const ldb_env *env;       /* NULL (default): ldb_env_default(). Clocks
-                               and threads; see "The environment seam". */
+  const ldb_env *env;             /* NULL (default): ldb_env_default(). Clocks
+                                     and threads; see "The environment seam". */
 } ldb_options;
 
 /* Fills *opts with the defaults documented above. */
@@ -384,10 +400,10 @@ LDB_API void ldb_options_default(ldb_options *opts);
 
 /* ------------------------------------------------------------------------ */
 /* The contract tables: options, statistics and error codes are each defined
- * once, in the core (the .def files of core/src, compiled into the tables below). The
- * Node addon and the wasm exports walk these tables instead of naming
- * fields; the TypeScript declarations (js/contract.ts) are generated from
- * the same .def files by scripts/gen-contract.mjs, and a test fails when
+ * once, in the core (the .def files of core/src, compiled into the tables
+ * below). The Node addon and the wasm exports walk these tables instead of
+ * naming fields; the TypeScript declarations (js/contract.ts) are generated
+ * from the same .def files by scripts/gen-contract.mjs, and a test fails when
  * they drift. Adding an option means: the ldb_options field, its .def row,
  * the README row. */
 
@@ -580,7 +596,7 @@ LDB_API uint64_t ldb_txn_snapshot_seq(const ldb_txn *txn);
 /* Iterators: ordered traversal of one snapshot. */
 
 typedef struct ldb_iter_options {
-  const void *lower;   /* lower bound, NULL = none */
+  const void *lower; /* lower bound, NULL = none */
   size_t lower_len;
   int lower_exclusive; /* 0: key >= lower; 1: key > lower */
   const void *upper;   /* upper bound, NULL = none */
@@ -589,9 +605,9 @@ typedef struct ldb_iter_options {
   const void *prefix;  /* only keys starting with prefix; NULL = none;
                           combined with the bounds */
   size_t prefix_len;
-  int reverse;         /* 1: "forward" means descending: first() goes to
-                          the largest key in range, next() to smaller keys,
-                          seek(k) to the largest key <= k */
+  int reverse; /* 1: "forward" means descending: first() goes to
+                  the largest key in range, next() to smaller keys,
+                  seek(k) to the largest key <= k */
 } ldb_iter_options;
 
 /* Creates an iterator over txn's snapshot (including its buffered writes),
@@ -623,8 +639,7 @@ LDB_API int ldb_iter_valid(const ldb_iter *it);
 /* The current entry. Pointers are owned by the iterator and valid until it
  * next moves or is destroyed. LDB_NOTFOUND when unpositioned. */
 LDB_API int ldb_iter_key(ldb_iter *it, const void **key, size_t *key_len);
-LDB_API int ldb_iter_value(ldb_iter *it, const void **value,
-                           size_t *value_len);
+LDB_API int ldb_iter_value(ldb_iter *it, const void **value, size_t *value_len);
 
 /* Bulk read, for bindings: copies entries starting at the current one into
  * buf, each as [u32 key_len][u32 value_len][key][value] (little-endian,
@@ -745,7 +760,7 @@ typedef struct ldb_changes ldb_changes;
 /* Which ops a cursor returns; NULL = every op. Commits none of whose ops
  * match are skipped. The bytes are copied. */
 typedef struct ldb_changes_options {
-  const void *lower;   /* lower bound, NULL = none */
+  const void *lower; /* lower bound, NULL = none */
   size_t lower_len;
   int lower_exclusive; /* 0: key >= lower; 1: key > lower */
   const void *upper;   /* upper bound, NULL = none */
@@ -759,7 +774,7 @@ typedef struct ldb_changes_options {
 #define LDB_CHANGE_DEL 2
 
 typedef struct ldb_change_op {
-  int type;          /* LDB_CHANGE_PUT or LDB_CHANGE_DEL */
+  int type; /* LDB_CHANGE_PUT or LDB_CHANGE_DEL */
   const void *key;
   size_t key_len;
   const void *value; /* NULL and 0 for a delete */
@@ -769,10 +784,10 @@ typedef struct ldb_change_op {
 /* One committed transaction. Every pointer is owned by the cursor and
  * valid until its next call or ldb_changes_close(). */
 typedef struct ldb_change {
-  uint64_t seq;               /* its sequence number */
-  uint64_t time_ms;           /* commit time, wall clock, ms since the
-                                 Unix epoch (as the primary's clock said) */
-  size_t op_count;            /* ops in range, in commit order (> 0) */
+  uint64_t seq;     /* its sequence number */
+  uint64_t time_ms; /* commit time, wall clock, ms since the
+                       Unix epoch (as the primary's clock said) */
+  size_t op_count;  /* ops in range, in commit order (> 0) */
   const ldb_change_op *ops;
 } ldb_change;
 
@@ -843,58 +858,59 @@ LDB_API int ldb_commit_hook_remove(ldb_db *db, ldb_commit_hook fn, void *ctx);
  * text of its row in ldb_stat_table() (core/src/stats.def); the comments
  * below are a summary. */
 
-#define LDB_HIST_BUCKETS 48 /* bucket i counts samples in [2^i, 2^(i+1)) ns
-                               (bucket 0 also counts 0 ns) */
+#define LDB_HIST_BUCKETS                                                       \
+  48 /* bucket i counts samples in [2^i, 2^(i+1)) ns                           \
+        (bucket 0 also counts 0 ns) */
 
 typedef struct ldb_stats {
-  uint64_t gets;                    /* point lookups (ldb_get, ldb_get_buf,
-                                       their txn forms), found or not */
-  uint64_t puts, deletes;           /* operations applied by commits of
-                                       every path: single ops, each op of a
-                                       batch, each key a txn commit writes
-                                       (a batch of 1,000 puts adds 1,000) */
-  uint64_t batches;                 /* ldb_write calls that committed */
-  uint64_t commits;                 /* commits that applied (incl. single
-                                       ops and batches) */
-  uint64_t conflicts, aborts;       /* LDB_CONFLICT commits; aborted txns */
+  uint64_t gets;              /* point lookups (ldb_get, ldb_get_buf,
+                                 their txn forms), found or not */
+  uint64_t puts, deletes;     /* operations applied by commits of
+                                 every path: single ops, each op of a
+                                 batch, each key a txn commit writes
+                                 (a batch of 1,000 puts adds 1,000) */
+  uint64_t batches;           /* ldb_write calls that committed */
+  uint64_t commits;           /* commits that applied (incl. single
+                                 ops and batches) */
+  uint64_t conflicts, aborts; /* LDB_CONFLICT commits; aborted txns */
   uint64_t cache_hits, cache_misses, cache_evictions;
-  uint64_t cache_bytes;             /* bytes held in the page cache now */
-  uint64_t cache_capacity;          /* the byte budget */
+  uint64_t cache_bytes;               /* bytes held in the page cache now */
+  uint64_t cache_capacity;            /* the byte budget */
   uint64_t bytes_read, bytes_written; /* through the store, all files */
-  uint64_t syncs;                   /* store syncs, all files */
-  uint64_t checkpoints;             /* completed */
-  uint64_t active_txns;             /* open transactions now */
-  uint64_t active_snapshots;        /* open snapshots (txns + iterators) */
-  uint64_t memtable_bytes;          /* committed data not yet checkpointed */
+  uint64_t syncs;                     /* store syncs, all files */
+  uint64_t checkpoints;               /* completed */
+  uint64_t active_txns;               /* open transactions now */
+  uint64_t active_snapshots;          /* open snapshots (txns + iterators) */
+  uint64_t memtable_bytes;            /* committed data not yet checkpointed */
   uint64_t data_file_size, log_file_size; /* bytes now (log: both files) */
   uint64_t page_size;
-  uint64_t page_count, free_pages;  /* pages in the data file, free ones */
-  uint64_t last_seq;                /* sequence number of the last commit */
-  uint64_t checkpoint_seq;          /* last seq merged into the B+tree */
-  uint64_t uptime_ns;               /* since the engine was opened */
-  uint64_t background_error;        /* LDB_OK, or the error that stopped
-                                       background work (checkpoint/sync);
-                                       it is retried */
+  uint64_t page_count, free_pages; /* pages in the data file, free ones */
+  uint64_t last_seq;               /* sequence number of the last commit */
+  uint64_t checkpoint_seq;         /* last seq merged into the B+tree */
+  uint64_t uptime_ns;              /* since the engine was opened */
+  uint64_t background_error;       /* LDB_OK, or the error that stopped
+                                      background work (checkpoint/sync);
+                                      it is retried */
   uint64_t get_latency[LDB_HIST_BUCKETS];    /* sampled get latencies (one
                                                 get in 8) */
   uint64_t commit_latency[LDB_HIST_BUCKETS]; /* every commit's latency */
-  uint64_t get_latency_sum_ns;      /* sum of the get_latency samples */
-  uint64_t commit_latency_sum_ns;   /* sum of the commit_latency samples */
-  uint64_t get_p50_ns, get_p99_ns;  /* ldb_hist_percentile of get_latency,
-                                       rounded */
+  uint64_t get_latency_sum_ns;           /* sum of the get_latency samples */
+  uint64_t commit_latency_sum_ns;        /* sum of the commit_latency samples */
+  uint64_t get_p50_ns, get_p99_ns;       /* ldb_hist_percentile of get_latency,
+                                            rounded */
   uint64_t commit_p50_ns, commit_p99_ns; /* the same of commit_latency */
-  uint64_t log_retained_bytes;      /* bytes the change feed retains */
-  uint64_t log_retained_segments;   /* its segment files */
-  uint64_t log_retained_since;      /* the oldest since ldb_changes_open
-                                       accepts: the seq before the first
-                                       retained record; 0 with the feed
-                                       off */
-  uint64_t range_deletes;           /* ldb_delete_range calls that deleted
-                                       keys (each key counts in deletes) */
-  uint64_t counts;                  /* ldb_count calls */
-  uint64_t values_raw;              /* values of >= 64 bytes checkpointed
-                                       while compression was on, stored
-                                       raw (no codec saved 1/8) */
+  uint64_t log_retained_bytes;           /* bytes the change feed retains */
+  uint64_t log_retained_segments;        /* its segment files */
+  uint64_t log_retained_since;           /* the oldest since ldb_changes_open
+                                            accepts: the seq before the first
+                                            retained record; 0 with the feed
+                                            off */
+  uint64_t range_deletes;                /* ldb_delete_range calls that deleted
+                                            keys (each key counts in deletes) */
+  uint64_t counts;                       /* ldb_count calls */
+  uint64_t values_raw;                   /* values of >= 64 bytes checkpointed
+                                            while compression was on, stored
+                                            raw (no codec saved 1/8) */
   uint64_t values_lz4, values_zstd, values_snappy; /* values checkpointed
                                        compressed with each codec (the
                                        option's, or what auto picked) */
@@ -906,9 +922,10 @@ LDB_API int ldb_stats_get(ldb_db *db, ldb_stats *out);
 #define LDB_METRIC_COUNTER 1   /* only grows while the engine is open */
 #define LDB_METRIC_GAUGE 2     /* a value now */
 #define LDB_METRIC_HISTOGRAM 3 /* uint64_t[LDB_HIST_BUCKETS] of ns samples */
-#define LDB_METRIC_SUM 4       /* the sum of a histogram's samples: exposed
-                                  as the _sum of the HISTOGRAM family named
-                                  by `metric`, not as a family of its own */
+#define LDB_METRIC_SUM                                                         \
+  4 /* the sum of a histogram's samples: exposed                               \
+       as the _sum of the HISTOGRAM family named                               \
+       by `metric`, not as a family of its own */
 
 typedef struct ldb_stat_info {
   const char *name;    /* the ldb_stats field: "cache_hits" */

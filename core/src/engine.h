@@ -192,7 +192,9 @@ void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns);
 void set_bg_error(eng *e, int rc);
 
 /* The engine's monotonic clock (its env's now_ns), in ns. */
-static inline uint64_t eng_now(const eng *e) { return env_now(e->env); }
+static inline uint64_t eng_now(const eng *e) {
+  return env_now(e->env);
+}
 
 /* A memtable for the engine, with a key filter and a hash index. */
 int eng_mt_create(eng *e, mt **out);

@@ -38,12 +38,12 @@ struct mt {
   mt *succ;
   size_t block_size;
   mt_block *blocks;
-  uint8_t *pos, *end;  /* free space in the newest block */
-  uint64_t rnd;        /* xorshift state for node heights (writer only) */
-  _Atomic int height;  /* current max height in use */
-  _Atomic int dups;    /* some key has several versions */
+  uint8_t *pos, *end; /* free space in the newest block */
+  uint64_t rnd;       /* xorshift state for node heights (writer only) */
+  _Atomic int height; /* current max height in use */
+  _Atomic int dups;   /* some key has several versions */
   _Atomic uint64_t bytes, count;
-  mt_node *head;       /* sentinel with MT_MAX_HEIGHT links */
+  mt_node *head; /* sentinel with MT_MAX_HEIGHT links */
   /* Blocked bloom filter: 512-bit blocks; a key sets 4 bits in one block.
    * Bits are set before the node is published (release), so a reader that
    * can see a version can see its bits. */
@@ -125,7 +125,8 @@ static int bloom_may_h(const mt *m, uint64_t h) {
 
 int mt_enable_bloom(mt *m, size_t bytes) {
   uint64_t blocks = 1;
-  while (blocks * 2 * 64 <= bytes) blocks *= 2;
+  while (blocks * 2 * 64 <= bytes)
+    blocks *= 2;
   _Atomic uint64_t *b = ldb_calloc(m->a, blocks * 64);
   if (!b) return ldb_err(LDB_NOMEM, "out of memory for a memtable filter");
   m->bloom = b;
@@ -139,7 +140,8 @@ static inline uint64_t index_home(const mt_index *x, uint64_t h) {
 
 static mt_index *index_alloc(const ldb_allocator *a, uint64_t slots) {
   uint32_t bits = 0;
-  while ((1ull << bits) < slots) bits++;
+  while ((1ull << bits) < slots)
+    bits++;
   if (bits < 4) bits = 4;
   if (bits > 40) return NULL;
   mt_index *x =
@@ -191,8 +193,8 @@ static mt_node *index_find(const mt *m, const mt_index *x, const void *key,
                            size_t klen, uint64_t h) {
   (void)m;
   for (uint64_t i = index_home(x, h);; i = (i + 1) & x->mask) {
-    mt_node *o = atomic_load_explicit(&((mt_index *)x)->slot[i],
-                                      memory_order_acquire);
+    mt_node *o =
+        atomic_load_explicit(&((mt_index *)x)->slot[i], memory_order_acquire);
     if (!o) return NULL;
     if (o->klen == klen && memcmp(nkey(o), key, klen) == 0) return o;
   }
@@ -248,7 +250,9 @@ int mt_create(const ldb_allocator *a, size_t block_size, mt **out) {
   return LDB_OK;
 }
 
-void mt_ref(mt *m) { atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed); }
+void mt_ref(mt *m) {
+  atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+}
 
 void mt_unref(mt *m) {
   /* Iterative so that dropping a long chain cannot overflow the stack. */
@@ -275,7 +279,9 @@ void mt_set_next(mt *m, mt *next) {
   m->succ = next;
 }
 
-mt *mt_next(const mt *m) { return m->succ; }
+mt *mt_next(const mt *m) {
+  return m->succ;
+}
 
 int mt_reserve(mt *m, size_t nops, size_t kv_bytes) {
   size_t per = node_size(MT_MAX_HEIGHT, 0, 0) + 8;
@@ -308,8 +314,8 @@ static int cmp_node(const mt_node *n, const void *key, size_t klen,
 
 /* Fills prev[] with, at every level, the last node < (key, seq); returns
  * the first node >= (key, seq) at level 0. */
-static mt_node *find_ge(const mt *m, const void *key, size_t klen,
-                        uint64_t seq, mt_node **prev) {
+static mt_node *find_ge(const mt *m, const void *key, size_t klen, uint64_t seq,
+                        mt_node **prev) {
   mt_node *x = m->head;
   int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
   for (;;) {
@@ -340,7 +346,8 @@ static mt_node *find_ge_finger(const mt *m, const void *key, size_t klen,
     if (!nx || cmp_node(nx, key, klen, seq) >= 0) break;
     level++;
   }
-  for (int i = level + 1; i <= top; i++) prev[i] = m->finger[i];
+  for (int i = level + 1; i <= top; i++)
+    prev[i] = m->finger[i];
   mt_node *x = m->finger[level];
   for (;;) {
     mt_node *nx = atomic_load_explicit(&x->next[level], memory_order_relaxed);
@@ -395,7 +402,8 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
     atomic_store_explicit(&m->dups, 1, memory_order_relaxed);
   int cur = atomic_load_explicit(&m->height, memory_order_relaxed);
   if ((int)h > cur) {
-    for (int i = cur; i < (int)h; i++) prev[i] = m->head;
+    for (int i = cur; i < (int)h; i++)
+      prev[i] = m->head;
     /* Readers seeing the new height before the links find NULL at the
      * head's upper levels, which is correct. */
     atomic_store_explicit(&m->height, (int)h, memory_order_relaxed);
@@ -539,18 +547,21 @@ mt_node *mt_node_prev(const mt_node *n) {
 }
 
 void mt_node_prefetch_prev(const mt_node *n) {
-  mt_node *p = atomic_load_explicit(&((mt_node *)n)->prev, memory_order_relaxed);
+  mt_node *p =
+      atomic_load_explicit(&((mt_node *)n)->prev, memory_order_relaxed);
   if (p) __builtin_prefetch(p);
 }
 
 void mt_node_prefetch_next(const mt_node *n) {
-  mt_node *nx = atomic_load_explicit(&((mt_node *)n)->next[0], memory_order_relaxed);
+  mt_node *nx =
+      atomic_load_explicit(&((mt_node *)n)->next[0], memory_order_relaxed);
   /* A scan is one dependent cache miss per node. Also fetch the level-1
    * successor, about four nodes ahead, so that its miss overlaps the walk
    * up to it (a second line of the successor measured no gain). */
   if (nx) __builtin_prefetch(nx);
   if (n->height > 1) {
-    mt_node *f = atomic_load_explicit(&((mt_node *)n)->next[1], memory_order_relaxed);
+    mt_node *f =
+        atomic_load_explicit(&((mt_node *)n)->next[1], memory_order_relaxed);
     if (f) __builtin_prefetch(f);
   }
 }
@@ -583,8 +594,12 @@ const uint8_t *mt_node_val(const mt_node *n, size_t *vlen) {
   *vlen = n->vlen;
   return nkey(n) + n->klen;
 }
-uint64_t mt_node_seq(const mt_node *n) { return n->seq; }
-int mt_node_type(const mt_node *n) { return n->type; }
+uint64_t mt_node_seq(const mt_node *n) {
+  return n->seq;
+}
+int mt_node_type(const mt_node *n) {
+  return n->type;
+}
 
 int mt_check(const mt *m) {
   uint64_t bytes = 0, count = 0;
@@ -599,8 +614,8 @@ int mt_check(const mt *m) {
       if (n->type != MT_PUT && n->type != MT_DEL)
         return ldb_err(LDB_CORRUPT, "memtable: bad entry type %u", n->type);
       if (prev && cmp_node(prev, nkey(n), n->klen, n->seq) > 0)
-        return ldb_err(LDB_CORRUPT, "memtable: entries out of order on level %d",
-                       level);
+        return ldb_err(LDB_CORRUPT,
+                       "memtable: entries out of order on level %d", level);
       if (level == 0 && atomic_load(&n->prev) != prev)
         return ldb_err(LDB_CORRUPT, "memtable: broken back link");
       if (level == 0) {

@@ -33,15 +33,21 @@ int ldb_err(int code, const char *fmt, ...) {
   return code;
 }
 
-void ldb_err_clear(void) { tl_errmsg[0] = 0; }
-const char *ldb_err_get(void) { return tl_errmsg; }
+void ldb_err_clear(void) {
+  tl_errmsg[0] = 0;
+}
+const char *ldb_err_get(void) {
+  return tl_errmsg;
+}
 
 const char *ldb_errmsg(const struct ldb_db *db) {
   (void)db;
   return tl_errmsg;
 }
 
-const char *ldb_version(void) { return LDB_VERSION_STRING; }
+const char *ldb_version(void) {
+  return LDB_VERSION_STRING;
+}
 
 /* ---- allocation ------------------------------------------------------- */
 
@@ -58,8 +64,8 @@ static void sys_free(void *ctx, void *p) {
   free(p);
 }
 
-const ldb_allocator ldb_default_allocator = {sys_malloc, sys_realloc,
-                                             sys_free, NULL};
+const ldb_allocator ldb_default_allocator = {sys_malloc, sys_realloc, sys_free,
+                                             NULL};
 
 void *ldb_malloc(const ldb_allocator *a, size_t n) {
   if (!a) a = &ldb_default_allocator;
@@ -103,7 +109,8 @@ static int crc_ready;
 static void crc_init(void) {
   for (uint32_t i = 0; i < 256; i++) {
     uint32_t c = i;
-    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+    for (int k = 0; k < 8; k++)
+      c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
     crc_table[0][i] = c;
   }
   for (uint32_t i = 0; i < 256; i++)
@@ -115,9 +122,8 @@ static void crc_init(void) {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define LDB_HAVE_SSE42_CRC 1
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc,
-                                                         const uint8_t *p,
-                                                         size_t n) {
+__attribute__((target("sse4.2"))) static uint32_t
+crc_hw(uint32_t crc, const uint8_t *p, size_t n) {
   uint64_t c = crc;
   while (n && ((uintptr_t)p & 7)) {
     c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
@@ -130,7 +136,8 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc,
     p += 8;
     n -= 8;
   }
-  while (n--) c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+  while (n--)
+    c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
   return (uint32_t)c;
 }
 #endif
@@ -146,7 +153,8 @@ static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t n) {
     p += 8;
     n -= 8;
   }
-  while (n--) crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
+  while (n--)
+    crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
   return crc;
 }
 
@@ -174,7 +182,9 @@ bool ldb_codec_available(int codec) {
 static void *zstd_alloc(void *opaque, size_t n) {
   return ldb_malloc(opaque, n);
 }
-static void zstd_free(void *opaque, void *p) { ldb_mfree(opaque, p); }
+static void zstd_free(void *opaque, void *p) {
+  ldb_mfree(opaque, p);
+}
 
 /* zstd contexts are costly to create (tens of KB zeroed, more for
  * compression), which for small values costs more than the compression
@@ -327,8 +337,8 @@ int ldb_compress(const ldb_allocator *a, int codec, int level, const void *src,
   return LDB_OK;
 }
 
-int ldb_decompress(const ldb_allocator *a, int codec, const void *src,
-                   size_t n, void *dst, size_t raw_len) {
+int ldb_decompress(const ldb_allocator *a, int codec, const void *src, size_t n,
+                   void *dst, size_t raw_len) {
   if (codec == LDB_COMPRESSION_LZ4) {
     if (n > (size_t)LZ4_MAX_INPUT_SIZE || raw_len > (size_t)LZ4_MAX_INPUT_SIZE)
       return ldb_err(LDB_CORRUPT, "lz4 value too large");
@@ -388,10 +398,18 @@ uint64_t ldb_wall_ms(void) {
 /* ---- threads ----------------------------------------------------------- */
 
 #ifndef LDB_NO_THREADS
-void ldb_mutex_init(ldb_mutex *m) { pthread_mutex_init(m, NULL); }
-void ldb_mutex_destroy(ldb_mutex *m) { pthread_mutex_destroy(m); }
-void ldb_mutex_lock(ldb_mutex *m) { pthread_mutex_lock(m); }
-void ldb_mutex_unlock(ldb_mutex *m) { pthread_mutex_unlock(m); }
+void ldb_mutex_init(ldb_mutex *m) {
+  pthread_mutex_init(m, NULL);
+}
+void ldb_mutex_destroy(ldb_mutex *m) {
+  pthread_mutex_destroy(m);
+}
+void ldb_mutex_lock(ldb_mutex *m) {
+  pthread_mutex_lock(m);
+}
+void ldb_mutex_unlock(ldb_mutex *m) {
+  pthread_mutex_unlock(m);
+}
 void ldb_cond_init(ldb_cond *c) {
   pthread_condattr_t at;
   pthread_condattr_init(&at);
@@ -399,8 +417,12 @@ void ldb_cond_init(ldb_cond *c) {
   pthread_cond_init(c, &at);
   pthread_condattr_destroy(&at);
 }
-void ldb_cond_destroy(ldb_cond *c) { pthread_cond_destroy(c); }
-void ldb_cond_wait(ldb_cond *c, ldb_mutex *m) { pthread_cond_wait(c, m); }
+void ldb_cond_destroy(ldb_cond *c) {
+  pthread_cond_destroy(c);
+}
+void ldb_cond_wait(ldb_cond *c, ldb_mutex *m) {
+  pthread_cond_wait(c, m);
+}
 bool ldb_cond_timedwait(ldb_cond *c, ldb_mutex *m, uint64_t timeout_ns) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -409,44 +431,94 @@ bool ldb_cond_timedwait(ldb_cond *c, ldb_mutex *m, uint64_t timeout_ns) {
   ts.tv_nsec = (long)(ns % 1000000000ull);
   return pthread_cond_timedwait(c, m, &ts) != ETIMEDOUT;
 }
-void ldb_cond_signal(ldb_cond *c) { pthread_cond_signal(c); }
-void ldb_cond_broadcast(ldb_cond *c) { pthread_cond_broadcast(c); }
-void ldb_rwlock_init(ldb_rwlock *l) { pthread_rwlock_init(l, NULL); }
-void ldb_rwlock_destroy(ldb_rwlock *l) { pthread_rwlock_destroy(l); }
-void ldb_rwlock_rdlock(ldb_rwlock *l) { pthread_rwlock_rdlock(l); }
-void ldb_rwlock_wrlock(ldb_rwlock *l) { pthread_rwlock_wrlock(l); }
-void ldb_rwlock_unlock(ldb_rwlock *l) { pthread_rwlock_unlock(l); }
+void ldb_cond_signal(ldb_cond *c) {
+  pthread_cond_signal(c);
+}
+void ldb_cond_broadcast(ldb_cond *c) {
+  pthread_cond_broadcast(c);
+}
+void ldb_rwlock_init(ldb_rwlock *l) {
+  pthread_rwlock_init(l, NULL);
+}
+void ldb_rwlock_destroy(ldb_rwlock *l) {
+  pthread_rwlock_destroy(l);
+}
+void ldb_rwlock_rdlock(ldb_rwlock *l) {
+  pthread_rwlock_rdlock(l);
+}
+void ldb_rwlock_wrlock(ldb_rwlock *l) {
+  pthread_rwlock_wrlock(l);
+}
+void ldb_rwlock_unlock(ldb_rwlock *l) {
+  pthread_rwlock_unlock(l);
+}
 int ldb_thread_start(ldb_thread *t, void *(*fn)(void *), void *arg) {
   int r = pthread_create(t, NULL, fn, arg);
   if (r == ENOMEM || r == EAGAIN)
     return ldb_err(LDB_NOMEM, "cannot start a thread (error %d)", r);
   return r ? ldb_err(LDB_INTERNAL, "pthread_create failed (%d)", r) : LDB_OK;
 }
-void ldb_thread_join(ldb_thread t) { pthread_join(t, NULL); }
-bool ldb_threads_available(void) { return true; }
+void ldb_thread_join(ldb_thread t) {
+  pthread_join(t, NULL);
+}
+bool ldb_threads_available(void) {
+  return true;
+}
 #else
-void ldb_mutex_init(ldb_mutex *m) { *m = 0; }
-void ldb_mutex_destroy(ldb_mutex *m) { (void)m; }
-void ldb_mutex_lock(ldb_mutex *m) { (void)m; }
-void ldb_mutex_unlock(ldb_mutex *m) { (void)m; }
-void ldb_cond_init(ldb_cond *c) { *c = 0; }
-void ldb_cond_destroy(ldb_cond *c) { (void)c; }
-void ldb_cond_wait(ldb_cond *c, ldb_mutex *m) { (void)c, (void)m; }
+void ldb_mutex_init(ldb_mutex *m) {
+  *m = 0;
+}
+void ldb_mutex_destroy(ldb_mutex *m) {
+  (void)m;
+}
+void ldb_mutex_lock(ldb_mutex *m) {
+  (void)m;
+}
+void ldb_mutex_unlock(ldb_mutex *m) {
+  (void)m;
+}
+void ldb_cond_init(ldb_cond *c) {
+  *c = 0;
+}
+void ldb_cond_destroy(ldb_cond *c) {
+  (void)c;
+}
+void ldb_cond_wait(ldb_cond *c, ldb_mutex *m) {
+  (void)c, (void)m;
+}
 bool ldb_cond_timedwait(ldb_cond *c, ldb_mutex *m, uint64_t t) {
   (void)c, (void)m, (void)t;
   return false;
 }
-void ldb_cond_signal(ldb_cond *c) { (void)c; }
-void ldb_cond_broadcast(ldb_cond *c) { (void)c; }
-void ldb_rwlock_init(ldb_rwlock *l) { *l = 0; }
-void ldb_rwlock_destroy(ldb_rwlock *l) { (void)l; }
-void ldb_rwlock_rdlock(ldb_rwlock *l) { (void)l; }
-void ldb_rwlock_wrlock(ldb_rwlock *l) { (void)l; }
-void ldb_rwlock_unlock(ldb_rwlock *l) { (void)l; }
+void ldb_cond_signal(ldb_cond *c) {
+  (void)c;
+}
+void ldb_cond_broadcast(ldb_cond *c) {
+  (void)c;
+}
+void ldb_rwlock_init(ldb_rwlock *l) {
+  *l = 0;
+}
+void ldb_rwlock_destroy(ldb_rwlock *l) {
+  (void)l;
+}
+void ldb_rwlock_rdlock(ldb_rwlock *l) {
+  (void)l;
+}
+void ldb_rwlock_wrlock(ldb_rwlock *l) {
+  (void)l;
+}
+void ldb_rwlock_unlock(ldb_rwlock *l) {
+  (void)l;
+}
 int ldb_thread_start(ldb_thread *t, void *(*fn)(void *), void *arg) {
   (void)t, (void)fn, (void)arg;
   return ldb_err(LDB_INVALID, "this build has no threads");
 }
-void ldb_thread_join(ldb_thread t) { (void)t; }
-bool ldb_threads_available(void) { return false; }
+void ldb_thread_join(ldb_thread t) {
+  (void)t;
+}
+bool ldb_threads_available(void) {
+  return false;
+}
 #endif

@@ -58,9 +58,15 @@ uint32_t ldb_crc32c(uint32_t crc, const void *data, size_t n);
 
 /* ---- little-endian encoding (unaligned-safe) --------------------------- */
 
-static inline void ldb_put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static inline void ldb_put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline void ldb_put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline void ldb_put16(uint8_t *p, uint16_t v) {
+  memcpy(p, &v, 2);
+}
+static inline void ldb_put32(uint8_t *p, uint32_t v) {
+  memcpy(p, &v, 4);
+}
+static inline void ldb_put64(uint8_t *p, uint64_t v) {
+  memcpy(p, &v, 8);
+}
 static inline uint16_t ldb_get16(const uint8_t *p) {
   uint16_t v;
   memcpy(&v, p, 2);
@@ -108,8 +114,8 @@ int ldb_compress(const ldb_allocator *a, int codec, int level, const void *src,
                  size_t n, void **out, size_t *out_len, int *used);
 /* Decompresses exactly raw_len bytes into dst; LDB_CORRUPT when the data
  * does not decompress to raw_len bytes. */
-int ldb_decompress(const ldb_allocator *a, int codec, const void *src,
-                   size_t n, void *dst, size_t raw_len);
+int ldb_decompress(const ldb_allocator *a, int codec, const void *src, size_t n,
+                   void *dst, size_t raw_len);
 /* true when the codec is compiled in (zstd, lz4 and snappy always are;
  * AUTO counts as one). */
 bool ldb_codec_available(int codec);

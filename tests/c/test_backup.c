@@ -73,7 +73,8 @@ static void *writer(void *arg) {
     if (rc == LDB_OK) rc = put_int(t, b, vb + x);
     if (rc == LDB_OK) rc = put_int(t, "count", cnt + 1);
     snprintf(rec, sizeof rec, "t%010lld", cnt + 1);
-    if (rc == LDB_OK) rc = ldb_txn_put(t, rec, strlen(rec), pad, tu_below(&r, sizeof pad));
+    if (rc == LDB_OK)
+      rc = ldb_txn_put(t, rec, strlen(rec), pad, tu_below(&r, sizeof pad));
     if (rc == LDB_OK) {
       rc = ldb_txn_commit(t);
       if (rc == LDB_CONFLICT) continue;
@@ -81,7 +82,8 @@ static void *writer(void *arg) {
       ldb_txn_abort(t);
     }
     if (rc != LDB_OK) {
-      fprintf(stderr, "backup writer: %s (%s)\n", ldb_code_name(rc), ldb_errmsg(NULL));
+      fprintf(stderr, "backup writer: %s (%s)\n", ldb_code_name(rc),
+              ldb_errmsg(NULL));
       __atomic_store_n(&s->error, rc, __ATOMIC_RELEASE);
       return NULL;
     }
@@ -118,8 +120,8 @@ static void verify_backup(ldb_db *b, const char *what) {
   }
   assert_int_equal(rc, LDB_NOTFOUND);
   ldb_iter_destroy(it);
-  printf("backup %s: %lld accounts, sum %lld, %lld transfers\n", what,
-         accounts, sum, records);
+  printf("backup %s: %lld accounts, sum %lld, %lld transfers\n", what, accounts,
+         sum, records);
   assert_int_equal(accounts, ACCOUNTS);
   assert_int_equal(sum, (long long)ACCOUNTS * START);
   assert_int_equal(count < 0 ? 0 : count, records);
@@ -156,9 +158,9 @@ static void test_backup_online(void **state) {
   for (int i = 0; i < rounds; i++) {
     /* Let the writer get ahead a little. */
     for (int ms = 0; ms < 30000 &&
-                    __atomic_load_n(&s.transfers, __ATOMIC_ACQUIRE) <
-                        (uint64_t)(i + 1) * 300 &&
-                    !__atomic_load_n(&s.error, __ATOMIC_ACQUIRE);
+                     __atomic_load_n(&s.transfers, __ATOMIC_ACQUIRE) <
+                         (uint64_t)(i + 1) * 300 &&
+                     !__atomic_load_n(&s.error, __ATOMIC_ACQUIRE);
          ms++) {
       struct timespec ts = {0, 1000000};
       nanosleep(&ts, NULL);
@@ -172,7 +174,9 @@ static void test_backup_online(void **state) {
       char path[4200];
       snprintf(path, sizeof path, "%s/copy", dirs[i]);
       int rc = ldb_backup(s.db, path);
-      if (rc) fprintf(stderr, "ldb_backup: %s (%s)\n", ldb_code_name(rc), ldb_errmsg(NULL));
+      if (rc)
+        fprintf(stderr, "ldb_backup: %s (%s)\n", ldb_code_name(rc),
+                ldb_errmsg(NULL));
       assert_int_equal(rc, LDB_OK);
       ldb_db *c = NULL;
       ldb_options co;
@@ -189,7 +193,9 @@ static void test_backup_online(void **state) {
       ldb_store *dst = NULL;
       assert_int_equal(ldb_store_memory(&dst), LDB_OK);
       int rc = ldb_backup_to_store(s.db, dst);
-      if (rc) fprintf(stderr, "ldb_backup_to_store: %s (%s)\n", ldb_code_name(rc), ldb_errmsg(NULL));
+      if (rc)
+        fprintf(stderr, "ldb_backup_to_store: %s (%s)\n", ldb_code_name(rc),
+                ldb_errmsg(NULL));
       assert_int_equal(rc, LDB_OK);
       ldb_db *c = NULL;
       ldb_options co;

@@ -168,7 +168,8 @@ static void test_snapshot_stability(void **state) {
   }
   __atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
   pthread_join(w, NULL);
-  for (int i = 0; i < 3; i++) pthread_join(r[i], NULL);
+  for (int i = 0; i < 3; i++)
+    pthread_join(r[i], NULL);
   printf("snapshot stability: %llu scans over %llu generations\n",
          (unsigned long long)s.scans, (unsigned long long)s.gens);
   assert_int_equal(s.error, LDB_OK);
@@ -264,19 +265,38 @@ static void *incr(void *arg) {
     char buf[32];
     size_t len = 0;
     int rc = ldb_txn_begin(c->db, 0, &t);
-    if (rc) { c->error = rc; return NULL; }
+    if (rc) {
+      c->error = rc;
+      return NULL;
+    }
     rc = ldb_txn_get_buf(t, "ctr", 3, buf, sizeof buf - 1, &len);
     long n = 0;
-    if (rc == LDB_OK) { buf[len] = 0; n = atol(buf); }
-    else if (rc != LDB_NOTFOUND) { ldb_txn_abort(t); c->error = rc; return NULL; }
+    if (rc == LDB_OK) {
+      buf[len] = 0;
+      n = atol(buf);
+    } else if (rc != LDB_NOTFOUND) {
+      ldb_txn_abort(t);
+      c->error = rc;
+      return NULL;
+    }
     /* Widen the window between read and commit so they overlap. */
     if (i % 3 == 0) sched_yield();
     int m = snprintf(buf, sizeof buf, "%ld", n + 1);
     rc = ldb_txn_put(t, "ctr", 3, buf, (size_t)m);
-    if (rc) { ldb_txn_abort(t); c->error = rc; return NULL; }
+    if (rc) {
+      ldb_txn_abort(t);
+      c->error = rc;
+      return NULL;
+    }
     rc = ldb_txn_commit(t);
-    if (rc == LDB_CONFLICT) { c->conflicts++; continue; }
-    if (rc) { c->error = rc; return NULL; }
+    if (rc == LDB_CONFLICT) {
+      c->conflicts++;
+      continue;
+    }
+    if (rc) {
+      c->error = rc;
+      return NULL;
+    }
     i++;
   }
   return NULL;
@@ -309,7 +329,8 @@ static void test_counter_threads(void **state) {
   assert_true(conflicts > 0);
   char buf[32];
   size_t len;
-  assert_int_equal(ldb_get_buf(db, "ctr", 3, buf, sizeof buf - 1, &len), LDB_OK);
+  assert_int_equal(ldb_get_buf(db, "ctr", 3, buf, sizeof buf - 1, &len),
+                   LDB_OK);
   buf[len] = 0;
   printf("counter: %s after %d increments, %d conflicts retried\n", buf,
          4 * iters, conflicts);

@@ -25,10 +25,13 @@
 
 #define VALUE_SIZE 2000
 
-static void make_key(char *buf, unsigned i) { snprintf(buf, 32, "key%08u", i); }
+static void make_key(char *buf, unsigned i) {
+  snprintf(buf, 32, "key%08u", i);
+}
 
 static void make_value(unsigned char *v, unsigned i) {
-  for (unsigned j = 0; j < VALUE_SIZE; j++) v[j] = (unsigned char)(i * 31 + j);
+  for (unsigned j = 0; j < VALUE_SIZE; j++)
+    v[j] = (unsigned char)(i * 31 + j);
 }
 
 /* Every key below n is present with its value. */
@@ -40,7 +43,8 @@ static void expect_keys(ldb_db *db, unsigned n) {
     make_key(key, i);
     make_value(want, i);
     int rc = ldb_get_buf(db, key, strlen(key), got, sizeof got, &len);
-    if (rc != LDB_OK) fail_msg("key %u: %s (%s)", i, ldb_code_name(rc), ldb_errmsg(db));
+    if (rc != LDB_OK)
+      fail_msg("key %u: %s (%s)", i, ldb_code_name(rc), ldb_errmsg(db));
     assert_int_equal(len, VALUE_SIZE);
     assert_memory_equal(got, want, VALUE_SIZE);
   }
@@ -105,7 +109,9 @@ static void test_real_disk_full(void **state) {
     make_key(key, i);
     make_value(v, i);
     rc = ldb_put(db, key, strlen(key), v, sizeof v);
-    if (rc != LDB_OK) fail_msg("put %u after space returned: %s (%s)", i, ldb_code_name(rc), ldb_errmsg(db));
+    if (rc != LDB_OK)
+      fail_msg("put %u after space returned: %s (%s)", i, ldb_code_name(rc),
+               ldb_errmsg(db));
   }
   assert_int_equal(ldb_checkpoint(db), LDB_OK);
   expect_keys(db, more);
@@ -116,7 +122,6 @@ static void test_real_disk_full(void **state) {
   expect_keys(db, more);
   assert_int_equal(ldb_check(db), LDB_OK);
   assert_int_equal(ldb_close(db), LDB_OK);
-
 }
 
 int main(void) {

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "lightningdb.h"
 #include "helpers/store_faulty.h"
+#include "lightningdb.h"
 
 static ldb_db *open_mem(ldb_store *s, uint32_t max_txns) {
   ldb_options o;

@@ -19,19 +19,19 @@
 
 #include <cmocka.h>
 
-#include "helpers/workload.h"
 #include "helpers/store_faulty.h"
+#include "helpers/workload.h"
 
 #define PAGE 512
 #define CKPT_EVERY 25
 
-#define FAILF(...)                                                           \
-  do {                                                                       \
-    fprintf(stderr, "%s: disk full at write %llu: ", label,                  \
-            (unsigned long long)nth);                                        \
-    fprintf(stderr, __VA_ARGS__);                                            \
-    fprintf(stderr, " (errmsg: %s)\n", ldb_errmsg(NULL));                    \
-    fail();                                                                  \
+#define FAILF(...)                                                             \
+  do {                                                                         \
+    fprintf(stderr, "%s: disk full at write %llu: ", label,                    \
+            (unsigned long long)nth);                                          \
+    fprintf(stderr, __VA_ARGS__);                                              \
+    fprintf(stderr, " (errmsg: %s)\n", ldb_errmsg(NULL));                      \
+    fail();                                                                    \
   } while (0)
 
 static void verify(const char *label, uint64_t nth, ldb_db *db, const wl *w,
@@ -61,26 +61,32 @@ static uint64_t run_once(const char *label, const wl *w, uint64_t nth,
   rc = wl_run(db, w, 0, w->n, CKPT_EVERY, LDB_SYNC_FULL, status, &next);
   uint64_t writes = ldb_faulty_count(fs, LDB_FAULT_WRITE);
   if (rc != LDB_OK) {
-    if (rc != LDB_FULL) FAILF("the failing call returned %s, not FULL", ldb_code_name(rc));
+    if (rc != LDB_FULL)
+      FAILF("the failing call returned %s, not FULL", ldb_code_name(rc));
     /* While full: reads work, writes fail cleanly, the handle lives. */
     void *v = NULL;
     size_t vl;
     int g = ldb_get(db, "m000001", 7, &v, &vl);
-    if (g != LDB_OK && g != LDB_NOTFOUND) FAILF("get while full: %s", ldb_code_name(g));
+    if (g != LDB_OK && g != LDB_NOTFOUND)
+      FAILF("get while full: %s", ldb_code_name(g));
     ldb_free(db, v);
     int p = ldb_put(db, "zz-probe", 8, "x", 1);
-    if (p != LDB_OK && p != LDB_FULL) FAILF("put while full: %s", ldb_code_name(p));
+    if (p != LDB_OK && p != LDB_FULL)
+      FAILF("put while full: %s", ldb_code_name(p));
     int c = ldb_checkpoint(db);
-    if (c != LDB_OK && c != LDB_FULL) FAILF("checkpoint while full: %s", ldb_code_name(c));
+    if (c != LDB_OK && c != LDB_FULL)
+      FAILF("checkpoint while full: %s", ldb_code_name(c));
     /* Space returns: the same handle carries on. */
     ldb_faulty_clear(fs);
     uint32_t next2;
     rc = wl_run(db, w, next, w->n, CKPT_EVERY, LDB_SYNC_FULL, status, &next2);
-    if (rc != LDB_OK) FAILF("after space returned, txn %u: %s", next2, ldb_code_name(rc));
+    if (rc != LDB_OK)
+      FAILF("after space returned, txn %u: %s", next2, ldb_code_name(rc));
     rc = ldb_put(db, "zz-probe", 8, "y", 1);
     if (rc != LDB_OK) FAILF("put after space returned: %s", ldb_code_name(rc));
     rc = ldb_checkpoint(db);
-    if (rc != LDB_OK) FAILF("checkpoint after space returned: %s", ldb_code_name(rc));
+    if (rc != LDB_OK)
+      FAILF("checkpoint after space returned: %s", ldb_code_name(rc));
     /* The checkpoint made every acknowledged commit durable; the failed
      * transaction stays WL_MAYBE (all or nothing of it). */
   }
@@ -123,8 +129,14 @@ static void sweep(int sync_mode) {
   wl_free(&w);
 }
 
-static void test_full_syncfull(void **state) { (void)state; sweep(LDB_SYNC_FULL); }
-static void test_full_syncnormal(void **state) { (void)state; sweep(LDB_SYNC_NORMAL); }
+static void test_full_syncfull(void **state) {
+  (void)state;
+  sweep(LDB_SYNC_FULL);
+}
+static void test_full_syncnormal(void **state) {
+  (void)state;
+  sweep(LDB_SYNC_NORMAL);
+}
 
 /* Disk full while the background thread checkpoints: commits fail with
  * LDB_FULL, the background error is reported in the stats, and once space
@@ -151,11 +163,13 @@ static void test_full_background(void **state) {
   if (rc) FAILF("before the disk filled: %s", ldb_code_name(rc));
   ldb_faulty_fail_nth(fs, 1, LDB_FAULT_WRITE, LDB_FULL, 1);
   rc = wl_run(db, &w, next, ntx, 0, LDB_SYNC_FULL, status, &next);
-  if (rc != LDB_FULL) FAILF("commit on a full disk returned %s", ldb_code_name(rc));
+  if (rc != LDB_FULL)
+    FAILF("commit on a full disk returned %s", ldb_code_name(rc));
   /* Keep the background thread busy against the full disk a moment. */
   for (int i = 0; i < 20; i++) {
     int p = ldb_put(db, "zz-probe", 8, "x", 1);
-    if (p != LDB_FULL) FAILF("put on a full disk returned %s", ldb_code_name(p));
+    if (p != LDB_FULL)
+      FAILF("put on a full disk returned %s", ldb_code_name(p));
     void *v = NULL;
     size_t vl;
     int g = ldb_get(db, "m000001", 7, &v, &vl);

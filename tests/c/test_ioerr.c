@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "helpers/workload.h"
 #include "helpers/store_faulty.h"
+#include "helpers/workload.h"
 
 #define PAGE 512
 #define NTX 120
@@ -35,15 +35,15 @@ static void verify_reopen(const char *label, ldb_store *store, const wl *w,
   wl_options(&o, store, LDB_SYNC_FULL, PAGE);
   int rc = ldb_open("ioerr", &o, &db);
   if (rc != LDB_OK) {
-    fprintf(stderr, "%s: error at store call %llu: %s: open: %s (%s)\n",
-            label, (unsigned long long)nth, stage, ldb_code_name(rc),
+    fprintf(stderr, "%s: error at store call %llu: %s: open: %s (%s)\n", label,
+            (unsigned long long)nth, stage, ldb_code_name(rc),
             ldb_errmsg(NULL));
     fail();
   }
   rc = ldb_check(db);
   if (rc != LDB_OK) {
-    fprintf(stderr, "%s: error at store call %llu: %s: check: %s (%s)\n",
-            label, (unsigned long long)nth, stage, ldb_code_name(rc),
+    fprintf(stderr, "%s: error at store call %llu: %s: check: %s (%s)\n", label,
+            (unsigned long long)nth, stage, ldb_code_name(rc),
             ldb_errmsg(NULL));
     fail();
   }
@@ -55,8 +55,8 @@ static void verify_reopen(const char *label, ldb_store *store, const wl *w,
   }
   rc = ldb_close(db);
   if (rc != LDB_OK) {
-    fprintf(stderr, "%s: error at store call %llu: %s: close: %s (%s)\n",
-            label, (unsigned long long)nth, stage, ldb_code_name(rc),
+    fprintf(stderr, "%s: error at store call %llu: %s: close: %s (%s)\n", label,
+            (unsigned long long)nth, stage, ldb_code_name(rc),
             ldb_errmsg(NULL));
     fail();
   }
@@ -81,7 +81,8 @@ static uint64_t run_once(const char *label, const wl *w, uint64_t nth,
     rc = wl_run(db, w, 0, w->n, CKPT_EVERY, LDB_SYNC_FULL, status, &next);
     int crc = ldb_close(db);
     if (rc == LDB_OK && crc == LDB_OK)
-      for (uint32_t i = 0; i < next; i++) status[i] = WL_PRESENT;
+      for (uint32_t i = 0; i < next; i++)
+        status[i] = WL_PRESENT;
     if (rc == LDB_OK) rc = crc;
   }
   uint64_t calls = ldb_faulty_count(fs, LDB_FAULT_ANY);
@@ -97,8 +98,10 @@ static uint64_t run_once(const char *label, const wl *w, uint64_t nth,
     }
   }
   if (nth && !*hit && calls >= nth) {
-    fprintf(stderr, "%s: the error at store call %llu was swallowed: "
-            "every API call returned OK\n", label, (unsigned long long)nth);
+    fprintf(stderr,
+            "%s: the error at store call %llu was swallowed: "
+            "every API call returned OK\n",
+            label, (unsigned long long)nth);
     /* A failed write or sync that nobody hears about is lost data. */
     if (!(kinds & (LDB_FAULT_READ | LDB_FAULT_SIZE | LDB_FAULT_OPEN |
                    LDB_FAULT_TRUNCATE)))
@@ -121,8 +124,7 @@ static void sweep(const char *name, int kinds) {
   uint64_t seed = tu_seed(name);
   wl w;
   int hit;
-  snprintf(label, sizeof label, "%s seed=%llu", name,
-           (unsigned long long)seed);
+  snprintf(label, sizeof label, "%s seed=%llu", name, (unsigned long long)seed);
   wl_init(&w, seed, (uint32_t)tu_scale(NTX, 2, 40), 48, PAGE);
   uint64_t total;
   ldb_store *m, *f;
@@ -136,7 +138,8 @@ static void sweep(const char *name, int kinds) {
     assert_int_equal(ldb_store_faulty(m, &f), LDB_OK);
     wl_options(&o, f, LDB_SYNC_FULL, PAGE);
     assert_int_equal(ldb_open("ioerr", &o, &db), LDB_OK);
-    assert_int_equal(wl_run(db, &w, 0, w.n, CKPT_EVERY, LDB_SYNC_FULL, st, &next), LDB_OK);
+    assert_int_equal(
+        wl_run(db, &w, 0, w.n, CKPT_EVERY, LDB_SYNC_FULL, st, &next), LDB_OK);
     assert_int_equal(ldb_close(db), LDB_OK);
     total = ldb_faulty_count(f, kinds);
     ldb_store_destroy(f);
@@ -152,13 +155,17 @@ static void sweep(const char *name, int kinds) {
     hits += hit;
   }
   printf("%s: %llu store calls, %llu injection points, %llu surfaced as "
-         "errors\n", label, (unsigned long long)total,
-         (unsigned long long)runs, (unsigned long long)hits);
+         "errors\n",
+         label, (unsigned long long)total, (unsigned long long)runs,
+         (unsigned long long)hits);
   assert_true(runs > 0);
   wl_free(&w);
 }
 
-static void test_ioerr_any(void **state) { (void)state; sweep("ioerr any", LDB_FAULT_ANY); }
+static void test_ioerr_any(void **state) {
+  (void)state;
+  sweep("ioerr any", LDB_FAULT_ANY);
+}
 static void test_ioerr_writes(void **state) {
   (void)state;
   /* Writes and syncs never fail silently: each must surface. (Truncates

@@ -118,8 +118,8 @@ static void test_random_order(void **st) {
     /* a value large enough to span arena blocks now and then */
     char v[600];
     memset(v, 'v', sizeof v);
-    assert_int_equal(mt_add(m, (uint64_t)i + 1, MT_PUT, keys[i], strlen(keys[i]),
-                            v, (uint32_t)(i % 600)),
+    assert_int_equal(mt_add(m, (uint64_t)i + 1, MT_PUT, keys[i],
+                            strlen(keys[i]), v, (uint32_t)(i % 600)),
                      LDB_OK);
   }
   assert_int_equal(mt_check(m), LDB_OK);
@@ -173,7 +173,8 @@ static void test_nomem(void **st) {
   budget = 3; /* struct, head, one block */
   assert_int_equal(mt_create(&al, 1024, &m), LDB_OK);
   int ok = 0, rc;
-  while ((rc = mt_add(m, 1, MT_PUT, "key", 3, "value", 5)) == LDB_OK) ok++;
+  while ((rc = mt_add(m, 1, MT_PUT, "key", 3, "value", 5)) == LDB_OK)
+    ok++;
   assert_int_equal(rc, LDB_NOMEM);
   assert_true(ok > 0);
   assert_int_equal(mt_count(m), (uint64_t)ok);
@@ -189,8 +190,8 @@ static void test_bloom(void **st) {
   char k[32];
   for (int i = 0; i < 20000; i++) {
     int kl = snprintf(k, sizeof k, "present-%d", i);
-    assert_int_equal(mt_add(m, (uint64_t)i + 1, MT_PUT, k, (uint32_t)kl, "v", 1),
-                     LDB_OK);
+    assert_int_equal(
+        mt_add(m, (uint64_t)i + 1, MT_PUT, k, (uint32_t)kl, "v", 1), LDB_OK);
   }
   /* no false negatives */
   for (int i = 0; i < 20000; i++) {
@@ -240,7 +241,8 @@ static void test_concurrent_readers(void **st) {
   assert_int_equal(mt_create(NULL, 65536, &m), LDB_OK);
   rargs r = {m, 0, 0};
   pthread_t th[2];
-  for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, reader, &r);
+  for (int i = 0; i < 2; i++)
+    pthread_create(&th[i], NULL, reader, &r);
   const char *q = getenv("LDB_TEST_QUICK");
   int n = q && *q == '1' ? 20000 : 200000;
   uint64_t x = 1;
@@ -249,12 +251,13 @@ static void test_concurrent_readers(void **st) {
     char k[32];
     /* fixed width so numeric order equals byte order */
     int kl = snprintf(k, sizeof k, "%020llu", (unsigned long long)(x >> 1));
-    assert_int_equal(mt_add(m, (uint64_t)i + 1, MT_PUT, k, (uint32_t)kl,
-                            "12345678", 8),
-                     LDB_OK);
+    assert_int_equal(
+        mt_add(m, (uint64_t)i + 1, MT_PUT, k, (uint32_t)kl, "12345678", 8),
+        LDB_OK);
   }
   r.stop = 1;
-  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
   assert_int_equal(r.bad, 0);
   assert_int_equal(mt_check(m), LDB_OK);
   mt_unref(m);

@@ -30,29 +30,29 @@ typedef struct ctx {
   ldb_options opts;
   ldb_db *db;
   tu_model *m;
-  uint64_t op;        /* operation counter */
-  const char *what;   /* current operation, for failure messages */
+  uint64_t op;      /* operation counter */
+  const char *what; /* current operation, for failure messages */
   uint8_t *vbuf;
 } ctx;
 
 static ctx *g_ctx;
 
-#define FAILF(...)                                                           \
-  do {                                                                       \
-    fprintf(stderr, "[%s seed=%llu op=%llu during %s] ", g_ctx->name,        \
-            (unsigned long long)g_ctx->seed, (unsigned long long)g_ctx->op,  \
-            g_ctx->what);                                                    \
-    fprintf(stderr, __VA_ARGS__);                                            \
-    fprintf(stderr, " (errmsg: %s)\n", ldb_errmsg(NULL));                    \
-    fail();                                                                  \
+#define FAILF(...)                                                             \
+  do {                                                                         \
+    fprintf(stderr, "[%s seed=%llu op=%llu during %s] ", g_ctx->name,          \
+            (unsigned long long)g_ctx->seed, (unsigned long long)g_ctx->op,    \
+            g_ctx->what);                                                      \
+    fprintf(stderr, __VA_ARGS__);                                              \
+    fprintf(stderr, " (errmsg: %s)\n", ldb_errmsg(NULL));                      \
+    fail();                                                                    \
   } while (0)
 
-#define EXPECT_RC(call, want)                                                \
-  do {                                                                       \
-    int rc_ = (call);                                                        \
-    if (rc_ != (want))                                                       \
-      FAILF("%s returned %s, expected %s", #call, ldb_code_name(rc_),        \
-            ldb_code_name(want));                                            \
+#define EXPECT_RC(call, want)                                                  \
+  do {                                                                         \
+    int rc_ = (call);                                                          \
+    if (rc_ != (want))                                                         \
+      FAILF("%s returned %s, expected %s", #call, ldb_code_name(rc_),          \
+            ldb_code_name(want));                                              \
   } while (0)
 
 /* ---- keys and values ---------------------------------------------------- */
@@ -79,14 +79,19 @@ static size_t make_key(uint32_t id, uint8_t *k) {
 static size_t make_value(ctx *c, uint8_t *v) {
   size_t len;
   uint64_t p = tu_below(&c->r, 100);
-  if (p < 10) len = 0;
-  else if (p < 80) len = tu_below(&c->r, 100);
-  else if (p < 97) len = 100 + tu_below(&c->r, 900);
-  else len = 2000 + tu_below(&c->r, 18000); /* overflow pages */
+  if (p < 10)
+    len = 0;
+  else if (p < 80)
+    len = tu_below(&c->r, 100);
+  else if (p < 97)
+    len = 100 + tu_below(&c->r, 900);
+  else
+    len = 2000 + tu_below(&c->r, 18000); /* overflow pages */
   /* Half compressible text, half random bytes; the op number first so a
    * stale value can never match by accident. */
   if (tu_chance(&c->r, 50)) {
-    for (size_t i = 0; i < len; i++) v[i] = (uint8_t)("lightning"[i % 9]);
+    for (size_t i = 0; i < len; i++)
+      v[i] = (uint8_t)("lightning"[i % 9]);
   } else {
     tu_fill(&c->r, v, len);
   }
@@ -96,17 +101,19 @@ static size_t make_value(ctx *c, uint8_t *v) {
 
 /* ---- checks ------------------------------------------------------------ */
 
-static void check_get(ctx *c, ldb_txn *txn, const tu_model *m,
-                      const uint8_t *k, size_t kl) {
+static void check_get(ctx *c, ldb_txn *txn, const tu_model *m, const uint8_t *k,
+                      size_t kl) {
   const void *want;
   size_t wl;
   int present = tu_model_get(m, k, kl, &want, &wl);
   void *v = NULL;
   size_t vl = 0;
-  int rc = txn ? ldb_txn_get(txn, k, kl, &v, &vl)
-               : ldb_get(c->db, k, kl, &v, &vl);
+  int rc =
+      txn ? ldb_txn_get(txn, k, kl, &v, &vl) : ldb_get(c->db, k, kl, &v, &vl);
   if (present) {
-    if (rc != LDB_OK) FAILF("get %.*s: %s, expected a value", (int)(kl > 40 ? 40 : kl), k, ldb_code_name(rc));
+    if (rc != LDB_OK)
+      FAILF("get %.*s: %s, expected a value", (int)(kl > 40 ? 40 : kl), k,
+            ldb_code_name(rc));
     if (!v) FAILF("get returned a NULL value");
     if (vl != wl || memcmp(v, want, wl))
       FAILF("get %.*s: value of %zu bytes differs from the model's %zu",
@@ -146,8 +153,7 @@ static int in_range(const range *g, const void *k, size_t kl) {
     int cmp = tu_keycmp(k, kl, g->upper, g->upper_len);
     if (cmp > 0 || (cmp == 0 && g->upper_excl)) return 0;
   }
-  if (g->prefix &&
-      (kl < g->prefix_len || memcmp(k, g->prefix, g->prefix_len)))
+  if (g->prefix && (kl < g->prefix_len || memcmp(k, g->prefix, g->prefix_len)))
     return 0;
   return 1;
 }
@@ -181,15 +187,14 @@ static void check_entry(ctx *c, ldb_iter *it, const tu_model *m, size_t idx,
   if (!ldb_iter_valid(it)) FAILF("iterator not valid on an entry");
   if (tu_keycmp(k, kl, wk, wkl))
     FAILF("iteration position %zu: key %.*s, expected %.*s", pos,
-          (int)(kl > 40 ? 40 : kl), (const char *)k,
-          (int)(wkl > 40 ? 40 : wkl), (const char *)wk);
+          (int)(kl > 40 ? 40 : kl), (const char *)k, (int)(wkl > 40 ? 40 : wkl),
+          (const char *)wk);
   if (vl != wvl || memcmp(v, wv, vl))
-    FAILF("iteration position %zu: value differs (%zu vs %zu bytes)", pos,
-          vl, wvl);
+    FAILF("iteration position %zu: value differs (%zu vs %zu bytes)", pos, vl,
+          wvl);
 }
 
-static void random_bound(ctx *c, uint8_t *buf, const uint8_t **p,
-                         size_t *len) {
+static void random_bound(ctx *c, uint8_t *buf, const uint8_t **p, size_t *len) {
   if (tu_chance(&c->r, 50)) {
     *p = NULL;
     *len = 0;
@@ -289,8 +294,7 @@ static void check_iter(ctx *c, ldb_txn *txn, const tu_model *m) {
         if (pos >= n) FAILF("iter_read past the end");
         tu_model_at(m, order[pos], &wk, &wkl, &wv, &wvl);
         if (used != 8 + wkl + wvl)
-          FAILF("iter_read needs %zu bytes, expected %zu", used,
-                8 + wkl + wvl);
+          FAILF("iter_read needs %zu bytes, expected %zu", used, 8 + wkl + wvl);
         check_entry(c, it, m, order[pos], pos);
         pos++;
         rc = ldb_iter_next(it);
@@ -320,7 +324,8 @@ static void check_iter(ctx *c, ldb_txn *txn, const tu_model *m) {
   /* modes 0 and 1: walk forward, sometimes stepping back once. */
   size_t steps = 0;
   while (rc == LDB_OK && steps < limit) {
-    if (pos >= n) FAILF("iterator returned more entries than the model (%zu)", n);
+    if (pos >= n)
+      FAILF("iterator returned more entries than the model (%zu)", n);
     check_entry(c, it, m, order[pos], pos);
     steps++;
     if (pos > 0 && tu_chance(&c->r, 5)) {
@@ -395,7 +400,12 @@ static void op_batch(ctx *c) {
   c->what = "batch";
   EXPECT_RC(ldb_batch_create(c->db, &b), LDB_OK);
   /* Model the batch as ops applied in order (later ones win). */
-  typedef struct { uint8_t k[1100]; size_t kl; int del; size_t vo, vl; } bop;
+  typedef struct {
+    uint8_t k[1100];
+    size_t kl;
+    int del;
+    size_t vo, vl;
+  } bop;
   bop *ops = malloc(sizeof(bop) * (size_t)n);
   uint8_t *vals = malloc(50000u * 4);
   size_t voff = 0;
@@ -484,7 +494,10 @@ static void op_snapshot(ctx *c) {
   EXPECT_RC(ldb_txn_begin(c->db, LDB_TXN_READONLY, &t), LDB_OK);
   int writes = 1 + (int)tu_below(&c->r, 8);
   for (int i = 0; i < writes; i++) {
-    if (tu_chance(&c->r, 70)) op_put(c); else op_delete(c);
+    if (tu_chance(&c->r, 70))
+      op_put(c);
+    else
+      op_delete(c);
   }
   c->what = "snapshot read";
   for (int i = 0; i < 10; i++) {
@@ -514,7 +527,8 @@ static void run_config_on(uint32_t page_size, int compression, int sync_mode,
                           int posix, uint64_t nops);
 
 static void run_config(uint32_t page_size, int compression, int sync_mode) {
-  run_config_on(page_size, compression, sync_mode, 0, tu_scale(100000, 10, 2000));
+  run_config_on(page_size, compression, sync_mode, 0,
+                tu_scale(100000, 10, 2000));
 }
 
 static void run_config_on(uint32_t page_size, int compression, int sync_mode,
@@ -544,21 +558,31 @@ static void run_config_on(uint32_t page_size, int compression, int sync_mode,
   c.opts.compression = compression;
   c.opts.sync_mode = sync_mode;
   c.opts.memtable_size = 256 * 1024 + tu_below(&c.r, 1024 * 1024);
-  c.opts.cache_size = tu_chance(&c.r, 50) ? (uint64_t)page_size * 16
-                                          : 8u << 20;
+  c.opts.cache_size = tu_chance(&c.r, 50) ? (uint64_t)page_size * 16 : 8u << 20;
   c.opts.background_checkpoint = (int)tu_below(&c.r, 2);
   EXPECT_RC(ldb_open("model", &c.opts, &c.db), LDB_OK);
   uint64_t reopen_every = nops / 8;
   for (c.op = 1; c.op <= nops; c.op++) {
     uint64_t p = tu_below(&c.r, 1000);
-    if (p < 330) op_put(&c);
-    else if (p < 430) op_delete(&c);
-    else if (p < 640) op_get(&c);
-    else if (p < 700) op_batch(&c);
-    else if (p < 800) op_txn(&c);
-    else if (p < 830) op_snapshot(&c);
-    else if (p < 998) { c.what = "iterate"; check_iter(&c, NULL, c.m); }
-    else { c.what = "checkpoint"; EXPECT_RC(ldb_checkpoint(c.db), LDB_OK); }
+    if (p < 330)
+      op_put(&c);
+    else if (p < 430)
+      op_delete(&c);
+    else if (p < 640)
+      op_get(&c);
+    else if (p < 700)
+      op_batch(&c);
+    else if (p < 800)
+      op_txn(&c);
+    else if (p < 830)
+      op_snapshot(&c);
+    else if (p < 998) {
+      c.what = "iterate";
+      check_iter(&c, NULL, c.m);
+    } else {
+      c.what = "checkpoint";
+      EXPECT_RC(ldb_checkpoint(c.db), LDB_OK);
+    }
     if (c.op % reopen_every == 0) reopen(&c);
   }
   full_compare(&c);
@@ -582,9 +606,10 @@ static void test_posix_store(void **state) {
                 tu_scale(20000, 10, 2000));
 }
 
-#define CFG(ps, comp, sync)                                                  \
-  static void test_p##ps##_##comp(void **state) { (void)state;                            \
-    run_config(ps, LDB_COMPRESSION_##comp, sync);                            \
+#define CFG(ps, comp, sync)                                                    \
+  static void test_p##ps##_##comp(void **state) {                              \
+    (void)state;                                                               \
+    run_config(ps, LDB_COMPRESSION_##comp, sync);                              \
   }
 CFG(512, NONE, LDB_SYNC_OFF)
 CFG(512, LZ4, LDB_SYNC_FULL)

@@ -31,19 +31,22 @@ typedef struct env {
   uint64_t n;
 } env;
 
-#define FAILF(...)                                                           \
-  do {                                                                       \
-    fprintf(stderr, "[oom %s, allocation %llu] ", e->op,                     \
-            (unsigned long long)e->n);                                       \
-    fprintf(stderr, __VA_ARGS__);                                            \
-    fprintf(stderr, " (errmsg: %s)\n", ldb_errmsg(NULL));                    \
-    fail();                                                                  \
+#define FAILF(...)                                                             \
+  do {                                                                         \
+    fprintf(stderr, "[oom %s, allocation %llu] ", e->op,                       \
+            (unsigned long long)e->n);                                         \
+    fprintf(stderr, __VA_ARGS__);                                              \
+    fprintf(stderr, " (errmsg: %s)\n", ldb_errmsg(NULL));                      \
+    fail();                                                                    \
   } while (0)
 
-static void key_of(int i, char *k) { snprintf(k, 16, "key%05d", i); }
+static void key_of(int i, char *k) {
+  snprintf(k, 16, "key%05d", i);
+}
 
 static void fill_value(int i, int gen, uint8_t *v, size_t len) {
-  for (size_t j = 0; j < len; j++) v[j] = (uint8_t)(i * 31 + gen + j % 7);
+  for (size_t j = 0; j < len; j++)
+    v[j] = (uint8_t)(i * 31 + gen + j % 7);
 }
 
 /* The database must equal the model and pass a check (nothing injected). */
@@ -66,7 +69,8 @@ static void verify(env *e) {
       FAILF("entry %zu differs from the model after the failure", i);
   }
   if (rc != LDB_NOTFOUND) FAILF("scan: %s", ldb_code_name(rc));
-  if (i != tu_model_count(e->m)) FAILF("%zu entries, model has %zu", i, tu_model_count(e->m));
+  if (i != tu_model_count(e->m))
+    FAILF("%zu entries, model has %zu", i, tu_model_count(e->m));
   ldb_iter_destroy(it);
 }
 
@@ -133,12 +137,15 @@ static void sweep(env *e, const char *name, op_fn op) {
     if (!hit) {
       /* The op needed fewer than n allocations: every one was failed. */
       printf("oom %s: %llu allocation points, %llu returned NO_MEMORY, "
-             "%llu absorbed\n", name, (unsigned long long)e->n - 1,
-             (unsigned long long)nomem, (unsigned long long)absorbed);
+             "%llu absorbed\n",
+             name, (unsigned long long)e->n - 1, (unsigned long long)nomem,
+             (unsigned long long)absorbed);
       return;
     }
-    if (rc == LDB_NOMEM) nomem++;
-    else absorbed++;
+    if (rc == LDB_NOMEM)
+      nomem++;
+    else
+      absorbed++;
   }
   FAILF("did not finish within %d allocations", MAXN);
 }
@@ -265,8 +272,10 @@ static int op_txn(env *e, int *applied) {
       char k[16];
       key_of(base + j, k);
       fill_value(base + j, g_gen + j, v, 150);
-      if (j == 5) tu_model_del(e->m, k, strlen(k));
-      else tu_model_put(e->m, k, strlen(k), v, 150);
+      if (j == 5)
+        tu_model_del(e->m, k, strlen(k));
+      else
+        tu_model_put(e->m, k, strlen(k), v, 150);
     }
   }
   g_gen += 6;
@@ -312,7 +321,10 @@ static int op_checkpoint(env *e, int *applied) {
   return ldb_checkpoint(e->db);
 }
 
-static int op_check(env *e, int *applied) { (void)applied; return ldb_check(e->db); }
+static int op_check(env *e, int *applied) {
+  (void)applied;
+  return ldb_check(e->db);
+}
 
 static int op_backup(env *e, int *applied) {
   (void)applied;
@@ -336,9 +348,11 @@ static int op_backup(env *e, int *applied) {
     ldb_iter *it = NULL;
     size_t cnt = 0;
     assert_int_equal(ldb_iter_create(b, NULL, NULL, &it), LDB_OK);
-    for (int r = ldb_iter_first(it); r == LDB_OK; r = ldb_iter_next(it)) cnt++;
+    for (int r = ldb_iter_first(it); r == LDB_OK; r = ldb_iter_next(it))
+      cnt++;
     ldb_iter_destroy(it);
-    if (cnt != tu_model_count(e->m)) FAILF("backup holds %zu keys, not %zu", cnt, tu_model_count(e->m));
+    if (cnt != tu_model_count(e->m))
+      FAILF("backup holds %zu keys, not %zu", cnt, tu_model_count(e->m));
     assert_int_equal(ldb_close(b), LDB_OK);
   }
   ldb_store_destroy(dst);
@@ -358,15 +372,42 @@ static void with_db(const char *name, op_fn op) {
   env_close(e, 1);
 }
 
-static void test_oom_put(void **s) { (void)s; with_db("put", op_put); }
-static void test_oom_delete(void **s) { (void)s; with_db("delete", op_delete); }
-static void test_oom_get(void **s) { (void)s; with_db("get", op_get); }
-static void test_oom_batch(void **s) { (void)s; with_db("batch", op_batch); }
-static void test_oom_txn(void **s) { (void)s; with_db("txn", op_txn); }
-static void test_oom_iter(void **s) { (void)s; with_db("iterate", op_iter); }
-static void test_oom_checkpoint(void **s) { (void)s; with_db("checkpoint", op_checkpoint); }
-static void test_oom_check(void **s) { (void)s; with_db("check", op_check); }
-static void test_oom_backup(void **s) { (void)s; with_db("backup", op_backup); }
+static void test_oom_put(void **s) {
+  (void)s;
+  with_db("put", op_put);
+}
+static void test_oom_delete(void **s) {
+  (void)s;
+  with_db("delete", op_delete);
+}
+static void test_oom_get(void **s) {
+  (void)s;
+  with_db("get", op_get);
+}
+static void test_oom_batch(void **s) {
+  (void)s;
+  with_db("batch", op_batch);
+}
+static void test_oom_txn(void **s) {
+  (void)s;
+  with_db("txn", op_txn);
+}
+static void test_oom_iter(void **s) {
+  (void)s;
+  with_db("iterate", op_iter);
+}
+static void test_oom_checkpoint(void **s) {
+  (void)s;
+  with_db("checkpoint", op_checkpoint);
+}
+static void test_oom_check(void **s) {
+  (void)s;
+  with_db("check", op_check);
+}
+static void test_oom_backup(void **s) {
+  (void)s;
+  with_db("backup", op_backup);
+}
 
 /* ldb_open: on a new store, and on one that needs recovery (log replay). */
 static void test_oom_open(void **s) {
@@ -434,7 +475,8 @@ static void test_oom_sticky(void **s) {
     int rc2 = op_txn(e, &applied);
     int hit = e->ta.failed;
     tu_alloc_fail_nth(&e->ta, 0, 0);
-    if ((rc1 != LDB_OK && rc1 != LDB_NOMEM) || (rc2 != LDB_OK && rc2 != LDB_NOMEM))
+    if ((rc1 != LDB_OK && rc1 != LDB_NOMEM) ||
+        (rc2 != LDB_OK && rc2 != LDB_NOMEM))
       FAILF("returned %s / %s", ldb_code_name(rc1), ldb_code_name(rc2));
     verify(e);
     if (!hit) break;

@@ -70,9 +70,10 @@ static void test_space_reuse(void **state) {
          (unsigned long long)st.free_pages,
          (unsigned long long)st.log_file_size);
   if (peak >= 3 * first)
-    fprintf(stderr, "space: data file grew to %lld bytes, over 3x the %lld "
-            "bytes after the first load (seed %llu)\n", peak, first,
-            (unsigned long long)seed);
+    fprintf(stderr,
+            "space: data file grew to %lld bytes, over 3x the %lld "
+            "bytes after the first load (seed %llu)\n",
+            peak, first, (unsigned long long)seed);
   assert_true(peak < 3 * first);
   /* The log does not grow without bound either. */
   assert_true(st.log_file_size < 64ull << 20);
