@@ -146,6 +146,14 @@ class GuardedTxn implements EngineTxn {
     const o = clamp(opts);
     return o ? this.t.iterate(o) : EMPTY;
   }
+  count(opts: EngineIterOptions): number {
+    const o = clamp(opts);
+    return o ? this.t.count(o) : 0;
+  }
+  deleteRange(opts: EngineIterOptions, limit: number): number {
+    const o = clamp(opts);
+    return o ? this.t.deleteRange(o, limit) : 0;
+  }
   private tagged(): void {
     const ops = takeTag();
     if (!ops || this.t.readOnly) return;
@@ -203,6 +211,36 @@ class GuardedDb implements EngineDb {
   iterate(opts: EngineIterOptions): EngineIterator {
     const o = clamp(opts);
     return o ? this.raw.iterate(o) : EMPTY;
+  }
+  count(opts: EngineIterOptions): number {
+    const o = clamp(opts);
+    return o ? this.raw.count(o) : 0;
+  }
+  /** The range never reaches the reserved keys; a tagged call deletes and
+   * records its request in one transaction, so a retry applies it once. */
+  deleteRange(opts: EngineIterOptions, limit: number): number {
+    const o = clamp(opts);
+    const t = takeTag();
+    if (!o) {
+      if (t) this.raw.write(t);
+      return 0;
+    }
+    if (!t) return this.raw.deleteRange(o, limit);
+    const txn = this.raw.begin(false);
+    try {
+      const n = txn.deleteRange(o, limit);
+      // Begun and committed in one synchronous step of the owner's Worker:
+      // no commit can come between, so the record deletes cannot conflict.
+      for (const op of t) {
+        if (op.type === 'put') txn.put(op.key, op.value);
+        else txn.del(op.key);
+      }
+      txn.commit();
+      return n;
+    } catch (e) {
+      txn.abort();
+      throw e;
+    }
   }
   flush(): void {
     this.raw.flush();
