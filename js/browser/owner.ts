@@ -146,13 +146,10 @@ class GuardedTxn implements EngineTxn {
     const o = clamp(opts);
     return o ? this.t.iterate(o) : EMPTY;
   }
-  /** Keys in the range, the reserved range left out. */
   count(opts: EngineIterOptions): number {
     const o = clamp(opts);
     return o ? this.t.count(o) : 0;
   }
-  /** Range delete buffered in the transaction, never reaching the
-   * reserved range. */
   deleteRange(opts: EngineIterOptions, limit: number): number {
     const o = clamp(opts);
     return o ? this.t.deleteRange(o, limit) : 0;
@@ -208,21 +205,32 @@ class GuardedDb implements EngineDb {
     const t = takeTag();
     return this.raw.writeAsync(t ? ops.concat(t) : ops);
   }
-  /** Keys in the range, the reserved range left out. */
+  begin(readOnly: boolean): EngineTxn {
+    return new GuardedTxn(this.raw.begin(readOnly));
+  }
+  iterate(opts: EngineIterOptions): EngineIterator {
+    const o = clamp(opts);
+    return o ? this.raw.iterate(o) : EMPTY;
+  }
   count(opts: EngineIterOptions): number {
     const o = clamp(opts);
     return o ? this.raw.count(o) : 0;
   }
-  /** Range delete that never reaches the reserved range. With a tag (a
-   * client's write record), the delete and the record commit together:
-   * one engine transaction, so a resent clear is applied at most once. */
+  /** The range never reaches the reserved keys; a tagged call deletes and
+   * records its request in one transaction, so a retry applies it once. */
   deleteRange(opts: EngineIterOptions, limit: number): number {
     const o = clamp(opts);
     const t = takeTag();
-    if (!t) return o ? this.raw.deleteRange(o, limit) : 0;
+    if (!o) {
+      if (t) this.raw.write(t);
+      return 0;
+    }
+    if (!t) return this.raw.deleteRange(o, limit);
     const txn = this.raw.begin(false);
     try {
-      const n = o ? txn.deleteRange(o, limit) : 0;
+      const n = txn.deleteRange(o, limit);
+      // Begun and committed in one synchronous step of the owner's Worker:
+      // no commit can come between, so the record deletes cannot conflict.
       for (const op of t) {
         if (op.type === 'put') txn.put(op.key, op.value);
         else txn.del(op.key);
@@ -230,20 +238,9 @@ class GuardedDb implements EngineDb {
       txn.commit();
       return n;
     } catch (e) {
-      try {
-        txn.abort();
-      } catch {
-        /* already ended by the failed commit */
-      }
+      txn.abort();
       throw e;
     }
-  }
-  begin(readOnly: boolean): EngineTxn {
-    return new GuardedTxn(this.raw.begin(readOnly));
-  }
-  iterate(opts: EngineIterOptions): EngineIterator {
-    const o = clamp(opts);
-    return o ? this.raw.iterate(o) : EMPTY;
   }
   flush(): void {
     this.raw.flush();
