@@ -53,6 +53,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "pager.h"
 #include "store.h"
@@ -103,6 +104,18 @@ static void vfree(const ldb_allocator *a, u32vec *v) {
   ldb_mfree(a, v->v);
   v->v = NULL;
   v->n = v->cap = 0;
+}
+
+static int cmp_desc(const void *x, const void *y) {
+  uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+  return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* Sorts a set of free pages highest first: allocation pops the lowest page
+ * from the end, and the highest ones, at the front, are what a commit can
+ * cut off the end of the file. */
+static void sort_free(u32vec *v) {
+  if (v->n > 1) qsort(v->v, v->n, sizeof *v->v, cmp_desc);
 }
 
 /* ---- structures --------------------------------------------------------- */
@@ -618,6 +631,7 @@ static bt_tree *tree_new(bt_file *f, uint64_t version, uint64_t root,
  * of the two meta pages either). */
 static int promote_pending(bt_file *f) {
   uint64_t oldest = UINT64_MAX;
+  bool promoted = false;
   for (bt_tree *t = f->live; t; t = t->next)
     if (t->version < oldest) oldest = t->version;
   while (f->pend && f->pend->version <= oldest &&
@@ -629,7 +643,9 @@ static int promote_pending(bt_file *f) {
     if (!f->pend) f->pend_tail = NULL;
     vfree(f->a, &b->pages);
     ldb_mfree(f->a, b);
+    promoted = true;
   }
+  if (promoted) sort_free(&f->reusable);
   return LDB_OK;
 }
 
@@ -959,6 +975,9 @@ struct bt_merge {
   int codec, level;
   int failed; /* error of an earlier operation that failed midway (the
                  dirty tree may be half-changed): commit returns it */
+  /* [trim_from, trim_to): free pages at the end of the file that the
+   * commit cut off (the meta page it writes ends the file before them). */
+  uint64_t trim_from, trim_to;
 };
 
 static void cref_free(const ldb_allocator *a, bt_cref *r) {
@@ -1722,6 +1741,14 @@ static void merge_end(bt_merge *m, bool rollback, bool meta_attempted) {
       for (size_t i = 0; i < m->alloc.n; i++)
         if (m->alloc.v[i] < m->base_page_count)
           vpush(f->a, &f->reusable, m->alloc.v[i]); /* cap was there */
+      /* Pages cut off the end for the meta page never written were free
+       * before: they are again (they were in reusable, so cap is there). */
+      uint64_t pc = __atomic_load_n(&f->page_count, __ATOMIC_RELAXED);
+      /* (pages below pc were taken again by the free list: in alloc) */
+      for (uint64_t p = m->trim_from > pc ? m->trim_from : pc; p < m->trim_to;
+           p++)
+        if (p < m->base_page_count) vpush(f->a, &f->reusable, (uint32_t)p);
+      sort_free(&f->reusable);
       __atomic_store_n(&f->page_count, m->base_page_count, __ATOMIC_RELAXED);
     } else {
       pend_batch *b = ldb_calloc(f->a, sizeof *b);
@@ -1758,10 +1785,153 @@ void bt_merge_abort(bt_merge *m) {
   if (m) merge_end(m, true, false);
 }
 
+int bt_shrink(bt_file *f, uint64_t min_pages) {
+  ldb_mutex_lock(&f->mu);
+  int rc = f->merging ? LDB_OK : promote_pending(f);
+  uint64_t tail = 0, end = f->page_count;
+  while (!f->merging && tail < f->reusable.n &&
+         f->reusable.v[tail] == end - 1 - tail)
+    tail++;
+  uint64_t seq = f->current->seq;
+  ldb_mutex_unlock(&f->mu);
+  if (rc || tail == 0 || tail < min_pages) return rc;
+  bt_merge *m;
+  if ((rc = bt_merge_begin(f, &m))) return rc;
+  return bt_merge_commit(m, seq);
+}
+
+uint64_t bt_merge_pages(const bt_merge *m) {
+  return m->freed.n + m->alloc.n;
+}
+
+/* Packs the dirty leaf children [i, j) of branch nd (j - i >= 2) into as
+ * few leaves as hold their cells, each filled in key order up to a page;
+ * the emptied ones at the end of the run are dropped. *kept: leaves left.
+ * On failure nothing has moved (the merge is discarded anyway). */
+static int repack_run(bt_merge *m, bt_node *nd, uint32_t i, uint32_t j,
+                      uint32_t *kept) {
+  bt_file *f = m->f;
+  uint32_t runs = j - i, total = 0, nout = 1;
+  int rc = LDB_OK;
+  *kept = runs;
+  for (uint32_t k = i; k < j; k++)
+    total += nd->kid[k]->n;
+  if (total == 0) return LDB_OK;
+  bt_cref *all = ldb_malloc(m->a, total * sizeof *all);
+  uint32_t *cnt = ldb_calloc(m->a, runs * sizeof *cnt);
+  bt_cref *seps = ldb_calloc(m->a, runs * sizeof *seps);
+  if (!all || !cnt || !seps) {
+    rc = LDB_NOMEM;
+    goto out;
+  }
+  for (uint32_t k = i, at = 0; k < j; k++) {
+    memcpy(all + at, nd->kid[k]->c, nd->kid[k]->n * sizeof *all);
+    at += nd->kid[k]->n;
+  }
+  /* greedy, in order: never more leaves than the run had, since each of
+   * them held its cells within a page */
+  size_t used = 0;
+  for (uint32_t c = 0; c < total; c++) {
+    size_t need = all[c].len + SLOT;
+    if (cnt[nout - 1] && used + need > f->cap) {
+      if (nout == runs) {
+        rc = ldb_err(LDB_INTERNAL, "leaf repack needs more leaves");
+        goto out;
+      }
+      const bt_cref *a = &all[c - 1], *b = &all[c];
+      size_t lcp = 0, mn = a->klen < b->klen ? a->klen : b->klen;
+      while (lcp < mn && a->key[lcp] == b->key[lcp])
+        lcp++;
+      size_t sl = lcp + 1 <= b->klen ? lcp + 1 : b->klen;
+      /* a separator that would spill to an overflow chain: leave the run
+       * (no cell made so far owns a chain, so dropping them frees all) */
+      if (sl > f->kmax) goto out;
+      if ((rc = make_branch_cell(m, b->key, sl, 0, &seps[nout]))) goto out;
+      nout++;
+      used = 0;
+    }
+    cnt[nout - 1]++;
+    used += need;
+  }
+  /* New separators may be longer than the old ones: keep the branch
+   * within its page, or leave this run as it is. */
+  size_t after = nd->used;
+  for (uint32_t k = i + 1; k < j; k++)
+    after -= nd->c[k].len + SLOT;
+  for (uint32_t k = 1; k < nout; k++)
+    after += seps[k].len + SLOT;
+  if (after > f->cap) goto out;
+  for (uint32_t k = 0; k < nout; k++)
+    if ((rc = node_reserve(m->a, nd->kid[i + k], cnt[k]))) goto out;
+  /* every separator inside the run is replaced or dropped */
+  for (uint32_t k = i + 1; k < j; k++)
+    if ((rc = free_cell_chains(m, &nd->c[k], false))) goto out;
+  for (uint32_t k = i; k < j; k++) {
+    nd->kid[k]->n = 0;
+    nd->kid[k]->used = 0;
+  }
+  for (uint32_t k = 0, c = 0; k < nout; k++) {
+    bt_node *kid = nd->kid[i + k];
+    for (uint32_t x = 0; x < cnt[k]; x++, c++) {
+      kid->c[x] = all[c];
+      kid->used += all[c].len + SLOT;
+    }
+    kid->n = cnt[k];
+  }
+  for (uint32_t k = 1; k < nout; k++) {
+    nd->used -= nd->c[i + k].len;
+    cref_free(m->a, &nd->c[i + k]);
+    nd->c[i + k] = seps[k];
+    nd->used += seps[k].len;
+    memset(&seps[k], 0, sizeof seps[k]);
+  }
+  for (uint32_t k = j; k-- > i + nout;) {
+    cref_free(m->a, &nd->c[k]);
+    node_free(m->a, nd->kid[k]);
+    nd->kid[k] = NULL;
+    node_remove(nd, k);
+  }
+  *kept = nout;
+out:
+  if (seps)
+    for (uint32_t k = 0; k < runs; k++)
+      cref_free(m->a, &seps[k]);
+  ldb_mfree(m->a, all);
+  ldb_mfree(m->a, cnt);
+  ldb_mfree(m->a, seps);
+  return rc;
+}
+
+/* Packs every run of adjacent dirty leaves under branch nd (see
+ * repack_run). The merge rewrites those leaves anyway; packing them keeps
+ * leaves nearly full where splits during a merge leave them half full,
+ * which is most of the file's size after random inserts. */
+static int repack_leaves(bt_merge *m, bt_node *nd) {
+  uint32_t i = 0;
+  while (i < nd->n) {
+    if (!nd->kid[i] || !nd->kid[i]->leaf) {
+      i++;
+      continue;
+    }
+    uint32_t j = i + 1, kept;
+    while (j < nd->n && nd->kid[j] && nd->kid[j]->leaf)
+      j++;
+    if (j - i < 2) {
+      i = j;
+      continue;
+    }
+    int rc = repack_run(m, nd, i, j, &kept);
+    if (rc) return rc;
+    i += kept;
+  }
+  return LDB_OK;
+}
+
 /* Writes node nd (children first) to newly allocated pages. */
 static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
   bt_file *f = m->f;
   int rc;
+  if (!nd->leaf && (rc = repack_leaves(m, nd))) return rc;
   if (!nd->leaf) {
     for (uint32_t i = 0; i < nd->n; i++) {
       if (!nd->kid[i]) continue;
@@ -1865,6 +2035,30 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   }
   if (!root) m->height = 0;
 
+  /* Free pages at the end of the file are cut off: the meta page written
+   * below ends the file before them (the free list no longer names them),
+   * and the file is truncated once that meta page is durable. Neither meta
+   * page's tree reaches them (they are reusable), and the older meta's
+   * free-list pages are pending, so a fallback to it still works: it just
+   * names free pages past the end, which writes extend the file to. */
+  ldb_mutex_lock(&f->mu);
+  {
+    uint64_t end = f->page_count, cut = 0;
+    while (cut < f->reusable.n && f->reusable.v[cut] == end - 1) {
+      cut++;
+      end--;
+    }
+    if (cut) {
+      memmove(f->reusable.v, f->reusable.v + cut,
+              (f->reusable.n - cut) * sizeof *f->reusable.v);
+      f->reusable.n -= cut;
+      m->trim_from = end;
+      m->trim_to = f->page_count;
+      __atomic_store_n(&f->page_count, end, __ATOMIC_RELAXED);
+    }
+  }
+  ldb_mutex_unlock(&f->mu);
+
   /* The free list: every free page after this merge. Its own pages come
    * out of the reusable set first, so the list always fits. The pages this
    * merge releases (the base version's, and the base free list's) go last:
@@ -1953,6 +2147,12 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   f->current = t;
   tree_unref_locked(old);
   ldb_mutex_unlock(&f->mu);
+  /* Give back the space past the end. No other merge writes meanwhile
+   * (this one still holds f->merging); a failure only leaves the file
+   * longer than it needs to be, and a later commit tries again. */
+  uint64_t fsize;
+  if (ldb_fsize(f->file, &fsize) == LDB_OK && fsize > page_count * f->ps)
+    (void)ldb_ftruncate(f->file, page_count * f->ps);
   ldb_mutex_unlock(&f->meta_mu);
   vfree(m->a, &all);
   merge_end(m, false, false);
@@ -2221,6 +2421,7 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
       f->reusable.n = keep;
       f->pend = f->pend_tail = b;
     }
+    sort_free(&f->reusable);
   } else {
     if (rc != LDB_CORRUPT) goto fail;
     /* A damaged free list must not make intact data unreachable: find the
@@ -2231,6 +2432,7 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
     rc = rebuild_free(f, &mt, &older);
     if (rc == LDB_NOMEM) goto fail;
     if (rc != LDB_OK) vfree(a, &f->reusable); /* damaged tree: leak them */
+    sort_free(&f->reusable);
     rc = LDB_OK;
   }
   f->current = tree_new(f, mt.counter, mt.root, mt.height, mt.count, mt.seq);

@@ -116,6 +116,16 @@ int bt_merge_delete(bt_merge *m, const void *key, size_t klen);
 int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq);
 /* Discards the merge and frees m. */
 void bt_merge_abort(bt_merge *m);
+/* Gives the free pages at the end of the file back to the store when at
+ * least min_pages (> 0) of them are reusable: a commit that changes no key
+ * (same checkpoint seq) writes a meta page ending the file before them and
+ * truncates it. LDB_OK without doing anything when fewer are, or while a
+ * merge runs. The caller switches to the new current version. */
+int bt_shrink(bt_file *f, uint64_t min_pages);
+/* Pages the merge holds so far: base pages it copied (and releases) plus
+ * pages it allocated. Its memory grows with it; a caller bounding the
+ * merge commits and begins a new one when it gets large. */
+uint64_t bt_merge_pages(const bt_merge *m);
 
 /* Integrity check of the file (see ldb_check): the current version's
  * tree, both meta pages, every page of the previous version (which the

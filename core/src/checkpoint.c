@@ -5,9 +5,47 @@
  */
 #include "checkpoint.h"
 
+/* Bytes of pages a merge may hold before it commits what it has
+ * (memtable_size / 16, within [64 KiB, 4 MiB]). */
+static uint64_t chunk_pages(const eng *e) {
+  uint64_t bytes = e->opts.memtable_size / 16;
+  if (bytes < (64u << 10)) bytes = 64u << 10;
+  if (bytes > (4u << 20)) bytes = 4u << 20;
+  uint64_t ps = bt_page_size(e->bf);
+  return bytes / ps ? bytes / ps : 1;
+}
+
+/* Commits the merge so far as a version of its own, still tagged with
+ * the previous checkpoint's seq, and begins the next one. The pages it
+ * replaced become reusable two partial commits later, so a checkpoint that
+ * rewrites the whole tree needs a few chunks of extra space, not a second
+ * tree, and its memory stays bounded by a chunk.
+ *
+ * Why this is safe: the partial tree differs from the previous version
+ * only in keys of the frozen memtable, which every snapshot that sees the
+ * new tree also holds (and reads first); recovery from the partial meta
+ * page replays the log from the previous checkpoint's seq, which
+ * re-applies those same keys (the frozen memtable's log is kept until the
+ * next switch). */
+static int ckpt_partial(eng *e) {
+  int rc = bt_merge_commit(e->merge, atomic_load(&e->ckpt_seq));
+  e->merge = NULL;
+  if (rc) return rc;
+  e->merge_resume = e->merge_pos;
+  ldb_rwlock_wrlock(&e->state_lk);
+  bt_tree *old = e->tree;
+  e->tree = bt_current(e->bf);
+  ldb_rwlock_unlock(&e->state_lk);
+  bt_tree_release(old);
+  rc = bt_merge_begin(e->bf, &e->merge);
+  if (rc) e->merge = NULL;
+  return rc;
+}
+
 /* Runs up to budget keys of the pending checkpoint (merging the frozen
- * memtable into the tree). *more: work remains. On failure the merge is
- * discarded and retried later from the start. */
+ * memtable into the tree, committed in chunks: ckpt_partial). *more: work
+ * remains. On failure the merge is discarded and retried later from the
+ * last partial commit. */
 int ckpt_run(eng *e, uint64_t budget, int *more) {
   int rc = LDB_OK;
   ldb_mutex_lock(&e->ckpt_mu);
@@ -23,8 +61,9 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
       e->merge = NULL;
       goto fail;
     }
-    e->merge_pos = mt_first(fr);
+    e->merge_pos = e->merge_resume ? e->merge_resume : mt_first(fr);
   }
+  uint64_t chunk = chunk_pages(e);
   while (e->merge_pos && budget) {
     mt_node *n = e->merge_pos;
     size_t kl, vl;
@@ -44,6 +83,8 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
     }
     e->merge_pos = n;
     budget--;
+    if (n && bt_merge_pages(e->merge) >= chunk && (rc = ckpt_partial(e)))
+      goto fail;
   }
   if (e->merge_pos) {
     *more = 1;
@@ -58,9 +99,20 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   bt_tree *old = e->tree;
   e->tree = bt_current(e->bf);
   e->frozen = NULL;
+  e->merge_resume = NULL;
   ldb_rwlock_unlock(&e->state_lk);
   bt_tree_release(old);
   mt_unref(fr);
+  /* The pages the checkpoint's earlier chunks released are reusable now
+   * that its last meta page is durable: cut them off the end of the file
+   * when that is worth a meta page (a failure only keeps the file long). */
+  if (bt_shrink(e->bf, chunk) == LDB_OK) {
+    ldb_rwlock_wrlock(&e->state_lk);
+    old = e->tree;
+    e->tree = bt_current(e->bf);
+    ldb_rwlock_unlock(&e->state_lk);
+    bt_tree_release(old);
+  }
   atomic_store(&e->ckpt_seq, fseq);
   atomic_store(&e->ckpt_pending, 0);
   atomic_fetch_add(&e->st_checkpoints, 1);

@@ -75,6 +75,9 @@ struct eng {
   /* checkpoint merge in progress (ckpt_mu) */
   bt_merge *merge;
   mt_node *merge_pos;
+  /* where the merge restarts after a failure: past the part of the frozen
+   * memtable that earlier partial commits made durable (NULL: its start) */
+  mt_node *merge_resume;
   _Atomic uint64_t ckpt_fail_at; /* ns; retry automatic work after this */
   _Atomic int ckpt_pending;
 

@@ -9,6 +9,9 @@
  * contain no partial transaction, hold every commit acknowledged in FULL
  * mode, and (in every mode) hold a prefix of the commit sequence.
  *
+ * test_crash_shrink cuts power during checkpoints that commit in chunks
+ * and cut the free tail off the data file (see its comment).
+ *
  * Replay a failure with LDB_SEED=<seed>; the message names the sync point.
  */
 #include <setjmp.h>
@@ -273,12 +276,240 @@ static void test_crash_during_recovery(void **state) {
   wl_free(&w);
 }
 
+/* Partial checkpoint commits and the cut of the file's free tail under
+ * power loss. Phase A loads SH_KEYS keys and checkpoints (the small
+ * memtable makes each checkpoint commit in several chunks). Phase B, with
+ * the power cut at each of its syncs in turn, checkpoints after each of:
+ * deleting two thirds of the keys, writing as many new ones, deleting
+ * every key, writing 100 keys (the file shrinks to a fraction). After each
+ * cut the image must open, pass ldb_check and hold exactly the state after
+ * the last acknowledged batch or after the batch in flight. */
+#define SH_KEYS 3000u
+#define SH_BATCH 250u
+#define SH_NB ((SH_KEYS * 2 / 3 + SH_BATCH - 1) / SH_BATCH)
+#define SH_ND ((2 * SH_KEYS + SH_BATCH - 1) / SH_BATCH)
+#define SH_BATCHES (2 * SH_NB + SH_ND + 1)
+
+typedef struct sh_state {
+  int8_t v[2 * SH_KEYS]; /* round of each key's value, -1 absent */
+} sh_state;
+
+static void sh_key(char *k, uint32_t i) {
+  snprintf(k, 16, "k%07u", i);
+}
+
+static void sh_val(uint8_t *v, uint32_t i, int round) {
+  for (uint32_t j = 0; j < 100; j++)
+    v[j] = (uint8_t)(i * 31 + j * 7 + (uint32_t)round * 101);
+}
+
+/* Op j of phase B's batch b: 0 when the batch has no op j; else *key and
+ * *round (-1: delete). */
+static int sh_op(uint32_t b, uint32_t j, uint32_t *key, int *round) {
+  uint32_t n;
+  if (b < SH_NB) {
+    n = b * SH_BATCH + j;
+    *key = (n / 2) * 3 + 1 + n % 2; /* keys i % 3 != 0 */
+    *round = -1;
+    return j < SH_BATCH && n < SH_KEYS * 2 / 3;
+  }
+  if (b < 2 * SH_NB) {
+    n = (b - SH_NB) * SH_BATCH + j;
+    *key = SH_KEYS + n;
+    *round = 1;
+    return j < SH_BATCH && n < SH_KEYS * 2 / 3;
+  }
+  if (b < 2 * SH_NB + SH_ND) {
+    n = (b - 2 * SH_NB) * SH_BATCH + j;
+    *key = n;
+    *round = -1;
+    return j < SH_BATCH && n < 2 * SH_KEYS;
+  }
+  *key = j;
+  *round = 2;
+  return j < 100;
+}
+
+static int sh_ckpt_after(uint32_t b) {
+  return b + 1 == SH_NB || b + 1 == 2 * SH_NB || b + 1 == 2 * SH_NB + SH_ND ||
+         b + 1 == SH_BATCHES;
+}
+
+static void sh_apply_model(sh_state *st, uint32_t b) {
+  uint32_t key;
+  int round;
+  for (uint32_t j = 0; sh_op(b, j, &key, &round); j++)
+    st->v[key] = (int8_t)round;
+}
+
+static int sh_write(ldb_db *db, uint32_t b) {
+  ldb_batch *bt = NULL;
+  uint32_t key;
+  int round, rc = ldb_batch_create(db, &bt);
+  if (rc) return rc;
+  for (uint32_t j = 0; !rc && sh_op(b, j, &key, &round); j++) {
+    char k[16];
+    uint8_t v[100];
+    sh_key(k, key);
+    if (round < 0) {
+      rc = ldb_batch_delete(bt, k, strlen(k));
+    } else {
+      sh_val(v, key, round);
+      rc = ldb_batch_put(bt, k, strlen(k), v, sizeof v);
+    }
+  }
+  if (!rc) rc = ldb_write(db, bt);
+  ldb_batch_destroy(bt);
+  return rc;
+}
+
+/* 1 when db holds exactly st. */
+static int sh_matches(ldb_db *db, const sh_state *st) {
+  for (uint32_t i = 0; i < 2 * SH_KEYS; i++) {
+    char k[16];
+    uint8_t want[100];
+    void *v = NULL;
+    size_t vl = 0;
+    sh_key(k, i);
+    int rc = ldb_get(db, k, strlen(k), &v, &vl);
+    int ok;
+    if (st->v[i] < 0) {
+      ok = rc == LDB_NOTFOUND;
+    } else {
+      sh_val(want, i, st->v[i]);
+      ok = rc == LDB_OK && vl == sizeof want && !memcmp(v, want, vl);
+    }
+    if (rc == LDB_OK) ldb_free(db, v);
+    if (!ok) return 0;
+  }
+  return 1;
+}
+
+/* Runs phase A, then phase B with the power cut at its cut-th sync (0:
+ * never). *acked: batches acknowledged; sizes (may be NULL) receives the
+ * data file size after phase A and after each checkpoint of phase B.
+ * Returns phase B's sync count. */
+static uint64_t sh_run(ldb_store *inner, uint64_t cut, int mode, uint64_t seed,
+                       uint32_t *acked, long long *sizes) {
+  ldb_store *fs = NULL;
+  ldb_options o;
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+  wl_options(&o, fs, LDB_SYNC_FULL, PAGE);
+  assert_int_equal(ldb_open("shrink", &o, &db), LDB_OK);
+  ldb_batch *bt = NULL;
+  assert_int_equal(ldb_batch_create(db, &bt), LDB_OK);
+  for (uint32_t i = 0; i < SH_KEYS; i++) {
+    char k[16];
+    uint8_t v[100];
+    sh_key(k, i);
+    sh_val(v, i, 0);
+    assert_int_equal(ldb_batch_put(bt, k, strlen(k), v, sizeof v), LDB_OK);
+    if (ldb_batch_count(bt) == SH_BATCH || i + 1 == SH_KEYS) {
+      assert_int_equal(ldb_write(db, bt), LDB_OK);
+      ldb_batch_clear(bt);
+    }
+  }
+  ldb_batch_destroy(bt);
+  assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  ldb_stats st;
+  int nsz = 0;
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  if (sizes) sizes[nsz++] = (long long)st.data_file_size;
+  uint64_t base = ldb_faulty_count(fs, LDB_FAULT_SYNC);
+  if (cut) ldb_faulty_crash_at_sync(fs, cut, mode, seed ^ (cut * 7919));
+  int rc = LDB_OK;
+  *acked = 0;
+  for (uint32_t b = 0; b < SH_BATCHES && !rc; b++) {
+    if ((rc = sh_write(db, b))) break;
+    (*acked)++;
+    if (sh_ckpt_after(b)) {
+      rc = ldb_checkpoint(db);
+      if (!rc && sizes && ldb_stats_get(db, &st) == LDB_OK)
+        sizes[nsz++] = (long long)st.data_file_size;
+    }
+  }
+  if (rc && !ldb_faulty_crashed(fs)) {
+    fprintf(stderr, "shrink: cut at %llu: failed before the crash: %s (%s)\n",
+            (unsigned long long)cut, ldb_code_name(rc), ldb_errmsg(NULL));
+    fail();
+  }
+  uint64_t syncs = ldb_faulty_count(fs, LDB_FAULT_SYNC) - base;
+  ldb_close(db);
+  if (!ldb_faulty_crashed(fs)) ldb_faulty_crash_now(fs, LDB_CRASH_DROP, 0);
+  ldb_store_destroy(fs);
+  return syncs;
+}
+
+static void test_crash_shrink(void **state) {
+  (void)state;
+  uint64_t seed = tu_seed("crash shrink");
+  uint32_t acked;
+  long long sz[5] = {0, 0, 0, 0, 0};
+  ldb_store *inner = NULL;
+  assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+  uint64_t total = sh_run(inner, 0, LDB_CRASH_DROP, seed, &acked, sz);
+  ldb_store_destroy(inner);
+  printf("shrink: data file %lld bytes loaded; after deleting 2/3 %lld, "
+         "writing as many %lld, deleting all %lld, writing 100 keys %lld; "
+         "%llu syncs in phase B\n",
+         sz[0], sz[1], sz[2], sz[3], sz[4], (unsigned long long)total);
+  assert_int_equal(acked, SH_BATCHES);
+  /* Deleting and writing as much again reuses the space: the file grows
+   * by at most the few chunks a checkpoint works in (64 KiB each with
+   * this memtable size), and emptied space goes back to the store. */
+  assert_true(sz[1] <= sz[0] + 3 * 65536);
+  assert_true(sz[2] <= sz[1]);
+  assert_true(sz[4] < sz[0] / 4);
+  uint64_t step = tu_quick() ? 3 : 1;
+  for (int mode = LDB_CRASH_DROP; mode <= LDB_CRASH_TEAR; mode++) {
+    for (uint64_t cut = 1; cut <= total; cut += step) {
+      assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+      sh_run(inner, cut, mode, seed, &acked, NULL);
+      ldb_options o;
+      ldb_db *db = NULL;
+      wl_options(&o, inner, LDB_SYNC_FULL, PAGE);
+      int rc = ldb_open("shrink", &o, &db);
+      if (rc == LDB_OK) rc = ldb_check(db);
+      if (rc) {
+        fprintf(stderr, "shrink %s seed=%llu: cut at %llu: %s (%s)\n",
+                mode ? "TEAR" : "DROP", (unsigned long long)seed,
+                (unsigned long long)cut, ldb_code_name(rc), ldb_errmsg(NULL));
+        fail();
+      }
+      sh_state *st = malloc(sizeof *st);
+      assert_non_null(st);
+      memset(st->v, -1, sizeof st->v);
+      for (uint32_t i = 0; i < SH_KEYS; i++)
+        st->v[i] = 0;
+      for (uint32_t b = 0; b < acked; b++)
+        sh_apply_model(st, b);
+      int ok = sh_matches(db, st);
+      if (!ok && acked < SH_BATCHES) {
+        sh_apply_model(st, acked); /* the batch in flight */
+        ok = sh_matches(db, st);
+      }
+      if (!ok)
+        fprintf(stderr,
+                "shrink %s seed=%llu: cut at %llu: state is neither after "
+                "batch %u nor after %u\n",
+                mode ? "TEAR" : "DROP", (unsigned long long)seed,
+                (unsigned long long)cut, acked, acked + 1);
+      assert_true(ok);
+      free(st);
+      assert_int_equal(ldb_close(db), LDB_OK);
+      ldb_store_destroy(inner);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_crash_full),
       cmocka_unit_test(test_crash_normal),
       cmocka_unit_test(test_crash_threaded),
       cmocka_unit_test(test_crash_during_recovery),
+      cmocka_unit_test(test_crash_shrink),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
