@@ -59,7 +59,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Open read-only with the shared lock; every write returns READ_ONLY" },
   { name: "memtable_size", jsName: "memtableSize", type: "uint", default: 67108864, min: 1, max: 9007199254740991,
     values: [], unit: "bytes",
-    doc: "Committed bytes not yet checkpointed after which a checkpoint starts" },
+    doc: "Memory the memtable of uncheckpointed commits may hold (arena, index, filter) before a checkpoint starts; while it runs one more memtable up to this size may fill" },
   { name: "background_checkpoint", jsName: "backgroundCheckpoint", type: "bool", default: 1, min: 0, max: 1,
     values: [], unit: "",
     doc: "Run checkpoints and normal-mode syncs on a background thread; 0 in builds without threads, where ldb_maintain does the work" },
@@ -98,7 +98,7 @@ export interface CoreOptions {
   errorIfExists?: boolean;
   /** Open read-only with the shared lock; every write returns READ_ONLY. Default false. (C: ldb_options.read_only) */
   readOnly?: boolean;
-  /** Committed bytes not yet checkpointed after which a checkpoint starts. Integer in 1..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.memtable_size) */
+  /** Memory the memtable of uncheckpointed commits may hold (arena, index, filter) before a checkpoint starts; while it runs one more memtable up to this size may fill. Integer in 1..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.memtable_size) */
   memtableSize?: number;
   /** Run checkpoints and normal-mode syncs on a background thread; 0 in builds without threads, where ldb_maintain does the work. Default true. (C: ldb_options.background_checkpoint) */
   backgroundCheckpoint?: boolean;
@@ -171,7 +171,7 @@ export const STATS: readonly StatInfo[] = [
   { name: "active_snapshots", jsName: "activeSnapshots", metric: "lightningdb_active_snapshots", type: "gauge", scale: 1,
     help: "Open snapshots now (transactions and iterators)" },
   { name: "memtable_bytes", jsName: "memtableBytes", metric: "lightningdb_memtable_bytes", type: "gauge", scale: 1,
-    help: "Committed bytes not yet checkpointed into the B+tree" },
+    help: "Heap bytes held by the memtables of commits not yet checkpointed (arena, index, filter); 0 when every commit is checkpointed" },
   { name: "data_file_size", jsName: "dataFileSize", metric: "lightningdb_data_file_bytes", type: "gauge", scale: 1,
     help: "Size of the data file" },
   { name: "log_file_size", jsName: "logFileSize", metric: "lightningdb_log_file_bytes", type: "gauge", scale: 1,
@@ -268,7 +268,7 @@ export interface CoreStats {
   activeTransactions: number;
   /** Open snapshots now (transactions and iterators). (gauge; lightningdb_active_snapshots) */
   activeSnapshots: number;
-  /** Committed bytes not yet checkpointed into the B+tree. (gauge; lightningdb_memtable_bytes) */
+  /** Heap bytes held by the memtables of commits not yet checkpointed (arena, index, filter); 0 when every commit is checkpointed. (gauge; lightningdb_memtable_bytes) */
   memtableBytes: number;
   /** Size of the data file. (gauge; lightningdb_data_file_bytes) */
   dataFileSize: number;

@@ -351,9 +351,12 @@ typedef struct ldb_options {
                                    is open in this process */
   int read_only;                /* default 0; takes the shared lock; every write
                                    returns LDB_READONLY */
-  uint64_t memtable_size;       /* bytes of committed-but-not-checkpointed data
-                                   after which a checkpoint starts; default
-                                   64 MiB; at least 1 */
+  uint64_t memtable_size;       /* heap bytes the memtable of uncheckpointed
+                                   commits may hold (arena, index, filter)
+                                   before a checkpoint starts; one more may
+                                   fill while it runs (a writer that fills it
+                                   waits), so at most 2x this plus a commit;
+                                   default 64 MiB; at least 1 */
   int background_checkpoint;    /* 1 (default where threads exist): checkpoints
                                    and NORMAL-mode syncs run on a background
                                    thread. 0: no threads at all; checkpoints run
@@ -881,7 +884,8 @@ typedef struct ldb_stats {
   uint64_t checkpoints;               /* completed */
   uint64_t active_txns;               /* open transactions now */
   uint64_t active_snapshots;          /* open snapshots (txns + iterators) */
-  uint64_t memtable_bytes;            /* committed data not yet checkpointed */
+  uint64_t memtable_bytes;            /* heap bytes of the memtables not yet
+                                         checkpointed; 0 when none is */
   uint64_t data_file_size, log_file_size; /* bytes now (log: both files) */
   uint64_t page_size;
   uint64_t page_count, free_pages; /* pages in the data file, free ones */

@@ -166,7 +166,10 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     e->inserted_seq = seq;
     ldb_mutex_unlock(&e->sync_mu);
   }
-  if (mt_bytes(e->active) >= e->opts.memtable_size) {
+  /* The budget counts what the memtable really holds (mt_mem). A freeze
+   * while the previous memtable is still being checkpointed finishes that
+   * checkpoint first (eng_freeze), so at most two memtables exist. */
+  if (mt_mem(e->active) >= e->opts.memtable_size) {
     int frc = eng_freeze(e, 0);
     if (frc) set_bg_error(e, frc);
   }

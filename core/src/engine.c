@@ -202,9 +202,13 @@ void ldb_free(ldb_db *db, void *ptr) {
 
 /* A memtable for the engine, with a key filter sized from memtable_size
  * (about 1/32 of it: 15+ bits per key even for tiny entries) and a hash
- * index for point lookups. */
+ * index for point lookups. Its arena blocks are at most 1/16 of
+ * memtable_size, since the budget counts them whole. */
 int eng_mt_create(eng *e, mt **out) {
-  int rc = mt_create(e->a, ENG_MT_BLOCK, out);
+  uint64_t block = e->opts.memtable_size / 16;
+  if (block > ENG_MT_BLOCK) block = ENG_MT_BLOCK;
+  if (block < 4096) block = 4096;
+  int rc = mt_create(e->a, (size_t)block, out);
   if (rc) return rc;
   uint64_t fb = e->opts.memtable_size / 32;
   if (fb < 4096) fb = 4096;

@@ -39,6 +39,13 @@ struct mt {
   size_t block_size;
   mt_block *blocks;
   uint8_t *pos, *end; /* free space in the newest block */
+  /* A block mt_reserve allocated for inserts that may not fit in the rest
+   * of the newest one; an insert that does not fit moves on to it, so a
+   * block's unused tail is at most one node. */
+  mt_block *spare;
+  /* Heap bytes this memtable holds: blocks (spare included), index tables
+   * (old ones included), filter, head and the struct itself. */
+  _Atomic uint64_t mem;
   uint64_t rnd;       /* xorshift state for node heights (writer only) */
   _Atomic int height; /* current max height in use */
   _Atomic int dups;   /* some key has several versions */
@@ -129,6 +136,7 @@ int mt_enable_bloom(mt *m, size_t bytes) {
     blocks *= 2;
   _Atomic uint64_t *b = ldb_calloc(m->a, blocks * 64);
   if (!b) return ldb_err(LDB_NOMEM, "out of memory for a memtable filter");
+  atomic_fetch_add_explicit(&m->mem, blocks * 64, memory_order_relaxed);
   m->bloom = b;
   m->bloom_blocks = blocks;
   return LDB_OK;
@@ -136,6 +144,10 @@ int mt_enable_bloom(mt *m, size_t bytes) {
 
 static inline uint64_t index_home(const mt_index *x, uint64_t h) {
   return (h * 0x9E3779B97F4A7C15ull) >> x->shift;
+}
+
+static size_t index_size(const mt_index *x) {
+  return sizeof *x + (size_t)(x->mask + 1) * sizeof(mt_node *);
 }
 
 static mt_index *index_alloc(const ldb_allocator *a, uint64_t slots) {
@@ -163,6 +175,7 @@ static void index_free_all(const ldb_allocator *a, mt_index *x) {
 int mt_enable_index(mt *m) {
   mt_index *x = index_alloc(m->a, 1024);
   if (!x) return ldb_err(LDB_NOMEM, "out of memory for a memtable index");
+  atomic_fetch_add_explicit(&m->mem, index_size(x), memory_order_relaxed);
   atomic_store_explicit(&m->index, x, memory_order_release);
   return LDB_OK;
 }
@@ -210,6 +223,7 @@ static int index_grow(mt *m, size_t more) {
   if (need * 2 <= x->mask + 1) return LDB_OK;
   mt_index *nx = index_alloc(m->a, need * 2);
   if (!nx) return ldb_err(LDB_NOMEM, "out of memory growing a memtable index");
+  atomic_fetch_add_explicit(&m->mem, index_size(nx), memory_order_relaxed);
   for (uint64_t i = 0; i <= x->mask; i++) {
     mt_node *n = atomic_load_explicit(&x->slot[i], memory_order_relaxed);
     if (n) index_put(m, nx, n, key_hash(nkey(n), n->klen), 0);
@@ -242,6 +256,7 @@ int mt_create(const ldb_allocator *a, size_t block_size, mt **out) {
     return ldb_err(LDB_NOMEM, "out of memory creating a memtable");
   }
   m->head->height = MT_MAX_HEIGHT;
+  atomic_init(&m->mem, sizeof *m + node_size(MT_MAX_HEIGHT, 0, 0));
   for (int i = 0; i < MT_MAX_HEIGHT; i++) {
     atomic_init(&m->head->next[i], NULL);
     m->finger[i] = m->head;
@@ -266,6 +281,7 @@ void mt_unref(mt *m) {
       ldb_mfree(m->a, b);
       b = nb;
     }
+    ldb_mfree(m->a, m->spare);
     ldb_mfree(m->a, m->head);
     ldb_mfree(m->a, (void *)m->bloom);
     index_free_all(m->a, atomic_load_explicit(&m->index, memory_order_relaxed));
@@ -291,17 +307,41 @@ int mt_reserve(mt *m, size_t nops, size_t kv_bytes) {
   int rc = index_grow(m, nops);
   if (rc) return rc;
   size_t need = nops * per + kv_bytes;
+  /* Either the newest block holds every insert, or the spare does (the
+   * inserts fill the newest block first and move on to the spare). */
   if ((size_t)(m->end - m->pos) >= need) return LDB_OK;
+  if (m->spare && m->spare->size >= need) return LDB_OK;
   size_t sz = need > m->block_size ? need : m->block_size;
   mt_block *b = ldb_malloc(m->a, sizeof(mt_block) + sz + 8);
   if (!b) return ldb_err(LDB_NOMEM, "out of memory growing the memtable");
   b->size = sz;
-  b->next = m->blocks;
-  m->blocks = b;
-  uintptr_t p = ((uintptr_t)(b + 1) + 7) & ~(uintptr_t)7;
-  m->pos = (uint8_t *)p;
-  m->end = m->pos + sz;
+  b->next = NULL;
+  if (m->spare) {
+    atomic_fetch_sub_explicit(&m->mem, sizeof(mt_block) + m->spare->size + 8,
+                              memory_order_relaxed);
+    ldb_mfree(m->a, m->spare);
+  }
+  m->spare = b;
+  atomic_fetch_add_explicit(&m->mem, sizeof(mt_block) + sz + 8,
+                            memory_order_relaxed);
   return LDB_OK;
+}
+
+/* Writer only: sz bytes for a node, from the newest block or else from the
+ * spare, which becomes the newest block (mt_reserve made one fit). */
+static uint8_t *arena_take(mt *m, size_t sz) {
+  if ((size_t)(m->end - m->pos) < sz) {
+    mt_block *b = m->spare;
+    m->spare = NULL;
+    b->next = m->blocks;
+    m->blocks = b;
+    uintptr_t p = ((uintptr_t)(b + 1) + 7) & ~(uintptr_t)7;
+    m->pos = (uint8_t *)p;
+    m->end = m->pos + b->size;
+  }
+  uint8_t *r = m->pos;
+  m->pos += sz;
+  return r;
 }
 
 static int cmp_node(const mt_node *n, const void *key, size_t klen,
@@ -373,8 +413,7 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   }
   size_t sz = node_size(h, klen, type == MT_PUT ? vlen : 0);
   /* mt_reserve guaranteed the room (sizes are bounded by MT_MAX_HEIGHT). */
-  mt_node *n = (mt_node *)m->pos;
-  m->pos += sz;
+  mt_node *n = (mt_node *)arena_take(m, sz);
   n->seq = seq;
   n->klen = klen;
   n->vlen = type == MT_PUT ? vlen : 0;
@@ -497,6 +536,10 @@ int mt_has_dups(const mt *m) {
 
 uint64_t mt_bytes(const mt *m) {
   return atomic_load_explicit(&((mt *)m)->bytes, memory_order_relaxed);
+}
+
+uint64_t mt_mem(const mt *m) {
+  return atomic_load_explicit(&((mt *)m)->mem, memory_order_relaxed);
 }
 uint64_t mt_count(const mt *m) {
   return atomic_load_explicit(&((mt *)m)->count, memory_order_relaxed);

@@ -81,8 +81,12 @@ uint64_t mt_newest_seq(const mt *m, const void *key, size_t klen);
  * assume that every key whose versions are visible to it has exactly one). */
 int mt_has_dups(const mt *m);
 
-/* Bytes held (entries, keys, values, node overhead). */
+/* Bytes of the versions (entries, keys, values, node overhead). */
 uint64_t mt_bytes(const mt *m);
+/* Heap bytes the memtable holds: arena blocks (with the unused room of
+ * the newest one and the spare mt_reserve keeps), index tables, filter
+ * and fixed parts. What the memory budget counts. */
+uint64_t mt_mem(const mt *m);
 /* Number of versions. */
 uint64_t mt_count(const mt *m);
 

@@ -86,8 +86,11 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
   out->log_file_size = wal_size(e->log);
   out->page_size = bt_page_size(e->bf);
   ldb_rwlock_rdlock(&e->state_lk);
+  /* Memtables without commits count 0: their fixed parts (filter, first
+   * index table) belong to the engine's baseline. */
   out->memtable_bytes =
-      mt_bytes(e->active) + (e->frozen ? mt_bytes(e->frozen) : 0);
+      (mt_count(e->active) ? mt_mem(e->active) : 0) +
+      (e->frozen && mt_count(e->frozen) ? mt_mem(e->frozen) : 0);
   ldb_rwlock_unlock(&e->state_lk);
   out->last_seq = atomic_load(&e->last_seq);
   out->checkpoint_seq = atomic_load(&e->ckpt_seq);
