@@ -35,9 +35,10 @@ export { opfsAvailable } from '../wasm/stores/opfs.js';
 export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type {
-  BatchOp, ClearOptions, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, RangeScope, ScanOptions, SubOptions, ValueOf,
+  BatchOp, CheckResult, ClearOptions, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, RangeScope, ScanOptions,
+  SubOptions, ValueOf,
 } from '../database.js';
-export type { BatchOp, Decoded, Input, KeyOf, ScanOptions, ValueOf } from '../database.js';
+export type { BatchOp, CheckResult, Decoded, Input, KeyOf, ScanOptions, SubOptions, ValueOf } from '../database.js';
 
 // The Worker-side functions load the engine lazily, so a main-thread page
 // that only uses open() never downloads the WebAssembly glue.
@@ -1273,7 +1274,10 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
     return this.call('events', after === undefined ? [] : [after], opts);
   }
   healthCheck(opts?: CallOptions): Promise<{ healthy: boolean; issues: string[] }> { return this.call('healthCheck', [], opts); }
-  check(opts?: CallOptions): Promise<void> { return this.call('check', [], opts); }
+  /** As Database.check(): CORRUPT naming the first damaged page that a
+   * version of the data reaches; else { ok: true, ... } with the harmless
+   * damaged free pages counted. */
+  check(opts?: CallOptions): Promise<CheckResult> { return this.call('check', [], opts); }
   /** Backs up into the new database `target` in the same store. */
   backup(target: string, opts?: CallOptions): Promise<void> {
     try {

@@ -21,6 +21,32 @@ function pageInit() {
       window.__workers.push(this);
     }
   };
+  /** Speaks the protocol (js/browser/protocol.ts) as another tab's
+   * client of database channel `base` (utf8 keys and values) would:
+   * send(req) resolves with the owner's reply; close() ends the client. */
+  window.protocolClient = async (base) => {
+    const ctrl = new BroadcastChannel(`${base}:ctrl`);
+    const owner = await new Promise((res) => {
+      ctrl.onmessage = (ev) => ev.data?.t === 'owner' && res(ev.data);
+      ctrl.postMessage({ t: 'who' });
+    });
+    const client = `test${Math.random().toString(16).slice(2)}`;
+    let release;
+    await new Promise((res) => navigator.locks.request(`${base}:c:${client}`, () => { res(); return new Promise((r2) => (release = r2)); }));
+    const to = new BroadcastChannel(`${base}:o:${owner.id}`);
+    const replies = new BroadcastChannel(`${base}:c:${client}`);
+    const waiting = new Map();
+    replies.onmessage = (ev) => waiting.get(ev.data.id)?.(ev.data);
+    const send = (req) => new Promise((res) => {
+      waiting.set(req.id, res);
+      to.postMessage({ from: client, enc: JSON.stringify(['utf8', 'utf8']), req });
+    });
+    const close = () => {
+      release();
+      to.close(); replies.close(); ctrl.close();
+    };
+    return { send, close };
+  };
   /** Writes until window.__stop: puts of unique keys and, every 4th, a
    * counter transaction that also writes inc:<tab>:<op id> (op id fixed
    * across reruns: a transaction applied twice would count twice with one
@@ -185,22 +211,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
         const db = await window.lib.open('share-dedup', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'utf8' });
         // Speak the protocol as another tab would.
         const base = 'lightningdb:opfs:share-dedup';
-        const ctrl = new BroadcastChannel(`${base}:ctrl`);
-        const owner = await new Promise((res) => {
-          ctrl.onmessage = (ev) => ev.data?.t === 'owner' && res(ev.data);
-          ctrl.postMessage({ t: 'who' });
-        });
-        const client = `test${Math.random().toString(16).slice(2)}`;
-        let release;
-        await new Promise((res) => navigator.locks.request(`${base}:c:${client}`, () => { res(); return new Promise((r2) => (release = r2)); }));
-        const to = new BroadcastChannel(`${base}:o:${owner.id}`);
-        const replies = new BroadcastChannel(`${base}:c:${client}`);
-        const waiting = new Map();
-        replies.onmessage = (ev) => waiting.get(ev.data.id)?.(ev.data);
-        const send = (req) => new Promise((res) => {
-          waiting.set(req.id, res);
-          to.postMessage({ from: client, enc: JSON.stringify(['utf8', 'utf8']), req });
-        });
+        const { send, close } = await window.protocolClient(base);
         const out = [];
         out.push(await send({ id: 1, rid: 1, op: 'call', method: 'put', args: ['k', 'first'] }));
         out.push(await send({ id: 2, rid: 2, op: 'call', method: 'put', args: ['k', 'second'] }));
@@ -212,8 +223,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
         // A transaction commit resent for a transaction this owner never had.
         out.push(await send({ id: 5, rid: 8, retry: true, op: 'txn', txn: 1, method: 'commit', args: [] }));
         const k2 = await db.get('k2');
-        release();
-        to.close(); replies.close(); ctrl.close();
+        close();
         await db.close();
         return { out, afterRetry, k2 };
       });
@@ -253,22 +263,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
       // a hand-off with the rid of a committed clear is not applied again.
       const r = await a.evaluate(async () => {
         const base = 'lightningdb:opfs:share-clear';
-        const ctrl = new BroadcastChannel(`${base}:ctrl`);
-        const owner = await new Promise((res) => {
-          ctrl.onmessage = (ev) => ev.data?.t === 'owner' && res(ev.data);
-          ctrl.postMessage({ t: 'who' });
-        });
-        const client = `test${Math.random().toString(16).slice(2)}`;
-        let release;
-        await new Promise((res) => navigator.locks.request(`${base}:c:${client}`, () => { res(); return new Promise((r2) => (release = r2)); }));
-        const to = new BroadcastChannel(`${base}:o:${owner.id}`);
-        const replies = new BroadcastChannel(`${base}:c:${client}`);
-        const waiting = new Map();
-        replies.onmessage = (ev) => waiting.get(ev.data.id)?.(ev.data);
-        const send = (req) => new Promise((res) => {
-          waiting.set(req.id, res);
-          to.postMessage({ from: client, enc: JSON.stringify(['utf8', 'utf8']), req });
-        });
+        const { send, close } = await window.protocolClient(base);
         const out = [];
         out.push(await send({ id: 1, rid: 1, op: 'call', method: 'clear', args: [{ prefix: 'c0' }] }));
         await window.db.put('c05', 'back');
@@ -278,8 +273,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
         out.push(await send({ id: 3, rid: 2, op: 'call', method: 'clear', args: [] }));
         out.push(await send({ id: 4, rid: 1, retry: true, op: 'call', method: 'clear', args: [] }));
         const left = await window.db.count();
-        release();
-        to.close(); replies.close(); ctrl.close();
+        close();
         return { out, afterRetry, left };
       });
       assert(r.out.every((x) => x.ok), `replies: ${JSON.stringify(r.out)}`);
@@ -341,22 +335,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
       // sub-database).
       const r = await a.evaluate(async () => {
         const base = 'lightningdb:opfs:share-sub';
-        const ctrl = new BroadcastChannel(`${base}:ctrl`);
-        const owner = await new Promise((res) => {
-          ctrl.onmessage = (ev) => ev.data?.t === 'owner' && res(ev.data);
-          ctrl.postMessage({ t: 'who' });
-        });
-        const client = `test${Math.random().toString(16).slice(2)}`;
-        let release;
-        await new Promise((res) => navigator.locks.request(`${base}:c:${client}`, () => { res(); return new Promise((r2) => (release = r2)); }));
-        const to = new BroadcastChannel(`${base}:o:${owner.id}`);
-        const replies = new BroadcastChannel(`${base}:c:${client}`);
-        const waiting = new Map();
-        replies.onmessage = (ev) => waiting.get(ev.data.id)?.(ev.data);
-        const send = (req) => new Promise((res) => {
-          waiting.set(req.id, res);
-          to.postMessage({ from: client, enc: JSON.stringify(['utf8', 'utf8']), req });
-        });
+        const { send, close } = await window.protocolClient(base);
         const sub = { id: 1, path: [{ name: 'users' }] };
         const out = [];
         out.push(await send({ id: 1, rid: 1, op: 'call', method: 'put', args: ['dave', 'first'], sub }));
@@ -365,8 +344,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
         out.push(await send({ id: 4, rid: 3, retry: true, op: 'call', method: 'put', args: ['erin', 'late'], sub: { path: [{ name: 'users' }] } }));
         out.push(await send({ id: 5, op: 'subClose', sub }));
         const got = [await window.db.sub('users').get('dave'), await window.db.sub('users').get('erin')];
-        release();
-        to.close(); replies.close(); ctrl.close();
+        close();
         return { out, got };
       });
       assert(r.out.every((x) => x.ok), `replies: ${JSON.stringify(r.out)}`);
