@@ -52,6 +52,7 @@ export async function runChild(name, makeStore) {
     const out = await runWorkloads(store, n, {
       now: () => performance.now(),
       makeBytes: (len) => Buffer.alloc(len),
+      cpuMs: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; },
       only: cfg.only ? new Set(cfg.only) : null,
       // The RSS baseline: the harness with its key and value material, no
       // store open yet. A GC first, when exposed, so garbage from making the

@@ -27,14 +27,14 @@ const fmtUs = (x) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x >= 10
 const fmtRatio = (r) => (r == null || !Number.isFinite(r) ? '—' : r.toFixed(2) + 'x');
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export function opsOf(run, store, workload) {
+export function opsOf(run, store, workload, key = 'opsPerSec') {
   const s = run.stores.find((x) => x.store === store);
   const r = s && s.results && s.results.find((x) => x.workload === workload);
-  return r ? r.opsPerSec : null;
+  return r && r[key] != null ? r[key] : null;
 }
-export function ratio(run, a, b, workload) {
-  const x = opsOf(run, a, workload);
-  const y = opsOf(run, b, workload);
+export function ratio(run, a, b, workload, key = 'opsPerSec') {
+  const x = opsOf(run, a, workload, key);
+  const y = opsOf(run, b, workload, key);
   return x != null && y ? x / y : null;
 }
 const geomean = (xs) => {
@@ -99,14 +99,14 @@ const short = (s) => ({
   indexeddb: 'idb', 'sqlite-wasm-sahpool': 'sqlite',
 }[s] || s);
 
-function tableRows(run) {
+function tableRows(run, key = 'opsPerSec') {
   const stores = run.stores.map((s) => s.store);
   const rc = ratioColumns(run);
   const header = ['workload', ...stores, ...rc.map((c) => c[0])];
   const rows = [];
   for (const w of WORKLOADS) {
-    if (!run.stores.some((s) => s.results && s.results.some((r) => r.workload === w.name))) continue;
-    rows.push([w.name, ...stores.map((s) => fmtOps(opsOf(run, s, w.name))), ...rc.map(([, a, b]) => fmtRatio(ratio(run, a, b, w.name)))]);
+    if (!run.stores.some((s) => s.results && s.results.some((r) => r.workload === w.name && r[key] != null))) continue;
+    rows.push([w.name, ...stores.map((s) => fmtOps(opsOf(run, s, w.name, key))), ...rc.map(([, a, b]) => fmtRatio(ratio(run, a, b, w.name, key)))]);
   }
   return { header, rows };
 }
@@ -150,6 +150,17 @@ export function markdown(run, { chart, html } = {}) {
   md.push(`| ${header.join(' | ')} |`);
   md.push(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
   for (const r of rows) md.push(`| ${r.join(' | ')} |`);
+  const cpu = tableRows(run, 'opsPerCpuSec');
+  if (cpu.rows.length) {
+    md.push('');
+    md.push('Operations per CPU second (process CPU time, all threads, over the same interval; steadier than ops/s on a shared machine; the worker_thread rows are left out: their CPU time includes the workers\' start-up):');
+    md.push('');
+    md.push(`| ${cpu.header.join(' | ')} |`);
+    md.push(`|${cpu.header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+    for (const r of cpu.rows) md.push(`| ${r.join(' | ')} |`);
+  }
+  md.push('');
+  md.push('Load average (1 min) when each store\'s child started and ended: ' + run.stores.map((s) => `${s.store} ${s.loadAvg ? JSON.stringify(s.loadAvg) : '—'}`).join(', ') + '.');
   md.push('');
   md.push('Latency (µs, p50 / p99; sampled per op, per batch for fills, per seek+100 next, per getBatch(100)):');
   md.push('');

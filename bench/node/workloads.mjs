@@ -22,6 +22,9 @@
  *
  * Optional host hooks (Node only; the browser host has none, and then the
  * rows they feed are left out):
+ *   cpuMs()                 CPU time of the whole process so far (all threads),
+ *                           in ms: each result then also has cpuMs and
+ *                           opsPerCpuSec (the steadier rate on a shared machine).
  *   baseline()              called once the key and value material exists and
  *                           before any store is opened: the Node child takes
  *                           its RSS baseline there (peak RSS is reported above it).
@@ -193,15 +196,18 @@ export async function runWorkloads(store, n, host) {
     let nlat = 0;
     const rec = (us) => { if (nlat < lat.length) lat[nlat++] = us; };
     host.progress(name, 0, total);
+    const c0 = host.cpuMs ? host.cpuMs() : null;
     const t0 = now();
     const ops = await fn(rec, (done) => host.progress(name, done, total));
     const ms = now() - t0;
+    const cpuMs = c0 != null ? host.cpuMs() - c0 : null;
     host.progress(name, total, total);
     const r = {
       workload: name,
       ops,
       ms: round(ms),
       opsPerSec: Math.round(ops / (ms / 1000)),
+      ...(cpuMs ? { cpuMs: round(cpuMs), opsPerCpuSec: Math.round(ops / (cpuMs / 1000)) } : {}),
       latencyUs: percentiles(lat, nlat),
     };
     results.push(r);
@@ -332,9 +338,11 @@ export async function runWorkloads(store, n, host) {
     for (const [name, threads] of [['readrandom_1w', 1], ['readrandom_2w', 2]]) {
       if (!want(name)) continue;
       host.progress(name, 0, counts[name]);
+      const c0 = host.cpuMs ? host.cpuMs() : null;
       const r = await host.readers('main', threads, counts[name] / threads);
+      const cpuMs = c0 != null ? host.cpuMs() - c0 : null; // includes the workers' start-up
       host.progress(name, counts[name], counts[name]);
-      if (r) results.push({ workload: name, ops: r.ops, ms: round(r.ms), opsPerSec: Math.round(r.ops / (r.ms / 1000)), latencyUs: null, threads });
+      if (r) results.push({ workload: name, ops: r.ops, ms: round(r.ms), opsPerSec: Math.round(r.ops / (r.ms / 1000)), ...(cpuMs ? { cpuMs: round(cpuMs) } : {}), latencyUs: null, threads });
     }
   }
 
