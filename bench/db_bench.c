@@ -439,11 +439,12 @@ static void e_ldb_stats(void *p, char *buf, size_t cap) {
   }
   snprintf(buf, cap,
            "checkpoints=%" PRIu64 " memtable=%.1fMB data=%.1fMB (%" PRIu64
-           " pages, %" PRIu64 " free) log=%.1fMB cache hit/miss=%" PRIu64
+           " pages, %" PRIu64 " free) log=%.1fMB cache=%.1fMB hit/miss=%" PRIu64
            "/%" PRIu64 " syncs=%" PRIu64 " written=%.0fMB",
            st.checkpoints, st.memtable_bytes / 1e6, st.data_file_size / 1e6,
-           st.page_count, st.free_pages, st.log_file_size / 1e6, st.cache_hits,
-           st.cache_misses, st.syncs, st.bytes_written / 1e6);
+           st.page_count, st.free_pages, st.log_file_size / 1e6,
+           st.cache_bytes / 1e6, st.cache_hits, st.cache_misses, st.syncs,
+           st.bytes_written / 1e6);
 }
 
 static uint64_t e_ldb_own_written(void *p) {
