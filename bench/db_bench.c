@@ -1872,8 +1872,10 @@ static void json_metrics(FILE *f, const metrics *m) {
 }
 
 /* One engine's whole run, in its own child process: every workload in
- * turn, then a clean close. Fills rows[bench] and *m; returns 0, or 1 when
- * a workload failed (the rest of that engine's workloads are skipped). */
+ * turn, then a clean close. A workload returns 0 (done), 1 (does not apply
+ * to this engine: skipped, not a failure) or -1 (failed). Fills rows[bench] and
+ * *m; returns 0, or 1 when a workload failed (the rest of that engine's
+ * workloads are skipped). */
 static int run_engine(const struct engine *e, const char *version,
                       const char *root, const char *const *bench_list,
                       int n_bench, result *rows, metrics *m) {
@@ -1892,7 +1894,13 @@ static int run_engine(const struct engine *e, const char *version,
          version, (int)getpid(), m->load_start, m->rss_base / 1e6);
   for (int bi = 0; bi < n_bench; bi++) {
     result *r = &rows[bi];
-    if (run_bench(&rs, bench_list[bi], r) != 0) {
+    int rc = run_bench(&rs, bench_list[bi], r);
+    if (rc == 1) { /* not applicable to this engine; said why */
+      memset(r, 0, sizeof *r);
+      printf("%-12s skipped\n", bench_list[bi]);
+      continue;
+    }
+    if (rc != 0) {
       fprintf(stderr, "%s: %s failed; skipping the rest of this engine\n",
               e->name, bench_list[bi]);
       memset(r, 0, sizeof *r);
