@@ -9,6 +9,12 @@
  *   node bench/targets.mjs --c 1m.json [--c 10m.json] [--c-baseline base.json]
  *        [--node node.json] [--node-baseline base.json]
  *
+ * `--c a.json,b.json` merges runs of the same num made separately (for
+ * example LightningDB after a change and the peers, whose libraries did not
+ * change, earlier): engines, metrics and results are united, the first file
+ * wins for an engine in both, and the table says which engines came from
+ * which run (date and load average differ between them).
+ *
  * C rates: the ops-per-CPU-second table decides the rate targets (the
  * machine is shared, and CPU time is the steadier measure there); the
  * wall-clock ratio is shown beside it. The C 2-thread scaling target is read
@@ -27,7 +33,25 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (k === '--node-baseline') args.nodeBase = v();
   else { console.error(`unknown option ${k}`); process.exit(2); }
 }
-const load = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
+const loadOne = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
+
+function load(spec) {
+  const runs = spec.split(',').map(loadOne);
+  if (runs.length === 1) return runs[0];
+  const out = { ...runs[0], engines: {}, metrics: {}, results: [], sources: [] };
+  spec.split(',').forEach((file, i) => {
+    const r = runs[i];
+    if (r.config.num !== runs[0].config.num) throw new Error(`${file}: num ${r.config.num} differs from ${runs[0].config.num}`);
+    const fresh = Object.keys(r.engines).filter((e) => !(e in out.engines));
+    for (const e of fresh) {
+      out.engines[e] = r.engines[e];
+      if (r.metrics?.[e]) out.metrics[e] = r.metrics[e];
+    }
+    out.results.push(...r.results.filter((x) => fresh.includes(x.engine)));
+    out.sources.push(`${fresh.join(', ')} from ${file.split('/').pop()}`);
+  });
+  return out;
+}
 
 const fmtRate = (x) => (x == null ? '—' : x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}K` : x.toFixed(0));
 const fmtX = (x) => (x == null || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}x`);
@@ -49,6 +73,7 @@ function cTables(run) {
   const out = [];
   const c = run.config;
   const loads = engines.map((e) => `${e} ${run.metrics?.[e]?.load_start ?? '?'}`).join(', ');
+  if (run.sources) out.push(`Merged from separate runs: ${run.sources.join('; ')}.`, '');
   out.push(`num=${c.num.toLocaleString('en-US')}, reads=${c.reads.toLocaleString('en-US')}${c.reads < c.num ? ' (capped)' : ''}, seeks=${c.seeks.toLocaleString('en-US')} x ${c.nexts} nexts, fillsync=${c.sync_num.toLocaleString('en-US')}, cache ${c.cache_bytes >> 20} MiB; load average when each engine's process started: ${loads}.`);
   for (const [title, key] of [['Operations per CPU second (process CPU time, all threads)', 'ops_per_cpu_sec'], ['Operations per second, wall clock', 'ops_per_sec']]) {
     out.push('', `${title}:`, '');
