@@ -133,7 +133,7 @@ function cTargets(runs) {
     }
     if (m && m.dir_churn_closed && m.dir_closed) {
       const r = m.dir_churn_closed / m.dir_closed;
-      rows.push([`C ${n}: delete half + write as many does not grow the files`, r, r <= 1.0, `${fmtMB(MB(m.dir_closed))} -> ${fmtMB(MB(m.dir_churn_closed))} MB (data.ldb ${fmtMB(MB(m.data_closed))} -> ${fmtMB(MB(m.data_churn_closed))} MB), both after a clean close`]);
+      rows.push([`C ${n}: delete half + write as many does not grow the files`, r, r <= 1.0, `${r.toFixed(3)}x: ` + `${fmtMB(MB(m.dir_closed))} -> ${fmtMB(MB(m.dir_churn_closed))} MB (data.ldb ${fmtMB(MB(m.data_closed))} -> ${fmtMB(MB(m.data_churn_closed))} MB), both after a clean close`]);
     }
     if (m && m.open_seconds) {
       const ms = m.open_seconds * 1e3;
