@@ -353,9 +353,10 @@ typedef struct ldb_options {
                                    returns LDB_READONLY */
   uint64_t memtable_size;       /* heap bytes the memtable of uncheckpointed
                                    commits may hold (arena, index, filter)
-                                   before a checkpoint starts; one more may
-                                   fill while it runs (a writer that fills it
-                                   waits), so at most 2x this plus a commit;
+                                   before a checkpoint starts; the next one
+                                   fills while it runs, and a writer waits
+                                   for the checkpoint once that one reaches
+                                   a quarter of this (see the README);
                                    default 64 MiB; at least 1 */
   int background_checkpoint;    /* 1 (default where threads exist): checkpoints
                                    and NORMAL-mode syncs run on a background

@@ -168,9 +168,21 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
   }
   /* The budget counts what the memtable really holds (mt_mem). A freeze
    * while the previous memtable is still being checkpointed finishes that
-   * checkpoint first (eng_freeze), so at most two memtables exist. */
-  if (mt_mem(e->active) >= e->opts.memtable_size) {
+   * checkpoint first (eng_freeze), so at most two memtables exist. With a
+   * background thread, a writer also waits for (helps finish) the running
+   * checkpoint once the new memtable reaches a quarter of the budget, so
+   * both together stay within 1.25 x memtable_size plus a commit (after a
+   * failed checkpoint, until its retry, the memtable grows meanwhile).
+   * Without threads, commits advance the checkpoint two keys per key
+   * written (below), which bounds the new memtable at about half. */
+  uint64_t used = mt_mem(e->active);
+  if (used >= e->opts.memtable_size) {
     int frc = eng_freeze(e, 0);
+    if (frc) set_bg_error(e, frc);
+  } else if (e->threaded && used >= e->opts.memtable_size / 4 &&
+             atomic_load(&e->ckpt_pending) &&
+             eng_now(e) >= atomic_load(&e->ckpt_fail_at)) {
+    int frc = ckpt_run(e, UINT64_MAX, &more);
     if (frc) set_bg_error(e, frc);
   }
   if (!e->threaded && e->opts.sync_mode == LDB_SYNC_NORMAL) {
