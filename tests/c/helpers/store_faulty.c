@@ -533,8 +533,8 @@ static void fy_destroy(ldb_store *s) {
 }
 
 static const ldb_store_methods faulty_methods = {
-    fy_open,  fy_read, fy_write,  fy_sync,   fy_size,    fy_truncate,
-    fy_close, fy_lock, fy_unlock, fy_remove, fy_destroy,
+    fy_open, fy_read,   fy_write,  fy_sync,    fy_size, fy_truncate, fy_close,
+    fy_lock, fy_unlock, fy_remove, fy_destroy, NULL,    NULL,
 };
 
 int ldb_store_faulty(ldb_store *inner, ldb_store **out) {
