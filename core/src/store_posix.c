@@ -284,11 +284,12 @@ static uintptr_t os_page;
 static pthread_mutex_t map_mu = PTHREAD_MUTEX_INITIALIZER;
 #define MAP_LOCK() pthread_mutex_lock(&map_mu)
 #define MAP_UNLOCK() pthread_mutex_unlock(&map_mu)
+#define SIGMASK pthread_sigmask
 #else
 #define MAP_LOCK() ((void)0)
 #define MAP_UNLOCK() ((void)0)
+#define SIGMASK sigprocmask
 #endif
-static int bus_installed; /* under map_mu */
 
 static void px_bus_handler(int sig, siginfo_t *si, void *uc) {
   uintptr_t a = (uintptr_t)si->si_addr;
@@ -307,7 +308,11 @@ static void px_bus_handler(int sig, siginfo_t *si, void *uc) {
   /* Not ours (or no zero page could be mapped): what would have happened
    * without this handler. */
   if (old_bus.sa_flags & SA_SIGINFO) {
-    if (old_bus.sa_sigaction) old_bus.sa_sigaction(sig, si, uc);
+    if (old_bus.sa_sigaction && old_bus.sa_sigaction != px_bus_handler) {
+      old_bus.sa_sigaction(sig, si, uc);
+      return;
+    }
+    signal(SIGBUS, SIG_DFL);
     return;
   }
   if (old_bus.sa_handler == SIG_DFL || old_bus.sa_handler == SIG_IGN) {
@@ -318,9 +323,15 @@ static void px_bus_handler(int sig, siginfo_t *si, void *uc) {
   old_bus.sa_handler(sig);
 }
 
-/* Caller holds map_mu. */
+/* Installs the handler, or installs it again when someone replaced it
+ * since (a host or a test framework that sets its own SIGBUS handler): the
+ * one found is chained. Called at every map(). Caller holds map_mu. */
 static int install_bus_handler(void) {
-  if (bus_installed) return LDB_OK;
+  struct sigaction cur;
+  if (sigaction(SIGBUS, NULL, &cur) != 0)
+    return px_errno(errno, "sigaction", "SIGBUS");
+  if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == px_bus_handler)
+    return LDB_OK;
   long pgsz = sysconf(_SC_PAGESIZE);
   os_page = pgsz > 0 ? (uintptr_t)pgsz : 4096;
   struct sigaction sa;
@@ -328,9 +339,14 @@ static int install_bus_handler(void) {
   sa.sa_sigaction = px_bus_handler;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGBUS, &sa, &old_bus) != 0)
-    return px_errno(errno, "sigaction", "SIGBUS");
-  bus_installed = 1;
+  /* old_bus is read by the handler: block SIGBUS while it changes. */
+  sigset_t bus, prev;
+  sigemptyset(&bus);
+  sigaddset(&bus, SIGBUS);
+  SIGMASK(SIG_BLOCK, &bus, &prev);
+  int r = sigaction(SIGBUS, &sa, &old_bus);
+  SIGMASK(SIG_SETMASK, &prev, NULL);
+  if (r != 0) return px_errno(errno, "sigaction", "SIGBUS");
   return LDB_OK;
 }
 
