@@ -155,9 +155,13 @@ static void map_open(pager *p, uint64_t map_bytes) {
     len = (uint64_t)SIZE_MAX / 2 / p->ps * p->ps;
   const void *base = NULL;
   const uint64_t *faults = NULL;
+  /* Less address space may be available than asked for (LDB_NOMEM):
+   * try 1/16 and 1/256 of it. */
   for (int tries = 0; tries < 3 && len >= 16ull * p->ps; tries++) {
-    if (m->map(p->file, len, &base, &faults) == LDB_OK) break;
+    int rc = m->map(p->file, len, &base, &faults);
+    if (rc == LDB_OK) break;
     base = NULL;
+    if (rc != LDB_NOMEM) break;
     len = len / 16 / p->ps * p->ps;
   }
   if (!base) return;
