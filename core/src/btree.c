@@ -937,7 +937,8 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
   if (!(ci.flags & (F_VOVF | F_COMP))) {
     *val = ci.val;
     *vlen = ci.vlen;
-    if (!cur_mapped(c)) return LDB_OK;
+    /* (an empty value: the pointer is never read through) */
+    if (!cur_mapped(c) || ci.vlen == 0) return LDB_OK;
     if (ci.vlen > c->mcap) {
       size_t cap = c->mcap ? c->mcap : 256;
       while (cap < ci.vlen)
@@ -947,7 +948,7 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
       c->mbuf = nb;
       c->mcap = cap;
     }
-    if (ci.vlen) memcpy(c->mbuf, ci.val, ci.vlen);
+    memcpy(c->mbuf, ci.val, ci.vlen);
     *val = c->mbuf;
     return pager_map_check(c->f->pg, c->faults, LDB_OK);
   }
