@@ -67,7 +67,6 @@ struct pager {
   const uint64_t *map_faults; /* the store's counter, atomic */
   uint64_t end_pages;         /* atomic */
   uint64_t **vbits;           /* [map_pages / VCHUNK] chunk pointers, atomic */
-  uint64_t map_verifies;      /* atomic: pages verified in the mapping */
 };
 
 #define VCHUNK_SHIFT 16 /* pages per chunk of verified bits: 65536 */
@@ -213,7 +212,6 @@ static int map_get(pager *p, uint64_t pgno, const uint8_t **data) {
       return ldb_err(LDB_CORRUPT, "page %llu: checksum mismatch",
                      (unsigned long long)pgno);
     vbit_set(p, pgno);
-    __atomic_fetch_add(&p->map_verifies, 1, __ATOMIC_RELAXED);
   }
   *data = pg;
   return LDB_OK;
@@ -564,9 +562,10 @@ int pager_sync(pager *p) {
 
 void pager_stats_get(pager *p, pager_stats *o) {
   ldb_mutex_lock(&p->mu);
+  /* The cache's own lookups: reads through the mapping are not counted
+   * (a shared counter would be the one write readers contend on). */
   o->hits = p->hits;
-  /* pages first verified in the mapping count as misses (read once) */
-  o->misses = p->misses + __atomic_load_n(&p->map_verifies, __ATOMIC_RELAXED);
+  o->misses = p->misses;
   o->evictions = p->evictions;
   o->cache_bytes = (p->l[L_T1].n + p->l[L_T2].n) * p->ps;
   o->cache_capacity = p->c * p->ps;
