@@ -81,9 +81,7 @@ napi_value js_iter_create(napi_env env, napi_callback_info info) {
   ndb *d;
   ntxn *t;
   ldb_iter_options o;
-  if (open_scope(env, argv[0], argv[1], &d, &t) ||
-      get_range(env, argv + 2, 7, &o))
-    return NULL;
+  if (range_args(env, argv, &d, &t, &o)) return NULL;
   niter *i = calloc(1, sizeof *i);
   if (i == NULL) {
     throw_code(env, "NO_MEMORY", "out of memory creating an iterator");

@@ -8,10 +8,8 @@
 
 #include "binding.h"
 
-/* Resolves (db, txn|null) and argv[2..5] (lower, upper, prefix, flags)
- * into *d, *t and *o; 0, or -1 with an exception thrown. */
-static int range_args(napi_env env, napi_value *argv, ndb **d, ntxn **t,
-                      ldb_iter_options *o) {
+int range_args(napi_env env, const napi_value *argv, ndb **d, ntxn **t,
+               ldb_iter_options *o) {
   if (open_scope(env, argv[0], argv[1], d, t)) return -1;
   return get_range(env, argv + 2, 7, o);
 }

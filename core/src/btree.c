@@ -653,8 +653,8 @@ static int promote_pending(bt_file *f) {
 
 /* ---- point lookup ------------------------------------------------------- */
 
-int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
-           size_t *len) {
+static int tree_get(bt_tree *t, const void *key, size_t klen, void *buf,
+                    size_t cap, size_t *len) {
   bt_file *f = t->f;
   if (t->root == 0) return LDB_NOTFOUND;
   uint64_t pgno = t->root;
@@ -699,6 +699,13 @@ out:
   return rc;
 }
 
+int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
+           size_t *len) {
+  uint64_t faults = pager_map_faults(t->f->pg);
+  return pager_map_check(t->f->pg, faults,
+                         tree_get(t, key, klen, buf, cap, len));
+}
+
 /* ---- cursors ------------------------------------------------------------ */
 
 struct bt_cursor {
@@ -712,8 +719,11 @@ struct bt_cursor {
     uint64_t pgno;
     uint32_t idx;
   } st[BT_MAX_HEIGHT];
+  uint64_t faults; /* the pager's mapping faults when the cursor opened */
+  uint8_t *vbuf;   /* value copy when not inline */
+  uint8_t *mbuf;   /* copy of an inline value of a mapped page */
+  size_t mcap;
   uint8_t kbuf[LDB_MAX_KEY_SIZE];
-  uint8_t *vbuf; /* value copy when not inline */
 };
 
 int bt_cursor_open(bt_tree *t, bt_cursor **out) {
@@ -722,7 +732,7 @@ int bt_cursor_open(bt_tree *t, bt_cursor **out) {
   bt_cursor *c = ldb_malloc(t->f->a, sizeof *c);
   if (!c) return LDB_NOMEM;
   memset(c, 0, offsetof(bt_cursor, kbuf));
-  c->vbuf = NULL;
+  c->faults = pager_map_faults(t->f->pg);
   bt_tree_acquire(t);
   c->t = t;
   c->f = t->f;
@@ -748,6 +758,7 @@ static void cur_reset(bt_cursor *c) {
 void bt_cursor_close(bt_cursor *c) {
   if (!c) return;
   cur_reset(c);
+  ldb_mfree(c->f->a, c->mbuf);
   bt_tree_release(c->t);
   ldb_mfree(c->f->a, c);
 }
@@ -819,7 +830,10 @@ static int cur_step(bt_cursor *c, int dir) {
   }
 }
 
+/* Ends every positioning: a read through the mapping that failed since the
+ * cursor opened turns the result into LDB_IOERR. */
 static int cur_fail(bt_cursor *c, int rc) {
+  rc = pager_map_check(c->f->pg, c->faults, rc);
   if (rc != LDB_OK) {
     cur_unwind(c, 0);
     c->valid = false;
@@ -911,6 +925,12 @@ static int cur_cell(bt_cursor *c, cinfo *ci) {
   return cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, ci);
 }
 
+/* Whether the cursor's leaf is a page of the mapping: bytes handed out
+ * from it are copied first, then checked (see pager.h). */
+static bool cur_mapped(const bt_cursor *c) {
+  return c->valid && c->st[c->depth - 1].e == NULL;
+}
+
 int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   cinfo ci = {0};
   int rc = cur_cell(c, &ci);
@@ -918,11 +938,14 @@ int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   if (ci.flags & F_KOVF) {
     if ((rc = full_key(c->f, &ci, c->kbuf))) return rc;
     *key = c->kbuf;
+  } else if (cur_mapped(c)) {
+    if (ci.klen) memcpy(c->kbuf, ci.key, ci.klen);
+    *key = c->kbuf;
   } else {
     *key = ci.key;
   }
   *klen = ci.klen;
-  return LDB_OK;
+  return pager_map_check(c->f->pg, c->faults, LDB_OK);
 }
 
 int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
@@ -932,10 +955,27 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
   if (!(ci.flags & (F_VOVF | F_COMP))) {
     *val = ci.val;
     *vlen = ci.vlen;
-    return LDB_OK;
+    /* (an empty value: the pointer is never read through) */
+    if (!cur_mapped(c) || ci.vlen == 0) return LDB_OK;
+    if (ci.vlen > c->mcap) {
+      size_t cap = c->mcap ? c->mcap : 256;
+      while (cap < ci.vlen)
+        cap *= 2;
+      uint8_t *nb = ldb_realloc(c->f->a, c->mbuf, c->mcap, cap);
+      if (!nb) return ldb_err(LDB_NOMEM, "out of memory copying a value");
+      c->mbuf = nb;
+      c->mcap = cap;
+    }
+    memcpy(c->mbuf, ci.val, ci.vlen);
+    *val = c->mbuf;
+    return pager_map_check(c->f->pg, c->faults, LDB_OK);
   }
   uint8_t *whole = NULL;
-  if ((rc = cell_value(c->f, &ci, NULL, 0, &whole))) return rc;
+  if ((rc = cell_value(c->f, &ci, NULL, 0, &whole)) ||
+      (rc = pager_map_check(c->f->pg, c->faults, LDB_OK))) {
+    ldb_mfree(c->f->a, whole);
+    return rc;
+  }
   ldb_mfree(c->f->a, c->vbuf);
   c->vbuf = whole;
   *val = whole;
@@ -975,8 +1015,11 @@ struct bt_merge {
    * merges, so they live until the merge ends. */
   uint8_t *srcs;
   int codec, level;
-  int failed; /* error of an earlier operation that failed midway (the
-                 dirty tree may be half-changed): commit returns it */
+  int failed;      /* error of an earlier operation that failed midway (the
+                      dirty tree may be half-changed): commit returns it */
+  uint64_t faults; /* the pager's mapping faults when the merge began: a
+                      page copied from the mapping since then may hold
+                      zeros, so commit refuses */
   /* [trim_from, trim_to): free pages at the end of the file that the
    * commit cut off (the meta page it writes ends the file before them). */
   uint64_t trim_from, trim_to;
@@ -1729,6 +1772,7 @@ int bt_merge_begin(bt_file *f, bt_merge **out) {
   m->codec = __atomic_load_n(&f->codec, __ATOMIC_RELAXED);
   m->level = __atomic_load_n(&f->level, __ATOMIC_RELAXED);
   ldb_mutex_unlock(&f->mu);
+  m->faults = pager_map_faults(f->pg);
   *out = m;
   return LDB_OK;
 }
@@ -2037,6 +2081,7 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
     root = r;
   }
   if (!root) m->height = 0;
+  if ((rc = pager_map_check(f->pg, m->faults, LDB_OK))) goto fail;
 
   /* Free pages at the end of the file are cut off: the meta page written
    * below ends the file before them (the free list no longer names them),
@@ -2153,9 +2198,7 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   /* Give back the space past the end. No other merge writes meanwhile
    * (this one still holds f->merging); a failure only leaves the file
    * longer than it needs to be, and a later commit tries again. */
-  uint64_t fsize;
-  if (ldb_fsize(f->file, &fsize) == LDB_OK && fsize > page_count * f->ps)
-    (void)ldb_ftruncate(f->file, page_count * f->ps);
+  (void)pager_truncate(f->pg, page_count);
   ldb_mutex_unlock(&f->meta_mu);
   vfree(m->a, &all);
   merge_end(m, false, false);
@@ -2385,7 +2428,8 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   f->meta_bad = fresh ? -1 : bad;
   ldb_mutex_init(&f->mu);
   ldb_mutex_init(&f->meta_mu);
-  if ((rc = pager_open(file, f->ps, cfg->cache_size, a, &f->pg))) {
+  if ((rc = pager_open(file, f->ps, cfg->cache_size, cfg->map_size, a,
+                       &f->pg))) {
     ldb_mutex_destroy(&f->mu);
     ldb_mutex_destroy(&f->meta_mu);
     ldb_mfree(a, f);
