@@ -367,9 +367,9 @@ typedef struct ldb_options {
                                    is open in this process */
   int read_only;                /* default 0; takes the shared lock; every write
                                    returns LDB_READONLY */
-  uint64_t memtable_size;       /* heap bytes the memtable of uncheckpointed
-                                   commits may hold (arena, index, filter)
-                                   before a checkpoint starts; the next one
+  uint64_t memtable_size;       /* bytes of uncheckpointed versions (keys,
+                                   values, node overhead) the memtable may
+                                   hold before a checkpoint starts; the next one
                                    fills while it runs, and a writer waits
                                    for the checkpoint once that one reaches
                                    a quarter of this (see the README);
@@ -722,7 +722,11 @@ LDB_API int ldb_flush(ldb_db *db);
 
 /* Merges every commit so far into the B+tree, syncs the data file, writes
  * the meta page and trims the log. Returns when done. Does nothing on a
- * read-only database. */
+ * read-only database. Also returns, once, the first I/O error (LDB_IOERR,
+ * LDB_CORRUPT) that automatic checkpoint work (a memtable freeze, a
+ * checkpoint step run by a commit or the background thread) met since the
+ * previous call, even when this checkpoint then succeeded: a write or
+ * sync the store refused is reported, never only retried. */
 LDB_API int ldb_checkpoint(ldb_db *db);
 
 /* Runs at most `budget` units (about one key each) of pending checkpoint

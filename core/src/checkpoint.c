@@ -5,6 +5,17 @@
  */
 #include "checkpoint.h"
 
+/* Keeps the first I/O error of automatic checkpoint work for
+ * ldb_checkpoint to report (retrying a failed write or sync is not enough:
+ * the caller must hear that the store refused one). A full disk or no
+ * memory is not kept: nothing was written, and a retry that succeeds
+ * makes it good. */
+static void note_auto_err(eng *e, int rc) {
+  int none = LDB_OK;
+  if (rc && rc != LDB_FULL && rc != LDB_NOMEM)
+    atomic_compare_exchange_strong(&e->auto_err, &none, rc);
+}
+
 /* Bytes of pages a merge may hold before it commits what it has
  * (memtable_size / 16, within [64 KiB, 4 MiB]). */
 static uint64_t chunk_pages(const eng *e) {
@@ -103,22 +114,28 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   ldb_rwlock_unlock(&e->state_lk);
   bt_tree_release(old);
   mt_unref(fr);
-  /* The pages the checkpoint's earlier chunks released are reusable now
-   * that its last meta page is durable: cut them off the end of the file
-   * when that is worth a meta page (a failure only keeps the file long). */
-  if (bt_shrink(e->bf, chunk) == LDB_OK) {
-    ldb_rwlock_wrlock(&e->state_lk);
-    old = e->tree;
-    e->tree = bt_current(e->bf);
-    ldb_rwlock_unlock(&e->state_lk);
-    bt_tree_release(old);
-  }
   atomic_store(&e->ckpt_seq, fseq);
   atomic_store(&e->ckpt_pending, 0);
   atomic_fetch_add(&e->st_checkpoints, 1);
   ev_record(e, LDB_EVENT_CHECKPOINT, LDB_OK, fseq);
   set_bg_error(e, LDB_OK);
   e->ckpt_fail_at = 0;
+  /* The pages the checkpoint's earlier chunks released are reusable now
+   * that its last meta page is durable: cut them off the end of the file
+   * when that is worth a meta page. The checkpoint stands either way; a
+   * failure is reported (a write or sync the disk refused) and only keeps
+   * the file long until a later commit. */
+  rc = bt_shrink(e->bf, chunk);
+  if (rc) {
+    set_bg_error(e, rc);
+    note_auto_err(e, rc);
+  } else {
+    ldb_rwlock_wrlock(&e->state_lk);
+    old = e->tree;
+    e->tree = bt_current(e->bf);
+    ldb_rwlock_unlock(&e->state_lk);
+    bt_tree_release(old);
+  }
 out:
   ldb_mutex_unlock(&e->ckpt_mu);
   return rc;
@@ -128,6 +145,7 @@ fail:
   e->merge_pos = NULL;
   e->ckpt_fail_at = eng_now(e) + 200000000ull;
   set_bg_error(e, rc);
+  note_auto_err(e, rc);
   *more = 1;
   ldb_mutex_unlock(&e->ckpt_mu);
   return rc;
@@ -165,6 +183,7 @@ int eng_freeze(eng *e, int force) {
     if (rc) {
       mt_unref(nm);
       atomic_store(&e->ckpt_fail_at, eng_now(e) + 200000000ull);
+      if (!force) note_auto_err(e, rc);
       return rc;
     }
     feed_trim(e->feed);
@@ -173,6 +192,7 @@ int eng_freeze(eng *e, int force) {
   if (rc) {
     mt_unref(nm);
     atomic_store(&e->ckpt_fail_at, eng_now(e) + 200000000ull);
+    if (!force) note_auto_err(e, rc);
     return rc;
   }
   uint64_t last = atomic_load(&e->last_seq);
@@ -258,6 +278,12 @@ int ldb_checkpoint(ldb_db *db) {
   do {
     rc = ckpt_run(e, UINT64_MAX, &more);
   } while (!rc && more);
+  /* A sync that failed before is not made good by one that succeeds now
+   * (the kernel may have dropped the data): the caller hears of it. */
+  int fe = atomic_exchange(&e->auto_err, LDB_OK);
+  if (!rc && fe)
+    rc = ldb_err(fe, "automatic checkpoint work failed earlier: %s",
+                 ldb_strerror(fe));
   return rc;
 }
 

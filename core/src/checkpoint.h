@@ -9,8 +9,11 @@
 
 #include "engine.h"
 
-/* Runs up to budget keys of the pending checkpoint. *more: work remains.
- * On failure the merge is discarded and retried later from the start. */
+/* Runs up to budget keys of the pending checkpoint, committing it in
+ * chunks. *more: work remains. On failure the merge is discarded and
+ * retried later from the last chunk committed. An error giving the file's
+ * free tail back after a completed checkpoint is returned too (the
+ * checkpoint stands, *more is 0). */
 int ckpt_run(eng *e, uint64_t budget, int *more);
 
 /* Freezes the active memtable and switches the log; commit_mu held. With

@@ -166,7 +166,8 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     e->inserted_seq = seq;
     ldb_mutex_unlock(&e->sync_mu);
   }
-  /* The budget counts what the memtable really holds (mt_mem). A freeze
+  /* The budget counts the memtable's versions (mt_bytes: keys, values,
+   * node overhead; memtable_bytes reports the whole heap, mt_mem). A freeze
    * while the previous memtable is still being checkpointed finishes that
    * checkpoint first (eng_freeze), so at most two memtables exist. With a
    * background thread, a writer also waits for (helps finish) the running
@@ -175,7 +176,7 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
    * failed checkpoint, until its retry, the memtable grows meanwhile).
    * Without threads, commits advance the checkpoint two keys per key
    * written (below), which bounds the new memtable at about half. */
-  uint64_t used = mt_mem(e->active);
+  uint64_t used = mt_bytes(e->active);
   if (used >= e->opts.memtable_size) {
     int frc = eng_freeze(e, 0);
     if (frc) set_bg_error(e, frc);

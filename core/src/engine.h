@@ -79,6 +79,8 @@ struct eng {
    * memtable that earlier partial commits made durable (NULL: its start) */
   mt_node *merge_resume;
   _Atomic uint64_t ckpt_fail_at; /* ns; retry automatic work after this */
+  _Atomic int auto_err; /* first error of automatic checkpoint work since
+                           the last ldb_checkpoint, which reports it */
   _Atomic int ckpt_pending;
 
   /* NORMAL mode without a thread: time of the last log sync */
