@@ -212,6 +212,16 @@ export function prebuildFresh(target, newestSource, dir = root) {
   }
 }
 
+/** True when the manifest of prebuilds/<target> says its C suite ran for
+ * that target (prebuild --test). */
+export function prebuildTested(target, dir = root) {
+  try {
+    return Boolean(JSON.parse(readFileSync(join(dir, 'prebuilds', target, 'lightningdb.json'), 'utf8')).tested);
+  } catch {
+    return false;
+  }
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const target = opt('--target') ?? host;
   try {

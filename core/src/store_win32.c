@@ -20,10 +20,11 @@
  * same process conflicts exactly as another process does (LDB_BUSY), and
  * closing the handle releases the lock. The locked byte lies far past the
  * pid text, because a locked range cannot be read through other handles.
- * The pid text is best effort: every holder, shared or exclusive, writes
- * its pid in a fixed-width field (so two writers never leave a mixture)
- * and blanks it on unlock when it still names itself; with several
- * readers it names one of them, as F_GETLK does.
+ * The pid text is best effort, in a fixed-width field (two writers never
+ * leave a mixture): the writer writes its pid, a reader only when no other
+ * reader is named, and a holder blanks it on unlock when it still names
+ * itself. With several readers it names one of them, as F_GETLK does
+ * (until that one leaves).
  */
 #ifdef _WIN32
 #define WIN32_LEAN_AND_MEAN
@@ -297,6 +298,16 @@ static unsigned long lock_holder_pid(HANDLE h) {
   return strtoul(text, NULL, 10);
 }
 
+/* 1 when a process with this id is running (a crashed holder leaves its
+ * pid behind). */
+static int pid_alive(unsigned long pid) {
+  HANDLE p = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+  if (!p) return GetLastError() == ERROR_ACCESS_DENIED;
+  int alive = WaitForSingleObject(p, 0) == WAIT_TIMEOUT;
+  CloseHandle(p);
+  return alive;
+}
+
 /* Writes pid (0: blanks) into LOCK's pid field. Best effort. */
 static void lock_write_pid(HANDLE h, unsigned long pid) {
   char text[PID_FIELD + 3];
@@ -368,7 +379,9 @@ static int w32_lock(ldb_store *s, int exclusive, char *holder,
   }
   /* Name the holder for the message another opener gets, and for humans.
    * Best effort: the lock itself is what matters. */
-  lock_write_pid(h, (unsigned long)GetCurrentProcessId());
+  unsigned long named = exclusive ? 0 : lock_holder_pid(h);
+  if (!named || !pid_alive(named))
+    lock_write_pid(h, (unsigned long)GetCurrentProcessId());
   ws->lock = h;
   ldb_mfree(A, wpath);
   ldb_mfree(A, path);
