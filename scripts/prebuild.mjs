@@ -130,7 +130,7 @@ function testEnv(t, build) {
     // A private wine prefix under the build directory, created on first use.
     env.WINEPREFIX = join(build, 'wineprefix');
     env.WINEDEBUG = env.WINEDEBUG ?? '-all';
-    notes.push('test_diskfull_posix is not built for Windows (it mounts a Linux tmpfs)');
+    notes.push('test_diskfull_posix (mounts a Linux tmpfs) and test_mmap (the posix store\'s mapping) are not built for Windows');
   }
   return { env, notes };
 }

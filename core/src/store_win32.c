@@ -5,9 +5,11 @@
  * synchronous handle, so no shared file pointer), FlushFileBuffers for
  * sync; the writer/reader lock is LockFileEx on one byte of dir\LOCK, and
  * the holder's pid is written at the start of that file for the message a
- * second process gets (POSIX asks the kernel for it: F_GETLK). Paths are UTF-8
- * in the API and in messages, UTF-16 for the system calls. No memory mapping:
- * reads go through the system's page cache, as the JavaScript stores' do.
+ * second process gets (POSIX asks the kernel for it: F_GETLK). Paths are
+ * UTF-8 in the API and in messages, UTF-16 for the system calls. No map
+ * method (the posix store's read-only mapping, ldb_options.mmap_size, is
+ * not ported): every page is read through the engine's cache, as with the
+ * JavaScript stores.
  *
  * Durability: NTFS journals its metadata, and Windows has no call to flush
  * a directory, so a created or removed file needs no extra sync here; a
@@ -435,8 +437,9 @@ static void w32_destroy(ldb_store *s) {
 }
 
 static const ldb_store_methods w32_methods = {
-    w32_open,  w32_read, w32_write,  w32_sync,   w32_size,    w32_truncate,
-    w32_close, w32_lock, w32_unlock, w32_remove, w32_destroy,
+    w32_open,     w32_read,  w32_write, w32_sync,   w32_size,
+    w32_truncate, w32_close, w32_lock,  w32_unlock, w32_remove,
+    w32_destroy,  NULL,      NULL, /* no mapping: reads go through the cache */
 };
 
 /* ---- the directory ------------------------------------------------------ */
