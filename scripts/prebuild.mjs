@@ -117,7 +117,7 @@ function testEnv(t, build) {
   const notes = [];
   if (t.emulator) {
     // Emulated, the suite's randomized/fuzz/soak loops are what runs out
-    // of time (qemu-user: 10-50x slower, worse under thread contention).
+    // of time (qemu-user: 40x slower or more, worse under thread contention).
     // LDB_TEST_QUICK is the scaling every test already reads (tu_scale).
     if (!env.LDB_TEST_QUICK) {
       env.LDB_TEST_QUICK = '1';
