@@ -274,11 +274,9 @@ static void test_posix_basic(void **state) {
  * with --lock-child): "busy" expects both lock kinds refused, naming
  * `want` as the holder and the LOCK file naming `parent`; "free" expects
  * the writer lock. Exit status 0 when so. */
-static int lock_child(const char *mode, const char *dir, const char *want,
-                      const char *parent) {
-  ldb_store *c = NULL;
+static int lock_child_checks(ldb_store *c, const char *mode, const char *dir,
+                             const char *want, const char *parent) {
   char h[64] = "", path[4200];
-  if (tu_store_dir(dir, 0, &c) != LDB_OK) return 2;
   if (!strcmp(mode, "free")) return c->methods->lock(c, 1, h, sizeof h);
   if (c->methods->lock(c, 1, h, sizeof h) != LDB_BUSY) return 3;
   if (strcmp(h, want) != 0) {
@@ -292,9 +290,18 @@ static int lock_child(const char *mode, const char *dir, const char *want,
   snprintf(path, sizeof path, "%s/LOCK", dir);
   FILE *fp = fopen(path, "r");
   long pid = 0;
-  if (!fp || fscanf(fp, "%ld", &pid) != 1 || pid != atol(parent)) return 7;
-  fclose(fp);
-  return 0;
+  int ok = fp && fscanf(fp, "%ld", &pid) == 1 && pid == atol(parent);
+  if (fp) fclose(fp);
+  return ok ? 0 : 7;
+}
+
+static int lock_child(const char *mode, const char *dir, const char *want,
+                      const char *parent) {
+  ldb_store *c = NULL;
+  if (tu_store_dir(dir, 0, &c) != LDB_OK) return 2;
+  int rc = lock_child_checks(c, mode, dir, want, parent);
+  ldb_store_destroy(c);
+  return rc;
 }
 
 static int run_lock_child(const char *mode, const char *dir, const char *want) {
