@@ -200,6 +200,22 @@ typedef struct ldb_store_methods {
   int (*remove)(ldb_store *s, const char *name);
   /* Frees the store itself. Every file must be closed first. */
   void (*destroy)(ldb_store *s);
+  /* Optional (NULL: the store cannot map; the engine then reads every page
+   * through read()). Maps the first len bytes of f read-only and shared, so
+   * that completed write() calls are visible through it; bytes past the
+   * file's current end may be mapped but are never touched by the engine
+   * unless the file shrinks under it. On LDB_OK *base is the mapping and
+   * *faults a counter owned by the store (read it with an atomic load; it
+   * stays valid until unmap()): a read through the mapping that the device
+   * cannot serve (the file was truncated below the byte read by another
+   * process, or an I/O error) must not kill the process; the store then
+   * increments *faults before the read completes, and the read sees
+   * zeros. The mapping stays valid until unmap(), which the engine calls
+   * before close(f). */
+  int (*map)(ldb_file *f, uint64_t len, const void **base,
+             const uint64_t **faults);
+  /* Removes a mapping made by map(). */
+  void (*unmap)(ldb_file *f, const void *base, uint64_t len);
 } ldb_store_methods;
 
 struct ldb_store {
@@ -384,6 +400,17 @@ typedef struct ldb_options {
                                    drop the later ones for good. For getting
                                    data out of a damaged database; run
                                    ldb_check() afterwards. */
+  uint64_t mmap_size;           /* bytes of the data file read through a
+                                   read-only memory mapping, with no lock
+                                   and no copy, each page verified once per
+                                   page version; default 1 TiB (address
+                                   space only: the OS page cache holds the
+                                   pages). 0: every page goes through the
+                                   page cache, as do pages past mmap_size,
+                                   stores without a map method and the
+                                   WebAssembly build. A file truncated
+                                   under the mapping by another process
+                                   gives LDB_IOERR, never a crash. */
   ldb_store *store;             /* NULL (default): a posix store on `path`
                                    (LDB_INVALID in the WebAssembly build, which
                                    has none). Else
@@ -711,19 +738,54 @@ LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
  * the work is retried, *next_ms says when. */
 LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 
-/* Checks the integrity of the whole database: both meta pages (the newer
- * must describe the current version, the older its predecessor); every
- * page of the current tree (checksum, key order within and across pages,
- * child bounds, search hints, overflow chains); every page of the previous
- * version the older meta page names (free now, but kept intact because
- * recovery falls back to it when the newer meta page is damaged); the free
- * list pages; that no page is referenced twice and every page is either in
- * the tree or free; the memtables; and every record of both logs. Free
- * pages that no meta page reaches hold no data and are not read (a crash
- * may leave them torn). LDB_OK, or LDB_CORRUPT with the first problem,
- * naming the page (or log file and offset), in ldb_errmsg(). On a
- * read-only handle the logs are not checked. */
+/* Checks the integrity of the whole database, every page of the data file:
+ * both meta pages (the newer must describe the current version, the older
+ * its predecessor); every page of the current tree (checksum, key order
+ * within and across pages, child bounds, search hints, overflow chains);
+ * every page of the previous version the older meta page names (free now,
+ * but kept intact because recovery falls back to it when the newer meta
+ * page is damaged); the free list pages; that no page is referenced twice
+ * and every page is either in the tree or free; the checksum of every
+ * other free page; the memtables; and every record of both logs.
+ *
+ * Damage in a free page that neither meta page reaches is harmless and
+ * does not fail the check: no version of the data refers to the page, so
+ * it is never read before it is written again, and a crash may leave one
+ * torn legitimately (a checkpoint was writing it when the process died, or
+ * a checkpoint cut short left it half-written). Such pages are counted in
+ * the ldb_check_result (ldb_check_report) instead of reported as CORRUPT.
+ *
+ * LDB_OK when no page any version reaches is damaged, or LDB_CORRUPT with
+ * the first problem, naming the page (or log file and offset), in
+ * ldb_errmsg(). On a read-only handle the logs are not checked. Safe to
+ * call from any thread while others read and write. */
 LDB_API int ldb_check(ldb_db *db);
+
+/* Most page numbers of damaged free pages an ldb_check_result lists. */
+#define LDB_CHECK_LISTED 16
+
+/* What ldb_check_report found besides its verdict. */
+typedef struct ldb_check_result {
+  uint64_t pages;        /* pages in the data file (both meta pages included) */
+  uint64_t free_checked; /* free pages no meta page reaches whose checksum
+                            was verified */
+  uint64_t free_damaged; /* of those, the ones whose checksum failed (torn
+                            or never completely written): harmless, see
+                            ldb_check */
+  uint64_t free_damaged_pages[LDB_CHECK_LISTED]; /* the lowest page numbers
+                            of them, ascending (min(free_damaged,
+                            LDB_CHECK_LISTED) are set) */
+  int free_skipped; /* 1 when a checkpoint was writing pages during the
+                       check, so the free pages' content was not verified
+                       (free_checked and free_damaged are then 0): check
+                       again when it is done */
+} ldb_check_result;
+
+/* As ldb_check, and fills *out (caller-owned; may be NULL, then the same as
+ * ldb_check) with what the check found; *out is valid when it returns
+ * LDB_OK. ok = (return value == LDB_OK): damaged free pages leave it
+ * LDB_OK and are counted in out->free_damaged. */
+LDB_API int ldb_check_report(ldb_db *db, ldb_check_result *out);
 
 /* Writes a consistent snapshot of the database (the latest commit at the
  * time of the call) as a new, compact database in the directory `path`

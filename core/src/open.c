@@ -161,13 +161,10 @@ static int eng_open(ldb_store *s, int own, const char *path,
     goto fail;
   }
   e->locked = 1;
-  bt_config cfg = {o->page_size,
-                   o->cache_size,
-                   o->compression,
-                   o->compression_level,
-                   o->create_if_missing && !o->read_only,
-                   o->read_only,
-                   o->allocator};
+  bt_config cfg = {o->page_size,         o->cache_size,
+                   o->mmap_size,         o->compression,
+                   o->compression_level, o->create_if_missing && !o->read_only,
+                   o->read_only,         o->allocator};
   if (cfg.cache_size < 16ull * o->page_size)
     cfg.cache_size = 16ull * o->page_size;
   rc = bt_open(s, &cfg, &e->bf, &created);
@@ -385,10 +382,17 @@ int ldb_close(ldb_db *db) {
 }
 
 int ldb_check(ldb_db *db) {
+  return ldb_check_report(db, NULL);
+}
+
+int ldb_check_report(ldb_db *db, ldb_check_result *out) {
+  ldb_check_result scratch;
+  if (!out) out = &scratch;
+  memset(out, 0, sizeof *out);
   int rc = check_db(db);
   if (rc) return rc;
   eng *e = db->e;
-  rc = bt_check(e->bf);
+  rc = bt_check_report(e->bf, out);
   if (rc) return rc;
   ldb_mutex_lock(&e->commit_mu);
   ldb_rwlock_rdlock(&e->state_lk);
