@@ -713,8 +713,10 @@ struct bt_cursor {
     uint32_t idx;
   } st[BT_MAX_HEIGHT];
   uint64_t faults; /* the pager's mapping faults when the cursor opened */
-  uint8_t *vbuf;   /* value copy when not inline */
-  uint8_t *mbuf;   /* copy of an inline value of a mapped page */
+  bool ci_ok;      /* ci is the parsed current cell (until the next move) */
+  cinfo ci;
+  uint8_t *vbuf; /* value copy when not inline */
+  uint8_t *mbuf; /* copy of an inline value of a mapped page */
   size_t mcap;
   uint8_t kbuf[LDB_MAX_KEY_SIZE];
 };
@@ -744,6 +746,7 @@ static void cur_unwind(bt_cursor *c, int keep) {
 static void cur_reset(bt_cursor *c) {
   cur_unwind(c, 0);
   c->valid = false;
+  c->ci_ok = false;
   ldb_mfree(c->f->a, c->vbuf);
   c->vbuf = NULL;
 }
@@ -826,6 +829,7 @@ static int cur_step(bt_cursor *c, int dir) {
 /* Ends every positioning: a read through the mapping that failed since the
  * cursor opened turns the result into LDB_IOERR. */
 static int cur_fail(bt_cursor *c, int rc) {
+  c->ci_ok = false;
   rc = pager_map_check(c->f->pg, c->faults, rc);
   if (rc != LDB_OK) {
     cur_unwind(c, 0);
@@ -912,10 +916,17 @@ int bt_cursor_prev(bt_cursor *c) {
   return cur_fail(c, cur_step(c, -1));
 }
 
+/* The current cell, parsed once per position (key and value both ask). */
 static int cur_cell(bt_cursor *c, cinfo *ci) {
   if (!c->valid) return LDB_NOTFOUND;
-  int L = c->depth - 1;
-  return cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, ci);
+  if (!c->ci_ok) {
+    int L = c->depth - 1;
+    int rc = cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, &c->ci);
+    if (rc) return rc;
+    c->ci_ok = true;
+  }
+  *ci = c->ci;
+  return LDB_OK;
 }
 
 /* Whether the cursor's leaf is a page of the mapping: bytes handed out
