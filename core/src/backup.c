@@ -12,8 +12,7 @@
  * LDB_INVALID naming the file. The only definition of "the target already
  * holds a database": hosts do not check themselves. */
 static int target_empty(ldb_store *dst) {
-  const char *names[] = {BT_FILE_NAME, "feed.head", wal_names[0],
-                         wal_names[1]};
+  const char *names[] = {BT_FILE_NAME, "feed.head", wal_names[0], wal_names[1]};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     ldb_file *f = NULL;
     int rc = ldb_fopen(dst, names[i], 0, &f);

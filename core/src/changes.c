@@ -1,7 +1,7 @@
 /*
  * changes.c — the public change feed (ldb_changes_*): cursors over the
- * log's retained records (feed.c) filtered by key range, the wait for new commits,
- * and the commit hooks hosts use instead of a blocked thread.
+ * log's retained records (feed.c) filtered by key range, the wait for new
+ * commits, and the commit hooks hosts use instead of a blocked thread.
  */
 #include "engine.h"
 

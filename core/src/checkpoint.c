@@ -56,8 +56,10 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   /* The log keeps the records after the previous checkpoint: while the
    * older meta page is a fallback, they are what recovery replays from it.
    * The head's hint lets the next open start reading at fseq's end (a
-   * failure to write it only costs the next open a longer scan). */
-  (void)feed_checkpointed(e->log, fseq, fnum, foff, atomic_load(&e->ckpt_seq));
+   * failure to write it costs the next open a longer scan: the checkpoint
+   * stands, and the error is reported). */
+  int hrc =
+      feed_checkpointed(e->log, fseq, fnum, foff, atomic_load(&e->ckpt_seq));
   ldb_rwlock_wrlock(&e->state_lk);
   bt_tree *old = e->tree;
   e->tree = bt_current(e->bf);
@@ -69,8 +71,9 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   atomic_store(&e->ckpt_pending, 0);
   atomic_fetch_add(&e->st_checkpoints, 1);
   ev_record(e, LDB_EVENT_CHECKPOINT, LDB_OK, fseq);
-  set_bg_error(e, LDB_OK);
+  set_bg_error(e, hrc);
   e->ckpt_fail_at = 0;
+  rc = hrc;
 out:
   ldb_mutex_unlock(&e->ckpt_mu);
   return rc;
@@ -119,7 +122,12 @@ int eng_freeze(eng *e, int force) {
     atomic_store(&e->ckpt_fail_at, eng_now(e) + 200000000ull);
     return rc;
   }
-  feed_trim(e->log);
+  rc = feed_trim(e->log);
+  if (rc) {
+    mt_unref(nm);
+    atomic_store(&e->ckpt_fail_at, eng_now(e) + 200000000ull);
+    return rc;
+  }
   uint64_t last = atomic_load(&e->last_seq);
   /* Everything in the memtable being frozen is durable, so it may become
    * visible (and be merged into the tree). */

@@ -65,7 +65,7 @@ struct eng {
   mt *active;
   mt *frozen;
   bt_tree *tree;
-  uint64_t frozen_seq; /* last seq in frozen (its checkpoint_seq) */
+  uint64_t frozen_seq;             /* last seq in frozen (its checkpoint_seq) */
   uint64_t frozen_num, frozen_off; /* where the log's records after
                                       frozen_seq start (ckpt_mu) */
   _Atomic uint64_t last_seq;

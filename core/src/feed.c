@@ -43,8 +43,8 @@ struct feed {
   ldb_store *store;
   ldb_mutex io;      /* segment writes, truncates, syncs; dirty flags */
   ldb_mutex head_mu; /* head writes and the head_* fields */
-  ldb_mutex mu; /* segs, nsegs, each seg's first/end/time/refs/dead, base,
-                   next_seq, bytes */
+  ldb_mutex mu;      /* segs, nsegs, each seg's first/end/time/refs/dead, base,
+                        next_seq, bytes */
   uint64_t ret_bytes, ret_ms, seg_target;
   int read_only;
   ldb_file *head;
@@ -54,10 +54,10 @@ struct feed {
                                             (hint_num, hint_off) */
   seg **segs; /* live segments, ascending num (contiguous) */
   size_t nsegs, cap;
-  uint64_t next_num; /* number of the next segment to create */
-  uint64_t base;     /* seq before the first retained record */
-  uint64_t next_seq; /* seq of the next append; 0 until known */
-  uint64_t bytes;    /* published bytes of the live segments */
+  uint64_t next_num;         /* number of the next segment to create */
+  uint64_t base;             /* seq before the first retained record */
+  uint64_t next_seq;         /* seq of the next append; 0 until known */
+  uint64_t bytes;            /* published bytes of the live segments */
   _Atomic uint64_t keep_seq; /* records up to it may go (checkpointed) */
   /* the pending append (commit mutex) */
   int pending;
@@ -79,8 +79,8 @@ static void seg_name(char *out, size_t cap, uint64_t num) {
 /* ---- head --------------------------------------------------------------- */
 
 /* Writes the next slot (head_mu held, or single-threaded) and syncs. */
-static int head_write(feed *f, uint64_t first_num, uint64_t hseq,
-                      uint64_t hnum, uint64_t hoff) {
+static int head_write(feed *f, uint64_t first_num, uint64_t hseq, uint64_t hnum,
+                      uint64_t hoff) {
   uint8_t b[HEAD_SLOT] = {0};
   uint64_t gen = f->head_gen + 1;
   ldb_put32(b, HEAD_MAGIC);
@@ -359,13 +359,13 @@ int feed_open(ldb_store *st, const ldb_allocator *a, const ldb_env *env,
   f->ret_bytes = cfg->retention_bytes;
   f->ret_ms = cfg->retention_ms;
   f->read_only = read_only;
-  /* Recovery needs up to about three memtables of records (the active one,
-   * the frozen one being merged, and the older meta page's): segments are
-   * sized so that FEED_MAX_SEGS hold that or the retention, whichever is
-   * more. */
-  uint64_t want = cfg->memtable_size * 3;
-  if (cfg->retention_bytes > want) want = cfg->retention_bytes;
-  f->seg_target = want / 12;
+  /* Segments about an eighth of the retention, so that trimming by whole
+   * segments keeps close to what it asks; with the feed off, a quarter of
+   * a memtable (recovery needs the records after the older meta page's
+   * checkpoint: one or two memtables). When FEED_MAX_SEGS segments are
+   * live and none may go yet, the newest grows instead. */
+  f->seg_target =
+      cfg->retention_bytes ? cfg->retention_bytes / 8 : cfg->memtable_size / 4;
   if (f->seg_target < FEED_SEG_MIN) f->seg_target = FEED_SEG_MIN;
   if (f->seg_target > FEED_SEG_MAX) f->seg_target = FEED_SEG_MAX;
   ldb_mutex_init(&f->io);
@@ -606,7 +606,8 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
   }
   /* The time of the newest record of each earlier segment. */
   for (size_t k = 0; k + 1 < f->nsegs; k++)
-    if (f->segs[k + 1]->start_ms) f->segs[k]->time_ms = f->segs[k + 1]->start_ms;
+    if (f->segs[k + 1]->start_ms)
+      f->segs[k]->time_ms = f->segs[k + 1]->start_ms;
 out:
   return rc;
 }
@@ -692,10 +693,15 @@ static int seg_new(feed *f) {
   seg *s;
   int rc = seg_open(f, f->next_num, 1, &s);
   if (rc) return rc;
-  /* Empty and durably so: a recycled name must not show old bytes behind
-   * the new records after a crash. */
-  rc = ldb_ftruncate(s->file, 0);
-  if (!rc) rc = ldb_fsync(s->file);
+  /* Empty, and durably so when a file was left under the name (a failed
+   * removal): its old bytes must not show behind the new records after a
+   * crash. */
+  uint64_t size = 0;
+  rc = ldb_fsize(s->file, &size);
+  if (!rc && size) {
+    rc = ldb_ftruncate(s->file, 0);
+    if (!rc) rc = ldb_fsync(s->file);
+  }
   if (!rc) {
     ldb_mutex_lock(&f->mu);
     rc = segs_push(f, s);
@@ -711,7 +717,7 @@ static int seg_new(feed *f) {
 
 int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
                 uint32_t nops) {
-  int rc = LDB_OK, trim = 0;
+  int rc = LDB_OK;
   if (len > UINT32_MAX - FEED_HDR)
     return ldb_err(LDB_INVALID,
                    "commit of %zu bytes exceeds the log record "
@@ -730,8 +736,9 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
     /* With FEED_MAX_SEGS live the current segment grows instead (it holds
      * more than retention asks, never less). */
     ldb_mutex_unlock(&f->io);
-    feed_trim(f);
+    rc = feed_trim(f);
     ldb_mutex_lock(&f->io);
+    if (rc) goto out;
   }
   if (!cur || ((full || aged) && f->nsegs < FEED_MAX_SEGS)) {
     /* The segment being left is synced whole: at open only the last one
@@ -747,7 +754,12 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
     }
     if ((rc = seg_new(f))) goto out;
     cur = f->segs[f->nsegs - 1];
-    trim = 1;
+    /* Trimmed before the record is written: a failure refuses the commit
+     * before any of its bytes exist. */
+    ldb_mutex_unlock(&f->io);
+    rc = feed_trim(f);
+    ldb_mutex_lock(&f->io);
+    if (rc) goto out;
   }
   if (n > f->bcap) {
     size_t nc = f->bcap ? f->bcap : 4096;
@@ -791,7 +803,6 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
   f->pend_time = now;
 out:
   ldb_mutex_unlock(&f->io);
-  if (trim) feed_trim(f);
   return rc;
 }
 
@@ -861,16 +872,17 @@ void feed_end(feed *f, uint64_t *num, uint64_t *off) {
 
 int feed_checkpointed(feed *f, uint64_t seq, uint64_t num, uint64_t off,
                       uint64_t keep_seq) {
-  if (keep_seq > atomic_load(&f->keep_seq)) atomic_store(&f->keep_seq, keep_seq);
+  if (keep_seq > atomic_load(&f->keep_seq))
+    atomic_store(&f->keep_seq, keep_seq);
   if (f->read_only || !f->head) return LDB_OK;
   ldb_mutex_lock(&f->head_mu);
   int rc = head_write(f, f->head_first, seq, num, off);
   ldb_mutex_unlock(&f->head_mu);
-  return rc;
+  return rc ? rc : feed_trim(f);
 }
 
-void feed_trim(feed *f) {
-  if (f->read_only || !f->head) return;
+int feed_trim(feed *f) {
+  if (f->read_only || !f->head) return LDB_OK;
   uint64_t now = f->env->wall_ms(f->env->ctx);
   uint64_t keep = atomic_load(&f->keep_seq);
   ldb_mutex_lock(&f->head_mu);
@@ -894,12 +906,12 @@ void feed_trim(feed *f) {
   ldb_mutex_unlock(&f->mu);
   if (!k) {
     ldb_mutex_unlock(&f->head_mu);
-    return;
+    return LDB_OK;
   }
   /* The head moves first: a crash then leaves only files to collect. */
   int rc = head_write(f, first, f->hint_seq, f->hint_num, f->hint_off);
   ldb_mutex_unlock(&f->head_mu);
-  if (rc) return;
+  if (rc) return rc;
   ldb_mutex_lock(&f->mu);
   for (size_t i = 0; i < k; i++) {
     seg *s = f->segs[i];
@@ -913,6 +925,7 @@ void feed_trim(feed *f) {
   f->nsegs -= k;
   f->base = f->segs[0]->first ? f->segs[0]->first - 1 : f->next_seq - 1;
   ldb_mutex_unlock(&f->mu);
+  return LDB_OK;
 }
 
 int feed_check(feed *f) {

@@ -111,12 +111,15 @@ void feed_end(feed *f, uint64_t *num, uint64_t *off);
 /* A checkpoint covering seq completed; the records after seq start at
  * (num, off). Records up to keep_seq (the checkpoint before it, which the
  * older meta page names) are no longer needed by recovery. Writes the
- * head's hint; a failure is only reported (the hint is an optimization). */
+ * head's hint and trims. On failure the checkpoint stands (the hint only
+ * saves the next open a scan); the error is for the caller to report. */
 int feed_checkpointed(feed *f, uint64_t seq, uint64_t num, uint64_t off,
                       uint64_t keep_seq);
 /* Drops the oldest segments that neither recovery nor retention needs
- * (never the one being appended to). */
-void feed_trim(feed *f);
+ * (never the one being appended to). Fails only when the head cannot be
+ * written (nothing is dropped then). Commit mutex held, or the
+ * checkpoint's thread (trims are serialized by head_mu). */
+int feed_trim(feed *f);
 /* Verifies every retained record (crc, ops, contiguous seqs) up to the
  * published end. LDB_CORRUPT with the file and offset. Commit mutex held. */
 int feed_check(feed *f);

@@ -156,11 +156,10 @@ static int recover_v1(eng *e, wal *old, const char *label, uint64_t ckpt,
 }
 
 /* Recovery (log format 2): replays the log from the checkpoint. */
-static int recover_v2(eng *e, const char *label, uint64_t ckpt,
-                      uint64_t *last, int *cut) {
+static int recover_v2(eng *e, const char *label, uint64_t ckpt, uint64_t *last,
+                      int *cut) {
   feed_recovery r;
-  int rc =
-      feed_recover(e->log, ckpt, e->opts.salvage, recover_apply, e, &r);
+  int rc = feed_recover(e->log, ckpt, e->opts.salvage, recover_apply, e, &r);
   if (rc) return label_err(rc, label, "recovering");
   *cut = r.cut;
   *last = ckpt;

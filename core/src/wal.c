@@ -53,8 +53,7 @@ int wal_op_decode(const uint8_t **pp, const uint8_t *end, wal_op *op) {
   return LDB_OK;
 }
 
-int wal_open(ldb_store *s, const ldb_allocator *a, uint64_t *bytes,
-             wal **out) {
+int wal_open(ldb_store *s, const ldb_allocator *a, uint64_t *bytes, wal **out) {
   int rc = LDB_OK;
   *bytes = 0;
   wal *w = ldb_calloc(a, sizeof *w);

@@ -298,8 +298,7 @@ static void test_log_bounded(void **st) {
     if (!feed_on) {
       assert_true(x.log_file_size < (4u << 20));
       ldb_changes *c;
-      assert_int_equal(ldb_changes_open(db, x.last_seq, NULL, &c),
-                       LDB_INVALID);
+      assert_int_equal(ldb_changes_open(db, x.last_seq, NULL, &c), LDB_INVALID);
     } else {
       assert_true(x.log_retained_bytes >= (2u << 20));
       assert_true(x.log_file_size < (6u << 20));
