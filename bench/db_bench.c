@@ -4,8 +4,8 @@
  *
  * This file owns: the workload definitions (fillseq, fillrandom, overwrite,
  * readrandom, readmissing, readseq, readreverse, seekrandom, mixed,
- * fillsync), the per-engine adapters, timing, the result table and the JSON
- * report. It is not a test: it checks that reads find what was written (a
+ * fillsync, open), the per-engine adapters, timing, the result table and the
+ * JSON report. It is not a test: it checks that reads find what was written (a
  * miscount aborts that engine's run) but it proves nothing else.
  *
  * Each engine is an adapter behind `struct engine`; every adapter is compiled
@@ -1223,9 +1223,42 @@ static int bench_fillsync(run_state *rs, result *r) {
   return rc;
 }
 
+/* open: the bulk database (every key, after whatever ran before) closed
+ * cleanly, untimed, then opened again: what reopening a cleanly closed
+ * database costs, as opens per second over OPEN_ROUNDS open/close rounds
+ * (only the opens timed). */
+#define OPEN_ROUNDS 5
+static int bench_open(run_state *rs, result *r) {
+  char path[4200];
+  if (ensure_loaded(rs) != 0) return -1;
+  snprintf(path, sizeof path, "%s/bulk", rs->dir);
+  rs->e->close(rs->h);
+  rs->h = NULL;
+  r->secs = r->cpu_secs = 0;
+  for (int i = 0; i < OPEN_ROUNDS; i++) {
+    result one;
+    if (i) {
+      rs->e->close(rs->h);
+      rs->h = NULL;
+    }
+    timer_start(&one);
+    int rc = rs->e->open(path, 0, &rs->h);
+    timer_stop(&one);
+    if (rc != 0) {
+      rs->loaded = 0;
+      return -1;
+    }
+    r->secs += one.secs;
+    r->cpu_secs += one.cpu_secs;
+  }
+  r->ops = OPEN_ROUNDS;
+  return 0;
+}
+
 static const char *const BENCH_NAMES[] = {
-    "fillseq", "fillrandom",  "overwrite",  "readrandom", "readmissing",
-    "readseq", "readreverse", "seekrandom", "mixed",      "fillsync"};
+    "fillseq",     "fillrandom", "overwrite",   "readrandom",
+    "readmissing", "readseq",    "readreverse", "seekrandom",
+    "mixed",       "fillsync",   "open"};
 #define N_BENCH_NAMES (sizeof BENCH_NAMES / sizeof BENCH_NAMES[0])
 
 static int run_bench(run_state *rs, const char *name, result *r) {
@@ -1239,6 +1272,7 @@ static int run_bench(run_state *rs, const char *name, result *r) {
   if (!strcmp(name, "seekrandom")) return bench_seek(rs, r);
   if (!strcmp(name, "mixed")) return bench_mixed(rs, r);
   if (!strcmp(name, "fillsync")) return bench_fillsync(rs, r);
+  if (!strcmp(name, "open")) return bench_open(rs, r);
   return -1;
 }
 
@@ -1341,7 +1375,7 @@ static void usage(void) {
           "                [--benchmarks=a,b,...] [--engines=a,b,...]\n"
           "                [--db=DIR] [--json=PATH] [--keep_db]\n"
           "benchmarks: fillseq fillrandom overwrite readrandom readmissing\n"
-          "            readseq readreverse seekrandom mixed fillsync\n"
+          "            readseq readreverse seekrandom mixed fillsync open\n"
           "engines:");
   for (const struct engine *const *e = ALL_ENGINES; *e; e++)
     fprintf(stderr, " %s", (*e)->name);
@@ -1528,7 +1562,8 @@ int main(int argc, char **argv) {
          "on the disk, so its CPU rate says little):\n");
   print_table(engines, n_engine, bench_list, n_bench, res, ops_per_cpu_sec);
   printf("(ops/s; seekrandom counts seeks of 1 + %u entries; fillsync: %" PRIu64
-         " durable single-put commits)\n",
+         " durable single-put commits; open: opens of the cleanly closed "
+         "database)\n",
          cfg.nexts, cfg.sync_num);
 
   if (cfg.json_path) {
