@@ -183,6 +183,17 @@ static int segs_push(feed *f, seg *s) {
   return LDB_OK;
 }
 
+/* The newest segment (NULL when none) and the count. The list changes
+ * under mu (a trim on the checkpoint's thread moves it), so writers read it
+ * there too; the newest segment itself is never trimmed. */
+static seg *newest(feed *f, size_t *n) {
+  ldb_mutex_lock(&f->mu);
+  seg *s = f->nsegs ? f->segs[f->nsegs - 1] : NULL;
+  if (n) *n = f->nsegs;
+  ldb_mutex_unlock(&f->mu);
+  return s;
+}
+
 static int seg_open(feed *f, uint64_t num, int create, seg **out) {
   char name[64];
   seg_name(name, sizeof name, num);
@@ -540,17 +551,17 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
     for (;;) {
       int v = rec_at(&r, o, &x, &rc);
       if (v < 0) break;
-      if (!v) break;
-      if (expect && x.seq != expect) {
-        if (o == hint_o && o && j == i && expect == from + 1) {
-          /* A stale hint: scan the segment from its start. */
+      if ((!v && o < r.size) || (v && expect && x.seq != expect)) {
+        if (o == hint_o && o && j == i) {
+          /* The hint does not lead to the next record: scan the segment
+           * from its start, where any damage is judged. */
           o = hint_o = 0;
           expect = s->first;
           last = expect - 1;
           continue;
         }
-        break;
       }
+      if (!v || (expect && x.seq != expect)) break;
       if (fn && x.seq > from) {
         rc = fn(ctx, x.seq, x.ops, x.len, x.nops);
         if (rc) break;
@@ -726,21 +737,23 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
   size_t n = FEED_HDR + len;
   uint64_t now = f->env->wall_ms(f->env->ctx);
   ldb_mutex_lock(&f->io);
-  seg *cur = f->nsegs ? f->segs[f->nsegs - 1] : NULL;
+  size_t nsegs;
+  seg *cur = newest(f, &nsegs);
   /* A segment spans at most a quarter of the age limit, so age trimming
    * drops data at most that much older than it must. */
   int aged = cur && cur->end && f->ret_ms && now > cur->start_ms &&
              now - cur->start_ms > f->ret_ms / 4;
   int full = cur && cur->end && cur->end + n > f->seg_target;
-  if ((full || aged) && f->nsegs >= FEED_MAX_SEGS) {
+  if ((full || aged) && nsegs >= FEED_MAX_SEGS) {
     /* With FEED_MAX_SEGS live the current segment grows instead (it holds
      * more than retention asks, never less). */
     ldb_mutex_unlock(&f->io);
     rc = feed_trim(f);
     ldb_mutex_lock(&f->io);
     if (rc) goto out;
+    newest(f, &nsegs);
   }
-  if (!cur || ((full || aged) && f->nsegs < FEED_MAX_SEGS)) {
+  if (!cur || ((full || aged) && nsegs < FEED_MAX_SEGS)) {
     /* The segment being left is synced whole: at open only the last one
      * may end in a torn record. */
     if (cur && cur->dirty) {
@@ -753,7 +766,7 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
       cur->dirty = 0;
     }
     if ((rc = seg_new(f))) goto out;
-    cur = f->segs[f->nsegs - 1];
+    cur = newest(f, NULL);
     /* Trimmed before the record is written: a failure refuses the commit
      * before any of its bytes exist. */
     ldb_mutex_unlock(&f->io);
@@ -837,7 +850,7 @@ int feed_sync(feed *f) {
   ldb_mutex_lock(&f->io);
   /* Only the newest segment can be dirty: the others were synced whole
    * when the next began. */
-  seg *s = f->nsegs ? f->segs[f->nsegs - 1] : NULL;
+  seg *s = newest(f, NULL);
   if (s && s->dirty) {
     rc = ldb_fsync(s->file);
     if (rc) {
@@ -853,7 +866,8 @@ int feed_sync(feed *f) {
 
 int feed_dirty(feed *f) {
   ldb_mutex_lock(&f->io);
-  int d = f->nsegs && f->segs[f->nsegs - 1]->dirty;
+  seg *s = newest(f, NULL);
+  int d = s && s->dirty;
   ldb_mutex_unlock(&f->io);
   return d;
 }
@@ -932,34 +946,45 @@ int feed_check(feed *f) {
   int rc = LDB_OK;
   uint64_t expect = 0;
   if (!f->head) return LDB_OK;
-  for (size_t j = 0; j < f->nsegs && !rc; j++) {
-    ldb_mutex_lock(&f->mu);
-    seg *s = f->segs[j];
-    uint64_t end = s->end;
-    s->refs++;
-    ldb_mutex_unlock(&f->mu);
-    reader r = {f->a, s->file, end, NULL, 0, 0, 0, 0};
+  /* The segments and their published ends, held against a concurrent trim
+   * (the checkpoint's thread). */
+  ldb_mutex_lock(&f->mu);
+  size_t n = f->nsegs;
+  seg **v = ldb_malloc(f->a, (n ? n : 1) * (sizeof *v + sizeof(uint64_t)));
+  uint64_t *ends = v ? (uint64_t *)(v + (n ? n : 1)) : NULL;
+  for (size_t j = 0; v && j < n; j++) {
+    v[j] = f->segs[j];
+    ends[j] = v[j]->end;
+    v[j]->refs++;
+  }
+  ldb_mutex_unlock(&f->mu);
+  if (!v) return ldb_err(LDB_NOMEM, "out of memory checking the log");
+  for (size_t j = 0; j < n && !rc; j++) {
+    seg *s = v[j];
+    reader r = {f->a, s->file, ends[j], NULL, 0, 0, 0, 0};
     uint64_t o = 0;
     rec x;
     for (;;) {
-      int v = o < end ? rec_at(&r, o, &x, &rc) : 0;
-      if (v <= 0 || (expect && x.seq != expect)) break;
+      int ok = o < ends[j] ? rec_at(&r, o, &x, &rc) : 0;
+      if (ok <= 0 || (expect && x.seq != expect)) break;
       expect = x.seq + 1;
       o += FEED_HDR + (uint64_t)x.len;
     }
     ldb_mfree(f->a, r.buf);
-    if (!rc && o != end) {
+    if (!rc && o != ends[j]) {
       char name[64];
       seg_name(name, sizeof name, s->num);
       rc = ldb_err(LDB_CORRUPT,
                    "log %s: valid records end at offset %llu but %llu bytes "
                    "were appended",
-                   name, (unsigned long long)o, (unsigned long long)end);
+                   name, (unsigned long long)o, (unsigned long long)ends[j]);
     }
-    ldb_mutex_lock(&f->mu);
-    if (--s->refs == 0 && s->dead) seg_free(f, s, 1);
-    ldb_mutex_unlock(&f->mu);
   }
+  ldb_mutex_lock(&f->mu);
+  for (size_t j = 0; j < n; j++)
+    if (--v[j]->refs == 0 && v[j]->dead) seg_free(f, v[j], 1);
+  ldb_mutex_unlock(&f->mu);
+  ldb_mfree(f->a, v);
   return rc;
 }
 
