@@ -7,7 +7,9 @@
  * with a prefix of the commits; the log stays bounded with the feed off; a
  * database written by the previous version (format 1: wal-0/1 + feed-*,
  * made by that version's build, tests/c/fixtures/v1) opens, replays its old
- * log once and continues in format 2; and the op codec.
+ * log once and continues in format 2; a close whose final checkpoint
+ * fails (disk full) still closes, reports it and loses nothing; and the op
+ * codec.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "helpers/store_faulty.h"
 #include "helpers/testutil.h"
 #include "lightningdb.h"
 #include "wal.h"
@@ -168,6 +171,45 @@ static void test_clean_close_replays_nothing(void **st) {
     assert_int_equal(ldb_close(db), LDB_OK);
   }
   ldb_store_destroy(s);
+}
+
+/* The disk fills before the final checkpoint of a close: close reports
+ * FULL, never refuses, and every commit is in the synced log (a power cut
+ * right after loses nothing). */
+static void test_close_checkpoint_full(void **st) {
+  (void)st;
+  ldb_store *inner, *fs;
+  assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+  assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+  ldb_options o;
+  opts(&o, fs);
+  o.sync_mode = LDB_SYNC_NORMAL;
+  o.sync_interval_ms = 1000000;
+  ldb_db *db;
+  assert_int_equal(ldb_open("wal", &o, &db), LDB_OK);
+  for (int i = 0; i < 500; i++) {
+    char k[16], v[32];
+    key_of(k, sizeof k, i);
+    snprintf(v, sizeof v, "value %d", i * 7);
+    assert_int_equal(ldb_put(db, k, strlen(k), v, strlen(v)), LDB_OK);
+  }
+  /* Nothing synced yet: the close must sync the log itself. */
+  ldb_faulty_fail_nth(fs, 1, LDB_FAULT_WRITE, LDB_FULL, 1);
+  assert_int_equal(ldb_close(db), LDB_FULL);
+  if (!strstr(ldb_errmsg(NULL), "the next open replays it"))
+    fail_msg("close's message: %s", ldb_errmsg(NULL));
+  ldb_faulty_clear(fs);
+  ldb_faulty_crash_now(fs, LDB_CRASH_DROP, 0);
+  ldb_store_destroy(fs);
+  opts(&o, inner);
+  assert_int_equal(ldb_open("wal", &o, &db), LDB_OK);
+  assert_int_equal(prefix_present(db, 500), 500);
+  ldb_stats x;
+  assert_int_equal(ldb_stats_get(db, &x), LDB_OK);
+  assert_int_equal(x.last_seq, 500);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(inner);
 }
 
 /* Flips every byte of the log in turn: the open either fails with CORRUPT
@@ -414,6 +456,7 @@ static void test_op_decode(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_clean_close_replays_nothing),
+      cmocka_unit_test(test_close_checkpoint_full),
       cmocka_unit_test(test_flip_every_byte),
       cmocka_unit_test(test_torn_tail),
       cmocka_unit_test(test_log_bounded),
