@@ -601,7 +601,8 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
                    "every later commit",
                    name, (unsigned long long)o, (unsigned long long)last,
                    j + 1 < f->nsegs ? "a newer log segment follows"
-                                    : "valid data follows it",
+                                    : "the record is whole, or valid records "
+                                      "follow it",
                    (unsigned long long)last);
       goto out;
     }
