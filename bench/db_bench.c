@@ -349,7 +349,8 @@ static int e_lmdb_open(const char *dir, int durable, void **out) {
   memset(h, 0, sizeof *h);
   MDB_txn *txn = NULL;
   int rc;
-  if (mkdir(dir, 0755) != 0) {
+  /* An existing directory is the open workload's reopen. */
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "lmdb: mkdir %s: %s\n", dir, strerror(errno));
     free(h);
     return -1;
@@ -831,20 +832,21 @@ static int e_sqlite_open(const char *dir, int durable, void **out) {
   sqlite_h *h = xmalloc(sizeof *h);
   memset(h, 0, sizeof *h);
   char path[4096];
-  if (mkdir(dir, 0755) != 0) {
+  /* An existing directory is the open workload's reopen. */
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "sqlite: mkdir %s: %s\n", dir, strerror(errno));
     free(h);
     return -1;
   }
   snprintf(path, sizeof path, "%s/kv.sqlite", dir);
   char setup[512];
-  snprintf(
-      setup, sizeof setup,
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=%s;"
-      "PRAGMA cache_size=-%u;"
-      "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
-      durable ? "FULL" : "OFF", (unsigned)(cfg.cache_bytes / 1024));
+  snprintf(setup, sizeof setup,
+           "PRAGMA journal_mode=WAL;"
+           "PRAGMA synchronous=%s;"
+           "PRAGMA cache_size=-%u;"
+           "CREATE TABLE IF NOT EXISTS kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) "
+           "WITHOUT ROWID;",
+           durable ? "FULL" : "OFF", (unsigned)(cfg.cache_bytes / 1024));
   if (sqlite3_open(path, &h->db) != SQLITE_OK) goto fail;
   if (sqlite3_exec(h->db, setup, NULL, NULL, NULL) != SQLITE_OK) goto fail;
 #define PREP(field, sql)                                                       \
