@@ -414,6 +414,15 @@ int feed_open(ldb_store *st, const ldb_allocator *a, const ldb_env *env,
     f->next_num = n + 1;
     if ((rc = seg_peek(f, s))) goto fail;
   }
+  /* Empty files after the last segment with bytes are not segments: a
+   * store that must open every file up front (OPFS) keeps placeholders
+   * under all the names, and a segment just started holds nothing to keep
+   * (the next append starts it again under the same number). */
+  while (f->nsegs && !f->segs[f->nsegs - 1]->end) {
+    seg *s = f->segs[--f->nsegs];
+    f->next_num = s->num;
+    seg_free(f, s, 0);
+  }
   /* A file left from an older generation under a name that comes next
    * does not continue the seqs: the list ends before it. */
   for (size_t i = 1; i < f->nsegs; i++) {
@@ -500,15 +509,17 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
                  void *ctx, feed_recovery *out) {
   int rc = LDB_OK;
   memset(out, 0, sizeof *out);
-  /* Segments before the first one whose first record could be read hold
-   * only retained history that can no longer be located: dropped. */
+  /* Segments up to the last one (but the newest) whose first record
+   * cannot be read are left out: the history before it can no longer be
+   * located. Their files stay (salvage may want them); when recovery
+   * needed them, the log then starts too late and the open reports it. */
   size_t bad = 0;
   for (size_t i = 0; i + 1 < f->nsegs; i++)
     if (!f->segs[i]->first) bad = i + 1;
   if (bad) {
     for (size_t i = 0; i < bad; i++) {
       f->bytes -= f->segs[i]->end;
-      seg_free(f, f->segs[i], !f->read_only);
+      seg_free(f, f->segs[i], 0);
     }
     memmove(f->segs, f->segs + bad, (f->nsegs - bad) * sizeof *f->segs);
     f->nsegs -= bad;
