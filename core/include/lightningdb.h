@@ -154,10 +154,10 @@ LDB_API const char *ldb_version(void);
  * A store holds named byte files (the data file "data.ldb" and the log:
  * "feed.head" and the segments "feed-00.log" .. "feed-15.log"; a database
  * written by the previous version also has "wal-0.log" and "wal-1.log",
- * read once by the first open and removed). The engine reaches storage only through these
- * methods, so a store can be a directory of POSIX files, memory, a
- * fault-injecting wrapper for tests, or (under WebAssembly) OPFS or
- * IndexedDB implemented in JavaScript.
+ * read once by the first open and removed). The engine reaches storage only
+ * through these methods, so a store can be a directory of POSIX files, memory,
+ * a fault-injecting wrapper for tests, or (under WebAssembly) OPFS or IndexedDB
+ * implemented in JavaScript.
  *
  * Implementing a store: embed ldb_store / ldb_file as the first member of
  * your own structs and fill in every method. Methods return LDB_* codes
@@ -716,19 +716,54 @@ LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
  * the work is retried, *next_ms says when. */
 LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 
-/* Checks the integrity of the whole database: both meta pages (the newer
- * must describe the current version, the older its predecessor); every
- * page of the current tree (checksum, key order within and across pages,
- * child bounds, search hints, overflow chains); every page of the previous
- * version the older meta page names (free now, but kept intact because
- * recovery falls back to it when the newer meta page is damaged); the free
- * list pages; that no page is referenced twice and every page is either in
- * the tree or free; the memtables; and every record the log retains. Free
- * pages that no meta page reaches hold no data and are not read (a crash
- * may leave them torn). LDB_OK, or LDB_CORRUPT with the first problem,
- * naming the page (or log file and offset), in ldb_errmsg(). On a
- * read-only handle the log is not checked. */
+/* Checks the integrity of the whole database, every page of the data file:
+ * both meta pages (the newer must describe the current version, the older
+ * its predecessor); every page of the current tree (checksum, key order
+ * within and across pages, child bounds, search hints, overflow chains);
+ * every page of the previous version the older meta page names (free now,
+ * but kept intact because recovery falls back to it when the newer meta
+ * page is damaged); the free list pages; that no page is referenced twice
+ * and every page is either in the tree or free; the checksum of every
+ * other free page; the memtables; and every record the log retains.
+ *
+ * Damage in a free page that neither meta page reaches is harmless and
+ * does not fail the check: no version of the data refers to the page, so
+ * it is never read before it is written again, and a crash may leave one
+ * torn legitimately (a checkpoint was writing it when the process died, or
+ * a checkpoint cut short left it half-written). Such pages are counted in
+ * the ldb_check_result (ldb_check_report) instead of reported as CORRUPT.
+ *
+ * LDB_OK when no page any version reaches is damaged, or LDB_CORRUPT with
+ * the first problem, naming the page (or log file and offset), in
+ * ldb_errmsg(). On a read-only handle the log is not checked. Safe to
+ * call from any thread while others read and write. */
 LDB_API int ldb_check(ldb_db *db);
+
+/* Most page numbers of damaged free pages an ldb_check_result lists. */
+#define LDB_CHECK_LISTED 16
+
+/* What ldb_check_report found besides its verdict. */
+typedef struct ldb_check_result {
+  uint64_t pages;        /* pages in the data file (both meta pages included) */
+  uint64_t free_checked; /* free pages no meta page reaches whose checksum
+                            was verified */
+  uint64_t free_damaged; /* of those, the ones whose checksum failed (torn
+                            or never completely written): harmless, see
+                            ldb_check */
+  uint64_t free_damaged_pages[LDB_CHECK_LISTED]; /* the lowest page numbers
+                            of them, ascending (min(free_damaged,
+                            LDB_CHECK_LISTED) are set) */
+  int free_skipped; /* 1 when a checkpoint was writing pages during the
+                       check, so the free pages' content was not verified
+                       (free_checked and free_damaged are then 0): check
+                       again when it is done */
+} ldb_check_result;
+
+/* As ldb_check, and fills *out (caller-owned; may be NULL, then the same as
+ * ldb_check) with what the check found; *out is valid when it returns
+ * LDB_OK. ok = (return value == LDB_OK): damaged free pages leave it
+ * LDB_OK and are counted in out->free_damaged. */
+LDB_API int ldb_check_report(ldb_db *db, ldb_check_result *out);
 
 /* Writes a consistent snapshot of the database (the latest commit at the
  * time of the call) as a new, compact database in the directory `path`
@@ -737,11 +772,11 @@ LDB_API int ldb_check(ldb_db *db);
  *
  * The target must not hold a database: when any of the engine's files
  * (the data file "data.ldb", the log's "feed.head", the previous version's
- * "wal-0.log" and "wal-1.log") exists there with at least one byte, it returns LDB_INVALID naming the file and
- * writes nothing; files left empty by an interrupted create do not count.
- * The target being the database itself is LDB_INVALID; a target locked by
- * another user is LDB_BUSY. Hosts rely on this check and have none of
- * their own. */
+ * "wal-0.log" and "wal-1.log") exists there with at least one byte, it returns
+ * LDB_INVALID naming the file and writes nothing; files left empty by an
+ * interrupted create do not count. The target being the database itself is
+ * LDB_INVALID; a target locked by another user is LDB_BUSY. Hosts rely on this
+ * check and have none of their own. */
 LDB_API int ldb_backup(ldb_db *db, const char *path);
 
 /* As ldb_backup, into a store owned by the caller, refused in the same

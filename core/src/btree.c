@@ -149,6 +149,8 @@ struct bt_file {
   u32vec reusable;
   pend_batch *pend, *pend_tail;
   int merging;
+  uint64_t merges; /* merges begun (under mu): bt_check tells whether one
+                      wrote pages while it read the free ones */
 };
 
 typedef struct cinfo {
@@ -1700,6 +1702,7 @@ int bt_merge_begin(bt_file *f, bt_merge **out) {
     return rc;
   }
   f->merging = 1;
+  f->merges++;
   m->base_root = f->current->root;
   m->height = f->current->height;
   m->count = f->current->count;
@@ -2619,8 +2622,10 @@ static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
  * the current version, the older its predecessor, and every page that
  * predecessor reaches must read back intact (recovery falls back to it
  * when the newer meta page is damaged). cur_seen: pages of the current
- * tree. Called with meta_mu held, so no commit writes a meta page now. */
-static int check_metas(checker *k, const uint8_t *cur_seen, const bt_tree *t) {
+ * tree; prev_pages receives the pages only the predecessor reaches. Called with
+ * meta_mu held, so no commit writes a meta page now. */
+static int check_metas(checker *k, const uint8_t *cur_seen, const bt_tree *t,
+                       u32vec *prev_pages) {
   bt_file *f = k->f;
   uint8_t *pg = ldb_malloc(f->a, f->ps);
   if (!pg) return LDB_NOMEM;
@@ -2642,7 +2647,8 @@ static int check_metas(checker *k, const uint8_t *cur_seen, const bt_tree *t) {
                 (unsigned long long)pslot, (unsigned long long)prev.counter,
                 (unsigned long long)(t->version - 1));
   if (!rc && prev.root)
-    rc = check_prev_node(k, cur_seen, prev.root, 1, prev.height, pslot, NULL);
+    rc = check_prev_node(k, cur_seen, prev.root, 1, prev.height, pslot,
+                         prev_pages);
   /* The older version's free-list pages are not required: a reopen at
    * that meta page rebuilds a damaged free list from the tree. */
 out:
@@ -2650,10 +2656,73 @@ out:
   return rc;
 }
 
+static void set_bit(uint8_t *bits, uint64_t p) {
+  bits[p / 8] |= (uint8_t)(1u << (p % 8));
+}
+
+/* The checksum of every free page that no meta page reaches (below the
+ * end, neither in the current tree (tree_seen) nor the previous version
+ * (prev), nor a free-list page (fl)): damage there is harmless, so it is
+ * counted in res, never an error. A merge begun since merges0 may have
+ * written some of them meanwhile (torn reads): then nothing is counted and
+ * res->free_skipped says so. */
+static int check_free_pages(checker *k, const uint8_t *tree_seen,
+                            const u32vec *prev, const u32vec *fl,
+                            uint64_t merges0, ldb_check_result *res) {
+  bt_file *f = k->f;
+  size_t nbytes = k->npages / 8 + 1;
+  uint8_t *skip = ldb_memdup(f->a, tree_seen, nbytes);
+  uint8_t *pg = ldb_malloc(f->a, f->ps);
+  int rc = LDB_OK;
+  if (!skip || !pg) {
+    rc = LDB_NOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < prev->n; i++)
+    if (prev->v[i] < k->npages) set_bit(skip, prev->v[i]);
+  for (size_t i = 0; i < fl->n; i++)
+    if (fl->v[i] < k->npages) set_bit(skip, fl->v[i]);
+  uint64_t checked = 0, damaged = 0;
+  uint64_t listed[LDB_CHECK_LISTED];
+  for (uint64_t p = 2; p < k->npages; p++) {
+    if (skip[p / 8] & (1u << (p % 8))) continue;
+    checked++;
+    int r = pager_read_direct(f->pg, p, pg);
+    if (r == LDB_CORRUPT) {
+      if (damaged < LDB_CHECK_LISTED) listed[damaged] = p;
+      damaged++;
+    } else if (r) {
+      rc = r;
+      goto out;
+    }
+  }
+  ldb_mutex_lock(&f->mu);
+  bool raced = f->merging || f->merges != merges0;
+  ldb_mutex_unlock(&f->mu);
+  if (raced) {
+    res->free_skipped = 1;
+    goto out;
+  }
+  res->free_checked = checked;
+  res->free_damaged = damaged;
+  for (uint64_t i = 0; i < damaged && i < LDB_CHECK_LISTED; i++)
+    res->free_damaged_pages[i] = listed[i];
+out:
+  ldb_mfree(f->a, skip);
+  ldb_mfree(f->a, pg);
+  return rc;
+}
+
 int bt_check(bt_file *f) {
+  ldb_check_result res;
+  memset(&res, 0, sizeof res);
+  return bt_check_report(f, &res);
+}
+
+int bt_check_report(bt_file *f, ldb_check_result *res) {
   checker k = {0};
   k.f = f;
-  u32vec mem_free = {0};
+  u32vec mem_free = {0}, prev_pages = {0}, fl_list = {0};
   uint8_t *tree_seen = NULL;
   int rc = LDB_OK;
   /* The version and the free-page state are taken under one lock so they
@@ -2664,6 +2733,8 @@ int bt_check(bt_file *f) {
   bt_tree *t = f->current;
   t->refs++;
   k.npages = f->page_count;
+  res->pages = k.npages;
+  uint64_t merges0 = f->merges;
   uint64_t meta_pc = f->meta_page_count, fl_head = f->fl_head,
            fl_count = f->fl_count;
   if (!f->merging) {
@@ -2697,7 +2768,7 @@ int bt_check(bt_file *f) {
     rc = LDB_NOMEM;
     goto out;
   }
-  if ((rc = check_metas(&k, tree_seen, t))) goto out;
+  if ((rc = check_metas(&k, tree_seen, t, &prev_pages))) goto out;
   /* the persisted free list */
   {
     uint8_t *pg = ldb_malloc(f->a, f->ps);
@@ -2708,6 +2779,7 @@ int bt_check(bt_file *f) {
     uint64_t pgno = fl_head, got = 0;
     while (pgno && !rc) {
       if ((rc = mark(&k, pgno, "free-list"))) break;
+      if ((rc = vpush(f->a, &fl_list, (uint32_t)pgno))) break;
       if ((rc = pager_read_direct(f->pg, pgno, pg))) break;
       uint32_t cnt = ldb_get32(pg + 12);
       if (pg[4] != PT_FREE || cnt > (f->ps - HDR) / 4) {
@@ -2733,7 +2805,11 @@ int bt_check(bt_file *f) {
       goto out;
     }
   }
-  if (merging) goto out; /* the merge owns pages not yet accounted */
+  if (merging) {
+    /* the merge owns pages not yet accounted, and writes free pages */
+    res->free_skipped = 1;
+    goto out;
+  }
   /* pages freed since (rolled-back merges, pending) live in memory only;
    * they may repeat persisted free pages but never tree pages */
   for (size_t i = 0; i < mem_free.n; i++) {
@@ -2759,11 +2835,14 @@ int bt_check(bt_file *f) {
       goto out;
     }
   }
+  rc = check_free_pages(&k, tree_seen, &prev_pages, &fl_list, merges0, res);
 out:
   ldb_mfree(f->a, k.seen);
   ldb_mfree(f->a, k.prev_key);
   ldb_mfree(f->a, tree_seen);
   vfree(f->a, &mem_free);
+  vfree(f->a, &prev_pages);
+  vfree(f->a, &fl_list);
   bt_tree_release(t);
   ldb_mutex_unlock(&f->meta_mu);
   return rc;

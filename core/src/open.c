@@ -465,10 +465,17 @@ int ldb_close(ldb_db *db) {
 }
 
 int ldb_check(ldb_db *db) {
+  return ldb_check_report(db, NULL);
+}
+
+int ldb_check_report(ldb_db *db, ldb_check_result *out) {
+  ldb_check_result scratch;
+  if (!out) out = &scratch;
+  memset(out, 0, sizeof *out);
   int rc = check_db(db);
   if (rc) return rc;
   eng *e = db->e;
-  rc = bt_check(e->bf);
+  rc = bt_check_report(e->bf, out);
   if (rc) return rc;
   ldb_mutex_lock(&e->commit_mu);
   ldb_rwlock_rdlock(&e->state_lk);
