@@ -382,11 +382,11 @@ typedef struct ldb_options {
                                    every commit (ldb_open would return
                                    LDB_CORRUPT: a damaged meta page the log
                                    cannot bridge, or a damaged log record
-                                   that is not a torn tail — the message
-                                   names the file and offset), open anyway at
-                                   the last
-                                   commit that can be recovered in order and
-                                   drop the later ones for good. For getting
+                                   that is not a torn tail, the message
+                                   naming the file and offset), open anyway
+                                   at the last commit that can be recovered
+                                   in order and drop the later ones for
+                                   good. For getting
                                    data out of a damaged database; run
                                    ldb_check() afterwards. */
   ldb_store *store;             /* NULL (default): a posix store on `path`
