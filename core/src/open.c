@@ -1,7 +1,10 @@
 /*
- * open.c — the engine's lifecycle: open and recovery, the process-wide
- * registry that lets every handle (and worker thread) on one database share
- * one engine, close, and the integrity check of an open engine.
+ * open.c — the engine's lifecycle: open and recovery (replaying the log
+ * from the checkpoint, and migrating a log-format-1 database once), the
+ * process-wide registry that lets every handle (and worker thread) on one
+ * database share one engine, close (which checkpoints, so that the next open
+ * replays nothing, and never refuses: on failure the log still holds every
+ * commit), and the integrity check of an open engine.
  */
 #include <stdio.h>
 
