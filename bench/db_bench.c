@@ -3,9 +3,9 @@
  * key-value stores (LMDB, LevelDB, RocksDB, SQLite), through their C APIs.
  *
  * This file owns: the workload definitions (fillseq, fillrandom, overwrite,
- * readrandom, readmissing, readseq, readreverse, seekrandom, mixed,
- * fillsync), the per-engine adapters, timing, the result table and the JSON
- * report. It is not a test: it checks that reads find what was written (a
+ * readrandom, readrandom_mt, readmissing, readseq, readreverse, seekrandom,
+ * mixed, fillsync), the per-engine adapters, timing, the result table and the
+ * JSON report. It is not a test: it checks that reads find what was written (a
  * miscount aborts that engine's run) but it proves nothing else.
  *
  * Each engine is an adapter behind `struct engine`; every adapter is compiled
@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,6 +81,7 @@ static struct {
   uint32_t batch;    /* puts per commit in fillseq/fillrandom/overwrite */
   uint32_t nexts;    /* nexts after each seek */
   uint32_t value_size;
+  uint32_t threads;     /* reader threads of readrandom_mt */
   uint64_t cache_bytes; /* every engine's page/block cache (not LMDB's) */
   const char *db_dir;   /* NULL: a fresh temporary directory */
   const char *json_path;
@@ -563,6 +565,29 @@ static int e_lmdb_get(void *p, const unsigned char *key, unsigned char *buf,
   int rc = mdb_get(h->rtxn, h->dbi, &k, &v);
   if (rc == 0) memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
   mdb_txn_reset(h->rtxn);
+  if (rc == MDB_NOTFOUND) {
+    *found = 0;
+    return 0;
+  }
+  if (rc != 0) return lmdb_fail("get", rc);
+  *found = 1;
+  return 0;
+}
+
+/* readrandom_mt: the same read on a transaction of the calling thread
+ * (*tls, made on first use), since h->rtxn belongs to one thread. */
+static int e_lmdb_get_tls(void *p, void **tls, const unsigned char *key,
+                          unsigned char *buf, size_t cap, int *found) {
+  lmdb_h *h = p;
+  MDB_txn *txn = *tls;
+  int rc =
+      txn ? mdb_txn_renew(txn) : mdb_txn_begin(h->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return lmdb_fail("read txn", rc);
+  *tls = txn;
+  MDB_val k = {KEY_SIZE, (void *)key}, v;
+  rc = mdb_get(txn, h->dbi, &k, &v);
+  if (rc == 0) memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+  mdb_txn_reset(txn);
   if (rc == MDB_NOTFOUND) {
     *found = 0;
     return 0;
@@ -1468,6 +1493,77 @@ static int bench_read(run_state *rs, int missing, result *r) {
   return 0;
 }
 
+/* readrandom_mt: cfg.threads threads each do cfg.reads random gets of
+ * present keys (own seeds) on the one open database at once; ops counts
+ * all of them, so ops/s against readrandom's is the scaling. Engines whose
+ * get is not safe from several threads get a per-thread path (LMDB: a
+ * read transaction per thread) or are skipped (SQLite). */
+typedef struct {
+  run_state *rs;
+  uint64_t seed, found;
+  int rc;
+} mt_reader;
+
+static int get_from_thread(run_state *rs, void **tls, const unsigned char *key,
+                           unsigned char *buf, size_t cap, int *found) {
+#ifdef HAVE_LMDB
+  if (rs->e == &ENGINE_LMDB)
+    return e_lmdb_get_tls(rs->h, tls, key, buf, cap, found);
+#endif
+  (void)tls;
+  return rs->e->get(rs->h, key, buf, cap, found);
+}
+
+static void *mt_reader_main(void *arg) {
+  mt_reader *t = arg;
+  unsigned char key[KEY_SIZE], buf[MAX_VALUE];
+  void *tls = NULL;
+  for (uint64_t i = 0; i < cfg.reads && t->rc == 0; i++) {
+    int f;
+    make_key(key, rng_below(&t->seed, cfg.num), 0);
+    t->rc = get_from_thread(t->rs, &tls, key, buf, sizeof buf, &f);
+    t->found += (uint64_t)f;
+  }
+#ifdef HAVE_LMDB
+  if (tls && t->rs->e == &ENGINE_LMDB) mdb_txn_abort(tls);
+#endif
+  return NULL;
+}
+
+static int bench_read_mt(run_state *rs, result *r) {
+  if (!strcmp(rs->e->name, "sqlite")) {
+    printf("sqlite: readrandom_mt does not apply (one connection)\n");
+    return 1;
+  }
+  if (ensure_loaded(rs) != 0) return -1;
+  uint32_t n = cfg.threads;
+  mt_reader *t = xmalloc(sizeof *t * n);
+  pthread_t *th = xmalloc(sizeof *th * n);
+  int rc = 0;
+  timer_start(r);
+  for (uint32_t i = 0; i < n; i++) {
+    t[i] = (mt_reader){rs, 1000 + i, 0, 0};
+    if (pthread_create(&th[i], NULL, mt_reader_main, &t[i]) != 0)
+      die("pthread_create failed");
+  }
+  uint64_t found = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    pthread_join(th[i], NULL);
+    if (t[i].rc) rc = -1;
+    found += t[i].found;
+  }
+  timer_stop(r);
+  r->ops = (uint64_t)n * cfg.reads;
+  free(t);
+  free(th);
+  if (rc == 0 && found != r->ops) {
+    fprintf(stderr, "%s: readrandom_mt found %" PRIu64 " of %" PRIu64 " keys\n",
+            rs->e->name, found, r->ops);
+    rc = -1;
+  }
+  return rc;
+}
+
 static int bench_scan(run_state *rs, int reverse, result *r) {
   if (ensure_loaded(rs) != 0) return -1;
   uint64_t n = 0;
@@ -1562,10 +1658,13 @@ static int bench_fillsync(run_state *rs, result *r) {
   return rc;
 }
 
+/* The default order. readrandom_mt runs right after readrandom, on the same
+ * reopened database, so that its rate divided by readrandom's is the
+ * thread scaling; churn changes the key set, so it comes after every read. */
 static const char *const BENCH_NAMES[] = {
-    "fillseq",    "fillrandom",  "overwrite", "reopen",
-    "readrandom", "readmissing", "readseq",   "readreverse",
-    "seekrandom", "mixed",       "churn",     "fillsync"};
+    "fillseq",       "fillrandom",  "overwrite", "reopen",      "readrandom",
+    "readrandom_mt", "readmissing", "readseq",   "readreverse", "seekrandom",
+    "mixed",         "churn",       "fillsync"};
 #define N_BENCH_NAMES (sizeof BENCH_NAMES / sizeof BENCH_NAMES[0])
 
 static int run_bench(run_state *rs, const char *name, result *r) {
@@ -1575,6 +1674,7 @@ static int run_bench(run_state *rs, const char *name, result *r) {
   if (!strcmp(name, "reopen")) return bench_reopen(rs, r);
   if (!strcmp(name, "churn")) return bench_churn(rs, r);
   if (!strcmp(name, "readrandom")) return bench_read(rs, 0, r);
+  if (!strcmp(name, "readrandom_mt")) return bench_read_mt(rs, r);
   if (!strcmp(name, "readmissing")) return bench_read(rs, 1, r);
   if (!strcmp(name, "readseq")) return bench_scan(rs, 0, r);
   if (!strcmp(name, "readreverse")) return bench_scan(rs, 1, r);
@@ -1938,10 +2038,13 @@ static void usage(void) {
           "usage: db_bench [--num=N] [--reads=N] [--seeks=N] [--sync_num=N]\n"
           "                [--batch=N] [--nexts=N] [--value_size=N] "
           "[--cache_mb=N]\n"
-          "                [--benchmarks=a,b,...] [--engines=a,b,...]\n"
+          "                [--threads=N] "
+          "[--benchmarks=a,b,...] [--engines=a,b,...]\n"
           "                [--db=DIR] [--json=PATH] [--keep_db]\n"
-          "benchmarks: fillseq fillrandom overwrite readrandom readmissing\n"
-          "            readseq readreverse seekrandom mixed fillsync\n"
+          "benchmarks: fillseq fillrandom overwrite reopen readrandom\n"
+          "            readrandom_mt (--threads readers at once, default 2)\n"
+          "            readmissing readseq readreverse seekrandom mixed churn\n"
+          "            fillsync\n"
           "engines:");
   for (const struct engine *const *e = ALL_ENGINES; *e; e++)
     fprintf(stderr, " %s", (*e)->name);
@@ -1977,6 +2080,7 @@ int main(int argc, char **argv) {
   cfg.batch = 1000;
   cfg.nexts = 100;
   cfg.value_size = 100;
+  cfg.threads = 2;
   cfg.cache_bytes = (uint64_t)64 << 20;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = strchr(a, '=');
@@ -1999,6 +2103,8 @@ int main(int argc, char **argv) {
       cfg.batch = (uint32_t)parse_u64(a, v);
     else if (OPT("--nexts"))
       cfg.nexts = (uint32_t)parse_u64(a, v);
+    else if (OPT("--threads"))
+      cfg.threads = (uint32_t)parse_u64(a, v);
     else if (OPT("--cache_mb"))
       cfg.cache_bytes = parse_u64(a, v) << 20;
     else if (OPT("--value_size"))

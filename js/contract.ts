@@ -75,6 +75,9 @@ export const OPTIONS: readonly OptionInfo[] = [
   { name: "salvage", jsName: "salvage", type: "bool", default: 0, min: 0, max: 1,
     values: [], unit: "",
     doc: "When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones" },
+  { name: "mmap_size", jsName: "mmapSize", type: "uint", default: 1099511627776, min: 0, max: 9007199254740991,
+    values: [], unit: "bytes",
+    doc: "Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off" },
 ];
 
 /** The options of the C core, as the JS API and the engines take them:
@@ -110,6 +113,8 @@ export interface CoreOptions {
   logRetentionMs?: number;
   /** When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones. Default false. (C: ldb_options.salvage) */
   salvage?: boolean;
+  /** Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off. Integer in 0..9007199254740991 bytes. Default 1099511627776 bytes. (C: ldb_options.mmap_size) */
+  mmapSize?: number;
 }
 
 /** The names of option compression. */

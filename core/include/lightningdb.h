@@ -202,6 +202,22 @@ typedef struct ldb_store_methods {
   int (*remove)(ldb_store *s, const char *name);
   /* Frees the store itself. Every file must be closed first. */
   void (*destroy)(ldb_store *s);
+  /* Optional (NULL: the store cannot map; the engine then reads every page
+   * through read()). Maps the first len bytes of f read-only and shared, so
+   * that completed write() calls are visible through it; bytes past the
+   * file's current end may be mapped but are never touched by the engine
+   * unless the file shrinks under it. On LDB_OK *base is the mapping and
+   * *faults a counter owned by the store (read it with an atomic load; it
+   * stays valid until unmap()): a read through the mapping that the device
+   * cannot serve (the file was truncated below the byte read by another
+   * process, or an I/O error) must not kill the process; the store then
+   * increments *faults before the read completes, and the read sees
+   * zeros. The mapping stays valid until unmap(), which the engine calls
+   * before close(f). */
+  int (*map)(ldb_file *f, uint64_t len, const void **base,
+             const uint64_t **faults);
+  /* Removes a mapping made by map(). */
+  void (*unmap)(ldb_file *f, const void *base, uint64_t len);
 } ldb_store_methods;
 
 struct ldb_store {
@@ -389,6 +405,17 @@ typedef struct ldb_options {
                                    good. For getting
                                    data out of a damaged database; run
                                    ldb_check() afterwards. */
+  uint64_t mmap_size;           /* bytes of the data file read through a
+                                   read-only memory mapping, with no lock
+                                   and no copy, each page verified once per
+                                   page version; default 1 TiB (address
+                                   space only: the OS page cache holds the
+                                   pages). 0: every page goes through the
+                                   page cache, as do pages past mmap_size,
+                                   stores without a map method and the
+                                   WebAssembly build. A file truncated
+                                   under the mapping by another process
+                                   gives LDB_IOERR, never a crash. */
   ldb_store *store;             /* NULL (default): a posix store on `path`
                                    (LDB_INVALID in the WebAssembly build, which
                                    has none). Else

@@ -61,6 +61,7 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   if ((rc = target_empty(dst))) goto out;
   bt_config cfg = {bt_page_size(e->bf),
                    16ull * bt_page_size(e->bf) + (8u << 20),
+                   0,
                    e->opts.compression,
                    e->opts.compression_level,
                    1,

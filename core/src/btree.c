@@ -115,7 +115,10 @@ typedef struct pend_batch {
 
 struct bt_tree {
   bt_file *f;
-  uint64_t refs; /* guarded by f->mu */
+  /* Atomic. Taken without a lock by whoever already holds one (or, under
+   * f->mu, for f->current, which holds the file's own); the last release
+   * takes f->mu to unlink and free the version. */
+  uint64_t refs;
   uint64_t version, root, count, seq;
   uint32_t height;
   bt_tree *prev, *next; /* live list */
@@ -133,7 +136,7 @@ struct bt_file {
   /* values of at least LDB_COMPRESS_MIN bytes written while compression
    * was on, by the codec stored: [0] raw (did not pay), then per codec */
   _Atomic uint64_t codec_values[4];
-  ldb_mutex mu; /* current, live list, refs, free-page state, merging */
+  ldb_mutex mu; /* current, live list, free-page state, merging */
   bt_tree *current;
   bt_tree *live;
   uint64_t counter;         /* meta counter of current */
@@ -559,21 +562,19 @@ out:
 bt_tree *bt_current(bt_file *f) {
   ldb_mutex_lock(&f->mu);
   bt_tree *t = f->current;
-  t->refs++;
+  __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
   ldb_mutex_unlock(&f->mu);
   return t;
 }
 
 void bt_tree_acquire(bt_tree *t) {
-  ldb_mutex_lock(&t->f->mu);
-  t->refs++;
-  ldb_mutex_unlock(&t->f->mu);
+  __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
 }
 
-/* Caller holds f->mu. */
+/* Caller holds f->mu and a reference, which it drops. */
 static void tree_unref_locked(bt_tree *t) {
   bt_file *f = t->f;
-  if (--t->refs) return;
+  if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL)) return;
   if (t->prev)
     t->prev->next = t->next;
   else
@@ -584,6 +585,14 @@ static void tree_unref_locked(bt_tree *t) {
 
 void bt_tree_release(bt_tree *t) {
   if (!t) return;
+  /* Not the last reference: no lock. The last one can only be dropped
+   * here once no one else holds the version, so nobody can take it again
+   * (f->current keeps the file's own reference). */
+  uint64_t refs = __atomic_load_n(&t->refs, __ATOMIC_RELAXED);
+  while (refs > 1)
+    if (__atomic_compare_exchange_n(&t->refs, &refs, refs - 1, false,
+                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+      return;
   bt_file *f = t->f;
   ldb_mutex_lock(&f->mu);
   tree_unref_locked(t);
@@ -637,8 +646,8 @@ static int promote_pending(bt_file *f) {
 
 /* ---- point lookup ------------------------------------------------------- */
 
-int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
-           size_t *len) {
+static int tree_get(bt_tree *t, const void *key, size_t klen, void *buf,
+                    size_t cap, size_t *len) {
   bt_file *f = t->f;
   if (t->root == 0) return LDB_NOTFOUND;
   uint64_t pgno = t->root;
@@ -683,6 +692,13 @@ out:
   return rc;
 }
 
+int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
+           size_t *len) {
+  uint64_t faults = pager_map_faults(t->f->pg);
+  return pager_map_check(t->f->pg, faults,
+                         tree_get(t, key, klen, buf, cap, len));
+}
+
 /* ---- cursors ------------------------------------------------------------ */
 
 struct bt_cursor {
@@ -696,8 +712,11 @@ struct bt_cursor {
     uint64_t pgno;
     uint32_t idx;
   } st[BT_MAX_HEIGHT];
+  uint64_t faults; /* the pager's mapping faults when the cursor opened */
+  uint8_t *vbuf;   /* value copy when not inline */
+  uint8_t *mbuf;   /* copy of an inline value of a mapped page */
+  size_t mcap;
   uint8_t kbuf[LDB_MAX_KEY_SIZE];
-  uint8_t *vbuf; /* value copy when not inline */
 };
 
 int bt_cursor_open(bt_tree *t, bt_cursor **out) {
@@ -706,7 +725,7 @@ int bt_cursor_open(bt_tree *t, bt_cursor **out) {
   bt_cursor *c = ldb_malloc(t->f->a, sizeof *c);
   if (!c) return LDB_NOMEM;
   memset(c, 0, offsetof(bt_cursor, kbuf));
-  c->vbuf = NULL;
+  c->faults = pager_map_faults(t->f->pg);
   bt_tree_acquire(t);
   c->t = t;
   c->f = t->f;
@@ -732,6 +751,7 @@ static void cur_reset(bt_cursor *c) {
 void bt_cursor_close(bt_cursor *c) {
   if (!c) return;
   cur_reset(c);
+  ldb_mfree(c->f->a, c->mbuf);
   bt_tree_release(c->t);
   ldb_mfree(c->f->a, c);
 }
@@ -803,7 +823,10 @@ static int cur_step(bt_cursor *c, int dir) {
   }
 }
 
+/* Ends every positioning: a read through the mapping that failed since the
+ * cursor opened turns the result into LDB_IOERR. */
 static int cur_fail(bt_cursor *c, int rc) {
+  rc = pager_map_check(c->f->pg, c->faults, rc);
   if (rc != LDB_OK) {
     cur_unwind(c, 0);
     c->valid = false;
@@ -895,6 +918,12 @@ static int cur_cell(bt_cursor *c, cinfo *ci) {
   return cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, ci);
 }
 
+/* Whether the cursor's leaf is a page of the mapping: bytes handed out
+ * from it are copied first, then checked (see pager.h). */
+static bool cur_mapped(const bt_cursor *c) {
+  return c->valid && c->st[c->depth - 1].e == NULL;
+}
+
 int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   cinfo ci = {0};
   int rc = cur_cell(c, &ci);
@@ -902,11 +931,14 @@ int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   if (ci.flags & F_KOVF) {
     if ((rc = full_key(c->f, &ci, c->kbuf))) return rc;
     *key = c->kbuf;
+  } else if (cur_mapped(c)) {
+    if (ci.klen) memcpy(c->kbuf, ci.key, ci.klen);
+    *key = c->kbuf;
   } else {
     *key = ci.key;
   }
   *klen = ci.klen;
-  return LDB_OK;
+  return pager_map_check(c->f->pg, c->faults, LDB_OK);
 }
 
 int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
@@ -916,10 +948,27 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
   if (!(ci.flags & (F_VOVF | F_COMP))) {
     *val = ci.val;
     *vlen = ci.vlen;
-    return LDB_OK;
+    /* (an empty value: the pointer is never read through) */
+    if (!cur_mapped(c) || ci.vlen == 0) return LDB_OK;
+    if (ci.vlen > c->mcap) {
+      size_t cap = c->mcap ? c->mcap : 256;
+      while (cap < ci.vlen)
+        cap *= 2;
+      uint8_t *nb = ldb_realloc(c->f->a, c->mbuf, c->mcap, cap);
+      if (!nb) return ldb_err(LDB_NOMEM, "out of memory copying a value");
+      c->mbuf = nb;
+      c->mcap = cap;
+    }
+    memcpy(c->mbuf, ci.val, ci.vlen);
+    *val = c->mbuf;
+    return pager_map_check(c->f->pg, c->faults, LDB_OK);
   }
   uint8_t *whole = NULL;
-  if ((rc = cell_value(c->f, &ci, NULL, 0, &whole))) return rc;
+  if ((rc = cell_value(c->f, &ci, NULL, 0, &whole)) ||
+      (rc = pager_map_check(c->f->pg, c->faults, LDB_OK))) {
+    ldb_mfree(c->f->a, whole);
+    return rc;
+  }
   ldb_mfree(c->f->a, c->vbuf);
   c->vbuf = whole;
   *val = whole;
@@ -959,8 +1008,11 @@ struct bt_merge {
    * merges, so they live until the merge ends. */
   uint8_t *srcs;
   int codec, level;
-  int failed; /* error of an earlier operation that failed midway (the
-                 dirty tree may be half-changed): commit returns it */
+  int failed;      /* error of an earlier operation that failed midway (the
+                      dirty tree may be half-changed): commit returns it */
+  uint64_t faults; /* the pager's mapping faults when the merge began: a
+                      page copied from the mapping since then may hold
+                      zeros, so commit refuses */
 };
 
 static void cref_free(const ldb_allocator *a, bt_cref *r) {
@@ -1710,6 +1762,7 @@ int bt_merge_begin(bt_file *f, bt_merge **out) {
   m->codec = __atomic_load_n(&f->codec, __ATOMIC_RELAXED);
   m->level = __atomic_load_n(&f->level, __ATOMIC_RELAXED);
   ldb_mutex_unlock(&f->mu);
+  m->faults = pager_map_faults(f->pg);
   *out = m;
   return LDB_OK;
 }
@@ -1867,6 +1920,7 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
     root = r;
   }
   if (!root) m->height = 0;
+  if ((rc = pager_map_check(f->pg, m->faults, LDB_OK))) goto fail;
 
   /* The free list: every free page after this merge. Its own pages come
    * out of the reusable set first, so the list always fits. The pages this
@@ -2185,7 +2239,8 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   f->meta_bad = fresh ? -1 : bad;
   ldb_mutex_init(&f->mu);
   ldb_mutex_init(&f->meta_mu);
-  if ((rc = pager_open(file, f->ps, cfg->cache_size, a, &f->pg))) {
+  if ((rc = pager_open(file, f->ps, cfg->cache_size, cfg->map_size, a,
+                       &f->pg))) {
     ldb_mutex_destroy(&f->mu);
     ldb_mutex_destroy(&f->meta_mu);
     ldb_mfree(a, f);
@@ -2731,7 +2786,7 @@ int bt_check_report(bt_file *f, ldb_check_result *res) {
   ldb_mutex_lock(&f->meta_mu);
   ldb_mutex_lock(&f->mu);
   bt_tree *t = f->current;
-  t->refs++;
+  __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
   k.npages = f->page_count;
   res->pages = k.npages;
   uint64_t merges0 = f->merges;

@@ -33,6 +33,7 @@ typedef struct bt_merge bt_merge;
 typedef struct bt_config {
   uint32_t page_size;  /* used when creating */
   uint64_t cache_size; /* byte budget of the page cache */
+  uint64_t map_size;   /* bytes of the file read through a mapping (0 none) */
   int compression;     /* codec for values written from now on */
   int compression_level;
   int create;    /* create the file when missing or empty */
