@@ -13,7 +13,9 @@
  * example LightningDB after a change and the peers, whose libraries did not
  * change, earlier): engines, metrics and results are united, the first file
  * wins for an engine in both, and the table says which engines came from
- * which run (date and load average differ between them).
+ * which run (date and load average differ between them). `--node a.json,b.json`
+ * does the same for Node runs, by store. The Node tables are report.mjs's
+ * markdown() of the (merged) run, followed by its own target list.
  *
  * C rates: the ops-per-CPU-second table decides the rate targets (the
  * machine is shared, and CPU time is the steadier measure there); the
@@ -22,6 +24,7 @@
  * (CPU time cannot show scaling); see TWO_THREAD_NAMES.
  */
 import fs from 'node:fs';
+import { markdown, targetsMarkdown, TARGETS } from './node/report.mjs';
 
 const args = { c: [], cBase: null, node: null, nodeBase: null };
 for (let i = 2; i < process.argv.length; i++) {
@@ -170,6 +173,20 @@ function cTargets(runs) {
 
 /* ---- Node ------------------------------------------------------------- */
 
+function loadNode(spec) {
+  const files = spec.split(',');
+  const runs = files.map(loadOne);
+  if (runs.length === 1) return runs[0];
+  const out = { ...runs[0], stores: [], sources: [] };
+  files.forEach((file, i) => {
+    if (runs[i].n !== runs[0].n) throw new Error(`${file}: n ${runs[i].n} differs from ${runs[0].n}`);
+    const fresh = runs[i].stores.filter((s) => !out.stores.some((x) => x.store === s.store));
+    out.stores.push(...fresh);
+    out.sources.push(`${fresh.map((s) => s.store).join(', ')} from ${file.split('/').pop()} (${runs[i].date}, commit ${runs[i].commit})`);
+  });
+  return out;
+}
+
 const nodeOps = (run, store, w) => run.stores.find((s) => s.store === store)?.results?.find((r) => r.workload === w)?.opsPerSec ?? null;
 
 function nodeTargets(run, base) {
@@ -208,7 +225,12 @@ const md = [];
 const cRuns = args.c.map(load);
 for (const [i, run] of cRuns.entries()) md.push(`### C, ${args.c[i]}`, '', cTables(run), '');
 if (args.cBase) md.push('### C baseline', '', cTables(load(args.cBase)), '');
-const nodeRun = args.node ? load(args.node) : null;
-const targets = [...cTargets(cRuns), ...(nodeRun ? nodeTargets(nodeRun, args.nodeBase ? load(args.nodeBase) : null) : [])];
+const nodeRun = args.node ? loadNode(args.node) : null;
+if (nodeRun) {
+  md.push(`### Node, ${args.node}`, '');
+  if (nodeRun.sources) md.push(`Merged from separate runs: ${nodeRun.sources.join('; ')}.`, '');
+  md.push(markdown(nodeRun), '', 'Targets of bench/README.md:', '', targetsMarkdown(nodeRun, TARGETS.node), '');
+}
+const targets = [...cTargets(cRuns), ...(nodeRun ? nodeTargets(nodeRun, args.nodeBase ? loadNode(args.nodeBase) : null) : [])];
 if (targets.length) md.push('### Targets', '', targetTable(targets), '');
 console.log(md.join('\n'));
