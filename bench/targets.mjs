@@ -13,7 +13,9 @@
  * example LightningDB after a change and the peers, whose libraries did not
  * change, earlier): engines, metrics and results are united, the first file
  * wins for an engine in both, and the table says which engines came from
- * which run (date and load average differ between them).
+ * which run (date and load average differ between them). `--node a.json,b.json`
+ * does the same for Node runs, by store. The Node tables are report.mjs's
+ * markdown() of the (merged) run, followed by its own target list.
  *
  * C rates: the ops-per-CPU-second table decides the rate targets (the
  * machine is shared, and CPU time is the steadier measure there); the
@@ -22,6 +24,7 @@
  * (CPU time cannot show scaling); see TWO_THREAD_NAMES.
  */
 import fs from 'node:fs';
+import { markdown, targetsMarkdown, TARGETS } from './node/report.mjs';
 
 const args = { c: [], cBase: null, node: null, nodeBase: null };
 for (let i = 2; i < process.argv.length; i++) {
@@ -89,6 +92,8 @@ function cTables(run) {
   const wa = (e, f) => { const x = m(e); return x.put_bytes ? f(x) / x.put_bytes : null; };
   const rows = [
     ['peak RSS above base, MB', (e) => (m(e).rss_peak ? MB(m(e).rss_peak - m(e).rss_base) : null), fmtMB],
+    ['max RssAnon (heap) at workload ends, MB', (e) => (m(e).rss_anon_max ? m(e).rss_anon_max / 1e6 : null), fmtMB],
+    ['max RssFile (mapped files) at workload ends, MB', (e) => (m(e).rss_file_max ? m(e).rss_file_max / 1e6 : null), fmtMB],
     ['RSS of an idle reopen, MB', (e) => (m(e).open_seconds ? m(e).rss_open_idle / 1e6 : null), fmtMB],
     ['open (clean close), ms', (e) => (m(e).open_seconds ? m(e).open_seconds * 1e3 : null), (x) => (x == null ? '—' : x.toFixed(x < 10 ? 2 : 0))],
     ['files after fillrandom, MB', (e) => MB(m(e).dir_fill), fmtMB],
@@ -148,7 +153,8 @@ function cTargets(runs) {
     if (m && m.rss_peak) {
       const peak = (m.rss_peak - m.rss_base) / 1e6;
       const bound = (run.config.cache_bytes + (64 << 20) + (64 << 20)) / 1e6;
-      rows.push([`C ${n}: peak RSS above base <= cacheSize + memtableSize + 64 MiB (${bound.toFixed(0)} MB)`, peak / bound, peak <= bound, `${peak.toFixed(0)} MB`]);
+      const split = m.rss_anon_max ? `; at workload ends at most ${(m.rss_anon_max / 1e6).toFixed(0)} MB anonymous (heap) and ${(m.rss_file_max / 1e6).toFixed(0)} MB mapped file pages (RssFile, which the kernel can drop)` : '';
+      rows.push([`C ${n}: peak RSS above base <= cacheSize + memtableSize + 64 MiB (${bound.toFixed(0)} MB)`, peak / bound, peak <= bound, `${peak.toFixed(0)} MB${split}`]);
       const idle = m.rss_open_idle / 1e6;
       rows.push([`C ${n}: an open idle database < 10 MB + its cache`, idle, idle < 10, `${idle.toFixed(1)} MB right after reopen (cache empty then)`, 'MB']);
     }
@@ -170,30 +176,46 @@ function cTargets(runs) {
 
 /* ---- Node ------------------------------------------------------------- */
 
-const nodeOps = (run, store, w) => run.stores.find((s) => s.store === store)?.results?.find((r) => r.workload === w)?.opsPerSec ?? null;
+function loadNode(spec) {
+  const files = spec.split(',');
+  const runs = files.map(loadOne);
+  if (runs.length === 1) return runs[0];
+  const out = { ...runs[0], stores: [], sources: [] };
+  files.forEach((file, i) => {
+    if (runs[i].n !== runs[0].n) throw new Error(`${file}: n ${runs[i].n} differs from ${runs[0].n}`);
+    const fresh = runs[i].stores.filter((s) => !out.stores.some((x) => x.store === s.store));
+    out.stores.push(...fresh);
+    out.sources.push(`${fresh.map((s) => s.store).join(', ')} from ${file.split('/').pop()} (${runs[i].date}, commit ${runs[i].commit})`);
+  });
+  return out;
+}
+
+const nodeOps = (run, store, w, key = 'opsPerSec') => run.stores.find((s) => s.store === store)?.results?.find((r) => r.workload === w)?.[key] ?? null;
 
 function nodeTargets(run, base) {
   const rows = [];
   for (const [w, min] of [['readrandom', 1.5], ['readmissing', 1.0]]) {
-    const a = nodeOps(run, 'lightningdb', w); const b = nodeOps(run, 'lmdb', w);
+    const a = nodeOps(run, 'lightningdb', w, 'opsPerCpuSec'); const b = nodeOps(run, 'lmdb', w, 'opsPerCpuSec');
     const r = a && b ? a / b : null;
-    rows.push([`Node ${run.n / 1e6}M: ${w} >= ${min}x lmdb-js`, r, r == null ? null : r >= min, `${fmtRate(a)} vs ${fmtRate(b)} gets/s`]);
+    const aw = nodeOps(run, 'lightningdb', w); const bw = nodeOps(run, 'lmdb', w);
+    rows.push([`Node ${run.n / 1e6}M: ${w} >= ${min}x lmdb-js`, r, r == null ? null : r >= min, `CPU ${fmtRate(a)} vs ${fmtRate(b)} gets per CPU s; wall ${fmtRate(aw)} vs ${fmtRate(bw)} gets/s (${fmtX(aw / bw)})`]);
   }
   const one = nodeOps(run, 'lightningdb', 'readrandom_1w'); const two = nodeOps(run, 'lightningdb', 'readrandom_2w');
   if (one && two) rows.push([`Node ${run.n / 1e6}M: readrandom from 2 worker_threads >= 1.8x one`, two / one, two / one >= 1.8, `${fmtRate(two)} ÷ ${fmtRate(one)} gets/s (lmdb-js: ${fmtX(nodeOps(run, 'lmdb', 'readrandom_2w') / nodeOps(run, 'lmdb', 'readrandom_1w'))})`]);
   if (base) {
     // "every other row at least what it is today": LightningDB's ratio to
-    // each peer, final run against the baseline run (same-run ratios, so
-    // the machine's load cancels out better than raw ops/s).
+    // each peer by ops per CPU second, final run against the baseline run
+    // (ratios, so the machine's load cancels out better than raw rates;
+    // the worker_thread rows have no CPU rate and are checked above).
     const worse = [];
     for (const r of run.stores.find((s) => s.store === 'lightningdb')?.results || []) {
       for (const peer of ['lmdb', 'classic-level', 'better-sqlite3']) {
-        const now = nodeOps(run, 'lightningdb', r.workload) / nodeOps(run, peer, r.workload);
-        const then = nodeOps(base, 'lightningdb', r.workload) / nodeOps(base, peer, r.workload);
+        const now = nodeOps(run, 'lightningdb', r.workload, 'opsPerCpuSec') / nodeOps(run, peer, r.workload, 'opsPerCpuSec');
+        const then = nodeOps(base, 'lightningdb', r.workload, 'opsPerCpuSec') / nodeOps(base, peer, r.workload, 'opsPerCpuSec');
         if (Number.isFinite(now) && Number.isFinite(then) && now < then * 0.9) worse.push(`${r.workload} vs ${peer} ${fmtX(then)} -> ${fmtX(now)}`);
       }
     }
-    rows.push([`Node ${run.n / 1e6}M: every other row at least what it was (ratio to each peer, 10% noise allowance)`, null, worse.length === 0, worse.length ? `lower: ${worse.join('; ')}` : 'no ratio fell by more than 10%']);
+    rows.push([`Node ${run.n / 1e6}M: every other row at least what it was (ratio to each peer per CPU second, 10% noise allowance)`, null, worse.length === 0, worse.length ? `lower: ${worse.join('; ')}` : 'no ratio fell by more than 10%']);
   }
   return rows;
 }
@@ -208,7 +230,12 @@ const md = [];
 const cRuns = args.c.map(load);
 for (const [i, run] of cRuns.entries()) md.push(`### C, ${args.c[i]}`, '', cTables(run), '');
 if (args.cBase) md.push('### C baseline', '', cTables(load(args.cBase)), '');
-const nodeRun = args.node ? load(args.node) : null;
-const targets = [...cTargets(cRuns), ...(nodeRun ? nodeTargets(nodeRun, args.nodeBase ? load(args.nodeBase) : null) : [])];
+const nodeRun = args.node ? loadNode(args.node) : null;
+if (nodeRun) {
+  md.push(`### Node, ${args.node}`, '');
+  if (nodeRun.sources) md.push(`Merged from separate runs: ${nodeRun.sources.join('; ')}.`, '');
+  md.push(markdown(nodeRun), '', 'Targets of bench/README.md:', '', targetsMarkdown(nodeRun, TARGETS.node), '');
+}
+const targets = [...cTargets(cRuns), ...(nodeRun ? nodeTargets(nodeRun, args.nodeBase ? loadNode(args.nodeBase) : null) : [])];
 if (targets.length) md.push('### Targets', '', targetTable(targets), '');
 console.log(md.join('\n'));

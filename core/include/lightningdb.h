@@ -151,11 +151,13 @@ LDB_API const char *ldb_version(void);
 /* ------------------------------------------------------------------------ */
 /* The store seam: where bytes at rest live.
  *
- * A store holds named byte files (the data file "data.ldb" and the logs
- * "wal-0.log", "wal-1.log"). The engine reaches storage only through these
- * methods, so a store can be a directory of POSIX files, memory, a
- * fault-injecting wrapper for tests, or (under WebAssembly) OPFS or
- * IndexedDB implemented in JavaScript.
+ * A store holds named byte files (the data file "data.ldb" and the log:
+ * "feed.head" and the segments "feed-00.log" .. "feed-15.log"; a database
+ * written by the previous version also has "wal-0.log" and "wal-1.log",
+ * read once by the first open and removed). The engine reaches storage only
+ * through these methods, so a store can be a directory of POSIX files, memory,
+ * a fault-injecting wrapper for tests, or (under WebAssembly) OPFS or IndexedDB
+ * implemented in JavaScript.
  *
  * Implementing a store: embed ldb_store / ldb_file as the first member of
  * your own structs and fill in every method. Methods return LDB_* codes
@@ -238,15 +240,26 @@ struct ldb_file {
  * The caller owns *out and frees it with ldb_store_destroy() after every
  * database using it is closed. Not part of the WebAssembly build (there
  * the stores are JavaScript and every open passes one). */
+#ifndef _WIN32
 LDB_API int ldb_store_posix(const char *dir, int create, ldb_store **out);
+#else
+/* Windows' peer of ldb_store_posix: a store over the directory `dir`
+ * (UTF-8; drive-letter, relative or UNC), created with its missing parents
+ * when create is non-zero, LDB_NOTFOUND otherwise. Files use
+ * CreateFileW/ReadFile/WriteFile at offsets and FlushFileBuffers; the lock
+ * is LockFileEx on `dir\LOCK`, which holds the holder's pid. A full disk is
+ * LDB_FULL. Ownership as for ldb_store_posix. It is the store ldb_open uses
+ * for a path on Windows. */
+LDB_API int ldb_store_win32(const char *dir, int create, ldb_store **out);
+#endif
 
 /* A store in memory. Files persist in the store across ldb_close/ldb_open
  * until the store is destroyed; useful for tests and ephemeral databases.
  * The caller owns *out (ldb_store_destroy()). */
 LDB_API int ldb_store_memory(ldb_store **out);
 
-/* Frees a store made by ldb_store_posix/ldb_store_memory (or any store, via
- * its destroy method). NULL is ignored. */
+/* Frees a store made by ldb_store_posix/ldb_store_win32/ldb_store_memory
+ * (or any store, via its destroy method). NULL is ignored. */
 LDB_API void ldb_store_destroy(ldb_store *s);
 
 /* ------------------------------------------------------------------------ */
@@ -382,26 +395,29 @@ typedef struct ldb_options {
   uint32_t max_active_txns;     /* open transactions allowed; beyond it
                                    ldb_txn_begin returns LDB_BUSY; default 10000;
                                    0 = unlimited */
-  uint64_t log_retention_bytes; /* the change feed (ldb_changes_open) keeps
-                               at least this many bytes of the newest
-                               commit records past checkpoints, in segment
-                               files beside the log (written at every
-                               commit, so the log is written twice);
-                               default 64 MiB; 0 turns the feed off
-                               (nothing extra is written). Whole segments
-                               of about 1/8 of it (64 KiB..16 MiB) are
-                               dropped when a segment fills or a checkpoint
-                               starts. */
-  uint64_t log_retention_ms;    /* also drop feed segments whose newest record
+  uint64_t log_retention_bytes; /* the change feed (ldb_changes_open) reads
+                               the log, which keeps at least this many
+                               bytes of the newest commit records past
+                               checkpoints (each commit is written once);
+                               default 64 MiB; 0 turns the feed off (the
+                               log then keeps only what recovery needs).
+                               The log is dropped in whole segments of
+                               about 1/8 of it (64 KiB..16 MiB), and only
+                               once checkpointed: it may hold more than
+                               this, never less. */
+  uint64_t log_retention_ms;    /* also drop log segments whose newest record
                                   is older than this (wall clock); default 0:
-                                  no age limit. Either limit drops. */
+                                  no age limit. Either limit drops
+                                  (checkpointed segments only). */
   int salvage;                  /* default 0. 1: when recovery cannot restore
                                    every commit (ldb_open would return
                                    LDB_CORRUPT: a damaged meta page the log
-                                   cannot bridge, or commits missing between
-                                   the two log files), open anyway at the last
-                                   commit that can be recovered in order and
-                                   drop the later ones for good. For getting
+                                   cannot bridge, or a damaged log record
+                                   that is not a torn tail, the message
+                                   naming the file and offset), open anyway
+                                   at the last commit that can be recovered
+                                   in order and drop the later ones for
+                                   good. For getting
                                    data out of a damaged database; run
                                    ldb_check() afterwards. */
   uint64_t mmap_size;           /* bytes of the data file read through a
@@ -754,7 +770,7 @@ LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
  * but kept intact because recovery falls back to it when the newer meta
  * page is damaged); the free list pages; that no page is referenced twice
  * and every page is either in the tree or free; the checksum of every
- * other free page; the memtables; and every record of both logs.
+ * other free page; the memtables; and every record the log retains.
  *
  * Damage in a free page that neither meta page reaches is harmless and
  * does not fail the check: no version of the data refers to the page, so
@@ -765,7 +781,7 @@ LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
  *
  * LDB_OK when no page any version reaches is damaged, or LDB_CORRUPT with
  * the first problem, naming the page (or log file and offset), in
- * ldb_errmsg(). On a read-only handle the logs are not checked. Safe to
+ * ldb_errmsg(). On a read-only handle the log is not checked. Safe to
  * call from any thread while others read and write. */
 LDB_API int ldb_check(ldb_db *db);
 
@@ -801,12 +817,12 @@ LDB_API int ldb_check_report(ldb_db *db, ldb_check_result *out);
  * The result holds exactly that snapshot and is synced before return.
  *
  * The target must not hold a database: when any of the engine's files
- * (the data file "data.ldb", the logs "wal-0.log" and "wal-1.log") exists
- * there with at least one byte, it returns LDB_INVALID naming the file and
- * writes nothing; files left empty by an interrupted create do not count.
- * The target being the database itself is LDB_INVALID; a target locked by
- * another user is LDB_BUSY. Hosts rely on this check and have none of
- * their own. */
+ * (the data file "data.ldb", the log's "feed.head", the previous version's
+ * "wal-0.log" and "wal-1.log") exists there with at least one byte, it returns
+ * LDB_INVALID naming the file and writes nothing; files left empty by an
+ * interrupted create do not count. The target being the database itself is
+ * LDB_INVALID; a target locked by another user is LDB_BUSY. Hosts rely on this
+ * check and have none of their own. */
 LDB_API int ldb_backup(ldb_db *db, const char *path);
 
 /* As ldb_backup, into a store owned by the caller, refused in the same

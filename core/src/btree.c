@@ -128,7 +128,10 @@ typedef struct pend_batch {
 
 struct bt_tree {
   bt_file *f;
-  uint64_t refs; /* guarded by f->mu */
+  /* Atomic. Taken without a lock by whoever already holds one (or, under
+   * f->mu, for f->current, which holds the file's own); the last release
+   * takes f->mu to unlink and free the version. */
+  uint64_t refs;
   uint64_t version, root, count, seq;
   uint32_t height;
   bt_tree *prev, *next; /* live list */
@@ -146,7 +149,7 @@ struct bt_file {
   /* values of at least LDB_COMPRESS_MIN bytes written while compression
    * was on, by the codec stored: [0] raw (did not pay), then per codec */
   _Atomic uint64_t codec_values[4];
-  ldb_mutex mu; /* current, live list, refs, free-page state, merging */
+  ldb_mutex mu; /* current, live list, free-page state, merging */
   bt_tree *current;
   bt_tree *live;
   uint64_t counter;         /* meta counter of current */
@@ -572,21 +575,19 @@ out:
 bt_tree *bt_current(bt_file *f) {
   ldb_mutex_lock(&f->mu);
   bt_tree *t = f->current;
-  t->refs++;
+  __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
   ldb_mutex_unlock(&f->mu);
   return t;
 }
 
 void bt_tree_acquire(bt_tree *t) {
-  ldb_mutex_lock(&t->f->mu);
-  t->refs++;
-  ldb_mutex_unlock(&t->f->mu);
+  __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
 }
 
-/* Caller holds f->mu. */
+/* Caller holds f->mu and a reference, which it drops. */
 static void tree_unref_locked(bt_tree *t) {
   bt_file *f = t->f;
-  if (--t->refs) return;
+  if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL)) return;
   if (t->prev)
     t->prev->next = t->next;
   else
@@ -597,6 +598,14 @@ static void tree_unref_locked(bt_tree *t) {
 
 void bt_tree_release(bt_tree *t) {
   if (!t) return;
+  /* Not the last reference: no lock. The last one can only be dropped
+   * here once no one else holds the version, so nobody can take it again
+   * (f->current keeps the file's own reference). */
+  uint64_t refs = __atomic_load_n(&t->refs, __ATOMIC_RELAXED);
+  while (refs > 1)
+    if (__atomic_compare_exchange_n(&t->refs, &refs, refs - 1, false,
+                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+      return;
   bt_file *f = t->f;
   ldb_mutex_lock(&f->mu);
   tree_unref_locked(t);
@@ -720,8 +729,10 @@ struct bt_cursor {
     uint32_t idx;
   } st[BT_MAX_HEIGHT];
   uint64_t faults; /* the pager's mapping faults when the cursor opened */
-  uint8_t *vbuf;   /* value copy when not inline */
-  uint8_t *mbuf;   /* copy of an inline value of a mapped page */
+  bool ci_ok;      /* ci is the parsed current cell (until the next move) */
+  cinfo ci;
+  uint8_t *vbuf; /* value copy when not inline */
+  uint8_t *mbuf; /* copy of an inline value of a mapped page */
   size_t mcap;
   uint8_t kbuf[LDB_MAX_KEY_SIZE];
 };
@@ -751,6 +762,7 @@ static void cur_unwind(bt_cursor *c, int keep) {
 static void cur_reset(bt_cursor *c) {
   cur_unwind(c, 0);
   c->valid = false;
+  c->ci_ok = false;
   ldb_mfree(c->f->a, c->vbuf);
   c->vbuf = NULL;
 }
@@ -833,6 +845,7 @@ static int cur_step(bt_cursor *c, int dir) {
 /* Ends every positioning: a read through the mapping that failed since the
  * cursor opened turns the result into LDB_IOERR. */
 static int cur_fail(bt_cursor *c, int rc) {
+  c->ci_ok = false;
   rc = pager_map_check(c->f->pg, c->faults, rc);
   if (rc != LDB_OK) {
     cur_unwind(c, 0);
@@ -919,10 +932,17 @@ int bt_cursor_prev(bt_cursor *c) {
   return cur_fail(c, cur_step(c, -1));
 }
 
+/* The current cell, parsed once per position (key and value both ask). */
 static int cur_cell(bt_cursor *c, cinfo *ci) {
   if (!c->valid) return LDB_NOTFOUND;
-  int L = c->depth - 1;
-  return cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, ci);
+  if (!c->ci_ok) {
+    int L = c->depth - 1;
+    int rc = cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, &c->ci);
+    if (rc) return rc;
+    c->ci_ok = true;
+  }
+  *ci = c->ci;
+  return LDB_OK;
 }
 
 /* Whether the cursor's leaf is a page of the mapping: bytes handed out
@@ -2977,7 +2997,7 @@ int bt_check_report(bt_file *f, ldb_check_result *res) {
   ldb_mutex_lock(&f->meta_mu);
   ldb_mutex_lock(&f->mu);
   bt_tree *t = f->current;
-  t->refs++;
+  __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
   k.npages = f->page_count;
   res->pages = k.npages;
   uint64_t merges0 = f->merges;

@@ -157,8 +157,8 @@ static void run_mode(int sync_mode) {
   char name[64];
   for (uint64_t s = 1; s <= total; s++) {
     assert_int_equal(ldb_faulty_sync_file(fs, s, name, sizeof name), LDB_OK);
-    if (strncmp(name, "wal", 3) != 0) {
-      pick[s] = 2; /* data file or meta page sync: always */
+    if (strncmp(name, "feed-", 5) != 0) {
+      pick[s] = 2; /* data file, meta page or log head sync: always */
       ndata++;
     } else {
       nlog++;

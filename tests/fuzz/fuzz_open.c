@@ -26,7 +26,8 @@
 #include "fuzz_alloc.h"
 #include "store.h"
 
-static const char *names[3] = {"data.ldb", "wal-0.log", "wal-1.log"};
+/* The data file and the log (its head and its one segment here). */
+static const char *names[3] = {"data.ldb", "feed-00.log", "feed.head"};
 static uint8_t *base[3];
 static size_t base_len[3];
 
@@ -68,9 +69,9 @@ static void build_base(void) {
     if (i == 80 && (rc = ldb_checkpoint(db))) die("checkpoint", rc);
   }
   if ((rc = ldb_delete(db, "key0007", 7))) die("delete", rc);
-  /* Close would checkpoint nothing away from the log only if told to;
-   * whatever it does, the images below are a valid database. */
-  if ((rc = ldb_close(db))) die("close", rc);
+  /* The images are taken before the close (which would checkpoint the log
+   * tail away): what a crash after the last commit leaves, a valid
+   * database whose open replays the log. */
   for (int i = 0; i < 3; i++) {
     ldb_file *f = NULL;
     uint64_t size;
@@ -81,6 +82,7 @@ static void build_base(void) {
     base_len[i] = size;
     ldb_fclose(f);
   }
+  if ((rc = ldb_close(db))) die("close", rc);
   ldb_store_destroy(s);
   fprintf(stderr, "fuzz_open: base images: %s %zu bytes, %s %zu, %s %zu\n",
           names[0], base_len[0], names[1], base_len[1], names[2], base_len[2]);
