@@ -3,16 +3,27 @@
  * key-value stores (LMDB, LevelDB, RocksDB, SQLite), through their C APIs.
  *
  * This file owns: the workload definitions (fillseq, fillrandom, overwrite,
- * readrandom, readmissing, readseq, readreverse, seekrandom, mixed,
- * fillsync), the per-engine adapters, timing, the result table and the JSON
- * report. It is not a test: it checks that reads find what was written (a
+ * readrandom, readrandom_mt, readmissing, readseq, readreverse, seekrandom,
+ * mixed, fillsync), the per-engine adapters, timing, the result table and the
+ * JSON report. It is not a test: it checks that reads find what was written (a
  * miscount aborts that engine's run) but it proves nothing else.
  *
  * Each engine is an adapter behind `struct engine`; every adapter is compiled
  * only when its library was found at build time (HAVE_LMDB, HAVE_LEVELDB,
  * HAVE_ROCKSDB, HAVE_SQLITE; NO_LIGHTNINGDB leaves LightningDB out, for
  * building against the peers alone). Each engine runs every workload in
- * turn in its own subdirectory of --db, which is removed afterwards.
+ * turn in its own subdirectory of --db, which is removed afterwards, and in
+ * its own child process (fork), so that its peak RSS, its I/O counters and
+ * its allocator state are its own: the child writes its results into a
+ * shared anonymous mapping the parent reads after waitpid. Nothing of an
+ * engine is opened in the parent.
+ *
+ * Besides rates, each child measures what the issue-14 targets need: peak
+ * RSS above the RSS it had before its first open (VmHWM, reset through
+ * /proc/self/clear_refs), the disk space of its files at fixed points, the
+ * bytes it wrote (/proc/self/io) per byte of keys and values put, and the
+ * time to open its cleanly closed database (workload `reopen`). Linux only
+ * for those figures; where /proc cannot be read they are reported as "-".
  *
  * Keys are 16 bytes: the 15-digit decimal index followed by '0' for keys
  * that are written and '1' for keys that are never written (readmissing), so
@@ -24,13 +35,16 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +81,7 @@ static struct {
   uint32_t batch;    /* puts per commit in fillseq/fillrandom/overwrite */
   uint32_t nexts;    /* nexts after each seek */
   uint32_t value_size;
+  uint32_t threads;     /* reader threads of readrandom_mt */
   uint64_t cache_bytes; /* every engine's page/block cache (not LMDB's) */
   const char *db_dir;   /* NULL: a fresh temporary directory */
   const char *json_path;
@@ -145,13 +160,99 @@ static int remove_tree(const char *dir) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* What a process costs: memory, I/O and disk space (Linux /proc). Every
+ * reader returns 0 when its source cannot be read; the report prints 0 as
+ * "-". */
+
+/* A "Name:   123 kB" field of /proc/self/status, in bytes. */
+static uint64_t proc_status_bytes(const char *field) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  size_t fl = strlen(field);
+  uint64_t v = 0;
+  if (!f) return 0;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, field, fl) && line[fl] == ':') {
+      v = strtoull(line + fl + 1, NULL, 10) * 1024;
+      break;
+    }
+  fclose(f);
+  return v;
+}
+
+/* Sets VmHWM (peak RSS) back to the current RSS (Linux >= 4.0). */
+static void peak_rss_reset(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (!f) return;
+  fputs("5", f);
+  fclose(f);
+}
+
+/* /proc/self/io: wchar = bytes handed to write-family system calls;
+ * write_bytes = bytes of page cache this process dirtied, i.e. what storage
+ * will receive (a page dirtied twice before writeback counts once, and
+ * writes through a shared mapping count here but not in wchar);
+ * cancelled = dirty bytes dropped before writeback (files truncated or
+ * deleted). All threads of the process count. */
+typedef struct {
+  uint64_t wchar, write_bytes, cancelled;
+} io_counts;
+
+static void io_read(io_counts *c) {
+  FILE *f = fopen("/proc/self/io", "r");
+  char line[128];
+  memset(c, 0, sizeof *c);
+  if (!f) return;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long long v;
+    if (sscanf(line, "wchar: %llu", &v) == 1) c->wchar = v;
+    if (sscanf(line, "write_bytes: %llu", &v) == 1) c->write_bytes = v;
+    if (sscanf(line, "cancelled_write_bytes: %llu", &v) == 1) c->cancelled = v;
+  }
+  fclose(f);
+}
+
+static uint64_t g_du; /* accumulator of dir_bytes' callback */
+
+static int du_cb(const char *path, const struct stat *sb, int flag,
+                 struct FTW *ftw) {
+  (void)path;
+  (void)ftw;
+  if (flag == FTW_F) g_du += (uint64_t)sb->st_blocks * 512;
+  return 0;
+}
+
+/* Bytes allocated on disk by the files under path (st_blocks, so a sparse
+ * file such as LMDB's map counts only what it uses); 0 if it is missing. */
+static uint64_t dir_bytes(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return 0;
+  g_du = 0;
+  if (nftw(path, du_cb, 16, FTW_PHYS) != 0) return 0;
+  return g_du;
+}
+
+/* The 1-minute load average, or -1. */
+static double load_avg(void) {
+  double l = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (!f) return -1;
+  if (fscanf(f, "%lf", &l) != 1) l = -1;
+  fclose(f);
+  return l;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The engine adapter interface.
  *
- * open: a fresh database in dir (which does not exist yet). durable = 1
- *   means every commit must be durable when write() returns (fillsync);
- *   durable = 0 means commits may be lost in a crash (bulk phases).
+ * open: the database in dir: a fresh one when dir does not exist, else the
+ *   one a previous close left there (reopen). durable = 1 means every
+ *   commit must be durable when write() returns (fillsync); durable = 0
+ *   means commits may be lost in a crash (bulk phases).
+ * close: a clean close, everything written reaches the engine's files.
  * write: puts n entries (keys: n * KEY_SIZE bytes; vals[i]: value_size
  *   bytes) as ONE atomic commit. n == 1 uses the engine's single-put path.
+ * del: deletes n keys (all present) as ONE atomic commit.
  * get: *found = 1 and the value copied into buf (cap bytes), or *found = 0.
  * scan: visits every entry in key order (reverse: descending), touching key
  *   and value; *count receives the entries seen.
@@ -164,6 +265,7 @@ struct engine {
   void (*close)(void *h);
   int (*write)(void *h, const unsigned char *keys,
                const unsigned char *const *vals, size_t n);
+  int (*del)(void *h, const unsigned char *keys, size_t n);
   int (*get)(void *h, const unsigned char *key, unsigned char *buf, size_t cap,
              int *found);
   int (*scan)(void *h, int reverse, uint64_t *count);
@@ -173,6 +275,13 @@ struct engine {
   /* Optional (NULL): a one-line summary of the engine's own counters,
    * printed after each workload to explain the numbers. */
   void (*stats)(void *h, char *buf, size_t cap);
+  /* Optional (NULL): the bytes the engine says it wrote to its files since
+   * open, to check /proc's write counters against. */
+  uint64_t (*own_written)(void *h);
+  /* The engine's main data file inside its directory (its size is reported
+   * beside the whole directory's), or NULL when the engine keeps its data
+   * in many files (LevelDB, RocksDB: the directory is the figure). */
+  const char *data_file;
 };
 
 /* A sink the scans fold bytes into, so the compiler cannot drop reads. */
@@ -237,6 +346,22 @@ static int e_ldb_write(void *p, const unsigned char *keys,
     rc = ldb_batch_put(h->batch, keys + i * KEY_SIZE, KEY_SIZE, vals[i],
                        cfg.value_size);
     if (rc != LDB_OK) return ldb_fail("batch_put", rc);
+  }
+  rc = ldb_write(h->db, h->batch);
+  return rc == LDB_OK ? 0 : ldb_fail("write", rc);
+}
+
+static int e_ldb_del(void *p, const unsigned char *keys, size_t n) {
+  ldb_h *h = p;
+  int rc;
+  if (n == 1) {
+    rc = ldb_delete(h->db, keys, KEY_SIZE);
+    return rc == LDB_OK ? 0 : ldb_fail("delete", rc);
+  }
+  ldb_batch_clear(h->batch);
+  for (size_t i = 0; i < n; i++) {
+    rc = ldb_batch_delete(h->batch, keys + i * KEY_SIZE, KEY_SIZE);
+    if (rc != LDB_OK) return ldb_fail("batch_delete", rc);
   }
   rc = ldb_write(h->db, h->batch);
   return rc == LDB_OK ? 0 : ldb_fail("write", rc);
@@ -316,16 +441,24 @@ static void e_ldb_stats(void *p, char *buf, size_t cap) {
   }
   snprintf(buf, cap,
            "checkpoints=%" PRIu64 " memtable=%.1fMB data=%.1fMB (%" PRIu64
-           " pages, %" PRIu64 " free) log=%.1fMB cache hit/miss=%" PRIu64
+           " pages, %" PRIu64 " free) log=%.1fMB cache=%.1fMB hit/miss=%" PRIu64
            "/%" PRIu64 " syncs=%" PRIu64 " written=%.0fMB",
            st.checkpoints, st.memtable_bytes / 1e6, st.data_file_size / 1e6,
-           st.page_count, st.free_pages, st.log_file_size / 1e6, st.cache_hits,
-           st.cache_misses, st.syncs, st.bytes_written / 1e6);
+           st.page_count, st.free_pages, st.log_file_size / 1e6,
+           st.cache_bytes / 1e6, st.cache_hits, st.cache_misses, st.syncs,
+           st.bytes_written / 1e6);
+}
+
+static uint64_t e_ldb_own_written(void *p) {
+  ldb_h *h = p;
+  ldb_stats st;
+  return ldb_stats_get(h->db, &st) == LDB_OK ? st.bytes_written : 0;
 }
 
 static const struct engine ENGINE_LDB = {
-    "lightningdb", e_ldb_open, e_ldb_close,   e_ldb_write, e_ldb_get,
-    e_ldb_scan,    e_ldb_seek, e_ldb_version, e_ldb_stats};
+    "lightningdb", e_ldb_open,  e_ldb_close,       e_ldb_write,
+    e_ldb_del,     e_ldb_get,   e_ldb_scan,        e_ldb_seek,
+    e_ldb_version, e_ldb_stats, e_ldb_own_written, "data.ldb"};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -349,7 +482,7 @@ static int e_lmdb_open(const char *dir, int durable, void **out) {
   memset(h, 0, sizeof *h);
   MDB_txn *txn = NULL;
   int rc;
-  if (mkdir(dir, 0755) != 0) {
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "lmdb: mkdir %s: %s\n", dir, strerror(errno));
     free(h);
     return -1;
@@ -402,6 +535,22 @@ static int e_lmdb_write(void *p, const unsigned char *keys,
   return rc == 0 ? 0 : lmdb_fail("commit", rc);
 }
 
+static int e_lmdb_del(void *p, const unsigned char *keys, size_t n) {
+  lmdb_h *h = p;
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(h->env, NULL, 0, &txn);
+  if (rc != 0) return lmdb_fail("txn_begin", rc);
+  for (size_t i = 0; i < n; i++) {
+    MDB_val k = {KEY_SIZE, (void *)(keys + i * KEY_SIZE)};
+    if ((rc = mdb_del(txn, h->dbi, &k, NULL)) != 0) {
+      mdb_txn_abort(txn);
+      return lmdb_fail("del", rc);
+    }
+  }
+  rc = mdb_txn_commit(txn);
+  return rc == 0 ? 0 : lmdb_fail("commit", rc);
+}
+
 static int lmdb_read_txn(lmdb_h *h) {
   int rc = h->rtxn ? mdb_txn_renew(h->rtxn)
                    : mdb_txn_begin(h->env, NULL, MDB_RDONLY, &h->rtxn);
@@ -416,6 +565,29 @@ static int e_lmdb_get(void *p, const unsigned char *key, unsigned char *buf,
   int rc = mdb_get(h->rtxn, h->dbi, &k, &v);
   if (rc == 0) memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
   mdb_txn_reset(h->rtxn);
+  if (rc == MDB_NOTFOUND) {
+    *found = 0;
+    return 0;
+  }
+  if (rc != 0) return lmdb_fail("get", rc);
+  *found = 1;
+  return 0;
+}
+
+/* readrandom_mt: the same read on a transaction of the calling thread
+ * (*tls, made on first use), since h->rtxn belongs to one thread. */
+static int e_lmdb_get_tls(void *p, void **tls, const unsigned char *key,
+                          unsigned char *buf, size_t cap, int *found) {
+  lmdb_h *h = p;
+  MDB_txn *txn = *tls;
+  int rc =
+      txn ? mdb_txn_renew(txn) : mdb_txn_begin(h->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0) return lmdb_fail("read txn", rc);
+  *tls = txn;
+  MDB_val k = {KEY_SIZE, (void *)key}, v;
+  rc = mdb_get(txn, h->dbi, &k, &v);
+  if (rc == 0) memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+  mdb_txn_reset(txn);
   if (rc == MDB_NOTFOUND) {
     *found = 0;
     return 0;
@@ -483,8 +655,9 @@ static void e_lmdb_version(char *buf, size_t cap) {
 }
 
 static const struct engine ENGINE_LMDB = {
-    "lmdb",      e_lmdb_open, e_lmdb_close,   e_lmdb_write, e_lmdb_get,
-    e_lmdb_scan, e_lmdb_seek, e_lmdb_version, NULL};
+    "lmdb",         e_lmdb_open, e_lmdb_close, e_lmdb_write,
+    e_lmdb_del,     e_lmdb_get,  e_lmdb_scan,  e_lmdb_seek,
+    e_lmdb_version, NULL,        NULL,         "data.mdb"};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -561,6 +734,17 @@ static int e_leveldb_write(void *p, const unsigned char *keys,
   return err ? leveldb_fail("write", err) : 0;
 }
 
+static int e_leveldb_del(void *p, const unsigned char *keys, size_t n) {
+  leveldb_h *h = p;
+  char *err = NULL;
+  leveldb_writebatch_clear(h->batch);
+  for (size_t i = 0; i < n; i++)
+    leveldb_writebatch_delete(h->batch, (const char *)keys + i * KEY_SIZE,
+                              KEY_SIZE);
+  leveldb_write(h->db, h->wopts, h->batch, &err);
+  return err ? leveldb_fail("delete", err) : 0;
+}
+
 /* The C API has no pinned get: leveldb_get returns a malloc'd copy. */
 static int e_leveldb_get(void *p, const unsigned char *key, unsigned char *buf,
                          size_t cap, int *found) {
@@ -634,10 +818,18 @@ static void e_leveldb_version(char *buf, size_t cap) {
   snprintf(buf, cap, "%d.%d", leveldb_major_version(), leveldb_minor_version());
 }
 
-static const struct engine ENGINE_LEVELDB = {
-    "leveldb",       e_leveldb_open,    e_leveldb_close,
-    e_leveldb_write, e_leveldb_get,     e_leveldb_scan,
-    e_leveldb_seek,  e_leveldb_version, NULL};
+static const struct engine ENGINE_LEVELDB = {"leveldb",
+                                             e_leveldb_open,
+                                             e_leveldb_close,
+                                             e_leveldb_write,
+                                             e_leveldb_del,
+                                             e_leveldb_get,
+                                             e_leveldb_scan,
+                                             e_leveldb_seek,
+                                             e_leveldb_version,
+                                             NULL,
+                                             NULL,
+                                             NULL};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -719,6 +911,17 @@ static int e_rocksdb_write(void *p, const unsigned char *keys,
   return err ? rocksdb_fail("write", err) : 0;
 }
 
+static int e_rocksdb_del(void *p, const unsigned char *keys, size_t n) {
+  rocksdb_h *h = p;
+  char *err = NULL;
+  rocksdb_writebatch_clear(h->batch);
+  for (size_t i = 0; i < n; i++)
+    rocksdb_writebatch_delete(h->batch, (const char *)keys + i * KEY_SIZE,
+                              KEY_SIZE);
+  rocksdb_write(h->db, h->wopts, h->batch, &err);
+  return err ? rocksdb_fail("delete", err) : 0;
+}
+
 static int e_rocksdb_get(void *p, const unsigned char *key, unsigned char *buf,
                          size_t cap, int *found) {
   rocksdb_h *h = p;
@@ -795,10 +998,18 @@ static void e_rocksdb_version(char *buf, size_t cap) {
   snprintf(buf, cap, "%s", ROCKSDB_VERSION_STR);
 }
 
-static const struct engine ENGINE_ROCKSDB = {
-    "rocksdb",       e_rocksdb_open,    e_rocksdb_close,
-    e_rocksdb_write, e_rocksdb_get,     e_rocksdb_scan,
-    e_rocksdb_seek,  e_rocksdb_version, NULL};
+static const struct engine ENGINE_ROCKSDB = {"rocksdb",
+                                             e_rocksdb_open,
+                                             e_rocksdb_close,
+                                             e_rocksdb_write,
+                                             e_rocksdb_del,
+                                             e_rocksdb_get,
+                                             e_rocksdb_scan,
+                                             e_rocksdb_seek,
+                                             e_rocksdb_version,
+                                             NULL,
+                                             NULL,
+                                             NULL};
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -808,7 +1019,7 @@ static const struct engine ENGINE_ROCKSDB = {
 #ifdef HAVE_SQLITE
 typedef struct {
   sqlite3 *db;
-  sqlite3_stmt *put, *get, *begin, *commit, *scan_fwd, *scan_rev, *seek;
+  sqlite3_stmt *put, *del, *get, *begin, *commit, *scan_fwd, *scan_rev, *seek;
 } sqlite_h;
 
 static int sqlite_fail(sqlite_h *h, const char *what) {
@@ -819,8 +1030,8 @@ static int sqlite_fail(sqlite_h *h, const char *what) {
 
 static void e_sqlite_close(void *p) {
   sqlite_h *h = p;
-  sqlite3_stmt *all[] = {h->put,      h->get,      h->begin, h->commit,
-                         h->scan_fwd, h->scan_rev, h->seek};
+  sqlite3_stmt *all[] = {h->put,    h->del,      h->get,      h->begin,
+                         h->commit, h->scan_fwd, h->scan_rev, h->seek};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     sqlite3_finalize(all[i]);
   if (h->db && sqlite3_close(h->db) != SQLITE_OK) sqlite_fail(h, "close");
@@ -831,26 +1042,27 @@ static int e_sqlite_open(const char *dir, int durable, void **out) {
   sqlite_h *h = xmalloc(sizeof *h);
   memset(h, 0, sizeof *h);
   char path[4096];
-  if (mkdir(dir, 0755) != 0) {
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "sqlite: mkdir %s: %s\n", dir, strerror(errno));
     free(h);
     return -1;
   }
   snprintf(path, sizeof path, "%s/kv.sqlite", dir);
   char setup[512];
-  snprintf(
-      setup, sizeof setup,
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=%s;"
-      "PRAGMA cache_size=-%u;"
-      "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
-      durable ? "FULL" : "OFF", (unsigned)(cfg.cache_bytes / 1024));
+  snprintf(setup, sizeof setup,
+           "PRAGMA journal_mode=WAL;"
+           "PRAGMA synchronous=%s;"
+           "PRAGMA cache_size=-%u;"
+           "CREATE TABLE IF NOT EXISTS kv(k BLOB PRIMARY KEY, v BLOB NOT NULL)"
+           " WITHOUT ROWID;",
+           durable ? "FULL" : "OFF", (unsigned)(cfg.cache_bytes / 1024));
   if (sqlite3_open(path, &h->db) != SQLITE_OK) goto fail;
   if (sqlite3_exec(h->db, setup, NULL, NULL, NULL) != SQLITE_OK) goto fail;
 #define PREP(field, sql)                                                       \
   if (sqlite3_prepare_v2(h->db, sql, -1, &h->field, NULL) != SQLITE_OK)        \
     goto fail;
   PREP(put, "INSERT OR REPLACE INTO kv(k, v) VALUES (?1, ?2)")
+  PREP(del, "DELETE FROM kv WHERE k = ?1")
   PREP(get, "SELECT v FROM kv WHERE k = ?1")
   PREP(begin, "BEGIN")
   PREP(commit, "COMMIT")
@@ -880,6 +1092,20 @@ static int e_sqlite_write(void *p, const unsigned char *keys,
     sqlite3_bind_blob(h->put, 1, keys + i * KEY_SIZE, KEY_SIZE, SQLITE_STATIC);
     sqlite3_bind_blob(h->put, 2, vals[i], (int)cfg.value_size, SQLITE_STATIC);
     if (sqlite_step_done(h, h->put, "insert") != 0) {
+      if (n > 1) sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+      return -1;
+    }
+  }
+  if (n > 1 && sqlite_step_done(h, h->commit, "commit") != 0) return -1;
+  return 0;
+}
+
+static int e_sqlite_del(void *p, const unsigned char *keys, size_t n) {
+  sqlite_h *h = p;
+  if (n > 1 && sqlite_step_done(h, h->begin, "begin") != 0) return -1;
+  for (size_t i = 0; i < n; i++) {
+    sqlite3_bind_blob(h->del, 1, keys + i * KEY_SIZE, KEY_SIZE, SQLITE_STATIC);
+    if (sqlite_step_done(h, h->del, "delete") != 0) {
       if (n > 1) sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
       return -1;
     }
@@ -941,9 +1167,9 @@ static void e_sqlite_version(char *buf, size_t cap) {
 }
 
 static const struct engine ENGINE_SQLITE = {
-    "sqlite",       e_sqlite_open,    e_sqlite_close,
-    e_sqlite_write, e_sqlite_get,     e_sqlite_scan,
-    e_sqlite_seek,  e_sqlite_version, NULL};
+    "sqlite",         e_sqlite_open, e_sqlite_close, e_sqlite_write,
+    e_sqlite_del,     e_sqlite_get,  e_sqlite_scan,  e_sqlite_seek,
+    e_sqlite_version, NULL,          NULL,           "kv.sqlite"};
 #endif
 
 /* Every engine compiled in, LightningDB first (the table's ratios compare
@@ -969,6 +1195,30 @@ static const struct engine *const ALL_ENGINES[] = {
 /* ------------------------------------------------------------------------ */
 /* Workloads. */
 
+/* What one engine's child process measured besides rates (0: not
+ * measured). Sizes are bytes allocated by the files of the bulk database
+ * directory ("dir") and by the engine's data file alone ("data"), taken
+ * right after the workload named, without waiting for background work,
+ * except the "closed" ones, taken after a clean close. */
+typedef struct {
+  int reported;                 /* the child ran to its end */
+  double load_start, load_end;  /* 1-minute load average around the run */
+  uint64_t rss_base;            /* VmRSS before the engine's first open */
+  uint64_t rss_peak;            /* VmHWM over the whole run (reset at start) */
+  uint64_t rss_open_idle;       /* VmRSS added by reopening the loaded db */
+  uint64_t dir_fill, data_fill; /* after fillrandom */
+  uint64_t dir_overwrite, data_overwrite;       /* after overwrite */
+  uint64_t dir_closed, data_closed;             /* closed by reopen */
+  uint64_t dir_churn0, data_churn0;             /* before churn */
+  uint64_t dir_churn, data_churn;               /* after churn */
+  uint64_t dir_churn_closed, data_churn_closed; /* churn, then closed */
+  uint64_t put_bytes;   /* key + value bytes of fillrandom + overwrite */
+  io_counts io_fill_ow; /* written during fillrandom + overwrite */
+  io_counts io_reopen;  /* written by the close and open of reopen */
+  uint64_t own_written; /* the engine's own counter, fillrandom+overwrite */
+  double open_secs;     /* reopen: the open call alone */
+} metrics;
+
 /* The state of one engine's run: the open bulk-mode database, if any, and
  * whether it holds keys 0..num-1. */
 typedef struct {
@@ -976,8 +1226,34 @@ typedef struct {
   char dir[4096]; /* this engine's subdirectory */
   void *h;        /* bulk-mode (non-durable) handle, or NULL */
   int loaded;     /* h holds every key 0..num-1 */
+  int churned;    /* the last bulk workload was churn */
   uint64_t wseq;  /* write counter, picks values */
+  metrics *m;
+  int fill_io_valid; /* fill_io holds the counters at fillrandom's start */
+  io_counts fill_io;
 } run_state;
+
+static void io_sub(io_counts *out, const io_counts *a, const io_counts *b) {
+  out->wchar = a->wchar - b->wchar;
+  out->write_bytes = a->write_bytes - b->write_bytes;
+  out->cancelled = a->cancelled - b->cancelled;
+}
+
+static void bulk_path(const run_state *rs, char *out, size_t cap) {
+  snprintf(out, cap, "%s/bulk", rs->dir);
+}
+
+/* Sizes of the bulk database: the directory and the data file. */
+static void bulk_sizes(const run_state *rs, uint64_t *dir, uint64_t *data) {
+  char path[4200], file[4400];
+  bulk_path(rs, path, sizeof path);
+  *dir = dir_bytes(path);
+  *data = *dir;
+  if (rs->e->data_file) {
+    snprintf(file, sizeof file, "%s/%s", path, rs->e->data_file);
+    *data = dir_bytes(file);
+  }
+}
 
 /* One workload's measurement: wall-clock seconds, and CPU seconds of the
  * whole process (every thread, so an engine's background threads count)
@@ -1012,7 +1288,9 @@ static int fresh_db(run_state *rs) {
     rs->h = NULL;
   }
   rs->loaded = 0;
-  snprintf(path, sizeof path, "%s/bulk", rs->dir);
+  rs->churned = 0;
+  rs->fill_io_valid = 0;
+  bulk_path(rs, path, sizeof path);
   if (remove_tree(path) != 0) return -1;
   return rs->e->open(path, 0, &rs->h);
 }
@@ -1054,7 +1332,11 @@ static uint64_t idx_random(void *ctx, uint64_t i) {
 }
 
 /* A random permutation of 0..num-1 (Fisher-Yates, fixed seed), so that
- * fillrandom writes every key exactly once, in random order. */
+ * fillrandom writes every key exactly once, in random order; churn deletes
+ * its first half. Made once, in the parent before the engines' children
+ * fork, so that it is part of each child's RSS baseline. */
+static uint32_t *g_perm;
+
 static uint32_t *make_perm(void) {
   uint32_t *p = xmalloc(sizeof *p * cfg.num);
   uint64_t s = 42;
@@ -1078,21 +1360,26 @@ static int ensure_loaded(run_state *rs) {
   return 0;
 }
 
+/* fillrandom also starts the write-amplification window that overwrite
+ * closes, and takes the sizes after it. */
 static int bench_fill(run_state *rs, int random, result *r) {
-  uint32_t *perm = random ? make_perm() : NULL;
   int rc = fresh_db(rs);
   if (rc == 0) {
+    if (random) io_read(&rs->fill_io);
     timer_start(r);
     rc = write_keys(rs, rs->h, cfg.num, cfg.batch, random ? idx_perm : idx_seq,
-                    perm);
+                    g_perm);
     timer_stop(r);
     r->ops = cfg.num;
     rs->loaded = rc == 0;
+    rs->fill_io_valid = random && rc == 0;
+    if (random) bulk_sizes(rs, &rs->m->dir_fill, &rs->m->data_fill);
   }
-  free(perm);
   return rc;
 }
 
+/* When fillrandom ran right before, reports the bytes written by both
+ * against the bytes of keys and values they put. */
 static int bench_overwrite(run_state *rs, result *r) {
   if (ensure_loaded(rs) != 0) return -1;
   uint64_t s = 7;
@@ -1100,6 +1387,83 @@ static int bench_overwrite(run_state *rs, result *r) {
   int rc = write_keys(rs, rs->h, cfg.num, cfg.batch, idx_random, &s);
   timer_stop(r);
   r->ops = cfg.num;
+  if (rc != 0) return rc;
+  metrics *m = rs->m;
+  bulk_sizes(rs, &m->dir_overwrite, &m->data_overwrite);
+  if (rs->fill_io_valid) {
+    io_counts now;
+    io_read(&now);
+    io_sub(&m->io_fill_ow, &now, &rs->fill_io);
+    m->put_bytes = 2 * cfg.num * (uint64_t)(KEY_SIZE + cfg.value_size);
+    if (rs->e->own_written) m->own_written = rs->e->own_written(rs->h);
+  }
+  rs->fill_io_valid = 0;
+  return 0;
+}
+
+/* Closes the loaded bulk database cleanly (untimed; its files are measured
+ * then) and times opening it again: the engine's open call alone. The RSS
+ * the open adds is what an idle open database of num keys costs. Later
+ * workloads read the reopened database. ops = 1. */
+static int bench_reopen(run_state *rs, result *r) {
+  if (ensure_loaded(rs) != 0) return -1;
+  metrics *m = rs->m;
+  char path[4200];
+  io_counts io0, io1;
+  bulk_path(rs, path, sizeof path);
+  io_read(&io0);
+  rs->e->close(rs->h);
+  rs->h = NULL;
+  bulk_sizes(rs, &m->dir_closed, &m->data_closed);
+  uint64_t rss0 = proc_status_bytes("VmRSS");
+  timer_start(r);
+  int rc = rs->e->open(path, 0, &rs->h);
+  timer_stop(r);
+  if (rc != 0) {
+    rs->h = NULL;
+    rs->loaded = 0;
+    return -1;
+  }
+  uint64_t rss1 = proc_status_bytes("VmRSS");
+  io_read(&io1);
+  io_sub(&m->io_reopen, &io1, &io0);
+  m->rss_open_idle = rss1 > rss0 ? rss1 - rss0 : 0;
+  m->open_secs = r->secs;
+  r->ops = 1;
+  return 0;
+}
+
+/* A key index past the loaded keys, for the keys churn adds. */
+static uint64_t idx_new(void *ctx, uint64_t i) {
+  (void)ctx;
+  return cfg.num + i;
+}
+
+/* Deletes a random half of the loaded keys, then writes as many new keys
+ * (batch per commit both ways): the issue's "does not grow the file" check.
+ * ops = deletes + puts. The database no longer holds keys 0..num-1 after
+ * it, so a later read workload loads a fresh one. */
+static int bench_churn(run_state *rs, result *r) {
+  if (ensure_loaded(rs) != 0) return -1;
+  metrics *m = rs->m;
+  uint64_t half = cfg.num / 2;
+  unsigned char *keys = xmalloc((size_t)cfg.batch * KEY_SIZE);
+  int rc = 0;
+  bulk_sizes(rs, &m->dir_churn0, &m->data_churn0);
+  timer_start(r);
+  for (uint64_t i = 0; i < half && rc == 0;) {
+    uint32_t n = 0;
+    for (; n < cfg.batch && i < half; n++, i++)
+      make_key(keys + (size_t)n * KEY_SIZE, g_perm[i], 0);
+    rc = rs->e->del(rs->h, keys, n);
+  }
+  if (rc == 0) rc = write_keys(rs, rs->h, half, cfg.batch, idx_new, NULL);
+  timer_stop(r);
+  free(keys);
+  r->ops = 2 * half;
+  rs->loaded = 0;
+  rs->churned = rc == 0;
+  if (rc == 0) bulk_sizes(rs, &m->dir_churn, &m->data_churn);
   return rc;
 }
 
@@ -1127,6 +1491,77 @@ static int bench_read(run_state *rs, int missing, result *r) {
     return -1;
   }
   return 0;
+}
+
+/* readrandom_mt: cfg.threads threads each do cfg.reads random gets of
+ * present keys (own seeds) on the one open database at once; ops counts
+ * all of them, so ops/s against readrandom's is the scaling. Engines whose
+ * get is not safe from several threads get a per-thread path (LMDB: a
+ * read transaction per thread) or are skipped (SQLite). */
+typedef struct {
+  run_state *rs;
+  uint64_t seed, found;
+  int rc;
+} mt_reader;
+
+static int get_from_thread(run_state *rs, void **tls, const unsigned char *key,
+                           unsigned char *buf, size_t cap, int *found) {
+#ifdef HAVE_LMDB
+  if (rs->e == &ENGINE_LMDB)
+    return e_lmdb_get_tls(rs->h, tls, key, buf, cap, found);
+#endif
+  (void)tls;
+  return rs->e->get(rs->h, key, buf, cap, found);
+}
+
+static void *mt_reader_main(void *arg) {
+  mt_reader *t = arg;
+  unsigned char key[KEY_SIZE], buf[MAX_VALUE];
+  void *tls = NULL;
+  for (uint64_t i = 0; i < cfg.reads && t->rc == 0; i++) {
+    int f;
+    make_key(key, rng_below(&t->seed, cfg.num), 0);
+    t->rc = get_from_thread(t->rs, &tls, key, buf, sizeof buf, &f);
+    t->found += (uint64_t)f;
+  }
+#ifdef HAVE_LMDB
+  if (tls && t->rs->e == &ENGINE_LMDB) mdb_txn_abort(tls);
+#endif
+  return NULL;
+}
+
+static int bench_read_mt(run_state *rs, result *r) {
+  if (!strcmp(rs->e->name, "sqlite")) {
+    printf("sqlite: readrandom_mt does not apply (one connection)\n");
+    return 1;
+  }
+  if (ensure_loaded(rs) != 0) return -1;
+  uint32_t n = cfg.threads;
+  mt_reader *t = xmalloc(sizeof *t * n);
+  pthread_t *th = xmalloc(sizeof *th * n);
+  int rc = 0;
+  timer_start(r);
+  for (uint32_t i = 0; i < n; i++) {
+    t[i] = (mt_reader){rs, 1000 + i, 0, 0};
+    if (pthread_create(&th[i], NULL, mt_reader_main, &t[i]) != 0)
+      die("pthread_create failed");
+  }
+  uint64_t found = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    pthread_join(th[i], NULL);
+    if (t[i].rc) rc = -1;
+    found += t[i].found;
+  }
+  timer_stop(r);
+  r->ops = (uint64_t)n * cfg.reads;
+  free(t);
+  free(th);
+  if (rc == 0 && found != r->ops) {
+    fprintf(stderr, "%s: readrandom_mt found %" PRIu64 " of %" PRIu64 " keys\n",
+            rs->e->name, found, r->ops);
+    rc = -1;
+  }
+  return rc;
 }
 
 static int bench_scan(run_state *rs, int reverse, result *r) {
@@ -1223,16 +1658,23 @@ static int bench_fillsync(run_state *rs, result *r) {
   return rc;
 }
 
+/* The default order. readrandom_mt runs right after readrandom, on the same
+ * reopened database, so that its rate divided by readrandom's is the
+ * thread scaling; churn changes the key set, so it comes after every read. */
 static const char *const BENCH_NAMES[] = {
-    "fillseq", "fillrandom",  "overwrite",  "readrandom", "readmissing",
-    "readseq", "readreverse", "seekrandom", "mixed",      "fillsync"};
+    "fillseq",       "fillrandom",  "overwrite", "reopen",      "readrandom",
+    "readrandom_mt", "readmissing", "readseq",   "readreverse", "seekrandom",
+    "mixed",         "churn",       "fillsync"};
 #define N_BENCH_NAMES (sizeof BENCH_NAMES / sizeof BENCH_NAMES[0])
 
 static int run_bench(run_state *rs, const char *name, result *r) {
   if (!strcmp(name, "fillseq")) return bench_fill(rs, 0, r);
   if (!strcmp(name, "fillrandom")) return bench_fill(rs, 1, r);
   if (!strcmp(name, "overwrite")) return bench_overwrite(rs, r);
+  if (!strcmp(name, "reopen")) return bench_reopen(rs, r);
+  if (!strcmp(name, "churn")) return bench_churn(rs, r);
   if (!strcmp(name, "readrandom")) return bench_read(rs, 0, r);
+  if (!strcmp(name, "readrandom_mt")) return bench_read_mt(rs, r);
   if (!strcmp(name, "readmissing")) return bench_read(rs, 1, r);
   if (!strcmp(name, "readseq")) return bench_scan(rs, 0, r);
   if (!strcmp(name, "readreverse")) return bench_scan(rs, 1, r);
@@ -1312,6 +1754,7 @@ static void print_table(const struct engine *const *engines, int n_engine,
       if (ei != ldb_col) printf("  ldb/%-7.7s", engines[ei]->name);
   printf("\n");
   for (int bi = 0; bi < n_bench; bi++) {
+    if (!strcmp(bench_list[bi], "reopen")) continue; /* a time: see below */
     printf("%-12s", bench_list[bi]);
     for (int ei = 0; ei < n_engine; ei++) {
       char b[32];
@@ -1333,15 +1776,275 @@ static void print_table(const struct engine *const *engines, int n_engine,
   }
 }
 
+/* The metrics table: one row per figure, one column per engine, then
+ * LightningDB's ratio to each peer. A getter returns < 0 for "not
+ * measured". */
+typedef struct {
+  const char *name;
+  double (*get)(const metrics *m);
+  const char *fmt; /* printf format of one value */
+  int ratio;       /* LightningDB / peer columns make sense */
+} metric_row;
+
+static double mb(uint64_t b) {
+  return b ? (double)b / 1e6 : -1;
+}
+static double per_put(const metrics *m, uint64_t b) {
+  return m->put_bytes && b ? (double)b / (double)m->put_bytes : -1;
+}
+static double g_rss_peak(const metrics *m) {
+  return m->rss_peak && m->rss_peak >= m->rss_base
+             ? (double)(m->rss_peak - m->rss_base) / 1e6
+             : -1;
+}
+static double g_rss_base(const metrics *m) {
+  return mb(m->rss_base);
+}
+static double g_rss_idle(const metrics *m) {
+  return m->open_secs > 0 ? (double)m->rss_open_idle / 1e6 : -1;
+}
+static double g_open_ms(const metrics *m) {
+  return m->open_secs > 0 ? m->open_secs * 1e3 : -1;
+}
+static double g_dir_fill(const metrics *m) {
+  return mb(m->dir_fill);
+}
+static double g_data_fill(const metrics *m) {
+  return mb(m->data_fill);
+}
+static double g_dir_ow(const metrics *m) {
+  return mb(m->dir_overwrite);
+}
+static double g_data_ow(const metrics *m) {
+  return mb(m->data_overwrite);
+}
+static double g_dir_closed(const metrics *m) {
+  return mb(m->dir_closed);
+}
+static double g_data_closed(const metrics *m) {
+  return mb(m->data_closed);
+}
+static double g_dir_churn0(const metrics *m) {
+  return mb(m->dir_churn0);
+}
+static double g_dir_churn(const metrics *m) {
+  return mb(m->dir_churn);
+}
+static double g_dir_churn_closed(const metrics *m) {
+  return mb(m->dir_churn_closed);
+}
+static double g_data_churn_closed(const metrics *m) {
+  return mb(m->data_churn_closed);
+}
+static double g_churn_growth(const metrics *m) {
+  return m->dir_churn_closed && m->dir_closed
+             ? (double)m->dir_churn_closed / (double)m->dir_closed
+             : -1;
+}
+static double g_wa_storage(const metrics *m) {
+  return per_put(m, m->io_fill_ow.write_bytes);
+}
+static double g_wa_syscalls(const metrics *m) {
+  return per_put(m, m->io_fill_ow.wchar);
+}
+static double g_wa_own(const metrics *m) {
+  return per_put(m, m->own_written);
+}
+static double g_wa_storage_reopen(const metrics *m) {
+  return m->open_secs > 0
+             ? per_put(m, m->io_fill_ow.write_bytes + m->io_reopen.write_bytes)
+             : -1;
+}
+static double g_wa_syscalls_reopen(const metrics *m) {
+  return m->open_secs > 0 ? per_put(m, m->io_fill_ow.wchar + m->io_reopen.wchar)
+                          : -1;
+}
+static double g_reopen_written(const metrics *m) {
+  return m->open_secs > 0 ? (double)m->io_reopen.write_bytes / 1e6 : -1;
+}
+static double g_load_start(const metrics *m) {
+  return m->load_start;
+}
+static double g_load_end(const metrics *m) {
+  return m->load_end;
+}
+
+static const metric_row METRIC_ROWS[] = {
+    {"peak RSS above base, MB", g_rss_peak, "%.1f", 1},
+    {"RSS before open, MB", g_rss_base, "%.1f", 0},
+    {"RSS of an idle reopen, MB", g_rss_idle, "%.1f", 1},
+    {"open (clean close), ms", g_open_ms, "%.2f", 1},
+    {"files after fillrandom, MB", g_dir_fill, "%.1f", 1},
+    {"data file after fillrandom", g_data_fill, "%.1f", 1},
+    {"files after overwrite, MB", g_dir_ow, "%.1f", 1},
+    {"data file after overwrite", g_data_ow, "%.1f", 1},
+    {"files after ow + close, MB", g_dir_closed, "%.1f", 1},
+    {"data file after ow + close", g_data_closed, "%.1f", 1},
+    {"files before churn, MB", g_dir_churn0, "%.1f", 1},
+    {"files after churn, MB", g_dir_churn, "%.1f", 1},
+    {"files after churn + close", g_dir_churn_closed, "%.1f", 1},
+    {"data file churn + close", g_data_churn_closed, "%.1f", 1},
+    {"churn growth (closed/closed)", g_churn_growth, "%.2fx", 1},
+    {"write amp, storage", g_wa_storage, "%.2f", 1},
+    {"write amp, syscalls", g_wa_syscalls, "%.2f", 1},
+    {"write amp, engine counter", g_wa_own, "%.2f", 1},
+    {"written by close+open, MB", g_reopen_written, "%.1f", 1},
+    {"write amp + reopen, storage", g_wa_storage_reopen, "%.2f", 1},
+    {"write amp + reopen, syscalls", g_wa_syscalls_reopen, "%.2f", 1},
+    {"load avg at start", g_load_start, "%.2f", 0},
+    {"load avg at end", g_load_end, "%.2f", 0},
+};
+#define N_METRIC_ROWS (sizeof METRIC_ROWS / sizeof METRIC_ROWS[0])
+
+static void print_metrics(const struct engine *const *engines, int n_engine,
+                          const metrics *met) {
+  int ldb_col = -1;
+  for (int ei = 0; ei < n_engine; ei++)
+    if (!strcmp(engines[ei]->name, "lightningdb")) ldb_col = ei;
+  printf("%-29s", "figure");
+  for (int ei = 0; ei < n_engine; ei++)
+    printf(" %11s", engines[ei]->name);
+  if (ldb_col >= 0)
+    for (int ei = 0; ei < n_engine; ei++)
+      if (ei != ldb_col) printf("  ldb/%-7.7s", engines[ei]->name);
+  printf("\n");
+  for (size_t ri = 0; ri < N_METRIC_ROWS; ri++) {
+    const metric_row *row = &METRIC_ROWS[ri];
+    int any = 0;
+    for (int ei = 0; ei < n_engine; ei++)
+      any |= met[ei].reported && row->get(&met[ei]) >= 0;
+    if (!any) continue;
+    printf("%-29s", row->name);
+    for (int ei = 0; ei < n_engine; ei++) {
+      char b[32];
+      double v = met[ei].reported ? row->get(&met[ei]) : -1;
+      if (v < 0)
+        snprintf(b, sizeof b, "-");
+      else
+        snprintf(b, sizeof b, row->fmt, v);
+      printf(" %11s", b);
+    }
+    if (ldb_col >= 0 && row->ratio) {
+      double l = met[ldb_col].reported ? row->get(&met[ldb_col]) : -1;
+      for (int ei = 0; ei < n_engine; ei++) {
+        if (ei == ldb_col) continue;
+        double p = met[ei].reported ? row->get(&met[ei]) : -1;
+        if (l >= 0 && p > 0)
+          printf("  %10.2fx", l / p);
+        else
+          printf("  %11s", "-");
+      }
+    }
+    printf("\n");
+  }
+}
+
+static void json_io(FILE *f, const char *name, const io_counts *c) {
+  fprintf(f,
+          ", \"%s\": {\"wchar\": %" PRIu64 ", \"write_bytes\": %" PRIu64
+          ", \"cancelled_write_bytes\": %" PRIu64 "}",
+          name, c->wchar, c->write_bytes, c->cancelled);
+}
+
+static void json_metrics(FILE *f, const metrics *m) {
+  fprintf(f,
+          "{\"reported\": %d, \"load_start\": %.2f, \"load_end\": %.2f"
+          ", \"rss_base\": %" PRIu64 ", \"rss_peak\": %" PRIu64
+          ", \"rss_open_idle\": %" PRIu64 ", \"open_seconds\": %.6f",
+          m->reported, m->load_start, m->load_end, m->rss_base, m->rss_peak,
+          m->rss_open_idle, m->open_secs);
+  fprintf(
+      f,
+      ", \"dir_fill\": %" PRIu64 ", \"data_fill\": %" PRIu64
+      ", \"dir_overwrite\": %" PRIu64 ", \"data_overwrite\": %" PRIu64
+      ", \"dir_closed\": %" PRIu64 ", \"data_closed\": %" PRIu64
+      ", \"dir_churn_before\": %" PRIu64 ", \"data_churn_before\": %" PRIu64
+      ", \"dir_churn\": %" PRIu64 ", \"data_churn\": %" PRIu64
+      ", \"dir_churn_closed\": %" PRIu64 ", \"data_churn_closed\": %" PRIu64,
+      m->dir_fill, m->data_fill, m->dir_overwrite, m->data_overwrite,
+      m->dir_closed, m->data_closed, m->dir_churn0, m->data_churn0,
+      m->dir_churn, m->data_churn, m->dir_churn_closed, m->data_churn_closed);
+  fprintf(f, ", \"put_bytes\": %" PRIu64 ", \"own_written\": %" PRIu64,
+          m->put_bytes, m->own_written);
+  json_io(f, "io_fill_overwrite", &m->io_fill_ow);
+  json_io(f, "io_reopen", &m->io_reopen);
+  fprintf(f, "}");
+}
+
+/* One engine's whole run, in its own child process: every workload in
+ * turn, then a clean close. A workload returns 0 (done), 1 (does not apply
+ * to this engine: skipped, not a failure) or -1 (failed). Fills rows[bench] and
+ * *m; returns 0, or 1 when a workload failed (the rest of that engine's
+ * workloads are skipped). */
+static int run_engine(const struct engine *e, const char *version,
+                      const char *root, const char *const *bench_list,
+                      int n_bench, result *rows, metrics *m) {
+  run_state rs;
+  int failed = 0;
+  memset(&rs, 0, sizeof rs);
+  rs.e = e;
+  rs.m = m;
+  snprintf(rs.dir, sizeof rs.dir, "%s/%s", root, e->name);
+  if (remove_tree(rs.dir) != 0 || mkdir(rs.dir, 0755) != 0)
+    die("cannot create %s: %s", rs.dir, strerror(errno));
+  m->load_start = load_avg();
+  m->rss_base = proc_status_bytes("VmRSS");
+  peak_rss_reset();
+  printf("\n== %s %s (pid %d, load %.2f, RSS before open %.1f MB)\n", e->name,
+         version, (int)getpid(), m->load_start, m->rss_base / 1e6);
+  for (int bi = 0; bi < n_bench; bi++) {
+    result *r = &rows[bi];
+    int rc = run_bench(&rs, bench_list[bi], r);
+    if (rc == 1) { /* not applicable to this engine; said why */
+      memset(r, 0, sizeof *r);
+      printf("%-12s skipped\n", bench_list[bi]);
+      continue;
+    }
+    if (rc != 0) {
+      fprintf(stderr, "%s: %s failed; skipping the rest of this engine\n",
+              e->name, bench_list[bi]);
+      memset(r, 0, sizeof *r);
+      failed = 1;
+      break;
+    }
+    if (!strcmp(bench_list[bi], "reopen"))
+      printf("%-12s %12.3f ms to open (%.3f CPU s)\n", bench_list[bi],
+             r->secs * 1e3, r->cpu_secs);
+    else
+      printf("%-12s %12.0f ops/s  (%" PRIu64 " ops in %.3f s, %.3f CPU s)\n",
+             bench_list[bi], ops_per_sec(r), r->ops, r->secs, r->cpu_secs);
+    if (rs.e->stats && rs.h) {
+      char line[256];
+      rs.e->stats(rs.h, line, sizeof line);
+      printf("             %s\n", line);
+    }
+    fflush(stdout);
+  }
+  m->rss_peak = proc_status_bytes("VmHWM");
+  if (rs.h) {
+    rs.e->close(rs.h);
+    rs.h = NULL;
+    if (rs.churned)
+      bulk_sizes(&rs, &m->dir_churn_closed, &m->data_churn_closed);
+  }
+  m->load_end = load_avg();
+  if (!cfg.keep_db) remove_tree(rs.dir);
+  m->reported = 1;
+  return failed;
+}
+
 static void usage(void) {
   fprintf(stderr,
           "usage: db_bench [--num=N] [--reads=N] [--seeks=N] [--sync_num=N]\n"
           "                [--batch=N] [--nexts=N] [--value_size=N] "
           "[--cache_mb=N]\n"
-          "                [--benchmarks=a,b,...] [--engines=a,b,...]\n"
+          "                [--threads=N] "
+          "[--benchmarks=a,b,...] [--engines=a,b,...]\n"
           "                [--db=DIR] [--json=PATH] [--keep_db]\n"
-          "benchmarks: fillseq fillrandom overwrite readrandom readmissing\n"
-          "            readseq readreverse seekrandom mixed fillsync\n"
+          "benchmarks: fillseq fillrandom overwrite reopen readrandom\n"
+          "            readrandom_mt (--threads readers at once, default 2)\n"
+          "            readmissing readseq readreverse seekrandom mixed churn\n"
+          "            fillsync\n"
           "engines:");
   for (const struct engine *const *e = ALL_ENGINES; *e; e++)
     fprintf(stderr, " %s", (*e)->name);
@@ -1377,6 +2080,7 @@ int main(int argc, char **argv) {
   cfg.batch = 1000;
   cfg.nexts = 100;
   cfg.value_size = 100;
+  cfg.threads = 2;
   cfg.cache_bytes = (uint64_t)64 << 20;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = strchr(a, '=');
@@ -1399,6 +2103,8 @@ int main(int argc, char **argv) {
       cfg.batch = (uint32_t)parse_u64(a, v);
     else if (OPT("--nexts"))
       cfg.nexts = (uint32_t)parse_u64(a, v);
+    else if (OPT("--threads"))
+      cfg.threads = (uint32_t)parse_u64(a, v);
     else if (OPT("--cache_mb"))
       cfg.cache_bytes = parse_u64(a, v) << 20;
     else if (OPT("--value_size"))
@@ -1483,40 +2189,42 @@ int main(int argc, char **argv) {
          cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch,
          KEY_SIZE, cfg.value_size, cfg.cache_bytes >> 20);
 
-  result *res = xmalloc(sizeof *res * (size_t)n_engine * (size_t)n_bench);
-  memset(res, 0, sizeof *res * (size_t)n_engine * (size_t)n_bench);
+  /* Results live in a shared anonymous mapping: each engine's child writes
+   * its rows and its metrics there; the parent reads them after waitpid. */
+  size_t res_bytes = sizeof(result) * (size_t)n_engine * (size_t)n_bench;
+  size_t shm_bytes = res_bytes + sizeof(metrics) * (size_t)n_engine;
+  void *shm = mmap(NULL, shm_bytes, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shm == MAP_FAILED) die("mmap: %s", strerror(errno));
+  memset(shm, 0, shm_bytes);
+  result *res = shm;
+  metrics *met = (metrics *)((char *)shm + res_bytes);
   char versions[MAX_ENGINES][64];
   int failures = 0;
+  g_perm = make_perm();
 
   for (int ei = 0; ei < n_engine; ei++) {
-    run_state rs;
-    memset(&rs, 0, sizeof rs);
-    rs.e = engines[ei];
     engines[ei]->version(versions[ei], sizeof versions[ei]);
-    snprintf(rs.dir, sizeof rs.dir, "%s/%s", root, rs.e->name);
-    if (remove_tree(rs.dir) != 0 || mkdir(rs.dir, 0755) != 0)
-      die("cannot create %s: %s", rs.dir, strerror(errno));
-    printf("\n== %s %s\n", rs.e->name, versions[ei]);
-    for (int bi = 0; bi < n_bench; bi++) {
-      result *r = &res[(size_t)ei * n_bench + bi];
-      if (run_bench(&rs, bench_list[bi], r) != 0) {
-        fprintf(stderr, "%s: %s failed; skipping the rest of this engine\n",
-                rs.e->name, bench_list[bi]);
-        memset(r, 0, sizeof *r);
-        failures++;
-        break;
-      }
-      printf("%-12s %12.0f ops/s  (%" PRIu64 " ops in %.3f s, %.3f CPU s)\n",
-             bench_list[bi], ops_per_sec(r), r->ops, r->secs, r->cpu_secs);
-      if (rs.e->stats && rs.h) {
-        char line[256];
-        rs.e->stats(rs.h, line, sizeof line);
-        printf("             %s\n", line);
-      }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) die("fork: %s", strerror(errno));
+    if (pid == 0) {
+      int rc = run_engine(engines[ei], versions[ei], root, bench_list, n_bench,
+                          &res[(size_t)ei * n_bench], &met[ei]);
       fflush(stdout);
+      fflush(stderr);
+      _exit(rc);
     }
-    if (rs.h) rs.e->close(rs.h);
-    if (!cfg.keep_db) remove_tree(rs.dir);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+      if (errno != EINTR) die("waitpid: %s", strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !met[ei].reported) {
+      if (WIFSIGNALED(status))
+        fprintf(stderr, "%s: the child process died of signal %d\n",
+                engines[ei]->name, WTERMSIG(status));
+      failures++;
+    }
   }
   if (own_root && !cfg.keep_db) remove_tree(root);
 
@@ -1530,6 +2238,12 @@ int main(int argc, char **argv) {
   printf("(ops/s; seekrandom counts seeks of 1 + %u entries; fillsync: %" PRIu64
          " durable single-put commits)\n",
          cfg.nexts, cfg.sync_num);
+  printf("\nmemory, space, writes and open time (each engine in its own "
+         "process; sizes are allocated bytes, 1 MB = 10^6 bytes; write amp = "
+         "bytes written / %u-byte key+value puts of fillrandom + overwrite; "
+         "storage = /proc write_bytes, syscalls = wchar):\n",
+         KEY_SIZE + cfg.value_size);
+  print_metrics(engines, n_engine, met);
 
   if (cfg.json_path) {
     FILE *f = fopen(cfg.json_path, "w");
@@ -1554,24 +2268,34 @@ int main(int argc, char **argv) {
       fprintf(f, ": ");
       json_str(f, versions[ei]);
     }
-    fprintf(f, "},\n  \"results\": [");
+    fprintf(f, "},\n  \"metrics\": {");
+    for (int ei = 0; ei < n_engine; ei++) {
+      fprintf(f, "%s\n    ", ei ? "," : "");
+      json_str(f, engines[ei]->name);
+      fprintf(f, ": ");
+      json_metrics(f, &met[ei]);
+    }
+    fprintf(f, "\n  },\n  \"results\": [");
     int first = 1;
     for (int bi = 0; bi < n_bench; bi++)
       for (int ei = 0; ei < n_engine; ei++) {
         const result *r = &res[(size_t)ei * n_bench + bi];
         if (r->ops == 0) continue;
+        double la = met[ei].load_start;
         fprintf(f,
                 "%s\n    {\"benchmark\": \"%s\", \"engine\": \"%s\", \"ops\": "
                 "%" PRIu64 ", \"seconds\": %.6f, \"ops_per_sec\": %.1f"
-                ", \"cpu_seconds\": %.6f, \"ops_per_cpu_sec\": %.1f}",
+                ", \"cpu_seconds\": %.6f, \"ops_per_cpu_sec\": %.1f"
+                ", \"load_avg\": %.2f}",
                 first ? "" : ",", bench_list[bi], engines[ei]->name, r->ops,
-                r->secs, ops_per_sec(r), r->cpu_secs, ops_per_cpu_sec(r));
+                r->secs, ops_per_sec(r), r->cpu_secs, ops_per_cpu_sec(r), la);
         first = 0;
       }
     fprintf(f, "\n  ]\n}\n");
     if (fclose(f) != 0) die("cannot write %s", cfg.json_path);
   }
-  free(res);
+  munmap(shm, shm_bytes);
+  free(g_perm);
   free(g_pool);
   return failures ? 1 : 0;
 }

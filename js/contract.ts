@@ -68,13 +68,16 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Open transactions allowed before begin returns BUSY; 0 is unlimited" },
   { name: "log_retention_bytes", jsName: "logRetentionBytes", type: "uint", default: 67108864, min: 0, max: 9007199254740991,
     values: [], unit: "bytes",
-    doc: "Change feed: at least this many bytes of the newest commit records are kept past checkpoints (written beside the log at every commit); 0 turns the feed off" },
+    doc: "Change feed: at least this many bytes of the newest commit records are kept in the log past checkpoints; 0 turns the feed off (the log keeps only what recovery needs)" },
   { name: "log_retention_ms", jsName: "logRetentionMs", type: "uint", default: 0, min: 0, max: 9007199254740991,
     values: [], unit: "ms",
     doc: "Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit" },
   { name: "salvage", jsName: "salvage", type: "bool", default: 0, min: 0, max: 1,
     values: [], unit: "",
     doc: "When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones" },
+  { name: "mmap_size", jsName: "mmapSize", type: "uint", default: 1099511627776, min: 0, max: 9007199254740991,
+    values: [], unit: "bytes",
+    doc: "Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off" },
 ];
 
 /** The options of the C core, as the JS API and the engines take them:
@@ -104,12 +107,14 @@ export interface CoreOptions {
   backgroundCheckpoint?: boolean;
   /** Open transactions allowed before begin returns BUSY; 0 is unlimited. Integer in 0..4294967295. Default 10000. (C: ldb_options.max_active_txns) */
   maxActiveTransactions?: number;
-  /** Change feed: at least this many bytes of the newest commit records are kept past checkpoints (written beside the log at every commit); 0 turns the feed off. Integer in 0..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.log_retention_bytes) */
+  /** Change feed: at least this many bytes of the newest commit records are kept in the log past checkpoints; 0 turns the feed off (the log keeps only what recovery needs). Integer in 0..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.log_retention_bytes) */
   logRetentionBytes?: number;
   /** Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit. Integer in 0..9007199254740991 ms. Default 0 ms. (C: ldb_options.log_retention_ms) */
   logRetentionMs?: number;
   /** When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones. Default false. (C: ldb_options.salvage) */
   salvage?: boolean;
+  /** Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off. Integer in 0..9007199254740991 bytes. Default 1099511627776 bytes. (C: ldb_options.mmap_size) */
+  mmapSize?: number;
 }
 
 /** The names of option compression. */

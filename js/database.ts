@@ -16,8 +16,8 @@
  */
 /// <reference lib="esnext.disposable" preserve="true" />
 import type {
-  Engine, EngineChange, EngineChangesOptions, EngineDb, EngineIterator, EngineIterOptions, EngineOp, EngineOpenOptions,
-  EngineTxn,
+  Engine, EngineChange, EngineChangesOptions, EngineCheckResult, EngineDb, EngineIterator, EngineIterOptions, EngineOp,
+  EngineOpenOptions, EngineTxn,
 } from './engine.js';
 import { closedError, invalid, LightningDbError, mapErrors, toLightningDbError } from './errors.js';
 import {
@@ -28,6 +28,7 @@ import {
   computeMetrics, healthReport, replicationText, type HealthReport, type IntervalMark, type Metrics, type ReplicationStats,
 } from './metrics.js';
 import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
+import { subScope } from './subscope.js';
 import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, type FeedOwner, type RangeOptions } from './feed.js';
 
 export type { Compression, SyncMode } from './contract.js';
@@ -62,6 +63,15 @@ export interface OpenOptions extends CoreOptions {
   keyEncoding?: EncodingName | CustomEncoding;
   /** as keyEncoding */
   valueEncoding?: EncodingName | CustomEncoding;
+}
+
+/** What check() found: `ok` (a damaged page that some version of the data
+ * reaches throws CORRUPT instead), and the free pages no version reaches
+ * whose checksum failed — harmless (a crash may leave such a page torn;
+ * it is never read before it is written again), counted apart so they
+ * raise no false alarm. See EngineCheckResult. */
+export interface CheckResult extends EngineCheckResult {
+  ok: true;
 }
 
 /** Options of sub(name): its encodings (default: its parent's). */
@@ -248,25 +258,11 @@ interface Codec {
   plainKey?: Encoding<any>;
 }
 
-const utf8Encoder = new TextEncoder();
-
-/** The codec of sub-database `name` of the one with codec `parent`. Its
- * keys are stored in the parent under 0x00 name 0x00 (nested: the
- * parent's scope first), so sub-databases never overlap one another, and
- * a scan of the parent shows them at the start (keys beginning with 0x00). */
+/** The codec of sub-database `name` of the one with codec `parent`: its
+ * keys under the parent's, in the scope subScope gives (subscope.ts). */
 function subCodec(parent: Codec, name: unknown, opts: unknown): Codec {
-  if (typeof name !== 'string') throw new TypeError(`sub-database name must be a string, got ${describe(name)}`);
-  if (name.length === 0 || name.includes('\0')) throw invalid('sub-database name must be non-empty and hold no NUL character');
-  if (opts !== undefined && opts !== null && !isObject(opts)) throw new TypeError('sub options must be an object');
+  const scope = subScope(parent.scope, name, opts);
   const o = (opts ?? {}) as SubOptions;
-  const n = utf8Encoder.encode(name);
-  const outer = parent.scope ?? new Uint8Array(0);
-  const scope = new Uint8Array(outer.length + n.length + 2);
-  scope.set(outer, 0);
-  scope[outer.length] = 0;
-  scope.set(n, outer.length + 1);
-  scope[scope.length - 1] = 0;
-  if (scope.length > 512) throw invalid('sub-database names (nested) exceed 512 bytes');
   const plainKey = resolveEncoding(o.keyEncoding, 'keyEncoding') ?? parent.plainKey ?? parent.key;
   const value = resolveEncoding(o.valueEncoding, 'valueEncoding') ?? parent.value;
   return { key: scopedEncoding(plainKey, scope), value, scope, plainKey };
@@ -1049,10 +1045,13 @@ export class Database<K = Uint8Array, V = Uint8Array> {
     mapErrors(() => db.checkpoint());
   }
 
-  /** Verifies the whole database; throws CORRUPT naming the first problem. */
-  check(): void {
+  /** Verifies every page of the database and both logs; throws CORRUPT
+   * naming the first problem in what any version of the data reaches.
+   * Damaged free pages that no version reaches are harmless: counted in
+   * the result (freeDamaged, freeDamagedPages), not thrown. */
+  check(): CheckResult {
     const db = this.#open();
-    mapErrors(() => db.check());
+    return { ok: true, ...mapErrors(() => db.check()) };
   }
 
   /** Writes a consistent, compact copy of the latest commit to `path`

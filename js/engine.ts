@@ -47,6 +47,22 @@ export interface EngineIterOptions {
  * is an LDB_* code, 0 when none), histograms as HIST_BUCKETS counts. */
 export type EngineStats = CoreStats;
 
+/** What check() found besides its verdict (ldb_check_result). */
+export interface EngineCheckResult {
+  /** pages in the data file */
+  pages: number;
+  /** free pages that no meta page reaches whose checksum was verified */
+  freeChecked: number;
+  /** of them, damaged (torn by a crash, or never completely written):
+   * harmless, no version of the data reads them */
+  freeDamaged: number;
+  /** the lowest page numbers of the damaged ones (at most 16) */
+  freeDamagedPages: number[];
+  /** a checkpoint wrote pages during the check, so the free pages were not
+   * verified (freeChecked and freeDamaged are 0): check again later */
+  freeSkipped: boolean;
+}
+
 export interface EngineIterator {
   /** Position at the first entry (in iteration order) >= key, or at the
    * start of the range when key is undefined. */
@@ -102,8 +118,9 @@ export interface EngineDb {
   flush(): void;
   flushAsync(): Promise<void>;
   checkpoint(): void;
-  /** Throws CORRUPT with the first problem. */
-  check(): void;
+  /** Throws CORRUPT with the first problem (ldb_check_report); else what
+   * the check found besides its verdict. */
+  check(): EngineCheckResult;
   backup(path: string): void;
   stats(): EngineStats;
   /** The core's Prometheus text exposition of stats() (ldb_stats_prometheus);

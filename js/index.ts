@@ -31,7 +31,7 @@ export type {
   OpenOptions, ScanOptions, ScanIterator, BatchOp, TransactionOptions, Compression, SyncMode, DatabaseEvent,
   Input, Decoded, KeyOf, ValueOf,
 } from './database.js';
-export type { SubOptions, RangeScope, ClearOptions } from './database.js';
+export type { SubOptions, RangeScope, ClearOptions, CheckResult } from './database.js';
 export type { CustomEncoding } from './encodings.js';
 export { LightningDbError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';

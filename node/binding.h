@@ -108,6 +108,17 @@ int get_bytes(napi_env env, napi_value v, const char *what, const void **data,
               size_t *len);
 /* 1 for undefined or null. */
 int is_nullish(napi_env env, napi_value v);
+
+/* Flags of a range argument (iterCreate, rangeCount, rangeDelete,
+ * changesOpen). */
+#define RANGE_LOWER_EXCLUSIVE 1u
+#define RANGE_UPPER_EXCLUSIVE 2u
+#define RANGE_REVERSE 4u
+/* A range given positionally as args[0..3]: lower, upper, prefix (each a
+ * Uint8Array read in place, or nullish: no bound) and flags (an integer
+ * from 0 to max_flags, RANGE_*). 0, or -1 with a TypeError thrown. */
+int get_range(napi_env env, const napi_value *args, uint32_t max_flags,
+              ldb_iter_options *o);
 /* A UTF-8 copy of a string argument (free()), or NULL with an error
  * thrown (TypeError; INVALID_ARGUMENT for an embedded NUL). */
 char *get_string(napi_env env, napi_value v, const char *what);
@@ -159,6 +170,14 @@ void *unwrap(napi_env env, napi_value v, const napi_type_tag *tag,
 /* The open struct of a handle, or NULL with CLOSED/TypeError thrown. */
 ndb *open_db(napi_env env, napi_value v);
 ntxn *open_txn(napi_env env, napi_value v);
+/* The (db, txn|null) pair of calls that run in a transaction or on the
+ * latest commit: *t the open transaction (NULL when txn is nullish) and *d
+ * its database (or db's). 0, or -1 with CLOSED/TypeError thrown. */
+int open_scope(napi_env env, napi_value db, napi_value txn, ndb **d, ntxn **t);
+/* The C handle of an open database handle (an ldb_db *), or with in_txn of
+ * an open transaction handle (an ldb_txn *): for the calls both have
+ * (get, put, delete); NULL with CLOSED/TypeError thrown. */
+void *open_handle(napi_env env, napi_value v, int in_txn);
 
 void db_unref(ndb *d);
 void txn_unref(ntxn *t);
@@ -226,6 +245,11 @@ napi_value js_get_many(napi_env env, napi_callback_info info);
 /* iterators.c */
 napi_value js_iter_create(napi_env env, napi_callback_info info);
 /* ranges.c */
+/* The arguments iterCreate, rangeCount and rangeDelete share: argv[0..1]
+ * (db, txn|null) resolved by open_scope into *d and *t, argv[2..5] (lower,
+ * upper, prefix, flags 0..7) by get_range into *o. 0, or -1 thrown. */
+int range_args(napi_env env, const napi_value *argv, ndb **d, ntxn **t,
+               ldb_iter_options *o);
 napi_value js_range_count(napi_env env, napi_callback_info info);
 napi_value js_range_delete(napi_env env, napi_callback_info info);
 napi_value js_iter_seek(napi_env env, napi_callback_info info);

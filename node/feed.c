@@ -55,30 +55,24 @@ napi_value js_changes_open(napi_env env, napi_callback_info info) {
   ARGS(6);
   ndb *d = open_db(env, argv[0]);
   if (d == NULL) return NULL;
-  double since = -1, f = -1;
+  double since = -1;
   if (napi_get_value_double(env, argv[1], &since) != napi_ok || !(since >= 0) ||
       since > 9007199254740991.0 || since != (double)(uint64_t)since) {
     throw_type(env, "since must be a non-negative integer");
     return NULL;
   }
-  ldb_changes_options o;
-  memset(&o, 0, sizeof o);
-  if (!is_nullish(env, argv[2]) &&
-      get_bytes(env, argv[2], "lower bound", &o.lower, &o.lower_len))
+  ldb_iter_options r;
+  if (get_range(env, argv + 2, RANGE_LOWER_EXCLUSIVE | RANGE_UPPER_EXCLUSIVE,
+                &r))
     return NULL;
-  if (!is_nullish(env, argv[3]) &&
-      get_bytes(env, argv[3], "upper bound", &o.upper, &o.upper_len))
-    return NULL;
-  if (!is_nullish(env, argv[4]) &&
-      get_bytes(env, argv[4], "prefix", &o.prefix, &o.prefix_len))
-    return NULL;
-  if (napi_get_value_double(env, argv[5], &f) != napi_ok || !(f >= 0) ||
-      f > 3 || f != (double)(uint32_t)f) {
-    throw_type(env, "flags must be an integer from 0 to 3");
-    return NULL;
-  }
-  o.lower_exclusive = ((uint32_t)f & 1u) != 0;
-  o.upper_exclusive = ((uint32_t)f & 2u) != 0;
+  ldb_changes_options o = {.lower = r.lower,
+                           .lower_len = r.lower_len,
+                           .lower_exclusive = r.lower_exclusive,
+                           .upper = r.upper,
+                           .upper_len = r.upper_len,
+                           .upper_exclusive = r.upper_exclusive,
+                           .prefix = r.prefix,
+                           .prefix_len = r.prefix_len};
   nchanges *n = calloc(1, sizeof *n);
   if (n == NULL) {
     throw_code(env, "NO_MEMORY", "out of memory opening a change feed");
@@ -101,16 +95,24 @@ napi_value js_changes_open(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-/* changesNext(cursor, maxCommits): a Buffer of up to maxCommits commits in
- * ldb_changes_read's encoding, or null when caught up. */
-napi_value js_changes_next(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  nchanges *n = unwrap(env, argv[0], &FEED_TAG, "change feed");
+/* The open cursor of a handle, or NULL with CLOSED/TypeError thrown (as
+ * open_db, open_txn and open_iter for theirs). */
+static nchanges *open_feed(napi_env env, napi_value v) {
+  nchanges *n = unwrap(env, v, &FEED_TAG, "change feed");
   if (n == NULL) return NULL;
   if (n->c == NULL || n->db->closing) {
     throw_closed(env, "change feed");
     return NULL;
   }
+  return n;
+}
+
+/* changesNext(cursor, maxCommits): a Buffer of up to maxCommits commits in
+ * ldb_changes_read's encoding, or null when caught up. */
+napi_value js_changes_next(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  nchanges *n = open_feed(env, argv[0]);
+  if (n == NULL) return NULL;
   double max = 0;
   if (napi_get_value_double(env, argv[1], &max) != napi_ok || !(max >= 1)) {
     throw_type(env, "maxCommits must be a positive number");

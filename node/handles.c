@@ -132,6 +132,24 @@ ntxn *open_txn(napi_env env, napi_value v) {
   return t;
 }
 
+int open_scope(napi_env env, napi_value db, napi_value txn, ndb **d, ntxn **t) {
+  *d = NULL;
+  *t = NULL;
+  if (is_nullish(env, txn)) return (*d = open_db(env, db)) == NULL ? -1 : 0;
+  if ((*t = open_txn(env, txn)) == NULL) return -1;
+  *d = (*t)->db;
+  return 0;
+}
+
+void *open_handle(napi_env env, napi_value v, int in_txn) {
+  if (in_txn) {
+    ntxn *t = open_txn(env, v);
+    return t ? (void *)t->txn : NULL;
+  }
+  ndb *d = open_db(env, v);
+  return d ? (void *)d->db : NULL;
+}
+
 /* ---- opening and closing --- */
 
 /* Sets one option from a JS value: a string through ldb_options_set_string
@@ -254,28 +272,31 @@ napi_value js_close(napi_env env, napi_callback_info info) {
 
 /* ---- writes --- */
 
-napi_value js_put(napi_env env, napi_callback_info info) {
+/* The one path of put, del, txnPut and txnDel: (handle, key, value) or,
+ * with del, (handle, key); the handle a database or, with in_txn, a
+ * transaction. */
+static napi_value write_one(napi_env env, napi_callback_info info, int in_txn,
+                            int del) {
   ARGS(3);
-  ndb *d = open_db(env, argv[0]);
-  const void *k, *v;
-  size_t kl, vl;
-  if (d == NULL || get_bytes(env, argv[1], "key", &k, &kl) ||
-      get_bytes(env, argv[2], "value", &v, &vl))
+  void *h = open_handle(env, argv[0], in_txn);
+  const void *k, *v = NULL;
+  size_t kl, vl = 0;
+  if (h == NULL || get_bytes(env, argv[1], "key", &k, &kl) ||
+      (!del && get_bytes(env, argv[2], "value", &v, &vl)))
     return NULL;
-  int rc = ldb_put(d->db, k, kl, v, vl);
+  int rc = in_txn
+               ? (del ? ldb_txn_delete(h, k, kl) : ldb_txn_put(h, k, kl, v, vl))
+               : (del ? ldb_delete(h, k, kl) : ldb_put(h, k, kl, v, vl));
   if (rc != LDB_OK) throw_ldb(env, rc);
   return NULL;
 }
 
+napi_value js_put(napi_env env, napi_callback_info info) {
+  return write_one(env, info, 0, 0);
+}
+
 napi_value js_del(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  ndb *d = open_db(env, argv[0]);
-  const void *k;
-  size_t kl;
-  if (d == NULL || get_bytes(env, argv[1], "key", &k, &kl)) return NULL;
-  int rc = ldb_delete(d->db, k, kl);
-  if (rc != LDB_OK) throw_ldb(env, rc);
-  return NULL;
+  return write_one(env, info, 0, 1);
 }
 
 ldb_batch *build_batch(napi_env env, ndb *d, napi_value keys,
@@ -384,27 +405,11 @@ napi_value js_begin(napi_env env, napi_callback_info info) {
 }
 
 napi_value js_txn_put(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  ntxn *t = open_txn(env, argv[0]);
-  const void *k, *v;
-  size_t kl, vl;
-  if (t == NULL || get_bytes(env, argv[1], "key", &k, &kl) ||
-      get_bytes(env, argv[2], "value", &v, &vl))
-    return NULL;
-  int rc = ldb_txn_put(t->txn, k, kl, v, vl);
-  if (rc != LDB_OK) throw_ldb(env, rc);
-  return NULL;
+  return write_one(env, info, 1, 0);
 }
 
 napi_value js_txn_del(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  ntxn *t = open_txn(env, argv[0]);
-  const void *k;
-  size_t kl;
-  if (t == NULL || get_bytes(env, argv[1], "key", &k, &kl)) return NULL;
-  int rc = ldb_txn_delete(t->txn, k, kl);
-  if (rc != LDB_OK) throw_ldb(env, rc);
-  return NULL;
+  return write_one(env, info, 1, 1);
 }
 
 /* txnCommit(txn): ends and frees the transaction whatever the outcome;
@@ -448,8 +453,42 @@ napi_value js_flush(napi_env env, napi_callback_info info) {
 napi_value js_checkpoint(napi_env env, napi_callback_info info) {
   return call_db(env, info, ldb_checkpoint);
 }
+/* check(db): ldb_check_report; CORRUPT (and other errors) thrown, else its
+ * result as { pages, freeChecked, freeDamaged, freeDamagedPages: number[],
+ * freeSkipped: boolean }. */
 napi_value js_check(napi_env env, napi_callback_info info) {
-  return call_db(env, info, ldb_check);
+  ARGS(1);
+  ndb *d = open_db(env, argv[0]);
+  if (d == NULL) return NULL;
+  ldb_check_result r;
+  int rc = ldb_check_report(d->db, &r);
+  if (rc != LDB_OK) {
+    throw_ldb(env, rc);
+    return NULL;
+  }
+  const struct {
+    const char *name;
+    uint64_t v;
+  } nums[] = {{"pages", r.pages},
+              {"freeChecked", r.free_checked},
+              {"freeDamaged", r.free_damaged}};
+  uint32_t listed = r.free_damaged < LDB_CHECK_LISTED ? (uint32_t)r.free_damaged
+                                                      : LDB_CHECK_LISTED;
+  napi_value o, v, x;
+  NAPI_OK(env, napi_create_object(env, &o));
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+    NAPI_OK(env, napi_create_double(env, (double)nums[i].v, &v));
+    NAPI_OK(env, napi_set_named_property(env, o, nums[i].name, v));
+  }
+  NAPI_OK(env, napi_create_array_with_length(env, listed, &v));
+  for (uint32_t i = 0; i < listed; i++) {
+    NAPI_OK(env, napi_create_double(env, (double)r.free_damaged_pages[i], &x));
+    NAPI_OK(env, napi_set_element(env, v, i, x));
+  }
+  NAPI_OK(env, napi_set_named_property(env, o, "freeDamagedPages", v));
+  NAPI_OK(env, napi_get_boolean(env, r.free_skipped != 0, &v));
+  NAPI_OK(env, napi_set_named_property(env, o, "freeSkipped", v));
+  return o;
 }
 
 /* backup(db, path): the core validates the target. */

@@ -71,11 +71,6 @@ static niter *open_iter(napi_env env, napi_value v) {
   return i;
 }
 
-/* Flags of iterCreate. */
-#define ITER_LOWER_EXCLUSIVE 1u
-#define ITER_UPPER_EXCLUSIVE 2u
-#define ITER_REVERSE 4u
-
 /* iterCreate(db, txn|null, lower|undefined, upper|undefined,
  * prefix|undefined, flags): an iterator over txn's snapshot (or a fresh one
  * of the latest commit), unpositioned. Options are positional (named
@@ -83,37 +78,10 @@ static niter *open_iter(napi_env env, napi_value v) {
  * whole read). flags: 1 lowerExclusive, 2 upperExclusive, 4 reverse. */
 napi_value js_iter_create(napi_env env, napi_callback_info info) {
   ARGS(6);
-  ndb *d = NULL;
-  ntxn *t = NULL;
-  if (is_nullish(env, argv[1])) {
-    d = open_db(env, argv[0]);
-    if (d == NULL) return NULL;
-  } else {
-    t = open_txn(env, argv[1]);
-    if (t == NULL) return NULL;
-    d = t->db;
-  }
+  ndb *d;
+  ntxn *t;
   ldb_iter_options o;
-  memset(&o, 0, sizeof o);
-  double f = -1;
-  if (!is_nullish(env, argv[2]) &&
-      get_bytes(env, argv[2], "lower bound", &o.lower, &o.lower_len))
-    return NULL;
-  if (!is_nullish(env, argv[3]) &&
-      get_bytes(env, argv[3], "upper bound", &o.upper, &o.upper_len))
-    return NULL;
-  if (!is_nullish(env, argv[4]) &&
-      get_bytes(env, argv[4], "prefix", &o.prefix, &o.prefix_len))
-    return NULL;
-  if (napi_get_value_double(env, argv[5], &f) != napi_ok || !(f >= 0) ||
-      f > 7 || f != (double)(uint32_t)f) {
-    throw_type(env, "flags must be an integer from 0 to 7");
-    return NULL;
-  }
-  uint32_t flags = (uint32_t)f;
-  o.lower_exclusive = (flags & ITER_LOWER_EXCLUSIVE) != 0;
-  o.upper_exclusive = (flags & ITER_UPPER_EXCLUSIVE) != 0;
-  o.reverse = (flags & ITER_REVERSE) != 0;
+  if (range_args(env, argv, &d, &t, &o)) return NULL;
   niter *i = calloc(1, sizeof *i);
   if (i == NULL) {
     throw_code(env, "NO_MEMORY", "out of memory creating an iterator");

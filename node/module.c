@@ -90,6 +90,34 @@ int is_nullish(napi_env env, napi_value v) {
   return t == napi_undefined || t == napi_null;
 }
 
+int get_range(napi_env env, const napi_value *args, uint32_t max_flags,
+              ldb_iter_options *o) {
+  memset(o, 0, sizeof *o);
+  if (!is_nullish(env, args[0]) &&
+      get_bytes(env, args[0], "lower bound", &o->lower, &o->lower_len))
+    return -1;
+  if (!is_nullish(env, args[1]) &&
+      get_bytes(env, args[1], "upper bound", &o->upper, &o->upper_len))
+    return -1;
+  if (!is_nullish(env, args[2]) &&
+      get_bytes(env, args[2], "prefix", &o->prefix, &o->prefix_len))
+    return -1;
+  double f = -1;
+  if (napi_get_value_double(env, args[3], &f) != napi_ok || !(f >= 0) ||
+      f > max_flags || f != (double)(uint32_t)f) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "flags must be an integer from 0 to %u",
+             max_flags);
+    throw_type(env, msg);
+    return -1;
+  }
+  uint32_t flags = (uint32_t)f;
+  o->lower_exclusive = (flags & RANGE_LOWER_EXCLUSIVE) != 0;
+  o->upper_exclusive = (flags & RANGE_UPPER_EXCLUSIVE) != 0;
+  o->reverse = (flags & RANGE_REVERSE) != 0;
+  return 0;
+}
+
 char *get_string(napi_env env, napi_value v, const char *what) {
   size_t n = 0;
   napi_valuetype t;

@@ -8,44 +8,10 @@
 
 #include "binding.h"
 
-/* Flags, as iterCreate's. */
-#define RANGE_LOWER_EXCLUSIVE 1u
-#define RANGE_UPPER_EXCLUSIVE 2u
-#define RANGE_REVERSE 4u
-
-/* Resolves (db, txn|null) and argv[2..5] (lower, upper, prefix, flags)
- * into *d, *t and *o; 0, or -1 with an exception thrown. */
-static int range_args(napi_env env, napi_value *argv, ndb **d, ntxn **t,
-                      ldb_iter_options *o) {
-  *d = NULL;
-  *t = NULL;
-  if (is_nullish(env, argv[1])) {
-    if ((*d = open_db(env, argv[0])) == NULL) return -1;
-  } else {
-    if ((*t = open_txn(env, argv[1])) == NULL) return -1;
-    *d = (*t)->db;
-  }
-  memset(o, 0, sizeof *o);
-  if (!is_nullish(env, argv[2]) &&
-      get_bytes(env, argv[2], "lower bound", &o->lower, &o->lower_len))
-    return -1;
-  if (!is_nullish(env, argv[3]) &&
-      get_bytes(env, argv[3], "upper bound", &o->upper, &o->upper_len))
-    return -1;
-  if (!is_nullish(env, argv[4]) &&
-      get_bytes(env, argv[4], "prefix", &o->prefix, &o->prefix_len))
-    return -1;
-  double f = -1;
-  if (napi_get_value_double(env, argv[5], &f) != napi_ok || !(f >= 0) ||
-      f > 7 || f != (double)(uint32_t)f) {
-    throw_type(env, "flags must be an integer from 0 to 7");
-    return -1;
-  }
-  uint32_t flags = (uint32_t)f;
-  o->lower_exclusive = (flags & RANGE_LOWER_EXCLUSIVE) != 0;
-  o->upper_exclusive = (flags & RANGE_UPPER_EXCLUSIVE) != 0;
-  o->reverse = (flags & RANGE_REVERSE) != 0;
-  return 0;
+int range_args(napi_env env, const napi_value *argv, ndb **d, ntxn **t,
+               ldb_iter_options *o) {
+  if (open_scope(env, argv[0], argv[1], d, t)) return -1;
+  return get_range(env, argv + 2, 7, o);
 }
 
 static napi_value number(napi_env env, uint64_t n) {

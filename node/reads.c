@@ -151,31 +151,30 @@ static napi_value read_into(napi_env env, read_buf *rb, get_buf_fn fn, void *h,
   return out;
 }
 
-/* get(db, key | keyLength): the latest commit's value of key (a Uint8Array,
- * or the length of a key copied into the read buffer's key area): its
- * length in the read buffer, -1 when absent, or a Buffer (large value). */
-napi_value js_get(napi_env env, napi_callback_info info) {
+/* The one read path of get and txnGet: (handle, key | keyLength), the
+ * handle a database (in_txn 0) or a transaction. */
+static napi_value get_of(napi_env env, napi_callback_info info, int in_txn) {
   ARGS(2);
-  ndb *d = open_db(env, argv[0]);
-  if (d == NULL) return NULL;
+  void *h = open_handle(env, argv[0], in_txn);
+  if (h == NULL) return NULL;
   read_buf *rb = read_buf_get(env);
   const void *k;
   size_t kl;
   if (rb == NULL || key_arg(env, rb, argv[1], &k, &kl)) return NULL;
-  return read_into(env, rb, db_get_buf, d->db, k, kl);
+  return read_into(env, rb, in_txn ? txn_get_buf : db_get_buf, h, k, kl);
+}
+
+/* get(db, key | keyLength): the latest commit's value of key (a Uint8Array,
+ * or the length of a key copied into the read buffer's key area): its
+ * length in the read buffer, -1 when absent, or a Buffer (large value). */
+napi_value js_get(napi_env env, napi_callback_info info) {
+  return get_of(env, info, 0);
 }
 
 /* txnGet(txn, key | keyLength): get within a transaction (its snapshot
  * and its own writes). */
 napi_value js_txn_get(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  ntxn *t = open_txn(env, argv[0]);
-  if (t == NULL) return NULL;
-  read_buf *rb = read_buf_get(env);
-  const void *k;
-  size_t kl;
-  if (rb == NULL || key_arg(env, rb, argv[1], &k, &kl)) return NULL;
-  return read_into(env, rb, txn_get_buf, t->txn, k, kl);
+  return get_of(env, info, 1);
 }
 
 /* getMany(db, keys[]): every key read from one read-only snapshot, packed

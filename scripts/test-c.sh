@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the formatting of every C file in the repository, builds the C core
 # and runs its cmocka tests (ctest) in the Release and the
-# AddressSanitizer+UBSan configurations, then a bounded libFuzzer run.
+# AddressSanitizer+UBSan configurations, the multi-threaded ones under
+# ThreadSanitizer, then a bounded libFuzzer run.
 # Usage: scripts/test-c.sh [--quick]   (quick: Release only)
 # A formatting failure does not stop the tests; it fails the script at the
 # end (fix with: clang-format -i FILE, .clang-format at the root).
@@ -36,6 +37,16 @@ echo "== C core: ASan + UBSan build"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DLDB_SANITIZE=ON -DLDB_BENCH=OFF -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build/asan -j"$jobs"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 LDB_TEST_QUICK=1 ctest --output-on-failure -j"$jobs")
+
+echo "== C core: ThreadSanitizer (the multi-threaded tests: readers against a writer and checkpoints, through the page cache and the mapping)"
+cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLDB_TSAN=ON -DLDB_BENCH=OFF -DLDB_TOOLS=OFF -DCMAKE_C_COMPILER=clang >/dev/null
+tsan_tests=(test_concurrency test_mmap test_btree)
+cmake --build build/tsan --target "${tsan_tests[@]}" -j"$jobs"
+mkdir -p build/tsan/tmp
+for t in "${tsan_tests[@]}"; do
+  echo "-- $t (TSan)"
+  LDB_TEST_TMP="$PWD/build/tsan/tmp" LDB_TEST_QUICK=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build/tsan/$t"
+done
 
 if [ -f tests/fuzz/fuzz.cmake ]; then
   echo "== C core: libFuzzer (bounded run)"

@@ -1,8 +1,10 @@
 /*
  * exports.c — the few C helpers the wasm engine (js/wasm/engine.ts) calls
  * besides the public API, each because JS would otherwise lay out a C
- * struct by hand: an ldb_options to fill by name, ldb_iter_options from
- * flat arguments, and ldb_stats flattened into doubles.
+ * struct by hand: an ldb_options to fill by name, ldb_iter_options and
+ * ldb_changes_options from flat arguments (one parameter list, one
+ * conversion), and ldb_stats, ldb_check_result and ldb_event flattened
+ * into doubles.
  *
  * Owns: nothing but that translation. Names of options, statistics and
  * error codes are not written here: options are set by name through
@@ -34,41 +36,43 @@ int ldbw_open(const char *path, ldb_store *store, ldb_options *opts,
   return ldb_open(path, opts, out);
 }
 
-/* ldb_iter_create with the options flattened; a NULL pointer (0 from JS)
- * means "no bound". The iterator is unpositioned, as from ldb_iter_create.
- */
-int ldbw_iter_create(ldb_db *db, ldb_txn *txn, const void *lower,
-                     size_t lower_len, int lower_exclusive, const void *upper,
-                     size_t upper_len, int upper_exclusive, const void *prefix,
-                     size_t prefix_len, int reverse, ldb_iter **out) {
-  ldb_iter_options o;
-  o.lower = lower;
-  o.lower_len = lower_len;
-  o.lower_exclusive = lower_exclusive;
-  o.upper = upper;
-  o.upper_len = upper_len;
-  o.upper_exclusive = upper_exclusive;
-  o.prefix = prefix;
-  o.prefix_len = prefix_len;
-  o.reverse = reverse;
+/* The range arguments every flat wrapper below takes, in this order; a
+ * NULL pointer (0 from JS) means "no bound". */
+#define FLAT_RANGE_PARAMS                                                      \
+  const void *lower, size_t lower_len, int lower_exclusive, const void *upper, \
+      size_t upper_len, int upper_exclusive, const void *prefix,               \
+      size_t prefix_len
+#define FLAT_RANGE_ARGS                                                        \
+  lower, lower_len, lower_exclusive, upper, upper_len, upper_exclusive,        \
+      prefix, prefix_len
+
+/* ldb_iter_options from the flat range arguments and reverse. */
+static ldb_iter_options flat_range(FLAT_RANGE_PARAMS, int reverse) {
+  ldb_iter_options o = {.lower = lower,
+                        .lower_len = lower_len,
+                        .lower_exclusive = lower_exclusive,
+                        .upper = upper,
+                        .upper_len = upper_len,
+                        .upper_exclusive = upper_exclusive,
+                        .prefix = prefix,
+                        .prefix_len = prefix_len,
+                        .reverse = reverse};
+  return o;
+}
+
+/* ldb_iter_create with the options flattened. The iterator is
+ * unpositioned, as from ldb_iter_create. */
+int ldbw_iter_create(ldb_db *db, ldb_txn *txn, FLAT_RANGE_PARAMS, int reverse,
+                     ldb_iter **out) {
+  ldb_iter_options o = flat_range(FLAT_RANGE_ARGS, reverse);
   return ldb_iter_create(db, txn, &o, out);
 }
 
-/* ldb_changes_open with the options flattened (NULL: no bound) and since
- * as a double (JS numbers: exact up to 2^53). */
-int ldbw_changes_open(ldb_db *db, double since, const void *lower,
-                      size_t lower_len, int lower_exclusive, const void *upper,
-                      size_t upper_len, int upper_exclusive, const void *prefix,
-                      size_t prefix_len, ldb_changes **out) {
-  ldb_changes_options o;
-  o.lower = lower;
-  o.lower_len = lower_len;
-  o.lower_exclusive = lower_exclusive;
-  o.upper = upper;
-  o.upper_len = upper_len;
-  o.upper_exclusive = upper_exclusive;
-  o.prefix = prefix;
-  o.prefix_len = prefix_len;
+/* ldb_changes_open with the options flattened and since as a double (JS
+ * numbers: exact up to 2^53). */
+int ldbw_changes_open(ldb_db *db, double since, FLAT_RANGE_PARAMS,
+                      ldb_changes **out) {
+  ldb_changes_options o = {FLAT_RANGE_ARGS}; /* its fields, in this order */
   return ldb_changes_open(db, (uint64_t)since, &o, out);
 }
 
@@ -76,20 +80,9 @@ int ldbw_changes_open(ldb_db *db, double since, const void *lower,
  * limit < 0: no limit) over a range given as to ldbw_iter_create; the
  * number counted or deleted is stored in *out as a double (exact up to
  * 2^53, more keys than a database holds). */
-int ldbw_range(ldb_db *db, ldb_txn *txn, const void *lower, size_t lower_len,
-               int lower_exclusive, const void *upper, size_t upper_len,
-               int upper_exclusive, const void *prefix, size_t prefix_len,
-               int reverse, int op, double limit, double *out) {
-  ldb_iter_options o;
-  o.lower = lower;
-  o.lower_len = lower_len;
-  o.lower_exclusive = lower_exclusive;
-  o.upper = upper;
-  o.upper_len = upper_len;
-  o.upper_exclusive = upper_exclusive;
-  o.prefix = prefix;
-  o.prefix_len = prefix_len;
-  o.reverse = reverse;
+int ldbw_range(ldb_db *db, ldb_txn *txn, FLAT_RANGE_PARAMS, int reverse, int op,
+               double limit, double *out) {
+  ldb_iter_options o = flat_range(FLAT_RANGE_ARGS, reverse);
   uint64_t n = 0;
   int rc = op == 0
                ? ldb_count(db, txn, &o, &n)
@@ -155,6 +148,23 @@ int ldbw_stats_prometheus(ldb_db *db, const char *labels, char *buf, size_t cap,
   int rc = ldb_stats_get(db, &s);
   if (rc != LDB_OK) return rc;
   return ldb_stats_prometheus(&s, labels, buf, cap, len);
+}
+
+/* ldb_check_report of db, its result written as 4 + LDB_CHECK_LISTED
+ * doubles (so JS reads no struct layout): pages, free_checked,
+ * free_damaged, free_skipped, then free_damaged_pages (the first
+ * min(free_damaged, LDB_CHECK_LISTED) are set). */
+int ldbw_check(ldb_db *db, double *out) {
+  ldb_check_result r;
+  int rc = ldb_check_report(db, &r);
+  if (rc) return rc;
+  out[0] = (double)r.pages;
+  out[1] = (double)r.free_checked;
+  out[2] = (double)r.free_damaged;
+  out[3] = r.free_skipped;
+  for (size_t i = 0; i < LDB_CHECK_LISTED; i++)
+    out[4 + i] = (double)r.free_damaged_pages[i];
+  return LDB_OK;
 }
 
 /* Bytes of the WebAssembly heap allocated with malloc now (dlmalloc's

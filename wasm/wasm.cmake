@@ -62,7 +62,7 @@ set(LDB_WASM_EXPORTS
   _ldb_batch_create _ldb_batch_put _ldb_batch_delete _ldb_write _ldb_batch_destroy
   _ldb_txn_begin _ldb_txn_get_buf _ldb_txn_put _ldb_txn_delete _ldb_txn_commit _ldb_txn_abort
   _ldb_iter_first _ldb_iter_seek _ldb_iter_read _ldb_iter_destroy
-  _ldb_flush _ldb_checkpoint _ldb_maintain _ldb_check
+  _ldb_flush _ldb_checkpoint _ldb_maintain _ldbw_check
   _ldb_backup_to_store _ldb_store_destroy
   _ldbw_options_new _ldbw_open _ldbw_store_js_new _ldbw_iter_create _ldbw_range
   _ldbw_stats_layout _ldbw_stats _ldbw_stats_prometheus _ldbw_heap_bytes

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runWorkloads } from './workloads.mjs';
+import { readers, canShareBetweenThreads } from './threads.mjs';
 
 /** Bytes allocated on disk under p (st_blocks, so sparse files count true). */
 export function diskUsage(p) {
@@ -23,6 +24,19 @@ export function diskUsage(p) {
   return total;
 }
 
+/** A "Name: N kB" field of /proc/self/status in bytes, or null (not Linux). */
+function procStatus(field) {
+  try {
+    const m = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch { return null; }
+}
+
+/** Sets the peak RSS (VmHWM) back to the current RSS; false if it cannot. */
+function resetPeakRss() {
+  try { fs.writeFileSync('/proc/self/clear_refs', '5'); return true; } catch { return false; }
+}
+
 const send = (m) => (process.send ? process.send(m) : console.log(JSON.stringify(m)));
 
 export async function runChild(name, makeStore) {
@@ -32,12 +46,25 @@ export async function runChild(name, makeStore) {
   fs.mkdirSync(dir, { recursive: true });
   const t0 = Date.now();
   let lastSent = 0;
+  let rssBase = null;
   try {
     const store = await makeStore(dir, cfg);
     const out = await runWorkloads(store, n, {
       now: () => performance.now(),
       makeBytes: (len) => Buffer.alloc(len),
+      cpuMs: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; },
       only: cfg.only ? new Set(cfg.only) : null,
+      // The RSS baseline: the harness with its key and value material, no
+      // store open yet. A GC first, when exposed, so garbage from making the
+      // data does not sit in the baseline.
+      baseline: () => {
+        if (globalThis.gc) globalThis.gc();
+        const rss = procStatus('VmRSS');
+        if (rss != null && resetPeakRss()) rssBase = rss;
+      },
+      readers: store.threadPath && canShareBetweenThreads(name)
+        ? (kind, threads, perThread) => readers(name, store.threadPath(kind), n, threads, perThread)
+        : null,
       sizeOf: async (kind) => {
         if (store.settle) await store.settle(kind);
         return diskUsage(store.pathOf(kind));
@@ -58,7 +85,12 @@ export async function runChild(name, makeStore) {
       n,
       results: out.results,
       sizeAfterLoad: out.sizeAfterLoad ?? null,
+      sizeAfterOverwrite: out.sizeAfterOverwrite ?? null,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      // VmHWM was reset at the baseline, so this peak is the store's (and
+      // the workloads' garbage), over everything after it.
+      rssBaseBytes: rssBase,
+      peakRssAboveBaseBytes: rssBase != null ? Math.max(0, procStatus('VmHWM') - rssBase) : null,
       wallMs: Date.now() - t0,
     });
   } catch (e) {

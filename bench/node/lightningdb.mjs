@@ -33,6 +33,7 @@ export function lightningAdapter(dir, openDb, describe, version) {
     version,
     describe,
     pathOf,
+    threadPath: (kind) => path.join(pathOf(kind), 'db'),
     async open(kind) {
       dbs[kind] = await openDb(path.join(pathOf(kind), 'db'), {
         syncMode: kind === 'sync' ? 'full' : 'normal',

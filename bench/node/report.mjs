@@ -27,14 +27,14 @@ const fmtUs = (x) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x >= 10
 const fmtRatio = (r) => (r == null || !Number.isFinite(r) ? '—' : r.toFixed(2) + 'x');
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export function opsOf(run, store, workload) {
+export function opsOf(run, store, workload, key = 'opsPerSec') {
   const s = run.stores.find((x) => x.store === store);
   const r = s && s.results && s.results.find((x) => x.workload === workload);
-  return r ? r.opsPerSec : null;
+  return r && r[key] != null ? r[key] : null;
 }
-export function ratio(run, a, b, workload) {
-  const x = opsOf(run, a, workload);
-  const y = opsOf(run, b, workload);
+export function ratio(run, a, b, workload, key = 'opsPerSec') {
+  const x = opsOf(run, a, workload, key);
+  const y = opsOf(run, b, workload, key);
   return x != null && y ? x / y : null;
 }
 const geomean = (xs) => {
@@ -46,6 +46,8 @@ const geomean = (xs) => {
 export const TARGETS = {
   node: [
     { text: 'readrandom >= 1.5x lmdb-js', a: 'lightningdb', b: 'lmdb', workloads: ['readrandom'], min: 1.5 },
+    { text: 'readmissing >= 1.0x lmdb-js', a: 'lightningdb', b: 'lmdb', workloads: ['readmissing'], min: 1 },
+    { text: 'readrandom from 2 worker_threads >= 1.8x one worker_thread', a: 'lightningdb', b: 'lightningdb', wa: 'readrandom_2w', wb: 'readrandom_1w', min: 1.8 },
     { text: 'fillrandom (batched) >= 2x lmdb-js', a: 'lightningdb', b: 'lmdb', workloads: ['fillrandom'], min: 2 },
     { text: 'fillrandom (batched) >= 1x classic-level', a: 'lightningdb', b: 'classic-level', workloads: ['fillrandom'], min: 1 },
     { text: 'readseq >= 1x lmdb-js', a: 'lightningdb', b: 'lmdb', workloads: ['readseq'], min: 1 },
@@ -62,6 +64,12 @@ export const TARGETS = {
 /** [{ text, ratio (worst or geomean), met, detail }] */
 export function evaluateTargets(run, targets) {
   return targets.map((t) => {
+    if (t.wa) { // one workload of a against another of b (thread scaling)
+      const x = opsOf(run, t.a, t.wa);
+      const y = opsOf(run, t.b, t.wb);
+      if (x == null || !y) return { text: t.text, ratio: null, met: null, detail: 'not measured' };
+      return { text: t.text, ratio: x / y, met: x / y >= t.min, min: t.min, detail: `${fmtOps(x)} ÷ ${fmtOps(y)} gets/s` };
+    }
     const rs = t.workloads.map((w) => [w, ratio(run, t.a, t.b, w)]).filter(([, r]) => r != null);
     if (rs.length === 0) return { text: t.text, ratio: null, met: null, detail: 'not measured' };
     const value = t.geo ? geomean(rs.map(([, r]) => r)) : Math.min(...rs.map(([, r]) => r));
@@ -91,14 +99,14 @@ const short = (s) => ({
   indexeddb: 'idb', 'sqlite-wasm-sahpool': 'sqlite',
 }[s] || s);
 
-function tableRows(run) {
+function tableRows(run, key = 'opsPerSec') {
   const stores = run.stores.map((s) => s.store);
   const rc = ratioColumns(run);
   const header = ['workload', ...stores, ...rc.map((c) => c[0])];
   const rows = [];
   for (const w of WORKLOADS) {
-    if (!run.stores.some((s) => s.results && s.results.some((r) => r.workload === w.name))) continue;
-    rows.push([w.name, ...stores.map((s) => fmtOps(opsOf(run, s, w.name))), ...rc.map(([, a, b]) => fmtRatio(ratio(run, a, b, w.name)))]);
+    if (!run.stores.some((s) => s.results && s.results.some((r) => r.workload === w.name && r[key] != null))) continue;
+    rows.push([w.name, ...stores.map((s) => fmtOps(opsOf(run, s, w.name, key))), ...rc.map(([, a, b]) => fmtRatio(ratio(run, a, b, w.name, key)))]);
   }
   return { header, rows };
 }
@@ -111,9 +119,27 @@ export function consoleTable(run) {
   const out = [line(header), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   out.push('');
   out.push('ops/s; ratio a÷b > 1 means a is faster');
-  const extra = run.stores.map((s) => `${s.store}: ${s.error ? 'FAILED: ' + s.error.split('\n')[0] : `size after load ${fmtBytes(s.sizeAfterLoad)}, peak RSS ${fmtBytes(s.peakRssBytes)}`}`);
+  const extra = run.stores.map((s) => `${s.store}: ${s.error ? 'FAILED: ' + s.error.split('\n')[0] : resourceLine(s)}`);
   out.push(...extra);
   return out.join('\n');
+}
+
+/** 2-thread scaling of one store: readrandom_2w ÷ readrandom_1w, or null. */
+export function scaling(run, store) {
+  const x = opsOf(run, store, 'readrandom_2w');
+  const y = opsOf(run, store, 'readrandom_1w');
+  return x != null && y ? x / y : null;
+}
+
+function resourceLine(s) {
+  const sc = s.results && (() => {
+    const x = s.results.find((r) => r.workload === 'readrandom_2w');
+    const y = s.results.find((r) => r.workload === 'readrandom_1w');
+    return x && y ? x.opsPerSec / y.opsPerSec : null;
+  })();
+  return `disk after fillrandom ${fmtBytes(s.sizeAfterLoad)}, after overwrite ${fmtBytes(s.sizeAfterOverwrite)}; ` +
+    `peak RSS ${fmtBytes(s.peakRssBytes)} (${fmtBytes(s.peakRssAboveBaseBytes)} above the ${fmtBytes(s.rssBaseBytes)} baseline)` +
+    (sc != null ? `; 2 threads ÷ 1: ${fmtRatio(sc)}` : '');
 }
 
 export function markdown(run, { chart, html } = {}) {
@@ -124,6 +150,17 @@ export function markdown(run, { chart, html } = {}) {
   md.push(`| ${header.join(' | ')} |`);
   md.push(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
   for (const r of rows) md.push(`| ${r.join(' | ')} |`);
+  const cpu = tableRows(run, 'opsPerCpuSec');
+  if (cpu.rows.length) {
+    md.push('');
+    md.push('Operations per CPU second (process CPU time, all threads, over the same interval; steadier than ops/s on a shared machine; the worker_thread rows are left out: their CPU time includes the workers\' start-up):');
+    md.push('');
+    md.push(`| ${cpu.header.join(' | ')} |`);
+    md.push(`|${cpu.header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+    for (const r of cpu.rows) md.push(`| ${r.join(' | ')} |`);
+  }
+  md.push('');
+  md.push('Load average (1 min) when each store\'s child started and ended: ' + run.stores.map((s) => `${s.store} ${s.loadAvg ? JSON.stringify(s.loadAvg) : '—'}`).join(', ') + '.');
   md.push('');
   md.push('Latency (µs, p50 / p99; sampled per op, per batch for fills, per seek+100 next, per getBatch(100)):');
   md.push('');
@@ -139,11 +176,13 @@ export function markdown(run, { chart, html } = {}) {
     md.push(`| ${w.name} | ${cells.join(' | ')} |`);
   }
   md.push('');
-  md.push(`| store | version | size after load | peak RSS | configuration |`);
-  md.push(`|---|---|---:|---:|---|`);
+  md.push(`| store | version | disk after fillrandom | disk after overwrite | peak RSS | above baseline | 2 threads ÷ 1 | configuration |`);
+  md.push(`|---|---|---:|---:|---:|---:|---:|---|`);
   for (const s of run.stores) {
-    md.push(`| ${s.store} | ${s.version || ''} | ${fmtBytes(s.sizeAfterLoad)} | ${fmtBytes(s.peakRssBytes)} | ${s.error ? 'FAILED: ' + esc(s.error.split('\n')[0]) : esc(s.config || '')} |`);
+    md.push(`| ${s.store} | ${s.version || ''} | ${fmtBytes(s.sizeAfterLoad)} | ${fmtBytes(s.sizeAfterOverwrite)} | ${fmtBytes(s.peakRssBytes)} | ${fmtBytes(s.peakRssAboveBaseBytes)} | ${fmtRatio(scaling(run, s.store))} | ${s.error ? 'FAILED: ' + esc(s.error.split('\n')[0]) : esc(s.config || '')} |`);
   }
+  md.push('');
+  md.push('Disk: allocated bytes of the store\'s files right after the workload. Peak RSS: the child process\'s maximum; "above baseline": VmHWM minus the RSS once the key/value material existed and before any store opened (Linux).');
   if (chart || html) {
     md.push('');
     md.push(`Chart: ${chart ? `[${chart}](${chart})` : ''}${html ? ` · page: [${html}](${html})` : ''}`);
@@ -215,8 +254,8 @@ ${svg}
 ${rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n')}</table>
 ${t.length ? `<h2>Targets</h2><table><tr><th>target</th><th>measured</th><th>status</th><th>detail</th></tr>
 ${t.map((x) => `<tr><th>${esc(x.text)}</th><td>${fmtRatio(x.ratio)}</td><td class="${x.met ? 'met' : 'miss'}">${x.met == null ? 'n/a' : x.met ? 'met' : 'missed'}</td><td style="text-align:left">${esc(x.detail)}</td></tr>`).join('\n')}</table>` : ''}
-<h2>Stores</h2><table><tr><th>store</th><th>version</th><th>size after load</th><th>peak RSS</th><th>configuration</th></tr>
-${run.stores.map((s) => `<tr><th>${esc(s.store)}</th><td>${esc(s.version || '')}</td><td>${fmtBytes(s.sizeAfterLoad)}</td><td>${fmtBytes(s.peakRssBytes)}</td><td style="text-align:left">${s.error ? 'FAILED: ' + esc(s.error.split('\n')[0]) : esc(s.config || '')}</td></tr>`).join('\n')}</table>
+<h2>Stores</h2><table><tr><th>store</th><th>version</th><th>disk after fillrandom</th><th>disk after overwrite</th><th>peak RSS</th><th>above baseline</th><th>2 threads ÷ 1</th><th>configuration</th></tr>
+${run.stores.map((s) => `<tr><th>${esc(s.store)}</th><td>${esc(s.version || '')}</td><td>${fmtBytes(s.sizeAfterLoad)}</td><td>${fmtBytes(s.sizeAfterOverwrite)}</td><td>${fmtBytes(s.peakRssBytes)}</td><td>${fmtBytes(s.peakRssAboveBaseBytes)}</td><td>${fmtRatio(scaling(run, s.store))}</td><td style="text-align:left">${s.error ? 'FAILED: ' + esc(s.error.split('\n')[0]) : esc(s.config || '')}</td></tr>`).join('\n')}</table>
 </body></html>
 `;
 }

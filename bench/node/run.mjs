@@ -8,7 +8,8 @@
  * to each peer, writes raw JSON to bench/out/, and an SVG chart + HTML page
  * (bench/charts/ for full runs, bench/out/ for --quick).
  *
- * Options: --n N (default 200000), --quick (N = 2000, exits non-zero when any
+ * Options: --n N (default 200000; 1m / 1M = 1,000,000 is the other documented
+ * size, see bench/README.md), --quick (N = 2000, exits non-zero when any
  * store fails), --stores a,b, --only w1,w2, --no-build, --cpu-prof (profiles
  * the LightningDB children into bench/out/prof/), --repeat R (R rounds, best
  * round per workload), --out DIR, --charts DIR.
@@ -28,12 +29,19 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const ALL = ['lightningdb', 'lightningdb-wasm', 'lmdb', 'classic-level', 'better-sqlite3'];
 
+/** "1000000", "1m", "200k" -> a number (NaN when malformed). */
+function parseCount(s) {
+  const m = /^(\d+)([kKmM]?)$/.exec(s);
+  if (!m) return NaN;
+  return Number(m[1]) * ({ k: 1e3, m: 1e6 }[m[2].toLowerCase()] || 1);
+}
+
 function parseArgs(argv) {
   const a = { n: 200000, quick: false, stores: ALL, only: null, build: true, cpuProf: false, out: path.join(root, 'bench/out'), charts: null, timeoutS: 1800, repeat: 1 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => { if (i + 1 >= argv.length) throw new Error(`${k} needs a value`); return argv[++i]; };
-    if (k === '--n') a.n = parseInt(v(), 10);
+    if (k === '--n') a.n = parseCount(v());
     else if (k === '--quick') { a.quick = true; a.n = 2000; a.timeoutS = 60; }
     else if (k === '--stores') a.stores = v().split(',');
     else if (k === '--only') a.only = v().split(',');
@@ -59,7 +67,7 @@ function parseArgs(argv) {
 function runStore(store, args, bar) {
   return new Promise((resolve) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ldb-bench-${store}-`));
-    const execArgv = [];
+    const execArgv = ['--expose-gc']; // child.mjs collects before its RSS baseline
     if (args.cpuProf && store.startsWith('lightningdb')) {
       const profDir = path.join(args.out, 'prof');
       fs.mkdirSync(profDir, { recursive: true });
@@ -72,6 +80,7 @@ function runStore(store, args, bar) {
     });
     let stderr = '';
     let result = null;
+    const loadStart = os.loadavg()[0];
     child.stdout.on('data', (d) => { stderr += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     const counts = plan(args.n);
@@ -92,7 +101,8 @@ function runStore(store, args, bar) {
       clearTimeout(timer);
       fs.rmSync(dir, { recursive: true, force: true });
       bar.update(totalUnits * 100, { store, workload: 'done' });
-      if (result && result.type === 'result' && code === 0) resolve(result);
+      const loadAvg = [Math.round(loadStart * 100) / 100, Math.round(os.loadavg()[0] * 100) / 100];
+      if (result && result.type === 'result' && code === 0) resolve({ ...result, loadAvg });
       else resolve({ store, error: (result && result.error) || `exit ${code ?? sig}: ${stderr.trim().slice(-2000) || 'no output'}` });
     });
   });
@@ -113,6 +123,8 @@ function bestOf(results) {
     return { ...best, allOpsPerSec: ok.map((o) => o.results.find((y) => y.workload === w.workload)?.opsPerSec ?? null) };
   });
   out.peakRssBytes = Math.max(...ok.map((o) => o.peakRssBytes || 0));
+  if (ok.some((o) => o.peakRssAboveBaseBytes != null)) out.peakRssAboveBaseBytes = Math.max(...ok.map((o) => o.peakRssAboveBaseBytes || 0));
+  out.loadAvg = ok.map((o) => o.loadAvg);
   return results.some((r) => r.error) ? { ...out, error: results.find((r) => r.error).error } : out;
 }
 

@@ -20,6 +20,22 @@
  * Any of them may return a promise (classic-level, IndexedDB); the loops only
  * await when they get one, so synchronous stores pay no microtask per op.
  *
+ * Optional host hooks (Node only; the browser host has none, and then the
+ * rows they feed are left out):
+ *   cpuMs()                 CPU time of the whole process so far (all threads),
+ *                           in ms: each result then also has cpuMs and
+ *                           opsPerCpuSec (the steadier rate on a shared machine).
+ *   baseline()              called once the key and value material exists and
+ *                           before any store is opened: the Node child takes
+ *                           its RSS baseline there (peak RSS is reported above it).
+ *   readers(kind, threads, perThread)  random gets of present keys from
+ *                           `threads` worker_threads, each opening the same
+ *                           database (kind 'main', loaded and open in this
+ *                           thread too) and doing `perThread` gets; resolves
+ *                           to { ops, ms } over all threads (ms from the start
+ *                           signal to the last thread's end), or null when the
+ *                           store cannot be shared between threads.
+ *
  * Keys are 16 bytes: an 8-byte ASCII prefix and a big-endian 64-bit id.
  * Existing keys have even ids, "missing" keys odd ids, so a missing key sorts
  * between two present ones and a lookup walks the whole tree path. Values are
@@ -45,6 +61,8 @@ export function plan(n) {
     readreverse: n,
     seekrandom: small(20, 20, 10000), // seeks, each followed by 100 nexts
     batchget: Math.max(1, Math.floor(n / 100)) * 100, // keys, in getBatch(100)
+    readrandom_1w: Math.min(n, 1000000), // gets in one worker_thread
+    readrandom_2w: 2 * Math.min(n, 1000000), // gets, half in each of 2 worker_threads
     mixed: n,
     fillsync: small(100, 50, 2000), // durable single puts: fsync each
     fill64k: small(200, 20, 1000), // 64 KiB values, batches of 10
@@ -62,6 +80,8 @@ export const WORKLOADS = [
   { name: 'readreverse', unit: 'entries', desc: 'full reverse scan' },
   { name: 'seekrandom', unit: 'seeks', desc: 'seek to a random key, then 100 next' },
   { name: 'batchget', unit: 'keys', desc: 'getBatch of 100 random existing keys' },
+  { name: 'readrandom_1w', unit: 'gets', desc: 'random gets from 1 worker_thread on the same database' },
+  { name: 'readrandom_2w', unit: 'gets', desc: 'random gets from 2 worker_threads at once on the same database (total)' },
   { name: 'mixed', unit: 'ops', desc: '80% random gets / 20% single puts' },
   { name: 'fillsync', unit: 'puts', desc: 'durable single puts (fsync each; smaller count)' },
   { name: 'fill64k', unit: 'puts', desc: '64 KiB values, batches of 10 (fresh store)' },
@@ -90,6 +110,16 @@ function permutation(n, seed) {
   return p;
 }
 
+const KEY_PREFIX = [0x62, 0x65, 0x6e, 0x63, 0x68, 0x6b, 0x65, 0x79]; // "benchkey"
+
+/** Writes the key of `id` at buf[o..o+16) (buf zero-filled: ids < 2^32 here,
+ * so the high 4 bytes of the id stay zero). Key i of the data set is id 2i. */
+export function writeKey(buf, o, id) {
+  for (let b = 0; b < 8; b++) buf[o + b] = KEY_PREFIX[b];
+  buf[o + 12] = (id >>> 24) & 0xff; buf[o + 13] = (id >>> 16) & 0xff;
+  buf[o + 14] = (id >>> 8) & 0xff; buf[o + 15] = id & 0xff;
+}
+
 /**
  * Key and value material, allocated once so that allocation is not part of
  * any store's time. `makeBytes(len)` returns a Uint8Array-compatible buffer
@@ -98,14 +128,7 @@ function permutation(n, seed) {
 export function makeData(n, makeBytes) {
   const keys = makeBytes(n * KEY_BYTES); // key i = id 2i (present)
   const missing = makeBytes(n * KEY_BYTES); // id 2i+1 (absent)
-  const prefix = [0x62, 0x65, 0x6e, 0x63, 0x68, 0x6b, 0x65, 0x79]; // "benchkey"
-  const put = (buf, i, id) => {
-    const o = i * KEY_BYTES;
-    for (let b = 0; b < 8; b++) buf[o + b] = prefix[b];
-    // ids < 2^32 here; high 4 bytes stay zero (buffers are zero-filled)
-    buf[o + 12] = (id >>> 24) & 0xff; buf[o + 13] = (id >>> 16) & 0xff;
-    buf[o + 14] = (id >>> 8) & 0xff; buf[o + 15] = id & 0xff;
-  };
+  const put = (buf, i, id) => writeKey(buf, i * KEY_BYTES, id);
   for (let i = 0; i < n; i++) { put(keys, i, 2 * i); put(missing, i, 2 * i + 1); }
   const poolLen = 1 << 20;
   const pool = makeBytes(poolLen + BIG_VALUE_BYTES);
@@ -157,6 +180,7 @@ const isP = (r) => r !== null && typeof r === 'object' && typeof r.then === 'fun
 export async function runWorkloads(store, n, host) {
   const counts = plan(n);
   const data = makeData(n, host.makeBytes);
+  if (host.baseline) await host.baseline();
   const results = [];
   const extra = {};
   const want = (w) => !host.only || host.only.has(w);
@@ -172,15 +196,18 @@ export async function runWorkloads(store, n, host) {
     let nlat = 0;
     const rec = (us) => { if (nlat < lat.length) lat[nlat++] = us; };
     host.progress(name, 0, total);
+    const c0 = host.cpuMs ? host.cpuMs() : null;
     const t0 = now();
     const ops = await fn(rec, (done) => host.progress(name, done, total));
     const ms = now() - t0;
+    const cpuMs = c0 != null ? host.cpuMs() - c0 : null;
     host.progress(name, total, total);
     const r = {
       workload: name,
       ops,
       ms: round(ms),
       opsPerSec: Math.round(ops / (ms / 1000)),
+      ...(cpuMs ? { cpuMs: round(cpuMs), opsPerCpuSec: Math.round(ops / (cpuMs / 1000)) } : {}),
       latencyUs: percentiles(lat, nlat),
     };
     results.push(r);
@@ -230,6 +257,7 @@ export async function runWorkloads(store, n, host) {
 
   await measure('overwrite', (rec, prog) =>
     fill('main', n, BATCH, (j) => data.key(data.order2[j]), (j) => data.value(j + 1), rec, prog));
+  if (host.sizeOf && want('overwrite')) extra.sizeAfterOverwrite = await host.sizeOf('main');
 
   async function reads(name, keyOf, expectHit) {
     return measure(name, async (rec, prog) => {
@@ -301,6 +329,22 @@ export async function runWorkloads(store, n, host) {
     }
     return total;
   });
+
+  // Thread scaling: the same random gets from 1, then 2 worker_threads at
+  // once, each with its own handle on the database this thread loaded.
+  // Timed by the host from the start signal (sent once every worker has
+  // opened the store and made its keys) to the last worker's end.
+  if (host.readers) {
+    for (const [name, threads] of [['readrandom_1w', 1], ['readrandom_2w', 2]]) {
+      if (!want(name)) continue;
+      host.progress(name, 0, counts[name]);
+      const c0 = host.cpuMs ? host.cpuMs() : null;
+      const r = await host.readers('main', threads, counts[name] / threads);
+      const cpuMs = c0 != null ? host.cpuMs() - c0 : null; // includes the workers' start-up
+      host.progress(name, counts[name], counts[name]);
+      if (r) results.push({ workload: name, ops: r.ops, ms: round(r.ms), opsPerSec: Math.round(r.ops / (r.ms / 1000)), ...(cpuMs ? { cpuMs: round(cpuMs) } : {}), latencyUs: null, threads });
+    }
+  }
 
   await measure('mixed', async (rec, prog) => {
     const total = counts.mixed;

@@ -151,11 +151,13 @@ LDB_API const char *ldb_version(void);
 /* ------------------------------------------------------------------------ */
 /* The store seam: where bytes at rest live.
  *
- * A store holds named byte files (the data file "data.ldb" and the logs
- * "wal-0.log", "wal-1.log"). The engine reaches storage only through these
- * methods, so a store can be a directory of POSIX files, memory, a
- * fault-injecting wrapper for tests, or (under WebAssembly) OPFS or
- * IndexedDB implemented in JavaScript.
+ * A store holds named byte files (the data file "data.ldb" and the log:
+ * "feed.head" and the segments "feed-00.log" .. "feed-15.log"; a database
+ * written by the previous version also has "wal-0.log" and "wal-1.log",
+ * read once by the first open and removed). The engine reaches storage only
+ * through these methods, so a store can be a directory of POSIX files, memory,
+ * a fault-injecting wrapper for tests, or (under WebAssembly) OPFS or IndexedDB
+ * implemented in JavaScript.
  *
  * Implementing a store: embed ldb_store / ldb_file as the first member of
  * your own structs and fill in every method. Methods return LDB_* codes
@@ -200,6 +202,22 @@ typedef struct ldb_store_methods {
   int (*remove)(ldb_store *s, const char *name);
   /* Frees the store itself. Every file must be closed first. */
   void (*destroy)(ldb_store *s);
+  /* Optional (NULL: the store cannot map; the engine then reads every page
+   * through read()). Maps the first len bytes of f read-only and shared, so
+   * that completed write() calls are visible through it; bytes past the
+   * file's current end may be mapped but are never touched by the engine
+   * unless the file shrinks under it. On LDB_OK *base is the mapping and
+   * *faults a counter owned by the store (read it with an atomic load; it
+   * stays valid until unmap()): a read through the mapping that the device
+   * cannot serve (the file was truncated below the byte read by another
+   * process, or an I/O error) must not kill the process; the store then
+   * increments *faults before the read completes, and the read sees
+   * zeros. The mapping stays valid until unmap(), which the engine calls
+   * before close(f). */
+  int (*map)(ldb_file *f, uint64_t len, const void **base,
+             const uint64_t **faults);
+  /* Removes a mapping made by map(). */
+  void (*unmap)(ldb_file *f, const void *base, uint64_t len);
 } ldb_store_methods;
 
 struct ldb_store {
@@ -362,28 +380,42 @@ typedef struct ldb_options {
   uint32_t max_active_txns;     /* open transactions allowed; beyond it
                                    ldb_txn_begin returns LDB_BUSY; default 10000;
                                    0 = unlimited */
-  uint64_t log_retention_bytes; /* the change feed (ldb_changes_open) keeps
-                               at least this many bytes of the newest
-                               commit records past checkpoints, in segment
-                               files beside the log (written at every
-                               commit, so the log is written twice);
-                               default 64 MiB; 0 turns the feed off
-                               (nothing extra is written). Whole segments
-                               of about 1/8 of it (64 KiB..16 MiB) are
-                               dropped when a segment fills or a checkpoint
-                               starts. */
-  uint64_t log_retention_ms;    /* also drop feed segments whose newest record
+  uint64_t log_retention_bytes; /* the change feed (ldb_changes_open) reads
+                               the log, which keeps at least this many
+                               bytes of the newest commit records past
+                               checkpoints (each commit is written once);
+                               default 64 MiB; 0 turns the feed off (the
+                               log then keeps only what recovery needs).
+                               The log is dropped in whole segments of
+                               about 1/8 of it (64 KiB..16 MiB), and only
+                               once checkpointed: it may hold more than
+                               this, never less. */
+  uint64_t log_retention_ms;    /* also drop log segments whose newest record
                                   is older than this (wall clock); default 0:
-                                  no age limit. Either limit drops. */
+                                  no age limit. Either limit drops
+                                  (checkpointed segments only). */
   int salvage;                  /* default 0. 1: when recovery cannot restore
                                    every commit (ldb_open would return
                                    LDB_CORRUPT: a damaged meta page the log
-                                   cannot bridge, or commits missing between
-                                   the two log files), open anyway at the last
-                                   commit that can be recovered in order and
-                                   drop the later ones for good. For getting
+                                   cannot bridge, or a damaged log record
+                                   that is not a torn tail, the message
+                                   naming the file and offset), open anyway
+                                   at the last commit that can be recovered
+                                   in order and drop the later ones for
+                                   good. For getting
                                    data out of a damaged database; run
                                    ldb_check() afterwards. */
+  uint64_t mmap_size;           /* bytes of the data file read through a
+                                   read-only memory mapping, with no lock
+                                   and no copy, each page verified once per
+                                   page version; default 1 TiB (address
+                                   space only: the OS page cache holds the
+                                   pages). 0: every page goes through the
+                                   page cache, as do pages past mmap_size,
+                                   stores without a map method and the
+                                   WebAssembly build. A file truncated
+                                   under the mapping by another process
+                                   gives LDB_IOERR, never a crash. */
   ldb_store *store;             /* NULL (default): a posix store on `path`
                                    (LDB_INVALID in the WebAssembly build, which
                                    has none). Else
@@ -711,19 +743,54 @@ LDB_API int ldb_checkpoint_step(ldb_db *db, uint32_t budget, int *more);
  * the work is retried, *next_ms says when. */
 LDB_API int ldb_maintain(ldb_db *db, uint32_t budget, uint32_t *next_ms);
 
-/* Checks the integrity of the whole database: both meta pages (the newer
- * must describe the current version, the older its predecessor); every
- * page of the current tree (checksum, key order within and across pages,
- * child bounds, search hints, overflow chains); every page of the previous
- * version the older meta page names (free now, but kept intact because
- * recovery falls back to it when the newer meta page is damaged); the free
- * list pages; that no page is referenced twice and every page is either in
- * the tree or free; the memtables; and every record of both logs. Free
- * pages that no meta page reaches hold no data and are not read (a crash
- * may leave them torn). LDB_OK, or LDB_CORRUPT with the first problem,
- * naming the page (or log file and offset), in ldb_errmsg(). On a
- * read-only handle the logs are not checked. */
+/* Checks the integrity of the whole database, every page of the data file:
+ * both meta pages (the newer must describe the current version, the older
+ * its predecessor); every page of the current tree (checksum, key order
+ * within and across pages, child bounds, search hints, overflow chains);
+ * every page of the previous version the older meta page names (free now,
+ * but kept intact because recovery falls back to it when the newer meta
+ * page is damaged); the free list pages; that no page is referenced twice
+ * and every page is either in the tree or free; the checksum of every
+ * other free page; the memtables; and every record the log retains.
+ *
+ * Damage in a free page that neither meta page reaches is harmless and
+ * does not fail the check: no version of the data refers to the page, so
+ * it is never read before it is written again, and a crash may leave one
+ * torn legitimately (a checkpoint was writing it when the process died, or
+ * a checkpoint cut short left it half-written). Such pages are counted in
+ * the ldb_check_result (ldb_check_report) instead of reported as CORRUPT.
+ *
+ * LDB_OK when no page any version reaches is damaged, or LDB_CORRUPT with
+ * the first problem, naming the page (or log file and offset), in
+ * ldb_errmsg(). On a read-only handle the log is not checked. Safe to
+ * call from any thread while others read and write. */
 LDB_API int ldb_check(ldb_db *db);
+
+/* Most page numbers of damaged free pages an ldb_check_result lists. */
+#define LDB_CHECK_LISTED 16
+
+/* What ldb_check_report found besides its verdict. */
+typedef struct ldb_check_result {
+  uint64_t pages;        /* pages in the data file (both meta pages included) */
+  uint64_t free_checked; /* free pages no meta page reaches whose checksum
+                            was verified */
+  uint64_t free_damaged; /* of those, the ones whose checksum failed (torn
+                            or never completely written): harmless, see
+                            ldb_check */
+  uint64_t free_damaged_pages[LDB_CHECK_LISTED]; /* the lowest page numbers
+                            of them, ascending (min(free_damaged,
+                            LDB_CHECK_LISTED) are set) */
+  int free_skipped; /* 1 when a checkpoint was writing pages during the
+                       check, so the free pages' content was not verified
+                       (free_checked and free_damaged are then 0): check
+                       again when it is done */
+} ldb_check_result;
+
+/* As ldb_check, and fills *out (caller-owned; may be NULL, then the same as
+ * ldb_check) with what the check found; *out is valid when it returns
+ * LDB_OK. ok = (return value == LDB_OK): damaged free pages leave it
+ * LDB_OK and are counted in out->free_damaged. */
+LDB_API int ldb_check_report(ldb_db *db, ldb_check_result *out);
 
 /* Writes a consistent snapshot of the database (the latest commit at the
  * time of the call) as a new, compact database in the directory `path`
@@ -731,12 +798,12 @@ LDB_API int ldb_check(ldb_db *db);
  * The result holds exactly that snapshot and is synced before return.
  *
  * The target must not hold a database: when any of the engine's files
- * (the data file "data.ldb", the logs "wal-0.log" and "wal-1.log") exists
- * there with at least one byte, it returns LDB_INVALID naming the file and
- * writes nothing; files left empty by an interrupted create do not count.
- * The target being the database itself is LDB_INVALID; a target locked by
- * another user is LDB_BUSY. Hosts rely on this check and have none of
- * their own. */
+ * (the data file "data.ldb", the log's "feed.head", the previous version's
+ * "wal-0.log" and "wal-1.log") exists there with at least one byte, it returns
+ * LDB_INVALID naming the file and writes nothing; files left empty by an
+ * interrupted create do not count. The target being the database itself is
+ * LDB_INVALID; a target locked by another user is LDB_BUSY. Hosts rely on this
+ * check and have none of their own. */
 LDB_API int ldb_backup(ldb_db *db, const char *path);
 
 /* As ldb_backup, into a store owned by the caller, refused in the same

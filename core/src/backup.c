@@ -12,7 +12,7 @@
  * LDB_INVALID naming the file. The only definition of "the target already
  * holds a database": hosts do not check themselves. */
 static int target_empty(ldb_store *dst) {
-  const char *names[] = {BT_FILE_NAME, wal_names[0], wal_names[1]};
+  const char *names[] = {BT_FILE_NAME, "feed.head", wal_names[0], wal_names[1]};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     ldb_file *f = NULL;
     int rc = ldb_fopen(dst, names[i], 0, &f);
@@ -45,7 +45,6 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   char holder[128] = "";
   bt_file *bf = NULL;
   bt_merge *m = NULL;
-  wal *w = NULL;
   ldb_iter *it = NULL;
   int locked = 0;
   /* Checked before the lock too: a target holding a database is INVALID
@@ -62,6 +61,7 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
   if ((rc = target_empty(dst))) goto out;
   bt_config cfg = {bt_page_size(e->bf),
                    16ull * bt_page_size(e->bf) + (8u << 20),
+                   0,
                    e->opts.compression,
                    e->opts.compression_level,
                    1,
@@ -73,10 +73,8 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
     rc = ldb_err(LDB_INVALID, "backup: the target already holds a database");
     goto out;
   }
-  /* Empty logs, so that nothing stale is ever replayed over the copy. */
-  rc = wal_open(dst, e->a, 0, &w);
-  if (!rc) rc = wal_reset(w);
-  if (rc) goto out;
+  /* No log: the copy's first open starts one after seq (the target holds
+   * no log file with bytes in it, checked above). */
   rc = ldb_iter_create(db, NULL, NULL, &it);
   if (rc) goto out;
   uint64_t seq = iter_snap_seq(it);
@@ -116,7 +114,6 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
 out:
   ldb_iter_destroy(it);
   if (m) bt_merge_abort(m);
-  if (w) wal_close(w);
   if (bf) bt_close(bf);
   if (locked) dst->methods->unlock(dst);
   return rc;

@@ -115,7 +115,10 @@ typedef struct pend_batch {
 
 struct bt_tree {
   bt_file *f;
-  uint64_t refs; /* guarded by f->mu */
+  /* Atomic. Taken without a lock by whoever already holds one (or, under
+   * f->mu, for f->current, which holds the file's own); the last release
+   * takes f->mu to unlink and free the version. */
+  uint64_t refs;
   uint64_t version, root, count, seq;
   uint32_t height;
   bt_tree *prev, *next; /* live list */
@@ -133,7 +136,7 @@ struct bt_file {
   /* values of at least LDB_COMPRESS_MIN bytes written while compression
    * was on, by the codec stored: [0] raw (did not pay), then per codec */
   _Atomic uint64_t codec_values[4];
-  ldb_mutex mu; /* current, live list, refs, free-page state, merging */
+  ldb_mutex mu; /* current, live list, free-page state, merging */
   bt_tree *current;
   bt_tree *live;
   uint64_t counter;         /* meta counter of current */
@@ -149,6 +152,8 @@ struct bt_file {
   u32vec reusable;
   pend_batch *pend, *pend_tail;
   int merging;
+  uint64_t merges; /* merges begun (under mu): bt_check tells whether one
+                      wrote pages while it read the free ones */
 };
 
 typedef struct cinfo {
@@ -557,21 +562,19 @@ out:
 bt_tree *bt_current(bt_file *f) {
   ldb_mutex_lock(&f->mu);
   bt_tree *t = f->current;
-  t->refs++;
+  __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
   ldb_mutex_unlock(&f->mu);
   return t;
 }
 
 void bt_tree_acquire(bt_tree *t) {
-  ldb_mutex_lock(&t->f->mu);
-  t->refs++;
-  ldb_mutex_unlock(&t->f->mu);
+  __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
 }
 
-/* Caller holds f->mu. */
+/* Caller holds f->mu and a reference, which it drops. */
 static void tree_unref_locked(bt_tree *t) {
   bt_file *f = t->f;
-  if (--t->refs) return;
+  if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL)) return;
   if (t->prev)
     t->prev->next = t->next;
   else
@@ -582,6 +585,14 @@ static void tree_unref_locked(bt_tree *t) {
 
 void bt_tree_release(bt_tree *t) {
   if (!t) return;
+  /* Not the last reference: no lock. The last one can only be dropped
+   * here once no one else holds the version, so nobody can take it again
+   * (f->current keeps the file's own reference). */
+  uint64_t refs = __atomic_load_n(&t->refs, __ATOMIC_RELAXED);
+  while (refs > 1)
+    if (__atomic_compare_exchange_n(&t->refs, &refs, refs - 1, false,
+                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+      return;
   bt_file *f = t->f;
   ldb_mutex_lock(&f->mu);
   tree_unref_locked(t);
@@ -635,8 +646,8 @@ static int promote_pending(bt_file *f) {
 
 /* ---- point lookup ------------------------------------------------------- */
 
-int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
-           size_t *len) {
+static int tree_get(bt_tree *t, const void *key, size_t klen, void *buf,
+                    size_t cap, size_t *len) {
   bt_file *f = t->f;
   if (t->root == 0) return LDB_NOTFOUND;
   uint64_t pgno = t->root;
@@ -681,6 +692,13 @@ out:
   return rc;
 }
 
+int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
+           size_t *len) {
+  uint64_t faults = pager_map_faults(t->f->pg);
+  return pager_map_check(t->f->pg, faults,
+                         tree_get(t, key, klen, buf, cap, len));
+}
+
 /* ---- cursors ------------------------------------------------------------ */
 
 struct bt_cursor {
@@ -694,8 +712,13 @@ struct bt_cursor {
     uint64_t pgno;
     uint32_t idx;
   } st[BT_MAX_HEIGHT];
-  uint8_t kbuf[LDB_MAX_KEY_SIZE];
+  uint64_t faults; /* the pager's mapping faults when the cursor opened */
+  bool ci_ok;      /* ci is the parsed current cell (until the next move) */
+  cinfo ci;
   uint8_t *vbuf; /* value copy when not inline */
+  uint8_t *mbuf; /* copy of an inline value of a mapped page */
+  size_t mcap;
+  uint8_t kbuf[LDB_MAX_KEY_SIZE];
 };
 
 int bt_cursor_open(bt_tree *t, bt_cursor **out) {
@@ -704,7 +727,7 @@ int bt_cursor_open(bt_tree *t, bt_cursor **out) {
   bt_cursor *c = ldb_malloc(t->f->a, sizeof *c);
   if (!c) return LDB_NOMEM;
   memset(c, 0, offsetof(bt_cursor, kbuf));
-  c->vbuf = NULL;
+  c->faults = pager_map_faults(t->f->pg);
   bt_tree_acquire(t);
   c->t = t;
   c->f = t->f;
@@ -723,6 +746,7 @@ static void cur_unwind(bt_cursor *c, int keep) {
 static void cur_reset(bt_cursor *c) {
   cur_unwind(c, 0);
   c->valid = false;
+  c->ci_ok = false;
   ldb_mfree(c->f->a, c->vbuf);
   c->vbuf = NULL;
 }
@@ -730,6 +754,7 @@ static void cur_reset(bt_cursor *c) {
 void bt_cursor_close(bt_cursor *c) {
   if (!c) return;
   cur_reset(c);
+  ldb_mfree(c->f->a, c->mbuf);
   bt_tree_release(c->t);
   ldb_mfree(c->f->a, c);
 }
@@ -801,7 +826,11 @@ static int cur_step(bt_cursor *c, int dir) {
   }
 }
 
+/* Ends every positioning: a read through the mapping that failed since the
+ * cursor opened turns the result into LDB_IOERR. */
 static int cur_fail(bt_cursor *c, int rc) {
+  c->ci_ok = false;
+  rc = pager_map_check(c->f->pg, c->faults, rc);
   if (rc != LDB_OK) {
     cur_unwind(c, 0);
     c->valid = false;
@@ -887,10 +916,23 @@ int bt_cursor_prev(bt_cursor *c) {
   return cur_fail(c, cur_step(c, -1));
 }
 
+/* The current cell, parsed once per position (key and value both ask). */
 static int cur_cell(bt_cursor *c, cinfo *ci) {
   if (!c->valid) return LDB_NOTFOUND;
-  int L = c->depth - 1;
-  return cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, ci);
+  if (!c->ci_ok) {
+    int L = c->depth - 1;
+    int rc = cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, &c->ci);
+    if (rc) return rc;
+    c->ci_ok = true;
+  }
+  *ci = c->ci;
+  return LDB_OK;
+}
+
+/* Whether the cursor's leaf is a page of the mapping: bytes handed out
+ * from it are copied first, then checked (see pager.h). */
+static bool cur_mapped(const bt_cursor *c) {
+  return c->valid && c->st[c->depth - 1].e == NULL;
 }
 
 int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
@@ -900,11 +942,14 @@ int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   if (ci.flags & F_KOVF) {
     if ((rc = full_key(c->f, &ci, c->kbuf))) return rc;
     *key = c->kbuf;
+  } else if (cur_mapped(c)) {
+    if (ci.klen) memcpy(c->kbuf, ci.key, ci.klen);
+    *key = c->kbuf;
   } else {
     *key = ci.key;
   }
   *klen = ci.klen;
-  return LDB_OK;
+  return pager_map_check(c->f->pg, c->faults, LDB_OK);
 }
 
 int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
@@ -914,10 +959,27 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
   if (!(ci.flags & (F_VOVF | F_COMP))) {
     *val = ci.val;
     *vlen = ci.vlen;
-    return LDB_OK;
+    /* (an empty value: the pointer is never read through) */
+    if (!cur_mapped(c) || ci.vlen == 0) return LDB_OK;
+    if (ci.vlen > c->mcap) {
+      size_t cap = c->mcap ? c->mcap : 256;
+      while (cap < ci.vlen)
+        cap *= 2;
+      uint8_t *nb = ldb_realloc(c->f->a, c->mbuf, c->mcap, cap);
+      if (!nb) return ldb_err(LDB_NOMEM, "out of memory copying a value");
+      c->mbuf = nb;
+      c->mcap = cap;
+    }
+    memcpy(c->mbuf, ci.val, ci.vlen);
+    *val = c->mbuf;
+    return pager_map_check(c->f->pg, c->faults, LDB_OK);
   }
   uint8_t *whole = NULL;
-  if ((rc = cell_value(c->f, &ci, NULL, 0, &whole))) return rc;
+  if ((rc = cell_value(c->f, &ci, NULL, 0, &whole)) ||
+      (rc = pager_map_check(c->f->pg, c->faults, LDB_OK))) {
+    ldb_mfree(c->f->a, whole);
+    return rc;
+  }
   ldb_mfree(c->f->a, c->vbuf);
   c->vbuf = whole;
   *val = whole;
@@ -957,8 +1019,11 @@ struct bt_merge {
    * merges, so they live until the merge ends. */
   uint8_t *srcs;
   int codec, level;
-  int failed; /* error of an earlier operation that failed midway (the
-                 dirty tree may be half-changed): commit returns it */
+  int failed;      /* error of an earlier operation that failed midway (the
+                      dirty tree may be half-changed): commit returns it */
+  uint64_t faults; /* the pager's mapping faults when the merge began: a
+                      page copied from the mapping since then may hold
+                      zeros, so commit refuses */
 };
 
 static void cref_free(const ldb_allocator *a, bt_cref *r) {
@@ -1700,6 +1765,7 @@ int bt_merge_begin(bt_file *f, bt_merge **out) {
     return rc;
   }
   f->merging = 1;
+  f->merges++;
   m->base_root = f->current->root;
   m->height = f->current->height;
   m->count = f->current->count;
@@ -1707,6 +1773,7 @@ int bt_merge_begin(bt_file *f, bt_merge **out) {
   m->codec = __atomic_load_n(&f->codec, __ATOMIC_RELAXED);
   m->level = __atomic_load_n(&f->level, __ATOMIC_RELAXED);
   ldb_mutex_unlock(&f->mu);
+  m->faults = pager_map_faults(f->pg);
   *out = m;
   return LDB_OK;
 }
@@ -1864,6 +1931,7 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
     root = r;
   }
   if (!root) m->height = 0;
+  if ((rc = pager_map_check(f->pg, m->faults, LDB_OK))) goto fail;
 
   /* The free list: every free page after this merge. Its own pages come
    * out of the reusable set first, so the list always fits. The pages this
@@ -2182,7 +2250,8 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   f->meta_bad = fresh ? -1 : bad;
   ldb_mutex_init(&f->mu);
   ldb_mutex_init(&f->meta_mu);
-  if ((rc = pager_open(file, f->ps, cfg->cache_size, a, &f->pg))) {
+  if ((rc = pager_open(file, f->ps, cfg->cache_size, cfg->map_size, a,
+                       &f->pg))) {
     ldb_mutex_destroy(&f->mu);
     ldb_mutex_destroy(&f->meta_mu);
     ldb_mfree(a, f);
@@ -2619,8 +2688,10 @@ static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
  * the current version, the older its predecessor, and every page that
  * predecessor reaches must read back intact (recovery falls back to it
  * when the newer meta page is damaged). cur_seen: pages of the current
- * tree. Called with meta_mu held, so no commit writes a meta page now. */
-static int check_metas(checker *k, const uint8_t *cur_seen, const bt_tree *t) {
+ * tree; prev_pages receives the pages only the predecessor reaches. Called with
+ * meta_mu held, so no commit writes a meta page now. */
+static int check_metas(checker *k, const uint8_t *cur_seen, const bt_tree *t,
+                       u32vec *prev_pages) {
   bt_file *f = k->f;
   uint8_t *pg = ldb_malloc(f->a, f->ps);
   if (!pg) return LDB_NOMEM;
@@ -2642,7 +2713,8 @@ static int check_metas(checker *k, const uint8_t *cur_seen, const bt_tree *t) {
                 (unsigned long long)pslot, (unsigned long long)prev.counter,
                 (unsigned long long)(t->version - 1));
   if (!rc && prev.root)
-    rc = check_prev_node(k, cur_seen, prev.root, 1, prev.height, pslot, NULL);
+    rc = check_prev_node(k, cur_seen, prev.root, 1, prev.height, pslot,
+                         prev_pages);
   /* The older version's free-list pages are not required: a reopen at
    * that meta page rebuilds a damaged free list from the tree. */
 out:
@@ -2650,10 +2722,73 @@ out:
   return rc;
 }
 
+static void set_bit(uint8_t *bits, uint64_t p) {
+  bits[p / 8] |= (uint8_t)(1u << (p % 8));
+}
+
+/* The checksum of every free page that no meta page reaches (below the
+ * end, neither in the current tree (tree_seen) nor the previous version
+ * (prev), nor a free-list page (fl)): damage there is harmless, so it is
+ * counted in res, never an error. A merge begun since merges0 may have
+ * written some of them meanwhile (torn reads): then nothing is counted and
+ * res->free_skipped says so. */
+static int check_free_pages(checker *k, const uint8_t *tree_seen,
+                            const u32vec *prev, const u32vec *fl,
+                            uint64_t merges0, ldb_check_result *res) {
+  bt_file *f = k->f;
+  size_t nbytes = k->npages / 8 + 1;
+  uint8_t *skip = ldb_memdup(f->a, tree_seen, nbytes);
+  uint8_t *pg = ldb_malloc(f->a, f->ps);
+  int rc = LDB_OK;
+  if (!skip || !pg) {
+    rc = LDB_NOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < prev->n; i++)
+    if (prev->v[i] < k->npages) set_bit(skip, prev->v[i]);
+  for (size_t i = 0; i < fl->n; i++)
+    if (fl->v[i] < k->npages) set_bit(skip, fl->v[i]);
+  uint64_t checked = 0, damaged = 0;
+  uint64_t listed[LDB_CHECK_LISTED];
+  for (uint64_t p = 2; p < k->npages; p++) {
+    if (skip[p / 8] & (1u << (p % 8))) continue;
+    checked++;
+    int r = pager_read_direct(f->pg, p, pg);
+    if (r == LDB_CORRUPT) {
+      if (damaged < LDB_CHECK_LISTED) listed[damaged] = p;
+      damaged++;
+    } else if (r) {
+      rc = r;
+      goto out;
+    }
+  }
+  ldb_mutex_lock(&f->mu);
+  bool raced = f->merging || f->merges != merges0;
+  ldb_mutex_unlock(&f->mu);
+  if (raced) {
+    res->free_skipped = 1;
+    goto out;
+  }
+  res->free_checked = checked;
+  res->free_damaged = damaged;
+  for (uint64_t i = 0; i < damaged && i < LDB_CHECK_LISTED; i++)
+    res->free_damaged_pages[i] = listed[i];
+out:
+  ldb_mfree(f->a, skip);
+  ldb_mfree(f->a, pg);
+  return rc;
+}
+
 int bt_check(bt_file *f) {
+  ldb_check_result res;
+  memset(&res, 0, sizeof res);
+  return bt_check_report(f, &res);
+}
+
+int bt_check_report(bt_file *f, ldb_check_result *res) {
   checker k = {0};
   k.f = f;
-  u32vec mem_free = {0};
+  u32vec mem_free = {0}, prev_pages = {0}, fl_list = {0};
   uint8_t *tree_seen = NULL;
   int rc = LDB_OK;
   /* The version and the free-page state are taken under one lock so they
@@ -2662,8 +2797,10 @@ int bt_check(bt_file *f) {
   ldb_mutex_lock(&f->meta_mu);
   ldb_mutex_lock(&f->mu);
   bt_tree *t = f->current;
-  t->refs++;
+  __atomic_fetch_add(&t->refs, 1, __ATOMIC_RELAXED);
   k.npages = f->page_count;
+  res->pages = k.npages;
+  uint64_t merges0 = f->merges;
   uint64_t meta_pc = f->meta_page_count, fl_head = f->fl_head,
            fl_count = f->fl_count;
   if (!f->merging) {
@@ -2697,7 +2834,7 @@ int bt_check(bt_file *f) {
     rc = LDB_NOMEM;
     goto out;
   }
-  if ((rc = check_metas(&k, tree_seen, t))) goto out;
+  if ((rc = check_metas(&k, tree_seen, t, &prev_pages))) goto out;
   /* the persisted free list */
   {
     uint8_t *pg = ldb_malloc(f->a, f->ps);
@@ -2708,6 +2845,7 @@ int bt_check(bt_file *f) {
     uint64_t pgno = fl_head, got = 0;
     while (pgno && !rc) {
       if ((rc = mark(&k, pgno, "free-list"))) break;
+      if ((rc = vpush(f->a, &fl_list, (uint32_t)pgno))) break;
       if ((rc = pager_read_direct(f->pg, pgno, pg))) break;
       uint32_t cnt = ldb_get32(pg + 12);
       if (pg[4] != PT_FREE || cnt > (f->ps - HDR) / 4) {
@@ -2733,7 +2871,11 @@ int bt_check(bt_file *f) {
       goto out;
     }
   }
-  if (merging) goto out; /* the merge owns pages not yet accounted */
+  if (merging) {
+    /* the merge owns pages not yet accounted, and writes free pages */
+    res->free_skipped = 1;
+    goto out;
+  }
   /* pages freed since (rolled-back merges, pending) live in memory only;
    * they may repeat persisted free pages but never tree pages */
   for (size_t i = 0; i < mem_free.n; i++) {
@@ -2759,11 +2901,14 @@ int bt_check(bt_file *f) {
       goto out;
     }
   }
+  rc = check_free_pages(&k, tree_seen, &prev_pages, &fl_list, merges0, res);
 out:
   ldb_mfree(f->a, k.seen);
   ldb_mfree(f->a, k.prev_key);
   ldb_mfree(f->a, tree_seen);
   vfree(f->a, &mem_free);
+  vfree(f->a, &prev_pages);
+  vfree(f->a, &fl_list);
   bt_tree_release(t);
   ldb_mutex_unlock(&f->meta_mu);
   return rc;

@@ -33,6 +33,7 @@ typedef struct bt_merge bt_merge;
 typedef struct bt_config {
   uint32_t page_size;  /* used when creating */
   uint64_t cache_size; /* byte budget of the page cache */
+  uint64_t map_size;   /* bytes of the file read through a mapping (0 none) */
   int compression;     /* codec for values written from now on */
   int compression_level;
   int create;    /* create the file when missing or empty */
@@ -119,11 +120,14 @@ void bt_merge_abort(bt_merge *m);
 
 /* Integrity check of the file (see ldb_check): the current version's
  * tree, both meta pages, every page of the previous version (which the
- * older meta page names and recovery may fall back to), the free list and
- * that every page is in exactly one of tree and free set. LDB_OK or
- * LDB_CORRUPT with the first problem, naming the page, recorded by
- * ldb_err. */
+ * older meta page names and recovery may fall back to), the free list,
+ * that every page is in exactly one of tree and free set, and the checksum
+ * of every other free page (damage there is harmless: counted in *res,
+ * not an error). LDB_OK or LDB_CORRUPT with the first problem, naming the
+ * page, recorded by ldb_err. bt_check_report also fills *res (the
+ * caller's, zeroed by it). */
 int bt_check(bt_file *f);
+int bt_check_report(bt_file *f, ldb_check_result *res);
 
 typedef struct bt_stats {
   uint64_t cache_hits, cache_misses, cache_evictions;

@@ -1,7 +1,7 @@
 /*
  * changes.c — the public change feed (ldb_changes_*): cursors over the
- * retained log (feed.c) filtered by key range, the wait for new commits,
- * and the commit hooks hosts use instead of a blocked thread.
+ * log's retained records (feed.c) filtered by key range, the wait for new
+ * commits, and the commit hooks hosts use instead of a blocked thread.
  */
 #include "engine.h"
 
@@ -164,7 +164,7 @@ int ldb_changes_open(ldb_db *db, uint64_t since,
   if (!out) return ldb_err(LDB_INVALID, "ldb_changes_open: out is NULL");
   *out = NULL;
   eng *e = db->e;
-  if (!e->feed)
+  if (!e->opts.log_retention_bytes)
     return ldb_err(LDB_INVALID, "the change feed is off (open with "
                                 "log_retention_bytes > 0)");
   ldb_changes *c = ldb_calloc(e->a, sizeof *c);
@@ -184,7 +184,7 @@ int ldb_changes_open(ldb_db *db, uint64_t since,
     c->lower_excl = opts->lower_exclusive;
     c->upper_excl = opts->upper_exclusive;
   }
-  rc = feed_cursor_open(e->feed, since, atomic_load(&e->last_seq), &c->fc);
+  rc = feed_cursor_open(e->log, since, atomic_load(&e->last_seq), &c->fc);
   if (rc) goto fail;
   db_child_add(db, &c->node, CHILD_FEED, NULL, changes_invalidate);
   *out = c;

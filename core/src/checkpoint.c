@@ -15,6 +15,7 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   mt *fr = e->frozen;
   uint64_t fseq = e->frozen_seq;
   ldb_rwlock_unlock(&e->state_lk);
+  uint64_t fnum = e->frozen_num, foff = e->frozen_off;
   *more = 0;
   if (!fr) goto out;
   if (!e->merge) {
@@ -52,8 +53,13 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   rc = bt_merge_commit(e->merge, fseq);
   e->merge = NULL;
   if (rc) goto fail;
-  /* The old log stays until the next switch: while the older meta page is
-   * a fallback, its records are what recovery replays from it. */
+  /* The log keeps the records after the previous checkpoint: while the
+   * older meta page is a fallback, they are what recovery replays from it.
+   * The head's hint lets the next open start reading at fseq's end (a
+   * failure to write it costs the next open a longer scan: the checkpoint
+   * stands, and the error is reported). */
+  int hrc =
+      feed_checkpointed(e->log, fseq, fnum, foff, atomic_load(&e->ckpt_seq));
   ldb_rwlock_wrlock(&e->state_lk);
   bt_tree *old = e->tree;
   e->tree = bt_current(e->bf);
@@ -65,8 +71,9 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   atomic_store(&e->ckpt_pending, 0);
   atomic_fetch_add(&e->st_checkpoints, 1);
   ev_record(e, LDB_EVENT_CHECKPOINT, LDB_OK, fseq);
-  set_bg_error(e, LDB_OK);
+  set_bg_error(e, hrc);
   e->ckpt_fail_at = 0;
+  rc = hrc;
 out:
   ldb_mutex_unlock(&e->ckpt_mu);
   return rc;
@@ -86,7 +93,7 @@ static void bg_kick(eng *e) {
   e->env->event_signal(e->env->ctx, e->bg_ev);
 }
 
-/* Freezes the active memtable and switches the log. commit_mu held. A
+/* Freezes the active memtable and syncs the log. commit_mu held. A
  * previous checkpoint still running is finished first (the writer waits or,
  * without threads, does the work). */
 int eng_freeze(eng *e, int force) {
@@ -106,27 +113,31 @@ int eng_freeze(eng *e, int force) {
   mt *nm;
   rc = eng_mt_create(e, &nm);
   if (rc) return rc;
-  /* The log switched to below drops older records later: the feed must
-   * hold them durably first (open copies the rest from the log). */
-  if (e->feed) {
-    rc = feed_sync(e->feed);
-    if (rc) {
-      mt_unref(nm);
-      atomic_store(&e->ckpt_fail_at, eng_now(e) + 200000000ull);
-      return rc;
-    }
-    feed_trim(e->feed);
+  /* The records of the memtable being frozen must be durable before a
+   * checkpoint claims them, in every sync mode: the log must never lack a
+   * record the tree has (the feed serves them). */
+  rc = feed_sync(e->log);
+  if (rc) {
+    mt_unref(nm);
+    atomic_store(&e->ckpt_fail_at, eng_now(e) + 200000000ull);
+    return rc;
   }
-  rc = wal_switch(e->log);
+  rc = feed_trim(e->log);
   if (rc) {
     mt_unref(nm);
     atomic_store(&e->ckpt_fail_at, eng_now(e) + 200000000ull);
     return rc;
   }
   uint64_t last = atomic_load(&e->last_seq);
-  /* The old log is synced: everything in the memtable being frozen is
-   * durable, so it may become visible (and be merged into the tree). */
+  /* Everything in the memtable being frozen is durable, so it may become
+   * visible (and be merged into the tree). */
   mark_durable(e, last);
+  uint64_t num, off;
+  feed_end(e->log, &num, &off);
+  ldb_mutex_lock(&e->ckpt_mu);
+  e->frozen_num = num;
+  e->frozen_off = off;
+  ldb_mutex_unlock(&e->ckpt_mu);
   ldb_rwlock_wrlock(&e->state_lk);
   mt_set_next(e->active, nm);
   e->frozen = e->active;
@@ -154,9 +165,9 @@ static void bg_main(void *arg) {
     if (atomic_load(&e->ckpt_pending) && e->ckpt_fail_at) wait_ms = 200;
     env->sleep_until(env->ctx, e->bg_ev, eng_now(e) + wait_ms * 1000000ull);
     if (atomic_load(&e->bg_stop)) break;
-    if (e->opts.sync_mode == LDB_SYNC_NORMAL && wal_dirty(e->log)) {
+    if (e->opts.sync_mode == LDB_SYNC_NORMAL && feed_dirty(e->log)) {
       uint64_t t0 = eng_now(e);
-      int rc = wal_sync(e->log);
+      int rc = feed_sync(e->log);
       ev_sync_done(e, t0);
       if (rc) set_bg_error(e, rc);
     }
@@ -219,10 +230,10 @@ static int sync_if_due(eng *e, uint64_t *wait_ns) {
   uint64_t interval = (uint64_t)e->opts.sync_interval_ms * 1000000u;
   ldb_mutex_lock(&e->commit_mu);
   uint64_t now = eng_now(e);
-  if (wal_dirty(e->log)) {
+  if (feed_dirty(e->log)) {
     uint64_t age = now - e->last_sync_ns;
     if (age >= interval) {
-      rc = wal_sync(e->log);
+      rc = feed_sync(e->log);
       if (!rc) e->last_sync_ns = now;
     } else if (wait_ns) {
       *wait_ns = interval - age;

@@ -13,7 +13,7 @@
  * On failure the merge is discarded and retried later from the start. */
 int ckpt_run(eng *e, uint64_t budget, int *more);
 
-/* Freezes the active memtable and switches the log; commit_mu held. With
+/* Freezes the active memtable and syncs the log; commit_mu held. With
  * force 0, a recent failure postpones the attempt. */
 int eng_freeze(eng *e, int force);
 

@@ -23,7 +23,7 @@ static int wait_durable(eng *e, uint64_t seq) {
     uint64_t target = e->inserted_seq;
     ldb_mutex_unlock(&e->sync_mu);
     uint64_t t0 = eng_now(e);
-    rc = wal_sync(e->log);
+    rc = feed_sync(e->log);
     ev_sync_done(e, t0);
     ldb_mutex_lock(&e->sync_mu);
     e->sync_leader = 0;
@@ -142,17 +142,15 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     return rc;
   }
   uint64_t seq = atomic_load_explicit(&e->last_seq, memory_order_relaxed) + 1;
-  /* The feed first: a commit it cannot hold is refused whole. */
-  rc = e->feed ? feed_append(e->feed, seq, ops, len, nops) : LDB_OK;
-  if (!rc) rc = wal_append(e->log, seq, ops, len, nops);
-  if (rc && e->feed) feed_abort(e->feed);
-  if (!rc && e->feed) feed_publish(e->feed);
+  /* One append: the log is both the write-ahead log and the feed. */
+  rc = feed_append(e->log, seq, ops, len, nops);
   if (rc) {
     if (rc == LDB_FULL) ev_record(e, LDB_EVENT_DISK_FULL, rc, 0);
     ldb_mutex_unlock(&e->commit_mu);
     ldb_mfree(e->a, scratch);
     return rc;
   }
+  feed_publish(e->log);
   apply_ops(e->active, seq, ops, len, nops, scratch);
   ldb_mfree(e->a, scratch);
   /* Applied: counted whatever the durability wait below returns. */
@@ -174,7 +172,7 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     uint64_t now = eng_now(e);
     if (now - e->last_sync_ns >=
         (uint64_t)e->opts.sync_interval_ms * 1000000u) {
-      int src = wal_sync(e->log);
+      int src = feed_sync(e->log);
       if (src) set_bg_error(e, src);
       e->last_sync_ns = now;
     }
@@ -325,7 +323,7 @@ int ldb_flush(ldb_db *db) {
   eng *e = db->e;
   if (e->opts.read_only) return LDB_OK;
   ldb_mutex_lock(&e->commit_mu);
-  rc = wal_sync_all(e->log);
+  rc = feed_sync(e->log);
   if (!rc) {
     mark_durable(e, atomic_load(&e->last_seq));
     e->last_sync_ns = eng_now(e);

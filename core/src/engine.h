@@ -12,13 +12,14 @@
  *   state_lk   (rwlock) the tuple {active, frozen, tree} that snapshots copy;
  *              written only to freeze a memtable or install a checkpoint.
  *   sync_mu    FULL-mode group commit: durable_seq, inserted_seq, leader.
- *   (the log's own mutex, inside wal.c)
+ *   (the log's own mutexes, inside feed.c)
  * Readers take only state_lk's read side, briefly.
  *
  * Visibility: visible_seq is the newest seq a new snapshot sees. Commits
  * become visible in seq order, in FULL mode only once the log is synced past
  * them. Invariant: every entry of a frozen memtable has seq <= visible_seq
- * before it is merged into the tree (the log switch syncs it in FULL mode).
+ * before it is merged into the tree (the freeze syncs the log, in every
+ * mode).
  */
 #ifndef LDB_ENGINE_H
 #define LDB_ENGINE_H
@@ -53,7 +54,10 @@ struct eng {
   char *path;
 
   bt_file *bf;
-  wal *log;
+  /* The log (feed.c): the write-ahead log and the change feed's history.
+   * Never NULL once open; cursors are refused when log_retention_bytes is
+   * 0 (the feed is off: the log keeps only what recovery needs). */
+  feed *log;
 
   ldb_mutex commit_mu;
   ldb_mutex ckpt_mu;
@@ -61,7 +65,9 @@ struct eng {
   mt *active;
   mt *frozen;
   bt_tree *tree;
-  uint64_t frozen_seq; /* last seq in frozen (its checkpoint_seq) */
+  uint64_t frozen_seq;             /* last seq in frozen (its checkpoint_seq) */
+  uint64_t frozen_num, frozen_off; /* where the log's records after
+                                      frozen_seq start (ckpt_mu) */
   _Atomic uint64_t last_seq;
   _Atomic uint64_t visible_seq;
   _Atomic uint64_t ckpt_seq;
@@ -99,9 +105,8 @@ struct eng {
   ev_ring events;                       /* events.c */
   uint64_t open_ns;
 
-  /* change feed (feed.c, changes.c): NULL when log_retention_bytes is 0.
-   * hook_mu guards hooks and is what ldb_changes_wait sleeps on. */
-  feed *feed;
+  /* change feed (changes.c over the log): hook_mu guards hooks and is what
+   * ldb_changes_wait sleeps on. */
   ldb_mutex hook_mu;
   ldb_cond hook_cv;
   _Atomic int hook_waiters, nhooks;

@@ -1,23 +1,29 @@
 /*
- * feed.c — the retained log behind the change feed (see feed.h). Owns the
- * head file, the segment files and their list, the pending (unpublished)
- * append, and the cursors' reads. Knows nothing of memtables, trees or
- * transactions; the engine tells it what was committed and what is
- * visible.
+ * feed.c — the log (see feed.h): the head file, the segment files and
+ * their list, the pending (unpublished) append, recovery's scan with its
+ * torn-tail/damage decision, trimming, and the cursors' reads. Knows
+ * nothing of memtables, trees or transactions; the engine tells it what
+ * was committed, checkpointed and visible.
  */
 #include "feed.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "store.h"
 
-#define FEED_HEAD_MAGIC 0x4844464cu /* "LFDH" */
-#define FEED_SLOT 32u
+#define HEAD_MAGIC 0x32474c4cu    /* "LLG2": log format 2 */
+#define HEAD_MAGIC_V1 0x4844464cu /* "LFDH": format 1's feed head */
+#define HEAD_SLOT 64u
+#define HEAD_SLOT_V1 32u
+#define LOG_FORMAT 2u
 #define FEED_READ_CHUNK (256u << 10)
+#define FEED_SCAN_CHUNK (1u << 20)
 #define FEED_SEG_MIN (64u << 10)
 #define FEED_SEG_MAX (16u << 20)
 #define FEED_NAMES 16u
 #define FEED_MAX_SEGS (FEED_NAMES - 1)
+#define FEED_SECTOR 512u
 
 typedef struct seg {
   uint64_t num;
@@ -28,76 +34,116 @@ typedef struct seg {
   uint64_t start_ms; /* time of its first record */
   int refs;          /* cursors reading it now */
   int dead;          /* dropped from the list; freed by the last reader */
-  int dirty;         /* unsynced records */
+  int dirty;         /* unsynced records (io) */
 } seg;
 
 struct feed {
   const ldb_allocator *a;
   const ldb_env *env; /* the engine's: wall_ms for record times */
   ldb_store *store;
-  ldb_mutex mu; /* segs, nsegs, each seg's end/time/refs/dead, base, next */
+  ldb_mutex io;      /* segment writes, truncates, syncs; dirty flags */
+  ldb_mutex head_mu; /* head writes and the head_* fields */
+  ldb_mutex mu;      /* segs, nsegs, each seg's first/end/time/refs/dead, base,
+                        next_seq, bytes */
   uint64_t ret_bytes, ret_ms, seg_target;
   int read_only;
   ldb_file *head;
-  uint64_t head_gen;
+  int head_format; /* 0 none, 1, 2 */
+  uint64_t head_gen, head_first;
+  uint64_t hint_seq, hint_num, hint_off; /* records after hint_seq start at
+                                            (hint_num, hint_off) */
   seg **segs; /* live segments, ascending num (contiguous) */
   size_t nsegs, cap;
-  uint64_t next_num; /* number of the next segment to create */
-  uint64_t base;     /* seq before the first retained record */
-  uint64_t next_seq; /* seq of the next append; 0 until known */
-  uint64_t bytes;    /* published bytes of the live segments */
+  uint64_t next_num;         /* number of the next segment to create */
+  uint64_t base;             /* seq before the first retained record */
+  uint64_t next_seq;         /* seq of the next append; 0 until known */
+  uint64_t bytes;            /* published bytes of the live segments */
+  _Atomic uint64_t keep_seq; /* records up to it may go (checkpointed) */
   /* the pending append (commit mutex) */
   int pending;
   seg *pend_seg;
   uint64_t pend_end, pend_seq, pend_time;
   uint8_t *buf; /* record assembly */
   size_t bcap;
+  _Atomic uint64_t syncs, written;
 };
 
-/* Segment n is file "feed-<n mod FEED_NAMES>.log": a fixed set of names,
- * because some stores must open every file before the engine runs (OPFS
- * sync access handles are created asynchronously). At most FEED_MAX_SEGS
- * are live, so the name of the segment before the first one is never a
- * live segment's (open removes it: a crash may leave it behind). */
+/* Segment n is file "feed-<n mod FEED_NAMES>.log": a fixed set of names.
+ * At most FEED_MAX_SEGS are live, so the name of the segment before the
+ * first one is never a live segment's (open removes it: a crash may leave
+ * it behind). */
 static void seg_name(char *out, size_t cap, uint64_t num) {
   snprintf(out, cap, "feed-%02u.log", (unsigned)(num % FEED_NAMES));
 }
 
 /* ---- head --------------------------------------------------------------- */
 
-static int head_write(feed *f, uint64_t first_num) {
-  uint8_t b[FEED_SLOT] = {0};
+/* Writes the next slot (head_mu held, or single-threaded) and syncs. */
+static int head_write(feed *f, uint64_t first_num, uint64_t hseq, uint64_t hnum,
+                      uint64_t hoff) {
+  uint8_t b[HEAD_SLOT] = {0};
   uint64_t gen = f->head_gen + 1;
-  ldb_put32(b, FEED_HEAD_MAGIC);
+  ldb_put32(b, HEAD_MAGIC);
   ldb_put64(b + 8, gen);
   ldb_put64(b + 16, first_num);
-  ldb_put32(b + 4, ldb_crc32c(0, b + 8, 16));
-  int rc = ldb_fwrite(f->head, (gen & 1) * FEED_SLOT, b, sizeof b);
+  ldb_put32(b + 24, LOG_FORMAT);
+  ldb_put64(b + 32, hseq);
+  ldb_put64(b + 40, hnum);
+  ldb_put64(b + 48, hoff);
+  ldb_put32(b + 4, ldb_crc32c(0, b + 8, HEAD_SLOT - 8));
+  int rc = ldb_fwrite(f->head, (gen & 1) * HEAD_SLOT, b, sizeof b);
   if (!rc) rc = ldb_fsync(f->head);
   if (rc) return ldb_err(rc, "cannot write feed.head: %s", ldb_strerror(rc));
+  atomic_fetch_add_explicit(&f->syncs, 1, memory_order_relaxed);
   f->head_gen = gen;
+  f->head_first = first_num;
+  f->hint_seq = hseq;
+  f->hint_num = hnum;
+  f->hint_off = hoff;
+  f->head_format = 2;
   return LDB_OK;
 }
 
-/* *found 0 when no slot is valid (a new feed). */
-static int head_read(feed *f, uint64_t *first_num, int *found) {
-  uint8_t b[2 * FEED_SLOT];
+/* The newest valid slot: format 2 first; a format-1 slot only when no
+ * format-2 slot is valid (a migrated head keeps stale format-1 bytes). */
+static int head_read(feed *f) {
+  uint8_t b[2 * HEAD_SLOT];
   size_t got = 0;
-  *found = 0;
   int rc = ldb_fread(f->head, 0, b, sizeof b, &got);
   if (rc) return ldb_err(rc, "cannot read feed.head: %s", ldb_strerror(rc));
+  f->head_format = 0;
   for (int i = 0; i < 2; i++) {
-    const uint8_t *p = b + i * FEED_SLOT;
-    if (got < (size_t)(i + 1) * FEED_SLOT) break;
-    if (ldb_get32(p) != FEED_HEAD_MAGIC) continue;
+    const uint8_t *p = b + i * HEAD_SLOT;
+    if (got < (size_t)(i + 1) * HEAD_SLOT) break;
+    if (ldb_get32(p) != HEAD_MAGIC) continue;
+    if (ldb_get32(p + 4) != ldb_crc32c(0, p + 8, HEAD_SLOT - 8)) continue;
+    if (ldb_get32(p + 24) != LOG_FORMAT) continue;
+    uint64_t gen = ldb_get64(p + 8);
+    if (f->head_format && gen <= f->head_gen) continue;
+    f->head_format = 2;
+    f->head_gen = gen;
+    f->head_first = ldb_get64(p + 16);
+    f->hint_seq = ldb_get64(p + 32);
+    f->hint_num = ldb_get64(p + 40);
+    f->hint_off = ldb_get64(p + 48);
+  }
+  if (f->head_format) return LDB_OK;
+  for (int i = 0; i < 2; i++) {
+    const uint8_t *p = b + i * HEAD_SLOT_V1;
+    if (got < (size_t)(i + 1) * HEAD_SLOT_V1) break;
+    if (ldb_get32(p) != HEAD_MAGIC_V1) continue;
     if (ldb_get32(p + 4) != ldb_crc32c(0, p + 8, 16)) continue;
     uint64_t gen = ldb_get64(p + 8);
-    if (*found && gen <= f->head_gen) continue;
-    *found = 1;
+    if (f->head_format && gen <= f->head_gen) continue;
+    f->head_format = 1;
     f->head_gen = gen;
-    *first_num = ldb_get64(p + 16);
+    f->head_first = ldb_get64(p + 16);
   }
   return LDB_OK;
+}
+
+int feed_format(const feed *f) {
+  return f->head_format;
 }
 
 /* ---- segments ----------------------------------------------------------- */
@@ -112,7 +158,7 @@ static void seg_free(feed *f, seg *s, int remove) {
   ldb_mfree(f->a, s);
 }
 
-/* Unlinks segs[i..] from the list (mu held by callers that run
+/* Unlinks segs[from..] from the list (mu held by callers that run
  * concurrently with cursors); a segment a cursor reads is freed by it. */
 static void drop_tail(feed *f, size_t from) {
   while (f->nsegs > from) {
@@ -121,7 +167,7 @@ static void drop_tail(feed *f, size_t from) {
     if (s->refs)
       s->dead = 1;
     else
-      seg_free(f, s, 1);
+      seg_free(f, s, !f->read_only);
   }
 }
 
@@ -129,7 +175,7 @@ static int segs_push(feed *f, seg *s) {
   if (f->nsegs == f->cap) {
     size_t nc = f->cap ? f->cap * 2 : 8;
     seg **ns = ldb_realloc(f->a, f->segs, f->cap * sizeof *ns, nc * sizeof *ns);
-    if (!ns) return ldb_err(LDB_NOMEM, "out of memory growing the feed");
+    if (!ns) return ldb_err(LDB_NOMEM, "out of memory growing the log");
     f->segs = ns;
     f->cap = nc;
   }
@@ -137,11 +183,22 @@ static int segs_push(feed *f, seg *s) {
   return LDB_OK;
 }
 
+/* The newest segment (NULL when none) and the count. The list changes
+ * under mu (a trim on the checkpoint's thread moves it), so writers read it
+ * there too; the newest segment itself is never trimmed. */
+static seg *newest(feed *f, size_t *n) {
+  ldb_mutex_lock(&f->mu);
+  seg *s = f->nsegs ? f->segs[f->nsegs - 1] : NULL;
+  if (n) *n = f->nsegs;
+  ldb_mutex_unlock(&f->mu);
+  return s;
+}
+
 static int seg_open(feed *f, uint64_t num, int create, seg **out) {
   char name[64];
   seg_name(name, sizeof name, num);
   seg *s = ldb_calloc(f->a, sizeof *s);
-  if (!s) return ldb_err(LDB_NOMEM, "out of memory opening the feed");
+  if (!s) return ldb_err(LDB_NOMEM, "out of memory opening the log");
   s->num = num;
   int rc = ldb_fopen(f->store, name, create ? LDB_STORE_CREATE : 0, &s->file);
   if (rc) {
@@ -154,115 +211,180 @@ static int seg_open(feed *f, uint64_t num, int create, seg **out) {
   return LDB_OK;
 }
 
-/* Reads the record at off of s (bounded by end) into *buf (grown as
- * needed). LDB_NOTFOUND when no valid record starts there. */
-static int read_record(feed *f, ldb_file *file, uint64_t off, uint64_t end,
-                       uint8_t **buf, size_t *cap, uint64_t *seq,
-                       uint64_t *time_ms, uint32_t *len, uint32_t *nops) {
-  uint8_t h[FEED_HDR];
+/* ---- reading records ---------------------------------------------------- */
+
+typedef struct reader {
+  const ldb_allocator *a;
+  ldb_file *file;
+  uint64_t size;
+  uint8_t *buf;
+  size_t cap, len;
+  uint64_t start; /* file offset of buf[0] */
+  size_t chunk;   /* read-ahead: FEED_SCAN_CHUNK when 0 */
+} reader;
+
+/* Makes [off, off+n) available; NULL with *rc set (LDB_OK + NULL: past the
+ * end of the file). */
+static const uint8_t *rd_get(reader *r, uint64_t off, size_t n, int *rc) {
+  *rc = LDB_OK;
+  if (off + n > r->size || off + n < off) return NULL;
+  if (off >= r->start && off + n <= r->start + r->len)
+    return r->buf + (off - r->start);
+  size_t chunk = r->chunk ? r->chunk : FEED_SCAN_CHUNK;
+  size_t want = n > chunk ? n : chunk;
+  if (want > r->size - off) want = (size_t)(r->size - off);
+  if (want > r->cap) {
+    uint8_t *nb = ldb_realloc(r->a, r->buf, 0, want);
+    if (!nb) {
+      *rc = ldb_err(LDB_NOMEM, "out of memory reading the log");
+      return NULL;
+    }
+    r->buf = nb;
+    r->cap = want;
+  }
   size_t got = 0;
-  if (end - off < FEED_HDR) return LDB_NOTFOUND;
-  int rc = ldb_fread(file, off, h, FEED_HDR, &got);
-  if (rc) return ldb_err(rc, "cannot read the feed: %s", ldb_strerror(rc));
-  if (got < FEED_HDR) return LDB_NOTFOUND;
-  *len = ldb_get32(h);
-  *seq = ldb_get64(h + 8);
-  *nops = ldb_get32(h + 16);
-  *time_ms = ldb_get64(h + 20);
-  if (*seq == 0 || *nops == 0 || end - off - FEED_HDR < *len)
-    return LDB_NOTFOUND;
-  size_t n = FEED_HDR + (size_t)*len;
-  if (n > *cap) {
-    uint8_t *nb = ldb_realloc(f->a, *buf, 0, n);
-    if (!nb) return ldb_err(LDB_NOMEM, "out of memory reading the feed");
-    *buf = nb;
-    *cap = n;
+  r->len = 0;
+  int e = ldb_fread(r->file, off, r->buf, want, &got);
+  if (e) {
+    *rc = ldb_err(e, "cannot read the log: %s", ldb_strerror(e));
+    return NULL;
   }
-  rc = ldb_fread(file, off, *buf, n, &got);
-  if (rc) return ldb_err(rc, "cannot read the feed: %s", ldb_strerror(rc));
-  if (got < n) return LDB_NOTFOUND;
-  if (ldb_crc32c(0, *buf + 8, n - 8) != ldb_get32(*buf + 4))
-    return LDB_NOTFOUND;
-  const uint8_t *p = *buf + FEED_HDR, *pe = p + *len;
+  r->start = off;
+  r->len = got;
+  if (got < n) return NULL;
+  return r->buf;
+}
+
+typedef struct rec {
+  uint64_t seq, time_ms;
+  uint32_t len, nops;
+  const uint8_t *ops; /* into the reader's buffer */
+} rec;
+
+/* 1 when a valid record starts at off (crc, ops that fit exactly), 0 when
+ * not (or the file ends first); -1 with *rc on a read error. */
+static int rec_at(reader *r, uint64_t off, rec *out, int *rc) {
+  const uint8_t *h = rd_get(r, off, FEED_HDR, rc);
+  if (!h) return *rc ? -1 : 0;
+  uint32_t len = ldb_get32(h), nops = ldb_get32(h + 16);
+  uint64_t seq = ldb_get64(h + 8);
+  if (!seq || !nops || len > r->size - off - FEED_HDR) return 0;
+  const uint8_t *p = rd_get(r, off, FEED_HDR + (size_t)len, rc);
+  if (!p) return *rc ? -1 : 0;
+  if (ldb_crc32c(0, p + 8, FEED_HDR - 8 + (size_t)len) != ldb_get32(p + 4))
+    return 0;
+  const uint8_t *q = p + FEED_HDR, *qe = q + len;
   wal_op op;
-  for (uint32_t i = 0; i < *nops; i++)
-    if (wal_op_decode(&p, pe, &op)) return LDB_NOTFOUND;
-  return p == pe ? LDB_OK : LDB_NOTFOUND;
+  for (uint32_t i = 0; i < nops; i++)
+    if (wal_op_decode(&q, qe, &op)) return 0;
+  if (q != qe) return 0;
+  out->seq = seq;
+  out->len = len;
+  out->nops = nops;
+  out->time_ms = ldb_get64(p + 20);
+  out->ops = p + FEED_HDR;
+  return 1;
 }
 
-/* Scans s from the start: its first seq, the end of its valid,
- * seq-contiguous records, its last seq and time. */
-static int seg_scan(feed *f, seg *s, uint64_t *last) {
-  uint64_t size = 0, off = 0, expect = 0, seq = 0, t = 0;
-  uint32_t len = 0, nops = 0;
-  uint8_t *buf = NULL;
-  size_t cap = 0;
-  int rc = ldb_fsize(s->file, &size);
-  if (rc) return ldb_err(rc, "cannot size the feed: %s", ldb_strerror(rc));
-  *last = 0;
-  for (;;) {
-    rc = read_record(f, s->file, off, size, &buf, &cap, &seq, &t, &len, &nops);
-    if (rc == LDB_NOTFOUND || (!rc && expect && seq != expect)) {
-      rc = LDB_OK;
-      break;
-    }
-    if (rc) break;
-    if (!s->first) {
-      s->first = seq;
-      s->start_ms = t;
-    }
-    *last = seq;
-    s->time_ms = t;
-    expect = seq + 1;
-    off += FEED_HDR + (uint64_t)len;
+/* 1 when [from, to) ends in zeros that start at from or at a sector
+ * boundary: the remains of writes a crash lost (unwritten sectors read as
+ * zeros), not damage to written records. */
+static int zero_gap(reader *r, uint64_t from, uint64_t to, int *rc) {
+  uint64_t z = to;
+  while (z > from) {
+    uint64_t lo = z - from > FEED_SCAN_CHUNK ? z - FEED_SCAN_CHUNK : from;
+    const uint8_t *p = rd_get(r, lo, (size_t)(z - lo), rc);
+    if (!p) return 0;
+    size_t i = (size_t)(z - lo);
+    while (i > 0 && p[i - 1] == 0)
+      i--;
+    z = lo + i;
+    if (i) break;
   }
-  ldb_mfree(f->a, buf);
-  s->end = off;
-  if (!rc && off < size && !f->read_only) {
-    rc = ldb_ftruncate(s->file, off); /* a torn tail */
-    if (rc) ldb_err(rc, "cannot cut the feed's tail: %s", ldb_strerror(rc));
-  }
-  return rc;
+  if (z <= from) return 1;
+  uint64_t b = (z + FEED_SECTOR - 1) / FEED_SECTOR * FEED_SECTOR;
+  return b < to;
 }
 
-/* First seq and time of s, from its first record only. */
+/* The newest segment's valid records end at x, before its end: 1 when what
+ * follows is a torn tail (what a crash mid-append leaves), 0 when it is
+ * damage — a valid later record behind a non-zero gap, or a record at x
+ * that is complete (its length, or a crc over the rest of the file, says
+ * it ends exactly at the end of the file) and not zero-filled. */
+static int torn_tail(reader *r, uint64_t x, uint64_t last_good, int *rc) {
+  uint64_t size = r->size;
+  /* At most one record per FEED_HDR + WAL_OP_HDR bytes can follow. */
+  uint64_t most = (size - x) / (FEED_HDR + WAL_OP_HDR) + 1;
+  for (uint64_t o = x + 1; o + FEED_HDR <= size; o++) {
+    const uint8_t *h = rd_get(r, o, FEED_HDR, rc);
+    if (!h) return *rc ? 0 : 1;
+    uint64_t seq = ldb_get64(h + 8);
+    if (seq <= last_good || seq > last_good + most) continue;
+    if (!ldb_get32(h + 16) || ldb_get32(h) > size - o - FEED_HDR) continue;
+    rec rr;
+    int v = rec_at(r, o, &rr, rc);
+    if (v < 0) return 0;
+    if (v) return zero_gap(r, x, o, rc);
+  }
+  const uint8_t *h = rd_get(r, x, FEED_HDR, rc);
+  if (!h) return *rc ? 0 : 1;
+  int complete = x + FEED_HDR + ldb_get32(h) == size;
+  if (!complete && size - x - FEED_HDR <= UINT32_MAX) {
+    /* The length field itself may be the damaged part. */
+    uint32_t crc = ldb_get32(h + 4);
+    const uint8_t *p = rd_get(r, x, (size_t)(size - x), rc);
+    if (!p) return *rc ? 0 : 1;
+    complete = ldb_crc32c(0, p + 8, (size_t)(size - x) - 8) == crc;
+  }
+  if (!complete) return 1;
+  return zero_gap(r, x, size, rc);
+}
+
+/* Reads the first record of s: its first seq and time (first stays 0 when
+ * it has none or it is damaged), end = the file's size. */
 static int seg_peek(feed *f, seg *s) {
-  uint64_t size = 0, seq = 0, t = 0;
-  uint32_t len = 0, nops = 0;
-  uint8_t *buf = NULL;
-  size_t cap = 0;
-  int rc = ldb_fsize(s->file, &size);
-  if (rc) return ldb_err(rc, "cannot size the feed: %s", ldb_strerror(rc));
-  rc = read_record(f, s->file, 0, size, &buf, &cap, &seq, &t, &len, &nops);
-  ldb_mfree(f->a, buf);
-  if (rc == LDB_NOTFOUND) return LDB_OK; /* first stays 0: a gap */
-  if (rc) return rc;
-  s->first = seq;
-  s->time_ms = s->start_ms = t;
-  s->end = size;
-  return LDB_OK;
+  /* Only the first record: a small read-ahead. */
+  reader r = {f->a, s->file, 0, NULL, 0, 0, 0, 4096};
+  int rc = ldb_fsize(s->file, &r.size);
+  if (rc) return ldb_err(rc, "cannot size the log: %s", ldb_strerror(rc));
+  s->end = r.size;
+  s->first = 0;
+  rec x;
+  int v = rec_at(&r, 0, &x, &rc);
+  if (v > 0) {
+    s->first = x.seq;
+    s->time_ms = s->start_ms = x.time_ms;
+  }
+  ldb_mfree(f->a, r.buf);
+  return v < 0 ? rc : LDB_OK;
 }
 
 int feed_open(ldb_store *st, const ldb_allocator *a, const ldb_env *env,
-              uint64_t retention_bytes, uint64_t retention_ms, int read_only,
-              feed **out) {
-  int rc, found = 0;
-  uint64_t first_num = 0;
+              const feed_config *cfg, int read_only, feed **out) {
+  int rc;
   feed *f = ldb_calloc(a, sizeof *f);
-  if (!f) return ldb_err(LDB_NOMEM, "out of memory opening the feed");
+  if (!f) return ldb_err(LDB_NOMEM, "out of memory opening the log");
   f->a = a;
   f->env = env;
   f->store = st;
-  f->ret_bytes = retention_bytes;
-  f->ret_ms = retention_ms;
+  f->ret_bytes = cfg->retention_bytes;
+  f->ret_ms = cfg->retention_ms;
   f->read_only = read_only;
-  f->seg_target = retention_bytes / 8;
+  /* Segments about an eighth of the retention, so that trimming by whole
+   * segments keeps close to what it asks; with the feed off, a quarter of
+   * a memtable (recovery needs the records after the older meta page's
+   * checkpoint: one or two memtables). When FEED_MAX_SEGS segments are
+   * live and none may go yet, the newest grows instead. */
+  f->seg_target =
+      cfg->retention_bytes ? cfg->retention_bytes / 8 : cfg->memtable_size / 4;
   if (f->seg_target < FEED_SEG_MIN) f->seg_target = FEED_SEG_MIN;
   if (f->seg_target > FEED_SEG_MAX) f->seg_target = FEED_SEG_MAX;
+  ldb_mutex_init(&f->io);
+  ldb_mutex_init(&f->head_mu);
   ldb_mutex_init(&f->mu);
   rc = ldb_fopen(st, "feed.head", read_only ? 0 : LDB_STORE_CREATE, &f->head);
   if (rc == LDB_NOTFOUND && read_only) {
-    f->head = NULL; /* a read-only open of a database without a feed */
+    f->head = NULL; /* a read-only open of a database without a log */
     *out = f;
     return LDB_OK;
   }
@@ -270,8 +392,8 @@ int feed_open(ldb_store *st, const ldb_allocator *a, const ldb_env *env,
     ldb_err(rc, "cannot open feed.head: %s", ldb_strerror(rc));
     goto fail;
   }
-  if ((rc = head_read(f, &first_num, &found))) goto fail;
-  if (!found && !read_only && (rc = head_write(f, 0))) goto fail;
+  if ((rc = head_read(f))) goto fail;
+  uint64_t first_num = f->head_first;
   f->next_num = first_num;
   if (first_num && !read_only) {
     /* A crash between the head's update and the removal leaves the
@@ -290,57 +412,33 @@ int feed_open(ldb_store *st, const ldb_allocator *a, const ldb_env *env,
       goto fail;
     }
     f->next_num = n + 1;
+    if ((rc = seg_peek(f, s))) goto fail;
   }
-  /* Every segment but the last was synced whole when the next began; the
-   * last may end in a torn record. */
-  uint64_t last = 0;
-  for (size_t i = 0; i < f->nsegs; i++) {
-    seg *s = f->segs[i];
-    rc = i + 1 < f->nsegs ? seg_peek(f, s) : seg_scan(f, s, &last);
-    if (rc) goto fail;
-    f->bytes += s->end;
+  /* Empty files after the last segment with bytes are not segments: a
+   * store that must open every file up front (OPFS) keeps placeholders
+   * under all the names, and a segment just started holds nothing to keep
+   * (the next append starts it again under the same number). */
+  while (f->nsegs && !f->segs[f->nsegs - 1]->end) {
+    seg *s = f->segs[--f->nsegs];
+    f->next_num = s->num;
+    seg_free(f, s, 0);
   }
   /* A file left from an older generation under a name that comes next
    * does not continue the seqs: the list ends before it. */
   for (size_t i = 1; i < f->nsegs; i++) {
-    if (f->segs[i]->first > f->segs[i - 1]->first) continue;
-    size_t k = f->nsegs;
-    while (k > i) {
-      seg *s = f->segs[--k];
-      f->bytes -= s->end;
-      seg_free(f, s, !read_only);
-    }
-    f->nsegs = i;
+    if (!f->segs[i]->first || !f->segs[i - 1]->first ||
+        f->segs[i]->first > f->segs[i - 1]->first)
+      continue;
+    drop_tail(f, i);
     f->next_num = f->segs[i - 1]->num + 1;
-    rc = seg_scan(f, f->segs[i - 1], &last);
-    if (rc) goto fail;
-    f->bytes = 0;
-    for (size_t j = 0; j < f->nsegs; j++)
-      f->bytes += f->segs[j]->end;
     break;
   }
   /* The previous segment's newest record is about as old as the next
    * one's first. */
   for (size_t i = 0; i + 1 < f->nsegs; i++)
-    f->segs[i]->time_ms = f->segs[i + 1]->time_ms;
-  int gap = 0;
+    f->segs[i]->time_ms = f->segs[i + 1]->start_ms;
   for (size_t i = 0; i < f->nsegs; i++)
-    if (!f->segs[i]->first && i + 1 < f->nsegs) gap = 1;
-  if (gap) {
-    /* Only reconcile may repair it; a reader sees no feed. */
-    if (!read_only) {
-      drop_tail(f, 0);
-    } else {
-      for (size_t i = 0; i < f->nsegs; i++)
-        seg_free(f, f->segs[i], 0);
-      f->nsegs = 0;
-      f->bytes = 0;
-    }
-  }
-  if (f->nsegs && f->segs[0]->first) {
-    f->base = f->segs[0]->first - 1;
-    f->next_seq = last ? last + 1 : 0;
-  }
+    f->bytes += f->segs[i]->end;
   *out = f;
   return LDB_OK;
 fail:
@@ -348,6 +446,8 @@ fail:
     seg_free(f, f->segs[i], 0);
   ldb_mfree(a, f->segs);
   if (f->head) ldb_fclose(f->head);
+  ldb_mutex_destroy(&f->io);
+  ldb_mutex_destroy(&f->head_mu);
   ldb_mutex_destroy(&f->mu);
   ldb_mfree(a, f);
   return rc;
@@ -355,23 +455,191 @@ fail:
 
 int feed_close(feed *f) {
   if (!f) return LDB_OK;
-  int rc = f->read_only ? LDB_OK : feed_sync(f);
+  int rc = f->read_only || !f->head ? LDB_OK : feed_sync(f);
   for (size_t i = 0; i < f->nsegs; i++)
     seg_free(f, f->segs[i], 0);
   ldb_mfree(f->a, f->segs);
   if (f->head) ldb_fclose(f->head);
   ldb_mfree(f->a, f->buf);
+  ldb_mutex_destroy(&f->io);
+  ldb_mutex_destroy(&f->head_mu);
   ldb_mutex_destroy(&f->mu);
   ldb_mfree(f->a, f);
   return rc;
 }
 
-/* ---- writing ------------------------------------------------------------ */
+int feed_set_format2(feed *f, uint64_t ckpt_seq) {
+  if (f->read_only || !f->head) return LDB_OK;
+  uint64_t num, off;
+  feed_end(f, &num, &off);
+  ldb_mutex_lock(&f->head_mu);
+  uint64_t first = f->nsegs ? f->segs[0]->num : f->next_num;
+  /* Both slots: no format-1 slot may outlive the migration. */
+  int rc = head_write(f, first, ckpt_seq, num, off);
+  if (!rc) rc = head_write(f, first, ckpt_seq, num, off);
+  ldb_mutex_unlock(&f->head_mu);
+  return rc;
+}
 
-/* Drops every segment and starts over after seq (single-threaded). */
-static int feed_restart(feed *f, uint64_t seq) {
-  if (f->nsegs) {
-    int rc = head_write(f, f->next_num);
+/* ---- recovery ----------------------------------------------------------- */
+
+/* Cuts segment j at off and drops the segments after it (single-threaded,
+ * at open); durable unless read-only. */
+static int cut_at(feed *f, size_t j, uint64_t off) {
+  seg *s = f->segs[j];
+  drop_tail(f, j + 1);
+  f->next_num = s->num + 1;
+  f->bytes -= s->end;
+  s->end = off;
+  f->bytes += off;
+  if (f->read_only) return LDB_OK;
+  int rc = ldb_ftruncate(s->file, off);
+  if (!rc) rc = ldb_fsync(s->file);
+  if (rc) {
+    char name[64];
+    seg_name(name, sizeof name, s->num);
+    return ldb_err(rc, "cannot cut the torn end of the log %s: %s", name,
+                   ldb_strerror(rc));
+  }
+  atomic_fetch_add_explicit(&f->syncs, 1, memory_order_relaxed);
+  return LDB_OK;
+}
+
+int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
+                 void *ctx, feed_recovery *out) {
+  int rc = LDB_OK;
+  memset(out, 0, sizeof *out);
+  /* Segments up to the last one (but the newest) whose first record
+   * cannot be read are left out: the history before it can no longer be
+   * located. Their files stay (salvage may want them); when recovery
+   * needed them, the log then starts too late and the open reports it. */
+  size_t bad = 0;
+  for (size_t i = 0; i + 1 < f->nsegs; i++)
+    if (!f->segs[i]->first) bad = i + 1;
+  if (bad) {
+    for (size_t i = 0; i < bad; i++) {
+      f->bytes -= f->segs[i]->end;
+      seg_free(f, f->segs[i], 0);
+    }
+    memmove(f->segs, f->segs + bad, (f->nsegs - bad) * sizeof *f->segs);
+    f->nsegs -= bad;
+  }
+  if (!f->nsegs) return LDB_OK; /* empty */
+  /* Where to start: the segment holding from + 1, at the hint's offset
+   * when the hint names from. */
+  size_t i = f->nsegs;
+  while (i > 0 && (!f->segs[i - 1]->first || f->segs[i - 1]->first > from + 1))
+    i--;
+  uint64_t off = 0, expect = 0;
+  if (i == 0) {
+    /* The log starts after from + 1 (or holds no valid first record):
+     * scan it all, apply nothing. */
+    fn = NULL;
+    i = 1;
+    expect = f->segs[0]->first;
+  } else {
+    expect = f->segs[i - 1]->first;
+    if (f->head_format == 2 && f->hint_seq == from &&
+        f->hint_num == f->segs[i - 1]->num &&
+        f->hint_off <= f->segs[i - 1]->end) {
+      off = f->hint_off;
+      expect = from + 1;
+    }
+  }
+  i--;
+  out->first = f->segs[0]->first;
+  uint64_t last = expect ? expect - 1 : 0;
+  for (size_t j = i; j < f->nsegs; j++) {
+    seg *s = f->segs[j];
+    reader r = {f->a, s->file, 0, NULL, 0, 0, 0, 0};
+    rc = ldb_fsize(s->file, &r.size);
+    if (rc) {
+      ldb_err(rc, "cannot size the log: %s", ldb_strerror(rc));
+      goto out;
+    }
+    uint64_t o = j == i ? off : 0, hint_o = o;
+    rec x;
+    for (;;) {
+      int v = rec_at(&r, o, &x, &rc);
+      if (v < 0) break;
+      if ((!v && o < r.size) || (v && expect && x.seq != expect)) {
+        if (o == hint_o && o && j == i) {
+          /* The hint does not lead to the next record: scan the segment
+           * from its start, where any damage is judged. */
+          o = hint_o = 0;
+          expect = s->first;
+          last = expect - 1;
+          continue;
+        }
+      }
+      if (!v || (expect && x.seq != expect)) break;
+      if (fn && x.seq > from) {
+        rc = fn(ctx, x.seq, x.ops, x.len, x.nops);
+        if (rc) break;
+      }
+      if (!s->first) {
+        s->first = x.seq;
+        s->start_ms = x.time_ms;
+      }
+      if (!out->first) out->first = x.seq;
+      s->time_ms = x.time_ms;
+      last = x.seq;
+      expect = x.seq + 1;
+      o += FEED_HDR + (uint64_t)x.len;
+    }
+    if (rc) {
+      ldb_mfree(f->a, r.buf);
+      goto out;
+    }
+    if (o == r.size) {
+      f->bytes -= s->end;
+      s->end = o;
+      f->bytes += o;
+      ldb_mfree(f->a, r.buf);
+      continue;
+    }
+    /* Records stop at o before the end of the file. */
+    int torn = j + 1 == f->nsegs && torn_tail(&r, o, last, &rc);
+    ldb_mfree(f->a, r.buf);
+    if (rc) goto out;
+    if (!torn && !salvage) {
+      char name[64];
+      seg_name(name, sizeof name, s->num);
+      rc = ldb_err(LDB_CORRUPT,
+                   "the log is damaged: %s has a bad record at offset %llu "
+                   "(after seq %llu) that is not a torn tail (%s). Open "
+                   "with the salvage option to open at seq %llu and drop "
+                   "every later commit",
+                   name, (unsigned long long)o, (unsigned long long)last,
+                   j + 1 < f->nsegs ? "a newer log segment follows"
+                                    : "the record is whole, or valid records "
+                                      "follow it",
+                   (unsigned long long)last);
+      goto out;
+    }
+    if (!torn) out->cut = 1;
+    rc = cut_at(f, j, o);
+    if (rc) goto out;
+    break;
+  }
+  out->last = last;
+  if (last) {
+    f->next_seq = last + 1;
+    f->base = f->segs[0]->first ? f->segs[0]->first - 1 : last;
+  }
+  /* The time of the newest record of each earlier segment. */
+  for (size_t k = 0; k + 1 < f->nsegs; k++)
+    if (f->segs[k + 1]->start_ms)
+      f->segs[k]->time_ms = f->segs[k + 1]->start_ms;
+out:
+  return rc;
+}
+
+int feed_restart(feed *f, uint64_t seq) {
+  if (f->nsegs && !f->read_only && f->head) {
+    ldb_mutex_lock(&f->head_mu);
+    int rc = head_write(f, f->next_num, seq, f->next_num, 0);
+    ldb_mutex_unlock(&f->head_mu);
     if (rc) return rc;
   }
   drop_tail(f, 0);
@@ -391,30 +659,27 @@ static int catch_up(void *ctx, uint64_t seq, const uint8_t *ops, size_t len,
   return LDB_OK;
 }
 
-/* Cuts the feed after seq (seq >= base, < next_seq - 1). */
+/* Cuts the log after seq (seq >= base, < next_seq - 1). */
 static int cut_after(feed *f, uint64_t seq) {
   size_t i = f->nsegs;
   while (i > 0 && f->segs[i - 1]->first > seq)
     i--;
-  drop_tail(f, i);
   if (!i) return feed_restart(f, seq);
   seg *s = f->segs[i - 1];
-  uint64_t off = 0, rs = 0, t = 0;
-  uint32_t len = 0, nops = 0;
-  int rc;
+  reader r = {f->a, s->file, s->end, NULL, 0, 0, 0, 0};
+  uint64_t off = 0;
+  int rc = LDB_OK;
   for (;;) {
-    rc = read_record(f, s->file, off, s->end, &f->buf, &f->bcap, &rs, &t, &len,
-                     &nops);
-    if (rc == LDB_NOTFOUND || (!rc && rs > seq)) break;
-    if (rc) return rc;
-    s->time_ms = t;
-    off += FEED_HDR + (uint64_t)len;
+    rec x;
+    int v = rec_at(&r, off, &x, &rc);
+    if (v <= 0 || x.seq > seq) break;
+    s->time_ms = x.time_ms;
+    off += FEED_HDR + (uint64_t)x.len;
   }
-  rc = ldb_ftruncate(s->file, off);
-  if (rc) return ldb_err(rc, "cannot cut the feed: %s", ldb_strerror(rc));
-  f->bytes -= s->end - off;
-  s->end = off;
-  s->dirty = 1;
+  ldb_mfree(f->a, r.buf);
+  if (rc) return rc;
+  rc = cut_at(f, i - 1, off);
+  if (rc) return rc;
   f->next_seq = seq + 1;
   return LDB_OK;
 }
@@ -423,18 +688,15 @@ int feed_reconcile(feed *f, wal *w, uint64_t last_seq) {
   int rc = LDB_OK;
   if (f->read_only) return LDB_OK;
   if (!f->next_seq) {
-    /* No record: the feed starts after the last commit. */
-    drop_tail(f, 0);
-    f->base = last_seq;
-    f->next_seq = last_seq + 1;
-    f->bytes = 0;
+    /* No record: the log starts after the last commit. */
+    rc = feed_restart(f, last_seq);
   } else if (f->next_seq - 1 > last_seq) {
     if (last_seq < f->base)
       rc = feed_restart(f, last_seq);
     else
       rc = cut_after(f, last_seq);
   } else if (f->next_seq - 1 < last_seq) {
-    /* Either log may be the older one: scanning 0, 1, 0 meets every
+    /* Either old log may be the older one: scanning 0, 1, 0 meets every
      * record in seq order at least once. */
     static const int order[3] = {0, 1, 0};
     for (int k = 0; k < 3 && !rc && f->next_seq <= last_seq; k++) {
@@ -447,11 +709,22 @@ int feed_reconcile(feed *f, wal *w, uint64_t last_seq) {
   return rc;
 }
 
+/* ---- writing ------------------------------------------------------------ */
+
+/* A new, empty segment after the last (io held). */
 static int seg_new(feed *f) {
   seg *s;
   int rc = seg_open(f, f->next_num, 1, &s);
   if (rc) return rc;
-  rc = ldb_ftruncate(s->file, 0);
+  /* Empty, and durably so when a file was left under the name (a failed
+   * removal): its old bytes must not show behind the new records after a
+   * crash. */
+  uint64_t size = 0;
+  rc = ldb_fsize(s->file, &size);
+  if (!rc && size) {
+    rc = ldb_ftruncate(s->file, 0);
+    if (!rc) rc = ldb_fsync(s->file);
+  }
   if (!rc) {
     ldb_mutex_lock(&f->mu);
     rc = segs_push(f, s);
@@ -459,7 +732,7 @@ static int seg_new(feed *f) {
   }
   if (rc) {
     seg_free(f, s, 1);
-    return rc;
+    return ldb_err(rc, "cannot start a log segment: %s", ldb_strerror(rc));
   }
   f->next_num++;
   return LDB_OK;
@@ -467,41 +740,61 @@ static int seg_new(feed *f) {
 
 int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
                 uint32_t nops) {
-  int rc;
+  int rc = LDB_OK;
   if (len > UINT32_MAX - FEED_HDR)
     return ldb_err(LDB_INVALID,
                    "commit of %zu bytes exceeds the log record "
                    "limit",
                    len);
   size_t n = FEED_HDR + len;
-  seg *cur = f->nsegs ? f->segs[f->nsegs - 1] : NULL;
   uint64_t now = f->env->wall_ms(f->env->ctx);
+  ldb_mutex_lock(&f->io);
+  size_t nsegs;
+  seg *cur = newest(f, &nsegs);
   /* A segment spans at most a quarter of the age limit, so age trimming
    * drops data at most that much older than it must. */
   int aged = cur && cur->end && f->ret_ms && now > cur->start_ms &&
              now - cur->start_ms > f->ret_ms / 4;
-  /* With FEED_MAX_SEGS live the current segment grows instead (it holds
-   * more than retention asks, never less). */
   int full = cur && cur->end && cur->end + n > f->seg_target;
-  if ((full || aged) && f->nsegs >= FEED_MAX_SEGS) feed_trim(f);
-  if (!cur || ((full || aged) && f->nsegs < FEED_MAX_SEGS)) {
+  if ((full || aged) && nsegs >= FEED_MAX_SEGS) {
+    /* With FEED_MAX_SEGS live the current segment grows instead (it holds
+     * more than retention asks, never less). */
+    ldb_mutex_unlock(&f->io);
+    rc = feed_trim(f);
+    ldb_mutex_lock(&f->io);
+    if (rc) goto out;
+    newest(f, &nsegs);
+  }
+  if (!cur || ((full || aged) && nsegs < FEED_MAX_SEGS)) {
     /* The segment being left is synced whole: at open only the last one
      * may end in a torn record. */
     if (cur && cur->dirty) {
       rc = ldb_fsync(cur->file);
-      if (rc) return ldb_err(rc, "cannot sync the feed: %s", ldb_strerror(rc));
+      if (rc) {
+        ldb_err(rc, "cannot sync the log: %s", ldb_strerror(rc));
+        goto out;
+      }
+      atomic_fetch_add_explicit(&f->syncs, 1, memory_order_relaxed);
       cur->dirty = 0;
     }
-    if ((rc = seg_new(f))) return rc;
-    cur = f->segs[f->nsegs - 1];
-    feed_trim(f);
+    if ((rc = seg_new(f))) goto out;
+    cur = newest(f, NULL);
+    /* Trimmed before the record is written: a failure refuses the commit
+     * before any of its bytes exist. */
+    ldb_mutex_unlock(&f->io);
+    rc = feed_trim(f);
+    ldb_mutex_lock(&f->io);
+    if (rc) goto out;
   }
   if (n > f->bcap) {
     size_t nc = f->bcap ? f->bcap : 4096;
     while (nc < n)
       nc *= 2;
     uint8_t *nb = ldb_realloc(f->a, f->buf, 0, nc);
-    if (!nb) return ldb_err(LDB_NOMEM, "out of memory appending to the feed");
+    if (!nb) {
+      rc = ldb_err(LDB_NOMEM, "out of memory appending to the log");
+      goto out;
+    }
     f->buf = nb;
     f->bcap = nc;
   }
@@ -514,21 +807,28 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
   ldb_put32(h + 4, ldb_crc32c(0, h + 8, n - 8));
   rc = ldb_fwrite(cur->file, cur->end, h, n);
   if (f->bcap > (4u << 20)) {
+    /* Do not keep a huge buffer around after one large commit. */
     ldb_mfree(f->a, f->buf);
     f->buf = NULL;
     f->bcap = 0;
   }
   if (rc) {
+    /* Best effort: drop the partial bytes now (a write that failed with
+     * FULL may have stored a prefix); the next append overwrites them. */
     (void)ldb_ftruncate(cur->file, cur->end);
-    return ldb_err(rc, "cannot append to the feed: %s", ldb_strerror(rc));
+    ldb_err(rc, "cannot append to the log: %s", ldb_strerror(rc));
+    goto out;
   }
   cur->dirty = 1;
+  atomic_fetch_add_explicit(&f->written, n, memory_order_relaxed);
   f->pending = 1;
   f->pend_seg = cur;
   f->pend_end = cur->end + n;
   f->pend_seq = seq;
   f->pend_time = now;
-  return LDB_OK;
+out:
+  ldb_mutex_unlock(&f->io);
+  return rc;
 }
 
 void feed_publish(feed *f) {
@@ -539,6 +839,7 @@ void feed_publish(feed *f) {
     s->first = f->pend_seq;
     s->start_ms = f->pend_time;
   }
+  if (!f->nsegs || f->segs[0] == s) f->base = s->first - 1;
   f->bytes += f->pend_end - s->end;
   s->end = f->pend_end;
   s->time_ms = f->pend_time;
@@ -550,39 +851,93 @@ void feed_publish(feed *f) {
 void feed_abort(feed *f) {
   if (!f->pending) return;
   /* Best effort; the next append overwrites the bytes anyway. */
+  ldb_mutex_lock(&f->io);
   (void)ldb_ftruncate(f->pend_seg->file, f->pend_seg->end);
+  ldb_mutex_unlock(&f->io);
   f->pending = 0;
 }
 
 int feed_sync(feed *f) {
-  for (size_t i = 0; i < f->nsegs; i++) {
-    seg *s = f->segs[i];
-    if (!s->dirty) continue;
-    int rc = ldb_fsync(s->file);
-    if (rc) return ldb_err(rc, "cannot sync the feed: %s", ldb_strerror(rc));
-    s->dirty = 0;
+  int rc = LDB_OK;
+  ldb_mutex_lock(&f->io);
+  /* Only the newest segment can be dirty: the others were synced whole
+   * when the next began. */
+  seg *s = newest(f, NULL);
+  if (s && s->dirty) {
+    rc = ldb_fsync(s->file);
+    if (rc) {
+      ldb_err(rc, "cannot sync the log: %s", ldb_strerror(rc));
+    } else {
+      atomic_fetch_add_explicit(&f->syncs, 1, memory_order_relaxed);
+      s->dirty = 0;
+    }
   }
-  return LDB_OK;
+  ldb_mutex_unlock(&f->io);
+  return rc;
 }
 
-void feed_trim(feed *f) {
-  if (f->read_only || f->nsegs < 2) return;
+int feed_dirty(feed *f) {
+  ldb_mutex_lock(&f->io);
+  seg *s = newest(f, NULL);
+  int d = s && s->dirty;
+  ldb_mutex_unlock(&f->io);
+  return d;
+}
+
+void feed_end(feed *f, uint64_t *num, uint64_t *off) {
+  ldb_mutex_lock(&f->mu);
+  if (f->nsegs) {
+    *num = f->segs[f->nsegs - 1]->num;
+    *off = f->segs[f->nsegs - 1]->end;
+  } else {
+    *num = f->next_num;
+    *off = 0;
+  }
+  ldb_mutex_unlock(&f->mu);
+}
+
+int feed_checkpointed(feed *f, uint64_t seq, uint64_t num, uint64_t off,
+                      uint64_t keep_seq) {
+  if (keep_seq > atomic_load(&f->keep_seq))
+    atomic_store(&f->keep_seq, keep_seq);
+  if (f->read_only || !f->head) return LDB_OK;
+  ldb_mutex_lock(&f->head_mu);
+  int rc = head_write(f, f->head_first, seq, num, off);
+  ldb_mutex_unlock(&f->head_mu);
+  return rc ? rc : feed_trim(f);
+}
+
+int feed_trim(feed *f) {
+  if (f->read_only || !f->head) return LDB_OK;
   uint64_t now = f->env->wall_ms(f->env->ctx);
+  uint64_t keep = atomic_load(&f->keep_seq);
+  ldb_mutex_lock(&f->head_mu);
+  ldb_mutex_lock(&f->mu);
   size_t k = 0;
   uint64_t bytes = f->bytes;
   /* Never the segment being appended to; dropped segments were synced
-   * when the next one began. */
+   * when the next one began. A segment goes when recovery no longer needs
+   * it (its records are all checkpointed: the next one starts at or before
+   * keep + 1) and retention does not keep it. */
   while (k + 1 < f->nsegs) {
-    seg *s = f->segs[k];
+    seg *s = f->segs[k], *nx = f->segs[k + 1];
+    if (!nx->first || nx->first > keep + 1) break;
     int over_bytes = bytes - s->end >= f->ret_bytes;
     int over_age = f->ret_ms && s->time_ms + f->ret_ms < now;
     if (!over_bytes && !over_age) break;
     bytes -= s->end;
     k++;
   }
-  if (!k) return;
+  uint64_t first = k ? f->segs[k]->num : 0;
+  ldb_mutex_unlock(&f->mu);
+  if (!k) {
+    ldb_mutex_unlock(&f->head_mu);
+    return LDB_OK;
+  }
   /* The head moves first: a crash then leaves only files to collect. */
-  if (head_write(f, f->segs[k]->num)) return;
+  int rc = head_write(f, first, f->hint_seq, f->hint_num, f->hint_off);
+  ldb_mutex_unlock(&f->head_mu);
+  if (rc) return rc;
   ldb_mutex_lock(&f->mu);
   for (size_t i = 0; i < k; i++) {
     seg *s = f->segs[i];
@@ -596,6 +951,53 @@ void feed_trim(feed *f) {
   f->nsegs -= k;
   f->base = f->segs[0]->first ? f->segs[0]->first - 1 : f->next_seq - 1;
   ldb_mutex_unlock(&f->mu);
+  return LDB_OK;
+}
+
+int feed_check(feed *f) {
+  int rc = LDB_OK;
+  uint64_t expect = 0;
+  if (!f->head) return LDB_OK;
+  /* The segments and their published ends, held against a concurrent trim
+   * (the checkpoint's thread). */
+  ldb_mutex_lock(&f->mu);
+  size_t n = f->nsegs;
+  seg **v = ldb_malloc(f->a, (n ? n : 1) * (sizeof *v + sizeof(uint64_t)));
+  uint64_t *ends = v ? (uint64_t *)(v + (n ? n : 1)) : NULL;
+  for (size_t j = 0; v && j < n; j++) {
+    v[j] = f->segs[j];
+    ends[j] = v[j]->end;
+    v[j]->refs++;
+  }
+  ldb_mutex_unlock(&f->mu);
+  if (!v) return ldb_err(LDB_NOMEM, "out of memory checking the log");
+  for (size_t j = 0; j < n && !rc; j++) {
+    seg *s = v[j];
+    reader r = {f->a, s->file, ends[j], NULL, 0, 0, 0, 0};
+    uint64_t o = 0;
+    rec x;
+    for (;;) {
+      int ok = o < ends[j] ? rec_at(&r, o, &x, &rc) : 0;
+      if (ok <= 0 || (expect && x.seq != expect)) break;
+      expect = x.seq + 1;
+      o += FEED_HDR + (uint64_t)x.len;
+    }
+    ldb_mfree(f->a, r.buf);
+    if (!rc && o != ends[j]) {
+      char name[64];
+      seg_name(name, sizeof name, s->num);
+      rc = ldb_err(LDB_CORRUPT,
+                   "log %s: valid records end at offset %llu but %llu bytes "
+                   "were appended",
+                   name, (unsigned long long)o, (unsigned long long)ends[j]);
+    }
+  }
+  ldb_mutex_lock(&f->mu);
+  for (size_t j = 0; j < n; j++)
+    if (--v[j]->refs == 0 && v[j]->dead) seg_free(f, v[j], 1);
+  ldb_mutex_unlock(&f->mu);
+  ldb_mfree(f->a, v);
+  return rc;
 }
 
 void feed_stats(feed *f, uint64_t *base, uint64_t *segments, uint64_t *bytes) {
@@ -604,6 +1006,19 @@ void feed_stats(feed *f, uint64_t *base, uint64_t *segments, uint64_t *bytes) {
   *segments = f->nsegs;
   *bytes = f->bytes;
   ldb_mutex_unlock(&f->mu);
+}
+
+uint64_t feed_size(feed *f) {
+  ldb_mutex_lock(&f->mu);
+  uint64_t b = f->bytes;
+  ldb_mutex_unlock(&f->mu);
+  return b;
+}
+uint64_t feed_syncs(feed *f) {
+  return atomic_load_explicit(&f->syncs, memory_order_relaxed);
+}
+uint64_t feed_bytes_written(feed *f) {
+  return atomic_load_explicit(&f->written, memory_order_relaxed);
 }
 
 /* ---- cursors ------------------------------------------------------------ */

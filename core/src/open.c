@@ -1,7 +1,10 @@
 /*
- * open.c — the engine's lifecycle: open and recovery, the process-wide
- * registry that lets every handle (and worker thread) on one database share
- * one engine, close, and the integrity check of an open engine.
+ * open.c — the engine's lifecycle: open and recovery (replaying the log
+ * from the checkpoint, and migrating a log-format-1 database once), the
+ * process-wide registry that lets every handle (and worker thread) on one
+ * database share one engine, close (which checkpoints, so that the next open
+ * replays nothing, and never refuses: on failure the log still holds every
+ * commit), and the integrity check of an open engine.
  */
 #include <stdio.h>
 
@@ -72,21 +75,37 @@ static int empty_checkpoint(eng *e, uint64_t seq) {
   return LDB_OK;
 }
 
-static void eng_free(eng *e, int *rcp) {
+/* A clean close leaves nothing for the next open to replay: the memtables
+ * are checkpointed (the log keeps every record whatever happens: on
+ * failure the next open replays it). */
+static int final_checkpoint(eng *e) {
+  int rc, more = 0;
+  ldb_mutex_lock(&e->commit_mu);
+  rc = eng_freeze(e, 1);
+  ldb_mutex_unlock(&e->commit_mu);
+  while (!rc) {
+    rc = ckpt_run(e, UINT64_MAX, &more);
+    if (!more) break;
+  }
+  return rc;
+}
+
+/* Frees an engine; clean (ldb_close of the last handle, not a failed
+ * open) checkpoints first. *rcp (may be NULL) receives the first error. */
+static void eng_free(eng *e, int clean, int *rcp) {
   int rc = LDB_OK;
   ckpt_thread_stop(e);
+  if (clean && e->log && !e->opts.read_only) rc = final_checkpoint(e);
   if (e->merge) bt_merge_abort(e->merge);
   e->merge = NULL;
-  if (e->log && !e->opts.read_only) rc = wal_sync_all(e->log);
-  if (e->feed) {
-    int frc = feed_close(e->feed);
+  if (e->log) {
+    int frc = feed_close(e->log); /* syncs */
     if (!rc) rc = frc;
-    e->feed = NULL;
+    e->log = NULL;
   }
   if (e->tree) bt_tree_release(e->tree);
   mt_unref(e->frozen);
   mt_unref(e->active);
-  if (e->log) wal_close(e->log);
   if (e->bf) bt_close(e->bf);
   if (e->locked) e->store->methods->unlock(e->store);
   if (e->own_store) ldb_store_destroy(e->store);
@@ -101,6 +120,66 @@ static void eng_free(eng *e, int *rcp) {
   ldb_mfree(e->a, e->path);
   ldb_mfree(e->a, e);
   if (rcp) *rcp = rc;
+}
+
+/* Prefixes the current error message with the database's label. */
+static int label_err(int rc, const char *label, const char *what) {
+  char m[512];
+  snprintf(m, sizeof m, "%s", ldb_errmsg(NULL));
+  return ldb_err(rc, "%s %s: %s", what, label, m);
+}
+
+/* Recovery of a database written by the previous version (log format 1:
+ * wal-0/1 beside the feed segments): replays the old log, then makes the
+ * segments end at the same commit (copying what they lack from the old
+ * log). The caller checkpoints, writes the format-2 head and removes the
+ * old log, in that order, so a crash anywhere leaves a database that opens
+ * (format 1 until the head is written). */
+static int recover_v1(eng *e, wal *old, const char *label, uint64_t ckpt,
+                      uint64_t *last, int *cut) {
+  uint64_t seen = 0;
+  int rc = wal_recover(old, ckpt, recover_apply, e, last, &seen);
+  if (rc) return label_err(rc, label, "recovering");
+  if (seen > *last) {
+    if (!e->opts.salvage) return report_hole(e, label, ckpt, *last, seen);
+    *cut = 1;
+  }
+  /* The old feed segments were written unsynced beside the old log: their
+   * end is wherever a crash left it, and reconcile joins them to it. */
+  feed_recovery r;
+  rc = feed_recover(e->log, 0, 1, NULL, NULL, &r);
+  if (!rc) {
+    if (!e->opts.read_only)
+      rc = feed_reconcile(e->log, old, *last);
+    else if (!r.last || r.last != *last)
+      rc = feed_restart(e->log, *last);
+  }
+  if (rc) return label_err(rc, label, "migrating the log of");
+  return LDB_OK;
+}
+
+/* Recovery (log format 2): replays the log from the checkpoint. */
+static int recover_v2(eng *e, const char *label, uint64_t ckpt, uint64_t *last,
+                      int *cut) {
+  feed_recovery r;
+  int rc = feed_recover(e->log, ckpt, e->opts.salvage, recover_apply, e, &r);
+  if (rc) return label_err(rc, label, "recovering");
+  *cut = r.cut;
+  *last = ckpt;
+  if (!r.first || r.last < ckpt) {
+    /* An empty log, or one that ends before the tree (the first open of a
+     * backup): it starts over after the checkpoint. */
+    rc = feed_restart(e->log, ckpt);
+  } else if (r.first > ckpt + 1) {
+    /* The records right after the checkpoint are missing. */
+    if (!e->opts.salvage) return report_hole(e, label, ckpt, ckpt, r.last);
+    *cut = 1;
+    rc = feed_restart(e->log, ckpt);
+  } else {
+    *last = r.last;
+  }
+  if (rc) return label_err(rc, label, "recovering");
+  return LDB_OK;
 }
 
 /* state_lk prefers writers: its read sections are short, and a freeze or a
@@ -126,7 +205,8 @@ static char *dupstr(const ldb_allocator *a, const char *s) {
 
 static int eng_open(ldb_store *s, int own, const char *path,
                     const ldb_options *o, eng **out) {
-  int rc, created = 0, dirty = 0, more;
+  int rc, created = 0, more;
+  wal *old = NULL;
   char holder[128] = "";
   const char *label = path ? path : (s->id ? s->id : "(store)");
   eng *e = ldb_calloc(o->allocator, sizeof *e);
@@ -161,13 +241,10 @@ static int eng_open(ldb_store *s, int own, const char *path,
     goto fail;
   }
   e->locked = 1;
-  bt_config cfg = {o->page_size,
-                   o->cache_size,
-                   o->compression,
-                   o->compression_level,
-                   o->create_if_missing && !o->read_only,
-                   o->read_only,
-                   o->allocator};
+  bt_config cfg = {o->page_size,         o->cache_size,
+                   o->mmap_size,         o->compression,
+                   o->compression_level, o->create_if_missing && !o->read_only,
+                   o->read_only,         o->allocator};
   if (cfg.cache_size < 16ull * o->page_size)
     cfg.cache_size = 16ull * o->page_size;
   rc = bt_open(s, &cfg, &e->bf, &created);
@@ -183,37 +260,32 @@ static int eng_open(ldb_store *s, int own, const char *path,
   e->tree = bt_current(e->bf);
   uint64_t ckpt = bt_tree_seq(e->tree);
   atomic_store(&e->ckpt_seq, ckpt);
-  rc = wal_open(s, e->a, o->read_only, &e->log);
-  if (rc) goto fail;
   rc = eng_mt_create(e, &e->active);
   if (rc) goto fail;
-  uint64_t last = ckpt, seen = 0;
-  rc = wal_recover(e->log, ckpt, recover_apply, e, &last, &seen, &dirty);
+  feed_config fc = {o->log_retention_bytes, o->log_retention_ms,
+                    o->memtable_size};
+  rc = feed_open(s, e->a, e->env, &fc, o->read_only, &e->log);
   if (rc) {
-    ldb_err(rc, "recovering %s: %s", label, ldb_strerror(rc));
+    label_err(rc, label, "opening the log of");
     goto fail;
   }
-  if (seen > last && !o->salvage) {
-    rc = report_hole(e, label, ckpt, last, seen);
-    goto fail;
-  }
+  uint64_t old_bytes = 0, last = ckpt;
+  rc = wal_open(s, e->a, &old_bytes, &old);
+  if (rc) goto fail;
+  /* Format 1 (a previous version): its log is replayed once, then the
+   * database continues in format 2. Old log files beside a format-2 head
+   * are what a crash during that migration left: already redundant. */
+  int fmt = feed_format(e->log);
+  int cut = 0, legacy = fmt != 2 && (old_bytes || fmt == 1);
+  rc = legacy ? recover_v1(e, old, label, ckpt, &last, &cut)
+              : recover_v2(e, label, ckpt, &last, &cut);
+  if (rc) goto fail;
   atomic_store(&e->last_seq, last);
   atomic_store(&e->visible_seq, last);
   e->durable_seq = e->inserted_seq = last;
-  if (o->log_retention_bytes) {
-    /* Before the log can be trimmed: the feed takes what it lacks from it. */
-    rc = feed_open(s, e->a, e->env, o->log_retention_bytes, o->log_retention_ms,
-                   o->read_only, &e->feed);
-    if (!rc) rc = feed_reconcile(e->feed, e->log, last);
-    if (rc) {
-      ldb_err(rc, "opening the change feed of %s: %s", label, ldb_strerror(rc));
-      goto fail;
-    }
-  }
   if (!o->read_only) {
-    int hole = seen > last; /* only with salvage (else refused above) */
     if (last > ckpt) {
-      /* Merge what was replayed into the tree now. The logs keep their
+      /* Merge what was replayed into the tree now. The log keeps its
        * records: the older meta page still needs them. */
       mt *nm;
       rc = eng_mt_create(e, &nm);
@@ -221,32 +293,32 @@ static int eng_open(ldb_store *s, int own, const char *path,
       mt_set_next(e->active, nm);
       e->frozen = e->active;
       e->frozen_seq = last;
+      feed_end(e->log, &e->frozen_num, &e->frozen_off);
       e->active = nm;
       atomic_store(&e->ckpt_pending, 1);
       rc = ckpt_run(e, UINT64_MAX, &more);
       if (rc) goto fail;
-    } else if (bt_damaged_meta(e->bf) >= 0 || hole) {
-      /* Rewrite the invalid meta slot (the next commit's slot). Best
-       * effort without a hole (on a full disk the open still succeeds and
-       * ldb_check names the page); required with one, below. */
-      rc = empty_checkpoint(e, last);
-      if (rc && hole) goto fail;
-      rc = LDB_OK;
     }
-    if (hole) {
-      /* Salvage: the records after the hole are dropped for good, and
-       * their seqs will be reused, so no meta page may need the logs. */
-      if ((rc = empty_checkpoint(e, last)) || (rc = wal_reset(e->log)))
+    if (cut) {
+      /* Salvage dropped records for good and their seqs will be reused:
+       * both meta pages must name the same commit, so that no fallback
+       * needs them. */
+      if ((rc = empty_checkpoint(e, last)) || (rc = empty_checkpoint(e, last)))
         goto fail;
-    } else if (dirty) {
-      /* Append after the records already there. When nothing was
-       * replayed, the tree's claim to cover them may rest on data-file
-       * writes that were never synced (a failed sync, then a restart):
-       * sync the data file before any of them can be trimmed. */
-      if (last == ckpt && (rc = bt_sync(e->bf))) goto fail;
-      if ((rc = wal_resume(e->log))) goto fail;
+    } else if (last == ckpt && bt_damaged_meta(e->bf) >= 0) {
+      /* Rewrite the invalid meta slot (the next commit's slot). Best
+       * effort: on a full disk the open still succeeds and ldb_check names
+       * the page. */
+      (void)empty_checkpoint(e, last);
     }
+    if (fmt != 2 && (rc = feed_set_format2(e->log, last))) {
+      label_err(rc, label, "migrating the log of");
+      goto fail;
+    }
+    if (old_bytes && (rc = wal_remove(old))) goto fail;
   }
+  wal_close(old);
+  old = NULL;
   e->threaded = 0;
   if (o->background_checkpoint && !o->read_only) {
     rc = ckpt_thread_start(e);
@@ -259,8 +331,9 @@ static int eng_open(ldb_store *s, int own, const char *path,
   *out = e;
   return LDB_OK;
 fail:
+  wal_close(old);
   e->own_store = 0; /* the caller destroys its store on failure */
-  eng_free(e, NULL);
+  eng_free(e, 0, NULL);
   return rc;
 }
 
@@ -378,21 +451,35 @@ int ldb_close(ldb_db *db) {
   }
   REG_UNLOCK();
   if (last) {
-    eng_free(e, &rc);
-    if (rc) ldb_err(rc, "close: final log sync failed: %s", ldb_strerror(rc));
+    eng_free(e, 1, &rc);
+    if (rc) {
+      char m[512];
+      snprintf(m, sizeof m, "%s", ldb_errmsg(NULL));
+      ldb_err(rc,
+              "close: the final checkpoint failed: %s (every commit is in "
+              "the log: the next open replays it)",
+              m);
+    }
   }
   return rc;
 }
 
 int ldb_check(ldb_db *db) {
+  return ldb_check_report(db, NULL);
+}
+
+int ldb_check_report(ldb_db *db, ldb_check_result *out) {
+  ldb_check_result scratch;
+  if (!out) out = &scratch;
+  memset(out, 0, sizeof *out);
   int rc = check_db(db);
   if (rc) return rc;
   eng *e = db->e;
-  rc = bt_check(e->bf);
+  rc = bt_check_report(e->bf, out);
   if (rc) return rc;
   ldb_mutex_lock(&e->commit_mu);
   ldb_rwlock_rdlock(&e->state_lk);
-  if (!e->opts.read_only) rc = wal_check(e->log);
+  if (!e->opts.read_only) rc = feed_check(e->log);
   if (!rc) rc = mt_check(e->active);
   if (!rc && e->frozen) rc = mt_check(e->frozen);
   ldb_rwlock_unlock(&e->state_lk);

@@ -10,6 +10,16 @@
  * inserting, so readers never wait on another reader's I/O. A pinned entry
  * is never evicted; when every resident page is pinned the cache runs over
  * its budget until pins are released.
+ *
+ * The mapping (see pager.h) takes no lock: a page under it whose verified
+ * bit is set is returned at once; otherwise its checksum is computed in
+ * place and the bit set (a release store, so a reader that sees the bit
+ * also sees the page). The bits live in chunks of VCHUNK pages allocated
+ * on first use and installed with a compare-and-swap; when a chunk cannot
+ * be allocated the page is simply verified again next time. end_pages is
+ * the file's length in pages as this pager knows it (its size at open,
+ * raised by every write): the mapping serves only pages below it, so a
+ * damaged page number never touches the mapping past the file's end.
  */
 #include "pager.h"
 
@@ -51,7 +61,16 @@ struct pager {
   uint64_t hmask;
   pg_list l[5]; /* index by L_* (0 unused) */
   uint64_t hits, misses, evictions, bytes_read, bytes_written, syncs;
+  /* the mapping (NULL: none); fixed after pager_open */
+  const uint8_t *map;
+  uint64_t map_len, map_pages;
+  const uint64_t *map_faults; /* the store's counter, atomic */
+  uint64_t end_pages;         /* atomic */
+  uint64_t **vbits;           /* [map_pages / VCHUNK] chunk pointers, atomic */
 };
+
+#define VCHUNK_SHIFT 16 /* pages per chunk of verified bits: 65536 */
+#define VCHUNK_WORDS ((1u << VCHUNK_SHIFT) / 64)
 
 static uint64_t hash_pg(uint64_t pgno) {
   pgno ^= pgno >> 29;
@@ -74,8 +93,134 @@ bool pager_verify(const uint8_t *page, uint32_t ps, uint64_t pgno) {
   return crc == ldb_get32(page);
 }
 
+/* ---- the mapping -------------------------------------------------------- */
+
+static inline bool map_broken(const pager *p) {
+  return __atomic_load_n(p->map_faults, __ATOMIC_ACQUIRE) != 0;
+}
+
+static inline bool map_serves(const pager *p, uint64_t pgno) {
+  return p->map && pgno < p->map_pages &&
+         pgno < __atomic_load_n(&p->end_pages, __ATOMIC_ACQUIRE) &&
+         !map_broken(p);
+}
+
+static inline bool vbit_get(const pager *p, uint64_t pgno) {
+  uint64_t *c =
+      __atomic_load_n(&p->vbits[pgno >> VCHUNK_SHIFT], __ATOMIC_ACQUIRE);
+  if (!c) return false;
+  uint64_t w =
+      __atomic_load_n(&c[(pgno >> 6) & (VCHUNK_WORDS - 1)], __ATOMIC_ACQUIRE);
+  return (w >> (pgno & 63)) & 1;
+}
+
+static void vbit_set(pager *p, uint64_t pgno) {
+  uint64_t **slot = &p->vbits[pgno >> VCHUNK_SHIFT];
+  uint64_t *c = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (!c) {
+    uint64_t *n = ldb_calloc(p->a, VCHUNK_WORDS * sizeof *n);
+    if (!n) return; /* verified again next time */
+    uint64_t *expect = NULL;
+    if (__atomic_compare_exchange_n(slot, &expect, n, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+      c = n;
+    } else {
+      ldb_mfree(p->a, n);
+      c = expect;
+    }
+  }
+  __atomic_fetch_or(&c[(pgno >> 6) & (VCHUNK_WORDS - 1)], 1ull << (pgno & 63),
+                    __ATOMIC_RELEASE);
+}
+
+static void vbit_clear(pager *p, uint64_t pgno) {
+  if (!p->map || pgno >= p->map_pages) return;
+  uint64_t *c =
+      __atomic_load_n(&p->vbits[pgno >> VCHUNK_SHIFT], __ATOMIC_ACQUIRE);
+  if (c)
+    __atomic_fetch_and(&c[(pgno >> 6) & (VCHUNK_WORDS - 1)],
+                       ~(1ull << (pgno & 63)), __ATOMIC_RELEASE);
+}
+
+/* Maps up to map_bytes of the file (fewer when the address space refuses
+ * that much). Without a mapping the pager works through the cache alone,
+ * so every failure here is silent. */
+static void map_open(pager *p, uint64_t map_bytes) {
+  const ldb_store_methods *m = p->file->store->methods;
+  uint64_t size;
+  if (!map_bytes || !m->map || !m->unmap || ldb_fsize(p->file, &size)) return;
+  uint64_t len = map_bytes / p->ps * p->ps;
+  if (len > (uint64_t)SIZE_MAX / 2)
+    len = (uint64_t)SIZE_MAX / 2 / p->ps * p->ps;
+  const void *base = NULL;
+  const uint64_t *faults = NULL;
+  /* Less address space may be available than asked for (LDB_NOMEM):
+   * try 1/16 and 1/256 of it. */
+  for (int tries = 0; tries < 3 && len >= 16ull * p->ps; tries++) {
+    int rc = m->map(p->file, len, &base, &faults);
+    if (rc == LDB_OK) break;
+    base = NULL;
+    if (rc != LDB_NOMEM) break;
+    len = len / 16 / p->ps * p->ps;
+  }
+  if (!base) return;
+  uint64_t pages = len / p->ps;
+  uint64_t nchunks = (pages + (1ull << VCHUNK_SHIFT) - 1) >> VCHUNK_SHIFT;
+  p->vbits = ldb_calloc(p->a, nchunks * sizeof *p->vbits);
+  if (!p->vbits) {
+    m->unmap(p->file, base, len);
+    return;
+  }
+  p->map = base;
+  p->map_len = len;
+  p->map_pages = pages;
+  p->map_faults = faults;
+  p->end_pages = size / p->ps;
+}
+
+static void map_close(pager *p) {
+  if (!p->map) return;
+  p->file->store->methods->unmap(p->file, p->map, p->map_len);
+  uint64_t nchunks =
+      (p->map_pages + (1ull << VCHUNK_SHIFT) - 1) >> VCHUNK_SHIFT;
+  for (uint64_t i = 0; i < nchunks; i++)
+    ldb_mfree(p->a, p->vbits[i]);
+  ldb_mfree(p->a, p->vbits);
+  p->map = NULL;
+}
+
+uint64_t pager_map_faults(const pager *p) {
+  return p->map ? __atomic_load_n(p->map_faults, __ATOMIC_ACQUIRE) : 0;
+}
+
+int pager_map_check(const pager *p, uint64_t before, int rc) {
+  if (!p->map || __atomic_load_n(p->map_faults, __ATOMIC_ACQUIRE) == before)
+    return rc;
+  return ldb_err(LDB_IOERR,
+                 "data file: a page could not be read through the memory "
+                 "mapping (the file was truncated by another process, or "
+                 "the device failed)");
+}
+
+/* pager_get's mapped path: the page in place, verified once. */
+static int map_get(pager *p, uint64_t pgno, const uint8_t **data) {
+  const uint8_t *pg = p->map + pgno * p->ps;
+  if (!vbit_get(p, pgno)) {
+    bool ok = pager_verify(pg, p->ps, pgno);
+    if (map_broken(p)) return pager_map_check(p, 0, LDB_OK);
+    if (!ok)
+      return ldb_err(LDB_CORRUPT, "page %llu: checksum mismatch",
+                     (unsigned long long)pgno);
+    vbit_set(p, pgno);
+  }
+  *data = pg;
+  return LDB_OK;
+}
+
+/* ---- open/close ---------------------------------------------------------- */
+
 int pager_open(ldb_file *file, uint32_t ps, uint64_t cache_bytes,
-               const ldb_allocator *a, pager **out) {
+               uint64_t map_bytes, const ldb_allocator *a, pager **out) {
   *out = NULL;
   if (ps < LDB_MIN_PAGE_SIZE || ps > LDB_MAX_PAGE_SIZE || (ps & (ps - 1)))
     return ldb_err(LDB_INVALID,
@@ -100,6 +245,7 @@ int pager_open(ldb_file *file, uint32_t ps, uint64_t cache_bytes,
   }
   p->hmask = nb - 1;
   ldb_mutex_init(&p->mu);
+  map_open(p, map_bytes);
   *out = p;
   return LDB_OK;
 }
@@ -111,6 +257,7 @@ static void free_ent(pager *p, pg_ent *e) {
 
 void pager_close(pager *p) {
   if (!p) return;
+  map_close(p);
   for (uint64_t i = 0; i <= p->hmask; i++) {
     pg_ent *e = p->hash[i];
     while (e) {
@@ -307,6 +454,10 @@ int pager_read_direct(pager *p, uint64_t pgno, uint8_t *buf) {
 }
 
 int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent) {
+  if (map_serves(p, pgno)) {
+    *ent = NULL;
+    return map_get(p, pgno, data);
+  }
   ldb_mutex_lock(&p->mu);
   pg_ent *e = h_find(p, pgno);
   if (e && e->data) {
@@ -370,6 +521,7 @@ static void forget_locked(pager *p, uint64_t pgno) {
 }
 
 void pager_forget(pager *p, uint64_t pgno) {
+  vbit_clear(p, pgno);
   ldb_mutex_lock(&p->mu);
   forget_locked(p, pgno);
   ldb_mutex_unlock(&p->mu);
@@ -383,7 +535,15 @@ int pager_write(pager *p, uint64_t pgno, uint8_t *buf, bool cache_it) {
   int rc = ldb_fwrite(p->file, pgno * p->ps, buf, p->ps);
   if (rc != LDB_OK) return rc;
   __atomic_fetch_add(&p->bytes_written, p->ps, __ATOMIC_RELAXED);
-  if (cache_it) {
+  if (p->map) {
+    uint64_t end = __atomic_load_n(&p->end_pages, __ATOMIC_RELAXED);
+    while (end <= pgno &&
+           !__atomic_compare_exchange_n(&p->end_pages, &end, pgno + 1, false,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+    }
+  }
+  /* A page the mapping serves needs no cached copy. */
+  if (cache_it && !map_serves(p, pgno)) {
     uint8_t *copy = ldb_malloc(p->a, p->ps);
     if (!copy) return LDB_OK; /* caching is optional */
     memcpy(copy, buf, p->ps);
@@ -402,6 +562,8 @@ int pager_sync(pager *p) {
 
 void pager_stats_get(pager *p, pager_stats *o) {
   ldb_mutex_lock(&p->mu);
+  /* The cache's own lookups: reads through the mapping are not counted
+   * (a shared counter would be the one write readers contend on). */
   o->hits = p->hits;
   o->misses = p->misses;
   o->evictions = p->evictions;

@@ -12,6 +12,21 @@
  * Not responsible for what pages mean, for allocation or for durability
  * ordering: btree.c decides what to write and when to sync.
  *
+ * Natively, pages can also be read through a read-only memory mapping of
+ * the file (the store's map method, up to map_bytes): pager_get then
+ * returns a pointer into the mapping, with no lock and no copy. Each page
+ * is verified once per page version: a bit per page records that its
+ * image passed the checksum; pager_write and pager_forget clear it (a
+ * copy-on-write page never changes in place, so a verified page stays
+ * valid until it is freed and written again). A mapped page stays valid
+ * while the version that reaches it is held. If the file shrinks under
+ * the mapping (another process truncates it) or the device fails, reads
+ * through it see zeros instead of killing the process and the store
+ * counts a fault: every read operation brackets itself with
+ * pager_map_faults / pager_map_check, which turn such a read into
+ * LDB_IOERR, and from the first fault on the pager stops using the
+ * mapping (pages then come through the cache, checked by read()).
+ *
  * Thread safety: every function may be called from many threads at once;
  * a page returned by pager_get stays valid and unchanged until its
  * pager_unpin (a pinned page is never evicted or freed).
@@ -31,9 +46,12 @@ typedef struct pager_stats {
 } pager_stats;
 
 /* Takes over nothing: file stays owned by the caller. cache_bytes is the
- * byte budget (at least 16 pages are always allowed). */
+ * byte budget (at least 16 pages are always allowed). map_bytes: how much
+ * of the file to read through a mapping (0: none; also none when the
+ * store has no map method or mapping fails: the cache serves every page,
+ * as it serves pages past map_bytes). */
 int pager_open(ldb_file *file, uint32_t page_size, uint64_t cache_bytes,
-               const ldb_allocator *a, pager **out);
+               uint64_t map_bytes, const ldb_allocator *a, pager **out);
 void pager_close(pager *p);
 uint32_t pager_page_size(const pager *p);
 
@@ -41,11 +59,23 @@ uint32_t pager_page_size(const pager *p);
 void pager_seal(uint8_t *page, uint32_t page_size, uint64_t pgno);
 bool pager_verify(const uint8_t *page, uint32_t page_size, uint64_t pgno);
 
-/* A verified page through the cache, pinned. *data stays valid until
- * pager_unpin(p, *ent). LDB_CORRUPT (bad checksum or short read, message
- * naming the page) or LDB_IOERR / LDB_NOMEM. */
+/* A verified page, from the mapping (*ent is then NULL: *data stays valid
+ * while a version reaching the page is held) or through the cache, pinned
+ * (*data stays valid until pager_unpin(p, *ent)). LDB_CORRUPT (bad
+ * checksum or short read, message naming the page) or LDB_IOERR /
+ * LDB_NOMEM. */
 int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent);
+/* NULL is ignored. */
 void pager_unpin(pager *p, pg_ent *ent);
+
+/* Bracket for every operation that reads pages from pager_get: the fault
+ * count of the mapping before it (0 without a mapping), then
+ * pager_map_check(p, before, rc), which returns rc when no read through
+ * the mapping failed meanwhile and LDB_IOERR (with a message) when one
+ * did, since such a read saw zeros. Bytes copied out of mapped pages are
+ * trustworthy only after the check. */
+uint64_t pager_map_faults(const pager *p);
+int pager_map_check(const pager *p, uint64_t before, int rc);
 
 /* Reads and verifies one page into buf, bypassing the cache (overflow
  * pages, meta pages, free-list pages). */

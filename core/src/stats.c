@@ -72,8 +72,8 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
   out->cache_bytes = bs.cache_bytes;
   out->cache_capacity = bs.cache_capacity;
   out->bytes_read = bs.bytes_read;
-  out->bytes_written = bs.bytes_written + wal_bytes_written(e->log);
-  out->syncs = bs.syncs + wal_syncs(e->log);
+  out->bytes_written = bs.bytes_written + feed_bytes_written(e->log);
+  out->syncs = bs.syncs + feed_syncs(e->log);
   out->data_file_size = bs.file_size;
   out->page_count = bs.page_count;
   out->free_pages = bs.free_pages;
@@ -83,7 +83,7 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
   out->values_lz4 = bs.codec_values[LDB_COMPRESSION_LZ4];
   out->values_zstd = bs.codec_values[LDB_COMPRESSION_ZSTD];
   out->values_snappy = bs.codec_values[LDB_COMPRESSION_SNAPPY];
-  out->log_file_size = wal_size(e->log);
+  out->log_file_size = feed_size(e->log);
   out->page_size = bt_page_size(e->bf);
   ldb_rwlock_rdlock(&e->state_lk);
   out->memtable_bytes =
@@ -105,8 +105,8 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
   out->get_p99_ns = pct_ns(out->get_latency, 99);
   out->commit_p50_ns = pct_ns(out->commit_latency, 50);
   out->commit_p99_ns = pct_ns(out->commit_latency, 99);
-  if (e->feed)
-    feed_stats(e->feed, &out->log_retained_since, &out->log_retained_segments,
+  if (e->opts.log_retention_bytes)
+    feed_stats(e->log, &out->log_retained_since, &out->log_retained_segments,
                &out->log_retained_bytes);
   return LDB_OK;
 }

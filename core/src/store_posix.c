@@ -19,8 +19,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -250,6 +252,153 @@ static int px_close(ldb_file *file) {
   return rc;
 }
 
+/* ---- read-only mappings ------------------------------------------------ */
+
+/* A read through a shared file mapping raises SIGBUS when the byte lies
+ * past the file's end (another process truncated it) or the device cannot
+ * read it. Checking the size first would not be safe (the file can shrink
+ * between the check and the read), so the store takes the signal instead:
+ * a process-wide SIGBUS handler looks the faulting address up in a table
+ * of this store's mappings and, when it falls in one, counts the fault in
+ * that mapping's slot and maps an anonymous zero page over the faulting
+ * page, so the read completes with zeros and the engine, which compares
+ * the counter before and after each operation, returns LDB_IOERR. A SIGBUS
+ * outside every mapping goes to the handler installed before ours (or the
+ * default action: the process dies as it would have without us).
+ *
+ * The table is fixed-size and lock-free for the handler: a slot's len is
+ * published (release) after its base, and cleared first on unmap. Slots
+ * are claimed and released under map_mu. */
+#define PX_MAP_SLOTS 256
+
+typedef struct px_map_slot {
+  uintptr_t base; /* atomic */
+  uintptr_t len;  /* atomic; 0: free or being set up */
+  uint64_t faults;
+} px_map_slot;
+
+static px_map_slot map_slots[PX_MAP_SLOTS];
+static struct sigaction old_bus;
+static uintptr_t os_page;
+#ifndef LDB_NO_THREADS
+static pthread_mutex_t map_mu = PTHREAD_MUTEX_INITIALIZER;
+#define MAP_LOCK() pthread_mutex_lock(&map_mu)
+#define MAP_UNLOCK() pthread_mutex_unlock(&map_mu)
+#define SIGMASK pthread_sigmask
+#else
+#define MAP_LOCK() ((void)0)
+#define MAP_UNLOCK() ((void)0)
+#define SIGMASK sigprocmask
+#endif
+
+static void px_bus_handler(int sig, siginfo_t *si, void *uc) {
+  uintptr_t a = (uintptr_t)si->si_addr;
+  for (int i = 0; i < PX_MAP_SLOTS; i++) {
+    uintptr_t len = __atomic_load_n(&map_slots[i].len, __ATOMIC_ACQUIRE);
+    if (!len) continue;
+    uintptr_t base = __atomic_load_n(&map_slots[i].base, __ATOMIC_RELAXED);
+    if (a < base || a - base >= len) continue;
+    __atomic_fetch_add(&map_slots[i].faults, 1, __ATOMIC_SEQ_CST);
+    void *pg = (void *)(a & ~(os_page - 1));
+    if (mmap(pg, (size_t)os_page, PROT_READ,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
+      return; /* the faulting read is retried and sees zeros */
+    break;
+  }
+  /* Not ours (or no zero page could be mapped): what would have happened
+   * without this handler. */
+  if (old_bus.sa_flags & SA_SIGINFO) {
+    if (old_bus.sa_sigaction && old_bus.sa_sigaction != px_bus_handler) {
+      old_bus.sa_sigaction(sig, si, uc);
+      return;
+    }
+    signal(SIGBUS, SIG_DFL);
+    return;
+  }
+  if (old_bus.sa_handler == SIG_DFL || old_bus.sa_handler == SIG_IGN) {
+    /* Re-executing the read faults again, now with the default action. */
+    signal(SIGBUS, SIG_DFL);
+    return;
+  }
+  old_bus.sa_handler(sig);
+}
+
+/* Installs the handler, or installs it again when someone replaced it
+ * since (a host or a test framework that sets its own SIGBUS handler): the
+ * one found is chained. Called at every map(). Caller holds map_mu. */
+static int install_bus_handler(void) {
+  struct sigaction cur;
+  if (sigaction(SIGBUS, NULL, &cur) != 0)
+    return px_errno(errno, "sigaction", "SIGBUS");
+  if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == px_bus_handler)
+    return LDB_OK;
+  long pgsz = sysconf(_SC_PAGESIZE);
+  os_page = pgsz > 0 ? (uintptr_t)pgsz : 4096;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = px_bus_handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  /* old_bus is read by the handler: block SIGBUS while it changes. */
+  sigset_t bus, prev;
+  sigemptyset(&bus);
+  sigaddset(&bus, SIGBUS);
+  SIGMASK(SIG_BLOCK, &bus, &prev);
+  int r = sigaction(SIGBUS, &sa, &old_bus);
+  SIGMASK(SIG_SETMASK, &prev, NULL);
+  if (r != 0) return px_errno(errno, "sigaction", "SIGBUS");
+  return LDB_OK;
+}
+
+static int px_map(ldb_file *file, uint64_t len, const void **base,
+                  const uint64_t **faults) {
+  px_file *f = (px_file *)file;
+  *base = NULL;
+  *faults = NULL;
+  if (len == 0 || len > (uint64_t)SIZE_MAX || len > (uint64_t)INT64_MAX)
+    return ldb_err(LDB_INVALID, "cannot map %llu bytes",
+                   (unsigned long long)len);
+  MAP_LOCK();
+  int rc = install_bus_handler(), slot = -1;
+  for (int i = 0; rc == LDB_OK && i < PX_MAP_SLOTS; i++)
+    if (!__atomic_load_n(&map_slots[i].base, __ATOMIC_RELAXED)) {
+      slot = i;
+      break;
+    }
+  if (rc == LDB_OK && slot < 0)
+    rc = ldb_err(LDB_NOMEM, "map %s: every mapping slot is in use", f->path);
+  void *p = MAP_FAILED;
+  if (rc == LDB_OK) {
+    p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, f->fd, 0);
+    if (p == MAP_FAILED) rc = px_errno(errno, "mmap", f->path);
+  }
+  if (rc == LDB_OK) {
+    px_map_slot *s = &map_slots[slot];
+    __atomic_store_n(&s->faults, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->base, (uintptr_t)p, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->len, (uintptr_t)len, __ATOMIC_RELEASE);
+    *base = p;
+    *faults = &s->faults;
+  }
+  MAP_UNLOCK();
+  return rc;
+}
+
+static void px_unmap(ldb_file *file, const void *base, uint64_t len) {
+  (void)file;
+  if (!base) return;
+  MAP_LOCK();
+  for (int i = 0; i < PX_MAP_SLOTS; i++)
+    if (__atomic_load_n(&map_slots[i].base, __ATOMIC_RELAXED) ==
+        (uintptr_t)base) {
+      __atomic_store_n(&map_slots[i].len, 0, __ATOMIC_RELEASE);
+      __atomic_store_n(&map_slots[i].base, 0, __ATOMIC_RELAXED);
+      break;
+    }
+  munmap((void *)base, (size_t)len);
+  MAP_UNLOCK();
+}
+
 /* ---- lock -------------------------------------------------------------- */
 
 static int px_lock(ldb_store *s, int exclusive, char *holder,
@@ -423,8 +572,8 @@ static void px_destroy(ldb_store *s) {
 }
 
 static const ldb_store_methods px_methods = {
-    px_open,  px_read, px_write,  px_sync,   px_size,    px_truncate,
-    px_close, px_lock, px_unlock, px_remove, px_destroy,
+    px_open, px_read,   px_write,  px_sync,    px_size, px_truncate, px_close,
+    px_lock, px_unlock, px_remove, px_destroy, px_map,  px_unmap,
 };
 
 /* mkdir -p, each component created with mode 0755. */

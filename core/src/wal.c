@@ -1,11 +1,9 @@
 /*
- * wal.c — the write-ahead log (see wal.h). Owns the two log files, the
- * append offset of the current one, and the scratch buffer records are
- * assembled in.
+ * wal.c — the log's op codec, and the reader of format 1's two-file
+ * write-ahead log (see wal.h). Owns the format-1 files while a migration
+ * reads them.
  */
 #include "wal.h"
-
-#include <stdatomic.h>
 
 #include "store.h"
 
@@ -16,18 +14,7 @@ const char *const wal_names[2] = {"wal-0.log", "wal-1.log"};
 struct wal {
   const ldb_allocator *a;
   ldb_store *store;
-  ldb_mutex mu;
-  ldb_file *f[2];
-  int cur;          /* index of the log appended to */
-  uint64_t off;     /* append offset in the current log */
-  uint64_t old_end; /* where the other log's records end (its append
-                       offset when it was switched away from) */
-  int dirty[2];     /* unsynced appends per file */
-  uint8_t *buf;     /* record assembly */
-  size_t cap;
-  uint64_t scan_end[2], scan_last[2]; /* wal_recover's scan, for resume */
-  _Atomic uint64_t syncs, written;
-  _Atomic uint64_t size[2];
+  ldb_file *f[2]; /* NULL when the file does not exist */
 };
 
 uint8_t *wal_op_encode(uint8_t *p, int type, const void *key, uint32_t klen,
@@ -66,16 +53,18 @@ int wal_op_decode(const uint8_t **pp, const uint8_t *end, wal_op *op) {
   return LDB_OK;
 }
 
-int wal_open(ldb_store *s, const ldb_allocator *a, int read_only, wal **out) {
-  int rc;
+int wal_open(ldb_store *s, const ldb_allocator *a, uint64_t *bytes, wal **out) {
+  int rc = LDB_OK;
+  *bytes = 0;
   wal *w = ldb_calloc(a, sizeof *w);
   if (!w) return ldb_err(LDB_NOMEM, "out of memory opening the log");
   w->a = a;
   w->store = s;
   for (int i = 0; i < 2; i++) {
-    rc = ldb_fopen(s, wal_names[i], read_only ? 0 : LDB_STORE_CREATE, &w->f[i]);
-    if (rc == LDB_NOTFOUND && read_only) {
-      w->f[i] = NULL; /* a read-only open of a database without logs */
+    rc = ldb_fopen(s, wal_names[i], 0, &w->f[i]);
+    if (rc == LDB_NOTFOUND) {
+      w->f[i] = NULL;
+      rc = LDB_OK;
       continue;
     }
     if (rc) {
@@ -88,9 +77,8 @@ int wal_open(ldb_store *s, const ldb_allocator *a, int read_only, wal **out) {
       ldb_err(rc, "cannot size log %s: %s", wal_names[i], ldb_strerror(rc));
       goto fail;
     }
-    atomic_store(&w->size[i], sz);
+    *bytes += sz;
   }
-  ldb_mutex_init(&w->mu);
   *out = w;
   return LDB_OK;
 fail:
@@ -104,9 +92,22 @@ void wal_close(wal *w) {
   if (!w) return;
   for (int i = 0; i < 2; i++)
     if (w->f[i]) ldb_fclose(w->f[i]);
-  ldb_mutex_destroy(&w->mu);
-  ldb_mfree(w->a, w->buf);
   ldb_mfree(w->a, w);
+}
+
+int wal_remove(wal *w) {
+  for (int i = 0; i < 2; i++) {
+    if (!w->f[i]) continue;
+    int rc = ldb_ftruncate(w->f[i], 0);
+    if (!rc) rc = ldb_fsync(w->f[i]);
+    if (rc)
+      return ldb_err(rc, "cannot empty the old log %s: %s", wal_names[i],
+                     ldb_strerror(rc));
+    ldb_fclose(w->f[i]);
+    w->f[i] = NULL;
+    (void)w->store->methods->remove(w->store, wal_names[i]);
+  }
+  return LDB_OK;
 }
 
 /* ---- reading ----------------------------------------------------------- */
@@ -222,21 +223,16 @@ static int replay_one(void *c, uint64_t seq, const uint8_t *ops, size_t len,
 }
 
 int wal_recover(wal *w, uint64_t ckpt_seq, wal_apply_fn fn, void *ctx,
-                uint64_t *last_seq, uint64_t *seen_seq, int *dirty) {
+                uint64_t *last_seq, uint64_t *seen_seq) {
   uint64_t end[2], first[2], last[2], size[2];
   int rc;
-  *dirty = 0;
   *last_seq = ckpt_seq;
   *seen_seq = 0;
-  ldb_mutex_lock(&w->mu);
   for (int i = 0; i < 2; i++) {
     rc =
         wal_scan_file(w, i, NULL, NULL, &end[i], &first[i], &last[i], &size[i]);
     if (rc) goto out;
-    if (size[i]) *dirty = 1;
     if (last[i] > *seen_seq) *seen_seq = last[i];
-    w->scan_end[i] = end[i];
-    w->scan_last[i] = last[i];
   }
   /* Older log first: the one whose first record has the lower seq. */
   int order[2] = {0, 1};
@@ -254,189 +250,5 @@ int wal_recover(wal *w, uint64_t ckpt_seq, wal_apply_fn fn, void *ctx,
   }
   *last_seq = x.expect - 1;
 out:
-  ldb_mutex_unlock(&w->mu);
   return rc;
-}
-
-/* ---- writing ----------------------------------------------------------- */
-
-int wal_resume(wal *w) {
-  int rc = LDB_OK;
-  ldb_mutex_lock(&w->mu);
-  int c = w->scan_last[1] > w->scan_last[0] ? 1 : 0;
-  uint64_t size = atomic_load(&w->size[c]);
-  if (size > w->scan_end[c]) {
-    /* A torn tail: cut it, durably, so that no stale record can ever line
-     * up behind the records appended from now on. */
-    rc = ldb_ftruncate(w->f[c], w->scan_end[c]);
-    if (!rc) rc = ldb_fsync(w->f[c]);
-    if (rc) {
-      ldb_err(rc, "cannot cut the torn end of log %s: %s", wal_names[c],
-              ldb_strerror(rc));
-      goto out;
-    }
-    atomic_fetch_add(&w->syncs, 1);
-    atomic_store(&w->size[c], w->scan_end[c]);
-  }
-  w->cur = c;
-  w->off = w->scan_end[c];
-  w->old_end = w->scan_end[1 - c];
-  w->dirty[0] = w->dirty[1] = 0;
-out:
-  ldb_mutex_unlock(&w->mu);
-  return rc;
-}
-
-int wal_reset(wal *w) {
-  int rc = LDB_OK;
-  ldb_mutex_lock(&w->mu);
-  for (int i = 0; i < 2 && !rc; i++) {
-    rc = ldb_ftruncate(w->f[i], 0);
-    if (!rc) rc = ldb_fsync(w->f[i]);
-    if (!rc) {
-      atomic_fetch_add(&w->syncs, 1);
-      atomic_store(&w->size[i], 0);
-      w->dirty[i] = 0;
-    }
-  }
-  if (rc) ldb_err(rc, "cannot reset the log: %s", ldb_strerror(rc));
-  w->cur = 0;
-  w->off = 0;
-  w->old_end = 0;
-  ldb_mutex_unlock(&w->mu);
-  return rc;
-}
-
-int wal_append(wal *w, uint64_t seq, const uint8_t *ops, size_t len,
-               uint32_t nops) {
-  if (len > UINT32_MAX - WAL_HDR)
-    return ldb_err(LDB_INVALID,
-                   "commit of %zu bytes exceeds the log record "
-                   "limit",
-                   len);
-  size_t n = WAL_HDR + len;
-  int rc = LDB_OK;
-  ldb_mutex_lock(&w->mu);
-  if (n > w->cap) {
-    size_t nc = w->cap ? w->cap : 4096;
-    while (nc < n)
-      nc *= 2;
-    uint8_t *nb = ldb_realloc(w->a, w->buf, 0, nc);
-    if (!nb) {
-      rc = ldb_err(LDB_NOMEM, "out of memory appending to the log");
-      goto out;
-    }
-    w->buf = nb;
-    w->cap = nc;
-  }
-  uint8_t *h = w->buf;
-  ldb_put32(h, (uint32_t)len);
-  ldb_put64(h + 8, seq);
-  ldb_put32(h + 16, nops);
-  if (len) memcpy(h + WAL_HDR, ops, len);
-  ldb_put32(h + 4, ldb_crc32c(0, h + 8, WAL_HDR - 8 + len));
-  rc = ldb_fwrite(w->f[w->cur], w->off, h, n);
-  if (rc) {
-    /* The offset stays: the next record overwrites the partial bytes, and
-     * until then recovery stops at them (bad crc or short). */
-    ldb_err(rc, "cannot append to the log: %s", ldb_strerror(rc));
-    /* Best effort: drop the partial bytes now (a write that failed with
-     * FULL may have stored a prefix). */
-    (void)ldb_ftruncate(w->f[w->cur], w->off);
-    goto out;
-  }
-  w->off += n;
-  w->dirty[w->cur] = 1;
-  if (w->cap > (4u << 20)) {
-    /* Do not keep a huge buffer around after one large commit. */
-    ldb_mfree(w->a, w->buf);
-    w->buf = NULL;
-    w->cap = 0;
-  }
-  atomic_fetch_add_explicit(&w->written, n, memory_order_relaxed);
-  if (w->off > atomic_load(&w->size[w->cur]))
-    atomic_store(&w->size[w->cur], w->off);
-out:
-  ldb_mutex_unlock(&w->mu);
-  return rc;
-}
-
-static int sync_file(wal *w, int i) {
-  if (!w->dirty[i] || !w->f[i]) return LDB_OK;
-  int rc = ldb_fsync(w->f[i]);
-  if (rc) return ldb_err(rc, "cannot sync the log: %s", ldb_strerror(rc));
-  atomic_fetch_add_explicit(&w->syncs, 1, memory_order_relaxed);
-  w->dirty[i] = 0;
-  return LDB_OK;
-}
-
-int wal_sync(wal *w) {
-  ldb_mutex_lock(&w->mu);
-  int rc = sync_file(w, w->cur);
-  ldb_mutex_unlock(&w->mu);
-  return rc;
-}
-
-int wal_sync_all(wal *w) {
-  ldb_mutex_lock(&w->mu);
-  int rc = sync_file(w, w->cur);
-  if (!rc) rc = sync_file(w, 1 - w->cur);
-  ldb_mutex_unlock(&w->mu);
-  return rc;
-}
-
-int wal_dirty(wal *w) {
-  ldb_mutex_lock(&w->mu);
-  int d = w->dirty[w->cur];
-  ldb_mutex_unlock(&w->mu);
-  return d;
-}
-
-int wal_switch(wal *w) {
-  ldb_mutex_lock(&w->mu);
-  int rc = sync_file(w, w->cur);
-  if (rc) goto out;
-  int o = 1 - w->cur;
-  rc = ldb_ftruncate(w->f[o], 0);
-  if (rc) {
-    ldb_err(rc, "cannot truncate the log: %s", ldb_strerror(rc));
-    goto out;
-  }
-  atomic_store(&w->size[o], 0);
-  w->old_end = w->off;
-  w->cur = o;
-  w->off = 0;
-out:
-  ldb_mutex_unlock(&w->mu);
-  return rc;
-}
-
-int wal_check(wal *w) {
-  int rc = LDB_OK;
-  uint64_t end, first, last, size;
-  ldb_mutex_lock(&w->mu);
-  for (int k = 0; k < 2 && !rc; k++) {
-    int i = k ? 1 - w->cur : w->cur;
-    uint64_t want = k ? w->old_end : w->off;
-    rc = wal_scan_file(w, i, NULL, NULL, &end, &first, &last, &size);
-    if (!rc && end != want)
-      rc = ldb_err(LDB_CORRUPT,
-                   "log %s: valid records end at offset %llu but %llu bytes "
-                   "were appended",
-                   wal_names[i], (unsigned long long)end,
-                   (unsigned long long)want);
-  }
-  ldb_mutex_unlock(&w->mu);
-  return rc;
-}
-
-uint64_t wal_size(wal *w) {
-  return atomic_load_explicit(&w->size[0], memory_order_relaxed) +
-         atomic_load_explicit(&w->size[1], memory_order_relaxed);
-}
-uint64_t wal_syncs(wal *w) {
-  return atomic_load_explicit(&w->syncs, memory_order_relaxed);
-}
-uint64_t wal_bytes_written(wal *w) {
-  return atomic_load_explicit(&w->written, memory_order_relaxed);
 }

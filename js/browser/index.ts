@@ -24,18 +24,22 @@
  * Database directly (no proxy), and `destroy(name, { store })` deletes a
  * database.
  */
-import { LightningDbError, type ErrorCode } from '../errors.js';
-import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Pong, Reply, Request, Tagged, WireError } from './protocol.js';
+import { closedError, LightningDbError, type ErrorCode } from '../errors.js';
+import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Pong, Reply, Request, SubStep, SubWire, Tagged, WireError } from './protocol.js';
 import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
 import { clientLockName, holdLock, randomId } from './tabs.js';
+import { subScope } from '../subscope.js';
 import { trace, traceState, tracing } from './trace.js';
 
 export { LightningDbError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
 export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
-import type { BatchOp, ClearOptions, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, RangeScope, ScanOptions, ValueOf } from '../database.js';
-export type { BatchOp, Decoded, Input, KeyOf, ScanOptions, ValueOf } from '../database.js';
+import type {
+  BatchOp, CheckResult, ClearOptions, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, RangeScope, ScanOptions,
+  SubOptions, ValueOf,
+} from '../database.js';
+export type { BatchOp, CheckResult, Decoded, Input, KeyOf, ScanOptions, SubOptions, ValueOf } from '../database.js';
 
 // The Worker-side functions load the engine lazily, so a main-thread page
 // that only uses open() never downloads the WebAssembly glue.
@@ -190,6 +194,7 @@ function kindOf(req: Req): Kind {
       return req.method === 'abort' ? 'end' : 'handle';
     case 'iterClose':
     case 'unsubscribe':
+    case 'subClose':
       return 'end';
     case 'subscribe':
       return 'read';
@@ -240,6 +245,8 @@ interface SharedWorkerLike {
 interface Sub {
   id: number;
   range: Record<string, unknown>;
+  /** Of this named sub-database (RemoteDatabase.sub). */
+  db?: SubWire;
   /** The last commit passed (null until the owner answered). */
   seq: number | null;
   /** Events that arrived ahead of an earlier one (by seq; see event()). */
@@ -595,7 +602,7 @@ class Channel {
 
   private subscribeAt(sub: Sub, since: number | undefined): void {
     trace(this.who(), () => `sub ${sub.id}: subscribing after seq ${since ?? 'now'} (owner ${this.owner?.id.slice(0, 4) ?? 'none'})`);
-    this.send<{ since: number }>({ op: 'subscribe', sub: sub.id, range: sub.range, since }).then((r) => {
+    this.send<{ since: number }>({ op: 'subscribe', sub: sub.id, range: sub.range, since, db: sub.db }).then((r) => {
       if (sub.seq === null) sub.seq = r.since;
       this.deliver(sub);
     }, (e) => {
@@ -606,8 +613,8 @@ class Channel {
   }
 
   /** Starts a subscription (see Sub). Returns its id. */
-  subscribe(range: Record<string, unknown>, since: number | undefined, change: (c: unknown) => void, error: (e: Error) => void): number {
-    const sub: Sub = { id: this.nextSub++, range, seq: since ?? null, early: [], change, error };
+  subscribe(range: Record<string, unknown>, since: number | undefined, change: (c: unknown) => void, error: (e: Error) => void, db?: SubWire): number {
+    const sub: Sub = { id: this.nextSub++, range, db, seq: since ?? null, early: [], change, error };
     this.subs.set(sub.id, sub);
     this.subscribeAt(sub, since);
     return sub.id;
@@ -1035,6 +1042,53 @@ class PageCodec {
   }
 }
 
+/** Where a named sub-database lives (RemoteDatabase.sub, tx.sub()): its
+ * path from the database (what the Worker opens), its key scope (checked
+ * on this page, as Database.sub checks it) and its page codec. */
+interface SubRef {
+  path: SubStep[];
+  scope: Uint8Array | undefined;
+  pc: PageCodec | null;
+}
+
+/** Sub-database `name` (opts: its encodings) under `parent`. Named
+ * encodings travel to the Worker (which checks them); custom ones run on
+ * this page, the Worker storing their bytes as 'binary'; an encoding not
+ * given is the parent's. TypeError / INVALID_ARGUMENT as Database.sub. */
+function subOf(parent: SubRef, name: string, opts: SubOptions | undefined): SubRef {
+  const scope = subScope(parent.scope, name, opts);
+  const step: SubStep = { name };
+  let k = parent.pc?.k ?? null;
+  let v = parent.pc?.v ?? null;
+  for (const f of ['keyEncoding', 'valueEncoding'] as const) {
+    const e: unknown = opts?.[f];
+    if (e === undefined) continue;
+    let custom: Custom | null = null;
+    if (isCustom(e)) {
+      custom = e;
+      step[f] = 'binary';
+    } else if (typeof e === 'string') {
+      step[f] = e;
+    } else {
+      throw new TypeError(`${f} must be an encoding name or an object with encode and decode functions`);
+    }
+    if (f === 'keyEncoding') k = custom;
+    else v = custom;
+  }
+  return { path: [...parent.path, step], scope, pc: k || v ? new PageCodec(k, v) : null };
+}
+
+/** Every RemoteDatabase's SubRef (the database itself: path []). */
+const subRefs = new WeakMap<object, SubRef>();
+
+/** Closes, in the Worker, the sub-database of a RemoteDatabase from sub()
+ * that became unreachable without close(). */
+const abandonedSubs = new FinalizationRegistry<{ ch: Channel; wire: SubWire }>(({ ch, wire }) => {
+  ch.send({ op: 'subClose', sub: wire }).catch(() => {});
+});
+
+let nextSubId = 1;
+
 /** Runs fn; a synchronous throw (an encode error) becomes a rejection. */
 function encoded<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -1068,16 +1122,25 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
   private done = false;
   private handle: Promise<number>;
   private first = true;
+  /** ScanOptions.retain: the Worker keeps the scan at its end, for seek(),
+   * until return() (closed: return() was called). */
+  private readonly retain: boolean;
+  private closed = false;
   /** The owner tab the scan lives in (shared databases). */
   private home: string | null = null;
   /** `owner` (its database or transaction) stays reachable while the
    * iterator is: an unreachable database ends its Worker. */
   /** `pc`: the page's custom encodings (null: none). */
+  /** `sub`: a scan of that sub-database (with txn: of tx.sub()); `refused`:
+   * the error every call gives (a closed sub-database). */
   constructor(private readonly ch: Channel, txn: number, private readonly method: string, args: unknown[], readonly owner?: object,
-    txnHome?: string | null, private readonly pc: PageCodec | null = null) {
+    txnHome?: string | null, private readonly pc: PageCodec | null = null, sub?: SubWire, refused?: Error | null) {
     let sent: Promise<number>;
+    const opts = args[method === 'scanPrefix' ? 1 : 0];
+    this.retain = method !== 'scanReverse' && opts !== null && typeof opts === 'object' && (opts as ScanOptions).retain === true;
     try {
-      sent = ch.send<number>({ op: 'iter', txn, method, args: pc ? pc.args(method, args) : args }, undefined, txn ? txnHome : undefined);
+      if (refused) throw refused;
+      sent = ch.send<number>({ op: 'iter', txn, method, args: pc ? pc.args(method, args) : args, sub }, undefined, txn ? txnHome : undefined);
     } catch (e) {
       sent = Promise.reject(e);
     }
@@ -1110,8 +1173,10 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
     if (this.buf.length === 0) return { value: undefined, done: true };
     return { value: this.buf[this.pos++] as T, done: false };
   }
-  /** Repositions (as the synchronous iterator's seek). */
+  /** Repositions (as the synchronous iterator's seek): CLOSED after
+   * return(), and after the end unless the scan has { retain: true }. */
   async seek(key: unknown): Promise<void> {
+    if (this.closed) throw closedError('scan');
     const iter = await this.handle;
     await this.ch.send({ op: 'iterSeek', iter, key: this.pc ? this.pc.ek(key) : key }, undefined, this.home);
     this.buf = [];
@@ -1122,8 +1187,11 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
     // Entries already buffered are dropped too: a closed scan yields nothing.
     this.buf = [];
     this.pos = 0;
-    if (!this.done) {
-      this.done = true;
+    // Ended without retain: the Worker released it already.
+    const open = !this.done || (this.retain && !this.closed);
+    this.done = true;
+    this.closed = true;
+    if (open) {
       const iter = await this.handle;
       await this.ch.send({ op: 'iterClose', iter }, undefined, this.home);
     }
@@ -1135,22 +1203,49 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
  * and value type V. */
 export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
   /** `home`: the owner tab it lives in (shared databases): once that tab
-   * is gone, its calls are OWNER_LOST (nothing of it was committed). */
+   * is gone, its calls are OWNER_LOST (nothing of it was committed).
+   * `at`: the (sub-)database it was begun on, or, for a view (tx.sub()),
+   * the sub-database it sees; `root`: for a view, the transaction. */
   constructor(private readonly ch: Channel, private readonly h: number, readonly db?: RemoteDatabase<K, V>, private readonly home: string | null = null,
-    private readonly pc: PageCodec | null = null) {}
+    private readonly pc: PageCodec | null = null, private readonly at: SubRef = { path: [], scope: undefined, pc },
+    private readonly root: RemoteTransaction<any, any> | null = null) {
+    this.view = root === null ? undefined : { path: at.path };
+  }
   /** commit(), commitAsync() or abort() was called: disposal leaves it. */
   private ended = false;
+  /** A view's sub-database, sent with each of its calls. */
+  private readonly view: SubWire | undefined;
   private call<T>(method: string, args: unknown[]): Promise<T> {
-    if (method === 'commit' || method === 'commitAsync' || method === 'abort') this.ended = true;
+    if (method === 'commit' || method === 'commitAsync' || method === 'abort') (this.root ?? this).ended = true;
     const pc = this.pc;
-    if (pc === null) return this.ch.send<T>({ op: 'txn', txn: this.h, method, args }, undefined, this.home);
-    return encoded(() => this.ch.send<T>({ op: 'txn', txn: this.h, method, args: pc.args(method, args) }, undefined, this.home))
+    const sub = this.view;
+    if (pc === null) return this.ch.send<T>({ op: 'txn', txn: this.h, method, args, sub }, undefined, this.home);
+    return encoded(() => this.ch.send<T>({ op: 'txn', txn: this.h, method, args: pc.args(method, args), sub }, undefined, this.home))
       .then((r) => pc.result(method, r) as T);
   }
   /** For `await using tx = await db.beginTransaction()`: aborts it unless
    * commit(), commitAsync() or abort() was called. */
   async dispose(): Promise<void> {
-    if (!this.ended) await this.abort();
+    if (!(this.root ?? this).ended) await this.abort();
+  }
+  /** As Transaction.sub: the same transaction seen through the named
+   * sub-database `name` of the database (or view) it belongs to, with
+   * opts' encodings (default: this one's), or through a sub-database from
+   * db.sub() of the same database, with its encodings. Its writes commit
+   * or abort with this transaction (commit() and abort() on the view act
+   * on the whole transaction). CLOSED once the transaction ended;
+   * TypeError / INVALID_ARGUMENT for a bad name, as db.sub(). */
+  sub<K2 = K, V2 = V>(name: string | RemoteDatabase<K2, V2>, opts?: SubOptions): RemoteTransaction<K2, V2> {
+    const root: RemoteTransaction<any, any> = this.root ?? this;
+    if (root.ended) throw closedError('transaction');
+    let at: SubRef;
+    if (name instanceof RemoteDatabase) {
+      if (name.closed) throw closedError('database');
+      at = subRefs.get(name)!;
+    } else {
+      at = subOf(this.at, name, opts);
+    }
+    return new RemoteTransaction<K2, V2>(this.ch, this.h, undefined, this.home, at.pc, at, root);
   }
   get(key: Input<K>): Promise<V | undefined> { return this.call('get', [key]); }
   has(key: Input<K>): Promise<boolean> { return this.call('has', [key]); }
@@ -1168,7 +1263,7 @@ export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
    * deletes. READ_ONLY in a read-only transaction. */
   clear(range?: ClearOptions<K>): Promise<number> { return this.call('clear', range === undefined ? [] : [range]); }
   scan(opts?: ScanOptions<K>): RemoteIterator<[K, V]> {
-    return new RemoteIterator(this.ch, this.h, 'scan', opts === undefined ? [] : [opts], this, this.home, this.pc);
+    return new RemoteIterator(this.ch, this.h, 'scan', opts === undefined ? [] : [opts], this, this.home, this.pc, this.view);
   }
 }
 
@@ -1189,7 +1284,7 @@ export class RemoteChangeFeed implements AsyncIterableIterator<RemoteChange> {
   private readonly id: number;
   /** The seq of the last commit yielded: resume a later feed after it. */
   seq: number;
-  constructor(private readonly ch: Channel, range: Record<string, unknown>, since: number | undefined, pc: PageCodec | null = null) {
+  constructor(private readonly ch: Channel, range: Record<string, unknown>, since: number | undefined, pc: PageCodec | null = null, db?: SubWire) {
     this.seq = since ?? 0;
     this.id = ch.subscribe(pc ? pc.range(range) as Record<string, unknown> : range, since, (c) => {
       const change = (pc ? pc.change(c) : c) as RemoteChange;
@@ -1206,7 +1301,7 @@ export class RemoteChangeFeed implements AsyncIterableIterator<RemoteChange> {
         this.waiter = null;
         w.reject(e);
       }
-    });
+    }, db);
   }
   [Symbol.asyncIterator](): this {
     return this;
@@ -1245,24 +1340,62 @@ export interface TransactionCallOptions extends CallOptions {
 
 /** The main-thread Database: every method returns a promise. */
 export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
-  private closed: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
   /** The store the database lives in ('opfs', 'indexeddb' or 'memory'):
    * with store 'auto', the one that was chosen. Also metrics().store. */
   readonly store: StoreKind;
-  /** `pc`: the custom encodings of open(), applied on this thread. */
-  constructor(private readonly ch: Channel, store: StoreKind, private readonly pc: PageCodec | null = null) {
+  /** A named sub-database (sub()): which one, and its database. */
+  private readonly wire: SubWire | undefined;
+  private readonly parent: RemoteDatabase<any, any> | null;
+  /** `pc`: the custom encodings of open(), applied on this thread; `at`:
+   * for a sub-database, where it lives, and `parent`, its database. */
+  constructor(private readonly ch: Channel, store: StoreKind, private readonly pc: PageCodec | null = null,
+    at?: SubRef, parent?: RemoteDatabase<any, any>) {
     this.store = store;
+    this.parent = parent ?? null;
+    this.wire = at ? { id: nextSubId++, path: at.path } : undefined;
+    subRefs.set(this, at ?? { path: [], scope: undefined, pc });
+  }
+  /** True after close() (of a sub-database: also of its database). */
+  get closed(): boolean {
+    return this.closing !== null || (this.parent?.closed ?? false);
+  }
+  /** CLOSED for a closed sub-database (a closed database's channel
+   * answers CLOSED itself). */
+  private refused(): Error | null {
+    return this.wire && this.closed ? closedError('database') : null;
   }
   /** Every method takes CallOptions ({ signal, timeout }) last. */
   private call<T>(method: string, args: unknown[], opts?: CallOptions): Promise<T> {
     try {
       checkCallOptions(opts);
+      const no = this.refused();
+      if (no) throw no;
     } catch (e) {
       return Promise.reject(e);
     }
     const pc = this.pc;
-    if (pc === null) return this.ch.send<T>({ op: 'call', method, args }, opts);
-    return encoded(() => this.ch.send<T>({ op: 'call', method, args: pc.args(method, args) }, opts)).then((r) => pc.result(method, r) as T);
+    const sub = this.wire;
+    if (pc === null) return this.ch.send<T>({ op: 'call', method, args, sub }, opts);
+    return encoded(() => this.ch.send<T>({ op: 'call', method, args: pc.args(method, args), sub }, opts)).then((r) => pc.result(method, r) as T);
+  }
+
+  /** As Database.sub: the named sub-database `name` in the same database
+   * (keys under their own prefix, 0x00 name 0x00), with the whole API of
+   * this one, run by the Worker that owns the database (also across a
+   * change of owner tab). opts: its encodings (names, or custom ones that
+   * run on this page; default: this database's). Transactions across
+   * sub-databases: tx.sub(name) inside transaction(). Closing it ends
+   * only its own scans, transactions and feeds; closing the database that
+   * open() gave closes every sub-database. TypeError / INVALID_ARGUMENT
+   * for a bad name at once; an unknown encoding name rejects its calls
+   * with INVALID_ARGUMENT. */
+  sub<K2 = K, V2 = V>(name: string, opts?: SubOptions): RemoteDatabase<K2, V2> {
+    if (this.closed) throw closedError('database');
+    const at = subOf(subRefs.get(this)!, name, opts);
+    const s = new RemoteDatabase<K2, V2>(this.ch, this.store, at.pc, at, this);
+    abandonedSubs.register(s, { ch: this.ch, wire: s.wire! }, s);
+    return s;
   }
   get(key: Input<K>, opts?: CallOptions): Promise<V | undefined> { return this.call('get', [key], opts); }
   has(key: Input<K>, opts?: CallOptions): Promise<boolean> { return this.call('has', [key], opts); }
@@ -1310,7 +1443,10 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
     return this.call('events', after === undefined ? [] : [after], opts);
   }
   healthCheck(opts?: CallOptions): Promise<{ healthy: boolean; issues: string[] }> { return this.call('healthCheck', [], opts); }
-  check(opts?: CallOptions): Promise<void> { return this.call('check', [], opts); }
+  /** As Database.check(): CORRUPT naming the first damaged page that a
+   * version of the data reaches; else { ok: true, ... } with the harmless
+   * damaged free pages counted. */
+  check(opts?: CallOptions): Promise<CheckResult> { return this.call('check', [], opts); }
   /** Backs up into the new database `target` in the same store. */
   backup(target: string, opts?: CallOptions): Promise<void> {
     try {
@@ -1321,27 +1457,35 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
     return this.ch.send({ op: 'backup', target }, opts);
   }
 
+  /** ScanOptions as Database.scan, with retain: the scan keeps its
+   * snapshot at the end (in the Worker), so seek() repositions it, until
+   * return(). */
   scan(opts?: ScanOptions<K>): RemoteIterator<[K, V]> {
-    return new RemoteIterator(this.ch, 0, 'scan', opts === undefined ? [] : [opts], this, undefined, this.pc);
+    return this.iter('scan', opts === undefined ? [] : [opts]);
   }
   scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions<K>, 'prefix'>): RemoteIterator<[K, V]> {
-    return new RemoteIterator(this.ch, 0, 'scanPrefix', opts === undefined ? [prefix] : [prefix, opts], this, undefined, this.pc);
+    return this.iter('scanPrefix', opts === undefined ? [prefix] : [prefix, opts]);
   }
   scanReverse(lte?: Input<K>, gte?: Input<K>): RemoteIterator<[K, V]> {
-    return new RemoteIterator(this.ch, 0, 'scanReverse', [lte, gte], this, undefined, this.pc);
+    return this.iter('scanReverse', [lte, gte]);
   }
   keys(opts?: ScanOptions<K>): RemoteIterator<K> {
-    return new RemoteIterator(this.ch, 0, 'keys', opts === undefined ? [] : [opts], this, undefined, this.pc);
+    return this.iter('keys', opts === undefined ? [] : [opts]);
   }
   values(opts?: ScanOptions<K>): RemoteIterator<V> {
-    return new RemoteIterator(this.ch, 0, 'values', opts === undefined ? [] : [opts], this, undefined, this.pc);
+    return this.iter('values', opts === undefined ? [] : [opts]);
+  }
+  private iter<T>(method: string, args: unknown[]): RemoteIterator<T> {
+    return new RemoteIterator<T>(this.ch, 0, method, args, this, undefined, this.pc, this.wire, this.refused());
   }
 
   async beginTransaction(options: { readOnly?: boolean } & CallOptions = {}): Promise<RemoteTransaction<K, V>> {
     const { signal, timeout, ...rest } = options;
     checkCallOptions({ signal, timeout });
-    const h = await this.ch.send<number>({ op: 'begin', options: rest }, { signal, timeout });
-    return new RemoteTransaction<K, V>(this.ch, h, this, this.ch.ownerOf(), this.pc);
+    const no = this.refused();
+    if (no) throw no;
+    const h = await this.ch.send<number>({ op: 'begin', options: rest, sub: this.wire }, { signal, timeout });
+    return new RemoteTransaction<K, V>(this.ch, h, this, this.ch.ownerOf(), this.pc, subRefs.get(this));
   }
 
   /** Runs fn(tx); commits when it resolves, aborts when it throws; reruns
@@ -1397,6 +1541,8 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   subscribe(range: Record<string, unknown> | undefined, fn: (change: RemoteChange) => void): () => void {
     if (typeof fn !== 'function') throw new TypeError('subscriber must be a function');
     if (range !== undefined && (range === null || typeof range !== 'object')) throw new TypeError('range must be an object');
+    const no = this.refused();
+    if (no) throw no;
     const report = (e: unknown) => (globalThis as { reportError?: (e: unknown) => void }).reportError?.(e);
     const pc = this.pc;
     const id = this.ch.subscribe((pc ? pc.range({ ...(range ?? {}) }) : { ...(range ?? {}) }) as Record<string, unknown>, undefined, (c) => {
@@ -1405,7 +1551,7 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
       } catch (e) {
         report(e);
       }
-    }, report);
+    }, report, this.wire);
     return () => this.ch.unsubscribe(id);
   }
 
@@ -1417,10 +1563,12 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
    * is older than the retained log. */
   changes(opts: Record<string, unknown> & { since?: number } = {}): RemoteChangeFeed {
     if (opts === null || typeof opts !== 'object') throw new TypeError('changes options must be an object');
+    const no = this.refused();
+    if (no) throw no;
     const { since, ...range } = opts;
     if (since !== undefined && (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0))
       throw new TypeError('since must be a sequence number >= 0');
-    return new RemoteChangeFeed(this.ch, range, since, this.pc);
+    return new RemoteChangeFeed(this.ch, range, since, this.pc, this.wire);
   }
 
   /** True while this tab's Worker owns the database (shared databases;
@@ -1432,15 +1580,22 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   /** Closes the database and ends the Worker. Idempotent. Calls already
    * made settle first; an owner tab hands the database to another tab. */
   close(): Promise<void> {
+    if (this.wire) {
+      // A sub-database: the database stays open; the Worker closes the
+      // sub-database after the calls already made through it.
+      abandonedSubs.unregister(this);
+      this.closing ??= this.ch.send<void>({ op: 'subClose', sub: this.wire }).then(() => {}, () => {});
+      return this.closing;
+    }
     abandoned.unregister(this);
-    this.closed ??= this.ch.drain()
+    this.closing ??= this.ch.drain()
       .then(() => this.ch.send<void>({ op: 'close' }))
       .finally(() => {
         this.ch.unshare();
         this.ch.worker.terminate();
         this.ch.fail(new LightningDbError('CLOSED', 'the database is closed'));
       });
-    return this.closed;
+    return this.closing;
   }
 }
 

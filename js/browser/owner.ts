@@ -23,7 +23,7 @@
  * or the transaction's commit), and clears `tag`.
  */
 import type {
-  Engine, EngineChanges, EngineChangesOptions, EngineCommitListener, EngineDb, EngineEvent, EngineIterOptions,
+  Engine, EngineChanges, EngineChangesOptions, EngineCheckResult, EngineCommitListener, EngineDb, EngineEvent, EngineIterOptions,
   EngineIterator, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
 import { LightningDbError } from '../errors.js';
@@ -251,8 +251,8 @@ class GuardedDb implements EngineDb {
   checkpoint(): void {
     this.raw.checkpoint();
   }
-  check(): void {
-    this.raw.check();
+  check(): EngineCheckResult {
+    return this.raw.check();
   }
   backup(path: string): void {
     this.raw.backup(path);

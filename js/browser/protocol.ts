@@ -32,22 +32,49 @@ export interface Tagged {
   dl?: number;
 }
 
+/** One step of a named sub-database's path: db.sub(name, { keyEncoding,
+ * valueEncoding }) with encodings by name (a custom encoding of the page
+ * travels as 'binary': the page encodes and decodes). */
+export interface SubStep {
+  name: string;
+  keyEncoding?: string;
+  valueEncoding?: string;
+}
+
+/** The named sub-database a request runs in: its path from the database
+ * (any owner can open it again, so it survives a change of owner tab) and,
+ * for a sub-database object of the page (db.sub()), its id, unique per
+ * client: the owner keeps one Database per id, which subClose closes (its
+ * scans and transactions end, as Database.close() of a sub-database).
+ * Without id (tx.sub() views), the owner keeps one per path. */
+export interface SubWire {
+  id?: number;
+  path: SubStep[];
+}
+
 export type Request = (
 
   | { id: number; op: 'open'; name: string; options: Record<string, unknown> }
-  | { id: number; op: 'call'; method: string; args: unknown[] }
+  | { id: number; op: 'call'; method: string; args: unknown[]; sub?: SubWire }
   | { id: number; op: 'backup'; target: string }
-  | { id: number; op: 'iter'; txn: number; method: string; args: unknown[] }
+  /** A scan of the database (txn 0) or of transaction txn; `sub`: of that
+   * sub-database (with txn: of tx.sub() of it). */
+  | { id: number; op: 'iter'; txn: number; method: string; args: unknown[]; sub?: SubWire }
   | { id: number; op: 'iterNext'; iter: number; max: number }
   | { id: number; op: 'iterSeek'; iter: number; key: unknown }
   | { id: number; op: 'iterClose'; iter: number }
-  | { id: number; op: 'begin'; options: Record<string, unknown> }
-  | { id: number; op: 'txn'; txn: number; method: string; args: unknown[] }
+  | { id: number; op: 'begin'; options: Record<string, unknown>; sub?: SubWire }
+  /** `sub`: the call goes through tx.sub() of that sub-database. */
+  | { id: number; op: 'txn'; txn: number; method: string; args: unknown[]; sub?: SubWire }
+  /** Closes the sub-database object `sub.id` of this client (no-op when
+   * this owner never opened it). */
+  | { id: number; op: 'subClose'; sub: SubWire }
   | { id: number; op: 'close' }
   /** Change events of commits with seq > since (default: from now) in
    * range, pushed as ChangeEvent messages for subscription `sub` (unique
-   * per client); answered with { since } (the seq it starts after). */
-  | { id: number; op: 'subscribe'; sub: number; range: Record<string, unknown>; since?: number }
+   * per client) — of sub-database `db` when given (its keys, without its
+   * prefix); answered with { since } (the seq it starts after). */
+  | { id: number; op: 'subscribe'; sub: number; range: Record<string, unknown>; since?: number; db?: SubWire }
   | { id: number; op: 'unsubscribe'; sub: number }
   /** Gives up request `target` (no reply of its own): when it has not
    * started, it is answered with `code` and never runs; when it has, a

@@ -48,7 +48,7 @@ import {
 } from './owner.js';
 import {
   BecameOwner, ClientEnvelope, Control, DB_METHODS, Hello, Opened, Pong, Reply, Request, SCAN_BYTES, SCAN_METHODS,
-  TXN_METHODS, WireError, WRITE_METHODS,
+  SubWire, TXN_METHODS, WireError, WRITE_METHODS,
 } from './protocol.js';
 import { channelBase, clientLockName, holdLock, lockName, randomId } from './tabs.js';
 import { setTrace, trace } from './trace.js';
@@ -76,10 +76,17 @@ let durableAcks = false;
 let nextHandle = 1;
 let openName = '';
 let openOptions: BrowserOpenOptions = {};
-const iters = new Map<number, { it: Iterator<unknown> & { seek?: (k: unknown) => void }; client: string }>();
+/** Open scans; `retain`: kept at their end (ScanOptions.retain) until
+ * iterClose, so iterSeek can reposition them. */
+const iters = new Map<number, { it: Iterator<unknown> & { seek?: (k: unknown) => void }; client: string; retain: boolean }>();
 const txns = new Map<number, { t: object; client: string }>();
 /** Databases of other encodings than this tab's, for other tabs (owner). */
 const views = new Map<string, Database>();
+/** Named sub-databases of the tabs (SubWire), by `<client>|<enc>|i<id>`
+ * (a sub-database object of a page) or `<client>|<enc>|p<path>` (tx.sub()
+ * views and the parents of nested ones); `of`: the database they were
+ * opened from (after a reopen they are opened again). */
+const subDbs = new Map<string, { db: Database; of: Database; client: string }>();
 
 /** How long a new owner retries opening while the previous owner's OPFS
  * handles are still being released (BUSY), in ms. */
@@ -168,6 +175,46 @@ function need(src: Source = LOCAL): Database {
   return v;
 }
 
+/** The database a request runs in: need(src), or its named sub-database
+ * `sub` (opened on first use, from its path, also by a new owner). */
+function target(src: Source, sub: SubWire | undefined): Database {
+  const root = need(src);
+  if (sub === undefined) return root;
+  if (sub === null || typeof sub !== 'object' || !Array.isArray(sub.path)) throw new TypeError('bad sub-database reference');
+  return subAt(src, root, sub.path, sub.id);
+}
+
+function subAt(src: Source, root: Database, path: SubWire['path'], id?: number): Database {
+  if (path.length === 0) return root;
+  const key = `${src.client}|${src.enc}|${id === undefined ? `p${JSON.stringify(path)}` : `i${id}`}`;
+  const have = subDbs.get(key);
+  if (have && have.of === root && !have.db.closed) return have.db;
+  const parent = subAt(src, root, path.slice(0, -1));
+  const step = path[path.length - 1]!;
+  const db = parent.sub(step.name, { keyEncoding: step.keyEncoding as never, valueEncoding: step.valueEncoding as never });
+  subDbs.set(key, { db, of: root, client: src.client });
+  return db;
+}
+
+/** Closes the sub-databases of `client` (all: every client's). */
+function closeSubs(client?: string): void {
+  for (const [k, s] of subDbs) {
+    if (client !== undefined && s.client !== client) continue;
+    subDbs.delete(k);
+    try {
+      s.db.close();
+    } catch {
+      /* closed with its database */
+    }
+  }
+}
+
+/** Is a scan's `retain` option set (ScanOptions of args, see SCAN_METHODS)? */
+function retained(method: string, args: unknown[]): boolean {
+  const o = method === 'scanPrefix' ? args[1] : method === 'scanReverse' ? undefined : args[0];
+  return o !== null && typeof o === 'object' && (o as { retain?: unknown }).retain === true;
+}
+
 /** Opens the database of another tab's encodings (same engine). */
 async function ensureView(src: Source): Promise<void> {
   if (!shared || !db || src.enc === shared.enc || views.has(src.enc)) return;
@@ -250,6 +297,7 @@ async function settlePipelined(): Promise<void> {
 let wroteSinceOpen = false;
 
 function closeViews(): void {
+  closeSubs();
   for (const v of views.values()) {
     try {
       v.close();
@@ -314,7 +362,7 @@ function runWrite(req: Request & { op: 'call' | 'txn' }, src: Source): Promise<u
   }
   try {
     if (req.op === 'call') {
-      result = invoke<unknown>(need(src), req.method, req.args);
+      result = invoke<unknown>(target(src, req.sub), req.method, req.args);
     } else {
       const t = txns.get(req.txn);
       if (!t) throw new LightningDbError('CLOSED', 'the transaction is closed');
@@ -349,18 +397,17 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
     }
     case 'call': {
       if (!(DB_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown method ${req.method}`);
-      return await invoke<unknown>(need(src), req.method, req.args);
+      return await invoke<unknown>(target(src, req.sub), req.method, req.args);
     }
     case 'backup':
       await backupInWorker(need(src), req.target, storeChoice);
       return null;
     case 'iter': {
       if (!(SCAN_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown scan ${req.method}`);
-      const owner: object | undefined = req.txn ? txns.get(req.txn)?.t : need(src);
-      if (!owner) throw new LightningDbError('CLOSED', 'the transaction is closed');
+      const owner: object | undefined = req.txn ? txnView(src, req.txn, req.sub) : target(src, req.sub);
       const it = invoke<Iterable<unknown>>(owner, req.method, req.args)[Symbol.iterator]();
       const h = nextHandle++;
-      iters.set(h, { it: it as Iterator<unknown>, client: src.client });
+      iters.set(h, { it: it as Iterator<unknown>, client: src.client, retain: retained(req.method, req.args) });
       return h;
     }
     case 'iterNext': {
@@ -371,12 +418,17 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
         return { items: [], done: true };
       }
       const r = pull(it.it, req.max);
-      if (r.done) iters.delete(req.iter);
+      if (r.done && !it.retain) iters.delete(req.iter);
       return r;
     }
     case 'iterSeek': {
       const it = iters.get(req.iter);
-      if (!it?.it.seek) throw new TypeError('this iterator cannot seek');
+      if (!it) {
+        if (shared && req.iter < handleBase) throw ownerLost('scan');
+        // Ended (without retain) or closed, as Scan.seek: CLOSED.
+        throw new LightningDbError('CLOSED', 'the scan is closed');
+      }
+      if (!it.it.seek) throw new TypeError('this iterator cannot seek');
       it.it.seek(req.key);
       return null;
     }
@@ -387,22 +439,32 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
       return null;
     }
     case 'begin': {
-      const t: object = need(src).beginTransaction(req.options as never);
+      const t: object = target(src, req.sub).beginTransaction(req.options as never);
       const h = nextHandle++;
       txns.set(h, { t, client: src.client });
       return h;
     }
     case 'txn': {
       if (!(TXN_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown transaction method ${req.method}`);
-      const t = txns.get(req.txn);
-      if (!t && shared && req.txn < handleBase) throw ownerLost('transaction');
-      if (!t) throw new LightningDbError('CLOSED', 'the transaction is closed');
-      if (req.method === 'abort') txns.delete(req.txn);
-      return await invoke<unknown>(t.t, req.method, req.args);
+      if (req.method === 'abort') {
+        const t = txnView(src, req.txn, undefined);
+        txns.delete(req.txn);
+        return invoke<unknown>(t, 'abort', []);
+      }
+      return await invoke<unknown>(txnView(src, req.txn, req.sub), req.method, req.args);
+    }
+    case 'subClose': {
+      if (req.sub?.id === undefined) return null;
+      const key = `${src.client}|${src.enc}|i${req.sub.id}`;
+      const s = subDbs.get(key);
+      subDbs.delete(key);
+      // Its scans and transactions end; the page sends nothing through it after.
+      s?.db.close();
+      return null;
     }
     case 'subscribe': {
       const raw = shared ? rawDb() : undefined;
-      const view = need(src);
+      const view = target(src, req.db);
       const since = req.since ?? (raw ? raw.stats().lastSeq : (view.metrics() as { lastSeq?: number }).lastSeq);
       const feed = view.changes({ ...(req.range ?? {}), since });
       const key = `${src.client}:${req.sub}`;
@@ -444,7 +506,17 @@ async function pump(feed: ChangeFeed, sub: number, src: Source, key: string): Pr
   }
 }
 
+/** Transaction `txn`, or its view in sub-database `sub` (tx.sub()). */
+function txnView(src: Source, txn: number, sub: SubWire | undefined): object {
+  const t = txns.get(txn);
+  if (!t && shared && txn < handleBase) throw ownerLost('transaction');
+  if (!t) throw new LightningDbError('CLOSED', 'the transaction is closed');
+  if (sub === undefined) return t.t;
+  return invoke<object>(t.t, 'sub', [target(src, sub)]);
+}
+
 function endHandles(client?: string): void {
+  closeSubs(client);
   for (const [k, f] of feeds) {
     if (client !== undefined && f.client !== client) continue;
     feeds.delete(k);

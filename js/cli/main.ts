@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult } from '../index.js';
+import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult, type CheckResult } from '../index.js';
 import { DumpFormatError, endLine, entryLine, headerLine, parseLine } from './dump.js';
 
 export const EXIT = { OK: 0, NOT_FOUND: 1, USAGE: 2, DATABASE: 3 } as const;
@@ -167,6 +167,16 @@ async function cmdStats(path: string, o: Common & { prometheus?: boolean }): Pro
   }
 }
 
+/** check's note on the free pages no version reaches: damaged ones are
+ * harmless (a crash may leave them torn) and do not fail the check. */
+function freeNote(r: CheckResult): string {
+  if (r.freeSkipped) return '; free pages not verified (a checkpoint ran meanwhile)';
+  if (r.freeDamaged === 0) return `; ${r.pages} pages`;
+  const more = r.freeDamaged > r.freeDamagedPages.length ? ', ...' : '';
+  return `; ${r.pages} pages; ${r.freeDamaged} of ${r.freeChecked} free pages damaged, harmless ` +
+    `(torn by a crash, never read again): pages ${r.freeDamagedPages.join(', ')}${more}`;
+}
+
 async function cmdCheck(path: string, o: Common): Promise<void> {
   const db = openDb(path, { readOnly: true });
   try {
@@ -174,7 +184,8 @@ async function cmdCheck(path: string, o: Common): Promise<void> {
     const b = bar(o, 'check |{bar}| {percentage}% | {entries} entries, {phase}');
     const total = Math.max(1, m.dataFileSize + m.logFileSize);
     b?.start(total, 0, { entries: 0, phase: 'pages and log' });
-    db.check(); // every page checksum, tree order and bounds, free list, log records
+    // every page checksum, tree order and bounds, free list, log records
+    const r = db.check();
     // Then read every entry back through the public read path.
     let entries = 0;
     let bytes = 0;
@@ -186,8 +197,9 @@ async function cmdCheck(path: string, o: Common): Promise<void> {
     }
     b?.update(total, { entries, phase: 'done' });
     b?.stop();
-    if (o.json) print(JSON.stringify({ ok: true, entries }));
-    else print(`ok: ${entries} entries`);
+    const { ok: _ok, ...pages } = r;
+    if (o.json) print(JSON.stringify({ ok: true, entries, ...pages }));
+    else print(`ok: ${entries} entries${freeNote(r)}`);
   } finally {
     db.close();
   }

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EngineEvent, EngineOpenOptions, EngineStats } from '../engine.js';
+import type { EngineCheckResult, EngineEvent, EngineOpenOptions, EngineStats } from '../engine.js';
 
 /** An opaque, type-tagged addon handle (database, transaction, iterator). */
 export type Handle = object;
@@ -103,7 +103,7 @@ export interface Addon {
   flush(db: Handle): void;
   flushAsync(db: Handle): Promise<void>;
   checkpoint(db: Handle): void;
-  check(db: Handle): void;
+  check(db: Handle): EngineCheckResult;
   backup(db: Handle, path: string): void;
   /** Keyed by the js_name of every row of ldb_stat_table. */
   stats(db: Handle): EngineStats;

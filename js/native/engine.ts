@@ -226,7 +226,7 @@ class NativeDb implements EngineDb {
     this.a.checkpoint(this.h);
   }
   check() {
-    this.a.check(this.h);
+    return this.a.check(this.h);
   }
   backup(path: string) {
     this.a.backup(this.h, path);

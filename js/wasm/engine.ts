@@ -23,7 +23,7 @@
  */
 import type {
   Engine, EngineChange, EngineChanges, EngineEvent, EngineChangesOptions, EngineCommitListener, EngineDb, EngineIterator,
-  EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
+  EngineCheckResult, EngineIterOptions, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
 import { decodeChanges } from '../feed.js';
 import { type ByteView, ChunkDecoder } from '../chunk.js';
@@ -635,8 +635,20 @@ class WasmDb implements EngineDb {
   checkpoint(): void {
     this.h.check(this.h.m._ldb_checkpoint(this.live()));
   }
-  check(): void {
-    this.h.check(this.h.m._ldb_check(this.live()));
+  check(): EngineCheckResult {
+    const h = this.h;
+    const listed = 16; // LDB_CHECK_LISTED
+    const p = h.alloc(8 * (4 + listed));
+    try {
+      h.check(h.m._ldbw_check(this.live(), p));
+      const f = new Float64Array(h.m.HEAPU8.buffer, p, 4 + listed);
+      return {
+        pages: f[0]!, freeChecked: f[1]!, freeDamaged: f[2]!, freeSkipped: f[3] !== 0,
+        freeDamagedPages: Array.from(f.subarray(4, 4 + Math.min(f[2]!, listed))),
+      };
+    } finally {
+      h.m._free(p);
+    }
   }
   backup(path: string): void {
     this.engine.backupTo(this.live(), path);

@@ -47,7 +47,8 @@ export interface LdbModule {
   _ldb_flush(db: number): number;
   _ldb_checkpoint(db: number): number;
   _ldb_maintain(db: number, budget: number, nextMsOut: number): number;
-  _ldb_check(db: number): number;
+  /** ldb_check_report: 4 + 16 doubles at out (wasm/exports.c). */
+  _ldbw_check(db: number, out: number): number;
   _ldb_backup_to_store(db: number, store: number): number;
   _ldb_store_destroy(store: number): void;
   _ldbw_options_new(): number;

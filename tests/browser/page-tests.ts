@@ -195,6 +195,182 @@ function define(): void {
       eq(await db.count(), 0);
     });
 
+    it('scan({ retain: true }) keeps its snapshot at the end: seek() works until return()', async () => {
+      const db = await fresh({ keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      await db.putBatch([['a', '1'], ['b', '2'], ['c', '3']]);
+      const it = db.scan({ retain: true });
+      const first: unknown[] = [];
+      for (let r = await it.next(); !r.done; r = await it.next()) first.push(r.value[0]);
+      eq(first, ['a', 'b', 'c']);
+      await db.put('b', 'changed'); // after the snapshot
+      await it.seek('b');
+      eq((await it.next()).value, ['b', '2']);
+      eq((await it.next()).value, ['c', '3']);
+      eq((await it.next()).done, true);
+      await it.seek('a');
+      eq((await it.next()).value, ['a', '1']);
+      await it.return();
+      eq(await code(it.seek('a')), 'CLOSED');
+      // without retain, the end releases the snapshot (seek is CLOSED)
+      const plain = db.scan();
+      for await (const _ of plain) { /* to the end */ }
+      eq(await code(plain.seek('a')), 'CLOSED');
+      // keys() and a transaction's scan take retain too
+      const keys = db.keys({ retain: true, gte: 'b' });
+      const ks: unknown[] = [];
+      for (let r = await keys.next(); !r.done; r = await keys.next()) ks.push(r.value);
+      await keys.seek('c');
+      eq([...ks, (await keys.next()).value], ['b', 'c', 'c']);
+      await keys.return();
+      await db.transaction(async (tx) => {
+        const t = tx.scan({ retain: true });
+        while (!(await t.next()).done) { /* to the end */ }
+        await t.seek('c');
+        eq((await t.next()).value, ['c', '3']);
+        await t.return();
+      });
+      eq(await code(db.scan({ retain: 1 as never }).next()), 'TypeError');
+    });
+
+    it('sub-databases: separate key spaces, each with the whole API, run in the Worker', async () => {
+      const db = await fresh({ keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      const users = db.sub<string, { age: number }>('users', { valueEncoding: 'json' });
+      const posts = db.sub('posts');
+      await users.put('alice', { age: 30 });
+      await users.put('bob', { age: 40 });
+      await posts.put('alice', 'hello');
+      await db.put('alice', 'root');
+      eq(await users.get('alice'), { age: 30 });
+      eq(await posts.get('alice'), 'hello');
+      eq(await db.get('alice'), 'root');
+      const all = async <T>(it: AsyncIterable<T>): Promise<T[]> => { const out: T[] = []; for await (const x of it) out.push(x); return out; };
+      eq(await all(users.keys()), ['alice', 'bob']);
+      eq(await all(users.scan({ gt: 'alice' })), [['bob', { age: 40 }]]);
+      eq((await all(users.scan({ reverse: true, limit: 1 }))).map(([k]) => k), ['bob']);
+      eq((await all(users.scanPrefix('b'))).map(([k]) => k), ['bob']);
+      eq(await users.count(), 2);
+      eq(await posts.count(), 1);
+      eq(await db.count({ prefix: 'alice' }), 1);
+      eq(await posts.clear(), 1);
+      eq(await users.count(), 2);
+      eq(await db.get('alice'), 'root');
+      // nested, batches, getBatch, has; its keys lie in its parent's range
+      const admins = users.sub('admins');
+      await admins.putBatch([['root', { age: 1 }]]);
+      eq(await admins.has('root'), true);
+      eq(await admins.getBatch(['root', 'x']), [{ age: 1 }, undefined]);
+      eq(await all(users.keys({ lt: 'a' })), ['\0admins\0root']);
+      // the same name again reaches the same keys (after a reopen too)
+      eq(await db.sub('users', { valueEncoding: 'json' }).get('bob'), { age: 40 });
+      // a custom encoding of a sub-database runs on this page
+      const u32 = {
+        encode: (n: number) => { const x = new Uint8Array(4); new DataView(x.buffer).setUint32(0, n); return x; },
+        decode: (x: Uint8Array) => new DataView(x.buffer, x.byteOffset, 4).getUint32(0),
+      };
+      const nums = db.sub<number, string>('nums', { keyEncoding: u32 });
+      await nums.putBatch([[300, 'c'], [2, 'a'], [70000, 'd']]);
+      eq(await all(nums.keys({ gt: 2 })), [300, 70000]);
+      // change events of a sub-database: its keys only, without its prefix
+      const seen: unknown[] = [];
+      const unsub = users.subscribe(undefined, (c) => seen.push(...c.ops.map((o) => o.key)));
+      await db.put('zz', 'not in users');
+      await users.put('carol', { age: 5 });
+      for (let i = 0; i < 100 && seen.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+      unsub();
+      eq(seen, ['carol']);
+      // names are checked at once, as Database.sub
+      let e: unknown = null;
+      try { db.sub(''); } catch (x) { e = x; }
+      assert(e instanceof LightningDbError && e.code === 'INVALID_ARGUMENT', `empty name: ${String(e)}`);
+      e = null;
+      try { db.sub('a\0b'); } catch (x) { e = x; }
+      assert(e instanceof LightningDbError && e.code === 'INVALID_ARGUMENT', `NUL in a name: ${String(e)}`);
+      e = null;
+      try { db.sub(5 as never); } catch (x) { e = x; }
+      assert(e instanceof TypeError, `a number as name: ${String(e)}`);
+      eq(await code(db.sub('bad', { valueEncoding: 'nope' as never }).get('x')), 'INVALID_ARGUMENT');
+      // closing a sub-database closes only it (its scans end); closing the
+      // database closes every sub-database
+      const scan = posts.scan({ retain: true });
+      await scan.next();
+      await posts.close();
+      assert(posts.closed && !db.closed, 'only the sub-database is closed');
+      eq(await code(posts.get('a')), 'CLOSED');
+      eq(await code(posts.scan().next()), 'CLOSED');
+      eq(await code(scan.seek('a')), 'CLOSED');
+      eq(await db.get('alice'), 'root');
+      await db.close();
+      assert(users.closed, 'a sub-database is closed with its database');
+      eq(await code(users.get('bob')), 'CLOSED');
+      e = null;
+      try { db.sub('x'); } catch (x) { e = x; }
+      assert(e instanceof LightningDbError && e.code === 'CLOSED', `sub() of a closed database: ${String(e)}`);
+    });
+
+    it('transactions across sub-databases: tx.sub(name) commits and aborts with tx', async () => {
+      const db = await fresh({ keyEncoding: 'utf8', valueEncoding: 'json' });
+      const accounts = db.sub<string, number>('accounts');
+      const log = db.sub('log');
+      await accounts.putBatch([['a', 100], ['b', 0]]);
+      await db.transaction(async (tx) => {
+        const acc = tx.sub<string, number>('accounts');
+        const lg = tx.sub('log');
+        await acc.put('a', (await acc.get('a'))! - 30);
+        await acc.put('b', (await acc.get('b'))! + 30);
+        await lg.put('1', { from: 'a', to: 'b', amount: 30 });
+        eq(await acc.count(), 2);
+        const ks: unknown[] = [];
+        for await (const [k] of acc.scan()) ks.push(k);
+        eq(ks, ['a', 'b']);
+        eq(await accounts.get('a'), 100, 'not visible before commit:');
+      });
+      eq(await accounts.get('a'), 70);
+      eq(await accounts.get('b'), 30);
+      eq(await log.get('1'), { from: 'a', to: 'b', amount: 30 });
+      // a throw aborts every sub-database's writes
+      let e: unknown = null;
+      try {
+        await db.transaction(async (tx) => {
+          await tx.sub('accounts').put('a', 0);
+          await tx.sub('log').put('2', 'x');
+          throw new Error('boom');
+        });
+      } catch (x) { e = x; }
+      eq((e as Error).message, 'boom');
+      eq(await accounts.get('a'), 70);
+      eq(await log.get('2'), undefined);
+      // tx.sub(subDatabase) uses that sub-database's encodings
+      const tags = db.sub('tags', { valueEncoding: 'msgpack' });
+      await db.transaction(async (tx) => tx.sub(tags).put('t', new Set(['x'])));
+      eq([...((await tags.get('t')) as Set<string>)], ['x']);
+      // a sub-database's own transaction sees only its keys
+      await accounts.transaction(async (tx) => {
+        const ks: unknown[] = [];
+        for await (const [k] of tx.scan()) ks.push(k);
+        eq(ks, ['a', 'b']);
+        await tx.delete('b');
+      });
+      eq(await accounts.get('b'), undefined);
+      // commit through a view commits the whole transaction
+      const tx = await db.beginTransaction();
+      const v = tx.sub('log');
+      await v.put('3', 'y');
+      await tx.put('top', 1);
+      await v.commit();
+      eq(await log.get('3'), 'y');
+      eq(await db.get('top'), 1);
+      e = null;
+      try { tx.sub('log'); } catch (x) { e = x; }
+      assert(e instanceof LightningDbError && e.code === 'CLOSED', `tx.sub() after commit: ${String(e)}`);
+      // a conflict across sub-databases
+      const t1 = await db.beginTransaction();
+      await t1.sub('accounts').get('a');
+      await accounts.put('a', 1);
+      await t1.sub('log').put('4', 'z');
+      eq(await code(t1.commit()), 'CONFLICT');
+      eq(await log.get('4'), undefined);
+    });
+
     it('Symbol.asyncDispose closes a database, aborts an uncommitted transaction, closes a scan', async () => {
       const sym = (Symbol as { asyncDispose?: symbol }).asyncDispose;
       assert(sym !== undefined, 'this Chromium has Symbol.asyncDispose');

@@ -21,6 +21,32 @@ function pageInit() {
       window.__workers.push(this);
     }
   };
+  /** Speaks the protocol (js/browser/protocol.ts) as another tab's
+   * client of database channel `base` (utf8 keys and values) would:
+   * send(req) resolves with the owner's reply; close() ends the client. */
+  window.protocolClient = async (base) => {
+    const ctrl = new BroadcastChannel(`${base}:ctrl`);
+    const owner = await new Promise((res) => {
+      ctrl.onmessage = (ev) => ev.data?.t === 'owner' && res(ev.data);
+      ctrl.postMessage({ t: 'who' });
+    });
+    const client = `test${Math.random().toString(16).slice(2)}`;
+    let release;
+    await new Promise((res) => navigator.locks.request(`${base}:c:${client}`, () => { res(); return new Promise((r2) => (release = r2)); }));
+    const to = new BroadcastChannel(`${base}:o:${owner.id}`);
+    const replies = new BroadcastChannel(`${base}:c:${client}`);
+    const waiting = new Map();
+    replies.onmessage = (ev) => waiting.get(ev.data.id)?.(ev.data);
+    const send = (req) => new Promise((res) => {
+      waiting.set(req.id, res);
+      to.postMessage({ from: client, enc: JSON.stringify(['utf8', 'utf8']), req });
+    });
+    const close = () => {
+      release();
+      to.close(); replies.close(); ctrl.close();
+    };
+    return { send, close };
+  };
   /** Writes until window.__stop: puts of unique keys and, every 4th, a
    * counter transaction that also writes inc:<tab>:<op id> (op id fixed
    * across reruns: a transaction applied twice would count twice with one
@@ -185,22 +211,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
         const db = await window.lib.open('share-dedup', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'utf8' });
         // Speak the protocol as another tab would.
         const base = 'lightningdb:opfs:share-dedup';
-        const ctrl = new BroadcastChannel(`${base}:ctrl`);
-        const owner = await new Promise((res) => {
-          ctrl.onmessage = (ev) => ev.data?.t === 'owner' && res(ev.data);
-          ctrl.postMessage({ t: 'who' });
-        });
-        const client = `test${Math.random().toString(16).slice(2)}`;
-        let release;
-        await new Promise((res) => navigator.locks.request(`${base}:c:${client}`, () => { res(); return new Promise((r2) => (release = r2)); }));
-        const to = new BroadcastChannel(`${base}:o:${owner.id}`);
-        const replies = new BroadcastChannel(`${base}:c:${client}`);
-        const waiting = new Map();
-        replies.onmessage = (ev) => waiting.get(ev.data.id)?.(ev.data);
-        const send = (req) => new Promise((res) => {
-          waiting.set(req.id, res);
-          to.postMessage({ from: client, enc: JSON.stringify(['utf8', 'utf8']), req });
-        });
+        const { send, close } = await window.protocolClient(base);
         const out = [];
         out.push(await send({ id: 1, rid: 1, op: 'call', method: 'put', args: ['k', 'first'] }));
         out.push(await send({ id: 2, rid: 2, op: 'call', method: 'put', args: ['k', 'second'] }));
@@ -212,8 +223,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
         // A transaction commit resent for a transaction this owner never had.
         out.push(await send({ id: 5, rid: 8, retry: true, op: 'txn', txn: 1, method: 'commit', args: [] }));
         const k2 = await db.get('k2');
-        release();
-        to.close(); replies.close(); ctrl.close();
+        close();
         await db.close();
         return { out, afterRetry, k2 };
       });
@@ -253,22 +263,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
       // a hand-off with the rid of a committed clear is not applied again.
       const r = await a.evaluate(async () => {
         const base = 'lightningdb:opfs:share-clear';
-        const ctrl = new BroadcastChannel(`${base}:ctrl`);
-        const owner = await new Promise((res) => {
-          ctrl.onmessage = (ev) => ev.data?.t === 'owner' && res(ev.data);
-          ctrl.postMessage({ t: 'who' });
-        });
-        const client = `test${Math.random().toString(16).slice(2)}`;
-        let release;
-        await new Promise((res) => navigator.locks.request(`${base}:c:${client}`, () => { res(); return new Promise((r2) => (release = r2)); }));
-        const to = new BroadcastChannel(`${base}:o:${owner.id}`);
-        const replies = new BroadcastChannel(`${base}:c:${client}`);
-        const waiting = new Map();
-        replies.onmessage = (ev) => waiting.get(ev.data.id)?.(ev.data);
-        const send = (req) => new Promise((res) => {
-          waiting.set(req.id, res);
-          to.postMessage({ from: client, enc: JSON.stringify(['utf8', 'utf8']), req });
-        });
+        const { send, close } = await window.protocolClient(base);
         const out = [];
         out.push(await send({ id: 1, rid: 1, op: 'call', method: 'clear', args: [{ prefix: 'c0' }] }));
         await window.db.put('c05', 'back');
@@ -278,8 +273,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
         out.push(await send({ id: 3, rid: 2, op: 'call', method: 'clear', args: [] }));
         out.push(await send({ id: 4, rid: 1, retry: true, op: 'call', method: 'clear', args: [] }));
         const left = await window.db.count();
-        release();
-        to.close(); replies.close(); ctrl.close();
+        close();
         return { out, afterRetry, left };
       });
       assert(r.out.every((x) => x.ok), `replies: ${JSON.stringify(r.out)}`);
@@ -289,6 +283,85 @@ export function sharedChecks({ context, newPage, assert, base }) {
       assert(r.out[3].value === undefined && r.left === 0, `rid 1's record survived clear(): a resend is still recognised (${JSON.stringify(r)})`);
       await b.evaluate(() => window.db.close());
       await a.evaluate(() => window.db.close());
+    }],
+
+    ["a client tab's sub-databases, tx.sub() and scan({ retain }) run in the owner's engine: writes carry their request id (resent: applied once), reserved keys stay out, and a sub-database survives a change of owner", async () => {
+      // Tabs of their own: the owner tab is closed at the end.
+      const a = await tab();
+      const b = await tab();
+      await a.evaluate(async () => {
+        await window.lib.destroy('share-sub', { store: 'opfs' });
+        window.db = await window.lib.open('share-sub', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'utf8' });
+        await window.db.sub('users').putBatch([['alice', 'a'], ['bob', 'b']]);
+      });
+      assert(await open(b, 'share-sub', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' }) === false, 'b is a client');
+      const viaClient = await b.evaluate(async () => {
+        const code = (p) => p.then(() => 'OK', (e) => (e instanceof TypeError ? 'TypeError' : `${e.code}`));
+        window.users = window.db.sub('users', { valueEncoding: 'utf8' });
+        const counts = window.db.sub('counts');
+        await counts.put('n', 1);
+        await window.db.transaction(async (tx) => {
+          const c = tx.sub('counts');
+          await c.put('n', (await c.get('n')) + 1);
+          await tx.sub(window.users).put('carol', 'c');
+        });
+        const it = window.users.keys({ retain: true });
+        const keys = [];
+        for (let r = await it.next(); !r.done; r = await it.next()) keys.push(r.value);
+        await it.seek('bob');
+        keys.push((await it.next()).value);
+        await it.return();
+        // A binary sub-database key of 8+ bytes 0xFF is an ordinary key (its
+        // stored key begins 0x00 name 0x00, outside the reserved range).
+        const bin = window.db.sub('bin', { keyEncoding: 'binary', valueEncoding: 'binary' });
+        await bin.put(new Uint8Array(9).fill(255), new Uint8Array([1]));
+        const binKeys = [];
+        for await (const k of bin.keys()) binKeys.push(k.length);
+        const badName = await code(Promise.resolve().then(() => window.db.sub('')));
+        return { keys, n: await counts.get('n'), binKeys, badName, cleared: await window.db.sub('counts').clear() };
+      });
+      assert(JSON.stringify(viaClient) === JSON.stringify({ keys: ['alice', 'bob', 'carol', 'bob'], n: 2, binKeys: [9], badName: 'INVALID_ARGUMENT', cleared: 1 }),
+        `sub-databases through the client: ${JSON.stringify(viaClient)}`);
+      const onOwner = await a.evaluate(async () => {
+        const rootKeys = [];
+        for await (const k of window.db.keys()) rootKeys.push(k);
+        return { carol: await window.db.sub('users').get('carol'), rootKeys };
+      });
+      assert(onOwner.carol === 'c', `the owner reads the client's sub-database writes: ${JSON.stringify(onOwner)}`);
+      assert(onOwner.rootKeys.every((k) => k.startsWith('\0')) && onOwner.rootKeys.length === 4,
+        `the root scan shows the sub-databases' keys under their prefixes and no bookkeeping record: ${JSON.stringify(onOwner.rootKeys)}`);
+      // A sub-database write resent after a hand-off with the rid of a
+      // committed one is not applied again (the dedup check above, in a
+      // sub-database).
+      const r = await a.evaluate(async () => {
+        const base = 'lightningdb:opfs:share-sub';
+        const { send, close } = await window.protocolClient(base);
+        const sub = { id: 1, path: [{ name: 'users' }] };
+        const out = [];
+        out.push(await send({ id: 1, rid: 1, op: 'call', method: 'put', args: ['dave', 'first'], sub }));
+        out.push(await send({ id: 2, rid: 2, op: 'call', method: 'put', args: ['dave', 'second'], sub }));
+        out.push(await send({ id: 3, rid: 1, retry: true, op: 'call', method: 'put', args: ['dave', 'first'], sub }));
+        out.push(await send({ id: 4, rid: 3, retry: true, op: 'call', method: 'put', args: ['erin', 'late'], sub: { path: [{ name: 'users' }] } }));
+        out.push(await send({ id: 5, op: 'subClose', sub }));
+        const got = [await window.db.sub('users').get('dave'), await window.db.sub('users').get('erin')];
+        close();
+        return { out, got };
+      });
+      assert(r.out.every((x) => x.ok), `replies: ${JSON.stringify(r.out)}`);
+      assert(r.got[0] === 'second' && r.got[1] === 'late', `a resent committed sub-database write was applied again, or a new one lost: ${JSON.stringify(r.got)}`);
+      // The owner tab goes away: the client's sub-database object goes on
+      // in the next owner (this tab's own Worker), opened from its path.
+      await a.close();
+      pages.splice(pages.indexOf(a), 1);
+      const after = await b.evaluate(async () => {
+        await window.users.put('frank', 'f');
+        const keys = [];
+        for await (const k of window.users.keys()) keys.push(k);
+        return { keys, owner: window.db.isOwner };
+      });
+      assert(after.owner === true && JSON.stringify(after.keys) === JSON.stringify(['alice', 'bob', 'carol', 'dave', 'erin', 'frank']),
+        `after the owner closed: ${JSON.stringify(after)}`);
+      await b.evaluate(() => window.db.close());
     }],
 
     ["a client's transaction and scan across a hand-off: OWNER_LOST, then a retry succeeds", async () => {

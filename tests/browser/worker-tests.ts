@@ -88,7 +88,7 @@ function define(): void {
         await db.flushAsync();
         db.close();
         const raw = await idbRaw('fallback-db');
-        assert(raw.files['data.ldb'] !== undefined || raw.files['wal-0.log'] !== undefined,
+        assert(raw.files['data.ldb'] !== undefined || raw.files['feed-00.log'] !== undefined,
           `no engine files in IndexedDB: ${JSON.stringify(raw)}`);
         const again = await openInWorker('fallback-db', { store: 'indexeddb' });
         assert(s(again.get(b('k')) as Uint8Array) === 'v', 'value lost');
@@ -304,7 +304,8 @@ function define(): void {
       const before = await idbRaw('idb-durable');
       await db.putAsync(b('key'), new Uint8Array(10000).fill(7));
       const after = await idbRaw('idb-durable');
-      const logBytes = (f: Record<string, number>) => (f['wal-0.log'] ?? 0) + (f['wal-1.log'] ?? 0);
+      const logBytes = (f: Record<string, number>) =>
+        Object.entries(f).filter(([n]) => /^feed-\d\d\.log$/.test(n)).reduce((a, [, v]) => a + v, 0);
       assert(logBytes(after.files) > logBytes(before.files) + 10000, `log did not grow in IndexedDB: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
       db.close();
     });

@@ -132,6 +132,7 @@ static const field fields[] = {
     F_U64(log_retention_bytes),
     F_U64(log_retention_ms),
     F_INT(salvage),
+    F_U64(mmap_size),
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 

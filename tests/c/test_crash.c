@@ -30,6 +30,9 @@
 /* 1: checkpoints and NORMAL-mode syncs run on the background thread (sync
  * points then drift from run to run; each run still cuts at its nth). */
 static int g_threaded;
+/* 1: the faulty store offers map(): tree pages are read through the
+ * mapping of its image, inside the same power cuts. */
+static int g_mapped;
 
 typedef struct point_result {
   int recovered_txns;
@@ -50,6 +53,7 @@ static uint64_t run_once(const char *label, uint64_t seed, const wl *w,
   assert_non_null(status);
   assert_int_equal(ldb_store_memory(&inner), LDB_OK);
   assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+  ldb_faulty_set_map(fs, g_mapped);
   if (cut) ldb_faulty_crash_at_sync(fs, cut, mode, seed ^ (cut * 7919));
   wl_options(&o, fs, sync_mode, PAGE);
   o.background_checkpoint = g_threaded;
@@ -150,8 +154,8 @@ static void run_mode(int sync_mode) {
   char name[64];
   for (uint64_t s = 1; s <= total; s++) {
     assert_int_equal(ldb_faulty_sync_file(fs, s, name, sizeof name), LDB_OK);
-    if (strncmp(name, "wal", 3) != 0) {
-      pick[s] = 2; /* data file or meta page sync: always */
+    if (strncmp(name, "feed-", 5) != 0) {
+      pick[s] = 2; /* data file, meta page or log head sync: always */
       ndata++;
     } else {
       nlog++;
@@ -211,6 +215,13 @@ static void test_crash_threaded(void **state) {
   run_mode(LDB_SYNC_FULL);
   run_mode(LDB_SYNC_NORMAL);
   g_threaded = 0;
+}
+
+static void test_crash_mapped(void **state) {
+  (void)state;
+  g_mapped = 1;
+  run_mode(LDB_SYNC_FULL);
+  g_mapped = 0;
 }
 
 /* A crash during recovery: cut power again at each sync of the reopen. */
@@ -278,6 +289,7 @@ int main(void) {
       cmocka_unit_test(test_crash_full),
       cmocka_unit_test(test_crash_normal),
       cmocka_unit_test(test_crash_threaded),
+      cmocka_unit_test(test_crash_mapped),
       cmocka_unit_test(test_crash_during_recovery),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1055,10 +1055,11 @@ static void test_open_contract(void **st) {
   o.error_if_exists = 1;
   assert_int_equal(ldb_open(deep, &o, &db), LDB_INVALID);
   o.error_if_exists = 0;
-  /* The clean close left log records; open replays and merges them. */
-  char wal[800];
-  snprintf(wal, sizeof wal, "%s/wal-0.log", deep);
-  FILE *f = fopen(wal, "rb");
+  /* The clean close checkpointed: the log keeps its records (the change
+   * feed's), and the open has nothing to replay or merge. */
+  char logf[800];
+  snprintf(logf, sizeof logf, "%s/feed-00.log", deep);
+  FILE *f = fopen(logf, "rb");
   assert_non_null(f);
   fseek(f, 0, SEEK_END);
   assert_true(ftell(f) > 0);
@@ -1066,6 +1067,7 @@ static void test_open_contract(void **st) {
   assert_int_equal(ldb_open(deep, &o, &db), LDB_OK);
   assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
   assert_int_equal(s.checkpoint_seq, s.last_seq);
+  assert_int_equal(s.checkpoints, 0);
   assert_true(s.last_seq >= 300);
   verify(db, 0, 300, "r");
   /* A checkpoint before close leaves nothing to replay. */

@@ -62,6 +62,10 @@ static void verify_reopen(const char *label, ldb_store *store, const wl *w,
   }
 }
 
+/* 1: the faulty store offers map(), so tree pages are read through the
+ * mapping (an injected read failure then also faults the mapping). */
+static int g_mapped;
+
 /* One run with the nth store call failing (0: none). Returns the number of
  * store calls made up to the first failure or the end. */
 static uint64_t run_once(const char *label, const wl *w, uint64_t nth,
@@ -74,6 +78,7 @@ static uint64_t run_once(const char *label, const wl *w, uint64_t nth,
   assert_non_null(status);
   assert_int_equal(ldb_store_memory(&inner), LDB_OK);
   assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+  ldb_faulty_set_map(fs, g_mapped);
   if (nth) ldb_faulty_fail_nth(fs, nth, kinds, LDB_IOERR, 0);
   wl_options(&o, fs, LDB_SYNC_FULL, PAGE);
   int rc = ldb_open("ioerr", &o, &db);
@@ -136,6 +141,7 @@ static void sweep(const char *name, int kinds) {
     uint32_t next;
     assert_int_equal(ldb_store_memory(&m), LDB_OK);
     assert_int_equal(ldb_store_faulty(m, &f), LDB_OK);
+    ldb_faulty_set_map(f, g_mapped);
     wl_options(&o, f, LDB_SYNC_FULL, PAGE);
     assert_int_equal(ldb_open("ioerr", &o, &db), LDB_OK);
     assert_int_equal(
@@ -174,9 +180,17 @@ static void test_ioerr_writes(void **state) {
   sweep("ioerr write+sync", LDB_FAULT_WRITE | LDB_FAULT_SYNC);
 }
 
+static void test_ioerr_any_mapped(void **state) {
+  (void)state;
+  g_mapped = 1;
+  sweep("ioerr any, mapped", LDB_FAULT_ANY);
+  g_mapped = 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ioerr_any),
+      cmocka_unit_test(test_ioerr_any_mapped),
       cmocka_unit_test(test_ioerr_writes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

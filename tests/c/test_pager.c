@@ -44,7 +44,7 @@ static void setup_fx(fixture *fx, uint32_t ps, uint64_t cache_pages,
   assert_int_equal(ldb_store_memory(&fx->s), LDB_OK);
   assert_int_equal(ldb_fopen(fx->s, "data.ldb", LDB_STORE_CREATE, &fx->file),
                    LDB_OK);
-  assert_int_equal(pager_open(fx->file, ps, cache_pages * ps, NULL, &fx->p),
+  assert_int_equal(pager_open(fx->file, ps, cache_pages * ps, 0, NULL, &fx->p),
                    LDB_OK);
   uint8_t *pg = malloc(ps);
   for (uint64_t n = 0; n < npages; n++) {
@@ -267,7 +267,8 @@ static void test_page_sizes(void **st) {
   assert_int_equal(ldb_fopen(s, "data.ldb", LDB_STORE_CREATE, &file), LDB_OK);
   static const uint32_t bad[] = {0, 256, 1000, 4095, 131072};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    assert_int_equal(pager_open(file, bad[i], 1 << 20, NULL, &p), LDB_INVALID);
+    assert_int_equal(pager_open(file, bad[i], 1 << 20, 0, NULL, &p),
+                     LDB_INVALID);
     assert_null(p);
   }
   ldb_fclose(file);
@@ -286,10 +287,10 @@ static void test_nomem(void **st) {
   pager *p = NULL;
   for (uint64_t nth = 1; nth <= 2; nth++) {
     tu_alloc_fail_nth(&ta, nth, 0);
-    assert_int_equal(pager_open(file, 512, 1 << 16, &ta.a, &p), LDB_NOMEM);
+    assert_int_equal(pager_open(file, 512, 1 << 16, 0, &ta.a, &p), LDB_NOMEM);
   }
   tu_alloc_fail_nth(&ta, 0, 0);
-  assert_int_equal(pager_open(file, 512, 1 << 16, &ta.a, &p), LDB_OK);
+  assert_int_equal(pager_open(file, 512, 1 << 16, 0, &ta.a, &p), LDB_OK);
   uint8_t pg[512];
   fill_page(pg, 512, 2);
   assert_int_equal(pager_write(p, 2, pg, false), LDB_OK);

@@ -10,17 +10,24 @@
  * so a leak is reported even where LeakSanitizer is off.
  *
  * Input: byte 0 = mode; raw: byte 1 picks the file, the rest is its bytes;
- * patch: records of [u8 file][u24 offset][u8 xor].
+ * patch: records of [u8 file][u24 offset][u8 xor]. Bit 3 of byte 0 puts
+ * the damaged files in a directory (tmpfs when there is one) on the posix
+ * store instead of the memory store, so tree pages are read through the
+ * memory mapping: a damaged page number, a short file and a bad page
+ * under the mapping must fail the same way.
  */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz_alloc.h"
 #include "store.h"
 
-static const char *names[3] = {"data.ldb", "wal-0.log", "wal-1.log"};
+/* The data file and the log (its head and its one segment here). */
+static const char *names[3] = {"data.ldb", "feed-00.log", "feed.head"};
 static uint8_t *base[3];
 static size_t base_len[3];
 
@@ -62,9 +69,9 @@ static void build_base(void) {
     if (i == 80 && (rc = ldb_checkpoint(db))) die("checkpoint", rc);
   }
   if ((rc = ldb_delete(db, "key0007", 7))) die("delete", rc);
-  /* Close would checkpoint nothing away from the log only if told to;
-   * whatever it does, the images below are a valid database. */
-  if ((rc = ldb_close(db))) die("close", rc);
+  /* The images are taken before the close (which would checkpoint the log
+   * tail away): what a crash after the last commit leaves, a valid
+   * database whose open replays the log. */
   for (int i = 0; i < 3; i++) {
     ldb_file *f = NULL;
     uint64_t size;
@@ -75,13 +82,43 @@ static void build_base(void) {
     base_len[i] = size;
     ldb_fclose(f);
   }
+  if ((rc = ldb_close(db))) die("close", rc);
   ldb_store_destroy(s);
   fprintf(stderr, "fuzz_open: base images: %s %zu bytes, %s %zu, %s %zu\n",
           names[0], base_len[0], names[1], base_len[1], names[2], base_len[2]);
 }
 
+static char posix_dir[64];
+
+/* Empties posix_dir (files only: the engine makes no directories). */
+static void clear_dir(void) {
+  DIR *d = opendir(posix_dir);
+  if (!d) return;
+  struct dirent *e;
+  char path[512];
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    snprintf(path, sizeof path, "%s/%s", posix_dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+}
+
+static void remove_dir(void) {
+  clear_dir();
+  rmdir(posix_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
   build_base();
+  snprintf(posix_dir, sizeof posix_dir, "/dev/shm/ldb-fuzz-XXXXXX");
+  if (!mkdtemp(posix_dir)) {
+    snprintf(posix_dir, sizeof posix_dir, "/tmp/ldb-fuzz-XXXXXX");
+    if (!mkdtemp(posix_dir)) abort();
+  }
+  atexit(remove_dir);
   return 0;
 }
 
@@ -99,7 +136,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t *img[3];
   size_t len[3];
   if (size < 2) return 0;
-  if (ldb_store_memory(&s)) abort();
+  int posix = (data[0] >> 3) & 1;
+  if (posix) {
+    clear_dir();
+    if (ldb_store_posix(posix_dir, 0, &s)) abort();
+  } else if (ldb_store_memory(&s)) {
+    abort();
+  }
   for (int i = 0; i < 3; i++) {
     len[i] = base_len[i];
     img[i] = malloc(len[i] ? len[i] : 1);

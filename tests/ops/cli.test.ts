@@ -65,6 +65,60 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.equal(run(['get', '-e', 'hex', 'db', Buffer.from('user:1').toString('hex')]).stdout, `${Buffer.from('Alice').toString('hex')}\n`);
   });
 
+  it('check: a damaged free page that no version reaches is harmless: ok, counted and named', () => {
+    const dir = join(tmp.dir, 'free-damage');
+    const db = open(dir);
+    db.put('a', '1');
+    db.checkpoint();
+    // An overflow chain written, then deleted: its pages become free pages
+    // that neither meta page reaches two checkpoints later.
+    db.put('big', Buffer.alloc(40_000, 7));
+    db.checkpoint();
+    db.delete('big');
+    db.checkpoint();
+    db.put('b', '2');
+    db.checkpoint();
+    const before = db.check();
+    db.close();
+    assert.equal(before.ok, true);
+    assert.equal(before.freeDamaged, 0);
+    assert.ok(before.freeChecked > 0, `free pages checked: ${JSON.stringify(before)}`);
+    const file = join(dir, 'data.ldb');
+    const data = readFileSync(file);
+    const ps = data.length / before.pages;
+    // Flip a byte of each page in turn: damage a version reaches is
+    // CORRUPT; the first free one is reported harmless, naming the page.
+    let found = -1;
+    for (let p = 2; p < before.pages && found < 0; p++) {
+      data[p * ps + 100]! ^= 1;
+      writeFileSync(file, data);
+      try {
+        const d = open(dir, { readOnly: true });
+        try {
+          const r = d.check();
+          if (r.freeDamaged === 1) {
+            assert.deepEqual(r.freeDamagedPages, [p]);
+            found = p;
+          }
+        } finally {
+          d.close();
+        }
+      } catch (e) {
+        assert.equal((e as { code?: string }).code, 'CORRUPT', String(e));
+      }
+      if (found < 0) {
+        data[p * ps + 100]! ^= 1;
+        writeFileSync(file, data);
+      }
+    }
+    assert.ok(found >= 2, 'one page was a free page no version reaches');
+    const out = run(['check', 'free-damage']);
+    assert.equal(out.code, EXIT.OK, out.stderr);
+    assert.match(out.stdout, new RegExp(`^ok: 2 entries; ${before.pages} pages; 1 of ${before.freeChecked} free pages damaged, harmless .*: pages ${found}\n$`));
+    const json = JSON.parse(run(['check', '--json', 'free-damage']).stdout);
+    assert.deepEqual([json.ok, json.freeDamaged, json.freeDamagedPages], [true, 1, [found]]);
+  });
+
   it('stats, check and backup', () => {
     const stats = run(['stats', 'db']);
     assert.equal(stats.code, EXIT.OK, stats.stderr);
@@ -73,8 +127,11 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.equal(json.health.healthy, true);
     assert.equal(typeof json.metrics.dataFileSize, 'number');
     assert.match(run(['stats', '--prometheus', 'db']).stdout, /^# TYPE lightningdb_gets_total counter$/m);
-    assert.equal(run(['check', 'db']).stdout, 'ok: 2 entries\n');
-    assert.deepEqual(JSON.parse(run(['check', '--json', 'db']).stdout), { ok: true, entries: 2 });
+    assert.match(run(['check', 'db']).stdout, /^ok: 2 entries; \d+ pages\n$/);
+    const checked = JSON.parse(run(['check', '--json', 'db']).stdout);
+    assert.equal(checked.ok, true);
+    assert.equal(checked.entries, 2);
+    assert.equal(checked.freeDamaged, 0);
     assert.equal(run(['backup', 'db', 'copy']).code, EXIT.OK);
     assert.equal(run(['scan', 'copy']).stdout, 'order:1\tpizza\nuser:1\tAlice\n');
     const again = run(['backup', 'db', 'copy']);

@@ -19,6 +19,7 @@ runChild('better-sqlite3', (dir) => {
     version,
     describe: 'better-sqlite3: WAL, WITHOUT ROWID table, prepared statements, transaction() batches; synchronous=NORMAL, FULL for fillsync; cache 64 MiB',
     pathOf,
+    threadPath: (kind) => path.join(pathOf(kind), 'kv.sqlite'),
     open(kind) {
       fs.mkdirSync(pathOf(kind), { recursive: true });
       const db = new Database(path.join(pathOf(kind), 'kv.sqlite'));

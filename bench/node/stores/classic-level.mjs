@@ -3,7 +3,8 @@
  * paths: db.batch for writes, getSync for single gets, getMany for batch gets,
  * iterators drained with nextv(1000). Writes use {sync:false} (LevelDB's
  * default: survives a process crash) except 'sync', which passes {sync:true}.
- * Cache: 64 MiB, as every other store gets.
+ * Cache: 64 MiB, as every other store gets. 'main' opens with
+ * multithreading: true, so the reader threads (threads.mjs) can open it too.
  */
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
@@ -19,8 +20,9 @@ runChild('classic-level', (dir) => {
     version,
     describe: 'classic-level: db.batch, getSync, getMany, iterator nextv; sync:true only for fillsync; cacheSize 64 MiB',
     pathOf,
+    threadPath: pathOf,
     async open(kind) {
-      const db = new ClassicLevel(pathOf(kind), { ...enc, cacheSize: 64 << 20 });
+      const db = new ClassicLevel(pathOf(kind), { ...enc, cacheSize: 64 << 20, multithreading: kind === 'main' });
       await db.open();
       dbs[kind] = db;
     },

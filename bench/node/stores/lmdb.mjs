@@ -19,6 +19,7 @@ runChild('lmdb', (dir) => {
     version,
     describe: 'lmdb-js: noSync for batched/non-durable writes, default sync for fillsync; getBinary, transactionSync, getRange',
     pathOf,
+    threadPath: pathOf, // reader threads open the same environment (threads.mjs)
     open(kind) {
       dbs[kind] = open({
         path: pathOf(kind),

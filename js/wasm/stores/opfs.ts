@@ -4,7 +4,9 @@
  * available only in dedicated Workers. The default browser store.
  *
  * A database is one OPFS directory (`name`); its files are the engine's
- * ("data.ldb", "wal-0.log", "wal-1.log"). Creating a sync access handle is
+ * ("data.ldb", the log's "feed.head" and "feed-NN.log" segments, and the
+ * previous version's "wal-0.log"/"wal-1.log", read once when such a
+ * database is opened). Creating a sync access handle is
  * asynchronous while the engine's open() is synchronous, so OpfsStore.open()
  * opens a handle for every engine file (and any other file present) up
  * front. A handle is exclusive: another tab or worker holding the database
@@ -22,8 +24,9 @@
  */
 import { checkName, dropLock, FileTable, PageStore, StoreError, storeErrorFrom, takeLock } from './types.js';
 
-/** The files the engine opens (core/src: btree.h, wal.h, and feed.c: the
- * change feed's head and its 16 segment names). */
+/** The files the engine opens (core/src: btree.h; feed.c: the log's head
+ * and its 16 segment names; wal.h: the previous version's log, which a
+ * migration reads and removes). */
 export const ENGINE_FILES = [
   'data.ldb',
   'wal-0.log',

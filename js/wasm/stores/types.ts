@@ -5,7 +5,7 @@
  *
  * The C side (wasm/store_js.c + wasm/library_store.js) calls these methods
  * synchronously from inside the engine. A store holds named byte files
- * ("data.ldb", "wal-0.log", ...); `open` returns a small integer file id
+ * ("data.ldb", "feed.head", "feed-00.log", ...); `open` returns a small integer file id
  * that the other file methods take. Failures are thrown as StoreError with
  * an LDB code name ('IO', 'FULL', 'NOT_FOUND', 'BUSY'); a DOMException named
  * QuotaExceededError is also understood (as FULL).

@@ -14,10 +14,20 @@
  * LDB_IOERR. Images outlive open handles (closing a file does not sync it)
  * and are discarded by remove().
  *
+ * Mapping (off unless ldb_faulty_set_map): map() moves a file's image into
+ * an anonymous reservation of the length asked for (at most 4 GiB, so the
+ * engine's first, larger attempts are refused as a real address space
+ * might refuse them), and hands that out: writes to the image are then
+ * visible through the mapping exactly as pwrite is through a shared file
+ * mapping. The reservation lives as long as the image. A read failure
+ * injected into read(), and a simulated crash, also count a fault on every
+ * mapping (the device failed under it: the engine must stop trusting it).
+ *
  * Invariants: one mutex protects everything; fnode.img always equals the
  * inner file's content with the pending ops applied.
  */
 #include <stdio.h>
+#include <sys/mman.h>
 
 #include "store_faulty.h"
 
@@ -41,7 +51,11 @@ typedef struct fnode {
   fop *ops, *ops_tail;
   unsigned opens;
   int linked;
+  int reserved;        /* img is a mapping reservation of cap bytes */
+  uint64_t map_faults; /* atomic: faults counted on the mapping */
 } fnode;
+
+#define MAP_MAX ((uint64_t)4 << 30)
 
 typedef struct faulty_store {
   ldb_store base;
@@ -58,6 +72,7 @@ typedef struct faulty_store {
   int crash_mode;
   uint64_t crash_seed;
   int crashed;
+  int map_on; /* map() offered (ldb_faulty_set_map) */
   /* sync trace: the file name of every sync call, interned */
   char **names;
   size_t nnames;
@@ -104,6 +119,11 @@ static const char *kind_name(int kind) {
 
 /* Counts an operation of `kind` and decides whether it fails. Called with
  * the mutex held. */
+static void map_fault_all(faulty_store *fs) {
+  for (fnode *n = fs->nodes; n; n = n->next)
+    if (n->reserved) __atomic_fetch_add(&n->map_faults, 1, __ATOMIC_SEQ_CST);
+}
+
 static int inject(faulty_store *fs, int kind) {
   fs->counts[kind_index(kind)]++;
   if (fs->crashed)
@@ -117,6 +137,7 @@ static int inject(faulty_store *fs, int kind) {
   }
   return LDB_OK;
 fail:
+  if (kind == LDB_FAULT_READ) map_fault_all(fs);
   if (fs->fail_code == LDB_FULL)
     return ldb_err(LDB_FULL, "faulty store: injected disk full on %s",
                    kind_name(kind));
@@ -137,7 +158,10 @@ static void ops_free(fop *o) {
 
 static void node_free(fnode *n) {
   ops_free(n->ops);
-  ldb_mfree(A, n->img);
+  if (n->reserved)
+    munmap(n->img, n->cap);
+  else
+    ldb_mfree(A, n->img);
   ldb_mfree(A, n->name);
   ldb_mfree(A, n);
 }
@@ -146,6 +170,9 @@ static int img_reserve(fnode *n, uint64_t size) {
   if (size > (uint64_t)SIZE_MAX / 4)
     return ldb_err(LDB_FULL, "faulty store: file %s too large", n->name);
   if (size <= n->cap) return LDB_OK;
+  if (n->reserved)
+    return ldb_err(LDB_FULL, "faulty store: file %s outgrew its mapping",
+                   n->name);
   size_t cap = n->cap ? n->cap : 4096;
   while (cap < size)
     cap *= 2;
@@ -259,6 +286,7 @@ static void do_crash(faulty_store *fs, int mode, uint64_t seed) {
   if (fs->crashed) return;
   fs->crashed = 1;
   fs->crash_left = 0;
+  map_fault_all(fs);
   for (fnode *n = fs->nodes; n; n = n->next) {
     if (mode == LDB_CRASH_TEAR && n->ops) apply_torn(fs, n, &rng);
     ops_free(n->ops);
@@ -532,9 +560,51 @@ static void fy_destroy(ldb_store *s) {
   ldb_mfree(A, fs);
 }
 
+static int fy_map(ldb_file *file, uint64_t len, const void **base,
+                  const uint64_t **faults) {
+  faulty_file *f = (faulty_file *)file;
+  faulty_store *fs = (faulty_store *)file->store;
+  fnode *n = f->node;
+  int rc = LDB_OK;
+  ldb_mutex_lock(&fs->mu);
+  if (!fs->map_on) {
+    rc = ldb_err(LDB_INVALID, "faulty store: mapping is off");
+  } else if (fs->crashed) {
+    rc = ldb_err(LDB_IOERR, "faulty store: map after simulated power loss");
+  } else if (n->reserved ? len > n->cap : len > MAP_MAX || len < n->size) {
+    rc = ldb_err(LDB_NOMEM, "faulty store: cannot map %llu bytes",
+                 (unsigned long long)len);
+  } else if (!n->reserved) {
+    void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+      rc = ldb_err(LDB_NOMEM, "faulty store: no address space to map");
+    } else {
+      if (n->size) memcpy(p, n->img, n->size);
+      ldb_mfree(A, n->img);
+      n->img = p;
+      n->cap = (size_t)len;
+      n->reserved = 1;
+    }
+  }
+  if (rc == LDB_OK) {
+    *base = n->img;
+    *faults = &n->map_faults;
+  }
+  ldb_mutex_unlock(&fs->mu);
+  return rc;
+}
+
+/* The reservation stays with the image (which outlives handles). */
+static void fy_unmap(ldb_file *file, const void *base, uint64_t len) {
+  (void)file;
+  (void)base;
+  (void)len;
+}
+
 static const ldb_store_methods faulty_methods = {
-    fy_open,  fy_read, fy_write,  fy_sync,   fy_size,    fy_truncate,
-    fy_close, fy_lock, fy_unlock, fy_remove, fy_destroy,
+    fy_open, fy_read,   fy_write,  fy_sync,    fy_size, fy_truncate, fy_close,
+    fy_lock, fy_unlock, fy_remove, fy_destroy, fy_map,  fy_unmap,
 };
 
 int ldb_store_faulty(ldb_store *inner, ldb_store **out) {
@@ -563,6 +633,14 @@ void ldb_faulty_fail_nth(ldb_store *s, uint64_t nth, int mask, int code,
   fs->fail_code = code;
   fs->fail_sticky = sticky;
   fs->sticky_active = 0;
+  ldb_mutex_unlock(&fs->mu);
+}
+
+void ldb_faulty_set_map(ldb_store *s, int on) {
+  faulty_store *fs = as_faulty(s);
+  if (!fs) return;
+  ldb_mutex_lock(&fs->mu);
+  fs->map_on = on;
   ldb_mutex_unlock(&fs->mu);
 }
 

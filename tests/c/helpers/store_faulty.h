@@ -35,6 +35,10 @@ int ldb_store_faulty(ldb_store *inner, ldb_store **out);
  * ldb_faulty_clear(). */
 void ldb_faulty_fail_nth(ldb_store *s, uint64_t nth, int mask, int code,
                          int sticky);
+/* Offers map() from now on (on != 0) or not (the default): the data file
+ * is then read through a mapping of the store's image (see
+ * store_faulty.c), inside the same crash and fault injection. */
+void ldb_faulty_set_map(ldb_store *s, int on);
 /* Clears a pending or sticky failure (space "returns"). */
 void ldb_faulty_clear(ldb_store *s);
 /* Operations seen of the kinds in mask since the store was made. */

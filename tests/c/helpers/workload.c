@@ -263,7 +263,12 @@ int wl_run(ldb_db *db, const wl *w, uint32_t from, uint32_t to,
 }
 
 void wl_copy_store(ldb_store *src, ldb_store *dst) {
-  static const char *names[] = {"data.ldb", "wal-0.log", "wal-1.log"};
+  static const char *names[] = {
+      "data.ldb",    "feed.head",   "wal-0.log",   "wal-1.log",
+      "feed-00.log", "feed-01.log", "feed-02.log", "feed-03.log",
+      "feed-04.log", "feed-05.log", "feed-06.log", "feed-07.log",
+      "feed-08.log", "feed-09.log", "feed-10.log", "feed-11.log",
+      "feed-12.log", "feed-13.log", "feed-14.log", "feed-15.log"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
     ldb_file *f = NULL, *g = NULL;
     uint64_t size;
