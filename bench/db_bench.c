@@ -1201,12 +1201,17 @@ static const struct engine *const ALL_ENGINES[] = {
  * right after the workload named, without waiting for background work,
  * except the "closed" ones, taken after a clean close. */
 typedef struct {
-  int reported;                 /* the child ran to its end */
-  double load_start, load_end;  /* 1-minute load average around the run */
-  uint64_t rss_base;            /* VmRSS before the engine's first open */
-  uint64_t rss_peak;            /* VmHWM over the whole run (reset at start) */
-  uint64_t rss_open_idle;       /* VmRSS added by reopening the loaded db */
-  uint64_t dir_fill, data_fill; /* after fillrandom */
+  int reported;                /* the child ran to its end */
+  double load_start, load_end; /* 1-minute load average around the run */
+  uint64_t rss_base;           /* VmRSS before the engine's first open */
+  uint64_t rss_peak;           /* VmHWM over the whole run (reset at start) */
+  uint64_t rss_open_idle;      /* VmRSS added by reopening the loaded db */
+  /* The largest RssAnon (heap, stacks) and RssFile (mapped file pages,
+   * which the kernel can drop) seen at the end of each workload: VmHWM has
+   * no split, so these tell what the peak is made of (sampled, so they can
+   * miss a peak inside a workload). */
+  uint64_t anon_max, file_max;
+  uint64_t dir_fill, data_fill;                 /* after fillrandom */
   uint64_t dir_overwrite, data_overwrite;       /* after overwrite */
   uint64_t dir_closed, data_closed;             /* closed by reopen */
   uint64_t dir_churn0, data_churn0;             /* before churn */
@@ -1800,6 +1805,12 @@ static double g_rss_peak(const metrics *m) {
 static double g_rss_base(const metrics *m) {
   return mb(m->rss_base);
 }
+static double g_anon_max(const metrics *m) {
+  return mb(m->anon_max);
+}
+static double g_file_max(const metrics *m) {
+  return mb(m->file_max);
+}
 static double g_rss_idle(const metrics *m) {
   return m->open_secs > 0 ? (double)m->rss_open_idle / 1e6 : -1;
 }
@@ -1872,6 +1883,8 @@ static double g_load_end(const metrics *m) {
 static const metric_row METRIC_ROWS[] = {
     {"peak RSS above base, MB", g_rss_peak, "%.1f", 1},
     {"RSS before open, MB", g_rss_base, "%.1f", 0},
+    {"max RssAnon (workload ends)", g_anon_max, "%.1f", 1},
+    {"max RssFile (workload ends)", g_file_max, "%.1f", 1},
     {"RSS of an idle reopen, MB", g_rss_idle, "%.1f", 1},
     {"open (clean close), ms", g_open_ms, "%.2f", 1},
     {"files after fillrandom, MB", g_dir_fill, "%.1f", 1},
@@ -1950,9 +1963,10 @@ static void json_metrics(FILE *f, const metrics *m) {
   fprintf(f,
           "{\"reported\": %d, \"load_start\": %.2f, \"load_end\": %.2f"
           ", \"rss_base\": %" PRIu64 ", \"rss_peak\": %" PRIu64
-          ", \"rss_open_idle\": %" PRIu64 ", \"open_seconds\": %.6f",
+          ", \"rss_open_idle\": %" PRIu64 ", \"open_seconds\": %.6f"
+          ", \"rss_anon_max\": %" PRIu64 ", \"rss_file_max\": %" PRIu64,
           m->reported, m->load_start, m->load_end, m->rss_base, m->rss_peak,
-          m->rss_open_idle, m->open_secs);
+          m->rss_open_idle, m->open_secs, m->anon_max, m->file_max);
   fprintf(
       f,
       ", \"dir_fill\": %" PRIu64 ", \"data_fill\": %" PRIu64
@@ -2000,6 +2014,10 @@ static int run_engine(const struct engine *e, const char *version,
       printf("%-12s skipped\n", bench_list[bi]);
       continue;
     }
+    uint64_t anon = proc_status_bytes("RssAnon");
+    uint64_t file = proc_status_bytes("RssFile");
+    if (anon > m->anon_max) m->anon_max = anon;
+    if (file > m->file_max) m->file_max = file;
     if (rc != 0) {
       fprintf(stderr, "%s: %s failed; skipping the rest of this engine\n",
               e->name, bench_list[bi]);
