@@ -101,7 +101,7 @@ function cTables(run) {
   const benches = [...new Set(run.results.map((r) => r.benchmark))].filter((b) => b !== 'reopen');
   const out = [];
   const c = run.config;
-  const loads = engines.map((e) => `${e} ${run.metrics?.[e]?.load_start ?? '?'}`).join(', ');
+  const loads = engines.map((e) => `${e} ${run.metrics?.[e]?.load_start ?? '—'}`).join(', ');
   if (run.sources) out.push(`Merged from separate runs: ${run.sources.join('; ')}.`, '');
   out.push(`num=${c.num.toLocaleString('en-US')}, reads=${c.reads.toLocaleString('en-US')}${c.reads < c.num ? ' (capped)' : ''}, seeks=${c.seeks.toLocaleString('en-US')} x ${c.nexts} nexts, fillsync=${c.sync_num.toLocaleString('en-US')}, cache ${c.cache_bytes >> 20} MiB; load average when each engine's process started: ${loads}.`);
   for (const [title, key] of [['Operations per CPU second (process CPU time, all threads)', 'ops_per_cpu_sec'], ['Operations per second, wall clock', 'ops_per_sec']]) {
