@@ -5,8 +5,8 @@
 # scripts/build-wasm.sh or scripts/prebuild.mjs (never committed): the same
 # version as libsnappy-dev. Snappy is C++; the core uses its C API
 # (snappy-c.h) only. Its two generated headers are written here as its own
-# CMakeLists would write them for a little-endian target with sys/uio.h and
-# without SSSE3/BMI2 (portable code only). Defines the target ldb_snappy.
+# CMakeLists would write them for a little-endian target with sys/uio.h (but
+# none on Windows) and without SSSE3/BMI2 (portable code only). Defines the target ldb_snappy.
 if(NOT EXISTS ${LDB_THIRD_PARTY}/snappy/snappy-c.h)
   message(FATAL_ERROR "snappy sources missing under ${LDB_THIRD_PARTY}; scripts/build-wasm.sh or scripts/prebuild.mjs fetch them")
 endif()
@@ -17,8 +17,12 @@ string(REGEX MATCH "([0-9]+)\\.([0-9]+)\\.([0-9]+)" ldb_snappy_version "${ldb_sn
 set(PROJECT_VERSION_MAJOR ${CMAKE_MATCH_1})
 set(PROJECT_VERSION_MINOR ${CMAKE_MATCH_2})
 set(PROJECT_VERSION_PATCH ${CMAKE_MATCH_3})
-set(HAVE_SYS_UIO_H_01 1)
-set(HAVE_SYS_UIO_H 1)
+if(WIN32)
+  set(HAVE_SYS_UIO_H_01 0)   # MinGW has no sys/uio.h: snappy defines iovec
+else()
+  set(HAVE_SYS_UIO_H_01 1)
+  set(HAVE_SYS_UIO_H 1)
+endif()
 set(HAVE_UNISTD_H 1)
 set(HAVE_BUILTIN_EXPECT 1)
 set(HAVE_BUILTIN_CTZ 1)

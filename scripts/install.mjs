@@ -5,21 +5,26 @@
 //      development): nothing to do here; `npm run build` builds (and
 //      `prepare`, scripts/pack.mjs, builds what is missing);
 //   2. an addon that loads already (prebuilds/<platform>-<arch>/ or
-//      build/node/, the runtime's lookup order): nothing to do;
+//      build/node/, the runtime's lookup order): nothing to do. The package
+//      ships linux-x64, linux-arm64 and win32-x64 prebuilds (README,
+//      "Installing"); one that is present but does not load says why (an
+//      older glibc than its manifest names, a host other than node.exe on
+//      Windows);
 //   3. otherwise the addon is compiled from the sources the package ships
 //      (core/, node/, CMakeLists.txt, cmake/) into build/node/, with the
 //      Node-API headers of the node-api-headers dependency. It needs cmake,
 //      a C compiler, pkg-config, libzstd-dev and liblz4-dev; when one is
 //      missing it says which, and the install goes on (a browser-only user
 //      of the package does not need the addon; in Node, open() reports the
-//      same).
+//      same). On Windows this source build is not attempted (it expects
+//      pkg-config and Debian's -dev packages); it says so instead.
 // npm 11 runs a dependency's install script only once it is approved
 // (`npm install-scripts approve lightningdb`); `npm rebuild lightningdb`
 // or `node node_modules/lightningdb/scripts/install.mjs` runs it by hand.
 // Usage: node scripts/install.mjs [--force]   (--force: compile even when
 // an addon loads)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +34,19 @@ const plat = `${process.platform}-${process.arch}`;
 const force = process.argv.includes('--force');
 const log = (m) => console.log(`lightningdb install: ${m}`);
 
+/** Why the shipped prebuild may not load here, from its manifest. */
+function prebuildHint(message) {
+  let m = {};
+  try {
+    m = JSON.parse(readFileSync(join(root, 'prebuilds', plat, 'lightningdb.json'), 'utf8'));
+  } catch {
+    return '';
+  }
+  if (m.glibc && /GLIBC_/.test(message)) return ` — the ${plat} prebuild needs glibc ${m.glibc} or newer`;
+  if (process.platform === 'win32') return ` — the ${plat} prebuild imports Node-API from node.exe; other hosts (Electron) are not supported by it`;
+  return '';
+}
+
 /** The first addon of the runtime's lookup order that loads, or null. */
 function loadable() {
   const require = createRequire(join(root, 'package.json'));
@@ -37,7 +55,8 @@ function loadable() {
     try {
       if (typeof require(p).version === 'function') return p;
     } catch (e) {
-      log(`${p} does not load here (${String(e.message).split('\n')[0]})`);
+      const first = String(e.message).split('\n')[0];
+      log(`${p} does not load here (${first})${p.includes('prebuilds') ? prebuildHint(first) : ''}`);
     }
   }
   return null;
@@ -67,6 +86,11 @@ function headersDir() {
 }
 
 function compile() {
+  if (process.platform === 'win32') {
+    log(`no prebuilt addon for ${plat} loads, and this script does not compile the addon on Windows ` +
+      '(the package ships win32-x64, cross-compiled with mingw-w64). The browser build does not need the addon.');
+    return false;
+  }
   const missing = missingPrerequisites();
   const headers = headersDir();
   if (!headers) missing.push('the node-api-headers npm package (a dependency of lightningdb: reinstall it)');

@@ -9,9 +9,10 @@
 //   scripts/build-browser.mjs) — then checks the result and refuses (exit
 //   1, naming what is missing) when a part cannot be built here or a file
 //   the package refers to is absent. Prebuilds of other targets
-//   (prebuilds/linux-arm64, from `npm run test:cross`) are shipped when
-//   their manifest matches and they are newer than the sources; a stale one
-//   is refused.
+//   (prebuilds/linux-arm64 and prebuilds/win32-x64, from `npm run
+//   test:cross`) are shipped when their manifest matches, they are newer
+//   than the sources and their C suite ran for the target (the manifest's
+//   `tested`); a stale or untested one is refused.
 // --prepare (npm's `prepare`: `npm install` in a checkout, and a git
 //   dependency, which npm clones, installs with dev dependencies and
 //   prepares before packing): builds what is missing and can be built here;
@@ -22,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { prebuild, prebuildFresh } from './prebuild.mjs';
+import { prebuild, prebuildFresh, prebuildTested } from './prebuild.mjs';
 
 const rootArg = process.argv.indexOf('--root');
 // --root DIR (with --check): check another tree (the tests use it).
@@ -117,8 +118,11 @@ function checks() {
   const cNewest = newest(C_SOURCES);
   if (!prebuildFresh(host, cNewest, root)) problems.push(`prebuilds/${host} is not a release prebuild of the current sources`);
   for (const t of existsSync(join(root, 'prebuilds')) ? readdirSync(join(root, 'prebuilds')) : []) {
-    if (t !== host && existsSync(join(root, 'prebuilds', t, 'lightningdb.node')) && !prebuildFresh(t, cNewest, root))
-      problems.push(`prebuilds/${t} is stale or not from scripts/prebuild.mjs: rebuild it (node scripts/prebuild.mjs --target ${t}) or delete it`);
+    if (t === host || !existsSync(join(root, 'prebuilds', t, 'lightningdb.node'))) continue;
+    if (!prebuildFresh(t, cNewest, root))
+      problems.push(`prebuilds/${t} is stale or not from scripts/prebuild.mjs: rebuild it (npm run test:cross) or delete it`);
+    else if (!prebuildTested(t, root))
+      problems.push(`prebuilds/${t} was built without its C suite: rebuild it with the suite (npm run test:cross) or delete it`);
   }
   for (const d of danglingReferences()) problems.push(`dangling reference ${d}`);
   return problems;

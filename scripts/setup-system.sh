@@ -9,8 +9,10 @@ for arg in "$@"; do
   case "$arg" in
     --browser) pkgs+=(emscripten chromium) ;;
     --bench) pkgs+=(liblmdb-dev libleveldb-dev librocksdb-dev libsqlite3-dev) ;;
-    # npm run test:cross: the linux-arm64 prebuild and its C suite under qemu-user
-    --cross) pkgs+=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user libcmocka-dev:arm64) ;;
+    # npm run test:cross: the linux-arm64 prebuild and its C suite under
+    # qemu-user; the win32-x64 prebuild (mingw-w64) and its C suite under wine
+    --cross) pkgs+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user libcmocka-dev:arm64
+                    gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev wine wine64) ;;
   esac
 done
 

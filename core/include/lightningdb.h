@@ -240,15 +240,26 @@ struct ldb_file {
  * The caller owns *out and frees it with ldb_store_destroy() after every
  * database using it is closed. Not part of the WebAssembly build (there
  * the stores are JavaScript and every open passes one). */
+#ifndef _WIN32
 LDB_API int ldb_store_posix(const char *dir, int create, ldb_store **out);
+#else
+/* Windows' peer of ldb_store_posix: a store over the directory `dir`
+ * (UTF-8; drive-letter, relative or UNC), created with its missing parents
+ * when create is non-zero, LDB_NOTFOUND otherwise. Files use
+ * CreateFileW/ReadFile/WriteFile at offsets and FlushFileBuffers; the lock
+ * is LockFileEx on `dir\LOCK`, which holds the holder's pid. A full disk is
+ * LDB_FULL. Ownership as for ldb_store_posix. It is the store ldb_open uses
+ * for a path on Windows. */
+LDB_API int ldb_store_win32(const char *dir, int create, ldb_store **out);
+#endif
 
 /* A store in memory. Files persist in the store across ldb_close/ldb_open
  * until the store is destroyed; useful for tests and ephemeral databases.
  * The caller owns *out (ldb_store_destroy()). */
 LDB_API int ldb_store_memory(ldb_store **out);
 
-/* Frees a store made by ldb_store_posix/ldb_store_memory (or any store, via
- * its destroy method). NULL is ignored. */
+/* Frees a store made by ldb_store_posix/ldb_store_win32/ldb_store_memory
+ * (or any store, via its destroy method). NULL is ignored. */
 LDB_API void ldb_store_destroy(ldb_store *s);
 
 /* ------------------------------------------------------------------------ */

@@ -1,8 +1,10 @@
 /*
  * env.c — the system's environment (ldb_env_default): CLOCK_MONOTONIC, the
  * real-time clock, POSIX threads and a wake-up event made of a mutex, a
- * condition variable on CLOCK_MONOTONIC and a flag; and the check of an env
- * a caller passes in ldb_options. The engine reaches clocks and threads
+ * condition variable on CLOCK_MONOTONIC and a flag (on Windows the same
+ * through util.c's QueryPerformanceCounter, SRW locks and condition
+ * variables, whose timed waits are relative); and the check of an env a
+ * caller passes in ldb_options. The engine reaches clocks and threads
  * only through an ldb_env (engine.h, eng_now); the primitives used here are
  * util.h's, which nothing above this file calls for time or threads.
  *
@@ -23,7 +25,7 @@ static uint64_t sys_wall_ms(void *ctx) {
 }
 
 #ifndef LDB_NO_THREADS
-/* The thread handle: the pthread and what it runs. */
+/* The thread handle: the system thread and what it runs. */
 typedef struct sys_thread {
   ldb_thread t;
   void (*fn)(void *);

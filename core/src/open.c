@@ -13,9 +13,9 @@
 #include "store.h"
 
 #ifndef LDB_NO_THREADS
-static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-#define REG_LOCK() pthread_mutex_lock(&reg_mu)
-#define REG_UNLOCK() pthread_mutex_unlock(&reg_mu)
+static ldb_mutex reg_mu = LDB_MUTEX_INITIALIZER;
+#define REG_LOCK() ldb_mutex_lock(&reg_mu)
+#define REG_UNLOCK() ldb_mutex_unlock(&reg_mu)
 #else
 #define REG_LOCK() ((void)0)
 #define REG_UNLOCK() ((void)0)

@@ -139,8 +139,7 @@ typedef struct {
   size_t cap, len;
 } out_buf;
 
-static void emit(out_buf *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void emit(out_buf *o, const char *fmt, ...) LDB_PRINTF(2, 3);
 
 static void emit(out_buf *o, const char *fmt, ...) {
   va_list ap;

@@ -3,7 +3,8 @@
  * range, freeing any store through its destroy method, and the default
  * store for a path.
  *
- * The stores themselves live in store_memory.c and store_posix.c (the
+ * The stores themselves live in store_memory.c, store_posix.c and
+ * store_win32.c (Windows builds compile it instead of store_posix.c; the
  * WebAssembly build compiles neither the posix store nor, here, any
  * reference to it: its stores are JavaScript, passed in ldb_options.store).
  */
@@ -18,6 +19,8 @@ int ldb_store_default(const char *path, int create, ldb_store **out) {
                  "ldb_options.store must be set (ldb_backup: use "
                  "ldb_backup_to_store)",
                  path ? path : "(no path)");
+#elif defined(_WIN32)
+  return ldb_store_win32(path, create, out);
 #else
   return ldb_store_posix(path, create, out);
 #endif

@@ -40,8 +40,8 @@ static inline int ldb_fopen(ldb_store *s, const char *name, int flags,
 int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len);
 
 /* The store ldb_open and ldb_backup use for a path when the caller gives
- * no store: the posix store over the directory `path` (see
- * ldb_store_posix). In a build without it (the WebAssembly build, compiled
+ * no store: the directory store over `path` (ldb_store_posix; on Windows
+ * ldb_store_win32). In a build without it (the WebAssembly build, compiled
  * with LDB_NO_POSIX_STORE) it returns LDB_INVALID saying that a store must
  * be passed. */
 int ldb_store_default(const char *path, int create, ldb_store **out);

@@ -2,6 +2,13 @@
  * util.c — error messages, the allocation hook, crc32c, compression, clock
  * and thread wrappers (see util.h). Owns no state but the per-thread error
  * message.
+ *
+ * Clocks and threads have two native implementations: POSIX
+ * (clock_gettime, pthreads) and Windows (QueryPerformanceCounter,
+ * GetSystemTimePreciseAsFileTime, SRW locks, condition variables, fiber
+ * local storage for the per-thread zstd contexts, _beginthreadex). Windows
+ * needs no pthreads emulation: timed waits there are relative, which is
+ * what ldb_cond_timedwait is asked for.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -10,6 +17,12 @@
  * only" section; they are exported by the shared library as well. */
 #define ZSTD_STATIC_LINKING_ONLY
 #include "util.h"
+
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <process.h>
+#include <windows.h>
+#endif
 
 #include <errno.h>
 #include <lz4.h>
@@ -197,7 +210,40 @@ typedef struct zctx {
   ZSTD_DCtx *dc;
 } zctx;
 
-#ifndef LDB_NO_THREADS
+#if !defined(LDB_NO_THREADS) && defined(_WIN32)
+/* Fiber-local storage: its callback frees a thread's contexts when the
+ * thread exits, as a pthread key's destructor does. */
+static INIT_ONCE zctx_once = INIT_ONCE_STATIC_INIT;
+static DWORD zctx_key = FLS_OUT_OF_INDEXES;
+
+static void WINAPI zctx_destroy(void *p) {
+  zctx *z = p;
+  if (!z) return;
+  ZSTD_freeCCtx(z->cc);
+  ZSTD_freeDCtx(z->dc);
+  free(z);
+}
+static BOOL CALLBACK zctx_key_init(PINIT_ONCE once, void *param, void **ctx) {
+  (void)once;
+  (void)param;
+  (void)ctx;
+  zctx_key = FlsAlloc(zctx_destroy);
+  return TRUE;
+}
+static zctx *zctx_cached(const ldb_allocator *a) {
+  if (a && a != &ldb_default_allocator) return NULL;
+  InitOnceExecuteOnce(&zctx_once, zctx_key_init, NULL, NULL);
+  if (zctx_key == FLS_OUT_OF_INDEXES) return NULL;
+  zctx *z = FlsGetValue(zctx_key);
+  if (z) return z;
+  z = calloc(1, sizeof *z);
+  if (z && !FlsSetValue(zctx_key, z)) {
+    free(z);
+    z = NULL;
+  }
+  return z;
+}
+#elif !defined(LDB_NO_THREADS)
 static pthread_key_t zctx_key;
 static pthread_once_t zctx_once = PTHREAD_ONCE_INIT;
 static int zctx_key_ok;
@@ -383,6 +429,24 @@ int ldb_decompress(const ldb_allocator *a, int codec, const void *src, size_t n,
 
 /* ---- clock ------------------------------------------------------------- */
 
+#ifdef _WIN32
+uint64_t ldb_now_ns(void) {
+  static LARGE_INTEGER freq; /* constant from boot; racing writers agree */
+  LARGE_INTEGER c;
+  if (!freq.QuadPart) QueryPerformanceFrequency(&freq);
+  QueryPerformanceCounter(&c);
+  uint64_t f = (uint64_t)freq.QuadPart, n = (uint64_t)c.QuadPart;
+  /* Split so that n * 1e9 cannot overflow. */
+  return n / f * 1000000000ull + n % f * 1000000000ull / f;
+}
+
+uint64_t ldb_wall_ms(void) {
+  FILETIME ft; /* 100 ns units since 1601-01-01 */
+  GetSystemTimePreciseAsFileTime(&ft);
+  uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+  return (t - 116444736000000000ull) / 10000u;
+}
+#else
 uint64_t ldb_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -394,10 +458,112 @@ uint64_t ldb_wall_ms(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000u;
 }
+#endif
 
 /* ---- threads ----------------------------------------------------------- */
 
-#ifndef LDB_NO_THREADS
+#if !defined(LDB_NO_THREADS) && defined(_WIN32)
+struct ldb_win_thread {
+  HANDLE h;
+  void *(*fn)(void *);
+  void *arg;
+};
+
+void ldb_mutex_init(ldb_mutex *m) {
+  InitializeSRWLock((PSRWLOCK)&m->srw);
+}
+void ldb_mutex_destroy(ldb_mutex *m) {
+  (void)m; /* SRW locks own no resources */
+}
+void ldb_mutex_lock(ldb_mutex *m) {
+  AcquireSRWLockExclusive((PSRWLOCK)&m->srw);
+}
+void ldb_mutex_unlock(ldb_mutex *m) {
+  ReleaseSRWLockExclusive((PSRWLOCK)&m->srw);
+}
+void ldb_cond_init(ldb_cond *c) {
+  InitializeConditionVariable((PCONDITION_VARIABLE)&c->cv);
+}
+void ldb_cond_destroy(ldb_cond *c) {
+  (void)c;
+}
+void ldb_cond_wait(ldb_cond *c, ldb_mutex *m) {
+  SleepConditionVariableSRW((PCONDITION_VARIABLE)&c->cv, (PSRWLOCK)&m->srw,
+                            INFINITE, 0);
+}
+bool ldb_cond_timedwait(ldb_cond *c, ldb_mutex *m, uint64_t timeout_ns) {
+  /* Rounded up, so that a caller re-checking its deadline never spins on
+   * zero-millisecond waits; INFINITE (0xFFFFFFFF) is never passed. */
+  uint64_t ms = timeout_ns / 1000000u + (timeout_ns % 1000000u != 0);
+  if (ms > 0xFFFFFFF0u) ms = 0xFFFFFFF0u;
+  if (SleepConditionVariableSRW((PCONDITION_VARIABLE)&c->cv, (PSRWLOCK)&m->srw,
+                                (DWORD)ms, 0))
+    return true;
+  return GetLastError() != ERROR_TIMEOUT;
+}
+void ldb_cond_signal(ldb_cond *c) {
+  WakeConditionVariable((PCONDITION_VARIABLE)&c->cv);
+}
+void ldb_cond_broadcast(ldb_cond *c) {
+  WakeAllConditionVariable((PCONDITION_VARIABLE)&c->cv);
+}
+void ldb_rwlock_init(ldb_rwlock *l) {
+  InitializeSRWLock((PSRWLOCK)&l->srw);
+  l->exclusive = 0;
+}
+void ldb_rwlock_destroy(ldb_rwlock *l) {
+  (void)l;
+}
+void ldb_rwlock_rdlock(ldb_rwlock *l) {
+  AcquireSRWLockShared((PSRWLOCK)&l->srw);
+}
+void ldb_rwlock_wrlock(ldb_rwlock *l) {
+  AcquireSRWLockExclusive((PSRWLOCK)&l->srw);
+  l->exclusive = 1;
+}
+void ldb_rwlock_unlock(ldb_rwlock *l) {
+  /* A shared holder reads 0: the flag is set only while the lock is held
+   * exclusively, which excludes every shared holder. */
+  if (l->exclusive) {
+    l->exclusive = 0;
+    ReleaseSRWLockExclusive((PSRWLOCK)&l->srw);
+  } else {
+    ReleaseSRWLockShared((PSRWLOCK)&l->srw);
+  }
+}
+static unsigned __stdcall win_trampoline(void *p) {
+  struct ldb_win_thread *t = p;
+  t->fn(t->arg);
+  return 0;
+}
+int ldb_thread_start(ldb_thread *t, void *(*fn)(void *), void *arg) {
+  struct ldb_win_thread *w = calloc(1, sizeof *w);
+  if (!w) return ldb_err(LDB_NOMEM, "cannot start a thread (out of memory)");
+  w->fn = fn;
+  w->arg = arg;
+  /* _beginthreadex, not CreateThread: the C runtime's per-thread state
+   * is set up and freed with the thread. */
+  uintptr_t h = _beginthreadex(NULL, 0, win_trampoline, w, 0, NULL);
+  if (!h) {
+    int e = errno;
+    free(w);
+    if (e == ENOMEM || e == EAGAIN)
+      return ldb_err(LDB_NOMEM, "cannot start a thread (error %d)", e);
+    return ldb_err(LDB_INTERNAL, "_beginthreadex failed (%d)", e);
+  }
+  w->h = (HANDLE)h;
+  *t = w;
+  return LDB_OK;
+}
+void ldb_thread_join(ldb_thread t) {
+  WaitForSingleObject(t->h, INFINITE);
+  CloseHandle(t->h);
+  free(t);
+}
+bool ldb_threads_available(void) {
+  return true;
+}
+#elif !defined(LDB_NO_THREADS)
 void ldb_mutex_init(ldb_mutex *m) {
   pthread_mutex_init(m, NULL);
 }

@@ -16,13 +16,21 @@
 
 #include "lightningdb.h"
 
+/* printf-style checking of a function's format argument. MinGW builds use
+ * the C99 formatter (__USE_MINGW_ANSI_STDIO, set by CMakeLists.txt), whose
+ * conversions (%zu, %llu) are gnu_printf's, not msvcrt's. */
+#ifdef __MINGW32__
+#define LDB_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#else
+#define LDB_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+
 /* ---- errors ------------------------------------------------------------ */
 
 /* Records a formatted detail message for the calling thread (read back by
  * ldb_errmsg) and returns code, so failures read `return ldb_err(LDB_X,
  * "...", ...);`. */
-int ldb_err(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int ldb_err(int code, const char *fmt, ...) LDB_PRINTF(2, 3);
 /* Clears the calling thread's message. */
 void ldb_err_clear(void);
 /* The calling thread's message buffer (never NULL). */
@@ -133,12 +141,31 @@ uint64_t ldb_wall_ms(void);
  * WebAssembly build) compiles the same engine: the lock calls become
  * no-ops and ldb_thread_start returns LDB_INVALID. */
 
-#ifndef LDB_NO_THREADS
+#if !defined(LDB_NO_THREADS) && defined(_WIN32)
+/* Windows (util.c): an SRWLOCK held exclusively, a CONDITION_VARIABLE, an
+ * SRWLOCK with the mode its holder took (ReleaseSRWLock* must name it),
+ * and a heap record of the thread. Opaque here so that <windows.h> stays
+ * out of the core's headers. */
+typedef struct ldb_mutex {
+  void *srw;
+} ldb_mutex;
+typedef struct ldb_cond {
+  void *cv;
+} ldb_cond;
+typedef struct ldb_rwlock {
+  void *srw;
+  int exclusive; /* written only by the exclusive holder */
+} ldb_rwlock;
+typedef struct ldb_win_thread *ldb_thread;
+#define LDB_MUTEX_INITIALIZER                                                  \
+  { NULL } /* SRWLOCK_INIT */
+#elif !defined(LDB_NO_THREADS)
 #include <pthread.h>
 typedef pthread_mutex_t ldb_mutex;
 typedef pthread_cond_t ldb_cond;
 typedef pthread_rwlock_t ldb_rwlock;
 typedef pthread_t ldb_thread;
+#define LDB_MUTEX_INITIALIZER PTHREAD_MUTEX_INITIALIZER
 #else
 typedef int ldb_mutex;
 typedef int ldb_cond;
@@ -146,6 +173,8 @@ typedef int ldb_rwlock;
 typedef int ldb_thread;
 #endif
 
+/* A mutex with static storage may be initialized with
+ * LDB_MUTEX_INITIALIZER instead of ldb_mutex_init (threaded builds). */
 void ldb_mutex_init(ldb_mutex *m);
 void ldb_mutex_destroy(ldb_mutex *m);
 void ldb_mutex_lock(ldb_mutex *m);

@@ -162,8 +162,7 @@ static void test_backup_online(void **state) {
                          (uint64_t)(i + 1) * 300 &&
                      !__atomic_load_n(&s.error, __ATOMIC_ACQUIRE);
          ms++) {
-      struct timespec ts = {0, 1000000};
-      nanosleep(&ts, NULL);
+      tu_sleep_ms(1);
     }
     /* The writer makes progress (no deadlock against the backup). */
     assert_true(__atomic_load_n(&s.transfers, __ATOMIC_ACQUIRE) >=

@@ -22,8 +22,6 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "helpers/testutil.h"
 
@@ -174,7 +172,7 @@ static void snapshot_stability(int posix) {
     if (__atomic_load_n(&s.scans, __ATOMIC_ACQUIRE) >= want &&
         __atomic_load_n(&s.gens, __ATOMIC_ACQUIRE) >= 50)
       break;
-    usleep(1000);
+    tu_sleep_ms(1);
   }
   __atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
   pthread_join(w, NULL);
@@ -438,17 +436,13 @@ static int child_main(const char *dir, int ro, const char *want_pid) {
 
 static int run_child(const char *dir, int ro) {
   char pid[32];
-  snprintf(pid, sizeof pid, "%ld", (long)getpid());
-  pid_t c = fork();
-  if (c == 0) {
-    /* exec, not just fork: a forked copy would inherit our open engine. */
-    execl(g_self, g_self, "--child-open", dir, ro ? "1" : "0", pid,
-          (char *)NULL);
-    _exit(4);
-  }
-  int st = 0;
-  waitpid(c, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+  snprintf(pid, sizeof pid, "%ld", tu_pid());
+  /* A new process running this binary, not a fork: a forked copy would
+   * inherit our open engine. */
+  char *argv[] = {
+      (char *)g_self, "--child-open", (char *)dir, ro ? "1" : "0", pid, NULL};
+  int st = tu_run_wait(argv);
+  return st < 0 ? 5 : st;
 }
 
 static void test_other_process_lock(void **state) {
@@ -484,13 +478,7 @@ static void test_other_process_lock(void **state) {
 int main(int argc, char **argv) {
   if (argc == 5 && !strcmp(argv[1], "--child-open"))
     return child_main(argv[2], atoi(argv[3]), argv[4]);
-  g_self = "/proc/self/exe";
-  static char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = 0;
-    g_self = self;
-  }
+  g_self = tu_self_exe();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_snapshot_stability),
       cmocka_unit_test(test_snapshot_stability_mapped),

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "helpers/testutil.h"
 #include "lightningdb.h"
 
 static int quick(void) {
@@ -833,16 +834,7 @@ static void test_reverse_versions(void **st) {
 
 static void test_posix_backup(void **st) {
   (void)st;
-  const char *base = getenv("LDB_TEST_TMP");
-  char tmpl[512], src[600], dst[600];
-  snprintf(tmpl, sizeof tmpl, "%s/ldb-db-XXXXXX",
-           base && *base ? base : "/tmp");
-  if (base && *base) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", base);
-    if (system(cmd) != 0) skip();
-  }
-  assert_non_null(mkdtemp(tmpl));
+  char *tmpl = tu_tmpdir("ldb-db"), src[600], dst[600];
   snprintf(src, sizeof src, "%s/src", tmpl);
   snprintf(dst, sizeof dst, "%s/dst", tmpl);
   ldb_options o;
@@ -863,9 +855,8 @@ static void test_posix_backup(void **st) {
   verify(db, 0, 500, "p");
   assert_int_equal(ldb_check(db), LDB_OK);
   assert_int_equal(ldb_close(db), LDB_OK);
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
-  assert_int_equal(system(cmd), 0);
+  tu_rmrf(tmpl);
+  free(tmpl);
 }
 
 /* Writes n bytes into file `name` of store s (creating it). */
@@ -961,7 +952,7 @@ static void test_maintain(void **st) {
     }
     if (s1.syncs == s0.syncs) {
       assert_true(next >= 1 && next <= 40);
-      usleep((useconds_t)(next + 5) * 1000);
+      tu_sleep_ms((unsigned)next + 5);
       assert_int_equal(ldb_maintain(db, 0, &next), LDB_OK);
       assert_int_equal(ldb_stats_get(db, &s1), LDB_OK);
     }
@@ -1021,16 +1012,7 @@ static void test_maintain(void **st) {
  * replays (recovery runs after every close) and then empties the log. */
 static void test_open_contract(void **st) {
   (void)st;
-  const char *base = getenv("LDB_TEST_TMP");
-  char tmpl[512], deep[700];
-  snprintf(tmpl, sizeof tmpl, "%s/ldb-open-XXXXXX",
-           base && *base ? base : "/tmp");
-  if (base && *base) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", base);
-    if (system(cmd) != 0) skip();
-  }
-  assert_non_null(mkdtemp(tmpl));
+  char *tmpl = tu_tmpdir("ldb-open"), deep[700];
   snprintf(deep, sizeof deep, "%s/a/b/c", tmpl);
   ldb_options o;
   ldb_options_default(&o);
@@ -1077,9 +1059,8 @@ static void test_open_contract(void **st) {
   assert_int_equal(ldb_stats_get(db, &s), LDB_OK);
   assert_int_equal(s.checkpoint_seq, s.last_seq);
   assert_int_equal(ldb_close(db), LDB_OK);
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
-  assert_int_equal(system(cmd), 0);
+  tu_rmrf(tmpl);
+  free(tmpl);
 }
 
 int main(void) {

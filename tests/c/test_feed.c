@@ -24,8 +24,7 @@
 #include "lightningdb.h"
 
 static void sleep_ms(unsigned ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
+  tu_sleep_ms(ms);
 }
 
 static ldb_db *open_mem(ldb_store *s, uint64_t ret_bytes, uint64_t ret_ms) {

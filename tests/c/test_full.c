@@ -175,7 +175,7 @@ static void test_full_background(void **state) {
     int g = ldb_get(db, "m000001", 7, &v, &vl);
     if (g != LDB_OK) FAILF("get on a full disk returned %s", ldb_code_name(g));
     ldb_free(db, v);
-    usleep(2000);
+    tu_sleep_ms(2);
   }
   ldb_stats st;
   assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
@@ -190,7 +190,7 @@ static void test_full_background(void **state) {
   for (int i = 0; i < 2000 && bg != LDB_OK; i++) {
     assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
     bg = st.background_error;
-    if (bg != LDB_OK) usleep(1000);
+    if (bg != LDB_OK) tu_sleep_ms(1);
   }
   if (bg != LDB_OK) FAILF("background error stuck at %s", ldb_code_name(bg));
   verify(label, nth, db, &w, status, "live handle");

@@ -548,7 +548,7 @@ static void run_config_on(uint32_t page_size, int compression, int sync_mode,
   c.what = "setup";
   if (posix) {
     dir = tu_tmpdir("model");
-    assert_int_equal(ldb_store_posix(dir, 1, &c.store), LDB_OK);
+    assert_int_equal(tu_store_dir(dir, 1, &c.store), LDB_OK);
   } else {
     assert_int_equal(ldb_store_memory(&c.store), LDB_OK);
   }

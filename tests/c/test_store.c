@@ -1,8 +1,9 @@
 /*
  * test_store.c — unit tests of the store seam implementations: memory,
- * posix (directory) and the faulty wrapper (overlay of unsynced writes,
- * simulated power loss in DROP and TEAR mode, fail-nth with sticky mode
- * and partial sector writes, counters).
+ * the directory store (posix, or win32 on Windows: the "posix" tests run
+ * against whichever the platform has) and the faulty wrapper (overlay of
+ * unsynced writes, simulated power loss in DROP and TEAR mode, fail-nth with
+ * sticky mode and partial sector writes, counters).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,14 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <pthread.h>
 
 #include "helpers/store_faulty.h"
 #include "helpers/testutil.h"
+
+#ifdef _WIN32
+#define SEP "\\"
+#else
+#define SEP "/"
+#endif
 
 /* The same contract checks for every store. */
 static void check_basic_contract(ldb_store *s) {
@@ -233,14 +238,14 @@ static void test_posix_basic(void **state) {
   char sub[4200], path[4300];
   ldb_store *s = NULL;
   snprintf(sub, sizeof sub, "%s/db/nested", dir);
-  assert_int_equal(ldb_store_posix(sub, 0, &s), LDB_NOTFOUND);
+  assert_int_equal(tu_store_dir(sub, 0, &s), LDB_NOTFOUND);
   assert_null(s);
-  assert_int_equal(ldb_store_posix(sub, 1, &s), LDB_OK);
+  assert_int_equal(tu_store_dir(sub, 1, &s), LDB_OK);
   assert_non_null(s->id);
   /* The id is the canonical path, whichever spelling was used. */
   snprintf(path, sizeof path, "%s/db/../db/nested/", dir);
   ldb_store *t = NULL;
-  assert_int_equal(ldb_store_posix(path, 0, &t), LDB_OK);
+  assert_int_equal(tu_store_dir(path, 0, &t), LDB_OK);
   assert_string_equal(s->id, t->id);
   ldb_store_destroy(t);
   check_basic_contract(s);
@@ -250,11 +255,11 @@ static void test_posix_basic(void **state) {
   FILE *fp = fopen(path, "w");
   assert_non_null(fp);
   fclose(fp);
-  assert_int_equal(ldb_store_posix(path, 1, &t), LDB_INVALID);
+  assert_int_equal(tu_store_dir(path, 1, &t), LDB_INVALID);
   /* An OS error becomes LDB_IOERR naming the path and the cause. */
   char sub2[4300];
-  snprintf(sub2, sizeof sub2, "%s/adir", s->id);
-  assert_int_equal(mkdir(sub2, 0755), 0);
+  snprintf(sub2, sizeof sub2, "%s%sadir", s->id, SEP);
+  assert_int_equal(tu_mkdir(sub2), 0);
   ldb_file *f = NULL;
   assert_int_equal(ldb_fopen(s, "adir", LDB_STORE_CREATE, &f), LDB_IOERR);
   assert_null(f);
@@ -265,67 +270,76 @@ static void test_posix_basic(void **state) {
   free(dir);
 }
 
+/* The other process of test_posix_lock_other_process (this binary run
+ * with --lock-child): "busy" expects both lock kinds refused, naming
+ * `want` as the holder and the LOCK file naming `parent`; "free" expects
+ * the writer lock. Exit status 0 when so. */
+static int lock_child_checks(ldb_store *c, const char *mode, const char *dir,
+                             const char *want, const char *parent) {
+  char h[64] = "", path[4200];
+  if (!strcmp(mode, "free")) return c->methods->lock(c, 1, h, sizeof h);
+  if (c->methods->lock(c, 1, h, sizeof h) != LDB_BUSY) return 3;
+  if (strcmp(h, want) != 0) {
+    fprintf(stderr, "holder \"%s\", want \"%s\"\n", h, want);
+    return 4;
+  }
+  if (c->methods->lock(c, 0, h, sizeof h) != LDB_BUSY) return 5;
+  if (!strstr(ldb_errmsg(NULL), "locked")) return 6;
+  /* The LOCK file names the holder. (Read it here: closing any descriptor
+   * of LOCK in the parent would drop the parent's fcntl lock.) */
+  snprintf(path, sizeof path, "%s/LOCK", dir);
+  FILE *fp = fopen(path, "r");
+  long pid = 0;
+  int ok = fp && fscanf(fp, "%ld", &pid) == 1 && pid == atol(parent);
+  if (fp) fclose(fp);
+  return ok ? 0 : 7;
+}
+
+static int lock_child(const char *mode, const char *dir, const char *want,
+                      const char *parent) {
+  ldb_store *c = NULL;
+  if (tu_store_dir(dir, 0, &c) != LDB_OK) return 2;
+  int rc = lock_child_checks(c, mode, dir, want, parent);
+  ldb_store_destroy(c);
+  return rc;
+}
+
+static int run_lock_child(const char *mode, const char *dir, const char *want) {
+  char parent[32];
+  snprintf(parent, sizeof parent, "%ld", tu_pid());
+  char *argv[] = {
+      (char *)tu_self_exe(), "--lock-child", (char *)mode, (char *)dir,
+      (char *)want,          parent,         NULL};
+  return tu_run_wait(argv);
+}
+
 static void test_posix_lock_other_process(void **state) {
   (void)state;
   char *dir = tu_tmpdir("storelock");
   ldb_store *s = NULL;
-  char holder[64] = "", want[64], path[4200];
-  assert_int_equal(ldb_store_posix(dir, 1, &s), LDB_OK);
+  char holder[64] = "", want[64];
+  assert_int_equal(tu_store_dir(dir, 1, &s), LDB_OK);
   assert_int_equal(s->methods->lock(s, 1, holder, sizeof holder), LDB_OK);
-  snprintf(path, sizeof path, "%s/LOCK", dir);
-  snprintf(want, sizeof want, "pid %ld", (long)getpid());
-  pid_t child = fork();
-  assert_true(child >= 0);
-  if (child == 0) {
-    /* A second process: both lock kinds conflict with our writer lock. */
-    ldb_store *c = NULL;
-    char h[64] = "";
-    if (ldb_store_posix(dir, 0, &c) != LDB_OK) _exit(2);
-    if (c->methods->lock(c, 1, h, sizeof h) != LDB_BUSY) _exit(3);
-    if (strcmp(h, want) != 0) {
-      fprintf(stderr, "holder \"%s\", want \"%s\"\n", h, want);
-      _exit(4);
-    }
-    if (c->methods->lock(c, 0, h, sizeof h) != LDB_BUSY) _exit(5);
-    /* The LOCK file names the holder. (Read it here: closing any
-     * descriptor of LOCK in the parent would drop the parent's lock.) */
-    FILE *fp = fopen(path, "r");
-    long pid = 0;
-    if (!fp || fscanf(fp, "%ld", &pid) != 1 || pid != (long)getppid()) _exit(7);
-    fclose(fp);
-    if (!strstr(ldb_errmsg(NULL), "locked")) _exit(6);
-    _exit(0);
-  }
-  int st = 0;
-  assert_int_equal(waitpid(child, &st, 0), child);
-  assert_true(WIFEXITED(st));
-  assert_int_equal(WEXITSTATUS(st), 0);
+  snprintf(want, sizeof want, "pid %ld", tu_pid());
+  /* A second process: both lock kinds conflict with our writer lock. */
+  assert_int_equal(run_lock_child("busy", dir, want), 0);
 
   /* In the same process, a second store on the same directory is refused
-   * too (fcntl alone would not see the conflict). */
+   * too (fcntl alone would not see the conflict; LockFileEx locks belong
+   * to a handle, so Windows sees it by itself). */
   ldb_store *t = NULL;
-  assert_int_equal(ldb_store_posix(dir, 0, &t), LDB_OK);
+  assert_int_equal(tu_store_dir(dir, 0, &t), LDB_OK);
   assert_int_equal(t->methods->lock(t, 1, holder, sizeof holder), LDB_BUSY);
   assert_int_equal(t->methods->lock(t, 0, holder, sizeof holder), LDB_BUSY);
   assert_int_equal(s->methods->unlock(s), LDB_OK);
   assert_int_equal(t->methods->lock(t, 1, holder, sizeof holder), LDB_OK);
   ldb_store_destroy(t); /* destroy releases the lock */
 
-  /* After release, a child can take the lock. */
-  child = fork();
-  assert_true(child >= 0);
-  if (child == 0) {
-    ldb_store *c = NULL;
-    char h[64];
-    int ok = ldb_store_posix(dir, 0, &c) == LDB_OK &&
-             c->methods->lock(c, 1, h, sizeof h) == LDB_OK;
-    _exit(ok ? 0 : 1);
-  }
-  assert_int_equal(waitpid(child, &st, 0), child);
-  assert_int_equal(WEXITSTATUS(st), 0);
+  /* After release, another process can take the lock. */
+  assert_int_equal(run_lock_child("free", dir, ""), 0);
 
   /* Shared locks from two stores in one process coexist. */
-  assert_int_equal(ldb_store_posix(dir, 0, &t), LDB_OK);
+  assert_int_equal(tu_store_dir(dir, 0, &t), LDB_OK);
   assert_int_equal(s->methods->lock(s, 0, holder, sizeof holder), LDB_OK);
   assert_int_equal(t->methods->lock(t, 0, holder, sizeof holder), LDB_OK);
   assert_int_equal(s->methods->unlock(s), LDB_OK);
@@ -564,7 +578,7 @@ static void test_faulty_over_posix(void **state) {
   (void)state;
   char *dir = tu_tmpdir("faultyposix");
   ldb_store *inner, *fs;
-  assert_int_equal(ldb_store_posix(dir, 1, &inner), LDB_OK);
+  assert_int_equal(tu_store_dir(dir, 1, &inner), LDB_OK);
   assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
   check_basic_contract(fs);
   ldb_store_destroy(fs);
@@ -573,7 +587,9 @@ static void test_faulty_over_posix(void **state) {
   free(dir);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 6 && !strcmp(argv[1], "--lock-child"))
+    return lock_child(argv[2], argv[3], argv[4], argv[5]);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_memory_basic),
       cmocka_unit_test(test_memory_lock),

@@ -27,7 +27,12 @@
  * inner file's content with the pending ops applied.
  */
 #include <stdio.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
 #include <sys/mman.h>
+#endif
 
 #include "store_faulty.h"
 
@@ -147,6 +152,28 @@ fail:
 
 /* ---- images ------------------------------------------------------------ */
 
+/* A zero-filled private reservation of len bytes (pages are backed only
+ * when touched), or NULL. */
+static void *reserve(uint64_t len) {
+#ifdef _WIN32
+  return VirtualAlloc(NULL, (SIZE_T)len, MEM_RESERVE | MEM_COMMIT,
+                      PAGE_READWRITE);
+#else
+  void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+#endif
+}
+
+static void release(void *p, size_t len) {
+#ifdef _WIN32
+  (void)len;
+  VirtualFree(p, 0, MEM_RELEASE);
+#else
+  munmap(p, len);
+#endif
+}
+
 static void ops_free(fop *o) {
   while (o) {
     fop *n = o->next;
@@ -159,7 +186,7 @@ static void ops_free(fop *o) {
 static void node_free(fnode *n) {
   ops_free(n->ops);
   if (n->reserved)
-    munmap(n->img, n->cap);
+    release(n->img, n->cap);
   else
     ldb_mfree(A, n->img);
   ldb_mfree(A, n->name);
@@ -575,9 +602,8 @@ static int fy_map(ldb_file *file, uint64_t len, const void **base,
     rc = ldb_err(LDB_NOMEM, "faulty store: cannot map %llu bytes",
                  (unsigned long long)len);
   } else if (!n->reserved) {
-    void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) {
+    void *p = reserve(len);
+    if (!p) {
       rc = ldb_err(LDB_NOMEM, "faulty store: no address space to map");
     } else {
       if (n->size) memcpy(p, n->img, n->size);

@@ -13,6 +13,14 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <direct.h>
+#include <process.h>
+#include <windows.h>
+#else
+#include <sys/wait.h>
+#endif
 
 void tu_die(const char *fmt, ...) {
   va_list ap;
@@ -32,10 +40,17 @@ uint64_t tu_seed(const char *name) {
   if (e && *e) {
     s = strtoull(e, NULL, 0);
   } else {
+#ifdef _WIN32
+    LARGE_INTEGER c;
+    QueryPerformanceCounter(&c);
+    s = ((uint64_t)time(NULL) * 1000003u) ^ (uint64_t)c.QuadPart ^
+        ((uint64_t)tu_pid() << 32);
+#else
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     s = ((uint64_t)ts.tv_sec * 1000003u) ^ (uint64_t)ts.tv_nsec ^
-        ((uint64_t)getpid() << 32);
+        ((uint64_t)tu_pid() << 32);
+#endif
     s %= 1000000007ull;
   }
   printf("%s: seed %llu (replay with LDB_SEED=%llu)\n", name,
@@ -91,19 +106,47 @@ uint64_t tu_scale(uint64_t n, uint64_t div, uint64_t min) {
 
 /* ---- temp dirs --------------------------------------------------------- */
 
+int tu_mkdir(const char *path) {
+#ifdef _WIN32
+  return _mkdir(path);
+#else
+  return mkdir(path, 0755);
+#endif
+}
+
 char *tu_tmpdir(const char *tag) {
   const char *base = getenv("LDB_TEST_TMP");
   char buf[4096];
+#ifdef _WIN32
+  if (!base || !*base) base = getenv("TEMP");
+#endif
   if (!base || !*base) base = "/tmp";
-  mkdir(base, 0755);
+  tu_mkdir(base);
+#ifdef _WIN32
+  /* No mkdtemp: random names until one is new. */
+  static tu_rng r;
+  if (!r.s) tu_rng_init(&r, (uint64_t)tu_pid() ^ GetTickCount64());
+  for (int i = 0;; i++) {
+    snprintf(buf, sizeof buf, "%s/%s-%06llx", base, tag,
+             (unsigned long long)(tu_next(&r) & 0xffffff));
+    if (tu_mkdir(buf) == 0) break;
+    if (errno != EEXIST || i > 100)
+      tu_die("mkdir %s: %s", buf, strerror(errno));
+  }
+#else
   snprintf(buf, sizeof buf, "%s/%s-XXXXXX", base, tag);
   if (!mkdtemp(buf)) tu_die("mkdtemp %s: %s", buf, strerror(errno));
+#endif
   return strdup(buf);
 }
 
 void tu_rmrf(const char *path) {
   struct stat st;
+#ifdef _WIN32
+  if (stat(path, &st) != 0) return; /* no symbolic links followed here */
+#else
   if (lstat(path, &st) != 0) return;
+#endif
   if (S_ISDIR(st.st_mode)) {
     DIR *d = opendir(path);
     if (d) {
@@ -126,6 +169,97 @@ long long tu_file_size(const char *path) {
   struct stat st;
   if (stat(path, &st) != 0) return -1;
   return (long long)st.st_size;
+}
+
+/* ---- platform ---------------------------------------------------------- */
+
+int tu_store_dir(const char *dir, int create, ldb_store **out) {
+#ifdef _WIN32
+  return ldb_store_win32(dir, create, out);
+#else
+  return ldb_store_posix(dir, create, out);
+#endif
+}
+
+const char *tu_self_exe(void) {
+  static char self[4096];
+#ifdef _WIN32
+  DWORD n = GetModuleFileNameA(NULL, self, sizeof self);
+  if (n == 0 || n >= sizeof self) tu_die("GetModuleFileNameA failed");
+#else
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "/proc/self/exe";
+  self[n] = 0;
+#endif
+  return self;
+}
+
+int tu_run_wait(char *const argv[]) {
+  fflush(stdout);
+  fflush(stderr);
+#ifdef _WIN32
+  /* _spawnv joins its arguments with spaces, unquoted: quote each one as
+   * the C runtime's command-line parser expects (backslashes before a
+   * quote are doubled). */
+  char *q[64];
+  int n = 0, st;
+  for (; argv[n] && n < 63; n++) {
+    const char *a = argv[n];
+    char *o = malloc(strlen(a) * 2 + 3), *w = o;
+    if (!o) tu_die("out of memory");
+    *w++ = '"';
+    for (size_t bs = 0;; a++) {
+      if (*a == '\\') {
+        bs++;
+        continue;
+      }
+      /* Backslashes before a quote or the closing quote are doubled. */
+      size_t k = (*a == '"' || !*a) ? bs * 2 : bs;
+      while (k--)
+        *w++ = '\\';
+      bs = 0;
+      if (!*a) break;
+      if (*a == '"') *w++ = '\\';
+      *w++ = *a;
+    }
+    *w++ = '"';
+    *w = 0;
+    q[n] = o;
+  }
+  q[n] = NULL;
+  st = (int)_spawnv(_P_WAIT, argv[0], (const char *const *)q);
+  while (n--)
+    free(q[n]);
+  return st < 0 ? -1 : st;
+#else
+  pid_t c = fork();
+  if (c < 0) return -1;
+  if (c == 0) {
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int st = 0;
+  if (waitpid(c, &st, 0) != c) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+#endif
+}
+
+long tu_pid(void) {
+#ifdef _WIN32
+  return (long)GetCurrentProcessId();
+#else
+  return (long)getpid();
+#endif
+}
+
+void tu_sleep_ms(unsigned ms) {
+#ifdef _WIN32
+  Sleep(ms);
+#else
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+#endif
 }
 
 /* ---- model ------------------------------------------------------------- */

@@ -1,7 +1,9 @@
 /*
  * testutil.h — shared utilities for the C tests: seeds and a PRNG (every
  * randomized test prints its seed; LDB_SEED replays it), iteration scaling
- * for the quick (sanitizer) run, temporary directories under LDB_TEST_TMP,
+ * for the quick (sanitizer, emulated) run, temporary directories under
+ * LDB_TEST_TMP, process and directory-store helpers that hide the
+ * platform (posix or Windows),
  * a reference model of an ordered key-value map, and an allocator that
  * counts live allocations and can fail the Nth one.
  */
@@ -41,9 +43,12 @@ uint64_t tu_scale(uint64_t n, uint64_t div, uint64_t min);
 
 /* ---- temporary directories --------------------------------------------- */
 
-/* A new empty directory under $LDB_TEST_TMP (or /tmp), named after tag;
- * malloc'd path, free() it. Aborts the test run if it cannot be made. */
+/* A new empty directory under $LDB_TEST_TMP (or /tmp; on Windows %TEMP%),
+ * named after tag; malloc'd path, free() it. Aborts the test run if it
+ * cannot be made. */
 char *tu_tmpdir(const char *tag);
+/* mkdir with mode 0755 (Windows: no mode); 0 or -1 with errno. */
+int tu_mkdir(const char *path);
 /* rm -rf path (best effort). */
 void tu_rmrf(const char *path);
 /* Size of a file in bytes, or -1. */
@@ -92,9 +97,30 @@ void tu_alloc_fail_nth(tu_alloc *t, uint64_t nth, int sticky);
 /* The thread-safe counters (atomic). */
 long long tu_alloc_live(tu_alloc *t);
 
+/* ---- platform ---------------------------------------------------------- */
+
+/* The platform's directory store: ldb_store_posix, on Windows
+ * ldb_store_win32 (same contract). */
+int tu_store_dir(const char *dir, int create, ldb_store **out);
+/* The path of the running test binary, for re-running it as a child. */
+const char *tu_self_exe(void);
+/* Runs argv[0] with argv (NULL-terminated) as a new process (posix: fork +
+ * exec, so nothing of this process is inherited; Windows: _spawnv) and
+ * waits for it: its exit status, or -1 when it could not run or did not
+ * exit normally. */
+int tu_run_wait(char *const argv[]);
+/* This process's id. */
+long tu_pid(void);
+/* Sleeps for ms milliseconds. */
+void tu_sleep_ms(unsigned ms);
+
 /* ---- misc -------------------------------------------------------------- */
 
 /* Prints the message and aborts the test binary (for setup failures). */
+#ifdef __MINGW32__
+void tu_die(const char *fmt, ...) __attribute__((format(gnu_printf, 1, 2)));
+#else
 void tu_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#endif
 
 #endif
