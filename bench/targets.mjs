@@ -11,9 +11,9 @@
  *
  * `--c a.json,b.json` merges runs of the same num made separately (for
  * example LightningDB after a change and the peers, whose libraries did not
- * change, earlier): engines, metrics and results are united, the first file
- * wins for an engine in both, and the table says which engines came from
- * which run (date and load average differ between them). `--node a.json,b.json`
+ * change, earlier): results are united per (engine, workload) and metrics
+ * per figure, the first file that has one wins, and the table says which
+ * engines came from which run (date and load average differ between them). `--node a.json,b.json`
  * does the same for Node runs, by store. The Node tables are report.mjs's
  * markdown() of the (merged) run, followed by its own target list.
  *
@@ -38,20 +38,46 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 const loadOne = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
 
+/** The workload whose run produces a db_bench metric (null: the whole run). */
+function metricWorkload(k) {
+  if (/churn/.test(k)) return 'churn';
+  if (/_fill$/.test(k)) return 'fillrandom';
+  if (/overwrite$|^put_bytes$|^own_written$|^io_fill_overwrite$/.test(k)) return 'overwrite';
+  if (/closed$|^open_seconds$|^rss_open_idle$|^io_reopen$/.test(k)) return 'reopen';
+  return null;
+}
+
 function load(spec) {
-  const runs = spec.split(',').map(loadOne);
+  const files = spec.split(',');
+  const runs = files.map(loadOne);
   if (runs.length === 1) return runs[0];
   const out = { ...runs[0], engines: {}, metrics: {}, results: [], sources: [] };
-  spec.split(',').forEach((file, i) => {
+  files.forEach((file, i) => {
     const r = runs[i];
     if (r.config.num !== runs[0].config.num) throw new Error(`${file}: num ${r.config.num} differs from ${runs[0].config.num}`);
-    const fresh = Object.keys(r.engines).filter((e) => !(e in out.engines));
-    for (const e of fresh) {
-      out.engines[e] = r.engines[e];
-      if (r.metrics?.[e]) out.metrics[e] = r.metrics[e];
+    const used = new Set();
+    for (const x of r.results) {
+      if (out.results.some((y) => y.engine === x.engine && y.benchmark === x.benchmark)) continue;
+      out.results.push(x);
+      used.add(x.engine);
     }
-    out.results.push(...r.results.filter((x) => fresh.includes(x.engine)));
-    out.sources.push(`${fresh.join(', ')} from ${file.split('/').pop()}`);
+    // A metric comes from the first file in which the engine ran the
+    // workload that produces it (0 is a real value: an idle reopen can add
+    // no RSS); the whole-run figures from the first file with the engine.
+    for (const [e, mt] of Object.entries(r.metrics || {})) {
+      if (!mt.reported) continue;
+      const ran = (w) => r.results.some((x) => x.engine === e && x.benchmark === w);
+      const cur = (out.metrics[e] ||= {});
+      for (const [k, v] of Object.entries(mt)) {
+        if (k in cur) continue;
+        const w = metricWorkload(k);
+        if (w && !ran(w)) continue;
+        cur[k] = v;
+        used.add(e);
+      }
+    }
+    for (const e of used) if (!(e in out.engines)) out.engines[e] = r.engines[e];
+    if (used.size) out.sources.push(`${[...used].join(', ')} from ${file.split('/').slice(-2).join('/')}`);
   });
   return out;
 }
@@ -75,7 +101,7 @@ function cTables(run) {
   const benches = [...new Set(run.results.map((r) => r.benchmark))].filter((b) => b !== 'reopen');
   const out = [];
   const c = run.config;
-  const loads = engines.map((e) => `${e} ${run.metrics?.[e]?.load_start ?? '?'}`).join(', ');
+  const loads = engines.map((e) => `${e} ${run.metrics?.[e]?.load_start ?? '—'}`).join(', ');
   if (run.sources) out.push(`Merged from separate runs: ${run.sources.join('; ')}.`, '');
   out.push(`num=${c.num.toLocaleString('en-US')}, reads=${c.reads.toLocaleString('en-US')}${c.reads < c.num ? ' (capped)' : ''}, seeks=${c.seeks.toLocaleString('en-US')} x ${c.nexts} nexts, fillsync=${c.sync_num.toLocaleString('en-US')}, cache ${c.cache_bytes >> 20} MiB; load average when each engine's process started: ${loads}.`);
   for (const [title, key] of [['Operations per CPU second (process CPU time, all threads)', 'ops_per_cpu_sec'], ['Operations per second, wall clock', 'ops_per_sec']]) {

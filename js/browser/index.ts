@@ -29,6 +29,7 @@ import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, 
 import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
 import { clientLockName, holdLock, randomId } from './tabs.js';
 import { subScope } from '../subscope.js';
+import { trace, traceState, tracing } from './trace.js';
 
 export { LightningDbError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
@@ -223,6 +224,8 @@ interface Pending {
    * and its deadline (Date.now(), the clock the owner checks it with). */
   sentAt: number;
   dl: number;
+  /** Pongs in a row whose owner had no trace of it (see lost()). */
+  lost?: number;
   waitTimer?: ReturnType<typeof setTimeout>;
   done: Promise<unknown>;
 }
@@ -246,9 +249,18 @@ interface Sub {
   db?: SubWire;
   /** The last commit passed (null until the owner answered). */
   seq: number | null;
+  /** Events that arrived ahead of an earlier one (by seq; see event()). */
+  early: Array<ChangeEvent['event']>;
+  /** Armed while `early` waits for a missing event: subscribes again. */
+  gapTimer?: ReturnType<typeof setTimeout>;
   change(c: unknown): void;
   error(e: Error): void;
 }
+
+/** How long a subscription waits for a change event missing between two
+ * it has (sent on another channel, see event()) before it subscribes again
+ * after the last one it passed. */
+const SUB_GAP_MS = 1000;
 
 /** Acknowledged writes whose records a client lets go of in one message. */
 const FORGET_GROUP = 32;
@@ -282,7 +294,7 @@ class Channel {
   private lastEpoch = 0;
   private ownerWatch: { release: () => void } | null = null;
   private workerWatch: { release: () => void } | null = null;
-  private clientLock: { release: () => void } | null = null;
+  private clientLock: { release: () => void; granted: Promise<void> } | null = null;
   private forget: number[] = [];
   /** broker.ts: MessagePorts to remote owners (BroadcastChannel without). */
   private brokerUrl: string | null = null;
@@ -309,15 +321,37 @@ class Channel {
 
   constructor(worker: Worker, readonly url: string) {
     this.attach(worker);
+    if (tracing()) {
+      // Weakly: tracing must not keep an abandoned database's Worker alive.
+      const ref = new WeakRef(this);
+      traceState(() => ref.deref()?.state() ?? 'a collected Channel');
+    }
+  }
+
+  /** For the trace: the owner and the calls waiting (trace.ts). */
+  private state(): string {
+    const calls = [...this.pending.values()].map((p) =>
+      `#${p.id} ${p.req.op}${p.req.op === 'call' || p.req.op === 'txn' ? ` ${p.req.method}` : ''} to ${p.to?.slice(0, 4) ?? 'none'}${p.sent ? ' sent' : ''}`);
+    return `${this.who()}: owner ${this.owner ? `${this.owner.id.slice(0, 4)}${this.owner.local ? ' (this tab)' : ''}` : 'none'}` +
+      `${this.dead ? ', dead' : ''}${this.closing ? ', closing' : ''}; pending: ${calls.join(', ') || 'none'}`;
   }
 
   attach(worker: Worker): void {
+    // A Worker replaced (respawn: its lock said it was gone) is ended for
+    // good: were it alive after all, it must not go on standing by and
+    // take the database over for a tab that no longer listens to it.
+    const old = this.worker as Worker | undefined;
+    if (old && old !== worker) old.terminate();
     this.worker = worker;
     this.hello = false;
     worker.onmessage = (ev: MessageEvent<Reply | Hello | BecameOwner | ChangeEvent | Pong | { id: 0; failed: WireError }>) => {
+      if (this.worker !== worker) return;
       const r = ev.data;
       this.heardWorker = true;
-      if ('pong' in r) return;
+      if ('pong' in r) {
+        if (r.ask) this.pong(r);
+        return;
+      }
       if ('event' in r) {
         this.event(r);
         return;
@@ -348,35 +382,55 @@ class Channel {
     };
   }
 
-  /** Shared mode, once open() answered: listens for owners and replies. */
-  share(clientId: string, enc: string, opened: Opened, bounds: { handoffTimeout: number; ownerTimeout: number }, respawn: () => void, workerId: string): void {
+  /** Shared mode, once open() answered (again after a respawn): listens
+   * for owners and replies. Resolves once this tab holds its client lock:
+   * an owner that finds that lock free takes the tab for gone (it ends
+   * the tab's scans, transactions and subscriptions and drops the records
+   * of its writes), so no call may reach an owner before. */
+  share(clientId: string, enc: string, opened: Opened, bounds: { handoffTimeout: number; ownerTimeout: number }, respawn: () => void, workerId: string): Promise<void> {
     this.clientId = clientId;
     this.enc = enc;
-    this.base = opened.base!;
     this.handoffTimeout = bounds.handoffTimeout;
     this.ownerTimeout = bounds.ownerTimeout;
     this.respawn = respawn;
+    this.brokerUrl = String(new URL('./broker.js', this.url));
+    this.watchWorker(workerId);
+    // After a respawn the channels stay: a BroadcastChannel closed and
+    // made again would lose the replies and events already on their way.
+    if (this.inbox && this.base === opened.base) {
+      if (opened.owner) this.adopt(opened.owner);
+      this.ctrl!.postMessage({ t: 'who' } satisfies Control);
+      return this.clientLock!.granted;
+    }
+    this.base = opened.base!;
     this.inbox?.close();
     this.ctrl?.close();
     this.inbox = new BroadcastChannel(`${this.base}:c:${clientId}`);
     this.inbox.onmessage = (ev: MessageEvent<Reply | ChangeEvent | Pong>) => {
       this.heardOwner = true;
-      if ('pong' in ev.data) return;
+      if ('pong' in ev.data) {
+        if (ev.data.ask) this.pong(ev.data);
+        return;
+      }
       if ('event' in ev.data) this.event(ev.data);
       else this.settle(ev.data);
     };
-    this.ctrl = new BroadcastChannel(`${this.base}:ctrl`);
-    this.ctrl.onmessage = (ev: MessageEvent<Control>) => {
-      const m = ev.data;
-      if (m?.t === 'owner') this.adopt({ id: m.id, epoch: m.epoch, local: false });
-      else if (m?.t === 'failed') this.takeoverFailed(m.error);
-    };
-    this.clientLock ??= holdLock(clientLockName(this.base, clientId));
-    this.brokerUrl = String(new URL('./broker.js', this.url));
-    this.watchWorker(workerId);
-    if (opened.owner) this.adopt(opened.owner);
-    // An owner may have changed before the channel listened: ask.
-    this.ctrl.postMessage({ t: 'who' } satisfies Control);
+    this.clientLock?.release();
+    const lock = holdLock(clientLockName(this.base, clientId));
+    this.clientLock = lock;
+    const ctrl = new BroadcastChannel(`${this.base}:ctrl`);
+    this.ctrl = ctrl;
+    return lock.granted.then(() => {
+      if (this.ctrl !== ctrl || this.closing) return;
+      ctrl.onmessage = (ev: MessageEvent<Control>) => {
+        const m = ev.data;
+        if (m?.t === 'owner') this.adopt({ id: m.id, epoch: m.epoch, local: false });
+        else if (m?.t === 'failed') this.takeoverFailed(m.error);
+      };
+      if (opened.owner) this.adopt(opened.owner);
+      // An owner may have changed before the channel listened: ask.
+      ctrl.postMessage({ t: 'who' } satisfies Control);
+    });
   }
 
   /** Learns when this tab's Worker is gone (terminated or crashed): its
@@ -387,6 +441,7 @@ class Channel {
     w.granted.then(() => {
       w.release();
       if (this.workerWatch !== w || this.closing || this.dead) return;
+      trace(this.who(), () => `this tab's Worker is gone${this.owner?.local ? ' (it owned the database)' : ''}: a new one stands by`);
       if (this.owner?.local) this.ownerGone(this.owner.id);
       this.respawn?.();
     }, () => {});
@@ -426,7 +481,10 @@ class Channel {
     mc.port1.onmessage = (ev: MessageEvent<Reply | ChangeEvent | Pong | { id: 0; ready: true }>) => {
       const d = ev.data;
       this.heardOwner = true;
-      if ('pong' in d) return;
+      if ('pong' in d) {
+        if (d.ask) this.pong(d);
+        return;
+      }
       if ('ready' in d) {
         if (this.owner?.id === o.id) {
           this.port?.close();
@@ -455,6 +513,7 @@ class Channel {
       return; // an announcement older than the owner we know
     }
     this.lastEpoch = Math.max(this.lastEpoch, o.epoch);
+    trace(this.who(), () => `owner ${o.id.slice(0, 4)} epoch ${o.epoch}${o.local ? ' (this tab)' : ''}; was ${cur ? cur.id.slice(0, 4) : 'none'}; ${this.pending.size} calls pending`);
     this.owner = o;
     // A new owner's silence counts from now.
     this.ownerLife = performance.now();
@@ -488,41 +547,100 @@ class Channel {
     const sub = this.subs.get(m.event.sub);
     if (!sub) return;
     if (m.event.error) {
-      this.subs.delete(sub.id);
+      this.endSub(sub);
       sub.error(revive(m.event.error));
       return;
     }
-    // A late event of a previous owner, already passed: skip it.
-    if (sub.seq !== null && m.event.seq <= sub.seq) return;
-    sub.seq = m.event.seq;
-    sub.change(m.event.change);
+    const e = m.event;
+    let i = sub.early.length;
+    while (i > 0 && sub.early[i - 1]!.seq > e.seq) i--;
+    sub.early.splice(i, 0, e);
+    this.deliver(sub);
+  }
+
+  /** Passes the subscription's events on in commit order, each once.
+   * Events may come twice (a previous owner's late ones, and the new
+   * owner's after the subscription resumed there) and out of order (an
+   * owner's messages to this tab move from BroadcastChannel to a
+   * MessagePort, and the two are not ordered with each other): an event
+   * (prev, seq) says that no commit in range lies between prev and seq,
+   * so it is passed on only once the subscription is at a commit in
+   * [prev, seq); one it has passed is dropped; the others wait in `early`
+   * for the missing one — for SUB_GAP_MS, then the subscription resumes
+   * after its last commit with the owner (which sends the missing ones
+   * again). Nothing is passed on before the owner said where the
+   * subscription starts (seq null). */
+  private deliver(sub: Sub): void {
+    if (sub.seq === null) return;
+    for (;;) {
+      const at: number = sub.seq;
+      while (sub.early.length && sub.early[0]!.seq <= at) {
+        const late = sub.early.shift()!;
+        trace(this.who(), () => `sub ${sub.id}: dropped event seq ${late.seq} (at ${at})`);
+      }
+      const next = sub.early[0];
+      // (No prev: an owner of an older version, whose events are in order.)
+      if (!next || (next.prev !== undefined && next.prev > at)) break;
+      sub.early.shift();
+      sub.seq = next.seq;
+      sub.change(next.change);
+      if (this.subs.get(sub.id) !== sub) return;
+    }
+    if (sub.early.length === 0) {
+      clearTimeout(sub.gapTimer);
+      sub.gapTimer = undefined;
+    } else if (sub.gapTimer === undefined) {
+      trace(this.who(), () => `sub ${sub.id}: at ${sub.seq}, event seq ${sub.early[0]!.seq} after ${sub.early[0]!.prev} waits`);
+      sub.gapTimer = setTimeout(() => {
+        sub.gapTimer = undefined;
+        if (this.subs.get(sub.id) !== sub || sub.early.length === 0 || sub.seq === null) return;
+        trace(this.who(), () => `sub ${sub.id}: an event after ${sub.seq} is still missing: subscribing again`);
+        this.subscribeAt(sub, sub.seq);
+      }, SUB_GAP_MS);
+    }
   }
 
   private subscribeAt(sub: Sub, since: number | undefined): void {
+    trace(this.who(), () => `sub ${sub.id}: subscribing after seq ${since ?? 'now'} (owner ${this.owner?.id.slice(0, 4) ?? 'none'})`);
     this.send<{ since: number }>({ op: 'subscribe', sub: sub.id, range: sub.range, since, db: sub.db }).then((r) => {
       if (sub.seq === null) sub.seq = r.since;
+      this.deliver(sub);
     }, (e) => {
       if (this.subs.get(sub.id) !== sub) return;
-      this.subs.delete(sub.id);
+      this.endSub(sub);
       sub.error(e as Error);
     });
   }
 
   /** Starts a subscription (see Sub). Returns its id. */
   subscribe(range: Record<string, unknown>, since: number | undefined, change: (c: unknown) => void, error: (e: Error) => void, db?: SubWire): number {
-    const sub: Sub = { id: this.nextSub++, range, db, seq: since ?? null, change, error };
+    const sub: Sub = { id: this.nextSub++, range, db, seq: since ?? null, early: [], change, error };
     this.subs.set(sub.id, sub);
     this.subscribeAt(sub, since);
     return sub.id;
   }
 
+  private endSub(sub: Sub): void {
+    this.subs.delete(sub.id);
+    clearTimeout(sub.gapTimer);
+    sub.early.length = 0;
+  }
+
   unsubscribe(id: number): void {
-    if (!this.subs.delete(id)) return;
+    const sub = this.subs.get(id);
+    if (!sub) return;
+    this.endSub(sub);
     this.send({ op: 'unsubscribe', sub: id }).catch(() => {});
+  }
+
+  /** This tab in trace lines. */
+  private who(): string {
+    return `p:${this.clientId?.slice(0, 4) ?? 'excl'}`;
   }
 
   private ownerGone(id: string): void {
     if (this.owner?.id !== id) return;
+    trace(this.who(), () => `owner ${id.slice(0, 4)} gone; ${this.pending.size} calls pending`);
     this.owner = null;
     this.toOwner?.close();
     this.toOwner = null;
@@ -537,11 +655,13 @@ class Channel {
   /** The Worker that took over could not open the database: calls that
    * wait for an owner get its error. */
   private takeoverFailed(e: WireError): void {
+    trace(this.who(), () => `a takeover failed: ${e.code} ${e.message}`);
     for (const p of [...this.pending.values()]) if (p.to === null && p.kind !== 'local') this.finish(p, false, revive(e));
   }
 
   /** A request whose owner is gone: resent, or ended with OWNER_LOST. */
   private handoff(p: Pending): void {
+    trace(this.who(), () => `hand-off of ${p.req.op}${p.req.op === 'call' || p.req.op === 'txn' ? ` ${p.req.method}` : ''} #${p.id} (${p.kind}${p.sent ? ', sent' : ''})`);
     if (!p.sent) return this.dispatch(p);
     switch (p.kind) {
       case 'read':
@@ -564,6 +684,7 @@ class Channel {
   private armWait(p: Pending): void {
     if (p.waitTimer !== undefined || this.handoffTimeout === Infinity) return;
     p.waitTimer = setTimeout(() => {
+      trace(this.who(), () => `#${p.id} ${p.req.op}: no owner within handoffTimeout`);
       const maybe = p.sent && (p.kind === 'write' || p.kind === 'commit');
       this.finish(p, false, new LightningDbError('TIMEOUT',
         `no tab took over the database within ${this.handoffTimeout} ms (the handoffTimeout option) after its owner went away` +
@@ -635,33 +756,81 @@ class Channel {
     let waiting = false;
     let pingWorker = false;
     let pingOwner = false;
+    const askWorker: number[] = [];
+    const askOwner: number[] = [];
     for (const p of [...this.pending.values()]) {
       if (!p.sent || p.to === null || p.to === 'local' || p.kind === 'local') continue;
       waiting = true;
       const local = o?.local === true && p.to === o.id;
       const silent = now - Math.max(local ? this.workerLife : this.ownerLife, p.sentAt);
       // Past its deadline too: the owner can no longer start it.
-      if (silent >= this.ownerTimeout && wall > p.dl) this.ownerSilent(p, local);
-      else if (silent >= this.ownerTimeout / 4) {
+      if (silent >= this.ownerTimeout && wall > p.dl) {
+        this.ownerSilent(p, local);
+        continue;
+      }
+      if (silent >= this.ownerTimeout / 4) {
         if (local) pingWorker = true;
         else pingOwner = true;
       }
+      // Unanswered for long while its owner shows life: does the owner
+      // still have it? (A message between tabs can be lost.)
+      if (now - p.sentAt >= this.ownerTimeout / 2) (local ? askWorker : askOwner).push(p.id);
     }
     if (!waiting) {
       clearInterval(this.watch);
       this.watch = undefined;
       return;
     }
-    if (pingWorker) this.worker.postMessage({ id: 0, op: 'ping' } satisfies Request);
-    if (pingOwner && o && !o.local) {
-      const ping: Request = { id: 0, op: 'ping' };
+    if (pingWorker || askWorker.length)
+      this.worker.postMessage({ id: 0, op: 'ping', ...(askWorker.length ? { ask: askWorker } : {}) } satisfies Request);
+    if ((pingOwner || askOwner.length) && o && !o.local) {
+      const ping: Request = { id: 0, op: 'ping', ...(askOwner.length ? { ask: askOwner } : {}) };
       if (this.port && this.portFor === o.id) this.port.postMessage(ping);
       else this.toOwner?.postMessage({ from: this.clientId!, enc: this.enc, req: ping } satisfies ClientEnvelope);
     }
   }
 
+  /** The owner's answer to a ping that asked about calls: one it had no
+   * trace of in two answers in a row — a tick apart, so a reply that was
+   * on its way on another channel has arrived meanwhile — is lost. */
+  private pong(r: Pong): void {
+    const unknown = new Set(r.unknown ?? []);
+    for (const id of r.ask ?? []) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      if (!unknown.has(id)) p.lost = 0;
+      else if ((p.lost = (p.lost ?? 0) + 1) >= 2) this.lost(p);
+    }
+  }
+
+  /** A call its owner has no trace of while it shows life: the request or
+   * its reply was lost between tabs. Reads are sent again, writes and
+   * commits with the retry flag (the owner applies one only when its
+   * request record is absent: once); a call that ends a transaction, scan
+   * or subscription is done; any other call on a transaction or scan, and
+   * backup(), fail with TIMEOUT (their outcome is unknown). */
+  private lost(p: Pending): void {
+    trace(this.who(), () => `#${p.id} ${p.req.op}: the owner has no trace of it (lost): ${p.kind}`);
+    p.lost = 0;
+    switch (p.kind) {
+      case 'read':
+        return this.dispatch(p);
+      case 'write':
+      case 'commit':
+        p.req.retry = true;
+        return this.dispatch(p);
+      case 'end':
+        return this.finish(p, true, null);
+      default:
+        return this.finish(p, false, new LightningDbError('TIMEOUT',
+          'the owner of the database has no trace of this call (a message between tabs was lost); ' +
+          'whether it was applied is unknown: read before you do it again'));
+    }
+  }
+
   /** A call whose owner showed no life for ownerTimeout: TIMEOUT. */
   private ownerSilent(p: Pending, local: boolean): void {
+    trace(this.who(), () => `#${p.id} ${p.req.op}: owner silent for ownerTimeout`);
     const who = local ? "this tab's database Worker (it owns the database)" : 'the tab that owns the database';
     const write = p.kind === 'write' || p.kind === 'commit';
     this.finish(p, false, new LightningDbError('TIMEOUT',
@@ -1361,6 +1530,9 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   /** Calls fn(change) after each later commit with operations in `range`
    * ({ gt, gte, lt, lte, prefix }) becomes visible — commits of every tab —
    * in commit order, each once, also across a change of owner tab.
+   * "Later": after the last commit when the owner registers it, in order
+   * with this tab's calls (a commit made once a later call of this tab
+   * resolved is delivered; other tabs' commits racing with it may not be).
    * change = { seq, time, ops: [{ type, key, value }] } decoded with this
    * tab's encodings. Returns the function that unsubscribes. An exception
    * thrown by fn, or the error that ends the subscription (COMPACTED when
@@ -1541,7 +1713,7 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
   const start = (workerId: string) => {
     const w = spawn();
     const opts = inline ? { ...rest, wasmBinary: inline.wasmBinary } : rest;
-    const o = share ? { ...opts, shared: { clientId, workerId } } : opts;
+    const o = share ? { ...opts, shared: { clientId, workerId, trace: tracing() } } : opts;
     return { w, o };
   };
   try {
@@ -1582,11 +1754,11 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
           const next = start(workerId);
           ch.attach(next.w);
           ch.send<Opened>({ op: 'open', name, options: next.o }).then(
-            (o) => ch.share(clientId, enc, o, bounds, respawn, workerId),
+            (o) => void ch.share(clientId, enc, o, bounds, respawn, workerId),
             () => { /* this tab stays a client of the other tabs' owner */ },
           );
         };
-        ch.share(clientId, enc, r, bounds, respawn, workerId);
+        await ch.share(clientId, enc, r, bounds, respawn, workerId);
       }
       const db = new RemoteDatabase<unknown, unknown>(ch, r.store as StoreKind, pc);
       abandoned.register(db, ch, db);

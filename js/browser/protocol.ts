@@ -83,8 +83,10 @@ export type Request = (
   | { id: number; op: 'cancel'; target: number; code: 'ABORTED' | 'TIMEOUT' }
   /** Are you alive? Answered at once with a Pong, ahead of the queued
    * requests (no Reply of its own). Sent only while calls wait and the
-   * Worker has been silent for a while (the ownerTimeout watch). */
-  | { id: 0; op: 'ping' }
+   * Worker has been silent for a while, or calls have waited long (the
+   * ownerTimeout watch): `ask` names those (request ids of the sender),
+   * and the Pong says which of them the owner has no trace of. */
+  | { id: 0; op: 'ping'; ask?: number[] }
 ) & Tagged;
 
 /** A request of another tab to the owner: its clientId and encodings. */
@@ -122,10 +124,13 @@ export interface Opened {
 
 /** A change of subscription `sub` (`seq`: the last commit it passed, to
  * resume after), or the error that ended it. Sent by the owner to the
- * subscribing tab, unsolicited. */
+ * subscribing tab, unsolicited. `prev`: the seq of the subscription's
+ * previous event from this owner, or the seq it started after — no commit
+ * in its range lies between prev and seq, so the tab can tell an event
+ * that arrived ahead of an earlier one (index.ts Channel.deliver). */
 export interface ChangeEvent {
   id: 0;
-  event: { sub: number; seq: number; change?: unknown; error?: WireError };
+  event: { sub: number; seq: number; prev?: number; change?: unknown; error?: WireError };
 }
 
 /** The Worker's unsolicited message to its tab: it became the owner. */
@@ -141,10 +146,15 @@ export interface Hello {
   hello: true;
 }
 
-/** The answer to a ping: the Worker's event loop runs. */
+/** The answer to a ping: the Worker's event loop runs. `unknown`: the
+ * ids of `ask` that are neither waiting nor running nor awaiting
+ * durability here — answered already, or lost on the way (a sender that
+ * hears this twice for a call takes it for lost: Channel.lost). */
 export interface Pong {
   id: 0;
   pong: true;
+  ask?: number[];
+  unknown?: number[];
 }
 
 export interface WireError {

@@ -51,6 +51,7 @@ import {
   SubWire, TXN_METHODS, WireError, WRITE_METHODS,
 } from './protocol.js';
 import { channelBase, clientLockName, holdLock, lockName, randomId } from './tabs.js';
+import { setTrace, trace } from './trace.js';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -158,8 +159,16 @@ function encOf(options: { keyEncoding?: unknown; valueEncoding?: unknown }): str
   return JSON.stringify([options.keyEncoding ?? null, options.valueEncoding ?? null]);
 }
 
+/** This Worker in trace lines: its tab's client id and its role. */
+function me(): string {
+  return `w:${LOCAL.client.slice(0, 4) || 'excl'}/${shared?.role ?? '-'}`;
+}
+
 function need(src: Source = LOCAL): Database {
-  if (!db) throw new LightningDbError('CLOSED', 'the database is not open');
+  if (!db) {
+    trace(me(), () => `CLOSED: a call of ${src.local ? 'this tab' : `tab ${src.client.slice(0, 4)}`} found no open database`);
+    throw new LightningDbError('CLOSED', 'the database is not open');
+  }
   if (!shared || src.enc === shared.enc) return db;
   const v = views.get(src.enc);
   if (!v) throw new LightningDbError('INTERNAL', 'no database for these encodings');
@@ -373,11 +382,14 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
   switch (req.op) {
     case 'open': {
       if (db || shared) throw new LightningDbError('INVALID_ARGUMENT', 'this worker already hosts a database');
-      const options = { ...req.options, signal: controllers.get(key)?.signal } as BrowserOpenOptions & { shared?: { clientId: string; workerId: string } };
+      const options = { ...req.options, signal: controllers.get(key)?.signal } as BrowserOpenOptions & { shared?: { clientId: string; workerId: string; trace?: boolean } };
       storeChoice = options.store;
       openName = req.name;
       const { shared: sharedOpt, ...rest } = options;
-      if (sharedOpt) return openShared(req.name, rest, sharedOpt.clientId, sharedOpt.workerId);
+      if (sharedOpt) {
+        setTrace(sharedOpt.trace === true);
+        return openShared(req.name, rest, sharedOpt.clientId, sharedOpt.workerId);
+      }
       db = await openForProxy(req.name, rest);
       openOptions = rest;
       durableAcks = rest.syncMode === 'full';
@@ -459,7 +471,7 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
       feeds.get(key)?.feed.close();
       feeds.set(key, { feed, client: src.client });
       void pump(feed, req.sub, src, key);
-      return { since };
+      return { since: feed.seq };
     }
     case 'unsubscribe': {
       const key = `${src.client}:${req.sub}`;
@@ -479,10 +491,13 @@ const feeds = new Map<string, { feed: ChangeFeed; client: string }>();
 
 /** Sends a subscription's changes to its tab until the feed ends. */
 async function pump(feed: ChangeFeed, sub: number, src: Source, key: string): Promise<void> {
+  // The seq it starts after, then that of each event sent.
+  let prev = feed.seq;
   try {
     for await (const change of feed) {
       if (src !== LOCAL && shared?.role !== 'owner') return;
-      src.post({ id: 0, event: { sub, seq: feed.seq, change } } as unknown as Reply);
+      src.post({ id: 0, event: { sub, seq: feed.seq, prev, change } } as unknown as Reply);
+      prev = feed.seq;
     }
   } catch (e) {
     if (feeds.get(key)?.feed === feed) src.post({ id: 0, event: { sub, seq: feed.seq, error: wire(e) } } as unknown as Reply);
@@ -534,6 +549,7 @@ function endHandles(client?: string): void {
 async function closeAll(): Promise<null> {
   const sh = shared;
   const wasOwner = sh?.role === 'owner';
+  trace(me(), () => 'closing');
   if (sh) {
     sh.role = 'closing';
     sh.inbox?.close();
@@ -610,6 +626,11 @@ async function openShared(name: string, options: BrowserOpenOptions, clientId: s
   sh.ctrl.onmessage = (ev: MessageEvent<Control>) => onControl(sh, ev.data);
   // Load the engine now: taking over later is then quicker.
   void engine(options.wasmUrl).catch(() => {});
+  // The tab watches this lock to learn that this Worker is gone (index.ts
+  // watchWorker, once open() answered): it must be held before then, or
+  // the tab's request could get it first and take this Worker for dead.
+  await sh.alive.granted;
+  trace(me(), () => `standing by for ${base}`);
   sh.lock.granted.then(() => takeOver(sh), () => { /* withdrawn: closed, aborted, or timed out */ });
   const timeout = options.timeout ?? SHARED_OPEN_TIMEOUT_MS;
   const signal = options.signal;
@@ -653,6 +674,7 @@ function onControl(sh: Shared, m: Control): void {
       else if (sh.role === 'opening') sh.ctrl.postMessage({ t: 'opening' } satisfies Control);
       return;
     case 'owner':
+      trace(me(), () => `heard owner ${m.id.slice(0, 4)} epoch ${m.epoch}${sh.waiter && m.id !== sh.ownerId ? ': open() answers as a client' : ''}`);
       if (sh.waiter && m.id !== sh.ownerId) sh.waiter.resolve({ store: sh.kind, base: sh.base, owner: { id: m.id, epoch: m.epoch, local: false } });
       return;
     case 'exclusive':
@@ -679,6 +701,7 @@ async function takeOver(sh: Shared): Promise<void> {
     return;
   }
   sh.role = 'opening';
+  trace(me(), () => 'got the tab lock: taking over');
   try {
     // The previous owner's OPFS handles may be released a moment after its lock.
     const deadline = Date.now() + TAKEOVER_BUSY_MS;
@@ -688,6 +711,7 @@ async function takeOver(sh: Shared): Promise<void> {
         break;
       } catch (e) {
         if ((e as LightningDbError)?.code !== 'BUSY' || Date.now() + delay > deadline) throw e;
+        trace(me(), () => `open BUSY (the previous owner's handles): again in ${delay} ms`);
         await sleep(delay);
       }
       if ((sh.role as string) !== 'opening') throw new LightningDbError('CLOSED', 'the database was closed while it was being opened');
@@ -715,7 +739,9 @@ async function takeOver(sh: Shared): Promise<void> {
       fromClient(sh, sourceOf(sh, env.from, typeof env.enc === 'string' ? env.enc : encOf({})), env.req);
     };
     sh.role = 'owner';
+    trace(me(), () => `owner ${sh.ownerId!.slice(0, 4)} epoch ${epoch}`);
   } catch (e) {
+    trace(me(), () => `taking over failed: ${(e as { code?: string })?.code} ${String((e as Error)?.message ?? e)}`);
     if (sh.role === 'opening') {
       sh.role = 'failed';
       try {
@@ -793,7 +819,7 @@ function sourceOf(sh: Shared, from: string, enc: string): Source {
 function fromClient(sh: Shared, src: Source, req: Request): void {
   if (!req || sh.role !== 'owner') return;
   if (req.op === 'ping') {
-    src.post(PONG as unknown as Reply);
+    src.post(pong(src.client, req.ask) as unknown as Reply);
     return;
   }
   receive(req, src);
@@ -809,6 +835,7 @@ const controllers = new Map<string, AbortController>();
 const answered = new Set<string>();
 
 function reply(src: Source, r: Reply): void {
+  if (!r.ok) trace(me(), () => `#${r.id} of ${src.local ? 'this tab' : `tab ${src.client.slice(0, 4)}`}: ${r.error.code} ${r.error.message.slice(0, 80)}`);
   if (answered.size) {
     const key = `${src.client}:${r.id}`;
     if (answered.has(key)) {
@@ -845,7 +872,13 @@ function cancel(key: string, code: 'ABORTED' | 'TIMEOUT'): void {
   }
 }
 
-/** The answer to every ping (protocol.ts). */
+/** The answer to a ping of tab `client` (protocol.ts). */
+function pong(client: string, ask: unknown): Pong {
+  if (!Array.isArray(ask) || ask.length === 0) return PONG;
+  const unknown = ask.filter((id) => !states.has(`${client}:${id}`));
+  return { id: 0, pong: true, ask, unknown };
+}
+
 const PONG: Pong = { id: 0, pong: true };
 
 /** A request started after its deadline (`dl`): its sender has given up. */
@@ -868,8 +901,10 @@ function cancelledError(code: 'ABORTED' | 'TIMEOUT'): WireError {
 
 /** Not answered: this Worker stopped owning the database, so the other
  * tab resends the request to the next owner. */
-function dropped(src: Source): boolean {
-  return !src.local && shared?.role !== 'owner';
+function dropped(src: Source, req: Request): boolean {
+  if (src.local || shared?.role === 'owner') return false;
+  trace(me(), () => `dropped ${req.op}${req.op === 'call' ? ` ${req.method}` : ''} #${req.id} of tab ${src.client.slice(0, 4)} (not the owner)`);
+  return true;
 }
 
 // Requests are handled one at a time, in order, like calls on one thread.
@@ -886,7 +921,7 @@ function receive(req: Request, src: Source): void {
   if (req.op === 'open') controllers.set(key, new AbortController());
   queueForget(src, req.forget);
   queue = queue.then(async () => {
-    if (dropped(src)) {
+    if (dropped(src, req)) {
       states.delete(key);
       return;
     }
@@ -904,7 +939,7 @@ function receive(req: Request, src: Source): void {
       reply(src, { id: req.id, ok: false, error: wire(e) });
       return;
     }
-    if (dropped(src)) {
+    if (dropped(src, req)) {
       states.delete(key);
       return;
     }
@@ -958,7 +993,7 @@ self.onmessage = (ev: MessageEvent<Request | { id: 0; port: true; client: string
     return;
   }
   if (m.op === 'ping') {
-    self.postMessage(PONG);
+    self.postMessage(pong(LOCAL.client, m.ask));
     return;
   }
   receive(m, LOCAL);

@@ -29,6 +29,8 @@
  *                       a scratch database; a screenshot in build/test-artifacts/
  *   portability         native database -> OPFS -> wasm -> back to native
  * Usage: node tests/browser/run.mjs [--grep=REGEX] [suite ...]   (default: all)
+ * LDB_TRACE=1 turns on the hand-off trace of shared databases
+ * (js/browser/trace.ts) in every page and prints it for a check that fails.
  *   --grep runs only the tests of the mocha-style suites (api-*, worker,
  *   page) whose full title matches REGEX, e.g.
  *   `node tests/browser/run.mjs worker --grep=quota`, and the checks of
@@ -126,8 +128,14 @@ function record(suite, r) {
   for (const f of r.failures.slice(0, 40)) console.log(`  FAIL ${f.title}\n    ${String(f.error).split('\n').slice(0, 6).join('\n    ')}`);
   if (r.failures.length > 40) console.log(`  ... and ${r.failures.length - 40} more failures`);
 }
+/** LDB_TRACE=1: the hand-off trace of shared databases (js/browser/trace.ts)
+ * is on in every page; the lines of the running check are kept (the last
+ * TRACE_KEEP) and printed when it fails. */
+const TRACE = Boolean(process.env.LDB_TRACE);
+const TRACE_KEEP = 600;
+const traceLines = [];
 /** A suite of checks written here: each check is a named async function. */
-async function checks(suite, list, { keep = true } = {}) {
+async function checks(suite, list) {
   const r = { passed: 0, failed: 0, skipped: 0, failures: [] };
   const t0 = Date.now();
   for (const [title, fn] of list) {
@@ -135,17 +143,18 @@ async function checks(suite, list, { keep = true } = {}) {
       r.skipped++;
       continue;
     }
+    traceLines.length = 0;
     try {
       await fn();
       r.passed++;
     } catch (e) {
       r.failed++;
       r.failures.push({ title, error: String(e?.stack ?? e) });
+      if (TRACE) console.log(`  trace of the failed check "${title}" (last ${traceLines.length} lines):\n    ${traceLines.join('\n    ')}`);
     }
   }
   r.durationMs = Date.now() - t0;
-  if (keep) record(suite, r);
-  return r;
+  record(suite, r);
 }
 function assert(c, msg) {
   if (!c) throw new Error(msg);
@@ -157,11 +166,17 @@ let context;
 let base;
 async function launch() {
   context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  if (TRACE) await context.addInitScript(() => { window.LDB_TRACE = true; });
 }
 async function newPage() {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
   page.on('console', (m) => {
+    if (TRACE && m.type() === 'debug' && m.text().startsWith('[ldb ')) {
+      traceLines.push(m.text());
+      if (traceLines.length > TRACE_KEEP) traceLines.shift();
+      return;
+    }
     if (m.type() === 'error' || process.env.LDB_TEST_VERBOSE) console.log(`  [console.${m.type()}] ${m.text()}`);
   });
   await page.goto(`${base}/tests/browser/index.html`);
@@ -441,27 +456,7 @@ async function main() {
       await tab2.close();
     }
 
-    if (want('shared')) {
-      // Known intermittent failure (open, issue 11): once in a full run under
-      // load, a client's get right after its owner tab closed answered CLOSED
-      // ("the database is not open") and the rest of the suite cascaded. The
-      // suite is rerun once on fresh tabs; the first attempt's failures are
-      // printed, and a second failure fails the run.
-      const made = [];
-      const tracked = async () => {
-        const p = await newPage();
-        made.push(p);
-        return p;
-      };
-      const first = await checks('shared', sharedChecks({ context, newPage: tracked, assert, base }), { keep: false });
-      if (first.failed === 0) record('shared', first);
-      else {
-        console.log(`\n[shared] first attempt: ${first.failed} of ${first.passed + first.failed} checks failed; rerunning the suite once on fresh tabs (intermittent, issue 11):`);
-        for (const f of first.failures) console.log(`  FLAKY ${f.title}\n    ${String(f.error).split('\n')[0]}`);
-        for (const p of made) await p.close().catch(() => {});
-        await checks('shared', sharedChecks({ context, newPage, assert, base }));
-      }
-    }
+    if (want('shared')) await checks('shared', sharedChecks({ context, newPage, assert, base }));
     if (want('diagnostics')) await checks('diagnostics', diagnosticsChecks({ newPage, assert, root }));
 
     if (want('portability')) {
