@@ -235,13 +235,15 @@ function nodeTargets(run, base) {
     // the worker_thread rows have no CPU rate and are checked above).
     const worse = [];
     for (const r of run.stores.find((s) => s.store === 'lightningdb')?.results || []) {
+      // fillsync waits on the disk: its CPU rate says little, so wall.
+      const key = r.workload === 'fillsync' ? 'opsPerSec' : 'opsPerCpuSec';
       for (const peer of ['lmdb', 'classic-level', 'better-sqlite3']) {
-        const now = nodeOps(run, 'lightningdb', r.workload, 'opsPerCpuSec') / nodeOps(run, peer, r.workload, 'opsPerCpuSec');
-        const then = nodeOps(base, 'lightningdb', r.workload, 'opsPerCpuSec') / nodeOps(base, peer, r.workload, 'opsPerCpuSec');
+        const now = nodeOps(run, 'lightningdb', r.workload, key) / nodeOps(run, peer, r.workload, key);
+        const then = nodeOps(base, 'lightningdb', r.workload, key) / nodeOps(base, peer, r.workload, key);
         if (Number.isFinite(now) && Number.isFinite(then) && now < then * 0.9) worse.push(`${r.workload} vs ${peer} ${fmtX(then)} -> ${fmtX(now)}`);
       }
     }
-    rows.push([`Node ${run.n / 1e6}M: every other row at least what it was (ratio to each peer per CPU second, 10% noise allowance)`, null, worse.length === 0, worse.length ? `lower: ${worse.join('; ')}` : 'no ratio fell by more than 10%']);
+    rows.push([`Node ${run.n / 1e6}M: every other row at least what it was (ratio to each peer per CPU second, fillsync by wall; 10% noise allowance)`, null, worse.length === 0, worse.length ? `lower: ${worse.join('; ')}` : 'no ratio fell by more than 10%']);
   }
   return rows;
 }
