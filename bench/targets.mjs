@@ -187,7 +187,8 @@ function cTargets(runs) {
     for (const [one, two] of TWO_THREAD_NAMES) {
       const a = rate(run, 'lightningdb', one, 'ops_per_sec');
       const b = rate(run, 'lightningdb', two, 'ops_per_sec');
-      if (a && b) { rows.push([`C ${n}: readrandom from 2 threads >= 1.8x one (wall)`, b / a, b / a >= 1.8, `${two} ${fmtRate(b)} ÷ ${one} ${fmtRate(a)}`]); break; }
+      const at1m = run.config.num === 1e6; // the issue sets this target at 1M keys
+      if (a && b) { rows.push([`C ${n}: readrandom from 2 threads >= 1.8x one (wall)${at1m ? '' : ', for reference'}`, b / a, at1m ? b / a >= 1.8 : null, `${two} ${fmtRate(b)} ÷ ${one} ${fmtRate(a)}${at1m ? '' : ' (the target is set at 1M keys)'}`]); break; }
     }
   }
   if (by[1e6] && by[1e7]) {
