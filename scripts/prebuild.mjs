@@ -116,9 +116,10 @@ function testEnv(t, build) {
   const env = { ...process.env, CMOCKA_MESSAGE_OUTPUT: 'TAP' };
   const notes = [];
   if (t.emulator) {
-    // Emulated, the suite's randomized/fuzz/soak loops are what runs out
-    // of time (qemu-user: 40x slower or more, worse under thread contention).
-    // LDB_TEST_QUICK is the scaling every test already reads (tu_scale).
+    // Emulated, the suite's randomized/fuzz/soak loops dominate its time
+    // on a shared 2-core machine; LDB_TEST_QUICK is the scaling every test
+    // already reads (tu_scale). (The old qemu "timeouts" were a hang: see
+    // cmake/toolchain-aarch64-linux-gnu.cmake.)
     if (!env.LDB_TEST_QUICK) {
       env.LDB_TEST_QUICK = '1';
       notes.push(`LDB_TEST_QUICK=1 under ${t.emulator}: randomized, fuzz and soak iteration counts scaled down ` +

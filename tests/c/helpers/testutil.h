@@ -105,7 +105,8 @@ int tu_store_dir(const char *dir, int create, ldb_store **out);
 /* The path of the running test binary, for re-running it as a child. */
 const char *tu_self_exe(void);
 /* Runs argv[0] with argv (NULL-terminated) as a new process (posix: fork +
- * exec, so nothing of this process is inherited; Windows: _spawnv) and
+ * exec, so nothing of this process is inherited, through
+ * $LDB_TEST_EMULATOR when set; Windows: _spawnv) and
  * waits for it: its exit status, or -1 when it could not run or did not
  * exit normally. */
 int tu_run_wait(char *const argv[]);
