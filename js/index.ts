@@ -35,7 +35,7 @@ export type { SubOptions, RangeScope, ClearOptions, CheckResult } from './databa
 export type { CustomEncoding } from './encodings.js';
 export { LightningDbError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
-export type { Metrics, HealthReport, LatencySummary } from './metrics.js';
+export type { Metrics, HealthReport, LatencySummary, HitRateSource } from './metrics.js';
 export type { EncodingName } from './encodings.js';
 export type { Engine, EngineDb, EngineTxn, EngineIterator, EngineOpenOptions, EngineIterOptions, EngineOp, EngineStats, EngineEvent } from './engine.js';
 export { nativeEngine } from './native/engine.js';

@@ -30,11 +30,27 @@ export interface Metrics {
   commits: number;
   conflicts: number;
   aborts: number;
+  /** the page cache's lookups (reads through the mapping are not among
+   * them) */
   cacheHits: number;
   cacheMisses: number;
   cacheEvictions: number;
-  /** hits / (hits + misses); 1 before any page was looked up */
+  /** The share of page reads that found their page in memory, from the
+   * source `cacheHitRateSource` names: with the mapping off ('cache'),
+   * cacheHits / (cacheHits + cacheMisses); with it on ('mapping': natively
+   * by default, `mmapSize`), the sampled residency of reads through the
+   * mapping, mmapSampledResident / (mmapSampledResident +
+   * mmapSampledFaults). 1 before anything was measured. */
   cacheHitRate: number;
+  cacheHitRateSource: HitRateSource;
+  /** bytes of the data file read through the memory mapping; 0 when it is
+   * off (`mmapSize: 0`, the browser, or stopped after a failed read) */
+  mmapBytes: number;
+  /** a sample of the reads through the mapping (1 in 64 per thread), by
+   * whether their page was resident in memory or had to be read from the
+   * file (a page fault) */
+  mmapSampledResident: number;
+  mmapSampledFaults: number;
   cacheBytes: number;
   cacheCapacity: number;
   activeTransactions: number;
@@ -73,12 +89,37 @@ export interface Metrics {
   backgroundError: string;
 }
 
+/** Where cacheHitRate comes from: the page cache's lookups, or the
+ * sampled residency of reads through the memory mapping. */
+export type HitRateSource = 'cache' | 'mapping';
+
+/** The hit rate of the source the engine reads through: 'mapping' while
+ * the mapping is on (mmapBytes > 0), else 'cache'; null without a
+ * lookup (cache) or a sample (mapping). Takes counters or their
+ * differences over an interval. */
+export function hitRate(c: {
+  cacheHits: number; cacheMisses: number; mmapBytes: number; mmapSampledResident: number; mmapSampledFaults: number;
+}): { rate: number | null; source: HitRateSource; lookups: number } {
+  if (c.mmapBytes > 0) {
+    const n = c.mmapSampledResident + c.mmapSampledFaults;
+    return { rate: n > 0 ? c.mmapSampledResident / n : null, source: 'mapping', lookups: n };
+  }
+  const n = c.cacheHits + c.cacheMisses;
+  return { rate: n > 0 ? c.cacheHits / n : null, source: 'cache', lookups: n };
+}
+
+/** Sampled mapped reads a residency judgement needs (1 in 64 reads is
+ * sampled: 150 samples are about 10,000 reads, like the cache's rule). */
+export const MIN_MAPPED_SAMPLES = 150;
+
 export interface HealthReport {
   healthy: boolean;
   issues: string[];
   closed: boolean;
   backgroundError: string;
   cacheHitRate: number | null;
+  /** what cacheHitRate measures (Metrics.cacheHitRateSource); null when closed */
+  cacheHitRateSource: HitRateSource | null;
   activeTransactions: number;
   memtableBytes: number;
   checkedAt: string;
@@ -102,7 +143,10 @@ export function computeMetrics(
   const ops = s.gets + s.puts + s.deletes;
   const up = s.uptimeNs / 1e9;
   const dt = (s.uptimeNs - prev.uptimeNs) / 1e9;
-  const lookups = s.cacheHits + s.cacheMisses;
+  const mapped = {
+    mmapBytes: s.mmapBytes ?? 0, mmapSampledResident: s.mmapSampledResident ?? 0, mmapSampledFaults: s.mmapSampledFaults ?? 0,
+  };
+  const hit = hitRate({ cacheHits: s.cacheHits, cacheMisses: s.cacheMisses, ...mapped });
   const us = (ns: number) => round(ns / 1000);
   const metrics: Metrics = {
     engine,
@@ -114,7 +158,9 @@ export function computeMetrics(
     gets: s.gets, puts: s.puts, deletes: s.deletes, batches: s.batches,
     commits: s.commits, conflicts: s.conflicts, aborts: s.aborts,
     cacheHits: s.cacheHits, cacheMisses: s.cacheMisses, cacheEvictions: s.cacheEvictions,
-    cacheHitRate: lookups > 0 ? round(s.cacheHits / lookups, 4) : 1,
+    cacheHitRate: hit.rate === null ? 1 : round(hit.rate, 4),
+    cacheHitRateSource: hit.source,
+    ...mapped,
     cacheBytes: s.cacheBytes, cacheCapacity: s.cacheCapacity,
     activeTransactions: s.activeTransactions, activeSnapshots: s.activeSnapshots,
     latency: {
@@ -143,7 +189,7 @@ export function healthReport(
   if (m === null) {
     return {
       healthy: false, issues: ['the database is closed'], closed: true, backgroundError: 'CLOSED',
-      cacheHitRate: null, activeTransactions: 0, memtableBytes: 0, checkedAt,
+      cacheHitRate: null, cacheHitRateSource: null, activeTransactions: 0, memtableBytes: 0, checkedAt,
     };
   }
   const issues: string[] = [];
@@ -152,9 +198,14 @@ export function healthReport(
       : m.backgroundError === 'IO' ? ' (disk I/O errors: check the device)' : '';
     issues.push(`background checkpoint/sync is failing with ${m.backgroundError}${hint}; it is retried`);
   }
-  const lookups = m.cacheHits + m.cacheMisses;
-  if (lookups >= 10000 && m.cacheHitRate < 0.5) {
-    issues.push(`page cache hit rate is ${(m.cacheHitRate * 100).toFixed(1)}%: consider a larger cacheSize`);
+  const pct = `${(m.cacheHitRate * 100).toFixed(1)}%`;
+  if (m.cacheHitRateSource === 'cache' && m.cacheHits + m.cacheMisses >= 10000 && m.cacheHitRate < 0.5) {
+    issues.push(`page cache hit rate is ${pct}: consider a larger cacheSize`);
+  }
+  const samples = m.mmapSampledResident + m.mmapSampledFaults;
+  if (m.cacheHitRateSource === 'mapping' && samples >= MIN_MAPPED_SAMPLES && m.cacheHitRate < 0.5) {
+    issues.push(`only ${pct} of ${samples} sampled reads through the memory mapping found their page in memory: `
+      + `the data file (${m.dataFileSize} bytes) does not stay resident; add memory, or open with mmapSize: 0 and a cacheSize that holds the working set`);
   }
   if (limits.memtableSize > 0 && m.memtableBytes > 4 * limits.memtableSize) {
     issues.push(`memtable holds ${m.memtableBytes} bytes, over 4x memtableSize: checkpoints are falling behind`);
@@ -164,7 +215,7 @@ export function healthReport(
   }
   return {
     healthy: issues.length === 0, issues, closed: false, backgroundError: m.backgroundError,
-    cacheHitRate: m.cacheHitRate, activeTransactions: m.activeTransactions,
+    cacheHitRate: m.cacheHitRate, cacheHitRateSource: m.cacheHitRateSource, activeTransactions: m.activeTransactions,
     memtableBytes: m.memtableBytes, checkedAt,
   };
 }

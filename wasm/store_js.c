@@ -139,12 +139,11 @@ static void js_destroy(ldb_store *s) {
   ldb_mfree(&ldb_default_allocator, js);
 }
 
-static const ldb_store_methods js_methods =
-    {
-        jf_open,     jf_read,  jf_write, jf_sync,   jf_size,
-        jf_truncate, jf_close, js_lock,  js_unlock, js_remove,
-        js_destroy,  NULL,     NULL, /* no mapping under WebAssembly: the page
-                                        cache */
+static const ldb_store_methods js_methods = {
+    jf_open,     jf_read,  jf_write, jf_sync,   jf_size,
+    jf_truncate, jf_close, js_lock,  js_unlock, js_remove,
+    js_destroy,  NULL,     NULL,     NULL, /* no mapping under WebAssembly: the
+                                              page cache */
 };
 
 /* Makes a C store over JS store `sid` (already registered on the JS side).

@@ -218,6 +218,16 @@ typedef struct ldb_store_methods {
              const uint64_t **faults);
   /* Removes a mapping made by map(). */
   void (*unmap)(ldb_file *f, const void *base, uint64_t len);
+  /* Optional (NULL: residency is not measured; a store initialized
+   * without this last member has it NULL). Sets *resident to 1 when every
+   * byte of [addr, addr + len), which lies inside a mapping of f made by
+   * map(), is in memory now (reading it needs no I/O), else to 0. The
+   * engine asks it before a sample of its reads through the mapping (1 in
+   * 64 per thread) and counts the answers (ldb_stats.mmap_sampled_resident
+   * and mmap_sampled_faults). It must not touch the bytes, may be called
+   * from many threads at once, and on an error the sample is not
+   * counted. */
+  int (*resident)(ldb_file *f, const void *addr, uint64_t len, int *resident);
 } ldb_store_methods;
 
 struct ldb_store {
@@ -430,7 +440,11 @@ typedef struct ldb_options {
                                    stores without a map method and the
                                    WebAssembly build. A file truncated
                                    under the mapping by another process
-                                   gives LDB_IOERR, never a crash. */
+                                   gives LDB_IOERR, never a crash. Reads
+                                   through the mapping bypass the page
+                                   cache's counters (cache_hits/misses);
+                                   ldb_stats.mmap_sampled_* measure how
+                                   often they find their page in memory. */
   ldb_store *store;             /* NULL (default): a posix store on `path`
                                    (LDB_INVALID in the WebAssembly build, which
                                    has none). Else
@@ -1001,6 +1015,12 @@ typedef struct ldb_stats {
   uint64_t values_lz4, values_zstd, values_snappy; /* values checkpointed
                                        compressed with each codec (the
                                        option's, or what auto picked) */
+  uint64_t mmap_bytes; /* bytes of the data file read through the memory
+                          mapping (0: off, see ldb_options.mmap_size) */
+  uint64_t mmap_sampled_resident, mmap_sampled_faults; /* a sample of the
+                          reads through the mapping (1 in 64 per thread):
+                          page resident in memory, or not (the read
+                          faulted it in from the file) */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */

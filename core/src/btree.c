@@ -2575,6 +2575,9 @@ void bt_stats_get(bt_file *f, bt_stats *out) {
   out->cache_evictions = ps.evictions;
   out->cache_bytes = ps.cache_bytes;
   out->cache_capacity = ps.cache_capacity;
+  out->mmap_bytes = ps.map_bytes;
+  out->mmap_sampled_resident = ps.map_resident;
+  out->mmap_sampled_faults = ps.map_nonresident;
   out->bytes_read = ps.bytes_read;
   out->bytes_written = ps.bytes_written;
   out->syncs = ps.syncs;

@@ -142,6 +142,7 @@ int bt_check_report(bt_file *f, ldb_check_result *res);
 typedef struct bt_stats {
   uint64_t cache_hits, cache_misses, cache_evictions;
   uint64_t cache_bytes, cache_capacity;
+  uint64_t mmap_bytes, mmap_sampled_resident, mmap_sampled_faults;
   uint64_t bytes_read, bytes_written, syncs;
   uint64_t file_size, page_count, free_pages;
   /* values compressible by size written while compression was on, by the

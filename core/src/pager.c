@@ -20,6 +20,15 @@
  * the file's length in pages as this pager knows it (its size at open,
  * raised by every write): the mapping serves only pages below it, so a
  * damaged page number never touches the mapping past the file's end.
+ *
+ * Residency of mapped reads: the cache's hit and miss counters never see a
+ * mapped read, so a sample of them (1 in sample_every per thread, by a
+ * thread-local countdown: no shared write on the other reads) asks the
+ * store whether the page is in memory before it is read (its resident
+ * method, mincore() for the posix store) and counts the answer in
+ * map_resident / map_nonresident, relaxed atomics on a cache line of
+ * their own so that these rare writes never evict the read-mostly fields
+ * every mapped read loads.
  */
 #include "pager.h"
 
@@ -67,6 +76,10 @@ struct pager {
   const uint64_t *map_faults; /* the store's counter, atomic */
   uint64_t end_pages;         /* atomic */
   uint64_t **vbits;           /* [map_pages / VCHUNK] chunk pointers, atomic */
+  uint32_t sample_every;      /* mapped reads per residency sample */
+  char pad_[64];
+  uint64_t map_resident, map_nonresident; /* sampled, atomic (relaxed) */
+  char pad2_[64 - 2 * sizeof(uint64_t)];
 };
 
 #define VCHUNK_SHIFT 16 /* pages per chunk of verified bits: 65536 */
@@ -202,9 +215,29 @@ int pager_map_check(const pager *p, uint64_t before, int rc) {
                  "the device failed)");
 }
 
+/* Mapped reads left before this thread's next residency sample; 0: the
+ * next one is sampled (so a thread's first mapped read is). */
+static _Thread_local uint32_t tl_map_countdown;
+
+/* Asks the store whether pg is in memory and counts the answer; a store
+ * without the method, or one that fails, counts nothing. */
+static void map_sample(pager *p, const uint8_t *pg) {
+  tl_map_countdown = p->sample_every - 1;
+  int (*resident)(ldb_file *, const void *, uint64_t, int *) =
+      p->file->store->methods->resident;
+  int yes = 0;
+  if (!resident || resident(p->file, pg, p->ps, &yes) != LDB_OK) return;
+  __atomic_fetch_add(yes ? &p->map_resident : &p->map_nonresident, 1,
+                     __ATOMIC_RELAXED);
+}
+
 /* pager_get's mapped path: the page in place, verified once. */
 static int map_get(pager *p, uint64_t pgno, const uint8_t **data) {
   const uint8_t *pg = p->map + pgno * p->ps;
+  if (__builtin_expect(tl_map_countdown == 0, 0))
+    map_sample(p, pg);
+  else
+    tl_map_countdown--;
   if (!vbit_get(p, pgno)) {
     bool ok = pager_verify(pg, p->ps, pgno);
     if (map_broken(p)) return pager_map_check(p, 0, LDB_OK);
@@ -244,6 +277,7 @@ int pager_open(ldb_file *file, uint32_t ps, uint64_t cache_bytes,
     return LDB_NOMEM;
   }
   p->hmask = nb - 1;
+  p->sample_every = PAGER_MAP_SAMPLE;
   ldb_mutex_init(&p->mu);
   map_open(p, map_bytes);
   *out = p;
@@ -575,13 +609,17 @@ int pager_sync(pager *p) {
 void pager_stats_get(pager *p, pager_stats *o) {
   ldb_mutex_lock(&p->mu);
   /* The cache's own lookups: reads through the mapping are not counted
-   * (a shared counter would be the one write readers contend on). */
+   * here (a shared counter would be the one write readers contend on);
+   * map_resident / map_nonresident count a sample of them. */
   o->hits = p->hits;
   o->misses = p->misses;
   o->evictions = p->evictions;
   o->cache_bytes = (p->l[L_T1].n + p->l[L_T2].n) * p->ps;
   o->cache_capacity = p->c * p->ps;
   ldb_mutex_unlock(&p->mu);
+  o->map_bytes = p->map && !map_broken(p) ? p->map_len : 0;
+  o->map_resident = __atomic_load_n(&p->map_resident, __ATOMIC_RELAXED);
+  o->map_nonresident = __atomic_load_n(&p->map_nonresident, __ATOMIC_RELAXED);
   o->bytes_read = __atomic_load_n(&p->bytes_read, __ATOMIC_RELAXED);
   o->bytes_written = __atomic_load_n(&p->bytes_written, __ATOMIC_RELAXED);
   o->syncs = __atomic_load_n(&p->syncs, __ATOMIC_RELAXED);
@@ -601,5 +639,10 @@ uint64_t pager_debug_target(pager *p) {
   uint64_t t = p->target;
   ldb_mutex_unlock(&p->mu);
   return t;
+}
+
+void pager_debug_sample_every(pager *p, uint32_t n) {
+  p->sample_every = n ? n : 1;
+  tl_map_countdown = 0;
 }
 #endif

@@ -39,9 +39,17 @@
 typedef struct pager pager;
 typedef struct pg_ent pg_ent;
 
+/* Reads through the mapping per residency sample, per thread. */
+#define PAGER_MAP_SAMPLE 64
+
 typedef struct pager_stats {
   uint64_t hits, misses, evictions;
   uint64_t cache_bytes, cache_capacity;
+  /* map_bytes: the mapping's length, 0 when there is none or it stopped
+   * (a read through it failed). map_resident / map_nonresident: sampled
+   * mapped reads (1 in PAGER_MAP_SAMPLE per thread) whose page the store's
+   * resident method found in memory, or not, just before the read. */
+  uint64_t map_bytes, map_resident, map_nonresident;
   uint64_t bytes_read, bytes_written, syncs;
 } pager_stats;
 
@@ -108,6 +116,9 @@ void pager_stats_get(pager *p, pager_stats *out);
  * its own copy of pager.c built with it (CMakeLists.txt). */
 int pager_debug_list(pager *p, uint64_t pgno);
 uint64_t pager_debug_target(pager *p);
+/* Samples 1 in n mapped reads (n = 1: every one) from now on, the calling
+ * thread's next mapped read first. */
+void pager_debug_sample_every(pager *p, uint32_t n);
 #endif
 
 #endif /* LDB_PAGER_H */

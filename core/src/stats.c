@@ -71,6 +71,9 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
   out->cache_evictions = bs.cache_evictions;
   out->cache_bytes = bs.cache_bytes;
   out->cache_capacity = bs.cache_capacity;
+  out->mmap_bytes = bs.mmap_bytes;
+  out->mmap_sampled_resident = bs.mmap_sampled_resident;
+  out->mmap_sampled_faults = bs.mmap_sampled_faults;
   out->bytes_read = bs.bytes_read;
   out->bytes_written = bs.bytes_written + feed_bytes_written(e->log);
   out->syncs = bs.syncs + feed_syncs(e->log);

@@ -266,7 +266,8 @@ static void mem_destroy(ldb_store *s) {
 static const ldb_store_methods mem_methods = {
     mem_open,     mem_read,  mem_write, mem_sync,   mem_size,
     mem_truncate, mem_close, mem_lock,  mem_unlock, mem_remove,
-    mem_destroy,  NULL,      NULL, /* no mapping: images move as they grow */
+    mem_destroy,  NULL,      NULL,      NULL, /* no mapping: images move as they
+                                                 grow */
 };
 
 int ldb_store_memory(ldb_store **out) {

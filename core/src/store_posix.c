@@ -399,6 +399,36 @@ static void px_unmap(ldb_file *file, const void *base, uint64_t len) {
   MAP_UNLOCK();
 }
 
+/* mincore() over the OS pages that hold [addr, addr + len): resident only
+ * when all of them are. For a shared file mapping Linux answers from the
+ * file's page cache, so a page another process (or an earlier read) brought
+ * in counts as resident before this process touches it. */
+static int px_resident(ldb_file *file, const void *addr, uint64_t len,
+                       int *resident) {
+  px_file *f = (px_file *)file;
+  *resident = 0;
+  long sz = sysconf(_SC_PAGESIZE);
+  uintptr_t pg = sz > 0 ? (uintptr_t)sz : 4096;
+  uintptr_t start = (uintptr_t)addr & ~(pg - 1);
+  uintptr_t end = ((uintptr_t)addr + (uintptr_t)len + pg - 1) & ~(pg - 1);
+#ifdef __APPLE__
+  char vec[64];
+#else
+  unsigned char vec[64];
+#endif
+  /* A database page is at most 64 KiB: 16 OS pages of 4 KiB. */
+  size_t n = (end - start) / pg;
+  if (n == 0 || n > sizeof vec)
+    return ldb_err(LDB_INVALID, "resident: %llu bytes",
+                   (unsigned long long)len);
+  if (mincore((void *)start, end - start, vec) != 0)
+    return px_errno(errno, "mincore", f->path);
+  for (size_t i = 0; i < n; i++)
+    if (!(vec[i] & 1)) return LDB_OK;
+  *resident = 1;
+  return LDB_OK;
+}
+
 /* ---- lock -------------------------------------------------------------- */
 
 static int px_lock(ldb_store *s, int exclusive, char *holder,
@@ -572,8 +602,9 @@ static void px_destroy(ldb_store *s) {
 }
 
 static const ldb_store_methods px_methods = {
-    px_open, px_read,   px_write,  px_sync,    px_size, px_truncate, px_close,
-    px_lock, px_unlock, px_remove, px_destroy, px_map,  px_unmap,
+    px_open,     px_read,  px_write, px_sync,     px_size,
+    px_truncate, px_close, px_lock,  px_unlock,   px_remove,
+    px_destroy,  px_map,   px_unmap, px_resident,
 };
 
 /* mkdir -p, each component created with mode 0755. */

@@ -439,7 +439,8 @@ static void w32_destroy(ldb_store *s) {
 static const ldb_store_methods w32_methods = {
     w32_open,     w32_read,  w32_write, w32_sync,   w32_size,
     w32_truncate, w32_close, w32_lock,  w32_unlock, w32_remove,
-    w32_destroy,  NULL,      NULL, /* no mapping: reads go through the cache */
+    w32_destroy,  NULL,      NULL,      NULL, /* no mapping: reads go through
+                                                 the cache */
 };
 
 /* ---- the directory ------------------------------------------------------ */

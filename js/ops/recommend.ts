@@ -4,6 +4,7 @@
  * an operator can judge it; the thresholds are documented in
  * docs/operations.md. Pure arithmetic: no I/O.
  */
+import { MIN_MAPPED_SAMPLES } from '../metrics.js';
 import type { Sample } from './sampler.js';
 
 /** The current statistics recommend() reads (metrics() has them all). */
@@ -17,10 +18,12 @@ export interface RecommendInput {
   activeTransactions: number;
   /** 'OK' or the error code name */
   backgroundError: string;
+  /** bytes read through the memory mapping (0 or absent: off) */
+  mmapBytes?: number;
 }
 
 export interface Recommendation {
-  id: 'cache_size' | 'conflicts' | 'commit_latency' | 'log_size' | 'background_error' | 'free_pages' | 'transactions';
+  id: 'cache_size' | 'page_residency' | 'conflicts' | 'commit_latency' | 'log_size' | 'background_error' | 'free_pages' | 'transactions';
   severity: 'info' | 'warning' | 'critical';
   /** what to do, with the suggested value */
   title: string;
@@ -44,10 +47,14 @@ export function formatBytes(n: number): string {
 
 /** Thresholds of recommend(); the defaults are documented. */
 export interface RecommendOptions {
-  /** below this interval cache hit rate the cache is "too small"; default 0.9 */
+  /** below this interval hit rate (of the page cache, or of the sampled
+   * residency of mapped reads) memory is "too small"; default 0.9 */
   minHitRate?: number;
   /** page lookups the window needs before judging the cache; default 1000 */
   minLookups?: number;
+  /** sampled mapped reads (1 in 64 reads) the window needs before judging
+   * their residency; default 150 (about 10,000 reads) */
+  minMappedSamples?: number;
   /** share of commits refused with CONFLICT worth acting on; default 0.01 */
   maxConflictRate?: number;
   /** commit p99 worth acting on, µs; default 20000 */
@@ -75,26 +82,38 @@ export function recommend(samples: readonly Sample[], m: RecommendInput | null, 
     });
   }
 
-  let hits = 0;
-  let lookups = 0;
+  // Each sample's hit rate comes from one source: the page cache, or the
+  // sampled residency of reads through the memory mapping. They are judged
+  // apart (a window may span a change, e.g. a mapping stopped by a failed
+  // read), and each says what its own remedy is.
+  const by = { cache: { hits: 0, n: 0 }, mapping: { hits: 0, n: 0 } };
   for (const s of win) {
     if (s.cacheHitRate === null) continue;
-    lookups += s.cacheLookups;
-    hits += s.cacheHitRate * s.cacheLookups;
+    const b = by[s.cacheHitSource ?? 'cache'];
+    b.n += s.cacheLookups;
+    b.hits += s.cacheHitRate * s.cacheLookups;
   }
-  if (lookups >= minLookups) {
-    const rate = hits / lookups;
-    if (rate < minHit) {
-      // The data file bounds the working set: a cache of its size (rounded
-      // up to a power of two, at least twice the current budget) holds it.
-      const want = Math.max(m.dataFileSize * 1.25, m.cacheCapacity * 2, 8 * MiB);
-      const suggest = 2 ** Math.ceil(Math.log2(want));
-      out.push({
-        id: 'cache_size', severity: rate < 0.5 ? 'critical' : 'warning', value: Math.round(rate * 10000) / 10000, unit: 'ratio',
-        title: `Raise cacheSize to ${formatBytes(suggest)} (now ${formatBytes(m.cacheCapacity)})`,
-        detail: `The page cache answered ${(rate * 100).toFixed(1)}% of ${lookups} lookups over the last ${win.length} samples (below ${(minHit * 100).toFixed(0)}%); the data file is ${formatBytes(m.dataFileSize)}.`,
-      });
-    }
+  // The data file bounds the working set: a cache of its size (rounded up
+  // to a power of two, at least twice the current budget) holds it.
+  const want = Math.max(m.dataFileSize * 1.25, m.cacheCapacity * 2, 8 * MiB);
+  const suggest = 2 ** Math.ceil(Math.log2(want));
+  const below = `below ${(minHit * 100).toFixed(0)}%`;
+  if (by.cache.n >= minLookups && by.cache.hits / by.cache.n < minHit) {
+    const rate = by.cache.hits / by.cache.n;
+    out.push({
+      id: 'cache_size', severity: rate < 0.5 ? 'critical' : 'warning', value: Math.round(rate * 10000) / 10000, unit: 'ratio',
+      title: `Raise cacheSize to ${formatBytes(suggest)} (now ${formatBytes(m.cacheCapacity)})`,
+      detail: `The page cache answered ${(rate * 100).toFixed(1)}% of ${by.cache.n} lookups over the last ${win.length} samples (${below}); the data file is ${formatBytes(m.dataFileSize)}.`,
+    });
+  }
+  if (by.mapping.n >= (o.minMappedSamples ?? MIN_MAPPED_SAMPLES) && by.mapping.hits / by.mapping.n < minHit) {
+    const rate = by.mapping.hits / by.mapping.n;
+    out.push({
+      id: 'page_residency', severity: rate < 0.5 ? 'critical' : 'warning', value: Math.round(rate * 10000) / 10000, unit: 'ratio',
+      title: `Give the data file (${formatBytes(m.dataFileSize)}) more memory: add RAM, or open with mmapSize: 0 and cacheSize ${formatBytes(suggest)}`,
+      detail: `Reads go through the memory mapping, and only ${(rate * 100).toFixed(1)}% of ${by.mapping.n} sampled ones (1 in 64) found their page resident over the last ${win.length} samples (${below}): `
+        + 'the operating system keeps less of the file in memory than the reads touch, so the rest are read from disk. cacheSize does not apply while the mapping is on.',
+    });
   }
 
   const first = win[0];

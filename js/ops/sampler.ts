@@ -10,6 +10,7 @@
  * samples.
  */
 import type { Database, DatabaseEvent } from '../database.js';
+import { hitRate, type HitRateSource } from '../metrics.js';
 import { parseExposition, type Family } from './exposition.js';
 import type { RecommendInput } from './recommend.js';
 import { statsFromExposition, type StatsView } from './stats.js';
@@ -23,8 +24,15 @@ export interface Sample {
   getsPerSec: number;
   writesPerSec: number;
   commitsPerSec: number;
-  /** interval hit rate, null when the interval had no page lookups */
+  /** interval hit rate of the source the engine reads pages through
+   * (metrics().cacheHitRate's rule), null when the interval measured none */
   cacheHitRate: number | null;
+  /** 'cache': the page cache's hits / lookups; 'mapping': reads through
+   * the memory mapping (natively by default), the share of sampled ones
+   * (1 in 64) whose page was resident in memory */
+  cacheHitSource: HitRateSource;
+  /** what the rate was computed from: cache lookups, or mapped-read
+   * samples */
   cacheLookups: number;
   /** p50/p99 per latency histogram family of the exposition, by family
    * name; null when the interval had no samples */
@@ -179,6 +187,7 @@ export class SampleHistory {
       ...v,
       cacheCapacity: v.cacheCapacity ?? 0, dataFileSize: v.dataFileSize ?? 0, logFileSize: v.logFileSize ?? 0,
       memtableBytes: v.memtableBytes ?? 0, pageCount: v.pageCount ?? 0, freePages: v.freePages ?? 0,
+      mmapBytes: v.mmapBytes ?? 0,
       activeTransactions: v.activeTransactions ?? 0, backgroundError: s.backgroundError,
     };
   }
@@ -230,8 +239,12 @@ export class SampleHistory {
     if (dt <= 0) return;
     const d = (k: string) => Math.max(0, (m[k] ?? 0) - (prev.s.values[k] ?? 0));
     const rate = (n: number) => Math.round((n / dt) * 10) / 10;
-    const hits = d('cacheHits');
-    const lookups = hits + d('cacheMisses');
+    // The source is the mapping's while it is on now: its sampled
+    // counters then carry the page reads.
+    const hit = hitRate({
+      cacheHits: d('cacheHits'), cacheMisses: d('cacheMisses'), mmapBytes: m.mmapBytes ?? 0,
+      mmapSampledResident: d('mmapSampledResident'), mmapSampledFaults: d('mmapSampledFaults'),
+    });
     const latency: Sample['latency'] = {};
     for (const [name, counts] of hist) {
       const b = bounds.get(name)!;
@@ -248,8 +261,9 @@ export class SampleHistory {
       getsPerSec: rate(d('gets')),
       writesPerSec: rate(d('puts') + d('deletes')),
       commitsPerSec: rate(d('commits')),
-      cacheHitRate: lookups > 0 ? Math.round((hits / lookups) * 10000) / 10000 : null,
-      cacheLookups: lookups,
+      cacheHitRate: hit.rate === null ? null : Math.round(hit.rate * 10000) / 10000,
+      cacheHitSource: hit.source,
+      cacheLookups: hit.lookups,
       latency,
       memtableBytes: m.memtableBytes ?? 0,
       logFileSize: m.logFileSize ?? 0,

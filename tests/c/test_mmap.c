@@ -6,7 +6,9 @@
  * never SIGBUS; a page damaged on disk is caught by its checksum through
  * the mapping; a page written again after it was freed is verified again
  * (verified once per page version); and a mapping shorter than the file
- * (pages past it through the cache) reads the same data.
+ * (pages past it through the cache) reads the same data. The statistics
+ * say which path served the reads: mmap_bytes and the sampled residency
+ * counters under the mapping, the cache's counters without it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,6 +115,15 @@ static void test_reads_through_mapping(void **state) {
   ldb_stats st;
   assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
   assert_int_equal(st.cache_bytes, 0); /* the cache held nothing */
+  assert_int_equal(st.cache_hits + st.cache_misses, 0);
+  assert_true(st.mmap_bytes > 0 && st.mmap_bytes <= o.mmap_size);
+  /* 2 * NKEYS gets, each through at least a branch and a leaf page: at
+   * least 4 * NKEYS mapped reads, 1 in 64 of them sampled (the countdown
+   * is per thread, so its phase is whatever earlier tests left). The pages
+   * were just written, so most are resident. */
+  uint64_t sampled = st.mmap_sampled_resident + st.mmap_sampled_faults;
+  assert_true(sampled >= 4 * NKEYS / 64 - 1);
+  assert_true(st.mmap_sampled_resident > 0);
   /* A scan sees every key in order, with the right values. */
   ldb_iter *it = NULL;
   assert_int_equal(ldb_iter_create(db, NULL, NULL, &it), LDB_OK);
@@ -186,6 +197,10 @@ static void test_partial_and_no_mapping(void **state) {
     ldb_stats st;
     assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
     assert_true(st.cache_bytes > 0);
+    assert_true(st.cache_hits + st.cache_misses > 0);
+    assert_int_equal(st.mmap_bytes, sizes[s]);
+    if (sizes[s] == 0)
+      assert_int_equal(st.mmap_sampled_resident + st.mmap_sampled_faults, 0);
     assert_int_equal(ldb_close(db), LDB_OK);
     tu_rmrf(dir);
     free(dir);

@@ -3,7 +3,10 @@
  * eviction under the byte budget, ARC behaviour (scan resistance, ghost
  * hits adapting the target), pinned pages surviving pressure, checksum
  * mismatches / misdirected writes / short reads as LDB_CORRUPT naming the
- * page, every page size, cache coherence on writes, and many threads.
+ * page, every page size, cache coherence on writes, and many threads; and
+ * the residency sample of reads through the mapping (posix store): a page
+ * dropped from the OS page cache counts as a fault, the same page read
+ * again as resident.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,12 @@
 #include "helpers/testutil.h"
 #include "pager.h"
 #include "store.h"
+
+#ifndef _WIN32
+#include <fcntl.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#endif
 
 typedef struct fixture {
   ldb_store *s;
@@ -367,6 +376,80 @@ static void test_threads(void **st) {
   teardown_fx(&fx);
 }
 
+#ifndef _WIN32
+/* Reads through the mapping of a posix file: with a sample of every read,
+ * a page the OS page cache dropped (posix_fadvise DONTNEED on the synced,
+ * never-mapped-in file) counts as a fault and, read again, as resident;
+ * with 1 in 4, a quarter of the reads are sampled. */
+static void test_map_residency(void **st) {
+  (void)st;
+  char *dir = tu_tmpdir("pager-resident");
+  ldb_store *s = NULL;
+  ldb_file *file = NULL;
+  pager *p = NULL;
+  const uint32_t ps = 4096;
+  assert_int_equal(ldb_store_posix(dir, 1, &s), LDB_OK);
+  assert_int_equal(ldb_fopen(s, "data.ldb", LDB_STORE_CREATE, &file), LDB_OK);
+  assert_int_equal(pager_open(file, ps, 64 * ps, 1 << 20, NULL, &p), LDB_OK);
+  uint8_t pg[4096];
+  for (uint64_t n = 0; n < 32; n++) {
+    fill_page(pg, ps, n);
+    assert_int_equal(pager_write(p, n, pg, false), LDB_OK);
+  }
+  assert_int_equal(pager_sync(p), LDB_OK);
+  pager_stats ps0;
+  pager_stats_get(p, &ps0);
+  assert_int_equal(ps0.map_bytes, 1 << 20);
+  assert_int_equal(ps0.map_resident + ps0.map_nonresident, 0);
+
+  /* tmpfs keeps every page in memory: DONTNEED drops nothing there. */
+  char path[4200];
+  snprintf(path, sizeof path, "%s/data.ldb", dir);
+  struct statfs sf;
+  assert_int_equal(statfs(dir, &sf), 0);
+  int droppable = sf.f_type != 0x01021994; /* TMPFS_MAGIC */
+  int fd = open(path, O_RDONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+  close(fd);
+
+  pager_debug_sample_every(p, 1);
+  const uint8_t *d;
+  pg_ent *e;
+  assert_int_equal(pager_get(p, 5, &d, &e), LDB_OK);
+  assert_null(e); /* served by the mapping */
+  check_page_image(d, ps, 5);
+  pager_stats_get(p, &ps0);
+  if (droppable) {
+    assert_int_equal(ps0.map_nonresident, 1);
+    assert_int_equal(ps0.map_resident, 0);
+  } else {
+    print_message("tmpfs: the dropped-page case is not testable here\n");
+    assert_int_equal(ps0.map_resident + ps0.map_nonresident, 1);
+  }
+  assert_int_equal(pager_get(p, 5, &d, &e), LDB_OK);
+  pager_stats s1;
+  pager_stats_get(p, &s1);
+  assert_int_equal(s1.map_resident, ps0.map_resident + 1);
+  assert_int_equal(s1.map_nonresident, ps0.map_nonresident);
+
+  pager_debug_sample_every(p, 4);
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(pager_get(p, 5, &d, &e), LDB_OK);
+  pager_stats s2;
+  pager_stats_get(p, &s2);
+  assert_int_equal(s2.map_resident, s1.map_resident + 2);
+  assert_int_equal(s2.map_nonresident, s1.map_nonresident);
+  /* The cache saw none of these reads. */
+  assert_int_equal(s2.hits + s2.misses, 0);
+  pager_close(p);
+  ldb_fclose(file);
+  ldb_store_destroy(s);
+  tu_rmrf(dir);
+  free(dir);
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hit_miss_and_budget),
@@ -377,6 +460,9 @@ int main(void) {
       cmocka_unit_test(test_page_sizes),
       cmocka_unit_test(test_nomem),
       cmocka_unit_test(test_threads),
+#ifndef _WIN32
+      cmocka_unit_test(test_map_residency),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

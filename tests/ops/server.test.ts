@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { open, parseExposition, registerDatabase, recommend, type Database, type OpsServer } from '../../js/index.js';
+import { open, parseExposition, registerDatabase, recommend, type Database, type OpsServer, type Sample } from '../../js/index.js';
+import { SampleHistory } from '../../js/ops/sampler.js';
 import { fetchText, tempDir } from './helpers.js';
 
 /** Sends raw bytes and returns the raw response (or '' when the server
@@ -188,7 +189,7 @@ describe('registerDatabase() with prom-client', function () {
       pageCount: 10, freePages: 0, activeTransactions: 0,
     } as never;
     const sample = (t: number, conflicts: number, commits: number) => ({
-      t, opsPerSec: 0, getsPerSec: 0, writesPerSec: 0, commitsPerSec: 0, cacheHitRate: 0.5, cacheLookups: 1000,
+      t, opsPerSec: 0, getsPerSec: 0, writesPerSec: 0, commitsPerSec: 0, cacheHitRate: 0.5, cacheHitSource: 'cache' as const, cacheLookups: 1000,
       latency: { lightningdb_commit_latency_seconds: { p50: 10, p99: 30000 } }, memtableBytes: 0, logFileSize: 0, dataFileSize: 0,
       cacheBytes: 0, cacheCapacity: 0, checkpoints: 0, conflicts, commits, backgroundError: 'OK',
     });
@@ -199,5 +200,67 @@ describe('registerDatabase() with prom-client', function () {
     assert.equal(cache.value, 0.5);
     assert.match(cache.title, /Raise cacheSize to 8 MiB \(now 64 KiB\)/);
     assert.match(recs.find((r) => r.id === 'background_error')!.title, /Free disk space/);
+  });
+
+  it('recommend(): reads through the mapping whose pages are not resident', () => {
+    const m = {
+      cacheCapacity: 65536, dataFileSize: 3 * 2 ** 30, backgroundError: 'OK', logFileSize: 0, memtableBytes: 0,
+      pageCount: 10, freePages: 0, activeTransactions: 0, mmapBytes: 2 ** 40,
+    };
+    const sample = (t: number, rate: number, n: number, source: 'cache' | 'mapping' = 'mapping'): Sample => ({
+      t, opsPerSec: 0, getsPerSec: 0, writesPerSec: 0, commitsPerSec: 0, cacheHitRate: rate, cacheHitSource: source,
+      cacheLookups: n, latency: {}, memtableBytes: 0, logFileSize: 0, dataFileSize: 0, cacheBytes: 0, cacheCapacity: 0,
+      checkpoints: 0, conflicts: 0, commits: 0, backgroundError: 'OK',
+    });
+    // 40% of 200 samples resident: the remedy is memory or mmapSize 0, never cacheSize alone.
+    const recs = recommend([sample(0, 0.3, 100), sample(1000, 0.5, 100)], m);
+    assert.deepEqual(recs.map((r) => r.id), ['page_residency']);
+    const r = recs[0]!;
+    assert.equal(r.value, 0.4);
+    assert.equal(r.severity, 'critical');
+    assert.match(r.title, /data file \(3 GiB\).*add RAM, or open with mmapSize: 0 and cacheSize 4 GiB/);
+    assert.match(r.detail, /only 40\.0% of 200 sampled ones \(1 in 64\) found their page resident/);
+    // Too few samples to judge; a high residency; and cache samples judged apart.
+    assert.deepEqual(recommend([sample(0, 0.1, 50), sample(1000, 0.1, 50)], m), []);
+    assert.deepEqual(recommend([sample(0, 0.99, 500)], m), []);
+    const mixed = recommend([sample(0, 0.2, 2000, 'cache'), sample(1000, 0.95, 500)], m).map((x) => x.id);
+    assert.deepEqual(mixed, ['cache_size']);
+  });
+
+  it('the hit rate follows the read path: the mapping by default, the page cache with mmapSize 0', () => {
+    const tmp = tempDir('hitrate');
+    const dbs = [open(join(tmp.dir, 'mapped')), open(join(tmp.dir, 'cached'), { mmapSize: 0, cacheSize: 64 * 1024 })];
+    try {
+      for (const d of dbs) {
+        const v = new Uint8Array(200).fill(3);
+        for (let i = 0; i < 20000; i += 1000) d.putBatch(Array.from({ length: 1000 }, (_, j) => [`k${i + j}`, v] as [string, Uint8Array]));
+        d.checkpoint();
+      }
+      const history = dbs.map(() => new SampleHistory());
+      history.forEach((h, i) => h.ingest(dbs[i]!.metricsText(), [], 1000));
+      for (let r = 0; r < 20000; r++) for (const d of dbs) d.get(`k${(r * 7919) % 20000}`);
+      history.forEach((h, i) => h.ingest(dbs[i]!.metricsText(), [], 2000));
+      const [mapped, cached] = dbs.map((d) => d.metrics());
+      assert.equal(mapped!.cacheHitRateSource, 'mapping');
+      assert.ok(mapped!.mmapBytes > 0);
+      // 20,000 gets, each through 2+ mapped pages, 1 in 64 sampled.
+      assert.ok(mapped!.mmapSampledResident + mapped!.mmapSampledFaults >= 600, JSON.stringify(mapped));
+      assert.equal(mapped!.cacheHitRate, Math.round(mapped!.mmapSampledResident / (mapped!.mmapSampledResident + mapped!.mmapSampledFaults) * 1e4) / 1e4);
+      assert.equal(mapped!.cacheHits + mapped!.cacheMisses, 0, 'the mapped reads bypass the page cache');
+      assert.equal(cached!.cacheHitRateSource, 'cache');
+      assert.equal(cached!.mmapBytes, 0);
+      assert.equal(cached!.mmapSampledResident + cached!.mmapSampledFaults, 0);
+      assert.ok(cached!.cacheHitRate < 0.9, `a 64 KiB cache over 4 MB: ${cached!.cacheHitRate}`);
+      // The diagnostics samples say the same, per interval.
+      const [ms, cs] = history.map((h) => h.samples[h.samples.length - 1]!);
+      assert.equal(ms!.cacheHitSource, 'mapping');
+      assert.ok(ms!.cacheLookups >= 600 && ms!.cacheHitRate !== null && ms!.cacheHitRate > 0);
+      assert.equal(cs!.cacheHitSource, 'cache');
+      assert.ok(cs!.cacheLookups >= 20000 && cs!.cacheHitRate! < 0.9);
+      assert.equal(dbs[0]!.healthCheck().cacheHitRateSource, 'mapping');
+    } finally {
+      for (const d of dbs) d.close();
+      tmp.remove();
+    }
   });
 });

@@ -28,7 +28,7 @@ const TEMPLATE = `
   <section class="charts">
     <figure class="chart" id="chart-ops"><figcaption>Operations per second</figcaption></figure>
     <figure class="chart" id="chart-latency"><figcaption>Latency p50 / p99 (µs)</figcaption></figure>
-    <figure class="chart" id="chart-cache"><figcaption>Cache hit rate (%)</figcaption></figure>
+    <figure class="chart" id="chart-cache"><figcaption>Cache hit rate (%) <small id="cache-source"></small></figcaption></figure>
     <figure class="chart" id="chart-sizes"><figcaption>Memtable and log size (bytes)</figcaption></figure>
     <figure class="chart" id="chart-checkpoints"><figcaption>Checkpoints (completed since open)</figcaption></figure>
   </section>
@@ -179,10 +179,24 @@ export function createPanel(root, source, { uPlot }) {
     charts.latency = makeChart('#chart-latency', series);
   }
 
+  // What the hit rate measures (sample.cacheHitSource): the page cache, or
+  // (natively by default) the residency of reads through the mapping.
+  const SOURCES = {
+    cache: 'page cache: lookups that found the page',
+    mapping: 'reads through the memory mapping: sampled ones (1 in 64) whose page was in memory',
+  };
+  function showSource(source) {
+    const fig = $('#chart-cache');
+    if (!source || fig.dataset.source === source) return;
+    fig.dataset.source = source;
+    $('#cache-source').textContent = `— ${SOURCES[source] || source}`;
+  }
+
   function addSample(s) {
     const x = s.t / 1000;
     push(charts.ops, x, [s.opsPerSec, s.getsPerSec, s.writesPerSec]);
     push(charts.cache, x, [s.cacheHitRate == null ? null : Math.round(s.cacheHitRate * 10000) / 100]);
+    showSource(s.cacheHitSource);
     push(charts.sizes, x, [s.memtableBytes, s.logFileSize]);
     push(charts.checkpoints, x, [s.checkpoints]);
     ensureLatencyChart(s);

@@ -629,8 +629,10 @@ static void fy_unmap(ldb_file *file, const void *base, uint64_t len) {
 }
 
 static const ldb_store_methods faulty_methods = {
-    fy_open, fy_read,   fy_write,  fy_sync,    fy_size, fy_truncate, fy_close,
-    fy_lock, fy_unlock, fy_remove, fy_destroy, fy_map,  fy_unmap,
+    fy_open,     fy_read,  fy_write, fy_sync,   fy_size,
+    fy_truncate, fy_close, fy_lock,  fy_unlock, fy_remove,
+    fy_destroy,  fy_map,   fy_unmap, NULL, /* residency: its images are in
+                                              memory, nothing to measure */
 };
 
 int ldb_store_faulty(ldb_store *inner, ldb_store **out) {
