@@ -1,9 +1,12 @@
 /* page.test.ts — the diagnostics page of db.serve() in real Chromium
- * (Debian's, through playwright-core): the charts draw points from live
- * data while a workload runs, the event timeline shows a checkpoint, a
- * recommendation appears when the cache is too small, and the load-test
- * panel runs and plots. A screenshot is kept in
- * build/test-artifacts/ops/diagnostics.png. */
+ * (Debian's, through playwright-core): for a database with the default
+ * options the charts draw points from live data while a workload runs
+ * (the hit rate from the reads through the memory mapping, labelled so),
+ * the event timeline shows a checkpoint, a recommendation appears (the
+ * workload's conflicts), and the load-test panel runs and plots; a second
+ * database with the mapping off and a page cache far smaller than its data
+ * gets the cacheSize recommendation. Screenshots are kept in
+ * build/test-artifacts/ops/diagnostics*.png. */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,32 +20,51 @@ describe('diagnostics page in Chromium', function () {
   this.timeout(120_000);
   const tmp = tempDir('page');
   let db: Database;
+  let small: Database;
   let srv: OpsServer;
+  let smallSrv: OpsServer;
   let browser: Browser;
   let page: Page;
+  let smallPage: Page;
   let load: ReturnType<typeof setInterval> | undefined;
   const pageErrors: string[] = [];
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (scripts/setup-system.sh --browser installs chromium)`);
-    // The cache (64 KiB) is far smaller than the data (about 4 MB): random
-    // reads miss, and the page must recommend a larger cacheSize.
-    // mmapSize 0: natively, tree pages are otherwise read through the mapping
-    // and the page cache (whose hit rate this checks) is not consulted.
-    db = open(join(tmp.dir, 'db'), { cacheSize: 64 * 1024, mmapSize: 0 });
+    // db: the default options (natively, tree pages are read through the
+    // memory mapping). small: the mapping off and a page cache (64 KiB) far
+    // smaller than the data (about 4 MB): random reads miss, and its page
+    // must recommend a larger cacheSize.
+    db = open(join(tmp.dir, 'db'));
+    small = open(join(tmp.dir, 'small'), { cacheSize: 64 * 1024, mmapSize: 0 });
     const value = new Uint8Array(200).fill(1);
-    for (let i = 0; i < 20000; i += 1000) {
-      const batch: Array<[string, Uint8Array]> = [];
-      for (let j = i; j < i + 1000; j++) batch.push([`k${String(j).padStart(6, '0')}`, value]);
-      db.putBatch(batch);
+    for (const d of [db, small]) {
+      for (let i = 0; i < 20000; i += 1000) {
+        const batch: Array<[string, Uint8Array]> = [];
+        for (let j = i; j < i + 1000; j++) batch.push([`k${String(j).padStart(6, '0')}`, value]);
+        d.putBatch(batch);
+      }
+      d.checkpoint();
     }
-    db.checkpoint();
     srv = await db.serve({ port: 0, intervalMs: 250 });
+    smallSrv = await small.serve({ port: 0, intervalMs: 250 });
     let n = 0;
     let tick = 0;
     load = setInterval(() => {
-      for (let i = 0; i < 400; i++) db.get(`k${String(Math.floor(Math.random() * 20000)).padStart(6, '0')}`);
+      for (const d of [db, small]) {
+        for (let i = 0; i < 400; i++) d.get(`k${String(Math.floor(Math.random() * 20000)).padStart(6, '0')}`);
+      }
       for (let i = 0; i < 40; i++) db.put(`k${String(n++ % 20000).padStart(6, '0')}`, value);
+      // Two transactions on one key: the second commit is refused with
+      // CONFLICT (about 2% of commits), which the page must act on.
+      const a = db.beginTransaction();
+      const b = db.beginTransaction();
+      a.get('hot');
+      b.get('hot');
+      a.put('hot', 'a');
+      b.put('hot', 'b');
+      a.commit();
+      try { b.commit(); } catch { /* CONFLICT, counted */ }
       if (++tick % 20 === 0) db.checkpoint(); // one a second: the timeline shows them
     }, 50);
     browser = await chromium.launch({
@@ -51,16 +73,22 @@ describe('diagnostics page in Chromium', function () {
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    smallPage = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    for (const p of [page, smallPage]) {
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      p.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    }
     await page.goto(srv.url, { timeout: 30_000 });
+    await smallPage.goto(smallSrv.url, { timeout: 30_000 });
   });
 
   after(async () => {
     if (load) clearInterval(load);
     await browser?.close();
     await srv?.close();
+    await smallSrv?.close();
     db?.close();
+    small?.close();
     tmp.remove();
   });
 
@@ -75,8 +103,13 @@ describe('diagnostics page in Chromium', function () {
     }
     const ops = Number(await page.getAttribute('#chart-ops', 'data-last'));
     assert.ok(ops > 1000, `ops/s plotted: ${ops}`);
-    const hit = Number(await page.getAttribute('#chart-cache', 'data-last'));
-    assert.ok(hit >= 0 && hit < 90, `cache hit rate plotted: ${hit}%`);
+    // The hit rate of the default read path: the sampled residency of
+    // reads through the memory mapping (the data was just written, so it
+    // is resident), labelled with its source.
+    const hit = await page.getAttribute('#chart-cache', 'data-last');
+    assert.ok(hit !== null && hit !== '' && Number(hit) > 0 && Number(hit) <= 100, `hit rate plotted: ${hit}%`);
+    assert.equal(await page.getAttribute('#chart-cache', 'data-source'), 'mapping');
+    assert.match((await page.textContent('#cache-source')) ?? '', /memory mapping: sampled ones \(1 in 64\) whose page was in memory/);
     // The canvas really holds drawn strokes (not only data): count pixels
     // of the ops/s line colour (#0969da).
     const painted = await page.evaluate(() => {
@@ -96,11 +129,25 @@ describe('diagnostics page in Chromium', function () {
     assert.equal(await page.textContent('#events-source'), '(engine event ring)');
   });
 
-  it('recommends a larger cacheSize, with the number behind it', async () => {
-    const li = await page.waitForSelector('#recommendations li[data-id="cache_size"]', { timeout: 30_000 });
+  it('recommends what the workload needs, with the number behind it (default options: its conflicts)', async () => {
+    const li = await page.waitForSelector('#recommendations li[data-id="conflicts"]', { timeout: 30_000 });
+    const text = (await li.textContent()) ?? '';
+    assert.match(text, /Retry on CONFLICT/);
+    assert.match(text, /\d+ of \d+ commits \(\d+(\.\d)?%\) were refused with CONFLICT/);
+    // The mapped pages are resident: nothing to say about memory.
+    assert.equal(await page.$('#recommendations li[data-id="cache_size"], #recommendations li[data-id="page_residency"]'), null);
+  });
+
+  it('with the mapping off, a small page cache: its hit rate and a larger cacheSize, with the number behind it', async () => {
+    const li = await smallPage.waitForSelector('#recommendations li[data-id="cache_size"]', { timeout: 30_000 });
     const text = (await li.textContent()) ?? '';
     assert.match(text, /Raise cacheSize to \d+(\.\d)? (MiB|GiB)/);
     assert.match(text, /\d+(\.\d)?%/);
+    await smallPage.waitForFunction(() => Number(document.getElementById('chart-cache')?.dataset.points ?? 0) >= 4, null, { timeout: 30_000 });
+    const hit = Number(await smallPage.getAttribute('#chart-cache', 'data-last'));
+    assert.ok(hit >= 0 && hit < 90, `page cache hit rate plotted: ${hit}%`);
+    assert.equal(await smallPage.getAttribute('#chart-cache', 'data-source'), 'cache');
+    assert.match((await smallPage.textContent('#cache-source')) ?? '', /page cache/);
   });
 
   it('the load-test panel runs a bounded mix on a scratch database and plots it', async () => {
@@ -125,6 +172,9 @@ describe('diagnostics page in Chromium', function () {
     const file = join(artifacts, 'diagnostics.png');
     await page.screenshot({ path: file, fullPage: true });
     assert.ok(statSync(file).size > 10_000);
+    const smallFile = join(artifacts, 'diagnostics-small-cache.png');
+    await smallPage.screenshot({ path: smallFile, fullPage: true });
+    assert.ok(statSync(smallFile).size > 10_000);
     assert.deepEqual(pageErrors, []);
   });
 });

@@ -1,7 +1,8 @@
 /* prometheus.test.ts — a real Prometheus (Debian's) scrapes db.serve() and
  * a prom-client registry holding registerDatabase(); then every PromQL
  * query of the Grafana dashboard and every alert rule of deploy/ is run
- * through its HTTP API and must return data; promtool checks deploy/. */
+ * through its HTTP API and must return data; promtool checks deploy/ and
+ * runs its alert unit tests (deploy/prometheus/alerts.test.yml). */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -69,19 +70,24 @@ describe('Prometheus scraping db.serve() and a prom-client registry', function (
   let load: ReturnType<typeof setInterval> | undefined;
 
   before(async () => {
-    // A database whose cache is far smaller than its data: random reads
-    // miss, so the cache-hit-rate alert fires.
-    // mmapSize 0: the small page cache (the cache-hit-rate alert's subject)
-    // is only consulted when pages are not read through the mapping.
-    served = open(join(tmp.dir, 'served'), { cacheSize: 64 * 1024, mmapSize: 0 });
+    // The served database has the default options: natively its tree pages
+    // are read through the memory mapping, so its hit rate is the sampled
+    // residency of those reads (source "mapping"). The registered one
+    // turns the mapping off and has a page cache far smaller than its data
+    // (source "page cache"): random reads miss, so the cache-hit-rate alert
+    // fires for it. (Residency under the mapping cannot be forced low
+    // here: pages this process has mapped stay in memory.)
+    served = open(join(tmp.dir, 'served'));
+    registered = open(join(tmp.dir, 'registered'), { cacheSize: 64 * 1024, mmapSize: 0 });
     const big = new Uint8Array(200).fill(7);
-    for (let i = 0; i < 20000; i += 1000) {
-      const batch: Array<[string, Uint8Array]> = [];
-      for (let j = i; j < i + 1000; j++) batch.push([`k${String(j).padStart(6, '0')}`, big]);
-      served.putBatch(batch);
+    for (const db of [served, registered]) {
+      for (let i = 0; i < 20000; i += 1000) {
+        const batch: Array<[string, Uint8Array]> = [];
+        for (let j = i; j < i + 1000; j++) batch.push([`k${String(j).padStart(6, '0')}`, big]);
+        db.putBatch(batch);
+      }
+      db.checkpoint();
     }
-    served.checkpoint();
-    registered = open(join(tmp.dir, 'registered'));
     closing = open(join(tmp.dir, 'closing'));
     srv = await served.serve({ port: 0 });
     mkdirSync(tmpfs);
@@ -179,6 +185,12 @@ describe('Prometheus scraping db.serve() and a prom-client registry', function (
     assert.match(rules, /SUCCESS: 4 rules found/);
   });
 
+  it('promtool test rules: the alert unit tests of deploy/ pass (low residency under the mapping fires)', () => {
+    const r = spawnSync('promtool', ['test', 'rules', join(deploy, 'prometheus', 'alerts.test.yml')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /SUCCESS/);
+  });
+
   it('scrapes both the server and the registry (one label set per database)', async () => {
     const up = await prom.query('up');
     const byTarget = new Map(up.map((s) => [s.metric.instance, s.value[1]]));
@@ -200,6 +212,25 @@ describe('Prometheus scraping db.serve() and a prom-client registry', function (
         return res.some((s) => Number.isFinite(Number(s.value[1]))) ? res : null;
       });
       assert.ok(r.length > 0, q.expr);
+    }
+  });
+
+  it('the hit-rate panels show each database\'s read path: the mapping by default, the page cache with mmapSize 0', async () => {
+    const hit = dashboardQueries().filter((q) => /hit rate/i.test(q.panel));
+    assert.equal(hit.length, 2);
+    for (const q of hit) {
+      const res = await until(`both sources in "${q.panel}"`, 30_000, async () => {
+        const r = await prom.query(q.expr);
+        return r.length >= 2 ? r : null;
+      });
+      const by = new Map(res.map((s) => [`${s.metric.job}/${s.metric.db ?? ''}`, s]));
+      const mapped = by.get('lightningdb/')!;
+      const cached = by.get('lightningdb-app/app')!;
+      assert.equal(mapped.metric.source, 'mapping', JSON.stringify(res));
+      assert.equal(mapped.metric.instance, `127.0.0.1:${srv.port}`);
+      assert.ok(Number(mapped.value[1]) > 0 && Number(mapped.value[1]) <= 1, `mapped residency ${mapped.value[1]}`);
+      assert.equal(cached.metric.source, 'page cache');
+      assert.ok(Number(cached.value[1]) < 0.9, `64 KiB page cache hit rate ${cached.value[1]}`);
     }
   });
 
@@ -240,9 +271,16 @@ describe('Prometheus scraping db.serve() and a prom-client registry', function (
     }
   });
 
-  it('the cache-hit-rate alert names the small-cache database only', async () => {
+  it('the cache-hit-rate alert names the small-cache database only; it judges the mapped one by residency', async () => {
     const rule = alertRules().find((r) => r.alert === 'LightningDBCacheHitRateLow')!;
     const res = await prom.query(rule.expr);
-    assert.deepEqual(res.map((s) => s.metric.instance), [`127.0.0.1:${srv.port}`]);
+    assert.deepEqual(res.map((s) => [s.metric.job, s.metric.db, s.metric.source]), [['lightningdb-app', 'app', 'page cache']]);
+    // Without its threshold the same expression gives every database with
+    // enough reads, the served one (default options) from the mapping.
+    const all = rule.expr.replace(/\s*<\s*0\.9\s*$/, '');
+    assert.notEqual(all, rule.expr, 'the alert ends with its threshold');
+    const rates = await prom.query(all);
+    const sources = new Map(rates.map((s) => [s.metric.instance, s.metric.source]));
+    assert.equal(sources.get(`127.0.0.1:${srv.port}`), 'mapping', JSON.stringify(rates));
   });
 });
