@@ -16,14 +16,24 @@
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** The bytes decoded as UTF-8, or null when they are not valid UTF-8
+ * (a byte-order mark is kept; nothing is replaced). */
+function utf8Text(b: Uint8Array): string | null {
+  try {
+    return utf8.decode(b);
+  } catch {
+    return null;
+  }
+}
+
+/** True when b is valid UTF-8, so that its text re-encodes to exactly b. */
+export function isUtf8(b: Uint8Array): boolean {
+  return utf8Text(b) !== null;
+}
+
 /** The JSON fragment of one byte string under field name `f` ("k"/"v"). */
 function field(f: 'k' | 'v', b: Uint8Array): string {
-  let text: string | null = null;
-  try {
-    text = utf8.decode(b);
-  } catch {
-    text = null;
-  }
+  const text = utf8Text(b);
   if (text !== null) return `"${f}":${JSON.stringify(text)}`;
   return `"${f}64":"${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')}"`;
 }

@@ -4,13 +4,15 @@
  * formatting and progress bars (cli-progress); everything else is the
  * public API (open(), Database, db.serve(), runLoadTest()).
  *
- * Exit codes (the same as the C tool ldb):
+ * Exit codes (the same as the C tool ldb; EXIT_CODES below is the table
+ * `lightningdb --help` prints):
  *   0  success
  *   1  not found (get of an absent key)
  *   2  usage or input error: unknown command or option, a bad argument
  *      (bad hex/base64, bad number), a malformed or truncated dump
- *   3  database error: no database at PATH, BUSY, CORRUPT (check), IO,
- *      FULL, ...; the message names the code
+ *   3  database error: no database at PATH (missing, not a directory, or a
+ *      directory that holds none) for every command that reads one, BUSY,
+ *      CORRUPT (check), IO, FULL, ...; the message names the code
  * Documented in docs/operations.md.
  */
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
@@ -20,9 +22,26 @@ import type { Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult, type CheckResult } from '../index.js';
-import { DumpFormatError, endLine, entryLine, headerLine, parseLine } from './dump.js';
+import { DumpFormatError, endLine, entryLine, headerLine, isUtf8, parseLine } from './dump.js';
+import { displayBytes } from './display.js';
 
 export const EXIT = { OK: 0, NOT_FOUND: 1, USAGE: 2, DATABASE: 3 } as const;
+
+/** The exit-code table of `lightningdb --help` (and docs/operations.md). */
+export const EXIT_CODES = `Exit codes:
+  0  success
+  1  not found: get of an absent key
+  2  usage or input error: unknown command or option, a bad argument, a
+     malformed or truncated dump, dump -o to an existing file, a port that
+     cannot be bound
+  3  database error: no database at PATH (missing, not a directory, or a
+     directory without one), BUSY, CORRUPT, IO, FULL, ...; the message names
+     the code`;
+
+/** "1 entry", "2 entries" */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
 
 /** A failure with its exit code. */
 class CliError extends Error {
@@ -77,11 +96,21 @@ function floatArg(name: string, min: number, max: number) {
   };
 }
 
-/** Opens PATH; a missing database is an error unless `create`. */
+/** Opens PATH; a missing database is an error unless `create`. Every
+ * form of "no database here" (PATH missing, a file, or a directory that
+ * holds none) is a database error (exit 3) with the same message, for
+ * every command: never "not found" (exit 1), which means an absent key. */
 function openDb(path: string, opts: { create?: boolean; readOnly?: boolean } = {}): Database {
   if (!opts.create && !existsSync(path)) throw new CliError(EXIT.DATABASE, `no database at ${path}`);
   if (existsSync(path) && !statSync(path).isDirectory()) throw new CliError(EXIT.DATABASE, `${path} is not a database directory`);
-  return open(path, { createIfMissing: Boolean(opts.create), readOnly: Boolean(opts.readOnly) });
+  try {
+    return open(path, { createIfMissing: Boolean(opts.create), readOnly: Boolean(opts.readOnly) });
+  } catch (e) {
+    if (e instanceof LightningDbError && e.code === 'NOT_FOUND') {
+      throw new CliError(EXIT.DATABASE, `no database at ${path} (the directory holds none)`);
+    }
+    throw e;
+  }
 }
 
 function print(line: string): void {
@@ -171,10 +200,11 @@ async function cmdStats(path: string, o: Common & { prometheus?: boolean }): Pro
  * harmless (a crash may leave them torn) and do not fail the check. */
 function freeNote(r: CheckResult): string {
   if (r.freeSkipped) return '; free pages not verified (a checkpoint ran meanwhile)';
-  if (r.freeDamaged === 0) return `; ${r.pages} pages`;
+  if (r.freeDamaged === 0) return `; ${plural(r.pages, 'page')}`;
   const more = r.freeDamaged > r.freeDamagedPages.length ? ', ...' : '';
-  return `; ${r.pages} pages; ${r.freeDamaged} of ${r.freeChecked} free pages damaged, harmless ` +
-    `(torn by a crash, never read again): pages ${r.freeDamagedPages.join(', ')}${more}`;
+  const which = r.freeDamaged === 1 ? 'page' : 'pages';
+  return `; ${plural(r.pages, 'page')}; ${r.freeDamaged} of ${plural(r.freeChecked, 'free page')} damaged, harmless ` +
+    `(torn by a crash, never read again): ${which} ${r.freeDamagedPages.join(', ')}${more}`;
 }
 
 async function cmdCheck(path: string, o: Common): Promise<void> {
@@ -199,7 +229,7 @@ async function cmdCheck(path: string, o: Common): Promise<void> {
     b?.stop();
     const { ok: _ok, ...pages } = r;
     if (o.json) print(JSON.stringify({ ok: true, entries, ...pages }));
-    else print(`ok: ${entries} entries${freeNote(r)}`);
+    else print(`ok: ${plural(entries, 'entry', 'entries')}${freeNote(r)}`);
   } finally {
     db.close();
   }
@@ -248,15 +278,48 @@ async function cmdDel(path: string, key: string, o: Common): Promise<void> {
   }
 }
 
-async function cmdScan(path: string, o: Common & Record<string, string | boolean | number | undefined>): Promise<void> {
+/** One scan entry as text. With an encoding asked for (-e), keys and
+ * values in it; by default as text that is safe on a terminal and keeps
+ * one entry per line (displayBytes: printable UTF-8 as it is, anything
+ * else in double quotes with escapes), and in JSON the dump format's rule:
+ * "key"/"value" when the bytes are valid UTF-8, else "key64"/"value64"
+ * in base64. */
+function scanLine(k: Uint8Array, v: Uint8Array, o: { json?: boolean; encoding: Encoding }, asked: boolean): string {
+  if (asked) {
+    const ke = encodeOut(k, o.encoding);
+    const ve = encodeOut(v, o.encoding);
+    return o.json ? `${JSON.stringify({ key: ke, value: ve })}\n` : `${ke}\t${ve}\n`;
+  }
+  if (!o.json) return `${displayBytes(k)}\t${displayBytes(v)}\n`;
+  const f = (name: string, b: Uint8Array) => (isUtf8(b)
+    ? `"${name}":${JSON.stringify(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'))}`
+    : `"${name}64":"${encodeOut(b, 'base64')}"`);
+  return `{${f('key', k)},${f('value', v)}}\n`;
+}
+
+async function cmdScan(path: string, o: Common & { raw?: boolean } & Record<string, string | boolean | number | undefined>, cmd: Command): Promise<void> {
+  const asked = cmd.getOptionValueSource('encoding') === 'cli';
+  if (o.raw && (asked || o.json)) throw new CliError(EXIT.USAGE, `give --raw or ${o.json ? '--json' : '--encoding'}, not both`);
   const s = scanOptions(o, o.encoding);
   const db = openDb(path, { readOnly: true });
   try {
+    if (o.raw) {
+      // The exact bytes: KEY<TAB>VALUE<LF>, whatever they hold.
+      const parts: Buffer[] = [];
+      let size = 0;
+      const tab = Buffer.from('\t');
+      const lf = Buffer.from('\n');
+      for (const [k, v] of db.scan(s)) {
+        parts.push(k as Buffer, tab, v as Buffer, lf);
+        size += k.length + v.length + 2;
+        if (size >= 65536) { await write(process.stdout, Buffer.concat(parts)); parts.length = 0; size = 0; }
+      }
+      if (parts.length) await write(process.stdout, Buffer.concat(parts));
+      return;
+    }
     let buf = '';
     for (const [k, v] of db.scan(s)) {
-      const ke = encodeOut(k, o.encoding);
-      const ve = encodeOut(v, o.encoding);
-      buf += o.json ? `${JSON.stringify({ key: ke, value: ve })}\n` : `${ke}\t${ve}\n`;
+      buf += scanLine(k, v, o, asked);
       if (buf.length >= 65536) { await write(process.stdout, buf); buf = ''; }
     }
     if (buf) await write(process.stdout, buf);
@@ -326,7 +389,7 @@ async function cmdDump(path: string, o: Common & { output?: string }): Promise<v
     })();
     const n = await Promise.race([work, failed]);
     if (o.output && o.json) print(JSON.stringify({ ok: true, entries: n, output: o.output }));
-    else if (o.output) process.stderr.write(`dumped ${n} entries to ${o.output}\n`);
+    else if (o.output) process.stderr.write(`dumped ${plural(n, 'entry', 'entries')} to ${o.output}\n`);
   } finally {
     db.close();
   }
@@ -394,9 +457,11 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
     })();
     await Promise.race([work, inputError]);
     if (o.json) print(JSON.stringify({ ok: true, entries: loaded }));
-    else if (process.stderr.isTTY || o.progress) process.stderr.write(`loaded ${loaded} entries into ${path}\n`);
+    else if (process.stderr.isTTY || o.progress) process.stderr.write(`loaded ${plural(loaded, 'entry', 'entries')} into ${path}\n`);
   } catch (e) {
-    if (e instanceof DumpFormatError) throw new CliError(EXIT.USAGE, `${e.message} (${loaded} entries were loaded before it)`);
+    if (e instanceof DumpFormatError) {
+      throw new CliError(EXIT.USAGE, `${e.message} (${plural(loaded, 'entry was', 'entries were')} loaded before it)`);
+    }
     throw e;
   } finally {
     if (input !== process.stdin) (input as ReturnType<typeof createReadStream>).destroy();
@@ -517,6 +582,7 @@ export function program(): Command {
     .description('LightningDB command-line tool: inspect, check, dump/load, back up, serve and benchmark a database')
     .version(version(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `\n${EXIT_CODES}\n`)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const cmd = (name: string, desc: string, progress = false) => {
@@ -541,9 +607,11 @@ export function program(): Command {
   cmd('del', 'delete KEY, durably')
     .argument('<path>', 'database directory').argument('<key>')
     .action((path, key, o) => cmdDel(path, key, o));
-  addScanOptions(cmd('scan', 'print entries in key order: KEY<TAB>VALUE lines (JSON Lines with --json)'))
+  addScanOptions(cmd('scan', 'print entries in key order: KEY<TAB>VALUE lines (JSON Lines with --json); '
+    + 'keys and values that are not printable text are shown in double quotes with escapes (\\xNN) unless -e or --raw'))
     .argument('<path>', 'database directory')
-    .action((path, o) => cmdScan(path, o));
+    .option('--raw', 'print keys and values as their exact bytes (binary output; not with --json or -e)')
+    .action((path, o, c) => cmdScan(path, o, c));
   addScanOptions(cmd('count', 'number of entries (within the bounds)'))
     .argument('<path>', 'database directory')
     .action((path, o) => cmdCount(path, o));

@@ -114,9 +114,53 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.ok(found >= 2, 'one page was a free page no version reaches');
     const out = run(['check', 'free-damage']);
     assert.equal(out.code, EXIT.OK, out.stderr);
-    assert.match(out.stdout, new RegExp(`^ok: 2 entries; ${before.pages} pages; 1 of ${before.freeChecked} free pages damaged, harmless .*: pages ${found}\n$`));
+    assert.match(out.stdout, new RegExp(`^ok: 2 entries; ${before.pages} pages; 1 of ${before.freeChecked} free pages? damaged, harmless .*: page ${found}\n$`));
     const json = JSON.parse(run(['check', '--json', 'free-damage']).stdout);
     assert.deepEqual([json.ok, json.freeDamaged, json.freeDamagedPages], [true, 1, [found]]);
+  });
+
+  it('scan shows binary keys and values escaped (as check and dump count them: plurals), --raw gives the bytes', () => {
+    const dir = join(tmp.dir, 'binary');
+    const db = open(dir);
+    db.put(Buffer.from([0x00, 0x01, 0xff]), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    db.put('plain', 'hello world');
+    db.put('tab\tkey', 'line1\nline2');
+    db.put('json', '{"a":"b\\c"}');
+    db.put('quoted', '"q"');
+    db.put('empty', '');
+    db.close();
+    const out = run(['scan', 'binary']);
+    assert.equal(out.code, EXIT.OK, out.stderr);
+    assert.equal(out.stdout, [
+      '"\\x00\\x01\\xff"\t"\\x89PNG\\r\\n\\x1a\\n"',
+      'empty\t',
+      'json\t{"a":"b\\c"}',
+      'plain\thello world',
+      'quoted\t"\\"q\\""',
+      '"tab\\tkey"\t"line1\\nline2"',
+      '',
+    ].join('\n'));
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(out.stdout), 'no control bytes reach the terminal');
+    // JSON Lines follow the dump format: text when it is UTF-8, else base64.
+    const json = run(['scan', '--json', 'binary', '--limit', '2']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(json, [{ key64: 'AAH/', value64: 'iVBORw0KGgo=' }, { key: 'empty', value: '' }]);
+    // --raw: the exact bytes; with an encoding asked, that encoding.
+    const raw = run(['scan', '--raw', 'binary', '--limit', '1']).raw;
+    assert.ok(raw.equals(Buffer.from([0x00, 0x01, 0xff, 0x09, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x0a])), raw.toString('hex'));
+    assert.equal(run(['scan', '-e', 'hex', 'binary', '--limit', '1']).stdout, '0001ff\t89504e470d0a1a0a\n');
+    assert.equal(run(['scan', '-e', 'utf8', 'binary', '--prefix', 'plain']).stdout, 'plain\thello world\n');
+    const both = run(['scan', '--raw', '-e', 'hex', 'binary']);
+    assert.equal(both.code, EXIT.USAGE);
+    assert.match(both.stderr, /give --raw or --encoding, not both/);
+    // Counts in words: one entry, not "1 entries".
+    const one = join(tmp.dir, 'one');
+    const d1 = open(one);
+    d1.put('a', '1');
+    d1.close();
+    assert.match(run(['check', 'one']).stdout, /^ok: 1 entry; \d+ pages\n$/);
+    const dumped = run(['dump', 'one', '-o', 'one.jsonl', '--progress']);
+    assert.match(dumped.stderr, /dumped 1 entry to one\.jsonl/);
+    assert.match(run(['load', 'one-copy', '-i', 'one.jsonl', '--progress']).stderr, /loaded 1 entry into one-copy/);
   });
 
   it('stats, check and backup', () => {
@@ -188,6 +232,41 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     const check = run(['check', 'progress', '--progress']);
     assert.match(check.stderr, /check\s+\|.*\| 100% \|/);
     assert.deepEqual(JSON.parse(run(['load', '--json', 'progress2', '-i', 'c.jsonl']).stdout).ok, true);
+  });
+
+  it('a bad PATH is a database error (exit 3) for every command that reads one, as --help documents', () => {
+    const help = run(['--help']);
+    assert.equal(help.code, EXIT.OK);
+    assert.match(help.stdout, /Exit codes:\n\s+0\s+success\n\s+1\s+not found: get of an absent key\n[\s\S]*\n\s+3\s+database error: no database at PATH \(missing, not a directory, or a\s+directory without one\)/);
+    execFileSync('mkdir', ['-p', join(tmp.dir, 'emptydir')]);
+    writeFileSync(join(tmp.dir, 'plainfile'), 'not a database\n');
+    const bad = [
+      { path: 'missing-dir', msg: /no database at missing-dir\n/ },
+      { path: 'plainfile', msg: /plainfile is not a database directory\n/ },
+      { path: 'emptydir', msg: /no database at emptydir \(the directory holds none\)\n/ },
+      { path: 'plainfile/below', msg: /no database at plainfile\/below\n/ },
+    ];
+    const commands: string[][] = [
+      ['stats', '@'], ['stats', '--prometheus', '@'], ['check', '@'], ['get', '@', 'k'], ['del', '@', 'k'], ['scan', '@'],
+      ['count', '@'], ['backup', '@', 'backup-dest'], ['dump', '@'], ['serve', '@', '--port', '0'],
+    ];
+    for (const c of commands) {
+      for (const b of bad) {
+        const args = c.map((a) => (a === '@' ? b.path : a));
+        const r = run(args);
+        assert.equal(r.code, EXIT.DATABASE, `${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`^lightningdb: ${b.msg.source}$`), args.join(' '));
+      }
+    }
+    // Commands that create a database: a file where the directory should be.
+    const dump = '{"lightningdb":"dump","version":1}\n{"end":true,"entries":0}\n';
+    for (const args of [['put', 'plainfile', 'k', 'v'], ['load', 'plainfile'], ['serve', 'plainfile', '--create', '--port', '0']]) {
+      const r = run(args, { input: dump });
+      assert.equal(r.code, EXIT.DATABASE, `${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
+      assert.match(r.stderr, /^lightningdb: plainfile is not a database directory\n$/, args.join(' '));
+    }
+    assert.equal(existsSync(join(tmp.dir, 'emptydir', 'data.ldb')), false, 'reads never create a database');
+    assert.equal(existsSync(join(tmp.dir, 'backup-dest')), false);
   });
 
   it('bad paths and bad input: a clear message and the documented exit code', () => {
