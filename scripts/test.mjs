@@ -14,10 +14,36 @@
 // Every step runs even when an earlier test step failed (a failed build
 // stops the run). Exits non-zero on any failure. The last line is
 // "N passed, N failed", counting the mocha tests of every step.
-import { spawn, spawnSync } from 'node:child_process';
+//
+// Every step has a time bound (scripts/step-runner.mjs): past it the step's
+// whole process group is killed and the step fails with "timed out".
+// Each limit is at least 3x the step's time on a loaded 2-core machine
+// (load average 10-30; a quiet run takes about 11 minutes in all), with a
+// floor of 5 minutes. LDB_STEP_TIMEOUT_SCALE multiplies every limit (e.g.
+// 3 for an emulator or a much slower machine; 0 turns the bounds off).
+//   step                                usual time                   limit
+//   system packages                     0.2 s installed, ~5 min new  30 min
+//   build (addon + TypeScript)          12 s, ~1 min from clean      10 min
+//   npm run build:wasm                  4 s, ~3 min new (sources)    15 min
+//   npm run addon:release               18 s                         10 min
+//   C core tests                        2.5-4.5 min                  30 min
+//   API suite (native, Bun, Deno),
+//     Node-only, abstract-level         8-11 s each                  5 min
+//   Operations (tests/ops)              40-70 s                      10 min
+//   Replication (NATS)                  45-50 s                      10 min
+//   ASan addon build, its suites        4 s, 25-30 s                 10 min
+//   npm run test:wasm                   23 s                         10 min
+//   npm run test:browser                50 s                         15 min
+//   npm run test:package                40-70 s                      15 min
+//   npm run bench:quick                 40-50 s                      10 min
+// Mocha steps run with --exit (test:wasm and test:package too, in
+// package.json), so a handle a test leaves open cannot keep a finished
+// step alive; the bound catches a step that hangs before mocha is done.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runStep, seconds } from './step-runner.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -27,16 +53,11 @@ const results = [];
 let passed = 0;
 let failed = 0;
 
-/** Runs a command, streaming its output, and returns { code, output }. */
-function run(cmd, args, env = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => { output += d; process.stdout.write(d); });
-    child.stderr.on('data', (d) => { output += d; process.stderr.write(d); });
-    child.on('error', (e) => resolve({ code: 127, output: `${output}\n${e.message}` }));
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
-  });
+const MIN = 60_000;
+const scale = process.env.LDB_STEP_TIMEOUT_SCALE === undefined ? 1 : Number(process.env.LDB_STEP_TIMEOUT_SCALE);
+if (!(scale >= 0)) {
+  console.error(`LDB_STEP_TIMEOUT_SCALE must be a number >= 0, got '${process.env.LDB_STEP_TIMEOUT_SCALE}'`);
+  process.exit(2);
 }
 
 /** Sums mocha's "N passing" / "N failing" summary lines in output. A
@@ -59,11 +80,13 @@ function countMocha(output) {
   return { p, f };
 }
 
-async function step(name, cmd, args, { env, mochaCounts = false } = {}) {
-  console.log(`\n==== ${name}`);
-  const started = Date.now();
-  const { code, output } = await run(cmd, args, env);
-  const secs = ((Date.now() - started) / 1000).toFixed(1);
+/** Runs one step within `limit` ms (times LDB_STEP_TIMEOUT_SCALE) and
+ * records its result line. */
+async function step(name, limit, cmd, args, { env, mochaCounts = false } = {}) {
+  const timeoutMs = Math.round(limit * scale);
+  console.log(`\n==== ${name}${timeoutMs ? ` (time limit ${seconds(timeoutMs)} s)` : ''}`);
+  const { code, output, timedOut, ms } = await runStep(cmd, args, { cwd: root, env, timeoutMs });
+  const secs = (ms / 1000).toFixed(1);
   let detail = '';
   let counted = false;
   if (mochaCounts) {
@@ -71,10 +94,11 @@ async function step(name, cmd, args, { env, mochaCounts = false } = {}) {
     passed += p;
     failed += f;
     detail = ` (${p} passed, ${f} failed)`;
-    counted = f > 0;
+    counted = f > 0 && !timedOut;
   }
-  results.push({ name, ok: code === 0, counted, line: `${code === 0 ? 'ok  ' : 'FAIL'}  ${name}${detail}  [${secs}s]` });
-  return code === 0;
+  if (timedOut) detail += ` (timed out after ${seconds(timeoutMs)} s: its process group was killed)`;
+  results.push({ name, ok: code === 0 && !timedOut, counted, line: `${code === 0 && !timedOut ? 'ok  ' : 'FAIL'}  ${name}${detail}  [${secs}s]` });
+  return code === 0 && !timedOut;
 }
 
 /** gcc's ASan and UBSan runtimes, to preload into node; '' when absent. */
@@ -94,59 +118,59 @@ const needsBrowser = Boolean(scripts['test:wasm'] || scripts['test:browser']);
 const setupArgs = [join('scripts', 'setup-system.sh'), ...(needsBrowser ? ['--browser'] : [])];
 
 async function main() {
-  if (!(await step('system packages', 'bash', setupArgs))) return;
-  if (!(await step('build (addon + TypeScript)', process.execPath, [join('scripts', 'build.mjs')]))) return;
+  if (!(await step('system packages', 30 * MIN, 'bash', setupArgs))) return;
+  if (!(await step('build (addon + TypeScript)', 10 * MIN, process.execPath, [join('scripts', 'build.mjs')]))) return;
   // The WebAssembly module and the browser bundles are build outputs: a
   // clean clone has none. Built before any suite that loads them or packs
   // the package (npm pack's prepack refuses an incomplete package).
   const wasmSuites = ['test:wasm', 'test:browser'].filter((s) => scripts[s]);
   const wasmBuilt = !wasmSuites.length || !scripts['build:wasm'] ||
-    await step('npm run build:wasm', 'npm', ['run', 'build:wasm']);
+    await step('npm run build:wasm', 15 * MIN, 'npm', ['run', 'build:wasm']);
   // The addon the package ships (static zstd/lz4, stripped), for the
   // suites that pack the package.
-  if (scripts['addon:release']) await step('npm run addon:release', 'npm', ['run', 'addon:release']);
-  await step('C core tests (Release, ASan+UBSan, fuzz)', 'bash', [join('scripts', 'test-c.sh')]);
-  const mochaArgs = ['--import=tsx', '--timeout', '300000'];
-  await step('API suite, native backend', process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],
+  if (scripts['addon:release']) await step('npm run addon:release', 10 * MIN, 'npm', ['run', 'addon:release']);
+  await step('C core tests (Release, ASan+UBSan, fuzz)', 30 * MIN, 'bash', [join('scripts', 'test-c.sh')]);
+  const mochaArgs = ['--import=tsx', '--timeout', '300000', '--exit'];
+  await step('API suite, native backend', 5 * MIN, process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],
     { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
-  await step('Node-only tests', process.execPath, [mocha, ...mochaArgs, 'tests/node/*.test.ts'], { mochaCounts: true });
+  await step('Node-only tests', 5 * MIN, process.execPath, [mocha, ...mochaArgs, 'tests/node/*.test.ts'], { mochaCounts: true });
   // The same API suite under Bun and Deno (npm packages `bun` and `deno`:
   // their binaries), loading the addon through Node-API; mocha runs inside
   // each runtime, which compiles the TypeScript itself (Deno resolves the
   // suite's .js imports of .ts files with --unstable-sloppy-imports).
   const bin = (name) => join(root, 'node_modules', '.bin', name);
-  await step('API suite, native backend, under Bun', bin('bun'), [mocha, '--timeout', '300000', 'tests/api/*.test.ts'],
+  await step('API suite, native backend, under Bun', 5 * MIN, bin('bun'), [mocha, '--timeout', '300000', '--exit', 'tests/api/*.test.ts'],
     { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
-  await step('API suite, native backend, under Deno', bin('deno'),
-    ['run', '-A', '--unstable-sloppy-imports', mocha, '--timeout', '300000', 'tests/api/*.test.ts'],
+  await step('API suite, native backend, under Deno', 5 * MIN, bin('deno'),
+    ['run', '-A', '--unstable-sloppy-imports', mocha, '--timeout', '300000', '--exit', 'tests/api/*.test.ts'],
     { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
   // The Level ecosystem's own abstract-level suite (tape) against
   // lightningdb/level; its assertions count as tests.
-  await step('abstract-level suite (lightningdb/level)', process.execPath,
+  await step('abstract-level suite (lightningdb/level)', 5 * MIN, process.execPath,
     ['--import=tsx', join('tests', 'level', 'suite.test.mjs')], { mochaCounts: true });
-  await step('Operations: Prometheus, diagnostics page in Chromium, CLI from npm pack', process.execPath,
+  await step('Operations: Prometheus, diagnostics page in Chromium, CLI from npm pack', 10 * MIN, process.execPath,
     [mocha, ...mochaArgs, 'tests/ops/*.test.ts'], { mochaCounts: true });
-  await step('Replication over NATS JetStream (3-node nats-server cluster, SIGKILL chaos)', process.execPath,
+  await step('Replication over NATS JetStream (3-node nats-server cluster, SIGKILL chaos)', 10 * MIN, process.execPath,
     [mocha, ...mochaArgs, 'tests/replication/*.test.ts'], { mochaCounts: true });
   // The same suites with the addon and the core built with AddressSanitizer
   // + UBSan, preloaded into an ordinary node: memory errors in the binding
   // (lifetimes, finalizers, async work) abort the run.
   const asan = asanPreload();
-  if (asan && await step('build the addon with ASan + UBSan', 'bash', ['-c', asanBuild])) {
+  if (asan && await step('build the addon with ASan + UBSan', 10 * MIN, 'bash', ['-c', asanBuild])) {
     const env = {
       LD_PRELOAD: asan, LIGHTNINGDB_ADDON: join(root, 'build', 'node-asan', 'lightningdb.node'),
       ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1', UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
     };
-    await step('API suite + Node-only tests, ASan + UBSan addon', process.execPath,
+    await step('API suite + Node-only tests, ASan + UBSan addon', 10 * MIN, process.execPath,
       [mocha, ...mochaArgs, 'tests/api/*.test.ts', 'tests/node/*.test.ts'], { env, mochaCounts: true });
   }
   for (const s of wasmSuites) {
-    if (wasmBuilt) await step(`npm run ${s}`, 'npm', ['run', s], { mochaCounts: true });
+    if (wasmBuilt) await step(`npm run ${s}`, s === 'test:browser' ? 15 * MIN : 10 * MIN, 'npm', ['run', s], { mochaCounts: true });
   }
   if (scripts['test:package'] && wasmBuilt)
     await step('The packed package installed fresh: ESM, CJS, TypeScript, esbuild, Vite, webpack (npm run test:package)',
-      'npm', ['run', 'test:package'], { mochaCounts: true });
-  if (scripts['bench:quick']) await step('npm run bench:quick', 'npm', ['run', 'bench:quick']);
+      15 * MIN, 'npm', ['run', 'test:package'], { mochaCounts: true });
+  if (scripts['bench:quick']) await step('npm run bench:quick', 10 * MIN, 'npm', ['run', 'bench:quick']);
 }
 
 await main();
