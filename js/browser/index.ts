@@ -120,15 +120,17 @@ export interface OpenOptions extends DatabaseOpenOptions {
    * the owner tab went away, for each call made or in flight meanwhile;
    * then TIMEOUT. Default 10000; Infinity waits without a bound. */
   handoffTimeout?: number;
-  /** Shared mode: longest time in ms a call waits on an owner Worker (of
-   * this tab or another) that shows no sign of life — no reply and no
+  /** Longest time in ms a call (close() included) waits on a database
+   * Worker — shared mode: the owner's (of this tab or another); exclusive
+   * mode: this tab's — that shows no sign of life — no reply and no
    * answer to a ping: a frozen tab, or a Worker busy in one long call or
    * hung. The call then fails with TIMEOUT, and the owner never starts it
    * later (one it had started may still be applied: the message says so).
    * Default 10000 (DEFAULT_OWNER_TIMEOUT_MS); Infinity waits without a
    * bound. A single call that keeps the owner busy longer (a batch of
    * millions of entries, backup() or check() of a large database) needs a
-   * larger value. */
+   * larger value. In exclusive mode a Worker that is gone (terminated,
+   * crashed) makes every call CLOSED at once. */
   ownerTimeout?: number;
   /** Cancels the open: it rejects with ABORTED at once, its Worker ends and
    * it never takes the database later. */
