@@ -232,9 +232,9 @@ export const STATS: readonly StatInfo[] = [
   { name: "mmap_bytes", jsName: "mmapBytes", metric: "lightningdb_mmap_bytes", type: "gauge", scale: 1,
     help: "Bytes of the data file read through the read-only memory mapping (mmapSize rounded to pages, or less when the address space refused it); 0 when the mapping is off or stopped after a failed read (every page then goes through the page cache)" },
   { name: "mmap_sampled_resident", jsName: "mmapSampledResident", metric: "lightningdb_mmap_sampled_resident_total", type: "counter", scale: 1,
-    help: "Sampled reads through the memory mapping (1 in 64 per thread) whose page was resident in memory: the mapped counterpart of cache hits" },
+    help: "Sampled reads through the memory mapping (1 in 1024 per thread) whose page was resident in memory: the mapped counterpart of cache hits" },
   { name: "mmap_sampled_faults", jsName: "mmapSampledFaults", metric: "lightningdb_mmap_sampled_faults_total", type: "counter", scale: 1,
-    help: "Sampled reads through the memory mapping (1 in 64 per thread) whose page was not resident: the read page-faulted it in from the file (the mapped counterpart of cache misses)" },
+    help: "Sampled reads through the memory mapping (1 in 1024 per thread) whose page was not resident: the read page-faulted it in from the file (the mapped counterpart of cache misses)" },
 ];
 
 /** Bucket i of a histogram counts samples in [2^i, 2^(i+1)) ns (LDB_HIST_BUCKETS). */
@@ -335,9 +335,9 @@ export interface CoreStats {
   valuesSnappy: number;
   /** Bytes of the data file read through the read-only memory mapping (mmapSize rounded to pages, or less when the address space refused it); 0 when the mapping is off or stopped after a failed read (every page then goes through the page cache). (gauge; lightningdb_mmap_bytes) */
   mmapBytes: number;
-  /** Sampled reads through the memory mapping (1 in 64 per thread) whose page was resident in memory: the mapped counterpart of cache hits. (counter; lightningdb_mmap_sampled_resident_total) */
+  /** Sampled reads through the memory mapping (1 in 1024 per thread) whose page was resident in memory: the mapped counterpart of cache hits. (counter; lightningdb_mmap_sampled_resident_total) */
   mmapSampledResident: number;
-  /** Sampled reads through the memory mapping (1 in 64 per thread) whose page was not resident: the read page-faulted it in from the file (the mapped counterpart of cache misses). (counter; lightningdb_mmap_sampled_faults_total) */
+  /** Sampled reads through the memory mapping (1 in 1024 per thread) whose page was not resident: the read page-faulted it in from the file (the mapped counterpart of cache misses). (counter; lightningdb_mmap_sampled_faults_total) */
   mmapSampledFaults: number;
 }
 

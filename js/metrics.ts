@@ -46,7 +46,7 @@ export interface Metrics {
   /** bytes of the data file read through the memory mapping; 0 when it is
    * off (`mmapSize: 0`, the browser, or stopped after a failed read) */
   mmapBytes: number;
-  /** a sample of the reads through the mapping (1 in 64 per thread), by
+  /** a sample of the reads through the mapping (1 in 1024 per thread), by
    * whether their page was resident in memory or had to be read from the
    * file (a page fault) */
   mmapSampledResident: number;
@@ -108,9 +108,9 @@ export function hitRate(c: {
   return { rate: n > 0 ? c.cacheHits / n : null, source: 'cache', lookups: n };
 }
 
-/** Sampled mapped reads a residency judgement needs (1 in 64 reads is
- * sampled: 150 samples are about 10,000 reads, like the cache's rule). */
-export const MIN_MAPPED_SAMPLES = 150;
+/** Sampled mapped reads a residency judgement needs (1 in 1024 reads is
+ * sampled: 100 samples are about 100,000 reads; fewer say too little). */
+export const MIN_MAPPED_SAMPLES = 100;
 
 export interface HealthReport {
   healthy: boolean;

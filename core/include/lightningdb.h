@@ -223,7 +223,7 @@ typedef struct ldb_store_methods {
    * byte of [addr, addr + len), which lies inside a mapping of f made by
    * map(), is in memory now (reading it needs no I/O), else to 0. The
    * engine asks it before a sample of its reads through the mapping (1 in
-   * 64 per thread) and counts the answers (ldb_stats.mmap_sampled_resident
+   * 1024 per thread) and counts the answers (ldb_stats.mmap_sampled_resident
    * and mmap_sampled_faults). It must not touch the bytes, may be called
    * from many threads at once, and on an error the sample is not
    * counted. */
@@ -1018,7 +1018,7 @@ typedef struct ldb_stats {
   uint64_t mmap_bytes; /* bytes of the data file read through the memory
                           mapping (0: off, see ldb_options.mmap_size) */
   uint64_t mmap_sampled_resident, mmap_sampled_faults; /* a sample of the
-                          reads through the mapping (1 in 64 per thread):
+                          reads through the mapping (1 in 1024 per thread):
                           page resident in memory, or not (the read
                           faulted it in from the file) */
 } ldb_stats;

@@ -40,7 +40,7 @@ typedef struct pager pager;
 typedef struct pg_ent pg_ent;
 
 /* Reads through the mapping per residency sample, per thread. */
-#define PAGER_MAP_SAMPLE 64
+#define PAGER_MAP_SAMPLE 1024
 
 typedef struct pager_stats {
   uint64_t hits, misses, evictions;

@@ -52,8 +52,8 @@ export interface RecommendOptions {
   minHitRate?: number;
   /** page lookups the window needs before judging the cache; default 1000 */
   minLookups?: number;
-  /** sampled mapped reads (1 in 64 reads) the window needs before judging
-   * their residency; default 150 (about 10,000 reads) */
+  /** sampled mapped reads (1 in 1024 reads) the window needs before judging
+   * their residency; default 100 (about 100,000 reads) */
   minMappedSamples?: number;
   /** share of commits refused with CONFLICT worth acting on; default 0.01 */
   maxConflictRate?: number;
@@ -111,7 +111,7 @@ export function recommend(samples: readonly Sample[], m: RecommendInput | null, 
     out.push({
       id: 'page_residency', severity: rate < 0.5 ? 'critical' : 'warning', value: Math.round(rate * 10000) / 10000, unit: 'ratio',
       title: `Give the data file (${formatBytes(m.dataFileSize)}) more memory: add RAM, or open with mmapSize: 0 and cacheSize ${formatBytes(suggest)}`,
-      detail: `Reads go through the memory mapping, and only ${(rate * 100).toFixed(1)}% of ${by.mapping.n} sampled ones (1 in 64) found their page resident over the last ${win.length} samples (${below}): `
+      detail: `Reads go through the memory mapping, and only ${(rate * 100).toFixed(1)}% of ${by.mapping.n} sampled ones (1 in 1024) found their page resident over the last ${win.length} samples (${below}): `
         + 'the operating system keeps less of the file in memory than the reads touch, so the rest are read from disk. cacheSize does not apply while the mapping is on.',
     });
   }

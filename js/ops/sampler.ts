@@ -29,7 +29,7 @@ export interface Sample {
   cacheHitRate: number | null;
   /** 'cache': the page cache's hits / lookups; 'mapping': reads through
    * the memory mapping (natively by default), the share of sampled ones
-   * (1 in 64) whose page was resident in memory */
+   * (1 in 1024) whose page was resident in memory */
   cacheHitSource: HitRateSource;
   /** what the rate was computed from: cache lookups, or mapped-read
    * samples */

@@ -118,11 +118,11 @@ static void test_reads_through_mapping(void **state) {
   assert_int_equal(st.cache_hits + st.cache_misses, 0);
   assert_true(st.mmap_bytes > 0 && st.mmap_bytes <= o.mmap_size);
   /* 2 * NKEYS gets, each through at least a branch and a leaf page: at
-   * least 4 * NKEYS mapped reads, 1 in 64 of them sampled (the countdown
+   * least 4 * NKEYS mapped reads, 1 in 1024 of them sampled (the countdown
    * is per thread, so its phase is whatever earlier tests left). The pages
    * were just written, so most are resident. */
   uint64_t sampled = st.mmap_sampled_resident + st.mmap_sampled_faults;
-  assert_true(sampled >= 4 * NKEYS / 64 - 1);
+  assert_true(sampled >= 4 * NKEYS / 1024 - 1);
   assert_true(st.mmap_sampled_resident > 0);
   /* A scan sees every key in order, with the right values. */
   ldb_iter *it = NULL;

@@ -109,7 +109,7 @@ describe('diagnostics page in Chromium', function () {
     const hit = await page.getAttribute('#chart-cache', 'data-last');
     assert.ok(hit !== null && hit !== '' && Number(hit) > 0 && Number(hit) <= 100, `hit rate plotted: ${hit}%`);
     assert.equal(await page.getAttribute('#chart-cache', 'data-source'), 'mapping');
-    assert.match((await page.textContent('#cache-source')) ?? '', /memory mapping: sampled ones \(1 in 64\) whose page was in memory/);
+    assert.match((await page.textContent('#cache-source')) ?? '', /memory mapping: sampled ones \(1 in 1024\) whose page was in memory/);
     // The canvas really holds drawn strokes (not only data): count pixels
     // of the ops/s line colour (#0969da).
     const painted = await page.evaluate(() => {

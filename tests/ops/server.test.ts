@@ -219,9 +219,9 @@ describe('registerDatabase() with prom-client', function () {
     assert.equal(r.value, 0.4);
     assert.equal(r.severity, 'critical');
     assert.match(r.title, /data file \(3 GiB\).*add RAM, or open with mmapSize: 0 and cacheSize 4 GiB/);
-    assert.match(r.detail, /only 40\.0% of 200 sampled ones \(1 in 64\) found their page resident/);
+    assert.match(r.detail, /only 40\.0% of 200 sampled ones \(1 in 1024\) found their page resident/);
     // Too few samples to judge; a high residency; and cache samples judged apart.
-    assert.deepEqual(recommend([sample(0, 0.1, 50), sample(1000, 0.1, 50)], m), []);
+    assert.deepEqual(recommend([sample(0, 0.1, 40), sample(1000, 0.1, 40)], m), []);
     assert.deepEqual(recommend([sample(0, 0.99, 500)], m), []);
     const mixed = recommend([sample(0, 0.2, 2000, 'cache'), sample(1000, 0.95, 500)], m).map((x) => x.id);
     assert.deepEqual(mixed, ['cache_size']);
@@ -238,13 +238,13 @@ describe('registerDatabase() with prom-client', function () {
       }
       const history = dbs.map(() => new SampleHistory());
       history.forEach((h, i) => h.ingest(dbs[i]!.metricsText(), [], 1000));
-      for (let r = 0; r < 20000; r++) for (const d of dbs) d.get(`k${(r * 7919) % 20000}`);
+      for (let r = 0; r < 100000; r++) for (const d of dbs) d.get(`k${(r * 7919) % 20000}`);
       history.forEach((h, i) => h.ingest(dbs[i]!.metricsText(), [], 2000));
       const [mapped, cached] = dbs.map((d) => d.metrics());
       assert.equal(mapped!.cacheHitRateSource, 'mapping');
       assert.ok(mapped!.mmapBytes > 0);
-      // 20,000 gets, each through 2+ mapped pages, 1 in 64 sampled.
-      assert.ok(mapped!.mmapSampledResident + mapped!.mmapSampledFaults >= 600, JSON.stringify(mapped));
+      // 100,000 gets, each through 2+ mapped pages, 1 in 1024 sampled.
+      assert.ok(mapped!.mmapSampledResident + mapped!.mmapSampledFaults >= 150, JSON.stringify(mapped));
       assert.equal(mapped!.cacheHitRate, Math.round(mapped!.mmapSampledResident / (mapped!.mmapSampledResident + mapped!.mmapSampledFaults) * 1e4) / 1e4);
       assert.equal(mapped!.cacheHits + mapped!.cacheMisses, 0, 'the mapped reads bypass the page cache');
       assert.equal(cached!.cacheHitRateSource, 'cache');
@@ -254,9 +254,9 @@ describe('registerDatabase() with prom-client', function () {
       // The diagnostics samples say the same, per interval.
       const [ms, cs] = history.map((h) => h.samples[h.samples.length - 1]!);
       assert.equal(ms!.cacheHitSource, 'mapping');
-      assert.ok(ms!.cacheLookups >= 600 && ms!.cacheHitRate !== null && ms!.cacheHitRate > 0);
+      assert.ok(ms!.cacheLookups >= 150 && ms!.cacheHitRate !== null && ms!.cacheHitRate > 0);
       assert.equal(cs!.cacheHitSource, 'cache');
-      assert.ok(cs!.cacheLookups >= 20000 && cs!.cacheHitRate! < 0.9);
+      assert.ok(cs!.cacheLookups >= 100000 && cs!.cacheHitRate! < 0.9);
       assert.equal(dbs[0]!.healthCheck().cacheHitRateSource, 'mapping');
     } finally {
       for (const d of dbs) d.close();

@@ -183,7 +183,7 @@ export function createPanel(root, source, { uPlot }) {
   // (natively by default) the residency of reads through the mapping.
   const SOURCES = {
     cache: 'page cache: lookups that found the page',
-    mapping: 'reads through the memory mapping: sampled ones (1 in 64) whose page was in memory',
+    mapping: 'reads through the memory mapping: sampled ones (1 in 1024) whose page was in memory',
   };
   function showSource(source) {
     const fig = $('#chart-cache');
