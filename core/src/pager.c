@@ -216,17 +216,8 @@ int pager_map_check(const pager *p, uint64_t before, int rc) {
 }
 
 /* Mapped reads left before this thread's next residency sample; 0: the
- * next one is sampled (so a thread's first mapped read is). Every mapped
- * read touches it: in a shared object (the Node addon) the default TLS
- * model costs a __tls_get_addr call per read, about 5% of a get from Node
- * (measured), so under glibc it takes initial-exec (4 bytes of the static
- * TLS that glibc reserves for dlopen'ed objects). */
-#if defined(__GLIBC__) && defined(__ELF__)
-#define LDB_TLS_IE __attribute__((tls_model("initial-exec")))
-#else
-#define LDB_TLS_IE
-#endif
-static _Thread_local uint32_t tl_map_countdown LDB_TLS_IE;
+ * next one is sampled (so a thread's first mapped read is). */
+static _Thread_local uint32_t tl_map_countdown;
 
 /* Asks the store whether pg is in memory and counts the answer; a store
  * without the method, or one that fails, counts nothing. */
