@@ -125,6 +125,7 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   atomic_fetch_add(&e->st_checkpoints, 1);
   ev_record(e, LDB_EVENT_CHECKPOINT, LDB_OK, fseq);
   set_bg_error(e, hrc);
+  note_auto_err(e, hrc);
   e->ckpt_fail_at = 0;
   rc = hrc;
   /* The pages the checkpoint's earlier chunks released are reusable now

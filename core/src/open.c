@@ -77,7 +77,11 @@ static int empty_checkpoint(eng *e, uint64_t seq) {
 
 /* A clean close leaves nothing for the next open to replay: the memtables
  * are checkpointed (the log keeps every record whatever happens: on
- * failure the next open replays it). */
+ * failure the next open replays it). Like ldb_checkpoint, it also returns
+ * the first I/O error that automatic checkpoint work met since the last
+ * ldb_checkpoint: the close is the caller's last chance to hear that the
+ * store refused a write or sync (the background thread is stopped by now,
+ * so nothing can note a later one). */
 static int final_checkpoint(eng *e) {
   int rc, more = 0;
   ldb_mutex_lock(&e->commit_mu);
@@ -87,7 +91,21 @@ static int final_checkpoint(eng *e) {
     rc = ckpt_run(e, UINT64_MAX, &more);
     if (!more) break;
   }
-  return rc;
+  if (rc) {
+    char m[400];
+    snprintf(m, sizeof m, "%s", ldb_errmsg(NULL));
+    return ldb_err(rc,
+                   "the final checkpoint failed: %s (every commit is in the "
+                   "log: the next open replays it)",
+                   m);
+  }
+  int fe = atomic_exchange(&e->auto_err, LDB_OK);
+  if (fe)
+    return ldb_err(fe,
+                   "automatic checkpoint work failed earlier: %s (the final "
+                   "checkpoint succeeded; check the storage)",
+                   ldb_strerror(fe));
+  return LDB_OK;
 }
 
 /* Frees an engine; clean (ldb_close of the last handle, not a failed
@@ -455,10 +473,7 @@ int ldb_close(ldb_db *db) {
     if (rc) {
       char m[512];
       snprintf(m, sizeof m, "%s", ldb_errmsg(NULL));
-      ldb_err(rc,
-              "close: the final checkpoint failed: %s (every commit is in "
-              "the log: the next open replays it)",
-              m);
+      ldb_err(rc, "close: %s", m);
     }
   }
   return rc;
