@@ -183,7 +183,9 @@ int eng_freeze(eng *e, int force) {
   }
   if (mt_count(e->active) == 0) return LDB_OK;
   mt *nm;
-  rc = eng_mt_create(e, &nm);
+  /* The next memtable will likely hold about as many keys as this one:
+   * its index starts at that size instead of growing to it. */
+  rc = eng_mt_create(e, mt_count(e->active), &nm);
   if (rc) return rc;
   /* The records of the memtable being frozen must be durable before a
    * checkpoint claims them, in every sync mode: the log must never lack a

@@ -278,7 +278,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
   e->tree = bt_current(e->bf);
   uint64_t ckpt = bt_tree_seq(e->tree);
   atomic_store(&e->ckpt_seq, ckpt);
-  rc = eng_mt_create(e, &e->active);
+  rc = eng_mt_create(e, 0, &e->active);
   if (rc) goto fail;
   feed_config fc = {o->log_retention_bytes, o->log_retention_ms,
                     o->memtable_size};
@@ -306,7 +306,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
       /* Merge what was replayed into the tree now. The log keeps its
        * records: the older meta page still needs them. */
       mt *nm;
-      rc = eng_mt_create(e, &nm);
+      rc = eng_mt_create(e, 0, &nm);
       if (rc) goto fail;
       mt_set_next(e->active, nm);
       e->frozen = e->active;

@@ -331,7 +331,6 @@ static void test_threads_close_own_handles(void **state) {
   ldb_store_destroy(s);
 }
 
-
 /* A write or sync the store refused during automatic checkpoint work
  * (freezes and checkpoint steps run by commits, after the last
  * ldb_checkpoint) is reported by ldb_close, even though the commits
@@ -341,10 +340,12 @@ static void test_threads_close_own_handles(void **state) {
  * database then reopens with every commit. */
 static void test_close_reports_automatic_errors(void **state) {
   (void)state;
-  enum { NKEYS = 1500 };
+  enum { NKEYS = 3000 };
   int kinds = LDB_FAULT_WRITE | LDB_FAULT_SYNC;
   uint64_t total = 0, reported_by_close = 0;
-  for (uint64_t nth = 0; nth == 0 || nth <= total; nth += nth < 60 ? 1 : 7) {
+  uint64_t stride = 1;
+  for (uint64_t nth = 0; nth == 0 || nth <= total;
+       nth += nth < 40 ? 1 : stride) {
     ldb_store *mem = NULL, *fs = NULL;
     assert_int_equal(ldb_store_memory(&mem), LDB_OK);
     assert_int_equal(ldb_store_faulty(mem, &fs), LDB_OK);
@@ -354,7 +355,7 @@ static void test_close_reports_automatic_errors(void **state) {
     o.sync_mode = LDB_SYNC_OFF;
     o.page_size = 512;
     o.cache_size = 512 * 32;
-    o.memtable_size = 16 * 1024; /* many automatic freezes and steps */
+    o.memtable_size = 64 * 1024; /* many automatic freezes and steps */
     o.background_checkpoint = 0; /* commits run them: deterministic */
     ldb_db *db = NULL;
     assert_int_equal(ldb_open("close-auto", &o, &db), LDB_OK);
@@ -373,6 +374,8 @@ static void test_close_reports_automatic_errors(void **state) {
       assert_int_equal(crc, LDB_OK);
       total = during;
       assert_true(total > 20);
+      /* About 150 runs whatever the count. */
+      stride = total / 110 ? total / 110 : 1;
     } else if (!put_failed && nth <= during) {
       /* The fault hit automatic work: the close must say so. */
       if (crc == LDB_OK)
