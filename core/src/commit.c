@@ -102,7 +102,11 @@ void apply_ops(mt *m, uint64_t seq, const uint8_t *ops, size_t len,
     s[n] = &v[n];
     n++;
   }
-  qsort(s, n, sizeof *s, op_cmp);
+  /* Batches written in key order (bulk loads) are common: check first. */
+  uint32_t k = 1;
+  while (k < n && op_cmp(&s[k - 1], &s[k]) < 0)
+    k++;
+  if (k < n) qsort(s, n, sizeof *s, op_cmp);
   const void *wk[MT_WARM_MAX];
   uint32_t wl[MT_WARM_MAX];
   for (uint32_t i = 0; i < n; i++) {
