@@ -382,10 +382,14 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
   switch (req.op) {
     case 'open': {
       if (db || shared) throw new LightningDbError('INVALID_ARGUMENT', 'this worker already hosts a database');
-      const options = { ...req.options, signal: controllers.get(key)?.signal } as BrowserOpenOptions & { shared?: { clientId: string; workerId: string; trace?: boolean } };
+      const options = { ...req.options, signal: controllers.get(key)?.signal } as BrowserOpenOptions &
+        { shared?: { clientId: string; workerId: string; trace?: boolean }; life?: string };
       storeChoice = options.store;
       openName = req.name;
-      const { shared: sharedOpt, ...rest } = options;
+      const { shared: sharedOpt, life, ...rest } = options;
+      // Exclusive mode: held for this Worker's life, so its tab learns when
+      // it is gone (index.ts watchWorker, once this open answered).
+      if (typeof life === 'string') await holdLock(`lightningdb:worker:${life}`).granted;
       if (sharedOpt) {
         setTrace(sharedOpt.trace === true);
         return openShared(req.name, rest, sharedOpt.clientId, sharedOpt.workerId);
@@ -462,16 +466,19 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
       s?.db.close();
       return null;
     }
+    case 'seq':
+      return lastSeq(target(src, req.db));
     case 'subscribe': {
-      const raw = shared ? rawDb() : undefined;
       const view = target(src, req.db);
-      const since = req.since ?? (raw ? raw.stats().lastSeq : (view.metrics() as { lastSeq?: number }).lastSeq);
+      const last = lastSeq(view);
+      const lower = req.resume === true && typeof req.since === 'number' && req.since > last;
+      const since = lower ? last : req.since ?? last;
       const feed = view.changes({ ...(req.range ?? {}), since });
       const key = `${src.client}:${req.sub}`;
       feeds.get(key)?.feed.close();
       feeds.set(key, { feed, client: src.client });
       void pump(feed, req.sub, src, key);
-      return { since: feed.seq };
+      return lower ? { since: feed.seq, lower: true } : { since: feed.seq };
     }
     case 'unsubscribe': {
       const key = `${src.client}:${req.sub}`;
@@ -484,6 +491,13 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
     case 'cancel':
       return null;
   }
+}
+
+/** The seq of the last commit (of the engine: bookkeeping commits of
+ * shared databases count too), read through `view`'s database. */
+function lastSeq(view: Database): number {
+  const raw = shared ? rawDb() : undefined;
+  return raw ? raw.stats().lastSeq : (view.metrics() as { lastSeq: number }).lastSeq;
 }
 
 /** Change feeds of subscriptions, by `<client>:<sub>`. */
