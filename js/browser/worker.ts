@@ -8,7 +8,9 @@
  * Errors travel as { name, code, message }; browser DOMExceptions are given
  * their LightningDB code here (storeErrorFrom).
  *
- * Order and durability: requests run one at a time, in order. Writes are
+ * Order and durability: requests run one at a time, in order (one that
+ * finds none waiting and nothing to do first runs in the task of its
+ * message: runNow). Writes are
  * pipelined: a write runs in order, but its reply waits for durability
  * (IndexedDB with syncMode 'full', and the ...Async forms) while the next
  * requests run, so concurrent writes share IndexedDB transactions (group
