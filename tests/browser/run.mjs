@@ -17,7 +17,8 @@
  *                       a Worker that is terminated)
  *   tabs                exclusive mode: a second tab gets BUSY, or waits with
  *                       waitForLock; an abandoned wait (signal, timeout)
- *                       holds nothing
+ *                       holds nothing; calls and close() to a hung or
+ *                       terminated Worker settle within ownerTimeout
  *   shared              several tabs share one database (tests/browser/shared.mjs):
  *                       clients, dedup of resent writes, OWNER_LOST, change
  *                       events, 10 rapid reloads (OPFS, IndexedDB), 20 owner
