@@ -224,9 +224,18 @@ export interface HostOptions {
   wrapEngine?: (e: WasmEngine) => Engine;
 }
 
-/** Opens (creating by default) the database `name` in this Worker. */
+/** Opens (creating by default) the database `name` in this Worker, for
+ * this Worker alone (owner-only: BUSY while other tabs have it open, with
+ * the advice to use open() to join tabs that share it). */
 export async function openInWorker(name: string, options: BrowserOpenOptions = {}): Promise<BrowserDatabase> {
-  return openHosted(name, options, {});
+  try {
+    return await openHosted(name, options, {});
+  } catch (e) {
+    if (!(e instanceof LightningDbError) || e.code !== 'BUSY') throw e;
+    throw new LightningDbError('BUSY', `${e.message}. If the other tabs share it (open() from a page, the default), ` +
+      'openInWorker cannot join them: it opens a database for this Worker alone, and its synchronous calls cannot wait ' +
+      "for another tab's answer; use open() in this Worker to join them as a client (promises)");
+  }
 }
 
 /** openInWorker for the main-thread proxy (worker.ts). */

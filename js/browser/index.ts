@@ -1605,9 +1605,12 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   /** Calls fn(change) after each later commit with operations in `range`
    * ({ gt, gte, lt, lte, prefix }) becomes visible — commits of every tab —
    * in commit order, each once, also across a change of owner tab.
-   * "Later": after the last commit when the owner registers it, in order
-   * with this tab's calls (a commit made once a later call of this tab
-   * resolved is delivered; other tabs' commits racing with it may not be).
+   * "Later": after the last commit when the owner answers the
+   * subscription's first message, in order with this tab's calls (a commit
+   * made once a later call of this tab resolved is delivered; other tabs'
+   * commits racing with it may not be). In a shared database that message
+   * asks for the owner's last commit, and the subscription is registered
+   * after it: an owner that goes away before it answered loses nothing.
    * change = { seq, time, ops: [{ type, key, value }] } decoded with this
    * tab's encodings. Returns the function that unsubscribes. An exception
    * thrown by fn, or the error that ends the subscription (COMPACTED when
