@@ -23,12 +23,24 @@ static void *ldb_cxx_alloc(std::size_t n) {
   return p;
 }
 
-LDB_HIDDEN void *operator new(std::size_t n) { return ldb_cxx_alloc(n); }
-LDB_HIDDEN void *operator new[](std::size_t n) { return ldb_cxx_alloc(n); }
-LDB_HIDDEN void operator delete(void *p) noexcept { std::free(p); }
-LDB_HIDDEN void operator delete[](void *p) noexcept { std::free(p); }
-LDB_HIDDEN void operator delete(void *p, std::size_t) noexcept { std::free(p); }
-LDB_HIDDEN void operator delete[](void *p, std::size_t) noexcept { std::free(p); }
+LDB_HIDDEN void *operator new(std::size_t n) {
+  return ldb_cxx_alloc(n);
+}
+LDB_HIDDEN void *operator new[](std::size_t n) {
+  return ldb_cxx_alloc(n);
+}
+LDB_HIDDEN void operator delete(void *p) noexcept {
+  std::free(p);
+}
+LDB_HIDDEN void operator delete[](void *p) noexcept {
+  std::free(p);
+}
+LDB_HIDDEN void operator delete(void *p, std::size_t) noexcept {
+  std::free(p);
+}
+LDB_HIDDEN void operator delete[](void *p, std::size_t) noexcept {
+  std::free(p);
+}
 
 // Function-local statics with dynamic initialisation (snappy has one, a
 // table on the decompression path): the Itanium ABI's guard protocol. The
@@ -38,18 +50,23 @@ static pthread_mutex_t ldb_guard_lock = PTHREAD_MUTEX_INITIALIZER;
 
 extern "C" {
 LDB_HIDDEN int __cxa_guard_acquire(unsigned long long *g) {
-  if (__atomic_load_n(reinterpret_cast<unsigned char *>(g), __ATOMIC_ACQUIRE)) return 0;
+  if (__atomic_load_n(reinterpret_cast<unsigned char *>(g), __ATOMIC_ACQUIRE))
+    return 0;
   pthread_mutex_lock(&ldb_guard_lock);
   if (__atomic_load_n(reinterpret_cast<unsigned char *>(g), __ATOMIC_ACQUIRE)) {
     pthread_mutex_unlock(&ldb_guard_lock);
     return 0;
   }
-  return 1;  // the caller initialises, then calls __cxa_guard_release
+  return 1; // the caller initialises, then calls __cxa_guard_release
 }
 LDB_HIDDEN void __cxa_guard_release(unsigned long long *g) {
   __atomic_store_n(reinterpret_cast<unsigned char *>(g), 1, __ATOMIC_RELEASE);
   pthread_mutex_unlock(&ldb_guard_lock);
 }
-LDB_HIDDEN void __cxa_guard_abort(unsigned long long *) { pthread_mutex_unlock(&ldb_guard_lock); }
-LDB_HIDDEN void __cxa_pure_virtual() { std::abort(); }
+LDB_HIDDEN void __cxa_guard_abort(unsigned long long *) {
+  pthread_mutex_unlock(&ldb_guard_lock);
+}
+LDB_HIDDEN void __cxa_pure_virtual() {
+  std::abort();
+}
 }
