@@ -9,8 +9,8 @@
 //   4. mocha: tests/api with LDB_BACKEND=native (also under Bun and Deno),
 //      then tests/node, the abstract-level suite (lightningdb/level); then both
 //      again with the addon built with ASan + UBSan (when gcc has them)
-//   5. npm run test:wasm, test:browser, test:package and bench:quick, when
-//      package.json has them
+//   5. npm run test:wasm, test:browser, test:package, test:package:git and
+//      bench:quick, when package.json has them
 // Every step runs even when an earlier test step failed (a failed build
 // stops the run). Exits non-zero on any failure. The last line is
 // "N passed, N failed", counting the mocha tests of every step.
@@ -25,20 +25,22 @@
 //   system packages                     0.2 s installed, ~5 min new  30 min
 //   build (addon + TypeScript)          12 s, ~1 min from clean      10 min
 //   npm run build:wasm                  4 s, ~3 min new (sources)    15 min
-//   npm run addon:release               18 s                         10 min
+//   npm run addon:release               18 s - 2 min                 15 min
 //   C core tests                        2.5-4.5 min                  30 min
 //   API suite (native, Bun, Deno),
 //     Node-only, abstract-level         8-11 s each                  5 min
-//   Operations (tests/ops)              40-70 s                      10 min
+//   Operations (tests/ops)              40 s - 3 min                 15 min
 //   Replication (NATS)                  45-50 s                      10 min
 //   ASan addon build, its suites        4 s, 25-30 s                 10 min
 //   npm run test:wasm                   23 s                         10 min
 //   npm run test:browser                50 s                         15 min
 //   npm run test:package                40-70 s                      15 min
+//   npm run test:package:git            7-14 min                     40 min
 //   npm run bench:quick                 40-50 s                      10 min
-// Mocha steps run with --exit (test:wasm and test:package too, in
-// package.json), so a handle a test leaves open cannot keep a finished
-// step alive; the bound catches a step that hangs before mocha is done.
+// Mocha steps run with --exit (test:wasm, test:package and
+// test:package:git too, in package.json), so a handle a test leaves open
+// cannot keep a finished step alive; the bound catches a step that hangs
+// before mocha is done.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -128,7 +130,7 @@ async function main() {
     await step('npm run build:wasm', 15 * MIN, 'npm', ['run', 'build:wasm']);
   // The addon the package ships (static zstd/lz4, stripped), for the
   // suites that pack the package.
-  if (scripts['addon:release']) await step('npm run addon:release', 10 * MIN, 'npm', ['run', 'addon:release']);
+  if (scripts['addon:release']) await step('npm run addon:release', 15 * MIN, 'npm', ['run', 'addon:release']);
   await step('C core tests (Release, ASan+UBSan, fuzz)', 30 * MIN, 'bash', [join('scripts', 'test-c.sh')]);
   const mochaArgs = ['--import=tsx', '--timeout', '300000', '--exit'];
   await step('API suite, native backend', 5 * MIN, process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],
@@ -148,7 +150,7 @@ async function main() {
   // lightningdb/level; its assertions count as tests.
   await step('abstract-level suite (lightningdb/level)', 5 * MIN, process.execPath,
     ['--import=tsx', join('tests', 'level', 'suite.test.mjs')], { mochaCounts: true });
-  await step('Operations: Prometheus, diagnostics page in Chromium, CLI from npm pack', 10 * MIN, process.execPath,
+  await step('Operations: Prometheus, diagnostics page in Chromium, CLI from npm pack', 15 * MIN, process.execPath,
     [mocha, ...mochaArgs, 'tests/ops/*.test.ts'], { mochaCounts: true });
   await step('Replication over NATS JetStream (3-node nats-server cluster, SIGKILL chaos)', 10 * MIN, process.execPath,
     [mocha, ...mochaArgs, 'tests/replication/*.test.ts'], { mochaCounts: true });
@@ -170,6 +172,9 @@ async function main() {
   if (scripts['test:package'] && wasmBuilt)
     await step('The packed package installed fresh: ESM, CJS, TypeScript, esbuild, Vite, webpack (npm run test:package)',
       15 * MIN, 'npm', ['run', 'test:package'], { mochaCounts: true });
+  if (scripts['test:package:git'] && wasmBuilt)
+    await step('The package as a git dependency: npm install git+file://, prepare builds it (npm run test:package:git)',
+      40 * MIN, 'npm', ['run', 'test:package:git'], { mochaCounts: true });
   if (scripts['bench:quick']) await step('npm run bench:quick', 10 * MIN, 'npm', ['run', 'bench:quick']);
 }
 
