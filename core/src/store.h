@@ -46,4 +46,26 @@ int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len);
  * be passed. */
 int ldb_store_default(const char *path, int create, ldb_store **out);
 
+/* ---- shared by the directory stores (store_posix.c, store_win32.c) ---- */
+
+/* dir + sep + name in a new string (ldb_default_allocator), or NULL when
+ * memory runs out. */
+char *store_path_join(const char *dir, const char *name, char sep);
+
+/* 1 when name may name a file of a directory store: not empty, not "." or
+ * "..", and none of the characters of seps (the platform's separators). */
+int store_valid_name(const char *name, const char *seps);
+
+/* The error of a failed system call `what` on path, with the system's
+ * message msg: LDB_FULL when full (out of disk or quota), LDB_NOMEM when
+ * nomem, else LDB_IOERR. Returns the code (ldb_err). */
+int store_os_error(int full, int nomem, const char *what, const char *path,
+                   const char *msg);
+
+/* The lock of database dir is held elsewhere: names the holder ("pid N",
+ * or "another process" when pid is 0: it let go meanwhile, or is unknown)
+ * in holder (when holder_cap) and returns LDB_BUSY with that name. */
+int store_locked_by(const char *dir, unsigned long pid, char *holder,
+                    size_t holder_cap);
+
 #endif /* LDB_STORE_H */
