@@ -246,10 +246,17 @@ napi_value js_get_many(napi_env env, napi_callback_info info);
 napi_value js_iter_create(napi_env env, napi_callback_info info);
 /* ranges.c */
 /* The arguments iterCreate, rangeCount and rangeDelete share: argv[0..1]
- * (db, txn|null) resolved by open_scope into *d and *t, argv[2..5] (lower,
- * upper, prefix, flags 0..7) by get_range into *o. 0, or -1 thrown. */
-int range_args(napi_env env, const napi_value *argv, ndb **d, ntxn **t,
-               ldb_iter_options *o);
+ * (db, txn|null) resolved by open_scope into d and t (txn: t's ldb_txn, or
+ * NULL), argv[2..5] (lower, upper, prefix, flags 0..7) by get_range into o.
+ * The bounds point into argv's buffers: valid during the call. */
+typedef struct nrange {
+  ndb *d;
+  ntxn *t;
+  ldb_txn *txn;
+  ldb_iter_options o;
+} nrange;
+/* Fills *r from argv. 0, or -1 thrown. */
+int range_args(napi_env env, const napi_value *argv, nrange *r);
 napi_value js_range_count(napi_env env, napi_callback_info info);
 napi_value js_range_delete(napi_env env, napi_callback_info info);
 napi_value js_iter_seek(napi_env env, napi_callback_info info);
