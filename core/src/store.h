@@ -46,6 +46,28 @@ int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len);
  * be passed. */
 int ldb_store_default(const char *path, int create, ldb_store **out);
 
+/* Buffered sequential reads of one file (the log readers): ranges come out
+ * of a read-ahead buffer of `chunk` bytes, refilled when a range is not in
+ * it. Fill a, file, size (reads past it return NULL) and chunk (0:
+ * LDB_FREADER_CHUNK); the rest starts zeroed. Free buf with
+ * ldb_freader_free. Not thread-safe: one reader per caller. */
+#define LDB_FREADER_CHUNK (1u << 20)
+typedef struct ldb_freader {
+  const ldb_allocator *a;
+  ldb_file *file;
+  uint64_t size;
+  size_t chunk;
+  uint8_t *buf;
+  size_t cap, len;
+  uint64_t start; /* file offset of buf[0] */
+} ldb_freader;
+
+/* Makes [off, off+n) available: a pointer into the buffer, valid until the
+ * next call; NULL with *rc = LDB_OK when the range ends past size or the
+ * file, NULL with *rc set on a read error or out of memory. */
+const uint8_t *ldb_freader_get(ldb_freader *r, uint64_t off, size_t n, int *rc);
+void ldb_freader_free(ldb_freader *r);
+
 /* ---- shared by the directory stores (store_posix.c, store_win32.c) ---- */
 
 /* dir + sep + name in a new string (ldb_default_allocator), or NULL when
