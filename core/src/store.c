@@ -1,18 +1,15 @@
 /*
  * store.c — store helpers shared by every layer: reading an exact byte
  * range, buffered reads for the log readers, freeing any store through its
- * destroy method, the default store for a path, and what the two directory
- * stores share (paths, file names, system errors, and the message of a lock
- * held elsewhere).
+ * destroy method, and the default store for a path. (What the two
+ * directory stores share is store_dir.c: they are below this file, which
+ * calls them.)
  *
  * The stores themselves live in store_memory.c, store_posix.c and
  * store_win32.c (Windows builds compile it instead of store_posix.c; the
  * WebAssembly build compiles neither the posix store nor, here, any
  * reference to it: its stores are JavaScript, passed in ldb_options.store).
  */
-#include <stdio.h>
-#include <string.h>
-
 #include "store.h"
 
 int ldb_store_default(const char *path, int create, ldb_store **out) {
@@ -96,38 +93,4 @@ void ldb_freader_free(ldb_freader *r) {
 void ldb_store_destroy(ldb_store *s) {
   if (!s) return;
   s->methods->destroy(s);
-}
-
-/* ---- shared by the directory stores ------------------------------------ */
-
-char *store_path_join(const char *dir, const char *name, char sep) {
-  size_t a = strlen(dir), b = strlen(name);
-  char *p = ldb_malloc(&ldb_default_allocator, a + b + 2);
-  if (!p) return NULL;
-  memcpy(p, dir, a);
-  p[a] = sep;
-  memcpy(p + a + 1, name, b + 1);
-  return p;
-}
-
-int store_valid_name(const char *name, const char *seps) {
-  return name && *name && !strpbrk(name, seps) && strcmp(name, ".") &&
-         strcmp(name, "..");
-}
-
-int store_os_error(int full, int nomem, const char *what, const char *path,
-                   const char *msg) {
-  int code = full ? LDB_FULL : nomem ? LDB_NOMEM : LDB_IOERR;
-  return ldb_err(code, "%s %s: %s", what, path, msg);
-}
-
-int store_locked_by(const char *dir, unsigned long pid, char *holder,
-                    size_t holder_cap) {
-  char who[32];
-  if (pid)
-    snprintf(who, sizeof who, "pid %lu", pid);
-  else
-    snprintf(who, sizeof who, "another process");
-  if (holder && holder_cap) snprintf(holder, holder_cap, "%s", who);
-  return ldb_err(LDB_BUSY, "database %s is locked by %s", dir, who);
 }

@@ -68,7 +68,7 @@ typedef struct ldb_freader {
 const uint8_t *ldb_freader_get(ldb_freader *r, uint64_t off, size_t n, int *rc);
 void ldb_freader_free(ldb_freader *r);
 
-/* ---- shared by the directory stores (store_posix.c, store_win32.c) ---- */
+/* ---- store_dir.c: shared by the directory stores (posix, win32) ------ */
 
 /* dir + sep + name in a new string (ldb_default_allocator), or NULL when
  * memory runs out. */
