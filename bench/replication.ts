@@ -73,7 +73,7 @@ if (process.argv[2] === '--follower') {
       await cluster.ready(0);
       const servers = cluster.urls;
       const primary = open(join(dir, 'primary'));
-      const pub = await publish(primary, { servers, stream: 'bench', replicas: nodes, maxPending: arg('pending', 256), onError: (e) => console.error(e.message) });
+      const pub = await publish(primary, { servers, stream: 'bench', replicas: nodes, maxPending: arg('pending', 64), onError: (e) => console.error(e.message) });
       const total = rate * seconds;
       const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--follower',
         join(dir, 'replica'), servers.join(','), 'bench', String(total)], { stdio: ['ignore', 'pipe', 'inherit'] });

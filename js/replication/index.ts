@@ -5,26 +5,40 @@
  * commits in order; LightningDB's sequence numbers make delivery exactly
  * once. See docs/replication.md.
  *
- *   Publisher: reads the primary's change feed (db.changes) and appends each
- *   commit to the stream as one message, msgID = its seq (the stream drops a
- *   repeated msgID inside its duplicate window) and the expected last msgID
- *   = seq - 1 (the stream refuses a message whose predecessor is missing, so
- *   the stream never has a gap, even when publishes pipelined behind a
- *   failed one succeed). After a crash or any failure it asks the stream
- *   for its last message and resumes after it.
+ *   Publisher: reads the primary's change feed (db.changes) and appends its
+ *   commits to the stream in order. The message that completes commit s
+ *   has msgID s (the stream drops a repeated msgID inside its duplicate
+ *   window), and every publish expects the previous message's id (the
+ *   stream refuses a message whose predecessor is missing, so it never has
+ *   a gap, even when publishes pipelined behind a failed one succeed).
+ *   While maxPending publishes await their acks, new commits gather into
+ *   one batch message, sent when an ack arrives: one round trip per batch,
+ *   not per commit, once the rate outgrows the round trips. After a crash
+ *   or any failure it asks the stream for its last message and resumes
+ *   after the last commit the stream holds whole.
  *
  *   Follower: applies the stream to a replica, one primary commit = one
  *   replica commit, in order. The replica's own last seq IS the applied
  *   primary seq (a replica starts empty or from a backup of the primary,
  *   whose last seq is the primary seq it holds), so "applied up to seq" is
  *   recorded atomically with the data by construction, and a follower
- *   killed at any moment resumes at replica.lastSeq + 1: nothing is applied
- *   twice or skipped. Apps read the replica through handles opened with
- *   readOnly: true; nothing else may write it.
+ *   killed at any moment resumes at replica.lastSeq + 1 (found in the
+ *   stream by a binary search over the messages' Ldb-Seq): nothing is
+ *   applied twice or skipped. Apps read the replica through handles opened
+ *   with readOnly: true; nothing else may write it.
  *
- * Message: headers Ldb-Seq (the commit's seq) and Ldb-Time (commit time, ms
- * since the epoch); data: [u32 op_count] then per op [u8 type (1 put,
- * 2 del)][u32 key_len][u32 value_len][key][value], little-endian.
+ * Messages (little-endian; a commit's ops as "ops": [u32 op_count] then
+ * per op [u8 type (1 put, 2 del)][u32 key_len][u32 value_len][key][value]):
+ *  - one commit: headers Ldb-Seq (its seq), Ldb-Time (commit time, ms since
+ *    the epoch); data: its ops. (The only kind before batching existed.)
+ *  - a batch: headers Ldb-Format 2, Ldb-First and Ldb-Seq (its first and
+ *    last seq, consecutive commits), Ldb-Time (the last one's); data:
+ *    [u32 count] then per commit [f64 time][u32 length][ops].
+ *  - a part of one commit larger than maxMessageBytes: headers Ldb-Format
+ *    2, Ldb-Seq, Ldb-Time, Ldb-Part "i/n", Ldb-Offset (its first byte in
+ *    the ops); data: that slice of the ops. msgID "s.from-to", the last
+ *    part's is s. A follower gathers parts whose offsets follow on; part 1
+ *    starts over.
  */
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -52,8 +66,15 @@ export interface PublisherOptions extends ReplicationTarget {
   /** Stream replicas when the publisher creates the stream (1..5); default
    * 1. Use 3 in a 3-node cluster. */
   replicas?: number;
-  /** Publishes in flight before waiting for acks; default 256. */
+  /** Messages in flight before waiting for acks; default 64. While that
+   * many are in flight, commits gather into batch messages. */
   maxPending?: number;
+  /** Most commits in one batch message; default 1024. */
+  maxBatch?: number;
+  /** Largest message body in bytes; default and upper bound: the
+   * server's max_payload (1 MiB by default) less 1 KiB for headers. A
+   * commit larger than that goes in parts. */
+  maxMessageBytes?: number;
   /** The stream's duplicate window in ms when the publisher creates it;
    * default 120000. */
   duplicateWindowMs?: number;
@@ -116,13 +137,16 @@ export function encodeOps(ops: Change['ops']): Uint8Array {
 /** Decodes a message body into batch operations. */
 export function decodeOps(b: Uint8Array): Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }> {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < 4) throw new LightningDbError('CORRUPT', 'replication message: truncated');
   const n = dv.getUint32(0, true);
   const ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }> = [];
   let off = 4;
   for (let i = 0; i < n; i++) {
+    if (off + 9 > b.length) throw new LightningDbError('CORRUPT', 'replication message: truncated');
     const t = b[off];
     const kl = dv.getUint32(off + 1, true);
     const vl = dv.getUint32(off + 5, true);
+    if (off + 9 + kl + vl > b.length) throw new LightningDbError('CORRUPT', 'replication message: truncated');
     const key = b.slice(off + 9, off + 9 + kl);
     if (t === 1) ops.push({ type: 'put', key, value: b.slice(off + 9 + kl, off + 9 + kl + vl) });
     else if (t === 2) ops.push({ type: 'del', key });
@@ -131,6 +155,92 @@ export function decodeOps(b: Uint8Array): Array<{ type: 'put'; key: Uint8Array; 
   }
   if (off !== b.length) throw new LightningDbError('CORRUPT', 'replication message: trailing bytes');
   return ops;
+}
+
+/** One commit ready to publish: its seq, commit time and encodeOps body. */
+interface Encoded {
+  seq: number;
+  time: number;
+  body: Uint8Array;
+}
+
+/** Bytes a commit takes in a batch message besides its body. */
+const BATCH_ENTRY = 12;
+
+/** Encodes commits (consecutive seqs) as a batch message body:
+ * [u32 count] then per commit [f64 time][u32 length][encodeOps body]. */
+export function encodeBatch(commits: ReadonlyArray<{ time: number; body: Uint8Array }>): Uint8Array {
+  let n = 4;
+  for (const c of commits) n += BATCH_ENTRY + c.body.length;
+  const out = new Uint8Array(n);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, commits.length, true);
+  let off = 4;
+  for (const c of commits) {
+    dv.setFloat64(off, c.time, true);
+    dv.setUint32(off + 8, c.body.length, true);
+    out.set(c.body, off + BATCH_ENTRY);
+    off += BATCH_ENTRY + c.body.length;
+  }
+  return out;
+}
+
+/** Decodes a batch message body (see encodeBatch) into its commits' times
+ * and encodeOps bodies, in order. */
+export function decodeBatch(b: Uint8Array): Array<{ time: number; body: Uint8Array }> {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < 4) throw new LightningDbError('CORRUPT', 'replication batch message: truncated');
+  const n = dv.getUint32(0, true);
+  const out: Array<{ time: number; body: Uint8Array }> = [];
+  let off = 4;
+  for (let i = 0; i < n; i++) {
+    if (off + BATCH_ENTRY > b.length) throw new LightningDbError('CORRUPT', 'replication batch message: truncated');
+    const time = dv.getFloat64(off, true);
+    const len = dv.getUint32(off + 8, true);
+    if (off + BATCH_ENTRY + len > b.length) throw new LightningDbError('CORRUPT', 'replication batch message: truncated');
+    out.push({ time, body: b.subarray(off + BATCH_ENTRY, off + BATCH_ENTRY + len) });
+    off += BATCH_ENTRY + len;
+  }
+  if (off !== b.length) throw new LightningDbError('CORRUPT', 'replication batch message: trailing bytes');
+  return out;
+}
+
+/** What a stored message says about its place in the primary's commits
+ * (see the file comment for the three kinds). */
+interface MessageMeta {
+  /** first and last commit seq it holds (equal unless a batch) */
+  first: number;
+  last: number;
+  /** a part of one commit: index (1-based) and count; 0/0 otherwise */
+  part: number;
+  parts: number;
+  /** a part's first byte in its commit's ops */
+  offset: number;
+  batch: boolean;
+}
+
+function metaOf(h: { get(k: string): string } | undefined, where: string): MessageMeta {
+  const last = Number(h?.get('Ldb-Seq'));
+  if (!(last >= 1)) throw new LightningDbError('CORRUPT', `${where} has no Ldb-Seq header`);
+  const batch = h?.get('Ldb-Format') === '2';
+  const firstH = h?.get('Ldb-First');
+  const first = batch && firstH ? Number(firstH) : last;
+  let part = 0;
+  let parts = 0;
+  const p = h?.get('Ldb-Part');
+  if (p) {
+    const m = /^(\d+)\/(\d+)$/.exec(p);
+    if (!m) throw new LightningDbError('CORRUPT', `${where}: bad Ldb-Part header ${p}`);
+    part = Number(m[1]);
+    parts = Number(m[2]);
+    if (!(part >= 1 && part <= parts)) throw new LightningDbError('CORRUPT', `${where}: bad Ldb-Part header ${p}`);
+  }
+  const offset = part ? Number(h?.get('Ldb-Offset')) : 0;
+  if (!(offset >= 0) || (part === 1) !== (part > 0 && offset === 0)) {
+    throw new LightningDbError('CORRUPT', `${where}: bad Ldb-Offset header`);
+  }
+  if (!(first >= 1 && first <= last)) throw new LightningDbError('CORRUPT', `${where}: bad Ldb-First header`);
+  return { first, last, part, parts, offset, batch };
 }
 
 function subjectOf(t: ReplicationTarget): string {
@@ -251,13 +361,18 @@ async function ensureStream(jsm: JetStreamManager, o: PublisherOptions): Promise
   });
 }
 
-/** The last commit seq in the stream (0 and false when it is empty). */
-async function lastInStream(jsm: JetStreamManager, stream: string, subject: string): Promise<{ seq: number; any: boolean }> {
+/** Where the stream ends: the last commit it holds whole (0 when empty),
+ * whether it holds any message, and the last message's id (what the next
+ * publish expects). A last message that is an unfinished part of a commit
+ * (the publisher died between parts) does not count that commit. */
+async function lastInStream(jsm: JetStreamManager, stream: string, subject: string): Promise<{ seq: number; any: boolean; id: string }> {
   const info = await jsm.streams.info(stream);
-  if (info.state.messages === 0) return { seq: 0, any: false };
+  if (info.state.messages === 0) return { seq: 0, any: false, id: '' };
   const m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
-  if (!m) return { seq: 0, any: false };
-  return { seq: Number(m.header.get('Ldb-Seq')), any: true };
+  if (!m) return { seq: 0, any: false, id: '' };
+  const meta = metaOf(m.header, `stream ${stream}: message ${m.seq}`);
+  const id = m.header.get('Nats-Msg-Id') || String(meta.last);
+  return { seq: meta.part && meta.part < meta.parts ? meta.last - 1 : meta.last, any: true, id };
 }
 
 /** Appends the primary's commits to the stream; see the file comment. */
@@ -304,39 +419,100 @@ export class Publisher extends Runner {
     const feed = this.db.changes({ since });
     this.#feed = feed;
     ready();
-    const max = o.maxPending ?? 256;
-    const inflight: Array<Promise<void>> = [];
+    const maxPending = Math.max(1, o.maxPending ?? 64);
+    const maxCommits = Math.max(1, o.maxBatch ?? 1024);
+    // The server's payload limit, less room for headers.
+    const limit = Math.max(1024, Math.min(o.maxMessageBytes ?? Infinity, nc.info?.max_payload ?? 1 << 20) - 1024);
+    const inflight = new Set<Promise<void>>();
     let failed: Error | null = null;
     // The stream's first message has no predecessor to expect.
-    let prevId = last.any ? String(since) : '';
+    let prevId = last.any ? last.id : '';
+    let batch: Encoded[] = [];
+    let batchBytes = 4;
+
+    const send = (id: string, h: ReturnType<typeof natsHeaders>, body: Uint8Array, seqs: number[]) => {
+      const p: Promise<void> = js
+        .publish(subject, body, { msgID: id, headers: h, ...(prevId ? { expect: { lastMsgID: prevId } } : {}) })
+        .then(() => {
+          const top = seqs.length ? seqs[seqs.length - 1]! : 0;
+          if (top > this.#acked) this.#acked = top;
+          for (const s of seqs) this.#unacked.delete(s);
+        }, (e: unknown) => {
+          failed ??= asError(e);
+          feed.close();
+        })
+        .finally(() => {
+          inflight.delete(p);
+          if (inflight.size < maxPending) flush();
+        });
+      inflight.add(p);
+      prevId = id;
+    };
+    // Publishes what is batched: one commit alone as a plain message
+    // (the format of one commit per message), several as a batch message.
+    const flush = () => {
+      if (batch.length === 0 || failed || this.closed) return;
+      const b = batch;
+      batch = [];
+      batchBytes = 4;
+      const lastC = b[b.length - 1]!;
+      const h = natsHeaders();
+      h.set('Ldb-Seq', String(lastC.seq));
+      h.set('Ldb-Time', String(lastC.time));
+      if (b.length === 1) {
+        send(String(lastC.seq), h, lastC.body, [lastC.seq]);
+      } else {
+        h.set('Ldb-Format', '2');
+        h.set('Ldb-First', String(b[0]!.seq));
+        send(String(lastC.seq), h, encodeBatch(b), b.map((c) => c.seq));
+      }
+    };
+    const room = async () => {
+      while (inflight.size >= maxPending && !failed) await Promise.race(inflight);
+    };
     try {
       for await (const c of feed) {
         if (failed || this.closed) break;
-        const h = natsHeaders();
-        h.set('Ldb-Seq', String(c.seq));
-        h.set('Ldb-Time', String(c.time));
-        const seq = c.seq;
-        const time = c.time;
-        this.#unacked.set(seq, time);
-        const p = js
-          .publish(subject, encodeOps(c.ops), {
-            msgID: String(seq), headers: h, ...(prevId ? { expect: { lastMsgID: prevId } } : {}),
-          })
-          .then(() => {
-            if (seq > this.#acked) this.#acked = seq;
-            this.#unacked.delete(seq);
-          }, (e: unknown) => {
-            failed ??= asError(e);
-            feed.close();
-          });
-        inflight.push(p);
-        prevId = String(seq);
-        if (inflight.length >= max) await inflight.shift();
+        const e: Encoded = { seq: c.seq, time: c.time, body: encodeOps(c.ops) };
+        this.#unacked.set(e.seq, e.time);
+        if (e.body.length + BATCH_ENTRY + 4 > limit) {
+          // Larger than a message: its own messages, parts 1..n of it.
+          await room();
+          flush();
+          const parts = Math.ceil(e.body.length / limit);
+          for (let i = 1; i <= parts && !failed; i++) {
+            await room();
+            if (failed || this.closed) break;
+            const h = natsHeaders();
+            h.set('Ldb-Seq', String(e.seq));
+            h.set('Ldb-Time', String(e.time));
+            h.set('Ldb-Format', '2');
+            h.set('Ldb-Part', `${i}/${parts}`);
+            const from = (i - 1) * limit;
+            const to = Math.min(e.body.length, i * limit);
+            h.set('Ldb-Offset', String(from));
+            // A part's id names its bytes: a publisher that resumes a
+            // commit cut between parts with another split re-sends it
+            // under new ids (the follower starts over at its part 1).
+            send(i === parts ? String(e.seq) : `${e.seq}.${from}-${to}`, h, e.body.subarray(from, to), i === parts ? [e.seq] : []);
+          }
+          continue;
+        }
+        if (batch.length > 0 && (batch.length >= maxCommits || batchBytes + BATCH_ENTRY + e.body.length > limit)) {
+          // The batch is full: wait until the pipeline takes it.
+          await room();
+          flush();
+        }
+        batch.push(e);
+        batchBytes += BATCH_ENTRY + e.body.length;
+        // While publishes are in flight, commits gather into one batch
+        // that goes as soon as one is acknowledged (see send()).
+        if (inflight.size < maxPending) flush();
       }
     } finally {
       feed.close();
       this.#feed = null;
-      await Promise.allSettled(inflight);
+      while (inflight.size > 0) await Promise.allSettled([...inflight]);
       this.#unacked.clear();
     }
     if (failed) throw failed;
@@ -398,7 +574,6 @@ export class Follower extends Runner {
 
   protected async session(nc: NatsConnection, ready: () => void): Promise<void> {
     const o = this.fopts;
-    const subject = subjectOf(o);
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
     const info = await jsm.streams.info(o.stream);
@@ -406,18 +581,29 @@ export class Follower extends Runner {
     this.#applied = applied;
     let start = info.state.last_seq + 1;
     if (info.state.messages > 0) {
-      const first = await jsm.streams.getMessage(o.stream, { seq: info.state.first_seq });
-      const f = Number(first?.header.get('Ldb-Seq'));
-      if (!(f >= 1)) throw new LightningDbError('CORRUPT', `stream ${o.stream}: message ${info.state.first_seq} has no Ldb-Seq`);
+      const at = async (seq: number) => {
+        const m = await jsm.streams.getMessage(o.stream, { seq });
+        return metaOf(m?.header, `stream ${o.stream}: message ${seq}`);
+      };
+      const first = await at(info.state.first_seq);
+      // The oldest commit the stream holds whole (retention may have cut
+      // the front of a commit sent in parts).
+      const f = first.part > 1 ? first.last + 1 : first.first;
       if (applied + 1 < f) {
         throw new LightningDbError('COMPACTED', `stream ${o.stream} starts at commit ${f}, but this replica holds commits up to ${applied}: ` +
           `start it again from a backup of the primary taken at seq ${f - 1} or later`);
       }
-      // The stream has no gaps (see Publisher), so commit s is at stream
-      // sequence first_seq + (s - f).
-      start = Math.min(info.state.first_seq + (applied + 1 - f), info.state.last_seq + 1);
-      const lastMsg = await jsm.streams.getMessage(o.stream, { seq: info.state.last_seq });
-      this.#primary = Math.max(applied, Number(lastMsg?.header.get('Ldb-Seq')) || 0);
+      // The first message holding commit applied + 1 (or a later one):
+      // messages' last seqs never decrease, so a binary search finds it.
+      let lo = info.state.first_seq;
+      let hi = info.state.last_seq + 1;
+      while (lo < hi) {
+        const mid = lo + Math.floor((hi - lo) / 2);
+        if ((await at(mid)).last >= applied + 1) hi = mid;
+        else lo = mid + 1;
+      }
+      start = lo;
+      this.#primary = Math.max(applied, (await at(info.state.last_seq)).last);
     }
     const consumer = await js.consumers.get(o.stream, {
       deliver_policy: 'by_start_sequence' as never, opt_start_seq: start,
@@ -427,25 +613,63 @@ export class Follower extends Runner {
       void messages.close();
     };
     ready();
+    // A commit sent in parts, gathered until its last part.
+    let parts: Uint8Array[] = [];
+    let partSeq = 0;
+    let partBytes = 0;
+    const apply = (seq: number, time: number, body: Uint8Array) => {
+      if (seq <= applied) return; // already applied (a re-delivery, or a backup's)
+      if (seq !== applied + 1) {
+        throw new LightningDbError('INTERNAL', `stream ${o.stream}: commit ${seq} arrived after ${applied} (a gap)`);
+      }
+      this.db.batch(decodeOps(body));
+      applied = seq;
+      this.#applied = seq;
+      this.#lastTime = time;
+      this.#delays?.push(Date.now() - time);
+    };
     try {
       let check = 0;
       for await (const m of messages as AsyncIterable<JsMsg>) {
         if (this.closed) break;
-        const seq = Number(m.headers?.get('Ldb-Seq'));
-        const time = Number(m.headers?.get('Ldb-Time'));
-        const behind = seq + m.info.pending;
+        const meta = metaOf(m.headers, `stream ${o.stream}: message ${m.info.streamSequence}`);
+        const behind = meta.last + m.info.pending;
         if (behind > this.#primary) this.#primary = behind;
-        if (seq <= applied) continue; // already applied (a re-delivery)
-        if (seq !== applied + 1) {
-          throw new LightningDbError('INTERNAL', `stream ${o.stream}: commit ${seq} arrived after ${applied} (a gap)`);
+        if (meta.part) {
+          // Part 1 starts the commit again (a publisher that died between
+          // parts re-sends it whole); a part out of turn is a leftover of
+          // such an attempt and is dropped.
+          if (meta.part === 1) {
+            parts = [];
+            partBytes = 0;
+            partSeq = meta.last;
+          }
+          if (meta.last !== partSeq || meta.offset !== partBytes) continue;
+          parts.push(m.data);
+          partBytes += m.data.length;
+          if (meta.part < meta.parts) continue;
+          let n = 0;
+          for (const p of parts) n += p.length;
+          const body = new Uint8Array(n);
+          n = 0;
+          for (const p of parts) {
+            body.set(p, n);
+            n += p.length;
+          }
+          parts = [];
+          partSeq = 0;
+          partBytes = 0;
+          apply(meta.last, Number(m.headers?.get('Ldb-Time')), body);
+        } else if (meta.batch) {
+          const commits = decodeBatch(m.data);
+          if (commits.length !== meta.last - meta.first + 1) {
+            throw new LightningDbError('CORRUPT', `stream ${o.stream}: message ${m.info.streamSequence} holds ${commits.length} commits, its headers say ${meta.first}..${meta.last}`);
+          }
+          for (let i = 0; i < commits.length; i++) apply(meta.first + i, commits[i]!.time, commits[i]!.body);
+        } else {
+          apply(meta.last, Number(m.headers?.get('Ldb-Time')), m.data);
         }
-        this.db.batch(decodeOps(m.data));
-        applied = seq;
-        this.#applied = seq;
-        this.#lastTime = time;
-        const now = Date.now();
-        this.#delays?.push(now - time);
-        if (++check % 1024 === 0 || m.info.pending === 0) {
+        if (++check % 256 === 0 || m.info.pending === 0) {
           const ls = this.db.metrics().lastSeq;
           if (ls !== applied) {
             throw new LightningDbError('INTERNAL', `the replica's last seq is ${ls} after applying commit ${applied}: ` +

@@ -4,7 +4,11 @@
  *  - one server: a follower catches up and stays equal; metrics and the
  *    Prometheus text show the lag; a follower restarted resumes; a new
  *    follower bootstraps from a backup tagged with its seq; a replica
- *    behind the stream's start is refused with COMPACTED;
+ *    behind the stream's start is refused with COMPACTED; commits gather
+ *    into batch messages while publishes are in flight, a commit larger
+ *    than a message goes in parts, a commit cut between parts by a dead
+ *    publisher is re-sent and applied once, a follower starting inside a
+ *    batch message finds its place;
  *  - a 3-node cluster, stream replicas = 3: while the primary commits, one
  *    NATS node and the primary (writer + publisher) and follower processes
  *    are killed with SIGKILL at random moments and restarted; at the end
@@ -18,7 +22,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { strict as assert } from 'node:assert';
 import { open, type Database } from '../../js/index.js';
-import { follow, publish, type Follower, type Publisher } from '../../js/replication/index.js';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { encodeOps, follow, publish, type Follower, type Publisher } from '../../js/replication/index.js';
 import { natsServerAvailable, startCluster, type Cluster } from './nats.js';
 import { workload } from './workload.js';
 
@@ -150,6 +156,98 @@ maybe('replication over NATS JetStream', function () {
     handles.push(behind);
     for (let i = 1; i <= 20; i++) behind.batch(workload(i));
     await assert.rejects(publish(behind, { servers, stream: 'late' }), (e: any) => e.code === 'INVALID_ARGUMENT' && /lost commits/.test(e.message));
+  });
+
+  it('batches commits when publishes are in flight, sends a commit larger than a message in parts, and resumes a commit cut between parts', async () => {
+    cluster = await startCluster(1);
+    await cluster.ready();
+    const servers = cluster.urls;
+    const primary = open(join(dir, 'primary'));
+    handles.push(primary);
+    // 2,000 small commits at once: with 2 publishes in flight they gather
+    // into batch messages (far fewer messages than commits).
+    for (let i = 1; i <= 2000; i++) primary.batch(workload(i));
+    // Commits larger than a message (maxMessageBytes 64 KiB): 300 KiB of
+    // binary values, sent in parts; then more small ones.
+    const big = (i: number) => Array.from({ length: 30 }, (_, j) => ({
+      type: 'put' as const, key: `big${i}-${j}`, value: new Uint8Array(10_240).map((_, x) => (x * 31 + i * 7 + j) & 255),
+    }));
+    primary.batch(big(1));
+    for (let i = 2001; i <= 2100; i++) primary.batch(workload(i));
+    primary.batch(big(2));
+    const last = primary.metrics().lastSeq;
+    const opts = { servers, stream: 'parts', maxPending: 2, maxMessageBytes: 64 * 1024 };
+    const pub = await publish(primary, opts);
+    handles.push(pub);
+    await until(`the publisher to publish ${last}`, 60_000, () => pub.stats().seq === last);
+    const nc = await connect({ servers });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info('parts');
+      assert.ok(info.state.messages < last / 4, `${info.state.messages} messages for ${last} commits`);
+      const kinds = new Set<string>();
+      for (let s = info.state.first_seq; s <= info.state.last_seq; s++) {
+        const m = await jsm.streams.getMessage('parts', { seq: s });
+        kinds.add(m!.header.get('Ldb-Part') ? 'part' : m!.header.get('Ldb-Format') === '2' ? 'batch' : 'one');
+        assert.ok(m!.data.length <= 64 * 1024, `message ${s} holds ${m!.data.length} bytes`);
+      }
+      assert.ok(kinds.has('part') && kinds.has('batch'), [...kinds].join());
+      await pub.close();
+
+      // A publisher that died between the parts of a commit: the stream
+      // ends with parts 1 and 2 of 5 of the next commit, split unlike the
+      // publisher below will split it (as with another maxMessageBytes).
+      primary.batch(big(3));
+      const cut = primary.metrics().lastSeq;
+      const feed = primary.changes({ since: cut - 1 });
+      const c = (await feed.next()).value;
+      feed.close();
+      const body = encodeOps(c.ops);
+      const js = jetstream(nc);
+      const size = Math.ceil(body.length / 5);
+      let prev = String(last);
+      for (let i = 1; i <= 2; i++) {
+        const h = natsHeaders();
+        h.set('Ldb-Seq', String(cut));
+        h.set('Ldb-Time', String(c.time));
+        h.set('Ldb-Format', '2');
+        h.set('Ldb-Part', `${i}/5`);
+        h.set('Ldb-Offset', String((i - 1) * size));
+        const id = `${cut}.${(i - 1) * size}-${i * size}`;
+        await js.publish('lightningdb.parts', body.subarray((i - 1) * size, i * size), { msgID: id, headers: h, expect: { lastMsgID: prev } });
+        prev = id;
+      }
+      for (let i = 1; i <= 50; i++) primary.batch(workload(3000 + i));
+      const end = primary.metrics().lastSeq;
+      const pub2 = await publish(primary, opts);
+      handles.push(pub2);
+      await until(`the restarted publisher to publish ${end}`, 60_000, () => pub2.stats().seq === end);
+    } finally {
+      await nc.close();
+    }
+    const end = primary.metrics().lastSeq;
+    const replica = open(join(dir, 'replica'));
+    handles.push(replica);
+    const fol = await follow(replica, { servers, stream: 'parts', onError: (e) => console.error('FOLLOWER', e) });
+    handles.push(fol);
+    await until(`the follower to apply ${end}`, 60_000, () => fol.stats().seq === end);
+    assert.deepEqual(scanOf(replica), scanOf(primary));
+    await sameFeeds(primary, replica, end);
+    // A follower started again from a backup taken between two commits of
+    // one batch message finds its place inside the message.
+    const bdir = join(dir, 'mid');
+    const mid = open(join(dir, 'mid-src'));
+    handles.push(mid);
+    for (let i = 1; i <= 1000; i++) mid.batch(workload(i));
+    mid.backup(bdir);
+    mid.close();
+    const fromMid = open(bdir);
+    handles.push(fromMid);
+    assert.equal(fromMid.metrics().lastSeq, 1000);
+    const fol2 = await follow(fromMid, { servers, stream: 'parts' });
+    handles.push(fol2);
+    await until(`the follower from seq 1000 to apply ${end}`, 60_000, () => fol2.stats().seq === end);
+    assert.deepEqual(scanOf(fromMid), scanOf(primary));
   });
 
   it('the lightningdb replicate publish|follow commands replicate and stop on SIGTERM', async () => {
