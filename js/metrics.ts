@@ -69,6 +69,10 @@ export interface Metrics {
   /** present while a replication publisher or follower runs on this
    * handle (lightningdb/replication) */
   replication?: ReplicationStats;
+  /** WebAssembly only: bytes of the module's heap allocated now (page
+   * caches, memtables and buffers of every database the module has open);
+   * the heap itself only grows, so this is what shows memory coming back */
+  heapBytes?: number;
   /** 'OK', or the error code that stopped background work (it is retried) */
   backgroundError: string;
 }

@@ -158,8 +158,9 @@ export class WasmEngine implements Engine {
   }
 
   /** Bytes of this engine's WebAssembly heap allocated now (page caches,
-   * memtables, scratch buffers of every database it opened). A memory
-   * diagnostic: the heap itself (module.HEAPU8.length) only ever grows. */
+   * memtables, scratch buffers of every database it opened): metrics()
+   * reports it as heapBytes. The heap itself (module.HEAPU8.length) only
+   * ever grows. */
   heapBytes(): number {
     return this.module._ldbw_heap_bytes();
   }
