@@ -37,6 +37,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1786,7 +1787,10 @@ static void print_table(const struct engine *const *engines, int n_engine,
  * measured". */
 typedef struct {
   const char *name;
+  /* A figure computed from several fields, or NULL: the uint64_t byte
+   * count at offset `off` of metrics, in MB. */
   double (*get)(const metrics *m);
+  size_t off;
   const char *fmt; /* printf format of one value */
   int ratio;       /* LightningDB / peer columns make sense */
 } metric_row;
@@ -1802,50 +1806,11 @@ static double g_rss_peak(const metrics *m) {
              ? (double)(m->rss_peak - m->rss_base) / 1e6
              : -1;
 }
-static double g_rss_base(const metrics *m) {
-  return mb(m->rss_base);
-}
-static double g_anon_max(const metrics *m) {
-  return mb(m->anon_max);
-}
-static double g_file_max(const metrics *m) {
-  return mb(m->file_max);
-}
 static double g_rss_idle(const metrics *m) {
   return m->open_secs > 0 ? (double)m->rss_open_idle / 1e6 : -1;
 }
 static double g_open_ms(const metrics *m) {
   return m->open_secs > 0 ? m->open_secs * 1e3 : -1;
-}
-static double g_dir_fill(const metrics *m) {
-  return mb(m->dir_fill);
-}
-static double g_data_fill(const metrics *m) {
-  return mb(m->data_fill);
-}
-static double g_dir_ow(const metrics *m) {
-  return mb(m->dir_overwrite);
-}
-static double g_data_ow(const metrics *m) {
-  return mb(m->data_overwrite);
-}
-static double g_dir_closed(const metrics *m) {
-  return mb(m->dir_closed);
-}
-static double g_data_closed(const metrics *m) {
-  return mb(m->data_closed);
-}
-static double g_dir_churn0(const metrics *m) {
-  return mb(m->dir_churn0);
-}
-static double g_dir_churn(const metrics *m) {
-  return mb(m->dir_churn);
-}
-static double g_dir_churn_closed(const metrics *m) {
-  return mb(m->dir_churn_closed);
-}
-static double g_data_churn_closed(const metrics *m) {
-  return mb(m->data_churn_closed);
 }
 static double g_churn_growth(const metrics *m) {
   return m->dir_churn_closed && m->dir_closed
@@ -1880,34 +1845,46 @@ static double g_load_end(const metrics *m) {
   return m->load_end;
 }
 
+/* The byte counts of metrics shown as MB, by name. */
+#define MB_ROW(name, field)                                                    \
+  { name, NULL, offsetof(metrics, field), "%.1f", 1 }
 static const metric_row METRIC_ROWS[] = {
-    {"peak RSS above base, MB", g_rss_peak, "%.1f", 1},
-    {"RSS before open, MB", g_rss_base, "%.1f", 0},
-    {"max RssAnon (workload ends)", g_anon_max, "%.1f", 1},
-    {"max RssFile (workload ends)", g_file_max, "%.1f", 1},
-    {"RSS of an idle reopen, MB", g_rss_idle, "%.1f", 1},
-    {"open (clean close), ms", g_open_ms, "%.2f", 1},
-    {"files after fillrandom, MB", g_dir_fill, "%.1f", 1},
-    {"data file after fillrandom", g_data_fill, "%.1f", 1},
-    {"files after overwrite, MB", g_dir_ow, "%.1f", 1},
-    {"data file after overwrite", g_data_ow, "%.1f", 1},
-    {"files after ow + close, MB", g_dir_closed, "%.1f", 1},
-    {"data file after ow + close", g_data_closed, "%.1f", 1},
-    {"files before churn, MB", g_dir_churn0, "%.1f", 1},
-    {"files after churn, MB", g_dir_churn, "%.1f", 1},
-    {"files after churn + close", g_dir_churn_closed, "%.1f", 1},
-    {"data file churn + close", g_data_churn_closed, "%.1f", 1},
-    {"churn growth (closed/closed)", g_churn_growth, "%.2fx", 1},
-    {"write amp, storage", g_wa_storage, "%.2f", 1},
-    {"write amp, syscalls", g_wa_syscalls, "%.2f", 1},
-    {"write amp, engine counter", g_wa_own, "%.2f", 1},
-    {"written by close+open, MB", g_reopen_written, "%.1f", 1},
-    {"write amp + reopen, storage", g_wa_storage_reopen, "%.2f", 1},
-    {"write amp + reopen, syscalls", g_wa_syscalls_reopen, "%.2f", 1},
-    {"load avg at start", g_load_start, "%.2f", 0},
-    {"load avg at end", g_load_end, "%.2f", 0},
+    {"peak RSS above base, MB", g_rss_peak, 0, "%.1f", 1},
+    {"RSS before open, MB", NULL, offsetof(metrics, rss_base), "%.1f", 0},
+    MB_ROW("max RssAnon (workload ends)", anon_max),
+    MB_ROW("max RssFile (workload ends)", file_max),
+    {"RSS of an idle reopen, MB", g_rss_idle, 0, "%.1f", 1},
+    {"open (clean close), ms", g_open_ms, 0, "%.2f", 1},
+    MB_ROW("files after fillrandom, MB", dir_fill),
+    MB_ROW("data file after fillrandom", data_fill),
+    MB_ROW("files after overwrite, MB", dir_overwrite),
+    MB_ROW("data file after overwrite", data_overwrite),
+    MB_ROW("files after ow + close, MB", dir_closed),
+    MB_ROW("data file after ow + close", data_closed),
+    MB_ROW("files before churn, MB", dir_churn0),
+    MB_ROW("files after churn, MB", dir_churn),
+    MB_ROW("files after churn + close", dir_churn_closed),
+    MB_ROW("data file churn + close", data_churn_closed),
+    {"churn growth (closed/closed)", g_churn_growth, 0, "%.2fx", 1},
+    {"write amp, storage", g_wa_storage, 0, "%.2f", 1},
+    {"write amp, syscalls", g_wa_syscalls, 0, "%.2f", 1},
+    {"write amp, engine counter", g_wa_own, 0, "%.2f", 1},
+    {"written by close+open, MB", g_reopen_written, 0, "%.1f", 1},
+    {"write amp + reopen, storage", g_wa_storage_reopen, 0, "%.2f", 1},
+    {"write amp + reopen, syscalls", g_wa_syscalls_reopen, 0, "%.2f", 1},
+    {"load avg at start", g_load_start, 0, "%.2f", 0},
+    {"load avg at end", g_load_end, 0, "%.2f", 0},
 };
 #define N_METRIC_ROWS (sizeof METRIC_ROWS / sizeof METRIC_ROWS[0])
+
+/* A row's figure for one engine; negative when not measured. */
+static double row_value(const metric_row *row, const metrics *m) {
+  if (!m->reported) return -1;
+  if (row->get) return row->get(m);
+  uint64_t v;
+  memcpy(&v, (const char *)m + row->off, sizeof v);
+  return mb(v);
+}
 
 static void print_metrics(const struct engine *const *engines, int n_engine,
                           const metrics *met) {
@@ -1925,12 +1902,12 @@ static void print_metrics(const struct engine *const *engines, int n_engine,
     const metric_row *row = &METRIC_ROWS[ri];
     int any = 0;
     for (int ei = 0; ei < n_engine; ei++)
-      any |= met[ei].reported && row->get(&met[ei]) >= 0;
+      any |= row_value(row, &met[ei]) >= 0;
     if (!any) continue;
     printf("%-29s", row->name);
     for (int ei = 0; ei < n_engine; ei++) {
       char b[32];
-      double v = met[ei].reported ? row->get(&met[ei]) : -1;
+      double v = row_value(row, &met[ei]);
       if (v < 0)
         snprintf(b, sizeof b, "-");
       else
@@ -1938,10 +1915,10 @@ static void print_metrics(const struct engine *const *engines, int n_engine,
       printf(" %11s", b);
     }
     if (ldb_col >= 0 && row->ratio) {
-      double l = met[ldb_col].reported ? row->get(&met[ldb_col]) : -1;
+      double l = row_value(row, &met[ldb_col]);
       for (int ei = 0; ei < n_engine; ei++) {
         if (ei == ldb_col) continue;
-        double p = met[ei].reported ? row->get(&met[ei]) : -1;
+        double p = row_value(row, &met[ei]);
         if (l >= 0 && p > 0)
           printf("  %10.2fx", l / p);
         else
@@ -1959,27 +1936,43 @@ static void json_io(FILE *f, const char *name, const io_counts *c) {
           name, c->wchar, c->write_bytes, c->cancelled);
 }
 
+/* The byte counts of metrics in the JSON, by key (bench/targets.mjs reads
+ * them by these names). */
+static const struct {
+  const char *key;
+  size_t off;
+} METRIC_FIELDS[] = {
+    {"rss_base", offsetof(metrics, rss_base)},
+    {"rss_peak", offsetof(metrics, rss_peak)},
+    {"rss_open_idle", offsetof(metrics, rss_open_idle)},
+    {"rss_anon_max", offsetof(metrics, anon_max)},
+    {"rss_file_max", offsetof(metrics, file_max)},
+    {"dir_fill", offsetof(metrics, dir_fill)},
+    {"data_fill", offsetof(metrics, data_fill)},
+    {"dir_overwrite", offsetof(metrics, dir_overwrite)},
+    {"data_overwrite", offsetof(metrics, data_overwrite)},
+    {"dir_closed", offsetof(metrics, dir_closed)},
+    {"data_closed", offsetof(metrics, data_closed)},
+    {"dir_churn_before", offsetof(metrics, dir_churn0)},
+    {"data_churn_before", offsetof(metrics, data_churn0)},
+    {"dir_churn", offsetof(metrics, dir_churn)},
+    {"data_churn", offsetof(metrics, data_churn)},
+    {"dir_churn_closed", offsetof(metrics, dir_churn_closed)},
+    {"data_churn_closed", offsetof(metrics, data_churn_closed)},
+    {"put_bytes", offsetof(metrics, put_bytes)},
+    {"own_written", offsetof(metrics, own_written)},
+};
+
 static void json_metrics(FILE *f, const metrics *m) {
   fprintf(f,
           "{\"reported\": %d, \"load_start\": %.2f, \"load_end\": %.2f"
-          ", \"rss_base\": %" PRIu64 ", \"rss_peak\": %" PRIu64
-          ", \"rss_open_idle\": %" PRIu64 ", \"open_seconds\": %.6f"
-          ", \"rss_anon_max\": %" PRIu64 ", \"rss_file_max\": %" PRIu64,
-          m->reported, m->load_start, m->load_end, m->rss_base, m->rss_peak,
-          m->rss_open_idle, m->open_secs, m->anon_max, m->file_max);
-  fprintf(
-      f,
-      ", \"dir_fill\": %" PRIu64 ", \"data_fill\": %" PRIu64
-      ", \"dir_overwrite\": %" PRIu64 ", \"data_overwrite\": %" PRIu64
-      ", \"dir_closed\": %" PRIu64 ", \"data_closed\": %" PRIu64
-      ", \"dir_churn_before\": %" PRIu64 ", \"data_churn_before\": %" PRIu64
-      ", \"dir_churn\": %" PRIu64 ", \"data_churn\": %" PRIu64
-      ", \"dir_churn_closed\": %" PRIu64 ", \"data_churn_closed\": %" PRIu64,
-      m->dir_fill, m->data_fill, m->dir_overwrite, m->data_overwrite,
-      m->dir_closed, m->data_closed, m->dir_churn0, m->data_churn0,
-      m->dir_churn, m->data_churn, m->dir_churn_closed, m->data_churn_closed);
-  fprintf(f, ", \"put_bytes\": %" PRIu64 ", \"own_written\": %" PRIu64,
-          m->put_bytes, m->own_written);
+          ", \"open_seconds\": %.6f",
+          m->reported, m->load_start, m->load_end, m->open_secs);
+  for (size_t i = 0; i < sizeof METRIC_FIELDS / sizeof METRIC_FIELDS[0]; i++) {
+    uint64_t v;
+    memcpy(&v, (const char *)m + METRIC_FIELDS[i].off, sizeof v);
+    fprintf(f, ", \"%s\": %" PRIu64, METRIC_FIELDS[i].key, v);
+  }
   json_io(f, "io_fill_overwrite", &m->io_fill_ow);
   json_io(f, "io_reopen", &m->io_reopen);
   fprintf(f, "}");

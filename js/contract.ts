@@ -59,7 +59,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Open read-only with the shared lock; every write returns READ_ONLY" },
   { name: "memtable_size", jsName: "memtableSize", type: "uint", default: 67108864, min: 1, max: 9007199254740991,
     values: [], unit: "bytes",
-    doc: "Bytes of uncheckpointed versions (keys, values, node overhead) the memtable may hold before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint" },
+    doc: "Heap bytes the memtable may hold (versions with their keys, values and node overhead, its index and filter) before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint" },
   { name: "background_checkpoint", jsName: "backgroundCheckpoint", type: "bool", default: 1, min: 0, max: 1,
     values: [], unit: "",
     doc: "Run checkpoints and normal-mode syncs on a background thread; 0 in builds without threads, where ldb_maintain does the work" },
@@ -101,7 +101,7 @@ export interface CoreOptions {
   errorIfExists?: boolean;
   /** Open read-only with the shared lock; every write returns READ_ONLY. Default false. (C: ldb_options.read_only) */
   readOnly?: boolean;
-  /** Bytes of uncheckpointed versions (keys, values, node overhead) the memtable may hold before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint. Integer in 1..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.memtable_size) */
+  /** Heap bytes the memtable may hold (versions with their keys, values and node overhead, its index and filter) before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint. Integer in 1..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.memtable_size) */
   memtableSize?: number;
   /** Run checkpoints and normal-mode syncs on a background thread; 0 in builds without threads, where ldb_maintain does the work. Default true. (C: ldb_options.background_checkpoint) */
   backgroundCheckpoint?: boolean;

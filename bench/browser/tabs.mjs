@@ -2,12 +2,18 @@
  * tabs.mjs — the multi-tab rows of `npm run bench:browser` (issue 11): the
  * same calls from the page of the owner tab and from a client tab of one
  * shared database (open() on the main thread, OPFS, syncMode 'normal'),
- * IndexedDB used directly from a page beside them, and the hand-off time.
+ * IndexedDB used directly from a page and SQLite WASM (opfs-sahpool) in a
+ * Worker called from a page beside them, and the hand-off time.
  *
  *   put / get latency   sequential awaited calls, p50 and p99 (ms)
  *   putBatch            batches of 1,000 entries (100-byte values), ops/s
  *   exclusive           the same from a tab with { exclusive: true }: the
  *                       cost of the request records of shared mode
+ *   sqlite              the same calls to SQLite WASM (opfs-sahpool,
+ *                       synchronous=NORMAL) in a dedicated Worker of the
+ *                       page, one message per call (sqlite-tab-worker.mjs);
+ *                       only when bench/browser's pinned SQLite WASM is
+ *                       installed (run.mjs installs it)
  *   hand-off            the owner tab is closed (page.close()) while a
  *                       client tab writes in a loop: from the close to the
  *                       first write acknowledged after the closed page is
@@ -23,8 +29,9 @@ import * as esbuild from 'esbuild';
 
 export const TAB_TARGETS = { clientP50Ms: 0.2, batchRatio: 0.5 };
 
-/** Bundles the browser entry and its Worker for pages (main thread). */
-export async function bundleTabs(root, outDir) {
+/** Bundles the browser entry and its Worker for pages (main thread), and
+ * with `sqliteWasm` (the path of sqlite3.wasm) the SQLite Worker. */
+export async function bundleTabs(root, outDir, sqliteWasm = null) {
   const dir = path.join(outDir, 'tabs');
   fs.mkdirSync(dir, { recursive: true });
   await esbuild.build({
@@ -37,6 +44,19 @@ export async function bundleTabs(root, outDir) {
     logLevel: 'warning',
   });
   fs.copyFileSync(path.join(root, 'build/wasm/lightningdb.wasm'), path.join(dir, 'lightningdb.wasm'));
+  fs.rmSync(path.join(dir, 'sqlite-tab-worker.js'), { force: true });
+  if (sqliteWasm) {
+    await esbuild.build({
+      entryPoints: [path.join(root, 'bench/browser/sqlite-tab-worker.mjs')],
+      outfile: path.join(dir, 'sqlite-tab-worker.js'),
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      logLevel: 'warning',
+    });
+    // SQLite WASM fetches its .wasm next to import.meta.url.
+    fs.copyFileSync(sqliteWasm, path.join(dir, 'sqlite3.wasm'));
+  }
 }
 
 const pct = (xs, p) => {
@@ -164,6 +184,34 @@ export async function benchTabs(ctx, base, { ops = 2000, batches = 50, handoffs 
     });
     await solo.close();
   }
+  // SQLite WASM in a Worker of a page (when bundled).
+  {
+    const p = await page();
+    const have = await p.evaluate(async () => (await fetch('/bench/out/browser/tabs/sqlite-tab-worker.js', { method: 'HEAD' })).ok);
+    if (have) {
+      await p.evaluate(async () => {
+        const w = new Worker('/bench/out/browser/tabs/sqlite-tab-worker.js', { type: 'module' });
+        let next = 1;
+        const waiting = new Map();
+        w.onmessage = (ev) => {
+          const f = waiting.get(ev.data.id);
+          waiting.delete(ev.data.id);
+          f(ev.data);
+        };
+        w.onerror = (e) => { for (const f of waiting.values()) f({ error: e.message || 'worker error' }); };
+        const call = (m) => new Promise((res, rej) => {
+          const id = next++;
+          waiting.set(id, (d) => (d.error ? rej(new Error(d.error)) : res(d.v)));
+          w.postMessage({ ...m, id });
+        });
+        window.sqliteVersion = await call({ op: 'open' });
+        window.db = { put: (k, v) => call({ op: 'put', k, v }), get: (k) => call({ op: 'get', k }), putBatch: (pairs) => call({ op: 'putBatch', pairs }), close: () => call({ op: 'close' }) };
+      });
+      rows.sqlite = summarize(await p.evaluate(measure, { ops, batches }));
+      await p.evaluate(() => window.db.close());
+    }
+    await p.close();
+  }
 
   // Hand-off: the owner tab is closed while the client writes.
   const samples = [];
@@ -225,7 +273,7 @@ const f = (x, d = 3) => (x == null ? '—' : x.toFixed(d));
 
 export function tabsMarkdown(t) {
   const md = ['| from | put p50 ms | put p99 ms | get p50 ms | get p99 ms | putBatch ops/s |', '|---|---:|---:|---:|---:|---:|'];
-  const label = { exclusive: 'LightningDB, one tab in exclusive mode (no request records)', owner: 'LightningDB, owner tab (page → its Worker)', client: 'LightningDB, client tab (page → owner tab\'s Worker)', indexeddb: 'IndexedDB directly from the page' };
+  const label = { exclusive: 'LightningDB, one tab in exclusive mode (no request records)', owner: 'LightningDB, owner tab (page → its Worker)', client: 'LightningDB, client tab (page → owner tab\'s Worker)', indexeddb: 'IndexedDB directly from the page', sqlite: 'SQLite WASM (opfs-sahpool) in a Worker of the page' };
   for (const [k, r] of Object.entries(t.rows))
     md.push(`| ${label[k]} | ${f(r.putP50)} | ${f(r.putP99)} | ${f(r.getP50)} | ${f(r.getP99)} | ${Math.round(r.batchOps).toLocaleString('en-US')} |`);
   md.push('', `Hand-off (owner tab closed → first write acknowledged in another tab), ${t.handoff.samples.length} times: p50 ${f(t.handoff.p50, 0)} ms, p99 ${f(t.handoff.p99, 0)} ms, max ${f(t.handoff.max, 0)} ms.`, '');

@@ -380,9 +380,11 @@ typedef struct ldb_options {
                                    is open in this process */
   int read_only;                /* default 0; takes the shared lock; every write
                                    returns LDB_READONLY */
-  uint64_t memtable_size;       /* bytes of uncheckpointed versions (keys,
-                                   values, node overhead) the memtable may
-                                   hold before a checkpoint starts; the next one
+  uint64_t memtable_size;       /* heap bytes the memtable of uncheckpointed
+                                   versions may hold (keys, values, node
+                                   overhead, its index and filter: what
+                                   ldb_stats.memtable_bytes reports) before
+                                   a checkpoint starts; the next one
                                    fills while it runs, and a writer waits
                                    for the checkpoint once that one reaches
                                    a quarter of this (see the README);

@@ -125,6 +125,7 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   atomic_fetch_add(&e->st_checkpoints, 1);
   ev_record(e, LDB_EVENT_CHECKPOINT, LDB_OK, fseq);
   set_bg_error(e, hrc);
+  note_auto_err(e, hrc);
   e->ckpt_fail_at = 0;
   rc = hrc;
   /* The pages the checkpoint's earlier chunks released are reusable now
@@ -182,7 +183,9 @@ int eng_freeze(eng *e, int force) {
   }
   if (mt_count(e->active) == 0) return LDB_OK;
   mt *nm;
-  rc = eng_mt_create(e, &nm);
+  /* The next memtable will likely hold about as many keys as this one:
+   * its index starts at that size instead of growing to it. */
+  rc = eng_mt_create(e, mt_count(e->active), &nm);
   if (rc) return rc;
   /* The records of the memtable being frozen must be durable before a
    * checkpoint claims them, in every sync mode: the log must never lack a

@@ -102,15 +102,28 @@ void apply_ops(mt *m, uint64_t seq, const uint8_t *ops, size_t len,
     s[n] = &v[n];
     n++;
   }
-  qsort(s, n, sizeof *s, op_cmp);
-  if (n) mt_prefetch(m, s[0]->key, s[0]->klen);
+  /* Batches written in key order (bulk loads) are common: check first. */
+  uint32_t k = 1;
+  while (k < n && op_cmp(&s[k - 1], &s[k]) < 0)
+    k++;
+  if (k < n) qsort(s, n, sizeof *s, op_cmp);
+  const void *wk[MT_WARM_MAX];
+  uint32_t wl[MT_WARM_MAX];
   for (uint32_t i = 0; i < n; i++) {
-    const wal_op *o = s[i];
-    if (i + 1 < n) {
-      if (ldb_keycmp(o->key, o->klen, s[i + 1]->key, s[i + 1]->klen) == 0)
-        continue; /* a later op of this batch overrides this one */
-      mt_prefetch(m, s[i + 1]->key, s[i + 1]->klen);
+    if (i % MT_WARM_MAX == 0) {
+      /* The searches of the next keys run in parallel first (their cache
+       * misses overlap), so that each insert below finds its path cached. */
+      int g = 0;
+      for (uint32_t j = i; j < n && g < MT_WARM_MAX; j++, g++) {
+        wk[g] = s[j]->key;
+        wl[g] = s[j]->klen;
+      }
+      mt_warm(m, seq, wk, wl, g);
     }
+    const wal_op *o = s[i];
+    if (i + 1 < n &&
+        ldb_keycmp(o->key, o->klen, s[i + 1]->key, s[i + 1]->klen) == 0)
+      continue; /* a later op of this batch overrides this one */
     mt_insert(m, seq, o->type == WAL_PUT ? MT_PUT : MT_DEL, o->key, o->klen,
               o->val, o->vlen);
   }
@@ -164,8 +177,9 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     e->inserted_seq = seq;
     ldb_mutex_unlock(&e->sync_mu);
   }
-  /* The budget counts the memtable's versions (mt_bytes: keys, values,
-   * node overhead; memtable_bytes reports the whole heap, mt_mem). A freeze
+  /* The budget counts the memtable's whole heap (mt_mem: arena blocks,
+   * index, filter; what memtable_bytes reports), so memtable_size bounds
+   * real memory, not only the versions' bytes. A freeze
    * while the previous memtable is still being checkpointed finishes that
    * checkpoint first (eng_freeze), so at most two memtables exist. With a
    * background thread, a writer also waits for (helps finish) the running
@@ -174,7 +188,7 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
    * failed checkpoint, until its retry, the memtable grows meanwhile).
    * Without threads, commits advance the checkpoint two keys per key
    * written (below), which bounds the new memtable at about half. */
-  uint64_t used = mt_bytes(e->active);
+  uint64_t used = mt_mem(e->active);
   if (used >= e->opts.memtable_size) {
     int frc = eng_freeze(e, 0);
     if (frc) set_bg_error(e, frc);

@@ -223,7 +223,7 @@ void ldb_free(ldb_db *db, void *ptr) {
  * (about 1/32 of it: 15+ bits per key even for tiny entries) and a hash
  * index for point lookups. Its arena blocks are at most 1/16 of
  * memtable_size, since the budget counts them whole. */
-int eng_mt_create(eng *e, mt **out) {
+int eng_mt_create(eng *e, uint64_t keys, mt **out) {
   uint64_t block = e->opts.memtable_size / 16;
   if (block > ENG_MT_BLOCK) block = ENG_MT_BLOCK;
   if (block < 4096) block = 4096;
@@ -233,7 +233,7 @@ int eng_mt_create(eng *e, mt **out) {
   if (fb < 4096) fb = 4096;
   if (fb > (16u << 20)) fb = 16u << 20;
   rc = mt_enable_bloom(*out, (size_t)fb);
-  if (!rc) rc = mt_enable_index(*out);
+  if (!rc) rc = mt_enable_index(*out, keys);
   if (rc) {
     mt_unref(*out);
     *out = NULL;

@@ -216,8 +216,9 @@ static inline uint64_t eng_now(const eng *e) {
   return env_now(e->env);
 }
 
-/* A memtable for the engine, with a key filter and a hash index. */
-int eng_mt_create(eng *e, mt **out);
+/* A memtable for the engine, with a key filter and a hash index sized
+ * for about `keys` distinct keys (0: small, grown as needed). */
+int eng_mt_create(eng *e, uint64_t keys, mt **out);
 
 /* Tells ldb_changes_wait waiters and commit hooks that commits up to seq
  * are visible (changes.c); cheap when nobody listens. Call without

@@ -77,13 +77,29 @@ struct mt {
  * at most 1/2 (mt_reserve grows the table before the inserts that would
  * exceed it). A grown table replaces the old one by a release store; old
  * tables stay allocated (chained through `old`) until the memtable is
- * freed, because lock-free readers may still be probing them. */
+ * freed, because lock-free readers may still be probing them.
+ * A slot holds the node's address with three bits of the key's hash in
+ * its low bits (nodes are 8-byte aligned): a probe that meets another
+ * key's slot usually tells from the tag alone, without loading that node
+ * (a cache miss). */
 typedef struct mt_index {
   struct mt_index *old;
   uint64_t mask;
   uint32_t shift;
-  _Atomic(mt_node *) slot[];
+  _Atomic uintptr_t slot[];
 } mt_index;
+
+#define MT_TAG_MASK ((uintptr_t)7)
+
+static inline uintptr_t slot_pack(const mt_node *n, uint64_t h) {
+  return (uintptr_t)n | (uintptr_t)(h & MT_TAG_MASK);
+}
+static inline mt_node *slot_node(uintptr_t v) {
+  return (mt_node *)(v & ~MT_TAG_MASK);
+}
+static inline int slot_tag_is(uintptr_t v, uint64_t h) {
+  return (v & MT_TAG_MASK) == (uintptr_t)(h & MT_TAG_MASK);
+}
 
 static inline uint64_t key_hash(const void *key, size_t klen) {
   const uint8_t *p = key;
@@ -147,7 +163,7 @@ static inline uint64_t index_home(const mt_index *x, uint64_t h) {
 }
 
 static size_t index_size(const mt_index *x) {
-  return sizeof *x + (size_t)(x->mask + 1) * sizeof(mt_node *);
+  return sizeof *x + (size_t)(x->mask + 1) * sizeof(uintptr_t);
 }
 
 static mt_index *index_alloc(const ldb_allocator *a, uint64_t slots) {
@@ -157,7 +173,7 @@ static mt_index *index_alloc(const ldb_allocator *a, uint64_t slots) {
   if (bits < 4) bits = 4;
   if (bits > 40) return NULL;
   mt_index *x =
-      ldb_calloc(a, sizeof *x + ((size_t)1 << bits) * sizeof(mt_node *));
+      ldb_calloc(a, sizeof *x + ((size_t)1 << bits) * sizeof(uintptr_t));
   if (!x) return NULL;
   x->mask = (1ull << bits) - 1;
   x->shift = 64 - bits;
@@ -172,8 +188,9 @@ static void index_free_all(const ldb_allocator *a, mt_index *x) {
   }
 }
 
-int mt_enable_index(mt *m) {
-  mt_index *x = index_alloc(m->a, 1024);
+int mt_enable_index(mt *m, uint64_t keys) {
+  if (keys > (1ull << 37)) keys = 1ull << 37;
+  mt_index *x = index_alloc(m->a, keys * 2 > 64 ? keys * 2 : 64);
   if (!x) return ldb_err(LDB_NOMEM, "out of memory for a memtable index");
   atomic_fetch_add_explicit(&m->mem, index_size(x), memory_order_relaxed);
   atomic_store_explicit(&m->index, x, memory_order_release);
@@ -186,16 +203,19 @@ static inline const uint8_t *nkey(const mt_node *n);
  * list order (a new key, or a version sorting before the indexed one). */
 static void index_put(mt *m, mt_index *x, mt_node *n, uint64_t h, int count) {
   for (uint64_t i = index_home(x, h);; i = (i + 1) & x->mask) {
-    mt_node *o = atomic_load_explicit(&x->slot[i], memory_order_relaxed);
-    if (!o) {
-      atomic_store_explicit(&x->slot[i], n, memory_order_release);
+    uintptr_t v = atomic_load_explicit(&x->slot[i], memory_order_relaxed);
+    if (!v) {
+      atomic_store_explicit(&x->slot[i], slot_pack(n, h), memory_order_release);
       if (count) m->index_keys++;
       return;
     }
+    if (!slot_tag_is(v, h)) continue;
+    mt_node *o = slot_node(v);
     if (o->klen == n->klen && memcmp(nkey(o), nkey(n), n->klen) == 0) {
       /* Equal (key, seq): the node inserted last comes first. */
       if (n->seq >= o->seq)
-        atomic_store_explicit(&x->slot[i], n, memory_order_release);
+        atomic_store_explicit(&x->slot[i], slot_pack(n, h),
+                              memory_order_release);
       return;
     }
   }
@@ -206,9 +226,11 @@ static mt_node *index_find(const mt *m, const mt_index *x, const void *key,
                            size_t klen, uint64_t h) {
   (void)m;
   for (uint64_t i = index_home(x, h);; i = (i + 1) & x->mask) {
-    mt_node *o =
+    uintptr_t v =
         atomic_load_explicit(&((mt_index *)x)->slot[i], memory_order_acquire);
-    if (!o) return NULL;
+    if (!v) return NULL;
+    if (!slot_tag_is(v, h)) continue;
+    mt_node *o = slot_node(v);
     if (o->klen == klen && memcmp(nkey(o), key, klen) == 0) return o;
   }
 }
@@ -225,8 +247,9 @@ static int index_grow(mt *m, size_t more) {
   if (!nx) return ldb_err(LDB_NOMEM, "out of memory growing a memtable index");
   atomic_fetch_add_explicit(&m->mem, index_size(nx), memory_order_relaxed);
   for (uint64_t i = 0; i <= x->mask; i++) {
-    mt_node *n = atomic_load_explicit(&x->slot[i], memory_order_relaxed);
-    if (n) index_put(m, nx, n, key_hash(nkey(n), n->klen), 0);
+    uintptr_t v = atomic_load_explicit(&x->slot[i], memory_order_relaxed);
+    mt_node *n = slot_node(v);
+    if (v) index_put(m, nx, n, key_hash(nkey(n), n->klen), 0);
   }
   nx->old = x;
   atomic_store_explicit(&m->index, nx, memory_order_release);
@@ -481,6 +504,53 @@ void mt_prefetch(const mt *m, const void *key, size_t klen) {
   if (x) __builtin_prefetch(&x->slot[index_home(x, h)], 1);
 }
 
+/* Hints the CPU to load a node's header, links and (for low nodes) key. */
+static inline void prefetch_node(const mt_node *n) {
+  __builtin_prefetch(n);
+  __builtin_prefetch((const uint8_t *)n + 64);
+}
+
+void mt_warm(const mt *m, uint64_t seq, const void *const *keys,
+             const uint32_t *klens, int n) {
+  mt_node *x[MT_WARM_MAX], *nx[MT_WARM_MAX];
+  int level[MT_WARM_MAX];
+  if (n > MT_WARM_MAX) n = MT_WARM_MAX;
+  for (int i = 0; i < n; i++)
+    mt_prefetch(m, keys[i], klens[i]);
+  /* Appending after the list's last node (keys written in order): each
+   * insert's finger search is a step or two, nothing to warm. */
+  mt_node *last = m->last;
+  if (n && last &&
+      !atomic_load_explicit(&last->next[0], memory_order_relaxed) &&
+      cmp_node(last, keys[0], klens[0], seq) < 0)
+    return;
+  int top = atomic_load_explicit(&((mt *)m)->height, memory_order_relaxed) - 1;
+  int live = 0;
+  for (int i = 0; i < n; i++) {
+    x[i] = m->head;
+    level[i] = top;
+    nx[i] = atomic_load_explicit(&m->head->next[top], memory_order_relaxed);
+    if (nx[i]) prefetch_node(nx[i]);
+    live++;
+  }
+  /* One step of every search per round: the misses of one round overlap,
+   * and each node is compared a round after its prefetch was issued. */
+  while (live) {
+    for (int i = 0; i < n; i++) {
+      if (level[i] < 0) continue;
+      mt_node *c = nx[i];
+      if (c && cmp_node(c, keys[i], klens[i], seq) < 0) {
+        x[i] = c;
+      } else if (--level[i] < 0) {
+        live--;
+        continue;
+      }
+      nx[i] = atomic_load_explicit(&x[i]->next[level[i]], memory_order_relaxed);
+      if (nx[i]) prefetch_node(nx[i]);
+    }
+  }
+}
+
 int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
            const void *val, uint32_t vlen) {
   int rc = mt_reserve(m, 1, (size_t)klen + vlen);
@@ -494,6 +564,13 @@ int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
  * else by a skip-list search. */
 static mt_node *find_version(const mt *m, const void *key, size_t klen,
                              uint64_t snap) {
+  /* An empty memtable (the common case right after a checkpoint or an
+   * open) answers without hashing the key or touching the filter. A
+   * reader sees every version its snapshot covers counted: count is
+   * stored before the commit's seq is published (release), and the
+   * snapshot's seq was loaded with acquire. */
+  if (!atomic_load_explicit(&((mt *)m)->count, memory_order_relaxed))
+    return NULL;
   mt_index *x = atomic_load_explicit(&((mt *)m)->index, memory_order_acquire);
   if (!m->bloom_blocks && !x) {
     mt_node *n = find_ge(m, key, klen, snap, NULL);

@@ -43,9 +43,11 @@ int mt_enable_bloom(mt *m, size_t bytes);
 /* Adds a hash index from each key to its newest version, so that mt_get and
  * mt_newest_seq cost a probe or two instead of a skip-list search (the
  * index costs about 16-32 bytes per distinct key, not counted in mt_bytes).
- * Call before the first insert. LDB_NOMEM leaves the memtable usable
- * without an index. */
-int mt_enable_index(mt *m);
+ * It starts with room for `keys` distinct keys (at least 32) and grows
+ * as needed; a good guess saves the rehashes of growing (each one reads
+ * every node). Call before the first insert. LDB_NOMEM leaves the memtable
+ * usable without an index. */
+int mt_enable_index(mt *m, uint64_t keys);
 void mt_ref(mt *m);
 /* Drops a reference; the last one frees the memtable and drops its
  * reference on the successor. NULL is ignored. */
@@ -65,6 +67,15 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
  * (its filter block and index slot); call a key ahead of mt_insert so the
  * misses overlap with the previous insert. Changes nothing. */
 void mt_prefetch(const mt *m, const void *key, size_t klen);
+/* Writer only. Loads into the CPU's caches, in parallel, the nodes that
+ * the inserts of up to MT_WARM_MAX keys (all under seq) will step
+ * through, so that their searches then hit the cache: a skip-list search
+ * is a chain of dependent cache misses, and running several at once in
+ * lockstep overlaps them. Changes nothing; call right before inserting
+ * those keys. */
+#define MT_WARM_MAX 32
+void mt_warm(const mt *m, uint64_t seq, const void *const *keys,
+             const uint32_t *klens, int n);
 /* mt_reserve + mt_insert. */
 int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
            const void *val, uint32_t vlen);

@@ -77,7 +77,11 @@ static int empty_checkpoint(eng *e, uint64_t seq) {
 
 /* A clean close leaves nothing for the next open to replay: the memtables
  * are checkpointed (the log keeps every record whatever happens: on
- * failure the next open replays it). */
+ * failure the next open replays it). Like ldb_checkpoint, it also returns
+ * the first I/O error that automatic checkpoint work met since the last
+ * ldb_checkpoint: the close is the caller's last chance to hear that the
+ * store refused a write or sync (the background thread is stopped by now,
+ * so nothing can note a later one). */
 static int final_checkpoint(eng *e) {
   int rc, more = 0;
   ldb_mutex_lock(&e->commit_mu);
@@ -87,7 +91,21 @@ static int final_checkpoint(eng *e) {
     rc = ckpt_run(e, UINT64_MAX, &more);
     if (!more) break;
   }
-  return rc;
+  if (rc) {
+    char m[400];
+    snprintf(m, sizeof m, "%s", ldb_errmsg(NULL));
+    return ldb_err(rc,
+                   "the final checkpoint failed: %s (every commit is in the "
+                   "log: the next open replays it)",
+                   m);
+  }
+  int fe = atomic_exchange(&e->auto_err, LDB_OK);
+  if (fe)
+    return ldb_err(fe,
+                   "automatic checkpoint work failed earlier: %s (the final "
+                   "checkpoint succeeded; check the storage)",
+                   ldb_strerror(fe));
+  return LDB_OK;
 }
 
 /* Frees an engine; clean (ldb_close of the last handle, not a failed
@@ -260,7 +278,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
   e->tree = bt_current(e->bf);
   uint64_t ckpt = bt_tree_seq(e->tree);
   atomic_store(&e->ckpt_seq, ckpt);
-  rc = eng_mt_create(e, &e->active);
+  rc = eng_mt_create(e, 0, &e->active);
   if (rc) goto fail;
   feed_config fc = {o->log_retention_bytes, o->log_retention_ms,
                     o->memtable_size};
@@ -288,7 +306,7 @@ static int eng_open(ldb_store *s, int own, const char *path,
       /* Merge what was replayed into the tree now. The log keeps its
        * records: the older meta page still needs them. */
       mt *nm;
-      rc = eng_mt_create(e, &nm);
+      rc = eng_mt_create(e, 0, &nm);
       if (rc) goto fail;
       mt_set_next(e->active, nm);
       e->frozen = e->active;
@@ -455,10 +473,7 @@ int ldb_close(ldb_db *db) {
     if (rc) {
       char m[512];
       snprintf(m, sizeof m, "%s", ldb_errmsg(NULL));
-      ldb_err(rc,
-              "close: the final checkpoint failed: %s (every commit is in "
-              "the log: the next open replays it)",
-              m);
+      ldb_err(rc, "close: %s", m);
     }
   }
   return rc;

@@ -152,6 +152,14 @@ async function openStore(kind: StoreKind, name: string, idbMaxBytes?: number): P
   }
 }
 
+/** How long an open that holds the tab lock retries while the OPFS files
+ * are still held (BUSY) by the tab's previous holder, in ms. */
+const HANDLES_RELEASE_MS = 5000;
+
+function locksPresent(): boolean {
+  return (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks !== undefined;
+}
+
 /** Takes the tab lock and opens the store of `kind`; for 'auto', falls
  * back from a refused OPFS to IndexedDB. */
 async function lockAndOpen(choice: StoreChoice | undefined, name: string, options: BrowserOpenOptions):
@@ -163,18 +171,30 @@ async function lockAndOpen(choice: StoreChoice | undefined, name: string, option
     try {
       if (options.signal?.aborted) throw abortedError(`opening database "${name}"`);
       if (kind === 'memory') return { kind, releaseLock, store: null };
-      let store: PageStore;
-      try {
-        store = kind === 'opfs' ? await OpfsStore.open(name) : await IdbStore.open(name, options.idbMaxBytes);
-      } catch (e) {
-        if (auto && kind === 'opfs' && isRefusal(e)) {
-          opfsRefused = true;
-          releaseLock();
-          kind = 'indexeddb';
-          continue;
+      let store: PageStore | null = null;
+      const deadline = Date.now() + HANDLES_RELEASE_MS;
+      for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+        try {
+          store = kind === 'opfs' ? await OpfsStore.open(name) : await IdbStore.open(name, options.idbMaxBytes);
+          break;
+        } catch (e) {
+          if (auto && kind === 'opfs' && isRefusal(e)) {
+            opfsRefused = true;
+            releaseLock();
+            kind = 'indexeddb';
+            break;
+          }
+          const err = asLightningDbError(e, `cannot open ${kind} store "${name}"`);
+          // The tab lock is ours, yet the files are held: the previous
+          // holder has just ended (a terminated Worker releases its OPFS
+          // handles a moment after its locks).
+          if (err.code !== 'BUSY' || kind !== 'opfs' || !locksPresent() || Date.now() + delay > deadline) throw err;
+          await new Promise((r) => setTimeout(r, delay));
+          if (options.signal?.aborted) throw abortedError(`opening database "${name}"`);
         }
-        throw asLightningDbError(e, `cannot open ${kind} store "${name}"`);
       }
+      // (null: OPFS refused, IndexedDB instead.)
+      if (store === null) continue;
       if (options.signal?.aborted) {
         store.release();
         throw abortedError(`opening database "${name}"`);
@@ -204,9 +224,18 @@ export interface HostOptions {
   wrapEngine?: (e: WasmEngine) => Engine;
 }
 
-/** Opens (creating by default) the database `name` in this Worker. */
+/** Opens (creating by default) the database `name` in this Worker, for
+ * this Worker alone (owner-only: BUSY while other tabs have it open, with
+ * the advice to use open() to join tabs that share it). */
 export async function openInWorker(name: string, options: BrowserOpenOptions = {}): Promise<BrowserDatabase> {
-  return openHosted(name, options, {});
+  try {
+    return await openHosted(name, options, {});
+  } catch (e) {
+    if (!(e instanceof LightningDbError) || e.code !== 'BUSY') throw e;
+    throw new LightningDbError('BUSY', `${e.message}. If the other tabs share it (open() from a page, the default), ` +
+      'openInWorker cannot join them: it opens a database for this Worker alone, and its synchronous calls cannot wait ' +
+      "for another tab's answer; use open() in this Worker to join them as a client (promises)");
+  }
 }
 
 /** openInWorker for the main-thread proxy (worker.ts). */

@@ -120,15 +120,17 @@ export interface OpenOptions extends DatabaseOpenOptions {
    * the owner tab went away, for each call made or in flight meanwhile;
    * then TIMEOUT. Default 10000; Infinity waits without a bound. */
   handoffTimeout?: number;
-  /** Shared mode: longest time in ms a call waits on an owner Worker (of
-   * this tab or another) that shows no sign of life — no reply and no
+  /** Longest time in ms a call (close() included) waits on a database
+   * Worker — shared mode: the owner's (of this tab or another); exclusive
+   * mode: this tab's — that shows no sign of life — no reply and no
    * answer to a ping: a frozen tab, or a Worker busy in one long call or
    * hung. The call then fails with TIMEOUT, and the owner never starts it
    * later (one it had started may still be applied: the message says so).
    * Default 10000 (DEFAULT_OWNER_TIMEOUT_MS); Infinity waits without a
    * bound. A single call that keeps the owner busy longer (a batch of
    * millions of entries, backup() or check() of a large database) needs a
-   * larger value. */
+   * larger value. In exclusive mode a Worker that is gone (terminated,
+   * crashed) makes every call CLOSED at once. */
   ownerTimeout?: number;
   /** Cancels the open: it rejects with ABORTED at once, its Worker ends and
    * it never takes the database later. */
@@ -197,6 +199,7 @@ function kindOf(req: Req): Kind {
     case 'subClose':
       return 'end';
     case 'subscribe':
+    case 'seq':
       return 'read';
     case 'iterNext':
     case 'iterSeek':
@@ -249,6 +252,8 @@ interface Sub {
   db?: SubWire;
   /** The last commit passed (null until the owner answered). */
   seq: number | null;
+  /** A subscribe request of it is unanswered (a hand-off resends it). */
+  asking: number;
   /** Events that arrived ahead of an earlier one (by seq; see event()). */
   early: Array<ChangeEvent['event']>;
   /** Armed while `early` waits for a missing event: subscribes again. */
@@ -307,16 +312,20 @@ class Channel {
   private readonly subs = new Map<number, Sub>();
   private nextSub = 1;
   private handoffTimeout = DEFAULT_HANDOFF_TIMEOUT_MS;
-  /** The ownerTimeout watch (shared mode): set by every message of this
+  /** The ownerTimeout watch (both modes): set by every message of this
    * tab's Worker / of the remote owner; the watch's tick turns them into
    * the time life was last seen (so a reply costs one store, no clock). */
-  private ownerTimeout = Infinity;
+  ownerTimeout = Infinity;
   private heardWorker = false;
   private heardOwner = false;
   private workerLife = 0;
   private ownerLife = 0;
   private watch: ReturnType<typeof setInterval> | undefined;
   private closing = false;
+  /** close() was called: a Worker that dies now is not replaced. */
+  ending = false;
+  /** Exclusive mode: this tab's Worker died (the database is closed). */
+  workerDied = false;
   private respawn: (() => void) | null = null;
 
   constructor(worker: Worker, readonly url: string) {
@@ -433,17 +442,35 @@ class Channel {
     });
   }
 
-  /** Learns when this tab's Worker is gone (terminated or crashed): its
-   * ownership ends, and a new Worker stands by in its place. */
-  private watchWorker(workerId: string): void {
+  /** Learns when this tab's Worker is gone (terminated or crashed; it
+   * holds the lock `lightningdb:worker:<workerId>` for its life, taken
+   * before it answered open). Shared mode: its ownership ends, and a new
+   * Worker stands by in its place. Exclusive mode: the database is closed
+   * (every call, pending or later, is CLOSED; close() resolves). Either
+   * way a close() or open sent to it is settled: the Worker holds nothing
+   * any more. Not where Web Locks are missing. */
+  watchWorker(workerId: string): void {
+    if ((globalThis as { navigator?: { locks?: unknown } }).navigator?.locks === undefined) return;
     const w = holdLock(`lightningdb:worker:${workerId}`);
     this.workerWatch = w;
     w.granted.then(() => {
       w.release();
       if (this.workerWatch !== w || this.closing || this.dead) return;
-      trace(this.who(), () => `this tab's Worker is gone${this.owner?.local ? ' (it owned the database)' : ''}: a new one stands by`);
+      trace(this.who(), () => `this tab's Worker is gone${this.owner?.local ? ' (it owned the database)' : ''}` +
+        `${this.clientId === null || this.ending ? '' : ': a new one stands by'}`);
+      if (this.clientId === null) {
+        this.workerDied = true;
+        this.fail(new LightningDbError('CLOSED', "this tab's database Worker is gone (terminated or crashed), so the database " +
+          'is closed here; a write it had started may have been applied: open the database again, and read before writing again if twice matters'));
+        return;
+      }
+      for (const p of [...this.pending.values()]) {
+        if (p.to !== 'local') continue;
+        if (p.req.op === 'close') this.finish(p, true, null);
+        else this.finish(p, false, new LightningDbError('CLOSED', "this tab's database Worker is gone (terminated or crashed)"));
+      }
       if (this.owner?.local) this.ownerGone(this.owner.id);
-      this.respawn?.();
+      if (!this.ending) this.respawn?.();
     }, () => {});
   }
 
@@ -540,7 +567,8 @@ class Channel {
     }
     // Subscriptions the old owner had confirmed: opened again after the
     // last commit they passed.
-    for (const sub of this.subs.values()) if (sub.seq !== null) this.subscribeAt(sub, sub.seq);
+    // (One whose subscribe request is unanswered: that request is resent.)
+    for (const sub of this.subs.values()) if (sub.seq !== null && sub.asking === 0) this.subscribeAt(sub, sub.seq);
   }
 
   private event(m: ChangeEvent): void {
@@ -600,23 +628,55 @@ class Channel {
     }
   }
 
-  private subscribeAt(sub: Sub, since: number | undefined): void {
+  /** `resume`: `since` is where this tab got to (not the caller's
+   * `since`): an owner whose log ends before it (commits of a lost owner
+   * that were never durable) starts at its last commit instead. */
+  private subscribeAt(sub: Sub, since: number | undefined, resume = since !== undefined): void {
     trace(this.who(), () => `sub ${sub.id}: subscribing after seq ${since ?? 'now'} (owner ${this.owner?.id.slice(0, 4) ?? 'none'})`);
-    this.send<{ since: number }>({ op: 'subscribe', sub: sub.id, range: sub.range, since, db: sub.db }).then((r) => {
-      if (sub.seq === null) sub.seq = r.since;
+    sub.asking++;
+    this.send<{ since: number; lower?: true }>({ op: 'subscribe', sub: sub.id, range: sub.range, since, resume: resume || undefined, db: sub.db }).then((r) => {
+      sub.asking--;
+      // (lower: what came after r.since was lost with the previous owner.)
+      if (sub.seq === null || r.lower) sub.seq = r.since;
       this.deliver(sub);
     }, (e) => {
+      sub.asking--;
       if (this.subs.get(sub.id) !== sub) return;
       this.endSub(sub);
       sub.error(e as Error);
     });
   }
 
-  /** Starts a subscription (see Sub). Returns its id. */
+  /** Starts a subscription (see Sub). Returns its id. Without `since`,
+   * in shared mode: it first asks the owner for its last commit, then
+   * subscribes after it. So the start is known to this tab before any
+   * owner registers the subscription, and an owner that registered it and
+   * went away before its answer arrived loses nothing: the request is
+   * resent to the next owner with that start, which replays the commits
+   * since from its log. (Asking first keeps the order with this tab's
+   * calls: a call made after subscribe() is run after the question, so
+   * its commit comes after the start.) */
   subscribe(range: Record<string, unknown>, since: number | undefined, change: (c: unknown) => void, error: (e: Error) => void, db?: SubWire): number {
-    const sub: Sub = { id: this.nextSub++, range, db, seq: since ?? null, early: [], change, error };
+    const sub: Sub = { id: this.nextSub++, range, db, seq: since ?? null, asking: 0, early: [], change, error };
     this.subs.set(sub.id, sub);
-    this.subscribeAt(sub, since);
+    if (since !== undefined || this.clientId === null) {
+      this.subscribeAt(sub, since, false);
+      return sub.id;
+    }
+    sub.asking++;
+    this.send<unknown>({ op: 'seq', db }).then((at) => {
+      sub.asking--;
+      if (this.subs.get(sub.id) !== sub) return;
+      // (An owner of an older version does not know the question: from now.)
+      const start = typeof at === 'number' ? at : undefined;
+      if (sub.seq === null && start !== undefined) sub.seq = start;
+      this.subscribeAt(sub, start);
+    }, (e) => {
+      sub.asking--;
+      if (this.subs.get(sub.id) !== sub) return;
+      this.endSub(sub);
+      sub.error(e as Error);
+    });
     return sub.id;
   }
 
@@ -659,26 +719,15 @@ class Channel {
     for (const p of [...this.pending.values()]) if (p.to === null && p.kind !== 'local') this.finish(p, false, revive(e));
   }
 
-  /** A request whose owner is gone: resent, or ended with OWNER_LOST. */
+  /** A request whose owner is gone: resent (see resend), or ended with
+   * OWNER_LOST. */
   private handoff(p: Pending): void {
     trace(this.who(), () => `hand-off of ${p.req.op}${p.req.op === 'call' || p.req.op === 'txn' ? ` ${p.req.method}` : ''} #${p.id} (${p.kind}${p.sent ? ', sent' : ''})`);
     if (!p.sent) return this.dispatch(p);
-    switch (p.kind) {
-      case 'read':
-        return this.dispatch(p);
-      case 'write':
-      case 'commit':
-        // The new owner applies it only when its record is absent.
-        p.req.retry = true;
-        return this.dispatch(p);
-      case 'end':
-        return this.finish(p, true, null);
-      case 'handle':
-        return this.finish(p, false, ownerLostError(p.req.op === 'txn' ? 'the transaction' : 'the scan'));
-      default:
-        return this.finish(p, false, new LightningDbError('OWNER_LOST',
-          'the tab that owned the database went away (closed, reloaded or crashed) during the backup; the target may be incomplete: destroy it and back up again'));
-    }
+    this.resend(p, () => p.kind === 'handle'
+      ? ownerLostError(p.req.op === 'txn' ? 'the transaction' : 'the scan')
+      : new LightningDbError('OWNER_LOST',
+        'the tab that owned the database went away (closed, reloaded or crashed) during the backup; the target may be incomplete: destroy it and back up again'));
   }
 
   private armWait(p: Pending): void {
@@ -696,7 +745,15 @@ class Channel {
     if (p.kind === 'local' || this.clientId === null) {
       p.to = 'local';
       p.sent = true;
-      this.worker.postMessage(p.req);
+      const msg = p.req;
+      if (this.ownerTimeout !== Infinity) {
+        p.sentAt = performance.now();
+        // (No deadline for an open: the Worker may still be loading its
+        // script; an open given up on ends its Worker.)
+        if (msg.op !== 'open') msg.dl = p.dl = Date.now() + this.ownerTimeout;
+        if (this.watch === undefined) this.startWatch();
+      }
+      this.worker.postMessage(msg);
       return;
     }
     const o = this.owner;
@@ -759,9 +816,14 @@ class Channel {
     const askWorker: number[] = [];
     const askOwner: number[] = [];
     for (const p of [...this.pending.values()]) {
-      if (!p.sent || p.to === null || p.to === 'local' || p.kind === 'local') continue;
+      if (!p.sent || p.to === null) continue;
       waiting = true;
-      const local = o?.local === true && p.to === o.id;
+      // Calls to this tab's Worker (exclusive mode; open and close) and to
+      // the owner when it is this tab's Worker.
+      const mine = p.to === 'local';
+      const local = mine || (o?.local === true && p.to === o.id);
+      // A Worker that has not run its script yet cannot answer.
+      if (mine && !this.hello) continue;
       const silent = now - Math.max(local ? this.workerLife : this.ownerLife, p.sentAt);
       // Past its deadline too: the owner can no longer start it.
       if (silent >= this.ownerTimeout && wall > p.dl) {
@@ -774,7 +836,8 @@ class Channel {
       }
       // Unanswered for long while its owner shows life: does the owner
       // still have it? (A message between tabs can be lost.)
-      if (now - p.sentAt >= this.ownerTimeout / 2) (local ? askWorker : askOwner).push(p.id);
+      // (Not for calls of this tab's Worker alone: that channel loses nothing.)
+      if (!mine && now - p.sentAt >= this.ownerTimeout / 2) (local ? askWorker : askOwner).push(p.id);
     }
     if (!waiting) {
       clearInterval(this.watch);
@@ -804,14 +867,22 @@ class Channel {
   }
 
   /** A call its owner has no trace of while it shows life: the request or
-   * its reply was lost between tabs. Reads are sent again, writes and
-   * commits with the retry flag (the owner applies one only when its
-   * request record is absent: once); a call that ends a transaction, scan
-   * or subscription is done; any other call on a transaction or scan, and
-   * backup(), fail with TIMEOUT (their outcome is unknown). */
+   * its reply was lost between tabs (see resend; a call on a transaction
+   * or scan, and backup(), fail with TIMEOUT: their outcome is unknown). */
   private lost(p: Pending): void {
     trace(this.who(), () => `#${p.id} ${p.req.op}: the owner has no trace of it (lost): ${p.kind}`);
     p.lost = 0;
+    this.resend(p, () => new LightningDbError('TIMEOUT',
+      'the owner of the database has no trace of this call (a message between tabs was lost); ' +
+      'whether it was applied is unknown: read before you do it again'));
+  }
+
+  /** A request sent to an owner that will not answer it (gone, or it has
+   * no trace of it): reads are sent again, writes and commits with the
+   * retry flag (the owner applies one only when its request record is
+   * absent: once); a call that ends a transaction, scan or subscription
+   * is done; any other call fails with the error `other` makes. */
+  private resend(p: Pending, other: () => Error): void {
     switch (p.kind) {
       case 'read':
         return this.dispatch(p);
@@ -822,24 +893,28 @@ class Channel {
       case 'end':
         return this.finish(p, true, null);
       default:
-        return this.finish(p, false, new LightningDbError('TIMEOUT',
-          'the owner of the database has no trace of this call (a message between tabs was lost); ' +
-          'whether it was applied is unknown: read before you do it again'));
+        return this.finish(p, false, other());
     }
   }
 
   /** A call whose owner showed no life for ownerTimeout: TIMEOUT. */
   private ownerSilent(p: Pending, local: boolean): void {
     trace(this.who(), () => `#${p.id} ${p.req.op}: owner silent for ownerTimeout`);
-    const who = local ? "this tab's database Worker (it owns the database)" : 'the tab that owns the database';
+    const who = !local ? 'the tab that owns the database'
+      : this.clientId === null || p.to === 'local' ? "this tab's database Worker" : "this tab's database Worker (it owns the database)";
     const write = p.kind === 'write' || p.kind === 'commit';
+    const op = p.req.op;
     this.finish(p, false, new LightningDbError('TIMEOUT',
       `${who} showed no sign of life for ${this.ownerTimeout} ms (the ownerTimeout option): it is frozen (e.g. a ` +
       'background tab) or busy in a long call, or hung. ' +
-      (write
-        ? 'The write may have been applied only if the owner had started it before; otherwise it never will be ' +
-          '(the owner refuses calls it could not start in time): read before writing it again if twice matters'
-        : 'Nothing was changed; retry when the owner answers again')));
+      (op === 'close'
+        ? 'The Worker is ended without a clean close: the next open recovers what it had committed from the log'
+        : op === 'open'
+          ? 'The database was not opened'
+          : write
+            ? 'The write may have been applied only if the owner had started it before; otherwise it never will be ' +
+              '(the owner refuses calls it could not start in time): read before writing it again if twice matters'
+            : 'Nothing was changed; retry when the owner answers again')));
   }
 
   private postCancel(p: Pending, code: 'ABORTED' | 'TIMEOUT'): void {
@@ -1530,9 +1605,12 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   /** Calls fn(change) after each later commit with operations in `range`
    * ({ gt, gte, lt, lte, prefix }) becomes visible — commits of every tab —
    * in commit order, each once, also across a change of owner tab.
-   * "Later": after the last commit when the owner registers it, in order
-   * with this tab's calls (a commit made once a later call of this tab
-   * resolved is delivered; other tabs' commits racing with it may not be).
+   * "Later": after the last commit when the owner answers the
+   * subscription's first message, in order with this tab's calls (a commit
+   * made once a later call of this tab resolved is delivered; other tabs'
+   * commits racing with it may not be). In a shared database that message
+   * asks for the owner's last commit, and the subscription is registered
+   * after it: an owner that goes away before it answered loses nothing.
    * change = { seq, time, ops: [{ type, key, value }] } decoded with this
    * tab's encodings. Returns the function that unsubscribes. An exception
    * thrown by fn, or the error that ends the subscription (COMPACTED when
@@ -1588,8 +1666,13 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
       return this.closing;
     }
     abandoned.unregister(this);
-    this.closing ??= this.ch.drain()
+    this.ch.ending = true;
+    // (Exclusive mode: at once, since the Worker runs the calls made before
+    // it first; so it is bounded by ownerTimeout like them.)
+    this.closing ??= (this.ch.clientId === null ? Promise.resolve() : this.ch.drain())
       .then(() => this.ch.send<void>({ op: 'close' }))
+      // Its Worker died (exclusive mode): it holds nothing, so it is closed.
+      .catch((e) => { if (!this.ch.workerDied) throw e; })
       .finally(() => {
         this.ch.unshare();
         this.ch.worker.terminate();
@@ -1627,6 +1710,7 @@ defineAsyncDisposal(RemoteIterator.prototype, (it: RemoteIterator<unknown>) => i
 /** Ends the Worker of a RemoteDatabase that became unreachable without
  * close() (an abandoned open): its tab lock must not be held forever. */
 const abandoned = new FinalizationRegistry<Channel>((ch) => {
+  ch.ending = true;
   ch.send({ op: 'close' }).finally(() => {
     ch.unshare();
     ch.worker.terminate();
@@ -1713,7 +1797,8 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
   const start = (workerId: string) => {
     const w = spawn();
     const opts = inline ? { ...rest, wasmBinary: inline.wasmBinary } : rest;
-    const o = share ? { ...opts, shared: { clientId, workerId, trace: tracing() } } : opts;
+    // (Exclusive mode: `life` names the lock the Worker holds for its life.)
+    const o = share ? { ...opts, shared: { clientId, workerId, trace: tracing() } } : { ...opts, life: workerId };
     return { w, o };
   };
   try {
@@ -1736,6 +1821,9 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
     const first = start(workerId);
     const worker = first.w;
     const ch = new Channel(worker, url);
+    // Every call to this tab's Worker is bounded too (the open itself once
+    // the Worker runs; in exclusive mode every call).
+    ch.ownerTimeout = bounds.ownerTimeout;
     let onAbort: (() => void) | undefined;
     try {
       const opened = ch.send<Opened>({ op: 'open', name, options: first.o });
@@ -1759,6 +1847,8 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
           );
         };
         await ch.share(clientId, enc, r, bounds, respawn, workerId);
+      } else {
+        ch.watchWorker(workerId);
       }
       const db = new RemoteDatabase<unknown, unknown>(ch, r.store as StoreKind, pc);
       abandoned.register(db, ch, db);

@@ -73,9 +73,17 @@ export type Request = (
   /** Change events of commits with seq > since (default: from now) in
    * range, pushed as ChangeEvent messages for subscription `sub` (unique
    * per client) — of sub-database `db` when given (its keys, without its
-   * prefix); answered with { since } (the seq it starts after). */
-  | { id: number; op: 'subscribe'; sub: number; range: Record<string, unknown>; since?: number; db?: SubWire }
+   * prefix); answered with { since } (the seq it starts after). `resume`:
+   * `since` is where the tab got to with an earlier owner; when it lies
+   * after this owner's last commit (commits of that owner that were never
+   * durable), the subscription starts after the last commit instead,
+   * answered { since, lower: true }. */
+  | { id: number; op: 'subscribe'; sub: number; range: Record<string, unknown>; since?: number; resume?: true; db?: SubWire }
   | { id: number; op: 'unsubscribe'; sub: number }
+  /** The seq of the owner's last commit (of sub-database `db`: the same,
+   * one log): where a subscription without `since` starts (index.ts
+   * Channel.subscribe). */
+  | { id: number; op: 'seq'; db?: SubWire }
   /** Gives up request `target` (no reply of its own): when it has not
    * started, it is answered with `code` and never runs; when it has, a
    * TIMEOUT is answered at once (its outcome is then unknown) and an

@@ -8,7 +8,9 @@
  * Errors travel as { name, code, message }; browser DOMExceptions are given
  * their LightningDB code here (storeErrorFrom).
  *
- * Order and durability: requests run one at a time, in order. Writes are
+ * Order and durability: requests run one at a time, in order (one that
+ * finds none waiting and nothing to do first runs in the task of its
+ * message: runNow). Writes are
  * pipelined: a write runs in order, but its reply waits for durability
  * (IndexedDB with syncMode 'full', and the ...Async forms) while the next
  * requests run, so concurrent writes share IndexedDB transactions (group
@@ -347,13 +349,23 @@ function queueForget(src: Source, rids: number[] | undefined): void {
 
 /** Runs a write; resolves when it may be acknowledged. */
 function runWrite(req: Request & { op: 'call' | 'txn' }, src: Source): Promise<unknown> {
+  const result = applyWrite(req, src);
+  const s = idbStore();
+  // syncMode 'full' on IndexedDB: acknowledged only once durable.
+  if (durableAcks && s) return Promise.resolve(result).then(async (v) => (await s.durable(), v));
+  return Promise.resolve(result);
+}
+
+/** Applies a write (with its request record, shared databases); returns
+ * the method's result. */
+function applyWrite(req: Request & { op: 'call' | 'txn' }, src: Source): unknown {
   let result: unknown;
   wroteSinceOpen = true;
   const raw = req.rid !== undefined ? rawDb() : undefined;
   if (raw) {
     const rk = recordKey(src.client, req.rid!);
     // Resent after a hand-off: its record says whether it committed.
-    if (req.retry && raw.get(rk) !== undefined) return Promise.resolve(undefined);
+    if (req.retry && raw.get(rk) !== undefined) return undefined;
     if (req.op === 'txn' && !txns.has(req.txn) && (req.retry || req.txn < handleBase)) throw ownerLost('transaction');
     const ops: Array<{ type: 'put' | 'del'; key: Uint8Array; value?: Uint8Array }> = [{ type: 'put', key: rk, value: encodeNumber(Date.now()) }];
     if (req.op === 'call' && shared!.forget.length)
@@ -372,20 +384,21 @@ function runWrite(req: Request & { op: 'call' | 'txn' }, src: Source): Promise<u
   } finally {
     setTag(null);
   }
-  const s = idbStore();
-  // syncMode 'full' on IndexedDB: acknowledged only once durable.
-  if (durableAcks && s) return Promise.resolve(result).then(async (v) => (await s.durable(), v));
-  return Promise.resolve(result);
+  return result;
 }
 
 async function handle(req: Request, src: Source, key: string): Promise<unknown> {
   switch (req.op) {
     case 'open': {
       if (db || shared) throw new LightningDbError('INVALID_ARGUMENT', 'this worker already hosts a database');
-      const options = { ...req.options, signal: controllers.get(key)?.signal } as BrowserOpenOptions & { shared?: { clientId: string; workerId: string; trace?: boolean } };
+      const options = { ...req.options, signal: controllers.get(key)?.signal } as BrowserOpenOptions &
+        { shared?: { clientId: string; workerId: string; trace?: boolean }; life?: string };
       storeChoice = options.store;
       openName = req.name;
-      const { shared: sharedOpt, ...rest } = options;
+      const { shared: sharedOpt, life, ...rest } = options;
+      // Exclusive mode: held for this Worker's life, so its tab learns when
+      // it is gone (index.ts watchWorker, once this open answered).
+      if (typeof life === 'string') await holdLock(`lightningdb:worker:${life}`).granted;
       if (sharedOpt) {
         setTrace(sharedOpt.trace === true);
         return openShared(req.name, rest, sharedOpt.clientId, sharedOpt.workerId);
@@ -462,16 +475,19 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
       s?.db.close();
       return null;
     }
+    case 'seq':
+      return lastSeq(target(src, req.db));
     case 'subscribe': {
-      const raw = shared ? rawDb() : undefined;
       const view = target(src, req.db);
-      const since = req.since ?? (raw ? raw.stats().lastSeq : (view.metrics() as { lastSeq?: number }).lastSeq);
+      const last = lastSeq(view);
+      const lower = req.resume === true && typeof req.since === 'number' && req.since > last;
+      const since = lower ? last : req.since ?? last;
       const feed = view.changes({ ...(req.range ?? {}), since });
       const key = `${src.client}:${req.sub}`;
       feeds.get(key)?.feed.close();
       feeds.set(key, { feed, client: src.client });
       void pump(feed, req.sub, src, key);
-      return { since: feed.seq };
+      return lower ? { since: feed.seq, lower: true } : { since: feed.seq };
     }
     case 'unsubscribe': {
       const key = `${src.client}:${req.sub}`;
@@ -484,6 +500,13 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
     case 'cancel':
       return null;
   }
+}
+
+/** The seq of the last commit (of the engine: bookkeeping commits of
+ * shared databases count too), read through `view`'s database. */
+function lastSeq(view: Database): number {
+  const raw = shared ? rawDb() : undefined;
+  return raw ? raw.stats().lastSeq : (view.metrics() as { lastSeq: number }).lastSeq;
 }
 
 /** Change feeds of subscriptions, by `<client>:<sub>`. */
@@ -909,81 +932,123 @@ function dropped(src: Source, req: Request): boolean {
 
 // Requests are handled one at a time, in order, like calls on one thread.
 let queue: Promise<void> = Promise.resolve();
+/** Requests in `queue` not yet done (0: a request may run at once). */
+let queued = 0;
+
+/** Methods of the fast path (see runNow): synchronous ones. */
+const FAST_READS: ReadonlySet<string> = new Set(['get', 'has', 'getBatch', 'count']);
+const FAST_WRITES: ReadonlySet<string> = new Set(['put', 'delete', 'putBatch', 'deleteBatch', 'batch', 'clear']);
+
+/** The fast path of a single call (issue 11's client latency): when no
+ * request waits or runs and nothing is to be done first — no failed store
+ * to reopen, no view to open, no pipelined write a read must wait for, a
+ * deadline not passed — a synchronous method runs right here, in the task
+ * of its message, and is answered at once: the same order and outcome as
+ * through the queue, without its promise hops. False: take the queue. */
+function runNow(req: Request, src: Source): boolean {
+  if (queued !== 0 || req.op !== 'call') return false;
+  const write = FAST_WRITES.has(req.method);
+  if (!write && (!FAST_READS.has(req.method) || pipelined.size !== 0)) return false;
+  if (!src.local && shared?.role !== 'owner') return false;
+  if (db && idbStore()?.failed) return false;
+  if (shared && db && src.enc !== shared.enc && !views.has(src.enc)) return false;
+  if (req.dl !== undefined && Date.now() > req.dl) return false;
+  if (write && durableAcks && idbStore()) return false;
+  let r: Reply;
+  try {
+    r = { id: req.id, ok: true, value: write ? applyWrite(req, src) : invoke<unknown>(target(src, req.sub), req.method, req.args) };
+  } catch (e) {
+    r = { id: req.id, ok: false, error: wire(e) };
+  }
+  reply(src, r);
+  return true;
+}
 
 function receive(req: Request, src: Source): void {
   if (req.op === 'cancel') {
     cancel(`${src.client}:${req.target}`, req.code);
     return;
   }
+  queueForget(src, req.forget);
+  if (runNow(req, src)) return;
   const key = `${src.client}:${req.id}`;
   const st = { started: false, cancelled: null as 'ABORTED' | 'TIMEOUT' | null, src };
   states.set(key, st);
   if (req.op === 'open') controllers.set(key, new AbortController());
-  queueForget(src, req.forget);
+  queued++;
   queue = queue.then(async () => {
-    if (dropped(src, req)) {
-      states.delete(key);
-      return;
-    }
-    if (st.cancelled) {
-      states.delete(key);
-      reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
-      return;
-    }
     try {
-      if (!isWrite(req)) await settlePipelined();
-      await recoverIfFailed(req);
-      await ensureView(src);
-    } catch (e) {
-      states.delete(key);
-      reply(src, { id: req.id, ok: false, error: wire(e) });
-      return;
+      await run(req, src, key, st);
+    } finally {
+      queued--;
     }
-    if (dropped(src, req)) {
-      states.delete(key);
-      return;
-    }
-    if (st.cancelled) {
-      states.delete(key);
-      reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
-      return;
-    }
-    if (req.dl !== undefined && Date.now() > req.dl) {
-      // Its sender has given up on it (no sign of life from this Worker
-      // within its ownerTimeout): running it now would apply a write the
-      // caller was told had timed out.
-      states.delete(key);
-      reply(src, { id: req.id, ok: false, error: lateError(req as Request & { dl: number }) });
-      return;
-    }
-    st.started = true;
-    if (isWrite(req)) {
-      let p: Promise<unknown>;
-      try {
-        p = runWrite(req as Request & { op: 'call' | 'txn' }, src);
-      } catch (e) {
-        p = Promise.reject(e);
-      }
-      const done = p.then(
-        (value) => reply(src, { id: req.id, ok: true, value }),
-        (e) => reply(src, { id: req.id, ok: false, error: wire(e) }),
-      ).finally(() => {
-        states.delete(key);
-        pipelined.delete(done);
-      });
-      pipelined.add(done);
-      return;
-    }
-    let r: Reply;
-    try {
-      r = { id: req.id, ok: true, value: await handle(req, src, key) };
-    } catch (e) {
-      r = { id: req.id, ok: false, error: wire(e) };
-    }
-    states.delete(key);
-    controllers.delete(key);
-    reply(src, r);
   });
+}
+
+/** A request's turn in the queue. */
+async function run(req: Request, src: Source, key: string, st: { started: boolean; cancelled: 'ABORTED' | 'TIMEOUT' | null; src: Source }): Promise<void> {
+  if (dropped(src, req)) {
+    states.delete(key);
+    return;
+  }
+  if (st.cancelled) {
+    states.delete(key);
+    reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
+    return;
+  }
+  try {
+    if (!isWrite(req)) await settlePipelined();
+    await recoverIfFailed(req);
+    await ensureView(src);
+  } catch (e) {
+    states.delete(key);
+    reply(src, { id: req.id, ok: false, error: wire(e) });
+    return;
+  }
+  if (dropped(src, req)) {
+    states.delete(key);
+    return;
+  }
+  if (st.cancelled) {
+    states.delete(key);
+    reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
+    return;
+  }
+  if (req.dl !== undefined && Date.now() > req.dl) {
+    // Its sender has given up on it (no sign of life from this Worker
+    // within its ownerTimeout): running it now would apply a write the
+    // caller was told had timed out.
+    states.delete(key);
+    reply(src, { id: req.id, ok: false, error: lateError(req as Request & { dl: number }) });
+    return;
+  }
+  st.started = true;
+  if (isWrite(req)) {
+    let p: Promise<unknown>;
+    try {
+      p = runWrite(req as Request & { op: 'call' | 'txn' }, src);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    const done = p.then(
+      (value) => reply(src, { id: req.id, ok: true, value }),
+      (e) => reply(src, { id: req.id, ok: false, error: wire(e) }),
+    ).finally(() => {
+      states.delete(key);
+      pipelined.delete(done);
+    });
+    pipelined.add(done);
+    return;
+  }
+  let r: Reply;
+  try {
+    r = { id: req.id, ok: true, value: await handle(req, src, key) };
+  } catch (e) {
+    r = { id: req.id, ok: false, error: wire(e) };
+  }
+  states.delete(key);
+  controllers.delete(key);
+  reply(src, r);
 }
 
 self.onmessage = (ev: MessageEvent<Request | { id: 0; port: true; client: string; enc: string }>) => {

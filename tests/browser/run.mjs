@@ -17,7 +17,8 @@
  *                       a Worker that is terminated)
  *   tabs                exclusive mode: a second tab gets BUSY, or waits with
  *                       waitForLock; an abandoned wait (signal, timeout)
- *                       holds nothing
+ *                       holds nothing; calls and close() to a hung or
+ *                       terminated Worker settle within ownerTimeout
  *   shared              several tabs share one database (tests/browser/shared.mjs):
  *                       clients, dedup of resent writes, OWNER_LOST, change
  *                       events, 10 rapid reloads (OPFS, IndexedDB), 20 owner
@@ -452,6 +453,72 @@ async function main() {
           });
           assert(/^opened/.test(r), r);
         }],
+        ...[['hangs', 'TIMEOUT'], ['is terminated', 'CLOSED']].map(([what, code]) => [`exclusive mode: when the Worker ${what}, every pending call and close() settle within ownerTimeout (${code}); the database opens again`, async () => {
+          const FAULT = `tabs-excl-${code}`;
+          const name = `tabs-excl-${code.toLowerCase()}`;
+          const r = await inPage(tab2, async ([name, fault, hang]) => {
+            // Records the Workers this page starts (to terminate one).
+            if (!window.__workers) {
+              const RealWorker = window.Worker;
+              window.__workers = [];
+              window.Worker = class extends RealWorker {
+                constructor(...a) {
+                  super(...a);
+                  window.__workers.push(this);
+                }
+              };
+            }
+            const enc = new TextEncoder();
+            const dec = new TextDecoder();
+            await window.lib.destroy(name, { store: 'opfs' });
+            // (Chromium ends a Worker busy in a loop 2 s after terminate():
+            // a larger bound where it is terminated.)
+            const o = { store: 'opfs', waitForLock: true, ownerTimeout: hang ? 1000 : 5000 };
+            const db = await window.lib.open(name, { ...o, workerUrl: `/build/browser-tests/test-worker.js?ch=${fault}` });
+            await db.put(enc.encode('before'), enc.encode('1'));
+            // The Worker loops for 6 s (acknowledged just before it starts).
+            await new Promise((res) => {
+              const bc = new BroadcastChannel(fault);
+              bc.onmessage = (ev) => ev.data?.ack === 1 && (bc.close(), res());
+              bc.postMessage({ busyMs: 6000, seq: 1 });
+            });
+            const t0 = performance.now();
+            const settled = (p) => p.then(() => ({ ok: true, ms: performance.now() - t0 }),
+              (e) => ({ code: e.code, message: e.message, ms: performance.now() - t0 }));
+            const calls = [settled(db.get(enc.encode('before'))), settled(db.put(enc.encode('during'), enc.encode('2'))), settled(db.close())];
+            if (!hang) {
+              await new Promise((res) => setTimeout(res, 200));
+              for (const w of window.__workers) w.terminate();
+            }
+            const [get, put, close] = await Promise.race([Promise.all(calls),
+              new Promise((res) => setTimeout(() => res(['HUNG', 'HUNG', 'HUNG']), 10000))]);
+            const later = await settled(db.get(enc.encode('before')));
+            // Ended: the database opens again (the Worker's locks are free).
+            const again = await window.lib.open(name, { ...o, timeout: 5000 }).then(async (d) => {
+              const v = [await d.get(enc.encode('before')), await d.get(enc.encode('during'))].map((x) => x && dec.decode(x));
+              await d.close();
+              return v;
+            }, (e) => `${e.code} ${e.message}`);
+            await window.lib.destroy(name, { store: 'opfs' });
+            return { get, put, close, later, again };
+          }, [name, FAULT, what === 'hangs']);
+          const bound = code === 'TIMEOUT' ? [950, 2500] : [0, 4000];
+          for (const [call, x] of [['get', r.get], ['put', r.put]]) {
+            assert(x.code === code, `${call} when the Worker ${what}: ${JSON.stringify(x)}`);
+            assert(x.ms >= bound[0] && x.ms < bound[1], `${call}: settled after ${x.ms?.toFixed(0)} ms (want ${bound[0]}-${bound[1]})`);
+          }
+          if (code === 'TIMEOUT') {
+            assert(/ownerTimeout/.test(r.get.message) && /this tab's database Worker/.test(r.get.message), `message: ${r.get.message}`);
+            assert(r.close.code === 'TIMEOUT' && /without a clean close/.test(r.close.message), `close() of a hung Worker: ${JSON.stringify(r.close)}`);
+          } else {
+            assert(/Worker is gone/.test(r.get.message), `message: ${r.get.message}`);
+            assert(r.close.ok === true, `close() of a dead Worker resolves: ${JSON.stringify(r.close)}`);
+          }
+          assert(r.close.ms < bound[1], `close() settled after ${r.close.ms?.toFixed(0)} ms`);
+          assert(r.later.code === 'CLOSED', `a call after close(): ${JSON.stringify(r.later)}`);
+          // The write that timed out never ran (the Worker ended in its loop).
+          assert(JSON.stringify(r.again) === JSON.stringify(['1', undefined]), `reopened: ${JSON.stringify(r.again)}`);
+        }]),
       ]);
       await tab2.close();
     }

@@ -513,6 +513,82 @@ export function sharedChecks({ context, newPage, assert, base }) {
       await a.close();
     }],
 
+    ...['after', 'before'].map((when) => [`a subscription whose owner went away ${when} registering it misses nothing: every change once, in order (subscribe and changes())`, async () => {
+      // Tabs of their own: the owner's Worker is terminated.
+      const a = await tab();
+      const b = await tab();
+      const FAULT = `share-subgap-${when}`;
+      const o = { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'json' };
+      const NAME = `share-subgap-${when}`;
+      await a.evaluate(async ([o, fault, name]) => {
+        await window.lib.destroy(name, { store: 'opfs' });
+        window.db = await window.lib.open(name, { ...o, workerUrl: `/build/browser-tests/test-worker.js?ch=${fault}` });
+        await window.db.put('ev:old', 0); // before the subscriptions: not delivered
+      }, [o, FAULT, NAME]);
+      assert(await isOwner(a), 'the first tab owns it');
+      assert(await open(b, NAME, o) === false, 'the second tab is a client');
+      const fault = (p, msg, until) => p.evaluate(([fault, msg, until]) => new Promise((res) => {
+        const bc = new BroadcastChannel(fault);
+        bc.onmessage = (ev) => ev.data?.[until] !== undefined && (bc.close(), res());
+        bc.postMessage(msg);
+      }), [FAULT, msg, until]);
+      const subscribe = (p) => p.evaluate(() => {
+        window.seen = [];
+        window.fromFeed = [];
+        window.unsub = window.db.subscribe({ prefix: 'ev:' }, (ch) => { for (const op of ch.ops) window.seen.push(op.key); });
+        window.feed = window.db.changes({ prefix: 'ev:' });
+        window.reading = (async () => {
+          for await (const ch of window.feed) for (const op of ch.ops) window.fromFeed.push(op.key);
+        })();
+      });
+      const write = (p, from, to) => p.evaluate(async ([from, to]) => {
+        for (let i = from; i < to; i++) await window.db.put(`ev:${String(i).padStart(4, '0')}`, i);
+      }, [from, to]);
+      let n = 0;
+      if (when === 'after') {
+        // The owner registers both subscriptions, then sends nothing more
+        // to other tabs (their answers are lost); it commits for its own
+        // tab, then its Worker dies.
+        await fault(a, { muteAfterSubscribe: true, seq: 1 }, 'ack');
+        const muted = fault(a, { seq: 2 }, 'muted');
+        await subscribe(b);
+        await within(muted, 10000, 'the owner registering a subscription');
+        await write(a, 0, 10);
+        n = 10;
+      } else {
+        // The owner hangs: the subscriptions (and b's writes after them)
+        // wait in its queue, unregistered, when its Worker dies.
+        await fault(a, { busyMs: 5000, seq: 1 }, 'ack');
+        await subscribe(b);
+        await b.evaluate(() => { window.early = Promise.all([0, 1, 2, 3, 4].map((i) => window.db.put(`ev:${String(i).padStart(4, '0')}`, i))); });
+        n = 5;
+      }
+      await a.evaluate(() => {
+        for (const w of window.__workers) w.terminate();
+        window.__workers.length = 0;
+      });
+      if (when === 'before') await within(b.evaluate(() => window.early), 15000, "b's writes after the hand-off");
+      await write(b, n, n + 10);
+      await write(a, n + 10, n + 20);
+      const want = Array.from({ length: n + 20 }, (_, i) => `ev:${String(i).padStart(4, '0')}`);
+      const r = await within(b.evaluate(async (n) => {
+        for (let t = 0; t < 100 && (window.seen.length < n || window.fromFeed.length < n); t++) await new Promise((res) => setTimeout(res, 50));
+        // Nothing more (a change twice) comes later.
+        await new Promise((res) => setTimeout(res, 300));
+        window.unsub();
+        window.feed.close();
+        await window.reading;
+        return { seen: window.seen, fromFeed: window.fromFeed };
+      }, want.length), 15000, 'change events');
+      assert(JSON.stringify(r.seen) === JSON.stringify(want), `subscribe saw ${r.seen.length} keys (want ${want.length}, in order, once): ${JSON.stringify(r.seen)}`);
+      assert(JSON.stringify(r.fromFeed) === JSON.stringify(want), `changes() saw ${r.fromFeed.length} keys (want ${want.length}): ${JSON.stringify(r.fromFeed)}`);
+      for (const p of [b, a]) {
+        await p.evaluate(() => window.db.close());
+        pages.splice(pages.indexOf(p), 1);
+        await p.close();
+      }
+    }]),
+
     ...['opfs', 'indexeddb'].map((store) => [`10 rapid reloads of all 5 tabs while they write (syncMode full, ${store}): it opens every time, nothing acknowledged is lost`, async () => {
       const opts = { store, syncMode: 'full', keyEncoding: 'utf8', valueEncoding: 'json' };
       while (pages.length < 5) await tab();

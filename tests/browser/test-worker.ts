@@ -11,7 +11,14 @@
  *                   it); answered with { ack: seq }. On the same channel
  *                   { busyMs: N, seq } answers { ack: seq }, then keeps the
  *                   Worker in a synchronous loop for N ms (a hung owner:
- *                   no message is handled meanwhile).
+ *                   no message is handled meanwhile). { muteAfterSubscribe:
+ *                   true, seq } (answered { ack: seq }): once this Worker
+ *                   answers a subscribe request (a reply { since }), it
+ *                   sends nothing more to other tabs — that reply
+ *                   included — and posts { muted: true } on NAME: an
+ *                   owner that registered a subscription and went away
+ *                   before its answer arrived (its own tab still hears
+ *                   from it).
  */
 /// <reference lib="webworker" />
 // Static: the proxy's message handler must be installed when the module
@@ -28,11 +35,14 @@ if (params.get('refuseOpfs')) {
 }
 
 let quotaCut = false;
+let muteArmed = false;
+let muted = false;
 const ch = params.get('ch');
 if (ch) {
   const bc = new BroadcastChannel(ch);
-  bc.onmessage = (ev: MessageEvent<{ quotaCut?: boolean; busyMs?: number; seq?: number }>) => {
+  bc.onmessage = (ev: MessageEvent<{ quotaCut?: boolean; busyMs?: number; muteAfterSubscribe?: boolean; seq?: number }>) => {
     if (typeof ev.data?.quotaCut === 'boolean') quotaCut = ev.data.quotaCut;
+    if (ev.data?.muteAfterSubscribe === true) muteArmed = true;
     bc.postMessage({ ack: ev.data?.seq });
     if (typeof ev.data?.busyMs === 'number') {
       const end = performance.now() + ev.data.busyMs;
@@ -40,6 +50,25 @@ if (ch) {
         /* hung: the event loop does not turn */
       }
     }
+  };
+}
+
+// Messages to other tabs go over BroadcastChannels and MessagePorts (this
+// Worker's own tab: self.postMessage, not muted).
+const isSubscribeReply = (m: unknown): boolean => {
+  const v = (m as { ok?: unknown; value?: { since?: unknown } } | null)?.value;
+  return (m as { ok?: unknown })?.ok === true && typeof v === 'object' && v !== null && typeof v.since === 'number';
+};
+for (const proto of [BroadcastChannel.prototype, MessagePort.prototype] as Array<{ postMessage(this: unknown, ...a: unknown[]): void }>) {
+  const real = proto.postMessage;
+  proto.postMessage = function (this: unknown, ...a: unknown[]): void {
+    if (this instanceof BroadcastChannel && this.name === ch) return real.apply(this, a);
+    if (muteArmed && !muted && isSubscribeReply(a[0])) {
+      muted = true;
+      new BroadcastChannel(ch!).postMessage({ muted: true });
+    }
+    if (muted) return;
+    return real.apply(this, a);
   };
 }
 

@@ -416,6 +416,21 @@ function define(): void {
     });
   });
 
+  describe('openInWorker is owner-only', () => {
+    it('while other tabs share the database: BUSY, naming open() to join them', async () => {
+      await destroy('oiw-shared', { store: 'opfs' });
+      // A shared open from this Worker: its own database Worker owns it.
+      const { open } = await import('../../js/browser/index.js');
+      const shared = await open('oiw-shared', { store: 'opfs' });
+      try {
+        const e = await rejects(openInWorker('oiw-shared', { store: 'opfs' }), 'BUSY');
+        assert(/open\(\) in this Worker/.test(e.message) && /openInWorker cannot join/.test(e.message), `message: ${e.message}`);
+      } finally {
+        await shared.close();
+      }
+    });
+  });
+
   describe('OPFS', () => {
     it('a second OPFS store on an open database fails with BUSY (exclusive handles)', async () => {
       await OpfsStore.destroy('opfs-excl');

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "helpers/store_faulty.h"
 #include "helpers/testutil.h"
 #include "lightningdb.h"
 
@@ -323,6 +324,81 @@ static void test_threads_close_own_handles(void **state) {
   ldb_store_destroy(s);
 }
 
+/* A write or sync the store refused during automatic checkpoint work
+ * (freezes and checkpoint steps run by commits, after the last
+ * ldb_checkpoint) is reported by ldb_close, even though the commits
+ * returned LDB_OK and the close's own final checkpoint succeeds: the close
+ * is the caller's last chance to hear of it. Every fault point of the
+ * data-file and log writes and syncs of a run is tried in turn; the
+ * database then reopens with every commit. */
+static void test_close_reports_automatic_errors(void **state) {
+  (void)state;
+  enum { NKEYS = 3000 };
+  int kinds = LDB_FAULT_WRITE | LDB_FAULT_SYNC;
+  uint64_t total = 0, reported_by_close = 0;
+  uint64_t stride = 1;
+  for (uint64_t nth = 0; nth == 0 || nth <= total;
+       nth += nth < 40 ? 1 : stride) {
+    ldb_store *mem = NULL, *fs = NULL;
+    assert_int_equal(ldb_store_memory(&mem), LDB_OK);
+    assert_int_equal(ldb_store_faulty(mem, &fs), LDB_OK);
+    ldb_options o;
+    ldb_options_default(&o);
+    o.store = fs;
+    o.sync_mode = LDB_SYNC_OFF;
+    o.page_size = 512;
+    o.cache_size = 512 * 32;
+    o.memtable_size = 64 * 1024; /* many automatic freezes and steps */
+    o.background_checkpoint = 0; /* commits run them: deterministic */
+    ldb_db *db = NULL;
+    assert_int_equal(ldb_open("close-auto", &o, &db), LDB_OK);
+    uint64_t before = ldb_faulty_count(fs, kinds);
+    if (nth) ldb_faulty_fail_nth(fs, nth, kinds, LDB_IOERR, 0);
+    int put_failed = 0;
+    char k[16], v[40];
+    for (int i = 0; i < NKEYS && !put_failed; i++) {
+      snprintf(k, sizeof k, "k%06d", (i * 7919) % NKEYS);
+      memset(v, 'a' + i % 26, sizeof v);
+      put_failed = ldb_put(db, k, strlen(k), v, sizeof v) != LDB_OK;
+    }
+    uint64_t during = ldb_faulty_count(fs, kinds) - before;
+    int crc = ldb_close(db);
+    if (!nth) {
+      assert_int_equal(crc, LDB_OK);
+      total = during;
+      assert_true(total > 20);
+      /* About 150 runs whatever the count. */
+      stride = total / 110 ? total / 110 : 1;
+    } else if (!put_failed && nth <= during) {
+      /* The fault hit automatic work: the close must say so. */
+      if (crc == LDB_OK)
+        fprintf(stderr, "fault at write/sync %llu swallowed by close\n",
+                (unsigned long long)nth);
+      assert_int_equal(crc, LDB_IOERR);
+      reported_by_close++;
+    }
+    /* Every acknowledged commit is there after a restart. */
+    ldb_faulty_clear(fs);
+    assert_int_equal(ldb_open("close-auto", &o, &db), LDB_OK);
+    assert_int_equal(ldb_check(db), LDB_OK);
+    if (!put_failed) {
+      for (int i = 0; i < NKEYS; i++) {
+        size_t vl = 0;
+        char buf[64];
+        snprintf(k, sizeof k, "k%06d", i);
+        assert_int_equal(ldb_get_buf(db, k, strlen(k), buf, sizeof buf, &vl),
+                         LDB_OK);
+        assert_int_equal(vl, sizeof v);
+      }
+    }
+    assert_int_equal(ldb_close(db), LDB_OK);
+    ldb_store_destroy(fs);
+    ldb_store_destroy(mem);
+  }
+  /* The sweep did reach faults that only the close could report. */
+  assert_true(reported_by_close > 10);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_close_with_children),
@@ -330,6 +406,7 @@ int main(void) {
       cmocka_unit_test(test_txn_end_invalidates_iterators),
       cmocka_unit_test(test_shared_engine_close),
       cmocka_unit_test(test_threads_close_own_handles),
+      cmocka_unit_test(test_close_reports_automatic_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
