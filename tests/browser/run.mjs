@@ -19,10 +19,10 @@
  *                       waitForLock; an abandoned wait (signal, timeout)
  *                       holds nothing; calls and close() to a hung or
  *                       terminated Worker settle within ownerTimeout
- *   shared              several tabs share one database (tests/browser/shared.mjs):
+ *   shared              several tabs (and a Worker) share one database (tests/browser/shared.mjs):
  *                       clients, dedup of resent writes, OWNER_LOST, change
  *                       events, 10 rapid reloads (OPFS, IndexedDB), 20 owner
- *                       closes/reloads/crashes (LDB_SHARED_CYCLES,
+ *                       closes/reloads/crashes/navigations (LDB_SHARED_CYCLES,
  *                       LDB_SHARED_STORE)
  *   diagnostics         the diagnostics panel mounted in a page (mountDiagnostics,
  *                       tests/browser/diagnostics.mjs): live charts, a checkpoint

@@ -1,8 +1,9 @@
 /**
  * shared.mjs — the `shared` suite of tests/browser/run.mjs: several tabs
  * open one database (issue 11). One tab's Worker owns it, the others are
- * clients; the owner is closed, reloaded, crashed (CDP Page.crash) and its
- * Worker terminated, and the tests check what every tab saw.
+ * clients (a dedicated Worker can be one too); the owner is closed,
+ * reloaded, crashed (CDP Page.crash), its Worker terminated and its page
+ * navigated away, and the tests check what every tab saw.
  *
  * LDB_SHARED_CYCLES (default 20) sets the owner changes of the chaos test,
  * LDB_SHARED_STORE (default opfs) its store.
@@ -170,6 +171,50 @@ export function sharedChecks({ context, newPage, assert, base }) {
       });
       assert(after.owner === true && after.v === '1', `after the owner closed, the client owns it: ${JSON.stringify(after)}`);
       await b.evaluate(() => window.db.close());
+    }],
+
+    ["a dedicated Worker joins a tab's shared database with open() (a client), and takes it over when that tab closes", async () => {
+      const a = await tab();
+      const b = await tab();
+      await a.evaluate(async () => {
+        await window.lib.destroy('share-w', { store: 'opfs' });
+        window.db = await window.lib.open('share-w', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'utf8' });
+        await window.db.put('from-tab', 'a');
+      });
+      // A module Worker of tab b; it loads the library by its URL.
+      await b.evaluate(() => {
+        const src = `
+          const lib = await import(${JSON.stringify(new URL('/build/browser-tests/index.js', location.href).href)});
+          let db;
+          onmessage = async (ev) => {
+            try {
+              if (ev.data === 'open') db = await lib.open('share-w', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'utf8' });
+              else if (ev.data === 'close') await db.close();
+              else await db.put('from-worker-' + ev.data, ev.data);
+              postMessage({ owner: db.isOwner, tab: await db.get('from-tab'), keys: await db.count() });
+            } catch (e) {
+              postMessage({ error: e.code + ' ' + e.message });
+            }
+          };
+          postMessage('ready');`;
+        const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
+        window.ask = (m) => new Promise((res) => { w.onmessage = (ev) => res(ev.data); w.postMessage(m); });
+        window.workerReady = new Promise((res) => { w.onmessage = () => res(); });
+      });
+      await within(b.evaluate(() => window.workerReady), 15000, 'the Worker loading the library');
+      const opened = await within(b.evaluate(() => window.ask('open')), 15000, "the Worker's open()");
+      assert(opened.owner === false && opened.tab === 'a' && opened.keys === 1, `the Worker is a client of tab a's database: ${JSON.stringify(opened)}`);
+      const wrote = await within(b.evaluate(() => window.ask('1')), 15000, "the Worker's put");
+      assert(wrote.keys === 2, `the Worker's put: ${JSON.stringify(wrote)}`);
+      assert(await a.evaluate(() => window.db.get('from-worker-1')) === '1', "tab a reads the Worker's write");
+      // Tab a goes away: the Worker's own database Worker takes over.
+      pages.splice(pages.indexOf(a), 1);
+      await a.close();
+      const after = await within(b.evaluate(() => window.ask('2')), 15000, "the Worker's put after tab a closed");
+      assert(after.owner === true && after.keys === 3 && after.tab === 'a', `after the owner tab closed: ${JSON.stringify(after)}`);
+      await within(b.evaluate(() => window.ask('close')), 15000, "the Worker's close()");
+      pages.splice(pages.indexOf(b), 1);
+      await b.close();
     }],
 
     ['an exclusive holder makes a shared open BUSY at once; a shared owner makes openInWorker-style exclusive opens BUSY', async () => {
@@ -626,7 +671,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
       assert(r.length === 0, `${r.length} acknowledged writes lost: ${r.slice(0, 5)}`);
     }]),
 
-    ['5 tabs write while the owner is closed, reloaded, crashed and its Worker terminated; every acknowledged write is there once, check() passes', async () => {
+    ['5 tabs write while the owner is closed, reloaded, crashed, its Worker terminated and its page navigated away; every acknowledged write is there once, check() passes', async () => {
       const cycles = Number(process.env.LDB_SHARED_CYCLES ?? 20);
       while (pages.length < 5) await tab();
       for (const p of pages) {
@@ -650,7 +695,7 @@ export function sharedChecks({ context, newPage, assert, base }) {
       };
       for (const p of pages) await start(p);
       await waitOwner();
-      const actions = ['close', 'reload', 'crash', 'terminate'];
+      const actions = ['close', 'reload', 'crash', 'terminate', 'navigate'];
       const log = [];
       for (let c = 0; c < cycles; c++) {
         // Some writing first, at a random moment.
@@ -671,8 +716,11 @@ export function sharedChecks({ context, newPage, assert, base }) {
             await window.writer.catch(() => {});
           }), 15000, 'closing the owner');
           await start(owner);
-        } else if (action === 'reload') {
-          await owner.reload();
+        } else if (action === 'reload' || action === 'navigate') {
+          // (navigate: away to another page of the site, then that page
+          // loads the library and writes again.)
+          if (action === 'reload') await owner.reload();
+          else await owner.goto(`${base}/tests/browser/index.html?away=${c}`);
           await owner.waitForFunction(() => window.ready === true);
           await owner.evaluate(pageInit);
           await start(owner);
