@@ -27,9 +27,24 @@ add_library(PkgConfig::ZSTD INTERFACE IMPORTED)
 set_property(TARGET PkgConfig::ZSTD PROPERTY INTERFACE_LINK_LIBRARIES ldb_codecs)
 add_library(PkgConfig::LZ4 INTERFACE IMPORTED)
 set_property(TARGET PkgConfig::LZ4 PROPERTY INTERFACE_LINK_LIBRARIES ldb_codecs)
-# snappy (C++) likewise, with the C++ runtime linked in statically so a
-# prebuilt addon needs libc only.
+# snappy (C++) likewise, so a prebuilt addon needs libc only. On Linux no
+# C++ runtime is linked at all: the few runtime functions snappy's C API
+# reaches are our own (cmake/cxx_runtime.cc), the driver's default
+# libraries (libstdc++, libgcc_s) are left out (-nodefaultlibs; libc and the
+# static libgcc are named instead) and the sections of snappy's unused C++
+# functions are dropped (--gc-sections). gcc 12's static libstdc++ and
+# unwinder refer to arc4random (glibc 2.36), _dl_find_object (2.35) and
+# __libc_single_threaded (2.32), which would raise the prebuild's glibc
+# floor (scripts/prebuild.mjs checks it). MinGW links its C++ runtime
+# statically (no glibc there).
 include(${CMAKE_CURRENT_LIST_DIR}/snappy.cmake)
 add_library(PkgConfig::SNAPPY INTERFACE IMPORTED)
-set_property(TARGET PkgConfig::SNAPPY PROPERTY INTERFACE_LINK_LIBRARIES ldb_snappy)
-set_property(TARGET PkgConfig::SNAPPY PROPERTY INTERFACE_LINK_OPTIONS -static-libstdc++ -static-libgcc)
+if(WIN32)
+  set_property(TARGET PkgConfig::SNAPPY PROPERTY INTERFACE_LINK_LIBRARIES ldb_snappy)
+  set_property(TARGET PkgConfig::SNAPPY PROPERTY INTERFACE_LINK_OPTIONS -static-libstdc++ -static-libgcc)
+else()
+  target_sources(ldb_snappy PRIVATE ${CMAKE_CURRENT_LIST_DIR}/cxx_runtime.cc)
+  target_compile_options(ldb_snappy PRIVATE -ffunction-sections -fdata-sections)
+  set_property(TARGET PkgConfig::SNAPPY PROPERTY INTERFACE_LINK_LIBRARIES ldb_snappy Threads::Threads c gcc)
+  set_property(TARGET PkgConfig::SNAPPY PROPERTY INTERFACE_LINK_OPTIONS -nodefaultlibs -Wl,--gc-sections)
+endif()

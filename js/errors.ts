@@ -40,6 +40,11 @@ export class LightningDbError extends Error {
     return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
   }
 }
+// The class's own name, whatever a bundler does to the binding: esbuild
+// renames a class that refers to itself (`class _LightningDbError`, in the
+// CommonJS build) and minifiers shorten it, so `e.constructor.name` would
+// differ between builds.
+Object.defineProperty(LightningDbError, 'name', { value: 'LightningDbError' });
 
 /** Converts an engine error (an Error with a code from the core) into a
  * LightningDbError; TypeErrors and other foreign errors pass through. */

@@ -19,7 +19,7 @@
 //   a part whose tools are absent (no C compiler, no emcc) is skipped with a
 //   message saying what it needs, so a git dependency still installs.
 // --check [--root DIR]: only the checks of --prepack.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,29 +142,43 @@ function prepack() {
   }
 }
 
-function prepare() {
+/** run(), without blocking: resolves when the command succeeded. */
+function runAsync(cmd, args) {
+  say(`$ ${cmd} ${args.join(' ')}`);
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 2, 2] });
+    child.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
+    child.on('close', (code) => (code === 0 ? resolveRun() : reject(new Error(`${cmd} ${args.join(' ')} failed (status ${code})`))));
+  });
+}
+
+/** Builds what is missing, the three parts side by side (they write
+ * disjoint outputs: dist/ but dist/esm/browser's bundles, build/node,
+ * build/wasm and dist/esm/browser), so a git dependency's install waits
+ * for the longest part rather than for their sum. */
+async function prepare() {
   if (!existsSync(join(root, 'node_modules', 'typescript'))) {
     say('dev dependencies not installed; nothing to build');
     return;
   }
-  if (tsStale()) run(process.execPath, ['scripts/build.mjs', '--ts']);
+  const jobs = [];
+  if (tsStale()) jobs.push(runAsync(process.execPath, ['scripts/build.mjs', '--ts']));
   const addons = [join('prebuilds', host, 'lightningdb.node'), join('build', 'node', 'lightningdb.node')];
   if (!addons.some((a) => existsSync(join(root, a)))) {
     const missing = addonPrerequisites();
     if (missing.length) say(`the Node addon for ${host} is not built: missing ${missing.join(', ')}; install them and run \`npm run build:addon\``);
-    else run(process.execPath, ['scripts/build.mjs', '--addon']);
+    else jobs.push(runAsync(process.execPath, ['scripts/build.mjs', '--addon']));
   }
   if (browserStale()) {
     if (!has('emcc', ['--version'])) say('the browser build (dist/esm/browser) is not built: emcc is missing (Debian package emscripten; scripts/setup-system.sh --browser), then `npm run build:wasm`');
-    else {
-      run('bash', ['scripts/build-wasm.sh']);
-      run(process.execPath, ['scripts/build-browser.mjs']);
-    }
+    else jobs.push(runAsync('bash', ['scripts/build-wasm.sh']).then(() => runAsync(process.execPath, ['scripts/build-browser.mjs'])));
   }
+  const failed = (await Promise.allSettled(jobs)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 try {
-  if (mode === 'prepare') prepare();
+  if (mode === 'prepare') await prepare();
   else {
     if (mode === 'prepack') prepack();
     const problems = checks();

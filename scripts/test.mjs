@@ -9,8 +9,8 @@
 //   4. mocha: tests/api with LDB_BACKEND=native (also under Bun and Deno),
 //      then tests/node, the abstract-level suite (lightningdb/level); then both
 //      again with the addon built with ASan + UBSan (when gcc has them)
-//   5. npm run test:wasm, test:browser, test:package and bench:quick, when
-//      package.json has them
+//   5. npm run test:wasm, test:browser, test:package, test:package:git and
+//      bench:quick, when package.json has them
 // Every step runs even when an earlier test step failed (a failed build
 // stops the run). Exits non-zero on any failure. The last line is
 // "N passed, N failed", counting the mocha tests of every step.
@@ -146,6 +146,9 @@ async function main() {
   if (scripts['test:package'] && wasmBuilt)
     await step('The packed package installed fresh: ESM, CJS, TypeScript, esbuild, Vite, webpack (npm run test:package)',
       'npm', ['run', 'test:package'], { mochaCounts: true });
+  if (scripts['test:package:git'] && wasmBuilt)
+    await step('The package as a git dependency: npm install git+file://, prepare builds it (npm run test:package:git)',
+      'npm', ['run', 'test:package:git'], { mochaCounts: true });
   if (scripts['bench:quick']) await step('npm run bench:quick', 'npm', ['run', 'bench:quick']);
 }
 

@@ -3,8 +3,11 @@
  * its dev dependencies, runs `prepare` (scripts/pack.mjs --prepare: builds
  * the TypeScript, the addon and — with emcc — the browser build), packs the
  * result and installs that. The installed package then works in ESM and
- * CommonJS. Slow (a full dev install and a build), so not in `npm test`:
- * `npm run test:package:git`. */
+ * CommonJS. Part of `npm test` (its own step; alone: `npm run
+ * test:package:git`). What it costs is npm's: a full dev install into the
+ * clone (from npm's cache, --prefer-offline, which npm passes on to the
+ * clone's install) and the build, whose three parts prepare runs side by
+ * side. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
