@@ -1068,6 +1068,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
     const s = mapErrors(() => db.stats());
     const { metrics, mark } = computeMetrics(s, this.engine.kind, this.#mark);
     this.#mark = mark;
+    if (this.engine.heapBytes) metrics.heapBytes = this.engine.heapBytes();
     // The source may read metrics() itself (the publisher reads lastSeq).
     if (this.#replication && !this.#inReplication) {
       this.#inReplication = true;

@@ -197,4 +197,7 @@ export interface Engine {
   open(path: string, options: EngineOpenOptions): EngineDb;
   /** ldb_version() */
   version(): string;
+  /** WebAssembly only: bytes of the module's heap allocated now, for every
+   * database of the engine (metrics().heapBytes). */
+  heapBytes?(): number;
 }

@@ -69,6 +69,10 @@ export interface Metrics {
   /** present while a replication publisher or follower runs on this
    * handle (lightningdb/replication) */
   replication?: ReplicationStats;
+  /** WebAssembly only: bytes of the module's heap allocated now (page
+   * caches, memtables and buffers of every database the module has open);
+   * the heap itself only grows, so this is what shows memory coming back */
+  heapBytes?: number;
   /** 'OK', or the error code that stopped background work (it is retried) */
   backgroundError: string;
 }
@@ -169,17 +173,24 @@ export function healthReport(
   };
 }
 
-/** Replication state (lightningdb/replication): see docs/replication.md. */
+/** Replication state (lightningdb/replication re-exports it), also in
+ * db.metrics().replication and the Prometheus text
+ * (lightningdb_replication_*); see docs/replication.md. */
 export interface ReplicationStats {
   role: 'publisher' | 'follower';
   /** publisher: last seq the stream acknowledged; follower: last applied */
   seq: number;
-  /** the newest primary commit known */
+  /** publisher: the primary's last commit; follower: the newest commit
+   * known to be in the stream */
   primarySeq: number;
   /** primarySeq - seq */
   lagCommits: number;
-  /** how far behind in time (ms; see docs/replication.md) */
+  /** 0 when lagCommits is 0; else, publisher: age of the oldest commit not
+   * yet acknowledged; follower: time since the commit time of the last
+   * applied commit (an upper bound of the oldest unapplied one's age). Ms,
+   * across two machines' clocks. */
   lagMs: number;
+  /** whether the NATS connection is up and the stream reachable */
   connected: boolean;
 }
 

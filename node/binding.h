@@ -12,7 +12,9 @@
  *   module.c     module setup, the export table, error mapping, argument
  *                conversion, the contract tables, version()
  *   handles.c    database and transaction handles and their lifetimes:
- *                open/close, begin/commit/abort, writes, maintenance, stats
+ *                open/close, begin/commit/abort, writes
+ *   admin.c      flush, checkpoint, check, backup, stats, Prometheus text,
+ *                events
  *   reads.c      get/txnGet/getMany and the shared read buffer
  *   iterators.c  iterator handles and chunked reads
  *   async.c      writeAsync/txnCommitAsync/flushAsync on the thread pool
@@ -224,6 +226,12 @@ napi_value js_txn_put(napi_env env, napi_callback_info info);
 napi_value js_txn_del(napi_env env, napi_callback_info info);
 napi_value js_txn_commit(napi_env env, napi_callback_info info);
 napi_value js_txn_abort(napi_env env, napi_callback_info info);
+/* Builds a batch from parallel arrays keys[] and values[] (a nullish value
+ * deletes); NULL with an error thrown. The batch copies every byte. */
+ldb_batch *build_batch(napi_env env, ndb *d, napi_value keys,
+                       napi_value values);
+
+/* admin.c */
 napi_value js_flush(napi_env env, napi_callback_info info);
 napi_value js_checkpoint(napi_env env, napi_callback_info info);
 napi_value js_check(napi_env env, napi_callback_info info);
@@ -231,10 +239,6 @@ napi_value js_backup(napi_env env, napi_callback_info info);
 napi_value js_stats(napi_env env, napi_callback_info info);
 napi_value js_prometheus(napi_env env, napi_callback_info info);
 napi_value js_events(napi_env env, napi_callback_info info);
-/* Builds a batch from parallel arrays keys[] and values[] (a nullish value
- * deletes); NULL with an error thrown. The batch copies every byte. */
-ldb_batch *build_batch(napi_env env, ndb *d, napi_value keys,
-                       napi_value values);
 
 /* reads.c */
 napi_value js_read_buffer(napi_env env, napi_callback_info info);
@@ -246,10 +250,17 @@ napi_value js_get_many(napi_env env, napi_callback_info info);
 napi_value js_iter_create(napi_env env, napi_callback_info info);
 /* ranges.c */
 /* The arguments iterCreate, rangeCount and rangeDelete share: argv[0..1]
- * (db, txn|null) resolved by open_scope into *d and *t, argv[2..5] (lower,
- * upper, prefix, flags 0..7) by get_range into *o. 0, or -1 thrown. */
-int range_args(napi_env env, const napi_value *argv, ndb **d, ntxn **t,
-               ldb_iter_options *o);
+ * (db, txn|null) resolved by open_scope into d and t (txn: t's ldb_txn, or
+ * NULL), argv[2..5] (lower, upper, prefix, flags 0..7) by get_range into o.
+ * The bounds point into argv's buffers: valid during the call. */
+typedef struct nrange {
+  ndb *d;
+  ntxn *t;
+  ldb_txn *txn;
+  ldb_iter_options o;
+} nrange;
+/* Fills *r from argv. 0, or -1 thrown. */
+int range_args(napi_env env, const napi_value *argv, nrange *r);
 napi_value js_range_count(napi_env env, napi_callback_info info);
 napi_value js_range_delete(napi_env env, napi_callback_info info);
 napi_value js_iter_seek(napi_env env, napi_callback_info info);

@@ -78,16 +78,16 @@ static niter *open_iter(napi_env env, napi_value v) {
  * whole read). flags: 1 lowerExclusive, 2 upperExclusive, 4 reverse. */
 napi_value js_iter_create(napi_env env, napi_callback_info info) {
   ARGS(6);
-  ndb *d;
-  ntxn *t;
-  ldb_iter_options o;
-  if (range_args(env, argv, &d, &t, &o)) return NULL;
+  nrange r;
+  if (range_args(env, argv, &r)) return NULL;
+  ndb *d = r.d;
+  ntxn *t = r.t;
   niter *i = calloc(1, sizeof *i);
   if (i == NULL) {
     throw_code(env, "NO_MEMORY", "out of memory creating an iterator");
     return NULL;
   }
-  int rc = ldb_iter_create(d->db, t ? t->txn : NULL, &o, &i->it);
+  int rc = ldb_iter_create(d->db, r.txn, &r.o, &i->it);
   if (rc != LDB_OK) {
     free(i);
     throw_ldb(env, rc);

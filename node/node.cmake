@@ -22,6 +22,7 @@ endif()
 add_library(lightningdb_node MODULE
   ${CMAKE_CURRENT_SOURCE_DIR}/node/module.c
   ${CMAKE_CURRENT_SOURCE_DIR}/node/handles.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/node/admin.c
   ${CMAKE_CURRENT_SOURCE_DIR}/node/reads.c
   ${CMAKE_CURRENT_SOURCE_DIR}/node/iterators.c
   ${CMAKE_CURRENT_SOURCE_DIR}/node/ranges.c

@@ -8,14 +8,20 @@
 
 #include "binding.h"
 
-int range_args(napi_env env, const napi_value *argv, ndb **d, ntxn **t,
-               ldb_iter_options *o) {
-  if (open_scope(env, argv[0], argv[1], d, t)) return -1;
-  return get_range(env, argv + 2, 7, o);
+int range_args(napi_env env, const napi_value *argv, nrange *r) {
+  if (open_scope(env, argv[0], argv[1], &r->d, &r->t)) return -1;
+  r->txn = r->t ? r->t->txn : NULL;
+  return get_range(env, argv + 2, 7, &r->o);
 }
 
-static napi_value number(napi_env env, uint64_t n) {
+/* The result of ldb_count or ldb_delete_range: the number n, or the
+ * core's error rc thrown. */
+static napi_value count_result(napi_env env, int rc, uint64_t n) {
   napi_value v;
+  if (rc != LDB_OK) {
+    throw_ldb(env, rc);
+    return NULL;
+  }
   if (napi_create_double(env, (double)n, &v) != napi_ok) {
     throw_napi(env, "number");
     return NULL;
@@ -27,17 +33,11 @@ static napi_value number(napi_env env, uint64_t n) {
  * keys in the range (ldb_count). */
 napi_value js_range_count(napi_env env, napi_callback_info info) {
   ARGS(6);
-  ndb *d;
-  ntxn *t;
-  ldb_iter_options o;
-  if (range_args(env, argv, &d, &t, &o)) return NULL;
+  nrange r;
+  if (range_args(env, argv, &r)) return NULL;
   uint64_t n = 0;
-  int rc = ldb_count(d->db, t ? t->txn : NULL, &o, &n);
-  if (rc != LDB_OK) {
-    throw_ldb(env, rc);
-    return NULL;
-  }
-  return number(env, n);
+  int rc = ldb_count(r.d->db, r.txn, &r.o, &n);
+  return count_result(env, rc, n);
 }
 
 /* rangeDelete(db, txn|null, lower, upper, prefix, flags, limit): deletes
@@ -45,10 +45,8 @@ napi_value js_range_count(napi_env env, napi_callback_info info) {
  * integer or Infinity) and returns how many. */
 napi_value js_range_delete(napi_env env, napi_callback_info info) {
   ARGS(7);
-  ndb *d;
-  ntxn *t;
-  ldb_iter_options o;
-  if (range_args(env, argv, &d, &t, &o)) return NULL;
+  nrange r;
+  if (range_args(env, argv, &r)) return NULL;
   double lim = -1;
   if (napi_get_value_double(env, argv[6], &lim) != napi_ok || !(lim >= 0) ||
       (lim != (double)(uint64_t)lim && lim != (double)INFINITY)) {
@@ -57,10 +55,6 @@ napi_value js_range_delete(napi_env env, napi_callback_info info) {
   }
   uint64_t limit = lim >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)lim;
   uint64_t n = 0;
-  int rc = ldb_delete_range(d->db, t ? t->txn : NULL, &o, limit, &n);
-  if (rc != LDB_OK) {
-    throw_ldb(env, rc);
-    return NULL;
-  }
-  return number(env, n);
+  int rc = ldb_delete_range(r.d->db, r.txn, &r.o, limit, &n);
+  return count_result(env, rc, n);
 }

@@ -57,35 +57,25 @@ export async function buildTs() {
     const cfg = join(root, 'js', dir, 'tsconfig.json');
     if (existsSync(cfg)) run(process.execPath, [tsc, '-p', relative(root, cfg)]);
   }
-  // CommonJS: one bundle; import.meta.url becomes this file's URL.
+  // CommonJS bundles; import.meta.url becomes the bundle file's URL.
   const esbuild = await import('esbuild');
-  await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: ['js/index.ts'],
-    outfile: 'dist/cjs/index.js',
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node18',
-    sourcemap: true,
-    logLevel: 'warning',
-    define: { 'import.meta.url': '__lightningdb_import_meta_url' },
-    banner: { js: 'const __lightningdb_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-  });
-  // lightningdb/level (the abstract-level implementation): its own bundle.
-  await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: ['js/level/index.ts'],
-    outfile: 'dist/cjs/level/index.js',
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node18',
-    sourcemap: true,
-    logLevel: 'warning',
-    define: { 'import.meta.url': '__lightningdb_import_meta_url' },
-    banner: { js: 'const __lightningdb_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-  });
+  // lightningdb and lightningdb/level (the abstract-level implementation):
+  // one bundle each.
+  for (const [entry, outfile] of [['js/index.ts', 'dist/cjs/index.js'], ['js/level/index.ts', 'dist/cjs/level/index.js']]) {
+    await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node18',
+      sourcemap: true,
+      logLevel: 'warning',
+      define: { 'import.meta.url': '__lightningdb_import_meta_url' },
+      banner: { js: 'const __lightningdb_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+    });
+  }
   writeFileSync(join(root, 'dist', 'cjs', 'package.json'), '{ "type": "commonjs" }\n');
   copyDeclarations(join(root, 'dist', 'esm'), join(root, 'dist', 'cjs'));
   writeFileSync(join(root, 'dist', '.built'), `${new Date().toISOString()}\n`); // freshness stamp for npm start

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Checks the formatting of every C file in the repository, builds the C core
-# and runs its cmocka tests (ctest) in the Release and the
+# Checks the formatting of every C file in the repository, builds the C core,
+# checks that its files do not depend on each other in a cycle
+# (scripts/check-core-deps.mjs), and runs its cmocka tests (ctest) in the
+# Release and the
 # AddressSanitizer+UBSan configurations, the multi-threaded ones under
 # ThreadSanitizer, then a bounded libFuzzer run.
 # Usage: scripts/test-c.sh [--quick]   (quick: Release only)
@@ -21,14 +23,18 @@ if ! clang-format --dry-run --Werror "${c_files[@]}" 2>/tmp/ldb-clang-format.$$;
   grep -oE '^[^: ]+\.[ch]:' /tmp/ldb-clang-format.$$ | sort -u | sed 's/:$//;s/^/  /' >&2
 fi
 rm -f /tmp/ldb-clang-format.$$
+deps_rc=0
 finish() {
   [ "$fmt_rc" -eq 0 ] || echo "FAILED: some C files are not clang-formatted (listed above)" >&2
-  exit "$fmt_rc"
+  [ "$deps_rc" -eq 0 ] || echo "FAILED: the core's files depend on each other in a cycle (listed above)" >&2
+  [ "$fmt_rc" -eq 0 ] && [ "$deps_rc" -eq 0 ]
+  exit $?
 }
 
 echo "== C core: Release build"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$jobs"
+node scripts/check-core-deps.mjs build/release/CMakeFiles/ldb_objects.dir/core/src || deps_rc=1
 (cd build/release && ctest --output-on-failure -j"$jobs")
 
 [ "${1:-}" = "--quick" ] && finish

@@ -170,7 +170,7 @@ int ldbw_check(ldb_db *db, double *out) {
 /* Bytes of the WebAssembly heap allocated with malloc now (dlmalloc's
  * mallinfo): page caches, memtables and scratch buffers of every database
  * of the module. A diagnostic for memory use in browsers, where the heap
- * never shrinks; js/wasm/engine.ts reports it as WasmEngine.heapBytes(). */
+ * never shrinks; metrics() reports it as heapBytes (js/wasm/engine.ts). */
 double ldbw_heap_bytes(void) {
   struct mallinfo mi = mallinfo();
   return (double)mi.uordblks;

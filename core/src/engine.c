@@ -1,7 +1,8 @@
 /*
  * engine.c — what every part of the engine shares: argument checks,
- * snapshots and point reads (ldb_get), the engine's memtable factory and the
- * FULL-mode durability bookkeeping. Owns no lifecycle: open.c creates and
+ * snapshots and point reads (ldb_get), the engine's memtable factory, the
+ * FULL-mode durability bookkeeping, and the event hooks (what is recorded
+ * in the ring of events.c). Owns no lifecycle: open.c creates and
  * frees engines, commit.c writes, checkpoint.c merges.
  */
 #include "engine.h"
@@ -51,6 +52,24 @@ void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns) {
 void set_bg_error(eng *e, int rc) {
   int old = atomic_exchange_explicit(&e->bg_error, rc, memory_order_relaxed);
   if (old != rc) ev_bg_error(e, old, rc);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+void ev_record(eng *e, int type, int code, uint64_t value) {
+  ev_ring_record(&e->events, eng_now(e) - e->open_ns, type, code, value);
+}
+
+void ev_sync_done(eng *e, uint64_t t0) {
+  uint64_t ns = eng_now(e) - t0;
+  if (ns > LDB_EVENT_STALL_NS) ev_record(e, LDB_EVENT_SYNC_STALL, LDB_OK, ns);
+}
+
+void ev_bg_error(eng *e, int old, int rc) {
+  if (rc == LDB_OK)
+    ev_record(e, LDB_EVENT_RECOVERED, old, 0);
+  else
+    ev_record(e, rc == LDB_FULL ? LDB_EVENT_DISK_FULL : LDB_EVENT_ERROR, rc, 0);
 }
 
 /* ---- snapshots and reads ------------------------------------------------ */

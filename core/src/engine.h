@@ -201,6 +201,16 @@ void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns);
 /* Records (or, with LDB_OK, clears) the error of background work. */
 void set_bg_error(eng *e, int rc);
 
+/* ---- events (the ring is events.c; what is an event is decided here) -- */
+
+/* Records an event in the engine's ring, timed by its env's clock. */
+void ev_record(eng *e, int type, int code, uint64_t value);
+/* A log sync that began at t0 (eng_now()) just ended: records a
+ * SYNC_STALL when it took over LDB_EVENT_STALL_NS. */
+void ev_sync_done(eng *e, uint64_t t0);
+/* The background error changed from old to rc (set_bg_error). */
+void ev_bg_error(eng *e, int old, int rc);
+
 /* The engine's monotonic clock (its env's now_ns), in ns. */
 static inline uint64_t eng_now(const eng *e) {
   return env_now(e->env);

@@ -1,7 +1,8 @@
 /*
- * events.c — the engine's event ring: a fixed array of the newest
- * LDB_EVENT_RING events under a spin lock, and ldb_events_read(). Owns
- * nothing else: callers decide what is an event (see events.h).
+ * events.c — the event ring: a fixed array of the newest LDB_EVENT_RING
+ * events under a spin lock, and the names of event types. Owns nothing
+ * else: the engine decides what is an event and when (ev_record and its
+ * kin in engine.c), stats.c serves ldb_events_read().
  *
  * Bursts: SLOW_COMMIT, SYNC_STALL, CONFLICT and BUSY fold into the newest
  * event when it has the same type and code and its last occurrence is
@@ -10,7 +11,6 @@
  */
 #include <string.h>
 
-#include "engine.h"
 #include "events.h"
 #include "util.h"
 
@@ -28,9 +28,8 @@ static int bursts(int type) {
          type == LDB_EVENT_CONFLICT || type == LDB_EVENT_BUSY;
 }
 
-void ev_record(eng *e, int type, int code, uint64_t value) {
-  ev_ring *r = &e->events;
-  uint64_t now = eng_now(e) - e->open_ns;
+void ev_ring_record(ev_ring *r, uint64_t now, int type, int code,
+                    uint64_t value) {
   ring_lock(r);
   if (r->next_seq > 0 && bursts(type)) {
     ldb_event *last = &r->ev[(r->next_seq - 1) % LDB_EVENT_RING];
@@ -54,25 +53,7 @@ void ev_record(eng *e, int type, int code, uint64_t value) {
   ring_unlock(r);
 }
 
-void ev_sync_done(eng *e, uint64_t t0) {
-  uint64_t ns = eng_now(e) - t0;
-  if (ns > LDB_EVENT_STALL_NS) ev_record(e, LDB_EVENT_SYNC_STALL, LDB_OK, ns);
-}
-
-void ev_bg_error(eng *e, int old, int rc) {
-  if (rc == LDB_OK)
-    ev_record(e, LDB_EVENT_RECOVERED, old, 0);
-  else
-    ev_record(e, rc == LDB_FULL ? LDB_EVENT_DISK_FULL : LDB_EVENT_ERROR, rc, 0);
-}
-
-int ldb_events_read(ldb_db *db, uint64_t after, ldb_event *out, size_t cap,
-                    size_t *count) {
-  int rc = check_db(db);
-  if (rc) return rc;
-  if (!count || (!out && cap))
-    return ldb_err(LDB_INVALID, "ldb_events_read: invalid arguments");
-  ev_ring *r = &db->e->events;
+size_t ev_ring_read(ev_ring *r, uint64_t after, ldb_event *out, size_t cap) {
   size_t n = 0;
   ring_lock(r);
   uint64_t newest = r->next_seq;
@@ -83,8 +64,7 @@ int ldb_events_read(ldb_db *db, uint64_t after, ldb_event *out, size_t cap,
       out[n++] = r->ev[(s - 1) % LDB_EVENT_RING];
   }
   ring_unlock(r);
-  *count = n;
-  return LDB_OK;
+  return n;
 }
 
 const char *ldb_event_name(int type) {

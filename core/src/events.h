@@ -1,9 +1,10 @@
 /*
- * events.h — the engine's bounded event ring (events.c): what the public
- * ldb_events_read() returns. Engine code records with ev_record() at the
- * few places events happen (checkpoint install, background errors, CONFLICT
- * and BUSY refusals, slow commits and log syncs); it never allocates and
- * never fails, so a hook cannot change an operation's outcome.
+ * events.h — a bounded event ring (events.c): what the public
+ * ldb_events_read() returns. The engine embeds one and records through
+ * ev_record() (engine.h) at the few places events happen (checkpoint
+ * install, background errors, CONFLICT and BUSY refusals, slow commits and
+ * log syncs); recording never allocates and never fails, so a hook cannot
+ * change an operation's outcome. The ring knows nothing of the engine.
  */
 #ifndef LDB_EVENTS_H
 #define LDB_EVENTS_H
@@ -12,8 +13,6 @@
 
 #include "lightningdb.h"
 
-typedef struct eng eng;
-
 /* Embedded in struct eng; all zero is the empty ring (no init needed). */
 typedef struct ev_ring {
   _Atomic int lock;  /* a spin lock: held for a copy of a few events */
@@ -21,12 +20,12 @@ typedef struct ev_ring {
   ldb_event ev[LDB_EVENT_RING];
 } ev_ring;
 
-/* Records an event (or folds it into the newest one, for burst types). */
-void ev_record(eng *e, int type, int code, uint64_t value);
-/* A log sync that began at t0 (ldb_now_ns()) just ended: records a
- * SYNC_STALL when it took over LDB_EVENT_STALL_NS. */
-void ev_sync_done(eng *e, uint64_t t0);
-/* The background error changed from old to rc (set_bg_error). */
-void ev_bg_error(eng *e, int old, int rc);
+/* Records an event that happened at now (ns since the engine opened), or
+ * folds it into the newest one, for burst types. */
+void ev_ring_record(ev_ring *r, uint64_t now, int type, int code,
+                    uint64_t value);
+/* Copies the events after seq `after` still in the ring, oldest first, at
+ * most cap of them, into out; returns how many. */
+size_t ev_ring_read(ev_ring *r, uint64_t after, ldb_event *out, size_t cap);
 
 #endif /* LDB_EVENTS_H */

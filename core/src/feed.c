@@ -18,7 +18,7 @@
 #define HEAD_SLOT_V1 32u
 #define LOG_FORMAT 2u
 #define FEED_READ_CHUNK (256u << 10)
-#define FEED_SCAN_CHUNK (1u << 20)
+#define FEED_SCAN_CHUNK LDB_FREADER_CHUNK
 #define FEED_SEG_MIN (64u << 10)
 #define FEED_SEG_MAX (16u << 20)
 #define FEED_NAMES 16u
@@ -213,48 +213,6 @@ static int seg_open(feed *f, uint64_t num, int create, seg **out) {
 
 /* ---- reading records ---------------------------------------------------- */
 
-typedef struct reader {
-  const ldb_allocator *a;
-  ldb_file *file;
-  uint64_t size;
-  uint8_t *buf;
-  size_t cap, len;
-  uint64_t start; /* file offset of buf[0] */
-  size_t chunk;   /* read-ahead: FEED_SCAN_CHUNK when 0 */
-} reader;
-
-/* Makes [off, off+n) available; NULL with *rc set (LDB_OK + NULL: past the
- * end of the file). */
-static const uint8_t *rd_get(reader *r, uint64_t off, size_t n, int *rc) {
-  *rc = LDB_OK;
-  if (off + n > r->size || off + n < off) return NULL;
-  if (off >= r->start && off + n <= r->start + r->len)
-    return r->buf + (off - r->start);
-  size_t chunk = r->chunk ? r->chunk : FEED_SCAN_CHUNK;
-  size_t want = n > chunk ? n : chunk;
-  if (want > r->size - off) want = (size_t)(r->size - off);
-  if (want > r->cap) {
-    uint8_t *nb = ldb_realloc(r->a, r->buf, 0, want);
-    if (!nb) {
-      *rc = ldb_err(LDB_NOMEM, "out of memory reading the log");
-      return NULL;
-    }
-    r->buf = nb;
-    r->cap = want;
-  }
-  size_t got = 0;
-  r->len = 0;
-  int e = ldb_fread(r->file, off, r->buf, want, &got);
-  if (e) {
-    *rc = ldb_err(e, "cannot read the log: %s", ldb_strerror(e));
-    return NULL;
-  }
-  r->start = off;
-  r->len = got;
-  if (got < n) return NULL;
-  return r->buf;
-}
-
 typedef struct rec {
   uint64_t seq, time_ms;
   uint32_t len, nops;
@@ -263,21 +221,17 @@ typedef struct rec {
 
 /* 1 when a valid record starts at off (crc, ops that fit exactly), 0 when
  * not (or the file ends first); -1 with *rc on a read error. */
-static int rec_at(reader *r, uint64_t off, rec *out, int *rc) {
-  const uint8_t *h = rd_get(r, off, FEED_HDR, rc);
+static int rec_at(ldb_freader *r, uint64_t off, rec *out, int *rc) {
+  const uint8_t *h = ldb_freader_get(r, off, FEED_HDR, rc);
   if (!h) return *rc ? -1 : 0;
   uint32_t len = ldb_get32(h), nops = ldb_get32(h + 16);
   uint64_t seq = ldb_get64(h + 8);
   if (!seq || !nops || len > r->size - off - FEED_HDR) return 0;
-  const uint8_t *p = rd_get(r, off, FEED_HDR + (size_t)len, rc);
+  const uint8_t *p = ldb_freader_get(r, off, FEED_HDR + (size_t)len, rc);
   if (!p) return *rc ? -1 : 0;
   if (ldb_crc32c(0, p + 8, FEED_HDR - 8 + (size_t)len) != ldb_get32(p + 4))
     return 0;
-  const uint8_t *q = p + FEED_HDR, *qe = q + len;
-  wal_op op;
-  for (uint32_t i = 0; i < nops; i++)
-    if (wal_op_decode(&q, qe, &op)) return 0;
-  if (q != qe) return 0;
+  if (wal_ops_check(p + FEED_HDR, len, nops)) return 0;
   out->seq = seq;
   out->len = len;
   out->nops = nops;
@@ -289,11 +243,11 @@ static int rec_at(reader *r, uint64_t off, rec *out, int *rc) {
 /* 1 when [from, to) ends in zeros that start at from or at a sector
  * boundary: the remains of writes a crash lost (unwritten sectors read as
  * zeros), not damage to written records. */
-static int zero_gap(reader *r, uint64_t from, uint64_t to, int *rc) {
+static int zero_gap(ldb_freader *r, uint64_t from, uint64_t to, int *rc) {
   uint64_t z = to;
   while (z > from) {
     uint64_t lo = z - from > FEED_SCAN_CHUNK ? z - FEED_SCAN_CHUNK : from;
-    const uint8_t *p = rd_get(r, lo, (size_t)(z - lo), rc);
+    const uint8_t *p = ldb_freader_get(r, lo, (size_t)(z - lo), rc);
     if (!p) return 0;
     size_t i = (size_t)(z - lo);
     while (i > 0 && p[i - 1] == 0)
@@ -311,12 +265,12 @@ static int zero_gap(reader *r, uint64_t from, uint64_t to, int *rc) {
  * damage — a valid later record behind a non-zero gap, or a record at x
  * that is complete (its length, or a crc over the rest of the file, says
  * it ends exactly at the end of the file) and not zero-filled. */
-static int torn_tail(reader *r, uint64_t x, uint64_t last_good, int *rc) {
+static int torn_tail(ldb_freader *r, uint64_t x, uint64_t last_good, int *rc) {
   uint64_t size = r->size;
   /* At most one record per FEED_HDR + WAL_OP_HDR bytes can follow. */
   uint64_t most = (size - x) / (FEED_HDR + WAL_OP_HDR) + 1;
   for (uint64_t o = x + 1; o + FEED_HDR <= size; o++) {
-    const uint8_t *h = rd_get(r, o, FEED_HDR, rc);
+    const uint8_t *h = ldb_freader_get(r, o, FEED_HDR, rc);
     if (!h) return *rc ? 0 : 1;
     uint64_t seq = ldb_get64(h + 8);
     if (seq <= last_good || seq > last_good + most) continue;
@@ -326,13 +280,13 @@ static int torn_tail(reader *r, uint64_t x, uint64_t last_good, int *rc) {
     if (v < 0) return 0;
     if (v) return zero_gap(r, x, o, rc);
   }
-  const uint8_t *h = rd_get(r, x, FEED_HDR, rc);
+  const uint8_t *h = ldb_freader_get(r, x, FEED_HDR, rc);
   if (!h) return *rc ? 0 : 1;
   int complete = x + FEED_HDR + ldb_get32(h) == size;
   if (!complete && size - x - FEED_HDR <= UINT32_MAX) {
     /* The length field itself may be the damaged part. */
     uint32_t crc = ldb_get32(h + 4);
-    const uint8_t *p = rd_get(r, x, (size_t)(size - x), rc);
+    const uint8_t *p = ldb_freader_get(r, x, (size_t)(size - x), rc);
     if (!p) return *rc ? 0 : 1;
     complete = ldb_crc32c(0, p + 8, (size_t)(size - x) - 8) == crc;
   }
@@ -344,7 +298,7 @@ static int torn_tail(reader *r, uint64_t x, uint64_t last_good, int *rc) {
  * it has none or it is damaged), end = the file's size. */
 static int seg_peek(feed *f, seg *s) {
   /* Only the first record: a small read-ahead. */
-  reader r = {f->a, s->file, 0, NULL, 0, 0, 0, 4096};
+  ldb_freader r = {.a = f->a, .file = s->file, .chunk = 4096};
   int rc = ldb_fsize(s->file, &r.size);
   if (rc) return ldb_err(rc, "cannot size the log: %s", ldb_strerror(rc));
   s->end = r.size;
@@ -355,7 +309,7 @@ static int seg_peek(feed *f, seg *s) {
     s->first = x.seq;
     s->time_ms = s->start_ms = x.time_ms;
   }
-  ldb_mfree(f->a, r.buf);
+  ldb_freader_free(&r);
   return v < 0 ? rc : LDB_OK;
 }
 
@@ -551,7 +505,7 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
   uint64_t last = expect ? expect - 1 : 0;
   for (size_t j = i; j < f->nsegs; j++) {
     seg *s = f->segs[j];
-    reader r = {f->a, s->file, 0, NULL, 0, 0, 0, 0};
+    ldb_freader r = {.a = f->a, .file = s->file};
     rc = ldb_fsize(s->file, &r.size);
     if (rc) {
       ldb_err(rc, "cannot size the log: %s", ldb_strerror(rc));
@@ -588,19 +542,19 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
       o += FEED_HDR + (uint64_t)x.len;
     }
     if (rc) {
-      ldb_mfree(f->a, r.buf);
+      ldb_freader_free(&r);
       goto out;
     }
     if (o == r.size) {
       f->bytes -= s->end;
       s->end = o;
       f->bytes += o;
-      ldb_mfree(f->a, r.buf);
+      ldb_freader_free(&r);
       continue;
     }
     /* Records stop at o before the end of the file. */
     int torn = j + 1 == f->nsegs && torn_tail(&r, o, last, &rc);
-    ldb_mfree(f->a, r.buf);
+    ldb_freader_free(&r);
     if (rc) goto out;
     if (!torn && !salvage) {
       char name[64];
@@ -666,7 +620,7 @@ static int cut_after(feed *f, uint64_t seq) {
     i--;
   if (!i) return feed_restart(f, seq);
   seg *s = f->segs[i - 1];
-  reader r = {f->a, s->file, s->end, NULL, 0, 0, 0, 0};
+  ldb_freader r = {.a = f->a, .file = s->file, .size = s->end};
   uint64_t off = 0;
   int rc = LDB_OK;
   for (;;) {
@@ -676,7 +630,7 @@ static int cut_after(feed *f, uint64_t seq) {
     s->time_ms = x.time_ms;
     off += FEED_HDR + (uint64_t)x.len;
   }
-  ldb_mfree(f->a, r.buf);
+  ldb_freader_free(&r);
   if (rc) return rc;
   rc = cut_at(f, i - 1, off);
   if (rc) return rc;
@@ -973,7 +927,7 @@ int feed_check(feed *f) {
   if (!v) return ldb_err(LDB_NOMEM, "out of memory checking the log");
   for (size_t j = 0; j < n && !rc; j++) {
     seg *s = v[j];
-    reader r = {f->a, s->file, ends[j], NULL, 0, 0, 0, 0};
+    ldb_freader r = {.a = f->a, .file = s->file, .size = ends[j]};
     uint64_t o = 0;
     rec x;
     for (;;) {
@@ -982,7 +936,7 @@ int feed_check(feed *f) {
       expect = x.seq + 1;
       o += FEED_HDR + (uint64_t)x.len;
     }
-    ldb_mfree(f->a, r.buf);
+    ldb_freader_free(&r);
     if (!rc && o != ends[j]) {
       char name[64];
       seg_name(name, sizeof name, s->num);

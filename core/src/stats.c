@@ -1,7 +1,8 @@
 /*
  * stats.c — statistics: the table of ldb_stats fields (stats.def), a
  * snapshot of the engine's counters, gauges and latency histograms,
- * percentiles of those histograms, and their Prometheus text exposition.
+ * percentiles of those histograms, their Prometheus text exposition, and
+ * the reader of the engine's event ring (ldb_events_read).
  * Hosts expose what this file produces; they define no series of their own.
  */
 #include <stdarg.h>
@@ -46,6 +47,16 @@ const ldb_stat_info *ldb_stat_table(size_t *count) {
 
 static uint64_t pct_ns(const uint64_t *hist, double p) {
   return (uint64_t)(ldb_hist_percentile(hist, p) + 0.5);
+}
+
+int ldb_events_read(ldb_db *db, uint64_t after, ldb_event *out, size_t cap,
+                    size_t *count) {
+  int rc = check_db(db);
+  if (rc) return rc;
+  if (!count || (!out && cap))
+    return ldb_err(LDB_INVALID, "ldb_events_read: invalid arguments");
+  *count = ev_ring_read(&db->e->events, after, out, cap);
+  return LDB_OK;
 }
 
 int ldb_stats_get(ldb_db *db, ldb_stats *out) {

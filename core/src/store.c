@@ -1,7 +1,9 @@
 /*
  * store.c — store helpers shared by every layer: reading an exact byte
- * range, freeing any store through its destroy method, and the default
- * store for a path.
+ * range, buffered reads for the log readers, freeing any store through its
+ * destroy method, and the default store for a path. (What the two
+ * directory stores share is store_dir.c: they are below this file, which
+ * calls them.)
  *
  * The stores themselves live in store_memory.c, store_posix.c and
  * store_win32.c (Windows builds compile it instead of store_posix.c; the
@@ -49,6 +51,43 @@ int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len) {
     done += got;
   }
   return LDB_OK;
+}
+
+const uint8_t *ldb_freader_get(ldb_freader *r, uint64_t off, size_t n,
+                               int *rc) {
+  *rc = LDB_OK;
+  if (off + n > r->size || off + n < off) return NULL;
+  if (off >= r->start && off + n <= r->start + r->len)
+    return r->buf + (off - r->start);
+  size_t chunk = r->chunk ? r->chunk : LDB_FREADER_CHUNK;
+  size_t want = n > chunk ? n : chunk;
+  if (want > r->size - off) want = (size_t)(r->size - off);
+  r->len = 0; /* the buffer's contents are replaced: nothing to copy */
+  if (want > r->cap) {
+    uint8_t *nb = ldb_realloc(r->a, r->buf, 0, want);
+    if (!nb) {
+      *rc = ldb_err(LDB_NOMEM, "out of memory reading the log");
+      return NULL;
+    }
+    r->buf = nb;
+    r->cap = want;
+  }
+  size_t got = 0;
+  int e = ldb_fread(r->file, off, r->buf, want, &got);
+  if (e) {
+    *rc = ldb_err(e, "cannot read the log: %s", ldb_strerror(e));
+    return NULL;
+  }
+  r->start = off;
+  r->len = got;
+  if (got < n) return NULL;
+  return r->buf;
+}
+
+void ldb_freader_free(ldb_freader *r) {
+  ldb_mfree(r->a, r->buf);
+  r->buf = NULL;
+  r->cap = r->len = 0;
 }
 
 void ldb_store_destroy(ldb_store *s) {

@@ -46,4 +46,48 @@ int ldb_fread_full(ldb_file *f, uint64_t off, void *buf, size_t len);
  * be passed. */
 int ldb_store_default(const char *path, int create, ldb_store **out);
 
+/* Buffered sequential reads of one file (the log readers): ranges come out
+ * of a read-ahead buffer of `chunk` bytes, refilled when a range is not in
+ * it. Fill a, file, size (reads past it return NULL) and chunk (0:
+ * LDB_FREADER_CHUNK); the rest starts zeroed. Free buf with
+ * ldb_freader_free. Not thread-safe: one reader per caller. */
+#define LDB_FREADER_CHUNK (1u << 20)
+typedef struct ldb_freader {
+  const ldb_allocator *a;
+  ldb_file *file;
+  uint64_t size;
+  size_t chunk;
+  uint8_t *buf;
+  size_t cap, len;
+  uint64_t start; /* file offset of buf[0] */
+} ldb_freader;
+
+/* Makes [off, off+n) available: a pointer into the buffer, valid until the
+ * next call; NULL with *rc = LDB_OK when the range ends past size or the
+ * file, NULL with *rc set on a read error or out of memory. */
+const uint8_t *ldb_freader_get(ldb_freader *r, uint64_t off, size_t n, int *rc);
+void ldb_freader_free(ldb_freader *r);
+
+/* ---- store_dir.c: shared by the directory stores (posix, win32) ------ */
+
+/* dir + sep + name in a new string (ldb_default_allocator), or NULL when
+ * memory runs out. */
+char *store_path_join(const char *dir, const char *name, char sep);
+
+/* 1 when name may name a file of a directory store: not empty, not "." or
+ * "..", and none of the characters of seps (the platform's separators). */
+int store_valid_name(const char *name, const char *seps);
+
+/* The error of a failed system call `what` on path, with the system's
+ * message msg: LDB_FULL when full (out of disk or quota), LDB_NOMEM when
+ * nomem, else LDB_IOERR. Returns the code (ldb_err). */
+int store_os_error(int full, int nomem, const char *what, const char *path,
+                   const char *msg);
+
+/* The lock of database dir is held elsewhere: names the holder ("pid N",
+ * or "another process" when pid is 0: it let go meanwhile, or is unknown)
+ * in holder (when holder_cap) and returns LDB_BUSY with that name. */
+int store_locked_by(const char *dir, unsigned long pid, char *holder,
+                    size_t holder_cap);
+
 #endif /* LDB_STORE_H */

@@ -55,16 +55,11 @@ static int px_errno(int err, const char *what, const char *path) {
   if (strerror_r(err, buf, sizeof buf) != 0)
     snprintf(buf, sizeof buf, "error %d", err);
 #endif
-  int code = LDB_IOERR;
-  if (err == ENOSPC
+  int full = err == ENOSPC;
 #ifdef EDQUOT
-      || err == EDQUOT
+  full = full || err == EDQUOT;
 #endif
-  )
-    code = LDB_FULL;
-  else if (err == ENOMEM)
-    code = LDB_NOMEM;
-  return ldb_err(code, "%s %s: %s", what, path, msg);
+  return store_os_error(full, err == ENOMEM, what, path, msg);
 }
 
 /* ---- process-wide lock table ------------------------------------------- */
@@ -89,13 +84,7 @@ static pthread_mutex_t lock_table_mu = PTHREAD_MUTEX_INITIALIZER;
 static px_lockent *lock_table;
 
 static char *path_join(const char *dir, const char *name) {
-  size_t a = strlen(dir), b = strlen(name);
-  char *p = ldb_malloc(A, a + b + 2);
-  if (!p) return NULL;
-  memcpy(p, dir, a);
-  p[a] = '/';
-  memcpy(p + a + 1, name, b + 1);
-  return p;
+  return store_path_join(dir, name, '/');
 }
 
 static int fsync_dir(const char *dir) {
@@ -111,8 +100,7 @@ static int fsync_dir(const char *dir) {
 }
 
 static int valid_name(const char *name) {
-  return name && *name && !strchr(name, '/') && strcmp(name, ".") &&
-         strcmp(name, "..");
+  return store_valid_name(name, "/");
 }
 
 /* ---- files ------------------------------------------------------------- */
@@ -472,18 +460,11 @@ static int px_lock(ldb_store *s, int exclusive, char *holder,
       memset(&q, 0, sizeof q);
       q.l_type = exclusive ? F_WRLCK : F_RDLCK;
       q.l_whence = SEEK_SET;
-      if (fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK) {
-        if (holder && holder_cap)
-          snprintf(holder, holder_cap, "pid %ld", (long)q.l_pid);
-        rc = ldb_err(LDB_BUSY, "database %s is locked by pid %ld", ps->dir,
-                     (long)q.l_pid);
-      } else {
-        /* The holder let go between the two calls. */
-        if (holder && holder_cap)
-          snprintf(holder, holder_cap, "another process");
-        rc = ldb_err(LDB_BUSY, "database %s is locked by another process",
-                     ps->dir);
-      }
+      /* pid 0: the holder let go between the two calls. */
+      unsigned long pid = fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK
+                              ? (unsigned long)q.l_pid
+                              : 0;
+      rc = store_locked_by(ps->dir, pid, holder, holder_cap);
       goto fail;
     }
     rc = px_errno(errno, "lock", path);

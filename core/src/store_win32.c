@@ -81,13 +81,7 @@ static char *from_wide(const wchar_t *w) {
 }
 
 static char *path_join(const char *dir, const char *name) {
-  size_t a = strlen(dir), b = strlen(name);
-  char *p = ldb_malloc(A, a + b + 2);
-  if (!p) return NULL;
-  memcpy(p, dir, a);
-  p[a] = '\\';
-  memcpy(p + a + 1, name, b + 1);
-  return p;
+  return store_path_join(dir, name, '\\');
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -101,14 +95,14 @@ static int w32_error(DWORD err, const char *what, const char *path) {
                    msg[n - 1] == ' ' || msg[n - 1] == '.'))
     n--;
   msg[n] = 0;
-  if (!n) snprintf(msg, sizeof msg, "error %lu", (unsigned long)err);
-  int code = LDB_IOERR;
-  if (err == ERROR_DISK_FULL || err == ERROR_HANDLE_DISK_FULL)
-    code = LDB_FULL;
-  else if (err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_OUTOFMEMORY)
-    code = LDB_NOMEM;
-  return ldb_err(code, "%s %s: %s (Windows error %lu)", what, path, msg,
-                 (unsigned long)err);
+  if (!n) snprintf(msg, sizeof msg, "unknown error");
+  char text[300];
+  snprintf(text, sizeof text, "%s (Windows error %lu)", msg,
+           (unsigned long)err);
+  return store_os_error(err == ERROR_DISK_FULL || err == ERROR_HANDLE_DISK_FULL,
+                        err == ERROR_NOT_ENOUGH_MEMORY ||
+                            err == ERROR_OUTOFMEMORY,
+                        what, path, text);
 }
 
 static int missing(DWORD err) {
@@ -116,8 +110,7 @@ static int missing(DWORD err) {
 }
 
 static int valid_name(const char *name) {
-  return name && *name && !strpbrk(name, "/\\:") && strcmp(name, ".") &&
-         strcmp(name, "..");
+  return store_valid_name(name, "/\\:");
 }
 
 /* CreateFileW with the sharing every store handle uses: other handles may
@@ -363,17 +356,7 @@ static int w32_lock(ldb_store *s, int exclusive, char *holder,
                   0, 1, 0, &ov)) {
     err = GetLastError();
     if (err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING) {
-      unsigned long pid = lock_holder_pid(h);
-      if (pid) {
-        if (holder && holder_cap) snprintf(holder, holder_cap, "pid %lu", pid);
-        rc =
-            ldb_err(LDB_BUSY, "database %s is locked by pid %lu", ws->dir, pid);
-      } else {
-        if (holder && holder_cap)
-          snprintf(holder, holder_cap, "another process");
-        rc = ldb_err(LDB_BUSY, "database %s is locked by another process",
-                     ws->dir);
-      }
+      rc = store_locked_by(ws->dir, lock_holder_pid(h), holder, holder_cap);
       goto fail;
     }
     rc = w32_error(err, "lock", path);

@@ -115,46 +115,52 @@ static int wb_find(const ldb_txn *t, const void *key, size_t klen, int *type,
   return t->wb && mt_get(t->wb, key, klen, UINT64_MAX, type, val, vlen);
 }
 
+/* What both transaction reads do first: note key in the read set, count
+ * the get, and look in the write buffer. LDB_OK with *found 1 and the
+ * buffered value in *v, *vl; LDB_OK with *found 0 when the snapshot must
+ * answer; LDB_NOTFOUND when the transaction deleted key; else an error. */
+static int txn_read(ldb_txn *txn, const void *key, size_t key_len, int *found,
+                    const void **v, uint32_t *vl) {
+  int rc, type;
+  if ((rc = txn_note_read(txn, key, key_len))) return rc;
+  atomic_fetch_add_explicit(&txn->e->st_gets, 1, memory_order_relaxed);
+  *found = wb_find(txn, key, key_len, &type, v, vl);
+  return *found && type == MT_DEL ? LDB_NOTFOUND : LDB_OK;
+}
+
 int ldb_txn_get(ldb_txn *txn, const void *key, size_t key_len, void **value,
                 size_t *value_len) {
-  int rc = check_txn(txn), type;
+  int rc = check_txn(txn), found;
   if (rc) return rc;
   if ((rc = check_key(key, key_len))) return rc;
   if (!value || !value_len)
     return ldb_err(LDB_INVALID, "value out-pointers are NULL");
   const void *v;
   uint32_t vl;
-  if ((rc = txn_note_read(txn, key, key_len))) return rc;
-  atomic_fetch_add_explicit(&txn->e->st_gets, 1, memory_order_relaxed);
-  if (wb_find(txn, key, key_len, &type, &v, &vl)) {
-    if (type == MT_DEL) return LDB_NOTFOUND;
-    void *p = ldb_memdup(txn->e->a, v, vl);
-    if (!p) return ldb_err(LDB_NOMEM, "out of memory copying a value");
-    *value = p;
-    *value_len = vl;
-    return LDB_OK;
-  }
-  return snap_lookup(&txn->s, txn->e->a, key, key_len, value, value_len);
+  if ((rc = txn_read(txn, key, key_len, &found, &v, &vl))) return rc;
+  if (!found)
+    return snap_lookup(&txn->s, txn->e->a, key, key_len, value, value_len);
+  void *p = ldb_memdup(txn->e->a, v, vl);
+  if (!p) return ldb_err(LDB_NOMEM, "out of memory copying a value");
+  *value = p;
+  *value_len = vl;
+  return LDB_OK;
 }
 
 int ldb_txn_get_buf(ldb_txn *txn, const void *key, size_t key_len, void *buf,
                     size_t cap, size_t *value_len) {
-  int rc = check_txn(txn), type;
+  int rc = check_txn(txn), found;
   if (rc) return rc;
   if ((rc = check_key(key, key_len))) return rc;
   if (!value_len || (!buf && cap))
     return ldb_err(LDB_INVALID, "buffer arguments are invalid");
   const void *v;
   uint32_t vl;
-  if ((rc = txn_note_read(txn, key, key_len))) return rc;
-  atomic_fetch_add_explicit(&txn->e->st_gets, 1, memory_order_relaxed);
-  if (wb_find(txn, key, key_len, &type, &v, &vl)) {
-    if (type == MT_DEL) return LDB_NOTFOUND;
-    if (vl && cap) memcpy(buf, v, vl < cap ? vl : cap);
-    *value_len = vl;
-    return LDB_OK;
-  }
-  return snap_get(&txn->s, key, key_len, buf, cap, value_len);
+  if ((rc = txn_read(txn, key, key_len, &found, &v, &vl))) return rc;
+  if (!found) return snap_get(&txn->s, key, key_len, buf, cap, value_len);
+  if (vl && cap) memcpy(buf, v, vl < cap ? vl : cap);
+  *value_len = vl;
+  return LDB_OK;
 }
 
 static int txn_write(ldb_txn *t, int type, const void *key, size_t klen,

@@ -7,8 +7,6 @@
 
 #include "store.h"
 
-#define WAL_READ_CHUNK (1u << 20)
-
 const char *const wal_names[2] = {"wal-0.log", "wal-1.log"};
 
 struct wal {
@@ -112,48 +110,7 @@ int wal_remove(wal *w) {
 
 /* ---- reading ----------------------------------------------------------- */
 
-typedef struct reader {
-  const ldb_allocator *a;
-  ldb_file *f;
-  uint64_t size;
-  uint8_t *buf;
-  size_t cap, len;
-  uint64_t start; /* file offset of buf[0] */
-} reader;
-
-/* Makes [off, off+n) available in r->buf; returns a pointer or NULL with
- * *rc set (LDB_OK + NULL means "past the end of the file"). */
-static const uint8_t *rd_get(reader *r, uint64_t off, size_t n, int *rc) {
-  *rc = LDB_OK;
-  if (off + n > r->size || off + n < off) return NULL;
-  if (off >= r->start && off + n <= r->start + r->len)
-    return r->buf + (off - r->start);
-  size_t want = n > WAL_READ_CHUNK ? n : WAL_READ_CHUNK;
-  if (want > r->size - off) want = (size_t)(r->size - off);
-  if (want > r->cap) {
-    uint8_t *nb = ldb_realloc(r->a, r->buf, r->cap, want);
-    if (!nb) {
-      *rc = ldb_err(LDB_NOMEM, "out of memory reading the log");
-      return NULL;
-    }
-    r->buf = nb;
-    r->cap = want;
-  }
-  size_t got = 0;
-  int e = ldb_fread(r->f, off, r->buf, want, &got);
-  if (e) {
-    *rc = ldb_err(e, "cannot read the log: %s", ldb_strerror(e));
-    r->len = 0;
-    return NULL;
-  }
-  r->start = off;
-  r->len = got;
-  if (got < n) return NULL;
-  return r->buf;
-}
-
-/* Validates the record payload (ops fit exactly, count matches). */
-static int check_ops(const uint8_t *p, size_t len, uint32_t nops) {
+int wal_ops_check(const uint8_t *p, size_t len, uint32_t nops) {
   const uint8_t *end = p + len;
   wal_op op;
   for (uint32_t i = 0; i < nops; i++)
@@ -164,27 +121,27 @@ static int check_ops(const uint8_t *p, size_t len, uint32_t nops) {
 int wal_scan_file(wal *w, int idx, wal_apply_fn fn, void *ctx, uint64_t *end,
                   uint64_t *first, uint64_t *last, uint64_t *size) {
   int rc = LDB_OK;
-  reader r = {w->a, w->f[idx], 0, NULL, 0, 0, 0};
+  ldb_freader r = {.a = w->a, .file = w->f[idx]};
   *end = 0;
   *first = *last = 0;
   *size = 0;
-  if (!r.f) return LDB_OK;
-  rc = ldb_fsize(r.f, &r.size);
+  if (!r.file) return LDB_OK;
+  rc = ldb_fsize(r.file, &r.size);
   if (rc) return ldb_err(rc, "cannot size log: %s", ldb_strerror(rc));
   *size = r.size;
   uint64_t off = 0, expect = 0;
   for (;;) {
-    const uint8_t *h = rd_get(&r, off, WAL_HDR, &rc);
+    const uint8_t *h = ldb_freader_get(&r, off, WAL_HDR, &rc);
     if (!h) break;
     uint32_t len = ldb_get32(h), crc = ldb_get32(h + 4);
     uint64_t seq = ldb_get64(h + 8);
     uint32_t nops = ldb_get32(h + 16);
     if (seq == 0 || (expect && seq != expect) || nops == 0) break;
-    const uint8_t *p = rd_get(&r, off, WAL_HDR + (size_t)len, &rc);
+    const uint8_t *p = ldb_freader_get(&r, off, WAL_HDR + (size_t)len, &rc);
     if (!p) break;
     uint32_t c = ldb_crc32c(0, p + 8, WAL_HDR - 8 + (size_t)len);
     if (c != crc) break;
-    if (check_ops(p + WAL_HDR, len, nops)) break;
+    if (wal_ops_check(p + WAL_HDR, len, nops)) break;
     if (fn) {
       rc = fn(ctx, seq, p + WAL_HDR, len, nops);
       if (rc) break;
@@ -195,7 +152,7 @@ int wal_scan_file(wal *w, int idx, wal_apply_fn fn, void *ctx, uint64_t *end,
     off += WAL_HDR + (uint64_t)len;
   }
   *end = off;
-  ldb_mfree(w->a, r.buf);
+  ldb_freader_free(&r);
   return rc;
 }
 

@@ -44,6 +44,10 @@ uint8_t *wal_op_encode(uint8_t *p, int type, const void *key, uint32_t klen,
 /* Decodes the op at *p (bounded by end) and advances *p. LDB_CORRUPT when it
  * does not fit or is malformed. */
 int wal_op_decode(const uint8_t **p, const uint8_t *end, wal_op *op);
+/* LDB_OK when [p, p+len) holds exactly nops well-formed ops (a record's
+ * payload), else LDB_CORRUPT: the log readers take such a record for the
+ * end of the valid log. */
+int wal_ops_check(const uint8_t *p, size_t len, uint32_t nops);
 
 /* The two log files' names in their store. */
 extern const char *const wal_names[2];

@@ -7,11 +7,14 @@
  *   2. prebuilds/<platform>-<arch>/lightningdb.node (shipped in the package),
  *   3. build/node/lightningdb.node (the local CMake build, `npm run build`,
  *      or the installed package's source build, scripts/install.mjs).
+ * An addon whose contract tables (contract()) differ from js/contract.ts
+ * was built from other sources and is passed over (contractDrift).
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ERRORS, OPTIONS, STATS } from '../contract.js';
 import type { EngineCheckResult, EngineEvent, EngineOpenOptions, EngineStats } from '../engine.js';
 
 /** An opaque, type-tagged addon handle (database, transaction, iterator). */
@@ -111,8 +114,38 @@ export interface Addon {
   prometheus(db: Handle, labels?: string): string;
   /** ldb_events_read: the kept events with seq > after, oldest first. */
   events(db: Handle, after: number): EngineEvent[];
+  /** The core's option, statistic and error tables compiled into the
+   * addon; the loader compares them with js/contract.ts. */
   contract(): AddonContract;
   version(): string;
+}
+
+const OPTION_TYPES = ['', 'uint', 'bool', 'enum'];
+const STAT_TYPES = ['', 'counter', 'gauge', 'histogram', 'sum'];
+
+/** The first difference between the tables compiled into an addon and the
+ * ones this JavaScript was generated from (js/contract.ts), or undefined
+ * when they agree on what the engine relies on: option names, types,
+ * defaults, ranges and enum values; statistic names, order and types; error
+ * codes and names (documentation strings may differ). An addon built from
+ * other sources (a stale local build, a prebuild of another version) would
+ * otherwise ignore options or mislabel statistics. */
+export function contractDrift(c: AddonContract): string | undefined {
+  const first = (what: string, got: string[], want: string[]): string | undefined => {
+    for (let i = 0; i < Math.max(got.length, want.length); i++) {
+      if (got[i] !== want[i]) return `${what} ${i}: the addon has ${got[i] ?? 'none'}, this JavaScript expects ${want[i] ?? 'none'}`;
+    }
+    return undefined;
+  };
+  const option = (jsName: string, type: string, def: number, min: number, max: number, values: string) =>
+    `${jsName} (${type}, default ${def}, ${min}..${max}${values ? `, ${values}` : ''})`;
+  return (
+    first('option', c.options.map((o) => option(o.jsName, OPTION_TYPES[o.type] ?? `type ${o.type}`, o.default, o.min, o.max, o.values ?? '')),
+      OPTIONS.map((o) => option(o.jsName, o.type, o.default, o.min, o.max, o.values.join('|')))) ??
+    first('statistic', c.stats.map((r) => `${r.jsName} (${STAT_TYPES[r.type] ?? `type ${r.type}`})`),
+      STATS.map((r) => `${r.jsName} (${r.type})`)) ??
+    first('error code', c.errors.map((e) => `${e.code} ${e.name}`), ERRORS.map((e) => `${e.code} ${e.name}`))
+  );
 }
 
 /** Directory of this module, in the ESM build, the CommonJS build (where
@@ -162,6 +195,11 @@ export function loadAddon(root?: string): { addon: Addon; path: string } {
       const addon = req(path) as Addon;
       if (typeof addon.open !== 'function' || typeof addon.version !== 'function') {
         failures.push(`${path}: not the LightningDB addon`);
+        continue;
+      }
+      const drift = typeof addon.contract === 'function' ? contractDrift(addon.contract()) : 'no contract()';
+      if (drift) {
+        failures.push(`${path}: built from other sources than this JavaScript (${drift}); rebuild it`);
         continue;
       }
       const result = { addon, path };

@@ -45,6 +45,7 @@ import {
   jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg,
 } from '@nats-io/jetstream';
 import type { Database } from '../database.js';
+import type { ReplicationStats } from '../metrics.js';
 import type { Change } from '../feed.js';
 import { LightningDbError } from '../errors.js';
 
@@ -94,24 +95,8 @@ export interface FollowerOptions extends ReplicationTarget {
 }
 
 /** Replication state, also in db.metrics().replication and the Prometheus
- * text (lightningdb_replication_*). */
-export interface ReplicationStats {
-  role: 'publisher' | 'follower';
-  /** publisher: last seq the stream acknowledged; follower: last applied */
-  seq: number;
-  /** publisher: the primary's last commit; follower: the newest commit
-   * known to be in the stream */
-  primarySeq: number;
-  /** primarySeq - seq */
-  lagCommits: number;
-  /** 0 when lagCommits is 0; else, publisher: age of the oldest commit not
-   * yet acknowledged; follower: time since the commit time of the last
-   * applied commit (an upper bound of the oldest unapplied one's age). Ms,
-   * across two machines' clocks. */
-  lagMs: number;
-  /** whether the NATS connection is up and the stream reachable */
-  connected: boolean;
-}
+ * text (lightningdb_replication_*): defined once, in metrics.ts. */
+export type { ReplicationStats };
 
 /** Encodes a commit's ops (binary keys and values) as a message body. */
 export function encodeOps(ops: Change['ops']): Uint8Array {

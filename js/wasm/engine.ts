@@ -98,6 +98,30 @@ class Heap {
     this.m.HEAPU8.set(bytes, p);
     return p;
   }
+  /** One chunked read of the ldb_iter_read / ldb_changes_read protocol
+   * into scratch buffer 2 (at least ITER_BUF, so a chunk of small entries
+   * is one call): read(buf, cap) writes the entry count and the bytes used
+   * at outs and outs + 4; a count of 0 with more bytes used than cap means
+   * the next entry needs that many, so the buffer grows and the read is
+   * repeated. rc is read's result (the others are meaningful when it is 0);
+   * the chunk is HEAPU8[buf, buf + used), read after the call (the memory
+   * may have grown). */
+  readChunk(read: (buf: number, cap: number) => number): { rc: number; count: number; used: number; buf: number; cap: number } {
+    if (this.cap(2) < ITER_BUF) this.scratch(2, ITER_BUF);
+    for (;;) {
+      const cap = this.cap(2);
+      const buf = this.scratch(2, cap);
+      const rc = read(buf, cap);
+      if (rc !== 0) return { rc, count: 0, used: 0, buf, cap };
+      const count = this.u32(this.outs);
+      const used = this.u32(this.outs + 4);
+      if (count === 0 && used > cap) {
+        this.scratch(2, used);
+        continue;
+      }
+      return { rc, count, used, buf, cap };
+    }
+  }
   u32(p: number): number {
     const h = this.m.HEAPU8;
     return (h[p]! | (h[p + 1]! << 8) | (h[p + 2]! << 16) | (h[p + 3]! << 24)) >>> 0;
@@ -158,8 +182,9 @@ export class WasmEngine implements Engine {
   }
 
   /** Bytes of this engine's WebAssembly heap allocated now (page caches,
-   * memtables, scratch buffers of every database it opened). A memory
-   * diagnostic: the heap itself (module.HEAPU8.length) only ever grows. */
+   * memtables, scratch buffers of every database it opened): metrics()
+   * reports it as heapBytes. The heap itself (module.HEAPU8.length) only
+   * ever grows. */
   heapBytes(): number {
     return this.module._ldbw_heap_bytes();
   }
@@ -325,33 +350,16 @@ class WasmIter implements EngineIterator {
     if (this.done || max <= 0) return [];
     const h = this.h;
     const m = h.m;
-    // Large enough that a whole chunk of small entries is one call.
-    if (h.cap(2) < ITER_BUF) h.scratch(2, ITER_BUF);
-    for (;;) {
-      const cap = h.cap(2);
-      const buf = h.scratch(2, cap);
-      const rc = m._ldb_iter_read(it, buf, cap, max, h.outs, h.outs + 4);
-      if (rc === h.NOTFOUND) {
-        this.done = true;
-        return [];
-      }
-      if (rc !== 0) throw this.fail(rc);
-      const count = h.u32(h.outs);
-      const used = h.u32(h.outs + 4);
-      if (count === 0) {
-        if (used <= cap) {
-          this.done = true;
-          return [];
-        }
-        h.scratch(2, used);
-        continue;
-      }
-      if (used > cap) throw engineError('INTERNAL', 'iterator chunk exceeds its buffer');
-      // Re-read HEAPU8 after the call: it may have grown the memory.
-      const entries = h.chunks.decode(m.HEAPU8, buf, buf + used);
-      if (entries.length !== count) throw engineError('INTERNAL', `iterator chunk holds ${entries.length} entries, not ${count}`);
-      return entries;
+    const { rc, count, used, buf, cap } = h.readChunk((b, c) => m._ldb_iter_read(it, b, c, max, h.outs, h.outs + 4));
+    if (rc === h.NOTFOUND || (rc === 0 && count === 0)) {
+      this.done = true;
+      return [];
     }
+    if (rc !== 0) throw this.fail(rc);
+    if (used > cap) throw engineError('INTERNAL', 'iterator chunk exceeds its buffer');
+    const entries = h.chunks.decode(m.HEAPU8, buf, buf + used);
+    if (entries.length !== count) throw engineError('INTERNAL', `iterator chunk holds ${entries.length} entries, not ${count}`);
+    return entries;
   }
 
   close(): void {
@@ -383,23 +391,11 @@ class WasmChanges implements EngineChanges {
     if (!this.ptr) throw closedError('change feed');
     const h = this.h;
     const m = h.m;
-    if (h.cap(2) < ITER_BUF) h.scratch(2, ITER_BUF);
-    for (;;) {
-      const cap = h.cap(2);
-      const buf = h.scratch(2, cap);
-      const rc = m._ldb_changes_read(this.ptr, buf, cap, max, h.outs, h.outs + 4);
-      if (rc === h.NOTFOUND) return [];
-      if (rc !== 0) throw h.error(rc);
-      const count = h.u32(h.outs);
-      const used = h.u32(h.outs + 4);
-      if (count === 0) {
-        h.scratch(2, used);
-        continue;
-      }
-      // Re-read HEAPU8 after the call: it may have grown the memory.
-      const chunk = m.HEAPU8.subarray(buf, buf + used);
-      return decodeChanges(chunk, 0, used, h.view);
-    }
+    const ptr = this.ptr;
+    const { rc, used, buf } = h.readChunk((b, c) => m._ldb_changes_read(ptr, b, c, max, h.outs, h.outs + 4));
+    if (rc === h.NOTFOUND) return [];
+    if (rc !== 0) throw h.error(rc);
+    return decodeChanges(m.HEAPU8.subarray(buf, buf + used), 0, used, h.view);
   }
 
   close(): void {

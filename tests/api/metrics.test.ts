@@ -129,6 +129,24 @@ describe(`metrics count every operation on every path [${backendName}]`, functio
     ok(Math.abs(m.opsPerSec.sinceOpen - expect) <= 0.02 * expect + 1, `sinceOpen ${m.opsPerSec.sinceOpen}, ops/uptime ${expect}`);
   });
 
+  it('heapBytes: under WebAssembly what the heap holds, and it comes back after close', () => {
+    const m = openDb().metrics();
+    if (m.engine === 'native') {
+      ok(m.heapBytes === undefined, `native heapBytes ${m.heapBytes}`);
+      return;
+    }
+    const before = m.heapBytes!;
+    ok(before > 0, `heapBytes ${before}`);
+    const big = openDb(undefined, { cacheSize: 4 << 20 });
+    big.putBatch(keys(2000).map((k) => [k, 'v'.repeat(500)]));
+    for (const k of keys(2000)) big.get(k);
+    const during = big.metrics().heapBytes!;
+    ok(during > before + (512 << 10), `heapBytes ${before} -> ${during} with a second database holding 1 MB`);
+    big.close();
+    const after = openDb().metrics().heapBytes!;
+    ok(after < during, `heapBytes ${during} -> ${after} after closing it`);
+  });
+
   it('metricsText carries the same counts', () => {
     const db = openDb();
     db.putBatch(keys(10).map((k) => [k, 'v']));

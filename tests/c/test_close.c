@@ -28,15 +28,7 @@ static ldb_db *open_on(ldb_store *s, const ldb_allocator *a) {
   o.store = s;
   o.sync_mode = LDB_SYNC_OFF;
   o.allocator = a;
-  ldb_db *db = NULL;
-  int rc = ldb_open("close", &o, &db);
-  if (rc) fprintf(stderr, "open: %s\n", ldb_errmsg(NULL));
-  assert_int_equal(rc, LDB_OK);
-  return db;
-}
-
-static void put_s(ldb_db *db, const char *k, const char *v) {
-  assert_int_equal(ldb_put(db, k, strlen(k), v, strlen(v)), LDB_OK);
+  return tu_open("close", &o);
 }
 
 static int has(ldb_db *db, const char *k) {
@@ -86,10 +78,11 @@ static void test_close_with_children(void **state) {
   for (int i = 0; i < 100; i++) {
     char k[16];
     snprintf(k, sizeof k, "k%03d", i);
-    put_s(db, k, "v");
+    tu_put_s(db, k, "v");
   }
   assert_int_equal(ldb_checkpoint(db), LDB_OK);
-  put_s(db, "mem", "1"); /* one entry in the memtable, the rest in the tree */
+  tu_put_s(db, "mem",
+           "1"); /* one entry in the memtable, the rest in the tree */
 
   ldb_txn *rw = NULL, *ro = NULL;
   ldb_iter *plain = NULL, *in_rw = NULL, *in_ro = NULL, *unpositioned = NULL;
@@ -179,8 +172,8 @@ static void test_txn_end_invalidates_iterators(void **state) {
   ldb_store *s = NULL;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   ldb_db *db = open_on(s, NULL);
-  put_s(db, "a", "1");
-  put_s(db, "b", "2");
+  tu_put_s(db, "a", "1");
+  tu_put_s(db, "b", "2");
   for (int end = 0; end < 3; end++) {
     ldb_txn *t = NULL;
     ldb_iter *i1 = NULL, *i2 = NULL, *other = NULL;
@@ -197,7 +190,7 @@ static void test_txn_end_invalidates_iterators(void **state) {
       ldb_txn_abort(t);
     } else {
       /* A conflict ends it too. */
-      put_s(db, "c", "other");
+      tu_put_s(db, "c", "other");
       assert_int_equal(ldb_txn_get_buf(t, "a", 1, NULL, 0, &(size_t){0}),
                        LDB_OK);
       assert_int_equal(ldb_txn_commit(t), LDB_CONFLICT);

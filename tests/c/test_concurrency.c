@@ -203,11 +203,9 @@ static void test_snapshot_stability_mapped(void **state) {
 
 static ldb_db *open_mem(ldb_store *store) {
   ldb_options o;
-  ldb_db *db = NULL;
   ldb_options_default(&o);
   o.store = store;
-  assert_int_equal(ldb_open("conc", &o, &db), LDB_OK);
-  return db;
+  return tu_open("conc", &o);
 }
 
 static void test_conflicts(void **state) {

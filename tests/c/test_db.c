@@ -35,34 +35,11 @@ static uint64_t rnd(void) {
 
 static ldb_db *open_mem(ldb_store *s, int sync, int bg, uint64_t memtable) {
   ldb_options o;
-  ldb_options_default(&o);
-  o.store = s;
+  tu_mem_options(&o, s);
   o.sync_mode = sync;
   o.background_checkpoint = bg;
   if (memtable) o.memtable_size = memtable;
-  ldb_db *db = NULL;
-  int rc = ldb_open("mem", &o, &db);
-  if (rc) fprintf(stderr, "open: %s\n", ldb_errmsg(NULL));
-  assert_int_equal(rc, LDB_OK);
-  return db;
-}
-
-static void put_s(ldb_db *db, const char *k, const char *v) {
-  assert_int_equal(ldb_put(db, k, strlen(k), v, strlen(v)), LDB_OK);
-}
-
-static void expect_s(ldb_db *db, const char *k, const char *v) {
-  void *val = NULL;
-  size_t n = 0;
-  int rc = ldb_get(db, k, strlen(k), &val, &n);
-  if (!v) {
-    assert_int_equal(rc, LDB_NOTFOUND);
-    return;
-  }
-  assert_int_equal(rc, LDB_OK);
-  assert_int_equal(n, strlen(v));
-  assert_memory_equal(val, v, n);
-  ldb_free(db, val);
+  return tu_open("mem", &o);
 }
 
 static void test_basic_ops(void **st) {
@@ -70,14 +47,14 @@ static void test_basic_ops(void **st) {
   ldb_store *s;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   ldb_db *db = open_mem(s, LDB_SYNC_NORMAL, 1, 0);
-  put_s(db, "alpha", "1");
-  put_s(db, "beta", "2");
-  expect_s(db, "alpha", "1");
-  expect_s(db, "gamma", NULL);
-  put_s(db, "alpha", "one");
-  expect_s(db, "alpha", "one");
+  tu_put_s(db, "alpha", "1");
+  tu_put_s(db, "beta", "2");
+  tu_expect_s(db, "alpha", "1");
+  tu_expect_s(db, "gamma", NULL);
+  tu_put_s(db, "alpha", "one");
+  tu_expect_s(db, "alpha", "one");
   assert_int_equal(ldb_delete(db, "alpha", 5), LDB_OK);
-  expect_s(db, "alpha", NULL);
+  tu_expect_s(db, "alpha", NULL);
   assert_int_equal(ldb_delete(db, "nothing", 7), LDB_OK);
   /* empty value */
   assert_int_equal(ldb_put(db, "e", 1, "", 0), LDB_OK);
@@ -91,7 +68,7 @@ static void test_basic_ops(void **st) {
   char buf[4];
   assert_int_equal(ldb_get_buf(db, "beta", 4, buf, 0, &n), LDB_OK);
   assert_int_equal(n, 1);
-  put_s(db, "long", "0123456789");
+  tu_put_s(db, "long", "0123456789");
   assert_int_equal(ldb_get_buf(db, "long", 4, buf, sizeof buf, &n), LDB_OK);
   assert_int_equal(n, 10);
   assert_memory_equal(buf, "0123", 4);
@@ -110,8 +87,8 @@ static void test_basic_ops(void **st) {
   assert_int_equal(n, big);
   assert_memory_equal(v, bv, big);
   ldb_free(db, v);
-  expect_s(db, "alpha", NULL);
-  expect_s(db, "beta", "2");
+  tu_expect_s(db, "alpha", NULL);
+  tu_expect_s(db, "beta", "2");
   free(bv);
   assert_int_equal(ldb_check(db), LDB_OK);
   assert_int_equal(ldb_close(db), LDB_OK);
@@ -186,7 +163,7 @@ static void test_batch(void **st) {
   ldb_db *db = open_mem(s, LDB_SYNC_NORMAL, 0, 0);
   ldb_batch *b;
   assert_int_equal(ldb_batch_create(db, &b), LDB_OK);
-  put_s(db, "gone", "x");
+  tu_put_s(db, "gone", "x");
   char k[16], v[16];
   for (int i = 0; i < 1000; i++) {
     snprintf(k, sizeof k, "key%05d", i);
@@ -198,9 +175,9 @@ static void test_batch(void **st) {
   assert_int_equal(ldb_batch_put(b, NULL, 1, "x", 1), LDB_INVALID);
   assert_int_equal(ldb_batch_count(b), 1002);
   assert_int_equal(ldb_write(db, b), LDB_OK);
-  expect_s(db, "key00007", "later");
-  expect_s(db, "key00999", "val999");
-  expect_s(db, "gone", NULL);
+  tu_expect_s(db, "key00007", "later");
+  tu_expect_s(db, "key00999", "val999");
+  tu_expect_s(db, "gone", NULL);
   ldb_batch_clear(b);
   assert_int_equal(ldb_batch_count(b), 0);
   assert_int_equal(ldb_write(db, b), LDB_OK);
@@ -226,7 +203,7 @@ static void verify(ldb_db *db, int from, int to, const char *tag) {
   for (int i = from; i < to; i++) {
     snprintf(k, sizeof k, "k%08d", i);
     snprintf(v, sizeof v, "%s-%d", tag, i);
-    expect_s(db, k, v);
+    tu_expect_s(db, k, v);
   }
 }
 
@@ -256,7 +233,7 @@ static void test_reopen_recovery(void **st) {
     assert_int_equal(s2.checkpoint_seq, s1.last_seq);
     verify(db, 100, n / 2, "a");
     verify(db, n / 2, n, "b");
-    expect_s(db, "k00000050", NULL);
+    tu_expect_s(db, "k00000050", NULL);
     assert_int_equal(ldb_check(db), LDB_OK);
     fill(db, n, n + 10, "c");
     assert_int_equal(ldb_close(db), LDB_OK);
@@ -616,10 +593,10 @@ static void test_shared_engine(void **st) {
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   ldb_db *a = open_mem(s, LDB_SYNC_NORMAL, 1, 0);
   ldb_db *b = open_mem(s, LDB_SYNC_NORMAL, 1, 0);
-  put_s(a, "from-a", "1");
-  expect_s(b, "from-a", "1");
-  put_s(b, "from-b", "2");
-  expect_s(a, "from-b", "2");
+  tu_put_s(a, "from-a", "1");
+  tu_expect_s(b, "from-a", "1");
+  tu_put_s(b, "from-b", "2");
+  tu_expect_s(a, "from-b", "2");
   ldb_iter *it;
   assert_int_equal(ldb_iter_create(a, NULL, NULL, &it), LDB_OK);
   /* Closing a never refuses; its iterator answers LDB_CLOSED and is still
@@ -627,7 +604,7 @@ static void test_shared_engine(void **st) {
   assert_int_equal(ldb_close(a), LDB_OK);
   assert_int_equal(ldb_iter_first(it), LDB_CLOSED);
   ldb_iter_destroy(it);
-  expect_s(b, "from-a", "1");
+  tu_expect_s(b, "from-a", "1");
   assert_int_equal(ldb_close(b), LDB_OK);
   ldb_store_destroy(s);
 }
@@ -651,8 +628,8 @@ static void test_backup(void **st) {
   verify(c, 10, 1000, "a");
   verify(c, 1000, 2000, "b");
   verify(c, 2000, 3000, "a");
-  expect_s(c, "k00000005", NULL);
-  expect_s(c, "k00000006", "a-6");
+  tu_expect_s(c, "k00000005", NULL);
+  tu_expect_s(c, "k00000006", "a-6");
   assert_int_equal(ldb_check(c), LDB_OK);
   assert_int_equal(ldb_close(c), LDB_OK);
   ldb_store_destroy(s);
@@ -711,7 +688,7 @@ static void test_group_commit_threads(void **st) {
         char v[32];
         snprintf(k, sizeof k, "t%d-%06d", t, i);
         snprintf(v, sizeof v, "%d", i);
-        expect_s(db, k, v);
+        tu_expect_s(db, k, v);
       }
     assert_int_equal(ldb_close(db), LDB_OK);
     ldb_store_destroy(s);
@@ -795,9 +772,9 @@ static void test_reverse_versions(void **st) {
     }
     assert_int_equal(i, -1);
   }
-  put_s(db, "k00000050", "new");
+  tu_put_s(db, "k00000050", "new");
   assert_int_equal(ldb_delete(db, "k00000060", 9), LDB_OK);
-  put_s(db, "k00000200", "extra");
+  tu_put_s(db, "k00000200", "extra");
   for (int pass = 0; pass < 2; pass++) {
     ldb_iter *it = old;
     if (pass == 1)
@@ -941,7 +918,7 @@ static void test_maintain(void **st) {
   /* A NORMAL-mode sync becomes due within the interval. */
   ldb_stats s0, s1;
   for (int attempt = 0;; attempt++) {
-    put_s(db, "a", "1");
+    tu_put_s(db, "a", "1");
     assert_int_equal(ldb_stats_get(db, &s0), LDB_OK);
     assert_int_equal(ldb_maintain(db, 0, &next), LDB_OK);
     assert_int_equal(ldb_stats_get(db, &s1), LDB_OK);
@@ -971,7 +948,7 @@ static void test_maintain(void **st) {
   for (int i = 0; i < 100000 && !found; i++) {
     snprintf(k, sizeof k, "key%08d", i);
     snprintf(v, sizeof v, "value%08d", i);
-    put_s(db, k, v);
+    tu_put_s(db, k, v);
     assert_int_equal(ldb_maintain(db, 1, &next), LDB_OK);
     found = next == 0;
   }
@@ -992,7 +969,7 @@ static void test_maintain(void **st) {
   /* With a background thread, or read-only: nothing to do. */
   o.background_checkpoint = 1;
   assert_int_equal(ldb_open("mem", &o, &db), LDB_OK);
-  put_s(db, "b", "2");
+  tu_put_s(db, "b", "2");
   assert_int_equal(ldb_maintain(db, 0, &next), LDB_OK);
   assert_int_equal(next, UINT32_MAX);
   assert_int_equal(ldb_close(db), LDB_OK);

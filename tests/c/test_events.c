@@ -14,18 +14,14 @@
 #include <cmocka.h>
 
 #include "helpers/store_faulty.h"
+#include "helpers/testutil.h"
 #include "lightningdb.h"
 
 static ldb_db *open_mem(ldb_store *s, uint32_t max_txns) {
   ldb_options o;
-  ldb_options_default(&o);
-  o.store = s;
-  o.sync_mode = LDB_SYNC_OFF;
-  o.background_checkpoint = 0;
+  tu_mem_options(&o, s);
   o.max_active_txns = max_txns;
-  ldb_db *db = NULL;
-  assert_int_equal(ldb_open("events", &o, &db), LDB_OK);
-  return db;
+  return tu_open("events", &o);
 }
 
 static size_t read_all(ldb_db *db, uint64_t after, ldb_event *out, size_t cap) {

@@ -34,14 +34,7 @@ static ldb_db *open_mem(ldb_store *s, uint64_t ret_bytes, uint64_t ret_ms) {
   o.page_size = 512;
   o.log_retention_bytes = ret_bytes;
   o.log_retention_ms = ret_ms;
-  ldb_db *db = NULL;
-  int rc = ldb_open("feed", &o, &db);
-  if (rc) fail_msg("open: %s (%s)", ldb_strerror(rc), ldb_errmsg(NULL));
-  return db;
-}
-
-static void put_str(ldb_db *db, const char *k, const char *v) {
-  assert_int_equal(ldb_put(db, k, strlen(k), v, strlen(v)), LDB_OK);
+  return tu_open("feed", &o);
 }
 
 static int op_is(const ldb_change_op *o, int type, const char *k,
@@ -64,7 +57,7 @@ static void test_commits_in_order(void **state) {
   ldb_store *s;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   ldb_db *db = open_mem(s, 1 << 20, 0);
-  put_str(db, "a", "1");
+  tu_put_s(db, "a", "1");
   ldb_batch *b;
   assert_int_equal(ldb_batch_create(db, &b), LDB_OK);
   assert_int_equal(ldb_batch_put(b, "b", 1, "2", 1), LDB_OK);
@@ -97,7 +90,7 @@ static void test_commits_in_order(void **state) {
   assert_int_equal(ldb_changes_seq(c), 3);
   /* Caught up: a new commit appears, and the wait sees it. */
   assert_int_equal(ldb_changes_wait(c, 3, 10), LDB_TIMEOUT);
-  put_str(db, "d", "4");
+  tu_put_s(db, "d", "4");
   assert_int_equal(ldb_changes_wait(c, 3, 10), LDB_OK);
   assert_int_equal(ldb_changes_next(c, &ch), LDB_OK);
   assert_int_equal(ch.seq, 4);
@@ -147,7 +140,7 @@ static void test_commits_in_order(void **state) {
 
   /* With the feed off nothing is written and cursors are refused. */
   db = open_mem(s, 0, 0);
-  put_str(db, "e", "5");
+  tu_put_s(db, "e", "5");
   assert_int_equal(ldb_changes_open(db, 0, NULL, &c), LDB_INVALID);
   assert_int_equal(ldb_close(db), LDB_OK);
   ldb_store_destroy(s);
@@ -160,7 +153,7 @@ static void test_ranges(void **state) {
   ldb_db *db = open_mem(s, 1 << 20, 0);
   const char *keys[] = {"a1", "b1", "b2", "b3", "c1"};
   for (int i = 0; i < 5; i++)
-    put_str(db, keys[i], "v");
+    tu_put_s(db, keys[i], "v");
   ldb_batch *b;
   assert_int_equal(ldb_batch_create(db, &b), LDB_OK);
   assert_int_equal(ldb_batch_put(b, "a2", 2, "x", 1), LDB_OK);
@@ -324,13 +317,13 @@ static void test_retention_age(void **state) {
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   ldb_db *db = open_mem(s, 9007199254740991ull, 200);
   for (int i = 0; i < 20; i++)
-    put_str(db, "k", "old");
+    tu_put_s(db, "k", "old");
   assert_int_equal(read_all(db, 0), 20);
   assert_int_equal(ldb_checkpoint(db), LDB_OK);
   sleep_ms(350);
   /* The next commit starts a segment; the old one is past the age, but
    * recovery still needs it: the older meta page names seq 0. */
-  put_str(db, "k", "new");
+  tu_put_s(db, "k", "new");
   ldb_stats st;
   assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
   assert_int_equal(st.log_retained_since, 0);
@@ -343,7 +336,7 @@ static void test_retention_age(void **state) {
   assert_int_equal(read_all(db, 20), 1);
   /* Again, one segment later. */
   sleep_ms(350);
-  put_str(db, "k", "newer");
+  tu_put_s(db, "k", "newer");
   assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
   assert_int_equal(st.log_retained_since, 20);
   assert_int_equal(ldb_checkpoint(db), LDB_OK);
@@ -397,7 +390,7 @@ static void test_resume_after_reopen(void **state) {
     ldb_changes_close(c);
   }
   /* New commits continue the sequence after the reopen. */
-  put_str(db, "after", "reopen");
+  tu_put_s(db, "after", "reopen");
   read_all(db, st.log_retained_since);
   /* A read-only open reads the feed too. */
   assert_int_equal(ldb_close(db), LDB_OK);
@@ -433,8 +426,8 @@ static void test_commit_hooks(void **state) {
   ldb_db *db = open_mem(s, 1 << 20, 0);
   hook_count h = {0, 0};
   assert_int_equal(ldb_commit_hook_add(db, count_hook, &h), LDB_OK);
-  put_str(db, "a", "1");
-  put_str(db, "b", "2");
+  tu_put_s(db, "a", "1");
+  tu_put_s(db, "b", "2");
   assert_int_equal(h.calls, 2);
   assert_int_equal(h.max, 2);
   /* A second handle on the same engine: its commits call the hook too. */
@@ -443,20 +436,20 @@ static void test_commit_hooks(void **state) {
   o.store = s;
   ldb_db *db2;
   assert_int_equal(ldb_open("feed", &o, &db2), LDB_OK);
-  put_str(db2, "c", "3");
+  tu_put_s(db2, "c", "3");
   assert_int_equal(h.max, 3);
   assert_int_equal(ldb_commit_hook_remove(db, count_hook, &h), LDB_OK);
   assert_int_equal(ldb_commit_hook_remove(db, count_hook, &h), LDB_NOTFOUND);
-  put_str(db, "d", "4");
+  tu_put_s(db, "d", "4");
   assert_int_equal(h.calls, 3);
   /* A hook belongs to its handle: closing that handle removes it. */
   hook_count h2 = {0, 0};
   assert_int_equal(ldb_commit_hook_add(db2, count_hook, &h2), LDB_OK);
   assert_int_equal(ldb_commit_hook_remove(db, count_hook, &h2), LDB_NOTFOUND);
-  put_str(db, "e", "5");
+  tu_put_s(db, "e", "5");
   assert_int_equal(h2.calls, 1);
   assert_int_equal(ldb_close(db2), LDB_OK);
-  put_str(db, "f", "6");
+  tu_put_s(db, "f", "6");
   assert_int_equal(h2.calls, 1);
   assert_int_equal(ldb_close(db), LDB_OK);
   ldb_store_destroy(s);
@@ -481,13 +474,13 @@ static void test_wait_across_threads(void **state) {
   ldb_store *s;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   ldb_db *db = open_mem(s, 1 << 20, 0);
-  put_str(db, "a", "1");
+  tu_put_s(db, "a", "1");
   waiter w = {NULL, 1, -1};
   assert_int_equal(ldb_changes_open(db, 1, NULL, &w.c), LDB_OK);
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, wait_thread, &w), 0);
   sleep_ms(50);
-  put_str(db, "b", "2");
+  tu_put_s(db, "b", "2");
   pthread_join(th, NULL);
   assert_int_equal(w.rc, LDB_OK);
   w.after = 2;
@@ -510,7 +503,7 @@ static void test_disk_full(void **state) {
   assert_int_equal(ldb_store_memory(&inner), LDB_OK);
   assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
   ldb_db *db = open_mem(fs, 1 << 20, 0);
-  put_str(db, "a", "1");
+  tu_put_s(db, "a", "1");
   /* The commit's one append (the log is the feed). */
   for (uint64_t nth = 1; nth <= 1; nth++) {
     ldb_faulty_fail_nth(fs, nth, LDB_FAULT_WRITE, LDB_FULL, 0);
@@ -520,7 +513,7 @@ static void test_disk_full(void **state) {
     size_t vl;
     assert_int_equal(ldb_get(db, "lost", 4, &v, &vl), LDB_NOTFOUND);
   }
-  put_str(db, "b", "2");
+  tu_put_s(db, "b", "2");
   assert_int_equal(last_seq(db), 2);
   assert_int_equal(read_all(db, 0), 2);
   ldb_changes *c;

@@ -36,9 +36,21 @@ static void val_of(uint8_t *v, size_t n, int i, int round) {
 
 /* A database of NKEYS keys, checkpointed (so every key lives in the tree,
  * read through the mapping), then closed and reopened with o. */
+static void put_all(ldb_db *db, int round);
+
 static ldb_db *make_db(const char *dir, const ldb_options *o, int round) {
   ldb_db *db = NULL;
   assert_int_equal(ldb_open(dir, o, &db), LDB_OK);
+  put_all(db, round);
+  assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  db = NULL;
+  assert_int_equal(ldb_open(dir, o, &db), LDB_OK);
+  return db;
+}
+
+/* Writes the NKEYS keys with the values of `round`, 1000 to a batch. */
+static void put_all(ldb_db *db, int round) {
   ldb_batch *b = NULL;
   assert_int_equal(ldb_batch_create(db, &b), LDB_OK);
   for (int i = 0; i < NKEYS; i++) {
@@ -54,11 +66,6 @@ static ldb_db *make_db(const char *dir, const ldb_options *o, int round) {
   }
   if (ldb_batch_count(b)) assert_int_equal(ldb_write(db, b), LDB_OK);
   ldb_batch_destroy(b);
-  assert_int_equal(ldb_checkpoint(db), LDB_OK);
-  assert_int_equal(ldb_close(db), LDB_OK);
-  db = NULL;
-  assert_int_equal(ldb_open(dir, o, &db), LDB_OK);
-  return db;
 }
 
 /* Reads every key; returns how many were found with the right value, and
@@ -98,13 +105,48 @@ static void truncate_file(const char *path, off_t size) {
   close(fd);
 }
 
-static void test_reads_through_mapping(void **state) {
-  (void)state;
-  char *dir = tu_tmpdir("mmap-read");
+/* ldb_options_default()'s mmap_size (the mapping covers the whole file). */
+static uint64_t default_mmap_size(void) {
   ldb_options o;
   ldb_options_default(&o);
-  o.sync_mode = LDB_SYNC_OFF;
-  ldb_db *db = make_db(dir, &o, 1);
+  return o.mmap_size;
+}
+
+/* One test's database: a temporary directory holding make_db()'s NKEYS
+ * keys of `round`, opened with sync off and the given mmap_size. */
+typedef struct fixture {
+  char *dir;
+  char path[4200]; /* the data file */
+  ldb_options o;
+  ldb_db *db;
+} fixture;
+
+static void fx_open(fixture *f, const char *name, uint64_t mmap_size,
+                    int round) {
+  f->dir = tu_tmpdir(name);
+  data_path(f->path, sizeof f->path, f->dir);
+  ldb_options_default(&f->o);
+  f->o.sync_mode = LDB_SYNC_OFF;
+  f->o.mmap_size = mmap_size;
+  f->db = make_db(f->dir, &f->o, round);
+}
+
+/* Closes the database (unless the test did) and removes the directory.
+ * check_close: the close must succeed (else it may report damage). */
+static void fx_end(fixture *f, int check_close) {
+  if (f->db) {
+    int rc = ldb_close(f->db);
+    if (check_close) assert_int_equal(rc, LDB_OK);
+  }
+  tu_rmrf(f->dir);
+  free(f->dir);
+}
+
+static void test_reads_through_mapping(void **state) {
+  (void)state;
+  fixture f;
+  fx_open(&f, "mmap-read", default_mmap_size(), 1);
+  ldb_db *db = f.db;
   int io = 0, co = 0;
   assert_int_equal(read_all(db, 1, &io, &co), NKEYS);
   /* Read again: every page is verified by now and read in place. */
@@ -133,40 +175,24 @@ static void test_reads_through_mapping(void **state) {
   }
   assert_int_equal(n, NKEYS);
   ldb_iter_destroy(it);
-  assert_int_equal(ldb_close(db), LDB_OK);
-  tu_rmrf(dir);
-  free(dir);
+  fx_end(&f, 1);
 }
 
 /* Pages freed by one checkpoint and written again by a later one hold a
  * new image: it must be verified again, and read correctly. */
 static void test_rewritten_pages(void **state) {
   (void)state;
-  char *dir = tu_tmpdir("mmap-rewrite");
-  ldb_options o;
-  ldb_options_default(&o);
-  o.sync_mode = LDB_SYNC_OFF;
-  ldb_db *db = make_db(dir, &o, 1);
+  fixture f;
+  fx_open(&f, "mmap-rewrite", default_mmap_size(), 1);
+  ldb_db *db = f.db;
   for (int round = 2; round <= 5; round++) {
-    ldb_batch *b = NULL;
-    assert_int_equal(ldb_batch_create(db, &b), LDB_OK);
-    for (int i = 0; i < NKEYS; i++) {
-      char k[16];
-      uint8_t v[100];
-      key_of(k, i);
-      val_of(v, sizeof v, i, round);
-      assert_int_equal(ldb_batch_put(b, k, strlen(k), v, sizeof v), LDB_OK);
-    }
-    assert_int_equal(ldb_write(db, b), LDB_OK);
-    ldb_batch_destroy(b);
+    put_all(db, round);
     assert_int_equal(ldb_checkpoint(db), LDB_OK);
     int io = 0, co = 0;
     assert_int_equal(read_all(db, round, &io, &co), NKEYS);
   }
   assert_int_equal(ldb_check(db), LDB_OK);
-  assert_int_equal(ldb_close(db), LDB_OK);
-  tu_rmrf(dir);
-  free(dir);
+  fx_end(&f, 1);
 }
 
 /* A mapping shorter than the file: the pages past it come through the
@@ -175,20 +201,14 @@ static void test_partial_and_no_mapping(void **state) {
   (void)state;
   uint64_t sizes[] = {64 * 4096, 0};
   for (size_t s = 0; s < 2; s++) {
-    char *dir = tu_tmpdir("mmap-partial");
-    ldb_options o;
-    ldb_options_default(&o);
-    o.sync_mode = LDB_SYNC_OFF;
-    o.mmap_size = sizes[s];
-    ldb_db *db = make_db(dir, &o, 3);
+    fixture f;
+    fx_open(&f, "mmap-partial", sizes[s], 3);
     int io = 0, co = 0;
-    assert_int_equal(read_all(db, 3, &io, &co), NKEYS);
+    assert_int_equal(read_all(f.db, 3, &io, &co), NKEYS);
     ldb_stats st;
-    assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+    assert_int_equal(ldb_stats_get(f.db, &st), LDB_OK);
     assert_true(st.cache_bytes > 0);
-    assert_int_equal(ldb_close(db), LDB_OK);
-    tu_rmrf(dir);
-    free(dir);
+    fx_end(&f, 1);
   }
 }
 
@@ -196,18 +216,14 @@ static void test_partial_and_no_mapping(void **state) {
  * through the mapping, and stays an error on every later read. */
 static void test_damaged_page(void **state) {
   (void)state;
-  char *dir = tu_tmpdir("mmap-damage");
-  char path[4200];
-  data_path(path, sizeof path, dir);
-  ldb_options o;
-  ldb_options_default(&o);
-  o.sync_mode = LDB_SYNC_OFF;
-  ldb_db *db = make_db(dir, &o, 1);
-  assert_int_equal(ldb_close(db), LDB_OK);
+  fixture f;
+  fx_open(&f, "mmap-damage", default_mmap_size(), 1);
+  assert_int_equal(ldb_close(f.db), LDB_OK);
+  f.db = NULL;
   /* Damage one byte in the middle of every page past the meta pages. */
-  long long size = tu_file_size(path);
+  long long size = tu_file_size(f.path);
   assert_true(size > 8 * 4096);
-  int fd = open(path, O_RDWR);
+  int fd = open(f.path, O_RDWR);
   assert_true(fd >= 0);
   for (long long off = 2 * 4096; off < size; off += 4096) {
     uint8_t b;
@@ -216,16 +232,13 @@ static void test_damaged_page(void **state) {
     assert_int_equal(pwrite(fd, &b, 1, off + 2000), 1);
   }
   close(fd);
-  db = NULL;
-  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
+  assert_int_equal(ldb_open(f.dir, &f.o, &f.db), LDB_OK);
   for (int pass = 0; pass < 2; pass++) {
     int io = 0, co = 0;
-    assert_int_equal(read_all(db, 1, &io, &co), 0);
+    assert_int_equal(read_all(f.db, 1, &io, &co), 0);
     assert_int_equal(co, NKEYS);
   }
-  assert_int_equal(ldb_close(db), LDB_OK);
-  tu_rmrf(dir);
-  free(dir);
+  fx_end(&f, 1);
 }
 
 /* The data file truncated by another process while the database is open:
@@ -233,19 +246,15 @@ static void test_damaged_page(void **state) {
  * past the new end are gone), never SIGBUS; the database still closes. */
 static void test_truncated_under_mapping(void **state) {
   (void)state;
-  char *dir = tu_tmpdir("mmap-trunc");
-  char path[4200];
-  data_path(path, sizeof path, dir);
-  ldb_options o;
-  ldb_options_default(&o);
-  o.sync_mode = LDB_SYNC_OFF;
-  ldb_db *db = make_db(dir, &o, 1);
+  fixture f;
+  fx_open(&f, "mmap-trunc", default_mmap_size(), 1);
+  ldb_db *db = f.db;
   int io = 0, co = 0;
   assert_int_equal(read_all(db, 1, &io, &co), NKEYS);
   ldb_iter *it = NULL;
   assert_int_equal(ldb_iter_create(db, NULL, NULL, &it), LDB_OK);
   assert_int_equal(ldb_iter_first(it), LDB_OK);
-  truncate_file(path, 4 * 4096);
+  truncate_file(f.path, 4 * 4096);
   int ok = read_all(db, 1, &io, &co);
   assert_true(ok < NKEYS);
   assert_true(io > 0); /* the first read past the end faulted */
@@ -255,9 +264,7 @@ static void test_truncated_under_mapping(void **state) {
   while (rc == LDB_OK);
   assert_true(rc == LDB_IOERR || rc == LDB_CORRUPT);
   ldb_iter_destroy(it);
-  ldb_close(db); /* may report the damage; must not crash */
-  tu_rmrf(dir);
-  free(dir);
+  fx_end(&f, 0); /* close may report the damage; must not crash */
 }
 
 typedef struct racer {
@@ -288,25 +295,18 @@ static void *race_reader(void *arg) {
 /* The same, with a reader thread running while the file is truncated. */
 static void test_truncated_while_reading(void **state) {
   (void)state;
-  char *dir = tu_tmpdir("mmap-race");
-  char path[4200];
-  data_path(path, sizeof path, dir);
-  ldb_options o;
-  ldb_options_default(&o);
-  o.sync_mode = LDB_SYNC_OFF;
-  ldb_db *db = make_db(dir, &o, 1);
-  racer r = {db, 0, 0, 0};
+  fixture f;
+  fx_open(&f, "mmap-race", default_mmap_size(), 1);
+  racer r = {f.db, 0, 0, 0};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, race_reader, &r), 0);
   usleep(20000);
-  truncate_file(path, 3 * 4096);
+  truncate_file(f.path, 3 * 4096);
   usleep(50000);
   __atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
   pthread_join(th, NULL);
   assert_true(r.errors > 0 && r.errors < 1000000);
-  ldb_close(db);
-  tu_rmrf(dir);
-  free(dir);
+  fx_end(&f, 0);
 }
 
 int main(void) {

@@ -16,24 +16,14 @@
 
 #include <cmocka.h>
 
+#include "helpers/testutil.h"
 #include "lightningdb.h"
 
 static ldb_db *open_mem(ldb_store *s, int compression) {
   ldb_options o;
-  ldb_options_default(&o);
-  o.store = s;
-  o.sync_mode = LDB_SYNC_OFF;
-  o.background_checkpoint = 0;
+  tu_mem_options(&o, s);
   o.compression = compression;
-  ldb_db *db = NULL;
-  int rc = ldb_open("mem", &o, &db);
-  if (rc) fprintf(stderr, "open: %s\n", ldb_errmsg(NULL));
-  assert_int_equal(rc, LDB_OK);
-  return db;
-}
-
-static void put_s(ldb_db *db, const char *k, const char *v) {
-  assert_int_equal(ldb_put(db, k, strlen(k), v, strlen(v)), LDB_OK);
+  return tu_open("mem", &o);
 }
 
 static int has(ldb_db *db, const void *k, size_t kl) {
@@ -58,7 +48,7 @@ static void test_empty_key(void **st) {
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   ldb_db *db = open_mem(s, LDB_COMPRESSION_NONE);
   assert_int_equal(ldb_put(db, NULL, 0, "empty", 5), LDB_OK);
-  put_s(db, "a", "1");
+  tu_put_s(db, "a", "1");
   char buf[16];
   size_t n = 0;
   assert_int_equal(ldb_get_buf(db, "", 0, buf, sizeof buf, &n), LDB_OK);
@@ -126,10 +116,10 @@ static void test_count_delete_range(void **st) {
   char k[16];
   for (int i = 0; i < 1000; i++) {
     snprintf(k, sizeof k, "k%04d", i);
-    put_s(db, k, "v");
+    tu_put_s(db, k, "v");
     if (i == 500) assert_int_equal(ldb_checkpoint(db), LDB_OK);
   }
-  put_s(db, "z", "v");
+  tu_put_s(db, "z", "v");
   ldb_stats s0, s1;
   assert_int_equal(ldb_stats_get(db, &s0), LDB_OK);
   assert_int_equal(count(db, NULL, NULL), 1001);
@@ -194,7 +184,7 @@ static void test_count_delete_range(void **st) {
   /* a concurrent commit into a range a transaction cleared conflicts */
   assert_int_equal(ldb_txn_begin(db, 0, &t), LDB_OK);
   assert_int_equal(ldb_delete_range(db, t, NULL, UINT64_MAX, &del), LDB_OK);
-  put_s(db, "k0000", "changed");
+  tu_put_s(db, "k0000", "changed");
   assert_int_equal(ldb_txn_commit(t), LDB_CONFLICT);
   /* everything, then the survivors of a checkpoint */
   assert_int_equal(ldb_delete_range(db, NULL, NULL, UINT64_MAX, &del), LDB_OK);

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
+#include "helpers/testutil.h"
 #include "lightningdb.h"
 
 typedef struct fx {
@@ -51,10 +52,6 @@ static int teardown(void **st) {
   return rc;
 }
 
-static void put_s(ldb_db *db, const char *k, const char *v) {
-  assert_int_equal(ldb_put(db, k, strlen(k), v, strlen(v)), LDB_OK);
-}
-
 static void tget(ldb_txn *t, const char *k, const char *v) {
   void *val;
   size_t n;
@@ -69,28 +66,14 @@ static void tget(ldb_txn *t, const char *k, const char *v) {
   free(val); /* default allocator */
 }
 
-static void dget(ldb_db *db, const char *k, const char *v) {
-  void *val;
-  size_t n;
-  int rc = ldb_get(db, k, strlen(k), &val, &n);
-  if (!v) {
-    assert_int_equal(rc, LDB_NOTFOUND);
-    return;
-  }
-  assert_int_equal(rc, LDB_OK);
-  assert_int_equal(n, strlen(v));
-  assert_memory_equal(val, v, n);
-  ldb_free(db, val);
-}
-
 static void test_isolation(void **st) {
   fx *f = *st;
-  put_s(f->db, "a", "1");
+  tu_put_s(f->db, "a", "1");
   ldb_txn *t;
   assert_int_equal(ldb_txn_begin(f->db, LDB_TXN_READONLY, &t), LDB_OK);
   uint64_t seq = ldb_txn_snapshot_seq(t);
-  put_s(f->db, "a", "2");
-  put_s(f->db, "b", "new");
+  tu_put_s(f->db, "a", "2");
+  tu_put_s(f->db, "b", "new");
   assert_int_equal(ldb_delete(f->db, "a", 1), LDB_OK);
   tget(t, "a", "1");
   tget(t, "b", NULL);
@@ -106,14 +89,14 @@ static void test_isolation(void **st) {
   assert_int_equal(ldb_txn_snapshot_seq(t), seq);
   assert_int_equal(ldb_txn_put(t, "x", 1, "y", 1), LDB_READONLY);
   assert_int_equal(ldb_txn_commit(t), LDB_OK);
-  dget(f->db, "a", NULL);
-  dget(f->db, "b", "new");
+  tu_expect_s(f->db, "a", NULL);
+  tu_expect_s(f->db, "b", "new");
 }
 
 static void test_read_your_writes(void **st) {
   fx *f = *st;
-  put_s(f->db, "k1", "old");
-  put_s(f->db, "k2", "old2");
+  tu_put_s(f->db, "k1", "old");
+  tu_put_s(f->db, "k2", "old2");
   ldb_txn *t;
   assert_int_equal(ldb_txn_begin(f->db, 0, &t), LDB_OK);
   assert_int_equal(ldb_txn_put(t, "k1", 2, "new", 3), LDB_OK);
@@ -124,17 +107,17 @@ static void test_read_your_writes(void **st) {
   tget(t, "k2", NULL);
   tget(t, "k3", "v3b");
   /* not visible outside before commit */
-  dget(f->db, "k1", "old");
-  dget(f->db, "k3", NULL);
+  tu_expect_s(f->db, "k1", "old");
+  tu_expect_s(f->db, "k3", NULL);
   assert_int_equal(ldb_txn_commit(t), LDB_OK);
-  dget(f->db, "k1", "new");
-  dget(f->db, "k2", NULL);
-  dget(f->db, "k3", "v3b");
+  tu_expect_s(f->db, "k1", "new");
+  tu_expect_s(f->db, "k2", NULL);
+  tu_expect_s(f->db, "k3", "v3b");
 }
 
 static void test_conflict_read_write(void **st) {
   fx *f = *st;
-  put_s(f->db, "counter", "0");
+  tu_put_s(f->db, "counter", "0");
   ldb_txn *t1, *t2;
   assert_int_equal(ldb_txn_begin(f->db, 0, &t1), LDB_OK);
   assert_int_equal(ldb_txn_begin(f->db, 0, &t2), LDB_OK);
@@ -146,7 +129,7 @@ static void test_conflict_read_write(void **st) {
   assert_int_equal(ldb_txn_commit(t1), LDB_OK);
   assert_int_equal(ldb_txn_commit(t2), LDB_CONFLICT);
   assert_non_null(strstr(ldb_errmsg(NULL), "conflict"));
-  dget(f->db, "other", NULL); /* nothing of t2 applied */
+  tu_expect_s(f->db, "other", NULL); /* nothing of t2 applied */
   ldb_stats s;
   assert_int_equal(ldb_stats_get(f->db, &s), LDB_OK);
   assert_int_equal(s.conflicts, 1);
@@ -154,10 +137,10 @@ static void test_conflict_read_write(void **st) {
   /* a read alone conflicts with a later commit of that key */
   assert_int_equal(ldb_txn_begin(f->db, 0, &t1), LDB_OK);
   tget(t1, "counter", "1");
-  put_s(f->db, "counter", "5");
+  tu_put_s(f->db, "counter", "5");
   assert_int_equal(ldb_txn_put(t1, "elsewhere", 9, "z", 1), LDB_OK);
   assert_int_equal(ldb_txn_commit(t1), LDB_CONFLICT);
-  dget(f->db, "elsewhere", NULL);
+  tu_expect_s(f->db, "elsewhere", NULL);
 
   /* a key read through an iterator conflicts too */
   assert_int_equal(ldb_txn_begin(f->db, 0, &t1), LDB_OK);
@@ -165,7 +148,7 @@ static void test_conflict_read_write(void **st) {
   assert_int_equal(ldb_iter_create(f->db, t1, NULL, &it), LDB_OK);
   assert_int_equal(ldb_iter_seek(it, "counter", 7), LDB_OK);
   ldb_iter_destroy(it);
-  put_s(f->db, "counter", "6");
+  tu_put_s(f->db, "counter", "6");
   assert_int_equal(ldb_txn_put(t1, "elsewhere", 9, "z", 1), LDB_OK);
   assert_int_equal(ldb_txn_commit(t1), LDB_CONFLICT);
 }
@@ -179,7 +162,7 @@ static void test_conflict_write_write(void **st) {
   assert_int_equal(ldb_txn_put(t2, "w", 1, "2", 1), LDB_OK);
   assert_int_equal(ldb_txn_commit(t2), LDB_OK);
   assert_int_equal(ldb_txn_commit(t1), LDB_CONFLICT);
-  dget(f->db, "w", "2");
+  tu_expect_s(f->db, "w", "2");
   /* disjoint keys never conflict */
   assert_int_equal(ldb_txn_begin(f->db, 0, &t1), LDB_OK);
   assert_int_equal(ldb_txn_begin(f->db, 0, &t2), LDB_OK);
@@ -188,24 +171,24 @@ static void test_conflict_write_write(void **st) {
   assert_int_equal(ldb_txn_put(t2, "d2", 2, "2", 1), LDB_OK);
   assert_int_equal(ldb_txn_commit(t2), LDB_OK);
   assert_int_equal(ldb_txn_commit(t1), LDB_OK);
-  dget(f->db, "d1", "1");
-  dget(f->db, "d2", "2");
+  tu_expect_s(f->db, "d1", "1");
+  tu_expect_s(f->db, "d2", "2");
 }
 
 static void test_conflict_across_checkpoint(void **st) {
   fx *f = *st;
-  put_s(f->db, "c", "0");
+  tu_put_s(f->db, "c", "0");
   ldb_txn *t;
   assert_int_equal(ldb_txn_begin(f->db, 0, &t), LDB_OK);
   tget(t, "c", "0");
-  put_s(f->db, "c", "1");
+  tu_put_s(f->db, "c", "1");
   /* the competing commit moves into the tree and two more memtables pass */
   assert_int_equal(ldb_checkpoint(f->db), LDB_OK);
-  put_s(f->db, "filler", "x");
+  tu_put_s(f->db, "filler", "x");
   assert_int_equal(ldb_checkpoint(f->db), LDB_OK);
   assert_int_equal(ldb_txn_put(t, "c", 1, "2", 1), LDB_OK);
   assert_int_equal(ldb_txn_commit(t), LDB_CONFLICT);
-  dget(f->db, "c", "1");
+  tu_expect_s(f->db, "c", "1");
 }
 
 static void test_abort_and_empty(void **st) {
@@ -214,7 +197,7 @@ static void test_abort_and_empty(void **st) {
   assert_int_equal(ldb_txn_begin(f->db, 0, &t), LDB_OK);
   assert_int_equal(ldb_txn_put(t, "ab", 2, "x", 1), LDB_OK);
   ldb_txn_abort(t);
-  dget(f->db, "ab", NULL);
+  tu_expect_s(f->db, "ab", NULL);
   ldb_txn_abort(NULL);
   ldb_stats s0, s1;
   assert_int_equal(ldb_stats_get(f->db, &s0), LDB_OK);
@@ -235,7 +218,7 @@ static void test_abort_and_empty(void **st) {
   ldb_options_default(&o);
   o.store = f->s;
   assert_int_equal(ldb_open("txn", &o, &f->db), LDB_OK); /* for teardown */
-  dget(f->db, "ab", NULL);
+  tu_expect_s(f->db, "ab", NULL);
 }
 
 static void test_many_writes(void **st) {
@@ -252,7 +235,7 @@ static void test_many_writes(void **st) {
   for (int i = 0; i < 5000; i += 333) {
     snprintf(k, sizeof k, "m%06d", i);
     snprintf(v, sizeof v, "%d", i + 15000);
-    dget(f->db, k, v);
+    tu_expect_s(f->db, k, v);
   }
 }
 

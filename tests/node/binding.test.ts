@@ -5,18 +5,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadAddon } from '../../js/native/addon.js';
-import { tempDir } from './helpers.js';
+import { errorCode, tempDir } from './helpers.js';
 
 const { addon } = loadAddon();
 const b = (s: string) => Buffer.from(s);
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code ?? (e as Error).name;
-  }
-  return 'no error';
-};
+const code = errorCode;
 
 const rb = addon.readBuffer();
 /** An iterNext result (a length in the read buffer, or a Buffer) as a chunk. */

@@ -3,14 +3,15 @@
  * the generator in check mode fails on any drift between the two, and the
  * tables compiled into the addon that runs (its contract() export, walked
  * from ldb_option_table / ldb_stat_table / ldb_error_table) must say the
- * same as the generated file. */
+ * same as the generated file; the loader passes over an addon whose tables
+ * differ (contractDrift). */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ERRORS, OPTIONS, STATS } from '../../js/contract.js';
-import { loadAddon } from '../../js/native/addon.js';
+import { type AddonContract, contractDrift, loadAddon } from '../../js/native/addon.js';
 import { ERROR_CODES } from '../../js/errors.js';
 import { root } from './helpers.js';
 
@@ -61,6 +62,35 @@ describe('the contract between the core and js/', function () {
     assert.deepEqual(c.stats.map((s) => ({ ...s, type: statType[s.type] })), STATS.map((s) => ({ ...s })));
     assert.deepEqual(c.errors, ERRORS.map((e) => ({ ...e })));
     assert.deepEqual([...ERROR_CODES], ERRORS.filter((e) => e.code !== 0).map((e) => e.name));
+  });
+
+  it('the loader passes over an addon built from other tables, naming the first difference', () => {
+    const c = loadAddon().addon.contract();
+    assert.equal(contractDrift(c), undefined, 'the addon that runs agrees');
+    const copy = (): AddonContract => JSON.parse(JSON.stringify(c)) as AddonContract;
+    const changed = copy();
+    changed.options[1]!.default += 1;
+    assert.match(contractDrift(changed) ?? '', /^option 1: the addon has cacheSize \(uint, default \d+/);
+    const fewer = copy();
+    fewer.stats.pop();
+    assert.match(contractDrift(fewer) ?? '', /^statistic \d+: the addon has none, this JavaScript expects \w+/);
+    const renamed = copy();
+    renamed.errors[1]!.name = 'MISSING';
+    assert.match(contractDrift(renamed) ?? '', /^error code 1: the addon has 1 MISSING, this JavaScript expects 1 NOT_FOUND/);
+    // The loader itself: an "addon" (here a CommonJS module) with such
+    // tables is not used, and the error says why.
+    const dir = mkdtempSync(join(tmpdir(), 'ldb-drift-'));
+    const fake = join(dir, 'fake-addon.cjs');
+    writeFileSync(fake, `module.exports = { open() {}, version() { return '0'; }, contract() { return ${JSON.stringify(changed)}; } };`);
+    const saved = process.env.LIGHTNINGDB_ADDON;
+    process.env.LIGHTNINGDB_ADDON = fake;
+    try {
+      assert.throws(() => loadAddon(dir), /fake-addon\.cjs: built from other sources than this JavaScript \(option 1: .*\); rebuild it/);
+    } finally {
+      if (saved === undefined) delete process.env.LIGHTNINGDB_ADDON;
+      else process.env.LIGHTNINGDB_ADDON = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the README documents every option (a Configuration row) and every error code', () => {

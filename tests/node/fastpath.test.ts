@@ -9,19 +9,12 @@ import { join } from 'node:path';
 import { loadAddon } from '../../js/native/addon.js';
 import { open } from '../../js/index.js';
 import { toBytes } from '../../js/encodings.js';
-import { tempDir } from './helpers.js';
+import { errorCode, tempDir } from './helpers.js';
 
 const { addon } = loadAddon();
 const KEY_AREA = 1024;
 const b = (s: string) => Buffer.from(s);
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code ?? (e as Error).name;
-  }
-  return 'no error';
-};
+const code = errorCode;
 
 describe('fast read path', function () {
   this.timeout(60_000);

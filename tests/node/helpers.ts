@@ -10,6 +10,17 @@ import { fileURLToPath } from 'node:url';
 export const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 
+/** The code of the error fn throws (its name when it has no code), or
+ * 'no error'. */
+export function errorCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code ?? (e as Error).name;
+  }
+  return 'no error';
+}
+
 export function tempDir(tag: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), `ldb-${tag}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };

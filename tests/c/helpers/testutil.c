@@ -1,6 +1,7 @@
 /*
  * testutil.c — see testutil.h. Test-only code: it may abort on setup
- * failures, which the library itself never does.
+ * failures, which the library itself never does, and its database helpers
+ * fail the running cmocka test.
  */
 #include "testutil.h"
 
@@ -21,6 +22,11 @@
 #else
 #include <sys/wait.h>
 #endif
+
+#include <setjmp.h> /* cmocka.h needs setjmp.h, stdarg.h and stddef.h */
+#include <stddef.h>
+
+#include <cmocka.h>
 
 void tu_die(const char *fmt, ...) {
   va_list ap;
@@ -473,4 +479,39 @@ void tu_alloc_fail_nth(tu_alloc *t, uint64_t nth, int sticky) {
 
 long long tu_alloc_live(tu_alloc *t) {
   return __atomic_load_n(&t->live, __ATOMIC_SEQ_CST);
+}
+
+/* ---- test databases ---------------------------------------------------- */
+
+void tu_mem_options(ldb_options *o, ldb_store *s) {
+  ldb_options_default(o);
+  o->store = s;
+  o->sync_mode = LDB_SYNC_OFF;
+  o->background_checkpoint = 0;
+}
+
+ldb_db *tu_open(const char *name, const ldb_options *o) {
+  ldb_db *db = NULL;
+  int rc = ldb_open(name, o, &db);
+  if (rc)
+    fail_msg("open %s: %s (%s)", name, ldb_code_name(rc), ldb_errmsg(NULL));
+  return db;
+}
+
+void tu_put_s(ldb_db *db, const char *k, const char *v) {
+  assert_int_equal(ldb_put(db, k, strlen(k), v, strlen(v)), LDB_OK);
+}
+
+void tu_expect_s(ldb_db *db, const char *k, const char *v) {
+  void *val = NULL;
+  size_t n = 0;
+  int rc = ldb_get(db, k, strlen(k), &val, &n);
+  if (!v) {
+    assert_int_equal(rc, LDB_NOTFOUND);
+    return;
+  }
+  assert_int_equal(rc, LDB_OK);
+  assert_int_equal(n, strlen(v));
+  assert_memory_equal(val, v, n);
+  ldb_free(db, val);
 }

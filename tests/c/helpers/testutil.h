@@ -3,9 +3,10 @@
  * randomized test prints its seed; LDB_SEED replays it), iteration scaling
  * for the quick (sanitizer, emulated) run, temporary directories under
  * LDB_TEST_TMP, process and directory-store helpers that hide the
- * platform (posix or Windows),
- * a reference model of an ordered key-value map, and an allocator that
- * counts live allocations and can fail the Nth one.
+ * platform (posix or Windows), opening a test database and string
+ * put/get checks (failures fail the cmocka test), a reference model of an
+ * ordered key-value map, and an allocator that counts live allocations and can
+ * fail the Nth one.
  */
 #ifndef LDB_TESTUTIL_H
 #define LDB_TESTUTIL_H
@@ -53,6 +54,19 @@ int tu_mkdir(const char *path);
 void tu_rmrf(const char *path);
 /* Size of a file in bytes, or -1. */
 long long tu_file_size(const char *path);
+
+/* ---- test databases (failures fail the running cmocka test) ----------- */
+
+/* ldb_options_default() for a test database on store s: sync off and no
+ * background checkpoint thread (checkpoints run when the test asks). */
+void tu_mem_options(ldb_options *o, ldb_store *s);
+/* ldb_open(name, o); on failure fails the test with ldb_errmsg. */
+ldb_db *tu_open(const char *name, const ldb_options *o);
+/* ldb_put of two C strings; must succeed. */
+void tu_put_s(ldb_db *db, const char *k, const char *v);
+/* ldb_get of the C string k: its value must be v, or absent when v is
+ * NULL. */
+void tu_expect_s(ldb_db *db, const char *k, const char *v);
 
 /* ---- reference model --------------------------------------------------- */
 
