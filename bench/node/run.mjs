@@ -12,7 +12,8 @@
  * size, see bench/README.md), --quick (N = 2000, exits non-zero when any
  * store fails), --stores a,b, --only w1,w2, --no-build, --cpu-prof (profiles
  * the LightningDB children into bench/out/prof/), --repeat R (R rounds, best
- * round per workload), --out DIR, --charts DIR.
+ * round per workload), --timeout S (seconds per store before its child is
+ * killed; default 1800, 60 with --quick), --out DIR, --charts DIR.
  */
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -48,6 +49,7 @@ function parseArgs(argv) {
     else if (k === '--no-build') a.build = false;
     else if (k === '--cpu-prof') a.cpuProf = true;
     else if (k === '--repeat') a.repeat = parseInt(v(), 10);
+    else if (k === '--timeout') a.timeoutS = Number(v());
     else if (k === '--out') a.out = path.resolve(v());
     else if (k === '--charts') a.charts = path.resolve(v());
     else if (k === '--help' || k === '-h') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]); process.exit(0); }
@@ -55,6 +57,7 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(a.n) || a.n < 100) throw new Error('--n must be an integer >= 100');
   if (!Number.isInteger(a.repeat) || a.repeat < 1) throw new Error('--repeat must be an integer >= 1');
+  if (!(a.timeoutS > 0)) throw new Error('--timeout must be a number of seconds > 0');
   for (const s of a.stores) if (!ALL.includes(s)) throw new Error(`unknown store ${s} (known: ${ALL.join(', ')})`);
   if (a.only) for (const w of a.only) if (!WORKLOADS.some((x) => x.name === w)) throw new Error(`unknown workload ${w}`);
   // Only a full run (every store and workload, default output) replaces the
