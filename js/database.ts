@@ -38,8 +38,8 @@ export type { Change, ChangeFeed, ChangeOp, ChangesOptions, RangeOptions } from 
 export interface DatabaseEvent {
   /** 1, 2, ... per engine; a gap means older events were overwritten */
   seq: number;
-  /** 'checkpoint' | 'slow_commit' | 'sync_stall' | 'error' | 'disk_full' |
-   * 'recovered' | 'conflict' | 'busy' */
+  /** 'checkpoint' | 'slow_commit' | 'slow_read' | 'sync_stall' | 'error' |
+   * 'disk_full' | 'recovered' | 'conflict' | 'busy' */
   type: string;
   /** the error code involved ('OK' when none): error, disk_full,
    * recovered (the one cleared), conflict, busy */
@@ -49,8 +49,8 @@ export interface DatabaseEvent {
   lastTime: number;
   /** occurrences folded into it (bursts); 1 otherwise */
   count: number;
-  /** checkpoint: its checkpoint seq; slow_commit / sync_stall: the slowest
-   * in ns; busy: maxActiveTransactions; else 0 */
+  /** checkpoint: its checkpoint seq; slow_commit / slow_read / sync_stall:
+   * the slowest in ns; busy: maxActiveTransactions; else 0 */
   value: number;
 }
 

@@ -145,8 +145,8 @@ export interface EngineDb {
 /** One entry of the engine's event ring (struct ldb_event). */
 export interface EngineEvent {
   seq: number;
-  /** ldb_event_name(): 'checkpoint', 'slow_commit', 'sync_stall', 'error',
-   * 'disk_full', 'recovered', 'conflict', 'busy' */
+  /** ldb_event_name(): 'checkpoint', 'slow_commit', 'slow_read',
+   * 'sync_stall', 'error', 'disk_full', 'recovered', 'conflict', 'busy' */
   type: string;
   /** ldb_code_name() of the event's code ('OK' when none) */
   code: string;

@@ -1084,7 +1084,8 @@ LDB_API double ldb_hist_percentile(const uint64_t *hist, double p);
  * overwritten (a gap in seq shows how many were lost). */
 
 /* The ring's size; a commit slower than LDB_EVENT_SLOW_NS is a
- * SLOW_COMMIT, a log sync slower than LDB_EVENT_STALL_NS a SYNC_STALL;
+ * SLOW_COMMIT, a timed read slower than it a SLOW_READ, a log sync slower
+ * than LDB_EVENT_STALL_NS a SYNC_STALL;
  * LDB_EVENT_BURST_NS is the burst window of ldb_event.count. */
 #define LDB_EVENT_RING 256
 #define LDB_EVENT_SLOW_NS 100000000ull
@@ -1094,6 +1095,11 @@ LDB_API double ldb_hist_percentile(const uint64_t *hist, double p);
 /* Event types (ldb_event.type), with what value and code hold:
  *   CHECKPOINT   a checkpoint completed; value: its checkpoint seq
  *   SLOW_COMMIT  a commit took over LDB_EVENT_SLOW_NS; value: ns
+ *   SLOW_READ    a point read (ldb_get/ldb_get_buf) took over
+ *                LDB_EVENT_SLOW_NS; reads are timed one in eight per
+ *                thread (those feed the get latency histogram too), so a
+ *                burst of slow reads is seen, a lone one may not be;
+ *                value: ns
  *   SYNC_STALL   a log sync took over LDB_EVENT_STALL_NS; value: ns
  *   ERROR        background work (checkpoint, log sync) started failing;
  *                code: the error
@@ -1110,14 +1116,15 @@ LDB_API double ldb_hist_percentile(const uint64_t *hist, double p);
 #define LDB_EVENT_RECOVERED 6
 #define LDB_EVENT_CONFLICT 7
 #define LDB_EVENT_BUSY 8
+#define LDB_EVENT_SLOW_READ 9
 
 typedef struct ldb_event {
   uint64_t seq;     /* 1, 2, ... in the order recorded; never reused */
   uint64_t time_ns; /* when, on the clock of ldb_stats.uptime_ns */
   uint64_t last_ns; /* the latest occurrence folded into this event */
-  uint64_t count;   /* occurrences: SLOW_COMMIT, SYNC_STALL, CONFLICT and
-                       BUSY within LDB_EVENT_BURST_NS of the previous one
-                       of the same type and code join it while it is the
+  uint64_t count;   /* occurrences: SLOW_COMMIT, SLOW_READ, SYNC_STALL,
+                       CONFLICT and BUSY within LDB_EVENT_BURST_NS of the previous
+                       one   of the same type and code join it while it is the
                        newest event (count, last_ns and value grow; read
                        again from seq - 1 to see them); others are 1 */
   uint64_t value;   /* per type, above (the largest in a burst); else 0 */

@@ -174,6 +174,15 @@ static void snap_peek(eng *e, snap *s) {
 
 static _Thread_local uint32_t tl_sample;
 
+/* Ends a timed read: the get latency histogram, and a SLOW_READ event
+ * past LDB_EVENT_SLOW_NS (a stalled disk under the mapping or the cache,
+ * a reader starved of CPU). */
+static void get_timed(eng *e, uint64_t t0) {
+  uint64_t took = eng_now(e) - t0;
+  hist_add(e->get_hist, &e->get_sum, took);
+  if (took > LDB_EVENT_SLOW_NS) ev_record(e, LDB_EVENT_SLOW_READ, LDB_OK, took);
+}
+
 int ldb_get(ldb_db *db, const void *key, size_t key_len, void **value,
             size_t *value_len) {
   int rc = check_db(db);
@@ -190,7 +199,7 @@ int ldb_get(ldb_db *db, const void *key, size_t key_len, void **value,
   rc = snap_get_alloc(&s, e->a, key, key_len, value, value_len);
   ldb_rwlock_unlock(&e->state_lk);
   atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
-  if (timed) hist_add(e->get_hist, &e->get_sum, eng_now(e) - t0);
+  if (timed) get_timed(e, t0);
   return rc;
 }
 
@@ -210,7 +219,7 @@ int ldb_get_buf(ldb_db *db, const void *key, size_t key_len, void *buf,
   rc = snap_get(&s, key, key_len, buf, cap, value_len);
   ldb_rwlock_unlock(&e->state_lk);
   atomic_fetch_add_explicit(&e->st_gets, 1, memory_order_relaxed);
-  if (timed) hist_add(e->get_hist, &e->get_sum, eng_now(e) - t0);
+  if (timed) get_timed(e, t0);
   return rc;
 }
 

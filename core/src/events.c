@@ -4,7 +4,8 @@
  * else: the engine decides what is an event and when (ev_record and its
  * kin in engine.c), stats.c serves ldb_events_read().
  *
- * Bursts: SLOW_COMMIT, SYNC_STALL, CONFLICT and BUSY fold into the newest
+ * Bursts: SLOW_COMMIT, SLOW_READ, SYNC_STALL, CONFLICT and BUSY fold into
+ * the newest
  * event when it has the same type and code and its last occurrence is
  * under LDB_EVENT_BURST_NS old, so a storm of refused commits is one entry
  * with a count rather than a flushed ring.
@@ -24,8 +25,9 @@ static void ring_unlock(ev_ring *r) {
 }
 
 static int bursts(int type) {
-  return type == LDB_EVENT_SLOW_COMMIT || type == LDB_EVENT_SYNC_STALL ||
-         type == LDB_EVENT_CONFLICT || type == LDB_EVENT_BUSY;
+  return type == LDB_EVENT_SLOW_COMMIT || type == LDB_EVENT_SLOW_READ ||
+         type == LDB_EVENT_SYNC_STALL || type == LDB_EVENT_CONFLICT ||
+         type == LDB_EVENT_BUSY;
 }
 
 void ev_ring_record(ev_ring *r, uint64_t now, int type, int code,
@@ -68,9 +70,9 @@ size_t ev_ring_read(ev_ring *r, uint64_t after, ldb_event *out, size_t cap) {
 }
 
 const char *ldb_event_name(int type) {
-  static const char *const names[] = {"unknown",    "checkpoint", "slow_commit",
-                                      "sync_stall", "error",      "disk_full",
-                                      "recovered",  "conflict",   "busy"};
+  static const char *const names[] = {
+      "unknown",   "checkpoint", "slow_commit", "sync_stall", "error",
+      "disk_full", "recovered",  "conflict",    "busy",       "slow_read"};
   if (type < 0 || (size_t)type >= sizeof names / sizeof names[0])
     return "unknown";
   return names[type];

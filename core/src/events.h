@@ -2,9 +2,9 @@
  * events.h — a bounded event ring (events.c): what the public
  * ldb_events_read() returns. The engine embeds one and records through
  * ev_record() (engine.h) at the few places events happen (checkpoint
- * install, background errors, CONFLICT and BUSY refusals, slow commits and
- * log syncs); recording never allocates and never fails, so a hook cannot
- * change an operation's outcome. The ring knows nothing of the engine.
+ * install, background errors, CONFLICT and BUSY refusals, slow commits,
+ * reads and log syncs); recording never allocates and never fails, so a hook
+ * cannot change an operation's outcome. The ring knows nothing of the engine.
  */
 #ifndef LDB_EVENTS_H
 #define LDB_EVENTS_H

@@ -77,6 +77,7 @@ export function describeEvent(e: DatabaseEventLike): string {
   switch (e.type) {
     case 'checkpoint': return `checkpoint completed (checkpoint seq ${e.value})`;
     case 'slow_commit': return `${plural(e.count, 'commit')} over 100 ms (slowest ${ms(e.value)})`;
+    case 'slow_read': return `${plural(e.count, 'timed read')} over 100 ms (slowest ${ms(e.value)}; one read in 8 is timed)`;
     case 'sync_stall': return `${plural(e.count, 'log sync', 'log syncs')} over 500 ms (slowest ${ms(e.value)})`;
     case 'error': return `background checkpoint/sync failing with ${e.code}; it is retried`;
     case 'disk_full': return 'disk full (FULL): commits or background work cannot write';

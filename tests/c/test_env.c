@@ -39,7 +39,8 @@ typedef struct fake_env {
   ldb_env env;
   pthread_mutex_t mu;
   pthread_cond_t cv; /* any change: time, a signal, a sleeper arriving */
-  uint64_t now;      /* ns, moved only by fake_advance */
+  uint64_t now;      /* ns, moved by fake_advance, and by tick */
+  uint64_t tick;     /* ns added at every now_ns() call (0: frozen) */
   uint64_t sleeps;   /* sleep_until calls entered so far */
   int sleeping;      /* sleep_until calls waiting now */
   int threads;       /* started and not joined */
@@ -49,6 +50,7 @@ static uint64_t fake_now(void *ctx) {
   fake_env *f = ctx;
   pthread_mutex_lock(&f->mu);
   uint64_t t = f->now;
+  f->now += f->tick;
   pthread_mutex_unlock(&f->mu);
   return t;
 }
@@ -382,6 +384,57 @@ static void test_checkpoint_backoff(void **state) {
   fx_close(&x);
 }
 
+/* The newest event of a type, or NULL. */
+static const ldb_event *newest_of(const ldb_event *ev, size_t n, int type) {
+  for (size_t i = n; i-- > 0;)
+    if (ev[i].type == type) return &ev[i];
+  return NULL;
+}
+
+/* A point read that takes over LDB_EVENT_SLOW_NS is a SLOW_READ event
+ * (one read in 8 per thread is timed; a run of 8 has one); fast reads are
+ * not. The clock moves 150 ms at every reading while the slow reads run. */
+static void test_slow_read_event(void **state) {
+  (void)state;
+  fx x;
+  fx_open(&x, LDB_SYNC_NORMAL, 0, 0);
+  assert_int_equal(ldb_put(x.db, "k", 1, "v", 1), LDB_OK);
+  ldb_event ev[32];
+  size_t n = 0;
+  char buf[8];
+  size_t vl;
+  for (int i = 0; i < 16; i++)
+    assert_int_equal(ldb_get_buf(x.db, "k", 1, buf, sizeof buf, &vl), LDB_OK);
+  assert_int_equal(ldb_events_read(x.db, 0, ev, 32, &n), LDB_OK);
+  assert_null(newest_of(ev, n, LDB_EVENT_SLOW_READ));
+  pthread_mutex_lock(&x.fe.mu);
+  x.fe.tick = 150 * MS;
+  pthread_mutex_unlock(&x.fe.mu);
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(ldb_get_buf(x.db, "k", 1, buf, sizeof buf, &vl), LDB_OK);
+  for (int i = 0; i < 8; i++) {
+    void *v = NULL;
+    size_t len = 0;
+    assert_int_equal(ldb_get(x.db, "missing", 7, &v, &len), LDB_NOTFOUND);
+    ldb_free(x.db, v);
+  }
+  pthread_mutex_lock(&x.fe.mu);
+  x.fe.tick = 0;
+  pthread_mutex_unlock(&x.fe.mu);
+  assert_int_equal(ldb_events_read(x.db, 0, ev, 32, &n), LDB_OK);
+  const ldb_event *e = newest_of(ev, n, LDB_EVENT_SLOW_READ);
+  assert_non_null(e);
+  assert_string_equal(ldb_event_name(e->type), "slow_read");
+  assert_int_equal(e->code, LDB_OK);
+  assert_true(e->value >= 150 * MS);
+  /* One from each run of 8 (get_buf, get): a burst or two events. */
+  uint64_t seen = 0;
+  for (size_t i = 0; i < n; i++)
+    if (ev[i].type == LDB_EVENT_SLOW_READ) seen += ev[i].count;
+  assert_int_equal(seen, 2);
+  fx_close(&x);
+}
+
 static void test_incomplete_env(void **state) {
   (void)state;
   fake_env f;
@@ -422,6 +475,7 @@ int main(void) {
       cmocka_unit_test(test_sync_interval_no_thread),
       cmocka_unit_test(test_sync_interval_thread),
       cmocka_unit_test(test_checkpoint_backoff),
+      cmocka_unit_test(test_slow_read_event),
       cmocka_unit_test(test_incomplete_env),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -237,7 +237,7 @@ export function createPanel(root, source, { uPlot }) {
       tr.dataset.type = e.type;
       // The number behind the event: the burst size, a duration, a seq.
       const value = e.count > 1 ? `${e.count}×`
-        : e.type === 'slow_commit' || e.type === 'sync_stall' ? `${(e.value / 1e6).toFixed(1)} ms`
+        : e.type === 'slow_commit' || e.type === 'slow_read' || e.type === 'sync_stall' ? `${(e.value / 1e6).toFixed(1)} ms`
           : e.type === 'checkpoint' ? `seq ${e.value}` : String(e.value);
       for (const [cls, t] of [['time', new Date(e.t).toLocaleTimeString()], ['type', e.type], ['message', e.message], ['value', value]]) {
         const td = document.createElement('td');
