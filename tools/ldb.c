@@ -43,7 +43,9 @@ static void usage(void) {
 }
 
 static int fail(int rc, const char *what) {
-  const char *msg = ldb_errmsg(NULL);
+  /* A miss sets no message (the read path stays cheap): the thread's text
+   * would be an older call's, so none is printed for it. */
+  const char *msg = rc == LDB_NOTFOUND ? "" : ldb_errmsg(NULL);
   fprintf(stderr, "ldb: %s: %s (%s)%s%s\n", what, ldb_strerror(rc),
           ldb_code_name(rc), *msg ? ": " : "", msg);
   return rc == LDB_NOTFOUND ? 1 : 3;

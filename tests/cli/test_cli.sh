@@ -24,6 +24,8 @@ check() { # name expected actual
 "$LDB" "$DB" put order:1 pizza; check "put 4" 0 $?
 check "get" "Alice" "$("$LDB" "$DB" get user:1)"
 "$LDB" "$DB" get user:9 >/dev/null 2>&1; check "get absent exits 1" 1 $?
+# A miss prints no stale message from an earlier call (the open's).
+check "get absent says only that" "ldb: get: not found (NOT_FOUND)" "$("$LDB" "$DB" get user:9 2>&1)"
 check "count" "4" "$("$LDB" "$DB" count)"
 check "scan prefix" "$(printf 'user:1\tAlice\nuser:2\tBob\nuser:3\tCharlie')" "$("$LDB" "$DB" scan --prefix user:)"
 check "scan reverse limit" "$(printf 'user:3\tCharlie\nuser:2\tBob')" "$("$LDB" "$DB" scan --prefix user: --reverse --limit 2)"
