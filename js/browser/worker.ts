@@ -985,17 +985,25 @@ function receive(req: Request, src: Source): void {
   });
 }
 
-/** A request's turn in the queue. */
-async function run(req: Request, src: Source, key: string, st: { started: boolean; cancelled: 'ABORTED' | 'TIMEOUT' | null; src: Source }): Promise<void> {
+/** Ends a request whose sender is gone (dropped: no reply) or that was
+ * cancelled (the cancellation's error); false when it may go on. Checked
+ * before and again after run()'s awaits. */
+function ended(req: Request, src: Source, key: string, st: { cancelled: 'ABORTED' | 'TIMEOUT' | null }): boolean {
   if (dropped(src, req)) {
     states.delete(key);
-    return;
+    return true;
   }
   if (st.cancelled) {
     states.delete(key);
     reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
-    return;
+    return true;
   }
+  return false;
+}
+
+/** A request's turn in the queue. */
+async function run(req: Request, src: Source, key: string, st: { started: boolean; cancelled: 'ABORTED' | 'TIMEOUT' | null; src: Source }): Promise<void> {
+  if (ended(req, src, key, st)) return;
   try {
     if (!isWrite(req)) await settlePipelined();
     await recoverIfFailed(req);
@@ -1005,15 +1013,7 @@ async function run(req: Request, src: Source, key: string, st: { started: boolea
     reply(src, { id: req.id, ok: false, error: wire(e) });
     return;
   }
-  if (dropped(src, req)) {
-    states.delete(key);
-    return;
-  }
-  if (st.cancelled) {
-    states.delete(key);
-    reply(src, { id: req.id, ok: false, error: cancelledError(st.cancelled) });
-    return;
-  }
+  if (ended(req, src, key, st)) return;
   if (req.dl !== undefined && Date.now() > req.dl) {
     // Its sender has given up on it (no sign of life from this Worker
     // within its ownerTimeout): running it now would apply a write the
