@@ -84,6 +84,7 @@ static struct {
   uint32_t value_size;
   uint32_t threads;     /* reader threads of readrandom_mt */
   uint64_t cache_bytes; /* every engine's page/block cache (not LMDB's) */
+  int mmap_unbounded;   /* LightningDB: mmap_bounded = 0 */
   const char *db_dir;   /* NULL: a fresh temporary directory */
   const char *json_path;
   int keep_db;
@@ -308,6 +309,7 @@ static int e_ldb_open(const char *dir, int durable, void **out) {
   ldb_options_default(&o);
   o.sync_mode = durable ? LDB_SYNC_FULL : LDB_SYNC_OFF;
   o.cache_size = cfg.cache_bytes;
+  o.mmap_bounded = !cfg.mmap_unbounded;
   o.compression = LDB_COMPRESSION_NONE;
   ldb_h *h = xmalloc(sizeof *h);
   memset(h, 0, sizeof *h);
@@ -443,10 +445,12 @@ static void e_ldb_stats(void *p, char *buf, size_t cap) {
   snprintf(buf, cap,
            "checkpoints=%" PRIu64 " memtable=%.1fMB data=%.1fMB (%" PRIu64
            " pages, %" PRIu64 " free) log=%.1fMB cache=%.1fMB hit/miss=%" PRIu64
-           "/%" PRIu64 " syncs=%" PRIu64 " written=%.0fMB",
+           "/%" PRIu64 " mapped=%.1fMB released=%.0fMB syncs=%" PRIu64
+           " written=%.0fMB",
            st.checkpoints, st.memtable_bytes / 1e6, st.data_file_size / 1e6,
            st.page_count, st.free_pages, st.log_file_size / 1e6,
-           st.cache_bytes / 1e6, st.cache_hits, st.cache_misses, st.syncs,
+           st.cache_bytes / 1e6, st.cache_hits, st.cache_misses,
+           st.mmap_resident_bytes / 1e6, st.mmap_released_bytes / 1e6, st.syncs,
            st.bytes_written / 1e6);
 }
 
@@ -2025,7 +2029,7 @@ static int run_engine(const struct engine *e, const char *version,
       printf("%-12s %12.0f ops/s  (%" PRIu64 " ops in %.3f s, %.3f CPU s)\n",
              bench_list[bi], ops_per_sec(r), r->ops, r->secs, r->cpu_secs);
     if (rs.e->stats && rs.h) {
-      char line[256];
+      char line[512];
       rs.e->stats(rs.h, line, sizeof line);
       printf("             %s\n", line);
     }
@@ -2051,7 +2055,8 @@ static void usage(void) {
           "[--cache_mb=N]\n"
           "                [--threads=N] "
           "[--benchmarks=a,b,...] [--engines=a,b,...]\n"
-          "                [--db=DIR] [--json=PATH] [--keep_db]\n"
+          "                [--db=DIR] [--json=PATH] [--keep_db] "
+          "[--mmap_unbounded]\n"
           "benchmarks: fillseq fillrandom overwrite reopen readrandom\n"
           "            readrandom_mt (--threads readers at once, default 2)\n"
           "            readmissing readseq readreverse seekrandom mixed churn\n"
@@ -2100,6 +2105,8 @@ int main(int argc, char **argv) {
 #define OPT(s) (kl == strlen(s) && !strncmp(a, s, kl))
     if (OPT("--keep_db"))
       cfg.keep_db = 1;
+    else if (OPT("--mmap_unbounded"))
+      cfg.mmap_unbounded = 1;
     else if (!v)
       usage();
     else if (OPT("--num"))
@@ -2196,9 +2203,10 @@ int main(int argc, char **argv) {
          ram_gib, root);
   printf("num=%" PRIu64 " reads=%" PRIu64 " seeks=%" PRIu64
          "x%u nexts sync_num=%" PRIu64
-         " batch=%u key=%d value=%u bytes cache=%" PRIu64 " MiB\n",
+         " batch=%u key=%d value=%u bytes cache=%" PRIu64 " MiB%s\n",
          cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch,
-         KEY_SIZE, cfg.value_size, cfg.cache_bytes >> 20);
+         KEY_SIZE, cfg.value_size, cfg.cache_bytes >> 20,
+         cfg.mmap_unbounded ? " (lightningdb: mmap_bounded=0)" : "");
 
   /* Results live in a shared anonymous mapping: each engine's child writes
    * its rows and its metrics there; the parent reads them after waitpid. */

@@ -78,6 +78,9 @@ export const OPTIONS: readonly OptionInfo[] = [
   { name: "mmap_size", jsName: "mmapSize", type: "uint", default: 1099511627776, min: 0, max: 9007199254740991,
     values: [], unit: "bytes",
     doc: "Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off" },
+  { name: "mmap_bounded", jsName: "mmapBounded", type: "bool", default: 1, min: 0, max: 1,
+    values: [], unit: "",
+    doc: "Under the mapping, cacheSize also bounds the mapped pages this process keeps resident: a CLOCK over 64 KiB chunks releases cold ones (their bytes stay in the OS page cache; the next read maps them again); 0 leaves every touched page resident until the OS reclaims it" },
 ];
 
 /** The options of the C core, as the JS API and the engines take them:
@@ -115,6 +118,8 @@ export interface CoreOptions {
   salvage?: boolean;
   /** Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off. Integer in 0..9007199254740991 bytes. Default 1099511627776 bytes. (C: ldb_options.mmap_size) */
   mmapSize?: number;
+  /** Under the mapping, cacheSize also bounds the mapped pages this process keeps resident: a CLOCK over 64 KiB chunks releases cold ones (their bytes stay in the OS page cache; the next read maps them again); 0 leaves every touched page resident until the OS reclaims it. Default true. (C: ldb_options.mmap_bounded) */
+  mmapBounded?: boolean;
 }
 
 /** The names of option compression. */
@@ -235,6 +240,10 @@ export const STATS: readonly StatInfo[] = [
     help: "Sampled reads through the memory mapping (1 in 1024 per thread) whose page was resident in memory: the mapped counterpart of cache hits" },
   { name: "mmap_sampled_faults", jsName: "mmapSampledFaults", metric: "lightningdb_mmap_sampled_faults_total", type: "counter", scale: 1,
     help: "Sampled reads through the memory mapping (1 in 1024 per thread) whose page was not resident: the read page-faulted it in from the file (the mapped counterpart of cache misses)" },
+  { name: "mmap_resident_bytes", jsName: "mmapResidentBytes", metric: "lightningdb_mmap_resident_bytes", type: "gauge", scale: 1,
+    help: "Bytes of the memory mapping counted resident in this process (64 KiB chunks read since their last release); kept within cacheSize less cacheBytes (at least 1 MiB) when mmapBounded; 0 when unbounded" },
+  { name: "mmap_released_bytes", jsName: "mmapReleasedBytes", metric: "lightningdb_mmap_released_bytes_total", type: "counter", scale: 1,
+    help: "Bytes of the memory mapping released to keep mmapResidentBytes within its budget (64 KiB chunks; the next read of a released chunk maps it again from the OS page cache)" },
 ];
 
 /** Bucket i of a histogram counts samples in [2^i, 2^(i+1)) ns (LDB_HIST_BUCKETS). */
@@ -339,6 +348,10 @@ export interface CoreStats {
   mmapSampledResident: number;
   /** Sampled reads through the memory mapping (1 in 1024 per thread) whose page was not resident: the read page-faulted it in from the file (the mapped counterpart of cache misses). (counter; lightningdb_mmap_sampled_faults_total) */
   mmapSampledFaults: number;
+  /** Bytes of the memory mapping counted resident in this process (64 KiB chunks read since their last release); kept within cacheSize less cacheBytes (at least 1 MiB) when mmapBounded; 0 when unbounded. (gauge; lightningdb_mmap_resident_bytes) */
+  mmapResidentBytes: number;
+  /** Bytes of the memory mapping released to keep mmapResidentBytes within its budget (64 KiB chunks; the next read of a released chunk maps it again from the OS page cache). (counter; lightningdb_mmap_released_bytes_total) */
+  mmapReleasedBytes: number;
 }
 
 /** One row of ldb_error_table(). */

@@ -144,6 +144,7 @@ static const ldb_store_methods js_methods = {
     jf_truncate, jf_close, js_lock,  js_unlock, js_remove,
     js_destroy,  NULL,     NULL,     NULL, /* no mapping under WebAssembly: the
                                               page cache */
+    NULL,
 };
 
 /* Makes a C store over JS store `sid` (already registered on the JS side).

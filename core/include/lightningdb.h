@@ -228,6 +228,18 @@ typedef struct ldb_store_methods {
    * from many threads at once, and on an error the sample is not
    * counted. */
   int (*resident)(ldb_file *f, const void *addr, uint64_t len, int *resident);
+  /* Optional (NULL: mapped pages stay in memory until the OS reclaims
+   * them; ldb_options.mmap_bounded then has no effect; a store initialized
+   * without this last member has it NULL). Drops this process's hold on
+   * [addr, addr + len), which lies inside a mapping of f made by map(),
+   * without changing what a read through the mapping sees: a later read
+   * of the range gets the same bytes (the file's), faulting them back in.
+   * Called while other threads may be reading the range. The engine calls
+   * it to keep the mapped pages it has touched within cache_size; the
+   * posix store uses madvise(MADV_DONTNEED), which on its read-only shared
+   * file mapping drops only page-table entries (the bytes stay in the OS
+   * page cache). */
+  void (*release)(ldb_file *f, const void *addr, uint64_t len);
 } ldb_store_methods;
 
 struct ldb_store {
@@ -447,6 +459,20 @@ typedef struct ldb_options {
                                    cache's counters (cache_hits/misses);
                                    ldb_stats.mmap_sampled_* measure how
                                    often they find their page in memory. */
+  int mmap_bounded;             /* 1 (default): cache_size also bounds the
+                                   mapped pages this process keeps resident
+                                   (ldb_stats.mmap_resident_bytes, at most
+                                   cache_size less cache_bytes, at least 16
+                                   chunks): a CLOCK over 64 KiB chunks of the
+                                   mapping releases cold chunks through the
+                                   store's release method
+                                   (madvise(MADV_DONTNEED): the bytes stay in
+                                   the OS page cache and the next read maps
+                                   them again, a minor fault). 0: every
+                                   mapped page read stays resident in this
+                                   process until the OS reclaims it (as in
+                                   LMDB). No effect without a mapping or on
+                                   a store without a release method. */
   ldb_store *store;             /* NULL (default): a posix store on `path`
                                    (LDB_INVALID in the WebAssembly build, which
                                    has none). Else
@@ -1023,6 +1049,12 @@ typedef struct ldb_stats {
                           reads through the mapping (1 in 1024 per thread):
                           page resident in memory, or not (the read
                           faulted it in from the file) */
+  uint64_t mmap_resident_bytes; /* bytes of the mapping counted resident in
+                          this process (64 KiB chunks read since their last
+                          release); within cache_size - cache_bytes when
+                          ldb_options.mmap_bounded; 0 when unbounded */
+  uint64_t mmap_released_bytes; /* bytes of chunks released so far to keep
+                          mmap_resident_bytes within that budget */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */

@@ -66,7 +66,8 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
                    e->opts.compression_level,
                    1,
                    0,
-                   e->a};
+                   e->a,
+                   0};
   rc = bt_open(dst, &cfg, &bf, &created);
   if (rc) goto out;
   if (!created) {

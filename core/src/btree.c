@@ -2456,6 +2456,7 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
     f = NULL;
     goto fail;
   }
+  if (cfg->map_unbounded) pager_map_bound(f->pg, false);
   if (fresh) {
     if (!(buf = ldb_malloc(a, f->ps))) {
       rc = LDB_NOMEM;
@@ -2578,6 +2579,8 @@ void bt_stats_get(bt_file *f, bt_stats *out) {
   out->mmap_bytes = ps.map_bytes;
   out->mmap_sampled_resident = ps.map_resident;
   out->mmap_sampled_faults = ps.map_nonresident;
+  out->mmap_resident_bytes = ps.map_resident_bytes;
+  out->mmap_released_bytes = ps.map_released_bytes;
   out->bytes_read = ps.bytes_read;
   out->bytes_written = ps.bytes_written;
   out->syncs = ps.syncs;

@@ -39,6 +39,7 @@ typedef struct bt_config {
   int create;    /* create the file when missing or empty */
   int read_only; /* never write */
   const ldb_allocator *allocator;
+  int map_unbounded; /* mapped pages not bounded by cache_size (0: bounded) */
 } bt_config;
 
 /* Opens "data.ldb" in store: picks the newest meta page whose checksum is
@@ -143,6 +144,7 @@ typedef struct bt_stats {
   uint64_t cache_hits, cache_misses, cache_evictions;
   uint64_t cache_bytes, cache_capacity;
   uint64_t mmap_bytes, mmap_sampled_resident, mmap_sampled_faults;
+  uint64_t mmap_resident_bytes, mmap_released_bytes;
   uint64_t bytes_read, bytes_written, syncs;
   uint64_t file_size, page_count, free_pages;
   /* values compressible by size written while compression was on, by the

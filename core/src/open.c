@@ -262,7 +262,8 @@ static int eng_open(ldb_store *s, int own, const char *path,
   bt_config cfg = {o->page_size,         o->cache_size,
                    o->mmap_size,         o->compression,
                    o->compression_level, o->create_if_missing && !o->read_only,
-                   o->read_only,         o->allocator};
+                   o->read_only,         o->allocator,
+                   !o->mmap_bounded};
   if (cfg.cache_size < 16ull * o->page_size)
     cfg.cache_size = 16ull * o->page_size;
   rc = bt_open(s, &cfg, &e->bf, &created);

@@ -29,6 +29,39 @@
  * map_resident / map_nonresident, relaxed atomics on a cache line of
  * their own so that these rare writes never evict the read-mostly fields
  * every mapped read loads.
+ *
+ * The mapping's resident set (the budget): under the mapping the ARC cache
+ * holds almost nothing, and the mapped pages a process has touched count
+ * in its RSS until the kernel reclaims them, so cacheSize would bound
+ * nothing a user sees. The mapping therefore keeps its own CLOCK over
+ * fixed-size chunks of its address range (aligned on addresses, since the
+ * kernel's fault-around maps an aligned 64 KiB window; RCHUNK_MIN bytes,
+ * or one page when pages are larger), with one state byte per chunk: R_OUT (not
+ * counted resident: never touched, or released), R_REF (resident, referenced
+ * since the hand passed) and R_COLD (resident, the hand passed it once). A
+ * mapped read first looks at its chunk's byte and writes only when it is not
+ * R_REF (so hot chunks cost no write); taking a chunk from R_OUT (a
+ * compare-and-swap: one winner) adds it to res_chunks. The read that
+ * takes res_chunks over res_limit (the cache's budget less what the ARC
+ * lists hold, at least RCHUNK_FLOOR chunks, less a sixteenth kept for
+ * pages the kernel maps past the counted chunks: the rest of a large
+ * folio, see map_hand) runs the hand if no other thread is running it (a
+ * try-lock; nobody waits): it turns R_REF into R_COLD and R_COLD into
+ * R_OUT, releasing the latter through the store's release method
+ * (madvise(MADV_DONTNEED) for the posix store), until the count is a
+ * sixteenth below res_limit. Releasing a chunk of a
+ * read-only shared file mapping drops only this process's page-table
+ * entries: the file's bytes stay in the kernel's page cache, and a reader
+ * that touches the chunk meanwhile faults the same bytes back in, so
+ * readers stay lock-free and a released page stays verified (its bits do
+ * not change). The count is an upper bound in the common case (a chunk
+ * touched after its release was decided stays counted until the hand
+ * comes back), and can miss at most chunks whose reader looked at the
+ * byte as R_REF and was then delayed across two passes of the hand
+ * (those are counted again at their next read). State bytes live in
+ * groups of RGROUP chunks allocated on first touch (a group that cannot
+ * be allocated leaves its chunks uncounted). Without a release method,
+ * or with the bound turned off (pager_map_bound), nothing is tracked.
  */
 #include "pager.h"
 
@@ -77,10 +110,29 @@ struct pager {
   uint64_t end_pages;         /* atomic */
   uint64_t **vbits;           /* [map_pages / VCHUNK] chunk pointers, atomic */
   uint32_t sample_every;      /* mapped reads per residency sample */
+  /* the resident-set CLOCK (see the opening comment); rstate NULL: off */
+  uint8_t **rstate; /* [rgroups] groups of RGROUP state bytes, atomic */
+  uint64_t rgroups, rchunks;
+  uint64_t rbase;         /* the mapping's first chunk: its address >> rshift */
+  uint32_t rshift;        /* log2 of the chunk size in bytes */
+  uint64_t rbudget_bytes; /* the cache's byte budget */
   char pad_[64];
   uint64_t map_resident, map_nonresident; /* sampled, atomic (relaxed) */
   char pad2_[64 - 2 * sizeof(uint64_t)];
+  /* written on chunk transitions and by the hand only */
+  uint64_t res_chunks; /* chunks counted resident, atomic */
+  uint64_t res_limit;  /* chunks allowed now (the hand updates it) */
+  uint64_t released;   /* chunks released, atomic */
+  uint64_t hand;       /* next chunk the hand looks at (hand_busy) */
+  uint32_t hand_busy;  /* the hand's try-lock */
+  char pad3_[64 - 4 * sizeof(uint64_t) - sizeof(uint32_t)];
 };
+
+enum { R_OUT = 0, R_REF = 1, R_COLD = 2 };
+#define RCHUNK_MIN_SHIFT 16 /* 64 KiB: the kernel's default fault-around */
+#define RGROUP_SHIFT 16     /* chunks per group of state bytes */
+#define RCHUNK_FLOOR 16     /* the hand never aims below this many chunks */
+#define RREGION_SHIFT 21    /* 2 MiB: the largest folio a fault maps */
 
 #define VCHUNK_SHIFT 16 /* pages per chunk of verified bits: 65536 */
 #define VCHUNK_WORDS ((1u << VCHUNK_SHIFT) / 64)
@@ -155,6 +207,38 @@ static void vbit_clear(pager *p, uint64_t pgno) {
                        ~(1ull << (pgno & 63)), __ATOMIC_RELEASE);
 }
 
+/* Sets up the resident-set CLOCK over the mapping when the store can
+ * release mapped ranges; silently none when the group table cannot be
+ * allocated (the mapping then works as if unbounded). */
+static uint64_t map_limit(pager *p, uint64_t held);
+
+static void rset_open(pager *p) {
+  if (!p->file->store->methods->release) return;
+  uint32_t shift = RCHUNK_MIN_SHIFT;
+  while ((1u << shift) < p->ps)
+    shift++;
+  uintptr_t lo = (uintptr_t)p->map, hi = lo + (uintptr_t)p->map_len - 1;
+  uint64_t chunks = (uint64_t)((hi >> shift) - (lo >> shift)) + 1;
+  uint64_t groups = (chunks + (1ull << RGROUP_SHIFT) - 1) >> RGROUP_SHIFT;
+  p->rstate = ldb_calloc(p->a, groups * sizeof *p->rstate);
+  if (!p->rstate) return;
+  p->rshift = shift;
+  p->rbase = (uint64_t)(lo >> shift);
+  p->rchunks = chunks;
+  p->rgroups = groups;
+  p->rbudget_bytes = p->c * p->ps;
+  p->res_limit = map_limit(p, 0);
+}
+
+static void rset_close(pager *p) {
+  if (!p->rstate) return;
+  for (uint64_t i = 0; i < p->rgroups; i++)
+    ldb_mfree(p->a, p->rstate[i]);
+  ldb_mfree(p->a, p->rstate);
+  p->rstate = NULL;
+  p->res_chunks = 0;
+}
+
 /* Maps up to map_bytes of the file (fewer when the address space refuses
  * that much). Without a mapping the pager works through the cache alone,
  * so every failure here is silent. */
@@ -189,10 +273,12 @@ static void map_open(pager *p, uint64_t map_bytes) {
   p->map_pages = pages;
   p->map_faults = faults;
   p->end_pages = size / p->ps;
+  rset_open(p);
 }
 
 static void map_close(pager *p) {
   if (!p->map) return;
+  rset_close(p);
   p->file->store->methods->unmap(p->file, p->map, p->map_len);
   uint64_t nchunks =
       (p->map_pages + (1ull << VCHUNK_SHIFT) - 1) >> VCHUNK_SHIFT;
@@ -200,6 +286,14 @@ static void map_close(pager *p) {
     ldb_mfree(p->a, p->vbits[i]);
   ldb_mfree(p->a, p->vbits);
   p->map = NULL;
+}
+
+void pager_map_bound(pager *p, bool on) {
+  if (!p->map) return;
+  if (!on)
+    rset_close(p);
+  else if (!p->rstate)
+    rset_open(p);
 }
 
 uint64_t pager_map_faults(const pager *p) {
@@ -231,9 +325,181 @@ static void map_sample(pager *p, const uint8_t *pg) {
                      __ATOMIC_RELAXED);
 }
 
+/* ---- the mapping's resident set (CLOCK over chunks) ---------------------- */
+
+/* The state byte of chunk ch, allocating its group when make; NULL when
+ * the group is absent (or cannot be allocated). */
+static uint8_t *rstate_of(pager *p, uint64_t ch, bool make) {
+  uint8_t **slot = &p->rstate[ch >> RGROUP_SHIFT];
+  uint8_t *g = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (!g && make) {
+    uint8_t *n = ldb_calloc(p->a, (size_t)1 << RGROUP_SHIFT);
+    if (!n) return NULL; /* this chunk goes uncounted */
+    uint8_t *expect = NULL;
+    if (__atomic_compare_exchange_n(slot, &expect, n, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+      g = n;
+    } else {
+      ldb_mfree(p->a, n);
+      g = expect;
+    }
+  }
+  return g ? &g[ch & ((1u << RGROUP_SHIFT) - 1)] : NULL;
+}
+
+/* Releases chunks [first, first + n) through the store (the first and
+ * the last chunk of the mapping may be partial). */
+static void map_release(pager *p, uint64_t first, uint64_t n) {
+  uintptr_t lo = (uintptr_t)(p->rbase + first) << p->rshift;
+  uintptr_t hi = (uintptr_t)(p->rbase + first + n) << p->rshift;
+  uintptr_t mlo = (uintptr_t)p->map, mhi = mlo + (uintptr_t)p->map_len;
+  if (lo < mlo) lo = mlo;
+  if (hi > mhi) hi = mhi;
+  if (hi > lo)
+    p->file->store->methods->release(p->file, (const void *)lo, hi - lo);
+}
+
+/* The chunks that may be counted resident: the cache's bytes less what
+ * the ARC lists hold (at least RCHUNK_FLOOR chunks), less a sixteenth
+ * left for what the kernel maps beyond the counted chunks (the rest of a
+ * large folio that a read faulted in). */
+static uint64_t map_limit(pager *p, uint64_t held) {
+  uint64_t bytes = p->rbudget_bytes > held ? p->rbudget_bytes - held : 0;
+  uint64_t lim = bytes >> p->rshift;
+  if (lim < RCHUNK_FLOOR) lim = RCHUNK_FLOOR;
+  return lim - lim / 16;
+}
+
+/* The hand: second chance for referenced chunks, release for cold ones,
+ * until the count is a sixteenth below res_limit. Readers may reference
+ * chunks again faster than the hand turns, so on a third turn it releases
+ * referenced chunks too: the bound holds whatever the readers do. Runs in
+ * one thread at a time; callers that find it busy go on reading (the
+ * running hand sees their chunks, since it works until the count is
+ * low enough).
+ *
+ * A release also covers the uncounted (R_OUT) chunks next to a released
+ * one, within its RREGION: a kernel that maps a whole large folio on a
+ * fault (Linux 6.18 does, up to 2 MiB, when the page cache holds one) maps
+ * pages of neighbouring chunks that no read counted; they are dropped with
+ * the chunk whose read mapped them. It also joins releases into one call
+ * (one TLB flush) across R_OUT gaps. */
+static uint64_t map_hand_run(pager *p) {
+  ldb_mutex_lock(&p->mu);
+  uint64_t held = (p->l[L_T1].n + p->l[L_T2].n) * p->ps;
+  ldb_mutex_unlock(&p->mu);
+  uint64_t lim = map_limit(p, held);
+  __atomic_store_n(&p->res_limit, lim, __ATOMIC_RELAXED);
+  uint64_t goal = lim - (lim / 16 ? lim / 16 : 1);
+  const uint64_t none = UINT64_MAX;
+  const uint32_t rs = RREGION_SHIFT > p->rshift ? RREGION_SHIFT - p->rshift : 0;
+  /* [run_lo, run_hi): the range to release next (none: no run open);
+   * run_end: the end of the region of its last released chunk; out_lo:
+   * where the current stretch of R_OUT chunks began (none: not in one). */
+  uint64_t run_lo = none, run_hi = 0, run_end = 0, out_lo = none, dropped = 0;
+  uint64_t h = p->hand;
+  for (uint64_t seen = 0; seen < 3 * p->rchunks; seen++, h++) {
+    if (h >= p->rchunks) { /* wrap: runs never cross it */
+      if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+      run_lo = out_lo = none;
+      h = 0;
+    }
+    if (run_lo != none && h >= run_end) {
+      map_release(p, run_lo, run_hi - run_lo);
+      run_lo = none;
+    }
+    if (__atomic_load_n(&p->res_chunks, __ATOMIC_RELAXED) <= goal) break;
+    uint8_t *b = rstate_of(p, h, false);
+    if (!b) { /* a whole absent group: skip it */
+      uint64_t next = ((h >> RGROUP_SHIFT) + 1) << RGROUP_SHIFT;
+      if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+      run_lo = out_lo = none;
+      seen += next - h - 1;
+      h = next - 1;
+      continue;
+    }
+    uint8_t v = __atomic_load_n(b, __ATOMIC_RELAXED);
+    if (v == R_OUT) {
+      if (out_lo == none) out_lo = h;
+      if (run_lo != none && run_hi == h) run_hi = h + 1;
+      continue;
+    }
+    /* A reader that marks a cold chunk R_REF first keeps it; one that
+     * comes after sees R_OUT and counts it again. */
+    bool force = seen >= 2 * p->rchunks;
+    if ((v == R_COLD || (force && v == R_REF)) &&
+        __atomic_compare_exchange_n(b, &v, R_OUT, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED)) {
+      __atomic_fetch_sub(&p->res_chunks, 1, __ATOMIC_RELAXED);
+      dropped++;
+      uint64_t region = (h + p->rbase) >> rs << rs;
+      if (run_lo == none || run_hi != h) {
+        if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+        run_lo = h;
+        if (out_lo != none && out_lo + p->rbase >= region)
+          run_lo = out_lo;
+        else if (out_lo != none)
+          run_lo = region - p->rbase;
+      }
+      run_hi = h + 1;
+      run_end = region + (1ull << rs) - p->rbase;
+      out_lo = none;
+      continue;
+    }
+    if (v == R_REF)
+      __atomic_compare_exchange_n(b, &v, R_COLD, false, __ATOMIC_RELAXED,
+                                  __ATOMIC_RELAXED);
+    /* kept: it ends any run and any R_OUT stretch */
+    if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+    run_lo = out_lo = none;
+  }
+  if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+  __atomic_fetch_add(&p->released, dropped, __ATOMIC_RELAXED);
+  p->hand = h >= p->rchunks ? 0 : h;
+  return lim;
+}
+
+static void map_hand(pager *p) {
+  while (!__atomic_exchange_n(&p->hand_busy, 1, __ATOMIC_ACQUIRE)) {
+    uint64_t lim = map_hand_run(p);
+    __atomic_store_n(&p->hand_busy, 0, __ATOMIC_RELEASE);
+    /* Chunks counted after the hand's last check, by readers that found
+     * it busy (and so did not run it), are its caller's to release. */
+    if (__atomic_load_n(&p->res_chunks, __ATOMIC_RELAXED) <= lim) break;
+  }
+}
+
+/* A mapped read is about to touch chunk ch: mark it referenced, count it
+ * when it was out, and run the hand when that crosses the budget. */
+static inline void map_touch_chunk(pager *p, uint64_t ch) {
+  uint8_t *b = rstate_of(p, ch, true);
+  if (!b) return;
+  uint8_t v = __atomic_load_n(b, __ATOMIC_RELAXED);
+  if (__builtin_expect(v == R_REF, 1)) return;
+  for (;;) {
+    if (__atomic_compare_exchange_n(b, &v, R_REF, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED))
+      break;
+    if (v == R_REF) return;
+  }
+  if (v != R_OUT) return;
+  uint64_t n = __atomic_add_fetch(&p->res_chunks, 1, __ATOMIC_RELAXED);
+  if (n > __atomic_load_n(&p->res_limit, __ATOMIC_RELAXED)) map_hand(p);
+}
+
+/* Chunks are aligned on virtual addresses (the kernel's fault-around maps
+ * an aligned window around a fault), so a page may straddle two. */
+static inline void map_touch(pager *p, const uint8_t *pg) {
+  uint64_t first = ((uintptr_t)pg >> p->rshift) - p->rbase;
+  uint64_t last = (((uintptr_t)pg + p->ps - 1) >> p->rshift) - p->rbase;
+  map_touch_chunk(p, first);
+  if (last != first) map_touch_chunk(p, last);
+}
+
 /* pager_get's mapped path: the page in place, verified once. */
 static int map_get(pager *p, uint64_t pgno, const uint8_t **data) {
   const uint8_t *pg = p->map + pgno * p->ps;
+  if (p->rstate) map_touch(p, pg);
   if (__builtin_expect(tl_map_countdown == 0, 0))
     map_sample(p, pg);
   else
@@ -620,6 +886,12 @@ void pager_stats_get(pager *p, pager_stats *o) {
   o->map_bytes = p->map && !map_broken(p) ? p->map_len : 0;
   o->map_resident = __atomic_load_n(&p->map_resident, __ATOMIC_RELAXED);
   o->map_nonresident = __atomic_load_n(&p->map_nonresident, __ATOMIC_RELAXED);
+  o->map_resident_bytes =
+      p->rstate ? __atomic_load_n(&p->res_chunks, __ATOMIC_RELAXED) << p->rshift
+                : 0;
+  o->map_released_bytes =
+      p->rstate ? __atomic_load_n(&p->released, __ATOMIC_RELAXED) << p->rshift
+                : 0;
   o->bytes_read = __atomic_load_n(&p->bytes_read, __ATOMIC_RELAXED);
   o->bytes_written = __atomic_load_n(&p->bytes_written, __ATOMIC_RELAXED);
   o->syncs = __atomic_load_n(&p->syncs, __ATOMIC_RELAXED);

@@ -27,6 +27,14 @@
  * LDB_IOERR, and from the first fault on the pager stops using the
  * mapping (pages then come through the cache, checked by read()).
  *
+ * The mapping is bounded by the same byte budget as the cache: when the
+ * store has a release method, the pager keeps a CLOCK over 64 KiB chunks
+ * of the mapping (one page when pages are larger) and releases cold
+ * chunks (the posix store: madvise(MADV_DONTNEED), which drops this
+ * process's page-table entries; the bytes stay in the OS page cache) once
+ * the chunks touched since their last release exceed the budget less what
+ * the cache holds (at least 16 chunks). pager_map_bound turns it off.
+ *
  * Thread safety: every function may be called from many threads at once;
  * a page returned by pager_get stays valid and unchanged until its
  * pager_unpin (a pinned page is never evicted or freed).
@@ -50,6 +58,11 @@ typedef struct pager_stats {
    * mapped reads (1 in PAGER_MAP_SAMPLE per thread) whose page the store's
    * resident method found in memory, or not, just before the read. */
   uint64_t map_bytes, map_resident, map_nonresident;
+  /* map_resident_bytes: chunks of the mapping counted resident now, times
+   * the chunk size (an estimate, usually from above: a chunk counts from
+   * its first read until the hand releases it); map_released_bytes: the
+   * same measure of every chunk released so far. Both 0 when unbounded. */
+  uint64_t map_resident_bytes, map_released_bytes;
   uint64_t bytes_read, bytes_written, syncs;
 } pager_stats;
 
@@ -75,6 +88,11 @@ bool pager_verify(const uint8_t *page, uint32_t page_size, uint64_t pgno);
 int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent);
 /* NULL is ignored. */
 void pager_unpin(pager *p, pg_ent *ent);
+
+/* on: the mapping's resident set is bounded by the cache's budget (the
+ * default when the store has a release method); off: mapped pages stay
+ * resident until the OS reclaims them. Call before the first read. */
+void pager_map_bound(pager *p, bool on);
 
 /* Bracket for every operation that reads pages from pager_get: the fault
  * count of the mapping before it (0 without a mapping), then

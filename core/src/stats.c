@@ -85,6 +85,8 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
   out->mmap_bytes = bs.mmap_bytes;
   out->mmap_sampled_resident = bs.mmap_sampled_resident;
   out->mmap_sampled_faults = bs.mmap_sampled_faults;
+  out->mmap_resident_bytes = bs.mmap_resident_bytes;
+  out->mmap_released_bytes = bs.mmap_released_bytes;
   out->bytes_read = bs.bytes_read;
   out->bytes_written = bs.bytes_written + feed_bytes_written(e->log);
   out->syncs = bs.syncs + feed_syncs(e->log);

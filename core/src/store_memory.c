@@ -268,6 +268,7 @@ static const ldb_store_methods mem_methods = {
     mem_truncate, mem_close, mem_lock,  mem_unlock, mem_remove,
     mem_destroy,  NULL,      NULL,      NULL, /* no mapping: images move as they
                                                  grow */
+    NULL,
 };
 
 int ldb_store_memory(ldb_store **out) {

@@ -417,6 +417,26 @@ static int px_resident(ldb_file *file, const void *addr, uint64_t len,
   return LDB_OK;
 }
 
+/* madvise(MADV_DONTNEED) on part of a mapping made by px_map. The mapping
+ * is PROT_READ and MAP_SHARED over the file, so this drops only this
+ * process's page-table entries for the range: the pages stay in the
+ * file's page cache (no data is discarded: none of them can be dirty
+ * through a read-only mapping), and the next read of the range is a minor
+ * fault that maps the same pages again (or reads them from the file if
+ * the kernel has evicted them meanwhile), concurrent readers included.
+ * Where the SIGBUS handler has put an anonymous zero page, releasing it
+ * leaves zeros too. (posix_madvise(POSIX_MADV_DONTNEED) is a no-op in
+ * glibc, hence madvise.) Failure leaves the pages resident, which is
+ * harmless, so it is not reported. */
+static void px_release(ldb_file *file, const void *addr, uint64_t len) {
+  (void)file;
+  long sz = sysconf(_SC_PAGESIZE);
+  uintptr_t pg = sz > 0 ? (uintptr_t)sz : 4096;
+  uintptr_t start = ((uintptr_t)addr + pg - 1) & ~(pg - 1);
+  uintptr_t end = ((uintptr_t)addr + (uintptr_t)len) & ~(pg - 1);
+  if (end > start) (void)madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
 /* ---- lock -------------------------------------------------------------- */
 
 static int px_lock(ldb_store *s, int exclusive, char *holder,
@@ -585,7 +605,7 @@ static void px_destroy(ldb_store *s) {
 static const ldb_store_methods px_methods = {
     px_open,     px_read,  px_write, px_sync,     px_size,
     px_truncate, px_close, px_lock,  px_unlock,   px_remove,
-    px_destroy,  px_map,   px_unmap, px_resident,
+    px_destroy,  px_map,   px_unmap, px_resident, px_release,
 };
 
 /* mkdir -p, each component created with mode 0755. */

@@ -424,6 +424,7 @@ static const ldb_store_methods w32_methods = {
     w32_truncate, w32_close, w32_lock,  w32_unlock, w32_remove,
     w32_destroy,  NULL,      NULL,      NULL, /* no mapping: reads go through
                                                  the cache */
+    NULL,
 };
 
 /* ---- the directory ------------------------------------------------------ */

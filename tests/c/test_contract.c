@@ -50,8 +50,8 @@ static void test_stat_table_covers_struct(void **state) {
   /* Spot checks against offsetof, first and last and the new fields. */
   assert_string_equal(t[0].name, "gets");
   assert_int_equal(t[0].offset, offsetof(ldb_stats, gets));
-  assert_string_equal(t[n - 1].name, "mmap_sampled_faults");
-  assert_int_equal(t[n - 1].offset, offsetof(ldb_stats, mmap_sampled_faults));
+  assert_string_equal(t[n - 1].name, "mmap_released_bytes");
+  assert_int_equal(t[n - 1].offset, offsetof(ldb_stats, mmap_released_bytes));
   int seen_bg = 0, seen_hist = 0;
   for (size_t i = 0; i < n; i++) {
     const ldb_stat_info *r = &t[i];
@@ -133,6 +133,7 @@ static const field fields[] = {
     F_U64(log_retention_ms),
     F_INT(salvage),
     F_U64(mmap_size),
+    F_INT(mmap_bounded),
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 

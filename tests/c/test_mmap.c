@@ -9,6 +9,15 @@
  * (pages past it through the cache) reads the same data. The statistics
  * say which path served the reads: mmap_bytes and the sampled residency
  * counters under the mapping, the cache's counters without it.
+ *
+ * The mapping's resident set (mmap_bounded): with a cache budget far below
+ * the file, the bytes of the data file this process has mapped (its Rss in
+ * /proc/self/smaps, which a release changes, unlike mincore(), which for a
+ * shared file mapping reports the OS page cache) stay within cache_size
+ * while every read returns the right value; without the bound they do
+ * not; readers racing the hand (and a writer with checkpoints) read right
+ * values (this test runs under ThreadSanitizer); through the faulty store
+ * the hand runs and the reads stay right.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +32,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "helpers/store_faulty.h"
 #include "helpers/testutil.h"
 
 #define NKEYS 20000
@@ -51,11 +61,18 @@ static ldb_db *make_db(const char *dir, const ldb_options *o, int round) {
   return db;
 }
 
+static void put_n(ldb_db *db, int round, int n);
+
 /* Writes the NKEYS keys with the values of `round`, 1000 to a batch. */
 static void put_all(ldb_db *db, int round) {
+  put_n(db, round, NKEYS);
+}
+
+/* Writes keys 0..n-1 with the values of `round`, 1000 to a batch. */
+static void put_n(ldb_db *db, int round, int n) {
   ldb_batch *b = NULL;
   assert_int_equal(ldb_batch_create(db, &b), LDB_OK);
-  for (int i = 0; i < NKEYS; i++) {
+  for (int i = 0; i < n; i++) {
     char k[16];
     uint8_t v[100];
     key_of(k, i);
@@ -324,6 +341,205 @@ static void test_truncated_while_reading(void **state) {
   fx_end(&f, 0);
 }
 
+/* Bytes of `path` mapped into this process now: the Rss lines of its
+ * mappings in /proc/self/smaps. */
+static uint64_t mapped_rss(const char *path) {
+  char real[4200];
+  assert_non_null(realpath(path, real));
+  FILE *fp = fopen("/proc/self/smaps", "r");
+  assert_non_null(fp);
+  char line[4400];
+  int ours = 0;
+  uint64_t kb = 0;
+  size_t rl = strlen(real);
+  while (fgets(line, sizeof line, fp)) {
+    unsigned long long a, b;
+    char perms[8];
+    if (sscanf(line, "%llx-%llx %7s", &a, &b, perms) == 3) {
+      size_t n = strlen(line);
+      while (n && line[n - 1] == '\n')
+        line[--n] = 0;
+      ours = n >= rl && !strcmp(line + n - rl, real);
+      continue;
+    }
+    unsigned long long v;
+    if (ours && sscanf(line, "Rss: %llu kB", &v) == 1) kb += v;
+  }
+  fclose(fp);
+  return kb * 1024;
+}
+
+/* Checks that v is key i's value of some round in [1, rounds]. */
+static int value_ok(const uint8_t *v, size_t len, int i, int rounds) {
+  if (len != 100) return 0;
+  int round = (uint8_t)(v[0] - (uint8_t)(i * 31));
+  if (round < 1 || round > rounds) return 0;
+  uint8_t want[100];
+  val_of(want, sizeof want, i, round);
+  return !memcmp(v, want, sizeof want);
+}
+
+#define BUDGET (1u << 20)   /* cache_size: 16 chunks of 64 KiB, the floor */
+#define BIGKEYS (4 * NKEYS) /* a data file of several times BUDGET */
+
+/* A database of BIGKEYS keys of round 1, checkpointed, closed and
+ * reopened with cache_size BUDGET. */
+static void fx_big(fixture *f, const char *name) {
+  f->dir = tu_tmpdir(name);
+  data_path(f->path, sizeof f->path, f->dir);
+  ldb_options_default(&f->o);
+  f->o.sync_mode = LDB_SYNC_OFF;
+  f->o.cache_size = BUDGET;
+  assert_int_equal(ldb_open(f->dir, &f->o, &f->db), LDB_OK);
+  put_n(f->db, 1, BIGKEYS);
+  assert_int_equal(ldb_checkpoint(f->db), LDB_OK);
+  assert_int_equal(ldb_close(f->db), LDB_OK);
+  assert_int_equal(ldb_open(f->dir, &f->o, &f->db), LDB_OK);
+}
+
+/* Reads `reads` random keys of round 1 (each checked) and returns the
+ * largest mapped_rss seen, sampled every 64 reads. */
+static uint64_t read_random(ldb_db *db, const char *path, int reads) {
+  uint64_t x = 99, max = 0;
+  for (int n = 0; n < reads; n++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    int i = (int)((x >> 33) % BIGKEYS);
+    char k[16];
+    uint8_t v[100];
+    size_t len = 0;
+    key_of(k, i);
+    assert_int_equal(ldb_get_buf(db, k, strlen(k), v, sizeof v, &len), LDB_OK);
+    assert_true(value_ok(v, len, i, 1));
+    if (n % 64 == 0) {
+      uint64_t r = mapped_rss(path);
+      if (r > max) max = r;
+    }
+  }
+  return max;
+}
+
+/* cache_size bounds the mapped pages this process keeps (the file is
+ * several times the budget); without mmap_bounded it does not. */
+static void test_resident_within_budget(void **state) {
+  (void)state;
+  fixture f;
+  fx_big(&f, "mmap-budget");
+  assert_true(tu_file_size(f.path) >= 3 * (long long)BUDGET);
+  uint64_t max = read_random(f.db, f.path, BIGKEYS);
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(f.db, &st), LDB_OK);
+  assert_true(max > 0 && max <= BUDGET);
+  assert_true(st.mmap_resident_bytes > 0 && st.mmap_resident_bytes <= BUDGET);
+  assert_true(st.mmap_released_bytes > 0);
+  assert_int_equal(st.cache_bytes, 0);
+  /* A scan through the whole file stays within it too. */
+  int io = 0, co = 0;
+  assert_int_equal(read_all(f.db, 1, &io, &co), NKEYS);
+  assert_true(mapped_rss(f.path) <= BUDGET);
+  assert_int_equal(ldb_close(f.db), LDB_OK);
+
+  /* Unbounded, the same reads keep more than the budget mapped. */
+  f.o.mmap_bounded = 0;
+  assert_int_equal(ldb_open(f.dir, &f.o, &f.db), LDB_OK);
+  max = read_random(f.db, f.path, BIGKEYS);
+  assert_true(max > 2 * (uint64_t)BUDGET);
+  assert_int_equal(ldb_stats_get(f.db, &st), LDB_OK);
+  assert_int_equal(st.mmap_resident_bytes + st.mmap_released_bytes, 0);
+  fx_end(&f, 1);
+}
+
+typedef struct hand_racer {
+  ldb_db *db;
+  int stop, rounds; /* rounds: the newest round a value may be from */
+  long bad, found;
+} hand_racer;
+
+static void *hand_reader(void *arg) {
+  hand_racer *r = arg;
+  uint64_t x = (uint64_t)(uintptr_t)&x;
+  while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    int i = (int)((x >> 33) % BIGKEYS);
+    char k[16];
+    uint8_t v[100];
+    size_t len = 0;
+    key_of(k, i);
+    int rc = ldb_get_buf(r->db, k, strlen(k), v, sizeof v, &len);
+    if (rc == LDB_OK &&
+        value_ok(v, len, i, __atomic_load_n(&r->rounds, __ATOMIC_ACQUIRE)))
+      __atomic_fetch_add(&r->found, 1, __ATOMIC_RELAXED);
+    else
+      __atomic_fetch_add(&r->bad, 1, __ATOMIC_RELAXED);
+  }
+  return NULL;
+}
+
+/* Readers race the hand (a budget far below the file, so it runs all the
+ * time) while a writer rewrites every key and checkpoints: each read
+ * returns the value of some round written so far. */
+static void test_readers_race_hand(void **state) {
+  (void)state;
+  fixture f;
+  fx_big(&f, "mmap-hand");
+  hand_racer r = {f.db, 0, 1, 0, 0};
+  pthread_t th[3];
+  for (int t = 0; t < 3; t++)
+    assert_int_equal(pthread_create(&th[t], NULL, hand_reader, &r), 0);
+  int rounds = tu_quick() ? 3 : 6;
+  for (int round = 2; round <= rounds; round++) {
+    __atomic_store_n(&r.rounds, round, __ATOMIC_RELEASE);
+    put_n(f.db, round, BIGKEYS);
+    assert_int_equal(ldb_checkpoint(f.db), LDB_OK);
+  }
+  usleep(20000);
+  __atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+  for (int t = 0; t < 3; t++)
+    pthread_join(th[t], NULL);
+  assert_int_equal(r.bad, 0);
+  assert_true(r.found > 0);
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(f.db, &st), LDB_OK);
+  assert_true(st.mmap_released_bytes > 0);
+  assert_true(st.mmap_resident_bytes <= BUDGET);
+  assert_int_equal(ldb_check(f.db), LDB_OK);
+  fx_end(&f, 1);
+}
+
+/* Through the faulty store's mapping: the hand asks the store to release
+ * chunks (it keeps its image, which is the data) and the reads stay
+ * right. (test_ioerr and test_crash inject faults under this mapping.) */
+static void test_hand_faulty_store(void **state) {
+  (void)state;
+  ldb_store *mem = NULL, *fs = NULL;
+  assert_int_equal(ldb_store_memory(&mem), LDB_OK);
+  assert_int_equal(ldb_store_faulty(mem, &fs), LDB_OK);
+  ldb_faulty_set_map(fs, 1);
+  ldb_options o;
+  ldb_options_default(&o);
+  o.sync_mode = LDB_SYNC_OFF;
+  o.cache_size = BUDGET;
+  o.store = fs;
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_open("mmap-faulty", &o, &db), LDB_OK);
+  put_all(db, 1);
+  assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  assert_int_equal(ldb_open("mmap-faulty", &o, &db), LDB_OK);
+  int io = 0, co = 0;
+  assert_int_equal(read_all(db, 1, &io, &co), NKEYS);
+  assert_int_equal(read_all(db, 1, &io, &co), NKEYS);
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  assert_true(st.mmap_bytes > 0);
+  assert_true(st.mmap_released_bytes > 0);
+  assert_true(ldb_faulty_released(fs) >= st.mmap_released_bytes / 2);
+  assert_int_equal(io + co, 0);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(fs);
+  ldb_store_destroy(mem);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reads_through_mapping),
@@ -332,6 +548,9 @@ int main(void) {
       cmocka_unit_test(test_damaged_page),
       cmocka_unit_test(test_truncated_under_mapping),
       cmocka_unit_test(test_truncated_while_reading),
+      cmocka_unit_test(test_resident_within_budget),
+      cmocka_unit_test(test_readers_race_hand),
+      cmocka_unit_test(test_hand_faulty_store),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,8 @@
  * mapping. The reservation lives as long as the image. A read failure
  * injected into read(), and a simulated crash, also count a fault on every
  * mapping (the device failed under it: the engine must stop trusting it).
+ * release() keeps the image (it is the data) and counts the bytes asked
+ * for (ldb_faulty_released).
  *
  * Invariants: one mutex protects everything; fnode.img always equals the
  * inner file's content with the pending ops applied.
@@ -77,7 +79,8 @@ typedef struct faulty_store {
   int crash_mode;
   uint64_t crash_seed;
   int crashed;
-  int map_on; /* map() offered (ldb_faulty_set_map) */
+  int map_on;        /* map() offered (ldb_faulty_set_map) */
+  uint64_t released; /* atomic: bytes release() was asked to drop */
   /* sync trace: the file name of every sync call, interned */
   char **names;
   size_t nnames;
@@ -621,6 +624,15 @@ static int fy_map(ldb_file *file, uint64_t len, const void **base,
   return rc;
 }
 
+/* The image is the data (anonymous memory): dropping its pages would lose
+ * them, so release only counts what the engine asked to release, which
+ * keeps the engine's resident-set hand inside this store's coverage. */
+static void fy_release(ldb_file *file, const void *addr, uint64_t len) {
+  faulty_store *fs = (faulty_store *)file->store;
+  (void)addr;
+  __atomic_fetch_add(&fs->released, len, __ATOMIC_RELAXED);
+}
+
 /* The reservation stays with the image (which outlives handles). */
 static void fy_unmap(ldb_file *file, const void *base, uint64_t len) {
   (void)file;
@@ -633,6 +645,7 @@ static const ldb_store_methods faulty_methods = {
     fy_truncate, fy_close, fy_lock,  fy_unlock, fy_remove,
     fy_destroy,  fy_map,   fy_unmap, NULL, /* residency: its images are in
                                               memory, nothing to measure */
+    fy_release,
 };
 
 int ldb_store_faulty(ldb_store *inner, ldb_store **out) {
@@ -662,6 +675,11 @@ void ldb_faulty_fail_nth(ldb_store *s, uint64_t nth, int mask, int code,
   fs->fail_sticky = sticky;
   fs->sticky_active = 0;
   ldb_mutex_unlock(&fs->mu);
+}
+
+uint64_t ldb_faulty_released(ldb_store *s) {
+  faulty_store *fs = as_faulty(s);
+  return fs ? __atomic_load_n(&fs->released, __ATOMIC_RELAXED) : 0;
 }
 
 void ldb_faulty_set_map(ldb_store *s, int on) {

@@ -39,6 +39,9 @@ void ldb_faulty_fail_nth(ldb_store *s, uint64_t nth, int mask, int code,
  * is then read through a mapping of the store's image (see
  * store_faulty.c), inside the same crash and fault injection. */
 void ldb_faulty_set_map(ldb_store *s, int on);
+/* Bytes the engine asked the store's release() to drop from its mappings
+ * (the images are kept: they are the data). */
+uint64_t ldb_faulty_released(ldb_store *s);
 /* Clears a pending or sticky failure (space "returns"). */
 void ldb_faulty_clear(ldb_store *s);
 /* Operations seen of the kinds in mask since the store was made. */
