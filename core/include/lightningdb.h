@@ -172,6 +172,12 @@ typedef struct ldb_file ldb_file;
 
 #define LDB_STORE_CREATE 1 /* open(): create the file if it is missing */
 
+/* A byte range inside a mapping made by ldb_store_methods.map. */
+typedef struct ldb_span {
+  const void *addr;
+  uint64_t len;
+} ldb_span;
+
 typedef struct ldb_store_methods {
   /* Opens file `name` (a plain name, no slashes). On success *out is a file
    * owned by the caller until close(). */
@@ -231,15 +237,17 @@ typedef struct ldb_store_methods {
   /* Optional (NULL: mapped pages stay in memory until the OS reclaims
    * them; ldb_options.mmap_bounded then has no effect; a store initialized
    * without this last member has it NULL). Drops this process's hold on
-   * [addr, addr + len), which lies inside a mapping of f made by map(),
+   * the n ranges spans[0..n-1], each inside a mapping of f made by map(),
    * without changing what a read through the mapping sees: a later read
-   * of the range gets the same bytes (the file's), faulting them back in.
-   * Called while other threads may be reading the range. The engine calls
-   * it to keep the mapped pages it has touched within cache_size; the
-   * posix store uses madvise(MADV_DONTNEED), which on its read-only shared
-   * file mapping drops only page-table entries (the bytes stay in the OS
-   * page cache). */
-  void (*release)(ldb_file *f, const void *addr, uint64_t len);
+   * of a range gets the same bytes (the file's), faulting them back in.
+   * Called while other threads may be reading the ranges. The engine
+   * calls it to keep the mapped pages it has touched within cache_size,
+   * with up to 64 ranges at a time; the posix store uses
+   * madvise(MADV_DONTNEED), which on its read-only shared file mapping
+   * drops only page-table entries (the bytes stay in the OS page cache),
+   * all ranges in one process_madvise() call where the kernel has it (one
+   * TLB flush for the lot). */
+  void (*release)(ldb_file *f, const ldb_span *spans, size_t n);
 } ldb_store_methods;
 
 struct ldb_store {

@@ -347,16 +347,31 @@ static uint8_t *rstate_of(pager *p, uint64_t ch, bool make) {
   return g ? &g[ch & ((1u << RGROUP_SHIFT) - 1)] : NULL;
 }
 
-/* Releases chunks [first, first + n) through the store (the first and
- * the last chunk of the mapping may be partial). */
-static void map_release(pager *p, uint64_t first, uint64_t n) {
+/* Spans the hand has decided to release, passed to the store 64 at a
+ * time (one call: the posix store makes it one TLB flush). */
+typedef struct rel_batch {
+  ldb_span s[64];
+  size_t n;
+} rel_batch;
+
+static void rel_flush(pager *p, rel_batch *b) {
+  if (b->n) p->file->store->methods->release(p->file, b->s, b->n);
+  b->n = 0;
+}
+
+/* Adds chunks [first, first + n) to the batch (the first and the last
+ * chunk of the mapping may be partial). */
+static void map_release(pager *p, rel_batch *b, uint64_t first, uint64_t n) {
   uintptr_t lo = (uintptr_t)(p->rbase + first) << p->rshift;
   uintptr_t hi = (uintptr_t)(p->rbase + first + n) << p->rshift;
   uintptr_t mlo = (uintptr_t)p->map, mhi = mlo + (uintptr_t)p->map_len;
   if (lo < mlo) lo = mlo;
   if (hi > mhi) hi = mhi;
-  if (hi > lo)
-    p->file->store->methods->release(p->file, (const void *)lo, hi - lo);
+  if (hi <= lo) return;
+  if (b->n == sizeof b->s / sizeof b->s[0]) rel_flush(p, b);
+  b->s[b->n].addr = (const void *)lo;
+  b->s[b->n].len = hi - lo;
+  b->n++;
 }
 
 /* The chunks that may be counted resident: the cache's bytes less what
@@ -397,22 +412,24 @@ static uint64_t map_hand_run(pager *p) {
    * run_end: the end of the region of its last released chunk; out_lo:
    * where the current stretch of R_OUT chunks began (none: not in one). */
   uint64_t run_lo = none, run_hi = 0, run_end = 0, out_lo = none, dropped = 0;
+  rel_batch rb;
+  rb.n = 0;
   uint64_t h = p->hand;
   for (uint64_t seen = 0; seen < 3 * p->rchunks; seen++, h++) {
     if (h >= p->rchunks) { /* wrap: runs never cross it */
-      if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+      if (run_lo != none) map_release(p, &rb, run_lo, run_hi - run_lo);
       run_lo = out_lo = none;
       h = 0;
     }
     if (run_lo != none && h >= run_end) {
-      map_release(p, run_lo, run_hi - run_lo);
+      map_release(p, &rb, run_lo, run_hi - run_lo);
       run_lo = none;
     }
     if (__atomic_load_n(&p->res_chunks, __ATOMIC_RELAXED) <= goal) break;
     uint8_t *b = rstate_of(p, h, false);
     if (!b) { /* a whole absent group: skip it */
       uint64_t next = ((h >> RGROUP_SHIFT) + 1) << RGROUP_SHIFT;
-      if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+      if (run_lo != none) map_release(p, &rb, run_lo, run_hi - run_lo);
       run_lo = out_lo = none;
       seen += next - h - 1;
       h = next - 1;
@@ -434,7 +451,7 @@ static uint64_t map_hand_run(pager *p) {
       dropped++;
       uint64_t region = (h + p->rbase) >> rs << rs;
       if (run_lo == none || run_hi != h) {
-        if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+        if (run_lo != none) map_release(p, &rb, run_lo, run_hi - run_lo);
         run_lo = h;
         if (out_lo != none && out_lo + p->rbase >= region)
           run_lo = out_lo;
@@ -450,10 +467,11 @@ static uint64_t map_hand_run(pager *p) {
       __atomic_compare_exchange_n(b, &v, R_COLD, false, __ATOMIC_RELAXED,
                                   __ATOMIC_RELAXED);
     /* kept: it ends any run and any R_OUT stretch */
-    if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+    if (run_lo != none) map_release(p, &rb, run_lo, run_hi - run_lo);
     run_lo = out_lo = none;
   }
-  if (run_lo != none) map_release(p, run_lo, run_hi - run_lo);
+  if (run_lo != none) map_release(p, &rb, run_lo, run_hi - run_lo);
+  rel_flush(p, &rb);
   __atomic_fetch_add(&p->released, dropped, __ATOMIC_RELAXED);
   p->hand = h >= p->rchunks ? 0 : h;
   return lim;

@@ -25,6 +25,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 #include <unistd.h>
 
 #include "store.h"
@@ -417,24 +421,88 @@ static int px_resident(ldb_file *file, const void *addr, uint64_t len,
   return LDB_OK;
 }
 
-/* madvise(MADV_DONTNEED) on part of a mapping made by px_map. The mapping
- * is PROT_READ and MAP_SHARED over the file, so this drops only this
- * process's page-table entries for the range: the pages stay in the
+/* madvise(MADV_DONTNEED) on ranges of a mapping made by px_map. The
+ * mapping is PROT_READ and MAP_SHARED over the file, so this drops only
+ * this process's page-table entries for the ranges: the pages stay in the
  * file's page cache (no data is discarded: none of them can be dirty
- * through a read-only mapping), and the next read of the range is a minor
+ * through a read-only mapping), and the next read of a range is a minor
  * fault that maps the same pages again (or reads them from the file if
  * the kernel has evicted them meanwhile), concurrent readers included.
  * Where the SIGBUS handler has put an anonymous zero page, releasing it
  * leaves zeros too. (posix_madvise(POSIX_MADV_DONTNEED) is a no-op in
  * glibc, hence madvise.) Failure leaves the pages resident, which is
- * harmless, so it is not reported. */
-static void px_release(ldb_file *file, const void *addr, uint64_t len) {
+ * harmless, so it is not reported.
+ *
+ * On Linux all ranges go to one process_madvise() on a pidfd of this
+ * process (Linux 6.13 accepts MADV_DONTNEED there for the caller itself,
+ * 6.16 flushes the TLB once for the whole vector instead of once per
+ * range: in a process with several threads each flush interrupts the
+ * CPUs running them). The pidfd is opened once per process: a forked
+ * child (another pid) opens its own, so it never advises its parent's
+ * memory. Any failure of that call falls back to madvise per range for
+ * the rest of the process's life. */
+#if defined(__linux__) && defined(SYS_process_madvise) &&                      \
+    defined(SYS_pidfd_open)
+#define PX_PMADV 1
+static int pm_fd = -1; /* pidfd of pm_pid; guarded by map_mu */
+static pid_t pm_pid;   /* the process pm_fd refers to */
+static int pm_off;     /* atomic: 1 once process_madvise failed */
+
+/* A pidfd of this process, or -1. */
+static int pm_self(void) {
+  pid_t me = getpid();
+  MAP_LOCK();
+  if (pm_fd >= 0 && pm_pid != me) { /* inherited across fork: the parent's */
+    close(pm_fd);
+    pm_fd = -1;
+  }
+  if (pm_fd < 0) {
+    pm_fd = (int)syscall(SYS_pidfd_open, me, 0);
+    pm_pid = me;
+    if (pm_fd < 0) __atomic_store_n(&pm_off, 1, __ATOMIC_RELAXED);
+  }
+  int fd = pm_fd;
+  MAP_UNLOCK();
+  return fd;
+}
+#endif
+
+/* Releases iov[0..k-1]. */
+static void px_advise(struct iovec *iov, size_t k) {
+  size_t done = 0;
+#ifdef PX_PMADV
+  if (!__atomic_load_n(&pm_off, __ATOMIC_RELAXED)) {
+    int fd = pm_self();
+    if (fd >= 0 &&
+        syscall(SYS_process_madvise, fd, iov, k, MADV_DONTNEED, 0) >= 0)
+      done = k;
+    else
+      __atomic_store_n(&pm_off, 1, __ATOMIC_RELAXED);
+  }
+#endif
+  for (size_t j = done; j < k; j++)
+    (void)madvise(iov[j].iov_base, iov[j].iov_len, MADV_DONTNEED);
+}
+
+static void px_release(ldb_file *file, const ldb_span *spans, size_t n) {
   (void)file;
   long sz = sysconf(_SC_PAGESIZE);
   uintptr_t pg = sz > 0 ? (uintptr_t)sz : 4096;
-  uintptr_t start = ((uintptr_t)addr + pg - 1) & ~(pg - 1);
-  uintptr_t end = ((uintptr_t)addr + (uintptr_t)len) & ~(pg - 1);
-  if (end > start) (void)madvise((void *)start, end - start, MADV_DONTNEED);
+  struct iovec iov[64];
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    uintptr_t a = (uintptr_t)spans[i].addr;
+    uintptr_t start = (a + pg - 1) & ~(pg - 1);
+    uintptr_t end = (a + (uintptr_t)spans[i].len) & ~(pg - 1);
+    if (end <= start) continue;
+    iov[k].iov_base = (void *)start;
+    iov[k].iov_len = end - start;
+    if (++k == sizeof iov / sizeof iov[0]) {
+      px_advise(iov, k);
+      k = 0;
+    }
+  }
+  if (k) px_advise(iov, k);
 }
 
 /* ---- lock -------------------------------------------------------------- */

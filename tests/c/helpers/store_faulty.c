@@ -627,10 +627,10 @@ static int fy_map(ldb_file *file, uint64_t len, const void **base,
 /* The image is the data (anonymous memory): dropping its pages would lose
  * them, so release only counts what the engine asked to release, which
  * keeps the engine's resident-set hand inside this store's coverage. */
-static void fy_release(ldb_file *file, const void *addr, uint64_t len) {
+static void fy_release(ldb_file *file, const ldb_span *spans, size_t n) {
   faulty_store *fs = (faulty_store *)file->store;
-  (void)addr;
-  __atomic_fetch_add(&fs->released, len, __ATOMIC_RELAXED);
+  for (size_t i = 0; i < n; i++)
+    __atomic_fetch_add(&fs->released, spans[i].len, __ATOMIC_RELAXED);
 }
 
 /* The reservation stays with the image (which outlives handles). */
