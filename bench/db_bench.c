@@ -84,7 +84,7 @@ static struct {
   uint32_t value_size;
   uint32_t threads;     /* reader threads of readrandom_mt */
   uint64_t cache_bytes; /* every engine's page/block cache (not LMDB's) */
-  int mmap_unbounded;   /* LightningDB: mmap_bounded = 0 */
+  int mmap_bounded;     /* LightningDB's mmap_bounded; -1: its default */
   const char *db_dir;   /* NULL: a fresh temporary directory */
   const char *json_path;
   int keep_db;
@@ -309,7 +309,7 @@ static int e_ldb_open(const char *dir, int durable, void **out) {
   ldb_options_default(&o);
   o.sync_mode = durable ? LDB_SYNC_FULL : LDB_SYNC_OFF;
   o.cache_size = cfg.cache_bytes;
-  o.mmap_bounded = !cfg.mmap_unbounded;
+  if (cfg.mmap_bounded >= 0) o.mmap_bounded = cfg.mmap_bounded;
   o.compression = LDB_COMPRESSION_NONE;
   ldb_h *h = xmalloc(sizeof *h);
   memset(h, 0, sizeof *h);
@@ -2056,7 +2056,7 @@ static void usage(void) {
           "                [--threads=N] "
           "[--benchmarks=a,b,...] [--engines=a,b,...]\n"
           "                [--db=DIR] [--json=PATH] [--keep_db] "
-          "[--mmap_unbounded]\n"
+          "[--mmap_bounded=0|1]\n"
           "benchmarks: fillseq fillrandom overwrite reopen readrandom\n"
           "            readrandom_mt (--threads readers at once, default 2)\n"
           "            readmissing readseq readreverse seekrandom mixed churn\n"
@@ -2098,6 +2098,7 @@ int main(int argc, char **argv) {
   cfg.value_size = 100;
   cfg.threads = 2;
   cfg.cache_bytes = (uint64_t)64 << 20;
+  cfg.mmap_bounded = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = strchr(a, '=');
     size_t kl = v ? (size_t)(v - a) : strlen(a);
@@ -2105,8 +2106,8 @@ int main(int argc, char **argv) {
 #define OPT(s) (kl == strlen(s) && !strncmp(a, s, kl))
     if (OPT("--keep_db"))
       cfg.keep_db = 1;
-    else if (OPT("--mmap_unbounded"))
-      cfg.mmap_unbounded = 1;
+    else if (OPT("--mmap_bounded") && v && (!strcmp(v, "0") || !strcmp(v, "1")))
+      cfg.mmap_bounded = *v - '0';
     else if (!v)
       usage();
     else if (OPT("--num"))
@@ -2206,7 +2207,9 @@ int main(int argc, char **argv) {
          " batch=%u key=%d value=%u bytes cache=%" PRIu64 " MiB%s\n",
          cfg.num, cfg.reads, cfg.seeks, cfg.nexts, cfg.sync_num, cfg.batch,
          KEY_SIZE, cfg.value_size, cfg.cache_bytes >> 20,
-         cfg.mmap_unbounded ? " (lightningdb: mmap_bounded=0)" : "");
+         cfg.mmap_bounded < 0 ? ""
+         : cfg.mmap_bounded   ? " (lightningdb: mmap_bounded=1)"
+                              : " (lightningdb: mmap_bounded=0)");
 
   /* Results live in a shared anonymous mapping: each engine's child writes
    * its rows and its metrics there; the parent reads them after waitpid. */

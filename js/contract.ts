@@ -78,9 +78,9 @@ export const OPTIONS: readonly OptionInfo[] = [
   { name: "mmap_size", jsName: "mmapSize", type: "uint", default: 1099511627776, min: 0, max: 9007199254740991,
     values: [], unit: "bytes",
     doc: "Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off" },
-  { name: "mmap_bounded", jsName: "mmapBounded", type: "bool", default: 1, min: 0, max: 1,
+  { name: "mmap_bounded", jsName: "mmapBounded", type: "bool", default: 0, min: 0, max: 1,
     values: [], unit: "",
-    doc: "Under the mapping, cacheSize also bounds the mapped pages this process keeps resident: a CLOCK over 64 KiB chunks releases cold ones (their bytes stay in the OS page cache; the next read maps them again); 0 leaves every touched page resident until the OS reclaims it" },
+    doc: "1: under the mapping, cacheSize also bounds the mapped pages this process keeps resident (a CLOCK over 64 KiB chunks releases cold ones; their bytes stay in the OS page cache and the next read maps them again, a page fault); 0 (default): every mapped page read stays resident until the OS reclaims it" },
 ];
 
 /** The options of the C core, as the JS API and the engines take them:
@@ -118,7 +118,7 @@ export interface CoreOptions {
   salvage?: boolean;
   /** Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off. Integer in 0..9007199254740991 bytes. Default 1099511627776 bytes. (C: ldb_options.mmap_size) */
   mmapSize?: number;
-  /** Under the mapping, cacheSize also bounds the mapped pages this process keeps resident: a CLOCK over 64 KiB chunks releases cold ones (their bytes stay in the OS page cache; the next read maps them again); 0 leaves every touched page resident until the OS reclaims it. Default true. (C: ldb_options.mmap_bounded) */
+  /** 1: under the mapping, cacheSize also bounds the mapped pages this process keeps resident (a CLOCK over 64 KiB chunks releases cold ones; their bytes stay in the OS page cache and the next read maps them again, a page fault); 0 (default): every mapped page read stays resident until the OS reclaims it. Default false. (C: ldb_options.mmap_bounded) */
   mmapBounded?: boolean;
 }
 

@@ -51,6 +51,13 @@ export interface Metrics {
    * file (a page fault) */
   mmapSampledResident: number;
   mmapSampledFaults: number;
+  /** bytes of the mapping this process keeps resident (64 KiB chunks read
+   * since their last release), held within `cacheSize` less `cacheBytes`
+   * while `mmapBounded` (the default); 0 when unbounded or unmapped */
+  mmapResidentBytes: number;
+  /** bytes of mapped chunks released so far to stay within that budget
+   * (their bytes stay in the OS page cache; a later read maps them again) */
+  mmapReleasedBytes: number;
   cacheBytes: number;
   cacheCapacity: number;
   activeTransactions: number;
@@ -149,6 +156,7 @@ export function computeMetrics(
   const dt = (s.uptimeNs - prev.uptimeNs) / 1e9;
   const mapped = {
     mmapBytes: s.mmapBytes ?? 0, mmapSampledResident: s.mmapSampledResident ?? 0, mmapSampledFaults: s.mmapSampledFaults ?? 0,
+    mmapResidentBytes: s.mmapResidentBytes ?? 0, mmapReleasedBytes: s.mmapReleasedBytes ?? 0,
   };
   const hit = hitRate({ cacheHits: s.cacheHits, cacheMisses: s.cacheMisses, ...mapped });
   const us = (ns: number) => round(ns / 1000);

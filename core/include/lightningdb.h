@@ -467,7 +467,7 @@ typedef struct ldb_options {
                                    cache's counters (cache_hits/misses);
                                    ldb_stats.mmap_sampled_* measure how
                                    often they find their page in memory. */
-  int mmap_bounded;             /* 1 (default): cache_size also bounds the
+  int mmap_bounded;             /* 1: cache_size also bounds the
                                    mapped pages this process keeps resident
                                    (ldb_stats.mmap_resident_bytes, at most
                                    cache_size less cache_bytes, at least 16
@@ -476,11 +476,14 @@ typedef struct ldb_options {
                                    store's release method
                                    (madvise(MADV_DONTNEED): the bytes stay in
                                    the OS page cache and the next read maps
-                                   them again, a minor fault). 0: every
-                                   mapped page read stays resident in this
-                                   process until the OS reclaims it (as in
-                                   LMDB). No effect without a mapping or on
-                                   a store without a release method. */
+                                   them again, a minor fault: with a file
+                                   much larger than cache_size, random
+                                   reads then cost a fault each; see the
+                                   README). 0 (default): every mapped page
+                                   read stays resident in this process
+                                   until the OS reclaims it (as in LMDB).
+                                   No effect without a mapping or on a
+                                   store without a release method. */
   ldb_store *store;             /* NULL (default): a posix store on `path`
                                    (LDB_INVALID in the WebAssembly build, which
                                    has none). Else

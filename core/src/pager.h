@@ -90,8 +90,9 @@ int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent);
 void pager_unpin(pager *p, pg_ent *ent);
 
 /* on: the mapping's resident set is bounded by the cache's budget (the
- * default when the store has a release method); off: mapped pages stay
- * resident until the OS reclaims them. Call before the first read. */
+ * pager's default when the store has a release method; bt_open turns it
+ * off unless ldb_options.mmap_bounded); off: mapped pages stay resident
+ * until the OS reclaims them. Call before the first read. */
 void pager_map_bound(pager *p, bool on);
 
 /* Bracket for every operation that reads pages from pager_get: the fault

@@ -390,6 +390,7 @@ static void fx_big(fixture *f, const char *name) {
   ldb_options_default(&f->o);
   f->o.sync_mode = LDB_SYNC_OFF;
   f->o.cache_size = BUDGET;
+  f->o.mmap_bounded = 1;
   assert_int_equal(ldb_open(f->dir, &f->o, &f->db), LDB_OK);
   put_n(f->db, 1, BIGKEYS);
   assert_int_equal(ldb_checkpoint(f->db), LDB_OK);
@@ -518,6 +519,7 @@ static void test_hand_faulty_store(void **state) {
   ldb_options_default(&o);
   o.sync_mode = LDB_SYNC_OFF;
   o.cache_size = BUDGET;
+  o.mmap_bounded = 1;
   o.store = fs;
   ldb_db *db = NULL;
   assert_int_equal(ldb_open("mmap-faulty", &o, &db), LDB_OK);

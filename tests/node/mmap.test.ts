@@ -1,8 +1,10 @@
 /* mmap.test.ts — the data file is read through a memory mapping (the
  * mmapSize option). In a Node process (whose runtime has its own signal
  * handling) a data file truncated from outside while the database is open
- * must give IO/CORRUPT errors, never a SIGBUS that kills the process; and
- * mmapSize 0 (everything through the page cache) reads the same data. */
+ * must give IO/CORRUPT errors, never a SIGBUS that kills the process;
+ * mmapSize 0 (everything through the page cache) reads the same data; and
+ * cacheSize bounds the mapped bytes kept resident (metrics()) unless
+ * mmapBounded is false. */
 import assert from 'node:assert/strict';
 import { truncateSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +15,10 @@ const N = 20000;
 const key = (i: number) => `key${String(i).padStart(8, '0')}`;
 const value = (i: number) => Buffer.alloc(100, i & 255);
 
-function load(dir: string): void {
+function load(dir: string, n = N): void {
   const db = open(dir, { syncMode: 'off' });
   const batch: Array<[string, Buffer]> = [];
-  for (let i = 0; i < N; i++) batch.push([key(i), value(i)]);
+  for (let i = 0; i < n; i++) batch.push([key(i), value(i)]);
   db.putBatch(batch);
   db.checkpoint();
   db.close();
@@ -36,6 +38,34 @@ describe('reads through the memory mapping', () => {
           n++;
         }
         assert.equal(n, N);
+        db.close();
+      }
+    } finally {
+      t.remove();
+    }
+  });
+
+  it('cacheSize bounds the mapped bytes kept resident; mmapBounded: false does not', () => {
+    const t = tempDir('mmap-bound');
+    try {
+      load(t.dir, 2 * N);
+      const cacheSize = 1 << 20;
+      for (const mmapBounded of [true, false]) {
+        const db = open(t.dir, { cacheSize, mmapBounded });
+        let x = 7;
+        for (let n = 0; n < 2 * N; n++) {
+          x = (x * 1103515245 + 12345) % 2147483648;
+          const i = x % (2 * N);
+          assert.deepEqual(db.get(key(i)), value(i));
+        }
+        const m = db.metrics();
+        assert.ok(m.dataFileSize > 3 * cacheSize, `data file ${m.dataFileSize}`);
+        if (mmapBounded) {
+          assert.ok(m.mmapResidentBytes > 0 && m.mmapResidentBytes <= cacheSize, `resident ${m.mmapResidentBytes}`);
+          assert.ok(m.mmapReleasedBytes > 0);
+        } else {
+          assert.equal(m.mmapResidentBytes + m.mmapReleasedBytes, 0);
+        }
         db.close();
       }
     } finally {
