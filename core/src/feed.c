@@ -957,12 +957,15 @@ int feed_trim(feed *f) {
   ldb_mutex_unlock(&f->head_mu);
   if (rc) return rc;
   ldb_mutex_lock(&f->mu);
+  /* Each leaves the list before it is dropped (seg_drop looks at the
+   * live segments' names). */
   for (size_t i = 0; i < k; i++) {
-    f->bytes -= f->segs[i]->end;
-    seg_drop(f, f->segs[i]);
+    seg *s = f->segs[0];
+    memmove(f->segs, f->segs + 1, (f->nsegs - 1) * sizeof *f->segs);
+    f->nsegs--;
+    f->bytes -= s->end;
+    seg_drop(f, s);
   }
-  memmove(f->segs, f->segs + k, (f->nsegs - k) * sizeof *f->segs);
-  f->nsegs -= k;
   f->base = f->segs[0]->first ? f->segs[0]->first - 1 : f->next_seq - 1;
   ldb_mutex_unlock(&f->mu);
   return LDB_OK;
