@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '../database.js';
 import { LightningDbError, type ErrorCode } from '../errors.js';
+import { checkOptionKeys, keyList } from '../options.js';
 import { Sampler } from './sampler.js';
 import { healthyText } from './exposition.js';
 import { recommend } from './recommend.js';
@@ -36,6 +37,9 @@ export interface ServeOptions {
    * never on this one); default true */
   loadTest?: boolean;
 }
+
+/** The keys serve() takes; any other is INVALID_ARGUMENT. */
+const SERVE_KEYS = keyList<ServeOptions>({ host: true, port: true, intervalMs: true, loadTest: true });
 
 /** A running server (the result of db.serve()). */
 export interface OpsServer {
@@ -181,6 +185,7 @@ function listenError(e: Error, host: string, port: number): LightningDbError {
  */
 export async function serve(db: Database, options: ServeOptions = {}): Promise<OpsServer> {
   if (options === null || typeof options !== 'object') throw new TypeError('serve options must be an object');
+  checkOptionKeys(options, SERVE_KEYS, 'serve()');
   const host = options.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') throw new TypeError('host must be a non-empty string');
   const port = options.port ?? DEFAULT_PORT;
