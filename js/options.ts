@@ -9,7 +9,8 @@
  *     core/src/options.def: not copied) and the encodings;
  *   - the front ends add their own keys to that list where they are
  *     declared: the browser's open() and openInWorker() (js/browser/),
- *     openWasm() (js/wasm/node.ts), new LightningLevel() (js/level/), the
+ *     openWasm() (js/wasm/node.ts), new LightningLevel() (js/level/:
+ *     only misspellings, see othersPass), the
  *     replication Publisher and Follower (js/replication/), db.serve()
  *     (js/ops/server.ts), sub() (SUB_OPTION_KEYS, database.ts).
  * An unknown key is INVALID_ARGUMENT, naming it and the closest known key:
@@ -85,12 +86,16 @@ export function closestKey(key: string, known: readonly string[]): string | unde
  * in `known`: "unknown option 'x' (did you mean 'y'?)", or, when no known
  * key is close, "unknown option 'x' (<what> takes: a, b, ...)". `what`
  * names the function ("open()"). Does nothing for undefined / null and
- * for non-objects (the caller reports those with their own TypeError). */
-export function checkOptionKeys(options: unknown, known: readonly string[], what: string): void {
+ * for non-objects (the caller reports those with their own TypeError).
+ * With `othersPass` (options that also carry other libraries' keys: Level
+ * hands its constructor's options to hooks and plugins), only a key close
+ * to a known one is refused, as its misspelling; the rest pass. */
+export function checkOptionKeys(options: unknown, known: readonly string[], what: string, othersPass = false): void {
   if (options === null || typeof options !== 'object') return;
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const near = closestKey(key, known);
+    if (othersPass && near === undefined) continue;
     throw invalid(near !== undefined
       ? `unknown option '${key}' (did you mean '${near}'?)`
       : `unknown option '${key}' (${what} takes: ${known.join(', ')})`);
