@@ -11,20 +11,27 @@
  * {seq, segment, offset}, i.e. where the records after the newest
  * checkpoint start. Segments are "feed-<n mod 16>.log" with n = first,
  * first+1, ...: a fixed set of names, because some stores (OPFS) must open
- * every file before the engine runs. Record (little-endian): header
- * { u32 payload_len, u32 crc32c, u64 seq, u32 op_count, u64 time_ms } then
- * the ops in the log's op format (wal_op_encode). The crc covers the header
- * after the crc field and the payload. Seqs are contiguous across segments.
- * Format 1 (the previous version) kept the same segments beside the
+ * every file before the engine runs. A name has one segment at a time: a
+ * segment dropped while a reader is inside a read of it keeps its file and
+ * name until the reader lets go, and the newest segment grows meanwhile
+ * rather than start the one that would reuse that name. Record (little-endian):
+ * header { u32 payload_len, u32 crc32c, u64 seq, u32 op_count, u64 time_ms }
+ * then the ops in the log's op format (wal_op_encode). The crc covers the
+ * header after the crc field and the payload. Seqs are contiguous across
+ * segments. Format 1 (the previous version) kept the same segments beside the
  * write-ahead log "wal-0.log"/"wal-1.log" (wal.h); open.c migrates it.
  *
  * Durability: only the newest segment is ever unsynced (a segment is
  * synced whole before the next one starts), so a crash can tear only the
- * newest segment's end. Recovery tells that torn tail from damage: a bad
- * record followed by a valid one (unless the gap is the zero-filled remains
- * of lost writes), or a bad record that is complete, is corruption and
- * fails the open with LDB_CORRUPT naming the file and offset (the salvage
- * option opens at the last good commit instead).
+ * newest segment's end. The next segment starts after a sync that covered
+ * the current one (a commit's, the interval's, a checkpoint's), so no sync
+ * is added to the commit path; until then the current one grows, up to 8
+ * times its target size, where the commit that starts the next syncs it.
+ * Recovery tells that torn tail from damage: a bad record followed by a valid
+ * one (unless the gap is the zero-filled remains of lost writes), or a bad
+ * record that is complete, is corruption and fails the open with LDB_CORRUPT
+ * naming the file and offset (the salvage option opens at the last good commit
+ * instead).
  *
  * Threads: append, publish, abort, trim and reconcile are called with the
  * engine's commit mutex held (one writer). io (inside) serializes every

@@ -80,6 +80,79 @@ describe(`errors [${backendName}]`, () => {
     });
   }
 
+  // A misspelled option was ignored without a word before: open() with
+  // { cachesize: 1e9 } opened with the default cache.
+  const misspelled: Array<[Record<string, unknown>, string]> = [
+    [{ cachesize: 1e9 }, 'cacheSize'],
+    [{ cache_size: 1 << 20 }, 'cacheSize'],
+    [{ syncmode: 'off' }, 'syncMode'],
+    [{ pageSize: 4096, readonly: true }, 'readOnly'],
+    [{ createIfMising: false }, 'createIfMissing'],
+    [{ valueEncodng: 'json' }, 'valueEncoding'],
+    [{ compresion: 'lz4' }, 'compression'],
+    [{ cachesize: undefined }, 'cacheSize'], // still a misspelling
+  ];
+  for (const [options, near] of misspelled) {
+    const key = Object.keys(options).find((k) => k !== 'pageSize')!;
+    const v = options[key] === undefined ? ' (undefined)' : '';
+    it(`open with unknown option ${key}${v} -> INVALID_ARGUMENT naming it and ${near}`, () => {
+      const e = throwsCode(() => openDb(tmpName(), options as never), 'INVALID_ARGUMENT', key);
+      equal(e.message, `unknown option '${key}' (did you mean '${near}'?)`);
+    });
+  }
+
+  it('an unknown option with no near one lists the options open() takes', () => {
+    const e = throwsCode(() => openDb(tmpName(), { frobnicate: 1 } as never), 'INVALID_ARGUMENT');
+    ok(/^unknown option 'frobnicate' \(open\(\) takes: pageSize, cacheSize, .*, keyEncoding, valueEncoding\)$/.test(e.message), e.message);
+  });
+
+  it('known options and the encodings still open', () => {
+    const db = openDb(tmpName(), { cacheSize: 1 << 20, syncMode: 'off', compression: 'lz4', keyEncoding: 'utf8', valueEncoding: 'json' });
+    db.put('k', { v: 1 });
+    equal(JSON.stringify(db.get('k')), '{"v":1}');
+  });
+
+  it('sub() and tx.sub() refuse unknown option keys', () => {
+    const db = openDb();
+    let e = throwsCode(() => db.sub('a', { valueEncodng: 'json' } as never), 'INVALID_ARGUMENT');
+    equal(e.message, "unknown option 'valueEncodng' (did you mean 'valueEncoding'?)");
+    e = throwsCode(() => db.sub('a', { cacheSize: 1 } as never), 'INVALID_ARGUMENT');
+    equal(e.message, "unknown option 'cacheSize' (sub() takes: keyEncoding, valueEncoding)");
+    e = throwsCode(() => db.transaction((tx) => tx.sub('a', { keyencoding: 'utf8' } as never)), 'INVALID_ARGUMENT');
+    equal(e.message, "unknown option 'keyencoding' (did you mean 'keyEncoding'?)");
+    db.sub('a', { keyEncoding: 'utf8', valueEncoding: 'json' }).put('x', 1);
+    equal(db.sub('a', { keyEncoding: 'utf8', valueEncoding: 'json' }).get('x'), 1);
+  });
+
+  it('the options of each call refuse unknown keys, naming the closest', () => {
+    const db = openDb(tmpName(), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    db.put('a', '1');
+    const cases: Array<[string, () => unknown, string]> = [
+      ['scan', () => db.scan({ revers: true } as never).next(), "unknown option 'revers' (did you mean 'reverse'?)"],
+      ['keys', () => db.keys({ limt: 1 } as never).next(), "unknown option 'limt' (did you mean 'limit'?)"],
+      ['values', () => db.values({ gte: 'a', lessThan: 'b' } as never).next(), "unknown option 'lessThan' (scan() takes: gt, gte, lt, lte, prefix, reverse, limit, retain)"],
+      ['scanPrefix', () => db.scanPrefix('a', { retian: true } as never).next(), "unknown option 'retian' (did you mean 'retain'?)"],
+      ['count', () => db.count({ prefx: 'a' } as never), "unknown option 'prefx' (did you mean 'prefix'?)"],
+      ['clear', () => db.clear({ limti: 1 } as never), "unknown option 'limti' (did you mean 'limit'?)"],
+      ['changes', () => db.changes({ sinse: 0 } as never), "unknown option 'sinse' (did you mean 'since'?)"],
+      ['subscribe', () => db.subscribe({ prefixx: 'a' } as never, () => {}), "unknown option 'prefixx' (did you mean 'prefix'?)"],
+      ['transaction', () => db.transaction(() => 1, { retrys: 2 } as never), "unknown option 'retrys' (did you mean 'retries'?)"],
+      ['beginTransaction', () => db.beginTransaction({ readonly: true } as never), "unknown option 'readonly' (did you mean 'readOnly'?)"],
+      ['tx.scan', () => db.transaction((tx) => tx.scan({ revrse: true } as never).next()), "unknown option 'revrse' (did you mean 'reverse'?)"],
+      ['tx.count', () => db.transaction((tx) => tx.count({ lte: 'b', gtee: 'a' } as never)), "unknown option 'gtee' (did you mean 'gte'?)"],
+    ];
+    for (const [name, fn, message] of cases) equal(throwsCode(fn, 'INVALID_ARGUMENT', name).message, message, name);
+    // The known keys still work, and a key the call does not take stays a TypeError.
+    equal([...db.scan({ gte: 'a', lte: 'a', reverse: false, limit: 1, prefix: 'a', retain: false })].length, 1);
+    equal(db.count({ gte: 'a' }), 1);
+    throwsType(() => db.count({ reverse: true } as never), 'count({ reverse })');
+    equal(db.transaction(() => 7, { retries: 1 }), 7);
+    const tx = db.beginTransaction({ readOnly: true });
+    equal(tx.get('a'), '1');
+    tx.abort();
+    equal(db.get('a'), '1', 'nothing was cleared');
+  });
+
   it('open with a path that is not a string is a TypeError', () => {
     throwsType(() => openDb(42 as never));
   });
