@@ -128,8 +128,8 @@ static void h_destroy(ldb_store *s) {
 }
 
 static const ldb_store_methods hook_methods = {
-    h_open, h_read,   h_write,  h_sync,    h_size, h_truncate, h_close,
-    h_lock, h_unlock, h_remove, h_destroy, NULL,   NULL,       NULL,
+    h_open,   h_read,   h_write,   h_sync, h_size, h_truncate, h_close, h_lock,
+    h_unlock, h_remove, h_destroy, NULL,   NULL,   NULL,       NULL,
 };
 
 /* ---- the database ------------------------------------------------------- */
