@@ -599,9 +599,14 @@ void mt_batch_begin(mt *m, const void *key, size_t klen, int ordered) {
   if (x && index_grow(m, m->tail_count)) return;
   x = atomic_load_explicit(&m->index, memory_order_relaxed);
   /* Newer versions of tail's key sort before it: start at the key's
-   * first version. */
+   * first version. Only a key's first version in list order is indexed
+   * (its newest; index_put would let an older version with the same seq,
+   * met later, take the slot). */
+  mt_node *prev = NULL;
   for (mt_node *n = find_ge(m, nkey(tail), tail->klen, UINT64_MAX, NULL); n;
-       n = atomic_load_explicit(&n->next[0], memory_order_relaxed)) {
+       prev = n, n = atomic_load_explicit(&n->next[0], memory_order_relaxed)) {
+    if (prev && ldb_keycmp(nkey(prev), prev->klen, nkey(n), n->klen) == 0)
+      continue;
     uint64_t kh = key_hash(nkey(n), n->klen);
     if (m->bloom_blocks) bloom_add_h(m, kh);
     if (x) index_put(m, x, n, kh, 1);

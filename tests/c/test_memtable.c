@@ -257,9 +257,13 @@ static void test_unindexed_tail(void **st) {
    * second op, a newer version of the tail's first key, sorts before the
    * tail node and is not indexed either. */
   mt_batch_begin(m, "t99999", 6, 0);
-  assert_int_equal(mt_reserve(m, 2, 64), LDB_OK);
+  assert_int_equal(mt_reserve(m, 4, 64), LDB_OK);
   mt_insert(m, 4, MT_PUT, "t99999", 6, "late", 4);
   mt_insert(m, 4, MT_PUT, "t00100", 6, "newer", 5);
+  /* two versions under one seq: the one inserted last wins */
+  mt_insert(m, 4, MT_PUT, "t00101", 6, "first", 5);
+  mt_insert(m, 4, MT_PUT, "t00101", 6, "second", 6);
+  expect_ver(m, "t00101", 4, MT_PUT, "second");
   expect_ver(m, "t00100", 4, MT_PUT, "newer");
   expect_ver(m, "t00100", 3, MT_PUT, "t00100");
   expect_ver(m, "t99999", 4, MT_PUT, "late");
@@ -273,13 +277,18 @@ static void test_unindexed_tail(void **st) {
   expect_ver(m, "t00050", 4, MT_PUT, "t00050");
   expect_ver(m, "t00100", 5, MT_PUT, "newer");
   expect_ver(m, "t00100", 2, MT_PUT, "t00100");
+  expect_ver(m, "t00101", 5, MT_PUT, "second");
   expect_ver(m, "t99999", 5, MT_PUT, "late");
   for (uint64_t snap = 0; snap <= 3; snap++)
     tail_expect(m, N, snap);
   for (int i = 0; i < N; i++) {
     char k[16];
     snprintf(k, sizeof k, "t%05d", i);
-    uint64_t want = i == 50 ? 5 : i == 100 ? 4 : i < 100 ? 1 : i < 200 ? 2 : 3;
+    uint64_t want = i == 50                ? 5
+                    : i == 100 || i == 101 ? 4
+                    : i < 100              ? 1
+                    : i < 200              ? 2
+                                           : 3;
     assert_int_equal(mt_newest_seq(m, k, strlen(k)), want);
   }
   /* A new append after the catch-up starts a new tail. */
