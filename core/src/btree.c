@@ -1008,9 +1008,13 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
 typedef struct bt_cref {
   uint8_t *cell;      /* encoded cell: in a page copy (srcs) or the
                          merge's cell arena, so it lives until the merge
-                         ends */
+                         ends; NULL for a plain leaf cell by reference */
   const uint8_t *key; /* full key (owned when ownkey) */
-  uint32_t len, klen;
+  /* A plain leaf cell by reference (bt_merge_put_ref): no flags, key
+   * whole in the cell, value inline, unencoded; key and val point at the
+   * caller's bytes and write_node encodes them into the page. */
+  const uint8_t *val;
+  uint32_t len, klen; /* len: the encoded cell's bytes */
   uint8_t ownkey;
 } bt_cref;
 
@@ -1242,6 +1246,7 @@ static int write_chain(bt_merge *m, const uint8_t *data, uint64_t len,
 
 /* Releases the overflow chains of an encoded cell (leaf or branch). */
 static int free_cell_chains(bt_merge *m, const bt_cref *r, bool leaf) {
+  if (!r->cell) return LDB_OK; /* a plain cell by reference: no chains */
   cinfo ci = {0};
   int bad = leaf ? parse_leaf(r->cell, r->len, &ci)
                  : parse_branch(r->cell, r->len, &ci);
@@ -1658,8 +1663,8 @@ static int merge_valid(bt_merge *m) {
   return LDB_OK;
 }
 
-int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
-                 size_t vlen) {
+static int merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
+                     size_t vlen, bool ref) {
   int rc = merge_valid(m);
   if (rc) return rc;
   if (klen > LDB_MAX_KEY_SIZE)
@@ -1682,7 +1687,17 @@ int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
     i = node_leaf_find(leaf, key, klen, &eq);
   }
   bt_cref r;
-  if ((rc = make_leaf_cell(m, key, klen, val, vlen, &r))) goto fail;
+  /* By reference when the cell is plain: no flags (not compressed, key
+   * and value inline), so nothing but the bytes needs building. */
+  if (ref && klen <= m->f->kmax && 9 + klen + vlen <= m->f->maxcell &&
+      (vlen < LDB_COMPRESS_MIN || m->codec == LDB_COMPRESSION_NONE)) {
+    r = (bt_cref){.key = key,
+                  .val = val,
+                  .len = (uint32_t)(9 + klen + vlen),
+                  .klen = (uint32_t)klen};
+  } else if ((rc = make_leaf_cell(m, key, klen, val, vlen, &r))) {
+    goto fail;
+  }
   if (eq) {
     if ((rc = free_cell_chains(m, &leaf->c[i], true))) {
       cref_free(m->a, &r);
@@ -1713,6 +1728,16 @@ fail:
   /* The dirty tree may be half-changed: only abort is safe now. */
   m->failed = rc;
   return rc;
+}
+
+int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
+                 size_t vlen) {
+  return merge_put(m, key, klen, val, vlen, false);
+}
+
+int bt_merge_put_ref(bt_merge *m, const void *key, size_t klen, const void *val,
+                     size_t vlen) {
+  return merge_put(m, key, klen, val, vlen, true);
 }
 
 /* Merges right sibling R (at index ri of par) into L; R's separator is
@@ -2122,8 +2147,21 @@ static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
   ldb_put16(pg + 8, (uint16_t)plen);
   uint32_t end = f->ps;
   for (uint32_t i = 0; i < nd->n; i++) {
-    end -= nd->c[i].len;
-    memcpy(pg + end, nd->c[i].cell, nd->c[i].len);
+    const bt_cref *r = &nd->c[i];
+    end -= r->len;
+    if (r->cell) {
+      memcpy(pg + end, r->cell, r->len);
+    } else {
+      /* a plain leaf cell (make_leaf_cell's layout without flags) */
+      uint8_t *c = pg + end;
+      c[0] = 0;
+      ldb_put16(c + 1, (uint16_t)r->klen);
+      ldb_put16(c + 3, (uint16_t)r->klen);
+      ldb_put32(c + 5, r->len - 9 - r->klen);
+      if (r->klen) memcpy(c + 9, r->key, r->klen);
+      if (r->len > 9 + r->klen)
+        memcpy(c + 9 + r->klen, r->val, r->len - 9 - r->klen);
+    }
     ldb_put16(pg + HDR + SLOT * i, (uint16_t)end);
     uint32_t h = i >= first ? hint_of(nd->c[i].key, nd->c[i].klen, plen) : 0;
     ldb_put32(pg + HDR + SLOT * i + 2, h);
