@@ -32,7 +32,7 @@ typedef struct seg {
   uint64_t end;      /* published end offset */
   uint64_t time_ms;  /* time of its newest published record */
   uint64_t start_ms; /* time of its first record */
-  int refs;          /* cursors reading it now */
+  int refs;          /* readers inside a read of it now (cursors, check) */
   int dead;          /* dropped from the list; freed by the last reader */
   int dirty;         /* unsynced records (io) */
 } seg;
@@ -44,7 +44,7 @@ struct feed {
   ldb_mutex io;      /* segment writes, truncates, syncs; dirty flags */
   ldb_mutex head_mu; /* head writes and the head_* fields */
   ldb_mutex mu;      /* segs, nsegs, each seg's first/end/time/refs/dead, base,
-                        next_seq, bytes */
+                        next_seq, bytes, held */
   uint64_t ret_bytes, ret_ms, seg_target;
   int read_only;
   ldb_file *head;
@@ -58,6 +58,7 @@ struct feed {
   uint64_t base;             /* seq before the first retained record */
   uint64_t next_seq;         /* seq of the next append; 0 until known */
   uint64_t bytes;            /* published bytes of the live segments */
+  uint32_t held[FEED_NAMES]; /* dead segments still read, by name */
   _Atomic uint64_t keep_seq; /* records up to it may go (checkpointed) */
   /* the pending append (commit mutex) */
   int pending;
@@ -71,7 +72,19 @@ struct feed {
 /* Segment n is file "feed-<n mod FEED_NAMES>.log": a fixed set of names.
  * At most FEED_MAX_SEGS are live, so the name of the segment before the
  * first one is never a live segment's (open removes it: a crash may leave
- * it behind). */
+ * it behind).
+ *
+ * A name belongs to one segment at a time, live or dead: no file is
+ * created, truncated or removed under a name while another segment has it.
+ * A segment dropped while a reader is inside a read of it (refs > 0) is
+ * only marked dead and keeps its open file and its name (held[]) until the
+ * last reader lets go (seg_release); the writer never starts the segment
+ * that would reuse a held name (16 segments on): the newest one grows
+ * instead until the read ends (feed_append). So what a reader reads is
+ * never overwritten, and removing a dead segment's file never removes a
+ * live one's, on every store: unlink semantics (posix, memory), a delete
+ * that waits for the last handle (win32), one handle per name whose remove
+ * truncates it (OPFS). */
 static void seg_name(char *out, size_t cap, uint64_t num) {
   snprintf(out, cap, "feed-%02u.log", (unsigned)(num % FEED_NAMES));
 }
@@ -158,16 +171,54 @@ static void seg_free(feed *f, seg *s, int remove) {
   ldb_mfree(f->a, s);
 }
 
+/* 1 when a dead segment a reader still holds has the name of segment num.
+ * Only readers change it meanwhile, and only to 0: a live segment never
+ * has the next segment's name, so no new dead one can take it. */
+static int name_held(feed *f, uint64_t num) {
+  ldb_mutex_lock(&f->mu);
+  int h = f->held[num % FEED_NAMES] != 0;
+  ldb_mutex_unlock(&f->mu);
+  return h;
+}
+
+/* 1 when a live segment other than s has s's name (mu held). */
+static int name_live(const feed *f, const seg *s) {
+  for (size_t i = 0; i < f->nsegs; i++)
+    if (f->segs[i] != s && f->segs[i]->num % FEED_NAMES == s->num % FEED_NAMES)
+      return 1;
+  return 0;
+}
+
+/* Drops s, already unlinked from the list (mu held by callers that run
+ * concurrently with readers): freed with its file now, or, while a reader
+ * is inside a read of it, marked dead with its name held; the last reader
+ * frees it (seg_release). */
+static void seg_drop(feed *f, seg *s) {
+  if (!s->refs) {
+    seg_free(f, s, !f->read_only && !name_live(f, s));
+    return;
+  }
+  s->dead = 1;
+  f->held[s->num % FEED_NAMES]++;
+}
+
+/* A reader lets go of s (mu held): the last one frees a dead segment and
+ * its name. Its file is removed unless a live segment has the name (never,
+ * while the writer respects held[]: a file is then never removed under a
+ * live segment). */
+static void seg_release(feed *f, seg *s) {
+  if (--s->refs || !s->dead) return;
+  f->held[s->num % FEED_NAMES]--;
+  seg_free(f, s, !f->read_only && !name_live(f, s));
+}
+
 /* Unlinks segs[from..] from the list (mu held by callers that run
- * concurrently with cursors); a segment a cursor reads is freed by it. */
+ * concurrently with cursors). */
 static void drop_tail(feed *f, size_t from) {
   while (f->nsegs > from) {
     seg *s = f->segs[--f->nsegs];
     f->bytes -= s->end;
-    if (s->refs)
-      s->dead = 1;
-    else
-      seg_free(f, s, !f->read_only);
+    seg_drop(f, s);
   }
 }
 
@@ -719,7 +770,20 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
     if (rc) goto out;
     newest(f, &nsegs);
   }
-  if (!cur || ((full || aged) && nsegs < FEED_MAX_SEGS)) {
+  int start = !cur || ((full || aged) && nsegs < FEED_MAX_SEGS);
+  if (start && name_held(f, f->next_num)) {
+    /* The next segment's name is still held by a dead segment (16 back)
+     * a reader is inside: the current one grows until the read ends.
+     * Without a current segment (only open drops them all, and no reader
+     * exists then) there is nothing to grow. */
+    if (!cur) {
+      rc = ldb_err(LDB_BUSY, "cannot start a log segment: a reader still holds "
+                             "the segment whose name it reuses; retry");
+      goto out;
+    }
+    start = 0;
+  }
+  if (start) {
     /* The segment being left is synced whole: at open only the last one
      * may end in a torn record. */
     if (cur && cur->dirty) {
@@ -893,16 +957,15 @@ int feed_trim(feed *f) {
   ldb_mutex_unlock(&f->head_mu);
   if (rc) return rc;
   ldb_mutex_lock(&f->mu);
+  /* Each leaves the list before it is dropped (seg_drop looks at the
+   * live segments' names). */
   for (size_t i = 0; i < k; i++) {
-    seg *s = f->segs[i];
+    seg *s = f->segs[0];
+    memmove(f->segs, f->segs + 1, (f->nsegs - 1) * sizeof *f->segs);
+    f->nsegs--;
     f->bytes -= s->end;
-    if (s->refs)
-      s->dead = 1;
-    else
-      seg_free(f, s, 1);
+    seg_drop(f, s);
   }
-  memmove(f->segs, f->segs + k, (f->nsegs - k) * sizeof *f->segs);
-  f->nsegs -= k;
   f->base = f->segs[0]->first ? f->segs[0]->first - 1 : f->next_seq - 1;
   ldb_mutex_unlock(&f->mu);
   return LDB_OK;
@@ -948,7 +1011,7 @@ int feed_check(feed *f) {
   }
   ldb_mutex_lock(&f->mu);
   for (size_t j = 0; j < n; j++)
-    if (--v[j]->refs == 0 && v[j]->dead) seg_free(f, v[j], 1);
+    seg_release(f, v[j]);
   ldb_mutex_unlock(&f->mu);
   ldb_mfree(f->a, v);
   return rc;
@@ -996,7 +1059,7 @@ static seg *find_seg(feed *f, uint64_t num) {
 
 static void seg_unref(feed *f, seg *s) {
   ldb_mutex_lock(&f->mu);
-  if (--s->refs == 0 && s->dead) seg_free(f, s, 1);
+  seg_release(f, s);
   ldb_mutex_unlock(&f->mu);
 }
 

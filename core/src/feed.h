@@ -11,11 +11,14 @@
  * {seq, segment, offset}, i.e. where the records after the newest
  * checkpoint start. Segments are "feed-<n mod 16>.log" with n = first,
  * first+1, ...: a fixed set of names, because some stores (OPFS) must open
- * every file before the engine runs. Record (little-endian): header
- * { u32 payload_len, u32 crc32c, u64 seq, u32 op_count, u64 time_ms } then
- * the ops in the log's op format (wal_op_encode). The crc covers the header
- * after the crc field and the payload. Seqs are contiguous across segments.
- * Format 1 (the previous version) kept the same segments beside the
+ * every file before the engine runs. A name has one segment at a time: a
+ * segment dropped while a reader is inside a read of it keeps its file and
+ * name until the reader lets go, and the newest segment grows meanwhile
+ * rather than start the one that would reuse that name. Record (little-endian):
+ * header { u32 payload_len, u32 crc32c, u64 seq, u32 op_count, u64 time_ms }
+ * then the ops in the log's op format (wal_op_encode). The crc covers the
+ * header after the crc field and the payload. Seqs are contiguous across
+ * segments. Format 1 (the previous version) kept the same segments beside the
  * write-ahead log "wal-0.log"/"wal-1.log" (wal.h); open.c migrates it.
  *
  * Durability: only the newest segment is ever unsynced (a segment is
