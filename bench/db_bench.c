@@ -87,6 +87,9 @@ static struct {
   const char *db_dir;   /* NULL: a fresh temporary directory */
   const char *json_path;
   int keep_db;
+  int fill_check; /* LightningDB: after each workload, walk the tree
+                     (ldb_check_report) and print how full its leaves are;
+                     untimed, but it reads every page */
 } cfg;
 
 static unsigned char *g_pool; /* POOL_SIZE random bytes */
@@ -168,7 +171,7 @@ static int remove_tree(const char *dir) {
 /* A "Name:   123 kB" field of /proc/self/status, in bytes. */
 static uint64_t proc_status_bytes(const char *field) {
   FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
+  char line[512];
   size_t fl = strlen(field);
   uint64_t v = 0;
   if (!f) return 0;
@@ -448,6 +451,21 @@ static void e_ldb_stats(void *p, char *buf, size_t cap) {
            st.page_count, st.free_pages, st.log_file_size / 1e6,
            st.cache_bytes / 1e6, st.cache_hits, st.cache_misses, st.syncs,
            st.bytes_written / 1e6);
+  ldb_check_result cr;
+  size_t len = strlen(buf);
+  if (!cfg.fill_check || len >= cap) return;
+  if (ldb_check_report(h->db, &cr) != LDB_OK) {
+    snprintf(buf + len, cap - len, "\n             check: %s",
+             ldb_errmsg(h->db));
+    return;
+  }
+  uint64_t leaf_cap = cr.leaf_pages * (st.page_size - 16);
+  snprintf(buf + len, cap - len,
+           "\n             leaves=%" PRIu64 " fill=%.1f%% (%.1fMB of %.1fMB)"
+           " branches=%" PRIu64 " overflow=%" PRIu64,
+           cr.leaf_pages, leaf_cap ? 100.0 * cr.leaf_bytes / leaf_cap : 0.0,
+           cr.leaf_bytes / 1e6, leaf_cap / 1e6, cr.branch_pages,
+           cr.overflow_pages);
 }
 
 static uint64_t e_ldb_own_written(void *p) {
@@ -1655,7 +1673,7 @@ static int bench_fillsync(run_state *rs, result *r) {
   timer_stop(r);
   r->ops = cfg.sync_num;
   if (rs->e->stats) {
-    char line[256];
+    char line[512];
     rs->e->stats(h, line, sizeof line);
     printf("             (durable database) %s\n", line);
   }
@@ -2025,7 +2043,7 @@ static int run_engine(const struct engine *e, const char *version,
       printf("%-12s %12.0f ops/s  (%" PRIu64 " ops in %.3f s, %.3f CPU s)\n",
              bench_list[bi], ops_per_sec(r), r->ops, r->secs, r->cpu_secs);
     if (rs.e->stats && rs.h) {
-      char line[256];
+      char line[512];
       rs.e->stats(rs.h, line, sizeof line);
       printf("             %s\n", line);
     }
@@ -2051,7 +2069,8 @@ static void usage(void) {
           "[--cache_mb=N]\n"
           "                [--threads=N] "
           "[--benchmarks=a,b,...] [--engines=a,b,...]\n"
-          "                [--db=DIR] [--json=PATH] [--keep_db]\n"
+          "                [--db=DIR] [--json=PATH] [--keep_db] "
+          "[--fill_check]\n"
           "benchmarks: fillseq fillrandom overwrite reopen readrandom\n"
           "            readrandom_mt (--threads readers at once, default 2)\n"
           "            readmissing readseq readreverse seekrandom mixed churn\n"
@@ -2100,6 +2119,8 @@ int main(int argc, char **argv) {
 #define OPT(s) (kl == strlen(s) && !strncmp(a, s, kl))
     if (OPT("--keep_db"))
       cfg.keep_db = 1;
+    else if (OPT("--fill_check"))
+      cfg.fill_check = 1;
     else if (!v)
       usage();
     else if (OPT("--num"))

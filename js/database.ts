@@ -29,6 +29,7 @@ import {
 } from './metrics.js';
 import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
 import { subScope } from './subscope.js';
+import { checkOptionKeys, DATABASE_OPTION_KEYS } from './options.js';
 import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, type FeedOwner, type RangeOptions } from './feed.js';
 
 export type { Compression, SyncMode } from './contract.js';
@@ -56,7 +57,9 @@ export interface DatabaseEvent {
 
 /** Options of open() / Database.create(): the core's options (each
  * documented, with its default and range, in contract.ts, generated from
- * core/src/options.def; also in the README) and the encodings. */
+ * core/src/options.def; also in the README) and the encodings. Any other
+ * key is INVALID_ARGUMENT, naming the closest known one
+ * (DATABASE_OPTION_KEYS, options.ts). */
 export interface OpenOptions extends CoreOptions {
   /** 'binary' (default), 'utf8', 'json', 'msgpack', or a custom
    * { encode, decode } object */
@@ -74,7 +77,8 @@ export interface CheckResult extends EngineCheckResult {
   ok: true;
 }
 
-/** Options of sub(name): its encodings (default: its parent's). */
+/** Options of sub(name): its encodings (default: its parent's); any other
+ * key is INVALID_ARGUMENT (SUB_OPTION_KEYS, subscope.ts). */
 export interface SubOptions {
   keyEncoding?: EncodingName | CustomEncoding;
   valueEncoding?: EncodingName | CustomEncoding;
@@ -222,6 +226,7 @@ function resolveEncoding(v: unknown, name: string): Encoding<any> | undefined {
 function resolveOptions(options: unknown): Resolved {
   if (options === undefined || options === null) options = {};
   if (!isObject(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  checkOptionKeys(options, DATABASE_OPTION_KEYS, 'open()');
   const o = options as Record<string, unknown>;
   const e: Record<string, number | boolean | string> = {};
   for (const row of OPTIONS) {

@@ -9,7 +9,12 @@
  * another, and a scan of the parent shows them at the start (keys
  * beginning with 0x00).
  */
+import type { SubOptions } from './database.js';
 import { invalid } from './errors.js';
+import { checkOptionKeys, keyList } from './options.js';
+
+/** The keys sub() takes (SubOptions); any other is INVALID_ARGUMENT. */
+export const SUB_OPTION_KEYS = keyList<SubOptions>({ keyEncoding: true, valueEncoding: true });
 
 const utf8 = new TextEncoder();
 
@@ -25,11 +30,13 @@ function describe(v: unknown): string {
 /** The scope of sub-database `name` under a parent with scope `outer`
  * (undefined: the database itself). TypeError for a name that is not a
  * string or options that are not an object; INVALID_ARGUMENT for an empty
- * name, a NUL character, or a scope over MAX_SCOPE_BYTES. */
+ * name, a NUL character, a scope over MAX_SCOPE_BYTES, or an option key
+ * sub() does not take. */
 export function subScope(outer: Uint8Array | undefined, name: unknown, opts: unknown): Uint8Array {
   if (typeof name !== 'string') throw new TypeError(`sub-database name must be a string, got ${describe(name)}`);
   if (name.length === 0 || name.includes('\0')) throw invalid('sub-database name must be non-empty and hold no NUL character');
   if (opts !== undefined && opts !== null && (typeof opts !== 'object' || Array.isArray(opts))) throw new TypeError('sub options must be an object');
+  checkOptionKeys(opts, SUB_OPTION_KEYS, 'sub()');
   const n = utf8.encode(name);
   const o = outer ?? new Uint8Array(0);
   const scope = new Uint8Array(o.length + n.length + 2);

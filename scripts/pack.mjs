@@ -65,7 +65,7 @@ function tsStale() {
 }
 function browserStale() {
   return oldest(BROWSER_OUT) < Math.max(newest(['js/browser', 'js/wasm', 'js/database.ts', 'js/errors.ts',
-    'js/encodings.ts', 'js/contract.ts', 'js/engine.ts', 'js/chunk.ts', 'js/metrics.ts'], isTs),
+    'js/encodings.ts', 'js/contract.ts', 'js/engine.ts', 'js/chunk.ts', 'js/metrics.ts', 'js/options.ts', 'js/subscope.ts'], isTs),
   newest(['wasm', 'core/src', 'core/include']));
 }
 

@@ -34,6 +34,10 @@
 // recorded), and each test program may take up to an hour. `npm run
 // test:cross` runs both cross targets this way.
 // The Debian packages a cross target needs: scripts/setup-system.sh --cross.
+// Builds of one target are serialized by a lock file,
+// build/prebuild-<target>.lock (scripts/build-lock.mjs): `npm pack` and
+// `npm test` run at the same time in one checkout both build the host's
+// prebuild; the second waits for the first (one line says so), then builds.
 // Everything it prints goes to stderr (npm pack --json owns stdout).
 // Usage: node scripts/prebuild.mjs [--target T] [--test]
 import { spawnSync } from 'node:child_process';
@@ -42,6 +46,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlin
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withLock } from './build-lock.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -226,18 +231,29 @@ function dependencies(t, file) {
   return [...output(`${t.prefix}readelf`, ['-d', '-W', file]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+?)\]/g)].map((m) => m[1]);
 }
 
+/** Builds, checks and writes prebuilds/<target> (see the file comment).
+ * Holds the lock build/prebuild-<target>.lock meanwhile (build-lock.mjs):
+ * `npm pack` and `npm test` in one checkout both run this for the host,
+ * and the second waits for the first instead of building over it. */
 export function prebuild(target, { test = false } = {}) {
   const t = TARGETS[target];
   if (!t) throw new Error(`unknown target ${target}; known: ${Object.keys(TARGETS).join(', ')}`);
   if (!t.toolchain && target !== host) throw new Error(`target ${target} is a cross target of no toolchain file here`);
+  return withLock(join(root, 'build', `prebuild-${target}.lock`), { what: `prebuild ${target}` }, () => buildPrebuild(target, t, test));
+}
+
+function buildPrebuild(target, t, test) {
   fetchCodecSources({ cmocka: test && t.format === 'pe' });
   const headers = createRequire(join(root, 'package.json'))('node-api-headers').include_dir;
   const build = join(root, 'build', `prebuild-${target}`);
   const cfg = ['-S', '.', '-B', relative(root, build), '-DCMAKE_BUILD_TYPE=Release', '-DLDB_NODE=ON',
     '-DLDB_STATIC_CODECS=ON', `-DLDB_THIRD_PARTY=${join(root, 'third_party')}`, '-DLDB_BENCH=OFF',
-    `-DLDB_TESTS=${test ? 'ON' : 'OFF'}`, `-DLDB_TEST_TIMEOUT=${t.emulator ? 3600 : 600}`,
+    `-DLDB_TESTS=${test ? 'ON' : 'OFF'}`,
     // The tool tests run the ldb binary from sh, not through the emulator.
     `-DLDB_TOOLS=${test && !t.toolchain ? 'ON' : 'OFF'}`, `-DNODE_API_HEADERS_DIR=${headers}`];
+  // Only a test build reads LDB_TEST_TIMEOUT: given to a release configure,
+  // CMake warns that the variable is unused (npm pack printed it).
+  if (test) cfg.push(`-DLDB_TEST_TIMEOUT=${t.emulator ? 3600 : 600}`);
   if (t.toolchain) cfg.push(`-DCMAKE_TOOLCHAIN_FILE=${join(root, t.toolchain)}`);
   if (t.sysroot) {
     const sysroot = glibcSysroot(t.sysroot);

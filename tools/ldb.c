@@ -200,6 +200,17 @@ static int cmd_check(ldb_db *db) {
   int r = ldb_check_report(db, &res);
   if (r) return fail(r, "check");
   printf("ok: %llu pages\n", (unsigned long long)res.pages);
+  if (res.leaf_pages) {
+    ldb_stats st;
+    double cap = 0;
+    if (ldb_stats_get(db, &st) == LDB_OK)
+      cap = (double)res.leaf_pages * (double)(st.page_size - 16);
+    printf("tree: %llu leaf pages %.1f%% full, %llu branch, %llu overflow\n",
+           (unsigned long long)res.leaf_pages,
+           cap > 0 ? 100.0 * (double)res.leaf_bytes / cap : 0.0,
+           (unsigned long long)res.branch_pages,
+           (unsigned long long)res.overflow_pages);
+  }
   if (res.free_skipped)
     puts("free pages not verified: a checkpoint ran meanwhile");
   if (!res.free_damaged) return 0;

@@ -819,6 +819,12 @@ typedef struct ldb_check_result {
                        check, so the free pages' content was not verified
                        (free_checked and free_damaged are then 0): check
                        again when it is done */
+  /* How full the current tree's pages are (its shape, not a verdict):
+   * leaf_bytes / (leaf_pages * (page size - 16)) is the leaves' fill. */
+  uint64_t leaf_pages;     /* leaf pages of the current tree */
+  uint64_t leaf_bytes;     /* bytes of their cells and slots */
+  uint64_t branch_pages;   /* branch pages of the current tree */
+  uint64_t overflow_pages; /* overflow-chain pages of the current tree */
 } ldb_check_result;
 
 /* As ldb_check, and fills *out (caller-owned; may be NULL, then the same as

@@ -1959,10 +1959,54 @@ uint64_t bt_merge_pages(const bt_merge *m) {
   return m->freed.n + m->alloc.n;
 }
 
+/* Cuts cells all[0, n) (T bytes with their slots) into k leaves of about
+ * T / k bytes each, in key order, every leaf non-empty and within cap;
+ * cnt[0..k) gets each leaf's cell count. false when no such cut was found
+ * (cells of very different sizes): the caller packs greedily instead. */
+static bool even_cut(const bt_cref *all, uint32_t n, size_t T, uint32_t k,
+                     size_t cap, uint32_t *cnt) {
+  uint32_t prev = 0, c = 0;
+  size_t at = 0, prev_at = 0; /* bytes of cells [0, c) and [0, prev) */
+  for (uint32_t b = 1; b < k; b++) {
+    size_t target = (size_t)(((uint64_t)T * b + k / 2) / k);
+    while (c < n && at < target)
+      at += all[c++].len + SLOT;
+    /* candidates: the cut at or after the target, and the one before */
+    uint32_t cand[2] = {c, c - 1};
+    size_t cat[2] = {at, at - (c ? all[c - 1].len + SLOT : 0)};
+    if (c > 0 && target - cat[1] < at - target) {
+      cand[0] = c - 1, cand[1] = c;
+      size_t t = cat[0];
+      cat[0] = cat[1], cat[1] = t;
+    }
+    bool ok = false;
+    for (int x = 0; x < 2 && !ok; x++) {
+      if (cand[x] <= prev || cand[x] > n - (k - b)) continue;
+      if (cat[x] - prev_at > cap || T - cat[x] > (size_t)(k - b) * cap)
+        continue;
+      cnt[b - 1] = cand[x] - prev;
+      prev = cand[x];
+      prev_at = cat[x];
+      ok = true;
+    }
+    if (!ok) return false;
+    c = prev, at = prev_at;
+  }
+  if (prev >= n || T - prev_at > cap) return false;
+  cnt[k - 1] = n - prev;
+  return true;
+}
+
 /* Packs the dirty leaf children [i, j) of branch nd (j - i >= 2) into as
- * few leaves as hold their cells, each filled in key order up to a page;
+ * few leaves as hold their cells, with the cells spread evenly over them;
  * the emptied ones at the end of the run are dropped. *kept: leaves left.
- * On failure nothing has moved (the merge is discarded anyway). */
+ * Even, not each filled up to a page in turn: a run that outgrew its
+ * leaves by a few cells would otherwise end in a leaf of those few cells,
+ * which covers so small a key range that later merges hardly ever add to
+ * it. At 10M random keys, when a checkpoint adds about one key per leaf,
+ * most runs are one leaf that split, and greedy packing left the tree a
+ * third full. On failure nothing has moved (the merge is discarded
+ * anyway). */
 static int repack_run(bt_merge *m, bt_node *nd, uint32_t i, uint32_t j,
                       uint32_t *kept) {
   bt_file *f = m->f;
@@ -1983,30 +2027,43 @@ static int repack_run(bt_merge *m, bt_node *nd, uint32_t i, uint32_t j,
     memcpy(all + at, nd->kid[k]->c, nd->kid[k]->n * sizeof *all);
     at += nd->kid[k]->n;
   }
-  /* greedy, in order: never more leaves than the run had, since each of
-   * them held its cells within a page */
-  size_t used = 0;
+  /* greedy, in order: the fewest leaves, never more than the run had,
+   * since each of them held its cells within a page */
+  size_t used = 0, bytes = 0;
   for (uint32_t c = 0; c < total; c++) {
     size_t need = all[c].len + SLOT;
+    bytes += need;
     if (cnt[nout - 1] && used + need > f->cap) {
       if (nout == runs) {
         rc = ldb_err(LDB_INTERNAL, "leaf repack needs more leaves");
         goto out;
       }
-      const bt_cref *a = &all[c - 1], *b = &all[c];
-      size_t lcp = 0, mn = a->klen < b->klen ? a->klen : b->klen;
-      while (lcp < mn && a->key[lcp] == b->key[lcp])
-        lcp++;
-      size_t sl = lcp + 1 <= b->klen ? lcp + 1 : b->klen;
-      /* a separator that would spill to an overflow chain: leave the run
-       * (no cell made so far owns a chain, so dropping them frees all) */
-      if (sl > f->kmax) goto out;
-      if ((rc = make_branch_cell(m, b->key, sl, 0, &seps[nout]))) goto out;
       nout++;
       used = 0;
     }
     cnt[nout - 1]++;
     used += need;
+  }
+  if (nout > 1) {
+    uint32_t *even = ldb_calloc(m->a, nout * sizeof *even);
+    if (!even) {
+      rc = LDB_NOMEM;
+      goto out;
+    }
+    if (even_cut(all, total, bytes, nout, f->cap, even))
+      memcpy(cnt, even, nout * sizeof *cnt);
+    ldb_mfree(m->a, even);
+  }
+  for (uint32_t k = 1, c = cnt[0]; k < nout; c += cnt[k++]) {
+    const bt_cref *a = &all[c - 1], *b = &all[c];
+    size_t lcp = 0, mn = a->klen < b->klen ? a->klen : b->klen;
+    while (lcp < mn && a->key[lcp] == b->key[lcp])
+      lcp++;
+    size_t sl = lcp + 1 <= b->klen ? lcp + 1 : b->klen;
+    /* a separator that would spill to an overflow chain: leave the run
+     * (no cell made so far owns a chain, so dropping them frees all) */
+    if (sl > f->kmax) goto out;
+    if ((rc = make_branch_cell(m, b->key, sl, 0, &seps[k]))) goto out;
   }
   /* New separators may be longer than the old ones: keep the branch
    * within its page, or leave this run as it is. */
@@ -2057,7 +2114,75 @@ out:
   return rc;
 }
 
-/* Packs every run of adjacent dirty leaves under branch nd (see
+/* Bytes of slots and cells in clean leaf page pgno, read without loading
+ * it as a dirty node; 0 when it cannot be read or is not a leaf (it is
+ * then left alone: a read or ldb_check reports the damage, not this). */
+static size_t leaf_used(bt_file *f, uint64_t pgno) {
+  const uint8_t *pg;
+  pg_ent *e;
+  if (pager_get(f->pg, pgno, &pg, &e)) return 0;
+  uint32_t n = pg_n(pg), lo = f->ps;
+  size_t used = 0;
+  if (pg[4] == PT_LEAF && n > 0 && (size_t)n * SLOT <= f->cap) {
+    for (uint32_t x = 0; x < n; x++) {
+      uint32_t off = ldb_get16(pg + HDR + SLOT * x);
+      if (off < lo) lo = off;
+    }
+    if (lo >= HDR + (size_t)n * SLOT) used = (size_t)n * SLOT + (f->ps - lo);
+  }
+  pager_unpin(f->pg, e);
+  return used;
+}
+
+/* How many clean neighbours one run of dirty leaves may take in. */
+#define ABSORB_MAX 2
+
+/* Widens the run [*i, *j) of dirty leaves under nd (bytes: their slots and
+ * cells) by clean neighbouring leaves, right or left, while the cells of
+ * the run and the neighbour still fit in as many leaves as the run's alone
+ * need, each at most 15/16 full. The neighbour becomes a dirty node (its
+ * page freed), and the repack spreads the cells: the merge writes no more
+ * leaves than it would have, and the tree has one leaf fewer. This is what
+ * keeps the leaves full when a checkpoint adds about one key per leaf: a
+ * full leaf that splits in two half-full ones takes in a neighbour and
+ * leaves two nearly full ones. */
+static int absorb_neighbours(bt_merge *m, bt_node *nd, uint32_t *i, uint32_t *j,
+                             size_t bytes) {
+  bt_file *f = m->f;
+  size_t room = f->cap - f->cap / 16;
+  size_t k = (bytes + f->cap - 1) / f->cap; /* leaves the run needs */
+  bool tried_r = false, tried_l = false;
+  for (int got = 0; got < ABSORB_MAX;) {
+    uint32_t x;
+    if (!tried_r && *j < nd->n && !nd->kid[*j]) {
+      x = *j;
+      tried_r = true;
+    } else if (!tried_l && *i > 0 && !nd->kid[*i - 1]) {
+      x = *i - 1;
+      tried_l = true;
+    } else {
+      break;
+    }
+    size_t u = leaf_used(f, cref_child(&nd->c[x]));
+    if (u == 0 || bytes + u > k * room) continue;
+    bt_node *kid;
+    int rc = node_kid(m, nd, x, true, &kid);
+    if (rc) return rc;
+    bytes += kid->used;
+    if (x == *j) {
+      (*j)++;
+      tried_r = false;
+    } else {
+      (*i)--;
+      tried_l = false;
+    }
+    got++;
+  }
+  return LDB_OK;
+}
+
+/* Packs every run of adjacent dirty leaves under branch nd, widened by
+ * clean neighbours where that saves a leaf (absorb_neighbours; see
  * repack_run). The merge rewrites those leaves anyway; packing them keeps
  * leaves nearly full where splits during a merge leave them half full,
  * which is most of the file's size after random inserts. */
@@ -2069,14 +2194,16 @@ static int repack_leaves(bt_merge *m, bt_node *nd) {
       continue;
     }
     uint32_t j = i + 1, kept;
+    size_t bytes = nd->kid[i]->used;
     while (j < nd->n && nd->kid[j] && nd->kid[j]->leaf)
-      j++;
+      bytes += nd->kid[j++]->used;
+    int rc = absorb_neighbours(m, nd, &i, &j, bytes);
+    if (rc) return rc;
     if (j - i < 2) {
       i = j;
       continue;
     }
-    int rc = repack_run(m, nd, i, j, &kept);
-    if (rc) return rc;
+    if ((rc = repack_run(m, nd, i, j, &kept))) return rc;
     i += kept;
   }
   return LDB_OK;
@@ -2737,6 +2864,7 @@ typedef struct checker {
   bt_file *f;
   uint8_t *seen; /* bitmap over page_count */
   uint64_t npages, keys;
+  uint64_t leaf_pages, leaf_bytes, branch_pages, ovfl_pages; /* shape */
   uint8_t *pg;
   uint8_t *prev_key; /* last leaf key seen, across leaves */
   uint32_t prev_len;
@@ -2760,6 +2888,7 @@ static int check_chain(checker *k, uint32_t head, uint64_t len) {
   int rc = read_chain(k->f, head, len, NULL, &pages);
   for (size_t i = 0; !rc && i < pages.n; i++)
     rc = mark(k, pages.v[i], "overflow");
+  k->ovfl_pages += pages.n;
   vfree(k->f->a, &pages);
   return rc;
 }
@@ -2782,6 +2911,10 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
       (rc = check_page(f, pg, pgno, leaf ? PT_LEAF : PT_BRANCH)))
     goto out;
   uint32_t n = pg_n(pg);
+  if (leaf)
+    k->leaf_pages++;
+  else
+    k->branch_pages++;
   if (n == 0 && !(leaf && depth == 1)) {
     rc = ldb_err(LDB_CORRUPT, "page %llu: empty non-root page",
                  (unsigned long long)pgno);
@@ -2794,6 +2927,7 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
   for (uint32_t i = 0; i < n; i++) {
     cinfo ci = {0};
     if ((rc = cell_at(f, pg, pgno, i, leaf, &ci))) goto out;
+    if (leaf) k->leaf_bytes += ci.size + SLOT;
     if ((ci.flags & F_KOVF) &&
         (rc = check_chain(k, ci.kovf, ci.klen - ci.kloc)))
       goto out;
@@ -3162,6 +3296,10 @@ int bt_check_report(bt_file *f, ldb_check_result *res) {
     if ((rc = check_node(&k, t->root, 1, t->height, NULL, 0, NULL, 0)))
       goto out;
   }
+  res->leaf_pages = k.leaf_pages;
+  res->leaf_bytes = k.leaf_bytes;
+  res->branch_pages = k.branch_pages;
+  res->overflow_pages = k.ovfl_pages;
   if (k.keys != t->count) {
     rc = ldb_err(LDB_CORRUPT, "tree holds %llu keys, meta says %llu",
                  (unsigned long long)k.keys, (unsigned long long)t->count);

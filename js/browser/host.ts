@@ -30,6 +30,7 @@ import { MemoryStore } from '../wasm/stores/memory.js';
 import { OpfsStore, opfsAvailable } from '../wasm/stores/opfs.js';
 import { storeErrorFrom, type PageStore } from '../wasm/stores/types.js';
 import { abortedError, acquireTabLock, checkTimeout } from './tabs.js';
+import { checkOptionKeys, DATABASE_OPTION_KEYS, keyList } from '../options.js';
 
 export type StoreKind = 'opfs' | 'indexeddb' | 'memory';
 export type StoreChoice = StoreKind | 'auto' | 'idb';
@@ -59,6 +60,14 @@ export type BrowserOpenOptions = DatabaseOptions & {
    * and a larger stored database is refused at open (FULL). */
   idbMaxBytes?: number;
 };
+
+/** The keys openInWorker() takes: open()'s and the Worker's own above;
+ * any other is INVALID_ARGUMENT, naming the closest known one. */
+const WORKER_OPEN_KEYS = [...DATABASE_OPTION_KEYS, ...keyList<BrowserOpenOptions, DatabaseOptions>({
+  store: true, waitForLock: true, timeout: true, signal: true, wasmUrl: true, wasmBinary: true, idbMaxBytes: true,
+})];
+/** The keys destroy() takes. */
+const DESTROY_KEYS = keyList<{ store?: StoreChoice }>({ store: true });
 
 /** A Database opened in a Worker; `store` is the store it lives in. */
 export type BrowserDatabase = Database & { readonly store: StoreKind };
@@ -262,6 +271,7 @@ export async function resolveSharedKind(choice: StoreChoice | undefined): Promis
 async function openHosted(name: string, options: BrowserOpenOptions, host: HostOptions): Promise<BrowserDatabase> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  checkOptionKeys(options, WORKER_OPEN_KEYS, 'openInWorker()');
   const { store, waitForLock, wasmUrl, wasmBinary, timeout, signal, idbMaxBytes, ...dbOptions } = options;
   if (idbMaxBytes !== undefined && (typeof idbMaxBytes !== 'number' || !Number.isSafeInteger(idbMaxBytes) || idbMaxBytes <= 0))
     throw new TypeError('idbMaxBytes must be a positive integer number of bytes');
@@ -420,6 +430,8 @@ export async function backupInWorker(db: Database, target: string, store?: Store
  * holder closes it). */
 export async function destroy(name: string, options: { store?: StoreChoice } = {}): Promise<void> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  checkOptionKeys(options, DESTROY_KEYS, 'destroy()');
   const auto = (options.store ?? 'auto') === 'auto';
   let kind = resolveStoreKind(options.store);
   for (;;) {

@@ -29,6 +29,7 @@ import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, 
 import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
 import { clientLockName, holdLock, randomId } from './tabs.js';
 import { subScope } from '../subscope.js';
+import { checkOptionKeys, DATABASE_OPTION_KEYS, keyList } from '../options.js';
 import { trace, traceState, tracing } from './trace.js';
 
 export { LightningDbError } from '../errors.js';
@@ -148,6 +149,13 @@ export interface OpenOptions extends DatabaseOpenOptions {
   idbMaxBytes?: number;
   [option: string]: unknown;
 }
+
+/** The keys open() takes: Node's open()'s and those above; any other is
+ * INVALID_ARGUMENT, naming the closest known one. */
+const OPEN_KEYS = [...DATABASE_OPTION_KEYS, ...keyList<OpenOptions, DatabaseOpenOptions>({
+  store: true, exclusive: true, waitForLock: true, timeout: true, handoffTimeout: true, ownerTimeout: true, signal: true,
+  wasmUrl: true, workerUrl: true, idbMaxBytes: true,
+})];
 
 /** Per-call options of the RemoteDatabase methods. */
 export interface CallOptions {
@@ -1758,6 +1766,7 @@ export async function open<K, V>(name: string, options?: OpenOptions): Promise<R
 export async function open(name: string, options: OpenOptions = {}): Promise<RemoteDatabase<unknown, unknown>> {
   if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  checkOptionKeys(options, OPEN_KEYS, 'open()');
   const { workerUrl, signal, wasmUrl, exclusive, handoffTimeout, ownerTimeout, ...rest } = options;
   // Custom { encode, decode } encodings run on this thread (functions
   // cannot cross postMessage): the Worker stores their bytes as 'binary'.

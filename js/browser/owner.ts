@@ -9,12 +9,15 @@
  *   FF*8 'e'                      the owner epoch (decimal): every new owner
  *                                 stores the previous + 1 before it serves
  *   FF*8 'r' <clientId> '/' <rid> one record per write of a client (value:
- *                                 the commit time in ms), committed in the
- *                                 same atomic batch or transaction as the
- *                                 write itself
+ *                                 the byte '1'; only its presence counts;
+ *                                 databases of earlier versions hold the
+ *                                 commit time in ms), committed in the same
+ *                                 atomic batch or transaction as the write
+ *                                 itself
  * A write resent after a hand-off (retry) is applied only when its record
  * is absent, so it is applied once; a record present means committed.
- * Records go when the client reports the write acknowledged (`forget`),
+ * Records go when the client reports the write acknowledged (`forget`:
+ * in a write of their own, never in a client's),
  * when the client is gone (its lock is free), and when the last tab closes.
  *
  * Tagging: the worker sets `tag` (the record to write, and records to
@@ -47,6 +50,9 @@ export function isReserved(k: Uint8Array): boolean {
 }
 
 export const EPOCH_KEY = cat(FF8, enc.encode('e'));
+/** The value of every request record (a constant: nothing to encode per
+ * write; the engine copies it). */
+export const RECORD_VALUE: Uint8Array = enc.encode('1');
 const RECORDS = cat(FF8, enc.encode('r'));
 
 /** Record key prefixes of recent clients (one per write otherwise). */

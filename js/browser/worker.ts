@@ -45,7 +45,7 @@ import {
   type StoreKind,
 } from './host.js';
 import {
-  clientRecordsPrefix, decodeNumber, encodeNumber, EPOCH_KEY, keysWithPrefix, recordClient, recordKey, recordsPrefix,
+  clientRecordsPrefix, decodeNumber, encodeNumber, EPOCH_KEY, keysWithPrefix, RECORD_VALUE, recordClient, recordKey, recordsPrefix,
   setTag, SharedEngine,
 } from './owner.js';
 import {
@@ -96,8 +96,6 @@ const TAKEOVER_BUSY_MS = 5000;
 /** Default bound of open() in shared mode without an owner answering and
  * without the lock (ms): the `timeout` option. */
 const SHARED_OPEN_TIMEOUT_MS = 30_000;
-/** Most records of acknowledged writes dropped in one write. */
-const FORGET_PER_WRITE = 512;
 
 interface Shared {
   kind: StoreKind;
@@ -330,7 +328,13 @@ async function recoverIfFailed(req: Request): Promise<void> {
   wroteSinceOpen = false;
 }
 
-/** Queues records of acknowledged writes for deletion. */
+/** Queues records of acknowledged writes for deletion. They go in a
+ * write of their own, in the task after the one that received them: after
+ * the request that carried them has been answered (issue 11's client
+ * latency: a client's write commits nothing but itself and its record,
+ * and the deletion overlaps the reply's trip to its tab). Deleting the
+ * record of an acknowledged write is safe at any moment: its client never
+ * resends it. */
 function queueForget(src: Source, rids: number[] | undefined): void {
   const sh = shared;
   if (!sh || !rids?.length || sh.role !== 'owner') return;
@@ -342,9 +346,9 @@ function queueForget(src: Source, rids: number[] | undefined): void {
     try {
       raw.write(sh.forget.splice(0).map((key) => ({ type: 'del' as const, key })));
     } catch {
-      /* the next write or owner prunes them */
+      /* the client's lock watch or the next owner prunes them */
     }
-  }, 1000);
+  }, 0);
 }
 
 /** Runs a write; resolves when it may be acknowledged. */
@@ -367,10 +371,7 @@ function applyWrite(req: Request & { op: 'call' | 'txn' }, src: Source): unknown
     // Resent after a hand-off: its record says whether it committed.
     if (req.retry && raw.get(rk) !== undefined) return undefined;
     if (req.op === 'txn' && !txns.has(req.txn) && (req.retry || req.txn < handleBase)) throw ownerLost('transaction');
-    const ops: Array<{ type: 'put' | 'del'; key: Uint8Array; value?: Uint8Array }> = [{ type: 'put', key: rk, value: encodeNumber(Date.now()) }];
-    if (req.op === 'call' && shared!.forget.length)
-      for (const key of shared!.forget.splice(0, FORGET_PER_WRITE)) ops.push({ type: 'del', key });
-    setTag({ ops: ops as never });
+    setTag({ ops: [{ type: 'put', key: rk, value: RECORD_VALUE }] });
   }
   try {
     if (req.op === 'call') {

@@ -476,9 +476,10 @@ async function cmdServe(path: string, o: Common & { host: string; port: number; 
     server = await db.serve({ host: o.host, port: o.port, loadTest: o.loadTest });
   } catch (e) {
     db.close();
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {
-      throw new CliError(EXIT.USAGE, `cannot listen on ${o.host}:${o.port}: ${err.message}`);
+    // A port in use (BUSY) or a host:port not usable here
+    // (INVALID_ARGUMENT) is a usage error; the message names host:port.
+    if (e instanceof LightningDbError && (e.code === 'BUSY' || e.code === 'INVALID_ARGUMENT')) {
+      throw new CliError(EXIT.USAGE, `${e.message} (${e.code})`);
     }
     throw e;
   }

@@ -24,6 +24,7 @@ import type { AbstractDatabaseOptions } from 'abstract-level';
 import { open } from '../index.js';
 import type { ClearOptions, Database, OpenOptions, ScanIterator, ScanOptions, Transaction } from '../database.js';
 import { OPTIONS } from '../contract.js';
+import { checkOptionKeys, DATABASE_OPTION_KEYS } from '../options.js';
 
 type Bytes = Uint8Array;
 
@@ -38,7 +39,13 @@ interface LevelRange {
   snapshot?: unknown;
 }
 
-/** Options of new LightningLevel(): abstract-level's and LightningDB's. */
+/** Options of new LightningLevel(): abstract-level's and LightningDB's.
+ * Their keys are open()'s (DATABASE_OPTION_KEYS): Level's keyEncoding,
+ * valueEncoding, createIfMissing and errorIfExists have the same names.
+ * Level hands its constructor's options on to hooks and plugins (and
+ * ignores `passive` there), so other keys pass; a key close to one of
+ * LightningDB's is refused as its misspelling (INVALID_ARGUMENT: "unknown
+ * option 'cachesize' (did you mean 'cacheSize'?)"). */
 export type LightningLevelOptions = AbstractDatabaseOptions<any, any> &
   Omit<OpenOptions, 'keyEncoding' | 'valueEncoding' | 'createIfMissing' | 'errorIfExists'>;
 
@@ -180,6 +187,8 @@ export class LightningLevel extends AbstractLevel<Bytes, any, any> {
   #db: Database | null = null;
 
   constructor(location: string, options: LightningLevelOptions = {}) {
+    // Before abstract-level sees them (it forwards them to open() and hooks).
+    checkOptionKeys(options, DATABASE_OPTION_KEYS, 'new LightningLevel()', true);
     super({
       encodings: { view: true },
       implicitSnapshots: true,

@@ -12,6 +12,7 @@
  * version it is.
  */
 import type { Database } from '../database.js';
+import { checkOptionKeys, keyList } from '../options.js';
 import { healthyText, parseExposition, type Family, type MetricType } from './exposition.js';
 
 /** The part of a prom-client Registry the collector uses. */
@@ -27,6 +28,9 @@ export interface CollectorOptions {
    * from every other database's in the same registry. */
   labels?: Record<string, string>;
 }
+
+/** The keys registerDatabase() takes; any other is INVALID_ARGUMENT. */
+const COLLECTOR_KEYS = keyList<CollectorOptions>({ labels: true });
 
 interface MetricValue {
   value: number;
@@ -135,6 +139,8 @@ export function registerDatabase(registry: RegistryLike, db: Database, options: 
   if (db === null || typeof db !== 'object' || typeof (db as Database).metricsText !== 'function') {
     throw new TypeError('registerDatabase: db must be an open LightningDB Database');
   }
+  if (options === null || typeof options !== 'object') throw new TypeError('registerDatabase: options must be an object');
+  checkOptionKeys(options, COLLECTOR_KEYS, 'registerDatabase()');
   const labels = options.labels ?? { db: db.path };
   if (labels === null || typeof labels !== 'object') throw new TypeError('registerDatabase: labels must be an object');
   for (const [k, v] of Object.entries(labels)) {

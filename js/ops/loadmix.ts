@@ -7,6 +7,7 @@
  */
 import type { SyncMode } from '../database.js';
 import { invalid } from '../errors.js';
+import { checkOptionKeys, keyList } from '../options.js';
 
 /** Options of runLoadTest(); every field is optional. */
 export interface LoadTestOptions {
@@ -28,6 +29,11 @@ export interface LoadTestOptions {
    * temporary directory, deleted afterwards */
   dir?: string;
 }
+
+/** The keys runLoadTest() takes; any other is INVALID_ARGUMENT. */
+const LOAD_TEST_KEYS = keyList<LoadTestOptions>({
+  durationMs: true, readRatio: true, keys: true, valueSize: true, cacheSize: true, syncMode: true, pointMs: true, dir: true,
+});
 
 /** Upper bounds of LoadTestOptions (bad values are INVALID_ARGUMENT). */
 export const LOAD_TEST_LIMITS = {
@@ -77,6 +83,7 @@ function num(v: unknown, name: string, min: number, max: number, integer: boolea
 /** Validates and completes options (throws TypeError / INVALID_ARGUMENT). */
 export function loadTestOptions(o: LoadTestOptions = {}): Required<Omit<LoadTestOptions, 'dir'>> & { dir?: string } {
   if (o === null || typeof o !== 'object') throw new TypeError('load test options must be an object');
+  checkOptionKeys(o, LOAD_TEST_KEYS, 'runLoadTest()');
   const L = LOAD_TEST_LIMITS;
   const r = {
     durationMs: num(o.durationMs ?? 5000, 'durationMs', 100, L.durationMs, true),

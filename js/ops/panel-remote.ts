@@ -23,6 +23,7 @@ import panelCss from './assets/app.css';
 import { createPanel, type LoadTestView, type PanelSource } from './assets/panel.js';
 import type { DatabaseEvent } from '../database.js';
 import { LightningDbError } from '../errors.js';
+import { checkOptionKeys, keyList } from '../options.js';
 import { loadTestOptions, runMix, type LoadTestOptions } from './loadmix.js';
 import { recommend } from './recommend.js';
 import { SampleHistory } from './sampler.js';
@@ -64,6 +65,9 @@ export interface DiagnosticsOptions {
    * or 'opfs'; either way it is deleted when the test ends */
   loadTestStore?: 'memory' | 'opfs';
 }
+
+/** The keys mountDiagnostics() takes; any other is INVALID_ARGUMENT. */
+const DIAGNOSTICS_KEYS = keyList<DiagnosticsOptions>({ name: true, intervalMs: true, loadTest: true, loadTestStore: true });
 
 /** A mounted panel (the result of mountDiagnostics()). */
 export interface DiagnosticsPanel {
@@ -255,6 +259,7 @@ export function mountPanel(element: HTMLElement, db: PanelDatabase, options: Dia
   if (typeof HTMLElement === 'undefined') throw new TypeError('mountDiagnostics needs a page (the main thread), not a Worker');
   if (!(element instanceof HTMLElement)) throw new TypeError('element must be an HTMLElement');
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  checkOptionKeys(options, DIAGNOSTICS_KEYS, 'mountDiagnostics()');
   const iv = options.intervalMs;
   if (iv !== undefined && (typeof iv !== 'number' || !Number.isFinite(iv) || iv < 100)) {
     throw new LightningDbError('INVALID_ARGUMENT', `intervalMs must be a number >= 100, got ${String(iv)}`);

@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '../database.js';
-import { LightningDbError } from '../errors.js';
+import { LightningDbError, type ErrorCode } from '../errors.js';
+import { checkOptionKeys, keyList } from '../options.js';
 import { Sampler } from './sampler.js';
 import { healthyText } from './exposition.js';
 import { recommend } from './recommend.js';
@@ -36,6 +37,9 @@ export interface ServeOptions {
    * never on this one); default true */
   loadTest?: boolean;
 }
+
+/** The keys serve() takes; any other is INVALID_ARGUMENT. */
+const SERVE_KEYS = keyList<ServeOptions>({ host: true, port: true, intervalMs: true, loadTest: true });
 
 /** A running server (the result of db.serve()). */
 export interface OpsServer {
@@ -154,13 +158,34 @@ interface LoadTestState {
   error: string | null;
 }
 
+/** The LightningDbError for a server that cannot listen on host:port (the
+ * system's error is its cause): BUSY when the port is taken (EADDRINUSE:
+ * another server, or another db.serve(), listens there), INVALID_ARGUMENT
+ * when host:port cannot be used here (EACCES: a port below 1024 without
+ * the privilege; EADDRNOTAVAIL: host is not an address of this machine;
+ * ENOTFOUND / EAI_AGAIN: host does not resolve), IO otherwise. */
+function listenError(e: Error, host: string, port: number): LightningDbError {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const [ldb, why]: [ErrorCode, string] =
+    code === 'EADDRINUSE' ? ['BUSY', 'the port is in use by another server; stop it, or choose another port (port 0: any free one)']
+    : code === 'EACCES' ? ['INVALID_ARGUMENT', 'permission denied (ports below 1024 need privileges); choose a port of 1024 or more']
+    : code === 'EADDRNOTAVAIL' ? ['INVALID_ARGUMENT', 'the host is not an address of this machine']
+    : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? ['INVALID_ARGUMENT', 'the host name does not resolve']
+    : ['IO', e.message];
+  return new LightningDbError(ldb, `cannot listen on ${where}: ${why}${code ? ` (${code})` : ''}`, { cause: e });
+}
+
 /**
  * Serves db on host:port (default 127.0.0.1:9470) and resolves once it
- * listens. Rejects with the listen error (EADDRINUSE, EACCES, ...) and
- * throws TypeError / INVALID_ARGUMENT for bad options.
+ * listens. Throws TypeError / INVALID_ARGUMENT for bad options; rejects
+ * with a LightningDbError naming host:port when it cannot listen: BUSY for
+ * a port in use, INVALID_ARGUMENT for a host or port not usable here, IO
+ * for any other failure (listenError; the system error is its cause).
  */
 export async function serve(db: Database, options: ServeOptions = {}): Promise<OpsServer> {
   if (options === null || typeof options !== 'object') throw new TypeError('serve options must be an object');
+  checkOptionKeys(options, SERVE_KEYS, 'serve()');
   const host = options.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') throw new TypeError('host must be a non-empty string');
   const port = options.port ?? DEFAULT_PORT;
@@ -323,9 +348,10 @@ export async function serve(db: Database, options: ServeOptions = {}): Promise<O
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (e: Error) => reject(listenError(e, host, port));
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -48,6 +48,7 @@ import type { Database } from '../database.js';
 import type { ReplicationStats } from '../metrics.js';
 import type { Change } from '../feed.js';
 import { LightningDbError } from '../errors.js';
+import { checkOptionKeys, keyList } from '../options.js';
 
 /** Where a database replicates. */
 export interface ReplicationTarget {
@@ -93,6 +94,15 @@ export interface FollowerOptions extends ReplicationTarget {
   /** Messages fetched ahead; default 1024. */
   batch?: number;
 }
+
+/** The keys Publisher.start() / publish() and Follower.start() / follow()
+ * take; any other is INVALID_ARGUMENT, naming the closest known one. */
+const TARGET_KEYS = { servers: true, stream: true, subject: true, onError: true } as const;
+const PUBLISHER_KEYS = keyList<PublisherOptions>({
+  ...TARGET_KEYS, replicas: true, maxPending: true, maxBatch: true, maxMessageBytes: true, duplicateWindowMs: true,
+  maxAgeMs: true, maxBytes: true, since: true,
+});
+const FOLLOWER_KEYS = keyList<FollowerOptions>({ ...TARGET_KEYS, batch: true });
 
 /** Replication state, also in db.metrics().replication and the Prometheus
  * text (lightningdb_replication_*): defined once, in metrics.ts. */
@@ -374,6 +384,7 @@ export class Publisher extends Runner {
   /** Starts publishing db (a binary handle on the primary); resolves once
    * connected and resumed. */
   static async start(db: Database, opts: PublisherOptions): Promise<Publisher> {
+    checkOptionKeys(opts, PUBLISHER_KEYS, 'the Publisher');
     checkBinary(db, 'Publisher');
     const p = new Publisher(db, opts);
     await p.begin();
@@ -537,6 +548,7 @@ export class Follower extends Runner {
    * replica: empty, or a backup of the primary); resolves once connected
    * and positioned. */
   static async start(db: Database, opts: FollowerOptions): Promise<Follower> {
+    checkOptionKeys(opts, FOLLOWER_KEYS, 'the Follower');
     checkBinary(db, 'Follower');
     const f = new Follower(db, opts);
     f.#applied = db.metrics().lastSeq;

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Database } from '../database.js';
+import { checkOptionKeys, DATABASE_OPTION_KEYS, keyList } from '../options.js';
 import { WasmEngine } from './engine.js';
 import { LdbModule, loadModule, setupError } from './module.js';
 import { MemoryStore } from './stores/memory.js';
@@ -22,6 +23,8 @@ import { NodeFileStore } from './stores/node-fs.js';
 
 export type WasmNodeStore = 'file' | 'memory';
 export type OpenWasmOptions = ConstructorParameters<typeof Database>[2] & { store?: WasmNodeStore };
+/** The keys openWasm() takes: open()'s and store; any other is INVALID_ARGUMENT. */
+const OPEN_WASM_KEYS = [...DATABASE_OPTION_KEYS, ...keyList<{ store?: WasmNodeStore }>({ store: true })];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -79,6 +82,7 @@ export function wasmEngine(kind: WasmNodeStore = 'file'): Promise<WasmEngine> {
 /** Opens (creating by default) the database at `path` with the WebAssembly
  * engine. */
 export async function openWasm(dbPath: string, options: OpenWasmOptions = {}): Promise<Database> {
+  checkOptionKeys(options, OPEN_WASM_KEYS, 'openWasm()');
   const { store = 'file', ...rest } = options;
   if (store !== 'file' && store !== 'memory') throw new TypeError(`store must be 'file' or 'memory', got ${String(store)}`);
   const engine = await makeEngine(store);

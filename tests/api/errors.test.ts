@@ -80,6 +80,50 @@ describe(`errors [${backendName}]`, () => {
     });
   }
 
+  // A misspelled option was ignored without a word before: open() with
+  // { cachesize: 1e9 } opened with the default cache.
+  const misspelled: Array<[Record<string, unknown>, string]> = [
+    [{ cachesize: 1e9 }, 'cacheSize'],
+    [{ cache_size: 1 << 20 }, 'cacheSize'],
+    [{ syncmode: 'off' }, 'syncMode'],
+    [{ pageSize: 4096, readonly: true }, 'readOnly'],
+    [{ createIfMising: false }, 'createIfMissing'],
+    [{ valueEncodng: 'json' }, 'valueEncoding'],
+    [{ compresion: 'lz4' }, 'compression'],
+    [{ cachesize: undefined }, 'cacheSize'], // still a misspelling
+  ];
+  for (const [options, near] of misspelled) {
+    const key = Object.keys(options).find((k) => k !== 'pageSize')!;
+    const v = options[key] === undefined ? ' (undefined)' : '';
+    it(`open with unknown option ${key}${v} -> INVALID_ARGUMENT naming it and ${near}`, () => {
+      const e = throwsCode(() => openDb(tmpName(), options as never), 'INVALID_ARGUMENT', key);
+      equal(e.message, `unknown option '${key}' (did you mean '${near}'?)`);
+    });
+  }
+
+  it('an unknown option with no near one lists the options open() takes', () => {
+    const e = throwsCode(() => openDb(tmpName(), { frobnicate: 1 } as never), 'INVALID_ARGUMENT');
+    ok(/^unknown option 'frobnicate' \(open\(\) takes: pageSize, cacheSize, .*, keyEncoding, valueEncoding\)$/.test(e.message), e.message);
+  });
+
+  it('known options and the encodings still open', () => {
+    const db = openDb(tmpName(), { cacheSize: 1 << 20, syncMode: 'off', compression: 'lz4', keyEncoding: 'utf8', valueEncoding: 'json' });
+    db.put('k', { v: 1 });
+    equal(JSON.stringify(db.get('k')), '{"v":1}');
+  });
+
+  it('sub() and tx.sub() refuse unknown option keys', () => {
+    const db = openDb();
+    let e = throwsCode(() => db.sub('a', { valueEncodng: 'json' } as never), 'INVALID_ARGUMENT');
+    equal(e.message, "unknown option 'valueEncodng' (did you mean 'valueEncoding'?)");
+    e = throwsCode(() => db.sub('a', { cacheSize: 1 } as never), 'INVALID_ARGUMENT');
+    equal(e.message, "unknown option 'cacheSize' (sub() takes: keyEncoding, valueEncoding)");
+    e = throwsCode(() => db.transaction((tx) => tx.sub('a', { keyencoding: 'utf8' } as never)), 'INVALID_ARGUMENT');
+    equal(e.message, "unknown option 'keyencoding' (did you mean 'keyEncoding'?)");
+    db.sub('a', { keyEncoding: 'utf8', valueEncoding: 'json' }).put('x', 1);
+    equal(db.sub('a', { keyEncoding: 'utf8', valueEncoding: 'json' }).get('x'), 1);
+  });
+
   it('open with a path that is not a string is a TypeError', () => {
     throwsType(() => openDb(42 as never));
   });

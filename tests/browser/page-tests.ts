@@ -462,6 +462,32 @@ function define(): void {
       eq(await code(open('page-test-bad-enc', { keyEncoding: { encode: 1 } as never })), 'TypeError');
     });
 
+    it('open() refuses unknown option keys on the page, naming the closest; the known ones open', async () => {
+      const msg = async (p: Promise<unknown>): Promise<string> => {
+        try {
+          await p;
+        } catch (e) {
+          assert(e instanceof LightningDbError && e.code === 'INVALID_ARGUMENT', `not INVALID_ARGUMENT: ${String(e)}`);
+          return e.message;
+        }
+        return 'opened';
+      };
+      const name = `page-test-unknown-${n}`;
+      eq(await msg(open(name, { cachesize: 1e9 })), "unknown option 'cachesize' (did you mean 'cacheSize'?)");
+      eq(await msg(open(name, { ownertimeout: 5000 })), "unknown option 'ownertimeout' (did you mean 'ownerTimeout'?)");
+      eq(await msg(open(name, { waitforLock: true })), "unknown option 'waitforLock' (did you mean 'waitForLock'?)");
+      eq(await msg(open(name, { stor: 'memory' })), "unknown option 'stor' (did you mean 'store'?)");
+      eq(await msg(open(name, { idbMaxByte: 1 })), "unknown option 'idbMaxByte' (did you mean 'idbMaxBytes'?)");
+      // The Worker's wasmBinary is not an option of the page's open().
+      assert(/^unknown option 'wasmBinary' /.test(await msg(open(name, { wasmBinary: new Uint8Array(1) }))), 'wasmBinary refused');
+      eq(await msg(destroy(name, { stroe: 'memory' } as never)), "unknown option 'stroe' (did you mean 'store'?)");
+      const db = await fresh({ store: 'memory', exclusive: true, timeout: 1000, handoffTimeout: 1000, ownerTimeout: 10000, cacheSize: 1 << 20, valueEncoding: 'utf8' });
+      await db.put(b('k'), 'v');
+      eq(await db.get(b('k')), 'v');
+      const sub = await code(Promise.resolve().then(() => db.sub('s', { valueEncodng: 'utf8' } as never)));
+      eq(sub, 'INVALID_ARGUMENT', 'sub() on the page:');
+    });
+
     it('errors cross with their codes', async () => {
       const db = await fresh();
       eq(await code(db.put(new Uint8Array(2000), b('x'))), 'INVALID_ARGUMENT'); // a key over 1024 bytes

@@ -278,6 +278,30 @@ export function sharedChecks({ context, newPage, assert, base }) {
       assert(r.out[4].ok === false && r.out[4].error.code === 'OWNER_LOST', `resent commit of a lost transaction: ${JSON.stringify(r.out[4])}`);
     }],
 
+    ['the records of writes a client reports acknowledged (forget) are deleted, in a write of their own; the others stay', async () => {
+      const [a] = pages;
+      const r = await a.evaluate(async () => {
+        await window.lib.destroy('share-forget', { store: 'opfs' });
+        const db = await window.lib.open('share-forget', { store: 'opfs', keyEncoding: 'utf8', valueEncoding: 'utf8' });
+        const base = 'lightningdb:opfs:share-forget';
+        const { send, close } = await window.protocolClient(base);
+        const out = [];
+        for (let i = 1; i <= 3; i++) out.push(await send({ id: i, rid: i, op: 'call', method: 'put', args: [`k${i}`, 'first'] }));
+        // Writes 1 and 2 acknowledged: their records may go (a read carries the list).
+        out.push(await send({ id: 4, op: 'call', method: 'get', args: ['k1'], forget: [1, 2] }));
+        await new Promise((res) => setTimeout(res, 50));
+        // Probes: a resent write is applied when its record is absent.
+        for (let i = 1; i <= 3; i++) out.push(await send({ id: 4 + i, rid: i, retry: true, op: 'call', method: 'put', args: [`k${i}`, 'again'] }));
+        const vs = [await db.get('k1'), await db.get('k2'), await db.get('k3')];
+        close();
+        await db.close();
+        return { out, vs };
+      });
+      assert(r.out.every((x) => x.ok), `replies: ${JSON.stringify(r.out)}`);
+      assert(JSON.stringify(r.vs) === JSON.stringify(['again', 'again', 'first']),
+        `records 1 and 2 deleted after forget, record 3 kept: ${JSON.stringify(r.vs)}`);
+    }],
+
     ["count/clear from a client tab run in the owner's engine; a clear carries its request id (resent: applied once) and never reaches the bookkeeping records", async () => {
       // Tabs of the checks above (new ones when run alone with --grep).
       while (pages.length < 2) await tab();

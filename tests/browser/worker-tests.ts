@@ -70,6 +70,25 @@ async function idbRaw(name: string): Promise<{ files: Record<string, number>; ch
 }
 
 function define(): void {
+  describe('options', () => {
+    it('openInWorker() and destroy() refuse unknown option keys, naming the closest', async () => {
+      let e = await rejects(openInWorker('unknown-keys', { store: 'memory', idbMaxByte: 1 } as never), 'INVALID_ARGUMENT');
+      assert(e.message === "unknown option 'idbMaxByte' (did you mean 'idbMaxBytes'?)", e.message);
+      e = await rejects(openInWorker('unknown-keys', { store: 'memory', cachesize: 1 } as never), 'INVALID_ARGUMENT');
+      assert(e.message === "unknown option 'cachesize' (did you mean 'cacheSize'?)", e.message);
+      // The page's options are not the Worker's: exclusive is the page's.
+      e = await rejects(openInWorker('unknown-keys', { store: 'memory', exclusive: true } as never), 'INVALID_ARGUMENT');
+      assert(/^unknown option 'exclusive' \(openInWorker\(\) takes: .*store, waitForLock, timeout, signal, wasmUrl, wasmBinary, idbMaxBytes\)$/.test(e.message), e.message);
+      e = await rejects(destroy('unknown-keys', { stor: 'memory' } as never), 'INVALID_ARGUMENT');
+      assert(e.message === "unknown option 'stor' (did you mean 'store'?)", e.message);
+      const db = await openInWorker('unknown-keys', { store: 'memory', waitForLock: false, cacheSize: 1 << 20, valueEncoding: 'utf8' });
+      db.put('k', 'v');
+      assert(db.get('k') === 'v', 'known options open');
+      db.close();
+      await destroy('unknown-keys', { store: 'memory' });
+    });
+  });
+
   describe('store choice', () => {
     it('auto picks OPFS in a dedicated worker', () => {
       assert(opfsAvailable(), 'OPFS sync access handles should exist in a dedicated Worker');

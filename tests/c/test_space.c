@@ -2,7 +2,8 @@
  * test_space.c — space reuse: 10,000 keys overwritten 50 times on the
  * posix store with checkpoints in between. Copy-on-write pages freed by
  * each checkpoint must be reused, so the data file stays under 3x its size
- * after the first load; the log is trimmed by checkpoints.
+ * after the first load; the log is trimmed by checkpoints. And leaf fill:
+ * sparse random inserts per checkpoint keep the leaves mostly full.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,9 +96,65 @@ static void test_space_reuse(void **state) {
   free(dir);
 }
 
+/* Random inserts into a tree many times larger than what each checkpoint
+ * merges (about one key per leaf per checkpoint, as a 10M-key load with
+ * the default memtable): the leaves stay mostly full. Leaves repacked full
+ * one after another left a leaf of a few cells after each one that split,
+ * and the tree ended a third full (ldb_check_report counts the bytes). */
+static void test_leaf_fill_sparse_inserts(void **state) {
+  (void)state;
+  uint64_t seed = tu_seed("leaf_fill");
+  tu_rng r;
+  tu_rng_init(&r, seed);
+  char *dir = tu_tmpdir("leaf_fill");
+  ldb_options o;
+  ldb_options_default(&o);
+  o.sync_mode = LDB_SYNC_OFF;
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
+  /* 16-byte keys, 100-byte values: 31 cells fill a 4 KiB leaf */
+  const int per_ckpt = 2000, ckpts = (int)tu_scale(48, 2, 24);
+  ldb_batch *b = NULL;
+  assert_int_equal(ldb_batch_create(db, &b), LDB_OK);
+  uint8_t k[16], v[100];
+  for (int c = 0; c < ckpts; c++) {
+    for (int i = 0; i < per_ckpt; i++) {
+      tu_fill(&r, k, sizeof k);
+      tu_fill(&r, v, sizeof v);
+      assert_int_equal(ldb_batch_put(b, k, sizeof k, v, sizeof v), LDB_OK);
+      if (ldb_batch_count(b) == 500) {
+        assert_int_equal(ldb_write(db, b), LDB_OK);
+        ldb_batch_clear(b);
+      }
+    }
+    assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  }
+  ldb_batch_destroy(b);
+  ldb_check_result res;
+  assert_int_equal(ldb_check_report(db, &res), LDB_OK);
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  double fill = (double)res.leaf_bytes /
+                ((double)res.leaf_pages * (double)(st.page_size - 16));
+  printf("leaf fill: %llu puts, %llu leaves %.1f%% full; %llu branches\n",
+         (unsigned long long)st.puts, (unsigned long long)res.leaf_pages,
+         100 * fill, (unsigned long long)res.branch_pages);
+  if (fill < 0.8)
+    fprintf(stderr, "leaf fill %.3f under 0.8 (seed %llu)\n", fill,
+            (unsigned long long)seed);
+  assert_true(fill >= 0.8);
+  /* what a full tree needs, and no leaf page left out of the count */
+  assert_true(res.leaf_pages >= (uint64_t)per_ckpt * ckpts / 31);
+  assert_true(res.leaf_pages + res.branch_pages + 2 <= res.pages);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  tu_rmrf(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_space_reuse),
+      cmocka_unit_test(test_leaf_fill_sparse_inserts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

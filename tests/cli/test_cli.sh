@@ -36,6 +36,7 @@ check "hex get" "416c696365" "$("$LDB" --hex "$DB" get 757365723a31)"
 "$LDB" --hex "$DB" get zz >/dev/null 2>&1; check "bad hex exits 2" 2 $?
 "$LDB" "$DB" checkpoint; check "checkpoint" 0 $?
 check "check" "ok" "$("$LDB" "$DB" check | head -1 | cut -d: -f1)"
+check "check: the tree's shape" "tree: 1 leaf pages" "$("$LDB" "$DB" check | sed -n 2p | cut -d' ' -f1-4)"
 "$LDB" "$DB" backup "$DIR/backup"; check "backup" 0 $?
 check "backup content" "$(printf 'order:1\tpizza\nuser:1\tAlice\nuser:3\tCharlie')" "$("$LDB" "$DIR/backup" scan)"
 "$LDB" "$DB" stats | grep -q '^puts'; check "stats" 0 $?

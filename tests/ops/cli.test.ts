@@ -9,6 +9,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { open } from '../../js/index.js';
 import { fetchText, root, tempDir } from './helpers.js';
@@ -292,6 +293,9 @@ describe('lightningdb CLI from an npm pack tarball', function () {
       { args: ['dump', 'db', '-o', 'a.jsonl'], code: EXIT.USAGE, msg: /a\.jsonl already exists/ },
       { args: ['bench', '--duration', '600'], code: EXIT.USAGE, msg: /--duration must be a number in 0\.1\.\.60/ },
       { args: ['serve', 'db', '--port', '70000'], code: EXIT.USAGE, msg: /--port must be an integer in 0\.\.65535/ },
+      // A misspelled option is refused, with the closest one.
+      { args: ['serve', 'db', '--prot', '9470'], code: EXIT.USAGE, msg: /unknown option '--prot'\s*\(Did you mean --port\?\)/ },
+      { args: ['scan', 'db', '--revers'], code: EXIT.USAGE, msg: /unknown option '--revers'\s*\(Did you mean --reverse\?\)/ },
     ];
     for (const c of cases) {
       const r = run(c.args, { input: c.input ?? '' });
@@ -312,6 +316,19 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     const text = run(['bench', '--duration', '0.2', '--keys', '500', '--progress']);
     assert.match(text.stdout, /^mix\s+\d+ ops\/s/m);
     assert.match(text.stderr, /bench\s+\|/);
+  });
+
+  it('serve on a port in use: exit 2, naming host:port (BUSY)', async () => {
+    const other = createServer();
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const port = (other.address() as AddressInfo).port;
+    try {
+      const r = run(['serve', 'db', '--port', String(port)]);
+      assert.equal(r.code, EXIT.USAGE, r.stderr);
+      assert.match(r.stderr, new RegExp(`^lightningdb: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use .*\\(EADDRINUSE\\) \\(BUSY\\)$`, 'm'));
+    } finally {
+      other.close();
+    }
   });
 
   it('serve binds 127.0.0.1 by default, answers 404/405, stops on SIGTERM', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { open, parseExposition, registerDatabase, recommend, type Database, type OpsServer, type Sample } from '../../js/index.js';
+import { LightningDbError, open, parseExposition, registerDatabase, recommend, type Database, type OpsServer, type Sample } from '../../js/index.js';
 import { SampleHistory } from '../../js/ops/sampler.js';
 import { fetchText, tempDir } from './helpers.js';
 
@@ -119,8 +119,17 @@ describe('db.serve()', function () {
     assert.ok(Array.isArray(JSON.parse((await fetchText(`${base}/api/recommendations`)).text).recommendations));
   });
 
-  it('a port in use rejects; bad options throw', async () => {
-    await assert.rejects(db.serve({ port: srv.port }), /EADDRINUSE/);
+  it('a port in use rejects with BUSY naming host:port; bad options throw', async () => {
+    let busy: unknown;
+    await db.serve({ port: srv.port }).then(() => assert.fail('served twice on one port'), (e) => { busy = e; });
+    assert.ok(busy instanceof LightningDbError, String(busy));
+    assert.equal(busy.code, 'BUSY');
+    assert.equal(busy.message, `cannot listen on 127.0.0.1:${srv.port}: the port is in use by another server; ` +
+      'stop it, or choose another port (port 0: any free one) (EADDRINUSE)');
+    assert.equal((busy.cause as NodeJS.ErrnoException).code, 'EADDRINUSE');
+    // A host that is not this machine's: INVALID_ARGUMENT, also naming it.
+    await assert.rejects(db.serve({ host: '192.0.2.1', port: 0 }),
+      (e: unknown) => e instanceof LightningDbError && e.code === 'INVALID_ARGUMENT' && /^cannot listen on 192\.0\.2\.1:0: .*EADDRNOTAVAIL/.test(e.message));
     await assert.rejects(db.serve({ port: 70000 }), /port must be an integer in 0\.\.65535/);
     await assert.rejects(db.serve({ host: '' }), TypeError);
   });
