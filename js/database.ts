@@ -29,7 +29,7 @@ import {
 } from './metrics.js';
 import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
 import { subScope } from './subscope.js';
-import { checkOptionKeys, DATABASE_OPTION_KEYS } from './options.js';
+import { checkOptionKeys, DATABASE_OPTION_KEYS, keyList } from './options.js';
 import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, type FeedOwner, type RangeOptions } from './feed.js';
 
 export type { Compression, SyncMode } from './contract.js';
@@ -140,6 +140,16 @@ export interface ScanIterator<T> extends IterableIterator<T> {
   return(): IteratorResult<T, undefined>;
   close(): void;
 }
+
+/** The keys of each call's options; any other is INVALID_ARGUMENT, naming
+ * the closest known one (options.ts). count(), clear(), changes() and
+ * subscribe() also refuse, as TypeError, the scan options they do not take. */
+const SCAN_KEYS = keyList<ScanOptions>({ gt: true, gte: true, lt: true, lte: true, prefix: true, reverse: true, limit: true, retain: true });
+const RANGE_KEYS = keyList<RangeScope>({ gt: true, gte: true, lt: true, lte: true, prefix: true });
+const CLEAR_KEYS = keyList<ClearOptions>({ gt: true, gte: true, lt: true, lte: true, prefix: true, reverse: true, limit: true });
+const CHANGES_KEYS = keyList<ChangesOptions>({ gt: true, gte: true, lt: true, lte: true, prefix: true, since: true });
+const TRANSACTION_KEYS = keyList<TransactionOptions>({ retries: true });
+const BEGIN_KEYS = keyList<{ readOnly?: boolean }>({ readOnly: true });
 
 const FIRST_CHUNK = 16;
 const MAX_CHUNK = 1024;
@@ -283,7 +293,7 @@ function encodeValue(c: Codec, value: unknown): Uint8Array {
   return c.value.encode(value, 'value');
 }
 
-function scanBounds(c: Codec, opts: unknown): { iter: EngineIterOptions; limit: number; retain: boolean } {
+function scanBounds(c: Codec, opts: unknown, what = 'scan()'): { iter: EngineIterOptions; limit: number; retain: boolean } {
   const scoped = (iter: EngineIterOptions): EngineIterOptions => {
     if (c.scope === undefined) return iter;
     const p = iter.prefix;
@@ -295,6 +305,7 @@ function scanBounds(c: Codec, opts: unknown): { iter: EngineIterOptions; limit: 
   };
   if (opts === undefined || opts === null) return { iter: scoped({}), limit: Infinity, retain: false };
   if (!isObject(opts)) throw new TypeError(`scan options must be an object, got ${describe(opts)}`);
+  checkOptionKeys(opts, SCAN_KEYS, what);
   const o = opts as ScanOptions;
   if (o.gt !== undefined && o.gte !== undefined) throw new TypeError('scan: give gt or gte, not both');
   if (o.lt !== undefined && o.lte !== undefined) throw new TypeError('scan: give lt or lte, not both');
@@ -317,10 +328,11 @@ function rangeOf(c: Codec, opts: unknown, what: string, withLimit: boolean): { i
   if (opts !== undefined && opts !== null && isObject(opts)) {
     const bad = withLimit ? ['retain'] : ['reverse', 'limit', 'retain'];
     for (const k of bad) if ((opts as Record<string, unknown>)[k] !== undefined) throw new TypeError(`${what}: ${k} is not an option`);
+    checkOptionKeys(opts, withLimit ? CLEAR_KEYS : RANGE_KEYS, `${what}()`);
   } else if (opts !== undefined && opts !== null) {
     throw new TypeError(`${what} options must be an object, got ${describe(opts)}`);
   }
-  const { iter, limit } = scanBounds(c, opts);
+  const { iter, limit } = scanBounds(c, opts, `${what}()`);
   return { iter, limit };
 }
 
@@ -331,8 +343,9 @@ function rangeBounds(c: Codec, opts: unknown, what: string): EngineChangesOption
   if (!isObject(opts)) throw new TypeError(`${what} options must be an object, got ${describe(opts)}`);
   for (const k of ['reverse', 'limit'] as const)
     if ((opts as Record<string, unknown>)[k] !== undefined) throw new TypeError(`${what}: ${k} is not an option of a change feed`);
+  checkOptionKeys(opts, CHANGES_KEYS, `${what}()`);
   const { since: _since, ...range } = opts as ChangesOptions;
-  const { iter } = scanBounds(c, range);
+  const { iter } = scanBounds(c, range, `${what}()`);
   const { reverse: _r, ...bounds } = iter;
   return bounds;
 }
@@ -453,6 +466,7 @@ function checkFn(fn: unknown, name: string): void {
 function checkRetries(opts: unknown): number {
   if (opts === undefined || opts === null) return 0;
   if (!isObject(opts)) throw new TypeError(`transaction options must be an object, got ${describe(opts)}`);
+  checkOptionKeys(opts, TRANSACTION_KEYS, 'transaction()');
   const r = (opts as TransactionOptions).retries;
   return r === undefined ? 0 : checkUint(r, 'retries');
 }
@@ -951,6 +965,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
   beginTransaction(opts?: { readOnly?: boolean }): Transaction<K, V> {
     const db = this.#open();
     if (opts !== undefined && !isObject(opts)) throw new TypeError('transaction options must be an object');
+    checkOptionKeys(opts, BEGIN_KEYS, 'beginTransaction()');
     const ro = opts?.readOnly === undefined ? false : checkBool(opts.readOnly, 'readOnly');
     const txn = mapErrors(() => db.begin(ro));
     return new Transaction<K, V>(txn, this.#codec, this.#life);

@@ -21,6 +21,7 @@
 #define FEED_SCAN_CHUNK LDB_FREADER_CHUNK
 #define FEED_SEG_MIN (64u << 10)
 #define FEED_SEG_MAX (16u << 20)
+#define FEED_SEG_GROW 8u /* an unsynced segment grows up to 8 targets */
 #define FEED_NAMES 16u
 #define FEED_MAX_SEGS (FEED_NAMES - 1)
 #define FEED_SECTOR 512u
@@ -379,7 +380,9 @@ int feed_open(ldb_store *st, const ldb_allocator *a, const ldb_env *env,
    * segments keeps close to what it asks; with the feed off, a quarter of
    * a memtable (recovery needs the records after the older meta page's
    * checkpoint: one or two memtables). When FEED_MAX_SEGS segments are
-   * live and none may go yet, the newest grows instead. */
+   * live and none may go yet, the newest grows instead; it also grows
+   * past the target until a sync has covered it (up to FEED_SEG_GROW
+   * targets: feed_append). */
   f->seg_target =
       cfg->retention_bytes ? cfg->retention_bytes / 8 : cfg->memtable_size / 4;
   if (f->seg_target < FEED_SEG_MIN) f->seg_target = FEED_SEG_MIN;
@@ -771,6 +774,14 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
     newest(f, &nsegs);
   }
   int start = !cur || ((full || aged) && nsegs < FEED_MAX_SEGS);
+  /* The segment being left must be synced whole (at open only the newest
+   * may end torn). Rather than sync it here, on the commit's path, it
+   * grows until a sync covers it (each commit's in sync mode full, the
+   * interval's in normal, a checkpoint's), and the next segment starts
+   * after that sync. Only past FEED_SEG_GROW targets is it synced here. */
+  if (start && cur && cur->dirty &&
+      cur->end + n <= FEED_SEG_GROW * f->seg_target)
+    start = 0;
   if (start && name_held(f, f->next_num)) {
     /* The next segment's name is still held by a dead segment (16 back)
      * a reader is inside: the current one grows until the read ends.
@@ -784,8 +795,6 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
     start = 0;
   }
   if (start) {
-    /* The segment being left is synced whole: at open only the last one
-     * may end in a torn record. */
     if (cur && cur->dirty) {
       rc = ldb_fsync(cur->file);
       if (rc) {
@@ -821,6 +830,8 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
   ldb_put64(h + 8, seq);
   ldb_put32(h + 16, nops);
   ldb_put64(h + 20, now);
+  /* One write per record: recovery judges a torn tail by whole writes (a
+   * record written in two parts could lose its header and keep its ops). */
   if (len) memcpy(h + FEED_HDR, ops, len);
   ldb_put32(h + 4, ldb_crc32c(0, h + 8, n - 8));
   rc = ldb_fwrite(cur->file, cur->end, h, n);

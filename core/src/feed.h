@@ -23,11 +23,15 @@
  *
  * Durability: only the newest segment is ever unsynced (a segment is
  * synced whole before the next one starts), so a crash can tear only the
- * newest segment's end. Recovery tells that torn tail from damage: a bad
- * record followed by a valid one (unless the gap is the zero-filled remains
- * of lost writes), or a bad record that is complete, is corruption and
- * fails the open with LDB_CORRUPT naming the file and offset (the salvage
- * option opens at the last good commit instead).
+ * newest segment's end. The next segment starts after a sync that covered
+ * the current one (a commit's, the interval's, a checkpoint's), so no sync
+ * is added to the commit path; until then the current one grows, up to 8
+ * times its target size, where the commit that starts the next syncs it.
+ * Recovery tells that torn tail from damage: a bad record followed by a valid
+ * one (unless the gap is the zero-filled remains of lost writes), or a bad
+ * record that is complete, is corruption and fails the open with LDB_CORRUPT
+ * naming the file and offset (the salvage option opens at the last good commit
+ * instead).
  *
  * Threads: append, publish, abort, trim and reconcile are called with the
  * engine's commit mutex held (one writer). io (inside) serializes every

@@ -124,6 +124,35 @@ describe(`errors [${backendName}]`, () => {
     equal(db.sub('a', { keyEncoding: 'utf8', valueEncoding: 'json' }).get('x'), 1);
   });
 
+  it('the options of each call refuse unknown keys, naming the closest', () => {
+    const db = openDb(tmpName(), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    db.put('a', '1');
+    const cases: Array<[string, () => unknown, string]> = [
+      ['scan', () => db.scan({ revers: true } as never).next(), "unknown option 'revers' (did you mean 'reverse'?)"],
+      ['keys', () => db.keys({ limt: 1 } as never).next(), "unknown option 'limt' (did you mean 'limit'?)"],
+      ['values', () => db.values({ gte: 'a', lessThan: 'b' } as never).next(), "unknown option 'lessThan' (scan() takes: gt, gte, lt, lte, prefix, reverse, limit, retain)"],
+      ['scanPrefix', () => db.scanPrefix('a', { retian: true } as never).next(), "unknown option 'retian' (did you mean 'retain'?)"],
+      ['count', () => db.count({ prefx: 'a' } as never), "unknown option 'prefx' (did you mean 'prefix'?)"],
+      ['clear', () => db.clear({ limti: 1 } as never), "unknown option 'limti' (did you mean 'limit'?)"],
+      ['changes', () => db.changes({ sinse: 0 } as never), "unknown option 'sinse' (did you mean 'since'?)"],
+      ['subscribe', () => db.subscribe({ prefixx: 'a' } as never, () => {}), "unknown option 'prefixx' (did you mean 'prefix'?)"],
+      ['transaction', () => db.transaction(() => 1, { retrys: 2 } as never), "unknown option 'retrys' (did you mean 'retries'?)"],
+      ['beginTransaction', () => db.beginTransaction({ readonly: true } as never), "unknown option 'readonly' (did you mean 'readOnly'?)"],
+      ['tx.scan', () => db.transaction((tx) => tx.scan({ revrse: true } as never).next()), "unknown option 'revrse' (did you mean 'reverse'?)"],
+      ['tx.count', () => db.transaction((tx) => tx.count({ lte: 'b', gtee: 'a' } as never)), "unknown option 'gtee' (did you mean 'gte'?)"],
+    ];
+    for (const [name, fn, message] of cases) equal(throwsCode(fn, 'INVALID_ARGUMENT', name).message, message, name);
+    // The known keys still work, and a key the call does not take stays a TypeError.
+    equal([...db.scan({ gte: 'a', lte: 'a', reverse: false, limit: 1, prefix: 'a', retain: false })].length, 1);
+    equal(db.count({ gte: 'a' }), 1);
+    throwsType(() => db.count({ reverse: true } as never), 'count({ reverse })');
+    equal(db.transaction(() => 7, { retries: 1 }), 7);
+    const tx = db.beginTransaction({ readOnly: true });
+    equal(tx.get('a'), '1');
+    tx.abort();
+    equal(db.get('a'), '1', 'nothing was cleared');
+  });
+
   it('open with a path that is not a string is a TypeError', () => {
     throwsType(() => openDb(42 as never));
   });

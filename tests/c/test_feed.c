@@ -27,14 +27,20 @@ static void sleep_ms(unsigned ms) {
   tu_sleep_ms(ms);
 }
 
-static ldb_db *open_mem(ldb_store *s, uint64_t ret_bytes, uint64_t ret_ms) {
+static ldb_db *open_mode(ldb_store *s, uint64_t ret_bytes, uint64_t ret_ms,
+                         int sync_mode) {
   ldb_options o;
   ldb_options_default(&o);
   o.store = s;
   o.page_size = 512;
   o.log_retention_bytes = ret_bytes;
   o.log_retention_ms = ret_ms;
+  o.sync_mode = sync_mode;
   return tu_open("feed", &o);
+}
+
+static ldb_db *open_mem(ldb_store *s, uint64_t ret_bytes, uint64_t ret_ms) {
+  return open_mode(s, ret_bytes, ret_ms, LDB_SYNC_NORMAL);
 }
 
 static int op_is(const ldb_change_op *o, int type, const char *k,
@@ -248,7 +254,10 @@ static void test_retention_bytes(void **state) {
   ldb_store *s;
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   const uint64_t keep = 256 << 10;
-  ldb_db *db = open_mem(s, keep, 0);
+  /* Sync mode full: every commit is synced, so each segment is left at its
+   * target (in the other modes it is left after the next sync: see
+   * test_segment_left_after_sync). */
+  ldb_db *db = open_mode(s, keep, 0, LDB_SYNC_FULL);
   char k[32], v[200];
   memset(v, 'v', sizeof v);
   /* ~2.5 MB of records, with checkpoints among them. */
@@ -309,6 +318,106 @@ static void test_retention_bytes(void **state) {
   assert_int_equal(ldb_close(db), LDB_OK);
   ldb_store_destroy(s2);
   ldb_store_destroy(s);
+}
+
+/* In sync modes normal and off the segment being left is not synced on the
+ * commit's path: it grows until a sync covers it, then the next commit
+ * starts the next segment; past 8 targets it is synced there. A crash
+ * meanwhile still tears only the newest segment: the reopen keeps every
+ * commit the last sync covered. */
+static void test_segment_left_after_sync(void **state) {
+  (void)state;
+  ldb_store *inner, *s;
+  assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+  assert_int_equal(ldb_store_faulty(inner, &s), LDB_OK);
+  ldb_options o;
+  ldb_options_default(&o);
+  o.store = s;
+  o.sync_mode = LDB_SYNC_OFF;
+  o.background_checkpoint = 0;
+  o.log_retention_bytes = 1 << 20; /* segments of 128 KiB, 1 MiB unsynced */
+  ldb_db *db = tu_open("feed", &o);
+  static char v[4000];
+  char k[32];
+  int n = 0;
+  ldb_stats st;
+  uint64_t syncs = ldb_faulty_count(s, LDB_FAULT_SYNC);
+  /* 800 KB: past the target, one segment, no sync. */
+  for (; n < 200; n++) {
+    snprintf(k, sizeof k, "key%06d", n);
+    memset(v, 'a' + n % 26, sizeof v);
+    assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
+  }
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  assert_int_equal(st.log_retained_segments, 1);
+  assert_int_equal(ldb_faulty_count(s, LDB_FAULT_SYNC), syncs);
+  /* Past 8 targets the commit syncs it and starts the next. */
+  while (st.log_retained_segments == 1) {
+    snprintf(k, sizeof k, "key%06d", n);
+    memset(v, 'a' + n % 26, sizeof v);
+    assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
+    n++;
+    assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  }
+  assert_true(st.log_retained_bytes > (1 << 20));
+  assert_int_equal(ldb_faulty_count(s, LDB_FAULT_SYNC), syncs + 1);
+  /* Past the target again; a sync, and the next commit starts the next
+   * segment without one. */
+  for (int i = 0; i < 40; i++, n++) {
+    snprintf(k, sizeof k, "key%06d", n);
+    memset(v, 'a' + n % 26, sizeof v);
+    assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
+  }
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  assert_int_equal(st.log_retained_segments, 2);
+  assert_int_equal(ldb_flush(db), LDB_OK);
+  const int synced = n;
+  syncs = ldb_faulty_count(s, LDB_FAULT_SYNC);
+  for (int i = 0; i < 40; i++, n++) {
+    snprintf(k, sizeof k, "key%06d", n);
+    memset(v, 'a' + n % 26, sizeof v);
+    assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
+  }
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  assert_int_equal(st.log_retained_segments, 3);
+  assert_int_equal(ldb_faulty_count(s, LDB_FAULT_SYNC), syncs);
+  /* Large records (one write each), the last three unsynced: the next
+   * segment starts with them. */
+  static uint8_t big[100000];
+  for (int i = 0; i < 6; i++, n++) {
+    if (i == 3) assert_int_equal(ldb_flush(db), LDB_OK);
+    snprintf(k, sizeof k, "key%06d", n);
+    memset(big, 'a' + n % 26, sizeof big);
+    assert_int_equal(ldb_put(db, k, strlen(k), big, sizeof big), LDB_OK);
+  }
+  const int big_from = n - 6, synced_big = n - 3;
+
+  /* Power loss, unsynced writes torn: the reopen has every commit up to
+   * the flush, and a prefix of the rest. */
+  ldb_faulty_crash_now(s, LDB_CRASH_TEAR, tu_seed("segment_left"));
+  (void)ldb_close(db);
+  ldb_store_destroy(s);
+  o.store = inner;
+  db = tu_open("feed", &o);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  assert_true(synced < big_from);
+  assert_true(st.last_seq >= (uint64_t)synced_big);
+  assert_true(st.last_seq <= (uint64_t)n);
+  for (int i = 0; i < (int)st.last_seq; i++) {
+    size_t want = i < big_from ? sizeof v : sizeof big;
+    snprintf(k, sizeof k, "key%06d", i);
+    memset(big, 'a' + i % 26, want);
+    void *got = NULL;
+    size_t gl = 0;
+    assert_int_equal(ldb_get(db, k, strlen(k), &got, &gl), LDB_OK);
+    assert_int_equal(gl, want);
+    assert_memory_equal(got, big, want);
+    ldb_free(db, got);
+  }
+  assert_int_equal(read_all(db, 0), st.last_seq);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(inner);
 }
 
 static void test_retention_age(void **state) {
@@ -671,6 +780,7 @@ int main(void) {
       cmocka_unit_test(test_commits_in_order),
       cmocka_unit_test(test_ranges),
       cmocka_unit_test(test_retention_bytes),
+      cmocka_unit_test(test_segment_left_after_sync),
       cmocka_unit_test(test_retention_age),
       cmocka_unit_test(test_resume_after_reopen),
       cmocka_unit_test(test_commit_hooks),
