@@ -61,6 +61,15 @@ export interface EngineCheckResult {
   /** a checkpoint wrote pages during the check, so the free pages were not
    * verified (freeChecked and freeDamaged are 0): check again later */
   freeSkipped: boolean;
+  /** leaf pages of the current tree */
+  leafPages: number;
+  /** bytes of their entries (cells and slots): leafBytes / (leafPages *
+   * (pageSize - 16)) is how full the leaves are */
+  leafBytes: number;
+  /** branch pages of the current tree */
+  branchPages: number;
+  /** overflow pages (large values and long keys) of the current tree */
+  overflowPages: number;
 }
 
 export interface EngineIterator {

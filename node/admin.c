@@ -31,7 +31,7 @@ napi_value js_checkpoint(napi_env env, napi_callback_info info) {
 }
 /* check(db): ldb_check_report; CORRUPT (and other errors) thrown, else its
  * result as { pages, freeChecked, freeDamaged, freeDamagedPages: number[],
- * freeSkipped: boolean }. */
+ * freeSkipped: boolean, leafPages, leafBytes, branchPages, overflowPages }. */
 napi_value js_check(napi_env env, napi_callback_info info) {
   ARGS(1);
   ndb *d = open_db(env, argv[0]);
@@ -47,7 +47,11 @@ napi_value js_check(napi_env env, napi_callback_info info) {
     uint64_t v;
   } nums[] = {{"pages", r.pages},
               {"freeChecked", r.free_checked},
-              {"freeDamaged", r.free_damaged}};
+              {"freeDamaged", r.free_damaged},
+              {"leafPages", r.leaf_pages},
+              {"leafBytes", r.leaf_bytes},
+              {"branchPages", r.branch_pages},
+              {"overflowPages", r.overflow_pages}};
   uint32_t listed = r.free_damaged < LDB_CHECK_LISTED ? (uint32_t)r.free_damaged
                                                       : LDB_CHECK_LISTED;
   napi_value o, v, x;

@@ -150,10 +150,11 @@ int ldbw_stats_prometheus(ldb_db *db, const char *labels, char *buf, size_t cap,
   return ldb_stats_prometheus(&s, labels, buf, cap, len);
 }
 
-/* ldb_check_report of db, its result written as 4 + LDB_CHECK_LISTED
+/* ldb_check_report of db, its result written as 8 + LDB_CHECK_LISTED
  * doubles (so JS reads no struct layout): pages, free_checked,
  * free_damaged, free_skipped, then free_damaged_pages (the first
- * min(free_damaged, LDB_CHECK_LISTED) are set). */
+ * min(free_damaged, LDB_CHECK_LISTED) are set), then leaf_pages,
+ * leaf_bytes, branch_pages, overflow_pages. */
 int ldbw_check(ldb_db *db, double *out) {
   ldb_check_result r;
   int rc = ldb_check_report(db, &r);
@@ -164,6 +165,10 @@ int ldbw_check(ldb_db *db, double *out) {
   out[3] = r.free_skipped;
   for (size_t i = 0; i < LDB_CHECK_LISTED; i++)
     out[4 + i] = (double)r.free_damaged_pages[i];
+  out[4 + LDB_CHECK_LISTED] = (double)r.leaf_pages;
+  out[5 + LDB_CHECK_LISTED] = (double)r.leaf_bytes;
+  out[6 + LDB_CHECK_LISTED] = (double)r.branch_pages;
+  out[7 + LDB_CHECK_LISTED] = (double)r.overflow_pages;
   return LDB_OK;
 }
 

@@ -1006,10 +1006,16 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
 /* ---- merges: dirty nodes ------------------------------------------------ */
 
 typedef struct bt_cref {
-  uint8_t *cell;      /* encoded cell (owned when owncell) */
+  uint8_t *cell;      /* encoded cell: in a page copy (srcs) or the
+                         merge's cell arena, so it lives until the merge
+                         ends; NULL for a plain leaf cell by reference */
   const uint8_t *key; /* full key (owned when ownkey) */
-  uint32_t len, klen;
-  uint8_t owncell, ownkey;
+  /* A plain leaf cell by reference (bt_merge_put_ref): no flags, key
+   * whole in the cell, value inline, unencoded; key and val point at the
+   * caller's bytes and write_node encodes them into the page. */
+  const uint8_t *val;
+  uint32_t len, klen; /* len: the encoded cell's bytes */
+  uint8_t ownkey;
 } bt_cref;
 
 typedef struct bt_node {
@@ -1043,14 +1049,31 @@ struct bt_merge {
   /* [trim_from, trim_to): free pages at the end of the file that the
    * commit cut off (the meta page it writes ends the file before them). */
   uint64_t trim_from, trim_to;
+  /* Cells made by this merge come from an arena of blocks (linked through
+   * their first 16 bytes, like srcs) freed when the merge ends: cells move
+   * between nodes on splits, so like srcs they live that long, and a
+   * checkpoint makes one per key (a malloc and a free each otherwise). */
+  uint8_t *cblocks, *cpos, *cend;
+  uint64_t cbytes; /* bytes of the arena's blocks */
+  /* The rightmost-leaf finger: fp is the path of the last put when that
+   * put went to the last cell of the tree's rightmost leaf and split
+   * nothing (fvalid). A key sorting after that leaf's last key belongs at
+   * its end: no descent, no search (ascending loads). Any other change to
+   * the dirty tree clears fvalid. */
+  struct path *fp;
+  bool fvalid;
+  /* Write combining: pages write_node built for consecutive page numbers
+   * [wfirst, wfirst + wn), written in one store write of up to wcap pages
+   * when the run breaks, fills, or the tree is written. */
+  uint8_t *wbuf;
+  uint32_t wfirst, wn, wcap;
 };
 
 static void cref_free(const ldb_allocator *a, bt_cref *r) {
-  if (r->owncell) ldb_mfree(a, r->cell);
   if (r->ownkey) ldb_mfree(a, (void *)r->key);
   r->cell = NULL;
   r->key = NULL;
-  r->owncell = r->ownkey = 0;
+  r->ownkey = 0;
 }
 
 static void node_free(const ldb_allocator *a, bt_node *nd) {
@@ -1223,6 +1246,7 @@ static int write_chain(bt_merge *m, const uint8_t *data, uint64_t len,
 
 /* Releases the overflow chains of an encoded cell (leaf or branch). */
 static int free_cell_chains(bt_merge *m, const bt_cref *r, bool leaf) {
+  if (!r->cell) return LDB_OK; /* a plain cell by reference: no chains */
   cinfo ci = {0};
   int bad = leaf ? parse_leaf(r->cell, r->len, &ci)
                  : parse_branch(r->cell, r->len, &ci);
@@ -1233,6 +1257,29 @@ static int free_cell_chains(bt_merge *m, const bt_cref *r, bool leaf) {
   if (!rc && (ci.flags & F_VOVF))
     rc = read_chain(m->f, ci.vovf, ci.vlen, NULL, &m->freed);
   return rc;
+}
+
+/* Arena blocks: 64 KiB (below malloc's mapping threshold, so the blocks
+ * of one merge are heap the next merge reuses without page faults), or
+ * one cell when larger. */
+#define CELL_BLOCK (64u << 10)
+
+/* size bytes for a cell, valid until the merge ends. */
+static uint8_t *cell_alloc(bt_merge *m, size_t size) {
+  size = (size + 7) & ~(size_t)7;
+  if ((size_t)(m->cend - m->cpos) < size) {
+    size_t bs = size + 16 > CELL_BLOCK ? size + 16 : CELL_BLOCK;
+    uint8_t *blk = ldb_malloc(m->a, bs);
+    if (!blk) return NULL;
+    memcpy(blk, &m->cblocks, sizeof m->cblocks);
+    m->cblocks = blk;
+    m->cbytes += bs;
+    m->cpos = blk + 16;
+    m->cend = blk + bs;
+  }
+  uint8_t *r = m->cpos;
+  m->cpos += size;
+  return r;
 }
 
 /* Builds a leaf cell for key/val, writing chains as needed. */
@@ -1258,7 +1305,7 @@ static int make_leaf_cell(bt_merge *m, const uint8_t *key, size_t klen,
   size_t base = 9 + (comp ? 5 : 0) + kloc + (kovf ? 4 : 0);
   bool vovf = base + slen > f->maxcell;
   size_t size = base + (vovf ? 4 : slen);
-  cell = ldb_malloc(m->a, size);
+  cell = cell_alloc(m, size);
   if (!cell) {
     rc = LDB_NOMEM;
     goto fail;
@@ -1297,7 +1344,6 @@ static int make_leaf_cell(bt_merge *m, const uint8_t *key, size_t klen,
   out->cell = cell;
   out->len = (uint32_t)size;
   out->klen = (uint32_t)klen;
-  out->owncell = 1;
   if (kovf) {
     out->key = kcopy;
     out->ownkey = 1;
@@ -1308,9 +1354,8 @@ static int make_leaf_cell(bt_merge *m, const uint8_t *key, size_t klen,
   return LDB_OK;
 fail:
   /* Chain pages already written stay in m->alloc: abort/rollback frees
-   * them. */
+   * them; the cell's arena room is freed with the merge. */
   ldb_mfree(m->a, cbuf);
-  ldb_mfree(m->a, cell);
   ldb_mfree(m->a, kcopy);
   return rc;
 }
@@ -1322,7 +1367,7 @@ static int make_branch_cell(bt_merge *m, const uint8_t *key, size_t klen,
   bool kovf = klen > f->kmax;
   size_t kloc = kovf ? f->kmax : klen;
   size_t size = 9 + kloc + (kovf ? 4 : 0);
-  uint8_t *cell = ldb_malloc(m->a, size), *kcopy = NULL;
+  uint8_t *cell = cell_alloc(m, size), *kcopy = NULL;
   int rc = LDB_OK;
   if (!cell) return LDB_NOMEM;
   ldb_put32(cell, child);
@@ -1342,12 +1387,10 @@ static int make_branch_cell(bt_merge *m, const uint8_t *key, size_t klen,
   out->cell = cell;
   out->len = (uint32_t)size;
   out->klen = (uint32_t)klen;
-  out->owncell = 1;
   out->key = kovf ? kcopy : cell + 9;
   out->ownkey = kovf;
   return LDB_OK;
 fail:
-  ldb_mfree(m->a, cell);
   return rc;
 }
 
@@ -1620,8 +1663,8 @@ static int merge_valid(bt_merge *m) {
   return LDB_OK;
 }
 
-int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
-                 size_t vlen) {
+static int merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
+                     size_t vlen, bool ref) {
   int rc = merge_valid(m);
   if (rc) return rc;
   if (klen > LDB_MAX_KEY_SIZE)
@@ -1630,13 +1673,31 @@ int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
   if (vlen > LDB_MAX_VALUE_SIZE)
     return ldb_err(LDB_INVALID, "value of %zu bytes exceeds %u", vlen,
                    LDB_MAX_VALUE_SIZE);
-  path p;
-  if ((rc = descend(m, key, klen, &p))) goto fail;
-  bt_node *leaf = p.n[p.depth - 1];
-  bool eq;
-  uint32_t i = node_leaf_find(leaf, key, klen, &eq);
+  path *p = m->fp;
+  bt_node *leaf = m->fvalid ? p->n[p->depth - 1] : NULL;
+  bool eq = false, hit = leaf && leaf->n &&
+                         node_cmp_key(&leaf->c[leaf->n - 1], key, klen) > 0;
+  uint32_t i;
+  m->fvalid = false;
+  if (hit) {
+    i = leaf->n;
+  } else {
+    if ((rc = descend(m, key, klen, p))) goto fail;
+    leaf = p->n[p->depth - 1];
+    i = node_leaf_find(leaf, key, klen, &eq);
+  }
   bt_cref r;
-  if ((rc = make_leaf_cell(m, key, klen, val, vlen, &r))) goto fail;
+  /* By reference when the cell is plain: no flags (not compressed, key
+   * and value inline), so nothing but the bytes needs building. */
+  if (ref && klen <= m->f->kmax && 9 + klen + vlen <= m->f->maxcell &&
+      (vlen < LDB_COMPRESS_MIN || m->codec == LDB_COMPRESSION_NONE)) {
+    r = (bt_cref){.key = key,
+                  .val = val,
+                  .len = (uint32_t)(9 + klen + vlen),
+                  .klen = (uint32_t)klen};
+  } else if ((rc = make_leaf_cell(m, key, klen, val, vlen, &r))) {
+    goto fail;
+  }
   if (eq) {
     if ((rc = free_cell_chains(m, &leaf->c[i], true))) {
       cref_free(m->a, &r);
@@ -1655,14 +1716,28 @@ int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
   }
   /* Ascending loads at the right edge split "full left, new right". */
   bool append = i + 1 == leaf->n;
-  for (int d = 0; append && d + 1 < p.depth; d++)
-    append = p.i[d] + 1 == p.n[d]->n;
-  if ((rc = split_up(m, &p, p.depth - 1, append))) goto fail;
+  for (int d = 0; !hit && append && d + 1 < p->depth; d++)
+    append = p->i[d] + 1 == p->n[d]->n;
+  if (leaf->used <= m->f->cap) {
+    m->fvalid = append;
+    return LDB_OK;
+  }
+  if ((rc = split_up(m, p, p->depth - 1, append))) goto fail;
   return LDB_OK;
 fail:
   /* The dirty tree may be half-changed: only abort is safe now. */
   m->failed = rc;
   return rc;
+}
+
+int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
+                 size_t vlen) {
+  return merge_put(m, key, klen, val, vlen, false);
+}
+
+int bt_merge_put_ref(bt_merge *m, const void *key, size_t klen, const void *val,
+                     size_t vlen) {
+  return merge_put(m, key, klen, val, vlen, true);
 }
 
 /* Merges right sibling R (at index ri of par) into L; R's separator is
@@ -1740,6 +1815,7 @@ int bt_merge_delete(bt_merge *m, const void *key, size_t klen) {
     return ldb_err(LDB_INVALID, "key of %zu bytes (0..%u allowed)", klen,
                    LDB_MAX_KEY_SIZE);
   if (!m->root && m->base_root == 0) return LDB_OK;
+  m->fvalid = false;
   path p;
   if ((rc = descend(m, key, klen, &p))) goto fail;
   bt_node *leaf = p.n[p.depth - 1];
@@ -1763,7 +1839,10 @@ int bt_merge_begin(bt_file *f, bt_merge **out) {
   bt_merge *m = ldb_calloc(f->a, sizeof *m);
   if (!m) return LDB_NOMEM;
   m->pagebuf = ldb_malloc(f->a, f->ps);
-  if (!m->pagebuf) {
+  m->fp = ldb_malloc(f->a, sizeof *m->fp);
+  if (!m->pagebuf || !m->fp) {
+    ldb_mfree(f->a, m->pagebuf);
+    ldb_mfree(f->a, m->fp);
     ldb_mfree(f->a, m);
     return LDB_NOMEM;
   }
@@ -1773,6 +1852,7 @@ int bt_merge_begin(bt_file *f, bt_merge **out) {
   if (f->merging) {
     ldb_mutex_unlock(&f->mu);
     ldb_mfree(f->a, m->pagebuf);
+    ldb_mfree(f->a, m->fp);
     ldb_mfree(f->a, m);
     return ldb_err(LDB_BUSY, "another merge is in progress");
   }
@@ -1780,6 +1860,7 @@ int bt_merge_begin(bt_file *f, bt_merge **out) {
   if (rc) {
     ldb_mutex_unlock(&f->mu);
     ldb_mfree(f->a, m->pagebuf);
+    ldb_mfree(f->a, m->fp);
     ldb_mfree(f->a, m);
     return rc;
   }
@@ -1842,9 +1923,16 @@ static void merge_end(bt_merge *m, bool rollback, bool meta_attempted) {
     memcpy(&m->srcs, blk, sizeof m->srcs);
     ldb_mfree(m->a, blk);
   }
+  while (m->cblocks) {
+    uint8_t *blk = m->cblocks;
+    memcpy(&m->cblocks, blk, sizeof m->cblocks);
+    ldb_mfree(m->a, blk);
+  }
   vfree(m->a, &m->freed);
   vfree(m->a, &m->alloc);
   ldb_mfree(m->a, m->pagebuf);
+  ldb_mfree(m->a, m->wbuf);
+  ldb_mfree(m->a, m->fp);
   ldb_mfree(m->a, m);
 }
 
@@ -2121,7 +2209,41 @@ static int repack_leaves(bt_merge *m, bt_node *nd) {
   return LDB_OK;
 }
 
-/* Writes node nd (children first) to newly allocated pages. */
+/* Pages write_node combines into one store write (128 KiB of 4 KiB
+ * pages): a checkpoint allocates its pages mostly in ascending runs. */
+#define WC_BYTES (128u << 10)
+
+/* Writes the combined run of pages, if any. */
+static int wc_flush(bt_merge *m) {
+  if (!m->wn) return LDB_OK;
+  uint32_t n = m->wn;
+  m->wn = 0;
+  return pager_write_run(m->f->pg, m->wfirst, m->wbuf, n, true);
+}
+
+/* Room to build page pgno in: the next slot of the combined run when pgno
+ * continues it, else a new run (the old one written first). Call
+ * wc_flush before anything reads those pages or syncs the file. */
+static int wc_slot(bt_merge *m, uint32_t pgno, uint8_t **pg) {
+  bt_file *f = m->f;
+  int rc;
+  if (!m->wbuf) {
+    m->wcap = WC_BYTES / f->ps ? WC_BYTES / f->ps : 1;
+    if (!(m->wbuf = ldb_malloc(m->a, (size_t)m->wcap * f->ps))) {
+      m->wcap = 0;
+      return LDB_NOMEM;
+    }
+  }
+  if (m->wn && (pgno != m->wfirst + m->wn || m->wn == m->wcap) &&
+      (rc = wc_flush(m)))
+    return rc;
+  if (!m->wn) m->wfirst = pgno;
+  *pg = m->wbuf + (size_t)m->wn * f->ps;
+  return LDB_OK;
+}
+
+/* Writes node nd (children first) to newly allocated pages (combined by
+ * wc_slot: the caller ends with wc_flush). */
 static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
   bt_file *f = m->f;
   int rc;
@@ -2137,7 +2259,8 @@ static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
   if (nd->used > f->cap || nd->n > 0xffff)
     return ldb_err(LDB_INTERNAL, "dirty node of %zu bytes", nd->used);
   if ((rc = alloc_page(m, pgno))) return rc;
-  uint8_t *pg = m->pagebuf;
+  uint8_t *pg;
+  if ((rc = wc_slot(m, *pgno, &pg))) return rc;
   memset(pg, 0, HDR);
   pg[4] = nd->leaf ? PT_LEAF : PT_BRANCH;
   ldb_put16(pg + 6, (uint16_t)nd->n);
@@ -2151,14 +2274,28 @@ static int write_node(bt_merge *m, bt_node *nd, uint32_t *pgno) {
   ldb_put16(pg + 8, (uint16_t)plen);
   uint32_t end = f->ps;
   for (uint32_t i = 0; i < nd->n; i++) {
-    end -= nd->c[i].len;
-    memcpy(pg + end, nd->c[i].cell, nd->c[i].len);
+    const bt_cref *r = &nd->c[i];
+    end -= r->len;
+    if (r->cell) {
+      memcpy(pg + end, r->cell, r->len);
+    } else {
+      /* a plain leaf cell (make_leaf_cell's layout without flags) */
+      uint8_t *c = pg + end;
+      c[0] = 0;
+      ldb_put16(c + 1, (uint16_t)r->klen);
+      ldb_put16(c + 3, (uint16_t)r->klen);
+      ldb_put32(c + 5, r->len - 9 - r->klen);
+      if (r->klen) memcpy(c + 9, r->key, r->klen);
+      if (r->len > 9 + r->klen)
+        memcpy(c + 9 + r->klen, r->val, r->len - 9 - r->klen);
+    }
     ldb_put16(pg + HDR + SLOT * i, (uint16_t)end);
     uint32_t h = i >= first ? hint_of(nd->c[i].key, nd->c[i].klen, plen) : 0;
     ldb_put32(pg + HDR + SLOT * i + 2, h);
   }
   memset(pg + HDR + SLOT * nd->n, 0, end - (HDR + SLOT * nd->n));
-  return pager_write(f->pg, *pgno, pg, true);
+  m->wn++;
+  return LDB_OK;
 }
 
 /* Meta page body (after the 16-byte header): magic u64, format u32, page
@@ -2224,7 +2361,7 @@ int bt_merge_commit(bt_merge *m, uint64_t checkpoint_seq) {
   uint64_t root = m->base_root;
   if (m->root) {
     uint32_t r;
-    if ((rc = write_node(m, m->root, &r))) goto fail;
+    if ((rc = write_node(m, m->root, &r)) || (rc = wc_flush(m))) goto fail;
     root = r;
   }
   if (!root) m->height = 0;

@@ -108,6 +108,11 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen);
 int bt_merge_begin(bt_file *f, bt_merge **out);
 int bt_merge_put(bt_merge *m, const void *key, size_t klen, const void *val,
                  size_t vlen);
+/* bt_merge_put for bytes that stay valid and unchanged until the merge
+ * ends (commit or abort), such as a frozen memtable's: a small value
+ * (inline, not compressed) is then not copied until its page is written. */
+int bt_merge_put_ref(bt_merge *m, const void *key, size_t klen, const void *val,
+                     size_t vlen);
 /* Deleting an absent key is LDB_OK. */
 int bt_merge_delete(bt_merge *m, const void *key, size_t klen);
 /* Writes every new page, syncs the data file, writes the older meta page

@@ -81,9 +81,11 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
     size_t kl, vl;
     const uint8_t *k = mt_node_key(n, &kl);
     const uint8_t *v = mt_node_val(n, &vl);
-    /* The first version of a key is its newest. */
+    /* The first version of a key is its newest. The frozen memtable
+     * outlives the merge (it is dropped after the last commit), so the
+     * merge may point at its bytes. */
     if (mt_node_type(n) == MT_PUT)
-      rc = bt_merge_put(e->merge, k, kl, v, vl);
+      rc = bt_merge_put_ref(e->merge, k, kl, v, vl);
     else
       rc = bt_merge_delete(e->merge, k, kl);
     if (rc) goto fail;

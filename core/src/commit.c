@@ -90,6 +90,7 @@ void apply_ops(mt *m, uint64_t seq, const uint8_t *ops, size_t len,
   if (!scratch) {
     for (uint32_t i = 0; i < nops; i++) {
       if (wal_op_decode(&p, end, &op)) break; /* built by us: cannot happen */
+      if (i == 0) mt_batch_begin(m, op.key, op.klen, nops == 1);
       mt_insert(m, seq, op.type == WAL_PUT ? MT_PUT : MT_DEL, op.key, op.klen,
                 op.val, op.vlen);
     }
@@ -107,6 +108,7 @@ void apply_ops(mt *m, uint64_t seq, const uint8_t *ops, size_t len,
   while (k < n && op_cmp(&s[k - 1], &s[k]) < 0)
     k++;
   if (k < n) qsort(s, n, sizeof *s, op_cmp);
+  if (n) mt_batch_begin(m, s[0]->key, s[0]->klen, 1);
   const void *wk[MT_WARM_MAX];
   uint32_t wl[MT_WARM_MAX];
   for (uint32_t i = 0; i < n; i++) {

@@ -67,6 +67,16 @@ struct mt {
    * stays valid for the memtable's lifetime. */
   mt_node *last;
   mt_node *finger[MT_MAX_HEIGHT];
+  /* The unindexed tail (see mt_batch_begin): NULL, or a node such that
+   * every version of a key sorting before tail's key is in the filter and
+   * the index, and no version of a key at or after it is in either.
+   * Readers look such keys up by a skip-list search. Set (release) before
+   * the first unindexed node is linked and cleared (release) after every
+   * one of them was indexed, so a reader that can see a version also sees
+   * a tail covering it, or its index entry. */
+  _Atomic(mt_node *) tail;
+  uint64_t tail_count; /* versions inserted unindexed (writer only) */
+  int defer_next;      /* the next insert starts the tail (writer only) */
 };
 
 /* Open-addressing (linear probing) table from a key to the first node of
@@ -447,10 +457,20 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   if (n->vlen) memcpy(kp + klen, val, vlen);
 
   mt_index *x = atomic_load_explicit(&m->index, memory_order_relaxed);
-  uint64_t kh = (m->bloom_blocks || x) ? key_hash(key, klen) : 0;
-  if (m->bloom_blocks) bloom_add_h(m, kh);
+  int indexed = m->bloom_blocks || x;
+  if (indexed && m->defer_next) {
+    m->defer_next = 0;
+    atomic_store_explicit(&m->tail, n, memory_order_release);
+  }
+  mt_node *tail = atomic_load_explicit(&m->tail, memory_order_relaxed);
+  if (tail && ldb_keycmp(key, klen, nkey(tail), tail->klen) >= 0) {
+    indexed = 0;
+    m->tail_count++;
+  }
+  uint64_t kh = indexed ? key_hash(key, klen) : 0;
+  if (indexed && m->bloom_blocks) bloom_add_h(m, kh);
   /* The slot's cache miss overlaps the skip-list search below. */
-  if (x) __builtin_prefetch(&x->slot[index_home(x, kh)]);
+  if (indexed && x) __builtin_prefetch(&x->slot[index_home(x, kh)]);
   mt_node *prev[MT_MAX_HEIGHT];
   mt_node *ge = m->last && cmp_node(m->last, key, klen, seq) < 0
                     ? find_ge_finger(m, key, klen, seq, prev)
@@ -485,7 +505,7 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   for (int i = 0; i < MT_MAX_HEIGHT; i++)
     m->finger[i] = i < (int)h ? n : i < cur ? prev[i] : m->head;
   /* After the level-0 link: an indexed node is always reachable. */
-  if (x) index_put(m, x, n, kh, 1);
+  if (indexed && x) index_put(m, x, n, kh, 1);
   /* Single writer: load + store instead of locked adds (see bloom_add_h). */
   atomic_store_explicit(
       &m->bytes, atomic_load_explicit(&m->bytes, memory_order_relaxed) + sz,
@@ -515,15 +535,19 @@ void mt_warm(const mt *m, uint64_t seq, const void *const *keys,
   mt_node *x[MT_WARM_MAX], *nx[MT_WARM_MAX];
   int level[MT_WARM_MAX];
   if (n > MT_WARM_MAX) n = MT_WARM_MAX;
+  /* Appending after the list's last node (keys written in order): each
+   * insert's finger search is a step or two, nothing to warm, and in the
+   * unindexed tail there is no filter block or slot to load either. */
+  mt_node *last = m->last;
+  int append = n && last &&
+               !atomic_load_explicit(&last->next[0], memory_order_relaxed) &&
+               cmp_node(last, keys[0], klens[0], seq) < 0;
+  if (append &&
+      (m->defer_next || atomic_load_explicit(&m->tail, memory_order_relaxed)))
+    return;
   for (int i = 0; i < n; i++)
     mt_prefetch(m, keys[i], klens[i]);
-  /* Appending after the list's last node (keys written in order): each
-   * insert's finger search is a step or two, nothing to warm. */
-  mt_node *last = m->last;
-  if (n && last &&
-      !atomic_load_explicit(&last->next[0], memory_order_relaxed) &&
-      cmp_node(last, keys[0], klens[0], seq) < 0)
-    return;
+  if (append) return;
   int top = atomic_load_explicit(&((mt *)m)->height, memory_order_relaxed) - 1;
   int live = 0;
   for (int i = 0; i < n; i++) {
@@ -559,6 +583,38 @@ int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   return LDB_OK;
 }
 
+void mt_batch_begin(mt *m, const void *key, size_t klen, int ordered) {
+  mt_node *last = m->last;
+  int after = last && ldb_keycmp(key, klen, nkey(last), last->klen) > 0;
+  mt_node *tail = atomic_load_explicit(&m->tail, memory_order_relaxed);
+  if (!tail) {
+    m->defer_next = ordered && after;
+    return;
+  }
+  if (after) return;
+  /* Not an append: index the tail, so that reads of its keys stop paying
+   * a skip-list search. Without room for it the tail stays (slower reads
+   * of those keys, never wrong ones). */
+  mt_index *x = atomic_load_explicit(&m->index, memory_order_relaxed);
+  if (x && index_grow(m, m->tail_count)) return;
+  x = atomic_load_explicit(&m->index, memory_order_relaxed);
+  /* Newer versions of tail's key sort before it: start at the key's
+   * first version. Only a key's first version in list order is indexed
+   * (its newest; index_put would let an older version with the same seq,
+   * met later, take the slot). */
+  mt_node *prev = NULL;
+  for (mt_node *n = find_ge(m, nkey(tail), tail->klen, UINT64_MAX, NULL); n;
+       prev = n, n = atomic_load_explicit(&n->next[0], memory_order_relaxed)) {
+    if (prev && ldb_keycmp(nkey(prev), prev->klen, nkey(n), n->klen) == 0)
+      continue;
+    uint64_t kh = key_hash(nkey(n), n->klen);
+    if (m->bloom_blocks) bloom_add_h(m, kh);
+    if (x) index_put(m, x, n, kh, 1);
+  }
+  m->tail_count = 0;
+  atomic_store_explicit(&m->tail, NULL, memory_order_release);
+}
+
 /* The newest version of key with seq <= snap, or NULL: through the index
  * when there is one (the newest version, then older ones along level 0),
  * else by a skip-list search. */
@@ -572,7 +628,9 @@ static mt_node *find_version(const mt *m, const void *key, size_t klen,
   if (!atomic_load_explicit(&((mt *)m)->count, memory_order_relaxed))
     return NULL;
   mt_index *x = atomic_load_explicit(&((mt *)m)->index, memory_order_acquire);
-  if (!m->bloom_blocks && !x) {
+  mt_node *tail = atomic_load_explicit(&((mt *)m)->tail, memory_order_acquire);
+  if ((!m->bloom_blocks && !x) ||
+      (tail && ldb_keycmp(key, klen, nkey(tail), tail->klen) >= 0)) {
     mt_node *n = find_ge(m, key, klen, snap, NULL);
     if (!n || ldb_keycmp(nkey(n), n->klen, key, klen) != 0) return NULL;
     return n;

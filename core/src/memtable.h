@@ -76,6 +76,16 @@ void mt_prefetch(const mt *m, const void *key, size_t klen);
 #define MT_WARM_MAX 32
 void mt_warm(const mt *m, uint64_t seq, const void *const *keys,
              const uint32_t *klens, int n);
+/* Writer only. Announces a batch of inserts whose first key is key
+ * (ordered: the batch comes in ascending key order). A batch that sorts
+ * after every key of a non-empty memtable (a bulk load in key order)
+ * starts or extends the unindexed tail: its versions, and every later
+ * version of a key at or after its first, skip the filter and the hash
+ * index (two cache misses per insert), and lookups of those keys search
+ * the skip list instead. Any other batch first indexes the tail (when the
+ * index can grow; else it stays), so that mixed workloads keep their
+ * one-probe reads. Changes what a lookup costs, never what it finds. */
+void mt_batch_begin(mt *m, const void *key, size_t klen, int ordered);
 /* mt_reserve + mt_insert. */
 int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
            const void *val, uint32_t vlen);

@@ -846,28 +846,39 @@ void pager_forget(pager *p, uint64_t pgno) {
 }
 
 int pager_write(pager *p, uint64_t pgno, uint8_t *buf, bool cache_it) {
-  pager_seal(buf, p->ps, pgno);
-  /* Drop the old image before the write so no reader can pick up a stale
-   * copy afterwards (only unreferenced page numbers are ever written). */
-  pager_forget(p, pgno);
-  int rc = ldb_fwrite(p->file, pgno * p->ps, buf, p->ps);
+  return pager_write_run(p, pgno, buf, 1, cache_it);
+}
+
+int pager_write_run(pager *p, uint64_t pgno, uint8_t *buf, uint32_t n,
+                    bool cache_it) {
+  size_t ps = p->ps;
+  for (uint32_t i = 0; i < n; i++) {
+    pager_seal(buf + i * ps, p->ps, pgno + i);
+    /* Drop the old image before the write so no reader can pick up a
+     * stale copy afterwards (only unreferenced page numbers are ever
+     * written). */
+    pager_forget(p, pgno + i);
+  }
+  int rc = ldb_fwrite(p->file, pgno * ps, buf, n * ps);
   if (rc != LDB_OK) return rc;
-  __atomic_fetch_add(&p->bytes_written, p->ps, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&p->bytes_written, n * ps, __ATOMIC_RELAXED);
   if (p->map) {
+    uint64_t last = pgno + n - 1;
     uint64_t end = __atomic_load_n(&p->end_pages, __ATOMIC_RELAXED);
-    while (end <= pgno &&
-           !__atomic_compare_exchange_n(&p->end_pages, &end, pgno + 1, false,
+    while (end <= last &&
+           !__atomic_compare_exchange_n(&p->end_pages, &end, last + 1, false,
                                         __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
     }
   }
   /* A page the mapping serves needs no cached copy. */
-  if (cache_it && !map_serves(p, pgno)) {
-    uint8_t *copy = ldb_malloc(p->a, p->ps);
+  for (uint32_t i = 0; cache_it && i < n; i++) {
+    if (map_serves(p, pgno + i)) continue;
+    uint8_t *copy = ldb_malloc(p->a, ps);
     if (!copy) return LDB_OK; /* caching is optional */
-    memcpy(copy, buf, p->ps);
+    memcpy(copy, buf + i * ps, ps);
     ldb_mutex_lock(&p->mu);
-    forget_locked(p, pgno);
-    arc_insert(p, pgno, copy);
+    forget_locked(p, pgno + i);
+    arc_insert(p, pgno + i, copy);
     ldb_mutex_unlock(&p->mu);
   }
   return LDB_OK;

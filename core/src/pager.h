@@ -114,6 +114,11 @@ int pager_read_direct(pager *p, uint64_t pgno, uint8_t *buf);
  * of pgno. */
 int pager_write(pager *p, uint64_t pgno, uint8_t *buf, bool cache_it);
 
+/* pager_write of n consecutive pages pgno.. whose images lie one after
+ * another in buf, in one store write. */
+int pager_write_run(pager *p, uint64_t pgno, uint8_t *buf, uint32_t n,
+                    bool cache_it);
+
 /* Drops any cached image of pgno (unpinned or not). */
 void pager_forget(pager *p, uint64_t pgno);
 

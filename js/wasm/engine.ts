@@ -634,13 +634,15 @@ class WasmDb implements EngineDb {
   check(): EngineCheckResult {
     const h = this.h;
     const listed = 16; // LDB_CHECK_LISTED
-    const p = h.alloc(8 * (4 + listed));
+    const p = h.alloc(8 * (8 + listed));
     try {
       h.check(h.m._ldbw_check(this.live(), p));
-      const f = new Float64Array(h.m.HEAPU8.buffer, p, 4 + listed);
+      const f = new Float64Array(h.m.HEAPU8.buffer, p, 8 + listed);
       return {
         pages: f[0]!, freeChecked: f[1]!, freeDamaged: f[2]!, freeSkipped: f[3] !== 0,
         freeDamagedPages: Array.from(f.subarray(4, 4 + Math.min(f[2]!, listed))),
+        leafPages: f[4 + listed]!, leafBytes: f[5 + listed]!,
+        branchPages: f[6 + listed]!, overflowPages: f[7 + listed]!,
       };
     } finally {
       h.m._free(p);

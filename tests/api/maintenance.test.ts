@@ -29,6 +29,15 @@ describe(`maintenance and monitoring [${backendName}]`, () => {
     equal(r.freeDamaged, 0);
     deepEqual(r.freeDamagedPages, []);
     equal([...db.keys()].length, 251);
+    // the tree's shape: 251 entries of about 310 bytes in leaves that
+    // hold at most a page each, and no value large enough for overflow
+    const cap = db.metrics().pageSize - 16;
+    ok(r.leafBytes > 251 * 300 && r.leafBytes <= r.leafPages * cap, `leaves: ${JSON.stringify(r)}`);
+    ok(r.branchPages >= 1 && r.leafPages + r.branchPages + 2 <= r.pages, `pages: ${JSON.stringify(r)}`);
+    equal(r.overflowPages, 0);
+    db.put('big', pattern(20000, 1));
+    db.checkpoint();
+    ok(db.check().overflowPages >= 4, 'a 20,000-byte value takes overflow pages');
   });
 
   it('backup writes a consistent copy that opens on its own', () => {

@@ -1,7 +1,8 @@
 /*
  * test_memtable.c — the skip list of versions: snapshot visibility, order,
- * navigation, "later wins" within one seq, chains, allocation failures, and
- * lock-free readers running beside the single writer.
+ * navigation, "later wins" within one seq, chains, allocation failures, the
+ * unindexed tail of bulk loads, and lock-free readers running beside the
+ * single writer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -206,6 +207,101 @@ static void test_bloom(void **st) {
   mt_unref(m);
 }
 
+/* Inserts keys "t%05d" for [from, to) under seq as one batch announced
+ * to mt_batch_begin (ascending: ordered). */
+static void tail_batch(mt *m, int from, int to, uint64_t seq) {
+  char k[16];
+  snprintf(k, sizeof k, "t%05d", from);
+  mt_batch_begin(m, k, strlen(k), 1);
+  assert_int_equal(mt_reserve(m, (size_t)(to - from), (size_t)(to - from) * 16),
+                   LDB_OK);
+  for (int i = from; i < to; i++) {
+    snprintf(k, sizeof k, "t%05d", i);
+    mt_insert(m, seq, MT_PUT, k, (uint32_t)strlen(k), k, (uint32_t)strlen(k));
+  }
+}
+
+/* Every key's newest version at snap, absent keys absent. */
+static void tail_expect(mt *m, int nkeys, uint64_t snap) {
+  char k[16];
+  for (int i = 0; i < nkeys; i++) {
+    snprintf(k, sizeof k, "t%05d", i);
+    uint64_t want = i < 100 ? 1 : i < 200 ? 2 : 3;
+    expect_ver(m, k, snap, snap >= want ? MT_PUT : 0, NULL);
+    snprintf(k, sizeof k, "t%05dx", i);
+    expect_ver(m, k, snap, 0, NULL);
+  }
+  expect_ver(m, "u", snap, 0, NULL);
+  expect_ver(m, "", snap, 0, NULL);
+}
+
+/* Batches in ascending key order after every key (bulk loads) skip the
+ * filter and the index (the unindexed tail); lookups of those keys must
+ * still find every version, including newer versions of the tail's first
+ * key (which sort before it), and a later batch that is not an append
+ * indexes the tail (growing the index from its smallest size), after
+ * which lookups go through filter and index again. */
+static void test_unindexed_tail(void **st) {
+  (void)st;
+  mt *m;
+  enum { N = 5000 };
+  assert_int_equal(mt_create(NULL, 65536, &m), LDB_OK);
+  assert_int_equal(mt_enable_bloom(m, 4096), LDB_OK);
+  assert_int_equal(mt_enable_index(m, 32), LDB_OK);
+  tail_batch(m, 0, 100, 1);   /* into an empty memtable: indexed */
+  tail_batch(m, 100, 200, 2); /* after every key: starts the tail */
+  tail_batch(m, 200, N, 3);   /* extends it */
+  for (uint64_t snap = 0; snap <= 3; snap++)
+    tail_expect(m, N, snap);
+  /* An unordered batch whose first op appends does not end the tail; its
+   * second op, a newer version of the tail's first key, sorts before the
+   * tail node and is not indexed either. */
+  mt_batch_begin(m, "t99999", 6, 0);
+  assert_int_equal(mt_reserve(m, 4, 64), LDB_OK);
+  mt_insert(m, 4, MT_PUT, "t99999", 6, "late", 4);
+  mt_insert(m, 4, MT_PUT, "t00100", 6, "newer", 5);
+  /* two versions under one seq: the one inserted last wins */
+  mt_insert(m, 4, MT_PUT, "t00101", 6, "first", 5);
+  mt_insert(m, 4, MT_PUT, "t00101", 6, "second", 6);
+  expect_ver(m, "t00101", 4, MT_PUT, "second");
+  expect_ver(m, "t00100", 4, MT_PUT, "newer");
+  expect_ver(m, "t00100", 3, MT_PUT, "t00100");
+  expect_ver(m, "t99999", 4, MT_PUT, "late");
+  expect_ver(m, "t99999", 3, 0, NULL);
+  assert_int_equal(mt_newest_seq(m, "t00100", 6), 4);
+  /* Not an append: the tail is indexed first. */
+  mt_batch_begin(m, "t00050", 6, 1);
+  assert_int_equal(mt_reserve(m, 1, 64), LDB_OK);
+  mt_insert(m, 5, MT_DEL, "t00050", 6, NULL, 0);
+  expect_ver(m, "t00050", 5, MT_DEL, NULL);
+  expect_ver(m, "t00050", 4, MT_PUT, "t00050");
+  expect_ver(m, "t00100", 5, MT_PUT, "newer");
+  expect_ver(m, "t00100", 2, MT_PUT, "t00100");
+  expect_ver(m, "t00101", 5, MT_PUT, "second");
+  expect_ver(m, "t99999", 5, MT_PUT, "late");
+  for (uint64_t snap = 0; snap <= 3; snap++)
+    tail_expect(m, N, snap);
+  for (int i = 0; i < N; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "t%05d", i);
+    uint64_t want = i == 50                ? 5
+                    : i == 100 || i == 101 ? 4
+                    : i < 100              ? 1
+                    : i < 200              ? 2
+                                           : 3;
+    assert_int_equal(mt_newest_seq(m, k, strlen(k)), want);
+  }
+  /* A new append after the catch-up starts a new tail. */
+  mt_batch_begin(m, "v0", 2, 1);
+  assert_int_equal(mt_reserve(m, 1, 64), LDB_OK);
+  mt_insert(m, 6, MT_PUT, "v0", 2, "x", 1);
+  expect_ver(m, "v0", 6, MT_PUT, "x");
+  expect_ver(m, "v0", 5, 0, NULL);
+  expect_ver(m, "t00100", 6, MT_PUT, "newer");
+  assert_int_equal(mt_check(m), LDB_OK);
+  mt_unref(m);
+}
+
 typedef struct rargs {
   mt *m;
   volatile int stop;
@@ -271,6 +367,7 @@ int main(void) {
       cmocka_unit_test(test_chain),
       cmocka_unit_test(test_nomem),
       cmocka_unit_test(test_bloom),
+      cmocka_unit_test(test_unindexed_tail),
       cmocka_unit_test(test_concurrent_readers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
