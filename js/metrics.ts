@@ -53,7 +53,7 @@ export interface Metrics {
   mmapSampledFaults: number;
   /** bytes of the mapping this process keeps resident (64 KiB chunks read
    * since their last release), held within `cacheSize` less `cacheBytes`
-   * while `mmapBounded` (the default); 0 when unbounded or unmapped */
+   * while `mmapBounded` is on (off by default); 0 when unbounded or unmapped */
   mmapResidentBytes: number;
   /** bytes of mapped chunks released so far to stay within that budget
    * (their bytes stay in the OS page cache; a later read maps them again) */

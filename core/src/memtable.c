@@ -67,6 +67,12 @@ struct mt {
    * stays valid for the memtable's lifetime. */
   mt_node *last;
   mt_node *finger[MT_MAX_HEIGHT];
+  /* Writer only: the node at the end of the list (the largest key; NULL
+   * while empty). mt_batch_begin's append test compares with it, not with
+   * `last`: a batch after `last` but before later keys is no append, and
+   * starting the unindexed tail there made every later insert below it
+   * re-index the nodes from there on (quadratic under random puts). */
+  mt_node *max;
   /* The unindexed tail (see mt_batch_begin): NULL, or a node such that
    * every version of a key sorting before tail's key is in the filter and
    * the index, and no version of a key at or after it is in either.
@@ -500,7 +506,10 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
     atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
   }
   mt_node *succ = atomic_load_explicit(&n->next[0], memory_order_relaxed);
-  if (succ) atomic_store_explicit(&succ->prev, n, memory_order_release);
+  if (succ)
+    atomic_store_explicit(&succ->prev, n, memory_order_release);
+  else
+    m->max = n;
   m->last = n;
   for (int i = 0; i < MT_MAX_HEIGHT; i++)
     m->finger[i] = i < (int)h ? n : i < cur ? prev[i] : m->head;
@@ -584,7 +593,7 @@ int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
 }
 
 void mt_batch_begin(mt *m, const void *key, size_t klen, int ordered) {
-  mt_node *last = m->last;
+  mt_node *last = m->max;
   int after = last && ldb_keycmp(key, klen, nkey(last), last->klen) > 0;
   mt_node *tail = atomic_load_explicit(&m->tail, memory_order_relaxed);
   if (!tail) {
@@ -678,6 +687,10 @@ uint64_t mt_mem(const mt *m) {
 }
 uint64_t mt_count(const mt *m) {
   return atomic_load_explicit(&((mt *)m)->count, memory_order_relaxed);
+}
+
+uint64_t mt_unindexed(const mt *m) {
+  return m->tail_count;
 }
 
 mt_node *mt_first(const mt *m) {

@@ -110,6 +110,10 @@ uint64_t mt_bytes(const mt *m);
 uint64_t mt_mem(const mt *m);
 /* Number of versions. */
 uint64_t mt_count(const mt *m);
+/* Versions in the unindexed tail now (see mt_batch_begin; writer only):
+ * 0 unless the batches since the last non-append batch all sorted after
+ * every key already in the memtable. */
+uint64_t mt_unindexed(const mt *m);
 
 /* Raw navigation over every version. NULL means "none". */
 mt_node *mt_first(const mt *m);

@@ -207,6 +207,47 @@ static void test_bloom(void **st) {
   mt_unref(m);
 }
 
+/* Single puts in random order (the `mixed` workload): a put is an append
+ * only when it sorts after every key, not merely after the one put before
+ * it. Starting the unindexed tail in the middle of the list made each
+ * later put below it re-index every node from there to the end
+ * (quadratic); the tail must stay empty unless the key was the largest. */
+static void test_tail_only_after_every_key(void **st) {
+  (void)st;
+  enum { N = 2000 };
+  mt *m;
+  assert_int_equal(mt_create(NULL, 1 << 16, &m), LDB_OK);
+  assert_int_equal(mt_enable_bloom(m, 4096), LDB_OK);
+  assert_int_equal(mt_enable_index(m, 16), LDB_OK);
+  int perm[N];
+  for (int i = 0; i < N; i++)
+    perm[i] = i;
+  uint32_t r = 12345;
+  for (int i = N - 1; i > 0; i--) {
+    r = r * 1103515245u + 12345u;
+    int j = (int)((r >> 8) % (uint32_t)(i + 1)), t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+  int max = -1;
+  char k[16];
+  for (int i = 0; i < N; i++) {
+    snprintf(k, sizeof k, "r%05d", perm[i]);
+    mt_batch_begin(m, k, strlen(k), 1);
+    assert_int_equal(mt_add(m, (uint64_t)i + 1, MT_PUT, k, (uint32_t)strlen(k),
+                            k, (uint32_t)strlen(k)),
+                     LDB_OK);
+    if (perm[i] < max) assert_int_equal(mt_unindexed(m), 0);
+    if (perm[i] > max) max = perm[i];
+  }
+  for (int i = 0; i < N; i++) {
+    snprintf(k, sizeof k, "r%05d", i);
+    expect_ver(m, k, UINT64_MAX, MT_PUT, NULL);
+  }
+  assert_int_equal(mt_check(m), LDB_OK);
+  mt_unref(m);
+}
+
 /* Inserts keys "t%05d" for [from, to) under seq as one batch announced
  * to mt_batch_begin (ascending: ordered). */
 static void tail_batch(mt *m, int from, int to, uint64_t seq) {
@@ -368,6 +409,7 @@ int main(void) {
       cmocka_unit_test(test_nomem),
       cmocka_unit_test(test_bloom),
       cmocka_unit_test(test_unindexed_tail),
+      cmocka_unit_test(test_tail_only_after_every_key),
       cmocka_unit_test(test_concurrent_readers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
