@@ -320,6 +320,15 @@ static void test_retention_bytes(void **state) {
   ldb_store_destroy(s);
 }
 
+/* Commits key n ("key%06d") with a 4,000-byte value of one letter. */
+static void put_4k(ldb_db *db, int n) {
+  static char v[4000];
+  char k[32];
+  snprintf(k, sizeof k, "key%06d", n);
+  memset(v, 'a' + n % 26, sizeof v);
+  assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
+}
+
 /* In sync modes normal and off the segment being left is not synced on the
  * commit's path: it grows until a sync covers it, then the next commit
  * starts the next segment; past 8 targets it is synced there. A crash
@@ -343,41 +352,29 @@ static void test_segment_left_after_sync(void **state) {
   ldb_stats st;
   uint64_t syncs = ldb_faulty_count(s, LDB_FAULT_SYNC);
   /* 800 KB: past the target, one segment, no sync. */
-  for (; n < 200; n++) {
-    snprintf(k, sizeof k, "key%06d", n);
-    memset(v, 'a' + n % 26, sizeof v);
-    assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
-  }
+  for (; n < 200; n++)
+    put_4k(db, n);
   assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
   assert_int_equal(st.log_retained_segments, 1);
   assert_int_equal(ldb_faulty_count(s, LDB_FAULT_SYNC), syncs);
   /* Past 8 targets the commit syncs it and starts the next. */
   while (st.log_retained_segments == 1) {
-    snprintf(k, sizeof k, "key%06d", n);
-    memset(v, 'a' + n % 26, sizeof v);
-    assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
-    n++;
+    put_4k(db, n++);
     assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
   }
   assert_true(st.log_retained_bytes > (1 << 20));
   assert_int_equal(ldb_faulty_count(s, LDB_FAULT_SYNC), syncs + 1);
   /* Past the target again; a sync, and the next commit starts the next
    * segment without one. */
-  for (int i = 0; i < 40; i++, n++) {
-    snprintf(k, sizeof k, "key%06d", n);
-    memset(v, 'a' + n % 26, sizeof v);
-    assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
-  }
+  for (int i = 0; i < 40; i++, n++)
+    put_4k(db, n);
   assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
   assert_int_equal(st.log_retained_segments, 2);
   assert_int_equal(ldb_flush(db), LDB_OK);
   const int synced = n;
   syncs = ldb_faulty_count(s, LDB_FAULT_SYNC);
-  for (int i = 0; i < 40; i++, n++) {
-    snprintf(k, sizeof k, "key%06d", n);
-    memset(v, 'a' + n % 26, sizeof v);
-    assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
-  }
+  for (int i = 0; i < 40; i++, n++)
+    put_4k(db, n);
   assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
   assert_int_equal(st.log_retained_segments, 3);
   assert_int_equal(ldb_faulty_count(s, LDB_FAULT_SYNC), syncs);
