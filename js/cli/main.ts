@@ -207,6 +207,15 @@ function freeNote(r: CheckResult): string {
     `(torn by a crash, never read again): ${which} ${r.freeDamagedPages.join(', ')}${more}`;
 }
 
+/** check's second line, the tree's shape (as the C tool ldb prints it):
+ * "tree: 12 leaf pages 68.2% full, 1 branch, 3 overflow"; the fill is
+ * the leaves' entry bytes over their capacity (pageSize - 16 each). */
+export function treeLine(r: Pick<CheckResult, 'leafPages' | 'leafBytes' | 'branchPages' | 'overflowPages'>, pageSize: number): string {
+  if (r.leafPages === 0) return 'tree: empty (no leaf pages)';
+  const fill = (100 * r.leafBytes) / (r.leafPages * (pageSize - 16));
+  return `tree: ${plural(r.leafPages, 'leaf page')} ${fill.toFixed(1)}% full, ${r.branchPages} branch, ${r.overflowPages} overflow`;
+}
+
 async function cmdCheck(path: string, o: Common): Promise<void> {
   const db = openDb(path, { readOnly: true });
   try {
@@ -229,7 +238,10 @@ async function cmdCheck(path: string, o: Common): Promise<void> {
     b?.stop();
     const { ok: _ok, ...pages } = r;
     if (o.json) print(JSON.stringify({ ok: true, entries, ...pages }));
-    else print(`ok: ${plural(entries, 'entry', 'entries')}${freeNote(r)}`);
+    else {
+      print(`ok: ${plural(entries, 'entry', 'entries')}${freeNote(r)}`);
+      print(treeLine(r, m.pageSize));
+    }
   } finally {
     db.close();
   }

@@ -115,9 +115,28 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.ok(found >= 2, 'one page was a free page no version reaches');
     const out = run(['check', 'free-damage']);
     assert.equal(out.code, EXIT.OK, out.stderr);
-    assert.match(out.stdout, new RegExp(`^ok: 2 entries; ${before.pages} pages; 1 of ${before.freeChecked} free pages? damaged, harmless .*: page ${found}\n$`));
+    assert.match(out.stdout, new RegExp(`^ok: 2 entries; ${before.pages} pages; 1 of ${before.freeChecked} free pages? damaged, harmless .*: page ${found}\ntree: .*\n$`));
     const json = JSON.parse(run(['check', '--json', 'free-damage']).stdout);
     assert.deepEqual([json.ok, json.freeDamaged, json.freeDamagedPages], [true, 1, [found]]);
+  });
+
+  it('check prints the tree\'s shape in text as --json gives it: leaf pages, leaf fill, branch and overflow pages', () => {
+    const dir = join(tmp.dir, 'shape');
+    const db = open(dir, { pageSize: 4096 });
+    for (let i = 0; i < 3000; i++) db.put(`key:${String(i).padStart(6, '0')}`, Buffer.alloc(60, i % 251));
+    db.put('big', Buffer.alloc(20_000, 1)); // overflow pages
+    db.close();
+    const out = run(['check', 'shape']);
+    assert.equal(out.code, EXIT.OK, out.stderr);
+    const j = JSON.parse(run(['check', '--json', 'shape']).stdout);
+    assert.ok(j.leafPages > 1 && j.branchPages >= 1 && j.overflowPages >= 5, JSON.stringify(j));
+    const fill = ((100 * j.leafBytes) / (j.leafPages * (4096 - 16))).toFixed(1);
+    assert.equal(out.stdout, `ok: 3001 entries; ${j.pages} pages\n` +
+      `tree: ${j.leafPages} leaf pages ${fill}% full, ${j.branchPages} branch, ${j.overflowPages} overflow\n`);
+    // An empty database says so.
+    const empty = open(join(tmp.dir, 'shape-empty'));
+    empty.close();
+    assert.match(run(['check', 'shape-empty']).stdout, /^ok: 0 entries; \d+ pages\ntree: empty \(no leaf pages\)\n$/);
   });
 
   it('scan shows binary keys and values escaped (as check and dump count them: plurals), --raw gives the bytes', () => {
@@ -158,7 +177,7 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     const d1 = open(one);
     d1.put('a', '1');
     d1.close();
-    assert.match(run(['check', 'one']).stdout, /^ok: 1 entry; \d+ pages\n$/);
+    assert.match(run(['check', 'one']).stdout, /^ok: 1 entry; \d+ pages\ntree: 1 leaf page [\d.]+% full, 0 branch, 0 overflow\n$/);
     const dumped = run(['dump', 'one', '-o', 'one.jsonl', '--progress']);
     assert.match(dumped.stderr, /dumped 1 entry to one\.jsonl/);
     assert.match(run(['load', 'one-copy', '-i', 'one.jsonl', '--progress']).stderr, /loaded 1 entry into one-copy/);
@@ -172,7 +191,7 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.equal(json.health.healthy, true);
     assert.equal(typeof json.metrics.dataFileSize, 'number');
     assert.match(run(['stats', '--prometheus', 'db']).stdout, /^# TYPE lightningdb_gets_total counter$/m);
-    assert.match(run(['check', 'db']).stdout, /^ok: 2 entries; \d+ pages\n$/);
+    assert.match(run(['check', 'db']).stdout, /^ok: 2 entries; \d+ pages\ntree: 1 leaf page [\d.]+% full, 0 branch, 0 overflow\n$/);
     const checked = JSON.parse(run(['check', '--json', 'db']).stdout);
     assert.equal(checked.ok, true);
     assert.equal(checked.entries, 2);
