@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -321,9 +321,44 @@ describe('lightningdb CLI from an npm pack tarball', function () {
       assert.equal(r.code, c.code, `${c.args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
       assert.match(r.stderr, c.msg, `${c.args.join(' ')}: ${r.stderr}`);
     }
-    // Input that is not a dump creates nothing.
-    assert.equal(existsSync(join(tmp.dir, 'x2')), false);
-    assert.equal(existsSync(join(tmp.dir, 'x3')), false);
+    // Input that is not a dump creates nothing; a dump that fails after
+    // its header leaves nothing either: load removes what it created.
+    for (const x of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', 'x9']) assert.equal(existsSync(join(tmp.dir, x)), false, x);
+  });
+
+  it('a failed load removes the database it created (directory and all), never a database that existed', () => {
+    const bad = '{"lightningdb":"dump","version":1}\n{"k":"a","v":"1"}\n{"k":"b"\n';
+    const truncated = '{"lightningdb":"dump","version":1}\n{"k":"a","v":"1"}\n';
+    writeFileSync(join(tmp.dir, 'bad.jsonl'), bad);
+    // A new directory (and its missing parents): removed, all of it.
+    let r = run(['load', 'made/deep/db', '-i', 'bad.jsonl']);
+    assert.equal(r.code, EXIT.USAGE, r.stderr);
+    assert.match(r.stderr, /^lightningdb: dump line 3: not valid JSON \(the new database at made\/deep\/db was removed\)\n$/);
+    assert.equal(existsSync(join(tmp.dir, 'made')), false, 'the directories load created are gone');
+    r = run(['load', 'made2'], { input: truncated });
+    assert.equal(r.code, EXIT.USAGE);
+    assert.match(r.stderr, /truncated \(no end line\) \(the new database at made2 was removed\)/);
+    assert.equal(existsSync(join(tmp.dir, 'made2')), false);
+    // A directory that existed without a database: the database's files
+    // go, the directory and what it held stay.
+    const kept = join(tmp.dir, 'kept');
+    execFileSync('mkdir', ['-p', join(kept, 'sub')]);
+    writeFileSync(join(kept, 'notes.txt'), 'mine\n');
+    r = run(['load', 'kept', '-i', 'bad.jsonl']);
+    assert.equal(r.code, EXIT.USAGE, r.stderr);
+    assert.deepEqual(readdirSync(kept).sort(), ['notes.txt', 'sub']);
+    assert.equal(readFileSync(join(kept, 'notes.txt'), 'utf8'), 'mine\n');
+    // A database that existed: never removed; what it held stays.
+    assert.equal(run(['put', 'existing', 'k', 'v']).code, EXIT.OK);
+    r = run(['load', 'existing', '-i', 'bad.jsonl']);
+    assert.equal(r.code, EXIT.USAGE, r.stderr);
+    assert.match(r.stderr, /not valid JSON \(0 entries were loaded before it\)\n$/);
+    assert.ok(existsSync(join(tmp.dir, 'existing', 'data.ldb')));
+    assert.equal(run(['get', 'existing', 'k']).stdout, 'v\n');
+    // A load that succeeds keeps the database it created.
+    r = run(['load', 'made3'], { input: `${truncated}{"end":true,"entries":1}\n` });
+    assert.equal(r.code, EXIT.OK, r.stderr);
+    assert.equal(run(['get', 'made3', 'a']).stdout, '1\n');
   });
 
   it('bench runs a bounded mix on a scratch database', () => {
