@@ -176,9 +176,20 @@ function revive(e: WireError): Error {
 
 type Req = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-function checkCallOptions(o: CallOptions | undefined): void {
-  if (o === undefined) return;
-  if (o === null || typeof o !== 'object') throw new TypeError('call options must be an object');
+/** The keys of CallOptions; transaction() and beginTransaction() add
+ * theirs (TRANSACTION_CALL_KEYS, BEGIN_CALL_KEYS). */
+const CALL_KEYS = keyList<CallOptions>({ signal: true, timeout: true });
+const TRANSACTION_CALL_KEYS = [...CALL_KEYS, ...keyList<TransactionCallOptions, CallOptions>({ retries: true })];
+const BEGIN_CALL_KEYS = [...CALL_KEYS, ...keyList<{ readOnly?: boolean }>({ readOnly: true })];
+
+/** Checks a method's CallOptions (`known`: the keys it takes): an unknown
+ * key is INVALID_ARGUMENT naming the closest known one, as open()'s
+ * options (checkOptionKeys); `what` names the method ("get()"). */
+function checkCallOptions(opts: unknown, what: string, known: readonly string[] = CALL_KEYS): void {
+  if (opts === undefined) return;
+  if (opts === null || typeof opts !== 'object') throw new TypeError('call options must be an object');
+  checkOptionKeys(opts, known, what);
+  const o = opts as CallOptions;
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
   if (o.timeout !== undefined && (typeof o.timeout !== 'number' || !(o.timeout >= 0)))
     throw new TypeError('timeout must be a number of milliseconds >= 0');
@@ -1451,7 +1462,7 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   /** Every method takes CallOptions ({ signal, timeout }) last. */
   private call<T>(method: string, args: unknown[], opts?: CallOptions): Promise<T> {
     try {
-      checkCallOptions(opts);
+      checkCallOptions(opts, `${method}()`);
       const no = this.refused();
       if (no) throw no;
     } catch (e) {
@@ -1533,7 +1544,7 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   /** Backs up into the new database `target` in the same store. */
   backup(target: string, opts?: CallOptions): Promise<void> {
     try {
-      checkCallOptions(opts);
+      checkCallOptions(opts, 'backup()');
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1563,8 +1574,8 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   }
 
   async beginTransaction(options: { readOnly?: boolean } & CallOptions = {}): Promise<RemoteTransaction<K, V>> {
+    checkCallOptions(options, 'beginTransaction()', BEGIN_CALL_KEYS);
     const { signal, timeout, ...rest } = options;
-    checkCallOptions({ signal, timeout });
     const no = this.refused();
     if (no) throw no;
     const h = await this.ch.send<number>({ op: 'begin', options: rest, sub: this.wire }, { signal, timeout });
@@ -1580,8 +1591,8 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
 
   private async run<T>(fn: (tx: RemoteTransaction<K, V>) => Promise<T> | T, opts: TransactionCallOptions, durable: boolean): Promise<T> {
     if (typeof fn !== 'function') throw new TypeError('transaction(fn): fn must be a function');
+    checkCallOptions(opts, durable ? 'transactionAsync()' : 'transaction()', TRANSACTION_CALL_KEYS);
     const { retries, ...call } = opts;
-    checkCallOptions(call);
     let left = retries ?? 0;
     for (;;) {
       // signal / timeout bound the wait to begin; the commit then runs.

@@ -486,6 +486,18 @@ function define(): void {
       eq(await db.get(b('k')), 'v');
       const sub = await code(Promise.resolve().then(() => db.sub('s', { valueEncodng: 'utf8' } as never)));
       eq(sub, 'INVALID_ARGUMENT', 'sub() on the page:');
+      // Per-call options ({ signal, timeout }, transaction's retries,
+      // beginTransaction's readOnly) go through the same check.
+      const ac = new AbortController();
+      eq(await msg(db.get(b('k'), { signl: ac.signal } as never)), "unknown option 'signl' (did you mean 'signal'?)");
+      eq(await msg(db.put(b('k'), 'w', { timout: 10 } as never)), "unknown option 'timout' (did you mean 'timeout'?)");
+      eq(await msg(db.count(undefined, { timeout: 10, deadline: 5 } as never)), "unknown option 'deadline' (count() takes: signal, timeout)");
+      eq(await msg(db.backup('page-test-backup-x', { signals: ac.signal } as never)), "unknown option 'signals' (did you mean 'signal'?)");
+      eq(await msg(db.transaction(async () => 1, { retires: 2 } as never)), "unknown option 'retires' (did you mean 'retries'?)");
+      eq(await msg(db.beginTransaction({ readonly: true } as never)), "unknown option 'readonly' (did you mean 'readOnly'?)");
+      eq(await db.get(b('k'), { signal: ac.signal, timeout: 5000 }), 'v', 'the known keys still work:');
+      eq(await db.transaction(async () => 7, { retries: 1, timeout: 5000 }), 7);
+      eq(await db.get(b('k')), 'v', 'nothing was written by the refused put:');
     });
 
     it('errors cross with their codes', async () => {
