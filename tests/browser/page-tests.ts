@@ -504,6 +504,14 @@ function define(): void {
       const db = await fresh();
       eq(await code(db.put(new Uint8Array(2000), b('x'))), 'INVALID_ARGUMENT'); // a key over 1024 bytes
       eq(await code(db.put(123 as unknown as Uint8Array, b('x'))), 'TypeError');
+      // A wrong argument type crosses from the Worker as what it was there:
+      // a TypeError with code INVALID_ARGUMENT that is a LightningDbError.
+      const te = await db.put(123 as unknown as Uint8Array, b('x')).then(() => null, (e: unknown) => e);
+      assert(te instanceof TypeError && te instanceof LightningDbError && te.code === 'INVALID_ARGUMENT', `not an argument error: ${String(te)}`);
+      eq(te.message, 'key must be a Uint8Array, Buffer or string, got number');
+      const local = await db.get(b('k'), 5 as never).then(() => null, (e: unknown) => e);
+      assert(local instanceof TypeError && local instanceof LightningDbError && local.code === 'INVALID_ARGUMENT', `call options: ${String(local)}`);
+      eq(local.message, 'call options must be an object, got number');
       const other = await code(open(`page-test-busy-${n}`, { exclusive: true }).then(async (d) => {
         open_.push(d);
         return open(`page-test-busy-${n}`, {}); // held exclusively by another worker: BUSY
