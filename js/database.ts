@@ -2,8 +2,9 @@
  * database.ts — the public TypeScript API of LightningDB (Database,
  * Transaction, scans), written once over the Engine contract of engine.ts.
  *
- * Owns: argument checking (TypeError for wrong types, INVALID_ARGUMENT for
- * bad values), encodings, scan bounds, chunked lazy iteration, retries,
+ * Owns: argument checking (wrong types: invalidType() / typeError() of
+ * errors.ts, a TypeError with code INVALID_ARGUMENT; bad values:
+ * invalid(), a LightningDbError INVALID_ARGUMENT), encodings, scan bounds, chunked lazy iteration, retries,
  * closing semantics and metrics arithmetic (via metrics.ts). The engine only
  * moves bytes. This file runs in Node and inside a browser Worker over the
  * WebAssembly engine, so it imports no Node modules (no fs, path, Buffer or
@@ -19,7 +20,7 @@ import type {
   Engine, EngineChange, EngineChangesOptions, EngineCheckResult, EngineDb, EngineIterator, EngineIterOptions, EngineOp,
   EngineOpenOptions, EngineTxn,
 } from './engine.js';
-import { closedError, invalid, LightningDbError, mapErrors, toLightningDbError } from './errors.js';
+import { closedError, invalid, invalidType, LightningDbError, mapErrors, toLightningDbError, typeError } from './errors.js';
 import {
   customEncoding, encodings, isCustomEncoding, isEncodingName, scopedEncoding, toBytes,
   type CustomEncoding, type Encoding, type EncodingName,
@@ -166,14 +167,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v;
-}
-
 function checkUint(v: unknown, name: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  if (typeof v !== 'number') throw invalidType(name, 'a number', v);
   if (!Number.isInteger(v) || v < 0 || v > max) {
     throw invalid(`${name} must be a non-negative integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${v}`);
   }
@@ -181,12 +176,12 @@ function checkUint(v: unknown, name: string, max = Number.MAX_SAFE_INTEGER): num
 }
 
 function checkBool(v: unknown, name: string): boolean {
-  if (typeof v !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describe(v)}`);
+  if (typeof v !== 'boolean') throw invalidType(name, 'a boolean', v);
   return v;
 }
 
 function checkEnum<T extends string>(v: unknown, name: string, allowed: readonly T[]): T {
-  if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${describe(v)}`);
+  if (typeof v !== 'string') throw invalidType(name, 'a string', v);
   if (!(allowed as readonly string[]).includes(v)) {
     throw invalid(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${v}'`);
   }
@@ -209,7 +204,7 @@ function checkOption(row: OptionInfo, v: unknown): number | boolean | string {
   const name = row.jsName;
   if (row.type === 'bool') return checkBool(v, name);
   if (row.type === 'enum') return checkEnum(v, name, row.values);
-  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  if (typeof v !== 'number') throw invalidType(name, 'a number', v);
   if (!Number.isInteger(v) || v < row.min || v > row.max) {
     throw invalid(`${name} must be an integer in ${row.min}..${row.max}${row.unit ? ` (${row.unit})` : ''}, got ${v}`);
   }
@@ -235,7 +230,7 @@ function resolveEncoding(v: unknown, name: string): Encoding<any> | undefined {
 
 function resolveOptions(options: unknown): Resolved {
   if (options === undefined || options === null) options = {};
-  if (!isObject(options)) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  if (!isObject(options)) throw invalidType('options', 'an object', options);
   checkOptionKeys(options, DATABASE_OPTION_KEYS, 'open()');
   const o = options as Record<string, unknown>;
   const e: Record<string, number | boolean | string> = {};
@@ -284,12 +279,12 @@ function subCodec(parent: Codec, name: unknown, opts: unknown): Codec {
 }
 
 function encodeKey(c: Codec, key: unknown): Uint8Array {
-  if (key === undefined || key === null) throw new TypeError(`key must not be ${key === null ? 'null' : 'undefined'}`);
+  if (key === undefined || key === null) throw invalidType('key', `${c.key.expects} (not null or undefined)`, key);
   return c.key.encode(key, 'key');
 }
 
 function encodeValue(c: Codec, value: unknown): Uint8Array {
-  if (value === undefined) throw new TypeError('value must not be undefined');
+  if (value === undefined) throw invalidType('value', c.value.expects, value);
   return c.value.encode(value, 'value');
 }
 
@@ -304,11 +299,11 @@ function scanBounds(c: Codec, opts: unknown, what = 'scan()'): { iter: EngineIte
     return { ...iter, prefix: both };
   };
   if (opts === undefined || opts === null) return { iter: scoped({}), limit: Infinity, retain: false };
-  if (!isObject(opts)) throw new TypeError(`scan options must be an object, got ${describe(opts)}`);
+  if (!isObject(opts)) throw invalidType('scan options', 'an object', opts);
   checkOptionKeys(opts, SCAN_KEYS, what);
   const o = opts as ScanOptions;
-  if (o.gt !== undefined && o.gte !== undefined) throw new TypeError('scan: give gt or gte, not both');
-  if (o.lt !== undefined && o.lte !== undefined) throw new TypeError('scan: give lt or lte, not both');
+  if (o.gt !== undefined && o.gte !== undefined) throw typeError('scan: give gt or gte, not both');
+  if (o.lt !== undefined && o.lte !== undefined) throw typeError('scan: give lt or lte, not both');
   const iter: EngineIterOptions = {};
   if (o.gt !== undefined) { iter.lower = c.key.encode(o.gt, 'gt'); iter.lowerExclusive = true; }
   if (o.gte !== undefined) { iter.lower = c.key.encode(o.gte, 'gte'); iter.lowerExclusive = false; }
@@ -327,10 +322,10 @@ function scanBounds(c: Codec, opts: unknown, what = 'scan()'): { iter: EngineIte
 function rangeOf(c: Codec, opts: unknown, what: string, withLimit: boolean): { iter: EngineIterOptions; limit: number } {
   if (opts !== undefined && opts !== null && isObject(opts)) {
     const bad = withLimit ? ['retain'] : ['reverse', 'limit', 'retain'];
-    for (const k of bad) if ((opts as Record<string, unknown>)[k] !== undefined) throw new TypeError(`${what}: ${k} is not an option`);
+    for (const k of bad) if ((opts as Record<string, unknown>)[k] !== undefined) throw typeError(`${what}: ${k} is not an option`);
     checkOptionKeys(opts, withLimit ? CLEAR_KEYS : RANGE_KEYS, `${what}()`);
   } else if (opts !== undefined && opts !== null) {
-    throw new TypeError(`${what} options must be an object, got ${describe(opts)}`);
+    throw invalidType(`${what} options`, 'an object', opts);
   }
   const { iter, limit } = scanBounds(c, opts, `${what}()`);
   return { iter, limit };
@@ -340,9 +335,9 @@ function rangeOf(c: Codec, opts: unknown, what: string, withLimit: boolean): { i
  * without reverse and limit). */
 function rangeBounds(c: Codec, opts: unknown, what: string): EngineChangesOptions {
   if (opts === undefined || opts === null) return {};
-  if (!isObject(opts)) throw new TypeError(`${what} options must be an object, got ${describe(opts)}`);
+  if (!isObject(opts)) throw invalidType(`${what} options`, 'an object', opts);
   for (const k of ['reverse', 'limit'] as const)
-    if ((opts as Record<string, unknown>)[k] !== undefined) throw new TypeError(`${what}: ${k} is not an option of a change feed`);
+    if ((opts as Record<string, unknown>)[k] !== undefined) throw typeError(`${what}: ${k} is not an option of a change feed`);
   checkOptionKeys(opts, CHANGES_KEYS, `${what}()`);
   const { since: _since, ...range } = opts as ChangesOptions;
   const { iter } = scanBounds(c, range, `${what}()`);
@@ -460,12 +455,12 @@ function isBinary(c: Codec): boolean {
 }
 
 function checkFn(fn: unknown, name: string): void {
-  if (typeof fn !== 'function') throw new TypeError(`${name} must be a function, got ${describe(fn)}`);
+  if (typeof fn !== 'function') throw invalidType(name, 'a function', fn);
 }
 
 function checkRetries(opts: unknown): number {
   if (opts === undefined || opts === null) return 0;
-  if (!isObject(opts)) throw new TypeError(`transaction options must be an object, got ${describe(opts)}`);
+  if (!isObject(opts)) throw invalidType('transaction options', 'an object', opts);
   checkOptionKeys(opts, TRANSACTION_KEYS, 'transaction()');
   const r = (opts as TransactionOptions).retries;
   return r === undefined ? 0 : checkUint(r, 'retries');
@@ -585,7 +580,7 @@ export class Transaction<K = Uint8Array, V = Uint8Array> {
   }
 
   getBatch(keys: Array<Input<K>>): Array<V | undefined> {
-    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
+    if (!Array.isArray(keys)) throw invalidType('keys', 'an array', keys);
     return keys.map((k) => this.get(k));
   }
 
@@ -697,9 +692,9 @@ export class Database<K = Uint8Array, V = Uint8Array> {
    * engine; in Node use open() or Database.create()). */
   constructor(engine: Engine, path: string, options: OpenOptions = {}) {
     if (engine === null || typeof engine !== 'object' || typeof engine.open !== 'function') {
-      throw new TypeError('engine must be a LightningDB Engine');
+      throw typeError('engine must be a LightningDB Engine');
     }
-    if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${describe(path)}`);
+    if (typeof path !== 'string') throw invalidType('path', 'a string', path);
     if (path.length === 0) throw invalid('path must not be empty');
     const sub = pendingSub;
     pendingSub = null;
@@ -829,7 +824,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
   /** Values of keys (undefined where absent), all from one snapshot. */
   getBatch(keys: Array<Input<K>>): Array<V | undefined> {
     const db = this.#open();
-    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
+    if (!Array.isArray(keys)) throw invalidType('keys', 'an array', keys);
     const ks = keys.map((k) => encodeKey(this.#codec, k));
     const vs = mapErrors(() => db.getMany(ks));
     return vs.map((v) => (v === undefined ? undefined : (this.#codec.value.decode(v) as V)));
@@ -851,27 +846,27 @@ export class Database<K = Uint8Array, V = Uint8Array> {
   }
 
   #putOps(entries: unknown): EngineOp[] {
-    if (!Array.isArray(entries)) throw new TypeError(`entries must be an array of [key, value] pairs, got ${describe(entries)}`);
+    if (!Array.isArray(entries)) throw invalidType('entries', 'an array of [key, value] pairs', entries);
     return entries.map((e, i) => {
-      if (!Array.isArray(e) || e.length !== 2) throw new TypeError(`entries[${i}] must be a [key, value] pair`);
+      if (!Array.isArray(e) || e.length !== 2) throw typeError(`entries[${i}] must be a [key, value] pair`);
       return { type: 'put' as const, key: encodeKey(this.#codec, e[0]), value: encodeValue(this.#codec, e[1]) };
     });
   }
 
   #delOps(keys: unknown): EngineOp[] {
-    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array, got ${describe(keys)}`);
+    if (!Array.isArray(keys)) throw invalidType('keys', 'an array', keys);
     return keys.map((k) => ({ type: 'del' as const, key: encodeKey(this.#codec, k) }));
   }
 
   #batchOps(ops: unknown): EngineOp[] {
-    if (!Array.isArray(ops)) throw new TypeError(`operations must be an array, got ${describe(ops)}`);
+    if (!Array.isArray(ops)) throw invalidType('operations', 'an array', ops);
     return ops.map((op, i) => {
-      if (!isObject(op)) throw new TypeError(`operations[${i}] must be an object`);
+      if (!isObject(op)) throw typeError(`operations[${i}] must be an object`);
       if (op.type === 'put') {
         return { type: 'put' as const, key: encodeKey(this.#codec, op.key), value: encodeValue(this.#codec, op.value) };
       }
       if (op.type === 'del') return { type: 'del' as const, key: encodeKey(this.#codec, op.key) };
-      throw new TypeError(`operations[${i}].type must be 'put' or 'del', got ${JSON.stringify(op.type)}`);
+      throw typeError(`operations[${i}].type must be 'put' or 'del', got ${JSON.stringify(op.type)}`);
     });
   }
 
@@ -939,14 +934,14 @@ export class Database<K = Uint8Array, V = Uint8Array> {
 
   /** Entries whose key starts with prefix. */
   scanPrefix(prefix: Uint8Array | string, opts?: Omit<ScanOptions<K>, 'prefix'>): ScanIterator<[K, V]> {
-    if (opts !== undefined && !isObject(opts)) throw new TypeError('scan options must be an object');
+    if (opts !== undefined && !isObject(opts)) throw typeError('scan options must be an object');
     return this.scan({ ...(opts ?? {}), prefix: toBytes(prefix, 'prefix') });
   }
 
   /** Descending from `start` (inclusive, default: the largest key) down to
    * `end` (inclusive, default: the smallest key). */
   scanReverse(start?: Input<K>, end?: Input<K>, opts?: { limit?: number }): ScanIterator<[K, V]> {
-    if (opts !== undefined && !isObject(opts)) throw new TypeError('scan options must be an object');
+    if (opts !== undefined && !isObject(opts)) throw typeError('scan options must be an object');
     return this.scan({ lte: start, gte: end, reverse: true, limit: opts?.limit });
   }
 
@@ -964,7 +959,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
 
   beginTransaction(opts?: { readOnly?: boolean }): Transaction<K, V> {
     const db = this.#open();
-    if (opts !== undefined && !isObject(opts)) throw new TypeError('transaction options must be an object');
+    if (opts !== undefined && !isObject(opts)) throw typeError('transaction options must be an object');
     checkOptionKeys(opts, BEGIN_KEYS, 'beginTransaction()');
     const ro = opts?.readOnly === undefined ? false : checkBool(opts.readOnly, 'readOnly');
     const txn = mapErrors(() => db.begin(ro));
@@ -1003,7 +998,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
       }
       if (isThenable(result)) {
         tx.abort();
-        throw new TypeError('transaction() callback returned a Promise: use transactionAsync() for async callbacks');
+        throw typeError('transaction() callback returned a Promise: use transactionAsync() for async callbacks');
       }
       if (tx.closed) return this.#endedInside(tx, result);
       try {
@@ -1078,7 +1073,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
    * (which must not hold a database). */
   backup(path: string): void {
     const db = this.#open();
-    if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${describe(path)}`);
+    if (typeof path !== 'string') throw invalidType('path', 'a string', path);
     if (path.length === 0) throw invalid('path must not be empty');
     mapErrors(() => db.backup(path));
   }
@@ -1119,7 +1114,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
   metricsText(labels?: string): string {
     const db = this.#open();
     if (labels !== undefined && typeof labels !== 'string') {
-      throw new TypeError(`labels must be a string, got ${describe(labels)}`);
+      throw invalidType('labels', 'a string', labels);
     }
     const text = mapErrors(() => db.prometheus(labels));
     return this.#replication ? text + replicationText(this.#replication(), labels) : text;
@@ -1133,7 +1128,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
   events(after = 0): DatabaseEvent[] {
     const db = this.#open();
     if (typeof after !== 'number' || !Number.isInteger(after) || after < 0) {
-      throw new TypeError(`after must be a non-negative integer, got ${describe(after)}`);
+      throw invalidType('after', 'a non-negative integer', after);
     }
     if (typeof db.events !== 'function') return [];
     const read = db.events.bind(db);
@@ -1224,7 +1219,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
    * database also ends it). An exception thrown by fn is reported as
    * uncaught, and later commits are still delivered. */
   subscribe(range: RangeOptions | undefined, fn: (change: Change) => void): () => void {
-    if (typeof fn !== 'function') throw new TypeError(`subscriber must be a function, got ${describe(fn)}`);
+    if (typeof fn !== 'function') throw invalidType('subscriber', 'a function', fn);
     const sub = new Subscription(this.#openFeed(range, 'subscribe'), this.#feedOwner, fn);
     return () => sub.unsubscribe();
   }

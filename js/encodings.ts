@@ -10,6 +10,7 @@
  * Runs in Node and in browser Workers: no Node modules, no Buffer.
  */
 import { Packr } from 'msgpackr';
+import { describeValue, invalidType, typeError } from './errors.js';
 
 export type EncodingName = 'binary' | 'utf8' | 'json' | 'msgpack';
 
@@ -26,6 +27,8 @@ export interface CustomEncoding<T = any> {
 
 export interface Encoding<T = unknown> {
   readonly name: string;
+  /** What encode() takes, for messages: "a Uint8Array, Buffer or string" */
+  readonly expects: string;
   /** Throws TypeError for a value of the wrong type. */
   encode(v: T, what: string): Uint8Array;
   decode(b: Uint8Array): T;
@@ -34,12 +37,6 @@ export interface Encoding<T = unknown> {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
-  return typeof v;
-}
 
 /** Longest string encoded by encodeShort (a Uint8Array this small lives on
  * the V8 heap; TextEncoder.encode has a fixed cost of several hundred ns,
@@ -59,16 +56,20 @@ function encodeShort(s: string): Uint8Array {
   return out;
 }
 
+/** What toBytes() takes. */
+const BYTES = 'a Uint8Array, Buffer or string';
+
 /** Bytes of a Uint8Array (Buffer included) or a string (UTF-8); TypeError
  * for anything else. */
 export function toBytes(v: unknown, what: string): Uint8Array {
   if (v instanceof Uint8Array) return v;
   if (typeof v === 'string') return v.length <= SHORT_STRING ? encodeShort(v) : textEncoder.encode(v);
-  throw new TypeError(`${what} must be a Uint8Array, Buffer or string, got ${typeName(v)}`);
+  throw invalidType(what, BYTES, v);
 }
 
 export const binary: Encoding<Uint8Array | string> = {
   name: 'binary',
+  expects: BYTES,
   encode: (v, what) => toBytes(v, what),
   /* Engines return fresh bytes (a Buffer in Node): hand them out as is. */
   decode: (b) => b as Uint8Array,
@@ -76,21 +77,23 @@ export const binary: Encoding<Uint8Array | string> = {
 
 export const utf8: Encoding<string | Uint8Array> = {
   name: 'utf8',
+  expects: BYTES,
   encode: (v, what) => toBytes(v, what),
   decode: (b) => textDecoder.decode(b),
 };
 
 export const json: Encoding<unknown> = {
   name: 'json',
+  expects: 'a value JSON.stringify encodes',
   encode(v, what) {
     let text: string | undefined;
     try {
       text = JSON.stringify(v);
     } catch (e) {
-      throw new TypeError(`${what} cannot be encoded as JSON: ${(e as Error).message}`);
+      throw typeError(`${what} cannot be encoded as JSON: ${(e as Error).message}`);
     }
     if (text === undefined) {
-      throw new TypeError(`${what} cannot be encoded as JSON (got ${typeName(v)})`);
+      throw typeError(`${what} cannot be encoded as JSON (got ${describeValue(v)})`);
     }
     return textEncoder.encode(text);
   },
@@ -103,12 +106,13 @@ const packr = new Packr({ useRecords: false, moreTypes: true });
 
 export const msgpack: Encoding<unknown> = {
   name: 'msgpack',
+  expects: 'a value MessagePack encodes',
   encode(v, what) {
-    if (v === undefined) throw new TypeError(`${what} cannot be encoded as MessagePack (got undefined)`);
+    if (v === undefined) throw typeError(`${what} cannot be encoded as MessagePack (got undefined)`);
     try {
       return packr.pack(v) as Uint8Array;
     } catch (e) {
-      throw new TypeError(`${what} cannot be encoded as MessagePack: ${(e as Error).message}`);
+      throw typeError(`${what} cannot be encoded as MessagePack: ${(e as Error).message}`);
     }
   },
   decode: (b) => packr.unpack(b),
@@ -132,10 +136,11 @@ export function customEncoding(c: CustomEncoding, option: string): Encoding<any>
   const name = c.name === undefined ? 'custom' : String(c.name);
   return {
     name,
+    expects: `a value the custom encoding '${name}' encodes`,
     encode(v, what) {
       const b = c.encode(v);
       if (!(b instanceof Uint8Array)) {
-        throw new TypeError(`${option} '${name}': encode() of ${what} must return a Uint8Array, got ${typeName(b)}`);
+        throw typeError(`${option} '${name}': encode() of ${what} must return a Uint8Array, got ${describeValue(b)}`);
       }
       return b;
     },
@@ -148,6 +153,7 @@ export function customEncoding(c: CustomEncoding, option: string): Encoding<any>
 export function scopedEncoding(inner: Encoding<any>, scope: Uint8Array): Encoding<any> {
   return {
     name: inner.name,
+    expects: inner.expects,
     encode(v, what) {
       const b = inner.encode(v, what);
       const out = new Uint8Array(scope.length + b.length);

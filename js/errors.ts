@@ -2,8 +2,18 @@
  * errors.ts — LightningDbError and the stable error codes of the public API.
  *
  * Engines (js/engine.ts) throw plain Errors with a `code`; database.ts turns
- * them into LightningDbError with toLightningDbError(). Wrong argument types
- * are reported as TypeError (not LightningDbError), as the platform does.
+ * them into LightningDbError with toLightningDbError().
+ *
+ * Argument validation: every public function of js/ (Node and browser)
+ * reports an argument of the wrong type or shape with the one helper
+ * below, invalidType() ("key must be a Uint8Array, Buffer or string, got
+ * number"; typeError() for a message of another form). What it throws,
+ * LightningDbTypeError, is a TypeError, as the platform's own argument
+ * errors are (existing `instanceof TypeError` checks keep working), with
+ * the stable code INVALID_ARGUMENT, and `instanceof LightningDbError` too:
+ * one catch clause and one code for every bad argument. A value of the
+ * right type that is out of range is a plain LightningDbError
+ * INVALID_ARGUMENT (invalid()).
  */
 
 import { ERROR_CODES, type ErrorCode } from './contract.js';
@@ -46,8 +56,58 @@ export class LightningDbError extends Error {
 // differ between builds.
 Object.defineProperty(LightningDbError, 'name', { value: 'LightningDbError' });
 
+/** Marks every LightningDbTypeError, whichever copy of this module made it. */
+const TYPE_BRAND = Symbol.for('lightningdb.LightningDbTypeError');
+
+/** An argument of the wrong type or shape given to a public function:
+ * `code` is always INVALID_ARGUMENT; the message names the argument and
+ * what it must be. A TypeError (its `name` is 'TypeError', as the
+ * platform's), and `instanceof LightningDbError` as well (the brand above):
+ * `catch (e) { if (e instanceof LightningDbError && e.code ===
+ * 'INVALID_ARGUMENT') ... }` sees every bad argument. Made by
+ * invalidType() / typeError(). */
+export class LightningDbTypeError extends TypeError {
+  readonly code: 'INVALID_ARGUMENT' = 'INVALID_ARGUMENT';
+
+  constructor(message: string) {
+    super(message);
+    Object.defineProperty(this, BRAND, { value: true });
+    Object.defineProperty(this, TYPE_BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== LightningDbTypeError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [TYPE_BRAND]?: unknown })[TYPE_BRAND] === true;
+  }
+}
+Object.defineProperty(LightningDbTypeError, 'name', { value: 'LightningDbTypeError' });
+
+/** What a value is, for messages: 'null', 'undefined', 'an array', a
+ * class name ('Object', 'Map', 'Uint16Array') or typeof ('number'). */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v;
+}
+
+/** The argument error of every public function: "`name` must be
+ * `expected`, got <what value is>", e.g. invalidType('key', 'a Uint8Array,
+ * Buffer or string', 123): "key must be a Uint8Array, Buffer or string,
+ * got number". */
+export function invalidType(name: string, expected: string, value: unknown): LightningDbTypeError {
+  return new LightningDbTypeError(`${name} must be ${expected}, got ${describeValue(value)}`);
+}
+
+/** An argument error whose message is not of invalidType's form ("scan:
+ * give gt or gte, not both"); the message still names the argument. */
+export function typeError(message: string): LightningDbTypeError {
+  return new LightningDbTypeError(message);
+}
+
 /** Converts an engine error (an Error with a code from the core) into a
- * LightningDbError; TypeErrors and other foreign errors pass through. */
+ * LightningDbError; TypeErrors (ours included) and other foreign errors
+ * pass through. */
 export function toLightningDbError(e: unknown): unknown {
   if (e instanceof LightningDbError || e instanceof TypeError) return e;
   if (e instanceof Error) {

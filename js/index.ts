@@ -33,7 +33,7 @@ export type {
 } from './database.js';
 export type { SubOptions, RangeScope, ClearOptions, CheckResult } from './database.js';
 export type { CustomEncoding } from './encodings.js';
-export { LightningDbError, ERROR_CODES } from './errors.js';
+export { LightningDbError, LightningDbTypeError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { Metrics, HealthReport, LatencySummary, HitRateSource } from './metrics.js';
 export type { EncodingName } from './encodings.js';

@@ -10,7 +10,7 @@
  * beginning with 0x00).
  */
 import type { SubOptions } from './database.js';
-import { invalid } from './errors.js';
+import { invalid, invalidType } from './errors.js';
 import { checkOptionKeys, keyList } from './options.js';
 
 /** The keys sub() takes (SubOptions); any other is INVALID_ARGUMENT. */
@@ -21,21 +21,15 @@ const utf8 = new TextEncoder();
 /** The longest scope (nested names and their separators), in bytes. */
 export const MAX_SCOPE_BYTES = 512;
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v;
-}
-
 /** The scope of sub-database `name` under a parent with scope `outer`
- * (undefined: the database itself). TypeError for a name that is not a
- * string or options that are not an object; INVALID_ARGUMENT for an empty
+ * (undefined: the database itself). LightningDbTypeError (invalidType) for
+ * a name that is not a string or options that are not an object; INVALID_ARGUMENT for an empty
  * name, a NUL character, a scope over MAX_SCOPE_BYTES, or an option key
  * sub() does not take. */
 export function subScope(outer: Uint8Array | undefined, name: unknown, opts: unknown): Uint8Array {
-  if (typeof name !== 'string') throw new TypeError(`sub-database name must be a string, got ${describe(name)}`);
+  if (typeof name !== 'string') throw invalidType('sub-database name', 'a string', name);
   if (name.length === 0 || name.includes('\0')) throw invalid('sub-database name must be non-empty and hold no NUL character');
-  if (opts !== undefined && opts !== null && (typeof opts !== 'object' || Array.isArray(opts))) throw new TypeError('sub options must be an object');
+  if (opts !== undefined && opts !== null && (typeof opts !== 'object' || Array.isArray(opts))) throw invalidType('sub options', 'an object', opts);
   checkOptionKeys(opts, SUB_OPTION_KEYS, 'sub()');
   const n = utf8.encode(name);
   const o = outer ?? new Uint8Array(0);

@@ -8,7 +8,10 @@
 //   WebAssembly module and the browser bundles (scripts/build-wasm.sh,
 //   scripts/build-browser.mjs) — then checks the result and refuses (exit
 //   1, naming what is missing) when a part cannot be built here or a file
-//   the package refers to is absent. Prebuilds of other targets
+//   the package refers to is absent. This platform's prebuild must have
+//   been loaded and used in node when it was built (prebuild.mjs records
+//   that in its manifest's `tested`; one without is rebuilt, and refused
+//   by --check). Prebuilds of other targets
 //   (prebuilds/linux-arm64 and prebuilds/win32-x64, from `npm run
 //   test:cross`) are shipped when their manifest matches, they are newer
 //   than the sources and their C suite ran for the target (the manifest's
@@ -117,6 +120,7 @@ function checks() {
   if (browserStale()) problems.push('dist/esm/browser/ is older than its sources');
   const cNewest = newest(C_SOURCES);
   if (!prebuildFresh(host, cNewest, root)) problems.push(`prebuilds/${host} is not a release prebuild of the current sources`);
+  else if (!prebuildTested(host, root)) problems.push(`prebuilds/${host} was not loaded and used in node when it was built (its manifest's tested is empty): rebuild it (npm run addon:release, after npm run build)`);
   for (const t of existsSync(join(root, 'prebuilds')) ? readdirSync(join(root, 'prebuilds')) : []) {
     if (t === host || !existsSync(join(root, 'prebuilds', t, 'lightningdb.node'))) continue;
     if (!prebuildFresh(t, cNewest, root))
@@ -130,7 +134,7 @@ function checks() {
 
 function prepack() {
   if (tsStale()) run(process.execPath, ['scripts/build.mjs', '--ts']);
-  if (!prebuildFresh(host, newest(C_SOURCES))) {
+  if (!prebuildFresh(host, newest(C_SOURCES)) || !prebuildTested(host)) {
     const missing = addonPrerequisites();
     if (missing.length) throw new Error(`cannot build the ${host} prebuild: missing ${missing.join(', ')} (scripts/setup-system.sh)`);
     prebuild(host);

@@ -2,7 +2,7 @@
 // scripts/prebuild.mjs — builds the prebuilt addon the npm package ships for
 // one target, into prebuilds/<target>/lightningdb.node plus a manifest
 // prebuilds/<target>/lightningdb.json ({ target, sha256, bytes, glibc,
-// needed }). Unlike the development build (scripts/build.mjs), a prebuild
+// needed, tested, built }). Unlike the development build (scripts/build.mjs), a prebuild
 //   - links zstd and lz4 statically (-DLDB_STATIC_CODECS=ON, compiled from
 //     Debian's source packages in third_party/): it needs only libc at run
 //     time, not libzstd1 / liblz4-1;
@@ -12,6 +12,10 @@
 //     not exceed the floor documented for the target (GLIBC_FLOOR, README
 //     "Installing"); it is printed (Windows: the DLLs it imports must be
 //     KERNEL32.dll, msvcrt.dll and NODE.EXE);
+//   - for this machine's target, is loaded in node through dist/ and used
+//     (smokeTest: every codec) before its manifest is written; the
+//     manifest's `tested` says what ran (null when nothing did: a cross
+//     target without --test, or dist/ not built yet);
 //   - for linux-x64, is compiled and linked against the oldest glibc Debian
 //     still serves here: Debian 11's 2.31 (libc6, libc6-dev and
 //     linux-libc-dev unpacked into build/sysroot-bullseye-amd64 with a
@@ -42,10 +46,11 @@
 // Usage: node scripts/prebuild.mjs [--target T] [--test]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { withLock } from './build-lock.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -302,11 +307,24 @@ function buildPrebuild(target, t, test) {
       : `${relative(root, file)} needs glibc ${glibc}, newer than the documented floor ${floor} (GLIBC_FLOOR)`);
   }
   renameSync(`${file}.tmp`, file);
+  // The host's prebuild is loaded and used before it is recorded; a cross
+  // target's cannot be (no node for it here): only its C suite (--test).
+  let loaded = null;
+  if (target === host) {
+    try {
+      loaded = smokeTest(file);
+    } catch (e) {
+      rmSync(file, { force: true });
+      rmSync(join(dest, 'lightningdb.json'), { force: true });
+      throw e;
+    }
+  }
   const bytes = readFileSync(file);
+  const suite = test ? `C suite${t.emulator ? ` under ${t.emulator}` : ''}${process.env.LDB_TEST_QUICK && process.env.LDB_TEST_QUICK !== '0' ? ' (LDB_TEST_QUICK)' : ''}` : null;
   const manifest = {
     target, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'),
     glibc, needed, staticCodecs: true, stripped: true,
-    tested: test ? `C suite${t.emulator ? ` under ${t.emulator}` : ''}${process.env.LDB_TEST_QUICK && process.env.LDB_TEST_QUICK !== '0' ? ' (LDB_TEST_QUICK)' : ''}` : null,
+    tested: [suite, loaded].filter(Boolean).join('; ') || null,
     built: new Date().toISOString(),
   };
   writeFileSync(join(dest, 'lightningdb.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -314,6 +332,54 @@ function buildPrebuild(target, t, test) {
     `stripped, zstd+lz4+snappy static, needs ${needed.join(' ')}` +
     (manifest.glibc ? ` (glibc >= ${manifest.glibc}; documented floor ${floor}${t.sysroot ? `; built against Debian ${SYSROOT_SUITE}'s glibc` : ''})` : ''));
   return manifest;
+}
+
+/** Loads the prebuild `file` (this machine's target) into this node through
+ * the built package (dist/esm, LIGHTNINGDB_ADDON) and uses it: with each
+ * codec, 2,000 puts, close, reopen read-only, get, scan, count and check.
+ * Returns what ran, for the manifest's `tested`; null (said on stderr)
+ * when dist/ is not built yet, so there is nothing to load it with (npm
+ * pack builds dist/ first and then refuses an untested prebuild). Throws
+ * when it fails. */
+function smokeTest(file) {
+  const entry = join(root, 'dist', 'esm', 'index.js');
+  if (!existsSync(entry)) {
+    console.error(`prebuild ${host}: not loaded in node: ${relative(root, entry)} is not built (npm run build)`);
+    return null;
+  }
+  const codecs = ['none', 'zstd', 'lz4', 'snappy'];
+  const dir = mkdtempSync(join(tmpdir(), 'ldb-prebuild-'));
+  const script = `
+    import { open, loadedAddonPath } from ${JSON.stringify(pathToFileURL(entry).href)};
+    const dir = process.env.LDB_SMOKE_DIR;
+    for (const compression of ${JSON.stringify(codecs)}) {
+      const path = dir + '/' + compression;
+      let db = open(path, { compression, valueEncoding: 'utf8' });
+      for (let i = 0; i < 2000; i++) db.put('k' + String(i).padStart(5, '0'), 'value ' + i + ' '.repeat(200));
+      db.close();
+      db = open(path, { readOnly: true, valueEncoding: 'utf8' });
+      if (db.get('k01234') !== 'value 1234' + ' '.repeat(200)) throw new Error(compression + ': get returned ' + db.get('k01234'));
+      let n = 0;
+      for (const [k] of db.scan({ prefix: 'k0' })) if (k.length === 6) n++;
+      if (n !== 2000 || db.count() !== 2000) throw new Error(compression + ': scan saw ' + n + ', count ' + db.count());
+      db.check();
+      db.close();
+    }
+    if (loadedAddonPath() !== process.env.LIGHTNINGDB_ADDON) throw new Error('loaded ' + loadedAddonPath() + ', not the prebuild');
+  `;
+  try {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, LIGHTNINGDB_ADDON: file, LDB_SMOKE_DIR: dir }, encoding: 'utf8', timeout: 300_000,
+    });
+    if (r.status !== 0) {
+      throw new Error(`${relative(root, file)} failed when loaded in node ${process.version}: ${(r.stderr || r.error?.message || `status ${r.status}`).trim()}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const what = `loaded in node ${process.version}: puts, reopen, get, scan, count, check with ${codecs.join(', ')}`;
+  console.error(`prebuild ${host}: ${what}`);
+  return what;
 }
 
 /** True when prebuilds/<target> holds a prebuild of this script (the
@@ -331,8 +397,9 @@ export function prebuildFresh(target, newestSource, dir = root) {
   }
 }
 
-/** True when the manifest of prebuilds/<target> says its C suite ran for
- * that target (prebuild --test). */
+/** True when the manifest of prebuilds/<target> says it was tested: its C
+ * suite ran for that target (prebuild --test), or, for this machine's
+ * target, it was loaded in node and used (smokeTest). */
 export function prebuildTested(target, dir = root) {
   try {
     return Boolean(JSON.parse(readFileSync(join(dir, 'prebuilds', target, 'lightningdb.json'), 'utf8')).tested);

@@ -158,9 +158,95 @@ static int opt_find(const char *name, size_t *i) {
   return 0;
 }
 
+/* Longest name the "did you mean" search compares (option names are far
+ * shorter); a longer one gets no suggestion. */
+#define OPT_NAME_MAX 48
+
+/* name lowercased without '_' and '-' into out (OPT_NAME_MAX + 1 bytes), so
+ * "cache_size", "cacheSize" and "CACHE-SIZE" compare equal; 0 when it is
+ * longer than OPT_NAME_MAX. */
+static int opt_norm(const char *name, char *out) {
+  size_t n = 0;
+  for (; *name; name++) {
+    char c = *name;
+    if (c == '_' || c == '-') continue;
+    if (n == OPT_NAME_MAX) return 0;
+    out[n++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  out[n] = 0;
+  return 1;
+}
+
+/* Optimal string alignment distance (Levenshtein plus adjacent
+ * transpositions) of a and b, both at most OPT_NAME_MAX long: the same
+ * measure as the JS side's closestKey (js/options.ts). */
+static size_t opt_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  size_t rows[3][OPT_NAME_MAX + 1];
+  size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+  for (size_t j = 0; j <= lb; j++)
+    prev[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    cur[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t cost = a[i - 1] != b[j - 1];
+      size_t v = prev[j] + 1;
+      if (cur[j - 1] + 1 < v) v = cur[j - 1] + 1;
+      if (prev[j - 1] + cost < v) v = prev[j - 1] + cost;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          prev2[j - 2] + 1 < v)
+        v = prev2[j - 2] + 1;
+      cur[j] = v;
+    }
+    size_t *t = prev2;
+    prev2 = prev;
+    prev = cur;
+    cur = t;
+  }
+  return prev[lb];
+}
+
+/* The option spelling closest to `name`, when one is close enough to be
+ * what was meant: compared without case, '_' and '-', within one edit per
+ * three letters (at least two), as on the JS side. Of a row's two
+ * spellings the C name is given unless `name` has an uppercase letter
+ * (camelCase: the JS name is given). NULL when none is close. */
+static const char *opt_closest(const char *name) {
+  char key[OPT_NAME_MAX + 1], cand[OPT_NAME_MAX + 1];
+  if (!opt_norm(name, key)) return NULL;
+  size_t best_d = (strlen(key) / 3 > 2 ? strlen(key) / 3 : 2) + 1;
+  const char *best = NULL;
+  int camel = 0;
+  for (const char *p = name; *p; p++)
+    if (*p >= 'A' && *p <= 'Z') camel = 1;
+  for (size_t k = 0; k < OPT_COUNT; k++) {
+    /* Both spellings: they differ in more than case (max_active_txns,
+     * maxActiveTransactions). */
+    for (int js = 0; js < 2; js++) {
+      if (!opt_norm(js ? opt_table[k].js_name : opt_table[k].name, cand))
+        continue;
+      size_t d = opt_distance(key, cand);
+      if (d < best_d) {
+        best_d = d;
+        best = camel ? opt_table[k].js_name : opt_table[k].name;
+      }
+    }
+  }
+  return best;
+}
+
+/* LDB_INVALID for a name no row has: "unknown option \"cachesize\" (did
+ * you mean \"cache_size\"?)", or without the hint when no name is close. */
 static int opt_unknown(const char *name) {
-  return ldb_err(LDB_INVALID, "unknown option %s%s%s", name ? "\"" : "(NULL)",
-                 name ? name : "", name ? "\"" : "");
+  if (!name) return ldb_err(LDB_INVALID, "unknown option (NULL)");
+  const char *near = opt_closest(name);
+  if (near)
+    return ldb_err(LDB_INVALID, "unknown option \"%s\" (did you mean \"%s\"?)",
+                   name, near);
+  return ldb_err(LDB_INVALID,
+                 "unknown option \"%s\" (see ldb_option_table() for the "
+                 "names)",
+                 name);
 }
 
 int ldb_options_set(ldb_options *opts, const char *name, uint64_t value) {

@@ -208,15 +208,12 @@ static int conflicts(const ldb_txn *t, const void *key, size_t klen) {
 }
 
 static int conflict_err(const void *key, size_t klen, const char *what) {
-  char hex[41];
-  size_t n = klen < 20 ? klen : 20;
-  for (size_t i = 0; i < n; i++)
-    snprintf(hex + 2 * i, 3, "%02x", ((const uint8_t *)key)[i]);
-  hex[2 * n] = 0;
+  char shown[LDB_KEY_TEXT_MAX];
+  ldb_key_text(shown, key, klen);
   return ldb_err(LDB_CONFLICT,
-                 "transaction conflict: key %s%s (%s) was committed by another "
-                 "transaction after this one's snapshot; retry",
-                 hex, klen > n ? "..." : "", what);
+                 "transaction conflict: key %s, %s by this transaction, was "
+                 "committed by another transaction after its snapshot; retry",
+                 shown, what);
 }
 
 /* Conflict check of t against every commit after its snapshot; run by the

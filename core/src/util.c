@@ -53,6 +53,65 @@ const char *ldb_err_get(void) {
   return tl_errmsg;
 }
 
+/* Length of the printable UTF-8 character at p (at most n bytes left), or
+ * 0 when the bytes there are not one: invalid or overlong UTF-8, a
+ * surrogate, past U+10FFFF, or a control character (C0, DEL, C1). */
+static size_t printable_char(const uint8_t *p, size_t n) {
+  uint32_t c = p[0];
+  size_t len;
+  if (c < 0x80) return c >= 0x20 && c != 0x7f;
+  if (c < 0xc2 || c > 0xf4) return 0; /* continuation, overlong, too big */
+  len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+  c &= 0x7fu >> len; /* the lead byte's payload bits */
+  if (n < len) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    c = (c << 6) | (p[i] & 0x3f);
+  }
+  static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (c < least[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+  if (c >= 0x80 && c <= 0x9f) return 0; /* C1 controls */
+  return len;
+}
+
+void ldb_key_text(char out[LDB_KEY_TEXT_MAX], const void *key, size_t klen) {
+  enum { TEXT_MAX = 48, HEX_MAX = 24 };
+  const uint8_t *k = key;
+  size_t i = 0;
+  while (i < klen) {
+    size_t len = printable_char(k + i, klen - i);
+    if (!len) break;
+    i += len;
+  }
+  const int text = i == klen;
+  size_t o = 0;
+  if (text) {
+    /* At most TEXT_MAX bytes of whole characters; 2 per escaped byte. */
+    out[o++] = '"';
+    for (i = 0; i < klen;) {
+      size_t len = printable_char(k + i, klen - i);
+      if (i + len > TEXT_MAX) break;
+      if (k[i] == '"' || k[i] == '\\') out[o++] = '\\';
+      memcpy(out + o, k + i, len);
+      o += len;
+      i += len;
+    }
+    out[o++] = '"';
+  } else {
+    static const char digits[] = "0123456789abcdef";
+    for (i = 0; i < klen && i < HEX_MAX; i++) {
+      out[o++] = digits[k[i] >> 4];
+      out[o++] = digits[k[i] & 15];
+    }
+  }
+  out[o] = 0;
+  if (i < klen)
+    snprintf(out + o, LDB_KEY_TEXT_MAX - o, "... (%s%zu bytes)",
+             text ? "" : "hex, ", klen);
+  else if (!text)
+    snprintf(out + o, LDB_KEY_TEXT_MAX - o, " (hex)");
+}
+
 const char *ldb_errmsg(const struct ldb_db *db) {
   (void)db;
   return tl_errmsg;

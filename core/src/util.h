@@ -36,6 +36,17 @@ void ldb_err_clear(void);
 /* The calling thread's message buffer (never NULL). */
 const char *ldb_err_get(void);
 
+/* Room ldb_key_text needs: a key shown in an error message. */
+#define LDB_KEY_TEXT_MAX 160
+
+/* Writes key (klen bytes) into out as a message shows it: printable UTF-8
+ * (no control characters, C0, DEL or C1) in double quotes with '"' and
+ * '\\' escaped ("user:1"), anything else in hexadecimal and saying so
+ * (00ff01 (hex)). Text longer than 48 bytes is cut at a character boundary
+ * and hex after 24 bytes, followed by "... (N bytes)". out holds
+ * LDB_KEY_TEXT_MAX bytes; always NUL-terminated. */
+void ldb_key_text(char out[LDB_KEY_TEXT_MAX], const void *key, size_t klen);
+
 /* Internal invariant check that never aborts: evaluates to true when the
  * condition FAILS, after recording an LDB_INTERNAL message. Use as
  * `if (LDB_BROKEN(x != NULL)) return LDB_INTERNAL;` */

@@ -22,7 +22,7 @@
 import createLightningDbModule from '../../build/wasm/lightningdb.mjs';
 import { Database } from '../database.js';
 import type { Engine } from '../engine.js';
-import { LightningDbError, type ErrorCode } from '../errors.js';
+import { invalidType, typeError, LightningDbError, type ErrorCode } from '../errors.js';
 import { WasmEngine } from '../wasm/engine.js';
 import { loadModule } from '../wasm/module.js';
 import { IdbStore } from '../wasm/stores/idb.js';
@@ -104,7 +104,7 @@ export function resolveStoreKind(choice: StoreChoice | undefined): StoreKind {
     case 'memory':
       return 'memory';
     default:
-      throw new TypeError(`store must be 'auto', 'opfs', 'indexeddb' or 'memory', got ${String(choice)}`);
+      throw typeError(`store must be 'auto', 'opfs', 'indexeddb' or 'memory', got ${String(choice)}`);
   }
 }
 
@@ -269,14 +269,14 @@ export async function resolveSharedKind(choice: StoreChoice | undefined): Promis
 }
 
 async function openHosted(name: string, options: BrowserOpenOptions, host: HostOptions): Promise<BrowserDatabase> {
-  if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (typeof name !== 'string' || !name) throw typeError('database name must be a non-empty string');
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object', options);
   checkOptionKeys(options, WORKER_OPEN_KEYS, 'openInWorker()');
   const { store, waitForLock, wasmUrl, wasmBinary, timeout, signal, idbMaxBytes, ...dbOptions } = options;
   if (idbMaxBytes !== undefined && (typeof idbMaxBytes !== 'number' || !Number.isSafeInteger(idbMaxBytes) || idbMaxBytes <= 0))
-    throw new TypeError('idbMaxBytes must be a positive integer number of bytes');
+    throw typeError('idbMaxBytes must be a positive integer number of bytes');
   checkTimeout(timeout);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('signal', 'an AbortSignal', signal);
   if (signal?.aborted) throw abortedError(`opening database "${name}"`);
   let kind = resolveStoreKind(store);
   const eng = await engine(wasmUrl, wasmBinary);
@@ -429,8 +429,8 @@ export async function backupInWorker(db: Database, target: string, store?: Store
  * another tab or Worker (never a wait, never a deletion deferred until the
  * holder closes it). */
 export async function destroy(name: string, options: { store?: StoreChoice } = {}): Promise<void> {
-  if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (typeof name !== 'string' || !name) throw typeError('database name must be a non-empty string');
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object', options);
   checkOptionKeys(options, DESTROY_KEYS, 'destroy()');
   const auto = (options.store ?? 'auto') === 'auto';
   let kind = resolveStoreKind(options.store);

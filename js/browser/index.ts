@@ -24,7 +24,7 @@
  * Database directly (no proxy), and `destroy(name, { store })` deletes a
  * database.
  */
-import { closedError, LightningDbError, type ErrorCode } from '../errors.js';
+import { invalidType, typeError, closedError, LightningDbError, type ErrorCode } from '../errors.js';
 import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Pong, Reply, Request, SubStep, SubWire, Tagged, WireError } from './protocol.js';
 import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
 import { clientLockName, holdLock, randomId } from './tabs.js';
@@ -32,7 +32,7 @@ import { subScope } from '../subscope.js';
 import { checkOptionKeys, DATABASE_OPTION_KEYS, keyList } from '../options.js';
 import { trace, traceState, tracing } from './trace.js';
 
-export { LightningDbError } from '../errors.js';
+export { LightningDbError, LightningDbTypeError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
 export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
@@ -89,7 +89,7 @@ import type { DiagnosticsOptions, DiagnosticsPanel } from '../ops/panel-remote.j
  * panel's chunk cannot be loaded. One panel per page. See docs/browser.md.
  */
 export async function mountDiagnostics(element: HTMLElement, db: RemoteDatabase<unknown, unknown>, options: DiagnosticsOptions = {}): Promise<DiagnosticsPanel> {
-  if (!(db instanceof RemoteDatabase)) throw new TypeError('db must be a database from open()');
+  if (!(db instanceof RemoteDatabase)) throw typeError('db must be a database from open()');
   let m: typeof import('../ops/panel-remote.js');
   try {
     m = await import('../ops/panel-remote.js');
@@ -170,18 +170,31 @@ export interface CallOptions {
 }
 
 function revive(e: WireError): Error {
-  if (e.name === 'TypeError') return new TypeError(e.message);
+  // An argument error (LightningDbTypeError) keeps its code; another
+  // TypeError stays a plain one.
+  if (e.name === 'TypeError') return e.code === 'INVALID_ARGUMENT' ? typeError(e.message) : new TypeError(e.message);
   return new LightningDbError((e.code ?? 'INTERNAL') as ErrorCode, e.message);
 }
 
 type Req = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-function checkCallOptions(o: CallOptions | undefined): void {
-  if (o === undefined) return;
-  if (o === null || typeof o !== 'object') throw new TypeError('call options must be an object');
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+/** The keys of CallOptions; transaction() and beginTransaction() add
+ * theirs (TRANSACTION_CALL_KEYS, BEGIN_CALL_KEYS). */
+const CALL_KEYS = keyList<CallOptions>({ signal: true, timeout: true });
+const TRANSACTION_CALL_KEYS = [...CALL_KEYS, ...keyList<TransactionCallOptions, CallOptions>({ retries: true })];
+const BEGIN_CALL_KEYS = [...CALL_KEYS, ...keyList<{ readOnly?: boolean }>({ readOnly: true })];
+
+/** Checks a method's CallOptions (`known`: the keys it takes): an unknown
+ * key is INVALID_ARGUMENT naming the closest known one, as open()'s
+ * options (checkOptionKeys); `what` names the method ("get()"). */
+function checkCallOptions(opts: unknown, what: string, known: readonly string[] = CALL_KEYS): void {
+  if (opts === undefined) return;
+  if (opts === null || typeof opts !== 'object') throw invalidType('call options', 'an object', opts);
+  checkOptionKeys(opts, known, what);
+  const o = opts as CallOptions;
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidType('signal', 'an AbortSignal', o.signal);
   if (o.timeout !== undefined && (typeof o.timeout !== 'number' || !(o.timeout >= 0)))
-    throw new TypeError('timeout must be a number of milliseconds >= 0');
+    throw typeError('timeout must be a number of milliseconds >= 0');
 }
 
 type Kind = 'local' | 'read' | 'write' | 'commit' | 'handle' | 'end' | 'once';
@@ -1063,7 +1076,7 @@ class PageCodec {
   constructor(readonly k: Custom | null, readonly v: Custom | null) {}
   private static bytes(c: Custom, x: unknown, what: string): Uint8Array {
     const b = c.encode(x);
-    if (!(b instanceof Uint8Array)) throw new TypeError(`${what}: the custom encoding${c.name ? ` ${c.name}` : ''} must encode to a Uint8Array`);
+    if (!(b instanceof Uint8Array)) throw typeError(`${what}: the custom encoding${c.name ? ` ${c.name}` : ''} must encode to a Uint8Array`);
     return b;
   }
   ek(x: unknown, what = 'key'): unknown { return this.k && x !== undefined ? PageCodec.bytes(this.k, x, what) : x; }
@@ -1153,7 +1166,7 @@ function subOf(parent: SubRef, name: string, opts: SubOptions | undefined): SubR
     } else if (typeof e === 'string') {
       step[f] = e;
     } else {
-      throw new TypeError(`${f} must be an encoding name or an object with encode and decode functions`);
+      throw typeError(`${f} must be an encoding name or an object with encode and decode functions`);
     }
     if (f === 'keyEncoding') k = custom;
     else v = custom;
@@ -1451,7 +1464,7 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   /** Every method takes CallOptions ({ signal, timeout }) last. */
   private call<T>(method: string, args: unknown[], opts?: CallOptions): Promise<T> {
     try {
-      checkCallOptions(opts);
+      checkCallOptions(opts, `${method}()`);
       const no = this.refused();
       if (no) throw no;
     } catch (e) {
@@ -1533,7 +1546,7 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   /** Backs up into the new database `target` in the same store. */
   backup(target: string, opts?: CallOptions): Promise<void> {
     try {
-      checkCallOptions(opts);
+      checkCallOptions(opts, 'backup()');
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1563,8 +1576,8 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   }
 
   async beginTransaction(options: { readOnly?: boolean } & CallOptions = {}): Promise<RemoteTransaction<K, V>> {
+    checkCallOptions(options, 'beginTransaction()', BEGIN_CALL_KEYS);
     const { signal, timeout, ...rest } = options;
-    checkCallOptions({ signal, timeout });
     const no = this.refused();
     if (no) throw no;
     const h = await this.ch.send<number>({ op: 'begin', options: rest, sub: this.wire }, { signal, timeout });
@@ -1579,9 +1592,9 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
   }
 
   private async run<T>(fn: (tx: RemoteTransaction<K, V>) => Promise<T> | T, opts: TransactionCallOptions, durable: boolean): Promise<T> {
-    if (typeof fn !== 'function') throw new TypeError('transaction(fn): fn must be a function');
+    if (typeof fn !== 'function') throw invalidType('transaction(fn): fn', 'a function', fn);
+    checkCallOptions(opts, durable ? 'transactionAsync()' : 'transaction()', TRANSACTION_CALL_KEYS);
     const { retries, ...call } = opts;
-    checkCallOptions(call);
     let left = retries ?? 0;
     for (;;) {
       // signal / timeout bound the wait to begin; the commit then runs.
@@ -1625,8 +1638,8 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
    * the owner's log no longer holds the commits to resume after a
    * hand-off), is reported as uncaught (reportError). */
   subscribe(range: Record<string, unknown> | undefined, fn: (change: RemoteChange) => void): () => void {
-    if (typeof fn !== 'function') throw new TypeError('subscriber must be a function');
-    if (range !== undefined && (range === null || typeof range !== 'object')) throw new TypeError('range must be an object');
+    if (typeof fn !== 'function') throw invalidType('subscriber', 'a function', fn);
+    if (range !== undefined && (range === null || typeof range !== 'object')) throw invalidType('range', 'an object', range);
     const no = this.refused();
     if (no) throw no;
     const report = (e: unknown) => (globalThis as { reportError?: (e: unknown) => void }).reportError?.(e);
@@ -1648,12 +1661,12 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
    * buffered in this tab until read. Rejects with COMPACTED when `since`
    * is older than the retained log. */
   changes(opts: Record<string, unknown> & { since?: number } = {}): RemoteChangeFeed {
-    if (opts === null || typeof opts !== 'object') throw new TypeError('changes options must be an object');
+    if (opts === null || typeof opts !== 'object') throw invalidType('changes options', 'an object', opts);
     const no = this.refused();
     if (no) throw no;
     const { since, ...range } = opts;
     if (since !== undefined && (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0))
-      throw new TypeError('since must be a sequence number >= 0');
+      throw typeError('since must be a sequence number >= 0');
     return new RemoteChangeFeed(this.ch, range, since, this.pc, this.wire);
   }
 
@@ -1764,8 +1777,8 @@ async function inlineWorker(): Promise<{ url: string; wasmBinary: Uint8Array }> 
 export async function open<O extends OpenOptions = {}>(name: string, options?: O): Promise<RemoteDatabase<KeyOf<O>, ValueOf<O>>>;
 export async function open<K, V>(name: string, options?: OpenOptions): Promise<RemoteDatabase<K, V>>;
 export async function open(name: string, options: OpenOptions = {}): Promise<RemoteDatabase<unknown, unknown>> {
-  if (typeof name !== 'string' || !name) throw new TypeError('database name must be a non-empty string');
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (typeof name !== 'string' || !name) throw typeError('database name must be a non-empty string');
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object', options);
   checkOptionKeys(options, OPEN_KEYS, 'open()');
   const { workerUrl, signal, wasmUrl, exclusive, handoffTimeout, ownerTimeout, ...rest } = options;
   // Custom { encode, decode } encodings run on this thread (functions
@@ -1774,17 +1787,17 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
   for (const f of ['keyEncoding', 'valueEncoding'] as const) {
     const e = rest[f];
     if (e === null || typeof e !== 'object') continue;
-    if (!isCustom(e)) throw new TypeError(`${f} must be an encoding name or an object with encode and decode functions`);
+    if (!isCustom(e)) throw typeError(`${f} must be an encoding name or an object with encode and decode functions`);
     pc ??= new PageCodec(null, null);
     pc = f === 'keyEncoding' ? new PageCodec(e, pc.v) : new PageCodec(pc.k, e);
     rest[f] = 'binary';
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
-  if (exclusive !== undefined && typeof exclusive !== 'boolean') throw new TypeError('exclusive must be a boolean');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('signal', 'an AbortSignal', signal);
+  if (exclusive !== undefined && typeof exclusive !== 'boolean') throw invalidType('exclusive', 'a boolean', exclusive);
   if (handoffTimeout !== undefined && (typeof handoffTimeout !== 'number' || !(handoffTimeout >= 0)))
-    throw new TypeError('handoffTimeout must be a number of milliseconds >= 0 (or Infinity)');
+    throw typeError('handoffTimeout must be a number of milliseconds >= 0 (or Infinity)');
   if (ownerTimeout !== undefined && (typeof ownerTimeout !== 'number' || !(ownerTimeout >= 0)))
-    throw new TypeError('ownerTimeout must be a number of milliseconds >= 0 (or Infinity)');
+    throw typeError('ownerTimeout must be a number of milliseconds >= 0 (or Infinity)');
   const bounds = { handoffTimeout: handoffTimeout ?? DEFAULT_HANDOFF_TIMEOUT_MS, ownerTimeout: ownerTimeout ?? DEFAULT_OWNER_TIMEOUT_MS };
   if (signal?.aborted) throw new LightningDbError('ABORTED', `opening database "${name}" was cancelled (AbortSignal)`);
   const base = typeof location !== 'undefined' ? location.href : undefined;

@@ -17,7 +17,7 @@
  * shared openers' question "who owns it?" on the control channel with
  * 'exclusive', so they fail with BUSY at once instead of waiting.
  */
-import { LightningDbError } from '../errors.js';
+import { typeError, LightningDbError } from '../errors.js';
 
 /** How long open({ waitForLock: true }) waits for another tab by default. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
@@ -106,7 +106,7 @@ const releasing = new Map<string, Promise<void>>();
 /** Checks a `timeout` option: a non-negative number of ms, or Infinity. */
 export function checkTimeout(v: unknown, name = 'timeout'): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${typeof v}`);
+  if (typeof v !== 'number') throw typeError(`${name} must be a number of milliseconds, got ${typeof v}`);
   if (!(v >= 0)) throw new LightningDbError('INVALID_ARGUMENT', `${name} must be >= 0 (or Infinity), got ${v}`);
   return v;
 }

@@ -37,7 +37,7 @@
  */
 /// <reference lib="webworker" />
 import type { ChangeFeed, Database } from '../database.js';
-import { LightningDbError } from '../errors.js';
+import { typeError, LightningDbError } from '../errors.js';
 import { IdbStore } from '../wasm/stores/idb.js';
 import { storeErrorFrom } from '../wasm/stores/types.js';
 import {
@@ -180,7 +180,7 @@ function need(src: Source = LOCAL): Database {
 function target(src: Source, sub: SubWire | undefined): Database {
   const root = need(src);
   if (sub === undefined) return root;
-  if (sub === null || typeof sub !== 'object' || !Array.isArray(sub.path)) throw new TypeError('bad sub-database reference');
+  if (sub === null || typeof sub !== 'object' || !Array.isArray(sub.path)) throw typeError('bad sub-database reference');
   return subAt(src, root, sub.path, sub.id);
 }
 
@@ -239,7 +239,7 @@ function rawDb() {
 /** Calls obj[name](...args); TypeError when it is not a method. */
 function invoke<R>(obj: object, name: string, args: unknown[]): R {
   const fn = (obj as Record<string, unknown>)[name];
-  if (typeof fn !== 'function') throw new TypeError(`${name} is not a method`);
+  if (typeof fn !== 'function') throw typeError(`${name} is not a method`);
   return fn.apply(obj, args) as R;
 }
 
@@ -410,14 +410,14 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
       return { store: storeOf(db)!.kind } satisfies Opened;
     }
     case 'call': {
-      if (!(DB_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown method ${req.method}`);
+      if (!(DB_METHODS as readonly string[]).includes(req.method)) throw typeError(`unknown method ${req.method}`);
       return await invoke<unknown>(target(src, req.sub), req.method, req.args);
     }
     case 'backup':
       await backupInWorker(need(src), req.target, storeChoice);
       return null;
     case 'iter': {
-      if (!(SCAN_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown scan ${req.method}`);
+      if (!(SCAN_METHODS as readonly string[]).includes(req.method)) throw typeError(`unknown scan ${req.method}`);
       const owner: object | undefined = req.txn ? txnView(src, req.txn, req.sub) : target(src, req.sub);
       const it = invoke<Iterable<unknown>>(owner, req.method, req.args)[Symbol.iterator]();
       const h = nextHandle++;
@@ -442,7 +442,7 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
         // Ended (without retain) or closed, as Scan.seek: CLOSED.
         throw new LightningDbError('CLOSED', 'the scan is closed');
       }
-      if (!it.it.seek) throw new TypeError('this iterator cannot seek');
+      if (!it.it.seek) throw typeError('this iterator cannot seek');
       it.it.seek(req.key);
       return null;
     }
@@ -459,7 +459,7 @@ async function handle(req: Request, src: Source, key: string): Promise<unknown> 
       return h;
     }
     case 'txn': {
-      if (!(TXN_METHODS as readonly string[]).includes(req.method)) throw new TypeError(`unknown transaction method ${req.method}`);
+      if (!(TXN_METHODS as readonly string[]).includes(req.method)) throw typeError(`unknown transaction method ${req.method}`);
       if (req.method === 'abort') {
         const t = txnView(src, req.txn, undefined);
         txns.delete(req.txn);

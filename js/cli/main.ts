@@ -15,7 +15,8 @@
  *      CORRUPT (check), IO, FULL, ...; the message names the code
  * Documented in docs/operations.md.
  */
-import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
@@ -207,6 +208,15 @@ function freeNote(r: CheckResult): string {
     `(torn by a crash, never read again): ${which} ${r.freeDamagedPages.join(', ')}${more}`;
 }
 
+/** check's second line, the tree's shape (as the C tool ldb prints it):
+ * "tree: 12 leaf pages 68.2% full, 1 branch, 3 overflow"; the fill is
+ * the leaves' entry bytes over their capacity (pageSize - 16 each). */
+export function treeLine(r: Pick<CheckResult, 'leafPages' | 'leafBytes' | 'branchPages' | 'overflowPages'>, pageSize: number): string {
+  if (r.leafPages === 0) return 'tree: empty (no leaf pages)';
+  const fill = (100 * r.leafBytes) / (r.leafPages * (pageSize - 16));
+  return `tree: ${plural(r.leafPages, 'leaf page')} ${fill.toFixed(1)}% full, ${r.branchPages} branch, ${r.overflowPages} overflow`;
+}
+
 async function cmdCheck(path: string, o: Common): Promise<void> {
   const db = openDb(path, { readOnly: true });
   try {
@@ -229,7 +239,10 @@ async function cmdCheck(path: string, o: Common): Promise<void> {
     b?.stop();
     const { ok: _ok, ...pages } = r;
     if (o.json) print(JSON.stringify({ ok: true, entries, ...pages }));
-    else print(`ok: ${plural(entries, 'entry', 'entries')}${freeNote(r)}`);
+    else {
+      print(`ok: ${plural(entries, 'entry', 'entries')}${freeNote(r)}`);
+      print(treeLine(r, m.pageSize));
+    }
   } finally {
     db.close();
   }
@@ -395,6 +408,45 @@ async function cmdDump(path: string, o: Common & { output?: string }): Promise<v
   }
 }
 
+/** A database load opened, and how to take back what opening it made
+ * (undo: null when the database existed before). */
+interface LoadTarget {
+  db: Database;
+  undo: (() => void) | null;
+}
+
+/** Opens PATH for load, creating it when it holds no database, and
+ * remembers what the creation added: the directories that did not exist
+ * (from the outermost one down to PATH), or, in a directory that existed
+ * without a database, the entries that were not there before. A database
+ * that existed is never in it. */
+function openForLoad(path: string): LoadTarget {
+  if (existsSync(path)) {
+    if (!statSync(path).isDirectory()) throw new CliError(EXIT.DATABASE, `${path} is not a database directory`);
+    // Listed before the first open: an open that finds no database leaves
+    // its lock file behind.
+    const before = new Set(readdirSync(path));
+    try {
+      return { db: open(path, { createIfMissing: false }), undo: null };
+    } catch (e) {
+      if (!(e instanceof LightningDbError && e.code === 'NOT_FOUND')) throw e;
+    }
+    const db = openDb(path, { create: true });
+    return {
+      db,
+      undo: () => {
+        for (const name of readdirSync(path)) if (!before.has(name)) rmSync(join(path, name), { recursive: true, force: true });
+      },
+    };
+  }
+  // The outermost directory of PATH that does not exist yet: open()
+  // creates it and everything below it.
+  let top = resolve(path);
+  while (!existsSync(dirname(top)) && dirname(top) !== top) top = dirname(top);
+  const db = openDb(path, { create: true });
+  return { db, undo: () => rmSync(top, { recursive: true, force: true }) };
+}
+
 async function cmdLoad(path: string, o: Common & { input?: string; batch: number }): Promise<void> {
   if (o.input !== undefined && !existsSync(o.input)) throw new CliError(EXIT.USAGE, `no such file: ${o.input}`);
   const input = o.input ? createReadStream(o.input) : process.stdin;
@@ -402,7 +454,10 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
   inputError.catch(() => {});
   const size = o.input ? statSync(o.input).size : 0;
   // The database is opened (and created) only once the header is read, so
-  // input that is not a dump leaves nothing behind.
+  // input that is not a dump touches nothing; when load created it and then
+  // fails (a malformed or truncated dump, an input or database error), what
+  // it created is removed again (target.undo).
+  let target: LoadTarget | null = null;
   let db: Database | null = null;
   let loaded = 0;
   try {
@@ -432,7 +487,8 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
         if (line > 1 && text.trim() === '') continue;
         const r = parseLine(text, line);
         if (r.kind === 'header') {
-          db = openDb(path, { create: true });
+          target = openForLoad(path);
+          db = target.db;
           continue;
         }
         if (r.kind === 'end') {
@@ -459,9 +515,18 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
     if (o.json) print(JSON.stringify({ ok: true, entries: loaded }));
     else if (process.stderr.isTTY || o.progress) process.stderr.write(`loaded ${plural(loaded, 'entry', 'entries')} into ${path}\n`);
   } catch (e) {
-    if (e instanceof DumpFormatError) {
-      throw new CliError(EXIT.USAGE, `${e.message} (${plural(loaded, 'entry was', 'entries were')} loaded before it)`);
+    const undo = (target as LoadTarget | null)?.undo;
+    if (undo) {
+      // Closed first: the files are removed whole, lock included.
+      (db as Database | null)?.close();
+      db = null;
+      undo();
     }
+    const note = undo ? `the new database at ${path} was removed`
+      : `${plural(loaded, 'entry was', 'entries were')} loaded before it`;
+    if (e instanceof DumpFormatError) throw new CliError(EXIT.USAGE, `${e.message} (${note})`);
+    if (undo && e instanceof CliError) throw new CliError(e.exitCode, `${e.message} (${note})`);
+    if (undo && e instanceof LightningDbError) throw new LightningDbError(e.code, `${e.message} (${note})`);
     throw e;
   } finally {
     if (input !== process.stdin) (input as ReturnType<typeof createReadStream>).destroy();

@@ -25,6 +25,7 @@ import { open } from '../index.js';
 import type { ClearOptions, Database, OpenOptions, ScanIterator, ScanOptions, Transaction } from '../database.js';
 import { OPTIONS } from '../contract.js';
 import { checkOptionKeys, DATABASE_OPTION_KEYS } from '../options.js';
+import { typeError } from '../errors.js';
 
 type Bytes = Uint8Array;
 
@@ -201,7 +202,7 @@ export class LightningLevel extends AbstractLevel<Bytes, any, any> {
       has: true,
       additionalMethods: {},
     } as never, options);
-    if (typeof location !== 'string' || location === '') throw new TypeError('location must be a non-empty string');
+    if (typeof location !== 'string' || location === '') throw typeError('location must be a non-empty string');
     this.location = location;
     const engine: Record<string, unknown> = {};
     for (const row of OPTIONS) {

@@ -14,6 +14,7 @@
 import type { Database } from '../database.js';
 import { checkOptionKeys, keyList } from '../options.js';
 import { healthyText, parseExposition, type Family, type MetricType } from './exposition.js';
+import { invalidType, typeError } from '../errors.js';
 
 /** The part of a prom-client Registry the collector uses. */
 export interface RegistryLike {
@@ -134,18 +135,18 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 export function registerDatabase(registry: RegistryLike, db: Database, options: CollectorOptions = {}): () => void {
   if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function' ||
       typeof registry.removeSingleMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
-    throw new TypeError('registerDatabase: registry must be a prom-client Registry');
+    throw typeError('registerDatabase: registry must be a prom-client Registry');
   }
   if (db === null || typeof db !== 'object' || typeof (db as Database).metricsText !== 'function') {
-    throw new TypeError('registerDatabase: db must be an open LightningDB Database');
+    throw typeError('registerDatabase: db must be an open LightningDB Database');
   }
-  if (options === null || typeof options !== 'object') throw new TypeError('registerDatabase: options must be an object');
+  if (options === null || typeof options !== 'object') throw invalidType('registerDatabase: options', 'an object', options);
   checkOptionKeys(options, COLLECTOR_KEYS, 'registerDatabase()');
   const labels = options.labels ?? { db: db.path };
-  if (labels === null || typeof labels !== 'object') throw new TypeError('registerDatabase: labels must be an object');
+  if (labels === null || typeof labels !== 'object') throw invalidType('registerDatabase: labels', 'an object', labels);
   for (const [k, v] of Object.entries(labels)) {
-    if (!LABEL.test(k) || k === 'le') throw new TypeError(`registerDatabase: '${k}' is not a valid label name`);
-    if (typeof v !== 'string') throw new TypeError(`registerDatabase: label ${k} must be a string`);
+    if (!LABEL.test(k) || k === 'le') throw typeError(`registerDatabase: '${k}' is not a valid label name`);
+    if (typeof v !== 'string') throw invalidType(`registerDatabase: label ${k}`, 'a string', v);
   }
   let state = states.get(registry);
   if (!state) {

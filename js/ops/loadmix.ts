@@ -6,7 +6,7 @@
  * Options, bounds, points and percentiles are defined once, here. No I/O.
  */
 import type { SyncMode } from '../database.js';
-import { invalid } from '../errors.js';
+import { invalidType, typeError, invalid } from '../errors.js';
 import { checkOptionKeys, keyList } from '../options.js';
 
 /** Options of runLoadTest(); every field is optional. */
@@ -73,7 +73,7 @@ export interface LoadTestResult {
 }
 
 function num(v: unknown, name: string, min: number, max: number, integer: boolean): number {
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number`);
+  if (typeof v !== 'number' || Number.isNaN(v)) throw typeError(`${name} must be a number`);
   if (v < min || v > max || (integer && !Number.isInteger(v))) {
     throw invalid(`${name} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${v}`);
   }
@@ -82,7 +82,7 @@ function num(v: unknown, name: string, min: number, max: number, integer: boolea
 
 /** Validates and completes options (throws TypeError / INVALID_ARGUMENT). */
 export function loadTestOptions(o: LoadTestOptions = {}): Required<Omit<LoadTestOptions, 'dir'>> & { dir?: string } {
-  if (o === null || typeof o !== 'object') throw new TypeError('load test options must be an object');
+  if (o === null || typeof o !== 'object') throw invalidType('load test options', 'an object', o);
   checkOptionKeys(o, LOAD_TEST_KEYS, 'runLoadTest()');
   const L = LOAD_TEST_LIMITS;
   const r = {
@@ -99,7 +99,7 @@ export function loadTestOptions(o: LoadTestOptions = {}): Required<Omit<LoadTest
   if (r.keys * r.valueSize > L.preloadBytes) {
     throw invalid(`keys * valueSize must be at most ${L.preloadBytes} bytes, got ${r.keys * r.valueSize}`);
   }
-  if (r.dir !== undefined && (typeof r.dir !== 'string' || r.dir === '')) throw new TypeError('dir must be a non-empty string');
+  if (r.dir !== undefined && (typeof r.dir !== 'string' || r.dir === '')) throw typeError('dir must be a non-empty string');
   return r;
 }
 

@@ -22,7 +22,7 @@ import uPlotCss from 'uplot/dist/uPlot.min.css';
 import panelCss from './assets/app.css';
 import { createPanel, type LoadTestView, type PanelSource } from './assets/panel.js';
 import type { DatabaseEvent } from '../database.js';
-import { LightningDbError } from '../errors.js';
+import { invalidType, typeError, LightningDbError } from '../errors.js';
 import { checkOptionKeys, keyList } from '../options.js';
 import { loadTestOptions, runMix, type LoadTestOptions } from './loadmix.js';
 import { recommend } from './recommend.js';
@@ -256,9 +256,9 @@ function addStyle(text: string): HTMLStyleElement {
  * mountDiagnostics() in js/browser/index.ts and docs/browser.md.
  */
 export function mountPanel(element: HTMLElement, db: PanelDatabase, options: DiagnosticsOptions, scratch: ScratchOpener): DiagnosticsPanel {
-  if (typeof HTMLElement === 'undefined') throw new TypeError('mountDiagnostics needs a page (the main thread), not a Worker');
-  if (!(element instanceof HTMLElement)) throw new TypeError('element must be an HTMLElement');
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (typeof HTMLElement === 'undefined') throw typeError('mountDiagnostics needs a page (the main thread), not a Worker');
+  if (!(element instanceof HTMLElement)) throw invalidType('element', 'an HTMLElement', element);
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object', options);
   checkOptionKeys(options, DIAGNOSTICS_KEYS, 'mountDiagnostics()');
   const iv = options.intervalMs;
   if (iv !== undefined && (typeof iv !== 'number' || !Number.isFinite(iv) || iv < 100)) {

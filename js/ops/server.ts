@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '../database.js';
-import { LightningDbError, type ErrorCode } from '../errors.js';
+import { invalidType, typeError, LightningDbError, type ErrorCode } from '../errors.js';
 import { checkOptionKeys, keyList } from '../options.js';
 import { Sampler } from './sampler.js';
 import { healthyText } from './exposition.js';
@@ -184,10 +184,10 @@ function listenError(e: Error, host: string, port: number): LightningDbError {
  * for any other failure (listenError; the system error is its cause).
  */
 export async function serve(db: Database, options: ServeOptions = {}): Promise<OpsServer> {
-  if (options === null || typeof options !== 'object') throw new TypeError('serve options must be an object');
+  if (options === null || typeof options !== 'object') throw invalidType('serve options', 'an object', options);
   checkOptionKeys(options, SERVE_KEYS, 'serve()');
   const host = options.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') throw new TypeError('host must be a non-empty string');
+  if (typeof host !== 'string' || host === '') throw typeError('host must be a non-empty string');
   const port = options.port ?? DEFAULT_PORT;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new LightningDbError('INVALID_ARGUMENT', `port must be an integer in 0..65535, got ${String(port)}`);

@@ -47,7 +47,7 @@ import {
 import type { Database } from '../database.js';
 import type { ReplicationStats } from '../metrics.js';
 import type { Change } from '../feed.js';
-import { LightningDbError } from '../errors.js';
+import { typeError, LightningDbError } from '../errors.js';
 import { checkOptionKeys, keyList } from '../options.js';
 
 /** Where a database replicates. */
@@ -244,7 +244,7 @@ function subjectOf(t: ReplicationTarget): string {
 
 function checkBinary(db: Database, who: string): void {
   if (db.keyEncoding !== 'binary' || db.valueEncoding !== 'binary')
-    throw new TypeError(`${who}: the database handle must use binary keys and values (the default)`);
+    throw typeError(`${who}: the database handle must use binary keys and values (the default)`);
 }
 
 /** Errors no retry can fix: the run loop stops (failure, onError). */

@@ -20,6 +20,7 @@ import { WasmEngine } from './engine.js';
 import { LdbModule, loadModule, setupError } from './module.js';
 import { MemoryStore } from './stores/memory.js';
 import { NodeFileStore } from './stores/node-fs.js';
+import { typeError } from '../errors.js';
 
 export type WasmNodeStore = 'file' | 'memory';
 export type OpenWasmOptions = ConstructorParameters<typeof Database>[2] & { store?: WasmNodeStore };
@@ -84,7 +85,7 @@ export function wasmEngine(kind: WasmNodeStore = 'file'): Promise<WasmEngine> {
 export async function openWasm(dbPath: string, options: OpenWasmOptions = {}): Promise<Database> {
   checkOptionKeys(options, OPEN_WASM_KEYS, 'openWasm()');
   const { store = 'file', ...rest } = options;
-  if (store !== 'file' && store !== 'memory') throw new TypeError(`store must be 'file' or 'memory', got ${String(store)}`);
+  if (store !== 'file' && store !== 'memory') throw typeError(`store must be 'file' or 'memory', got ${String(store)}`);
   const engine = await makeEngine(store);
   return new Database(engine, dbPath, rest);
 }

@@ -103,11 +103,20 @@ function checkCode(e: unknown, code: string, msg?: string): LightningDbError {
   return e;
 }
 
-/** fn must throw a TypeError (wrong argument type), not a LightningDbError. */
+/** fn must throw an argument error: a TypeError (wrong argument type or
+ * shape) that is also a LightningDbError with code INVALID_ARGUMENT and a
+ * message naming what was wrong. */
 export function throwsType(fn: () => unknown, msg?: string): TypeError {
   const e = thrown(fn, msg);
+  const pre = msg ? msg + ': ' : '';
   if (!(e instanceof TypeError)) {
-    throw new AssertionError(`${msg ? msg + ': ' : ''}expected TypeError, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+    throw new AssertionError(`${pre}expected TypeError, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+  }
+  if (!(e instanceof LightningDbError) || (e as { code?: unknown }).code !== 'INVALID_ARGUMENT') {
+    throw new AssertionError(`${pre}expected a TypeError with code INVALID_ARGUMENT that is a LightningDbError, got code ${String((e as { code?: unknown }).code)}: ${e.message}`);
+  }
+  if (!/ must |not both|is not an option|cannot be encoded|returned a Promise/.test(e.message)) {
+    throw new AssertionError(`${pre}the message does not say what was expected: ${e.message}`);
   }
   return e;
 }

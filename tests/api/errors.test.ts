@@ -1,7 +1,9 @@
-/* errors.test.ts — every bad input maps to its documented error: TypeError
- * for wrong types, LightningDbError INVALID_ARGUMENT for bad values. */
+/* errors.test.ts — every bad input maps to its documented error: for wrong
+ * types a TypeError that is also a LightningDbError INVALID_ARGUMENT
+ * (LightningDbTypeError), for bad values a LightningDbError
+ * INVALID_ARGUMENT. */
 import {
-  backendName, cleanup, equal, ok, openDb, thrown, throwsCode, throwsType, tmpName, LightningDbError,
+  backendName, cleanup, deepEqual, equal, ok, openDb, thrown, throwsCode, throwsType, tmpName, LightningDbError,
   type Database,
 } from './backend.js';
 
@@ -151,6 +153,43 @@ describe(`errors [${backendName}]`, () => {
     equal(tx.get('a'), '1');
     tx.abort();
     equal(db.get('a'), '1', 'nothing was cleared');
+  });
+
+  it('a wrong argument type is a TypeError with code INVALID_ARGUMENT, a LightningDbError too, naming the argument and what it must be', () => {
+    const db = openDb();
+    const cases: Array<[string, () => unknown, string]> = [
+      ['put(123, {})', () => db.put(123, {}), 'key must be a Uint8Array, Buffer or string, got number'],
+      ['get(null)', () => db.get(null), 'key must be a Uint8Array, Buffer or string (not null or undefined), got null'],
+      ['get(undefined)', () => db.get(undefined), 'key must be a Uint8Array, Buffer or string (not null or undefined), got undefined'],
+      ['put(k, {})', () => db.put('k', {}), 'value must be a Uint8Array, Buffer or string, got Object'],
+      ['put(k, undefined)', () => db.put('k', undefined), 'value must be a Uint8Array, Buffer or string, got undefined'],
+      ['open(path, 5)', () => openDb(tmpName(), 5 as never), 'options must be an object, got number'],
+      ['open(42)', () => openDb(42 as never), 'path must be a string, got number'],
+      ['scan(5)', () => db.scan(5 as never).next(), 'scan options must be an object, got number'],
+      ['scan({ reverse: 1 })', () => db.scan({ reverse: 1 } as never).next(), 'reverse must be a boolean, got number'],
+      ['putBatch("x")', () => db.putBatch('x' as never), 'entries must be an array of [key, value] pairs, got string'],
+      ['getBatch({})', () => db.getBatch({} as never), 'keys must be an array, got Object'],
+      ['transaction(7)', () => db.transaction(7 as never), 'fn must be a function, got number'],
+      ['sub(1)', () => db.sub(1 as never), 'sub-database name must be a string, got number'],
+    ];
+    for (const [name, fn, message] of cases) {
+      const e = thrown(fn, name) as Error & { code?: string };
+      ok(e instanceof TypeError, `${name}: a TypeError (${String(e)})`);
+      ok(e instanceof LightningDbError, `${name}: a LightningDbError too`);
+      equal(e.code, 'INVALID_ARGUMENT', name);
+      equal(e.name, 'TypeError', name);
+      equal(e.message, message, name);
+    }
+    // One catch clause sees wrong types and bad values alike.
+    const seen: string[] = [];
+    for (const f of [() => db.put(5, 'v'), () => db.put(KEY_2000, 'v')]) {
+      try {
+        f();
+      } catch (e) {
+        if (e instanceof LightningDbError && e.code === 'INVALID_ARGUMENT') seen.push(e instanceof TypeError ? 'type' : 'value');
+      }
+    }
+    deepEqual(seen, ['type', 'value']);
   });
 
   it('open with a path that is not a string is a TypeError', () => {

@@ -121,6 +121,23 @@ describe(`transactions [${backendName}]`, () => {
     equal(text(db.get('k')), '1');
   });
 
+  it('the CONFLICT message shows the key as text when it is printable UTF-8, else in hex, saying which', () => {
+    const db = openDb();
+    const conflict = (key: string | Uint8Array) => {
+      const t1 = db.beginTransaction();
+      const t2 = db.beginTransaction();
+      t1.put(key, '1');
+      t2.put(key, '2');
+      t1.commit();
+      return throwsCode(() => t2.commit(), 'CONFLICT').message;
+    };
+    const tail = ', written by this transaction, was committed by another transaction after its snapshot; retry';
+    equal(conflict('c'), `transaction conflict: key "c"${tail}`);
+    equal(conflict('caf\u00e9 "q"'), `transaction conflict: key "caf\u00e9 \\"q\\""${tail}`);
+    equal(conflict(new Uint8Array([0, 1, 0xff])), `transaction conflict: key 0001ff (hex)${tail}`);
+    equal(conflict('x'.repeat(100)), `transaction conflict: key "${'x'.repeat(48)}"... (100 bytes)${tail}`);
+  });
+
   it('disjoint transactions both commit', () => {
     const db = openDb();
     const t1 = db.beginTransaction();

@@ -486,12 +486,32 @@ function define(): void {
       eq(await db.get(b('k')), 'v');
       const sub = await code(Promise.resolve().then(() => db.sub('s', { valueEncodng: 'utf8' } as never)));
       eq(sub, 'INVALID_ARGUMENT', 'sub() on the page:');
+      // Per-call options ({ signal, timeout }, transaction's retries,
+      // beginTransaction's readOnly) go through the same check.
+      const ac = new AbortController();
+      eq(await msg(db.get(b('k'), { signl: ac.signal } as never)), "unknown option 'signl' (did you mean 'signal'?)");
+      eq(await msg(db.put(b('k'), 'w', { timout: 10 } as never)), "unknown option 'timout' (did you mean 'timeout'?)");
+      eq(await msg(db.count(undefined, { timeout: 10, deadline: 5 } as never)), "unknown option 'deadline' (count() takes: signal, timeout)");
+      eq(await msg(db.backup('page-test-backup-x', { signals: ac.signal } as never)), "unknown option 'signals' (did you mean 'signal'?)");
+      eq(await msg(db.transaction(async () => 1, { retires: 2 } as never)), "unknown option 'retires' (did you mean 'retries'?)");
+      eq(await msg(db.beginTransaction({ readonly: true } as never)), "unknown option 'readonly' (did you mean 'readOnly'?)");
+      eq(await db.get(b('k'), { signal: ac.signal, timeout: 5000 }), 'v', 'the known keys still work:');
+      eq(await db.transaction(async () => 7, { retries: 1, timeout: 5000 }), 7);
+      eq(await db.get(b('k')), 'v', 'nothing was written by the refused put:');
     });
 
     it('errors cross with their codes', async () => {
       const db = await fresh();
       eq(await code(db.put(new Uint8Array(2000), b('x'))), 'INVALID_ARGUMENT'); // a key over 1024 bytes
       eq(await code(db.put(123 as unknown as Uint8Array, b('x'))), 'TypeError');
+      // A wrong argument type crosses from the Worker as what it was there:
+      // a TypeError with code INVALID_ARGUMENT that is a LightningDbError.
+      const te = await db.put(123 as unknown as Uint8Array, b('x')).then(() => null, (e: unknown) => e);
+      assert(te instanceof TypeError && te instanceof LightningDbError && te.code === 'INVALID_ARGUMENT', `not an argument error: ${String(te)}`);
+      eq(te.message, 'key must be a Uint8Array, Buffer or string, got number');
+      const local = await db.get(b('k'), 5 as never).then(() => null, (e: unknown) => e);
+      assert(local instanceof TypeError && local instanceof LightningDbError && local.code === 'INVALID_ARGUMENT', `call options: ${String(local)}`);
+      eq(local.message, 'call options must be an object, got number');
       const other = await code(open(`page-test-busy-${n}`, { exclusive: true }).then(async (d) => {
         open_.push(d);
         return open(`page-test-busy-${n}`, {}); // held exclusively by another worker: BUSY

@@ -4,9 +4,10 @@
  * sizes cover the struct in order), every option row round-trips through
  * ldb_options_set / ldb_options_set_string into the right field with the
  * documented default and range, bad names and values are refused with a
- * message naming them, every error code has a row that ldb_strerror and
- * ldb_code_name agree with, and the Prometheus exposition is well formed
- * (checked by promtool when LDB_PROMTOOL names it).
+ * message naming them (a misspelled name with the closest one), every error
+ * code has a row that ldb_strerror and ldb_code_name agree with, and the
+ * Prometheus exposition is well formed (checked by promtool when LDB_PROMTOOL
+ * names it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -278,6 +279,64 @@ static void refused_unchanged(const char *name, const char *value) {
   before = o;
   assert_int_equal(ldb_options_set_string(&o, name, value), LDB_INVALID);
   assert_memory_equal(&o, &before, sizeof o);
+}
+
+/* An unknown name is refused with the closest spelling, in the caller's
+ * style (C names for snake_case, JS names for camelCase), the way the JS
+ * side's checkOptionKeys() does; a name close to none gets no guess. */
+static void test_option_did_you_mean(void **state) {
+  (void)state;
+  static const struct {
+    const char *given, *suggested;
+  } cases[] = {
+      {"cachesize", "cache_size"},  /* case and '_' only */
+      {"cache_sise", "cache_size"}, /* one letter */
+      {"cacheSzie", "cacheSize"},   /* two letters swapped, camelCase */
+      {"pagesize", "page_size"},
+      {"page-size", "page_size"},
+      {"syncmode", "sync_mode"},
+      {"SyncMode", "syncMode"},
+      {"max_active_txn", "max_active_txns"},
+      {"maxActiveTransaction", "maxActiveTransactions"},
+      {"mmap_szie", "mmap_size"},
+      {"readonly", "read_only"},
+      {"logRetentionByte", "logRetentionBytes"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ldb_options o, before;
+    ldb_options_default(&o);
+    before = o;
+    assert_int_equal(ldb_options_set(&o, cases[i].given, 1), LDB_INVALID);
+    assert_memory_equal(&o, &before, sizeof o);
+    char want[128];
+    snprintf(want, sizeof want, "unknown option \"%s\" (did you mean \"%s\"?)",
+             cases[i].given, cases[i].suggested);
+    if (strcmp(ldb_errmsg(NULL), want))
+      fail_msg("%s: message \"%s\", expected \"%s\"", cases[i].given,
+               ldb_errmsg(NULL), want);
+    /* ldb_options_set_string gives the same hint. */
+    assert_int_equal(ldb_options_set_string(&o, cases[i].given, "1"),
+                     LDB_INVALID);
+    assert_string_equal(ldb_errmsg(NULL), want);
+  }
+  /* Nothing close: no guess, but a pointer to the table. */
+  static const char *far[] = {"no_such_option", "x", "compressor_kind", ""};
+  for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+    ldb_options o;
+    ldb_options_default(&o);
+    assert_int_equal(ldb_options_set(&o, far[i], 1), LDB_INVALID);
+    if (strstr(ldb_errmsg(NULL), "did you mean"))
+      fail_msg("%s: unexpected guess in \"%s\"", far[i], ldb_errmsg(NULL));
+    msg_has(far[i], "ldb_option_table()", NULL);
+  }
+  /* A name longer than any row is compared with nothing. */
+  char long_name[200];
+  memset(long_name, 'a', sizeof long_name - 1);
+  long_name[sizeof long_name - 1] = 0;
+  ldb_options o;
+  ldb_options_default(&o);
+  assert_int_equal(ldb_options_set(&o, long_name, 1), LDB_INVALID);
+  assert_null(strstr(ldb_errmsg(NULL), "did you mean"));
 }
 
 static void test_option_refusals(void **state) {
@@ -716,6 +775,7 @@ int main(void) {
       cmocka_unit_test(test_option_table_matches_struct),
       cmocka_unit_test(test_option_roundtrip),
       cmocka_unit_test(test_option_refusals),
+      cmocka_unit_test(test_option_did_you_mean),
       cmocka_unit_test(test_error_table),
       cmocka_unit_test(test_prometheus),
       cmocka_unit_test(test_counters_every_path),

@@ -115,6 +115,94 @@ static void test_read_your_writes(void **st) {
   tu_expect_s(f->db, "k3", "v3b");
 }
 
+/* Runs one conflict on key (klen bytes): read by a transaction (or
+ * written, when `write`), then committed by another; returns the message.
+ * The read case's transaction writes the key ffff, which sorts after every
+ * key it reads here, so the read key is the conflict reported. */
+static const char *conflict_message(ldb_db *db, const void *key, size_t klen,
+                                    int write) {
+  ldb_txn *t;
+  assert_int_equal(ldb_put(db, key, klen, "0", 1), LDB_OK);
+  assert_int_equal(ldb_txn_begin(db, 0, &t), LDB_OK);
+  if (write) {
+    assert_int_equal(ldb_txn_put(t, key, klen, "2", 1), LDB_OK);
+  } else {
+    char v[4];
+    size_t vl;
+    assert_int_equal(ldb_txn_get_buf(t, key, klen, v, sizeof v, &vl), LDB_OK);
+    /* A transaction that writes nothing commits without a check. */
+    assert_int_equal(ldb_txn_put(t, "\xff\xff", 2, "w", 1), LDB_OK);
+  }
+  assert_int_equal(ldb_put(db, key, klen, "1", 1), LDB_OK);
+  assert_int_equal(ldb_txn_commit(t), LDB_CONFLICT);
+  return ldb_errmsg(db);
+}
+
+/* The conflict message shows the key as text when it is printable UTF-8
+ * (quoted, cut at 48 bytes on a character boundary), in hexadecimal
+ * otherwise, saying which; long keys give their length. */
+static void test_conflict_message_shows_key(void **st) {
+  fx *f = *st;
+  static const char tail[] = "was committed by another transaction after "
+                             "its snapshot; retry";
+  char big[300], want[512];
+  memset(big, 'x', sizeof big);
+  static const struct {
+    const char *key;
+    size_t len;
+    int write;
+    const char *shown;
+  } cases[] = {
+      {"c", 1, 0, "\"c\", read"},
+      {"user:1", 6, 1, "\"user:1\", written"},
+      {"", 0, 0, "\"\", read"},
+      {"say \"hi\" \\o/", 12, 0, "\"say \\\"hi\\\" \\\\o/\", read"},
+      {"caf\xc3\xa9 \xe2\x9c\x93", 9, 0, "\"caf\xc3\xa9 \xe2\x9c\x93\", read"},
+      {"\x00\x01\xff", 3, 0, "0001ff (hex), read"},
+      {"tab\there", 8, 1, "7461620968657265 (hex), written"},
+      {"\xc3\x28", 2, 0, "c328 (hex), read"},       /* invalid UTF-8 */
+      {"\xed\xa0\x80", 3, 0, "eda080 (hex), read"}, /* a surrogate */
+      {"\xc2\x85", 2, 0, "c285 (hex), read"},       /* C1 control */
+      {"\xc0\xaf", 2, 0, "c0af (hex), read"},       /* overlong */
+      {"del\x7f", 4, 0, "64656c7f (hex), read"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *m =
+        conflict_message(f->db, cases[i].key, cases[i].len, cases[i].write);
+    snprintf(want, sizeof want,
+             "transaction conflict: key %s by this "
+             "transaction, %s",
+             cases[i].shown, tail);
+    if (strcmp(m, want))
+      fail_msg("case %zu: \"%s\", expected \"%s\"", i, m, want);
+  }
+  /* Long text: 48 bytes shown, whole characters only (a 2-byte character
+   * straddling byte 48 is left out), then the length. */
+  const char *m = conflict_message(f->db, big, sizeof big, 0);
+  snprintf(want, sizeof want,
+           "transaction conflict: key \"%.48s\"... (300 "
+           "bytes), read by this transaction, %s",
+           big, tail);
+  assert_string_equal(m, want);
+  memcpy(big + 47, "\xc3\xa9", 2);
+  m = conflict_message(f->db, big, 100, 0);
+  snprintf(want, sizeof want,
+           "transaction conflict: key \"%.47s\"... (100 "
+           "bytes), read by this transaction, %s",
+           big, tail);
+  assert_string_equal(m, want);
+  /* Long binary: 24 bytes in hex, then the length. */
+  uint8_t bin[40];
+  for (size_t i = 0; i < sizeof bin; i++)
+    bin[i] = (uint8_t)(0xf0 + i % 16);
+  m = conflict_message(f->db, bin, sizeof bin, 1);
+  assert_string_equal(m, "transaction conflict: key "
+                         "f0f1f2f3f4f5f6f7f8f9fafbfcfdfefff0f1f2f3f4f5f6f7... "
+                         "(hex, 40 bytes), written by this transaction, "
+                         "was committed by another transaction after its "
+                         "snapshot; retry");
+}
+
 static void test_conflict_read_write(void **st) {
   fx *f = *st;
   tu_put_s(f->db, "counter", "0");
@@ -458,6 +546,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_abort_and_empty, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_writes, setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_limit, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_conflict_message_shows_key, setup,
+                                      teardown),
       cmocka_unit_test(test_bank_threads),
       cmocka_unit_test(test_bank_steps),
   };

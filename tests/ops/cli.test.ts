@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -115,9 +115,28 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.ok(found >= 2, 'one page was a free page no version reaches');
     const out = run(['check', 'free-damage']);
     assert.equal(out.code, EXIT.OK, out.stderr);
-    assert.match(out.stdout, new RegExp(`^ok: 2 entries; ${before.pages} pages; 1 of ${before.freeChecked} free pages? damaged, harmless .*: page ${found}\n$`));
+    assert.match(out.stdout, new RegExp(`^ok: 2 entries; ${before.pages} pages; 1 of ${before.freeChecked} free pages? damaged, harmless .*: page ${found}\ntree: .*\n$`));
     const json = JSON.parse(run(['check', '--json', 'free-damage']).stdout);
     assert.deepEqual([json.ok, json.freeDamaged, json.freeDamagedPages], [true, 1, [found]]);
+  });
+
+  it('check prints the tree\'s shape in text as --json gives it: leaf pages, leaf fill, branch and overflow pages', () => {
+    const dir = join(tmp.dir, 'shape');
+    const db = open(dir, { pageSize: 4096 });
+    for (let i = 0; i < 3000; i++) db.put(`key:${String(i).padStart(6, '0')}`, Buffer.alloc(60, i % 251));
+    db.put('big', Buffer.alloc(20_000, 1)); // overflow pages
+    db.close();
+    const out = run(['check', 'shape']);
+    assert.equal(out.code, EXIT.OK, out.stderr);
+    const j = JSON.parse(run(['check', '--json', 'shape']).stdout);
+    assert.ok(j.leafPages > 1 && j.branchPages >= 1 && j.overflowPages >= 5, JSON.stringify(j));
+    const fill = ((100 * j.leafBytes) / (j.leafPages * (4096 - 16))).toFixed(1);
+    assert.equal(out.stdout, `ok: 3001 entries; ${j.pages} pages\n` +
+      `tree: ${j.leafPages} leaf pages ${fill}% full, ${j.branchPages} branch, ${j.overflowPages} overflow\n`);
+    // An empty database says so.
+    const empty = open(join(tmp.dir, 'shape-empty'));
+    empty.close();
+    assert.match(run(['check', 'shape-empty']).stdout, /^ok: 0 entries; \d+ pages\ntree: empty \(no leaf pages\)\n$/);
   });
 
   it('scan shows binary keys and values escaped (as check and dump count them: plurals), --raw gives the bytes', () => {
@@ -158,7 +177,7 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     const d1 = open(one);
     d1.put('a', '1');
     d1.close();
-    assert.match(run(['check', 'one']).stdout, /^ok: 1 entry; \d+ pages\n$/);
+    assert.match(run(['check', 'one']).stdout, /^ok: 1 entry; \d+ pages\ntree: 1 leaf page [\d.]+% full, 0 branch, 0 overflow\n$/);
     const dumped = run(['dump', 'one', '-o', 'one.jsonl', '--progress']);
     assert.match(dumped.stderr, /dumped 1 entry to one\.jsonl/);
     assert.match(run(['load', 'one-copy', '-i', 'one.jsonl', '--progress']).stderr, /loaded 1 entry into one-copy/);
@@ -172,7 +191,7 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.equal(json.health.healthy, true);
     assert.equal(typeof json.metrics.dataFileSize, 'number');
     assert.match(run(['stats', '--prometheus', 'db']).stdout, /^# TYPE lightningdb_gets_total counter$/m);
-    assert.match(run(['check', 'db']).stdout, /^ok: 2 entries; \d+ pages\n$/);
+    assert.match(run(['check', 'db']).stdout, /^ok: 2 entries; \d+ pages\ntree: 1 leaf page [\d.]+% full, 0 branch, 0 overflow\n$/);
     const checked = JSON.parse(run(['check', '--json', 'db']).stdout);
     assert.equal(checked.ok, true);
     assert.equal(checked.entries, 2);
@@ -302,9 +321,44 @@ describe('lightningdb CLI from an npm pack tarball', function () {
       assert.equal(r.code, c.code, `${c.args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
       assert.match(r.stderr, c.msg, `${c.args.join(' ')}: ${r.stderr}`);
     }
-    // Input that is not a dump creates nothing.
-    assert.equal(existsSync(join(tmp.dir, 'x2')), false);
-    assert.equal(existsSync(join(tmp.dir, 'x3')), false);
+    // Input that is not a dump creates nothing; a dump that fails after
+    // its header leaves nothing either: load removes what it created.
+    for (const x of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', 'x9']) assert.equal(existsSync(join(tmp.dir, x)), false, x);
+  });
+
+  it('a failed load removes the database it created (directory and all), never a database that existed', () => {
+    const bad = '{"lightningdb":"dump","version":1}\n{"k":"a","v":"1"}\n{"k":"b"\n';
+    const truncated = '{"lightningdb":"dump","version":1}\n{"k":"a","v":"1"}\n';
+    writeFileSync(join(tmp.dir, 'bad.jsonl'), bad);
+    // A new directory (and its missing parents): removed, all of it.
+    let r = run(['load', 'made/deep/db', '-i', 'bad.jsonl']);
+    assert.equal(r.code, EXIT.USAGE, r.stderr);
+    assert.match(r.stderr, /^lightningdb: dump line 3: not valid JSON \(the new database at made\/deep\/db was removed\)\n$/);
+    assert.equal(existsSync(join(tmp.dir, 'made')), false, 'the directories load created are gone');
+    r = run(['load', 'made2'], { input: truncated });
+    assert.equal(r.code, EXIT.USAGE);
+    assert.match(r.stderr, /truncated \(no end line\) \(the new database at made2 was removed\)/);
+    assert.equal(existsSync(join(tmp.dir, 'made2')), false);
+    // A directory that existed without a database: the database's files
+    // go, the directory and what it held stay.
+    const kept = join(tmp.dir, 'kept');
+    execFileSync('mkdir', ['-p', join(kept, 'sub')]);
+    writeFileSync(join(kept, 'notes.txt'), 'mine\n');
+    r = run(['load', 'kept', '-i', 'bad.jsonl']);
+    assert.equal(r.code, EXIT.USAGE, r.stderr);
+    assert.deepEqual(readdirSync(kept).sort(), ['notes.txt', 'sub']);
+    assert.equal(readFileSync(join(kept, 'notes.txt'), 'utf8'), 'mine\n');
+    // A database that existed: never removed; what it held stays.
+    assert.equal(run(['put', 'existing', 'k', 'v']).code, EXIT.OK);
+    r = run(['load', 'existing', '-i', 'bad.jsonl']);
+    assert.equal(r.code, EXIT.USAGE, r.stderr);
+    assert.match(r.stderr, /not valid JSON \(0 entries were loaded before it\)\n$/);
+    assert.ok(existsSync(join(tmp.dir, 'existing', 'data.ldb')));
+    assert.equal(run(['get', 'existing', 'k']).stdout, 'v\n');
+    // A load that succeeds keeps the database it created.
+    r = run(['load', 'made3'], { input: `${truncated}{"end":true,"entries":1}\n` });
+    assert.equal(r.code, EXIT.OK, r.stderr);
+    assert.equal(run(['get', 'made3', 'a']).stdout, '1\n');
   });
 
   it('bench runs a bounded mix on a scratch database', () => {

@@ -5,8 +5,9 @@
  * a dead process taken over, a live holder waited for up to the bound),
  * then npm test's prebuild (scripts/prebuild.mjs) and npm pack's prepack
  * (scripts/pack.mjs --prepack) started together: both succeed, one waited,
- * the shipped prebuild matches its manifest, and neither printed a CMake
- * warning. */
+ * the shipped prebuild matches its manifest (whose `tested` says it was
+ * loaded and used in node), and neither printed a CMake warning; a
+ * manifest without a test is refused by the pack check. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -112,5 +113,25 @@ describe('builds that share a directory take a lock (scripts/build-lock.mjs)', f
     assert.equal(manifest.sha256, createHash('sha256').update(file).digest('hex'));
     assert.equal(existsSync(join(root, 'build', `prebuild-${plat}.lock`)), false);
     assert.equal(existsSync(join(root, 'prebuilds', plat, 'lightningdb.node.tmp')), false);
+    // The prebuild was loaded and used in node before its manifest was
+    // written, and the manifest says so (README "Installing").
+    assert.match(manifest.tested, /^loaded in node v\d+\.\d+\.\d+: .*check with none, zstd, lz4, snappy$/);
+  });
+
+  it('npm pack refuses a prebuild of this platform whose manifest records no test, and prepack rebuilds and tests it', async () => {
+    const mf = join(root, 'prebuilds', plat, 'lightningdb.json');
+    const saved = readFileSync(mf, 'utf8');
+    try {
+      writeFileSync(mf, `${JSON.stringify({ ...JSON.parse(saved), tested: null }, null, 2)}\n`);
+      const check = await node(['scripts/pack.mjs', '--check']);
+      assert.equal(check.code, 1, check.out);
+      assert.match(check.out, new RegExp(`prebuilds/${plat} was not loaded and used in node when it was built`));
+      const pack = await node(['scripts/pack.mjs', '--prepack']);
+      assert.equal(pack.code, 0, pack.out);
+      assert.match(pack.out, /prebuild [\w-]+: loaded in node v/);
+      assert.match(JSON.parse(readFileSync(mf, 'utf8')).tested, /^loaded in node v/);
+    } finally {
+      if (JSON.parse(readFileSync(mf, 'utf8')).tested === null) writeFileSync(mf, saved);
+    }
   });
 });
