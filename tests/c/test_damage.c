@@ -372,7 +372,7 @@ static void test_random_damage(void **state) {
   build();
   char *dir = tu_tmpdir("damage_trial");
   unsigned refused = 0, served = 0, partial = 0;
-  unsigned n = (unsigned)tu_scale(60, 6, 8);
+  unsigned n = (unsigned)tu_scale(36, 6, 6);
   for (unsigned t = 0; t < n; t++)
     trial(dir, &r, t, &refused, &served, &partial);
   printf("damage: %u trials: %u refused at open, %u served every key, %u "

@@ -241,7 +241,7 @@ static void run(const char *tag, int sync_mode) {
   static uint8_t vbuf[24000];
   tu_model *m = tu_model_new();
   uint64_t applied = 0; /* the model holds batches 1..applied */
-  uint64_t rounds = tu_scale(40, 4, 6);
+  uint64_t rounds = tu_scale(24, 4, 6);
   for (uint64_t round = 0; round < rounds; round++) {
     memset(sh, 0, sizeof *sh);
     sh->acked = applied;
