@@ -243,7 +243,7 @@ static void run(const char *tag, int sync_mode) {
   uint64_t total = workload(fs, seed, nb, sync_mode, &acked, &begun);
   ldb_store_destroy(fs);
   ldb_store_destroy(inner);
-  uint64_t points = tu_scale(60, 6, 8);
+  uint64_t points = tu_scale(30, 4, 6);
   char label[160];
   for (uint64_t p = 0; p < points; p++) {
     uint64_t cut = 1 + tu_below(&r, total);

@@ -233,7 +233,7 @@ static void run(const char *tag, int posix) {
   assert_int_equal(pthread_create(&th, NULL, reader, &s), 0);
   static gop ops[MAXOPS];
   static uint8_t v[12000];
-  uint64_t commits = tu_scale(4000, 10, 400);
+  uint64_t commits = tu_scale(2500, 8, 300);
   ldb_batch *b = NULL;
   assert_int_equal(ldb_batch_create(s.db, &b), LDB_OK);
   for (uint64_t c = 1; c <= commits && !atomic_load(&s.failed); c++) {

@@ -254,7 +254,7 @@ static void run(const char *tag, int posix) {
   pthread_t th[NREADERS];
   for (int i = 0; i < NREADERS; i++)
     assert_int_equal(pthread_create(&th[i], NULL, reader, &s), 0);
-  uint64_t batches = tu_scale(3000, 10, 200), next = 0;
+  uint64_t batches = tu_scale(1500, 8, 150), next = 0;
   static uint8_t v[5000];
   char k[16];
   for (uint64_t n = 0; n < batches && !atomic_load(&s.failed); n++) {
