@@ -15,12 +15,13 @@
  * them sizes the bulk operations): single puts and deletes, sorted runs
  * and random sets written as batches, transactions, range deletes,
  * checkpoints (whole or in steps), close/reopen, ldb_check, full scans,
- * and two iterators that live across all of these, each compared with a
- * copy of the model taken when it was made (its snapshot). Keys are
- * NK indexes; key(i) starts with i as two big-endian bytes (key(0) is the
- * empty key), so byte order is index order, and has 0..40 bytes of padding
- * (600 for one index in 97). A value is (length, seed): its bytes are
- * generated from the seed, repetitive for even seeds (compressible).
+ * ldb_count, ldb_iter_read (the bulk read of the bindings), ldb_get_buf,
+ * iterators over a transaction's own writes, and two iterators that live across
+ * all of these, each compared with a copy of the model taken when it was made
+ * (its snapshot). Keys are NK indexes; key(i) starts with i as two big-endian
+ * bytes (key(0) is the empty key), so byte order is index order, and has 0..40
+ * bytes of padding (600 for one index in 97). A value is (length, seed): its
+ * bytes are generated from the seed, repetitive for even seeds (compressible).
  * Any difference from the model, an unexpected error code, a crash or a
  * leaked allocation aborts.
  *
@@ -323,6 +324,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(rc == LDB_NOTFOUND);
       }
       ldb_free(db, v);
+      /* ldb_get_buf into a buffer that may be too small */
+      static uint8_t gb[MAXV];
+      size_t cap = (x >> 32) & 1 ? MAXV : (x >> 33) % 64, full = 0;
+      rc = ldb_get_buf(db, kbuf, kl, gb, cap, &full);
+      if (m[i].seed) {
+        CHECK(rc == LDB_OK && full == m[i].len);
+        value_of(&m[i], vbuf);
+        CHECK(!memcmp(gb, vbuf, full < cap ? full : cap));
+      } else {
+        CHECK(rc == LDB_NOTFOUND);
+      }
       work--;
       break;
     }
@@ -425,6 +437,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           CHECK(ldb_txn_put(t, kbuf, kl, vbuf, s.len) == LDB_OK);
           view[i] = s;
         }
+      }
+      if ((x >> 31) & 1) { /* an iterator over the txn: its writes too */
+        ldb_iter *ti = NULL;
+        ldb_iter_options io;
+        memset(&io, 0, sizeof io);
+        io.reverse = (int)(x >> 32) & 1;
+        uint32_t a = (uint32_t)(x >> 33) % NK;
+        io.lower = kbuf;
+        io.lower_len = key_of(a, kbuf);
+        CHECK(ldb_iter_create(db, t, &io, &ti) == LDB_OK);
+        fit f = {ti, view, a, NK - 1, -1, io.reverse, -1};
+        int dirn = io.reverse ? -1 : 1;
+        int rc = ldb_iter_first(ti);
+        expect_at(&f, rc, step_model(&f, dirn > 0 ? -1 : NK, dirn));
+        for (int j = 0; j < 50 && f.pos >= 0; j++)
+          expect_at(&f, ldb_iter_next(ti), step_model(&f, f.pos, dirn));
+        ldb_iter_destroy(ti);
       }
       if (x & (1 << 30)) {
         ldb_txn_abort(t);
@@ -575,6 +604,59 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       open_db(st, &db, cfg);
       break;
     case 18:
+      if ((x >> 8) % 4 == 1) { /* ldb_count and ldb_iter_read */
+        ldb_iter_options io;
+        memset(&io, 0, sizeof io);
+        uint32_t a = (uint32_t)(x >> 16) % NK;
+        io.lower = kbuf;
+        io.lower_len = key_of(a, kbuf);
+        io.reverse = (int)(x >> 40) & 1;
+        uint64_t cnt = 0, want = 0;
+        CHECK(ldb_count(db, NULL, &io, &cnt) == LDB_OK);
+        for (uint32_t i = a; i < NK; i++)
+          want += m[i].seed != 0;
+        CHECK(cnt == want);
+        fit f = {NULL, m, a, NK - 1, -1, io.reverse, -1};
+        CHECK(ldb_iter_create(db, NULL, &io, &f.it) == LDB_OK);
+        static uint8_t rb[64 * 1024];
+        size_t cap = 64 + (x >> 41) % sizeof rb, got, used;
+        int dirn = io.reverse ? -1 : 1;
+        long want_i = step_model(&f, dirn > 0 ? -1 : NK, dirn);
+        int rc = ldb_iter_first(f.it);
+        CHECK(rc == (want_i < 0 ? LDB_NOTFOUND : LDB_OK));
+        for (int round = 0; round < 8 && want_i >= 0; round++) {
+          rc = ldb_iter_read(f.it, rb, cap, 1 + (x >> 50) % 200, &got, &used);
+          CHECK(rc == LDB_OK);
+          if (!got) { /* the entry needs more than cap */
+            CHECK(used > cap);
+            break;
+          }
+          size_t off = 0;
+          for (size_t e = 0; e < got; e++) {
+            uint32_t kl2, vl2;
+            CHECK(off + 8 <= used);
+            memcpy(&kl2, rb + off, 4);
+            memcpy(&vl2, rb + off + 4, 4);
+            off += 8;
+            CHECK(want_i >= 0);
+            size_t wl = key_of((uint32_t)want_i, kbuf2);
+            CHECK(kl2 == wl && !memcmp(rb + off, kbuf2, wl));
+            off += kl2;
+            check_value(&m[want_i], rb + off, vl2);
+            off += vl2;
+            want_i = step_model(&f, want_i, dirn);
+          }
+          CHECK(off == used);
+          if (want_i < 0) {
+            size_t g2 = 0, u2 = 0;
+            CHECK(ldb_iter_read(f.it, rb, cap, 10, &g2, &u2) == LDB_NOTFOUND);
+            CHECK(g2 == 0);
+          }
+        }
+        ldb_iter_destroy(f.it);
+        work -= NK / 8;
+        break;
+      }
       if ((x >> 8) % 4) break;
       full_scan(db, m);
       work -= NK / 4;
