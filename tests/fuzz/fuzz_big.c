@@ -65,14 +65,22 @@ static uint64_t mix(uint64_t x) {
   return x ^ (x >> 33);
 }
 
+/* Every key but the empty one starts with PFX (a long prefix every page
+ * shares: the pages' prefix compression and search hints). */
+#define PFX "tenant-0042/objects/"
+#define PFXLEN (sizeof PFX - 1)
+
 static size_t key_of(uint32_t i, uint8_t *k) {
   if (i == 0) return 0;
-  k[0] = (uint8_t)(i >> 8);
-  k[1] = (uint8_t)i;
-  size_t pad = i % 97 == 5 ? 600 : mix(i) % 41;
+  memcpy(k, PFX, PFXLEN);
+  k[PFXLEN] = (uint8_t)(i >> 8);
+  k[PFXLEN + 1] = (uint8_t)i;
+  size_t pad = i % 97 == 5    ? 600
+               : i % 97 == 50 ? LDB_MAX_KEY_SIZE - PFXLEN - 2
+                              : mix(i) % 41;
   for (size_t j = 0; j < pad; j++)
-    k[2 + j] = (uint8_t)('a' + (i + j) % 26);
-  return 2 + pad;
+    k[PFXLEN + 2 + j] = (uint8_t)('a' + (i + j) % 26);
+  return PFXLEN + 2 + pad;
 }
 
 static void value_of(const slot *s, uint8_t *v) {
@@ -106,7 +114,8 @@ static uint32_t take16(rd *r) {
   return (uint32_t)((a < 0 ? 0 : a) << 8 | (b < 0 ? 0 : b));
 }
 
-static uint8_t kbuf[1024], kbuf2[1024], vbuf[MAXV];
+static uint8_t kbuf[LDB_MAX_KEY_SIZE + 1], kbuf2[LDB_MAX_KEY_SIZE + 1],
+    vbuf[MAXV];
 
 static void check_value(const slot *s, const void *v, size_t vl) {
   CHECK(s->seed != 0);
@@ -501,9 +510,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       }
       case 2: { /* a prefix: the first byte */
         f->prefix = (int)((x >> 8) % (NK >> 8 | 1));
-        kbuf[0] = (uint8_t)f->prefix;
+        memcpy(kbuf, PFX, PFXLEN);
+        kbuf[PFXLEN] = (uint8_t)f->prefix;
         io.prefix = kbuf;
-        io.prefix_len = 1;
+        io.prefix_len = PFXLEN + 1;
         break;
       }
       default: { /* lower bound only, near the end */
@@ -546,7 +556,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       uint32_t i = (uint32_t)(x >> 8) % NK;
       if (x & (1ULL << 40)) i = model_max(f->snap);
       size_t kl = key_of(i, kbuf);
-      int plus = i > 0 && (x >> 41) & 1; /* key(i) + 1 byte: just after i */
+      /* key(i) + 1 byte: just after i (not for the longest keys) */
+      int plus = i > 0 && (x >> 41) & 1 && kl < LDB_MAX_KEY_SIZE;
       if (plus) kbuf[kl++] = 0xff;
       int rc = ldb_iter_seek(f->it, kbuf, kl);
       long want;
