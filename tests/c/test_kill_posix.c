@@ -18,7 +18,12 @@
  * the log is written at commit) and at most the last started; and the
  * whole database equals the model after batches 1..j, exactly (nothing
  * partial, nothing extra). The same directory goes through many rounds, so
- * recovery also runs on databases that recovered before.
+ * recovery also runs on databases that recovered before. In
+ * test_kill_feed the child also runs a lagging change-feed reader over a
+ * small log retention (segments rotate and their names come round while
+ * the reader holds one: feed.c's held[]); after each kill the retained
+ * feed must read back gapless, each record ending with its batch's
+ * marker, up to the last commit.
  *
  * Replay a failure with LDB_SEED=<seed>. Posix only (fork, SIGKILL).
  */
@@ -35,6 +40,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "helpers/testutil.h"
 #include "lightningdb.h"
@@ -134,6 +140,38 @@ static void child_fail(shared *sh, const char *what, int rc) {
   _exit(3);
 }
 
+/* 1: the child keeps a lagging change-feed reader running (a small log
+ * retention, so segments rotate and their names come round while the
+ * reader holds one), and the parent reads the retained feed back. */
+static int g_feed;
+
+#define FEED_RETAIN (256 * 1024)
+
+/* The child's feed reader: reads the feed from its oldest retained
+ * commit, lagging now and then, starting over on LDB_COMPACTED. */
+static void *feed_reader(void *p) {
+  ldb_db *db = p;
+  tu_rng r;
+  tu_rng_init(&r, (uint64_t)(uintptr_t)&r);
+  for (;;) {
+    ldb_stats st;
+    ldb_changes *c = NULL;
+    if (ldb_stats_get(db, &st) ||
+        ldb_changes_open(db, st.log_retained_since, NULL, &c)) {
+      tu_sleep_ms(1);
+      continue;
+    }
+    ldb_change ch;
+    int rc;
+    while ((rc = ldb_changes_next(c, &ch)) == LDB_OK || rc == LDB_NOTFOUND) {
+      if (rc == LDB_NOTFOUND) ldb_changes_wait(c, ldb_changes_seq(c), 10);
+      if (tu_chance(&r, 2)) tu_sleep_ms((unsigned)tu_below(&r, 15));
+    }
+    ldb_changes_close(c);
+  }
+  return NULL;
+}
+
 /* The child: opens the database and writes batches from `from` on until
  * it is killed. Never returns. */
 static void child(const char *dir, uint64_t seed, uint64_t from, int sync_mode,
@@ -148,8 +186,12 @@ static void child(const char *dir, uint64_t seed, uint64_t from, int sync_mode,
   o.cache_size = 64 * 1024;
   o.page_size = 1024;
   o.mmap_bounded = bounded;
+  if (g_feed) o.log_retention_bytes = FEED_RETAIN;
   int rc = ldb_open(dir, &o, &db);
   if (rc) child_fail(sh, "open", rc);
+  pthread_t th;
+  if (g_feed && pthread_create(&th, NULL, feed_reader, db))
+    child_fail(sh, "thread", LDB_NOMEM);
   tu_rng r;
   tu_rng_init(&r, seed ^ (from * 31));
   for (uint64_t b = from;; b++) {
@@ -179,7 +221,10 @@ static void child(const char *dir, uint64_t seed, uint64_t from, int sync_mode,
 /* Reopens (recovery), checks, and reads the marker. */
 static void verify(const char *dir, uint64_t *seq_out) {
   ldb_db *db = NULL;
-  int rc = ldb_open(dir, NULL, &db);
+  ldb_options o;
+  ldb_options_default(&o);
+  if (g_feed) o.log_retention_bytes = FEED_RETAIN;
+  int rc = ldb_open(dir, &o, &db);
   if (rc)
     fail_msg("reopen after kill: %s (%s)", ldb_code_name(rc), ldb_errmsg(NULL));
   rc = ldb_check(db);
@@ -196,6 +241,40 @@ static void verify(const char *dir, uint64_t *seq_out) {
   }
   ldb_free(db, v);
   *seq_out = seq;
+  if (g_feed) { /* the retained feed: gapless, ending at batch seq */
+    ldb_stats st;
+    ldb_changes *c = NULL;
+    assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+    rc = ldb_changes_open(db, st.log_retained_since, NULL, &c);
+    if (rc)
+      fail_msg("feed after kill: %s (%s)", ldb_code_name(rc), ldb_errmsg(NULL));
+    uint64_t prev = st.log_retained_since, prev_b = 0;
+    ldb_change ch;
+    while ((rc = ldb_changes_next(c, &ch)) == LDB_OK) {
+      if (ch.seq != prev + 1)
+        fail_msg("feed after kill: seq %llu after %llu",
+                 (unsigned long long)ch.seq, (unsigned long long)prev);
+      const ldb_change_op *mk = &ch.ops[ch.op_count - 1];
+      uint64_t b = 0;
+      if (mk->key_len != 4 || memcmp(mk->key, "~seq", 4) || mk->value_len != 8)
+        fail_msg("feed after kill: seq %llu does not end with the marker",
+                 (unsigned long long)ch.seq);
+      memcpy(&b, mk->value, 8);
+      if (prev_b && b != prev_b + 1)
+        fail_msg("feed after kill: batch %llu after %llu",
+                 (unsigned long long)b, (unsigned long long)prev_b);
+      prev = ch.seq;
+      prev_b = b;
+    }
+    if (rc != LDB_NOTFOUND)
+      fail_msg("feed after kill: %s (%s)", ldb_code_name(rc), ldb_errmsg(NULL));
+    if (prev != st.last_seq || (prev_b && prev_b != seq))
+      fail_msg("feed after kill ends at seq %llu (batch %llu); last seq %llu, "
+               "batch %llu",
+               (unsigned long long)prev, (unsigned long long)prev_b,
+               (unsigned long long)st.last_seq, (unsigned long long)seq);
+    ldb_changes_close(c);
+  }
   assert_int_equal(ldb_close(db), LDB_OK);
 }
 
@@ -291,6 +370,13 @@ static void test_kill_full(void **state) {
   run("kill_full", LDB_SYNC_FULL);
 }
 
+static void test_kill_feed(void **state) {
+  (void)state;
+  g_feed = 1;
+  run("kill_feed", LDB_SYNC_NORMAL);
+  g_feed = 0;
+}
+
 static void test_kill_normal(void **state) {
   (void)state;
   run("kill_normal", LDB_SYNC_NORMAL);
@@ -300,6 +386,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kill_full),
       cmocka_unit_test(test_kill_normal),
+      cmocka_unit_test(test_kill_feed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
