@@ -23,7 +23,8 @@
  * bytes of padding (600 for one index in 97). A value is (length, seed): its
  * bytes are generated from the seed, repetitive for even seeds (compressible).
  * Any difference from the model, an unexpected error code, a crash or a
- * leaked allocation aborts.
+ * leaked allocation aborts, and so does a NULL key or value pointer from
+ * an iterator (never NULL, even when empty).
  *
  * The database lives in a directory under /dev/shm (tmpfs), or /tmp.
  */
@@ -180,10 +181,10 @@ static void expect_at(fit *f, int rc, long want) {
   CHECK(rc == LDB_OK);
   const void *k, *v;
   size_t kl, vl;
-  CHECK(ldb_iter_key(f->it, &k, &kl) == LDB_OK);
+  CHECK(ldb_iter_key(f->it, &k, &kl) == LDB_OK && k);
   size_t wl = key_of((uint32_t)want, kbuf2);
   CHECK(kl == wl && !memcmp(k, kbuf2, kl));
-  CHECK(ldb_iter_value(f->it, &v, &vl) == LDB_OK);
+  CHECK(ldb_iter_value(f->it, &v, &vl) == LDB_OK && v);
   check_value(&f->snap[want], v, vl);
   f->pos = want;
 }
@@ -263,10 +264,10 @@ static void full_scan(ldb_db *db, const slot *m) {
       i++;
     while (i < NK && !m[i].seed);
     CHECK(i < NK);
-    CHECK(ldb_iter_key(it, &k, &kl) == LDB_OK);
+    CHECK(ldb_iter_key(it, &k, &kl) == LDB_OK && k);
     size_t wl = key_of((uint32_t)i, kbuf2);
     CHECK(kl == wl && !memcmp(k, kbuf2, kl));
-    CHECK(ldb_iter_value(it, &v, &vl) == LDB_OK);
+    CHECK(ldb_iter_value(it, &v, &vl) == LDB_OK && v);
     check_value(&m[i], v, vl);
   }
   CHECK(rc == LDB_NOTFOUND);
