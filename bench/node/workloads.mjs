@@ -161,10 +161,26 @@ export function makeData(n, makeBytes) {
   };
 }
 
-/** p50/p99 of sampled latencies (microseconds). */
+/** Per-op latency: one op in SAMPLE_EVERY is timed (single gets, mixed). */
+export const SAMPLE_EVERY = 8;
+
+/** The most latency samples any workload of plan `counts` records (its
+ * workloads sample per batch, per seek, per getBatch, per durable put, per
+ * 64 KiB get, or one op in SAMPLE_EVERY). */
+export function sampleCapacity(counts) {
+  return Math.max(
+    16,
+    Math.ceil(counts.fillseq / BATCH), Math.ceil(counts.fillrandom / BATCH), Math.ceil(counts.overwrite / BATCH),
+    Math.ceil(counts.readrandom / SAMPLE_EVERY), Math.ceil(counts.readmissing / SAMPLE_EVERY),
+    Math.ceil(counts.mixed / SAMPLE_EVERY), counts.seekrandom, Math.ceil(counts.batchget / 100),
+    counts.fillsync, Math.ceil(counts.fill64k / 10), counts.read64k,
+  );
+}
+
+/** p50/p99 of the first count samples (microseconds); sorts them in place. */
 function percentiles(samples, count) {
   if (count === 0) return null;
-  const s = samples.subarray(0, count).slice().sort();
+  const s = samples.subarray(0, count).sort();
   const at = (q) => s[Math.min(count - 1, Math.floor(q * count))];
   return { p50: round(at(0.5)), p99: round(at(0.99)), samples: count };
 }
@@ -180,19 +196,24 @@ const isP = (r) => r !== null && typeof r === 'object' && typeof r.then === 'fun
 export async function runWorkloads(store, n, host) {
   const counts = plan(n);
   const data = makeData(n, host.makeBytes);
+  // One buffer for every workload's latency samples, made with the data and
+  // before the baseline. (A Float64Array of one slot per op, made per
+  // workload, was 80 MB of ArrayBuffer per workload at N = 10M, dead but
+  // counted as V8 external memory until the next full GC: past V8's
+  // external-memory limit it started incremental marking of the harness's
+  // 2 GB heap of key views in the middle of the next workload; issue 14.)
+  const lat = new Float64Array(sampleCapacity(counts));
   if (host.baseline) await host.baseline();
   const results = [];
   const extra = {};
   const want = (w) => !host.only || host.only.has(w);
-  const SAMPLE_EVERY = 8; // per-op latency: time one op in 8
   const now = host.now;
 
-  // Timing helper: fn(lat) runs the workload and returns the op count;
-  // lat(us) records one latency sample.
+  // Timing helper: fn(rec, prog) runs the workload and returns the op
+  // count; rec(us) records one latency sample.
   async function measure(name, fn) {
     if (!want(name)) return;
     const total = counts[name];
-    const lat = new Float64Array(Math.max(16, total));
     let nlat = 0;
     const rec = (us) => { if (nlat < lat.length) lat[nlat++] = us; };
     host.progress(name, 0, total);

@@ -6,6 +6,11 @@
 
 #include <stdatomic.h>
 
+#ifdef LDB_MT_RACE_HOOK
+/* Tests only: called by a lookup between loading the index and the tail. */
+void LDB_MT_RACE_HOOK(void);
+#endif
+
 #define MT_MAX_HEIGHT 12
 /* How far (in nodes, estimated) mt_scan_ahead keeps ahead of a scan. */
 #define MT_AHEAD_NODES 32
@@ -741,8 +746,16 @@ static mt_node *find_version(const mt *m, const void *key, size_t klen,
    * snapshot's seq was loaded with acquire. */
   if (!atomic_load_explicit(&((mt *)m)->count, memory_order_relaxed))
     return NULL;
-  mt_index *x = atomic_load_explicit(&((mt *)m)->index, memory_order_acquire);
+  /* The tail before the index: mt_batch_begin publishes a grown index
+   * (release) before it clears the tail (release), so a reader that sees
+   * no tail then loads an index holding the tail's keys. Loaded the other
+   * way round, a reader could take the old table and then see the tail
+   * cleared, and miss committed keys. */
   mt_node *tail = atomic_load_explicit(&((mt *)m)->tail, memory_order_acquire);
+#ifdef LDB_MT_RACE_HOOK
+  LDB_MT_RACE_HOOK(); /* tests/c/test_memtable_race.c stops a reader here */
+#endif
+  mt_index *x = atomic_load_explicit(&((mt *)m)->index, memory_order_acquire);
   if ((!m->bloom_blocks && !x) ||
       (tail && ldb_keycmp(key, klen, nkey(tail), tail->klen) >= 0)) {
     mt_node *n = find_ge(m, key, klen, snap, NULL);
