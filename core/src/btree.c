@@ -1081,7 +1081,8 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
 /* ---- merges: dirty nodes ------------------------------------------------ */
 
 typedef struct bt_cref {
-  uint8_t *cell;      /* encoded cell: in a page copy (srcs) or the
+  uint8_t *cell;      /* encoded cell: in a page copy (srcs), a leaf page
+                         of the mapping (read only: see node_load) or the
                          merge's cell arena, so it lives until the merge
                          ends; NULL for a plain leaf cell by reference */
   const uint8_t *key; /* full key (owned when ownkey) */
@@ -1219,18 +1220,35 @@ static int node_load(bt_merge *m, uint64_t pgno, bool leaf, bt_node **out) {
   int rc = pager_get(f->pg, pgno, &pg, &e);
   if (rc) return rc;
   bt_node *nd = node_new(m->a, leaf);
-  uint8_t *blk = ldb_malloc(m->a, (size_t)f->ps + 16);
-  if (!nd || !blk) {
+  if (!nd) {
     pager_unpin(f->pg, e);
-    ldb_mfree(m->a, blk);
-    ldb_mfree(m->a, nd);
     return LDB_NOMEM;
   }
-  memcpy(blk, &m->srcs, sizeof m->srcs);
-  m->srcs = blk;
-  uint8_t *src = blk + 16;
-  memcpy(src, pg, f->ps);
-  pager_unpin(f->pg, e);
+  /* A leaf of the mapping is used in place: its cells point into it, no
+   * copy. The page stays as it is until the merge ends (it belongs to the
+   * merge's base version; the pages a merge frees are reused only after a
+   * later commit, and nothing unmaps the mapping before the pager closes),
+   * and nothing writes into a leaf's cells (only branch cells are edited
+   * in place: write_node's child page numbers, so branches are copied). A
+   * read of it that faulted (zeros) is caught by the commit's
+   * pager_map_check, before its meta page. Cache pages are copied: the
+   * cache may drop them once unpinned. */
+  uint8_t *src;
+  if (leaf && !e) {
+    src = (uint8_t *)pg; /* read only, see above */
+  } else {
+    uint8_t *blk = ldb_malloc(m->a, (size_t)f->ps + 16);
+    if (!blk) {
+      pager_unpin(f->pg, e);
+      ldb_mfree(m->a, nd);
+      return LDB_NOMEM;
+    }
+    memcpy(blk, &m->srcs, sizeof m->srcs);
+    m->srcs = blk;
+    src = blk + 16;
+    memcpy(src, pg, f->ps);
+    pager_unpin(f->pg, e);
+  }
   if ((rc = check_page(f, src, pgno, leaf ? PT_LEAF : PT_BRANCH))) goto fail;
   uint32_t n = pg_n(src);
   if ((rc = node_reserve(m->a, nd, n ? n : 1))) goto fail;
