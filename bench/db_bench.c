@@ -16,7 +16,9 @@
  * its own child process (fork), so that its peak RSS, its I/O counters and
  * its allocator state are its own: the child writes its results into a
  * shared anonymous mapping the parent reads after waitpid. Nothing of an
- * engine is opened in the parent.
+ * engine is opened in the parent. --keep_db keeps the subdirectories;
+ * --use_existing_db then starts the read workloads from the database a
+ * kept run left (same --num and --db), without loading one.
  *
  * Besides rates, each child measures what the issue-14 targets need: peak
  * RSS above the RSS it had before its first open (VmHWM, reset through
@@ -88,9 +90,13 @@ static struct {
   const char *db_dir;   /* NULL: a fresh temporary directory */
   const char *json_path;
   int keep_db;
-  int fill_check; /* LightningDB: after each workload, walk the tree
-                     (ldb_check_report) and print how full its leaves are;
-                     untimed, but it reads every page */
+  int use_existing_db; /* read workloads start from the bulk database a
+                          --keep_db run with the same --num and --db left,
+                          instead of loading one (for profiling reads at
+                          10M without the fill before each run) */
+  int fill_check;      /* LightningDB: after each workload, walk the tree
+                          (ldb_check_report) and print how full its leaves are;
+                          untimed, but it reads every page */
 } cfg;
 
 static unsigned char *g_pool; /* POOL_SIZE random bytes */
@@ -1382,6 +1388,13 @@ static uint32_t *make_perm(void) {
 /* Loads keys 0..num-1 untimed when a read workload runs first. */
 static int ensure_loaded(run_state *rs) {
   if (rs->loaded) return 0;
+  if (cfg.use_existing_db && !rs->h) {
+    char path[4200];
+    bulk_path(rs, path, sizeof path);
+    if (rs->e->open(path, 0, &rs->h) != 0) return -1;
+    rs->loaded = 1;
+    return 0;
+  }
   if (fresh_db(rs) != 0) return -1;
   if (write_keys(rs, rs->h, cfg.num, cfg.batch, idx_seq, NULL) != 0) return -1;
   rs->loaded = 1;
@@ -2014,7 +2027,8 @@ static int run_engine(const struct engine *e, const char *version,
   rs.e = e;
   rs.m = m;
   snprintf(rs.dir, sizeof rs.dir, "%s/%s", root, e->name);
-  if (remove_tree(rs.dir) != 0 || mkdir(rs.dir, 0755) != 0)
+  if ((!cfg.use_existing_db && remove_tree(rs.dir) != 0) ||
+      (mkdir(rs.dir, 0755) != 0 && errno != EEXIST))
     die("cannot create %s: %s", rs.dir, strerror(errno));
   m->load_start = load_avg();
   m->rss_base = proc_status_bytes("VmRSS");
@@ -2075,7 +2089,7 @@ static void usage(void) {
           "[--benchmarks=a,b,...] [--engines=a,b,...]\n"
           "                [--db=DIR] [--json=PATH] [--keep_db] "
           "[--fill_check]\n"
-          "                [--mmap_bounded=0|1]\n"
+          "                [--mmap_bounded=0|1] [--use_existing_db]\n"
           "benchmarks: fillseq fillrandom overwrite reopen readrandom\n"
           "            readrandom_mt (--threads readers at once, default 2)\n"
           "            readmissing readseq readreverse seekrandom mixed churn\n"
@@ -2125,6 +2139,8 @@ int main(int argc, char **argv) {
 #define OPT(s) (kl == strlen(s) && !strncmp(a, s, kl))
     if (OPT("--keep_db"))
       cfg.keep_db = 1;
+    else if (OPT("--use_existing_db"))
+      cfg.use_existing_db = cfg.keep_db = 1;
     else if (OPT("--fill_check"))
       cfg.fill_check = 1;
     else if (OPT("--mmap_bounded") && v && (!strcmp(v, "0") || !strcmp(v, "1")))

@@ -737,7 +737,8 @@ LDB_API int ldb_iter_prev(ldb_iter *it);
 LDB_API int ldb_iter_valid(const ldb_iter *it);
 
 /* The current entry. Pointers are owned by the iterator and valid until it
- * next moves or is destroyed. LDB_NOTFOUND when unpositioned. */
+ * next moves or is destroyed; never NULL, also for the empty key or an
+ * empty value. LDB_NOTFOUND when unpositioned. */
 LDB_API int ldb_iter_key(ldb_iter *it, const void **key, size_t *key_len);
 LDB_API int ldb_iter_value(ldb_iter *it, const void **value, size_t *value_len);
 

@@ -730,9 +730,11 @@ struct bt_cursor {
   } st[BT_MAX_HEIGHT];
   uint64_t faults; /* the pager's mapping faults when the cursor opened */
   bool ci_ok;      /* ci is the parsed current cell (until the next move) */
+  bool ci_copied;  /* ci's key and value point at their copy in mbuf */
   cinfo ci;
   uint8_t *vbuf; /* value copy when not inline */
-  uint8_t *mbuf; /* copy of an inline value of a mapped page */
+  uint8_t *mbuf; /* copy of a mapped leaf's plain cell (key and value),
+                    or of the inline value of another mapped cell */
   size_t mcap;
   uint8_t kbuf[LDB_MAX_KEY_SIZE];
 };
@@ -810,16 +812,47 @@ static int cur_descend_edge(bt_cursor *c, int dir) {
   return LDB_OK;
 }
 
+/* Starts loading [from, to) of a page into the CPU caches (a hint). */
+static void prefetch_bytes(const uint8_t *pg, uint32_t from, uint32_t to) {
+  for (uint32_t o = from & ~63u; o < to; o += 64)
+    __builtin_prefetch(pg + o);
+}
+
+/* A scan that reached the middle of its leaf will most likely go on to
+ * the next (dir > 0) or previous leaf: when the parent holds that leaf,
+ * start loading it from the mapping now, so that its cache and TLB misses
+ * overlap the work on the rest of this leaf instead of stalling the step
+ * onto it. Reads the parent's slot and cell header only within the page;
+ * the leaf is verified when pager_get reaches it, as always. */
+static void cur_prefetch_sibling(bt_cursor *c, int dir) {
+  int P = c->depth - 2;
+  if (P < 0) return;
+  const uint8_t *pg = c->st[P].pg;
+  uint32_t n = pg_n(pg), i = c->st[P].idx, ps = c->f->ps;
+  if (dir > 0 ? i + 1 >= n : i == 0 || i >= n) return;
+  i = dir > 0 ? i + 1 : i - 1;
+  uint32_t off = ldb_get16(pg + HDR + SLOT * i);
+  if (off < HDR || off + 4 > ps) return;
+  uint32_t child = ldb_get32(pg + off);
+  /* The header with the first slots, and the cells a forward scan reads
+   * first (at the end of the page); the CPU's own prefetcher follows the
+   * rest once the scan walks it. Not the whole page: a prefetch that
+   * misses holds a fill buffer, and a page's worth of them stalls the
+   * prefetching thread itself. */
+  pager_prefetch(c->f->pg, child, 0, 256);
+  pager_prefetch(c->f->pg, child, ps - 512, 512);
+}
+
 /* Moves to the next (dir>0) or previous leaf entry from a leaf position
  * that is out of range or about to move. */
 static int cur_step(bt_cursor *c, int dir) {
   for (;;) {
     int L = c->depth - 1;
     uint32_t n = pg_n(c->st[L].pg);
-    if (dir > 0) {
-      if (c->st[L].idx < n) return LDB_OK;
-    } else {
-      if (c->st[L].idx != UINT32_MAX && c->st[L].idx < n) return LDB_OK;
+    uint32_t idx = c->st[L].idx;
+    if (idx < n) { /* (UINT32_MAX, before the first entry, is never < n) */
+      if (idx == n / 2) cur_prefetch_sibling(c, dir);
+      return LDB_OK;
     }
     /* Climb to a branch that can move. */
     int d = L - 1;
@@ -904,11 +937,31 @@ static int cur_seek(bt_cursor *c, const void *key, size_t klen, bool le) {
                       &eq)))
     return cur_fail(c, rc);
   c->valid = true;
+  /* The cells a scan from here reads next (cells are packed from the end
+   * of the page in key order: cell i+1 lies just below cell i), and the
+   * sibling when the scan starts past the middle of the leaf (cur_step
+   * prefetches it when the scan crosses the middle). */
+  const uint8_t *pg = c->st[L].pg;
+  uint32_t n = pg_n(pg);
   if (le) {
     c->st[L].idx = idx ? idx - 1 : UINT32_MAX;
+    if (idx) {
+      uint32_t lo = ldb_get16(pg + HDR + SLOT * (idx - 1));
+      uint32_t hi =
+          idx > 16 ? ldb_get16(pg + HDR + SLOT * (idx - 17)) : c->f->ps;
+      if (lo < hi && hi <= c->f->ps) prefetch_bytes(pg, lo, hi);
+      if (idx - 1 < n / 2) cur_prefetch_sibling(c, -1);
+    }
     return cur_fail(c, cur_step(c, -1));
   }
   c->st[L].idx = idx;
+  if (idx < n) {
+    uint32_t last = idx + 16 < n ? idx + 16 : n - 1;
+    uint32_t lo = ldb_get16(pg + HDR + SLOT * last);
+    uint32_t hi = idx ? ldb_get16(pg + HDR + SLOT * (idx - 1)) : c->f->ps;
+    if (lo < hi && hi <= c->f->ps) prefetch_bytes(pg, lo, hi);
+    if (idx > n / 2) cur_prefetch_sibling(c, 1);
+  }
   return cur_fail(c, cur_step(c, 1));
 }
 
@@ -932,13 +985,39 @@ int bt_cursor_prev(bt_cursor *c) {
   return cur_fail(c, cur_step(c, -1));
 }
 
-/* The current cell, parsed once per position (key and value both ask). */
+/* Room for n bytes in the cursor's copy buffer. */
+static int cur_room(bt_cursor *c, size_t n) {
+  if (n <= c->mcap) return LDB_OK;
+  size_t cap = c->mcap ? c->mcap : 256;
+  while (cap < n)
+    cap *= 2;
+  uint8_t *nb = ldb_realloc(c->f->a, c->mbuf, c->mcap, cap);
+  if (!nb) return ldb_err(LDB_NOMEM, "out of memory copying an entry");
+  c->mbuf = nb;
+  c->mcap = cap;
+  return LDB_OK;
+}
+
+/* The current cell, parsed once per position (key and value both ask).
+ * A plain cell of a mapped leaf (key and value inline, adjacent) is
+ * copied whole into mbuf in one go, then checked (see pager.h), and ci
+ * points at the copy: what bt_cursor_key and bt_cursor_value hand out. */
 static int cur_cell(bt_cursor *c, cinfo *ci) {
   if (!c->valid) return LDB_NOTFOUND;
   if (!c->ci_ok) {
     int L = c->depth - 1;
     int rc = cell_at(c->f, c->st[L].pg, c->st[L].pgno, c->st[L].idx, 1, &c->ci);
     if (rc) return rc;
+    c->ci_copied = false;
+    if (c->st[L].e == NULL && !(c->ci.flags & (F_KOVF | F_VOVF | F_COMP))) {
+      size_t n = (size_t)c->ci.klen + c->ci.vlen;
+      if ((rc = cur_room(c, n))) return rc;
+      if (n) memcpy(c->mbuf, c->ci.key, n);
+      if ((rc = pager_map_check(c->f->pg, c->faults, LDB_OK))) return rc;
+      c->ci.key = c->mbuf;
+      c->ci.val = c->mbuf + c->ci.klen;
+      c->ci_copied = true;
+    }
     c->ci_ok = true;
   }
   *ci = c->ci;
@@ -955,16 +1034,17 @@ int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   cinfo ci = {0};
   int rc = cur_cell(c, &ci);
   if (rc) return rc;
+  *klen = ci.klen;
   if (ci.flags & F_KOVF) {
     if ((rc = full_key(c->f, &ci, c->kbuf))) return rc;
     *key = c->kbuf;
-  } else if (cur_mapped(c)) {
+  } else if (cur_mapped(c) && !c->ci_copied) {
     if (ci.klen) memcpy(c->kbuf, ci.key, ci.klen);
     *key = c->kbuf;
   } else {
-    *key = ci.key;
+    *key = ci.key; /* a page of the cache, or the checked copy */
+    return LDB_OK;
   }
-  *klen = ci.klen;
   return pager_map_check(c->f->pg, c->faults, LDB_OK);
 }
 
@@ -973,19 +1053,14 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
   int rc = cur_cell(c, &ci);
   if (rc) return rc;
   if (!(ci.flags & (F_VOVF | F_COMP))) {
+    /* Inline: a page of the cache, or (mapped) the checked copy, since
+     * such a cell's key is inline too (cells with a spilled key keep
+     * their value apart: copied here, then checked). An empty value's
+     * pointer is never read through. */
     *val = ci.val;
     *vlen = ci.vlen;
-    /* (an empty value: the pointer is never read through) */
-    if (!cur_mapped(c) || ci.vlen == 0) return LDB_OK;
-    if (ci.vlen > c->mcap) {
-      size_t cap = c->mcap ? c->mcap : 256;
-      while (cap < ci.vlen)
-        cap *= 2;
-      uint8_t *nb = ldb_realloc(c->f->a, c->mbuf, c->mcap, cap);
-      if (!nb) return ldb_err(LDB_NOMEM, "out of memory copying a value");
-      c->mbuf = nb;
-      c->mcap = cap;
-    }
+    if (!cur_mapped(c) || c->ci_copied || ci.vlen == 0) return LDB_OK;
+    if ((rc = cur_room(c, ci.vlen))) return rc;
     memcpy(c->mbuf, ci.val, ci.vlen);
     *val = c->mbuf;
     return pager_map_check(c->f->pg, c->faults, LDB_OK);
@@ -1006,7 +1081,8 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
 /* ---- merges: dirty nodes ------------------------------------------------ */
 
 typedef struct bt_cref {
-  uint8_t *cell;      /* encoded cell: in a page copy (srcs) or the
+  uint8_t *cell;      /* encoded cell: in a page copy (srcs), a leaf page
+                         of the mapping (read only: see node_load) or the
                          merge's cell arena, so it lives until the merge
                          ends; NULL for a plain leaf cell by reference */
   const uint8_t *key; /* full key (owned when ownkey) */
@@ -1144,18 +1220,35 @@ static int node_load(bt_merge *m, uint64_t pgno, bool leaf, bt_node **out) {
   int rc = pager_get(f->pg, pgno, &pg, &e);
   if (rc) return rc;
   bt_node *nd = node_new(m->a, leaf);
-  uint8_t *blk = ldb_malloc(m->a, (size_t)f->ps + 16);
-  if (!nd || !blk) {
+  if (!nd) {
     pager_unpin(f->pg, e);
-    ldb_mfree(m->a, blk);
-    ldb_mfree(m->a, nd);
     return LDB_NOMEM;
   }
-  memcpy(blk, &m->srcs, sizeof m->srcs);
-  m->srcs = blk;
-  uint8_t *src = blk + 16;
-  memcpy(src, pg, f->ps);
-  pager_unpin(f->pg, e);
+  /* A leaf of the mapping is used in place: its cells point into it, no
+   * copy. The page stays as it is until the merge ends (it belongs to the
+   * merge's base version; the pages a merge frees are reused only after a
+   * later commit, and nothing unmaps the mapping before the pager closes),
+   * and nothing writes into a leaf's cells (only branch cells are edited
+   * in place: write_node's child page numbers, so branches are copied). A
+   * read of it that faulted (zeros) is caught by the commit's
+   * pager_map_check, before its meta page. Cache pages are copied: the
+   * cache may drop them once unpinned. */
+  uint8_t *src;
+  if (leaf && !e) {
+    src = (uint8_t *)pg; /* read only, see above */
+  } else {
+    uint8_t *blk = ldb_malloc(m->a, (size_t)f->ps + 16);
+    if (!blk) {
+      pager_unpin(f->pg, e);
+      ldb_mfree(m->a, nd);
+      return LDB_NOMEM;
+    }
+    memcpy(blk, &m->srcs, sizeof m->srcs);
+    m->srcs = blk;
+    src = blk + 16;
+    memcpy(src, pg, f->ps);
+    pager_unpin(f->pg, e);
+  }
   if ((rc = check_page(f, src, pgno, leaf ? PT_LEAF : PT_BRANCH))) goto fail;
   uint32_t n = pg_n(src);
   if ((rc = node_reserve(m->a, nd, n ? n : 1))) goto fail;

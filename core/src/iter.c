@@ -634,7 +634,10 @@ int ldb_iter_key(ldb_iter *it, const void **key, size_t *key_len) {
   if (rc) return rc;
   if (!it->valid) return LDB_NOTFOUND;
   if (!key || !key_len) return ldb_err(LDB_INVALID, "out-pointers are NULL");
-  *key = it->key;
+  /* Never NULL (it->key is NULL until a non-empty key needed a buffer):
+   * hosts make slices of it, which may not start at NULL even when empty. */
+  static const uint8_t empty = 0;
+  *key = it->key ? it->key : &empty;
   *key_len = it->klen;
   return LDB_OK;
 }

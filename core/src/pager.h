@@ -89,6 +89,12 @@ int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent);
 /* NULL is ignored. */
 void pager_unpin(pager *p, pg_ent *ent);
 
+/* A hint for a page about to be read: when the mapping serves pgno,
+ * starts loading its bytes [off, off + len) into the CPU caches (and its
+ * address into the TLB). Reads nothing, verifies nothing and never faults;
+ * a page pager_get does not serve from the mapping is ignored. */
+void pager_prefetch(const pager *p, uint64_t pgno, uint32_t off, uint32_t len);
+
 /* on: the mapping's resident set is bounded by the cache's budget (the
  * pager's default when the store has a release method; bt_open turns it
  * off unless ldb_options.mmap_bounded); off: mapped pages stay resident
