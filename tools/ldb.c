@@ -20,6 +20,7 @@
  * and the output hexadecimal. Exit codes: 0 ok, 1 not found, 2 usage, 3 any
  * database error (the message names the LDB_* code).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,13 +121,25 @@ static int cmd_scan(ldb_db *db, int argc, char **argv) {
       continue;
     }
     if (i + 1 >= argc) {
+      fprintf(stderr, "ldb: scan option '%s' needs a value\n", a);
       usage();
       rc = 2;
       goto out;
     }
     const char *v = argv[++i];
     if (!strcmp(a, "--limit")) {
-      limit = atoll(v);
+      char *end = NULL;
+      errno = 0;
+      limit = strtoll(v, &end, 10);
+      if (errno || end == v || *end || limit < 0 ||
+          limit > 9007199254740991LL) {
+        fprintf(stderr,
+                "ldb: --limit must be an integer in 0..9007199254740991, "
+                "got '%s'\n",
+                v);
+        rc = 2;
+        goto out;
+      }
       continue;
     }
     if (nheld == 3) {
@@ -148,6 +161,7 @@ static int cmd_scan(ldb_db *db, int argc, char **argv) {
     } else if (!strcmp(a, "--lte") || !strcmp(a, "--lt")) {
       o.upper = b.p, o.upper_len = b.n, o.upper_exclusive = a[4] == 0;
     } else {
+      fprintf(stderr, "ldb: unknown scan option '%s'\n", a);
       usage();
       rc = 2;
       goto out;
@@ -205,8 +219,8 @@ static int cmd_check(ldb_db *db) {
     double cap = 0;
     if (ldb_stats_get(db, &st) == LDB_OK)
       cap = (double)res.leaf_pages * (double)(st.page_size - 16);
-    printf("tree: %llu leaf pages %.1f%% full, %llu branch, %llu overflow\n",
-           (unsigned long long)res.leaf_pages,
+    printf("tree: %llu leaf page%s %.1f%% full, %llu branch, %llu overflow\n",
+           (unsigned long long)res.leaf_pages, res.leaf_pages == 1 ? "" : "s",
            cap > 0 ? 100.0 * (double)res.leaf_bytes / cap : 0.0,
            (unsigned long long)res.branch_pages,
            (unsigned long long)res.overflow_pages);
@@ -256,6 +270,14 @@ static int cmd_stats(ldb_db *db, int prometheus) {
 int main(int argc, char **argv) {
   int i = 1;
   if (i < argc && !strcmp(argv[i], "--hex")) hex_mode = 1, i++;
+  /* An option before PATH other than --hex is a mistake, not a path (a
+   * path that begins with '-' can be written ./-name). */
+  if (i < argc && argv[i][0] == '-' && argv[i][1]) {
+    fprintf(stderr, "ldb: unknown option '%s'%s\n", argv[i],
+            !strncmp(argv[i], "--h", 3) ? " (did you mean --hex?)" : "");
+    usage();
+    return 2;
+  }
   if (argc - i < 2) {
     usage();
     return 2;
@@ -276,7 +298,9 @@ int main(int argc, char **argv) {
   ldb_db *db = NULL;
   int r = ldb_open(path, &o, &db);
   if (r) {
-    fail(r, "open");
+    char what[64 + 4096];
+    snprintf(what, sizeof what, "open %s", path);
+    fail(r, what);
     return 3; /* a missing database is an error, not an absent key */
   }
 

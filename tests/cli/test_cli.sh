@@ -36,7 +36,7 @@ check "hex get" "416c696365" "$("$LDB" --hex "$DB" get 757365723a31)"
 "$LDB" --hex "$DB" get zz >/dev/null 2>&1; check "bad hex exits 2" 2 $?
 "$LDB" "$DB" checkpoint; check "checkpoint" 0 $?
 check "check" "ok" "$("$LDB" "$DB" check | head -1 | cut -d: -f1)"
-check "check: the tree's shape" "tree: 1 leaf pages" "$("$LDB" "$DB" check | sed -n 2p | cut -d' ' -f1-4)"
+check "check: the tree's shape" "tree: 1 leaf page" "$("$LDB" "$DB" check | sed -n 2p | cut -d' ' -f1-4)"
 "$LDB" "$DB" backup "$DIR/backup"; check "backup" 0 $?
 check "backup content" "$(printf 'order:1\tpizza\nuser:1\tAlice\nuser:3\tCharlie')" "$("$LDB" "$DIR/backup" scan)"
 "$LDB" "$DB" stats | grep -q '^puts'; check "stats" 0 $?
@@ -53,6 +53,13 @@ else
   echo "note: no promtool given, exposition not checked by promtool"
 fi
 "$LDB" "$DB" frobnicate >/dev/null 2>&1; check "unknown command exits 2" 2 $?
+"$LDB" --cache-sise 5 "$DB" count >/dev/null 2>&1; check "an unknown option before PATH exits 2" 2 $?
+check "an unknown option is named" "ldb: unknown option '--cache-sise'" "$("$LDB" --cache-sise 5 "$DB" count 2>&1 | head -1)"
+check "a failed open names the path" "ldb: open $DB.nope: not found" "$("$LDB" "$DB.nope" count 2>&1 | cut -d'(' -f1 | sed 's/ $//')"
+"$LDB" "$DB" scan --limit abc >/dev/null 2>&1; check "scan --limit abc exits 2" 2 $?
+"$LDB" "$DB" scan --limit -1 >/dev/null 2>&1; check "scan --limit -1 exits 2" 2 $?
+check "scan --limit abc says why" "ldb: --limit must be an integer in 0..9007199254740991, got 'abc'" "$("$LDB" "$DB" scan --limit abc 2>&1 | head -1)"
+check "an unknown scan option is named" "ldb: unknown scan option '--lmit'" "$("$LDB" "$DB" scan --lmit 3 2>&1 | head -1)"
 "$LDB" >/dev/null 2>&1; check "no args exits 2" 2 $?
 
 echo "$pass passed, $fail failed"
