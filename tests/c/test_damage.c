@@ -43,14 +43,6 @@
 #define NTAIL 200u
 #define MAXF 40
 
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
-
 static size_t key_of(unsigned i, char *k) {
   return (size_t)snprintf(k, 32, "k%07u", i);
 }
@@ -61,11 +53,11 @@ static size_t tail_key(unsigned i, char *k) {
 
 /* Key i's value: 0..299 bytes, every 50th 2000..9999 (overflow pages). */
 static size_t value_of(uint64_t i, uint8_t *v) {
-  uint64_t h = mix(i + 1);
+  uint64_t h = tu_mix(i + 1);
   size_t len = i % 50 == 7 ? 2000 + h % 8000 : h % 300;
   uint64_t x = h;
   for (size_t j = 0; j < len; j++) {
-    if (j % 8 == 0) x = mix(x + j);
+    if (j % 8 == 0) x = tu_mix(x + j);
     v[j] = (h & 1) ? (uint8_t)(x >> (j % 8 * 8)) : (uint8_t)('a' + j % 7);
   }
   return len;

@@ -42,22 +42,14 @@ typedef struct gop {
   uint64_t vseed;
 } gop;
 
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
-
 /* The ops of commit c (the marker not included); later ops on a key
  * replace earlier ones in a batch, so keys are distinct here. */
 static size_t commit_ops(uint64_t c, gop *o) {
-  uint64_t h = mix(c * 7 + 1);
+  uint64_t h = tu_mix(c * 7 + 1);
   size_t n = 1 + h % MAXOPS;
-  uint64_t base = mix(h) % 5000;
+  uint64_t base = tu_mix(h) % 5000;
   for (size_t i = 0; i < n; i++) {
-    uint64_t x = mix(h + i);
+    uint64_t x = tu_mix(h + i);
     o[i].del = x % 6 == 0;
     o[i].kl = (size_t)snprintf(o[i].key, sizeof o[i].key, "k%06llu",
                                (unsigned long long)((base + i * 3) % 100000));
@@ -70,7 +62,7 @@ static size_t commit_ops(uint64_t c, gop *o) {
 static void fill(uint64_t seed, size_t len, uint8_t *v) {
   uint64_t x = seed;
   for (size_t j = 0; j < len; j++) {
-    if (j % 8 == 0) x = mix(x + j);
+    if (j % 8 == 0) x = tu_mix(x + j);
     v[j] = (uint8_t)(x >> (j % 8 * 8));
   }
 }

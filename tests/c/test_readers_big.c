@@ -49,21 +49,13 @@ typedef struct shared {
   pthread_mutex_t mu;
 } shared;
 
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
-
 static size_t akey(uint64_t i, char *k) {
   return (size_t)snprintf(k, 16, "a%09llu", (unsigned long long)i);
 }
 
 /* The value of "a" key i: 0..199 bytes, every 61st 1500..4499 (overflow). */
 static size_t aval(uint64_t i, uint8_t *v) {
-  uint64_t h = mix(i + 77);
+  uint64_t h = tu_mix(i + 77);
   size_t len = i % 61 == 3 ? 1500 + h % 3000 : h % 200;
   for (size_t j = 0; j < len; j++)
     v[j] = (uint8_t)(h >> (j % 7 * 8)) ^ (uint8_t)j;

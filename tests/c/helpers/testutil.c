@@ -515,3 +515,11 @@ void tu_expect_s(ldb_db *db, const char *k, const char *v) {
   assert_memory_equal(val, v, n);
   ldb_free(db, val);
 }
+
+uint64_t tu_mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  return x ^ (x >> 33);
+}

@@ -28,6 +28,9 @@ typedef struct tu_rng {
 
 void tu_rng_init(tu_rng *r, uint64_t seed);
 uint64_t tu_next(tu_rng *r);
+/* A 64-bit mixing function (MurmurHash3's fmix64): a stateless hash of x,
+ * for values derived from a seed and an index. */
+uint64_t tu_mix(uint64_t x);
 /* Uniform in [0, n); n == 0 gives 0. */
 uint64_t tu_below(tu_rng *r, uint64_t n);
 /* 1 with probability pct/100. */
