@@ -185,9 +185,11 @@ int eng_freeze(eng *e, int force) {
   }
   if (mt_count(e->active) == 0) return LDB_OK;
   mt *nm;
-  /* The next memtable will likely hold about as many keys as this one:
-   * its index starts at that size instead of growing to it. */
-  rc = eng_mt_create(e, mt_count(e->active), &nm);
+  /* The next memtable will likely hold about as many indexed keys as this
+   * one: its index starts at that size instead of growing to it (after a
+   * bulk load in key order, whose versions skip the index, at its
+   * smallest: a large table would only cost page faults). */
+  rc = eng_mt_create(e, mt_count(e->active) - mt_unindexed(e->active), &nm);
   if (rc) return rc;
   /* The records of the memtable being frozen must be durable before a
    * checkpoint claims them, in every sync mode: the log must never lack a
@@ -235,6 +237,7 @@ int eng_freeze(eng *e, int force) {
 static void bg_main(void *arg) {
   eng *e = arg;
   const ldb_env *env = e->env;
+  uint64_t seen_seq = atomic_load(&e->last_seq);
   while (!atomic_load(&e->bg_stop)) {
     uint64_t wait_ms =
         e->opts.sync_mode == LDB_SYNC_NORMAL
@@ -254,6 +257,12 @@ static void bg_main(void *arg) {
       if (ckpt_run(e, 4096, &more)) break;
       if (atomic_load(&e->bg_stop)) break;
     }
+    /* No commit since the last wake-up (a sync interval, or a second):
+     * the memtable blocks pooled for the next memtable go back to the
+     * allocator, so that an idle engine holds no more than its data. */
+    uint64_t seq = atomic_load(&e->last_seq);
+    if (seq == seen_seq && e->mt_pool) mt_pool_trim(e->mt_pool);
+    seen_seq = seq;
   }
 }
 

@@ -236,8 +236,19 @@ int eng_mt_create(eng *e, uint64_t keys, mt **out) {
   uint64_t block = e->opts.memtable_size / 16;
   if (block > ENG_MT_BLOCK) block = ENG_MT_BLOCK;
   if (block < 4096) block = 4096;
+  /* The blocks of a checkpointed memtable serve the next one: a memtable
+   * freed after its checkpoint leaves them in the pool while the active
+   * one, which takes them, is small, so the two together never hold more
+   * than the two memtables did (at most memtable_size is pooled). The
+   * background thread frees the pool once commits pause (bg_main). */
+  if (!e->mt_pool) {
+    int prc =
+        mt_pool_create(e->a, (size_t)block, e->opts.memtable_size, &e->mt_pool);
+    if (prc) return prc;
+  }
   int rc = mt_create(e->a, (size_t)block, out);
   if (rc) return rc;
+  mt_use_pool(*out, e->mt_pool);
   uint64_t fb = e->opts.memtable_size / 32;
   if (fb < 4096) fb = 4096;
   if (fb > (16u << 20)) fb = 16u << 20;

@@ -64,6 +64,9 @@ struct eng {
   ldb_rwlock state_lk;
   mt *active;
   mt *frozen;
+  /* Free arena blocks of checkpointed memtables, for the next ones (up to
+   * memtable_size; see eng_mt_create). */
+  mt_pool *mt_pool;
   bt_tree *tree;
   uint64_t frozen_seq;             /* last seq in frozen (its checkpoint_seq) */
   uint64_t frozen_num, frozen_off; /* where the log's records after

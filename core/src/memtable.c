@@ -37,10 +37,20 @@ typedef struct mt_block {
   size_t size;
 } mt_block;
 
+struct mt_pool {
+  const ldb_allocator *a;
+  _Atomic int refs;
+  size_t block_size, cap;
+  ldb_mutex mu; /* guards free and bytes */
+  mt_block *free;
+  uint64_t bytes;
+};
+
 struct mt {
   const ldb_allocator *a;
   _Atomic int refs;
   mt *succ;
+  mt_pool *pool; /* NULL: blocks come from the allocator and go back to it */
   size_t block_size;
   mt_block *blocks;
   uint8_t *pos, *end; /* free space in the newest block */
@@ -286,6 +296,100 @@ static inline const uint8_t *nkey(const mt_node *n) {
   return (const uint8_t *)&n->next[n->height];
 }
 
+/* ---- the block pool ------------------------------------------------------ */
+
+int mt_pool_create(const ldb_allocator *a, size_t block_size, size_t cap,
+                   mt_pool **out) {
+  mt_pool *p = ldb_calloc(a, sizeof *p);
+  if (!p) return ldb_err(LDB_NOMEM, "out of memory creating a block pool");
+  p->a = a;
+  atomic_init(&p->refs, 1);
+  p->block_size = block_size;
+  p->cap = cap;
+  ldb_mutex_init(&p->mu);
+  *out = p;
+  return LDB_OK;
+}
+
+void mt_pool_unref(mt_pool *p) {
+  if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  for (mt_block *b = p->free; b;) {
+    mt_block *nb = b->next;
+    ldb_mfree(p->a, b);
+    b = nb;
+  }
+  ldb_mutex_destroy(&p->mu);
+  ldb_mfree(p->a, p);
+}
+
+uint64_t mt_pool_bytes(mt_pool *p) {
+  ldb_mutex_lock(&p->mu);
+  uint64_t n = p->bytes;
+  ldb_mutex_unlock(&p->mu);
+  return n;
+}
+
+void mt_pool_trim(mt_pool *p) {
+  ldb_mutex_lock(&p->mu);
+  mt_block *b = p->free;
+  p->free = NULL;
+  p->bytes = 0;
+  ldb_mutex_unlock(&p->mu);
+  while (b) {
+    mt_block *nb = b->next;
+    ldb_mfree(p->a, b);
+    b = nb;
+  }
+}
+
+void mt_use_pool(mt *m, mt_pool *p) {
+  atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+  m->pool = p;
+}
+
+static size_t block_bytes(size_t size) {
+  return sizeof(mt_block) + size + 8;
+}
+
+/* A block of size bytes: a pooled one when the pool's blocks have that
+ * size and it holds one, else a new one. */
+static mt_block *block_get(mt *m, size_t size) {
+  mt_pool *p = m->pool;
+  mt_block *b = NULL;
+  if (p && size == p->block_size) {
+    ldb_mutex_lock(&p->mu);
+    if ((b = p->free)) {
+      p->free = b->next;
+      p->bytes -= block_bytes(size);
+    }
+    ldb_mutex_unlock(&p->mu);
+  }
+  if (!b && (b = ldb_malloc(m->a, block_bytes(size)))) b->size = size;
+  if (b) b->next = NULL;
+  return b;
+}
+
+/* Gives block b back to m's pool while it has room, else frees it. */
+static void block_put(mt *m, mt_block *b) {
+  mt_pool *p = m->pool;
+  if (p && b->size == p->block_size) {
+    ldb_mutex_lock(&p->mu);
+    bool keep = p->bytes + block_bytes(b->size) <= p->cap;
+    if (keep) {
+      b->next = p->free;
+      p->free = b;
+      p->bytes += block_bytes(b->size);
+    }
+    ldb_mutex_unlock(&p->mu);
+    if (keep) return;
+  }
+  ldb_mfree(m->a, b);
+}
+
+/* ---- memtables --------------------------------------------------------------
+ */
+
 int mt_create(const ldb_allocator *a, size_t block_size, mt **out) {
   mt *m = ldb_calloc(a, sizeof *m);
   if (!m) return ldb_err(LDB_NOMEM, "out of memory creating a memtable");
@@ -322,10 +426,11 @@ void mt_unref(mt *m) {
     mt_block *b = m->blocks;
     while (b) {
       mt_block *nb = b->next;
-      ldb_mfree(m->a, b);
+      block_put(m, b);
       b = nb;
     }
-    ldb_mfree(m->a, m->spare);
+    if (m->spare) block_put(m, m->spare);
+    mt_pool_unref(m->pool);
     ldb_mfree(m->a, m->head);
     ldb_mfree(m->a, (void *)m->bloom);
     index_free_all(m->a, atomic_load_explicit(&m->index, memory_order_relaxed));
@@ -356,18 +461,15 @@ int mt_reserve(mt *m, size_t nops, size_t kv_bytes) {
   if ((size_t)(m->end - m->pos) >= need) return LDB_OK;
   if (m->spare && m->spare->size >= need) return LDB_OK;
   size_t sz = need > m->block_size ? need : m->block_size;
-  mt_block *b = ldb_malloc(m->a, sizeof(mt_block) + sz + 8);
+  mt_block *b = block_get(m, sz);
   if (!b) return ldb_err(LDB_NOMEM, "out of memory growing the memtable");
-  b->size = sz;
-  b->next = NULL;
   if (m->spare) {
-    atomic_fetch_sub_explicit(&m->mem, sizeof(mt_block) + m->spare->size + 8,
+    atomic_fetch_sub_explicit(&m->mem, block_bytes(m->spare->size),
                               memory_order_relaxed);
-    ldb_mfree(m->a, m->spare);
+    block_put(m, m->spare);
   }
   m->spare = b;
-  atomic_fetch_add_explicit(&m->mem, sizeof(mt_block) + sz + 8,
-                            memory_order_relaxed);
+  atomic_fetch_add_explicit(&m->mem, block_bytes(sz), memory_order_relaxed);
   return LDB_OK;
 }
 
@@ -599,7 +701,10 @@ int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
 
 void mt_batch_begin(mt *m, const void *key, size_t klen, int ordered) {
   mt_node *last = m->max;
-  int after = last && ldb_keycmp(key, klen, nkey(last), last->klen) > 0;
+  /* An empty memtable takes any ordered batch as an append: a bulk load
+   * then never indexes a batch (a fresh index's slots are scattered over
+   * pages the load would otherwise never touch). */
+  int after = !last || ldb_keycmp(key, klen, nkey(last), last->klen) > 0;
   mt_node *tail = atomic_load_explicit(&m->tail, memory_order_relaxed);
   if (!tail) {
     m->defer_next = ordered && after;

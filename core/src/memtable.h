@@ -35,6 +35,28 @@ typedef struct mt_node mt_node;
 /* block_size: arena block size in bytes (e.g. 64 KiB for the engine, 4 KiB
  * for a transaction's write buffer). The new memtable has one reference. */
 int mt_create(const ldb_allocator *a, size_t block_size, mt **out);
+/* A pool of free arena blocks shared by memtables of one block size (an
+ * engine's successive memtables): a memtable using it gives its blocks
+ * back when it is freed, while the pool holds less than cap bytes, and
+ * mt_reserve takes a pooled block before it allocates one. A write-heavy
+ * engine then reuses memory it has already touched instead of faulting in
+ * fresh pages (zeroed by the kernel) for every memtable. Reference
+ * counted: the creator holds one reference and every memtable using the
+ * pool another, so it outlives them all. Thread-safe (a mutex; taken once
+ * per block). */
+typedef struct mt_pool mt_pool;
+int mt_pool_create(const ldb_allocator *a, size_t block_size, size_t cap,
+                   mt_pool **out);
+/* Drops a reference; the last one frees the pool and its blocks. NULL is
+ * ignored. */
+void mt_pool_unref(mt_pool *p);
+/* Bytes of the free blocks the pool holds now. */
+uint64_t mt_pool_bytes(mt_pool *p);
+/* Frees every block the pool holds (it keeps working). */
+void mt_pool_trim(mt_pool *p);
+/* m takes its arena blocks from p and gives them back to it (when its
+ * block size is p's). Call before the first mt_reserve. */
+void mt_use_pool(mt *m, mt_pool *p);
 /* Adds a blocked bloom filter of about `bytes` bytes (rounded down to a
  * power of two, at least 64) over the keys, so that lookups of absent keys
  * (mt_get, mt_newest_seq) usually stop after one cache line. Call before the
@@ -78,12 +100,12 @@ void mt_warm(const mt *m, uint64_t seq, const void *const *keys,
              const uint32_t *klens, int n);
 /* Writer only. Announces a batch of inserts whose first key is key
  * (ordered: the batch comes in ascending key order). A batch that sorts
- * after every key of a non-empty memtable (a bulk load in key order)
- * starts or extends the unindexed tail: its versions, and every later
- * version of a key at or after its first, skip the filter and the hash
- * index (two cache misses per insert), and lookups of those keys search
- * the skip list instead. Any other batch first indexes the tail (when the
- * index can grow; else it stays), so that mixed workloads keep their
+ * after every key of the memtable (a bulk load in key order; in an empty
+ * memtable, any ordered batch) starts or extends the unindexed tail: its
+ * versions, and every later version of a key at or after its first, skip the
+ * filter and the hash index (two cache misses per insert), and lookups of those
+ * keys search the skip list instead. Any other batch first indexes the tail
+ * (when the index can grow; else it stays), so that mixed workloads keep their
  * one-probe reads. Changes what a lookup costs, never what it finds. */
 void mt_batch_begin(mt *m, const void *key, size_t klen, int ordered);
 /* mt_reserve + mt_insert. */

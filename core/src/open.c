@@ -124,6 +124,7 @@ static void eng_free(eng *e, int clean, int *rcp) {
   if (e->tree) bt_tree_release(e->tree);
   mt_unref(e->frozen);
   mt_unref(e->active);
+  mt_pool_unref(e->mt_pool); /* (memtables still referenced hold it too) */
   if (e->bf) bt_close(e->bf);
   if (e->locked) e->store->methods->unlock(e->store);
   if (e->own_store) ldb_store_destroy(e->store);

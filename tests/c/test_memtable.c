@@ -248,6 +248,84 @@ static void test_tail_only_after_every_key(void **st) {
   mt_unref(m);
 }
 
+/* Fills m with n puts of 100-byte values (its blocks come from its pool). */
+static void pool_fill(mt *m, int n) {
+  char k[16], v[100];
+  memset(v, 'v', sizeof v);
+  for (int i = 0; i < n; i++) {
+    snprintf(k, sizeof k, "p%05d", i);
+    assert_int_equal(
+        mt_add(m, (uint64_t)i + 1, MT_PUT, k, (uint32_t)strlen(k), v, sizeof v),
+        LDB_OK);
+  }
+}
+
+/* A freed memtable's blocks go to its pool (up to the cap), the next
+ * memtable takes them before allocating (the pool empties while the
+ * memory held stays the same), contents stay right, and a trim frees them.
+ * The pool outlives its creator's reference while a memtable holds it. */
+static void test_block_pool(void **st) {
+  (void)st;
+  enum { BLOCK = 4096, N = 400 };
+  mt_pool *p;
+  assert_int_equal(mt_pool_create(NULL, BLOCK, 64 * BLOCK, &p), LDB_OK);
+  mt *a, *b;
+  assert_int_equal(mt_create(NULL, BLOCK, &a), LDB_OK);
+  mt_use_pool(a, p);
+  pool_fill(a, N);
+  uint64_t held = mt_mem(a);
+  assert_int_equal(mt_pool_bytes(p), 0);
+  mt_unref(a);
+  uint64_t pooled = mt_pool_bytes(p);
+  assert_true(pooled >= 8 * BLOCK);
+  assert_true(pooled <= 64 * (BLOCK + 64));
+  assert_int_equal(mt_create(NULL, BLOCK, &b), LDB_OK);
+  mt_use_pool(b, p);
+  pool_fill(b, N);
+  assert_true(mt_pool_bytes(p) < pooled / 4);
+  assert_true(mt_mem(b) <= held);
+  char k[16];
+  for (int i = 0; i < N; i += 37) {
+    snprintf(k, sizeof k, "p%05d", i);
+    expect_ver(b, k, UINT64_MAX, MT_PUT, NULL);
+  }
+  assert_int_equal(mt_check(b), LDB_OK);
+  /* The cap: a pool of two blocks keeps two of a memtable's blocks. */
+  mt_pool *small;
+  assert_int_equal(mt_pool_create(NULL, BLOCK, 2 * (BLOCK + 64), &small),
+                   LDB_OK);
+  mt *c;
+  assert_int_equal(mt_create(NULL, BLOCK, &c), LDB_OK);
+  mt_use_pool(c, small);
+  pool_fill(c, N);
+  mt_pool_unref(small); /* c still holds it */
+  mt_unref(c);          /* frees c, then the pool with its blocks */
+  mt_pool_unref(p);     /* b still holds it */
+  mt_unref(b);
+}
+
+/* The pool's trim frees what it holds, and it keeps serving. */
+static void test_block_pool_trim(void **st) {
+  (void)st;
+  mt_pool *p;
+  assert_int_equal(mt_pool_create(NULL, 4096, 1u << 20, &p), LDB_OK);
+  mt *a;
+  assert_int_equal(mt_create(NULL, 4096, &a), LDB_OK);
+  mt_use_pool(a, p);
+  pool_fill(a, 200);
+  mt_unref(a);
+  assert_true(mt_pool_bytes(p) > 0);
+  mt_pool_trim(p);
+  assert_int_equal(mt_pool_bytes(p), 0);
+  assert_int_equal(mt_create(NULL, 4096, &a), LDB_OK);
+  mt_use_pool(a, p);
+  pool_fill(a, 200);
+  assert_int_equal(mt_check(a), LDB_OK);
+  mt_unref(a);
+  assert_true(mt_pool_bytes(p) > 0);
+  mt_pool_unref(p);
+}
+
 /* Inserts keys "t%05d" for [from, to) under seq as one batch announced
  * to mt_batch_begin (ascending: ordered). */
 static void tail_batch(mt *m, int from, int to, uint64_t seq) {
@@ -289,9 +367,10 @@ static void test_unindexed_tail(void **st) {
   assert_int_equal(mt_create(NULL, 65536, &m), LDB_OK);
   assert_int_equal(mt_enable_bloom(m, 4096), LDB_OK);
   assert_int_equal(mt_enable_index(m, 32), LDB_OK);
-  tail_batch(m, 0, 100, 1);   /* into an empty memtable: indexed */
-  tail_batch(m, 100, 200, 2); /* after every key: starts the tail */
-  tail_batch(m, 200, N, 3);   /* extends it */
+  tail_batch(m, 0, 100, 1);   /* into an empty memtable: starts the tail */
+  tail_batch(m, 100, 200, 2); /* after every key: extends it */
+  tail_batch(m, 200, N, 3);   /* and again */
+  assert_int_equal(mt_unindexed(m), N);
   for (uint64_t snap = 0; snap <= 3; snap++)
     tail_expect(m, N, snap);
   /* An unordered batch whose first op appends does not end the tail; its
@@ -410,6 +489,8 @@ int main(void) {
       cmocka_unit_test(test_bloom),
       cmocka_unit_test(test_unindexed_tail),
       cmocka_unit_test(test_tail_only_after_every_key),
+      cmocka_unit_test(test_block_pool),
+      cmocka_unit_test(test_block_pool_trim),
       cmocka_unit_test(test_concurrent_readers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
