@@ -10,6 +10,11 @@
 /* Tests only: called by a lookup between loading the index and the tail. */
 void LDB_MT_RACE_HOOK(void);
 #endif
+#ifdef LDB_MT_INSERT_HOOK
+/* Tests only: called by mt_insert once the new node n is linked on level 0
+ * and before it is linked on the levels above (a reader may meet n then). */
+void LDB_MT_INSERT_HOOK(const mt_node *n);
+#endif
 
 #define MT_MAX_HEIGHT 12
 /* How far (in nodes, estimated) mt_scan_ahead keeps ahead of a scan. */
@@ -611,6 +616,9 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
         atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed),
         memory_order_relaxed);
     atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
+#ifdef LDB_MT_INSERT_HOOK
+    if (i == 0) LDB_MT_INSERT_HOOK(n);
+#endif
   }
   mt_node *succ = atomic_load_explicit(&n->next[0], memory_order_relaxed);
   if (succ)
