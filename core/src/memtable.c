@@ -33,7 +33,13 @@ struct mt_node {
    * after their insert), so iterating backward never misses a visible
    * version. */
   _Atomic(mt_node *) prev;
-  /* next[height], then key bytes, then value bytes */
+  /* next[height], then key bytes, then value bytes. Lifetime rule: every
+   * field and every one of the height links is written before the node is
+   * published on its first level (the release store on level 0), so a
+   * reader holding the node may read any of them, whichever level it met
+   * the node on. Arena memory is never zeroed: a block may come from the
+   * pool with an old memtable's nodes in it, so an unset link is garbage,
+   * not NULL. */
   _Atomic(mt_node *) next[];
 };
 
@@ -303,6 +309,8 @@ static inline const uint8_t *nkey(const mt_node *n) {
 
 /* ---- the block pool ------------------------------------------------------ */
 
+static void blocks_free(const ldb_allocator *a, mt_block *b);
+
 int mt_pool_create(const ldb_allocator *a, size_t block_size, size_t cap,
                    mt_pool **out) {
   mt_pool *p = ldb_calloc(a, sizeof *p);
@@ -319,11 +327,7 @@ int mt_pool_create(const ldb_allocator *a, size_t block_size, size_t cap,
 void mt_pool_unref(mt_pool *p) {
   if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
     return;
-  for (mt_block *b = p->free; b;) {
-    mt_block *nb = b->next;
-    ldb_mfree(p->a, b);
-    b = nb;
-  }
+  blocks_free(p->a, p->free);
   ldb_mutex_destroy(&p->mu);
   ldb_mfree(p->a, p);
 }
@@ -341,11 +345,7 @@ void mt_pool_trim(mt_pool *p) {
   p->free = NULL;
   p->bytes = 0;
   ldb_mutex_unlock(&p->mu);
-  while (b) {
-    mt_block *nb = b->next;
-    ldb_mfree(p->a, b);
-    b = nb;
-  }
+  blocks_free(p->a, b);
 }
 
 void mt_use_pool(mt *m, mt_pool *p) {
@@ -355,6 +355,51 @@ void mt_use_pool(mt *m, mt_pool *p) {
 
 static size_t block_bytes(size_t size) {
   return sizeof(mt_block) + size + 8;
+}
+
+/* A pooled block's bytes belong to nobody (memtable.h: the lifetime rules).
+ * Builds with assertions (Debug: the ASan + UBSan tests) fill them, and
+ * new blocks too, with 0xA5, so that a reader of arena memory the writer never
+ * wrote follows garbage at once instead of now and then; under AddressSanitizer
+ * they are also poisoned, so that a reader of a memtable it holds no reference
+ * to is reported where it reads. The header (next, size) stays readable:
+ * the pool's list runs through it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MT_ASAN 1
+#endif
+#endif
+#ifdef MT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+static void block_retire(mt_block *b) {
+#ifndef NDEBUG
+  memset(b + 1, 0xA5, b->size + 8);
+#endif
+#ifdef MT_ASAN
+  ASAN_POISON_MEMORY_REGION(b + 1, b->size + 8);
+#endif
+  (void)b;
+}
+
+static void block_revive(mt_block *b) {
+#ifdef MT_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(b + 1, b->size + 8);
+#endif
+  (void)b;
+}
+
+/* Frees a list of pooled blocks. */
+static void blocks_free(const ldb_allocator *a, mt_block *b) {
+  while (b) {
+    mt_block *nb = b->next;
+    block_revive(b);
+    ldb_mfree(a, b);
+    b = nb;
+  }
 }
 
 /* A block of size bytes: a pooled one when the pool's blocks have that
@@ -369,8 +414,14 @@ static mt_block *block_get(mt *m, size_t size) {
       p->bytes -= block_bytes(size);
     }
     ldb_mutex_unlock(&p->mu);
+    if (b) block_revive(b);
   }
-  if (!b && (b = ldb_malloc(m->a, block_bytes(size)))) b->size = size;
+  if (!b && (b = ldb_malloc(m->a, block_bytes(size)))) {
+    b->size = size;
+#ifndef NDEBUG
+    memset(b + 1, 0xA5, size + 8); /* as a pooled block would hold */
+#endif
+  }
   if (b) b->next = NULL;
   return b;
 }
@@ -382,6 +433,7 @@ static void block_put(mt *m, mt_block *b) {
     ldb_mutex_lock(&p->mu);
     bool keep = p->bytes + block_bytes(b->size) <= p->cap;
     if (keep) {
+      block_retire(b);
       b->next = p->free;
       p->free = b;
       p->bytes += block_bytes(b->size);
@@ -610,11 +662,18 @@ void mt_insert(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,
   }
   atomic_store_explicit(&n->prev, prev[0] == m->head ? NULL : prev[0],
                         memory_order_relaxed);
-  for (uint32_t i = 0; i < h; i++) {
+  /* Every link of n is set before n is published on any level (see
+   * struct mt_node): a reader that meets n on level 0 may follow its upper
+   * links at once (mt_scan_ahead climbs to level 1), and n's bytes are
+   * recycled arena memory (a pooled block still holds an old memtable's
+   * nodes), not zeros. The predecessors cannot change in between: only
+   * this writer links nodes. */
+  for (uint32_t i = 0; i < h; i++)
     atomic_store_explicit(
         &n->next[i],
         atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed),
         memory_order_relaxed);
+  for (uint32_t i = 0; i < h; i++) {
     atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
 #ifdef LDB_MT_INSERT_HOOK
     if (i == 0) LDB_MT_INSERT_HOOK(n);

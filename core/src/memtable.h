@@ -43,7 +43,16 @@ int mt_create(const ldb_allocator *a, size_t block_size, mt **out);
  * fresh pages (zeroed by the kernel) for every memtable. Reference
  * counted: the creator holds one reference and every memtable using the
  * pool another, so it outlives them all. Thread-safe (a mutex; taken once
- * per block). */
+ * per block).
+ * Lifetime rules: a memtable's blocks reach the pool only when its last
+ * reference is dropped (mt_unref), so whoever reads a memtable must hold a
+ * reference (a snapshot) or a lock that keeps its owner from dropping it
+ * (state_lk for the engine's peeks); and a block is handed on with the old
+ * nodes' bytes in it, never zeroed, so a memtable publishes a node only
+ * once every field and link of it is written (memtable.c, struct mt_node):
+ * nothing may read arena memory the writer has not written.
+ * test_read_ahead_meets_half_linked_node (test_memtable_race.c) checks the
+ * second rule. */
 typedef struct mt_pool mt_pool;
 int mt_pool_create(const ldb_allocator *a, size_t block_size, size_t cap,
                    mt_pool **out);
@@ -156,7 +165,10 @@ void mt_node_prefetch_next(const mt_node *n);
 
 /* Read-ahead for a forward scan; prefetch hints only, never changes what
  * a scan sees. Start with run = the scan's first node and *credit = 0,
- * then call once per step with the returned runner. */
+ * then call once per step with the returned runner. The runner may meet
+ * nodes whose insert is in progress (newer than the scan's snapshot) and
+ * climbs from level 0 to their level-1 links, which mt_insert writes
+ * before it publishes a node. */
 mt_node *mt_scan_ahead(mt_node *run, long *credit);
 
 const uint8_t *mt_node_key(const mt_node *n, size_t *klen);
