@@ -29,12 +29,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   if printf '%s\n' "${missing[@]}" | grep -q ':arm64$' && ! dpkg --print-foreign-architectures | grep -qx arm64; then
     dpkg --add-architecture arm64
   fi
-  # Another apt (unattended-upgrades on a fresh machine, a second setup run
-  # in parallel) may hold dpkg's lock: wait for it up to 15 minutes instead
-  # of failing at once.
-  wait_lock=(-o DPkg::Lock::Timeout=900)
-  apt-get "${wait_lock[@]}" update -qq
-  apt-get "${wait_lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_locked="$(dirname "$0")/apt-locked.sh"
+  "$apt_locked" update -qq
+  "$apt_locked" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "setup: missing packages: ${missing[*]}" >&2
   echo "setup: run: sudo apt-get install -y ${missing[*]}" >&2
