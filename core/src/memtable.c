@@ -108,7 +108,11 @@ struct mt {
    * a tail covering it, or its index entry. */
   _Atomic(mt_node *) tail;
   uint64_t tail_count; /* versions inserted unindexed (writer only) */
-  int defer_next;      /* the next insert starts the tail (writer only) */
+  /* Writer only: nops of the last mt_reserve, the inserts about to come.
+   * mt_batch_begin grows the index for them too when it indexes the tail:
+   * mt_reserve grew it before the tail's keys took their slots. */
+  uint64_t reserved_keys;
+  int defer_next; /* the next insert starts the tail (writer only) */
 };
 
 /* Open-addressing (linear probing) table from a key to the first node of
@@ -512,6 +516,7 @@ int mt_reserve(mt *m, size_t nops, size_t kv_bytes) {
    * a failure below leaves only unused capacity behind. */
   int rc = index_grow(m, nops);
   if (rc) return rc;
+  m->reserved_keys = nops;
   size_t need = nops * per + kv_bytes;
   /* Either the newest block holds every insert, or the spare does (the
    * inserts fill the newest block first and move on to the spare). */
@@ -780,9 +785,12 @@ void mt_batch_begin(mt *m, const void *key, size_t klen, int ordered) {
   if (after) return;
   /* Not an append: index the tail, so that reads of its keys stop paying
    * a skip-list search. Without room for it the tail stays (slower reads
-   * of those keys, never wrong ones). */
+   * of those keys, never wrong ones). The room covers the batch's keys as
+   * well: mt_reserve sized the index for them before the tail's keys came
+   * in, and a table they filled up would leave a probe for an absent key
+   * no empty slot to stop at (an endless loop). */
   mt_index *x = atomic_load_explicit(&m->index, memory_order_relaxed);
-  if (x && index_grow(m, m->tail_count)) return;
+  if (x && index_grow(m, m->tail_count + m->reserved_keys)) return;
   x = atomic_load_explicit(&m->index, memory_order_relaxed);
   /* Newer versions of tail's key sort before it: start at the key's
    * first version. Only a key's first version in list order is indexed

@@ -115,7 +115,10 @@ void mt_warm(const mt *m, uint64_t seq, const void *const *keys,
  * filter and the hash index (two cache misses per insert), and lookups of those
  * keys search the skip list instead. Any other batch first indexes the tail
  * (when the index can grow; else it stays), so that mixed workloads keep their
- * one-probe reads. Changes what a lookup costs, never what it finds. */
+ * one-probe reads; the index then grows for the tail's keys and for the
+ * batch's (the nops of the last mt_reserve, called before or after this),
+ * so that it stays at most half full. Changes what a lookup costs, never
+ * what it finds. */
 void mt_batch_begin(mt *m, const void *key, size_t klen, int ordered);
 /* mt_reserve + mt_insert. */
 int mt_add(mt *m, uint64_t seq, int type, const void *key, uint32_t klen,

@@ -6,11 +6,13 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <pthread.h>
@@ -212,6 +214,75 @@ static void test_bloom(void **st) {
  * it. Starting the unindexed tail in the middle of the list made each
  * later put below it re-index every node from there to the end
  * (quadratic); the tail must stay empty unless the key was the largest. */
+typedef struct absent_gets {
+  mt *m;
+  _Atomic int done;
+  int found;
+} absent_gets;
+
+static void *get_absent(void *p) {
+  absent_gets *g = p;
+  char k[16];
+  int type;
+  const void *v;
+  uint32_t vl;
+  for (int i = 0; i < 1000; i++) {
+    int kl = snprintf(k, sizeof k, "c%04d", i);
+    g->found += mt_get(g->m, k, (size_t)kl, UINT64_MAX, &type, &v, &vl);
+  }
+  atomic_store(&g->done, 1);
+  return NULL;
+}
+
+/* The engine reserves a batch (mt_reserve, which sizes the index for its
+ * keys) before it announces it (mt_batch_begin). When the batch ends the
+ * unindexed tail, the tail's keys took index slots that the reservation
+ * had counted for the batch: 32 tail keys and a batch of 32 new keys
+ * filled all 64 slots, and a lookup of an absent key (no filter here, or a
+ * filter's false positive) then probed forever for an empty slot. The
+ * lookups run on a thread, so that the test fails instead of hanging. */
+static void test_tail_indexing_leaves_room(void **st) {
+  (void)st;
+  mt *m;
+  char k[16];
+  assert_int_equal(mt_create(NULL, 1 << 16, &m), LDB_OK);
+  assert_int_equal(mt_enable_index(m, 0), LDB_OK); /* the smallest table */
+  mt_batch_begin(m, "b00", 3, 1); /* an empty memtable: the tail */
+  assert_int_equal(mt_reserve(m, 32, 32 * 8), LDB_OK);
+  for (int i = 0; i < 32; i++) {
+    snprintf(k, sizeof k, "b%02d", i);
+    mt_insert(m, 1, MT_PUT, k, 3, "v", 1);
+  }
+  assert_int_equal(mt_unindexed(m), 32);
+  assert_int_equal(mt_reserve(m, 32, 32 * 8), LDB_OK); /* as eng_commit */
+  mt_batch_begin(m, "a00", 3, 1);                      /* no append */
+  assert_int_equal(mt_unindexed(m), 0);
+  for (int i = 0; i < 32; i++) {
+    snprintf(k, sizeof k, "a%02d", i);
+    mt_insert(m, 2, MT_PUT, k, 3, "v", 1);
+  }
+  absent_gets g = {m, 0, 0};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, get_absent, &g), 0);
+  for (int ms = 0; ms < 20000 && !atomic_load(&g.done); ms++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  if (!atomic_load(&g.done))
+    fail_msg("lookups of absent keys did not return within 20 s (a full "
+             "index)");
+  pthread_join(th, NULL);
+  assert_int_equal(g.found, 0);
+  for (int i = 0; i < 32; i++) {
+    snprintf(k, sizeof k, "a%02d", i);
+    expect_ver(m, k, UINT64_MAX, MT_PUT, "v");
+    snprintf(k, sizeof k, "b%02d", i);
+    expect_ver(m, k, UINT64_MAX, MT_PUT, "v");
+  }
+  assert_int_equal(mt_check(m), LDB_OK);
+  mt_unref(m);
+}
+
 static void test_tail_only_after_every_key(void **st) {
   (void)st;
   enum { N = 2000 };
@@ -489,6 +560,7 @@ int main(void) {
       cmocka_unit_test(test_bloom),
       cmocka_unit_test(test_unindexed_tail),
       cmocka_unit_test(test_tail_only_after_every_key),
+      cmocka_unit_test(test_tail_indexing_leaves_room),
       cmocka_unit_test(test_block_pool),
       cmocka_unit_test(test_block_pool_trim),
       cmocka_unit_test(test_concurrent_readers),
