@@ -44,9 +44,9 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DLDB_SANITIZE=ON -DLDB_BENCH=
 cmake --build build/asan -j"$jobs"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 LDB_TEST_QUICK=1 ctest --output-on-failure -j"$jobs")
 
-echo "== C core: ThreadSanitizer (the multi-threaded tests: readers against a writer and checkpoints, through the page cache and the mapping; memtable lookups while the tail is indexed; a change-feed reader while the log rotates)"
+echo "== C core: ThreadSanitizer (the multi-threaded tests: readers against a writer and checkpoints, through the page cache and the mapping; memtable lookups and scans while the writer inserts and indexes the tail; bank transfers and audits across checkpoints; a change-feed reader while the log rotates)"
 cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLDB_TSAN=ON -DLDB_BENCH=OFF -DLDB_TOOLS=OFF -DCMAKE_C_COMPILER=clang >/dev/null
-tsan_tests=(test_concurrency test_mmap test_btree test_readers_big test_memtable_race test_feed_model)
+tsan_tests=(test_concurrency test_mmap test_btree test_readers_big test_memtable test_memtable_race test_feed_model test_txn)
 cmake --build build/tsan --target "${tsan_tests[@]}" -j"$jobs"
 mkdir -p build/tsan/tmp
 for t in "${tsan_tests[@]}"; do
