@@ -681,6 +681,13 @@ let pendingSub: SubInit | null = null;
 /** Every database's codec, for tx.sub(database). */
 const codecOf = new WeakMap<Database<any, any>, Codec>();
 
+/** @internal Whether db is a named sub-database (db.sub()) rather than a
+ * database open() returned (lightningdb/replication refuses one: it
+ * copies the whole database). */
+export function isSubDatabase(db: Database<any, any>): boolean {
+  return codecOf.get(db)?.scope !== undefined;
+}
+
 /** An open LightningDB database. */
 /** An open database whose keys are K and values V (as the encodings
  * decode them: open() infers both from keyEncoding / valueEncoding; name V
