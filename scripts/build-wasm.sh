@@ -31,10 +31,10 @@ fetch_sources() {
         exit 1
       fi
       printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$src"
-      apt-get update -qq
+      "$root/scripts/apt-locked.sh" update -qq
     fi
     (cd "$tp" && apt-get source --download-only lz4 libzstd snappy >/dev/null 2>&1) || {
-      [ "$(id -u)" = 0 ] && apt-get update -qq
+      [ "$(id -u)" = 0 ] && "$root/scripts/apt-locked.sh" update -qq
       (cd "$tp" && apt-get source --download-only lz4 libzstd snappy)
     }
   fi

@@ -29,8 +29,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   if printf '%s\n' "${missing[@]}" | grep -q ':arm64$' && ! dpkg --print-foreign-architectures | grep -qx arm64; then
     dpkg --add-architecture arm64
   fi
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_locked="$(dirname "$0")/apt-locked.sh"
+  "$apt_locked" update -qq
+  "$apt_locked" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "setup: missing packages: ${missing[*]}" >&2
   echo "setup: run: sudo apt-get install -y ${missing[*]}" >&2

@@ -316,6 +316,17 @@ static int eng_open(ldb_store *s, int own, const char *path,
       e->active = nm;
       atomic_store(&e->ckpt_pending, 1);
       rc = ckpt_run(e, UINT64_MAX, &more);
+      /* A full disk (a database closed when its final checkpoint could not
+       * write, and not yet given space) still opens: the replayed log
+       * stays in memory as the pending checkpoint, as after a background
+       * checkpoint that met a full disk; reads see every commit, writes
+       * answer LDB_FULL until space returns, and the checkpoint is retried
+       * (ckpt_fail_at). Not where the replay must reach the tree before
+       * the open goes on: salvaged records (cut) and a format-1 log,
+       * whose files are removed below. */
+      if (rc == LDB_FULL && !cut && fmt == 2 && !old_bytes) {
+        rc = LDB_OK;
+      }
       if (rc) goto fail;
     }
     if (cut) {

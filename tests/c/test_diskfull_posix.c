@@ -124,9 +124,84 @@ static void test_real_disk_full(void **state) {
   assert_int_equal(ldb_close(db), LDB_OK);
 }
 
+/* A database closed on a full disk (its final checkpoint failed: every
+ * commit is in the log) opens while the disk is still full: the replayed
+ * log stays in memory as a pending checkpoint, reads see every commit,
+ * writes answer LDB_FULL, and once space returns the same handle writes
+ * and checkpoints, and a reopen sees everything. Before, the open itself
+ * failed with LDB_FULL: nothing could be read until space was freed. */
+static void test_reopen_while_full(void **state) {
+  (void)state;
+  char *mnt = g_mnt = tu_tmpdir("reopenfull");
+  if (mount("tmpfs", mnt, "tmpfs", 0, "size=768k") != 0) {
+    print_message("cannot mount a tmpfs (%s): needs root\n", strerror(errno));
+    skip();
+  }
+  g_mounted = 1;
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/db", mnt);
+
+  ldb_options o;
+  ldb_options_default(&o);
+  o.sync_mode = LDB_SYNC_FULL;
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
+  unsigned char v[VALUE_SIZE];
+  char key[32];
+  unsigned committed = 0;
+  int rc = LDB_OK;
+  for (unsigned i = 0; i < 100000; i++) {
+    make_key(key, i);
+    make_value(v, i);
+    rc = ldb_put(db, key, strlen(key), v, sizeof v);
+    if (rc != LDB_OK) break;
+    committed = i + 1;
+  }
+  assert_int_equal(rc, LDB_FULL);
+  assert_true(committed > 10);
+  /* The final checkpoint cannot write the tree: close says so, and keeps
+   * every commit in the log. */
+  rc = ldb_close(db);
+  print_message("%u commits; close on the full disk: %s\n", committed,
+                ldb_code_name(rc));
+  assert_true(rc == LDB_OK || rc == LDB_FULL);
+
+  db = NULL;
+  rc = ldb_open(dir, &o, &db);
+  if (rc != LDB_OK)
+    fail_msg("open on the full disk: %s (%s)", ldb_code_name(rc),
+             ldb_errmsg(NULL));
+  expect_keys(db, committed);
+  make_key(key, committed);
+  make_value(v, committed);
+  assert_int_equal(ldb_put(db, key, strlen(key), v, sizeof v), LDB_FULL);
+  assert_int_equal(ldb_checkpoint(db), LDB_FULL);
+  expect_keys(db, committed);
+
+  /* Space returns: the same handle writes and checkpoints. */
+  assert_int_equal(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=16m"), 0);
+  unsigned more = committed + 50;
+  for (unsigned i = committed; i < more; i++) {
+    make_key(key, i);
+    make_value(v, i);
+    rc = ldb_put(db, key, strlen(key), v, sizeof v);
+    if (rc != LDB_OK)
+      fail_msg("put %u after space returned: %s (%s)", i, ldb_code_name(rc),
+               ldb_errmsg(db));
+  }
+  assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  expect_keys(db, more);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
+  expect_keys(db, more);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_real_disk_full, teardown),
+      cmocka_unit_test_teardown(test_reopen_while_full, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
