@@ -22,7 +22,7 @@ import type {
 } from './engine.js';
 import { closedError, invalid, invalidType, LightningDbError, mapErrors, toLightningDbError, typeError } from './errors.js';
 import {
-  customEncoding, encodings, isCustomEncoding, isEncodingName, scopedEncoding, toBytes,
+  customEncoding, decodeKey, decodeValue, encodings, isCustomEncoding, isEncodingName, scopedEncoding, toBytes,
   type CustomEncoding, type Encoding, type EncodingName,
 } from './encodings.js';
 import {
@@ -393,6 +393,24 @@ function encodeKey(c: Codec, key: unknown): Uint8Array {
   return c.key.encode(key, 'key');
 }
 
+/** A stored key as its database shows it: without its sub-database's
+ * scope (for messages). */
+function shownKey(c: Codec, k: Uint8Array): Uint8Array {
+  return c.scope === undefined ? k : k.subarray(c.scope.length);
+}
+
+/** The value v stored under key k (as stored: scope included), decoded
+ * with c's value encoding; DECODE when it cannot be. */
+function valueOf(c: Codec, v: Uint8Array, k: Uint8Array): any {
+  return decodeValue(c.value, v, shownKey(c, k));
+}
+
+/** The stored key k decoded with c's key encoding; DECODE when it cannot
+ * be. */
+function keyOf(c: Codec, k: Uint8Array): any {
+  return decodeKey(c.key, k, shownKey(c, k));
+}
+
 function encodeValue(c: Codec, value: unknown): Uint8Array {
   if (value === undefined) throw invalidType('value', c.value.expects, value);
   return c.value.encode(value, 'value');
@@ -555,7 +573,7 @@ function makeScan<T>(
 
 function entryMapper(c: Codec): ((k: Uint8Array, v: Uint8Array) => [any, any]) | null {
   if (isBinary(c)) return null;
-  return (k: Uint8Array, v: Uint8Array): [any, any] => [c.key.decode(k), c.value.decode(v)];
+  return (k: Uint8Array, v: Uint8Array): [any, any] => [keyOf(c, k), valueOf(c, v, k)];
 }
 
 /** Scans with binary keys and values yield the engine's own entry tuples
@@ -680,7 +698,7 @@ export class Transaction<K = Uint8Array, V = Uint8Array> {
     } catch (e) {
       throw toLightningDbError(e);
     }
-    return v === undefined ? undefined : (c.value.decode(v) as V);
+    return v === undefined ? undefined : (valueOf(c, v, k) as V);
   }
 
   has(key: Input<K>): boolean {
@@ -772,6 +790,13 @@ interface SubInit {
 let pendingSub: SubInit | null = null;
 /** Every database's codec, for tx.sub(database). */
 const codecOf = new WeakMap<Database<any, any>, Codec>();
+
+/** @internal Whether db is a named sub-database (db.sub()) rather than a
+ * database open() returned (lightningdb/replication refuses one: it
+ * copies the whole database). */
+export function isSubDatabase(db: Database<any, any>): boolean {
+  return codecOf.get(db)?.scope !== undefined;
+}
 
 /** An open LightningDB database. */
 /** An open database whose keys are K and values V (as the encodings
@@ -917,7 +942,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
       throw toLightningDbError(e);
     }
     if (v === undefined || this.#binaryValues) return v as V | undefined;
-    return this.#codec.value.decode(v) as V;
+    return valueOf(this.#codec, v, k) as V;
   }
 
   has(key: Input<K>): boolean {
@@ -937,7 +962,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
     if (!Array.isArray(keys)) throw invalidType('keys', 'an array', keys);
     const ks = keys.map((k) => encodeKey(this.#codec, k));
     const vs = mapErrors(() => db.getMany(ks));
-    return vs.map((v) => (v === undefined ? undefined : (this.#codec.value.decode(v) as V)));
+    return vs.map((v, i) => (v === undefined ? undefined : (valueOf(this.#codec, v, ks[i]!) as V)));
   }
 
   // ---- writes ---------------------------------------------------------
@@ -1077,12 +1102,12 @@ export class Database<K = Uint8Array, V = Uint8Array> {
 
   keys(opts?: ScanOptions<K>): ScanIterator<K> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#life, null, opts, (k) => this.#codec.key.decode(k) as K, (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (k) => keyOf(this.#codec, k) as K, (o) => db.iterate(o));
   }
 
   values(opts?: ScanOptions<K>): ScanIterator<V> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#life, null, opts, (_k, v) => this.#codec.value.decode(v) as V, (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (k, v) => valueOf(this.#codec, v, k) as V, (o) => db.iterate(o));
   }
 
   // ---- transactions ---------------------------------------------------
@@ -1307,16 +1332,15 @@ export class Database<K = Uint8Array, V = Uint8Array> {
   }))(this.#life);
 
   #decodeChange(c: EngineChange): Change {
-    const k = this.#codec.key;
-    const v = this.#codec.value;
+    const codec = this.#codec;
     const bk = this.#binaryKeys;
     const bv = this.#binaryValues;
     return {
       seq: c.seq,
       time: c.timeMs,
       ops: c.ops.map((op) => op.type === 'put'
-        ? { type: 'put' as const, key: bk ? op.key : k.decode(op.key), value: bv ? op.value : v.decode(op.value) }
-        : { type: 'del' as const, key: bk ? op.key : k.decode(op.key) }),
+        ? { type: 'put' as const, key: bk ? op.key : keyOf(codec, op.key), value: bv ? op.value : valueOf(codec, op.value, op.key) }
+        : { type: 'del' as const, key: bk ? op.key : keyOf(codec, op.key) }),
     };
   }
 
