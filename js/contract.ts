@@ -383,11 +383,12 @@ export const ERRORS: readonly ErrorInfo[] = [
   { code: 14, name: "SETUP", message: "a part of LightningDB could not be loaded (addon, wasm or worker script)" },
   { code: 15, name: "COMPACTED", message: "the change feed no longer holds the requested commits (required sequence has been compacted); start from a backup or retain more" },
   { code: 16, name: "OWNER_LOST", message: "the tab or worker that ran the call went away; nothing of it was committed, retry it" },
+  { code: 17, name: "DECODE", message: "a stored key or value could not be decoded with the chosen key or value encoding" },
 ];
 
 /** Every stable error code a LightningDbError carries (all but OK). */
 export const ERROR_CODES = [
-  "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY", "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT", "ABORTED", "SETUP", "COMPACTED", "OWNER_LOST",
+  "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY", "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT", "ABORTED", "SETUP", "COMPACTED", "OWNER_LOST", "DECODE",
 ] as const;
 
 /** A stable error code. */

@@ -22,7 +22,7 @@ import type {
 } from './engine.js';
 import { closedError, invalid, invalidType, LightningDbError, mapErrors, toLightningDbError, typeError } from './errors.js';
 import {
-  customEncoding, encodings, isCustomEncoding, isEncodingName, scopedEncoding, toBytes,
+  customEncoding, decodeKey, decodeValue, encodings, isCustomEncoding, isEncodingName, scopedEncoding, toBytes,
   type CustomEncoding, type Encoding, type EncodingName,
 } from './encodings.js';
 import {
@@ -157,6 +157,116 @@ const MAX_CHUNK = 1024;
 
 let defaultEngine: Engine | undefined;
 
+/* ---- async writes: one engine batch per turn of the event loop ----------
+ * putAsync, deleteAsync, putBatchAsync, deleteBatchAsync and batchAsync do
+ * not each go to the engine: the calls made on one open file (a database
+ * and its sub-databases) in the same turn of the event loop gather into one
+ * batch, committed with one engine writeAsync (one thread-pool job and one
+ * log record in Node; one sync in 'full' mode) when the turn's microtasks
+ * run, or at once when it reaches ASYNC_GROUP_OPS operations or
+ * ASYNC_GROUP_BYTES bytes of keys and values. This is what makes
+ * `for (...) db.putAsync(k, v)` followed by one await cheap: measured in
+ * bench/node (asyncfill). Each call's promise settles with its batch.
+ * Order: the operations of a batch apply in call order; separate batches
+ * run concurrently, as separate calls always did. Atomicity is per batch,
+ * so at least per call, as before. A batch the engine refuses as a whole
+ * (FULL, IO, CLOSED, ...) rejects every call in it with that error and
+ * applies nothing of any; INVALID_ARGUMENT (a key or value over the
+ * engine's limits) is one call's fault: the batch's calls are then
+ * committed one by one, so the others succeed and that one alone rejects,
+ * as it would have on its own. close() commits a gathered batch before it
+ * closes the file: calls made before close() complete. */
+
+/** Most operations in one gathered async batch. */
+const ASYNC_GROUP_OPS = 8192;
+/** Most bytes of keys and values in one gathered async batch. */
+const ASYNC_GROUP_BYTES = 4 << 20;
+
+interface AsyncCall {
+  start: number;
+  end: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+interface AsyncGroup {
+  ops: EngineOp[];
+  calls: AsyncCall[];
+  bytes: number;
+  sent: boolean;
+}
+
+/** The batch being gathered for each open engine handle (shared by a
+ * database and its sub-databases). */
+const gathering = new WeakMap<EngineDb, AsyncGroup>();
+
+function groupBytes(ops: EngineOp[]): number {
+  let n = 0;
+  for (const op of ops) n += op.key.length + (op.type === 'put' ? op.value.length : 0);
+  return n;
+}
+
+/** Queues ops (one operation or a list, already encoded) for the handle's
+ * gathered batch; resolves when it commits. */
+function writeGathered(db: EngineDb, ops: EngineOp | EngineOp[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let g = gathering.get(db);
+    if (g === undefined) {
+      const fresh: AsyncGroup = { ops: [], calls: [], bytes: 0, sent: false };
+      gathering.set(db, fresh);
+      queueMicrotask(() => sendGathered(db, fresh));
+      g = fresh;
+    }
+    const start = g.ops.length;
+    if (Array.isArray(ops)) {
+      for (const op of ops) g.ops.push(op);
+      g.bytes += groupBytes(ops);
+    } else {
+      g.ops.push(ops);
+      g.bytes += ops.key.length + (ops.type === 'put' ? ops.value.length : 0);
+    }
+    g.calls.push({ start, end: g.ops.length, resolve, reject });
+    if (g.ops.length >= ASYNC_GROUP_OPS || g.bytes >= ASYNC_GROUP_BYTES) sendGathered(db, g);
+  });
+}
+
+/** The engine's writeAsync of ops, its synchronous throws as rejections. */
+function engineWriteAsync(db: EngineDb, ops: EngineOp[]): Promise<void> {
+  try {
+    return db.writeAsync(ops);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** Commits a gathered batch (once; later calls start a new one). */
+function sendGathered(db: EngineDb, g: AsyncGroup): void {
+  if (g.sent) return;
+  g.sent = true;
+  if (gathering.get(db) === g) gathering.delete(db);
+  const { ops, calls } = g;
+  engineWriteAsync(db, ops).then(
+    () => {
+      for (const c of calls) c.resolve();
+    },
+    (e: unknown) => {
+      const err = toLightningDbError(e);
+      if (calls.length === 1 || (err as { code?: unknown }).code !== 'INVALID_ARGUMENT') {
+        for (const c of calls) c.reject(err);
+        return;
+      }
+      for (const c of calls) {
+        engineWriteAsync(db, ops.slice(c.start, c.end)).then(c.resolve, (e2: unknown) => c.reject(toLightningDbError(e2)));
+      }
+    },
+  );
+}
+
+/** Commits the handle's gathered batch now (before it closes). */
+function flushGathered(db: EngineDb): void {
+  const g = gathering.get(db);
+  if (g !== undefined) sendGathered(db, g);
+}
+
 /** Sets the engine Database.create() uses (the Node entry sets the native
  * one; the browser Worker entry the WebAssembly one). */
 export function setDefaultEngine(engine: Engine): void {
@@ -281,6 +391,24 @@ function subCodec(parent: Codec, name: unknown, opts: unknown): Codec {
 function encodeKey(c: Codec, key: unknown): Uint8Array {
   if (key === undefined || key === null) throw invalidType('key', `${c.key.expects} (not null or undefined)`, key);
   return c.key.encode(key, 'key');
+}
+
+/** A stored key as its database shows it: without its sub-database's
+ * scope (for messages). */
+function shownKey(c: Codec, k: Uint8Array): Uint8Array {
+  return c.scope === undefined ? k : k.subarray(c.scope.length);
+}
+
+/** The value v stored under key k (as stored: scope included), decoded
+ * with c's value encoding; DECODE when it cannot be. */
+function valueOf(c: Codec, v: Uint8Array, k: Uint8Array): any {
+  return decodeValue(c.value, v, shownKey(c, k));
+}
+
+/** The stored key k decoded with c's key encoding; DECODE when it cannot
+ * be. */
+function keyOf(c: Codec, k: Uint8Array): any {
+  return decodeKey(c.key, k, shownKey(c, k));
 }
 
 function encodeValue(c: Codec, value: unknown): Uint8Array {
@@ -445,7 +573,7 @@ function makeScan<T>(
 
 function entryMapper(c: Codec): ((k: Uint8Array, v: Uint8Array) => [any, any]) | null {
   if (isBinary(c)) return null;
-  return (k: Uint8Array, v: Uint8Array): [any, any] => [c.key.decode(k), c.value.decode(v)];
+  return (k: Uint8Array, v: Uint8Array): [any, any] => [keyOf(c, k), valueOf(c, v, k)];
 }
 
 /** Scans with binary keys and values yield the engine's own entry tuples
@@ -570,7 +698,7 @@ export class Transaction<K = Uint8Array, V = Uint8Array> {
     } catch (e) {
       throw toLightningDbError(e);
     }
-    return v === undefined ? undefined : (c.value.decode(v) as V);
+    return v === undefined ? undefined : (valueOf(c, v, k) as V);
   }
 
   has(key: Input<K>): boolean {
@@ -662,6 +790,13 @@ interface SubInit {
 let pendingSub: SubInit | null = null;
 /** Every database's codec, for tx.sub(database). */
 const codecOf = new WeakMap<Database<any, any>, Codec>();
+
+/** @internal Whether db is a named sub-database (db.sub()) rather than a
+ * database open() returned (lightningdb/replication refuses one: it
+ * copies the whole database). */
+export function isSubDatabase(db: Database<any, any>): boolean {
+  return codecOf.get(db)?.scope !== undefined;
+}
 
 /** An open LightningDB database. */
 /** An open database whose keys are K and values V (as the encodings
@@ -807,7 +942,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
       throw toLightningDbError(e);
     }
     if (v === undefined || this.#binaryValues) return v as V | undefined;
-    return this.#codec.value.decode(v) as V;
+    return valueOf(this.#codec, v, k) as V;
   }
 
   has(key: Input<K>): boolean {
@@ -827,7 +962,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
     if (!Array.isArray(keys)) throw invalidType('keys', 'an array', keys);
     const ks = keys.map((k) => encodeKey(this.#codec, k));
     const vs = mapErrors(() => db.getMany(ks));
-    return vs.map((v) => (v === undefined ? undefined : (this.#codec.value.decode(v) as V)));
+    return vs.map((v, i) => (v === undefined ? undefined : (valueOf(this.#codec, v, ks[i]!) as V)));
   }
 
   // ---- writes ---------------------------------------------------------
@@ -875,15 +1010,35 @@ export class Database<K = Uint8Array, V = Uint8Array> {
     if (ops.length > 0) mapErrors(() => db.write(ops));
   }
 
-  async #writeAsync(ops: () => EngineOp[]): Promise<void> {
-    const db = this.#open();
-    const list = ops();
-    if (list.length === 0) return;
+  /** The async write forms: ops are encoded now (their errors reject),
+   * then committed with the other async writes of this turn of the event
+   * loop (writeGathered, above). */
+  #writeAsync(ops: () => EngineOp[]): Promise<void> {
+    let db: EngineDb;
+    let list: EngineOp[];
     try {
-      await db.writeAsync(list);
+      db = this.#open();
+      list = ops();
     } catch (e) {
-      throw toLightningDbError(e);
+      return Promise.reject(e);
     }
+    if (list.length === 0) return Promise.resolve();
+    return writeGathered(db, list);
+  }
+
+  /** #writeAsync of one operation, without a closure or a list (the
+   * `for (...) db.putAsync(k, v)` path). */
+  #writeAsync1(type: 'put' | 'del', key: unknown, value: unknown): Promise<void> {
+    const db = this.#db;
+    if (db === null) return Promise.reject(closedError('database'));
+    let op: EngineOp;
+    try {
+      const k = encodeKey(this.#codec, key);
+      op = type === 'put' ? { type, key: k, value: encodeValue(this.#codec, value) } : { type, key: k };
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return writeGathered(db, op);
   }
 
   /** Stores every [key, value] pair atomically. */
@@ -905,11 +1060,11 @@ export class Database<K = Uint8Array, V = Uint8Array> {
   }
 
   putAsync(key: Input<K>, value: Input<V>): Promise<void> {
-    return this.#writeAsync(() => [{ type: 'put', key: encodeKey(this.#codec, key), value: encodeValue(this.#codec, value) }]);
+    return this.#writeAsync1('put', key, value);
   }
 
   deleteAsync(key: Input<K>): Promise<void> {
-    return this.#writeAsync(() => [{ type: 'del', key: encodeKey(this.#codec, key) }]);
+    return this.#writeAsync1('del', key, undefined);
   }
 
   putBatchAsync(entries: Array<[Input<K>, Input<V>]>): Promise<void> {
@@ -947,12 +1102,12 @@ export class Database<K = Uint8Array, V = Uint8Array> {
 
   keys(opts?: ScanOptions<K>): ScanIterator<K> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#life, null, opts, (k) => this.#codec.key.decode(k) as K, (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (k) => keyOf(this.#codec, k) as K, (o) => db.iterate(o));
   }
 
   values(opts?: ScanOptions<K>): ScanIterator<V> {
     const db = this.#open();
-    return makeScan(this.#codec, this.#life, null, opts, (_k, v) => this.#codec.value.decode(v) as V, (o) => db.iterate(o));
+    return makeScan(this.#codec, this.#life, null, opts, (k, v) => valueOf(this.#codec, v, k) as V, (o) => db.iterate(o));
   }
 
   // ---- transactions ---------------------------------------------------
@@ -1177,16 +1332,15 @@ export class Database<K = Uint8Array, V = Uint8Array> {
   }))(this.#life);
 
   #decodeChange(c: EngineChange): Change {
-    const k = this.#codec.key;
-    const v = this.#codec.value;
+    const codec = this.#codec;
     const bk = this.#binaryKeys;
     const bv = this.#binaryValues;
     return {
       seq: c.seq,
       time: c.timeMs,
       ops: c.ops.map((op) => op.type === 'put'
-        ? { type: 'put' as const, key: bk ? op.key : k.decode(op.key), value: bv ? op.value : v.decode(op.value) }
-        : { type: 'del' as const, key: bk ? op.key : k.decode(op.key) }),
+        ? { type: 'put' as const, key: bk ? op.key : keyOf(codec, op.key), value: bv ? op.value : valueOf(codec, op.value, op.key) }
+        : { type: 'del' as const, key: bk ? op.key : keyOf(codec, op.key) }),
     };
   }
 
@@ -1239,6 +1393,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
       return;
     }
     for (const s of [...this.#subs]) s.close();
+    flushGathered(db);
     mapErrors(() => db.close());
   }
 }

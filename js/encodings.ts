@@ -7,10 +7,15 @@
  * and custom encodings: an object { encode(v) => Uint8Array, decode(bytes)
  * => v, name? } given as keyEncoding or valueEncoding.
  *
+ * Reads decode through decodeValue() / decodeKey(): what a decoder throws
+ * (bytes written with another encoding, or a custom decode() that threw)
+ * becomes a LightningDbError DECODE naming the encoding and the key, with
+ * the decoder's error as its cause.
+ *
  * Runs in Node and in browser Workers: no Node modules, no Buffer.
  */
 import { Packr } from 'msgpackr';
-import { describeValue, invalidType, typeError } from './errors.js';
+import { decodeError, describeValue, invalidType, typeError } from './errors.js';
 
 export type EncodingName = 'binary' | 'utf8' | 'json' | 'msgpack';
 
@@ -163,4 +168,26 @@ export function scopedEncoding(inner: Encoding<any>, scope: Uint8Array): Encodin
     },
     decode: (b) => inner.decode(b.subarray(scope.length)),
   };
+}
+
+/** enc.decode(bytes) of the value stored under `key`; what the decoder
+ * throws becomes DECODE (decodeError) naming enc and `key` (the key as its
+ * database shows it: without a sub-database's scope). */
+export function decodeValue(enc: Encoding<any>, bytes: Uint8Array, key: Uint8Array): any {
+  try {
+    return enc.decode(bytes);
+  } catch (e) {
+    throw decodeError('valueEncoding', enc.name, key, e);
+  }
+}
+
+/** enc.decode(bytes) of a stored key; what the decoder throws becomes
+ * DECODE naming enc and the key (`shown`: the bytes to name, default
+ * bytes). */
+export function decodeKey(enc: Encoding<any>, bytes: Uint8Array, shown: Uint8Array = bytes): any {
+  try {
+    return enc.decode(bytes);
+  } catch (e) {
+    throw decodeError('keyEncoding', enc.name, shown, e);
+  }
 }

@@ -135,3 +135,65 @@ export function closedError(what: string): LightningDbError {
 export function invalid(message: string): LightningDbError {
   return new LightningDbError('INVALID_ARGUMENT', message);
 }
+
+/** Length of the printable UTF-8 character at b[i] (no C0, DEL or C1
+ * control, no surrogate, no overlong form), 0 when there is none. */
+function printableChar(b: Uint8Array, i: number): number {
+  let c = b[i]!;
+  if (c < 0x80) return c >= 0x20 && c !== 0x7f ? 1 : 0;
+  if (c < 0xc2 || c > 0xf4) return 0;
+  const len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+  if (b.length - i < len) return 0;
+  c &= 0x7f >> len;
+  for (let j = 1; j < len; j++) {
+    const x = b[i + j]!;
+    if ((x & 0xc0) !== 0x80) return 0;
+    c = (c << 6) | (x & 0x3f);
+  }
+  const least = len === 2 ? 0x80 : len === 3 ? 0x800 : 0x10000;
+  if (c < least || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) || (c >= 0x80 && c <= 0x9f)) return 0;
+  return len;
+}
+
+const keyTextDecoder = new TextDecoder();
+
+/** A key as error messages show it, the same way the core's messages do
+ * (a CONFLICT names its key so): printable UTF-8 in double quotes with '"'
+ * and '\' escaped ("user:1"), anything else in hexadecimal and saying so
+ * (00ff01 (hex)); text over 48 bytes is cut at a character boundary and
+ * hex after 24 bytes, followed by "... (N bytes)". */
+export function keyText(key: Uint8Array): string {
+  let i = 0;
+  while (i < key.length) {
+    const n = printableChar(key, i);
+    if (n === 0) break;
+    i += n;
+  }
+  if (i === key.length) {
+    let end = 0;
+    while (end < key.length) {
+      const n = printableChar(key, end);
+      if (end + n > 48) break;
+      end += n;
+    }
+    const s = keyTextDecoder.decode(key.subarray(0, end)).replace(/["\\]/g, '\\$&');
+    return end < key.length ? `"${s}"... (${key.length} bytes)` : `"${s}"`;
+  }
+  let h = '';
+  const n = Math.min(key.length, 24);
+  for (let j = 0; j < n; j++) h += key[j]!.toString(16).padStart(2, '0');
+  return n < key.length ? `${h}... (hex, ${key.length} bytes)` : `${h} (hex)`;
+}
+
+/** DECODE: a stored key or value that the chosen encoding could not decode
+ * (bytes written with another encoding, or a custom decode() that threw).
+ * `option` says which encoding ('keyEncoding' or 'valueEncoding'),
+ * `encoding` its name, `key` the key the bytes belong to (shown by
+ * keyText); the decoder's own error is the `cause`. */
+export function decodeError(option: 'keyEncoding' | 'valueEncoding', encoding: string, key: Uint8Array, cause: unknown): LightningDbError {
+  const what = option === 'keyEncoding' ? `the key ${keyText(key)}` : `the value of key ${keyText(key)}`;
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new LightningDbError('DECODE',
+    `${what} cannot be decoded with ${option} '${encoding}' (${why}); was it written with another encoding? ` +
+    `${option} 'binary' reads its bytes`, { cause });
+}

@@ -6,7 +6,8 @@
 //      `prepare`, scripts/pack.mjs, builds what is missing);
 //   2. an addon that loads already (prebuilds/<platform>-<arch>/ or
 //      build/node/, the runtime's lookup order): nothing to do. The package
-//      ships linux-x64, linux-arm64 and win32-x64 prebuilds (README,
+//      always ships the linux-x64 prebuild, and linux-arm64 and win32-x64
+//      only when they were cross-built before packing (README,
 //      "Installing"); one that is present but does not load says why (an
 //      older glibc than its manifest names, a host other than node.exe on
 //      Windows);
@@ -87,8 +88,12 @@ function headersDir() {
 
 function compile() {
   if (process.platform === 'win32') {
+    const shipped = existsSync(join(root, 'prebuilds', plat, 'lightningdb.node'));
     log(`no prebuilt addon for ${plat} loads, and this script does not compile the addon on Windows ` +
-      '(the package ships win32-x64, cross-compiled with mingw-w64). The browser build does not need the addon.');
+      (shipped
+        ? `(the ${plat} prebuild of this package, cross-compiled with mingw-w64, is present but did not load). `
+        : `(this package holds no ${plat} prebuild: it ships one only when it was cross-built before packing). `) +
+      'The browser build does not need the addon.');
     return false;
   }
   const missing = missingPrerequisites();

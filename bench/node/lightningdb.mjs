@@ -43,6 +43,7 @@ export function lightningAdapter(dir, openDb, describe, version) {
     close(kind) { dbs[kind].close(); delete dbs[kind]; },
     putBatch(kind, pairs) { dbs[kind].putBatch(pairs); },
     put(kind, k, v) { dbs[kind].put(k, v); },
+    putAsync(kind, k, v) { return dbs[kind].putAsync(k, v); },
     get(kind, k) { return dbs[kind].get(k); },
     getBatch(kind, keys) { return dbs[kind].getBatch(keys); },
     scan(kind, reverse) {

@@ -65,6 +65,7 @@ export function plan(n) {
     readrandom_2w: 2 * Math.min(n, 1000000), // gets, half in each of 2 worker_threads
     mixed: n,
     fillsync: small(100, 50, 2000), // durable single puts: fsync each
+    fillasync: n, // async single puts, ASYNC_WINDOW in flight
     fill64k: small(200, 20, 1000), // 64 KiB values, batches of 10
     read64k: small(200, 20, 1000),
   };
@@ -84,6 +85,7 @@ export const WORKLOADS = [
   { name: 'readrandom_2w', unit: 'gets', desc: 'random gets from 2 worker_threads at once on the same database (total)' },
   { name: 'mixed', unit: 'ops', desc: '80% random gets / 20% single puts' },
   { name: 'fillsync', unit: 'puts', desc: 'durable single puts (fsync each; smaller count)' },
+  { name: 'fillasync', unit: 'puts', desc: 'random keys, single async puts, 10,000 issued before awaiting them (fresh store; stores with an async put)' },
   { name: 'fill64k', unit: 'puts', desc: '64 KiB values, batches of 10 (fresh store)' },
   { name: 'read64k', unit: 'gets', desc: 'random gets of 64 KiB values' },
 ];
@@ -173,7 +175,7 @@ export function sampleCapacity(counts) {
     Math.ceil(counts.fillseq / BATCH), Math.ceil(counts.fillrandom / BATCH), Math.ceil(counts.overwrite / BATCH),
     Math.ceil(counts.readrandom / SAMPLE_EVERY), Math.ceil(counts.readmissing / SAMPLE_EVERY),
     Math.ceil(counts.mixed / SAMPLE_EVERY), counts.seekrandom, Math.ceil(counts.batchget / 100),
-    counts.fillsync, Math.ceil(counts.fill64k / 10), counts.read64k,
+    counts.fillsync, Math.ceil(counts.fillasync / ASYNC_WINDOW), Math.ceil(counts.fill64k / 10), counts.read64k,
   );
 }
 
@@ -185,6 +187,9 @@ function percentiles(samples, count) {
   return { p50: round(at(0.5)), p99: round(at(0.99)), samples: count };
 }
 const round = (x) => Math.round(x * 100) / 100;
+
+/** Async puts issued before awaiting them (fillasync). */
+const ASYNC_WINDOW = 10000;
 
 const isP = (r) => r !== null && typeof r === 'object' && typeof r.then === 'function';
 
@@ -406,6 +411,31 @@ export async function runWorkloads(store, n, host) {
       return total;
     });
     await store.close('sync');
+  }
+
+  // --- async single puts, ASYNC_WINDOW issued before awaiting them (the
+  // `for (...) promises.push(db.put(k, v)); await Promise.all(promises)`
+  // of JS scripts): own fresh store, only stores with an async put (the
+  // store's non-durable mode); latency per window
+  if (want('fillasync') && typeof store.putAsync === 'function') {
+    await store.open('async');
+    await measure('fillasync', async (rec, prog) => {
+      const total = counts.fillasync;
+      for (let i = 0; i < total; i += ASYNC_WINDOW) {
+        const end = Math.min(total, i + ASYNC_WINDOW);
+        const t = now();
+        const ps = new Array(end - i);
+        for (let j = i; j < end; j++) {
+          const id = data.order[j];
+          ps[j - i] = store.putAsync('async', data.key(id), data.value(id));
+        }
+        await Promise.all(ps);
+        rec((now() - t) * 1000);
+        prog(end);
+      }
+      return total;
+    });
+    await store.close('async');
   }
 
   // --- 64 KiB values: own fresh store

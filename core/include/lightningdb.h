@@ -107,10 +107,15 @@ extern "C" {
       closed or crashed) while a scan or transaction                           \
       lived in it, or before a write was known to be                           \
       committed; nothing of it was committed: retry */
+#define LDB_DECODE                                                             \
+  17 /* a host's key or value encoding (JSON, MessagePack,                     \
+        a user's codec) could not decode stored bytes (read                    \
+        intact, but written with another encoding); the                        \
+        engine itself never returns it */
 
 /* One past the largest code; every code in [0, LDB_CODE_COUNT) has a row in
  * ldb_error_table(). */
-#define LDB_CODE_COUNT 17
+#define LDB_CODE_COUNT 18
 
 /* The fixed English message for a code ("key not found", ...). Never NULL;
  * static storage. */
@@ -120,7 +125,7 @@ LDB_API const char *ldb_strerror(int code);
  * "OK", "NOT_FOUND", "CONFLICT", "BUSY", "CORRUPT", "IO", "FULL", "NO_MEMORY",
  * "INVALID_ARGUMENT", "CLOSED", "READ_ONLY", "INTERNAL", "TIMEOUT",
  * "ABORTED", "SETUP", "COMPACTED",
- * "OWNER_LOST"; "UNKNOWN" otherwise. Static storage. */
+ * "OWNER_LOST", "DECODE"; "UNKNOWN" otherwise. Static storage. */
 LDB_API const char *ldb_code_name(int code);
 
 /* Detail of the most recent failed call made by the calling thread (on any

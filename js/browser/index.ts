@@ -24,7 +24,7 @@
  * Database directly (no proxy), and `destroy(name, { store })` deletes a
  * database.
  */
-import { invalidType, typeError, closedError, LightningDbError, type ErrorCode } from '../errors.js';
+import { decodeError, invalidType, typeError, closedError, LightningDbError, type ErrorCode } from '../errors.js';
 import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, Pong, Reply, Request, SubStep, SubWire, Tagged, WireError } from './protocol.js';
 import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
 import { clientLockName, holdLock, randomId } from './tabs.js';
@@ -173,7 +173,10 @@ function revive(e: WireError): Error {
   // An argument error (LightningDbTypeError) keeps its code; another
   // TypeError stays a plain one.
   if (e.name === 'TypeError') return e.code === 'INVALID_ARGUMENT' ? typeError(e.message) : new TypeError(e.message);
-  return new LightningDbError((e.code ?? 'INTERNAL') as ErrorCode, e.message);
+  if (e.cause === undefined) return new LightningDbError((e.code ?? 'INTERNAL') as ErrorCode, e.message);
+  const cause = new Error(e.cause.message);
+  cause.name = e.cause.name;
+  return new LightningDbError((e.code ?? 'INTERNAL') as ErrorCode, e.message, { cause });
 }
 
 type Req = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -1069,9 +1072,27 @@ function isCustom(v: unknown): v is Custom {
     typeof (v as Custom).encode === 'function' && typeof (v as Custom).decode === 'function';
 }
 
+const pageUtf8 = new TextEncoder();
+
+/** A key as DECODE messages name it: its bytes when it has them (a
+ * custom key encoding's, or binary), a string's UTF-8, and otherwise
+ * (a key the Worker's json or msgpack encoding decoded) its JSON text. */
+function keyBytes(k: unknown): Uint8Array {
+  if (k instanceof Uint8Array) return k;
+  if (typeof k === 'string') return pageUtf8.encode(k);
+  let t: string | undefined;
+  try {
+    t = JSON.stringify(k);
+  } catch {
+    /* not JSON: String() below */
+  }
+  return pageUtf8.encode(t ?? String(k));
+}
+
 /** The page side of custom encodings (keys `k`, values `v`; null: the
  * Worker's named encoding does the work). encode's result must be a
- * Uint8Array (TypeError otherwise), as in Database. */
+ * Uint8Array (TypeError otherwise), as in Database; what decode throws is
+ * DECODE naming the encoding and the key (decodeError), as in Database. */
 class PageCodec {
   constructor(readonly k: Custom | null, readonly v: Custom | null) {}
   private static bytes(c: Custom, x: unknown, what: string): Uint8Array {
@@ -1081,8 +1102,30 @@ class PageCodec {
   }
   ek(x: unknown, what = 'key'): unknown { return this.k && x !== undefined ? PageCodec.bytes(this.k, x, what) : x; }
   ev(x: unknown): unknown { return this.v ? PageCodec.bytes(this.v, x, 'value') : x; }
-  dk(b: unknown): unknown { return this.k && b instanceof Uint8Array ? this.k.decode(b) : b; }
-  dv(b: unknown): unknown { return this.v && b instanceof Uint8Array ? this.v.decode(b) : b; }
+  dk(b: unknown): unknown {
+    if (!this.k || !(b instanceof Uint8Array)) return b;
+    try {
+      return this.k.decode(b);
+    } catch (e) {
+      throw decodeError('keyEncoding', this.k.name === undefined ? 'custom' : String(this.k.name), b, e);
+    }
+  }
+  /** The value b stored under `key` (as it came back: bytes, or decoded
+   * by the Worker's named key encoding). */
+  dv(b: unknown, key: unknown): unknown {
+    if (!this.v || !(b instanceof Uint8Array)) return b;
+    try {
+      return this.v.decode(b);
+    } catch (e) {
+      throw decodeError('valueEncoding', this.v.name === undefined ? 'custom' : String(this.v.name), keyBytes(key), e);
+    }
+  }
+  /** The method a scan of `method` asks the Worker for: values() of a
+   * custom value encoding reads entries, so a value that cannot be decoded
+   * is named by its key. */
+  wireMethod(method: string): string {
+    return method === 'values' && this.v ? 'scan' : method;
+  }
   /** Range / scan options with gt, gte, lt, lte encoded (prefix stays raw
    * bytes or a string, as in Database). */
   range(o: unknown): unknown {
@@ -1099,13 +1142,14 @@ class PageCodec {
   /** Decodes a scan item of `method`. */
   item(method: string, x: unknown): unknown {
     if (method === 'keys') return this.dk(x);
-    if (method === 'values') return this.dv(x);
+    if (method === 'values' && !this.v) return x;
     const [k, v] = x as [unknown, unknown];
-    return [this.dk(k), this.dv(v)];
+    if (method === 'values') return this.dv(v, k); // wireMethod: entries
+    return [this.dk(k), this.dv(v, k)];
   }
   change(c: unknown): unknown {
     const ch = c as RemoteChange;
-    return { ...ch, ops: ch.ops.map((o) => (o.type === 'put' ? { ...o, key: this.dk(o.key), value: this.dv(o.value) } : { ...o, key: this.dk(o.key) })) };
+    return { ...ch, ops: ch.ops.map((o) => (o.type === 'put' ? { ...o, key: this.dk(o.key), value: this.dv(o.value, o.key) } : { ...o, key: this.dk(o.key) })) };
   }
   /** Encodes the arguments of a database / transaction method. */
   args(method: string, a: unknown[]): unknown[] {
@@ -1130,10 +1174,14 @@ class PageCodec {
         return a;
     }
   }
-  /** Decodes the result of a database / transaction method. */
-  result(method: string, r: unknown): unknown {
-    if (method === 'get') return r === undefined ? r : this.dv(r);
-    if (method === 'getBatch' && Array.isArray(r)) return r.map((v) => (v === undefined ? v : this.dv(v)));
+  /** Decodes the result of a database / transaction method called with
+   * `args` (as args() encoded them: they name the keys read). */
+  result(method: string, r: unknown, args: unknown[]): unknown {
+    if (method === 'get') return r === undefined ? r : this.dv(r, args[0]);
+    if (method === 'getBatch' && Array.isArray(r)) {
+      const keys = Array.isArray(args[0]) ? args[0] : [];
+      return r.map((v, i) => (v === undefined ? v : this.dv(v, keys[i])));
+    }
     return r;
   }
 }
@@ -1236,7 +1284,8 @@ export class RemoteIterator<T> implements AsyncIterableIterator<T> {
     this.retain = method !== 'scanReverse' && opts !== null && typeof opts === 'object' && (opts as ScanOptions).retain === true;
     try {
       if (refused) throw refused;
-      sent = ch.send<number>({ op: 'iter', txn, method, args: pc ? pc.args(method, args) : args, sub }, undefined, txn ? txnHome : undefined);
+      sent = ch.send<number>({ op: 'iter', txn, method: pc ? pc.wireMethod(method) : method, args: pc ? pc.args(method, args) : args, sub },
+        undefined, txn ? txnHome : undefined);
     } catch (e) {
       sent = Promise.reject(e);
     }
@@ -1316,8 +1365,9 @@ export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
     const pc = this.pc;
     const sub = this.view;
     if (pc === null) return this.ch.send<T>({ op: 'txn', txn: this.h, method, args, sub }, undefined, this.home);
-    return encoded(() => this.ch.send<T>({ op: 'txn', txn: this.h, method, args: pc.args(method, args), sub }, undefined, this.home))
-      .then((r) => pc.result(method, r) as T);
+    let a: unknown[] = args;
+    return encoded(() => this.ch.send<T>({ op: 'txn', txn: this.h, method, args: (a = pc.args(method, args)), sub }, undefined, this.home))
+      .then((r) => pc.result(method, r, a) as T);
   }
   /** For `await using tx = await db.beginTransaction()`: aborts it unless
    * commit(), commitAsync() or abort() was called. */
@@ -1473,7 +1523,9 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
     const pc = this.pc;
     const sub = this.wire;
     if (pc === null) return this.ch.send<T>({ op: 'call', method, args, sub }, opts);
-    return encoded(() => this.ch.send<T>({ op: 'call', method, args: pc.args(method, args), sub }, opts)).then((r) => pc.result(method, r) as T);
+    let a: unknown[] = args;
+    return encoded(() => this.ch.send<T>({ op: 'call', method, args: (a = pc.args(method, args)), sub }, opts))
+      .then((r) => pc.result(method, r, a) as T);
   }
 
   /** As Database.sub: the named sub-database `name` in the same database

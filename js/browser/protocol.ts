@@ -169,6 +169,9 @@ export interface WireError {
   name: string;
   code?: string;
   message: string;
+  /** the error's cause, when it is an Error (a DECODE error's decoder
+   * error): its name and message, revived as an Error */
+  cause?: { name: string; message: string };
 }
 
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };

@@ -134,12 +134,15 @@ function wire(e: unknown): WireError {
     idbStore()!.limitError = null;
     return { name: 'LightningDbError', code: 'FULL', message: `${limit.message} (${String(err?.message ?? e)})` };
   }
-  if (e instanceof LightningDbError || e instanceof TypeError || typeof err?.code === 'string')
+  if (e instanceof LightningDbError || e instanceof TypeError || typeof err?.code === 'string') {
+    const cause = (e as { cause?: unknown }).cause;
     return {
       name: typeof err?.name === 'string' ? err.name : 'Error',
       code: typeof err?.code === 'string' ? err.code : undefined,
       message: String(err?.message ?? e),
+      ...(cause instanceof Error ? { cause: { name: cause.name, message: cause.message } } : {}),
     };
+  }
   // A browser error (DOMException) or anything else: give it a code.
   const se = storeErrorFrom(e, 'the database Worker');
   return { name: 'LightningDbError', code: se.code, message: se.message };

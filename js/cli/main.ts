@@ -22,7 +22,9 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult, type CheckResult } from '../index.js';
+import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult, type CheckResult, type OpenOptions } from '../index.js';
+import { OPTIONS, type OptionInfo } from '../contract.js';
+import { closestKey } from '../options.js';
 import { DumpFormatError, endLine, entryLine, headerLine, isUtf8, parseLine } from './dump.js';
 import { displayBytes } from './display.js';
 
@@ -57,6 +59,77 @@ interface Common {
   json?: boolean;
   encoding: Encoding;
   progress?: boolean;
+  /** -O name=value engine options, parsed (engineOption) */
+  option?: EngineOptions;
+}
+
+/** Engine options given with -O, as open() takes them. */
+type EngineOptions = Record<string, number | boolean | string>;
+
+/** The engine options -O takes: every option of the core's table
+ * (OPTIONS, from core/src/options.def) but the three each command sets
+ * itself. */
+const CLI_OPTIONS: readonly OptionInfo[] = OPTIONS.filter((o) => !['createIfMissing', 'errorIfExists', 'readOnly'].includes(o.jsName));
+const SET_BY_COMMAND = ['createIfMissing', 'errorIfExists', 'readOnly'];
+
+/** Byte-size suffixes -O takes on options in bytes (64MiB). */
+const SIZE_SUFFIX: Record<string, number> = { kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** The -O lines of `lightningdb --help`, from the core's option table. */
+export function engineOptionsHelp(): string {
+  const kind = (o: OptionInfo) => (o.type === 'bool' ? 'true|false' : o.type === 'enum' ? o.values.join('|')
+    : o.unit === 'bytes' ? 'bytes (or 64MiB, 1GiB)' : o.unit === 'ms' ? 'ms' : 'integer');
+  const size = (n: number) => {
+    const [name, mult] = Object.entries(SIZE_SUFFIX).reverse().find(([, m]) => n > 0 && n % m === 0) ?? ['', 1];
+    return mult === 1 ? String(n) : `${n / mult}${name.slice(0, -2).toUpperCase()}iB`;
+  };
+  const def = (o: OptionInfo) => (o.type === 'bool' ? String(o.default === 1) : o.type === 'enum' ? o.values[o.default]
+    : o.unit === 'bytes' ? size(o.default) : String(o.default));
+  const w = Math.max(...CLI_OPTIONS.map((o) => o.jsName.length));
+  return `Engine options (-O NAME=VALUE, repeatable, on every command that opens PATH; the
+open() options of the API, checked against the engine's option table; an
+existing database keeps its pageSize):
+${CLI_OPTIONS.map((o) => `  ${o.jsName.padEnd(w)}  ${kind(o)}; default ${def(o)}`).join('\n')}
+  e.g. lightningdb check -O cacheSize=1GiB -O mmapSize=0 ./db
+       lightningdb load -O compression=zstd -O pageSize=16384 ./new < out.jsonl`;
+}
+
+/** Parses one -O NAME=VALUE into `previous` (commander's collector): the
+ * name is an option of the core's table (also written cache-size or
+ * cache_size), the value of its type. A usage error (exit 2) names what
+ * is wrong, and the closest option for an unknown name. */
+export function engineOption(arg: string, previous: EngineOptions = {}): EngineOptions {
+  const eq = arg.indexOf('=');
+  if (eq <= 0) throw new CliError(EXIT.USAGE, `-O takes NAME=VALUE (e.g. -O cacheSize=256MiB), got '${arg}'`);
+  const given = arg.slice(0, eq).trim();
+  const text = arg.slice(eq + 1).trim();
+  const norm = (x: string) => x.toLowerCase().replace(/[_-]/g, '');
+  if (SET_BY_COMMAND.some((n) => norm(n) === norm(given))) {
+    throw new CliError(EXIT.USAGE, `-O ${given}: set by each command (put, load and serve --create create; the reading commands open read-only)`);
+  }
+  const o = CLI_OPTIONS.find((x) => norm(x.jsName) === norm(given) || x.name === given);
+  if (o === undefined) {
+    const near = closestKey(given, CLI_OPTIONS.map((x) => x.jsName));
+    throw new CliError(EXIT.USAGE, `unknown engine option '${given}' ${near ? `(did you mean '${near}'?)` : '(lightningdb --help lists them)'}`);
+  }
+  let v: number | boolean | string;
+  if (o.type === 'bool') {
+    if (!['true', 'false', '1', '0'].includes(text)) throw new CliError(EXIT.USAGE, `-O ${o.jsName} takes true or false, got '${text}'`);
+    v = text === 'true' || text === '1';
+  } else if (o.type === 'enum') {
+    if (!o.values.includes(text)) throw new CliError(EXIT.USAGE, `-O ${o.jsName} takes one of ${o.values.join(', ')}, got '${text}'`);
+    v = text;
+  } else {
+    const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(text);
+    const mult = m && m[2] ? (o.unit === 'bytes' ? SIZE_SUFFIX[m[2].toLowerCase()] : undefined) : 1;
+    const n = m && mult !== undefined ? Number(m[1]) * mult : NaN;
+    if (!Number.isSafeInteger(n) || n < o.min || n > o.max) {
+      throw new CliError(EXIT.USAGE, `-O ${o.jsName} takes an integer in ${o.min}..${o.max}${o.unit ? ` (${o.unit}` : ''}` +
+        `${o.unit === 'bytes' ? '; KiB, MiB, GiB or TiB after it multiply' : ''}${o.unit ? ')' : ''}, got '${text}'`);
+    }
+    v = n;
+  }
+  return { ...previous, [o.jsName]: v };
 }
 
 // ---- helpers --------------------------------------------------------------
@@ -101,11 +174,11 @@ function floatArg(name: string, min: number, max: number) {
  * form of "no database here" (PATH missing, a file, or a directory that
  * holds none) is a database error (exit 3) with the same message, for
  * every command: never "not found" (exit 1), which means an absent key. */
-function openDb(path: string, opts: { create?: boolean; readOnly?: boolean } = {}): Database {
+function openDb(path: string, opts: { create?: boolean; readOnly?: boolean; engine?: EngineOptions } = {}): Database {
   if (!opts.create && !existsSync(path)) throw new CliError(EXIT.DATABASE, `no database at ${path}`);
   if (existsSync(path) && !statSync(path).isDirectory()) throw new CliError(EXIT.DATABASE, `${path} is not a database directory`);
   try {
-    return open(path, { createIfMissing: Boolean(opts.create), readOnly: Boolean(opts.readOnly) });
+    return open(path, { ...opts.engine as OpenOptions, createIfMissing: Boolean(opts.create), readOnly: Boolean(opts.readOnly) });
   } catch (e) {
     if (e instanceof LightningDbError && e.code === 'NOT_FOUND') {
       throw new CliError(EXIT.DATABASE, `no database at ${path} (the directory holds none)`);
@@ -168,10 +241,16 @@ function addCommon(cmd: Command, { progress = false } = {}): Command {
   return cmd;
 }
 
+/** -O NAME=VALUE: an engine option for the open of PATH (engineOption). */
+function addEngineOption(cmd: Command): Command {
+  return cmd.option('-O, --option <name=value>', 'engine option for opening PATH, repeatable (the list: lightningdb --help)',
+    engineOption);
+}
+
 // ---- commands ---------------------------------------------------------------
 
 async function cmdStats(path: string, o: Common & { prometheus?: boolean }): Promise<void> {
-  const db = openDb(path, { readOnly: true });
+  const db = openDb(path, { readOnly: true, engine: o.option });
   try {
     if (o.prometheus) {
       process.stdout.write(db.metricsText());
@@ -218,7 +297,7 @@ export function treeLine(r: Pick<CheckResult, 'leafPages' | 'leafBytes' | 'branc
 }
 
 async function cmdCheck(path: string, o: Common): Promise<void> {
-  const db = openDb(path, { readOnly: true });
+  const db = openDb(path, { readOnly: true, engine: o.option });
   try {
     const m = db.metrics();
     const b = bar(o, 'check |{bar}| {percentage}% | {entries} entries, {phase}');
@@ -249,7 +328,7 @@ async function cmdCheck(path: string, o: Common): Promise<void> {
 }
 
 async function cmdGet(path: string, key: string, o: Common): Promise<void> {
-  const db = openDb(path, { readOnly: true });
+  const db = openDb(path, { readOnly: true, engine: o.option });
   try {
     const k = decodeArg(key, o.encoding, 'KEY');
     const v = db.get(k) as Buffer | undefined;
@@ -268,7 +347,7 @@ async function cmdGet(path: string, key: string, o: Common): Promise<void> {
 async function cmdPut(path: string, key: string, value: string, o: Common): Promise<void> {
   const k = decodeArg(key, o.encoding, 'KEY');
   const v = decodeArg(value, o.encoding, 'VALUE');
-  const db = openDb(path, { create: true });
+  const db = openDb(path, { create: true, engine: o.option });
   try {
     db.put(k, v);
     db.flush(); // durable before the command reports success
@@ -280,7 +359,7 @@ async function cmdPut(path: string, key: string, value: string, o: Common): Prom
 
 async function cmdDel(path: string, key: string, o: Common): Promise<void> {
   const k = decodeArg(key, o.encoding, 'KEY');
-  const db = openDb(path);
+  const db = openDb(path, { engine: o.option });
   try {
     const existed = db.has(k);
     db.delete(k);
@@ -314,7 +393,7 @@ async function cmdScan(path: string, o: Common & { raw?: boolean } & Record<stri
   const asked = cmd.getOptionValueSource('encoding') === 'cli';
   if (o.raw && (asked || o.json)) throw new CliError(EXIT.USAGE, `give --raw or ${o.json ? '--json' : '--encoding'}, not both`);
   const s = scanOptions(o, o.encoding);
-  const db = openDb(path, { readOnly: true });
+  const db = openDb(path, { readOnly: true, engine: o.option });
   try {
     if (o.raw) {
       // The exact bytes: KEY<TAB>VALUE<LF>, whatever they hold.
@@ -343,7 +422,7 @@ async function cmdScan(path: string, o: Common & { raw?: boolean } & Record<stri
 
 async function cmdCount(path: string, o: Common & Record<string, string | boolean | number | undefined>): Promise<void> {
   const s = scanOptions(o, o.encoding);
-  const db = openDb(path, { readOnly: true });
+  const db = openDb(path, { readOnly: true, engine: o.option });
   try {
     let n = 0;
     const it = db.keys(s);
@@ -355,7 +434,7 @@ async function cmdCount(path: string, o: Common & Record<string, string | boolea
 }
 
 async function cmdBackup(path: string, dest: string, o: Common): Promise<void> {
-  const db = openDb(path, { readOnly: true });
+  const db = openDb(path, { readOnly: true, engine: o.option });
   try {
     if (existsSync(dest) && !statSync(dest).isDirectory()) throw new CliError(EXIT.USAGE, `${dest} exists and is not a directory`);
     db.backup(dest);
@@ -367,7 +446,7 @@ async function cmdBackup(path: string, dest: string, o: Common): Promise<void> {
 }
 
 async function cmdDump(path: string, o: Common & { output?: string }): Promise<void> {
-  const db = openDb(path, { readOnly: true });
+  const db = openDb(path, { readOnly: true, engine: o.option });
   const out: Writable = o.output ? createWriteStream(o.output, { flags: 'wx' }) : process.stdout;
   const failed = new Promise<never>((_, reject) => out.on('error', (e: NodeJS.ErrnoException) => {
     reject(new CliError(e.code === 'EEXIST' ? EXIT.USAGE : EXIT.DATABASE, e.code === 'EEXIST'
@@ -420,18 +499,18 @@ interface LoadTarget {
  * (from the outermost one down to PATH), or, in a directory that existed
  * without a database, the entries that were not there before. A database
  * that existed is never in it. */
-function openForLoad(path: string): LoadTarget {
+function openForLoad(path: string, engine?: EngineOptions): LoadTarget {
   if (existsSync(path)) {
     if (!statSync(path).isDirectory()) throw new CliError(EXIT.DATABASE, `${path} is not a database directory`);
     // Listed before the first open: an open that finds no database leaves
     // its lock file behind.
     const before = new Set(readdirSync(path));
     try {
-      return { db: open(path, { createIfMissing: false }), undo: null };
+      return { db: open(path, { ...engine as OpenOptions, createIfMissing: false }), undo: null };
     } catch (e) {
       if (!(e instanceof LightningDbError && e.code === 'NOT_FOUND')) throw e;
     }
-    const db = openDb(path, { create: true });
+    const db = openDb(path, { create: true, engine });
     return {
       db,
       undo: () => {
@@ -443,7 +522,7 @@ function openForLoad(path: string): LoadTarget {
   // creates it and everything below it.
   let top = resolve(path);
   while (!existsSync(dirname(top)) && dirname(top) !== top) top = dirname(top);
-  const db = openDb(path, { create: true });
+  const db = openDb(path, { create: true, engine });
   return { db, undo: () => rmSync(top, { recursive: true, force: true }) };
 }
 
@@ -487,7 +566,7 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
         if (line > 1 && text.trim() === '') continue;
         const r = parseLine(text, line);
         if (r.kind === 'header') {
-          target = openForLoad(path);
+          target = openForLoad(path, o.option);
           db = target.db;
           continue;
         }
@@ -535,7 +614,7 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
 }
 
 async function cmdServe(path: string, o: Common & { host: string; port: number; create?: boolean; loadTest: boolean }): Promise<void> {
-  const db = openDb(path, { create: o.create });
+  const db = openDb(path, { create: o.create, engine: o.option });
   let server;
   try {
     server = await db.serve({ host: o.host, port: o.port, loadTest: o.loadTest });
@@ -572,7 +651,7 @@ async function cmdReplicate(role: 'publish' | 'follow', path: string, o: Common 
   } catch (e) {
     throw new CliError(EXIT.USAGE, `replication needs the NATS client: npm install @nats-io/transport-node @nats-io/jetstream (${(e as Error).message})`);
   }
-  const db = openDb(path, { create: role === 'follow' && o.create });
+  const db = openDb(path, { create: role === 'follow' && o.create, engine: o.option });
   const servers = o.servers.split(',').filter(Boolean);
   const onError = (e: Error) => process.stderr.write(`replicate ${role}: ${e.message}\n`);
   const target = { servers, stream: o.stream, subject: o.subject, onError };
@@ -648,11 +727,15 @@ export function program(): Command {
     .description('LightningDB command-line tool: inspect, check, dump/load, back up, serve and benchmark a database')
     .version(version(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `\n${EXIT_CODES}\n`)
+    // an unknown option or command names the closest one ("Did you mean
+    // --limit?"); subcommands inherit it from here
+    .showSuggestionAfterError(true)
+    .addHelpText('after', `\n${engineOptionsHelp()}\n\n${EXIT_CODES}\n`)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  const cmd = (name: string, desc: string, progress = false) => {
+  const cmd = (name: string, desc: string, progress = false, opensPath = true) => {
     const c = addCommon(p.command(name).description(desc), { progress });
+    if (opensPath) addEngineOption(c);
     c.exitOverride();
     return c;
   };
@@ -700,7 +783,7 @@ export function program(): Command {
     .option('--create', 'create the database when missing')
     .option('--no-load-test', 'refuse load tests from the page')
     .action((path, o) => cmdServe(path, o));
-  cmd('bench', 'a bounded read/write mix on a scratch database (never an existing one)', true)
+  cmd('bench', 'a bounded read/write mix on a scratch database (never an existing one)', true, false)
     .option('--dir <dir>', 'directory of the scratch database (must not hold one; default: a temporary directory, removed)')
     .option('--duration <s>', 'seconds of mixed load', floatArg('--duration', 0.1, 60), 5)
     .option('--read-ratio <r>', 'share of gets, 0..1', floatArg('--read-ratio', 0, 1), 0.8)
@@ -710,7 +793,7 @@ export function program(): Command {
     .action((o) => cmdBench(o));
   const repl = p.command('replicate').description('read replicas over NATS JetStream (docs/replication.md)');
   const replCmd = (name: 'publish' | 'follow', desc: string) => {
-    const c = addCommon(repl.command(name).description(desc))
+    const c = addEngineOption(addCommon(repl.command(name).description(desc)))
       .argument('<path>', 'database directory')
       .requiredOption('--servers <urls>', 'NATS server URLs, comma-separated (nats://127.0.0.1:4222,...)')
       .requiredOption('--stream <name>', 'the JetStream stream (one per primary)')

@@ -15,6 +15,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERRORS, OPTIONS, STATS } from '../contract.js';
+import { LightningDbError } from '../errors.js';
 import type { EngineCheckResult, EngineEvent, EngineOpenOptions, EngineStats } from '../engine.js';
 
 /** An opaque, type-tagged addon handle (database, transaction, iterator). */
@@ -223,7 +224,8 @@ export function loadAddon(root?: string): { addon: Addon; path: string } {
     : `This package ships prebuilt addons for ${shipped || 'no platform'}. Compile one from the shipped sources with ` +
       `\`node ${join(base, 'scripts', 'install.mjs')}\` (${needs}), or approve the package's install script ` +
       '(`npm install-scripts approve lightningdb`) and run `npm rebuild lightningdb`.';
-  throw new Error(
+  throw new LightningDbError(
+    'SETUP',
     `lightningdb: no native addon for ${process.platform}-${process.arch} could be loaded. ${fix}${detail}`,
   );
 }

@@ -44,7 +44,7 @@ import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/t
 import {
   jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg,
 } from '@nats-io/jetstream';
-import type { Database } from '../database.js';
+import { isSubDatabase, type Database } from '../database.js';
 import type { ReplicationStats } from '../metrics.js';
 import type { Change } from '../feed.js';
 import { typeError, LightningDbError } from '../errors.js';
@@ -242,9 +242,21 @@ function subjectOf(t: ReplicationTarget): string {
   return t.subject ?? `lightningdb.${t.stream}`;
 }
 
-function checkBinary(db: Database, who: string): void {
+/** The handle publish() / follow() (`who`) replicate: the database itself
+ * (not a sub-database: replication copies every key), with binary keys and
+ * values (commits travel as the stored bytes). Anything else is
+ * INVALID_ARGUMENT (a LightningDbTypeError) before connecting, saying what
+ * the handle has and what to pass instead. */
+function checkHandle(db: Database, who: string): void {
+  if (db === null || typeof db !== 'object' || typeof (db as { changes?: unknown }).changes !== 'function')
+    throw typeError(`${who}: the first argument must be a Database from open(), got ${db === null ? 'null' : typeof db}`);
+  if (isSubDatabase(db))
+    throw typeError(`${who}: the handle is a sub-database (db.sub()); replication copies the whole database: ` +
+      'pass the database open() returned');
   if (db.keyEncoding !== 'binary' || db.valueEncoding !== 'binary')
-    throw typeError(`${who}: the database handle must use binary keys and values (the default)`);
+    throw typeError(`${who}: the database handle must use binary keys and values (the default), but it has ` +
+      `keyEncoding '${db.keyEncoding}' and valueEncoding '${db.valueEncoding}': open the same path again without ` +
+      'keyEncoding/valueEncoding for replication (handles in one process share the engine) and keep yours for the application');
 }
 
 /** Errors no retry can fix: the run loop stops (failure, onError). */
@@ -385,7 +397,7 @@ export class Publisher extends Runner {
    * connected and resumed. */
   static async start(db: Database, opts: PublisherOptions): Promise<Publisher> {
     checkOptionKeys(opts, PUBLISHER_KEYS, 'the Publisher');
-    checkBinary(db, 'Publisher');
+    checkHandle(db, 'publish()');
     const p = new Publisher(db, opts);
     await p.begin();
     return p;
@@ -549,7 +561,7 @@ export class Follower extends Runner {
    * and positioned. */
   static async start(db: Database, opts: FollowerOptions): Promise<Follower> {
     checkOptionKeys(opts, FOLLOWER_KEYS, 'the Follower');
-    checkBinary(db, 'Follower');
+    checkHandle(db, 'follow()');
     const f = new Follower(db, opts);
     f.#applied = db.metrics().lastSeq;
     f.#primary = f.#applied;

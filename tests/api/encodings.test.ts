@@ -1,7 +1,19 @@
 /* encodings.test.ts — binary, utf8 and json key/value encodings. */
 import {
-  backendName, bytes, cleanup, deepEqual, equal, ok, openDb, reopen, text, throwsType,
+  backendName, bytes, cleanup, deepEqual, equal, LightningDbError, ok, openDb, reopen, text, throwsCode, throwsType,
 } from './backend.js';
+
+/** e is DECODE naming the encoding option and name, and the key as
+ * shown; its cause is the decoder's error (`cause`, when given: that very
+ * object). */
+function isDecode(e: LightningDbError, option: string, encoding: string, shown: string, cause?: unknown): void {
+  equal(e.code, 'DECODE');
+  ok(e.message.includes(`${option} '${encoding}'`), `names ${option} '${encoding}': ${e.message}`);
+  ok(e.message.includes(option === 'keyEncoding' ? `the key ${shown}` : `the value of key ${shown}`), `names the key ${shown}: ${e.message}`);
+  ok(e.cause instanceof Error || cause !== undefined, `keeps the decoder's error as cause: ${String(e.cause)}`);
+  if (cause !== undefined) equal(e.cause, cause);
+  else ok(e.message.includes((e.cause as Error).message), 'says what the decoder said');
+}
 
 describe(`encodings [${backendName}]`, () => {
   afterEach(cleanup);
@@ -70,5 +82,87 @@ describe(`encodings [${backendName}]`, () => {
     equal(text(db.get('k')), '{"x":1}');
     db = reopen(db, { valueEncoding: 'utf8' });
     equal(db.get('k'), '{"x":1}');
+  });
+
+  it('a stored value json cannot decode is DECODE on every read path, naming the key', async () => {
+    let db = openDb(undefined, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    db.put('good', '{"ok":true}');
+    db.put('user:1', 'not json');
+    db = reopen(db, { keyEncoding: 'utf8', valueEncoding: 'json' });
+    const check = (fn: () => unknown, what: string) => {
+      const e = throwsCode(fn, 'DECODE', what);
+      isDecode(e, 'valueEncoding', 'json', '"user:1"');
+      equal((e.cause as Error).name, 'SyntaxError', what);
+    };
+    deepEqual(db.get('good'), { ok: true });
+    check(() => db.get('user:1'), 'get');
+    check(() => db.getBatch(['good', 'user:1']), 'getBatch');
+    check(() => [...db.scan()], 'scan');
+    check(() => [...db.values()], 'values');
+    deepEqual([...db.keys()], ['good', 'user:1'], 'keys() does not decode values');
+    deepEqual([...db.scan({ lt: 'user:1' })], [['good', { ok: true }]], 'entries before it read');
+    const tx = db.beginTransaction({ readOnly: true });
+    check(() => tx.get('user:1'), 'tx.get');
+    check(() => [...tx.scan()], 'tx.scan');
+    tx.abort();
+    const feed = db.changes({ since: 0 });
+    try {
+      let got: unknown;
+      try {
+        for await (const c of feed) deepEqual(c.ops, [{ type: 'put', key: 'good', value: { ok: true } }], 'first commit decodes');
+      } catch (e) {
+        got = e;
+      }
+      ok(got instanceof LightningDbError, `changes(): ${String(got)}`);
+      isDecode(got, 'valueEncoding', 'json', '"user:1"');
+    } finally {
+      await feed.return();
+    }
+  });
+
+  it('a stored key the key encoding cannot decode is DECODE (binary keys shown in hex)', () => {
+    let db = openDb();
+    db.put(new Uint8Array([0xff, 0x00, 0x01]), 'v');
+    db = reopen(db, { keyEncoding: 'json' });
+    const e = throwsCode(() => [...db.keys()], 'DECODE');
+    isDecode(e, 'keyEncoding', 'json', 'ff0001 (hex)');
+    isDecode(throwsCode(() => [...db.scan()], 'DECODE'), 'keyEncoding', 'json', 'ff0001 (hex)');
+  });
+
+  it("a custom decode() that throws is DECODE with the encoding's name and the thrown error as cause", () => {
+    const failure = new RangeError('not a point');
+    const point = {
+      name: 'point',
+      encode: (p: { x: number }) => bytes(`P${p.x}`),
+      decode: (b: Uint8Array) => {
+        const t = text(b);
+        if (!t.startsWith('P')) throw failure;
+        return { x: Number(t.slice(1)) };
+      },
+    };
+    let db = openDb(undefined, { keyEncoding: 'utf8', valueEncoding: point });
+    db.put('a', { x: 1 });
+    db = reopen(db, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    db.put('b', 'plain text');
+    db = reopen(db, { keyEncoding: 'utf8', valueEncoding: point });
+    deepEqual(db.get('a'), { x: 1 });
+    isDecode(throwsCode(() => db.get('b'), 'DECODE'), 'valueEncoding', 'point', '"b"', failure);
+    isDecode(throwsCode(() => [...db.values()], 'DECODE'), 'valueEncoding', 'point', '"b"', failure);
+    const nameless = { encode: point.encode, decode: point.decode };
+    db = reopen(db, { keyEncoding: nameless, valueEncoding: 'utf8' });
+    isDecode(throwsCode(() => [...db.keys()], 'DECODE'), 'keyEncoding', 'custom', '"a"', failure);
+  });
+
+  it('msgpack values and sub-databases: DECODE names the key within the sub-database', () => {
+    const db = openDb(undefined, { keyEncoding: 'utf8' });
+    const raw = db.sub('users', { valueEncoding: 'utf8' });
+    raw.put('u1', '{broken');
+    const users = db.sub('users', { valueEncoding: 'json' });
+    isDecode(throwsCode(() => users.get('u1'), 'DECODE'), 'valueEncoding', 'json', '"u1"');
+    const packed = db.sub('packed', { valueEncoding: 'binary' });
+    packed.put('m', new Uint8Array([0x92, 0x01])); // an array of 2 holding 1 item
+    const mp = db.sub('packed', { valueEncoding: 'msgpack' });
+    isDecode(throwsCode(() => mp.get('m'), 'DECODE'), 'valueEncoding', 'msgpack', '"m"');
+    isDecode(throwsCode(() => [...mp.scan()], 'DECODE'), 'valueEncoding', 'msgpack', '"m"');
   });
 });

@@ -462,6 +462,53 @@ function define(): void {
       eq(await code(open('page-test-bad-enc', { keyEncoding: { encode: 1 } as never })), 'TypeError');
     });
 
+    it('DECODE: a stored value the encoding cannot decode, in the Worker (json) or on the page (custom), names the key and keeps the cause', async () => {
+      const db = await fresh({ keyEncoding: 'utf8' });
+      const raw = db.sub('s', { valueEncoding: 'utf8' });
+      await raw.put('good', '{"a":1}');
+      await raw.put('user:1', 'not json');
+      const failed = async (p: Promise<unknown>, what: string): Promise<LightningDbError> => {
+        try {
+          await p;
+        } catch (e) {
+          assert(e instanceof LightningDbError && e.code === 'DECODE', `${what}: not DECODE: ${String(e)}`);
+          assert(e.message.includes('the value of key "user:1"'), `${what}: the key is not named: ${e.message}`);
+          return e;
+        }
+        throw new Error(`${what}: no error`);
+      };
+      const all = async (it: AsyncIterable<unknown>) => { for await (const x of it) void x; };
+      // json: decoded in the Worker; the error and its cause cross postMessage
+      const json = db.sub('s', { valueEncoding: 'json' });
+      eq(await json.get('good'), { a: 1 });
+      let e = await failed(json.get('user:1'), 'json get');
+      assert(e.message.includes("valueEncoding 'json'"), e.message);
+      assert(e.cause instanceof Error && e.cause.name === 'SyntaxError', `json cause: ${String(e.cause)}`);
+      await failed(json.getBatch(['good', 'user:1']), 'json getBatch');
+      await failed(all(json.values()), 'json values');
+      // custom: decoded on this page
+      const failure = new RangeError('not an object');
+      const obj = {
+        name: 'obj',
+        encode: (v: unknown) => enc.encode(JSON.stringify(v)),
+        decode: (x: Uint8Array) => { const t = dec.decode(x); if (!t.startsWith('{')) throw failure; return JSON.parse(t); },
+      };
+      const custom = db.sub('s', { valueEncoding: obj });
+      eq(await custom.get('good'), { a: 1 });
+      for (const [what, p] of [
+        ['custom get', custom.get('user:1')], ['custom getBatch', custom.getBatch(['good', 'user:1'])],
+        ['custom scan', all(custom.scan())], ['custom values', all(custom.values())],
+        ['custom tx.get', custom.transaction((tx) => tx.get('user:1'))],
+      ] as const) {
+        e = await failed(p, what);
+        assert(e.message.includes("valueEncoding 'obj'"), `${what}: ${e.message}`);
+        assert(e.cause === failure, `${what}: the cause is the decoder's error`);
+      }
+      const keys: unknown[] = [];
+      for await (const k of custom.keys()) keys.push(k);
+      eq(keys, ['good', 'user:1'], 'keys() decodes no value:');
+    });
+
     it('open() refuses unknown option keys on the page, naming the closest; the known ones open', async () => {
       const msg = async (p: Promise<unknown>): Promise<string> => {
         try {

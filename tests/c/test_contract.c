@@ -455,7 +455,8 @@ static void test_error_table(void **state) {
               {LDB_ABORTED, "ABORTED"},
               {LDB_SETUP, "SETUP"},
               {LDB_COMPACTED, "COMPACTED"},
-              {LDB_OWNER_LOST, "OWNER_LOST"}};
+              {LDB_OWNER_LOST, "OWNER_LOST"},
+              {LDB_DECODE, "DECODE"}};
   assert_int_equal(sizeof want / sizeof want[0], LDB_CODE_COUNT);
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     assert_string_equal(ldb_code_name(want[i].code), want[i].name);

@@ -65,24 +65,29 @@ static int teardown(void **state) {
   return 0;
 }
 
-static void test_real_disk_full(void **state) {
-  (void)state;
-  char *mnt = g_mnt = tu_tmpdir("diskfull");
+/* Mounts a 768 KiB tmpfs at a fresh directory (skips without root), puts
+ * the database path under it into dir, and opens a database there in
+ * LDB_SYNC_FULL mode with memtable_size (0: the default) into *o. */
+static ldb_db *open_small(const char *name, char *dir, size_t cap,
+                          ldb_options *o, uint64_t memtable_size) {
+  char *mnt = g_mnt = tu_tmpdir(name);
   if (mount("tmpfs", mnt, "tmpfs", 0, "size=768k") != 0) {
     print_message("cannot mount a tmpfs (%s): needs root\n", strerror(errno));
     skip();
   }
   g_mounted = 1;
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/db", mnt);
-
-  ldb_options o;
-  ldb_options_default(&o);
-  o.sync_mode = LDB_SYNC_FULL;
-  o.memtable_size = 128 * 1024; /* checkpoints run while the disk fills */
+  snprintf(dir, cap, "%s/db", mnt);
+  ldb_options_default(o);
+  o->sync_mode = LDB_SYNC_FULL;
+  if (memtable_size) o->memtable_size = memtable_size;
   ldb_db *db = NULL;
-  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
+  assert_int_equal(ldb_open(dir, o, &db), LDB_OK);
+  return db;
+}
 
+/* Puts keys 0, 1, ... until the disk is full: the put that meets it must
+ * answer LDB_FULL. Returns how many were acknowledged. */
+static unsigned fill_until_full(ldb_db *db) {
   unsigned char v[VALUE_SIZE];
   char key[32];
   unsigned committed = 0;
@@ -98,17 +103,21 @@ static void test_real_disk_full(void **state) {
                 ldb_code_name(rc), ldb_errmsg(db));
   assert_int_equal(rc, LDB_FULL);
   assert_true(committed > 10);
+  return committed;
+}
 
-  /* Nothing acknowledged is lost, on the same handle. */
-  expect_keys(db, committed);
-
-  /* Space returns: the same handle writes again. */
-  assert_int_equal(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=16m"), 0);
+/* Space returns (the tmpfs grows): the same handle writes 50 more keys and
+ * checkpoints; then a reopen sees every commit in a consistent file. */
+static void after_space_returns(ldb_db *db, const char *dir,
+                                const ldb_options *o, unsigned committed) {
+  unsigned char v[VALUE_SIZE];
+  char key[32];
+  assert_int_equal(mount("tmpfs", g_mnt, "tmpfs", MS_REMOUNT, "size=16m"), 0);
   unsigned more = committed + 50;
   for (unsigned i = committed; i < more; i++) {
     make_key(key, i);
     make_value(v, i);
-    rc = ldb_put(db, key, strlen(key), v, sizeof v);
+    int rc = ldb_put(db, key, strlen(key), v, sizeof v);
     if (rc != LDB_OK)
       fail_msg("put %u after space returned: %s (%s)", i, ldb_code_name(rc),
                ldb_errmsg(db));
@@ -116,12 +125,22 @@ static void test_real_disk_full(void **state) {
   assert_int_equal(ldb_checkpoint(db), LDB_OK);
   expect_keys(db, more);
   assert_int_equal(ldb_close(db), LDB_OK);
-
-  /* And a reopen sees every commit, in a consistent file. */
-  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
+  assert_int_equal(ldb_open(dir, o, &db), LDB_OK);
   expect_keys(db, more);
   assert_int_equal(ldb_check(db), LDB_OK);
   assert_int_equal(ldb_close(db), LDB_OK);
+}
+
+static void test_real_disk_full(void **state) {
+  (void)state;
+  char dir[512];
+  ldb_options o;
+  /* a small memtable: checkpoints run while the disk fills */
+  ldb_db *db = open_small("diskfull", dir, sizeof dir, &o, 128 * 1024);
+  unsigned committed = fill_until_full(db);
+  /* Nothing acknowledged is lost, on the same handle. */
+  expect_keys(db, committed);
+  after_space_returns(db, dir, &o, committed);
 }
 
 /* A database closed on a full disk (its final checkpoint failed: every
@@ -132,70 +151,29 @@ static void test_real_disk_full(void **state) {
  * failed with LDB_FULL: nothing could be read until space was freed. */
 static void test_reopen_while_full(void **state) {
   (void)state;
-  char *mnt = g_mnt = tu_tmpdir("reopenfull");
-  if (mount("tmpfs", mnt, "tmpfs", 0, "size=768k") != 0) {
-    print_message("cannot mount a tmpfs (%s): needs root\n", strerror(errno));
-    skip();
-  }
-  g_mounted = 1;
   char dir[512];
-  snprintf(dir, sizeof dir, "%s/db", mnt);
-
   ldb_options o;
-  ldb_options_default(&o);
-  o.sync_mode = LDB_SYNC_FULL;
-  ldb_db *db = NULL;
-  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
-  unsigned char v[VALUE_SIZE];
-  char key[32];
-  unsigned committed = 0;
-  int rc = LDB_OK;
-  for (unsigned i = 0; i < 100000; i++) {
-    make_key(key, i);
-    make_value(v, i);
-    rc = ldb_put(db, key, strlen(key), v, sizeof v);
-    if (rc != LDB_OK) break;
-    committed = i + 1;
-  }
-  assert_int_equal(rc, LDB_FULL);
-  assert_true(committed > 10);
+  ldb_db *db = open_small("reopenfull", dir, sizeof dir, &o, 0);
+  unsigned committed = fill_until_full(db);
   /* The final checkpoint cannot write the tree: close says so, and keeps
    * every commit in the log. */
-  rc = ldb_close(db);
-  print_message("%u commits; close on the full disk: %s\n", committed,
-                ldb_code_name(rc));
+  int rc = ldb_close(db);
+  print_message("close on the full disk: %s\n", ldb_code_name(rc));
   assert_true(rc == LDB_OK || rc == LDB_FULL);
-
   db = NULL;
   rc = ldb_open(dir, &o, &db);
   if (rc != LDB_OK)
     fail_msg("open on the full disk: %s (%s)", ldb_code_name(rc),
              ldb_errmsg(NULL));
   expect_keys(db, committed);
+  unsigned char v[VALUE_SIZE];
+  char key[32];
   make_key(key, committed);
   make_value(v, committed);
   assert_int_equal(ldb_put(db, key, strlen(key), v, sizeof v), LDB_FULL);
   assert_int_equal(ldb_checkpoint(db), LDB_FULL);
   expect_keys(db, committed);
-
-  /* Space returns: the same handle writes and checkpoints. */
-  assert_int_equal(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=16m"), 0);
-  unsigned more = committed + 50;
-  for (unsigned i = committed; i < more; i++) {
-    make_key(key, i);
-    make_value(v, i);
-    rc = ldb_put(db, key, strlen(key), v, sizeof v);
-    if (rc != LDB_OK)
-      fail_msg("put %u after space returned: %s (%s)", i, ldb_code_name(rc),
-               ldb_errmsg(db));
-  }
-  assert_int_equal(ldb_checkpoint(db), LDB_OK);
-  expect_keys(db, more);
-  assert_int_equal(ldb_close(db), LDB_OK);
-  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
-  expect_keys(db, more);
-  assert_int_equal(ldb_check(db), LDB_OK);
-  assert_int_equal(ldb_close(db), LDB_OK);
+  after_space_returns(db, dir, &o, committed);
 }
 
 int main(void) {

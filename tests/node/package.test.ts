@@ -54,7 +54,8 @@ describe('package loading', function () {
     mkdirSync(join(fake, 'build', 'node'), { recursive: true });
     writeFileSync(join(fake, 'package.json'), '{"name":"lightningdb"}');
     // no addon at all: a helpful error
-    assert.throws(() => loadAddon(fake), /no native addon.*prebuilt addons for no platform.*scripts\/install\.mjs/s);
+    assert.throws(() => loadAddon(fake), (e: unknown) => (e as { code?: string }).code === 'SETUP' &&
+      /no native addon.*prebuilt addons for no platform.*scripts\/install\.mjs/s.test((e as Error).message));
     // only the build directory
     copyFileSync(built, join(fake, 'build', 'node', 'lightningdb.node'));
     assert.equal(loadAddon(fake).path, join(fake, 'build', 'node', 'lightningdb.node'));

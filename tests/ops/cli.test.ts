@@ -315,6 +315,11 @@ describe('lightningdb CLI from an npm pack tarball', function () {
       // A misspelled option is refused, with the closest one.
       { args: ['serve', 'db', '--prot', '9470'], code: EXIT.USAGE, msg: /unknown option '--prot'\s*\(Did you mean --port\?\)/ },
       { args: ['scan', 'db', '--revers'], code: EXIT.USAGE, msg: /unknown option '--revers'\s*\(Did you mean --reverse\?\)/ },
+      // ... in a subcommand's subcommand too, and a misspelled command
+      { args: ['replicate', 'publish', 'db', '--servers', 'nats://127.0.0.1:1', '--stream', 's', '--intervall', '1'], code: EXIT.USAGE,
+        msg: /unknown option '--intervall'\s*\(Did you mean --interval\?\)/ },
+      { args: ['replicate', 'folow', 'db'], code: EXIT.USAGE, msg: /unknown command 'folow'\s*\(Did you mean follow\?\)/ },
+      { args: ['coutn', 'db'], code: EXIT.USAGE, msg: /unknown command 'coutn'\s*\(Did you mean count\?\)/ },
     ];
     for (const c of cases) {
       const r = run(c.args, { input: c.input ?? '' });
@@ -324,6 +329,48 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     // Input that is not a dump creates nothing; a dump that fails after
     // its header leaves nothing either: load removes what it created.
     for (const x of ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', 'x9']) assert.equal(existsSync(join(tmp.dir, x)), false, x);
+  });
+
+  it('-O NAME=VALUE passes engine options to the open of PATH, checked against the option table', () => {
+    // 40,000 bytes: overflow pages stored raw, a few bytes with zstd
+    assert.equal(run(['put', '-O', 'compression=zstd', '-O', 'pageSize=8192', 'opts', 'k', 'x'.repeat(40_000)]).code, EXIT.OK);
+    assert.equal(run(['put', '-O', 'pageSize=8192', 'opts-raw', 'k', 'x'.repeat(40_000)]).code, EXIT.OK);
+    const stats = (...o: string[]) => {
+      const r = run(['stats', '--json', ...o, 'opts']);
+      assert.equal(r.code, EXIT.OK, r.stderr);
+      return JSON.parse(r.stdout).metrics;
+    };
+    const m = stats('-O', 'cache-size=1MiB', '-O', 'mmapSize=0');
+    assert.equal(m.cacheCapacity, 1 << 20, 'cacheSize (written cache-size, with a suffix) reached the engine');
+    assert.equal(m.mmapBytes, 0, 'mmapSize reached the engine');
+    assert.equal(m.pageSize, 8192, 'the database was created with -O pageSize');
+    const raw = JSON.parse(run(['stats', '--json', 'opts-raw']).stdout).metrics;
+    assert.ok(m.dataFileSize * 2 < raw.dataFileSize, `-O compression=zstd: ${m.dataFileSize} bytes, without: ${raw.dataFileSize}`);
+    assert.notEqual(stats().mmapBytes, 0, 'without -O: the defaults');
+    assert.equal(run(['get', '-O', 'syncMode=off', '-O', 'salvage=true', 'opts', 'k']).stdout, `${'x'.repeat(40_000)}\n`);
+    const cases: Array<{ args: string[]; msg: RegExp }> = [
+      { args: ['get', '-O', 'cachSize=1', 'opts', 'k'], msg: /unknown engine option 'cachSize' \(did you mean 'cacheSize'\?\)/ },
+      { args: ['get', '-O', 'frobnicate=1', 'opts', 'k'], msg: /unknown engine option 'frobnicate' \(lightningdb --help lists them\)/ },
+      { args: ['get', '-O', 'compression=gzip', 'opts', 'k'], msg: /-O compression takes one of none, lz4, zstd, snappy, auto, got 'gzip'/ },
+      { args: ['get', '-O', 'salvage=yes', 'opts', 'k'], msg: /-O salvage takes true or false, got 'yes'/ },
+      { args: ['get', '-O', 'cacheSize=12XB', 'opts', 'k'], msg: /-O cacheSize takes an integer in 0\.\.\d+ \(bytes; KiB, MiB, GiB or TiB/ },
+      { args: ['get', '-O', 'syncIntervalMs=1MiB', 'opts', 'k'], msg: /-O syncIntervalMs takes an integer in 0\.\.4294967295 \(ms\), got '1MiB'/ },
+      { args: ['get', '-O', 'cacheSize', 'opts', 'k'], msg: /-O takes NAME=VALUE/ },
+      { args: ['get', '-O', 'readOnly=false', 'opts', 'k'], msg: /-O readOnly: set by each command/ },
+      // in range for -O, refused by the engine: its INVALID_ARGUMENT
+      { args: ['put', '-O', 'pageSize=1000', 'opts2', 'k', 'v'], msg: /1000 is invalid; allowed: 512\.\.65536 bytes, a power of two \(INVALID_ARGUMENT\)/ },
+      { args: ['bench', '-O', 'cacheSize=1'], msg: /unknown option '-O'/ },
+    ];
+    for (const c of cases) {
+      const r = run(c.args);
+      assert.equal(r.code, EXIT.USAGE, `${c.args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
+      assert.match(r.stderr, c.msg, `${c.args.join(' ')}: ${r.stderr}`);
+    }
+    const help = run(['--help']).stdout;
+    assert.match(help, /Engine options \(-O NAME=VALUE/);
+    for (const name of ['cacheSize', 'compression', 'salvage', 'mmapSize']) assert.match(help, new RegExp(`\\n  ${name} +\\S`), name);
+    assert.doesNotMatch(help, /\n {2}readOnly /, 'options each command sets are not listed');
+    assert.match(run(['dump', '--help']).stdout, /-O, --option <name=value>/);
   });
 
   it('a failed load removes the database it created (directory and all), never a database that existed', () => {

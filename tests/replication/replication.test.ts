@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { strict as assert } from 'node:assert';
-import { open, type Database } from '../../js/index.js';
+import { LightningDbError, open, type Database } from '../../js/index.js';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { encodeOps, follow, publish, type Follower, type Publisher } from '../../js/replication/index.js';
@@ -59,6 +59,36 @@ async function sameFeeds(a: Database, b: Database, upTo: number): Promise<void> 
   fa.close();
   fb.close();
 }
+
+describe('replication: the handles publish() and follow() take (no server needed)', () => {
+  it('a handle with other encodings or a sub-database is INVALID_ARGUMENT before connecting, saying what to pass', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ldb-repl-handle-'));
+    const target = { servers: ['nats://127.0.0.1:1'], stream: 'handles' };
+    const json = open(join(dir, 'db'), { keyEncoding: 'utf8', valueEncoding: 'json' });
+    const binary = open(join(dir, 'db'));
+    try {
+      for (const [who, start] of [['publish()', publish], ['follow()', follow]] as const) {
+        const refused = async (db: unknown, msg: RegExp) => {
+          await assert.rejects(start(db as Database, target), (e: unknown) => {
+            assert.ok(e instanceof LightningDbError, String(e));
+            assert.equal(e.code, 'INVALID_ARGUMENT');
+            assert.match(e.message, msg);
+            assert.ok(e.message.startsWith(`${who}: `), e.message);
+            return true;
+          });
+        };
+        await refused(json, /must use binary keys and values \(the default\), but it has keyEncoding 'utf8' and valueEncoding 'json': open the same path again without keyEncoding\/valueEncoding/);
+        await refused(binary.sub('orders'), /the handle is a sub-database \(db\.sub\(\)\); replication copies the whole database/);
+        await refused(undefined, /the first argument must be a Database from open\(\), got undefined/);
+      }
+      assert.equal(json.metrics().replication, undefined, 'nothing was started on the refused handles');
+    } finally {
+      json.close();
+      binary.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 const maybe = natsServerAvailable() ? describe : describe.skip;
 

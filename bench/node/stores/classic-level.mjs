@@ -33,6 +33,7 @@ runChild('classic-level', (dir) => {
       return dbs[kind].batch(ops);
     },
     put(kind, k, v) { return dbs[kind].put(k, v, { sync: kind === 'sync' }); },
+    putAsync(kind, k, v) { return dbs[kind].put(k, v); },
     get(kind, k) { return dbs[kind].getSync(k); },
     getBatch(kind, keys) { return dbs[kind].getMany(keys); },
     async scan(kind, reverse) {

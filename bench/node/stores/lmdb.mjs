@@ -35,6 +35,7 @@ runChild('lmdb', (dir) => {
       db.transactionSync(() => { for (const [k, v] of pairs) db.putSync(k, v); });
     },
     put(kind, k, v) { dbs[kind].putSync(k, v); },
+    putAsync(kind, k, v) { return dbs[kind].put(k, v); },
     get(kind, k) { return dbs[kind].getBinary(k); },
     getBatch(kind, keys) {
       const db = dbs[kind];
