@@ -131,7 +131,7 @@ async function main() {
   // The addon the package ships (static zstd/lz4, stripped), for the
   // suites that pack the package.
   if (scripts['addon:release']) await step('npm run addon:release', 15 * MIN, 'npm', ['run', 'addon:release']);
-  await step("C core tests (Release, ASan+UBSan, fuzz)", 45 * MIN, 'bash', [join('scripts', 'test-c.sh')]);
+  await step('C core tests (Release, ASan+UBSan, fuzz)', 45 * MIN, 'bash', [join('scripts', 'test-c.sh')]);
   const mochaArgs = ['--import=tsx', '--timeout', '300000', '--exit'];
   await step('API suite, native backend', 5 * MIN, process.execPath, [mocha, ...mochaArgs, 'tests/api/*.test.ts'],
     { env: { LDB_BACKEND: 'native' }, mochaCounts: true });
