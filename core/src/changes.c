@@ -20,6 +20,8 @@ struct ldb_changes {
   size_t ops_cap;
   ldb_change cur; /* held back by ldb_changes_read (did not fit) */
   int held;
+  uint64_t bad_seq; /* a commit whose ops did not decode: every later call
+                       answers LDB_CORRUPT (the feed cursor is past it) */
 };
 
 /* ---- notification ------------------------------------------------------- */
@@ -218,6 +220,9 @@ int ldb_changes_next(ldb_changes *c, ldb_change *out) {
     *out = c->cur;
     return LDB_OK;
   }
+  if (c->bad_seq)
+    return ldb_err(LDB_CORRUPT, "feed: malformed ops in seq %llu",
+                   (unsigned long long)c->bad_seq);
   eng *e = c->e;
   for (;;) {
     uint64_t seq, t;
@@ -240,9 +245,11 @@ int ldb_changes_next(ldb_changes *c, ldb_change *out) {
     size_t n = 0;
     for (uint32_t i = 0; i < nops; i++) {
       wal_op op;
-      if (wal_op_decode(&p, end, &op))
+      if (wal_op_decode(&p, end, &op)) {
+        c->bad_seq = seq;
         return ldb_err(LDB_CORRUPT, "feed: malformed ops in seq %llu",
                        (unsigned long long)seq);
+      }
       if (!in_range(c, op.key, op.klen)) continue;
       ldb_change_op *o = &c->ops[n++];
       o->type = op.type == WAL_PUT ? LDB_CHANGE_PUT : LDB_CHANGE_DEL;
@@ -273,7 +280,10 @@ int ldb_changes_read(ldb_changes *c, void *buf, size_t cap, size_t max_commits,
   while (*count < max_commits) {
     ldb_change ch;
     rc = ldb_changes_next(c, &ch);
-    if (rc == LDB_NOTFOUND && *count) return LDB_OK;
+    /* The commits read so far are delivered; an error comes back at the
+     * next call (the cursor stays at it: a damaged record is CORRUPT every
+     * time, after every commit before it). */
+    if (rc && *count) return LDB_OK;
     if (rc) return rc;
     size_t ob = 0;
     for (size_t i = 0; i < ch.op_count; i++)

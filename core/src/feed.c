@@ -1151,10 +1151,9 @@ int feed_cursor_next(feed_cursor *c, uint64_t visible, uint64_t *seq,
   if (!h) goto out;
   uint32_t l = ldb_get32(h);
   uint64_t sq = ldb_get64(h + 8);
-  if (sq > visible) {
-    rc = LDB_NOTFOUND; /* appended, not yet visible (sync mode full) */
-    goto out;
-  }
+  /* The record is checked before its seq is believed: a damaged seq must
+   * be CORRUPT, not a commit "not yet visible" that a reader would wait
+   * for forever. Every record below the published end is complete. */
   h = cur_get(c, s, c->off, FEED_HDR + (size_t)l, end, &rc);
   if (!h) goto out;
   if (ldb_crc32c(0, h + 8, FEED_HDR - 8 + (size_t)l) != ldb_get32(h + 4) ||
@@ -1164,6 +1163,10 @@ int feed_cursor_next(feed_cursor *c, uint64_t visible, uint64_t *seq,
                  "%llu (expected seq %llu)",
                  (unsigned long long)c->off, (unsigned long long)s->num,
                  (unsigned long long)c->next);
+    goto out;
+  }
+  if (sq > visible) {
+    rc = LDB_NOTFOUND; /* appended, not yet visible (sync mode full) */
     goto out;
   }
   *seq = sq;

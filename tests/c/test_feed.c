@@ -772,6 +772,91 @@ static void test_power_loss(void **state) {
   }
 }
 
+/* A damaged byte in the seq of a retained log record (after a clean close:
+ * the record is history, read only by the feed) is LDB_CORRUPT for a
+ * reader of the feed, after every commit before it, every time. Before,
+ * a high byte of the seq made the record look "appended, not yet
+ * visible", and a reader waited for it forever. `high`: which seq byte. */
+static void damaged_seq(int high) {
+  char *dir = tu_tmpdir("feeddamage");
+  ldb_options o;
+  ldb_options_default(&o);
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
+  for (int i = 0; i < 20; i++) {
+    char k[16];
+    snprintf(k, sizeof k, "k%02d", i);
+    tu_put_s(db, k, "value");
+  }
+  assert_int_equal(ldb_close(db), LDB_OK);
+
+  /* The 10th record of feed-00.log: its offset and seq. */
+  char path[600];
+  snprintf(path, sizeof path, "%s/feed-00.log", dir);
+  FILE *f = fopen(path, "r+b");
+  assert_non_null(f);
+  uint8_t h[28];
+  long off = 0;
+  uint64_t seq = 0;
+  for (int r = 0; r < 10; r++) {
+    assert_int_equal(fseek(f, off, SEEK_SET), 0);
+    assert_int_equal(fread(h, 1, sizeof h, f), sizeof h);
+    uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 |
+                   (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    seq = 0;
+    for (int b = 7; b >= 0; b--) seq = seq << 8 | h[8 + b];
+    if (r < 9) off += 28 + (long)len;
+  }
+  assert_true(seq > 1);
+  long at = off + 8 + (high ? 5 : 0);
+  assert_int_equal(fseek(f, at, SEEK_SET), 0);
+  int byte = fgetc(f);
+  assert_int_equal(fseek(f, at, SEEK_SET), 0);
+  fputc(byte ^ 0x40, f);
+  fclose(f);
+
+  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
+  for (int pass = 0; pass < 2; pass++) {
+    ldb_changes *c;
+    ldb_change ch;
+    assert_int_equal(ldb_changes_open(db, 0, NULL, &c), LDB_OK);
+    uint64_t last = 0;
+    int rc;
+    if (pass == 0) {
+      while ((rc = ldb_changes_next(c, &ch)) == LDB_OK) last = ch.seq;
+    } else {
+      uint8_t buf[4096];
+      size_t count, used;
+      while ((rc = ldb_changes_read(c, buf, sizeof buf, 1000, &count,
+                                    &used)) == LDB_OK &&
+             count)
+        last = ldb_changes_seq(c);
+    }
+    if (rc != LDB_CORRUPT)
+      fail_msg("pass %d (high=%d): the feed answered %s after seq %llu, not "
+               "CORRUPT at seq %llu",
+               pass, high, ldb_code_name(rc), (unsigned long long)last,
+               (unsigned long long)seq);
+    assert_int_equal(last, seq - 1);
+    /* and again: the cursor stays at the damage */
+    assert_int_equal(ldb_changes_next(c, &ch), LDB_CORRUPT);
+    ldb_changes_close(c);
+  }
+  assert_int_equal(ldb_close(db), LDB_OK);
+  tu_rmrf(dir);
+  free(dir);
+}
+
+static void test_damaged_seq_high_byte(void **state) {
+  (void)state;
+  damaged_seq(1);
+}
+
+static void test_damaged_seq_low_byte(void **state) {
+  (void)state;
+  damaged_seq(0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_commits_in_order),
@@ -784,6 +869,8 @@ int main(void) {
       cmocka_unit_test(test_wait_across_threads),
       cmocka_unit_test(test_disk_full),
       cmocka_unit_test(test_power_loss),
+      cmocka_unit_test(test_damaged_seq_high_byte),
+      cmocka_unit_test(test_damaged_seq_low_byte),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
