@@ -256,7 +256,12 @@ static int eng_open(ldb_store *s, int own, const char *path,
     goto fail;
   }
   if (rc) {
-    ldb_err(rc, "cannot lock database %s: %s", label, ldb_strerror(rc));
+    /* The store's message says why (e.g. "open lock file ...: Permission
+     * denied"); copied first, since ldb_err rewrites the same buffer. */
+    char why[256];
+    const char *m = ldb_errmsg(NULL);
+    snprintf(why, sizeof why, "%s", m && m[0] ? m : ldb_strerror(rc));
+    ldb_err(rc, "cannot lock database %s: %s", label, why);
     goto fail;
   }
   e->locked = 1;

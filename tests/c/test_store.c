@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifndef _WIN32
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 #include <cmocka.h>
 #include <pthread.h>
@@ -350,6 +354,67 @@ static void test_posix_lock_other_process(void **state) {
   free(dir);
 }
 
+#ifndef _WIN32
+/* In a child that may not write the database's directory: ldb_open fails
+ * with a message that says why (the store's "Permission denied", not only
+ * "I/O error"). Exit 0 when it does. */
+static int open_denied(const char *dir) {
+  ldb_options o;
+  ldb_options_default(&o);
+  ldb_db *db = NULL;
+  int rc = ldb_open(dir, &o, &db);
+  const char *m = ldb_errmsg(NULL);
+  if (rc == LDB_OK) {
+    ldb_close(db);
+    return 2;
+  }
+  if (!m || !strstr(m, "Permission denied")) {
+    fprintf(stderr, "open_denied: %s: %s\n", ldb_code_name(rc), m ? m : "");
+    return 3;
+  }
+  return 0;
+}
+
+static void test_posix_open_permission_denied(void **state) {
+  (void)state;
+  char *dir = tu_tmpdir("permdenied");
+  ldb_options o;
+  ldb_options_default(&o);
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_open(dir, &o, &db), LDB_OK);
+  tu_put_s(db, "a", "1");
+  assert_int_equal(ldb_close(db), LDB_OK);
+  char lock[600];
+  snprintf(lock, sizeof lock, "%s/LOCK", dir);
+  assert_int_equal(chmod(dir, 0555), 0);
+  assert_int_equal(chmod(lock, 0444), 0);
+  int code;
+  if (getuid() == 0) {
+    /* root may write anything: the child becomes nobody */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      if (setgid(65534) != 0 || setuid(65534) != 0) _exit(4);
+      _exit(open_denied(dir));
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    code = WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+  } else {
+    code = open_denied(dir);
+  }
+  chmod(dir, 0755);
+  chmod(lock, 0644);
+  if (code == 4) {
+    print_message("cannot become nobody: skipped\n");
+  } else {
+    assert_int_equal(code, 0);
+  }
+  tu_rmrf(dir);
+  free(dir);
+}
+#endif
+
 /* ---- faulty ------------------------------------------------------------ */
 
 static void make_faulty(ldb_store **inner, ldb_store **fs) {
@@ -597,6 +662,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_memory_threads),
       cmocka_unit_test(test_posix_basic),
       cmocka_unit_test(test_posix_lock_other_process),
+#ifndef _WIN32
+      cmocka_unit_test(test_posix_open_permission_denied),
+#endif
       cmocka_unit_test(test_faulty_basic),
       cmocka_unit_test(test_faulty_overlay_drop),
       cmocka_unit_test(test_faulty_tear),
