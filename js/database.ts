@@ -333,6 +333,13 @@ function optionDefault(jsName: string): number {
 function resolveEncoding(v: unknown, name: string): Encoding<any> | undefined {
   if (v === undefined) return undefined;
   if (isCustomEncoding(v)) return customEncoding(v, name);
+  if (typeof v === 'object' && v !== null) {
+    // a custom encoding with a part missing: say which
+    const c = v as { encode?: unknown; decode?: unknown };
+    const missing = ['encode', 'decode'].filter((f) => typeof c[f as 'encode'] !== 'function');
+    throw typeError(`${name} must be 'binary', 'utf8', 'json', 'msgpack' or a custom encoding ` +
+      `{ encode(value): Uint8Array, decode(bytes): value }; this object has no ${missing.map((f) => `${f}()`).join(' and no ')}`);
+  }
   checkEnum(v, name, ['binary', 'utf8', 'json', 'msgpack'] as const);
   if (!isEncodingName(v)) throw invalid(`${name} is not an encoding`);
   return encodings[v];

@@ -75,6 +75,13 @@ describe(`encodings [${backendName}]`, () => {
     throwsType(() => db.get(true));
   });
 
+  it('a custom encoding without encode() or decode() is a TypeError naming what is missing', () => {
+    const noDecode = throwsType(() => openDb(undefined, { valueEncoding: { encode: (v: unknown) => bytes(String(v)) } as never }));
+    ok(/valueEncoding .*custom encoding.*no decode\(\)/.test(noDecode.message), noDecode.message);
+    const neither = throwsType(() => openDb(undefined, { keyEncoding: {} as never }));
+    ok(/keyEncoding .*no encode\(\) and no decode\(\)/.test(neither.message), neither.message);
+  });
+
   it('a database written with one encoding reads as bytes with another', () => {
     let db = openDb(undefined, { valueEncoding: 'json' });
     db.put('k', { x: 1 });
