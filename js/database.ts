@@ -95,10 +95,18 @@ export type ClearOptions<K = unknown> = RangeScope<K> & Pick<ScanOptions<K>, 're
  * Uint8Array) also accept a string, taken as its UTF-8. */
 export type Input<T> = T extends Uint8Array ? Uint8Array | string : T;
 
-/** The type an encoding decodes to: 'utf8' a string, 'json' any JSON value
- * (unknown: name its type with Database<K, V>), 'binary' the platform's
- * bytes — `Bytes`, which is Buffer in Node and Uint8Array in browsers. */
-export type Decoded<E, Bytes = Uint8Array> = E extends 'utf8' ? string : E extends 'json' ? unknown : Bytes;
+/** The type an encoding decodes to: 'utf8' a string, 'json' and
+ * 'msgpack' any value they carry (unknown: name its type with
+ * Database<K, V>), a custom encoding what its decode() returns, 'binary'
+ * the platform's bytes — `Bytes`, which is Buffer in Node and Uint8Array
+ * in browsers. */
+export type Decoded<E, Bytes = Uint8Array> = E extends 'utf8'
+  ? string
+  : E extends 'json' | 'msgpack'
+    ? unknown
+    : E extends CustomEncoding<infer T>
+      ? T
+      : Bytes;
 
 /** The key type of a database opened with options O (binary by default). */
 export type KeyOf<O, Bytes = Uint8Array> = O extends { keyEncoding: infer E } ? Decoded<E, Bytes> : Bytes;

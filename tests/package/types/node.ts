@@ -54,6 +54,23 @@ yes<Equal<typeof note, Note | undefined>>();
 // @ts-expect-error possibly undefined
 note.text.toUpperCase();
 
+// msgpack values: unknown unless named, like json
+const packed = open('./types-msgpack', { valueEncoding: 'msgpack' });
+yes<Equal<ReturnType<typeof packed.get>, unknown>>();
+packed.put('a', { when: new Date(), tags: ['x'] });
+
+// a custom encoding: the type its decode() returns
+const u32 = {
+  encode: (n: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n); return b; },
+  decode: (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 4).getUint32(0),
+};
+const byNumber = open('./types-u32', { keyEncoding: u32, valueEncoding: 'utf8' });
+byNumber.put(5, 'x');
+yes<Equal<ReturnType<typeof byNumber.get>, string | undefined>>();
+for (const [key] of byNumber.scan({ gte: 1 })) yes<Equal<typeof key, number>>();
+// @ts-expect-error a u32 key is a number
+byNumber.put('5', 'x');
+
 // errors
 try {
   bin.close();
