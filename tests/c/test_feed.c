@@ -801,10 +801,11 @@ static void damaged_seq(int high) {
   for (int r = 0; r < 10; r++) {
     assert_int_equal(fseek(f, off, SEEK_SET), 0);
     assert_int_equal(fread(h, 1, sizeof h, f), sizeof h);
-    uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 |
-                   (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
+                   (uint32_t)h[3] << 24;
     seq = 0;
-    for (int b = 7; b >= 0; b--) seq = seq << 8 | h[8 + b];
+    for (int b = 7; b >= 0; b--)
+      seq = seq << 8 | h[8 + b];
     if (r < 9) off += 28 + (long)len;
   }
   assert_true(seq > 1);
@@ -823,12 +824,13 @@ static void damaged_seq(int high) {
     uint64_t last = 0;
     int rc;
     if (pass == 0) {
-      while ((rc = ldb_changes_next(c, &ch)) == LDB_OK) last = ch.seq;
+      while ((rc = ldb_changes_next(c, &ch)) == LDB_OK)
+        last = ch.seq;
     } else {
       uint8_t buf[4096];
       size_t count, used;
-      while ((rc = ldb_changes_read(c, buf, sizeof buf, 1000, &count,
-                                    &used)) == LDB_OK &&
+      while ((rc = ldb_changes_read(c, buf, sizeof buf, 1000, &count, &used)) ==
+                 LDB_OK &&
              count)
         last = ldb_changes_seq(c);
     }
