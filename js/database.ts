@@ -174,7 +174,7 @@ let defaultEngine: Engine | undefined;
  * run, or at once when it reaches ASYNC_GROUP_OPS operations or
  * ASYNC_GROUP_BYTES bytes of keys and values. This is what makes
  * `for (...) db.putAsync(k, v)` followed by one await cheap: measured in
- * bench/node (asyncfill). Each call's promise settles with its batch.
+ * bench/node (fillasync). Each call's promise settles with its batch.
  * Order: the operations of a batch apply in call order; separate batches
  * run concurrently, as separate calls always did. Atomicity is per batch,
  * so at least per call, as before. A batch the engine refuses as a whole
@@ -207,10 +207,9 @@ interface AsyncGroup {
  * database and its sub-databases). */
 const gathering = new WeakMap<EngineDb, AsyncGroup>();
 
-function groupBytes(ops: EngineOp[]): number {
-  let n = 0;
-  for (const op of ops) n += op.key.length + (op.type === 'put' ? op.value.length : 0);
-  return n;
+/** Bytes of an operation's key and value (the batch's size cap). */
+function opBytes(op: EngineOp): number {
+  return op.key.length + (op.type === 'put' ? op.value.length : 0);
 }
 
 /** Queues ops (one operation or a list, already encoded) for the handle's
@@ -226,11 +225,13 @@ function writeGathered(db: EngineDb, ops: EngineOp | EngineOp[]): Promise<void> 
     }
     const start = g.ops.length;
     if (Array.isArray(ops)) {
-      for (const op of ops) g.ops.push(op);
-      g.bytes += groupBytes(ops);
+      for (const op of ops) {
+        g.ops.push(op);
+        g.bytes += opBytes(op);
+      }
     } else {
       g.ops.push(ops);
-      g.bytes += ops.key.length + (ops.type === 'put' ? ops.value.length : 0);
+      g.bytes += opBytes(ops);
     }
     g.calls.push({ start, end: g.ops.length, resolve, reject });
     if (g.ops.length >= ASYNC_GROUP_OPS || g.bytes >= ASYNC_GROUP_BYTES) sendGathered(db, g);
