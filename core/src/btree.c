@@ -286,43 +286,65 @@ static uint32_t ovfl_payload(const bt_file *f) {
 
 /* Reads the chain of len bytes starting at pgno, copying its first
  * min(stop, len) bytes into dst (when non-NULL) and stopping there; also
- * appends the chain's pages to pages when non-NULL (stop must be len). */
+ * appends the chain's pages to pages when non-NULL (stop must be len).
+ * Pages come from the mapping when it serves them (in place, verified
+ * once per page version, as leaves are), else one pread each into a
+ * buffer; with direct always the latter (the integrity check reads what
+ * the file holds now). A read through the mapping that faulted meanwhile
+ * (the file was truncated under it) makes the chain LDB_IOERR: its bytes
+ * were zeros. */
 static int read_chain_upto(bt_file *f, uint32_t pgno, uint64_t len,
-                           uint8_t *dst, u32vec *pages, uint64_t stop) {
-  uint8_t *buf = ldb_malloc(f->a, f->ps);
-  if (!buf) return LDB_NOMEM;
+                           uint8_t *dst, u32vec *pages, uint64_t stop,
+                           bool direct) {
+  uint8_t *buf = NULL; /* for pages the mapping does not serve */
   int rc = LDB_OK;
   uint64_t done = 0;
   uint64_t maxpages = len / ovfl_payload(f) + 2;
   uint64_t seen = 0;
+  uint64_t faults = pager_map_faults(f->pg);
   while (done < len && done < stop) {
     if (pgno < 2 || pgno >= __atomic_load_n(&f->page_count, __ATOMIC_RELAXED) ||
         ++seen > maxpages) {
       rc = ldb_err(LDB_CORRUPT, "overflow chain points at page %u", pgno);
       goto out;
     }
-    rc = pager_read_direct(f->pg, pgno, buf);
+    const uint8_t *pg;
+    rc = direct ? LDB_NOTFOUND : pager_get_mapped(f->pg, pgno, &pg);
+    if (rc == LDB_NOTFOUND) {
+      if (!buf && !(buf = ldb_malloc(f->a, f->ps))) {
+        rc = LDB_NOMEM;
+        goto out;
+      }
+      rc = pager_read_direct(f->pg, pgno, buf);
+      pg = buf;
+    }
     if (rc) goto out;
-    uint32_t used = ldb_get32(buf + 12);
-    if (buf[4] != PT_OVFL || used == 0 || used > ovfl_payload(f) ||
+    uint32_t used = ldb_get32(pg + 12);
+    if (pg[4] != PT_OVFL || used == 0 || used > ovfl_payload(f) ||
         used > len - done) {
       rc = ldb_err(LDB_CORRUPT, "page %u: bad overflow page", pgno);
       goto out;
     }
     if (pages && (rc = vpush(f->a, pages, pgno))) goto out;
     if (dst)
-      memcpy(dst + done, buf + HDR, used < stop - done ? used : stop - done);
+      memcpy(dst + done, pg + HDR, used < stop - done ? used : stop - done);
     done += used;
-    pgno = ldb_get32(buf + 8);
+    pgno = ldb_get32(pg + 8);
   }
 out:
   ldb_mfree(f->a, buf);
-  return rc;
+  return pager_map_check(f->pg, faults, rc);
 }
 
 static int read_chain(bt_file *f, uint32_t pgno, uint64_t len, uint8_t *dst,
                       u32vec *pages) {
-  return read_chain_upto(f, pgno, len, dst, pages, len);
+  return read_chain_upto(f, pgno, len, dst, pages, len, false);
+}
+
+/* read_chain with every page read from the file (the integrity check). */
+static int read_chain_direct(bt_file *f, uint32_t pgno, uint64_t len,
+                             u32vec *pages) {
+  return read_chain_upto(f, pgno, len, NULL, pages, len, true);
 }
 
 /* Full key of a page cell into buf (LDB_MAX_KEY_SIZE bytes). */
@@ -522,7 +544,8 @@ static int cell_value(bt_file *f, const cinfo *ci, void *buf, size_t cap,
       if (n) memcpy(buf, ci->val, n);
       return LDB_OK;
     }
-    return n ? read_chain_upto(f, ci->vovf, ci->vlen, buf, NULL, n) : LDB_OK;
+    return n ? read_chain_upto(f, ci->vovf, ci->vlen, buf, NULL, n, false)
+             : LDB_OK;
   }
   if (ci->flags & F_VOVF) {
     stored = ldb_malloc(f->a, ci->vlen ? ci->vlen : 1);
@@ -2981,7 +3004,7 @@ static int mark(checker *k, uint64_t pgno, const char *what) {
 
 static int check_chain(checker *k, uint32_t head, uint64_t len) {
   u32vec pages = {0};
-  int rc = read_chain(k->f, head, len, NULL, &pages);
+  int rc = read_chain_direct(k->f, head, len, &pages);
   for (size_t i = 0; !rc && i < pages.n; i++)
     rc = mark(k, pages.v[i], "overflow");
   k->ovfl_pages += pages.n;
@@ -3234,11 +3257,11 @@ static int check_prev_node(checker *k, const uint8_t *cur_seen, uint64_t pgno,
     if ((ci.flags & F_KOVF) &&
         !(ci.kovf < k->npages &&
           (cur_seen[ci.kovf / 8] & (1u << (ci.kovf % 8)))))
-      rc = read_chain(f, ci.kovf, ci.klen - ci.kloc, NULL, held);
+      rc = read_chain_direct(f, ci.kovf, ci.klen - ci.kloc, held);
     if (!rc && (ci.flags & F_VOVF) &&
         !(ci.vovf < k->npages &&
           (cur_seen[ci.vovf / 8] & (1u << (ci.vovf % 8)))))
-      rc = read_chain(f, ci.vovf, ci.vlen, NULL, held);
+      rc = read_chain_direct(f, ci.vovf, ci.vlen, held);
     if (!rc && !leaf)
       rc = check_prev_node(k, cur_seen, ci.child, depth + 1, height, mslot,
                            held);

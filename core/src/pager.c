@@ -781,6 +781,10 @@ int pager_read_direct(pager *p, uint64_t pgno, uint8_t *buf) {
   return LDB_OK;
 }
 
+int pager_get_mapped(pager *p, uint64_t pgno, const uint8_t **data) {
+  return map_serves(p, pgno) ? map_get(p, pgno, data) : LDB_NOTFOUND;
+}
+
 int pager_get(pager *p, uint64_t pgno, const uint8_t **data, pg_ent **ent) {
   if (map_serves(p, pgno)) {
     *ent = NULL;

@@ -13,8 +13,9 @@
  * ordering: btree.c decides what to write and when to sync.
  *
  * Natively, pages can also be read through a read-only memory mapping of
- * the file (the store's map method, up to map_bytes): pager_get then
- * returns a pointer into the mapping, with no lock and no copy. Each page
+ * the file (the store's map method, up to map_bytes): pager_get (and
+ * pager_get_mapped, for overflow pages) then returns a pointer into the
+ * mapping, with no lock and no copy. Each page
  * is verified once per page version: a bit per page records that its
  * image passed the checksum; pager_write and pager_forget clear it (a
  * copy-on-write page never changes in place, so a verified page stays
@@ -110,9 +111,20 @@ void pager_map_bound(pager *p, bool on);
 uint64_t pager_map_faults(const pager *p);
 int pager_map_check(const pager *p, uint64_t before, int rc);
 
-/* Reads and verifies one page into buf, bypassing the cache (overflow
- * pages, meta pages, free-list pages). */
+/* Reads and verifies one page into buf, bypassing the cache and the
+ * mapping (meta pages, free-list pages, the integrity check, which must
+ * see what the file holds now). */
 int pager_read_direct(pager *p, uint64_t pgno, uint8_t *buf);
+
+/* A page from the mapping, bypassing the cache (overflow pages: read
+ * once per value, in the cache they would only push the tree's pages
+ * out): exactly pager_get's mapped path (*data points into the mapping,
+ * verified once per page version, valid while a version reaching the
+ * page is held; bracket with pager_map_faults / pager_map_check).
+ * LDB_NOTFOUND, with no message, when the mapping does not serve pgno
+ * (none, stopped after a fault, or pgno past it or past the file's end):
+ * the caller then reads it with pager_read_direct. */
+int pager_get_mapped(pager *p, uint64_t pgno, const uint8_t **data);
 
 /* Seals buf (modifies bytes [0,4)) and writes it as page pgno. With
  * cache_it the cache takes a copy (the page is hot); otherwise any cached

@@ -6,7 +6,11 @@
  * never SIGBUS; a page damaged on disk is caught by its checksum through
  * the mapping; a page written again after it was freed is verified again
  * (verified once per page version); and a mapping shorter than the file
- * (pages past it through the cache) reads the same data. The statistics
+ * (pages past it through the cache) reads the same data. Values on
+ * overflow chains take the same path: read from the mapping (no byte
+ * through the store), a damaged overflow page is CORRUPT, one verified,
+ * freed and written again is verified again, and a truncation under a
+ * chain is an error, never SIGBUS. The statistics
  * say which path served the reads: mmap_bytes and the sampled residency
  * counters under the mapping, the cache's counters without it.
  *
@@ -341,6 +345,215 @@ static void test_truncated_while_reading(void **state) {
   fx_end(&f, 0);
 }
 
+/* ---- values on overflow chains ----------------------------------------- */
+
+#define BIGV (64 * 1024) /* a value on a chain of 17 overflow pages */
+#define NBIG 48
+
+static uint8_t big_buf[BIGV], big_want[BIGV];
+
+/* Key i's value of `round`: every byte depends on its page of the chain. */
+static void big_val_of(uint8_t *v, int i, int round) {
+  for (size_t j = 0; j < BIGV; j++)
+    v[j] = (uint8_t)(i * 131 + j * 7 + (j >> 12) * 13 + round);
+}
+
+/* Writes the NBIG values of `round`, 8 to a batch, and checkpoints them
+ * (so every value lives on a chain in the tree). */
+static void put_big(ldb_db *db, int round) {
+  static uint8_t v[BIGV];
+  ldb_batch *b = NULL;
+  assert_int_equal(ldb_batch_create(db, &b), LDB_OK);
+  for (int i = 0; i < NBIG; i++) {
+    char k[16];
+    key_of(k, i);
+    big_val_of(v, i, round);
+    assert_int_equal(ldb_batch_put(b, k, strlen(k), v, BIGV), LDB_OK);
+    if (ldb_batch_count(b) == 8) {
+      assert_int_equal(ldb_write(db, b), LDB_OK);
+      ldb_batch_clear(b);
+    }
+  }
+  ldb_batch_destroy(b);
+  assert_int_equal(ldb_checkpoint(db), LDB_OK);
+}
+
+/* Reads every big value; returns how many were right and counts the
+ * error codes seen, as read_all. */
+static int read_big(ldb_db *db, int round, int *ioerr, int *corrupt) {
+  int ok = 0;
+  for (int i = 0; i < NBIG; i++) {
+    char k[16];
+    size_t len = 0;
+    key_of(k, i);
+    int rc = ldb_get_buf(db, k, strlen(k), big_buf, BIGV, &len);
+    if (rc == LDB_OK) {
+      assert_int_equal(len, BIGV);
+      big_val_of(big_want, i, round);
+      assert_memory_equal(big_buf, big_want, BIGV);
+      ok++;
+    } else if (rc == LDB_IOERR) {
+      (*ioerr)++;
+    } else if (rc == LDB_CORRUPT) {
+      (*corrupt)++;
+    } else {
+      fail_msg("get %s: unexpected %s", k, ldb_code_name(rc));
+    }
+  }
+  return ok;
+}
+
+/* The NBIG values of round 1, checkpointed, closed and reopened with the
+ * given mmap_size. */
+static void fx_open_big(fixture *f, const char *name, uint64_t mmap_size) {
+  f->dir = tu_tmpdir(name);
+  data_path(f->path, sizeof f->path, f->dir);
+  ldb_options_default(&f->o);
+  f->o.sync_mode = LDB_SYNC_OFF;
+  f->o.mmap_size = mmap_size;
+  assert_int_equal(ldb_open(f->dir, &f->o, &f->db), LDB_OK);
+  put_big(f->db, 1);
+  assert_int_equal(ldb_close(f->db), LDB_OK);
+  assert_int_equal(ldb_open(f->dir, &f->o, &f->db), LDB_OK);
+}
+
+static uint64_t bytes_read(ldb_db *db) {
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  return st.bytes_read;
+}
+
+/* Overflow pages come from the mapping when it covers them: gets and a
+ * scan read no byte through the store (without a mapping, every page of
+ * every chain is read each time), and the values are right either way. */
+static void test_overflow_through_mapping(void **state) {
+  (void)state;
+  uint64_t sizes[] = {default_mmap_size(), 0};
+  for (size_t s = 0; s < 2; s++) {
+    fixture f;
+    fx_open_big(&f, "mmap-ovfl", sizes[s]);
+    uint64_t before = bytes_read(f.db);
+    int io = 0, co = 0;
+    for (int pass = 0; pass < 2; pass++)
+      assert_int_equal(read_big(f.db, 1, &io, &co), NBIG);
+    ldb_iter *it = NULL;
+    assert_int_equal(ldb_iter_create(f.db, NULL, NULL, &it), LDB_OK);
+    int n = 0;
+    for (int rc = ldb_iter_first(it); rc == LDB_OK;
+         rc = ldb_iter_next(it), n++) {
+      const void *v;
+      size_t vl;
+      assert_int_equal(ldb_iter_value(it, &v, &vl), LDB_OK);
+      assert_int_equal(vl, BIGV);
+      big_val_of(big_want, n, 1);
+      assert_memory_equal(v, big_want, BIGV);
+    }
+    assert_int_equal(n, NBIG);
+    ldb_iter_destroy(it);
+    uint64_t read = bytes_read(f.db) - before;
+    if (sizes[s])
+      assert_int_equal(read, 0);
+    else
+      assert_true(read >= 3ull * NBIG * BIGV);
+    fx_end(&f, 1);
+  }
+}
+
+/* Flips a byte in the payload of every overflow page of the file (type
+ * byte PT_OVFL, 4, at offset 4 of a 4 KiB page), through a descriptor of
+ * its own: a database that has the file open sees it in its mapping.
+ * Returns how many pages it damaged. */
+static int damage_overflow_pages(const char *path) {
+  long long size = tu_file_size(path);
+  int fd = open(path, O_RDWR);
+  assert_true(fd >= 0);
+  int n = 0;
+  for (long long off = 2 * 4096; off < size; off += 4096) {
+    uint8_t t, b;
+    assert_int_equal(pread(fd, &t, 1, off + 4), 1);
+    if (t != 4) continue;
+    assert_int_equal(pread(fd, &b, 1, off + 2000), 1);
+    b ^= 0x5a;
+    assert_int_equal(pwrite(fd, &b, 1, off + 2000), 1);
+    n++;
+  }
+  close(fd);
+  return n;
+}
+
+/* A damaged overflow page is caught by its checksum when first read
+ * through the mapping, and stays an error on every later read. */
+static void test_overflow_damaged(void **state) {
+  (void)state;
+  fixture f;
+  fx_open_big(&f, "mmap-ovfl-damage", default_mmap_size());
+  assert_int_equal(ldb_close(f.db), LDB_OK);
+  f.db = NULL;
+  assert_true(damage_overflow_pages(f.path) >= 17 * NBIG);
+  assert_int_equal(ldb_open(f.dir, &f.o, &f.db), LDB_OK);
+  for (int pass = 0; pass < 2; pass++) {
+    int io = 0, co = 0;
+    assert_int_equal(read_big(f.db, 1, &io, &co), 0);
+    assert_int_equal(co, NBIG);
+  }
+  assert_int_equal(ldb_check(f.db), LDB_CORRUPT);
+  fx_end(&f, 1);
+}
+
+/* Overflow pages verified through the mapping, freed by later
+ * checkpoints and written again hold a new image, which is verified
+ * again: damaged on disk after the rewrite, before any read, every value
+ * is CORRUPT (with a stale "verified" mark the reused pages would hand out
+ * the damaged bytes). */
+static void test_overflow_rewritten_verified_again(void **state) {
+  (void)state;
+  fixture f;
+  fx_open_big(&f, "mmap-ovfl-rewrite", default_mmap_size());
+  int io = 0, co = 0;
+  assert_int_equal(read_big(f.db, 1, &io, &co), NBIG);
+  long long first = tu_file_size(f.path);
+  /* Freed pages become reusable once a newer meta page is durable: the
+   * chains of round 1 are written over from round 4 on. */
+  for (int round = 2; round <= 4; round++) {
+    put_big(f.db, round);
+    assert_int_equal(read_big(f.db, round, &io, &co), NBIG);
+  }
+  put_big(f.db, 5);
+  assert_true(tu_file_size(f.path) < 4 * first); /* pages were reused */
+  assert_true(damage_overflow_pages(f.path) >= 17 * NBIG);
+  assert_int_equal(read_big(f.db, 5, &io, &co), 0);
+  assert_int_equal(co, NBIG);
+  assert_int_equal(io, 0);
+  fx_end(&f, 1);
+}
+
+/* The data file truncated under values on overflow chains: gets and an
+ * open iterator return IOERR or CORRUPT, never SIGBUS. */
+static void test_overflow_truncated(void **state) {
+  (void)state;
+  fixture f;
+  fx_open_big(&f, "mmap-ovfl-trunc", default_mmap_size());
+  int io = 0, co = 0;
+  assert_int_equal(read_big(f.db, 1, &io, &co), NBIG);
+  ldb_iter *it = NULL;
+  assert_int_equal(ldb_iter_create(f.db, NULL, NULL, &it), LDB_OK);
+  assert_int_equal(ldb_iter_first(it), LDB_OK);
+  /* Keeps the meta pages and the root, cuts every chain. */
+  truncate_file(f.path, 8 * 4096);
+  assert_true(read_big(f.db, 1, &io, &co) < NBIG);
+  assert_true(io > 0);
+  int rc;
+  do {
+    const void *v;
+    size_t vl;
+    rc = ldb_iter_value(it, &v, &vl);
+    if (rc == LDB_OK) rc = ldb_iter_next(it);
+  } while (rc == LDB_OK);
+  assert_true(rc == LDB_IOERR || rc == LDB_CORRUPT);
+  ldb_iter_destroy(it);
+  fx_end(&f, 0);
+}
+
 /* Bytes of `path` mapped into this process now: the Rss lines of its
  * mappings in /proc/self/smaps. */
 static uint64_t mapped_rss(const char *path) {
@@ -550,6 +763,10 @@ int main(void) {
       cmocka_unit_test(test_damaged_page),
       cmocka_unit_test(test_truncated_under_mapping),
       cmocka_unit_test(test_truncated_while_reading),
+      cmocka_unit_test(test_overflow_through_mapping),
+      cmocka_unit_test(test_overflow_damaged),
+      cmocka_unit_test(test_overflow_rewritten_verified_again),
+      cmocka_unit_test(test_overflow_truncated),
       cmocka_unit_test(test_resident_within_budget),
       cmocka_unit_test(test_readers_race_hand),
       cmocka_unit_test(test_hand_faulty_store),
