@@ -7,8 +7,10 @@
  * A value larger than READ_INLINE_MAX is read again straight into a Buffer
  * of its size (a second lookup costs less than copying a big value twice,
  * and such Buffers are not pooled anyway: read64k was 0.76x lmdb-js with
- * 64 KiB values inline). getMany packs one snapshot's values into the
- * buffer and returns the ones that do not fit as Buffers.
+ * 64 KiB values inline); the first lookup copies nothing of a value on
+ * overflow pages (ldb_get_buf), so such a value is read once. getMany packs one
+ * snapshot's values into the buffer and returns the ones that do not fit as
+ * Buffers.
  */
 #include "binding.h"
 

@@ -619,9 +619,16 @@ LDB_API void ldb_free(ldb_db *db, void *ptr);
 LDB_API int ldb_get(ldb_db *db, const void *key, size_t key_len, void **value,
                     size_t *value_len);
 
-/* Looks up key and copies min(cap, length) bytes of the value into buf;
- * *value_len receives the full length, so a caller whose cap was too small
- * calls again with a larger buffer. LDB_NOTFOUND when absent. */
+/* Looks up key; on LDB_OK *value_len receives the value's full length
+ * and, when it fits (cap >= *value_len), the value is copied into buf.
+ * When it does not fit, buf receives its first cap bytes or nothing at
+ * all: nothing for a value the data file holds on overflow pages (one
+ * larger than about a quarter of page_size) or compressed, since a
+ * prefix would cost reading or decompressing the whole value; bytes of
+ * buf past what was copied are never written. Either way a caller whose
+ * cap was too small calls again with a buffer of *value_len bytes, and
+ * the first call cost only the lookup. cap 0 (buf may then be NULL) asks
+ * for the length alone. LDB_NOTFOUND when absent. */
 LDB_API int ldb_get_buf(ldb_db *db, const void *key, size_t key_len, void *buf,
                         size_t cap, size_t *value_len);
 

@@ -284,25 +284,23 @@ static uint32_t ovfl_payload(const bt_file *f) {
   return f->ps - HDR;
 }
 
-/* Reads the chain of len bytes starting at pgno, copying its first
- * min(stop, len) bytes into dst (when non-NULL) and stopping there; also
- * appends the chain's pages to pages when non-NULL (stop must be len).
+/* Reads the chain of len bytes starting at pgno, copying them into dst
+ * (when non-NULL); also appends the chain's pages to pages when non-NULL.
  * Pages come from the mapping when it serves them (in place, verified
  * once per page version, as leaves are), else one pread each into a
  * buffer; with direct always the latter (the integrity check reads what
  * the file holds now). A read through the mapping that faulted meanwhile
  * (the file was truncated under it) makes the chain LDB_IOERR: its bytes
  * were zeros. */
-static int read_chain_upto(bt_file *f, uint32_t pgno, uint64_t len,
-                           uint8_t *dst, u32vec *pages, uint64_t stop,
-                           bool direct) {
+static int read_chain_from(bt_file *f, uint32_t pgno, uint64_t len,
+                           uint8_t *dst, u32vec *pages, bool direct) {
   uint8_t *buf = NULL; /* for pages the mapping does not serve */
   int rc = LDB_OK;
   uint64_t done = 0;
   uint64_t maxpages = len / ovfl_payload(f) + 2;
   uint64_t seen = 0;
   uint64_t faults = pager_map_faults(f->pg);
-  while (done < len && done < stop) {
+  while (done < len) {
     if (pgno < 2 || pgno >= __atomic_load_n(&f->page_count, __ATOMIC_RELAXED) ||
         ++seen > maxpages) {
       rc = ldb_err(LDB_CORRUPT, "overflow chain points at page %u", pgno);
@@ -326,8 +324,7 @@ static int read_chain_upto(bt_file *f, uint32_t pgno, uint64_t len,
       goto out;
     }
     if (pages && (rc = vpush(f->a, pages, pgno))) goto out;
-    if (dst)
-      memcpy(dst + done, pg + HDR, used < stop - done ? used : stop - done);
+    if (dst) memcpy(dst + done, pg + HDR, used);
     done += used;
     pgno = ldb_get32(pg + 8);
   }
@@ -338,13 +335,13 @@ out:
 
 static int read_chain(bt_file *f, uint32_t pgno, uint64_t len, uint8_t *dst,
                       u32vec *pages) {
-  return read_chain_upto(f, pgno, len, dst, pages, len, false);
+  return read_chain_from(f, pgno, len, dst, pages, false);
 }
 
 /* read_chain with every page read from the file (the integrity check). */
 static int read_chain_direct(bt_file *f, uint32_t pgno, uint64_t len,
                              u32vec *pages) {
-  return read_chain_upto(f, pgno, len, NULL, pages, len, true);
+  return read_chain_from(f, pgno, len, NULL, pages, true);
 }
 
 /* Full key of a page cell into buf (LDB_MAX_KEY_SIZE bytes). */
@@ -529,23 +526,19 @@ static int leaf_find(bt_file *f, const uint8_t *pg, uint64_t pgno,
                     idx, eq);
 }
 
-/* Value of a leaf cell: copies min(cap, raw) bytes into buf (buf may be
- * NULL when cap is 0). With want_all, *whole receives an allocated copy of
- * the whole value instead (caller frees). */
-static int cell_value(bt_file *f, const cinfo *ci, void *buf, size_t cap,
-                      uint8_t **whole) {
+/* Value of a leaf cell: into buf, which holds at least ci->raw bytes; or,
+ * with whole non-NULL, into an allocated copy in *whole (caller frees; buf
+ * unused). */
+static int cell_value(bt_file *f, const cinfo *ci, void *buf, uint8_t **whole) {
   int rc = LDB_OK;
   uint8_t *stored = NULL, *raw = NULL;
   const uint8_t *sv = ci->val;
   if (!whole && !(ci->flags & F_COMP)) {
-    /* raw bytes: copy just the prefix asked for */
-    size_t n = cap < ci->vlen ? cap : ci->vlen;
     if (!(ci->flags & F_VOVF)) {
-      if (n) memcpy(buf, ci->val, n);
+      if (ci->vlen) memcpy(buf, ci->val, ci->vlen);
       return LDB_OK;
     }
-    return n ? read_chain_upto(f, ci->vovf, ci->vlen, buf, NULL, n, false)
-             : LDB_OK;
+    return read_chain(f, ci->vovf, ci->vlen, buf, NULL);
   }
   if (ci->flags & F_VOVF) {
     stored = ldb_malloc(f->a, ci->vlen ? ci->vlen : 1);
@@ -553,40 +546,32 @@ static int cell_value(bt_file *f, const cinfo *ci, void *buf, size_t cap,
     if ((rc = read_chain(f, ci->vovf, ci->vlen, stored, NULL))) goto out;
     sv = stored;
   }
-  const uint8_t *rv = sv;
-  if (ci->flags & F_COMP) {
-    if (ci->raw > LDB_MAX_VALUE_SIZE) {
-      rc = ldb_err(LDB_CORRUPT, "compressed value claims %u bytes", ci->raw);
-      goto out;
+  if (!(ci->flags & F_COMP)) { /* whole: the chain's copy is the value */
+    if (!stored) {             /* inline */
+      if (!(stored = ldb_malloc(f->a, ci->vlen ? ci->vlen : 1)))
+        return LDB_NOMEM;
+      if (ci->vlen) memcpy(stored, ci->val, ci->vlen);
     }
-    if (!whole && cap >= ci->raw) {
-      rc = ldb_decompress(f->a, ci->codec, sv, ci->vlen, buf, ci->raw);
-      goto out;
-    }
-    raw = ldb_malloc(f->a, ci->raw ? ci->raw : 1);
-    if (!raw) {
-      rc = LDB_NOMEM;
-      goto out;
-    }
-    if ((rc = ldb_decompress(f->a, ci->codec, sv, ci->vlen, raw, ci->raw)))
-      goto out;
-    rv = raw;
+    *whole = stored;
+    return LDB_OK;
   }
-  if (whole) {
-    if (rv == raw) {
-      *whole = raw;
-      raw = NULL;
-    } else if (rv == stored) {
-      *whole = stored;
-      stored = NULL;
-    } else {
-      *whole = ldb_memdup(f->a, rv, ci->raw);
-      if (!*whole) rc = LDB_NOMEM;
-    }
-  } else {
-    size_t n = cap < ci->raw ? cap : ci->raw;
-    if (n) memcpy(buf, rv, n);
+  if (ci->raw > LDB_MAX_VALUE_SIZE) {
+    rc = ldb_err(LDB_CORRUPT, "compressed value claims %u bytes", ci->raw);
+    goto out;
   }
+  if (!whole) {
+    rc = ldb_decompress(f->a, ci->codec, sv, ci->vlen, buf, ci->raw);
+    goto out;
+  }
+  raw = ldb_malloc(f->a, ci->raw ? ci->raw : 1);
+  if (!raw) {
+    rc = LDB_NOMEM;
+    goto out;
+  }
+  if ((rc = ldb_decompress(f->a, ci->codec, sv, ci->vlen, raw, ci->raw)))
+    goto out;
+  *whole = raw;
+  raw = NULL;
 out:
   ldb_mfree(f->a, stored);
   ldb_mfree(f->a, raw);
@@ -723,9 +708,12 @@ static int tree_get(bt_tree *t, const void *key, size_t klen, void *buf,
   if (!(ci.flags & (F_VOVF | F_COMP))) {
     size_t n = cap < ci.vlen ? cap : ci.vlen;
     if (n) memcpy(buf, ci.val, n);
-  } else {
-    rc = cell_value(f, &ci, buf, cap, NULL);
+  } else if (cap >= ci.raw) {
+    rc = cell_value(f, &ci, buf, NULL);
   }
+  /* else nothing: a prefix of a value on overflow pages or compressed
+   * costs reading (or decompressing) it, and a caller whose buffer was
+   * too small calls again with one of *len bytes (see btree.h). */
 out:
   pager_unpin(f->pg, e);
   return rc;
@@ -1089,7 +1077,7 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
     return pager_map_check(c->f->pg, c->faults, LDB_OK);
   }
   uint8_t *whole = NULL;
-  if ((rc = cell_value(c->f, &ci, NULL, 0, &whole)) ||
+  if ((rc = cell_value(c->f, &ci, NULL, &whole)) ||
       (rc = pager_map_check(c->f->pg, c->faults, LDB_OK))) {
     ldb_mfree(c->f->a, whole);
     return rc;
@@ -3103,7 +3091,7 @@ static int check_node(checker *k, uint64_t pgno, uint32_t depth,
         goto out;
       if (ci.flags & F_COMP) {
         uint8_t *whole = NULL;
-        if ((rc = cell_value(f, &ci, NULL, 0, &whole))) goto out;
+        if ((rc = cell_value(f, &ci, NULL, &whole))) goto out;
         ldb_mfree(f->a, whole);
       }
     } else {

@@ -75,9 +75,12 @@ uint64_t bt_tree_seq(const bt_tree *t);
 /* Number of keys in this version. */
 uint64_t bt_tree_count(const bt_tree *t);
 
-/* Point lookup in version t. On LDB_OK copies min(cap, len) bytes of the
- * value into buf and sets *len to the full length; LDB_NOTFOUND when
- * absent. */
+/* Point lookup in version t. On LDB_OK sets *len to the value's full
+ * length and copies the value into buf when it fits (cap >= *len). One
+ * that does not fit: its first cap bytes when it is stored plain in its
+ * leaf, nothing when it is on overflow pages or compressed (a prefix
+ * would cost reading or decompressing it; the caller asks again with a
+ * buffer of *len bytes). LDB_NOTFOUND when absent. */
 int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
            size_t *len);
 

@@ -819,9 +819,12 @@ static void test_large_values_and_keys(void **st) {
       assert_int_equal(bt_get(t, "big", 3, out, big, &len), LDB_OK);
       assert_int_equal(len, big);
       assert_memory_equal(out, mv, big);
+      /* too small a buffer for a value on overflow pages: the length,
+       * nothing copied */
+      memset(out, 0xee, 10);
       assert_int_equal(bt_get(t, "big", 3, out, 10, &len), LDB_OK);
       assert_int_equal(len, big);
-      assert_memory_equal(out, mv, 10);
+      assert_memory_equal(out, "\xee\xee\xee\xee\xee\xee\xee\xee\xee\xee", 10);
       assert_int_equal(bt_get(t, "empty", 5, out, 10, &len), LDB_OK);
       assert_int_equal(len, 0);
       /* oversize inputs are refused */
@@ -876,7 +879,7 @@ static void *reader_main(void *p) {
     bt_tree *t = bt_current(ra->f);
     uint64_t ver = bt_tree_seq(t);
     for (int i = 0; i < 200; i++) {
-      uint8_t k[32], v[64], want[64];
+      uint8_t k[32], v[BIG_VLEN], want[64];
       size_t kl, len;
       uint64_t idx = tu_below(&r, ra->n);
       fmt_key(k, &kl, idx);

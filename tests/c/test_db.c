@@ -87,6 +87,24 @@ static void test_basic_ops(void **st) {
   assert_int_equal(n, big);
   assert_memory_equal(v, bv, big);
   ldb_free(db, v);
+  /* get_buf of a value on overflow pages into a short buffer: the length,
+   * nothing copied and no page of the chain read; a buffer of that
+   * length then gets the value */
+  ldb_stats st0, st1;
+  assert_int_equal(ldb_stats_get(db, &st0), LDB_OK);
+  memset(buf, 0xee, sizeof buf);
+  assert_int_equal(ldb_get_buf(db, "big", 3, buf, sizeof buf, &n), LDB_OK);
+  assert_int_equal(n, big);
+  assert_memory_equal(buf, "\xee\xee\xee\xee", 4);
+  assert_int_equal(ldb_stats_get(db, &st1), LDB_OK);
+  assert_int_equal(st1.bytes_read, st0.bytes_read);
+  char *got = malloc(big);
+  assert_int_equal(ldb_get_buf(db, "big", 3, got, big, &n), LDB_OK);
+  assert_int_equal(n, big);
+  assert_memory_equal(got, bv, big);
+  assert_int_equal(ldb_stats_get(db, &st0), LDB_OK);
+  assert_true(st0.bytes_read >= st1.bytes_read + big);
+  free(got);
   tu_expect_s(db, "alpha", NULL);
   tu_expect_s(db, "beta", "2");
   free(bv);

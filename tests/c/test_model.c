@@ -123,14 +123,21 @@ static void check_get(ctx *c, ldb_txn *txn, const tu_model *m, const uint8_t *k,
           ldb_code_name(rc));
   }
   ldb_free(c->db, v);
-  /* get_buf with a small buffer reports the full length. */
+  /* get_buf with a small buffer reports the full length and copies a
+   * value that fits; one that does not leaves a prefix or nothing, and no
+   * byte past what it copied is written. */
   if (present && tu_chance(&c->r, 20)) {
-    uint8_t small[16];
+    uint8_t small[16], untouched[16];
     size_t full = 0;
+    memset(small, 0xee, sizeof small);
+    memset(untouched, 0xee, sizeof untouched);
     rc = txn ? ldb_txn_get_buf(txn, k, kl, small, sizeof small, &full)
              : ldb_get_buf(c->db, k, kl, small, sizeof small, &full);
+    size_t n = wl < sizeof small ? wl : sizeof small;
     if (rc != LDB_OK || full != wl ||
-        memcmp(small, want, wl < sizeof small ? wl : sizeof small))
+        (memcmp(small, want, n) &&
+         (wl <= sizeof small || memcmp(small, untouched, sizeof small))) ||
+        memcmp(small + n, untouched, sizeof small - n))
       FAILF("get_buf: rc %s length %zu (model %zu)", ldb_code_name(rc), full,
             wl);
   }

@@ -334,14 +334,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(rc == LDB_NOTFOUND);
       }
       ldb_free(db, v);
-      /* ldb_get_buf into a buffer that may be too small */
-      static uint8_t gb[MAXV];
+      /* ldb_get_buf into a buffer that may be too small: a value that
+       * does not fit leaves its prefix or nothing, and nothing past it */
+      static uint8_t gb[MAXV], fresh[64];
       size_t cap = (x >> 32) & 1 ? MAXV : (x >> 33) % 64, full = 0;
+      memset(gb, 0xee, sizeof fresh);
+      memset(fresh, 0xee, sizeof fresh);
       rc = ldb_get_buf(db, kbuf, kl, gb, cap, &full);
       if (m[i].seed) {
         CHECK(rc == LDB_OK && full == m[i].len);
         value_of(&m[i], vbuf);
-        CHECK(!memcmp(gb, vbuf, full < cap ? full : cap));
+        size_t n = full < cap ? full : cap;
+        CHECK(!memcmp(gb, vbuf, n) || (full > cap && !memcmp(gb, fresh, cap)));
+        if (cap < sizeof fresh) CHECK(!memcmp(gb + n, fresh, sizeof fresh - n));
       } else {
         CHECK(rc == LDB_NOTFOUND);
       }
