@@ -1154,7 +1154,15 @@ struct bt_merge {
    * when the run breaks, fills, or the tree is written. */
   uint8_t *wbuf;
   uint32_t wfirst, wn, wcap;
+  /* write_chain's pages, built one after another while their numbers
+   * are consecutive and written in one store write (WC_BYTES). */
+  uint8_t *cbuf;
 };
+
+/* Pages write_node and write_chain combine into one store write (128 KiB
+ * of 4 KiB pages): a checkpoint allocates its pages mostly in ascending
+ * runs. */
+#define WC_BYTES (128u << 10)
 
 static void cref_free(const ldb_allocator *a, bt_cref *r) {
   if (r->ownkey) ldb_mfree(a, (void *)r->key);
@@ -1320,13 +1328,18 @@ static int alloc_page(bt_merge *m, uint32_t *out) {
   return LDB_OK;
 }
 
-/* Writes len (> 0) bytes as a new overflow chain; *head is its first page. */
+/* Writes len (> 0) bytes as a new overflow chain; *head is its first
+ * page. Pages with consecutive numbers (the usual case: allocation takes
+ * the lowest reusable page or the file's next one) are built one after
+ * another in cbuf and written in one store write, up to WC_BYTES. */
 static int write_chain(bt_merge *m, const uint8_t *data, uint64_t len,
                        uint32_t *head) {
   bt_file *f = m->f;
   uint32_t pay = ovfl_payload(f);
-  uint8_t *buf = m->pagebuf;
-  uint32_t cur;
+  uint32_t cap = WC_BYTES / f->ps ? WC_BYTES / f->ps : 1;
+  if (!m->cbuf && !(m->cbuf = ldb_malloc(m->a, (size_t)cap * f->ps)))
+    return LDB_NOMEM;
+  uint32_t cur, first = 0, n = 0;
   int rc = alloc_page(m, &cur);
   if (rc) return rc;
   *head = cur;
@@ -1335,14 +1348,19 @@ static int write_chain(bt_merge *m, const uint8_t *data, uint64_t len,
     uint32_t used = len - done < pay ? (uint32_t)(len - done) : pay;
     uint32_t next = 0;
     if (done + used < len && (rc = alloc_page(m, &next))) return rc;
+    if (n == 0) first = cur;
+    uint8_t *buf = m->cbuf + (size_t)n++ * f->ps;
     memset(buf, 0, HDR);
     buf[4] = PT_OVFL;
     ldb_put32(buf + 8, next);
     ldb_put32(buf + 12, used);
     memcpy(buf + HDR, data + done, used);
     if (used < pay) memset(buf + HDR + used, 0, pay - used);
-    if ((rc = pager_write(f->pg, cur, buf, false))) return rc;
     done += used;
+    if ((done == len || next != cur + 1 || n == cap) &&
+        (rc = pager_write_run(f->pg, first, m->cbuf, n, false)))
+      return rc;
+    if (next != cur + 1 || n == cap) n = 0;
     cur = next;
   }
   return LDB_OK;
@@ -2036,6 +2054,7 @@ static void merge_end(bt_merge *m, bool rollback, bool meta_attempted) {
   vfree(m->a, &m->alloc);
   ldb_mfree(m->a, m->pagebuf);
   ldb_mfree(m->a, m->wbuf);
+  ldb_mfree(m->a, m->cbuf);
   ldb_mfree(m->a, m->fp);
   ldb_mfree(m->a, m);
 }
@@ -2312,10 +2331,6 @@ static int repack_leaves(bt_merge *m, bt_node *nd) {
   }
   return LDB_OK;
 }
-
-/* Pages write_node combines into one store write (128 KiB of 4 KiB
- * pages): a checkpoint allocates its pages mostly in ascending runs. */
-#define WC_BYTES (128u << 10)
 
 /* Writes the combined run of pages, if any. */
 static int wc_flush(bt_merge *m) {

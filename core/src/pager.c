@@ -866,13 +866,17 @@ int pager_write(pager *p, uint64_t pgno, uint8_t *buf, bool cache_it) {
 int pager_write_run(pager *p, uint64_t pgno, uint8_t *buf, uint32_t n,
                     bool cache_it) {
   size_t ps = p->ps;
+  /* Drop the old images before the write so no reader can pick up a
+   * stale copy afterwards (only unreferenced page numbers are ever
+   * written): as pager_forget, under one lock for the run. */
   for (uint32_t i = 0; i < n; i++) {
     pager_seal(buf + i * ps, p->ps, pgno + i);
-    /* Drop the old image before the write so no reader can pick up a
-     * stale copy afterwards (only unreferenced page numbers are ever
-     * written). */
-    pager_forget(p, pgno + i);
+    vbit_clear(p, pgno + i);
   }
+  ldb_mutex_lock(&p->mu);
+  for (uint32_t i = 0; i < n; i++)
+    forget_locked(p, pgno + i);
+  ldb_mutex_unlock(&p->mu);
   int rc = ldb_fwrite(p->file, pgno * ps, buf, n * ps);
   if (rc != LDB_OK) return rc;
   __atomic_fetch_add(&p->bytes_written, n * ps, __ATOMIC_RELAXED);
