@@ -186,6 +186,7 @@ async function lightningStore(backend) {
     put(kind, k, v) { return kind === 'sync' ? dbs[kind].putAsync(k, v) : dbs[kind].put(k, v); },
     get(kind, k) { return dbs[kind].get(k); },
     getBatch(kind, keys) { return dbs[kind].getBatch(keys); },
+    checkpoint(kind) { return dbs[kind].checkpoint(); },
     scan(kind, reverse) {
       let c = 0;
       for (const [, v] of dbs[kind].scan({ reverse })) { if (v) c++; }

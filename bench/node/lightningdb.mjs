@@ -46,6 +46,7 @@ export function lightningAdapter(dir, openDb, describe, version) {
     putAsync(kind, k, v) { return dbs[kind].putAsync(k, v); },
     get(kind, k) { return dbs[kind].get(k); },
     getBatch(kind, keys) { return dbs[kind].getBatch(keys); },
+    checkpoint(kind) { return dbs[kind].checkpoint(); },
     scan(kind, reverse) {
       let c = 0;
       for (const [, v] of dbs[kind].scan({ reverse })) { if (v) c++; }
