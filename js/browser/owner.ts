@@ -293,7 +293,11 @@ export class SharedEngine implements Engine {
   /** Open handles per path (several databases of different encodings
    * share one engine). */
   private readonly raws = new Map<string, Set<EngineDb>>();
-  constructor(private readonly inner: Engine) {}
+  /** The inner engine's (metrics().heapBytes), where it has one. */
+  readonly heapBytes?: () => number;
+  constructor(private readonly inner: Engine) {
+    if (inner.heapBytes) this.heapBytes = () => inner.heapBytes!();
+  }
   get kind(): 'native' | 'wasm' {
     return this.inner.kind;
   }

@@ -6,6 +6,7 @@
 import { install, run, type Results } from './harness.js';
 import { destroy, LightningDbError, open, type RemoteDatabase } from '../../js/browser/index.js';
 import { SCAN_BYTES } from '../../js/browser/protocol.js';
+import { metricFields } from '../api/metric-fields.js';
 
 declare const describe: (t: string, f: () => void) => void;
 declare const it: (t: string, f: () => unknown) => void;
@@ -579,6 +580,14 @@ function define(): void {
       assert(/lightningdb_/.test(text) && /# TYPE/.test(text), 'prometheus text');
       const h = await db.healthCheck();
       eq(h.healthy, true);
+    });
+
+    it('metrics() of a database shared by tabs (this tab owns it) and of an exclusive one: every documented field, heapBytes too', async () => {
+      for (const db of [await fresh(), await fresh({ exclusive: true })]) {
+        const m = await db.metrics();
+        eq(Object.keys(m).sort(), metricFields('wasm', ['store']), `fields (isOwner ${db.isOwner}):`);
+        assert(typeof m.heapBytes === 'number' && m.heapBytes > 0, `heapBytes ${m.heapBytes}`);
+      }
     });
 
     it('events() and metricsText(labels) reach the Worker', async () => {
