@@ -1036,8 +1036,9 @@ typedef struct ldb_stats {
   uint64_t conflicts, aborts; /* LDB_CONFLICT commits; aborted txns */
   uint64_t cache_hits, cache_misses, cache_evictions;
   uint64_t cache_bytes;               /* bytes held in the page cache now */
-  uint64_t cache_capacity;            /* the byte budget less what the
-                                         memtables borrowed of it */
+  uint64_t cache_capacity;            /* the byte budget (cache_size; the
+                                         cache holds at most this less
+                                         what a memtable borrowed) */
   uint64_t bytes_read, bytes_written; /* through the store, all files */
   uint64_t syncs;                     /* store syncs, all files */
   uint64_t checkpoints;               /* completed */

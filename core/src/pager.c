@@ -966,7 +966,7 @@ void pager_stats_get(pager *p, pager_stats *o) {
   o->misses = p->misses;
   o->evictions = p->evictions;
   o->cache_bytes = (p->l[L_T1].n + p->l[L_T2].n) * p->ps;
-  o->cache_capacity = p->c * p->ps;
+  o->cache_capacity = p->budget * p->ps;
   o->cache_lent = p->loan * p->ps;
   ldb_mutex_unlock(&p->mu);
   o->map_bytes = p->map && !map_broken(p) ? p->map_len : 0;

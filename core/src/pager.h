@@ -52,7 +52,8 @@ typedef struct pg_ent pg_ent;
 
 typedef struct pager_stats {
   uint64_t hits, misses, evictions;
-  /* cache_capacity: the budget less cache_lent, what pager_borrow lent */
+  /* cache_capacity: the budget; cache_lent: what pager_borrow lent of it
+   * (the cache holds at most cache_capacity - cache_lent) */
   uint64_t cache_bytes, cache_capacity, cache_lent;
   /* map_bytes: the mapping's length, 0 when there is none or it stopped
    * (a read through it failed). map_resident / map_nonresident: sampled

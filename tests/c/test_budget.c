@@ -21,8 +21,8 @@
 #include "helpers/testutil.h"
 #include "lightningdb.h"
 
-#define MEMTABLE (1u << 20)
-#define CACHE (8u << 20)
+#define MEMTABLE (512u << 10)
+#define CACHE (4u << 20)
 #define BATCH 100
 
 /* 16 hex digits (and a NUL) of a bijection of i: keys in random order,
@@ -48,14 +48,13 @@ static ldb_stats stats(ldb_db *db) {
 }
 
 /* What the borrowing may never break: the loan is within memtable_size,
- * and the cache's capacity plus the active memtable's loan is within
- * cache_size (the frozen memtable's loan, repaid at its checkpoint, is
- * not in memtable_limit, hence <=). */
+ * and what the cache holds plus the active memtable's loan is within
+ * cache_size. */
 static void check_budget(const ldb_stats *st) {
   assert_true(st->memtable_limit >= MEMTABLE);
   assert_true(st->memtable_limit <= 2ull * MEMTABLE);
-  assert_true(st->cache_capacity + (st->memtable_limit - MEMTABLE) <= CACHE);
-  assert_true(st->cache_bytes <= st->cache_capacity);
+  assert_int_equal(st->cache_capacity, CACHE);
+  assert_true(st->cache_bytes + (st->memtable_limit - MEMTABLE) <= CACHE);
 }
 
 static void get_some(ldb_db *db, uint64_t loaded, uint64_t n, uint64_t seed) {
@@ -101,10 +100,10 @@ static uint64_t load(ldb_db *db, uint64_t first, uint64_t n, uint64_t readable,
  * twice at random so that the cache keeps what it read. */
 static void fill_cache(ldb_db *db, uint64_t *loaded) {
   uint64_t max_limit;
-  (void)load(db, 0, 100000, 0, 0, &max_limit);
+  (void)load(db, 0, 50000, 0, 0, &max_limit);
   assert_int_equal(ldb_checkpoint(db), LDB_OK);
-  *loaded = 100000;
-  get_some(db, *loaded, 200000, 7);
+  *loaded = 50000;
+  get_some(db, *loaded, 100000, 7);
   ldb_stats st = stats(db);
   assert_int_equal(st.cache_capacity, CACHE);
   assert_true(st.cache_bytes > CACHE - 16 * 4096);
@@ -122,7 +121,7 @@ static void test_grows_into_unused_cache(void **state) {
   /* The same writes with the cache nearly empty (it holds only what the
    * checkpoints read: a smaller tree than the cache)... */
   uint64_t grown_limit;
-  uint64_t grown = load(db, 0, 40000, 0, 0, &grown_limit);
+  uint64_t grown = load(db, 0, 20000, 0, 0, &grown_limit);
   /* ...the memtable took the most it may. */
   assert_int_equal(grown_limit, 2ull * MEMTABLE);
   /* A checkpoint repays the loan. */
@@ -139,13 +138,13 @@ static void test_grows_into_unused_cache(void **state) {
   uint64_t loaded;
   fill_cache(db, &loaded);
   uint64_t kept_limit;
-  uint64_t kept = load(db, loaded, 40000, loaded, 200, &kept_limit);
+  uint64_t kept = load(db, loaded, 20000, loaded, 200, &kept_limit);
   assert_int_equal(kept_limit, MEMTABLE);
   st = stats(db);
   assert_int_equal(st.cache_capacity, CACHE);
 
-  /* About 8 MB of memtable heap: some 8 checkpoints at 1 MiB, about half
-   * as many with the memtable at up to 2 MiB. */
+  /* About 4 MB of memtable heap: some 7 checkpoints at 512 KiB, about
+   * half as many with the memtable at up to 1 MiB. */
   print_message("checkpoints: %llu with the cache unused, %llu with it "
                 "full\n",
                 (unsigned long long)grown, (unsigned long long)kept);
@@ -164,26 +163,26 @@ static void test_cache_keeps_its_part(void **state) {
   assert_int_equal(ldb_store_memory(&s), LDB_OK);
   ldb_db *db = open_db(s);
   uint64_t loaded, limit;
-  (void)load(db, 0, 100000, 0, 0, &limit);
-  loaded = 100000;
+  (void)load(db, 0, 50000, 0, 0, &limit);
+  loaded = 50000;
   ldb_close(db);
   /* Reopened, the cache is empty: writes without reads borrow. */
   db = open_db(s);
-  (void)load(db, loaded, 7000, 0, 0, &limit);
+  (void)load(db, loaded, 3500, 0, 0, &limit);
   ldb_stats st = stats(db);
   uint64_t lent = st.memtable_limit - MEMTABLE;
   assert_true(lent > 0);
   assert_int_equal(st.checkpoints, 0);
-  assert_int_equal(st.cache_capacity, CACHE - lent);
+  assert_int_equal(st.cache_capacity, CACHE);
   /* Reads of the tree (larger than the cache) fill what is left. */
-  get_some(db, loaded, 200000, 11);
+  get_some(db, loaded, 100000, 11);
   st = stats(db);
   check_budget(&st);
   assert_true(st.cache_bytes + lent <= CACHE);
   assert_true(st.cache_bytes > CACHE - lent - 16 * 4096);
   /* With reads between the writes the cache stays full: the memtable
    * checkpoints at the limit it had, borrowing no more. */
-  uint64_t cp = load(db, loaded + 7000, 20000, loaded, 200, &limit);
+  uint64_t cp = load(db, loaded + 3500, 10000, loaded, 200, &limit);
   assert_true(cp >= 1);
   assert_int_equal(limit, MEMTABLE + lent);
   ldb_close(db);
