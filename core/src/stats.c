@@ -239,7 +239,7 @@ int ldb_stats_prometheus(const ldb_stats *s, const char *labels, char *buf,
   if (!labels) labels = "";
   if (*labels && !labels_valid(labels))
     return ldb_err(LDB_INVALID,
-                   "ldb_stats_prometheus: labels must be name=\"value\" "
+                   "labels must be name=\"value\" "
                    "pairs separated by commas: %.100s",
                    labels);
   out_buf o = {buf, cap, 0};

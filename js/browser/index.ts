@@ -38,9 +38,9 @@ export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type {
   BatchOp, CheckResult, ClearOptions, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, RangeScope, ScanOptions,
-  SubOptions, ValueOf,
+  SubKeyOf, SubOptions, SubValueOf, ValueOf,
 } from '../database.js';
-export type { BatchOp, CheckResult, Decoded, Input, KeyOf, ScanOptions, SubOptions, ValueOf } from '../database.js';
+export type { BatchOp, CheckResult, Decoded, Input, KeyOf, ScanOptions, SubKeyOf, SubOptions, SubValueOf, ValueOf } from '../database.js';
 
 // The Worker-side functions load the engine lazily, so a main-thread page
 // that only uses open() never downloads the WebAssembly glue.
@@ -1380,8 +1380,13 @@ export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
    * db.sub() of the same database, with its encodings. Its writes commit
    * or abort with this transaction (commit() and abort() on the view act
    * on the whole transaction). CLOSED once the transaction ended;
-   * TypeError / INVALID_ARGUMENT for a bad name, as db.sub(). */
-  sub<K2 = K, V2 = V>(name: string | RemoteDatabase<K2, V2>, opts?: SubOptions): RemoteTransaction<K2, V2> {
+   * TypeError / INVALID_ARGUMENT for a bad name, as db.sub(). Its key
+   * and value types are the sub-database object's, or follow opts'
+   * encodings as RemoteDatabase.sub's do. */
+  sub<K2, V2>(name: RemoteDatabase<K2, V2>): RemoteTransaction<K2, V2>;
+  sub<O extends SubOptions = {}>(name: string, opts?: O): RemoteTransaction<SubKeyOf<O, K, V>, SubValueOf<O, K, V>>;
+  sub<K2, V2>(name: string | RemoteDatabase<K2, V2>, opts?: SubOptions): RemoteTransaction<K2, V2>;
+  sub(name: string | RemoteDatabase<unknown, unknown>, opts?: SubOptions): RemoteTransaction<unknown, unknown> {
     const root: RemoteTransaction<any, any> = this.root ?? this;
     if (root.ended) throw closedError('transaction');
     let at: SubRef;
@@ -1391,7 +1396,7 @@ export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
     } else {
       at = subOf(this.at, name, opts);
     }
-    return new RemoteTransaction<K2, V2>(this.ch, this.h, undefined, this.home, at.pc, at, root);
+    return new RemoteTransaction<unknown, unknown>(this.ch, this.h, undefined, this.home, at.pc, at, root);
   }
   get(key: Input<K>): Promise<V | undefined> { return this.call('get', [key]); }
   has(key: Input<K>): Promise<boolean> { return this.call('has', [key]); }
@@ -1537,11 +1542,15 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
    * only its own scans, transactions and feeds; closing the database that
    * open() gave closes every sub-database. TypeError / INVALID_ARGUMENT
    * for a bad name at once; an unknown encoding name rejects its calls
-   * with INVALID_ARGUMENT. */
-  sub<K2 = K, V2 = V>(name: string, opts?: SubOptions): RemoteDatabase<K2, V2> {
+   * with INVALID_ARGUMENT. Its key and value types follow opts'
+   * encodings as open()'s do (else this database's), or name them:
+   * `db.sub<string, Note>(name, ...)`. */
+  sub<O extends SubOptions = {}>(name: string, opts?: O): RemoteDatabase<SubKeyOf<O, K, V>, SubValueOf<O, K, V>>;
+  sub<K2, V2>(name: string, opts?: SubOptions): RemoteDatabase<K2, V2>;
+  sub(name: string, opts?: SubOptions): RemoteDatabase<unknown, unknown> {
     if (this.closed) throw closedError('database');
     const at = subOf(subRefs.get(this)!, name, opts);
-    const s = new RemoteDatabase<K2, V2>(this.ch, this.store, at.pc, at, this);
+    const s = new RemoteDatabase<unknown, unknown>(this.ch, this.store, at.pc, at, this);
     abandonedSubs.register(s, { ch: this.ch, wire: s.wire! }, s);
     return s;
   }
