@@ -9,7 +9,7 @@ export const METRIC_FIELDS = [
   'gets', 'puts', 'deletes', 'batches', 'commits', 'conflicts', 'aborts', 'rangeDeletes', 'counts',
   'cacheHits', 'cacheMisses', 'cacheEvictions', 'cacheHitRate', 'cacheHitRateSource',
   'mmapBytes', 'mmapSampledResident', 'mmapSampledFaults', 'mmapResidentBytes', 'mmapReleasedBytes',
-  'cacheBytes', 'cacheCapacity', 'activeTransactions', 'activeSnapshots', 'memtableBytes',
+  'cacheBytes', 'cacheCapacity', 'activeTransactions', 'activeSnapshots', 'memtableBytes', 'memtableLimit',
   'dataFileSize', 'logFileSize', 'pageSize', 'pageCount', 'freePages',
   'bytesRead', 'bytesWritten', 'syncs', 'checkpoints', 'lastSeq', 'checkpointSeq',
   'logRetainedBytes', 'logRetainedSegments', 'logRetainedSince', 'compression', 'backgroundError',
