@@ -35,7 +35,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Page size, a power of two; only used when creating: an existing database keeps its own" },
   { name: "cache_size", jsName: "cacheSize", type: "uint", default: 67108864, min: 0, max: 9007199254740991,
     values: [], unit: "bytes",
-    doc: "Page cache byte budget; raised to 16 pages when smaller" },
+    doc: "Page cache byte budget; raised to 16 pages when smaller; one budget with memtableSize: what the cache does not use the memtable may borrow, and the cache then holds at most this less that loan (memtableLimit less memtableSize)" },
   { name: "compression", jsName: "compression", type: "enum", default: 0, min: 0, max: 4,
     values: ["none", "lz4", "zstd", "snappy", "auto"], unit: "",
     doc: "Value compression codec; applied to values of 64 bytes or more when it saves 1/8; auto picks lz4, snappy or zstd per value from a sample; may differ between opens" },
@@ -59,7 +59,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Open read-only with the shared lock; every write returns READ_ONLY" },
   { name: "memtable_size", jsName: "memtableSize", type: "uint", default: 67108864, min: 1, max: 9007199254740991,
     values: [], unit: "bytes",
-    doc: "Heap bytes the memtable may hold (versions with their keys, values and node overhead, its index and filter) before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint" },
+    doc: "Heap bytes the memtable may hold (versions with their keys, values and node overhead, its index and filter) before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint; one budget with cacheSize: past this the memtable grows into the part of cacheSize the page cache does not use (up to this much more, in steps of an eighth; memtableLimit), and until its checkpoint completes the cache holds at most cacheSize less that" },
   { name: "background_checkpoint", jsName: "backgroundCheckpoint", type: "bool", default: 1, min: 0, max: 1,
     values: [], unit: "",
     doc: "Run checkpoints and normal-mode syncs on a background thread; 0 in builds without threads, where ldb_maintain does the work" },
@@ -88,7 +88,7 @@ export const OPTIONS: readonly OptionInfo[] = [
 export interface CoreOptions {
   /** Page size, a power of two; only used when creating: an existing database keeps its own. Integer in 512..65536 bytes. Default 4096 bytes. (C: ldb_options.page_size) */
   pageSize?: number;
-  /** Page cache byte budget; raised to 16 pages when smaller. Integer in 0..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.cache_size) */
+  /** Page cache byte budget; raised to 16 pages when smaller; one budget with memtableSize: what the cache does not use the memtable may borrow, and the cache then holds at most this less that loan (memtableLimit less memtableSize). Integer in 0..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.cache_size) */
   cacheSize?: number;
   /** Value compression codec; applied to values of 64 bytes or more when it saves 1/8; auto picks lz4, snappy or zstd per value from a sample; may differ between opens. Default 'none'. (C: ldb_options.compression) */
   compression?: "none" | "lz4" | "zstd" | "snappy" | "auto";
@@ -104,7 +104,7 @@ export interface CoreOptions {
   errorIfExists?: boolean;
   /** Open read-only with the shared lock; every write returns READ_ONLY. Default false. (C: ldb_options.read_only) */
   readOnly?: boolean;
-  /** Heap bytes the memtable may hold (versions with their keys, values and node overhead, its index and filter) before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint. Integer in 1..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.memtable_size) */
+  /** Heap bytes the memtable may hold (versions with their keys, values and node overhead, its index and filter) before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint; one budget with cacheSize: past this the memtable grows into the part of cacheSize the page cache does not use (up to this much more, in steps of an eighth; memtableLimit), and until its checkpoint completes the cache holds at most cacheSize less that. Integer in 1..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.memtable_size) */
   memtableSize?: number;
   /** Run checkpoints and normal-mode syncs on a background thread; 0 in builds without threads, where ldb_maintain does the work. Default true. (C: ldb_options.background_checkpoint) */
   backgroundCheckpoint?: boolean;
@@ -167,7 +167,7 @@ export const STATS: readonly StatInfo[] = [
   { name: "cache_bytes", jsName: "cacheBytes", metric: "lightningdb_cache_bytes", type: "gauge", scale: 1,
     help: "Bytes held in the page cache now" },
   { name: "cache_capacity", jsName: "cacheCapacity", metric: "lightningdb_cache_capacity_bytes", type: "gauge", scale: 1,
-    help: "The page cache byte budget" },
+    help: "The page cache byte budget (cacheSize); while a memtable borrows part of it the cache holds at most this less the loan (see memtableLimit)" },
   { name: "bytes_read", jsName: "bytesRead", metric: "lightningdb_read_bytes_total", type: "counter", scale: 1,
     help: "Bytes read through the store, all files" },
   { name: "bytes_written", jsName: "bytesWritten", metric: "lightningdb_written_bytes_total", type: "counter", scale: 1,
@@ -244,6 +244,8 @@ export const STATS: readonly StatInfo[] = [
     help: "Bytes of the memory mapping counted resident in this process (64 KiB chunks read since their last release); kept within cacheSize less cacheBytes (at least 1 MiB) when mmapBounded; 0 when unbounded" },
   { name: "mmap_released_bytes", jsName: "mmapReleasedBytes", metric: "lightningdb_mmap_released_bytes_total", type: "counter", scale: 1,
     help: "Bytes of the memory mapping released to keep mmapResidentBytes within its budget (64 KiB chunks; the next read of a released chunk maps it again from the OS page cache)" },
+  { name: "memtable_limit", jsName: "memtableLimit", metric: "lightningdb_memtable_limit_bytes", type: "gauge", scale: 1,
+    help: "Heap bytes the active memtable may reach before a checkpoint starts: memtableSize plus what it borrowed of the page cache budget the cache does not use (at most memtableSize more); until that memtable is checkpointed the page cache holds at most cacheCapacity less the loan" },
 ];
 
 /** Bucket i of a histogram counts samples in [2^i, 2^(i+1)) ns (LDB_HIST_BUCKETS). */
@@ -274,7 +276,7 @@ export interface CoreStats {
   cacheEvictions: number;
   /** Bytes held in the page cache now. (gauge; lightningdb_cache_bytes) */
   cacheBytes: number;
-  /** The page cache byte budget. (gauge; lightningdb_cache_capacity_bytes) */
+  /** The page cache byte budget (cacheSize); while a memtable borrows part of it the cache holds at most this less the loan (see memtableLimit). (gauge; lightningdb_cache_capacity_bytes) */
   cacheCapacity: number;
   /** Bytes read through the store, all files. (counter; lightningdb_read_bytes_total) */
   bytesRead: number;
@@ -352,6 +354,8 @@ export interface CoreStats {
   mmapResidentBytes: number;
   /** Bytes of the memory mapping released to keep mmapResidentBytes within its budget (64 KiB chunks; the next read of a released chunk maps it again from the OS page cache). (counter; lightningdb_mmap_released_bytes_total) */
   mmapReleasedBytes: number;
+  /** Heap bytes the active memtable may reach before a checkpoint starts: memtableSize plus what it borrowed of the page cache budget the cache does not use (at most memtableSize more); until that memtable is checkpointed the page cache holds at most cacheCapacity less the loan. (gauge; lightningdb_memtable_limit_bytes) */
+  memtableLimit: number;
 }
 
 /** One row of ldb_error_table(). */

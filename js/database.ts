@@ -113,6 +113,19 @@ export type KeyOf<O, Bytes = Uint8Array> = O extends { keyEncoding: infer E } ? 
 /** The value type of a database opened with options O (binary by default). */
 export type ValueOf<O, Bytes = Uint8Array> = O extends { valueEncoding: infer E } ? Decoded<E, Bytes> : Bytes;
 
+/** The bytes type of a database with key type K and value type V: its
+ * keys' or values' when either is binary (Buffer in Node), else
+ * Uint8Array. */
+type BytesOf<K, V> = K extends Uint8Array ? K : V extends Uint8Array ? V : Uint8Array;
+/** The key type of sub(name, opts) on a database with key type K and
+ * value type V: what opts.keyEncoding decodes to, else K (the parent's
+ * encoding). 'binary' is the parent's bytes type (Buffer in Node when the
+ * parent has Buffer keys or values; Uint8Array otherwise, which a Buffer
+ * also is). */
+export type SubKeyOf<O, K, V> = O extends { keyEncoding: infer E } ? Decoded<E, BytesOf<K, V>> : K;
+/** The value type of sub(name, opts), as SubKeyOf for valueEncoding. */
+export type SubValueOf<O, K, V> = O extends { valueEncoding: infer E } ? Decoded<E, BytesOf<K, V>> : V;
+
 /** Bounds of a scan. Bounds are encoded with the key encoding; `prefix` is
  * a byte prefix (a string is taken as its UTF-8 bytes). */
 export interface ScanOptions<K = unknown> {
@@ -658,8 +671,12 @@ export class Transaction<K = Uint8Array, V = Uint8Array> {
    * this one's), or a sub-database object from db.sub() of the same
    * database, with its encodings. Its writes commit or abort with this
    * transaction (commit() and abort() on the view act on the whole
-   * transaction). */
-  sub<K2 = K, V2 = V>(name: string | Database<K2, V2>, opts?: SubOptions): Transaction<K2, V2> {
+   * transaction). Its key and value types are the sub-database object's,
+   * or follow opts' encodings as Database.sub's do. */
+  sub<K2, V2>(name: Database<K2, V2>): Transaction<K2, V2>;
+  sub<O extends SubOptions = {}>(name: string, opts?: O): Transaction<SubKeyOf<O, K, V>, SubValueOf<O, K, V>>;
+  sub<K2, V2>(name: string | Database<K2, V2>, opts?: SubOptions): Transaction<K2, V2>;
+  sub(name: string | Database<unknown, unknown>, opts?: SubOptions): Transaction<unknown, unknown> {
     const root: Transaction<any, any> = this.#root ?? this;
     const txn = root.#open();
     if (name instanceof Database) {
@@ -902,13 +919,17 @@ export class Database<K = Uint8Array, V = Uint8Array> {
    * scans, count() and clear() see only its keys. Encodings default to
    * this database's. Transactions across sub-databases: tx.sub(name)
    * inside transaction(). Closing it ends only its own scans and feeds;
-   * closing the database that opened the file closes every sub-database. */
-  sub<K2 = K, V2 = V>(name: string, opts?: SubOptions): Database<K2, V2> {
+   * closing the database that opened the file closes every sub-database.
+   * Its key and value types follow opts' encodings as open()'s do (else
+   * this database's), or name them: `db.sub<string, Note>(name, ...)`. */
+  sub<O extends SubOptions = {}>(name: string, opts?: O): Database<SubKeyOf<O, K, V>, SubValueOf<O, K, V>>;
+  sub<K2, V2>(name: string, opts?: SubOptions): Database<K2, V2>;
+  sub(name: string, opts?: SubOptions): Database<unknown, unknown> {
     const db = this.#open();
     const root: Database<any, any> = this.#root ?? this;
     pendingSub = { db, codec: subCodec(this.#codec, name, opts), root, limits: this.#limits };
     try {
-      const s = new Database<K2, V2>(this.engine, this.path);
+      const s = new Database<unknown, unknown>(this.engine, this.path);
       root.#subs.add(s);
       return s;
     } finally {

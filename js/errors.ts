@@ -16,7 +16,7 @@
  * INVALID_ARGUMENT (invalid()).
  */
 
-import { ERROR_CODES, type ErrorCode } from './contract.js';
+import { ERROR_CODES, OPTIONS, type ErrorCode } from './contract.js';
 
 /** Every stable error code (the core's error table, core/src/errors.def,
  * through the generated contract.ts); ErrorCode is their union. */
@@ -105,15 +105,27 @@ export function typeError(message: string): LightningDbTypeError {
   return new LightningDbTypeError(message);
 }
 
+/** The core names an option by both its names, "option page_size
+ * (pageSize)" (the C API's, then this API's: core/src/options.def). */
+const CORE_OPTION = /\boption ([a-z0-9_]+) \((\w+)\)/g;
+
+/** A message of the core as this API says it: an option by its API name
+ * alone ("option pageSize: 1000 is invalid ..."). Only a pair of names
+ * the option table has is rewritten. */
+export function apiMessage(message: string): string {
+  return message.replace(CORE_OPTION, (all, c: string, js: string) =>
+    OPTIONS.some((o) => o.name === c && o.jsName === js) ? `option ${js}` : all);
+}
+
 /** Converts an engine error (an Error with a code from the core) into a
- * LightningDbError; TypeErrors (ours included) and other foreign errors
- * pass through. */
+ * LightningDbError with the message in this API's names (apiMessage);
+ * TypeErrors (ours included) and other foreign errors pass through. */
 export function toLightningDbError(e: unknown): unknown {
   if (e instanceof LightningDbError || e instanceof TypeError) return e;
   if (e instanceof Error) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && KNOWN.has(code)) {
-      return new LightningDbError(code as ErrorCode, e.message);
+      return new LightningDbError(code as ErrorCode, apiMessage(e.message));
     }
   }
   return e;

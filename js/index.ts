@@ -29,7 +29,7 @@ export function version(): string {
 export { Database, Transaction, setDefaultEngine } from './database.js';
 export type {
   OpenOptions, ScanOptions, ScanIterator, BatchOp, TransactionOptions, Compression, SyncMode, DatabaseEvent,
-  Input, Decoded, KeyOf, ValueOf,
+  Input, Decoded, KeyOf, ValueOf, SubKeyOf, SubValueOf,
 } from './database.js';
 export type { SubOptions, RangeScope, ClearOptions, CheckResult } from './database.js';
 export type { CustomEncoding } from './encodings.js';

@@ -64,6 +64,12 @@ export interface Metrics {
   activeSnapshots: number;
   latency: { get: LatencySummary; commit: LatencySummary };
   memtableBytes: number;
+  /** heap bytes the active memtable may reach before a checkpoint starts:
+   * `memtableSize` plus what it borrowed of the `cacheSize` budget the
+   * page cache does not use (at most `memtableSize` more); until that
+   * memtable is checkpointed the cache holds at most `cacheSize` less the
+   * loan */
+  memtableLimit: number;
   dataFileSize: number;
   logFileSize: number;
   pageSize: number;
@@ -179,7 +185,7 @@ export function computeMetrics(
       get: { p50: us(s.getP50Ns), p99: us(s.getP99Ns) },
       commit: { p50: us(s.commitP50Ns), p99: us(s.commitP99Ns) },
     },
-    memtableBytes: s.memtableBytes, dataFileSize: s.dataFileSize, logFileSize: s.logFileSize,
+    memtableBytes: s.memtableBytes, memtableLimit: s.memtableLimit ?? 0, dataFileSize: s.dataFileSize, logFileSize: s.logFileSize,
     pageSize: s.pageSize, pageCount: s.pageCount, freePages: s.freePages,
     bytesRead: s.bytesRead, bytesWritten: s.bytesWritten, syncs: s.syncs,
     checkpoints: s.checkpoints, lastSeq: s.lastSeq, checkpointSeq: s.checkpointSeq,

@@ -36,16 +36,18 @@ const common = {
 };
 // The main-thread entry, with the Worker-side API (openInWorker, destroy)
 // in lazily loaded chunks.
-// worker-inline.js is generated below, next to the output.
+// worker-inline.js is generated below, next to the output; here.js (built
+// below) stays a file of its own, so open() can tell a bundle that holds
+// both from the package's files served as they are (js/browser/here.ts).
 const main = await build({ ...common, entryPoints: { index: join(root, 'js/browser/index.ts') }, splitting: true,
-  define: { LDB_INLINE_WORKER: '"./worker-inline.js"' }, external: ['./worker-inline.js'] });
+  define: { LDB_INLINE_WORKER: '"./worker-inline.js"' }, external: ['./worker-inline.js', './here.js'] });
 // The Worker: one self-contained file (no chunk imports), so a bundler that
 // follows new Worker(new URL('./worker.js', import.meta.url)) gets all of it,
 // whatever its worker output format; it references lightningdb.wasm as
 // new URL('./lightningdb.wasm', import.meta.url).
 // broker.js (the tabs' SharedWorker, js/browser/broker.ts) likewise.
-await build({ ...common, entryPoints: { worker: join(root, 'js/browser/worker.ts'), broker: join(root, 'js/browser/broker.ts') },
-  splitting: false });
+await build({ ...common, entryPoints: { worker: join(root, 'js/browser/worker.ts'), broker: join(root, 'js/browser/broker.ts'),
+  here: join(root, 'js/browser/here.ts') }, splitting: false });
 copyFileSync(wasm, join(out, 'lightningdb.wasm'));
 // The fallback for bundlers that do not follow new Worker(new URL(...))
 // (esbuild): worker.js and the .wasm in one lazily imported module; the

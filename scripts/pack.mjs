@@ -59,7 +59,7 @@ function oldest(files) {
 const C_SOURCES = ['core/src', 'core/include', 'node', 'cmake', 'CMakeLists.txt'];
 const TS_OUT = ['dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts',
   'dist/cjs/package.json', 'dist/esm/cli/main.js'];
-const BROWSER_OUT = ['dist/esm/browser/index.js', 'dist/esm/browser/index.d.ts', 'dist/esm/browser/worker.js', 'dist/esm/browser/broker.js',
+const BROWSER_OUT = ['dist/esm/browser/index.js', 'dist/esm/browser/index.d.ts', 'dist/esm/browser/worker.js', 'dist/esm/browser/broker.js', 'dist/esm/browser/here.js',
   'dist/esm/browser/lightningdb.wasm'];
 const isTs = (p) => p.endsWith('.ts');
 

@@ -20,6 +20,16 @@
  *                       gone (conservative: acknowledgements the old owner
  *                       may still have sent during the close are skipped)
  *
+ *   floor               the same machine's message round trips with no
+ *                       database at all (floor-worker.js, floor-broker.js):
+ *                       a page to its own dedicated Worker and back; a page
+ *                       to a Worker of another tab and back over a
+ *                       MessagePort handed over by a SharedWorker (the path
+ *                       of a client tab's call); an uncontended Web Lock
+ *                       request (`navigator.locks.request`), which goes
+ *                       through the browser process. A client tab's call
+ *                       cannot be faster than the second.
+ *
  * Targets (issue 11): a client tab's single-op p50 under 0.2 ms; its batch
  * throughput at least 0.5x the owner tab's.
  */
@@ -57,6 +67,78 @@ export async function bundleTabs(root, outDir, sqliteWasm = null) {
     // SQLite WASM fetches its .wasm next to import.meta.url.
     fs.copyFileSync(sqliteWasm, path.join(dir, 'sqlite3.wasm'));
   }
+  // The floor rows' echo Worker and port broker (no database code).
+  fs.writeFileSync(path.join(dir, 'floor-worker.js'), FLOOR_WORKER);
+  fs.writeFileSync(path.join(dir, 'floor-broker.js'), FLOOR_BROKER);
+}
+
+/** Echoes every message, on its own port or on a port it is handed. */
+const FLOOR_WORKER = `onmessage = (e) => {
+  if (e.data && e.data.port) { const p = e.data.port; p.onmessage = (m) => p.postMessage(m.data); return; }
+  postMessage(e.data);
+};
+`;
+
+/** Hands the port one tab offers to the next tab that wants one. */
+const FLOOR_BROKER = `let held = null;
+const wanting = [];
+onconnect = (e) => {
+  const p = e.ports[0];
+  p.onmessage = (m) => {
+    if (m.data === 'offer') held = m.ports[0];
+    else if (m.data === 'want') wanting.push(p);
+    while (held && wanting.length) { wanting.shift().postMessage('port', [held]); held = null; }
+  };
+};
+`;
+
+/** In a page: `n` awaited round trips of `kind` ('own': to the page's own
+ * floor Worker; 'remote': over the port `window.floorRemote`; 'lock': an
+ * uncontended Web Lock request), p50 and p99 in ms. */
+function measureFloor({ kind, n }) {
+  return (async () => {
+    const t = [];
+    const trip = {
+      own: (i) => new Promise((r) => { window.floorWorker.onmessage = r; window.floorWorker.postMessage(i); }),
+      remote: (i) => new Promise((r) => { window.floorRemote.onmessage = r; window.floorRemote.postMessage(i); }),
+      lock: () => navigator.locks.request('bench-floor', () => {}),
+    }[kind];
+    for (let i = 0; i < 200; i++) await trip(i); // warm up
+    for (let i = 0; i < n; i++) {
+      const s = performance.now();
+      await trip(i);
+      t.push(performance.now() - s);
+    }
+    t.sort((a, b) => a - b);
+    return { p50: t[Math.floor(n / 2)], p99: t[Math.floor(n * 0.99)] };
+  })();
+}
+
+/** The floor rows: two fresh tabs, no database. */
+async function benchFloor(page, n) {
+  const a = await page();
+  const b = await page();
+  const dir = '/bench/out/browser/tabs';
+  await a.evaluate((dir) => new Promise((resolve) => {
+    window.floorWorker = new Worker(`${dir}/floor-worker.js`);
+    const ch = new MessageChannel();
+    window.floorWorker.postMessage({ port: ch.port1 }, [ch.port1]);
+    new SharedWorker(`${dir}/floor-broker.js`).port.postMessage('offer', [ch.port2]);
+    resolve();
+  }), dir);
+  await b.evaluate((dir) => new Promise((resolve) => {
+    const broker = new SharedWorker(`${dir}/floor-broker.js`);
+    broker.port.onmessage = (m) => { window.floorRemote = m.ports[0]; resolve(); };
+    broker.port.postMessage('want');
+  }), dir);
+  const floor = {
+    own: await a.evaluate(measureFloor, { kind: 'own', n }),
+    remote: await b.evaluate(measureFloor, { kind: 'remote', n }),
+    lock: await a.evaluate(measureFloor, { kind: 'lock', n }),
+  };
+  await a.close();
+  await b.close();
+  return floor;
 }
 
 const pct = (xs, p) => {
@@ -165,6 +247,7 @@ export async function benchTabs(ctx, base, { ops = 2000, batches = 50, handoffs 
   await owner.evaluate((name) => window.lib.destroy(name, { store: 'opfs' }), NAME);
   if (!(await openIn(owner))) throw new Error('the first tab did not become the owner');
   if (await openIn(client)) throw new Error('the second tab became the owner');
+  const floor = await benchFloor(page, ops);
   const rows = {};
   rows.owner = summarize(await owner.evaluate(measure, { ops, batches }));
   rows.client = summarize(await client.evaluate(measure, { ops, batches }));
@@ -266,7 +349,7 @@ export async function benchTabs(ctx, base, { ops = 2000, batches = 50, handoffs 
     { text: `client tab single get p50 < ${TAB_TARGETS.clientP50Ms} ms`, value: rows.client.getP50, met: rows.client.getP50 < TAB_TARGETS.clientP50Ms },
     { text: `client tab batch throughput >= ${TAB_TARGETS.batchRatio}x the owner tab's`, value: rows.client.batchOps / rows.owner.batchOps, met: rows.client.batchOps / rows.owner.batchOps >= TAB_TARGETS.batchRatio },
   ];
-  return { ops, batches, rows, handoff, targets };
+  return { ops, batches, rows, floor, handoff, targets };
 }
 
 const f = (x, d = 3) => (x == null ? '—' : x.toFixed(d));
@@ -276,6 +359,12 @@ export function tabsMarkdown(t) {
   const label = { exclusive: 'LightningDB, one tab in exclusive mode (no request records)', owner: 'LightningDB, owner tab (page → its Worker)', client: 'LightningDB, client tab (page → owner tab\'s Worker)', indexeddb: 'IndexedDB directly from the page', sqlite: 'SQLite WASM (opfs-sahpool) in a Worker of the page' };
   for (const [k, r] of Object.entries(t.rows))
     md.push(`| ${label[k]} | ${f(r.putP50)} | ${f(r.putP99)} | ${f(r.getP50)} | ${f(r.getP99)} | ${Math.round(r.batchOps).toLocaleString('en-US')} |`);
+  if (t.floor) {
+    md.push('', 'Round trips with no database (the floor under each row), p50 / p99 ms:', '');
+    md.push(`- page → its own Worker → page: ${f(t.floor.own.p50)} / ${f(t.floor.own.p99)}`);
+    md.push(`- page → another tab's Worker → page (a client tab's path): ${f(t.floor.remote.p50)} / ${f(t.floor.remote.p99)}`);
+    md.push(`- an uncontended Web Lock request: ${f(t.floor.lock.p50)} / ${f(t.floor.lock.p99)}`);
+  }
   md.push('', `Hand-off (owner tab closed → first write acknowledged in another tab), ${t.handoff.samples.length} times: p50 ${f(t.handoff.p50, 0)} ms, p99 ${f(t.handoff.p99, 0)} ms, max ${f(t.handoff.max, 0)} ms.`, '');
   md.push('| target | measured | status |', '|---|---:|---|');
   for (const x of t.targets) md.push(`| ${x.text} | ${f(x.value)} | ${x.met ? 'met' : '**missed**'} |`);

@@ -398,7 +398,11 @@ typedef struct ldb_options {
                                    4096. Only used when creating: an existing
                                    database keeps its page size. */
   uint64_t cache_size;          /* page cache byte budget; default 64 MiB;
-                                   a smaller value is raised to 16 pages */
+                                   a smaller value is raised to 16 pages.
+                                   What the cache does not use, the
+                                   memtable may borrow (see memtable_size);
+                                   the cache then holds at most cache_size
+                                   less that loan */
   int compression;              /* LDB_COMPRESSION_*; default NONE. Applied to
                                    values of at least 64 bytes, kept only when it
                                    saves at least 1/8. May differ between opens. */
@@ -423,7 +427,13 @@ typedef struct ldb_options {
                                    fills while it runs, and a writer waits
                                    for the checkpoint once that one reaches
                                    a quarter of this (see the README);
-                                   default 64 MiB; at least 1 */
+                                   default 64 MiB; at least 1. One budget
+                                   with cache_size: past this the memtable
+                                   grows into the part of cache_size the
+                                   page cache does not use (up to this much
+                                   more; ldb_stats.memtable_limit), and the
+                                   cache's capacity shrinks by that until
+                                   the memtable's checkpoint completes */
   int background_checkpoint;    /* 1 (default where threads exist): checkpoints
                                    and NORMAL-mode syncs run on a background
                                    thread. 0: no threads at all; checkpoints run
@@ -1033,7 +1043,9 @@ typedef struct ldb_stats {
   uint64_t conflicts, aborts; /* LDB_CONFLICT commits; aborted txns */
   uint64_t cache_hits, cache_misses, cache_evictions;
   uint64_t cache_bytes;               /* bytes held in the page cache now */
-  uint64_t cache_capacity;            /* the byte budget */
+  uint64_t cache_capacity;            /* the byte budget (cache_size; the
+                                         cache holds at most this less
+                                         what a memtable borrowed) */
   uint64_t bytes_read, bytes_written; /* through the store, all files */
   uint64_t syncs;                     /* store syncs, all files */
   uint64_t checkpoints;               /* completed */
@@ -1085,6 +1097,10 @@ typedef struct ldb_stats {
                           ldb_options.mmap_bounded; 0 when unbounded */
   uint64_t mmap_released_bytes; /* bytes of chunks released so far to keep
                           mmap_resident_bytes within that budget */
+  uint64_t memtable_limit; /* heap bytes the active memtable may reach before
+                          a checkpoint starts: memtable_size plus what it
+                          borrowed of the cache budget the cache does not
+                          use (at most memtable_size more) */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */

@@ -2950,6 +2950,14 @@ void bt_set_compression(bt_file *f, int codec, int level) {
   __atomic_store_n(&f->level, level, __ATOMIC_RELAXED);
 }
 
+uint64_t bt_cache_borrow(bt_file *f, uint64_t want) {
+  return pager_borrow(f->pg, want);
+}
+
+void bt_cache_repay(bt_file *f, uint64_t bytes) {
+  pager_repay(f->pg, bytes);
+}
+
 void bt_stats_get(bt_file *f, bt_stats *out) {
   pager_stats ps;
   pager_stats_get(f->pg, &ps);

@@ -161,6 +161,12 @@ typedef struct bt_stats {
 } bt_stats;
 void bt_stats_get(bt_file *f, bt_stats *out);
 
+/* The page cache's budget lent to the engine's memtables (pager_borrow,
+ * pager_repay): up to want bytes the cache is not using; returns the bytes
+ * lent (0 when the cache uses its whole budget). */
+uint64_t bt_cache_borrow(bt_file *f, uint64_t want);
+void bt_cache_repay(bt_file *f, uint64_t bytes);
+
 /* Sets the codec used for values written from now on. */
 void bt_set_compression(bt_file *f, int codec, int level);
 

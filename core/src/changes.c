@@ -167,8 +167,9 @@ int ldb_changes_open(ldb_db *db, uint64_t since,
   *out = NULL;
   eng *e = db->e;
   if (!e->opts.log_retention_bytes)
-    return ldb_err(LDB_INVALID, "the change feed is off (open with "
-                                "log_retention_bytes > 0)");
+    return ldb_err(LDB_INVALID, "the change feed is off (option "
+                                "log_retention_bytes (logRetentionBytes) "
+                                "is 0)");
   ldb_changes *c = ldb_calloc(e->a, sizeof *c);
   if (!c) return ldb_err(LDB_NOMEM, "out of memory opening a feed");
   c->db = db;

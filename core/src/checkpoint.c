@@ -122,6 +122,8 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   ldb_rwlock_unlock(&e->state_lk);
   bt_tree_release(old);
   mt_unref(fr);
+  bt_cache_repay(e->bf, e->frozen_lent);
+  e->frozen_lent = 0;
   atomic_store(&e->ckpt_seq, fseq);
   atomic_store(&e->ckpt_pending, 0);
   atomic_fetch_add(&e->st_checkpoints, 1);
@@ -217,6 +219,9 @@ int eng_freeze(eng *e, int force) {
   ldb_mutex_lock(&e->ckpt_mu);
   e->frozen_num = num;
   e->frozen_off = off;
+  /* The cache budget the memtable borrowed stays lent while it is frozen,
+   * until its checkpoint completes (ckpt_run). */
+  e->frozen_lent += atomic_exchange(&e->mt_lent, 0);
   ldb_mutex_unlock(&e->ckpt_mu);
   ldb_rwlock_wrlock(&e->state_lk);
   mt_set_next(e->active, nm);

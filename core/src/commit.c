@@ -181,7 +181,13 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
   }
   /* The budget counts the memtable's whole heap (mt_mem: arena blocks,
    * index, filter; what memtable_bytes reports), so memtable_size bounds
-   * real memory, not only the versions' bytes. A freeze
+   * real memory, not only the versions' bytes. The memtable and the page
+   * cache share one budget: past memtable_size the memtable borrows what
+   * the cache is not using (eng_mt_room; under the mapping the cache holds
+   * almost nothing), up to memtable_size more, and the cache's capacity
+   * shrinks by the loan until that memtable's checkpoint completes. Fewer,
+   * larger checkpoints rewrite the tree fewer times (write
+   * amplification). A freeze
    * while the previous memtable is still being checkpointed finishes that
    * checkpoint first (eng_freeze), so at most two memtables exist. With a
    * background thread, a writer also waits for (helps finish) the running
@@ -191,7 +197,7 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
    * Without threads, commits advance the checkpoint two keys per key
    * written (below), which bounds the new memtable at about half. */
   uint64_t used = mt_mem(e->active);
-  if (used >= e->opts.memtable_size) {
+  if (!eng_mt_room(e, used)) {
     int frc = eng_freeze(e, 0);
     if (frc) set_bg_error(e, frc);
   } else if (e->threaded && used >= e->opts.memtable_size / 4 &&

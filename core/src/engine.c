@@ -261,6 +261,22 @@ int eng_mt_create(eng *e, uint64_t keys, mt **out) {
   return rc;
 }
 
+/* The memtable borrows in steps of an eighth of memtable_size (or what a
+ * jump of its heap, an index doubling, needs), so the cache keeps the
+ * rest of its unused budget until the memtable reaches it; a cache that
+ * fills meanwhile keeps what it holds and the memtable stops there. */
+int eng_mt_room(eng *e, uint64_t used) {
+  uint64_t size = e->opts.memtable_size;
+  uint64_t lent = atomic_load_explicit(&e->mt_lent, memory_order_relaxed);
+  if (used < size + lent) return 1;
+  if (lent >= size) return 0;
+  uint64_t want = used - (size + lent) + (size / 8 ? size / 8 : 1);
+  if (want > size - lent) want = size - lent;
+  lent += bt_cache_borrow(e->bf, want);
+  atomic_store_explicit(&e->mt_lent, lent, memory_order_relaxed);
+  return used < size + lent;
+}
+
 /* Publishes every appended commit as durable (FULL mode bookkeeping);
  * call after the log was synced past seq. */
 void mark_durable(eng *e, uint64_t seq) {

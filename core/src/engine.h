@@ -68,6 +68,13 @@ struct eng {
    * memtable_size; see eng_mt_create). */
   mt_pool *mt_pool;
   bt_tree *tree;
+  /* One memory budget for the memtables and the page cache (eng_mt_room):
+   * mt_lent is what the active memtable borrowed from the cache's unused
+   * budget to grow past memtable_size (written under commit_mu, read by
+   * ldb_stats_get); frozen_lent is what the frozen one borrowed, repaid
+   * when its checkpoint completes (ckpt_mu). */
+  _Atomic uint64_t mt_lent;
+  uint64_t frozen_lent;
   uint64_t frozen_seq;             /* last seq in frozen (its checkpoint_seq) */
   uint64_t frozen_num, frozen_off; /* where the log's records after
                                       frozen_seq start (ckpt_mu) */
@@ -222,6 +229,13 @@ static inline uint64_t eng_now(const eng *e) {
 /* A memtable for the engine, with a key filter and a hash index sized
  * for about `keys` distinct keys (0: small, grown as needed). */
 int eng_mt_create(eng *e, uint64_t keys, mt **out);
+
+/* Whether the active memtable, holding used heap bytes (mt_mem), may keep
+ * growing: below memtable_size plus what it borrowed, after borrowing
+ * more of the page cache's unused budget once it reached that (at most
+ * memtable_size in all, so a memtable stays within twice memtable_size).
+ * commit_mu held. */
+int eng_mt_room(eng *e, uint64_t used);
 
 /* Tells ldb_changes_wait waiters and commit hooks that commits up to seq
  * are visible (changes.c); cheap when nobody listens. Call without

@@ -29,7 +29,11 @@
 typedef struct seg {
   uint64_t num;
   ldb_file *file;
-  uint64_t first;    /* seq of its first record; 0 while empty */
+  uint64_t first;    /* seq of its first record; 0 while empty or head_bad */
+  int head_bad;      /* holds bytes, but no valid record at offset 0: its
+                        history is damaged and where its seqs start is not
+                        known (the head's hint may still locate the records
+                        after a checkpoint in it) */
   uint64_t end;      /* published end offset */
   uint64_t time_ms;  /* time of its newest published record */
   uint64_t start_ms; /* time of its first record */
@@ -361,6 +365,7 @@ static int seg_peek(feed *f, seg *s) {
     s->first = x.seq;
     s->time_ms = s->start_ms = x.time_ms;
   }
+  s->head_bad = v == 0 && r.size > 0;
   ldb_freader_free(&r);
   return v < 0 ? rc : LDB_OK;
 }
@@ -513,6 +518,26 @@ static int cut_at(feed *f, size_t j, uint64_t off) {
   return LDB_OK;
 }
 
+/* The seq before the first retained record (mu held, or single-threaded):
+ * 0 when the first segment's history is damaged, so that a reader of it
+ * meets the damage (CORRUPT) rather than a retention limit; last when the
+ * log holds no record. */
+static uint64_t base_of(const feed *f, uint64_t last) {
+  if (!f->nsegs) return last;
+  const seg *s = f->segs[0];
+  return s->first ? s->first - 1 : s->head_bad ? 0 : last;
+}
+
+/* Index of the segment the head's hint locates the records after seq in
+ * (hint_seq == seq: written by that checkpoint), or nsegs. */
+static size_t hint_seg(const feed *f, uint64_t seq) {
+  if (f->head_format != 2 || f->hint_seq != seq) return f->nsegs;
+  for (size_t i = 0; i < f->nsegs; i++)
+    if (f->segs[i]->num == f->hint_num)
+      return f->hint_off <= f->segs[i]->end ? i : f->nsegs;
+  return f->nsegs;
+}
+
 int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
                  void *ctx, feed_recovery *out) {
   int rc = LDB_OK;
@@ -520,10 +545,14 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
   /* Segments up to the last one (but the newest) whose first record
    * cannot be read are left out: the history before it can no longer be
    * located. Their files stay (salvage may want them); when recovery
-   * needed them, the log then starts too late and the open reports it. */
-  size_t bad = 0;
+   * needed them, the log then starts too late and the open reports it.
+   * The exception is the segment the head's hint locates the records
+   * after the checkpoint in: recovery starts there and needs none of the
+   * damaged history before it (ldb_check and the feed's readers of that
+   * history report it). */
+  size_t bad = 0, hs = hint_seg(f, from);
   for (size_t i = 0; i + 1 < f->nsegs; i++)
-    if (!f->segs[i]->first) bad = i + 1;
+    if (!f->segs[i]->first && i != hs) bad = i + 1;
   if (bad) {
     for (size_t i = 0; i < bad; i++) {
       f->bytes -= f->segs[i]->end;
@@ -531,12 +560,14 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
     }
     memmove(f->segs, f->segs + bad, (f->nsegs - bad) * sizeof *f->segs);
     f->nsegs -= bad;
+    hs = hint_seg(f, from);
   }
   if (!f->nsegs) return LDB_OK; /* empty */
   /* Where to start: the segment holding from + 1, at the hint's offset
    * when the hint names from. */
   size_t i = f->nsegs;
-  while (i > 0 && (!f->segs[i - 1]->first || f->segs[i - 1]->first > from + 1))
+  while (i > 0 && i - 1 != hs &&
+         (!f->segs[i - 1]->first || f->segs[i - 1]->first > from + 1))
     i--;
   uint64_t off = 0, expect = 0;
   if (i == 0) {
@@ -555,7 +586,14 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
     }
   }
   i--;
-  out->first = f->segs[0]->first;
+  /* The log's first seq. A first segment whose first record is damaged
+   * still holds the history up to from, when the hint located the
+   * records after from: the log is not empty and starts by from + 1. */
+  for (size_t k = 0; k < f->nsegs && !out->first; k++)
+    out->first = f->segs[k]->first;
+  if (hs < f->nsegs && f->segs[0]->head_bad &&
+      (!out->first || out->first > from + 1))
+    out->first = from + 1;
   uint64_t last = expect ? expect - 1 : 0;
   for (size_t j = i; j < f->nsegs; j++) {
     seg *s = f->segs[j];
@@ -585,7 +623,7 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
         rc = fn(ctx, x.seq, x.ops, x.len, x.nops);
         if (rc) break;
       }
-      if (!s->first) {
+      if (!s->first && !s->head_bad) {
         s->first = x.seq;
         s->start_ms = x.time_ms;
       }
@@ -613,6 +651,8 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
     if (!torn && !salvage) {
       char name[64];
       seg_name(name, sizeof name, s->num);
+      /* Salvage cuts the log here; the checkpoint's commits stay. */
+      uint64_t keep = last > from ? last : from;
       rc = ldb_err(LDB_CORRUPT,
                    "the log is damaged: %s has a bad record at offset %llu "
                    "(after seq %llu) that is not a torn tail (%s). Open "
@@ -622,7 +662,7 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
                    j + 1 < f->nsegs ? "a newer log segment follows"
                                     : "the record is whole, or valid records "
                                       "follow it",
-                   (unsigned long long)last);
+                   (unsigned long long)keep);
       goto out;
     }
     if (!torn) out->cut = 1;
@@ -633,7 +673,7 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
   out->last = last;
   if (last) {
     f->next_seq = last + 1;
-    f->base = f->segs[0]->first ? f->segs[0]->first - 1 : last;
+    f->base = base_of(f, last);
   }
   /* The time of the newest record of each earlier segment. */
   for (size_t k = 0; k + 1 < f->nsegs; k++)
@@ -977,7 +1017,7 @@ int feed_trim(feed *f) {
     f->bytes -= s->end;
     seg_drop(f, s);
   }
-  f->base = f->segs[0]->first ? f->segs[0]->first - 1 : f->next_seq - 1;
+  f->base = base_of(f, f->next_seq - 1);
   ldb_mutex_unlock(&f->mu);
   return LDB_OK;
 }
@@ -1187,7 +1227,12 @@ int feed_cursor_open(feed *f, uint64_t since, uint64_t limit,
   if (!c) return ldb_err(LDB_NOMEM, "out of memory opening a feed cursor");
   c->f = f;
   c->bnum = UINT64_MAX;
+  /* The head's hint (head_mu before mu, as feed_trim takes them). */
+  ldb_mutex_lock(&f->head_mu);
+  uint64_t hseq = f->head_format == 2 ? f->hint_seq : UINT64_MAX;
+  uint64_t hnum = f->hint_num, hoff = f->hint_off;
   ldb_mutex_lock(&f->mu);
+  ldb_mutex_unlock(&f->head_mu);
   uint64_t base = f->base, next = f->next_seq;
   if (!f->head || !next) {
     ldb_mutex_unlock(&f->mu);
@@ -1213,30 +1258,51 @@ int feed_cursor_open(feed *f, uint64_t since, uint64_t limit,
                    "backup?)",
                    (unsigned long long)since, (unsigned long long)limit);
   }
-  /* The segment holding since + 1 (or the end of the feed). */
+  /* The segment holding since + 1 (or the end of the feed), read from
+   * its start; or, when since is at or after the last checkpoint's hint,
+   * from the hint, which skips the history before it: a segment whose
+   * first record is damaged (head_bad) can only be read that way, and a
+   * reader after damaged history does not meet it. Before the hint, a
+   * head_bad segment is read from its start and meets the damage. */
   size_t i = f->nsegs;
-  while (i > 0 && (!f->segs[i - 1]->first || f->segs[i - 1]->first > since + 1))
-    i--;
-  if (i == 0) {
-    c->num = f->nsegs ? f->segs[0]->num : f->next_num;
-    c->off = 0;
-  } else {
-    c->num = f->segs[i - 1]->num;
-    c->off = 0;
-  }
-  ldb_mutex_unlock(&f->mu);
-  /* Skip the records up to since. */
-  for (;;) {
-    uint64_t sq, t;
-    const uint8_t *ops;
-    size_t len;
-    uint32_t nops;
-    int rc = feed_cursor_next(c, since, &sq, &t, &ops, &len, &nops);
-    if (rc == LDB_NOTFOUND) break;
-    if (rc) {
-      feed_cursor_close(c);
-      return rc;
+  int hinted = 0;
+  uint64_t plain_num = 0, hint_num = 0;
+  while (i > 0) {
+    const seg *s = f->segs[i - 1];
+    if (!hinted && s->num == hnum && since >= hseq && hoff <= s->end) {
+      hinted = 1;
+      hint_num = s->num;
     }
+    if (s->first && s->first <= since + 1) break;
+    i--;
+  }
+  plain_num =
+      i ? f->segs[i - 1]->num : (f->nsegs ? f->segs[0]->num : f->next_num);
+  /* A segment that starts at or before since + 1 after the hint's wins. */
+  if (hinted && i && f->segs[i - 1]->num > hint_num) hinted = 0;
+  ldb_mutex_unlock(&f->mu);
+  for (;;) {
+    c->num = hinted ? hint_num : plain_num;
+    c->off = hinted ? hoff : 0;
+    c->next = hinted ? hseq + 1 : 0;
+    /* Skip the records up to since. */
+    int rc;
+    for (;;) {
+      uint64_t sq, t;
+      const uint8_t *ops;
+      size_t len;
+      uint32_t nops;
+      rc = feed_cursor_next(c, since, &sq, &t, &ops, &len, &nops);
+      if (rc) break;
+    }
+    if (rc == LDB_NOTFOUND) break;
+    if (rc == LDB_CORRUPT && hinted) {
+      /* The hint does not lead to seq hseq + 1: read from the start. */
+      hinted = 0;
+      continue;
+    }
+    feed_cursor_close(c);
+    return rc;
   }
   c->next = since + 1;
   *out = c;

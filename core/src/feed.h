@@ -77,7 +77,10 @@ int feed_set_format2(feed *f, uint64_t ckpt_seq);
 
 /* What recovery found. */
 typedef struct feed_recovery {
-  uint64_t first; /* first seq in the log (0: the log is empty) */
+  uint64_t first; /* first seq in the log (0: the log is empty); from + 1
+                     when the first record is damaged and the hint located
+                     the records after from (the history before them is
+                     kept: ldb_check and the feed's readers report it) */
   uint64_t last;  /* last seq of the valid, contiguous records */
   int cut;        /* salvage dropped damaged records (their seqs return) */
 } feed_recovery;

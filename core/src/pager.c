@@ -96,7 +96,9 @@ struct pager {
   ldb_file *file;
   const ldb_allocator *a;
   uint32_t ps;
-  uint64_t c;      /* capacity in pages */
+  uint64_t c;      /* capacity in pages: budget less the loan (mu) */
+  uint64_t budget; /* cache_bytes at open, in pages (at least 16) */
+  uint64_t loan;   /* pages of the budget lent out (pager_borrow; mu) */
   uint64_t target; /* ARC's p: target size of T1 */
   ldb_mutex mu;
   pg_ent **hash;
@@ -115,7 +117,7 @@ struct pager {
   uint64_t rgroups, rchunks;
   uint64_t rbase;         /* the mapping's first chunk: its address >> rshift */
   uint32_t rshift;        /* log2 of the chunk size in bytes */
-  uint64_t rbudget_bytes; /* the cache's byte budget */
+  uint64_t rbudget_bytes; /* the cache's byte budget less the loan, atomic */
   char pad_[64];
   uint64_t map_resident, map_nonresident; /* sampled, atomic (relaxed) */
   char pad2_[64 - 2 * sizeof(uint64_t)];
@@ -226,7 +228,7 @@ static void rset_open(pager *p) {
   p->rbase = (uint64_t)(lo >> shift);
   p->rchunks = chunks;
   p->rgroups = groups;
-  p->rbudget_bytes = p->c * p->ps;
+  __atomic_store_n(&p->rbudget_bytes, p->c * p->ps, __ATOMIC_RELAXED);
   p->res_limit = map_limit(p, 0);
 }
 
@@ -379,7 +381,8 @@ static void map_release(pager *p, rel_batch *b, uint64_t first, uint64_t n) {
  * left for what the kernel maps beyond the counted chunks (the rest of a
  * large folio that a read faulted in). */
 static uint64_t map_limit(pager *p, uint64_t held) {
-  uint64_t bytes = p->rbudget_bytes > held ? p->rbudget_bytes - held : 0;
+  uint64_t budget = __atomic_load_n(&p->rbudget_bytes, __ATOMIC_RELAXED);
+  uint64_t bytes = budget > held ? budget - held : 0;
   uint64_t lim = bytes >> p->rshift;
   if (lim < RCHUNK_FLOOR) lim = RCHUNK_FLOOR;
   return lim - lim / 16;
@@ -561,6 +564,7 @@ int pager_open(ldb_file *file, uint32_t ps, uint64_t cache_bytes,
   p->ps = ps;
   p->c = cache_bytes / ps;
   if (p->c < 16) p->c = 16;
+  p->budget = p->c;
   /* Resident + ghost entries stay near 2c; keep chains short. */
   uint64_t nb = 64;
   while (nb < p->c * 2 && nb < (1ull << 26))
@@ -919,6 +923,48 @@ int pager_sync(pager *p) {
   return ldb_fsync(p->file);
 }
 
+/* ---- lending the budget ------------------------------------------------ */
+
+/* Caller holds mu. The capacity follows the loan; ARC's target stays
+ * within it, and the mapping's resident set shrinks or grows with it (the
+ * hand's limit now, rather than at its next run). */
+static void loan_set(pager *p, uint64_t loan) {
+  p->loan = loan;
+  p->c = p->budget - loan;
+  if (p->target > p->c) p->target = p->c;
+  __atomic_store_n(&p->rbudget_bytes, p->c * p->ps, __ATOMIC_RELAXED);
+  if (p->rstate) {
+    uint64_t held = (p->l[L_T1].n + p->l[L_T2].n) * p->ps;
+    __atomic_store_n(&p->res_limit, map_limit(p, held), __ATOMIC_RELAXED);
+  }
+}
+
+uint64_t pager_borrow(pager *p, uint64_t want) {
+  uint64_t pages = want / p->ps + (want % p->ps != 0);
+  ldb_mutex_lock(&p->mu);
+  /* In use: the resident pages and, when the mapping is bounded, the
+   * mapped chunks counted resident; never below the 16-page floor. */
+  uint64_t used = p->l[L_T1].n + p->l[L_T2].n;
+  if (p->rstate) {
+    uint64_t mapped = __atomic_load_n(&p->res_chunks, __ATOMIC_RELAXED)
+                      << p->rshift;
+    used += (mapped + p->ps - 1) / p->ps;
+  }
+  if (used < 16) used = 16;
+  uint64_t spare = p->c > used ? p->c - used : 0;
+  if (pages > spare) pages = spare;
+  if (pages) loan_set(p, p->loan + pages);
+  ldb_mutex_unlock(&p->mu);
+  return pages * p->ps;
+}
+
+void pager_repay(pager *p, uint64_t bytes) {
+  uint64_t pages = bytes / p->ps;
+  ldb_mutex_lock(&p->mu);
+  loan_set(p, p->loan - (pages < p->loan ? pages : p->loan));
+  ldb_mutex_unlock(&p->mu);
+}
+
 void pager_stats_get(pager *p, pager_stats *o) {
   ldb_mutex_lock(&p->mu);
   /* The cache's own lookups: reads through the mapping are not counted
@@ -928,7 +974,8 @@ void pager_stats_get(pager *p, pager_stats *o) {
   o->misses = p->misses;
   o->evictions = p->evictions;
   o->cache_bytes = (p->l[L_T1].n + p->l[L_T2].n) * p->ps;
-  o->cache_capacity = p->c * p->ps;
+  o->cache_capacity = p->budget * p->ps;
+  o->cache_lent = p->loan * p->ps;
   ldb_mutex_unlock(&p->mu);
   o->map_bytes = p->map && !map_broken(p) ? p->map_len : 0;
   o->map_resident = __atomic_load_n(&p->map_resident, __ATOMIC_RELAXED);

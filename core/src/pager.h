@@ -53,7 +53,9 @@ typedef struct pg_ent pg_ent;
 
 typedef struct pager_stats {
   uint64_t hits, misses, evictions;
-  uint64_t cache_bytes, cache_capacity;
+  /* cache_capacity: the budget; cache_lent: what pager_borrow lent of it
+   * (the cache holds at most cache_capacity - cache_lent) */
+  uint64_t cache_bytes, cache_capacity, cache_lent;
   /* map_bytes: the mapping's length, 0 when there is none or it stopped
    * (a read through it failed). map_resident / map_nonresident: sampled
    * mapped reads (1 in PAGER_MAP_SAMPLE per thread) whose page the store's
@@ -150,6 +152,19 @@ int pager_sync(pager *p);
 int pager_truncate(pager *p, uint64_t pages);
 
 void pager_stats_get(pager *p, pager_stats *out);
+
+/* One memory budget for the cache and its neighbour (the engine's
+ * memtables): pager_borrow lends up to want bytes (rounded up to pages) of
+ * the budget the cache is not using now and returns how many it lent (a
+ * multiple of the page size, maybe 0). In use counts the resident pages
+ * and, when the mapping is bounded, its resident chunks; the cache keeps
+ * at least 16 pages. Until repaid, the cache's capacity (and the bounded
+ * mapping's resident set) is the budget less every loan, so what was lent
+ * and what the cache holds stay within the budget together. Lending takes
+ * only unused bytes, so it evicts nothing. pager_repay gives bytes back
+ * (at most what is lent). */
+uint64_t pager_borrow(pager *p, uint64_t want);
+void pager_repay(pager *p, uint64_t bytes);
 
 #ifdef LDB_PAGER_INTROSPECTION
 /* Introspection for test_pager only: which ARC list holds pgno (0 none,

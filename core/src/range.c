@@ -80,7 +80,7 @@ int ldb_delete_range(ldb_db *db, ldb_txn *txn, const ldb_iter_options *opts,
   if (rc) return rc;
   if (deleted) *deleted = 0;
   if (txn && (txn->flags & LDB_TXN_READONLY))
-    return ldb_err(LDB_READONLY, "ldb_delete_range in a read-only "
+    return ldb_err(LDB_READONLY, "deleting a range in a read-only "
                                  "transaction");
   if ((rc = check_writable(db))) return rc;
   eng *e = db->e;

@@ -68,8 +68,8 @@ int ldb_txn_begin(ldb_db *db, unsigned flags, ldb_txn **out) {
     atomic_fetch_sub(&e->active_txns, 1);
     ev_record(e, LDB_EVENT_BUSY, LDB_BUSY, e->opts.max_active_txns);
     return ldb_err(LDB_BUSY,
-                   "too many open transactions (max_active_txns "
-                   "is %u)",
+                   "too many open transactions (option "
+                   "max_active_txns (maxActiveTransactions) is %u)",
                    e->opts.max_active_txns);
   }
   ldb_txn *t = ldb_calloc(e->a, sizeof *t);

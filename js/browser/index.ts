@@ -31,6 +31,7 @@ import { clientLockName, holdLock, randomId } from './tabs.js';
 import { subScope } from '../subscope.js';
 import { checkOptionKeys, DATABASE_OPTION_KEYS, keyList } from '../options.js';
 import { trace, traceState, tracing } from './trace.js';
+import { here } from './here.js';
 
 export { LightningDbError, LightningDbTypeError } from '../errors.js';
 export { opfsAvailable } from '../wasm/stores/opfs.js';
@@ -38,9 +39,9 @@ export type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from
 import type { BrowserDatabase, BrowserOpenOptions, StoreChoice, StoreKind } from './host.js';
 import type {
   BatchOp, CheckResult, ClearOptions, Database, DatabaseEvent, Input, KeyOf, OpenOptions as DatabaseOpenOptions, RangeScope, ScanOptions,
-  SubOptions, ValueOf,
+  SubKeyOf, SubOptions, SubValueOf, ValueOf,
 } from '../database.js';
-export type { BatchOp, CheckResult, Decoded, Input, KeyOf, ScanOptions, SubOptions, ValueOf } from '../database.js';
+export type { BatchOp, CheckResult, Decoded, Input, KeyOf, ScanOptions, SubKeyOf, SubOptions, SubValueOf, ValueOf } from '../database.js';
 
 // The Worker-side functions load the engine lazily, so a main-thread page
 // that only uses open() never downloads the WebAssembly glue.
@@ -325,8 +326,11 @@ class Channel {
   private workerWatch: { release: () => void } | null = null;
   private clientLock: { release: () => void; granted: Promise<void> } | null = null;
   private forget: number[] = [];
-  /** broker.ts: MessagePorts to remote owners (BroadcastChannel without). */
-  private brokerUrl: string | null = null;
+  /** broker.ts: MessagePorts to remote owners (BroadcastChannel without).
+   * Its URL: broker.js next to an explicit workerUrl; 'default': the one
+   * defaultBroker() names; null: none (the inline Worker, where broker.js
+   * is not served: a blob: URL cannot make a SharedWorker common to tabs). */
+  brokerUrl: string | 'default' | null = null;
   private broker: SharedWorkerLike | null | undefined;
   private port: MessagePort | null = null;
   private portFor: string | null = null;
@@ -426,7 +430,6 @@ class Channel {
     this.handoffTimeout = bounds.handoffTimeout;
     this.ownerTimeout = bounds.ownerTimeout;
     this.respawn = respawn;
-    this.brokerUrl = String(new URL('./broker.js', this.url));
     this.watchWorker(workerId);
     // After a respawn the channels stay: a BroadcastChannel closed and
     // made again would lose the replies and events already on their way.
@@ -506,7 +509,7 @@ class Channel {
     const Ctor = (globalThis as unknown as { SharedWorker?: new (url: string, o: { type: 'module'; name: string }) => SharedWorkerLike }).SharedWorker;
     if (typeof Ctor !== 'function' || !this.brokerUrl) return null;
     try {
-      const b = new Ctor(this.brokerUrl, { type: 'module', name: 'lightningdb-broker' });
+      const b = this.brokerUrl === 'default' ? defaultBroker() : new Ctor(this.brokerUrl, { type: 'module', name: 'lightningdb-broker' });
       b.onerror = () => {
         if (this.broker === b) this.broker = null;
       };
@@ -1380,8 +1383,13 @@ export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
    * db.sub() of the same database, with its encodings. Its writes commit
    * or abort with this transaction (commit() and abort() on the view act
    * on the whole transaction). CLOSED once the transaction ended;
-   * TypeError / INVALID_ARGUMENT for a bad name, as db.sub(). */
-  sub<K2 = K, V2 = V>(name: string | RemoteDatabase<K2, V2>, opts?: SubOptions): RemoteTransaction<K2, V2> {
+   * TypeError / INVALID_ARGUMENT for a bad name, as db.sub(). Its key
+   * and value types are the sub-database object's, or follow opts'
+   * encodings as RemoteDatabase.sub's do. */
+  sub<K2, V2>(name: RemoteDatabase<K2, V2>): RemoteTransaction<K2, V2>;
+  sub<O extends SubOptions = {}>(name: string, opts?: O): RemoteTransaction<SubKeyOf<O, K, V>, SubValueOf<O, K, V>>;
+  sub<K2, V2>(name: string | RemoteDatabase<K2, V2>, opts?: SubOptions): RemoteTransaction<K2, V2>;
+  sub(name: string | RemoteDatabase<unknown, unknown>, opts?: SubOptions): RemoteTransaction<unknown, unknown> {
     const root: RemoteTransaction<any, any> = this.root ?? this;
     if (root.ended) throw closedError('transaction');
     let at: SubRef;
@@ -1391,7 +1399,7 @@ export class RemoteTransaction<K = Uint8Array, V = Uint8Array> {
     } else {
       at = subOf(this.at, name, opts);
     }
-    return new RemoteTransaction<K2, V2>(this.ch, this.h, undefined, this.home, at.pc, at, root);
+    return new RemoteTransaction<unknown, unknown>(this.ch, this.h, undefined, this.home, at.pc, at, root);
   }
   get(key: Input<K>): Promise<V | undefined> { return this.call('get', [key]); }
   has(key: Input<K>): Promise<boolean> { return this.call('has', [key]); }
@@ -1537,11 +1545,15 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
    * only its own scans, transactions and feeds; closing the database that
    * open() gave closes every sub-database. TypeError / INVALID_ARGUMENT
    * for a bad name at once; an unknown encoding name rejects its calls
-   * with INVALID_ARGUMENT. */
-  sub<K2 = K, V2 = V>(name: string, opts?: SubOptions): RemoteDatabase<K2, V2> {
+   * with INVALID_ARGUMENT. Its key and value types follow opts'
+   * encodings as open()'s do (else this database's), or name them:
+   * `db.sub<string, Note>(name, ...)`. */
+  sub<O extends SubOptions = {}>(name: string, opts?: O): RemoteDatabase<SubKeyOf<O, K, V>, SubValueOf<O, K, V>>;
+  sub<K2, V2>(name: string, opts?: SubOptions): RemoteDatabase<K2, V2>;
+  sub(name: string, opts?: SubOptions): RemoteDatabase<unknown, unknown> {
     if (this.closed) throw closedError('database');
     const at = subOf(subRefs.get(this)!, name, opts);
-    const s = new RemoteDatabase<K2, V2>(this.ch, this.store, at.pc, at, this);
+    const s = new RemoteDatabase<unknown, unknown>(this.ch, this.store, at.pc, at, this);
     abandonedSubs.register(s, { ch: this.ch, wire: s.wire! }, s);
     return s;
   }
@@ -1805,6 +1817,58 @@ function sharedMode(o: OpenOptions): boolean {
  * and benchmarks, which serve worker.js themselves). */
 declare const LDB_INLINE_WORKER: string | undefined;
 
+/** new Worker(new URL('./worker.js', import.meta.url)) exactly in the form
+ * bundlers (Vite, webpack 5, Parcel) recognise, with static options: they
+ * bundle worker.js (a single self-contained file) and the .wasm it
+ * references as assets, and write the URL of their copy here. */
+function defaultWorker(): Worker {
+  return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+}
+
+/** Whether worker.js is known not to be where defaultWorker() looks, so
+ * open() starts the inline Worker at once instead of after a 404: in the
+ * package's build (it has the inline Worker), bundled into one file with
+ * here.js (so not run from the package's own files, where worker.js is
+ * next to this module) by a bundler that left the Worker's URL as written
+ * and so copied nothing (esbuild). Whether the URL was rewritten is read
+ * from the Worker defaultWorker() would construct, with the global Worker
+ * replaced for that synchronous call by one that only records its URL. */
+function workerNotBundled(): boolean {
+  if (typeof LDB_INLINE_WORKER !== 'string' || here !== import.meta.url) return false;
+  const g = globalThis as unknown as { Worker: unknown };
+  const real = g.Worker;
+  let seen = '';
+  const probe = class {
+    constructor(url: URL | string) {
+      seen = String(url);
+    }
+  };
+  try {
+    g.Worker = probe;
+  } catch {
+    return false; // a frozen global: worker.js is tried first, as before
+  }
+  try {
+    if (g.Worker !== probe) return false;
+    defaultWorker();
+  } finally {
+    g.Worker = real;
+  }
+  return seen === new URL(['.', 'worker.js'].join('/'), import.meta.url).href;
+}
+
+/** The global SharedWorker, where there is one (not in dedicated Workers
+ * of every browser); the Worker-side lib this file is checked with does
+ * not declare it. */
+declare const SharedWorker: new (url: URL, o: { type: 'module'; name: string }) => SharedWorkerLike;
+
+/** The origin's broker (broker.js next to this module), written like
+ * defaultWorker() so that bundlers bundle it too. Only where
+ * globalThis.SharedWorker is a function. */
+function defaultBroker(): SharedWorkerLike {
+  return new SharedWorker(new URL('./broker.js', import.meta.url), { type: 'module', name: 'lightningdb-broker' });
+}
+
 /** The database Worker for bundlers that do not follow
  * new Worker(new URL('./worker.js', import.meta.url)) (esbuild): worker.js
  * and lightningdb.wasm carried inside a lazily loaded module
@@ -1858,15 +1922,14 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
   if (wasmUrl !== undefined) rest.wasmUrl = String(new URL(String(wasmUrl), base));
   const share = sharedMode(options);
   const clientId = share ? randomId() : '';
-  /** Set when worker.js or the .wasm did not load next to this module. */
+  /** Set when worker.js or the .wasm is not served next to this module
+   * (known at once, or after they did not load). */
   let inline: { url: string; wasmBinary: Uint8Array } | null = null;
+  if (workerUrl === undefined && wasmUrl === undefined && workerNotBundled()) inline = await inlineWorker();
   const spawn = (): Worker => {
     if (workerUrl !== undefined) return new Worker(url, { type: 'module', name: `lightningdb:${name}` });
     if (inline) return new Worker(inline.url, { type: 'module', name: `lightningdb:${name}` });
-    // Written exactly in the form bundlers (Vite, webpack 5, Parcel)
-    // recognise, with static options: they bundle worker.js (a single
-    // self-contained file) and the .wasm it references as assets.
-    return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    return defaultWorker();
   };
   const start = (workerId: string) => {
     const w = spawn();
@@ -1881,7 +1944,7 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
     // worker.js or lightningdb.wasm is not served next to this module (a
     // bundler that does not follow them, such as esbuild): the
     // self-contained copy instead. An explicit workerUrl/wasmUrl stays an error.
-    if (!(e instanceof LightningDbError && e.code === 'SETUP') || workerUrl !== undefined || wasmUrl !== undefined) throw e;
+    if (!(e instanceof LightningDbError && e.code === 'SETUP') || inline || workerUrl !== undefined || wasmUrl !== undefined) throw e;
     try {
       inline = await inlineWorker();
     } catch {
@@ -1895,6 +1958,7 @@ export async function open(name: string, options: OpenOptions = {}): Promise<Rem
     const first = start(workerId);
     const worker = first.w;
     const ch = new Channel(worker, url);
+    ch.brokerUrl = workerUrl !== undefined ? String(new URL('./broker.js', url)) : inline ? null : 'default';
     // Every call to this tab's Worker is bounded too (the open itself once
     // the Worker runs; in exclusive mode every call).
     ch.ownerTimeout = bounds.ownerTimeout;

@@ -24,11 +24,19 @@
  * drop) right before it calls a Database write method; the wrapper adds
  * them to the engine call that method makes (db.put/del/write/writeAsync,
  * or the transaction's commit), and clears `tag`.
+ *
+ * Counting: the engine counts the records and epochs with the tabs' own
+ * operations (a put with its record is a batch of two puts). The wrappers
+ * count what they added (Bookkeeping, per database) and stats() and
+ * prometheus() subtract it, so metrics() and metricsText() count the
+ * operations the tabs asked for; bytes, syncs and the log sizes stay
+ * physical.
  */
 import type {
   Engine, EngineChanges, EngineChangesOptions, EngineCheckResult, EngineCommitListener, EngineDb, EngineEvent, EngineIterOptions,
   EngineIterator, EngineOp, EngineOpenOptions, EngineStats, EngineTxn,
 } from '../engine.js';
+import { STATS } from '../contract.js';
 import { LightningDbError } from '../errors.js';
 
 const FF8 = new Uint8Array(8).fill(0xff);
@@ -114,6 +122,32 @@ function clamp<T extends EngineIterOptions | EngineChangesOptions>(o: T): T | nu
 
 const EMPTY: EngineIterator = { seek() {}, next: () => [], close() {} };
 
+/** The counters the owner's bookkeeping adds to (see Counting in the file
+ * comment). */
+const COUNTED = ['gets', 'puts', 'deletes', 'batches', 'commits'] as const;
+/** What the owner's bookkeeping added to the engine's counters of one
+ * database since its engine opened. */
+type Bookkeeping = Record<(typeof COUNTED)[number], number>;
+/** COUNTED's Prometheus families (lightningdb_puts_total, ...). */
+const FAMILIES = COUNTED.map((f) => [f, STATS.find((s) => s.jsName === f)!.metric] as const);
+
+function countOps(b: Bookkeeping, ops: EngineOp[]): void {
+  for (const op of ops) {
+    if (op.type === 'put') b.puts++;
+    else b.deletes++;
+  }
+}
+
+/** A tagged write of `ops` was applied with the record ops `t`. */
+function countTagged(b: Bookkeeping, ops: EngineOp[], t: EngineOp[]): void {
+  countOps(b, t);
+  // Only records: a batch and a commit of their own.
+  if (ops.length === 0) {
+    b.batches++;
+    b.commits++;
+  }
+}
+
 /** The record ops the next write carries (see the file comment). */
 export interface Tag {
   ops: EngineOp[];
@@ -133,7 +167,10 @@ function takeTag(): EngineOp[] | null {
 }
 
 class GuardedTxn implements EngineTxn {
-  constructor(private readonly t: EngineTxn) {}
+  /** Whether the tabs' own operations wrote something (else the records
+   * alone make the commit). */
+  private wrote = false;
+  constructor(private readonly t: EngineTxn, private readonly book: Bookkeeping) {}
   get readOnly(): boolean {
     return this.t.readOnly;
   }
@@ -143,10 +180,12 @@ class GuardedTxn implements EngineTxn {
   put(key: Uint8Array, value: Uint8Array): void {
     refuse(key);
     this.t.put(key, value);
+    this.wrote = true;
   }
   del(key: Uint8Array): void {
     refuse(key);
     this.t.del(key);
+    this.wrote = true;
   }
   iterate(opts: EngineIterOptions): EngineIterator {
     const o = clamp(opts);
@@ -158,22 +197,37 @@ class GuardedTxn implements EngineTxn {
   }
   deleteRange(opts: EngineIterOptions, limit: number): number {
     const o = clamp(opts);
-    return o ? this.t.deleteRange(o, limit) : 0;
+    const n = o ? this.t.deleteRange(o, limit) : 0;
+    if (n > 0) this.wrote = true;
+    return n;
   }
-  private tagged(): void {
+  /** Adds the tag's record puts; returns how many. */
+  private tagged(): number {
     const ops = takeTag();
-    if (!ops || this.t.readOnly) return;
+    if (!ops || this.t.readOnly) return 0;
     // Only puts: deleting another record in a transaction could make its
     // commit CONFLICT with the write that made that record.
-    for (const op of ops) if (op.type === 'put') this.t.put(op.key, op.value);
+    let n = 0;
+    for (const op of ops) {
+      if (op.type !== 'put') continue;
+      this.t.put(op.key, op.value);
+      n++;
+    }
+    return n;
+  }
+  /** Counts the records of a commit that succeeded. */
+  private committed(records: number): void {
+    this.book.puts += records;
+    if (records > 0 && !this.wrote) this.book.commits++;
   }
   commit(): void {
-    this.tagged();
+    const records = this.tagged();
     this.t.commit();
+    this.committed(records);
   }
   commitAsync(): Promise<void> {
-    this.tagged();
-    return this.t.commitAsync();
+    const records = this.tagged();
+    return this.t.commitAsync().then(() => this.committed(records));
   }
   abort(): void {
     this.t.abort();
@@ -181,7 +235,7 @@ class GuardedTxn implements EngineTxn {
 }
 
 class GuardedDb implements EngineDb {
-  constructor(readonly raw: EngineDb, private readonly onClose: () => void) {}
+  constructor(readonly raw: EngineDb, private readonly book: Bookkeeping, private readonly onClose: () => void) {}
   get(key: Uint8Array): Uint8Array | undefined {
     return isReserved(key) ? undefined : this.raw.get(key);
   }
@@ -192,27 +246,35 @@ class GuardedDb implements EngineDb {
   put(key: Uint8Array, value: Uint8Array): void {
     refuse(key);
     const t = takeTag();
-    if (t) this.raw.write([{ type: 'put', key, value }, ...t]);
-    else this.raw.put(key, value);
+    if (!t) return this.raw.put(key, value);
+    this.raw.write([{ type: 'put', key, value }, ...t]);
+    // One put, made a batch by its record.
+    this.book.batches++;
+    countOps(this.book, t);
   }
   del(key: Uint8Array): void {
     refuse(key);
     const t = takeTag();
-    if (t) this.raw.write([{ type: 'del', key }, ...t]);
-    else this.raw.del(key);
+    if (!t) return this.raw.del(key);
+    this.raw.write([{ type: 'del', key }, ...t]);
+    this.book.batches++;
+    countOps(this.book, t);
   }
   write(ops: EngineOp[]): void {
     for (const op of ops) refuse(op.key);
     const t = takeTag();
-    this.raw.write(t ? ops.concat(t) : ops);
+    if (!t) return this.raw.write(ops);
+    this.raw.write(ops.concat(t));
+    countTagged(this.book, ops, t);
   }
   writeAsync(ops: EngineOp[]): Promise<void> {
     for (const op of ops) refuse(op.key);
     const t = takeTag();
-    return this.raw.writeAsync(t ? ops.concat(t) : ops);
+    if (!t) return this.raw.writeAsync(ops);
+    return this.raw.writeAsync(ops.concat(t)).then(() => countTagged(this.book, ops, t));
   }
   begin(readOnly: boolean): EngineTxn {
-    return new GuardedTxn(this.raw.begin(readOnly));
+    return new GuardedTxn(this.raw.begin(readOnly), this.book);
   }
   iterate(opts: EngineIterOptions): EngineIterator {
     const o = clamp(opts);
@@ -228,7 +290,10 @@ class GuardedDb implements EngineDb {
     const o = clamp(opts);
     const t = takeTag();
     if (!o) {
-      if (t) this.raw.write(t);
+      if (t) {
+        this.raw.write(t);
+        countTagged(this.book, [], t);
+      }
       return 0;
     }
     if (!t) return this.raw.deleteRange(o, limit);
@@ -242,6 +307,8 @@ class GuardedDb implements EngineDb {
         else txn.del(op.key);
       }
       txn.commit();
+      countOps(this.book, t);
+      if (n === 0) this.book.commits++;
       return n;
     } catch (e) {
       txn.abort();
@@ -263,11 +330,20 @@ class GuardedDb implements EngineDb {
   backup(path: string): void {
     this.raw.backup(path);
   }
+  /** The engine's, less what the owner's bookkeeping added. */
   stats(): EngineStats {
-    return this.raw.stats();
+    const s = { ...this.raw.stats() };
+    for (const f of COUNTED) s[f] -= this.book[f];
+    return s;
   }
+  /** The engine's, less what the owner's bookkeeping added. */
   prometheus(labels?: string): string {
-    return this.raw.prometheus(labels);
+    let text = this.raw.prometheus(labels);
+    for (const [f, family] of FAMILIES) {
+      if (this.book[f] === 0) continue;
+      text = text.replace(new RegExp(`^(${family}(?:\\{.*\\})?) (\\d+)$`, 'm'), (_, head: string, n: string) => `${head} ${Number(n) - this.book[f]}`);
+    }
+    return text;
   }
   events(after: number): EngineEvent[] {
     return this.raw.events?.(after) ?? [];
@@ -287,35 +363,77 @@ class GuardedDb implements EngineDb {
   }
 }
 
+/** The owner's own handle on a shared database (SharedEngine.rawOf): the
+ * reserved range is open to it, and what it reads and writes is counted
+ * as bookkeeping, not as the tabs' operations. */
+export class OwnerDb {
+  constructor(private readonly raw: EngineDb, private readonly book: Bookkeeping) {}
+  get(key: Uint8Array): Uint8Array | undefined {
+    const v = this.raw.get(key);
+    this.book.gets++;
+    return v;
+  }
+  write(ops: EngineOp[]): void {
+    this.raw.write(ops);
+    if (ops.length === 0) return;
+    countOps(this.book, ops);
+    this.book.batches++;
+    this.book.commits++;
+  }
+  iterate(opts: EngineIterOptions): EngineIterator {
+    return this.raw.iterate(opts);
+  }
+  flushAsync(): Promise<void> {
+    return this.raw.flushAsync();
+  }
+  /** The engine's own statistics (bookkeeping included). */
+  stats(): EngineStats {
+    return this.raw.stats();
+  }
+}
+
 /** An Engine whose databases hide the reserved range and write tags. The
- * raw handle (for the owner's own bookkeeping) is `rawOf(path)`. */
+ * owner's own handle (for its bookkeeping) is `rawOf(path)`. */
 export class SharedEngine implements Engine {
   /** Open handles per path (several databases of different encodings
-   * share one engine). */
-  private readonly raws = new Map<string, Set<EngineDb>>();
-  constructor(private readonly inner: Engine) {}
+   * share one engine), and what the bookkeeping added to its counters. */
+  private readonly raws = new Map<string, { handles: Set<EngineDb>; book: Bookkeeping }>();
+  /** The inner engine's (metrics().heapBytes), where it has one. */
+  readonly heapBytes?: () => number;
+  constructor(private readonly inner: Engine) {
+    if (inner.heapBytes) this.heapBytes = () => inner.heapBytes!();
+  }
   get kind(): 'native' | 'wasm' {
     return this.inner.kind;
   }
   open(path: string, options: EngineOpenOptions): EngineDb {
     const raw = this.inner.open(path, options);
-    let set = this.raws.get(path);
-    if (!set) this.raws.set(path, (set = new Set()));
-    set.add(raw);
-    return new GuardedDb(raw, () => set.delete(raw));
+    let at = this.raws.get(path);
+    if (!at) {
+      at = { handles: new Set(), book: { gets: 0, puts: 0, deletes: 0, batches: 0, commits: 0 } };
+      this.raws.set(path, at);
+    }
+    const { handles, book } = at;
+    handles.add(raw);
+    return new GuardedDb(raw, book, () => {
+      handles.delete(raw);
+      // The engine closed with its last handle: its counters restart.
+      if (handles.size === 0 && this.raws.get(path) === at) this.raws.delete(path);
+    });
   }
   version(): string {
     return this.inner.version();
   }
-  /** An open unguarded handle of the database at `path`. */
-  rawOf(path: string): EngineDb | undefined {
-    for (const raw of this.raws.get(path) ?? []) return raw;
+  /** The owner's own handle on the database at `path`, while one is open. */
+  rawOf(path: string): OwnerDb | undefined {
+    const at = this.raws.get(path);
+    for (const raw of at?.handles ?? []) return new OwnerDb(raw, at!.book);
     return undefined;
   }
 }
 
 /** Every key of the range beginning with `prefix`. */
-export function keysWithPrefix(db: EngineDb, prefix: Uint8Array): Uint8Array[] {
+export function keysWithPrefix(db: Pick<EngineDb, 'iterate'>, prefix: Uint8Array): Uint8Array[] {
   const it = db.iterate({ prefix });
   const out: Uint8Array[] = [];
   try {

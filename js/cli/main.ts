@@ -87,29 +87,30 @@ export function engineOptionsHelp(): string {
     : o.unit === 'bytes' ? size(o.default) : String(o.default));
   const w = Math.max(...CLI_OPTIONS.map((o) => o.jsName.length));
   return `Engine options (-O NAME=VALUE, repeatable, on every command that opens PATH; the
-open() options of the API, checked against the engine's option table; an
-existing database keeps its pageSize):
+open() options of the API, spelled as there (case matters), checked against the
+engine's option table; an existing database keeps its pageSize):
 ${CLI_OPTIONS.map((o) => `  ${o.jsName.padEnd(w)}  ${kind(o)}; default ${def(o)}`).join('\n')}
   e.g. lightningdb check -O cacheSize=1GiB -O mmapSize=0 ./db
        lightningdb load -O compression=zstd -O pageSize=16384 ./new < out.jsonl`;
 }
 
 /** Parses one -O NAME=VALUE into `previous` (commander's collector): the
- * name is an option of the core's table (also written cache-size or
- * cache_size), the value of its type. A usage error (exit 2) names what
- * is wrong, and the closest option for an unknown name. */
+ * name is an option of the core's table spelled as open() takes it
+ * (cacheSize; case matters, as in the API), the value of its type. A usage
+ * error (exit 2) names what is wrong, and the closest option for an
+ * unknown name (cachesize, cache-size, cache_size: did you mean
+ * 'cacheSize'?). */
 export function engineOption(arg: string, previous: EngineOptions = {}): EngineOptions {
   const eq = arg.indexOf('=');
   if (eq <= 0) throw new CliError(EXIT.USAGE, `-O takes NAME=VALUE (e.g. -O cacheSize=256MiB), got '${arg}'`);
   const given = arg.slice(0, eq).trim();
   const text = arg.slice(eq + 1).trim();
-  const norm = (x: string) => x.toLowerCase().replace(/[_-]/g, '');
-  if (SET_BY_COMMAND.some((n) => norm(n) === norm(given))) {
+  if (SET_BY_COMMAND.includes(given)) {
     throw new CliError(EXIT.USAGE, `-O ${given}: set by each command (put, load and serve --create create; the reading commands open read-only)`);
   }
-  const o = CLI_OPTIONS.find((x) => norm(x.jsName) === norm(given) || x.name === given);
+  const o = CLI_OPTIONS.find((x) => x.jsName === given);
   if (o === undefined) {
-    const near = closestKey(given, CLI_OPTIONS.map((x) => x.jsName));
+    const near = closestKey(given, OPTIONS.map((x) => x.jsName));
     throw new CliError(EXIT.USAGE, `unknown engine option '${given}' ${near ? `(did you mean '${near}'?)` : '(lightningdb --help lists them)'}`);
   }
   let v: number | boolean | string;

@@ -27,7 +27,7 @@ import type {
 } from '../engine.js';
 import { decodeChanges } from '../feed.js';
 import { type ByteView, ChunkDecoder } from '../chunk.js';
-import { ERROR_CODES, type ErrorCode, LightningDbError } from '../errors.js';
+import { apiMessage, ERROR_CODES, type ErrorCode, LightningDbError } from '../errors.js';
 import { type Contract, contractOf, cstr, type LdbModule } from './module.js';
 import type { PageStore } from './stores/types.js';
 
@@ -35,9 +35,10 @@ import type { PageStore } from './stores/types.js';
 const MAINTAIN_IDLE = 0xffffffff;
 
 /** The error every engine method throws: a LightningDbError whose code is
- * a name of the core's error table (`fallback` for any other). */
+ * a name of the core's error table (`fallback` for any other), its message
+ * in this API's names (apiMessage). */
 function engineError(code: string, message: string, fallback: ErrorCode = 'INTERNAL'): LightningDbError {
-  return new LightningDbError(ERROR_CODES.includes(code as ErrorCode) ? (code as ErrorCode) : fallback, message);
+  return new LightningDbError(ERROR_CODES.includes(code as ErrorCode) ? (code as ErrorCode) : fallback, apiMessage(message));
 }
 
 /** Resolves a database path to its page store. `purpose` tells a resolver

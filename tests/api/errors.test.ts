@@ -196,6 +196,30 @@ describe(`errors [${backendName}]`, () => {
     throwsType(() => openDb(42 as never));
   });
 
+  it("the engine's messages name this API's options and calls, not the C library's", () => {
+    const cases: Array<[string, () => unknown, string, RegExp]> = [
+      ['pageSize: 1000', () => openDb(tmpName(), { pageSize: 1000 }), 'INVALID_ARGUMENT',
+        // (the wasm engine hands the core the options as text: "1000")
+        /^option pageSize: "?1000"? is invalid; allowed: 512\.\.65536 bytes, a power of two$/],
+      ["metricsText('db=')", () => openDb().metricsText('db='), 'INVALID_ARGUMENT',
+        /^labels must be name="value" pairs separated by commas: db=$/],
+      ['changes() with logRetentionBytes: 0', () => openDb(tmpName(), { logRetentionBytes: 0 }).changes({ since: 0 }), 'INVALID_ARGUMENT',
+        /^the change feed is off \(option logRetentionBytes is 0\)$/],
+      ['a second transaction with maxActiveTransactions: 1', () => {
+        const db = openDb(tmpName(), { maxActiveTransactions: 1 });
+        db.beginTransaction();
+        db.beginTransaction();
+      }, 'BUSY', /^too many open transactions \(option maxActiveTransactions is 1\)$/],
+      ['clear() in a read-only transaction', () => openDb().beginTransaction({ readOnly: true }).clear(), 'READ_ONLY',
+        /^deleting a range in a read-only transaction$/],
+    ];
+    for (const [name, fn, code, msg] of cases) {
+      const e = throwsCode(fn, code, name);
+      ok(msg.test(e.message), `${name}: ${e.message}`);
+      ok(!/\bldb_|\b[a-z]+_[a-z_]+\b/.test(e.message), `${name}: a C name in ${e.message}`);
+    }
+  });
+
   it('every LightningDbError has a stable code, a name and a useful message', () => {
     const db = openDb();
     const e = thrown(() => db.put(KEY_2000, 'v'));

@@ -89,6 +89,24 @@ describe(`maintenance and monitoring [${backendName}]`, () => {
     open.abort();
   });
 
+  it('the memtable grows into the cache budget the cache does not use (memtableLimit)', () => {
+    const size = 64 << 10;
+    const db = openDb(undefined, { memtableSize: size, cacheSize: 1 << 20 });
+    equal(db.metrics().memtableLimit, size);
+    const value = 'v'.repeat(100);
+    let m = db.metrics();
+    for (let i = 0; i < 100 && m.memtableLimit === size; i++) {
+      db.putBatch(Array.from({ length: 50 }, (_, j): [string, string] => [`k${i}-${j}`, value]));
+      m = db.metrics();
+    }
+    ok(m.memtableLimit > size && m.memtableLimit <= 2 * size, `memtableLimit ${m.memtableLimit}`);
+    ok(m.memtableBytes >= size, `memtableBytes ${m.memtableBytes}: the memtable grew past memtableSize`);
+    equal(m.checkpoints, 0);
+    // a checkpoint gives the loan back
+    db.checkpoint();
+    equal(db.metrics().memtableLimit, size);
+  });
+
   it('metricsText is Prometheus text exposition', () => {
     const db = openDb();
     db.put('a', '1');

@@ -4,6 +4,7 @@
  * aborts, each checked against the exact change of every counter; and
  * opsPerSec counts batched operations. Definitions: core/src/stats.def. */
 import { backendName, cleanup, deepEqual, ok, openDb, rejectsCode, throwsCode, type Database } from './backend.js';
+import { metricFields } from './metric-fields.js';
 
 const COUNTERS = ['gets', 'puts', 'deletes', 'batches', 'commits', 'conflicts', 'aborts'] as const;
 type Counts = Partial<Record<(typeof COUNTERS)[number], number>>;
@@ -127,6 +128,17 @@ describe(`metrics count every operation on every path [${backendName}]`, functio
     const expect = (m.gets + m.puts + m.deletes) / m.uptimeSeconds;
     // uptimeSeconds is rounded to the millisecond
     ok(Math.abs(m.opsPerSec.sinceOpen - expect) <= 0.02 * expect + 1, `sinceOpen ${m.opsPerSec.sinceOpen}, ops/uptime ${expect}`);
+  });
+
+  it('returns every documented field (heapBytes under WebAssembly), and no other', () => {
+    const m = openDb().metrics();
+    ok(m.engine === (backendName === 'native' ? 'native' : 'wasm'), `engine ${m.engine} on ${backendName}`);
+    deepEqual(Object.keys(m).sort(), metricFields(m.engine));
+    for (const [k, v] of Object.entries(m)) {
+      if (['engine', 'cacheHitRateSource', 'backgroundError'].includes(k)) ok(typeof v === 'string', `${k}: ${v}`);
+      else if (['opsPerSec', 'latency', 'compression'].includes(k)) ok(typeof v === 'object' && v !== null, `${k}: ${v}`);
+      else ok(typeof v === 'number' && Number.isFinite(v) && v >= 0, `${k}: ${v}`);
+    }
   });
 
   it('heapBytes: under WebAssembly what the heap holds, and it comes back after close', () => {

@@ -6,6 +6,7 @@
 import { install, run, type Results } from './harness.js';
 import { destroy, LightningDbError, open, type RemoteDatabase } from '../../js/browser/index.js';
 import { SCAN_BYTES } from '../../js/browser/protocol.js';
+import { metricFields } from '../api/metric-fields.js';
 
 declare const describe: (t: string, f: () => void) => void;
 declare const it: (t: string, f: () => unknown) => void;
@@ -579,6 +580,46 @@ function define(): void {
       assert(/lightningdb_/.test(text) && /# TYPE/.test(text), 'prometheus text');
       const h = await db.healthCheck();
       eq(h.healthy, true);
+    });
+
+    it('metrics() of a database shared by tabs (this tab owns it) and of an exclusive one: every documented field, heapBytes too', async () => {
+      for (const db of [await fresh(), await fresh({ exclusive: true })]) {
+        const m = await db.metrics();
+        eq(Object.keys(m).sort(), metricFields('wasm', ['store']), `fields (isOwner ${db.isOwner}):`);
+        assert(typeof m.heapBytes === 'number' && m.heapBytes > 0, `heapBytes ${m.heapBytes}`);
+      }
+    });
+
+    it("metrics() of a database shared by tabs (this tab owns it) count this tab's calls, not the owner's request records and epochs", async () => {
+      const db = await fresh({ keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      eq(db.isOwner, true, 'isOwner:');
+      const COUNTERS = ['gets', 'puts', 'deletes', 'batches', 'commits'] as const;
+      const counts = async () => {
+        const m = await db.metrics();
+        return Object.fromEntries(COUNTERS.map((c) => [c, m[c]]));
+      };
+      eq(await counts(), { gets: 0, puts: 0, deletes: 0, batches: 0, commits: 0 }, 'after open:');
+      await db.put('a', '1');
+      await db.put('b', '2');
+      eq(await counts(), { gets: 0, puts: 2, deletes: 0, batches: 0, commits: 2 }, 'after two puts:');
+      await db.putBatch([['c', '3'], ['d', '4']]);
+      await db.delete('a');
+      await db.transaction(async (tx) => {
+        await tx.put('e', (await tx.get('b')) ?? '');
+      });
+      await db.transaction(async (tx) => void (await tx.get('a')));
+      await db.putBatch([]);
+      await db.get('c');
+      const want = { gets: 3, puts: 5, deletes: 1, batches: 1, commits: 5 };
+      eq(await counts(), want, 'after a batch, a delete, two transactions (one only reads), an empty batch and a get:');
+      // The records of acknowledged writes are deleted in writes of their
+      // own (forget): not the tabs' deletes or commits either.
+      await new Promise((r) => setTimeout(r, 300));
+      await db.has('zz');
+      eq(await counts(), { ...want, gets: 4 }, 'after the records were dropped:');
+      const text = await db.metricsText('db="shared"');
+      for (const [family, value] of [['puts', 5], ['deletes', 1], ['commits', 5], ['batches', 1], ['gets', 4]] as const)
+        assert(new RegExp(`^lightningdb_${family}_total\\{db="shared"\\} ${value}$`, 'm').test(text), `lightningdb_${family}_total ${value} in ${text.slice(0, 600)}`);
     });
 
     it('events() and metricsText(labels) reach the Worker', async () => {

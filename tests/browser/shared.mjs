@@ -162,6 +162,25 @@ export function sharedChecks({ context, newPage, assert, base }) {
       assert(fromA[0] === 'bee' && fromA[1] === 2, `the owner reads the client's writes decoded as json: ${JSON.stringify(fromA)}`);
       assert(JSON.stringify(r.keys) === JSON.stringify(['from-b', 'x1', 'x2']), `a client's scan sees user keys only (no request records): ${r.keys}`);
       assert(r.reserved === 'INVALID_ARGUMENT', `a reserved key is refused: ${r.reserved}`);
+      // metrics() of both tabs: the owner's, with heapBytes, counting the
+      // tabs' calls (1 put, a batch of 2 and the owner's 2 gets), not the
+      // request records (one per write) nor the owner's epoch.
+      const COUNTERS = ['gets', 'puts', 'deletes', 'batches', 'commits', 'heapBytes'];
+      const seen = [];
+      for (const p of [a, b]) {
+        seen.push(await p.evaluate(async (c) => {
+          await new Promise((res) => setTimeout(res, 300)); // the owner drops acknowledged records meanwhile
+          const m = await window.db.metrics();
+          return { fields: Object.keys(m).sort().join(), ...Object.fromEntries(c.map((k) => [k, m[k]])) };
+        }, COUNTERS));
+      }
+      for (const [i, m] of seen.entries()) {
+        const tabName = i === 0 ? 'owner tab' : 'client tab';
+        assert(m.fields === seen[0].fields && m.fields.includes('heapBytes') && m.heapBytes > 0, `${tabName} metrics(): ${JSON.stringify(m)}`);
+        const { fields, heapBytes, ...counts } = m;
+        assert(JSON.stringify(counts) === JSON.stringify({ gets: 2, puts: 3, deletes: 0, batches: 1, commits: 2 }),
+          `${tabName} metrics() counters count the tabs' calls: ${JSON.stringify(counts)}`);
+      }
       await a.evaluate(() => window.db.close());
       // The client's next call reaches the new owner: its own Worker.
       const after = await b.evaluate(async () => {

@@ -1,7 +1,8 @@
 /*
  * test_pager.c — the page cache and page I/O (pager.h): hits, misses and
  * eviction under the byte budget, ARC behaviour (scan resistance, ghost
- * hits adapting the target), pinned pages surviving pressure, checksum
+ * hits adapting the target), lending the unused budget (pager_borrow),
+ * pinned pages surviving pressure, checksum
  * mismatches / misdirected writes / short reads as LDB_CORRUPT naming the
  * page, every page size, cache coherence on writes, and many threads; and
  * the residency sample of reads through the mapping (posix store): a page
@@ -105,6 +106,51 @@ static void test_hit_miss_and_budget(void **st) {
   setup_fx(&fx, 512, 1, 4);
   pager_stats_get(fx.p, &s0);
   assert_int_equal(s0.cache_capacity, 16 * 512);
+  teardown_fx(&fx);
+}
+
+/* One budget (pager_borrow): only the budget the cache does not use is
+ * lent, the cache then stays within the budget less the loan (evicting to
+ * stay there), a full cache lends nothing, and a repaid loan is the
+ * cache's again. */
+static void test_borrow(void **st) {
+  (void)st;
+  fixture fx;
+  setup_fx(&fx, 4096, 64, 200);
+  pager_stats s;
+  for (uint64_t n = 0; n < 10; n++)
+    get_check(&fx, n);
+  /* 10 pages used: 54 of 64 are spare; a part-page is rounded up. */
+  assert_int_equal(pager_borrow(fx.p, 20 * 4096 + 1), 21 * 4096);
+  pager_stats_get(fx.p, &s);
+  assert_int_equal(s.cache_capacity - s.cache_lent, 43 * 4096);
+  assert_int_equal(s.cache_lent, 21 * 4096);
+  /* The cache keeps at least 16 pages, used or not. */
+  assert_int_equal(pager_borrow(fx.p, 100 * 4096), 27 * 4096);
+  assert_int_equal(pager_borrow(fx.p, 4096), 0);
+  pager_stats_get(fx.p, &s);
+  assert_int_equal(s.cache_capacity - s.cache_lent, 16 * 4096);
+  /* The cache stays within what is left, evicting as it reads. */
+  for (uint64_t n = 0; n < 200; n++)
+    get_check(&fx, n);
+  pager_stats_get(fx.p, &s);
+  assert_true(s.cache_bytes <= 16 * 4096);
+  assert_true(s.cache_bytes + s.cache_lent <= 64 * 4096);
+  /* Repaid in part, the cache grows into it and fills it (a hot set read
+   * twice): then there is nothing to lend, however much is asked. */
+  pager_repay(fx.p, 30 * 4096);
+  for (int pass = 0; pass < 2; pass++)
+    for (uint64_t n = 100; n < 146; n++)
+      get_check(&fx, n);
+  pager_stats_get(fx.p, &s);
+  assert_int_equal(s.cache_capacity - s.cache_lent, 46 * 4096);
+  assert_int_equal(s.cache_bytes, 46 * 4096);
+  assert_int_equal(pager_borrow(fx.p, 64 * 4096), 0);
+  /* Repaying more than is lent repays what is lent. */
+  pager_repay(fx.p, 1000 * 4096);
+  pager_stats_get(fx.p, &s);
+  assert_int_equal(s.cache_lent, 0);
+  assert_int_equal(s.cache_capacity, 64 * 4096);
   teardown_fx(&fx);
 }
 
@@ -453,6 +499,7 @@ static void test_map_residency(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hit_miss_and_budget),
+      cmocka_unit_test(test_borrow),
       cmocka_unit_test(test_arc_behaviour),
       cmocka_unit_test(test_pins),
       cmocka_unit_test(test_write_coherence),

@@ -269,6 +269,110 @@ static void test_flip_every_byte(void **st) {
   ldb_store_destroy(base);
 }
 
+/* A store whose log holds n commits that a clean close checkpointed (the
+ * history the change feed reads) and then m more that no checkpoint
+ * covers (a power cut after them); *hist receives the bytes of the log
+ * that hold the first n (m may be 0: a cleanly closed database). */
+static ldb_store *history_store(int n, int m, size_t *hist) {
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  ldb_options o;
+  opts(&o, s);
+  ldb_db *db;
+  assert_int_equal(ldb_open("wal", &o, &db), LDB_OK);
+  for (int i = 0; i < n + m; i++) {
+    if (i == n) {
+      assert_int_equal(ldb_close(db), LDB_OK);
+      free(file_get(s, "feed-00.log", hist));
+      assert_int_equal(ldb_open("wal", &o, &db), LDB_OK);
+    }
+    char k[16], v[32];
+    key_of(k, sizeof k, i);
+    snprintf(v, sizeof v, "value %d", i * 7);
+    assert_int_equal(ldb_put(db, k, strlen(k), v, strlen(v)), LDB_OK);
+  }
+  if (!m) { /* a clean close, nothing after it */
+    assert_int_equal(ldb_close(db), LDB_OK);
+    free(file_get(s, "feed-00.log", hist));
+    assert_int_equal(ldb_open("wal", &o, &db), LDB_OK);
+  }
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  assert_int_equal(st.checkpoint_seq, (uint64_t)n);
+  ldb_store *copy = store_copy(s);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(s);
+  return copy;
+}
+
+/* Every byte of the log's checkpointed history flipped in turn (the first
+ * record too): the open needs none of it, so it opens with every
+ * acknowledged commit (the checkpoint's and the m replayed after it);
+ * ldb_check reports the damage, a change feed reading the history gets
+ * CORRUPT, and one that starts at the open's checkpoint reads the newer
+ * commits (the head's hint locates them past the damage). */
+static void damaged_history(int n, int m) {
+  size_t hist;
+  ldb_store *base = history_store(n, m, &hist);
+  size_t len;
+  uint8_t *log = file_get(base, "feed-00.log", &len);
+  assert_non_null(log);
+  assert_true(hist > (size_t)n * 28 && len >= hist);
+  for (size_t i = 0; i < hist; i++) {
+    ldb_store *s = store_copy(base);
+    log[i] ^= 0xff;
+    file_put(s, "feed-00.log", log, len);
+    log[i] ^= 0xff;
+    ldb_options o;
+    opts(&o, s);
+    ldb_db *db = NULL;
+    int rc = ldb_open("wal", &o, &db);
+    if (rc != LDB_OK)
+      fail_msg("flip at %zu of the history: %s (%s)", i, ldb_code_name(rc),
+               ldb_errmsg(NULL));
+    if (prefix_present(db, n + m) != n + m)
+      fail_msg("flip at %zu of the history: the open lost commits", i);
+    if ((rc = ldb_check(db)) != LDB_CORRUPT)
+      fail_msg("flip at %zu: check says %s", i, ldb_code_name(rc));
+    ldb_changes *c;
+    ldb_change ch;
+    uint64_t k = 0;
+    /* (The open reads the records up to since: it may meet the damage.) */
+    if ((rc = ldb_changes_open(db, 0, NULL, &c)) == LDB_OK) {
+      while ((rc = ldb_changes_next(c, &ch)) == LDB_OK)
+        if (ch.seq != ++k) fail_msg("flip at %zu: feed out of order", i);
+      ldb_changes_close(c);
+    }
+    if (rc != LDB_CORRUPT)
+      fail_msg("flip at %zu: a feed read of the damaged history ends with "
+               "%s after %llu commits",
+               i, ldb_code_name(rc), (unsigned long long)k);
+    /* A reader from the open's checkpoint (it covers the replayed
+     * commits) reads what comes next without meeting the damage. */
+    ldb_stats sts;
+    assert_int_equal(ldb_stats_get(db, &sts), LDB_OK);
+    assert_int_equal(sts.checkpoint_seq, (uint64_t)(n + m));
+    if ((rc = ldb_changes_open(db, sts.checkpoint_seq, NULL, &c)) != LDB_OK)
+      fail_msg("flip at %zu: a feed from the checkpoint: %s", i,
+               ldb_errmsg(NULL));
+    assert_int_equal(ldb_put(db, "later", 5, "x", 1), LDB_OK);
+    assert_int_equal(ldb_changes_next(c, &ch), LDB_OK);
+    assert_int_equal(ch.seq, (uint64_t)(n + m + 1));
+    assert_int_equal(ldb_changes_next(c, &ch), LDB_NOTFOUND);
+    ldb_changes_close(c);
+    assert_int_equal(ldb_close(db), LDB_OK);
+    ldb_store_destroy(s);
+  }
+  free(log);
+  ldb_store_destroy(base);
+}
+
+static void test_damaged_history(void **st) {
+  (void)st;
+  damaged_history(12, 0); /* a clean close: nothing to replay */
+  damaged_history(12, 5); /* 5 commits to replay past the damage */
+}
+
 /* A store that opens every file up front (OPFS) leaves empty placeholders
  * under every name after a crash: they are not segments, and recovery
  * restores every commit. */
@@ -493,6 +597,7 @@ int main(void) {
       cmocka_unit_test(test_clean_close_replays_nothing),
       cmocka_unit_test(test_close_checkpoint_full),
       cmocka_unit_test(test_flip_every_byte),
+      cmocka_unit_test(test_damaged_history),
       cmocka_unit_test(test_torn_tail),
       cmocka_unit_test(test_placeholders),
       cmocka_unit_test(test_log_bounded),

@@ -340,8 +340,8 @@ describe('lightningdb CLI from an npm pack tarball', function () {
       assert.equal(r.code, EXIT.OK, r.stderr);
       return JSON.parse(r.stdout).metrics;
     };
-    const m = stats('-O', 'cache-size=1MiB', '-O', 'mmapSize=0');
-    assert.equal(m.cacheCapacity, 1 << 20, 'cacheSize (written cache-size, with a suffix) reached the engine');
+    const m = stats('-O', 'cacheSize=1MiB', '-O', 'mmapSize=0');
+    assert.equal(m.cacheCapacity, 1 << 20, 'cacheSize (with a suffix) reached the engine');
     assert.equal(m.mmapBytes, 0, 'mmapSize reached the engine');
     assert.equal(m.pageSize, 8192, 'the database was created with -O pageSize');
     const raw = JSON.parse(run(['stats', '--json', 'opts-raw']).stdout).metrics;
@@ -351,6 +351,12 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     const cases: Array<{ args: string[]; msg: RegExp }> = [
       { args: ['get', '-O', 'cachSize=1', 'opts', 'k'], msg: /unknown engine option 'cachSize' \(did you mean 'cacheSize'\?\)/ },
       { args: ['get', '-O', 'frobnicate=1', 'opts', 'k'], msg: /unknown engine option 'frobnicate' \(lightningdb --help lists them\)/ },
+      // names as the API spells them, case included (open() refuses the others too)
+      { args: ['get', '-O', 'cachesize=1MiB', 'opts', 'k'], msg: /unknown engine option 'cachesize' \(did you mean 'cacheSize'\?\)/ },
+      { args: ['get', '-O', 'CACHESIZE=1MiB', 'opts', 'k'], msg: /unknown engine option 'CACHESIZE' \(did you mean 'cacheSize'\?\)/ },
+      { args: ['get', '-O', 'cache-size=1MiB', 'opts', 'k'], msg: /unknown engine option 'cache-size' \(did you mean 'cacheSize'\?\)/ },
+      { args: ['get', '-O', 'cache_size=1MiB', 'opts', 'k'], msg: /unknown engine option 'cache_size' \(did you mean 'cacheSize'\?\)/ },
+      { args: ['get', '-O', 'readonly=true', 'opts', 'k'], msg: /unknown engine option 'readonly' \(did you mean 'readOnly'\?\)/ },
       { args: ['get', '-O', 'compression=gzip', 'opts', 'k'], msg: /-O compression takes one of none, lz4, zstd, snappy, auto, got 'gzip'/ },
       { args: ['get', '-O', 'salvage=yes', 'opts', 'k'], msg: /-O salvage takes true or false, got 'yes'/ },
       { args: ['get', '-O', 'cacheSize=12XB', 'opts', 'k'], msg: /-O cacheSize takes an integer in 0\.\.\d+ \(bytes; KiB, MiB, GiB or TiB/ },

@@ -39,11 +39,14 @@ function sh(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.Proce
   return r.stdout;
 }
 
+// The default store: a database shared by tabs, whose owner (this tab)
+// also starts the broker SharedWorker. ?options=JSON adds open() options.
 const ROUND_TRIP = `
 import { open, LightningDbError } from 'lightningdb';
 const out = document.getElementById('out');
 try {
-  const db = await open('bundled-' + Math.random().toString(36).slice(2), { store: 'memory', valueEncoding: 'json' });
+  const extra = JSON.parse(new URLSearchParams(location.search).get('options') ?? '{}');
+  const db = await open('bundled-' + Math.random().toString(36).slice(2), { valueEncoding: 'json', ...extra });
   await db.put('k', { n: 42 });
   const v = await db.get('k');
   await db.close();
@@ -60,16 +63,23 @@ const HTML = (script: string) =>
 const MIME: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html',
   '.wasm': 'application/wasm', '.map': 'application/json', '.css': 'text/css' };
 
+/** What the static servers (serve()) were asked for, and what they
+ * answered 404 (but the browser's own /favicon.ico). */
+const requests = { served: [] as string[], missing: [] as string[] };
+
 /** A static server for dir on 127.0.0.1 (404 for what is not there). */
 async function serve(dir: string): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
-    const path = join(dir, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    if (pathname !== '/favicon.ico') requests.served.push(pathname);
+    const path = join(dir, decodeURIComponent(pathname));
     if (!path.startsWith(dir) || !existsSync(path) || !extname(path)) {
       const index = join(path, 'index.html');
       if (existsSync(index)) {
         res.writeHead(200, { 'content-type': 'text/html' }).end(readFileSync(index));
         return;
       }
+      if (pathname !== '/favicon.ico') requests.missing.push(pathname);
       res.writeHead(404).end('not found');
       return;
     }
@@ -113,7 +123,7 @@ describe('the packed package, installed fresh (issue 13)', function () {
   it('the tarball holds exactly what the package needs', () => {
     for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js',
       'dist/cjs/index.d.ts', 'dist/cjs/package.json', 'dist/esm/browser/index.js', 'dist/esm/browser/index.d.ts',
-      'dist/esm/browser/worker.js', 'dist/esm/browser/broker.js', 'dist/esm/browser/worker-inline.js', 'dist/esm/browser/lightningdb.wasm', 'dist/esm/cli/main.js',
+      'dist/esm/browser/worker.js', 'dist/esm/browser/broker.js', 'dist/esm/browser/here.js', 'dist/esm/browser/worker-inline.js', 'dist/esm/browser/lightningdb.wasm', 'dist/esm/cli/main.js',
       `prebuilds/${plat}/lightningdb.node`, `prebuilds/${plat}/lightningdb.json`, 'scripts/install.mjs',
       'CMakeLists.txt', 'cmake/codecs.cmake', 'node/node.cmake', 'core/include/lightningdb.h', 'core/src/db.c'.replace('db.c', 'open.c')]) {
       assert.ok(files.includes(f), `${f} is not in the tarball`);
@@ -221,9 +231,12 @@ describe('the packed package, installed fresh (issue 13)', function () {
     sh(process.execPath, [join(repoModules, 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.browser.json'], { cwd: app });
   });
 
-  /** Loads url and returns what the page printed; `allowed` are failed
-   * requests the page may make (none unless said). */
-  async function roundTrip(url: string, allowed: RegExp = /^$/): Promise<string> {
+  /** Loads url and returns what the page printed. No request may fail:
+   * none the page sees, none a static server answers 404 (the Workers'
+   * and the SharedWorker's included). */
+  async function roundTrip(url: string): Promise<string> {
+    requests.served.length = 0;
+    requests.missing.length = 0;
     if (!browser) {
       const { chromium } = await import('playwright-core');
       browser = await chromium.launchPersistentContext(join(tmp, 'profile'), { executablePath: CHROMIUM, headless: true, args: ARGS });
@@ -236,7 +249,10 @@ describe('the packed package, installed fresh (issue 13)', function () {
       await page.goto(url);
       await page.waitForFunction(() => document.getElementById('out')?.textContent !== 'pending', null, { timeout: 60_000 });
       const text = (await page.textContent('#out')) ?? '';
-      assert.deepEqual(problems.filter((p) => !allowed.test(p)), []);
+      // the broker SharedWorker's script loads in the background
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(problems, []);
+      assert.deepEqual(requests.missing, [], 'requests answered 404');
       return text;
     } finally {
       await page.close();
@@ -259,13 +275,17 @@ describe('the packed package, installed fresh (issue 13)', function () {
     const { url, server } = await serve(out);
     try {
       // esbuild leaves new URL('./worker.js', import.meta.url) as it is and
-      // copies nothing: worker.js 404s, and the self-contained inline
-      // Worker (worker-inline.js, bundled in) takes over.
-      assert.equal(await roundTrip(url, /^404 .*\/worker\.js$/), EXPECTED);
-      // with worker.js and the .wasm copied next to the bundle, they are used
-      copyFileSync(join(app, 'node_modules', 'lightningdb', 'dist', 'esm', 'browser', 'worker.js'), join(out, 'worker.js'));
-      copyFileSync(join(app, 'node_modules', 'lightningdb', 'dist', 'esm', 'browser', 'lightningdb.wasm'), join(out, 'lightningdb.wasm'));
+      // copies nothing: open() sees that and starts the self-contained
+      // inline Worker (worker-inline.js, bundled in) without asking for
+      // worker.js or broker.js (no 404: roundTrip checks).
       assert.equal(await roundTrip(url), EXPECTED);
+      assert.deepEqual(requests.served, ['/', '/main.js']);
+      // with worker.js, broker.js and the .wasm copied next to the bundle
+      // and named by workerUrl, they are used
+      for (const f of ['worker.js', 'broker.js', 'lightningdb.wasm'])
+        copyFileSync(join(app, 'node_modules', 'lightningdb', 'dist', 'esm', 'browser', f), join(out, f));
+      assert.equal(await roundTrip(`${url}?options=${encodeURIComponent(JSON.stringify({ workerUrl: './worker.js' }))}`), EXPECTED);
+      assert.deepEqual(requests.served.sort(), ['/', '/broker.js', '/lightningdb.wasm', '/main.js', '/worker.js']);
     } finally {
       server.close();
     }

@@ -40,6 +40,24 @@ export async function main(): Promise<void> {
   const notes = await open<string, Note>('notes', { keyEncoding: 'utf8', valueEncoding: 'json' });
   const n = await notes.get('n1');
   yes<Equal<typeof n, Note | undefined>>();
+  // sub(name, opts): typed by the encodings passed, else the parent's
+  const users = bin.sub('users', { keyEncoding: 'utf8', valueEncoding: 'json' });
+  yes<Equal<typeof users, RemoteDatabase<string, unknown>>>();
+  const same = text.sub('same');
+  yes<Equal<typeof same, RemoteDatabase<string, string>>>();
+  const raw = text.sub('raw', { valueEncoding: 'binary' });
+  const r = await raw.get('k');
+  yes<Equal<typeof r, Uint8Array | undefined>>();
+  // @ts-expect-error binary values are bytes or strings
+  await raw.put('k', 1);
+  await text.transaction(async (tx) => {
+    const view = tx.sub('raw', { valueEncoding: 'binary' });
+    const got = await view.get('k');
+    yes<Equal<typeof got, Uint8Array | undefined>>();
+    const viaDb = tx.sub(users);
+    const u = await viaDb.get('u');
+    yes<Equal<typeof u, unknown>>();
+  });
   // @ts-expect-error not a store
   await open('x', { store: 'disk' });
 

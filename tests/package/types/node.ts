@@ -71,6 +71,33 @@ for (const [key] of byNumber.scan({ gte: 1 })) yes<Equal<typeof key, number>>();
 // @ts-expect-error a u32 key is a number
 byNumber.put('5', 'x');
 
+// sub(name, opts): typed by the encodings passed, else the parent's
+const users = bin.sub('users', { keyEncoding: 'utf8', valueEncoding: 'json' });
+yes<Equal<typeof users, Database<string, unknown>>>();
+const inherits = text.sub('more');
+yes<Equal<typeof inherits, Database<string, string>>>();
+const halfText = bin.sub('half', { valueEncoding: 'utf8' });
+yes<Equal<typeof halfText, Database<Buffer, string>>>();
+// binary in a sub-database of a Node database is Buffer
+const raw = halfText.sub('raw', { valueEncoding: 'binary' });
+yes<Equal<ReturnType<typeof raw.get>, Buffer | undefined>>();
+// @ts-expect-error a utf8 value is a string
+halfText.put('k', 1);
+const counters = text.sub('counters', { valueEncoding: u32 });
+yes<Equal<ReturnType<typeof counters.get>, number | undefined>>();
+// @ts-expect-error a u32 value is a number
+counters.put('c', '1');
+const typed = bin.sub<string, Note>('typed', { keyEncoding: 'utf8', valueEncoding: 'json' });
+yes<Equal<ReturnType<typeof typed.get>, Note | undefined>>();
+text.transaction((tx) => {
+  const viaName = tx.sub('counters', { valueEncoding: u32 });
+  yes<Equal<typeof viaName, Transaction<string, number>>>();
+  const viaDb = tx.sub(users);
+  yes<Equal<typeof viaDb, Transaction<string, unknown>>>();
+  const named = tx.sub<string, Note>('typed');
+  yes<Equal<typeof named, Transaction<string, Note>>>();
+});
+
 // errors
 try {
   bin.close();
