@@ -588,10 +588,13 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
   i--;
   /* The log's first seq. A first segment whose first record is damaged
    * still holds the history up to from, when the hint located the
-   * records after from: the log is not empty and starts by from + 1. */
+   * records after from: the log is not empty and starts by from + 1.
+   * With from 0 there is no history: a first record that does not read
+   * is the torn tail of a log whose commits never became durable (a
+   * power cut before its first sync), and the log is empty. */
   for (size_t k = 0; k < f->nsegs && !out->first; k++)
     out->first = f->segs[k]->first;
-  if (hs < f->nsegs && f->segs[0]->head_bad &&
+  if (from && hs < f->nsegs && f->segs[0]->head_bad &&
       (!out->first || out->first > from + 1))
     out->first = from + 1;
   uint64_t last = expect ? expect - 1 : 0;
