@@ -360,6 +360,25 @@ static void damaged_history(int n, int m) {
     assert_int_equal(ch.seq, (uint64_t)(n + m + 1));
     assert_int_equal(ldb_changes_next(c, &ch), LDB_NOTFOUND);
     ldb_changes_close(c);
+    /* After a reopen the damaged history is still reported, not dropped,
+     * and a reader from the new checkpoint reads on. */
+    assert_int_equal(ldb_close(db), LDB_OK);
+    assert_int_equal(ldb_open("wal", &o, &db), LDB_OK);
+    if (prefix_present(db, n + m) != n + m)
+      fail_msg("flip at %zu: the reopen lost commits", i);
+    if ((rc = ldb_check(db)) != LDB_CORRUPT)
+      fail_msg("flip at %zu: check after a reopen says %s", i,
+               ldb_code_name(rc));
+    assert_int_equal(ldb_stats_get(db, &sts), LDB_OK);
+    assert_int_equal(sts.checkpoint_seq, (uint64_t)(n + m + 1));
+    if ((rc = ldb_changes_open(db, sts.checkpoint_seq, NULL, &c)) != LDB_OK)
+      fail_msg("flip at %zu: after a reopen, a feed from seq %llu: %s", i,
+               (unsigned long long)sts.checkpoint_seq, ldb_errmsg(NULL));
+    assert_int_equal(ldb_put(db, "later2", 6, "y", 1), LDB_OK);
+    assert_int_equal(ldb_changes_next(c, &ch), LDB_OK);
+    assert_int_equal(ch.seq, (uint64_t)(n + m + 2));
+    assert_int_equal(ldb_changes_next(c, &ch), LDB_NOTFOUND);
+    ldb_changes_close(c);
     assert_int_equal(ldb_close(db), LDB_OK);
     ldb_store_destroy(s);
   }
