@@ -505,6 +505,7 @@ static int cut_at(feed *f, size_t j, uint64_t off) {
   f->bytes -= s->end;
   s->end = off;
   f->bytes += off;
+  if (!off) s->head_bad = 0; /* it holds nothing now */
   if (f->read_only) return LDB_OK;
   int rc = ldb_ftruncate(s->file, off);
   if (!rc) rc = ldb_fsync(s->file);
@@ -542,26 +543,13 @@ int feed_recover(feed *f, uint64_t from, int salvage, wal_apply_fn fn,
                  void *ctx, feed_recovery *out) {
   int rc = LDB_OK;
   memset(out, 0, sizeof *out);
-  /* Segments up to the last one (but the newest) whose first record
-   * cannot be read are left out: the history before it can no longer be
-   * located. Their files stay (salvage may want them); when recovery
-   * needed them, the log then starts too late and the open reports it.
-   * The exception is the segment the head's hint locates the records
-   * after the checkpoint in: recovery starts there and needs none of the
-   * damaged history before it (ldb_check and the feed's readers of that
-   * history report it). */
-  size_t bad = 0, hs = hint_seg(f, from);
-  for (size_t i = 0; i + 1 < f->nsegs; i++)
-    if (!f->segs[i]->first && i != hs) bad = i + 1;
-  if (bad) {
-    for (size_t i = 0; i < bad; i++) {
-      f->bytes -= f->segs[i]->end;
-      seg_free(f, f->segs[i], 0);
-    }
-    memmove(f->segs, f->segs + bad, (f->nsegs - bad) * sizeof *f->segs);
-    f->nsegs -= bad;
-    hs = hint_seg(f, from);
-  }
+  /* A segment whose first record cannot be read (head_bad) stays: its
+   * history is damaged, not gone, and ldb_check and the feed's readers of
+   * it report CORRUPT. Recovery that needs records in it meets the damage
+   * (CORRUPT naming the file and offset; salvage cuts there), unless the
+   * head's hint locates the records after the checkpoint in it: then
+   * recovery starts there and needs none of the history before it. */
+  size_t hs = hint_seg(f, from);
   if (!f->nsegs) return LDB_OK; /* empty */
   /* Where to start: the segment holding from + 1, at the hint's offset
    * when the hint names from. */
@@ -816,7 +804,11 @@ int feed_append(feed *f, uint64_t seq, const uint8_t *ops, size_t len,
     if (rc) goto out;
     newest(f, &nsegs);
   }
-  int start = !cur || ((full || aged) && nsegs < FEED_MAX_SEGS);
+  /* Nothing is appended to a segment whose first record is damaged (its
+   * history kept at open): records there could only be located from the
+   * checkpoint hint, so new ones start a segment of their own. */
+  int start =
+      !cur || ((full || aged || cur->head_bad) && nsegs < FEED_MAX_SEGS);
   /* The segment being left must be synced whole (at open only the newest
    * may end torn). Rather than sync it here, on the commit's path, it
    * grows until a sync covers it (each commit's in sync mode full, the
@@ -992,8 +984,14 @@ int feed_trim(feed *f) {
    * it (its records are all checkpointed: the next one starts at or before
    * keep + 1) and retention does not keep it. */
   while (k + 1 < f->nsegs) {
-    seg *s = f->segs[k], *nx = f->segs[k + 1];
-    if (!nx->first || nx->first > keep + 1) break;
+    seg *s = f->segs[k];
+    /* Where the next records start: the next segment with a readable
+     * first record (one whose first record is damaged holds records
+     * between the two). */
+    uint64_t nx_first = 0;
+    for (size_t j = k + 1; j < f->nsegs && !nx_first; j++)
+      nx_first = f->segs[j]->first;
+    if (!nx_first || nx_first > keep + 1) break;
     int over_bytes = bytes - s->end >= f->ret_bytes;
     int over_age = f->ret_ms && s->time_ms + f->ret_ms < now;
     if (!over_bytes && !over_age) break;

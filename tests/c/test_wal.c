@@ -360,6 +360,25 @@ static void damaged_history(int n, int m) {
     assert_int_equal(ch.seq, (uint64_t)(n + m + 1));
     assert_int_equal(ldb_changes_next(c, &ch), LDB_NOTFOUND);
     ldb_changes_close(c);
+    /* After a reopen the damaged history is still reported, not dropped,
+     * and a reader from the new checkpoint reads on. */
+    assert_int_equal(ldb_close(db), LDB_OK);
+    assert_int_equal(ldb_open("wal", &o, &db), LDB_OK);
+    if (prefix_present(db, n + m) != n + m)
+      fail_msg("flip at %zu: the reopen lost commits", i);
+    if ((rc = ldb_check(db)) != LDB_CORRUPT)
+      fail_msg("flip at %zu: check after a reopen says %s", i,
+               ldb_code_name(rc));
+    assert_int_equal(ldb_stats_get(db, &sts), LDB_OK);
+    assert_int_equal(sts.checkpoint_seq, (uint64_t)(n + m + 1));
+    if ((rc = ldb_changes_open(db, sts.checkpoint_seq, NULL, &c)) != LDB_OK)
+      fail_msg("flip at %zu: after a reopen, a feed from seq %llu: %s", i,
+               (unsigned long long)sts.checkpoint_seq, ldb_errmsg(NULL));
+    assert_int_equal(ldb_put(db, "later2", 6, "y", 1), LDB_OK);
+    assert_int_equal(ldb_changes_next(c, &ch), LDB_OK);
+    assert_int_equal(ch.seq, (uint64_t)(n + m + 2));
+    assert_int_equal(ldb_changes_next(c, &ch), LDB_NOTFOUND);
+    ldb_changes_close(c);
     assert_int_equal(ldb_close(db), LDB_OK);
     ldb_store_destroy(s);
   }
@@ -371,6 +390,42 @@ static void test_damaged_history(void **st) {
   (void)st;
   damaged_history(12, 0); /* a clean close: nothing to replay */
   damaged_history(12, 5); /* 5 commits to replay past the damage */
+}
+
+/* A log whose first record is damaged stays bounded: retention drops the
+ * damaged segment like any other once the commits after it are
+ * checkpointed, and then nothing is reported any more. */
+static void test_damaged_history_trimmed(void **st) {
+  (void)st;
+  size_t hist, len;
+  ldb_store *s = history_store(12, 0, &hist);
+  uint8_t *log = file_get(s, "feed-00.log", &len);
+  log[40] ^= 0xff;
+  file_put(s, "feed-00.log", log, len);
+  free(log);
+  ldb_options o;
+  opts(&o, s);
+  o.sync_mode = LDB_SYNC_OFF;
+  o.memtable_size = 256u << 10;
+  o.log_retention_bytes = 2u << 20;
+  ldb_db *db;
+  assert_int_equal(ldb_open("wal", &o, &db), LDB_OK);
+  assert_int_equal(ldb_check(db), LDB_CORRUPT);
+  char v[200];
+  memset(v, 'v', sizeof v);
+  for (int i = 0; i < 60000; i++) {
+    char k[16];
+    key_of(k, sizeof k, 100 + i % 5000);
+    assert_int_equal(ldb_put(db, k, strlen(k), v, sizeof v), LDB_OK);
+  }
+  ldb_stats x;
+  assert_int_equal(ldb_stats_get(db, &x), LDB_OK);
+  assert_true(x.log_file_size < (6u << 20));
+  assert_true(x.log_retained_since > 12);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(prefix_present(db, 12), 12);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(s);
 }
 
 /* A store that opens every file up front (OPFS) leaves empty placeholders
@@ -598,6 +653,7 @@ int main(void) {
       cmocka_unit_test(test_close_checkpoint_full),
       cmocka_unit_test(test_flip_every_byte),
       cmocka_unit_test(test_damaged_history),
+      cmocka_unit_test(test_damaged_history_trimmed),
       cmocka_unit_test(test_torn_tail),
       cmocka_unit_test(test_placeholders),
       cmocka_unit_test(test_log_bounded),
