@@ -21,7 +21,9 @@
  * Defaults: 3 rounds of 1,000 puts and 20,000 gets. Every round runs each
  * store once, in the order lightningdb, lmdb (and every --addon, which runs
  * LightningDB with LIGHTNINGDB_ADDON=PATH under the label NAME: an older
- * build beside the current one). Prints each round's rates and, per
+ * build beside the current one; it must load: the JavaScript passes over
+ * an addon whose contract differs, and the run then stops). Prints each
+ * round's rates and, per
  * workload, every LightningDB store's ratio to lmdb-js of the same round.
  * `npm run build` first: it runs js/ through tsx with the built addon.
  */
@@ -96,6 +98,9 @@ async function openStore(kind, dir) {
   const ldb = await tsImport(new URL('../../js/index.ts', import.meta.url).href, import.meta.url);
   const db = await ldb.open(dir, { syncMode: 'normal', cacheSize: 64 << 20 });
   return {
+    // the addon that loaded: an --addon built from other sources than js/
+    // is passed over for the next candidate (js/native/addon.ts)
+    addon: ldb.loadedAddonPath(),
     putBatch: (pairs) => db.putBatch(pairs),
     checkpoint: () => db.checkpoint(),
     get: (k) => db.get(k),
@@ -130,7 +135,7 @@ async function child(kind, puts, gets) {
     }
     const readCpu = cpuMs() - c0;
     await st.close();
-    return { fill: puts / (fillCpu / 1000), fillckpt: puts / (ckptCpu / 1000), read: gets / (readCpu / 1000) };
+    return { addon: st.addon, fill: puts / (fillCpu / 1000), fillckpt: puts / (ckptCpu / 1000), read: gets / (readCpu / 1000) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -143,7 +148,12 @@ function runChild(store, a) {
     const c = fork(self, ['--child', store.kind, String(a.puts), String(a.gets)], { env });
     let out = null;
     c.on('message', (m) => { out = m; });
-    c.on('exit', (code) => (out && !out.error ? resolve(out) : reject(new Error(`${store.name}: ${out?.error || `exit ${code}`}`))));
+    c.on('exit', (code) => {
+      if (!out || out.error) reject(new Error(`${store.name}: ${out?.error || `exit ${code}`}`));
+      else if (store.addon && out.addon !== store.addon)
+        reject(new Error(`${store.name}: ${out.addon} loaded instead of ${store.addon} (built from other sources than js/?)`));
+      else resolve(out);
+    });
   });
 }
 
