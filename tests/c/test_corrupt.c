@@ -871,6 +871,10 @@ static void damaged_leaf_write(int posix) {
     }
     assert_int_equal(d_verify(label, db, round), nbad - 1);
     m_check_reports(label, db, what);
+    /* what healthCheck reports: the failed checkpoint */
+    ldb_stats st;
+    assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+    assert_int_equal(st.background_error, LDB_CORRUPT);
     d_put(db, DKEYS - 1 - pass, 2 + pass, round);
     d_put(db, first, 2 + pass, round);
     assert_int_equal(d_verify(label, db, round), nbad - 1);
