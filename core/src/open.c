@@ -277,6 +277,11 @@ static int eng_open(ldb_store *s, int own, const char *path,
     rc = ldb_err(LDB_NOTFOUND, "database %s does not exist", label);
     goto fail;
   }
+  if (rc == LDB_CORRUPT) {
+    /* which database: the message names only the file */
+    label_err(rc, label, "database");
+    goto fail;
+  }
   if (rc) goto fail;
   if (!created && o->error_if_exists) {
     rc = ldb_err(LDB_INVALID, "database %s already exists", label);

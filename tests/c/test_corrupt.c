@@ -917,10 +917,10 @@ static void truncated_data_file(int posix) {
                    2 * MPAGE - 1, MPAGE + MPAGE / 2, MPAGE};
   for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
     put_file(s, "data.ldb", data, cuts[c]);
-    char want[160];
+    char want[200];
     snprintf(want, sizeof want,
-             "data.ldb is truncated: it is %zu bytes, its "
-             "meta page says %zu pages of %d bytes (%zu bytes)",
+             "database damage: data file data.ldb is truncated: it is %zu "
+             "bytes, its meta page says %zu pages of %d bytes (%zu bytes)",
              cuts[c], len / MPAGE, MPAGE, len);
     for (int ro = 0; ro < 2; ro++) {
       ldb_options o;
