@@ -825,11 +825,16 @@ let pendingSub: SubInit | null = null;
 /** Every database's codec, for tx.sub(database). */
 const codecOf = new WeakMap<Database<any, any>, Codec>();
 
+/** Marks every sub-database, whichever copy of this module made it: the
+ * CommonJS bundles of lightningdb and lightningdb/replication each carry
+ * their own copy (and so their own codecOf). */
+const SUB_BRAND = Symbol.for('lightningdb.subDatabase');
+
 /** @internal Whether db is a named sub-database (db.sub()) rather than a
  * database open() returned (lightningdb/replication refuses one: it
  * copies the whole database). */
 export function isSubDatabase(db: Database<any, any>): boolean {
-  return codecOf.get(db)?.scope !== undefined;
+  return (db as { [SUB_BRAND]?: unknown })[SUB_BRAND] === true;
 }
 
 /** An open LightningDB database. */
@@ -883,6 +888,7 @@ export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = Byt
       this.#db = sub.db;
       this.#root = sub.root;
       codecOf.set(this, this.#codec);
+      Object.defineProperty(this, SUB_BRAND, { value: true });
       return;
     }
     const r = resolveOptions(options);

@@ -101,6 +101,28 @@ describe('package loading', function () {
     assert.ok(require.resolve('lightningdb').includes(join('dist', 'cjs')));
   });
 
+  it('lightningdb/replication from CommonJS: require() loads it, and it knows a sub-database of the CommonJS build', async () => {
+    const require = createRequire(join(root, 'package.json'));
+    assert.ok(require.resolve('lightningdb/replication').includes(join('dist', 'cjs', 'replication')));
+    const rep = require('lightningdb/replication');
+    assert.equal(typeof rep.publish, 'function');
+    assert.equal(typeof rep.follow, 'function');
+    const m = require('lightningdb');
+    const db = m.open(join(tmp.dir, 'cjs-replication'));
+    try {
+      // Refused before connecting (no NATS server is needed): each CommonJS
+      // bundle has its own copy of the Database module.
+      const opts = { servers: 'nats://127.0.0.1:1', stream: 'cjs' };
+      await assert.rejects(rep.publish(db.sub('part'), opts),
+        (e: Error & { code?: string }) => e instanceof m.LightningDbError && /sub-database/.test(e.message));
+      const text = m.open(join(tmp.dir, 'cjs-replication'), { valueEncoding: 'utf8' });
+      await assert.rejects(rep.follow(text, opts), (e: Error) => /binary keys and values/.test(e.message));
+      text.close();
+    } finally {
+      db.close();
+    }
+  });
+
   it('Database.create uses the default engine', async () => {
     const { Database } = await import('../../js/index.js');
     const db = Database.create(join(tmp.dir, 'create'));
