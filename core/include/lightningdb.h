@@ -574,14 +574,14 @@ typedef struct ldb_batch ldb_batch;
  * thread may open its own handle. Another process that holds the writer
  * lock makes this return LDB_BUSY with the holder named in ldb_errmsg().
  *
- * Recovery runs here at every open of an engine, not only after a crash:
- * ldb_close syncs the log but does not checkpoint, so every open replays
- * the log records newer than the last checkpoint (named by the newest meta
- * page of data.ldb with a valid checksum) and, unless read_only, merges
- * them into the B+tree before returning. The time this takes grows with
- * the commits since the last checkpoint (normally at most about
- * memtable_size bytes of them); ldb_checkpoint before ldb_close leaves
- * nothing to replay. A read-only open replays into memory only.
+ * Recovery runs here at every open of an engine: it replays the log
+ * records newer than the last checkpoint (named by the newest meta page of
+ * data.ldb with a valid checksum) and, unless read_only, merges them into
+ * the B+tree before returning. A clean ldb_close checkpoints, so after one
+ * there is nothing to replay; after a crash (or a close whose final
+ * checkpoint failed) the time this takes grows with the commits since the
+ * last checkpoint (normally at most about memtable_size bytes of them). A
+ * read-only open replays into memory only.
  *
  * The log keeps the records of the last two checkpoints, so when the
  * newest meta page is damaged the older one is used and the log brings it
