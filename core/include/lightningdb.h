@@ -571,7 +571,13 @@ typedef struct ldb_batch ldb_batch;
  *
  * Within one process, opening a location that is already open returns a
  * new handle on the same engine (shared cache, log and memtable), so every
- * thread may open its own handle. Another process that holds the writer
+ * thread may open its own handle. The engine's options are the first opener's:
+ * a later open whose engine options differ (every option but page_size,
+ * create_if_missing, error_if_exists, read_only and salvage; for example
+ * sync_mode or cache_size) returns LDB_INVALID naming the option and both
+ * values, rather than silently running with the first opener's. A
+ * read_only open shares a writable engine; a writable open of an engine
+ * opened read_only returns LDB_BUSY. Another process that holds the writer
  * lock makes this return LDB_BUSY with the holder named in ldb_errmsg().
  *
  * Recovery runs here at every open of an engine: it replays the log

@@ -205,6 +205,12 @@ int check_db(const ldb_db *db);
 int check_writable(const ldb_db *db);
 /* Validates options for ldb_open (options.c). */
 int options_check(const ldb_options *o);
+/* A second open of an engine already running (ldb_open's registry): the
+ * engine's own options (every row but page_size, create_if_missing,
+ * error_if_exists, read_only and salvage) must equal the running ones, else
+ * LDB_INVALID naming the first that differs with both values. */
+int options_match(const ldb_options *run, const ldb_options *o,
+                  const char *path);
 
 /* Counts one latency sample of ns nanoseconds in a histogram. */
 void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns);

@@ -436,6 +436,10 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
       rc = ldb_err(LDB_INVALID, "database %s already exists", e->path);
       goto fail;
     }
+    if ((rc = options_match(&e->opts, &o, e->path))) {
+      REG_UNLOCK();
+      goto fail;
+    }
     e->handles++;
     REG_UNLOCK();
     if (own) ldb_store_destroy(s);

@@ -147,6 +147,60 @@ int options_check(const ldb_options *o) {
   return LDB_OK;
 }
 
+/* Rows that belong to one open, not to the engine: a second open of a
+ * database already open in this process may set them freely (page_size is
+ * only used when creating, which that open does not do; read_only and
+ * error_if_exists are checked by ldb_open itself). Every other row is the
+ * engine's, shared by all its handles. */
+static int opt_per_open(size_t i) {
+  size_t off = opt_fields[i].off;
+  return off == offsetof(ldb_options, page_size) ||
+         off == offsetof(ldb_options, create_if_missing) ||
+         off == offsetof(ldb_options, error_if_exists) ||
+         off == offsetof(ldb_options, read_only) ||
+         off == offsetof(ldb_options, salvage);
+}
+
+/* Row i's value v as text: an ENUM's name, else the number. */
+static void opt_text(size_t i, uint64_t v, char *buf, size_t cap) {
+  const char *names = opt_table[i].values;
+  if (opt_table[i].type == LDB_OPT_ENUM && names) {
+    for (uint64_t k = 0; k < v && names; k++) {
+      names = strchr(names, '|');
+      if (names) names++;
+    }
+    if (names) {
+      size_t n = strcspn(names, "|");
+      snprintf(buf, cap, "'%.*s'", (int)n, names);
+      return;
+    }
+  }
+  if (opt_table[i].type == LDB_OPT_BOOL)
+    snprintf(buf, cap, "%s", v ? "true" : "false");
+  else
+    snprintf(buf, cap, "%" PRIu64, v);
+}
+
+int options_match(const ldb_options *run, const ldb_options *o,
+                  const char *path) {
+  for (size_t i = 0; i < OPT_COUNT; i++) {
+    uint64_t a, b;
+    if (opt_per_open(i)) continue;
+    opt_read(run, i, &a);
+    opt_read(o, i, &b);
+    if (a == b) continue;
+    char have[48], want[48];
+    opt_text(i, a, have, sizeof have);
+    opt_text(i, b, want, sizeof want);
+    return ldb_err(LDB_INVALID,
+                   "database %s is already open in this process with option "
+                   "%s (%s) %s, and this open asks for %s; open it with the "
+                   "same engine options or close the other handles first",
+                   path, opt_table[i].name, opt_table[i].js_name, have, want);
+  }
+  return LDB_OK;
+}
+
 static int opt_find(const char *name, size_t *i) {
   if (name)
     for (size_t k = 0; k < OPT_COUNT; k++)

@@ -2,6 +2,7 @@
  * every open option. Shared API suite: imports only backend.ts. */
 import {
   backendName, bytes, cleanup, deepEqual, equal, ok, openDb, pattern, reopen, text, throwsCode, tmpName,
+  type OpenOptions,
 } from './backend.js';
 
 describe(`basic operations [${backendName}]`, () => {
@@ -99,6 +100,36 @@ describe(`basic operations [${backendName}]`, () => {
       db2.close();
       throwsCode(() => openDb(name, { errorIfExists: true }), 'INVALID_ARGUMENT');
       db.close();
+    });
+
+    it('a second open of a database open in this process must ask for the same engine options', () => {
+      const name = tmpName();
+      const a = openDb(name, { syncMode: 'off', cacheSize: 1 << 20 });
+      a.put('k', 'v');
+      const refused: Array<[OpenOptions, string, string]> = [
+        [{ syncMode: 'full', cacheSize: 1 << 20 }, "syncMode 'off'", "'full'"],
+        [{ syncMode: 'off', cacheSize: 2 << 20 }, `cacheSize ${1 << 20}`, `${2 << 20}`],
+        [{ syncMode: 'off', cacheSize: 1 << 20, compression: 'lz4' }, "compression 'none'", "'lz4'"],
+      ];
+      for (const [options, have, want] of refused) {
+        const e = throwsCode(() => openDb(name, options), 'INVALID_ARGUMENT');
+        ok(e.message.includes(`already open in this process with option ${have}`), e.message);
+        ok(e.message.includes(`asks for ${want}`), e.message);
+      }
+      // Per-open options stay free: encodings, readOnly, pageSize (used
+      // only when creating), createIfMissing.
+      const b = openDb(name, {
+        syncMode: 'off', cacheSize: 1 << 20, valueEncoding: 'utf8', readOnly: true, pageSize: 8192,
+        createIfMissing: false,
+      });
+      equal(b.get('k'), 'v');
+      b.close();
+      a.close();
+      // Once every handle is closed the next open sets the engine's options.
+      const c = openDb(name, { syncMode: 'full' });
+      const before = c.metrics().syncs;
+      c.put('k', 'w');
+      ok(c.metrics().syncs > before, 'a full-mode put syncs');
     });
 
     it('readOnly: reads work, every write is READ_ONLY', () => {

@@ -174,6 +174,61 @@ static void test_errors(void **st) {
   ldb_store_destroy(s);
 }
 
+/* A second open of an engine already running in this process: engine
+ * options that differ are refused, naming the option and both values;
+ * per-open ones are free; after the last close the next open sets them. */
+static void test_reopen_options(void **st) {
+  (void)st;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  ldb_options o;
+  ldb_options_default(&o);
+  o.store = s;
+  o.sync_mode = LDB_SYNC_OFF;
+  o.cache_size = 1 << 20;
+  ldb_db *a = tu_open("x", &o), *b = NULL;
+  tu_put_s(a, "k", "v");
+  o.sync_mode = LDB_SYNC_FULL;
+  assert_int_equal(ldb_open("x", &o, &b), LDB_INVALID);
+  assert_null(b);
+  assert_non_null(strstr(ldb_errmsg(NULL), "already open in this process "
+                                           "with option sync_mode (syncMode) "
+                                           "'off', and this open asks for "
+                                           "'full'"));
+  o.sync_mode = LDB_SYNC_OFF;
+  o.cache_size = 2 << 20;
+  assert_int_equal(ldb_open("x", &o, &b), LDB_INVALID);
+  assert_non_null(strstr(ldb_errmsg(NULL), "cache_size (cacheSize) 1048576"));
+  o.cache_size = 1 << 20;
+  ldb_options def;
+  ldb_options_default(&def);
+  if (def.background_checkpoint) { /* else (no threads) both are 0 */
+    o.background_checkpoint = 0;
+    assert_int_equal(ldb_open("x", &o, &b), LDB_INVALID);
+    assert_non_null(strstr(ldb_errmsg(NULL), "(backgroundCheckpoint) true"));
+    o.background_checkpoint = 1;
+  }
+  /* per-open options */
+  o.page_size = 8192;
+  o.read_only = 1;
+  o.create_if_missing = 0;
+  o.salvage = 1;
+  b = tu_open("x", &o);
+  assert_int_equal(ldb_close(b), LDB_OK);
+  assert_int_equal(ldb_close(a), LDB_OK);
+  ldb_options_default(&o);
+  o.store = s;
+  o.sync_mode = LDB_SYNC_FULL;
+  a = tu_open("x", &o);
+  ldb_stats before, after;
+  assert_int_equal(ldb_stats_get(a, &before), LDB_OK);
+  tu_put_s(a, "k", "w");
+  assert_int_equal(ldb_stats_get(a, &after), LDB_OK);
+  assert_true(after.syncs > before.syncs);
+  assert_int_equal(ldb_close(a), LDB_OK);
+  ldb_store_destroy(s);
+}
+
 static void test_batch(void **st) {
   (void)st;
   ldb_store *s;
@@ -1065,6 +1120,7 @@ int main(void) {
       cmocka_unit_test(test_maintain),
       cmocka_unit_test(test_basic_ops),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_reopen_options),
       cmocka_unit_test(test_batch),
       cmocka_unit_test(test_reopen_recovery),
       cmocka_unit_test(test_iterators),

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -22,9 +22,9 @@ describe('lightningdb CLI from an npm pack tarball', function () {
   let bin = '';
 
   /** Runs the installed command; returns status, stdout, stderr. */
-  function run(args: string[], opts: { input?: string | Buffer } = {}) {
+  function run(args: string[], opts: { input?: string | Buffer; cwd?: string } = {}) {
     const input = typeof opts.input === 'string' ? Buffer.from(opts.input) : opts.input;
-    const r = spawnSync(bin, args, { cwd: tmp.dir, input, timeout: 60_000 });
+    const r = spawnSync(bin, args, { cwd: opts.cwd ?? tmp.dir, input, timeout: 60_000 });
     return { code: r.status, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), raw: r.stdout };
   }
 
@@ -64,6 +64,34 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.equal(run(['del', 'db', 'user:2']).code, EXIT.OK);
     assert.deepEqual(JSON.parse(run(['count', '--json', 'db']).stdout), { count: 2 });
     assert.equal(run(['get', '-e', 'hex', 'db', Buffer.from('user:1').toString('hex')]).stdout, `${Buffer.from('Alice').toString('hex')}\n`);
+  });
+
+  it("docs/operations.md's put, get, del, scan and count examples run as written", () => {
+    const doc = readFileSync(join(root, 'docs', 'operations.md'), 'utf8');
+    const block = doc.split('## The lightningdb command')[1]!.split('```sh\n')[1]!.split('```')[0]!;
+    const lines = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim())
+      .filter((l) => /^lightningdb (put|get|del|scan|count) /.test(l));
+    assert.ok(lines.length >= 8, `found the examples: ${lines.join(' | ')}`);
+    const dir = join(tmp.dir, 'docs-examples');
+    mkdirSync(dir);
+    // Data for the scans' bounds and prefixes, next to the examples' own.
+    for (const [k, v] of [['apple', '1'], ['kiwi', '2'], ['melon', '3'], ['user:2', 'Bob']]) {
+      assert.equal(run(['put', './mydb', k!, v!], { cwd: dir }).code, EXIT.OK);
+    }
+    const out: Record<string, string> = {};
+    for (const line of lines) {
+      // The words as a shell splits these lines (no quotes in them); a
+      // redirection of stdout is dropped (the output is checked here).
+      const words = line.replace(/\s*>\s*\S+$/, '').split(/\s+/).slice(1);
+      const r = run(words, { cwd: dir });
+      assert.equal(r.stderr, '', `${line}: stderr`);
+      assert.equal(r.code, EXIT.OK, `${line}: exit code`);
+      out[line] = r.stdout;
+    }
+    const b64 = lines.find((l) => l.includes('-e base64') && l.startsWith('lightningdb scan'));
+    assert.ok(b64, 'the base64 scan example');
+    const rows = out[b64]!.trim().split('\n').map((l) => JSON.parse(l) as { key: string; value: string });
+    assert.deepEqual(rows.map((r) => Buffer.from(r.key, 'base64').toString()), ['apple', 'kiwi']);
   });
 
   it('check: a damaged free page that no version reaches is harmless: ok, counted and named', () => {
