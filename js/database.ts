@@ -113,18 +113,18 @@ export type KeyOf<O, Bytes = Uint8Array> = O extends { keyEncoding: infer E } ? 
 /** The value type of a database opened with options O (binary by default). */
 export type ValueOf<O, Bytes = Uint8Array> = O extends { valueEncoding: infer E } ? Decoded<E, Bytes> : Bytes;
 
-/** The bytes type of a database with key type K and value type V: its
- * keys' or values' when either is binary (Buffer in Node), else
- * Uint8Array. */
-type BytesOf<K, V> = K extends Uint8Array ? K : V extends Uint8Array ? V : Uint8Array;
-/** The key type of sub(name, opts) on a database with key type K and
- * value type V: what opts.keyEncoding decodes to, else K (the parent's
- * encoding). 'binary' is the parent's bytes type (Buffer in Node when the
- * parent has Buffer keys or values; Uint8Array otherwise, which a Buffer
- * also is). */
-export type SubKeyOf<O, K, V> = O extends { keyEncoding: infer E } ? Decoded<E, BytesOf<K, V>> : K;
+/** The bytes type of a database with key type K and value type V when
+ * its platform's is not named: its keys' or values' when either is binary,
+ * else Uint8Array. */
+export type BytesOf<K, V> = K extends Uint8Array ? K : V extends Uint8Array ? V : Uint8Array;
+/** The key type of sub(name, opts) on a database with key type K, value
+ * type V and platform bytes B: what opts.keyEncoding decodes to, else K
+ * (the parent's encoding). 'binary' is B: Buffer for a database from the
+ * Node entry's open() (whatever its own encodings), else the parent's
+ * bytes type (BytesOf). */
+export type SubKeyOf<O, K, V, B = BytesOf<K, V>> = O extends { keyEncoding: infer E } ? Decoded<E, B> : K;
 /** The value type of sub(name, opts), as SubKeyOf for valueEncoding. */
-export type SubValueOf<O, K, V> = O extends { valueEncoding: infer E } ? Decoded<E, BytesOf<K, V>> : V;
+export type SubValueOf<O, K, V, B = BytesOf<K, V>> = O extends { valueEncoding: infer E } ? Decoded<E, B> : V;
 
 /** Bounds of a scan. Bounds are encoded with the key encoding; `prefix` is
  * a byte prefix (a string is taken as its UTF-8 bytes). */
@@ -637,8 +637,9 @@ function isConflict(e: unknown): boolean {
 const commitCalled = new WeakSet<object>();
 
 /** A read-write transaction or a read-only snapshot (beginTransaction()),
- * with its database's key type K and value type V. */
-export class Transaction<K = Uint8Array, V = Uint8Array> {
+ * with its database's key type K, value type V and bytes type B (what
+ * 'binary' decodes to in its sub-database views; see Database). */
+export class Transaction<K = Uint8Array, V = Uint8Array, B extends Uint8Array = BytesOf<K, V>> {
   readonly readOnly: boolean;
   #txn: EngineTxn | null;
   #codec: Codec;
@@ -673,10 +674,10 @@ export class Transaction<K = Uint8Array, V = Uint8Array> {
    * transaction (commit() and abort() on the view act on the whole
    * transaction). Its key and value types are the sub-database object's,
    * or follow opts' encodings as Database.sub's do. */
-  sub<K2, V2>(name: Database<K2, V2>): Transaction<K2, V2>;
-  sub<O extends SubOptions = {}>(name: string, opts?: O): Transaction<SubKeyOf<O, K, V>, SubValueOf<O, K, V>>;
-  sub<K2, V2>(name: string | Database<K2, V2>, opts?: SubOptions): Transaction<K2, V2>;
-  sub(name: string | Database<unknown, unknown>, opts?: SubOptions): Transaction<unknown, unknown> {
+  sub<K2, V2>(name: Database<K2, V2, any>): Transaction<K2, V2, B>;
+  sub<O extends SubOptions = {}>(name: string, opts?: O): Transaction<SubKeyOf<O, K, V, B>, SubValueOf<O, K, V, B>, B>;
+  sub<K2, V2>(name: string | Database<K2, V2, any>, opts?: SubOptions): Transaction<K2, V2, B>;
+  sub(name: string | Database<unknown, unknown, any>, opts?: SubOptions): Transaction<unknown, unknown, any> {
     const root: Transaction<any, any> = this.#root ?? this;
     const txn = root.#open();
     if (name instanceof Database) {
@@ -824,18 +825,27 @@ let pendingSub: SubInit | null = null;
 /** Every database's codec, for tx.sub(database). */
 const codecOf = new WeakMap<Database<any, any>, Codec>();
 
+/** Marks every sub-database, whichever copy of this module made it: the
+ * CommonJS bundles of lightningdb and lightningdb/replication each carry
+ * their own copy (and so their own codecOf). */
+const SUB_BRAND = Symbol.for('lightningdb.subDatabase');
+
 /** @internal Whether db is a named sub-database (db.sub()) rather than a
  * database open() returned (lightningdb/replication refuses one: it
  * copies the whole database). */
 export function isSubDatabase(db: Database<any, any>): boolean {
-  return codecOf.get(db)?.scope !== undefined;
+  return (db as { [SUB_BRAND]?: unknown })[SUB_BRAND] === true;
 }
 
 /** An open LightningDB database. */
 /** An open database whose keys are K and values V (as the encodings
  * decode them: open() infers both from keyEncoding / valueEncoding; name V
- * for 'json' values, e.g. `Database<string, Note>`). */
-export class Database<K = Uint8Array, V = Uint8Array> {
+ * for 'json' values, e.g. `Database<string, Note>`). B is the platform's
+ * bytes type, what 'binary' decodes to in its sub-databases (sub()): the
+ * Node entry's open() gives Buffer, so `Database<string, string, Buffer>`
+ * for a text database there; by default it is K's or V's bytes type,
+ * else Uint8Array. */
+export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = BytesOf<K, V>> {
   readonly path: string;
   readonly engine: Engine;
   /** the encodings' names ('custom', or its name, for a custom one) */
@@ -878,6 +888,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
       this.#db = sub.db;
       this.#root = sub.root;
       codecOf.set(this, this.#codec);
+      Object.defineProperty(this, SUB_BRAND, { value: true });
       return;
     }
     const r = resolveOptions(options);
@@ -922,9 +933,9 @@ export class Database<K = Uint8Array, V = Uint8Array> {
    * closing the database that opened the file closes every sub-database.
    * Its key and value types follow opts' encodings as open()'s do (else
    * this database's), or name them: `db.sub<string, Note>(name, ...)`. */
-  sub<O extends SubOptions = {}>(name: string, opts?: O): Database<SubKeyOf<O, K, V>, SubValueOf<O, K, V>>;
-  sub<K2, V2>(name: string, opts?: SubOptions): Database<K2, V2>;
-  sub(name: string, opts?: SubOptions): Database<unknown, unknown> {
+  sub<O extends SubOptions = {}>(name: string, opts?: O): Database<SubKeyOf<O, K, V, B>, SubValueOf<O, K, V, B>, B>;
+  sub<K2, V2>(name: string, opts?: SubOptions): Database<K2, V2, B>;
+  sub(name: string, opts?: SubOptions): Database<unknown, unknown, any> {
     const db = this.#open();
     const root: Database<any, any> = this.#root ?? this;
     pendingSub = { db, codec: subCodec(this.#codec, name, opts), root, limits: this.#limits };
@@ -1149,33 +1160,33 @@ export class Database<K = Uint8Array, V = Uint8Array> {
 
   // ---- transactions ---------------------------------------------------
 
-  beginTransaction(opts?: { readOnly?: boolean }): Transaction<K, V> {
+  beginTransaction(opts?: { readOnly?: boolean }): Transaction<K, V, B> {
     const db = this.#open();
     if (opts !== undefined && !isObject(opts)) throw typeError('transaction options must be an object');
     checkOptionKeys(opts, BEGIN_KEYS, 'beginTransaction()');
     const ro = opts?.readOnly === undefined ? false : checkBool(opts.readOnly, 'readOnly');
     const txn = mapErrors(() => db.begin(ro));
-    return new Transaction<K, V>(txn, this.#codec, this.#life);
+    return new Transaction<K, V, B>(txn, this.#codec, this.#life);
   }
 
   /** fn ended its transaction itself (commit or abort: its result stands),
    * or the database was closed meanwhile (nothing committed: CLOSED). */
-  #endedInside<T>(tx: Transaction<K, V>, result: T): T {
+  #endedInside<T>(tx: Transaction<K, V, B>, result: T): T {
     tx.abort(); // frees the engine transaction if closing the database ended it
     if (this.#db === null && !commitCalled.has(tx)) throw closedError('database');
     return result;
   }
 
-  #beginScoped(): Transaction<K, V> {
+  #beginScoped(): Transaction<K, V, B> {
     const db = this.#open();
     const txn = mapErrors(() => db.begin(false));
-    return new Transaction<K, V>(txn, this.#codec, this.#life);
+    return new Transaction<K, V, B>(txn, this.#codec, this.#life);
   }
 
   /** Runs fn(tx) in a read-write transaction: commits when fn returns,
    * aborts when it throws; after a CONFLICT reruns fn up to `retries`
    * times. fn must be synchronous (use transactionAsync otherwise). */
-  transaction<T>(fn: (tx: Transaction<K, V>) => T, opts?: TransactionOptions): T {
+  transaction<T>(fn: (tx: Transaction<K, V, B>) => T, opts?: TransactionOptions): T {
     this.#open();
     checkFn(fn, 'fn');
     const retries = checkRetries(opts);
@@ -1205,7 +1216,7 @@ export class Database<K = Uint8Array, V = Uint8Array> {
 
   /** As transaction(), for an async fn; the commit waits off the
    * JavaScript thread. */
-  async transactionAsync<T>(fn: (tx: Transaction<K, V>) => Promise<T> | T, opts?: TransactionOptions): Promise<T> {
+  async transactionAsync<T>(fn: (tx: Transaction<K, V, B>) => Promise<T> | T, opts?: TransactionOptions): Promise<T> {
     this.#open();
     checkFn(fn, 'fn');
     const retries = checkRetries(opts);

@@ -15,8 +15,8 @@ setDefaultEngine(engine);
  * value types follow the encodings: Buffer for 'binary' (the default),
  * string for 'utf8', unknown for 'json' — or name them:
  * `open<string, Note>(path, { keyEncoding: 'utf8', valueEncoding: 'json' })`. */
-export function open<O extends OpenOptions = {}>(path: string, options?: O): Database<KeyOf<O, Buffer>, ValueOf<O, Buffer>>;
-export function open<K, V>(path: string, options?: OpenOptions): Database<K, V>;
+export function open<O extends OpenOptions = {}>(path: string, options?: O): Database<KeyOf<O, Buffer>, ValueOf<O, Buffer>, Buffer>;
+export function open<K, V>(path: string, options?: OpenOptions): Database<K, V, Buffer>;
 export function open(path: string, options?: OpenOptions): Database<unknown, unknown> {
   return new Database(engine, path, options);
 }

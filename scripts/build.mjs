@@ -59,9 +59,12 @@ export async function buildTs() {
   }
   // CommonJS bundles; import.meta.url becomes the bundle file's URL.
   const esbuild = await import('esbuild');
-  // lightningdb and lightningdb/level (the abstract-level implementation):
-  // one bundle each.
-  for (const [entry, outfile] of [['js/index.ts', 'dist/cjs/index.js'], ['js/level/index.ts', 'dist/cjs/level/index.js']]) {
+  // lightningdb, lightningdb/level (the abstract-level implementation) and
+  // lightningdb/replication (its NATS client stays the app's own, a peer
+  // dependency): one bundle each.
+  const bundles = [['js/index.ts', 'dist/cjs/index.js'], ['js/level/index.ts', 'dist/cjs/level/index.js'],
+    ['js/replication/index.ts', 'dist/cjs/replication/index.js']];
+  for (const [entry, outfile] of bundles) {
     await esbuild.build({
       absWorkingDir: root,
       entryPoints: [entry],
@@ -72,6 +75,7 @@ export async function buildTs() {
       target: 'node18',
       sourcemap: true,
       logLevel: 'warning',
+      external: ['@nats-io/*'],
       define: { 'import.meta.url': '__lightningdb_import_meta_url' },
       banner: { js: 'const __lightningdb_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
     });

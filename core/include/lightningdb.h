@@ -594,7 +594,16 @@ typedef struct ldb_batch ldb_batch;
  * instead and drops the later commits. A damaged or torn record in the
  * newest part of the log cannot be told from a commit cut short by a
  * crash: replay ends before it, silently (under the sync mode in use, such
- * a commit was never acknowledged as durable). */
+ * a commit was never acknowledged as durable).
+ *
+ * When merging the replayed records meets a damaged tree page (LDB_CORRUPT,
+ * or LDB_FULL on a full disk), the open still succeeds: the records stay in
+ * memory as the pending checkpoint, every commit reads back, reads that
+ * need the damaged page return LDB_CORRUPT (ldb_check names it, the stats'
+ * background_error is set), writes go to the memtable and the log, and the
+ * checkpoint is retried. A data.ldb shorter than its newest meta page says
+ * is LDB_CORRUPT ("data file data.ldb is truncated: it is N bytes, ...")
+ * at every open, read_only too, and the file is left as it is. */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
 
 /* Closes the handle; the last handle on an engine syncs the log (every

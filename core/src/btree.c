@@ -2789,6 +2789,24 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   if (!fresh) {
     if ((rc = read_meta(file, size, a, &mt, &bad, &older))) goto fail;
     fresh = mt.ps == 0; /* never completely created */
+    /* Every page below the newest meta page's page count was written and
+     * synced before that meta page, and the file is only ever cut down to
+     * it: a shorter file was truncated. Found here, not at the first read
+     * of a missing page (or the checkpoint that cannot rewrite it). Only
+     * when both meta pages are valid (the newest is known) or slot 1 is
+     * missing altogether: the older meta page alone may name free pages
+     * past the end that a later commit cut off. */
+    uint64_t want = mt.page_count * (uint64_t)mt.ps;
+    if (!fresh && size < want && (bad == -1 || size < 2 * (uint64_t)mt.ps)) {
+      rc = ldb_err(LDB_CORRUPT,
+                   "data file %s is truncated: it is %llu bytes, its meta "
+                   "page says %llu pages of %u bytes (%llu bytes). Restore "
+                   "it from a backup",
+                   BT_FILE_NAME, (unsigned long long)size,
+                   (unsigned long long)mt.page_count, (unsigned)mt.ps,
+                   (unsigned long long)want);
+      goto fail;
+    }
   }
   if (fresh) {
     if (!cfg->create || cfg->read_only) {

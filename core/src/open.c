@@ -277,6 +277,11 @@ static int eng_open(ldb_store *s, int own, const char *path,
     rc = ldb_err(LDB_NOTFOUND, "database %s does not exist", label);
     goto fail;
   }
+  if (rc == LDB_CORRUPT) {
+    /* which database: the message names only the file */
+    label_err(rc, label, "database");
+    goto fail;
+  }
   if (rc) goto fail;
   if (!created && o->error_if_exists) {
     rc = ldb_err(LDB_INVALID, "database %s already exists", label);
@@ -329,8 +334,16 @@ static int eng_open(ldb_store *s, int own, const char *path,
        * answer LDB_FULL until space returns, and the checkpoint is retried
        * (ckpt_fail_at). Not where the replay must reach the tree before
        * the open goes on: salvaged records (cut) and a format-1 log,
-       * whose files are removed below. */
-      if (rc == LDB_FULL && !cut && fmt == 2 && !old_bytes) {
+       * whose files are removed below. A damaged page the checkpoint must
+       * rewrite (LDB_CORRUPT: a write before a close reached a damaged
+       * leaf) opens the same way: every commit stays readable from the
+       * memtable and the undamaged pages, reads of keys that only the
+       * damaged page holds answer LDB_CORRUPT, ldb_check names the page,
+       * writes are accepted into the memtable and the log, and the
+       * checkpoint is retried (it fails again until the page is repaired;
+       * each close reports it, and the log keeps every commit). */
+      if ((rc == LDB_FULL || rc == LDB_CORRUPT) && !cut && fmt == 2 &&
+          !old_bytes) {
         rc = LDB_OK;
       }
       if (rc) goto fail;

@@ -710,6 +710,264 @@ static void test_newer_meta_damaged_mid_checkpoint(void **state) {
   m_free(files);
 }
 
+/* ---- a damaged leaf under a write; a truncated data file ---------------- */
+
+/* The store of a damage test: memory, or the posix store over a fresh
+ * directory (*dir, freed by d_done). */
+static ldb_store *d_store(int posix, char **dir) {
+  ldb_store *s = NULL;
+  *dir = NULL;
+  if (!posix) {
+    assert_int_equal(ldb_store_memory(&s), LDB_OK);
+    return s;
+  }
+  *dir = tu_tmpdir("corrupt-damage");
+  assert_non_null(*dir);
+  assert_int_equal(ldb_store_posix(*dir, 1, &s), LDB_OK);
+  return s;
+}
+
+static void d_done(ldb_store *s, char *dir) {
+  ldb_store_destroy(s);
+  if (dir) {
+    tu_rmrf(dir);
+    free(dir);
+  }
+}
+
+#define DKEYS 600
+
+static void d_key(int i, char *k) {
+  snprintf(k, 16, "d%05d", i);
+}
+
+/* Key i's value: round 0 is the build's; any other round a rewrite. */
+static size_t d_val(int i, int round, char *v) {
+  return (size_t)snprintf(v, 64, "value %d of d%05d, round %d", i * 7, i,
+                          round);
+}
+
+/* A cleanly closed database of DKEYS keys on 512-byte pages. */
+static void d_build(ldb_store *s) {
+  ldb_options o;
+  ldb_db *db = NULL;
+  m_options(&o, s);
+  assert_int_equal(ldb_open("damage", &o, &db), LDB_OK);
+  for (int i = 0; i < DKEYS; i++) {
+    char k[16], v[64];
+    d_key(i, k);
+    size_t vl = d_val(i, 0, v);
+    assert_int_equal(ldb_put(db, k, strlen(k), v, vl), LDB_OK);
+  }
+  assert_int_equal(ldb_close(db), LDB_OK);
+}
+
+/* Reads every key: round[i] is the round of its newest value (-1: must be
+ * CORRUPT). Returns the number of keys that read CORRUPT. */
+static int d_verify(const char *label, ldb_db *db, const int *round) {
+  int bad = 0;
+  for (int i = 0; i < DKEYS; i++) {
+    char k[16], want[64];
+    d_key(i, k);
+    void *v = NULL;
+    size_t vl = 0;
+    int rc = ldb_get(db, k, strlen(k), &v, &vl);
+    if (round[i] < 0) {
+      if (rc != LDB_CORRUPT) {
+        fprintf(stderr, "%s: %s read %s, wanted CORRUPT\n", label, k,
+                ldb_code_name(rc));
+        fail();
+      }
+      bad++;
+      continue;
+    }
+    size_t wl_ = d_val(i, round[i], want);
+    if (rc != LDB_OK || vl != wl_ || memcmp(v, want, vl)) {
+      fprintf(stderr, "%s: %s is %s, wanted round %d (%s)\n", label, k,
+              rc == LDB_OK ? "wrong" : ldb_code_name(rc), round[i],
+              ldb_errmsg(NULL));
+      fail();
+    }
+    ldb_free(db, v);
+  }
+  return bad;
+}
+
+static void d_put(ldb_db *db, int i, int r, int *round) {
+  char k[16], v[64];
+  d_key(i, k);
+  size_t vl = d_val(i, r, v);
+  assert_int_equal(ldb_put(db, k, strlen(k), v, vl), LDB_OK);
+  round[i] = r;
+}
+
+/* The new-user trial's report: one damaged leaf of a cleanly closed
+ * database, and a put of a key on it. The close's checkpoint cannot
+ * rewrite the leaf (CORRUPT; the log keeps the put), and the next open's
+ * checkpoint of the replayed log met the same page and failed the open:
+ * read-write and salvage alike, so every key and the acknowledged put were
+ * unreachable. Now that open succeeds: the replayed commits stay in the
+ * memtable, reads of the leaf's other keys answer CORRUPT, every other key
+ * and every put reads back, ldb_check names the page, and writes go on
+ * (into the memtable and the log) across further closes and opens. */
+static void damaged_leaf_write(int posix) {
+  char *dir;
+  ldb_store *s = d_store(posix, &dir);
+  d_build(s);
+  size_t len;
+  uint8_t *data = slurp(s, "data.ldb", &len);
+  assert_non_null(data);
+  /* A leaf in the middle of the file, damaged in its cells. */
+  size_t npages = len / MPAGE, pg = 0;
+  for (size_t p = npages / 2; p < npages && !pg; p++)
+    if (data[p * MPAGE + 4] == 2 /* PT_LEAF */) pg = p;
+  assert_true(pg >= 2);
+  data[pg * MPAGE + MPAGE - 20] ^= 0x5a;
+  put_file(s, "data.ldb", data, len);
+  free(data);
+  char what[32], label[64];
+  snprintf(what, sizeof what, "page %zu", pg);
+  snprintf(label, sizeof label, "%s, damaged %s", posix ? "posix" : "memory",
+           what);
+
+  int round[DKEYS];
+  memset(round, 0, sizeof round);
+  ldb_options o;
+  ldb_db *db = NULL;
+  m_options(&o, s);
+  assert_int_equal(ldb_open("damage", &o, &db), LDB_OK);
+  /* The keys the damaged leaf holds. */
+  int first = -1, nbad = 0;
+  for (int i = 0; i < DKEYS; i++) {
+    char k[16];
+    void *v = NULL;
+    size_t vl;
+    d_key(i, k);
+    int rc = ldb_get(db, k, strlen(k), &v, &vl);
+    ldb_free(db, v);
+    if (rc == LDB_CORRUPT) {
+      round[i] = -1;
+      nbad++;
+      if (first < 0) first = i;
+    } else {
+      assert_int_equal(rc, LDB_OK);
+    }
+  }
+  assert_true(nbad >= 2);
+  d_put(db, first, 1, round); /* a key on the damaged leaf */
+  d_put(db, first > 0 ? first - 1 : DKEYS - 1, 1, round);
+  assert_int_equal(ldb_close(db), LDB_CORRUPT);
+  assert_non_null(strstr(ldb_errmsg(NULL), what));
+
+  /* Read-write, twice, then salvage; each writes once more. */
+  for (int pass = 0; pass < 3; pass++) {
+    m_options(&o, s);
+    o.salvage = pass == 2;
+    int rc = ldb_open("damage", &o, &db);
+    if (rc != LDB_OK) {
+      fprintf(stderr, "%s: open %d returned %s (%s)\n", label, pass,
+              ldb_code_name(rc), ldb_errmsg(NULL));
+      fail();
+    }
+    assert_int_equal(d_verify(label, db, round), nbad - 1);
+    m_check_reports(label, db, what);
+    /* what healthCheck reports: the failed checkpoint */
+    ldb_stats st;
+    assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+    assert_int_equal(st.background_error, LDB_CORRUPT);
+    d_put(db, DKEYS - 1 - pass, 2 + pass, round);
+    d_put(db, first, 2 + pass, round);
+    assert_int_equal(d_verify(label, db, round), nbad - 1);
+    assert_int_equal(ldb_close(db), LDB_CORRUPT);
+  }
+  /* Read-only sees the same. */
+  m_options(&o, s);
+  o.read_only = 1;
+  assert_int_equal(ldb_open("damage", &o, &db), LDB_OK);
+  assert_int_equal(d_verify(label, db, round), nbad - 1);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  d_done(s, dir);
+}
+
+static void test_damaged_leaf_write_memory(void **state) {
+  (void)state;
+  damaged_leaf_write(0);
+}
+
+static void test_damaged_leaf_write_posix(void **state) {
+  (void)state;
+  damaged_leaf_write(1);
+}
+
+/* A data file shorter than its meta page says (cut by a byte, by a page,
+ * to less than the two meta pages, to one meta page): the open fails with
+ * CORRUPT naming the file, its size and the size expected, read-write and
+ * read-only alike, and writes nothing. Before, it opened, reads of the
+ * missing pages answered "short read", and after a write the close failed
+ * and the database no longer opened. */
+static void truncated_data_file(int posix) {
+  char *dir;
+  ldb_store *s = d_store(posix, &dir);
+  d_build(s);
+  size_t len;
+  uint8_t *data = slurp(s, "data.ldb", &len);
+  assert_non_null(data);
+  assert_true(len % MPAGE == 0 && len > 8 * MPAGE);
+  size_t cuts[] = {len - 1,       len - MPAGE,       len / 2 + 7,
+                   2 * MPAGE - 1, MPAGE + MPAGE / 2, MPAGE};
+  for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+    put_file(s, "data.ldb", data, cuts[c]);
+    char want[200];
+    snprintf(want, sizeof want,
+             "database damage: data file data.ldb is truncated: it is %zu "
+             "bytes, its meta page says %zu pages of %d bytes (%zu bytes)",
+             cuts[c], len / MPAGE, MPAGE, len);
+    for (int ro = 0; ro < 2; ro++) {
+      ldb_options o;
+      ldb_db *db = NULL;
+      m_options(&o, s);
+      o.read_only = ro;
+      int rc = ldb_open("damage", &o, &db);
+      if (rc != LDB_CORRUPT || !strstr(ldb_errmsg(NULL), want)) {
+        fprintf(stderr,
+                "%s: data.ldb cut to %zu bytes%s: open returned %s "
+                "(%s), wanted CORRUPT \"%s\"\n",
+                posix ? "posix" : "memory", cuts[c], ro ? ", read-only" : "",
+                ldb_code_name(rc), ldb_errmsg(NULL), want);
+        fail();
+      }
+      size_t now;
+      uint8_t *after = slurp(s, "data.ldb", &now);
+      assert_int_equal(now, cuts[c]); /* left as it was */
+      assert_memory_equal(after, data, now);
+      free(after);
+    }
+  }
+  /* The whole file opens with every key. */
+  put_file(s, "data.ldb", data, len);
+  int round[DKEYS];
+  memset(round, 0, sizeof round);
+  ldb_options o;
+  ldb_db *db = NULL;
+  m_options(&o, s);
+  assert_int_equal(ldb_open("damage", &o, &db), LDB_OK);
+  assert_int_equal(d_verify("restored", db, round), 0);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  free(data);
+  d_done(s, dir);
+}
+
+static void test_truncated_data_file_memory(void **state) {
+  (void)state;
+  truncated_data_file(0);
+}
+
+static void test_truncated_data_file_posix(void **state) {
+  (void)state;
+  truncated_data_file(1);
+}
+
 static void test_corrupt_data(void **state) {
   (void)state;
   run(0);
@@ -727,6 +985,10 @@ int main(void) {
       cmocka_unit_test(test_newer_meta_damaged),
       cmocka_unit_test(test_every_byte_of_data_file),
       cmocka_unit_test(test_newer_meta_damaged_mid_checkpoint),
+      cmocka_unit_test(test_damaged_leaf_write_memory),
+      cmocka_unit_test(test_damaged_leaf_write_posix),
+      cmocka_unit_test(test_truncated_data_file_memory),
+      cmocka_unit_test(test_truncated_data_file_posix),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

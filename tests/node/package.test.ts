@@ -1,9 +1,10 @@
 /* package.test.ts — how the package loads: the addon lookup (prebuilds
  * first, then the CMake build), the ESM and CommonJS builds through the
- * exports map, and that the addon uses Node-API only. */
+ * exports map, that the addon uses Node-API only, and that the committed
+ * package-lock.json is what `npm install` writes. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { addonCandidates, loadAddon, loadedAddonPath, open, version } from '../../js/index.js';
@@ -100,6 +101,28 @@ describe('package loading', function () {
     assert.ok(require.resolve('lightningdb').includes(join('dist', 'cjs')));
   });
 
+  it('lightningdb/replication from CommonJS: require() loads it, and it knows a sub-database of the CommonJS build', async () => {
+    const require = createRequire(join(root, 'package.json'));
+    assert.ok(require.resolve('lightningdb/replication').includes(join('dist', 'cjs', 'replication')));
+    const rep = require('lightningdb/replication');
+    assert.equal(typeof rep.publish, 'function');
+    assert.equal(typeof rep.follow, 'function');
+    const m = require('lightningdb');
+    const db = m.open(join(tmp.dir, 'cjs-replication'));
+    try {
+      // Refused before connecting (no NATS server is needed): each CommonJS
+      // bundle has its own copy of the Database module.
+      const opts = { servers: 'nats://127.0.0.1:1', stream: 'cjs' };
+      await assert.rejects(rep.publish(db.sub('part'), opts),
+        (e: Error & { code?: string }) => e instanceof m.LightningDbError && /sub-database/.test(e.message));
+      const text = m.open(join(tmp.dir, 'cjs-replication'), { valueEncoding: 'utf8' });
+      await assert.rejects(rep.follow(text, opts), (e: Error) => /binary keys and values/.test(e.message));
+      text.close();
+    } finally {
+      db.close();
+    }
+  });
+
   it('Database.create uses the default engine', async () => {
     const { Database } = await import('../../js/index.js');
     const db = Database.create(join(tmp.dir, 'create'));
@@ -120,5 +143,38 @@ describe('package loading', function () {
     assert.ok(syms.some((s) => s.startsWith('napi_')), 'uses napi_*');
     const bad = syms.filter((s) => /^_ZN2v8|^_ZN4node|^uv_|^node_/.test(s));
     assert.deepEqual(bad, []);
+  });
+
+  it('package-lock.json has an entry for every dependency its packages declare', () => {
+    // npm install adds an entry for each declared dependency or optional
+    // dependency (other platforms' too) that none of the node_modules
+    // folders npm would look in holds, and so rewrites a lockfile that
+    // lacks one in a fresh clone (vite's napi-windows-process-start-time
+    // once did).
+    const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { link?: boolean } & Record<'dependencies' | 'optionalDependencies' | 'devDependencies',
+        Record<string, string> | undefined>>;
+    };
+    const pkgs = lock.packages;
+    const missing: string[] = [];
+    for (const [path, p] of Object.entries(pkgs)) {
+      if (p.link) continue;
+      const deps = { ...p.dependencies, ...p.optionalDependencies, ...(path === '' ? p.devDependencies : {}) };
+      for (const name of Object.keys(deps)) {
+        let dir = path;
+        let found = false;
+        for (;;) {
+          if (pkgs[`${dir ? `${dir}/` : ''}node_modules/${name}`]) {
+            found = true;
+            break;
+          }
+          if (!dir) break;
+          const i = dir.lastIndexOf('/node_modules/');
+          dir = i < 0 ? '' : dir.slice(0, i);
+        }
+        if (!found) missing.push(`${path || '(root)'} needs ${name}`);
+      }
+    }
+    assert.deepEqual(missing, [], 'run npm install --package-lock-only and commit package-lock.json');
   });
 });

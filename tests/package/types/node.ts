@@ -36,7 +36,7 @@ text.batch([{ type: 'put', key: 'a', value: 'b' }, { type: 'del', key: 'a' }]);
 // @ts-expect-error a utf8 value in a batch is a string
 text.batch([{ type: 'put', key: 'a', value: 1 }]);
 text.transaction((tx) => {
-  yes<Equal<typeof tx, Transaction<string, string>>>();
+  yes<Equal<typeof tx, Transaction<string, string, Buffer>>>();
   const got = tx.get('a');
   yes<Equal<typeof got, string | undefined>>();
 });
@@ -73,14 +73,24 @@ byNumber.put('5', 'x');
 
 // sub(name, opts): typed by the encodings passed, else the parent's
 const users = bin.sub('users', { keyEncoding: 'utf8', valueEncoding: 'json' });
-yes<Equal<typeof users, Database<string, unknown>>>();
+yes<Equal<typeof users, Database<string, unknown, Buffer>>>();
 const inherits = text.sub('more');
-yes<Equal<typeof inherits, Database<string, string>>>();
+yes<Equal<typeof inherits, Database<string, string, Buffer>>>();
 const halfText = bin.sub('half', { valueEncoding: 'utf8' });
 yes<Equal<typeof halfText, Database<Buffer, string>>>();
-// binary in a sub-database of a Node database is Buffer
+// binary in a sub-database of a Node database is Buffer, also when the
+// parent's keys and values are text (a database from Node's open() carries
+// Buffer as its bytes type, the third type parameter)
 const raw = halfText.sub('raw', { valueEncoding: 'binary' });
 yes<Equal<ReturnType<typeof raw.get>, Buffer | undefined>>();
+const rawUnderText = text.sub('r', { valueEncoding: 'binary' });
+yes<Equal<ReturnType<typeof rawUnderText.get>, Buffer | undefined>>();
+expectType<string | undefined>(rawUnderText.get('a')?.toString('hex'));
+const rawKeysUnderText = text.sub('rk', { keyEncoding: 'binary' }).sub('deeper');
+for (const key of rawKeysUnderText.keys()) yes<Equal<typeof key, Buffer>>();
+// a Node database named with two type arguments still assigns to one
+const plain: Database<string, string> = text;
+void plain;
 // @ts-expect-error a utf8 value is a string
 halfText.put('k', 1);
 const counters = text.sub('counters', { valueEncoding: u32 });
@@ -91,11 +101,13 @@ const typed = bin.sub<string, Note>('typed', { keyEncoding: 'utf8', valueEncodin
 yes<Equal<ReturnType<typeof typed.get>, Note | undefined>>();
 text.transaction((tx) => {
   const viaName = tx.sub('counters', { valueEncoding: u32 });
-  yes<Equal<typeof viaName, Transaction<string, number>>>();
+  yes<Equal<typeof viaName, Transaction<string, number, Buffer>>>();
   const viaDb = tx.sub(users);
-  yes<Equal<typeof viaDb, Transaction<string, unknown>>>();
+  yes<Equal<typeof viaDb, Transaction<string, unknown, Buffer>>>();
+  const rawInTx = tx.sub('r', { valueEncoding: 'binary' });
+  yes<Equal<ReturnType<typeof rawInTx.get>, Buffer | undefined>>();
   const named = tx.sub<string, Note>('typed');
-  yes<Equal<typeof named, Transaction<string, Note>>>();
+  yes<Equal<typeof named, Transaction<string, Note, Buffer>>>();
 });
 
 // errors
