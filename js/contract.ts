@@ -199,7 +199,7 @@ export const STATS: readonly StatInfo[] = [
   { name: "uptime_ns", jsName: "uptimeNs", metric: "lightningdb_uptime_seconds", type: "gauge", scale: 1e-9,
     help: "Time since the engine was opened" },
   { name: "background_error", jsName: "backgroundError", metric: "lightningdb_background_error", type: "gauge", scale: 1,
-    help: "0, or the LDB_* code that stopped background work (checkpoint or sync); it is retried" },
+    help: "0, or the LDB_* code that stopped background work (checkpoint or sync; it is retried) or that refused the last write (FULL or IO: the log could not grow or sync; cleared when a write or checkpoint succeeds)" },
   { name: "get_latency", jsName: "getLatency", metric: "lightningdb_get_latency_seconds", type: "histogram", scale: 1e-9,
     help: "Latency of sampled point lookups (one in 8)" },
   { name: "commit_latency", jsName: "commitLatency", metric: "lightningdb_commit_latency_seconds", type: "histogram", scale: 1e-9,
@@ -308,7 +308,7 @@ export interface CoreStats {
   checkpointSeq: number;
   /** Time since the engine was opened. (gauge; lightningdb_uptime_seconds) */
   uptimeNs: number;
-  /** 0, or the LDB_* code that stopped background work (checkpoint or sync); it is retried. (gauge; lightningdb_background_error) */
+  /** 0, or the LDB_* code that stopped background work (checkpoint or sync; it is retried) or that refused the last write (FULL or IO: the log could not grow or sync; cleared when a write or checkpoint succeeds). (gauge; lightningdb_background_error) */
   backgroundError: number;
   /** Latency of sampled point lookups (one in 8). (histogram; lightningdb_get_latency_seconds) */
   getLatency: number[];

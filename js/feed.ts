@@ -110,6 +110,58 @@ export interface FeedOwner {
 
 const CHUNK = 256;
 
+/** The engine commit listener that every feed and subscription of one
+ * database handle shares: the engine takes at most 64 listeners per
+ * database, so one each would limit a handle to 64 live feeds. */
+interface SharedListener {
+  inner: EngineCommitListener;
+  fns: Set<() => void>;
+  /** fns that keep the event loop alive (a consumer awaiting a commit) */
+  kept: Set<() => void>;
+}
+
+const shared = new WeakMap<EngineDb, SharedListener>();
+
+/** Adds fn to db's shared commit listener (the first adds the engine's). */
+function listen(db: EngineDb, fn: () => void): EngineCommitListener {
+  let s = shared.get(db);
+  if (!s) {
+    const fns = new Set<() => void>();
+    const inner = db.onCommit(() => {
+      let failure: { e: unknown } | undefined;
+      for (const f of [...fns]) {
+        try {
+          f();
+        } catch (e) {
+          failure ??= { e };
+        }
+      }
+      if (failure) throw failure.e; // surfaces as uncaught, after every listener ran
+    });
+    s = { inner, fns, kept: new Set() };
+    shared.set(db, s);
+  }
+  const entry = s;
+  const f = () => fn();
+  entry.fns.add(f);
+  return {
+    off: () => {
+      if (!entry.fns.delete(f)) return;
+      if (entry.kept.delete(f) && entry.kept.size === 0) entry.inner.ref(false);
+      if (entry.fns.size > 0) return;
+      if (shared.get(db) === entry) shared.delete(db);
+      entry.inner.off();
+    },
+    ref: (keepAlive: boolean) => {
+      if (!entry.fns.has(f)) return;
+      const before = entry.kept.size;
+      if (keepAlive) entry.kept.add(f);
+      else entry.kept.delete(f);
+      if ((before === 0) !== (entry.kept.size === 0)) entry.inner.ref(entry.kept.size > 0);
+    },
+  };
+}
+
 /** Database.changes(): see ChangeFeed. */
 export class Feed implements ChangeFeed {
   #cursor: EngineChanges | null;
@@ -127,7 +179,7 @@ export class Feed implements ChangeFeed {
     this.#seq = since;
     this.#cursor = cursor;
     try {
-      this.#listener = db.onCommit(() => {
+      this.#listener = listen(db, () => {
         this.#signal = true;
         const w = this.#wake;
         this.#wake = null;

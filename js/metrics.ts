@@ -214,7 +214,8 @@ export function healthReport(
   if (m.backgroundError !== 'OK') {
     const hint = m.backgroundError === 'FULL' ? ' (disk full: free space)'
       : m.backgroundError === 'IO' ? ' (disk I/O errors: check the device)' : '';
-    issues.push(`background checkpoint/sync is failing with ${m.backgroundError}${hint}; it is retried`);
+    issues.push(`writes or background checkpoints/syncs are failing with ${m.backgroundError}${hint}; `
+      + 'checkpoints are retried, and the next write or checkpoint that succeeds clears this');
   }
   const pct = `${(m.cacheHitRate * 100).toFixed(1)}%`;
   if (m.cacheHitRateSource === 'cache' && m.cacheHits + m.cacheMisses >= 10000 && m.cacheHitRate < 0.5) {

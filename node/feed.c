@@ -276,6 +276,9 @@ napi_value js_on_commit(napi_env env, napi_callback_info info) {
   d->refs++;
   int rc = ldb_commit_hook_add(d->db, listen_hook, l);
   if (rc != LDB_OK) {
+    /* Nothing to remove: removing would replace the error's message. */
+    l->d = NULL;
+    db_unref(d);
     listen_release(l);
     listen_unref(l); /* the handle's reference: there is no handle */
     throw_ldb(env, rc);

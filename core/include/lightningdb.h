@@ -1075,8 +1075,11 @@ typedef struct ldb_stats {
   uint64_t checkpoint_seq;         /* last seq merged into the B+tree */
   uint64_t uptime_ns;              /* since the engine was opened */
   uint64_t background_error;       /* LDB_OK, or the error that stopped
-                                      background work (checkpoint/sync);
-                                      it is retried */
+                                      background work (checkpoint/sync;
+                                      it is retried), or LDB_FULL/LDB_IOERR
+                                      that refused the last commit's log
+                                      append or sync (until a commit or
+                                      checkpoint succeeds) */
   uint64_t get_latency[LDB_HIST_BUCKETS];    /* sampled get latencies (one
                                                 get in 8) */
   uint64_t commit_latency[LDB_HIST_BUCKETS]; /* every commit's latency */

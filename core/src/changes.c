@@ -49,7 +49,13 @@ int ldb_commit_hook_add(ldb_db *db, ldb_commit_hook fn, void *ctx) {
   int n = atomic_load(&e->nhooks);
   if (n == cap) {
     ldb_mutex_unlock(&e->hook_mu);
-    return ldb_err(LDB_BUSY, "%d commit hooks are already registered", cap);
+    return ldb_err(LDB_BUSY,
+                   "ldb_commit_hook_add: %d commit hooks are already "
+                   "registered on this database, the most it takes (in "
+                   "JavaScript: one per open handle with live changes() "
+                   "or subscribe()); remove one, or close its feeds and "
+                   "subscriptions, to free a place",
+                   cap);
   }
   e->hooks[n].fn = fn;
   e->hooks[n].ctx = ctx;

@@ -160,12 +160,13 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
   /* One append: the log is both the write-ahead log and the feed. */
   rc = feed_append(e->log, seq, ops, len, nops);
   if (rc) {
-    if (rc == LDB_FULL) ev_record(e, LDB_EVENT_DISK_FULL, rc, 0);
+    note_write_error(e, rc);
     ldb_mutex_unlock(&e->commit_mu);
     ldb_mfree(e->a, scratch);
     return rc;
   }
   feed_publish(e->log);
+  write_succeeded(e);
   apply_ops(e->active, seq, ops, len, nops, scratch);
   ldb_mfree(e->a, scratch);
   /* Applied: counted whatever the durability wait below returns. */
@@ -216,7 +217,8 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     }
   }
   ldb_mutex_unlock(&e->commit_mu);
-  if (e->opts.sync_mode == LDB_SYNC_FULL) rc = wait_durable(e, seq);
+  if (e->opts.sync_mode == LDB_SYNC_FULL && (rc = wait_durable(e, seq)))
+    note_write_error(e, rc);
   if (!rc)
     eng_notify(e, atomic_load_explicit(&e->visible_seq, memory_order_acquire));
   if (!e->threaded && atomic_load(&e->ckpt_pending) &&

@@ -50,8 +50,36 @@ void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns) {
 }
 
 void set_bg_error(eng *e, int rc) {
+  /* Background work owns the error now (or has recovered): a later write
+   * that succeeds must not clear it. */
+  atomic_store(&e->append_err, LDB_OK);
   int old = atomic_exchange_explicit(&e->bg_error, rc, memory_order_relaxed);
   if (old != rc) ev_bg_error(e, old, rc);
+}
+
+void note_write_error(eng *e, int rc) {
+  if (rc != LDB_FULL && rc != LDB_IOERR) return;
+  int old = LDB_OK;
+  if (!atomic_compare_exchange_strong(&e->bg_error, &old, rc)) {
+    /* An error of background work stays: it clears it when it recovers.
+     * One that a write set is replaced. */
+    int mine = atomic_load(&e->append_err);
+    if (!mine || old != mine ||
+        !atomic_compare_exchange_strong(&e->bg_error, &old, rc)) {
+      if (rc == LDB_FULL) ev_record(e, LDB_EVENT_DISK_FULL, rc, 0);
+      return;
+    }
+  }
+  atomic_store(&e->append_err, rc);
+  /* Every refused append is a disk-full event, as before; IO once. */
+  if (old != rc || rc == LDB_FULL) ev_bg_error(e, old, rc);
+}
+
+void write_succeeded(eng *e) {
+  if (!atomic_load_explicit(&e->append_err, memory_order_relaxed)) return;
+  int fe = atomic_exchange(&e->append_err, LDB_OK);
+  if (fe && atomic_compare_exchange_strong(&e->bg_error, &fe, LDB_OK))
+    ev_bg_error(e, fe, LDB_OK);
 }
 
 /* ---- events ------------------------------------------------------------- */

@@ -114,6 +114,9 @@ struct eng {
   _Atomic uint64_t st_range_deletes, st_counts; /* range.c */
   _Atomic uint64_t active_txns, active_snaps;
   _Atomic int bg_error;
+  _Atomic int append_err; /* FULL or IO: the last commit's log append (or
+                             its sync in FULL mode) failed, and bg_error
+                             was set to it (note_write_error) */
   _Atomic uint64_t get_hist[LDB_HIST_BUCKETS];
   _Atomic uint64_t commit_hist[LDB_HIST_BUCKETS];
   _Atomic uint64_t get_sum, commit_sum; /* ns, of the histogram samples */
@@ -216,6 +219,13 @@ int options_match(const ldb_options *run, const ldb_options *o,
 void hist_add(_Atomic uint64_t *hist, _Atomic uint64_t *sum, uint64_t ns);
 /* Records (or, with LDB_OK, clears) the error of background work. */
 void set_bg_error(eng *e, int rc);
+/* A commit failed to append (or sync) the log with rc: FULL and IO set
+ * bg_error, so health checks and the background_error gauge show that
+ * writes are refused, until write_succeeded (the next commit whose append
+ * succeeds) or set_bg_error (a checkpoint) clears it. An error background
+ * work set stays; other codes are ignored. */
+void note_write_error(eng *e, int rc);
+void write_succeeded(eng *e);
 
 /* ---- events (the ring is events.c; what is an event is decided here) -- */
 

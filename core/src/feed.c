@@ -1056,8 +1056,8 @@ int feed_check(feed *f) {
       char name[64];
       seg_name(name, sizeof name, s->num);
       rc = ldb_err(LDB_CORRUPT,
-                   "log %s: valid records end at offset %llu but %llu bytes "
-                   "were appended",
+                   "log %s: valid records end at offset %llu but the segment "
+                   "holds %llu bytes",
                    name, (unsigned long long)o, (unsigned long long)ends[j]);
     }
   }
@@ -1199,11 +1199,17 @@ int feed_cursor_next(feed_cursor *c, uint64_t visible, uint64_t *seq,
   if (!h) goto out;
   if (ldb_crc32c(0, h + 8, FEED_HDR - 8 + (size_t)l) != ldb_get32(h + 4) ||
       (c->next && sq != c->next)) {
+    /* c->next is 0 until the cursor has read a record: its seq is not
+     * known then. */
+    char what[48];
+    if (c->next)
+      snprintf(what, sizeof what, "expected seq %llu",
+               (unsigned long long)c->next);
+    else
+      snprintf(what, sizeof what, "the first record");
     rc = ldb_err(LDB_CORRUPT,
-                 "feed: bad record at offset %llu of segment "
-                 "%llu (expected seq %llu)",
-                 (unsigned long long)c->off, (unsigned long long)s->num,
-                 (unsigned long long)c->next);
+                 "feed: bad record at offset %llu of segment %llu (%s)",
+                 (unsigned long long)c->off, (unsigned long long)s->num, what);
     goto out;
   }
   if (sq > visible) {

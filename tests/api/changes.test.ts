@@ -57,6 +57,41 @@ describe(`change feed and subscriptions [${backendName}]`, function () {
     }
   });
 
+  it('has no limit of live feeds and subscriptions per handle (one engine listener)', async () => {
+    // Before, each took one of the engine's 64 commit hooks: the 65th
+    // threw "BUSY ldb_commit_hook_remove: no such hook".
+    const db = openDb();
+    const feeds = Array.from({ length: 80 }, () => db.changes());
+    const seen: number[] = [];
+    const subs = Array.from({ length: 80 }, (_, i) => db.subscribe(undefined, () => seen.push(i)));
+    const waits = feeds.map((f) => f.next());
+    db.put('a', '1');
+    const got = await Promise.all(waits);
+    deepEqual(got.map((r) => r.value!.seq), feeds.map(() => 1));
+    for (let i = 0; i < 400 && seen.length < 80; i++) await tick();
+    equal(seen.length, 80);
+    // closing some leaves the others waking up
+    for (const f of feeds.slice(0, 40)) f.close();
+    for (const u of subs.slice(0, 40)) u();
+    const more = feeds.slice(40).map((f) => f.next());
+    db.put('b', '2');
+    const got2 = await Promise.all(more);
+    deepEqual(got2.map((r) => r.value!.seq), more.map(() => 2));
+    for (let i = 0; i < 400 && seen.length < 120; i++) await tick();
+    equal(seen.length, 120);
+    for (const f of feeds) f.close();
+    for (const u of subs) u();
+    db.put('c', '3');
+    for (let i = 0; i < 10; i++) await tick();
+    equal(seen.length, 120);
+    // and a new one after all closed works
+    const again = db.changes();
+    const w = again.next();
+    db.put('d', '4');
+    equal((await w).value!.seq, 4);
+    again.close();
+  });
+
   it('waits once caught up and yields new commits as they come', async () => {
     const db = openDb();
     db.put('x', '0');

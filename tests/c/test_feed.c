@@ -554,6 +554,21 @@ static void test_commit_hooks(void **state) {
   assert_int_equal(ldb_close(db2), LDB_OK);
   tu_put_s(db, "f", "6");
   assert_int_equal(h2.calls, 1);
+  /* 64 hooks at most: the 65th is BUSY with a message that says so and
+   * how to free a place; removing one does. */
+  hook_count many[65];
+  memset(many, 0, sizeof many);
+  for (int i = 0; i < 64; i++)
+    assert_int_equal(ldb_commit_hook_add(db, count_hook, &many[i]), LDB_OK);
+  assert_int_equal(ldb_commit_hook_add(db, count_hook, &many[64]), LDB_BUSY);
+  if (!strstr(ldb_errmsg(NULL), "64 commit hooks are already registered") ||
+      !strstr(ldb_errmsg(NULL), "to free a place"))
+    fail_msg("the 65th hook's message: %s", ldb_errmsg(NULL));
+  assert_int_equal(ldb_commit_hook_remove(db, count_hook, &many[3]), LDB_OK);
+  assert_int_equal(ldb_commit_hook_add(db, count_hook, &many[64]), LDB_OK);
+  tu_put_s(db, "g", "7");
+  assert_int_equal(many[64].calls, 1);
+  assert_int_equal(many[3].calls, 0);
   assert_int_equal(ldb_close(db), LDB_OK);
   ldb_store_destroy(s);
 }

@@ -221,11 +221,67 @@ static void test_full_background(void **state) {
   wl_free(&w);
 }
 
+static int bg_error_now(ldb_db *db) {
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  return (int)st.background_error;
+}
+
+/* Writes refused because the log cannot grow (FULL or IO) show in the
+ * stats' background_error (what healthCheck() and the LightningDBDiskFull
+ * alert read) until a write or a checkpoint succeeds; before, it stayed 0
+ * while every write failed. No checkpoint runs here (small workload), so
+ * only the refused appends and syncs can set it. */
+static void write_error_case(int code, int sync_mode, int clear_by_ckpt) {
+  ldb_store *inner = NULL, *fs = NULL;
+  ldb_options o;
+  ldb_db *db = NULL;
+  char key[16];
+  assert_int_equal(ldb_store_memory(&inner), LDB_OK);
+  assert_int_equal(ldb_store_faulty(inner, &fs), LDB_OK);
+  wl_options(&o, fs, sync_mode, PAGE);
+  o.memtable_size = 4u << 20;
+  assert_int_equal(ldb_open("full", &o, &db), LDB_OK);
+  assert_int_equal(ldb_put(db, "a", 1, "1", 1), LDB_OK);
+  assert_int_equal(bg_error_now(db), LDB_OK);
+  ldb_faulty_fail_nth(fs, 1, LDB_FAULT_WRITE, code, 1);
+  int rc = LDB_OK, i = 0;
+  for (; i < 10000 && rc == LDB_OK; i++) {
+    snprintf(key, sizeof key, "k%06d", i);
+    rc = ldb_put(db, key, strlen(key), "0123456789abcdef", 16);
+  }
+  assert_int_equal(rc, code);
+  assert_int_equal(bg_error_now(db), code);
+  /* Still refused: the code stays. */
+  assert_int_equal(ldb_put(db, "b", 1, "2", 1), code);
+  assert_int_equal(bg_error_now(db), code);
+  ldb_faulty_clear(fs);
+  if (clear_by_ckpt)
+    assert_int_equal(ldb_checkpoint(db), LDB_OK);
+  else
+    assert_int_equal(ldb_put(db, "b", 1, "2", 1), LDB_OK);
+  assert_int_equal(bg_error_now(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  ldb_store_destroy(fs);
+  ldb_store_destroy(inner);
+}
+
+static void test_write_error_reported(void **state) {
+  (void)state;
+  int modes[] = {LDB_SYNC_FULL, LDB_SYNC_NORMAL};
+  for (int m = 0; m < 2; m++)
+    for (int c = 0; c < 2; c++) {
+      write_error_case(LDB_FULL, modes[m], c);
+      write_error_case(LDB_IOERR, modes[m], c);
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_syncfull),
       cmocka_unit_test(test_full_syncnormal),
       cmocka_unit_test(test_full_background),
+      cmocka_unit_test(test_write_error_reported),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -312,6 +312,7 @@ static ldb_store *history_store(int n, int m, size_t *hist) {
  * CORRUPT, and one that starts at the open's checkpoint reads the newer
  * commits (the head's hint locates them past the damage). */
 static void damaged_history(int n, int m) {
+  int first_msgs = 0, ends_msgs = 0;
   size_t hist;
   ldb_store *base = history_store(n, m, &hist);
   size_t len;
@@ -334,6 +335,9 @@ static void damaged_history(int n, int m) {
       fail_msg("flip at %zu of the history: the open lost commits", i);
     if ((rc = ldb_check(db)) != LDB_CORRUPT)
       fail_msg("flip at %zu: check says %s", i, ldb_code_name(rc));
+    if (strstr(ldb_errmsg(NULL), "valid records end at")) ends_msgs++;
+    if (strstr(ldb_errmsg(NULL), "were appended"))
+      fail_msg("flip at %zu: check's message: %s", i, ldb_errmsg(NULL));
     ldb_changes *c;
     ldb_change ch;
     uint64_t k = 0;
@@ -347,6 +351,20 @@ static void damaged_history(int n, int m) {
       fail_msg("flip at %zu: a feed read of the damaged history ends with "
                "%s after %llu commits",
                i, ldb_code_name(rc), (unsigned long long)k);
+    /* The message names the record the reader expected: the first one
+     * (its seq is not known yet), or seq k + 1. */
+    const char *msg = ldb_errmsg(NULL);
+    if (strstr(msg, "bad record at offset")) {
+      char want[48];
+      if (k)
+        snprintf(want, sizeof want, "(expected seq %llu)",
+                 (unsigned long long)k + 1);
+      else
+        snprintf(want, sizeof want, "(the first record)");
+      if (!strstr(msg, want))
+        fail_msg("flip at %zu: %s does not say %s", i, msg, want);
+      first_msgs += !k;
+    }
     /* A reader from the open's checkpoint (it covers the replayed
      * commits) reads what comes next without meeting the damage. */
     ldb_stats sts;
@@ -382,6 +400,10 @@ static void damaged_history(int n, int m) {
     assert_int_equal(ldb_close(db), LDB_OK);
     ldb_store_destroy(s);
   }
+  printf("damaged history n=%d m=%d: %d feed reads stopped at the first "
+         "record, %d checks said where the valid records end\n",
+         n, m, first_msgs, ends_msgs);
+  assert_true(first_msgs > 0 && ends_msgs > 0);
   free(log);
   ldb_store_destroy(base);
 }

@@ -170,6 +170,24 @@ describe('addon contract', function () {
     addon.close(db);
   });
 
+  it('the 65th commit listener of a database: BUSY with the cause, not the cleanup\'s error', () => {
+    const db = fresh();
+    const ls = Array.from({ length: 64 }, () => addon.onCommit(db, () => {}));
+    let err: { code?: string; message?: string } = {};
+    try {
+      addon.onCommit(db, () => {});
+    } catch (e) {
+      err = e as typeof err;
+    }
+    assert.equal(err.code, 'BUSY');
+    assert.match(err.message ?? '', /64 commit hooks are already registered.*free a place/);
+    assert.doesNotMatch(err.message ?? '', /no such hook/);
+    addon.offCommit(ls[0]!);
+    ls[0] = addon.onCommit(db, () => {});
+    for (const l of ls) addon.offCommit(l);
+    addon.close(db);
+  });
+
   it('errors carry the code name and the core message', () => {
     const db = fresh();
     let err: (Error & { code?: string }) | undefined;
