@@ -212,6 +212,17 @@ static void test_close_checkpoint_full(void **st) {
   ldb_store_destroy(inner);
 }
 
+/* A copy of base whose feed-00.log is log (len bytes) with byte i
+ * flipped. */
+static ldb_store *flipped_copy(ldb_store *base, uint8_t *log, size_t len,
+                               size_t i) {
+  ldb_store *s = store_copy(base);
+  log[i] ^= 0xff;
+  file_put(s, "feed-00.log", log, len);
+  log[i] ^= 0xff;
+  return s;
+}
+
 /* Flips every byte of the log in turn: the open either fails with CORRUPT
  * naming the log file and offset (and salvage then opens at a prefix), or
  * restores every acknowledged commit. */
@@ -225,10 +236,7 @@ static void test_flip_every_byte(void **st) {
   assert_true(len > (size_t)n * 28);
   int corrupt = 0, whole = 0;
   for (size_t i = 0; i < len; i++) {
-    ldb_store *s = store_copy(base);
-    log[i] ^= 0xff;
-    file_put(s, "feed-00.log", log, len);
-    log[i] ^= 0xff;
+    ldb_store *s = flipped_copy(base, log, len, i);
     ldb_options o;
     opts(&o, s);
     ldb_db *db = NULL;
@@ -320,10 +328,7 @@ static void damaged_history(int n, int m) {
   assert_non_null(log);
   assert_true(hist > (size_t)n * 28 && len >= hist);
   for (size_t i = 0; i < hist; i++) {
-    ldb_store *s = store_copy(base);
-    log[i] ^= 0xff;
-    file_put(s, "feed-00.log", log, len);
-    log[i] ^= 0xff;
+    ldb_store *s = flipped_copy(base, log, len, i);
     ldb_options o;
     opts(&o, s);
     ldb_db *db = NULL;
