@@ -570,7 +570,12 @@ async function main() {
             const out = {};
             for await (const [name, h] of d.entries()) {
               if (h.kind !== 'file') continue;
-              const buf = new Uint8Array(await (await h.getFile()).arrayBuffer());
+              // The OPFS store removes its empty placeholder files in the
+              // background after close (js/wasm/stores/opfs.ts release()):
+              // one listed here may be gone by the time it is read.
+              let file;
+              try { file = await h.getFile(); } catch (e) { if (e.name === 'NotFoundError') continue; throw e; }
+              const buf = new Uint8Array(await file.arrayBuffer());
               let s = '';
               for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
               out[name] = btoa(s);
