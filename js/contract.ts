@@ -35,7 +35,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Page size, a power of two; only used when creating: an existing database keeps its own" },
   { name: "cache_size", jsName: "cacheSize", type: "uint", default: 67108864, min: 0, max: 9007199254740991,
     values: [], unit: "bytes",
-    doc: "Page cache byte budget; raised to 16 pages when smaller; one budget with memtableSize: what the cache does not use the memtable may borrow, and the cache then holds at most this less that loan (memtableLimit less memtableSize)" },
+    doc: "Page cache byte budget; raised to 16 pages when smaller; one budget with memtableSize: what the cache does not use the memtables may borrow, and the cache then holds at most this less that loan (memtableLimit less memtableSize), so memtables and cache together stay within cacheSize + memtableSize" },
   { name: "compression", jsName: "compression", type: "enum", default: 0, min: 0, max: 4,
     values: ["none", "lz4", "zstd", "snappy", "auto"], unit: "",
     doc: "Value compression codec; applied to values of 64 bytes or more when it saves 1/8; auto picks lz4, snappy or zstd per value from a sample; may differ between opens" },
@@ -59,7 +59,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Open read-only with the shared lock; every write returns READ_ONLY" },
   { name: "memtable_size", jsName: "memtableSize", type: "uint", default: 67108864, min: 1, max: 9007199254740991,
     values: [], unit: "bytes",
-    doc: "Heap bytes the memtable may hold (versions with their keys, values and node overhead, its index and filter) before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint; one budget with cacheSize: past this the memtable grows into the part of cacheSize the page cache does not use (up to this much more, in steps of an eighth; memtableLimit), and until its checkpoint completes the cache holds at most cacheSize less that" },
+    doc: "Heap bytes the memtables of commits not yet in the B+tree may hold (versions with their keys, values and node overhead, index and filter; memtableBytes), the active one and the one being checkpointed together; one budget with cacheSize: past this the memtables grow into the part of cacheSize the page cache does not use (up to this much more in all, borrowed an eighth at a time; memtableLimit), and until the checkpoint of the memtable that borrowed completes the cache holds at most cacheSize less the loan, so memtables and cache stay within cacheSize + memtableSize (plus one commit). A memtable freezes and its checkpoint starts a quarter of this short of memtableLimit; the next memtable fills that quarter while the checkpoint runs, and a writer that reaches memtableLimit finishes the checkpoint itself. When the checkpoint cannot run (a full disk, an I/O error, a damaged page) writes fail with its error (FULL, IO, CORRUPT) once memtableLimit is reached, reads keep working, and writes resume when a retried checkpoint succeeds" },
   { name: "background_checkpoint", jsName: "backgroundCheckpoint", type: "bool", default: 1, min: 0, max: 1,
     values: [], unit: "",
     doc: "Run checkpoints and normal-mode syncs on a background thread; 0 in builds without threads, where ldb_maintain does the work" },
@@ -88,7 +88,7 @@ export const OPTIONS: readonly OptionInfo[] = [
 export interface CoreOptions {
   /** Page size, a power of two; only used when creating: an existing database keeps its own. Integer in 512..65536 bytes. Default 4096 bytes. (C: ldb_options.page_size) */
   pageSize?: number;
-  /** Page cache byte budget; raised to 16 pages when smaller; one budget with memtableSize: what the cache does not use the memtable may borrow, and the cache then holds at most this less that loan (memtableLimit less memtableSize). Integer in 0..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.cache_size) */
+  /** Page cache byte budget; raised to 16 pages when smaller; one budget with memtableSize: what the cache does not use the memtables may borrow, and the cache then holds at most this less that loan (memtableLimit less memtableSize), so memtables and cache together stay within cacheSize + memtableSize. Integer in 0..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.cache_size) */
   cacheSize?: number;
   /** Value compression codec; applied to values of 64 bytes or more when it saves 1/8; auto picks lz4, snappy or zstd per value from a sample; may differ between opens. Default 'none'. (C: ldb_options.compression) */
   compression?: "none" | "lz4" | "zstd" | "snappy" | "auto";
@@ -104,7 +104,7 @@ export interface CoreOptions {
   errorIfExists?: boolean;
   /** Open read-only with the shared lock; every write returns READ_ONLY. Default false. (C: ldb_options.read_only) */
   readOnly?: boolean;
-  /** Heap bytes the memtable may hold (versions with their keys, values and node overhead, its index and filter) before a checkpoint starts; while it runs the next memtable fills up to a quarter of this before writers wait for the checkpoint; one budget with cacheSize: past this the memtable grows into the part of cacheSize the page cache does not use (up to this much more, in steps of an eighth; memtableLimit), and until its checkpoint completes the cache holds at most cacheSize less that. Integer in 1..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.memtable_size) */
+  /** Heap bytes the memtables of commits not yet in the B+tree may hold (versions with their keys, values and node overhead, index and filter; memtableBytes), the active one and the one being checkpointed together; one budget with cacheSize: past this the memtables grow into the part of cacheSize the page cache does not use (up to this much more in all, borrowed an eighth at a time; memtableLimit), and until the checkpoint of the memtable that borrowed completes the cache holds at most cacheSize less the loan, so memtables and cache stay within cacheSize + memtableSize (plus one commit). A memtable freezes and its checkpoint starts a quarter of this short of memtableLimit; the next memtable fills that quarter while the checkpoint runs, and a writer that reaches memtableLimit finishes the checkpoint itself. When the checkpoint cannot run (a full disk, an I/O error, a damaged page) writes fail with its error (FULL, IO, CORRUPT) once memtableLimit is reached, reads keep working, and writes resume when a retried checkpoint succeeds. Integer in 1..9007199254740991 bytes. Default 67108864 bytes. (C: ldb_options.memtable_size) */
   memtableSize?: number;
   /** Run checkpoints and normal-mode syncs on a background thread; 0 in builds without threads, where ldb_maintain does the work. Default true. (C: ldb_options.background_checkpoint) */
   backgroundCheckpoint?: boolean;
@@ -245,7 +245,7 @@ export const STATS: readonly StatInfo[] = [
   { name: "mmap_released_bytes", jsName: "mmapReleasedBytes", metric: "lightningdb_mmap_released_bytes_total", type: "counter", scale: 1,
     help: "Bytes of the memory mapping released to keep mmapResidentBytes within its budget (64 KiB chunks; the next read of a released chunk maps it again from the OS page cache)" },
   { name: "memtable_limit", jsName: "memtableLimit", metric: "lightningdb_memtable_limit_bytes", type: "gauge", scale: 1,
-    help: "Heap bytes the active memtable may reach before a checkpoint starts: memtableSize plus what it borrowed of the page cache budget the cache does not use (at most memtableSize more); until that memtable is checkpointed the page cache holds at most cacheCapacity less the loan" },
+    help: "Heap bytes the memtables (the active one and the one being checkpointed, memtableBytes) may hold together: memtableSize plus what they borrowed of the page cache budget the cache does not use (at most memtableSize more); the page cache holds at most cacheCapacity less that loan until the checkpoint of the memtable that borrowed it completes. Writes that would pass it while a checkpoint cannot run fail with its error" },
 ];
 
 /** Bucket i of a histogram counts samples in [2^i, 2^(i+1)) ns (LDB_HIST_BUCKETS). */
@@ -354,7 +354,7 @@ export interface CoreStats {
   mmapResidentBytes: number;
   /** Bytes of the memory mapping released to keep mmapResidentBytes within its budget (64 KiB chunks; the next read of a released chunk maps it again from the OS page cache). (counter; lightningdb_mmap_released_bytes_total) */
   mmapReleasedBytes: number;
-  /** Heap bytes the active memtable may reach before a checkpoint starts: memtableSize plus what it borrowed of the page cache budget the cache does not use (at most memtableSize more); until that memtable is checkpointed the page cache holds at most cacheCapacity less the loan. (gauge; lightningdb_memtable_limit_bytes) */
+  /** Heap bytes the memtables (the active one and the one being checkpointed, memtableBytes) may hold together: memtableSize plus what they borrowed of the page cache budget the cache does not use (at most memtableSize more); the page cache holds at most cacheCapacity less that loan until the checkpoint of the memtable that borrowed it completes. Writes that would pass it while a checkpoint cannot run fail with its error. (gauge; lightningdb_memtable_limit_bytes) */
   memtableLimit: number;
 }
 

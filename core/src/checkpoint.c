@@ -67,6 +67,9 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   uint64_t fnum = e->frozen_num, foff = e->frozen_off;
   *more = 0;
   if (!fr) goto out;
+  /* A memtable the open froze (its replay of the log) is charged to the
+   * budget here, as eng_freeze charges the others. */
+  if (!atomic_load(&e->frozen_mem)) atomic_store(&e->frozen_mem, mt_mem(fr));
   if (!e->merge) {
     rc = bt_merge_begin(e->bf, &e->merge);
     if (rc) {
@@ -122,8 +125,10 @@ int ckpt_run(eng *e, uint64_t budget, int *more) {
   ldb_rwlock_unlock(&e->state_lk);
   bt_tree_release(old);
   mt_unref(fr);
-  bt_cache_repay(e->bf, e->frozen_lent);
-  e->frozen_lent = 0;
+  /* Its bytes leave the budget before its loan does (eng_mt_room reads
+   * them in the other order). */
+  atomic_store(&e->frozen_mem, 0);
+  bt_cache_repay(e->bf, atomic_exchange(&e->frozen_lent, 0));
   atomic_store(&e->ckpt_seq, fseq);
   atomic_store(&e->ckpt_pending, 0);
   atomic_fetch_add(&e->st_checkpoints, 1);
@@ -184,6 +189,10 @@ int eng_freeze(eng *e, int force) {
   if (fr) {
     rc = ckpt_run(e, UINT64_MAX, &more);
     if (rc) return rc;
+    /* With the frozen memtable's bytes and loan gone from the budget the
+     * active one may have room again: it keeps filling (a freeze now
+     * would checkpoint a small memtable). */
+    if (!force && eng_mt_room(e, mt_mem(e->active))) return LDB_OK;
   }
   if (mt_count(e->active) == 0) return LDB_OK;
   mt *nm;
@@ -219,9 +228,10 @@ int eng_freeze(eng *e, int force) {
   ldb_mutex_lock(&e->ckpt_mu);
   e->frozen_num = num;
   e->frozen_off = off;
-  /* The cache budget the memtable borrowed stays lent while it is frozen,
-   * until its checkpoint completes (ckpt_run). */
-  e->frozen_lent += atomic_exchange(&e->mt_lent, 0);
+  /* The frozen memtable's bytes and the cache budget it borrowed stay
+   * charged to the budget until its checkpoint completes (ckpt_run). */
+  atomic_fetch_add(&e->frozen_lent, atomic_exchange(&e->mt_lent, 0));
+  atomic_store(&e->frozen_mem, mt_mem(e->active));
   ldb_mutex_unlock(&e->ckpt_mu);
   ldb_rwlock_wrlock(&e->state_lk);
   mt_set_next(e->active, nm);

@@ -131,6 +131,48 @@ void apply_ops(mt *m, uint64_t seq, const uint8_t *ops, size_t len,
   }
 }
 
+/* Whether a commit may grow the memtable. The memtables are at their
+ * limit (eng_mt_room) when a commit starts only if the checkpoint that
+ * frees them failed or waits for its retry (ckpt_fail_at): the commit
+ * that reached the limit froze the memtable or finished the previous
+ * checkpoint, and that failed. Rather than grow without bound, a commit
+ * then retries it once the back-off has passed and, while it still
+ * cannot run, fails with its error (the background error: LDB_FULL,
+ * LDB_IOERR, LDB_CORRUPT), writing nothing. Reads keep working; writes
+ * resume once a checkpoint succeeds (this retry, the background
+ * thread's, ldb_checkpoint or ldb_maintain). commit_mu held. */
+static int mem_admit(eng *e) {
+  int rc = LDB_OK;
+  /* Two tries: a freeze that succeeds may leave a frozen memtable too
+   * large for any room (one the open replayed), which the second
+   * finishes. */
+  for (int i = 0; i < 2; i++) {
+    if (eng_mt_room(e, mt_mem(e->active))) return LDB_OK;
+    if (eng_now(e) < atomic_load(&e->ckpt_fail_at)) break;
+    rc = eng_freeze(e, 0);
+    if (rc) {
+      set_bg_error(e, rc);
+      break;
+    }
+  }
+  if (eng_mt_room(e, mt_mem(e->active))) return LDB_OK;
+  char why[256];
+  snprintf(why, sizeof why, "%s", rc ? ldb_errmsg(NULL) : "");
+  if (!rc) rc = atomic_load(&e->bg_error);
+  if (!rc) return LDB_OK; /* nothing failed: cannot happen */
+  uint64_t limit = eng_mt_limit(e);
+  return ldb_err(rc,
+                 "write refused: the memtables hold their whole budget "
+                 "(%llu bytes: memtable_size plus %llu borrowed from the "
+                 "page cache) and the checkpoint that would free it cannot "
+                 "run (%s%s%s); reads work, and writes resume once a "
+                 "checkpoint succeeds (it is retried; free space or repair "
+                 "the store)",
+                 (unsigned long long)limit,
+                 (unsigned long long)(limit - e->opts.memtable_size),
+                 ldb_strerror(rc), why[0] ? ": " : "", why);
+}
+
 int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
   const uint8_t *ops = w->ops;
   size_t len = w->len, kv = w->kv;
@@ -150,7 +192,8 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
       return rc;
     }
   }
-  rc = mt_reserve(e->active, nops, kv);
+  rc = mem_admit(e);
+  if (!rc) rc = mt_reserve(e->active, nops, kv);
   if (rc) {
     ldb_mutex_unlock(&e->commit_mu);
     ldb_mfree(e->a, scratch);
@@ -180,31 +223,30 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     e->inserted_seq = seq;
     ldb_mutex_unlock(&e->sync_mu);
   }
-  /* The budget counts the memtable's whole heap (mt_mem: arena blocks,
-   * index, filter; what memtable_bytes reports), so memtable_size bounds
-   * real memory, not only the versions' bytes. The memtable and the page
-   * cache share one budget: past memtable_size the memtable borrows what
-   * the cache is not using (eng_mt_room; under the mapping the cache holds
-   * almost nothing), up to memtable_size more, and the cache's capacity
-   * shrinks by the loan until that memtable's checkpoint completes. Fewer,
-   * larger checkpoints rewrite the tree fewer times (write
-   * amplification). A freeze
-   * while the previous memtable is still being checkpointed finishes that
-   * checkpoint first (eng_freeze), so at most two memtables exist. With a
-   * background thread, a writer also waits for (helps finish) the running
-   * checkpoint once the new memtable reaches a quarter of the budget, so
-   * both together stay within 1.25 x memtable_size plus a commit (after a
-   * failed checkpoint, until its retry, the memtable grows meanwhile).
-   * Without threads, commits advance the checkpoint two keys per key
-   * written (below), which bounds the new memtable at about half. */
+  /* The budget counts the memtables' whole heap (mt_mem: arena blocks,
+   * index, filter; what memtable_bytes reports), so it bounds real memory,
+   * not only the versions' bytes. The memtables and the page cache share
+   * one budget, cache_size + memtable_size: the memtables (active and
+   * frozen together) hold at most memtable_size plus what they borrowed of
+   * the cache's unused budget (eng_mt_room; under the mapping the cache
+   * holds almost nothing), at most memtable_size more, and the cache holds
+   * at most cache_size less that loan until the checkpoint of the memtable
+   * that borrowed it completes. Fewer, larger checkpoints rewrite the tree
+   * fewer times (write amplification). A memtable freezes a quarter of
+   * memtable_size short of the limit (eng_mt_headroom): that is what the
+   * next one fills while the checkpoint runs. When the two together reach
+   * the limit, the writer finishes the checkpoint itself (eng_freeze) and
+   * the active memtable goes on filling, frozen only if it still has no
+   * room; so memtables never exceed the limit by more than one commit.
+   * Without threads, commits also advance the checkpoint by as many keys
+   * per key written as the frozen memtable is larger than the headroom
+   * (below), so that it usually completes before the writer must wait.
+   * When the checkpoint cannot run (a full disk, an I/O error, a damaged
+   * page), the next commits fail with its error (mem_admit) instead of
+   * growing the memtable past the limit. */
   uint64_t used = mt_mem(e->active);
   if (!eng_mt_room(e, used)) {
     int frc = eng_freeze(e, 0);
-    if (frc) set_bg_error(e, frc);
-  } else if (e->threaded && used >= e->opts.memtable_size / 4 &&
-             atomic_load(&e->ckpt_pending) &&
-             eng_now(e) >= atomic_load(&e->ckpt_fail_at)) {
-    int frc = ckpt_run(e, UINT64_MAX, &more);
     if (frc) set_bg_error(e, frc);
   }
   if (!e->threaded && e->opts.sync_mode == LDB_SYNC_NORMAL) {
@@ -223,7 +265,8 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
     eng_notify(e, atomic_load_explicit(&e->visible_seq, memory_order_acquire));
   if (!e->threaded && atomic_load(&e->ckpt_pending) &&
       eng_now(e) >= e->ckpt_fail_at) {
-    uint64_t budget = 2ull * nops;
+    uint64_t per = atomic_load(&e->frozen_mem) / (eng_mt_headroom(e) + 1) + 1;
+    uint64_t budget = (per > 2 ? per : 2) * nops;
     (void)ckpt_run(e, budget > ENG_STEP_BUDGET ? budget : ENG_STEP_BUDGET,
                    &more);
   }

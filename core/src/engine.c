@@ -289,20 +289,33 @@ int eng_mt_create(eng *e, uint64_t keys, mt **out) {
   return rc;
 }
 
-/* The memtable borrows in steps of an eighth of memtable_size (or what a
- * jump of its heap, an index doubling, needs), so the cache keeps the
- * rest of its unused budget until the memtable reaches it; a cache that
- * fills meanwhile keeps what it holds and the memtable stops there. */
+uint64_t eng_mt_limit(const eng *e) {
+  return e->opts.memtable_size + atomic_load(&e->mt_lent) +
+         atomic_load(&e->frozen_lent);
+}
+
+/* The frozen memtable's bytes count against the same limit as the active
+ * one's, and so does its loan: the next memtable borrows only what the
+ * loans together leave of memtable_size. The memtable borrows in steps of
+ * an eighth of memtable_size (or what a jump of its heap, an index
+ * doubling, needs), so the cache keeps the rest of its unused budget until
+ * the memtable reaches it; a cache that fills meanwhile keeps what it
+ * holds and the memtable stops there. */
 int eng_mt_room(eng *e, uint64_t used) {
   uint64_t size = e->opts.memtable_size;
-  uint64_t lent = atomic_load_explicit(&e->mt_lent, memory_order_relaxed);
-  if (used < size + lent) return 1;
+  /* The loan first: a checkpoint completing zeroes frozen_mem before it
+   * repays frozen_lent, so a loan seen repaid comes with its bytes gone. */
+  uint64_t lent = atomic_load_explicit(&e->mt_lent, memory_order_relaxed) +
+                  atomic_load(&e->frozen_lent);
+  uint64_t fmem = atomic_load(&e->frozen_mem);
+  uint64_t need = used + (fmem ? fmem : eng_mt_headroom(e));
+  if (need < size + lent) return 1;
   if (lent >= size) return 0;
-  uint64_t want = used - (size + lent) + (size / 8 ? size / 8 : 1);
+  uint64_t want = need - (size + lent) + (size / 8 ? size / 8 : 1);
   if (want > size - lent) want = size - lent;
-  lent += bt_cache_borrow(e->bf, want);
-  atomic_store_explicit(&e->mt_lent, lent, memory_order_relaxed);
-  return used < size + lent;
+  uint64_t got = bt_cache_borrow(e->bf, want);
+  atomic_fetch_add_explicit(&e->mt_lent, got, memory_order_relaxed);
+  return need < size + lent + got;
 }
 
 /* Publishes every appended commit as durable (FULL mode bookkeeping);

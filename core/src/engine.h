@@ -69,12 +69,17 @@ struct eng {
   mt_pool *mt_pool;
   bt_tree *tree;
   /* One memory budget for the memtables and the page cache (eng_mt_room):
-   * mt_lent is what the active memtable borrowed from the cache's unused
-   * budget to grow past memtable_size (written under commit_mu, read by
-   * ldb_stats_get); frozen_lent is what the frozen one borrowed, repaid
-   * when its checkpoint completes (ckpt_mu). */
+   * the memtables together (active + frozen) hold at most memtable_size
+   * plus mt_lent + frozen_lent, what they borrowed of the cache's unused
+   * budget (at most memtable_size in all), and the cache holds at most
+   * cache_size less that loan. mt_lent is the active memtable's loan
+   * (written under commit_mu); frozen_lent and frozen_mem are the frozen
+   * memtable's loan and heap bytes (mt_mem, fixed once frozen), set at
+   * the freeze (commit_mu + ckpt_mu) and zeroed when its checkpoint
+   * completes (ckpt_mu); ldb_stats_get reads all three. */
   _Atomic uint64_t mt_lent;
-  uint64_t frozen_lent;
+  _Atomic uint64_t frozen_lent;
+  _Atomic uint64_t frozen_mem;
   uint64_t frozen_seq;             /* last seq in frozen (its checkpoint_seq) */
   uint64_t frozen_num, frozen_off; /* where the log's records after
                                       frozen_seq start (ckpt_mu) */
@@ -247,11 +252,26 @@ static inline uint64_t eng_now(const eng *e) {
 int eng_mt_create(eng *e, uint64_t keys, mt **out);
 
 /* Whether the active memtable, holding used heap bytes (mt_mem), may keep
- * growing: below memtable_size plus what it borrowed, after borrowing
- * more of the page cache's unused budget once it reached that (at most
- * memtable_size in all, so a memtable stays within twice memtable_size).
- * commit_mu held. */
+ * growing within the one memory budget of the memtables and the page
+ * cache: the active and the frozen memtable together stay below
+ * memtable_size plus what they borrowed of the cache's unused budget
+ * (eng_mt_limit; borrowed here, in steps, when the active one needs
+ * more), and while no memtable is frozen the active one stops
+ * eng_mt_headroom (a quarter of memtable_size) short of that: the room
+ * the next memtable fills while this one's checkpoint runs. commit_mu
+ * held. */
 int eng_mt_room(eng *e, uint64_t used);
+
+/* What the memtables (active + frozen) may hold together: memtable_size
+ * plus every loan of the page cache's budget they hold (what the
+ * memtable_limit stat reports). */
+uint64_t eng_mt_limit(const eng *e);
+
+/* The room a frozen memtable leaves the next one: a quarter of
+ * memtable_size. */
+static inline uint64_t eng_mt_headroom(const eng *e) {
+  return e->opts.memtable_size / 4;
+}
 
 /* Tells ldb_changes_wait waiters and commit hooks that commits up to seq
  * are visible (changes.c); cheap when nobody listens. Call without

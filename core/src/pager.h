@@ -154,13 +154,15 @@ int pager_truncate(pager *p, uint64_t pages);
 void pager_stats_get(pager *p, pager_stats *out);
 
 /* One memory budget for the cache and its neighbour (the engine's
- * memtables): pager_borrow lends up to want bytes (rounded up to pages) of
- * the budget the cache is not using now and returns how many it lent (a
- * multiple of the page size, maybe 0). In use counts the resident pages
- * and, when the mapping is bounded, its resident chunks; the cache keeps
- * at least 16 pages. Until repaid, the cache's capacity (and the bounded
- * mapping's resident set) is the budget less every loan, so what was lent
- * and what the cache holds stay within the budget together. Lending takes
+ * memtables, which hold at most memtable_size plus what they borrowed
+ * here, the frozen one included: eng_mt_room; so the two together stay
+ * within cache_size + memtable_size): pager_borrow lends up to want bytes
+ * (rounded up to pages) of the budget the cache is not using now and returns
+ * how many it lent (a multiple of the page size, maybe 0). In use counts the
+ * resident pages and, when the mapping is bounded, its resident chunks; the
+ * cache keeps at least 16 pages. Until repaid, the cache's capacity (and the
+ * bounded mapping's resident set) is the budget less every loan, so what was
+ * lent and what the cache holds stay within the budget together. Lending takes
  * only unused bytes, so it evicts nothing. pager_repay gives bytes back
  * (at most what is lent). */
 uint64_t pager_borrow(pager *p, uint64_t want);

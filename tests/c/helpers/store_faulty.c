@@ -74,6 +74,8 @@ typedef struct faulty_store {
   uint64_t fail_left; /* ops of fail_mask until the failure; 0 = none */
   int fail_mask, fail_code, fail_sticky;
   int sticky_active; /* a sticky failure has fired */
+  /* ldb_faulty_only_file: failures hit only this file ("" = every file) */
+  char fail_file[64];
   /* pending crash */
   uint64_t crash_left; /* syncs until the power cut; 0 = none */
   int crash_mode;
@@ -132,12 +134,13 @@ static void map_fault_all(faulty_store *fs) {
     if (n->reserved) __atomic_fetch_add(&n->map_faults, 1, __ATOMIC_SEQ_CST);
 }
 
-static int inject(faulty_store *fs, int kind) {
+static int inject(faulty_store *fs, int kind, const char *file) {
   fs->counts[kind_index(kind)]++;
   if (fs->crashed)
     return ldb_err(LDB_IOERR, "faulty store: %s after simulated power loss",
                    kind_name(kind));
   if (!(fs->fail_mask & kind)) return LDB_OK;
+  if (fs->fail_file[0] && strcmp(fs->fail_file, file)) return LDB_OK;
   if (fs->sticky_active) goto fail;
   if (fs->fail_left && --fs->fail_left == 0) {
     if (fs->fail_sticky) fs->sticky_active = 1;
@@ -334,7 +337,7 @@ static int fy_open(ldb_store *s, const char *name, int flags, ldb_file **out) {
   int rc;
   *out = NULL;
   ldb_mutex_lock(&fs->mu);
-  rc = inject(fs, LDB_FAULT_OPEN);
+  rc = inject(fs, LDB_FAULT_OPEN, name);
   if (rc) goto fail;
   for (n = fs->nodes; n; n = n->next)
     if (!strcmp(n->name, name)) break;
@@ -377,7 +380,7 @@ static int fy_read(ldb_file *file, uint64_t off, void *buf, size_t len,
   int rc;
   *got = 0;
   ldb_mutex_lock(&fs->mu);
-  rc = inject(fs, LDB_FAULT_READ);
+  rc = inject(fs, LDB_FAULT_READ, f->node->name);
   if (rc == LDB_OK && off < f->node->size) {
     size_t n = f->node->size - (size_t)off;
     if (n > len) n = len;
@@ -394,7 +397,7 @@ static int fy_write(ldb_file *file, uint64_t off, const void *buf, size_t len) {
   int rc;
   if (off + len < off) return ldb_err(LDB_INVALID, "write offset overflow");
   ldb_mutex_lock(&fs->mu);
-  rc = inject(fs, LDB_FAULT_WRITE);
+  rc = inject(fs, LDB_FAULT_WRITE, f->node->name);
   if (rc) {
     /* As a full disk does: some whole sectors of the write got through. */
     if (!fs->crashed && len > SECTOR) {
@@ -464,7 +467,7 @@ static int fy_sync(ldb_file *file) {
     goto done;
   }
   fs->counts[kind_index(LDB_FAULT_SYNC)]--; /* inject counts it again */
-  rc = inject(fs, LDB_FAULT_SYNC);
+  rc = inject(fs, LDB_FAULT_SYNC, n->name);
   if (rc) goto done;
   /* Move the pending operations to the inner store, oldest first. */
   while (n->ops) {
@@ -490,7 +493,7 @@ static int fy_size(ldb_file *file, uint64_t *size) {
   faulty_store *fs = (faulty_store *)file->store;
   int rc;
   ldb_mutex_lock(&fs->mu);
-  rc = inject(fs, LDB_FAULT_SIZE);
+  rc = inject(fs, LDB_FAULT_SIZE, f->node->name);
   if (rc == LDB_OK) *size = f->node->size;
   ldb_mutex_unlock(&fs->mu);
   return rc;
@@ -501,7 +504,7 @@ static int fy_truncate(ldb_file *file, uint64_t size) {
   faulty_store *fs = (faulty_store *)file->store;
   int rc;
   ldb_mutex_lock(&fs->mu);
-  rc = inject(fs, LDB_FAULT_TRUNCATE);
+  rc = inject(fs, LDB_FAULT_TRUNCATE, f->node->name);
   if (rc == LDB_OK) rc = img_truncate(f->node, size);
   if (rc == LDB_OK) {
     rc = op_append(f->node, 1, size, NULL, 0);
@@ -687,6 +690,14 @@ void ldb_faulty_set_map(ldb_store *s, int on) {
   if (!fs) return;
   ldb_mutex_lock(&fs->mu);
   fs->map_on = on;
+  ldb_mutex_unlock(&fs->mu);
+}
+
+void ldb_faulty_only_file(ldb_store *s, const char *name) {
+  faulty_store *fs = as_faulty(s);
+  if (!fs) return;
+  ldb_mutex_lock(&fs->mu);
+  snprintf(fs->fail_file, sizeof fs->fail_file, "%s", name ? name : "");
   ldb_mutex_unlock(&fs->mu);
 }
 

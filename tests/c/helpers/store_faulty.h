@@ -42,6 +42,11 @@ void ldb_faulty_set_map(ldb_store *s, int on);
 /* Bytes the engine asked the store's release() to drop from its mappings
  * (the images are kept: they are the data). */
 uint64_t ldb_faulty_released(ldb_store *s);
+/* From now on failures (ldb_faulty_fail_nth) hit only operations on the
+ * file called name (e.g. "data.ldb": checkpoints fail while the log takes
+ * commits); NULL: every file, the default. The nth operation of a pending
+ * failure then counts operations on that file only. */
+void ldb_faulty_only_file(ldb_store *s, const char *name);
 /* Clears a pending or sticky failure (space "returns"). */
 void ldb_faulty_clear(ldb_store *s);
 /* Operations seen of the kinds in mask since the store was made. */
