@@ -5,6 +5,7 @@
  */
 #include "commit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "checkpoint.h"
@@ -148,7 +149,12 @@ static int mem_admit(eng *e) {
    * finishes. */
   for (int i = 0; i < 2; i++) {
     if (eng_mt_room(e, mt_mem(e->active))) return LDB_OK;
-    if (eng_now(e) < atomic_load(&e->ckpt_fail_at)) break;
+    /* After running out of memory the retry is at once: memory may be
+     * back now, and if it is not, this call meets the failure itself. */
+    if (eng_now(e) < atomic_load(&e->ckpt_fail_at)) {
+      if (atomic_load(&e->bg_error) != LDB_NOMEM) break;
+      atomic_store(&e->ckpt_fail_at, 0);
+    }
     rc = eng_freeze(e, 0);
     if (rc) {
       set_bg_error(e, rc);
@@ -158,16 +164,19 @@ static int mem_admit(eng *e) {
   if (eng_mt_room(e, mt_mem(e->active))) return LDB_OK;
   char why[256];
   snprintf(why, sizeof why, "%s", rc ? ldb_errmsg(NULL) : "");
-  if (!rc) rc = atomic_load(&e->bg_error);
-  if (!rc) return LDB_OK; /* nothing failed: cannot happen */
+  /* No room though no checkpoint failed (ckpt_fail_at is cleared when one
+   * succeeds): a memtable_size below an empty memtable's fixed parts
+   * (filter, index), where every commit freezes. */
+  if (!rc && atomic_load(&e->ckpt_fail_at)) rc = atomic_load(&e->bg_error);
+  if (!rc) return LDB_OK;
   uint64_t limit = eng_mt_limit(e);
   return ldb_err(rc,
                  "write refused: the memtables hold their whole budget "
                  "(%llu bytes: memtable_size plus %llu borrowed from the "
                  "page cache) and the checkpoint that would free it cannot "
                  "run (%s%s%s); reads work, and writes resume once a "
-                 "checkpoint succeeds (it is retried; free space or repair "
-                 "the store)",
+                 "checkpoint succeeds (it is retried every 200 ms, and by "
+                 "ldb_checkpoint; free space or repair the store)",
                  (unsigned long long)limit,
                  (unsigned long long)(limit - e->opts.memtable_size),
                  ldb_strerror(rc), why[0] ? ": " : "", why);

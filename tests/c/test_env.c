@@ -229,6 +229,23 @@ static void put(fx *x, int i, size_t vlen) {
   assert_int_equal(ldb_put(x->db, k, strlen(k), v, vlen), LDB_OK);
 }
 
+/* A put of key i that the engine must refuse with code (its memtable is
+ * at the limit and the checkpoint cannot run yet): nothing is written. */
+static void refused(fx *x, int i, int code) {
+  char k[16], v[1000];
+  snprintf(k, sizeof k, "k%06d", i);
+  memset(v, 'a' + i % 26, sizeof v);
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(x->db, &st), LDB_OK);
+  uint64_t seq = st.last_seq;
+  assert_int_equal(ldb_put(x->db, k, strlen(k), v, sizeof v), code);
+  assert_int_equal(ldb_stats_get(x->db, &st), LDB_OK);
+  assert_int_equal(st.last_seq, seq);
+  void *got = NULL;
+  size_t len;
+  assert_int_equal(ldb_get(x->db, k, strlen(k), &got, &len), LDB_NOTFOUND);
+}
+
 static void expect_all(fx *x, int n) {
   for (int i = 0; i < n; i++) {
     char k[16];
@@ -309,8 +326,10 @@ static void test_sync_interval_thread(void **state) {
 }
 
 /* Commits of ~1 KiB with a 1 KiB memtable: every commit asks for a
- * checkpoint. OFF mode: the only syncs are the checkpoint's (log switch,
- * data file, meta page), so counting syncs counts attempts. */
+ * checkpoint, and a failed one leaves the memtable at its limit, so the
+ * commits of its back-off are refused with its error. OFF mode: the only
+ * syncs are the checkpoint's (log switch, data file, meta page), so
+ * counting syncs counts attempts. */
 static void test_checkpoint_backoff(void **state) {
   (void)state;
   fx x;
@@ -331,14 +350,16 @@ static void test_checkpoint_backoff(void **state) {
   uint64_t s1 = syncs(&x);
   assert_true(s1 > s0); /* it was attempted */
   ldb_faulty_clear(x.fs);
-  /* no retry before the back-off (200 ms) elapses: not even a sync */
+  /* no retry before the back-off (200 ms) elapses: not even a sync; the
+   * memtable is at its limit, so commits are refused meanwhile with the
+   * checkpoint's error, writing nothing */
   for (int k = 0; k < 5; k++) {
     fake_advance(&x.fe, 39 * MS); /* 195 ms in all */
-    put(&x, i++, 1000);
+    refused(&x, i, LDB_IOERR);
     assert_int_equal(syncs(&x), s1);
   }
   fake_advance(&x.fe, 4 * MS); /* 199 ms */
-  put(&x, i++, 1000);
+  refused(&x, i, LDB_IOERR);
   assert_int_equal(syncs(&x), s1);
   assert_int_equal(ldb_stats_get(x.db, &st), LDB_OK);
   assert_int_equal(st.checkpoints, ck0);
@@ -360,8 +381,8 @@ static void test_checkpoint_backoff(void **state) {
   assert_int_equal(st.checkpoints, ck1);
   uint64_t s2 = syncs(&x);
   fake_advance(&x.fe, 199 * MS);
-  put(&x, i++, 1000);
-  put(&x, i++, 1000);
+  refused(&x, i, LDB_IOERR);
+  refused(&x, i, LDB_IOERR);
   assert_int_equal(syncs(&x), s2);
   assert_int_equal(ldb_stats_get(x.db, &st), LDB_OK);
   assert_int_equal(st.checkpoints, ck1);
