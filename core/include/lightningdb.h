@@ -400,9 +400,10 @@ typedef struct ldb_options {
   uint64_t cache_size;          /* page cache byte budget; default 64 MiB;
                                    a smaller value is raised to 16 pages.
                                    What the cache does not use, the
-                                   memtable may borrow (see memtable_size);
+                                   memtables may borrow (see memtable_size);
                                    the cache then holds at most cache_size
-                                   less that loan */
+                                   less that loan, so memtables and cache
+                                   stay within cache_size + memtable_size */
   int compression;              /* LDB_COMPRESSION_*; default NONE. Applied to
                                    values of at least 64 bytes, kept only when it
                                    saves at least 1/8. May differ between opens. */
@@ -419,21 +420,32 @@ typedef struct ldb_options {
                                    is open in this process */
   int read_only;                /* default 0; takes the shared lock; every write
                                    returns LDB_READONLY */
-  uint64_t memtable_size;       /* heap bytes the memtable of uncheckpointed
-                                   versions may hold (keys, values, node
-                                   overhead, its index and filter: what
-                                   ldb_stats.memtable_bytes reports) before
-                                   a checkpoint starts; the next one
-                                   fills while it runs, and a writer waits
-                                   for the checkpoint once that one reaches
-                                   a quarter of this (see the README);
+  uint64_t memtable_size;       /* heap bytes the memtables of
+                                   uncheckpointed versions may hold, the
+                                   active one and the one being
+                                   checkpointed together (keys, values, node
+                                   overhead, index and filter: what
+                                   ldb_stats.memtable_bytes reports);
                                    default 64 MiB; at least 1. One budget
-                                   with cache_size: past this the memtable
-                                   grows into the part of cache_size the
+                                   with cache_size: past this the memtables
+                                   grow into the part of cache_size the
                                    page cache does not use (up to this much
-                                   more; ldb_stats.memtable_limit), and the
-                                   cache's capacity shrinks by that until
-                                   the memtable's checkpoint completes */
+                                   more in all; ldb_stats.memtable_limit),
+                                   and the cache's capacity shrinks by that
+                                   until the checkpoint of the memtable
+                                   that borrowed completes. A memtable
+                                   freezes (its checkpoint starts) an eighth
+                                   of this short of memtable_limit; the next
+                                   one fills that eighth while it runs, and
+                                   a writer that reaches memtable_limit
+                                   finishes the checkpoint itself. While a
+                                   checkpoint cannot run (LDB_FULL,
+                                   LDB_IOERR, LDB_CORRUPT), commits that
+                                   find the memtables at memtable_limit
+                                   fail with its error, writing nothing,
+                                   until a retry (every 200 ms, or
+                                   ldb_checkpoint) succeeds (see the
+                                   README) */
   int background_checkpoint;    /* 1 (default where threads exist): checkpoints
                                    and NORMAL-mode syncs run on a background
                                    thread. 0: no threads at all; checkpoints run
@@ -606,8 +618,9 @@ typedef struct ldb_batch ldb_batch;
  * or LDB_FULL on a full disk), the open still succeeds: the records stay in
  * memory as the pending checkpoint, every commit reads back, reads that
  * need the damaged page return LDB_CORRUPT (ldb_check names it, the stats'
- * background_error is set), writes go to the memtable and the log, and the
- * checkpoint is retried. A data.ldb shorter than its newest meta page says
+ * background_error is set), writes go to the memtable and the log (until
+ * the memtables reach memtable_limit: then they fail with that error), and
+ * the checkpoint is retried. A data.ldb shorter than its newest meta page says
  * is LDB_CORRUPT ("data file data.ldb is truncated: it is N bytes, ...")
  * at every open, read_only too, and the file is left as it is. */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
@@ -1115,10 +1128,10 @@ typedef struct ldb_stats {
                           ldb_options.mmap_bounded; 0 when unbounded */
   uint64_t mmap_released_bytes; /* bytes of chunks released so far to keep
                           mmap_resident_bytes within that budget */
-  uint64_t memtable_limit; /* heap bytes the active memtable may reach before
-                          a checkpoint starts: memtable_size plus what it
-                          borrowed of the cache budget the cache does not
-                          use (at most memtable_size more) */
+  uint64_t memtable_limit;      /* heap bytes the memtables (active + frozen,
+                               memtable_bytes) may hold together: memtable_size
+                               plus what they borrowed of the cache budget the
+                               cache does not use (at most memtable_size more) */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */

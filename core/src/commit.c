@@ -241,7 +241,7 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
    * holds almost nothing), at most memtable_size more, and the cache holds
    * at most cache_size less that loan until the checkpoint of the memtable
    * that borrowed it completes. Fewer, larger checkpoints rewrite the tree
-   * fewer times (write amplification). A memtable freezes a quarter of
+   * fewer times (write amplification). A memtable freezes an eighth of
    * memtable_size short of the limit (eng_mt_headroom): that is what the
    * next one fills while the checkpoint runs. When the two together reach
    * the limit, the writer finishes the checkpoint itself (eng_freeze) and
