@@ -246,6 +246,8 @@ export const STATS: readonly StatInfo[] = [
     help: "Bytes of the memory mapping released to keep mmapResidentBytes within its budget (64 KiB chunks; the next read of a released chunk maps it again from the OS page cache)" },
   { name: "memtable_limit", jsName: "memtableLimit", metric: "lightningdb_memtable_limit_bytes", type: "gauge", scale: 1,
     help: "Heap bytes the memtables (the active one and the one being checkpointed, memtableBytes) may hold together: memtableSize plus what they borrowed of the page cache budget the cache does not use (at most memtableSize more); the page cache holds at most cacheCapacity less that loan until the checkpoint of the memtable that borrowed it completes. Writes that would pass it while a checkpoint cannot run fail with its error" },
+  { name: "corrupt_reads", jsName: "corruptReads", metric: "lightningdb_corrupt_reads_total", type: "counter", scale: 1,
+    help: "Reads (gets, scans and iterator steps, counts, backups) that failed with CORRUPT since open: a damaged page of the data file that only reads reach; check() or the CLI check names it" },
 ];
 
 /** Bucket i of a histogram counts samples in [2^i, 2^(i+1)) ns (LDB_HIST_BUCKETS). */
@@ -356,6 +358,8 @@ export interface CoreStats {
   mmapReleasedBytes: number;
   /** Heap bytes the memtables (the active one and the one being checkpointed, memtableBytes) may hold together: memtableSize plus what they borrowed of the page cache budget the cache does not use (at most memtableSize more); the page cache holds at most cacheCapacity less that loan until the checkpoint of the memtable that borrowed it completes. Writes that would pass it while a checkpoint cannot run fail with its error. (gauge; lightningdb_memtable_limit_bytes) */
   memtableLimit: number;
+  /** Reads (gets, scans and iterator steps, counts, backups) that failed with CORRUPT since open: a damaged page of the data file that only reads reach; check() or the CLI check names it. (counter; lightningdb_corrupt_reads_total) */
+  corruptReads: number;
 }
 
 /** One row of ldb_error_table(). */

@@ -336,7 +336,9 @@ function checkOption(row: OptionInfo, v: unknown): number | boolean | string {
   const name = row.jsName;
   if (row.type === 'bool') return checkBool(v, name);
   if (row.type === 'enum') return checkEnum(v, name, row.values);
-  if (typeof v !== 'number') throw invalidType(name, 'a number', v);
+  // Sizes are numbers of bytes here; the CLI's -O writes the same numbers
+  // with a unit (1GiB), which is text only there.
+  if (typeof v !== 'number') throw invalidType(name, row.unit === 'bytes' ? 'a number of bytes (1 GiB: 2 ** 30)' : 'a number', v);
   if (!Number.isInteger(v) || v < row.min || v > row.max) {
     throw invalid(`${name} must be an integer in ${row.min}..${row.max}${row.unit ? ` (${row.unit})` : ''}, got ${v}`);
   }

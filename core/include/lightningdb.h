@@ -476,7 +476,14 @@ typedef struct ldb_options {
                                    naming the file and offset), open anyway
                                    at the last commit that can be recovered
                                    in order and drop the later ones for
-                                   good. For getting
+                                   good. Also (read-write) a data file
+                                   that is missing or damaged before its
+                                   meta pages beside a log (LDB_CORRUPT
+                                   "data file data.ldb is ...") is
+                                   replaced by a new one and the log
+                                   replayed from its first record: every
+                                   commit comes back only if the log still
+                                   holds them all. For getting
                                    data out of a damaged database; run
                                    ldb_check() afterwards. */
   uint64_t mmap_size;           /* bytes of the data file read through a
@@ -622,7 +629,14 @@ typedef struct ldb_batch ldb_batch;
  * the memtables reach memtable_limit: then they fail with that error), and
  * the checkpoint is retried. A data.ldb shorter than its newest meta page says
  * is LDB_CORRUPT ("data file data.ldb is truncated: it is N bytes, ...")
- * at every open, read_only too, and the file is left as it is. */
+ * at every open, read_only too, and the file is left as it is. A data.ldb
+ * without a valid meta page is what power loss during its creation leaves
+ * only when it is missing, empty or shorter than 512 bytes of zeros or of
+ * the start of a new file's meta page, and the log is empty: only then is
+ * it replaced by a new database (create_if_missing); beside a log with
+ * bytes in it, or holding other bytes, it is LDB_CORRUPT ("data file
+ * data.ldb is missing, but the log (feed.head) shows that the database was
+ * created ...", read_only too), left as it is (see salvage). */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
 
 /* Closes the handle; the last handle on an engine syncs the log (every
@@ -1132,6 +1146,10 @@ typedef struct ldb_stats {
                                memtable_bytes) may hold together: memtable_size
                                plus what they borrowed of the cache budget the
                                cache does not use (at most memtable_size more) */
+  uint64_t corrupt_reads; /* reads (gets, scans and iterator steps, counts,
+                          backups) that answered LDB_CORRUPT since the
+                          engine opened: a damaged page of the data file
+                          that only reads reach; ldb_check names it */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */

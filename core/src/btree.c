@@ -149,6 +149,7 @@ struct bt_file {
   /* values of at least LDB_COMPRESS_MIN bytes written while compression
    * was on, by the codec stored: [0] raw (did not pay), then per codec */
   _Atomic uint64_t codec_values[4];
+  _Atomic uint64_t reads_corrupt; /* reader calls that met damage */
   ldb_mutex mu; /* current, live list, free-page state, merging */
   bt_tree *current;
   bt_tree *live;
@@ -719,11 +720,20 @@ out:
   return rc;
 }
 
+/* A reader's result: LDB_CORRUPT (a damaged page on the read path) is
+ * counted for the stats, whose health rules must see damage that only
+ * reads meet (checkpoints and ldb_check report theirs themselves). */
+static int read_rc(bt_file *f, int rc) {
+  if (rc == LDB_CORRUPT)
+    atomic_fetch_add_explicit(&f->reads_corrupt, 1, memory_order_relaxed);
+  return rc;
+}
+
 int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
            size_t *len) {
   uint64_t faults = pager_map_faults(t->f->pg);
-  return pager_map_check(t->f->pg, faults,
-                         tree_get(t, key, klen, buf, cap, len));
+  return read_rc(t->f, pager_map_check(t->f->pg, faults,
+                                       tree_get(t, key, klen, buf, cap, len)));
 }
 
 /* ---- cursors ------------------------------------------------------------ */
@@ -895,7 +905,7 @@ static int cur_fail(bt_cursor *c, int rc) {
     cur_unwind(c, 0);
     c->valid = false;
   }
-  return rc;
+  return read_rc(c->f, rc);
 }
 
 static int cur_edge(bt_cursor *c, int dir) {
@@ -1041,7 +1051,7 @@ static bool cur_mapped(const bt_cursor *c) {
   return c->valid && c->st[c->depth - 1].e == NULL;
 }
 
-int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
+static int cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   cinfo ci = {0};
   int rc = cur_cell(c, &ci);
   if (rc) return rc;
@@ -1059,7 +1069,7 @@ int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   return pager_map_check(c->f->pg, c->faults, LDB_OK);
 }
 
-int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
+static int cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
   cinfo ci = {0};
   int rc = cur_cell(c, &ci);
   if (rc) return rc;
@@ -1087,6 +1097,14 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
   *val = whole;
   *vlen = ci.raw;
   return LDB_OK;
+}
+
+int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
+  return read_rc(c->f, cursor_key(c, key, klen));
+}
+
+int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
+  return read_rc(c->f, cursor_value(c, val, vlen));
 }
 
 /* ---- merges: dirty nodes ------------------------------------------------ */
@@ -2770,6 +2788,41 @@ out:
 
 static int rebuild_free(bt_file *f, const meta *cur, const meta *older);
 
+/* *ok: the len (< 512) bytes of a data file without a valid meta page are
+ * what power loss during its creation can leave: zeros, or the start of a
+ * new file's slot-0 meta page (of any page size). */
+static int creation_leftover(ldb_file *file, size_t len, const ldb_allocator *a,
+                             bool *ok) {
+  uint8_t head[512];
+  int rc = ldb_fread_full(file, 0, head, len);
+  if (rc) return rc;
+  *ok = true;
+  for (size_t i = 0; i < len && *ok; i++)
+    *ok = head[i] == 0;
+  if (*ok) return LDB_OK;
+  uint8_t *pg = ldb_malloc(a, LDB_MAX_PAGE_SIZE);
+  if (!pg) return LDB_NOMEM;
+  bt_file tmp; /* encode_meta reads only ps */
+  memset(&tmp, 0, sizeof tmp);
+  for (uint32_t ps = LDB_MIN_PAGE_SIZE; ps <= LDB_MAX_PAGE_SIZE && !*ok;
+       ps <<= 1) {
+    tmp.ps = ps;
+    encode_meta(&tmp, pg, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0);
+    pager_seal(pg, ps, 0);
+    *ok = !memcmp(pg, head, len);
+  }
+  ldb_mfree(a, pg);
+  return LDB_OK;
+}
+
+/* What to do instead, in the messages of a data file that is damaged
+ * beyond its meta pages. */
+#define BT_LOST_ADVICE                                                         \
+  "It is left as it is: restore it from a backup. A read-write open with "     \
+  "the salvage option starts a new data file instead and replays the "         \
+  "log from its first record: every commit comes back only if the log "        \
+  "still holds them all (else the database opens empty)"
+
 int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
             int *created) {
   const ldb_allocator *a = cfg->allocator;
@@ -2778,8 +2831,20 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   ldb_file *file = NULL;
   bt_file *f = NULL;
   uint8_t *buf = NULL;
+  char why[64];
   int flags = (cfg->create && !cfg->read_only) ? LDB_STORE_CREATE : 0;
-  int rc = ldb_fopen(store, BT_FILE_NAME, flags, &file);
+  /* Looks before it creates: beside a log, a missing file is damage. */
+  int rc =
+      ldb_fopen(store, BT_FILE_NAME, cfg->created_before ? 0 : flags, &file);
+  if (rc == LDB_NOTFOUND && cfg->created_before) {
+    if (cfg->created_before(store, why, sizeof why))
+      return ldb_err(LDB_CORRUPT,
+                     "data file %s is missing, but the log (%s) shows that "
+                     "the database was created: the file was deleted, and "
+                     "creating a new one would lose its data. " BT_LOST_ADVICE,
+                     BT_FILE_NAME, why);
+    if (flags) rc = ldb_fopen(store, BT_FILE_NAME, flags, &file);
+  }
   if (rc) return rc;
   uint64_t size;
   if ((rc = ldb_fsize(file, &size))) goto fail;
@@ -2789,6 +2854,19 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   if (!fresh) {
     if ((rc = read_meta(file, size, a, &mt, &bad, &older))) goto fail;
     fresh = mt.ps == 0; /* never completely created */
+    bool leftover = true;
+    if (fresh && size < 512 &&
+        (rc = creation_leftover(file, (size_t)size, a, &leftover)))
+      goto fail;
+    if (!leftover && !(cfg->replace_damaged && flags)) {
+      rc = ldb_err(LDB_CORRUPT,
+                   "data file %s is %llu bytes, shorter than a meta page, "
+                   "and holds bytes that no interrupted creation leaves "
+                   "(only zeros or the start of a new file's meta page): it "
+                   "was cut or overwritten. " BT_LOST_ADVICE,
+                   BT_FILE_NAME, (unsigned long long)size);
+      goto fail;
+    }
     /* Every page below the newest meta page's page count was written and
      * synced before that meta page, and the file is only ever cut down to
      * it: a shorter file was truncated. Found here, not at the first read
@@ -2807,6 +2885,16 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
                    (unsigned long long)want);
       goto fail;
     }
+  }
+  if (fresh && cfg->created_before &&
+      cfg->created_before(store, why, sizeof why)) {
+    rc = ldb_err(LDB_CORRUPT,
+                 "data file %s is %llu bytes without a valid meta page, but "
+                 "the log (%s) shows that the database was created "
+                 "completely before: the file was cut or overwritten, and "
+                 "creating a new one would lose its data. " BT_LOST_ADVICE,
+                 BT_FILE_NAME, (unsigned long long)size, why);
+    goto fail;
   }
   if (fresh) {
     if (!cfg->create || cfg->read_only) {
@@ -3004,6 +3092,7 @@ void bt_stats_get(bt_file *f, bt_stats *out) {
   ldb_mutex_unlock(&f->mu);
   for (int i = 0; i < 4; i++)
     out->codec_values[i] = atomic_load(&f->codec_values[i]);
+  out->reads_corrupt = atomic_load(&f->reads_corrupt);
 }
 
 /* ---- integrity check ---------------------------------------------------- */

@@ -72,16 +72,36 @@ type EngineOptions = Record<string, number | boolean | string>;
 const CLI_OPTIONS: readonly OptionInfo[] = OPTIONS.filter((o) => !['createIfMissing', 'errorIfExists', 'readOnly'].includes(o.jsName));
 const SET_BY_COMMAND = ['createIfMissing', 'errorIfExists', 'readOnly'];
 
-/** Byte-size suffixes -O takes on options in bytes (64MiB). */
-const SIZE_SUFFIX: Record<string, number> = { kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+/** The units -O takes after the number of an option in bytes (64MiB):
+ * powers of 1024, spelled exactly as here, as option names are (open()
+ * takes these options as numbers of bytes; a unit is only the CLI's way of
+ * writing that number). Another spelling is a usage error naming the right
+ * one (sizeUnitError). */
+export const SIZE_UNITS: Readonly<Record<string, number>> = Object.freeze({ KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 });
+
+/** Why `unit` is not one of SIZE_UNITS, naming the one meant: a unit in
+ * another case ('gib', 'GIB': "is spelled 'GiB'"), a decimal or one-letter
+ * unit ('GB', 'G', 'g': "use 'GiB' (2^30 bytes)"; the CLI does not guess
+ * between 10^9 and 2^30), or none close. */
+export function sizeUnitError(unit: string): string {
+  const units = Object.keys(SIZE_UNITS);
+  const same = units.find((u) => u.toLowerCase() === unit.toLowerCase());
+  if (same !== undefined) return `unit '${unit}' is spelled '${same}' (units are case-exact, as option names are)`;
+  const letter = unit[0]?.toUpperCase();
+  const meant = units.find((u) => u[0] === letter);
+  if (meant !== undefined && /^[a-zA-Z]b?$/i.test(unit)) {
+    return `unit '${unit}' is not taken: sizes are in powers of 1024, use '${meant}' (2^${Math.log2(SIZE_UNITS[meant]!)} bytes)`;
+  }
+  return `unit '${unit}' is not taken (units: ${units.join(', ')})`;
+}
 
 /** The -O lines of `lightningdb --help`, from the core's option table. */
 export function engineOptionsHelp(): string {
   const kind = (o: OptionInfo) => (o.type === 'bool' ? 'true|false' : o.type === 'enum' ? o.values.join('|')
     : o.unit === 'bytes' ? 'bytes (or 64MiB, 1GiB)' : o.unit === 'ms' ? 'ms' : 'integer');
   const size = (n: number) => {
-    const [name, mult] = Object.entries(SIZE_SUFFIX).reverse().find(([, m]) => n > 0 && n % m === 0) ?? ['', 1];
-    return mult === 1 ? String(n) : `${n / mult}${name.slice(0, -2).toUpperCase()}iB`;
+    const [name, mult] = Object.entries(SIZE_UNITS).reverse().find(([, m]) => n > 0 && n % m === 0) ?? ['', 1];
+    return mult === 1 ? String(n) : `${n / mult}${name}`;
   };
   const def = (o: OptionInfo) => (o.type === 'bool' ? String(o.default === 1) : o.type === 'enum' ? o.values[o.default]
     : o.unit === 'bytes' ? size(o.default) : String(o.default));
@@ -90,6 +110,9 @@ export function engineOptionsHelp(): string {
 open() options of the API, spelled as there (case matters), checked against the
 engine's option table; an existing database keeps its pageSize):
 ${CLI_OPTIONS.map((o) => `  ${o.jsName.padEnd(w)}  ${kind(o)}; default ${def(o)}`).join('\n')}
+  Sizes (options in bytes): an integer of bytes, or one with a unit after it:
+  ${Object.keys(SIZE_UNITS).join(', ')} (powers of 1024), spelled exactly so, as option names are
+  (1gib, 1GB and 1G are refused); open() takes the same sizes as numbers.
   e.g. lightningdb check -O cacheSize=1GiB -O mmapSize=0 ./db
        lightningdb load -O compression=zstd -O pageSize=16384 ./new < out.jsonl`;
 }
@@ -122,11 +145,14 @@ export function engineOption(arg: string, previous: EngineOptions = {}): EngineO
     v = text;
   } else {
     const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(text);
-    const mult = m && m[2] ? (o.unit === 'bytes' ? SIZE_SUFFIX[m[2].toLowerCase()] : undefined) : 1;
+    if (m && m[2] && o.unit === 'bytes' && !Object.hasOwn(SIZE_UNITS, m[2])) {
+      throw new CliError(EXIT.USAGE, `-O ${o.jsName}=${text}: ${sizeUnitError(m[2])}`);
+    }
+    const mult = m && m[2] ? (o.unit === 'bytes' ? SIZE_UNITS[m[2]] : undefined) : 1;
     const n = m && mult !== undefined ? Number(m[1]) * mult : NaN;
     if (!Number.isSafeInteger(n) || n < o.min || n > o.max) {
       throw new CliError(EXIT.USAGE, `-O ${o.jsName} takes an integer in ${o.min}..${o.max}${o.unit ? ` (${o.unit}` : ''}` +
-        `${o.unit === 'bytes' ? '; KiB, MiB, GiB or TiB after it multiply' : ''}${o.unit ? ')' : ''}, got '${text}'`);
+        `${o.unit === 'bytes' ? `; ${Object.keys(SIZE_UNITS).join(', ')} after it multiply` : ''}${o.unit ? ')' : ''}, got '${text}'`);
     }
     v = n;
   }

@@ -82,6 +82,15 @@ describe(`errors [${backendName}]`, () => {
     });
   }
 
+  // Sizes are numbers of bytes; a size written with a unit, as the CLI's
+  // -O takes it, is a TypeError that says what the API takes instead.
+  for (const size of ['1GiB', '1gib', '1073741824']) {
+    it(`open with cacheSize '${size}' (text) -> TypeError asking for a number of bytes`, () => {
+      const e = throwsType(() => openDb(tmpName(), { cacheSize: size } as never), size);
+      equal(e.message, 'cacheSize must be a number of bytes (1 GiB: 2 ** 30), got string');
+    });
+  }
+
   // A misspelled option was ignored without a word before: open() with
   // { cachesize: 1e9 } opened with the default cache.
   const misspelled: Array<[Record<string, unknown>, string]> = [

@@ -370,6 +370,8 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     };
     const m = stats('-O', 'cacheSize=1MiB', '-O', 'mmapSize=0');
     assert.equal(m.cacheCapacity, 1 << 20, 'cacheSize (with a suffix) reached the engine');
+    assert.equal(stats('-O', 'cacheSize=2048KiB', '-O', 'mmapSize=0').cacheCapacity, 2 << 20, 'KiB');
+    assert.equal(stats('-O', 'cacheSize=3145728', '-O', 'mmapSize=0').cacheCapacity, 3 << 20, 'bytes without a unit');
     assert.equal(m.mmapBytes, 0, 'mmapSize reached the engine');
     assert.equal(m.pageSize, 8192, 'the database was created with -O pageSize');
     const raw = JSON.parse(run(['stats', '--json', 'opts-raw']).stdout).metrics;
@@ -387,7 +389,14 @@ describe('lightningdb CLI from an npm pack tarball', function () {
       { args: ['get', '-O', 'readonly=true', 'opts', 'k'], msg: /unknown engine option 'readonly' \(did you mean 'readOnly'\?\)/ },
       { args: ['get', '-O', 'compression=gzip', 'opts', 'k'], msg: /-O compression takes one of none, lz4, zstd, snappy, auto, got 'gzip'/ },
       { args: ['get', '-O', 'salvage=yes', 'opts', 'k'], msg: /-O salvage takes true or false, got 'yes'/ },
-      { args: ['get', '-O', 'cacheSize=12XB', 'opts', 'k'], msg: /-O cacheSize takes an integer in 0\.\.\d+ \(bytes; KiB, MiB, GiB or TiB/ },
+      { args: ['get', '-O', 'cacheSize=12XB', 'opts', 'k'], msg: /-O cacheSize=12XB: unit 'XB' is not taken \(units: KiB, MiB, GiB, TiB\)/ },
+      // units are case-exact, as option names are, and powers of 1024 only
+      { args: ['get', '-O', 'cacheSize=1gib', 'opts', 'k'], msg: /-O cacheSize=1gib: unit 'gib' is spelled 'GiB' \(units are case-exact, as option names are\)/ },
+      { args: ['get', '-O', 'cacheSize=1GIB', 'opts', 'k'], msg: /unit 'GIB' is spelled 'GiB'/ },
+      { args: ['get', '-O', 'mmapSize=64mib', 'opts', 'k'], msg: /-O mmapSize=64mib: unit 'mib' is spelled 'MiB'/ },
+      { args: ['get', '-O', 'cacheSize=1GB', 'opts', 'k'], msg: /-O cacheSize=1GB: unit 'GB' is not taken: sizes are in powers of 1024, use 'GiB' \(2\^30 bytes\)/ },
+      { args: ['get', '-O', 'cacheSize=512k', 'opts', 'k'], msg: /unit 'k' is not taken: sizes are in powers of 1024, use 'KiB' \(2\^10 bytes\)/ },
+      { args: ['get', '-O', 'cacheSize=1.5GiB', 'opts', 'k'], msg: /-O cacheSize takes an integer in 0\.\.\d+ \(bytes; KiB, MiB, GiB, TiB after it multiply\), got '1\.5GiB'/ },
       { args: ['get', '-O', 'syncIntervalMs=1MiB', 'opts', 'k'], msg: /-O syncIntervalMs takes an integer in 0\.\.4294967295 \(ms\), got '1MiB'/ },
       { args: ['get', '-O', 'cacheSize', 'opts', 'k'], msg: /-O takes NAME=VALUE/ },
       { args: ['get', '-O', 'readOnly=false', 'opts', 'k'], msg: /-O readOnly: set by each command/ },
@@ -404,6 +413,8 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.match(help, /Engine options \(-O NAME=VALUE/);
     for (const name of ['cacheSize', 'compression', 'salvage', 'mmapSize']) assert.match(help, new RegExp(`\\n  ${name} +\\S`), name);
     assert.doesNotMatch(help, /\n {2}readOnly /, 'options each command sets are not listed');
+    assert.match(help, /Sizes \(options in bytes\): an integer of bytes, or one with a unit after it:\s+KiB, MiB, GiB, TiB \(powers of 1024\), spelled exactly so/);
+    assert.match(help, /\n {2}cacheSize +bytes \(or 64MiB, 1GiB\); default 64MiB\n/);
     assert.match(run(['dump', '--help']).stdout, /-O, --option <name=value>/);
   });
 
