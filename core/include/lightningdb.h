@@ -434,10 +434,13 @@ typedef struct ldb_options {
                                    and the cache's capacity shrinks by that
                                    until the checkpoint of the memtable
                                    that borrowed completes. A memtable
-                                   freezes (its checkpoint starts) an eighth
-                                   of this short of memtable_limit; the next
-                                   one fills that eighth while it runs, and
-                                   a writer that reaches memtable_limit
+                                   that borrowed nothing (any, without a
+                                   background thread) freezes (its
+                                   checkpoint starts) an eighth of this
+                                   short of memtable_limit, and the next
+                                   one fills that eighth while it runs; one
+                                   that borrowed grows to memtable_limit; a
+                                   writer that reaches memtable_limit
                                    finishes the checkpoint itself. While a
                                    checkpoint cannot run (LDB_FULL,
                                    LDB_IOERR, LDB_CORRUPT), commits that

@@ -241,14 +241,15 @@ int eng_commit(eng *e, const eng_ops *w, eng_validate_fn validate, void *ctx) {
    * holds almost nothing), at most memtable_size more, and the cache holds
    * at most cache_size less that loan until the checkpoint of the memtable
    * that borrowed it completes. Fewer, larger checkpoints rewrite the tree
-   * fewer times (write amplification). A memtable freezes an eighth of
-   * memtable_size short of the limit (eng_mt_headroom): that is what the
-   * next one fills while the checkpoint runs. When the two together reach
-   * the limit, the writer finishes the checkpoint itself (eng_freeze) and
-   * the active memtable goes on filling, frozen only if it still has no
-   * room; so memtables never exceed the limit by more than one commit.
-   * Without threads, commits also advance the checkpoint by as many keys
-   * per key written as the frozen memtable is larger than the headroom
+   * fewer times (write amplification). A memtable that borrowed nothing
+   * (any, without threads) freezes an eighth of memtable_size short of
+   * the limit (eng_mt_headroom): that is what the next one fills while
+   * the checkpoint runs; one that borrowed grows to the limit. When the
+   * two together reach the limit, the writer finishes the checkpoint itself
+   * (eng_freeze) and the active memtable goes on filling, frozen only if it
+   * still has no room; so memtables never exceed the limit by more than one
+   * commit. Without threads, commits also advance the checkpoint by as many
+   * keys per key written as the frozen memtable is larger than the headroom
    * (below), so that it usually completes before the writer must wait.
    * When the checkpoint cannot run (a full disk, an I/O error, a damaged
    * page), the next commits fail with its error (mem_admit) instead of

@@ -308,7 +308,13 @@ int eng_mt_room(eng *e, uint64_t used) {
   uint64_t lent = atomic_load_explicit(&e->mt_lent, memory_order_relaxed) +
                   atomic_load(&e->frozen_lent);
   uint64_t fmem = atomic_load(&e->frozen_mem);
-  uint64_t need = used + (fmem ? fmem : eng_mt_headroom(e));
+  /* Without a frozen memtable the active one keeps the headroom free for
+   * its successor, unless it borrowed and a background thread runs the
+   * checkpoint: then it grows to the limit, and its successor waits for
+   * (helps finish) the checkpoint. Without threads the headroom stays,
+   * so that commits can advance the checkpoint in steps. */
+  uint64_t room_next = lent && e->threaded ? 0 : eng_mt_headroom(e);
+  uint64_t need = used + (fmem ? fmem : room_next);
   if (need < size + lent) return 1;
   if (lent >= size) return 0;
   uint64_t want = need - (size + lent) + (size / 8 ? size / 8 : 1);

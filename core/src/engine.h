@@ -256,10 +256,10 @@ int eng_mt_create(eng *e, uint64_t keys, mt **out);
  * cache: the active and the frozen memtable together stay below
  * memtable_size plus what they borrowed of the cache's unused budget
  * (eng_mt_limit; borrowed here, in steps, when the active one needs
- * more), and while no memtable is frozen the active one stops
- * eng_mt_headroom (an eighth of memtable_size) short of that: the room
- * the next memtable fills while this one's checkpoint runs. commit_mu
- * held. */
+ * more), and while no memtable is frozen an active one that borrowed
+ * nothing (any, without a background thread) stops eng_mt_headroom (an
+ * eighth of memtable_size) short of that: the room the next memtable
+ * fills while this one's checkpoint runs. commit_mu held. */
 int eng_mt_room(eng *e, uint64_t used);
 
 /* What the memtables (active + frozen) may hold together: memtable_size
@@ -267,11 +267,14 @@ int eng_mt_room(eng *e, uint64_t used);
  * memtable_limit stat reports). */
 uint64_t eng_mt_limit(const eng *e);
 
-/* The room a frozen memtable leaves the next one: an eighth of
- * memtable_size. A larger one would freeze memtables earlier, and more
- * checkpoints rewrite the tree more often: with a quarter, 1M random puts
- * and as many overwrites wrote 3.14x their bytes instead of 2.60x
- * (db_bench). */
+/* The room a memtable that borrowed nothing (or any memtable, without a
+ * background thread) leaves the next one when it freezes: an eighth of
+ * memtable_size. A memtable that borrowed grows to the limit instead
+ * (eng_mt_room): every byte less is a larger share of
+ * checkpoints, each of which rewrites most of the tree under random keys.
+ * Leaving a quarter, then an eighth, 1M random puts and as many
+ * overwrites (db_bench) took one checkpoint more and wrote 3.14x their
+ * bytes instead of 2.60x. */
 static inline uint64_t eng_mt_headroom(const eng *e) {
   return e->opts.memtable_size / 8;
 }
