@@ -160,6 +160,11 @@ export interface ScanIterator<T> extends IterableIterator<T> {
   seek(key: unknown): void;
   /** Ends the scan and releases its snapshot (also done at exhaustion). */
   return(): IteratorResult<T, undefined>;
+  /** As return(). A scan ended this way, by return() (`break`) or by
+   * reaching its end is done; one ended by its database's close() or its
+   * transaction's commit()/abort() throws CLOSED from next() and seek()
+   * instead ("the database was closed while the scan was open"), so a
+   * loop over it is never silently cut short. */
   close(): void;
 }
 
@@ -533,12 +538,22 @@ class Scan<T> implements ScanIterator<T> {
     this.#txn = txn;
   }
 
+  /** CLOSED when the scan was ended by its database's close() or its
+   * transaction's commit/abort rather than by its own end, return() or
+   * close(): next() and seek() then throw it (a `for...of` export loop is
+   * not silently cut short). */
+  #killed: LightningDbError | null = null;
+
   /** False once the scan, its database or its transaction closed (the
-   * scan's engine iterator is then freed). */
+   * scan's engine iterator is then freed, and #killed set when an owner
+   * ended it). */
   #alive(): boolean {
     if (this.#it === null) return false;
     if (this.#db.open && (this.#txn === null || this.#txn.open)) return true;
-    this.close();
+    this.#killed = new LightningDbError('CLOSED', this.#db.open
+      ? 'the transaction was committed or aborted while the scan was open'
+      : 'the database was closed while the scan was open');
+    this.#release();
     return false;
   }
 
@@ -553,7 +568,10 @@ class Scan<T> implements ScanIterator<T> {
   }
 
   next(): IteratorResult<T, undefined> {
-    if (!this.#alive()) return this.return();
+    if (!this.#alive()) {
+      if (this.#killed !== null) throw this.#killed;
+      return this.return();
+    }
     if (this.#remaining <= 0) return this.#end();
     if (this.#pos >= this.#chunk.length) {
       const it = this.#it!; // #alive(): not null
@@ -571,7 +589,7 @@ class Scan<T> implements ScanIterator<T> {
 
   seek(key: unknown): void {
     const it = this.#it;
-    if (it === null || !this.#alive()) throw closedError('scan');
+    if (it === null || !this.#alive()) throw this.#killed ?? closedError('scan');
     const k = encodeKey(this.#codec, key);
     mapErrors(() => it.seek(k));
     this.#chunk = [];
@@ -584,7 +602,15 @@ class Scan<T> implements ScanIterator<T> {
     return { done: true, value: undefined };
   }
 
+  /** Ends the scan (never throws CLOSED: also after its database or
+   * transaction closed); next() is then done. */
   close(): void {
+    this.#killed = null;
+    this.#release();
+  }
+
+  /** Frees the engine iterator. */
+  #release(): void {
     const it = this.#it;
     if (it === null) return;
     this.#it = null;
@@ -1428,7 +1454,9 @@ export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = Byt
     return () => sub.unsubscribe();
   }
 
-  /** Closes the database; its open scans end (next() is done) and its open
+  /** Closes the database; its open scans end (their next() and seek()
+   * then throw CLOSED: "the database was closed while the scan was open";
+   * return() and close() still work) and its open
    * transactions are aborted (later calls throw CLOSED; nothing of them is
    * committed). Idempotent; every other method then throws CLOSED. */
   close(): void {

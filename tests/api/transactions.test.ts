@@ -215,14 +215,14 @@ describe(`transactions [${backendName}]`, () => {
     }
   });
 
-  it('a scan of a transaction ends when the transaction ends', () => {
+  it('a scan of a transaction ends when the transaction ends (next() throws CLOSED)', () => {
     const db = openDb();
     db.putBatch([['a', '1'], ['b', '2'], ['c', '3']]);
     const tx = db.beginTransaction();
     const it = tx.scan();
     equal(text(it.next().value[0]), 'a');
     tx.commit();
-    deepEqual(it.next(), { done: true, value: undefined });
+    throwsCode(() => it.next(), 'CLOSED');
     equal(db.metrics().activeSnapshots, 0);
   });
 
