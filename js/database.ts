@@ -30,6 +30,7 @@ import {
 } from './metrics.js';
 import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
 import { subScope } from './subscope.js';
+import { retryDelay } from './retry.js';
 import { checkOptionKeys, DATABASE_OPTION_KEYS, keyList } from './options.js';
 import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, type FeedOwner, type RangeOptions } from './feed.js';
 
@@ -149,7 +150,13 @@ export type BatchOp<K = unknown, V = unknown> =
   | { type: 'del'; key: Input<K> };
 
 export interface TransactionOptions {
-  /** how many times to rerun fn after a CONFLICT; default 0 */
+  /** How many times to rerun fn after a CONFLICT; default 0.
+   * transactionAsync() waits before each rerun: a random time up to 1 ms
+   * before the first, doubling each time up to 64 ms (exponential backoff
+   * with full jitter, js/retry.ts), so writers that collided do not collide
+   * again at once. The synchronous transaction() cannot wait without
+   * blocking the thread: it reruns at once (use transactionAsync() for
+   * contended keys). */
   retries?: number;
 }
 
@@ -1213,7 +1220,9 @@ export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = Byt
 
   /** Runs fn(tx) in a read-write transaction: commits when fn returns,
    * aborts when it throws; after a CONFLICT reruns fn up to `retries`
-   * times. fn must be synchronous (use transactionAsync otherwise). */
+   * times, at once (a synchronous call cannot wait: transactionAsync()
+   * backs off between reruns). fn must be synchronous (use
+   * transactionAsync otherwise). */
   transaction<T>(fn: (tx: Transaction<K, V, B>) => T, opts?: TransactionOptions): T {
     this.#open();
     checkFn(fn, 'fn');
@@ -1243,7 +1252,9 @@ export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = Byt
   }
 
   /** As transaction(), for an async fn; the commit waits off the
-   * JavaScript thread. */
+   * JavaScript thread. After a CONFLICT it waits before rerunning fn: a
+   * random time below min(64, 2^n) ms before rerun n (0, 1, ...; see
+   * TransactionOptions.retries). */
   async transactionAsync<T>(fn: (tx: Transaction<K, V, B>) => Promise<T> | T, opts?: TransactionOptions): Promise<T> {
     this.#open();
     checkFn(fn, 'fn');
@@ -1262,9 +1273,9 @@ export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = Byt
         await tx.commitAsync();
         return result;
       } catch (e) {
-        if (isConflict(e) && attempt < retries) continue;
-        throw e;
+        if (!isConflict(e) || attempt >= retries) throw e;
       }
+      await retryDelay(attempt); // closed meanwhile: #beginScoped() throws CLOSED
     }
   }
 
