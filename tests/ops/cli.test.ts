@@ -453,6 +453,83 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.equal(run(['get', 'made3', 'a']).stdout, '1\n');
   });
 
+  for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`load stopped by ${signal}: commits the batch in flight, closes cleanly, says what it loaded; --skip loads the rest`, async () => {
+      const total = 200_000;
+      const key = (i: number) => `key:${String(i).padStart(8, '0')}`;
+      const entry = (i: number) => `${JSON.stringify({ k: key(i), v: `value ${i} ${'x'.repeat(40)}` })}\n`;
+      const header = '{"lightningdb":"dump","version":1}\n';
+      const db = `stopped-${signal}`;
+      const json = signal === 'SIGTERM';
+      const child = spawn(bin, ['load', db, ...(json ? ['--json'] : [])], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => { stdout += d; });
+      child.stderr.on('data', (d) => { stderr += d; });
+      child.stdin.on('error', () => {}); // EPIPE once the load stopped reading
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // The dump goes in chunks while the load reads it; the signal comes
+      // once half of it was taken in, with stdin still open (no end line
+      // yet: the load can only end by the signal).
+      child.stdin.write(header);
+      let signalled = false;
+      for (let c = 0; c < 40 && child.exitCode === null; c++) {
+        let chunk = '';
+        for (let i = c * 5000; i < (c + 1) * 5000; i++) chunk += entry(i);
+        if (!child.stdin.write(chunk)) await Promise.race([new Promise((r) => child.stdin.once('drain', r)), exited]);
+        if (c === 20) {
+          child.kill(signal);
+          signalled = true;
+        }
+      }
+      assert.ok(signalled);
+      const code = await exited;
+      assert.equal(code, exitCode, stderr);
+      const m = /^lightningdb: load stopped by (\w+): (\d+) entries loaded into (\S+) \((?:the batch in flight, (\d+) entr(?:y|ies), was committed|no batch was in flight); the database was closed cleanly\); last key loaded: (\S+); a load is not atomic: to load the rest, run the same load again with --skip (\d+)\n$/.exec(stderr);
+      assert.ok(m, stderr);
+      const [, sig, n, path, , last, skip] = m;
+      assert.equal(sig, signal);
+      assert.equal(path, db);
+      const loaded = Number(n);
+      assert.ok(loaded > 0 && loaded < total, `loaded ${loaded}`);
+      assert.equal(last, key(loaded - 1), 'the last key loaded is the last of the entries loaded (a dump is in key order)');
+      assert.equal(Number(skip), loaded);
+      if (json) {
+        assert.deepEqual(JSON.parse(stdout), { ok: false, stopped: signal, entries: loaded, skipped: 0, lastKey: last,
+          batchInFlight: JSON.parse(stdout).batchInFlight, resume: { skip: loaded } });
+      } else {
+        assert.equal(stdout, '');
+      }
+      // The database holds exactly what the message says: check passes,
+      // the last key reported is there, the next one is not.
+      const checked = run(['check', '--json', db]);
+      assert.equal(checked.code, EXIT.OK, checked.stderr);
+      assert.equal(JSON.parse(checked.stdout).entries, loaded);
+      assert.equal(run(['get', db, last!]).code, EXIT.OK);
+      assert.equal(run(['get', db, key(loaded)]).code, EXIT.NOT_FOUND);
+      // The same dump, whole, with --skip: the rest is loaded.
+      let dump = header;
+      for (let i = 0; i < total; i++) dump += entry(i);
+      dump += `${JSON.stringify({ end: true, entries: total })}\n`;
+      const rest = run(['load', db, '--skip', skip!], { input: dump });
+      assert.equal(rest.code, EXIT.OK, rest.stderr);
+      const all = JSON.parse(run(['check', '--json', db]).stdout);
+      assert.deepEqual([all.ok, all.entries], [true, total]);
+      assert.equal(run(['get', db, key(total - 1)]).code, EXIT.OK);
+    });
+  }
+
+  it('load --skip: refused past the dump\'s entries; --help says a load is not atomic and how to go on', () => {
+    const r = run(['load', 'skip-past', '--skip', '3'], { input: '{"lightningdb":"dump","version":1}\n{"k":"a","v":"1"}\n{"end":true,"entries":1}\n' });
+    assert.equal(r.code, EXIT.USAGE, r.stderr);
+    assert.match(r.stderr, /^lightningdb: --skip 3 is more than the dump's 1 entry \(the new database at skip-past was removed\)\n$/);
+    const help = run(['load', '--help']).stdout;
+    assert.match(help, /--skip <n>/);
+    assert.match(help, /A load is not atomic/);
+    assert.match(help, /exits 130 \(SIGINT\) or 143 \(SIGTERM\)/);
+    assert.match(run(['--help']).stdout, /130, 143 {2}load stopped by SIGINT \(Ctrl-C\) or SIGTERM/);
+  });
+
   it('bench runs a bounded mix on a scratch database', () => {
     const r = run(['bench', '--json', '--duration', '0.3', '--keys', '1000']);
     assert.equal(r.code, EXIT.OK, r.stderr);
