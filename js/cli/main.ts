@@ -598,6 +598,16 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
     stopped = signal;
     rl?.close(); // wakes a loop waiting for input
   };
+  // A Ctrl-C reaches every process of the terminal's group: the writer of
+  // a pipe (dump | load) dies of it, and its partial last line or its end
+  // of input can come before this process's signal is handled. Before such
+  // input is called malformed or truncated, a moment's wait lets that
+  // signal arrive, so the load reports the stop (keeping what it loaded)
+  // instead of a bad dump (removing a new database).
+  const signalComing = async (): Promise<boolean> => {
+    if (stopped === null) await new Promise((r) => setTimeout(r, 200));
+    return stopped !== null;
+  };
   const onInt = () => onSignal('SIGINT');
   const onTerm = () => onSignal('SIGTERM');
   process.on('SIGINT', onInt);
@@ -630,7 +640,14 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
           throw new DumpFormatError(line, 'data after the end line');
         }
         if (line > 1 && text.trim() === '') continue;
-        const r = parseLine(text, line);
+        let r: ReturnType<typeof parseLine>;
+        try {
+          r = parseLine(text, line);
+        } catch (e) {
+          // the writer's last, partial line
+          if (e instanceof DumpFormatError && line > 1 && await signalComing()) break;
+          throw e;
+        }
         if (r.kind === 'header') {
           target = openForLoad(path, o.option);
           db = target.db;
@@ -661,7 +678,14 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
       }
       if (line === 0) throw new DumpFormatError(1, 'the input is empty (expected a dump header)');
       flushBatch();
-      if (ended === null) throw new DumpFormatError(line, `the dump is truncated (no end line)`);
+      if (ended === null) {
+        if (await signalComing()) {
+          db?.flush();
+          b?.stop();
+          return;
+        }
+        throw new DumpFormatError(line, `the dump is truncated (no end line)`);
+      }
       if (skipped < o.skip) throw new CliError(EXIT.USAGE, `--skip ${o.skip} is more than the dump's ${plural(ended, 'entry', 'entries')}`);
       if (ended !== skipped + loaded) {
         throw new DumpFormatError(line, `the end line says ${ended} entries, the dump holds ${skipped + loaded}`);

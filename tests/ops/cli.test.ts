@@ -519,6 +519,36 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     });
   }
 
+  it('Ctrl-C on `dump | load` (SIGINT to the whole process group): the load reports the stop, the new database stays', async () => {
+    const src = open(join(tmp.dir, 'pipe-src'));
+    const key = (i: number) => `key:${String(i).padStart(8, '0')}`;
+    for (let i = 0; i < 300_000; i += 10_000) {
+      src.putBatch(Array.from({ length: 10_000 }, (_, j) => [key(i + j), `value ${i + j} ${'y'.repeat(60)}`] as [string, string]));
+    }
+    src.close();
+    // A shell of its own process group, as a terminal runs a pipeline.
+    // The shell prints the load's exit status (its own trap keeps it alive;
+    // the children get the signal's default, as from a terminal).
+    const child = spawn('sh', ['-c', `trap : INT; "${bin}" dump pipe-src | "${bin}" load pipe-dst; echo "load exit $?"`],
+      { cwd: tmp.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => { stdout += d; });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const dst = join(tmp.dir, 'pipe-dst');
+    for (let t = 0; t < 600 && !existsSync(join(dst, 'data.ldb')) && child.exitCode === null; t++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(-child.pid!, 'SIGINT');
+    await exited;
+    assert.equal(stdout, 'load exit 130\n', stderr);
+    const m = /load stopped by SIGINT: (\d+) entries loaded into pipe-dst .*; last key loaded: (\S+); .* --skip (\d+)\n$/.exec(stderr);
+    assert.ok(m, stderr);
+    const checked = JSON.parse(run(['check', '--json', 'pipe-dst']).stdout);
+    assert.deepEqual([checked.ok, checked.entries], [true, Number(m[1])]);
+    assert.equal(m[2], key(Number(m[1]) - 1));
+  });
+
   it('load --skip: refused past the dump\'s entries; --help says a load is not atomic and how to go on', () => {
     const r = run(['load', 'skip-past', '--skip', '3'], { input: '{"lightningdb":"dump","version":1}\n{"k":"a","v":"1"}\n{"end":true,"entries":1}\n' });
     assert.equal(r.code, EXIT.USAGE, r.stderr);
