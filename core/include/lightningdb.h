@@ -464,7 +464,14 @@ typedef struct ldb_options {
                                    naming the file and offset), open anyway
                                    at the last commit that can be recovered
                                    in order and drop the later ones for
-                                   good. For getting
+                                   good. Also (read-write) a data file
+                                   that is missing or damaged before its
+                                   meta pages beside a log (LDB_CORRUPT
+                                   "data file data.ldb is ...") is
+                                   replaced by a new one and the log
+                                   replayed from its first record: every
+                                   commit comes back only if the log still
+                                   holds them all. For getting
                                    data out of a damaged database; run
                                    ldb_check() afterwards. */
   uint64_t mmap_size;           /* bytes of the data file read through a
@@ -609,7 +616,14 @@ typedef struct ldb_batch ldb_batch;
  * background_error is set), writes go to the memtable and the log, and the
  * checkpoint is retried. A data.ldb shorter than its newest meta page says
  * is LDB_CORRUPT ("data file data.ldb is truncated: it is N bytes, ...")
- * at every open, read_only too, and the file is left as it is. */
+ * at every open, read_only too, and the file is left as it is. A data.ldb
+ * without a valid meta page is what power loss during its creation leaves
+ * only when it is missing, empty or shorter than 512 bytes of zeros or of
+ * the start of a new file's meta page, and the log is empty: only then is
+ * it replaced by a new database (create_if_missing); beside a log with
+ * bytes in it, or holding other bytes, it is LDB_CORRUPT ("data file
+ * data.ldb is missing, but the log (feed.head) shows that the database was
+ * created ...", read_only too), left as it is (see salvage). */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_db **out);
 
 /* Closes the handle; the last handle on an engine syncs the log (every

@@ -67,6 +67,8 @@ int ldb_backup_to_store(ldb_db *db, ldb_store *dst) {
                    1,
                    0,
                    e->a,
+                   0,
+                   NULL,
                    0};
   rc = bt_open(dst, &cfg, &bf, &created);
   if (rc) goto out;

@@ -2770,6 +2770,41 @@ out:
 
 static int rebuild_free(bt_file *f, const meta *cur, const meta *older);
 
+/* *ok: the len (< 512) bytes of a data file without a valid meta page are
+ * what power loss during its creation can leave: zeros, or the start of a
+ * new file's slot-0 meta page (of any page size). */
+static int creation_leftover(ldb_file *file, size_t len, const ldb_allocator *a,
+                             bool *ok) {
+  uint8_t head[512];
+  int rc = ldb_fread_full(file, 0, head, len);
+  if (rc) return rc;
+  *ok = true;
+  for (size_t i = 0; i < len && *ok; i++)
+    *ok = head[i] == 0;
+  if (*ok) return LDB_OK;
+  uint8_t *pg = ldb_malloc(a, LDB_MAX_PAGE_SIZE);
+  if (!pg) return LDB_NOMEM;
+  bt_file tmp; /* encode_meta reads only ps */
+  memset(&tmp, 0, sizeof tmp);
+  for (uint32_t ps = LDB_MIN_PAGE_SIZE; ps <= LDB_MAX_PAGE_SIZE && !*ok;
+       ps <<= 1) {
+    tmp.ps = ps;
+    encode_meta(&tmp, pg, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0);
+    pager_seal(pg, ps, 0);
+    *ok = !memcmp(pg, head, len);
+  }
+  ldb_mfree(a, pg);
+  return LDB_OK;
+}
+
+/* What to do instead, in the messages of a data file that is damaged
+ * beyond its meta pages. */
+#define BT_LOST_ADVICE                                                         \
+  "It is left as it is: restore it from a backup. A read-write open with "     \
+  "the salvage option starts a new data file instead and replays the "         \
+  "log from its first record: every commit comes back only if the log "        \
+  "still holds them all (else the database opens empty)"
+
 int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
             int *created) {
   const ldb_allocator *a = cfg->allocator;
@@ -2778,8 +2813,20 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   ldb_file *file = NULL;
   bt_file *f = NULL;
   uint8_t *buf = NULL;
+  char why[64];
   int flags = (cfg->create && !cfg->read_only) ? LDB_STORE_CREATE : 0;
-  int rc = ldb_fopen(store, BT_FILE_NAME, flags, &file);
+  /* Looks before it creates: beside a log, a missing file is damage. */
+  int rc =
+      ldb_fopen(store, BT_FILE_NAME, cfg->created_before ? 0 : flags, &file);
+  if (rc == LDB_NOTFOUND && cfg->created_before) {
+    if (cfg->created_before(store, why, sizeof why))
+      return ldb_err(LDB_CORRUPT,
+                     "data file %s is missing, but the log (%s) shows that "
+                     "the database was created: the file was deleted, and "
+                     "creating a new one would lose its data. " BT_LOST_ADVICE,
+                     BT_FILE_NAME, why);
+    if (flags) rc = ldb_fopen(store, BT_FILE_NAME, flags, &file);
+  }
   if (rc) return rc;
   uint64_t size;
   if ((rc = ldb_fsize(file, &size))) goto fail;
@@ -2789,6 +2836,19 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
   if (!fresh) {
     if ((rc = read_meta(file, size, a, &mt, &bad, &older))) goto fail;
     fresh = mt.ps == 0; /* never completely created */
+    bool leftover = true;
+    if (fresh && size < 512 &&
+        (rc = creation_leftover(file, (size_t)size, a, &leftover)))
+      goto fail;
+    if (!leftover && !(cfg->replace_damaged && flags)) {
+      rc = ldb_err(LDB_CORRUPT,
+                   "data file %s is %llu bytes, shorter than a meta page, "
+                   "and holds bytes that no interrupted creation leaves "
+                   "(only zeros or the start of a new file's meta page): it "
+                   "was cut or overwritten. " BT_LOST_ADVICE,
+                   BT_FILE_NAME, (unsigned long long)size);
+      goto fail;
+    }
     /* Every page below the newest meta page's page count was written and
      * synced before that meta page, and the file is only ever cut down to
      * it: a shorter file was truncated. Found here, not at the first read
@@ -2807,6 +2867,16 @@ int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
                    (unsigned long long)want);
       goto fail;
     }
+  }
+  if (fresh && cfg->created_before &&
+      cfg->created_before(store, why, sizeof why)) {
+    rc = ldb_err(LDB_CORRUPT,
+                 "data file %s is %llu bytes without a valid meta page, but "
+                 "the log (%s) shows that the database was created "
+                 "completely before: the file was cut or overwritten, and "
+                 "creating a new one would lose its data. " BT_LOST_ADVICE,
+                 BT_FILE_NAME, (unsigned long long)size, why);
+    goto fail;
   }
   if (fresh) {
     if (!cfg->create || cfg->read_only) {

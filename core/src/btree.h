@@ -40,13 +40,25 @@ typedef struct bt_config {
   int read_only; /* never write */
   const ldb_allocator *allocator;
   int map_unbounded; /* mapped pages not bounded by cache_size (0: bounded) */
+  /* NULL, or 1 when the store shows that the database was completely
+   * created before (its log holds bytes; what names the file). A data file
+   * that is then missing, empty or never completely created is damage,
+   * not a creation to finish: LDB_CORRUPT, the file left as it is. */
+  int (*created_before)(ldb_store *s, char *what, size_t cap);
+  /* 1: a file shorter than a sector that no interrupted creation explains
+   * (neither zeros nor the start of a new file's meta page) is replaced
+   * as well when creating (salvage); 0: LDB_CORRUPT. */
+  int replace_damaged;
 } bt_config;
 
 /* Opens "data.ldb" in store: picks the newest meta page whose checksum is
- * valid (LDB_CORRUPT when neither is). Missing/empty file: creates an empty
- * tree when cfg->create (writing and syncing both meta pages), else
- * LDB_NOTFOUND. *created is set to 1 when it did. Page size comes from the
- * file when it exists. */
+ * valid (LDB_CORRUPT when neither is). Missing/empty file, or one that an
+ * interrupted creation left (power loss before both meta pages were
+ * synced): creates an empty tree when cfg->create (writing and syncing both
+ * meta pages), else LDB_NOTFOUND; but LDB_CORRUPT when cfg->created_before
+ * says the database existed, or a file shorter than a sector holds bytes
+ * that no creation writes (see cfg). *created is set to 1 when it did.
+ * Page size comes from the file when it exists. */
 int bt_open(ldb_store *store, const bt_config *cfg, bt_file **out,
             int *created);
 /* Closes the file. Every tree reference, cursor and merge must be released

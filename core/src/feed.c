@@ -94,6 +94,28 @@ static void seg_name(char *out, size_t cap, uint64_t num) {
   snprintf(out, cap, "feed-%02u.log", (unsigned)(num % FEED_NAMES));
 }
 
+/* 1 when file name of s has bytes, or cannot be inspected. */
+static int file_has_bytes(ldb_store *s, const char *name) {
+  ldb_file *f = NULL;
+  uint64_t size = 0;
+  int rc = ldb_fopen(s, name, 0, &f);
+  if (rc == LDB_NOTFOUND) return 0;
+  if (rc) return 1;
+  rc = ldb_fsize(f, &size);
+  ldb_fclose(f);
+  return rc || size > 0;
+}
+
+int feed_exists(ldb_store *s, char *what, size_t cap) {
+  char name[64] = "feed.head";
+  for (unsigned n = 0; !file_has_bytes(s, name); n++) {
+    if (n == FEED_NAMES) return 0;
+    seg_name(name, sizeof name, n);
+  }
+  if (cap) snprintf(what, cap, "%s", name);
+  return 1;
+}
+
 /* ---- head --------------------------------------------------------------- */
 
 /* Writes the next slot (head_mu held, or single-threaded) and syncs. */

@@ -67,6 +67,12 @@ int feed_open(ldb_store *s, const ldb_allocator *a, const ldb_env *env,
               const feed_config *cfg, int read_only, feed **out);
 /* Syncs (unless read_only) and closes. NULL is ignored. */
 int feed_close(feed *f);
+/* 1 when store s holds a file of a log with bytes in it (its name in what,
+ * when cap): the head or a segment. Such a file exists only once a
+ * database was completely created (its data file is synced before its log
+ * is opened). A file that cannot be inspected counts too. Opens nothing
+ * for writing. */
+int feed_exists(ldb_store *s, char *what, size_t cap);
 
 /* The head's format: 2 (this version), 1 (a previous version's feed,
  * beside wal-0/1) or 0 (no head: a new or format-1 feed-less database). */

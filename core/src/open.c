@@ -218,6 +218,28 @@ static void state_lock_init(ldb_rwlock *l) {
 #endif
 }
 
+/* bt_config.created_before: the log's files (this version's head and
+ * segments, the previous version's wal files) hold bytes only once the
+ * data file was created completely. */
+static int log_exists(ldb_store *s, char *what, size_t cap) {
+  if (feed_exists(s, what, cap)) return 1;
+  for (int i = 0; i < 2; i++) {
+    ldb_file *f = NULL;
+    uint64_t size = 0;
+    int rc = ldb_fopen(s, wal_names[i], 0, &f);
+    if (rc == LDB_NOTFOUND) continue;
+    if (!rc) {
+      rc = ldb_fsize(f, &size);
+      ldb_fclose(f);
+    }
+    if (rc || size) {
+      snprintf(what, cap, "%s", wal_names[i]);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static char *dupstr(const ldb_allocator *a, const char *s) {
   return ldb_memdup(a, s, strlen(s) + 1);
 }
@@ -265,11 +287,20 @@ static int eng_open(ldb_store *s, int own, const char *path,
     goto fail;
   }
   e->locked = 1;
-  bt_config cfg = {o->page_size,         o->cache_size,
-                   o->mmap_size,         o->compression,
-                   o->compression_level, o->create_if_missing && !o->read_only,
-                   o->read_only,         o->allocator,
-                   !o->mmap_bounded};
+  /* A data file lost beside a log is damage; salvage (read-write) starts
+   * a new one and replays what the log holds. */
+  int replace = o->salvage && !o->read_only;
+  bt_config cfg = {o->page_size,
+                   o->cache_size,
+                   o->mmap_size,
+                   o->compression,
+                   o->compression_level,
+                   o->create_if_missing && !o->read_only,
+                   o->read_only,
+                   o->allocator,
+                   !o->mmap_bounded,
+                   replace ? NULL : log_exists,
+                   replace};
   if (cfg.cache_size < 16ull * o->page_size)
     cfg.cache_size = 16ull * o->page_size;
   rc = bt_open(s, &cfg, &e->bf, &created);

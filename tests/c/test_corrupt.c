@@ -34,6 +34,7 @@
 
 #include <cmocka.h>
 
+#include "btree.h"
 #include "helpers/store_faulty.h"
 #include "helpers/workload.h"
 
@@ -968,6 +969,160 @@ static void test_truncated_data_file_posix(void **state) {
   truncated_data_file(1);
 }
 
+/* Opens with o (read_only set to ro) and wants LDB_CORRUPT whose message
+ * holds want, the data file left as it was (len bytes of data, or missing
+ * when data is NULL). */
+static void want_lost(ldb_store *s, int ro, int salvage, const char *what,
+                      const uint8_t *data, size_t len, const char *want) {
+  ldb_options o;
+  ldb_db *db = NULL;
+  m_options(&o, s);
+  o.read_only = ro;
+  o.salvage = salvage;
+  int rc = ldb_open("damage", &o, &db);
+  if (rc != LDB_CORRUPT || !strstr(ldb_errmsg(NULL), want) ||
+      !strstr(ldb_errmsg(NULL), "restore it from a backup")) {
+    fprintf(stderr,
+            "%s%s%s: open returned %s (%s), wanted CORRUPT \"%s\" and the "
+            "way out\n",
+            what, ro ? ", read-only" : "", salvage ? ", salvage" : "",
+            ldb_code_name(rc), ldb_errmsg(NULL), want);
+    if (db) ldb_close(db);
+    fail();
+  }
+  size_t now;
+  uint8_t *after = slurp(s, "data.ldb", &now);
+  if (!data) {
+    assert_null(after); /* not created */
+    return;
+  }
+  assert_non_null(after);
+  assert_int_equal(now, len); /* left as it was */
+  if (len) assert_memory_equal(after, data, len);
+  free(after);
+}
+
+/* A data file shorter than a meta page, or missing: replaced before as a
+ * database whose creation never finished, which silently lost every
+ * acknowledged commit (reproduced: d_build, data.ldb cut to 0, 100 or 300
+ * bytes or deleted, open: LDB_OK with no keys, and the cut file
+ * overwritten). Now only what power loss during creation leaves (zeros or
+ * the start of a new file's meta page) beside an empty log is replaced;
+ * beside a log with bytes, or holding other bytes, the open fails with
+ * CORRUPT, read-write and read-only alike, and writes nothing. Salvage
+ * (read-write) replaces it and replays the log, which here still holds
+ * every commit from the first. */
+static void lost_data_file(int posix) {
+  char *dir;
+  ldb_store *s = d_store(posix, &dir);
+  d_build(s);
+  size_t len;
+  uint8_t *data = slurp(s, "data.ldb", &len);
+  assert_non_null(data);
+  uint8_t zeros[511] = {0};
+  /* The start of a new file's meta page (page size 512). */
+  ldb_store *fs;
+  assert_int_equal(ldb_store_memory(&fs), LDB_OK);
+  bt_config cfg = {0};
+  cfg.page_size = MPAGE;
+  cfg.cache_size = 1 << 20;
+  cfg.create = 1;
+  bt_file *bf = NULL;
+  assert_int_equal(bt_open(fs, &cfg, &bf, NULL), LDB_OK);
+  bt_close(bf);
+  size_t flen;
+  uint8_t *fresh = slurp(fs, "data.ldb", &flen);
+  assert_true(fresh && flen == 2 * MPAGE);
+  ldb_store_destroy(fs);
+  struct {
+    const uint8_t *bytes;
+    size_t len;
+    int explained; /* by an interrupted creation */
+  } cuts[] = {{zeros, 0, 1},      {zeros, 300, 1},    {fresh, 200, 1},
+              {fresh, 511, 1},    {data, 100, 0},     {data, 511, 0},
+              {data + 3, 300, 0}, {fresh + 1, 200, 0}};
+  char what[100];
+  for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+    put_file(s, "data.ldb", cuts[c].bytes, cuts[c].len);
+    snprintf(what, sizeof what, "%s: data.ldb of %zu bytes (case %zu)",
+             posix ? "posix" : "memory", cuts[c].len, c);
+    char want[160];
+    if (cuts[c].explained)
+      snprintf(want, sizeof want,
+               "database damage: data file data.ldb is %zu bytes without a "
+               "valid meta page, but the log (feed.head) shows",
+               cuts[c].len);
+    else
+      snprintf(want, sizeof want,
+               "database damage: data file data.ldb is %zu bytes, shorter "
+               "than a meta page, and holds bytes that no interrupted "
+               "creation leaves",
+               cuts[c].len);
+    for (int ro = 0; ro < 2; ro++) {
+      want_lost(s, ro, 0, what, cuts[c].bytes, cuts[c].len, want);
+      if (ro) want_lost(s, ro, 1, what, cuts[c].bytes, cuts[c].len, want);
+    }
+  }
+  /* Deleted. */
+  assert_int_equal(s->methods->remove(s, "data.ldb"), LDB_OK);
+  for (int ro = 0; ro < 2; ro++)
+    want_lost(s, ro, 0, "data.ldb deleted", NULL, 0,
+              "database damage: data file data.ldb is missing, but the log "
+              "(feed.head) shows");
+  /* Salvage replaces a damaged one and replays the log. */
+  put_file(s, "data.ldb", data, 100);
+  int round[DKEYS];
+  memset(round, 0, sizeof round);
+  ldb_options o;
+  ldb_db *db = NULL;
+  m_options(&o, s);
+  o.salvage = 1;
+  assert_int_equal(ldb_open("damage", &o, &db), LDB_OK);
+  assert_int_equal(d_verify("salvaged", db, round), 0);
+  assert_int_equal(ldb_check(db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  /* Without a log only the bytes decide. */
+  static const char *logs[] = {"feed.head", "feed-00.log", "feed-01.log"};
+  for (size_t i = 0; i < sizeof logs / sizeof *logs; i++)
+    (void)s->methods->remove(s, logs[i]);
+  for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+    put_file(s, "data.ldb", cuts[c].bytes, cuts[c].len);
+    snprintf(what, sizeof what, "%s, no log: data.ldb of %zu bytes (case %zu)",
+             posix ? "posix" : "memory", cuts[c].len, c);
+    m_options(&o, s);
+    uint64_t keys = 1;
+    if (!cuts[c].explained) {
+      for (int ro = 0; ro < 2; ro++)
+        want_lost(s, ro, 0, what, cuts[c].bytes, cuts[c].len,
+                  "holds bytes that no interrupted creation leaves");
+      continue;
+    }
+    /* Read-only: nothing to open. */
+    o.read_only = 1;
+    assert_int_equal(ldb_open("damage", &o, &db), LDB_NOTFOUND);
+    o.read_only = 0;
+    assert_int_equal(ldb_open("damage", &o, &db), LDB_OK);
+    assert_int_equal(ldb_count(db, NULL, NULL, &keys), LDB_OK);
+    assert_int_equal(keys, 0); /* a new, empty database */
+    assert_int_equal(ldb_close(db), LDB_OK);
+    for (size_t i = 0; i < sizeof logs / sizeof *logs; i++)
+      (void)s->methods->remove(s, logs[i]);
+  }
+  free(fresh);
+  free(data);
+  d_done(s, dir);
+}
+
+static void test_lost_data_file_memory(void **state) {
+  (void)state;
+  lost_data_file(0);
+}
+
+static void test_lost_data_file_posix(void **state) {
+  (void)state;
+  lost_data_file(1);
+}
+
 static void test_corrupt_data(void **state) {
   (void)state;
   run(0);
@@ -989,6 +1144,8 @@ int main(void) {
       cmocka_unit_test(test_damaged_leaf_write_posix),
       cmocka_unit_test(test_truncated_data_file_memory),
       cmocka_unit_test(test_truncated_data_file_posix),
+      cmocka_unit_test(test_lost_data_file_memory),
+      cmocka_unit_test(test_lost_data_file_posix),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,6 +124,9 @@ maybe('replication over NATS JetStream', function () {
     handles.push(fol);
     for (let i = 201; i <= 1000; i++) primary.batch(workload(i));
     await until('the follower to apply 1000', 30_000, () => fol.stats().seq === 1000);
+    // The follower can apply a commit before the publisher has read the
+    // stream's acknowledgement of it: wait for the publisher's count too.
+    await until('the publisher to see 1000 acknowledged', 30_000, () => pub.stats().seq === 1000);
     assert.deepEqual(scanOf(replica), scanOf(primary));
     assert.equal(replica.metrics().lastSeq, 1000);
     const m = replica.metrics().replication!;
