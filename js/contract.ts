@@ -246,6 +246,8 @@ export const STATS: readonly StatInfo[] = [
     help: "Bytes of the memory mapping released to keep mmapResidentBytes within its budget (64 KiB chunks; the next read of a released chunk maps it again from the OS page cache)" },
   { name: "memtable_limit", jsName: "memtableLimit", metric: "lightningdb_memtable_limit_bytes", type: "gauge", scale: 1,
     help: "Heap bytes the active memtable may reach before a checkpoint starts: memtableSize plus what it borrowed of the page cache budget the cache does not use (at most memtableSize more); until that memtable is checkpointed the page cache holds at most cacheCapacity less the loan" },
+  { name: "corrupt_reads", jsName: "corruptReads", metric: "lightningdb_corrupt_reads_total", type: "counter", scale: 1,
+    help: "Reads (gets, scans and iterator steps, counts, backups) that failed with CORRUPT since open: a damaged page of the data file that only reads reach; check() or the CLI check names it" },
 ];
 
 /** Bucket i of a histogram counts samples in [2^i, 2^(i+1)) ns (LDB_HIST_BUCKETS). */
@@ -356,6 +358,8 @@ export interface CoreStats {
   mmapReleasedBytes: number;
   /** Heap bytes the active memtable may reach before a checkpoint starts: memtableSize plus what it borrowed of the page cache budget the cache does not use (at most memtableSize more); until that memtable is checkpointed the page cache holds at most cacheCapacity less the loan. (gauge; lightningdb_memtable_limit_bytes) */
   memtableLimit: number;
+  /** Reads (gets, scans and iterator steps, counts, backups) that failed with CORRUPT since open: a damaged page of the data file that only reads reach; check() or the CLI check names it. (counter; lightningdb_corrupt_reads_total) */
+  corruptReads: number;
 }
 
 /** One row of ldb_error_table(). */

@@ -102,6 +102,11 @@ export interface Metrics {
    * caches, memtables and buffers of every database the module has open);
    * the heap itself only grows, so this is what shows memory coming back */
   heapBytes?: number;
+  /** reads (gets, scans and iterator steps, count(), backup()) that threw
+   * CORRUPT since the engine opened: a damaged page of the data file that
+   * only reads reach (no checkpoint needs it, so backgroundError stays
+   * 'OK'); check() names it. Makes healthCheck() unhealthy. */
+  corruptReads: number;
   /** 'OK', or the error code that stopped background work (it is retried) */
   backgroundError: string;
 }
@@ -193,6 +198,7 @@ export function computeMetrics(
     logRetainedSince: s.logRetainedSince ?? 0,
     rangeDeletes: s.rangeDeletes ?? 0, counts: s.counts ?? 0,
     compression: { raw: s.valuesRaw ?? 0, lz4: s.valuesLz4 ?? 0, zstd: s.valuesZstd ?? 0, snappy: s.valuesSnappy ?? 0 },
+    corruptReads: s.corruptReads ?? 0,
     backgroundError: ERRORS[s.backgroundError]?.name ?? 'INTERNAL',
   };
   return { metrics, mark: { ops, uptimeNs: s.uptimeNs } };
@@ -216,6 +222,11 @@ export function healthReport(
       : m.backgroundError === 'IO' ? ' (disk I/O errors: check the device)' : '';
     issues.push(`writes or background checkpoints/syncs are failing with ${m.backgroundError}${hint}; `
       + 'checkpoints are retried, and the next write or checkpoint that succeeds clears this');
+  }
+  if (m.corruptReads > 0) {
+    const n = m.corruptReads === 1 ? '1 read' : `${m.corruptReads} reads`;
+    issues.push(`${n} failed with CORRUPT since the database was opened: a page of the data file is damaged; `
+      + 'run db.check() (or `lightningdb check <path>`) to name it, then restore from a backup or copy what still reads into a new database');
   }
   const pct = `${(m.cacheHitRate * 100).toFixed(1)}%`;
   if (m.cacheHitRateSource === 'cache' && m.cacheHits + m.cacheMisses >= 10000 && m.cacheHitRate < 0.5) {

@@ -1133,6 +1133,10 @@ typedef struct ldb_stats {
                           a checkpoint starts: memtable_size plus what it
                           borrowed of the cache budget the cache does not
                           use (at most memtable_size more) */
+  uint64_t corrupt_reads;  /* reads (gets, scans and iterator steps, counts,
+                           backups) that answered LDB_CORRUPT since the
+                           engine opened: a damaged page of the data file
+                           that only reads reach; ldb_check names it */
 } ldb_stats;
 
 /* Fills *out with a snapshot of the engine's statistics. */

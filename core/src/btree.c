@@ -149,6 +149,7 @@ struct bt_file {
   /* values of at least LDB_COMPRESS_MIN bytes written while compression
    * was on, by the codec stored: [0] raw (did not pay), then per codec */
   _Atomic uint64_t codec_values[4];
+  _Atomic uint64_t reads_corrupt; /* reader calls that met damage */
   ldb_mutex mu; /* current, live list, free-page state, merging */
   bt_tree *current;
   bt_tree *live;
@@ -719,11 +720,20 @@ out:
   return rc;
 }
 
+/* A reader's result: LDB_CORRUPT (a damaged page on the read path) is
+ * counted for the stats, whose health rules must see damage that only
+ * reads meet (checkpoints and ldb_check report theirs themselves). */
+static int read_rc(bt_file *f, int rc) {
+  if (rc == LDB_CORRUPT)
+    atomic_fetch_add_explicit(&f->reads_corrupt, 1, memory_order_relaxed);
+  return rc;
+}
+
 int bt_get(bt_tree *t, const void *key, size_t klen, void *buf, size_t cap,
            size_t *len) {
   uint64_t faults = pager_map_faults(t->f->pg);
-  return pager_map_check(t->f->pg, faults,
-                         tree_get(t, key, klen, buf, cap, len));
+  return read_rc(t->f, pager_map_check(t->f->pg, faults,
+                                       tree_get(t, key, klen, buf, cap, len)));
 }
 
 /* ---- cursors ------------------------------------------------------------ */
@@ -895,7 +905,7 @@ static int cur_fail(bt_cursor *c, int rc) {
     cur_unwind(c, 0);
     c->valid = false;
   }
-  return rc;
+  return read_rc(c->f, rc);
 }
 
 static int cur_edge(bt_cursor *c, int dir) {
@@ -1041,7 +1051,7 @@ static bool cur_mapped(const bt_cursor *c) {
   return c->valid && c->st[c->depth - 1].e == NULL;
 }
 
-int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
+static int cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   cinfo ci = {0};
   int rc = cur_cell(c, &ci);
   if (rc) return rc;
@@ -1059,7 +1069,7 @@ int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
   return pager_map_check(c->f->pg, c->faults, LDB_OK);
 }
 
-int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
+static int cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
   cinfo ci = {0};
   int rc = cur_cell(c, &ci);
   if (rc) return rc;
@@ -1087,6 +1097,14 @@ int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
   *val = whole;
   *vlen = ci.raw;
   return LDB_OK;
+}
+
+int bt_cursor_key(bt_cursor *c, const void **key, size_t *klen) {
+  return read_rc(c->f, cursor_key(c, key, klen));
+}
+
+int bt_cursor_value(bt_cursor *c, const void **val, size_t *vlen) {
+  return read_rc(c->f, cursor_value(c, val, vlen));
 }
 
 /* ---- merges: dirty nodes ------------------------------------------------ */
@@ -3074,6 +3092,7 @@ void bt_stats_get(bt_file *f, bt_stats *out) {
   ldb_mutex_unlock(&f->mu);
   for (int i = 0; i < 4; i++)
     out->codec_values[i] = atomic_load(&f->codec_values[i]);
+  out->reads_corrupt = atomic_load(&f->reads_corrupt);
 }
 
 /* ---- integrity check ---------------------------------------------------- */

@@ -170,6 +170,8 @@ typedef struct bt_stats {
   /* values compressible by size written while compression was on, by the
    * codec stored ([0] raw, [LDB_COMPRESSION_*]) */
   uint64_t codec_values[4];
+  /* bt_get and cursor calls that answered LDB_CORRUPT */
+  uint64_t reads_corrupt;
 } bt_stats;
 void bt_stats_get(bt_file *f, bt_stats *out);
 

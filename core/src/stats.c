@@ -109,6 +109,7 @@ int ldb_stats_get(ldb_db *db, ldb_stats *out) {
       (e->frozen && mt_count(e->frozen) ? mt_mem(e->frozen) : 0);
   ldb_rwlock_unlock(&e->state_lk);
   out->memtable_limit = e->opts.memtable_size + atomic_load(&e->mt_lent);
+  out->corrupt_reads = bs.reads_corrupt;
   out->last_seq = atomic_load(&e->last_seq);
   out->checkpoint_seq = atomic_load(&e->ckpt_seq);
   out->uptime_ns = eng_now(e) - e->open_ns;

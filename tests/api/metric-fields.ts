@@ -12,7 +12,7 @@ export const METRIC_FIELDS = [
   'cacheBytes', 'cacheCapacity', 'activeTransactions', 'activeSnapshots', 'memtableBytes', 'memtableLimit',
   'dataFileSize', 'logFileSize', 'pageSize', 'pageCount', 'freePages',
   'bytesRead', 'bytesWritten', 'syncs', 'checkpoints', 'lastSeq', 'checkpointSeq',
-  'logRetainedBytes', 'logRetainedSegments', 'logRetainedSince', 'compression', 'backgroundError',
+  'logRetainedBytes', 'logRetainedSegments', 'logRetainedSince', 'compression', 'corruptReads', 'backgroundError',
 ] as const;
 
 /** The fields metrics() returns on an engine of kind `engine` (heapBytes:

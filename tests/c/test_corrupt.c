@@ -1123,6 +1123,74 @@ static void test_lost_data_file_posix(void **state) {
   lost_data_file(1);
 }
 
+static uint64_t corrupt_reads(ldb_db *db) {
+  ldb_stats st;
+  assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+  return st.corrupt_reads;
+}
+
+/* A damaged leaf that only reads reach (nothing written: no checkpoint
+ * meets it): every get of its keys answers CORRUPT, but the stats said
+ * nothing (background_error 0), so healthCheck() said healthy (reproduced
+ * by the new-user trial). ldb_stats.corrupt_reads counts each failed get
+ * and scan step, read-write and read-only; ldb_check's own reads of the
+ * page do not count (it reports them itself). */
+static void test_corrupt_reads_counted(void **state) {
+  (void)state;
+  ldb_store *s;
+  assert_int_equal(ldb_store_memory(&s), LDB_OK);
+  d_build(s);
+  size_t len;
+  uint8_t *data = slurp(s, "data.ldb", &len);
+  assert_non_null(data);
+  size_t npages = len / MPAGE, pg = 0;
+  for (size_t p = npages / 2; p < npages && !pg; p++)
+    if (data[p * MPAGE + 4] == 2 /* PT_LEAF */) pg = p;
+  assert_true(pg >= 2);
+  data[pg * MPAGE + MPAGE - 20] ^= 0x5a;
+  put_file(s, "data.ldb", data, len);
+  free(data);
+  for (int ro = 0; ro < 2; ro++) {
+    ldb_options o;
+    ldb_db *db = NULL;
+    m_options(&o, s);
+    o.read_only = ro;
+    assert_int_equal(ldb_open("damage", &o, &db), LDB_OK);
+    assert_int_equal(corrupt_reads(db), 0);
+    uint64_t nbad = 0;
+    for (int i = 0; i < DKEYS; i++) {
+      char k[16];
+      void *v = NULL;
+      size_t vl;
+      d_key(i, k);
+      int rc = ldb_get(db, k, strlen(k), &v, &vl);
+      ldb_free(db, v);
+      if (rc == LDB_CORRUPT)
+        nbad++;
+      else
+        assert_int_equal(rc, LDB_OK);
+    }
+    assert_true(nbad >= 2);
+    assert_int_equal(corrupt_reads(db), nbad);
+    ldb_stats st;
+    assert_int_equal(ldb_stats_get(db, &st), LDB_OK);
+    assert_int_equal(st.background_error, 0); /* nothing else says it */
+    /* A scan stops at the damaged leaf: one more. */
+    ldb_iter *it = NULL;
+    assert_int_equal(ldb_iter_create(db, NULL, NULL, &it), LDB_OK);
+    int rc = ldb_iter_first(it);
+    while (rc == LDB_OK)
+      rc = ldb_iter_next(it);
+    assert_int_equal(rc, LDB_CORRUPT);
+    ldb_iter_destroy(it);
+    assert_int_equal(corrupt_reads(db), nbad + 1);
+    assert_int_equal(ldb_check(db), LDB_CORRUPT);
+    assert_int_equal(corrupt_reads(db), nbad + 1);
+    assert_int_equal(ldb_close(db), LDB_OK);
+  }
+  ldb_store_destroy(s);
+}
+
 static void test_corrupt_data(void **state) {
   (void)state;
   run(0);
@@ -1146,6 +1214,7 @@ int main(void) {
       cmocka_unit_test(test_truncated_data_file_posix),
       cmocka_unit_test(test_lost_data_file_memory),
       cmocka_unit_test(test_lost_data_file_posix),
+      cmocka_unit_test(test_corrupt_reads_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
