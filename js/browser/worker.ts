@@ -355,12 +355,24 @@ function queueForget(src: Source, rids: number[] | undefined): void {
   }, 0);
 }
 
+/** Does a write from src wait for IndexedDB durability before its reply?
+ * With syncMode 'full', every write. With 'normal', the writes of other
+ * tabs too: IndexedDB persists asynchronously, so what the owner holds
+ * but has not persisted dies with the owner's tab; a closing tab loses
+ * its own last writes (the documented window), but another tab, which
+ * stays open, must never have been told that a lost write succeeded. Its
+ * reply waits for the IndexedDB transaction that covers it (durable():
+ * one is started at once; concurrent writes share it). On OPFS a write is
+ * in the file when it returns and survives its tab: no wait. */
+function ackWhenDurable(src: Source): boolean {
+  return idbStore() !== null && (durableAcks || !src.local);
+}
+
 /** Runs a write; resolves when it may be acknowledged. */
 function runWrite(req: Request & { op: 'call' | 'txn' }, src: Source): Promise<unknown> {
   const result = applyWrite(req, src);
   const s = idbStore();
-  // syncMode 'full' on IndexedDB: acknowledged only once durable.
-  if (durableAcks && s) return Promise.resolve(result).then(async (v) => (await s.durable(), v));
+  if (s && ackWhenDurable(src)) return Promise.resolve(result).then(async (v) => (await s.durable(), v));
   return Promise.resolve(result);
 }
 
@@ -971,7 +983,7 @@ function runNow(req: Request, src: Source): boolean {
   if (db && idbStore()?.failed) return false;
   if (shared && db && src.enc !== shared.enc && !views.has(src.enc)) return false;
   if (req.dl !== undefined && Date.now() > req.dl) return false;
-  if (write && durableAcks && idbStore()) return false;
+  if (write && ackWhenDurable(src)) return false;
   let r: Reply;
   try {
     r = { id: req.id, ok: true, value: write ? applyWrite(req, src) : invoke<unknown>(target(src, req.sub), req.method, req.args) };

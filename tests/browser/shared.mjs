@@ -719,6 +719,65 @@ export function sharedChecks({ context, newPage, assert, base }) {
       }
     }]),
 
+    ['IndexedDB, syncMode normal: the owner tab closed while other tabs write; no write acknowledged to a tab that stays open is lost', async () => {
+      // IndexedDB persists asynchronously: a write the owner holds but has
+      // not persisted dies with the owner's tab. The closing tab may lose
+      // its own last writes (docs/browser.md), but a client tab stays open
+      // and must never have been told that such a write succeeded.
+      const o = { store: 'indexeddb', keyEncoding: 'utf8', valueEncoding: 'json' }; // syncMode: the default 'normal'
+      const name = 'share-idb-normal';
+      while (pages.length < 3) await tab();
+      const tagOf = new Map(); // page -> tag of its writer
+      const acked = new Map(); // key -> tag
+      const errors = [];
+      onAck = (kind, key) => {
+        if (kind === 'error') errors.push(key);
+        else acked.set(key, /^(?:k|inc):([^:]+):/.exec(key)?.[1]);
+      };
+      await pages[0].evaluate(async ([n]) => window.lib.destroy(n, { store: 'indexeddb' }), [name]);
+      let tags = 0;
+      const start = async (p) => {
+        const tag = `n${++tags}`;
+        tagOf.set(p, tag);
+        await p.evaluate(([tag, n, o]) => { window.writer = window.startWriter(tag, n, o); }, [tag, name, o]);
+      };
+      for (const p of pages) await start(p);
+      const closedTags = new Set();
+      for (let round = 0; round < 6; round++) {
+        const n = acked.size;
+        await within((async () => {
+          while (acked.size < n + 30) await new Promise((r) => setTimeout(r, 5));
+        })(), 20000, `round ${round}: writes`);
+        const owner = await waitOwner();
+        closedTags.add(tagOf.get(owner));
+        pages.splice(pages.indexOf(owner), 1);
+        await owner.close(); // the tab is gone: no close() of the database
+        const p = await tab();
+        await start(p);
+      }
+      const mark = acked.size;
+      await within((async () => {
+        while (acked.size < mark + 10) await new Promise((r) => setTimeout(r, 5));
+      })(), 20000, 'writes after the last hand-off');
+      for (const p of pages) {
+        await within(p.evaluate(async () => {
+          window.__stop = true;
+          await window.writer.catch(() => {});
+        }), 20000, 'stopping a writer');
+      }
+      // Only the writes of tabs that stayed open (not the closed owners').
+      const keys = [...acked].filter(([, tag]) => !closedTags.has(tag)).map(([k]) => k);
+      const missing = await within(pages[0].evaluate(async ([keys]) => {
+        await window.db.check();
+        const vals = await window.db.getBatch(keys);
+        return keys.filter((k, i) => vals[i] === undefined);
+      }, [keys]), 60000, 'the final check');
+      console.log(`    6 owner tabs closed; ${keys.length} writes acknowledged to tabs that stayed open`);
+      assert(errors.length === 0, `writers got errors: ${errors.slice(0, 5).join(' | ')}`);
+      assert(missing.length === 0, `${missing.length} acknowledged writes of open tabs lost: ${missing.slice(0, 5)}`);
+      for (const p of pages) await p.evaluate(() => window.db?.close()).catch(() => {});
+    }],
+
     ...['opfs', 'indexeddb'].map((store) => [`10 rapid reloads of all 5 tabs while they write (syncMode full, ${store}): it opens every time, nothing acknowledged is lost`, async () => {
       const opts = { store, syncMode: 'full', keyEncoding: 'utf8', valueEncoding: 'json' };
       while (pages.length < 5) await tab();
