@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult, type CheckResult, type OpenOptions } from '../index.js';
+import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult, type CheckResult, type Metrics, type OpenOptions } from '../index.js';
 import { OPTIONS, type OptionInfo } from '../contract.js';
 import { closestKey } from '../options.js';
 import { DumpFormatError, endLine, entryLine, headerLine, isUtf8, parseLine } from './dump.js';
@@ -280,7 +280,30 @@ function addEngineOption(cmd: Command): Command {
 
 // ---- commands ---------------------------------------------------------------
 
-async function cmdStats(path: string, o: Common & { prometheus?: boolean }): Promise<void> {
+/** What `stats` reports as the database's own (its files and commits),
+ * read from metrics() without a scan, each with what it means; the rest of
+ * metrics() describes the command's own fresh open (thisOpen). */
+const DATABASE_STATS: ReadonlyArray<[keyof Metrics, string]> = [
+  ['dataFileSize', 'bytes: the data file (data.ldb)'],
+  ['pageCount', 'pages in the data file'],
+  ['freePages', 'of them free, reused by later writes'],
+  ['pageSize', 'bytes: stored in the data file (the other engine options are per open, not stored)'],
+  ['logFileSize', 'bytes: the write-ahead log, every segment'],
+  ['logRetainedBytes', 'bytes of commit records the change feed keeps in the log'],
+  ['logRetainedSegments', 'log segments the change feed keeps'],
+  ['logRetainedSince', 'the oldest seq a changes() reader may start after'],
+  ['lastSeq', 'seq of the last commit (one per commit since the database was created)'],
+  ['checkpointSeq', 'commits through this one are in the data file; later ones only in the log (replayed at open)'],
+];
+
+/** stats: what describes the database — its files, pages and commits,
+ * from the engine's figures without a scan; with --scan also the entries
+ * and their bytes, and the space amplification, from a scan of every
+ * entry — and its health. The counters of metrics() (puts, cache hits,
+ * latencies, ...) are per process, since an open: this command's open has
+ * done nothing, so the text leaves them out and --json gives them under
+ * thisOpen (--prometheus is the whole exposition, as db.serve() has it). */
+async function cmdStats(path: string, o: Common & { prometheus?: boolean; scan?: boolean }): Promise<void> {
   const db = openDb(path, { readOnly: true, engine: o.option });
   try {
     if (o.prometheus) {
@@ -289,19 +312,43 @@ async function cmdStats(path: string, o: Common & { prometheus?: boolean }): Pro
     }
     const m = db.metrics();
     const h = db.healthCheck();
+    const database: Record<string, number> = {};
+    for (const [k] of DATABASE_STATS) database[k] = m[k] as number;
+    database.uncheckpointedCommits = m.lastSeq - m.checkpointSeq;
+    let scan: { entries: number; keyBytes: number; valueBytes: number; spaceAmplification: number | null } | undefined;
+    if (o.scan) {
+      let entries = 0;
+      let keyBytes = 0;
+      let valueBytes = 0;
+      for (const [k, v] of db.scan()) {
+        entries++;
+        keyBytes += (k as Buffer).length;
+        valueBytes += (v as Buffer).length;
+      }
+      const live = keyBytes + valueBytes;
+      scan = { entries, keyBytes, valueBytes, spaceAmplification: live > 0 ? (m.dataFileSize + m.logFileSize) / live : null };
+    }
     if (o.json) {
-      print(JSON.stringify({ path, metrics: m, health: h }));
+      const thisOpen = Object.fromEntries(Object.entries(m).filter(([k]) => !(k in database)));
+      print(JSON.stringify({ path, database, ...(scan ? { scan } : {}), health: h, thisOpen }));
       return;
     }
-    const flat: Array<[string, unknown]> = [];
-    const walk = (prefix: string, v: unknown) => {
-      if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
-      else flat.push([prefix, v]);
-    };
-    walk('', m);
-    const w = Math.max(...flat.map(([k]) => k.length));
-    for (const [k, v] of flat) print(`${k.padEnd(w)}  ${String(v)}`);
-    print(`${'healthy'.padEnd(w)}  ${h.healthy}${h.issues.length ? ` (${h.issues.join('; ')})` : ''}`);
+    const rows: Array<[string, string]> = DATABASE_STATS.map(([k, what]) => [k, `${m[k]}  ${what}`]);
+    rows.splice(rows.length, 0, ['uncheckpointedCommits', `${database.uncheckpointedCommits}  lastSeq - checkpointSeq`]);
+    if (scan) {
+      rows.push(['entries', `${scan.entries}  (scan)`]);
+      rows.push(['keyBytes', `${scan.keyBytes}  bytes of keys (scan)`]);
+      rows.push(['valueBytes', `${scan.valueBytes}  bytes of values (scan)`]);
+      rows.push(['spaceAmplification', scan.spaceAmplification === null ? '-  (scan: no entries)'
+        : `${scan.spaceAmplification.toFixed(2)}  (dataFileSize + logFileSize) / (keyBytes + valueBytes) (scan)`]);
+    }
+    rows.push(['healthy', `${h.healthy}${h.issues.length ? ` (${h.issues.join('; ')})` : ''}`]);
+    const w = Math.max(...rows.map(([k]) => k.length));
+    print(`database ${path}`);
+    for (const [k, v] of rows) print(`${k.padEnd(w)}  ${v}`);
+    print(`(${o.scan ? '' : 'entries and space amplification: --scan (reads every entry); '}` +
+      'counters such as puts, gets and cache hits are per process: see them where the database is used (db.metrics(), ' +
+      'lightningdb serve); --json gives this command\'s own under thisOpen)');
   } finally {
     db.close();
   }
@@ -873,9 +920,10 @@ export function program(): Command {
     return c;
   };
 
-  cmd('stats', 'engine statistics and health')
+  cmd('stats', "what the database holds (files, pages, commits; no scan) and its health; --scan adds entries and space amplification")
     .argument('<path>', 'database directory')
-    .option('--prometheus', 'the Prometheus text exposition')
+    .option('--scan', 'also read every entry: entries, key and value bytes, space amplification')
+    .option('--prometheus', "the Prometheus text exposition (every metric of this command's own open)")
     .action((path, o) => cmdStats(path, o));
   cmd('check', 'verify every page, the log and every entry (exit 3 when corrupt)', true)
     .argument('<path>', 'database directory')

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -214,10 +214,11 @@ describe('lightningdb CLI from an npm pack tarball', function () {
   it('stats, check and backup', () => {
     const stats = run(['stats', 'db']);
     assert.equal(stats.code, EXIT.OK, stats.stderr);
-    assert.match(stats.stdout, /^puts\s+\d+$/m);
+    assert.match(stats.stdout, /^database db\n/);
+    assert.match(stats.stdout, /^lastSeq\s+\d+  seq of the last commit/m);
     const json = JSON.parse(run(['stats', '--json', 'db']).stdout);
     assert.equal(json.health.healthy, true);
-    assert.equal(typeof json.metrics.dataFileSize, 'number');
+    assert.equal(typeof json.database.dataFileSize, 'number');
     assert.match(run(['stats', '--prometheus', 'db']).stdout, /^# TYPE lightningdb_gets_total counter$/m);
     assert.match(run(['check', 'db']).stdout, /^ok: 2 entries; \d+ pages\ntree: 1 leaf page [\d.]+% full, 0 branch, 0 overflow\n$/);
     const checked = JSON.parse(run(['check', '--json', 'db']).stdout);
@@ -229,6 +230,54 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     const again = run(['backup', 'db', 'copy']);
     assert.equal(again.code, EXIT.USAGE, 'a backup never overwrites a database');
     assert.match(again.stderr, /^lightningdb: backup: .*already holds a database.*\(INVALID_ARGUMENT\)\n$/);
+  });
+
+  it("stats describes the database (files, pages, commits; entries and space amplification with --scan), not its own open's counters", () => {
+    const dir = join(tmp.dir, 'described');
+    const db = open(dir, { pageSize: 4096 });
+    for (let i = 0; i < 2000; i++) db.put(`k${String(i).padStart(5, '0')}`, Buffer.alloc(100, i % 251));
+    db.checkpoint();
+    db.delete('k00000');
+    db.put('k00001', Buffer.alloc(50, 1)); // two commits after the checkpoint
+    const m = db.metrics();
+    const lastSeq = m.lastSeq;
+    const checkpointSeq = m.checkpointSeq;
+    db.close();
+    const r = run(['stats', '--json', 'described']);
+    assert.equal(r.code, EXIT.OK, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(j), ['path', 'database', 'health', 'thisOpen']);
+    assert.deepEqual(Object.keys(j.database), ['dataFileSize', 'pageCount', 'freePages', 'pageSize', 'logFileSize', 'logRetainedBytes',
+      'logRetainedSegments', 'logRetainedSince', 'lastSeq', 'checkpointSeq', 'uncheckpointedCommits']);
+    // The database's figures: the commits of the process that wrote it,
+    // the files as they are on disk.
+    assert.ok(j.database.lastSeq >= lastSeq && lastSeq >= 2000, `lastSeq ${j.database.lastSeq}, written ${lastSeq}`);
+    assert.ok(j.database.checkpointSeq >= checkpointSeq, `checkpointSeq ${j.database.checkpointSeq}`);
+    assert.equal(j.database.uncheckpointedCommits, j.database.lastSeq - j.database.checkpointSeq);
+    assert.equal(j.database.dataFileSize, statSync(join(dir, 'data.ldb')).size);
+    assert.equal(j.database.pageSize, 4096);
+    assert.equal(j.database.pageCount * 4096, j.database.dataFileSize);
+    // This command's own open: labelled, not the database's history.
+    assert.equal(j.thisOpen.puts, 0);
+    assert.equal(j.thisOpen.commits, 0);
+    assert.ok(!('dataFileSize' in j.thisOpen) && 'cacheCapacity' in j.thisOpen);
+    // --scan: the entries and their bytes, from reading them.
+    const s = JSON.parse(run(['stats', '--json', '--scan', 'described']).stdout);
+    assert.deepEqual(s.scan.entries, 1999);
+    assert.equal(s.scan.keyBytes, 1999 * 6);
+    assert.equal(s.scan.valueBytes, 1998 * 100 + 50);
+    assert.equal(s.scan.spaceAmplification, (s.database.dataFileSize + s.database.logFileSize) / (1999 * 6 + 1998 * 100 + 50));
+    // The text: the same figures, each saying what it is; no per-process counters.
+    const text = run(['stats', '--scan', 'described']).stdout;
+    assert.match(text, new RegExp(`^database described\\ndataFileSize +${s.database.dataFileSize}  bytes: the data file`));
+    assert.match(text, new RegExp(`^lastSeq +${s.database.lastSeq}  seq of the last commit`, 'm'));
+    assert.match(text, /^pageSize +4096  bytes: stored in the data file/m);
+    assert.match(text, /^entries +1999  \(scan\)$/m);
+    assert.match(text, /^spaceAmplification +\d+\.\d\d  \(dataFileSize \+ logFileSize\) \/ \(keyBytes \+ valueBytes\) \(scan\)$/m);
+    assert.match(text, /^healthy +true$/m);
+    assert.doesNotMatch(text, /^(puts|gets|cacheHits|commits) /m);
+    assert.match(text, /counters such as puts, gets and cache hits are per process/);
+    assert.match(run(['stats', 'described']).stdout, /entries and space amplification: --scan/);
   });
 
   it('dump | load round-trips random binary keys and values exactly', () => {
@@ -366,7 +415,8 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     const stats = (...o: string[]) => {
       const r = run(['stats', '--json', ...o, 'opts']);
       assert.equal(r.code, EXIT.OK, r.stderr);
-      return JSON.parse(r.stdout).metrics;
+      const j = JSON.parse(r.stdout);
+      return { ...j.thisOpen, ...j.database };
     };
     const m = stats('-O', 'cacheSize=1MiB', '-O', 'mmapSize=0');
     assert.equal(m.cacheCapacity, 1 << 20, 'cacheSize (with a suffix) reached the engine');
@@ -374,7 +424,7 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.equal(stats('-O', 'cacheSize=3145728', '-O', 'mmapSize=0').cacheCapacity, 3 << 20, 'bytes without a unit');
     assert.equal(m.mmapBytes, 0, 'mmapSize reached the engine');
     assert.equal(m.pageSize, 8192, 'the database was created with -O pageSize');
-    const raw = JSON.parse(run(['stats', '--json', 'opts-raw']).stdout).metrics;
+    const raw = JSON.parse(run(['stats', '--json', 'opts-raw']).stdout).database;
     assert.ok(m.dataFileSize * 2 < raw.dataFileSize, `-O compression=zstd: ${m.dataFileSize} bytes, without: ${raw.dataFileSize}`);
     assert.notEqual(stats().mmapBytes, 0, 'without -O: the defaults');
     assert.equal(run(['get', '-O', 'syncMode=off', '-O', 'salvage=true', 'opts', 'k']).stdout, `${'x'.repeat(40_000)}\n`);
