@@ -30,6 +30,7 @@ import {
 } from './metrics.js';
 import { OPTIONS, type CoreOptions, type OptionInfo } from './contract.js';
 import { subScope } from './subscope.js';
+import { retryDelay } from './retry.js';
 import { checkOptionKeys, DATABASE_OPTION_KEYS, keyList } from './options.js';
 import { Feed, Subscription, type Change, type ChangeFeed, type ChangesOptions, type FeedOwner, type RangeOptions } from './feed.js';
 
@@ -149,7 +150,13 @@ export type BatchOp<K = unknown, V = unknown> =
   | { type: 'del'; key: Input<K> };
 
 export interface TransactionOptions {
-  /** how many times to rerun fn after a CONFLICT; default 0 */
+  /** How many times to rerun fn after a CONFLICT; default 0.
+   * transactionAsync() waits before each rerun: a random time up to 1 ms
+   * before the first, doubling each time up to 64 ms (exponential backoff
+   * with full jitter, js/retry.ts), so writers that collided do not collide
+   * again at once. The synchronous transaction() cannot wait without
+   * blocking the thread: it reruns at once (use transactionAsync() for
+   * contended keys). */
   retries?: number;
 }
 
@@ -160,6 +167,11 @@ export interface ScanIterator<T> extends IterableIterator<T> {
   seek(key: unknown): void;
   /** Ends the scan and releases its snapshot (also done at exhaustion). */
   return(): IteratorResult<T, undefined>;
+  /** As return(). A scan ended this way, by return() (`break`) or by
+   * reaching its end is done; one ended by its database's close() or its
+   * transaction's commit()/abort() throws CLOSED from next() and seek()
+   * instead ("the database was closed while the scan was open"), so a
+   * loop over it is never silently cut short. */
   close(): void;
 }
 
@@ -533,12 +545,22 @@ class Scan<T> implements ScanIterator<T> {
     this.#txn = txn;
   }
 
+  /** CLOSED when the scan was ended by its database's close() or its
+   * transaction's commit/abort rather than by its own end, return() or
+   * close(): next() and seek() then throw it (a `for...of` export loop is
+   * not silently cut short). */
+  #killed: LightningDbError | null = null;
+
   /** False once the scan, its database or its transaction closed (the
-   * scan's engine iterator is then freed). */
+   * scan's engine iterator is then freed, and #killed set when an owner
+   * ended it). */
   #alive(): boolean {
     if (this.#it === null) return false;
     if (this.#db.open && (this.#txn === null || this.#txn.open)) return true;
-    this.close();
+    this.#killed = new LightningDbError('CLOSED', this.#db.open
+      ? 'the transaction was committed or aborted while the scan was open'
+      : 'the database was closed while the scan was open');
+    this.#release();
     return false;
   }
 
@@ -553,7 +575,10 @@ class Scan<T> implements ScanIterator<T> {
   }
 
   next(): IteratorResult<T, undefined> {
-    if (!this.#alive()) return this.return();
+    if (!this.#alive()) {
+      if (this.#killed !== null) throw this.#killed;
+      return this.return();
+    }
     if (this.#remaining <= 0) return this.#end();
     if (this.#pos >= this.#chunk.length) {
       const it = this.#it!; // #alive(): not null
@@ -571,7 +596,7 @@ class Scan<T> implements ScanIterator<T> {
 
   seek(key: unknown): void {
     const it = this.#it;
-    if (it === null || !this.#alive()) throw closedError('scan');
+    if (it === null || !this.#alive()) throw this.#killed ?? closedError('scan');
     const k = encodeKey(this.#codec, key);
     mapErrors(() => it.seek(k));
     this.#chunk = [];
@@ -584,7 +609,15 @@ class Scan<T> implements ScanIterator<T> {
     return { done: true, value: undefined };
   }
 
+  /** Ends the scan (never throws CLOSED: also after its database or
+   * transaction closed); next() is then done. */
   close(): void {
+    this.#killed = null;
+    this.#release();
+  }
+
+  /** Frees the engine iterator. */
+  #release(): void {
     const it = this.#it;
     if (it === null) return;
     this.#it = null;
@@ -1187,7 +1220,9 @@ export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = Byt
 
   /** Runs fn(tx) in a read-write transaction: commits when fn returns,
    * aborts when it throws; after a CONFLICT reruns fn up to `retries`
-   * times. fn must be synchronous (use transactionAsync otherwise). */
+   * times, at once (a synchronous call cannot wait: transactionAsync()
+   * backs off between reruns). fn must be synchronous (use
+   * transactionAsync otherwise). */
   transaction<T>(fn: (tx: Transaction<K, V, B>) => T, opts?: TransactionOptions): T {
     this.#open();
     checkFn(fn, 'fn');
@@ -1217,7 +1252,9 @@ export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = Byt
   }
 
   /** As transaction(), for an async fn; the commit waits off the
-   * JavaScript thread. */
+   * JavaScript thread. After a CONFLICT it waits before rerunning fn: a
+   * random time below min(64, 2^n) ms before rerun n (0, 1, ...; see
+   * TransactionOptions.retries). */
   async transactionAsync<T>(fn: (tx: Transaction<K, V, B>) => Promise<T> | T, opts?: TransactionOptions): Promise<T> {
     this.#open();
     checkFn(fn, 'fn');
@@ -1236,9 +1273,9 @@ export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = Byt
         await tx.commitAsync();
         return result;
       } catch (e) {
-        if (isConflict(e) && attempt < retries) continue;
-        throw e;
+        if (!isConflict(e) || attempt >= retries) throw e;
       }
+      await retryDelay(attempt); // closed meanwhile: #beginScoped() throws CLOSED
     }
   }
 
@@ -1428,7 +1465,9 @@ export class Database<K = Uint8Array, V = Uint8Array, B extends Uint8Array = Byt
     return () => sub.unsubscribe();
   }
 
-  /** Closes the database; its open scans end (next() is done) and its open
+  /** Closes the database; its open scans end (their next() and seek()
+   * then throw CLOSED: "the database was closed while the scan was open";
+   * return() and close() still work) and its open
    * transactions are aborted (later calls throw CLOSED; nothing of them is
    * committed). Idempotent; every other method then throws CLOSED. */
   close(): void {

@@ -29,6 +29,7 @@ import type { BecameOwner, ChangeEvent, ClientEnvelope, Control, Hello, Opened, 
 import { SCAN_CHUNK, SCAN_FIRST, WRITE_METHODS } from './protocol.js';
 import { clientLockName, holdLock, randomId } from './tabs.js';
 import { subScope } from '../subscope.js';
+import { retryDelay } from '../retry.js';
 import { checkOptionKeys, DATABASE_OPTION_KEYS, keyList } from '../options.js';
 import { trace, traceState, tracing } from './trace.js';
 import { here } from './here.js';
@@ -1488,7 +1489,10 @@ export class RemoteChangeFeed implements AsyncIterableIterator<RemoteChange> {
 
 /** Options of transaction() / transactionAsync(). */
 export interface TransactionCallOptions extends CallOptions {
-  /** how many times to rerun fn after a CONFLICT; default 0 */
+  /** How many times to rerun fn after a CONFLICT (or OWNER_LOST); default
+   * 0. Each rerun waits first: a random time up to 1 ms before the first,
+   * doubling each time up to 64 ms (exponential backoff with full jitter,
+   * js/retry.ts), so tabs that collided do not collide again at once. */
   retries?: number;
 }
 
@@ -1650,7 +1654,8 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
 
   /** Runs fn(tx); commits when it resolves, aborts when it throws; reruns
    * fn up to `retries` times on CONFLICT or OWNER_LOST (both mean nothing
-   * of the transaction was committed). */
+   * of the transaction was committed), waiting a random time below
+   * min(64, 2^n) ms before rerun n (see TransactionCallOptions.retries). */
   async transaction<T>(fn: (tx: RemoteTransaction<K, V>) => Promise<T> | T, opts: TransactionCallOptions = {}): Promise<T> {
     return this.run(fn, opts, false);
   }
@@ -1660,6 +1665,7 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
     checkCallOptions(opts, durable ? 'transactionAsync()' : 'transaction()', TRANSACTION_CALL_KEYS);
     const { retries, ...call } = opts;
     let left = retries ?? 0;
+    let retry = 0;
     for (;;) {
       // signal / timeout bound the wait to begin; the commit then runs.
       const tx = await this.beginTransaction(call);
@@ -1668,16 +1674,19 @@ export class RemoteDatabase<K = Uint8Array, V = Uint8Array> {
         result = await fn(tx);
       } catch (e) {
         await tx.abort().catch(() => {});
-        if (e instanceof LightningDbError && e.code === 'OWNER_LOST' && left-- > 0) continue;
-        throw e;
+        if (!(e instanceof LightningDbError && e.code === 'OWNER_LOST' && left-- > 0)) throw e;
+        await retryDelay(retry++);
+        continue;
       }
       try {
         await (durable ? tx.commitAsync() : tx.commit());
         return result;
       } catch (e) {
-        if (e instanceof LightningDbError && (e.code === 'CONFLICT' || e.code === 'OWNER_LOST') && left-- > 0) continue;
-        throw e;
+        if (!(e instanceof LightningDbError && (e.code === 'CONFLICT' || e.code === 'OWNER_LOST') && left-- > 0)) throw e;
       }
+      // other tabs collided with this one: wait (exponential backoff, full
+      // jitter) so the rerun does not collide again at once
+      await retryDelay(retry++);
     }
   }
 

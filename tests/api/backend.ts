@@ -19,6 +19,8 @@ export type Database = TypedDatabase<any, any>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Transaction = TypedTransaction<any, any>;
 export { LightningDbError } from '../../js/errors.js';
+/** The retry backoff of transactionAsync (its timer is injectable). */
+export { RETRY_BASE_MS, RETRY_CAP_MS, retryBound, retryTimer } from '../../js/retry.js';
 export * from './assert.js';
 
 /** What a backend provides. */

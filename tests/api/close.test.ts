@@ -58,12 +58,19 @@ describe(`closing [${backendName}]`, () => {
     tx.put('z', 'uncommitted');
     const txScan = tx.scan();
     db.close();
-    deepEqual(it.next(), { done: true, value: undefined });
+    const e = throwsCode(() => it.next(), 'CLOSED');
+    ok(/database was closed while the scan was open/.test(e.message), e.message);
+    throwsCode(() => it.next(), 'CLOSED', 'it keeps throwing');
     throwsCode(() => it.seek('a'), 'CLOSED');
     equal(tx.closed, true);
     throwsCode(() => tx.get('a'), 'CLOSED');
     throwsCode(() => tx.commit(), 'CLOSED');
     tx.abort();
+    throwsCode(() => txScan.next(), 'CLOSED');
+    // return()/close() still end it quietly; then it is done
+    deepEqual(it.return(), { done: true, value: undefined });
+    deepEqual(it.next(), { done: true, value: undefined });
+    txScan.close();
     deepEqual(txScan.next(), { done: true, value: undefined });
     db = reopen(db);
     equal(db.get('z'), undefined, 'the open transaction was aborted');
@@ -90,7 +97,8 @@ describe(`closing [${backendName}]`, () => {
       equal(text(txScan.next().value[0]), 'a');
       equal(text(dbScan.next().value[0]), 'a');
       tx[end]();
-      deepEqual(txScan.next(), { done: true, value: undefined }, end);
+      const e = throwsCode(() => txScan.next(), 'CLOSED', end);
+      ok(/transaction was committed or aborted while the scan was open/.test(e.message), e.message);
       throwsCode(() => txScan.seek('a'), 'CLOSED', end);
       equal(text(dbScan.next().value[0]), 'b', `${end}: the database's scan goes on`);
       dbScan.close();
@@ -115,7 +123,7 @@ describe(`closing [${backendName}]`, () => {
     const m = b.metrics();
     equal(m.activeTransactions, 0, 'the closed handle\'s transactions ended');
     equal(m.activeSnapshots, 1, 'only the other handle\'s scan holds a snapshot');
-    for (const s of [...scans, txScan]) deepEqual(s.next(), { done: true, value: undefined });
+    for (const s of [...scans, txScan]) throwsCode(() => s.next(), 'CLOSED');
     for (const tx of txs) {
       equal(tx.closed, true);
       throwsCode(() => tx.put('y', '1'), 'CLOSED');
@@ -144,7 +152,7 @@ describe(`closing [${backendName}]`, () => {
     const scan = tx.scan();
     equal(text(scan.next().value[0]), 'a');
     const done = tx.commitAsync();
-    deepEqual(scan.next(), { done: true, value: undefined });
+    throwsCode(() => scan.next(), 'CLOSED');
     scan.close();
     const write = db.putAsync('c', '2');
     db.close();
@@ -152,6 +160,32 @@ describe(`closing [${backendName}]`, () => {
     await write;
     db = reopen(db);
     deepEqual([...db.keys()].map((k) => text(k)), ['a', 'b', 'c']);
+  });
+
+  it('a for...of loop over a scan open at close() throws CLOSED instead of stopping early', () => {
+    const db = openDb();
+    db.putBatch([['a', '1'], ['b', '2'], ['c', '3']]);
+    const kinds = [db.scan(), db.keys(), db.values(), db.scan({ retain: true }), db.beginTransaction().scan()];
+    for (const s of kinds) s.next();
+    const retained = db.scan({ retain: true });
+    deepEqual([...retained].length, 3, 'a retained scan at its end still holds its snapshot');
+    const finished = db.scan();
+    deepEqual([...finished].length, 3, 'a scan that reached its end');
+    const returned = db.scan();
+    returned.next();
+    returned.return();
+    db.close();
+    for (const s of [...kinds, retained]) {
+      let n = 0;
+      throwsCode(() => {
+        for (const _ of s) n++;
+      }, 'CLOSED');
+      equal(n, 0);
+    }
+    throwsCode(() => retained.seek('a'), 'CLOSED');
+    // ended by their own end or return(): done, as before the close
+    deepEqual(finished.next(), { done: true, value: undefined });
+    deepEqual(returned.next(), { done: true, value: undefined });
   });
 
   it('scan return() is idempotent; a finished scan stays done', () => {

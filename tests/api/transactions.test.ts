@@ -2,6 +2,7 @@
  * optimistic conflicts and retry, read-only snapshots, lifecycle. */
 import {
   backendName, cleanup, deepEqual, equal, ok, openDb, text, throwsCode, throwsType, LightningDbError,
+  RETRY_BASE_MS, RETRY_CAP_MS, retryBound, retryTimer,
 } from './backend.js';
 
 const num = (v: Uint8Array | undefined) => (v === undefined ? undefined : Number(text(v)));
@@ -189,6 +190,67 @@ describe(`transactions [${backendName}]`, () => {
     equal(attempts, 1, 'retries defaults to 0');
   });
 
+  it('transactionAsync waits before each rerun (exponential backoff, full jitter); transaction() cannot', async () => {
+    const db = openDb();
+    db.put('n', '0');
+    const events: string[] = [];
+    const waits: number[] = [];
+    const real = retryTimer.wait;
+    retryTimer.wait = (ms: number) => {
+      events.push('wait');
+      waits.push(ms);
+      return real(ms);
+    };
+    try {
+      let attempts = 0;
+      await db.transactionAsync(async (tx) => {
+        attempts++;
+        events.push('attempt');
+        const n = num(tx.get('n'))!;
+        if (attempts <= 7) db.put('n', String(attempts * 100)); // a concurrent commit on a key we read
+        await Promise.resolve();
+        tx.put('n', String(n + 1));
+      }, { retries: 10 });
+      equal(attempts, 8);
+      equal(num(db.get('n')), 701);
+      deepEqual(events, ['attempt', ...Array.from({ length: 7 }, () => ['wait', 'attempt']).flat()]);
+      waits.forEach((ms, i) => {
+        const bound = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** i);
+        equal(retryBound(i), bound);
+        ok(ms >= 0 && ms < bound, `wait ${i}: ${ms} ms not in [0, ${bound})`);
+      });
+      equal(retryBound(40), RETRY_CAP_MS);
+      // the synchronous form reruns at once (it cannot wait)
+      events.length = 0;
+      attempts = 0;
+      db.transaction((tx) => {
+        attempts++;
+        events.push('attempt');
+        tx.get('n');
+        if (attempts === 1) db.put('n', 'x');
+        tx.put('n', 'mine');
+      }, { retries: 2 });
+      deepEqual(events, ['attempt', 'attempt']);
+    } finally {
+      retryTimer.wait = real;
+    }
+  });
+
+  it('contended transactionAsync calls with retries all succeed', async () => {
+    const db = openDb();
+    db.put('n', '0');
+    let attempts = 0;
+    const N = 6;
+    await Promise.all(Array.from({ length: N }, () => db.transactionAsync(async (tx) => {
+      attempts++;
+      const n = num(tx.get('n'))!;
+      await new Promise((r) => setTimeout(r, 0)); // the others read the same n meanwhile
+      tx.put('n', String(n + 1));
+    }, { retries: 20 })));
+    equal(num(db.get('n')), N);
+    ok(attempts > N, `they collided (${attempts} attempts)`);
+  });
+
   it('abort discards writes; abort is idempotent', () => {
     const db = openDb();
     const tx = db.beginTransaction();
@@ -215,14 +277,14 @@ describe(`transactions [${backendName}]`, () => {
     }
   });
 
-  it('a scan of a transaction ends when the transaction ends', () => {
+  it('a scan of a transaction ends when the transaction ends (next() throws CLOSED)', () => {
     const db = openDb();
     db.putBatch([['a', '1'], ['b', '2'], ['c', '3']]);
     const tx = db.beginTransaction();
     const it = tx.scan();
     equal(text(it.next().value[0]), 'a');
     tx.commit();
-    deepEqual(it.next(), { done: true, value: undefined });
+    throwsCode(() => it.next(), 'CLOSED');
     equal(db.metrics().activeSnapshots, 0);
   });
 
