@@ -22,7 +22,7 @@ import type {
 } from './engine.js';
 import { closedError, invalid, invalidType, LightningDbError, mapErrors, toLightningDbError, typeError } from './errors.js';
 import {
-  customEncoding, decodeKey, decodeValue, encodings, isCustomEncoding, isEncodingName, scopedEncoding, toBytes,
+  customEncoding, checkUtf8Key, decodeKey, decodeValue, encodings, isCustomEncoding, isEncodingName, scopedEncoding, toBytes,
   type CustomEncoding, type Encoding, type EncodingName,
 } from './encodings.js';
 import {
@@ -431,8 +431,11 @@ function subCodec(parent: Codec, name: unknown, opts: unknown): Codec {
   return { key: scopedEncoding(plainKey, scope), value, scope, plainKey };
 }
 
+/** A key's bytes: strings with a lone surrogate are refused (toBytes), and
+ * under keyEncoding 'utf8' bytes that are not UTF-8 (checkUtf8Key). */
 function encodeKey(c: Codec, key: unknown): Uint8Array {
   if (key === undefined || key === null) throw invalidType('key', `${c.key.expects} (not null or undefined)`, key);
+  if (key instanceof Uint8Array && (c.plainKey ?? c.key) === encodings.utf8) checkUtf8Key(key, 'key');
   return c.key.encode(key, 'key');
 }
 

@@ -15,7 +15,7 @@
  * Runs in Node and in browser Workers: no Node modules, no Buffer.
  */
 import { Packr } from 'msgpackr';
-import { decodeError, describeValue, invalidType, typeError } from './errors.js';
+import { decodeError, describeValue, invalid, invalidType, typeError } from './errors.js';
 
 export type EncodingName = 'binary' | 'utf8' | 'json' | 'msgpack';
 
@@ -48,14 +48,36 @@ const textDecoder = new TextDecoder('utf-8', { fatal: false });
  * which dominated a get with a string key). */
 const SHORT_STRING = 64;
 
+/** A lone surrogate: a high one not followed by a low one, or a low one
+ * not preceded by a high one (code units, no 'u' flag). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** INVALID_ARGUMENT unless s is well-formed UTF-16 (no lone surrogate).
+ * A lone surrogate has no UTF-8 encoding: TextEncoder writes U+FFFD (EF BF
+ * BD) for it, the same bytes for every lone surrogate and for '\ufffd'
+ * itself, so '\ud800' and '\udc00' would be one key and a value would read
+ * back changed. String.prototype.isWellFormed where the runtime has it
+ * (Node 20+, current browsers), else the regular expression. */
+function checkWellFormed(s: string, what: string): void {
+  const wf = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  if (wf !== undefined ? wf.call(s) : !LONE_SURROGATE.test(s)) return;
+  const m = LONE_SURROGATE.exec(s)!;
+  const unit = m[0].charCodeAt(0).toString(16).toUpperCase();
+  throw invalid(`${what} is not well-formed Unicode: a lone surrogate U+${unit} at index ${m.index} ` +
+    'has no UTF-8 encoding (it would be stored as U+FFFD, the same bytes as any other lone surrogate)');
+}
+
 /** UTF-8 of a short string: a byte loop while it is ASCII, TextEncoder
- * otherwise (the same bytes either way, lone surrogates included). */
-function encodeShort(s: string): Uint8Array {
+ * otherwise (after checkWellFormed). */
+function encodeShort(s: string, what: string): Uint8Array {
   const n = s.length;
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0x7f) return textEncoder.encode(s);
+    if (c > 0x7f) {
+      checkWellFormed(s, what);
+      return textEncoder.encode(s);
+    }
     out[i] = c;
   }
   return out;
@@ -65,11 +87,51 @@ function encodeShort(s: string): Uint8Array {
 const BYTES = 'a Uint8Array, Buffer or string';
 
 /** Bytes of a Uint8Array (Buffer included) or a string (UTF-8); TypeError
- * for anything else. */
+ * for anything else, INVALID_ARGUMENT for a string with a lone surrogate
+ * (see checkWellFormed: it has no UTF-8 form). */
 export function toBytes(v: unknown, what: string): Uint8Array {
   if (v instanceof Uint8Array) return v;
-  if (typeof v === 'string') return v.length <= SHORT_STRING ? encodeShort(v) : textEncoder.encode(v);
+  if (typeof v === 'string') {
+    if (v.length <= SHORT_STRING) return encodeShort(v, what);
+    checkWellFormed(v, what);
+    return textEncoder.encode(v);
+  }
   throw invalidType(what, BYTES, v);
+}
+
+/** Index of the first byte of b that does not start a well-formed UTF-8
+ * character (RFC 3629: no overlong form, no surrogate, nothing above
+ * U+10FFFF, no truncated sequence), or -1 when b is all UTF-8. */
+export function utf8ErrorAt(b: Uint8Array): number {
+  const n = b.length;
+  let i = 0;
+  while (i < n) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (len === 0 || i + len > n) return i;
+    const c1 = b[i + 1]!;
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (c1 < lo || c1 > hi) return i;
+    for (let j = 2; j < len; j++) if ((b[i + j]! & 0xc0) !== 0x80) return i;
+    i += len;
+  }
+  return -1;
+}
+
+/** INVALID_ARGUMENT unless the bytes given as a key of a 'utf8' database
+ * are UTF-8: other bytes would read back (keys(), scans) as a string with
+ * U+FFFD in it that addresses no key, so the entry could never be got or
+ * deleted by the key it is listed under. */
+export function checkUtf8Key(b: Uint8Array, what: string): void {
+  const at = utf8ErrorAt(b);
+  if (at < 0) return;
+  throw invalid(`${what} is not valid UTF-8 (byte 0x${b[at]!.toString(16).padStart(2, '0')} at index ${at}), ` +
+    "which keyEncoding 'utf8' requires: it would read back as a different string; use keyEncoding 'binary' for byte keys");
 }
 
 export const binary: Encoding<Uint8Array | string> = {
@@ -80,6 +142,9 @@ export const binary: Encoding<Uint8Array | string> = {
   decode: (b) => b as Uint8Array,
 };
 
+/** Strings are refused when they hold a lone surrogate (toBytes), keys given
+ * as bytes when they are not UTF-8 (checkUtf8Key, in encodeKey: bounds may
+ * be any bytes). Values given as bytes are stored as they are. */
 export const utf8: Encoding<string | Uint8Array> = {
   name: 'utf8',
   expects: BYTES,

@@ -67,6 +67,73 @@ describe(`encodings [${backendName}]`, () => {
     equal(db.get('k'), undefined);
   });
 
+  it("keyEncoding 'utf8' refuses byte keys that are not UTF-8 (INVALID_ARGUMENT naming the byte); bounds may be any bytes", async () => {
+    const db = openDb(undefined, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const bad = new Uint8Array([0x61, 0xff]);
+    const e = throwsCode(() => db.put(bad, 'A'), 'INVALID_ARGUMENT');
+    ok(/not valid UTF-8 \(byte 0xff at index 1\)/.test(e.message), e.message);
+    throwsCode(() => db.putBatch([['ok', 'v'], [bad, 'v']]), 'INVALID_ARGUMENT');
+    throwsCode(() => db.batch([{ type: 'put', key: bad, value: 'v' }]), 'INVALID_ARGUMENT');
+    throwsCode(() => db.transaction((tx) => tx.put(bad, 'v')), 'INVALID_ARGUMENT');
+    throwsCode(() => db.get(bad), 'INVALID_ARGUMENT');
+    let rejected: unknown;
+    try {
+      await db.putAsync(bad, 'v');
+    } catch (err) {
+      rejected = err;
+    }
+    ok(rejected instanceof LightningDbError && rejected.code === 'INVALID_ARGUMENT', String(rejected));
+    for (const b of [[0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]]) {
+      throwsCode(() => db.put(new Uint8Array(b), 'v'), 'INVALID_ARGUMENT', b.join(','));
+    }
+    equal(db.count(), 0, 'nothing was stored');
+    // well-formed UTF-8 bytes are keys like their strings
+    db.put(bytes('ключ 🎉'), 'v');
+    equal(db.get('ключ 🎉'), 'v');
+    // a scan bound is not a key: 0xff as an upper bound is fine
+    deepEqual([...db.keys({ lt: new Uint8Array([0xff]), gte: 'ключ' })], ['ключ 🎉']);
+    // the refusal agrees with a strict decoder on random bytes
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    for (let i = 0; i < 400; i++) {
+      const b = new Uint8Array(1 + (rnd() % 6)).map(() => (rnd() % 4 === 0 ? rnd() & 0x7f : 0x80 | rnd()));
+      let valid = true;
+      try {
+        strict.decode(b);
+      } catch {
+        valid = false;
+      }
+      if (valid) db.put(b, 'v');
+      else throwsCode(() => db.put(b, 'v'), 'INVALID_ARGUMENT', Array.from(b).join(','));
+    }
+    // a binary database keeps taking any bytes
+    const bin = openDb();
+    bin.put(bad, bad);
+    equal(bin.count(), 1);
+  });
+
+  it('strings with a lone surrogate are refused as keys and values (INVALID_ARGUMENT naming the index)', () => {
+    for (const enc of ['utf8', 'binary'] as const) {
+      const db = openDb(undefined, { keyEncoding: enc, valueEncoding: enc });
+      for (const [s, at] of [['\ud800', 0], ['\udc00', 0], ['a\udc00b', 1], ['ab\ud83c', 2], ['\udf89\ud83c', 0], ['x'.repeat(100) + '\ud800y', 100]] as const) {
+        const e = throwsCode(() => db.put(s, 'v'), 'INVALID_ARGUMENT', `${enc} key ${JSON.stringify(s)}`);
+        ok(e.message.includes(`lone surrogate U+${s.charCodeAt(at).toString(16).toUpperCase()} at index ${at}`), e.message);
+        throwsCode(() => db.put('k', s), 'INVALID_ARGUMENT', `${enc} value ${JSON.stringify(s)}`);
+        throwsCode(() => db.get(s), 'INVALID_ARGUMENT');
+        throwsCode(() => db.delete(s), 'INVALID_ARGUMENT');
+      }
+      equal(db.count(), 0);
+      // pairs, and U+FFFD itself, are fine
+      db.put('\ud83c\udf89', '\ufffd');
+      db.put('\ufffd', '\ud83c\udf89');
+      const str = (v: string | Uint8Array) => (typeof v === 'string' ? v : text(v));
+      equal(str(db.get('\ud83c\udf89')), '\ufffd');
+      equal(str(db.get('\ufffd')), '\ud83c\udf89');
+      equal(db.count(), 2);
+    }
+  });
+
   it('binary and utf8 reject non-string non-byte input with TypeError', () => {
     const db = openDb(undefined, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     throwsType(() => db.put(1, 'v'));

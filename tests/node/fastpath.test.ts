@@ -161,12 +161,17 @@ describe('fast read path', function () {
 
   it('string keys and values encode to the same UTF-8 as TextEncoder on every path', () => {
     const te = new TextEncoder();
-    const cases = ['', 'a', 'key:0001', 'héllo', '日本語', '😀', 'a\uD800b', '\uDC00', 'x'.repeat(63) + 'é',
-      'y'.repeat(64), 'z'.repeat(65), 'é'.repeat(64), '\u007f\u0080', String.fromCharCode(0)];
+    const cases = ['', 'a', 'key:0001', 'héllo', '日本語', '😀', 'x'.repeat(63) + 'é',
+      'y'.repeat(64), 'z'.repeat(65), 'é'.repeat(64), '\u007f\u0080', String.fromCharCode(0), '\ufffd'];
     for (const str of cases) {
       const got = toBytes(str, 'key');
       assert.ok(got instanceof Uint8Array);
       assert.deepEqual([...got], [...te.encode(str)], JSON.stringify(str));
+    }
+    // lone surrogates have no UTF-8 (TextEncoder writes U+FFFD): refused on
+    // the short (byte loop) and long paths alike
+    for (const str of ['a\uD800b', '\uDC00', 'x'.repeat(63) + '\uD800', 'z'.repeat(65) + '\uDC00']) {
+      assert.throws(() => toBytes(str, 'key'), (e: any) => e.code === 'INVALID_ARGUMENT' && /lone surrogate/.test(e.message), JSON.stringify(str));
     }
     const db = open(join(tmp.dir, `api${++n}`), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     for (const str of cases.filter((c) => c !== '')) db.put(str, str);
