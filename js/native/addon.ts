@@ -3,7 +3,10 @@
  * finding and loading it. Node only.
  *
  * Addon lookup, first that loads wins:
- *   1. $LIGHTNINGDB_ADDON (an explicit path),
+ *   1. $LIGHTNINGDB_ADDON (an explicit path): when set, it is the only
+ *      candidate: a missing file, or one that does not load, is a SETUP
+ *      error naming the path (the user asked for that file; falling back
+ *      to another addon would hide the mistake),
  *   2. prebuilds/<platform>-<arch>/lightningdb.node (shipped in the package),
  *   3. build/node/lightningdb.node (the local CMake build, `npm run build`,
  *      or the installed package's source build, scripts/install.mjs).
@@ -173,7 +176,8 @@ export function packageRoot(from = moduleDir()): string {
   }
 }
 
-/** Candidate addon paths in lookup order (those that exist). */
+/** Candidate addon paths in lookup order (those that exist).
+ * $LIGHTNINGDB_ADDON comes first; loadAddon() then uses it alone. */
 export function addonCandidates(root = packageRoot()): string[] {
   const list: string[] = [];
   const env = process.env.LIGHTNINGDB_ADDON;
@@ -185,12 +189,19 @@ export function addonCandidates(root = packageRoot()): string[] {
 
 let loaded: { addon: Addon; path: string } | undefined;
 
-/** Loads the first candidate that loads; the error lists every attempt. */
+/** Loads the first candidate that loads; the error (SETUP) lists every
+ * attempt. With $LIGHTNINGDB_ADDON set, that file or a SETUP error naming
+ * it: no fallback. */
 export function loadAddon(root?: string): { addon: Addon; path: string } {
   if (loaded && root === undefined) return loaded;
   const req = createRequire(import.meta.url);
   const failures: string[] = [];
-  const candidates = addonCandidates(root ?? packageRoot());
+  const explicit = process.env.LIGHTNINGDB_ADDON;
+  if (explicit && !existsSync(explicit)) {
+    throw new LightningDbError('SETUP', `lightningdb: LIGHTNINGDB_ADDON is set to ${explicit}, which does not exist. ` +
+      "Point it at a lightningdb.node, or unset it to use the package's own addon.");
+  }
+  const candidates = explicit ? [explicit] : addonCandidates(root ?? packageRoot());
   for (const path of candidates) {
     try {
       const addon = req(path) as Addon;
@@ -209,6 +220,10 @@ export function loadAddon(root?: string): { addon: Addon; path: string } {
     } catch (e) {
       failures.push(`${path}: ${(e as Error).message.split('\n')[0]}`);
     }
+  }
+  if (explicit) {
+    throw new LightningDbError('SETUP', `lightningdb: the addon LIGHTNINGDB_ADDON names could not be used: ${failures[0]}. ` +
+      "Fix or rebuild that file, or unset LIGHTNINGDB_ADDON to use the package's own addon.");
   }
   const detail = failures.length ? `\n  tried:\n  ${failures.join('\n  ')}` : '';
   const base = root ?? packageRoot();

@@ -40,15 +40,58 @@
  *    part's is s. A follower gathers parts whose offsets follow on; part 1
  *    starts over.
  */
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import {
-  jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg,
-} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import { isSubDatabase, type Database } from '../database.js';
 import type { ReplicationStats } from '../metrics.js';
 import type { Change } from '../feed.js';
 import { typeError, LightningDbError } from '../errors.js';
 import { checkOptionKeys, keyList } from '../options.js';
+
+/* ---- the NATS client ------------------------------------------------------
+ * @nats-io/transport-node and @nats-io/jetstream are optional peer
+ * dependencies: the app installs them when it replicates. They are loaded
+ * when a Publisher or Follower starts (not when this module is imported, so
+ * importing it without them works and encodeOps & co. can be used), and
+ * their absence is a SETUP error that says what to install instead of a
+ * bare "Cannot find module". */
+type Transport = typeof import('@nats-io/transport-node');
+type Jetstream = typeof import('@nats-io/jetstream');
+interface Nats {
+  connect: Transport['connect'];
+  headers: Transport['headers'];
+  jetstream: Jetstream['jetstream'];
+  jetstreamManager: Jetstream['jetstreamManager'];
+}
+type MsgHeaders = ReturnType<Transport['headers']>;
+let natsClient: Nats | null = null;
+
+/** Whether e is the loader's "module not found" for one of the NATS
+ * packages (ESM: ERR_MODULE_NOT_FOUND, CommonJS: MODULE_NOT_FOUND). */
+function natsMissing(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /@nats-io\//.test(String((e as Error).message));
+}
+
+/** Loads the NATS client packages once; SETUP (with the npm command) when
+ * they are not installed. */
+async function loadNats(): Promise<Nats> {
+  if (natsClient !== null) return natsClient;
+  try {
+    const [t, j] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
+    natsClient = { connect: t.connect, headers: t.headers, jetstream: j.jetstream, jetstreamManager: j.jetstreamManager };
+    return natsClient;
+  } catch (e) {
+    if (!natsMissing(e)) throw e;
+    throw new LightningDbError('SETUP', 'lightningdb/replication needs the NATS client, an optional peer dependency: ' +
+      `npm install @nats-io/transport-node @nats-io/jetstream (${String((e as Error).message).split('\n')[0]})`, { cause: e });
+  }
+}
+
+/** The loaded client (start() loaded it). */
+function nats(): Nats {
+  return natsClient!;
+}
 
 /** Where a database replicates. */
 export interface ReplicationTarget {
@@ -300,7 +343,7 @@ abstract class Runner {
     let backoff = 250;
     while (!this.closed) {
       try {
-        const nc = await connect({
+        const nc = await nats().connect({
           servers: this.opts.servers, name: `lightningdb-${this.stats().role}`,
           reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000,
         });
@@ -398,6 +441,7 @@ export class Publisher extends Runner {
   static async start(db: Database, opts: PublisherOptions): Promise<Publisher> {
     checkOptionKeys(opts, PUBLISHER_KEYS, 'the Publisher');
     checkHandle(db, 'publish()');
+    await loadNats();
     const p = new Publisher(db, opts);
     await p.begin();
     return p;
@@ -410,8 +454,8 @@ export class Publisher extends Runner {
   protected async session(nc: NatsConnection, ready: () => void): Promise<void> {
     const o = this.popts;
     const subject = subjectOf(o);
-    const jsm = await jetstreamManager(nc);
-    const js: JetStreamClient = jetstream(nc, { timeout: 10_000 });
+    const jsm = await nats().jetstreamManager(nc);
+    const js: JetStreamClient = nats().jetstream(nc, { timeout: 10_000 });
     await ensureStream(jsm, o);
     const last = await lastInStream(jsm, o.stream, subject);
     const mine = this.db.metrics().lastSeq;
@@ -438,7 +482,7 @@ export class Publisher extends Runner {
     let batch: Encoded[] = [];
     let batchBytes = 4;
 
-    const send = (id: string, h: ReturnType<typeof natsHeaders>, body: Uint8Array, seqs: number[]) => {
+    const send = (id: string, h: MsgHeaders, body: Uint8Array, seqs: number[]) => {
       const p: Promise<void> = js
         .publish(subject, body, { msgID: id, headers: h, ...(prevId ? { expect: { lastMsgID: prevId } } : {}) })
         .then(() => {
@@ -464,7 +508,7 @@ export class Publisher extends Runner {
       batch = [];
       batchBytes = 4;
       const lastC = b[b.length - 1]!;
-      const h = natsHeaders();
+      const h = nats().headers();
       h.set('Ldb-Seq', String(lastC.seq));
       h.set('Ldb-Time', String(lastC.time));
       if (b.length === 1) {
@@ -491,7 +535,7 @@ export class Publisher extends Runner {
           for (let i = 1; i <= parts && !failed; i++) {
             await room();
             if (failed || this.closed) break;
-            const h = natsHeaders();
+            const h = nats().headers();
             h.set('Ldb-Seq', String(e.seq));
             h.set('Ldb-Time', String(e.time));
             h.set('Ldb-Format', '2');
@@ -562,6 +606,7 @@ export class Follower extends Runner {
   static async start(db: Database, opts: FollowerOptions): Promise<Follower> {
     checkOptionKeys(opts, FOLLOWER_KEYS, 'the Follower');
     checkHandle(db, 'follow()');
+    await loadNats();
     const f = new Follower(db, opts);
     f.#applied = db.metrics().lastSeq;
     f.#primary = f.#applied;
@@ -583,8 +628,8 @@ export class Follower extends Runner {
 
   protected async session(nc: NatsConnection, ready: () => void): Promise<void> {
     const o = this.fopts;
-    const jsm = await jetstreamManager(nc);
-    const js = jetstream(nc);
+    const jsm = await nats().jetstreamManager(nc);
+    const js = nats().jetstream(nc);
     const info = await jsm.streams.info(o.stream);
     let applied = this.db.metrics().lastSeq;
     this.#applied = applied;

@@ -49,6 +49,25 @@ describe('package loading', function () {
     }
   });
 
+  it('LIGHTNINGDB_ADDON naming a missing or broken file is a SETUP error naming it (no silent fallback)', () => {
+    const saved = process.env.LIGHTNINGDB_ADDON;
+    const missing = join(tmp.dir, 'no-such-dir', 'lightningdb.node');
+    const broken = join(tmp.dir, 'broken.node');
+    writeFileSync(broken, 'not an ELF file');
+    try {
+      process.env.LIGHTNINGDB_ADDON = missing;
+      assert.throws(() => loadAddon(root), (e: any) => e.code === 'SETUP' &&
+        e.message.includes(`LIGHTNINGDB_ADDON is set to ${missing}, which does not exist`), 'missing');
+      process.env.LIGHTNINGDB_ADDON = broken;
+      assert.throws(() => loadAddon(root), (e: any) => e.code === 'SETUP' &&
+        e.message.includes(`LIGHTNINGDB_ADDON names could not be used: ${broken}:`) && !e.message.includes('tried:'), 'broken');
+    } finally {
+      if (saved === undefined) delete process.env.LIGHTNINGDB_ADDON;
+      else process.env.LIGHTNINGDB_ADDON = saved;
+    }
+    assert.equal(loadAddon(root).path.endsWith('lightningdb.node'), true, 'unset: the package\'s own addon');
+  });
+
   function lookupOrder() {
     const fake = join(tmp.dir, 'pkgroot');
     mkdirSync(join(fake, 'prebuilds', plat), { recursive: true });

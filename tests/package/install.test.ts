@@ -191,6 +191,28 @@ describe('the packed package, installed fresh (issue 13)', function () {
       names: ['LightningDbError', 'LightningDbError', 'LightningDbError', 'LightningDbError', 'LightningDbError'] });
   });
 
+  it('lightningdb/replication without the optional NATS packages: imports, and publish()/follow() say what to install', () => {
+    assert.ok(!existsSync(join(app, 'node_modules', '@nats-io')), 'npm installed the optional peers');
+    const check = `
+        const db = open('./db-repl');
+        const out = { encode: typeof r.encodeOps };
+        for (const f of ['publish', 'follow']) {
+          try { await r[f](db, { servers: 'nats://127.0.0.1:1', stream: 's' }); out[f] = 'started'; }
+          catch (e) { out[f] = e.code + ': ' + e.message; }
+        }
+        db.close();
+        console.log(JSON.stringify(out));`;
+    writeFileSync(join(app, 'repl.mjs'), `import { open } from 'lightningdb'; import * as r from 'lightningdb/replication';\n${check}`);
+    writeFileSync(join(app, 'repl.cjs'), `const { open } = require('lightningdb'); const r = require('lightningdb/replication');\n(async () => {${check}})();`);
+    for (const file of ['repl.mjs', 'repl.cjs']) {
+      const r = JSON.parse(sh(process.execPath, [file], { cwd: app, env: { PATH: bin } }));
+      assert.equal(r.encode, 'function', file);
+      for (const f of ['publish', 'follow']) {
+        assert.match(r[f], /^SETUP: lightningdb\/replication needs the NATS client.*npm install @nats-io\/transport-node @nats-io\/jetstream/, `${file} ${f}`);
+      }
+    }
+  });
+
   it("the README's CommonJS and TypeScript examples work as written", () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const cjs = [...readme.matchAll(/```cjs\n([\s\S]*?)```/g)].map((m) => m[1]!);
