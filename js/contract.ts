@@ -50,7 +50,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Normal mode: the longest a commit stays unsynced" },
   { name: "create_if_missing", jsName: "createIfMissing", type: "bool", default: 1, min: 0, max: 1,
     values: [], unit: "",
-    doc: "Create the database when it does not exist (else NOT_FOUND)" },
+    doc: "Create the database when it does not exist (else NOT_FOUND); only in an empty or new directory: a directory that holds other files but no database (a home directory, a LevelDB directory) is refused with INVALID_ARGUMENT naming them, and nothing is written to it" },
   { name: "error_if_exists", jsName: "errorIfExists", type: "bool", default: 0, min: 0, max: 1,
     values: [], unit: "",
     doc: "Refuse to open an existing database (INVALID_ARGUMENT)" },
@@ -74,7 +74,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit" },
   { name: "salvage", jsName: "salvage", type: "bool", default: 0, min: 0, max: 1,
     values: [], unit: "",
-    doc: "When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones" },
+    doc: "When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones; a data file missing or damaged before its meta pages beside a log is replaced by a new one and the log replayed from its first record" },
   { name: "mmap_size", jsName: "mmapSize", type: "uint", default: 1099511627776, min: 0, max: 9007199254740991,
     values: [], unit: "bytes",
     doc: "Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off" },
@@ -98,7 +98,7 @@ export interface CoreOptions {
   syncMode?: "full" | "normal" | "off";
   /** Normal mode: the longest a commit stays unsynced. Integer in 0..4294967295 ms. Default 100 ms. (C: ldb_options.sync_interval_ms) */
   syncIntervalMs?: number;
-  /** Create the database when it does not exist (else NOT_FOUND). Default true. (C: ldb_options.create_if_missing) */
+  /** Create the database when it does not exist (else NOT_FOUND); only in an empty or new directory: a directory that holds other files but no database (a home directory, a LevelDB directory) is refused with INVALID_ARGUMENT naming them, and nothing is written to it. Default true. (C: ldb_options.create_if_missing) */
   createIfMissing?: boolean;
   /** Refuse to open an existing database (INVALID_ARGUMENT). Default false. (C: ldb_options.error_if_exists) */
   errorIfExists?: boolean;
@@ -114,7 +114,7 @@ export interface CoreOptions {
   logRetentionBytes?: number;
   /** Change feed: also drop records older than this (whole segments, wall clock); 0 is no age limit. Integer in 0..9007199254740991 ms. Default 0 ms. (C: ldb_options.log_retention_ms) */
   logRetentionMs?: number;
-  /** When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones. Default false. (C: ldb_options.salvage) */
+  /** When recovery cannot restore every commit (open would fail with CORRUPT), open at the last commit it can restore in order and drop the later ones; a data file missing or damaged before its meta pages beside a log is replaced by a new one and the log replayed from its first record. Default false. (C: ldb_options.salvage) */
   salvage?: boolean;
   /** Bytes of the data file read through a read-only memory mapping (natively; each page verified once per version); pages past it, and every page under WebAssembly, go through the page cache; 0 turns the mapping off. Integer in 0..9007199254740991 bytes. Default 1099511627776 bytes. (C: ldb_options.mmap_size) */
   mmapSize?: number;

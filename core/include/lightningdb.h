@@ -412,7 +412,14 @@ typedef struct ldb_options {
                                    default 100 */
   int create_if_missing;        /* default 1: a missing database is created
                                    (for the posix store, its directory too,
-                                   with missing parents); 0: LDB_NOTFOUND */
+                                   with missing parents); 0: LDB_NOTFOUND.
+                                   Only in an empty or new directory (path
+                                   opens): one that holds other files but
+                                   no database (a home directory, a LevelDB
+                                   directory) is LDB_INVALID naming them,
+                                   and nothing is written to it (nor by an
+                                   open that does not create: LDB_NOTFOUND,
+                                   no lock file left) */
   int error_if_exists;          /* default 0 (an existing database is opened).
                                    1: ldb_open returns LDB_INVALID when the
                                    database already exists, including when it

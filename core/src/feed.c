@@ -106,6 +106,16 @@ static int file_has_bytes(ldb_store *s, const char *name) {
   return rc || size > 0;
 }
 
+int feed_is_file(const char *name) {
+  char seg[64];
+  if (!strcmp(name, "feed.head")) return 1;
+  for (unsigned n = 0; n < FEED_NAMES; n++) {
+    seg_name(seg, sizeof seg, n);
+    if (!strcmp(name, seg)) return 1;
+  }
+  return 0;
+}
+
 int feed_exists(ldb_store *s, char *what, size_t cap) {
   char name[64] = "feed.head";
   for (unsigned n = 0; !file_has_bytes(s, name); n++) {

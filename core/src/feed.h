@@ -73,6 +73,8 @@ int feed_close(feed *f);
  * is opened). A file that cannot be inspected counts too. Opens nothing
  * for writing. */
 int feed_exists(ldb_store *s, char *what, size_t cap);
+/* 1 when name is the name of a file of the log (the head, a segment). */
+int feed_is_file(const char *name);
 
 /* The head's format: 2 (this version), 1 (a previous version's feed,
  * beside wal-0/1) or 0 (no head: a new or format-1 feed-less database). */

@@ -218,27 +218,66 @@ static void state_lock_init(ldb_rwlock *l) {
 #endif
 }
 
+/* 1 when file name of s has bytes, or cannot be inspected. */
+static int has_bytes(ldb_store *s, const char *name) {
+  ldb_file *f = NULL;
+  uint64_t size = 0;
+  int rc = ldb_fopen(s, name, 0, &f);
+  if (rc == LDB_NOTFOUND) return 0;
+  if (!rc) {
+    rc = ldb_fsize(f, &size);
+    ldb_fclose(f);
+  }
+  return rc || size;
+}
+
 /* bt_config.created_before: the log's files (this version's head and
  * segments, the previous version's wal files) hold bytes only once the
  * data file was created completely. */
 static int log_exists(ldb_store *s, char *what, size_t cap) {
   if (feed_exists(s, what, cap)) return 1;
   for (int i = 0; i < 2; i++) {
-    ldb_file *f = NULL;
-    uint64_t size = 0;
-    int rc = ldb_fopen(s, wal_names[i], 0, &f);
-    if (rc == LDB_NOTFOUND) continue;
-    if (!rc) {
-      rc = ldb_fsize(f, &size);
-      ldb_fclose(f);
-    }
-    if (rc || size) {
+    if (has_bytes(s, wal_names[i])) {
       snprintf(what, cap, "%s", wal_names[i]);
       return 1;
     }
   }
   return 0;
 }
+
+#ifndef LDB_NO_POSIX_STORE
+/* The engine's files in a database directory (the directory store adds
+ * its lock file). */
+static int own_name(const char *name) {
+  return !strcmp(name, BT_FILE_NAME) || feed_is_file(name) ||
+         !strcmp(name, wal_names[0]) || !strcmp(name, wal_names[1]);
+}
+
+/* Directory path (store s over it) holds no database (no data file with
+ * bytes, no log: else it is ours, or damage bt_open reports). Looked at
+ * before the lock, whose file an open creates: an open that will not
+ * create answers LDB_NOTFOUND and leaves no lock file behind; one that
+ * would create a new database refuses a directory holding other files (a
+ * home directory, another database's files: its files would mix with
+ * them, and a LevelDB or RocksDB LOCK would be taken for ours) with
+ * LDB_INVALID naming them. */
+static int check_dir(ldb_store *s, const char *path, int create) {
+  char what[64], list[256];
+  size_t n = 0;
+  if (has_bytes(s, BT_FILE_NAME) || log_exists(s, what, sizeof what))
+    return LDB_OK;
+  if (!create) return ldb_err(LDB_NOTFOUND, "database %s does not exist", path);
+  int rc = store_dir_foreign(path, own_name, list, sizeof list, &n);
+  if (rc || !n) return rc;
+  return ldb_err(LDB_INVALID,
+                 "directory %s holds no database but %zu other file%s "
+                 "(%s%s): a new database is created only in an empty or new "
+                 "directory, so that its files never mix with others: give "
+                 "a new directory",
+                 path, n, n == 1 ? "" : "s", list,
+                 n > STORE_LIST_MAX ? ", ..." : "");
+}
+#endif
 
 static char *dupstr(const ldb_allocator *a, const char *s) {
   return ldb_memdup(a, s, strlen(s) + 1);
@@ -445,6 +484,12 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_db **out) {
       return ldb_err(LDB_NOTFOUND, "database %s does not exist", path);
     if (rc) return rc;
     own = 1;
+#ifndef LDB_NO_POSIX_STORE
+    if ((rc = check_dir(s, path, o.create_if_missing && !o.read_only))) {
+      ldb_store_destroy(s);
+      return rc;
+    }
+#endif
   }
   db = db_new(NULL, o.allocator, o.read_only);
   if (!db) {

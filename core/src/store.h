@@ -90,4 +90,22 @@ int store_os_error(int full, int nomem, const char *what, const char *path,
 int store_locked_by(const char *dir, unsigned long pid, char *holder,
                     size_t holder_cap);
 
+/* The lock file of a directory store (its pid text is the holder's). */
+#define STORE_LOCK_NAME "LOCK"
+
+/* Names of the first STORE_LIST_MAX entries a listing reports. */
+#define STORE_LIST_MAX 5
+/* Appends name to the ", "-separated list (cap bytes, terminated) when
+ * fewer than STORE_LIST_MAX names are in it (n: how many). */
+void store_list_add(char *list, size_t cap, size_t n, const char *name);
+
+/* Lists directory dir (each directory store implements it): the entries
+ * other than ".", "..", the lock file, a volume root's lost+found (posix)
+ * and those ours(name) accepts. Their
+ * number in *count (0 when dir does not exist), the first ones' names in
+ * list (store_list_add). LDB_IOERR (with the system's message) when dir
+ * cannot be read. */
+int store_dir_foreign(const char *dir, int (*ours)(const char *name),
+                      char *list, size_t cap, size_t *count);
+
 #endif /* LDB_STORE_H */

@@ -1,11 +1,11 @@
 /*
  * store_dir.c — what the two directory stores (store_posix.c,
  * store_win32.c) share: joining paths, checking file names, the error of a
- * failed system call, and the message a second opener gets when the lock
- * is held elsewhere. Its own file, not store.c: store.c calls the directory
- * stores (the default store), so sharing through it would make the two
- * depend on each other. The WebAssembly build has no directory store and
- * compiles nothing here.
+ * failed system call, the message a second opener gets when the lock
+ * is held elsewhere, and the list of names a directory listing reports. Its own
+ * file, not store.c: store.c calls the directory stores (the default store), so
+ * sharing through it would make the two depend on each other. The WebAssembly
+ * build has no directory store and compiles nothing here.
  */
 #ifndef LDB_NO_POSIX_STORE
 #include <stdio.h>
@@ -43,6 +43,13 @@ int store_locked_by(const char *dir, unsigned long pid, char *holder,
     snprintf(who, sizeof who, "another process");
   if (holder && holder_cap) snprintf(holder, holder_cap, "%s", who);
   return ldb_err(LDB_BUSY, "database %s is locked by %s", dir, who);
+}
+
+void store_list_add(char *list, size_t cap, size_t n, const char *name) {
+  if (n >= STORE_LIST_MAX || !cap) return;
+  size_t used = strlen(list);
+  if (used + 1 < cap)
+    snprintf(list + used, cap - used, "%s%s", used ? ", " : "", name);
 }
 
 #endif /* LDB_NO_POSIX_STORE */

@@ -16,6 +16,7 @@
  * lock from the same process is refused with LDB_BUSY, and shared locks on
  * one directory share one descriptor.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -507,6 +508,22 @@ static void px_release(ldb_file *file, const ldb_span *spans, size_t n) {
 
 /* ---- lock -------------------------------------------------------------- */
 
+/* 1 when lock file fd is empty or holds a pid line (ours to rewrite): a
+ * LOCK file of another program (LevelDB and RocksDB name theirs so too)
+ * is never truncated, only locked. */
+static int pid_text(int fd) {
+  char b[32];
+  ssize_t n;
+  do
+    n = pread(fd, b, sizeof b, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 || n == (ssize_t)sizeof b) return 0;
+  for (ssize_t i = 0; i < n; i++)
+    if (!((b[i] >= '0' && b[i] <= '9') || (b[i] == '\n' && i == n - 1)))
+      return 0;
+  return 1;
+}
+
 static int px_lock(ldb_store *s, int exclusive, char *holder,
                    size_t holder_cap) {
   px_store *ps = (px_store *)s;
@@ -536,7 +553,7 @@ static int px_lock(ldb_store *s, int exclusive, char *holder,
     TABLE_UNLOCK();
     return LDB_OK;
   }
-  path = path_join(ps->dir, "LOCK");
+  path = path_join(ps->dir, STORE_LOCK_NAME);
   nl = ldb_calloc(A, sizeof *nl);
   if (!path || !nl) {
     rc = ldb_err(LDB_NOMEM, "out of memory locking %s", ps->dir);
@@ -588,7 +605,7 @@ static int px_lock(ldb_store *s, int exclusive, char *holder,
     rc = px_errno(errno, "lock", path);
     goto fail;
   }
-  if (exclusive) {
+  if (exclusive && pid_text(fd)) {
     /* Name the holder for humans (ldb_errmsg on the other side reads it
      * from fcntl, but `cat LOCK` helps too). Best effort. */
     char pid[32];
@@ -693,6 +710,28 @@ static int make_dirs(const char *dir) {
     if (!save) break;
   }
   ldb_mfree(A, p);
+  return rc;
+}
+
+int store_dir_foreign(const char *dir, int (*ours)(const char *name),
+                      char *list, size_t cap, size_t *count) {
+  *count = 0;
+  if (cap) list[0] = 0;
+  DIR *d = opendir(dir);
+  if (!d) return errno == ENOENT ? LDB_OK : px_errno(errno, "list", dir);
+  struct dirent *de;
+  for (errno = 0; (de = readdir(d)) != NULL; errno = 0) {
+    const char *n = de->d_name;
+    /* lost+found: the file system's own, at the root of a volume mounted
+     * for the database. */
+    if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, STORE_LOCK_NAME) ||
+        !strcmp(n, "lost+found") || ours(n))
+      continue;
+    store_list_add(list, cap, *count, n);
+    ++*count;
+  }
+  int rc = errno ? px_errno(errno, "list", dir) : LDB_OK;
+  closedir(d);
   return rc;
 }
 

@@ -328,7 +328,7 @@ static int w32_lock(ldb_store *s, int exclusive, char *holder,
   if (ws->lock || ws->readonly_m)
     return ldb_err(LDB_INVALID, "store %s is already locked by this handle",
                    ws->dir);
-  path = path_join(ws->dir, "LOCK");
+  path = path_join(ws->dir, STORE_LOCK_NAME);
   wpath = path ? to_wide(path, &bad) : NULL;
   if (!wpath) {
     rc = ldb_err(LDB_NOMEM, "out of memory locking %s", ws->dir);
@@ -491,6 +491,44 @@ done:
   CloseHandle(h);
   ldb_mfree(A, buf);
   return out;
+}
+
+int store_dir_foreign(const char *dir, int (*ours)(const char *name),
+                      char *list, size_t cap, size_t *count) {
+  *count = 0;
+  if (cap) list[0] = 0;
+  int bad;
+  char *pattern = path_join(dir, "*");
+  wchar_t *wp = pattern ? to_wide(pattern, &bad) : NULL;
+  ldb_mfree(A, pattern);
+  if (!wp)
+    return pattern && bad ? ldb_err(LDB_INVALID, "%s is not valid UTF-8", dir)
+                          : ldb_err(LDB_NOMEM, "out of memory listing %s", dir);
+  WIN32_FIND_DATAW fd;
+  HANDLE h = FindFirstFileW(wp, &fd);
+  ldb_mfree(A, wp);
+  if (h == INVALID_HANDLE_VALUE) {
+    DWORD err = GetLastError();
+    return missing(err) ? LDB_OK : w32_error(err, "list", dir);
+  }
+  int rc = LDB_OK;
+  do {
+    char *n = from_wide(fd.cFileName);
+    if (!n) {
+      rc = ldb_err(LDB_NOMEM, "out of memory listing %s", dir);
+      break;
+    }
+    if (strcmp(n, ".") && strcmp(n, "..") && strcmp(n, STORE_LOCK_NAME) &&
+        !ours(n)) {
+      store_list_add(list, cap, *count, n);
+      ++*count;
+    }
+    ldb_mfree(A, n);
+  } while (FindNextFileW(h, &fd));
+  if (!rc && GetLastError() != ERROR_NO_MORE_FILES)
+    rc = w32_error(GetLastError(), "list", dir);
+  FindClose(h);
+  return rc;
 }
 
 int ldb_store_win32(const char *dir, int create, ldb_store **out) {

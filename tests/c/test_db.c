@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helpers/testutil.h"
@@ -1113,9 +1115,155 @@ static void test_open_contract(void **st) {
   free(tmpl);
 }
 
+static void write_text(const char *dir, const char *name, const char *text) {
+  char p[2048];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "wb");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* The file's text ("<missing>" when absent), in buf. */
+static const char *read_text(const char *dir, const char *name, char *buf,
+                             size_t cap) {
+  char p[2048];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "rb");
+  if (!f) return strcpy(buf, "<missing>");
+  size_t n = fread(buf, 1, cap - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  return buf;
+}
+
+/* The names in dir, sorted, joined with spaces. */
+static void listing(const char *dir, char *out, size_t cap) {
+  struct dirent **ents;
+  int n = scandir(dir, &ents, NULL, alphasort);
+  assert_true(n >= 0);
+  out[0] = 0;
+  for (int i = 0; i < n; i++) {
+    if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, "..")) {
+      strncat(out, ents[i]->d_name, cap - strlen(out) - 2);
+      strcat(out, " ");
+    }
+    free(ents[i]);
+  }
+  free(ents);
+}
+
+/* A directory holding files that are not ours (a user's home, a LevelDB
+ * database) was adopted: open created data.ldb, the log and LOCK in it,
+ * and truncated a LevelDB LOCK to write its pid there (reproduced with
+ * ldb_open on a directory of notes.txt, .bashrc and Documents/: LDB_OK,
+ * and data.ldb, feed.head, feed-00.log and LOCK appeared beside them).
+ * Now an open that would create a new database refuses it with
+ * LDB_INVALID naming the files and writes nothing; read-only and
+ * create_if_missing 0 answer LDB_NOTFOUND as before; an existing database
+ * with a stranger file beside it opens; and a LOCK whose text is not a pid
+ * is locked but never rewritten. */
+static void test_foreign_dir(void **st) {
+  (void)st;
+  char *tmpl = tu_tmpdir("ldb-foreign"), home[700], ldbd[700], many[700],
+       dbd[700], before[2048], after[2048], buf[1024];
+  ldb_options o;
+  ldb_options_default(&o);
+  o.background_checkpoint = 0;
+  ldb_db *db = NULL;
+  /* A home directory. */
+  snprintf(home, sizeof home, "%s/home", tmpl);
+  assert_int_equal(mkdir(home, 0755), 0);
+  snprintf(buf, sizeof buf, "%s/Documents", home);
+  assert_int_equal(mkdir(buf, 0755), 0);
+  write_text(home, "notes.txt", "mine");
+  write_text(home, ".bashrc", "export A=1\n");
+  listing(home, before, sizeof before);
+  assert_int_equal(ldb_open(home, &o, &db), LDB_INVALID);
+  assert_null(db);
+  const char *m = ldb_errmsg(NULL);
+  if (!strstr(m, "holds no database but 3 other files (") ||
+      !strstr(m, "notes.txt") || !strstr(m, ".bashrc") ||
+      !strstr(m, "Documents") || strstr(m, ", ...") ||
+      !strstr(m, "a new database is created only in an empty or new "
+                 "directory")) {
+    fprintf(stderr, "home: %s\n", m);
+    fail();
+  }
+  listing(home, after, sizeof after);
+  assert_string_equal(after, before); /* nothing written */
+  o.read_only = 1;
+  assert_int_equal(ldb_open(home, &o, &db), LDB_NOTFOUND);
+  o.read_only = 0;
+  o.create_if_missing = 0;
+  assert_int_equal(ldb_open(home, &o, &db), LDB_NOTFOUND);
+  o.create_if_missing = 1;
+  listing(home, after, sizeof after);
+  assert_string_equal(after, before); /* no lock file left either */
+  /* A LevelDB directory: its LOCK is not counted, and not touched. */
+  snprintf(ldbd, sizeof ldbd, "%s/leveldb", tmpl);
+  assert_int_equal(mkdir(ldbd, 0755), 0);
+  write_text(ldbd, "CURRENT", "MANIFEST-000002\n");
+  write_text(ldbd, "LOCK", "");
+  write_text(ldbd, "LOG", "leveldb log\n");
+  write_text(ldbd, "MANIFEST-000002", "manifest");
+  write_text(ldbd, "000003.log", "records");
+  listing(ldbd, before, sizeof before);
+  assert_int_equal(ldb_open(ldbd, &o, &db), LDB_INVALID);
+  assert_non_null(strstr(ldb_errmsg(NULL), "holds no database but 4 other "
+                                           "files"));
+  assert_non_null(strstr(ldb_errmsg(NULL), "CURRENT"));
+  listing(ldbd, after, sizeof after);
+  assert_string_equal(after, before);
+  /* More than five: the first five, then "...". */
+  snprintf(many, sizeof many, "%s/many", tmpl);
+  assert_int_equal(mkdir(many, 0755), 0);
+  for (int i = 0; i < 7; i++) {
+    snprintf(buf, sizeof buf, "f%d", i);
+    write_text(many, buf, "x");
+  }
+  assert_int_equal(ldb_open(many, &o, &db), LDB_INVALID);
+  assert_non_null(strstr(ldb_errmsg(NULL), "7 other files"));
+  assert_non_null(strstr(ldb_errmsg(NULL), ", ...)"));
+  /* Our own files only (an interrupted creation: LOCK and an empty
+   * data.ldb; a volume root's lost+found): created. */
+  snprintf(dbd, sizeof dbd, "%s/db", tmpl);
+  assert_int_equal(mkdir(dbd, 0755), 0);
+  snprintf(buf, sizeof buf, "%s/lost+found", dbd);
+  assert_int_equal(mkdir(buf, 0700), 0);
+  write_text(dbd, "LOCK", "");
+  write_text(dbd, "data.ldb", "");
+  assert_int_equal(ldb_open(dbd, &o, &db), LDB_OK);
+  assert_int_equal(ldb_put(db, "k", 1, "v", 1), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  /* An existing database with a stranger beside it opens. */
+  write_text(dbd, "README.txt", "my database");
+  assert_int_equal(ldb_open(dbd, &o, &db), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  /* Its LOCK: a pid line is ours to rewrite, other text is not. */
+  write_text(dbd, "LOCK", "not a pid: someone else's lock\n");
+  assert_int_equal(ldb_open(dbd, &o, &db), LDB_OK);
+  assert_string_equal(read_text(dbd, "LOCK", buf, sizeof buf),
+                      "not a pid: someone else's lock\n");
+  assert_int_equal(ldb_close(db), LDB_OK);
+  write_text(dbd, "LOCK", "12345\n");
+  assert_int_equal(ldb_open(dbd, &o, &db), LDB_OK);
+  char pid[32];
+  snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  assert_string_equal(read_text(dbd, "LOCK", buf, sizeof buf), pid);
+  void *v = NULL;
+  size_t vl = 0;
+  assert_int_equal(ldb_get(db, "k", 1, &v, &vl), LDB_OK);
+  ldb_free(db, v);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  tu_rmrf(tmpl);
+  free(tmpl);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_open_contract),
+      cmocka_unit_test(test_foreign_dir),
       cmocka_unit_test(test_backup_target),
       cmocka_unit_test(test_maintain),
       cmocka_unit_test(test_basic_ops),
