@@ -50,7 +50,7 @@ export const OPTIONS: readonly OptionInfo[] = [
     doc: "Normal mode: the longest a commit stays unsynced" },
   { name: "create_if_missing", jsName: "createIfMissing", type: "bool", default: 1, min: 0, max: 1,
     values: [], unit: "",
-    doc: "Create the database when it does not exist (else NOT_FOUND); only in an empty or new directory: a directory that holds other files but no database (a home directory, a LevelDB directory) is refused with INVALID_ARGUMENT naming them, and nothing is written to it" },
+    doc: "Create the database when it does not exist (else NOT_FOUND); only in an empty or new directory (placeholders such as .gitkeep or .DS_Store do not count): a directory that holds other files but no database (a home directory, a LevelDB directory) is refused with INVALID_ARGUMENT naming them, and nothing is written to it" },
   { name: "error_if_exists", jsName: "errorIfExists", type: "bool", default: 0, min: 0, max: 1,
     values: [], unit: "",
     doc: "Refuse to open an existing database (INVALID_ARGUMENT)" },
@@ -98,7 +98,7 @@ export interface CoreOptions {
   syncMode?: "full" | "normal" | "off";
   /** Normal mode: the longest a commit stays unsynced. Integer in 0..4294967295 ms. Default 100 ms. (C: ldb_options.sync_interval_ms) */
   syncIntervalMs?: number;
-  /** Create the database when it does not exist (else NOT_FOUND); only in an empty or new directory: a directory that holds other files but no database (a home directory, a LevelDB directory) is refused with INVALID_ARGUMENT naming them, and nothing is written to it. Default true. (C: ldb_options.create_if_missing) */
+  /** Create the database when it does not exist (else NOT_FOUND); only in an empty or new directory (placeholders such as .gitkeep or .DS_Store do not count): a directory that holds other files but no database (a home directory, a LevelDB directory) is refused with INVALID_ARGUMENT naming them, and nothing is written to it. Default true. (C: ldb_options.create_if_missing) */
   createIfMissing?: boolean;
   /** Refuse to open an existing database (INVALID_ARGUMENT). Default false. (C: ldb_options.error_if_exists) */
   errorIfExists?: boolean;

@@ -414,7 +414,8 @@ typedef struct ldb_options {
                                    (for the posix store, its directory too,
                                    with missing parents); 0: LDB_NOTFOUND.
                                    Only in an empty or new directory (path
-                                   opens): one that holds other files but
+                                   opens): one that holds other files
+                                   (.gitkeep, .DS_Store and such aside) but
                                    no database (a home directory, a LevelDB
                                    directory) is LDB_INVALID naming them,
                                    and nothing is written to it (nor by an

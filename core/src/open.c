@@ -253,6 +253,19 @@ static int own_name(const char *name) {
          !strcmp(name, wal_names[0]) || !strcmp(name, wal_names[1]);
 }
 
+/* Names check_dir does not count as another's files: ours, and the
+ * placeholders that file managers and version control leave in an empty
+ * directory (`mkdir data && touch data/.gitkeep`, a folder opened in
+ * Finder or Explorer). */
+static int not_foreign(const char *name) {
+  static const char *const placeholders[] = {".gitkeep",   ".keep",
+                                             ".gitignore", ".DS_Store",
+                                             "Thumbs.db",  "desktop.ini"};
+  for (size_t i = 0; i < sizeof placeholders / sizeof *placeholders; i++)
+    if (!strcmp(name, placeholders[i])) return 1;
+  return own_name(name);
+}
+
 /* Directory path (store s over it) holds no database (no data file with
  * bytes, no log: else it is ours, or damage bt_open reports). Looked at
  * before the lock, whose file an open creates: an open that will not
@@ -260,14 +273,15 @@ static int own_name(const char *name) {
  * would create a new database refuses a directory holding other files (a
  * home directory, another database's files: its files would mix with
  * them, and a LevelDB or RocksDB LOCK would be taken for ours) with
- * LDB_INVALID naming them. */
+ * LDB_INVALID naming them (placeholders such as .gitkeep or .DS_Store
+ * are not counted: not_foreign). */
 static int check_dir(ldb_store *s, const char *path, int create) {
   char what[64], list[256];
   size_t n = 0;
   if (has_bytes(s, BT_FILE_NAME) || log_exists(s, what, sizeof what))
     return LDB_OK;
   if (!create) return ldb_err(LDB_NOTFOUND, "database %s does not exist", path);
-  int rc = store_dir_foreign(path, own_name, list, sizeof list, &n);
+  int rc = store_dir_foreign(path, not_foreign, list, sizeof list, &n);
   if (rc || !n) return rc;
   return ldb_err(LDB_INVALID,
                  "directory %s holds no database but %zu other file%s "

@@ -1236,6 +1236,17 @@ static void test_foreign_dir(void **st) {
   assert_int_equal(ldb_open(dbd, &o, &db), LDB_OK);
   assert_int_equal(ldb_put(db, "k", 1, "v", 1), LDB_OK);
   assert_int_equal(ldb_close(db), LDB_OK);
+  /* A directory holding only placeholders (.gitkeep, .DS_Store): created,
+   * the placeholders left as they are. */
+  char ph[700];
+  snprintf(ph, sizeof ph, "%s/placeholders", tmpl);
+  assert_int_equal(mkdir(ph, 0755), 0);
+  write_text(ph, ".gitkeep", "");
+  write_text(ph, ".DS_Store", "finder");
+  assert_int_equal(ldb_open(ph, &o, &db), LDB_OK);
+  assert_int_equal(ldb_put(db, "k", 1, "v", 1), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+  assert_string_equal(read_text(ph, ".DS_Store", buf, sizeof buf), "finder");
   /* An existing database with a stranger beside it opens. */
   write_text(dbd, "README.txt", "my database");
   assert_int_equal(ldb_open(dbd, &o, &db), LDB_OK);
