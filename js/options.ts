@@ -20,7 +20,7 @@
  *
  * This file runs in Node and in browsers (no Node modules).
  */
-import { OPTIONS } from './contract.js';
+import { OPTIONS, type OptionInfo } from './contract.js';
 import { invalid } from './errors.js';
 
 /** T without an index signature (`[option: string]: unknown`). */
@@ -100,4 +100,51 @@ export function checkOptionKeys(options: unknown, known: readonly string[], what
       ? `unknown option '${key}' (did you mean '${near}'?)`
       : `unknown option '${key}' (${what} takes: ${known.join(', ')})`);
   }
+}
+
+/** The options a second open of a database already open may give freely
+ * (each open's own): the rest are the engine's, which every handle of one
+ * database shares, so an open that asks for other values is refused. The
+ * same list as the core's opt_per_open (core/src/options.c), where native
+ * and WebAssembly opens in one process are checked (options_match);
+ * tests/node/options.test.ts checks that the engine refuses exactly the
+ * others. The browser's shared mode checks a client tab's open against
+ * its owner with it (js/browser/worker.ts). */
+export const PER_OPEN_OPTIONS: readonly string[] = Object.freeze(['pageSize', 'createIfMissing', 'errorIfExists', 'readOnly', 'salvage']);
+
+/** An engine option's value as the core's messages show it (opt_text):
+ * an enum's name quoted ('off'), true/false, a number. */
+function optionText(row: OptionInfo, v: number | boolean | string): string {
+  return row.type === 'enum' ? `'${String(v)}'` : String(v);
+}
+
+/** The engine options of an open() options object that a second open
+ * must match (every option but PER_OPEN_OPTIONS), with the defaults of the
+ * option table for those not given: { cacheSize: 67108864, syncMode:
+ * 'normal', ... }. Values are not checked here (open() does that). */
+export function engineOptionValues(options: Record<string, unknown>): Record<string, number | boolean | string> {
+  const out: Record<string, number | boolean | string> = {};
+  for (const row of OPTIONS) {
+    if (PER_OPEN_OPTIONS.includes(row.jsName)) continue;
+    const v = options[row.jsName];
+    out[row.jsName] = v === undefined
+      ? (row.type === 'bool' ? row.default === 1 : row.type === 'enum' ? row.values[row.default]! : row.default)
+      : (v as number | boolean | string);
+  }
+  return out;
+}
+
+/** The first engine option whose value differs between `have` (the
+ * database's, as engineOptionValues gives them) and `want` (this open's),
+ * described as the core describes it: "option syncMode 'off', and this
+ * open asks for 'full'"; null when they match. An option `have` lacks (an
+ * owner of an older version) is not compared. */
+export function engineOptionMismatch(have: Record<string, unknown>, want: Record<string, unknown>): string | null {
+  const w = engineOptionValues(want);
+  for (const row of OPTIONS) {
+    const name = row.jsName;
+    if (!(name in w) || !(name in have) || have[name] === w[name]) continue;
+    return `option ${name} ${optionText(row, have[name] as number)}, and this open asks for ${optionText(row, w[name]!)}`;
+  }
+  return null;
 }

@@ -111,8 +111,11 @@ export type Control =
    * holder, or by a Worker that is opening it as the new owner) */
   | { t: 'who' }
   /** The owner: requests go to `<base>:o:<id>`. Epochs grow with every
-   * owner (stored in the database), so a stale announcement is ignored. */
-  | { t: 'owner'; id: string; epoch: number; store: string }
+   * owner (stored in the database), so a stale announcement is ignored.
+   * `options`: the engine options it opened the database with
+   * (engineOptionValues, js/options.ts); a tab whose open() asks for other
+   * values is refused (absent from an owner of an older version). */
+  | { t: 'owner'; id: string; epoch: number; store: string; options?: Record<string, number | boolean | string> }
   /** The database is held by an exclusive opener (openInWorker, or open()
    * with { exclusive: true } or { waitForLock: true }). */
   | { t: 'exclusive' }

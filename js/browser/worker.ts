@@ -53,6 +53,7 @@ import {
   SubWire, TXN_METHODS, WireError, WRITE_METHODS,
 } from './protocol.js';
 import { channelBase, clientLockName, holdLock, lockName, randomId } from './tabs.js';
+import { engineOptionMismatch, engineOptionValues } from '../options.js';
 import { setTrace, trace } from './trace.js';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -712,10 +713,21 @@ function onControl(sh: Shared, m: Control): void {
       if (sh.role === 'owner') announce(sh);
       else if (sh.role === 'opening') sh.ctrl.postMessage({ t: 'opening' } satisfies Control);
       return;
-    case 'owner':
+    case 'owner': {
       trace(me(), () => `heard owner ${m.id.slice(0, 4)} epoch ${m.epoch}${sh.waiter && m.id !== sh.ownerId ? ': open() answers as a client' : ''}`);
-      if (sh.waiter && m.id !== sh.ownerId) sh.waiter.resolve({ store: sh.kind, base: sh.base, owner: { id: m.id, epoch: m.epoch, local: false } });
+      if (!sh.waiter || m.id === sh.ownerId) return;
+      // A client shares the owner's engine: its open() must ask for the
+      // same engine options, as a second open in one process must
+      // (options_match in the core; the same exempt list and message).
+      const differs = m.options ? engineOptionMismatch(m.options, openOptions as Record<string, unknown>) : null;
+      if (differs !== null) {
+        sh.waiter.reject(new LightningDbError('INVALID_ARGUMENT', `database "${openName}" is already open in another tab or ` +
+          `Worker of this site (its owner) with ${differs}; open it with the same engine options or close it there first`));
+        return;
+      }
+      sh.waiter.resolve({ store: sh.kind, base: sh.base, owner: { id: m.id, epoch: m.epoch, local: false } });
       return;
+    }
     case 'exclusive':
       sh.waiter?.reject(new LightningDbError('BUSY',
         `database "${openName}" is open in exclusive mode in another tab or Worker of this site (open() with ` +
@@ -726,7 +738,9 @@ function onControl(sh: Shared, m: Control): void {
 }
 
 function announce(sh: Shared): void {
-  sh.ctrl.postMessage({ t: 'owner', id: sh.ownerId!, epoch: sh.epoch!, store: sh.kind } satisfies Control);
+  sh.ctrl.postMessage({
+    t: 'owner', id: sh.ownerId!, epoch: sh.epoch!, store: sh.kind, options: engineOptionValues(openOptions as Record<string, unknown>),
+  } satisfies Control);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -4,7 +4,7 @@
  * formatting and progress bars (cli-progress); everything else is the
  * public API (open(), Database, db.serve(), runLoadTest()).
  *
- * Exit codes (the same as the C tool ldb; EXIT_CODES below is the table
+ * Exit codes (0 to 3 the same as the C tool ldb; EXIT_CODES below is the table
  * `lightningdb --help` prints):
  *   0  success
  *   1  not found (get of an absent key)
@@ -13,6 +13,8 @@
  *   3  database error: no database at PATH (missing, not a directory, or a
  *      directory that holds none) for every command that reads one, BUSY,
  *      CORRUPT (check), IO, FULL, ...; the message names the code
+ *   130, 143  load stopped by SIGINT / SIGTERM (cmdLoad: it commits the
+ *      batch in flight, closes the database and says how to go on)
  * Documented in docs/operations.md.
  */
 import { createReadStream, createWriteStream, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -22,7 +24,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult, type CheckResult, type OpenOptions } from '../index.js';
+import { open, version, nativeEngine, Database, LightningDbError, runLoadTest, type ScanOptions, type LoadTestResult, type CheckResult, type Metrics, type OpenOptions } from '../index.js';
 import { OPTIONS, type OptionInfo } from '../contract.js';
 import { closestKey } from '../options.js';
 import { DumpFormatError, endLine, entryLine, headerLine, isUtf8, parseLine } from './dump.js';
@@ -39,7 +41,9 @@ export const EXIT_CODES = `Exit codes:
      cannot be bound
   3  database error: no database at PATH (missing, not a directory, or a
      directory without one), BUSY, CORRUPT, IO, FULL, ...; the message names
-     the code`;
+     the code
+  130, 143  load stopped by SIGINT (Ctrl-C) or SIGTERM: it says how many
+     entries it loaded and how to load the rest (lightningdb load --help)`;
 
 /** "1 entry", "2 entries" */
 export function plural(n: number, one: string, many = `${one}s`): string {
@@ -276,7 +280,30 @@ function addEngineOption(cmd: Command): Command {
 
 // ---- commands ---------------------------------------------------------------
 
-async function cmdStats(path: string, o: Common & { prometheus?: boolean }): Promise<void> {
+/** What `stats` reports as the database's own (its files and commits),
+ * read from metrics() without a scan, each with what it means; the rest of
+ * metrics() describes the command's own fresh open (thisOpen). */
+const DATABASE_STATS: ReadonlyArray<[keyof Metrics, string]> = [
+  ['dataFileSize', 'bytes: the data file (data.ldb)'],
+  ['pageCount', 'pages in the data file'],
+  ['freePages', 'of them free, reused by later writes'],
+  ['pageSize', 'bytes: stored in the data file (the other engine options are per open, not stored)'],
+  ['logFileSize', 'bytes: the write-ahead log, every segment'],
+  ['logRetainedBytes', 'bytes of commit records the change feed keeps in the log'],
+  ['logRetainedSegments', 'log segments the change feed keeps'],
+  ['logRetainedSince', 'the oldest seq a changes() reader may start after'],
+  ['lastSeq', 'seq of the last commit (one per commit since the database was created)'],
+  ['checkpointSeq', 'commits through this one are in the data file; later ones only in the log (replayed at open)'],
+];
+
+/** stats: what describes the database — its files, pages and commits,
+ * from the engine's figures without a scan; with --scan also the entries
+ * and their bytes, and the space amplification, from a scan of every
+ * entry — and its health. The counters of metrics() (puts, cache hits,
+ * latencies, ...) are per process, since an open: this command's open has
+ * done nothing, so the text leaves them out and --json gives them under
+ * thisOpen (--prometheus is the whole exposition, as db.serve() has it). */
+async function cmdStats(path: string, o: Common & { prometheus?: boolean; scan?: boolean }): Promise<void> {
   const db = openDb(path, { readOnly: true, engine: o.option });
   try {
     if (o.prometheus) {
@@ -285,19 +312,43 @@ async function cmdStats(path: string, o: Common & { prometheus?: boolean }): Pro
     }
     const m = db.metrics();
     const h = db.healthCheck();
+    const database: Record<string, number> = {};
+    for (const [k] of DATABASE_STATS) database[k] = m[k] as number;
+    database.uncheckpointedCommits = m.lastSeq - m.checkpointSeq;
+    let scan: { entries: number; keyBytes: number; valueBytes: number; spaceAmplification: number | null } | undefined;
+    if (o.scan) {
+      let entries = 0;
+      let keyBytes = 0;
+      let valueBytes = 0;
+      for (const [k, v] of db.scan()) {
+        entries++;
+        keyBytes += (k as Buffer).length;
+        valueBytes += (v as Buffer).length;
+      }
+      const live = keyBytes + valueBytes;
+      scan = { entries, keyBytes, valueBytes, spaceAmplification: live > 0 ? (m.dataFileSize + m.logFileSize) / live : null };
+    }
     if (o.json) {
-      print(JSON.stringify({ path, metrics: m, health: h }));
+      const thisOpen = Object.fromEntries(Object.entries(m).filter(([k]) => !(k in database)));
+      print(JSON.stringify({ path, database, ...(scan ? { scan } : {}), health: h, thisOpen }));
       return;
     }
-    const flat: Array<[string, unknown]> = [];
-    const walk = (prefix: string, v: unknown) => {
-      if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
-      else flat.push([prefix, v]);
-    };
-    walk('', m);
-    const w = Math.max(...flat.map(([k]) => k.length));
-    for (const [k, v] of flat) print(`${k.padEnd(w)}  ${String(v)}`);
-    print(`${'healthy'.padEnd(w)}  ${h.healthy}${h.issues.length ? ` (${h.issues.join('; ')})` : ''}`);
+    const rows: Array<[string, string]> = DATABASE_STATS.map(([k, what]) => [k, `${m[k]}  ${what}`]);
+    rows.splice(rows.length, 0, ['uncheckpointedCommits', `${database.uncheckpointedCommits}  lastSeq - checkpointSeq`]);
+    if (scan) {
+      rows.push(['entries', `${scan.entries}  (scan)`]);
+      rows.push(['keyBytes', `${scan.keyBytes}  bytes of keys (scan)`]);
+      rows.push(['valueBytes', `${scan.valueBytes}  bytes of values (scan)`]);
+      rows.push(['spaceAmplification', scan.spaceAmplification === null ? '-  (scan: no entries)'
+        : `${scan.spaceAmplification.toFixed(2)}  (dataFileSize + logFileSize) / (keyBytes + valueBytes) (scan)`]);
+    }
+    rows.push(['healthy', `${h.healthy}${h.issues.length ? ` (${h.issues.join('; ')})` : ''}`]);
+    const w = Math.max(...rows.map(([k]) => k.length));
+    print(`database ${path}`);
+    for (const [k, v] of rows) print(`${k.padEnd(w)}  ${v}`);
+    print(`(${o.scan ? '' : 'entries and space amplification: --scan (reads every entry); '}` +
+      'counters such as puts, gets and cache hits are per process: see them where the database is used (db.metrics(), ' +
+      'lightningdb serve); --json gives this command\'s own under thisOpen)');
   } finally {
     db.close();
   }
@@ -553,7 +604,24 @@ function openForLoad(path: string, engine?: EngineOptions): LoadTarget {
   return { db, undo: () => rmSync(top, { recursive: true, force: true }) };
 }
 
-async function cmdLoad(path: string, o: Common & { input?: string; batch: number }): Promise<void> {
+/** Exit codes of a load stopped by a signal: 128 + the signal's number,
+ * as a shell reports a command the signal killed. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT;
+
+/** A key as a load's report shows it: in the encoding asked for with -e,
+ * else as scan shows it (displayBytes). */
+function keyText(k: Uint8Array, o: Common, asked: boolean): string {
+  return asked ? encodeOut(k, o.encoding) : displayBytes(k);
+}
+
+/** load: reads a dump into PATH in atomic batches. Not atomic as a whole:
+ * a load that is stopped (SIGINT, SIGTERM) stops reading, commits the
+ * batch in flight (entries already parsed whole), closes the database
+ * cleanly and reports how many entries it loaded and the last key, then
+ * exits 130 / 143; the same load with --skip N (N: the entries already in
+ * the database) loads the rest. */
+async function cmdLoad(path: string, o: Common & { input?: string; batch: number; skip: number }, cmd: Command): Promise<void> {
   if (o.input !== undefined && !existsSync(o.input)) throw new CliError(EXIT.USAGE, `no such file: ${o.input}`);
   const input = o.input ? createReadStream(o.input) : process.stdin;
   const inputError = new Promise<never>((_, reject) => input.on('error', (e: Error) => reject(new CliError(EXIT.USAGE, `reading ${o.input ?? 'stdin'}: ${e.message}`))));
@@ -566,24 +634,52 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
   let target: LoadTarget | null = null;
   let db: Database | null = null;
   let loaded = 0;
+  let lastKey: Uint8Array | null = null;
+  // A signal stops the load between two lines (commits are synchronous, so
+  // never inside one): the loop ends, the batch in flight is committed.
+  let stopped: StopSignal | null = null;
+  let inFlight = 0;
+  let rl: ReturnType<typeof createInterface> | null = null;
+  const onSignal = (signal: StopSignal) => {
+    if (stopped !== null) return;
+    stopped = signal;
+    rl?.close(); // wakes a loop waiting for input
+  };
+  // A Ctrl-C reaches every process of the terminal's group: the writer of
+  // a pipe (dump | load) dies of it, and its partial last line or its end
+  // of input can come before this process's signal is handled. Before such
+  // input is called malformed or truncated, a moment's wait lets that
+  // signal arrive, so the load reports the stop (keeping what it loaded)
+  // instead of a bad dump (removing a new database).
+  const signalComing = async (): Promise<boolean> => {
+    if (stopped === null) await new Promise((r) => setTimeout(r, 200));
+    return stopped !== null;
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   try {
     const b = size > 0 ? bar(o, 'load  |{bar}| {percentage}% | {entries} entries') : null;
     b?.start(size, 0, { entries: 0 });
     const work = (async () => {
-      const rl = createInterface({ input, crlfDelay: Infinity });
+      rl = createInterface({ input, crlfDelay: Infinity });
       let line = 0;
       let ended: number | null = null;
       let batch: Array<[Buffer, Buffer]> = [];
       let batchBytes = 0;
       let read = 0;
+      let skipped = 0;
       const flushBatch = () => {
         if (batch.length === 0) return;
         db!.putBatch(batch);
         loaded += batch.length;
+        lastKey = batch[batch.length - 1]![0];
         batch = [];
         batchBytes = 0;
       };
       for await (const text of rl) {
+        if (stopped !== null) break;
         line++;
         read += Buffer.byteLength(text) + 1;
         if (ended !== null) {
@@ -591,7 +687,14 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
           throw new DumpFormatError(line, 'data after the end line');
         }
         if (line > 1 && text.trim() === '') continue;
-        const r = parseLine(text, line);
+        let r: ReturnType<typeof parseLine>;
+        try {
+          r = parseLine(text, line);
+        } catch (e) {
+          // the writer's last, partial line
+          if (e instanceof DumpFormatError && line > 1 && await signalComing()) break;
+          throw e;
+        }
         if (r.kind === 'header') {
           target = openForLoad(path, o.option);
           db = target.db;
@@ -602,6 +705,10 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
           continue;
         }
         if (r.kind !== 'entry') continue;
+        if (skipped < o.skip) {
+          skipped++;
+          continue;
+        }
         batch.push([r.key, r.value]);
         batchBytes += r.key.length + r.value.length;
         if (batch.length >= o.batch || batchBytes >= 4 << 20) {
@@ -609,35 +716,81 @@ async function cmdLoad(path: string, o: Common & { input?: string; batch: number
           b?.update(Math.min(size, read), { entries: loaded });
         }
       }
+      if (stopped !== null) {
+        inFlight = batch.length;
+        flushBatch();
+        db?.flush();
+        b?.stop();
+        return;
+      }
       if (line === 0) throw new DumpFormatError(1, 'the input is empty (expected a dump header)');
       flushBatch();
-      if (ended === null) throw new DumpFormatError(line, `the dump is truncated (no end line)`);
-      if (ended !== loaded) throw new DumpFormatError(line, `the end line says ${ended} entries, the dump holds ${loaded}`);
+      if (ended === null) {
+        if (await signalComing()) {
+          db?.flush();
+          b?.stop();
+          return;
+        }
+        throw new DumpFormatError(line, `the dump is truncated (no end line)`);
+      }
+      if (skipped < o.skip) throw new CliError(EXIT.USAGE, `--skip ${o.skip} is more than the dump's ${plural(ended, 'entry', 'entries')}`);
+      if (ended !== skipped + loaded) {
+        throw new DumpFormatError(line, `the end line says ${ended} entries, the dump holds ${skipped + loaded}`);
+      }
       db!.flush();
       b?.update(size, { entries: loaded });
       b?.stop();
     })();
     await Promise.race([work, inputError]);
-    if (o.json) print(JSON.stringify({ ok: true, entries: loaded }));
-    else if (process.stderr.isTTY || o.progress) process.stderr.write(`loaded ${plural(loaded, 'entry', 'entries')} into ${path}\n`);
-  } catch (e) {
-    const undo = (target as LoadTarget | null)?.undo;
-    if (undo) {
-      // Closed first: the files are removed whole, lock included.
-      (db as Database | null)?.close();
-      db = null;
-      undo();
+    if (stopped === null) {
+      if (o.json) print(JSON.stringify({ ok: true, entries: loaded }));
+      else if (process.stderr.isTTY || o.progress) process.stderr.write(`loaded ${plural(loaded, 'entry', 'entries')} into ${path}\n`);
     }
-    const note = undo ? `the new database at ${path} was removed`
-      : `${plural(loaded, 'entry was', 'entries were')} loaded before it`;
-    if (e instanceof DumpFormatError) throw new CliError(EXIT.USAGE, `${e.message} (${note})`);
-    if (undo && e instanceof CliError) throw new CliError(e.exitCode, `${e.message} (${note})`);
-    if (undo && e instanceof LightningDbError) throw new LightningDbError(e.code, `${e.message} (${note})`);
-    throw e;
+  } catch (e) {
+    // A dump that ends early once a signal came (a writer such as
+    // `lightningdb dump | ...` got the same Ctrl-C) is the stop, not an error.
+    if (!(stopped !== null && e instanceof DumpFormatError)) {
+      const undo = (target as LoadTarget | null)?.undo;
+      if (undo) {
+        // Closed first: the files are removed whole, lock included.
+        (db as Database | null)?.close();
+        db = null;
+        undo();
+      }
+      const note = undo ? `the new database at ${path} was removed`
+        : `${plural(loaded, 'entry was', 'entries were')} loaded before it`;
+      if (e instanceof DumpFormatError) throw new CliError(EXIT.USAGE, `${e.message} (${note})`);
+      if (undo && e instanceof CliError) throw new CliError(e.exitCode, `${e.message} (${note})`);
+      if (undo && e instanceof LightningDbError) throw new LightningDbError(e.code, `${e.message} (${note})`);
+      throw e;
+    }
   } finally {
-    if (input !== process.stdin) (input as ReturnType<typeof createReadStream>).destroy();
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    if (input !== process.stdin || stopped !== null) input.destroy();
     (db as Database | null)?.close();
   }
+  if (stopped !== null) throw loadStopped(path, o, cmd, { signal: stopped, loaded, inFlight, lastKey, opened: db !== null || target !== null });
+}
+
+/** The report of a load a signal stopped (the database already closed):
+ * one line on stderr, a JSON object on stdout with --json, exit 130/143. */
+function loadStopped(path: string, o: Common & { skip: number }, cmd: Command, r: {
+  signal: StopSignal; loaded: number; inFlight: number; lastKey: Uint8Array | null; opened: boolean;
+}): CliError {
+  const asked = cmd.getOptionValueSource('encoding') === 'cli';
+  const next = o.skip + r.loaded;
+  if (o.json) {
+    const key = r.lastKey === null ? {} : asked ? { lastKey: encodeOut(r.lastKey, o.encoding) }
+      : isUtf8(r.lastKey) ? { lastKey: Buffer.from(r.lastKey).toString('utf8') } : { lastKey64: encodeOut(r.lastKey, 'base64') };
+    print(JSON.stringify({ ok: false, stopped: r.signal, entries: r.loaded, skipped: o.skip, ...key, batchInFlight: r.inFlight, resume: { skip: next } }));
+  }
+  const what = r.loaded === 0 ? `no entries loaded${r.opened ? ` into ${path}` : ' (the database was not opened)'}`
+    : `${plural(r.loaded, 'entry', 'entries')} loaded into ${path}${o.skip ? ` after the ${o.skip} skipped` : ''} ` +
+      `(${r.inFlight ? `the batch in flight, ${plural(r.inFlight, 'entry', 'entries')}, was committed` : 'no batch was in flight'}; ` +
+      `the database was closed cleanly); last key loaded: ${keyText(r.lastKey!, o, asked)}`;
+  const rest = r.opened ? `; a load is not atomic: to load the rest, run the same load again with --skip ${next}` : '';
+  return new CliError(SIGNAL_EXIT[r.signal], `load stopped by ${r.signal}: ${what}${rest}`);
 }
 
 async function cmdServe(path: string, o: Common & { host: string; port: number; create?: boolean; loadTest: boolean }): Promise<void> {
@@ -767,9 +920,10 @@ export function program(): Command {
     return c;
   };
 
-  cmd('stats', 'engine statistics and health')
+  cmd('stats', "what the database holds (files, pages, commits; no scan) and its health; --scan adds entries and space amplification")
     .argument('<path>', 'database directory')
-    .option('--prometheus', 'the Prometheus text exposition')
+    .option('--scan', 'also read every entry: entries, key and value bytes, space amplification')
+    .option('--prometheus', "the Prometheus text exposition (every metric of this command's own open)")
     .action((path, o) => cmdStats(path, o));
   cmd('check', 'verify every page, the log and every entry (exit 3 when corrupt)', true)
     .argument('<path>', 'database directory')
@@ -802,7 +956,18 @@ export function program(): Command {
     .argument('<path>', 'database directory')
     .option('-i, --input <file>', 'read this file instead of stdin')
     .option('--batch <n>', 'entries per atomic batch', intArg('--batch', 1, 1_000_000), 1000)
-    .action((path, o) => cmdLoad(path, o));
+    .option('--skip <n>', 'skip the first n entries of the dump (to continue a load that was stopped: it says n)',
+      intArg('--skip', 0, Number.MAX_SAFE_INTEGER), 0)
+    .addHelpText('after', `
+A load is not atomic: it commits batches of --batch entries as it reads. Ctrl-C
+(SIGINT) or SIGTERM stops it between two lines: it commits the batch in flight,
+closes the database cleanly, prints how many entries it loaded and the last key
+loaded, and exits 130 (SIGINT) or 143 (SIGTERM). The database then holds the
+dump's entries up to that key (a dump is in key order), besides what it held
+before. The same load with
+--skip N, N the number it printed (the entries skipped before plus those
+loaded), loads the rest.`)
+    .action((path, o, c) => cmdLoad(path, o, c));
   cmd('serve', 'serve /metrics, /health and the diagnostics page until Ctrl-C')
     .argument('<path>', 'database directory')
     .option('--host <host>', 'interface to bind (other machines only when you say so)', '127.0.0.1')

@@ -236,6 +236,48 @@ export function sharedChecks({ context, newPage, assert, base }) {
       await b.close();
     }],
 
+    ["a client tab's open() must ask for the owner's engine options: INVALID_ARGUMENT otherwise, as a second open in one process (per-open options and encodings free)", async () => {
+      const a = await tab();
+      const b = await tab();
+      await a.evaluate(() => window.lib.destroy('share-opts', { store: 'opfs' }));
+      const base = { store: 'opfs', syncMode: 'full', cacheSize: 1 << 20 };
+      assert(await open(a, 'share-opts', base) === true, 'the first tab owns it');
+      await a.evaluate(() => window.db.put(new Uint8Array([1]), new TextEncoder().encode('2')));
+      const tryOpen = (o) => b.evaluate(async (o) => {
+        try {
+          const d = await window.lib.open('share-opts', o);
+          const r = { ok: true, owner: d.isOwner, v: await d.get('\x01') };
+          await d.close();
+          return r;
+        } catch (e) {
+          return { ok: false, code: e.code, message: e.message };
+        }
+      }, o);
+      const refused = [
+        [{ ...base, syncMode: 'off' }, "option syncMode 'full', and this open asks for 'off'"],
+        [{ store: 'opfs', syncMode: 'full' }, `option cacheSize ${1 << 20}, and this open asks for ${64 * 2 ** 20}`],
+        [{ ...base, compression: 'lz4' }, "option compression 'none', and this open asks for 'lz4'"],
+        [{ ...base, logRetentionBytes: 0 }, `option logRetentionBytes ${64 * 2 ** 20}, and this open asks for 0`],
+      ];
+      for (const [o, differs] of refused) {
+        const r = await tryOpen(o);
+        assert(!r.ok && r.code === 'INVALID_ARGUMENT' && r.message === `database "share-opts" is already open in another tab or Worker ` +
+          `of this site (its owner) with ${differs}; open it with the same engine options or close it there first`, `${JSON.stringify(o)}: ${JSON.stringify(r)}`);
+      }
+      // The core's per-open options (pageSize: used only when creating,
+      // createIfMissing, salvage) and the encodings may differ; a default
+      // given matches one left out.
+      const joined = await tryOpen({ ...base, pageSize: 8192, createIfMissing: false, salvage: true, mmapSize: 2 ** 40, valueEncoding: 'json' });
+      assert(joined.ok && joined.owner === false && joined.v === 2, `a client with the same engine options: ${JSON.stringify(joined)}`);
+      // The refused opens left the owner serving.
+      assert(await a.evaluate(async () => { await window.db.put('after', 'x'); return window.db.isOwner; }) === true, 'the owner still serves');
+      await a.evaluate(() => window.db.close());
+      for (const p of [a, b]) {
+        pages.splice(pages.indexOf(p), 1);
+        await p.close();
+      }
+    }],
+
     ['an exclusive holder makes a shared open BUSY at once; a shared owner makes openInWorker-style exclusive opens BUSY', async () => {
       const [a, b] = pages;
       const r = await a.evaluate(async () => {

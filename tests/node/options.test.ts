@@ -13,7 +13,7 @@ import { LightningLevel } from '../../js/level/index.js';
 import { follow, publish } from '../../js/replication/index.js';
 import { openWasm } from '../../js/wasm/node.js';
 import { OPTIONS } from '../../js/contract.js';
-import { closestKey, DATABASE_OPTION_KEYS } from '../../js/options.js';
+import { closestKey, DATABASE_OPTION_KEYS, engineOptionMismatch, engineOptionValues, PER_OPEN_OPTIONS } from '../../js/options.js';
 import { tempDir } from './helpers.js';
 
 /** Asserts e is INVALID_ARGUMENT with exactly `message`. */
@@ -112,5 +112,61 @@ describe('unknown option keys are refused by every front end', function () {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('the engine options a second open must match (PER_OPEN_OPTIONS, engineOptionMismatch)', function () {
+  this.timeout(60_000);
+  const tmp = tempDir('per-open');
+  after(() => tmp.remove());
+
+  /** A valid value of row other than its default. */
+  function other(row: (typeof OPTIONS)[number]): number | boolean | string {
+    if (row.type === 'bool') return row.default !== 1;
+    if (row.type === 'enum') return row.values[(row.default + 1) % row.values.length]!;
+    if (row.default === 0) return 1;
+    return row.unit === 'bytes' ? row.default * 2 : row.default + 1;
+  }
+
+  it('the list is the engine\'s: a second native open is refused for every other option, and only for those', () => {
+    const path = join(tmp.dir, 'db');
+    const first = open(path);
+    const free: string[] = [];
+    try {
+      for (const row of OPTIONS) {
+        const value = other(row);
+        let refused: LightningDbError | null = null;
+        try {
+          open(path, { [row.jsName]: value }).close();
+        } catch (e) {
+          refused = e as LightningDbError;
+        }
+        // errorIfExists refuses for its own reason (the database exists)
+        if (refused !== null && /already open in this process/.test(refused.message)) {
+          assert.equal(refused.code, 'INVALID_ARGUMENT');
+          // The JS description is the engine's, word for word.
+          const differs = engineOptionMismatch(engineOptionValues({}), { [row.jsName]: value });
+          assert.ok(differs !== null && refused.message.includes(` with ${differs}; `), `${refused.message} / ${differs}`);
+        } else {
+          free.push(row.jsName);
+          assert.equal(engineOptionMismatch(engineOptionValues({}), { [row.jsName]: value }), null, row.jsName);
+        }
+      }
+    } finally {
+      first.close();
+    }
+    assert.deepEqual(free, [...PER_OPEN_OPTIONS]);
+  });
+
+  it('engineOptionValues fills in the defaults, so an option given as its default matches one left out', () => {
+    const have = engineOptionValues({ syncMode: 'full' });
+    assert.equal(have.cacheSize, 64 * 2 ** 20);
+    assert.equal(have.syncMode, 'full');
+    assert.equal(have.backgroundCheckpoint, true);
+    assert.ok(!('pageSize' in have) && !('readOnly' in have));
+    assert.equal(engineOptionMismatch(have, { syncMode: 'full', cacheSize: 64 * 2 ** 20, pageSize: 8192 }), null);
+    assert.equal(engineOptionMismatch(have, {}), "option syncMode 'full', and this open asks for 'normal'");
+    assert.equal(engineOptionMismatch(have, { syncMode: 'full', cacheSize: 1 }), `option cacheSize ${64 * 2 ** 20}, and this open asks for 1`);
+    assert.equal(engineOptionMismatch(have, { syncMode: 'full', mmapBounded: true }), 'option mmapBounded false, and this open asks for true');
   });
 });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -214,10 +214,11 @@ describe('lightningdb CLI from an npm pack tarball', function () {
   it('stats, check and backup', () => {
     const stats = run(['stats', 'db']);
     assert.equal(stats.code, EXIT.OK, stats.stderr);
-    assert.match(stats.stdout, /^puts\s+\d+$/m);
+    assert.match(stats.stdout, /^database db\n/);
+    assert.match(stats.stdout, /^lastSeq\s+\d+  seq of the last commit/m);
     const json = JSON.parse(run(['stats', '--json', 'db']).stdout);
     assert.equal(json.health.healthy, true);
-    assert.equal(typeof json.metrics.dataFileSize, 'number');
+    assert.equal(typeof json.database.dataFileSize, 'number');
     assert.match(run(['stats', '--prometheus', 'db']).stdout, /^# TYPE lightningdb_gets_total counter$/m);
     assert.match(run(['check', 'db']).stdout, /^ok: 2 entries; \d+ pages\ntree: 1 leaf page [\d.]+% full, 0 branch, 0 overflow\n$/);
     const checked = JSON.parse(run(['check', '--json', 'db']).stdout);
@@ -229,6 +230,54 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     const again = run(['backup', 'db', 'copy']);
     assert.equal(again.code, EXIT.USAGE, 'a backup never overwrites a database');
     assert.match(again.stderr, /^lightningdb: backup: .*already holds a database.*\(INVALID_ARGUMENT\)\n$/);
+  });
+
+  it("stats describes the database (files, pages, commits; entries and space amplification with --scan), not its own open's counters", () => {
+    const dir = join(tmp.dir, 'described');
+    const db = open(dir, { pageSize: 4096 });
+    for (let i = 0; i < 2000; i++) db.put(`k${String(i).padStart(5, '0')}`, Buffer.alloc(100, i % 251));
+    db.checkpoint();
+    db.delete('k00000');
+    db.put('k00001', Buffer.alloc(50, 1)); // two commits after the checkpoint
+    const m = db.metrics();
+    const lastSeq = m.lastSeq;
+    const checkpointSeq = m.checkpointSeq;
+    db.close();
+    const r = run(['stats', '--json', 'described']);
+    assert.equal(r.code, EXIT.OK, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(j), ['path', 'database', 'health', 'thisOpen']);
+    assert.deepEqual(Object.keys(j.database), ['dataFileSize', 'pageCount', 'freePages', 'pageSize', 'logFileSize', 'logRetainedBytes',
+      'logRetainedSegments', 'logRetainedSince', 'lastSeq', 'checkpointSeq', 'uncheckpointedCommits']);
+    // The database's figures: the commits of the process that wrote it,
+    // the files as they are on disk.
+    assert.ok(j.database.lastSeq >= lastSeq && lastSeq >= 2000, `lastSeq ${j.database.lastSeq}, written ${lastSeq}`);
+    assert.ok(j.database.checkpointSeq >= checkpointSeq, `checkpointSeq ${j.database.checkpointSeq}`);
+    assert.equal(j.database.uncheckpointedCommits, j.database.lastSeq - j.database.checkpointSeq);
+    assert.equal(j.database.dataFileSize, statSync(join(dir, 'data.ldb')).size);
+    assert.equal(j.database.pageSize, 4096);
+    assert.equal(j.database.pageCount * 4096, j.database.dataFileSize);
+    // This command's own open: labelled, not the database's history.
+    assert.equal(j.thisOpen.puts, 0);
+    assert.equal(j.thisOpen.commits, 0);
+    assert.ok(!('dataFileSize' in j.thisOpen) && 'cacheCapacity' in j.thisOpen);
+    // --scan: the entries and their bytes, from reading them.
+    const s = JSON.parse(run(['stats', '--json', '--scan', 'described']).stdout);
+    assert.deepEqual(s.scan.entries, 1999);
+    assert.equal(s.scan.keyBytes, 1999 * 6);
+    assert.equal(s.scan.valueBytes, 1998 * 100 + 50);
+    assert.equal(s.scan.spaceAmplification, (s.database.dataFileSize + s.database.logFileSize) / (1999 * 6 + 1998 * 100 + 50));
+    // The text: the same figures, each saying what it is; no per-process counters.
+    const text = run(['stats', '--scan', 'described']).stdout;
+    assert.match(text, new RegExp(`^database described\\ndataFileSize +${s.database.dataFileSize}  bytes: the data file`));
+    assert.match(text, new RegExp(`^lastSeq +${s.database.lastSeq}  seq of the last commit`, 'm'));
+    assert.match(text, /^pageSize +4096  bytes: stored in the data file/m);
+    assert.match(text, /^entries +1999  \(scan\)$/m);
+    assert.match(text, /^spaceAmplification +\d+\.\d\d  \(dataFileSize \+ logFileSize\) \/ \(keyBytes \+ valueBytes\) \(scan\)$/m);
+    assert.match(text, /^healthy +true$/m);
+    assert.doesNotMatch(text, /^(puts|gets|cacheHits|commits) /m);
+    assert.match(text, /counters such as puts, gets and cache hits are per process/);
+    assert.match(run(['stats', 'described']).stdout, /entries and space amplification: --scan/);
   });
 
   it('dump | load round-trips random binary keys and values exactly', () => {
@@ -366,7 +415,8 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     const stats = (...o: string[]) => {
       const r = run(['stats', '--json', ...o, 'opts']);
       assert.equal(r.code, EXIT.OK, r.stderr);
-      return JSON.parse(r.stdout).metrics;
+      const j = JSON.parse(r.stdout);
+      return { ...j.thisOpen, ...j.database };
     };
     const m = stats('-O', 'cacheSize=1MiB', '-O', 'mmapSize=0');
     assert.equal(m.cacheCapacity, 1 << 20, 'cacheSize (with a suffix) reached the engine');
@@ -374,7 +424,7 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     assert.equal(stats('-O', 'cacheSize=3145728', '-O', 'mmapSize=0').cacheCapacity, 3 << 20, 'bytes without a unit');
     assert.equal(m.mmapBytes, 0, 'mmapSize reached the engine');
     assert.equal(m.pageSize, 8192, 'the database was created with -O pageSize');
-    const raw = JSON.parse(run(['stats', '--json', 'opts-raw']).stdout).metrics;
+    const raw = JSON.parse(run(['stats', '--json', 'opts-raw']).stdout).database;
     assert.ok(m.dataFileSize * 2 < raw.dataFileSize, `-O compression=zstd: ${m.dataFileSize} bytes, without: ${raw.dataFileSize}`);
     assert.notEqual(stats().mmapBytes, 0, 'without -O: the defaults');
     assert.equal(run(['get', '-O', 'syncMode=off', '-O', 'salvage=true', 'opts', 'k']).stdout, `${'x'.repeat(40_000)}\n`);
@@ -451,6 +501,113 @@ describe('lightningdb CLI from an npm pack tarball', function () {
     r = run(['load', 'made3'], { input: `${truncated}{"end":true,"entries":1}\n` });
     assert.equal(r.code, EXIT.OK, r.stderr);
     assert.equal(run(['get', 'made3', 'a']).stdout, '1\n');
+  });
+
+  for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`load stopped by ${signal}: commits the batch in flight, closes cleanly, says what it loaded; --skip loads the rest`, async () => {
+      const total = 200_000;
+      const key = (i: number) => `key:${String(i).padStart(8, '0')}`;
+      const entry = (i: number) => `${JSON.stringify({ k: key(i), v: `value ${i} ${'x'.repeat(40)}` })}\n`;
+      const header = '{"lightningdb":"dump","version":1}\n';
+      const db = `stopped-${signal}`;
+      const json = signal === 'SIGTERM';
+      const child = spawn(bin, ['load', db, ...(json ? ['--json'] : [])], { cwd: tmp.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => { stdout += d; });
+      child.stderr.on('data', (d) => { stderr += d; });
+      child.stdin.on('error', () => {}); // EPIPE once the load stopped reading
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // The dump goes in chunks while the load reads it; the signal comes
+      // once half of it was taken in, with stdin still open (no end line
+      // yet: the load can only end by the signal).
+      child.stdin.write(header);
+      let signalled = false;
+      for (let c = 0; c < 40 && child.exitCode === null; c++) {
+        let chunk = '';
+        for (let i = c * 5000; i < (c + 1) * 5000; i++) chunk += entry(i);
+        if (!child.stdin.write(chunk)) await Promise.race([new Promise((r) => child.stdin.once('drain', r)), exited]);
+        if (c === 20) {
+          child.kill(signal);
+          signalled = true;
+        }
+      }
+      assert.ok(signalled);
+      const code = await exited;
+      assert.equal(code, exitCode, stderr);
+      const m = /^lightningdb: load stopped by (\w+): (\d+) entries loaded into (\S+) \((?:the batch in flight, (\d+) entr(?:y|ies), was committed|no batch was in flight); the database was closed cleanly\); last key loaded: (\S+); a load is not atomic: to load the rest, run the same load again with --skip (\d+)\n$/.exec(stderr);
+      assert.ok(m, stderr);
+      const [, sig, n, path, , last, skip] = m;
+      assert.equal(sig, signal);
+      assert.equal(path, db);
+      const loaded = Number(n);
+      assert.ok(loaded > 0 && loaded < total, `loaded ${loaded}`);
+      assert.equal(last, key(loaded - 1), 'the last key loaded is the last of the entries loaded (a dump is in key order)');
+      assert.equal(Number(skip), loaded);
+      if (json) {
+        assert.deepEqual(JSON.parse(stdout), { ok: false, stopped: signal, entries: loaded, skipped: 0, lastKey: last,
+          batchInFlight: JSON.parse(stdout).batchInFlight, resume: { skip: loaded } });
+      } else {
+        assert.equal(stdout, '');
+      }
+      // The database holds exactly what the message says: check passes,
+      // the last key reported is there, the next one is not.
+      const checked = run(['check', '--json', db]);
+      assert.equal(checked.code, EXIT.OK, checked.stderr);
+      assert.equal(JSON.parse(checked.stdout).entries, loaded);
+      assert.equal(run(['get', db, last!]).code, EXIT.OK);
+      assert.equal(run(['get', db, key(loaded)]).code, EXIT.NOT_FOUND);
+      // The same dump, whole, with --skip: the rest is loaded.
+      let dump = header;
+      for (let i = 0; i < total; i++) dump += entry(i);
+      dump += `${JSON.stringify({ end: true, entries: total })}\n`;
+      const rest = run(['load', db, '--skip', skip!], { input: dump });
+      assert.equal(rest.code, EXIT.OK, rest.stderr);
+      const all = JSON.parse(run(['check', '--json', db]).stdout);
+      assert.deepEqual([all.ok, all.entries], [true, total]);
+      assert.equal(run(['get', db, key(total - 1)]).code, EXIT.OK);
+    });
+  }
+
+  it('Ctrl-C on `dump | load` (SIGINT to the whole process group): the load reports the stop, the new database stays', async () => {
+    const src = open(join(tmp.dir, 'pipe-src'));
+    const key = (i: number) => `key:${String(i).padStart(8, '0')}`;
+    for (let i = 0; i < 300_000; i += 10_000) {
+      src.putBatch(Array.from({ length: 10_000 }, (_, j) => [key(i + j), `value ${i + j} ${'y'.repeat(60)}`] as [string, string]));
+    }
+    src.close();
+    // A shell of its own process group, as a terminal runs a pipeline.
+    // The shell prints the load's exit status (its own trap keeps it alive;
+    // the children get the signal's default, as from a terminal).
+    const child = spawn('sh', ['-c', `trap : INT; "${bin}" dump pipe-src | "${bin}" load pipe-dst; echo "load exit $?"`],
+      { cwd: tmp.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => { stdout += d; });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const dst = join(tmp.dir, 'pipe-dst');
+    for (let t = 0; t < 600 && !existsSync(join(dst, 'data.ldb')) && child.exitCode === null; t++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(-child.pid!, 'SIGINT');
+    await exited;
+    assert.equal(stdout, 'load exit 130\n', stderr);
+    const m = /load stopped by SIGINT: (\d+) entries loaded into pipe-dst .*; last key loaded: (\S+); .* --skip (\d+)\n$/.exec(stderr);
+    assert.ok(m, stderr);
+    const checked = JSON.parse(run(['check', '--json', 'pipe-dst']).stdout);
+    assert.deepEqual([checked.ok, checked.entries], [true, Number(m[1])]);
+    assert.equal(m[2], key(Number(m[1]) - 1));
+  });
+
+  it('load --skip: refused past the dump\'s entries; --help says a load is not atomic and how to go on', () => {
+    const r = run(['load', 'skip-past', '--skip', '3'], { input: '{"lightningdb":"dump","version":1}\n{"k":"a","v":"1"}\n{"end":true,"entries":1}\n' });
+    assert.equal(r.code, EXIT.USAGE, r.stderr);
+    assert.match(r.stderr, /^lightningdb: --skip 3 is more than the dump's 1 entry \(the new database at skip-past was removed\)\n$/);
+    const help = run(['load', '--help']).stdout;
+    assert.match(help, /--skip <n>/);
+    assert.match(help, /A load is not atomic/);
+    assert.match(help, /exits 130 \(SIGINT\) or 143 \(SIGTERM\)/);
+    assert.match(run(['--help']).stdout, /130, 143 {2}load stopped by SIGINT \(Ctrl-C\) or SIGTERM/);
   });
 
   it('bench runs a bounded mix on a scratch database', () => {
