@@ -78,7 +78,7 @@ export function recommend(samples: readonly Sample[], m: RecommendInput | null, 
       id: 'background_error', severity: 'critical', value: 0, unit: 'count',
       title: m.backgroundError === 'FULL' ? 'Free disk space: background checkpoints and syncs fail with FULL'
         : `Background checkpoint/sync fails with ${m.backgroundError}: check the device and the log`,
-      detail: `backgroundError is ${m.backgroundError}; the engine retries, but the log and memtable grow until it succeeds (log ${formatBytes(m.logFileSize)}, memtable ${formatBytes(m.memtableBytes)}).`,
+      detail: `backgroundError is ${m.backgroundError}; the engine retries, but until it succeeds the log grows and, once the memtables reach their limit, writes are refused with ${m.backgroundError} (log ${formatBytes(m.logFileSize)}, memtables ${formatBytes(m.memtableBytes)}).`,
     });
   }
 
