@@ -1153,6 +1153,14 @@ static void listing(const char *dir, char *out, size_t cap) {
   free(ents);
 }
 
+/* ldb_open(dir) creates a database there that takes a write. */
+static void opens_and_writes(const char *dir, const ldb_options *o) {
+  ldb_db *db = NULL;
+  assert_int_equal(ldb_open(dir, o, &db), LDB_OK);
+  assert_int_equal(ldb_put(db, "k", 1, "v", 1), LDB_OK);
+  assert_int_equal(ldb_close(db), LDB_OK);
+}
+
 /* A directory holding files that are not ours (a user's home, a LevelDB
  * database) was adopted: open created data.ldb, the log and LOCK in it,
  * and truncated a LevelDB LOCK to write its pid there (reproduced with
@@ -1233,9 +1241,7 @@ static void test_foreign_dir(void **st) {
   assert_int_equal(mkdir(buf, 0700), 0);
   write_text(dbd, "LOCK", "");
   write_text(dbd, "data.ldb", "");
-  assert_int_equal(ldb_open(dbd, &o, &db), LDB_OK);
-  assert_int_equal(ldb_put(db, "k", 1, "v", 1), LDB_OK);
-  assert_int_equal(ldb_close(db), LDB_OK);
+  opens_and_writes(dbd, &o);
   /* A directory holding only placeholders (.gitkeep, .DS_Store): created,
    * the placeholders left as they are. */
   char ph[700];
@@ -1243,9 +1249,7 @@ static void test_foreign_dir(void **st) {
   assert_int_equal(mkdir(ph, 0755), 0);
   write_text(ph, ".gitkeep", "");
   write_text(ph, ".DS_Store", "finder");
-  assert_int_equal(ldb_open(ph, &o, &db), LDB_OK);
-  assert_int_equal(ldb_put(db, "k", 1, "v", 1), LDB_OK);
-  assert_int_equal(ldb_close(db), LDB_OK);
+  opens_and_writes(ph, &o);
   assert_string_equal(read_text(ph, ".DS_Store", buf, sizeof buf), "finder");
   /* An existing database with a stranger beside it opens. */
   write_text(dbd, "README.txt", "my database");
