@@ -408,6 +408,16 @@ function define(): void {
       await OpfsStore.destroy('opfs-held');
     });
 
+    it('OPFS: destroy right after release() succeeds (the placeholders release() removes in the background are waited for)', async () => {
+      for (let i = 0; i < 5; i++) {
+        const s = await OpfsStore.open('opfs-release-destroy');
+        // (as the BUSY test above: a refused destroy first)
+        await OpfsStore.destroy('opfs-release-destroy').then(() => assert(false, 'destroyed while open'), () => {});
+        s.release();
+        await OpfsStore.destroy('opfs-release-destroy');
+      }
+    });
+
     it('IndexedDB: destroying a database with an open connection is BUSY at once and deletes nothing later', async () => {
       await IdbStore.destroy('idb-held');
       const held = await IdbStore.open('idb-held');

@@ -127,18 +127,29 @@ export class OpfsStore implements PageStore {
 
   /** Removes the database directory `name` and everything in it. */
   static async destroy(name: string): Promise<void> {
+    // A store of this name released just before: its placeholders are
+    // still being removed, and Chromium refuses a recursive removal of
+    // their directory meanwhile (NoModificationAllowedError, read as BUSY).
+    await OpfsStore.cleanups.get(name);
     const segs = name.split('/').filter(Boolean);
     const leaf = segs[segs.length - 1];
     if (!leaf) throw new StoreError('INVALID_ARGUMENT', `invalid database name "${name}"`);
     let dir = await navigator.storage.getDirectory();
     for (const seg of segs.slice(0, -1)) dir = await dir.getDirectoryHandle(seg);
-    try {
-      await dir.removeEntry(leaf, { recursive: true });
-    } catch (e) {
-      if ((e as { name?: string }).name === 'NotFoundError') return;
-      // Files of the database have open sync access handles elsewhere.
-      if (isBusy(e)) throw storeErrorFrom(e, `cannot destroy OPFS database "${name}"`);
-      throw e;
+    // A refusal right after handles were closed in this Worker can be the
+    // close still reaching the browser's file system: tried again a few
+    // times over ~400 ms before it is reported as BUSY.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await dir.removeEntry(leaf, { recursive: true });
+        return;
+      } catch (e) {
+        if ((e as { name?: string }).name === 'NotFoundError') return;
+        if (!isBusy(e)) throw e;
+        // Files of the database have open sync access handles elsewhere.
+        if (attempt === 4) throw storeErrorFrom(e, `cannot destroy OPFS database "${name}"`);
+        await new Promise((r) => setTimeout(r, 25 << attempt));
+      }
     }
   }
 
@@ -234,9 +245,16 @@ export class OpfsStore implements PageStore {
     }
     // Placeholders go away in the background; a leftover one reads as an
     // empty file, which the next open treats as described above.
-    this.cleanup = Promise.all(missing.map((n) => this.dir.removeEntry(n).catch(() => {}))).then(() => {});
+    const cleanup = Promise.all(missing.map((n) => this.dir.removeEntry(n).catch(() => {}))).then(() => {
+      if (OpfsStore.cleanups.get(this.name) === cleanup) OpfsStore.cleanups.delete(this.name);
+    });
+    this.cleanup = cleanup;
+    if (missing.length) OpfsStore.cleanups.set(this.name, cleanup);
   }
   private cleanup: Promise<void> = Promise.resolve();
+  /** Placeholder removals still running after release(), by database name
+   * (destroy waits for them). */
+  private static readonly cleanups = new Map<string, Promise<void>>();
   async releaseAsync(): Promise<void> {
     this.release();
     await this.cleanup;
