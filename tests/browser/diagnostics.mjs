@@ -138,7 +138,9 @@ export function diagnosticsChecks({ newPage, assert, root }) {
       const tab = await newPage();
       try {
         const r = await tab.evaluate(async () => {
-          const db = await window.lib.open('diag-panel', { store: 'opfs', keyEncoding: 'utf8' });
+          // (the owner's engine options: a client tab asking for others is
+          // INVALID_ARGUMENT, as a second native open is)
+          const db = await window.lib.open('diag-panel', { store: 'opfs', cacheSize: 64 * 1024, keyEncoding: 'utf8' });
           try {
             const events = await db.events();
             const text = await db.metricsText('tab="client"');
